@@ -1,0 +1,118 @@
+# mallocsim - build the native core, set up the Python driver, run and test.
+#
+#   make          build the C libraries into driver/mallocsim/_native/
+#   make run      set up everything and replay the bundled traces (the main job)
+#   make test     set up everything and run the whole test suite
+#   make bench    benchmark the policies against glibc on the shared traces
+#   make c-test   the C tests under AddressSanitizer and UBSan
+#   make format   clang-format the C sources (format-check verifies)
+#   make lint     ruff on the Python sources
+#
+# Every built-in policy is c/src/<name>.c and becomes lib/mm-<name>.so: adding
+# a policy to POLICIES is all it takes for the driver to offer it by name.
+
+POLICIES   := implicit explicit segfit
+CC         ?= cc
+CSTD       := -std=c11 -D_GNU_SOURCE
+WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(if $(CI),-Werror)
+OPT        ?= -O2 -g
+CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) -fPIC -Ic/include -Ic/src
+NATIVE_DIR ?= driver/mallocsim/_native
+BUILD_DIR  ?= build
+PYTHON     ?= python3
+VENV       := .venv
+VPY        := $(VENV)/bin/python
+
+HEAP_LIB   := $(NATIVE_DIR)/libmsheap.so
+CORE_LIB   := $(NATIVE_DIR)/libmscore.so
+POLICY_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmm-%.so)
+HEADERS    := $(wildcard c/include/*.h)
+SRC_HEADERS := $(wildcard c/src/*.h)
+CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/allocator.c c/src/interval_tree.c
+
+.PHONY: all native run test bench c-test format format-check lint clean venv system-deps
+all: native
+
+native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(NATIVE_DIR)/include/.stamp
+
+$(NATIVE_DIR)/include/.stamp: $(HEADERS)
+	@mkdir -p $(NATIVE_DIR)/include
+	cp $(HEADERS) $(NATIVE_DIR)/include/
+	@touch $@
+
+# The heap is its own library so that the engine and every allocator share
+# one instance of it, whatever order they are loaded in.
+$(HEAP_LIB): c/src/memlib.c $(HEADERS)
+	@mkdir -p $(NATIVE_DIR)
+	$(CC) $(CFLAGS_ALL) -shared -o $@ c/src/memlib.c
+
+$(CORE_LIB): $(CORE_SRCS) $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
+	$(CC) $(CFLAGS_ALL) -shared -o $@ $(CORE_SRCS) -L$(NATIVE_DIR) -lmsheap -ldl -Wl,-rpath,'$$ORIGIN'
+
+$(NATIVE_DIR)/libmm-%.so: c/src/%.c $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
+	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -shared -o $@ $< -L$(NATIVE_DIR) -lmsheap -Wl,-rpath,'$$ORIGIN'
+
+# ---------------------------------------------------------------- C tests
+# Each c/tests/test_<x>.c is built with sanitizers straight from the sources
+# it tests; test_policy.c is built once per policy.
+SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TEST_CFLAGS := $(CSTD) $(WARN) -O1 -g $(SAN) -Ic/include -Ic/src -Ic/tests
+TEST_BIN   := $(BUILD_DIR)/c-test
+
+C_TESTS := $(TEST_BIN)/test_memlib $(TEST_BIN)/test_trace $(TEST_BIN)/test_replay \
+           $(POLICIES:%=$(TEST_BIN)/test_policy_%)
+
+$(TEST_BIN)/test_memlib: c/tests/test_memlib.c c/src/memlib.c $(HEADERS)
+	@mkdir -p $(TEST_BIN)
+	$(CC) $(TEST_CFLAGS) -o $@ c/tests/test_memlib.c c/src/memlib.c
+
+$(TEST_BIN)/test_trace: c/tests/test_trace.c c/src/trace.c $(HEADERS)
+	@mkdir -p $(TEST_BIN)
+	$(CC) $(TEST_CFLAGS) -o $@ c/tests/test_trace.c c/src/trace.c
+
+$(TEST_BIN)/test_replay: c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c $(HEADERS) $(SRC_HEADERS)
+	@mkdir -p $(TEST_BIN)
+	$(CC) $(TEST_CFLAGS) -o $@ c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c -ldl
+
+$(TEST_BIN)/test_policy_%: c/tests/test_policy.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS)
+	@mkdir -p $(TEST_BIN)
+	$(CC) $(TEST_CFLAGS) -DMM_DIALECT_CMU -DPOLICY_NAME='"$*"' -o $@ c/tests/test_policy.c c/src/$*.c c/src/memlib.c
+
+c-test: $(C_TESTS)
+	@set -e; for t in $(C_TESTS); do echo "== $$t"; $$t; done
+
+# ----------------------------------------------------------------- Python
+# The virtual environment is made once and refreshed when pyproject.toml changes.
+$(VENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+venv: $(VENV)/.stamp
+
+run: native venv
+	$(VENV)/bin/mallocsim replay traces/
+
+test: system-deps native venv c-test
+	$(VPY) -m pytest driver/tests
+
+bench: native venv
+	$(VENV)/bin/mallocsim bench ../shared/traces/classic ../shared/traces/cmu
+
+format:
+	clang-format -i c/include/*.h c/src/*.[ch] c/tests/*.[ch]
+
+format-check:
+	clang-format --dry-run --Werror c/include/*.h c/src/*.[ch] c/tests/*.[ch]
+
+lint: venv
+	$(VENV)/bin/ruff check driver
+	$(VENV)/bin/ruff format --check driver
+
+# Debian packages the tests need, installed only when missing (root, as here).
+system-deps:
+	@sh tools/system-deps.sh
+
+clean:
+	rm -rf $(BUILD_DIR) $(NATIVE_DIR) driver/*.egg-info

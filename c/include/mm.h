@@ -1,0 +1,59 @@
+/*
+ * mm.h - the allocator interface every mallocsim allocator exports.
+ *
+ * These are the CS:APP malloc-lab names. A student's mm.c, a built-in policy
+ * and anything else the driver loads is a shared library exporting them; the
+ * driver treats every allocator alike.
+ *
+ * Two lab dialects exist and differ only in mm_init's type and meaning:
+ *   classic (CS:APP handout)   int  mm_init(void)   0 on success, -1 on failure
+ *   cmu     (CMU 15-213 64-bit) bool mm_init(void)  true on success
+ * The dialect is chosen explicitly at build time by defining MM_DIALECT_CMU
+ * (the CMU one) or nothing (the classic one), and the driver is told the
+ * same dialect when it loads the library. It is never guessed.
+ *
+ * mm_checkheap returns true (non-zero) when the heap is consistent, in both
+ * dialects: that is the handout's mm_check contract and the CMU one's.
+ *
+ * mm_calloc and mm_checkheap are optional for a library; mm_configure is a
+ * mallocsim extension through which a policy takes run-time options such as
+ * "best" for best fit.
+ */
+#ifndef MALLOCSIM_MM_H
+#define MALLOCSIM_MM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef MM_DIALECT_CMU
+bool mm_init(void);
+bool mm_checkheap(int lineno);
+#else
+int mm_init(void);
+int mm_checkheap(int verbose);
+
+/* The classic handout's team record, kept so an unchanged mm.c compiles. */
+typedef struct {
+    char *teamname; /* ID1+ID2 or ID1 */
+    char *name1;    /* full name of first member */
+    char *id1;      /* login ID of first member */
+    char *name2;    /* full name of second member (if any) */
+    char *id2;      /* login ID of second member */
+} team_t;
+extern team_t team;
+#endif
+
+void *mm_malloc(size_t size);
+void mm_free(void *ptr);
+void *mm_realloc(void *ptr, size_t size);
+void *mm_calloc(size_t nmemb, size_t size);
+
+/*
+ * mm_configure - apply run-time options before mm_init (mallocsim extension).
+ * `options` is the text after the colon of an allocator name ("implicit:best"
+ * passes "best"). Returns NULL when the options were applied, or a static
+ * one-line message saying what was wrong and what is accepted.
+ */
+const char *mm_configure(const char *options);
+
+#endif /* MALLOCSIM_MM_H */
