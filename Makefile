@@ -60,7 +60,7 @@ TEST_CFLAGS := $(CSTD) $(WARN) -O1 -g $(SAN) -Ic/include -Ic/src -Ic/tests
 TEST_BIN   := $(BUILD_DIR)/c-test
 
 C_TESTS := $(TEST_BIN)/test_memlib $(TEST_BIN)/test_trace $(TEST_BIN)/test_replay \
-           $(POLICIES:%=$(TEST_BIN)/test_policy_%)
+           $(POLICIES:%=$(TEST_BIN)/test_policy_%) $(POLICIES:%=$(TEST_BIN)/test_corrupt_%)
 
 $(TEST_BIN)/test_memlib: c/tests/test_memlib.c c/src/memlib.c $(HEADERS)
 	@mkdir -p $(TEST_BIN)
@@ -77,6 +77,11 @@ $(TEST_BIN)/test_replay: c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c $(HEA
 $(TEST_BIN)/test_policy_%: c/tests/test_policy.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS)
 	@mkdir -p $(TEST_BIN)
 	$(CC) $(TEST_CFLAGS) -DMM_DIALECT_CMU -DPOLICY_NAME='"$*"' -o $@ c/tests/test_policy.c c/src/$*.c c/src/memlib.c
+
+# Each policy's checker must name the invariant a deliberately corrupted heap breaks.
+$(TEST_BIN)/test_corrupt_%: c/tests/test_corrupt_%.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS)
+	@mkdir -p $(TEST_BIN)
+	$(CC) $(TEST_CFLAGS) -DMM_DIALECT_CMU -o $@ c/tests/test_corrupt_$*.c c/src/$*.c c/src/memlib.c
 
 c-test: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; $$t; done

@@ -90,6 +90,7 @@ typedef struct {
     void *(*realloc)(void *ptr, size_t size);
     void *(*calloc)(size_t count, size_t size);    /* NULL when not exported */
     int (*checkheap)(int arg);                     /* NULL when not exported */
+    const char *(*checkheap_message)(void);        /* NULL when not exported */
     const char *(*configure)(const char *options); /* NULL when not exported */
 } ms_allocator;
 

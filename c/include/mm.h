@@ -15,9 +15,11 @@
  * mm_checkheap returns true (non-zero) when the heap is consistent, in both
  * dialects: that is the handout's mm_check contract and the CMU one's.
  *
- * mm_calloc and mm_checkheap are optional for a library; mm_configure is a
- * mallocsim extension through which a policy takes run-time options such as
- * "best" for best fit.
+ * mm_calloc and mm_checkheap are optional for a library. The mallocsim
+ * extensions below are optional too: mm_configure takes run-time options such
+ * as "best" for best fit, mm_checkheap_message says which invariant the last
+ * failed mm_checkheap found broken and where, and mm_usable_size serves the
+ * drop-in build's malloc_usable_size.
  */
 #ifndef MALLOCSIM_MM_H
 #define MALLOCSIM_MM_H
@@ -55,5 +57,15 @@ void *mm_calloc(size_t nmemb, size_t size);
  * one-line message saying what was wrong and what is accepted.
  */
 const char *mm_configure(const char *options);
+
+/*
+ * mm_checkheap_message - why the last mm_checkheap call returned false: one
+ * line naming the broken invariant and the block's address, e.g.
+ * "block 0x7f..10: header size 48 != footer size 32". "" when it passed.
+ */
+const char *mm_checkheap_message(void);
+
+/* mm_usable_size - bytes usable at ptr, a live block of this allocator. */
+size_t mm_usable_size(void *ptr);
 
 #endif /* MALLOCSIM_MM_H */
