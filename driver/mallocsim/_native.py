@@ -1,0 +1,64 @@
+"""The binding to the native core: one FFI, its cdef read from mallocsim.h.
+
+The cdef is the text between CDEF-BEGIN and CDEF-END in the shipped header, so
+the C side and the Python side cannot drift apart silently; the library's
+ms_abi_version() must match the header's MS_ABI_VERSION, or loading fails with
+a clear message instead of crashing later on a stale layout.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+from cffi import FFI
+
+from mallocsim.errors import UsageError
+
+NATIVE_DIR = Path(__file__).resolve().parent / "_native"
+HEADER_DIR = NATIVE_DIR / "include"
+
+
+class NativeError(UsageError):
+    """The native core is missing, stale or does not match this driver."""
+
+
+def _read_cdef(header: Path) -> tuple[str, int]:
+    text = header.read_text()
+    match = re.search(r"/\* CDEF-BEGIN \*/(.*)/\* CDEF-END \*/", text, re.S)
+    version = re.search(r"#define MS_ABI_VERSION (\d+)", text)
+    if match is None or version is None:
+        raise NativeError(f"{header}: no CDEF-BEGIN/CDEF-END section or MS_ABI_VERSION")
+    return match.group(1), int(version.group(1))
+
+
+@cache
+def _load() -> tuple[FFI, object]:
+    header = HEADER_DIR / "mallocsim.h"
+    library = NATIVE_DIR / "libmscore.so"
+    if not header.exists() or not library.exists():
+        raise NativeError(
+            f"the native core is not built ({library} missing): run `make` in the checkout "
+            "or reinstall the package"
+        )
+    cdef, version = _read_cdef(header)
+    ffi = FFI()
+    ffi.cdef(cdef)
+    lib = ffi.dlopen(str(library))
+    if lib.ms_abi_version() != version:
+        raise NativeError(
+            f"{library} has ABI version {lib.ms_abi_version()}, the header says {version}: "
+            "rebuild with `make`"
+        )
+    return ffi, lib
+
+
+def __getattr__(name: str) -> object:
+    # `from mallocsim._native import ffi, lib` loads the core on first use, so
+    # that importing the package never fails just because the core is missing.
+    if name == "ffi":
+        return _load()[0]
+    if name == "lib":
+        return _load()[1]
+    raise AttributeError(name)

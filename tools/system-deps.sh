@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install the Debian packages the tests and references need, only when missing.
+#
+# Each entry is "command-or-file package": the package is installed when the
+# command is not on PATH (or the file does not exist). Runs apt-get update once,
+# and only when something is missing, so a prepared machine pays nothing.
+set -eu
+
+NEEDS="
+clang-format clang-format
+valgrind valgrind
+"
+
+missing=""
+for_each() {
+    echo "$NEEDS" | while read -r probe package; do
+        [ -n "$probe" ] || continue
+        case "$probe" in
+            /*) [ -e "$probe" ] || echo "$package" ;;
+            *) command -v "$probe" >/dev/null 2>&1 || echo "$package" ;;
+        esac
+    done
+}
+missing=$(for_each | sort -u | tr '\n' ' ')
+[ -n "$(echo "$missing" | tr -d ' ')" ] || exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "system-deps: missing Debian packages: $missing(run as root: apt-get install $missing)" >&2
+    exit 1
+fi
+echo "system-deps: installing $missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq $missing >/dev/null
