@@ -1,0 +1,112 @@
+/*
+ * allocator.c - loading an allocator into an ms_allocator function table.
+ *
+ * ms_allocator_open dlopens a library exporting the mm.h names and fills the
+ * table; the caller states the dialect, which is never guessed. Two entries
+ * have a dialect-dependent type, and the replay engine converts them back
+ * before calling them (calling through the wrong type is undefined, and a
+ * bool return leaves the upper bits of the register unspecified):
+ *   init       int mm_init(void) (classic) or bool mm_init(void) (cmu), kept
+ *              as the void * that dlsym returned;
+ *   checkheap  stored as int (*)(int) but, for the cmu dialect, really
+ *              bool (*)(int).
+ * Every failure is one line in err->message naming the library.
+ */
+#include "mallocsim.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ms_abi_version(void) { return MS_ABI_VERSION; }
+
+static void set_error(ms_error *err, const char *path, const char *what, const char *detail) {
+    err->line = 0;
+    snprintf(err->message, sizeof err->message, "%s: %s%s", path, what, detail);
+    /* dlerror() text may hold newlines; the message is one line. */
+    for (char *c = err->message; *c != '\0'; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+}
+
+/* The symbol's address, or NULL when the library does not export it. */
+static void *find(void *handle, const char *name) {
+    dlerror();
+    return dlsym(handle, name);
+}
+
+bool ms_allocator_open(const char *path, int dialect, const char *options,
+                       ms_allocator *out, ms_error *err) {
+    memset(out, 0, sizeof *out);
+    err->message[0] = '\0';
+    err->line = 0;
+    if (dialect != MS_DIALECT_CLASSIC && dialect != MS_DIALECT_CMU) {
+        set_error(err, path, "unknown dialect (expected classic or cmu)", "");
+        return false;
+    }
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+        const char *why = dlerror();
+        set_error(err, path, "cannot load: ", why != NULL ? why : "unknown error");
+        return false;
+    }
+
+    ms_allocator a = {.handle = handle, .dialect = dialect};
+    static const char *const required[] = {"mm_init", "mm_malloc", "mm_free", "mm_realloc"};
+    void *sym[4];
+    for (size_t i = 0; i < 4; i++) {
+        sym[i] = find(handle, required[i]);
+        if (sym[i] == NULL) {
+            set_error(err, path, "does not export ", required[i]);
+            dlclose(handle);
+            return false;
+        }
+    }
+    /* POSIX guarantees a dlsym result converts to a function pointer; this
+       is the idiom its rationale gives for doing so. */
+    a.init = sym[0];
+    *(void **)(&a.malloc) = sym[1];
+    *(void **)(&a.free) = sym[2];
+    *(void **)(&a.realloc) = sym[3];
+    *(void **)(&a.calloc) = find(handle, "mm_calloc");
+    *(void **)(&a.checkheap) = find(handle, "mm_checkheap");
+    *(void **)(&a.checkheap_message) = find(handle, "mm_checkheap_message");
+    *(void **)(&a.configure) = find(handle, "mm_configure");
+
+    if (options != NULL && options[0] != '\0') {
+        if (a.configure == NULL) {
+            set_error(err, path, "takes no options (no mm_configure)", "");
+            dlclose(handle);
+            return false;
+        }
+        const char *why = a.configure(options);
+        if (why != NULL) {
+            set_error(err, path, why, "");
+            dlclose(handle);
+            return false;
+        }
+    }
+    *out = a;
+    return true;
+}
+
+void ms_allocator_system(ms_allocator *out) {
+    /* Taking the addresses here resolves them like any call from this
+       library would: to the first definition, the LD_PRELOADed one if any. */
+    *out = (ms_allocator){
+        .handle = NULL,
+        .dialect = MS_DIALECT_SYSTEM,
+        .init = NULL,
+        .malloc = malloc,
+        .free = free,
+        .realloc = realloc,
+        .calloc = calloc,
+    };
+}
+
+void ms_allocator_close(ms_allocator *alloc) {
+    if (alloc->handle != NULL)
+        dlclose(alloc->handle);
+    memset(alloc, 0, sizeof *alloc);
+}
