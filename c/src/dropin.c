@@ -1,0 +1,453 @@
+/*
+ * dropin.c - the malloc API over a mallocsim policy: libmallocsim.so.
+ *
+ * Linked with one policy (mm_*) and memlib_sbrk.c (the real program break),
+ * this file exports malloc, free, calloc, realloc, reallocarray,
+ * posix_memalign, aligned_alloc, memalign, valloc, pvalloc and
+ * malloc_usable_size, so that LD_PRELOAD=libmallocsim.so runs any program on
+ * our allocator. Everything else in the library is hidden.
+ *
+ * Where a block comes from:
+ *   - requests below MAP_THRESHOLD go to the policy, on the sbrk heap;
+ *   - larger ones, and any the heap cannot serve (the break was moved by
+ *     someone else, or sbrk failed), get their own mapping: a 16-byte
+ *     map_header, then the payload, so the payload stays 16-byte aligned;
+ *   - a block lies in the heap exactly when its address is in
+ *     [mem_heap_lo, mem_heap_hi]: a live mapping can never be there.
+ * Alignments above 16 work with any policy: over-allocate by the alignment,
+ * return the aligned address inside, and remember aligned -> raw in a small
+ * hash table (align_table) that free, realloc and malloc_usable_size consult.
+ *
+ * Guarantees: thread-safe (one global lock around the policy, memlib and the
+ * table); fork-safe (the lock is taken across fork by pthread_atfork
+ * handlers, so the child never inherits it held by a thread that is gone);
+ * errno = ENOMEM on every failed allocation; calloc and reallocarray check
+ * their multiplication; free(NULL) does nothing; realloc(NULL, n) is
+ * malloc(n); realloc(p, 0) frees p and returns NULL, as glibc does;
+ * malloc(0) returns a unique pointer. Freeing a pointer that is none of ours
+ * aborts with a message, as glibc does.
+ *
+ * Tunables: MAP_THRESHOLD below. The environment variable MALLOCSIM_OPTIONS,
+ * if set, is passed to the policy's mm_configure (if it has one) before
+ * mm_init, e.g. MALLOCSIM_OPTIONS=best.
+ */
+#include "memlib.h"
+#include "mm.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define MS_EXPORT __attribute__((visibility("default")))
+
+/* mm_configure is optional for a policy: use it when the policy has one. */
+#pragma weak mm_configure
+
+/* Requests of at least this many bytes get their own mapping: they are
+   returned to the system when freed, and grow in place with mremap. */
+static const size_t MAP_THRESHOLD = 256 * 1024;
+/* Every block is at least this aligned; larger alignments need the table. */
+static const size_t MIN_ALIGN = 16;
+
+static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool heap_ready;  /* mm_init succeeded (under heap_lock) */
+static bool heap_failed; /* mm_init failed: serve everything from mappings */
+
+/* ------------------------------------------------------------ small helpers */
+
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+static bool is_power_of_two(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+/* Round x up to a multiple of `to` (a power of two); false on overflow. */
+static bool round_up(size_t x, size_t to, size_t *out) {
+    if (x > SIZE_MAX - (to - 1))
+        return false;
+    *out = (x + to - 1) & ~(to - 1);
+    return true;
+}
+
+static void *fail_enomem(void) {
+    errno = ENOMEM;
+    return NULL;
+}
+
+static _Noreturn void die(const char *what) {
+    static const char prefix[] = "libmallocsim: ";
+    ssize_t ignored = write(STDERR_FILENO, prefix, sizeof prefix - 1);
+    ignored = write(STDERR_FILENO, what, strlen(what));
+    ignored = write(STDERR_FILENO, "\n", 1);
+    (void)ignored;
+    abort();
+}
+
+/* ------------------------------------------------------------- the heap */
+
+/* Initialise the policy on first use. Caller holds heap_lock. */
+static bool heap_usable(void) {
+    if (!heap_ready && !heap_failed) {
+        const char *options = getenv("MALLOCSIM_OPTIONS");
+        if (options != NULL && *options != '\0' && mm_configure != NULL) {
+            const char *message = mm_configure(options);
+            if (message != NULL)
+                die(message);
+        }
+        mem_init();
+        heap_ready = mm_init();
+        heap_failed = !heap_ready;
+    }
+    return heap_ready;
+}
+
+/* Is p inside our sbrk heap? Caller holds heap_lock. */
+static bool in_heap(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    return heap_ready && a >= (uintptr_t)mem_heap_lo() && a <= (uintptr_t)mem_heap_hi();
+}
+
+/* ---------------------------------------------------------- mapped blocks */
+
+/*
+ * A mapped block:   base (page aligned)
+ *                   +-----------+-----------+----------------------------+
+ *                   | map_len   | magic     | payload ...                |
+ *                   +-----------+-----------+----------------------------+
+ *                                           ^ the pointer the caller gets
+ * magic is MAP_MAGIC ^ base, so a stray pointer is caught, not unmapped.
+ */
+typedef struct {
+    size_t map_len; /* bytes mapped, header included, a multiple of the page */
+    size_t magic;   /* MAP_MAGIC ^ (address of this header) */
+} map_header;
+
+static const size_t MAP_MAGIC = (size_t)0x6d616c6c6f63736dULL;
+_Static_assert(sizeof(map_header) == 16, "the payload after the header must stay 16-aligned");
+
+static bool map_length(size_t size, size_t *len) {
+    return size <= SIZE_MAX - sizeof(map_header) && round_up(size + sizeof(map_header), page_size(), len);
+}
+
+static void *map_alloc(size_t size) {
+    size_t len;
+    if (!map_length(size, &len))
+        return NULL;
+    void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED)
+        return NULL;
+    map_header *header = base;
+    header->map_len = len;
+    header->magic = MAP_MAGIC ^ (size_t)(uintptr_t)base;
+    return header + 1;
+}
+
+static map_header *map_header_of(void *p) {
+    map_header *header = (map_header *)p - 1;
+    if ((uintptr_t)header % page_size() != 0 || header->magic != (MAP_MAGIC ^ (size_t)(uintptr_t)header))
+        die("free(): invalid pointer (not a block of this allocator)");
+    return header;
+}
+
+static void map_free(void *p) {
+    map_header *header = map_header_of(p);
+    munmap(header, header->map_len);
+}
+
+/* Grow or shrink a mapped block in place or by moving its pages; NULL on failure. */
+static void *map_resize(void *p, size_t size) {
+    map_header *header = map_header_of(p);
+    size_t len;
+    if (!map_length(size, &len))
+        return NULL;
+    void *base = mremap(header, header->map_len, len, MREMAP_MAYMOVE);
+    if (base == MAP_FAILED)
+        return NULL;
+    header = base;
+    header->map_len = len;
+    header->magic = MAP_MAGIC ^ (size_t)(uintptr_t)base;
+    return header + 1;
+}
+
+/* ------------------------------------------------- aligned -> raw pointers */
+
+/*
+ * Open addressing with linear probing over a mapped array; a slot with
+ * aligned == 0 is empty. Deletion shifts the following run back, so there
+ * are no tombstones and lookups stay short. Only blocks whose aligned
+ * address differs from the raw one are in the table. Caller holds heap_lock.
+ */
+typedef struct {
+    uintptr_t aligned; /* the address the caller got; 0 = empty slot */
+    uintptr_t raw;     /* the block malloc gave us */
+} align_slot;
+
+static align_slot *align_table;
+static size_t align_capacity; /* a power of two, or 0 before the first insert */
+static size_t align_count;
+
+static size_t align_home(uintptr_t key, size_t capacity) {
+    uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 32) & (capacity - 1);
+}
+
+static size_t align_find(uintptr_t key) {
+    size_t mask = align_capacity - 1;
+    size_t i = align_home(key, align_capacity);
+    while (align_table[i].aligned != 0 && align_table[i].aligned != key)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static bool align_grow(void) {
+    size_t capacity = align_capacity == 0 ? 256 : align_capacity * 2;
+    align_slot *fresh = mmap(NULL, capacity * sizeof *fresh, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (fresh == MAP_FAILED)
+        return false;
+    align_slot *old = align_table;
+    size_t old_capacity = align_capacity;
+    align_table = fresh;
+    align_capacity = capacity;
+    for (size_t i = 0; i < old_capacity; i++)
+        if (old[i].aligned != 0)
+            align_table[align_find(old[i].aligned)] = old[i];
+    if (old != NULL)
+        munmap(old, old_capacity * sizeof *old);
+    return true;
+}
+
+static bool align_insert(uintptr_t aligned, uintptr_t raw) {
+    if ((align_count + 1) * 2 > align_capacity && !align_grow())
+        return false;
+    align_table[align_find(aligned)] = (align_slot){aligned, raw};
+    align_count++;
+    return true;
+}
+
+/* The raw block behind p (p itself when p was not offset for alignment);
+   with `remove`, p's entry is dropped. */
+static void *align_raw(void *p, bool remove) {
+    uintptr_t key = (uintptr_t)p;
+    if (align_count == 0)
+        return p;
+    size_t i = align_find(key);
+    if (align_table[i].aligned == 0)
+        return p;
+    void *raw = (void *)align_table[i].raw;
+    if (remove) {
+        size_t mask = align_capacity - 1;
+        for (size_t j = (i + 1) & mask; align_table[j].aligned != 0; j = (j + 1) & mask) {
+            size_t home = align_home(align_table[j].aligned, align_capacity);
+            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+            if (!stays) {
+                align_table[i] = align_table[j];
+                i = j;
+            }
+        }
+        align_table[i].aligned = 0;
+        align_count--;
+    }
+    return raw;
+}
+
+/* ------------------------------------------------------------ the core */
+
+/* A block of at least `size` bytes, 16-aligned; *zeroed tells whether it is
+   known to be all zero (a fresh mapping). NULL with errno = ENOMEM. */
+static void *block_alloc(size_t size, bool *zeroed) {
+    if (size == 0)
+        size = 1; /* a unique pointer, as glibc gives */
+    if (size > PTRDIFF_MAX)
+        return fail_enomem();
+    void *p = NULL;
+    if (size < MAP_THRESHOLD) {
+        pthread_mutex_lock(&heap_lock);
+        if (heap_usable())
+            p = mm_malloc(size);
+        pthread_mutex_unlock(&heap_lock);
+    }
+    *zeroed = p == NULL;
+    if (p == NULL)
+        p = map_alloc(size); /* large, or the heap could not serve it */
+    return p != NULL ? p : fail_enomem();
+}
+
+/* Free a raw block (not an aligned alias). Caller holds heap_lock; it is
+   released here, before any system call. */
+static void block_free_unlock(void *raw) {
+    if (in_heap(raw)) {
+        mm_free(raw);
+        pthread_mutex_unlock(&heap_lock);
+    } else {
+        pthread_mutex_unlock(&heap_lock);
+        map_free(raw);
+    }
+}
+
+/* Bytes usable at p, an address we handed out. Caller holds heap_lock. */
+static size_t usable_locked(void *p) {
+    char *raw = align_raw(p, false);
+    size_t usable = in_heap(raw) ? mm_usable_size(raw)
+                                 : map_header_of(raw)->map_len - sizeof(map_header);
+    return usable - (size_t)((char *)p - raw);
+}
+
+/* Aligned allocation for any power-of-two alignment. */
+static void *aligned_block(size_t alignment, size_t size) {
+    bool zeroed;
+    if (alignment <= MIN_ALIGN)
+        return block_alloc(size, &zeroed);
+    if (size > SIZE_MAX - alignment)
+        return fail_enomem();
+    char *raw = block_alloc(size + alignment - MIN_ALIGN, &zeroed);
+    if (raw == NULL)
+        return NULL;
+    uintptr_t aligned = ((uintptr_t)raw + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    if (aligned == (uintptr_t)raw)
+        return raw;
+    pthread_mutex_lock(&heap_lock);
+    if (align_insert(aligned, (uintptr_t)raw)) {
+        pthread_mutex_unlock(&heap_lock);
+        return (void *)aligned;
+    }
+    block_free_unlock(raw);
+    return fail_enomem();
+}
+
+/* realloc by moving: a new block, the old contents, the old block freed. */
+static void *move_block(void *p, size_t size) {
+    bool zeroed;
+    void *q = block_alloc(size, &zeroed);
+    if (q == NULL)
+        return NULL;
+    pthread_mutex_lock(&heap_lock);
+    size_t keep = usable_locked(p);
+    if (keep > size)
+        keep = size;
+    memcpy(q, p, keep);
+    block_free_unlock(align_raw(p, true));
+    return q;
+}
+
+/* -------------------------------------------------------- the public API */
+
+MS_EXPORT void *malloc(size_t size) {
+    bool zeroed;
+    return block_alloc(size, &zeroed);
+}
+
+MS_EXPORT void free(void *p) {
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&heap_lock);
+    block_free_unlock(align_raw(p, true));
+}
+
+MS_EXPORT void *calloc(size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total))
+        return fail_enomem();
+    bool zeroed;
+    void *p = block_alloc(total, &zeroed);
+    if (p != NULL && !zeroed)
+        memset(p, 0, total);
+    return p;
+}
+
+MS_EXPORT void *realloc(void *p, size_t size) {
+    if (p == NULL)
+        return malloc(size);
+    if (size == 0) {
+        free(p);
+        return NULL;
+    }
+    if (size > PTRDIFF_MAX)
+        return fail_enomem();
+    pthread_mutex_lock(&heap_lock);
+    bool plain = align_raw(p, false) == p;
+    if (plain && in_heap(p)) {
+        void *q = mm_realloc(p, size);
+        pthread_mutex_unlock(&heap_lock);
+        if (q != NULL)
+            return q; /* else the heap is full: move the block to a mapping */
+    } else {
+        pthread_mutex_unlock(&heap_lock);
+        if (plain && size >= MAP_THRESHOLD) {
+            void *q = map_resize(p, size);
+            return q != NULL ? q : fail_enomem();
+        }
+    }
+    return move_block(p, size);
+}
+
+MS_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total))
+        return fail_enomem();
+    return realloc(p, total);
+}
+
+MS_EXPORT int posix_memalign(void **out, size_t alignment, size_t size) {
+    if (!is_power_of_two(alignment) || alignment % sizeof(void *) != 0)
+        return EINVAL;
+    int saved = errno; /* posix_memalign reports through its result only */
+    void *p = aligned_block(alignment, size);
+    errno = saved;
+    if (p == NULL)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+MS_EXPORT void *aligned_alloc(size_t alignment, size_t size) {
+    if (!is_power_of_two(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_block(alignment, size);
+}
+
+MS_EXPORT void *memalign(size_t alignment, size_t size) {
+    /* glibc's leniency: a non-power-of-two alignment is rounded up. */
+    size_t a = MIN_ALIGN;
+    while (a < alignment) {
+        if (a > SIZE_MAX / 2)
+            return fail_enomem();
+        a *= 2;
+    }
+    return aligned_block(a, size);
+}
+
+MS_EXPORT void *valloc(size_t size) { return aligned_block(page_size(), size); }
+
+MS_EXPORT void *pvalloc(size_t size) {
+    size_t rounded;
+    if (!round_up(size == 0 ? 1 : size, page_size(), &rounded))
+        return fail_enomem();
+    return aligned_block(page_size(), rounded);
+}
+
+MS_EXPORT size_t malloc_usable_size(void *p) {
+    if (p == NULL)
+        return 0;
+    pthread_mutex_lock(&heap_lock);
+    size_t usable = usable_locked(p);
+    pthread_mutex_unlock(&heap_lock);
+    return usable;
+}
+
+/* ------------------------------------------------------------------ fork */
+
+static void fork_prepare(void) { pthread_mutex_lock(&heap_lock); }
+
+static void fork_release(void) { pthread_mutex_unlock(&heap_lock); }
+
+__attribute__((constructor)) static void dropin_setup(void) {
+    if (pthread_atfork(fork_prepare, fork_release, fork_release) != 0)
+        die("pthread_atfork failed");
+}
