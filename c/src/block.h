@@ -36,9 +36,12 @@
 #ifndef MALLOCSIM_BLOCK_H
 #define MALLOCSIM_BLOCK_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "memlib.h"
 
@@ -168,6 +171,275 @@ static inline block_t *heap_grow(size_t size) {
     if (old_brk == (void *)-1)
         return NULL;
     return (block_t *)(void *)((char *)old_brk - WORD_SIZE);
+}
+
+/* ----------------------------------------------- the boundary-tag heap (implicit, explicit) */
+
+/*
+ * Policies that keep a footer in every block (and leave prev_alloc at 0) share all their
+ * block-level work: taking a block and splitting it, merging free neighbours at once, growing the
+ * heap by just what is missing, realloc in place, calloc, and the checker's heap walk. What
+ * differs between them is how free blocks are found, which a policy tells through a bt_policy_t.
+ *
+ * Invariants kept (and checked by bt_check_heap): every block's footer equals its header, every
+ * size is a multiple of 16 and at least BT_MIN_BLOCK, no two free blocks are adjacent, the blocks
+ * tile the heap exactly between prologue and epilogue.
+ */
+static const size_t BT_OVERHEAD = 2 * sizeof(word_t);  /* header + footer */
+static const size_t BT_MIN_BLOCK = 4 * sizeof(word_t); /* header, two list links, footer */
+
+typedef struct bt_policy {
+    block_t *(*find_fit)(size_t size); /* a free block of >= size bytes, or NULL; must look at
+                                          every free block before giving up */
+    void (*insert)(block_t *b);        /* b just became a whole free block; may be NULL */
+    void (*remove)(block_t *b); /* free block b is about to be taken or merged; may be NULL */
+} bt_policy_t;
+
+static inline void bt_insert(const bt_policy_t *policy, block_t *b) {
+    if (policy->insert != NULL)
+        policy->insert(b);
+}
+
+static inline void bt_remove(const bt_policy_t *policy, block_t *b) {
+    if (policy->remove != NULL)
+        policy->remove(b);
+}
+
+/*
+ * Free the `size` bytes at b (not known to the policy yet), merged with a free block on either
+ * side, and hand the result to the policy. Returns the merged block.
+ */
+static inline block_t *bt_coalesce(block_t *b, size_t size, const bt_policy_t *policy) {
+    block_t *next = (block_t *)(void *)((char *)b + size);
+    if (!block_alloc(next)) {
+        bt_remove(policy, next);
+        size += block_size(next);
+    }
+    if (!word_alloc(*block_prev_footer(b))) {
+        block_t *prev = block_prev(b);
+        bt_remove(policy, prev);
+        size += block_size(prev);
+        b = prev;
+    }
+    block_write_tags(b, size, false, false);
+    bt_insert(policy, b);
+    return b;
+}
+
+/*
+ * Make the first `size` bytes of the `total` bytes at b (known to no one) an allocated block; the
+ * rest becomes a free block when it is big enough to be one, else stays in b as padding.
+ */
+static inline void bt_allocate(block_t *b, size_t total, size_t size, const bt_policy_t *policy) {
+    if (total - size >= BT_MIN_BLOCK) {
+        block_write_tags(b, size, true, false);
+        bt_coalesce(block_next(b), total - size, policy);
+    } else {
+        block_write_tags(b, total, true, false);
+    }
+}
+
+/* An empty heap: prologue and epilogue. */
+static inline bool bt_init(void) { return heap_frame_create(); }
+
+/* Size of the free block just before the epilogue, 0 when the last block is allocated. */
+static inline size_t bt_last_free_size(void) {
+    word_t last = *block_prev_footer(heap_epilogue());
+    return word_alloc(last) ? 0 : word_size(last);
+}
+
+/* Grow the heap by `size` bytes and free them (merged with a free last block). NULL on failure. */
+static inline block_t *bt_extend(size_t size, const bt_policy_t *policy) {
+    block_t *b = heap_grow(size);
+    if (b == NULL)
+        return NULL;
+    block_write_header((block_t *)(void *)((char *)b + size), 0, true, false);
+    return bt_coalesce(b, size, policy);
+}
+
+static inline void *bt_malloc(size_t request, const bt_policy_t *policy) {
+    size_t size;
+    if (request == 0 || !block_size_for(request, BT_OVERHEAD, BT_MIN_BLOCK, &size))
+        return NULL;
+    block_t *b = policy->find_fit(size);
+    if (b == NULL) {
+        /* find_fit saw every free block, so a free last block is smaller than size: extend the
+           heap by only what it lacks. */
+        b = bt_extend(size - bt_last_free_size(), policy);
+        if (b == NULL)
+            return NULL;
+    }
+    bt_remove(policy, b);
+    bt_allocate(b, block_size(b), size, policy);
+    return block_payload(b);
+}
+
+static inline void bt_free(void *ptr, const bt_policy_t *policy) {
+    if (ptr == NULL)
+        return;
+    block_t *b = payload_block(ptr);
+    bt_coalesce(b, block_size(b), policy);
+}
+
+static inline void *bt_calloc(size_t count, size_t size, const bt_policy_t *policy) {
+    if (size != 0 && count > SIZE_MAX / size)
+        return NULL;
+    void *p = bt_malloc(count * size, policy);
+    if (p != NULL)
+        memset(p, 0, count * size);
+    return p;
+}
+
+/*
+ * Resize allocated block b to `size` bytes where it lies: shrink it (splitting off the rest),
+ * grow it into a free next block, or, when it (with that free block) ends the heap, grow the heap
+ * by just what is missing. False when none applies; b is unchanged then.
+ */
+static inline bool bt_resize_in_place(block_t *b, size_t size, const bt_policy_t *policy) {
+    size_t have = block_size(b);
+    if (size <= have) {
+        bt_allocate(b, have, size, policy);
+        return true;
+    }
+    block_t *next = block_next(b);
+    bool next_free = !block_alloc(next);
+    size_t avail = have + (next_free ? block_size(next) : 0);
+    if (avail >= size) {
+        bt_remove(policy, next);
+        bt_allocate(b, avail, size, policy);
+        return true;
+    }
+    if (!block_is_epilogue(next_free ? block_next(next) : next))
+        return false;
+    if (heap_grow(size - avail) == NULL)
+        return false;
+    if (next_free)
+        bt_remove(policy, next);
+    block_write_tags(b, size, true, false);
+    block_write_header(block_next(b), 0, true, false);
+    return true;
+}
+
+/*
+ * realloc: NULL ptr mallocs, size 0 frees and returns NULL, otherwise in place when possible,
+ * else malloc, copy, free. On failure NULL, and ptr is untouched.
+ */
+static inline void *bt_realloc(void *ptr, size_t request, const bt_policy_t *policy) {
+    if (ptr == NULL)
+        return bt_malloc(request, policy);
+    if (request == 0) {
+        bt_free(ptr, policy);
+        return NULL;
+    }
+    size_t size;
+    if (!block_size_for(request, BT_OVERHEAD, BT_MIN_BLOCK, &size))
+        return NULL;
+    block_t *b = payload_block(ptr);
+    if (bt_resize_in_place(b, size, policy))
+        return ptr;
+    void *fresh = bt_malloc(request, policy);
+    if (fresh == NULL)
+        return NULL;
+    size_t keep = block_payload_size(b, BT_OVERHEAD);
+    memcpy(fresh, ptr, keep < request ? keep : request);
+    bt_free(ptr, policy);
+    return fresh;
+}
+
+static inline size_t bt_usable_size(void *ptr) {
+    return block_payload_size(payload_block(ptr), BT_OVERHEAD);
+}
+
+/* ---------------------------------------------------------------- checking */
+
+/* Where a checker writes its one-line verdict, and the caller's line to name in it. */
+typedef struct check_report {
+    char *message;
+    size_t capacity;
+    int lineno;
+} check_report_t;
+
+/* Record a broken invariant as "line N: ..." and return false. */
+__attribute__((format(printf, 2, 3))) static inline bool check_fail(check_report_t *report,
+                                                                    const char *format, ...) {
+    int used = snprintf(report->message, report->capacity, "line %d: ", report->lineno);
+    if (used < 0 || (size_t)used >= report->capacity)
+        return false;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(report->message + used, report->capacity - (size_t)used, format, args);
+    va_end(args);
+    return false;
+}
+
+static inline bool check_pass(check_report_t *report) {
+    report->message[0] = '\0';
+    return true;
+}
+
+/* Whether p could be a block inside the heap: between prologue and epilogue, header-aligned. */
+static inline bool heap_holds_block(const void *p) {
+    const char *c = p;
+    return c >= (const char *)heap_first_block() && c < (const char *)heap_epilogue() &&
+           (uintptr_t)(c + WORD_SIZE) % ALIGNMENT == 0;
+}
+
+/* Whether x starts a block (or is the epilogue), by walking a heap bt_check_heap accepted. */
+static inline bool bt_is_block(const block_t *x) {
+    block_t *b = heap_first_block();
+    while (b != x && !block_is_epilogue(b))
+        b = block_next(b);
+    return b == x;
+}
+
+/*
+ * Walk the whole heap and check the boundary-tag invariants; the walk never reads outside the
+ * heap, however broken it is. On success *free_blocks is the number of free blocks met.
+ */
+static inline bool bt_check_heap(check_report_t *report, size_t *free_blocks) {
+    if (mem_heapsize() < 2 * WORD_SIZE)
+        return check_fail(report, "heap frame missing: the heap holds %zu bytes", mem_heapsize());
+    word_t prologue = *heap_prologue();
+    if (prologue != pack(0, true, false))
+        return check_fail(report, "prologue broken at %p: word %#llx", (void *)heap_prologue(),
+                          (unsigned long long)prologue);
+    block_t *epilogue = heap_epilogue();
+    if (block_size(epilogue) != 0 || !block_alloc(epilogue))
+        return check_fail(report, "epilogue broken at %p: size %zu, alloc %d", (void *)epilogue,
+                          block_size(epilogue), block_alloc(epilogue));
+    size_t free_seen = 0;
+    bool prev_free = false;
+    for (block_t *b = heap_first_block(); b != epilogue; b = block_next(b)) {
+        size_t size = block_size(b);
+        size_t room = (size_t)((char *)epilogue - (char *)b);
+        if ((b->header & (ALIGNMENT - 1) & ~ALLOC_BIT) != 0)
+            return check_fail(report,
+                              "block %p: header %#llx: size not a multiple of %zu (misaligned)",
+                              (void *)b, (unsigned long long)b->header, ALIGNMENT);
+        if (size < BT_MIN_BLOCK)
+            return check_fail(report, "block %p: size %zu below the minimum block size %zu",
+                              (void *)b, size, BT_MIN_BLOCK);
+        if (size > room)
+            return check_fail(report,
+                              "block %p: size %zu runs past the epilogue (%zu bytes left): block "
+                              "sizes do not add up to the heap size %zu",
+                              (void *)b, size, room, mem_heapsize());
+        if (*block_footer(b) != b->header)
+            return check_fail(report, "block %p: header %#llx != footer %#llx (footer mismatch)",
+                              (void *)b, (unsigned long long)b->header,
+                              (unsigned long long)*block_footer(b));
+        if (!block_alloc(b)) {
+            if (prev_free)
+                return check_fail(report,
+                                  "block %p: adjacent free blocks: it and the block before it "
+                                  "are both free (not coalesced)",
+                                  (void *)b);
+            free_seen++;
+        }
+        prev_free = !block_alloc(b);
+    }
+    *free_blocks = free_seen;
+    return true;
 }
 
 #endif /* MALLOCSIM_BLOCK_H */
