@@ -133,7 +133,7 @@ size_t mm_usable_size(void *ptr) { return bt_usable_size(ptr); }
 
 bool mm_checkheap(int lineno) {
     check_report_t report = {check_message, sizeof check_message, lineno};
-    size_t free_blocks;
+    size_t free_blocks = 0;
     if (!bt_check_heap(&report, &free_blocks))
         return false;
     if (!bt_is_block(rover))

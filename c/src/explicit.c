@@ -1,0 +1,183 @@
+/*
+ * explicit.c - boundary tags plus one doubly linked list of the free blocks.
+ *
+ * The block layout, splitting, immediate merging, heap growth and realloc in place are block.h's
+ * boundary-tag heap, shared with implicit.c; this file keeps the free blocks on a list threaded
+ * through their payloads (next, prev: block.h draws it), so a search visits free blocks only.
+ * Options, given to mm_configure as a comma-separated list before mm_init:
+ *
+ *   lifo     a freed block goes to the front of the list (the default; O(1) free);
+ *   address  the list is kept in address order (O(free blocks) per free, less fragmentation);
+ *   first    take the first listed block that fits (the default);
+ *   best     take the smallest block that fits (an exact fit ends the search).
+ *
+ * e.g. "address,best". Guarantees: those of the boundary-tag heap (16-byte aligned payloads,
+ * memory only from mem_sbrk, mm_malloc(0) == NULL), and mm_checkheap also verifies the list: every
+ * free block on it exactly once, no allocated block on it, links consistent both ways, pointers
+ * inside the heap, and address order when asked for.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "block.h"
+#include "mm.h"
+
+typedef enum { ORDER_LIFO, ORDER_ADDRESS } order_t;
+typedef enum { SEARCH_FIRST, SEARCH_BEST } search_t;
+
+/* The links a free block keeps in its payload. */
+typedef struct free_links {
+    block_t *next; /* next free block on the list, NULL at the end */
+    block_t *prev; /* previous free block, NULL at the head */
+} free_links_t;
+
+static order_t order = ORDER_LIFO;     /* set by mm_configure, kept across mm_init */
+static search_t search = SEARCH_FIRST; /* likewise */
+static block_t *free_head;             /* the list of free blocks */
+static char check_message[256];
+
+static free_links_t *links(block_t *b) { return (free_links_t *)block_payload(b); }
+
+/* ------------------------------------------------------------------ the free list */
+
+static void list_insert(block_t *b) {
+    block_t *prev = NULL;
+    block_t *next = free_head;
+    if (order == ORDER_ADDRESS) {
+        while (next != NULL && next < b) {
+            prev = next;
+            next = links(next)->next;
+        }
+    }
+    links(b)->prev = prev;
+    links(b)->next = next;
+    if (prev != NULL)
+        links(prev)->next = b;
+    else
+        free_head = b;
+    if (next != NULL)
+        links(next)->prev = b;
+}
+
+static void list_remove(block_t *b) {
+    block_t *prev = links(b)->prev;
+    block_t *next = links(b)->next;
+    if (prev != NULL)
+        links(prev)->next = next;
+    else
+        free_head = next;
+    if (next != NULL)
+        links(next)->prev = prev;
+}
+
+static block_t *find_fit(size_t size) {
+    block_t *best = NULL;
+    for (block_t *b = free_head; b != NULL; b = links(b)->next) {
+        if (block_size(b) < size)
+            continue;
+        if (search == SEARCH_FIRST || block_size(b) == size)
+            return b;
+        if (best == NULL || block_size(b) < block_size(best))
+            best = b;
+    }
+    return best;
+}
+
+static const bt_policy_t explicit_policy = {
+    .find_fit = find_fit,
+    .insert = list_insert,
+    .remove = list_remove,
+};
+
+/* ------------------------------------------------------------------ interface */
+
+const char *mm_configure(const char *options) {
+    static char message[160];
+    order_t new_order = ORDER_LIFO;
+    search_t new_search = SEARCH_FIRST;
+    const char *word = options == NULL ? "" : options;
+    while (*word != '\0') {
+        size_t length = strcspn(word, ",");
+        if (length == 4 && strncmp(word, "lifo", length) == 0)
+            new_order = ORDER_LIFO;
+        else if (length == 7 && strncmp(word, "address", length) == 0)
+            new_order = ORDER_ADDRESS;
+        else if (length == 5 && strncmp(word, "first", length) == 0)
+            new_search = SEARCH_FIRST;
+        else if (length == 4 && strncmp(word, "best", length) == 0)
+            new_search = SEARCH_BEST;
+        else {
+            snprintf(message, sizeof message,
+                     "explicit: unknown option '%.*s'; accepted, comma-separated: lifo (the "
+                     "default) or address, first (the default) or best",
+                     (int)(length < 40 ? length : 40), word);
+            return message;
+        }
+        word += length + (word[length] == ',');
+    }
+    order = new_order;
+    search = new_search;
+    return NULL;
+}
+
+bool mm_init(void) {
+    free_head = NULL;
+    check_message[0] = '\0';
+    return bt_init();
+}
+
+void *mm_malloc(size_t size) { return bt_malloc(size, &explicit_policy); }
+
+void mm_free(void *ptr) { bt_free(ptr, &explicit_policy); }
+
+void *mm_calloc(size_t nmemb, size_t size) { return bt_calloc(nmemb, size, &explicit_policy); }
+
+void *mm_realloc(void *ptr, size_t size) { return bt_realloc(ptr, size, &explicit_policy); }
+
+size_t mm_usable_size(void *ptr) { return bt_usable_size(ptr); }
+
+/* The list against the heap walk, which found `free_blocks` free blocks in a sound heap. */
+static bool check_free_list(check_report_t *report, size_t free_blocks) {
+    size_t listed = 0;
+    block_t *prev = NULL;
+    for (block_t *b = free_head; b != NULL; prev = b, b = links(b)->next) {
+        if (!heap_holds_block(b))
+            return check_fail(report, "free list pointer %p (after %p) outside the heap", (void *)b,
+                              (void *)prev);
+        size_t room = (size_t)((char *)heap_epilogue() - (char *)b);
+        if (block_size(b) < BT_MIN_BLOCK || block_size(b) > room || *block_footer(b) != b->header)
+            return check_fail(report, "free list pointer %p (after %p) is not at a block",
+                              (void *)b, (void *)prev);
+        if (block_alloc(b))
+            return check_fail(report, "allocated block %p on the free list", (void *)b);
+        if (links(b)->prev != prev)
+            return check_fail(report,
+                              "free list link broken at %p: its prev is %p, not %p "
+                              "(next->prev != self)",
+                              (void *)b, (void *)links(b)->prev, (void *)prev);
+        if (order == ORDER_ADDRESS && prev != NULL && b < prev)
+            return check_fail(report, "free list out of address order: %p after %p", (void *)b,
+                              (void *)prev);
+        if (++listed > free_blocks)
+            return check_fail(report,
+                              "free list count: the list is longer than the %zu free blocks in "
+                              "the heap (a cycle, or a block listed twice)",
+                              free_blocks);
+    }
+    if (listed != free_blocks)
+        return check_fail(report,
+                          "free list count: %zu blocks listed but the heap has %zu free blocks "
+                          "(a free block is not on the list)",
+                          listed, free_blocks);
+    return true;
+}
+
+bool mm_checkheap(int lineno) {
+    check_report_t report = {check_message, sizeof check_message, lineno};
+    size_t free_blocks = 0;
+    if (!bt_check_heap(&report, &free_blocks) || !check_free_list(&report, free_blocks))
+        return false;
+    return check_pass(&report);
+}
+
+const char *mm_checkheap_message(void) { return check_message; }
