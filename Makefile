@@ -29,11 +29,16 @@ POLICY_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmm-%.so)
 HEADERS    := $(wildcard c/include/*.h)
 SRC_HEADERS := $(wildcard c/src/*.h)
 CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/allocator.c c/src/interval_tree.c
+# The drop-in malloc is built from one policy, chosen here.
+DROPIN_POLICY ?= segfit
+DROPIN_LIB := $(NATIVE_DIR)/libmallocsim.so
+RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
+DROPIN_SRCS := c/src/$(DROPIN_POLICY).c c/src/memlib_sbrk.c c/src/dropin.c
 
 .PHONY: all native run test bench c-test format format-check lint clean venv system-deps
 all: native
 
-native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(NATIVE_DIR)/include/.stamp
+native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/include/.stamp
 
 $(NATIVE_DIR)/include/.stamp: $(HEADERS)
 	@mkdir -p $(NATIVE_DIR)/include
@@ -51,6 +56,18 @@ $(CORE_LIB): $(CORE_SRCS) $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
 
 $(NATIVE_DIR)/libmm-%.so: c/src/%.c $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
 	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -shared -o $@ $< -L$(NATIVE_DIR) -lmsheap -Wl,-rpath,'$$ORIGIN'
+
+# The drop-in malloc: one policy over the real program break, exporting only
+# the malloc API (everything else hidden, so mm_* and mem_* clash with nothing).
+$(DROPIN_LIB): $(DROPIN_SRCS) $(HEADERS) $(SRC_HEADERS)
+	@mkdir -p $(NATIVE_DIR)
+	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -pthread -fvisibility=hidden -shared -Wl,-z,defs \
+		-o $@ $(DROPIN_SRCS)
+
+# The recorder: an LD_PRELOAD interposer logging every allocation call.
+$(RECORD_LIB): c/src/recorder.c
+	@mkdir -p $(NATIVE_DIR)
+	$(CC) $(CFLAGS_ALL) -pthread -fvisibility=hidden -shared -Wl,-z,defs -o $@ $< -ldl
 
 # ---------------------------------------------------------------- C tests
 # Each c/tests/test_<x>.c is built with sanitizers straight from the sources
