@@ -48,7 +48,13 @@ bool ms_allocator_open(const char *path, int dialect, const char *options,
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (handle == NULL) {
         const char *why = dlerror();
-        set_error(err, path, "cannot load: ", why != NULL ? why : "unknown error");
+        if (why == NULL)
+            why = "unknown error";
+        /* dlerror often repeats the path: say it once. */
+        size_t n = strlen(path);
+        if (strncmp(why, path, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+            why += n + 2;
+        set_error(err, path, "cannot load: ", why);
         return false;
     }
 

@@ -1,0 +1,730 @@
+/*
+ * replay.c - the replay engine: a trace's ops run against an allocator table.
+ *
+ * ms_replay_checked runs every op once and proves each answer right:
+ *   - a returned pointer is 16-byte aligned, lies wholly inside the heap
+ *     [mem_heap_lo, mem_heap_hi] (our heap only) and overlaps no live block
+ *     (a treap keyed by address, interval_tree.h: O(log n) an op);
+ *   - a block's payload holds bytes derived from its id and offset, written
+ *     when it is handed out and verified before it is freed or reallocated and
+ *     for every live block at the end, which catches an allocator writing over
+ *     live data; realloc must keep the first min(old, new) bytes, calloc
+ *     memory must be zero; optionally mm_checkheap holds after every op;
+ *   - utilization: peak live payload, the same rounded to 16 (the alignment
+ *     bound), the heap's high-water mark and the highest byte used.
+ * The first failure stops the pass with one line, "op <i> (<op>): <what>",
+ * addresses given both as heap offsets and absolute. The driver maps the op
+ * index to the trace file's line.
+ *
+ * Payloads larger than the sampling threshold (options->sample_above, 1 MiB
+ * when 0, never below 64 KiB) are written and verified only at their first
+ * and last 4 KiB and at 256 words spread between: the heap is reserved, not
+ * committed, so a trace with tens of gigabytes live touches little memory.
+ *
+ * ms_replay_timed runs the same ops with only the calls and the pointer
+ * bookkeeping between two clock reads; heap resets and mm_init are untimed.
+ *
+ * Memory: the engine's own bookkeeping uses the process's malloc (only
+ * allocators are barred from it): 25 bytes per trace id for a checked pass
+ * (address, size, live flag, tree node), 8 for a timed one, none per op.
+ */
+#include "interval_tree.h"
+#include "mallocsim.h"
+#include "memlib.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+_Static_assert(sizeof(size_t) == sizeof(uint64_t), "trace sizes are 64-bit and passed as size_t");
+
+enum {
+    ALIGNMENT = 16,               /* every pointer handed out, per the lab */
+    SAMPLE_EDGE = 4096,           /* bytes checked at each end of a sampled payload */
+    SAMPLE_WORDS = 256,           /* words checked between the two ends */
+    SAMPLE_FLOOR = 64 * 1024,     /* sampling below this would save nothing */
+    SAMPLE_DEFAULT = 1024 * 1024, /* the threshold when the caller says 0 */
+};
+
+/* ------------------------------------------------------------ messages */
+
+/* The op as written in a trace: "a 5 48", "r 3 100", "f 7", "f -1", "c 2 10 8". */
+static void format_op(char *out, size_t n, const ms_op *op) {
+    switch (op->kind) {
+    case MS_OP_ALLOC:
+        snprintf(out, n, "a %" PRIu32 " %" PRIu64, op->id, op->size);
+        break;
+    case MS_OP_REALLOC:
+        snprintf(out, n, "r %" PRIu32 " %" PRIu64, op->id, op->size);
+        break;
+    case MS_OP_CALLOC:
+        snprintf(out, n, "c %" PRIu32 " %" PRIu32 " %" PRIu64, op->id, op->count, op->size);
+        break;
+    case MS_OP_FREE:
+        if (op->id == MS_ID_NULL)
+            snprintf(out, n, "f -1");
+        else
+            snprintf(out, n, "f %" PRIu32, op->id);
+        break;
+    default:
+        snprintf(out, n, "op kind %u", (unsigned)op->kind);
+        break;
+    }
+}
+
+/* out = "op <index> (<op>): <fmt...>", truncated to fit. */
+static void vformat_failure(char *out, size_t n, uint64_t index, const ms_op *op,
+                            const char *fmt, va_list args) {
+    char op_text[80];
+    format_op(op_text, sizeof op_text, op);
+    int used = snprintf(out, n, "op %" PRIu64 " (%s): ", index, op_text);
+    if (used >= 0 && (size_t)used < n)
+        vsnprintf(out + used, n - (size_t)used, fmt, args);
+}
+
+/* "1.5 MiB", "512 B": sizes in messages, for people. */
+static void format_bytes(char *out, size_t n, uint64_t bytes) {
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    if (bytes < 1024) {
+        snprintf(out, n, "%" PRIu64 " B", bytes);
+        return;
+    }
+    double value = (double)bytes / 1024;
+    size_t unit = 0;
+    while (value >= 1024 && unit + 1 < sizeof units / sizeof units[0]) {
+        value /= 1024;
+        unit++;
+    }
+    snprintf(out, n, "%.1f %s", value, units[unit]);
+}
+
+/* Why the allocator may have answered NULL: " (heap 1.2 MiB of 1.0 TiB limit)". */
+static void format_heap_state(char *out, size_t n, bool own_heap) {
+    if (!own_heap) {
+        out[0] = '\0';
+        return;
+    }
+    char used[32], limit[32];
+    format_bytes(used, sizeof used, mem_heapsize());
+    format_bytes(limit, sizeof limit, mem_limit());
+    snprintf(out, n, " (heap %s of %s limit)", used, limit);
+}
+
+static const char *op_function(const ms_op *op) {
+    switch (op->kind) {
+    case MS_OP_ALLOC:
+        return "malloc";
+    case MS_OP_REALLOC:
+        return "realloc";
+    case MS_OP_CALLOC:
+        return "calloc";
+    default:
+        return "free";
+    }
+}
+
+/* ----------------------------------------------------- calling allocators */
+
+static bool call_init(const ms_allocator *alloc, char *why, size_t n) {
+    if (alloc->dialect == MS_DIALECT_CMU) {
+        bool (*init)(void);
+        *(void **)(&init) = alloc->init; /* the POSIX dlsym idiom, see allocator.c */
+        if (init())
+            return true;
+        snprintf(why, n, "mm_init failed (returned false)");
+        return false;
+    }
+    int (*init)(void);
+    *(void **)(&init) = alloc->init;
+    int status = init();
+    if (status == 0)
+        return true;
+    snprintf(why, n, "mm_init failed (returned %d)", status);
+    return false;
+}
+
+/* mm_checkheap, called through its real type (bool for the cmu dialect). */
+static bool call_checkheap(const ms_allocator *alloc, uint64_t index) {
+    if (alloc->dialect == MS_DIALECT_CMU) {
+        /* Via void (*)(void), the generic function pointer type: converting
+           back to the real type is defined, and says so to -Wcast-function-type. */
+        bool (*check)(int) = (bool (*)(int))(void (*)(void))alloc->checkheap;
+        /* The cmu argument is a line number for the checker's messages. */
+        return check(index < INT32_MAX ? (int)index : INT32_MAX);
+    }
+    return alloc->checkheap(0) != 0; /* 0: not verbose */
+}
+
+/* Whether calloc(count, size) asks for a representable number of bytes. */
+static bool calloc_bytes(const ms_op *op, uint64_t *bytes) {
+    if (op->size != 0 && op->count > UINT64_MAX / op->size)
+        return false;
+    *bytes = (uint64_t)op->count * op->size;
+    return true;
+}
+
+/* What the trace asks of each id must make sense before anything is called:
+   the timed loop trusts it. Returns the index of the first bad op, or
+   num_ops, with the reason in why. */
+static uint64_t first_bad_op(const ms_trace *trace, const ms_allocator *alloc, char *why,
+                             size_t n) {
+    for (uint64_t i = 0; i < trace->num_ops; i++) {
+        const ms_op *op = &trace->ops[i];
+        if (op->kind > MS_OP_CALLOC) {
+            snprintf(why, n, "unknown op kind %u", (unsigned)op->kind);
+            return i;
+        }
+        if (op->kind == MS_OP_CALLOC && alloc->calloc == NULL) {
+            snprintf(why, n, "the trace calls calloc but the allocator has no mm_calloc");
+            return i;
+        }
+        bool null_free = op->kind == MS_OP_FREE && op->id == MS_ID_NULL;
+        if (op->id >= trace->num_ids && !null_free) {
+            snprintf(why, n, "id %" PRIu32 " is out of range (the trace has %" PRIu32 " ids)",
+                     op->id, trace->num_ids);
+            return i;
+        }
+    }
+    return trace->num_ops;
+}
+
+/* ------------------------------------------------------------- payloads */
+
+/* Word w of block id holds seed(id) + w * STEP: every word of a block differs
+   from its neighbours and from the same word of other blocks, and filling
+   costs one add per word. */
+static const uint64_t PATTERN_STEP = 0x9e3779b97f4a7c15u;
+
+static uint64_t pattern_seed(uint32_t id) {
+    uint64_t x = (uint64_t)id + 1;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
+}
+
+typedef enum {
+    PATTERN_FILL,  /* write the pattern */
+    PATTERN_CHECK, /* compare with the pattern */
+    PATTERN_ZERO   /* compare with zero */
+} pattern_mode;
+
+typedef struct {
+    uint64_t offset;        /* first byte that differs */
+    unsigned char found;    /* its value */
+    unsigned char expected; /* what it should have been */
+} pattern_miss;
+
+static unsigned char pattern_byte(uint64_t seed, uint64_t offset) {
+    uint64_t word = seed + (offset / 8) * PATTERN_STEP;
+    unsigned char bytes[8];
+    memcpy(bytes, &word, 8);
+    return bytes[offset % 8];
+}
+
+static bool byte_apply(pattern_mode mode, unsigned char *p, uint64_t seed, uint64_t offset,
+                       pattern_miss *miss) {
+    unsigned char want = mode == PATTERN_ZERO ? 0 : pattern_byte(seed, offset);
+    if (mode == PATTERN_FILL) {
+        p[offset] = want;
+        return true;
+    }
+    if (p[offset] == want)
+        return true;
+    *miss = (pattern_miss){offset, p[offset], want};
+    return false;
+}
+
+/* Apply mode to bytes [from, to) of the block at p. Words are 8-byte aligned
+   offsets from the block's start, accessed with memcpy (no aliasing games). */
+static bool range_apply(pattern_mode mode, unsigned char *p, uint64_t seed, uint64_t from,
+                        uint64_t to, pattern_miss *miss) {
+    uint64_t off = from;
+    for (; off < to && off % 8 != 0; off++)
+        if (!byte_apply(mode, p, seed, off, miss))
+            return false;
+    uint64_t word = mode == PATTERN_ZERO ? 0 : seed + (off / 8) * PATTERN_STEP;
+    uint64_t step = mode == PATTERN_ZERO ? 0 : PATTERN_STEP;
+    for (; off + 8 <= to; off += 8, word += step) {
+        if (mode == PATTERN_FILL) {
+            memcpy(p + off, &word, 8);
+            continue;
+        }
+        uint64_t have;
+        memcpy(&have, p + off, 8);
+        if (have != word) /* find the byte, for the message */
+            for (uint64_t b = off; b < off + 8; b++)
+                if (!byte_apply(mode, p, seed, b, miss))
+                    return false;
+    }
+    for (; off < to; off++)
+        if (!byte_apply(mode, p, seed, off, miss))
+            return false;
+    return true;
+}
+
+/* range_apply on [lo, hi) clipped to [from, to). */
+static bool clipped_apply(pattern_mode mode, unsigned char *p, uint64_t seed, uint64_t lo,
+                          uint64_t hi, uint64_t from, uint64_t to, pattern_miss *miss) {
+    uint64_t a = lo > from ? lo : from, b = hi < to ? hi : to;
+    return a >= b || range_apply(mode, p, seed, a, b, miss);
+}
+
+/* Apply mode to the bytes of a `size`-byte block of `id` at p that the
+   pattern covers - all of them, or the sample set when size > sample_above -
+   limited to offsets [from, to). The sample set depends on size only, so a
+   fill and a later check of the same size visit the same bytes. */
+static bool pattern_apply(pattern_mode mode, void *block, uint32_t id, uint64_t size,
+                          uint64_t sample_above, uint64_t from, uint64_t to,
+                          pattern_miss *miss) {
+    unsigned char *p = block;
+    uint64_t seed = pattern_seed(id);
+    if (size <= sample_above)
+        return clipped_apply(mode, p, seed, 0, size, from, to, miss);
+    if (!clipped_apply(mode, p, seed, 0, SAMPLE_EDGE, from, to, miss))
+        return false;
+    /* sample_above >= SAMPLE_FLOOR keeps the stride positive and the spread
+       words clear of the last edge. */
+    uint64_t stride = (size - 2 * SAMPLE_EDGE) / SAMPLE_WORDS / 8 * 8;
+    for (uint64_t k = 0; k < SAMPLE_WORDS; k++) {
+        uint64_t at = SAMPLE_EDGE + k * stride;
+        if (!clipped_apply(mode, p, seed, at, at + 8, from, to, miss))
+            return false;
+    }
+    return clipped_apply(mode, p, seed, size - SAMPLE_EDGE, size, from, to, miss);
+}
+
+/* --------------------------------------------------------- checked pass */
+
+typedef struct {
+    const ms_trace *trace;
+    const ms_allocator *alloc;
+    ms_check_result *result;
+    bool own_heap;          /* our simulated heap (false for the system's malloc) */
+    uint64_t sample_above;  /* sampling threshold, >= SAMPLE_FLOOR */
+    uint64_t index;         /* the op being run */
+    uintptr_t *addr;        /* per id: block start, 0 for a NULL block */
+    uint64_t *size;         /* per id: requested bytes */
+    uint8_t *live;          /* per id: 1 while allocated (a NULL 0-byte block too) */
+    it_tree tree;           /* live blocks of at least one byte, by address */
+    uint64_t live_payload;  /* sum of live requested sizes */
+    uint64_t live_aligned;  /* the same, each rounded up to ALIGNMENT */
+} checker;
+
+__attribute__((format(printf, 2, 3))) static bool fail(checker *c, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    vformat_failure(c->result->error, sizeof c->result->error, c->index,
+                    &c->trace->ops[c->index], fmt, args);
+    va_end(args);
+    c->result->valid = false;
+    c->result->fail_op = c->index;
+    return false;
+}
+
+/* "block 5 [heap+0x10 = 0x7f3a00000010, +48)" */
+static void format_block(char *out, size_t n, const checker *c, uint32_t id, uintptr_t p,
+                         uint64_t size) {
+    if (!c->own_heap) {
+        snprintf(out, n, "block %" PRIu32 " [0x%" PRIxPTR ", +%" PRIu64 ")", id, p, size);
+        return;
+    }
+    uintptr_t lo = (uintptr_t)mem_heap_lo();
+    char sign = p >= lo ? '+' : '-';
+    uintptr_t distance = p >= lo ? p - lo : lo - p;
+    snprintf(out, n, "block %" PRIu32 " [heap%c0x%" PRIxPTR " = 0x%" PRIxPTR ", +%" PRIu64 ")", id,
+             sign, distance, p, size);
+}
+
+static uint64_t round_up(uint64_t size) { return (size + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT; }
+
+/* Check a pointer the allocator returned for `size` bytes of `id` and, if
+   right, record it as live. Its payload is not touched here. */
+static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
+    const ms_op *op = &c->trace->ops[c->index];
+    uintptr_t p = (uintptr_t)ptr;
+    char block[128], other[128];
+    if (ptr == NULL && size > 0) {
+        char heap[96];
+        format_heap_state(heap, sizeof heap, c->own_heap);
+        if (op->kind == MS_OP_CALLOC)
+            return fail(c, "calloc returned NULL for %" PRIu32 " x %" PRIu64 " bytes%s", op->count,
+                        op->size, heap);
+        return fail(c, "%s returned NULL for %" PRIu64 " bytes%s", op_function(op), size, heap);
+    }
+    format_block(block, sizeof block, c, id, p, size);
+    if (p % ALIGNMENT != 0)
+        return fail(c, "%s is not %d-byte aligned", block, ALIGNMENT);
+    if (ptr != NULL && c->own_heap) {
+        uintptr_t lo = (uintptr_t)mem_heap_lo(), end = (uintptr_t)mem_heap_hi() + 1;
+        if (p < lo || p > end || size > end - p)
+            return fail(c, "%s is not inside the heap [heap+0x0 = 0x%" PRIxPTR ", +%" PRIuPTR ")",
+                        block, lo, end - lo);
+    }
+    if (size > 0) {
+        uint32_t before = it_floor(&c->tree, p), after = it_above(&c->tree, p);
+        uint32_t hit = IT_NONE;
+        if (before != IT_NONE && c->size[before] > p - c->addr[before])
+            hit = before;
+        else if (after != IT_NONE && c->addr[after] - p < size)
+            hit = after;
+        if (hit != IT_NONE) {
+            format_block(other, sizeof other, c, hit, c->addr[hit], c->size[hit]);
+            return fail(c, "%s overlaps %s", block, other);
+        }
+    }
+
+    c->addr[id] = p;
+    c->size[id] = size;
+    c->live[id] = 1;
+    if (size > 0)
+        it_insert(&c->tree, id);
+    ms_check_result *r = c->result;
+    c->live_payload += size;
+    c->live_aligned += round_up(size);
+    if (c->live_payload > r->peak_payload)
+        r->peak_payload = c->live_payload;
+    if (c->live_aligned > r->peak_aligned)
+        r->peak_aligned = c->live_aligned;
+    if (ptr != NULL && c->own_heap) {
+        uint64_t used = p + size - (uintptr_t)mem_heap_lo();
+        if (used > r->highest_used)
+            r->highest_used = used;
+    }
+    return true;
+}
+
+/* Forget a live block after the allocator took it back. */
+static void drop_block(checker *c, uint32_t id) {
+    if (c->size[id] > 0)
+        it_remove(&c->tree, id);
+    c->live_payload -= c->size[id];
+    c->live_aligned -= round_up(c->size[id]);
+    c->live[id] = 0;
+    c->addr[id] = 0;
+    c->size[id] = 0;
+}
+
+static void *block_ptr(const checker *c, uint32_t id) { return (void *)c->addr[id]; }
+
+/* Write the pattern into a live block's bytes from offset `from` on. */
+static void fill(checker *c, uint32_t id, uint64_t from) {
+    if (c->addr[id] != 0)
+        pattern_apply(PATTERN_FILL, block_ptr(c, id), id, c->size[id], c->sample_above, from,
+                      c->size[id], NULL);
+}
+
+/* Verify a live block's payload; `when` starts the message's tail. */
+static bool verify(checker *c, uint32_t id, const char *when) {
+    pattern_miss miss;
+    if (c->addr[id] == 0 || pattern_apply(PATTERN_CHECK, block_ptr(c, id), id, c->size[id],
+                                          c->sample_above, 0, c->size[id], &miss))
+        return true;
+    char block[128];
+    format_block(block, sizeof block, c, id, c->addr[id], c->size[id]);
+    return fail(c, "%s%s: payload byte %" PRIu64 " was overwritten while the block was live "
+                   "(0x%02x, expected 0x%02x)",
+                when, block, miss.offset, miss.found, miss.expected);
+}
+
+static bool run_alloc(checker *c, const ms_op *op) {
+    if (c->live[op->id])
+        return fail(c, "block %" PRIu32 " is already live (trace error)", op->id);
+    void *p = c->alloc->malloc(op->size);
+    if (!take_block(c, op->id, p, op->size))
+        return false;
+    fill(c, op->id, 0);
+    return true;
+}
+
+static bool run_calloc(checker *c, const ms_op *op) {
+    if (c->live[op->id])
+        return fail(c, "block %" PRIu32 " is already live (trace error)", op->id);
+    uint64_t bytes;
+    bool representable = calloc_bytes(op, &bytes);
+    void *p = c->alloc->calloc(op->count, op->size);
+    if (!representable) {
+        if (p != NULL)
+            return fail(c, "calloc returned a pointer for %" PRIu32 " x %" PRIu64
+                           " bytes, which overflows; NULL was due",
+                        op->count, op->size);
+        return take_block(c, op->id, NULL, 0); /* p[id] = NULL, like realloc(p, 0) */
+    }
+    if (!take_block(c, op->id, p, bytes))
+        return false;
+    pattern_miss miss;
+    if (p != NULL &&
+        !pattern_apply(PATTERN_ZERO, p, op->id, bytes, c->sample_above, 0, bytes, &miss)) {
+        char block[128];
+        format_block(block, sizeof block, c, op->id, c->addr[op->id], bytes);
+        return fail(c, "calloc memory is not zero: %s byte %" PRIu64 " is 0x%02x", block,
+                    miss.offset, miss.found);
+    }
+    fill(c, op->id, 0);
+    return true;
+}
+
+static bool run_realloc(checker *c, const ms_op *op) {
+    uint32_t id = op->id;
+    bool was_live = c->live[id];
+    uintptr_t old_addr = c->addr[id];
+    uint64_t old_size = c->size[id];
+    if (was_live && !verify(c, id, "before realloc, "))
+        return false;
+    void *p = c->alloc->realloc(was_live ? block_ptr(c, id) : NULL, op->size);
+    if (p == NULL && op->size > 0)
+        return take_block(c, id, p, op->size); /* reports the NULL */
+    if (was_live)
+        drop_block(c, id);
+    if (!take_block(c, id, p, op->size))
+        return false;
+    if (p == NULL)
+        return true;
+    /* The first min(old, new) bytes must have come along... */
+    uint64_t kept = old_size < op->size ? old_size : op->size;
+    pattern_miss miss;
+    if (!pattern_apply(PATTERN_CHECK, p, id, old_size, c->sample_above, 0, kept, &miss)) {
+        char from[128], to[128];
+        format_block(from, sizeof from, c, id, old_addr, old_size);
+        format_block(to, sizeof to, c, id, (uintptr_t)p, op->size);
+        return fail(c, "realloc did not keep the data: %s became %s, byte %" PRIu64
+                       " is 0x%02x, expected 0x%02x",
+                    from, to, miss.offset, miss.found, miss.expected);
+    }
+    /* ...and the rest gets the pattern. A sampled old block left holes in
+       the kept bytes that the new size's sample set may visit: refill it. */
+    fill(c, id, old_size > c->sample_above ? 0 : kept);
+    return true;
+}
+
+static bool run_free(checker *c, const ms_op *op) {
+    if (op->id == MS_ID_NULL) {
+        c->alloc->free(NULL);
+        return true;
+    }
+    if (!c->live[op->id])
+        return fail(c, "block %" PRIu32 " is not live (trace error)", op->id);
+    if (!verify(c, op->id, "before free, "))
+        return false;
+    c->alloc->free(block_ptr(c, op->id));
+    drop_block(c, op->id);
+    return true;
+}
+
+static bool run_checked_op(checker *c) {
+    const ms_op *op = &c->trace->ops[c->index];
+    switch (op->kind) {
+    case MS_OP_ALLOC:
+        return run_alloc(c, op);
+    case MS_OP_CALLOC:
+        return run_calloc(c, op);
+    case MS_OP_REALLOC:
+        return run_realloc(c, op);
+    default:
+        return run_free(c, op);
+    }
+}
+
+static bool run_checked(checker *c, const ms_check_options *options) {
+    const ms_trace *trace = c->trace;
+    const ms_allocator *alloc = c->alloc;
+    bool check_heap = options != NULL && options->check_heap;
+    volatile uint64_t *progress = options != NULL ? options->progress : NULL;
+    char why[256];
+
+    uint64_t bad = first_bad_op(trace, alloc, why, sizeof why);
+    for (c->index = 0; c->index < trace->num_ops; c->index++) {
+        if (progress != NULL)
+            *progress = c->index;
+        if (c->index == bad)
+            return fail(c, "%s", why);
+        if (!run_checked_op(c))
+            return false;
+        if (check_heap && !call_checkheap(alloc, c->index)) {
+            const char *message =
+                alloc->checkheap_message != NULL ? alloc->checkheap_message() : NULL;
+            if (message != NULL && message[0] != '\0')
+                return fail(c, "mm_checkheap failed: %s", message);
+            return fail(c, "mm_checkheap failed");
+        }
+        c->result->ops_done = c->index + 1;
+    }
+    if (trace->num_ops == 0)
+        return true;
+    c->index = trace->num_ops - 1; /* failures below are reported after the last op */
+    for (uint32_t id = 0; id < trace->num_ids; id++)
+        if (c->live[id] && !verify(c, id, "at the end of the trace, "))
+            return false;
+    return true;
+}
+
+bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
+                       const ms_check_options *options, ms_check_result *result) {
+    memset(result, 0, sizeof *result);
+    result->valid = true;
+    uint64_t sample_above =
+        options != NULL && options->sample_above > 0 ? options->sample_above : SAMPLE_DEFAULT;
+    checker c = {
+        .trace = trace,
+        .alloc = alloc,
+        .result = result,
+        .own_heap = alloc->dialect != MS_DIALECT_SYSTEM,
+        .sample_above = sample_above > SAMPLE_FLOOR ? sample_above : SAMPLE_FLOOR,
+    };
+    if (options != NULL && options->check_heap && alloc->checkheap == NULL) {
+        snprintf(result->error, sizeof result->error,
+                 "heap checking was asked for but the allocator has no mm_checkheap");
+        result->valid = false;
+        return false;
+    }
+    size_t ids = trace->num_ids > 0 ? trace->num_ids : 1;
+    c.addr = calloc(ids, sizeof *c.addr);
+    c.size = calloc(ids, sizeof *c.size);
+    c.live = calloc(ids, sizeof *c.live);
+    if (c.addr == NULL || c.size == NULL || c.live == NULL ||
+        !it_init(&c.tree, trace->num_ids, c.addr)) {
+        snprintf(result->error, sizeof result->error,
+                 "out of memory for the bookkeeping of %" PRIu32 " ids", trace->num_ids);
+        result->valid = false;
+    } else if (c.own_heap) {
+        mem_reset();
+        if (!call_init(alloc, result->error, sizeof result->error))
+            result->valid = false;
+    }
+    if (result->valid)
+        run_checked(&c, options);
+    if (c.own_heap) {
+        result->heap_size = mem_high_water();
+    } else if (c.live != NULL) {
+        /* The system heap is not reset between runs: give everything back. */
+        for (uint32_t id = 0; id < trace->num_ids; id++)
+            if (c.live[id])
+                alloc->free(block_ptr(&c, id));
+    }
+    it_free(&c.tree);
+    free(c.addr);
+    free(c.size);
+    free(c.live);
+    return result->valid;
+}
+
+/* ----------------------------------------------------------- timed passes */
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The timed loop: calls and pointer bookkeeping only. Returns num_ops, or the
+   index of the op that got NULL where a block was due. */
+static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, void **ptr) {
+    const ms_op *ops = trace->ops;
+    for (uint64_t i = 0; i < trace->num_ops; i++) {
+        const ms_op *op = &ops[i];
+        uint64_t bytes;
+        void *p;
+        switch (op->kind) {
+        case MS_OP_ALLOC:
+            p = alloc->malloc(op->size);
+            if (p == NULL && op->size > 0)
+                return i;
+            ptr[op->id] = p;
+            break;
+        case MS_OP_REALLOC:
+            p = alloc->realloc(ptr[op->id], op->size);
+            if (p == NULL && op->size > 0)
+                return i;
+            ptr[op->id] = p;
+            break;
+        case MS_OP_CALLOC:
+            p = alloc->calloc(op->count, op->size);
+            if (p == NULL && calloc_bytes(op, &bytes) && bytes > 0)
+                return i;
+            ptr[op->id] = p;
+            break;
+        default:
+            if (op->id == MS_ID_NULL) {
+                alloc->free(NULL);
+            } else {
+                alloc->free(ptr[op->id]);
+                ptr[op->id] = NULL;
+            }
+            break;
+        }
+    }
+    return trace->num_ops;
+}
+
+__attribute__((format(printf, 4, 5))) static uint32_t timed_failure(ms_error *err, uint64_t index,
+                                                                    const ms_op *op,
+                                                                    const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    vformat_failure(err->message, sizeof err->message, index, op, fmt, args);
+    va_end(args);
+    return 0;
+}
+
+uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc, uint32_t min_passes,
+                         uint32_t max_passes, double min_seconds, double *pass_seconds,
+                         ms_error *err) {
+    err->message[0] = '\0';
+    err->line = 0;
+    if (max_passes == 0) {
+        snprintf(err->message, sizeof err->message, "max_passes is 0: no pass can run");
+        return 0;
+    }
+    char why[256];
+    uint64_t bad = first_bad_op(trace, alloc, why, sizeof why);
+    if (bad < trace->num_ops)
+        return timed_failure(err, bad, &trace->ops[bad], "%s", why);
+    void **ptr = calloc(trace->num_ids > 0 ? trace->num_ids : 1, sizeof *ptr);
+    if (ptr == NULL) {
+        snprintf(err->message, sizeof err->message,
+                 "out of memory for the bookkeeping of %" PRIu32 " ids", trace->num_ids);
+        return 0;
+    }
+    bool own_heap = alloc->dialect != MS_DIALECT_SYSTEM;
+    uint32_t passes = 0;
+    double total = 0;
+    /* At least one pass, whatever the bounds say: 0 means failure. */
+    while (passes < max_passes && (passes == 0 || passes < min_passes || total < min_seconds)) {
+        memset(ptr, 0, trace->num_ids * sizeof *ptr);
+        if (own_heap) {
+            mem_reset();
+            if (!call_init(alloc, err->message, sizeof err->message)) {
+                passes = 0;
+                break;
+            }
+        }
+        double start = now_seconds();
+        uint64_t stop = run_timed_ops(trace, alloc, ptr);
+        double seconds = now_seconds() - start;
+        if (stop < trace->num_ops) {
+            const ms_op *op = &trace->ops[stop];
+            char heap[96];
+            format_heap_state(heap, sizeof heap, own_heap);
+            if (op->kind == MS_OP_CALLOC)
+                timed_failure(err, stop, op,
+                              "calloc returned NULL for %" PRIu32 " x %" PRIu64 " bytes%s",
+                              op->count, op->size, heap);
+            else
+                timed_failure(err, stop, op, "%s returned NULL for %" PRIu64 " bytes%s",
+                              op_function(op), op->size, heap);
+        }
+        if (!own_heap) /* untimed: the system heap is not reset between passes */
+            for (uint32_t id = 0; id < trace->num_ids; id++)
+                alloc->free(ptr[id]);
+        if (stop < trace->num_ops) {
+            passes = 0;
+            break;
+        }
+        pass_seconds[passes++] = seconds;
+        total += seconds;
+    }
+    free(ptr);
+    return passes;
+}
