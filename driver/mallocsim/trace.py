@@ -1,0 +1,156 @@
+"""Trace files, parsed by the native core into the op arrays the engine replays.
+
+A Trace owns one native ``ms_trace``: 24 bytes an op, freed with the Trace.
+Python never holds an object per op, so a 10-million-op trace costs about
+240 MB however it is used. The formats (classic and CMU headers, headerless
+CS107 scripts), the checks and the messages are the C parser's
+(c/src/trace.c); this module puts the file in front of them, so that every
+malformed trace is one line, ``path:line: message``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mallocsim._native import ffi, lib
+from mallocsim.errors import UsageError
+
+TRACE_SUFFIX = ".rep"
+
+_FORMAT_NAMES = {
+    lib.MS_FORMAT_CLASSIC: "classic",
+    lib.MS_FORMAT_CMU: "cmu",
+    lib.MS_FORMAT_SCRIPT: "script",
+}
+_OP_LETTERS = {
+    lib.MS_OP_ALLOC: "a",
+    lib.MS_OP_FREE: "f",
+    lib.MS_OP_REALLOC: "r",
+    lib.MS_OP_CALLOC: "c",
+}
+
+
+class TraceError(UsageError):
+    """A trace that cannot be read or is malformed: ``path:line: message``, or
+    ``path: message`` when no line is to blame."""
+
+
+@dataclass(frozen=True)
+class TraceInfo:
+    """What a trace says about itself, apart from its ops."""
+
+    name: str  # the file's stem ("amptjp-bal"), or the name given to text
+    path: str | None  # the file, None for a trace parsed from text
+    format: str  # "classic", "cmu" or "script"
+    num_ops: int
+    num_ids: int  # ids are 0 .. num_ids-1 (scripts: the largest id + 1)
+    weight: int  # classic: the 4th header number, CMU: the 1st, scripts: 0
+    header: tuple[int, int, int, int]  # the header's numbers as written; zeros for scripts
+
+
+class Trace:
+    """A parsed trace: its TraceInfo and the native op array (``native``, an
+    ``ms_trace *``) that the engine replays in one call."""
+
+    __slots__ = ("info", "native")
+
+    def __init__(self, native: object, info: TraceInfo) -> None:
+        self.native = native
+        self.info = info
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def path(self) -> str | None:
+        return self.info.path
+
+    @property
+    def num_ops(self) -> int:
+        return self.info.num_ops
+
+    @property
+    def num_ids(self) -> int:
+        return self.info.num_ids
+
+    def line_of_op(self, index: int) -> int | None:
+        """The 1-based file line of op `index` (re-reads the file), or None for
+        a trace parsed from text, an index out of range or a file since gone."""
+        if self.path is None or not 0 <= index < self.num_ops:
+            return None
+        return lib.ms_trace_line_of_op(os.fsencode(self.path), index) or None
+
+    def ops(self) -> Iterator[tuple[str, int, int, int]]:
+        """The ops as (letter, id, size, count) tuples: id -1 is free(NULL);
+        size is the element size and count the element count for "c", count
+        is 0 otherwise, size is 0 for "f". One object per op: for tests and
+        small traces only."""
+        ops = self.native.ops
+        for index in range(self.num_ops):
+            op = ops[index]
+            ident = -1 if op.id == lib.MS_ID_NULL else op.id
+            yield _OP_LETTERS[op.kind], ident, op.size, op.count
+
+    def __repr__(self) -> str:
+        return f"<Trace {self.name} {self.info.format}: {self.num_ops} ops, {self.num_ids} ids>"
+
+
+def _finish(native: object, error: object, ok: bool, name: str, path: str | None) -> Trace:
+    """The Trace for a parse result, or the TraceError that names the line."""
+    if not ok:
+        message = ffi.string(error.message).decode("utf-8", errors="replace")
+        origin = path if path is not None else name
+        where = f"{origin}:{error.line}" if error.line else origin
+        raise TraceError(f"{where}: {message}")
+    native = ffi.gc(native, lib.ms_trace_free)
+    info = TraceInfo(
+        name=name,
+        path=path,
+        format=_FORMAT_NAMES[native.format],
+        num_ops=native.num_ops,
+        num_ids=native.num_ids,
+        weight=native.weight,
+        header=tuple(native.header),
+    )
+    return Trace(native, info)
+
+
+def load_trace(path: str | os.PathLike[str]) -> Trace:
+    """Parse a trace file (any of the three formats). Raises TraceError."""
+    text_path = os.fspath(path)
+    native = ffi.new("ms_trace *")
+    error = ffi.new("ms_error *")
+    ok = lib.ms_trace_parse_file(os.fsencode(text_path), native, error)
+    return _finish(native, error, ok, Path(text_path).stem, text_path)
+
+
+def parse_trace_text(text: str | bytes, name: str = "<text>") -> Trace:
+    """Parse a trace held in memory; errors read ``name:line: message``."""
+    data = text.encode() if isinstance(text, str) else text
+    native = ffi.new("ms_trace *")
+    error = ffi.new("ms_error *")
+    ok = lib.ms_trace_parse_text(data, len(data), native, error)
+    return _finish(native, error, ok, name, None)
+
+
+def find_traces(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The trace files named by `paths`: a file as given, a directory as its
+    *.rep files in name order (not recursive). Raises TraceError for a path
+    that does not exist or a directory without trace files."""
+    found: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            traces = sorted(p for p in path.glob(f"*{TRACE_SUFFIX}") if p.is_file())
+            if not traces:
+                raise TraceError(f"{path}: no {TRACE_SUFFIX} trace files in this directory")
+            found.extend(traces)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise TraceError(f"{path}: no such file or directory")
+    return found
