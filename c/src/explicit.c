@@ -136,9 +136,25 @@ void *mm_realloc(void *ptr, size_t size) { return bt_realloc(ptr, size, &explici
 
 size_t mm_usable_size(void *ptr) { return bt_usable_size(ptr); }
 
+/* Whether x is on the free list, whose walk check_free_list has found to end. */
+static bool listed(const block_t *x) {
+    for (block_t *b = free_head; b != NULL; b = links(b)->next)
+        if (b == x)
+            return true;
+    return false;
+}
+
+/* The first free block of the heap missing from a sound list (the checker's failure path). */
+static block_t *first_unlisted(void) {
+    block_t *b = heap_first_block();
+    while (!block_is_epilogue(b) && (block_alloc(b) || listed(b)))
+        b = block_next(b);
+    return b;
+}
+
 /* The list against the heap walk, which found `free_blocks` free blocks in a sound heap. */
 static bool check_free_list(check_report_t *report, size_t free_blocks) {
-    size_t listed = 0;
+    size_t count = 0;
     block_t *prev = NULL;
     for (block_t *b = free_head; b != NULL; prev = b, b = links(b)->next) {
         if (!heap_holds_block(b))
@@ -158,17 +174,17 @@ static bool check_free_list(check_report_t *report, size_t free_blocks) {
         if (order == ORDER_ADDRESS && prev != NULL && b < prev)
             return check_fail(report, "free list out of address order: %p after %p", (void *)b,
                               (void *)prev);
-        if (++listed > free_blocks)
+        if (++count > free_blocks)
             return check_fail(report,
-                              "free list count: the list is longer than the %zu free blocks in "
-                              "the heap (a cycle, or a block listed twice)",
-                              free_blocks);
+                              "free list count: %p is one block more than the heap's %zu free "
+                              "blocks (a block that is not one, or listed twice)",
+                              (void *)b, free_blocks);
     }
-    if (listed != free_blocks)
+    if (count != free_blocks)
         return check_fail(report,
-                          "free list count: %zu blocks listed but the heap has %zu free blocks "
-                          "(a free block is not on the list)",
-                          listed, free_blocks);
+                          "free list count: %zu blocks listed but the heap has %zu free blocks: "
+                          "block %p is not on the free list",
+                          count, free_blocks, (void *)first_unlisted());
     return true;
 }
 
