@@ -25,6 +25,12 @@
 #define MIN_BLOCK ((size_t)32)
 /* FIT_SCAN default: 8 - candidates examined in a list for the best fit. */
 #define FIT_SCAN 8
+/* SMALL_MAX default: 128 - requests up to this many bytes may live in runs. */
+#define SMALL_MAX ((size_t)128)
+/* RUN_SHIFT default: 10 - a run spans 2^10 bytes, aligned to that. */
+#define RUN_SHIFT 10
+/* RUN_PROMOTE default: 16 - live objects a class needs before it gets a run. */
+#define RUN_PROMOTE 16
 
 /* ------------------------------------------------------------ size classes */
 
@@ -226,45 +232,286 @@ static bool request_size(size_t size, size_t *asize) {
     return block_size_for(size, WORD_SIZE, MIN_BLOCK, asize);
 }
 
+/* ------------------------------------------------------------ small-block runs */
+
+#define SMALL_CLASSES (SMALL_MAX / 16) /* class k holds slots of 16*k bytes, k = 1.. */
+#define RUN_SIZE ((size_t)1 << RUN_SHIFT)
+#define RUN_HEADER ((size_t)32)
+static const word_t RUN_BIT = 0x4; /* in the header of an allocated block that holds a run */
+
+typedef struct run {
+    uint32_t next, prev; /* units of the neighbours in the class's partial list, 0 = none */
+    void *free_slots;    /* freed slots, linked through their first word */
+    uint16_t slot_size;  /* bytes, 16 * class */
+    uint16_t capacity;   /* slots that fit */
+    uint16_t used;       /* slots handed out and not freed; never 0 (empty runs are released) */
+    uint16_t fresh;      /* slots [fresh, capacity) were never handed out */
+    uint16_t front_pad;  /* bytes between the run block's header and the word before the run */
+} run_t;
+
+static uint32_t partial_runs[SMALL_CLASSES + 1]; /* head unit of the runs with a free slot */
+static size_t live_small[SMALL_CLASSES + 1];     /* live small objects, slots or blocks */
+static uint64_t *run_map;                        /* bit k set <=> unit k holds a run */
+static size_t run_map_units;                     /* units run_map covers */
+
+static inline char *heap_base(void) { return (char *)mem_heap_lo(); }
+
+static inline run_t *unit_run(size_t k) {
+    return (run_t *)(void *)(heap_base() + (k << RUN_SHIFT));
+}
+
+static inline uint32_t run_unit(const run_t *r) {
+    return (uint32_t)((size_t)((const char *)r - heap_base()) >> RUN_SHIFT);
+}
+
+static inline bool map_bit(size_t k) {
+    return k < run_map_units && ((run_map[k / 64] >> (k % 64)) & 1);
+}
+
+/* The run holding slot p, or NULL when p is a block's payload. */
+static inline run_t *slot_run(const void *p) {
+    size_t k = (size_t)((const char *)p - heap_base()) >> RUN_SHIFT;
+    return map_bit(k) ? unit_run(k) : NULL;
+}
+
+static inline block_t *run_block(run_t *r) {
+    return (block_t *)(void *)((char *)r - WORD_SIZE - r->front_pad);
+}
+
+static inline char *run_slots(run_t *r) { return (char *)r + RUN_HEADER; }
+
+static void partial_push(run_t *r) {
+    unsigned cls = r->slot_size / 16u;
+    uint32_t k = run_unit(r);
+    r->prev = 0;
+    r->next = partial_runs[cls];
+    if (r->next != 0)
+        unit_run(r->next)->prev = k;
+    partial_runs[cls] = k;
+}
+
+static void partial_remove(run_t *r) {
+    if (r->prev != 0)
+        unit_run(r->prev)->next = r->next;
+    else
+        partial_runs[r->slot_size / 16u] = r->next;
+    if (r->next != 0)
+        unit_run(r->next)->prev = r->prev;
+}
+
+/* Live small objects per class, the signal that a class is worth a run. */
+static inline void count_block(size_t bsize, int delta) {
+    if (bsize <= SMALL_MAX + 2 * WORD_SIZE)
+        live_small[(bsize - 2 * WORD_SIZE) / 16] += (size_t)(ptrdiff_t)delta;
+}
+
+/*
+ * Where a run fits in the free block b of `size` bytes: its block's offset in b, its front
+ * pad (a gap of 16 bytes cannot be a free block, so the run block swallows it) and its size
+ * (likewise a 16-byte tail). False when b holds no RUN_SIZE-aligned window.
+ */
+static bool run_window(block_t *b, size_t size, size_t *off, size_t *pad, size_t *rsize) {
+    uintptr_t start = (uintptr_t)b;
+    uintptr_t r = (start + WORD_SIZE + RUN_SIZE - 1) & ~(uintptr_t)(RUN_SIZE - 1);
+    size_t gap = (size_t)(r - WORD_SIZE - start);
+    *pad = gap == 16 ? 16 : 0;
+    *off = gap - *pad;
+    *rsize = RUN_SIZE + *pad;
+    if (size < *off + *rsize)
+        return false;
+    if (size - *off - *rsize == 16)
+        *rsize += 16;
+    return true;
+}
+
+/* Make the map cover unit k. False when the heap cannot hold the bigger map. */
+static bool map_cover(size_t k) {
+    if (k < run_map_units)
+        return true;
+    size_t units = run_map_units * 2;
+    if (units <= k)
+        units = (k + 64) & ~(size_t)63;
+    size_t bytes = units / 8, asize;
+    char *fresh;
+    block_t *mb = request_size(bytes, &asize) ? alloc_block(asize, &fresh) : NULL;
+    if (mb == NULL)
+        return false;
+    uint64_t *map = block_payload(mb);
+    size_t old = run_map_units / 8;
+    if (old > 0)
+        memcpy(map, run_map, old);
+    memset((char *)map + old, 0, bytes - old);
+    if (run_map != NULL) {
+        block_t *ob = payload_block(run_map);
+        make_free(ob, block_size(ob));
+        coalesce_and_list(ob);
+    }
+    run_map = map;
+    run_map_units = units;
+    return true;
+}
+
+/* A free block (unlisted, header written) with a run window, from the lists or the heap's end. */
+static block_t *run_home(void) {
+    size_t off, pad, rsize;
+    int seen = 0;
+    for (unsigned c = next_nonempty_class(size_class(RUN_SIZE)); c < NUM_CLASSES && seen < FIT_SCAN;
+         c = next_nonempty_class(c + 1)) {
+        for (block_t *b = class_head[c]; b != NULL && seen < FIT_SCAN; b = links(b)->next, seen++) {
+            if (run_window(b, block_size(b), &off, &pad, &rsize)) {
+                list_remove(b);
+                return b;
+            }
+        }
+    }
+    block_t *last = last_free_block();
+    block_t *start = last != NULL ? last : heap_epilogue();
+    run_window(start, SIZE_MAX, &off, &pad, &rsize);
+    char *fresh;
+    if (last != NULL && block_size(last) >= off + rsize) {
+        list_remove(last);
+        return last;
+    }
+    return extend_heap(off + rsize, &fresh);
+}
+
+/* A new run for class cls, listed as partial. NULL when the heap cannot grow. */
+static run_t *run_create(unsigned cls) {
+    block_t *b = run_home();
+    if (b == NULL)
+        return NULL;
+    size_t size = block_size(b), off, pad, rsize;
+    run_window(b, size, &off, &pad, &rsize);
+    bool prev_alloc = block_prev_alloc(b);
+    block_t *rb = (block_t *)(void *)((char *)b + off);
+    block_write_header(rb, rsize, true, off == 0 ? prev_alloc : false);
+    rb->header |= RUN_BIT;
+    if (off > 0) {
+        block_write_tags(b, off, false, prev_alloc);
+        list_insert(b);
+    }
+    block_t *after = block_next(rb);
+    size_t tail = size - off - rsize;
+    if (tail > 0) {
+        block_write_tags(after, tail, false, true);
+        set_prev_alloc(block_next(after), false);
+        list_insert(after);
+    } else {
+        set_prev_alloc(after, true);
+    }
+    run_t *r = (run_t *)(void *)((char *)rb + WORD_SIZE + pad);
+    r->free_slots = NULL;
+    r->slot_size = (uint16_t)(cls * 16);
+    r->capacity = (uint16_t)((RUN_SIZE - WORD_SIZE - RUN_HEADER) / r->slot_size);
+    r->used = 0;
+    r->fresh = 0;
+    r->front_pad = (uint16_t)pad;
+    size_t k = run_unit(r);
+    if (!map_cover(k)) {
+        make_free(rb, rsize);
+        coalesce_and_list(rb);
+        return NULL;
+    }
+    run_map[k / 64] |= (uint64_t)1 << (k % 64);
+    partial_push(r);
+    return r;
+}
+
+/* Give an empty run's block back to the heap. */
+static void run_release(run_t *r) {
+    partial_remove(r);
+    size_t k = run_unit(r);
+    run_map[k / 64] &= ~((uint64_t)1 << (k % 64));
+    block_t *rb = run_block(r);
+    make_free(rb, block_size(rb));
+    coalesce_and_list(rb);
+}
+
+static void *run_alloc(unsigned cls) {
+    run_t *r = partial_runs[cls] != 0 ? unit_run(partial_runs[cls]) : run_create(cls);
+    if (r == NULL)
+        return NULL;
+    void *p = r->free_slots;
+    if (p != NULL)
+        memcpy(&r->free_slots, p, sizeof(void *));
+    else
+        p = run_slots(r) + (size_t)r->fresh++ * r->slot_size;
+    if (++r->used == r->capacity)
+        partial_remove(r);
+    return p;
+}
+
+static void run_free(run_t *r, void *p) {
+    if (r->used == r->capacity)
+        partial_push(r);
+    memcpy(p, &r->free_slots, sizeof(void *));
+    r->free_slots = p;
+    if (--r->used == 0)
+        run_release(r);
+}
+
+/* Payload for `size` (> 0) bytes: a slot when its class has runs or has earned one, else a block. */
+static void *alloc_payload(size_t size, char **fresh) {
+    *fresh = (char *)UINTPTR_MAX;
+    if (size <= SMALL_MAX) {
+        unsigned cls = (unsigned)((size + 15) / 16);
+        if (partial_runs[cls] != 0 || live_small[cls] >= RUN_PROMOTE) {
+            void *p = run_alloc(cls);
+            if (p != NULL) {
+                live_small[cls]++;
+                return p;
+            }
+        }
+    }
+    size_t asize;
+    if (!request_size(size, &asize))
+        return NULL;
+    block_t *b = alloc_block(asize, fresh);
+    if (b == NULL)
+        return NULL;
+    count_block(block_size(b), 1);
+    return block_payload(b);
+}
+
 bool mm_init(void) {
     memset(class_head, 0, sizeof class_head);
     memset(class_map, 0, sizeof class_map);
+    memset(partial_runs, 0, sizeof partial_runs);
+    memset(live_small, 0, sizeof live_small);
+    run_map = NULL;
+    run_map_units = 0;
     check_msg[0] = '\0';
     return heap_frame_create();
 }
 
 void *mm_malloc(size_t size) {
-    size_t asize;
     char *fresh;
-    if (size == 0 || !request_size(size, &asize))
-        return NULL;
-    block_t *b = alloc_block(asize, &fresh);
-    return b != NULL ? block_payload(b) : NULL;
+    return size == 0 ? NULL : alloc_payload(size, &fresh);
 }
 
 void mm_free(void *ptr) {
     if (ptr == NULL)
         return;
+    run_t *r = slot_run(ptr);
+    if (r != NULL) {
+        live_small[r->slot_size / 16u]--;
+        run_free(r, ptr);
+        return;
+    }
     block_t *b = payload_block(ptr);
+    count_block(block_size(b), -1);
     make_free(b, block_size(b));
     coalesce_and_list(b);
 }
 
 void *mm_calloc(size_t nmemb, size_t size) {
-    if (nmemb == 0 || size == 0)
+    if (nmemb == 0 || size == 0 || nmemb > SIZE_MAX / size)
         return NULL;
-    if (nmemb > SIZE_MAX / size)
-        return NULL;
-    size_t n = nmemb * size, asize;
+    size_t n = nmemb * size;
     char *fresh;
-    if (!request_size(n, &asize))
-        return NULL;
-    block_t *b = alloc_block(asize, &fresh);
-    if (b == NULL)
-        return NULL;
-    char *p = block_payload(b);
+    char *p = alloc_payload(n, &fresh);
     /* Memory past the old break was never written: a huge calloc touches no page it need not. */
-    if (fresh > p)
+    if (p != NULL && fresh > p)
         memset(p, 0, (size_t)(fresh - p) < n ? (size_t)(fresh - p) : n);
     return p;
 }
@@ -323,6 +570,16 @@ static block_t *grow_into_prev(block_t *b, size_t asize, size_t keep) {
     return prev;
 }
 
+/* Move a live payload of `keep` bytes to a new home for `size` bytes. */
+static void *realloc_move(void *ptr, size_t size, size_t keep) {
+    void *p = mm_malloc(size);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, ptr, keep < size ? keep : size);
+    mm_free(ptr);
+    return p;
+}
+
 void *mm_realloc(void *ptr, size_t size) {
     if (ptr == NULL)
         return mm_malloc(size);
@@ -330,31 +587,34 @@ void *mm_realloc(void *ptr, size_t size) {
         mm_free(ptr);
         return NULL;
     }
+    run_t *r = slot_run(ptr);
+    if (r != NULL)
+        return size <= r->slot_size ? ptr : realloc_move(ptr, size, r->slot_size);
     size_t asize;
     if (!request_size(size, &asize))
         return NULL;
     block_t *b = payload_block(ptr);
     size_t old = block_size(b);
+    count_block(old, -1);
     if (asize <= old) {
         carve(b, asize);
-        return ptr;
+    } else if (!grow_in_place(b, asize)) {
+        block_t *moved = grow_into_prev(b, asize, old - WORD_SIZE);
+        if (moved == NULL) {
+            count_block(block_size(b), 1);
+            return realloc_move(ptr, size, old - WORD_SIZE);
+        }
+        b = moved;
     }
-    if (grow_in_place(b, asize))
-        return ptr;
-    size_t keep = old - WORD_SIZE;
-    block_t *moved = grow_into_prev(b, asize, keep);
-    if (moved != NULL)
-        return block_payload(moved);
-    void *fresh = mm_malloc(size);
-    if (fresh == NULL)
-        return NULL;
-    memcpy(fresh, ptr, keep);
-    mm_free(ptr);
-    return fresh;
+    count_block(block_size(b), 1);
+    return block_payload(b);
 }
 
 size_t mm_usable_size(void *ptr) {
-    return ptr == NULL ? 0 : block_size(payload_block(ptr)) - WORD_SIZE;
+    if (ptr == NULL)
+        return 0;
+    run_t *r = slot_run(ptr);
+    return r != NULL ? r->slot_size : block_size(payload_block(ptr)) - WORD_SIZE;
 }
 
 const char *mm_configure(const char *options) {
@@ -376,8 +636,50 @@ static bool in_heap(const void *p) {
     return (const char *)p >= (const char *)mem_heap_lo() && (const char *)p <= (const char *)mem_heap_hi();
 }
 
-/* Walk every block in address order; count the free ones. */
-static bool check_blocks(size_t *free_blocks) {
+/* heap-walk tallies the list checks compare against */
+typedef struct tally {
+    size_t free_blocks;  /* free blocks in the heap */
+    size_t runs;         /* blocks holding a run */
+    size_t partial_runs; /* runs with a free slot */
+} tally_t;
+
+/* A run block: aligned, mapped, its counters and its free-slot list consistent. */
+static bool check_run(block_t *b, tally_t *t) {
+    size_t size = block_size(b);
+    if (size < RUN_SIZE || size > RUN_SIZE + 32)
+        return fail(b, "run block size is not RUN_SIZE (+ up to 32 bytes of pad)");
+    char *base = (char *)block_payload(b);
+    size_t pad = ((uintptr_t)base & (RUN_SIZE - 1)) == 0 ? 0 : 16;
+    run_t *r = (run_t *)(void *)(base + pad);
+    if (((uintptr_t)r & (RUN_SIZE - 1)) != 0 || r->front_pad != pad)
+        return fail(b, "run not RUN_SIZE-aligned or its front pad wrong");
+    if (slot_run(r) != r)
+        return fail(r, "run missing from the run map");
+    if (r->slot_size == 0 || r->slot_size % 16 != 0 || r->slot_size > SMALL_MAX)
+        return fail(r, "run slot size is not a small class");
+    if (r->capacity != (RUN_SIZE - WORD_SIZE - RUN_HEADER) / r->slot_size)
+        return fail(r, "run capacity does not match its slot size");
+    if (r->used == 0 || r->used > r->fresh || r->fresh > r->capacity)
+        return fail(r, "run counters inconsistent (used, fresh, capacity; empty runs are released)");
+    size_t free_slots = 0;
+    char *slots = run_slots(r);
+    for (char *f = r->free_slots; f != NULL; memcpy(&f, f, sizeof f)) {
+        if (++free_slots > (size_t)(r->fresh - r->used))
+            return fail(r, "run free-slot list longer than its free count (cycle or double free)");
+        if (f < slots || f >= slots + (size_t)r->fresh * r->slot_size ||
+            (size_t)(f - slots) % r->slot_size != 0)
+            return fail(f, "free slot outside its run's handed-out slots or misaligned");
+    }
+    if (free_slots != (size_t)(r->fresh - r->used))
+        return fail(r, "run free-slot list shorter than its free count");
+    t->runs++;
+    if (r->used < r->capacity)
+        t->partial_runs++;
+    return true;
+}
+
+/* Walk every block in address order, tallying free blocks and runs. */
+static bool check_blocks(tally_t *t) {
     if (*heap_prologue() != pack(0, true, false))
         return fail(heap_prologue(), "prologue word damaged");
     block_t *epi = heap_epilogue();
@@ -393,12 +695,17 @@ static bool check_blocks(size_t *free_blocks) {
             return fail(b, "block runs past the epilogue (sizes do not add up to the heap)");
         if (block_prev_alloc(b) != prev_alloc)
             return fail(b, "prev_alloc bit disagrees with the previous block");
-        if (!block_alloc(b)) {
+        if (b->header & RUN_BIT) {
+            if (!block_alloc(b))
+                return fail(b, "free block marked as a run");
+            if (!check_run(b, t))
+                return false;
+        } else if (!block_alloc(b)) {
             if (*block_footer(b) != b->header)
                 return fail(b, "free block's footer differs from its header");
             if (!prev_alloc)
                 return fail(b, "two adjacent free blocks (missed coalesce)");
-            ++*free_blocks;
+            t->free_blocks++;
         }
         prev_alloc = block_alloc(b);
     }
@@ -437,10 +744,44 @@ static bool check_lists(size_t free_blocks) {
     return true;
 }
 
+/* The run map marks exactly the runs; each partial list holds its class's runs with a free slot. */
+static bool check_runs(const tally_t *t) {
+    size_t mapped = 0;
+    if (run_map_units > 0) {
+        block_t *mb = payload_block(run_map);
+        if (!in_heap(mb) || !block_alloc(mb) || block_size(mb) - WORD_SIZE < run_map_units / 8)
+            return fail(run_map, "run map is not an allocated block of its size");
+    }
+    for (size_t w = 0; w < run_map_units / 64; w++)
+        mapped += (size_t)__builtin_popcountll(run_map[w]);
+    if (mapped != t->runs)
+        return fail(run_map, "run map marks a unit that holds no run");
+    size_t listed = 0;
+    for (unsigned c = 1; c <= SMALL_CLASSES; c++) {
+        uint32_t prev = 0;
+        for (uint32_t k = partial_runs[c]; k != 0; prev = k, k = unit_run(k)->next) {
+            run_t *r = unit_run(k);
+            if (++listed > t->partial_runs)
+                return fail(r, "partial-run lists hold more runs than the heap (twice or a cycle)");
+            if (!map_bit(k))
+                return fail(r, "partial-run list entry is not a run");
+            if (r->slot_size != c * 16)
+                return fail(r, "run in the wrong class's partial list");
+            if (r->used >= r->capacity)
+                return fail(r, "full run in a partial list");
+            if (r->prev != prev)
+                return fail(r, "partial-run prev link does not point at the previous entry");
+        }
+    }
+    if (listed != t->partial_runs)
+        return fail(heap_first_block(), "a run with a free slot is missing from its partial list");
+    return true;
+}
+
 bool mm_checkheap(int lineno) {
     (void)lineno;
-    size_t free_blocks = 0;
-    if (!check_blocks(&free_blocks) || !check_lists(free_blocks))
+    tally_t t = {0, 0, 0};
+    if (!check_blocks(&t) || !check_lists(t.free_blocks) || !check_runs(&t))
         return false;
     check_msg[0] = '\0';
     return true;
