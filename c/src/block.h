@@ -346,8 +346,9 @@ static inline void *bt_realloc(void *ptr, size_t request, const bt_policy_t *pol
     return fresh;
 }
 
+/* Bytes usable at ptr; 0 for NULL, as malloc_usable_size(NULL) is. */
 static inline size_t bt_usable_size(void *ptr) {
-    return block_payload_size(payload_block(ptr), BT_OVERHEAD);
+    return ptr == NULL ? 0 : block_payload_size(payload_block(ptr), BT_OVERHEAD);
 }
 
 /* ---------------------------------------------------------------- checking */
