@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SHARED_TRACES "../shared/traces"
@@ -304,6 +305,38 @@ static void test_files(void) {
     CHECK(ms_trace_line_of_op("/nonexistent/x.rep", 0) == 0, "line of a missing file");
 }
 
+/* A trace read from a pipe (as from `<(zcat x.rep.gz)`) rather than mapped:
+   larger than a pipe's buffer, so a child process writes it. */
+static void test_pipe(void) {
+    enum { OPS = 50000 };
+    int fds[2];
+    if (pipe(fds) != 0) {
+        CHECK(false, "pipe");
+        return;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        close(fds[0]);
+        for (int i = 0; i < OPS; i++)
+            if (write(fds[1], "f -1\n", 5) != 5)
+                _exit(1);
+        _exit(0);
+    }
+    close(fds[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", fds[0]);
+    ms_trace t;
+    ms_error e;
+    bool ok = ms_trace_parse_file(path, &t, &e);
+    CHECK(ok && t.num_ops == OPS && t.format == MS_FORMAT_SCRIPT, "pipe: %s", e.message);
+    if (ok)
+        ms_trace_free(&t);
+    close(fds[0]);
+    int status;
+    CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "the writer failed");
+}
+
 /* ---------------------------------------------------- reference traces */
 
 /* Reads a trace the obvious way (fscanf) to compare with the parser on
@@ -476,6 +509,7 @@ int main(void) {
     test_semantic_errors();
     test_garbage_shown();
     test_files();
+    test_pipe();
     test_reference_traces();
     test_fuzz();
     return CHECK_DONE();
