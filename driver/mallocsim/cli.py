@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from mallocsim.errors import UsageError
 
 # Subcommands in the order `mallocsim --help` lists them.
-COMMANDS = ("replay",)
+COMMANDS = ("replay", "run", "record", "import-mtrace", "gen")
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"mallocsim.commands.{name}").register(subparsers)
+        importlib.import_module(f"mallocsim.commands.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The subcommands of `mallocsim`, one module each (see mallocsim.cli)."""

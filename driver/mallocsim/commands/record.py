@@ -1,0 +1,48 @@
+"""`mallocsim record -o out.rep -- CMD...`: record a program's allocations as a trace.
+
+The program runs with the recorder (libmsrecord.so) preloaded, which logs
+every allocation call of it and of its child processes; the log then becomes
+a classic-format trace (see mallocsim.record for what is kept and dropped).
+The exit status is the program's; the trace is written whatever it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from mallocsim.commands.run import add_command_argument, command_of, native_library, run_preloaded
+from mallocsim.record import RecordStats, convert_logs
+
+RECORDER_LIBRARY = "libmsrecord.so"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("record", help="record a program's allocations as a trace", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.rep", help="the trace to write")
+    parser.add_argument("--log", metavar="FILE", help="keep the recorder's raw log here (default: a temporary file)")
+    add_command_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def summary(stats: RecordStats) -> str:
+    """One line on what the trace holds and what was dropped."""
+    return (
+        f"{stats.ops} ops, {stats.ids} ids, peak {stats.peak_live_bytes} live bytes, "
+        f"{stats.images} process images; dropped: {stats.foreign_frees} frees of blocks from "
+        f"before recording, {stats.null_frees} free(NULL), {stats.failed_calls} failed calls"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    command = command_of(args)
+    library = native_library(RECORDER_LIBRARY)
+    with tempfile.TemporaryDirectory(prefix="mallocsim-record-") as scratch:
+        log = Path(args.log) if args.log else Path(scratch) / "calls.log"
+        log.unlink(missing_ok=True)  # the recorder appends
+        status = run_preloaded(command, library, {"MALLOCSIM_RECORD": str(log.resolve())})
+        stats = convert_logs([log], Path(args.output))
+    print(f"{args.output}: {summary(stats)}", file=sys.stderr)
+    return status

@@ -1,0 +1,138 @@
+"""`mallocsim replay`: replay traces on allocators, prove them correct, report.
+
+Exit status: 0 when every trace is valid on every allocator, 1 when an
+allocator failed a check, 2 when a trace file or an allocator is bad (the
+other traces still run and are reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable, Sequence
+
+from mallocsim.allocators import DEFAULT_POLICY, DIALECTS, AllocatorSpec, library_for, resolve
+from mallocsim.errors import UsageError
+from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
+from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
+from mallocsim.report import format_report, write_csv
+from mallocsim.results import TraceResult, write_json
+from mallocsim.trace import find_traces, load_trace
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every replaying command shares (replay, bench, compare...)."""
+    parser.add_argument(
+        "traces", nargs="+", metavar="TRACE|DIR", help="trace files or folders of .rep files"
+    )
+    parser.add_argument(
+        "--dialect", choices=DIALECTS, help="lab dialect of a .c/.so allocator (required for those)"
+    )
+    parser.add_argument(
+        "--check-heap", action="store_true", help="call mm_checkheap after every op"
+    )
+    parser.add_argument("--no-timing", action="store_true", help="skip the timed passes")
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=0.05,
+        help="time each trace at least this long (default 0.05)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per trace before the allocator is stopped (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--no-isolate",
+        action="store_true",
+        help="replay in this process (faster start; a crash takes the tool down)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    parser.add_argument("--csv", metavar="FILE", help="write the results as CSV")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="replay traces on an allocator and report",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument(
+        "-a",
+        "--allocator",
+        action="append",
+        metavar="A",
+        help="built-in policy (e.g. implicit:best), glibc, a .so or an mm.c; "
+        f"repeatable (default {DEFAULT_POLICY})",
+    )
+    add_replay_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def options_from(args: argparse.Namespace) -> ReplayOptions:
+    return ReplayOptions(
+        check_heap=args.check_heap, timing=not args.no_timing, min_seconds=args.min_seconds
+    )
+
+
+def replay_all(
+    specs: Sequence[AllocatorSpec],
+    paths: Iterable[str],
+    options: ReplayOptions,
+    isolate: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_result: Callable[[TraceResult], None] | None = None,
+) -> tuple[list[TraceResult], list[str]]:
+    """Every allocator on every trace. Bad trace files and allocators that
+    cannot be built or loaded are reported in the second list (one line each)
+    and skipped; everything else is measured."""
+    results: list[TraceResult] = []
+    problems: list[str] = []
+    traces = []
+    for path in find_traces(paths):
+        try:
+            traces.append(load_trace(path))
+        except UsageError as error:
+            problems.append(str(error))
+
+    def record(result: TraceResult) -> None:
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    for spec in specs:
+        try:
+            library_for(spec)  # build an mm.c once, here, not in every child
+            if isolate:
+                for trace in traces:
+                    record(replay_isolated(trace, spec, options, timeout))
+            else:
+                with LoadedAllocator(spec) as alloc:
+                    for trace in traces:
+                        record(replay_trace(trace, alloc, options))
+        except UsageError as error:
+            problems.append(str(error))
+    return results, problems
+
+
+def run(args: argparse.Namespace) -> int:
+    specs = [resolve(name, args.dialect) for name in args.allocator or [DEFAULT_POLICY]]
+    results, problems = replay_all(
+        specs, args.traces, options_from(args), not args.no_isolate, args.timeout
+    )
+    for line in problems:
+        print(f"mallocsim replay: {line}", file=sys.stderr)
+    for spec in specs:
+        mine = [r for r in results if r.allocator == spec.name]
+        if mine:
+            print(format_report(spec.name, mine))
+            print()
+    if args.json:
+        write_json(results, args.json)
+    if args.csv:
+        write_csv(results, args.csv)
+    if problems:
+        return 2
+    return 0 if all(r.valid for r in results) else 1

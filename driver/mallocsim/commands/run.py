@@ -1,0 +1,66 @@
+"""`mallocsim run -- CMD...`: run a program on our malloc (libmallocsim.so).
+
+The program runs with LD_PRELOAD naming the drop-in library, which is built
+from one policy (`make DROPIN_POLICY=<name>`, segfit by default) over the real
+program break. Its exit status is the program's (128 + N when signal N ended
+it); a program that cannot be started is a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from mallocsim._native import NATIVE_DIR
+from mallocsim.errors import UsageError
+
+DROPIN_LIBRARY = "libmallocsim.so"
+
+
+def native_library(name: str) -> Path:
+    """A library `make native` builds, or a usage error saying how to build it."""
+    path = NATIVE_DIR / name
+    if not path.exists():
+        raise UsageError(f"{path} is not built: run `make native` in the checkout")
+    return path
+
+
+def command_of(args: argparse.Namespace) -> list[str]:
+    """The program and its arguments after `--`."""
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        raise UsageError("no program given: put it after --, e.g. `-- python3 script.py`")
+    return command
+
+
+def run_preloaded(command: Sequence[str], library: Path, extra_env: Mapping[str, str] = {}) -> int:
+    """Run `command` with `library` preloaded; its exit status, 128 + N for signal N."""
+    env = dict(os.environ, **extra_env)
+    env["LD_PRELOAD"] = " ".join(filter(None, [str(library), env.get("LD_PRELOAD", "")]))
+    try:
+        status = subprocess.call(list(command), env=env)
+    except OSError as error:
+        raise UsageError(f"cannot run {command[0]}: {error.strerror}")
+    return 128 - status if status < 0 else status
+
+
+def add_command_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD...", help="the program to run and its arguments")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="run a program on our malloc (LD_PRELOAD)", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--options", metavar="OPTS", help="policy options, passed to its mm_configure (MALLOCSIM_OPTIONS)")
+    add_command_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    command = command_of(args)
+    extra = {"MALLOCSIM_OPTIONS": args.options} if args.options else {}
+    return run_preloaded(command, native_library(DROPIN_LIBRARY), extra)

@@ -1,0 +1,212 @@
+"""Replay one trace on one allocator through the C engine: check, measure, time.
+
+One CFFI call per pass, never one per op. The checked pass runs twice, each
+from a fresh heap and a fresh mm_init, and both runs must agree: that is what
+catches an mm_init that does not really reset. Then the timed passes run with
+no checks, repeated until the total is long enough to trust; the median pass
+gives the throughput and the fastest and slowest its spread.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mallocsim._native import ffi, lib
+from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for
+from mallocsim.results import TraceResult
+from mallocsim.trace import Trace
+
+OP_LETTERS = {0: "a", 1: "f", 2: "r", 3: "c"}
+
+# Phases a child process reports through its progress slots (see isolate.py).
+PHASE_CHECKED = 1
+PHASE_CHECKED_AGAIN = 2
+PHASE_TIMED = 3
+PHASE_NAMES = {
+    PHASE_CHECKED: "the checked pass",
+    PHASE_CHECKED_AGAIN: "the second checked pass (from a fresh heap)",
+    PHASE_TIMED: "the timed passes",
+}
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """How to replay; the defaults suit a report on a shared machine."""
+
+    check_heap: bool = False  # call mm_checkheap after every op
+    timing: bool = True  # run the timed passes
+    min_seconds: float = 0.05  # keep timing until this much time in all...
+    min_passes: int = 3  # ...and at least this many passes...
+    max_passes: int = 2000  # ...but never more than this many
+    sample_above: int = 1 << 20  # payloads above this are checked by sampling
+    heap_limit: int | None = None  # bytes; None = the whole reserved region
+
+
+class LoadedAllocator:
+    """An allocator loaded into this process, ready for the engine; close() it after."""
+
+    def __init__(self, spec: AllocatorSpec) -> None:
+        self.spec = spec
+        self.native = ffi.new("ms_allocator *")
+        if spec.kind == "system":
+            lib.ms_allocator_system(self.native)
+            return
+        library = library_for(spec)
+        dialect = lib.MS_DIALECT_CMU if spec.dialect == "cmu" else lib.MS_DIALECT_CLASSIC
+        error = ffi.new("ms_error *")
+        if not lib.ms_allocator_open(
+            str(library).encode(), dialect, spec.options.encode(), self.native, error
+        ):
+            raise AllocatorError(ffi.string(error.message).decode(errors="replace"))
+
+    def close(self) -> None:
+        lib.ms_allocator_close(self.native)
+
+    def __enter__(self) -> LoadedAllocator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def op_text(trace: Trace, index: int) -> str:
+    """Op `index` as it is written in a trace ("a 5 48"), for diagnostics."""
+    if not 0 <= index < trace.num_ops:
+        return "?"
+    op = trace.native.ops[index]
+    letter = OP_LETTERS.get(op.kind, "?")
+    ident = "-1" if op.id == lib.MS_ID_NULL else str(op.id)
+    if letter == "f":
+        return f"f {ident}"
+    if letter == "c":
+        return f"c {ident} {op.count} {op.size}"
+    return f"{letter} {ident} {op.size}"
+
+
+def where(trace: Trace, index: int) -> str:
+    """'file:line' of op `index`, or the trace's name when the line is unknown."""
+    origin = trace.path or trace.name
+    line = trace.line_of_op(index)
+    return f"{origin}:{line}" if line else str(origin)
+
+
+def _failed(trace: Trace, spec: AllocatorSpec, error: str) -> TraceResult:
+    return TraceResult(
+        allocator=spec.name,
+        trace=trace.name,
+        path=trace.path,
+        valid=False,
+        error=error,
+        ops=trace.num_ops,
+        weight=trace.info.weight,
+    )
+
+
+def _checked(
+    trace: Trace, alloc: LoadedAllocator, options: ReplayOptions, progress: object
+) -> tuple[object, str | None]:
+    check = ffi.new("ms_check_options *")
+    check.check_heap = options.check_heap
+    check.sample_above = options.sample_above
+    check.progress = progress if progress is not None else ffi.NULL
+    result = ffi.new("ms_check_result *")
+    if lib.ms_replay_checked(trace.native, alloc.native, check, result):
+        return result, None
+    message = ffi.string(result.error).decode(errors="replace")
+    return result, f"{where(trace, result.fail_op)}: {message}"
+
+
+def replay_trace(
+    trace: Trace,
+    alloc: LoadedAllocator,
+    options: ReplayOptions | None = None,
+    progress: object = None,
+) -> TraceResult:
+    """Check, measure and time one trace. `progress` is an optional uint64_t[2]
+    cdata (phase, op index) kept up to date for a watching parent process."""
+    options = options or ReplayOptions()
+    spec = alloc.spec
+
+    def enter(phase: int) -> object:
+        if progress is None:
+            return None
+        progress[0] = phase
+        return progress + 1
+
+    lib.mem_set_limit(options.heap_limit or 0)
+    first, error = _checked(trace, alloc, options, enter(PHASE_CHECKED))
+    if error:
+        return _failed(trace, spec, error)
+    again, error = _checked(trace, alloc, options, enter(PHASE_CHECKED_AGAIN))
+    if error:
+        return _failed(
+            trace,
+            spec,
+            f"{error} (in the second run from a fresh heap: does mm_init really reset?)",
+        )
+    if (again.heap_size, again.highest_used) != (first.heap_size, first.highest_used):
+        return _failed(
+            trace,
+            spec,
+            f"{trace.path or trace.name}: mm_init does not reset: the second run from a fresh "
+            f"heap used {again.heap_size} bytes of heap, the first {first.heap_size}",
+        )
+    peak, aligned, heap = first.peak_payload, first.peak_aligned, first.heap_size
+    seconds: list[float] = []
+    if options.timing:
+        enter(PHASE_TIMED)
+        seconds, error = _timed(trace, alloc, options)
+        if error:
+            return _failed(trace, spec, error)
+    median = _median(seconds)
+    return TraceResult(
+        allocator=spec.name,
+        trace=trace.name,
+        path=trace.path,
+        valid=True,
+        error=None,
+        ops=trace.num_ops,
+        weight=trace.info.weight,
+        peak_payload=peak,
+        peak_aligned=aligned,
+        heap_size=heap or None,
+        highest_used=first.highest_used or None,
+        utilization=peak / heap if heap else None,
+        alignment_bound=peak / aligned if aligned else None,
+        seconds=median,
+        seconds_min=min(seconds) if seconds else None,
+        seconds_max=max(seconds) if seconds else None,
+        passes=len(seconds),
+        ops_per_sec=trace.num_ops / median if median else None,
+    )
+
+
+def _timed(
+    trace: Trace, alloc: LoadedAllocator, options: ReplayOptions
+) -> tuple[list[float], str | None]:
+    room = ffi.new("double[]", options.max_passes)
+    error = ffi.new("ms_error *")
+    passes = lib.ms_replay_timed(
+        trace.native,
+        alloc.native,
+        options.min_passes,
+        options.max_passes,
+        options.min_seconds,
+        room,
+        error,
+    )
+    if passes == 0:
+        message = ffi.string(error.message).decode(errors="replace")
+        return [], f"{trace.path or trace.name}: in the timed passes: {message}"
+    return [room[i] for i in range(passes)], None
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return math.fsum(ordered[middle - 1 : middle + 1]) / 2

@@ -1,0 +1,126 @@
+"""Results as plain data: one TraceResult per (allocator, trace), and their JSON.
+
+Metrics (defined once, in DESIGN.md):
+  utilization      peak over the trace of the live requested bytes / the heap's
+                   high-water mark at the end;
+  alignment bound  peak live payload / peak of the live sizes rounded up to 16:
+                   no 16-byte-aligned allocator can do better;
+  throughput       ops / seconds of the median timed pass.
+
+JSON format history (the "version" field):
+  1  first version: {"format", "version", "runs": [{"allocator", "traces": [...]}]}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from mallocsim.errors import UsageError
+
+JSON_FORMAT = "mallocsim-results"
+JSON_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    """What one allocator did on one trace. Measures are None where not measured."""
+
+    allocator: str  # the allocator's name as the user gave it ("segfit", "mm.c")
+    trace: str  # the trace's name (file stem)
+    path: str | None  # the trace file
+    valid: bool  # every check passed, both runs from a fresh heap
+    error: str | None  # the first failure, one line ("file:line: op ...: what")
+    ops: int  # ops in the trace
+    weight: int  # the trace header's weight
+    peak_payload: int | None = None  # bytes: max live requested payload
+    peak_aligned: int | None = None  # bytes: max live payload rounded up to 16 each
+    heap_size: int | None = None  # bytes: the heap's high-water mark
+    highest_used: int | None = None  # bytes: highest payload end above the heap's start
+    utilization: float | None = None  # peak_payload / heap_size
+    alignment_bound: float | None = None  # peak_payload / peak_aligned
+    seconds: float | None = None  # median timed pass
+    seconds_min: float | None = None  # fastest timed pass
+    seconds_max: float | None = None  # slowest timed pass
+    passes: int = 0  # timed passes run
+    ops_per_sec: float | None = None  # ops / seconds
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Figures across the traces of one allocator (valid traces only)."""
+
+    traces: int
+    valid: int
+    mean_utilization: float | None  # arithmetic mean, as the CS:APP driver
+    total_ops: int
+    total_seconds: float | None
+    ops_per_sec_total: float | None  # total ops / total seconds
+    ops_per_sec_geomean: float | None  # geometric mean of per-trace ops/s
+
+
+def summarize(results: Sequence[TraceResult]) -> Summary:
+    valid = [r for r in results if r.valid]
+    utils = [r.utilization for r in valid if r.utilization is not None]
+    timed = [r for r in valid if r.seconds is not None and r.ops_per_sec]
+    total_ops = sum(r.ops for r in timed)
+    total_seconds = sum(r.seconds or 0.0 for r in timed) if timed else None
+    return Summary(
+        traces=len(results),
+        valid=len(valid),
+        mean_utilization=sum(utils) / len(utils) if utils else None,
+        total_ops=total_ops,
+        total_seconds=total_seconds,
+        ops_per_sec_total=total_ops / total_seconds if total_seconds else None,
+        ops_per_sec_geomean=geomean(r.ops_per_sec or 0.0 for r in timed),
+    )
+
+
+def geomean(values: Iterable[float]) -> float | None:
+    logs = [math.log(v) for v in values if v > 0]
+    return math.exp(sum(logs) / len(logs)) if logs else None
+
+
+def to_json(results: Sequence[TraceResult]) -> dict:
+    """The versioned JSON document for a list of results (grouped by allocator)."""
+    runs: dict[str, list[dict]] = {}
+    for result in results:
+        runs.setdefault(result.allocator, []).append(asdict(result))
+    return {
+        "format": JSON_FORMAT,
+        "version": JSON_VERSION,
+        "runs": [{"allocator": name, "traces": traces} for name, traces in runs.items()],
+    }
+
+
+def write_json(results: Sequence[TraceResult], path: str | Path) -> None:
+    Path(path).write_text(json.dumps(to_json(results), indent=2) + "\n")
+
+
+def read_json(path: str | Path) -> list[TraceResult]:
+    """Read a results file; any malformed or foreign file is a UsageError."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except OSError as error:
+        raise UsageError(f"{path}: {error.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: not a mallocsim results file (bad JSON: {error})") from None
+    if not isinstance(document, dict) or document.get("format") != JSON_FORMAT:
+        raise UsageError(f"{path}: not a mallocsim results file")
+    if document.get("version") != JSON_VERSION:
+        raise UsageError(
+            f"{path}: results format version {document.get('version')!r}, "
+            f"this mallocsim reads version {JSON_VERSION}"
+        )
+    names = {f.name for f in fields(TraceResult)}
+    results = []
+    try:
+        for run in document["runs"]:
+            for trace in run["traces"]:
+                results.append(TraceResult(**{k: v for k, v in trace.items() if k in names}))
+    except (KeyError, TypeError) as error:
+        raise UsageError(f"{path}: truncated or damaged results file ({error})") from None
+    return results

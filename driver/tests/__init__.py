@@ -1,0 +1,1 @@
+"""The Python test suite of mallocsim (run with `make test`)."""

@@ -1,0 +1,177 @@
+"""`mallocsim replay` end to end: the report, JSON and CSV, exit statuses, one
+clear line for bad input, and a broken allocator diagnosed while the tool
+survives it (crash, hang) and keeps every other trace's results."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from .conftest import FIXTURE_ALLOCATORS
+
+GOOD = "20000\n3\n6\n1\na 0 24\na 1 100\nr 0 300\nf 1\na 2 8\nf 0\n"
+
+
+def test_report_table_json_and_csv(cli, write_trace, tmp_path):
+    trace = write_trace("good", GOOD)
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    run = cli("replay", "-a", "implicit", "--json", out_json, "--csv", out_csv, trace)
+    assert run.status == 0, run.err
+    assert "Results for implicit:" in run.out
+    assert "good" in run.out and "util = peak live payload" in run.out
+    document = json.loads(out_json.read_text())
+    assert document["format"] == "mallocsim-results" and document["version"] == 1
+    [entry] = document["runs"][0]["traces"]
+    assert document["runs"][0]["allocator"] == "implicit"
+    for key in (
+        "valid",
+        "error",
+        "utilization",
+        "alignment_bound",
+        "ops",
+        "seconds",
+        "ops_per_sec",
+    ):
+        assert key in entry
+    assert entry["valid"] is True and entry["error"] is None and entry["ops"] == 6
+    assert 0 < entry["utilization"] <= entry["alignment_bound"] <= 1
+    assert entry["ops_per_sec"] == pytest.approx(6 / entry["seconds"])
+    [row] = list(csv.DictReader(out_csv.open()))
+    assert row["trace"] == "good" and row["valid"] == "True"
+
+
+def test_directory_of_traces_and_several_allocators(cli, write_trace, tmp_path):
+    write_trace("one", GOOD)
+    write_trace("two", "a 0 10\nf 0\n")
+    out_json = tmp_path / "r.json"
+    run = cli(
+        "replay", "-a", "implicit:best", "-a", "segfit", "--no-timing", "--json", out_json, tmp_path
+    )
+    assert run.status == 0, run.err
+    runs = json.loads(out_json.read_text())["runs"]
+    assert [r["allocator"] for r in runs] == ["implicit:best", "segfit"]
+    assert all(len(r["traces"]) == 2 for r in runs)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("20000\n3\n2\n1\na 0 24\n", "header declares 2 ops"),
+        ("20000\n3\nxyz\n1\n", "found 'xyz'"),
+        ("a 0 24\nq 0\n", ":2:"),
+        ("", "empty trace file"),
+    ],
+)
+def test_a_bad_trace_is_one_line_and_status_2_and_the_others_still_run(
+    cli, write_trace, tmp_path, text, message
+):
+    bad = write_trace("bad", text)
+    write_trace("fine", GOOD)
+    run = cli("replay", "-a", "implicit", "--no-timing", tmp_path)
+    assert run.status == 2
+    [line] = run.err.strip().splitlines()
+    assert str(bad) in line and message in line
+    assert "Traceback" not in run.err
+    assert "fine" in run.out  # the good trace was still replayed and reported
+
+
+def test_missing_path_and_unknown_allocator_are_usage_errors(cli, write_trace, tmp_path):
+    run = cli("replay", tmp_path / "nope.rep")
+    assert run.status == 2 and "nope.rep" in run.err and "Traceback" not in run.err
+    run = cli("replay", "-a", "bogus", write_trace("t", GOOD))
+    assert run.status == 2 and "unknown allocator 'bogus'" in run.err
+
+
+def test_an_mm_c_needs_its_dialect_said(cli, write_trace):
+    run = cli("replay", "-a", FIXTURE_ALLOCATORS / "good_bump.c", write_trace("t", GOOD))
+    assert run.status == 2
+    assert "--dialect classic" in run.err and "--dialect cmu" in run.err
+
+
+def test_a_good_student_allocator_passes(cli, write_trace):
+    run = cli(
+        "replay",
+        "-a",
+        FIXTURE_ALLOCATORS / "good_bump.c",
+        "--dialect",
+        "classic",
+        write_trace("t", GOOD),
+    )
+    assert run.status == 0, run.out + run.err
+
+
+@pytest.mark.parametrize(
+    ("fixture", "dialect", "text", "diagnosis"),
+    [
+        # Each fixture's banner says which trace shows its bug and which check catches it.
+        ("misaligned", "classic", "a 0 24\nf 0\n", "not 16-byte aligned"),
+        ("overlap", "classic", "a 0 32\nf 0\na 1 32\na 2 32\n", "overlaps block 1"),
+        ("outside_heap", "classic", "a 0 16\na 1 10000\n", "not inside the heap"),
+        ("metadata_overwrite", "classic", "a 0 32\na 1 32\nf 0\nf 1\n", "payload"),
+        ("realloc_drops_data", "classic", "a 0 48\nr 0 64\n", "realloc"),
+        ("calloc_no_zero", "cmu", "a 0 32\nf 0\nc 1 4 8\n", "not zero"),
+        ("init_no_reset", "classic", "a 0 64\na 1 64\nf 0\nf 1\n", "fresh heap"),
+    ],
+)
+def test_each_broken_allocator_gets_its_diagnosis(
+    cli, write_trace, tmp_path, fixture, dialect, text, diagnosis
+):
+    trace = write_trace("probe", text)
+    out_json = tmp_path / "r.json"
+    run = cli(
+        "replay",
+        "-a",
+        FIXTURE_ALLOCATORS / f"{fixture}.c",
+        "--dialect",
+        dialect,
+        "--no-timing",
+        "--json",
+        out_json,
+        trace,
+    )
+    assert run.status == 1, run.out + run.err
+    [entry] = json.loads(out_json.read_text())["runs"][0]["traces"]
+    assert entry["valid"] is False
+    assert diagnosis in entry["error"]
+    assert entry["error"].startswith(f"{trace}:")  # names the file (and the line)
+
+
+def test_a_crashing_allocator_is_reported_with_its_signal_and_op(cli, write_trace, tmp_path):
+    write_trace("a_crash", "a 0 8\na 1 8\na 2 8\nf 0\nf 1\nf 2\n")
+    write_trace("b_survive", "a 0 8\na 1 8\nf 0\nf 1\n")
+    out_json = tmp_path / "out.json"
+    run = cli(
+        "replay",
+        "-a",
+        FIXTURE_ALLOCATORS / "segfault.c",
+        "--dialect",
+        "classic",
+        "--no-timing",
+        "--json",
+        out_json,
+        tmp_path,
+    )
+    assert run.status == 1
+    crash, survive = json.loads(out_json.read_text())["runs"][0]["traces"]
+    assert "SIGSEGV" in crash["error"] and "op 2 (a 2 8)" in crash["error"]
+    assert crash["error"].startswith(f"{tmp_path / 'a_crash.rep'}:3:")
+    assert survive["valid"] is True  # the tool survived and went on
+
+
+def test_a_hanging_allocator_is_stopped_at_its_time_limit(cli, write_trace):
+    trace = write_trace("spin", "a 0 8\nf 0\n")
+    run = cli(
+        "replay",
+        "-a",
+        FIXTURE_ALLOCATORS / "hang.c",
+        "--dialect",
+        "classic",
+        "--no-timing",
+        "--timeout",
+        "1",
+        trace,
+    )
+    assert run.status == 1
+    assert "did not finish within 1 s" in run.out and "op 1 (f 0)" in run.out
