@@ -197,8 +197,8 @@ static const char *const HEADER_NAMES[2][4] = {
                        "the peak live bytes"},
 };
 
-/* Reads the four header lines; on success the cursor is past them and
- *ops_line is the line of the op count, for a later count mismatch. */
+/* Reads the four header lines; on success the cursor is past them, and the
+   line of the op count is stored in ops_line for a later count mismatch. */
 static bool parse_header(parser *ps, uint64_t *ops_line) {
     ms_trace *t = ps->trace;
     for (int i = 0; i < 4; i++) {
