@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from mallocsim.errors import UsageError
 from mallocsim.record import format_classic
 
-
 GROWN_CAP = 1 << 22  # blocks grown by realloc stop growing here
 
 

@@ -56,7 +56,7 @@ def _read(path: Path, builder: TraceBuilder) -> None:
                 else:
                     raise ValueError(op)
             except (IndexError, ValueError):
-                raise UsageError(f"{path}:{number}: not an mtrace line: {raw.strip()!r}")
+                raise UsageError(f"{path}:{number}: not an mtrace line: {raw.strip()!r}") from None
 
 
 def import_mtrace(log: Path, out: Path) -> RecordStats:

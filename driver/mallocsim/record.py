@@ -182,7 +182,9 @@ def _parse_log(path: Path, builder: TraceBuilder) -> None:
             image = images.setdefault(pid, 0)
             _apply(builder, image, kind, args)
         except (IndexError, ValueError, KeyError):
-            raise UsageError(f"{path}:{number}: not a recorder log line: {' '.join(parts)!r}")
+            raise UsageError(
+                f"{path}:{number}: not a recorder log line: {' '.join(parts)!r}"
+            ) from None
 
 
 def _apply(builder: TraceBuilder, image: int, kind: str, args: list[str]) -> None:

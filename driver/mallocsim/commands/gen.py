@@ -12,11 +12,17 @@ from mallocsim.generate import KINDS, generate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("gen", help="generate a synthetic trace", description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser(
+        "gen", help="generate a synthetic trace", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("kind", choices=KINDS, help="the pattern (see mallocsim.generate)")
-    parser.add_argument("--ops", type=int, default=10000, help="op lines in the trace (default 10000)")
+    parser.add_argument(
+        "--ops", type=int, default=10000, help="op lines in the trace (default 10000)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.rep", help="the trace to write")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT.rep", help="the trace to write"
+    )
     parser.set_defaults(run=run)
 
 

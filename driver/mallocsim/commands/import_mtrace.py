@@ -11,9 +11,13 @@ from mallocsim.mtrace import import_mtrace
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("import-mtrace", help="convert a glibc mtrace() log to a trace", description=__doc__)
+    parser = subparsers.add_parser(
+        "import-mtrace", help="convert a glibc mtrace() log to a trace", description=__doc__
+    )
     parser.add_argument("log", metavar="LOG", help="the file MALLOC_TRACE named")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.rep", help="the trace to write")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT.rep", help="the trace to write"
+    )
     parser.set_defaults(run=run)
 
 

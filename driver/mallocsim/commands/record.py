@@ -20,9 +20,17 @@ RECORDER_LIBRARY = "libmsrecord.so"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("record", help="record a program's allocations as a trace", description=__doc__.split("\n\n")[0])
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.rep", help="the trace to write")
-    parser.add_argument("--log", metavar="FILE", help="keep the recorder's raw log here (default: a temporary file)")
+    parser = subparsers.add_parser(
+        "record",
+        help="record a program's allocations as a trace",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT.rep", help="the trace to write"
+    )
+    parser.add_argument(
+        "--log", metavar="FILE", help="keep the recorder's raw log here (default: a temporary file)"
+    )
     add_command_argument(parser)
     parser.set_defaults(run=run)
 

@@ -45,17 +45,28 @@ def run_preloaded(command: Sequence[str], library: Path, extra_env: Mapping[str,
     try:
         status = subprocess.call(list(command), env=env)
     except OSError as error:
-        raise UsageError(f"cannot run {command[0]}: {error.strerror}")
+        raise UsageError(f"cannot run {command[0]}: {error.strerror}") from None
     return 128 - status if status < 0 else status
 
 
 def add_command_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD...", help="the program to run and its arguments")
+    parser.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD...",
+        help="the program to run and its arguments",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="run a program on our malloc (LD_PRELOAD)", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--options", metavar="OPTS", help="policy options, passed to its mm_configure (MALLOCSIM_OPTIONS)")
+    parser = subparsers.add_parser(
+        "run", help="run a program on our malloc (LD_PRELOAD)", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--options",
+        metavar="OPTS",
+        help="policy options, passed to its mm_configure (MALLOCSIM_OPTIONS)",
+    )
     add_command_argument(parser)
     parser.set_defaults(run=run)
 
