@@ -36,8 +36,8 @@ static void *find(void *handle, const char *name) {
     return dlsym(handle, name);
 }
 
-bool ms_allocator_open(const char *path, int dialect, const char *options,
-                       ms_allocator *out, ms_error *err) {
+bool ms_allocator_open(const char *path, int dialect, const char *options, ms_allocator *out,
+                       ms_error *err) {
     memset(out, 0, sizeof *out);
     err->message[0] = '\0';
     err->line = 0;

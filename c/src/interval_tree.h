@@ -22,27 +22,31 @@
 
 enum { IT_NONE = UINT32_MAX }; /* "no node"; never a valid id */
 
+/* Internal to the engine's library: not exported (a loaded allocator cannot
+   interpose them) and called directly, not through the PLT, once an op. */
+#define IT_INTERNAL __attribute__((visibility("hidden")))
+
 typedef struct {
     uint32_t left, right; /* children's ids, IT_NONE when absent */
 } it_node;
 
 typedef struct {
-    it_node *nodes;         /* indexed by id, num_ids entries */
-    const uintptr_t *keys;  /* the caller's start addresses, indexed by id */
-    uint32_t num_ids;       /* ids are < num_ids */
-    uint32_t root;          /* IT_NONE when empty */
+    it_node *nodes;        /* indexed by id, num_ids entries */
+    const uintptr_t *keys; /* the caller's start addresses, indexed by id */
+    uint32_t num_ids;      /* ids are < num_ids */
+    uint32_t root;         /* IT_NONE when empty */
 } it_tree;
 
 /* Allocate room for num_ids nodes (num_ids < IT_NONE); false when out of memory. */
-bool it_init(it_tree *tree, uint32_t num_ids, const uintptr_t *keys);
-void it_free(it_tree *tree);
+IT_INTERNAL bool it_init(it_tree *tree, uint32_t num_ids, const uintptr_t *keys);
+IT_INTERNAL void it_free(it_tree *tree);
 /* Add id, whose key is keys[id]; id must not be in the tree. */
-void it_insert(it_tree *tree, uint32_t id);
+IT_INTERNAL void it_insert(it_tree *tree, uint32_t id);
 /* Remove id, which must be in the tree with its key unchanged. */
-void it_remove(it_tree *tree, uint32_t id);
+IT_INTERNAL void it_remove(it_tree *tree, uint32_t id);
 /* The id with the largest key <= key, or IT_NONE. */
-uint32_t it_floor(const it_tree *tree, uintptr_t key);
+IT_INTERNAL uint32_t it_floor(const it_tree *tree, uintptr_t key);
 /* The id with the smallest key > key, or IT_NONE. */
-uint32_t it_above(const it_tree *tree, uintptr_t key);
+IT_INTERNAL uint32_t it_above(const it_tree *tree, uintptr_t key);
 
 #endif /* MALLOCSIM_INTERVAL_TREE_H */

@@ -76,8 +76,8 @@ static void format_op(char *out, size_t n, const ms_op *op) {
 }
 
 /* out = "op <index> (<op>): <fmt...>", truncated to fit. */
-static void vformat_failure(char *out, size_t n, uint64_t index, const ms_op *op,
-                            const char *fmt, va_list args) {
+static void vformat_failure(char *out, size_t n, uint64_t index, const ms_op *op, const char *fmt,
+                            va_list args) {
     char op_text[80];
     format_op(op_text, sizeof op_text, op);
     int used = snprintf(out, n, "op %" PRIu64 " (%s): ", index, op_text);
@@ -277,8 +277,7 @@ static bool clipped_apply(pattern_mode mode, unsigned char *p, uint64_t seed, ui
    limited to offsets [from, to). The sample set depends on size only, so a
    fill and a later check of the same size visit the same bytes. */
 static bool pattern_apply(pattern_mode mode, void *block, uint32_t id, uint64_t size,
-                          uint64_t sample_above, uint64_t from, uint64_t to,
-                          pattern_miss *miss) {
+                          uint64_t sample_above, uint64_t from, uint64_t to, pattern_miss *miss) {
     unsigned char *p = block;
     uint64_t seed = pattern_seed(id);
     if (size <= sample_above)
@@ -302,22 +301,22 @@ typedef struct {
     const ms_trace *trace;
     const ms_allocator *alloc;
     ms_check_result *result;
-    bool own_heap;          /* our simulated heap (false for the system's malloc) */
-    uint64_t sample_above;  /* sampling threshold, >= SAMPLE_FLOOR */
-    uint64_t index;         /* the op being run */
-    uintptr_t *addr;        /* per id: block start, 0 for a NULL block */
-    uint64_t *size;         /* per id: requested bytes */
-    uint8_t *live;          /* per id: 1 while allocated (a NULL 0-byte block too) */
-    it_tree tree;           /* live blocks of at least one byte, by address */
-    uint64_t live_payload;  /* sum of live requested sizes */
-    uint64_t live_aligned;  /* the same, each rounded up to ALIGNMENT */
+    bool own_heap;         /* our simulated heap (false for the system's malloc) */
+    uint64_t sample_above; /* sampling threshold, >= SAMPLE_FLOOR */
+    uint64_t index;        /* the op being run */
+    uintptr_t *addr;       /* per id: block start, 0 for a NULL block */
+    uint64_t *size;        /* per id: requested bytes */
+    uint8_t *live;         /* per id: 1 while allocated (a NULL 0-byte block too) */
+    it_tree tree;          /* live blocks of at least one byte, by address */
+    uint64_t live_payload; /* sum of live requested sizes */
+    uint64_t live_aligned; /* the same, each rounded up to ALIGNMENT */
 } checker;
 
 __attribute__((format(printf, 2, 3))) static bool fail(checker *c, const char *fmt, ...) {
     va_list args;
     va_start(args, fmt);
-    vformat_failure(c->result->error, sizeof c->result->error, c->index,
-                    &c->trace->ops[c->index], fmt, args);
+    vformat_failure(c->result->error, sizeof c->result->error, c->index, &c->trace->ops[c->index],
+                    fmt, args);
     va_end(args);
     c->result->valid = false;
     c->result->fail_op = c->index;
@@ -424,8 +423,9 @@ static bool verify(checker *c, uint32_t id, const char *when) {
         return true;
     char block[128];
     format_block(block, sizeof block, c, id, c->addr[id], c->size[id]);
-    return fail(c, "%s%s: payload byte %" PRIu64 " was overwritten while the block was live "
-                   "(0x%02x, expected 0x%02x)",
+    return fail(c,
+                "%s%s: payload byte %" PRIu64 " was overwritten while the block was live "
+                "(0x%02x, expected 0x%02x)",
                 when, block, miss.offset, miss.found, miss.expected);
 }
 
@@ -447,8 +447,9 @@ static bool run_calloc(checker *c, const ms_op *op) {
     void *p = c->alloc->calloc(op->count, op->size);
     if (!representable) {
         if (p != NULL)
-            return fail(c, "calloc returned a pointer for %" PRIu32 " x %" PRIu64
-                           " bytes, which overflows; NULL was due",
+            return fail(c,
+                        "calloc returned a pointer for %" PRIu32 " x %" PRIu64
+                        " bytes, which overflows; NULL was due",
                         op->count, op->size);
         return take_block(c, op->id, NULL, 0); /* p[id] = NULL, like realloc(p, 0) */
     }
@@ -489,8 +490,9 @@ static bool run_realloc(checker *c, const ms_op *op) {
         char from[128], to[128];
         format_block(from, sizeof from, c, id, old_addr, old_size);
         format_block(to, sizeof to, c, id, (uintptr_t)p, op->size);
-        return fail(c, "realloc did not keep the data: %s became %s, byte %" PRIu64
-                       " is 0x%02x, expected 0x%02x",
+        return fail(c,
+                    "realloc did not keep the data: %s became %s, byte %" PRIu64
+                    " is 0x%02x, expected 0x%02x",
                     from, to, miss.offset, miss.found, miss.expected);
     }
     /* ...and the rest gets the pattern. A sampled old block left holes in
@@ -658,9 +660,8 @@ static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, 
     return trace->num_ops;
 }
 
-__attribute__((format(printf, 4, 5))) static uint32_t timed_failure(ms_error *err, uint64_t index,
-                                                                    const ms_op *op,
-                                                                    const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) static uint32_t
+timed_failure(ms_error *err, uint64_t index, const ms_op *op, const char *fmt, ...) {
     va_list args;
     va_start(args, fmt);
     vformat_failure(err->message, sizeof err->message, index, op, fmt, args);

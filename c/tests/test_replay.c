@@ -167,10 +167,14 @@ static ms_allocator bump_table_cmu(void) {
 
 /* ------------------------------------------------------------- traces */
 
-#define A(i, s) {.kind = MS_OP_ALLOC, .id = (i), .size = (s)}
-#define R(i, s) {.kind = MS_OP_REALLOC, .id = (i), .size = (s)}
-#define C(i, n, s) {.kind = MS_OP_CALLOC, .id = (i), .count = (n), .size = (s)}
-#define F(i) {.kind = MS_OP_FREE, .id = (i)}
+#define A(i, s)                                                                                    \
+    { .kind = MS_OP_ALLOC, .id = (i), .size = (s) }
+#define R(i, s)                                                                                    \
+    { .kind = MS_OP_REALLOC, .id = (i), .size = (s) }
+#define C(i, n, s)                                                                                 \
+    { .kind = MS_OP_CALLOC, .id = (i), .count = (n), .size = (s) }
+#define F(i)                                                                                       \
+    { .kind = MS_OP_FREE, .id = (i) }
 #define OPS(...) (ms_op[]){__VA_ARGS__}, sizeof((ms_op[]){__VA_ARGS__}) / sizeof(ms_op)
 
 static ms_trace trace_of(ms_op *ops, size_t num_ops, uint32_t num_ids) {
@@ -233,8 +237,8 @@ static void test_valid_edge_cases(void) {
     /* realloc of a never-allocated id is realloc(NULL, n); r to 0 frees;
        f -1 is free(NULL); tail bytes of odd sizes are checked and kept. */
     ms_check_result r = check_bump(
-        FAULT_NONE, trace_of(OPS(R(0, 13), R(0, 77), R(0, 3), F(MS_ID_NULL), R(0, 0), F(0),
-                                 A(1, 0), C(2, 3, 7), R(2, 100), F(1), F(2), C(3, 0, 8)),
+        FAULT_NONE, trace_of(OPS(R(0, 13), R(0, 77), R(0, 3), F(MS_ID_NULL), R(0, 0), F(0), A(1, 0),
+                                 C(2, 3, 7), R(2, 100), F(1), F(2), C(3, 0, 8)),
                              4));
     expect_valid(&r, "edge cases");
     CHECK(r.ops_done == 12, "ops_done %llu", (unsigned long long)r.ops_done);
