@@ -118,22 +118,27 @@ static bool starts_op(const char *p, const char *end) {
     return (*p == 'a' || *p == 'r' || *p == 'f' || *p == 'c') && at_field_end(p + 1, end);
 }
 
+static bool is_digit(char c) { return (unsigned)(c - '0') <= 9; }
+
 /* Parses a decimal unsigned number that makes up a whole field; advances *pp
    past it unless it is NUM_BAD. */
 static num_status parse_u64(const char **pp, const char *end, uint64_t *out) {
     const char *p = *pp;
-    uint64_t v = 0;
-    bool too_big = false;
-    if (p == end || (unsigned)(*p - '0') > 9)
+    if (p == end || !is_digit(*p))
         return NUM_BAD;
-    do {
+    /* 19 digits cannot overflow 64 bits: the common case needs no check. */
+    const char *unchecked_end = end - p > 19 ? p + 19 : end;
+    uint64_t v = 0;
+    while (p < unchecked_end && is_digit(*p))
+        v = v * 10 + (unsigned)(*p++ - '0');
+    bool too_big = false;
+    for (; p < end && is_digit(*p); p++) {
         unsigned d = (unsigned)(*p - '0');
         if (v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && d > UINT64_MAX % 10))
             too_big = true;
         else
             v = v * 10 + d;
-        p++;
-    } while (p < end && (unsigned)(*p - '0') <= 9);
+    }
     if (!at_field_end(p, end))
         return NUM_BAD;
     *pp = p;
@@ -386,7 +391,7 @@ static bool parse(parser *ps) {
     bool has_header = !starts_op(ps->s.p, ps->s.end);
     uint64_t ops_line = 0, declared = 0;
     if (has_header) {
-        if ((unsigned)(*ps->s.p - '0') > 9)
+        if (!is_digit(*ps->s.p))
             return fail_expected(ps, "a trace header (a number) or an op (a, r, f or c)", ps->s.p);
         if (!parse_header(ps, &ops_line))
             return false;
