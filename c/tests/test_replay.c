@@ -181,9 +181,9 @@ static ms_trace trace_of(ms_op *ops, size_t num_ops, uint32_t num_ids) {
     return (ms_trace){.ops = ops, .num_ops = num_ops, .num_ids = num_ids};
 }
 
-static ms_check_result check_with(const ms_allocator *a, fault f, ms_trace t, bool check_heap) {
+static ms_check_result check_with(const ms_allocator *a, fault f, ms_trace t,
+                                  ms_check_options options) {
     bump_fault = f;
-    ms_check_options options = {.check_heap = check_heap};
     ms_check_result r;
     ms_replay_checked(&t, a, &options, &r);
     bump_fault = FAULT_NONE;
@@ -192,8 +192,16 @@ static ms_check_result check_with(const ms_allocator *a, fault f, ms_trace t, bo
 
 static ms_check_result check_bump(fault f, ms_trace t) {
     ms_allocator a = bump_table();
-    return check_with(&a, f, t, false);
+    return check_with(&a, f, t, (ms_check_options){0});
 }
+
+/* Payloads above 64 KiB (the floor) are sampled. */
+static ms_check_result check_bump_sampled(fault f, ms_trace t) {
+    ms_allocator a = bump_table();
+    return check_with(&a, f, t, (ms_check_options){.sample_above = 64 * 1024});
+}
+
+static const ms_check_options CHECK_HEAP = {.check_heap = true};
 
 static void expect_valid(const ms_check_result *r, const char *what) {
     CHECK(r->valid, "%s: %s", what, r->error);
@@ -253,7 +261,7 @@ static void test_valid_edge_cases(void) {
 
     /* The cmu dialect, with the heap checker on after every op. */
     ms_allocator cmu = bump_table_cmu();
-    r = check_with(&cmu, FAULT_NONE, trace_of(OPS(A(0, 24), R(0, 48), F(0)), 1), true);
+    r = check_with(&cmu, FAULT_NONE, trace_of(OPS(A(0, 24), R(0, 48), F(0)), 1), CHECK_HEAP);
     expect_valid(&r, "cmu dialect");
 
     /* The same trace run twice from a fresh heap gives the same figures. */
@@ -270,7 +278,7 @@ static void test_system_allocator(void) {
     ms_allocator_system(&sys);
     CHECK(sys.dialect == MS_DIALECT_SYSTEM && sys.calloc != NULL, "system table");
     ms_trace t = trace_of(OPS(A(0, 100), C(1, 10, 10), R(0, 5000), A(2, 1 << 20), F(1)), 3);
-    ms_check_result r = check_with(&sys, FAULT_NONE, t, false);
+    ms_check_result r = check_with(&sys, FAULT_NONE, t, (ms_check_options){0});
     expect_valid(&r, "system");
     CHECK(r.heap_size == 0 && r.highest_used == 0, "system has no heap of ours");
     CHECK(r.peak_payload == 5000 + 100 + (1 << 20), "peak_payload %llu",
@@ -369,33 +377,34 @@ static void test_init_failure(void) {
     ms_check_result r = check_bump(FAULT_INIT, trace_of(OPS(A(0, 8)), 1));
     expect_failure(&r, 0, "init", "mm_init failed (returned -1)", NULL);
     ms_allocator cmu = bump_table_cmu();
-    r = check_with(&cmu, FAULT_INIT, trace_of(OPS(A(0, 8)), 1), false);
+    r = check_with(&cmu, FAULT_INIT, trace_of(OPS(A(0, 8)), 1), (ms_check_options){0});
     expect_failure(&r, 0, "cmu init", "mm_init failed (returned false)", NULL);
 }
 
 static void test_checkheap(void) {
     ms_allocator a = bump_table();
-    ms_check_result r = check_with(&a, FAULT_CHECKHEAP, trace_of(OPS(A(0, 8)), 1), true);
+    ms_check_result r = check_with(&a, FAULT_CHECKHEAP, trace_of(OPS(A(0, 8)), 1), CHECK_HEAP);
     expect_failure(&r, 0, "checkheap", "op 0 (a 0 8): mm_checkheap failed: ",
                    "block 0x10: header size 48 != footer size 32");
 
     a.checkheap_message = NULL;
-    r = check_with(&a, FAULT_CHECKHEAP, trace_of(OPS(A(0, 8)), 1), true);
+    r = check_with(&a, FAULT_CHECKHEAP, trace_of(OPS(A(0, 8)), 1), CHECK_HEAP);
     expect_failure(&r, 0, "checkheap without message", "op 0 (a 0 8): mm_checkheap failed", NULL);
 
     /* The checker is off unless asked for. */
-    r = check_with(&a, FAULT_CHECKHEAP, trace_of(OPS(A(0, 8)), 1), false);
+    r = check_with(&a, FAULT_CHECKHEAP, trace_of(OPS(A(0, 8)), 1), (ms_check_options){0});
     expect_valid(&r, "checkheap off");
 
     a.checkheap = NULL;
-    r = check_with(&a, FAULT_NONE, trace_of(OPS(A(0, 8)), 1), true);
+    r = check_with(&a, FAULT_NONE, trace_of(OPS(A(0, 8)), 1), CHECK_HEAP);
     expect_failure(&r, 0, "no checkheap", "has no mm_checkheap", NULL);
 }
 
 static void test_calloc_missing(void) {
     ms_allocator a = bump_table();
     a.calloc = NULL;
-    ms_check_result r = check_with(&a, FAULT_NONE, trace_of(OPS(A(0, 8), C(1, 2, 8)), 2), false);
+    ms_check_result r =
+        check_with(&a, FAULT_NONE, trace_of(OPS(A(0, 8), C(1, 2, 8)), 2), (ms_check_options){0});
     expect_failure(&r, 1, "no calloc",
                    "op 1 (c 1 2 8): the trace calls calloc but the allocator has no mm_calloc",
                    NULL);
@@ -438,14 +447,14 @@ static void test_sampling(void) {
     CHECK(grown < 64 * 1024, "resident memory grew by %ld KiB", grown);
 
     /* Sampled blocks through realloc (grow, shrink, down to unsampled). */
-    r = check_bump(FAULT_NONE,
-                   trace_of(OPS(A(0, 200001), R(0, 300007), R(0, 100003), R(0, 1001), F(0)), 1));
+    r = check_bump_sampled(
+        FAULT_NONE, trace_of(OPS(A(0, 200001), R(0, 300007), R(0, 100003), R(0, 1001), F(0)), 1));
     expect_valid(&r, "sampled realloc");
 
     /* The checks still fire on sampled blocks. */
-    r = check_bump(FAULT_REALLOC_DROP, trace_of(OPS(A(0, 200001), R(0, 300007)), 1));
+    r = check_bump_sampled(FAULT_REALLOC_DROP, trace_of(OPS(A(0, 200001), R(0, 300007)), 1));
     expect_failure(&r, 1, "sampled realloc drop", "realloc did not keep the data", NULL);
-    r = check_bump(FAULT_METADATA, trace_of(OPS(A(0, 200000), A(1, 8), F(1)), 2));
+    r = check_bump_sampled(FAULT_METADATA, trace_of(OPS(A(0, 200000), A(1, 8), F(1)), 2));
     expect_failure(&r, 2, "sampled metadata", "block 0", "payload byte 199992 was overwritten");
 }
 
