@@ -32,6 +32,11 @@
  *   | prologue (0|alloc) | block | block | ... | block | epilogue (0|alloc) |
  *
  * Sizes are 64-bit; a size always fits a header since it is bounded by the heap.
+ *
+ * Three parts, in this order: the layout (words, blocks, the heap frame), for any policy; the
+ * boundary-tag heap (bt_*), all the block-level work of the policies that keep a footer in every
+ * block (implicit.c, explicit.c), which differ only in how they find free blocks; and checker
+ * helpers (the one-line failure report, bounds tests, the boundary-tag heap walk).
  */
 #ifndef MALLOCSIM_BLOCK_H
 #define MALLOCSIM_BLOCK_H
