@@ -24,13 +24,21 @@
 /* MIN_BLOCK default: 32 - header + two links + footer of a free block. */
 #define MIN_BLOCK ((size_t)32)
 /* FIT_SCAN default: 8 - candidates examined in a list for the best fit. */
+#ifndef FIT_SCAN
 #define FIT_SCAN 8
+#endif
 /* SMALL_MAX default: 128 - requests up to this many bytes may live in runs. */
+#ifndef SMALL_MAX
 #define SMALL_MAX ((size_t)128)
-/* RUN_SHIFT default: 10 - a run spans 2^10 bytes, aligned to that. */
-#define RUN_SHIFT 10
+#endif
+/* RUN_SHIFT default: 12 - a run spans 2^12 bytes, aligned to that. */
+#ifndef RUN_SHIFT
+#define RUN_SHIFT 12
+#endif
 /* RUN_PROMOTE default: 16 - live objects a class needs before it gets a run. */
+#ifndef RUN_PROMOTE
 #define RUN_PROMOTE 16
+#endif
 
 /* ------------------------------------------------------------ size classes */
 
@@ -218,7 +226,7 @@ static block_t *alloc_block(size_t asize, char **fresh) {
     block_t *b = find_fit(asize);
     if (b != NULL) {
         list_remove(b);
-        *fresh = (char *)SIZE_MAX;
+        *fresh = (char *)UINTPTR_MAX;
     } else {
         b = extend_heap(asize, fresh);
         if (b == NULL)
@@ -517,39 +525,41 @@ void *mm_calloc(size_t nmemb, size_t size) {
 }
 
 /*
- * Grow b (allocated, size < asize) where it is: into a free next block, and past the heap's end
- * when b or that free block is the last one. False when it must move.
+ * Grow b (allocated, size < asize) into a free next block. With `extend`, also past the heap's
+ * end when b or that free block is the last one. False when that is not enough.
  */
-static bool grow_in_place(block_t *b, size_t asize) {
+static bool grow_forward(block_t *b, size_t asize, bool extend) {
     size_t size = block_size(b);
     block_t *next = block_next(b);
+    size_t avail = size;
     if (!block_alloc(next)) {
-        size += block_size(next);
-        if (size < asize && !block_is_epilogue(block_next(next)))
-            return false;
-        list_remove(next);
-        block_write_header(b, size, true, block_prev_alloc(b));
-        next = block_next(b);
-        set_prev_alloc(next, true);
+        avail += block_size(next);
+        next = block_next(next);
     }
-    if (size < asize) {
-        if (!block_is_epilogue(next))
-            return false;
-        if (heap_grow(asize - size) == NULL)
-            return false;
-        block_write_header(b, asize, true, block_prev_alloc(b));
+    if (avail < asize && !(extend && block_is_epilogue(next)))
+        return false;
+    if (avail < asize && heap_grow(asize - avail) == NULL)
+        return false;
+    if (!block_alloc(block_next(b)))
+        list_remove(block_next(b));
+    if (avail < asize) {
+        avail = asize;
+        block_write_header(b, avail, true, block_prev_alloc(b));
         block_write_header(block_next(b), 0, true, true);
+    } else {
+        block_write_header(b, avail, true, block_prev_alloc(b));
+        set_prev_alloc(block_next(b), true);
     }
     carve(b, asize);
     return true;
 }
 
 /*
- * Grow b by sliding it down into a free previous block (plus a free next one), which beats a move
- * to fresh memory: the hole a moved block leaves behind is what fragments a realloc-heavy heap.
- * `keep` payload bytes are preserved. NULL when the neighbours are too small.
+ * Grow b by sliding it down into a free previous block (plus a free next one). Preferred to
+ * growing the heap: the hole a block leaves when it moves to the heap's end is what fragments a
+ * realloc-heavy heap. `keep` payload bytes are preserved. NULL when the neighbours are too small.
  */
-static block_t *grow_into_prev(block_t *b, size_t asize, size_t keep) {
+static block_t *grow_backward(block_t *b, size_t asize, size_t keep) {
     if (block_prev_alloc(b))
         return NULL;
     block_t *prev = block_prev(b);
@@ -596,12 +606,12 @@ void *mm_realloc(void *ptr, size_t size) {
     block_t *b = payload_block(ptr);
     size_t old = block_size(b);
     count_block(old, -1);
+    block_t *moved;
     if (asize <= old) {
         carve(b, asize);
-    } else if (!grow_in_place(b, asize)) {
-        block_t *moved = grow_into_prev(b, asize, old - WORD_SIZE);
-        if (moved == NULL) {
-            count_block(block_size(b), 1);
+    } else if (!grow_forward(b, asize, true)) {
+        if ((moved = grow_backward(b, asize, old - WORD_SIZE)) == NULL) {
+            count_block(old, 1);
             return realloc_move(ptr, size, old - WORD_SIZE);
         }
         b = moved;
