@@ -91,12 +91,12 @@ $(TEST_BIN)/test_replay: c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c $(HEA
 	@mkdir -p $(TEST_BIN)
 	$(CC) $(TEST_CFLAGS) -o $@ c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c -ldl
 
-$(TEST_BIN)/test_policy_%: c/tests/test_policy.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS)
+$(TEST_BIN)/test_policy_%: c/tests/test_policy.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS) $(wildcard c/tests/*.h)
 	@mkdir -p $(TEST_BIN)
 	$(CC) $(TEST_CFLAGS) -DMM_DIALECT_CMU -DPOLICY_NAME='"$*"' -o $@ c/tests/test_policy.c c/src/$*.c c/src/memlib.c
 
 # Each policy's checker must name the invariant a deliberately corrupted heap breaks.
-$(TEST_BIN)/test_corrupt_%: c/tests/test_corrupt_%.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS)
+$(TEST_BIN)/test_corrupt_%: c/tests/test_corrupt_%.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS) $(wildcard c/tests/*.h)
 	@mkdir -p $(TEST_BIN)
 	$(CC) $(TEST_CFLAGS) -DMM_DIALECT_CMU -o $@ c/tests/test_corrupt_$*.c c/src/$*.c c/src/memlib.c
 
