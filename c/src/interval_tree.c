@@ -22,9 +22,9 @@ static uint32_t priority(uint32_t id) {
     return x;
 }
 
-/* Whether node a belongs above node b: a total order, ties broken by id. */
-static bool outranks(uint32_t a, uint32_t b) {
-    uint32_t pa = priority(a), pb = priority(b);
+/* Whether node a (priority pa) belongs above node b (priority pb): a total
+   order, ties broken by id. */
+static bool outranks(uint32_t a, uint32_t pa, uint32_t b, uint32_t pb) {
     return pa > pb || (pa == pb && a < b);
 }
 
@@ -46,10 +46,11 @@ void it_insert(it_tree *tree, uint32_t id) {
     it_node *nodes = tree->nodes;
     const uintptr_t *keys = tree->keys;
     uintptr_t key = keys[id];
+    uint32_t rank = priority(id);
 
     /* Walk down to where id outranks the subtree... */
     uint32_t *link = &tree->root;
-    while (*link != IT_NONE && outranks(*link, id))
+    while (*link != IT_NONE && outranks(*link, priority(*link), id, rank))
         link = key < keys[*link] ? &nodes[*link].left : &nodes[*link].right;
 
     /* ...and split that subtree around key into id's two children. */
@@ -81,42 +82,33 @@ void it_remove(it_tree *tree, uint32_t id) {
 
     /* Merge id's children in its place: every key on the left is smaller. */
     uint32_t a = nodes[id].left, b = nodes[id].right;
+    uint32_t pa = a != IT_NONE ? priority(a) : 0, pb = b != IT_NONE ? priority(b) : 0;
     while (a != IT_NONE && b != IT_NONE) {
-        if (outranks(a, b)) {
+        if (outranks(a, pa, b, pb)) {
             *link = a;
             link = &nodes[a].right;
             a = nodes[a].right;
+            pa = a != IT_NONE ? priority(a) : 0;
         } else {
             *link = b;
             link = &nodes[b].left;
             b = nodes[b].left;
+            pb = b != IT_NONE ? priority(b) : 0;
         }
     }
     *link = a != IT_NONE ? a : b;
 }
 
-uint32_t it_floor(const it_tree *tree, uintptr_t key) {
-    uint32_t best = IT_NONE;
+void it_neighbours(const it_tree *tree, uintptr_t key, uint32_t *floor, uint32_t *above) {
+    /* One descent finds both: each node passed is the best of one side so far. */
+    *floor = *above = IT_NONE;
     for (uint32_t n = tree->root; n != IT_NONE;) {
         if (tree->keys[n] <= key) {
-            best = n;
+            *floor = n;
             n = tree->nodes[n].right;
         } else {
+            *above = n;
             n = tree->nodes[n].left;
         }
     }
-    return best;
-}
-
-uint32_t it_above(const it_tree *tree, uintptr_t key) {
-    uint32_t best = IT_NONE;
-    for (uint32_t n = tree->root; n != IT_NONE;) {
-        if (tree->keys[n] > key) {
-            best = n;
-            n = tree->nodes[n].left;
-        } else {
-            n = tree->nodes[n].right;
-        }
-    }
-    return best;
 }

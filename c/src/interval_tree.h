@@ -44,9 +44,9 @@ IT_INTERNAL void it_free(it_tree *tree);
 IT_INTERNAL void it_insert(it_tree *tree, uint32_t id);
 /* Remove id, which must be in the tree with its key unchanged. */
 IT_INTERNAL void it_remove(it_tree *tree, uint32_t id);
-/* The id with the largest key <= key, or IT_NONE. */
-IT_INTERNAL uint32_t it_floor(const it_tree *tree, uintptr_t key);
-/* The id with the smallest key > key, or IT_NONE. */
-IT_INTERNAL uint32_t it_above(const it_tree *tree, uintptr_t key);
+/* *floor = the id with the largest key <= key, *above = the id with the
+   smallest key > key; IT_NONE where there is none. */
+IT_INTERNAL void it_neighbours(const it_tree *tree, uintptr_t key, uint32_t *floor,
+                               uint32_t *above);
 
 #endif /* MALLOCSIM_INTERVAL_TREE_H */

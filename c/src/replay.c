@@ -353,23 +353,29 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
                         op->size, heap);
         return fail(c, "%s returned NULL for %" PRIu64 " bytes%s", op_function(op), size, heap);
     }
-    format_block(block, sizeof block, c, id, p, size);
-    if (p % ALIGNMENT != 0)
+    /* Messages are formatted only on failure: this runs once an op. */
+    if (p % ALIGNMENT != 0) {
+        format_block(block, sizeof block, c, id, p, size);
         return fail(c, "%s is not %d-byte aligned", block, ALIGNMENT);
+    }
     if (ptr != NULL && c->own_heap) {
         uintptr_t lo = (uintptr_t)mem_heap_lo(), end = (uintptr_t)mem_heap_hi() + 1;
-        if (p < lo || p > end || size > end - p)
+        if (p < lo || p > end || size > end - p) {
+            format_block(block, sizeof block, c, id, p, size);
             return fail(c, "%s is not inside the heap [heap+0x0 = 0x%" PRIxPTR ", +%" PRIuPTR ")",
                         block, lo, end - lo);
+        }
     }
     if (size > 0) {
-        uint32_t before = it_floor(&c->tree, p), after = it_above(&c->tree, p);
+        uint32_t before, after;
+        it_neighbours(&c->tree, p, &before, &after);
         uint32_t hit = IT_NONE;
         if (before != IT_NONE && c->size[before] > p - c->addr[before])
             hit = before;
         else if (after != IT_NONE && c->addr[after] - p < size)
             hit = after;
         if (hit != IT_NONE) {
+            format_block(block, sizeof block, c, id, p, size);
             format_block(other, sizeof other, c, hit, c->addr[hit], c->size[hit]);
             return fail(c, "%s overlaps %s", block, other);
         }
