@@ -1,0 +1,211 @@
+"""Scoring and its configuration: both lab formulas on hand-computed cases,
+the trace weights, the invalid-trace penalty, and every kind of bad TOML as
+one line naming the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from mallocsim.config import ConfigError, GradingConfig, TraceRule, load_config, parse_config
+from mallocsim.results import TraceResult
+from mallocsim.score import explain, failed_score, header_rule, score
+from mallocsim.trace import parse_trace_text
+
+
+def result(name: str, util: float | None, ops: int, seconds: float | None, valid: bool = True):
+    return TraceResult(
+        allocator="mm.c",
+        trace=name,
+        path=None,
+        valid=valid,
+        error=None if valid else f"{name}.rep:5: op 1 (a 1 8): broken",
+        ops=ops,
+        weight=1,
+        utilization=util if valid else None,
+        seconds=seconds if valid else None,
+        ops_per_sec=ops / seconds if valid and seconds else None,
+    )
+
+
+def rules(*names: str) -> dict[str, TraceRule]:
+    return {n: TraceRule(n) for n in names}
+
+
+CSAPP = GradingConfig()
+CMU = GradingConfig(formula="cmu")
+
+
+def test_csapp_index_by_hand():
+    # U = (0.9 + 0.7) / 2 = 0.8; T = (3000 + 2000) ops / (0.5 + 0.5) s = 5000 ops/s;
+    # T/T_ref = 0.5: P = 60 * 0.8 + 40 * 0.5 = 68.
+    got = score(
+        [result("a", 0.9, 3000, 0.5), result("b", 0.7, 2000, 0.5)],
+        rules("a", "b"),
+        CSAPP,
+        10000.0,
+        "configured",
+    )
+    assert got.utilization == pytest.approx(0.8)
+    assert got.throughput == pytest.approx(5000.0)
+    assert got.index == pytest.approx(68.0)
+    assert got.points == pytest.approx(68.0) and got.max_points == 100
+    assert got.penalty is None and (got.valid, got.traces) == (2, 2)
+
+
+def test_csapp_throughput_part_is_capped_at_one():
+    # T = 2 T_ref counts as T_ref: P = 60 * 0.5 + 40 = 70.
+    got = score([result("a", 0.5, 2000, 1.0)], rules("a"), CSAPP, 1000.0, "configured")
+    assert got.throughput_score == 1.0
+    assert got.index == pytest.approx(70.0)
+
+
+def test_cmu_linear_thresholds_by_hand():
+    # U = 0.645 is halfway between 0.55 and 0.74: 0.5. T/T_ref = 0.7 is halfway
+    # between 0.5 and 0.9: 0.5. P = 60 * 0.5 + 40 * 0.5 = 50.
+    got = score([result("a", 0.645, 7000, 1.0)], rules("a"), CMU, 10000.0, "configured")
+    assert got.util_score == pytest.approx(0.5)
+    assert got.throughput_score == pytest.approx(0.5)
+    assert got.index == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize(
+    ("util", "ops", "expected"),
+    [
+        (0.55, 5000, 0.0),  # both at their minimum: nothing
+        (0.50, 1000, 0.0),  # below: still nothing, never negative
+        (0.74, 9000, 100.0),  # both at their maximum: everything
+        (0.99, 20000, 100.0),  # above: capped
+        (0.74, 5000, 60.0),  # utilization only
+        (0.55, 8000, 30.0),  # T/T_ref = 0.8: (0.8 - 0.5) / 0.4 = 0.75 of 40
+    ],
+)
+def test_cmu_bounds(util, ops, expected):
+    got = score([result("a", util, ops, 1.0)], rules("a"), CMU, 10000.0, "configured")
+    assert got.index == pytest.approx(expected)
+
+
+def test_weights_and_harmonic_mean_and_custom_weight():
+    config = GradingConfig(util_weight=0.5, mean="harmonic")
+    # Harmonic mean of 0.5 (weight 1) and 1.0 (weight 2): 3 / (1/0.5 + 2/1.0) = 0.75.
+    # Only "b" counts for throughput: T = 4000 / 1 s, T_ref 8000: 0.5.
+    # P = 50 * 0.75 + 50 * 0.5 = 62.5.
+    got = score(
+        [result("a", 0.5, 1000, 0.1), result("b", 1.0, 4000, 1.0)],
+        {"a": TraceRule("a", 1.0, True, False), "b": TraceRule("b", 2.0, True, True)},
+        config,
+        8000.0,
+        "configured",
+    )
+    assert got.utilization == pytest.approx(0.75)
+    assert got.throughput == pytest.approx(4000.0)
+    assert got.index == pytest.approx(62.5)
+
+
+def test_an_invalid_trace_zeroes_the_index_by_default():
+    got = score(
+        [result("a", 0.9, 3000, 0.5), result("b", 0.7, 2000, 0.5, valid=False)],
+        rules("a", "b"),
+        GradingConfig(correctness_points=20, performance_points=80),
+        10000.0,
+        "configured",
+    )
+    assert got.index == 0.0
+    assert "1 of 2 traces invalid" in got.penalty and "zero" in got.penalty
+    assert got.points == pytest.approx(10.0)  # half the correctness points, nothing else
+    assert got.max_points == 100
+    assert [t.points for t in got.per_trace] == [10.0, 0.0]
+
+
+def test_the_per_trace_penalty_counts_an_invalid_trace_as_zero():
+    # U = (0.9 + 0) / 2 = 0.45; T = 3000 / 0.5 = 6000, times 1/2 valid = 3000;
+    # T/T_ref = 0.3: P = 60 * 0.45 + 40 * 0.3 = 39.
+    got = score(
+        [result("a", 0.9, 3000, 0.5), result("b", 0.7, 2000, 0.5, valid=False)],
+        rules("a", "b"),
+        GradingConfig(invalid="trace"),
+        10000.0,
+        "configured",
+    )
+    assert got.utilization == pytest.approx(0.45)
+    assert got.throughput == pytest.approx(3000.0)
+    assert got.index == pytest.approx(39.0)
+    assert "counts as utilization 0" in got.penalty
+
+
+def test_header_weights_say_how_a_trace_counts():
+    def info(text: str):
+        return parse_trace_text(text, "t").info
+
+    assert header_rule(info("0\n1\n1\n8\na 0 8\n")) == TraceRule("t", 1.0, False, False)
+    assert header_rule(info("1\n1\n1\n8\na 0 8\n")) == TraceRule("t", 1.0, True, True)
+    assert header_rule(info("2\n1\n1\n8\na 0 8\n")) == TraceRule("t", 1.0, True, False)
+    assert header_rule(info("3\n1\n1\n8\na 0 8\n")) == TraceRule("t", 1.0, False, True)
+    assert header_rule(info("20000\n1\n1\n1\na 0 8\n")) == TraceRule("t", 1.0, True, True)
+    assert header_rule(info("a 0 8\n")) == TraceRule("t")
+
+
+def test_explain_shows_each_factor():
+    got = score([result("a", 0.8, 5000, 1.0)], rules("a"), CSAPP, 10000.0, "glibc, measured")
+    text = explain(got)
+    assert "60*U + 40*min(1, T/T_ref)" in text
+    assert "80.0%" in text and "5 Kops/s" in text and "glibc, measured" in text
+    assert "68.0 / 100" in text
+    failed = explain(failed_score(CSAPP, "mm.c: does not compile"))
+    assert "no trace was run: mm.c: does not compile" in failed and "0 / 100" in failed
+
+
+def test_config_defaults_and_a_full_file(tmp_path):
+    assert load_config(None) == GradingConfig()
+    path = tmp_path / "grading.toml"
+    path.write_text(
+        "[grade]\nformula = 'cmu'\ndialect = 'cmu'\ntimeout = 5\n"
+        "[score]\nutil_weight = 0.5\nreference_throughput = 1e7\nmin_util = 0.5\n"
+        "max_util = 0.8\ninvalid = 'trace'\nmean = 'harmonic'\n"
+        "[points]\ncorrectness = 40\nperformance = 60\n"
+        "[[traces]]\nname = 'syn-array.rep'\nweight = 2\n"
+        "[[traces]]\nname = 'syn-mix'\nthroughput = false\n"
+    )
+    config = load_config(path)
+    assert (config.formula, config.dialect, config.timeout) == ("cmu", "cmu", 5.0)
+    assert (config.util_weight, config.reference_throughput) == (0.5, 1e7)
+    assert (config.min_util, config.max_util, config.invalid) == (0.5, 0.8, "trace")
+    assert (config.correctness_points, config.performance_points) == (40, 60)
+    assert config.traces == (
+        TraceRule("syn-array", 2.0, True, True),
+        TraceRule("syn-mix", 1.0, True, False),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[grade]\nformula = 'fast'\n", "[grade] formula: expected one of csapp, cmu, got 'fast'"),
+        ("[score]\nutil_weigth = 0.5\n", "[score]: unknown key 'util_weigth'"),
+        ("[score]\nutil_weight = 1.5\n", "[score] util_weight: expected a number in [0, 1]"),
+        ("[score]\nutil_weight = 'x'\n", "[score] util_weight: expected a number, got 'x'"),
+        ("[grade]\ncheck_heap = 1\n", "[grade] check_heap: expected true or false"),
+        ("[grade]\ntimeout = 0\n", "[grade] timeout: expected a number in (0,"),
+        ("[scores]\n", "unknown key 'scores'"),
+        ("[score]\nmin_util = 0.8\nmax_util = 0.7\n", "min_util must be below max_util"),
+        ("[[traces]]\nweight = 1\n", "[[traces]] #1: no name"),
+        ("[[traces]]\nname = 'a'\n[[traces]]\nname = 'a'\n", "names a more than once"),
+        ("traces = 3\n", "traces must be an array of tables"),
+        ("[grade\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_key(tmp_path, text, message):
+    path = tmp_path / "grading.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    line = str(caught.value)
+    assert "\n" not in line and line.startswith(str(path)) and message in line
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="No such file"):
+        load_config(tmp_path / "none.toml")
+
+
+def test_parse_config_from_a_document():
+    assert parse_config({"points": {"correctness": 10}}).correctness_points == 10.0
