@@ -285,6 +285,20 @@ static void test_system_allocator(void) {
           (unsigned long long)r.peak_payload);
 }
 
+/* The system's malloc needs C17 alignment only: 8 bytes may sit at 8 mod 16
+   (jemalloc, tcmalloc and mimalloc do that), 24 bytes may not. */
+static void test_system_alignment(void) {
+    ms_allocator a = bump_table();
+    a.dialect = MS_DIALECT_SYSTEM; /* no heap reset, no mm_init: do both here */
+    mem_reset();
+    bump_init();
+    ms_check_result r = check_with(&a, FAULT_MISALIGN, trace_of(OPS(A(0, 8), A(1, 4), A(2, 24)), 3),
+                                   (ms_check_options){0});
+    expect_failure(&r, 2, "system alignment", "op 2 (a 2 24): block 2 [0x",
+                   "is not 16-byte aligned");
+    CHECK(strstr(r.error, "heap") == NULL, "no heap offsets for the system: %s", r.error);
+}
+
 static void test_progress(void) {
     volatile uint64_t progress = 99;
     ms_trace t = trace_of(OPS(A(0, 8), A(1, 8), F(0)), 2);
@@ -644,6 +658,7 @@ int main(void) {
     test_utilization_by_hand();
     test_valid_edge_cases();
     test_system_allocator();
+    test_system_alignment();
     test_progress();
     test_many_blocks();
     test_misaligned();
