@@ -38,7 +38,7 @@ DROPIN_SRCS := c/src/$(DROPIN_POLICY).c c/src/memlib_sbrk.c c/src/dropin.c
 .PHONY: all native run test bench c-test format format-check lint clean venv system-deps
 all: native
 
-native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/include/.stamp
+native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/include/.stamp
 
 $(NATIVE_DIR)/include/.stamp: $(HEADERS)
 	@mkdir -p $(NATIVE_DIR)/include
@@ -53,6 +53,10 @@ $(HEAP_LIB): c/src/memlib.c $(HEADERS)
 
 $(CORE_LIB): $(CORE_SRCS) $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
 	$(CC) $(CFLAGS_ALL) -shared -o $@ $(CORE_SRCS) -L$(NATIVE_DIR) -lmsheap -ldl -Wl,-rpath,'$$ORIGIN'
+
+# The instruction counter `mallocsim bench --instructions` runs under callgrind.
+$(NATIVE_DIR)/mscount: c/src/count_main.c $(CORE_LIB)
+	$(CC) $(CSTD) $(WARN) $(OPT) -Ic/include -o $@ $< -L$(NATIVE_DIR) -lmscore -lmsheap -Wl,-rpath,'$$ORIGIN'
 
 $(NATIVE_DIR)/libmm-%.so: c/src/%.c $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
 	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -shared -o $@ $< -L$(NATIVE_DIR) -lmsheap -Wl,-rpath,'$$ORIGIN'

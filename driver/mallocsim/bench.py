@@ -1,0 +1,155 @@
+"""Benchmark: policies against glibc on the same traces, in the same run.
+
+Every allocator replays every trace through the same C loop, trace by trace
+(all allocators on one trace, then the next), so that machine noise hits them
+alike and the ratios are fair. glibc is the process's own malloc. The speed
+ratio is glibc's median time for the trace over the allocator's: above 1 is
+faster than glibc. Across traces, ratios and throughputs are summarized by
+their geometric means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mallocsim.allocators import AllocatorSpec
+from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
+from mallocsim.report import kops, percent
+from mallocsim.results import TraceResult, geomean
+from mallocsim.trace import Trace
+
+REFERENCE = "glibc"
+
+
+@dataclass(frozen=True)
+class BenchSummary:
+    """One allocator's figures across the benchmark's traces."""
+
+    allocator: str
+    valid: int  # traces valid
+    traces: int
+    mean_utilization: float | None  # arithmetic mean over valid traces
+    ops_per_sec_geomean: float | None
+    speed_vs_glibc_geomean: float | None  # > 1: faster than glibc
+    instructions_per_op_geomean: float | None = None
+
+
+def run_bench(
+    specs: Sequence[AllocatorSpec], traces: Sequence[Trace], options: ReplayOptions
+) -> list[TraceResult]:
+    """Every allocator on every trace, trace-major, in this process."""
+    loaded = [LoadedAllocator(spec) for spec in specs]
+    try:
+        return [replay_trace(trace, alloc, options) for trace in traces for alloc in loaded]
+    finally:
+        for alloc in loaded:
+            alloc.close()
+
+
+def speed_ratio(result: TraceResult, reference: TraceResult | None) -> float | None:
+    """reference seconds / result seconds for one trace (None when either is missing)."""
+    if reference is None or not (result.valid and reference.valid):
+        return None
+    if not result.seconds or not reference.seconds:
+        return None
+    return reference.seconds / result.seconds
+
+
+def summarize_bench(
+    results: Sequence[TraceResult], instructions: dict[tuple[str, str], float] | None = None
+) -> list[BenchSummary]:
+    """Per allocator, in the order first seen: utilization, speed, ratio to glibc."""
+    by_trace = {(r.allocator, r.trace): r for r in results}
+    summaries = []
+    for name in dict.fromkeys(r.allocator for r in results):
+        mine = [r for r in results if r.allocator == name]
+        valid = [r for r in mine if r.valid]
+        utils = [r.utilization for r in valid if r.utilization is not None]
+        ratios = [speed_ratio(r, by_trace.get((REFERENCE, r.trace))) for r in mine]
+        counts = [v for (a, _), v in (instructions or {}).items() if a == name]
+        summaries.append(
+            BenchSummary(
+                allocator=name,
+                valid=len(valid),
+                traces=len(mine),
+                mean_utilization=sum(utils) / len(utils) if utils else None,
+                ops_per_sec_geomean=geomean(r.ops_per_sec or 0.0 for r in valid),
+                speed_vs_glibc_geomean=geomean(x for x in ratios if x is not None),
+                instructions_per_op_geomean=geomean(counts) if counts else None,
+            )
+        )
+    return summaries
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _count(value: float | None) -> str:
+    # Below one instruction an op is below what subtracting the pass's fixed
+    # cost can resolve (tiny traces): say so rather than print a negative.
+    if value is None:
+        return "-"
+    return "<1" if value < 1 else f"{value:.0f}"
+
+
+def format_bench(
+    results: Sequence[TraceResult], instructions: dict[tuple[str, str], float] | None = None
+) -> str:
+    """The benchmark table: per trace, each allocator's util, Kops/s and speed vs glibc."""
+    names = list(dict.fromkeys(r.allocator for r in results))
+    traces = list(dict.fromkeys(r.trace for r in results))
+    by_key = {(r.allocator, r.trace): r for r in results}
+    per_alloc = ["util", "Kops/s", "vs glibc"] + (["instr/op"] if instructions else [])
+    header1 = ["", "bound"] + [n for n in names for _ in per_alloc]
+    header2 = ["trace", ""] + [c for _ in names for c in per_alloc]
+    rows = []
+    for trace in traces:
+        row = [trace]
+        bounds = [by_key[(n, trace)].alignment_bound for n in names if (n, trace) in by_key]
+        row.append(percent(next((b for b in bounds if b is not None), None)))
+        for name in names:
+            result = by_key.get((name, trace))
+            if result is None or not result.valid:
+                row += ["FAIL"] + ["-"] * (len(per_alloc) - 1)
+                continue
+            row += [
+                percent(result.utilization),
+                kops(result.ops_per_sec),
+                _ratio(speed_ratio(result, by_key.get((REFERENCE, trace)))),
+            ]
+            if instructions:
+                row.append(_count(instructions.get((name, trace))))
+        rows.append(row)
+    summary_row = ["mean / geomean", ""]
+    for summary in summarize_bench(results, instructions):
+        summary_row += [
+            percent(summary.mean_utilization),
+            kops(summary.ops_per_sec_geomean),
+            _ratio(summary.speed_vs_glibc_geomean),
+        ]
+        if instructions:
+            summary_row.append(_count(summary.instructions_per_op_geomean))
+    table = [header1, header2, *rows, summary_row]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header2))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    failures = [f"  {r.allocator} on {r.trace}: {r.error}" for r in results if not r.valid]
+    notes = [
+        "util = peak live payload / heap high-water mark (glibc: not measured here; see "
+        "`mallocsim compare` for the references' footprints); bound = best possible with "
+        "16-byte alignment",
+        "vs glibc = glibc's median time / the allocator's on the same trace in this run "
+        "(above 1 is faster); summary row: mean util, geometric means of Kops/s and ratios",
+    ]
+    if instructions:
+        notes.append("instr/op = instructions per op in the timed loop, counted by callgrind")
+    out = [line(header1), line(header2), rule, *map(line, rows), rule, line(summary_row)]
+    if failures:
+        out += ["Failures:", *failures]
+    return "\n".join(out + notes)

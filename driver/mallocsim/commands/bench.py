@@ -1,0 +1,89 @@
+"""`mallocsim bench`: policies against glibc on the same traces, in one run.
+
+Prints, per trace and overall, each allocator's utilization, throughput and
+speed ratio to glibc; --instructions adds callgrind's instruction count per
+op, a figure that does not move with machine noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from mallocsim.allocators import DIALECTS, builtin_policies, resolve
+from mallocsim.bench import REFERENCE, format_bench, run_bench, summarize_bench
+from mallocsim.errors import UsageError
+from mallocsim.instructions import count_instructions
+from mallocsim.replay import ReplayOptions
+from mallocsim.results import to_json
+from mallocsim.trace import find_traces, load_trace
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="benchmark policies against glibc", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("traces", nargs="+", metavar="TRACE|DIR")
+    parser.add_argument(
+        "-a",
+        "--allocator",
+        action="append",
+        metavar="A",
+        help="allocator to benchmark, repeatable (default: every built-in policy); "
+        "glibc is always included as the reference",
+    )
+    parser.add_argument("--dialect", choices=DIALECTS, help="lab dialect of a .c/.so allocator")
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=0.2,
+        help="time each allocator on each trace at least this long (default 0.2)",
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions per op with valgrind's callgrind (slow, noise-free)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the results and summary as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = list(dict.fromkeys([*(args.allocator or builtin_policies()), REFERENCE]))
+    specs = [resolve(name, args.dialect) for name in names]
+    traces, problems = [], []
+    for path in find_traces(args.traces):
+        try:
+            traces.append(load_trace(path))
+        except UsageError as error:
+            problems.append(str(error))
+    for line in problems:
+        print(f"mallocsim bench: {line}", file=sys.stderr)
+    options = ReplayOptions(min_seconds=args.min_seconds, min_passes=5)
+    results = run_bench(specs, traces, options)
+    instructions = None
+    if args.instructions:
+        paths = [trace.path for trace in traces]
+        instructions = {
+            (spec.name, trace): count
+            for spec in specs
+            for trace, count in count_instructions(spec, paths).items()
+        }
+    print(format_bench(results, instructions))
+    if args.json:
+        document = to_json(results)
+        document["bench"] = {
+            "reference": REFERENCE,
+            "summary": [asdict(s) for s in summarize_bench(results, instructions)],
+            "instructions_per_op": [
+                {"allocator": a, "trace": t, "instructions_per_op": v}
+                for (a, t), v in (instructions or {}).items()
+            ],
+        }
+        with open(args.json, "w") as out:
+            json.dump(document, out, indent=2)
+    if problems:
+        return 2
+    return 0 if all(r.valid for r in results) else 1

@@ -1,0 +1,69 @@
+"""Instruction counts per op with callgrind: a speed figure that machine noise
+does not move.
+
+One valgrind process per allocator runs mscount (c/src/count_main.c), which
+replays every trace once through the engine's timed loop inside count_pass();
+callgrind collects only inside that function and dumps a profile after each
+call, so each dump holds one pass's count. Each trace is replayed twice and
+the second (warm) pass counts: the first pays one-time costs such as lazy
+symbol binding. The first trace is empty: its count, the fixed cost of a pass
+(heap reset and mm_init), is subtracted from every trace's before dividing by
+the trace's ops.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from mallocsim._native import NATIVE_DIR
+from mallocsim.allocators import AllocatorSpec, library_for
+from mallocsim.errors import UsageError
+
+_TOTALS = re.compile(rb"^(?:totals|summary): (\d+)", re.M)
+
+
+def count_instructions(spec: AllocatorSpec, traces: Sequence[str | Path]) -> dict[str, float]:
+    """Instructions per op for each trace (by trace name) on one allocator."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise UsageError("--instructions needs valgrind (apt-get install valgrind)")
+    library = library_for(spec)
+    with tempfile.TemporaryDirectory(prefix="mallocsim-callgrind-") as scratch:
+        out = Path(scratch) / "callgrind.out"
+        command = [
+            valgrind,
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            "--collect-atstart=no",
+            "--toggle-collect=count_pass",
+            "--dump-after=count_pass",
+            str(NATIVE_DIR / "mscount"),
+            spec.dialect,
+            str(library) if library else "-",
+            *map(str, traces),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode == 2:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UsageError(f"callgrind run of {spec.name} failed: {tail}")
+        dumps = sorted(Path(scratch).glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
+        ops = [int(line) for line in done.stdout.split()]
+        totals = [_total(dump) for dump in dumps[1::2]]  # the warm pass of each pair
+        if len(totals) != len(traces) + 1 or len(ops) != len(traces) + 1:
+            raise UsageError(f"callgrind gave {len(totals)} profiles for {len(traces)} traces")
+        baseline = totals[0]
+        return {
+            Path(trace).stem: (total - baseline) / n
+            for trace, total, n in zip(traces, totals[1:], ops[1:])
+            if n  # 0 ops: the trace failed in mscount
+        }
+
+
+def _total(dump: Path) -> int:
+    match = _TOTALS.search(dump.read_bytes())
+    return int(match.group(1)) if match else 0

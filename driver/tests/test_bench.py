@@ -1,0 +1,101 @@
+"""`mallocsim bench`: every allocator against glibc on the same traces, the
+ratio column, the JSON summary, failures shown in place, callgrind counts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from mallocsim.bench import BenchSummary, speed_ratio, summarize_bench
+from mallocsim.results import TraceResult
+
+TRACE = "".join(f"a {i} {16 + i}\n" for i in range(50)) + "".join(f"f {i}\n" for i in range(50))
+
+
+def result(allocator: str, trace: str, seconds: float | None, util: float | None = 0.5):
+    return TraceResult(
+        allocator=allocator,
+        trace=trace,
+        path=None,
+        valid=seconds is not None,
+        error=None if seconds is not None else "broken",
+        ops=10,
+        weight=1,
+        utilization=util,
+        seconds=seconds,
+        ops_per_sec=10 / seconds if seconds else None,
+    )
+
+
+def test_speed_ratio_is_glibc_time_over_the_allocators():
+    assert speed_ratio(result("segfit", "t", 1.0), result("glibc", "t", 2.0)) == 2.0
+    assert speed_ratio(result("segfit", "t", None), result("glibc", "t", 2.0)) is None
+    assert speed_ratio(result("segfit", "t", 1.0), None) is None
+
+
+def test_summary_uses_geometric_means_and_valid_traces_only():
+    results = [
+        result("segfit", "a", 1.0, 0.9),
+        result("glibc", "a", 4.0, None),
+        result("segfit", "b", 4.0, 0.7),
+        result("glibc", "b", 1.0, None),
+        result("segfit", "c", None),
+        result("glibc", "c", 1.0, None),
+    ]
+    segfit, glibc = summarize_bench(results)
+    assert segfit == BenchSummary(
+        allocator="segfit",
+        valid=2,
+        traces=3,
+        mean_utilization=pytest.approx(0.8),
+        ops_per_sec_geomean=pytest.approx(5.0),
+        speed_vs_glibc_geomean=pytest.approx(1.0),
+    )
+    assert glibc.speed_vs_glibc_geomean == pytest.approx(1.0)
+
+
+def test_bench_table_and_json(cli, write_trace, tmp_path):
+    trace = write_trace("small", TRACE)
+    out = tmp_path / "bench.json"
+    run = cli(
+        "bench", "-a", "implicit", "-a", "segfit", "--min-seconds", "0.001", "--json", out, trace
+    )
+    assert run.status == 0, run.err
+    assert "implicit" in run.out and "segfit" in run.out and "glibc" in run.out
+    assert "vs glibc" in run.out and "1.00x" in run.out  # glibc against itself
+    document = json.loads(out.read_text())
+    names = [s["allocator"] for s in document["bench"]["summary"]]
+    assert names == ["implicit", "segfit", "glibc"]
+    assert all(s["speed_vs_glibc_geomean"] > 0 for s in document["bench"]["summary"])
+
+
+def test_a_failing_allocator_shows_in_place_and_sets_status_1(cli, write_trace):
+    from .conftest import FIXTURE_ALLOCATORS
+
+    trace = write_trace("small", TRACE)
+    run = cli(
+        "bench",
+        "-a",
+        FIXTURE_ALLOCATORS / "misaligned.c",
+        "--dialect",
+        "classic",
+        "--min-seconds",
+        "0.001",
+        trace,
+    )
+    assert run.status == 1
+    assert "FAIL" in run.out and "not 16-byte aligned" in run.out
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_instruction_counts_come_from_callgrind(cli, write_trace):
+    trace = write_trace("small", TRACE)
+    run = cli("bench", "-a", "segfit", "--min-seconds", "0.001", "--instructions", trace)
+    assert run.status == 0, run.err
+    assert "instr/op" in run.out
+    row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
+    # Columns per allocator: util, Kops/s, vs glibc, instr/op; segfit then glibc.
+    segfit_count, glibc_count = row[5], row[9]
+    assert int(segfit_count) > 10 and int(glibc_count) > 10
