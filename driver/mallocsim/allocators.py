@@ -25,7 +25,9 @@ DIALECTS = ("classic", "cmu")
 SYSTEM_NAMES = ("glibc", "system")
 DEFAULT_POLICY = "segfit"
 # Warnings a student sees while we build their mm.c; errors stop the build.
-STUDENT_CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-fPIC", "-shared")
+# DRIVER is what the lab Makefiles define: the CMU handout's mm.c renames its
+# malloc/free/realloc/calloc (and memset/memcpy) to the mm_ and mem_ names under it.
+STUDENT_CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-fPIC", "-shared", "-DDRIVER")
 
 
 class AllocatorError(UsageError):

@@ -1,0 +1,63 @@
+"""The forbidden-call check: the ELF reader agrees with what the library
+imports, a clean allocator passes, each forbidden call is named, and a file
+that is not a library is one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from mallocsim.allocators import AllocatorError, compile_source
+from mallocsim.forbidden import ForbiddenCallError, check_library, imported_symbols
+
+from .conftest import FIXTURE_ALLOCATORS
+
+
+def build(tmp_path, name: str, dialect: str = "classic"):
+    return compile_source(FIXTURE_ALLOCATORS / f"{name}.c", dialect, tmp_path)
+
+
+def test_a_clean_allocator_imports_only_what_it_may(tmp_path):
+    library = build(tmp_path, "good_bump")
+    names = imported_symbols(library)
+    assert {"mem_sbrk", "memcpy", "memset"} <= names
+    assert "malloc" not in names
+    check_library(library)  # no error
+
+
+def test_the_system_malloc_is_refused_by_name(tmp_path):
+    library = build(tmp_path, "calls_malloc")
+    with pytest.raises(ForbiddenCallError) as caught:
+        check_library(library, "calls_malloc.c")
+    message = str(caught.value)
+    assert message.startswith("calls_malloc.c: calls free, malloc: ")
+    assert "only from mem_sbrk" in message and "\n" not in message
+
+
+def test_sbrk_brk_and_mmap_are_refused(tmp_path):
+    source = tmp_path / "mm.c"
+    source.write_text(
+        "#include <stdint.h>\n#include <sys/mman.h>\n#include <unistd.h>\n"
+        '#include "mm.h"\nteam_t team;\n'
+        "int mm_init(void) { return brk(sbrk(0)); }\n"
+        "void *mm_malloc(size_t n) {\n"
+        "    void *p = mmap(0, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);\n"
+        "    return p == MAP_FAILED ? 0 : p;\n}\n"
+        "void mm_free(void *p) { (void)p; }\n"
+        "void *mm_realloc(void *p, size_t n) { (void)p; return mm_malloc(n); }\n"
+    )
+    library = compile_source(source, "classic", tmp_path)
+    with pytest.raises(ForbiddenCallError, match="calls brk, mmap, sbrk: "):
+        check_library(library)
+
+
+def test_not_a_library_is_one_line(tmp_path):
+    text = tmp_path / "mm.so"
+    text.write_text("not an ELF file\n")
+    with pytest.raises(AllocatorError, match="not an ELF shared library"):
+        imported_symbols(text)
+    truncated = tmp_path / "cut.so"
+    truncated.write_bytes(build(tmp_path, "good_bump").read_bytes()[:200])
+    with pytest.raises(AllocatorError, match="damaged ELF file"):
+        imported_symbols(truncated)
+    with pytest.raises(AllocatorError, match="No such file"):
+        imported_symbols(tmp_path / "none.so")
