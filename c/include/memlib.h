@@ -16,7 +16,11 @@
  *     negative incr gives memory back (never below the heap's start);
  *   - mem_reset() puts the break back to the start, returns the pages to the
  *     system (so the next run sees zeroed memory) and clears the high-water
- *     mark; limits and failure injection are kept.
+ *     mark; limits and failure injection are kept;
+ *   - mem_rewind() does the same but keeps the pages: the next run finds them
+ *     already mapped, holding whatever the last run left. Timed passes use it,
+ *     so that they measure the allocator, not the kernel's page faults (a
+ *     production allocator in a running process reuses warm pages too).
  */
 #ifndef MALLOCSIM_MEMLIB_H
 #define MALLOCSIM_MEMLIB_H
@@ -40,11 +44,12 @@ void *mem_memcpy(void *dst, const void *src, size_t n);
 
 /* mallocsim extensions. */
 void mem_reset(void);
-size_t mem_high_water(void);          /* largest heap size since the last reset */
-void mem_set_limit(size_t bytes);     /* largest heap size allowed (ENOMEM past it) */
+void mem_rewind(void);
+size_t mem_high_water(void);      /* largest heap size since the last reset */
+void mem_set_limit(size_t bytes); /* largest heap size allowed (ENOMEM past it) */
 size_t mem_limit(void);
-void mem_fail_after(int64_t calls);   /* after `calls` more successful calls every
-                                         mem_sbrk fails; -1 = never (the default) */
-uint64_t mem_sbrk_calls(void);        /* calls since the last reset */
+void mem_fail_after(int64_t calls); /* after `calls` more successful calls every
+                                       mem_sbrk fails; -1 = never (the default) */
+uint64_t mem_sbrk_calls(void);      /* calls since the last reset */
 
 #endif /* MALLOCSIM_MEMLIB_H */

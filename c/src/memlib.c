@@ -20,12 +20,12 @@
 static const size_t MEM_RESERVE_WANTED = (size_t)1 << 40; /* 1 TiB */
 static const size_t MEM_RESERVE_LEAST = (size_t)1 << 26;  /* 64 MiB */
 
-static char *heap_start;    /* first byte of the region, NULL before mem_init */
-static size_t reserved;     /* bytes of address space reserved */
-static size_t brk_offset;   /* current break, as an offset from heap_start */
-static size_t high_water;   /* largest brk_offset since the last reset */
-static size_t touched;      /* largest brk_offset ever, for mem_reset's release */
-static size_t limit_bytes;  /* largest heap allowed; 0 = the whole reservation */
+static char *heap_start;   /* first byte of the region, NULL before mem_init */
+static size_t reserved;    /* bytes of address space reserved */
+static size_t brk_offset;  /* current break, as an offset from heap_start */
+static size_t high_water;  /* largest brk_offset since the last reset */
+static size_t touched;     /* largest brk_offset ever, for mem_reset's release */
+static size_t limit_bytes; /* largest heap allowed; 0 = the whole reservation */
 static int64_t fail_after = -1;
 static uint64_t sbrk_calls;
 
@@ -101,6 +101,12 @@ void mem_reset(void) {
         madvise(heap_start, len, MADV_DONTNEED);
     }
     brk_offset = high_water = touched = 0;
+    sbrk_calls = 0;
+}
+
+void mem_rewind(void) {
+    mem_init();
+    brk_offset = high_water = 0;
     sbrk_calls = 0;
 }
 

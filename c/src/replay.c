@@ -554,6 +554,7 @@ static bool run_checked(checker *c, const ms_check_options *options) {
     const ms_allocator *alloc = c->alloc;
     bool check_heap = options != NULL && options->check_heap;
     volatile uint64_t *progress = options != NULL ? options->progress : NULL;
+    void (*observe)(void *, uint64_t, uint64_t) = options != NULL ? options->observe : NULL;
     char why[256];
 
     uint64_t bad = first_bad_op(trace, alloc, why, sizeof why);
@@ -572,6 +573,8 @@ static bool run_checked(checker *c, const ms_check_options *options) {
             return fail(c, "mm_checkheap failed");
         }
         c->result->ops_done = c->index + 1;
+        if (observe != NULL)
+            observe(options->observe_context, c->index, c->live_payload);
     }
     if (trace->num_ops == 0)
         return true;
@@ -715,7 +718,7 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc, uint3
     while (passes < max_passes && (passes == 0 || passes < min_passes || total < min_seconds)) {
         memset(ptr, 0, trace->num_ids * sizeof *ptr);
         if (own_heap) {
-            mem_reset();
+            mem_rewind();
             if (!call_init(alloc, err->message, sizeof err->message)) {
                 passes = 0;
                 break;

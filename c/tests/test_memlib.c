@@ -106,6 +106,19 @@ static void test_reset(void) {
     CHECK(mem_heapsize() == 0 && mem_high_water() == 0, "mem_reset_brk is not a reset");
 }
 
+/* mem_rewind keeps the pages (and what they hold) but is a reset otherwise. */
+static void test_rewind(void) {
+    mem_reset();
+    char *p = mem_sbrk(4096);
+    memset(p, 0x5a, 4096);
+    mem_rewind();
+    CHECK(mem_heapsize() == 0 && mem_high_water() == 0 && mem_sbrk_calls() == 0,
+          "rewind left size %zu, high water %zu", mem_heapsize(), mem_high_water());
+    char *q = mem_sbrk(4096);
+    CHECK(q == p, "rewind moved the heap's start");
+    CHECK(q[0] == 0x5a && q[4095] == 0x5a, "rewind gave the pages back");
+}
+
 int main(void) {
     mem_init();
     mem_init(); /* idempotent */
@@ -114,6 +127,7 @@ int main(void) {
     test_shrink();
     test_fail_after();
     test_reset();
+    test_rewind();
     mem_deinit();
     return CHECK_DONE();
 }

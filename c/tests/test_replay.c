@@ -309,6 +309,36 @@ static void test_progress(void) {
     CHECK(progress == 2, "progress %llu after 3 ops", (unsigned long long)progress);
 }
 
+/* The observer sees every op, in order, with the live payload after it. */
+typedef struct {
+    uint64_t calls;
+    uint64_t last_op;
+    uint64_t live[8];
+} observed;
+
+static void observe_op(void *context, uint64_t op_index, uint64_t live_payload) {
+    observed *o = context;
+    if (o->calls < 8)
+        o->live[o->calls] = live_payload;
+    o->calls++;
+    o->last_op = op_index;
+}
+
+static void test_observer(void) {
+    observed o = {0};
+    ms_trace t = trace_of(OPS(A(0, 8), A(1, 24), R(0, 40), F(1), F(0)), 2);
+    ms_check_options options = {.observe = observe_op, .observe_context = &o};
+    ms_allocator a = bump_table();
+    ms_check_result r;
+    CHECK(ms_replay_checked(&t, &a, &options, &r), "observed replay failed: %s", r.error);
+    CHECK(o.calls == 5 && o.last_op == 4, "observer called %llu times, last op %llu",
+          (unsigned long long)o.calls, (unsigned long long)o.last_op);
+    uint64_t expected[5] = {8, 32, 64, 40, 0};
+    for (int i = 0; i < 5; i++)
+        CHECK(o.live[i] == expected[i], "live payload after op %d: %llu, expected %llu", i,
+              (unsigned long long)o.live[i], (unsigned long long)expected[i]);
+}
+
 /* A trace with 100k blocks live at once: the overlap check is O(log n). */
 static void test_many_blocks(void) {
     enum { N = 100000 };
@@ -660,6 +690,7 @@ int main(void) {
     test_system_allocator();
     test_system_alignment();
     test_progress();
+    test_observer();
     test_many_blocks();
     test_misaligned();
     test_overlap();

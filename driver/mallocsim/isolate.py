@@ -11,6 +11,7 @@ TraceResult, and every result it already has is kept.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import mmap
 import os
@@ -50,6 +51,9 @@ def replay_isolated(
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_fd)
+        # A crash must reach the parent as the signal it is, not as Python's
+        # fault report (pytest turns faulthandler on).
+        faulthandler.disable()
         status = 0
         try:
             with LoadedAllocator(spec) as alloc:

@@ -114,7 +114,9 @@ def _checked(
     if lib.ms_replay_checked(trace.native, alloc.native, check, result):
         return result, None
     message = ffi.string(result.error).decode(errors="replace")
-    return result, f"{where(trace, result.fail_op)}: {message}"
+    # Only a message about an op names a line; "mm_init failed" names none.
+    origin = where(trace, result.fail_op) if message.startswith("op ") else trace.path or trace.name
+    return result, f"{origin}: {message}"
 
 
 def replay_trace(

@@ -106,3 +106,19 @@ def test_a_library_missing_a_symbol_is_one_clear_line(tmp_path):
     source.write_text('#include "mm.h"\nint mm_init(void) { return 0; }\n')
     with pytest.raises(AllocatorError, match="does not export mm_malloc"):
         LoadedAllocator(resolve(str(source), "classic"))
+
+
+def test_mm_init_failure_names_no_line(tmp_path, write_trace):
+    source = tmp_path / "fails_init.c"
+    source.write_text(
+        '#include "mm.h"\nint mm_init(void) { return -1; }\n'
+        "void *mm_malloc(size_t n) { (void)n; return 0; }\nvoid mm_free(void *p) { (void)p; }\n"
+        "void *mm_realloc(void *p, size_t n) { (void)p; (void)n; return 0; }\n"
+    )
+    from mallocsim.trace import load_trace
+
+    trace = load_trace(write_trace("t", "20000\n1\n1\n1\na 0 8\n"))
+    with LoadedAllocator(resolve(str(source), "classic")) as alloc:
+        result = replay_trace(trace, alloc, UNTIMED)
+    assert not result.valid
+    assert result.error == f"{trace.path}: mm_init failed (returned -1)"
