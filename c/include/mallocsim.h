@@ -105,16 +105,18 @@ void ms_allocator_close(ms_allocator *alloc);
 /* ----------------------------------------------------------------- replay */
 
 typedef struct {
-    bool check_heap;             /* call mm_checkheap after every op */
-    uint64_t sample_above;       /* payloads larger than this are filled and checked
-                                    by sampling (head, tail, spread words) */
-    volatile uint64_t *progress; /* if not NULL, the index of the op being
-                               run is stored here before it runs (for a parent
-                               process to read after a crash) */
+    /* Call mm_checkheap after every op. */
+    bool check_heap;
+    /* Payloads larger than this are filled and checked by sampling (head,
+       tail, spread words); 0 = the default. */
+    uint64_t sample_above;
+    /* If not NULL, the index of the op being run is stored here before it
+       runs (for a parent process to read after a crash). */
+    volatile uint64_t *progress;
+    /* If not NULL, called with observe_context after every op that passed
+       its checks (time series, footprints at the peak). */
     void (*observe)(void *context, uint64_t op_index, uint64_t live_payload);
-    /* if not NULL, called after every op that passed
-       its checks (time series, footprints at the peak) */
-    void *observe_context; /* passed to observe */
+    void *observe_context;
 } ms_check_options;
 
 typedef struct {
