@@ -12,33 +12,12 @@
  * of the first class that can hold the request. realloc grows in place (free next block, heap
  * end), then by sliding into a free previous block, and only then moves.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "block.h"
 #include "mm.h"
-
-/* ------------------------------------------------------------------ tunables */
-
-/* MIN_BLOCK default: 32 - header + two links + footer of a free block. */
-#define MIN_BLOCK ((size_t)32)
-/* FIT_SCAN default: 8 - candidates examined in a list for the best fit. */
-#ifndef FIT_SCAN
-#define FIT_SCAN 8
-#endif
-/* SMALL_MAX default: 128 - requests up to this many bytes may live in runs. */
-#ifndef SMALL_MAX
-#define SMALL_MAX ((size_t)128)
-#endif
-/* RUN_SHIFT default: 12 - a run spans 2^12 bytes, aligned to that. */
-#ifndef RUN_SHIFT
-#define RUN_SHIFT 12
-#endif
-/* RUN_PROMOTE default: 16 - live objects a class needs before it gets a run. */
-#ifndef RUN_PROMOTE
-#define RUN_PROMOTE 16
-#endif
+#include "segfit_layout.h"
 
 /* ------------------------------------------------------------ size classes */
 
@@ -48,14 +27,9 @@
 #define NUM_CLASSES (EXACT_CLASSES + (64 - 10) * (1 << SUB_BITS))
 #define MAP_WORDS ((NUM_CLASSES + 63) / 64)
 
-typedef struct free_links {
-    block_t *next;
-    block_t *prev;
-} free_links_t;
-
 static block_t *class_head[NUM_CLASSES];
 static uint64_t class_map[MAP_WORDS]; /* bit set <=> class list non-empty */
-static char check_msg[160];
+static char check_msg[256];
 
 static inline unsigned floor_log2(size_t s) { return 63u - (unsigned)__builtin_clzll(s); }
 
@@ -242,21 +216,6 @@ static bool request_size(size_t size, size_t *asize) {
 
 /* ------------------------------------------------------------ small-block runs */
 
-#define SMALL_CLASSES (SMALL_MAX / 16) /* class k holds slots of 16*k bytes, k = 1.. */
-#define RUN_SIZE ((size_t)1 << RUN_SHIFT)
-#define RUN_HEADER ((size_t)32)
-static const word_t RUN_BIT = 0x4; /* in the header of an allocated block that holds a run */
-
-typedef struct run {
-    uint32_t next, prev; /* units of the neighbours in the class's partial list, 0 = none */
-    void *free_slots;    /* freed slots, linked through their first word */
-    uint16_t slot_size;  /* bytes, 16 * class */
-    uint16_t capacity;   /* slots that fit */
-    uint16_t used;       /* slots handed out and not freed; never 0 (empty runs are released) */
-    uint16_t fresh;      /* slots [fresh, capacity) were never handed out */
-    uint16_t front_pad;  /* bytes between the run block's header and the word before the run */
-} run_t;
-
 static uint32_t partial_runs[SMALL_CLASSES + 1]; /* head unit of the runs with a free slot */
 static size_t live_small[SMALL_CLASSES + 1];     /* live small objects, slots or blocks */
 static uint64_t *run_map;                        /* bit k set <=> unit k holds a run */
@@ -410,7 +369,7 @@ static run_t *run_create(unsigned cls) {
     run_t *r = (run_t *)(void *)((char *)rb + WORD_SIZE + pad);
     r->free_slots = NULL;
     r->slot_size = (uint16_t)(cls * 16);
-    r->capacity = (uint16_t)((RUN_SIZE - WORD_SIZE - RUN_HEADER) / r->slot_size);
+    r->capacity = (uint16_t)run_capacity(r->slot_size);
     r->used = 0;
     r->fresh = 0;
     r->front_pad = (uint16_t)pad;
@@ -458,7 +417,8 @@ static void run_free(run_t *r, void *p) {
         run_release(r);
 }
 
-/* Payload for `size` (> 0) bytes: a slot when its class has runs or has earned one, else a block. */
+/* Payload for `size` (> 0) bytes: a slot when its class has runs or has earned one, else a block.
+ */
 static void *alloc_payload(size_t size, char **fresh) {
     *fresh = (char *)UINTPTR_MAX;
     if (size <= SMALL_MAX) {
@@ -637,13 +597,31 @@ const char *mm_checkheap_message(void) { return check_msg; }
 
 /* ------------------------------------------------------------ the checker */
 
+/*
+ * The invariants, each named in the message when broken:
+ *   heap frame  prologue and epilogue words intact; block sizes add up to the heap exactly;
+ *   every block payload 16-aligned, size a multiple of 16 and >= MIN_BLOCK, prev_alloc bit equal
+ *               to the previous block's alloc bit;
+ *   free block  footer equal to header; never next to another free block; in the list of its
+ *               own size class exactly once, links consistent both ways; class bitmap exact;
+ *   run block   allocated, RUN_SIZE (+ pad) bytes, run word RUN_SIZE-aligned and marked in the
+ *               run map; slot size a small class, capacity to match, used in [1, fresh],
+ *               free-slot list exactly fresh - used distinct slots inside the run; in its
+ *               class's partial list exactly when it has a free slot;
+ *   run map     an allocated block marking exactly the runs.
+ * The walk never reads outside the heap, however broken the heap is.
+ */
+
+static check_report_t report;
+
 static bool fail(const void *where, const char *what) {
-    snprintf(check_msg, sizeof check_msg, "block %p: %s", where, what);
-    return false;
+    return check_fail(&report, "block %p: %s", where, what);
 }
 
-static bool in_heap(const void *p) {
-    return (const char *)p >= (const char *)mem_heap_lo() && (const char *)p <= (const char *)mem_heap_hi();
+/* A free block b that the heap walk has not vouched for: in the heap and within it. */
+static bool plausible_free_block(block_t *b) {
+    return heap_holds_block(b) && block_size(b) <= (size_t)((char *)heap_epilogue() - (char *)b) &&
+           block_size(b) >= MIN_BLOCK;
 }
 
 /* heap-walk tallies the list checks compare against */
@@ -657,31 +635,32 @@ typedef struct tally {
 static bool check_run(block_t *b, tally_t *t) {
     size_t size = block_size(b);
     if (size < RUN_SIZE || size > RUN_SIZE + 32)
-        return fail(b, "run block size is not RUN_SIZE (+ up to 32 bytes of pad)");
+        return fail(b, "run block size is not RUN_SIZE plus at most 32 bytes of pad");
     char *base = (char *)block_payload(b);
     size_t pad = ((uintptr_t)base & (RUN_SIZE - 1)) == 0 ? 0 : 16;
     run_t *r = (run_t *)(void *)(base + pad);
     if (((uintptr_t)r & (RUN_SIZE - 1)) != 0 || r->front_pad != pad)
-        return fail(b, "run not RUN_SIZE-aligned or its front pad wrong");
+        return fail(b, "run is not RUN_SIZE-aligned or its front pad is wrong");
     if (slot_run(r) != r)
         return fail(r, "run missing from the run map");
     if (r->slot_size == 0 || r->slot_size % 16 != 0 || r->slot_size > SMALL_MAX)
         return fail(r, "run slot size is not a small class");
-    if (r->capacity != (RUN_SIZE - WORD_SIZE - RUN_HEADER) / r->slot_size)
+    if (r->capacity != run_capacity(r->slot_size))
         return fail(r, "run capacity does not match its slot size");
     if (r->used == 0 || r->used > r->fresh || r->fresh > r->capacity)
-        return fail(r, "run counters inconsistent (used, fresh, capacity; empty runs are released)");
-    size_t free_slots = 0;
+        return fail(r, "run counters inconsistent (need 0 < used <= fresh <= capacity)");
+    size_t idle = (size_t)(r->fresh - r->used), listed = 0;
     char *slots = run_slots(r);
     for (char *f = r->free_slots; f != NULL; memcpy(&f, f, sizeof f)) {
-        if (++free_slots > (size_t)(r->fresh - r->used))
-            return fail(r, "run free-slot list longer than its free count (cycle or double free)");
+        if (++listed > idle)
+            return fail(r,
+                        "run free-slot list longer than fresh - used (a cycle or a double free)");
         if (f < slots || f >= slots + (size_t)r->fresh * r->slot_size ||
             (size_t)(f - slots) % r->slot_size != 0)
-            return fail(f, "free slot outside its run's handed-out slots or misaligned");
+            return fail(f, "free slot outside its run's handed-out slots or not at a slot");
     }
-    if (free_slots != (size_t)(r->fresh - r->used))
-        return fail(r, "run free-slot list shorter than its free count");
+    if (listed != idle)
+        return fail(r, "run free-slot list shorter than fresh - used (a slot leaked)");
     t->runs++;
     if (r->used < r->capacity)
         t->partial_runs++;
@@ -690,19 +669,22 @@ static bool check_run(block_t *b, tally_t *t) {
 
 /* Walk every block in address order, tallying free blocks and runs. */
 static bool check_blocks(tally_t *t) {
+    if (mem_heapsize() < 2 * WORD_SIZE)
+        return fail(mem_heap_lo(), "heap frame missing (no prologue and epilogue)");
     if (*heap_prologue() != pack(0, true, false))
         return fail(heap_prologue(), "prologue word damaged");
     block_t *epi = heap_epilogue();
+    if (block_size(epi) != 0 || !block_alloc(epi))
+        return fail(epi, "epilogue header damaged (or the heap grew behind the allocator)");
     bool prev_alloc = true;
-    block_t *b = heap_first_block();
-    for (; b != epi; b = block_next(b)) {
+    for (block_t *b = heap_first_block(); b != epi; b = block_next(b)) {
         size_t size = block_size(b);
-        if (!is_aligned(block_payload(b)))
-            return fail(b, "payload not 16-byte aligned");
-        if (size < MIN_BLOCK || size % ALIGNMENT != 0)
-            return fail(b, "size below the minimum or not a multiple of 16");
+        if ((b->header & 0x8) != 0)
+            return fail(b, "size not a multiple of 16 (misaligned)");
+        if (size < MIN_BLOCK)
+            return fail(b, "size below the minimum block");
         if (size > (size_t)((char *)epi - (char *)b))
-            return fail(b, "block runs past the epilogue (sizes do not add up to the heap)");
+            return fail(b, "block runs past the epilogue: sizes do not add up to the heap");
         if (block_prev_alloc(b) != prev_alloc)
             return fail(b, "prev_alloc bit disagrees with the previous block");
         if (b->header & RUN_BIT) {
@@ -714,19 +696,20 @@ static bool check_blocks(tally_t *t) {
             if (*block_footer(b) != b->header)
                 return fail(b, "free block's footer differs from its header");
             if (!prev_alloc)
-                return fail(b, "two adjacent free blocks (missed coalesce)");
+                return fail(b, "two adjacent free blocks (not coalesced)");
             t->free_blocks++;
         }
         prev_alloc = block_alloc(b);
     }
-    if (block_size(epi) != 0 || !block_alloc(epi))
-        return fail(epi, "epilogue header damaged");
     if (block_prev_alloc(epi) != prev_alloc)
         return fail(epi, "epilogue's prev_alloc bit disagrees with the last block");
     return true;
 }
 
-/* Every list holds free blocks of its own class, doubly linked, and together each free block once. */
+/*
+ * Every list holds free blocks of its own class, doubly linked, and all of them together hold
+ * as many blocks as the walk met free: so each free block exactly once.
+ */
 static bool check_lists(size_t free_blocks) {
     size_t listed = 0;
     for (unsigned c = 0; c < NUM_CLASSES; c++) {
@@ -735,35 +718,47 @@ static bool check_lists(size_t free_blocks) {
             return fail(class_head[c], "class bitmap disagrees with the class list");
         block_t *prev = NULL;
         for (block_t *b = class_head[c]; b != NULL; prev = b, b = links(b)->next) {
-            if (++listed > free_blocks)
-                return fail(b, "free lists hold more blocks than the heap (listed twice or a cycle)");
-            if (!in_heap(b) || !is_aligned(block_payload(b)))
-                return fail(b, "free-list pointer outside the heap or misaligned");
+            if (!plausible_free_block(b))
+                return fail(b, "free-list pointer outside the heap or not at a block");
             if (block_alloc(b))
                 return fail(b, "allocated block in a free list");
             if (*block_footer(b) != b->header)
-                return fail(b, "listed block's footer differs from its header");
+                return fail(b, "listed block's footer differs from its header (not a block)");
             if (size_class(block_size(b)) != c)
                 return fail(b, "free block in the wrong size-class list");
+            /* This also ends any cycle: the entry that closes it has the wrong prev. */
             if (links(b)->prev != prev)
                 return fail(b, "free-list prev link does not point at the previous entry");
+            listed++;
         }
     }
     if (listed != free_blocks)
-        return fail(heap_first_block(), "a free block is missing from the free lists");
+        return check_fail(&report,
+                          "free lists and heap disagree: %zu listed, %zu free blocks in the heap "
+                          "(one missing, or one listed that is not a block)",
+                          listed, free_blocks);
     return true;
 }
 
 /* The run map marks exactly the runs; each partial list holds its class's runs with a free slot. */
 static bool check_runs(const tally_t *t) {
-    size_t mapped = 0;
     if (run_map_units > 0) {
         block_t *mb = payload_block(run_map);
-        if (!in_heap(mb) || !block_alloc(mb) || block_size(mb) - WORD_SIZE < run_map_units / 8)
+        if (!heap_holds_block(mb) || !block_alloc(mb) || (mb->header & RUN_BIT) ||
+            block_size(mb) - WORD_SIZE < run_map_units / 8)
             return fail(run_map, "run map is not an allocated block of its size");
     }
-    for (size_t w = 0; w < run_map_units / 64; w++)
-        mapped += (size_t)__builtin_popcountll(run_map[w]);
+    size_t mapped = 0;
+    for (size_t w = 0; w < run_map_units / 64; w++) {
+        for (uint64_t bits = run_map[w]; bits != 0; bits &= bits - 1) {
+            size_t k = w * 64 + (size_t)__builtin_ctzll(bits);
+            run_t *r = unit_run(k);
+            if (k == 0 || (char *)r + RUN_HEADER > (char *)heap_epilogue() || r->front_pad > 16 ||
+                !(run_block(r)->header & RUN_BIT))
+                return fail(r, "run map marks a unit that holds no run");
+            mapped++;
+        }
+    }
     if (mapped != t->runs)
         return fail(run_map, "run map marks a unit that holds no run");
     size_t listed = 0;
@@ -771,28 +766,29 @@ static bool check_runs(const tally_t *t) {
         uint32_t prev = 0;
         for (uint32_t k = partial_runs[c]; k != 0; prev = k, k = unit_run(k)->next) {
             run_t *r = unit_run(k);
-            if (++listed > t->partial_runs)
-                return fail(r, "partial-run lists hold more runs than the heap (twice or a cycle)");
             if (!map_bit(k))
                 return fail(r, "partial-run list entry is not a run");
             if (r->slot_size != c * 16)
                 return fail(r, "run in the wrong class's partial list");
             if (r->used >= r->capacity)
                 return fail(r, "full run in a partial list");
-            if (r->prev != prev)
+            if (r->prev != prev) /* also ends any cycle */
                 return fail(r, "partial-run prev link does not point at the previous entry");
+            listed++;
         }
     }
     if (listed != t->partial_runs)
-        return fail(heap_first_block(), "a run with a free slot is missing from its partial list");
+        return check_fail(&report,
+                          "partial-run lists and heap disagree: %zu listed, %zu runs with a free "
+                          "slot",
+                          listed, t->partial_runs);
     return true;
 }
 
 bool mm_checkheap(int lineno) {
-    (void)lineno;
+    report = (check_report_t){check_msg, sizeof check_msg, lineno};
     tally_t t = {0, 0, 0};
     if (!check_blocks(&t) || !check_lists(t.free_blocks) || !check_runs(&t))
         return false;
-    check_msg[0] = '\0';
-    return true;
+    return check_pass(&report);
 }

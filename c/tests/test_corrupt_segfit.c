@@ -1,0 +1,249 @@
+/*
+ * test_corrupt_segfit.c - segfit's checker names each invariant broken on purpose.
+ *
+ * Every case builds the same small live heap (ordinary blocks A..F with B and D free, and a run
+ * of 16-byte slots with two freed), breaks one invariant by hand, and asserts that mm_checkheap
+ * fails with a message naming the invariant, the block, and the line it was called from. A
+ * checker invariant no case here can break is one the checker cannot be trusted on.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "block.h"
+#include "check.h"
+#include "memlib.h"
+#include "mm.h"
+#include "segfit_layout.h"
+
+/* Blocks in address order; B and D are free and share a size class (D -> B in their list). */
+enum { A, B, C, D, E, F, NBLOCKS };
+static const size_t block_sizes[NBLOCKS] = {200, 300, 250, 300, 200, 400};
+static block_t *blocks[NBLOCKS];
+
+/* Enough 16-byte objects that the class earns a run and the last ones are slots in it. */
+enum { SMALLS = RUN_PROMOTE + 8 };
+static char *smalls[SMALLS];
+static run_t *run;
+
+static free_links_t *links(block_t *b) { return (free_links_t *)block_payload(b); }
+
+static bool build_heap(void) {
+    mem_reset();
+    bool ok = mm_init();
+    CHECK(ok, "mm_init failed");
+    for (int i = 0; ok && i < NBLOCKS; i++) {
+        void *p = mm_malloc(block_sizes[i]);
+        CHECK(p != NULL, "mm_malloc(%zu) failed", block_sizes[i]);
+        ok = p != NULL;
+        if (ok)
+            blocks[i] = payload_block(p);
+    }
+    for (int i = 0; ok && i < SMALLS; i++) {
+        smalls[i] = mm_malloc(16);
+        CHECK(smalls[i] != NULL, "mm_malloc(16) failed");
+        ok = smalls[i] != NULL;
+    }
+    if (!ok)
+        return false;
+    mm_free(block_payload(blocks[B]));
+    mm_free(block_payload(blocks[D]));
+    /* The last small objects are slots of one run; free two of them. */
+    run = (run_t *)(void *)((uintptr_t)smalls[SMALLS - 1] & ~(uintptr_t)(RUN_SIZE - 1));
+    mm_free(smalls[SMALLS - 2]);
+    mm_free(smalls[SMALLS - 4]);
+    ok = mm_checkheap(__LINE__);
+    CHECK(ok, "the heap is broken before any corruption: %s", mm_checkheap_message());
+    CHECK(!ok || strcmp(mm_checkheap_message(), "") == 0, "a passing check left a message");
+    CHECK(links(blocks[D])->next == blocks[B], "B and D are not listed D -> B");
+    CHECK(run->slot_size == 16 && run->used == SMALLS - RUN_PROMOTE - 2 && run->free_slots != NULL,
+          "the last small objects are not slots of one run with two freed");
+    return ok && links(blocks[D])->next == blocks[B] && run->free_slots != NULL;
+}
+
+/* mm_checkheap must fail naming `invariant`, the address `at` (when not NULL) and its lineno. */
+static void expect_broken(const char *what, const char *invariant, const void *at) {
+    enum { LINENO = 4242 };
+    bool ok = mm_checkheap(LINENO);
+    const char *message = mm_checkheap_message();
+    CHECK(!ok, "%s: mm_checkheap passed a corrupted heap", what);
+    CHECK(strstr(message, invariant) != NULL, "%s: message \"%s\" does not name \"%s\"", what,
+          message, invariant);
+    CHECK(strstr(message, "line 4242") != NULL, "%s: message \"%s\" lacks the line", what, message);
+    char address[32];
+    snprintf(address, sizeof address, "%p", at);
+    CHECK(at == NULL || strstr(message, address) != NULL, "%s: message \"%s\" does not name %s",
+          what, message, address);
+}
+
+static void test_block_corruptions(void) {
+    if (build_heap()) {
+        *block_footer(blocks[B]) = blocks[B]->header + 16;
+        expect_broken("free footer", "footer differs from its header", blocks[B]);
+    }
+    if (build_heap()) {
+        blocks[C]->header |= PREV_ALLOC_BIT;
+        expect_broken("prev_alloc bit", "prev_alloc bit disagrees", blocks[C]);
+    }
+    if (build_heap()) {
+        block_write_tags(blocks[C], block_size(blocks[C]), false, false);
+        expect_broken("two adjacent free blocks", "two adjacent free blocks", blocks[C]);
+    }
+    if (build_heap()) {
+        blocks[E]->header |= 0x8;
+        expect_broken("size off the alignment", "misaligned", blocks[E]);
+    }
+    if (build_heap()) {
+        blocks[A]->header = pack(16, true, true);
+        expect_broken("block below the minimum", "below the minimum", blocks[A]);
+    }
+    if (build_heap()) {
+        blocks[F]->header = pack(block_size(blocks[F]) + mem_heapsize(), true, true);
+        expect_broken("size past the heap", "do not add up to the heap", blocks[F]);
+    }
+    if (build_heap()) {
+        *heap_prologue() = pack(0, false, false);
+        expect_broken("prologue", "prologue", heap_prologue());
+    }
+    if (build_heap()) {
+        heap_epilogue()->header = pack(32, true, true);
+        expect_broken("epilogue sized", "epilogue", heap_epilogue());
+    }
+    if (build_heap()) {
+        heap_epilogue()->header ^= PREV_ALLOC_BIT;
+        expect_broken("epilogue prev_alloc", "epilogue's prev_alloc", heap_epilogue());
+    }
+    if (build_heap()) {
+        mem_sbrk(64); /* the heap grew behind the allocator's back: its last word is no epilogue */
+        expect_broken("heap grown under the allocator", "epilogue", NULL);
+    }
+}
+
+static void test_list_corruptions(void) {
+    if (build_heap()) {
+        links(blocks[D])->next = NULL;
+        expect_broken("free block dropped from its list", "free lists and heap disagree", NULL);
+    }
+    if (build_heap()) {
+        /* A well-formed free block faked inside F's payload, linked consistently behind B. */
+        block_t *fake = (block_t *)(void *)((char *)blocks[F] + 16);
+        block_write_tags(fake, block_size(blocks[B]), false, true);
+        links(fake)->next = NULL;
+        links(fake)->prev = blocks[B];
+        links(blocks[B])->next = fake;
+        expect_broken("a listed block that is not one", "free lists and heap disagree", NULL);
+    }
+    if (build_heap()) {
+        links(blocks[B])->next = blocks[D];
+        expect_broken("list cycle", "prev link", blocks[D]);
+    }
+    if (build_heap()) {
+        links(blocks[B])->next = (block_t *)(uintptr_t)0x1000;
+        expect_broken("pointer outside the heap", "outside the heap", (void *)(uintptr_t)0x1000);
+    }
+    if (build_heap()) {
+        block_t *inside = (block_t *)(void *)((char *)blocks[C] + 32);
+        links(blocks[B])->next = inside;
+        expect_broken("pointer into a block", "not at a block", inside);
+    }
+    if (build_heap()) {
+        block_write_tags(blocks[B], block_size(blocks[B]), true, true);
+        blocks[C]->header |= PREV_ALLOC_BIT;
+        expect_broken("allocated block in a list", "allocated block in a free list", blocks[B]);
+    }
+    if (build_heap()) {
+        links(blocks[B])->prev = blocks[A];
+        expect_broken("broken prev link", "prev link", blocks[B]);
+    }
+    if (build_heap()) {
+        /* A 64-byte free block faked inside F's payload, linked consistently behind B. */
+        block_t *fake = (block_t *)(void *)((char *)blocks[F] + 16);
+        block_write_tags(fake, 64, false, true);
+        links(fake)->next = NULL;
+        links(fake)->prev = blocks[B];
+        links(blocks[B])->next = fake;
+        expect_broken("block in another class's list", "wrong size-class list", fake);
+    }
+}
+
+/*
+ * Fill the run with 16-byte objects until a second run opens, then free one slot of the first:
+ * the class's partial list is then first -> second. False if that did not happen.
+ */
+static bool fill_second_run(void) {
+    char *p;
+    do {
+        p = mm_malloc(16);
+        CHECK(p != NULL, "mm_malloc(16) failed");
+    } while (p != NULL && (run_t *)(void *)((uintptr_t)p & ~(uintptr_t)(RUN_SIZE - 1)) == run);
+    if (p == NULL)
+        return false;
+    mm_free(smalls[SMALLS - 1]);
+    bool listed = run->next != 0;
+    CHECK(listed, "the first run is not listed before the second");
+    return listed && mm_checkheap(__LINE__);
+}
+
+static void test_run_corruptions(void) {
+    block_t *rb = (block_t *)(void *)((char *)run - WORD_SIZE - run->front_pad);
+    if (build_heap()) {
+        run->used = 0;
+        expect_broken("run counters", "run counters inconsistent", run);
+    }
+    if (build_heap()) {
+        run->slot_size = 24;
+        expect_broken("run slot size", "slot size is not a small class", run);
+    }
+    if (build_heap()) {
+        run->capacity++;
+        expect_broken("run capacity", "capacity does not match", run);
+    }
+    if (build_heap()) {
+        run->front_pad = 16 - run->front_pad;
+        expect_broken("run front pad", "front pad", rb);
+    }
+    if (build_heap()) {
+        memcpy(run->free_slots, &run->free_slots, sizeof(void *));
+        expect_broken("free-slot cycle", "free-slot list longer", run);
+    }
+    if (build_heap()) {
+        char *odd = (char *)run->free_slots + 8;
+        run->free_slots = odd;
+        expect_broken("free slot off a slot boundary", "not at a slot", odd);
+    }
+    if (build_heap()) {
+        run->free_slots = NULL;
+        expect_broken("leaked free slots", "free-slot list shorter", run);
+    }
+    if (build_heap()) {
+        rb->header &= ~RUN_BIT;
+        expect_broken("run block unmarked", "run map marks a unit that holds no run", run);
+    }
+    if (build_heap()) {
+        blocks[B]->header |= RUN_BIT;
+        expect_broken("free block marked as a run", "free block marked as a run", blocks[B]);
+    }
+    if (build_heap()) {
+        run->prev = run->next + 1;
+        expect_broken("partial-run prev link", "partial-run prev link", run);
+    }
+    if (build_heap() && fill_second_run()) {
+        run->next = 0; /* drops the second run from the class's partial list */
+        expect_broken("partial run dropped from its list", "partial-run lists and heap disagree",
+                      NULL);
+    }
+    if (build_heap()) {
+        run->used = run->fresh = run->capacity;
+        run->free_slots = NULL;
+        expect_broken("full run left in its partial list", "full run in a partial list", run);
+    }
+}
+
+int main(void) {
+    CHECK(mm_configure("") == NULL, "mm_configure(\"\") refused");
+    CHECK(mm_configure("best") != NULL, "mm_configure accepted an unknown option");
+    test_block_corruptions();
+    test_list_corruptions();
+    test_run_corruptions();
+    return CHECK_DONE();
+}
