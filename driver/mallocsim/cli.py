@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from mallocsim.errors import UsageError
 
 # Subcommands in the order `mallocsim --help` lists them.
-COMMANDS = ("replay", "bench", "run", "record", "import-mtrace", "gen")
+COMMANDS = ("replay", "bench", "grade", "init", "run", "record", "import-mtrace", "gen")
 
 EXIT_OK = 0
 EXIT_INVALID = 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from mallocsim.allocators import AllocatorError
+from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for
 
 FORBIDDEN = frozenset(
     {
@@ -90,3 +90,13 @@ def check_library(path: str | Path, shown_as: str | None = None) -> None:
             f"{shown_as or path}: calls {', '.join(calls)}: an allocator may get memory only "
             "from mem_sbrk (the system malloc family, sbrk, brk and mmap are forbidden)"
         )
+
+
+def checked_library(spec: AllocatorSpec) -> Path | None:
+    """The library to load for `spec`, built first if it is an mm.c, and
+    refused if it makes forbidden calls. Built-in policies and the system
+    allocator are ours and not checked."""
+    library = library_for(spec)
+    if spec.kind in ("source", "library") and library is not None:
+        check_library(library, spec.name)
+    return library
