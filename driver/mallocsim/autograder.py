@@ -68,7 +68,7 @@ def gradescope_results(grade: Grade) -> dict:
             "max_score": part.max_points,
             "output": _trace_output(result),
         }
-        for part, result in zip(score.per_trace, grade.results)
+        for part, result in zip(score.per_trace, grade.results, strict=True)
     ]
     performance_max = score.max_points - sum(part.max_points for part in score.per_trace)
     tests.append(
