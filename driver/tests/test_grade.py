@@ -1,0 +1,264 @@
+"""`mallocsim grade` end to end: a score computed by hand, T_ref measured from
+glibc, the autograder files, every broken student allocator in the fixtures
+graded with its diagnosis (and the grader finishing each one), handout-shaped
+allocators of both dialects, and each kind of bad input as one clear line."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from .conftest import FIXTURE_ALLOCATORS
+
+# good_bump on "a 0 48, f 0": the heap holds one 16-byte header and 48 bytes,
+# the peak payload is 48: utilization 48 / 64 = 0.75.
+QUARTER_WASTE = "a 0 48\nf 0\n"
+FAST = "[grade]\nmin_seconds = 0.0\n[score]\nreference_throughput = 1e6\n"
+
+
+@pytest.fixture
+def config(tmp_path):
+    def write(text: str = FAST) -> str:
+        path = tmp_path / "grading.toml"
+        path.write_text(text)
+        return str(path)
+
+    return write
+
+
+def grade(cli, allocator: str, dialect: str, *args: object):
+    return cli("grade", FIXTURE_ALLOCATORS / f"{allocator}.c", "--dialect", dialect, *args)
+
+
+def test_a_score_computed_by_hand(cli, config, write_trace, tmp_path):
+    trace = write_trace("quarter", QUARTER_WASTE)
+    toml = config(FAST + "util_weight = 1.0\n")  # the index is 100 * U alone
+    results, junit = tmp_path / "results.json", tmp_path / "report.xml"
+    run = grade(
+        cli,
+        "good_bump",
+        "classic",
+        "--config",
+        toml,
+        "--gradescope",
+        results,
+        "--junit",
+        junit,
+        trace,
+    )
+    assert run.status == 0, run.err
+    assert "Results for" in run.out and "quarter" in run.out
+    assert "utilization U       75.0%" in run.out
+    assert "performance index   75.0 / 100" in run.out and "(configured)" in run.out
+    document = json.loads(results.read_text())
+    assert document["score"] == pytest.approx(75.0)
+    trace_test, index_test = document["tests"]
+    assert trace_test["name"] == "trace quarter" and "utilization 75.0%" in trace_test["output"]
+    assert index_test["name"] == "performance index"
+    assert (index_test["score"], index_test["max_score"]) == (pytest.approx(75.0), 100.0)
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures")) == ("1", "0")
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["score"] == "75" and properties["formula"] == "csapp"
+
+
+def test_t_ref_is_measured_from_glibc_when_not_configured(cli, config, write_trace):
+    trace = write_trace("quarter", QUARTER_WASTE)
+    run = grade(
+        cli, "good_bump", "classic", "--config", config("[grade]\nmin_seconds = 0.0\n"), trace
+    )
+    assert run.status == 0, run.err
+    assert "Kops/s (glibc, measured in this run)" in run.out
+
+
+def test_the_cmu_formula_and_correctness_points(cli, config, write_trace, tmp_path):
+    trace = write_trace("quarter", QUARTER_WASTE)
+    # U = 0.75 is past max_util 0.74: all 60 utilization points; T_ref is
+    # huge, so no throughput points. Index 60; points 40 + 60 * 0.6 = 76.
+    toml = config(
+        "[grade]\nformula = 'cmu'\nmin_seconds = 0.0\n[score]\nreference_throughput = 1e15\n"
+        "[points]\ncorrectness = 40\nperformance = 60\n"
+    )
+    results = tmp_path / "results.json"
+    run = grade(cli, "good_bump", "classic", "--config", toml, "--gradescope", results, trace)
+    assert run.status == 0, run.err
+    assert "CMU 15-213 linear thresholds" in run.out
+    document = json.loads(results.read_text())
+    assert document["score"] == pytest.approx(76.0)
+    assert [t["max_score"] for t in document["tests"]] == [40.0, 60.0]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "dialect", "text", "diagnosis"),
+    [
+        (
+            "segfault",
+            "classic",
+            "a 0 8\na 1 8\na 2 8\nf 0\n",
+            "crashed with SIGSEGV at op 2 (a 2 8)",
+        ),
+        ("hang", "classic", "a 0 8\nf 0\n", "did not finish within 1 s: stopped at op 1 (f 0)"),
+        ("overlap", "classic", "a 0 32\nf 0\na 1 32\na 2 32\n", "overlaps block 1"),
+        ("misaligned", "classic", "a 0 24\nf 0\n", "not 16-byte aligned"),
+        ("metadata_overwrite", "classic", "a 0 32\na 1 32\nf 0\nf 1\n", "payload"),
+        ("realloc_drops_data", "classic", "a 0 48\nr 0 64\n", "realloc"),
+        ("calloc_no_zero", "cmu", "a 0 32\nf 0\nc 1 4 8\n", "not zero"),
+        ("null_early", "classic", "a 0 4000\na 1 200\n", "malloc returned NULL for 200 bytes"),
+        ("init_no_reset", "classic", "a 0 64\na 1 64\nf 0\nf 1\n", "does mm_init really reset"),
+        ("outside_heap", "classic", "a 0 16\na 1 10000\n", "not inside the heap"),
+    ],
+)
+def test_each_broken_allocator_is_graded_with_its_diagnosis(
+    cli, config, write_trace, tmp_path, fixture, dialect, text, diagnosis
+):
+    trace = write_trace("probe", text)
+    results, junit = tmp_path / "results.json", tmp_path / "report.xml"
+    run = grade(
+        cli,
+        fixture,
+        dialect,
+        "--config",
+        config(),
+        "--timeout",
+        "2",
+        "--gradescope",
+        results,
+        "--junit",
+        junit,
+        trace,
+    )
+    assert run.status == 1, run.out + run.err
+    assert "Traceback" not in run.err
+    document = json.loads(results.read_text())
+    assert document["score"] == 0.0
+    assert diagnosis in document["tests"][0]["output"]
+    assert document["tests"][0]["output"].startswith(f"{trace}:")  # file and line
+    failure = ET.parse(junit).getroot().find("testsuite/testcase/failure")
+    assert diagnosis in failure.get("message")
+
+
+def test_calling_the_system_malloc_is_a_failed_grade_before_any_trace(
+    cli, config, write_trace, tmp_path
+):
+    results = tmp_path / "results.json"
+    run = grade(
+        cli,
+        "calls_malloc",
+        "classic",
+        "--config",
+        config(),
+        "--gradescope",
+        results,
+        write_trace("t", QUARTER_WASTE),
+    )
+    assert run.status == 1
+    [line] = run.err.strip().splitlines()
+    assert "calls_malloc.c: calls free, malloc: " in line
+    assert "Results for" not in run.out  # nothing was replayed
+    document = json.loads(results.read_text())
+    assert document["score"] == 0.0 and "calls free, malloc" in document["tests"][0]["output"]
+
+
+def test_the_grader_keeps_every_result_when_one_trace_crashes(cli, config, write_trace, tmp_path):
+    write_trace("a_crash", "a 0 8\na 1 8\na 2 8\n")
+    write_trace("b_fine", "a 0 8\na 1 8\nf 0\n")
+    results = tmp_path / "results.json"
+    run = grade(cli, "segfault", "classic", "--config", config(), "--gradescope", results, tmp_path)
+    assert run.status == 1
+    crash, fine, _ = json.loads(results.read_text())["tests"]
+    assert "SIGSEGV" in crash["output"] and fine["output"].startswith("valid")
+    assert "1 of 2 traces invalid" in run.out
+
+
+@pytest.mark.parametrize(
+    ("fixture", "dialect"), [("handout_classic", "classic"), ("handout_cmu", "cmu")]
+)
+def test_handout_shaped_allocators_compile_unchanged_and_pass(
+    cli, config, write_trace, fixture, dialect
+):
+    trace = write_trace("mixed", "a 0 100\na 1 5000\nr 0 300\nf 1\na 2 40\nf 0\nf 2\n")
+    run = grade(cli, fixture, dialect, "--config", config(), trace)
+    assert run.status == 0, run.out + run.err
+    assert "valid traces        1 / 1" in run.out
+
+
+def test_a_file_that_does_not_compile_gets_the_compiler_messages(
+    cli, config, write_trace, tmp_path
+):
+    source = tmp_path / "mm.c"
+    source.write_text('#include "mm.h"\nint mm_init(void) { return 0 }\n')
+    results = tmp_path / "results.json"
+    run = cli(
+        "grade",
+        source,
+        "--dialect",
+        "classic",
+        "--config",
+        config(),
+        "--gradescope",
+        results,
+        write_trace("t", QUARTER_WASTE),
+    )
+    assert run.status == 1 and "Traceback" not in run.err
+    assert "does not compile" in run.err and "error: expected" in run.err
+    output = json.loads(results.read_text())["tests"][0]["output"]
+    assert "error: expected" in output
+
+
+def test_a_wrong_dialect_is_one_clear_line_first(cli, config, write_trace):
+    run = grade(
+        cli, "handout_cmu", "classic", "--config", config(), write_trace("t", QUARTER_WASTE)
+    )
+    assert run.status == 1
+    first = run.err.splitlines()[0]
+    assert first.endswith(
+        "this looks like a cmu-dialect mm.c compiled as classic: try "
+        "--dialect cmu (or dialect = 'cmu' in [grade])"
+    )
+
+
+def test_a_missing_symbol_and_an_unloadable_library_are_one_line(
+    cli, config, write_trace, tmp_path
+):
+    trace = write_trace("t", QUARTER_WASTE)
+    source = tmp_path / "half.c"
+    source.write_text(
+        '#include "mm.h"\nteam_t team;\nint mm_init(void) { return 0; }\n'
+        "void *mm_malloc(size_t n) { (void)n; return 0; }\nvoid mm_free(void *p) { (void)p; }\n"
+    )
+    run = cli("grade", source, "--dialect", "classic", "--config", config(), trace)
+    assert run.status == 1
+    assert run.err.strip() == f"mallocsim grade: {source}: does not export mm_realloc"
+    junk = tmp_path / "junk.so"
+    junk.write_text("not a library\n")
+    run = cli("grade", junk, "--dialect", "classic", "--config", config(), trace)
+    assert run.status == 1
+    assert run.err.strip() == f"mallocsim grade: {junk}: not an ELF shared library"
+
+
+def test_usage_errors_are_one_line_and_status_2(cli, config, write_trace, tmp_path):
+    trace = write_trace("t", QUARTER_WASTE)
+    run = grade(cli, "good_bump", "classic", "--config", tmp_path / "none.toml", trace)
+    assert run.status == 2 and "none.toml" in run.err and len(run.err.splitlines()) == 1
+    run = cli("grade", FIXTURE_ALLOCATORS / "good_bump.c", trace)
+    assert run.status == 2 and "--dialect classic" in run.err
+    toml = config(FAST + "[[traces]]\nname = 'amptjp-bal'\n")
+    run = grade(cli, "good_bump", "classic", "--config", toml, trace)
+    assert run.status == 2
+    assert "the configuration grades amptjp-bal, but no such trace was given" in run.err
+
+
+def test_the_configuration_picks_the_traces_and_their_weights(cli, config, write_trace, tmp_path):
+    write_trace("quarter", QUARTER_WASTE)  # U = 0.75
+    write_trace("half", "a 0 16\nf 0\n")  # U = 16 / 32 = 0.5
+    write_trace("left_out", "a 0 8\n")
+    toml = config(
+        FAST + "util_weight = 1.0\n[[traces]]\nname = 'quarter'\nweight = 3\n"
+        "[[traces]]\nname = 'half'\n"
+    )
+    run = grade(cli, "good_bump", "classic", "--config", toml, tmp_path)
+    assert run.status == 0, run.err
+    assert "left_out" not in run.out
+    assert "utilization U       68.8%" in run.out  # (3 * 0.75 + 0.5) / 4 = 0.6875
