@@ -122,7 +122,7 @@ def test_each_broken_allocator_is_graded_with_its_diagnosis(
         "--config",
         config(),
         "--timeout",
-        "2",
+        "1",
         "--gradescope",
         results,
         "--junit",
