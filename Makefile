@@ -5,6 +5,7 @@
 #   make test     set up everything and run the whole test suite
 #   make bench    benchmark the policies against glibc on the shared traces
 #   make c-test   the C tests under AddressSanitizer and UBSan
+#   make fuzz     a short libFuzzer run over op sequences for each policy
 #   make format   clang-format the C sources (format-check verifies)
 #   make lint     ruff on the Python sources
 #
@@ -35,7 +36,7 @@ DROPIN_LIB := $(NATIVE_DIR)/libmallocsim.so
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
 DROPIN_SRCS := c/src/$(DROPIN_POLICY).c c/src/memlib_sbrk.c c/src/dropin.c
 
-.PHONY: all native run test bench c-test format format-check lint clean venv system-deps
+.PHONY: all native run test bench c-test fuzz format format-check lint clean venv system-deps
 all: native
 
 native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/include/.stamp
@@ -79,6 +80,7 @@ $(RECORD_LIB): c/src/recorder.c
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TEST_CFLAGS := $(CSTD) $(WARN) -O1 -g $(SAN) -Ic/include -Ic/src -Ic/tests
 TEST_BIN   := $(BUILD_DIR)/c-test
+TEST_HEADERS := $(wildcard c/tests/*.h)
 
 C_TESTS := $(TEST_BIN)/test_memlib $(TEST_BIN)/test_trace $(TEST_BIN)/test_replay \
            $(POLICIES:%=$(TEST_BIN)/test_policy_%) $(POLICIES:%=$(TEST_BIN)/test_corrupt_%)
@@ -95,14 +97,32 @@ $(TEST_BIN)/test_replay: c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c $(HEA
 	@mkdir -p $(TEST_BIN)
 	$(CC) $(TEST_CFLAGS) -o $@ c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c -ldl
 
-$(TEST_BIN)/test_policy_%: c/tests/test_policy.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS) $(wildcard c/tests/*.h)
+$(TEST_BIN)/test_policy_%: c/tests/test_policy.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS) $(TEST_HEADERS)
 	@mkdir -p $(TEST_BIN)
 	$(CC) $(TEST_CFLAGS) -DMM_DIALECT_CMU -DPOLICY_NAME='"$*"' -o $@ c/tests/test_policy.c c/src/$*.c c/src/memlib.c
 
 # Each policy's checker must name the invariant a deliberately corrupted heap breaks.
-$(TEST_BIN)/test_corrupt_%: c/tests/test_corrupt_%.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS) $(wildcard c/tests/*.h)
+$(TEST_BIN)/test_corrupt_%: c/tests/test_corrupt_%.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS) $(TEST_HEADERS)
 	@mkdir -p $(TEST_BIN)
 	$(CC) $(TEST_CFLAGS) -DMM_DIALECT_CMU -o $@ c/tests/test_corrupt_$*.c c/src/$*.c c/src/memlib.c
+
+# A short libFuzzer run per policy: op sequences replayed by the engine's
+# checked pass with mm_checkheap after every op (c/tests/fuzz_policy.c).
+FUZZ_SECONDS ?= 5
+FUZZ_BIN   := $(BUILD_DIR)/fuzz
+FUZZERS    := $(POLICIES:%=$(FUZZ_BIN)/fuzz_%)
+
+$(FUZZ_BIN)/fuzz_%: c/tests/fuzz_policy.c c/src/%.c $(CORE_SRCS) c/src/memlib.c $(HEADERS) $(SRC_HEADERS) $(TEST_HEADERS)
+	@mkdir -p $(FUZZ_BIN)
+	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-DMM_DIALECT_CMU -DPOLICY_NAME='"$*"' -Ic/include -Ic/src -Ic/tests -o $@ \
+		c/tests/fuzz_policy.c c/src/$*.c $(CORE_SRCS) c/src/memlib.c -ldl
+
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=$(FUZZ_BIN)/ \
+			> $$f.log 2>&1 || { grep -v '^INFO' $$f.log | head -n 20; exit 1; }; \
+		grep -E '^(Done|stat::number_of_executed_runs)' $$f.log || tail -n 1 $$f.log; done
 
 c-test: $(C_TESTS)
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; $$t; done
@@ -120,7 +140,7 @@ venv: $(VENV)/.stamp
 run: native venv
 	$(VENV)/bin/mallocsim replay traces/
 
-test: system-deps native venv c-test
+test: system-deps native venv c-test fuzz
 	$(VPY) -m pytest driver/tests
 
 bench: native venv

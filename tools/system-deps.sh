@@ -9,6 +9,8 @@ set -eu
 NEEDS="
 clang-format clang-format
 valgrind valgrind
+clang clang
+/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a libclang-rt-14-dev
 "
 
 missing=""

@@ -501,6 +501,15 @@ static bool run_realloc(checker *c, const ms_op *op) {
         drop_block(c, id);
     if (!take_block(c, id, p, op->size))
         return false;
+    if (op->size == 0) {
+        /* "r id 0" ends the block's life, as the parser reads it (the lab's
+           realloc(p, 0) is free). C lets realloc(p, 0) return a pointer
+           instead of NULL: give that back, so the id is free either way. */
+        if (p != NULL)
+            c->alloc->free(p);
+        drop_block(c, id);
+        return true;
+    }
     if (p == NULL)
         return true;
     /* The first min(old, new) bytes must have come along... */
@@ -662,6 +671,10 @@ static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, 
             p = alloc->realloc(ptr[op->id], op->size);
             if (p == NULL && op->size > 0)
                 return i;
+            if (op->size == 0 && p != NULL) { /* the id's life ends, as in the checked pass */
+                alloc->free(p);
+                p = NULL;
+            }
             ptr[op->id] = p;
             break;
         case MS_OP_CALLOC:

@@ -15,29 +15,13 @@
 #include <string.h>
 
 #include "check.h"
+#include "policy_options.h"
 #include "memlib.h"
 #include "mm.h"
 
 #ifndef POLICY_NAME
 #error "build with -DPOLICY_NAME='\"<policy>\"'"
 #endif
-
-/* The options each policy accepts; a policy missing here is tested with its defaults ("") only. */
-static const char *const implicit_options[] = {"first", "next", "best", NULL};
-static const char *const explicit_options[] = {"lifo", "address", "lifo,best", "address,best",
-                                               NULL};
-static const char *const default_options[] = {"", NULL};
-static const struct {
-    const char *policy;
-    const char *const *options;
-} policy_options[] = {{"implicit", implicit_options}, {"explicit", explicit_options}};
-
-static const char *const *options_of(const char *policy) {
-    for (size_t i = 0; i < sizeof policy_options / sizeof policy_options[0]; i++)
-        if (strcmp(policy_options[i].policy, policy) == 0)
-            return policy_options[i].options;
-    return default_options;
-}
 
 /* ------------------------------------------------------------ helpers */
 

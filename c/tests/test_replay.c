@@ -242,11 +242,12 @@ static void test_utilization_by_hand(void) {
 }
 
 static void test_valid_edge_cases(void) {
-    /* realloc of a never-allocated id is realloc(NULL, n); r to 0 frees;
-       f -1 is free(NULL); tail bytes of odd sizes are checked and kept. */
+    /* realloc of a never-allocated id is realloc(NULL, n); r to 0 frees (the
+       id may be allocated again); f -1 is free(NULL); tail bytes of odd sizes
+       are checked and kept. */
     ms_check_result r = check_bump(
-        FAULT_NONE, trace_of(OPS(R(0, 13), R(0, 77), R(0, 3), F(MS_ID_NULL), R(0, 0), F(0), A(1, 0),
-                                 C(2, 3, 7), R(2, 100), F(1), F(2), C(3, 0, 8)),
+        FAULT_NONE, trace_of(OPS(R(0, 13), R(0, 77), R(0, 3), F(MS_ID_NULL), R(0, 0), A(0, 5),
+                                 A(1, 0), C(2, 3, 7), R(2, 100), F(1), F(2), C(3, 0, 8)),
                              4));
     expect_valid(&r, "edge cases");
     CHECK(r.ops_done == 12, "ops_done %llu", (unsigned long long)r.ops_done);
@@ -297,6 +298,19 @@ static void test_system_alignment(void) {
     expect_failure(&r, 2, "system alignment", "op 2 (a 2 24): block 2 [0x",
                    "is not 16-byte aligned");
     CHECK(strstr(r.error, "heap") == NULL, "no heap offsets for the system: %s", r.error);
+}
+
+/* "r id 0" ends the id's life: the id may be allocated again, whether the
+   allocator's realloc(p, 0) returned NULL or a pointer (given back). */
+static void test_realloc_to_zero_frees(void) {
+    ms_trace t = trace_of(OPS(A(0, 8), R(0, 0), A(0, 16), F(0)), 1);
+    ms_allocator a = bump_table();
+    ms_check_result r;
+    CHECK(ms_replay_checked(&t, &a, &(ms_check_options){0}, &r), "r 0 0 then a 0: %s", r.error);
+    CHECK(r.peak_payload == 16, "peak payload %llu", (unsigned long long)r.peak_payload);
+    double seconds[1];
+    ms_error err;
+    CHECK(ms_replay_timed(&t, &a, 1, 1, 0.0, seconds, &err) == 1, "timed: %s", err.message);
 }
 
 static void test_progress(void) {
@@ -690,6 +704,7 @@ int main(void) {
     test_system_allocator();
     test_system_alignment();
     test_progress();
+    test_realloc_to_zero_frees();
     test_observer();
     test_many_blocks();
     test_misaligned();
