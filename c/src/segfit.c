@@ -235,17 +235,29 @@ static inline bool map_bit(size_t k) {
     return k < run_map_units && ((run_map[k / 64] >> (k % 64)) & 1);
 }
 
-/* The run holding slot p, or NULL when p is a block's payload. */
+static inline char *run_slots(run_t *r) { return (char *)r + RUN_HEADER; }
+
+/* Bytes from a run's word to its last slot's end. */
+static inline size_t run_span(size_t slot_size) {
+    return RUN_HEADER + run_capacity(slot_size) * slot_size;
+}
+
+/*
+ * The run holding slot p, or NULL when p is a block's payload. A run's block ends right after
+ * its slots, so blocks may follow it inside its unit: only addresses below the slots' end are
+ * slots.
+ */
 static inline run_t *slot_run(const void *p) {
     size_t k = (size_t)((const char *)p - heap_base()) >> RUN_SHIFT;
-    return map_bit(k) ? unit_run(k) : NULL;
+    if (!map_bit(k))
+        return NULL;
+    run_t *r = unit_run(k);
+    return (const char *)p < (char *)r + run_span(r->slot_size) ? r : NULL;
 }
 
 static inline block_t *run_block(run_t *r) {
     return (block_t *)(void *)((char *)r - WORD_SIZE - r->front_pad);
 }
-
-static inline char *run_slots(run_t *r) { return (char *)r + RUN_HEADER; }
 
 static void partial_push(run_t *r) {
     unsigned cls = r->slot_size / 16u;
@@ -273,17 +285,19 @@ static inline void count_block(size_t bsize, int delta) {
 }
 
 /*
- * Where a run fits in the free block b of `size` bytes: its block's offset in b, its front
- * pad (a gap of 16 bytes cannot be a free block, so the run block swallows it) and its size
- * (likewise a 16-byte tail). False when b holds no RUN_SIZE-aligned window.
+ * Where a run of `span` bytes fits in the free block b of `size` bytes: its block's offset in b,
+ * its front pad (a gap of 16 bytes cannot be a free block, so the run block swallows it) and
+ * its size (header, pad, span, and the word before the next header; likewise plus a 16-byte
+ * tail). False when b holds no such window with the run's word RUN_SIZE-aligned.
  */
-static bool run_window(block_t *b, size_t size, size_t *off, size_t *pad, size_t *rsize) {
+static bool run_window(block_t *b, size_t size, size_t span, size_t *off, size_t *pad,
+                       size_t *rsize) {
     uintptr_t start = (uintptr_t)b;
     uintptr_t r = (start + WORD_SIZE + RUN_SIZE - 1) & ~(uintptr_t)(RUN_SIZE - 1);
     size_t gap = (size_t)(r - WORD_SIZE - start);
     *pad = gap == 16 ? 16 : 0;
     *off = gap - *pad;
-    *rsize = RUN_SIZE + *pad;
+    *rsize = 2 * WORD_SIZE + *pad + span;
     if (size < *off + *rsize)
         return false;
     if (size - *off - *rsize == 16)
@@ -319,13 +333,13 @@ static bool map_cover(size_t k) {
 }
 
 /* A free block (unlisted, header written) with a run window, from the lists or the heap's end. */
-static block_t *run_home(void) {
+static block_t *run_home(size_t span) {
     size_t off, pad, rsize;
     int seen = 0;
     for (unsigned c = next_nonempty_class(size_class(RUN_SIZE)); c < NUM_CLASSES && seen < FIT_SCAN;
          c = next_nonempty_class(c + 1)) {
         for (block_t *b = class_head[c]; b != NULL && seen < FIT_SCAN; b = links(b)->next, seen++) {
-            if (run_window(b, block_size(b), &off, &pad, &rsize)) {
+            if (run_window(b, block_size(b), span, &off, &pad, &rsize)) {
                 list_remove(b);
                 return b;
             }
@@ -333,7 +347,7 @@ static block_t *run_home(void) {
     }
     block_t *last = last_free_block();
     block_t *start = last != NULL ? last : heap_epilogue();
-    run_window(start, SIZE_MAX, &off, &pad, &rsize);
+    run_window(start, SIZE_MAX, span, &off, &pad, &rsize);
     char *fresh;
     if (last != NULL && block_size(last) >= off + rsize) {
         list_remove(last);
@@ -344,11 +358,12 @@ static block_t *run_home(void) {
 
 /* A new run for class cls, listed as partial. NULL when the heap cannot grow. */
 static run_t *run_create(unsigned cls) {
-    block_t *b = run_home();
+    size_t span = run_span(cls * 16);
+    block_t *b = run_home(span);
     if (b == NULL)
         return NULL;
     size_t size = block_size(b), off, pad, rsize;
-    run_window(b, size, &off, &pad, &rsize);
+    run_window(b, size, span, &off, &pad, &rsize);
     bool prev_alloc = block_prev_alloc(b);
     block_t *rb = (block_t *)(void *)((char *)b + off);
     block_write_header(rb, rsize, true, off == 0 ? prev_alloc : false);
@@ -634,8 +649,8 @@ typedef struct tally {
 /* A run block: aligned, mapped, its counters and its free-slot list consistent. */
 static bool check_run(block_t *b, tally_t *t) {
     size_t size = block_size(b);
-    if (size < RUN_SIZE || size > RUN_SIZE + 32)
-        return fail(b, "run block size is not RUN_SIZE plus at most 32 bytes of pad");
+    if (size < 2 * WORD_SIZE + RUN_HEADER + 16)
+        return fail(b, "run block too small to hold a run");
     char *base = (char *)block_payload(b);
     size_t pad = ((uintptr_t)base & (RUN_SIZE - 1)) == 0 ? 0 : 16;
     run_t *r = (run_t *)(void *)(base + pad);
@@ -647,6 +662,9 @@ static bool check_run(block_t *b, tally_t *t) {
         return fail(r, "run slot size is not a small class");
     if (r->capacity != run_capacity(r->slot_size))
         return fail(r, "run capacity does not match its slot size");
+    size_t want = 2 * WORD_SIZE + pad + run_span(r->slot_size);
+    if (size != want && size != want + 16)
+        return fail(b, "run block size does not fit its slots (plus up to 16 bytes of tail)");
     if (r->used == 0 || r->used > r->fresh || r->fresh > r->capacity)
         return fail(r, "run counters inconsistent (need 0 < used <= fresh <= capacity)");
     size_t idle = (size_t)(r->fresh - r->used), listed = 0;
