@@ -11,6 +11,9 @@ clang-format clang-format
 valgrind valgrind
 clang clang
 /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a libclang-rt-14-dev
+/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 libjemalloc2
+/usr/lib/x86_64-linux-gnu/libmimalloc.so.2 libmimalloc2.0
+/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 libtcmalloc-minimal4
 "
 
 missing=""

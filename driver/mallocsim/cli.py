@@ -18,7 +18,19 @@ from collections.abc import Sequence
 from mallocsim.errors import UsageError
 
 # Subcommands in the order `mallocsim --help` lists them.
-COMMANDS = ("replay", "bench", "grade", "init", "run", "record", "import-mtrace", "gen")
+COMMANDS = (
+    "replay",
+    "bench",
+    "grade",
+    "init",
+    "compare",
+    "report",
+    "diff",
+    "run",
+    "record",
+    "import-mtrace",
+    "gen",
+)
 
 EXIT_OK = 0
 EXIT_INVALID = 1

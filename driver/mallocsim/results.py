@@ -8,7 +8,9 @@ Metrics (defined once, in DESIGN.md):
   throughput       ops / seconds of the median timed pass.
 
 JSON format history (the "version" field):
-  1  first version: {"format", "version", "runs": [{"allocator", "traces": [...]}]}
+  1  first version: {"format", "version", "runs": [{"allocator", "traces": [...]}]};
+     later within 1: a trace's optional "peak_rss", and the optional top-level
+     "series" and "heap_map" of `mallocsim compare` (readers ignore what they do not know)
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class TraceResult:
     seconds_max: float | None = None  # slowest timed pass
     passes: int = 0  # timed passes run
     ops_per_sec: float | None = None  # ops / seconds
+    peak_rss: int | None = None  # bytes: peak resident set of a reference allocator's process
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,18 @@ def write_json(results: Sequence[TraceResult], path: str | Path) -> None:
 def read_json(path: str | Path) -> list[TraceResult]:
     """Read a results file; any malformed or foreign file is a UsageError."""
     try:
-        document = json.loads(Path(path).read_text())
+        text = Path(path).read_text()
+        document = json.loads(text)
     except OSError as error:
         raise UsageError(f"{path}: {error.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except json.JSONDecodeError as error:
+        if f'"{JSON_FORMAT}"' in text[:200]:  # one of ours, cut short or damaged
+            raise UsageError(
+                f"{path}: truncated or damaged results file ({error.msg} at byte {error.pos} "
+                f"of {len(text)})"
+            ) from None
+        raise UsageError(f"{path}: not a mallocsim results file (bad JSON: {error})") from None
+    except UnicodeDecodeError as error:
         raise UsageError(f"{path}: not a mallocsim results file (bad JSON: {error})") from None
     if not isinstance(document, dict) or document.get("format") != JSON_FORMAT:
         raise UsageError(f"{path}: not a mallocsim results file")

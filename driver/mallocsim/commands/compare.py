@@ -1,0 +1,95 @@
+"""`mallocsim compare`: allocators side by side on the same traces.
+
+Allocators are anything `replay` takes, plus the production references glibc,
+jemalloc, mimalloc and tcmalloc (each in a process of its own, see
+references.py). A reference that is not installed is reported with the
+command that installs it and the rest goes on. Exit status: 0 when every
+cell is valid, 1 when an allocator failed a check, 2 when a trace file or an
+allocator could not be used at all (everything else is still reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mallocsim.commands.replay import add_replay_arguments, options_from
+from mallocsim.compare import (
+    Pictures,
+    choose_focus,
+    format_comparison,
+    gather_pictures,
+    run_comparison,
+    write_document,
+)
+from mallocsim.references import REFERENCES
+from mallocsim.report import write_csv
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare allocators side by side (tables, JSON, plots, HTML)",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument(
+        "-a",
+        "--allocator",
+        action="append",
+        required=True,
+        metavar="A",
+        help="as for replay, or a reference: " + ", ".join(REFERENCES) + "; repeat for each",
+    )
+    add_replay_arguments(parser)
+    parser.add_argument("--plots", metavar="DIR", help="write the plots as PNG files into DIR")
+    parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    parser.add_argument(
+        "--focus",
+        metavar="TRACE",
+        help="the trace drawn over time and as a heap map (default: the longest one)",
+    )
+    parser.add_argument(
+        "--heap-map",
+        metavar="A",
+        help="the allocator drawn as a heap map (default: the first on our heap)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    comparison, problems = run_comparison(
+        args.allocator,
+        args.traces,
+        options_from(args),
+        args.dialect,
+        not args.no_isolate,
+        args.timeout,
+    )
+    for line in problems:
+        print(f"mallocsim compare: {line}", file=sys.stderr)
+    for name, why in comparison.missing.items():
+        print(f"mallocsim compare: {name} skipped: {why}", file=sys.stderr)
+    print(format_comparison(comparison))
+    pictures = Pictures()
+    if args.plots or args.html or args.json:
+        focus = choose_focus(comparison, args.focus)
+        pictures = gather_pictures(comparison, focus, args.dialect, args.heap_map, args.timeout)
+    if args.json:
+        write_document(comparison, pictures, args.json)
+    if args.csv:
+        write_csv([r for r in comparison.cells.values()], args.csv)
+    if args.plots or args.html:
+        # matplotlib is imported only when pictures are asked for: it is slow to load.
+        from mallocsim.html import write_html
+        from mallocsim.plots import all_plots
+    if args.plots:
+        folder = Path(args.plots)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, png in all_plots(comparison, pictures.series, pictures.heap_map).items():
+            (folder / name).write_bytes(png)
+    if args.html:
+        write_html(comparison, pictures, args.html)
+    if problems or comparison.missing:
+        return 2
+    return 0 if all(r.valid for r in comparison.cells.values()) else 1

@@ -1,0 +1,31 @@
+"""`mallocsim diff OLD.json NEW.json`: what changed between two saved runs.
+
+Per allocator and trace: utilization in points, the speed ratio, timing
+differences inside the measured spread marked as noise, traces that became
+invalid. Exit status: 0, or 1 when a trace valid in OLD is invalid in NEW
+(a regression gate), 2 for a file that is not a results file of this version.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mallocsim.diff import BROKE, diff_runs, format_diff
+from mallocsim.results import read_json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "diff",
+        help="compare two saved runs",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("old", metavar="OLD.json", help="the earlier run (--json)")
+    parser.add_argument("new", metavar="NEW.json", help="the later run")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    changes = diff_runs(read_json(args.old), read_json(args.new))
+    print(format_diff(changes))
+    return 1 if any(c.status == BROKE for c in changes) else 0

@@ -1,0 +1,35 @@
+"""`mallocsim report results.json -o report.html`: a saved run as one HTML page.
+
+Takes what `mallocsim compare --json` (or `replay --json`) wrote and makes the
+self-contained HTML report from it: every table and the plots there is data
+for (a results file from `replay` has no series or heap map to draw). A file
+from another version, or a truncated one, is one clear line and status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mallocsim.compare import read_document
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="make the HTML report of a saved run",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("results", metavar="RESULTS.json", help="a saved run (--json)")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file")
+    parser.add_argument("--title", help="the report's title (default: the results file's name)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mallocsim.html import write_html  # matplotlib is slow to load: only when needed
+
+    comparison, pictures = read_document(args.results)
+    write_html(comparison, pictures, args.output, args.title or Path(args.results).stem)
+    print(f"wrote {args.output}")
+    return 0

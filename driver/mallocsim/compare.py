@@ -1,0 +1,399 @@
+"""Allocators side by side: every allocator on every trace, one table.
+
+A comparison holds one TraceResult per (allocator, trace), measured the way
+`replay` measures them (built-in policies, libraries and mm.c files through
+replay_all; the production references glibc, jemalloc, mimalloc and tcmalloc
+each in its own preloaded process, see references.py). The table has one
+column group per allocator (utilization, Kops/s), the best of each marked per
+trace, and geometric means over the traces that every allocator passed, so
+that the means compare like with like. A failed cell shows FAIL and the rest
+is still measured; a reference that is not installed is listed as missing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mallocsim.allocators import AllocatorSpec, resolve
+from mallocsim.commands.replay import replay_all
+from mallocsim.errors import UsageError
+from mallocsim.heapmap import DEFAULT_MAX_OPS, HeapMap, collect
+from mallocsim.isolate import DEFAULT_TIMEOUT
+from mallocsim.references import REFERENCES, ReferenceMissing, replay_reference, require
+from mallocsim.replay import LoadedAllocator, ReplayOptions
+from mallocsim.report import kops, percent
+from mallocsim.results import TraceResult, geomean, read_json, to_json
+from mallocsim.timeline import DEFAULT_POINTS, Series, heap_series
+from mallocsim.trace import Trace, find_traces, load_trace
+
+WINNER = "*"  # marks the best cell of a row
+COMPARE_NOTE = (
+    "util = peak live payload / peak heap footprint: for our heap its high-water mark, for a "
+    "reference allocator the footprint its own statistics report at the peak; "
+    f"bound = the best any 16-byte-aligned allocator can do; {WINNER} = best on that trace; "
+    "a reference's util is '-' when the trace fit in memory its process already held; "
+    "geomean = over the traces where every allocator has that figure"
+)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Results arranged for comparing: allocators in the order given, traces in
+    the order first seen, and what could not be measured at all."""
+
+    allocators: list[str]
+    traces: list[str]  # trace keys (their file, or their name for a trace without one)
+    cells: dict[tuple[str, str], TraceResult]  # (allocator, trace key) -> result
+    missing: dict[str, str] = field(default_factory=dict)  # allocator -> why not measured
+
+    def cell(self, allocator: str, trace: str) -> TraceResult | None:
+        return self.cells.get((allocator, trace))
+
+    def trace_name(self, trace: str) -> str:
+        for allocator in self.allocators:
+            result = self.cell(allocator, trace)
+            if result is not None:
+                return result.trace
+        return trace
+
+    def bound(self, trace: str) -> float | None:
+        """The trace's alignment bound (the same for every allocator that passed)."""
+        for allocator in self.allocators:
+            result = self.cell(allocator, trace)
+            if result is not None and result.alignment_bound is not None:
+                return result.alignment_bound
+        return None
+
+    def common_traces(
+        self, measure: Callable[[TraceResult], float | None] | None = None
+    ) -> list[str]:
+        """Traces that every allocator passed (and, with `measure`, has that
+        figure for): the ones a mean across allocators may be taken over."""
+        return [
+            t
+            for t in self.traces
+            if all(
+                (r := self.cell(a, t)) is not None
+                and r.valid
+                and (measure is None or measure(r) is not None)
+                for a in self.allocators
+            )
+        ]
+
+
+def trace_key(result: TraceResult) -> str:
+    return result.path or result.trace
+
+
+def build(
+    results: Iterable[TraceResult],
+    allocators: Sequence[str] | None = None,
+    missing: dict[str, str] | None = None,
+) -> Comparison:
+    """Arrange results into a Comparison (allocators default to the order seen)."""
+    cells: dict[tuple[str, str], TraceResult] = {}
+    seen_allocators: list[str] = []
+    traces: list[str] = []
+    for result in results:
+        key = trace_key(result)
+        cells[(result.allocator, key)] = result
+        if result.allocator not in seen_allocators:
+            seen_allocators.append(result.allocator)
+        if key not in traces:
+            traces.append(key)
+    missing = dict(missing or {})
+    names = [a for a in (allocators or seen_allocators) if a not in missing]
+    return Comparison(names, traces, cells, missing)
+
+
+def winners(values: dict[str, float | None]) -> set[str]:
+    """The names holding the highest value (several on a tie); none when no value."""
+    present = {k: v for k, v in values.items() if v is not None}
+    if not present:
+        return set()
+    best = max(present.values())
+    return {k for k, v in present.items() if v == best}
+
+
+def utilization_means(comparison: Comparison) -> dict[str, float | None]:
+    """Geometric mean of each allocator's utilization over the traces where
+    every allocator's utilization was measured."""
+    common = comparison.common_traces(lambda r: r.utilization)
+    return {
+        a: geomean(
+            r.utilization
+            for t in common
+            if (r := comparison.cell(a, t)) is not None and r.utilization is not None
+        )
+        for a in comparison.allocators
+    }
+
+
+def speed_means(comparison: Comparison) -> dict[str, float | None]:
+    """Geometric mean of each allocator's ops/s over the traces where every
+    allocator was timed."""
+    common = comparison.common_traces(lambda r: r.ops_per_sec)
+    return {
+        a: geomean(
+            r.ops_per_sec
+            for t in common
+            if (r := comparison.cell(a, t)) is not None and r.ops_per_sec is not None
+        )
+        for a in comparison.allocators
+    }
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the comparison table: its text, and whether it is the row's best."""
+
+    text: str
+    best: bool = False
+
+
+def table_rows(comparison: Comparison) -> list[list[Cell]]:
+    """The table's body: per trace its name, alignment bound, then util and
+    Kops/s per allocator; the last row holds the geometric means."""
+    allocators = comparison.allocators
+    rows: list[list[Cell]] = []
+    for trace in comparison.traces:
+        cells = {a: comparison.cell(a, trace) for a in allocators}
+        util_best = winners({a: r.utilization if r and r.valid else None for a, r in cells.items()})
+        speed_best = winners(
+            {a: r.ops_per_sec if r and r.valid else None for a, r in cells.items()}
+        )
+        row = [Cell(comparison.trace_name(trace)), Cell(percent(comparison.bound(trace)))]
+        for a in allocators:
+            result = cells[a]
+            if result is None:
+                row += [Cell(""), Cell("")]
+            elif not result.valid:
+                row += [Cell("FAIL"), Cell("FAIL")]
+            else:
+                row += [
+                    Cell(percent(result.utilization), a in util_best),
+                    Cell(kops(result.ops_per_sec), a in speed_best),
+                ]
+        rows.append(row)
+    util_means, speed_means_ = utilization_means(comparison), speed_means(comparison)
+    util_best, speed_best = winners(util_means), winners(speed_means_)
+    mean_row = [Cell("geomean"), Cell("")]
+    for a in allocators:
+        mean_row += [
+            Cell(percent(util_means[a]), a in util_best),
+            Cell(kops(speed_means_[a]), a in speed_best),
+        ]
+    rows.append(mean_row)
+    return rows
+
+
+TABLE_HEADER = ("trace", "bound", "util", "Kops/s")  # the last two repeat per allocator
+
+
+def failures(comparison: Comparison) -> list[TraceResult]:
+    return [
+        r
+        for t in comparison.traces
+        for a in comparison.allocators
+        if (r := comparison.cell(a, t)) is not None and not r.valid
+    ]
+
+
+def format_comparison(comparison: Comparison) -> str:
+    """The side-by-side table, its means, failures, missing references and the note."""
+    allocators = comparison.allocators
+    header = [*TABLE_HEADER[:2], *TABLE_HEADER[2:] * len(allocators)]
+    body = [[c.text + (WINNER if c.best else " ") for c in row] for row in table_rows(comparison)]
+    for row in body:
+        row[:2] = [c.rstrip() for c in row[:2]]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    # A group's name spans its two columns.
+    for g, name in enumerate(allocators):
+        i = 2 + 2 * g
+        span = widths[i] + 2 + widths[i + 1]
+        if len(name) > span:
+            widths[i + 1] += len(name) - span
+
+    def line(row: Sequence[str]) -> str:
+        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1])]
+        cells += [c.rjust(w) for c, w in zip(row[2:], widths[2:], strict=True)]
+        return "  ".join(cells).rstrip()
+
+    groups = [" " * widths[0], " " * widths[1]]
+    groups += [
+        n.center(widths[2 + 2 * g] + 2 + widths[3 + 2 * g]) for g, n in enumerate(allocators)
+    ]
+    rule = "  ".join("-" * w for w in widths)
+    out = ["  ".join(groups).rstrip(), line(header), rule, *map(line, body[:-1]), rule]
+    out.append(line(body[-1]))
+    failed = failures(comparison)
+    if failed:
+        out.append("Failures:")
+        out.extend(f"  {r.allocator} on {r.trace}: {r.error}" for r in failed)
+    for name, why in comparison.missing.items():
+        out.append(f"Missing: {name}: {why}")
+    out.append(COMPARE_NOTE)
+    return "\n".join(out)
+
+
+def run_comparison(
+    names: Sequence[str],
+    paths: Iterable[str],
+    options: ReplayOptions,
+    dialect: str | None = None,
+    isolate: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_result: Callable[[TraceResult], None] | None = None,
+) -> tuple[Comparison, list[str]]:
+    """Every named allocator on every trace. Returns the comparison and the
+    problems (bad trace files, allocators that could not be loaded), one line
+    each; a reference that is not installed is in comparison.missing."""
+    if len(set(names)) != len(names):
+        raise UsageError("each allocator may be named only once")
+    specs = {n: resolve(n, dialect) for n in names if n not in REFERENCES}
+    problems: list[str] = []
+    traces: dict[str, Trace] = {}
+    for path in find_traces(paths):
+        try:
+            traces[str(path)] = load_trace(path)
+        except UsageError as error:
+            problems.append(str(error))
+    good = list(traces)
+    results: list[TraceResult] = []
+    missing: dict[str, str] = {}
+
+    def record(result: TraceResult) -> None:
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    for name in names:
+        if name in specs:
+            _, trouble = replay_all([specs[name]], good, options, isolate, timeout, record)
+            problems.extend(trouble)
+            continue
+        try:
+            require(REFERENCES[name])
+        except ReferenceMissing as error:
+            missing[name] = str(error)
+            continue
+        for path in good:
+            record(replay_reference(REFERENCES[name], traces[path], options, timeout).result)
+    return build(results, names, missing), problems
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """The data behind the pictures of one focus trace (see plots.py)."""
+
+    series: list[Series] = field(default_factory=list)  # one per allocator that passed it
+    heap_map: HeapMap | None = None  # one allocator on the simulated heap
+
+
+def choose_focus(comparison: Comparison, requested: str | None = None) -> str | None:
+    """The trace to draw over time: the one named (by name or file), else the
+    longest trace that every allocator passed (else the longest of all)."""
+    if requested is not None:
+        for trace in comparison.traces:
+            if requested in (trace, comparison.trace_name(trace)):
+                return trace
+        raise UsageError(f"--focus {requested}: not one of the compared traces")
+    candidates = comparison.common_traces() or comparison.traces
+    if not candidates:
+        return None
+
+    def ops(trace: str) -> int:
+        return max(
+            (r.ops for a in comparison.allocators if (r := comparison.cell(a, trace))), default=0
+        )
+
+    return max(candidates, key=ops)
+
+
+def gather_pictures(
+    comparison: Comparison,
+    focus: str | None,
+    dialect: str | None = None,
+    heap_map_allocator: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    heap_map_ops: int = DEFAULT_MAX_OPS,
+) -> Pictures:
+    """Heap over time on the focus trace for every allocator that passed it,
+    and the heap map of one (the one named, else the first on our heap)."""
+    if focus is None:
+        return Pictures()
+    trace = load_trace(focus)
+    passed = [
+        a for a in comparison.allocators if (r := comparison.cell(a, focus)) is not None and r.valid
+    ]
+    series: list[Series] = []
+    on_our_heap: list[AllocatorSpec] = []
+    for name in passed:
+        if name in REFERENCES:
+            run = replay_reference(
+                REFERENCES[name],
+                trace,
+                ReplayOptions(timing=False),
+                timeout,
+                series_points=DEFAULT_POINTS,
+            )
+            if run.series is not None:
+                series.append(run.series)
+            continue
+        spec = resolve(name, dialect)
+        if spec.kind == "system":
+            continue
+        on_our_heap.append(spec)
+        with LoadedAllocator(spec) as alloc:
+            series.append(heap_series(trace, alloc))
+    if heap_map_allocator is not None:
+        chosen = [s for s in on_our_heap if s.name == heap_map_allocator]
+        if not chosen:
+            raise UsageError(
+                f"--heap-map {heap_map_allocator}: not an allocator on our heap that passed "
+                f"{trace.name}"
+            )
+    else:
+        chosen = on_our_heap[:1]
+    heap_map = None
+    if chosen:
+        with LoadedAllocator(chosen[0]) as alloc:
+            heap_map = collect(trace, alloc, heap_map_ops)
+    return Pictures(series, heap_map)
+
+
+def to_document(comparison: Comparison, pictures: Pictures | None = None) -> dict:
+    """The results JSON (mallocsim.results' format) with what a report needs
+    besides: the missing references, the series and the heap map."""
+    results = [
+        r for t in comparison.traces for a in comparison.allocators if (r := comparison.cell(a, t))
+    ]
+    results.sort(key=lambda r: comparison.allocators.index(r.allocator))
+    document = to_json(results)
+    document["missing"] = comparison.missing
+    if pictures is not None:
+        document["series"] = [asdict(s) for s in pictures.series]
+        document["heap_map"] = asdict(pictures.heap_map) if pictures.heap_map else None
+    return document
+
+
+def write_document(comparison: Comparison, pictures: Pictures | None, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(to_document(comparison, pictures)) + "\n")
+
+
+def read_document(path: str | Path) -> tuple[Comparison, Pictures]:
+    """A saved comparison (or any results file) back, with its pictures' data.
+    Raises UsageError for a file from another version, truncated or damaged."""
+    results = read_json(path)  # checks the format and version
+    document = json.loads(Path(path).read_text())
+    try:
+        series = [Series(**s) for s in document.get("series") or []]
+        raw_map = document.get("heap_map")
+        heap_map = HeapMap(**raw_map) if raw_map else None
+        missing = dict(document.get("missing") or {})
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"{path}: damaged series or heap map ({error})") from None
+    return build(results, missing=missing), Pictures(series, heap_map)

@@ -1,0 +1,147 @@
+"""One self-contained HTML report of a comparison: every table and every plot.
+
+The file needs nothing else to open in any browser: the plots are embedded as
+base64 PNG data URIs and the style sheet is inline. It holds the side-by-side
+table (the best cell per trace in bold), each allocator's detailed table,
+the failures, the missing references, what every figure means, and the plots
+of plots.py that there is data for.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+
+from mallocsim.compare import (
+    COMPARE_NOTE,
+    TABLE_HEADER,
+    Comparison,
+    Pictures,
+    failures,
+    table_rows,
+)
+from mallocsim.plots import all_plots
+from mallocsim.references import REFERENCES
+from mallocsim.report import kops, percent, seconds
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+td.best { font-weight: bold; background: #e8f4e8; }
+td.fail { color: #b00; }
+tr.mean td { border-top: 2px solid #888; }
+img { max-width: 100%; display: block; margin: 1em 0; }
+.note { color: #555; font-size: 0.9em; }
+"""
+
+PLOT_CAPTIONS = {
+    "utilization.png": "Utilization per trace (black tick: the alignment bound)",
+    "throughput.png": "Throughput per trace (log scale)",
+    "heap-over-time.png": "Heap size and live payload over one trace",
+    "heap-map.png": "Heap map: where the blocks were, op by op",
+}
+
+
+def comparison_table(comparison: Comparison) -> str:
+    groups = "".join(f'<th colspan="2">{escape(a)}</th>' for a in comparison.allocators)
+    header = "".join(
+        f"<th>{h}</th>" for h in [*TABLE_HEADER[:2], *TABLE_HEADER[2:] * len(comparison.allocators)]
+    )
+    lines = [
+        '<table class="comparison">',
+        f'<tr><th colspan="2"></th>{groups}</tr>',
+        f"<tr>{header}</tr>",
+    ]
+    rows = table_rows(comparison)
+    for n, row in enumerate(rows):
+        mean = ' class="mean"' if n == len(rows) - 1 else ""
+        cells = []
+        for cell in row:
+            kind = "best" if cell.best else "fail" if cell.text == "FAIL" else ""
+            attribute = f' class="{kind}"' if kind else ""
+            cells.append(f"<td{attribute}>{escape(cell.text)}</td>")
+        lines.append(f"<tr{mean}>{''.join(cells)}</tr>")
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def detail_table(comparison: Comparison, allocator: str) -> str:
+    header = ("trace", "valid", "util", "bound", "footprint", "ops", "secs (min-max)", "Kops/s")
+    if allocator in REFERENCES:
+        header = (*header, "peak RSS")
+    lines = ["<table>", "<tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>"]
+    for trace in comparison.traces:
+        r = comparison.cell(allocator, trace)
+        if r is None:
+            continue
+        spread = (
+            f"{seconds(r.seconds)} ({seconds(r.seconds_min)}-{seconds(r.seconds_max)})"
+            if r.seconds is not None
+            else "-"
+        )
+        cells = [
+            r.trace,
+            "yes" if r.valid else "NO",
+            percent(r.utilization),
+            percent(r.alignment_bound),
+            "-" if r.heap_size is None else f"{r.heap_size:,} B",
+            f"{r.ops:,}",
+            spread,
+            kops(r.ops_per_sec),
+        ]
+        if allocator in REFERENCES:
+            cells.append("-" if r.peak_rss is None else f"{r.peak_rss / 2**20:.1f} MiB")
+        lines.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def render_html(comparison: Comparison, pictures: Pictures, title: str = "mallocsim") -> str:
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(title)}: allocator comparison</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>{escape(title)}: allocator comparison</h1>",
+        f'<p class="note">{escape(COMPARE_NOTE)}</p>',
+        "<h2>Side by side</h2>",
+        comparison_table(comparison),
+    ]
+    failed = failures(comparison)
+    if failed:
+        parts.append("<h2>Failures</h2><ul>")
+        parts += [
+            f"<li>{escape(r.allocator)} on {escape(r.trace)}: {escape(r.error or '')}</li>"
+            for r in failed
+        ]
+        parts.append("</ul>")
+    if comparison.missing:
+        parts.append("<h2>Missing</h2><ul>")
+        parts += [f"<li>{escape(n)}: {escape(w)}</li>" for n, w in comparison.missing.items()]
+        parts.append("</ul>")
+    parts.append("<h2>Plots</h2>")
+    for name, png in all_plots(comparison, pictures.series, pictures.heap_map).items():
+        data = base64.b64encode(png).decode("ascii")
+        caption = escape(PLOT_CAPTIONS.get(name, name))
+        parts.append(f'<h3>{caption}</h3><img alt="{caption}" src="data:image/png;base64,{data}">')
+    parts.append("<h2>Each allocator</h2>")
+    for allocator in comparison.allocators:
+        parts.append(f"<h3>{escape(allocator)}</h3>")
+        if allocator in REFERENCES:
+            measure = REFERENCES[allocator].footprint
+            parts.append(
+                f'<p class="note">footprint: {escape(measure)}, '
+                "above what its process held before the trace</p>"
+            )
+        parts.append(detail_table(comparison, allocator))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_html(
+    comparison: Comparison, pictures: Pictures, path: str | Path, title: str = "mallocsim"
+) -> None:
+    Path(path).write_text(render_html(comparison, pictures, title))

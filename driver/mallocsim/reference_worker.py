@@ -1,0 +1,148 @@
+"""The process a reference allocator replays one trace in (see references.py).
+
+Started as `python -m mallocsim.reference_worker REQUEST-JSON` with LD_PRELOAD
+naming the allocator's library (nothing for glibc), so that the engine's
+"system" allocator, and this interpreter, run on it. It first checks that the
+allocator it was started for is the one answering, then runs one observed
+checked pass (footprint from the allocator's own statistics after every op),
+then replay_trace's checks and timed passes, and prints one JSON object:
+{"result": TraceResult, "series": Series or null}, or {"usage_error": "..."}.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, replace
+
+from cffi import FFI
+
+from mallocsim.allocators import AllocatorSpec
+from mallocsim.errors import UsageError
+from mallocsim.references import REFERENCES
+from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
+from mallocsim.timeline import observe_checked
+from mallocsim.trace import load_trace
+
+_STATS_CDEF = """
+struct mallinfo2 { size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks,
+                   fordblks, keepcost; };
+struct mallinfo2 mallinfo2(void);
+int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+int MallocExtension_GetNumericProperty(const char *property, size_t *value);
+void mi_process_info(size_t *elapsed_msecs, size_t *user_msecs, size_t *system_msecs,
+                     size_t *current_rss, size_t *peak_rss, size_t *current_commit,
+                     size_t *peak_commit, size_t *page_faults);
+"""
+
+
+def footprint_reader(name: str) -> Callable[[], int]:
+    """A function reading the named allocator's footprint from its own
+    statistics. Its buffers are made here, so a reading allocates nothing
+    from the allocator it measures. Fails (AttributeError, or UsageError) when
+    that allocator is not the one this process runs on."""
+    ffi = FFI()
+    ffi.cdef(_STATS_CDEF)
+    process = ffi.dlopen(None)  # the global scope: the preloaded library comes first
+    value = ffi.new("size_t *")
+    length = ffi.new("size_t *")
+    if name == "glibc":
+        mallinfo2 = process.mallinfo2
+
+        def glibc() -> int:
+            info = mallinfo2()
+            return int(info.arena + info.hblkhd)
+
+        return glibc
+    if name == "jemalloc":
+        mallctl = process.mallctl
+        epoch = ffi.new("uint64_t *", 1)
+
+        def jemalloc() -> int:
+            length[0] = ffi.sizeof("uint64_t")
+            mallctl(b"epoch", epoch, length, epoch, ffi.sizeof("uint64_t"))
+            length[0] = ffi.sizeof("size_t")
+            if mallctl(b"stats.active", value, length, ffi.NULL, 0) != 0:
+                raise UsageError("jemalloc: stats.active is unavailable (built without stats?)")
+            return int(value[0])
+
+        return jemalloc
+    if name == "tcmalloc":
+        get = process.MallocExtension_GetNumericProperty
+
+        def tcmalloc() -> int:
+            get(b"generic.heap_size", value)
+            heap = int(value[0])
+            get(b"tcmalloc.pageheap_unmapped_bytes", value)
+            return heap - int(value[0])
+
+        return tcmalloc
+    if name == "mimalloc":
+        info = process.mi_process_info
+        rest = ffi.new("size_t[7]")
+
+        def mimalloc() -> int:
+            info(rest, rest + 1, rest + 2, rest + 3, rest + 4, value, rest + 5, rest + 6)
+            return int(value[0])
+
+        return mimalloc
+    raise UsageError(f"{name}: not a reference allocator")
+
+
+def run(request: dict) -> dict:
+    name = request["reference"]
+    reference = REFERENCES[name]
+    try:
+        footprint = footprint_reader(name)
+        footprint()
+    except AttributeError:
+        raise UsageError(
+            f"{name}: its statistics are not reachable: is {reference.library} preloaded?"
+        ) from None
+    trace = load_trace(request["trace"])
+    options = ReplayOptions(
+        check_heap=False,
+        timing=request["timing"],
+        min_seconds=request["min_seconds"],
+        min_passes=request["min_passes"],
+        max_passes=request["max_passes"],
+        sample_above=request["sample_above"],
+    )
+    spec = AllocatorSpec(name, "system", None, "system", "")
+    with LoadedAllocator(spec) as alloc:
+        # The observed pass comes first, while the allocator holds nothing of
+        # the trace's: later passes would find their memory already there.
+        observed = observe_checked(
+            trace, alloc, footprint, request["series_points"], baseline_op=True
+        )
+        result = replay_trace(trace, alloc, options)
+    if not (result.valid and observed.valid):
+        return {"result": asdict(result), "series": None}
+    # A footprint below the peak of the live blocks rounded to 16 means the
+    # trace was served from memory the process held before it started: too
+    # small a trace to measure this allocator by, so no utilization at all.
+    peak = observed.peak_footprint
+    measured = peak > 0 and peak >= (result.peak_aligned or 0)
+    result = replace(
+        result,
+        heap_size=peak if measured else None,
+        utilization=(result.peak_payload or 0) / peak if measured else None,
+        peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    )
+    series = asdict(observed.series) if observed.series else None
+    return {"result": asdict(result), "series": series}
+
+
+def main() -> int:
+    try:
+        payload = run(json.loads(sys.argv[1]))
+    except UsageError as error:
+        payload = {"usage_error": str(error)}
+    sys.stdout.write(json.dumps(payload))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

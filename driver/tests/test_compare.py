@@ -1,0 +1,120 @@
+"""`mallocsim compare` on built-in policies: the table, its winners and means,
+the JSON and CSV, and a failing allocator shown as failed while every other
+cell is still measured."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+
+from mallocsim.compare import build, format_comparison, speed_means, utilization_means
+from mallocsim.results import TraceResult
+
+from .conftest import FIXTURE_ALLOCATORS
+
+# Peak live payload 300 bytes (ids 0 and 1 together); rounded up to 16 each
+# they take 112 + 208 = 320 bytes: the alignment bound is 300 / 320 = 93.75%.
+TWO_BLOCKS = "a 0 100\na 1 200\nf 0\na 2 50\nf 1\nf 2\n"
+# Peak 4 * 4000 = 16000 bytes, already multiples of 16: the bound is 100%.
+BIG_BLOCKS = "a 0 4000\na 1 4000\na 2 4000\na 3 4000\nf 1\nf 3\na 4 8000\nf 0\nf 2\nf 4\n"
+
+
+def test_two_policies_table_and_json(cli, write_trace, tmp_path):
+    write_trace("two", TWO_BLOCKS)
+    write_trace("big", BIG_BLOCKS)
+    out = tmp_path / "cmp.json"
+    run = cli(
+        "compare", "-a", "implicit", "-a", "segfit", "--min-seconds", "0.001",
+        "--json", out, "--csv", tmp_path / "cmp.csv", tmp_path,
+    )  # fmt: skip
+    assert run.status == 0, run.err
+    document = json.loads(out.read_text())
+    assert document["format"] == "mallocsim-results" and document["version"] == 1
+    assert [r["allocator"] for r in document["runs"]] == ["implicit", "segfit"]
+    results = {(t["allocator"], t["trace"]): t for r in document["runs"] for t in r["traces"]}
+    assert len(results) == 4
+    for (_, trace), entry in results.items():
+        assert entry["valid"] and entry["error"] is None
+        expected_peak = {"two": 300, "big": 16000}[trace]
+        assert entry["peak_payload"] == expected_peak
+        assert entry["utilization"] == pytest.approx(expected_peak / entry["heap_size"])
+        assert entry["alignment_bound"] == pytest.approx({"two": 300 / 320, "big": 1.0}[trace])
+        assert entry["ops_per_sec"] > 0
+    lines = run.out.splitlines()
+    assert "implicit" in lines[0] and "segfit" in lines[0]
+    assert lines[1].split() == ["trace", "bound", "util", "Kops/s", "util", "Kops/s"]
+    two = next(line for line in lines if line.startswith("two"))
+    assert "93.8%" in two  # the bound
+    for allocator in ("implicit", "segfit"):
+        assert f"{100 * results[(allocator, 'two')]['utilization']:.1f}%" in two
+    # The better utilization on each trace carries the mark.
+    for trace in ("two", "big"):
+        row = next(line for line in lines if line.startswith(trace)).split()
+        utils = {"implicit": results[("implicit", trace)], "segfit": results[("segfit", trace)]}
+        best = max(u["utilization"] for u in utils.values())
+        cells = {"implicit": row[2], "segfit": row[4]}
+        for allocator, entry in utils.items():
+            assert cells[allocator].endswith("*") == (entry["utilization"] == best)
+    mean_row = next(line for line in lines if line.startswith("geomean")).split()
+    for column, allocator in ((1, "implicit"), (3, "segfit")):
+        mean = math.sqrt(
+            results[(allocator, "two")]["utilization"] * results[(allocator, "big")]["utilization"]
+        )
+        assert mean_row[column].rstrip("*") == f"{100 * mean:.1f}%"
+    rows = list(csv.DictReader((tmp_path / "cmp.csv").open()))
+    assert {(r["allocator"], r["trace"]) for r in rows} == set(results)
+
+
+def test_a_failing_allocator_is_failed_there_and_the_rest_is_measured(cli, write_trace, tmp_path):
+    write_trace("two", TWO_BLOCKS)
+    out = tmp_path / "cmp.json"
+    run = cli(
+        "compare", "-a", "implicit", "-a", FIXTURE_ALLOCATORS / "misaligned.c",
+        "--dialect", "classic", "--no-timing", "--json", out, tmp_path / "two.rep",
+    )  # fmt: skip
+    assert run.status == 1, run.err
+    row = next(line for line in run.out.splitlines() if line.startswith("two")).split()
+    assert row[-1] == "FAIL" and row[-2] == "FAIL"
+    assert "not 16-byte aligned" in run.out
+    runs = {r["allocator"]: r["traces"] for r in json.loads(out.read_text())["runs"]}
+    [good] = runs["implicit"]
+    assert good["valid"] and good["utilization"] > 0
+
+
+def test_an_allocator_named_twice_or_unknown_is_a_usage_error(cli, write_trace):
+    trace = write_trace("two", TWO_BLOCKS)
+    run = cli("compare", "-a", "segfit", "-a", "segfit", trace)
+    assert run.status == 2 and "only once" in run.err
+    run = cli("compare", "-a", "bogus", trace)
+    assert run.status == 2 and "unknown allocator 'bogus'" in run.err
+
+
+def _result(allocator: str, trace: str, util: float | None, speed: float | None, valid=True):
+    return TraceResult(
+        allocator=allocator, trace=trace, path=f"/t/{trace}.rep", valid=valid,
+        error=None if valid else "boom", ops=10, weight=1, utilization=util,
+        alignment_bound=0.99, ops_per_sec=speed,
+    )  # fmt: skip
+
+
+def test_means_are_over_the_traces_every_allocator_has_the_figure_for():
+    comparison = build(
+        [
+            _result("a", "x", 0.5, 100.0),
+            _result("a", "y", 0.8, 400.0),
+            _result("a", "z", 0.9, 1000.0),
+            _result("b", "x", 0.6, 200.0),
+            _result("b", "y", None, 100.0),  # e.g. a reference whose footprint was not measurable
+            _result("b", "z", None, None, valid=False),
+        ]
+    )
+    assert utilization_means(comparison) == {"a": 0.5, "b": 0.6}  # only x has both
+    speeds = speed_means(comparison)  # x and y
+    assert speeds["a"] == pytest.approx(200.0) and speeds["b"] == pytest.approx(math.sqrt(2e4))
+    text = format_comparison(comparison)
+    z_row = next(line for line in text.splitlines() if line.startswith("z")).split()
+    assert z_row[2] == "90.0%*" and z_row[-1] == "FAIL"
+    assert "b on z: boom" in text
