@@ -1,0 +1,248 @@
+"""The mallocsim pytest plugin: one test item per (allocator, trace).
+
+    pytest --mallocsim-allocator=mm.c --mallocsim-dialect=classic --mallocsim-traces=traces/
+
+Registered under the pytest11 entry point, so an installed mallocsim offers
+it to every pytest run; it stays inert (collects nothing, loads nothing
+native) unless --mallocsim-allocator is given. Each item builds the allocator
+(once per process; the build is cached by content), refuses it if it makes
+forbidden calls, and replays its trace in a child process with a time limit,
+so that a crash or a hang fails that item alone. A failure is reported as
+the diagnosis and the trace line it points at, not a Python traceback.
+--mallocsim-min-util and --mallocsim-min-throughput add thresholds. Every
+item carries the `mallocsim` marker (select with -m mallocsim) and records
+its utilization and throughput as user properties (shown by --junitxml).
+Works under pytest-xdist: items are independent and collected identically
+in every worker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:  # the plugin loads nothing of mallocsim until it is used
+    from mallocsim.allocators import AllocatorSpec
+
+_DIAGNOSIS_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+): ")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mallocsim", "malloc-lab allocators replayed on traces (mallocsim)")
+    group.addoption(
+        "--mallocsim-allocator",
+        action="append",
+        default=[],
+        metavar="ALLOC",
+        help="an mm.c, a .so or a built-in policy to test; repeatable",
+    )
+    group.addoption(
+        "--mallocsim-traces",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a trace file or a folder of .rep files; repeatable",
+    )
+    group.addoption(
+        "--mallocsim-dialect", choices=("classic", "cmu"), help="lab dialect of an mm.c or .so"
+    )
+    group.addoption(
+        "--mallocsim-min-util",
+        type=float,
+        metavar="FRACTION",
+        help="fail a trace whose utilization is below this (e.g. 0.6)",
+    )
+    group.addoption(
+        "--mallocsim-min-throughput",
+        type=float,
+        metavar="KOPS",
+        help="fail a trace replayed slower than this many thousand ops per second",
+    )
+    group.addoption(
+        "--mallocsim-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="stop an allocator that runs a trace longer than this (default 60)",
+    )
+    group.addoption(
+        "--mallocsim-check-heap", action="store_true", help="call mm_checkheap after every op"
+    )
+
+
+class MallocsimFailure(Exception):
+    """A trace that failed on an allocator: its one-line diagnosis (or the
+    compiler's messages), shown as is."""
+
+    def __init__(self, message: str, trace: Path | None = None) -> None:
+        super().__init__(message)
+        self.trace = trace
+
+
+class _Plan:
+    """What every item of one session shares: the specs and how to replay."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        from mallocsim.allocators import resolve
+        from mallocsim.errors import UsageError
+        from mallocsim.replay import ReplayOptions
+        from mallocsim.trace import find_traces
+
+        option = config.getoption
+        if not option("mallocsim_traces"):
+            raise pytest.UsageError("--mallocsim-allocator needs --mallocsim-traces=PATH")
+        dialect = option("mallocsim_dialect")
+        try:
+            self.specs = [resolve(name, dialect) for name in option("mallocsim_allocator")]
+            self.traces = find_traces(option("mallocsim_traces"))
+        except UsageError as error:
+            raise pytest.UsageError(f"mallocsim: {error}") from None
+        self.min_util: float | None = option("mallocsim_min_util")
+        self.min_kops: float | None = option("mallocsim_min_throughput")
+        self.timeout: float = option("mallocsim_timeout")
+        self.options = ReplayOptions(
+            check_heap=option("mallocsim_check_heap"), timing=self.min_kops is not None
+        )
+        # Node ids: a trace's path under the rootdir, else its file name (its
+        # full path when two traces share a name), never the pytest default
+        # for a path given as an argument, which is "" and would clash.
+        names = [path.name for path in self.traces]
+        self.nodeids = {
+            path.resolve(): _nodeid(path, config.rootpath, names.count(path.name) > 1)
+            for path in self.traces
+        }
+        short = [Path(spec.name).name for spec in self.specs]
+        # Item names: the allocators' file names, or their full names if those clash.
+        self.names = short if len(set(short)) == len(short) else [s.name for s in self.specs]
+        self._problems: dict[str, str | None] = {}
+
+    def problem(self, spec: AllocatorSpec) -> str | None:
+        """Why this allocator cannot run at all (build, forbidden calls), once."""
+        from mallocsim.commands.grade import prepare
+
+        if spec.name not in self._problems:
+            self._problems[spec.name] = prepare(spec)[1]
+        return self._problems[spec.name]
+
+
+_PLAN = pytest.StashKey["_Plan"]()
+
+
+def _nodeid(path: Path, rootpath: Path, clash: bool) -> str:
+    try:
+        return path.resolve().relative_to(rootpath).as_posix()
+    except ValueError:
+        return str(path.resolve()) if clash else path.name
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "mallocsim: a trace replayed on an allocator by mallocsim")
+    if not config.getoption("mallocsim_allocator"):
+        return
+    plan = _Plan(config)
+    config.stash[_PLAN] = plan
+    # The traces become paths to collect; without explicit paths, only them.
+    traces = [str(path) for path in plan.traces]
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        config.args.extend(t for t in traces if t not in config.args)
+    else:
+        config.args[:] = traces
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    plan = parent.config.stash.get(_PLAN, None)
+    nodeid = plan.nodeids.get(file_path.resolve()) if plan is not None else None
+    if nodeid is None:
+        return None
+    return TraceFile.from_parent(parent, path=file_path, nodeid=nodeid, plan=plan)
+
+
+class TraceFile(pytest.File):
+    """A trace file: one item per allocator."""
+
+    def __init__(self, *, plan: _Plan, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+
+    def collect(self) -> Iterator[pytest.Item]:
+        for spec, name in zip(self.plan.specs, self.plan.names, strict=True):
+            yield TraceItem.from_parent(self, name=name, plan=self.plan, spec=spec)
+
+
+class TraceItem(pytest.Item):
+    """One trace replayed on one allocator."""
+
+    def __init__(self, *, plan: _Plan, spec: AllocatorSpec, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.spec = spec
+        self.trace = self.path
+        self.add_marker("mallocsim")
+
+    def runtest(self) -> None:
+        from mallocsim.errors import UsageError
+        from mallocsim.isolate import replay_isolated
+        from mallocsim.trace import load_trace
+
+        problem = self.plan.problem(self.spec)
+        if problem is not None:
+            raise MallocsimFailure(problem)
+        try:
+            trace = load_trace(self.trace)
+            result = replay_isolated(trace, self.spec, self.plan.options, self.plan.timeout)
+        except UsageError as error:
+            raise MallocsimFailure(str(error), self.trace) from None
+        for name in ("utilization", "ops_per_sec"):
+            if getattr(result, name) is not None:
+                self.user_properties.append((name, getattr(result, name)))
+        if not result.valid:
+            raise MallocsimFailure(result.error or "invalid", self.trace)
+        self._check_thresholds(result.utilization, result.ops_per_sec)
+
+    def _check_thresholds(self, utilization: float | None, ops_per_sec: float | None) -> None:
+        low_util, low_kops = self.plan.min_util, self.plan.min_kops
+        if low_util is not None and (utilization or 0.0) < low_util:
+            raise MallocsimFailure(
+                f"{self.trace}: utilization {100 * (utilization or 0.0):.1f}% is below the "
+                f"minimum {100 * low_util:.1f}%"
+            )
+        kops = (ops_per_sec or 0.0) / 1000
+        if low_kops is not None and kops < low_kops:
+            raise MallocsimFailure(
+                f"{self.trace}: throughput {kops:,.0f} Kops/s is below the minimum "
+                f"{low_kops:,.0f} Kops/s"
+            )
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: object = None,
+    ) -> str:
+        if not isinstance(excinfo.value, MallocsimFailure):
+            return str(super().repr_failure(excinfo))
+        message = str(excinfo.value)
+        shown = _trace_line(message, excinfo.value.trace)
+        return f"{message}\n{shown}" if shown else message
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.trace, None, f"{self.spec.name} on {self.trace.name}"
+
+
+def _trace_line(message: str, trace: Path | None) -> str | None:
+    """The trace file's line a diagnosis points at ("  17 | f 5"), if any."""
+    match = _DIAGNOSIS_LINE.match(message)
+    if trace is None or match is None or match["path"] != str(trace):
+        return None
+    number = int(match["line"])
+    try:
+        with open(trace, errors="replace") as lines:
+            for current, text in enumerate(lines, 1):
+                if current == number:
+                    return f"  {number} | {text.rstrip()}"
+    except OSError:
+        return None
+    return None

@@ -1,0 +1,172 @@
+"""The pytest plugin, run in real pytest subprocesses (pytester): inert
+without its options, one item per (trace, allocator), passes, failures shown
+as the diagnosis and the trace line (no Python traceback), thresholds,
+build failures, pytest-xdist and --junitxml."""
+
+from __future__ import annotations
+
+import tomllib
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from .conftest import FIXTURE_ALLOCATORS, REPO
+
+pytest_plugins = ["pytester"]
+
+GOOD_TRACE = "a 0 48\na 1 100\nf 1\nf 0\n"  # two mallocs: segfault.c crashes on its third
+CRASH_TRACE = "a 0 8\na 1 8\na 2 8\nf 0\n"
+
+
+@pytest.fixture
+def run(pytester, monkeypatch):
+    """run(*args) -> RunResult of a pytest subprocess with only this plugin
+    (and xdist) loaded, whatever is installed."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO / "driver"))
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makefile(".rep", good=GOOD_TRACE, crash=CRASH_TRACE)
+
+    def go(*args: object):
+        return pytester.runpytest_subprocess(
+            "-p", "mallocsim.pytest_plugin", "-p", "xdist.plugin", *map(str, args)
+        )
+
+    return go
+
+
+def allocator(name: str) -> str:
+    return f"--mallocsim-allocator={FIXTURE_ALLOCATORS / name}.c"
+
+
+def test_inert_without_its_options(run, pytester):
+    pytester.makepyfile(test_plain="def test_one():\n    pass\n")
+    result = run("-q")
+    result.assert_outcomes(passed=1)
+    assert "good.rep" not in result.stdout.str()
+
+
+def test_one_item_per_trace_and_allocator(run, pytester):
+    result = run(
+        allocator("good_bump"),
+        allocator("segfault"),
+        "--mallocsim-dialect=classic",
+        f"--mallocsim-traces={pytester.path}",
+        "--collect-only",
+        "-q",
+    )
+    assert result.ret == 0
+    ids = [line for line in result.outlines if "::" in line]
+    assert ids == [
+        "crash.rep::good_bump.c",
+        "crash.rep::segfault.c",
+        "good.rep::good_bump.c",
+        "good.rep::segfault.c",
+    ]
+
+
+def test_a_good_allocator_passes(run, pytester):
+    result = run(
+        allocator("good_bump"),
+        "--mallocsim-dialect=classic",
+        f"--mallocsim-traces={pytester.path}",
+        "-m",
+        "mallocsim",
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_a_failure_shows_the_diagnosis_and_the_trace_line(run, pytester):
+    crash = pytester.path / "crash.rep"
+    result = run(
+        allocator("segfault"), "--mallocsim-dialect=classic", f"--mallocsim-traces={crash}"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"{crash}:3: crashed with SIGSEGV at op 2 (a 2 8) in the checked pass",
+            "  3 | a 2 8",
+        ]
+    )
+    text = result.stdout.str()
+    assert "Traceback" not in text and "pytest_plugin.py" not in text and "raise " not in text
+
+
+def test_thresholds_fail_with_the_measure(run, pytester):
+    good = pytester.path / "good.rep"
+    result = run(
+        allocator("good_bump"),
+        "--mallocsim-dialect=classic",
+        f"--mallocsim-traces={good}",
+        "--mallocsim-min-util=0.9",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"{good}: utilization *% is below the minimum 90.0%"])
+    result = run(
+        allocator("good_bump"),
+        "--mallocsim-dialect=classic",
+        f"--mallocsim-traces={good}",
+        "--mallocsim-min-throughput=1e12",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"{good}: throughput * Kops/s is below the minimum *"])
+
+
+def test_build_failures_and_forbidden_calls_fail_their_items(run, pytester):
+    broken = pytester.makefile(".c", mm='#include "mm.h"\nint mm_init(void) { return 0 }\n')
+    good = pytester.path / "good.rep"
+    result = run(
+        f"--mallocsim-allocator={broken}",
+        "--mallocsim-dialect=classic",
+        f"--mallocsim-traces={good}",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"{broken}: does not compile:", "*error: expected*"])
+    result = run(
+        allocator("calls_malloc"), "--mallocsim-dialect=classic", f"--mallocsim-traces={good}"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*calls_malloc.c: calls free, malloc: *"])
+
+
+def test_bad_usage_is_one_error_line(run, pytester):
+    result = run(allocator("good_bump"), "--mallocsim-dialect=classic")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --mallocsim-allocator needs --mallocsim-traces=PATH"])
+    result = run(allocator("good_bump"), f"--mallocsim-traces={pytester.path}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: mallocsim: *say which lab dialect*"])
+
+
+def test_under_xdist(run, pytester):
+    result = run(
+        allocator("good_bump"),
+        allocator("segfault"),
+        "--mallocsim-dialect=classic",
+        f"--mallocsim-traces={pytester.path}",
+        "-n",
+        "2",
+    )
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*crashed with SIGSEGV at op 2 (a 2 8)*"])
+
+
+def test_junit_xml(run, pytester):
+    report = pytester.path / "report.xml"
+    result = run(
+        allocator("segfault"),
+        "--mallocsim-dialect=classic",
+        f"--mallocsim-traces={pytester.path}",
+        f"--junitxml={report}",
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    cases = {c.get("classname"): c for c in ET.parse(report).getroot().iter("testcase")}
+    assert set(cases) == {"crash.rep", "good.rep"}
+    assert "SIGSEGV at op 2" in cases["crash.rep"].find("failure").get("message")
+    properties = {p.get("name"): p.get("value") for p in cases["good.rep"].iter("property")}
+    assert 0 < float(properties["utilization"]) <= 1
+
+
+def test_registered_as_a_pytest11_entry_point():
+    with open(REPO / "pyproject.toml", "rb") as handle:
+        project = tomllib.load(handle)["project"]
+    assert project["entry-points"]["pytest11"] == {"mallocsim": "mallocsim.pytest_plugin"}
