@@ -239,15 +239,20 @@ def explain(result: Score) -> str:
         return "\n".join(lines)
 
     def pct(value: float | None) -> str:
-        return "-" if value is None else f"{100 * value:.1f}%"
+        return "- (no graded trace counts for it)" if value is None else f"{100 * value:.1f}%"
 
     def kops(value: float | None) -> str:
-        return "-" if value is None else f"{value / 1000:,.0f} Kops/s"
+        return (
+            "- (no graded trace counts for it)" if value is None else f"{value / 1000:,.0f} Kops/s"
+        )
 
+    in_u = sum(t.counts_utilization for t in result.per_trace)
+    in_t = sum(t.counts_throughput for t in result.per_trace)
     lines += [
         f"  utilization U       {pct(result.utilization)}",
         f"  throughput T        {kops(result.throughput)}",
-        f"  reference T_ref     {kops(result.reference_throughput)} ({result.reference_source})",
+        f"  counted             U over {in_u} traces, T over {in_t} (total ops / total seconds)",
+        f"  reference T_ref     {_reference(result)}",
         f"  utilization part    {result.util_score:.3f} x {100 * w:g}",
         f"  throughput part     {result.throughput_score:.3f} x {100 * (1 - w):g}",
         f"  performance index   {result.index:.1f} / 100",
@@ -257,3 +262,9 @@ def explain(result: Score) -> str:
         lines.append(f"  penalty             {result.penalty}")
     lines.append(f"  score               {result.points:.1f} / {result.max_points:g}")
     return "\n".join(lines)
+
+
+def _reference(result: Score) -> str:
+    if result.reference_throughput is None:
+        return "- (not needed)"
+    return f"{result.reference_throughput / 1000:,.0f} Kops/s ({result.reference_source})"
