@@ -216,24 +216,25 @@ static bool request_size(size_t size, size_t *asize) {
 
 /* ------------------------------------------------------------ small-block runs */
 
-static uint32_t partial_runs[SMALL_CLASSES + 1]; /* head unit of the runs with a free slot */
+static uint32_t partial_runs[SMALL_CLASSES + 1]; /* link to the first run with a free slot */
 static size_t live_small[SMALL_CLASSES + 1];     /* live small objects, slots or blocks */
-static uint64_t *run_map;                        /* bit k set <=> unit k holds a run */
-static size_t run_map_units;                     /* units run_map covers */
+static uint8_t *run_map;    /* per unit: 0, or 1 + (offset of the run starting in it) / 16 */
+static size_t run_map_units; /* units run_map covers */
 
 static inline char *heap_base(void) { return (char *)mem_heap_lo(); }
 
+static inline size_t addr_unit(const void *p) {
+    return (size_t)((const char *)p - heap_base()) >> UNIT_SHIFT;
+}
+
+/* The run starting in unit k, whose map entry is not 0. */
 static inline run_t *unit_run(size_t k) {
-    return (run_t *)(void *)(heap_base() + (k << RUN_SHIFT));
+    return (run_t *)(void *)(heap_base() + (k << UNIT_SHIFT) + (size_t)(run_map[k] - 1) * 16);
 }
 
-static inline uint32_t run_unit(const run_t *r) {
-    return (uint32_t)((size_t)((const char *)r - heap_base()) >> RUN_SHIFT);
-}
-
-static inline bool map_bit(size_t k) {
-    return k < run_map_units && ((run_map[k / 64] >> (k % 64)) & 1);
-}
+/* Partial-list links name a run by 1 + its unit, 0 being the end of the list. */
+static inline uint32_t run_link(const run_t *r) { return (uint32_t)addr_unit(r) + 1; }
+static inline run_t *link_run(uint32_t link) { return unit_run((size_t)link - 1); }
 
 static inline char *run_slots(run_t *r) { return (char *)r + RUN_HEADER; }
 
@@ -242,40 +243,43 @@ static inline size_t run_span(size_t slot_size) {
     return RUN_HEADER + run_capacity(slot_size) * slot_size;
 }
 
+static inline block_t *run_block(run_t *r) { return payload_block(r); }
+
 /*
- * The run holding slot p, or NULL when p is a block's payload. A run's block ends right after
- * its slots, so blocks may follow it inside its unit: only addresses below the slots' end are
- * slots.
+ * The run holding slot p, or NULL when p is a block's payload: the nearest run starting at or
+ * before p holds it when p lies before that run's last slot's end. Runs are longer than two
+ * units, so that run starts in p's unit or one of the two before it.
  */
 static inline run_t *slot_run(const void *p) {
-    size_t k = (size_t)((const char *)p - heap_base()) >> RUN_SHIFT;
-    if (!map_bit(k))
-        return NULL;
-    run_t *r = unit_run(k);
-    return (const char *)p < (char *)r + run_span(r->slot_size) ? r : NULL;
-}
-
-static inline block_t *run_block(run_t *r) {
-    return (block_t *)(void *)((char *)r - WORD_SIZE - r->front_pad);
+    size_t k = addr_unit(p);
+    for (size_t j = 0; j < 3 && j <= k; j++) {
+        size_t u = k - j;
+        if (u >= run_map_units || run_map[u] == 0)
+            continue;
+        run_t *r = unit_run(u);
+        if ((const char *)r > (const char *)p)
+            continue;
+        return (const char *)p < (char *)r + run_span(r->slot_size) ? r : NULL;
+    }
+    return NULL;
 }
 
 static void partial_push(run_t *r) {
     unsigned cls = r->slot_size / 16u;
-    uint32_t k = run_unit(r);
     r->prev = 0;
     r->next = partial_runs[cls];
     if (r->next != 0)
-        unit_run(r->next)->prev = k;
-    partial_runs[cls] = k;
+        link_run(r->next)->prev = run_link(r);
+    partial_runs[cls] = run_link(r);
 }
 
 static void partial_remove(run_t *r) {
     if (r->prev != 0)
-        unit_run(r->prev)->next = r->next;
+        link_run(r->prev)->next = r->next;
     else
         partial_runs[r->slot_size / 16u] = r->next;
     if (r->next != 0)
-        unit_run(r->next)->prev = r->prev;
+        link_run(r->next)->prev = r->prev;
 }
 
 /* Live small objects per class, the signal that a class is worth a run. */
@@ -284,44 +288,19 @@ static inline void count_block(size_t bsize, int delta) {
         live_small[(bsize - 2 * WORD_SIZE) / 16] += (size_t)(ptrdiff_t)delta;
 }
 
-/*
- * Where a run of `span` bytes fits in the free block b of `size` bytes: its block's offset in b,
- * its front pad (a gap of 16 bytes cannot be a free block, so the run block swallows it) and
- * its size (header, pad, span, and the word before the next header; likewise plus a 16-byte
- * tail). False when b holds no such window with the run's word RUN_SIZE-aligned.
- */
-static bool run_window(block_t *b, size_t size, size_t span, size_t *off, size_t *pad,
-                       size_t *rsize) {
-    uintptr_t start = (uintptr_t)b;
-    uintptr_t r = (start + WORD_SIZE + RUN_SIZE - 1) & ~(uintptr_t)(RUN_SIZE - 1);
-    size_t gap = (size_t)(r - WORD_SIZE - start);
-    *pad = gap == 16 ? 16 : 0;
-    *off = gap - *pad;
-    *rsize = 2 * WORD_SIZE + *pad + span;
-    if (size < *off + *rsize)
-        return false;
-    if (size - *off - *rsize == 16)
-        *rsize += 16;
-    return true;
-}
-
 /* Make the map cover unit k. False when the heap cannot hold the bigger map. */
 static bool map_cover(size_t k) {
     if (k < run_map_units)
         return true;
-    size_t units = run_map_units * 2;
-    if (units <= k)
-        units = (k + 64) & ~(size_t)63;
-    size_t bytes = units / 8, asize;
+    size_t units = 2 * run_map_units > k ? 2 * run_map_units : k + 1, asize;
     char *fresh;
-    block_t *mb = request_size(bytes, &asize) ? alloc_block(asize, &fresh) : NULL;
+    block_t *mb = request_size(units, &asize) ? alloc_block(asize, &fresh) : NULL;
     if (mb == NULL)
         return false;
-    uint64_t *map = block_payload(mb);
-    size_t old = run_map_units / 8;
-    if (old > 0)
-        memcpy(map, run_map, old);
-    memset((char *)map + old, 0, bytes - old);
+    uint8_t *map = block_payload(mb);
+    if (run_map_units > 0)
+        memcpy(map, run_map, run_map_units);
+    memset(map + run_map_units, 0, units - run_map_units);
     if (run_map != NULL) {
         block_t *ob = payload_block(run_map);
         make_free(ob, block_size(ob));
@@ -332,69 +311,27 @@ static bool map_cover(size_t k) {
     return true;
 }
 
-/* A free block (unlisted, header written) with a run window, from the lists or the heap's end. */
-static block_t *run_home(size_t span) {
-    size_t off, pad, rsize;
-    int seen = 0;
-    for (unsigned c = next_nonempty_class(size_class(RUN_SIZE)); c < NUM_CLASSES && seen < FIT_SCAN;
-         c = next_nonempty_class(c + 1)) {
-        for (block_t *b = class_head[c]; b != NULL && seen < FIT_SCAN; b = links(b)->next, seen++) {
-            if (run_window(b, block_size(b), span, &off, &pad, &rsize)) {
-                list_remove(b);
-                return b;
-            }
-        }
-    }
-    block_t *last = last_free_block();
-    block_t *start = last != NULL ? last : heap_epilogue();
-    run_window(start, SIZE_MAX, span, &off, &pad, &rsize);
-    char *fresh;
-    if (last != NULL && block_size(last) >= off + rsize) {
-        list_remove(last);
-        return last;
-    }
-    return extend_heap(off + rsize, &fresh);
-}
-
-/* A new run for class cls, listed as partial. NULL when the heap cannot grow. */
+/* A new run for class cls in a block placed like any other, listed as partial. NULL: no memory. */
 static run_t *run_create(unsigned cls) {
-    size_t span = run_span(cls * 16);
-    block_t *b = run_home(span);
+    size_t slot_size = cls * 16;
+    char *fresh;
+    block_t *b = alloc_block(run_span(slot_size) + 2 * WORD_SIZE, &fresh);
     if (b == NULL)
         return NULL;
-    size_t size = block_size(b), off, pad, rsize;
-    run_window(b, size, span, &off, &pad, &rsize);
-    bool prev_alloc = block_prev_alloc(b);
-    block_t *rb = (block_t *)(void *)((char *)b + off);
-    block_write_header(rb, rsize, true, off == 0 ? prev_alloc : false);
-    rb->header |= RUN_BIT;
-    if (off > 0) {
-        block_write_tags(b, off, false, prev_alloc);
-        list_insert(b);
-    }
-    block_t *after = block_next(rb);
-    size_t tail = size - off - rsize;
-    if (tail > 0) {
-        block_write_tags(after, tail, false, true);
-        set_prev_alloc(block_next(after), false);
-        list_insert(after);
-    } else {
-        set_prev_alloc(after, true);
-    }
-    run_t *r = (run_t *)(void *)((char *)rb + WORD_SIZE + pad);
-    r->free_slots = NULL;
-    r->slot_size = (uint16_t)(cls * 16);
-    r->capacity = (uint16_t)run_capacity(r->slot_size);
-    r->used = 0;
-    r->fresh = 0;
-    r->front_pad = (uint16_t)pad;
-    size_t k = run_unit(r);
+    run_t *r = block_payload(b);
+    size_t k = addr_unit(r);
     if (!map_cover(k)) {
-        make_free(rb, rsize);
-        coalesce_and_list(rb);
+        make_free(b, block_size(b));
+        coalesce_and_list(b);
         return NULL;
     }
-    run_map[k / 64] |= (uint64_t)1 << (k % 64);
+    b->header |= RUN_BIT;
+    run_map[k] = (uint8_t)(1 + (((uintptr_t)r & (UNIT_SIZE - 1)) >> 4));
+    r->free_slots = NULL;
+    r->slot_size = (uint16_t)slot_size;
+    r->capacity = (uint16_t)run_capacity(slot_size);
+    r->used = 0;
+    r->fresh = 0;
     partial_push(r);
     return r;
 }
@@ -402,15 +339,14 @@ static run_t *run_create(unsigned cls) {
 /* Give an empty run's block back to the heap. */
 static void run_release(run_t *r) {
     partial_remove(r);
-    size_t k = run_unit(r);
-    run_map[k / 64] &= ~((uint64_t)1 << (k % 64));
-    block_t *rb = run_block(r);
-    make_free(rb, block_size(rb));
-    coalesce_and_list(rb);
+    run_map[addr_unit(r)] = 0;
+    block_t *b = run_block(r);
+    make_free(b, block_size(b));
+    coalesce_and_list(b);
 }
 
 static void *run_alloc(unsigned cls) {
-    run_t *r = partial_runs[cls] != 0 ? unit_run(partial_runs[cls]) : run_create(cls);
+    run_t *r = partial_runs[cls] != 0 ? link_run(partial_runs[cls]) : run_create(cls);
     if (r == NULL)
         return NULL;
     void *p = r->free_slots;
@@ -651,18 +587,15 @@ static bool check_run(block_t *b, tally_t *t) {
     size_t size = block_size(b);
     if (size < 2 * WORD_SIZE + RUN_HEADER + 16)
         return fail(b, "run block too small to hold a run");
-    char *base = (char *)block_payload(b);
-    size_t pad = ((uintptr_t)base & (RUN_SIZE - 1)) == 0 ? 0 : 16;
-    run_t *r = (run_t *)(void *)(base + pad);
-    if (((uintptr_t)r & (RUN_SIZE - 1)) != 0 || r->front_pad != pad)
-        return fail(b, "run is not RUN_SIZE-aligned or its front pad is wrong");
-    if (slot_run(r) != r)
+    run_t *r = block_payload(b);
+    size_t k = addr_unit(r);
+    if (k >= run_map_units || run_map[k] == 0 || unit_run(k) != r)
         return fail(r, "run missing from the run map");
     if (r->slot_size == 0 || r->slot_size % 16 != 0 || r->slot_size > SMALL_MAX)
         return fail(r, "run slot size is not a small class");
     if (r->capacity != run_capacity(r->slot_size))
         return fail(r, "run capacity does not match its slot size");
-    size_t want = 2 * WORD_SIZE + pad + run_span(r->slot_size);
+    size_t want = 2 * WORD_SIZE + run_span(r->slot_size);
     if (size != want && size != want + 16)
         return fail(b, "run block size does not fit its slots (plus up to 16 bytes of tail)");
     if (r->used == 0 || r->used > r->fresh || r->fresh > r->capacity)
@@ -763,29 +696,28 @@ static bool check_runs(const tally_t *t) {
     if (run_map_units > 0) {
         block_t *mb = payload_block(run_map);
         if (!heap_holds_block(mb) || !block_alloc(mb) || (mb->header & RUN_BIT) ||
-            block_size(mb) - WORD_SIZE < run_map_units / 8)
+            block_size(mb) - WORD_SIZE < run_map_units)
             return fail(run_map, "run map is not an allocated block of its size");
     }
     size_t mapped = 0;
-    for (size_t w = 0; w < run_map_units / 64; w++) {
-        for (uint64_t bits = run_map[w]; bits != 0; bits &= bits - 1) {
-            size_t k = w * 64 + (size_t)__builtin_ctzll(bits);
-            run_t *r = unit_run(k);
-            if (k == 0 || (char *)r + RUN_HEADER > (char *)heap_epilogue() || r->front_pad > 16 ||
-                !(run_block(r)->header & RUN_BIT))
-                return fail(r, "run map marks a unit that holds no run");
-            mapped++;
-        }
+    for (size_t k = 0; k < run_map_units; k++) {
+        if (run_map[k] == 0)
+            continue;
+        run_t *r = unit_run(k);
+        if (run_map[k] > UNIT_SIZE / 16 || !heap_holds_block(run_block(r)) ||
+            (char *)r + RUN_HEADER > (char *)heap_epilogue() || !(run_block(r)->header & RUN_BIT))
+            return fail(r, "run map marks a unit where no run starts");
+        mapped++;
     }
     if (mapped != t->runs)
-        return fail(run_map, "run map marks a unit that holds no run");
+        return fail(run_map, "run map marks a unit where no run starts");
     size_t listed = 0;
     for (unsigned c = 1; c <= SMALL_CLASSES; c++) {
         uint32_t prev = 0;
-        for (uint32_t k = partial_runs[c]; k != 0; prev = k, k = unit_run(k)->next) {
-            run_t *r = unit_run(k);
-            if (!map_bit(k))
-                return fail(r, "partial-run list entry is not a run");
+        for (uint32_t l = partial_runs[c]; l != 0; prev = l, l = link_run(l)->next) {
+            if (l > run_map_units || run_map[l - 1] == 0)
+                return check_fail(&report, "partial-run list entry %u is not a run", l);
+            run_t *r = link_run(l);
             if (r->slot_size != c * 16)
                 return fail(r, "run in the wrong class's partial list");
             if (r->used >= r->capacity)

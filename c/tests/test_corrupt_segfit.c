@@ -28,6 +28,15 @@ static run_t *run;
 
 static free_links_t *links(block_t *b) { return (free_links_t *)block_payload(b); }
 
+/* The run whose block holds p, found by walking the heap; NULL when p is in no run. */
+static run_t *run_of(const void *p) {
+    for (block_t *b = heap_first_block(); !block_is_epilogue(b); b = block_next(b))
+        if ((b->header & RUN_BIT) && (const char *)p > (char *)b &&
+            (const char *)p < (char *)block_next(b))
+            return block_payload(b);
+    return NULL;
+}
+
 static bool build_heap(void) {
     mem_reset();
     bool ok = mm_init();
@@ -49,16 +58,16 @@ static bool build_heap(void) {
     mm_free(block_payload(blocks[B]));
     mm_free(block_payload(blocks[D]));
     /* The last small objects are slots of one run; free two of them. */
-    run = (run_t *)(void *)((uintptr_t)smalls[SMALLS - 1] & ~(uintptr_t)(RUN_SIZE - 1));
+    run = run_of(smalls[SMALLS - 1]);
     mm_free(smalls[SMALLS - 2]);
     mm_free(smalls[SMALLS - 4]);
     ok = mm_checkheap(__LINE__);
     CHECK(ok, "the heap is broken before any corruption: %s", mm_checkheap_message());
     CHECK(!ok || strcmp(mm_checkheap_message(), "") == 0, "a passing check left a message");
     CHECK(links(blocks[D])->next == blocks[B], "B and D are not listed D -> B");
-    CHECK(run->slot_size == 16 && run->used == SMALLS - RUN_PROMOTE - 2 && run->free_slots != NULL,
+    CHECK(run != NULL && run->slot_size == 16 && run->used == SMALLS - RUN_PROMOTE - 2 && run->free_slots != NULL,
           "the last small objects are not slots of one run with two freed");
-    return ok && links(blocks[D])->next == blocks[B] && run->free_slots != NULL;
+    return ok && links(blocks[D])->next == blocks[B] && run != NULL && run->free_slots != NULL;
 }
 
 /* mm_checkheap must fail naming `invariant`, the address `at` (when not NULL) and its lineno. */
@@ -175,7 +184,7 @@ static bool fill_second_run(void) {
     do {
         p = mm_malloc(16);
         CHECK(p != NULL, "mm_malloc(16) failed");
-    } while (p != NULL && (run_t *)(void *)((uintptr_t)p & ~(uintptr_t)(RUN_SIZE - 1)) == run);
+    } while (p != NULL && run_of(p) == run);
     if (p == NULL)
         return false;
     mm_free(smalls[SMALLS - 1]);
@@ -185,7 +194,6 @@ static bool fill_second_run(void) {
 }
 
 static void test_run_corruptions(void) {
-    block_t *rb = (block_t *)(void *)((char *)run - WORD_SIZE - run->front_pad);
     if (build_heap()) {
         run->used = 0;
         expect_broken("run counters", "run counters inconsistent", run);
@@ -199,8 +207,11 @@ static void test_run_corruptions(void) {
         expect_broken("run capacity", "capacity does not match", run);
     }
     if (build_heap()) {
-        run->front_pad = 16 - run->front_pad;
-        expect_broken("run front pad", "front pad", rb);
+        /* Consistent counters for 80-byte slots, in a block sized for 16-byte ones. */
+        run->slot_size = 80;
+        run->capacity = (uint16_t)run_capacity(80);
+        expect_broken("run block sized for another class", "run block size does not fit its slots",
+                      payload_block(run));
     }
     if (build_heap()) {
         memcpy(run->free_slots, &run->free_slots, sizeof(void *));
@@ -216,8 +227,17 @@ static void test_run_corruptions(void) {
         expect_broken("leaked free slots", "free-slot list shorter", run);
     }
     if (build_heap()) {
-        rb->header &= ~RUN_BIT;
-        expect_broken("run block unmarked", "run map marks a unit that holds no run", run);
+        payload_block(run)->header &= ~RUN_BIT;
+        expect_broken("run block unmarked", "run map marks a unit where no run starts", run);
+    }
+    if (build_heap()) {
+        /* The run's block split: a 32-byte block, then the run block, 32 bytes up from where
+           the map says the run starts. */
+        block_t *b = payload_block(run);
+        block_t *moved = (block_t *)(void *)((char *)b + 32);
+        moved->header = (b->header - 32) | PREV_ALLOC_BIT;
+        b->header = pack(32, true, block_prev_alloc(b));
+        expect_broken("run block moved", "run missing from the run map", block_payload(moved));
     }
     if (build_heap()) {
         blocks[B]->header |= RUN_BIT;
