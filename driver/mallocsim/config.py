@@ -18,11 +18,10 @@ back to a default).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-import tomllib
 
 from mallocsim.allocators import DIALECTS
 from mallocsim.errors import UsageError
@@ -208,3 +207,14 @@ def load_config(path: str | Path | None) -> GradingConfig:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not valid TOML: not UTF-8 text") from None
     return parse_config(document, str(path))
+
+
+def require_listed(config: GradingConfig, given: Iterable[str]) -> None:
+    """Raise ConfigError unless every trace the configuration lists is among
+    the names `given` (a grade never silently skips a listed trace)."""
+    present = set(given)
+    missing = [rule.name for rule in config.traces if rule.name not in present]
+    if missing:
+        raise ConfigError(
+            f"the configuration grades {', '.join(missing)}, but no such trace was given"
+        )

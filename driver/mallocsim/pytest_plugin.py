@@ -65,12 +65,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--mallocsim-timeout",
         type=float,
-        default=60.0,
         metavar="SECONDS",
-        help="stop an allocator that runs a trace longer than this (default 60)",
+        help="stop an allocator that runs a trace longer than this (default: the config's, 60)",
     )
     group.addoption(
         "--mallocsim-check-heap", action="store_true", help="call mm_checkheap after every op"
+    )
+    group.addoption(
+        "--mallocsim-config",
+        metavar="TOML",
+        help="a grading.toml: its dialect, timeout, check_heap and [[traces]] list apply",
     )
 
 
@@ -88,6 +92,7 @@ class _Plan:
 
     def __init__(self, config: pytest.Config) -> None:
         from mallocsim.allocators import resolve
+        from mallocsim.config import load_config, require_listed
         from mallocsim.errors import UsageError
         from mallocsim.replay import ReplayOptions
         from mallocsim.trace import find_traces
@@ -95,17 +100,23 @@ class _Plan:
         option = config.getoption
         if not option("mallocsim_traces"):
             raise pytest.UsageError("--mallocsim-allocator needs --mallocsim-traces=PATH")
-        dialect = option("mallocsim_dialect")
         try:
+            grading = load_config(option("mallocsim_config"))
+            dialect = option("mallocsim_dialect") or grading.dialect
             self.specs = [resolve(name, dialect) for name in option("mallocsim_allocator")]
             self.traces = find_traces(option("mallocsim_traces"))
+            if grading.traces:
+                require_listed(grading, (path.stem for path in self.traces))
+                listed = {rule.name for rule in grading.traces}
+                self.traces = [path for path in self.traces if path.stem in listed]
         except UsageError as error:
             raise pytest.UsageError(f"mallocsim: {error}") from None
         self.min_util: float | None = option("mallocsim_min_util")
         self.min_kops: float | None = option("mallocsim_min_throughput")
-        self.timeout: float = option("mallocsim_timeout")
+        self.timeout: float = option("mallocsim_timeout") or grading.timeout
         self.options = ReplayOptions(
-            check_heap=option("mallocsim_check_heap"), timing=self.min_kops is not None
+            check_heap=option("mallocsim_check_heap") or grading.check_heap,
+            timing=self.min_kops is not None,
         )
         # Node ids: a trace's path under the rootdir, else its file name (its
         # full path when two traces share a name), never the pytest default

@@ -137,6 +137,29 @@ def test_bad_usage_is_one_error_line(run, pytester):
     result.stderr.fnmatch_lines(["ERROR: mallocsim: *say which lab dialect*"])
 
 
+def test_a_grading_config_gives_the_dialect_and_the_traces(run, pytester):
+    config = pytester.makefile(
+        ".toml", grading="[grade]\ndialect = 'classic'\n[[traces]]\nname = 'good'\n"
+    )
+    result = run(
+        allocator("good_bump"),
+        f"--mallocsim-config={config}",
+        f"--mallocsim-traces={pytester.path}",
+        "--collect-only",
+        "-q",
+    )
+    assert [line for line in result.outlines if "::" in line] == ["good.rep::good_bump.c"]
+    config.write_text("[[traces]]\nname = 'absent'\n")
+    result = run(
+        allocator("good_bump"),
+        "--mallocsim-dialect=classic",
+        f"--mallocsim-config={config}",
+        f"--mallocsim-traces={pytester.path}",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: mallocsim: the configuration grades absent, *"])
+
+
 def test_under_xdist(run, pytester):
     result = run(
         allocator("good_bump"),

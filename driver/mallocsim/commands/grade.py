@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mallocsim.allocators import DIALECTS, AllocatorError, AllocatorSpec, resolve
 from mallocsim.autograder import Grade, write_gradescope, write_junit
-from mallocsim.config import ConfigError, GradingConfig, TraceRule, load_config
+from mallocsim.config import GradingConfig, TraceRule, load_config, require_listed
 from mallocsim.errors import UsageError
 from mallocsim.forbidden import checked_library
 from mallocsim.isolate import replay_isolated
@@ -76,12 +76,7 @@ def select_traces(traces: Sequence[Trace], config: GradingConfig) -> dict[str, T
     be given; the others are left out), or each trace's header weight."""
     if not config.traces:
         return {t.name: header_rule(t.info) for t in traces}
-    given = {t.name for t in traces}
-    missing = [rule.name for rule in config.traces if rule.name not in given]
-    if missing:
-        raise ConfigError(
-            f"the configuration grades {', '.join(missing)}, but no such trace was given"
-        )
+    require_listed(config, (t.name for t in traces))
     return {rule.name: rule for rule in config.traces}
 
 
