@@ -266,5 +266,5 @@ def explain(result: Score) -> str:
 
 def _reference(result: Score) -> str:
     if result.reference_throughput is None:
-        return "- (not needed)"
+        return f"- ({result.reference_source or 'not needed'})"
     return f"{result.reference_throughput / 1000:,.0f} Kops/s ({result.reference_source})"

@@ -262,3 +262,14 @@ def test_the_configuration_picks_the_traces_and_their_weights(cli, config, write
     assert run.status == 0, run.err
     assert "left_out" not in run.out
     assert "utilization U       68.8%" in run.out  # (3 * 0.75 + 0.5) / 4 = 0.6875
+
+
+def test_a_reference_that_cannot_be_measured_keeps_the_results():
+    from mallocsim.commands.grade import measure_reference
+    from mallocsim.replay import ReplayOptions
+    from mallocsim.trace import parse_trace_text
+
+    huge = parse_trace_text("a 0 100000000000000\n", "huge")  # glibc says NULL: no timing
+    reference, source = measure_reference([huge], ReplayOptions(min_seconds=0.0), 10.0)
+    assert reference is None
+    assert source.startswith("glibc could not be measured: huge: op 0 (a 0 100000000000000)")
