@@ -6,11 +6,15 @@ allocators of both dialects, and each kind of bad input as one clear line."""
 from __future__ import annotations
 
 import json
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from mallocsim._native import HEADER_DIR
+
 from .conftest import FIXTURE_ALLOCATORS
+from .test_init import STRICT
 
 # good_bump on "a 0 48, f 0": the heap holds one 16-byte header and 48 bytes,
 # the peak payload is 48: utilization 48 / 64 = 0.75.
@@ -182,6 +186,16 @@ def test_handout_shaped_allocators_compile_unchanged_and_pass(
     run = grade(cli, fixture, dialect, "--config", config(), trace)
     assert run.status == 0, run.out + run.err
     assert "valid traces        1 / 1" in run.out
+
+
+@pytest.mark.parametrize(
+    ("fixture", "defines"),
+    [("handout_classic", []), ("handout_cmu", ["-DMM_DIALECT_CMU", "-DDRIVER"])],
+)
+def test_handout_shaped_allocators_build_with_strict_warnings(tmp_path, fixture, defines):
+    source = FIXTURE_ALLOCATORS / f"{fixture}.c"
+    out = tmp_path / "mm.so"
+    subprocess.run(["cc", *STRICT, *defines, f"-I{HEADER_DIR}", "-o", out, source], check=True)
 
 
 def test_a_file_that_does_not_compile_gets_the_compiler_messages(
