@@ -196,15 +196,50 @@ static block_t *extend_heap(size_t asize, char **fresh) {
 /* ------------------------------------------------------------ the interface */
 
 /* A block of at least asize bytes, allocated. *fresh: its payload from there on is still zero. */
+/*
+ * The block realloc grew last, and the free block after it, its room to grow: allocations keep
+ * out of that room's front while they can, so the block grows in place next time instead of
+ * moving and leaving a hole (realloc-bal, realloc2-bal: a block grows while small ones come and
+ * go). NULL when there is none.
+ */
+static block_t *last_grown;
+
+static block_t *growth_room(void) {
+    if (last_grown == NULL)
+        return NULL;
+    block_t *next = block_next(last_grown);
+    return block_alloc(next) ? NULL : next;
+}
+
+/* Allocate asize bytes at the far end of the unlisted free block b, whose front stays free. */
+static block_t *carve_back(block_t *b, size_t asize) {
+    make_free(b, block_size(b) - asize);
+    list_insert(b);
+    block_t *a = block_next(b);
+    block_write_header(a, asize, true, false);
+    set_prev_alloc(block_next(a), true);
+    return a;
+}
+
 static block_t *alloc_block(size_t asize, char **fresh) {
+    *fresh = (char *)UINTPTR_MAX;
+    block_t *room = growth_room();
     block_t *b = find_fit(asize);
+    if (b != NULL && b == room) {
+        list_remove(b);
+        if (block_size(b) >= asize + MIN_BLOCK)
+            return carve_back(b, asize);
+        b = find_fit(asize); /* any other fit */
+        list_insert(room);
+    }
     if (b != NULL) {
         list_remove(b);
-        *fresh = (char *)UINTPTR_MAX;
-    } else {
-        b = extend_heap(asize, fresh);
-        if (b == NULL)
-            return NULL;
+    } else if (room != NULL && room == last_free_block()) {
+        /* Grow the heap past the room and take the new end. */
+        b = extend_heap(block_size(room) + asize, fresh);
+        return b != NULL ? carve_back(b, asize) : NULL;
+    } else if ((b = extend_heap(asize, fresh)) == NULL) {
+        return NULL;
     }
     carve(b, asize);
     return b;
@@ -218,7 +253,7 @@ static bool request_size(size_t size, size_t *asize) {
 
 static uint32_t partial_runs[SMALL_CLASSES + 1]; /* link to the first run with a free slot */
 static size_t live_small[SMALL_CLASSES + 1];     /* live small objects, slots or blocks */
-static uint8_t *run_map;    /* per unit: 0, or 1 + (offset of the run starting in it) / 16 */
+static uint8_t *run_map;     /* per unit: 0, or 1 + (offset of the run starting in it) / 16 */
 static size_t run_map_units; /* units run_map covers */
 
 static inline char *heap_base(void) { return (char *)mem_heap_lo(); }
@@ -399,6 +434,7 @@ bool mm_init(void) {
     memset(live_small, 0, sizeof live_small);
     run_map = NULL;
     run_map_units = 0;
+    last_grown = NULL;
     check_msg[0] = '\0';
     return heap_frame_create();
 }
@@ -418,6 +454,8 @@ void mm_free(void *ptr) {
         return;
     }
     block_t *b = payload_block(ptr);
+    if (b == last_grown)
+        last_grown = NULL;
     count_block(block_size(b), -1);
     make_free(b, block_size(b));
     coalesce_and_list(b);
@@ -498,6 +536,8 @@ static void *realloc_move(void *ptr, size_t size, size_t keep) {
         return NULL;
     memcpy(p, ptr, keep < size ? keep : size);
     mm_free(ptr);
+    if (slot_run(p) == NULL)
+        last_grown = payload_block(p);
     return p;
 }
 
@@ -527,6 +567,8 @@ void *mm_realloc(void *ptr, size_t size) {
         }
         b = moved;
     }
+    if (asize >= old) /* a realloc that does not shrink the block is taken as growth */
+        last_grown = b;
     count_block(block_size(b), 1);
     return block_payload(b);
 }

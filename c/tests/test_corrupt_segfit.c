@@ -65,7 +65,8 @@ static bool build_heap(void) {
     CHECK(ok, "the heap is broken before any corruption: %s", mm_checkheap_message());
     CHECK(!ok || strcmp(mm_checkheap_message(), "") == 0, "a passing check left a message");
     CHECK(links(blocks[D])->next == blocks[B], "B and D are not listed D -> B");
-    CHECK(run != NULL && run->slot_size == 16 && run->used == SMALLS - RUN_PROMOTE - 2 && run->free_slots != NULL,
+    CHECK(run != NULL && run->slot_size == 16 && run->used == SMALLS - RUN_PROMOTE - 2 &&
+              run->free_slots != NULL,
           "the last small objects are not slots of one run with two freed");
     return ok && links(blocks[D])->next == blocks[B] && run != NULL && run->free_slots != NULL;
 }
