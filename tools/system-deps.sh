@@ -7,6 +7,9 @@
 set -eu
 
 NEEDS="
+sqlite3 sqlite3
+gcc gcc
+git git
 clang-format clang-format
 valgrind valgrind
 clang clang
