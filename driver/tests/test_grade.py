@@ -70,8 +70,14 @@ def test_a_score_computed_by_hand(cli, config, write_trace, tmp_path):
 
 def test_t_ref_is_measured_from_glibc_when_not_configured(cli, config, write_trace):
     trace = write_trace("quarter", QUARTER_WASTE)
+    # With heap checks on: they apply to the student's allocator, not to glibc.
     run = grade(
-        cli, "good_bump", "classic", "--config", config("[grade]\nmin_seconds = 0.0\n"), trace
+        cli,
+        "good_bump",
+        "classic",
+        "--config",
+        config("[grade]\nmin_seconds = 0.0\ncheck_heap = true\n"),
+        trace,
     )
     assert run.status == 0, run.err
     assert "Kops/s (glibc, measured in this run)" in run.out

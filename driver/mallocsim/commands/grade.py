@@ -19,6 +19,7 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from mallocsim.allocators import DIALECTS, AllocatorError, AllocatorSpec, resolve
@@ -98,6 +99,7 @@ def measure_reference(
     and where it came from; (None, why) when it could not be measured, so
     that the allocator's own results are still reported."""
     glibc = resolve("glibc")
+    options = replace(options, check_heap=False)  # glibc has no mm_checkheap
     results = [replay_isolated(t, glibc, options, timeout) for t in traces]
     reference = aggregate_throughput(results)
     if reference is None:
