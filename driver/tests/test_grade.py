@@ -293,3 +293,29 @@ def test_a_reference_that_cannot_be_measured_keeps_the_results():
     reference, source = measure_reference([huge], ReplayOptions(min_seconds=0.0), 10.0)
     assert reference is None
     assert source.startswith("glibc could not be measured: huge: op 0 (a 0 100000000000000)")
+
+
+def test_a_library_that_stops_loading_midway_keeps_the_earlier_results(write_trace, monkeypatch):
+    from mallocsim.allocators import resolve
+    from mallocsim.commands import grade as grade_module
+    from mallocsim.config import GradingConfig
+    from mallocsim.errors import UsageError
+    from mallocsim.trace import load_trace
+
+    real = grade_module.replay_isolated
+    calls = []
+
+    def flaky(trace, spec, options, timeout):
+        calls.append(trace.name)
+        if len(calls) == 2:
+            raise UsageError("lib.so: cannot load: gone")
+        return real(trace, spec, options, timeout)
+
+    monkeypatch.setattr(grade_module, "replay_isolated", flaky)
+    traces = [load_trace(write_trace(name, QUARTER_WASTE)) for name in ("one", "two")]
+    spec = resolve(str(FIXTURE_ALLOCATORS / "good_bump.c"), "classic")
+    config = GradingConfig(reference_throughput=1e6, min_seconds=0.0)
+    got = grade_module.grade(spec, traces, grade_module.select_traces(traces, config), config)
+    assert got.problem is None
+    one, two = got.results
+    assert one.valid and not two.valid and two.error == "lib.so: cannot load: gone"

@@ -30,6 +30,7 @@ from mallocsim.forbidden import checked_library
 from mallocsim.isolate import replay_isolated
 from mallocsim.replay import ReplayOptions
 from mallocsim.report import format_report
+from mallocsim.results import TraceResult
 from mallocsim.score import aggregate_throughput, explain, failed_score, header_rule, score
 from mallocsim.trace import Trace, find_traces, load_trace
 
@@ -124,13 +125,25 @@ def grade(
         return Grade(spec.name, (), failed_score(config, summary), problem)
     graded = [t for t in traces if t.name in rules]
     options = ReplayOptions(check_heap=config.check_heap, min_seconds=config.min_seconds)
-    results = []
-    try:
-        for trace in graded:
+    results: list[TraceResult] = []
+    for trace in graded:
+        try:
             results.append(replay_isolated(trace, spec, options, timeout))
-    except UsageError as error:  # raised before any op ran: the library will not load
-        message = str(error).replace(str(library), spec.name)  # name the student's file
-        return Grade(spec.name, (), failed_score(config, message), message)
+        except UsageError as error:  # raised before any op ran: the library did not load
+            message = str(error).replace(str(library), spec.name)  # name the student's file
+            if not results:
+                return Grade(spec.name, (), failed_score(config, message), message)
+            results.append(  # and keep what was already measured
+                TraceResult(
+                    spec.name,
+                    trace.name,
+                    trace.path,
+                    False,
+                    message,
+                    trace.num_ops,
+                    trace.info.weight,
+                )
+            )
     if config.reference_throughput is not None:
         reference, source = config.reference_throughput, "configured"
     else:
