@@ -6,7 +6,9 @@ they are undefined symbols in its ELF dynamic symbol table: this module
 reads that table itself (no binutils needed) and names every forbidden one.
 
 Guarantee: check_library returns normally only when the library imports none
-of FORBIDDEN; otherwise it raises ForbiddenCallError, one line naming them.
+of FORBIDDEN, nor any of the heap controls that are the driver's alone
+(DRIVER_ONLY: resetting the heap mid-trace would fake the utilization);
+otherwise it raises ForbiddenCallError, one line naming them.
 Anything that is not a readable 64-bit little-endian ELF shared object is an
 AllocatorError, one line.
 """
@@ -36,6 +38,11 @@ FORBIDDEN = frozenset(
         "mmap64",
         "mremap",
     }
+)
+# The heap's controls belong to the driver: an allocator that reset the heap
+# or its high-water mark mid-trace could fake its utilization.
+DRIVER_ONLY = frozenset(
+    {"mem_init", "mem_deinit", "mem_reset", "mem_reset_brk", "mem_set_limit", "mem_fail_after"}
 )
 
 _SHT_DYNSYM = 11
@@ -84,11 +91,18 @@ def imported_symbols(path: str | Path) -> set[str]:
 def check_library(path: str | Path, shown_as: str | None = None) -> None:
     """Raise ForbiddenCallError if the library imports a forbidden function.
     `shown_as` names the allocator in the message (its source, say)."""
-    calls = sorted(imported_symbols(path) & FORBIDDEN)
+    imported = imported_symbols(path)
+    calls = sorted(imported & FORBIDDEN)
     if calls:
         raise ForbiddenCallError(
             f"{shown_as or path}: calls {', '.join(calls)}: an allocator may get memory only "
             "from mem_sbrk (the system malloc family, sbrk, brk and mmap are forbidden)"
+        )
+    controls = sorted(imported & DRIVER_ONLY)
+    if controls:
+        raise ForbiddenCallError(
+            f"{shown_as or path}: calls {', '.join(controls)}: only the driver may reset "
+            "or limit the heap"
         )
 
 

@@ -61,3 +61,20 @@ def test_not_a_library_is_one_line(tmp_path):
         imported_symbols(truncated)
     with pytest.raises(AllocatorError, match="No such file"):
         imported_symbols(tmp_path / "none.so")
+
+
+def test_the_drivers_heap_controls_are_refused(tmp_path):
+    source = tmp_path / "mm.c"
+    source.write_text(
+        '#include <stdint.h>\n#include "memlib.h"\n#include "mm.h"\nteam_t team;\n'
+        "int mm_init(void) { return 0; }\n"
+        "void *mm_malloc(size_t n) {\n"
+        "    mem_reset(); /* forget the heap so far: a perfect utilization */\n"
+        "    void *p = mem_sbrk((intptr_t)((n + 15) & ~(size_t)15));\n"
+        "    return p == (void *)-1 ? 0 : p;\n}\n"
+        "void mm_free(void *p) { (void)p; }\n"
+        "void *mm_realloc(void *p, size_t n) { (void)p; return mm_malloc(n); }\n"
+    )
+    library = compile_source(source, "classic", tmp_path)
+    with pytest.raises(ForbiddenCallError, match="calls mem_reset: only the driver may reset"):
+        check_library(library)
