@@ -20,7 +20,9 @@ from mallocsim._native import NATIVE_DIR
 
 from .conftest import REPO
 
-DROPIN = NATIVE_DIR / "libmallocsim.so"
+# MALLOCSIM_DROPIN tests another build, e.g. one from another policy:
+#   make /tmp/d/libmallocsim.so NATIVE_DIR=/tmp/d DROPIN_POLICY=implicit
+DROPIN = Path(os.environ.get("MALLOCSIM_DROPIN", NATIVE_DIR / "libmallocsim.so"))
 STRESS_SOURCE = REPO / "c" / "tests" / "test_dropin_threads.c"
 
 # A non-trivial workload: dicts, sets, strings, big integers, json, regexes,
