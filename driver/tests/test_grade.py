@@ -319,3 +319,47 @@ def test_a_library_that_stops_loading_midway_keeps_the_earlier_results(write_tra
     assert got.problem is None
     one, two = got.results
     assert one.valid and not two.valid and two.error == "lib.so: cannot load: gone"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "built_as", "graded_as"),
+    [("handout_cmu", ["-DMM_DIALECT_CMU", "-DDRIVER"], "classic"), ("handout_classic", [], "cmu")],
+)
+def test_a_library_graded_in_the_wrong_dialect_gets_one_line(
+    cli, config, write_trace, tmp_path, fixture, built_as, graded_as
+):
+    from mallocsim._native import NATIVE_DIR
+
+    library = tmp_path / f"{fixture}.so"
+    subprocess.run(
+        [
+            "cc",
+            "-O1",
+            "-fPIC",
+            "-shared",
+            *built_as,
+            f"-I{HEADER_DIR}",
+            "-o",
+            library,
+            FIXTURE_ALLOCATORS / f"{fixture}.c",
+            f"-L{NATIVE_DIR}",
+            "-lmsheap",
+            f"-Wl,-rpath,{NATIVE_DIR}",
+        ],
+        check=True,
+    )
+    run = cli(
+        "grade",
+        library,
+        "--dialect",
+        graded_as,
+        "--config",
+        config(),
+        write_trace("t", QUARTER_WASTE),
+    )
+    assert run.status == 1
+    [line] = run.err.strip().splitlines()
+    assert line.endswith(
+        f"library's would under --dialect {graded_as}: try --dialect "
+        f"{'cmu' if graded_as == 'classic' else 'classic'}"
+    )

@@ -73,6 +73,27 @@ def dialect_hint(messages: str, dialect: str) -> str | None:
     )
 
 
+# How mm_init "fails" when the library is of the other dialect: a cmu true is
+# a non-zero int (not the classic -1), a classic 0 is a cmu false.
+_INIT_CLASHES = {
+    "classic": re.compile(r"mm_init failed \(returned (?!-1\))-?\d+\)"),
+    "cmu": re.compile(r"mm_init failed \(returned false\)"),
+}
+
+
+def init_dialect_hint(grade: Grade, dialect: str) -> str | None:
+    """One line when mm_init "failed" on every trace exactly as a library of
+    the other dialect would; None otherwise."""
+    clash = _INIT_CLASHES[dialect]
+    if not grade.results or not all(clash.search(r.error or "") for r in grade.results):
+        return None
+    other = "classic" if dialect == "cmu" else "cmu"
+    return (
+        f"{grade.allocator}: mm_init failed on every trace as a {other}-dialect library's "
+        f"would under --dialect {dialect}: try --dialect {other}"
+    )
+
+
 def select_traces(traces: Sequence[Trace], config: GradingConfig) -> dict[str, TraceRule]:
     """How each trace counts: the configuration's list (every trace it names must
     be given; the others are left out), or each trace's header weight."""
@@ -164,6 +185,9 @@ def run(args: argparse.Namespace) -> int:
         print(format_report(spec.name, result.results))
         print()
     print(explain(result.score))
+    hint = init_dialect_hint(result, spec.dialect)
+    if hint:
+        print(f"mallocsim grade: {hint}", file=sys.stderr)
     if args.gradescope:
         write_gradescope(result, args.gradescope)
     if args.junit:
