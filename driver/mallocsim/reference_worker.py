@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
@@ -23,15 +24,19 @@ from mallocsim.allocators import AllocatorSpec
 from mallocsim.errors import UsageError
 from mallocsim.references import REFERENCES
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
-from mallocsim.timeline import observe_checked
+from mallocsim.timeline import Observed, observe_checked
 from mallocsim.trace import load_trace
 
+FOOTPRINT_READS = 20_000  # readings of the footprint a trace is worth (see observe_checked)
 _STATS_CDEF = """
 struct mallinfo2 { size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks,
                    fordblks, keepcost; };
 struct mallinfo2 mallinfo2(void);
 int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 int MallocExtension_GetNumericProperty(const char *property, size_t *value);
+int malloc_trim(size_t pad);
+void MallocExtension_ReleaseFreeMemory(void);
+void mi_collect(bool force);
 void mi_process_info(size_t *elapsed_msecs, size_t *user_msecs, size_t *system_msecs,
                      size_t *current_rss, size_t *peak_rss, size_t *current_commit,
                      size_t *peak_commit, size_t *page_faults);
@@ -91,6 +96,30 @@ def footprint_reader(name: str) -> Callable[[], int]:
     raise UsageError(f"{name}: not a reference allocator")
 
 
+def settle(name: str) -> None:
+    """Make the calling thread start clean, through the allocator's own
+    interface, before the baseline is read: give back the free memory it
+    holds (what it gives back and later takes again for the trace is then
+    counted, not hidden in the baseline); jemalloc, whose stats.active never
+    counts free pages, gets a new arena for this thread instead, so the trace
+    shares no slab with the interpreter."""
+    ffi = FFI()
+    ffi.cdef(_STATS_CDEF)
+    process = ffi.dlopen(None)
+    if name == "glibc":
+        process.malloc_trim(0)
+    elif name == "tcmalloc":
+        process.MallocExtension_ReleaseFreeMemory()
+    elif name == "mimalloc":
+        process.mi_collect(True)
+    elif name == "jemalloc":
+        arena = ffi.new("unsigned *")
+        length = ffi.new("size_t *", ffi.sizeof("unsigned"))
+        if process.mallctl(b"arenas.create", arena, length, ffi.NULL, 0) == 0:
+            process.mallctl(b"thread.arena", ffi.NULL, ffi.NULL, arena, ffi.sizeof("unsigned"))
+            process.mallctl(b"thread.tcache.flush", ffi.NULL, ffi.NULL, ffi.NULL, 0)
+
+
 def run(request: dict) -> dict:
     name = request["reference"]
     reference = REFERENCES[name]
@@ -113,18 +142,34 @@ def run(request: dict) -> dict:
     spec = AllocatorSpec(name, "system", None, "system", "")
     with LoadedAllocator(spec) as alloc:
         # The observed pass comes first, while the allocator holds nothing of
-        # the trace's: later passes would find their memory already there.
-        observed = observe_checked(
-            trace, alloc, footprint, request["series_points"], baseline_op=True
-        )
+        # the trace's (later passes would find their memory already there), and
+        # in a thread of its own: glibc, jemalloc and mimalloc give a new thread
+        # a new arena or heap, so the trace does not fill the holes the
+        # interpreter left in the main thread's.
+        passes: list[Observed] = []
+
+        def observed_pass() -> None:
+            settle(name)
+            passes.append(
+                observe_checked(
+                    trace, alloc, footprint, request["series_points"], True, FOOTPRINT_READS
+                )
+            )
+
+        thread = threading.Thread(target=observed_pass)
+        thread.start()
+        thread.join()
+        if not passes:
+            raise UsageError(f"{name}: the observed pass stopped on an exception (see stderr)")
+        observed = passes[0]
         result = replay_trace(trace, alloc, options)
     if not (result.valid and observed.valid):
         return {"result": asdict(result), "series": None}
-    # A footprint below the peak of the live blocks rounded to 16 means the
-    # trace was served from memory the process held before it started: too
+    # A footprint that grew by less than the peak payload means the trace was
+    # served in part from memory the process held before it started: too
     # small a trace to measure this allocator by, so no utilization at all.
     peak = observed.peak_footprint
-    measured = peak > 0 and peak >= (result.peak_aligned or 0)
+    measured = peak > 0 and peak >= (result.peak_payload or 0)
     result = replace(
         result,
         heap_size=peak if measured else None,

@@ -14,9 +14,14 @@ first op:
   jemalloc  mallctl("stats.active") after refreshing mallctl("epoch")
   tcmalloc  "generic.heap_size" - "tcmalloc.pageheap_unmapped_bytes"
   mimalloc  mi_process_info's current commit, with MIMALLOC_EAGER_COMMIT=0
+The observed pass runs in a new thread, which glibc, jemalloc and mimalloc
+give a new arena or heap, so the trace does not fill the interpreter's holes.
+What the allocator held in reserve before the first op (a padded top, a
+partly used slab, tcmalloc's caches: from 0.1 to about 2 MiB) may still serve
+part of the trace unseen, so on small traces the footprint is understated.
 Their utilization is peak live payload / that peak footprint; none when the
-footprint grew by less than the live blocks rounded to 16 (the trace fit in
-memory the process already held: too small to measure it by). Each result
+footprint grew by less than the peak payload (the trace fit in memory the
+process already held: too small to measure the allocator by). Each result
 also carries the worker process's peak RSS (getrusage, interpreter included).
 
 A reference whose library is not installed raises ReferenceMissing, whose

@@ -4,7 +4,8 @@ The engine calls an observer after every op of its checked pass with the op's
 index and the live payload (ms_check_options.observe). Here that observer
 reads a footprint (our heap's mem_heapsize(), or a reference allocator's own
 statistics) after every op, keeps its peak, and samples both figures at most
-`points` times for a plot. It runs once, in addition to replay_trace's own
+`points` times for a plot (each sample the highest of its window of ops, so
+the peaks show). It runs once, in addition to replay_trace's own
 passes, and only on traces an allocator is meant to pass: it reports whether
 the pass was valid, and replay_trace gives the diagnosis when it was not.
 
@@ -37,9 +38,10 @@ class Series:
 
     allocator: str
     trace: str
-    ops: list[int]  # op index after which each sample was taken
-    live: list[int]  # bytes: live requested payload
-    heap: list[int]  # bytes: heap size (ours) or footprint above the baseline (a reference)
+    ops: list[int]  # the last op index of each sample's window of ops
+    live: list[int]  # bytes: the highest live requested payload in the window
+    heap: list[int]  # bytes: the highest heap size (ours) or footprint above the
+    # baseline (a reference) in the window
 
 
 @dataclass(frozen=True)
@@ -75,18 +77,27 @@ def observe_checked(
     footprint: Callable[[], int],
     points: int = 0,
     baseline_op: bool = False,
+    max_reads: int = 0,
 ) -> Observed:
-    """Run one checked pass reading footprint() after every op. With
+    """Run one checked pass reading footprint() after the ops. With
     baseline_op, readings are taken relative to the footprint before the first
-    op (see the module's note). Samples at most `points` (0 = none)."""
+    op (see the module's note). Samples at most `points` (0 = none).
+
+    max_reads bounds the readings for a footprint() that is costly (glibc's
+    mallinfo2 walks every free chunk): a footprint grows only when an op takes
+    memory, so it is read after ops that did not lower the live payload, on
+    every new payload peak and, past the budget, on every k-th of the others.
+    0 reads after every op."""
     count = trace.num_ops
+    every = max(1, math.ceil(count / max_reads)) if max_reads else 1
     stride = max(1, math.ceil(count / points)) if points else 0
     room = count // stride + 2 if stride else 1
     # Allocated before the pass, so that storing samples allocates nothing.
     sample_ops = ffi.new("uint64_t[]", room)
     sample_live = ffi.new("uint64_t[]", room)
     sample_heap = ffi.new("uint64_t[]", room)
-    state = {"base": 0, "peak": 0, "taken": 0}
+    state = dict.fromkeys(("base", "peak", "taken", "window_live", "window_heap"), 0)
+    state.update(size=0, live=0, top=0)
 
     def observe(_context: object, index: int, live: int) -> None:
         if baseline_op:
@@ -94,15 +105,24 @@ def observe_checked(
                 state["base"] = footprint()
                 return
             index -= 1
-        size = footprint() - state["base"]
-        if size > state["peak"]:
-            state["peak"] = size
-        if stride and (index % stride == 0 or index == count - 1):
+        if every == 1 or (live >= state["live"] and (live > state["top"] or index % every == 0)):
+            state["size"] = footprint() - state["base"]
+            state["peak"] = max(state["peak"], state["size"])
+        state["live"], state["top"] = live, max(state["top"], live)
+        size = state["size"]
+        if not stride:
+            return
+        # Each sample is the highest of its window of `stride` ops, so that
+        # no peak falls between two samples.
+        state["window_live"] = max(state["window_live"], live)
+        state["window_heap"] = max(state["window_heap"], size)
+        if (index + 1) % stride == 0 or index == count - 1:
             taken = state["taken"]
             sample_ops[taken] = index
-            sample_live[taken] = live
-            sample_heap[taken] = max(size, 0)
+            sample_live[taken] = state["window_live"]
+            sample_heap[taken] = state["window_heap"]
             state["taken"] = taken + 1
+            state["window_live"] = state["window_heap"] = 0
 
     callback = ffi.callback("void(void *, uint64_t, uint64_t)", observe)
     native, keep = _with_baseline_op(trace) if baseline_op else (trace.native, None)

@@ -1,0 +1,88 @@
+"""The production allocators as references: each one installed gives a
+footprint from its own statistics and a utilization in (0, 1]; one missing is
+reported with its install command and the comparison goes on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mallocsim.references import REFERENCES, ReferenceMissing, replay_reference, require
+from mallocsim.replay import ReplayOptions
+from mallocsim.trace import load_trace
+
+SMALL = [8 + i % 57 for i in range(30_000)]  # bytes: headers and rounding weigh on these
+LARGE = [4000 + i * 7919 % 36000 for i in range(600)]  # bytes: 13 MiB in all, few exact classes
+PEAK = sum(SMALL) + sum(LARGE)  # everything is live after the allocations
+
+
+def _large_trace() -> str:
+    """~9.5 MiB live at the peak in 30,000 small and 240 large blocks: far more
+    than any of the allocators holds in reserve when its process starts."""
+    sizes = SMALL + LARGE
+    ops = [f"a {i} {size}" for i, size in enumerate(sizes)]
+    ops += [f"f {i}" for i in range(0, len(sizes), 2)]
+    ops += [f"a {len(sizes) + i} {4000 + 16 * i}" for i in range(80)]
+    return "\n".join(ops) + "\n"
+
+
+@pytest.fixture(scope="module")
+def large_trace(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ref") / "large.rep"
+    path.write_text(_large_trace())
+    return load_trace(path)
+
+
+@pytest.mark.parametrize("name", list(REFERENCES))
+def test_each_installed_reference_gives_a_footprint_and_a_utilization(name, large_trace):
+    reference = REFERENCES[name]
+    try:
+        require(reference)
+    except ReferenceMissing as missing:
+        pytest.skip(str(missing))
+    run = replay_reference(
+        reference, large_trace, ReplayOptions(timing=False), timeout=60, series_points=50
+    )
+    result = run.result
+    assert result.valid, result.error
+    assert result.allocator == name and result.trace == "large"
+    assert result.peak_payload == PEAK
+    assert result.heap_size is not None and result.heap_size >= result.peak_payload
+    assert 0 < result.utilization <= 1
+    assert result.utilization == pytest.approx(result.peak_payload / result.heap_size)
+    assert result.peak_rss > result.heap_size  # the whole process, interpreter included
+    series = run.series
+    assert series is not None and 0 < len(series.ops) <= 51
+    assert max(series.live) == result.peak_payload  # the peak falls on a sampled op here
+    assert max(series.heap) <= result.heap_size
+
+
+def test_glibc_is_timed_through_the_same_loop(large_trace):
+    result = replay_reference(
+        REFERENCES["glibc"], large_trace, ReplayOptions(min_seconds=0.001), timeout=60
+    ).result
+    assert result.valid and result.passes >= 3 and result.ops_per_sec > 0
+
+
+def test_a_missing_reference_names_its_install_command(tmp_path):
+    bogus = tmp_path / "nowhere" / "libjemalloc.so.2"
+    with pytest.raises(ReferenceMissing, match="apt-get install libjemalloc2"):
+        require(REFERENCES["jemalloc"], bogus)
+    assert require(REFERENCES["glibc"]) is None  # the process's own: always there
+
+
+def test_a_missing_reference_is_reported_and_the_rest_goes_on(
+    cli, write_trace, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("MALLOCSIM_TCMALLOC_LIBRARY", str(tmp_path / "libtcmalloc_minimal.so.4"))
+    trace = write_trace("small", "a 0 100\na 1 200\nf 0\nf 1\n")
+    out = tmp_path / "cmp.json"
+    run = cli("compare", "-a", "segfit", "-a", "tcmalloc", "--no-timing", "--json", out, trace)
+    assert run.status == 2
+    assert "tcmalloc" in run.err and "apt-get install libtcmalloc-minimal4" in run.err
+    assert "Traceback" not in run.err
+    assert "segfit" in run.out and "Missing: tcmalloc" in run.out
+    row = next(line for line in run.out.splitlines() if line.startswith("small"))
+    assert "%" in row  # segfit was measured
+    assert "tcmalloc" in Path(out).read_text()  # listed as missing in the saved run
