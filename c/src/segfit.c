@@ -29,6 +29,8 @@
 
 static block_t *class_head[NUM_CLASSES];
 static uint64_t class_map[MAP_WORDS]; /* bit set <=> class list non-empty */
+static char *heap_lo;                 /* mem_heap_lo(), kept: the heap never moves */
+static block_t *epilogue;             /* the heap's last word, moved as the heap grows */
 static char check_msg[256];
 
 static inline unsigned floor_log2(size_t s) { return 63u - (unsigned)__builtin_clzll(s); }
@@ -168,8 +170,7 @@ static void carve(block_t *b, size_t asize) {
 
 /* The free block just before the epilogue, or NULL when the last block is allocated. */
 static block_t *last_free_block(void) {
-    block_t *epi = heap_epilogue();
-    return block_prev_alloc(epi) ? NULL : block_prev(epi);
+    return block_prev_alloc(epilogue) ? NULL : block_prev(epilogue);
 }
 
 /*
@@ -189,7 +190,8 @@ static block_t *extend_heap(size_t asize, char **fresh) {
         b = last;
     }
     block_write_header(b, asize, false, block_prev_alloc(b));
-    block_write_header(block_next(b), 0, true, false);
+    epilogue = block_next(b);
+    block_write_header(epilogue, 0, true, false);
     return b;
 }
 
@@ -256,7 +258,7 @@ static size_t live_small[SMALL_CLASSES + 1];     /* live small objects, slots or
 static uint8_t *run_map;     /* per unit: 0, or 1 + (offset of the run starting in it) / 16 */
 static size_t run_map_units; /* units run_map covers */
 
-static inline char *heap_base(void) { return (char *)mem_heap_lo(); }
+static inline char *heap_base(void) { return heap_lo; }
 
 static inline size_t addr_unit(const void *p) {
     return (size_t)((const char *)p - heap_base()) >> UNIT_SHIFT;
@@ -436,7 +438,11 @@ bool mm_init(void) {
     run_map_units = 0;
     last_grown = NULL;
     check_msg[0] = '\0';
-    return heap_frame_create();
+    if (!heap_frame_create())
+        return false;
+    heap_lo = mem_heap_lo();
+    epilogue = heap_epilogue();
+    return true;
 }
 
 void *mm_malloc(size_t size) {
@@ -494,7 +500,8 @@ static bool grow_forward(block_t *b, size_t asize, bool extend) {
     if (avail < asize) {
         avail = asize;
         block_write_header(b, avail, true, block_prev_alloc(b));
-        block_write_header(block_next(b), 0, true, true);
+        epilogue = block_next(b);
+        block_write_header(epilogue, 0, true, true);
     } else {
         block_write_header(b, avail, true, block_prev_alloc(b));
         set_prev_alloc(block_next(b), true);
