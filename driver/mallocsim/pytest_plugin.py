@@ -195,6 +195,7 @@ class TraceItem(pytest.Item):
         self.add_marker("mallocsim")
 
     def runtest(self) -> None:
+        from mallocsim.commands.grade import init_dialect_hint
         from mallocsim.errors import UsageError
         from mallocsim.isolate import replay_isolated
         from mallocsim.trace import load_trace
@@ -211,7 +212,9 @@ class TraceItem(pytest.Item):
             if getattr(result, name) is not None:
                 self.user_properties.append((name, getattr(result, name)))
         if not result.valid:
-            raise MallocsimFailure(result.error or "invalid", self.trace)
+            hint = init_dialect_hint(self.spec.name, [result], self.spec.dialect)
+            message = result.error or "invalid"
+            raise MallocsimFailure(f"{message}\n{hint}" if hint else message, self.trace)
         self._check_thresholds(result.utilization, result.ops_per_sec)
 
     def _check_thresholds(self, utilization: float | None, ops_per_sec: float | None) -> None:

@@ -81,15 +81,15 @@ _INIT_CLASHES = {
 }
 
 
-def init_dialect_hint(grade: Grade, dialect: str) -> str | None:
+def init_dialect_hint(allocator: str, results: Sequence[TraceResult], dialect: str) -> str | None:
     """One line when mm_init "failed" on every trace exactly as a library of
     the other dialect would; None otherwise."""
     clash = _INIT_CLASHES[dialect]
-    if not grade.results or not all(clash.search(r.error or "") for r in grade.results):
+    if not results or not all(clash.search(r.error or "") for r in results):
         return None
     other = "classic" if dialect == "cmu" else "cmu"
     return (
-        f"{grade.allocator}: mm_init failed on every trace as a {other}-dialect library's "
+        f"{allocator}: mm_init failed as a {other}-dialect library's "
         f"would under --dialect {dialect}: try --dialect {other}"
     )
 
@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_report(spec.name, result.results))
         print()
     print(explain(result.score))
-    hint = init_dialect_hint(result, spec.dialect)
+    hint = init_dialect_hint(spec.name, result.results, spec.dialect)
     if hint:
         print(f"mallocsim grade: {hint}", file=sys.stderr)
     if args.gradescope:
