@@ -103,7 +103,8 @@ def junit_tree(grade: Grade) -> ET.ElementTree:
         ("formula", score.formula),
     ):
         ET.SubElement(properties, "property", name=name, value=value)
-    classname = f"mallocsim.{Path(grade.allocator).name}"
+    # A dot would split the class name in CI viewers ("mm.c" -> package mm, class c).
+    classname = "mallocsim." + Path(grade.allocator).name.replace(".", "_")
     failures = 0
     if grade.problem is not None:
         case = ET.SubElement(suite, "testcase", classname=classname, name="build and load")

@@ -363,3 +363,18 @@ def test_a_library_graded_in_the_wrong_dialect_gets_one_line(
         f"library's would under --dialect {graded_as}: try --dialect "
         f"{'cmu' if graded_as == 'classic' else 'classic'}"
     )
+
+
+def test_junit_names_each_trace_under_the_allocator(cli, config, write_trace, tmp_path):
+    write_trace("a_crash", "a 0 8\na 1 8\na 2 8\n")
+    write_trace("b_fine", "a 0 8\nf 0\n")
+    junit = tmp_path / "report.xml"
+    grade(cli, "segfault", "classic", "--config", config(), "--junit", junit, tmp_path)
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    cases = suite.findall("testcase")
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [
+        ("mallocsim.segfault_c", "a_crash"),
+        ("mallocsim.segfault_c", "b_fine"),
+    ]
+    assert "SIGSEGV" in cases[0].find("failure").text and cases[1].find("failure") is None
