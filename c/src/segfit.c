@@ -31,6 +31,7 @@ static block_t *class_head[NUM_CLASSES];
 static uint64_t class_map[MAP_WORDS]; /* bit set <=> class list non-empty */
 static char *heap_lo;                 /* mem_heap_lo(), kept: the heap never moves */
 static block_t *epilogue;             /* the heap's last word, moved as the heap grows */
+static char *zero_from; /* heap bytes from here on were never handed out since the last reset */
 static char check_msg[256];
 
 static inline unsigned floor_log2(size_t s) { return 63u - (unsigned)__builtin_clzll(s); }
@@ -363,7 +364,7 @@ static run_t *run_create(unsigned cls) {
         return NULL;
     }
     b->header |= RUN_BIT;
-    run_map[k] = (uint8_t)(1 + (((uintptr_t)r & (UNIT_SIZE - 1)) >> 4));
+    run_map[k] = (uint8_t)(1 + (((size_t)((char *)r - heap_lo) & (UNIT_SIZE - 1)) >> 4));
     r->free_slots = NULL;
     r->slot_size = (uint16_t)slot_size;
     r->capacity = (uint16_t)run_capacity(slot_size);
@@ -438,6 +439,8 @@ bool mm_init(void) {
     run_map_units = 0;
     last_grown = NULL;
     check_msg[0] = '\0';
+    /* Without a mem_reset first, memory a previous run used may come back dirty. */
+    zero_from = (char *)mem_heap_lo() + mem_high_water();
     if (!heap_frame_create())
         return false;
     heap_lo = mem_heap_lo();
@@ -474,6 +477,8 @@ void *mm_calloc(size_t nmemb, size_t size) {
     char *fresh;
     char *p = alloc_payload(n, &fresh);
     /* Memory past the old break was never written: a huge calloc touches no page it need not. */
+    if (fresh < zero_from)
+        fresh = zero_from;
     if (p != NULL && fresh > p)
         memset(p, 0, (size_t)(fresh - p) < n ? (size_t)(fresh - p) : n);
     return p;
