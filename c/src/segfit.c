@@ -1,16 +1,67 @@
 /*
- * segfit.c - the default policy: segregated free lists, footers only on free blocks.
+ * segfit.c - the default policy: segregated fit, footers only on free blocks, and small objects
+ * without any header in runs.
  *
- * Guarantees: every payload is 16-byte aligned; all memory comes from mem_sbrk; mm_init
- * starts from an empty heap; failure (out of memory, overflow) returns NULL and leaves the
- * heap consistent; mm_checkheap verifies every invariant listed with the checker below.
+ * Guarantees: every payload is 16-byte aligned; all memory comes from mem_sbrk, and the heap
+ * grows only by what a request lacks; mm_init starts from an empty heap; a failure (out of
+ * memory, overflow) returns NULL and leaves the heap consistent; no operation walks the heap
+ * (only mm_checkheap does); malloc and free touch a block only at its first and last words, and
+ * calloc zeroes only memory that was handed out before, so a 30 GB block costs two pages.
+ * mm_checkheap verifies every invariant listed above the checker, below.
  *
- * Blocks use block.h's layout: an 8-byte header (size | prev_alloc | alloc); free blocks also
- * carry two list links and a footer, allocated ones only the header. Free blocks sit in one of
- * NUM_CLASSES lists (exact 16-byte classes below 1 KiB, 8 per power of two above), found in
- * O(1) through a bitmap of non-empty classes; the fit is the best of the first FIT_SCAN blocks
- * of the first class that can hold the request. realloc grows in place (free next block, heap
- * end), then by sliding into a free previous block, and only then moves.
+ * BLOCKS. The heap is block.h's frame (prologue word, blocks, epilogue word). A block starts
+ * with an 8-byte header; an allocated block keeps nothing else, since the next block's
+ * prev_alloc bit says whether a footer is there to find it by. A free block adds two list links
+ * and a footer. Sizes are multiples of 16, at least MIN_BLOCK (32).
+ *
+ *   allocated block                             free block
+ *   +--------------------------------+ <- b     +--------------------------------+ <- b
+ *   | size | run | prev_alloc | a=1  | header   | size |  0  | prev_alloc | a=0  | header
+ *   +--------------------------------+ <- p     +--------------------------------+
+ *   | payload (16-aligned)           |          | next free block in its class   |
+ *   |                                |          | prev free block in its class   |
+ *   |                                |          | (unused)                       |
+ *   |                                |          +--------------------------------+
+ *   |                                |          | size |  0  | prev_alloc | a=0  | footer
+ *   +--------------------------------+ <- next  +--------------------------------+ <- next
+ *
+ *   bit 0 alloc, bit 1 prev_alloc (the block before is allocated), bit 2 run (RUN_BIT: the
+ *   block holds a run), bit 3 always 0.
+ *
+ * SIZE CLASSES. A free block is listed in one of NUM_CLASSES doubly linked lists: one class
+ * per 16 bytes below 1 KiB (where the traces' sizes repeat exactly, so a list's first block
+ * fits exactly), then 8 classes per power of two (sizes spread out; 1/8 keeps the waste of
+ * "any block of the next class" under 12.5%). A bitmap of non-empty classes finds the next
+ * list with one ctz.
+ *
+ * FIT. Best of the first FIT_SCAN blocks of the request's own class that fit, else of the next
+ * non-empty class; lists are LIFO (address order gained nothing measurable). The block found
+ * is split and the rest listed; free blocks coalesce at once. When nothing fits the heap grows
+ * by what is missing: a free last block is extended, not left behind.
+ *
+ * SMALL OBJECTS IN RUNS. A request of at most SMALL_MAX bytes, once its 16-byte class has
+ * RUN_PROMOTE live objects, gets a slot in a run: an ordinary allocated block (RUN_BIT set) of
+ * at most RUN_SIZE bytes, placed by the same best fit, holding a run_t header and slots of one
+ * size, with no per-object header at all (a 16-byte object costs 16 bytes, not 32):
+ *
+ *   | header | run_t: partial-list links, free-slot list, slot size, counts | slot | slot | ...
+ *            ^ r (the block's payload)                                       ^ r + RUN_HEADER
+ *
+ * A slot is told from a block's payload through the run map (a byte per RUN_SIZE/2 heap
+ * bytes, itself an allocated block): each entry is 0 or where in its unit a run starts; a run
+ * is longer than a unit and at most two long, so the slot's run starts in its unit or one of
+ * the two before, and the slot must lie before the run's last slot's end. Each class keeps a
+ * list of its runs with a free slot; a run that empties goes back to the heap at once. Freed
+ * slots are reused first (LIFO), then never-used ones in address order.
+ *
+ * REALLOC. Shrink in place (the tail becomes free). Grow in place into a free next block, or
+ * past the heap's end when the block (or the free block after it) is last; else slide down into
+ * a free previous block (memmove) when it and the free neighbours suffice; else move. The block
+ * realloc grew last keeps the free block after it as room to grow: other allocations take that
+ * room's far end, or another fit, so a block that keeps growing while small ones come and go
+ * (realloc2-bal) grows in place instead of leaving holes behind. Slots grow by moving.
+ *
+ * TUNABLES are listed once, with their reasons, in segfit_layout.h.
  */
 #include <stdio.h>
 #include <string.h>
