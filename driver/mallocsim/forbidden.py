@@ -6,18 +6,23 @@ they are undefined symbols in its ELF dynamic symbol table: this module
 reads that table itself (no binutils needed) and names every forbidden one.
 
 Guarantee: check_library returns normally only when the library imports none
-of FORBIDDEN, nor any of the heap controls that are the driver's alone
-(DRIVER_ONLY: resetting the heap mid-trace would fake the utilization);
-otherwise it raises ForbiddenCallError, one line naming them.
+of FORBIDDEN, calls of the heap (memlib.h) only STUDENT_HEAP_API (the rest
+resets or limits the heap: the driver's alone), and defines none of the
+heap's functions (an allocator with its own mem_sbrk would take memory the
+driver cannot see); otherwise it raises ForbiddenCallError, one line naming
+them.
 Anything that is not a readable 64-bit little-endian ELF shared object is an
 AllocatorError, one line.
 """
 
 from __future__ import annotations
 
+import re
 import struct
+from functools import cache
 from pathlib import Path
 
+from mallocsim._native import HEADER_DIR
 from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for
 
 FORBIDDEN = frozenset(
@@ -39,11 +44,32 @@ FORBIDDEN = frozenset(
         "mremap",
     }
 )
-# The heap's controls belong to the driver: an allocator that reset the heap
-# or its high-water mark mid-trace could fake its utilization.
-DRIVER_ONLY = frozenset(
-    {"mem_init", "mem_deinit", "mem_reset", "mem_reset_brk", "mem_set_limit", "mem_fail_after"}
+# What an allocator may call of the heap (memlib.h): the lab's own API and
+# the read-only extensions. Everything else memlib.h declares resets, limits
+# or rewinds the heap: the driver's alone, since an allocator resetting the
+# heap mid-trace would fake its utilization.
+STUDENT_HEAP_API = frozenset(
+    {
+        "mem_sbrk",
+        "mem_heap_lo",
+        "mem_heap_hi",
+        "mem_heapsize",
+        "mem_pagesize",
+        "mem_memset",
+        "mem_memcpy",
+        "mem_high_water",
+        "mem_limit",
+        "mem_sbrk_calls",
+    }
 )
+
+
+@cache
+def heap_functions() -> frozenset[str]:
+    """Every function the shipped memlib.h declares (never an allocator's to define)."""
+    text = (HEADER_DIR / "memlib.h").read_text()
+    return frozenset(re.findall(r"\b(mem_\w+)\s*\(", text))
+
 
 _SHT_DYNSYM = 11
 _SHN_UNDEF = 0
@@ -56,9 +82,10 @@ class ForbiddenCallError(AllocatorError):
     """The allocator calls functions it may not (the system malloc family...)."""
 
 
-def imported_symbols(path: str | Path) -> set[str]:
-    """The names a shared library imports (undefined dynamic symbols), without
-    version suffixes."""
+def dynamic_symbols(path: str | Path) -> tuple[set[str], set[str]]:
+    """(imported, defined): the names in a shared library's dynamic symbol
+    table that it takes from other objects and that it provides itself,
+    without version suffixes."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:
@@ -67,11 +94,12 @@ def imported_symbols(path: str | Path) -> set[str]:
         raise AllocatorError(f"{path}: not an ELF shared library")
     if data[4] != 2 or data[5] != 1:  # ELFCLASS64, ELFDATA2LSB
         raise AllocatorError(f"{path}: not a 64-bit little-endian ELF library")
+    imported: set[str] = set()
+    defined: set[str] = set()
     try:
         header = _ELF_HEADER.unpack_from(data)
         shoff, shentsize, shnum = header[6], header[11], header[12]
         sections = [_SECTION.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
-        names: set[str] = set()
         for section in sections:
             if section[1] != _SHT_DYNSYM:
                 continue
@@ -80,29 +108,36 @@ def imported_symbols(path: str | Path) -> set[str]:
             offset, size, entsize = section[4], section[5], section[9] or _SYMBOL.size
             for at in range(offset + entsize, offset + size, entsize):  # entry 0 is null
                 name_at, _, _, shndx, _, _ = _SYMBOL.unpack_from(data, at)
-                if shndx == _SHN_UNDEF and name_at:
+                if name_at:
                     end = strings.index(b"\0", name_at)
-                    names.add(strings[name_at:end].decode(errors="replace"))
+                    name = strings[name_at:end].decode(errors="replace").partition("@")[0]
+                    (imported if shndx == _SHN_UNDEF else defined).add(name)
     except (struct.error, IndexError, ValueError):
         raise AllocatorError(f"{path}: damaged ELF file (unreadable symbol table)") from None
-    return {name.partition("@")[0] for name in names}
+    return imported, defined
 
 
 def check_library(path: str | Path, shown_as: str | None = None) -> None:
-    """Raise ForbiddenCallError if the library imports a forbidden function.
-    `shown_as` names the allocator in the message (its source, say)."""
-    imported = imported_symbols(path)
+    """Raise ForbiddenCallError if the library imports a forbidden function or
+    replaces the heap's own. `shown_as` names the allocator in the message."""
+    imported, defined = dynamic_symbols(path)
+    who = shown_as or path
     calls = sorted(imported & FORBIDDEN)
     if calls:
         raise ForbiddenCallError(
-            f"{shown_as or path}: calls {', '.join(calls)}: an allocator may get memory only "
+            f"{who}: calls {', '.join(calls)}: an allocator may get memory only "
             "from mem_sbrk (the system malloc family, sbrk, brk and mmap are forbidden)"
         )
-    controls = sorted(imported & DRIVER_ONLY)
+    controls = sorted(imported & (heap_functions() - STUDENT_HEAP_API))
     if controls:
         raise ForbiddenCallError(
-            f"{shown_as or path}: calls {', '.join(controls)}: only the driver may reset "
-            "or limit the heap"
+            f"{who}: calls {', '.join(controls)}: only the driver may reset or limit the heap"
+        )
+    replaced = sorted(defined & heap_functions())
+    if replaced:
+        raise ForbiddenCallError(
+            f"{who}: defines {', '.join(replaced)}: an allocator may not replace the heap's "
+            "functions (memlib.h)"
         )
 
 

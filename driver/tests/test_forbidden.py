@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from mallocsim.allocators import AllocatorError, compile_source
-from mallocsim.forbidden import ForbiddenCallError, check_library, imported_symbols
+from mallocsim.forbidden import ForbiddenCallError, check_library, dynamic_symbols
 
 from .conftest import FIXTURE_ALLOCATORS
 
@@ -18,9 +18,10 @@ def build(tmp_path, name: str, dialect: str = "classic"):
 
 def test_a_clean_allocator_imports_only_what_it_may(tmp_path):
     library = build(tmp_path, "good_bump")
-    names = imported_symbols(library)
-    assert {"mem_sbrk", "memcpy", "memset"} <= names
-    assert "malloc" not in names
+    imported, defined = dynamic_symbols(library)
+    assert {"mem_sbrk", "memcpy", "memset"} <= imported
+    assert "malloc" not in imported
+    assert {"mm_init", "mm_malloc", "mm_free", "mm_realloc", "mm_calloc"} <= defined
     check_library(library)  # no error
 
 
@@ -54,13 +55,13 @@ def test_not_a_library_is_one_line(tmp_path):
     text = tmp_path / "mm.so"
     text.write_text("not an ELF file\n")
     with pytest.raises(AllocatorError, match="not an ELF shared library"):
-        imported_symbols(text)
+        dynamic_symbols(text)
     truncated = tmp_path / "cut.so"
     truncated.write_bytes(build(tmp_path, "good_bump").read_bytes()[:200])
     with pytest.raises(AllocatorError, match="damaged ELF file"):
-        imported_symbols(truncated)
+        dynamic_symbols(truncated)
     with pytest.raises(AllocatorError, match="No such file"):
-        imported_symbols(tmp_path / "none.so")
+        dynamic_symbols(tmp_path / "none.so")
 
 
 def test_the_drivers_heap_controls_are_refused(tmp_path):
@@ -78,3 +79,26 @@ def test_the_drivers_heap_controls_are_refused(tmp_path):
     library = compile_source(source, "classic", tmp_path)
     with pytest.raises(ForbiddenCallError, match="calls mem_reset: only the driver may reset"):
         check_library(library)
+
+
+def test_replacing_the_heaps_functions_is_refused(tmp_path):
+    source = tmp_path / "mm.c"
+    source.write_text(
+        '#include <stdint.h>\n#include "memlib.h"\n#include "mm.h"\nteam_t team;\n'
+        "static char arena[1 << 20];\nstatic size_t used;\n"
+        "void *mem_sbrk(intptr_t n) { void *p = arena + used; used += (size_t)n; return p; }\n"
+        "int mm_init(void) { used = 0; return 0; }\n"
+        "void *mm_malloc(size_t n) { return mem_sbrk((intptr_t)((n + 15) & ~(size_t)15)); }\n"
+        "void mm_free(void *p) { (void)p; }\n"
+        "void *mm_realloc(void *p, size_t n) { (void)p; return mm_malloc(n); }\n"
+    )
+    library = compile_source(source, "classic", tmp_path)
+    with pytest.raises(ForbiddenCallError, match="defines mem_sbrk: an allocator may not replace"):
+        check_library(library)
+
+
+def test_the_allowed_heap_api_is_declared_by_memlib_h():
+    from mallocsim.forbidden import STUDENT_HEAP_API, heap_functions
+
+    assert STUDENT_HEAP_API < heap_functions()
+    assert {"mem_reset", "mem_set_limit", "mem_fail_after"} <= heap_functions() - STUDENT_HEAP_API
