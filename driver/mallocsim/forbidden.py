@@ -42,6 +42,11 @@ FORBIDDEN = frozenset(
         "mmap",
         "mmap64",
         "mremap",
+        # ways around the list: a function found by name, a raw system call
+        "dlopen",
+        "dlsym",
+        "dlvsym",
+        "syscall",
     }
 )
 # What an allocator may call of the heap (memlib.h): the lab's own API and
@@ -126,7 +131,8 @@ def check_library(path: str | Path, shown_as: str | None = None) -> None:
     if calls:
         raise ForbiddenCallError(
             f"{who}: calls {', '.join(calls)}: an allocator may get memory only "
-            "from mem_sbrk (the system malloc family, sbrk, brk and mmap are forbidden)"
+            "from mem_sbrk (the system malloc family, sbrk, brk, mmap, and dlsym or syscall "
+            "to reach them, are forbidden)"
         )
     controls = sorted(imported & (heap_functions() - STUDENT_HEAP_API))
     if controls:

@@ -39,7 +39,7 @@ def test_sbrk_brk_and_mmap_are_refused(tmp_path):
     source.write_text(
         "#include <stdint.h>\n#include <sys/mman.h>\n#include <unistd.h>\n"
         '#include "mm.h"\nteam_t team;\n'
-        "int mm_init(void) { return brk(sbrk(0)); }\n"
+        "int mm_init(void) { return brk(sbrk(0)) + (int)syscall(0); }\n"
         "void *mm_malloc(size_t n) {\n"
         "    void *p = mmap(0, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);\n"
         "    return p == MAP_FAILED ? 0 : p;\n}\n"
@@ -47,7 +47,7 @@ def test_sbrk_brk_and_mmap_are_refused(tmp_path):
         "void *mm_realloc(void *p, size_t n) { (void)p; return mm_malloc(n); }\n"
     )
     library = compile_source(source, "classic", tmp_path)
-    with pytest.raises(ForbiddenCallError, match="calls brk, mmap, sbrk: "):
+    with pytest.raises(ForbiddenCallError, match="calls brk, mmap, sbrk, syscall: "):
         check_library(library)
 
 
