@@ -84,11 +84,8 @@ def speed_text(change: Change) -> str:
     ratio = change.speed_ratio
     if ratio is None:
         return "-"
-    if change.noise:
-        return f"{ratio:.2f}x (noise)"
-    if ratio >= 1:
-        return f"{ratio:.2f}x faster"
-    return f"{1 / ratio:.2f}x slower"
+    text = f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
+    return f"{text} (noise)" if change.noise else text
 
 
 def _points(value: float | None) -> str:

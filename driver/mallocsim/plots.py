@@ -114,7 +114,10 @@ def throughput_png(comparison: Comparison) -> bytes:
         for a in comparison.allocators
     }
     _grouped_bars(comparison, values, axes)
-    axes.set_yscale("log")
+    if any(v for row in values.values() for v in row):
+        axes.set_yscale("log")
+    else:
+        axes.text(0.5, 0.5, "not timed in this run", transform=axes.transAxes, ha="center")
     axes.set_ylabel("throughput (Kops/s, log scale)")
     axes.set_title("Throughput per trace: ops / median timed pass")
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))

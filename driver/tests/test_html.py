@@ -1,0 +1,86 @@
+"""The HTML report: one self-contained file holding every table and every
+plot, from `compare --html` and from a saved run through `report`; a saved
+run that is truncated or from another version is one clear line."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+from .conftest import FIXTURE_ALLOCATORS
+
+TRACE = "a 0 100\na 1 2000\nf 0\na 2 40\nr 1 4000\nf 2\nf 1\n"
+PLOTS = ("utilization.png", "throughput.png", "heap-over-time.png", "heap-map.png")
+
+
+def _images(html: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
+
+
+def _check_report(html: str, allocators: list[str], traces: list[str]) -> None:
+    assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+    # The side-by-side table, then one table per allocator.
+    assert html.count("<table") == 1 + len(allocators)
+    for name in allocators:
+        assert f"<h3>{name}</h3>" in html and f'<th colspan="2">{name}</th>' in html
+    for trace in traces:
+        assert f"<td>{trace}</td>" in html
+    images = _images(html)
+    assert len(images) == len(PLOTS)
+    assert all(image.startswith(b"\x89PNG") and len(image) > 5000 for image in images)
+    outside_images = re.sub(r"base64,[^\"]+", "", html)
+    assert "http" not in outside_images and "<link" not in outside_images  # nothing to fetch
+    assert "peak live payload / peak heap footprint" in html
+
+
+def test_compare_writes_a_self_contained_report_and_the_plots(cli, write_trace, tmp_path):
+    write_trace("one", TRACE)
+    write_trace("two", "a 0 64\na 1 64\nf 1\na 2 128\nf 0\nf 2\n")
+    html, plots = tmp_path / "report.html", tmp_path / "plots"
+    run = cli(
+        "compare", "-a", "implicit", "-a", "segfit", "--no-timing",
+        "--html", html, "--plots", plots, "--focus", "one", tmp_path,
+    )  # fmt: skip
+    assert run.status == 0, run.err
+    text = html.read_text()
+    _check_report(text, ["implicit", "segfit"], ["one", "two"])
+    assert sorted(p.name for p in plots.iterdir()) == sorted(PLOTS)
+    assert "Heap map" in text and "implicit on one" not in text  # titles live in the PNGs
+    assert {p.read_bytes() for p in plots.iterdir()} == set(_images(text))
+
+
+def test_report_from_a_saved_run_has_every_table_and_plot(cli, write_trace, tmp_path):
+    write_trace("one", TRACE)
+    saved, html = tmp_path / "run.json", tmp_path / "out.html"
+    run = cli(
+        "compare", "-a", "implicit", "-a", FIXTURE_ALLOCATORS / "misaligned.c",
+        "--dialect", "classic", "--no-timing", "--json", saved, tmp_path / "one.rep",
+    )  # fmt: skip
+    assert run.status == 1  # the fixture fails its check: shown as failed, the rest measured
+    run = cli("report", saved, "-o", html)
+    assert run.status == 0, run.err
+    text = html.read_text()
+    misaligned = str(FIXTURE_ALLOCATORS / "misaligned.c")
+    assert text.count("<table") == 3 and "<h2>Failures</h2>" in text
+    assert "not 16-byte aligned" in text and f"<h3>{misaligned}</h3>" in text
+    # The failing allocator has no series; implicit's still makes every plot.
+    assert len(_images(text)) == len(PLOTS)
+
+
+def test_a_truncated_or_foreign_saved_run_is_one_clear_line(cli, write_trace, tmp_path):
+    write_trace("one", TRACE)
+    saved = tmp_path / "run.json"
+    assert cli("compare", "-a", "segfit", "--no-timing", "--json", saved, tmp_path).status == 0
+    text = saved.read_text()
+    truncated = tmp_path / "truncated.json"
+    truncated.write_text(text[: len(text) // 2])
+    run = cli("report", truncated, "-o", tmp_path / "x.html")
+    assert run.status == 2 and "truncated" in run.err and "Traceback" not in run.err
+    document = json.loads(text)
+    document["version"] = 99
+    future = tmp_path / "future.json"
+    future.write_text(json.dumps(document))
+    run = cli("report", future, "-o", tmp_path / "x.html")
+    assert run.status == 2 and "version 99" in run.err
+    assert not (tmp_path / "x.html").exists()
