@@ -247,9 +247,8 @@ static block_t *extend_heap(size_t asize, char **fresh) {
     return b;
 }
 
-/* ------------------------------------------------------------ the interface */
+/* ------------------------------------------------------------ placement */
 
-/* A block of at least asize bytes, allocated. *fresh: its payload from there on is still zero. */
 /*
  * The block realloc grew last, and the free block after it, its room to grow: allocations keep
  * out of that room's front while they can, so the block grows in place next time instead of
@@ -275,6 +274,10 @@ static block_t *carve_back(block_t *b, size_t asize) {
     return a;
 }
 
+/*
+ * A block of at least asize bytes, allocated: the best fit, else the heap grown by what is
+ * missing, away from the growth room. *fresh: the block's payload from there on is still zero.
+ */
 static block_t *alloc_block(size_t asize, char **fresh) {
     *fresh = (char *)UINTPTR_MAX;
     block_t *room = growth_room();
@@ -310,15 +313,13 @@ static size_t live_small[SMALL_CLASSES + 1];     /* live small objects, slots or
 static uint8_t *run_map;     /* per unit: 0, or 1 + (offset of the run starting in it) / 16 */
 static size_t run_map_units; /* units run_map covers */
 
-static inline char *heap_base(void) { return heap_lo; }
-
 static inline size_t addr_unit(const void *p) {
-    return (size_t)((const char *)p - heap_base()) >> UNIT_SHIFT;
+    return (size_t)((const char *)p - heap_lo) >> UNIT_SHIFT;
 }
 
 /* The run starting in unit k, whose map entry is not 0. */
 static inline run_t *unit_run(size_t k) {
-    return (run_t *)(void *)(heap_base() + (k << UNIT_SHIFT) + (size_t)(run_map[k] - 1) * 16);
+    return (run_t *)(void *)(heap_lo + (k << UNIT_SHIFT) + (size_t)(run_map[k] - 1) * 16);
 }
 
 /* Partial-list links name a run by 1 + its unit, 0 being the end of the list. */
@@ -457,8 +458,9 @@ static void run_free(run_t *r, void *p) {
         run_release(r);
 }
 
-/* Payload for `size` (> 0) bytes: a slot when its class has runs or has earned one, else a block.
- */
+/* ------------------------------------------------------------ the interface */
+
+/* Payload for `size` (> 0) bytes: a slot if its class has runs or has earned one, else a block. */
 static void *alloc_payload(size_t size, char **fresh) {
     *fresh = (char *)UINTPTR_MAX;
     if (size <= SMALL_MAX) {
@@ -567,9 +569,9 @@ static bool grow_forward(block_t *b, size_t asize, bool extend) {
 }
 
 /*
- * Grow b by sliding it down into a free previous block (plus a free next one). Preferred to
- * growing the heap: the hole a block leaves when it moves to the heap's end is what fragments a
- * realloc-heavy heap. `keep` payload bytes are preserved. NULL when the neighbours are too small.
+ * Grow b, which cannot grow where it is, by sliding it down into a free previous block (plus a
+ * free next one): better than a move, which leaves a hole behind. `keep` payload bytes are
+ * preserved. NULL when the neighbours are too small.
  */
 static block_t *grow_backward(block_t *b, size_t asize, size_t keep) {
     if (block_prev_alloc(b))
