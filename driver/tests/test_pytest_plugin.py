@@ -5,6 +5,7 @@ build failures, pytest-xdist and --junitxml."""
 
 from __future__ import annotations
 
+import importlib.util
 import tomllib
 import xml.etree.ElementTree as ET
 
@@ -26,9 +27,11 @@ def run(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makefile(".rep", good=GOOD_TRACE, crash=CRASH_TRACE)
 
+    xdist = ["-p", "xdist.plugin"] if importlib.util.find_spec("xdist") else []
+
     def go(*args: object):
         return pytester.runpytest_subprocess(
-            "-p", "mallocsim.pytest_plugin", "-p", "xdist.plugin", *map(str, args)
+            "-p", "mallocsim.pytest_plugin", *xdist, *map(str, args)
         )
 
     return go
@@ -161,6 +164,7 @@ def test_a_grading_config_gives_the_dialect_and_the_traces(run, pytester):
 
 
 def test_under_xdist(run, pytester):
+    pytest.importorskip("xdist")
     result = run(
         allocator("good_bump"),
         allocator("segfault"),
