@@ -138,16 +138,16 @@ def score(
     """Score one allocator's results; `rules` maps each trace name to how it counts."""
     rule_of = {r.trace: rules.get(r.trace, TraceRule(r.trace)) for r in results}
     share = config.correctness_points / len(results) if results else 0.0
-    zeroed = config.invalid == "trace"
+    per_trace_penalty = config.invalid == "trace"
     util_pairs = [
         (r.utilization or 0.0, rule_of[r.trace].weight)
         for r in results
-        if rule_of[r.trace].utilization and (r.valid or zeroed)
+        if rule_of[r.trace].utilization and (r.valid or per_trace_penalty)
     ]
     thru = [r for r in results if rule_of[r.trace].throughput]
     utilization = _mean(util_pairs, config.mean)
     throughput = aggregate_throughput(thru)
-    if throughput is not None and zeroed:
+    if throughput is not None and per_trace_penalty:
         throughput *= sum(r.valid for r in thru) / len(thru)
     ratio = (
         throughput / reference_throughput
@@ -157,7 +157,7 @@ def score(
     index, u_part, t_part = performance_index(config, utilization, ratio)
     invalid = [r for r in results if not r.valid]
     penalty = None
-    if invalid and not zeroed:
+    if invalid and not per_trace_penalty:
         index = 0.0
         penalty = (
             f"{len(invalid)} of {len(results)} traces invalid: the performance index is 0 "
