@@ -349,7 +349,8 @@ static inline run_t *slot_run(const void *p) {
         run_t *r = unit_run(u);
         if ((const char *)r > (const char *)p)
             continue;
-        return (const char *)p < (char *)r + run_span(r->slot_size) ? r : NULL;
+        size_t span = RUN_HEADER + (size_t)r->capacity * r->slot_size; /* run_span, no divide */
+        return (const char *)p < (char *)r + span ? r : NULL;
     }
     return NULL;
 }
