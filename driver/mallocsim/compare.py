@@ -229,6 +229,12 @@ def format_comparison(comparison: Comparison) -> str:
     rule = "  ".join("-" * w for w in widths)
     out = ["  ".join(groups).rstrip(), line(header), rule, *map(line, body[:-1]), rule]
     out.append(line(body[-1]))
+    util_over = len(comparison.common_traces(lambda r: r.utilization))
+    speed_over = len(comparison.common_traces(lambda r: r.ops_per_sec))
+    out.append(
+        f"geomean over the traces where every allocator has the figure: "
+        f"{util_over} for util, {speed_over} for Kops/s"
+    )
     failed = failures(comparison)
     if failed:
         out.append("Failures:")
@@ -333,6 +339,8 @@ def gather_pictures(
     on_our_heap: list[AllocatorSpec] = []
     for name in passed:
         if name in REFERENCES:
+            if comparison.cells[(name, focus)].utilization is None:
+                continue  # its footprint was not measurable there: nothing true to draw
             run = replay_reference(
                 REFERENCES[name],
                 trace,

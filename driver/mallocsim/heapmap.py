@@ -29,7 +29,7 @@ from mallocsim.replay import LoadedAllocator
 from mallocsim.timeline import simulated_heap
 from mallocsim.trace import Trace
 
-DEFAULT_MAX_OPS = 20000  # ops a heap map replays by default
+DEFAULT_MAX_OPS = 50_000  # ops a heap map replays by default
 METADATA_GAP = 32  # bytes: a gap this small between blocks is headers, not free space
 
 

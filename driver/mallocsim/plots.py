@@ -57,8 +57,8 @@ def _grouped_bars(
             result = comparison.cell(name, trace)
             if result is None or value is not None:
                 continue
-            label = "failed" if not result.valid else "not measured"
-            axes.text(x, 0, label, rotation=90, ha="center", va="bottom", fontsize=7)
+            label = "fail" if not result.valid else "n/m"
+            axes.text(x, 0, label, rotation=90, ha="center", va="bottom", fontsize=6)
     axes.set_xticks(centres)
     axes.set_xticklabels(
         [comparison.trace_name(t) for t in comparison.traces], rotation=45, ha="right", fontsize=8
@@ -66,8 +66,24 @@ def _grouped_bars(
     return centres, width
 
 
+def _bar_figure_size(comparison: Comparison) -> tuple[float, float]:
+    wide = 0.12 * len(comparison.traces) * (len(comparison.allocators) + 1) + 3
+    return (min(14.0, max(7.0, wide)), 4.8)
+
+
+def _bar_note(figure: Figure) -> None:
+    figure.text(
+        0.01,
+        0.01,
+        "fail: the allocator failed a check there; n/m: not measured (a reference whose "
+        "footprint grew less than the payload: the trace fit in memory it already held)",
+        fontsize=7,
+        color="dimgrey",
+    )
+
+
 def utilization_png(comparison: Comparison) -> bytes:
-    figure = Figure(figsize=(max(7.0, 0.6 * len(comparison.traces) + 3), 4.6))
+    figure = Figure(figsize=_bar_figure_size(comparison))
     axes = figure.add_subplot()
     values = {
         a: [
@@ -97,12 +113,13 @@ def utilization_png(comparison: Comparison) -> bytes:
     axes.set_title("Utilization per trace: peak live payload / peak heap footprint")
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     axes.grid(axis="y", alpha=0.3)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    _bar_note(figure)
     return _png(figure)
 
 
 def throughput_png(comparison: Comparison) -> bytes:
-    figure = Figure(figsize=(max(7.0, 0.6 * len(comparison.traces) + 3), 4.6))
+    figure = Figure(figsize=_bar_figure_size(comparison))
     axes = figure.add_subplot()
     values = {
         a: [
@@ -122,7 +139,8 @@ def throughput_png(comparison: Comparison) -> bytes:
     axes.set_title("Throughput per trace: ops / median timed pass")
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     axes.grid(axis="y", alpha=0.3, which="both")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    _bar_note(figure)
     return _png(figure)
 
 
@@ -131,15 +149,23 @@ def series_png(series: Sequence[Series]) -> bytes:
     figure = Figure(figsize=(8, 4.6))
     axes = figure.add_subplot()
     mib = 1024 * 1024
-    for one in series:
-        axes.plot(one.ops, [h / mib for h in one.heap], label=f"{one.allocator}: heap")
+    styles = ("-", "--", "-.", ":")
+    for n, one in enumerate(series):
+        axes.plot(
+            one.ops,
+            [h / mib for h in one.heap],
+            linestyle=styles[n % len(styles)],  # lines that coincide stay visible
+            linewidth=1.8,
+            label=f"{one.allocator}: heap",
+        )
     if series:
         longest = max(series, key=lambda s: len(s.ops))
         axes.plot(
             longest.ops,
             [v / mib for v in longest.live],
             color="black",
-            linestyle="--",
+            linestyle=(0, (4, 2)),
+            linewidth=1.2,
             label="live payload (the trace's)",
         )
         axes.set_title(f"Heap size and live payload over {longest.trace}")
@@ -209,7 +235,11 @@ def heap_map_png(heap_map: HeapMap) -> bytes:
         interpolation="nearest",
         extent=(0, top / kib, heap_map.ops, 0),
     )
-    axes.set_xlabel("heap offset (KiB)")
+    per_column = top / max(1, min(MAP_COLUMNS, top))
+    axes.set_xlabel(
+        f"heap offset (KiB); a pixel column is {per_column:,.0f} bytes, "
+        "its colour mixed by the share of each kind"
+    )
     axes.set_ylabel("op (time runs down)")
     part = "" if heap_map.ops == heap_map.total_ops else f" (first {heap_map.ops:,} ops)"
     axes.set_title(f"Heap map: {heap_map.allocator} on {heap_map.trace}{part}")
