@@ -130,7 +130,8 @@ static const size_t MAP_MAGIC = (size_t)0x6d616c6c6f63736dULL;
 _Static_assert(sizeof(map_header) == 16, "the payload after the header must stay 16-aligned");
 
 static bool map_length(size_t size, size_t *len) {
-    return size <= SIZE_MAX - sizeof(map_header) && round_up(size + sizeof(map_header), page_size(), len);
+    return size <= SIZE_MAX - sizeof(map_header) &&
+           round_up(size + sizeof(map_header), page_size(), len);
 }
 
 static void *map_alloc(size_t size) {
@@ -148,7 +149,8 @@ static void *map_alloc(size_t size) {
 
 static map_header *map_header_of(void *p) {
     map_header *header = (map_header *)p - 1;
-    if ((uintptr_t)header % page_size() != 0 || header->magic != (MAP_MAGIC ^ (size_t)(uintptr_t)header))
+    if ((uintptr_t)header % page_size() != 0 ||
+        header->magic != (MAP_MAGIC ^ (size_t)(uintptr_t)header))
         die("free(): invalid pointer (not a block of this allocator)");
     return header;
 }
@@ -292,8 +294,8 @@ static void block_free_unlock(void *raw) {
 /* Bytes usable at p, an address we handed out. Caller holds heap_lock. */
 static size_t usable_locked(void *p) {
     char *raw = align_raw(p, false);
-    size_t usable = in_heap(raw) ? mm_usable_size(raw)
-                                 : map_header_of(raw)->map_len - sizeof(map_header);
+    size_t usable =
+        in_heap(raw) ? mm_usable_size(raw) : map_header_of(raw)->map_len - sizeof(map_header);
     return usable - (size_t)((char *)p - raw);
 }
 
@@ -302,6 +304,11 @@ static void *aligned_block(size_t alignment, size_t size) {
     bool zeroed;
     if (alignment <= MIN_ALIGN)
         return block_alloc(size, &zeroed);
+    /* At least one byte, so the aligned address lies inside the raw block:
+       one past its end could be where the next block starts, which would
+       then have two owners in align_table. */
+    if (size == 0)
+        size = 1;
     if (size > SIZE_MAX - alignment)
         return fail_enomem();
     char *raw = block_alloc(size + alignment - MIN_ALIGN, &zeroed);

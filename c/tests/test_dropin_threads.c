@@ -32,8 +32,8 @@
 #include <unistd.h>
 
 enum {
-    SLOTS = 64,        /* blocks a thread keeps */
-    MAILBOX = 32,      /* blocks in flight between threads */
+    SLOTS = 64,   /* blocks a thread keeps */
+    MAILBOX = 32, /* blocks in flight between threads */
     MAX_THREADS = 16,
     FORK_EVERY = 4096, /* thread 0 forks once per this many ops */
 };
@@ -63,7 +63,9 @@ static uint64_t next_random(worker *w) {
     return w->state;
 }
 
-static unsigned char pattern(uint32_t tag, size_t i) { return (unsigned char)(tag + i * 31 + (i >> 9)); }
+static unsigned char pattern(uint32_t tag, size_t i) {
+    return (unsigned char)(tag + i * 31 + (i >> 9));
+}
 
 static void fill(block *b, size_t from) {
     for (size_t i = from; i < b->size; i++)
@@ -79,11 +81,11 @@ static size_t first_bad(const block *b, size_t upto) {
 }
 
 /* CHECK from several threads: the counters are shared, so serialize. */
-#define TCHECK(cond, ...)                                                      \
-    do {                                                                       \
-        pthread_mutex_lock(&report_lock);                                      \
-        CHECK(cond, __VA_ARGS__);                                              \
-        pthread_mutex_unlock(&report_lock);                                    \
+#define TCHECK(cond, ...)                                                                          \
+    do {                                                                                           \
+        pthread_mutex_lock(&report_lock);                                                          \
+        CHECK(cond, __VA_ARGS__);                                                                  \
+        pthread_mutex_unlock(&report_lock);                                                        \
     } while (0)
 
 static void verify(const block *b, const char *when) {
@@ -254,6 +256,28 @@ int main(int argc, char **argv) {
     CHECK(malloc(huge) == NULL && errno == ENOMEM, "huge malloc: errno %d", errno);
     void *p = NULL;
     CHECK(posix_memalign(&p, 24, 8) == EINVAL, "posix_memalign with alignment 24");
+    /* A zero-byte aligned block is still a unique pointer: no later block may
+       start at its address (it must not sit just past its raw block's end).
+       Blocks of the raw block's size come before and after it, so that an
+       allocator packing them tightly puts one right there. */
+    for (size_t align = 32; align <= 256; align *= 2) {
+        void *before[64], *later[64];
+        for (int i = 0; i < 64; i++)
+            before[i] = malloc(align - 16);
+        void *zero = aligned_alloc(align, 0);
+        int shared = 0;
+        for (int i = 0; i < 64; i++) {
+            later[i] = malloc(align - 16);
+            shared += later[i] == zero;
+        }
+        CHECK(zero != NULL && shared == 0, "aligned_alloc(%zu, 0) = %p handed out again", align,
+              zero);
+        for (int i = 0; i < 64; i++) {
+            free(before[i]);
+            free(later[i]);
+        }
+        free(zero);
+    }
     free(NULL);
     char *r = realloc(NULL, 10);
     CHECK(r != NULL, "realloc(NULL, 10)");
