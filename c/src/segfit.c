@@ -5,9 +5,9 @@
  * Guarantees: every payload is 16-byte aligned; all memory comes from mem_sbrk, and the heap
  * grows only by what a request lacks; mm_init starts from an empty heap; a failure (out of
  * memory, overflow) returns NULL and leaves the heap consistent; no operation walks the heap
- * (only mm_checkheap does); malloc and free touch a block only at its first and last words, and
- * calloc zeroes only memory that was handed out before, so a 30 GB block costs two pages.
- * mm_checkheap verifies every invariant listed above the checker, below.
+ * (only mm_checkheap does); malloc and free touch a block only at its first and last words, so
+ * a 30 GB block costs two pages (calloc must zero it all: the heap may hold an earlier run's
+ * data past its break). mm_checkheap verifies every invariant listed above the checker, below.
  *
  * BLOCKS. The heap is block.h's frame (prologue word, blocks, epilogue word). A block starts
  * with an 8-byte header; an allocated block keeps nothing else, since the next block's
@@ -82,7 +82,6 @@ static block_t *class_head[NUM_CLASSES];
 static uint64_t class_map[MAP_WORDS]; /* bit set <=> class list non-empty */
 static char *heap_lo;                 /* mem_heap_lo(), kept: the heap never moves */
 static block_t *epilogue;             /* the heap's last word, moved as the heap grows */
-static char *zero_from; /* heap bytes from here on were never handed out since the last reset */
 static char check_msg[256];
 
 static inline unsigned floor_log2(size_t s) { return 63u - (unsigned)__builtin_clzll(s); }
@@ -227,16 +226,15 @@ static block_t *last_free_block(void) {
 
 /*
  * Grow the heap so that a block of asize bytes ends at the new epilogue, reusing a free last
- * block. Returns that block, unlisted, with only its header written (size asize, free), so that
- * its payload beyond the old break is untouched and still zero. *fresh is the old break.
+ * block. Returns that block, unlisted, with only its header written (size asize, free): the
+ * pages past the old break stay untouched.
  */
-static block_t *extend_heap(size_t asize, char **fresh) {
+static block_t *extend_heap(size_t asize) {
     block_t *last = last_free_block();
     size_t have = last != NULL ? block_size(last) : 0;
     block_t *b = heap_grow(asize - have);
     if (b == NULL)
         return NULL;
-    *fresh = (char *)b + WORD_SIZE;
     if (last != NULL) {
         list_remove(last);
         b = last;
@@ -276,10 +274,9 @@ static block_t *carve_back(block_t *b, size_t asize) {
 
 /*
  * A block of at least asize bytes, allocated: the best fit, else the heap grown by what is
- * missing, away from the growth room. *fresh: the block's payload from there on is still zero.
+ * missing, away from the growth room.
  */
-static block_t *alloc_block(size_t asize, char **fresh) {
-    *fresh = (char *)UINTPTR_MAX;
+static block_t *alloc_block(size_t asize) {
     block_t *room = growth_room();
     block_t *b = find_fit(asize);
     if (b != NULL && b == room) {
@@ -293,9 +290,9 @@ static block_t *alloc_block(size_t asize, char **fresh) {
         list_remove(b);
     } else if (room != NULL && room == last_free_block()) {
         /* Grow the heap past the room and take the new end. */
-        b = extend_heap(block_size(room) + asize, fresh);
+        b = extend_heap(block_size(room) + asize);
         return b != NULL ? carve_back(b, asize) : NULL;
-    } else if ((b = extend_heap(asize, fresh)) == NULL) {
+    } else if ((b = extend_heap(asize)) == NULL) {
         return NULL;
     }
     carve(b, asize);
@@ -384,8 +381,7 @@ static bool map_cover(size_t k) {
     if (k < run_map_units)
         return true;
     size_t units = 2 * run_map_units > k ? 2 * run_map_units : k + 1, asize;
-    char *fresh;
-    block_t *mb = request_size(units, &asize) ? alloc_block(asize, &fresh) : NULL;
+    block_t *mb = request_size(units, &asize) ? alloc_block(asize) : NULL;
     if (mb == NULL)
         return false;
     uint8_t *map = block_payload(mb);
@@ -405,8 +401,7 @@ static bool map_cover(size_t k) {
 /* A new run for class cls in a block placed like any other, listed as partial. NULL: no memory. */
 static run_t *run_create(unsigned cls) {
     size_t slot_size = cls * 16;
-    char *fresh;
-    block_t *b = alloc_block(run_span(slot_size) + 2 * WORD_SIZE, &fresh);
+    block_t *b = alloc_block(run_span(slot_size) + 2 * WORD_SIZE);
     if (b == NULL)
         return NULL;
     run_t *r = block_payload(b);
@@ -462,8 +457,7 @@ static void run_free(run_t *r, void *p) {
 /* ------------------------------------------------------------ the interface */
 
 /* Payload for `size` (> 0) bytes: a slot if its class has runs or has earned one, else a block. */
-static void *alloc_payload(size_t size, char **fresh) {
-    *fresh = (char *)UINTPTR_MAX;
+static void *alloc_payload(size_t size) {
     if (size <= SMALL_MAX) {
         unsigned cls = (unsigned)((size + 15) / 16);
         if (partial_runs[cls] != 0 || live_small[cls] >= RUN_PROMOTE) {
@@ -477,7 +471,7 @@ static void *alloc_payload(size_t size, char **fresh) {
     size_t asize;
     if (!request_size(size, &asize))
         return NULL;
-    block_t *b = alloc_block(asize, fresh);
+    block_t *b = alloc_block(asize);
     if (b == NULL)
         return NULL;
     count_block(block_size(b), 1);
@@ -493,8 +487,6 @@ bool mm_init(void) {
     run_map_units = 0;
     last_grown = NULL;
     check_msg[0] = '\0';
-    /* Without a mem_reset first, memory a previous run used may come back dirty. */
-    zero_from = (char *)mem_heap_lo() + mem_high_water();
     if (!heap_frame_create())
         return false;
     heap_lo = mem_heap_lo();
@@ -502,10 +494,7 @@ bool mm_init(void) {
     return true;
 }
 
-void *mm_malloc(size_t size) {
-    char *fresh;
-    return size == 0 ? NULL : alloc_payload(size, &fresh);
-}
+void *mm_malloc(size_t size) { return size == 0 ? NULL : alloc_payload(size); }
 
 void mm_free(void *ptr) {
     if (ptr == NULL)
@@ -528,13 +517,10 @@ void *mm_calloc(size_t nmemb, size_t size) {
     if (nmemb == 0 || size == 0 || nmemb > SIZE_MAX / size)
         return NULL;
     size_t n = nmemb * size;
-    char *fresh;
-    char *p = alloc_payload(n, &fresh);
-    /* Memory past the old break was never written: a huge calloc touches no page it need not. */
-    if (fresh < zero_from)
-        fresh = zero_from;
-    if (p != NULL && fresh > p)
-        memset(p, 0, (size_t)(fresh - p) < n ? (size_t)(fresh - p) : n);
+    /* All of it: after mem_rewind even memory past the break holds an earlier run's data. */
+    void *p = alloc_payload(n);
+    if (p != NULL)
+        memset(p, 0, n);
     return p;
 }
 
