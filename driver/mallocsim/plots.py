@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -58,7 +59,16 @@ def _grouped_bars(
             if result is None or value is not None:
                 continue
             label = "fail" if not result.valid else "n/m"
-            axes.text(x, 0, label, rotation=90, ha="center", va="bottom", fontsize=6)
+            axes.text(
+                x,
+                0.01,
+                label,
+                rotation=90,
+                ha="center",
+                va="bottom",
+                fontsize=6,
+                transform=axes.get_xaxis_transform(),  # at the bottom, whatever the scale
+            )
     axes.set_xticks(centres)
     axes.set_xticklabels(
         [comparison.trace_name(t) for t in comparison.traces], rotation=45, ha="right", fontsize=8
@@ -275,3 +285,19 @@ def all_plots(
     if heap_map is not None and heap_map.ops > 0:
         plots["heap-map.png"] = heap_map_png(heap_map)
     return plots
+
+
+def write_plots(
+    folder: str | Path,
+    comparison: Comparison,
+    series: Sequence[Series] = (),
+    heap_map: HeapMap | None = None,
+) -> list[Path]:
+    """Write every plot there is data for into folder (made if needed)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, png in all_plots(comparison, series, heap_map).items():
+        (folder / name).write_bytes(png)
+        written.append(folder / name)
+    return written

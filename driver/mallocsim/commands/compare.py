@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from mallocsim.commands.replay import add_replay_arguments, options_from
 from mallocsim.compare import (
@@ -78,17 +77,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_document(comparison, pictures, args.json)
     if args.csv:
-        write_csv([r for r in comparison.cells.values()], args.csv)
-    if args.plots or args.html:
-        # matplotlib is imported only when pictures are asked for: it is slow to load.
-        from mallocsim.html import write_html
-        from mallocsim.plots import all_plots
+        write_csv(list(comparison.cells.values()), args.csv)
+    # matplotlib is imported only when pictures are asked for: it is slow to load.
     if args.plots:
-        folder = Path(args.plots)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, png in all_plots(comparison, pictures.series, pictures.heap_map).items():
-            (folder / name).write_bytes(png)
+        from mallocsim.plots import write_plots
+
+        write_plots(args.plots, comparison, pictures.series, pictures.heap_map)
     if args.html:
+        from mallocsim.html import write_html
+
         write_html(comparison, pictures, args.html)
     if problems or comparison.missing:
         return 2

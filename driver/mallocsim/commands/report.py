@@ -23,13 +23,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("results", metavar="RESULTS.json", help="a saved run (--json)")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file")
     parser.add_argument("--title", help="the report's title (default: the results file's name)")
+    parser.add_argument("--plots", metavar="DIR", help="also write the plots as PNG files into DIR")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from mallocsim.html import write_html  # matplotlib is slow to load: only when needed
+    # matplotlib is slow to load: only when needed.
+    from mallocsim.html import write_html
+    from mallocsim.plots import write_plots
 
     comparison, pictures = read_document(args.results)
     write_html(comparison, pictures, args.output, args.title or Path(args.results).stem)
     print(f"wrote {args.output}")
+    if args.plots:
+        write_plots(args.plots, comparison, pictures.series, pictures.heap_map)
+        print(f"wrote the plots into {args.plots}")
     return 0
