@@ -123,6 +123,8 @@ static void test_block_corruptions(void) {
         heap_epilogue()->header ^= PREV_ALLOC_BIT;
         expect_broken("epilogue prev_alloc", "epilogue's prev_alloc", heap_epilogue());
     }
+    mem_reset(); /* no mm_init after it: no heap at all */
+    expect_broken("heap frame missing", "heap frame missing", NULL);
     if (build_heap()) {
         mem_sbrk(64); /* the heap grew behind the allocator's back: its last word is no epilogue */
         expect_broken("heap grown under the allocator", "epilogue", NULL);
@@ -243,6 +245,11 @@ static void test_run_corruptions(void) {
     if (build_heap()) {
         blocks[B]->header |= RUN_BIT;
         expect_broken("free block marked as a run", "free block marked as a run", blocks[B]);
+    }
+    if (build_heap()) {
+        run->next = 0x7fffffff; /* a unit far past the heap's end */
+        expect_broken("partial-run link to no run",
+                      "partial-run list entry 2147483647 is not a run", NULL);
     }
     if (build_heap()) {
         run->prev = run->next + 1;
