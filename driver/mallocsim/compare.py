@@ -190,6 +190,16 @@ def table_rows(comparison: Comparison) -> list[list[Cell]]:
     return rows
 
 
+def means_note(comparison: Comparison) -> str:
+    """How many traces each geometric mean covers."""
+    util_over = len(comparison.common_traces(lambda r: r.utilization))
+    speed_over = len(comparison.common_traces(lambda r: r.ops_per_sec))
+    return (
+        f"geomean over the traces where every allocator has the figure: "
+        f"{util_over} for util, {speed_over} for Kops/s"
+    )
+
+
 TABLE_HEADER = ("trace", "bound", "util", "Kops/s")  # the last two repeat per allocator
 
 
@@ -229,12 +239,7 @@ def format_comparison(comparison: Comparison) -> str:
     rule = "  ".join("-" * w for w in widths)
     out = ["  ".join(groups).rstrip(), line(header), rule, *map(line, body[:-1]), rule]
     out.append(line(body[-1]))
-    util_over = len(comparison.common_traces(lambda r: r.utilization))
-    speed_over = len(comparison.common_traces(lambda r: r.ops_per_sec))
-    out.append(
-        f"geomean over the traces where every allocator has the figure: "
-        f"{util_over} for util, {speed_over} for Kops/s"
-    )
+    out.append(means_note(comparison))
     failed = failures(comparison)
     if failed:
         out.append("Failures:")

@@ -19,11 +19,12 @@ from mallocsim.compare import (
     Comparison,
     Pictures,
     failures,
+    means_note,
     table_rows,
 )
 from mallocsim.plots import all_plots
 from mallocsim.references import REFERENCES
-from mallocsim.report import kops, percent, seconds
+from mallocsim.report import duration, kops, percent
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -78,7 +79,7 @@ def detail_table(comparison: Comparison, allocator: str) -> str:
         if r is None:
             continue
         spread = (
-            f"{seconds(r.seconds)} ({seconds(r.seconds_min)}-{seconds(r.seconds_max)})"
+            f"{duration(r.seconds)} ({duration(r.seconds_min)}-{duration(r.seconds_max)})"
             if r.seconds is not None
             else "-"
         )
@@ -109,6 +110,7 @@ def render_html(comparison: Comparison, pictures: Pictures, title: str = "malloc
         f'<p class="note">{escape(COMPARE_NOTE)}</p>',
         "<h2>Side by side</h2>",
         comparison_table(comparison),
+        f'<p class="note">{escape(means_note(comparison))}</p>',
     ]
     failed = failures(comparison)
     if failed:
