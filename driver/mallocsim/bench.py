@@ -17,6 +17,7 @@ from mallocsim.allocators import AllocatorSpec
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean
+from mallocsim.table import render_table
 from mallocsim.trace import Trace
 
 REFERENCE = "glibc"
@@ -102,8 +103,7 @@ def format_bench(
     traces = list(dict.fromkeys(r.trace for r in results))
     by_key = {(r.allocator, r.trace): r for r in results}
     per_alloc = ["util", "Kops/s", "vs glibc"] + (["instr/op"] if instructions else [])
-    header1 = ["", "bound"] + [n for n in names for _ in per_alloc]
-    header2 = ["trace", ""] + [c for _ in names for c in per_alloc]
+    header = ["trace", "bound"] + [c for _ in names for c in per_alloc]
     rows = []
     for trace in traces:
         row = [trace]
@@ -131,14 +131,7 @@ def format_bench(
         ]
         if instructions:
             summary_row.append(_count(summary.instructions_per_op_geomean))
-    table = [header1, header2, *rows, summary_row]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header2))]
-
-    def line(row: Sequence[str]) -> str:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
-        return "  ".join(cells).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
+    groups = [("", 2)] + [(name, len(per_alloc)) for name in names]
     failures = [f"  {r.allocator} on {r.trace}: {r.error}" for r in results if not r.valid]
     notes = [
         "util = peak live payload / heap high-water mark (glibc: not measured here; see "
@@ -149,7 +142,7 @@ def format_bench(
     ]
     if instructions:
         notes.append("instr/op = instructions per op in the timed loop, counted by callgrind")
-    out = [line(header1), line(header2), rule, *map(line, rows), rule, line(summary_row)]
+    out = [render_table([header], rows, [summary_row], groups=groups)]
     if failures:
         out += ["Failures:", *failures]
     return "\n".join(out + notes)

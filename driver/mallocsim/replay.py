@@ -10,6 +10,7 @@ gives the throughput and the fastest and slowest its spread.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from mallocsim._native import ffi, lib
@@ -105,18 +106,23 @@ def _failed(trace: Trace, spec: AllocatorSpec, error: str) -> TraceResult:
 
 def _checked(
     trace: Trace, alloc: LoadedAllocator, options: ReplayOptions, progress: object
-) -> tuple[object, str | None]:
+) -> tuple[object, str | None, float]:
+    """One checked pass: the native result, the error line (None when valid)
+    and the pass's wall time (what all the checks cost, for the report)."""
     check = ffi.new("ms_check_options *")
     check.check_heap = options.check_heap
     check.sample_above = options.sample_above
     check.progress = progress if progress is not None else ffi.NULL
     result = ffi.new("ms_check_result *")
-    if lib.ms_replay_checked(trace.native, alloc.native, check, result):
-        return result, None
+    start = time.perf_counter()
+    valid = lib.ms_replay_checked(trace.native, alloc.native, check, result)
+    seconds = time.perf_counter() - start
+    if valid:
+        return result, None, seconds
     message = ffi.string(result.error).decode(errors="replace")
     # Only a message about an op names a line; "mm_init failed" names none.
     origin = where(trace, result.fail_op) if message.startswith("op ") else trace.path or trace.name
-    return result, f"{origin}: {message}"
+    return result, f"{origin}: {message}", seconds
 
 
 def replay_trace(
@@ -137,10 +143,10 @@ def replay_trace(
         return progress + 1
 
     lib.mem_set_limit(options.heap_limit or 0)
-    first, error = _checked(trace, alloc, options, enter(PHASE_CHECKED))
+    first, error, first_seconds = _checked(trace, alloc, options, enter(PHASE_CHECKED))
     if error:
         return _failed(trace, spec, error)
-    again, error = _checked(trace, alloc, options, enter(PHASE_CHECKED_AGAIN))
+    again, error, again_seconds = _checked(trace, alloc, options, enter(PHASE_CHECKED_AGAIN))
     if error:
         return _failed(
             trace,
@@ -181,6 +187,7 @@ def replay_trace(
         seconds_max=max(seconds) if seconds else None,
         passes=len(seconds),
         ops_per_sec=trace.num_ops / median if median else None,
+        checked_seconds=min(first_seconds, again_seconds),
     )
 
 

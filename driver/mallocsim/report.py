@@ -12,10 +12,13 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from mallocsim.results import Summary, TraceResult, summarize
+from mallocsim.table import render_table
 
 UTILIZATION_NOTE = (
     "util = peak live payload / heap high-water mark; bound = peak payload / peak payload "
-    "rounded up to 16 per block (the best any 16-byte-aligned allocator can do)"
+    "rounded up to 16 per block (the best any 16-byte-aligned allocator can do)\n"
+    "time = median timed pass (no checks); Kops/s = ops / time; checked Kops/s = the pass "
+    "with every check, for what checking costs"
 )
 
 
@@ -27,13 +30,20 @@ def kops(value: float | None) -> str:
     return "-" if value is None else f"{value / 1000:,.0f}"
 
 
-def seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6f}"
+def duration(value: float | None) -> str:
+    """Seconds in the unit that keeps three significant figures readable."""
+    if value is None:
+        return "-"
+    if value < 1e-3:
+        return f"{value * 1e6:.1f} us"
+    if value < 1:
+        return f"{value * 1e3:.2f} ms"
+    return f"{value:.3f} s"
 
 
 def format_table(results: Sequence[TraceResult]) -> str:
     """One allocator's results as a table with averages and totals."""
-    header = ("trace", "valid", "util", "bound", "ops", "secs", "Kops/s")
+    header = ("trace", "valid", "util", "bound", "ops", "time", "Kops/s", "checked Kops/s")
     rows = [
         (
             r.trace,
@@ -41,22 +51,13 @@ def format_table(results: Sequence[TraceResult]) -> str:
             percent(r.utilization),
             percent(r.alignment_bound),
             f"{r.ops:,}",
-            seconds(r.seconds),
+            duration(r.seconds),
             kops(r.ops_per_sec),
+            kops(r.ops / r.checked_seconds if r.checked_seconds else None),
         )
         for r in results
     ]
-    summary = summarize(results)
-    rows.append(_summary_row(summary))
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(row: Sequence[str]) -> str:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
-        return "  ".join(cells).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    out = [line(header), rule, *map(line, rows[:-1]), rule, line(rows[-1])]
-    return "\n".join(out)
+    return render_table([header], rows, [_summary_row(summarize(results))])
 
 
 def _summary_row(summary: Summary) -> tuple[str, ...]:
@@ -66,8 +67,9 @@ def _summary_row(summary: Summary) -> tuple[str, ...]:
         percent(summary.mean_utilization),
         "",
         f"{summary.total_ops:,}",
-        seconds(summary.total_seconds),
+        duration(summary.total_seconds),
         kops(summary.ops_per_sec_total),
+        "",
     )
 
 

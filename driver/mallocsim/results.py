@@ -5,7 +5,8 @@ Metrics (defined once, in DESIGN.md):
                    high-water mark at the end;
   alignment bound  peak live payload / peak of the live sizes rounded up to 16:
                    no 16-byte-aligned allocator can do better;
-  throughput       ops / seconds of the median timed pass.
+  throughput       ops / seconds of the median timed pass (no checks); the
+                   checked pass's time is kept too, to show what checking costs.
 
 JSON format history (the "version" field):
   1  first version: {"format", "version", "runs": [{"allocator", "traces": [...]}]};
@@ -48,6 +49,7 @@ class TraceResult:
     seconds_min: float | None = None  # fastest timed pass
     seconds_max: float | None = None  # slowest timed pass
     passes: int = 0  # timed passes run
+    checked_seconds: float | None = None  # the faster of the two checked passes
     ops_per_sec: float | None = None  # ops / seconds
     peak_rss: int | None = None  # bytes: peak resident set of a reference allocator's process
 
