@@ -632,10 +632,13 @@ size_t mm_usable_size(void *ptr) {
     return r != NULL ? r->slot_size : block_size(payload_block(ptr)) - WORD_SIZE;
 }
 
+/* segfit's tunables are compile-time (segfit_layout.h): the only option string is "". */
 const char *mm_configure(const char *options) {
     if (options == NULL || options[0] == '\0')
         return NULL;
-    return "segfit takes no options";
+    static char message[96];
+    snprintf(message, sizeof message, "segfit: unknown option '%.40s'; it takes none", options);
+    return message;
 }
 
 const char *mm_checkheap_message(void) { return check_msg; }
