@@ -214,20 +214,20 @@ static bool ready(void) {
 
 /* Every wrapper: lock, call the real function, log, unlock. The lock is
    taken only when recording; errno is the real call's. */
-#define RECORDED(call, kind, ...)                                              \
-    do {                                                                       \
-        if (log_fd < 0) {                                                      \
-            call;                                                              \
-            break;                                                             \
-        }                                                                      \
-        pthread_mutex_lock(&log_lock);                                         \
-        call;                                                                  \
-        int saved_errno = errno;                                               \
-        line l = line_start(kind);                                             \
-        __VA_ARGS__;                                                           \
-        line_write(&l);                                                        \
-        pthread_mutex_unlock(&log_lock);                                       \
-        errno = saved_errno;                                                   \
+#define RECORDED(call, kind, ...)                                                                  \
+    do {                                                                                           \
+        if (log_fd < 0) {                                                                          \
+            call;                                                                                  \
+            break;                                                                                 \
+        }                                                                                          \
+        pthread_mutex_lock(&log_lock);                                                             \
+        call;                                                                                      \
+        int saved_errno = errno;                                                                   \
+        line l = line_start(kind);                                                                 \
+        __VA_ARGS__;                                                                               \
+        line_write(&l);                                                                            \
+        pthread_mutex_unlock(&log_lock);                                                           \
+        errno = saved_errno;                                                                       \
     } while (0)
 
 /* ------------------------------------------------------- the interposers */
@@ -312,8 +312,8 @@ MS_EXPORT void *memalign(size_t alignment, size_t size) {
     if (!ready())
         return NULL;
     void *p;
-    RECORDED(p = real.memalign(alignment, size), 'a', put_size(&l, alignment),
-             put_size(&l, size), put_pointer(&l, p));
+    RECORDED(p = real.memalign(alignment, size), 'a', put_size(&l, alignment), put_size(&l, size),
+             put_pointer(&l, p));
     return p;
 }
 
