@@ -12,21 +12,17 @@ is still measured; a reference that is not installed is listed as missing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from mallocsim.allocators import AllocatorSpec, resolve
+from mallocsim.allocators import resolve
 from mallocsim.commands.replay import replay_all
 from mallocsim.errors import UsageError
-from mallocsim.heapmap import DEFAULT_MAX_OPS, HeapMap, collect
 from mallocsim.isolate import DEFAULT_TIMEOUT
 from mallocsim.references import REFERENCES, ReferenceMissing, replay_reference, require
-from mallocsim.replay import LoadedAllocator, ReplayOptions
+from mallocsim.replay import ReplayOptions
 from mallocsim.report import kops, percent
-from mallocsim.results import TraceResult, geomean, read_json, to_json
-from mallocsim.timeline import DEFAULT_POINTS, Series, heap_series
+from mallocsim.results import TraceResult, geomean
 from mallocsim.trace import Trace, find_traces, load_trace
 
 WINNER = "*"  # marks the best cell of a row
@@ -294,119 +290,3 @@ def run_comparison(
         for path in good:
             record(replay_reference(REFERENCES[name], traces[path], options, timeout).result)
     return build(results, names, missing), problems
-
-
-@dataclass(frozen=True)
-class Pictures:
-    """The data behind the pictures of one focus trace (see plots.py)."""
-
-    series: list[Series] = field(default_factory=list)  # one per allocator that passed it
-    heap_map: HeapMap | None = None  # one allocator on the simulated heap
-
-
-def choose_focus(comparison: Comparison, requested: str | None = None) -> str | None:
-    """The trace to draw over time: the one named (by name or file), else the
-    longest trace that every allocator passed (else the longest of all)."""
-    if requested is not None:
-        for trace in comparison.traces:
-            if requested in (trace, comparison.trace_name(trace)):
-                return trace
-        raise UsageError(f"--focus {requested}: not one of the compared traces")
-    candidates = comparison.common_traces() or comparison.traces
-    if not candidates:
-        return None
-
-    def ops(trace: str) -> int:
-        return max(
-            (r.ops for a in comparison.allocators if (r := comparison.cell(a, trace))), default=0
-        )
-
-    return max(candidates, key=ops)
-
-
-def gather_pictures(
-    comparison: Comparison,
-    focus: str | None,
-    dialect: str | None = None,
-    heap_map_allocator: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    heap_map_ops: int = DEFAULT_MAX_OPS,
-) -> Pictures:
-    """Heap over time on the focus trace for every allocator that passed it,
-    and the heap map of one (the one named, else the first on our heap)."""
-    if focus is None:
-        return Pictures()
-    trace = load_trace(focus)
-    passed = [
-        a for a in comparison.allocators if (r := comparison.cell(a, focus)) is not None and r.valid
-    ]
-    series: list[Series] = []
-    on_our_heap: list[AllocatorSpec] = []
-    for name in passed:
-        if name in REFERENCES:
-            if comparison.cells[(name, focus)].utilization is None:
-                continue  # its footprint was not measurable there: nothing true to draw
-            run = replay_reference(
-                REFERENCES[name],
-                trace,
-                ReplayOptions(timing=False),
-                timeout,
-                series_points=DEFAULT_POINTS,
-            )
-            if run.series is not None:
-                series.append(run.series)
-            continue
-        spec = resolve(name, dialect)
-        if spec.kind == "system":
-            continue
-        on_our_heap.append(spec)
-        with LoadedAllocator(spec) as alloc:
-            series.append(heap_series(trace, alloc))
-    if heap_map_allocator is not None:
-        chosen = [s for s in on_our_heap if s.name == heap_map_allocator]
-        if not chosen:
-            raise UsageError(
-                f"--heap-map {heap_map_allocator}: not an allocator on our heap that passed "
-                f"{trace.name}"
-            )
-    else:
-        chosen = on_our_heap[:1]
-    heap_map = None
-    if chosen:
-        with LoadedAllocator(chosen[0]) as alloc:
-            heap_map = collect(trace, alloc, heap_map_ops)
-    return Pictures(series, heap_map)
-
-
-def to_document(comparison: Comparison, pictures: Pictures | None = None) -> dict:
-    """The results JSON (mallocsim.results' format) with what a report needs
-    besides: the missing references, the series and the heap map."""
-    results = [
-        r for t in comparison.traces for a in comparison.allocators if (r := comparison.cell(a, t))
-    ]
-    results.sort(key=lambda r: comparison.allocators.index(r.allocator))
-    document = to_json(results)
-    document["missing"] = comparison.missing
-    if pictures is not None:
-        document["series"] = [asdict(s) for s in pictures.series]
-        document["heap_map"] = asdict(pictures.heap_map) if pictures.heap_map else None
-    return document
-
-
-def write_document(comparison: Comparison, pictures: Pictures | None, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(to_document(comparison, pictures)) + "\n")
-
-
-def read_document(path: str | Path) -> tuple[Comparison, Pictures]:
-    """A saved comparison (or any results file) back, with its pictures' data.
-    Raises UsageError for a file from another version, truncated or damaged."""
-    results = read_json(path)  # checks the format and version
-    document = json.loads(Path(path).read_text())
-    try:
-        series = [Series(**s) for s in document.get("series") or []]
-        raw_map = document.get("heap_map")
-        heap_map = HeapMap(**raw_map) if raw_map else None
-        missing = dict(document.get("missing") or {})
-    except (TypeError, ValueError) as error:
-        raise UsageError(f"{path}: damaged series or heap map ({error})") from None
-    return build(results, missing=missing), Pictures(series, heap_map)

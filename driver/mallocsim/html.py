@@ -17,11 +17,11 @@ from mallocsim.compare import (
     COMPARE_NOTE,
     TABLE_HEADER,
     Comparison,
-    Pictures,
     failures,
     means_note,
     table_rows,
 )
+from mallocsim.pictures import Pictures
 from mallocsim.plots import all_plots
 from mallocsim.references import REFERENCES
 from mallocsim.report import duration, kops, percent

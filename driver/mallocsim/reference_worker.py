@@ -168,12 +168,13 @@ def run(request: dict) -> dict:
     # A footprint that grew by less than the peak payload means the trace was
     # served in part from memory the process held before it started: too
     # small a trace to measure this allocator by, so no utilization at all.
-    peak = observed.peak_footprint
-    measured = peak > 0 and peak >= (result.peak_payload or 0)
+    # Footprint and payload both come from the observed pass.
+    peak, payload = observed.peak_footprint, observed.peak_payload
+    measured = peak > 0 and peak >= payload
     result = replace(
         result,
         heap_size=peak if measured else None,
-        utilization=(result.peak_payload or 0) / peak if measured else None,
+        utilization=payload / peak if measured else None,
         peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     )
     series = asdict(observed.series) if observed.series else None

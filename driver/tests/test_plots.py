@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from mallocsim.compare import build, gather_pictures, run_comparison
+from mallocsim.compare import build, run_comparison
 from mallocsim.heapmap import HeapMap
+from mallocsim.pictures import gather_pictures
 from mallocsim.plots import (
     FREE_COLOUR,
     OUTSIDE_COLOUR,

@@ -14,16 +14,11 @@ import argparse
 import sys
 
 from mallocsim.commands.replay import add_replay_arguments, options_from
-from mallocsim.compare import (
-    Pictures,
-    choose_focus,
-    format_comparison,
-    gather_pictures,
-    run_comparison,
-    write_document,
-)
+from mallocsim.compare import format_comparison, run_comparison
+from mallocsim.pictures import Pictures, choose_focus, gather_pictures
 from mallocsim.references import REFERENCES
 from mallocsim.report import write_csv
+from mallocsim.saved import write_document
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

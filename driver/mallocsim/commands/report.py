@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mallocsim.compare import read_document
+from mallocsim.saved import read_document
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,104 @@
+"""The data behind a comparison's pictures, gathered for one focus trace.
+
+Per allocator that passed the focus trace, its heap over time (timeline.py:
+our heap's size, or a reference's footprint from its own process), and the
+heap map of one allocator on our heap (heapmap.py, the op-by-op slow path).
+Gathered after the comparison, on allocators that already passed the trace
+in isolation, so the in-process passes here meet no allocator known to fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mallocsim.allocators import AllocatorSpec, resolve
+from mallocsim.compare import Comparison
+from mallocsim.errors import UsageError
+from mallocsim.heapmap import DEFAULT_MAX_OPS, HeapMap, collect
+from mallocsim.isolate import DEFAULT_TIMEOUT
+from mallocsim.references import REFERENCES, replay_reference
+from mallocsim.replay import LoadedAllocator, ReplayOptions
+from mallocsim.timeline import DEFAULT_POINTS, Series, heap_series
+from mallocsim.trace import load_trace
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """The data behind the pictures of one focus trace (see plots.py)."""
+
+    series: list[Series] = field(default_factory=list)  # one per allocator that passed it
+    heap_map: HeapMap | None = None  # one allocator on the simulated heap
+
+
+def choose_focus(comparison: Comparison, requested: str | None = None) -> str | None:
+    """The trace to draw over time: the one named (by name or file), else the
+    longest trace that every allocator passed (else the longest of all)."""
+    if requested is not None:
+        for trace in comparison.traces:
+            if requested in (trace, comparison.trace_name(trace)):
+                return trace
+        raise UsageError(f"--focus {requested}: not one of the compared traces")
+    candidates = comparison.common_traces() or comparison.traces
+    if not candidates:
+        return None
+
+    def ops(trace: str) -> int:
+        return max(
+            (r.ops for a in comparison.allocators if (r := comparison.cell(a, trace))), default=0
+        )
+
+    return max(candidates, key=ops)
+
+
+def gather_pictures(
+    comparison: Comparison,
+    focus: str | None,
+    dialect: str | None = None,
+    heap_map_allocator: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    heap_map_ops: int = DEFAULT_MAX_OPS,
+) -> Pictures:
+    """Heap over time on the focus trace for every allocator that passed it,
+    and the heap map of one (the one named, else the first on our heap)."""
+    if focus is None:
+        return Pictures()
+    trace = load_trace(focus)
+    passed = [
+        a for a in comparison.allocators if (r := comparison.cell(a, focus)) is not None and r.valid
+    ]
+    series: list[Series] = []
+    on_our_heap: list[AllocatorSpec] = []
+    for name in passed:
+        if name in REFERENCES:
+            if comparison.cells[(name, focus)].utilization is None:
+                continue  # its footprint was not measurable there: nothing true to draw
+            run = replay_reference(
+                REFERENCES[name],
+                trace,
+                ReplayOptions(timing=False),
+                timeout,
+                series_points=DEFAULT_POINTS,
+            )
+            if run.series is not None:
+                series.append(run.series)
+            continue
+        spec = resolve(name, dialect)
+        if spec.kind == "system":
+            continue
+        on_our_heap.append(spec)
+        with LoadedAllocator(spec) as alloc:
+            series.append(heap_series(trace, alloc))
+    if heap_map_allocator is not None:
+        chosen = [s for s in on_our_heap if s.name == heap_map_allocator]
+        if not chosen:
+            raise UsageError(
+                f"--heap-map {heap_map_allocator}: not an allocator on our heap that passed "
+                f"{trace.name}"
+            )
+    else:
+        chosen = on_our_heap[:1]
+    heap_map = None
+    if chosen:
+        with LoadedAllocator(chosen[0]) as alloc:
+            heap_map = collect(trace, alloc, heap_map_ops)
+    return Pictures(series, heap_map)
