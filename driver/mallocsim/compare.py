@@ -63,9 +63,7 @@ class Comparison:
                 return result.alignment_bound
         return None
 
-    def common_traces(
-        self, measure: Callable[[TraceResult], float | None] | None = None
-    ) -> list[str]:
+    def common_traces(self, measure: Measure | None = None) -> list[str]:
         """Traces that every allocator passed (and, with `measure`, has that
         figure for): the ones a mean across allocators may be taken over."""
         return [
@@ -105,39 +103,31 @@ def build(
     return Comparison(names, traces, cells, missing)
 
 
-def winners(values: dict[str, float | None]) -> set[str]:
-    """The names holding the highest value (several on a tie); none when no value."""
-    present = {k: v for k, v in values.items() if v is not None}
+# The figures compared, each with the precision the table shows it at: a
+# winner is decided on what the reader sees, so equal-looking cells tie.
+Measure = Callable[[TraceResult], float | None]
+UTILIZATION: Measure = lambda r: r.utilization  # noqa: E731
+SPEED: Measure = lambda r: r.ops_per_sec  # noqa: E731
+SHOWN = {UTILIZATION: lambda v: round(v * 1000), SPEED: lambda v: round(v / 1000)}
+
+
+def winners(values: dict[str, float | None], measure: Measure | None = None) -> set[str]:
+    """The names holding the highest value (several on a tie); none when no
+    value. With `measure`, values are compared as the table shows them."""
+    shown = SHOWN.get(measure, lambda v: v)
+    present = {k: shown(v) for k, v in values.items() if v is not None}
     if not present:
         return set()
     best = max(present.values())
     return {k for k, v in present.items() if v == best}
 
 
-def utilization_means(comparison: Comparison) -> dict[str, float | None]:
-    """Geometric mean of each allocator's utilization over the traces where
-    every allocator's utilization was measured."""
-    common = comparison.common_traces(lambda r: r.utilization)
+def geomeans(comparison: Comparison, measure: Measure) -> dict[str, float | None]:
+    """Each allocator's geometric mean of a figure over the traces where every
+    allocator has that figure, so that the means compare like with like."""
+    common = comparison.common_traces(measure)
     return {
-        a: geomean(
-            r.utilization
-            for t in common
-            if (r := comparison.cell(a, t)) is not None and r.utilization is not None
-        )
-        for a in comparison.allocators
-    }
-
-
-def speed_means(comparison: Comparison) -> dict[str, float | None]:
-    """Geometric mean of each allocator's ops/s over the traces where every
-    allocator was timed."""
-    common = comparison.common_traces(lambda r: r.ops_per_sec)
-    return {
-        a: geomean(
-            r.ops_per_sec
-            for t in common
-            if (r := comparison.cell(a, t)) is not None and r.ops_per_sec is not None
-        )
+        a: geomean(v for t in common if (r := comparison.cell(a, t)) and (v := measure(r)))
         for a in comparison.allocators
     }
 
@@ -157,10 +147,10 @@ def table_rows(comparison: Comparison) -> list[list[Cell]]:
     rows: list[list[Cell]] = []
     for trace in comparison.traces:
         cells = {a: comparison.cell(a, trace) for a in allocators}
-        util_best = winners({a: r.utilization if r and r.valid else None for a, r in cells.items()})
-        speed_best = winners(
-            {a: r.ops_per_sec if r and r.valid else None for a, r in cells.items()}
-        )
+        best = {
+            m: winners({a: m(r) if r and r.valid else None for a, r in cells.items()}, m)
+            for m in (UTILIZATION, SPEED)
+        }
         row = [Cell(comparison.trace_name(trace)), Cell(percent(comparison.bound(trace)))]
         for a in allocators:
             result = cells[a]
@@ -170,17 +160,17 @@ def table_rows(comparison: Comparison) -> list[list[Cell]]:
                 row += [Cell("FAIL"), Cell("FAIL")]
             else:
                 row += [
-                    Cell(percent(result.utilization), a in util_best),
-                    Cell(kops(result.ops_per_sec), a in speed_best),
+                    Cell(percent(result.utilization), a in best[UTILIZATION]),
+                    Cell(kops(result.ops_per_sec), a in best[SPEED]),
                 ]
         rows.append(row)
-    util_means, speed_means_ = utilization_means(comparison), speed_means(comparison)
-    util_best, speed_best = winners(util_means), winners(speed_means_)
+    means = {m: geomeans(comparison, m) for m in (UTILIZATION, SPEED)}
+    best = {m: winners(means[m], m) for m in means}
     mean_row = [Cell("geomean"), Cell("")]
     for a in allocators:
         mean_row += [
-            Cell(percent(util_means[a]), a in util_best),
-            Cell(kops(speed_means_[a]), a in speed_best),
+            Cell(percent(means[UTILIZATION][a]), a in best[UTILIZATION]),
+            Cell(kops(means[SPEED][a]), a in best[SPEED]),
         ]
     rows.append(mean_row)
     return rows
@@ -188,8 +178,8 @@ def table_rows(comparison: Comparison) -> list[list[Cell]]:
 
 def means_note(comparison: Comparison) -> str:
     """How many traces each geometric mean covers."""
-    util_over = len(comparison.common_traces(lambda r: r.utilization))
-    speed_over = len(comparison.common_traces(lambda r: r.ops_per_sec))
+    util_over = len(comparison.common_traces(UTILIZATION))
+    speed_over = len(comparison.common_traces(SPEED))
     return (
         f"geomean over the traces where every allocator has the figure: "
         f"{util_over} for util, {speed_over} for Kops/s"

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from mallocsim.compare import build, format_comparison, speed_means, utilization_means
+from mallocsim.compare import SPEED, UTILIZATION, build, format_comparison, geomeans
 from mallocsim.results import TraceResult
 
 from .conftest import FIXTURE_ALLOCATORS
@@ -50,14 +50,15 @@ def test_two_policies_table_and_json(cli, write_trace, tmp_path):
     assert "93.8%" in two  # the bound
     for allocator in ("implicit", "segfit"):
         assert f"{100 * results[(allocator, 'two')]['utilization']:.1f}%" in two
-    # The better utilization on each trace carries the mark.
+    # The better utilization on each trace, as shown (0.1%), carries the mark.
     for trace in ("two", "big"):
         row = next(line for line in lines if line.startswith(trace)).split()
-        utils = {"implicit": results[("implicit", trace)], "segfit": results[("segfit", trace)]}
-        best = max(u["utilization"] for u in utils.values())
+        shown = {
+            a: round(1000 * results[(a, trace)]["utilization"]) for a in ("implicit", "segfit")
+        }
         cells = {"implicit": row[2], "segfit": row[4]}
-        for allocator, entry in utils.items():
-            assert cells[allocator].endswith("*") == (entry["utilization"] == best)
+        for allocator, value in shown.items():
+            assert cells[allocator].endswith("*") == (value == max(shown.values()))
     mean_row = next(line for line in lines if line.startswith("geomean")).split()
     for column, allocator in ((1, "implicit"), (3, "segfit")):
         mean = math.sqrt(
@@ -111,10 +112,18 @@ def test_means_are_over_the_traces_every_allocator_has_the_figure_for():
             _result("b", "z", None, None, valid=False),
         ]
     )
-    assert utilization_means(comparison) == {"a": 0.5, "b": 0.6}  # only x has both
-    speeds = speed_means(comparison)  # x and y
+    assert geomeans(comparison, UTILIZATION) == {"a": 0.5, "b": 0.6}  # only x has both
+    speeds = geomeans(comparison, SPEED)  # x and y
     assert speeds["a"] == pytest.approx(200.0) and speeds["b"] == pytest.approx(math.sqrt(2e4))
     text = format_comparison(comparison)
     z_row = next(line for line in text.splitlines() if line.startswith("z")).split()
     assert z_row[2] == "90.0%*" and z_row[-1] == "FAIL"
     assert "b on z: boom" in text
+
+
+def test_cells_equal_as_shown_tie_for_the_mark():
+    comparison = build(
+        [_result("a", "x", 0.91814, 123_400.0), _result("b", "x", 0.91836, 123_200.0)]
+    )
+    row = next(line for line in format_comparison(comparison).splitlines() if line.startswith("x"))
+    assert row.split()[2:] == ["91.8%*", "123*", "91.8%*", "123*"]
