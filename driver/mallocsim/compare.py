@@ -277,6 +277,9 @@ def run_comparison(
         except ReferenceMissing as error:
             missing[name] = str(error)
             continue
-        for path in good:
-            record(replay_reference(REFERENCES[name], traces[path], options, timeout).result)
+        try:
+            for path in good:
+                record(replay_reference(REFERENCES[name], traces[path], options, timeout).result)
+        except UsageError as error:  # its statistics cannot be read: nothing to measure it by
+            problems.append(str(error))
     return build(results, names, missing), problems

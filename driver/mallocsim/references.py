@@ -136,9 +136,10 @@ def replay_reference(
     library: Path | None = None,
     series_points: int = 0,
 ) -> ReferenceRun:
-    """Replay one trace (read from its file) on a reference in its own process. Never raises for
-    the allocator's behaviour: a crash, a hang or a failed check is an invalid
-    result. Raises ReferenceMissing when the library is not installed."""
+    """Replay one trace (read again from its file) on a reference, in a process
+    of its own. Never raises for the allocator's behaviour: a crash, a hang or
+    a failed check is an invalid result. Raises ReferenceMissing when the
+    library is not installed, UsageError when its statistics are unreachable."""
     preload = require(reference, library)
     if trace.path is None:
         raise UsageError(f"{trace.name}: a reference replays traces from files only")
@@ -150,7 +151,6 @@ def replay_reference(
     request = {
         "reference": reference.name,
         "trace": trace.path,
-        "check_heap": False,
         "timing": options.timing,
         "min_seconds": options.min_seconds,
         "min_passes": options.min_passes,

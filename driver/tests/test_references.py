@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mallocsim._native import NATIVE_DIR
 from mallocsim.references import REFERENCES, ReferenceMissing, replay_reference, require
 from mallocsim.replay import ReplayOptions
 from mallocsim.trace import load_trace
@@ -86,3 +87,15 @@ def test_a_missing_reference_is_reported_and_the_rest_goes_on(
     row = next(line for line in run.out.splitlines() if line.startswith("small"))
     assert "%" in row  # segfit was measured
     assert "tcmalloc" in Path(out).read_text()  # listed as missing in the saved run
+
+
+def test_a_library_that_is_not_the_reference_is_a_problem_not_a_crash(
+    cli, write_trace, tmp_path, monkeypatch
+):
+    # A real library without jemalloc's mallctl: our simulated heap's.
+    monkeypatch.setenv("MALLOCSIM_JEMALLOC_LIBRARY", str(NATIVE_DIR / "libmsheap.so"))
+    trace = write_trace("small", "a 0 100\na 1 200\nf 0\nf 1\n")
+    run = cli("compare", "-a", "segfit", "-a", "jemalloc", "--no-timing", trace)
+    assert run.status == 2, run.out + run.err
+    assert "jemalloc: its statistics are not reachable" in run.err and "Traceback" not in run.err
+    assert "segfit" in run.out
