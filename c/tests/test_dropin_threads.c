@@ -278,6 +278,19 @@ int main(int argc, char **argv) {
         }
         free(zero);
     }
+    /* Someone else moves the program break: the heap can no longer grow in
+       place, and allocation must go on (from mappings) with data intact. */
+    CHECK(sbrk(4096) != (void *)-1, "sbrk failed");
+    block after[256];
+    for (int i = 0; i < 256; i++) {
+        after[i] = (block){malloc(65536), 65536, (uint32_t)i};
+        CHECK(after[i].p != NULL, "malloc after a foreign sbrk failed");
+        if (after[i].p != NULL)
+            fill(&after[i], 0);
+    }
+    for (int i = 0; i < 256; i++)
+        if (after[i].p != NULL)
+            release(&after[i]);
     free(NULL);
     char *r = realloc(NULL, 10);
     CHECK(r != NULL, "realloc(NULL, 10)");
