@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mallocsim.errors import UsageError
-from mallocsim.record import format_classic
+from mallocsim.record import classic_header
 
 GROWN_CAP = 1 << 22  # blocks grown by realloc stop growing here
 
@@ -211,4 +211,5 @@ def generate(kind: str, ops: int, seed: int) -> str:
         KINDS[kind](heap)
     except _Full:
         heap.finish()
-    return format_classic(heap.lines, heap.next_id, heap.peak_bytes)
+    header = classic_header(heap.next_id, len(heap.lines), heap.peak_bytes)
+    return header + "".join(line + "\n" for line in heap.lines)

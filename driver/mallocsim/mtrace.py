@@ -65,5 +65,6 @@ def import_mtrace(log: Path, out: Path) -> RecordStats:
         raise UsageError(f"{log}: no such mtrace log")
     builder = TraceBuilder()
     _read(log, builder)
-    out.write_text(builder.text())
+    with out.open("w") as trace:
+        builder.write(trace)
     return builder.stats

@@ -18,20 +18,27 @@ module replays that log symbolically and writes the trace a replay can run:
 - realloc(p, 0) frees p (glibc's meaning), realloc(NULL, n) allocates;
 - the header's op count is the number of op lines written; its first number
   (the suggested heap size, unused by replay) is the peak live payload
-  rounded up to a page.
+  rounded up to a page;
+- memory stays small for long recordings: the op lines are spooled to a
+  temporary file, and only live blocks are held in memory.
 
 mtrace.py feeds the same TraceBuilder from glibc mtrace() logs.
 """
 
 from __future__ import annotations
 
+import io
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from mallocsim.errors import UsageError
 
 PAGE = 4096
+SPOOL_IN_MEMORY = 1 << 24  # bytes of op lines kept in memory before spilling to disk
 MAX_CALLOC_COUNT = 0xFFFFFFFF  # the trace format keeps calloc counts in 32 bits
 
 Key = tuple[int, int]  # (process image, pointer)
@@ -56,7 +63,7 @@ class RecordStats:
 class TraceBuilder:
     """Builds a classic trace from allocation events keyed by (image, pointer)."""
 
-    lines: list[str] = field(default_factory=list)
+    lines: OpLines = field(default_factory=lambda: OpLines())
     stats: RecordStats = field(default_factory=RecordStats)
     _live: dict[Key, tuple[int, int]] = field(default_factory=dict)  # key -> (id, size)
     _free_ids: list[int] = field(default_factory=list)
@@ -146,18 +153,41 @@ class TraceBuilder:
             return
         self._drop(key)
 
-    def text(self) -> str:
+    def write(self, out: IO[str]) -> None:
         """The trace: the classic header, then one op per line."""
-        self.stats.ops = len(self.lines)
+        self.stats.ops = self.lines.count
         self.stats.ids = self._next_id
-        return format_classic(self.lines, self._next_id, self.stats.peak_live_bytes)
+        out.write(classic_header(self._next_id, self.lines.count, self.stats.peak_live_bytes))
+        self.lines.copy_to(out)
+
+    def text(self) -> str:
+        """The trace as one string (for small traces and tests)."""
+        buffer = io.StringIO()
+        self.write(buffer)
+        return buffer.getvalue()
 
 
-def format_classic(lines: list[str], num_ids: int, peak_live_bytes: int) -> str:
-    """A classic trace: heap size hint (peak rounded up to a page), ids, ops, weight 1."""
+class OpLines:
+    """Op lines, spooled to a temporary file once they outgrow SPOOL_IN_MEMORY."""
+
+    def __init__(self) -> None:
+        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, mode="w+")
+        self.count = 0
+
+    def append(self, line: str) -> None:
+        self._spool.write(line + "\n")
+        self.count += 1
+
+    def copy_to(self, out: IO[str]) -> None:
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, out)
+        self._spool.seek(0, io.SEEK_END)
+
+
+def classic_header(num_ids: int, num_ops: int, peak_live_bytes: int) -> str:
+    """The classic header: heap size hint (peak rounded up to a page), ids, ops, weight 1."""
     heap_hint = max(PAGE, -(-peak_live_bytes // PAGE) * PAGE)
-    header = f"{heap_hint}\n{num_ids}\n{len(lines)}\n1\n"
-    return header + "".join(line + "\n" for line in lines)
+    return f"{heap_hint}\n{num_ids}\n{num_ops}\n1\n"
 
 
 def _fields(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -209,5 +239,6 @@ def convert_logs(logs: Iterable[Path], out: Path) -> RecordStats:
         if not log.exists():
             raise UsageError(f"{log}: no such recorder log")
         _parse_log(log, builder)
-    out.write_text(builder.text())
+    with out.open("w") as trace:
+        builder.write(trace)
     return builder.stats
