@@ -154,16 +154,20 @@ def throughput_png(comparison: Comparison) -> bytes:
     return _png(figure)
 
 
-def series_png(series: Sequence[Series]) -> bytes:
-    """Heap size per allocator and the live payload, over one trace's ops."""
+def series_png(series: Sequence[Series], allocators: Sequence[str] = ()) -> bytes:
+    """Heap size per allocator and the live payload, over one trace's ops.
+    An allocator's colour is the one it has in the bar plots: its place in
+    `allocators` (the comparison's order), else its place in `series`."""
     figure = Figure(figsize=(8, 4.6))
     axes = figure.add_subplot()
     mib = 1024 * 1024
     styles = ("-", "--", "-.", ":")
+    order = [*allocators, *(one.allocator for one in series)]
     for n, one in enumerate(series):
         axes.plot(
             one.ops,
             [h / mib for h in one.heap],
+            color=f"C{order.index(one.allocator) % 10}",
             linestyle=styles[n % len(styles)],  # lines that coincide stay visible
             linewidth=1.8,
             label=f"{one.allocator}: heap",
@@ -281,7 +285,7 @@ def all_plots(
         "throughput.png": throughput_png(comparison),
     }
     if series:
-        plots["heap-over-time.png"] = series_png(series)
+        plots["heap-over-time.png"] = series_png(series, comparison.allocators)
     if heap_map is not None and heap_map.ops > 0:
         plots["heap-map.png"] = heap_map_png(heap_map)
     return plots
