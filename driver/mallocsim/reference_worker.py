@@ -121,6 +121,7 @@ def settle(name: str) -> None:
 
 
 def run(request: dict) -> dict:
+    """Replay the requested trace on this process's allocator: the payload to print."""
     name = request["reference"]
     reference = REFERENCES[name]
     try:
@@ -146,22 +147,27 @@ def run(request: dict) -> dict:
         # in a thread of its own: glibc, jemalloc and mimalloc give a new thread
         # a new arena or heap, so the trace does not fill the holes the
         # interpreter left in the main thread's.
-        passes: list[Observed] = []
+        passes: list[Observed | BaseException] = []
 
         def observed_pass() -> None:
-            settle(name)
-            passes.append(
-                observe_checked(
-                    trace, alloc, footprint, request["series_points"], True, FOOTPRINT_READS
+            try:
+                settle(name)
+                passes.append(
+                    observe_checked(
+                        trace, alloc, footprint, request["series_points"], True, FOOTPRINT_READS
+                    )
                 )
-            )
+            except BaseException as error:  # reported by the main thread
+                passes.append(error)
 
         thread = threading.Thread(target=observed_pass)
         thread.start()
         thread.join()
-        if not passes:
-            raise UsageError(f"{name}: the observed pass stopped on an exception (see stderr)")
         observed = passes[0]
+        if isinstance(observed, BaseException):
+            raise UsageError(
+                f"{name}: the observed pass failed: {type(observed).__name__}: {observed}"
+            )
         result = replay_trace(trace, alloc, options)
     if not (result.valid and observed.valid):
         return {"result": asdict(result), "series": None}

@@ -83,11 +83,11 @@ def observe_checked(
     baseline_op, readings are taken relative to the footprint before the first
     op (see the module's note). Samples at most `points` (0 = none).
 
-    max_reads bounds the readings for a footprint() that is costly (glibc's
-    mallinfo2 walks every free chunk): a footprint grows only when an op takes
-    memory, so it is read after ops that did not lower the live payload, on
-    every new payload peak and, past the budget, on every k-th of the others.
-    0 reads after every op."""
+    max_reads bounds the readings of a footprint() that is costly (glibc's
+    mallinfo2 walks every free chunk; 0 = read after every op). A footprint
+    grows only when an op takes memory, so with a budget it is read only after
+    ops that did not lower the live payload: on each new payload peak, and on
+    every k-th of the others, k = ops / max_reads."""
     count = trace.num_ops
     every = max(1, math.ceil(count / max_reads)) if max_reads else 1
     stride = max(1, math.ceil(count / points)) if points else 0
