@@ -40,17 +40,18 @@
  * by what is missing: a free last block is extended, not left behind.
  *
  * SMALL OBJECTS IN RUNS. A request of at most SMALL_MAX bytes, once its 16-byte class has
- * RUN_PROMOTE live objects, gets a slot in a run: an ordinary allocated block (RUN_BIT set) of
- * at most RUN_SIZE bytes, placed by the same best fit, holding a run_t header and slots of one
- * size, with no per-object header at all (a 16-byte object costs 16 bytes, not 32):
+ * RUN_PROMOTE live objects, gets a slot in a run: an ordinary allocated block (RUN_BIT set)
+ * placed by the same best fit, holding a run_t header and slots of one size, with no per-object
+ * header at all (a 16-byte object costs 16 bytes, not 32). A run is sized when it is made, to
+ * about 1/RUN_LIVE_SHARE of its class's live objects, between a unit and RUN_SIZE bytes:
  *
  *   | header | run_t: partial-list links, free-slot list, slot size, counts | slot | slot | ...
  *            ^ r (the block's payload)                                       ^ r + RUN_HEADER
  *
- * A slot is told from a block's payload through the run map (a byte per RUN_SIZE/2 heap
- * bytes, itself an allocated block): each entry is 0 or where in its unit a run starts; a run
- * is longer than a unit and at most two long, so the slot's run starts in its unit or one of
- * the two before, and the slot must lie before the run's last slot's end. Each class keeps a
+ * A slot is told from a block's payload through the run map (a byte per UNIT_SIZE heap bytes,
+ * itself an allocated block): each entry is 0 or where in its unit a run starts; a run is
+ * longer than a unit and at most RUN_SIZE long, so the slot's run starts in its unit or one of
+ * the RUN_BACK before, and the slot must lie before the run's last slot's end. Each class keeps a
  * list of its runs with a free slot; a run that empties goes back to the heap at once. Freed
  * slots are reused first (LIFO), then never-used ones in address order.
  *
@@ -326,28 +327,27 @@ static inline run_t *link_run(uint32_t link) { return unit_run((size_t)link - 1)
 static inline char *run_slots(run_t *r) { return (char *)r + RUN_HEADER; }
 
 /* Bytes from a run's word to its last slot's end. */
-static inline size_t run_span(size_t slot_size) {
-    return RUN_HEADER + run_capacity(slot_size) * slot_size;
+static inline size_t run_span(const run_t *r) {
+    return RUN_HEADER + (size_t)r->capacity * r->slot_size;
 }
 
 static inline block_t *run_block(run_t *r) { return payload_block(r); }
 
 /*
  * The run holding slot p, or NULL when p is a block's payload: the nearest run starting at or
- * before p holds it when p lies before that run's last slot's end. Runs are longer than two
- * units, so that run starts in p's unit or one of the two before it.
+ * before p holds it when p lies before that run's last slot's end. That run starts in p's unit
+ * or one of the RUN_BACK before it.
  */
 static inline run_t *slot_run(const void *p) {
     size_t k = addr_unit(p);
-    for (size_t j = 0; j < 3 && j <= k; j++) {
+    for (size_t j = 0; j <= RUN_BACK && j <= k; j++) {
         size_t u = k - j;
         if (u >= run_map_units || run_map[u] == 0)
             continue;
         run_t *r = unit_run(u);
         if ((const char *)r > (const char *)p)
             continue;
-        size_t span = RUN_HEADER + (size_t)r->capacity * r->slot_size; /* run_span, no divide */
-        return (const char *)p < (char *)r + span ? r : NULL;
+        return (const char *)p < (char *)r + run_span(r) ? r : NULL;
     }
     return NULL;
 }
@@ -398,10 +398,18 @@ static bool map_cover(size_t k) {
     return true;
 }
 
-/* A new run for class cls in a block placed like any other, listed as partial. NULL: no memory. */
+/*
+ * A new run for class cls in a block placed like any other, listed as partial; its share of the
+ * class's live bytes sets its size. NULL when the heap cannot grow.
+ */
 static run_t *run_create(unsigned cls) {
     size_t slot_size = cls * 16;
-    block_t *b = alloc_block(run_span(slot_size) + 2 * WORD_SIZE);
+    size_t capacity = (live_small[cls] + 1) / RUN_LIVE_SHARE;
+    if (capacity < run_capacity_min(slot_size))
+        capacity = run_capacity_min(slot_size);
+    if (capacity > run_capacity_max(slot_size))
+        capacity = run_capacity_max(slot_size);
+    block_t *b = alloc_block(run_block_size(slot_size, capacity));
     if (b == NULL)
         return NULL;
     run_t *r = block_payload(b);
@@ -415,7 +423,7 @@ static run_t *run_create(unsigned cls) {
     run_map[k] = (uint8_t)(1 + (((size_t)((char *)r - heap_lo) & (UNIT_SIZE - 1)) >> 4));
     r->free_slots = NULL;
     r->slot_size = (uint16_t)slot_size;
-    r->capacity = (uint16_t)run_capacity(slot_size);
+    r->capacity = (uint16_t)capacity;
     r->used = 0;
     r->fresh = 0;
     partial_push(r);
@@ -652,8 +660,8 @@ const char *mm_checkheap_message(void) { return check_msg; }
  *               to the previous block's alloc bit;
  *   free block  footer equal to header; never next to another free block; in the list of its
  *               own size class exactly once, links consistent both ways; class bitmap exact;
- *   run block   allocated, RUN_SIZE (+ pad) bytes, run word RUN_SIZE-aligned and marked in the
- *               run map; slot size a small class, capacity to match, used in [1, fresh],
+ *   run block   allocated, marked in the run map at its payload; slot size a small class,
+ *               capacity within bounds and the block sized to it, used in [1, fresh],
  *               free-slot list exactly fresh - used distinct slots inside the run; in its
  *               class's partial list exactly when it has a free slot;
  *   run map     an allocated block marking exactly the runs.
@@ -690,9 +698,10 @@ static bool check_run(block_t *b, tally_t *t) {
         return fail(r, "run missing from the run map");
     if (r->slot_size == 0 || r->slot_size % 16 != 0 || r->slot_size > SMALL_MAX)
         return fail(r, "run slot size is not a small class");
-    if (r->capacity != run_capacity(r->slot_size))
-        return fail(r, "run capacity does not match its slot size");
-    size_t want = 2 * WORD_SIZE + run_span(r->slot_size);
+    if (r->capacity < run_capacity_min(r->slot_size) ||
+        r->capacity > run_capacity_max(r->slot_size))
+        return fail(r, "run capacity out of bounds for its slot size");
+    size_t want = run_block_size(r->slot_size, r->capacity);
     if (size != want && size != want + 16)
         return fail(b, "run block size does not fit its slots (plus up to 16 bytes of tail)");
     if (r->used == 0 || r->used > r->fresh || r->fresh > r->capacity)

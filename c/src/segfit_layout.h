@@ -16,13 +16,13 @@
 /* ------------------------------------------------------------------ tunables */
 
 /*
- * FIT_SCAN default: 3 - free blocks examined per class list for the best fit. Each one is a
- * cache miss on a big heap; past 3 the traces' utilization moves only by noise (classic 98.00%
- * at 3, 98.05% at 8 and at an exhaustive scan; syn-mix 93.4% at 3, 93.0% at 8), 1 loses 1-2
- * points on syn-array and random.
+ * FIT_SCAN default: 4 - free blocks examined per class list for the best fit. Each one is a
+ * cache miss on a big heap, and past a few the traces' utilization moves only by noise: the
+ * classic average is 97.9% from 3 up to an exhaustive scan, while syn-mix wanders between
+ * 92.9% and 93.4%; 1 loses 1-2 points on syn-array and random.
  */
 #ifndef FIT_SCAN
-#define FIT_SCAN 3
+#define FIT_SCAN 4
 #endif
 
 /*
@@ -36,12 +36,27 @@
 #endif
 
 /*
- * RUN_SIZE default: 4096 - the most bytes a run's block takes. Bigger runs waste less at their
- * tail (36 slots of 112 bytes in 4 KiB, but 8 in 1 KiB: binary2 95.7% against 88%) and are made
- * less often; smaller ones leave less idle in a class's last, partly filled run.
+ * RUN_SIZE default: 4096 - the most bytes a run's block takes, and UNIT_SIZE default: 1024 -
+ * a little less than the fewest. A class's runs grow with it: each new run takes about a
+ * RUN_LIVE_SHARE of the class's live objects, within those bounds. Big runs suit big classes
+ * (binary2: 95.7% with runs up to 4 KiB, 88.0% up to 2 KiB, 93.7% up to 8 KiB); small ones suit
+ * small heaps, where a class's last, partly filled run is a large share of the heap (a
+ * generated 20000-op string trace: 79% with every run 4 KiB, 89% with runs sized by share).
  */
 #ifndef RUN_SIZE
 #define RUN_SIZE ((size_t)4096)
+#endif
+#ifndef UNIT_SIZE
+#define UNIT_SIZE ((size_t)1024)
+#endif
+
+/*
+ * RUN_LIVE_SHARE default: 8 - a new run holds about 1/8 of its class's live objects: small
+ * enough that a class's last run is a small share of it, big enough that runs soon reach
+ * RUN_SIZE in big classes (2 and 4 do as well on the reference traces, worse on small heaps).
+ */
+#ifndef RUN_LIVE_SHARE
+#define RUN_LIVE_SHARE 8
 #endif
 
 /*
@@ -71,15 +86,15 @@ typedef struct free_links {
 
 /*
  * The run map has one byte per unit of UNIT_SIZE heap bytes: 0, or where in the unit a run
- * starts. Runs are longer than a unit, so at most one starts in each, and at most two units
- * long, so a slot's run starts in its own unit or one of the two before.
+ * starts. Runs are longer than a unit, so at most one starts in each, and at most RUN_SIZE
+ * bytes long, so a slot's run starts in its own unit or one of the RUN_BACK units before.
  */
-#define UNIT_SIZE (RUN_SIZE / 2)
 #define UNIT_SHIFT (__builtin_ctzll(UNIT_SIZE))
+#define RUN_BACK (RUN_SIZE / UNIT_SIZE)
 _Static_assert((UNIT_SIZE & (UNIT_SIZE - 1)) == 0 && UNIT_SIZE / 16 < 256,
                "a unit must be a power of two with its offsets / 16 fitting a map byte");
-_Static_assert(SMALL_MAX % 16 == 0 && SMALL_MAX <= RUN_SIZE / 4,
-               "runs of the biggest slots must still be longer than a unit");
+_Static_assert(SMALL_MAX % 16 == 0 && UNIT_SIZE + SMALL_MAX <= RUN_SIZE,
+               "the shortest run must be longer than a unit and no longer than RUN_SIZE");
 
 /* In the header of an allocated block that holds a run (the size bits leave bit 2 free). */
 #define RUN_BIT ((word_t)0x4)
@@ -89,16 +104,26 @@ typedef struct run {
     uint32_t next, prev; /* 1 + unit of the neighbours in the class's partial list, 0 = none */
     void *free_slots;    /* freed slots, linked through their first word */
     uint16_t slot_size;  /* bytes, 16 * class */
-    uint16_t capacity;   /* slots that fit: run_capacity(slot_size) */
+    uint16_t capacity;   /* slots, within run_capacity_min/max(slot_size) */
     uint16_t used;       /* slots handed out and not freed; never 0 (empty runs are released) */
     uint16_t fresh;      /* slots [fresh, capacity) were never handed out */
 } run_t;
 
 _Static_assert(sizeof(run_t) <= RUN_HEADER, "run header outgrew RUN_HEADER");
 
-/* Slots of slot_size bytes that fit in a run block of RUN_SIZE bytes (header and end word). */
-static inline size_t run_capacity(size_t slot_size) {
-    return (RUN_SIZE - 2 * WORD_SIZE - RUN_HEADER) / slot_size;
+/* A run block: its header word, the run_t, the slots, and the word before the next header. */
+static inline size_t run_block_size(size_t slot_size, size_t capacity) {
+    return 2 * WORD_SIZE + RUN_HEADER + capacity * slot_size;
+}
+
+/* The most slots of slot_size bytes a run holds: its block stays within RUN_SIZE. */
+static inline size_t run_capacity_max(size_t slot_size) {
+    return (RUN_SIZE - run_block_size(slot_size, 0)) / slot_size;
+}
+
+/* The fewest: its block is longer than a unit. */
+static inline size_t run_capacity_min(size_t slot_size) {
+    return (UNIT_SIZE + 16 - run_block_size(slot_size, 0) + slot_size - 1) / slot_size;
 }
 
 #endif /* MALLOCSIM_SEGFIT_LAYOUT_H */

@@ -206,13 +206,17 @@ static void test_run_corruptions(void) {
         expect_broken("run slot size", "slot size is not a small class", run);
     }
     if (build_heap()) {
+        run->capacity = (uint16_t)(run_capacity_max(16) + 1);
+        expect_broken("run capacity", "capacity out of bounds", run);
+    }
+    if (build_heap()) {
         run->capacity++;
-        expect_broken("run capacity", "capacity does not match", run);
+        expect_broken("run capacity", "run block size does not fit its slots", payload_block(run));
     }
     if (build_heap()) {
         /* Consistent counters for 80-byte slots, in a block sized for 16-byte ones. */
         run->slot_size = 80;
-        run->capacity = (uint16_t)run_capacity(80);
+        run->capacity = (uint16_t)run_capacity_max(80);
         expect_broken("run block sized for another class", "run block size does not fit its slots",
                       payload_block(run));
     }
