@@ -399,8 +399,8 @@ static bool map_cover(size_t k) {
 }
 
 /*
- * A new run for class cls in a block placed like any other, listed as partial; its share of the
- * class's live bytes sets its size. NULL when the heap cannot grow.
+ * A new run for class cls in a block placed like any other, listed as partial, with room for
+ * about 1/RUN_LIVE_SHARE of the class's live objects. NULL when the heap cannot grow.
  */
 static run_t *run_create(unsigned cls) {
     size_t slot_size = cls * 16;
