@@ -23,6 +23,7 @@ from mallocsim.references import REFERENCES, ReferenceMissing, replay_reference,
 from mallocsim.replay import ReplayOptions
 from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean
+from mallocsim.table import render_table
 from mallocsim.trace import Trace, find_traces, load_trace
 
 WINNER = "*"  # marks the best cell of a row
@@ -205,26 +206,8 @@ def format_comparison(comparison: Comparison) -> str:
     body = [[c.text + (WINNER if c.best else " ") for c in row] for row in table_rows(comparison)]
     for row in body:
         row[:2] = [c.rstrip() for c in row[:2]]
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    # A group's name spans its two columns.
-    for g, name in enumerate(allocators):
-        i = 2 + 2 * g
-        span = widths[i] + 2 + widths[i + 1]
-        if len(name) > span:
-            widths[i + 1] += len(name) - span
-
-    def line(row: Sequence[str]) -> str:
-        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1])]
-        cells += [c.rjust(w) for c, w in zip(row[2:], widths[2:], strict=True)]
-        return "  ".join(cells).rstrip()
-
-    groups = [" " * widths[0], " " * widths[1]]
-    groups += [
-        n.center(widths[2 + 2 * g] + 2 + widths[3 + 2 * g]) for g, n in enumerate(allocators)
-    ]
-    rule = "  ".join("-" * w for w in widths)
-    out = ["  ".join(groups).rstrip(), line(header), rule, *map(line, body[:-1]), rule]
-    out.append(line(body[-1]))
+    groups = [("", 2)] + [(name, 2) for name in allocators]
+    out = [render_table([header], body[:-1], body[-1:], groups=groups)]
     out.append(means_note(comparison))
     failed = failures(comparison)
     if failed:

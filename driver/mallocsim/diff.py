@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean
+from mallocsim.table import render_table
 
 SAME = "same"
 BROKE = "became invalid"
@@ -121,14 +122,7 @@ def format_diff(changes: Sequence[Change]) -> str:
                 speed_text(c),
             )
         )
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(row: Sequence[str]) -> str:
-        left = [cell.ljust(w) for cell, w in zip(row[:3], widths[:3], strict=True)]
-        right = [cell.rjust(w) for cell, w in zip(row[3:], widths[3:], strict=True)]
-        return "  ".join(left + right).rstrip()
-
-    out = [line(header), "  ".join("-" * w for w in widths), *map(line, rows)]
+    out = [render_table([header], rows, left=3)]
     for c in changes:
         if c.status in (BROKE, STILL_BROKEN) and c.new is not None:
             out.append(f"{c.allocator} on {c.trace}: {c.status}: {c.new.error}")
