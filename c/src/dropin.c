@@ -61,8 +61,6 @@ static bool heap_failed; /* mm_init failed: serve everything from mappings */
 
 /* ------------------------------------------------------------ small helpers */
 
-static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
-
 static bool is_power_of_two(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
 /* Round x up to a multiple of `to` (a power of two); false on overflow. */
@@ -131,7 +129,7 @@ _Static_assert(sizeof(map_header) == 16, "the payload after the header must stay
 
 static bool map_length(size_t size, size_t *len) {
     return size <= SIZE_MAX - sizeof(map_header) &&
-           round_up(size + sizeof(map_header), page_size(), len);
+           round_up(size + sizeof(map_header), mem_pagesize(), len);
 }
 
 static void *map_alloc(size_t size) {
@@ -149,7 +147,7 @@ static void *map_alloc(size_t size) {
 
 static map_header *map_header_of(void *p) {
     map_header *header = (map_header *)p - 1;
-    if ((uintptr_t)header % page_size() != 0 ||
+    if ((uintptr_t)header % mem_pagesize() != 0 ||
         header->magic != (MAP_MAGIC ^ (size_t)(uintptr_t)header))
         die("free(): invalid pointer (not a block of this allocator)");
     return header;
@@ -430,13 +428,13 @@ MS_EXPORT void *memalign(size_t alignment, size_t size) {
     return aligned_block(a, size);
 }
 
-MS_EXPORT void *valloc(size_t size) { return aligned_block(page_size(), size); }
+MS_EXPORT void *valloc(size_t size) { return aligned_block(mem_pagesize(), size); }
 
 MS_EXPORT void *pvalloc(size_t size) {
     size_t rounded;
-    if (!round_up(size == 0 ? 1 : size, page_size(), &rounded))
+    if (!round_up(size == 0 ? 1 : size, mem_pagesize(), &rounded))
         return fail_enomem();
-    return aligned_block(page_size(), rounded);
+    return aligned_block(mem_pagesize(), rounded);
 }
 
 MS_EXPORT size_t malloc_usable_size(void *p) {
