@@ -59,7 +59,7 @@ def count_instructions(spec: AllocatorSpec, traces: Sequence[str | Path]) -> dic
         baseline = totals[0]
         return {
             Path(trace).stem: (total - baseline) / n
-            for trace, total, n in zip(traces, totals[1:], ops[1:])
+            for trace, total, n in zip(traces, totals[1:], ops[1:], strict=True)
             if n  # 0 ops: the trace failed in mscount
         }
 

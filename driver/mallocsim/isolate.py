@@ -27,6 +27,7 @@ from mallocsim.replay import (
     PHASE_NAMES,
     LoadedAllocator,
     ReplayOptions,
+    failed_result,
     op_text,
     replay_trace,
     where,
@@ -92,15 +93,7 @@ def replay_isolated(
     else:
         what = f"exited with status {os.waitstatus_to_exitcode(status)} at {at} in {stage}"
     origin = where(trace, index) if phase in (1, 2) else (trace.path or trace.name)
-    return TraceResult(
-        allocator=spec.name,
-        trace=trace.name,
-        path=trace.path,
-        valid=False,
-        error=f"{origin}: {what}",
-        ops=trace.num_ops,
-        weight=trace.info.weight,
-    )
+    return failed_result(trace, spec.name, f"{origin}: {what}")
 
 
 def _read_until(fd: int, pid: int, timeout: float) -> tuple[str, bool]:

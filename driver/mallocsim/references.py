@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mallocsim.errors import UsageError
-from mallocsim.replay import ReplayOptions
+from mallocsim.replay import ReplayOptions, failed_result
 from mallocsim.results import TraceResult
 from mallocsim.timeline import Series
 from mallocsim.trace import Trace
@@ -180,15 +180,5 @@ def replay_reference(
 
 
 def _failed(reference: Reference, trace: Trace, what: str) -> ReferenceRun:
-    return ReferenceRun(
-        TraceResult(
-            allocator=reference.name,
-            trace=trace.name,
-            path=trace.path,
-            valid=False,
-            error=f"{trace.path}: {reference.name} {what}",
-            ops=trace.num_ops,
-            weight=trace.info.weight,
-        ),
-        None,
-    )
+    error = f"{trace.path}: {reference.name} {what}"
+    return ReferenceRun(failed_result(trace, reference.name, error), None)

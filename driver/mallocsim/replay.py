@@ -92,9 +92,11 @@ def where(trace: Trace, index: int) -> str:
     return f"{origin}:{line}" if line else str(origin)
 
 
-def _failed(trace: Trace, spec: AllocatorSpec, error: str) -> TraceResult:
+def failed_result(trace: Trace, allocator: str, error: str) -> TraceResult:
+    """The result of a trace that `allocator` failed: nothing measured, the
+    error (one line, naming the file and where possible the line) kept."""
     return TraceResult(
-        allocator=spec.name,
+        allocator=allocator,
         trace=trace.name,
         path=trace.path,
         valid=False,
@@ -145,18 +147,18 @@ def replay_trace(
     lib.mem_set_limit(options.heap_limit or 0)
     first, error, first_seconds = _checked(trace, alloc, options, enter(PHASE_CHECKED))
     if error:
-        return _failed(trace, spec, error)
+        return failed_result(trace, spec.name, error)
     again, error, again_seconds = _checked(trace, alloc, options, enter(PHASE_CHECKED_AGAIN))
     if error:
-        return _failed(
+        return failed_result(
             trace,
-            spec,
+            spec.name,
             f"{error} (in the second run from a fresh heap: does mm_init really reset?)",
         )
     if (again.heap_size, again.highest_used) != (first.heap_size, first.highest_used):
-        return _failed(
+        return failed_result(
             trace,
-            spec,
+            spec.name,
             f"{trace.path or trace.name}: mm_init does not reset: the second run from a fresh "
             f"heap used {again.heap_size} bytes of heap, the first {first.heap_size}",
         )
@@ -166,7 +168,7 @@ def replay_trace(
         enter(PHASE_TIMED)
         seconds, error = _timed(trace, alloc, options)
         if error:
-            return _failed(trace, spec, error)
+            return failed_result(trace, spec.name, error)
     median = _median(seconds)
     return TraceResult(
         allocator=spec.name,
