@@ -140,7 +140,7 @@ venv: $(VENV)/.stamp
 run: native venv
 	$(VENV)/bin/mallocsim replay traces/
 
-test: system-deps native venv c-test fuzz
+test: system-deps native venv format-check lint c-test fuzz
 	$(VPY) -m pytest driver/tests
 
 bench: native venv
@@ -153,8 +153,8 @@ format-check:
 	clang-format --dry-run --Werror c/include/*.h c/src/*.[ch] c/tests/*.[ch]
 
 lint: venv
-	$(VENV)/bin/ruff check driver
-	$(VENV)/bin/ruff format --check driver
+	$(VENV)/bin/ruff check driver setup.py
+	$(VENV)/bin/ruff format --check driver setup.py
 
 # Debian packages the tests need, installed only when missing (root, as here).
 system-deps:

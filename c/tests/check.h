@@ -13,22 +13,20 @@
 
 static int check_passed, check_failed;
 
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (cond) {                                                            \
-            check_passed++;                                                    \
-        } else {                                                               \
-            check_failed++;                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-        }                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            check_passed++;                                                                        \
+        } else {                                                                                   \
+            check_failed++;                                                                        \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_DONE()                                                           \
-    (printf("%s: %d passed, %d failed\n", __FILE__, check_passed,              \
-            check_failed),                                                     \
+#define CHECK_DONE()                                                                               \
+    (printf("%s: %d passed, %d failed\n", __FILE__, check_passed, check_failed),                   \
      check_failed == 0 ? 0 : 1)
 
 #endif /* MALLOCSIM_TESTS_CHECK_H */

@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "policy_options.h"
 #include "memlib.h"
 #include "mm.h"
+#include "policy_options.h"
 
 #ifndef POLICY_NAME
 #error "build with -DPOLICY_NAME='\"<policy>\"'"
