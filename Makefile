@@ -30,16 +30,17 @@ POLICY_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmm-%.so)
 HEADERS    := $(wildcard c/include/*.h)
 SRC_HEADERS := $(wildcard c/src/*.h)
 CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/allocator.c c/src/interval_tree.c
-# The drop-in malloc is built from one policy, chosen here.
+# The drop-in malloc, one library per policy; libmallocsim.so is the one chosen here.
 DROPIN_POLICY ?= segfit
 DROPIN_LIB := $(NATIVE_DIR)/libmallocsim.so
+DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
-DROPIN_SRCS := c/src/$(DROPIN_POLICY).c c/src/memlib_sbrk.c c/src/dropin.c
+DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c
 
 .PHONY: all native run test bench c-test fuzz format format-check lint clean venv system-deps
 all: native
 
-native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/include/.stamp
+native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/include/.stamp
 
 $(NATIVE_DIR)/include/.stamp: $(HEADERS)
 	@mkdir -p $(NATIVE_DIR)/include
@@ -64,10 +65,13 @@ $(NATIVE_DIR)/libmm-%.so: c/src/%.c $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
 
 # The drop-in malloc: one policy over the real program break, exporting only
 # the malloc API (everything else hidden, so mm_* and mem_* clash with nothing).
-$(DROPIN_LIB): $(DROPIN_SRCS) $(HEADERS) $(SRC_HEADERS)
+$(NATIVE_DIR)/libmallocsim-%.so: c/src/%.c $(DROPIN_SHIM) $(HEADERS) $(SRC_HEADERS)
 	@mkdir -p $(NATIVE_DIR)
 	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -pthread -fvisibility=hidden -shared -Wl,-z,defs \
-		-o $@ $(DROPIN_SRCS)
+		-o $@ $< $(DROPIN_SHIM)
+
+$(DROPIN_LIB): $(NATIVE_DIR)/libmallocsim-$(DROPIN_POLICY).so
+	cp $< $@
 
 # The recorder: an LD_PRELOAD interposer logging every allocation call.
 $(RECORD_LIB): c/src/recorder.c

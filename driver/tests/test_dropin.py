@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 
 from mallocsim._native import NATIVE_DIR
+from mallocsim.allocators import builtin_policies
 
 from .conftest import REPO
 
-# MALLOCSIM_DROPIN tests another build, e.g. one from another policy:
-#   make /tmp/d/libmallocsim.so NATIVE_DIR=/tmp/d DROPIN_POLICY=implicit
+# MALLOCSIM_DROPIN runs these tests on another build, e.g. another policy's:
+#   MALLOCSIM_DROPIN=driver/mallocsim/_native/libmallocsim-explicit.so
 DROPIN = Path(os.environ.get("MALLOCSIM_DROPIN", NATIVE_DIR / "libmallocsim.so"))
 STRESS_SOURCE = REPO / "c" / "tests" / "test_dropin_threads.c"
 
@@ -211,6 +212,31 @@ def test_threaded_stress(dropin, tmp_path):
     assert " 0 failed" in result.stdout
 
 
+@pytest.mark.parametrize("policy", builtin_policies())
+def test_every_policy_runs_python(policy):
+    # `mallocsim run --policy`: each policy's own drop-in library, on a
+    # workload light enough for the slowest (implicit, first fit).
+    script = (
+        "import json; rows = [{'k': i, 's': 'x' * (i % 300)} for i in range(20000)];"
+        "print(len(json.dumps(rows)), len(json.loads(json.dumps(rows))))"
+    )
+    command = [sys.executable, "-c", script]
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(REPO / "driver"), os.environ.get("PYTHONPATH", "")]),
+    )
+    plain = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    ours = subprocess.run(
+        [sys.executable, "-m", "mallocsim", "run", "--policy", policy, "--", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == plain
+
+
 def test_mallocsim_run_passes_the_exit_status(dropin, cli):
     env_check = "case $LD_PRELOAD in *libmallocsim.so*) exit 3;; esac; exit 9"
     # `run` replaces nothing in-process: its status is the program's.
@@ -218,3 +244,5 @@ def test_mallocsim_run_passes_the_exit_status(dropin, cli):
     missing = cli("run", "--", "/nonexistent/program")
     assert missing.status == 2 and "cannot run" in missing.err
     assert cli("run").status == 2
+    unknown = cli("run", "--policy", "nonesuch", "--", "true")
+    assert unknown.status == 2 and "no drop-in library for policy 'nonesuch'" in unknown.err

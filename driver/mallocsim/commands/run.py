@@ -1,8 +1,11 @@
 """`mallocsim run -- CMD...`: run a program on our malloc (libmallocsim.so).
 
-The program runs with LD_PRELOAD naming the drop-in library, which is built
-from one policy (`make DROPIN_POLICY=<name>`, segfit by default) over the real
-program break. Its exit status is the program's (128 + N when signal N ended
+The program runs with LD_PRELOAD naming a drop-in library: one built-in
+policy over the real program break. `make native` builds one per policy
+(libmallocsim-<policy>.so) and libmallocsim.so, a copy of the default one
+(`make DROPIN_POLICY=<name>`, segfit unless told otherwise). The policy is
+chosen with --policy, else the MALLOCSIM_POLICY environment variable, else
+the default. Its exit status is the program's (128 + N when signal N ended
 it); a program that cannot be started is a usage error.
 """
 
@@ -18,6 +21,7 @@ from mallocsim._native import NATIVE_DIR
 from mallocsim.errors import UsageError
 
 DROPIN_LIBRARY = "libmallocsim.so"
+POLICY_VARIABLE = "MALLOCSIM_POLICY"
 
 
 def native_library(name: str) -> Path:
@@ -28,9 +32,23 @@ def native_library(name: str) -> Path:
     return path
 
 
+def dropin_library(policy: str | None) -> Path:
+    """The drop-in library of `policy` (None: the default one)."""
+    if not policy:
+        return native_library(DROPIN_LIBRARY)
+    path = NATIVE_DIR / f"libmallocsim-{policy}.so"
+    if not path.exists():
+        built = sorted(
+            p.name[len("libmallocsim-") : -len(".so")] for p in NATIVE_DIR.glob("libmallocsim-*.so")
+        )
+        known = ", ".join(built) or "none (run `make native`)"
+        raise UsageError(f"no drop-in library for policy {policy!r}; built: {known}")
+    return path
+
+
 def command_of(args: argparse.Namespace) -> list[str]:
     """The program and its arguments after `--`."""
-    command = list(args.command)
+    command = list(args.program)
     if command[:1] == ["--"]:
         command = command[1:]
     if not command:
@@ -51,7 +69,7 @@ def run_preloaded(command: Sequence[str], library: Path, extra_env: Mapping[str,
 
 def add_command_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "command",
+        "program",
         nargs=argparse.REMAINDER,
         metavar="-- CMD...",
         help="the program to run and its arguments",
@@ -61,6 +79,11 @@ def add_command_argument(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run", help="run a program on our malloc (LD_PRELOAD)", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--policy",
+        metavar="NAME",
+        help=f"built-in policy to run on (default: ${POLICY_VARIABLE}, else the build's default)",
     )
     parser.add_argument(
         "--options",
@@ -74,4 +97,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     command = command_of(args)
     extra = {"MALLOCSIM_OPTIONS": args.options} if args.options else {}
-    return run_preloaded(command, native_library(DROPIN_LIBRARY), extra)
+    library = dropin_library(args.policy or os.environ.get(POLICY_VARIABLE))
+    return run_preloaded(command, library, extra)
