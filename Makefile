@@ -4,6 +4,7 @@
 #   make run      set up everything and replay the bundled traces (the main job)
 #   make test     set up everything and run the whole test suite
 #   make bench    benchmark the policies against glibc on the shared traces
+#   make bench-scale  parse and replay a generated 10-million-op trace: speed, memory
 #   make c-test   the C tests under AddressSanitizer and UBSan
 #   make fuzz     a short libFuzzer run over op sequences for each policy
 #   make format   clang-format the C sources (format-check verifies)
@@ -37,7 +38,7 @@ DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
 DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c
 
-.PHONY: all native run test bench c-test fuzz format format-check lint clean venv system-deps
+.PHONY: all native run test bench bench-scale c-test fuzz format format-check lint clean venv system-deps
 all: native
 
 native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/include/.stamp
@@ -149,6 +150,10 @@ test: system-deps native venv format-check lint c-test fuzz
 
 bench: native venv
 	$(VENV)/bin/mallocsim bench ../shared/traces/classic ../shared/traces/cmu
+
+# A generated 10-million-op trace: parse rate, replay time, peak memory per op.
+bench-scale: native venv
+	sh tools/bench-scale.sh
 
 format:
 	clang-format -i c/include/*.h c/src/*.[ch] c/tests/*.[ch]
