@@ -18,14 +18,18 @@
  * return the aligned address inside, and remember aligned -> raw in a small
  * hash table (align_table) that free, realloc and malloc_usable_size consult.
  *
- * Guarantees: thread-safe (one global lock around the policy, memlib and the
- * table); fork-safe (the lock is taken across fork by pthread_atfork
- * handlers, so the child never inherits it held by a thread that is gone);
- * errno = ENOMEM on every failed allocation; calloc and reallocarray check
- * their multiplication; free(NULL) does nothing; realloc(NULL, n) is
- * malloc(n); realloc(p, 0) frees p and returns NULL, as glibc does;
- * malloc(0) returns a unique pointer. Freeing a pointer that is none of ours
- * aborts with a message, as glibc does.
+ * Guarantees:
+ *   - thread-safe: one global lock around the policy, memlib and the table,
+ *     skipped while the process has a single thread;
+ *   - fork-safe: the lock is taken across fork by pthread_atfork handlers,
+ *     so the child never inherits it held by a thread that is gone;
+ *   - errno = ENOMEM on every failed allocation; calloc and reallocarray
+ *     check their multiplication;
+ *   - free(NULL) does nothing; realloc(NULL, n) is malloc(n); realloc(p, 0)
+ *     frees p and returns NULL, as glibc does; malloc(0) returns a unique
+ *     pointer;
+ *   - freeing a pointer that is none of ours aborts with a message, as glibc
+ *     does.
  *
  * Tunables: MAP_THRESHOLD below. The environment variable MALLOCSIM_OPTIONS,
  * if set, is passed to the policy's mm_configure (if it has one) before
@@ -42,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/single_threaded.h>
 #include <unistd.h>
 
 #define MS_EXPORT __attribute__((visibility("default")))
@@ -56,10 +61,29 @@ static const size_t MAP_THRESHOLD = 256 * 1024;
 static const size_t MIN_ALIGN = 16;
 
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool heap_ready;  /* mm_init succeeded (under heap_lock) */
+static bool heap_ready;  /* mm_init succeeded */
 static bool heap_failed; /* mm_init failed: serve everything from mappings */
 
 /* ------------------------------------------------------------ small helpers */
+
+/*
+ * The lock around the heap, skipped while the process has one thread, as
+ * glibc's own malloc does: no other thread can appear until this one creates
+ * it, and this one is busy here. heap_enter says whether it locked, and that
+ * answer goes to heap_leave, so a pair always matches. Fork takes the lock
+ * regardless (fork_prepare).
+ */
+static bool heap_enter(void) {
+    if (__libc_single_threaded)
+        return false;
+    pthread_mutex_lock(&heap_lock);
+    return true;
+}
+
+static void heap_leave(bool locked) {
+    if (locked)
+        pthread_mutex_unlock(&heap_lock);
+}
 
 static bool is_power_of_two(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
@@ -87,7 +111,7 @@ static _Noreturn void die(const char *what) {
 
 /* ------------------------------------------------------------- the heap */
 
-/* Initialise the policy on first use. Caller holds heap_lock. */
+/* Initialise the policy on first use. Caller is between heap_enter and heap_leave. */
 static bool heap_usable(void) {
     if (!heap_ready && !heap_failed) {
         const char *options = getenv("MALLOCSIM_OPTIONS");
@@ -103,7 +127,7 @@ static bool heap_usable(void) {
     return heap_ready;
 }
 
-/* Is p inside our sbrk heap? Caller holds heap_lock. */
+/* Is p inside our sbrk heap? Caller is between heap_enter and heap_leave. */
 static bool in_heap(const void *p) {
     uintptr_t a = (uintptr_t)p;
     return heap_ready && a >= (uintptr_t)mem_heap_lo() && a <= (uintptr_t)mem_heap_hi();
@@ -179,7 +203,7 @@ static void *map_resize(void *p, size_t size) {
  * Open addressing with linear probing over a mapped array; a slot with
  * aligned == 0 is empty. Deletion shifts the following run back, so there
  * are no tombstones and lookups stay short. Only blocks whose aligned
- * address differs from the raw one are in the table. Caller holds heap_lock.
+ * address differs from the raw one are in the table. Caller is between heap_enter and heap_leave.
  */
 typedef struct {
     uintptr_t aligned; /* the address the caller got; 0 = empty slot */
@@ -266,10 +290,10 @@ static void *block_alloc(size_t size, bool *zeroed) {
         return fail_enomem();
     void *p = NULL;
     if (size < MAP_THRESHOLD) {
-        pthread_mutex_lock(&heap_lock);
+        bool locked = heap_enter();
         if (heap_usable())
             p = mm_malloc(size);
-        pthread_mutex_unlock(&heap_lock);
+        heap_leave(locked);
     }
     *zeroed = p == NULL;
     if (p == NULL)
@@ -277,20 +301,20 @@ static void *block_alloc(size_t size, bool *zeroed) {
     return p != NULL ? p : fail_enomem();
 }
 
-/* Free a raw block (not an aligned alias). Caller holds heap_lock; it is
-   released here, before any system call. */
-static void block_free_unlock(void *raw) {
+/* Free a raw block (not an aligned alias). Caller is after heap_enter, whose
+   answer is `locked`; this leaves, before any system call. */
+static void block_free_leave(void *raw, bool locked) {
     if (in_heap(raw)) {
         mm_free(raw);
-        pthread_mutex_unlock(&heap_lock);
+        heap_leave(locked);
     } else {
-        pthread_mutex_unlock(&heap_lock);
+        heap_leave(locked);
         map_free(raw);
     }
 }
 
-/* Bytes usable at p, an address we handed out. Caller holds heap_lock. */
-static size_t usable_locked(void *p) {
+/* Bytes usable at p, an address we handed out. Caller is between heap_enter and heap_leave. */
+static size_t usable_at(void *p) {
     char *raw = align_raw(p, false);
     size_t usable =
         in_heap(raw) ? mm_usable_size(raw) : map_header_of(raw)->map_len - sizeof(map_header);
@@ -315,12 +339,12 @@ static void *aligned_block(size_t alignment, size_t size) {
     uintptr_t aligned = ((uintptr_t)raw + alignment - 1) & ~(uintptr_t)(alignment - 1);
     if (aligned == (uintptr_t)raw)
         return raw;
-    pthread_mutex_lock(&heap_lock);
+    bool locked = heap_enter();
     if (align_insert(aligned, (uintptr_t)raw)) {
-        pthread_mutex_unlock(&heap_lock);
+        heap_leave(locked);
         return (void *)aligned;
     }
-    block_free_unlock(raw);
+    block_free_leave(raw, locked);
     return fail_enomem();
 }
 
@@ -330,12 +354,12 @@ static void *move_block(void *p, size_t size) {
     void *q = block_alloc(size, &zeroed);
     if (q == NULL)
         return NULL;
-    pthread_mutex_lock(&heap_lock);
-    size_t keep = usable_locked(p);
+    bool locked = heap_enter();
+    size_t keep = usable_at(p);
     if (keep > size)
         keep = size;
     memcpy(q, p, keep);
-    block_free_unlock(align_raw(p, true));
+    block_free_leave(align_raw(p, true), locked);
     return q;
 }
 
@@ -349,8 +373,8 @@ MS_EXPORT void *malloc(size_t size) {
 MS_EXPORT void free(void *p) {
     if (p == NULL)
         return;
-    pthread_mutex_lock(&heap_lock);
-    block_free_unlock(align_raw(p, true));
+    bool locked = heap_enter();
+    block_free_leave(align_raw(p, true), locked);
 }
 
 MS_EXPORT void *calloc(size_t count, size_t size) {
@@ -373,15 +397,15 @@ MS_EXPORT void *realloc(void *p, size_t size) {
     }
     if (size > PTRDIFF_MAX)
         return fail_enomem();
-    pthread_mutex_lock(&heap_lock);
+    bool locked = heap_enter();
     bool plain = align_raw(p, false) == p;
     if (plain && in_heap(p)) {
         void *q = mm_realloc(p, size);
-        pthread_mutex_unlock(&heap_lock);
+        heap_leave(locked);
         if (q != NULL)
             return q; /* else the heap is full: move the block to a mapping */
     } else {
-        pthread_mutex_unlock(&heap_lock);
+        heap_leave(locked);
         if (plain && size >= MAP_THRESHOLD) {
             void *q = map_resize(p, size);
             return q != NULL ? q : fail_enomem();
@@ -440,9 +464,9 @@ MS_EXPORT void *pvalloc(size_t size) {
 MS_EXPORT size_t malloc_usable_size(void *p) {
     if (p == NULL)
         return 0;
-    pthread_mutex_lock(&heap_lock);
-    size_t usable = usable_locked(p);
-    pthread_mutex_unlock(&heap_lock);
+    bool locked = heap_enter();
+    size_t usable = usable_at(p);
+    heap_leave(locked);
     return usable;
 }
 
