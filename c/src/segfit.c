@@ -48,10 +48,12 @@
  *   | header | run_t: partial-list links, free-slot list, slot size, counts | slot | slot | ...
  *            ^ r (the block's payload)                                       ^ r + RUN_HEADER
  *
- * A slot is told from a block's payload through the run map (a byte per UNIT_SIZE heap bytes,
- * itself an allocated block): each entry is 0 or where in its unit a run starts; a run is
- * longer than a unit and at most RUN_SIZE long, so the slot's run starts in its unit or one of
- * the RUN_BACK before, and the slot must lie before the run's last slot's end. Each class keeps a
+ * A slot is told from a block's payload through the run map (two bytes per UNIT_SIZE heap bytes,
+ * itself an allocated block): each entry says where in its unit a run starts, if one does, and
+ * how far back the run starts whose slots reach into the unit, if one does. So free finds a
+ * slot's run with one map read and no search (a search back over the units before cost a
+ * mispredicted loop per free); the slot must lie before the run's last slot's end. Each class
+ * keeps a
  * list of its runs with a free slot; a run that empties goes back to the heap at once. Freed
  * slots are reused first (LIFO), then never-used ones in address order.
  *
@@ -306,23 +308,31 @@ static bool request_size(size_t size, size_t *asize) {
 
 /* ------------------------------------------------------------ small-block runs */
 
-static uint32_t partial_runs[SMALL_CLASSES + 1]; /* link to the first run with a free slot */
-static size_t live_small[SMALL_CLASSES + 1];     /* live small objects, slots or blocks */
-static uint8_t *run_map;     /* per unit: 0, or 1 + (offset of the run starting in it) / 16 */
+static run_t *partial_runs[SMALL_CLASSES + 1]; /* the first run with a free slot */
+static size_t live_small[SMALL_CLASSES + 1];   /* live small objects, slots or blocks */
+static map_entry_t *run_map; /* per unit: the run starting in it, or the run reaching into it */
 static size_t run_map_units; /* units run_map covers */
 
 static inline size_t addr_unit(const void *p) {
     return (size_t)((const char *)p - heap_lo) >> UNIT_SHIFT;
 }
 
-/* The run starting in unit k, whose map entry is not 0. */
+static inline char *unit_start(size_t k) { return heap_lo + (k << UNIT_SHIFT); }
+
+static inline bool map_starts(map_entry_t e) { return e != 0 && !(e & MAP_COVERED); }
+
+/* The run starting in unit k, whose map entry starts one. */
 static inline run_t *unit_run(size_t k) {
-    return (run_t *)(void *)(heap_lo + (k << UNIT_SHIFT) + (size_t)(run_map[k] - 1) * 16);
+    return (run_t *)(void *)(unit_start(k) + (size_t)(run_map[k] - 1) * 16);
 }
 
-/* Partial-list links name a run by 1 + its unit, 0 being the end of the list. */
-static inline uint32_t run_link(const run_t *r) { return (uint32_t)addr_unit(r) + 1; }
-static inline run_t *link_run(uint32_t link) { return unit_run((size_t)link - 1); }
+/* The run that starts in unit k (the last to touch it), else the one reaching into it, or NULL. */
+static inline run_t *unit_last_run(size_t k) {
+    map_entry_t e = run_map[k];
+    if (e & MAP_COVERED)
+        return unit_run(k - (e & ~MAP_COVERED));
+    return e != 0 ? unit_run(k) : NULL;
+}
 
 static inline char *run_slots(run_t *r) { return (char *)r + RUN_HEADER; }
 
@@ -334,46 +344,72 @@ static inline size_t run_span(const run_t *r) {
 static inline block_t *run_block(run_t *r) { return payload_block(r); }
 
 /*
- * The run holding slot p, or NULL when p is a block's payload: the nearest run starting at or
- * before p holds it when p lies before that run's last slot's end. That run starts in p's unit
- * or one of the RUN_BACK before it.
+ * The run holding slot p, or NULL when p is a block's payload: the run starting in p's unit at or
+ * before p, else the run reaching into the unit from before, holds p when p lies before that
+ * run's last slot's end. A read or two of the map and no search: this runs on every free. Past
+ * the map's end (it covers every run's first unit, not always its last) the run that touches the
+ * map's last unit is the only one that can reach.
  */
 static inline run_t *slot_run(const void *p) {
     size_t k = addr_unit(p);
-    for (size_t j = 0; j <= RUN_BACK && j <= k; j++) {
-        size_t u = k - j;
-        if (u >= run_map_units || run_map[u] == 0)
-            continue;
-        run_t *r = unit_run(u);
-        if ((const char *)r > (const char *)p)
-            continue;
-        return (const char *)p < (char *)r + run_span(r) ? r : NULL;
+    run_t *r;
+    if (k < run_map_units) {
+        map_entry_t e = run_map[k];
+        if (e & MAP_COVERED)
+            r = unit_run(k - (e & ~MAP_COVERED));
+        else if (e == 0)
+            return NULL;
+        else if ((r = unit_run(k)) > (const run_t *)p)
+            r = k > 0 ? unit_last_run(k - 1) : NULL;
+    } else {
+        r = run_map_units > 0 ? unit_last_run(run_map_units - 1) : NULL;
     }
-    return NULL;
+    return r != NULL && (const char *)p < (char *)r + run_span(r) ? r : NULL;
 }
 
+/*
+ * A class's partial list is doubly linked, except that its first run's prev is left stale: the
+ * first run is the one that fills up and leaves, and leaving then touches no other run's header.
+ */
 static void partial_push(run_t *r) {
     unsigned cls = r->slot_size / 16u;
-    r->prev = 0;
     r->next = partial_runs[cls];
-    if (r->next != 0)
-        link_run(r->next)->prev = run_link(r);
-    partial_runs[cls] = run_link(r);
+    if (r->next != NULL)
+        r->next->prev = r;
+    partial_runs[cls] = r;
 }
 
 static void partial_remove(run_t *r) {
-    if (r->prev != 0)
-        link_run(r->prev)->next = r->next;
-    else
-        partial_runs[r->slot_size / 16u] = r->next;
-    if (r->next != 0)
-        link_run(r->next)->prev = r->prev;
+    run_t **head = &partial_runs[r->slot_size / 16u];
+    if (*head == r) {
+        *head = r->next;
+        return;
+    }
+    r->prev->next = r->next;
+    if (r->next != NULL)
+        r->next->prev = r->prev;
 }
 
 /* Live small objects per class, the signal that a class is worth a run. */
 static inline void count_block(size_t bsize, int delta) {
     if (bsize <= SMALL_MAX + 2 * WORD_SIZE)
         live_small[(bsize - 2 * WORD_SIZE) / 16] += (size_t)(ptrdiff_t)delta;
+}
+
+/*
+ * Enter run r in the map: its first unit, and the later units its slots reach into that the map
+ * covers and no run starts in. Or take it out: its first unit then tells of the run before, if
+ * that one reaches into it.
+ */
+static void map_mark(run_t *r, bool present) {
+    size_t k = addr_unit(r), last = addr_unit((char *)r + run_span(r) - 1);
+    map_entry_t first = present ? (map_entry_t)(1 + (((char *)r - unit_start(k)) >> 4)) : 0;
+    run_t *before = !present && k > 0 ? unit_last_run(k - 1) : NULL;
+    if (before != NULL && (char *)before + run_span(before) > unit_start(k))
+        first = (map_entry_t)(MAP_COVERED | (k - addr_unit(before)));
+    run_map[k] = first;
+    for (size_t u = k + 1; u <= last && u < run_map_units && !map_starts(run_map[u]); u++)
+        run_map[u] = present ? (map_entry_t)(MAP_COVERED | (u - k)) : 0;
 }
 
 /* Make the map cover unit k. False when the heap cannot hold the bigger map. */
@@ -384,7 +420,7 @@ static bool map_cover(size_t k) {
     block_t *mb = request_size(units, &asize) ? alloc_block(asize) : NULL;
     if (mb == NULL)
         return false;
-    uint8_t *map = block_payload(mb);
+    map_entry_t *map = block_payload(mb);
     if (run_map_units > 0)
         memcpy(map, run_map, run_map_units);
     memset(map + run_map_units, 0, units - run_map_units);
@@ -393,8 +429,13 @@ static bool map_cover(size_t k) {
         make_free(ob, block_size(ob));
         coalesce_and_list(ob);
     }
+    size_t old_units = run_map_units;
     run_map = map;
     run_map_units = units;
+    /* The run touching the old map's last unit may reach into the units just added. */
+    run_t *r = old_units > 0 ? unit_last_run(old_units - 1) : NULL;
+    if (r != NULL)
+        map_mark(r, true);
     return true;
 }
 
@@ -413,19 +454,18 @@ static run_t *run_create(unsigned cls) {
     if (b == NULL)
         return NULL;
     run_t *r = block_payload(b);
-    size_t k = addr_unit(r);
-    if (!map_cover(k)) {
-        make_free(b, block_size(b));
-        coalesce_and_list(b);
-        return NULL;
-    }
-    b->header |= RUN_BIT;
-    run_map[k] = (uint8_t)(1 + (((size_t)((char *)r - heap_lo) & (UNIT_SIZE - 1)) >> 4));
     r->free_slots = NULL;
     r->slot_size = (uint16_t)slot_size;
     r->capacity = (uint16_t)capacity;
     r->used = 0;
     r->fresh = 0;
+    if (!map_cover(addr_unit(r))) {
+        make_free(b, block_size(b));
+        coalesce_and_list(b);
+        return NULL;
+    }
+    b->header |= RUN_BIT;
+    map_mark(r, true);
     partial_push(r);
     return r;
 }
@@ -433,14 +473,14 @@ static run_t *run_create(unsigned cls) {
 /* Give an empty run's block back to the heap. */
 static void run_release(run_t *r) {
     partial_remove(r);
-    run_map[addr_unit(r)] = 0;
+    map_mark(r, false);
     block_t *b = run_block(r);
     make_free(b, block_size(b));
     coalesce_and_list(b);
 }
 
 static void *run_alloc(unsigned cls) {
-    run_t *r = partial_runs[cls] != 0 ? link_run(partial_runs[cls]) : run_create(cls);
+    run_t *r = partial_runs[cls] != NULL ? partial_runs[cls] : run_create(cls);
     if (r == NULL)
         return NULL;
     void *p = r->free_slots;
@@ -468,7 +508,7 @@ static void run_free(run_t *r, void *p) {
 static void *alloc_payload(size_t size) {
     if (size <= SMALL_MAX) {
         unsigned cls = (unsigned)((size + 15) / 16);
-        if (partial_runs[cls] != 0 || live_small[cls] >= RUN_PROMOTE) {
+        if (partial_runs[cls] != NULL || live_small[cls] >= RUN_PROMOTE) {
             void *p = run_alloc(cls);
             if (p != NULL) {
                 live_small[cls]++;
@@ -685,6 +725,7 @@ typedef struct tally {
     size_t free_blocks;  /* free blocks in the heap */
     size_t runs;         /* blocks holding a run */
     size_t partial_runs; /* runs with a free slot */
+    size_t covered;      /* units a run's slots reach into from an earlier unit */
 } tally_t;
 
 /* A run block: aligned, mapped, its counters and its free-slot list consistent. */
@@ -694,7 +735,7 @@ static bool check_run(block_t *b, tally_t *t) {
         return fail(b, "run block too small to hold a run");
     run_t *r = block_payload(b);
     size_t k = addr_unit(r);
-    if (k >= run_map_units || run_map[k] == 0 || unit_run(k) != r)
+    if (k >= run_map_units || !map_starts(run_map[k]) || unit_run(k) != r)
         return fail(r, "run missing from the run map");
     if (r->slot_size == 0 || r->slot_size % 16 != 0 || r->slot_size > SMALL_MAX)
         return fail(r, "run slot size is not a small class");
@@ -704,6 +745,12 @@ static bool check_run(block_t *b, tally_t *t) {
     size_t want = run_block_size(r->slot_size, r->capacity);
     if (size != want && size != want + 16)
         return fail(b, "run block size does not fit its slots (plus up to 16 bytes of tail)");
+    size_t last = addr_unit((char *)r + run_span(r) - 1);
+    for (size_t u = k + 1; u <= last && u < run_map_units && !map_starts(run_map[u]); u++) {
+        if (run_map[u] != (MAP_COVERED | (u - k)))
+            return fail(r, "run map does not mark the units the run reaches into");
+        t->covered++;
+    }
     if (r->used == 0 || r->used > r->fresh || r->fresh > r->capacity)
         return fail(r, "run counters inconsistent (need 0 < used <= fresh <= capacity)");
     size_t idle = (size_t)(r->fresh - r->used), listed = 0;
@@ -797,6 +844,15 @@ static bool check_lists(size_t free_blocks) {
     return true;
 }
 
+/* Whether r is where the map says a run starts, without reading r: r may be any pointer. */
+static bool is_run(const run_t *r) {
+    uintptr_t at = (uintptr_t)r, lo = (uintptr_t)heap_lo;
+    if (at < lo || at % 16 != 0)
+        return false;
+    size_t k = (at - lo) >> UNIT_SHIFT;
+    return k < run_map_units && map_starts(run_map[k]) && unit_run(k) == r;
+}
+
 /* The run map marks exactly the runs; each partial list holds its class's runs with a free slot. */
 static bool check_runs(const tally_t *t) {
     if (run_map_units > 0) {
@@ -805,9 +861,10 @@ static bool check_runs(const tally_t *t) {
             block_size(mb) - WORD_SIZE < run_map_units)
             return fail(run_map, "run map is not an allocated block of its size");
     }
-    size_t mapped = 0;
+    size_t mapped = 0, covered = 0;
     for (size_t k = 0; k < run_map_units; k++) {
-        if (run_map[k] == 0)
+        covered += (run_map[k] & MAP_COVERED) != 0;
+        if (!map_starts(run_map[k]))
             continue;
         run_t *r = unit_run(k);
         if (run_map[k] > UNIT_SIZE / 16 || !heap_holds_block(run_block(r)) ||
@@ -817,20 +874,22 @@ static bool check_runs(const tally_t *t) {
     }
     if (mapped != t->runs)
         return fail(run_map, "run map marks a unit where no run starts");
+    if (covered != t->covered)
+        return fail(run_map, "run map marks a unit as reached where no run reaches");
     size_t listed = 0;
     for (unsigned c = 1; c <= SMALL_CLASSES; c++) {
-        uint32_t prev = 0;
-        for (uint32_t l = partial_runs[c]; l != 0; prev = l, l = link_run(l)->next) {
-            if (l > run_map_units || run_map[l - 1] == 0)
-                return check_fail(&report, "partial-run list entry %u is not a run", l);
-            run_t *r = link_run(l);
+        run_t *prev = NULL;
+        for (run_t *r = partial_runs[c]; r != NULL; prev = r, r = r->next) {
+            if (!is_run(r))
+                return fail(r, "partial-run list entry is not a run");
             if (r->slot_size != c * 16)
                 return fail(r, "run in the wrong class's partial list");
             if (r->used >= r->capacity)
                 return fail(r, "full run in a partial list");
-            if (r->prev != prev) /* also ends any cycle */
+            if (prev != NULL && r->prev != prev)
                 return fail(r, "partial-run prev link does not point at the previous entry");
-            listed++;
+            if (++listed > t->partial_runs) /* also ends any cycle */
+                break;
         }
     }
     if (listed != t->partial_runs)
@@ -843,7 +902,7 @@ static bool check_runs(const tally_t *t) {
 
 bool mm_checkheap(int lineno) {
     report = (check_report_t){check_msg, sizeof check_msg, lineno};
-    tally_t t = {0, 0, 0};
+    tally_t t = {0, 0, 0, 0};
     if (!check_blocks(&t) || !check_lists(t.free_blocks) || !check_runs(&t))
         return false;
     return check_pass(&report);

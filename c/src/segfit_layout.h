@@ -85,14 +85,22 @@ typedef struct free_links {
 #define SMALL_CLASSES (SMALL_MAX / 16) /* class k holds slots of 16 * k bytes, k = 1.. */
 
 /*
- * The run map has one byte per unit of UNIT_SIZE heap bytes: 0, or where in the unit a run
- * starts. Runs are longer than a unit, so at most one starts in each, and at most RUN_SIZE
- * bytes long, so a slot's run starts in its own unit or one of the RUN_BACK units before.
+ * The run map has one byte per unit of UNIT_SIZE heap bytes, enough to find the run holding a
+ * slot with a read or two and no search:
+ *   0                   no run starts in the unit or reaches into it;
+ *   1 .. UNIT_SIZE/16   1 + (offset in the unit of the run starting in it) / 16; a run from an
+ *                       earlier unit may reach into it too, and the entry of the unit before
+ *                       names that run;
+ *   MAP_COVERED | n     no run starts in the unit; the run starting n units back reaches into it.
+ * Runs are longer than a unit, so at most one starts in each, and at most RUN_SIZE bytes long, so
+ * n is at most RUN_SIZE / UNIT_SIZE.
  */
+typedef uint8_t map_entry_t;
+#define MAP_COVERED 0x80u
 #define UNIT_SHIFT (__builtin_ctzll(UNIT_SIZE))
-#define RUN_BACK (RUN_SIZE / UNIT_SIZE)
-_Static_assert((UNIT_SIZE & (UNIT_SIZE - 1)) == 0 && UNIT_SIZE / 16 < 256,
-               "a unit must be a power of two with its offsets / 16 fitting a map byte");
+_Static_assert((UNIT_SIZE & (UNIT_SIZE - 1)) == 0 && UNIT_SIZE / 16 < MAP_COVERED &&
+                   RUN_SIZE / UNIT_SIZE < MAP_COVERED,
+               "a unit must be a power of two, its offsets / 16 and a run's units below the flag");
 _Static_assert(SMALL_MAX % 16 == 0 && UNIT_SIZE + SMALL_MAX <= RUN_SIZE,
                "the shortest run must be longer than a unit and no longer than RUN_SIZE");
 
@@ -101,12 +109,13 @@ _Static_assert(SMALL_MAX % 16 == 0 && UNIT_SIZE + SMALL_MAX <= RUN_SIZE,
 
 /* A run's header, the payload of its block; its slots follow at RUN_HEADER. */
 typedef struct run {
-    uint32_t next, prev; /* 1 + unit of the neighbours in the class's partial list, 0 = none */
-    void *free_slots;    /* freed slots, linked through their first word */
-    uint16_t slot_size;  /* bytes, 16 * class */
-    uint16_t capacity;   /* slots, within run_capacity_min/max(slot_size) */
-    uint16_t used;       /* slots handed out and not freed; never 0 (empty runs are released) */
-    uint16_t fresh;      /* slots [fresh, capacity) were never handed out */
+    struct run *next;   /* the next run in the class's partial list, or NULL */
+    struct run *prev;   /* the one before; meaningless in the list's first run */
+    void *free_slots;   /* freed slots, linked through their first word */
+    uint16_t slot_size; /* bytes, 16 * class */
+    uint16_t capacity;  /* slots, within run_capacity_min/max(slot_size) */
+    uint16_t used;      /* slots handed out and not freed; never 0 (empty runs are released) */
+    uint16_t fresh;     /* slots [fresh, capacity) were never handed out */
 } run_t;
 
 _Static_assert(sizeof(run_t) <= RUN_HEADER, "run header outgrew RUN_HEADER");

@@ -180,20 +180,35 @@ static void test_list_corruptions(void) {
 
 /*
  * Fill the run with 16-byte objects until a second run opens, then free one slot of the first:
- * the class's partial list is then first -> second. False if that did not happen.
+ * the class's partial list is then first -> second. The second run, or NULL if that did not
+ * happen.
  */
-static bool fill_second_run(void) {
+static run_t *fill_second_run(void) {
     char *p;
     do {
         p = mm_malloc(16);
         CHECK(p != NULL, "mm_malloc(16) failed");
     } while (p != NULL && run_of(p) == run);
     if (p == NULL)
-        return false;
+        return NULL;
     mm_free(smalls[SMALLS - 1]);
-    bool listed = run->next != 0;
+    bool listed = run->next == run_of(p) && run->next->prev == run;
     CHECK(listed, "the first run is not listed before the second");
-    return listed && mm_checkheap(__LINE__);
+    return listed && mm_checkheap(__LINE__) ? run->next : NULL;
+}
+
+/* The run map: the one allocated block that is neither a run nor one of build_heap's objects. */
+static uint8_t *find_run_map(void) {
+    for (block_t *b = heap_first_block(); !block_is_epilogue(b); b = block_next(b)) {
+        bool known = !block_alloc(b) || (b->header & RUN_BIT);
+        for (int i = 0; !known && i < NBLOCKS; i++)
+            known = b == blocks[i];
+        for (int i = 0; !known && i < SMALLS; i++)
+            known = block_payload(b) == smalls[i];
+        if (!known)
+            return block_payload(b);
+    }
+    return NULL;
 }
 
 static void test_run_corruptions(void) {
@@ -246,21 +261,39 @@ static void test_run_corruptions(void) {
         b->header = pack(32, true, block_prev_alloc(b));
         expect_broken("run block moved", "run missing from the run map", block_payload(moved));
     }
+    uint8_t *map;
+    if (build_heap() && fill_second_run() != NULL && (map = find_run_map()) != NULL) {
+        /* A run is longer than a unit: its slots reach into the unit after its first, which the
+           map grown for the second run covers. */
+        uint8_t *reach = &map[((size_t)((char *)run - (char *)mem_heap_lo()) >> UNIT_SHIFT) + 1];
+        CHECK(*reach == (MAP_COVERED | 1), "the run's second unit is marked %#x", *reach);
+        *reach = MAP_COVERED | 2;
+        expect_broken("run's reach mismarked", "run map does not mark the units the run reaches",
+                      run);
+    }
+    if (build_heap() && (map = find_run_map()) != NULL) {
+        /* The heap's first unit holds blocks A.. and no run. */
+        CHECK(map[0] == 0, "the heap's first unit is marked %#x", map[0]);
+        map[0] = MAP_COVERED | 1;
+        expect_broken("unit marked as reached by no run", "marks a unit as reached where no run",
+                      NULL);
+    }
     if (build_heap()) {
         blocks[B]->header |= RUN_BIT;
         expect_broken("free block marked as a run", "free block marked as a run", blocks[B]);
     }
     if (build_heap()) {
-        run->next = 0x7fffffff; /* a unit far past the heap's end */
-        expect_broken("partial-run link to no run",
-                      "partial-run list entry 2147483647 is not a run", NULL);
+        run_t *nowhere = (run_t *)(void *)((char *)run + 16);
+        run->next = nowhere;
+        expect_broken("partial-run link to no run", "partial-run list entry is not a run", nowhere);
     }
-    if (build_heap()) {
-        run->prev = run->next + 1;
-        expect_broken("partial-run prev link", "partial-run prev link", run);
+    run_t *second;
+    if (build_heap() && (second = fill_second_run()) != NULL) {
+        second->prev = second;
+        expect_broken("partial-run prev link", "partial-run prev link", second);
     }
-    if (build_heap() && fill_second_run()) {
-        run->next = 0; /* drops the second run from the class's partial list */
+    if (build_heap() && fill_second_run() != NULL) {
+        run->next = NULL; /* drops the second run from the class's partial list */
         expect_broken("partial run dropped from its list", "partial-run lists and heap disagree",
                       NULL);
     }
