@@ -71,8 +71,10 @@ $(NATIVE_DIR)/libmallocsim-%.so: c/src/%.c $(DROPIN_SHIM) $(HEADERS) $(SRC_HEADE
 	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -pthread -fvisibility=hidden -shared -Wl,-z,defs \
 		-o $@ $< $(DROPIN_SHIM)
 
+# Replaced by a rename, never rewritten in place: programs running on the old
+# library would crash (SIGBUS) when its pages change under them.
 $(DROPIN_LIB): $(NATIVE_DIR)/libmallocsim-$(DROPIN_POLICY).so
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 # The recorder: an LD_PRELOAD interposer logging every allocation call.
 $(RECORD_LIB): c/src/recorder.c
