@@ -66,20 +66,22 @@ $(NATIVE_DIR)/libmm-%.so: c/src/%.c $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
 
 # The drop-in malloc: one policy over the real program break, exporting only
 # the malloc API (everything else hidden, so mm_* and mem_* clash with nothing).
+# These preloaded libraries are replaced by a rename, never rewritten in place
+# (the linker reuses the file): programs running on the old one would crash
+# with SIGBUS when its pages change under them.
 $(NATIVE_DIR)/libmallocsim-%.so: c/src/%.c $(DROPIN_SHIM) $(HEADERS) $(SRC_HEADERS)
 	@mkdir -p $(NATIVE_DIR)
 	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -pthread -fvisibility=hidden -shared -Wl,-z,defs \
-		-o $@ $< $(DROPIN_SHIM)
+		-o $@.tmp $< $(DROPIN_SHIM) && mv -f $@.tmp $@
 
-# Replaced by a rename, never rewritten in place: programs running on the old
-# library would crash (SIGBUS) when its pages change under them.
 $(DROPIN_LIB): $(NATIVE_DIR)/libmallocsim-$(DROPIN_POLICY).so
 	cp $< $@.tmp && mv -f $@.tmp $@
 
 # The recorder: an LD_PRELOAD interposer logging every allocation call.
 $(RECORD_LIB): c/src/recorder.c
 	@mkdir -p $(NATIVE_DIR)
-	$(CC) $(CFLAGS_ALL) -pthread -fvisibility=hidden -shared -Wl,-z,defs -o $@ $< -ldl
+	$(CC) $(CFLAGS_ALL) -pthread -fvisibility=hidden -shared -Wl,-z,defs -o $@.tmp $< -ldl \
+		&& mv -f $@.tmp $@
 
 # ---------------------------------------------------------------- C tests
 # Each c/tests/test_<x>.c is built with sanitizers straight from the sources
