@@ -83,6 +83,7 @@
 
 static block_t *class_head[NUM_CLASSES];
 static uint64_t class_map[MAP_WORDS]; /* bit set <=> class list non-empty */
+static uint64_t class_words;          /* bit w set <=> class_map[w] != 0 */
 static char *heap_lo;                 /* mem_heap_lo(), kept: the heap never moves */
 static block_t *epilogue;             /* the heap's last word, moved as the heap grows */
 static char check_msg[256];
@@ -108,6 +109,7 @@ static void list_insert(block_t *b) {
         links(l->next)->prev = b;
     class_head[c] = b;
     class_map[c / 64] |= (uint64_t)1 << (c % 64);
+    class_words |= (uint64_t)1 << (c / 64);
 }
 
 static void list_remove(block_t *b) {
@@ -119,17 +121,19 @@ static void list_remove(block_t *b) {
         class_head[c] = l->next;
     if (l->next != NULL)
         links(l->next)->prev = l->prev;
-    if (class_head[c] == NULL)
-        class_map[c / 64] &= ~((uint64_t)1 << (c % 64));
+    if (class_head[c] == NULL && (class_map[c / 64] &= ~((uint64_t)1 << (c % 64))) == 0)
+        class_words &= ~((uint64_t)1 << (c / 64));
 }
 
 /* The first non-empty class at or above c, or NUM_CLASSES when there is none. */
 static unsigned next_nonempty_class(unsigned c) {
     unsigned w = c / 64;
     uint64_t bits = class_map[w] & (~(uint64_t)0 << (c % 64));
-    while (bits == 0) {
-        if (++w == MAP_WORDS)
+    if (bits == 0) {
+        uint64_t words = class_words & (~(uint64_t)1 << w); /* the words after w */
+        if (words == 0)
             return NUM_CLASSES;
+        w = (unsigned)__builtin_ctzll(words);
         bits = class_map[w];
     }
     return w * 64 + (unsigned)__builtin_ctzll(bits);
@@ -350,7 +354,7 @@ static inline block_t *run_block(run_t *r) { return payload_block(r); }
  * the map's end (it covers every run's first unit, not always its last) the run that touches the
  * map's last unit is the only one that can reach.
  */
-static inline run_t *slot_run(const void *p) {
+__attribute__((always_inline)) static inline run_t *slot_run(const void *p) {
     size_t k = addr_unit(p);
     run_t *r;
     if (k < run_map_units) {
@@ -479,10 +483,8 @@ static void run_release(run_t *r) {
     coalesce_and_list(b);
 }
 
-static void *run_alloc(unsigned cls) {
-    run_t *r = partial_runs[cls] != NULL ? partial_runs[cls] : run_create(cls);
-    if (r == NULL)
-        return NULL;
+/* A slot of run r, which has one free: a freed slot first, else the next never-used one. */
+static inline void *run_take(run_t *r) {
     void *p = r->free_slots;
     if (p != NULL)
         memcpy(&r->free_slots, p, sizeof(void *));
@@ -504,16 +506,32 @@ static void run_free(run_t *r, void *p) {
 
 /* ------------------------------------------------------------ the interface */
 
-/* Payload for `size` (> 0) bytes: a slot if its class has runs or has earned one, else a block. */
-static void *alloc_payload(size_t size) {
+/*
+ * Payload for `size` (> 0) bytes: a slot if its class has a run with a free slot (the fast path,
+ * kept small enough to inline into mm_malloc), else alloc_payload_slow.
+ */
+static void *alloc_payload_slow(size_t size);
+
+static inline void *alloc_payload(size_t size) {
     if (size <= SMALL_MAX) {
         unsigned cls = (unsigned)((size + 15) / 16);
-        if (partial_runs[cls] != NULL || live_small[cls] >= RUN_PROMOTE) {
-            void *p = run_alloc(cls);
-            if (p != NULL) {
-                live_small[cls]++;
-                return p;
-            }
+        run_t *r = partial_runs[cls];
+        if (r != NULL) {
+            live_small[cls]++;
+            return run_take(r);
+        }
+    }
+    return alloc_payload_slow(size);
+}
+
+/* A slot in a new run if the class has earned one, else a block. */
+__attribute__((noinline)) static void *alloc_payload_slow(size_t size) {
+    if (size <= SMALL_MAX) {
+        unsigned cls = (unsigned)((size + 15) / 16);
+        run_t *r;
+        if (live_small[cls] >= RUN_PROMOTE && (r = run_create(cls)) != NULL) {
+            live_small[cls]++;
+            return run_take(r);
         }
     }
     size_t asize;
@@ -529,6 +547,7 @@ static void *alloc_payload(size_t size) {
 bool mm_init(void) {
     memset(class_head, 0, sizeof class_head);
     memset(class_map, 0, sizeof class_map);
+    class_words = 0;
     memset(partial_runs, 0, sizeof partial_runs);
     memset(live_small, 0, sizeof live_small);
     run_map = NULL;
@@ -544,6 +563,15 @@ bool mm_init(void) {
 
 void *mm_malloc(size_t size) { return size == 0 ? NULL : alloc_payload(size); }
 
+/* Free an ordinary block; out of line, so that mm_free's slot path stays small. */
+__attribute__((noinline)) static void free_block(block_t *b) {
+    if (b == last_grown)
+        last_grown = NULL;
+    count_block(block_size(b), -1);
+    make_free(b, block_size(b));
+    coalesce_and_list(b);
+}
+
 void mm_free(void *ptr) {
     if (ptr == NULL)
         return;
@@ -553,12 +581,7 @@ void mm_free(void *ptr) {
         run_free(r, ptr);
         return;
     }
-    block_t *b = payload_block(ptr);
-    if (b == last_grown)
-        last_grown = NULL;
-    count_block(block_size(b), -1);
-    make_free(b, block_size(b));
-    coalesce_and_list(b);
+    free_block(payload_block(ptr));
 }
 
 void *mm_calloc(size_t nmemb, size_t size) {
@@ -699,7 +722,8 @@ const char *mm_checkheap_message(void) { return check_msg; }
  *   every block payload 16-aligned, size a multiple of 16 and >= MIN_BLOCK, prev_alloc bit equal
  *               to the previous block's alloc bit;
  *   free block  footer equal to header; never next to another free block; in the list of its
- *               own size class exactly once, links consistent both ways; class bitmap exact;
+ *               own size class exactly once, links consistent both ways; class bitmap and its
+ *               word summary exact;
  *   run block   allocated, marked in the run map at its payload; slot size a small class,
  *               capacity within bounds and the block sized to it, used in [1, fresh],
  *               free-slot list exactly fresh - used distinct slots inside the run; in its
@@ -815,6 +839,9 @@ static bool check_blocks(tally_t *t) {
  * as many blocks as the walk met free: so each free block exactly once.
  */
 static bool check_lists(size_t free_blocks) {
+    for (unsigned w = 0; w < MAP_WORDS; w++)
+        if (((class_words >> w) & 1) != (class_map[w] != 0))
+            return check_fail(&report, "class bitmap's word summary disagrees at word %u", w);
     size_t listed = 0;
     for (unsigned c = 0; c < NUM_CLASSES; c++) {
         bool marked = (class_map[c / 64] >> (c % 64)) & 1;
