@@ -291,6 +291,19 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 256; i++)
         if (after[i].p != NULL)
             release(&after[i]);
+    /* The memalign family's alignments and errors. */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *v = valloc(100), *pv = pvalloc(1), *m = memalign(48, 10);
+    CHECK(v != NULL && (uintptr_t)v % page == 0, "valloc(100) = %p", v);
+    CHECK(pv != NULL && (uintptr_t)pv % page == 0 && malloc_usable_size(pv) >= page,
+          "pvalloc(1) = %p", pv);
+    CHECK(m != NULL && (uintptr_t)m % 64 == 0, "memalign(48, 10) = %p", m);
+    free(v);
+    free(pv);
+    free(m);
+    errno = 0;
+    CHECK(reallocarray(NULL, huge, 4) == NULL && errno == ENOMEM, "reallocarray overflow: errno %d",
+          errno);
     free(NULL);
     char *r = realloc(NULL, 10);
     CHECK(r != NULL, "realloc(NULL, 10)");
