@@ -30,7 +30,7 @@ CORE_LIB   := $(NATIVE_DIR)/libmscore.so
 POLICY_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmm-%.so)
 HEADERS    := $(wildcard c/include/*.h)
 SRC_HEADERS := $(wildcard c/src/*.h)
-CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/allocator.c c/src/interval_tree.c
+CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/allocator.c c/src/interval_tree.c c/src/granule_map.c
 # The drop-in malloc, one library per policy; libmallocsim.so is the one chosen here.
 DROPIN_POLICY ?= segfit
 DROPIN_LIB := $(NATIVE_DIR)/libmallocsim.so

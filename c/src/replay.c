@@ -4,8 +4,11 @@
  * ms_replay_checked runs every op once and proves each answer right:
  *   - a returned pointer is 16-byte aligned (the system's malloc: as C17
  *     asks, for any object that fits), lies wholly inside the heap
- *     [mem_heap_lo, mem_heap_hi] (our heap only) and overlaps no live block
- *     (a treap keyed by address, interval_tree.h: O(log n) an op);
+ *     [mem_heap_lo, mem_heap_hi] (our heap only) and overlaps no live block:
+ *     on our heap, blocks up to 1 MiB are marked in a map of its 16-byte
+ *     granules (granule_map.h: O(1) an op for small blocks), larger ones and
+ *     every block of the system's malloc in a treap keyed by address
+ *     (interval_tree.h: O(log n) an op);
  *   - a block's payload holds bytes derived from its id and offset, written
  *     when it is handed out and verified before it is freed or reallocated and
  *     for every live block at the end, which catches an allocator writing over
@@ -27,8 +30,10 @@
  *
  * Memory: the engine's own bookkeeping uses the process's malloc (only
  * allocators are barred from it): 25 bytes per trace id for a checked pass
- * (address, size, live flag, tree node), 8 for a timed one, none per op.
+ * (address, size, live flag, tree node), 8 for a timed one, none per op;
+ * the granule map, one bit per 16 bytes of heap actually used.
  */
+#include "granule_map.h"
 #include "interval_tree.h"
 #include "mallocsim.h"
 #include "memlib.h"
@@ -326,7 +331,8 @@ typedef struct {
     uintptr_t *addr;       /* per id: block start, 0 for a NULL block */
     uint64_t *size;        /* per id: requested bytes */
     uint8_t *live;         /* per id: 1 while allocated (a NULL 0-byte block too) */
-    it_tree tree;          /* live blocks of at least one byte, by address */
+    it_tree tree;          /* live blocks of at least one byte not in the map, by address */
+    granule_map map;       /* our heap: the granules of live blocks up to GM_MAX_BLOCK */
     uint64_t live_payload; /* sum of live requested sizes */
     uint64_t live_aligned; /* the same, each rounded up to ALIGNMENT */
 } checker;
@@ -370,6 +376,26 @@ static uintptr_t required_alignment(const checker *c, uint64_t size) {
     return align;
 }
 
+/* Whether a live block of `size` bytes is kept in the granule map (else in
+   the tree, if it has a byte). */
+static bool in_map(const checker *c, uint64_t size) {
+    return c->own_heap && size > 0 && size <= GM_MAX_BLOCK;
+}
+
+/* The live mapped block that shares a granule with [p, p + size): a linear
+   search, run only to name the culprit once an overlap is certain. */
+static uint32_t mapped_owner(const checker *c, uintptr_t p, uint64_t size) {
+    for (uint32_t id = 0; id < c->trace->num_ids; id++) {
+        if (!c->live[id] || !in_map(c, c->size[id]))
+            continue;
+        uintptr_t start = c->addr[id] / GM_GRANULE * GM_GRANULE;
+        uintptr_t end = (c->addr[id] + c->size[id] + GM_GRANULE - 1) / GM_GRANULE * GM_GRANULE;
+        if (start < p + size && p < end)
+            return id;
+    }
+    return IT_NONE;
+}
+
 /* Check a pointer the allocator returned for `size` bytes of `id` and, if
    right, record it as live. Its payload is not touched here. */
 static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
@@ -406,6 +432,8 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
             hit = before;
         else if (after != IT_NONE && c->addr[after] - p < size)
             hit = after;
+        else if (c->own_heap && !gm_is_clear(&c->map, p, size))
+            hit = mapped_owner(c, p, size);
         if (hit != IT_NONE) {
             format_block(block, sizeof block, c, id, p, size);
             format_block(other, sizeof other, c, hit, c->addr[hit], c->size[hit]);
@@ -416,7 +444,9 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
     c->addr[id] = p;
     c->size[id] = size;
     c->live[id] = 1;
-    if (size > 0)
+    if (in_map(c, size))
+        gm_set(&c->map, p, size);
+    else if (size > 0)
         it_insert(&c->tree, id);
     ms_check_result *r = c->result;
     c->live_payload += size;
@@ -435,7 +465,9 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
 
 /* Forget a live block after the allocator took it back. */
 static void drop_block(checker *c, uint32_t id) {
-    if (c->size[id] > 0)
+    if (in_map(c, c->size[id]))
+        gm_clear(&c->map, c->addr[id], c->size[id]);
+    else if (c->size[id] > 0)
         it_remove(&c->tree, id);
     c->live_payload -= c->size[id];
     c->live_aligned -= round_up(c->size[id]);
@@ -642,8 +674,13 @@ bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
         result->valid = false;
     } else if (c.own_heap) {
         mem_reset();
-        if (!call_init(alloc, result->error, sizeof result->error))
+        if (!gm_init(&c.map, (uintptr_t)mem_heap_lo(), mem_limit())) {
+            snprintf(result->error, sizeof result->error,
+                     "out of address space for the heap's granule map");
             result->valid = false;
+        } else if (!call_init(alloc, result->error, sizeof result->error)) {
+            result->valid = false;
+        }
     }
     if (result->valid)
         run_checked(&c, options);
@@ -656,6 +693,7 @@ bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
                 alloc->free(block_ptr(&c, id));
     }
     it_free(&c.tree);
+    gm_free(&c.map);
     free(c.addr);
     free(c.size);
     free(c.live);

@@ -384,6 +384,18 @@ static void test_overlap(void) {
     r = check_bump(FAULT_CONTAIN, trace_of(OPS(A(0, 16), A(1, 64)), 2));
     expect_failure(&r, 1, "containment", "block 1 [heap+0x0 = 0x",
                    "+64) overlaps block 0 [heap+0x10 = 0x");
+
+    /* Blocks above 1 MiB live in the tree, smaller ones in the granule map:
+       an overlap across the two is caught both ways. */
+    r = check_bump(FAULT_OVERLAP, trace_of(OPS(A(0, 3 << 20), A(1, 16)), 2));
+    expect_failure(&r, 1, "small in big", "op 1 (a 1 16): block 1 [heap+0x20 = 0x",
+                   "overlaps block 0 [heap+0x10 = 0x");
+    r = check_bump(FAULT_CONTAIN, trace_of(OPS(A(0, 16), A(1, 3 << 20)), 2));
+    expect_failure(&r, 1, "big around small", "block 1 [heap+0x0 = 0x",
+                   "+3145728) overlaps block 0 [heap+0x10 = 0x");
+    r = check_bump(FAULT_OVERLAP, trace_of(OPS(A(0, 1 << 20), A(1, 40)), 2));
+    expect_failure(&r, 1, "largest mapped block", "block 1 [heap+0x20 = 0x",
+                   "overlaps block 0 [heap+0x10 = 0x");
 }
 
 static void test_outside_heap(void) {
