@@ -48,27 +48,31 @@ $(NATIVE_DIR)/include/.stamp: $(HEADERS)
 	cp $(HEADERS) $(NATIVE_DIR)/include/
 	@touch $@
 
+# Every library is linked to a temporary name and renamed into place, never
+# rewritten in place (the linker reuses the file): a process running on the
+# old one would crash with SIGBUS when its pages changed under it.
+
 # The heap is its own library so that the engine and every allocator share
 # one instance of it, whatever order they are loaded in.
 $(HEAP_LIB): c/src/memlib.c $(HEADERS)
 	@mkdir -p $(NATIVE_DIR)
-	$(CC) $(CFLAGS_ALL) -shared -o $@ c/src/memlib.c
+	$(CC) $(CFLAGS_ALL) -shared -o $@.tmp c/src/memlib.c && mv -f $@.tmp $@
 
 $(CORE_LIB): $(CORE_SRCS) $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
-	$(CC) $(CFLAGS_ALL) -shared -o $@ $(CORE_SRCS) -L$(NATIVE_DIR) -lmsheap -ldl -Wl,-rpath,'$$ORIGIN'
+	$(CC) $(CFLAGS_ALL) -shared -o $@.tmp $(CORE_SRCS) -L$(NATIVE_DIR) -lmsheap -ldl \
+		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
 # The instruction counter `mallocsim bench --instructions` runs under callgrind.
 $(NATIVE_DIR)/mscount: c/src/count_main.c $(CORE_LIB)
-	$(CC) $(CSTD) $(WARN) $(OPT) -Ic/include -o $@ $< -L$(NATIVE_DIR) -lmscore -lmsheap -Wl,-rpath,'$$ORIGIN'
+	$(CC) $(CSTD) $(WARN) $(OPT) -Ic/include -o $@.tmp $< -L$(NATIVE_DIR) -lmscore -lmsheap \
+		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
 $(NATIVE_DIR)/libmm-%.so: c/src/%.c $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
-	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -shared -o $@ $< -L$(NATIVE_DIR) -lmsheap -Wl,-rpath,'$$ORIGIN'
+	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -shared -o $@.tmp $< -L$(NATIVE_DIR) -lmsheap \
+		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
 # The drop-in malloc: one policy over the real program break, exporting only
 # the malloc API (everything else hidden, so mm_* and mem_* clash with nothing).
-# These preloaded libraries are replaced by a rename, never rewritten in place
-# (the linker reuses the file): programs running on the old one would crash
-# with SIGBUS when its pages change under them.
 $(NATIVE_DIR)/libmallocsim-%.so: c/src/%.c $(DROPIN_SHIM) $(HEADERS) $(SRC_HEADERS)
 	@mkdir -p $(NATIVE_DIR)
 	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -pthread -fvisibility=hidden -shared -Wl,-z,defs \
