@@ -13,27 +13,33 @@ Results are plain frozen dataclasses (mallocsim.results) with a versioned
 JSON form; errors meant for users are mallocsim.errors.UsageError.
 """
 
-from mallocsim.allocators import AllocatorSpec, resolve
-from mallocsim.errors import UsageError
-from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
-from mallocsim.results import Summary, TraceResult, read_json, summarize, write_json
-from mallocsim.trace import Trace, TraceError, find_traces, load_trace, parse_trace_text
+import importlib
 
-__all__ = [
-    "AllocatorSpec",
-    "LoadedAllocator",
-    "ReplayOptions",
-    "Summary",
-    "Trace",
-    "TraceError",
-    "TraceResult",
-    "UsageError",
-    "find_traces",
-    "load_trace",
-    "parse_trace_text",
-    "read_json",
-    "replay_trace",
-    "resolve",
-    "summarize",
-    "write_json",
-]
+# name -> module: imported on first use, so that importing the package (as
+# pytest does for the plugin, in every run) loads nothing native.
+_PUBLIC = {
+    "AllocatorSpec": "allocators",
+    "resolve": "allocators",
+    "UsageError": "errors",
+    "LoadedAllocator": "replay",
+    "ReplayOptions": "replay",
+    "replay_trace": "replay",
+    "Summary": "results",
+    "TraceResult": "results",
+    "read_json": "results",
+    "summarize": "results",
+    "write_json": "results",
+    "Trace": "trace",
+    "TraceError": "trace",
+    "find_traces": "trace",
+    "load_trace": "trace",
+    "parse_trace_text": "trace",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> object:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mallocsim' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mallocsim.{module}"), name)

@@ -197,3 +197,17 @@ def test_registered_as_a_pytest11_entry_point():
     with open(REPO / "pyproject.toml", "rb") as handle:
         project = tomllib.load(handle)["project"]
     assert project["entry-points"]["pytest11"] == {"mallocsim": "mallocsim.pytest_plugin"}
+
+
+def test_importing_the_plugin_loads_nothing_native():
+    # pytest imports the plugin in every run where mallocsim is installed: it
+    # must not need the native core (nor load it) until its options are given.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mallocsim.pytest_plugin\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mallocsim')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['mallocsim', 'mallocsim.pytest_plugin']"
