@@ -61,7 +61,7 @@ class Summary:
     traces: int
     valid: int
     mean_utilization: float | None  # arithmetic mean, as the CS:APP driver
-    total_ops: int
+    total_ops: int  # ops of the valid traces
     total_seconds: float | None
     ops_per_sec_total: float | None  # total ops / total seconds
     ops_per_sec_geomean: float | None  # geometric mean of per-trace ops/s
@@ -71,15 +71,15 @@ def summarize(results: Sequence[TraceResult]) -> Summary:
     valid = [r for r in results if r.valid]
     utils = [r.utilization for r in valid if r.utilization is not None]
     timed = [r for r in valid if r.seconds is not None and r.ops_per_sec]
-    total_ops = sum(r.ops for r in timed)
+    timed_ops = sum(r.ops for r in timed)
     total_seconds = sum(r.seconds or 0.0 for r in timed) if timed else None
     return Summary(
         traces=len(results),
         valid=len(valid),
         mean_utilization=sum(utils) / len(utils) if utils else None,
-        total_ops=total_ops,
+        total_ops=sum(r.ops for r in valid),
         total_seconds=total_seconds,
-        ops_per_sec_total=total_ops / total_seconds if total_seconds else None,
+        ops_per_sec_total=timed_ops / total_seconds if total_seconds else None,
         ops_per_sec_geomean=geomean(r.ops_per_sec or 0.0 for r in timed),
     )
 
