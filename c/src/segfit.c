@@ -112,17 +112,22 @@ static void list_insert(block_t *b) {
     class_words |= (uint64_t)1 << (c / 64);
 }
 
+/*
+ * A list's first block keeps a stale prev (the block that left the head before it): the first
+ * block is the one most often taken, and taking it then touches no other block.
+ */
 static void list_remove(block_t *b) {
     unsigned c = size_class(block_size(b));
     free_links_t *l = links(b);
-    if (l->prev != NULL)
-        links(l->prev)->next = l->next;
-    else
-        class_head[c] = l->next;
+    if (class_head[c] == b) {
+        if ((class_head[c] = l->next) == NULL &&
+            (class_map[c / 64] &= ~((uint64_t)1 << (c % 64))) == 0)
+            class_words &= ~((uint64_t)1 << (c / 64));
+        return;
+    }
+    links(l->prev)->next = l->next;
     if (l->next != NULL)
         links(l->next)->prev = l->prev;
-    if (class_head[c] == NULL && (class_map[c / 64] &= ~((uint64_t)1 << (c % 64))) == 0)
-        class_words &= ~((uint64_t)1 << (c / 64));
 }
 
 /* The first non-empty class at or above c, or NUM_CLASSES when there is none. */
@@ -356,19 +361,27 @@ static inline block_t *run_block(run_t *r) { return payload_block(r); }
  */
 __attribute__((always_inline)) static inline run_t *slot_run(const void *p) {
     size_t k = addr_unit(p);
-    run_t *r;
+    uintptr_t at = (uintptr_t)p, r;
     if (k < run_map_units) {
+        /* No branch on the kind of entry (it is as good as random): a reached unit names the
+           unit its run starts in, and a start of 0 puts r past the unit's end, hence past p. */
         map_entry_t e = run_map[k];
-        if (e & MAP_COVERED)
-            r = unit_run(k - (e & ~MAP_COVERED));
-        else if (e == 0)
-            return NULL;
-        else if ((r = unit_run(k)) > (const run_t *)p)
-            r = k > 0 ? unit_last_run(k - 1) : NULL;
+        size_t j = k - (size_t)(e >> 7) * (e & ~MAP_COVERED);
+        r = (uintptr_t)unit_start(j) + (uintptr_t)(uint8_t)(run_map[j] - 1) * 16;
+        if (r > at) { /* no run starts in p's unit at or before p, nor reaches into it */
+            run_t *before = e != 0 && k > 0 ? unit_last_run(k - 1) : NULL;
+            if (before == NULL)
+                return NULL;
+            r = (uintptr_t)before;
+        }
     } else {
-        r = run_map_units > 0 ? unit_last_run(run_map_units - 1) : NULL;
+        run_t *last = run_map_units > 0 ? unit_last_run(run_map_units - 1) : NULL;
+        if (last == NULL)
+            return NULL;
+        r = (uintptr_t)last;
     }
-    return r != NULL && (const char *)p < (char *)r + run_span(r) ? r : NULL;
+    run_t *run = (run_t *)r;
+    return at < r + run_span(run) ? run : NULL;
 }
 
 /*
@@ -857,10 +870,10 @@ static bool check_lists(size_t free_blocks) {
                 return fail(b, "listed block's footer differs from its header (not a block)");
             if (size_class(block_size(b)) != c)
                 return fail(b, "free block in the wrong size-class list");
-            /* This also ends any cycle: the entry that closes it has the wrong prev. */
-            if (links(b)->prev != prev)
+            if (prev != NULL && links(b)->prev != prev)
                 return fail(b, "free-list prev link does not point at the previous entry");
-            listed++;
+            if (++listed > free_blocks) /* also ends any cycle */
+                break;
         }
     }
     if (listed != free_blocks)
