@@ -31,8 +31,9 @@
  * SIZE CLASSES. A free block is listed in one of NUM_CLASSES doubly linked lists: one class
  * per 16 bytes below 1 KiB (where the traces' sizes repeat exactly, so a list's first block
  * fits exactly), then 8 classes per power of two (sizes spread out; 1/8 keeps the waste of
- * "any block of the next class" under 12.5%). A bitmap of non-empty classes finds the next
- * list with one ctz.
+ * "any block of the next class" under 12.5%). A bitmap of non-empty classes, and a word that
+ * says which of its words are non-empty, find the next list with two ctz. A list's first block
+ * keeps a stale prev link, so that taking it (the usual exact fit) touches no other block.
  *
  * FIT. Best of the first FIT_SCAN blocks of the request's own class that fit, else of the next
  * non-empty class; lists are LIFO (address order gained nothing measurable). The block found
@@ -48,14 +49,23 @@
  *   | header | run_t: partial-list links, free-slot list, slot size, counts | slot | slot | ...
  *            ^ r (the block's payload)                                       ^ r + RUN_HEADER
  *
- * A slot is told from a block's payload through the run map (two bytes per UNIT_SIZE heap bytes,
- * itself an allocated block): each entry says where in its unit a run starts, if one does, and
- * how far back the run starts whose slots reach into the unit, if one does. So free finds a
- * slot's run with one map read and no search (a search back over the units before cost a
- * mispredicted loop per free); the slot must lie before the run's last slot's end. Each class
- * keeps a
- * list of its runs with a free slot; a run that empties goes back to the heap at once. Freed
- * slots are reused first (LIFO), then never-used ones in address order.
+ * A slot is told from a block's payload through the run map (a byte per UNIT_SIZE heap bytes,
+ * itself an allocated block; the encoding is in segfit_layout.h): each entry says where in its
+ * unit a run starts, or how many units back the run starts whose slots reach into the unit. So
+ * free finds a slot's run with arithmetic on one or two entries, with no search and no branch on
+ * the kind of entry (a search back over the units before, and then a branch on the kind, each
+ * cost a mispredict on about every other free of syn-string); the slot must lie before the run's
+ * last slot's end. The map covers every run's first unit; the run touching its last unit is the
+ * only one that can reach past it. Each class keeps a doubly linked list of its runs with a free
+ * slot, the first run's prev left stale (it is the run that fills up and leaves, touching no
+ * other run's header); a run that empties goes back to the heap at once. Freed slots are reused
+ * first (LIFO), then never-used ones in address order.
+ *
+ * FAST PATHS. mm_malloc inlines taking a slot from the class's first partial run (no stack frame,
+ * about 20 instructions) and mm_free inlines finding and freeing a slot; blocks, new runs and
+ * releasing runs are out of line. The traces' small objects are mostly slots, and what remains
+ * of their cost is a cache miss on the run's header and the slot's line, as glibc's is on the
+ * chunk's.
  *
  * REALLOC. Shrink in place (the tail becomes free). Grow in place into a free next block, or
  * past the heap's end when the block (or the free block after it) is last; else slide down into
@@ -735,13 +745,14 @@ const char *mm_checkheap_message(void) { return check_msg; }
  *   every block payload 16-aligned, size a multiple of 16 and >= MIN_BLOCK, prev_alloc bit equal
  *               to the previous block's alloc bit;
  *   free block  footer equal to header; never next to another free block; in the list of its
- *               own size class exactly once, links consistent both ways; class bitmap and its
- *               word summary exact;
- *   run block   allocated, marked in the run map at its payload; slot size a small class,
- *               capacity within bounds and the block sized to it, used in [1, fresh],
- *               free-slot list exactly fresh - used distinct slots inside the run; in its
- *               class's partial list exactly when it has a free slot;
- *   run map     an allocated block marking exactly the runs.
+ *               own size class exactly once, links consistent both ways (but the first block's
+ *               prev); class bitmap and its word summary exact;
+ *   run block   allocated, marked in the run map at its payload and in the units its slots
+ *               reach into; slot size a small class, capacity within bounds and the block sized
+ *               to it, used in [1, fresh], free-slot list exactly fresh - used distinct slots
+ *               inside the run; in its class's partial list exactly when it has a free slot,
+ *               links consistent both ways (but the first run's prev);
+ *   run map     an allocated block marking exactly the runs and the units they reach into.
  * The walk never reads outside the heap, however broken the heap is.
  */
 
