@@ -803,7 +803,7 @@ static bool check_run(block_t *b, tally_t *t) {
         return fail(r, "run counters inconsistent (need 0 < used <= fresh <= capacity)");
     size_t idle = (size_t)(r->fresh - r->used), listed = 0;
     char *slots = run_slots(r);
-    for (char *f = r->free_slots; f != NULL; memcpy(&f, f, sizeof f)) {
+    for (char *f = r->free_slots; f != NULL; memcpy(&f, f, sizeof(void *))) {
         if (++listed > idle)
             return fail(r,
                         "run free-slot list longer than fresh - used (a cycle or a double free)");
