@@ -202,12 +202,19 @@ def test_registered_as_a_pytest11_entry_point():
 def test_importing_the_plugin_loads_nothing_native():
     # pytest imports the plugin in every run where mallocsim is installed: it
     # must not need the native core (nor load it) until its options are given.
+    import os
     import subprocess
     import sys
+
+    import mallocsim
 
     code = (
         "import sys, mallocsim.pytest_plugin\n"
         "print(sorted(m for m in sys.modules if m.startswith('mallocsim')))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(mallocsim.__file__)))
+    env = {**os.environ, "PYTHONPATH": package_root}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     assert done.stdout.strip() == "['mallocsim', 'mallocsim.pytest_plugin']"
