@@ -6,10 +6,21 @@ alike and the ratios are fair. glibc is the process's own malloc. The speed
 ratio is glibc's median time for the trace over the allocator's: above 1 is
 faster than glibc. Across traces, ratios and throughputs are summarized by
 their geometric means.
+
+glibc's pages: each timed pass of our heap starts on the pages the last pass
+used (mem_rewind). Stock glibc instead hands memory back to the kernel when a
+balanced trace frees everything at the end of a pass (it trims the top of its
+heap and unmaps large blocks), and pays the page faults again in the next: on
+some traces that is 10-30 times its own allocation work. That is glibc as
+every program gets it, and what `mallocsim bench` measures by default;
+--glibc-warm first tells glibc to keep its memory too (keep_glibc_memory:
+mmap threshold at its maximum, no trimming), so that the comparison is of
+allocation work alone. Reports say which.
 """
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +32,25 @@ from mallocsim.table import render_table
 from mallocsim.trace import Trace
 
 REFERENCE = "glibc"
+
+# glibc's mallopt parameters (malloc.h) and the largest mmap threshold it takes.
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_MAX = 32 << 20
+NO_TRIM = 2**31 - 1
+
+
+def keep_glibc_memory() -> bool:
+    """Make this process's glibc keep its pages between passes, for good (it
+    cannot be undone: glibc's adaptive thresholds stop adapting once set).
+    False where there is no glibc mallopt."""
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is None:
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    return bool(
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) and mallopt(M_TRIM_THRESHOLD, NO_TRIM)
+    )
 
 
 @dataclass(frozen=True)
@@ -96,7 +126,9 @@ def _count(value: float | None) -> str:
 
 
 def format_bench(
-    results: Sequence[TraceResult], instructions: dict[tuple[str, str], float] | None = None
+    results: Sequence[TraceResult],
+    instructions: dict[tuple[str, str], float] | None = None,
+    glibc_mode: str = "as configured",
 ) -> str:
     """The benchmark table: per trace, each allocator's util, Kops/s and speed vs glibc."""
     names = list(dict.fromkeys(r.allocator for r in results))
@@ -139,6 +171,7 @@ def format_bench(
         "16-byte alignment",
         "vs glibc = glibc's median time / the allocator's on the same trace in this run "
         "(above 1 is faster); summary row: mean util, geometric means of Kops/s and ratios",
+        f"glibc: {glibc_mode}",
     ]
     if instructions:
         notes.append("instr/op = instructions per op in the timed loop, counted by callgrind")

@@ -99,3 +99,37 @@ def test_instruction_counts_come_from_callgrind(cli, write_trace):
     # Columns per allocator: util, Kops/s, vs glibc, instr/op; segfit then glibc.
     segfit_count, glibc_count = row[5], row[9]
     assert int(segfit_count) > 10 and int(glibc_count) > 10
+
+
+def test_glibc_warm_is_said_in_the_report(cli, write_trace):
+    # In a child process: keep_glibc_memory changes its process's glibc for good.
+    import os
+    import subprocess
+    import sys
+
+    import mallocsim
+
+    trace = write_trace("small", TRACE)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(mallocsim.__file__)))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mallocsim",
+            "bench",
+            "-a",
+            "segfit",
+            "--min-seconds",
+            "0.001",
+            "--glibc-warm",
+            str(trace),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "glibc: told to keep its pages between passes" in done.stdout
+    run = cli("bench", "-a", "segfit", "--min-seconds", "0.001", trace)
+    assert "glibc: its defaults" in run.out

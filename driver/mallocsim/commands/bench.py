@@ -13,7 +13,13 @@ import sys
 from dataclasses import asdict
 
 from mallocsim.allocators import DIALECTS, builtin_policies, resolve
-from mallocsim.bench import REFERENCE, format_bench, run_bench, summarize_bench
+from mallocsim.bench import (
+    REFERENCE,
+    format_bench,
+    keep_glibc_memory,
+    run_bench,
+    summarize_bench,
+)
 from mallocsim.errors import UsageError
 from mallocsim.instructions import count_instructions
 from mallocsim.replay import ReplayOptions
@@ -46,11 +52,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also count instructions per op with valgrind's callgrind (slow, noise-free)",
     )
+    parser.add_argument(
+        "--glibc-warm",
+        action="store_true",
+        help="tell glibc to keep its pages between passes, as our heap does, instead of giving "
+        "them back to the kernel (its default): compares allocation work alone",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the results and summary as JSON")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.glibc_warm and not keep_glibc_memory():
+        raise UsageError("--glibc-warm: this process's malloc has no glibc mallopt")
+    glibc_mode = (
+        "told to keep its pages between passes (mmap threshold 32 MiB, no trimming), "
+        "as our heap does (--glibc-warm)"
+        if args.glibc_warm
+        else "its defaults: it gives memory back to the kernel between passes "
+        "(--glibc-warm compares allocation work alone)"
+    )
     names = list(dict.fromkeys([*(args.allocator or builtin_policies()), REFERENCE]))
     specs = [resolve(name, args.dialect) for name in names]
     traces, problems = [], []
@@ -71,11 +92,12 @@ def run(args: argparse.Namespace) -> int:
             for spec in specs
             for trace, count in count_instructions(spec, paths).items()
         }
-    print(format_bench(results, instructions))
+    print(format_bench(results, instructions, glibc_mode))
     if args.json:
         document = to_json(results)
         document["bench"] = {
             "reference": REFERENCE,
+            "glibc": glibc_mode,
             "summary": [asdict(s) for s in summarize_bench(results, instructions)],
             "instructions_per_op": [
                 {"allocator": a, "trace": t, "instructions_per_op": v}
