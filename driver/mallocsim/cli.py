@@ -70,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # and keep Python from failing again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as error:
+        if error.filename is None:
+            raise
+        # A file named on the command line cannot be read or written (--json
+        # into a missing folder, --plots onto a file): one line, like bad input.
+        print(f"mallocsim {args.command}: {error.filename}: {error.strerror}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

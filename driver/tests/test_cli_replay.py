@@ -175,3 +175,12 @@ def test_a_hanging_allocator_is_stopped_at_its_time_limit(cli, write_trace):
     )
     assert run.status == 1
     assert "did not finish within 1 s" in run.out and "op 1 (f 0)" in run.out
+
+
+def test_an_output_file_that_cannot_be_written_is_one_line_and_status_2(cli, write_trace, tmp_path):
+    trace = write_trace("good", GOOD)
+    for option in ("--json", "--csv"):
+        target = tmp_path / "missing-folder" / "out"
+        run = cli("replay", "--no-timing", option, target, trace)
+        assert run.status == 2, option
+        assert run.err.strip() == f"mallocsim replay: {target}: No such file or directory"
