@@ -114,6 +114,10 @@ class _Plan:
         self.min_util: float | None = option("mallocsim_min_util")
         self.min_kops: float | None = option("mallocsim_min_throughput")
         self.timeout: float = option("mallocsim_timeout") or grading.timeout
+        if not 0 < self.timeout < float("inf"):  # a limit of 0 or less stopped every trace
+            raise pytest.UsageError(
+                f"mallocsim: --mallocsim-timeout must be above 0, not {self.timeout}"
+            )
         self.options = ReplayOptions(
             check_heap=option("mallocsim_check_heap") or grading.check_heap,
             timing=self.min_kops is not None,

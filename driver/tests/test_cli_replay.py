@@ -184,3 +184,21 @@ def test_an_output_file_that_cannot_be_written_is_one_line_and_status_2(cli, wri
         run = cli("replay", "--no-timing", option, target, trace)
         assert run.status == 2, option
         assert run.err.strip() == f"mallocsim replay: {target}: No such file or directory"
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--timeout", "-1", "must be more than 0 seconds"),
+        ("--timeout", "nan", "not a finite number"),
+        ("--min-seconds", "-0.5", "must be 0 seconds or more"),
+        ("--min-seconds", "soon", "not a number of seconds"),
+    ],
+)
+def test_a_bad_time_is_a_usage_error_before_anything_runs(
+    cli, write_trace, capsys, option, value, message
+):
+    with pytest.raises(SystemExit) as stop:
+        cli("replay", option, value, write_trace("good", GOOD))
+    assert stop.value.code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err

@@ -138,6 +138,14 @@ def test_bad_usage_is_one_error_line(run, pytester):
     result = run(allocator("good_bump"), f"--mallocsim-traces={pytester.path}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: mallocsim: *say which lab dialect*"])
+    result = run(
+        allocator("good_bump"),
+        "--mallocsim-dialect=classic",
+        f"--mallocsim-traces={pytester.path}",
+        "--mallocsim-timeout=-1",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: mallocsim: --mallocsim-timeout must be above 0, not -1*"])
 
 
 def test_a_grading_config_gives_the_dialect_and_the_traces(run, pytester):

@@ -1,1 +1,34 @@
-"""The subcommands of `mallocsim`, one module each (see mallocsim.cli)."""
+"""The subcommands of `mallocsim`, one module each (see mallocsim.cli), and the
+argument types they share: a bad number is argparse's one-line usage error,
+never a run that fails later (a negative time limit stopped every trace)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number of seconds: {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A time limit: a finite number of seconds above zero."""
+    value = _seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
+
+
+def non_negative_seconds(text: str) -> float:
+    """A least duration: a finite number of seconds, 0 or more."""
+    value = _seconds(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 seconds or more, not {text}")
+    return value

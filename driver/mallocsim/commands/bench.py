@@ -20,6 +20,7 @@ from mallocsim.bench import (
     run_bench,
     summarize_bench,
 )
+from mallocsim.commands import non_negative_seconds
 from mallocsim.errors import UsageError
 from mallocsim.instructions import count_instructions
 from mallocsim.replay import ReplayOptions
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dialect", choices=DIALECTS, help="lab dialect of a .c/.so allocator")
     parser.add_argument(
         "--min-seconds",
-        type=float,
+        type=non_negative_seconds,
         default=0.2,
         help="time each allocator on each trace at least this long (default 0.2)",
     )

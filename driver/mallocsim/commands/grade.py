@@ -24,6 +24,7 @@ from pathlib import Path
 
 from mallocsim.allocators import DIALECTS, AllocatorError, AllocatorSpec, resolve
 from mallocsim.autograder import Grade, write_gradescope, write_junit
+from mallocsim.commands import positive_seconds
 from mallocsim.config import GradingConfig, TraceRule, load_config, require_listed
 from mallocsim.errors import UsageError
 from mallocsim.forbidden import checked_library
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--config", metavar="TOML", help="grading configuration (grading.toml)")
     parser.add_argument(
-        "--timeout", type=float, help="seconds per trace before the allocator is stopped"
+        "--timeout", type=positive_seconds, help="seconds per trace before the allocator is stopped"
     )
     parser.add_argument("--gradescope", metavar="FILE", help="write Gradescope's results.json")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 
 from mallocsim.allocators import DEFAULT_POLICY, DIALECTS, AllocatorSpec, library_for, resolve
+from mallocsim.commands import non_negative_seconds, positive_seconds
 from mallocsim.errors import UsageError
 from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
@@ -34,13 +35,13 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-timing", action="store_true", help="skip the timed passes")
     parser.add_argument(
         "--min-seconds",
-        type=float,
+        type=non_negative_seconds,
         default=0.05,
         help="time each trace at least this long (default 0.05)",
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=DEFAULT_TIMEOUT,
         help=f"seconds per trace before the allocator is stopped (default {DEFAULT_TIMEOUT:g})",
     )
