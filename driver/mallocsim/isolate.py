@@ -70,11 +70,17 @@ def replay_isolated(
         os._exit(status)
 
     os.close(write_fd)
-    data, timed_out = _read_until(read_fd, pid, timeout)
-    os.close(read_fd)
-    if timed_out:
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
+    finished = False
+    try:
+        data, timed_out = _read_until(read_fd, timeout)
+        finished = not timed_out
+    finally:
+        # Out of time, or interrupted while waiting (Ctrl-C): the child must
+        # not run on after us, nor be left unreaped.
+        os.close(read_fd)
+        if not finished:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
     phase, index = int(progress[0]), int(progress[1])
     del progress
     shared.close()
@@ -96,7 +102,7 @@ def replay_isolated(
     return failed_result(trace, spec.name, f"{origin}: {what}")
 
 
-def _read_until(fd: int, pid: int, timeout: float) -> tuple[str, bool]:
+def _read_until(fd: int, timeout: float) -> tuple[str, bool]:
     """Everything the child writes, or ("", True) when the time runs out."""
     deadline = time.monotonic() + timeout
     chunks: list[bytes] = []

@@ -202,3 +202,47 @@ def test_a_bad_time_is_a_usage_error_before_anything_runs(
         cli("replay", option, value, write_trace("good", GOOD))
     assert stop.value.code == 2
     assert f"argument {option}: {message}" in capsys.readouterr().err
+
+
+def test_an_interrupted_replay_leaves_no_child_running(write_trace, monkeypatch):
+    # Ctrl-C while a child replays (here: one that spins forever) must stop
+    # the child and reap it, not leave it running until its time limit.
+    import os
+    import signal
+
+    from mallocsim import isolate
+    from mallocsim.allocators import resolve
+    from mallocsim.replay import ReplayOptions
+    from mallocsim.trace import load_trace
+
+    children = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(isolate.os, "fork", fork)
+    trace = load_trace(write_trace("spin", "a 0 8\nf 0\n"))
+    spec = resolve(str(FIXTURE_ALLOCATORS / "hang.c"), "classic")
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            isolate.replay_isolated(trace, spec, ReplayOptions(timing=False), timeout=60)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    [child] = children
+    try:
+        os.waitpid(child, os.WNOHANG)
+    except ChildProcessError:
+        return  # already reaped: no zombie, no runaway
+    os.kill(child, signal.SIGKILL)  # do not leave it spinning after the test
+    os.waitpid(child, 0)
+    pytest.fail("the child was left running after the interrupt")
