@@ -29,7 +29,7 @@ from mallocsim.config import GradingConfig, TraceRule, load_config, require_list
 from mallocsim.errors import UsageError
 from mallocsim.forbidden import checked_library
 from mallocsim.isolate import replay_isolated
-from mallocsim.replay import ReplayOptions
+from mallocsim.replay import ReplayOptions, failed_result
 from mallocsim.report import format_report
 from mallocsim.results import TraceResult
 from mallocsim.score import aggregate_throughput, explain, failed_score, header_rule, score
@@ -155,17 +155,7 @@ def grade(
             message = str(error).replace(str(library), spec.name)  # name the student's file
             if not results:
                 return Grade(spec.name, (), failed_score(config, message), message)
-            results.append(  # and keep what was already measured
-                TraceResult(
-                    spec.name,
-                    trace.name,
-                    trace.path,
-                    False,
-                    message,
-                    trace.num_ops,
-                    trace.info.weight,
-                )
-            )
+            results.append(failed_result(trace, spec.name, message))  # keep what was measured
     if config.reference_throughput is not None:
         reference, source = config.reference_throughput, "configured"
     else:
