@@ -24,7 +24,7 @@ from mallocsim.replay import ReplayOptions
 from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean
 from mallocsim.table import render_table
-from mallocsim.trace import Trace, find_traces, load_trace
+from mallocsim.trace import load_traces
 
 WINNER = "*"  # marks the best cell of a row
 COMPARE_NOTE = (
@@ -234,14 +234,7 @@ def run_comparison(
     if len(set(names)) != len(names):
         raise UsageError("each allocator may be named only once")
     specs = {n: resolve(n, dialect) for n in names if n not in REFERENCES}
-    problems: list[str] = []
-    traces: dict[str, Trace] = {}
-    for path in find_traces(paths):
-        try:
-            traces[str(path)] = load_trace(path)
-        except UsageError as error:
-            problems.append(str(error))
-    good = list(traces)
+    traces, problems = load_traces(paths)  # parsed once, replayed by every allocator
     results: list[TraceResult] = []
     missing: dict[str, str] = {}
 
@@ -252,7 +245,7 @@ def run_comparison(
 
     for name in names:
         if name in specs:
-            _, trouble = replay_all([specs[name]], good, options, isolate, timeout, record)
+            _, trouble = replay_all([specs[name]], traces, options, isolate, timeout, record)
             problems.extend(trouble)
             continue
         try:
@@ -261,8 +254,8 @@ def run_comparison(
             missing[name] = str(error)
             continue
         try:
-            for path in good:
-                record(replay_reference(REFERENCES[name], traces[path], options, timeout).result)
+            for trace in traces:
+                record(replay_reference(REFERENCES[name], trace, options, timeout).result)
         except UsageError as error:  # its statistics cannot be read: nothing to measure it by
             problems.append(str(error))
     return build(results, names, missing), problems

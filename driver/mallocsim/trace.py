@@ -137,6 +137,20 @@ def parse_trace_text(text: str | bytes, name: str = "<text>") -> Trace:
     return _finish(native, error, ok, name, None)
 
 
+def load_traces(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Trace], list[str]]:
+    """Every trace file `paths` names (see find_traces), parsed, and the one-line
+    error of each malformed one: a bad file is reported and the others still run.
+    Raises TraceError for a path that does not exist or a directory without traces."""
+    traces: list[Trace] = []
+    problems: list[str] = []
+    for path in find_traces(paths):
+        try:
+            traces.append(load_trace(path))
+        except TraceError as error:
+            problems.append(str(error))
+    return traces, problems
+
+
 def find_traces(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The trace files named by `paths`: a file as given, a directory as its
     *.rep files in name order (not recursive). Raises TraceError for a path

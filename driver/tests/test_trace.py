@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mallocsim.trace import TraceError, find_traces, load_trace, parse_trace_text
+from mallocsim.trace import TraceError, find_traces, load_trace, load_traces, parse_trace_text
 
 SHARED_TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
 NULL = -1  # the id of "f -1", free(NULL), in Trace.ops()
@@ -221,6 +221,18 @@ def test_find_traces_missing_path(tmp_path):
 def test_find_traces_directory_without_traces(tmp_path):
     with pytest.raises(TraceError, match=r": no \.rep trace files in this directory$"):
         find_traces([tmp_path])
+
+
+def test_load_traces_reports_a_bad_file_and_loads_the_others(tmp_path):
+    (tmp_path / "a.rep").write_text("a 0 1\nf 0\n")
+    (tmp_path / "b.rep").write_text("a 0 1\nq 0\n")
+    (tmp_path / "c.rep").write_text("a 0 2\n")
+    traces, problems = load_traces([tmp_path])
+    assert [t.name for t in traces] == ["a", "c"]
+    [problem] = problems
+    assert problem.startswith(f"{tmp_path / 'b.rep'}:2: ")
+    with pytest.raises(TraceError, match="no such file or directory"):
+        load_traces([tmp_path / "nope"])
 
 
 # --------------------------------------------------------- reference traces

@@ -25,7 +25,7 @@ from mallocsim.errors import UsageError
 from mallocsim.instructions import count_instructions
 from mallocsim.replay import ReplayOptions
 from mallocsim.results import to_json
-from mallocsim.trace import find_traces, load_trace
+from mallocsim.trace import load_traces
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,12 +75,7 @@ def run(args: argparse.Namespace) -> int:
     )
     names = list(dict.fromkeys([*(args.allocator or builtin_policies()), REFERENCE]))
     specs = [resolve(name, args.dialect) for name in names]
-    traces, problems = [], []
-    for path in find_traces(args.traces):
-        try:
-            traces.append(load_trace(path))
-        except UsageError as error:
-            problems.append(str(error))
+    traces, problems = load_traces(args.traces)
     for line in problems:
         print(f"mallocsim bench: {line}", file=sys.stderr)
     options = ReplayOptions(min_seconds=args.min_seconds, min_passes=5)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 from mallocsim.allocators import DEFAULT_POLICY, DIALECTS, AllocatorSpec, library_for, resolve
 from mallocsim.commands import non_negative_seconds, positive_seconds
@@ -18,7 +18,7 @@ from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.report import format_report, write_csv
 from mallocsim.results import TraceResult, write_json
-from mallocsim.trace import find_traces, load_trace
+from mallocsim.trace import Trace, load_traces
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,23 +80,17 @@ def options_from(args: argparse.Namespace) -> ReplayOptions:
 
 def replay_all(
     specs: Sequence[AllocatorSpec],
-    paths: Iterable[str],
+    traces: Sequence[Trace],
     options: ReplayOptions,
     isolate: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     on_result: Callable[[TraceResult], None] | None = None,
 ) -> tuple[list[TraceResult], list[str]]:
-    """Every allocator on every trace. Bad trace files and allocators that
-    cannot be built or loaded are reported in the second list (one line each)
-    and skipped; everything else is measured."""
+    """Every allocator on every trace. Allocators that cannot be built or
+    loaded are reported in the second list (one line each) and skipped;
+    everything else is measured."""
     results: list[TraceResult] = []
     problems: list[str] = []
-    traces = []
-    for path in find_traces(paths):
-        try:
-            traces.append(load_trace(path))
-        except UsageError as error:
-            problems.append(str(error))
 
     def record(result: TraceResult) -> None:
         results.append(result)
@@ -120,9 +114,11 @@ def replay_all(
 
 def run(args: argparse.Namespace) -> int:
     specs = [resolve(name, args.dialect) for name in args.allocator or [DEFAULT_POLICY]]
-    results, problems = replay_all(
-        specs, args.traces, options_from(args), not args.no_isolate, args.timeout
+    traces, problems = load_traces(args.traces)
+    results, trouble = replay_all(
+        specs, traces, options_from(args), not args.no_isolate, args.timeout
     )
+    problems += trouble
     for line in problems:
         print(f"mallocsim replay: {line}", file=sys.stderr)
     for spec in specs:
