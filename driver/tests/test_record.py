@@ -195,3 +195,48 @@ def test_bad_log_line_is_a_usage_error(tmp_path, cli):
     assert run.status == 2 and "no such mtrace log" in run.err
     with pytest.raises(UsageError, match=r"bad.log:2: not a recorder log line"):
         convert_logs([log], tmp_path / "x.rep")
+
+
+def test_a_program_stopped_by_ctrl_c_still_leaves_its_trace(tmp_path):
+    # Ctrl-C goes to the whole foreground process group: the program stops,
+    # and `record` (which ignores it while the program runs) writes the trace.
+    import os
+    import signal
+    import sys
+
+    out = tmp_path / "stopped.rep"
+    program = (
+        "import time; kept = [bytes(100) for _ in range(50)]; "
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "mallocsim",
+        "record",
+        "-o",
+        out,
+        "--",
+        sys.executable,
+        "-c",
+        program,
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "driver")}
+    with subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as recording:
+        try:
+            assert recording.stdout.readline() == "ready\n"
+            os.killpg(recording.pid, signal.SIGINT)
+            _, err = recording.communicate(timeout=60)
+        finally:
+            if recording.poll() is None:
+                os.killpg(recording.pid, signal.SIGKILL)
+    assert recording.returncode == 128 + signal.SIGINT, err
+    assert f"{out}: " in err and " ops, " in err
+    assert load_trace(out).num_ops > 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -57,13 +58,23 @@ def command_of(args: argparse.Namespace) -> list[str]:
 
 
 def run_preloaded(command: Sequence[str], library: Path, extra_env: Mapping[str, str] = {}) -> int:
-    """Run `command` with `library` preloaded; its exit status, 128 + N for signal N."""
+    """Run `command` with `library` preloaded; its exit status, 128 + N for signal N.
+
+    Ctrl-C reaches the program from the terminal and the program decides what
+    to do with it; this process ignores it meanwhile, as a shell does, so that
+    `record` still writes the trace of a program stopped by Ctrl-C."""
     env = dict(os.environ, **extra_env)
     env["LD_PRELOAD"] = " ".join(filter(None, [str(library), env.get("LD_PRELOAD", "")]))
     try:
-        status = subprocess.call(list(command), env=env)
+        program = subprocess.Popen(list(command), env=env)
     except OSError as error:
         raise UsageError(f"cannot run {command[0]}: {error.strerror}") from None
+    # Ignored only once the program runs: it must not inherit SIG_IGN.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        status = program.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return 128 - status if status < 0 else status
 
 
