@@ -15,6 +15,7 @@
 
 #include "block.h"
 #include "check.h"
+#include "expect_broken.h"
 #include "memlib.h"
 #include "mm.h"
 
@@ -45,21 +46,6 @@ static bool build_heap(const char *option) {
     CHECK(ok, "the heap is broken before any corruption: %s", mm_checkheap_message());
     CHECK(!ok || strcmp(mm_checkheap_message(), "") == 0, "a passing check left a message");
     return ok;
-}
-
-/* mm_checkheap must fail naming `invariant`, the block `at` (when not NULL) and its lineno. */
-static void expect_broken(const char *what, const char *invariant, const void *at) {
-    enum { LINENO = 4242 };
-    bool ok = mm_checkheap(LINENO);
-    const char *message = mm_checkheap_message();
-    CHECK(!ok, "%s: mm_checkheap passed a corrupted heap", what);
-    CHECK(strstr(message, invariant) != NULL, "%s: message \"%s\" does not name \"%s\"", what,
-          message, invariant);
-    CHECK(strstr(message, "line 4242") != NULL, "%s: message \"%s\" lacks the line", what, message);
-    char address[32];
-    snprintf(address, sizeof address, "%p", at);
-    CHECK(at == NULL || strstr(message, address) != NULL,
-          "%s: message \"%s\" does not name block %s", what, message, address);
 }
 
 static void set_tags(block_t *b, word_t word) {

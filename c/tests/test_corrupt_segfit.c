@@ -12,6 +12,7 @@
 
 #include "block.h"
 #include "check.h"
+#include "expect_broken.h"
 #include "memlib.h"
 #include "mm.h"
 #include "segfit_layout.h"
@@ -69,21 +70,6 @@ static bool build_heap(void) {
               run->free_slots != NULL,
           "the last small objects are not slots of one run with two freed");
     return ok && links(blocks[D])->next == blocks[B] && run != NULL && run->free_slots != NULL;
-}
-
-/* mm_checkheap must fail naming `invariant`, the address `at` (when not NULL) and its lineno. */
-static void expect_broken(const char *what, const char *invariant, const void *at) {
-    enum { LINENO = 4242 };
-    bool ok = mm_checkheap(LINENO);
-    const char *message = mm_checkheap_message();
-    CHECK(!ok, "%s: mm_checkheap passed a corrupted heap", what);
-    CHECK(strstr(message, invariant) != NULL, "%s: message \"%s\" does not name \"%s\"", what,
-          message, invariant);
-    CHECK(strstr(message, "line 4242") != NULL, "%s: message \"%s\" lacks the line", what, message);
-    char address[32];
-    snprintf(address, sizeof address, "%p", at);
-    CHECK(at == NULL || strstr(message, address) != NULL, "%s: message \"%s\" does not name %s",
-          what, message, address);
 }
 
 static void test_block_corruptions(void) {
