@@ -1,7 +1,10 @@
 /*
  * count_main.c - mscount: one timed pass per trace, for callgrind to count.
  *
- *   mscount classic|cmu|system LIBRARY|- TRACE...
+ *   mscount classic|cmu|system LIBRARY|- OPTIONS TRACE...
+ *
+ * OPTIONS is the allocator's run-time options for mm_configure ("" for none),
+ * so that `implicit:best` is counted as best fit, not as the default.
  *
  * Replays each trace once through the engine's timed loop (ms_replay_timed,
  * the same loop `mallocsim bench` times) inside count_pass(), the function
@@ -38,8 +41,8 @@ static bool count_twice(const ms_trace *trace, const ms_allocator *alloc, ms_err
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4) {
-        fprintf(stderr, "usage: mscount classic|cmu|system LIBRARY|- TRACE...\n");
+    if (argc < 5) {
+        fprintf(stderr, "usage: mscount classic|cmu|system LIBRARY|- OPTIONS TRACE...\n");
         return 2;
     }
     ms_allocator alloc;
@@ -48,7 +51,7 @@ int main(int argc, char **argv) {
         ms_allocator_system(&alloc);
     } else {
         int dialect = strcmp(argv[1], "cmu") == 0 ? MS_DIALECT_CMU : MS_DIALECT_CLASSIC;
-        if (!ms_allocator_open(argv[2], dialect, "", &alloc, &err)) {
+        if (!ms_allocator_open(argv[2], dialect, argv[3], &alloc, &err)) {
             fprintf(stderr, "mscount: %s\n", err.message);
             return 2;
         }
@@ -57,7 +60,7 @@ int main(int argc, char **argv) {
     count_twice(&empty, &alloc, &err);
     printf("0\n");
     int status = 0;
-    for (int i = 3; i < argc; i++) {
+    for (int i = 4; i < argc; i++) {
         ms_trace trace;
         if (!ms_trace_parse_file(argv[i], &trace, &err)) {
             fprintf(stderr, "mscount: %s:%llu: %s\n", argv[i], (unsigned long long)err.line,

@@ -1,7 +1,8 @@
 """Instruction counts per op with callgrind: a speed figure that machine noise
 does not move.
 
-One valgrind process per allocator runs mscount (c/src/count_main.c), which
+One valgrind process per allocator runs mscount (c/src/count_main.c) on the
+allocator with its run-time options (implicit:best is counted as best fit), which
 replays every trace once through the engine's timed loop inside count_pass();
 callgrind collects only inside that function and dumps a profile after each
 call, so each dump holds one pass's count. Each trace is replayed twice and
@@ -45,11 +46,14 @@ def count_instructions(spec: AllocatorSpec, traces: Sequence[str | Path]) -> dic
             str(NATIVE_DIR / "mscount"),
             spec.dialect,
             str(library) if library else "-",
+            spec.options,
             *map(str, traces),
         ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode == 2:
-            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            # mscount's own last line, not valgrind's "==pid==" summary after it.
+            lines = [line for line in done.stderr.splitlines() if not line.startswith("==")]
+            tail = (lines or ["no output"])[-1]
             raise UsageError(f"callgrind run of {spec.name} failed: {tail}")
         dumps = sorted(Path(scratch).glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
         ops = [int(line) for line in done.stdout.split()]

@@ -101,6 +101,20 @@ def test_instruction_counts_come_from_callgrind(cli, write_trace):
     assert int(segfit_count) > 10 and int(glibc_count) > 10
 
 
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_instruction_counts_run_the_policy_with_its_options(write_trace):
+    # mscount used to open every policy with no options: implicit:best was
+    # counted as first fit. An option the policy refuses must now fail.
+    from mallocsim.allocators import resolve
+    from mallocsim.errors import UsageError
+    from mallocsim.instructions import count_instructions
+
+    trace = write_trace("small", TRACE)
+    assert count_instructions(resolve("implicit:best"), [trace])["small"] > 10
+    with pytest.raises(UsageError, match="unknown option 'bogus'"):
+        count_instructions(resolve("implicit:bogus"), [trace])
+
+
 def test_glibc_warm_is_said_in_the_report(cli, write_trace):
     # In a child process: keep_glibc_memory changes its process's glibc for good.
     import os
