@@ -10,8 +10,9 @@
 #   make format   clang-format the C sources (format-check verifies)
 #   make lint     ruff on the Python sources
 #
-# Every built-in policy is c/src/<name>.c and becomes lib/mm-<name>.so: adding
-# a policy to POLICIES is all it takes for the driver to offer it by name.
+# Every built-in policy is c/src/<name>.c and becomes $(NATIVE_DIR)/libmm-<name>.so (and the
+# drop-in libmallocsim-<name>.so): adding a policy to POLICIES is all it takes for the driver
+# to offer it by name.
 
 POLICIES   := implicit explicit segfit
 CC         ?= cc
@@ -63,7 +64,7 @@ $(CORE_LIB): $(CORE_SRCS) $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
 		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
 # The instruction counter `mallocsim bench --instructions` runs under callgrind.
-$(NATIVE_DIR)/mscount: c/src/count_main.c $(CORE_LIB)
+$(NATIVE_DIR)/mscount: c/src/count_main.c $(HEADERS) $(CORE_LIB)
 	$(CC) $(CSTD) $(WARN) $(OPT) -Ic/include -o $@.tmp $< -L$(NATIVE_DIR) -lmscore -lmsheap \
 		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
