@@ -25,6 +25,7 @@ from pathlib import Path
 
 from mallocsim.allocators import DIALECTS
 from mallocsim.errors import UsageError
+from mallocsim.isolate import MAX_TIMEOUT
 
 FORMULAS = ("csapp", "cmu")
 MEANS = ("arithmetic", "harmonic")
@@ -110,7 +111,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[object], object]]]] = {
     "grade": {
         "formula": ("formula", _choice(FORMULAS)),
         "dialect": ("dialect", _choice(DIALECTS)),
-        "timeout": ("timeout", _number(0, 86400, open_low=True)),
+        "timeout": ("timeout", _number(0, MAX_TIMEOUT, open_low=True)),
         "check_heap": ("check_heap", _boolean),
         "min_seconds": ("min_seconds", _number(0, 3600)),
     },

@@ -36,6 +36,8 @@ from mallocsim.results import TraceResult
 from mallocsim.trace import Trace
 
 DEFAULT_TIMEOUT = 120.0  # seconds a trace may take before its child is killed
+# The longest time limit: a day is plenty, and select() cannot wait past a time_t.
+MAX_TIMEOUT = 86400.0
 
 
 def replay_isolated(

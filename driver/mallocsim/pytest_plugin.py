@@ -94,6 +94,7 @@ class _Plan:
         from mallocsim.allocators import resolve
         from mallocsim.config import load_config, require_listed
         from mallocsim.errors import UsageError
+        from mallocsim.isolate import MAX_TIMEOUT
         from mallocsim.replay import ReplayOptions
         from mallocsim.trace import find_traces
 
@@ -114,9 +115,10 @@ class _Plan:
         self.min_util: float | None = option("mallocsim_min_util")
         self.min_kops: float | None = option("mallocsim_min_throughput")
         self.timeout: float = option("mallocsim_timeout") or grading.timeout
-        if not 0 < self.timeout < float("inf"):  # a limit of 0 or less stopped every trace
+        if not 0 < self.timeout <= MAX_TIMEOUT:  # 0 or less stopped every trace
             raise pytest.UsageError(
-                f"mallocsim: --mallocsim-timeout must be above 0, not {self.timeout}"
+                f"mallocsim: --mallocsim-timeout must be above 0 and at most "
+                f"{MAX_TIMEOUT:g} seconds, not {self.timeout}"
             )
         self.options = ReplayOptions(
             check_heap=option("mallocsim_check_heap") or grading.check_heap,

@@ -145,7 +145,9 @@ def test_bad_usage_is_one_error_line(run, pytester):
         "--mallocsim-timeout=-1",
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: mallocsim: --mallocsim-timeout must be above 0, not -1*"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: mallocsim: --mallocsim-timeout must be above 0 and at most 86400 seconds, not -1*"]
+    )
 
 
 def test_a_grading_config_gives_the_dialect_and_the_traces(run, pytester):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from mallocsim.isolate import MAX_TIMEOUT
+
 
 def _seconds(text: str) -> float:
     try:
@@ -19,10 +21,12 @@ def _seconds(text: str) -> float:
 
 
 def positive_seconds(text: str) -> float:
-    """A time limit: a finite number of seconds above zero."""
+    """A time limit: a number of seconds above zero, at most a day."""
     value = _seconds(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    if value > MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_TIMEOUT:g} seconds, not {text}")
     return value
 
 
