@@ -12,6 +12,7 @@ import pytest
 
 from mallocsim._native import NATIVE_DIR
 from mallocsim.allocators import builtin_policies
+from mallocsim.commands.record import summary
 from mallocsim.errors import UsageError
 from mallocsim.mtrace import import_mtrace
 from mallocsim.record import TraceBuilder, convert_logs
@@ -182,10 +183,16 @@ def test_builder_meanings_of_null_and_zero():
     builder.alloc(1, 0, 64)  # a failed malloc
     builder.alloc(1, 0x1000, 8)
     builder.alloc(1, 0x1000, 8)  # same pointer again: its free was missed
+    builder.realloc(1, 0x3000, 24, 0x4000)  # of a block from before recording
     text = builder.text()
-    assert text.splitlines()[4:] == ["a 0 16", "f 0", "a 0 8", "f 0", "a 0 8"]
+    assert text.splitlines()[4:] == ["a 0 16", "f 0", "a 0 8", "f 0", "a 0 8", "a 1 24"]
     stats = builder.stats
     assert (stats.failed_calls, stats.foreign_frees, stats.lost_frees) == (2, 1, 1)
+    assert stats.foreign_reallocs == 1
+    # What was changed is said, not only what was dropped.
+    line = summary(stats)
+    assert "1 reallocs of blocks from before recording made allocations" in line
+    assert "1 frees the log missed supplied" in line
 
 
 def test_bad_log_line_is_a_usage_error(tmp_path, cli):

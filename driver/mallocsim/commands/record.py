@@ -36,11 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def summary(stats: RecordStats) -> str:
-    """One line on what the trace holds and what was dropped."""
+    """One line on what the trace holds, what was dropped and what was changed."""
     return (
         f"{stats.ops} ops, {stats.ids} ids, peak {stats.peak_live_bytes} live bytes, "
         f"{stats.images} process images; dropped: {stats.foreign_frees} frees of blocks from "
-        f"before recording, {stats.null_frees} free(NULL), {stats.failed_calls} failed calls"
+        f"before recording, {stats.null_frees} free(NULL), {stats.failed_calls} failed calls; "
+        f"changed: {stats.foreign_reallocs} reallocs of blocks from before recording made "
+        f"allocations, {stats.lost_frees} frees the log missed supplied"
     )
 
 
