@@ -20,6 +20,7 @@ from mallocsim.bench import (
     run_bench,
     summarize_bench,
 )
+from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds
 from mallocsim.errors import UsageError
 from mallocsim.instructions import count_instructions
@@ -103,5 +104,5 @@ def run(args: argparse.Namespace) -> int:
         with open(args.json, "w") as out:
             json.dump(document, out, indent=2)
     if problems:
-        return 2
-    return 0 if all(r.valid for r in results) else 1
+        return EXIT_USAGE
+    return EXIT_OK if all(r.valid for r in results) else EXIT_INVALID

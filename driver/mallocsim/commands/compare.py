@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands.replay import add_replay_arguments, options_from
 from mallocsim.compare import format_comparison, run_comparison
 from mallocsim.pictures import Pictures, choose_focus, gather_pictures
@@ -83,5 +84,5 @@ def run(args: argparse.Namespace) -> int:
 
         write_html(comparison, pictures, args.html)
     if problems or comparison.missing:
-        return 2
-    return 0 if all(r.valid for r in comparison.cells.values()) else 1
+        return EXIT_USAGE
+    return EXIT_OK if all(r.valid for r in comparison.cells.values()) else EXIT_INVALID

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from mallocsim.cli import EXIT_INVALID, EXIT_OK
 from mallocsim.diff import BROKE, diff_runs, format_diff
 from mallocsim.results import read_json
 
@@ -28,4 +29,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     changes = diff_runs(read_json(args.old), read_json(args.new))
     print(format_diff(changes))
-    return 1 if any(c.status == BROKE for c in changes) else 0
+    return EXIT_INVALID if any(c.status == BROKE for c in changes) else EXIT_OK

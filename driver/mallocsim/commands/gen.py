@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mallocsim.cli import EXIT_OK
 from mallocsim.generate import KINDS, generate
 
 
@@ -28,4 +29,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     Path(args.output).write_text(generate(args.kind, args.ops, args.seed))
-    return 0
+    return EXIT_OK

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from mallocsim.allocators import DIALECTS, AllocatorError, AllocatorSpec, resolve
 from mallocsim.autograder import Grade, write_gradescope, write_junit
+from mallocsim.cli import EXIT_INVALID, EXIT_OK
 from mallocsim.commands import positive_seconds
 from mallocsim.config import GradingConfig, TraceRule, load_config, require_listed
 from mallocsim.errors import UsageError
@@ -184,4 +185,4 @@ def run(args: argparse.Namespace) -> int:
     if args.junit:
         write_junit(result, args.junit)
     ok = result.problem is None and all(r.valid for r in result.results)
-    return 0 if ok else 1
+    return EXIT_OK if ok else EXIT_INVALID

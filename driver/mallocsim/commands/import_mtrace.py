@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mallocsim.cli import EXIT_OK
 from mallocsim.commands.record import summary
 from mallocsim.mtrace import import_mtrace
 
@@ -24,4 +25,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     stats = import_mtrace(Path(args.log), Path(args.output))
     print(f"{args.output}: {summary(stats)}", file=sys.stderr)
-    return 0
+    return EXIT_OK

@@ -12,6 +12,7 @@ import argparse
 from importlib import resources
 from pathlib import Path
 
+from mallocsim.cli import EXIT_OK
 from mallocsim.errors import UsageError
 
 STARTER_FILES = ("mm.c", "grading.toml", "README.md")
@@ -46,4 +47,4 @@ def write_starter(directory: Path, force: bool = False) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     for path in write_starter(Path(args.directory), args.force):
         print(f"wrote {path}")
-    return 0
+    return EXIT_OK

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from mallocsim.allocators import DEFAULT_POLICY, DIALECTS, AllocatorSpec, library_for, resolve
+from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds, positive_seconds
 from mallocsim.errors import UsageError
 from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
@@ -131,5 +132,5 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         write_csv(results, args.csv)
     if problems:
-        return 2
-    return 0 if all(r.valid for r in results) else 1
+        return EXIT_USAGE
+    return EXIT_OK if all(r.valid for r in results) else EXIT_INVALID

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mallocsim.cli import EXIT_OK
 from mallocsim.saved import read_document
 
 
@@ -38,4 +39,4 @@ def run(args: argparse.Namespace) -> int:
     if args.plots:
         write_plots(args.plots, comparison, pictures.series, pictures.heap_map)
         print(f"wrote the plots into {args.plots}")
-    return 0
+    return EXIT_OK
