@@ -93,6 +93,21 @@ def test_an_allocator_named_twice_or_unknown_is_a_usage_error(cli, write_trace):
     assert run.status == 2 and "unknown allocator 'bogus'" in run.err
 
 
+def test_a_bad_focus_or_heap_map_is_refused_before_anything_runs(cli, write_trace, tmp_path):
+    trace = write_trace("two", TWO_BLOCKS)
+    out = tmp_path / "run.json"
+    run = cli("compare", "-a", "segfit", "--focus", "nosuch", "--json", out, trace)
+    assert run.status == 2 and run.err.strip() == (
+        "mallocsim compare: --focus nosuch: not one of the compared traces"
+    )
+    assert run.out == ""  # refused up front, not after a whole comparison
+    run = cli("compare", "-a", "segfit", "--heap-map", "implicit", "--json", out, trace)
+    assert run.status == 2 and "--heap-map implicit: not one of the compared allocators" in run.err
+    assert run.out == ""
+    run = cli("compare", "-a", "segfit", "--no-timing", "--focus", "two", "--json", out, trace)
+    assert run.status == 0, run.err  # a trace may be named by its stem
+
+
 def _result(allocator: str, trace: str, util: float | None, speed: float | None, valid=True):
     return TraceResult(
         allocator=allocator, trace=trace, path=f"/t/{trace}.rep", valid=valid,

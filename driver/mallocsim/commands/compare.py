@@ -16,10 +16,12 @@ import sys
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands.replay import add_replay_arguments, options_from
 from mallocsim.compare import format_comparison, run_comparison
+from mallocsim.errors import UsageError
 from mallocsim.pictures import Pictures, choose_focus, gather_pictures
 from mallocsim.references import REFERENCES
 from mallocsim.report import write_csv
 from mallocsim.saved import write_document
+from mallocsim.trace import find_traces
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +54,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def check_picture_choices(args: argparse.Namespace) -> None:
+    """--focus must name a trace given and --heap-map an allocator given: said
+    before the comparison runs, not after it, when its results would be lost."""
+    if args.focus is not None:
+        keys = {key for path in find_traces(args.traces) for key in (str(path), path.stem)}
+        if args.focus not in keys:
+            raise UsageError(f"--focus {args.focus}: not one of the compared traces")
+    if args.heap_map is not None and args.heap_map not in args.allocator:
+        raise UsageError(f"--heap-map {args.heap_map}: not one of the compared allocators (-a)")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_picture_choices(args)
     comparison, problems = run_comparison(
         args.allocator,
         args.traces,
