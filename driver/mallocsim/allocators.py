@@ -82,14 +82,18 @@ def build_cache_dir() -> Path:
 
 
 def compile_source(source: Path, dialect: str, out_dir: Path | None = None) -> Path:
-    """Compile an mm.c into a shared library over our heap; cached by content.
+    """Compile an mm.c into a shared library over our heap; cached by content
+    (the source's, the flags' and our headers', so a new mm.h rebuilds it).
 
     Raises AllocatorError carrying the compiler's messages when it fails.
     """
     flags = [*STUDENT_CFLAGS, f"-I{HEADER_DIR}"]
     if dialect == "cmu":
         flags.append("-DMM_DIALECT_CMU")
-    key = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(source.read_bytes() + " ".join(flags).encode())
+    for header in sorted(HEADER_DIR.glob("*.h")):
+        digest.update(header.read_bytes())
+    key = digest.hexdigest()[:16]
     out_dir = out_dir or build_cache_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     library = out_dir / f"{source.stem}-{key}.so"

@@ -1,10 +1,14 @@
 """replay_trace: utilization and the alignment bound on hand-computed traces,
-both lab dialects, the reset check across two runs, and the timed passes."""
+both lab dialects, the reset check across two runs, and the timed passes;
+and the build of an mm.c, cached by content."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
+from mallocsim import allocators
 from mallocsim.allocators import AllocatorError, compile_source, resolve
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.trace import parse_trace_text
@@ -122,3 +126,15 @@ def test_mm_init_failure_names_no_line(tmp_path, write_trace):
         result = replay_trace(trace, alloc, UNTIMED)
     assert not result.valid
     assert result.error == f"{trace.path}: mm_init failed (returned -1)"
+
+
+def test_a_cached_build_is_redone_when_our_headers_change(tmp_path, monkeypatch):
+    headers = tmp_path / "include"
+    shutil.copytree(allocators.HEADER_DIR, headers)
+    monkeypatch.setattr(allocators, "HEADER_DIR", headers)
+    source = FIXTURE_ALLOCATORS / "good_bump.c"
+    first = compile_source(source, "classic", tmp_path / "cache")
+    assert compile_source(source, "classic", tmp_path / "cache") == first  # cached
+    with (headers / "mm.h").open("a") as header:
+        header.write("/* a newer mm.h */\n")
+    assert compile_source(source, "classic", tmp_path / "cache") != first
