@@ -84,6 +84,12 @@ def test_missing_path_and_unknown_allocator_are_usage_errors(cli, write_trace, t
     assert run.status == 2 and "unknown allocator 'bogus'" in run.err
 
 
+def test_check_heap_on_the_system_malloc_is_a_usage_error(cli, write_trace):
+    run = cli("replay", "-a", "glibc", "--check-heap", write_trace("t", GOOD))
+    assert run.status == 2 and run.out == ""
+    assert run.err.strip() == "mallocsim replay: --check-heap: glibc has no mm_checkheap to call"
+
+
 def test_an_mm_c_needs_its_dialect_said(cli, write_trace):
     run = cli("replay", "-a", FIXTURE_ALLOCATORS / "good_bump.c", write_trace("t", GOOD))
     assert run.status == 2

@@ -115,6 +115,9 @@ def replay_all(
 
 def run(args: argparse.Namespace) -> int:
     specs = [resolve(name, args.dialect) for name in args.allocator or [DEFAULT_POLICY]]
+    for spec in specs:
+        if args.check_heap and spec.kind == "system":  # bad usage, not a failed check
+            raise UsageError(f"--check-heap: {spec.name} has no mm_checkheap to call")
     traces, problems = load_traces(args.traces)
     results, trouble = replay_all(
         specs, traces, options_from(args), not args.no_isolate, args.timeout
