@@ -5,7 +5,9 @@ Every allocator replays every trace through the same C loop, trace by trace
 alike and the ratios are fair. glibc is the process's own malloc. The speed
 ratio is glibc's median time for the trace over the allocator's: above 1 is
 faster than glibc. Across traces, ratios and throughputs are summarized by
-their geometric means.
+their geometric means. An allocator that fails a trace (crashing or hanging
+included) is caught by a checked replay in a child process first, and that
+trace is not timed on it.
 
 glibc's pages: each timed pass of our heap starts on the pages the last pass
 used (mem_rewind). Stock glibc instead hands memory back to the kernel when a
@@ -22,9 +24,10 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mallocsim.allocators import AllocatorSpec
+from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean
@@ -67,12 +70,32 @@ class BenchSummary:
 
 
 def run_bench(
-    specs: Sequence[AllocatorSpec], traces: Sequence[Trace], options: ReplayOptions
+    specs: Sequence[AllocatorSpec],
+    traces: Sequence[Trace],
+    options: ReplayOptions,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> list[TraceResult]:
-    """Every allocator on every trace, trace-major, in this process."""
+    """Every allocator on every trace, trace-major, timed in this process.
+
+    Each allocator other than the process's own malloc first replays every
+    trace checked in a child process (isolate.py): one that fails there, by
+    a crash or a hang too, is reported with that failure and never replayed
+    here, where it would take the benchmark down with it."""
+    untimed = replace(options, timing=False)
+    failed = {
+        (spec.name, index): result
+        for spec in specs
+        if spec.kind != "system"
+        for index, trace in enumerate(traces)
+        if not (result := replay_isolated(trace, spec, untimed, timeout)).valid
+    }
     loaded = [LoadedAllocator(spec) for spec in specs]
     try:
-        return [replay_trace(trace, alloc, options) for trace in traces for alloc in loaded]
+        return [
+            failed.get((alloc.spec.name, index)) or replay_trace(trace, alloc, options)
+            for index, trace in enumerate(traces)
+            for alloc in loaded
+        ]
     finally:
         for alloc in loaded:
             alloc.close()

@@ -89,6 +89,27 @@ def test_a_failing_allocator_shows_in_place_and_sets_status_1(cli, write_trace):
     assert "FAIL" in run.out and "not 16-byte aligned" in run.out
 
 
+def test_a_crashing_allocator_is_reported_and_the_benchmark_goes_on(cli, write_trace):
+    # It used to be timed in this process at once: SIGSEGV took the tool down.
+    from .conftest import FIXTURE_ALLOCATORS
+
+    trace = write_trace("crash", "a 0 8\na 1 8\na 2 8\nf 0\n")  # segfault.c dies on its 3rd
+    run = cli(
+        "bench",
+        "-a",
+        FIXTURE_ALLOCATORS / "segfault.c",
+        "--dialect",
+        "classic",
+        "--min-seconds",
+        "0.001",
+        trace,
+    )
+    assert run.status == 1
+    assert "crashed with SIGSEGV at op 2 (a 2 8)" in run.out
+    glibc = next(line for line in run.out.splitlines() if line.startswith("crash")).split()
+    assert glibc[-1].endswith("x")  # glibc was still measured on the trace
+
+
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 def test_instruction_counts_come_from_callgrind(cli, write_trace):
     trace = write_trace("small", TRACE)
