@@ -128,12 +128,36 @@ def read_json(path: str | Path) -> list[TraceResult]:
             f"{path}: results format version {document.get('version')!r}, "
             f"this mallocsim reads version {JSON_VERSION}"
         )
-    names = {f.name for f in fields(TraceResult)}
     results = []
     try:
         for run in document["runs"]:
             for trace in run["traces"]:
-                results.append(TraceResult(**{k: v for k, v in trace.items() if k in names}))
-    except (KeyError, TypeError) as error:
+                results.append(TraceResult(**_checked_fields(trace)))
+    except (KeyError, TypeError, ValueError) as error:
         raise UsageError(f"{path}: truncated or damaged results file ({error})") from None
     return results
+
+
+# The JSON types each TraceResult field may hold, by its annotation.
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "str | None": (str, type(None)),
+    "bool": (bool,),
+    "int": (int,),
+    "int | None": (int, type(None)),
+    "float | None": (int, float, type(None)),
+}
+_FIELD_TYPES = {f.name: _JSON_TYPES[str(f.type)] for f in fields(TraceResult)}
+
+
+def _checked_fields(trace: dict) -> dict[str, object]:
+    """A saved result's known fields, each of its field's type (a damaged
+    value is a ValueError here, not a TypeError deep in a report later)."""
+    if not isinstance(trace, dict):
+        raise ValueError(f"a result is {trace!r}, not an object")
+    known = {k: v for k, v in trace.items() if k in _FIELD_TYPES}
+    for key, value in known.items():
+        allowed = _FIELD_TYPES[key]
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise ValueError(f"{key} is {value!r}")
+    return known

@@ -93,3 +93,35 @@ def test_diff_rejects_a_truncated_or_foreign_file(cli, tmp_path):
     foreign.write_text(json.dumps({"benchmarks": []}))
     run = cli("diff", foreign, good)
     assert run.status == 2 and "not a mallocsim results file" in run.err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ops": "many"}, "(ops is 'many')"),
+        ({"utilization": "high"}, "(utilization is 'high')"),
+        ({"valid": 1}, "(valid is 1)"),
+        ({"passes": True}, "(passes is True)"),
+    ],
+)
+def test_diff_rejects_a_result_with_a_value_of_the_wrong_type(cli, tmp_path, change, message):
+    # A hand-edited or damaged file: one line, not a TypeError inside the diff.
+    good = tmp_path / "good.json"
+    write_json([_timed(0.8, 1, 1, 1)], good)
+    document = json.loads(good.read_text())
+    document["runs"][0]["traces"][0].update(change)
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text(json.dumps(document))
+    run = cli("diff", good, damaged)
+    assert run.status == 2 and "Traceback" not in run.err
+    assert (
+        run.err.strip() == f"mallocsim diff: {damaged}: truncated or damaged results file {message}"
+    )
+
+
+def test_diff_rejects_a_result_that_is_not_an_object(cli, tmp_path):
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text(json.dumps({"format": "mallocsim-results", "version": 1,
+                                   "runs": [{"allocator": "a", "traces": [7]}]}))  # fmt: skip
+    run = cli("diff", damaged, damaged)
+    assert run.status == 2 and "a result is 7, not an object" in run.err
