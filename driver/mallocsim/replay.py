@@ -59,7 +59,10 @@ class LoadedAllocator:
         if not lib.ms_allocator_open(
             str(library).encode(), dialect, spec.options.encode(), self.native, error
         ):
-            raise AllocatorError(ffi.string(error.message).decode(errors="replace"))
+            message = ffi.string(error.message).decode(errors="replace")
+            # Named as the user named it: not our build of their mm.c, nor
+            # the library behind a built-in policy.
+            raise AllocatorError(message.replace(str(library), spec.name))
 
     def close(self) -> None:
         lib.ms_allocator_close(self.native)

@@ -82,6 +82,9 @@ def test_missing_path_and_unknown_allocator_are_usage_errors(cli, write_trace, t
     assert run.status == 2 and "nope.rep" in run.err and "Traceback" not in run.err
     run = cli("replay", "-a", "bogus", write_trace("t", GOOD))
     assert run.status == 2 and "unknown allocator 'bogus'" in run.err
+    run = cli("replay", "-a", "explicit:bogus", write_trace("t", GOOD))
+    assert run.status == 2  # named as typed, not as the library behind it
+    assert run.err.startswith("mallocsim replay: explicit:bogus: explicit: unknown option 'bogus'")
 
 
 def test_check_heap_on_the_system_malloc_is_a_usage_error(cli, write_trace):

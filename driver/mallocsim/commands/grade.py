@@ -142,7 +142,7 @@ def grade(
     """Grade one allocator on the traces `rules` names; never raises for the
     allocator's faults (they are in the Grade)."""
     timeout = timeout or config.timeout
-    library, problem = prepare(spec)
+    _, problem = prepare(spec)
     if problem is not None:
         summary = problem.splitlines()[0].rstrip(":")
         return Grade(spec.name, (), failed_score(config, summary), problem)
@@ -153,7 +153,7 @@ def grade(
         try:
             results.append(replay_isolated(trace, spec, options, timeout))
         except UsageError as error:  # raised before any op ran: the library did not load
-            message = str(error).replace(str(library), spec.name)  # name the student's file
+            message = str(error)
             if not results:
                 return Grade(spec.name, (), failed_score(config, message), message)
             results.append(failed_result(trace, spec.name, message))  # keep what was measured
