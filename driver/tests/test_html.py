@@ -84,3 +84,12 @@ def test_a_truncated_or_foreign_saved_run_is_one_clear_line(cli, write_trace, tm
     run = cli("report", future, "-o", tmp_path / "x.html")
     assert run.status == 2 and "version 99" in run.err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_a_saved_run_without_results_is_refused(cli, tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"format": "mallocsim-results", "version": 1, "runs": []}))
+    run = cli("report", empty, "-o", tmp_path / "x.html")
+    assert run.status == 2
+    assert run.err.strip() == f"mallocsim report: {empty}: holds no results to report"
+    assert not (tmp_path / "x.html").exists()

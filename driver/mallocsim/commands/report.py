@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from mallocsim.cli import EXIT_OK
+from mallocsim.errors import UsageError
 from mallocsim.saved import read_document
 
 
@@ -34,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from mallocsim.plots import write_plots
 
     comparison, pictures = read_document(args.results)
+    if not comparison.traces:  # a page of empty tables and blank plots helps no one
+        raise UsageError(f"{args.results}: holds no results to report")
     write_html(comparison, pictures, args.output, args.title or Path(args.results).stem)
     print(f"wrote {args.output}")
     if args.plots:
