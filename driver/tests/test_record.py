@@ -247,3 +247,14 @@ def test_a_program_stopped_by_ctrl_c_still_leaves_its_trace(tmp_path):
     assert recording.returncode == 128 + signal.SIGINT, err
     assert f"{out}: " in err and " ops, " in err
     assert load_trace(out).num_ops > 0
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_the_program_runs(tmp_path, cli):
+    marker = tmp_path / "ran"
+    for option in ("-o", "--log"):
+        target = tmp_path / "missing" / "x"
+        other = ["--log", tmp_path / "calls.log"] if option == "-o" else ["-o", tmp_path / "x.rep"]
+        run = cli("record", option, target, *other, "--", "sh", "-c", f"touch {marker}")
+        assert run.status == 2, option
+        assert run.err.strip() == f"mallocsim record: {target}: no such folder to write into"
+        assert not marker.exists()  # the program never ran

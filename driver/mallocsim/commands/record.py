@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from mallocsim.commands.run import add_command_argument, command_of, native_library, run_preloaded
+from mallocsim.errors import UsageError
 from mallocsim.record import RecordStats, convert_logs
 
 RECORDER_LIBRARY = "libmsrecord.so"
@@ -48,6 +49,9 @@ def summary(stats: RecordStats) -> str:
 
 def run(args: argparse.Namespace) -> int:
     command = command_of(args)
+    for target in filter(None, (args.output, args.log)):  # before the program runs, not after
+        if not Path(target).absolute().parent.is_dir():
+            raise UsageError(f"{target}: no such folder to write into")
     library = native_library(RECORDER_LIBRARY)
     with tempfile.TemporaryDirectory(prefix="mallocsim-record-") as scratch:
         log = Path(args.log) if args.log else Path(scratch) / "calls.log"
