@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mallocsim.allocators import resolve
-from mallocsim.commands.replay import replay_all
 from mallocsim.errors import UsageError
 from mallocsim.isolate import DEFAULT_TIMEOUT
 from mallocsim.references import REFERENCES, ReferenceMissing, replay_reference, require
 from mallocsim.replay import ReplayOptions
 from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean
+from mallocsim.runner import replay_all
 from mallocsim.table import render_table
 from mallocsim.trace import load_traces
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
 
-from mallocsim.allocators import DEFAULT_POLICY, DIALECTS, AllocatorSpec, library_for, resolve
+from mallocsim.allocators import DEFAULT_POLICY, DIALECTS, resolve
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds, positive_seconds
 from mallocsim.errors import UsageError
-from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
-from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
+from mallocsim.isolate import DEFAULT_TIMEOUT
+from mallocsim.replay import ReplayOptions
 from mallocsim.report import format_report, write_csv
-from mallocsim.results import TraceResult, write_json
-from mallocsim.trace import Trace, load_traces
+from mallocsim.results import write_json
+from mallocsim.runner import replay_all
+from mallocsim.trace import load_traces
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,40 +77,6 @@ def options_from(args: argparse.Namespace) -> ReplayOptions:
     return ReplayOptions(
         check_heap=args.check_heap, timing=not args.no_timing, min_seconds=args.min_seconds
     )
-
-
-def replay_all(
-    specs: Sequence[AllocatorSpec],
-    traces: Sequence[Trace],
-    options: ReplayOptions,
-    isolate: bool = True,
-    timeout: float = DEFAULT_TIMEOUT,
-    on_result: Callable[[TraceResult], None] | None = None,
-) -> tuple[list[TraceResult], list[str]]:
-    """Every allocator on every trace. Allocators that cannot be built or
-    loaded are reported in the second list (one line each) and skipped;
-    everything else is measured."""
-    results: list[TraceResult] = []
-    problems: list[str] = []
-
-    def record(result: TraceResult) -> None:
-        results.append(result)
-        if on_result:
-            on_result(result)
-
-    for spec in specs:
-        try:
-            library_for(spec)  # build an mm.c once, here, not in every child
-            if isolate:
-                for trace in traces:
-                    record(replay_isolated(trace, spec, options, timeout))
-            else:
-                with LoadedAllocator(spec) as alloc:
-                    for trace in traces:
-                        record(replay_trace(trace, alloc, options))
-        except UsageError as error:
-            problems.append(str(error))
-    return results, problems
 
 
 def run(args: argparse.Namespace) -> int:

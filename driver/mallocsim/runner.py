@@ -1,0 +1,52 @@
+"""Every allocator on every trace: the loop `replay`, `compare` and the
+grader share.
+
+Each trace runs isolated in a child process with a time limit (isolate.py)
+unless the caller trusts the allocator; an allocator that cannot be built or
+loaded is reported as one line and skipped, and every other result is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from mallocsim.allocators import AllocatorSpec, library_for
+from mallocsim.errors import UsageError
+from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
+from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
+from mallocsim.results import TraceResult
+from mallocsim.trace import Trace
+
+
+def replay_all(
+    specs: Sequence[AllocatorSpec],
+    traces: Sequence[Trace],
+    options: ReplayOptions,
+    isolate: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_result: Callable[[TraceResult], None] | None = None,
+) -> tuple[list[TraceResult], list[str]]:
+    """Every allocator on every trace. Allocators that cannot be built or
+    loaded are reported in the second list (one line each) and skipped;
+    everything else is measured."""
+    results: list[TraceResult] = []
+    problems: list[str] = []
+
+    def record(result: TraceResult) -> None:
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    for spec in specs:
+        try:
+            library_for(spec)  # build an mm.c once, here, not in every child
+            if isolate:
+                for trace in traces:
+                    record(replay_isolated(trace, spec, options, timeout))
+            else:
+                with LoadedAllocator(spec) as alloc:
+                    for trace in traces:
+                        record(replay_trace(trace, alloc, options))
+        except UsageError as error:
+            problems.append(str(error))
+    return results, problems
