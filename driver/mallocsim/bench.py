@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 from mallocsim.allocators import AllocatorSpec
 from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
-from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
+from mallocsim.replay import LoadedAllocator, ReplayOptions, add_timing, replay_trace
 from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean
 from mallocsim.table import render_table
@@ -80,21 +80,27 @@ def run_bench(
     Each allocator other than the process's own malloc first replays every
     trace checked in a child process (isolate.py): one that fails there, by
     a crash or a hang too, is reported with that failure and never replayed
-    here, where it would take the benchmark down with it."""
+    here, where it would take the benchmark down with it; one that passes is
+    only timed here, its checked figures taken from the child."""
     untimed = replace(options, timing=False)
-    failed = {
-        (spec.name, index): result
+    checked = {
+        (spec.name, index): replay_isolated(trace, spec, untimed, timeout)
         for spec in specs
         if spec.kind != "system"
         for index, trace in enumerate(traces)
-        if not (result := replay_isolated(trace, spec, untimed, timeout)).valid
     }
+
+    def measure(alloc: LoadedAllocator, index: int, trace: Trace) -> TraceResult:
+        # What the child checked is not checked again here: only timed.
+        result = checked.get((alloc.spec.name, index))
+        if result is None:
+            return replay_trace(trace, alloc, options)
+        return add_timing(result, trace, alloc, options) if result.valid else result
+
     loaded = [LoadedAllocator(spec) for spec in specs]
     try:
         return [
-            failed.get((alloc.spec.name, index)) or replay_trace(trace, alloc, options)
-            for index, trace in enumerate(traces)
-            for alloc in loaded
+            measure(alloc, index, trace) for index, trace in enumerate(traces) for alloc in loaded
         ]
     finally:
         for alloc in loaded:

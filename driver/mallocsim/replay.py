@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mallocsim._native import ffi, lib
 from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for
@@ -166,14 +166,7 @@ def replay_trace(
             f"heap used {again.heap_size} bytes of heap, the first {first.heap_size}",
         )
     peak, aligned, heap = first.peak_payload, first.peak_aligned, first.heap_size
-    seconds: list[float] = []
-    if options.timing:
-        enter(PHASE_TIMED)
-        seconds, error = _timed(trace, alloc, options)
-        if error:
-            return failed_result(trace, spec.name, error)
-    median = _median(seconds)
-    return TraceResult(
+    checked = TraceResult(
         allocator=spec.name,
         trace=trace.name,
         path=trace.path,
@@ -187,12 +180,31 @@ def replay_trace(
         highest_used=first.highest_used or None,
         utilization=peak / heap if heap else None,
         alignment_bound=peak / aligned if aligned else None,
+        checked_seconds=min(first_seconds, again_seconds),
+    )
+    if not options.timing:
+        return checked
+    enter(PHASE_TIMED)
+    return add_timing(checked, trace, alloc, options)
+
+
+def add_timing(
+    checked: TraceResult, trace: Trace, alloc: LoadedAllocator, options: ReplayOptions
+) -> TraceResult:
+    """A valid checked result with the timed passes run and added: their
+    median, spread and throughput (or the failure a timed pass met)."""
+    lib.mem_set_limit(options.heap_limit or 0)
+    seconds, error = _timed(trace, alloc, options)
+    if error:
+        return failed_result(trace, checked.allocator, error)
+    median = _median(seconds)
+    return replace(
+        checked,
         seconds=median,
-        seconds_min=min(seconds) if seconds else None,
-        seconds_max=max(seconds) if seconds else None,
+        seconds_min=min(seconds),
+        seconds_max=max(seconds),
         passes=len(seconds),
         ops_per_sec=trace.num_ops / median if median else None,
-        checked_seconds=min(first_seconds, again_seconds),
     )
 
 
