@@ -23,11 +23,16 @@ static const size_t MEM_RESERVE_LEAST = (size_t)1 << 26;  /* 64 MiB */
 static char *heap_start;   /* first byte of the region, NULL before mem_init */
 static size_t reserved;    /* bytes of address space reserved */
 static size_t brk_offset;  /* current break, as an offset from heap_start */
-static size_t high_water;  /* largest brk_offset since the last reset */
-static size_t touched;     /* largest brk_offset ever, for mem_reset's release */
+static size_t high_water;  /* largest brk_offset since the last reset or rewind */
+static size_t touched;     /* largest brk_offset before the last rewind, for mem_reset */
 static size_t limit_bytes; /* largest heap allowed; 0 = the whole reservation */
+static size_t cap;         /* the break's effective bound: limit within the reservation */
 static int64_t fail_after = -1;
 static uint64_t sbrk_calls;
+
+static size_t effective_limit(void) {
+    return (limit_bytes == 0 || limit_bytes > reserved) ? reserved : limit_bytes;
+}
 
 void mem_init(void) {
     if (heap_start != NULL)
@@ -38,6 +43,7 @@ void mem_init(void) {
         if (p != MAP_FAILED) {
             heap_start = p;
             reserved = size;
+            cap = effective_limit();
             break;
         }
     }
@@ -50,26 +56,19 @@ void mem_deinit(void) {
         return;
     munmap(heap_start, reserved);
     heap_start = NULL;
-    reserved = brk_offset = high_water = touched = 0;
+    reserved = brk_offset = high_water = touched = cap = 0;
 }
 
-static size_t effective_limit(void) {
-    return (limit_bytes == 0 || limit_bytes > reserved) ? reserved : limit_bytes;
-}
-
-void *mem_sbrk(intptr_t incr) {
+/* Every other case of mem_sbrk: before mem_init, shrinking, failing, injected failures. */
+static void *sbrk_slow(intptr_t incr) {
     mem_init();
-    if (heap_start == NULL) {
-        errno = ENOMEM;
-        return (void *)-1;
-    }
-    if (fail_after == 0) {
+    if (heap_start == NULL || fail_after == 0) {
         errno = ENOMEM;
         return (void *)-1;
     }
     char *old = heap_start + brk_offset;
     if (incr >= 0) {
-        if ((size_t)incr > effective_limit() - brk_offset) {
+        if (brk_offset + (size_t)incr > cap) { /* brk_offset may exceed a lowered cap */
             errno = ENOMEM;
             return (void *)-1;
         }
@@ -87,13 +86,29 @@ void *mem_sbrk(intptr_t incr) {
     sbrk_calls++;
     if (brk_offset > high_water)
         high_water = brk_offset;
-    if (brk_offset > touched)
-        touched = brk_offset;
+    return old;
+}
+
+/*
+ * The usual call, growth within the limit with no failure injected, is a few instructions: a
+ * policy may call this on every malloc of a growing heap, and the timed passes count it. (cap is
+ * 0 before mem_init, which sends the first call down the slow path.)
+ */
+void *mem_sbrk(intptr_t incr) {
+    if (incr <= 0 || brk_offset + (size_t)incr > cap || fail_after >= 0)
+        return sbrk_slow(incr);
+    char *old = heap_start + brk_offset;
+    brk_offset += (size_t)incr;
+    sbrk_calls++;
+    if (brk_offset > high_water)
+        high_water = brk_offset;
     return old;
 }
 
 void mem_reset(void) {
     mem_init();
+    if (high_water > touched)
+        touched = high_water;
     if (heap_start != NULL && touched > 0) {
         /* Give the pages back: the next run starts on zeroed, uncommitted memory. */
         size_t page = mem_pagesize();
@@ -106,6 +121,8 @@ void mem_reset(void) {
 
 void mem_rewind(void) {
     mem_init();
+    if (high_water > touched) /* mem_reset must release what this run touched */
+        touched = high_water;
     brk_offset = high_water = 0;
     sbrk_calls = 0;
 }
@@ -133,11 +150,14 @@ void *mem_memcpy(void *dst, const void *src, size_t n) { return memcpy(dst, src,
 
 size_t mem_high_water(void) { return high_water; }
 
-void mem_set_limit(size_t bytes) { limit_bytes = bytes; }
+void mem_set_limit(size_t bytes) {
+    limit_bytes = bytes;
+    cap = heap_start != NULL ? effective_limit() : 0;
+}
 
 size_t mem_limit(void) {
     mem_init();
-    return effective_limit();
+    return cap;
 }
 
 void mem_fail_after(int64_t calls) { fail_after = calls < 0 ? -1 : calls; }
