@@ -9,9 +9,11 @@ native) unless --mallocsim-allocator is given. Each item builds the allocator
 forbidden calls, and replays its trace in a child process with a time limit,
 so that a crash or a hang fails that item alone. A failure is reported as
 the diagnosis and the trace line it points at, not a Python traceback.
---mallocsim-min-util and --mallocsim-min-throughput add thresholds. Every
-item carries the `mallocsim` marker (select with -m mallocsim) and records
-its utilization and throughput as user properties (shown by --junitxml).
+--mallocsim-min-util and --mallocsim-min-throughput add thresholds; heap
+checks asked of an allocator with no mm_checkheap are a usage error, before
+any item runs. Every item carries the `mallocsim` marker (select with
+-m mallocsim) and records its utilization and throughput as user properties
+(shown by --junitxml).
 Works under pytest-xdist: items are independent and collected identically
 in every worker.
 """
@@ -95,12 +97,13 @@ class _Plan:
         from mallocsim.config import load_config, require_listed
         from mallocsim.errors import UsageError
         from mallocsim.isolate import MAX_TIMEOUT
-        from mallocsim.replay import ReplayOptions
+        from mallocsim.replay import ReplayOptions, require_heap_checker
         from mallocsim.trace import find_traces
 
         option = config.getoption
         if not option("mallocsim_traces"):
             raise pytest.UsageError("--mallocsim-allocator needs --mallocsim-traces=PATH")
+        self._problems: dict[str, str | None] = {}
         try:
             grading = load_config(option("mallocsim_config"))
             dialect = option("mallocsim_dialect") or grading.dialect
@@ -110,6 +113,16 @@ class _Plan:
                 require_listed(grading, (path.stem for path in self.traces))
                 listed = {rule.name for rule in grading.traces}
                 self.traces = [path for path in self.traces if path.stem in listed]
+            check_heap = option("mallocsim_check_heap") or grading.check_heap
+            if check_heap:  # refused here, not as a failure of every item
+                asked_by = (
+                    "--mallocsim-check-heap"
+                    if option("mallocsim_check_heap")
+                    else "[grade] check_heap = true"
+                )
+                for spec in self.specs:
+                    if self.problem(spec) is None:  # else its items fail with why
+                        require_heap_checker(spec, asked_by)
         except UsageError as error:
             raise pytest.UsageError(f"mallocsim: {error}") from None
         self.min_util: float | None = option("mallocsim_min_util")
@@ -120,10 +133,7 @@ class _Plan:
                 f"mallocsim: --mallocsim-timeout must be above 0 and at most "
                 f"{MAX_TIMEOUT:g} seconds, not {self.timeout}"
             )
-        self.options = ReplayOptions(
-            check_heap=option("mallocsim_check_heap") or grading.check_heap,
-            timing=self.min_kops is not None,
-        )
+        self.options = ReplayOptions(check_heap=check_heap, timing=self.min_kops is not None)
         # Node ids: a trace's path under the rootdir, else its file name (its
         # full path when two traces share a name), never the pytest default
         # for a path given as an argument, which is "" and would clash.
@@ -135,7 +145,6 @@ class _Plan:
         short = [Path(spec.name).name for spec in self.specs]
         # Item names: the allocators' file names, or their full names if those clash.
         self.names = short if len(set(short)) == len(short) else [s.name for s in self.specs]
-        self._problems: dict[str, str | None] = {}
 
     def problem(self, spec: AllocatorSpec) -> str | None:
         """Why this allocator cannot run at all (build, forbidden calls), once."""

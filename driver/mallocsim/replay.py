@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from mallocsim._native import ffi, lib
 from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for
+from mallocsim.forbidden import dynamic_symbols
 from mallocsim.results import TraceResult
 from mallocsim.trace import Trace
 
@@ -42,6 +43,17 @@ class ReplayOptions:
     max_passes: int = 2000  # ...but never more than this many
     sample_above: int = 1 << 20  # payloads above this are checked by sampling
     heap_limit: int | None = None  # bytes; None = the whole reserved region
+
+
+def require_heap_checker(spec: AllocatorSpec, asked_by: str) -> None:
+    """Refuse heap checks of an allocator with no mm_checkheap to call (glibc,
+    or a library or mm.c that does not define it), once and before any trace
+    runs: the engine would fail every trace instead, as if each had broken a
+    check. `asked_by` is the option or setting that asks for them. Builds an
+    mm.c first (cached); raises AllocatorError."""
+    library = library_for(spec)
+    if library is None or "mm_checkheap" not in dynamic_symbols(library)[1]:
+        raise AllocatorError(f"{asked_by}: {spec.name} has no mm_checkheap to call")
 
 
 class LoadedAllocator:

@@ -87,10 +87,24 @@ def test_missing_path_and_unknown_allocator_are_usage_errors(cli, write_trace, t
     assert run.err.startswith("mallocsim replay: explicit:bogus: explicit: unknown option 'bogus'")
 
 
-def test_check_heap_on_the_system_malloc_is_a_usage_error(cli, write_trace):
-    run = cli("replay", "-a", "glibc", "--check-heap", write_trace("t", GOOD))
+@pytest.mark.parametrize("allocator", ["glibc", str(FIXTURE_ALLOCATORS / "handout_classic.c")])
+def test_check_heap_on_an_allocator_without_mm_checkheap_is_a_usage_error(
+    cli, write_trace, allocator
+):
+    # Refused before any trace runs, not every trace failed as a broken check.
+    run = cli(
+        "replay",
+        "-a",
+        "segfit",
+        "-a",
+        allocator,
+        "--dialect",
+        "classic",
+        "--check-heap",
+        write_trace("t", GOOD),
+    )
     assert run.status == 2 and run.out == ""
-    assert run.err.strip() == "mallocsim replay: --check-heap: glibc has no mm_checkheap to call"
+    assert run.err == f"mallocsim replay: --check-heap: {allocator} has no mm_checkheap to call\n"
 
 
 def test_an_mm_c_needs_its_dialect_said(cli, write_trace):

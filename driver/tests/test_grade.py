@@ -258,6 +258,29 @@ def test_a_missing_symbol_and_an_unloadable_library_are_one_line(
     assert run.err.strip() == f"mallocsim grade: {junk}: not an ELF shared library"
 
 
+def test_heap_checks_of_an_allocator_without_mm_checkheap_are_refused(
+    cli, config, write_trace, tmp_path
+):
+    results = tmp_path / "results.json"
+    toml = config(FAST.replace("[grade]\n", "[grade]\ncheck_heap = true\n"))
+    run = grade(
+        cli,
+        "handout_classic",
+        "classic",
+        "--config",
+        toml,
+        "--gradescope",
+        results,
+        write_trace("t", QUARTER_WASTE),
+    )
+    assert run.status == 2 and run.out == ""
+    source = FIXTURE_ALLOCATORS / "handout_classic.c"
+    assert run.err == (
+        f"mallocsim grade: [grade] check_heap = true: {source} has no mm_checkheap to call\n"
+    )
+    assert not results.exists()  # bad usage: nothing was graded
+
+
 def test_usage_errors_are_one_line_and_status_2(cli, config, write_trace, tmp_path):
     trace = write_trace("t", QUARTER_WASTE)
     run = grade(cli, "good_bump", "classic", "--config", tmp_path / "none.toml", trace)

@@ -150,6 +150,40 @@ def test_bad_usage_is_one_error_line(run, pytester):
     )
 
 
+def test_heap_checks_of_an_allocator_without_mm_checkheap_are_a_usage_error(run, pytester):
+    traces = f"--mallocsim-traces={pytester.path}"
+    result = run(
+        allocator("handout_classic"),
+        "--mallocsim-dialect=classic",
+        traces,
+        "--mallocsim-check-heap",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    source = FIXTURE_ALLOCATORS / "handout_classic.c"
+    result.stderr.fnmatch_lines(
+        [f"ERROR: mallocsim: --mallocsim-check-heap: {source} has no mm_checkheap to call"]
+    )
+    config = pytester.makefile(".toml", grading="[grade]\ncheck_heap = true\n")
+    result = run(
+        allocator("handout_classic"),
+        "--mallocsim-dialect=classic",
+        traces,
+        f"--mallocsim-config={config}",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: mallocsim: [[]grade] check_heap = true: * has no mm_*"])
+    # An allocator that has one is checked, and one that does not build fails its items.
+    broken = pytester.makefile(".c", mm='#include "mm.h"\nint mm_init(void) { return 0 }\n')
+    result = run(
+        allocator("good_bump"),
+        f"--mallocsim-allocator={broken}",
+        "--mallocsim-dialect=classic",
+        traces,
+        "--mallocsim-check-heap",
+    )
+    result.assert_outcomes(passed=2, failed=2)
+
+
 def test_a_grading_config_gives_the_dialect_and_the_traces(run, pytester):
     config = pytester.makefile(
         ".toml", grading="[grade]\ndialect = 'classic'\n[[traces]]\nname = 'good'\n"

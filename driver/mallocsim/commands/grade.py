@@ -10,7 +10,8 @@ write autograder files.
 Exit status: 0 when every trace is valid, 1 when the grade failed (an invalid
 trace, or an allocator that does not compile, makes forbidden calls or
 cannot be loaded: the autograder files are still written, with score 0),
-2 for bad usage (a bad configuration, a missing or malformed trace).
+2 for bad usage (a bad configuration, a missing or malformed trace, heap
+checks configured for an allocator with no mm_checkheap).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from mallocsim.config import GradingConfig, TraceRule, load_config, require_list
 from mallocsim.errors import UsageError
 from mallocsim.forbidden import checked_library
 from mallocsim.isolate import replay_isolated
-from mallocsim.replay import ReplayOptions, failed_result
+from mallocsim.replay import ReplayOptions, failed_result, require_heap_checker
 from mallocsim.report import format_report
 from mallocsim.results import TraceResult
 from mallocsim.score import aggregate_throughput, explain, failed_score, header_rule, score
@@ -140,12 +141,15 @@ def grade(
     timeout: float | None = None,
 ) -> Grade:
     """Grade one allocator on the traces `rules` names; never raises for the
-    allocator's faults (they are in the Grade)."""
+    allocator's faults (they are in the Grade), only for heap checks
+    configured for an allocator with no mm_checkheap (bad usage)."""
     timeout = timeout or config.timeout
     _, problem = prepare(spec)
     if problem is not None:
         summary = problem.splitlines()[0].rstrip(":")
         return Grade(spec.name, (), failed_score(config, summary), problem)
+    if config.check_heap:
+        require_heap_checker(spec, "[grade] check_heap = true")
     graded = [t for t in traces if t.name in rules]
     options = ReplayOptions(check_heap=config.check_heap, min_seconds=config.min_seconds)
     results: list[TraceResult] = []
