@@ -108,6 +108,19 @@ def test_a_bad_focus_or_heap_map_is_refused_before_anything_runs(cli, write_trac
     assert run.status == 0, run.err  # a trace may be named by its stem
 
 
+@pytest.mark.parametrize(("option", "value"), [("--focus", "two"), ("--heap-map", "segfit")])
+def test_focus_or_heap_map_without_an_output_that_draws_is_refused(
+    cli, write_trace, tmp_path, option, value
+):
+    trace = write_trace("two", TWO_BLOCKS)
+    run = cli("compare", "-a", "segfit", option, value, "--csv", tmp_path / "run.csv", trace)
+    assert run.status == 2 and run.out == ""  # refused up front, not silently ignored
+    assert run.err == (
+        f"mallocsim compare: {option} {value}: only --plots, --html or --json use it, "
+        "and none was given\n"
+    )
+
+
 def _result(allocator: str, trace: str, util: float | None, speed: float | None, valid=True):
     return TraceResult(
         allocator=allocator, trace=trace, path=f"/t/{trace}.rep", valid=valid,

@@ -44,19 +44,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--focus",
         metavar="TRACE",
-        help="the trace drawn over time and as a heap map (default: the longest one)",
+        help="the trace drawn over time and as a heap map, with --plots, --html or --json "
+        "(default: the longest one)",
     )
     parser.add_argument(
         "--heap-map",
         metavar="A",
-        help="the allocator drawn as a heap map (default: the first on our heap)",
+        help="the allocator drawn as a heap map, with --plots, --html or --json "
+        "(default: the first on our heap)",
     )
     parser.set_defaults(run=run)
 
 
+def wants_pictures(args: argparse.Namespace) -> bool:
+    """Whether an output that holds the pictures (--plots, --html, --json) was asked for."""
+    return bool(args.plots or args.html or args.json)
+
+
 def check_picture_choices(args: argparse.Namespace) -> None:
-    """--focus must name a trace given and --heap-map an allocator given: said
-    before the comparison runs, not after it, when its results would be lost."""
+    """--focus and --heap-map need an output that holds the pictures, and must
+    name a trace and an allocator given: said before the comparison runs, not
+    after it (when its results would be lost), nor silently ignored."""
+    for option, value in (("--focus", args.focus), ("--heap-map", args.heap_map)):
+        if value is not None and not wants_pictures(args):
+            raise UsageError(
+                f"{option} {value}: only --plots, --html or --json use it, and none was given"
+            )
     if args.focus is not None:
         keys = {key for path in find_traces(args.traces) for key in (str(path), path.stem)}
         if args.focus not in keys:
@@ -81,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mallocsim compare: {name} skipped: {why}", file=sys.stderr)
     print(format_comparison(comparison))
     pictures = Pictures()
-    if args.plots or args.html or args.json:
+    if wants_pictures(args):
         focus = choose_focus(comparison, args.focus)
         pictures = gather_pictures(comparison, focus, args.dialect, args.heap_map, args.timeout)
     if args.json:
