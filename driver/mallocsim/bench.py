@@ -1,13 +1,15 @@
 """Benchmark: policies against glibc on the same traces, in the same run.
 
 Every allocator replays every trace through the same C loop, trace by trace
-(all allocators on one trace, then the next), so that machine noise hits them
-alike and the ratios are fair. glibc is the process's own malloc. The speed
-ratio is glibc's median time for the trace over the allocator's: above 1 is
-faster than glibc. Across traces, ratios and throughputs are summarized by
-their geometric means. An allocator that fails a trace (crashing or hanging
-included) is caught by a checked replay in a child process first, and that
-trace is not timed on it.
+(all allocators on one trace, then the next), and each trace's timed passes
+are taken in alternating rounds (a fifth of each allocator's passes, then the
+next allocator's, five times over), so that machine noise, even a change of
+load in the middle of a trace, hits them alike and the ratios are fair. glibc
+is the process's own malloc. The speed ratio is glibc's median time for the
+trace over the allocator's: above 1 is faster than glibc. Across traces,
+ratios and throughputs are summarized by their geometric means. An allocator
+that fails a trace (crashing or hanging included) is caught by a checked
+replay in a child process first, and that trace is not timed on it.
 
 glibc's pages: each timed pass of our heap starts on the pages the last pass
 used (mem_rewind). Stock glibc instead hands memory back to the kernel when a
@@ -28,13 +30,21 @@ from dataclasses import dataclass, replace
 
 from mallocsim.allocators import AllocatorSpec
 from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
-from mallocsim.replay import LoadedAllocator, ReplayOptions, add_timing, replay_trace
+from mallocsim.replay import (
+    LoadedAllocator,
+    ReplayOptions,
+    failed_result,
+    replay_trace,
+    time_passes,
+    with_timing,
+)
 from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean
 from mallocsim.table import render_table
 from mallocsim.trace import Trace
 
 REFERENCE = "glibc"
+ROUNDS = 5  # alternating rounds in which each trace's timed passes are taken
 
 # glibc's mallopt parameters (malloc.h) and the largest mmap threshold it takes.
 M_TRIM_THRESHOLD = -1
@@ -90,21 +100,54 @@ def run_bench(
         for index, trace in enumerate(traces)
     }
 
-    def measure(alloc: LoadedAllocator, index: int, trace: Trace) -> TraceResult:
-        # What the child checked is not checked again here: only timed.
+    def check(alloc: LoadedAllocator, index: int, trace: Trace) -> TraceResult:
+        # The child's checked figures, or (the process's own malloc) checked here.
         result = checked.get((alloc.spec.name, index))
-        if result is None:
-            return replay_trace(trace, alloc, options)
-        return add_timing(result, trace, alloc, options) if result.valid else result
+        return result if result is not None else replay_trace(trace, alloc, untimed)
 
     loaded = [LoadedAllocator(spec) for spec in specs]
     try:
         return [
-            measure(alloc, index, trace) for index, trace in enumerate(traces) for alloc in loaded
+            result
+            for index, trace in enumerate(traces)
+            for result in _time_interleaved(
+                trace, [(alloc, check(alloc, index, trace)) for alloc in loaded], options
+            )
         ]
     finally:
         for alloc in loaded:
             alloc.close()
+
+
+def _time_interleaved(
+    trace: Trace, checked: Sequence[tuple[LoadedAllocator, TraceResult]], options: ReplayOptions
+) -> list[TraceResult]:
+    """Each valid checked result with its timed passes added, the passes of
+    all the allocators taken in ROUNDS alternating rounds (each a ROUNDS-th of
+    the options' time and passes), so that a change in the machine's load
+    while the trace is timed hits every allocator alike, not just the one
+    being timed then. An allocator whose pass fails is timed no more."""
+    per_round = replace(
+        options,
+        min_seconds=options.min_seconds / ROUNDS,
+        min_passes=max(1, -(-options.min_passes // ROUNDS)),
+        max_passes=max(1, options.max_passes // ROUNDS),
+    )
+    seconds: list[list[float]] = [[] for _ in checked]
+    errors: list[str | None] = [None if result.valid else result.error for _, result in checked]
+    for _ in range(ROUNDS):
+        for i, (alloc, _) in enumerate(checked):
+            if errors[i] is None:
+                passes, errors[i] = time_passes(trace, alloc, per_round)
+                seconds[i] += passes
+    return [
+        result
+        if not result.valid
+        else failed_result(trace, result.allocator, error)
+        if error is not None
+        else with_timing(result, trace, passes)
+        for (_, result), error, passes in zip(checked, errors, seconds, strict=True)
+    ]
 
 
 def speed_ratio(result: TraceResult, reference: TraceResult | None) -> float | None:

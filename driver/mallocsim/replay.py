@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from mallocsim._native import ffi, lib
@@ -205,24 +206,18 @@ def add_timing(
 ) -> TraceResult:
     """A valid checked result with the timed passes run and added: their
     median, spread and throughput (or the failure a timed pass met)."""
-    lib.mem_set_limit(options.heap_limit or 0)
-    seconds, error = _timed(trace, alloc, options)
+    seconds, error = time_passes(trace, alloc, options)
     if error:
         return failed_result(trace, checked.allocator, error)
-    median = _median(seconds)
-    return replace(
-        checked,
-        seconds=median,
-        seconds_min=min(seconds),
-        seconds_max=max(seconds),
-        passes=len(seconds),
-        ops_per_sec=trace.num_ops / median if median else None,
-    )
+    return with_timing(checked, trace, seconds)
 
 
-def _timed(
+def time_passes(
     trace: Trace, alloc: LoadedAllocator, options: ReplayOptions
 ) -> tuple[list[float], str | None]:
+    """The seconds of each timed pass, as many as the options ask for; or no
+    passes and the failure a pass met."""
+    lib.mem_set_limit(options.heap_limit or 0)
     room = ffi.new("double[]", options.max_passes)
     error = ffi.new("ms_error *")
     passes = lib.ms_replay_timed(
@@ -238,6 +233,20 @@ def _timed(
         message = ffi.string(error.message).decode(errors="replace")
         return [], f"{trace.path or trace.name}: in the timed passes: {message}"
     return [room[i] for i in range(passes)], None
+
+
+def with_timing(checked: TraceResult, trace: Trace, seconds: Sequence[float]) -> TraceResult:
+    """A valid checked result with these timed passes' figures added: their
+    median, spread and throughput."""
+    median = _median(list(seconds))
+    return replace(
+        checked,
+        seconds=median,
+        seconds_min=min(seconds),
+        seconds_max=max(seconds),
+        passes=len(seconds),
+        ops_per_sec=trace.num_ops / median if median else None,
+    )
 
 
 def _median(values: list[float]) -> float | None:

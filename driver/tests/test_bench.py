@@ -110,6 +110,42 @@ def test_a_crashing_allocator_is_reported_and_the_benchmark_goes_on(cli, write_t
     assert glibc[-1].endswith("x")  # glibc was still measured on the trace
 
 
+def test_timed_passes_alternate_between_allocators_in_rounds(write_trace):
+    # Each allocator's passes on a trace are spread over ROUNDS rounds, so a
+    # change of machine load during the trace cannot fall on one of them only.
+    from mallocsim.allocators import resolve
+    from mallocsim.bench import ROUNDS, run_bench
+    from mallocsim.replay import ReplayOptions
+    from mallocsim.trace import load_traces
+
+    traces, _ = load_traces([write_trace("small", TRACE)])
+    options = ReplayOptions(min_seconds=0.0, min_passes=1, max_passes=4 * ROUNDS)
+    results = run_bench([resolve("segfit"), resolve("glibc")], traces, options)
+    assert [r.allocator for r in results] == ["segfit", "glibc"]
+    assert all(r.valid and r.passes == ROUNDS for r in results)  # one pass a round
+    assert all(r.seconds_min <= r.seconds <= r.seconds_max for r in results)
+
+
+def test_a_failure_in_the_timed_passes_is_reported_and_the_others_still_timed(cli, write_trace):
+    from .conftest import FIXTURE_ALLOCATORS
+
+    trace = write_trace("small", TRACE)
+    run = cli(
+        "bench",
+        "-a",
+        FIXTURE_ALLOCATORS / "init_runs_out.c",
+        "--dialect",
+        "classic",
+        "--min-seconds",
+        "0.001",
+        trace,
+    )
+    assert run.status == 1
+    assert "in the timed passes: mm_init failed (returned -1)" in run.out
+    row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
+    assert row[2] == "FAIL" and row[-1] == "1.00x"  # glibc was timed all the same
+
+
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 def test_instruction_counts_come_from_callgrind(cli, write_trace):
     trace = write_trace("small", TRACE)

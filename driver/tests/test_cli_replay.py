@@ -270,3 +270,17 @@ def test_an_interrupted_replay_leaves_no_child_running(write_trace, monkeypatch)
     os.kill(child, signal.SIGKILL)  # do not leave it spinning after the test
     os.waitpid(child, 0)
     pytest.fail("the child was left running after the interrupt")
+
+
+def test_an_allocator_failing_only_in_the_timed_passes_is_reported(cli, write_trace):
+    # Both checked runs pass; the third mm_init, the first timed pass's, fails.
+    run = cli(
+        "replay",
+        "-a",
+        FIXTURE_ALLOCATORS / "init_runs_out.c",
+        "--dialect",
+        "classic",
+        write_trace("probe", "a 0 64\nf 0\n"),
+    )
+    assert run.status == 1, run.out + run.err
+    assert "in the timed passes: mm_init failed (returned -1)" in run.out
