@@ -107,6 +107,12 @@ def write_json(results: Sequence[TraceResult], path: str | Path) -> None:
 
 def read_json(path: str | Path) -> list[TraceResult]:
     """Read a results file; any malformed or foreign file is a UsageError."""
+    return read_json_document(path)[0]
+
+
+def read_json_document(path: str | Path) -> tuple[list[TraceResult], dict]:
+    """A results file's results and its whole document (parsed once), for the
+    top-level keys other modules add; any malformed or foreign file is a UsageError."""
     try:
         text = Path(path).read_text()
         document = json.loads(text)
@@ -135,7 +141,7 @@ def read_json(path: str | Path) -> list[TraceResult]:
                 results.append(TraceResult(**_checked_fields(trace)))
     except (KeyError, TypeError, ValueError) as error:
         raise UsageError(f"{path}: truncated or damaged results file ({error})") from None
-    return results
+    return results, document
 
 
 # The JSON types each TraceResult field may hold, by its annotation.

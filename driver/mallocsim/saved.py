@@ -1,10 +1,10 @@
 """A comparison saved to a file and read back: the results JSON and its extras.
 
-The file is mallocsim.results' versioned results JSON (read_json checks its
-format and version, and says so for a truncated file), with three optional
-top-level keys that other readers ignore: "missing" (references that were not
-installed, and why), "series" and "heap_map" (the data of the pictures), so
-that `mallocsim report` draws everything from the file alone.
+The file is mallocsim.results' versioned results JSON (read_json_document
+checks its format and version, and says so for a truncated file), with three
+optional top-level keys that other readers ignore: "missing" (references that
+were not installed, and why), "series" and "heap_map" (the data of the
+pictures), so that `mallocsim report` draws everything from the file alone.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from mallocsim.compare import Comparison, build
 from mallocsim.errors import UsageError
 from mallocsim.heapmap import HeapMap
 from mallocsim.pictures import Pictures
-from mallocsim.results import read_json, to_json
+from mallocsim.results import read_json_document, to_json
 from mallocsim.timeline import Series
 
 
@@ -43,8 +43,7 @@ def write_document(comparison: Comparison, pictures: Pictures | None, path: str 
 def read_document(path: str | Path) -> tuple[Comparison, Pictures]:
     """A saved comparison (or any results file) back, with its pictures' data.
     Raises UsageError for a file from another version, truncated or damaged."""
-    results = read_json(path)  # checks the format and version
-    document = json.loads(Path(path).read_text())
+    results, document = read_json_document(path)  # checks the format and version
     try:
         series = [Series(**s) for s in document.get("series") or []]
         raw_map = document.get("heap_map")
