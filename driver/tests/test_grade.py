@@ -258,9 +258,11 @@ def test_a_missing_symbol_and_an_unloadable_library_are_one_line(
     assert run.err.strip() == f"mallocsim grade: {junk}: not an ELF shared library"
 
 
-def test_heap_checks_of_an_allocator_without_mm_checkheap_are_refused(
+def test_heap_checks_of_an_allocator_without_mm_checkheap_fail_its_grade(
     cli, config, write_trace, tmp_path
 ):
+    # The student's fault, not the grader's usage: a failed grade whose
+    # feedback file says why, as for an mm.c that does not build.
     results = tmp_path / "results.json"
     toml = config(FAST.replace("[grade]\n", "[grade]\ncheck_heap = true\n"))
     run = grade(
@@ -273,12 +275,12 @@ def test_heap_checks_of_an_allocator_without_mm_checkheap_are_refused(
         results,
         write_trace("t", QUARTER_WASTE),
     )
-    assert run.status == 2 and run.out == ""
+    assert run.status == 1
     source = FIXTURE_ALLOCATORS / "handout_classic.c"
-    assert run.err == (
-        f"mallocsim grade: [grade] check_heap = true: {source} has no mm_checkheap to call\n"
-    )
-    assert not results.exists()  # bad usage: nothing was graded
+    why = f"[grade] check_heap = true: {source} has no mm_checkheap to call"
+    assert run.err.strip() == f"mallocsim grade: {why}"
+    feedback = json.loads(results.read_text())
+    assert feedback["score"] == 0 and feedback["tests"][0]["output"] == why
 
 
 def test_usage_errors_are_one_line_and_status_2(cli, config, write_trace, tmp_path):

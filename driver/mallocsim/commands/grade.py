@@ -141,15 +141,19 @@ def grade(
     timeout: float | None = None,
 ) -> Grade:
     """Grade one allocator on the traces `rules` names; never raises for the
-    allocator's faults (they are in the Grade), only for heap checks
-    configured for an allocator with no mm_checkheap (bad usage)."""
+    allocator's faults, which are in the Grade: one that cannot be built or
+    loaded, or has no mm_checkheap for the heap checks the configuration
+    asks for, fails with that one diagnosis, and its feedback files say it."""
     timeout = timeout or config.timeout
     _, problem = prepare(spec)
+    if problem is None and config.check_heap:
+        try:
+            require_heap_checker(spec, "[grade] check_heap = true")
+        except AllocatorError as error:
+            problem = str(error)
     if problem is not None:
         summary = problem.splitlines()[0].rstrip(":")
         return Grade(spec.name, (), failed_score(config, summary), problem)
-    if config.check_heap:
-        require_heap_checker(spec, "[grade] check_heap = true")
     graded = [t for t in traces if t.name in rules]
     options = ReplayOptions(check_heap=config.check_heap, min_seconds=config.min_seconds)
     results: list[TraceResult] = []
