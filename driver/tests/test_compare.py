@@ -121,6 +121,20 @@ def test_focus_or_heap_map_without_an_output_that_draws_is_refused(
     )
 
 
+def test_heap_checks_of_an_allocator_without_mm_checkheap_are_refused_up_front(cli, write_trace):
+    # As in replay: it used to fail every cell as if each had broken a check.
+    # The references are not ours to check and run unchecked.
+    source = FIXTURE_ALLOCATORS / "handout_classic.c"
+    trace = write_trace("two", TWO_BLOCKS)
+    run = cli(
+        "compare", "-a", "segfit", "-a", source, "--dialect", "classic", "--check-heap", trace
+    )
+    assert run.status == 2 and run.out == ""
+    assert run.err == f"mallocsim compare: --check-heap: {source} has no mm_checkheap to call\n"
+    run = cli("compare", "-a", "segfit", "-a", "glibc", "--check-heap", "--no-timing", trace)
+    assert run.status == 0, run.err
+
+
 def _result(allocator: str, trace: str, util: float | None, speed: float | None, valid=True):
     return TraceResult(
         allocator=allocator, trace=trace, path=f"/t/{trace}.rep", valid=valid,

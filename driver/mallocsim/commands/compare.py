@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mallocsim.allocators import resolve
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from mallocsim.commands.replay import add_replay_arguments, options_from
+from mallocsim.commands.replay import add_replay_arguments, options_from, require_heap_checkers
 from mallocsim.compare import format_comparison, run_comparison
 from mallocsim.errors import UsageError
 from mallocsim.pictures import Pictures, choose_focus, gather_pictures
@@ -80,6 +81,9 @@ def check_picture_choices(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_picture_choices(args)
+    # The references run on their own heaps, where no heap checker applies.
+    ours = [name for name in args.allocator if name not in REFERENCES]
+    require_heap_checkers(args, (resolve(name, args.dialect) for name in ours))
     comparison, problems = run_comparison(
         args.allocator,
         args.traces,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 
-from mallocsim.allocators import DEFAULT_POLICY, DIALECTS, resolve
+from mallocsim.allocators import DEFAULT_POLICY, DIALECTS, AllocatorSpec, resolve
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds, positive_seconds
 from mallocsim.isolate import DEFAULT_TIMEOUT
@@ -78,11 +79,17 @@ def options_from(args: argparse.Namespace) -> ReplayOptions:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    specs = [resolve(name, args.dialect) for name in args.allocator or [DEFAULT_POLICY]]
-    if args.check_heap:  # bad usage, not a failed check on every trace
+def require_heap_checkers(args: argparse.Namespace, specs: Iterable[AllocatorSpec]) -> None:
+    """With --check-heap, refuse an allocator that has no mm_checkheap before
+    anything runs: bad usage, not a failed check on every trace."""
+    if args.check_heap:
         for spec in specs:
             require_heap_checker(spec, "--check-heap")
+
+
+def run(args: argparse.Namespace) -> int:
+    specs = [resolve(name, args.dialect) for name in args.allocator or [DEFAULT_POLICY]]
+    require_heap_checkers(args, specs)
     traces, problems = load_traces(args.traces)
     results, trouble = replay_all(
         specs, traces, options_from(args), not args.no_isolate, args.timeout
