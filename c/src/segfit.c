@@ -56,10 +56,13 @@
  * the kind of entry (a search back over the units before, and then a branch on the kind, each
  * cost a mispredict on about every other free of syn-string); the slot must lie before the run's
  * last slot's end. The map covers every run's first unit; the run touching its last unit is the
- * only one that can reach past it. Each class keeps a doubly linked list of its runs with a free
- * slot, the first run's prev left stale (it is the run that fills up and leaves, touching no
- * other run's header); a run that empties goes back to the heap at once. Freed slots are reused
- * first (LIFO), then never-used ones in address order.
+ * only one that can reach past it. Each class keeps a list of its runs with a free slot, and
+ * mallocs take from its first run until that run is full: a new run joins at the front, a full
+ * run that gets a slot back at the end. So the first run drains, instead of the list's front
+ * flipping between full and not on every other op (pushing such runs at the front was 10-14%
+ * slower on syn-string and syn-struct, for 0.4 points of syn-struct's utilization). A run that
+ * empties goes back to the heap at once. In a run, freed slots are reused first (LIFO), then
+ * never-used ones in address order.
  *
  * FAST PATHS. mm_malloc inlines taking a slot from the class's first partial run (no stack frame,
  * about 20 instructions) and mm_free inlines finding and freeing a slot; blocks, new runs and
@@ -415,26 +418,41 @@ __attribute__((always_inline)) static inline run_t *slot_run(const void *p) {
 }
 
 /*
- * A class's partial list is doubly linked, except that its first run's prev is left stale: the
- * first run is the one that fills up and leaves, and leaving then touches no other run's header.
+ * A class's partial list is doubly linked and circular backwards: its first run's prev is its
+ * last run, so that a run joins at either end in constant time with no pointer besides the
+ * first. The last run's next is NULL.
  */
-static void partial_push(run_t *r) {
-    unsigned cls = r->slot_size / 16u;
-    r->next = partial_runs[cls];
-    if (r->next != NULL)
-        r->next->prev = r;
-    partial_runs[cls] = r;
+static void partial_add(run_t *r, bool at_front) {
+    run_t **head = &partial_runs[r->slot_size / 16u];
+    run_t *first = *head;
+    if (first == NULL) {
+        r->next = NULL;
+        r->prev = r;
+        *head = r;
+    } else if (at_front) {
+        r->next = first;
+        r->prev = first->prev;
+        first->prev = r;
+        *head = r;
+    } else {
+        r->next = NULL;
+        r->prev = first->prev;
+        first->prev->next = r;
+        first->prev = r;
+    }
 }
 
 static void partial_remove(run_t *r) {
     run_t **head = &partial_runs[r->slot_size / 16u];
-    if (*head == r) {
+    run_t *first = *head;
+    if (r == first)
         *head = r->next;
-        return;
-    }
-    r->prev->next = r->next;
+    else
+        r->prev->next = r->next;
     if (r->next != NULL)
         r->next->prev = r->prev;
+    else if (r != first)
+        first->prev = r->prev; /* r was the last run */
 }
 
 /* Live small objects per class, the signal that a class is worth a run. */
@@ -512,7 +530,7 @@ __attribute__((noinline)) static run_t *run_create(unsigned cls) {
     }
     b->header |= RUN_BIT;
     map_mark(r, true);
-    partial_push(r);
+    partial_add(r, true); /* the first run, which the caller takes a slot from */
     return r;
 }
 
@@ -538,7 +556,7 @@ static inline void *run_take(run_t *r) {
 
 static void run_free(run_t *r, void *p) {
     if (r->used == r->capacity)
-        partial_push(r);
+        partial_add(r, false);
     memcpy(p, &r->free_slots, sizeof(void *));
     r->free_slots = p;
     if (--r->used == 0)
@@ -773,7 +791,7 @@ const char *mm_checkheap_message(void) { return check_msg; }
  *               reach into; slot size a small class, capacity within bounds and the block sized
  *               to it, used in [1, fresh], free-slot list exactly fresh - used distinct slots
  *               inside the run; in its class's partial list exactly when it has a free slot,
- *               links consistent both ways (but the first run's prev);
+ *               links consistent both ways, the first run's prev at the last run;
  *   run map     an allocated block marking exactly the runs and the units they reach into.
  * The walk never reads outside the heap, however broken the heap is.
  */
@@ -964,6 +982,9 @@ static bool check_runs(const tally_t *t) {
             if (++listed > t->partial_runs) /* also ends any cycle */
                 break;
         }
+        if (prev != NULL && partial_runs[c]->prev != prev)
+            return fail(partial_runs[c], "partial-run list's first run does not point back at "
+                                         "its last");
     }
     if (listed != t->partial_runs)
         return check_fail(&report,

@@ -166,8 +166,8 @@ static void test_list_corruptions(void) {
 
 /*
  * Fill the run with 16-byte objects until a second run opens, then free one slot of the first:
- * the class's partial list is then first -> second. The second run, or NULL if that did not
- * happen.
+ * the class's partial list is then second -> first (a new run joins at the front, a full one
+ * that gets a slot back at the end). The second run, or NULL if that did not happen.
  */
 static run_t *fill_second_run(void) {
     char *p;
@@ -178,9 +178,10 @@ static run_t *fill_second_run(void) {
     if (p == NULL)
         return NULL;
     mm_free(smalls[SMALLS - 1]);
-    bool listed = run->next == run_of(p) && run->next->prev == run;
-    CHECK(listed, "the first run is not listed before the second");
-    return listed && mm_checkheap(__LINE__) ? run->next : NULL;
+    run_t *second = run_of(p);
+    bool listed = second->next == run && run->prev == second && second->prev == run;
+    CHECK(listed, "the partial list is not second -> first, circular backwards");
+    return listed && mm_checkheap(__LINE__) ? second : NULL;
 }
 
 /* The run map: the one allocated block that is neither a run nor one of build_heap's objects. */
@@ -274,12 +275,18 @@ static void test_run_corruptions(void) {
         expect_broken("partial-run link to no run", "partial-run list entry is not a run", nowhere);
     }
     run_t *second;
-    if (build_heap() && (second = fill_second_run()) != NULL) {
-        second->prev = second;
-        expect_broken("partial-run prev link", "partial-run prev link", second);
-    }
     if (build_heap() && fill_second_run() != NULL) {
-        run->next = NULL; /* drops the second run from the class's partial list */
+        run->prev = run;
+        expect_broken("partial-run prev link", "partial-run prev link", run);
+    }
+    if (build_heap() && (second = fill_second_run()) != NULL) {
+        second->prev = second; /* the list's first run must point back at its last */
+        expect_broken("partial list's first run", "first run does not point back at its last",
+                      second);
+    }
+    if (build_heap() && (second = fill_second_run()) != NULL) {
+        second->next = NULL; /* drops the first run from the list, which stays consistent */
+        second->prev = second;
         expect_broken("partial run dropped from its list", "partial-run lists and heap disagree",
                       NULL);
     }
