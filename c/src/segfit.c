@@ -59,16 +59,17 @@
  * only one that can reach past it. Each class keeps a list of its runs with a free slot, and
  * mallocs take from its first run until that run is full: a new run joins at the front, a full
  * run that gets a slot back at the end. So the first run drains, instead of the list's front
- * flipping between full and not on every other op (pushing such runs at the front was 10-14%
- * slower on syn-string and syn-struct, for 0.4 points of syn-struct's utilization). A run that
- * empties goes back to the heap at once. In a run, freed slots are reused first (LIFO), then
- * never-used ones in address order.
+ * flipping between full and not on every other op (pushing such runs at the front ran
+ * syn-string and syn-struct 10-14% slower, for 0.4 points more of syn-struct's utilization). A
+ * run that empties goes back to the heap at once. In a run, freed slots are reused first (LIFO),
+ * then never-used ones in address order.
  *
  * FAST PATHS. mm_malloc inlines taking a slot from the class's first partial run (no stack frame,
  * about 20 instructions) and mm_free inlines finding and freeing a slot; blocks, new runs and
- * releasing runs are out of line. The traces' small objects are mostly slots, and what remains
- * of their cost is a cache miss on the run's header and the slot's line, as glibc's is on the
- * chunk's.
+ * releasing runs are out of line. The traces' small objects are mostly slots, and their cost is
+ * in instructions and branches more than in cache misses: keeping a run's free slots in a stack
+ * beside the run, so that neither malloc nor free touches the slot's line, was slower, and so
+ * were branch-free versions of the map lookup and of the partial list's upkeep.
  *
  * REALLOC. Shrink in place (the tail becomes free). Grow in place into a free next block, or
  * past the heap's end when the block (or the free block after it) is last; else slide down into
