@@ -69,7 +69,8 @@
  * releasing runs are out of line. The traces' small objects are mostly slots, and their cost is
  * in instructions and branches more than in cache misses: keeping a run's free slots in a stack
  * beside the run, so that neither malloc nor free touches the slot's line, was slower, and so
- * were branch-free versions of the map lookup and of the partial list's upkeep.
+ * was a branch-free map lookup (callgrind's cache and branch models had favoured both). A
+ * branch-free removal of a full run from its list gained 1-4%, too little for the masks it needs.
  *
  * REALLOC. Shrink in place (the tail becomes free). Grow in place into a free next block, or
  * past the heap's end when the block (or the free block after it) is last; else slide down into
