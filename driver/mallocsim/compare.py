@@ -7,7 +7,9 @@ each in its own preloaded process, see references.py). The table has one
 column group per allocator (utilization, Kops/s), the best of each marked per
 trace, and geometric means over the traces that every allocator passed, so
 that the means compare like with like. A failed cell shows FAIL and the rest
-is still measured; a reference that is not installed is listed as missing.
+is still measured; a reference whose footprint could not be measured on a
+trace shows '-' there, with the reason listed; a reference that is not
+installed is listed as missing.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ COMPARE_NOTE = (
     "util = peak live payload / peak heap footprint: for our heap its high-water mark, for a "
     "reference allocator the footprint its own statistics report at the peak; "
     f"bound = the best any 16-byte-aligned allocator can do; {WINNER} = best on that trace; "
-    "a reference's util is '-' when the trace fit in memory its process already held; "
+    "a reference's util is '-' (not measured, the reason listed) when its footprint grew by "
+    "less than the trace's live blocks take even rounded up to 8 bytes: memory its process "
+    "already held served part of the trace; "
     "geomean = over the traces where every allocator has that figure"
 )
 
@@ -199,8 +203,22 @@ def failures(comparison: Comparison) -> list[TraceResult]:
     ]
 
 
+def not_measured(comparison: Comparison) -> list[tuple[str, list[str], str]]:
+    """The valid cells whose utilization could not be measured (see
+    reference_worker.with_footprint): (allocator, trace names, reason), the
+    traces that share an allocator and a reason together, in table order."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for allocator in comparison.allocators:
+        for trace in comparison.traces:
+            result = comparison.cell(allocator, trace)
+            if result is not None and result.valid and result.not_measured:
+                grouped.setdefault((allocator, result.not_measured), []).append(result.trace)
+    return [(allocator, traces, why) for (allocator, why), traces in grouped.items()]
+
+
 def format_comparison(comparison: Comparison) -> str:
-    """The side-by-side table, its means, failures, missing references and the note."""
+    """The side-by-side table, its means, failures, cells not measured,
+    missing references and the note."""
     allocators = comparison.allocators
     header = [*TABLE_HEADER[:2], *TABLE_HEADER[2:] * len(allocators)]
     body = [[c.text + (WINNER if c.best else " ") for c in row] for row in table_rows(comparison)]
@@ -213,6 +231,10 @@ def format_comparison(comparison: Comparison) -> str:
     if failed:
         out.append("Failures:")
         out.extend(f"  {r.allocator} on {r.trace}: {r.error}" for r in failed)
+    unmeasured = not_measured(comparison)
+    if unmeasured:
+        out.append("Not measured:")
+        out.extend(f"  {a} on {', '.join(ts)}: {why}" for a, ts, why in unmeasured)
     for name, why in comparison.missing.items():
         out.append(f"Missing: {name}: {why}")
     out.append(COMPARE_NOTE)

@@ -19,6 +19,7 @@ from mallocsim.compare import (
     Comparison,
     failures,
     means_note,
+    not_measured,
     table_rows,
 )
 from mallocsim.pictures import Pictures
@@ -118,6 +119,14 @@ def render_html(comparison: Comparison, pictures: Pictures, title: str = "malloc
         parts += [
             f"<li>{escape(r.allocator)} on {escape(r.trace)}: {escape(r.error or '')}</li>"
             for r in failed
+        ]
+        parts.append("</ul>")
+    unmeasured = not_measured(comparison)
+    if unmeasured:
+        parts.append("<h2>Not measured</h2><ul>")
+        parts += [
+            f"<li>{escape(a)} on {escape(', '.join(ts))}: {escape(why)}</li>"
+            for a, ts, why in unmeasured
         ]
         parts.append("</ul>")
     if comparison.missing:

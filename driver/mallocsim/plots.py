@@ -86,7 +86,8 @@ def _bar_note(figure: Figure) -> None:
         0.01,
         0.01,
         "fail: the allocator failed a check there; n/m: not measured (a reference whose "
-        "footprint grew less than the payload: the trace fit in memory it already held)",
+        "footprint grew less than the live blocks take rounded up to 8 bytes: memory it "
+        "already held served part of the trace)",
         fontsize=7,
         color="dimgrey",
     )

@@ -24,10 +24,15 @@ from mallocsim.allocators import AllocatorSpec
 from mallocsim.errors import UsageError
 from mallocsim.references import REFERENCES
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
+from mallocsim.results import TraceResult
 from mallocsim.timeline import Observed, observe_checked
 from mallocsim.trace import load_trace
 
 FOOTPRINT_READS = 20_000  # readings of the footprint a trace is worth (see observe_checked)
+# Bytes: a block of any reference takes at least its size rounded up to this
+# (their size classes are multiples of 8 bytes), so no footprint of theirs can
+# be below the trace's live sizes rounded up to it.
+MIN_GRANULE = 8
 _STATS_CDEF = """
 struct mallinfo2 { size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks,
                    fordblks, keepcost; };
@@ -120,6 +125,37 @@ def settle(name: str) -> None:
             process.mallctl(b"thread.tcache.flush", ffi.NULL, ffi.NULL, ffi.NULL, 0)
 
 
+def with_footprint(result: TraceResult, observed: Observed, needed: int) -> TraceResult:
+    """A reference's valid result with the peak footprint and the utilization
+    of its observed pass; or with neither, and the reason in not_measured,
+    when that footprint cannot be the allocator's own. Its blocks are
+    multiples of MIN_GRANULE, so the trace's live blocks take `needed` bytes
+    at their peak (their sizes rounded up to it) however it lays them out: a
+    footprint that grew by less (a utilization above that bound) means memory
+    the process held before the first op served part of the trace, because
+    the trace is too small to measure the allocator by or because the
+    measurement missed some of it."""
+    peak, payload = observed.peak_footprint, observed.peak_payload
+    why = None
+    if peak <= 0:
+        why = "its footprint did not grow: the trace fit in memory its process already held"
+    elif peak < payload:
+        why = (
+            f"its footprint grew by {peak:,} B, less than the peak payload ({payload:,} B): "
+            "the trace fit in memory its process already held"
+        )
+    elif peak < needed:
+        why = (
+            f"its footprint grew by {peak:,} B, less than the {needed:,} B the live blocks "
+            f"take rounded up to {MIN_GRANULE} (utilization {payload / peak:.1%}, above the "
+            f"{MIN_GRANULE}-byte bound {payload / needed:.1%}): memory its process already "
+            "held served part of the trace"
+        )
+    if why is not None:
+        return replace(result, heap_size=None, utilization=None, not_measured=why)
+    return replace(result, heap_size=peak, utilization=payload / peak, not_measured=None)
+
+
 def run(request: dict) -> dict:
     """Replay the requested trace on this process's allocator: the payload to print."""
     name = request["reference"]
@@ -171,18 +207,8 @@ def run(request: dict) -> dict:
         result = replay_trace(trace, alloc, options)
     if not (result.valid and observed.valid):
         return {"result": asdict(result), "series": None}
-    # A footprint that grew by less than the peak payload means the trace was
-    # served in part from memory the process held before it started: too
-    # small a trace to measure this allocator by, so no utilization at all.
-    # Footprint and payload both come from the observed pass.
-    peak, payload = observed.peak_footprint, observed.peak_payload
-    measured = peak > 0 and peak >= payload
-    result = replace(
-        result,
-        heap_size=peak if measured else None,
-        utilization=payload / peak if measured else None,
-        peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    )
+    result = with_footprint(result, observed, trace.peak_rounded(MIN_GRANULE))
+    result = replace(result, peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     series = asdict(observed.series) if observed.series else None
     return {"result": asdict(result), "series": series}
 

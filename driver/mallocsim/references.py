@@ -19,10 +19,13 @@ give a new arena or heap, so the trace does not fill the interpreter's holes.
 What the allocator held in reserve before the first op (a padded top, a
 partly used slab, tcmalloc's caches: from 0.1 to about 2 MiB) may still serve
 part of the trace unseen, so on small traces the footprint is understated.
-Their utilization is peak live payload / that peak footprint; none when the
-footprint grew by less than the peak payload (the trace fit in memory the
-process already held: too small to measure the allocator by). Each result
-also carries the worker process's peak RSS (getrusage, interpreter included).
+Their utilization is peak live payload / that peak footprint; none, with the
+reason in the result's not_measured, when the footprint grew by less than the
+trace's live blocks take at their peak even rounded up to 8 bytes (every
+reference's smallest size class): a utilization above that bound cannot be
+real, so memory the process already held served part of the trace (too small
+a trace to measure the allocator by). Each result also carries the worker
+process's peak RSS (getrusage, interpreter included).
 
 A reference whose library is not installed raises ReferenceMissing, whose
 message is the apt-get command that installs it; callers report it and go on.

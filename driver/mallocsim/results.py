@@ -10,8 +10,9 @@ Metrics (defined once, in DESIGN.md):
 
 JSON format history (the "version" field):
   1  first version: {"format", "version", "runs": [{"allocator", "traces": [...]}]};
-     later within 1: a trace's optional "peak_rss", and the optional top-level
-     "series" and "heap_map" of `mallocsim compare` (readers ignore what they do not know)
+     later within 1: a trace's optional "peak_rss" and "not_measured", and the optional
+     top-level "series" and "heap_map" of `mallocsim compare` (readers ignore what they do
+     not know)
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class TraceResult:
     checked_seconds: float | None = None  # the faster of the two checked passes
     ops_per_sec: float | None = None  # ops / seconds
     peak_rss: int | None = None  # bytes: peak resident set of a reference allocator's process
+    not_measured: str | None = None  # why a valid reference result has no utilization
 
 
 @dataclass(frozen=True)

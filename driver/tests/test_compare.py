@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -169,3 +170,22 @@ def test_cells_equal_as_shown_tie_for_the_mark():
     )
     row = next(line for line in format_comparison(comparison).splitlines() if line.startswith("x"))
     assert row.split()[2:] == ["91.8%*", "123*", "91.8%*", "123*"]
+
+
+def test_cells_not_measured_are_listed_with_their_reason_once_per_reason():
+    held = "its footprint did not grow: the trace fit in memory its process already held"
+    below = "its footprint grew by 9,000 B, less than the 9,600 B the live blocks take"
+    comparison = build(
+        [
+            replace(_result("glibc", "x", None, 100.0), not_measured=held),
+            _result("glibc", "y", 0.5, 100.0),
+            replace(_result("glibc", "z", None, 100.0), not_measured=held),
+            replace(_result("jemalloc", "x", None, 100.0), not_measured=below),
+            _result("jemalloc", "y", 0.6, 100.0),
+            _result("jemalloc", "z", 0.7, 100.0),
+        ]
+    )
+    text = format_comparison(comparison)
+    x_row = next(line for line in text.splitlines() if line.startswith("x")).split()
+    assert x_row[2] == "-" and x_row[4] == "-"
+    assert f"Not measured:\n  glibc on x, z: {held}\n  jemalloc on x: {below}\n" in text

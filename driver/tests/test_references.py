@@ -1,6 +1,8 @@
 """The production allocators as references: each one installed gives a
-footprint from its own statistics and a utilization in (0, 1]; one missing is
-reported with its install command and the comparison goes on."""
+footprint from its own statistics and a utilization in (0, 1]; a footprint
+that cannot be the allocator's own (below what the trace's live blocks take)
+is not measured, with the reason; one missing is reported with its install
+command and the comparison goes on."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from mallocsim._native import NATIVE_DIR
+from mallocsim.reference_worker import with_footprint
 from mallocsim.references import REFERENCES, ReferenceMissing, replay_reference, require
 from mallocsim.replay import ReplayOptions
+from mallocsim.results import TraceResult
+from mallocsim.timeline import Observed
 from mallocsim.trace import load_trace
 
 SMALL = [8 + i % 57 for i in range(30_000)]  # bytes: headers and rounding weigh on these
@@ -99,3 +104,44 @@ def test_a_library_that_is_not_the_reference_is_a_problem_not_a_crash(
     assert run.status == 2, run.out + run.err
     assert "jemalloc: its statistics are not reachable" in run.err and "Traceback" not in run.err
     assert "segfit" in run.out
+
+
+# ------------------------------------------------------- footprints not measured
+
+
+def _observed(peak_footprint: int, peak_payload: int) -> Observed:
+    return Observed(True, peak_footprint, peak_payload, None)
+
+
+def test_a_footprint_below_the_8_byte_bound_is_not_measured_and_says_why():
+    result = TraceResult("jemalloc", "syn-string", "syn-string.rep", True, None, 80_000, 1)
+    payload, needed = 968_159, 1_004_200  # syn-string: needed = live sizes rounded up to 8
+    # What jemalloc's footprint read there, measured on an arena already in use: 99.7%.
+    judged = with_footprint(result, _observed(970_752, payload), needed)
+    assert judged.valid and judged.utilization is None and judged.heap_size is None
+    assert judged.not_measured is not None
+    assert "less than the 1,004,200 B the live blocks take rounded up to 8" in judged.not_measured
+    assert "utilization 99.7%, above the 8-byte bound 96.4%" in judged.not_measured
+    # Below the peak payload itself, or no growth at all: the trace fit in memory already held.
+    for peak in (900_000, 0):
+        judged = with_footprint(result, _observed(peak, payload), needed)
+        assert judged.utilization is None and "already held" in (judged.not_measured or "")
+    # At the bound or above it: measured.
+    for peak in (needed, 1_208_000):
+        judged = with_footprint(result, _observed(peak, payload), needed)
+        assert judged.heap_size == peak and judged.utilization == payload / peak
+        assert judged.not_measured is None
+
+
+def test_a_footprint_not_measured_is_shown_with_its_reason(cli, write_trace, tmp_path):
+    # 300 bytes fit in what glibc's new thread arena already holds: no growth.
+    trace = write_trace("small", "a 0 100\na 1 200\nf 0\nf 1\n")
+    out = tmp_path / "cmp.json"
+    run = cli("compare", "-a", "segfit", "-a", "glibc", "--no-timing", "--json", out, trace)
+    assert run.status == 0, run.err
+    row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
+    assert row[4] == "-"  # glibc's util
+    assert "Not measured:\n  glibc on small: its footprint " in run.out
+    [saved] = [t for r in run.json(out)["runs"] if r["allocator"] == "glibc" for t in r["traces"]]
+    assert saved["valid"] and saved["utilization"] is None
+    assert "already held" in saved["not_measured"]

@@ -1,6 +1,7 @@
 """The trace module: every format accepted, every malformed case rejected with
-its exact line and message, files and directories found, the reference traces
-read right, and random input (well-formed or not) handled."""
+its exact line and message, files and directories found, live sizes rounded as
+the checked pass rounds them, the reference traces read right, and random input
+(well-formed or not) handled."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mallocsim.allocators import resolve
+from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.trace import TraceError, find_traces, load_trace, load_traces, parse_trace_text
 
 SHARED_TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
@@ -233,6 +236,25 @@ def test_load_traces_reports_a_bad_file_and_loads_the_others(tmp_path):
     assert problem.startswith(f"{tmp_path / 'b.rep'}:2: ")
     with pytest.raises(TraceError, match="no such file or directory"):
         load_traces([tmp_path / "nope"])
+
+
+# ------------------------------------------------------ live sizes, rounded
+
+# Live after each op, each size rounded up to 8 | to 16: a 1 -> 8 | 16, a 9 ->
+# 24 | 32, r 17 replaces the 1 -> 40 | 48, c 3 x 5 -> 56 | 64 (the peak),
+# free(NULL) changes nothing, f 1 -> 40 | 48, a 8 -> 48 | 64, "r 2 0" ends
+# block 2 -> 32 | 48.
+EVERY_KIND = "a 0 1\na 1 9\nr 0 17\nc 2 3 5\nf -1\nf 1\na 3 8\nr 2 0\n"
+
+
+def test_peak_rounded_counts_live_sizes_as_the_checked_pass_does():
+    trace = parse_trace_text(EVERY_KIND)
+    assert trace.peak_rounded(8) == 56 and trace.peak_rounded(16) == 64
+    assert trace.peak_rounded(1) == 17 + 9 + 15  # not rounded: the peak payload
+    # At 16 it is what the engine's checked pass reports as peak_aligned.
+    with LoadedAllocator(resolve("glibc")) as alloc:
+        result = replay_trace(trace, alloc, ReplayOptions(timing=False))
+    assert result.valid and result.peak_aligned == 64
 
 
 # --------------------------------------------------------- reference traces
