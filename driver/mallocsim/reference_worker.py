@@ -16,7 +16,7 @@ import resource
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 
 from cffi import FFI
 
@@ -48,16 +48,25 @@ void mi_process_info(size_t *elapsed_msecs, size_t *user_msecs, size_t *system_m
 """
 
 
-def footprint_reader(name: str) -> Callable[[], int]:
-    """A function reading the named allocator's footprint from its own
-    statistics. Its buffers are made here, so a reading allocates nothing
-    from the allocator it measures. Fails (AttributeError, or UsageError) when
-    that allocator is not the one this process runs on."""
+@dataclass(frozen=True)
+class Meter:
+    """How the observed pass measures a reference: its footprint, read from its
+    own statistics, and what to do right before the baseline reading (after
+    the engine allocated all it will before the trace's first op)."""
+
+    footprint: Callable[[], int]  # bytes
+    start: Callable[[], None] | None = None
+
+
+def meter(name: str) -> Meter:
+    """How to measure the named allocator. Its buffers are made here, so a
+    reading allocates nothing from the allocator it measures. Fails
+    (AttributeError, or UsageError) when that allocator is not the one this
+    process runs on."""
     ffi = FFI()
     ffi.cdef(_STATS_CDEF)
     process = ffi.dlopen(None)  # the global scope: the preloaded library comes first
     value = ffi.new("size_t *")
-    length = ffi.new("size_t *")
     if name == "glibc":
         mallinfo2 = process.mallinfo2
 
@@ -65,20 +74,9 @@ def footprint_reader(name: str) -> Callable[[], int]:
             info = mallinfo2()
             return int(info.arena + info.hblkhd)
 
-        return glibc
+        return Meter(glibc)
     if name == "jemalloc":
-        mallctl = process.mallctl
-        epoch = ffi.new("uint64_t *", 1)
-
-        def jemalloc() -> int:
-            length[0] = ffi.sizeof("uint64_t")
-            mallctl(b"epoch", epoch, length, epoch, ffi.sizeof("uint64_t"))
-            length[0] = ffi.sizeof("size_t")
-            if mallctl(b"stats.active", value, length, ffi.NULL, 0) != 0:
-                raise UsageError("jemalloc: stats.active is unavailable (built without stats?)")
-            return int(value[0])
-
-        return jemalloc
+        return _jemalloc_meter(ffi, process.mallctl)
     if name == "tcmalloc":
         get = process.MallocExtension_GetNumericProperty
 
@@ -88,7 +86,7 @@ def footprint_reader(name: str) -> Callable[[], int]:
             get(b"tcmalloc.pageheap_unmapped_bytes", value)
             return heap - int(value[0])
 
-        return tcmalloc
+        return Meter(tcmalloc)
     if name == "mimalloc":
         info = process.mi_process_info
         rest = ffi.new("size_t[7]")
@@ -97,17 +95,56 @@ def footprint_reader(name: str) -> Callable[[], int]:
             info(rest, rest + 1, rest + 2, rest + 3, rest + 4, value, rest + 5, rest + 6)
             return int(value[0])
 
-        return mimalloc
+        return Meter(mimalloc)
     raise UsageError(f"{name}: not a reference allocator")
+
+
+def _jemalloc_meter(ffi: FFI, mallctl: Callable[..., int]) -> Meter:
+    """jemalloc's footprint: the active pages of an arena made for the trace
+    alone. It is created here, empty, and the observed thread is moved onto it
+    right before the baseline reading, its thread cache emptied: from then on
+    every block the trace takes comes from that arena (a manual arena keeps
+    even the blocks above opt.oversize_threshold), and nothing else does.
+    Measured on an arena already in use, or process-wide, part of the trace
+    is served unseen from what the arena and the thread cache held at the
+    baseline (regions the engine and cffi had used and freed, partly used
+    slabs)."""
+    unsigned = ffi.sizeof("unsigned")
+    arena = ffi.new("unsigned *")
+    page = ffi.new("size_t *")
+    value = ffi.new("size_t *")
+    length = ffi.new("size_t *", unsigned)
+    if mallctl(b"arenas.create", arena, length, ffi.NULL, 0) != 0:
+        raise UsageError("jemalloc: cannot create an arena for the trace (arenas.create)")
+    length[0] = ffi.sizeof("size_t")
+    if mallctl(b"arenas.page", page, length, ffi.NULL, 0) != 0:
+        raise UsageError("jemalloc: its page size is unavailable (arenas.page)")
+    active = f"stats.arenas.{arena[0]}.pactive".encode()
+    epoch = ffi.new("uint64_t *", 1)
+
+    def jemalloc() -> int:
+        length[0] = ffi.sizeof("uint64_t")
+        mallctl(b"epoch", epoch, length, epoch, ffi.sizeof("uint64_t"))  # refresh the stats
+        length[0] = ffi.sizeof("size_t")
+        if mallctl(active, value, length, ffi.NULL, 0) != 0:
+            raise UsageError(f"jemalloc: {active.decode()} is unavailable (built without stats?)")
+        return int(value[0]) * int(page[0])
+
+    def start() -> None:
+        if mallctl(b"thread.arena", ffi.NULL, ffi.NULL, arena, unsigned) != 0:
+            raise UsageError(f"jemalloc: cannot move the trace onto arena {arena[0]}")
+        # Fails only when there is no thread cache, and so nothing to empty.
+        mallctl(b"thread.tcache.flush", ffi.NULL, ffi.NULL, ffi.NULL, 0)
+
+    return Meter(jemalloc, start)
 
 
 def settle(name: str) -> None:
     """Make the calling thread start clean, through the allocator's own
-    interface, before the baseline is read: give back the free memory it
-    holds (what it gives back and later takes again for the trace is then
-    counted, not hidden in the baseline); jemalloc, whose stats.active never
-    counts free pages, gets a new arena for this thread instead, so the trace
-    shares no slab with the interpreter."""
+    interface, before the pass: give back the free memory it holds (what it
+    gives back and later takes again for the trace is then counted, not
+    hidden in the baseline). jemalloc needs none of it: its trace gets an
+    arena of its own (see _jemalloc_meter)."""
     ffi = FFI()
     ffi.cdef(_STATS_CDEF)
     process = ffi.dlopen(None)
@@ -117,12 +154,6 @@ def settle(name: str) -> None:
         process.MallocExtension_ReleaseFreeMemory()
     elif name == "mimalloc":
         process.mi_collect(True)
-    elif name == "jemalloc":
-        arena = ffi.new("unsigned *")
-        length = ffi.new("size_t *", ffi.sizeof("unsigned"))
-        if process.mallctl(b"arenas.create", arena, length, ffi.NULL, 0) == 0:
-            process.mallctl(b"thread.arena", ffi.NULL, ffi.NULL, arena, ffi.sizeof("unsigned"))
-            process.mallctl(b"thread.tcache.flush", ffi.NULL, ffi.NULL, ffi.NULL, 0)
 
 
 def with_footprint(result: TraceResult, observed: Observed, needed: int) -> TraceResult:
@@ -161,8 +192,8 @@ def run(request: dict) -> dict:
     name = request["reference"]
     reference = REFERENCES[name]
     try:
-        footprint = footprint_reader(name)
-        footprint()
+        measure = meter(name)
+        measure.footprint()
     except AttributeError:
         raise UsageError(
             f"{name}: its statistics are not reachable: is {reference.library} preloaded?"
@@ -182,7 +213,8 @@ def run(request: dict) -> dict:
         # the trace's (later passes would find their memory already there), and
         # in a thread of its own: glibc, jemalloc and mimalloc give a new thread
         # a new arena or heap, so the trace does not fill the holes the
-        # interpreter left in the main thread's.
+        # interpreter left in the main thread's (jemalloc's gets an arena of
+        # its own at the baseline: see _jemalloc_meter).
         passes: list[Observed | BaseException] = []
 
         def observed_pass() -> None:
@@ -190,7 +222,13 @@ def run(request: dict) -> dict:
                 settle(name)
                 passes.append(
                     observe_checked(
-                        trace, alloc, footprint, request["series_points"], True, FOOTPRINT_READS
+                        trace,
+                        alloc,
+                        measure.footprint,
+                        request["series_points"],
+                        True,
+                        FOOTPRINT_READS,
+                        measure.start,
                     )
                 )
             except BaseException as error:  # reported by the main thread

@@ -11,14 +11,17 @@ sampled during the checked pass (at every op, so the peak is caught, not what
 is left after the frees), minus what the interpreter itself held before the
 first op:
   glibc     mallinfo2(): arena + hblkhd (heap obtained with brk, plus mmapped chunks)
-  jemalloc  mallctl("stats.active") after refreshing mallctl("epoch")
+  jemalloc  mallctl("stats.arenas.<i>.pactive") of an arena made for the trace,
+            after refreshing mallctl("epoch")
   tcmalloc  "generic.heap_size" - "tcmalloc.pageheap_unmapped_bytes"
   mimalloc  mi_process_info's current commit, with MIMALLOC_EAGER_COMMIT=0
-The observed pass runs in a new thread, which glibc, jemalloc and mimalloc
-give a new arena or heap, so the trace does not fill the interpreter's holes.
-What the allocator held in reserve before the first op (a padded top, a
-partly used slab, tcmalloc's caches: from 0.1 to about 2 MiB) may still serve
-part of the trace unseen, so on small traces the footprint is understated.
+The observed pass runs in a new thread, which glibc and mimalloc give a new
+arena or heap, so the trace does not fill the interpreter's holes; jemalloc's
+thread is moved, right before the first op, onto an arena that nothing else
+uses, its thread cache emptied, so its footprint is the trace's alone. For the
+other three, what the allocator held in reserve before the first op (a padded
+top, a partly used slab, tcmalloc's caches: from 0.1 to about 2 MiB) may still
+serve part of the trace unseen, so on small traces the footprint is understated.
 Their utilization is peak live payload / that peak footprint; none, with the
 reason in the result's not_measured, when the footprint grew by less than the
 trace's live blocks take at their peak even rounded up to 8 bytes (every
@@ -82,7 +85,8 @@ REFERENCES: dict[str, Reference] = {
             "jemalloc",
             "libjemalloc.so.2",
             "libjemalloc2",
-            'mallctl("stats.active") after mallctl("epoch")',
+            'mallctl("stats.arenas.<i>.pactive") of an arena of the trace\'s own, '
+            'after mallctl("epoch")',
         ),
         Reference(
             "mimalloc",

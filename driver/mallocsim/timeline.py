@@ -13,7 +13,9 @@ For a reference allocator the process already holds memory of its own (the
 interpreter's, and the engine's bookkeeping, allocated when the pass starts),
 so the observed trace is prefixed with free(NULL), an op that changes
 nothing: the footprint after it is the baseline that every later reading is
-measured from.
+measured from. A reference may also act at that point, once the engine has
+allocated all it will before the trace's first op (jemalloc gives the trace
+an arena of its own there).
 """
 
 from __future__ import annotations
@@ -78,10 +80,14 @@ def observe_checked(
     points: int = 0,
     baseline_op: bool = False,
     max_reads: int = 0,
+    before_baseline: Callable[[], None] | None = None,
 ) -> Observed:
     """Run one checked pass reading footprint() after the ops. With
     baseline_op, readings are taken relative to the footprint before the first
-    op (see the module's note). Samples at most `points` (0 = none).
+    op (see the module's note), and before_baseline (if any) runs right before
+    that reading. Samples at most `points` (0 = none). An exception raised by
+    footprint() or before_baseline stops the readings and is raised once the
+    pass is over (an exception cannot cross the engine's C loop).
 
     max_reads bounds the readings of a footprint() that is costly (glibc's
     mallinfo2 walks every free chunk; 0 = read after every op). A footprint
@@ -98,10 +104,15 @@ def observe_checked(
     sample_heap = ffi.new("uint64_t[]", room)
     state = dict.fromkeys(("base", "peak", "taken", "window_live", "window_heap"), 0)
     state.update(size=0, live=0, top=0)
+    errors: list[BaseException] = []  # raised by footprint() or before_baseline
 
     def observe(_context: object, index: int, live: int) -> None:
+        if errors:
+            return
         if baseline_op:
             if index == 0:
+                if before_baseline is not None:
+                    before_baseline()
                 state["base"] = footprint()
                 return
             index -= 1
@@ -124,13 +135,18 @@ def observe_checked(
             state["taken"] = taken + 1
             state["window_live"] = state["window_heap"] = 0
 
-    callback = ffi.callback("void(void *, uint64_t, uint64_t)", observe)
+    def keep_error(_type: object, error: BaseException, _traceback: object) -> None:
+        errors.append(error)
+
+    callback = ffi.callback("void(void *, uint64_t, uint64_t)", observe, onerror=keep_error)
     native, keep = _with_baseline_op(trace) if baseline_op else (trace.native, None)
     options = ffi.new("ms_check_options *")
     options.observe = callback
     result = ffi.new("ms_check_result *")
     valid = bool(lib.ms_replay_checked(native, alloc.native, options, result))
     del keep
+    if errors:
+        raise errors[0]
     series = None
     if stride:
         taken = state["taken"]
