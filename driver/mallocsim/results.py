@@ -1,6 +1,6 @@
 """Results as plain data: one TraceResult per (allocator, trace), and their JSON.
 
-Metrics (defined once, in DESIGN.md):
+Metrics (as the design beside the project, ../shared/DESIGN.md, defines them):
   utilization      peak over the trace of the live requested bytes / the heap's
                    high-water mark at the end;
   alignment bound  peak live payload / peak of the live sizes rounded up to 16:
