@@ -11,7 +11,7 @@ malformed trace is one line, ``path:line: message``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,16 +95,19 @@ class Trace:
             ident = -1 if op.id == lib.MS_ID_NULL else op.id
             yield _OP_LETTERS[op.kind], ident, op.size, op.count
 
-    def peak_rounded(self, granule: int) -> int:
-        """Bytes: the peak over the trace of the sum of the live sizes, each
-        rounded up to a multiple of `granule` (a power of two), as the checked
+    def peak_blocks(self, block_size: Callable[[int], int]) -> int:
+        """Bytes: the peak over the trace of the sum of the live blocks, a block
+        of n > 0 bytes counted as block_size(n) (an allocator's rounding: its
+        size class, its chunk with the header), the live blocks as the checked
         pass counts them (a realloc's old block is gone after it, "r id 0" and
-        an overflowing calloc leave none). No allocator whose blocks are
-        multiples of `granule` can hold the live blocks in less. The engine's
-        checked pass reports this for 16 (peak_aligned); this is for the others."""
+        an overflowing calloc leave none; a block of 0 bytes counts 0, since
+        not every allocator takes one). No allocator whose blocks of n bytes
+        take block_size(n) or more can hold the live blocks in less.
+        block_size is asked once per distinct size, so it may be a call into
+        the allocator."""
         ops = self.native.ops
-        mask = granule - 1
-        rounded = [0] * self.num_ids  # id -> its live size, rounded
+        blocks = {0: 0}  # size -> block_size(size)
+        taken = [0] * self.num_ids  # id -> its live block
         live = peak = 0
         for index in range(self.num_ops):
             op = ops[index]
@@ -117,11 +120,22 @@ class Trace:
                 size = size if size < 1 << 64 else 0
             else:
                 size = op.size
-            size = (size + mask) & ~mask
-            live += size - rounded[op.id]
-            rounded[op.id] = size
-            peak = max(peak, live)
+            block = blocks.get(size)
+            if block is None:
+                block = blocks[size] = block_size(size)
+            live += block - taken[op.id]
+            taken[op.id] = block
+            if live > peak:
+                peak = live
         return peak
+
+    def peak_rounded(self, granule: int) -> int:
+        """Bytes: peak_blocks with each size rounded up to a multiple of
+        `granule` (a power of two): the least any allocator whose blocks are
+        multiples of `granule` can hold the live blocks in. The engine's
+        checked pass reports this for 16 (peak_aligned); this is for the others."""
+        mask = granule - 1
+        return self.peak_blocks(lambda size: (size + mask) & ~mask)
 
     def __repr__(self) -> str:
         return f"<Trace {self.name} {self.info.format}: {self.num_ops} ops, {self.num_ids} ids>"

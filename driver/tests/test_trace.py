@@ -257,6 +257,20 @@ def test_peak_rounded_counts_live_sizes_as_the_checked_pass_does():
     assert result.valid and result.peak_aligned == 64
 
 
+def test_peak_blocks_counts_each_live_block_as_the_rounding_given_says_once_per_size():
+    asked = []
+
+    def block_size(size):  # an allocator with a 100-byte header and no rounding
+        asked.append(size)
+        return size + 100
+
+    trace = parse_trace_text(EVERY_KIND + "a 4 9\n")
+    # The peak: after "c 2 3 5", 117 + 109 + 115 (at the end 117 + 108 + 109, 7 less).
+    assert trace.peak_blocks(block_size) == 117 + 109 + 115
+    assert sorted(asked) == [1, 8, 9, 15, 17]  # each size once; 0 ("r 2 0") counts 0
+    assert trace.peak_blocks(lambda size: (size + 7) & ~7) == trace.peak_rounded(8)
+
+
 # --------------------------------------------------------- reference traces
 
 REFERENCE_HEADERS = {
