@@ -34,8 +34,8 @@ COMPARE_NOTE = (
     "reference allocator the footprint its own statistics report at the peak; "
     f"bound = the best any 16-byte-aligned allocator can do; {WINNER} = best on that trace; "
     "a reference's util is '-' (not measured, the reason listed) when its footprint grew by "
-    "less than the trace's live blocks take even rounded up to 8 bytes: memory its process "
-    "already held served part of the trace; "
+    "less than its own blocks need at the trace's peak (each request rounded as that allocator "
+    "rounds it): memory its process already held served part of the trace; "
     "geomean = over the traces where every allocator has that figure"
 )
 

@@ -86,7 +86,7 @@ def _bar_note(figure: Figure) -> None:
         0.01,
         0.01,
         "fail: the allocator failed a check there; n/m: not measured (a reference whose "
-        "footprint grew less than the live blocks take rounded up to 8 bytes: memory it "
+        "footprint grew less than its own blocks need at the trace's peak: memory it "
         "already held served part of the trace)",
         fontsize=7,
         color="dimgrey",

@@ -24,11 +24,18 @@ top, a partly used slab, tcmalloc's caches: from 0.1 to about 2 MiB) may still
 serve part of the trace unseen, so on small traces the footprint is understated.
 Their utilization is peak live payload / that peak footprint; none, with the
 reason in the result's not_measured, when the footprint grew by less than the
-trace's live blocks take at their peak even rounded up to 8 bytes (every
-reference's smallest size class): a utilization above that bound cannot be
-real, so memory the process already held served part of the trace (too small
-a trace to measure the allocator by). Each result also carries the worker
-process's peak RSS (getrusage, interpreter included).
+allocator's own blocks need at the trace's peak: the peak over the trace of
+the live blocks' sizes, each request rounded as the allocator rounds it
+  glibc     its chunk: the request + 8 rounded up to 16, at least 32
+  jemalloc  nallocx(n, 0)
+  tcmalloc  tc_nallocx(n, 0)
+  mimalloc  mi_good_size(n)
+(asked of the allocator in its own process, once per distinct size; a library
+that exports no such function has its requests rounded up to 8, a multiple
+of which every reference's blocks are). A utilization above that bound cannot
+be real, so memory the process already held served part of the trace (too
+small a trace to measure the allocator by). Each result also carries the
+worker process's peak RSS (getrusage, interpreter included).
 
 A reference whose library is not installed raises ReferenceMissing, whose
 message is the apt-get command that installs it; callers report it and go on.
@@ -135,6 +142,18 @@ def require(reference: Reference, library: Path | None = None) -> Path | None:
     )
 
 
+def process_environment(reference: Reference, preload: Path | None) -> dict[str, str]:
+    """The environment of a Python process that runs on `reference`: this
+    one's, with `preload` (from require) as the only LD_PRELOAD, the
+    reference's own variables, and the mallocsim package importable."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env.update(reference.env)
+    if preload is not None:
+        env["LD_PRELOAD"] = str(preload)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR), env.get("PYTHONPATH")]))
+    return env
+
+
 def replay_reference(
     reference: Reference,
     trace: Trace,
@@ -150,11 +169,6 @@ def replay_reference(
     preload = require(reference, library)
     if trace.path is None:
         raise UsageError(f"{trace.name}: a reference replays traces from files only")
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    env.update(reference.env)
-    if preload is not None:
-        env["LD_PRELOAD"] = str(preload)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR), env.get("PYTHONPATH")]))
     request = {
         "reference": reference.name,
         "trace": trace.path,
@@ -168,7 +182,12 @@ def replay_reference(
     command = [sys.executable, "-m", "mallocsim.reference_worker", json.dumps(request)]
     try:
         done = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=timeout, check=False
+            command,
+            env=process_environment(reference, preload),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return _failed(reference, trace, f"did not finish within {timeout:g} s")

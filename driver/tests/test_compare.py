@@ -174,7 +174,7 @@ def test_cells_equal_as_shown_tie_for_the_mark():
 
 def test_cells_not_measured_are_listed_with_their_reason_once_per_reason():
     held = "its footprint did not grow: the trace fit in memory its process already held"
-    below = "its footprint grew by 9,000 B, less than the 9,600 B the live blocks take"
+    below = "its footprint grew by 9,000 B, less than its own blocks need at the peak (9,600 B)"
     comparison = build(
         [
             replace(_result("glibc", "x", None, 100.0), not_measured=held),

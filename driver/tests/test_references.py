@@ -1,36 +1,58 @@
 """The production allocators as references: each one installed gives a
 footprint from its own statistics and a utilization in (0, 1]; a footprint
-that cannot be the allocator's own (below what the trace's live blocks take)
-is not measured, with the reason; jemalloc's is the trace's alone; one missing
-is reported with its install command and the comparison goes on."""
+that cannot be the allocator's own (below what its own blocks, as it rounds
+them, take at the trace's peak) is not measured, with the reason; jemalloc's
+is the trace's alone; one missing is reported with its install command and
+the comparison goes on."""
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
+from cffi import FFI
 
 from mallocsim._native import NATIVE_DIR
-from mallocsim.reference_worker import with_footprint
-from mallocsim.references import REFERENCES, ReferenceMissing, replay_reference, require
+from mallocsim.reference_worker import _size_classes, glibc_chunk, meter, with_footprint
+from mallocsim.references import (
+    REFERENCES,
+    ReferenceMissing,
+    process_environment,
+    replay_reference,
+    require,
+)
 from mallocsim.replay import ReplayOptions
 from mallocsim.results import TraceResult
 from mallocsim.timeline import Observed
-from mallocsim.trace import load_trace
+from mallocsim.trace import load_trace, parse_trace_text
 
 SMALL = [8 + i % 57 for i in range(30_000)]  # bytes: headers and rounding weigh on these
 LARGE = [4000 + i * 7919 % 36000 for i in range(600)]  # bytes: 13 MiB in all, few exact classes
-PEAK = sum(SMALL) + sum(LARGE)  # everything is live after the allocations
+REFILL = [4000 + 16 * i for i in range(80)]  # bytes: these fit in the holes of the large ones
+# Bytes: larger than any hole (and below glibc's mmap threshold), more than the
+# frees gave back: the peak comes last, with the holes still in the heap.
+WIDE = [65_536] * 128
+PEAK = sum(SMALL + LARGE) - sum((SMALL + LARGE)[::2]) + sum(REFILL) + sum(WIDE)
 
 
 def _large_trace() -> str:
-    """~9.5 MiB live at the peak in 30,000 small and 240 large blocks: far more
-    than any of the allocators holds in reserve when its process starts."""
+    """15 MiB live at the peak, far more than any of the allocators holds in
+    reserve when its process starts: 30,600 blocks, every second one freed,
+    then larger ones. Its peak leaves the allocators room to spare: a peak
+    right after a run of allocations is one glibc packs with no gap, so the
+    memory its new arena held before the first op (see
+    test_glibc_on_syn_string_is_not_measured_below_its_chunks) would make it
+    read below its own chunks, and not be measured."""
     sizes = SMALL + LARGE
     ops = [f"a {i} {size}" for i, size in enumerate(sizes)]
     ops += [f"f {i}" for i in range(0, len(sizes), 2)]
-    ops += [f"a {len(sizes) + i} {4000 + 16 * i}" for i in range(80)]
+    more = REFILL + WIDE
+    ops += [f"a {len(sizes) + i} {size}" for i, size in enumerate(more)]
     return "\n".join(ops) + "\n"
 
 
@@ -114,24 +136,50 @@ def _observed(peak_footprint: int, peak_payload: int) -> Observed:
     return Observed(True, peak_footprint, peak_payload, None)
 
 
-def test_a_footprint_below_the_8_byte_bound_is_not_measured_and_says_why():
-    result = TraceResult("jemalloc", "syn-string", "syn-string.rep", True, None, 80_000, 1)
-    payload, needed = 968_159, 1_004_200  # syn-string: needed = live sizes rounded up to 8
-    # What jemalloc's footprint read there, measured on an arena already in use: 99.7%.
-    judged = with_footprint(result, _observed(970_752, payload), needed)
+def test_a_footprint_below_what_its_own_blocks_need_is_not_measured_and_says_why():
+    # An allocator whose blocks have a 16-byte header and are multiples of 32.
+    trace = parse_trace_text("a 0 100\na 1 40\nf 0\na 2 8\n")
+    needed = trace.peak_blocks(lambda size: (size + 16 + 31) & ~31)
+    assert needed == 128 + 64  # not the payload's 140 rounded: its blocks, at their peak
+    result = TraceResult("fake", "t", "t.rep", True, None, 4, 3)
+    blocks = "n + 16 rounded up to 32"
+    judged = with_footprint(result, _observed(160, 140), needed, blocks)
     assert judged.valid and judged.utilization is None and judged.heap_size is None
-    assert judged.not_measured is not None
-    assert "less than the 1,004,200 B the live blocks take rounded up to 8" in judged.not_measured
-    assert "utilization 99.7%, above the 8-byte bound 96.4%" in judged.not_measured
-    # Below the peak payload itself, or no growth at all: the trace fit in memory already held.
-    for peak in (900_000, 0):
-        judged = with_footprint(result, _observed(peak, payload), needed)
-        assert judged.utilization is None and "already held" in (judged.not_measured or "")
-    # At the bound or above it: measured.
-    for peak in (needed, 1_208_000):
-        judged = with_footprint(result, _observed(peak, payload), needed)
-        assert judged.heap_size == peak and judged.utilization == payload / peak
+    assert judged.not_measured == (
+        "its footprint grew by 160 B, less than its own blocks need at the peak (192 B): "
+        "a request of n bytes takes n + 16 rounded up to 32, so its utilization cannot "
+        "exceed 72.9% (this footprint gives 87.5%): memory its process already held served "
+        "part of the trace"
+    )
+    # Below the peak payload itself: the same reason; no growth at all: its own.
+    judged = with_footprint(result, _observed(100, 140), needed, blocks)
+    assert "less than its own blocks need at the peak (192 B)" in (judged.not_measured or "")
+    judged = with_footprint(result, _observed(0, 140), needed, blocks)
+    assert judged.utilization is None and "did not grow" in (judged.not_measured or "")
+    # At what its blocks need or above it: measured.
+    for peak in (needed, 4096):
+        judged = with_footprint(result, _observed(peak, 140), needed, blocks)
+        assert judged.heap_size == peak and judged.utilization == 140 / peak
         assert judged.not_measured is None
+
+
+def test_glibc_on_syn_string_is_not_measured_below_its_chunks(shared_traces):
+    """glibc's footprint read 89.9% there, above the 8-byte bound's 92.5%
+    but not its chunks' 84.9%: part of the trace came from what its new
+    arena held."""
+    trace = load_trace(shared_traces / "cmu" / "syn-string.rep")
+    needed = trace.peak_blocks(glibc_chunk)
+    assert needed == 1_140_176 and trace.peak_rounded(8) == 1_004_200
+    result = TraceResult("glibc", "syn-string", "syn-string.rep", True, None, 80_000, 1)
+    judged = with_footprint(result, _observed(1_077_248, 968_159), needed, "its chunk")
+    assert judged.utilization is None
+    assert "cannot exceed 84.9% (this footprint gives 89.9%)" in (judged.not_measured or "")
+
+
+def test_a_library_without_its_size_function_has_its_requests_rounded_up_to_8():
+    block_size, blocks = _size_classes(object(), "nallocx")  # exports nothing
+    assert [block_size(n) for n in (1, 8, 9, 100)] == [8, 8, 16, 104]
+    assert blocks == "n rounded up to 8 (the library exports no nallocx)"
 
 
 def test_a_footprint_not_measured_is_shown_with_its_reason(cli, write_trace, tmp_path):
@@ -197,3 +245,68 @@ def test_jemalloc_on_syn_string_is_within_its_8_byte_bound(shared_traces):
     result = replay_reference(jemalloc, trace, ReplayOptions(timing=False), timeout=60).result
     assert result.valid and result.utilization is not None, result.not_measured
     assert result.utilization <= result.peak_payload / trace.peak_rounded(8)  # 96.4%: was 99.7%
+
+
+# ------------------------------------------------ each reference's own block sizes
+
+# Bytes: every size to 4 KiB, then a spread through jemalloc's large classes
+# (from 16 KiB), mimalloc's medium and large pages (from 8 and 128 KiB),
+# glibc's mmapped chunks and tcmalloc's page spans (from 128 and 256 KiB).
+BLOCK_SIZES = [*range(1, 4097), *range(4099, 140_000, 997), 262_145, 1_000_000, 3_000_001]
+# Bytes: up to these, each allocator's block is exactly what Meter.block_size
+# says; above, it may take more (glibc: a request it mmaps takes whole pages
+# once it reaches M_MMAP_THRESHOLD, 128 KiB at first; mimalloc: a block in a
+# large page takes a multiple of 64 KiB, mi_good_size counts 4 KiB pages).
+EXACT_UP_TO = {"glibc": 128 * 1024 - 32, "mimalloc": 128 * 1024}
+
+
+def _print_blocks_taken(name: str) -> None:
+    """In the reference's own process: print (size, Meter.block_size(size),
+    the block malloc(size) took) for each of BLOCK_SIZES; the block is glibc's
+    chunk as its size field says, malloc_usable_size's answer for the others.
+    In a new thread, as the observed pass: glibc gives it a new arena, whose
+    chunks all come from its top, none from a bin holding a larger one."""
+    ffi = FFI()
+    ffi.cdef("void *malloc(size_t size); size_t malloc_usable_size(void *ptr);")
+    process = ffi.dlopen(None)
+    block_size = meter(name).block_size
+    rows: list[object] = [None] * len(BLOCK_SIZES)  # made here: the thread frees nothing
+
+    def allocate() -> None:
+        for index, size in enumerate(BLOCK_SIZES):
+            block = process.malloc(size)  # kept: none of them is reused
+            if name == "glibc":
+                taken = ffi.cast("size_t *", block)[-1] & ~7  # the flags are its low bits
+            else:
+                taken = process.malloc_usable_size(block)
+            rows[index] = (size, block_size(size), int(taken))
+
+    thread = threading.Thread(target=allocate)
+    thread.start()
+    thread.join()
+    sys.stdout.write(json.dumps(rows))
+
+
+@pytest.mark.parametrize("name", list(REFERENCES))
+def test_each_references_block_sizes_are_its_own(name):
+    """The rounding the guard counts a reference's blocks by is the one its
+    blocks have (exactly, where it is exact), and never more than they take."""
+    reference = REFERENCES[name]
+    try:
+        preload = require(reference)
+    except ReferenceMissing as missing:
+        pytest.skip(str(missing))
+    probe = f"from tests.test_references import _print_blocks_taken; _print_blocks_taken({name!r})"
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=process_environment(reference, preload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rows = json.loads(done.stdout)
+    assert len(rows) == len(BLOCK_SIZES)
+    exact_up_to = EXACT_UP_TO.get(name, BLOCK_SIZES[-1])
+    assert [r for r in rows if r[0] <= exact_up_to and r[1] != r[2]] == []
+    assert [r for r in rows if r[1] > r[2]] == []  # the bound is never above what it takes
