@@ -11,6 +11,8 @@ import pytest
 from mallocsim.bench import BenchSummary, speed_ratio, summarize_bench
 from mallocsim.results import TraceResult
 
+from .conftest import FIXTURE_ALLOCATORS
+
 TRACE = "".join(f"a {i} {16 + i}\n" for i in range(50)) + "".join(f"f {i}\n" for i in range(50))
 
 
@@ -71,39 +73,31 @@ def test_bench_table_and_json(cli, write_trace, tmp_path):
     assert all(s["speed_vs_glibc_geomean"] > 0 for s in document["bench"]["summary"])
 
 
-def test_a_failing_allocator_shows_in_place_and_sets_status_1(cli, write_trace):
-    from .conftest import FIXTURE_ALLOCATORS
-
-    trace = write_trace("small", TRACE)
-    run = cli(
+def bench_fixture(cli, fixture: str, trace):
+    """`mallocsim bench` on one of the broken-allocator fixtures (classic dialect) and glibc."""
+    return cli(
         "bench",
         "-a",
-        FIXTURE_ALLOCATORS / "misaligned.c",
+        FIXTURE_ALLOCATORS / f"{fixture}.c",
         "--dialect",
         "classic",
         "--min-seconds",
         "0.001",
         trace,
     )
+
+
+def test_a_failing_allocator_shows_in_place_and_sets_status_1(cli, write_trace):
+    trace = write_trace("small", TRACE)
+    run = bench_fixture(cli, "misaligned", trace)
     assert run.status == 1
     assert "FAIL" in run.out and "not 16-byte aligned" in run.out
 
 
 def test_a_crashing_allocator_is_reported_and_the_benchmark_goes_on(cli, write_trace):
     # It used to be timed in this process at once: SIGSEGV took the tool down.
-    from .conftest import FIXTURE_ALLOCATORS
-
     trace = write_trace("crash", "a 0 8\na 1 8\na 2 8\nf 0\n")  # segfault.c dies on its 3rd
-    run = cli(
-        "bench",
-        "-a",
-        FIXTURE_ALLOCATORS / "segfault.c",
-        "--dialect",
-        "classic",
-        "--min-seconds",
-        "0.001",
-        trace,
-    )
+    run = bench_fixture(cli, "segfault", trace)
     assert run.status == 1
     assert "crashed with SIGSEGV at op 2 (a 2 8)" in run.out
     glibc = next(line for line in run.out.splitlines() if line.startswith("crash")).split()
@@ -127,19 +121,8 @@ def test_timed_passes_alternate_between_allocators_in_rounds(write_trace):
 
 
 def test_a_failure_in_the_timed_passes_is_reported_and_the_others_still_timed(cli, write_trace):
-    from .conftest import FIXTURE_ALLOCATORS
-
     trace = write_trace("small", TRACE)
-    run = cli(
-        "bench",
-        "-a",
-        FIXTURE_ALLOCATORS / "init_runs_out.c",
-        "--dialect",
-        "classic",
-        "--min-seconds",
-        "0.001",
-        trace,
-    )
+    run = bench_fixture(cli, "init_runs_out", trace)
     assert run.status == 1
     assert "in the timed passes: mm_init failed (returned -1)" in run.out
     row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
