@@ -95,39 +95,49 @@ class Trace:
             ident = -1 if op.id == lib.MS_ID_NULL else op.id
             yield _OP_LETTERS[op.kind], ident, op.size, op.count
 
+    def block_sizes(self) -> set[int]:
+        """The distinct sizes (bytes, > 0) of the blocks the trace asks for, a
+        calloc's being count x size."""
+        return {size for _, size in self._blocks() if size}
+
     def peak_blocks(self, block_size: Callable[[int], int]) -> int:
         """Bytes: the peak over the trace of the sum of the live blocks, a block
         of n > 0 bytes counted as block_size(n) (an allocator's rounding: its
         size class, its chunk with the header), the live blocks as the checked
-        pass counts them (a realloc's old block is gone after it, "r id 0" and
-        an overflowing calloc leave none; a block of 0 bytes counts 0, since
-        not every allocator takes one). No allocator whose blocks of n bytes
-        take block_size(n) or more can hold the live blocks in less.
-        block_size is asked once per distinct size, so it may be a call into
-        the allocator."""
-        ops = self.native.ops
+        pass counts them (see _blocks; a block of 0 bytes counts 0, since not
+        every allocator takes one). No allocator whose blocks of n bytes take
+        block_size(n) or more can hold the live blocks in less. block_size is
+        asked once per distinct size, so it may be a call into the allocator."""
         blocks = {0: 0}  # size -> block_size(size)
         taken = [0] * self.num_ids  # id -> its live block
         live = peak = 0
+        for ident, size in self._blocks():
+            block = blocks.get(size)
+            if block is None:
+                block = blocks[size] = block_size(size)
+            live += block - taken[ident]
+            taken[ident] = block
+            if live > peak:
+                peak = live
+        return peak
+
+    def _blocks(self) -> Iterator[tuple[int, int]]:
+        """(id, bytes) for each op on a block: the block it leaves that id, as
+        the checked pass counts it (a realloc's old block is gone after it; a
+        free, "r id 0" and an overflowing calloc leave one of 0 bytes).
+        free(NULL) is on no block."""
+        ops = self.native.ops
         for index in range(self.num_ops):
             op = ops[index]
             if op.id == lib.MS_ID_NULL:
                 continue
             if op.kind == lib.MS_OP_FREE:
-                size = 0
+                yield op.id, 0
             elif op.kind == lib.MS_OP_CALLOC:
                 size = op.count * op.size
-                size = size if size < 1 << 64 else 0
+                yield op.id, size if size < 1 << 64 else 0
             else:
-                size = op.size
-            block = blocks.get(size)
-            if block is None:
-                block = blocks[size] = block_size(size)
-            live += block - taken[op.id]
-            taken[op.id] = block
-            if live > peak:
-                peak = live
-        return peak
+                yield op.id, op.size
 
     def peak_rounded(self, granule: int) -> int:
         """Bytes: peak_blocks with each size rounded up to a multiple of

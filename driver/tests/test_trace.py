@@ -271,6 +271,11 @@ def test_peak_blocks_counts_each_live_block_as_the_rounding_given_says_once_per_
     assert trace.peak_blocks(lambda size: (size + 7) & ~7) == trace.peak_rounded(8)
 
 
+def test_block_sizes_are_the_sizes_peak_blocks_asks_about():
+    trace = parse_trace_text(EVERY_KIND + "a 4 9\n")
+    assert trace.block_sizes() == {1, 8, 9, 15, 17}  # calloc's is 3 x 5; "r 2 0" has none
+
+
 # --------------------------------------------------------- reference traces
 
 REFERENCE_HEADERS = {
