@@ -13,11 +13,13 @@ peak is not measured: see with_footprint), and prints one JSON object:
 
 from __future__ import annotations
 
+import ctypes
 import json
+import re
 import resource
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, replace
 
 from cffi import FFI
@@ -42,10 +44,27 @@ MIN_GRANULE = 8
 GLIBC_SIZE_FIELD = 8
 GLIBC_ALIGNMENT = 16
 GLIBC_MINSIZE = 32
+# glibc's thread cache (tcache, malloc.c 2.36): a bin for each chunk size up
+# to this (TCACHE_MAX_BINS = 64 of them, from GLIBC_MINSIZE in steps of
+# GLIBC_ALIGNMENT), each holding at most tcache_count chunks (7; a tunable
+# can make it up to 65,535).
+GLIBC_TCACHE_LARGEST = 1040
+GLIBC_TCACHE_MOST = 65_535
+MALLOC_INFO_ROOM = 1 << 16  # bytes: malloc_info's report on two arenas takes 2 to 20 KiB
+# In malloc_info's report: an arena's start, and the free bytes of a "total":
+# each arena's "fast" (its fastbins) and "rest" (its other bins and its top
+# chunk), then the process's.
+_ARENA = re.compile(rb"<heap ")
+_TOTAL = re.compile(rb'<total type="[a-z]+" count="[0-9]+" size="([0-9]+)"/>')
 _STATS_CDEF = """
-struct mallinfo2 { size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks,
-                   fordblks, keepcost; };
-struct mallinfo2 mallinfo2(void);
+typedef struct _IO_FILE FILE;
+FILE *fmemopen(void *buf, size_t size, const char *mode);
+void setbuf(FILE *stream, char *buf);
+void rewind(FILE *stream);
+long ftell(FILE *stream);
+int malloc_info(int options, FILE *stream);
+void *malloc(size_t size);
+void free(void *ptr);
 int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 int MallocExtension_GetNumericProperty(const char *property, size_t *value);
 int malloc_trim(size_t pad);
@@ -65,37 +84,28 @@ class Meter:
     """How the observed pass measures a reference: its footprint, read from its
     own statistics; the least its block for a request takes, so that a
     footprint below what the trace's live blocks take can be told apart (see
-    with_footprint); and what to do right before the baseline reading (after
-    the engine allocated all it will before the trace's first op)."""
+    with_footprint); and, when the footprint at that point is not the one to
+    count from, how to read the baseline right before the trace's first op
+    (after the engine allocated all it will before it)."""
 
     footprint: Callable[[], int]  # bytes
     block_size: Callable[[int], int]  # bytes: the least a block of n > 0 bytes takes
     blocks: str  # how block_size counts a block, for the reason of a footprint not measured
-    start: Callable[[], None] | None = None
+    baseline: Callable[[], int] | None = None  # bytes; None: footprint()
 
 
-def meter(name: str) -> Meter:
-    """How to measure the named allocator. Its buffers are made here, so a
-    reading allocates nothing from the allocator it measures. Fails
-    (AttributeError, or UsageError) when that allocator is not the one this
-    process runs on."""
+def meter(name: str, sizes: Collection[int] = ()) -> Meter:
+    """How to measure the named allocator on a trace whose blocks have these
+    sizes (Trace.block_sizes: glibc's baseline needs them). Its buffers are
+    made here, so a reading allocates nothing from the allocator it
+    measures. Fails (AttributeError, or UsageError) when that allocator is
+    not the one this process runs on."""
     ffi = FFI()
     ffi.cdef(_STATS_CDEF)
     process = ffi.dlopen(None)  # the global scope: the preloaded library comes first
     value = ffi.new("size_t *")
     if name == "glibc":
-        mallinfo2 = process.mallinfo2
-
-        def glibc() -> int:
-            info = mallinfo2()
-            return int(info.arena + info.hblkhd)
-
-        return Meter(
-            glibc,
-            glibc_chunk,
-            f"a chunk of n + {GLIBC_SIZE_FIELD} rounded up to {GLIBC_ALIGNMENT}, "
-            f"at least {GLIBC_MINSIZE}",
-        )
+        return _glibc_meter(ffi, process, sizes)
     if name == "jemalloc":
         return _jemalloc_meter(ffi, process.mallctl, *_size_classes(process, "nallocx"))
     if name == "tcmalloc":
@@ -127,6 +137,126 @@ def glibc_chunk(size: int) -> int:
     than this: the least it takes still."""
     aligned = (size + GLIBC_SIZE_FIELD + GLIBC_ALIGNMENT - 1) & ~(GLIBC_ALIGNMENT - 1)
     return max(GLIBC_MINSIZE, aligned)
+
+
+class _Mallinfo2(ctypes.Structure):
+    """glibc's struct mallinfo2 (malloc.h, from 2.33)."""
+
+    _fields_ = [
+        (field, ctypes.c_size_t)
+        for field in (
+            "arena",  # bytes: the heaps of all arenas
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",  # bytes: the chunks mmapped
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",  # bytes: free in all arenas' bins and top chunks
+            "keepcost",
+        )
+    ]
+
+
+def _mallinfo2() -> Callable[[], _Mallinfo2]:
+    """glibc's mallinfo2 (AttributeError before glibc 2.33), called through
+    ctypes, which keeps the struct it returns in the interpreter's own
+    allocator: cffi would malloc it, in the arena being measured."""
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = _Mallinfo2
+    mallinfo2.argtypes = []
+    return mallinfo2
+
+
+def _glibc_meter(ffi: FFI, process: object, sizes: Collection[int]) -> Meter:
+    """glibc's footprint: mallinfo2's arena + hblkhd, counted from what was in
+    use right before the first op. The trace's thread has an arena of its own
+    (see run), but the free memory that arena and the thread's cache (tcache)
+    held then would serve the trace's first blocks with no growth: glibc
+    makes a new arena's heap with its top padded (M_TOP_PAD, 128 KiB), which
+    malloc_trim leaves (it trims only the main arena), and the interpreter
+    frees chunks into the cache. So the baseline is the footprint less that
+    free memory: the arena's top and bins (malloc_info, which reports each
+    arena apart) and the cached chunks of the sizes the trace asks for (the
+    only ones it can take: see _glibc_cached). The trace is counted as holding
+    that memory from the first op, as it would hold the padded top of a heap
+    of its own."""
+    mallinfo2 = _mallinfo2()
+    report = ffi.new("char[]", MALLOC_INFO_ROOM)
+    stream = process.fmemopen(report, MALLOC_INFO_ROOM, b"w")
+    if stream == ffi.NULL:
+        raise UsageError("glibc: cannot open a stream in memory for malloc_info")
+    process.setbuf(stream, ffi.NULL)  # unbuffered: writing to it allocates nothing
+    chunks = {glibc_chunk(size) for size in sizes}
+    cacheable = sorted(chunk for chunk in chunks if chunk <= GLIBC_TCACHE_LARGEST)
+
+    def glibc() -> int:
+        info = mallinfo2()
+        return int(info.arena + info.hblkhd)
+
+    def baseline() -> int:
+        cached = sum(_glibc_cached(ffi, process, mallinfo2, chunk) for chunk in cacheable)
+        process.rewind(stream)
+        process.malloc_info(0, stream)
+        footprint = glibc()
+        # Parsed once both are read: the parsing may allocate in the arena.
+        text = ffi.buffer(report, process.ftell(stream))
+        arenas = len(_ARENA.findall(text))
+        totals = _TOTAL.findall(text)  # the process's are fast, rest and mmap
+        if len(totals) != 2 * arenas + 3:
+            raise UsageError(
+                f"glibc: malloc_info's report is not as expected (over {MALLOC_INFO_ROOM:,} B?)"
+            )
+        if arenas != 2:  # the main arena, first, and the one made for the thread
+            raise UsageError(
+                f"glibc: the trace's arena cannot be told apart: {arenas} arenas, not 2"
+            )
+        return footprint - int(totals[2]) - int(totals[3]) - cached
+
+    return Meter(
+        glibc,
+        glibc_chunk,
+        f"a chunk of n + {GLIBC_SIZE_FIELD} rounded up to {GLIBC_ALIGNMENT}, "
+        f"at least {GLIBC_MINSIZE}",
+        baseline,
+    )
+
+
+def _glibc_cached(
+    ffi: FFI, process: object, mallinfo2: Callable[[], _Mallinfo2], chunk: int
+) -> int:
+    """Bytes: the chunks of `chunk` bytes that the calling thread's cache
+    (tcache) holds. glibc's free bytes (mallinfo2's fordblks) count its bins
+    and top chunks, not its caches, whose chunks look in use: a chunk taken
+    from the cache or given back to it leaves them as they were. So chunks
+    are taken with malloc until one comes from elsewhere (they fall by
+    exactly the chunk; one taken from a bin that held more of its size
+    refills the cache with them, and they fall by more), then all given
+    back, counting those the cache takes: the last one taken, from the top
+    or a bin, may end there too, counted (the trace asks for chunks of that
+    size, and the cache serves them first). The blocks are chained through
+    their first word, so that keeping them allocates nothing."""
+    taken = ffi.NULL
+    for _ in range(GLIBC_TCACHE_MOST + 1):
+        free = mallinfo2().fordblks
+        block = process.malloc(chunk - GLIBC_SIZE_FIELD)
+        if block == ffi.NULL:
+            raise MemoryError(f"glibc: malloc({chunk - GLIBC_SIZE_FIELD}) failed")
+        ffi.cast("void **", block)[0] = taken
+        taken = block
+        if free - mallinfo2().fordblks == chunk:
+            break
+    else:
+        raise UsageError(f"glibc: its thread's cache of {chunk}-byte chunks does not empty")
+    cached = 0
+    while taken != ffi.NULL:
+        block, taken = taken, ffi.cast("void **", taken)[0]
+        free = mallinfo2().fordblks
+        process.free(block)
+        if mallinfo2().fordblks == free:
+            cached += chunk
+    return cached
 
 
 def _rounded(size: int) -> int:
@@ -181,13 +311,14 @@ def _jemalloc_meter(
             raise UsageError(f"jemalloc: {active.decode()} is unavailable (built without stats?)")
         return int(value[0]) * int(page[0])
 
-    def start() -> None:
+    def baseline() -> int:
         if mallctl(b"thread.arena", ffi.NULL, ffi.NULL, arena, unsigned) != 0:
             raise UsageError(f"jemalloc: cannot move the trace onto arena {arena[0]}")
         # Fails only when there is no thread cache, and so nothing to empty.
         mallctl(b"thread.tcache.flush", ffi.NULL, ffi.NULL, ffi.NULL, 0)
+        return jemalloc()
 
-    return Meter(jemalloc, block_size, blocks, start)
+    return Meter(jemalloc, block_size, blocks, baseline)
 
 
 def settle(name: str) -> None:
@@ -195,7 +326,9 @@ def settle(name: str) -> None:
     interface, before the pass: give back the free memory it holds (what it
     gives back and later takes again for the trace is then counted, not
     hidden in the baseline). jemalloc needs none of it: its trace gets an
-    arena of its own (see _jemalloc_meter)."""
+    arena of its own (see _jemalloc_meter). glibc's malloc_trim leaves the
+    free memory of the thread's own arena and cache, which its baseline
+    counts instead (see _glibc_meter)."""
     ffi = FFI()
     ffi.cdef(_STATS_CDEF)
     process = ffi.dlopen(None)
@@ -239,14 +372,14 @@ def run(request: dict) -> dict:
     """Replay the requested trace on this process's allocator: the payload to print."""
     name = request["reference"]
     reference = REFERENCES[name]
+    trace = load_trace(request["trace"])
     try:
-        measure = meter(name)
+        measure = meter(name, trace.block_sizes())
         measure.footprint()
     except AttributeError:
         raise UsageError(
             f"{name}: its statistics are not reachable: is {reference.library} preloaded?"
         ) from None
-    trace = load_trace(request["trace"])
     options = ReplayOptions(
         check_heap=False,
         timing=request["timing"],
@@ -262,7 +395,8 @@ def run(request: dict) -> dict:
         # in a thread of its own: glibc, jemalloc and mimalloc give a new thread
         # a new arena or heap, so the trace does not fill the holes the
         # interpreter left in the main thread's (jemalloc's gets an arena of
-        # its own at the baseline: see _jemalloc_meter).
+        # its own at the baseline, and glibc's baseline counts what the new
+        # arena holds free: see _jemalloc_meter and _glibc_meter).
         passes: list[Observed | BaseException] = []
 
         def observed_pass() -> None:
@@ -276,7 +410,7 @@ def run(request: dict) -> dict:
                         request["series_points"],
                         True,
                         FOOTPRINT_READS,
-                        measure.start,
+                        measure.baseline,
                     )
                 )
             except BaseException as error:  # reported by the main thread

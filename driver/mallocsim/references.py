@@ -10,7 +10,8 @@ Their heap is not ours, so their footprint comes from their own statistics,
 sampled during the checked pass (at every op, so the peak is caught, not what
 is left after the frees), minus what the interpreter itself held before the
 first op:
-  glibc     mallinfo2(): arena + hblkhd (heap obtained with brk, plus mmapped chunks)
+  glibc     mallinfo2(): arena + hblkhd (its arenas' heaps, plus mmapped chunks),
+            counted from what was in use at the first op
   jemalloc  mallctl("stats.arenas.<i>.pactive") of an arena made for the trace,
             after refreshing mallctl("epoch")
   tcmalloc  "generic.heap_size" - "tcmalloc.pageheap_unmapped_bytes"
@@ -18,10 +19,13 @@ first op:
 The observed pass runs in a new thread, which glibc and mimalloc give a new
 arena or heap, so the trace does not fill the interpreter's holes; jemalloc's
 thread is moved, right before the first op, onto an arena that nothing else
-uses, its thread cache emptied, so its footprint is the trace's alone. For the
-other three, what the allocator held in reserve before the first op (a padded
-top, a partly used slab, tcmalloc's caches: from 0.1 to about 2 MiB) may still
-serve part of the trace unseen, so on small traces the footprint is understated.
+uses, its thread cache emptied, so its footprint is the trace's alone. glibc's
+counts as the trace's what the new arena and the thread's cache held free at
+the first op (mostly the arena's padded top: up to 116 KiB), which the
+trace's first blocks take with no growth. For the other two, what the
+allocator held in reserve before the first op (partly used pages, tcmalloc's
+caches: from 0.1 to about 2 MiB) may still serve part of the trace unseen, so
+on small traces the footprint is understated.
 Their utilization is peak live payload / that peak footprint; none, with the
 reason in the result's not_measured, when the footprint grew by less than the
 allocator's own blocks need at the trace's peak: the peak over the trace of
@@ -87,7 +91,13 @@ class Reference:
 REFERENCES: dict[str, Reference] = {
     r.name: r
     for r in (
-        Reference("glibc", None, None, "mallinfo2() arena + hblkhd"),
+        Reference(
+            "glibc",
+            None,
+            None,
+            "mallinfo2() arena + hblkhd, from what was in use at the first op "
+            "(its arena's and thread cache's free memory counted)",
+        ),
         Reference(
             "jemalloc",
             "libjemalloc.so.2",

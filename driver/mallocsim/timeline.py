@@ -13,9 +13,10 @@ For a reference allocator the process already holds memory of its own (the
 interpreter's, and the engine's bookkeeping, allocated when the pass starts),
 so the observed trace is prefixed with free(NULL), an op that changes
 nothing: the footprint after it is the baseline that every later reading is
-measured from. A reference may also act at that point, once the engine has
-allocated all it will before the trace's first op (jemalloc gives the trace
-an arena of its own there).
+measured from. A reference may take that reading its own way, once the engine
+has allocated all it will before the trace's first op: jemalloc gives the
+trace an arena of its own there, glibc counts from what its arena and thread
+cache hold in use then (see reference_worker.py).
 """
 
 from __future__ import annotations
@@ -80,14 +81,14 @@ def observe_checked(
     points: int = 0,
     baseline_op: bool = False,
     max_reads: int = 0,
-    before_baseline: Callable[[], None] | None = None,
+    baseline: Callable[[], int] | None = None,
 ) -> Observed:
     """Run one checked pass reading footprint() after the ops. With
     baseline_op, readings are taken relative to the footprint before the first
-    op (see the module's note), and before_baseline (if any) runs right before
-    that reading. Samples at most `points` (0 = none). An exception raised by
-    footprint() or before_baseline stops the readings and is raised once the
-    pass is over (an exception cannot cross the engine's C loop).
+    op (see the module's note), as baseline() reads it then (footprint() when
+    None). Samples at most `points` (0 = none). An exception raised by
+    footprint() or baseline() stops the readings and is raised once the pass
+    is over (an exception cannot cross the engine's C loop).
 
     max_reads bounds the readings of a footprint() that is costly (glibc's
     mallinfo2 walks every free chunk; 0 = read after every op). A footprint
@@ -104,16 +105,15 @@ def observe_checked(
     sample_heap = ffi.new("uint64_t[]", room)
     state = dict.fromkeys(("base", "peak", "taken", "window_live", "window_heap"), 0)
     state.update(size=0, live=0, top=0)
-    errors: list[BaseException] = []  # raised by footprint() or before_baseline
+    errors: list[BaseException] = []  # raised by footprint() or baseline()
+    read_baseline = baseline if baseline is not None else footprint
 
     def observe(_context: object, index: int, live: int) -> None:
         if errors:
             return
         if baseline_op:
             if index == 0:
-                if before_baseline is not None:
-                    before_baseline()
-                state["base"] = footprint()
+                state["base"] = read_baseline()
                 return
             index -= 1
         if every == 1 or (live >= state["live"] and (live > state["top"] or index % every == 0)):
