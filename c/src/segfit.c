@@ -70,7 +70,7 @@
  * in instructions and branches more than in cache misses: keeping a run's free slots in a stack
  * beside the run, so that neither malloc nor free touches the slot's line, was slower, and so
  * was a branch-free map lookup (callgrind's cache and branch models had favoured both). A
- * branch-free removal of a full run from its list gained 1-4%, too little for the masks it needs.
+ * branch-free removal of a full run from its list gained 0.5-5%, too little for its masks.
  *
  * REALLOC. Shrink in place (the tail becomes free). Grow in place into a free next block, or
  * past the heap's end when the block (or the free block after it) is last; else slide down into
