@@ -30,7 +30,7 @@ from mallocsim.references import REFERENCES
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.results import TraceResult
 from mallocsim.timeline import Observed, observe_checked
-from mallocsim.trace import load_trace
+from mallocsim.trace import load_trace, rounded_up
 
 FOOTPRINT_READS = 20_000  # readings of the footprint a trace is worth (see observe_checked)
 # Bytes: every reference's blocks are multiples of this. A reference that
@@ -259,23 +259,20 @@ def _glibc_cached(
     return cached
 
 
-def _rounded(size: int) -> int:
-    return (size + MIN_GRANULE - 1) & ~(MIN_GRANULE - 1)
-
-
 def _size_classes(process: object, function: str) -> tuple[Callable[[int], int], str]:
     """The allocator's block size for a request, asked of the allocator itself
     (`function`: nallocx(n, 0) or mi_good_size(n), which allocate nothing),
     and how it is counted; the request rounded up to MIN_GRANULE when the
     library exports no such function. Never less than that rounding (nallocx
     answers 0 for a size it cannot serve)."""
+    rounded = rounded_up(MIN_GRANULE)
     try:
         ask = getattr(process, function)
     except AttributeError:
-        return _rounded, f"n rounded up to {MIN_GRANULE} (the library exports no {function})"
+        return rounded, f"n rounded up to {MIN_GRANULE} (the library exports no {function})"
     if function.endswith("nallocx"):
-        return lambda size: max(_rounded(size), int(ask(size, 0))), f"{function}(n, 0)"
-    return lambda size: max(_rounded(size), int(ask(size))), f"{function}(n)"
+        return lambda size: max(rounded(size), int(ask(size, 0))), f"{function}(n, 0)"
+    return lambda size: max(rounded(size), int(ask(size))), f"{function}(n)"
 
 
 def _jemalloc_meter(

@@ -38,6 +38,14 @@ class TraceError(UsageError):
     ``path: message`` when no line is to blame."""
 
 
+def rounded_up(granule: int) -> Callable[[int], int]:
+    """A block size for Trace.peak_blocks: the request rounded up to a multiple
+    of `granule` (a power of two), the least any allocator whose blocks are
+    such multiples takes. At 16 the peak is the engine's peak_aligned."""
+    mask = granule - 1
+    return lambda size: (size + mask) & ~mask
+
+
 @dataclass(frozen=True)
 class TraceInfo:
     """What a trace says about itself, apart from its ops."""
@@ -138,14 +146,6 @@ class Trace:
                 yield op.id, size if size < 1 << 64 else 0
             else:
                 yield op.id, op.size
-
-    def peak_rounded(self, granule: int) -> int:
-        """Bytes: peak_blocks with each size rounded up to a multiple of
-        `granule` (a power of two): the least any allocator whose blocks are
-        multiples of `granule` can hold the live blocks in. The engine's
-        checked pass reports this for 16 (peak_aligned); this is for the others."""
-        mask = granule - 1
-        return self.peak_blocks(lambda size: (size + mask) & ~mask)
 
     def __repr__(self) -> str:
         return f"<Trace {self.name} {self.info.format}: {self.num_ops} ops, {self.num_ids} ids>"

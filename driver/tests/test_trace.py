@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from mallocsim.allocators import resolve
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
-from mallocsim.trace import TraceError, find_traces, load_trace, load_traces, parse_trace_text
+from mallocsim.trace import (
+    TraceError,
+    find_traces,
+    load_trace,
+    load_traces,
+    parse_trace_text,
+    rounded_up,
+)
 
 SHARED_TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "traces"
 NULL = -1  # the id of "f -1", free(NULL), in Trace.ops()
@@ -247,10 +254,10 @@ def test_load_traces_reports_a_bad_file_and_loads_the_others(tmp_path):
 EVERY_KIND = "a 0 1\na 1 9\nr 0 17\nc 2 3 5\nf -1\nf 1\na 3 8\nr 2 0\n"
 
 
-def test_peak_rounded_counts_live_sizes_as_the_checked_pass_does():
+def test_peak_blocks_rounded_up_counts_live_sizes_as_the_checked_pass_does():
     trace = parse_trace_text(EVERY_KIND)
-    assert trace.peak_rounded(8) == 56 and trace.peak_rounded(16) == 64
-    assert trace.peak_rounded(1) == 17 + 9 + 15  # not rounded: the peak payload
+    assert trace.peak_blocks(rounded_up(8)) == 56 and trace.peak_blocks(rounded_up(16)) == 64
+    assert trace.peak_blocks(rounded_up(1)) == 17 + 9 + 15  # not rounded: the peak payload
     # At 16 it is what the engine's checked pass reports as peak_aligned.
     with LoadedAllocator(resolve("glibc")) as alloc:
         result = replay_trace(trace, alloc, ReplayOptions(timing=False))
@@ -268,7 +275,7 @@ def test_peak_blocks_counts_each_live_block_as_the_rounding_given_says_once_per_
     # The peak: after "c 2 3 5", 117 + 109 + 115 (at the end 117 + 108 + 109, 7 less).
     assert trace.peak_blocks(block_size) == 117 + 109 + 115
     assert sorted(asked) == [1, 8, 9, 15, 17]  # each size once; 0 ("r 2 0") counts 0
-    assert trace.peak_blocks(lambda size: (size + 7) & ~7) == trace.peak_rounded(8)
+    assert trace.peak_blocks(lambda size: (size + 7) & ~7) == trace.peak_blocks(rounded_up(8))
 
 
 def test_block_sizes_are_the_sizes_peak_blocks_asks_about():
