@@ -135,14 +135,17 @@ typedef struct {
 bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
                        const ms_check_options *options, ms_check_result *result);
 
-/* Timed passes without checks: each pass rewinds the heap (mem_rewind: pages
-   stay warm) and calls mm_init (untimed), then times the ops. Runs at least min_passes and keeps
-   going until min_seconds in all or max_passes; writes each pass's seconds to pass_seconds (room
-   for max_passes) and returns the passes run, or 0 with err filled when the allocator failed (NULL
+/* Timed passes without checks. Each pass starts from mm_init (untimed) on a rewound heap
+   (mem_rewind: pages stay warm); with carry_heap, after one untimed warm-up pass from mm_init,
+   each pass runs on the heap the last one left, its blocks freed (untimed), as the system's
+   malloc always does: refused (0) once the heap has doubled since the warm-up, as an allocator
+   that does not reuse freed memory has no steady state. Runs at least min_passes and keeps going
+   until min_seconds in all or max_passes; writes each pass's seconds to pass_seconds (room for
+   max_passes) and returns the passes run, or 0 with err filled when the allocator failed (NULL
    where a block was due). */
 uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc, uint32_t min_passes,
-                         uint32_t max_passes, double min_seconds, double *pass_seconds,
-                         ms_error *err);
+                         uint32_t max_passes, double min_seconds, bool carry_heap,
+                         double *pass_seconds, ms_error *err);
 
 /* ------------------------------------------------------------------- heap */
 
@@ -155,6 +158,6 @@ size_t mem_high_water(void);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 2
+#define MS_ABI_VERSION 3
 
 #endif /* MALLOCSIM_MALLOCSIM_H */

@@ -29,7 +29,7 @@ __attribute__((noinline)) bool count_pass(const ms_trace *trace, const ms_alloca
 
 bool count_pass(const ms_trace *trace, const ms_allocator *alloc, ms_error *err) {
     double seconds;
-    return ms_replay_timed(trace, alloc, 1, 1, 0.0, &seconds, err) == 1;
+    return ms_replay_timed(trace, alloc, 1, 1, 0.0, false, &seconds, err) == 1;
 }
 
 /* Two passes, so the second one's dump is the warm count. Both run even

@@ -26,7 +26,12 @@
  * committed, so a trace with tens of gigabytes live touches little memory.
  *
  * ms_replay_timed runs the same ops with only the calls and the pointer
- * bookkeeping between two clock reads; heap resets and mm_init are untimed.
+ * bookkeeping between two clock reads; heap resets, mm_init and freeing what a
+ * pass left live are untimed. Each pass starts from mm_init on an empty heap
+ * (the lab's protocol), or with carry_heap on the heap the last pass left, its
+ * blocks freed, as the system's malloc always runs: a steady state, which an
+ * allocator that does not reuse freed memory never reaches (it is refused once
+ * its heap has doubled).
  *
  * Memory: the engine's own bookkeeping uses the process's malloc (only
  * allocators are barred from it): 25 bytes per trace id for a checked pass
@@ -761,9 +766,62 @@ timed_failure(ms_error *err, uint64_t index, const ms_op *op, const char *fmt, .
     return 0;
 }
 
+/* A fresh heap for the allocator: pages kept warm (mem_rewind), mm_init called. */
+static bool start_heap(const ms_allocator *alloc, ms_error *err) {
+    mem_rewind();
+    return call_init(alloc, err->message, sizeof err->message);
+}
+
+/* Every block a pass left live, freed: the passes that run on the heap the last one left. */
+static void free_leftovers(const ms_trace *trace, const ms_allocator *alloc, void **ptr) {
+    for (uint32_t id = 0; id < trace->num_ids; id++)
+        alloc->free(ptr[id]);
+}
+
+/* One pass over the ops, its blocks left live in ptr; false with err filled on a NULL. */
+static bool run_pass(const ms_trace *trace, const ms_allocator *alloc, void **ptr, double *seconds,
+                     ms_error *err) {
+    memset(ptr, 0, trace->num_ids * sizeof *ptr);
+    double start = now_seconds();
+    uint64_t stop = run_timed_ops(trace, alloc, ptr);
+    *seconds = now_seconds() - start;
+    if (stop == trace->num_ops)
+        return true;
+    const ms_op *op = &trace->ops[stop];
+    char heap[96];
+    format_heap_state(heap, sizeof heap, alloc->dialect != MS_DIALECT_SYSTEM);
+    if (op->kind == MS_OP_CALLOC)
+        timed_failure(err, stop, op, "calloc returned NULL for %" PRIu32 " x %" PRIu64 " bytes%s",
+                      op->count, op->size, heap);
+    else
+        timed_failure(err, stop, op, "%s returned NULL for %" PRIu64 " bytes%s", op_function(op),
+                      op->size, heap);
+    return false;
+}
+
+/*
+ * With the heap carried over, a pass starts with every block of the last one freed, so an
+ * allocator that reuses freed memory soon stops growing. One whose heap has doubled since the
+ * warm-up pass does not: its passes would time a growing heap, not a steady state.
+ */
+static bool heap_settled(size_t warm_heap, uint32_t passes, ms_error *err) {
+    size_t heap = mem_heapsize();
+    if (heap <= 2 * warm_heap)
+        return true;
+    char was[32], now[32];
+    format_bytes(was, sizeof was, warm_heap);
+    format_bytes(now, sizeof now, heap);
+    snprintf(err->message, sizeof err->message,
+             "the heap grew from %s to %s in %" PRIu32
+             " passes carried over with every block freed between them: "
+             "the allocator does not reuse freed memory, so it has no steady state to time",
+             was, now, passes);
+    return false;
+}
+
 uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc, uint32_t min_passes,
-                         uint32_t max_passes, double min_seconds, double *pass_seconds,
-                         ms_error *err) {
+                         uint32_t max_passes, double min_seconds, bool carry_heap,
+                         double *pass_seconds, ms_error *err) {
     err->message[0] = '\0';
     err->line = 0;
     if (max_passes == 0) {
@@ -780,44 +838,33 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc, uint3
                  "out of memory for the bookkeeping of %" PRIu32 " ids", trace->num_ids);
         return 0;
     }
+    /* The system heap cannot be reset: its passes always run on the heap the last one left. */
     bool own_heap = alloc->dialect != MS_DIALECT_SYSTEM;
+    bool fresh = own_heap && !carry_heap;
+    bool ok = true;
+    size_t warm_heap = 0;
+    if (own_heap && carry_heap) { /* an untimed warm-up pass from mm_init */
+        double seconds;
+        ok = start_heap(alloc, err) && run_pass(trace, alloc, ptr, &seconds, err);
+        if (ok)
+            free_leftovers(trace, alloc, ptr);
+        warm_heap = mem_heapsize();
+    }
     uint32_t passes = 0;
     double total = 0;
     /* At least one pass, whatever the bounds say: 0 means failure. */
-    while (passes < max_passes && (passes == 0 || passes < min_passes || total < min_seconds)) {
-        memset(ptr, 0, trace->num_ids * sizeof *ptr);
-        if (own_heap) {
-            mem_rewind();
-            if (!call_init(alloc, err->message, sizeof err->message)) {
-                passes = 0;
-                break;
-            }
-        }
-        double start = now_seconds();
-        uint64_t stop = run_timed_ops(trace, alloc, ptr);
-        double seconds = now_seconds() - start;
-        if (stop < trace->num_ops) {
-            const ms_op *op = &trace->ops[stop];
-            char heap[96];
-            format_heap_state(heap, sizeof heap, own_heap);
-            if (op->kind == MS_OP_CALLOC)
-                timed_failure(err, stop, op,
-                              "calloc returned NULL for %" PRIu32 " x %" PRIu64 " bytes%s",
-                              op->count, op->size, heap);
-            else
-                timed_failure(err, stop, op, "%s returned NULL for %" PRIu64 " bytes%s",
-                              op_function(op), op->size, heap);
-        }
-        if (!own_heap) /* untimed: the system heap is not reset between passes */
-            for (uint32_t id = 0; id < trace->num_ids; id++)
-                alloc->free(ptr[id]);
-        if (stop < trace->num_ops) {
-            passes = 0;
+    while (ok && passes < max_passes &&
+           (passes == 0 || passes < min_passes || total < min_seconds)) {
+        double seconds;
+        ok = (!fresh || start_heap(alloc, err)) && run_pass(trace, alloc, ptr, &seconds, err);
+        if (!ok)
             break;
-        }
+        if (!fresh) /* untimed */
+            free_leftovers(trace, alloc, ptr);
         pass_seconds[passes++] = seconds;
         total += seconds;
+        ok = !(own_heap && carry_heap) || heap_settled(warm_heap, passes, err);
     }
     free(ptr);
-    return passes;
+    return ok ? passes : 0;
 }

@@ -310,7 +310,7 @@ static void test_realloc_to_zero_frees(void) {
     CHECK(r.peak_payload == 16, "peak payload %llu", (unsigned long long)r.peak_payload);
     double seconds[1];
     ms_error err;
-    CHECK(ms_replay_timed(&t, &a, 1, 1, 0.0, seconds, &err) == 1, "timed: %s", err.message);
+    CHECK(ms_replay_timed(&t, &a, 1, 1, 0.0, false, seconds, &err) == 1, "timed: %s", err.message);
 }
 
 static void test_progress(void) {
@@ -542,36 +542,67 @@ static void test_timed(void) {
     ms_error err;
 
     ms_allocator a = bump_table();
-    uint32_t passes = ms_replay_timed(&t, &a, 3, 16, 0.0, seconds, &err);
+    uint32_t passes = ms_replay_timed(&t, &a, 3, 16, 0.0, false, seconds, &err);
     CHECK(passes == 3, "passes %u (%s)", passes, err.message);
     for (uint32_t i = 0; i < passes; i++)
         CHECK(seconds[i] > 0, "pass %u took %g s", i, seconds[i]);
 
     /* Keeps going until min_seconds, but never past max_passes. */
-    passes = ms_replay_timed(&t, &a, 1, 16, 1e9, seconds, &err);
+    passes = ms_replay_timed(&t, &a, 1, 16, 1e9, false, seconds, &err);
     CHECK(passes == 16, "passes %u with a long min_seconds", passes);
 
     ms_allocator sys;
     ms_allocator_system(&sys);
-    passes = ms_replay_timed(&t, &sys, 2, 4, 0.0, seconds, &err);
+    passes = ms_replay_timed(&t, &sys, 2, 4, 0.0, false, seconds, &err);
     CHECK(passes == 2, "system passes %u (%s)", passes, err.message);
 
     bump_fault = FAULT_NULL;
-    passes = ms_replay_timed(&t, &a, 1, 4, 0.0, seconds, &err);
+    passes = ms_replay_timed(&t, &a, 1, 4, 0.0, false, seconds, &err);
     CHECK(passes == 0, "passes %u with a NULL-returning malloc", passes);
     CHECK(strstr(err.message, "op 0 (a 0 8): malloc returned NULL for 8 bytes") != NULL,
           "timed NULL: %s", err.message);
     bump_fault = FAULT_INIT;
-    passes = ms_replay_timed(&t, &a, 1, 4, 0.0, seconds, &err);
+    passes = ms_replay_timed(&t, &a, 1, 4, 0.0, false, seconds, &err);
     CHECK(passes == 0 && strstr(err.message, "mm_init failed") != NULL, "timed init: %s",
           err.message);
     bump_fault = FAULT_NONE;
 
     a.calloc = NULL;
     ms_trace with_calloc = trace_of(OPS(A(0, 8), C(1, 2, 8)), 2);
-    passes = ms_replay_timed(&with_calloc, &a, 1, 4, 0.0, seconds, &err);
+    passes = ms_replay_timed(&with_calloc, &a, 1, 4, 0.0, false, seconds, &err);
     CHECK(passes == 0 && strstr(err.message, "op 1 (c 1 2 8): the trace calls calloc") != NULL,
           "timed calloc: %s", err.message);
+}
+
+/*
+ * Carried over, a pass starts on the heap the last one left with its blocks freed: bump reuses
+ * its one spare block, so a trace of one block settles after the warm-up, and a trace of two
+ * grows a block a pass until the heap has doubled and the passes are refused.
+ */
+static void test_timed_carried_heap(void) {
+    double seconds[16];
+    ms_error err;
+    ms_allocator a = bump_table();
+
+    ms_trace one = trace_of(OPS(A(0, 100), F(0)), 1);
+    uint32_t passes = ms_replay_timed(&one, &a, 16, 16, 0.0, true, seconds, &err);
+    CHECK(passes == 16, "carried passes %u (%s)", passes, err.message);
+    CHECK(mem_heapsize() == HEADER + 112, "carried heap %zu after 16 passes, not one block",
+          mem_heapsize());
+
+    ms_trace two = trace_of(OPS(A(0, 100), A(1, 100), F(0), F(1)), 2);
+    passes = ms_replay_timed(&two, &a, 16, 16, 0.0, true, seconds, &err);
+    CHECK(passes == 0, "passes %u on a heap that keeps growing", passes);
+    CHECK(strstr(err.message, "the heap grew from 256 B to 640 B in 3 passes") != NULL,
+          "growth: %s", err.message);
+    passes = ms_replay_timed(&two, &a, 16, 16, 0.0, false, seconds, &err);
+    CHECK(passes == 16, "fresh passes %u (%s)", passes, err.message);
+
+    bump_fault = FAULT_NULL; /* the warm-up pass fails like a timed one */
+    passes = ms_replay_timed(&one, &a, 1, 4, 0.0, true, seconds, &err);
+    CHECK(passes == 0 && strstr(err.message, "malloc returned NULL") != NULL, "warm-up: %s",
+          err.message);
+    bump_fault = FAULT_NONE;
 }
 
 /* --------------------------------------------------------------- treap */
@@ -732,6 +763,7 @@ int main(void) {
     test_trace_errors();
     test_sampling();
     test_timed();
+    test_timed_carried_heap();
     test_tree_against_oracle();
     test_allocator_open();
     return CHECK_DONE();

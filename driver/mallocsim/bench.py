@@ -20,6 +20,14 @@ every program gets it, and what `mallocsim bench` measures by default;
 --glibc-warm first tells glibc to keep its memory too (keep_glibc_memory:
 mmap threshold at its maximum, no trimming), so that the comparison is of
 allocation work alone. Reports say which.
+
+Our heaps' passes: each starts from mm_init on an empty heap, as the lab's
+driver runs them, while glibc cannot be reset: its passes run on the heap the
+last one left, its thread cache holding the chunks that pass freed. --carry-heap
+runs ours that way too (after an untimed warm-up pass, each pass starts on the
+heap the last one left, every block freed): a steady state, which an allocator
+that does not reuse freed memory never reaches, so the engine refuses it once
+its heap has doubled. Reports say which.
 """
 
 from __future__ import annotations
@@ -201,6 +209,7 @@ def format_bench(
     results: Sequence[TraceResult],
     instructions: dict[tuple[str, str], float] | None = None,
     glibc_mode: str = "as configured",
+    heap_mode: str = "as configured",
 ) -> str:
     """The benchmark table: per trace, each allocator's util, Kops/s and speed vs glibc."""
     names = list(dict.fromkeys(r.allocator for r in results))
@@ -244,6 +253,7 @@ def format_bench(
         "vs glibc = glibc's median time / the allocator's on the same trace in this run "
         "(above 1 is faster); summary row: mean util, geometric means of Kops/s and ratios",
         f"glibc: {glibc_mode}",
+        f"passes: {heap_mode}",
     ]
     if instructions:
         notes.append("instr/op = instructions per op in the timed loop, counted by callgrind")

@@ -44,6 +44,7 @@ class ReplayOptions:
     max_passes: int = 2000  # ...but never more than this many
     sample_above: int = 1 << 20  # payloads above this are checked by sampling
     heap_limit: int | None = None  # bytes; None = the whole reserved region
+    carry_heap: bool = False  # timed passes run on the heap the last one left, not from mm_init
 
 
 def require_heap_checker(spec: AllocatorSpec, asked_by: str) -> None:
@@ -226,6 +227,7 @@ def time_passes(
         options.min_passes,
         options.max_passes,
         options.min_seconds,
+        options.carry_heap,
         room,
         error,
     )

@@ -71,10 +71,11 @@ def test_bench_table_and_json(cli, write_trace, tmp_path):
     names = [s["allocator"] for s in document["bench"]["summary"]]
     assert names == ["implicit", "segfit", "glibc"]
     assert all(s["speed_vs_glibc_geomean"] > 0 for s in document["bench"]["summary"])
+    assert document["bench"]["passes"].startswith("ours each from mm_init")
 
 
-def bench_fixture(cli, fixture: str, trace):
-    """`mallocsim bench` on one of the broken-allocator fixtures (classic dialect) and glibc."""
+def bench_fixture(cli, fixture: str, trace, *options: str):
+    """`mallocsim bench` on one of the allocator fixtures (classic dialect) and glibc."""
     return cli(
         "bench",
         "-a",
@@ -83,6 +84,7 @@ def bench_fixture(cli, fixture: str, trace):
         "classic",
         "--min-seconds",
         "0.001",
+        *options,
         trace,
     )
 
@@ -127,6 +129,38 @@ def test_a_failure_in_the_timed_passes_is_reported_and_the_others_still_timed(cl
     assert "in the timed passes: mm_init failed (returned -1)" in run.out
     row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
     assert row[2] == "FAIL" and row[-1] == "1.00x"  # glibc was timed all the same
+
+
+def test_carried_passes_are_said_in_the_report(cli, write_trace):
+    trace = write_trace("small", TRACE)
+    run = cli(
+        "bench", "-a", "segfit", "-a", "explicit", "--min-seconds", "0.001", "--carry-heap", trace
+    )
+    assert run.status == 0, run.err
+    assert "passes: ours carried over like glibc's" in run.out
+    fresh = cli("bench", "-a", "segfit", "--min-seconds", "0.001", trace)
+    assert "passes: ours each from mm_init on an empty heap" in fresh.out
+
+
+def test_carried_passes_refuse_an_allocator_that_never_reuses_memory(cli, write_trace):
+    # good_bump.c never reuses a block: carried over, its heap grows every pass.
+    trace = write_trace("small", TRACE)
+    run = bench_fixture(cli, "good_bump", trace, "--carry-heap")
+    assert run.status == 1
+    assert "in the timed passes: the heap grew from" in run.out
+    assert "does not reuse freed memory, so it has no steady state to time" in run.out
+    row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
+    assert row[2] == "FAIL" and row[-1] == "1.00x"  # glibc was timed all the same
+    assert bench_fixture(cli, "good_bump", trace).status == 0  # from mm_init each pass: fine
+
+
+def test_instruction_counts_refuse_carried_passes(cli, write_trace):
+    trace = write_trace("small", TRACE)
+    run = cli("bench", "-a", "segfit", "--instructions", "--carry-heap", trace)
+    assert run.status == 2 and run.out == ""
+    assert run.err.strip().splitlines() == [
+        "mallocsim bench: --instructions counts passes from mm_init: it cannot take --carry-heap"
+    ]
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
