@@ -138,11 +138,11 @@ bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
 /* Timed passes without checks. Each pass starts from mm_init (untimed) on a rewound heap
    (mem_rewind: pages stay warm); with carry_heap, after one untimed warm-up pass from mm_init,
    each pass runs on the heap the last one left, its blocks freed (untimed), as the system's
-   malloc always does: refused (0) once the heap has doubled since the warm-up, as an allocator
-   that does not reuse freed memory has no steady state. Runs at least min_passes and keeps going
-   until min_seconds in all or max_passes; writes each pass's seconds to pass_seconds (room for
-   max_passes) and returns the passes run, or 0 with err filled when the allocator failed (NULL
-   where a block was due). */
+   malloc always does: refused (0) once the heap is 8 times its size after the warm-up, as an
+   allocator that does not reuse freed memory has no steady state. Runs at least min_passes and
+   keeps going until min_seconds in all or max_passes; writes each pass's seconds to pass_seconds
+   (room for max_passes) and returns the passes run, or 0 with err filled when the allocator failed
+   (NULL where a block was due). */
 uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc, uint32_t min_passes,
                          uint32_t max_passes, double min_seconds, bool carry_heap,
                          double *pass_seconds, ms_error *err);

@@ -27,7 +27,7 @@ last one left, its thread cache holding the chunks that pass freed. --carry-heap
 runs ours that way too (after an untimed warm-up pass, each pass starts on the
 heap the last one left, every block freed): a steady state, which an allocator
 that does not reuse freed memory never reaches, so the engine refuses it once
-its heap has doubled. Reports say which.
+its heap is 8 times its size after the warm-up. Reports say which.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run each timed pass of our heaps on the heap the last pass left (every block "
         "freed), as glibc's passes run, instead of from mm_init on an empty heap (the lab's "
-        "protocol): a steady state; refused for an allocator whose heap keeps growing",
+        "protocol): a steady state; refused for an allocator whose heap does not level off",
     )
     parser.add_argument("--json", metavar="FILE", help="write the results and summary as JSON")
     parser.set_defaults(run=run)
