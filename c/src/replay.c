@@ -772,12 +772,6 @@ static bool start_heap(const ms_allocator *alloc, ms_error *err) {
     return call_init(alloc, err->message, sizeof err->message);
 }
 
-/* Every block a pass left live, freed: the passes that run on the heap the last one left. */
-static void free_leftovers(const ms_trace *trace, const ms_allocator *alloc, void **ptr) {
-    for (uint32_t id = 0; id < trace->num_ids; id++)
-        alloc->free(ptr[id]);
-}
-
 /* One pass over the ops, its blocks left live in ptr; false with err filled on a NULL. */
 static bool run_pass(const ms_trace *trace, const ms_allocator *alloc, void **ptr, double *seconds,
                      ms_error *err) {
@@ -797,6 +791,21 @@ static bool run_pass(const ms_trace *trace, const ms_allocator *alloc, void **pt
         timed_failure(err, stop, op, "%s returned NULL for %" PRIu64 " bytes%s", op_function(op),
                       op->size, heap);
     return false;
+}
+
+/*
+ * A timed pass: fresh, from mm_init on a rewound heap; else on the heap the last pass left, whose
+ * blocks it frees after it (untimed, after a failed pass too: the system heap keeps what leaks).
+ */
+static bool timed_pass(const ms_trace *trace, const ms_allocator *alloc, void **ptr, bool fresh,
+                       double *seconds, ms_error *err) {
+    if (fresh && !start_heap(alloc, err))
+        return false;
+    bool ok = run_pass(trace, alloc, ptr, seconds, err);
+    if (!fresh)
+        for (uint32_t id = 0; id < trace->num_ids; id++)
+            alloc->free(ptr[id]);
+    return ok;
 }
 
 /*
@@ -844,14 +853,12 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc, uint3
     }
     /* The system heap cannot be reset: its passes always run on the heap the last one left. */
     bool own_heap = alloc->dialect != MS_DIALECT_SYSTEM;
-    bool fresh = own_heap && !carry_heap;
+    bool fresh = own_heap && !carry_heap, carried = own_heap && carry_heap;
     bool ok = true;
     size_t warm_heap = 0;
-    if (own_heap && carry_heap) { /* an untimed warm-up pass from mm_init */
+    if (carried) { /* an untimed warm-up pass from mm_init */
         double seconds;
-        ok = start_heap(alloc, err) && run_pass(trace, alloc, ptr, &seconds, err);
-        if (ok)
-            free_leftovers(trace, alloc, ptr);
+        ok = start_heap(alloc, err) && timed_pass(trace, alloc, ptr, false, &seconds, err);
         warm_heap = mem_heapsize();
     }
     uint32_t passes = 0;
@@ -860,14 +867,12 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc, uint3
     while (ok && passes < max_passes &&
            (passes == 0 || passes < min_passes || total < min_seconds)) {
         double seconds;
-        ok = (!fresh || start_heap(alloc, err)) && run_pass(trace, alloc, ptr, &seconds, err);
+        ok = timed_pass(trace, alloc, ptr, fresh, &seconds, err);
         if (!ok)
             break;
-        if (!fresh) /* untimed */
-            free_leftovers(trace, alloc, ptr);
         pass_seconds[passes++] = seconds;
         total += seconds;
-        ok = !(own_heap && carry_heap) || heap_bounded(warm_heap, passes, err);
+        ok = !carried || heap_bounded(warm_heap, passes, err);
     }
     free(ptr);
     return ok ? passes : 0;

@@ -603,6 +603,10 @@ static void test_timed_carried_heap(void) {
     passes = ms_replay_timed(&one, &a, 1, 4, 0.0, true, seconds, &err);
     CHECK(passes == 0 && strstr(err.message, "malloc returned NULL") != NULL, "warm-up: %s",
           err.message);
+    bump_fault = FAULT_INIT;
+    passes = ms_replay_timed(&one, &a, 1, 4, 0.0, true, seconds, &err);
+    CHECK(passes == 0 && strstr(err.message, "mm_init failed") != NULL, "carried init: %s",
+          err.message);
     bump_fault = FAULT_NONE;
 }
 
