@@ -70,7 +70,11 @@
  * in instructions and branches more than in cache misses: keeping a run's free slots in a stack
  * beside the run, so that neither malloc nor free touches the slot's line, was slower, and so
  * was a branch-free map lookup (callgrind's cache and branch models had favoured both). A
- * branch-free removal of a full run from its list gained 0.5-5%, too little for its masks.
+ * branch-free removal of a full run from its list gained 0.5-5%, too little for its masks. Nor
+ * do freed blocks wait, unmerged, in per-size caches as glibc's thread cache does: flushed (merged)
+ * only when the heap would grow, they cost syn-mix 1.0 point and ngram-fox1 1.8; flushed at every
+ * miss, 0.6 and 1.8, and emptied that often, the cache served not one malloc of syn-string-short,
+ * even with the heap carried over from pass to pass (bench --carry-heap).
  *
  * REALLOC. Shrink in place (the tail becomes free). Grow in place into a free next block, or
  * past the heap's end when the block (or the free block after it) is last; else slide down into
