@@ -53,6 +53,7 @@ from mallocsim.trace import Trace
 
 REFERENCE = "glibc"
 ROUNDS = 5  # alternating rounds in which each trace's timed passes are taken
+CARRIED_PROBE_PASSES = 3  # carried passes each allocator survives in a child before it is timed
 
 # glibc's mallopt parameters (malloc.h) and the largest mmap threshold it takes.
 M_TRIM_THRESHOLD = -1
@@ -99,10 +100,23 @@ def run_bench(
     trace checked in a child process (isolate.py): one that fails there, by
     a crash or a hang too, is reported with that failure and never replayed
     here, where it would take the benchmark down with it; one that passes is
-    only timed here, its checked figures taken from the child."""
+    only timed here, its checked figures taken from the child. Passes on a
+    carried-over heap reach states the checked passes, each from mm_init,
+    never saw: with carry_heap the child runs CARRIED_PROBE_PASSES of them
+    too, so that a crash or a hang there is caught in the child as well."""
+    in_child = (
+        replace(
+            options,
+            min_seconds=0.0,
+            min_passes=CARRIED_PROBE_PASSES,
+            max_passes=CARRIED_PROBE_PASSES,
+        )
+        if options.carry_heap
+        else replace(options, timing=False)
+    )
     untimed = replace(options, timing=False)
     checked = {
-        (spec.name, index): replay_isolated(trace, spec, untimed, timeout)
+        (spec.name, index): replay_isolated(trace, spec, in_child, timeout)
         for spec in specs
         if spec.kind != "system"
         for index, trace in enumerate(traces)

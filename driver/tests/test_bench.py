@@ -154,6 +154,18 @@ def test_carried_passes_refuse_an_allocator_that_never_reuses_memory(cli, write_
     assert bench_fixture(cli, "good_bump", trace).status == 0  # from mm_init each pass: fine
 
 
+def test_a_crash_in_carried_passes_is_caught_in_the_child(cli, write_trace):
+    # carried_crash.c passes every check from mm_init and crashes once its heap is carried over
+    # an emptied heap: timed in this process first, it would take the benchmark down with it.
+    trace = write_trace("small", TRACE)
+    run = bench_fixture(cli, "carried_crash", trace, "--carry-heap")
+    assert run.status == 1
+    assert "small.rep: crashed with SIGSEGV at an unknown op in the timed passes" in run.out
+    row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
+    assert row[2] == "FAIL" and row[-1] == "1.00x"  # glibc was timed all the same
+    assert bench_fixture(cli, "carried_crash", trace).status == 0
+
+
 def test_instruction_counts_refuse_carried_passes(cli, write_trace):
     trace = write_trace("small", TRACE)
     run = cli("bench", "-a", "segfit", "--instructions", "--carry-heap", trace)
