@@ -1,5 +1,5 @@
 """Run one trace's replay in a child process, so that no allocator can take
-the tool down with it.
+the tool down with it; run_forked is the mechanism, for any such work.
 
 The child is forked, loads the allocator, replays, and sends its TraceResult
 back through a pipe. While it runs it keeps two shared words up to date (the
@@ -18,7 +18,9 @@ import os
 import select
 import signal
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from mallocsim._native import ffi
 from mallocsim.allocators import AllocatorSpec
@@ -40,14 +42,21 @@ DEFAULT_TIMEOUT = 120.0  # seconds a trace may take before its child is killed
 MAX_TIMEOUT = 86400.0
 
 
-def replay_isolated(
-    trace: Trace,
-    spec: AllocatorSpec,
-    options: ReplayOptions | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> TraceResult:
-    """replay_trace in a child process with a time limit; never raises for the
-    allocator's misbehaviour (only for a spec that cannot be loaded at all)."""
+@dataclass(frozen=True)
+class ChildOutcome:
+    """How a forked child ended: what it sent, or how it died and where it was."""
+
+    payload: dict | None  # the child's JSON answer; None when it died or ran out of time
+    timed_out: bool
+    status: int  # os.waitpid's status
+    progress: tuple[int, int]  # the two shared words, as the child last left them
+
+
+def run_forked(work: Callable[[Any], dict], timeout: float) -> ChildOutcome:
+    """work(progress) in a forked child with a time limit, its dict sent back
+    as JSON. progress is two shared uint64 words the child keeps up to date, so
+    that the parent knows where it was if it dies. A UsageError, or any other
+    exception, in the child comes back as {"usage_error": message}."""
     shared = mmap.mmap(-1, 16)  # anonymous and MAP_SHARED: seen by both processes
     progress = ffi.from_buffer("uint64_t[2]", shared)
     read_fd, write_fd = os.pipe()
@@ -59,9 +68,7 @@ def replay_isolated(
         faulthandler.disable()
         status = 0
         try:
-            with LoadedAllocator(spec) as alloc:
-                result = replay_trace(trace, alloc, options, progress)
-            payload = {"result": asdict(result)}
+            payload = work(progress)
         except UsageError as error:
             payload = {"usage_error": str(error)}
         except BaseException as error:  # report anything, the parent decides
@@ -83,25 +90,53 @@ def replay_isolated(
         if not finished:
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
-    phase, index = int(progress[0]), int(progress[1])
+    where_it_was = (int(progress[0]), int(progress[1]))
     del progress
     shared.close()
-    if data:
-        payload = json.loads(data)
-        if "usage_error" in payload:
-            raise UsageError(payload["usage_error"])
+    return ChildOutcome(json.loads(data) if data else None, timed_out, status, where_it_was)
+
+
+def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
+    """What ended a child that sent nothing, `at` saying where it was:
+    "crashed with SIGSEGV at op 2 (a 2 8) in the checked pass"."""
+    if outcome.timed_out:
+        return f"did not finish within {timeout:g} s: stopped at {at}"
+    if os.WIFSIGNALED(outcome.status):
+        return f"crashed with {signal.Signals(os.WTERMSIG(outcome.status)).name} at {at}"
+    return f"exited with status {os.waitstatus_to_exitcode(outcome.status)} at {at}"
+
+
+def answer(outcome: ChildOutcome) -> dict | None:
+    """The child's answer, None if it sent none; raises its UsageError."""
+    if outcome.payload is not None and "usage_error" in outcome.payload:
+        raise UsageError(outcome.payload["usage_error"])
+    return outcome.payload
+
+
+def replay_isolated(
+    trace: Trace,
+    spec: AllocatorSpec,
+    options: ReplayOptions | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> TraceResult:
+    """replay_trace in a child process with a time limit; never raises for the
+    allocator's misbehaviour (only for a spec that cannot be loaded at all)."""
+
+    def work(progress: Any) -> dict:
+        with LoadedAllocator(spec) as alloc:
+            return {"result": asdict(replay_trace(trace, alloc, options, progress))}
+
+    outcome = run_forked(work, timeout)
+    payload = answer(outcome)
+    if payload is not None:
         return TraceResult(**payload["result"])
+    phase, index = outcome.progress
     stage = PHASE_NAMES.get(phase, "loading the allocator")
     at = f"op {index} ({op_text(trace, index)})" if phase in (1, 2) else "an unknown op"
-    if timed_out:
-        what = f"did not finish within {timeout:g} s: stopped at {at} in {stage}"
-    elif os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        what = f"crashed with {name} at {at} in {stage}"
-    else:
-        what = f"exited with status {os.waitstatus_to_exitcode(status)} at {at} in {stage}"
     origin = where(trace, index) if phase in (1, 2) else (trace.path or trace.name)
-    return failed_result(trace, spec.name, f"{origin}: {what}")
+    return failed_result(
+        trace, spec.name, f"{origin}: {death(outcome, timeout, f'{at} in {stage}')}"
+    )
 
 
 def _read_until(fd: int, timeout: float) -> tuple[str, bool]:
