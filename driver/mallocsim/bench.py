@@ -9,7 +9,10 @@ is the process's own malloc. The speed ratio is glibc's median time for the
 trace over the allocator's: above 1 is faster than glibc. Across traces,
 ratios and throughputs are summarized by their geometric means. An allocator
 that fails a trace (crashing or hanging included) is caught by a checked
-replay in a child process first, and that trace is not timed on it.
+replay in a child process first, and that trace is not timed on it. Each
+trace is timed in a child process of its own too, so that glibc starts every
+trace alike (its heap keeps the shape the last trace left it in) and a crash
+in the timed passes is reported, not fatal.
 
 glibc's pages: each timed pass of our heap starts on the pages the last pass
 used (mem_rewind). Stock glibc instead hands memory back to the kernel when a
@@ -33,11 +36,12 @@ its heap is 8 times its size after the warm-up. Reports say which.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from mallocsim.allocators import AllocatorSpec
-from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
+from mallocsim.isolate import DEFAULT_TIMEOUT, answer, death, replay_isolated, run_forked
 from mallocsim.replay import (
     LoadedAllocator,
     ReplayOptions,
@@ -53,7 +57,6 @@ from mallocsim.trace import Trace
 
 REFERENCE = "glibc"
 ROUNDS = 5  # alternating rounds in which each trace's timed passes are taken
-CARRIED_PROBE_PASSES = 3  # carried passes each allocator survives in a child before it is timed
 
 # glibc's mallopt parameters (malloc.h) and the largest mmap threshold it takes.
 M_TRIM_THRESHOLD = -1
@@ -94,46 +97,31 @@ def run_bench(
     options: ReplayOptions,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> list[TraceResult]:
-    """Every allocator on every trace, trace-major, timed in this process.
+    """Every allocator on every trace, trace-major.
 
     Each allocator other than the process's own malloc first replays every
-    trace checked in a child process (isolate.py): one that fails there, by
-    a crash or a hang too, is reported with that failure and never replayed
-    here, where it would take the benchmark down with it; one that passes is
-    only timed here, its checked figures taken from the child. Passes on a
-    carried-over heap reach states the checked passes, each from mm_init,
-    never saw: with carry_heap the child runs CARRIED_PROBE_PASSES of them
-    too, so that a crash or a hang there is caught in the child as well."""
-    in_child = (
-        replace(
-            options,
-            min_seconds=0.0,
-            min_passes=CARRIED_PROBE_PASSES,
-            max_passes=CARRIED_PROBE_PASSES,
-        )
-        if options.carry_heap
-        else replace(options, timing=False)
-    )
+    trace checked in a child process (isolate.py): one that fails there, by a
+    crash or a hang too, is reported with that failure and not timed. Then
+    each trace's timed passes, all the allocators' together, run in a child
+    forked for that trace (_time_isolated), where a crash or a hang is pinned
+    on the allocator being timed."""
     untimed = replace(options, timing=False)
     checked = {
-        (spec.name, index): replay_isolated(trace, spec, in_child, timeout)
+        (spec.name, index): replay_isolated(trace, spec, untimed, timeout)
         for spec in specs
         if spec.kind != "system"
         for index, trace in enumerate(traces)
     }
-
-    def check(alloc: LoadedAllocator, index: int, trace: Trace) -> TraceResult:
-        # The child's checked figures, or (the process's own malloc) checked here.
-        result = checked.get((alloc.spec.name, index))
-        return result if result is not None else replay_trace(trace, alloc, untimed)
-
     loaded = [LoadedAllocator(spec) for spec in specs]
     try:
         return [
             result
             for index, trace in enumerate(traces)
-            for result in _time_interleaved(
-                trace, [(alloc, check(alloc, index, trace)) for alloc in loaded], options
+            for result in _time_isolated(
+                trace,
+                [(alloc, checked.get((alloc.spec.name, index))) for alloc in loaded],
+                options,
+                timeout,
             )
         ]
     finally:
@@ -141,14 +129,65 @@ def run_bench(
             alloc.close()
 
 
+def _time_isolated(
+    trace: Trace,
+    pairs: Sequence[tuple[LoadedAllocator, TraceResult | None]],
+    options: ReplayOptions,
+    timeout: float,
+) -> list[TraceResult]:
+    """The allocators' checked results for the trace with their timed passes
+    added, by _time_interleaved in a child forked for the trace; a result of
+    None (the process's own malloc) is checked in that child first.
+
+    In a child, the glibc being timed starts every trace from the heap this
+    process has, not from the shape the last trace's passes left it in: timed
+    in one process, glibc ran amptjp-bal at 8,300 Kops/s first and at 64,000
+    after random-bal. And a child can die: the allocator it was timing then
+    gets that failure, and the others are timed again in a new child."""
+    untimed = replace(options, timing=False)
+    failures: dict[int, TraceResult] = {}
+    while len(failures) < len(pairs):
+        live = [i for i in range(len(pairs)) if i not in failures]
+
+        def work(progress: Any, live: list[int] = live) -> dict:
+            checked = [
+                (alloc, result if result is not None else replay_trace(trace, alloc, untimed))
+                for alloc, result in (pairs[i] for i in live)
+            ]
+
+            def timing(k: int) -> None:
+                progress[0] = k + 1  # which one to blame if this child dies
+
+            results = _time_interleaved(trace, checked, options, timing)
+            return {"results": [asdict(result) for result in results]}
+
+        limit = timeout * len(live)
+        outcome = run_forked(work, limit)
+        payload = answer(outcome)
+        if payload is not None:
+            timed = iter([TraceResult(**result) for result in payload["results"]])
+            return [failures[i] if i in failures else next(timed) for i in range(len(pairs))]
+        what = death(outcome, limit, "an unknown op in the timed passes")
+        blamed = [live[outcome.progress[0] - 1]] if outcome.progress[0] else live
+        for i in blamed:
+            failures[i] = failed_result(
+                trace, pairs[i][0].spec.name, f"{trace.path or trace.name}: {what}"
+            )
+    return [failures[i] for i in range(len(pairs))]
+
+
 def _time_interleaved(
-    trace: Trace, checked: Sequence[tuple[LoadedAllocator, TraceResult]], options: ReplayOptions
+    trace: Trace,
+    checked: Sequence[tuple[LoadedAllocator, TraceResult]],
+    options: ReplayOptions,
+    timing: Callable[[int], None] = lambda index: None,
 ) -> list[TraceResult]:
     """Each valid checked result with its timed passes added, the passes of
     all the allocators taken in ROUNDS alternating rounds (each a ROUNDS-th of
     the options' time and passes), so that a change in the machine's load
     while the trace is timed hits every allocator alike, not just the one
-    being timed then. An allocator whose pass fails is timed no more."""
+    being timed then. An allocator whose pass fails is timed no more.
+    timing(i) is told before allocator i's passes of each round."""
     per_round = replace(
         options,
         min_seconds=options.min_seconds / ROUNDS,
@@ -160,6 +199,7 @@ def _time_interleaved(
     for _ in range(ROUNDS):
         for i, (alloc, _) in enumerate(checked):
             if errors[i] is None:
+                timing(i)
                 passes, errors[i] = time_passes(trace, alloc, per_round)
                 seconds[i] += passes
     return [

@@ -166,6 +166,43 @@ def test_a_crash_in_carried_passes_is_caught_in_the_child(cli, write_trace):
     assert bench_fixture(cli, "carried_crash", trace).status == 0
 
 
+def test_a_timing_child_that_dies_is_blamed_on_the_allocator_it_was_timing(
+    monkeypatch, write_trace
+):
+    # Each trace is timed in a child of its own. One that dies while it times an allocator (the
+    # shared word says which) fails that allocator only and times the others again; one that dies
+    # before it times anything fails them all, and the benchmark still ends.
+    import signal
+
+    from mallocsim import bench
+    from mallocsim.allocators import resolve
+    from mallocsim.isolate import ChildOutcome
+    from mallocsim.replay import ReplayOptions
+    from mallocsim.trace import load_traces
+
+    traces, _ = load_traces([write_trace("small", TRACE)])
+    deaths = [
+        ChildOutcome(None, False, signal.SIGSEGV, (2, 0)),  # while timing glibc, the second
+        ChildOutcome(None, True, 0, (0, 0)),  # out of time before it timed anyone
+    ]
+    limits = []
+
+    def dying(work, limit):
+        limits.append(limit)
+        return deaths.pop(0)
+
+    monkeypatch.setattr(bench, "run_forked", dying)
+    options = ReplayOptions(min_seconds=0.0, min_passes=1)
+    segfit, glibc = bench.run_bench([resolve("segfit"), resolve("glibc")], traces, options, 10.0)
+    assert limits == [20.0, 10.0]  # the time limit grows with the allocators timed
+    assert not glibc.valid and glibc.error.endswith(
+        "small.rep: crashed with SIGSEGV at an unknown op in the timed passes"
+    )
+    assert not segfit.valid and segfit.error.endswith(
+        "small.rep: did not finish within 10 s: stopped at an unknown op in the timed passes"
+    )
+
+
 def test_instruction_counts_refuse_carried_passes(cli, write_trace):
     trace = write_trace("small", TRACE)
     run = cli("bench", "-a", "segfit", "--instructions", "--carry-heap", trace)
