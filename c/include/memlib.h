@@ -10,23 +10,42 @@
  *
  * Guarantees of the simulated heap:
  *   - the heap is [mem_heap_lo(), mem_heap_hi()], contiguous, its start aligned
- *     to 4096 bytes; memory it hands out was zero when first handed out;
+ *     to 4096 bytes; memory it hands out was zero when first handed out, or,
+ *     with mem_set_poison(true), held the poison pattern (below);
  *   - mem_sbrk(incr) returns the old break, or (void *)-1 with errno = ENOMEM
  *     when the break would pass the limit or an injected failure is due; a
- *     negative incr gives memory back (never below the heap's start);
+ *     negative incr gives memory back (never below the heap's start), or,
+ *     with mem_set_shrink(false), fails with ENOMEM as the labs' memlib does;
  *   - mem_reset() puts the break back to the start, returns the pages to the
  *     system (so the next run sees zeroed memory) and clears the high-water
  *     mark; limits and failure injection are kept;
  *   - mem_rewind() does the same but keeps the pages: the next run finds them
  *     already mapped, holding whatever the last run left. Timed passes use it,
  *     so that they measure the allocator, not the kernel's page faults (a
- *     production allocator in a running process reuses warm pages too).
+ *     production allocator in a running process reuses warm pages too);
+ *   - with mem_set_poison(true), every byte mem_sbrk exposes above the run's
+ *     high-water mark holds MEM_POISON_BYTE until the allocator writes it, the
+ *     same on every run; a growth above 64 MiB in one call is poisoned at its
+ *     first and last MiB only, so that tens of GiB stay uncommitted.
+ * The drop-in backend implements the lab's names and the extensions its
+ * policies call; the driver-only settings are the simulated heap's alone.
  */
 #ifndef MALLOCSIM_MEMLIB_H
 #define MALLOCSIM_MEMLIB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * The poison byte of mem_set_poison. 0xA5 repeated makes an uninitialised read
+ * fail visibly whatever its width and offset: a size word is huge (a 4-byte one
+ * 0xA5A5A5A5, over 2 GiB; an 8-byte one over 2^63, negative as a signed size)
+ * and odd (bit 0, the usual "allocated" flag, set), and an 8-byte pointer is
+ * non-canonical on x86-64 and AArch64, so following it faults at once instead
+ * of wandering through valid memory.
+ */
+#define MEM_POISON_BYTE 0xA5
 
 /* The CS:APP names. */
 void mem_init(void);   /* reserve the region; idempotent */
@@ -41,6 +60,22 @@ size_t mem_pagesize(void);
 /* CMU handout helpers: plain memset/memcpy that a checker may rely on. */
 void *mem_memset(void *ptr, int value, size_t n);
 void *mem_memcpy(void *dst, const void *src, size_t n);
+/* The CMU handouts' heap access (their dense mode): len bytes at addr, 0 to 8
+   (more counts as 8), little-endian, zero-extended; a plain load or store. */
+uint64_t mem_read(const void *addr, size_t len);
+void mem_write(void *addr, uint64_t val, size_t len);
+#ifdef __SIZEOF_INT128__
+__int128 mem_read128(const void *addr);
+void mem_write128(void *addr, __int128 val);
+#endif
+/* One past the last byte the heap may ever reach: its start plus its limit. */
+void *mem_get_max_addr(void);
+/* A debugging aid: the count bytes at ptr + offset, in hex, to stderr. */
+void hprobe(void *ptr, int offset, size_t count);
+/* The CS:APP handout's mem_sbrk(int incr): its labs/csapp/memlib.h maps the
+   name here, as an int cannot be passed safely as an intptr_t; a negative
+   incr fails with ENOMEM, as the handout's memlib does. */
+void *mem_sbrk_int(int incr);
 
 /* mallocsim extensions. */
 void mem_reset(void);
@@ -51,5 +86,9 @@ size_t mem_limit(void);
 void mem_fail_after(int64_t calls); /* after `calls` more successful calls every
                                        mem_sbrk fails; -1 = never (the default) */
 uint64_t mem_sbrk_calls(void);      /* calls since the last reset */
+void mem_set_shrink(bool allowed);  /* whether a negative mem_sbrk gives memory back
+                                       (true, the default) or fails (the labs) */
+void mem_set_poison(bool on);       /* new heap memory holds MEM_POISON_BYTE, not zeros;
+                                       the engine's checked pass with dirty_heap */
 
 #endif /* MALLOCSIM_MEMLIB_H */

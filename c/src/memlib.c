@@ -6,12 +6,20 @@
  * trace with tens of gigabytes of live payload replay on a smaller machine, as
  * long as the allocator and the checker touch little of it.
  *
+ * Poisoning (mem_set_poison) fills what the break exposes above the run's
+ * high-water mark, so it costs a memset of new heap only, and only while it is
+ * on (the checked pass asked to run on a dirty heap): the common mem_sbrk call
+ * stays a few instructions either way, since poisoning, like failure
+ * injection, sends it down the slow path.
+ *
  * See memlib.h for the contract. Not thread-safe: one replay at a time.
  */
 #include "memlib.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -19,6 +27,12 @@
 /* Address space asked for up front; halved until the system grants it. */
 static const size_t MEM_RESERVE_WANTED = (size_t)1 << 40; /* 1 TiB */
 static const size_t MEM_RESERVE_LEAST = (size_t)1 << 26;  /* 64 MiB */
+
+/* A growth larger than POISON_WHOLE in one call is poisoned only at its first and last
+   POISON_EDGE bytes: where an allocator puts its headers, footers and epilogue, and all a trace
+   with tens of GiB live can afford to commit. */
+static const size_t POISON_WHOLE = (size_t)64 << 20; /* 64 MiB */
+static const size_t POISON_EDGE = (size_t)1 << 20;   /* 1 MiB */
 
 static char *heap_start;   /* first byte of the region, NULL before mem_init */
 static size_t reserved;    /* bytes of address space reserved */
@@ -29,6 +43,11 @@ static size_t limit_bytes; /* largest heap allowed; 0 = the whole reservation */
 static size_t cap;         /* the break's effective bound: limit within the reservation */
 static int64_t fail_after = -1;
 static uint64_t sbrk_calls;
+static bool shrink_allowed = true; /* a negative incr gives memory back */
+static bool poison_on;             /* new memory holds MEM_POISON_BYTE */
+static bool slow;                  /* every call takes sbrk_slow: fail_after >= 0 or poison_on */
+
+static void update_slow(void) { slow = fail_after >= 0 || poison_on; }
 
 static size_t effective_limit(void) {
     return (limit_bytes == 0 || limit_bytes > reserved) ? reserved : limit_bytes;
@@ -59,10 +78,21 @@ void mem_deinit(void) {
     reserved = brk_offset = high_water = touched = cap = 0;
 }
 
-/* Every other case of mem_sbrk: before mem_init, shrinking, failing, injected failures. */
+/* Fill the new bytes [from, to) of the heap (offsets) with the poison, or their edges only. */
+static void poison(size_t from, size_t to) {
+    if (to - from <= POISON_WHOLE) {
+        memset(heap_start + from, MEM_POISON_BYTE, to - from);
+        return;
+    }
+    memset(heap_start + from, MEM_POISON_BYTE, POISON_EDGE);
+    memset(heap_start + to - POISON_EDGE, MEM_POISON_BYTE, POISON_EDGE);
+}
+
+/* Every other case of mem_sbrk: before mem_init, shrinking, failing, injected failures,
+   poisoning. */
 static void *sbrk_slow(intptr_t incr) {
     mem_init();
-    if (heap_start == NULL || fail_after == 0) {
+    if (heap_start == NULL || fail_after == 0 || (incr < 0 && !shrink_allowed)) {
         errno = ENOMEM;
         return (void *)-1;
     }
@@ -84,18 +114,23 @@ static void *sbrk_slow(intptr_t incr) {
     if (fail_after > 0)
         fail_after--;
     sbrk_calls++;
-    if (brk_offset > high_water)
+    if (brk_offset > high_water) {
+        /* Only memory this run has not handed out before: below the high-water mark the heap
+           holds what the allocator left there, as a real break regrown would. */
+        if (poison_on)
+            poison(high_water, brk_offset);
         high_water = brk_offset;
+    }
     return old;
 }
 
 /*
- * The usual call, growth within the limit with no failure injected, is a few instructions: a
- * policy may call this on every malloc of a growing heap, and the timed passes count it. (cap is
- * 0 before mem_init, which sends the first call down the slow path.)
+ * The usual call, growth within the limit with no failure injected and no poisoning, is a few
+ * instructions: a policy may call this on every malloc of a growing heap, and the timed passes
+ * count it. (cap is 0 before mem_init, which sends the first call down the slow path.)
  */
 void *mem_sbrk(intptr_t incr) {
-    if (incr <= 0 || brk_offset + (size_t)incr > cap || fail_after >= 0)
+    if (incr <= 0 || brk_offset + (size_t)incr > cap || slow)
         return sbrk_slow(incr);
     char *old = heap_start + brk_offset;
     brk_offset += (size_t)incr;
@@ -103,6 +138,15 @@ void *mem_sbrk(intptr_t incr) {
     if (brk_offset > high_water)
         high_water = brk_offset;
     return old;
+}
+
+/* An int widened here, by the compiler, not guessed from a register's upper half. */
+void *mem_sbrk_int(int incr) {
+    if (incr < 0) { /* the handout's memlib never shrinks */
+        errno = ENOMEM;
+        return (void *)-1;
+    }
+    return mem_sbrk((intptr_t)incr);
 }
 
 void mem_reset(void) {
@@ -160,6 +204,122 @@ size_t mem_limit(void) {
     return cap;
 }
 
-void mem_fail_after(int64_t calls) { fail_after = calls < 0 ? -1 : calls; }
+void mem_fail_after(int64_t calls) {
+    fail_after = calls < 0 ? -1 : calls;
+    update_slow();
+}
 
 uint64_t mem_sbrk_calls(void) { return sbrk_calls; }
+
+void mem_set_shrink(bool allowed) { shrink_allowed = allowed; }
+
+void mem_set_poison(bool on) {
+    poison_on = on;
+    update_slow();
+}
+
+void *mem_get_max_addr(void) {
+    mem_init();
+    return heap_start + cap;
+}
+
+/*
+ * The CMU handouts' dense-mode accessors: a plain load or store of len bytes, little-endian and
+ * zero-extended. The usual widths are one memcpy of a constant size, which compilers turn into a
+ * single move; any other width is assembled byte by byte.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MEM_NATIVE_LITTLE_ENDIAN 1
+#else
+#define MEM_NATIVE_LITTLE_ENDIAN 0
+#endif
+
+uint64_t mem_read(const void *addr, size_t len) {
+    const unsigned char *p = addr;
+    if (MEM_NATIVE_LITTLE_ENDIAN) {
+        uint64_t v8;
+        uint32_t v4;
+        uint16_t v2;
+        switch (len) {
+        case 8:
+            memcpy(&v8, p, 8);
+            return v8;
+        case 4:
+            memcpy(&v4, p, 4);
+            return v4;
+        case 2:
+            memcpy(&v2, p, 2);
+            return v2;
+        case 1:
+            return p[0];
+        default:
+            break;
+        }
+    }
+    uint64_t value = 0;
+    for (size_t i = 0; i < len && i < 8; i++)
+        value |= (uint64_t)p[i] << (8 * i);
+    return value;
+}
+
+void mem_write(void *addr, uint64_t val, size_t len) {
+    unsigned char *p = addr;
+    if (MEM_NATIVE_LITTLE_ENDIAN) {
+        uint32_t v4 = (uint32_t)val;
+        uint16_t v2 = (uint16_t)val;
+        switch (len) {
+        case 8:
+            memcpy(p, &val, 8);
+            return;
+        case 4:
+            memcpy(p, &v4, 4);
+            return;
+        case 2:
+            memcpy(p, &v2, 2);
+            return;
+        case 1:
+            p[0] = (unsigned char)val;
+            return;
+        default:
+            break;
+        }
+    }
+    for (size_t i = 0; i < len && i < 8; i++)
+        p[i] = (unsigned char)(val >> (8 * i));
+}
+
+#ifdef __SIZEOF_INT128__
+/* The low word first, as the handouts store it. */
+__int128 mem_read128(const void *addr) {
+    unsigned __int128 lo = mem_read(addr, 8);
+    unsigned __int128 hi = mem_read((const unsigned char *)addr + 8, 8);
+    return (__int128)(hi << 64 | lo);
+}
+
+void mem_write128(void *addr, __int128 val) {
+    unsigned __int128 bits = (unsigned __int128)val;
+    mem_write(addr, (uint64_t)bits, 8);
+    mem_write((unsigned char *)addr + 8, (uint64_t)(bits >> 64), 8);
+}
+#endif
+
+/* Bytes from the highest address down, so a little-endian word reads as a number. Addresses are
+   compared as integers: a probe outside the heap is refused, not formed as a pointer. */
+void hprobe(void *ptr, int offset, size_t count) {
+    uintptr_t lo = (uintptr_t)ptr + (uintptr_t)(intptr_t)offset;
+    uintptr_t heap_lo = (uintptr_t)mem_heap_lo(), heap_end = heap_lo + brk_offset;
+    if (lo < heap_lo || lo > heap_end || count > heap_end - lo) {
+        fprintf(stderr,
+                "hprobe: %zu bytes at 0x%" PRIxPTR " are not inside the heap [0x%" PRIxPTR
+                ", 0x%" PRIxPTR ")\n",
+                count, lo, heap_lo, heap_end);
+        return;
+    }
+    if (count == 0)
+        return;
+    const unsigned char *bytes = (const unsigned char *)heap_start + (lo - heap_lo);
+    fprintf(stderr, "Bytes 0x%" PRIxPTR "...0x%" PRIxPTR ": 0x", lo + count - 1, lo);
+    for (size_t i = count; i > 0; i--)
+        fprintf(stderr, "%02x", bytes[i - 1]);
+    fputc('\n', stderr);
+}

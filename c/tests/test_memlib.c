@@ -2,12 +2,18 @@
  * test_memlib.c - the simulated heap keeps the contract memlib.h states.
  *
  * Growth from a page-aligned start, the limit (ENOMEM and (void *)-1, heap unchanged), giving
- * memory back, injected failures, and a reset that zeroes memory and clears the high-water mark
- * while keeping the limit.
+ * memory back or refusing to (mem_set_shrink), injected failures, and a reset that zeroes memory
+ * and clears the high-water mark while keeping the limit. The labs' API: mem_sbrk_int (no
+ * negative incr), mem_read and mem_write (0 to 8 bytes, little-endian, zero-extended), their
+ * 128-bit forms, mem_get_max_addr and hprobe's output. Poisoning: new memory holds the pattern,
+ * the same every run, only above the high-water mark, only at the edges of a growth above 64 MiB
+ * (so a 4 GiB growth commits about 2 MiB), never after it is turned off.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "memlib.h"
@@ -119,6 +125,187 @@ static void test_rewind(void) {
     CHECK(q[0] == 0x5a && q[4095] == 0x5a, "rewind gave the pages back");
 }
 
+/* Resident memory of this process, in KiB. */
+static long resident_kib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, resident = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* How many of the n bytes at p are not `byte`. */
+static size_t not_byte(const char *p, size_t n, unsigned char byte) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += (unsigned char)p[i] != byte;
+    return count;
+}
+
+static void test_no_shrink(void) {
+    mem_reset();
+    mem_set_shrink(false);
+    mem_sbrk(8192);
+    errno = 0;
+    CHECK(mem_sbrk(-4096) == SBRK_FAILED && errno == ENOMEM, "a negative sbrk succeeded");
+    CHECK(mem_heapsize() == 8192, "a refused shrink changed the heap size to %zu", mem_heapsize());
+    CHECK(mem_sbrk(0) == lo() + 8192, "sbrk(0) refused when shrinking is off");
+    mem_reset();
+    CHECK(mem_sbrk(16) == lo() && mem_sbrk(-16) == SBRK_FAILED, "the reset turned shrinking on");
+    mem_set_shrink(true);
+    CHECK(mem_sbrk(-16) == lo() + 16 && mem_heapsize() == 0, "shrinking is not back on");
+}
+
+/* The CS:APP handout's mem_sbrk(int): growth, never a negative incr, the limit. */
+static void test_sbrk_int(void) {
+    mem_reset();
+    CHECK(mem_sbrk_int(4096) == lo() && mem_heapsize() == 4096, "mem_sbrk_int(4096) did not grow");
+    errno = 0;
+    CHECK(mem_sbrk_int(-16) == SBRK_FAILED && errno == ENOMEM, "mem_sbrk_int(-16) succeeded");
+    CHECK(mem_heapsize() == 4096, "a refused mem_sbrk_int changed the heap to %zu", mem_heapsize());
+    mem_set_limit(8192);
+    CHECK(mem_sbrk_int(8192) == SBRK_FAILED, "mem_sbrk_int ignores the limit");
+    CHECK(mem_sbrk_int(4096) == lo() + 4096, "mem_sbrk_int to the limit failed");
+    mem_set_limit(0);
+    CHECK(mem_sbrk_calls() == 2, "%llu successful calls counted",
+          (unsigned long long)mem_sbrk_calls());
+}
+
+static void test_read_write(void) {
+    mem_reset();
+    unsigned char *p = mem_sbrk(64);
+    for (int i = 0; i < 16; i++)
+        p[i] = (unsigned char)(0xf1 + i); /* f1 f2 f3 ... */
+    CHECK(mem_read(p, 8) == 0xf8f7f6f5f4f3f2f1u, "8 bytes: 0x%llx",
+          (unsigned long long)mem_read(p, 8));
+    CHECK(mem_read(p, 4) == 0xf4f3f2f1u, "4 bytes: 0x%llx", (unsigned long long)mem_read(p, 4));
+    CHECK(mem_read(p + 1, 2) == 0xf3f2u, "2 unaligned bytes: 0x%llx",
+          (unsigned long long)mem_read(p + 1, 2));
+    CHECK(mem_read(p, 1) == 0xf1u, "1 byte: 0x%llx", (unsigned long long)mem_read(p, 1));
+    CHECK(mem_read(p, 3) == 0xf3f2f1u, "3 bytes: 0x%llx", (unsigned long long)mem_read(p, 3));
+    CHECK(mem_read(p, 0) == 0, "0 bytes: 0x%llx", (unsigned long long)mem_read(p, 0));
+    CHECK(mem_read(p, 16) == mem_read(p, 8), "more than 8 bytes is not 8");
+
+    memset(p + 16, 0xee, 16);
+    mem_write(p + 16, 0x1122334455667788u, 3); /* only the low 3 bytes, at p + 16.. */
+    CHECK(p[16] == 0x88 && p[17] == 0x77 && p[18] == 0x66 && p[19] == 0xee,
+          "a 3-byte write wrote %02x %02x %02x %02x", p[16], p[17], p[18], p[19]);
+    mem_write(p + 20, 0xabcdu, 2);
+    CHECK(p[20] == 0xcd && p[21] == 0xab && p[22] == 0xee, "a 2-byte write");
+    mem_write(p + 24, 0x0102030405060708u, 8);
+    CHECK(mem_read(p + 24, 8) == 0x0102030405060708u && p[24] == 0x08, "an 8-byte write");
+    mem_write(p + 16, 0x99, 1);
+    CHECK(p[16] == 0x99 && p[17] == 0x77, "a 1-byte write");
+    mem_write(p + 20, 0xffffffffu, 4);
+    CHECK(mem_read(p + 20, 4) == 0xffffffffu && p[24] == 0x08, "a 4-byte write");
+    mem_write(p + 40, 0x5555555555555555u, 12); /* more than 8 writes 8 */
+    CHECK(p[47] == 0x55 && p[48] == 0x00, "a 12-byte write wrote past 8 bytes");
+#ifdef __SIZEOF_INT128__
+    __int128 big = (__int128)(((unsigned __int128)0x0123456789abcdefu << 64) | 0xfedcba9876543210u);
+    mem_write128(p + 32, big);
+    CHECK(mem_read128(p + 32) == big, "128 bits do not read back");
+    CHECK(mem_read(p + 32, 8) == 0xfedcba9876543210u && mem_read(p + 40, 8) == 0x0123456789abcdefu,
+          "128 bits: the low word is not first");
+#endif
+    mem_set_limit(1 << 20);
+    CHECK(mem_get_max_addr() == lo() + (1 << 20), "max addr %p, heap start %p", mem_get_max_addr(),
+          (void *)lo());
+    mem_set_limit(0);
+    CHECK(mem_get_max_addr() == lo() + mem_limit(), "max addr without a limit");
+}
+
+/* hprobe's stderr, captured in a file: highest byte first. */
+static void test_hprobe(void) {
+    mem_reset();
+    unsigned char *p = mem_sbrk(32);
+    for (int i = 0; i < 4; i++)
+        p[8 + i] = (unsigned char)(i + 1);
+    char out[512] = "";
+    FILE *capture = tmpfile();
+    int saved = dup(2);
+    if (capture == NULL || saved < 0) {
+        CHECK(false, "cannot capture stderr");
+        return;
+    }
+    fflush(stderr);
+    dup2(fileno(capture), 2);
+    hprobe(p, 8, 4);
+    hprobe(p, 30, 4); /* runs past the break */
+    hprobe(p, -1, 1); /* before the heap */
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(capture);
+    size_t n = fread(out, 1, sizeof out - 1, capture);
+    out[n] = '\0';
+    fclose(capture);
+    char expected[128];
+    snprintf(expected, sizeof expected, "Bytes %p...%p: 0x04030201\n", (void *)(p + 11),
+             (void *)(p + 8));
+    CHECK(strstr(out, expected) == out, "hprobe printed: %s(expected %s)", out, expected);
+    char *second = strchr(out, '\n');
+    CHECK(second != NULL && strstr(second, "are not inside the heap") != NULL &&
+              strstr(strstr(second, "are not inside") + 1, "are not inside the heap") != NULL,
+          "probes outside the heap: %s", out);
+}
+
+static void test_poison(void) {
+    mem_reset();
+    mem_set_poison(true);
+    char *p = mem_sbrk(4096);
+    CHECK(not_byte(p, 4096, MEM_POISON_BYTE) == 0, "new memory is not poisoned");
+    memset(p, 0, 4096);
+    mem_sbrk(-2048);
+    char *q = mem_sbrk(4096); /* 2048 handed out before, zeroed by the allocator; 2048 new */
+    CHECK(q == p + 2048, "regrowth moved");
+    CHECK(not_byte(q, 2048, 0) == 0, "memory handed out before was poisoned again");
+    CHECK(not_byte(q + 2048, 2048, MEM_POISON_BYTE) == 0, "new memory past the mark not poisoned");
+
+    /* A new run is poisoned again, the same way. */
+    mem_reset();
+    p = mem_sbrk(100);
+    CHECK(not_byte(p, 100, MEM_POISON_BYTE) == 0, "a reset run is not poisoned");
+    uint64_t word;
+    memcpy(&word, p, 8);
+    CHECK(word == 0xA5A5A5A5A5A5A5A5u && word % 2 == 1, "the poison word is 0x%llx",
+          (unsigned long long)word);
+
+    /* A growth above 64 MiB: poisoned at its edges only, so it stays mostly uncommitted. */
+    long before = resident_kib();
+    size_t big = (size_t)4 << 30;
+    char *b = mem_sbrk((intptr_t)big);
+    CHECK(b != SBRK_FAILED, "4 GiB growth failed");
+    if (b != SBRK_FAILED) {
+        size_t mib = (size_t)1 << 20;
+        CHECK(not_byte(b, mib, MEM_POISON_BYTE) == 0, "the first MiB is not poisoned");
+        CHECK(not_byte(b + big - mib, mib, MEM_POISON_BYTE) == 0, "the last MiB is not poisoned");
+        CHECK(b[mib] == 0 && b[big / 2] == 0 && b[big - mib - 1] == 0,
+              "the middle of a huge growth is not zero");
+        long grown = resident_kib() - before;
+        CHECK(grown < 16 * 1024, "a 4 GiB growth committed %ld KiB", grown);
+    }
+    /* 64 MiB exactly is poisoned whole. */
+    char *whole = mem_sbrk((intptr_t)64 << 20);
+    CHECK(whole[32 << 20] == (char)MEM_POISON_BYTE, "64 MiB is not poisoned whole");
+
+    /* Off again: new memory is zero. */
+    mem_set_poison(false);
+    mem_reset();
+    p = mem_sbrk(4096);
+    CHECK(not_byte(p, 4096, 0) == 0, "memory poisoned with poisoning off");
+    mem_set_poison(true);
+    mem_fail_after(-1); /* poisoning and injection share the slow path: each keeps its rule */
+    mem_fail_after(1);
+    CHECK(mem_sbrk(16) != SBRK_FAILED && mem_sbrk(16) == SBRK_FAILED, "injection under poisoning");
+    mem_fail_after(-1);
+    CHECK(mem_sbrk(16) != SBRK_FAILED, "poisoning left alone after injection stopped");
+    mem_set_poison(false);
+    mem_reset();
+}
+
 int main(void) {
     mem_init();
     mem_init(); /* idempotent */
@@ -128,6 +315,11 @@ int main(void) {
     test_fail_after();
     test_reset();
     test_rewind();
+    test_no_shrink();
+    test_sbrk_int();
+    test_read_write();
+    test_hprobe();
+    test_poison();
     mem_deinit();
     return CHECK_DONE();
 }
