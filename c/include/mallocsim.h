@@ -81,6 +81,13 @@ enum {
     MS_DIALECT_SYSTEM = 2   /* the process's own malloc family: no heap of ours */
 };
 
+enum {
+    MS_CHECKHEAP_DIALECT = 0, /* checkheap is the dialect's mm_checkheap: int (*)(int) for
+                                 classic, really bool (*)(int) for cmu */
+    MS_CHECKHEAP_INT = 1      /* checkheap is int (*)(int), non-zero = consistent, whatever the
+                                 dialect (the lab adapter's ms_lab_checkheap) */
+};
+
 typedef struct {
     void *handle; /* dlopen handle, NULL for the system */
     int dialect;  /* MS_DIALECT_* */
@@ -90,17 +97,62 @@ typedef struct {
     void *(*realloc)(void *ptr, size_t size);
     void *(*calloc)(size_t count, size_t size);    /* NULL when not exported */
     int (*checkheap)(int arg);                     /* NULL when not exported */
+    int checkheap_kind;                            /* MS_CHECKHEAP_*: how to call checkheap */
     const char *(*checkheap_message)(void);        /* NULL when not exported */
     const char *(*configure)(const char *options); /* NULL when not exported */
 } ms_allocator;
 
 /* Load a shared library exporting the mm.h names, in the given dialect, and
-   apply `options` (may be NULL or "") through its mm_configure. */
+   apply `options` (may be NULL or "") through its mm_configure. The heap
+   checker is the lab adapter's ms_lab_checkheap when the library exports it
+   (c/include/labs/ms_lab_adapter.h: any checker signature, called through its
+   real type; none when its ms_lab_checkheap_kind() is 0, an unknown signature),
+   else mm_checkheap per the dialect. */
 bool ms_allocator_open(const char *path, int dialect, const char *options, ms_allocator *out,
                        ms_error *err);
 /* The process's own malloc family (glibc, or whatever LD_PRELOAD put first). */
 void ms_allocator_system(ms_allocator *out);
 void ms_allocator_close(ms_allocator *alloc);
+
+/* --------------------------------------------------------------- failures */
+
+/* What made a replay fail, as data: the driver reads the kind, op, block and
+   mm_init's status from here, never from the message. */
+enum {
+    MS_FAIL_NONE = 0,                  /* no failure */
+    MS_FAIL_NULL_RETURN = 1,           /* NULL where a block was due */
+    MS_FAIL_MISALIGNED = 2,            /* a pointer not aligned as the lab requires */
+    MS_FAIL_OUTSIDE_HEAP = 3,          /* a block not wholly inside [mem_heap_lo, mem_heap_hi] */
+    MS_FAIL_OVERLAP = 4,               /* a block overlapping a live one (other) */
+    MS_FAIL_OVERWRITTEN = 5,           /* a live block's payload changed (offset) */
+    MS_FAIL_REALLOC_LOST_DATA = 6,     /* realloc did not keep min(old, new) bytes (offset) */
+    MS_FAIL_CALLOC_NOT_ZERO = 7,       /* calloc memory not zero (offset) */
+    MS_FAIL_CALLOC_OVERFLOW = 8,       /* a pointer for a calloc whose size overflows */
+    MS_FAIL_REALLOC_ZERO_NOT_NULL = 9, /* realloc(p, 0) of a live block returned a pointer */
+    MS_FAIL_CHECKHEAP = 10,            /* mm_checkheap reported an inconsistent heap */
+    MS_FAIL_INIT_FAILED = 11,          /* mm_init reported failure (init_status) */
+    MS_FAIL_TRACE_ERROR = 12,  /* the trace is wrong (frees a dead id...): not the allocator */
+    MS_FAIL_NO_CALLOC = 13,    /* the trace calls calloc; the allocator has no mm_calloc */
+    MS_FAIL_NO_CHECKHEAP = 14, /* heap checks asked for; the allocator has no checker */
+    MS_FAIL_HEAP_GROWTH = 15,  /* carried passes: the heap does not level off */
+    MS_FAIL_ENGINE = 16        /* the engine could not run (out of memory, bad options) */
+};
+
+enum {
+    MS_PASS_NONE = 4294967295 /* ms_failure.timed_pass of a failure outside the timed passes */
+};
+
+typedef struct {
+    int kind;            /* MS_FAIL_* */
+    uint32_t timed_pass; /* timed passes: 1, 2... the failing pass; 0 the untimed warm-up pass
+                            of carried passes; MS_PASS_NONE otherwise (checked pass, up front) */
+    uint64_t op;         /* the failing op's index; UINT64_MAX when it is no op's (mm_init) */
+    uint32_t block;      /* the block id involved; MS_ID_NULL when none */
+    uint32_t other;      /* OVERLAP: the live block overlapped; MS_ID_NULL otherwise */
+    uint64_t offset;     /* the payload byte (OVERWRITTEN, REALLOC_LOST_DATA, CALLOC_NOT_ZERO) */
+    uint64_t address;    /* the pointer involved; 0 when none */
+    int64_t init_status; /* INIT_FAILED: what mm_init returned (classic: its int; cmu: 0, false) */
+} ms_failure;
 
 /* ----------------------------------------------------------------- replay */
 
@@ -111,21 +163,33 @@ typedef struct {
        tail, spread words); 0 = the default. */
     uint64_t sample_above;
     /* If not NULL, the index of the op being run is stored here before it
-       runs (for a parent process to read after a crash). */
+       runs, UINT64_MAX while mm_init runs (for a parent process to read after
+       a crash). */
     volatile uint64_t *progress;
     /* If not NULL, called with observe_context after every op that passed
        its checks (time series, footprints at the peak). */
     void (*observe)(void *context, uint64_t op_index, uint64_t live_payload);
     void *observe_context;
+    /* Every pointer into our heap must be aligned to this, a power of two (the
+       CS:APP lab: 8; CMU's and ours: 16); 0 = 16. It is also what peak_aligned
+       rounds each live size up to. The system's malloc keeps C17's rule. */
+    uint32_t alignment;
+    /* realloc(p, 0) of a live block must free it and return NULL (the CMU
+       lab's rule); a pointer is then a failure. Else either answer is right. */
+    bool realloc_zero_null;
+    /* Memory our heap hands out for the first time in this pass holds a
+       poison pattern instead of zeros (memlib.h, mem_set_poison), so that an
+       allocator reading uninitialised heap fails here, reproducibly. */
+    bool dirty_heap;
 } ms_check_options;
 
 typedef struct {
     bool valid;            /* every check passed */
     uint64_t ops_done;     /* ops completed */
-    uint64_t fail_op;      /* index of the failing op (valid == false) */
+    ms_failure failure;    /* what failed (kind MS_FAIL_NONE when valid) */
     char error[512];       /* what was wrong, one line ("" when valid) */
     uint64_t peak_payload; /* max over time of the sum of live requested bytes */
-    uint64_t peak_aligned; /* max over time of the sum of live sizes rounded to 16 */
+    uint64_t peak_aligned; /* max over time of the sum of live sizes rounded up to the alignment */
     uint64_t heap_size;    /* the heap's high-water mark (0 for the system) */
     uint64_t highest_used; /* highest payload end minus heap start (CS107) */
 } ms_check_result;
@@ -135,17 +199,38 @@ typedef struct {
 bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
                        const ms_check_options *options, ms_check_result *result);
 
+typedef struct {
+    uint32_t min_passes; /* run at least this many passes... */
+    uint32_t max_passes; /* ...and never more (pass_seconds has room for this many) */
+    double min_seconds;  /* between the two, keep going until this much time in all */
+    /* Each pass on the heap the last one left, its blocks freed, after an
+       untimed warm-up pass: the system malloc's steady state. */
+    bool carry_heap;
+    /* If not NULL, two words kept up to date for a parent process to read
+       after a crash: progress[1] the pass (1, 2... timed; 0 the warm-up pass)
+       stored before it starts, progress[0] the op being run, UINT64_MAX while
+       mm_init runs, the op count while a carried pass's blocks are freed. One
+       store an op, into a word no one else writes. */
+    volatile uint64_t *progress;
+} ms_timed_options;
+
+typedef struct {
+    uint32_t passes;    /* passes timed; 0 when one failed */
+    ms_failure failure; /* what failed (kind MS_FAIL_NONE when none did) */
+    char error[512];    /* what was wrong, one line ("" when nothing) */
+} ms_timed_result;
+
 /* Timed passes without checks. Each pass starts from mm_init (untimed) on a rewound heap
    (mem_rewind: pages stay warm); with carry_heap, after one untimed warm-up pass from mm_init,
    each pass runs on the heap the last one left, its blocks freed (untimed), as the system's
-   malloc always does: refused (0) once the heap is 8 times its size after the warm-up, as an
-   allocator that does not reuse freed memory has no steady state. Runs at least min_passes and
-   keeps going until min_seconds in all or max_passes; writes each pass's seconds to pass_seconds
-   (room for max_passes) and returns the passes run, or 0 with err filled when the allocator failed
-   (NULL where a block was due). */
-uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc, uint32_t min_passes,
-                         uint32_t max_passes, double min_seconds, bool carry_heap,
-                         double *pass_seconds, ms_error *err);
+   malloc always does: refused (MS_FAIL_HEAP_GROWTH) once the heap is 8 times its size after the
+   warm-up, as an allocator that does not reuse freed memory has no steady state. Runs at least
+   min_passes and keeps going until min_seconds in all or max_passes; writes each pass's seconds
+   to pass_seconds and returns the passes run, or 0 with result's failure and error filled when
+   the allocator failed (mm_init, or NULL where a block was due). */
+uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
+                         const ms_timed_options *options, double *pass_seconds,
+                         ms_timed_result *result);
 
 /* ------------------------------------------------------------------- heap */
 
@@ -155,9 +240,16 @@ void mem_set_limit(size_t bytes);
 size_t mem_limit(void);
 void mem_fail_after(int64_t calls);
 size_t mem_high_water(void);
+/* Whether a negative mem_sbrk gives memory back (the default) or fails with
+   ENOMEM, as the labs' memlib never shrinks. Kept across resets. */
+void mem_set_shrink(bool allowed);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 3
+#define MS_ABI_VERSION 4
+
+/* ms_failure.op and the progress words when no op is running (mm_init); the
+   cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */
+#define MS_NO_OP UINT64_MAX
 
 #endif /* MALLOCSIM_MALLOCSIM_H */

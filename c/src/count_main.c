@@ -25,18 +25,19 @@
 
 /* Kept out of line: callgrind toggles collection on entry and exit. */
 __attribute__((noinline)) bool count_pass(const ms_trace *trace, const ms_allocator *alloc,
-                                          ms_error *err);
+                                          ms_timed_result *result);
 
-bool count_pass(const ms_trace *trace, const ms_allocator *alloc, ms_error *err) {
+bool count_pass(const ms_trace *trace, const ms_allocator *alloc, ms_timed_result *result) {
+    static const ms_timed_options one_pass = {.min_passes = 1, .max_passes = 1};
     double seconds;
-    return ms_replay_timed(trace, alloc, 1, 1, 0.0, false, &seconds, err) == 1;
+    return ms_replay_timed(trace, alloc, &one_pass, &seconds, result) == 1;
 }
 
 /* Two passes, so the second one's dump is the warm count. Both run even
    when the first fails: the caller pairs the dumps up by position. */
-static bool count_twice(const ms_trace *trace, const ms_allocator *alloc, ms_error *err) {
-    bool first = count_pass(trace, alloc, err);
-    bool second = count_pass(trace, alloc, err);
+static bool count_twice(const ms_trace *trace, const ms_allocator *alloc, ms_timed_result *result) {
+    bool first = count_pass(trace, alloc, result);
+    bool second = count_pass(trace, alloc, result);
     return first && second;
 }
 
@@ -57,7 +58,8 @@ int main(int argc, char **argv) {
         }
     }
     ms_trace empty = {0};
-    count_twice(&empty, &alloc, &err);
+    ms_timed_result timed;
+    count_twice(&empty, &alloc, &timed);
     printf("0\n");
     int status = 0;
     for (int i = 4; i < argc; i++) {
@@ -67,11 +69,11 @@ int main(int argc, char **argv) {
                     err.message);
             return 2;
         }
-        if (count_twice(&trace, &alloc, &err)) {
+        if (count_twice(&trace, &alloc, &timed)) {
             printf("%llu\n", (unsigned long long)trace.num_ops);
         } else {
             printf("0\n"); /* keeps the lines in step with the dumps */
-            fprintf(stderr, "mscount: %s: %s\n", argv[i], err.message);
+            fprintf(stderr, "mscount: %s: %s\n", argv[i], timed.error);
             status = 1;
         }
         fflush(stdout);

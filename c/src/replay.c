@@ -2,8 +2,9 @@
  * replay.c - the replay engine: a trace's ops run against an allocator table.
  *
  * ms_replay_checked runs every op once and proves each answer right:
- *   - a returned pointer is 16-byte aligned (the system's malloc: as C17
- *     asks, for any object that fits), lies wholly inside the heap
+ *   - a returned pointer is aligned as the lab requires (options->alignment,
+ *     16 by default; the system's malloc: as C17 asks, for any object that
+ *     fits), lies wholly inside the heap
  *     [mem_heap_lo, mem_heap_hi] (our heap only) and overlaps no live block:
  *     on our heap, blocks up to 1 MiB are marked in a map of its 16-byte
  *     granules (granule_map.h: O(1) an op for small blocks), larger ones and
@@ -13,25 +14,33 @@
  *     when it is handed out and verified before it is freed or reallocated and
  *     for every live block at the end, which catches an allocator writing over
  *     live data; realloc must keep the first min(old, new) bytes, calloc
- *     memory must be zero; optionally mm_checkheap holds after every op;
- *   - utilization: peak live payload, the same rounded to 16 (the alignment
- *     bound), the heap's high-water mark and the highest byte used.
- * The first failure stops the pass with one line, "op <i> (<op>): <what>",
- * addresses given both as heap offsets and absolute. The driver maps the op
- * index to the trace file's line.
+ *     memory must be zero; with realloc_zero_null, realloc(p, 0) of a live
+ *     block must answer NULL; optionally mm_checkheap holds after every op;
+ *   - utilization: peak live payload, the same rounded up to the alignment
+ *     (the alignment bound), the heap's high-water mark and the highest byte
+ *     used.
+ * The first failure stops the pass. It is recorded twice: as data (an
+ * ms_failure: kind, op, block, offset, address, mm_init's status), which is
+ * what the driver reads, and as one line, "op <i> (<op>): <what>", addresses
+ * given both as heap offsets and absolute, which is what people read. The
+ * driver maps the op index to the trace file's line. With dirty_heap, the
+ * pass runs with the heap's poisoning on (memlib.h), so that an allocator
+ * reading memory it never wrote fails here, at its op, every run alike.
  *
  * Payloads larger than the sampling threshold (options->sample_above, 1 MiB
  * when 0, never below 64 KiB) are written and verified only at their first
  * and last 4 KiB and at 256 words spread between: the heap is reserved, not
  * committed, so a trace with tens of gigabytes live touches little memory.
  *
- * ms_replay_timed runs the same ops with only the calls and the pointer
- * bookkeeping between two clock reads; heap resets, mm_init and freeing what a
- * pass left live are untimed. Each pass starts from mm_init on an empty heap
- * (the lab's protocol), or with carry_heap on the heap the last pass left, its
- * blocks freed, as the system's malloc always runs: a steady state, which an
- * allocator that does not reuse freed memory never reaches (it is refused once
- * its heap is 8 times its size after a warm-up pass).
+ * ms_replay_timed runs the same ops with only the calls, the pointer
+ * bookkeeping and one store of the op's index (the progress word a parent
+ * process reads after a crash) between two clock reads; heap resets, mm_init
+ * and freeing what a pass left live are untimed. Each pass starts from
+ * mm_init on an empty heap (the lab's protocol), or with carry_heap on the
+ * heap the last pass left, its blocks freed, as the system's malloc always
+ * runs: a steady state, which an allocator that does not reuse freed memory
+ * never reaches (it is refused once its heap is 8 times its size after a
+ * warm-up pass). Its failures are data and a line too (ms_timed_result).
  *
  * Memory: the engine's own bookkeeping uses the process's malloc (only
  * allocators are barred from it): 25 bytes per trace id for a checked pass
@@ -53,7 +62,8 @@
 _Static_assert(sizeof(size_t) == sizeof(uint64_t), "trace sizes are 64-bit and passed as size_t");
 
 enum {
-    ALIGNMENT = 16,               /* every pointer handed out, per the lab */
+    DEFAULT_ALIGNMENT = 16,       /* our heap's, when the options say 0 */
+    SYSTEM_ALIGNMENT = 16,        /* the system malloc's, for objects of 16 bytes and more */
     SAMPLE_EDGE = 4096,           /* bytes checked at each end of a sampled payload */
     SAMPLE_WORDS = 256,           /* words checked between the two ends */
     SAMPLE_FLOOR = 64 * 1024,     /* sampling below this would save nothing */
@@ -94,6 +104,19 @@ static void vformat_failure(char *out, size_t n, uint64_t index, const ms_op *op
     int used = snprintf(out, n, "op %" PRIu64 " (%s): ", index, op_text);
     if (used >= 0 && (size_t)used < n)
         vsnprintf(out + used, n - (size_t)used, fmt, args);
+}
+
+/* A failure of `kind` about `block` at `address` (MS_ID_NULL and 0 when none), in no op and no
+   pass yet: whoever records it says where. */
+static ms_failure failure_of(int kind, uint32_t block, uintptr_t address) {
+    return (ms_failure){
+        .kind = kind,
+        .timed_pass = MS_PASS_NONE,
+        .op = MS_NO_OP,
+        .block = block,
+        .other = MS_ID_NULL,
+        .address = address,
+    };
 }
 
 /* "1.5 MiB", "512 B": sizes in messages, for people. */
@@ -139,34 +162,43 @@ static const char *op_function(const ms_op *op) {
 
 /* ----------------------------------------------------- calling allocators */
 
-static bool call_init(const ms_allocator *alloc, char *why, size_t n) {
+/* mm_init, called through its dialect's type; false with *failure (its status kept: what the
+   driver tells a dialect mix-up by) and why filled when it reports failure. */
+static bool call_init(const ms_allocator *alloc, ms_failure *failure, char *why, size_t n) {
+    int64_t status;
     if (alloc->dialect == MS_DIALECT_CMU) {
         bool (*init)(void);
         *(void **)(&init) = alloc->init; /* the POSIX dlsym idiom, see allocator.c */
         if (init())
             return true;
+        status = 0;
         snprintf(why, n, "mm_init failed (returned false)");
-        return false;
+    } else {
+        int (*init)(void);
+        *(void **)(&init) = alloc->init;
+        int returned = init();
+        if (returned == 0)
+            return true;
+        status = returned;
+        snprintf(why, n, "mm_init failed (returned %d)", returned);
     }
-    int (*init)(void);
-    *(void **)(&init) = alloc->init;
-    int status = init();
-    if (status == 0)
-        return true;
-    snprintf(why, n, "mm_init failed (returned %d)", status);
+    *failure = failure_of(MS_FAIL_INIT_FAILED, MS_ID_NULL, 0);
+    failure->init_status = status;
     return false;
 }
 
-/* mm_checkheap, called through its real type (bool for the cmu dialect). */
+/* The heap checker, called through its real type: bool for the cmu dialect's own mm_checkheap,
+   int for the classic one and for the lab adapter's ms_lab_checkheap in either dialect. */
 static bool call_checkheap(const ms_allocator *alloc, uint64_t index) {
-    if (alloc->dialect == MS_DIALECT_CMU) {
+    /* The cmu argument is a line number for the checker's messages; classic's is 0, not verbose. */
+    int arg = alloc->dialect != MS_DIALECT_CMU ? 0 : index < INT32_MAX ? (int)index : INT32_MAX;
+    if (alloc->dialect == MS_DIALECT_CMU && alloc->checkheap_kind == MS_CHECKHEAP_DIALECT) {
         /* Via void (*)(void), the generic function pointer type: converting
            back to the real type is defined, and says so to -Wcast-function-type. */
         bool (*check)(int) = (bool (*)(int))(void (*)(void))alloc->checkheap;
-        /* The cmu argument is a line number for the checker's messages. */
-        return check(index < INT32_MAX ? (int)index : INT32_MAX);
+        return check(arg);
     }
-    return alloc->checkheap(0) != 0; /* 0: not verbose */
+    return alloc->checkheap(arg) != 0;
 }
 
 /* Whether calloc(count, size) asks for a representable number of bytes. */
@@ -179,16 +211,18 @@ static bool calloc_bytes(const ms_op *op, uint64_t *bytes) {
 
 /* What the trace asks of each id must make sense before anything is called:
    the timed loop trusts it. Returns the index of the first bad op, or
-   num_ops, with the reason in why. */
-static uint64_t first_bad_op(const ms_trace *trace, const ms_allocator *alloc, char *why,
+   num_ops, with the failure's kind and the reason in why. */
+static uint64_t first_bad_op(const ms_trace *trace, const ms_allocator *alloc, int *kind, char *why,
                              size_t n) {
     for (uint64_t i = 0; i < trace->num_ops; i++) {
         const ms_op *op = &trace->ops[i];
+        *kind = MS_FAIL_TRACE_ERROR;
         if (op->kind > MS_OP_CALLOC) {
             snprintf(why, n, "unknown op kind %u", (unsigned)op->kind);
             return i;
         }
         if (op->kind == MS_OP_CALLOC && alloc->calloc == NULL) {
+            *kind = MS_FAIL_NO_CALLOC;
             snprintf(why, n, "the trace calls calloc but the allocator has no mm_calloc");
             return i;
         }
@@ -199,6 +233,7 @@ static uint64_t first_bad_op(const ms_trace *trace, const ms_allocator *alloc, c
             return i;
         }
     }
+    *kind = MS_FAIL_NONE;
     return trace->num_ops;
 }
 
@@ -330,28 +365,36 @@ typedef struct {
     const ms_trace *trace;
     const ms_allocator *alloc;
     ms_check_result *result;
-    bool own_heap;         /* our simulated heap (false for the system's malloc) */
-    uint64_t sample_above; /* sampling threshold, >= SAMPLE_FLOOR */
-    uint64_t index;        /* the op being run */
-    uintptr_t *addr;       /* per id: block start, 0 for a NULL block */
-    uint64_t *size;        /* per id: requested bytes */
-    uint8_t *live;         /* per id: 1 while allocated (a NULL 0-byte block too) */
-    it_tree tree;          /* live blocks of at least one byte not in the map, by address */
-    granule_map map;       /* our heap: the granules of live blocks up to GM_MAX_BLOCK */
-    uint64_t live_payload; /* sum of live requested sizes */
-    uint64_t live_aligned; /* the same, each rounded up to ALIGNMENT */
+    bool own_heap;          /* our simulated heap (false for the system's malloc) */
+    uint64_t sample_above;  /* sampling threshold, >= SAMPLE_FLOOR */
+    uint64_t alignment;     /* what our heap's pointers need, and live sizes are rounded to */
+    bool realloc_zero_null; /* realloc(p, 0) of a live block must answer NULL */
+    uint64_t index;         /* the op being run */
+    uintptr_t *addr;        /* per id: block start, 0 for a NULL block */
+    uint64_t *size;         /* per id: requested bytes */
+    uint8_t *live;          /* per id: 1 while allocated (a NULL 0-byte block too) */
+    it_tree tree;           /* live blocks of at least one byte not in the map, by address */
+    granule_map map;        /* our heap: the granules of live blocks up to GM_MAX_BLOCK */
+    uint64_t live_payload;  /* sum of live requested sizes */
+    uint64_t live_aligned;  /* the same, each rounded up to the alignment */
 } checker;
 
-__attribute__((format(printf, 2, 3))) static bool fail(checker *c, const char *fmt, ...) {
+/* Stop the pass at the current op with `failure` and its message. */
+__attribute__((format(printf, 3, 4))) static bool fail(checker *c, ms_failure failure,
+                                                       const char *fmt, ...) {
     va_list args;
     va_start(args, fmt);
     vformat_failure(c->result->error, sizeof c->result->error, c->index, &c->trace->ops[c->index],
                     fmt, args);
     va_end(args);
+    failure.op = c->index;
     c->result->valid = false;
-    c->result->fail_op = c->index;
+    c->result->failure = failure;
     return false;
 }
+
+/* A trace error about `id`: the trace, not the allocator, is wrong. */
+static ms_failure trace_error(uint32_t id) { return failure_of(MS_FAIL_TRACE_ERROR, id, 0); }
 
 /* "block 5 [heap+0x10 = 0x7f3a00000010, +48)" */
 static void format_block(char *out, size_t n, const checker *c, uint32_t id, uintptr_t p,
@@ -367,14 +410,20 @@ static void format_block(char *out, size_t n, const checker *c, uint32_t id, uin
              sign, distance, p, size);
 }
 
-static uint64_t round_up(uint64_t size) { return (size + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT; }
+/* A live size as the alignment bound counts it: rounded up to the lab's alignment (also for the
+   system's malloc, so that every allocator of a run has the same bound). */
+static uint64_t round_up(const checker *c, uint64_t size) {
+    return (size + c->alignment - 1) / c->alignment * c->alignment;
+}
 
-/* The alignment a pointer for `size` bytes needs. Ours: 16 always, the lab's
-   rule. The system's malloc: C17's rule (DR 445), what jemalloc, tcmalloc and
+/* The alignment a pointer for `size` bytes needs. Ours: the lab's, always.
+   The system's malloc: C17's rule (DR 445), what jemalloc, tcmalloc and
    mimalloc follow: any object that fits, so 8 for 8 bytes, 4 for 4. */
 static uintptr_t required_alignment(const checker *c, uint64_t size) {
-    if (c->own_heap || size >= ALIGNMENT)
-        return ALIGNMENT;
+    if (c->own_heap)
+        return c->alignment;
+    if (size >= SYSTEM_ALIGNMENT)
+        return SYSTEM_ALIGNMENT;
     uintptr_t align = 1;
     while (align * 2 <= size)
         align *= 2;
@@ -410,22 +459,26 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
     if (ptr == NULL && size > 0) {
         char heap[96];
         format_heap_state(heap, sizeof heap, c->own_heap);
+        ms_failure null = failure_of(MS_FAIL_NULL_RETURN, id, 0);
         if (op->kind == MS_OP_CALLOC)
-            return fail(c, "calloc returned NULL for %" PRIu32 " x %" PRIu64 " bytes%s", op->count,
-                        op->size, heap);
-        return fail(c, "%s returned NULL for %" PRIu64 " bytes%s", op_function(op), size, heap);
+            return fail(c, null, "calloc returned NULL for %" PRIu32 " x %" PRIu64 " bytes%s",
+                        op->count, op->size, heap);
+        return fail(c, null, "%s returned NULL for %" PRIu64 " bytes%s", op_function(op), size,
+                    heap);
     }
     /* Messages are formatted only on failure: this runs once an op. */
     uintptr_t align = required_alignment(c, size);
     if (p % align != 0) {
         format_block(block, sizeof block, c, id, p, size);
-        return fail(c, "%s is not %" PRIuPTR "-byte aligned", block, align);
+        return fail(c, failure_of(MS_FAIL_MISALIGNED, id, p), "%s is not %" PRIuPTR "-byte aligned",
+                    block, align);
     }
     if (ptr != NULL && c->own_heap) {
         uintptr_t lo = (uintptr_t)mem_heap_lo(), end = (uintptr_t)mem_heap_hi() + 1;
         if (p < lo || p > end || size > end - p) {
             format_block(block, sizeof block, c, id, p, size);
-            return fail(c, "%s is not inside the heap [heap+0x0 = 0x%" PRIxPTR ", +%" PRIuPTR ")",
+            return fail(c, failure_of(MS_FAIL_OUTSIDE_HEAP, id, p),
+                        "%s is not inside the heap [heap+0x0 = 0x%" PRIxPTR ", +%" PRIuPTR ")",
                         block, lo, end - lo);
         }
     }
@@ -442,7 +495,9 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
         if (hit != IT_NONE) {
             format_block(block, sizeof block, c, id, p, size);
             format_block(other, sizeof other, c, hit, c->addr[hit], c->size[hit]);
-            return fail(c, "%s overlaps %s", block, other);
+            ms_failure overlap = failure_of(MS_FAIL_OVERLAP, id, p);
+            overlap.other = hit;
+            return fail(c, overlap, "%s overlaps %s", block, other);
         }
     }
 
@@ -455,7 +510,7 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
         it_insert(&c->tree, id);
     ms_check_result *r = c->result;
     c->live_payload += size;
-    c->live_aligned += round_up(size);
+    c->live_aligned += round_up(c, size);
     if (c->live_payload > r->peak_payload)
         r->peak_payload = c->live_payload;
     if (c->live_aligned > r->peak_aligned)
@@ -475,7 +530,7 @@ static void drop_block(checker *c, uint32_t id) {
     else if (c->size[id] > 0)
         it_remove(&c->tree, id);
     c->live_payload -= c->size[id];
-    c->live_aligned -= round_up(c->size[id]);
+    c->live_aligned -= round_up(c, c->size[id]);
     c->live[id] = 0;
     c->addr[id] = 0;
     c->size[id] = 0;
@@ -498,7 +553,9 @@ static bool verify(checker *c, uint32_t id, const char *when) {
         return true;
     char block[128];
     format_block(block, sizeof block, c, id, c->addr[id], c->size[id]);
-    return fail(c,
+    ms_failure overwritten = failure_of(MS_FAIL_OVERWRITTEN, id, c->addr[id]);
+    overwritten.offset = miss.offset;
+    return fail(c, overwritten,
                 "%s%s: payload byte %" PRIu64 " was overwritten while the block was live "
                 "(0x%02x, expected 0x%02x)",
                 when, block, miss.offset, miss.found, miss.expected);
@@ -506,7 +563,8 @@ static bool verify(checker *c, uint32_t id, const char *when) {
 
 static bool run_alloc(checker *c, const ms_op *op) {
     if (c->live[op->id])
-        return fail(c, "block %" PRIu32 " is already live (trace error)", op->id);
+        return fail(c, trace_error(op->id), "block %" PRIu32 " is already live (trace error)",
+                    op->id);
     void *p = c->alloc->malloc(op->size);
     if (!take_block(c, op->id, p, op->size))
         return false;
@@ -516,13 +574,14 @@ static bool run_alloc(checker *c, const ms_op *op) {
 
 static bool run_calloc(checker *c, const ms_op *op) {
     if (c->live[op->id])
-        return fail(c, "block %" PRIu32 " is already live (trace error)", op->id);
+        return fail(c, trace_error(op->id), "block %" PRIu32 " is already live (trace error)",
+                    op->id);
     uint64_t bytes;
     bool representable = calloc_bytes(op, &bytes);
     void *p = c->alloc->calloc(op->count, op->size);
     if (!representable) {
         if (p != NULL)
-            return fail(c,
+            return fail(c, failure_of(MS_FAIL_CALLOC_OVERFLOW, op->id, (uintptr_t)p),
                         "calloc returned a pointer for %" PRIu32 " x %" PRIu64
                         " bytes, which overflows; NULL was due",
                         op->count, op->size);
@@ -535,7 +594,9 @@ static bool run_calloc(checker *c, const ms_op *op) {
         !pattern_apply(PATTERN_ZERO, p, op->id, bytes, c->sample_above, 0, bytes, &miss)) {
         char block[128];
         format_block(block, sizeof block, c, op->id, c->addr[op->id], bytes);
-        return fail(c, "calloc memory is not zero: %s byte %" PRIu64 " is 0x%02x", block,
+        ms_failure dirty = failure_of(MS_FAIL_CALLOC_NOT_ZERO, op->id, (uintptr_t)p);
+        dirty.offset = miss.offset;
+        return fail(c, dirty, "calloc memory is not zero: %s byte %" PRIu64 " is 0x%02x", block,
                     miss.offset, miss.found);
     }
     fill(c, op->id, 0);
@@ -554,6 +615,15 @@ static bool run_realloc(checker *c, const ms_op *op) {
         return take_block(c, id, p, op->size); /* reports the NULL */
     if (was_live)
         drop_block(c, id);
+    if (op->size == 0 && was_live && p != NULL && c->realloc_zero_null) {
+        if (!c->own_heap)
+            c->alloc->free(p); /* the system heap is not reset after the pass */
+        return fail(c, failure_of(MS_FAIL_REALLOC_ZERO_NOT_NULL, id, (uintptr_t)p),
+                    "realloc with size 0 returned 0x%" PRIxPTR
+                    " instead of NULL: the lab requires realloc(p, 0) to free the block and "
+                    "return NULL",
+                    (uintptr_t)p);
+    }
     if (!take_block(c, id, p, op->size))
         return false;
     if (op->size == 0) {
@@ -574,7 +644,9 @@ static bool run_realloc(checker *c, const ms_op *op) {
         char from[128], to[128];
         format_block(from, sizeof from, c, id, old_addr, old_size);
         format_block(to, sizeof to, c, id, (uintptr_t)p, op->size);
-        return fail(c,
+        ms_failure lost = failure_of(MS_FAIL_REALLOC_LOST_DATA, id, (uintptr_t)p);
+        lost.offset = miss.offset;
+        return fail(c, lost,
                     "realloc did not keep the data: %s became %s, byte %" PRIu64
                     " is 0x%02x, expected 0x%02x",
                     from, to, miss.offset, miss.found, miss.expected);
@@ -591,7 +663,7 @@ static bool run_free(checker *c, const ms_op *op) {
         return true;
     }
     if (!c->live[op->id])
-        return fail(c, "block %" PRIu32 " is not live (trace error)", op->id);
+        return fail(c, trace_error(op->id), "block %" PRIu32 " is not live (trace error)", op->id);
     if (!verify(c, op->id, "before free, "))
         return false;
     c->alloc->free(block_ptr(c, op->id));
@@ -620,21 +692,25 @@ static bool run_checked(checker *c, const ms_check_options *options) {
     volatile uint64_t *progress = options != NULL ? options->progress : NULL;
     void (*observe)(void *, uint64_t, uint64_t) = options != NULL ? options->observe : NULL;
     char why[256];
+    int bad_kind;
 
-    uint64_t bad = first_bad_op(trace, alloc, why, sizeof why);
+    uint64_t bad = first_bad_op(trace, alloc, &bad_kind, why, sizeof why);
     for (c->index = 0; c->index < trace->num_ops; c->index++) {
         if (progress != NULL)
             *progress = c->index;
-        if (c->index == bad)
-            return fail(c, "%s", why);
+        if (c->index == bad) {
+            const ms_op *op = &trace->ops[bad];
+            return fail(c, failure_of(bad_kind, op->id, 0), "%s", why);
+        }
         if (!run_checked_op(c))
             return false;
         if (check_heap && !call_checkheap(alloc, c->index)) {
             const char *message =
                 alloc->checkheap_message != NULL ? alloc->checkheap_message() : NULL;
+            ms_failure broken = failure_of(MS_FAIL_CHECKHEAP, MS_ID_NULL, 0);
             if (message != NULL && message[0] != '\0')
-                return fail(c, "mm_checkheap failed: %s", message);
-            return fail(c, "mm_checkheap failed");
+                return fail(c, broken, "mm_checkheap failed: %s", message);
+            return fail(c, broken, "mm_checkheap failed");
         }
         c->result->ops_done = c->index + 1;
         if (observe != NULL)
@@ -649,10 +725,49 @@ static bool run_checked(checker *c, const ms_check_options *options) {
     return true;
 }
 
+/* A failure before any op (options, bookkeeping, mm_init): no op named. */
+__attribute__((format(printf, 3, 4))) static void fail_before(ms_check_result *result, int kind,
+                                                              const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(result->error, sizeof result->error, fmt, args);
+    va_end(args);
+    result->failure = failure_of(kind, MS_ID_NULL, 0);
+    result->valid = false;
+}
+
+/* The alignment the options ask for (0: the default), or 0 when it is no power of two. */
+static uint64_t alignment_of(const ms_check_options *options) {
+    uint64_t align =
+        options != NULL && options->alignment > 0 ? options->alignment : DEFAULT_ALIGNMENT;
+    return (align & (align - 1)) == 0 ? align : 0;
+}
+
+/* Reset our heap, its poisoning on for a dirty heap, and call mm_init; false with result filled
+   when something failed. */
+static bool start_checked_heap(checker *c, const ms_check_options *options) {
+    ms_check_result *result = c->result;
+    mem_reset();
+    if (!gm_init(&c->map, (uintptr_t)mem_heap_lo(), mem_limit())) {
+        fail_before(result, MS_FAIL_ENGINE, "out of address space for the heap's granule map");
+        return false;
+    }
+    if (options != NULL && options->dirty_heap)
+        mem_set_poison(true);
+    if (options != NULL && options->progress != NULL)
+        *options->progress = MS_NO_OP;
+    if (!call_init(c->alloc, &result->failure, result->error, sizeof result->error)) {
+        result->valid = false;
+        return false;
+    }
+    return true;
+}
+
 bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
                        const ms_check_options *options, ms_check_result *result) {
     memset(result, 0, sizeof *result);
     result->valid = true;
+    result->failure = failure_of(MS_FAIL_NONE, MS_ID_NULL, 0);
     uint64_t sample_above =
         options != NULL && options->sample_above > 0 ? options->sample_above : SAMPLE_DEFAULT;
     checker c = {
@@ -661,11 +776,17 @@ bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
         .result = result,
         .own_heap = alloc->dialect != MS_DIALECT_SYSTEM,
         .sample_above = sample_above > SAMPLE_FLOOR ? sample_above : SAMPLE_FLOOR,
+        .alignment = alignment_of(options),
+        .realloc_zero_null = options != NULL && options->realloc_zero_null,
     };
+    if (c.alignment == 0) {
+        fail_before(result, MS_FAIL_ENGINE, "alignment %" PRIu32 " is not a power of two",
+                    options->alignment);
+        return false;
+    }
     if (options != NULL && options->check_heap && alloc->checkheap == NULL) {
-        snprintf(result->error, sizeof result->error,
-                 "heap checking was asked for but the allocator has no mm_checkheap");
-        result->valid = false;
+        fail_before(result, MS_FAIL_NO_CHECKHEAP,
+                    "heap checking was asked for but the allocator has no mm_checkheap");
         return false;
     }
     size_t ids = trace->num_ids > 0 ? trace->num_ids : 1;
@@ -673,23 +794,16 @@ bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
     c.size = calloc(ids, sizeof *c.size);
     c.live = calloc(ids, sizeof *c.live);
     if (c.addr == NULL || c.size == NULL || c.live == NULL ||
-        !it_init(&c.tree, trace->num_ids, c.addr)) {
-        snprintf(result->error, sizeof result->error,
-                 "out of memory for the bookkeeping of %" PRIu32 " ids", trace->num_ids);
-        result->valid = false;
-    } else if (c.own_heap) {
-        mem_reset();
-        if (!gm_init(&c.map, (uintptr_t)mem_heap_lo(), mem_limit())) {
-            snprintf(result->error, sizeof result->error,
-                     "out of address space for the heap's granule map");
-            result->valid = false;
-        } else if (!call_init(alloc, result->error, sizeof result->error)) {
-            result->valid = false;
-        }
-    }
+        !it_init(&c.tree, trace->num_ids, c.addr))
+        fail_before(result, MS_FAIL_ENGINE, "out of memory for the bookkeeping of %" PRIu32 " ids",
+                    trace->num_ids);
+    else if (c.own_heap)
+        start_checked_heap(&c, options);
     if (result->valid)
         run_checked(&c, options);
     if (c.own_heap) {
+        /* Only this pass runs on a dirty heap: timed passes keep the warm one, unpoisoned. */
+        mem_set_poison(false);
         result->heap_size = mem_high_water();
     } else if (c.live != NULL) {
         /* The system heap is not reset between runs: give everything back. */
@@ -713,14 +827,21 @@ static double now_seconds(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* The timed loop: calls and pointer bookkeeping only. Returns num_ops, or the
-   index of the op that got NULL where a block was due. */
-static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, void **ptr) {
+/*
+ * The timed loop: the calls, the pointer bookkeeping and one store an op, of its index into
+ * *op_word, so that a parent process can name the op a crash happened in. That store goes to a
+ * word nothing else writes and that stays in L1 (volatile only so that it is not dropped or moved
+ * past the call): a cycle or so against the 5 to 100 ns of an allocator op. Returns num_ops, or
+ * the index of the op that got NULL where a block was due.
+ */
+static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, void **ptr,
+                              volatile uint64_t *op_word) {
     const ms_op *ops = trace->ops;
     for (uint64_t i = 0; i < trace->num_ops; i++) {
         const ms_op *op = &ops[i];
         uint64_t bytes;
         void *p;
+        *op_word = i;
         switch (op->kind) {
         case MS_OP_ALLOC:
             p = alloc->malloc(op->size);
@@ -757,54 +878,80 @@ static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, 
     return trace->num_ops;
 }
 
-__attribute__((format(printf, 4, 5))) static uint32_t
-timed_failure(ms_error *err, uint64_t index, const ms_op *op, const char *fmt, ...) {
+/* The timed passes of one trace, and where they are. */
+typedef struct {
+    const ms_trace *trace;
+    const ms_allocator *alloc;
+    ms_timed_result *result;
+    void **ptr;                   /* per id: the block's pointer */
+    volatile uint64_t *op_word;   /* the progress words: the caller's, or the timer's own */
+    volatile uint64_t *pass_word; /* ... */
+    uint32_t pass;                /* the pass running: 0 the warm-up, then 1, 2... */
+} timer;
+
+/* Record a failure of the running pass (or none, with pass MS_PASS_NONE), with its message. */
+__attribute__((format(printf, 3, 4))) static bool timed_fail(timer *t, ms_failure failure,
+                                                             const char *fmt, ...) {
     va_list args;
     va_start(args, fmt);
-    vformat_failure(err->message, sizeof err->message, index, op, fmt, args);
+    if (failure.op < t->trace->num_ops)
+        vformat_failure(t->result->error, sizeof t->result->error, failure.op,
+                        &t->trace->ops[failure.op], fmt, args);
+    else
+        vsnprintf(t->result->error, sizeof t->result->error, fmt, args);
     va_end(args);
-    return 0;
+    t->result->failure = failure;
+    return false;
 }
 
 /* A fresh heap for the allocator: pages kept warm (mem_rewind), mm_init called. */
-static bool start_heap(const ms_allocator *alloc, ms_error *err) {
+static bool start_heap(timer *t) {
     mem_rewind();
-    return call_init(alloc, err->message, sizeof err->message);
+    *t->op_word = MS_NO_OP;
+    ms_failure failure;
+    char why[128];
+    if (call_init(t->alloc, &failure, why, sizeof why))
+        return true;
+    failure.timed_pass = t->pass;
+    return timed_fail(t, failure, "%s", why);
 }
 
-/* One pass over the ops, its blocks left live in ptr; false with err filled on a NULL. */
-static bool run_pass(const ms_trace *trace, const ms_allocator *alloc, void **ptr, double *seconds,
-                     ms_error *err) {
-    memset(ptr, 0, trace->num_ids * sizeof *ptr);
+/* One pass over the ops, its blocks left live in ptr; false with the failure recorded on a NULL. */
+static bool run_pass(timer *t, double *seconds) {
+    const ms_trace *trace = t->trace;
+    memset(t->ptr, 0, trace->num_ids * sizeof *t->ptr);
     double start = now_seconds();
-    uint64_t stop = run_timed_ops(trace, alloc, ptr);
+    uint64_t stop = run_timed_ops(trace, t->alloc, t->ptr, t->op_word);
     *seconds = now_seconds() - start;
     if (stop == trace->num_ops)
         return true;
     const ms_op *op = &trace->ops[stop];
     char heap[96];
-    format_heap_state(heap, sizeof heap, alloc->dialect != MS_DIALECT_SYSTEM);
+    format_heap_state(heap, sizeof heap, t->alloc->dialect != MS_DIALECT_SYSTEM);
+    ms_failure null = failure_of(MS_FAIL_NULL_RETURN, op->id, 0);
+    null.op = stop;
+    null.timed_pass = t->pass;
     if (op->kind == MS_OP_CALLOC)
-        timed_failure(err, stop, op, "calloc returned NULL for %" PRIu32 " x %" PRIu64 " bytes%s",
-                      op->count, op->size, heap);
-    else
-        timed_failure(err, stop, op, "%s returned NULL for %" PRIu64 " bytes%s", op_function(op),
+        return timed_fail(t, null, "calloc returned NULL for %" PRIu32 " x %" PRIu64 " bytes%s",
+                          op->count, op->size, heap);
+    return timed_fail(t, null, "%s returned NULL for %" PRIu64 " bytes%s", op_function(op),
                       op->size, heap);
-    return false;
 }
 
 /*
  * A timed pass: fresh, from mm_init on a rewound heap; else on the heap the last pass left, whose
  * blocks it frees after it (untimed, after a failed pass too: the system heap keeps what leaks).
  */
-static bool timed_pass(const ms_trace *trace, const ms_allocator *alloc, void **ptr, bool fresh,
-                       double *seconds, ms_error *err) {
-    if (fresh && !start_heap(alloc, err))
+static bool timed_pass(timer *t, bool fresh, double *seconds) {
+    *t->pass_word = t->pass;
+    if (fresh && !start_heap(t))
         return false;
-    bool ok = run_pass(trace, alloc, ptr, seconds, err);
-    if (!fresh)
-        for (uint32_t id = 0; id < trace->num_ids; id++)
-            alloc->free(ptr[id]);
+    bool ok = run_pass(t, seconds);
+    if (!fresh) {
+        *t->op_word = t->trace->num_ops; /* past the last op: freeing what the pass left */
+        for (uint32_t id = 0; id < t->trace->num_ids; id++)
+            t->alloc->free(t->ptr[id]);
+    }
     return ok;
 }
 
@@ -817,63 +964,81 @@ static bool timed_pass(const ms_trace *trace, const ms_allocator *alloc, void **
  */
 enum { CARRIED_GROWTH_MAX = 8 };
 
-static bool heap_bounded(size_t warm_heap, uint32_t passes, ms_error *err) {
+static bool heap_bounded(timer *t, size_t warm_heap) {
     size_t heap = mem_heapsize();
     if (heap <= CARRIED_GROWTH_MAX * warm_heap)
         return true;
     char was[32], now[32];
     format_bytes(was, sizeof was, warm_heap);
     format_bytes(now, sizeof now, heap);
-    snprintf(err->message, sizeof err->message,
-             "the heap grew from %s to %s in %" PRIu32
-             " passes carried over, every block freed between them: it does not level off, so "
-             "there is no steady state to time (does the allocator reuse freed memory?)",
-             was, now, passes);
-    return false;
+    ms_failure growth = failure_of(MS_FAIL_HEAP_GROWTH, MS_ID_NULL, 0);
+    growth.timed_pass = t->pass;
+    return timed_fail(t, growth,
+                      "the heap grew from %s to %s in %" PRIu32
+                      " passes carried over, every block freed between them: it does not level "
+                      "off, so there is no steady state to time (does the allocator reuse freed "
+                      "memory?)",
+                      was, now, t->pass);
 }
 
-uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc, uint32_t min_passes,
-                         uint32_t max_passes, double min_seconds, bool carry_heap,
-                         double *pass_seconds, ms_error *err) {
-    err->message[0] = '\0';
-    err->line = 0;
-    if (max_passes == 0) {
-        snprintf(err->message, sizeof err->message, "max_passes is 0: no pass can run");
-        return 0;
-    }
+uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
+                         const ms_timed_options *options, double *pass_seconds,
+                         ms_timed_result *result) {
+    static const ms_timed_options one_pass = {.min_passes = 1, .max_passes = 1};
+    if (options == NULL)
+        options = &one_pass;
+    memset(result, 0, sizeof *result);
+    result->failure = failure_of(MS_FAIL_NONE, MS_ID_NULL, 0);
+    volatile uint64_t own_words[2] = {0, 0};
+    volatile uint64_t *words = options->progress != NULL ? options->progress : own_words;
+    timer t = {
+        .trace = trace,
+        .alloc = alloc,
+        .result = result,
+        .op_word = &words[0],
+        .pass_word = &words[1],
+    };
+    if (options->max_passes == 0)
+        return timed_fail(&t, failure_of(MS_FAIL_ENGINE, MS_ID_NULL, 0),
+                          "max_passes is 0: no pass can run");
     char why[256];
-    uint64_t bad = first_bad_op(trace, alloc, why, sizeof why);
-    if (bad < trace->num_ops)
-        return timed_failure(err, bad, &trace->ops[bad], "%s", why);
-    void **ptr = calloc(trace->num_ids > 0 ? trace->num_ids : 1, sizeof *ptr);
-    if (ptr == NULL) {
-        snprintf(err->message, sizeof err->message,
-                 "out of memory for the bookkeeping of %" PRIu32 " ids", trace->num_ids);
-        return 0;
+    int bad_kind;
+    uint64_t bad = first_bad_op(trace, alloc, &bad_kind, why, sizeof why);
+    if (bad < trace->num_ops) {
+        ms_failure failure = failure_of(bad_kind, trace->ops[bad].id, 0);
+        failure.op = bad;
+        return timed_fail(&t, failure, "%s", why);
     }
+    t.ptr = calloc(trace->num_ids > 0 ? trace->num_ids : 1, sizeof *t.ptr);
+    if (t.ptr == NULL)
+        return timed_fail(&t, failure_of(MS_FAIL_ENGINE, MS_ID_NULL, 0),
+                          "out of memory for the bookkeeping of %" PRIu32 " ids", trace->num_ids);
     /* The system heap cannot be reset: its passes always run on the heap the last one left. */
     bool own_heap = alloc->dialect != MS_DIALECT_SYSTEM;
-    bool fresh = own_heap && !carry_heap, carried = own_heap && carry_heap;
+    bool fresh = own_heap && !options->carry_heap, carried = own_heap && options->carry_heap;
     bool ok = true;
     size_t warm_heap = 0;
-    if (carried) { /* an untimed warm-up pass from mm_init */
+    if (carried) { /* an untimed warm-up pass from mm_init: pass 0 */
         double seconds;
-        ok = start_heap(alloc, err) && timed_pass(trace, alloc, ptr, false, &seconds, err);
+        *t.pass_word = 0;
+        ok = start_heap(&t) && timed_pass(&t, false, &seconds);
         warm_heap = mem_heapsize();
     }
     uint32_t passes = 0;
     double total = 0;
     /* At least one pass, whatever the bounds say: 0 means failure. */
-    while (ok && passes < max_passes &&
-           (passes == 0 || passes < min_passes || total < min_seconds)) {
+    while (ok && passes < options->max_passes &&
+           (passes == 0 || passes < options->min_passes || total < options->min_seconds)) {
         double seconds;
-        ok = timed_pass(trace, alloc, ptr, fresh, &seconds, err);
+        t.pass = passes + 1;
+        ok = timed_pass(&t, fresh, &seconds);
         if (!ok)
             break;
         pass_seconds[passes++] = seconds;
         total += seconds;
-        ok = !carried || heap_bounded(warm_heap, passes, err);
+        ok = !carried || heap_bounded(&t, warm_heap);
     }
-    free(ptr);
-    return ok ? passes : 0;
+    free(t.ptr);
+    result->passes = ok ? passes : 0;
+    return result->passes;
 }

@@ -6,9 +6,13 @@
  * set; each fault below changes one line of it into a classic student bug,
  * and each test asserts that the check meant for that bug stops the pass at
  * the right op and says what was wrong. Traces are built as op arrays.
- * Also covered: utilization figures on tiny traces, the sampling path on an
- * 8 GiB block, timed passes, the treap against a brute-force oracle, and
- * ms_allocator_open's errors on libraries compiled at run time.
+ * Each failure is checked as data too (the ms_failure: kind, op, block,
+ * other, offset, address, mm_init's status, pass), for every kind.
+ * Also covered: utilization figures on tiny traces, the lab options (an
+ * alignment of 8, the realloc(p, 0) rule, a dirty heap), the sampling path
+ * on an 8 GiB block, timed passes and the progress words they keep, the
+ * treap against a brute-force oracle, and ms_allocator_open's errors on
+ * libraries compiled at run time.
  */
 #include "check.h"
 #include "interval_tree.h"
@@ -23,17 +27,21 @@
 
 typedef enum {
     FAULT_NONE,
-    FAULT_MISALIGN,     /* hands out the payload 8 bytes late */
-    FAULT_OVERLAP,      /* hands out the previous payload + 16 */
-    FAULT_CONTAIN,      /* hands out the heap's start, around the previous block */
-    FAULT_OUTSIDE,      /* hands out a pointer past the break */
-    FAULT_SHORT,        /* grows the heap 16 bytes short of the block */
-    FAULT_METADATA,     /* free writes a link into the previous block's last word */
-    FAULT_REALLOC_DROP, /* realloc moves without copying */
-    FAULT_CALLOC_DIRTY, /* calloc does not zero (a reused block is dirty) */
-    FAULT_NULL,         /* malloc always answers NULL */
-    FAULT_INIT,         /* mm_init fails */
-    FAULT_CHECKHEAP,    /* mm_checkheap reports a broken heap */
+    FAULT_MISALIGN,         /* hands out the payload 8 bytes late */
+    FAULT_MISALIGN_4,       /* hands out the payload 4 bytes late */
+    FAULT_OVERLAP,          /* hands out the previous payload + 16 */
+    FAULT_CONTAIN,          /* hands out the heap's start, around the previous block */
+    FAULT_OUTSIDE,          /* hands out a pointer past the break */
+    FAULT_SHORT,            /* grows the heap 16 bytes short of the block */
+    FAULT_METADATA,         /* free writes a link into the previous block's last word */
+    FAULT_REALLOC_DROP,     /* realloc moves without copying */
+    FAULT_CALLOC_DIRTY,     /* calloc does not zero (a reused block is dirty) */
+    FAULT_NULL,             /* malloc always answers NULL */
+    FAULT_INIT,             /* mm_init fails */
+    FAULT_CHECKHEAP,        /* mm_checkheap reports a broken heap */
+    FAULT_CALLOC_OVERFLOW,  /* calloc multiplies without checking for overflow */
+    FAULT_REALLOC_ZERO_PTR, /* realloc(p, 0) frees p but answers a new 0-byte block */
+    FAULT_INIT_READS_HEAP,  /* mm_init reads a word of new heap as if it were zero */
 } fault;
 
 enum { HEADER = 16 }; /* each block: 16-byte header holding its capacity, then payload */
@@ -42,6 +50,29 @@ static fault bump_fault;
 static unsigned char *spare; /* the last freed payload, reused when big enough */
 static unsigned char *last;  /* the last payload handed out */
 static bool reused;          /* whether the last malloc handed out the spare */
+/* FAULT_INIT_READS_HEAP: the word mm_init read, never written; non-zero breaks malloc. */
+static uint64_t init_word;
+/* calloc zeroes new heap memory too, not only a reused block: what a correct allocator must do
+   on a dirty heap (on a clean one new memory is zero already, and an 8 GiB test stays cheap). */
+static bool calloc_zeroes_new;
+
+/* While `watch` is set, every call records the progress words it finds there (the engine's
+   promise: the op's index is stored before the op runs, the pass's before the pass). */
+enum { WATCH_MAX = 64 };
+typedef struct {
+    char call;     /* 'i' mm_init, 'm' malloc, 'f' free */
+    uint64_t op;   /* watch[0] */
+    uint64_t pass; /* watch[1], or 0 when only one word is watched */
+} watched;
+static volatile uint64_t *watch;
+static bool watch_pass; /* watch[1] is the pass (timed passes) */
+static watched seen[WATCH_MAX];
+static size_t seen_count;
+
+static void record(char call) {
+    if (watch != NULL && seen_count < WATCH_MAX)
+        seen[seen_count++] = (watched){call, watch[0], watch_pass ? watch[1] : 0};
+}
 
 static size_t capacity_of(const unsigned char *payload) {
     size_t cap;
@@ -50,14 +81,24 @@ static size_t capacity_of(const unsigned char *payload) {
 }
 
 static int bump_init(void) {
+    record('i');
     spare = last = NULL;
+    init_word = 0;
+    if (bump_fault == FAULT_INIT_READS_HEAP) {
+        /* Takes the first word of a new heap as an empty list's count, never written. */
+        unsigned char *h = mem_sbrk(HEADER);
+        if (h == (void *)-1)
+            return -1;
+        memcpy(&init_word, h, sizeof init_word);
+    }
     return bump_fault == FAULT_INIT ? -1 : 0;
 }
 
 static bool bump_init_cmu(void) { return bump_init() == 0; }
 
 static void *bump_malloc(size_t size) {
-    if (bump_fault == FAULT_NULL)
+    record('m');
+    if (bump_fault == FAULT_NULL || init_word != 0)
         return NULL;
     reused = spare != NULL && capacity_of(spare) >= size;
     if (reused) {
@@ -77,6 +118,8 @@ static void *bump_malloc(size_t size) {
     switch (bump_fault) {
     case FAULT_MISALIGN:
         return p + 8;
+    case FAULT_MISALIGN_4:
+        return p + 4;
     case FAULT_OVERLAP:
         return previous != NULL ? previous + 16 : p;
     case FAULT_CONTAIN:
@@ -92,6 +135,7 @@ static void *bump_malloc(size_t size) {
 }
 
 static void bump_free(void *ptr) {
+    record('f');
     if (ptr == NULL)
         return;
     unsigned char *p = ptr;
@@ -107,7 +151,7 @@ static void *bump_realloc(void *ptr, size_t size) {
         return bump_malloc(size);
     if (size == 0) {
         bump_free(ptr);
-        return NULL;
+        return bump_fault == FAULT_REALLOC_ZERO_PTR ? bump_malloc(0) : NULL;
     }
     void *q = bump_malloc(size);
     if (q == NULL)
@@ -120,11 +164,11 @@ static void *bump_realloc(void *ptr, size_t size) {
 }
 
 static void *bump_calloc(size_t count, size_t size) {
-    if (size != 0 && count > SIZE_MAX / size)
+    if (bump_fault != FAULT_CALLOC_OVERFLOW && size != 0 && count > SIZE_MAX / size)
         return NULL;
     void *p = bump_malloc(count * size);
-    /* Fresh heap memory is zero already: only a reused block needs it. */
-    if (p != NULL && reused && bump_fault != FAULT_CALLOC_DIRTY)
+    bool zero = bump_fault != FAULT_CALLOC_DIRTY && (reused || calloc_zeroes_new);
+    if (p != NULL && zero)
         memset(p, 0, count * size);
     return p;
 }
@@ -208,16 +252,49 @@ static void expect_valid(const ms_check_result *r, const char *what) {
     CHECK(r->error[0] == '\0', "%s: error set on a valid run: %s", what, r->error);
 }
 
-/* The pass failed at op `op`, and the message contains every fragment. */
-static void expect_failure(const ms_check_result *r, uint64_t op, const char *what,
+/* The pass failed at op `op` (MS_NO_OP: before any op) with a failure of `kind`, and the message
+   contains every fragment. */
+static void expect_failure(const ms_check_result *r, uint64_t op, int kind, const char *what,
                            const char *fragment1, const char *fragment2) {
     CHECK(!r->valid, "%s: the check did not fire", what);
-    CHECK(r->fail_op == op, "%s: failed at op %llu, expected %llu (%s)", what,
-          (unsigned long long)r->fail_op, (unsigned long long)op, r->error);
+    CHECK(r->failure.op == op, "%s: failed at op %llu, expected %llu (%s)", what,
+          (unsigned long long)r->failure.op, (unsigned long long)op, r->error);
+    CHECK(r->failure.kind == kind, "%s: failure kind %d, expected %d (%s)", what, r->failure.kind,
+          kind, r->error);
+    CHECK(r->failure.timed_pass == MS_PASS_NONE, "%s: a checked pass's failure names pass %u", what,
+          r->failure.timed_pass);
     CHECK(strstr(r->error, fragment1) != NULL, "%s: '%s' not in: %s", what, fragment1, r->error);
     CHECK(fragment2 == NULL || strstr(r->error, fragment2) != NULL, "%s: '%s' not in: %s", what,
           fragment2, r->error);
     CHECK(strchr(r->error, '\n') == NULL, "%s: message is not one line", what);
+}
+
+/* Timed passes with these bounds. */
+static uint32_t timed(const ms_trace *t, const ms_allocator *a, uint32_t min_passes,
+                      uint32_t max_passes, double min_seconds, bool carry_heap, double *seconds,
+                      ms_timed_result *result) {
+    ms_timed_options options = {
+        .min_passes = min_passes,
+        .max_passes = max_passes,
+        .min_seconds = min_seconds,
+        .carry_heap = carry_heap,
+    };
+    return ms_replay_timed(t, a, &options, seconds, result);
+}
+
+/* The failure names these blocks and payload offset. */
+static void expect_block(const ms_check_result *r, const char *what, uint32_t block, uint32_t other,
+                         uint64_t offset) {
+    const ms_failure *f = &r->failure;
+    CHECK(f->block == block, "%s: block %u, expected %u", what, f->block, block);
+    CHECK(f->other == other, "%s: other block %u, expected %u", what, f->other, other);
+    CHECK(f->offset == offset, "%s: offset %llu, expected %llu", what,
+          (unsigned long long)f->offset, (unsigned long long)offset);
+}
+
+/* The address the failure names, as an offset into our heap. */
+static uint64_t heap_offset(const ms_check_result *r) {
+    return r->failure.address - (uintptr_t)mem_heap_lo();
 }
 
 /* ---------------------------------------------------------- valid runs */
@@ -295,7 +372,7 @@ static void test_system_alignment(void) {
     bump_init();
     ms_check_result r = check_with(&a, FAULT_MISALIGN, trace_of(OPS(A(0, 8), A(1, 4), A(2, 24)), 3),
                                    (ms_check_options){0});
-    expect_failure(&r, 2, "system alignment", "op 2 (a 2 24): block 2 [0x",
+    expect_failure(&r, 2, MS_FAIL_MISALIGNED, "system alignment", "op 2 (a 2 24): block 2 [0x",
                    "is not 16-byte aligned");
     CHECK(strstr(r.error, "heap") == NULL, "no heap offsets for the system: %s", r.error);
 }
@@ -309,18 +386,84 @@ static void test_realloc_to_zero_frees(void) {
     CHECK(ms_replay_checked(&t, &a, &(ms_check_options){0}, &r), "r 0 0 then a 0: %s", r.error);
     CHECK(r.peak_payload == 16, "peak payload %llu", (unsigned long long)r.peak_payload);
     double seconds[1];
-    ms_error err;
-    CHECK(ms_replay_timed(&t, &a, 1, 1, 0.0, false, seconds, &err) == 1, "timed: %s", err.message);
+    ms_timed_result tr;
+    CHECK(timed(&t, &a, 1, 1, 0.0, false, seconds, &tr) == 1, "timed: %s", tr.error);
 }
 
+/* The progress word holds the op running (what each call finds there), MS_NO_OP during
+   mm_init, the last op after the pass. */
 static void test_progress(void) {
     volatile uint64_t progress = 99;
     ms_trace t = trace_of(OPS(A(0, 8), A(1, 8), F(0)), 2);
     ms_check_options options = {.progress = &progress};
     ms_allocator a = bump_table();
     ms_check_result r;
+    watch = &progress;
+    watch_pass = false;
+    seen_count = 0;
     ms_replay_checked(&t, &a, &options, &r);
+    watch = NULL;
     CHECK(progress == 2, "progress %llu after 3 ops", (unsigned long long)progress);
+    static const watched expected[] = {{'i', MS_NO_OP, 0}, {'m', 0, 0}, {'m', 1, 0}, {'f', 2, 0}};
+    CHECK(seen_count == 4, "%zu calls watched", seen_count);
+    for (size_t i = 0; i < 4 && i < seen_count; i++)
+        CHECK(seen[i].call == expected[i].call && seen[i].op == expected[i].op,
+              "checked call %zu: '%c' saw op %llu, expected '%c' at %llu", i, seen[i].call,
+              (unsigned long long)seen[i].op, expected[i].call, (unsigned long long)expected[i].op);
+}
+
+/* The timed passes' two words: the pass, stored before its mm_init, and the op, stored before
+   each op (MS_NO_OP during mm_init, the op count while a carried pass's blocks are freed). */
+static void test_timed_progress(void) {
+    volatile uint64_t words[2] = {99, 99};
+    ms_trace t = trace_of(OPS(A(0, 8), A(1, 8), F(0)), 2);
+    ms_allocator a = bump_table();
+    double seconds[2];
+    ms_timed_result tr;
+    ms_timed_options fresh = {.min_passes = 2, .max_passes = 2, .progress = words};
+    watch = words;
+    watch_pass = true;
+    seen_count = 0;
+    uint32_t passes = ms_replay_timed(&t, &a, &fresh, seconds, &tr);
+    CHECK(passes == 2, "fresh passes %u (%s)", passes, tr.error);
+    static const watched fresh_calls[] = {
+        {'i', MS_NO_OP, 1}, {'m', 0, 1}, {'m', 1, 1}, {'f', 2, 1},
+        {'i', MS_NO_OP, 2}, {'m', 0, 2}, {'m', 1, 2}, {'f', 2, 2},
+    };
+    CHECK(seen_count == 8, "%zu calls watched in fresh passes", seen_count);
+    for (size_t i = 0; i < 8 && i < seen_count; i++)
+        CHECK(seen[i].call == fresh_calls[i].call && seen[i].op == fresh_calls[i].op &&
+                  seen[i].pass == fresh_calls[i].pass,
+              "fresh call %zu: '%c' saw op %llu in pass %llu, expected '%c' at %llu in %llu", i,
+              seen[i].call, (unsigned long long)seen[i].op, (unsigned long long)seen[i].pass,
+              fresh_calls[i].call, (unsigned long long)fresh_calls[i].op,
+              (unsigned long long)fresh_calls[i].pass);
+    CHECK(words[0] == 2 && words[1] == 2, "after fresh passes: op %llu, pass %llu",
+          (unsigned long long)words[0], (unsigned long long)words[1]);
+
+    /* Carried: the warm-up is pass 0, one mm_init only, and the blocks a pass left are freed at
+       op 3 (the op count). Block 1 is live at the end of each pass. */
+    ms_timed_options carried = {
+        .min_passes = 1, .max_passes = 1, .carry_heap = true, .progress = words};
+    seen_count = 0;
+    passes = ms_replay_timed(&t, &a, &carried, seconds, &tr);
+    CHECK(passes == 1, "carried passes %u (%s)", passes, tr.error);
+    static const watched carried_calls[] = {
+        {'i', MS_NO_OP, 0}, {'m', 0, 0}, {'m', 1, 0}, {'f', 2, 0}, {'f', 3, 0}, {'f', 3, 0},
+        {'m', 0, 1},        {'m', 1, 1}, {'f', 2, 1}, {'f', 3, 1}, {'f', 3, 1},
+    };
+    enum { CARRIED_CALLS = sizeof carried_calls / sizeof carried_calls[0] };
+    CHECK(seen_count == CARRIED_CALLS, "%zu calls watched in carried passes", seen_count);
+    for (size_t i = 0; i < CARRIED_CALLS && i < seen_count; i++)
+        CHECK(seen[i].call == carried_calls[i].call && seen[i].op == carried_calls[i].op &&
+                  seen[i].pass == carried_calls[i].pass,
+              "carried call %zu: '%c' saw op %llu in pass %llu, expected '%c' at %llu in %llu", i,
+              seen[i].call, (unsigned long long)seen[i].op, (unsigned long long)seen[i].pass,
+              carried_calls[i].call, (unsigned long long)carried_calls[i].op,
+              (unsigned long long)carried_calls[i].pass);
+    CHECK(words[0] == 3 && words[1] == 1, "after carried passes: op %llu, pass %llu",
+          (unsigned long long)words[0], (unsigned long long)words[1]);
+    watch = NULL;
 }
 
 /* The observer sees every op, in order, with the live payload after it. */
@@ -370,96 +513,135 @@ static void test_many_blocks(void) {
 
 static void test_misaligned(void) {
     ms_check_result r = check_bump(FAULT_MISALIGN, trace_of(OPS(A(0, 8)), 1));
-    expect_failure(&r, 0, "misaligned", "op 0 (a 0 8): block 0 [heap+0x18 = 0x",
+    expect_failure(&r, 0, MS_FAIL_MISALIGNED, "misaligned", "op 0 (a 0 8): block 0 [heap+0x18 = 0x",
                    "is not 16-byte aligned");
     CHECK(r.ops_done == 0, "ops_done %llu", (unsigned long long)r.ops_done);
+    expect_block(&r, "misaligned", 0, MS_ID_NULL, 0);
+    CHECK(heap_offset(&r) == 0x18, "misaligned address heap+0x%llx",
+          (unsigned long long)heap_offset(&r));
 }
 
 static void test_overlap(void) {
     ms_check_result r = check_bump(FAULT_OVERLAP, trace_of(OPS(A(0, 64), A(1, 16)), 2));
-    expect_failure(&r, 1, "overlap", "op 1 (a 1 16): block 1 [heap+0x20 = 0x",
+    expect_failure(&r, 1, MS_FAIL_OVERLAP, "overlap", "op 1 (a 1 16): block 1 [heap+0x20 = 0x",
                    "overlaps block 0 [heap+0x10 = 0x");
+    expect_block(&r, "overlap", 1, 0, 0);
+    CHECK(heap_offset(&r) == 0x20, "overlap address heap+0x%llx",
+          (unsigned long long)heap_offset(&r));
 
     /* The new block starts before the old one and contains it. */
     r = check_bump(FAULT_CONTAIN, trace_of(OPS(A(0, 16), A(1, 64)), 2));
-    expect_failure(&r, 1, "containment", "block 1 [heap+0x0 = 0x",
+    expect_failure(&r, 1, MS_FAIL_OVERLAP, "containment", "block 1 [heap+0x0 = 0x",
                    "+64) overlaps block 0 [heap+0x10 = 0x");
 
     /* Blocks above 1 MiB live in the tree, smaller ones in the granule map:
        an overlap across the two is caught both ways. */
     r = check_bump(FAULT_OVERLAP, trace_of(OPS(A(0, 3 << 20), A(1, 16)), 2));
-    expect_failure(&r, 1, "small in big", "op 1 (a 1 16): block 1 [heap+0x20 = 0x",
+    expect_failure(&r, 1, MS_FAIL_OVERLAP, "small in big", "op 1 (a 1 16): block 1 [heap+0x20 = 0x",
                    "overlaps block 0 [heap+0x10 = 0x");
     r = check_bump(FAULT_CONTAIN, trace_of(OPS(A(0, 16), A(1, 3 << 20)), 2));
-    expect_failure(&r, 1, "big around small", "block 1 [heap+0x0 = 0x",
+    expect_failure(&r, 1, MS_FAIL_OVERLAP, "big around small", "block 1 [heap+0x0 = 0x",
                    "+3145728) overlaps block 0 [heap+0x10 = 0x");
     r = check_bump(FAULT_OVERLAP, trace_of(OPS(A(0, 1 << 20), A(1, 40)), 2));
-    expect_failure(&r, 1, "largest mapped block", "block 1 [heap+0x20 = 0x",
+    expect_failure(&r, 1, MS_FAIL_OVERLAP, "largest mapped block", "block 1 [heap+0x20 = 0x",
                    "overlaps block 0 [heap+0x10 = 0x");
+    expect_block(&r, "largest mapped block", 1, 0, 0);
 }
 
 static void test_outside_heap(void) {
     ms_check_result r = check_bump(FAULT_OUTSIDE, trace_of(OPS(A(0, 16)), 1));
-    expect_failure(&r, 0, "outside", "block 0 [heap+0x30 = 0x", "is not inside the heap [heap+0x0");
+    expect_failure(&r, 0, MS_FAIL_OUTSIDE_HEAP, "outside", "block 0 [heap+0x30 = 0x",
+                   "is not inside the heap [heap+0x0");
+    expect_block(&r, "outside", 0, MS_ID_NULL, 0);
+    CHECK(heap_offset(&r) == 0x30, "outside address heap+0x%llx",
+          (unsigned long long)heap_offset(&r));
 
     /* Starts inside, ends past the break. */
     r = check_bump(FAULT_SHORT, trace_of(OPS(A(0, 32)), 1));
-    expect_failure(&r, 0, "straddles the break", "+32) is not inside the heap", ", +32)");
+    expect_failure(&r, 0, MS_FAIL_OUTSIDE_HEAP, "straddles the break",
+                   "+32) is not inside the heap", ", +32)");
 }
 
 static void test_metadata_overwrite(void) {
     /* Freeing block 1 writes a link over block 0's last word. */
     ms_check_result r =
         check_bump(FAULT_METADATA, trace_of(OPS(A(0, 32), A(1, 32), F(1), F(0)), 2));
-    expect_failure(&r, 3, "metadata", "op 3 (f 0): before free, block 0",
+    expect_failure(&r, 3, MS_FAIL_OVERWRITTEN, "metadata", "op 3 (f 0): before free, block 0",
                    "payload byte 24 was overwritten while the block was live");
+    expect_block(&r, "metadata", 0, MS_ID_NULL, 24);
+    CHECK(heap_offset(&r) == 0x10, "metadata address heap+0x%llx",
+          (unsigned long long)heap_offset(&r));
 
     /* The same caught at the end when block 0 is never freed; its size
        is not a multiple of 8, so the word hits its tail bytes. */
     r = check_bump(FAULT_METADATA, trace_of(OPS(A(0, 29), A(1, 32), F(1)), 2));
-    expect_failure(&r, 2, "metadata at end", "at the end of the trace, block 0",
-                   "payload byte 24 was overwritten");
+    expect_failure(&r, 2, MS_FAIL_OVERWRITTEN, "metadata at end",
+                   "at the end of the trace, block 0", "payload byte 24 was overwritten");
     CHECK(r.ops_done == 3, "all ops ran before the final check");
+    expect_block(&r, "metadata at end", 0, MS_ID_NULL, 24);
 }
 
 static void test_realloc_drops_data(void) {
     ms_check_result r = check_bump(FAULT_REALLOC_DROP, trace_of(OPS(A(0, 32), R(0, 64)), 1));
-    expect_failure(&r, 1, "realloc", "op 1 (r 0 64): realloc did not keep the data: block 0",
-                   "byte 0 is 0x00");
+    expect_failure(&r, 1, MS_FAIL_REALLOC_LOST_DATA, "realloc",
+                   "op 1 (r 0 64): realloc did not keep the data: block 0", "byte 0 is 0x00");
+    expect_block(&r, "realloc", 0, MS_ID_NULL, 0);
+    CHECK(heap_offset(&r) == 0x40, "realloc address heap+0x%llx (the new block)",
+          (unsigned long long)heap_offset(&r));
 }
 
 static void test_calloc_not_zero(void) {
     ms_check_result r =
         check_bump(FAULT_CALLOC_DIRTY, trace_of(OPS(A(0, 32), F(0), C(1, 4, 8)), 2));
-    expect_failure(&r, 2, "calloc", "op 2 (c 1 4 8): calloc memory is not zero: block 1",
-                   "byte 0 is 0x");
+    expect_failure(&r, 2, MS_FAIL_CALLOC_NOT_ZERO, "calloc",
+                   "op 2 (c 1 4 8): calloc memory is not zero: block 1", "byte 0 is 0x");
+    expect_block(&r, "calloc", 1, MS_ID_NULL, 0);
+    CHECK(heap_offset(&r) == 0x10, "calloc address heap+0x%llx (block 0's, reused)",
+          (unsigned long long)heap_offset(&r));
+
+    /* A pointer for a size that overflows, where NULL was due. */
+    r = check_bump(FAULT_CALLOC_OVERFLOW, trace_of(OPS(A(0, 8), C(1, 2, (uint64_t)1 << 63)), 2));
+    expect_failure(&r, 1, MS_FAIL_CALLOC_OVERFLOW, "calloc overflow",
+                   "calloc returned a pointer for 2 x 9223372036854775808 bytes, which overflows",
+                   NULL);
+    expect_block(&r, "calloc overflow", 1, MS_ID_NULL, 0);
+    CHECK(r.failure.address != 0, "calloc overflow: no address");
 }
 
 static void test_malloc_null(void) {
     ms_check_result r = check_bump(FAULT_NULL, trace_of(OPS(A(0, 48)), 1));
-    expect_failure(&r, 0, "NULL", "op 0 (a 0 48): malloc returned NULL for 48 bytes (heap 0 B of ",
-                   " limit)");
+    expect_failure(&r, 0, MS_FAIL_NULL_RETURN, "NULL",
+                   "op 0 (a 0 48): malloc returned NULL for 48 bytes (heap 0 B of ", " limit)");
     r = check_bump(FAULT_NULL, trace_of(OPS(C(0, 10, 8)), 1));
-    expect_failure(&r, 0, "calloc NULL", "calloc returned NULL for 10 x 8 bytes", NULL);
+    expect_failure(&r, 0, MS_FAIL_NULL_RETURN, "calloc NULL",
+                   "calloc returned NULL for 10 x 8 bytes", NULL);
+    expect_block(&r, "calloc NULL", 0, MS_ID_NULL, 0);
+    CHECK(r.failure.address == 0, "NULL has address 0x%llx", (unsigned long long)r.failure.address);
 }
 
 static void test_init_failure(void) {
     ms_check_result r = check_bump(FAULT_INIT, trace_of(OPS(A(0, 8)), 1));
-    expect_failure(&r, 0, "init", "mm_init failed (returned -1)", NULL);
+    expect_failure(&r, MS_NO_OP, MS_FAIL_INIT_FAILED, "init", "mm_init failed (returned -1)", NULL);
+    CHECK(r.failure.init_status == -1, "classic init status %lld",
+          (long long)r.failure.init_status);
+    expect_block(&r, "init", MS_ID_NULL, MS_ID_NULL, 0);
     ms_allocator cmu = bump_table_cmu();
     r = check_with(&cmu, FAULT_INIT, trace_of(OPS(A(0, 8)), 1), (ms_check_options){0});
-    expect_failure(&r, 0, "cmu init", "mm_init failed (returned false)", NULL);
+    expect_failure(&r, MS_NO_OP, MS_FAIL_INIT_FAILED, "cmu init", "mm_init failed (returned false)",
+                   NULL);
+    CHECK(r.failure.init_status == 0, "cmu init status %lld", (long long)r.failure.init_status);
 }
 
 static void test_checkheap(void) {
     ms_allocator a = bump_table();
     ms_check_result r = check_with(&a, FAULT_CHECKHEAP, trace_of(OPS(A(0, 8)), 1), CHECK_HEAP);
-    expect_failure(&r, 0, "checkheap", "op 0 (a 0 8): mm_checkheap failed: ",
+    expect_failure(&r, 0, MS_FAIL_CHECKHEAP, "checkheap", "op 0 (a 0 8): mm_checkheap failed: ",
                    "block 0x10: header size 48 != footer size 32");
 
     a.checkheap_message = NULL;
     r = check_with(&a, FAULT_CHECKHEAP, trace_of(OPS(A(0, 8)), 1), CHECK_HEAP);
-    expect_failure(&r, 0, "checkheap without message", "op 0 (a 0 8): mm_checkheap failed", NULL);
+    expect_failure(&r, 0, MS_FAIL_CHECKHEAP, "checkheap without message",
+                   "op 0 (a 0 8): mm_checkheap failed", NULL);
 
     /* The checker is off unless asked for. */
     r = check_with(&a, FAULT_CHECKHEAP, trace_of(OPS(A(0, 8)), 1), (ms_check_options){0});
@@ -467,7 +649,7 @@ static void test_checkheap(void) {
 
     a.checkheap = NULL;
     r = check_with(&a, FAULT_NONE, trace_of(OPS(A(0, 8)), 1), CHECK_HEAP);
-    expect_failure(&r, 0, "no checkheap", "has no mm_checkheap", NULL);
+    expect_failure(&r, MS_NO_OP, MS_FAIL_NO_CHECKHEAP, "no checkheap", "has no mm_checkheap", NULL);
 }
 
 static void test_calloc_missing(void) {
@@ -475,7 +657,7 @@ static void test_calloc_missing(void) {
     a.calloc = NULL;
     ms_check_result r =
         check_with(&a, FAULT_NONE, trace_of(OPS(A(0, 8), C(1, 2, 8)), 2), (ms_check_options){0});
-    expect_failure(&r, 1, "no calloc",
+    expect_failure(&r, 1, MS_FAIL_NO_CALLOC, "no calloc",
                    "op 1 (c 1 2 8): the trace calls calloc but the allocator has no mm_calloc",
                    NULL);
     CHECK(r.ops_done == 1, "ops_done %llu", (unsigned long long)r.ops_done);
@@ -483,11 +665,114 @@ static void test_calloc_missing(void) {
 
 static void test_trace_errors(void) {
     ms_check_result r = check_bump(FAULT_NONE, trace_of(OPS(A(0, 8), F(1)), 2));
-    expect_failure(&r, 1, "free of a dead id", "op 1 (f 1): block 1 is not live", NULL);
+    expect_failure(&r, 1, MS_FAIL_TRACE_ERROR, "free of a dead id",
+                   "op 1 (f 1): block 1 is not live", NULL);
+    expect_block(&r, "free of a dead id", 1, MS_ID_NULL, 0);
     r = check_bump(FAULT_NONE, trace_of(OPS(A(0, 8), A(0, 8)), 1));
-    expect_failure(&r, 1, "alloc of a live id", "block 0 is already live", NULL);
+    expect_failure(&r, 1, MS_FAIL_TRACE_ERROR, "alloc of a live id", "block 0 is already live",
+                   NULL);
     r = check_bump(FAULT_NONE, trace_of(OPS(A(0, 8), A(5, 8)), 2));
-    expect_failure(&r, 1, "id out of range", "id 5 is out of range (the trace has 2 ids)", NULL);
+    expect_failure(&r, 1, MS_FAIL_TRACE_ERROR, "id out of range",
+                   "id 5 is out of range (the trace has 2 ids)", NULL);
+    expect_block(&r, "id out of range", 5, MS_ID_NULL, 0);
+}
+
+/* ------------------------------------------------------------ lab options */
+
+/* An alignment of 8 (the CS:APP lab's) takes payloads at 8 mod 16 and refuses 4 mod 8; the
+   alignment bound rounds live sizes to it. An alignment that is no power of two is refused. */
+static void test_alignment_option(void) {
+    ms_allocator a = bump_table();
+    ms_check_options eight = {.alignment = 8};
+    ms_trace t = trace_of(OPS(A(0, 5), A(1, 20), F(0), F(1)), 2);
+    ms_check_result r = check_with(&a, FAULT_MISALIGN, t, eight);
+    expect_valid(&r, "8 mod 16 under alignment 8");
+    CHECK(r.peak_aligned == 8 + 24, "peak_aligned %llu with alignment 8",
+          (unsigned long long)r.peak_aligned);
+    r = check_with(&a, FAULT_NONE, t, eight);
+    CHECK(r.peak_aligned == 32, "peak_aligned %llu", (unsigned long long)r.peak_aligned);
+
+    r = check_with(&a, FAULT_MISALIGN_4, t, eight);
+    expect_failure(&r, 0, MS_FAIL_MISALIGNED, "4 mod 8 under alignment 8",
+                   "block 0 [heap+0x14 = 0x", "is not 8-byte aligned");
+
+    r = check_with(&a, FAULT_MISALIGN, t, (ms_check_options){.alignment = 16});
+    expect_failure(&r, 0, MS_FAIL_MISALIGNED, "8 mod 16 under alignment 16",
+                   "is not 16-byte aligned", NULL);
+
+    r = check_with(&a, FAULT_NONE, t, (ms_check_options){.alignment = 12});
+    expect_failure(&r, MS_NO_OP, MS_FAIL_ENGINE, "alignment 12",
+                   "alignment 12 is not a power of two", NULL);
+}
+
+/* realloc(p, 0) of a live block: NULL is always right; a pointer is right unless the lab says
+   otherwise (the engine gives it back); realloc(NULL, 0) is malloc(0) either way. */
+static void test_realloc_zero_rule(void) {
+    ms_allocator a = bump_table();
+    ms_check_options rule = {.realloc_zero_null = true};
+    ms_trace t = trace_of(OPS(A(0, 24), R(0, 0), A(0, 8), F(0)), 1);
+    ms_check_result r = check_with(&a, FAULT_NONE, t, rule);
+    expect_valid(&r, "realloc(p, 0) = NULL under the rule");
+    r = check_with(&a, FAULT_REALLOC_ZERO_PTR, t, (ms_check_options){0});
+    expect_valid(&r, "realloc(p, 0) = a pointer without the rule");
+
+    r = check_with(&a, FAULT_REALLOC_ZERO_PTR, t, rule);
+    expect_failure(&r, 1, MS_FAIL_REALLOC_ZERO_NOT_NULL, "realloc(p, 0) = a pointer under the rule",
+                   "op 1 (r 0 0): realloc with size 0 returned 0x",
+                   "instead of NULL: the lab requires realloc(p, 0) to free the block and return "
+                   "NULL");
+    expect_block(&r, "realloc zero", 0, MS_ID_NULL, 0);
+    CHECK(heap_offset(&r) == 0x10, "realloc zero address heap+0x%llx (the spare, reused)",
+          (unsigned long long)heap_offset(&r));
+
+    r = check_with(&a, FAULT_REALLOC_ZERO_PTR, trace_of(OPS(R(0, 0), A(0, 8)), 1), rule);
+    expect_valid(&r, "realloc(NULL, 0) under the rule");
+}
+
+/* With a dirty heap, new heap memory holds the poison: an mm_init that reads a word it never wrote
+   sees it, the same twice, and its allocator fails at its first op; a clean pass after it sees
+   zeros again. A calloc that zeroes is still zero; one that trusts new memory to be zero is
+   caught on the first calloc. */
+static void test_dirty_heap(void) {
+    ms_allocator a = bump_table();
+    ms_check_options dirty = {.dirty_heap = true};
+    ms_trace t = trace_of(OPS(A(0, 24), F(0)), 1);
+    ms_check_result r = check_with(&a, FAULT_INIT_READS_HEAP, t, (ms_check_options){0});
+    expect_valid(&r, "reads in mm_init, clean heap");
+    CHECK(init_word == 0, "clean heap: mm_init read 0x%llx", (unsigned long long)init_word);
+
+    r = check_with(&a, FAULT_INIT_READS_HEAP, t, dirty);
+    expect_failure(&r, 0, MS_FAIL_NULL_RETURN, "reads in mm_init, dirty heap",
+                   "malloc returned NULL for 24 bytes", NULL);
+    uint64_t first = init_word;
+    CHECK(first == 0xA5A5A5A5A5A5A5A5u, "dirty heap: mm_init read 0x%llx",
+          (unsigned long long)first);
+    r = check_with(&a, FAULT_INIT_READS_HEAP, t, dirty);
+    CHECK(init_word == first, "the poison differs between runs: 0x%llx, then 0x%llx",
+          (unsigned long long)first, (unsigned long long)init_word);
+    CHECK(!r.valid && r.failure.op == 0, "the second dirty run failed elsewhere: %s", r.error);
+
+    r = check_with(&a, FAULT_INIT_READS_HEAP, t, (ms_check_options){0});
+    expect_valid(&r, "a clean pass after a dirty one");
+    CHECK(init_word == 0, "the poison outlived its pass: 0x%llx", (unsigned long long)init_word);
+
+    ms_trace calls = trace_of(OPS(C(0, 4, 8), A(1, 100), F(0), C(2, 3, 8), F(1), F(2)), 3);
+    calloc_zeroes_new = true;
+    r = check_with(&a, FAULT_NONE, calls, dirty);
+    calloc_zeroes_new = false;
+    expect_valid(&r, "calloc that zeroes, dirty heap");
+    r = check_with(&a, FAULT_NONE, calls, (ms_check_options){0});
+    expect_valid(&r, "calloc that trusts new memory, clean heap");
+    r = check_with(&a, FAULT_NONE, calls, dirty);
+    expect_failure(&r, 0, MS_FAIL_CALLOC_NOT_ZERO, "calloc that trusts new memory, dirty heap",
+                   "calloc memory is not zero: block 0", "byte 0 is 0xa5");
+    expect_block(&r, "dirty calloc", 0, MS_ID_NULL, 0);
+
+    /* The system's malloc has no heap of ours to poison. */
+    ms_allocator sys;
+    ms_allocator_system(&sys);
+    r = check_with(&sys, FAULT_NONE, calls, dirty);
+    expect_valid(&r, "system, dirty heap asked for");
 }
 
 /* ----------------------------------------------------------- sampling */
@@ -523,9 +808,11 @@ static void test_sampling(void) {
 
     /* The checks still fire on sampled blocks. */
     r = check_bump_sampled(FAULT_REALLOC_DROP, trace_of(OPS(A(0, 200001), R(0, 300007)), 1));
-    expect_failure(&r, 1, "sampled realloc drop", "realloc did not keep the data", NULL);
+    expect_failure(&r, 1, MS_FAIL_REALLOC_LOST_DATA, "sampled realloc drop",
+                   "realloc did not keep the data", NULL);
     r = check_bump_sampled(FAULT_METADATA, trace_of(OPS(A(0, 200000), A(1, 8), F(1)), 2));
-    expect_failure(&r, 2, "sampled metadata", "block 0", "payload byte 199992 was overwritten");
+    expect_failure(&r, 2, MS_FAIL_OVERWRITTEN, "sampled metadata", "block 0",
+                   "payload byte 199992 was overwritten");
 }
 
 /* -------------------------------------------------------------- timing */
@@ -539,39 +826,56 @@ static void test_timed(void) {
     }
     ms_trace t = trace_of(ops, 2 * N, N);
     double seconds[16];
-    ms_error err;
+    ms_timed_result tr;
 
     ms_allocator a = bump_table();
-    uint32_t passes = ms_replay_timed(&t, &a, 3, 16, 0.0, false, seconds, &err);
-    CHECK(passes == 3, "passes %u (%s)", passes, err.message);
+    uint32_t passes = timed(&t, &a, 3, 16, 0.0, false, seconds, &tr);
+    CHECK(passes == 3, "passes %u (%s)", passes, tr.error);
     for (uint32_t i = 0; i < passes; i++)
         CHECK(seconds[i] > 0, "pass %u took %g s", i, seconds[i]);
 
     /* Keeps going until min_seconds, but never past max_passes. */
-    passes = ms_replay_timed(&t, &a, 1, 16, 1e9, false, seconds, &err);
+    passes = timed(&t, &a, 1, 16, 1e9, false, seconds, &tr);
     CHECK(passes == 16, "passes %u with a long min_seconds", passes);
 
     ms_allocator sys;
     ms_allocator_system(&sys);
-    passes = ms_replay_timed(&t, &sys, 2, 4, 0.0, false, seconds, &err);
-    CHECK(passes == 2, "system passes %u (%s)", passes, err.message);
+    passes = timed(&t, &sys, 2, 4, 0.0, false, seconds, &tr);
+    CHECK(passes == 2, "system passes %u (%s)", passes, tr.error);
 
     bump_fault = FAULT_NULL;
-    passes = ms_replay_timed(&t, &a, 1, 4, 0.0, false, seconds, &err);
+    passes = timed(&t, &a, 1, 4, 0.0, false, seconds, &tr);
     CHECK(passes == 0, "passes %u with a NULL-returning malloc", passes);
-    CHECK(strstr(err.message, "op 0 (a 0 8): malloc returned NULL for 8 bytes") != NULL,
-          "timed NULL: %s", err.message);
+    CHECK(strstr(tr.error, "op 0 (a 0 8): malloc returned NULL for 8 bytes") != NULL,
+          "timed NULL: %s", tr.error);
+    CHECK(tr.passes == 0 && tr.failure.kind == MS_FAIL_NULL_RETURN && tr.failure.op == 0 &&
+              tr.failure.timed_pass == 1 && tr.failure.block == 0,
+          "timed NULL as data: kind %d op %llu pass %u block %u", tr.failure.kind,
+          (unsigned long long)tr.failure.op, tr.failure.timed_pass, tr.failure.block);
     bump_fault = FAULT_INIT;
-    passes = ms_replay_timed(&t, &a, 1, 4, 0.0, false, seconds, &err);
-    CHECK(passes == 0 && strstr(err.message, "mm_init failed") != NULL, "timed init: %s",
-          err.message);
+    passes = timed(&t, &a, 1, 4, 0.0, false, seconds, &tr);
+    CHECK(passes == 0 && strstr(tr.error, "mm_init failed") != NULL, "timed init: %s", tr.error);
+    CHECK(tr.failure.kind == MS_FAIL_INIT_FAILED && tr.failure.op == MS_NO_OP &&
+              tr.failure.timed_pass == 1 && tr.failure.init_status == -1,
+          "timed init as data: kind %d op %llu pass %u status %lld", tr.failure.kind,
+          (unsigned long long)tr.failure.op, tr.failure.timed_pass,
+          (long long)tr.failure.init_status);
     bump_fault = FAULT_NONE;
+
+    passes = timed(&t, &a, 1, 0, 0.0, false, seconds, &tr);
+    CHECK(passes == 0 && tr.failure.kind == MS_FAIL_ENGINE && strstr(tr.error, "max_passes is 0"),
+          "max_passes 0: %s", tr.error);
+    CHECK(ms_replay_timed(&t, &a, NULL, seconds, &tr) == 1, "no options: one pass (%s)", tr.error);
 
     a.calloc = NULL;
     ms_trace with_calloc = trace_of(OPS(A(0, 8), C(1, 2, 8)), 2);
-    passes = ms_replay_timed(&with_calloc, &a, 1, 4, 0.0, false, seconds, &err);
-    CHECK(passes == 0 && strstr(err.message, "op 1 (c 1 2 8): the trace calls calloc") != NULL,
-          "timed calloc: %s", err.message);
+    passes = timed(&with_calloc, &a, 1, 4, 0.0, false, seconds, &tr);
+    CHECK(passes == 0 && strstr(tr.error, "op 1 (c 1 2 8): the trace calls calloc") != NULL,
+          "timed calloc: %s", tr.error);
+    CHECK(tr.failure.kind == MS_FAIL_NO_CALLOC && tr.failure.op == 1 &&
+              tr.failure.timed_pass == MS_PASS_NONE && tr.failure.block == 1,
+          "timed calloc as data: kind %d op %llu pass %u", tr.failure.kind,
+          (unsigned long long)tr.failure.op, tr.failure.timed_pass);
 }
 
 /*
@@ -582,31 +886,35 @@ static void test_timed(void) {
  */
 static void test_timed_carried_heap(void) {
     double seconds[16];
-    ms_error err;
+    ms_timed_result tr;
     ms_allocator a = bump_table();
 
     ms_trace one = trace_of(OPS(A(0, 100), F(0)), 1);
-    uint32_t passes = ms_replay_timed(&one, &a, 16, 16, 0.0, true, seconds, &err);
-    CHECK(passes == 16, "carried passes %u (%s)", passes, err.message);
+    uint32_t passes = timed(&one, &a, 16, 16, 0.0, true, seconds, &tr);
+    CHECK(passes == 16, "carried passes %u (%s)", passes, tr.error);
     CHECK(mem_heapsize() == HEADER + 112, "carried heap %zu after 16 passes, not one block",
           mem_heapsize());
 
     ms_trace two = trace_of(OPS(A(0, 100), A(1, 100), F(0), F(1)), 2);
-    passes = ms_replay_timed(&two, &a, 16, 16, 0.0, true, seconds, &err);
+    passes = timed(&two, &a, 16, 16, 0.0, true, seconds, &tr);
     CHECK(passes == 0, "passes %u on a heap that keeps growing", passes);
-    CHECK(strstr(err.message, "the heap grew from 256 B to 2.1 KiB in 15 passes") != NULL,
-          "growth: %s", err.message);
-    passes = ms_replay_timed(&two, &a, 16, 16, 0.0, false, seconds, &err);
-    CHECK(passes == 16, "fresh passes %u (%s)", passes, err.message);
+    CHECK(strstr(tr.error, "the heap grew from 256 B to 2.1 KiB in 15 passes") != NULL,
+          "growth: %s", tr.error);
+    CHECK(tr.failure.kind == MS_FAIL_HEAP_GROWTH && tr.failure.timed_pass == 15 &&
+              tr.failure.op == MS_NO_OP,
+          "growth as data: kind %d pass %u op %llu", tr.failure.kind, tr.failure.timed_pass,
+          (unsigned long long)tr.failure.op);
+    passes = timed(&two, &a, 16, 16, 0.0, false, seconds, &tr);
+    CHECK(passes == 16, "fresh passes %u (%s)", passes, tr.error);
 
     bump_fault = FAULT_NULL; /* the warm-up pass fails like a timed one */
-    passes = ms_replay_timed(&one, &a, 1, 4, 0.0, true, seconds, &err);
-    CHECK(passes == 0 && strstr(err.message, "malloc returned NULL") != NULL, "warm-up: %s",
-          err.message);
+    passes = timed(&one, &a, 1, 4, 0.0, true, seconds, &tr);
+    CHECK(passes == 0 && strstr(tr.error, "malloc returned NULL") != NULL, "warm-up: %s", tr.error);
+    CHECK(tr.failure.kind == MS_FAIL_NULL_RETURN && tr.failure.timed_pass == 0,
+          "a warm-up failure is in pass %u", tr.failure.timed_pass);
     bump_fault = FAULT_INIT;
-    passes = ms_replay_timed(&one, &a, 1, 4, 0.0, true, seconds, &err);
-    CHECK(passes == 0 && strstr(err.message, "mm_init failed") != NULL, "carried init: %s",
-          err.message);
+    passes = timed(&one, &a, 1, 4, 0.0, true, seconds, &tr);
+    CHECK(passes == 0 && strstr(tr.error, "mm_init failed") != NULL, "carried init: %s", tr.error);
     bump_fault = FAULT_NONE;
 }
 
@@ -752,6 +1060,7 @@ int main(void) {
     test_system_allocator();
     test_system_alignment();
     test_progress();
+    test_timed_progress();
     test_realloc_to_zero_frees();
     test_observer();
     test_many_blocks();
@@ -766,6 +1075,9 @@ int main(void) {
     test_checkheap();
     test_calloc_missing();
     test_trace_errors();
+    test_alignment_option();
+    test_realloc_zero_rule();
+    test_dirty_heap();
     test_sampling();
     test_timed();
     test_timed_carried_heap();

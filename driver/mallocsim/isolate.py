@@ -2,11 +2,13 @@
 the tool down with it; run_forked is the mechanism, for any such work.
 
 The child is forked, loads the allocator, replays, and sends its TraceResult
-back through a pipe. While it runs it keeps two shared words up to date (the
-phase and the op index), so when it crashes or hangs the parent still knows
-where: "crashed with SIGSEGV at op 1234 (a 17 4096) in the checked pass". A
-child past its time limit is killed. Whatever happens, the parent gets a
-TraceResult, and every result it already has is kept.
+back through a pipe. While it runs it keeps three shared words up to date (the
+phase, the op index and the timed pass; the engine stores the last two, one
+store an op), so when it crashes or hangs the parent still knows where:
+"crashed with SIGSEGV at op 1234 (a 17 4096) in timed pass 3", with the op's
+file:line. A child past its time limit is killed. Whatever happens, the parent
+gets a TraceResult, the death as data too (fail_kind "crash", "timeout" or
+"exit", the phase, op and pass), and every result it already has is kept.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from mallocsim._native import ffi
 from mallocsim.allocators import AllocatorSpec
 from mallocsim.errors import UsageError
 from mallocsim.replay import (
+    NO_OP,
+    PHASE_CHECKED,
+    PHASE_CHECKED_AGAIN,
+    PHASE_KEYS,
     PHASE_NAMES,
+    PHASE_TIMED,
     LoadedAllocator,
     ReplayOptions,
     failed_result,
@@ -40,6 +47,7 @@ from mallocsim.trace import Trace
 DEFAULT_TIMEOUT = 120.0  # seconds a trace may take before its child is killed
 # The longest time limit: a day is plenty, and select() cannot wait past a time_t.
 MAX_TIMEOUT = 86400.0
+PROGRESS_WORDS = 3  # phase, op index, timed pass
 
 
 @dataclass(frozen=True)
@@ -49,16 +57,16 @@ class ChildOutcome:
     payload: dict | None  # the child's JSON answer; None when it died or ran out of time
     timed_out: bool
     status: int  # os.waitpid's status
-    progress: tuple[int, int]  # the two shared words, as the child last left them
+    progress: tuple[int, ...]  # the PROGRESS_WORDS shared words, as the child last left them
 
 
 def run_forked(work: Callable[[Any], dict], timeout: float) -> ChildOutcome:
     """work(progress) in a forked child with a time limit, its dict sent back
-    as JSON. progress is two shared uint64 words the child keeps up to date, so
-    that the parent knows where it was if it dies. A UsageError, or any other
-    exception, in the child comes back as {"usage_error": message}."""
-    shared = mmap.mmap(-1, 16)  # anonymous and MAP_SHARED: seen by both processes
-    progress = ffi.from_buffer("uint64_t[2]", shared)
+    as JSON. progress is PROGRESS_WORDS shared uint64 words the child keeps up
+    to date, so that the parent knows where it was if it dies. A UsageError,
+    or any other exception, in the child comes back as {"usage_error": message}."""
+    shared = mmap.mmap(-1, 8 * PROGRESS_WORDS)  # anonymous, MAP_SHARED: seen by both processes
+    progress = ffi.from_buffer(f"uint64_t[{PROGRESS_WORDS}]", shared)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
@@ -90,10 +98,17 @@ def run_forked(work: Callable[[Any], dict], timeout: float) -> ChildOutcome:
         if not finished:
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
-    where_it_was = (int(progress[0]), int(progress[1]))
+    where_it_was = tuple(int(progress[i]) for i in range(PROGRESS_WORDS))
     del progress
     shared.close()
     return ChildOutcome(json.loads(data) if data else None, timed_out, status, where_it_was)
+
+
+def death_kind(outcome: ChildOutcome) -> str:
+    """TraceResult.fail_kind of a child that sent nothing."""
+    if outcome.timed_out:
+        return "timeout"
+    return "crash" if os.WIFSIGNALED(outcome.status) else "exit"
 
 
 def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
@@ -130,13 +145,35 @@ def replay_isolated(
     payload = answer(outcome)
     if payload is not None:
         return TraceResult(**payload["result"])
-    phase, index = outcome.progress
-    stage = PHASE_NAMES.get(phase, "loading the allocator")
-    at = f"op {index} ({op_text(trace, index)})" if phase in (1, 2) else "an unknown op"
-    origin = where(trace, index) if phase in (1, 2) else (trace.path or trace.name)
+    phase, index, which = outcome.progress
+    origin, at = where_it_died(trace, phase, index, which)
     return failed_result(
-        trace, spec.name, f"{origin}: {death(outcome, timeout, f'{at} in {stage}')}"
+        trace,
+        spec.name,
+        f"{origin}: {death(outcome, timeout, at)}",
+        fail_kind=death_kind(outcome),
+        fail_phase=PHASE_KEYS.get(phase, "load"),
+        fail_op=index if phase in PHASE_NAMES and index < trace.num_ops else None,
+        fail_pass=which if phase == PHASE_TIMED else None,
     )
+
+
+def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str, str]:
+    """(origin, at) for a child's last progress words: origin the file, with
+    the op's line when it was running one; at, for death(), e.g. "op 2 (a 2 8)
+    in the checked pass" or "mm_init in timed pass 3"."""
+    origin = trace.path or trace.name
+    if phase not in (PHASE_CHECKED, PHASE_CHECKED_AGAIN, PHASE_TIMED):
+        return origin, "the start, loading the allocator"
+    if phase == PHASE_TIMED:
+        stage = "the untimed warm-up pass" if which == 0 else f"timed pass {which}"
+    else:
+        stage = PHASE_NAMES[phase]
+    if index == NO_OP:
+        return origin, f"mm_init in {stage}"
+    if index >= trace.num_ops:  # carried passes: freeing the blocks a pass left
+        return origin, f"the end of {stage}, freeing the blocks it left"
+    return where(trace, index), f"op {index} ({op_text(trace, index)}) in {stage}"
 
 
 def _read_until(fd: int, timeout: float) -> tuple[str, bool]:

@@ -5,6 +5,10 @@ from a fresh heap and a fresh mm_init, and both runs must agree: that is what
 catches an mm_init that does not really reset. Then the timed passes run with
 no checks, repeated until the total is long enough to trust; the median pass
 gives the throughput and the fastest and slowest its spread.
+
+A failure comes back from the engine as data (an ms_failure: its kind, op,
+block, mm_init's status, the timed pass), kept in the TraceResult's fail_*
+fields beside the one-line message, so that nothing above has to parse text.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache
+from typing import Any
 
 from mallocsim._native import ffi, lib
 from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for
@@ -21,8 +27,11 @@ from mallocsim.results import TraceResult
 from mallocsim.trace import Trace
 
 OP_LETTERS = {0: "a", 1: "f", 2: "r", 3: "c"}
+# ms_failure.op and the progress words when no op runs (mm_init): UINT64_MAX,
+# which the cdef cannot spell (MS_NO_OP in mallocsim.h).
+NO_OP = (1 << 64) - 1
 
-# Phases a child process reports through its progress slots (see isolate.py).
+# Phases a child process reports through its progress words (see isolate.py).
 PHASE_CHECKED = 1
 PHASE_CHECKED_AGAIN = 2
 PHASE_TIMED = 3
@@ -31,6 +40,57 @@ PHASE_NAMES = {
     PHASE_CHECKED_AGAIN: "the second checked pass (from a fresh heap)",
     PHASE_TIMED: "the timed passes",
 }
+# TraceResult.fail_phase: where a failure happened ("load": loading the allocator).
+PHASE_KEYS = {
+    0: "load",
+    PHASE_CHECKED: "checked",
+    PHASE_CHECKED_AGAIN: "checked_again",
+    PHASE_TIMED: "timed",
+}
+
+# TraceResult.fail_kind: the engine's MS_FAIL_* kinds, lowercased without the
+# prefix, and the kinds only the driver sees: "not_reset" (the second run from a
+# fresh heap differs from the first), "crash", "timeout" and "exit" (a child
+# process that died, ran out of time, or exited without an answer).
+ENGINE_FAIL_KINDS = (
+    "none",
+    "null_return",
+    "misaligned",
+    "outside_heap",
+    "overlap",
+    "overwritten",
+    "realloc_lost_data",
+    "calloc_not_zero",
+    "calloc_overflow",
+    "realloc_zero_not_null",
+    "checkheap",
+    "init_failed",
+    "trace_error",
+    "no_calloc",
+    "no_checkheap",
+    "heap_growth",
+    "engine",
+)
+DRIVER_FAIL_KINDS = ("not_reset", "crash", "timeout", "exit")
+
+
+@cache
+def _fail_kind_names() -> dict[int, str]:
+    """The engine's kind numbers by name, read from the library's constants."""
+    return {getattr(lib, f"MS_FAIL_{name.upper()}"): name for name in ENGINE_FAIL_KINDS}
+
+
+def failure_fields(failure: Any, phase: str) -> dict[str, Any]:
+    """The TraceResult fail_* fields for an ms_failure met in `phase`."""
+    kind = _fail_kind_names().get(failure.kind, f"unknown_{failure.kind}")
+    return {
+        "fail_kind": kind,
+        "fail_op": None if failure.op == NO_OP else int(failure.op),
+        "fail_phase": phase,
+        "fail_pass": None if failure.timed_pass == lib.MS_PASS_NONE else int(failure.timed_pass),
+        "fail_block": None if failure.block == lib.MS_ID_NULL else int(failure.block),
+        "init_status": int(failure.init_status) if kind == "init_failed" else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -45,6 +105,11 @@ class ReplayOptions:
     sample_above: int = 1 << 20  # payloads above this are checked by sampling
     heap_limit: int | None = None  # bytes; None = the whole reserved region
     carry_heap: bool = False  # timed passes run on the heap the last one left, not from mm_init
+    # The lab's rules (labs.py sets them from a profile; these defaults are mallocsim's own):
+    alignment: int = 16  # every pointer into our heap a multiple of this (CS:APP lab: 8)
+    realloc_zero_null: bool = False  # realloc(p, 0) of a live block must return NULL (CMU lab)
+    dirty_heap: bool = False  # checked passes: new heap memory holds a poison pattern, not zeros
+    heap_shrinks: bool = True  # a negative mem_sbrk gives memory back (the labs': it fails)
 
 
 def require_heap_checker(spec: AllocatorSpec, asked_by: str) -> None:
@@ -109,9 +174,11 @@ def where(trace: Trace, index: int) -> str:
     return f"{origin}:{line}" if line else str(origin)
 
 
-def failed_result(trace: Trace, allocator: str, error: str) -> TraceResult:
+def failed_result(trace: Trace, allocator: str, error: str, **failure: Any) -> TraceResult:
     """The result of a trace that `allocator` failed: nothing measured, the
-    error (one line, naming the file and where possible the line) kept."""
+    error (one line, naming the file and where possible the line) kept, and
+    what is known of the failure as data: TraceResult's fail_kind, fail_op,
+    fail_phase, fail_pass, fail_block and init_status, by name."""
     return TraceResult(
         allocator=allocator,
         trace=trace.name,
@@ -120,18 +187,29 @@ def failed_result(trace: Trace, allocator: str, error: str) -> TraceResult:
         error=error,
         ops=trace.num_ops,
         weight=trace.info.weight,
+        **failure,
     )
+
+
+def _set_heap(options: ReplayOptions) -> None:
+    """The heap's settings for the next passes (they outlive resets)."""
+    lib.mem_set_limit(options.heap_limit or 0)
+    lib.mem_set_shrink(options.heap_shrinks)
 
 
 def _checked(
     trace: Trace, alloc: LoadedAllocator, options: ReplayOptions, progress: object
-) -> tuple[object, str | None, float]:
-    """One checked pass: the native result, the error line (None when valid)
-    and the pass's wall time (what all the checks cost, for the report)."""
+) -> tuple[Any, str | None, float]:
+    """One checked pass: the native result (its failure included), the error
+    line (None when valid) and the pass's wall time (what all the checks cost,
+    for the report)."""
     check = ffi.new("ms_check_options *")
     check.check_heap = options.check_heap
     check.sample_above = options.sample_above
     check.progress = progress if progress is not None else ffi.NULL
+    check.alignment = options.alignment
+    check.realloc_zero_null = options.realloc_zero_null
+    check.dirty_heap = options.dirty_heap
     result = ffi.new("ms_check_result *")
     start = time.perf_counter()
     valid = lib.ms_replay_checked(trace.native, alloc.native, check, result)
@@ -139,8 +217,9 @@ def _checked(
     if valid:
         return result, None, seconds
     message = ffi.string(result.error).decode(errors="replace")
-    # Only a message about an op names a line; "mm_init failed" names none.
-    origin = where(trace, result.fail_op) if message.startswith("op ") else trace.path or trace.name
+    # Only a failure at an op names a line; "mm_init failed" names none.
+    op = result.failure.op
+    origin = where(trace, op) if op < trace.num_ops else trace.path or trace.name
     return result, f"{origin}: {message}", seconds
 
 
@@ -150,8 +229,9 @@ def replay_trace(
     options: ReplayOptions | None = None,
     progress: object = None,
 ) -> TraceResult:
-    """Check, measure and time one trace. `progress` is an optional uint64_t[2]
-    cdata (phase, op index) kept up to date for a watching parent process."""
+    """Check, measure and time one trace. `progress` is an optional uint64_t[3]
+    cdata (phase, op index, timed pass) kept up to date for a watching parent
+    process: the engine writes the last two (see isolate.py)."""
     options = options or ReplayOptions()
     spec = alloc.spec
 
@@ -161,16 +241,17 @@ def replay_trace(
         progress[0] = phase
         return progress + 1
 
-    lib.mem_set_limit(options.heap_limit or 0)
+    _set_heap(options)
     first, error, first_seconds = _checked(trace, alloc, options, enter(PHASE_CHECKED))
     if error:
-        return failed_result(trace, spec.name, error)
+        return failed_result(trace, spec.name, error, **failure_fields(first.failure, "checked"))
     again, error, again_seconds = _checked(trace, alloc, options, enter(PHASE_CHECKED_AGAIN))
     if error:
         return failed_result(
             trace,
             spec.name,
             f"{error} (in the second run from a fresh heap: does mm_init really reset?)",
+            **failure_fields(again.failure, "checked_again"),
         )
     if (again.heap_size, again.highest_used) != (first.heap_size, first.highest_used):
         return failed_result(
@@ -178,6 +259,8 @@ def replay_trace(
             spec.name,
             f"{trace.path or trace.name}: mm_init does not reset: the second run from a fresh "
             f"heap used {again.heap_size} bytes of heap, the first {first.heap_size}",
+            fail_kind="not_reset",
+            fail_phase="checked_again",
         )
     peak, aligned, heap = first.peak_payload, first.peak_aligned, first.heap_size
     checked = TraceResult(
@@ -198,43 +281,69 @@ def replay_trace(
     )
     if not options.timing:
         return checked
-    enter(PHASE_TIMED)
-    return add_timing(checked, trace, alloc, options)
+    return add_timing(checked, trace, alloc, options, enter(PHASE_TIMED))
 
 
 def add_timing(
-    checked: TraceResult, trace: Trace, alloc: LoadedAllocator, options: ReplayOptions
+    checked: TraceResult,
+    trace: Trace,
+    alloc: LoadedAllocator,
+    options: ReplayOptions,
+    progress: object = None,
 ) -> TraceResult:
     """A valid checked result with the timed passes run and added: their
-    median, spread and throughput (or the failure a timed pass met)."""
-    seconds, error = time_passes(trace, alloc, options)
-    if error:
-        return failed_result(trace, checked.allocator, error)
-    return with_timing(checked, trace, seconds)
+    median, spread and throughput (or the failure a timed pass met).
+    `progress`, if given, is the engine's two timed-pass words (op, pass)."""
+    timed = run_timed(trace, alloc, options, progress)
+    if timed.error:
+        return failed_result(trace, checked.allocator, timed.error, **timed.failure)
+    return with_timing(checked, trace, timed.seconds)
+
+
+@dataclass(frozen=True)
+class TimedPasses:
+    """What the timed passes gave: each pass's seconds, or the failure one met."""
+
+    seconds: list[float]  # empty when a pass failed
+    error: str | None  # one line, naming the file (and the op's line when an op failed)
+    failure: dict[str, Any]  # TraceResult's fail_* fields; {} when none
+
+
+def run_timed(
+    trace: Trace, alloc: LoadedAllocator, options: ReplayOptions, progress: object = None
+) -> TimedPasses:
+    """The timed passes the options ask for. `progress`, if given, is two
+    uint64 words the engine keeps up to date (the op, the pass) for a parent
+    process to read after a crash."""
+    _set_heap(options)
+    room = ffi.new("double[]", max(options.max_passes, 1))
+    timed = ffi.new("ms_timed_options *")
+    timed.min_passes = options.min_passes
+    timed.max_passes = options.max_passes
+    timed.min_seconds = options.min_seconds
+    timed.carry_heap = options.carry_heap
+    timed.progress = progress if progress is not None else ffi.NULL
+    result = ffi.new("ms_timed_result *")
+    passes = lib.ms_replay_timed(trace.native, alloc.native, timed, room, result)
+    if passes > 0:
+        return TimedPasses([room[i] for i in range(passes)], None, {})
+    failure = failure_fields(result.failure, "timed")
+    message = ffi.string(result.error).decode(errors="replace")
+    op = result.failure.op
+    origin = where(trace, op) if op < trace.num_ops else trace.path or trace.name
+    which = failure["fail_pass"]
+    if which is not None and failure["fail_kind"] != "heap_growth":
+        message += " (the untimed warm-up pass)" if which == 0 else f" (timed pass {which})"
+    return TimedPasses([], f"{origin}: in the timed passes: {message}", failure)
 
 
 def time_passes(
     trace: Trace, alloc: LoadedAllocator, options: ReplayOptions
 ) -> tuple[list[float], str | None]:
     """The seconds of each timed pass, as many as the options ask for; or no
-    passes and the failure a pass met."""
-    lib.mem_set_limit(options.heap_limit or 0)
-    room = ffi.new("double[]", options.max_passes)
-    error = ffi.new("ms_error *")
-    passes = lib.ms_replay_timed(
-        trace.native,
-        alloc.native,
-        options.min_passes,
-        options.max_passes,
-        options.min_seconds,
-        options.carry_heap,
-        room,
-        error,
-    )
-    if passes == 0:
-        message = ffi.string(error.message).decode(errors="replace")
-        return [], f"{trace.path or trace.name}: in the timed passes: {message}"
-    return [room[i] for i in range(passes)], None
+    passes and the failure a pass met (run_timed has it as data too)."""
+    timed = run_timed(trace, alloc, options)
+    return timed.seconds, timed.error
 
 
 def with_timing(checked: TraceResult, trace: Trace, seconds: Sequence[float]) -> TraceResult:

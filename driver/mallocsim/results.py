@@ -12,7 +12,9 @@ JSON format history (the "version" field):
   1  first version: {"format", "version", "runs": [{"allocator", "traces": [...]}]};
      later within 1: a trace's optional "peak_rss" and "not_measured", and the optional
      top-level "series" and "heap_map" of `mallocsim compare` (readers ignore what they do
-     not know)
+     not know); later still, a failed trace's optional "fail_kind", "fail_op",
+     "fail_phase", "fail_pass", "fail_block" and "init_status" (the failure as data, null
+     where not known; an older file without them reads as not known)
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ class TraceResult:
     ops_per_sec: float | None = None  # ops / seconds
     peak_rss: int | None = None  # bytes: peak resident set of a reference allocator's process
     not_measured: str | None = None  # why a valid reference result has no utilization
+    # A failure as data (None when valid, or not known); `error` is the same for people.
+    # fail_kind: the engine's kinds (replay.ENGINE_FAIL_KINDS: "overlap", "init_failed",
+    # "null_return"...) or the driver's ("not_reset", "crash", "timeout", "exit").
+    fail_kind: str | None = None
+    fail_op: int | None = None  # the failing op's index (None: mm_init, or no one op)
+    fail_phase: str | None = None  # "checked", "checked_again", "timed" or "load"
+    fail_pass: int | None = None  # timed: the pass (1, 2...; 0 the untimed warm-up pass)
+    fail_block: int | None = None  # the block id involved
+    init_status: int | None = None  # init_failed: what mm_init returned (cmu: 0 for false)
 
 
 @dataclass(frozen=True)
@@ -146,7 +157,8 @@ def read_json_document(path: str | Path) -> tuple[list[TraceResult], dict]:
     return results, document
 
 
-# The JSON types each TraceResult field may hold, by its annotation.
+# The JSON types each TraceResult field may hold, by its annotation (the fail_*
+# fields and init_status are "str | None" and "int | None" like the others).
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "str | None": (str, type(None)),

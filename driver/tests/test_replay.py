@@ -5,6 +5,7 @@ and the build of an mm.c, cached by content."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -138,3 +139,171 @@ def test_a_cached_build_is_redone_when_our_headers_change(tmp_path, monkeypatch)
     with (headers / "mm.h").open("a") as header:
         header.write("/* a newer mm.h */\n")
     assert compile_source(source, "classic", tmp_path / "cache") != first
+
+
+# ------------------------------------------------------------ the lab options
+
+
+def _source(tmp_path, name: str, text: str):
+    path = tmp_path / f"{name}.c"
+    path.write_text(text)
+    return LoadedAllocator(resolve(str(path), "classic"))
+
+
+# A bump allocator whose realloc(p, 0) answers a fresh 0-byte block, as C allows
+# and the CMU lab does not; mm_init gives 16 bytes back to the heap, which the
+# labs' memlib refuses.
+BUMP_SOURCE = """
+#include <stdint.h>
+#include <string.h>
+#include "memlib.h"
+#include "mm.h"
+int mm_init(void) {
+    if (mem_sbrk(32) == (void *)-1 || mem_sbrk(-16) == (void *)-1)
+        return -1;
+    return 0;
+}
+void *mm_malloc(size_t size) {
+    char *p = mem_sbrk((intptr_t)(16 + ((size + 15) & ~(size_t)15)));
+    if (p == (void *)-1)
+        return NULL;
+    memcpy(p, &size, sizeof size);
+    return p + 16;
+}
+void mm_free(void *ptr) { (void)ptr; }
+void *mm_realloc(void *ptr, size_t size) {
+    void *q = mm_malloc(size);
+    if (ptr != NULL && q != NULL) {
+        size_t old;
+        memcpy(&old, (char *)ptr - 16, sizeof old);
+        memcpy(q, ptr, old < size ? old : size);
+    }
+    return q;
+}
+"""
+
+
+def test_an_alignment_of_8_takes_what_16_refuses():
+    # misaligned.c hands out payloads at 8 mod 16: the CS:APP lab's rule accepts them.
+    trace = parse_trace_text("a 0 5\na 1 20\nf 0\nf 1\n", "eight")
+    with fixture("misaligned") as alloc:
+        strict = replay_trace(trace, alloc, UNTIMED)
+        eight = replay_trace(trace, alloc, replace(UNTIMED, alignment=8))
+    assert not strict.valid and "is not 16-byte aligned" in strict.error
+    assert (strict.fail_kind, strict.fail_op, strict.fail_block) == ("misaligned", 0, 0)
+    assert (strict.fail_phase, strict.fail_pass, strict.init_status) == ("checked", None, None)
+    assert eight.valid, eight.error
+    assert eight.peak_aligned == 8 + 24 and eight.fail_kind is None
+
+
+def test_realloc_to_zero_must_answer_null_under_the_cmu_rule(tmp_path):
+    trace = parse_trace_text("a 0 24\nr 0 0\na 0 8\nf 0\n", "rzero")
+    with _source(tmp_path, "rzero", BUMP_SOURCE) as alloc:
+        allowed = replay_trace(trace, alloc, UNTIMED)
+        ruled = replay_trace(trace, alloc, replace(UNTIMED, realloc_zero_null=True))
+    assert allowed.valid, allowed.error
+    assert not ruled.valid
+    assert "realloc with size 0 returned 0x" in ruled.error
+    assert "the lab requires realloc(p, 0) to free the block and return NULL" in ruled.error
+    assert (ruled.fail_kind, ruled.fail_op, ruled.fail_block) == ("realloc_zero_not_null", 1, 0)
+
+
+def test_a_heap_that_may_not_shrink_fails_a_negative_sbrk(tmp_path):
+    trace = parse_trace_text("a 0 24\nf 0\n", "shrink")
+    with _source(tmp_path, "shrinks", BUMP_SOURCE) as alloc:
+        shrinks = replay_trace(trace, alloc, UNTIMED)
+        fixed = replay_trace(trace, alloc, replace(UNTIMED, heap_shrinks=False))
+        again = replay_trace(trace, alloc, UNTIMED)  # the setting is not left behind
+    assert shrinks.valid and again.valid, shrinks.error or again.error
+    assert not fixed.valid and fixed.error.endswith("mm_init failed (returned -1)")
+    assert (fixed.fail_kind, fixed.fail_op, fixed.init_status) == ("init_failed", None, -1)
+
+
+def test_a_dirty_heap_catches_a_calloc_that_trusts_new_memory():
+    # calloc_no_zero.c skips the memset on new memory, "sbrk memory is zero".
+    trace = parse_trace_text("c 0 4 8\nf 0\n", "dirty")
+    with fixture("calloc_no_zero", "cmu") as alloc:
+        clean = replay_trace(trace, alloc, UNTIMED)
+        dirty = replay_trace(trace, alloc, replace(UNTIMED, dirty_heap=True))
+    assert clean.valid, clean.error
+    assert not dirty.valid and "calloc memory is not zero" in dirty.error
+    assert "byte 0 is 0xa5" in dirty.error  # the poison, the same every run
+    assert (dirty.fail_kind, dirty.fail_op, dirty.fail_phase) == ("calloc_not_zero", 0, "checked")
+
+
+def test_failures_as_data_name_the_phase_and_mm_inits_status():
+    trace = parse_trace_text("a 0 64\na 1 64\nf 0\nf 1\n", "twice")
+    with fixture("init_no_reset") as alloc:
+        result = replay_trace(trace, alloc, UNTIMED)
+    assert (result.fail_kind, result.fail_phase, result.fail_op) == (
+        "outside_heap",
+        "checked_again",
+        0,
+    )
+    # The third mm_init, the first timed pass's, fails: as data, the pass and its status.
+    with fixture("init_runs_out") as alloc:
+        timed = replay_trace(trace, alloc, ReplayOptions(min_passes=1, min_seconds=0.0))
+    assert timed.error.endswith("in the timed passes: mm_init failed (returned -1) (timed pass 1)")
+    assert (timed.fail_kind, timed.fail_phase, timed.fail_pass) == ("init_failed", "timed", 1)
+    assert (timed.fail_op, timed.init_status) == (None, -1)
+
+
+def test_the_failure_fields_survive_json(tmp_path):
+    from mallocsim.results import read_json, write_json
+
+    trace = parse_trace_text("a 0 8\n", "json")
+    with fixture("misaligned") as alloc:
+        result = replay_trace(trace, alloc, UNTIMED)
+    write_json([result], tmp_path / "r.json")
+    [back] = read_json(tmp_path / "r.json")
+    assert back == result and back.fail_kind == "misaligned"
+
+
+# -------------------------------------------------------- crashes, isolated
+
+CRASH_TRACE = "a 0 8\na 1 8\nf 0\nf 1\n"
+
+
+@pytest.mark.parametrize(
+    ("switch", "options", "at", "fields"),
+    [
+        # carried_crash.c's fault switch: crash in call K after its N-th mm_init (3: timed pass 1)
+        ("5:1", {}, ":2: crashed with SIGSEGV at op 1 (a 1 8) in timed pass 3", (1, "timed", 3)),
+        ("4:init", {}, ": crashed with SIGSEGV at mm_init in timed pass 2", (None, "timed", 2)),
+        (
+            "1:init",
+            {},
+            ": crashed with SIGSEGV at mm_init in the checked pass",
+            (None, "checked", None),
+        ),
+        (
+            "2:3",
+            {},
+            ":4: crashed with SIGSEGV at op 3 (f 1) in the second checked pass (from a fresh heap)",
+            (3, "checked_again", None),
+        ),
+        # no switch: on a carried heap its first malloc after the warm-up crashes
+        (
+            None,
+            {"carry_heap": True},
+            ":1: crashed with SIGSEGV at op 0 (a 0 8) in timed pass 1",
+            (0, "timed", 1),
+        ),
+    ],
+)
+def test_a_crash_names_its_op_and_pass(write_trace, monkeypatch, switch, options, at, fields):
+    from mallocsim.isolate import replay_isolated
+    from mallocsim.trace import load_trace
+
+    if switch is None:
+        monkeypatch.delenv("CARRIED_CRASH_AT", raising=False)
+    else:
+        monkeypatch.setenv("CARRIED_CRASH_AT", switch)
+    trace = load_trace(write_trace("crash", CRASH_TRACE))
+    spec = resolve(str(FIXTURE_ALLOCATORS / "carried_crash.c"), "classic")
+    opts = ReplayOptions(min_passes=3, max_passes=3, min_seconds=0.0, **options)
+    result = replay_isolated(trace, spec, opts, timeout=60)
+    assert not result.valid
+    assert result.error == f"{trace.path}{at}"
+    assert (result.fail_op, result.fail_phase, result.fail_pass) == fields
+    assert result.fail_kind == "crash"
