@@ -30,6 +30,9 @@ HEAP_LIB   := $(NATIVE_DIR)/libmsheap.so
 CORE_LIB   := $(NATIVE_DIR)/libmscore.so
 POLICY_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmm-%.so)
 HEADERS    := $(wildcard c/include/*.h)
+# The labs' own mm.h and memlib.h, one folder per lab, and the adapter the driver appends to a
+# student's mm.c: shipped beside the headers above, in include/labs/.
+LAB_HEADERS := $(wildcard c/include/labs/*.h c/include/labs/*/*.h)
 SRC_HEADERS := $(wildcard c/src/*.h)
 CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/allocator.c c/src/interval_tree.c c/src/granule_map.c
 # The drop-in malloc, one library per policy; libmallocsim.so is the one chosen here.
@@ -44,9 +47,12 @@ all: native
 
 native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/include/.stamp
 
-$(NATIVE_DIR)/include/.stamp: $(HEADERS)
+# The lab folders are replaced whole, so that a header removed here is gone there too.
+$(NATIVE_DIR)/include/.stamp: $(HEADERS) $(LAB_HEADERS)
 	@mkdir -p $(NATIVE_DIR)/include
 	cp $(HEADERS) $(NATIVE_DIR)/include/
+	rm -rf $(NATIVE_DIR)/include/labs
+	cp -R c/include/labs $(NATIVE_DIR)/include/labs
 	@touch $@
 
 # Every library is linked to a temporary name and renamed into place, never
@@ -97,6 +103,7 @@ TEST_BIN   := $(BUILD_DIR)/c-test
 TEST_HEADERS := $(wildcard c/tests/*.h)
 
 C_TESTS := $(TEST_BIN)/test_memlib $(TEST_BIN)/test_trace $(TEST_BIN)/test_replay \
+           $(TEST_BIN)/test_lab_adapter \
            $(POLICIES:%=$(TEST_BIN)/test_policy_%) $(POLICIES:%=$(TEST_BIN)/test_corrupt_%)
 
 $(TEST_BIN)/test_memlib: c/tests/test_memlib.c c/src/memlib.c $(HEADERS)
@@ -110,6 +117,12 @@ $(TEST_BIN)/test_trace: c/tests/test_trace.c c/src/trace.c $(HEADERS)
 $(TEST_BIN)/test_replay: c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c $(HEADERS) $(SRC_HEADERS)
 	@mkdir -p $(TEST_BIN)
 	$(CC) $(TEST_CFLAGS) -o $@ c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c -ldl
+
+# Builds small mm.c files against the lab headers at run time, with each compiler it finds.
+$(TEST_BIN)/test_lab_adapter: c/tests/test_lab_adapter.c $(CORE_SRCS) c/src/memlib.c $(HEADERS) $(LAB_HEADERS) $(SRC_HEADERS)
+	@mkdir -p $(TEST_BIN)
+	$(CC) $(TEST_CFLAGS) -DLABS_DIR='"$(CURDIR)/c/include/labs"' -o $@ c/tests/test_lab_adapter.c \
+		$(CORE_SRCS) c/src/memlib.c -ldl
 
 $(TEST_BIN)/test_policy_%: c/tests/test_policy.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS) $(TEST_HEADERS)
 	@mkdir -p $(TEST_BIN)
@@ -165,10 +178,10 @@ bench-scale: native venv
 	sh tools/bench-scale.sh
 
 format:
-	clang-format -i c/include/*.h c/src/*.[ch] c/tests/*.[ch]
+	clang-format -i c/include/*.h $(LAB_HEADERS) c/src/*.[ch] c/tests/*.[ch]
 
 format-check:
-	clang-format --dry-run --Werror c/include/*.h c/src/*.[ch] c/tests/*.[ch]
+	clang-format --dry-run --Werror c/include/*.h $(LAB_HEADERS) c/src/*.[ch] c/tests/*.[ch]
 
 lint: venv
 	$(VENV)/bin/ruff check driver setup.py

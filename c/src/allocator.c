@@ -8,8 +8,15 @@
  * bool return leaves the upper bits of the register unspecified):
  *   init       int mm_init(void) (classic) or bool mm_init(void) (cmu), kept
  *              as the void * that dlsym returned;
- *   checkheap  stored as int (*)(int) but, for the cmu dialect, really
- *              bool (*)(int).
+ *   checkheap  stored as int (*)(int) but, for the cmu dialect's own
+ *              mm_checkheap, really bool (*)(int) (checkheap_kind says which).
+ * A student's mm.c built with the lab adapter (c/include/labs/ms_lab_adapter.h)
+ * exports ms_lab_checkheap, an int (*)(int) in either dialect that calls the
+ * student's checker through its real type, whatever it is named and however
+ * it is declared: it is preferred to mm_checkheap, whose type could only be
+ * guessed. When the adapter says it did not recognise the checker's signature
+ * (ms_lab_checkheap_kind() == 0), there is no checker: calling mm_checkheap
+ * through a type it may not have would be undefined.
  * Every failure is one line in err->message naming the library.
  */
 #include "mallocsim.h"
@@ -76,7 +83,18 @@ bool ms_allocator_open(const char *path, int dialect, const char *options, ms_al
     *(void **)(&a.free) = sym[2];
     *(void **)(&a.realloc) = sym[3];
     *(void **)(&a.calloc) = find(handle, "mm_calloc");
-    *(void **)(&a.checkheap) = find(handle, "mm_checkheap");
+    void *lab_checkheap = find(handle, "ms_lab_checkheap");
+    if (lab_checkheap != NULL) {
+        int (*kind)(void);
+        *(void **)(&kind) = find(handle, "ms_lab_checkheap_kind");
+        if (kind == NULL || kind() != 0) {
+            *(void **)(&a.checkheap) = lab_checkheap;
+            a.checkheap_kind = MS_CHECKHEAP_INT;
+        }
+    } else {
+        *(void **)(&a.checkheap) = find(handle, "mm_checkheap");
+        a.checkheap_kind = MS_CHECKHEAP_DIALECT;
+    }
     *(void **)(&a.checkheap_message) = find(handle, "mm_checkheap_message");
     *(void **)(&a.configure) = find(handle, "mm_configure");
 
