@@ -112,14 +112,21 @@ class ReplayOptions:
     heap_shrinks: bool = True  # a negative mem_sbrk gives memory back (the labs': it fails)
 
 
+# What the engine calls as the heap checker (allocator.c): the lab adapter's
+# ms_lab_checkheap, which a build of an mm.c appends, else mm_checkheap.
+CHECKER_SYMBOLS = ("ms_lab_checkheap", "mm_checkheap")
+
+
 def require_heap_checker(spec: AllocatorSpec, asked_by: str) -> None:
-    """Refuse heap checks of an allocator with no mm_checkheap to call (glibc,
-    or a library or mm.c that does not define it), once and before any trace
-    runs: the engine would fail every trace instead, as if each had broken a
-    check. `asked_by` is the option or setting that asks for them. Builds an
-    mm.c first (cached); raises AllocatorError."""
+    """Refuse heap checks of an allocator with no heap checker to call (glibc,
+    or a library or mm.c that defines none), once and before any trace runs:
+    the engine would fail every trace instead, as if each had broken a check.
+    `asked_by` is the option or setting that asks for them. Builds an mm.c
+    first (cached); raises AllocatorError. (A checker the adapter could not
+    type, ms_lab_checkheap_kind() == 0, is found only when the engine loads
+    it: each trace then fails with MS_FAIL_NO_CHECKHEAP.)"""
     library = library_for(spec)
-    if library is None or "mm_checkheap" not in dynamic_symbols(library)[1]:
+    if library is None or not set(CHECKER_SYMBOLS) & dynamic_symbols(library)[1]:
         raise AllocatorError(f"{asked_by}: {spec.name} has no mm_checkheap to call")
 
 
