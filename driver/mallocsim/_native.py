@@ -54,11 +54,18 @@ def _load() -> tuple[FFI, object]:
     return ffi, lib
 
 
-def __getattr__(name: str) -> object:
-    # `from mallocsim._native import ffi, lib` loads the core on first use, so
-    # that importing the package never fails just because the core is missing.
-    if name == "ffi":
-        return _load()[0]
-    if name == "lib":
-        return _load()[1]
-    raise AttributeError(name)
+class _Lazy:
+    """`ffi` or `lib`, loaded on first use: importing a module that binds them
+    never needs the native core, so `--help`, `gen`, `diff` and `report` work
+    without the C build, and a missing build is one clear NativeError when a
+    command first replays something."""
+
+    def __init__(self, index: int) -> None:
+        self._index = index
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(_load()[self._index], name)
+
+
+ffi: FFI = _Lazy(0)  # type: ignore[assignment]
+lib: object = _Lazy(1)

@@ -1,13 +1,18 @@
-"""The grading configuration: a TOML file, validated, with a default for every key.
+"""The grading configuration: a TOML file, validated, over a lab's defaults.
 
 A file holds any of these tables (every key optional; see starter/grading.toml
 for a commented example):
 
-  [grade]   formula = "csapp" | "cmu", dialect, timeout, check_heap, min_seconds
-  [score]   util_weight, mean, reference_throughput, min_util, max_util,
-            min_speed_ratio, max_speed_ratio, invalid
+  [grade]   lab, dialect, timeout, check_heap, min_seconds, throughput
+  [score]   formula, util_weight, mean, throughput_mean, reference_throughput,
+            reference, min_util, max_util, min_speed_ratio, max_speed_ratio, invalid
   [points]  correctness, performance
   [[traces]] name, weight, utilization, throughput   (one table per trace)
+
+Every key left out takes the lab's value (labs.py: `lab = "csapp"` scores with
+the CS:APP driver's constants); a key given overrides the lab, so a course that
+edited its driver's constants says so here. `--lab` on the command line picks
+the lab the file's other keys then apply to.
 
 Guarantees: load_config returns a GradingConfig whose values are all in range,
 or raises ConfigError with one line naming the file, the key and what was
@@ -23,12 +28,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mallocsim.allocators import DIALECTS
+from mallocsim.constants import DIALECTS, MAX_TIMEOUT, THROUGHPUT_MEASURES
 from mallocsim.errors import UsageError
-from mallocsim.isolate import MAX_TIMEOUT
+from mallocsim.labs import DEFAULT_LAB, LABS, LabProfile, TraceRule, lab_named
 
 FORMULAS = ("csapp", "cmu")
 MEANS = ("arithmetic", "harmonic")
+THROUGHPUT_MEANS = ("total", "harmonic")
 PENALTIES = ("zero", "trace")
 
 
@@ -37,35 +43,57 @@ class ConfigError(UsageError):
 
 
 @dataclass(frozen=True)
-class TraceRule:
-    """How one trace counts in the score."""
-
-    name: str  # the trace file's stem ("amptjp-bal")
-    weight: float = 1.0  # its weight in the utilization mean
-    utilization: bool = True  # counted in the utilization U
-    throughput: bool = True  # counted in the throughput T
-
-
-@dataclass(frozen=True)
 class GradingConfig:
-    """Everything a grade depends on. The defaults are the CS:APP lab's."""
+    """Everything a grade depends on. The defaults are the mallocsim lab's;
+    for_lab() gives any other lab's."""
 
+    lab: str = DEFAULT_LAB  # the lab profile (labs.LABS) whose rules apply
     formula: str = "csapp"  # "csapp": 60*U + 40*min(1, T/T_ref); "cmu": linear thresholds
-    dialect: str | None = None  # of a student's mm.c or .so; None = say it on the command line
+    dialect: str | None = None  # of a student's mm.c or .so; None = the lab's
     timeout: float = 60.0  # seconds a trace may run before the allocator is stopped
-    check_heap: bool = False  # call mm_checkheap after every op (slow)
+    check_heap: bool = False  # call the heap checker after every op (slow)
     min_seconds: float = 0.05  # time each trace at least this long
+    # "instructions": T and T_ref counted in instructions (callgrind), the same on every
+    # run; "time": seconds, as the lab's own driver measures them
+    throughput: str = "instructions"
     util_weight: float = 0.6  # the share of utilization in the index (1 - it: throughput)
     mean: str = "arithmetic"  # how per-trace utilizations are averaged
-    reference_throughput: float | None = None  # T_ref, ops/s; None = measure glibc now
+    throughput_mean: str = "total"  # "total": total ops / total cost; "harmonic": per trace
+    reference_throughput: float | None = None  # a fixed T_ref, ops/s (time only)
+    reference: str = "glibc"  # the allocator T_ref is measured from when not fixed
     min_util: float = 0.55  # cmu: no utilization points at or below this...
     max_util: float = 0.74  # ...all of them at or above this
     min_speed_ratio: float = 0.5  # cmu: no throughput points at or below this * T_ref...
     max_speed_ratio: float = 0.9  # ...all of them at or above this * T_ref
     invalid: str = "zero"  # "zero": any invalid trace zeroes the index; "trace": it counts 0
+    index_digits: int = 0  # decimals the lab's driver prints the index with
     correctness_points: float = 0.0  # split evenly over the traces, earned by valid ones
     performance_points: float = 100.0  # earned in proportion to the index
-    traces: tuple[TraceRule, ...] = ()  # empty: every trace given, by its header weight
+    traces: tuple[TraceRule, ...] = ()  # empty: the lab's list, or every trace given
+
+    @property
+    def profile(self) -> LabProfile:
+        return LABS[self.lab]
+
+
+def for_lab(name: str) -> GradingConfig:
+    """The configuration a lab's own driver grades with."""
+    lab = lab_named(name)
+    s = lab.scoring
+    return GradingConfig(
+        lab=lab.name,
+        formula=s.formula,
+        dialect=lab.dialect,
+        util_weight=s.util_weight,
+        throughput_mean=s.throughput_mean,
+        reference_throughput=s.reference_throughput,
+        reference=s.reference_allocator,
+        min_util=s.min_util,
+        max_util=s.max_util,
+        min_speed_ratio=s.min_speed_ratio,
+        max_speed_ratio=s.max_speed_ratio,
+        index_digits=s.index_digits,
+    )
 
 
 def _number(low: float, high: float, *, open_low: bool = False) -> Callable[[object], object]:
@@ -99,6 +127,12 @@ def _boolean(value: object) -> object:
     return value
 
 
+def _reference(value: object) -> object:
+    if not isinstance(value, str) or not value or "/" in value or value.endswith((".c", ".so")):
+        raise ValueError(f"expected glibc or a built-in policy name, got {value!r}")
+    return value
+
+
 def _name(value: object) -> object:
     if not isinstance(value, str) or not value:
         raise ValueError(f"expected a trace name (the file's stem), got {value!r}")
@@ -109,15 +143,20 @@ _BIG = 1e18
 # table -> key -> (GradingConfig field, validator)
 _SCHEMA: dict[str, dict[str, tuple[str, Callable[[object], object]]]] = {
     "grade": {
-        "formula": ("formula", _choice(FORMULAS)),
+        "lab": ("lab", _choice(tuple(LABS))),
+        "formula": ("formula", _choice(FORMULAS)),  # kept here too: older files set it in [grade]
         "dialect": ("dialect", _choice(DIALECTS)),
+        "throughput": ("throughput", _choice(THROUGHPUT_MEASURES)),
         "timeout": ("timeout", _number(0, MAX_TIMEOUT, open_low=True)),
         "check_heap": ("check_heap", _boolean),
         "min_seconds": ("min_seconds", _number(0, 3600)),
     },
     "score": {
+        "formula": ("formula", _choice(FORMULAS)),
         "util_weight": ("util_weight", _number(0, 1)),
         "mean": ("mean", _choice(MEANS)),
+        "throughput_mean": ("throughput_mean", _choice(THROUGHPUT_MEANS)),
+        "reference": ("reference", _reference),
         "reference_throughput": ("reference_throughput", _number(0, _BIG, open_low=True)),
         "min_util": ("min_util", _number(0, 1)),
         "max_util": ("max_util", _number(0, 1)),
@@ -159,8 +198,11 @@ def _trace_rule(origin: str, index: int, table: object) -> TraceRule:
     return TraceRule(**values)  # type: ignore[arg-type]  # validated above
 
 
-def parse_config(document: Mapping[str, object], origin: str = "<config>") -> GradingConfig:
-    """A GradingConfig from a parsed TOML document; errors name `origin`."""
+def parse_config(
+    document: Mapping[str, object], origin: str = "<config>", lab: str | None = None
+) -> GradingConfig:
+    """A GradingConfig from a parsed TOML document over its lab's defaults (`lab`,
+    when given, wins over the document's); errors name `origin`."""
     values: dict[str, object] = {}
     for table_name, table in document.items():
         if table_name == "traces":
@@ -186,7 +228,13 @@ def parse_config(document: Mapping[str, object], origin: str = "<config>") -> Gr
                 values[field] = check(value)
             except ValueError as error:
                 raise ConfigError(f"{origin}: [{table_name}] {key}: {error}") from None
-    config = replace(GradingConfig(), **values)
+    chosen = lab or str(values.pop("lab", DEFAULT_LAB))
+    values.pop("lab", None)
+    try:
+        base = for_lab(chosen)
+    except UsageError as error:
+        raise ConfigError(f"{origin}: {error}") from None
+    config = replace(base, **values)
     if config.min_util >= config.max_util:
         raise ConfigError(f"{origin}: [score] min_util must be below max_util")
     if config.min_speed_ratio >= config.max_speed_ratio:
@@ -194,10 +242,14 @@ def parse_config(document: Mapping[str, object], origin: str = "<config>") -> Gr
     return config
 
 
-def load_config(path: str | Path | None) -> GradingConfig:
-    """The configuration in `path`, or the defaults when path is None."""
+def load_config(path: str | Path | None, lab: str | None = None) -> GradingConfig:
+    """The configuration in `path` (over its lab's defaults, or over `lab`'s
+    when given), or the lab's own when path is None."""
     if path is None:
-        return GradingConfig()
+        try:
+            return for_lab(lab or DEFAULT_LAB)
+        except UsageError as error:
+            raise ConfigError(str(error)) from None
     try:
         with open(path, "rb") as handle:
             document = tomllib.load(handle)
@@ -207,7 +259,7 @@ def load_config(path: str | Path | None) -> GradingConfig:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not valid TOML: not UTF-8 text") from None
-    return parse_config(document, str(path))
+    return parse_config(document, str(path), lab)
 
 
 def require_listed(config: GradingConfig, given: Iterable[str]) -> None:

@@ -13,24 +13,31 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from mallocsim._native import ffi, lib
 from mallocsim.errors import UsageError
+from mallocsim.labs import DEFAULT_LAB, LABS, select_trace_paths
 
-TRACE_SUFFIX = ".rep"
 
-_FORMAT_NAMES = {
-    lib.MS_FORMAT_CLASSIC: "classic",
-    lib.MS_FORMAT_CMU: "cmu",
-    lib.MS_FORMAT_SCRIPT: "script",
-}
-_OP_LETTERS = {
-    lib.MS_OP_ALLOC: "a",
-    lib.MS_OP_FREE: "f",
-    lib.MS_OP_REALLOC: "r",
-    lib.MS_OP_CALLOC: "c",
-}
+@cache
+def _format_names() -> dict[int, str]:
+    return {
+        lib.MS_FORMAT_CLASSIC: "classic",
+        lib.MS_FORMAT_CMU: "cmu",
+        lib.MS_FORMAT_SCRIPT: "script",
+    }
+
+
+@cache
+def _op_letters() -> dict[int, str]:
+    return {
+        lib.MS_OP_ALLOC: "a",
+        lib.MS_OP_FREE: "f",
+        lib.MS_OP_REALLOC: "r",
+        lib.MS_OP_CALLOC: "c",
+    }
 
 
 class TraceError(UsageError):
@@ -101,7 +108,7 @@ class Trace:
         for index in range(self.num_ops):
             op = ops[index]
             ident = -1 if op.id == lib.MS_ID_NULL else op.id
-            yield _OP_LETTERS[op.kind], ident, op.size, op.count
+            yield _op_letters()[op.kind], ident, op.size, op.count
 
     def block_sizes(self) -> set[int]:
         """The distinct sizes (bytes, > 0) of the blocks the trace asks for, a
@@ -162,7 +169,7 @@ def _finish(native: object, error: object, ok: bool, name: str, path: str | None
     info = TraceInfo(
         name=name,
         path=path,
-        format=_FORMAT_NAMES[native.format],
+        format=_format_names()[native.format],
         num_ops=native.num_ops,
         num_ids=native.num_ids,
         weight=native.weight,
@@ -206,17 +213,9 @@ def load_traces(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Trace], l
 def find_traces(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The trace files named by `paths`: a file as given, a directory as its
     *.rep files in name order (not recursive). Raises TraceError for a path
-    that does not exist or a directory without trace files."""
-    found: list[Path] = []
-    for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            traces = sorted(p for p in path.glob(f"*{TRACE_SUFFIX}") if p.is_file())
-            if not traces:
-                raise TraceError(f"{path}: no {TRACE_SUFFIX} trace files in this directory")
-            found.extend(traces)
-        elif path.exists():
-            found.append(path)
-        else:
-            raise TraceError(f"{path}: no such file or directory")
-    return found
+    that does not exist or a directory without trace files. (A lab's own list
+    and order: labs.select_trace_paths.)"""
+    try:
+        return list(select_trace_paths(LABS[DEFAULT_LAB], paths).paths)
+    except UsageError as error:
+        raise TraceError(str(error)) from None

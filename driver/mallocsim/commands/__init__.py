@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from mallocsim.isolate import MAX_TIMEOUT
+from mallocsim.constants import MAX_TIMEOUT
 
 
 def _seconds(text: str) -> float:

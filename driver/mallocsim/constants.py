@@ -1,0 +1,11 @@
+"""Constants shared across the driver, in a base module that imports nothing
+native (so `--help` and the commands that need no C build work without it)."""
+
+from __future__ import annotations
+
+DEFAULT_TIMEOUT = 120.0  # seconds a trace may take before its child is killed
+# The longest time limit: a day is plenty, and select() cannot wait past a time_t.
+MAX_TIMEOUT = 86400.0
+DIALECTS = ("classic", "cmu")  # mm_init: int (0 = success) or bool (true = success)
+THROUGHPUT_MEASURES = ("instructions", "time")
+TRACE_SUFFIX = ".rep"  # what a trace file in a folder is called

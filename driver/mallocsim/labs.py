@@ -1,0 +1,303 @@
+"""Lab profiles: the rules of each malloc lab's own driver, as data in one place.
+
+A grade is only as good as its agreement with the lab a course runs. A profile
+fixes everything a lab's driver decides (read from the published handouts; see
+../shared/LABS.md beside the checkout): the interface a student's mm.c is built
+against (mm_init's type, the handout's mm.h and memlib.h, the defines its
+Makefile passes, the heap checker's names), the alignment every payload needs,
+the heap limit, whether the heap may shrink, the team check, the realloc(p, 0)
+rule, the default trace list and order and how each trace counts, and the
+scoring formula with the lab's constants.
+
+Adding a semester's lab is one more LabProfile in LABS; nothing else changes.
+This module imports nothing native: `--help`, `gen`, `diff` and `report` work
+without the C build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mallocsim.constants import TRACE_SUFFIX
+from mallocsim.errors import UsageError
+
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class TraceRule:
+    """How one trace counts in the score."""
+
+    name: str  # the trace file's stem ("amptjp-bal")
+    weight: float = 1.0  # its weight in the utilization mean
+    utilization: bool = True  # counted in the utilization U
+    throughput: bool = True  # counted in the throughput T
+
+
+# CMU header weights: (counted in utilization, counted in throughput).
+HEADER_WEIGHTS = {0: (False, False), 1: (True, True), 2: (True, False), 3: (False, True)}
+
+
+def header_rule(name: str, trace_format: str, weight: int) -> TraceRule:
+    """How a trace counts by its own header: the CMU weight (0 correctness only,
+    1 both, 2 utilization only, 3 throughput only); a classic header's weight
+    field is unused by its driver, and a headerless script counts for both."""
+    if trace_format != "cmu":
+        return TraceRule(name)
+    utilization, throughput = HEADER_WEIGHTS.get(weight, (True, True))
+    return TraceRule(name, 1.0, utilization, throughput)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """A lab's performance index and its constants.
+
+    csapp: P = 100 * (w * U + (1 - w) * min(1, T / T_ref)), U the plain mean of
+           every graded trace's utilization, T total ops / total seconds.
+    cmu:   P = 100 * (w * u + (1 - w) * t), u = clamp((U - min_util) /
+           (max_util - min_util)), t = clamp((T / T_ref - min_speed_ratio) /
+           (max_speed_ratio - min_speed_ratio)), U the mean over the
+           utilization-weighted traces, T the harmonic mean of the per-trace
+           throughputs over the throughput-weighted ones.
+    """
+
+    formula: str  # "csapp" or "cmu"
+    util_weight: float = 0.6
+    throughput_mean: str = "total"  # "total": total ops / total time; "harmonic": per trace
+    reference_throughput: float | None = None  # the lab's fixed T_ref (ops/s), if it has one
+    reference_allocator: str = "segfit"  # what T_ref is measured from when it is not fixed
+    min_util: float = 0.55
+    max_util: float = 0.74
+    min_speed_ratio: float = 0.5
+    max_speed_ratio: float = 0.9
+    index_digits: int = 0  # how the lab's driver prints the index ("%.0f", "%.1f")
+
+
+@dataclass(frozen=True)
+class LabProfile:
+    """Everything a lab's driver decides about a student's allocator."""
+
+    name: str  # what --lab takes
+    title: str  # for people, in reports
+    dialect: str | None  # mm_init: "classic" (int, 0 = success), "cmu" (bool); None = say it
+    headers: str | None  # folder under include/labs/ with the handout's mm.h and memlib.h
+    defines: tuple[str, ...]  # what the lab's Makefile passes when it builds mm.c
+    debug_defines: tuple[str, ...]  # what its debug build adds (the build heap checks use)
+    checkers: tuple[str, ...]  # the heap checker's names, in the order they are looked for
+    alignment: int  # every payload pointer a multiple of this
+    heap_limit: int | None  # bytes the heap may reach (mem_sbrk fails past it); None: no limit
+    heap_shrinks: bool  # whether a negative mem_sbrk is allowed
+    team: bool  # the classic team_t check before any trace runs
+    realloc_zero_null: bool  # realloc(p, 0) must free the block and return NULL
+    traces: tuple[str, ...]  # the default trace list, in its order; () = every trace given
+    header_weights: bool  # traces count by their header's CMU weight (else all count)
+    scoring: Scoring
+    driver_quirks: tuple[str, ...] = ()  # where this lab's driver is wrong (see quirks.py)
+
+
+CSAPP_TRACES = (
+    "amptjp-bal",
+    "cccp-bal",
+    "cp-decl-bal",
+    "expr-bal",
+    "coalescing-bal",
+    "random-bal",
+    "random2-bal",
+    "binary-bal",
+    "binary2-bal",
+    "realloc-bal",
+    "realloc2-bal",
+)
+CMU_TRACES = (
+    "syn-array-short",
+    "syn-struct-short",
+    "syn-string-short",
+    "syn-mix-short",
+    "ngram-fox1",
+    "syn-mix-realloc",
+    "bdd-aa4",
+    "bdd-aa32",
+    "bdd-ma4",
+    "bdd-nq7",
+    "cbit-abs",
+    "cbit-parity",
+    "cbit-satadd",
+    "cbit-xyz",
+    "ngram-gulliver1",
+    "ngram-gulliver2",
+    "ngram-moby1",
+    "ngram-shake1",
+    "syn-array",
+    "syn-mix",
+    "syn-string",
+    "syn-struct",
+    "syn-array-scaled",
+    "syn-string-scaled",
+    "syn-struct-scaled",
+    "syn-mix-scaled",
+)
+
+LABS: dict[str, LabProfile] = {
+    lab.name: lab
+    for lab in (
+        LabProfile(
+            name="mallocsim",
+            title="mallocsim's own rules (16-byte alignment, no heap limit)",
+            dialect=None,
+            headers=None,
+            defines=("DRIVER",),
+            debug_defines=(),
+            checkers=("mm_checkheap",),
+            alignment=16,
+            heap_limit=None,
+            heap_shrinks=True,
+            team=False,
+            realloc_zero_null=False,
+            traces=(),
+            header_weights=True,
+            scoring=Scoring("csapp", reference_allocator="glibc"),
+        ),
+        LabProfile(
+            name="csapp",
+            title="CS:APP malloc lab (classic handout, mdriver 2002-2015)",
+            dialect="classic",
+            headers="csapp",
+            defines=(),
+            debug_defines=(),
+            checkers=("mm_check", "mm_checkheap"),
+            alignment=8,
+            heap_limit=20 * MIB,
+            heap_shrinks=False,
+            team=True,
+            realloc_zero_null=False,
+            traces=CSAPP_TRACES,
+            header_weights=False,
+            # T_ref is "libc's throughput" (AVG_LIBC_THRUPUT): a fixed 600 Kops/s when
+            # timed as the driver times, glibc counted the same way when counted.
+            scoring=Scoring(
+                "csapp", reference_throughput=600e3, reference_allocator="glibc", index_digits=0
+            ),
+            driver_quirks=("csapp-realloc-char", "csapp-block0-zero", "csapp-overlap-ends"),
+        ),
+        LabProfile(
+            name="cmu",
+            title="CMU 15-213 malloc lab (F20 handout)",
+            dialect="cmu",
+            headers="cmu",
+            defines=("DRIVER",),
+            debug_defines=("DEBUG=1",),
+            checkers=("mm_checkheap",),
+            alignment=16,
+            heap_limit=100 * MIB,
+            heap_shrinks=False,
+            team=False,
+            realloc_zero_null=True,
+            traces=CMU_TRACES,
+            header_weights=True,
+            scoring=Scoring("cmu", throughput_mean="harmonic", index_digits=1),
+        ),
+        LabProfile(
+            name="cmu-2015",
+            title="CMU 15-213 malloc lab (64-bit handouts, about F13-S15)",
+            dialect="classic",
+            headers="cmu-2015",
+            defines=("DRIVER",),
+            debug_defines=("DEBUG=1",),
+            checkers=("mm_checkheap",),
+            alignment=8,
+            heap_limit=100 * MIB,
+            heap_shrinks=False,
+            team=False,
+            realloc_zero_null=False,
+            traces=CMU_TRACES,
+            header_weights=True,
+            scoring=Scoring("cmu", throughput_mean="harmonic", index_digits=1),
+        ),
+    )
+}
+DEFAULT_LAB = "mallocsim"
+
+
+def lab_named(name: str) -> LabProfile:
+    """The profile called `name`; a UsageError naming the known ones otherwise."""
+    try:
+        return LABS[name]
+    except KeyError:
+        raise UsageError(f"unknown lab {name!r}: expected one of {', '.join(LABS)}") from None
+
+
+def describe(lab: LabProfile) -> str:
+    """One line of a lab's rules, for the top of a report."""
+    limit = f"{lab.heap_limit // MIB} MB heap" if lab.heap_limit else "no heap limit"
+    dialect = {"classic": "int mm_init", "cmu": "bool mm_init", None: "mm_init as --dialect says"}
+    rules = f"{lab.alignment}-byte alignment, {limit}, {dialect[lab.dialect]}"
+    return f"lab {lab.name}: {lab.title}; {rules}"
+
+
+@dataclass(frozen=True)
+class TraceSelection:
+    """The trace files a lab grades from what the user named, and what was left out."""
+
+    paths: tuple[Path, ...]  # in the order they run
+    left_out: tuple[str, ...]  # files in a named folder that the lab does not list
+    missing: tuple[str, ...]  # traces the lab lists that no named folder holds
+
+
+def select_trace_paths(lab: LabProfile, given: Iterable[str | Path]) -> TraceSelection:
+    """The trace files for `given` (files and folders) under a lab's list: a file
+    named is run as given; a folder gives the lab's listed traces it holds, in the
+    lab's order (every .rep file in name order when the lab lists none).
+    Raises UsageError for a path that does not exist, or a folder with nothing to run."""
+    paths: list[Path] = []
+    left_out: list[str] = []
+    missing: set[str] = set(lab.traces)
+    folders = 0
+    for item in given:
+        path = Path(item)
+        if path.is_dir():
+            folders += 1
+            files = {p.stem: p for p in path.glob(f"*{TRACE_SUFFIX}") if p.is_file()}
+            if not files:
+                raise UsageError(f"{path}: no {TRACE_SUFFIX} trace files in this directory")
+            if not lab.traces:
+                paths.extend(files[name] for name in sorted(files))
+                continue
+            listed = [name for name in lab.traces if name in files]
+            if not listed:
+                raise UsageError(
+                    f"{path}: holds none of the traces the {lab.name} lab grades "
+                    f"({', '.join(lab.traces[:3])}, ...); name the files to run them anyway"
+                )
+            paths.extend(files[name] for name in listed)
+            missing -= set(listed)
+            left_out.extend(str(files[n]) for n in sorted(files) if n not in lab.traces)
+        elif path.exists():
+            paths.append(path)
+            missing.discard(path.stem)
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+    shown_missing = tuple(n for n in lab.traces if n in missing) if folders else ()
+    return TraceSelection(tuple(paths), tuple(left_out), shown_missing)
+
+
+def selection_notes(lab: LabProfile, selection: TraceSelection) -> list[str]:
+    """Lines saying which traces a lab's list left out or could not find."""
+    notes = []
+    if selection.left_out:
+        names = ", ".join(Path(p).stem for p in selection.left_out)
+        notes.append(f"not graded by the {lab.name} lab (name the files to run them): {names}")
+    if selection.missing:
+        notes.append(
+            f"{len(selection.missing)} of the {lab.name} lab's {len(lab.traces)} traces are not "
+            f"in the folders given: {', '.join(selection.missing)}"
+        )
+    return notes
+
+
+def trace_rules(lab: LabProfile, traces: Sequence[tuple[str, str, int]]) -> dict[str, TraceRule]:
+    """How each trace (name, header format, header weight) counts under a lab."""
+    if lab.header_weights:
+        return {name: header_rule(name, fmt, weight) for name, fmt, weight in traces}
+    return {name: TraceRule(name) for name, _, _ in traces}

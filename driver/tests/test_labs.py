@@ -1,0 +1,124 @@
+"""Lab profiles as data: each lab's rules, the traces a folder gives under a lab
+(the lab's list, in its order), how each trace counts, and the grading
+configuration taking a lab's constants with a file's overrides on top."""
+
+from __future__ import annotations
+
+import pytest
+
+from mallocsim.config import ConfigError, for_lab, load_config
+from mallocsim.errors import UsageError
+from mallocsim.labs import (
+    CSAPP_TRACES,
+    LABS,
+    MIB,
+    TraceRule,
+    lab_named,
+    select_trace_paths,
+    selection_notes,
+    trace_rules,
+)
+
+
+def test_each_lab_says_what_its_driver_requires():
+    csapp, cmu, old, ours = LABS["csapp"], LABS["cmu"], LABS["cmu-2015"], LABS["mallocsim"]
+    assert (csapp.alignment, csapp.heap_limit, csapp.dialect) == (8, 20 * MIB, "classic")
+    assert csapp.team and not csapp.heap_shrinks and csapp.traces == CSAPP_TRACES
+    assert csapp.scoring.reference_throughput == 600e3  # AVG_LIBC_THRUPUT
+    assert (cmu.alignment, cmu.heap_limit, cmu.dialect) == (16, 100 * MIB, "cmu")
+    assert cmu.realloc_zero_null and "DRIVER" in cmu.defines and cmu.header_weights
+    assert cmu.scoring.throughput_mean == "harmonic"
+    assert old.dialect == "classic" and old.headers == "cmu-2015"
+    assert (ours.alignment, ours.heap_limit, ours.dialect) == (16, None, None)
+    for lab in LABS.values():  # every profile is complete and consistent
+        assert lab.alignment in (8, 16) and lab.checkers
+        assert lab.scoring.formula in ("csapp", "cmu")
+        assert len(set(lab.traces)) == len(lab.traces)
+
+
+def test_an_unknown_lab_is_one_line_naming_the_known_ones():
+    with pytest.raises(UsageError, match="unknown lab 'cs213': expected one of mallocsim, csapp"):
+        lab_named("cs213")
+
+
+def make_folder(tmp_path, *names: str):
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    for name in names:
+        (folder / f"{name}.rep").write_text("a 0 8\nf 0\n")
+    return folder
+
+
+def test_a_folder_gives_the_labs_traces_in_the_labs_order(tmp_path):
+    folder = make_folder(tmp_path, *sorted(CSAPP_TRACES), "short1-bal", "short2-bal")
+    selection = select_trace_paths(LABS["csapp"], [folder])
+    assert [p.stem for p in selection.paths] == list(CSAPP_TRACES)
+    assert [p.split("/")[-1] for p in selection.left_out] == ["short1-bal.rep", "short2-bal.rep"]
+    assert selection.missing == ()
+    (note,) = selection_notes(LABS["csapp"], selection)
+    assert (
+        note == "not graded by the csapp lab (name the files to run them): short1-bal, short2-bal"
+    )
+
+
+def test_traces_the_folder_lacks_are_named_and_files_run_as_given(tmp_path):
+    folder = make_folder(tmp_path, "syn-array", "ngram-fox1", "syn-array-short")
+    extra = tmp_path / "mine.rep"
+    extra.write_text("a 0 8\nf 0\n")
+    selection = select_trace_paths(LABS["cmu"], [folder, extra])
+    assert [p.stem for p in selection.paths] == [
+        "syn-array-short",
+        "ngram-fox1",
+        "syn-array",
+        "mine",
+    ]
+    notes = selection_notes(LABS["cmu"], selection)
+    assert notes[-1].startswith("23 of the cmu lab's 26 traces are not in the folders given: ")
+
+
+def test_the_mallocsim_lab_runs_every_trace_of_a_folder(tmp_path):
+    folder = make_folder(tmp_path, "b", "a")
+    selection = select_trace_paths(LABS["mallocsim"], [folder])
+    assert [p.stem for p in selection.paths] == ["a", "b"] and not selection.left_out
+
+
+def test_bad_trace_paths_are_one_line(tmp_path):
+    with pytest.raises(UsageError, match="no such file or directory"):
+        select_trace_paths(LABS["csapp"], [tmp_path / "nope"])
+    folder = make_folder(tmp_path, "mine")
+    with pytest.raises(UsageError, match="holds none of the traces the csapp lab grades"):
+        select_trace_paths(LABS["csapp"], [folder])
+
+
+def test_how_traces_count_under_each_lab():
+    traces = [("syn-array-short", "cmu", 0), ("syn-array", "cmu", 1), ("scaled", "cmu", 3)]
+    assert trace_rules(LABS["cmu"], traces) == {
+        "syn-array-short": TraceRule("syn-array-short", 1.0, False, False),
+        "syn-array": TraceRule("syn-array", 1.0, True, True),
+        "scaled": TraceRule("scaled", 1.0, False, True),
+    }
+    # The CS:APP driver counts every trace for both, whatever a header says.
+    assert trace_rules(LABS["csapp"], traces)["syn-array-short"] == TraceRule("syn-array-short")
+
+
+def test_a_labs_configuration_carries_its_drivers_constants():
+    csapp, cmu = for_lab("csapp"), for_lab("cmu")
+    assert (csapp.formula, csapp.reference_throughput, csapp.dialect) == ("csapp", 600e3, "classic")
+    assert (cmu.formula, cmu.throughput_mean, cmu.index_digits) == ("cmu", "harmonic", 1)
+    assert csapp.throughput == "instructions"  # the deterministic measure by default
+
+
+def test_a_file_overrides_its_labs_constants_and_the_command_line_picks_the_lab(tmp_path):
+    path = tmp_path / "grading.toml"
+    path.write_text('[grade]\nlab = "csapp"\n[score]\nreference_throughput = 21.5e6\n')
+    config = load_config(path)
+    assert (config.lab, config.formula, config.reference_throughput) == ("csapp", "csapp", 21.5e6)
+    config = load_config(path, lab="cmu")  # --lab wins; the file's override still applies
+    assert (config.lab, config.formula, config.reference_throughput) == ("cmu", "cmu", 21.5e6)
+
+
+def test_a_bad_lab_in_a_file_is_one_line(tmp_path):
+    path = tmp_path / "grading.toml"
+    path.write_text('[grade]\nlab = "cs213"\n')
+    with pytest.raises(ConfigError, match=r"grading.toml: \[grade\] lab: expected one of"):
+        load_config(path)
