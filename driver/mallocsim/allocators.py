@@ -6,28 +6,26 @@ A spec is what a user types after --allocator:
   path/to/lib.so                    a library exporting the mm.h names
   path/to/mm.c                      a student's allocator, compiled here against
                                     our mm.h and memlib (the simulated heap)
-A library or source must say which lab dialect it is written in (classic:
-int mm_init, 0 = success; cmu: bool mm_init, true = success): it is never guessed.
+A library or source is written for a lab (labs.py): its profile says how an
+mm.c is built (build.py) and which dialect mm_init has (classic: int mm_init,
+0 = success; cmu: bool mm_init, true = success). A library given under the
+mallocsim lab must say its dialect: it is never guessed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from mallocsim._native import HEADER_DIR, NATIVE_DIR
+from mallocsim._native import NATIVE_DIR
+from mallocsim.build import Build, BuildError, build_source
+from mallocsim.constants import DIALECTS
 from mallocsim.errors import UsageError
+from mallocsim.labs import DEFAULT_LAB, LABS, lab_named
 
-DIALECTS = ("classic", "cmu")
 SYSTEM_NAMES = ("glibc", "system")
 DEFAULT_POLICY = "segfit"
-# Warnings a student sees while we build their mm.c; errors stop the build.
-# DRIVER is what the lab Makefiles define: the CMU handout's mm.c renames its
-# malloc/free/realloc/calloc (and memset/memcpy) to the mm_ and mem_ names under it.
-STUDENT_CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-fPIC", "-shared", "-DDRIVER")
 
 
 class AllocatorError(UsageError):
@@ -43,6 +41,8 @@ class AllocatorSpec:
     path: Path | None  # the library (or source) to load
     dialect: str  # "classic", "cmu" or "system"
     options: str  # for mm_configure ("" = none)
+    lab: str = DEFAULT_LAB  # the lab whose rules build and replay it (labs.LABS)
+    debug: bool = False  # an mm.c built as its lab's debug build (for heap checks)
 
 
 def builtin_policies() -> list[str]:
@@ -50,80 +50,71 @@ def builtin_policies() -> list[str]:
     return sorted(p.name[len("libmm-") : -len(".so")] for p in NATIVE_DIR.glob("libmm-*.so"))
 
 
-def resolve(spec: str, dialect: str | None = None) -> AllocatorSpec:
-    """Turn what the user typed into an AllocatorSpec, or say clearly why not."""
+def resolve(
+    spec: str, dialect: str | None = None, lab: str = DEFAULT_LAB, debug: bool = False
+) -> AllocatorSpec:
+    """Turn what the user typed into an AllocatorSpec, or say clearly why not.
+    A .c or .so takes `dialect`, else its lab's; `debug` builds an mm.c as its
+    lab's heap-checking build."""
     if dialect is not None and dialect not in DIALECTS:
         raise AllocatorError(f"unknown dialect {dialect!r}: expected classic or cmu")
+    profile = lab_named(lab)
     if spec in SYSTEM_NAMES:
-        return AllocatorSpec(spec, "system", None, "system", "")
+        return AllocatorSpec(spec, "system", None, "system", "", lab)
     if spec.endswith((".so", ".c")) or os.sep in spec:
         path = Path(spec)
         if not path.is_file():
             raise AllocatorError(f"{spec}: no such file")
+        dialect = dialect or profile.dialect
         if dialect is None:
+            labs = ", ".join(name for name in LABS if LABS[name].dialect)
             raise AllocatorError(
-                f"{spec}: say which lab dialect it is written in: --dialect classic "
-                "(int mm_init, 0 = success) or --dialect cmu (bool mm_init, true = success)"
+                f"{spec}: say which lab it is written for (--lab {labs}) or, under mallocsim's "
+                "own rules, its dialect: --dialect classic (int mm_init, 0 = success) or "
+                "--dialect cmu (bool mm_init, true = success)"
             )
         kind = "source" if spec.endswith(".c") else "library"
-        return AllocatorSpec(spec, kind, path.resolve(), dialect, "")
+        return AllocatorSpec(spec, kind, path.resolve(), dialect, "", lab, debug)
     policy, _, options = spec.partition(":")
     if policy not in builtin_policies():
         known = ", ".join([*builtin_policies(), *SYSTEM_NAMES])
         raise AllocatorError(
             f"unknown allocator {spec!r}: expected one of {known}, a .so or an mm.c file"
         )
-    return AllocatorSpec(spec, "builtin", NATIVE_DIR / f"libmm-{policy}.so", "cmu", options)
+    return AllocatorSpec(spec, "builtin", NATIVE_DIR / f"libmm-{policy}.so", "cmu", options, lab)
 
 
-def build_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mallocsim" / "build"
+def compile_source(
+    source: Path,
+    dialect: str,
+    out_dir: Path | None = None,
+    lab: str = DEFAULT_LAB,
+    debug: bool = False,
+) -> Path:
+    """Compile an mm.c as `lab` builds it (build.py); the library's path.
+    Raises AllocatorError carrying the compiler's messages when it fails."""
+    return build_of(source, dialect, lab, debug, out_dir).library
 
 
-def compile_source(source: Path, dialect: str, out_dir: Path | None = None) -> Path:
-    """Compile an mm.c into a shared library over our heap; cached by content
-    (the source's, the flags' and our headers', so a new mm.h rebuilds it).
-
-    Raises AllocatorError carrying the compiler's messages when it fails.
-    """
-    flags = [*STUDENT_CFLAGS, f"-I{HEADER_DIR}"]
-    if dialect == "cmu":
-        flags.append("-DMM_DIALECT_CMU")
-    digest = hashlib.sha256(source.read_bytes() + " ".join(flags).encode())
-    for header in sorted(HEADER_DIR.glob("*.h")):
-        digest.update(header.read_bytes())
-    key = digest.hexdigest()[:16]
-    out_dir = out_dir or build_cache_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    library = out_dir / f"{source.stem}-{key}.so"
-    if library.exists():
-        return library
-    partial = library.with_suffix(f".{os.getpid()}.tmp")
-    command = [
-        os.environ.get("CC", "cc"),
-        *flags,
-        "-o",
-        str(partial),
-        str(source),
-        f"-L{NATIVE_DIR}",
-        "-lmsheap",
-        f"-Wl,-rpath,{NATIVE_DIR}",
-    ]
+def build_of(
+    source: Path, dialect: str, lab: str, debug: bool = False, out_dir: Path | None = None
+) -> Build:
+    """The build of an mm.c for a lab (cached), with its warnings and heap checker."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-    except FileNotFoundError:
-        raise AllocatorError(f"{source}: no C compiler ({command[0]}) to build it") from None
-    if done.returncode != 0:
-        messages = done.stderr.strip() or done.stdout.strip()
-        raise AllocatorError(f"{source}: does not compile:\n{messages}")
-    partial.replace(library)
-    return library
+        return build_source(source, lab_named(lab), dialect, debug, out_dir)
+    except BuildError as error:
+        raise AllocatorError(str(error)) from None
+
+
+def spec_build(spec: AllocatorSpec) -> Build | None:
+    """The build of a spec's mm.c; None for anything that is not a source."""
+    if spec.kind != "source":
+        return None
+    assert spec.path is not None
+    return build_of(spec.path, spec.dialect, spec.lab, spec.debug)
 
 
 def library_for(spec: AllocatorSpec) -> Path | None:
     """The shared library to load for a spec (building a source first)."""
-    if spec.kind == "source":
-        assert spec.path is not None
-        return compile_source(spec.path, spec.dialect)
-    return spec.path
+    build = spec_build(spec)
+    return build.library if build is not None else spec.path

@@ -65,6 +65,14 @@ STUDENT_HEAP_API = frozenset(
         "mem_high_water",
         "mem_limit",
         "mem_sbrk_calls",
+        # the labs' handout APIs (include/labs/): the CS:APP int mem_sbrk, the
+        # CMU reads, writes and heap bound
+        "mem_sbrk_int",
+        "mem_read",
+        "mem_write",
+        "mem_read128",
+        "mem_write128",
+        "mem_get_max_addr",
     }
 )
 

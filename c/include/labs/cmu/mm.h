@@ -9,8 +9,10 @@
  * declared then; without DRIVER, the standard ones. <stdio.h> and <stdbool.h> come along, as in
  * the handout.
  *
- * The heap checker is not declared: bool mm_checkheap(int lineno) is the norm, but a student's
- * other signature compiles too, and the driver calls it through labs/ms_lab_adapter.h.
+ * The heap checker is declared as the handout declares it, bool mm_checkheap(int lineno): the
+ * handout's own mm.c calls it (in dbg_ assertions) before defining it, so it must be, and a
+ * different signature fails to build here as it does in the lab. The driver calls it through
+ * labs/ms_lab_adapter.h.
  */
 #ifndef MALLOCSIM_LABS_CMU_MM_H
 #define MALLOCSIM_LABS_CMU_MM_H
@@ -31,5 +33,6 @@ void *calloc(size_t nmemb, size_t size);
 #endif
 
 bool mm_init(void);
+bool mm_checkheap(int lineno);
 
 #endif /* MALLOCSIM_LABS_CMU_MM_H */

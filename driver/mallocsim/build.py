@@ -1,0 +1,241 @@
+"""Build a student's mm.c as its lab builds it: a shared library over our heap.
+
+What the lab's Makefile does, and what a grader needs on top:
+  - the source is copied alone into a private folder as mm.c, so that the lab's
+    own mm.h and memlib.h (include/labs/<lab>/) are found, never copies beside
+    the student's file; the compiler runs there, so its messages say "mm.c:42";
+  - the lab's defines are passed (CMU: -DDRIVER; its debug build, which heap
+    checks use, adds -DDEBUG=1);
+  - the heap checker that is really compiled is found in the preprocessed text,
+    whatever the student called it (mm_check, mm_checkheap), returned (int, bool,
+    void) or hid (static); the adapter (include/labs/ms_lab_adapter.h) is
+    appended to the same translation unit, so that the driver can call it through
+    one exported function with one type. A checker that cannot be called is
+    said once, in `Build.checker_note`, not as an error;
+  - warnings are kept even when the build succeeds, the dangerous ones (pointer
+    and integer sizes, implicit declarations, missing returns) first.
+Builds are cached by content: the source, the flags, the headers and the lab.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mallocsim._native import HEADER_DIR, NATIVE_DIR
+from mallocsim.errors import UsageError
+from mallocsim.labs import LabProfile
+
+CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-fPIC")
+COMPILE_TIMEOUT = 120.0  # seconds; a compiler stuck on an #include of a device stops here
+LABS_HEADER_DIR = HEADER_DIR / "labs"
+ADAPTER = "ms_lab_adapter.h"
+# Warnings that usually explain a crash: shown first.
+_DANGEROUS = re.compile(
+    r"\[-W(int-to-pointer-cast|pointer-to-int-cast|int-conversion|incompatible-pointer-types|"
+    r"implicit-function-declaration|implicit-int|return-type|uninitialized|maybe-uninitialized|"
+    r"array-bounds|stringop-overflow|shorten-64-to-32|sizeof-pointer-memaccess|"
+    r"pointer-arith|builtin-declaration-mismatch)\]"
+)
+_DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
+_KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
+
+
+class BuildError(UsageError):
+    """An mm.c that does not compile: the compiler's messages, first line a summary."""
+
+
+@dataclass(frozen=True)
+class Build:
+    """A built allocator library and what its build found."""
+
+    library: Path
+    warnings: tuple[str, ...]  # one compiler diagnostic each, with its context lines
+    checker: str | None  # the heap checker compiled in, e.g. "void mm_checkheap(int verbose)"
+    checker_note: str | None  # why heap checks will not (or cannot fully) use it
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mallocsim" / "build"
+
+
+def _include_flags(lab: LabProfile, dialect: str) -> list[str]:
+    flags = [f"-I{LABS_HEADER_DIR / lab.headers}"] if lab.headers else [f"-I{HEADER_DIR}"]
+    if lab.headers is None and dialect == "cmu":
+        flags.append("-DMM_DIALECT_CMU")  # mallocsim's own mm.h declares both dialects
+    return [*flags, f"-I{LABS_HEADER_DIR}"]
+
+
+def lab_flags(lab: LabProfile, dialect: str, debug: bool) -> list[str]:
+    """The compiler flags a lab's build of mm.c uses (debug: its heap-checking build)."""
+    defines = [*lab.defines, *(lab.debug_defines if debug else ())]
+    return [*CFLAGS, *(f"-D{d}" for d in defines), *_include_flags(lab, dialect)]
+
+
+def _key(source: bytes, flags: list[str], lab: LabProfile) -> str:
+    digest = hashlib.sha256(source)
+    digest.update(" ".join(flags).encode())
+    digest.update(lab.name.encode())
+    for header in sorted(HEADER_DIR.rglob("*.h")):
+        digest.update(str(header.relative_to(HEADER_DIR)).encode())
+        digest.update(header.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build_source(
+    source: Path, lab: LabProfile, dialect: str, debug: bool = False, out_dir: Path | None = None
+) -> Build:
+    """Compile `source` for `lab` (cached). Raises BuildError with the compiler's
+    messages when it does not compile."""
+    try:
+        text = source.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{source}: {error.strerror}") from None
+    flags = lab_flags(lab, dialect, debug)
+    folder = (out_dir or cache_dir()) / f"{source.stem}-{_key(text, flags, lab)}"
+    meta = folder / "build.json"
+    if meta.exists():
+        try:
+            saved = json.loads(meta.read_text())
+            return Build(
+                Path(saved["library"]), tuple(saved["warnings"]), saved["checker"], saved["note"]
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged cache entry is rebuilt
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", dir=folder.parent))
+    try:
+        build = _build(source, text, lab, flags, work)
+        saved = {**asdict(build), "library": str(folder / build.library.name)}
+        saved["note"] = saved.pop("checker_note")
+        (work / "build.json").write_text(json.dumps(saved))
+        try:
+            work.rename(folder)
+        except OSError:  # another process built it first: theirs serves
+            shutil.rmtree(work, ignore_errors=True)
+        return Build(folder / build.library.name, build.warnings, build.checker, build.checker_note)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _compiler() -> str:
+    return os.environ.get("CC", "cc")
+
+
+def _run(command: list[str], cwd: Path, source: Path) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            command, cwd=cwd, capture_output=True, text=True, errors="replace",
+            timeout=COMPILE_TIMEOUT, check=False,
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise BuildError(f"{source}: no C compiler ({command[0]}) to build it") from None
+    except subprocess.TimeoutExpired:
+        raise BuildError(
+            f"{source}: the compiler did not finish within {COMPILE_TIMEOUT:g} s"
+        ) from None
+
+
+def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: Path) -> Build:
+    (work / "mm.c").write_bytes(text)
+    expanded = _run([_compiler(), *flags, "-E", "-P", "mm.c"], work, source)
+    if expanded.returncode != 0:
+        raise BuildError(f"{source}: does not compile:\n{_messages(expanded)}")
+    checker, signature, note = find_checker(lab, text.decode(errors="replace"), expanded.stdout)
+    tail = ['\n#line 1 "<mallocsim lab adapter>"']
+    if checker is not None:
+        tail.append(f"#define MS_CHECKER {checker}")
+    # The team record is read where the lab checks it, and shown wherever a file defines one.
+    if lab.team or re.search(r"^\s*team_t\s+team\s*[=;]", expanded.stdout, re.M):
+        tail.append("#define MS_LAB_TEAM")
+    tail.append(f'#include "{ADAPTER}"\n')
+    (work / "mm.c").write_bytes(text + b"\n" + "\n".join(tail).encode())
+    library = work / "libmm.so"
+    command = [
+        _compiler(), *flags, "-shared", "-o", str(library), "mm.c",
+        f"-L{NATIVE_DIR}", "-lmsheap", f"-Wl,-rpath,{NATIVE_DIR}", "-Wl,-z,defs",
+    ]  # fmt: skip
+    done = _run(command, work, source)
+    if done.returncode != 0:
+        raise BuildError(f"{source}: does not compile:\n{_messages(done)}")
+    (work / "mm.c").write_bytes(text)  # the student's file as given, for anyone who looks
+    return Build(library, split_warnings(done.stderr), signature, note)
+
+
+def _messages(done: subprocess.CompletedProcess[str]) -> str:
+    return (done.stderr.strip() or done.stdout.strip() or "no message").replace(
+        '"<mallocsim lab adapter>"', "(mallocsim's adapter)"
+    )
+
+
+def split_warnings(stderr: str) -> tuple[str, ...]:
+    """The compiler's diagnostics, one string each (with the "In function" line
+    before it and the context lines after), dangerous ones first."""
+    blocks: list[list[str]] = []
+    pending: list[str] = []  # "mm.c: In function 'f':" lines waiting for their diagnostic
+    for line in stderr.splitlines():
+        if _DIAGNOSTIC.match(line):
+            blocks.append([*pending, line])
+            pending = []
+        elif line.startswith("mm.c: In ") or line.startswith("In file included"):
+            pending.append(line)
+        elif blocks and not pending:
+            blocks[-1].append(line)
+    texts = ["\n".join(block).rstrip() for block in blocks]
+    return tuple(sorted(texts, key=lambda t: not _DANGEROUS.search(t)))
+
+
+def find_checker(
+    lab: LabProfile, raw: str, expanded: str
+) -> tuple[str | None, str | None, str | None]:
+    """(name to call, its signature, a note) for the heap checker compiled in:
+    the first of the lab's checker names that the preprocessed text defines with
+    a signature the adapter can call; a note when none can be called."""
+    for name in lab.checkers:
+        match = re.search(rf"(^|[;}}\n])([^;{{}}#]*?)\b{name}\s*\(([^()]*)\)\s*\{{", expanded)
+        if match is None:
+            continue
+        words = match.group(2).split()
+        params = " ".join(match.group(3).split())
+        returns = next((w for w in reversed(words) if w not in ("static", "inline", "extern")), "")
+        signature = f"{' '.join(words)} {name}({params})".strip()
+        if returns not in _KNOWN_RETURNS or not re.fullmatch(r"(void|int( \w+)?)?", params):
+            return (
+                None,
+                None,
+                (
+                    f"{signature} is not a heap checker signature any lab calls "
+                    "(expected int, bool or void, taking an int or nothing): not called"
+                ),
+            )
+        if returns == "void":
+            return (
+                name,
+                signature,
+                (
+                    f"{signature} returns void: it runs after every op, but only a crash or an "
+                    "exit can show a broken heap"
+                ),
+            )
+        return name, signature, None
+    written = [name for name in lab.checkers if re.search(rf"\b{name}\s*\(", raw)]
+    if written:
+        return (
+            None,
+            None,
+            (
+                f"{written[0]} is not compiled in the {lab.name} lab's build (it sits behind "
+                "a preprocessor condition, such as #ifdef DEBUG, that the lab's Makefile does "
+                "not set): heap checks cannot call it"
+            ),
+        )
+    return None, None, f"no heap checker ({' or '.join(lab.checkers)}) is defined"

@@ -1,0 +1,145 @@
+"""Building a student's mm.c as its lab does: every heap checker signature
+students write builds and is really called (a static one too), a checker the
+lab's build leaves out is said once, warnings are kept with the dangerous ones
+first, and a hint names only a lab the file really builds under."""
+
+from __future__ import annotations
+
+import pytest
+
+from mallocsim.allocators import AllocatorError, build_of
+from mallocsim.build import split_warnings
+
+# A CS:APP-style allocator (8-byte aligned bump pointer) with a slot for a checker.
+CSAPP_TEMPLATE = """\
+#include <stdbool.h>
+#include <string.h>
+#include "mm.h"
+#include "memlib.h"
+
+team_t team = {"t", "A. Student", "astudent", "", ""};
+
+int mm_init(void) { return 0; }
+void *mm_malloc(size_t size) {
+    size_t need = (size + 15) / 8 * 8;
+    char *p = mem_sbrk((int)need);
+    if (p == (void *)-1)
+        return NULL;
+    memcpy(p, &size, sizeof size);
+    return p + 8;
+}
+void mm_free(void *ptr) { (void)ptr; }
+void *mm_realloc(void *ptr, size_t size) {
+    void *q = mm_malloc(size);
+    size_t old;
+    if (ptr == NULL || q == NULL)
+        return q;
+    memcpy(&old, (char *)ptr - 8, sizeof old);
+    memcpy(q, ptr, old < size ? old : size);
+    return q;
+}
+/* CHECKER */
+"""
+TRACE = "a 0 12\na 1 20\nr 0 40\nf 1\nf 0\n"
+
+
+def source(tmp_path, checker: str, template: str = CSAPP_TEMPLATE):
+    path = tmp_path / "mm.c"
+    path.write_text(template.replace("/* CHECKER */", checker))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("checker", "signature"),
+    [
+        ("int mm_check(void) { return OK; }", "int mm_check(void)"),
+        ("static int mm_check(void) { return OK; }", "static int mm_check(void)"),
+        (
+            "int mm_checkheap(int verbose) { return OK + 0 * verbose; }",
+            "int mm_checkheap(int verbose)",
+        ),
+        ("bool mm_checkheap(int line) { (void)line; return OK; }", "_Bool mm_checkheap(int line)"),
+        ("static bool mm_check(void) { return OK; }", "static _Bool mm_check(void)"),
+    ],
+)
+def test_every_checker_signature_builds_and_is_really_called(
+    cli, write_trace, tmp_path, checker, signature
+):
+    trace = write_trace("t", TRACE)
+    path = source(tmp_path, "#define OK 1\n" + checker)
+    build = build_of(path, "classic", "csapp")
+    assert (build.checker, build.checker_note) == (signature, None)
+    run = cli("replay", "-a", path, "--lab", "csapp", "--check-heap", "--no-timing", trace)
+    assert run.status == 0, run.out + run.err
+    # The same checker finding the heap broken fails the trace at op 0: it is called.
+    broken = source(tmp_path, "#define OK 0\n" + checker)
+    run = cli("replay", "-a", broken, "--lab", "csapp", "--check-heap", "--no-timing", trace)
+    assert run.status == 1 and "op 0 (a 0 12): mm_checkheap failed" in run.out
+
+
+def test_a_void_checker_is_called_and_said_to_report_only_by_crashing(tmp_path):
+    path = source(tmp_path, "void mm_checkheap(int verbose) { (void)verbose; }")
+    build = build_of(path, "classic", "csapp")
+    assert build.checker == "void mm_checkheap(int verbose)"
+    assert "returns void: it runs after every op, but only a crash" in build.checker_note
+
+
+def test_a_checker_behind_debug_is_said_once_per_lab_build(tmp_path):
+    path = source(tmp_path, "#ifdef DEBUG\nint mm_check(void) { return 1; }\n#endif")
+    build = build_of(path, "classic", "csapp")
+    assert build.checker is None
+    assert "mm_check is not compiled in the csapp lab's build" in build.checker_note
+
+
+def test_a_checker_of_no_known_signature_is_not_called(tmp_path):
+    path = source(tmp_path, "int mm_checkheap(int a, int b) { return a + b; }")
+    build = build_of(path, "classic", "csapp")
+    assert build.checker is None
+    assert "int mm_checkheap(int a, int b) is not a heap checker signature" in build.checker_note
+
+
+def test_warnings_are_kept_with_the_dangerous_ones_first(tmp_path):
+    path = source(
+        tmp_path,
+        "static int unused_variable(void) { int x; return 0; }\n"
+        "int mm_check(void) { return (int)(long)mm_malloc(1) != 0 && (int)mem_heap_lo(); }",
+    )
+    build = build_of(path, "classic", "csapp")
+    assert len(build.warnings) >= 2
+    assert "pointer-to-int-cast" in build.warnings[0]
+    assert build.warnings[0].startswith("mm.c: In function") or build.warnings[0].startswith(
+        "mm.c:"
+    )
+
+
+def test_split_warnings_groups_context_lines():
+    stderr = (
+        "mm.c: In function 'f':\n"
+        "mm.c:3:5: warning: unused variable 'x' [-Wunused-variable]\n"
+        "    3 |     int x;\n"
+        "mm.c:9:12: warning: cast to pointer from integer of different size "
+        "[-Wint-to-pointer-cast]\n"
+        "    9 |     return (void *)n;\n"
+    )
+    first, second = split_warnings(stderr)
+    assert first.startswith("mm.c:9:12") and "(void *)n" in first
+    assert second.startswith("mm.c: In function 'f':") and "int x;" in second
+
+
+def test_a_file_for_another_lab_gets_a_hint_that_builds(cli, write_trace, tmp_path):
+    f20 = CSAPP_TEMPLATE.replace(
+        "int mm_init(void) { return 0; }", "bool mm_init(void) { return true; }"
+    )
+    f20 = f20.replace('team_t team = {"t", "A. Student", "astudent", "", ""};\n', "")
+    path = source(tmp_path, "", f20)
+    with pytest.raises(AllocatorError, match="does not compile"):
+        build_of(path, "classic", "csapp")
+    run = cli("grade", path, "--lab", "csapp", write_trace("t", TRACE))
+    assert run.status == 1
+    assert f"{path} builds as a cmu lab's mm.c: try --lab cmu" in run.err
+
+
+def test_a_file_that_builds_nowhere_gets_no_hint(cli, write_trace, tmp_path):
+    path = source(tmp_path, "int broken(void) { return }")
+    run = cli("grade", path, "--lab", "csapp", write_trace("t", TRACE))
+    assert run.status == 1 and "does not compile" in run.err and "try --lab" not in run.err
