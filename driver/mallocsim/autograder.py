@@ -16,22 +16,11 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
+from mallocsim.grade_report import explain, format_grade
+from mallocsim.grading import Grade
 from mallocsim.results import TraceResult
-from mallocsim.score import Score, explain
-
-
-@dataclass(frozen=True)
-class Grade:
-    """One allocator's grade: what was measured, its score, and, when it could
-    not be run at all, why (compiler messages, forbidden calls...)."""
-
-    allocator: str
-    results: tuple[TraceResult, ...]
-    score: Score
-    problem: str | None = None
 
 
 def _trace_output(result: TraceResult) -> str:
@@ -51,7 +40,7 @@ def gradescope_results(grade: Grade) -> dict:
     if grade.problem is not None:
         return {
             "score": 0.0,
-            "output": f"{grade.allocator} could not be graded.",
+            "output": f"{grade.allocator} could not be graded.\n\n{format_grade(grade)}",
             "tests": [
                 {
                     "name": f"build and load {grade.allocator}",
@@ -81,8 +70,7 @@ def gradescope_results(grade: Grade) -> dict:
     )
     return {
         "score": score.points,
-        "output": f"{grade.allocator}: {score.valid}/{score.traces} traces valid, "
-        f"performance index {score.index:.1f}/100",
+        "output": format_grade(grade),
         "tests": tests,
     }
 

@@ -24,12 +24,20 @@ from pathlib import Path
 from mallocsim._native import NATIVE_DIR
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.errors import UsageError
+from mallocsim.trace import Trace
 
 _TOTALS = re.compile(rb"^(?:totals|summary): (\d+)", re.M)
 
 
-def count_instructions(spec: AllocatorSpec, traces: Sequence[str | Path]) -> dict[str, float]:
-    """Instructions per op for each trace (by trace name) on one allocator."""
+COUNT_TIMEOUT = 1800.0  # seconds for one allocator's callgrind run over all its traces
+
+
+def count_instructions(
+    spec: AllocatorSpec, traces: Sequence[str | Path], timeout: float = COUNT_TIMEOUT
+) -> dict[str, float]:
+    """Instructions per op for each trace (by trace name) on one allocator; a
+    trace the allocator fails under callgrind is left out. Raises UsageError
+    when callgrind cannot run it at all (or not within `timeout` seconds)."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise UsageError("--instructions needs valgrind (apt-get install valgrind)")
@@ -49,7 +57,19 @@ def count_instructions(spec: AllocatorSpec, traces: Sequence[str | Path]) -> dic
             spec.options,
             *map(str, traces),
         ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, check=False, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise UsageError(
+                f"callgrind run of {spec.name} did not finish within {timeout:g} s"
+            ) from None
+        if done.returncode < 0 or done.returncode > 2:
+            raise UsageError(
+                f"callgrind run of {spec.name} ended with status {done.returncode} "
+                "(the allocator crashed under valgrind)"
+            )
         if done.returncode == 2:
             # mscount's own last line, not valgrind's "==pid==" summary after it.
             lines = [line for line in done.stderr.splitlines() if not line.startswith("==")]
@@ -71,3 +91,13 @@ def count_instructions(spec: AllocatorSpec, traces: Sequence[str | Path]) -> dic
 def _total(dump: Path) -> int:
     match = _TOTALS.search(dump.read_bytes())
     return int(match.group(1)) if match else 0
+
+
+def pass_instructions(
+    spec: AllocatorSpec, traces: Sequence[Trace], timeout: float = COUNT_TIMEOUT
+) -> dict[str, float]:
+    """Instructions of one warm pass of each trace (by name), without the fixed
+    cost of a pass: the cost a deterministic throughput is computed from."""
+    paths = [trace.path for trace in traces if trace.path is not None]
+    per_op = count_instructions(spec, paths, timeout) if paths else {}
+    return {t.name: per_op[t.name] * t.num_ops for t in traces if t.name in per_op}

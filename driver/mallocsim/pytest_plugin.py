@@ -1,13 +1,16 @@
 """The mallocsim pytest plugin: one test item per (allocator, trace).
 
-    pytest --mallocsim-allocator=mm.c --mallocsim-dialect=classic --mallocsim-traces=traces/
+    pytest --mallocsim-allocator=mm.c --mallocsim-lab=csapp --mallocsim-traces=traces/
 
 Registered under the pytest11 entry point, so an installed mallocsim offers
 it to every pytest run; it stays inert (collects nothing, loads nothing
 native) unless --mallocsim-allocator is given. Each item builds the allocator
 (once per process; the build is cached by content), refuses it if it makes
 forbidden calls, and replays its trace in a child process with a time limit,
-so that a crash or a hang fails that item alone. A failure is reported as
+so that a crash or a hang fails that item alone. The lab (--mallocsim-lab, or
+the grading file's) decides how the mm.c is built, what the checks require
+and which traces of a folder run, in what order: the rules and verdicts of
+`mallocsim grade`, taken from the same module (mallocsim.grading). A failure is reported as
 the diagnosis and the trace line it points at, not a Python traceback.
 --mallocsim-min-util and --mallocsim-min-throughput add thresholds; heap
 checks asked of an allocator with no mm_checkheap are a usage error, before
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +33,7 @@ import pytest
 
 if TYPE_CHECKING:  # the plugin loads nothing of mallocsim until it is used
     from mallocsim.allocators import AllocatorSpec
+    from mallocsim.replay import ReplayOptions
 
 _DIAGNOSIS_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+): ")
 
@@ -50,7 +55,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a trace file or a folder of .rep files; repeatable",
     )
     group.addoption(
-        "--mallocsim-dialect", choices=("classic", "cmu"), help="lab dialect of an mm.c or .so"
+        "--mallocsim-lab",
+        metavar="LAB",
+        help="the lab whose rules apply: mallocsim, csapp, cmu, cmu-2015 (else the config's)",
+    )
+    group.addoption(
+        "--mallocsim-dialect",
+        choices=("classic", "cmu"),
+        help="mm_init's dialect, if not the lab's",
     )
     group.addoption(
         "--mallocsim-min-util",
@@ -93,38 +105,30 @@ class _Plan:
     """What every item of one session shares: the specs and how to replay."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from mallocsim.allocators import resolve
-        from mallocsim.config import load_config, require_listed
+        from mallocsim.config import load_config
+        from mallocsim.constants import MAX_TIMEOUT
         from mallocsim.errors import UsageError
-        from mallocsim.isolate import MAX_TIMEOUT
-        from mallocsim.replay import ReplayOptions, require_heap_checker
-        from mallocsim.trace import find_traces
+        from mallocsim.grading import plan, replay_options, spec_for
 
         option = config.getoption
         if not option("mallocsim_traces"):
             raise pytest.UsageError("--mallocsim-allocator needs --mallocsim-traces=PATH")
         self._problems: dict[str, str | None] = {}
+        # allocators with no heap checker to call, and why: said once, at the end
+        self._unchecked: dict[str, str] = {}
         try:
-            grading = load_config(option("mallocsim_config"))
-            dialect = option("mallocsim_dialect") or grading.dialect
-            self.specs = [resolve(name, dialect) for name in option("mallocsim_allocator")]
-            self.traces = find_traces(option("mallocsim_traces"))
-            if grading.traces:
-                require_listed(grading, (path.stem for path in self.traces))
-                listed = {rule.name for rule in grading.traces}
-                self.traces = [path for path in self.traces if path.stem in listed]
-            check_heap = option("mallocsim_check_heap") or grading.check_heap
-            if check_heap:  # refused here, not as a failure of every item
-                asked_by = (
-                    "--mallocsim-check-heap"
-                    if option("mallocsim_check_heap")
-                    else "[grade] check_heap = true"
-                )
-                for spec in self.specs:
-                    if self.problem(spec) is None:  # else its items fail with why
-                        require_heap_checker(spec, asked_by)
+            grading = load_config(option("mallocsim_config"), option("mallocsim_lab"))
+            if option("mallocsim_check_heap"):
+                grading = replace(grading, check_heap=True)
+            dialect = option("mallocsim_dialect")
+            self.specs = [
+                spec_for(name, grading, dialect) for name in option("mallocsim_allocator")
+            ]
+            traces = plan(grading, option("mallocsim_traces")).traces
         except UsageError as error:
             raise pytest.UsageError(f"mallocsim: {error}") from None
+        self.traces = [Path(t.path) for t in traces if t.path is not None]
+        self.grading = grading
         self.min_util: float | None = option("mallocsim_min_util")
         self.min_kops: float | None = option("mallocsim_min_throughput")
         self.timeout: float = option("mallocsim_timeout") or grading.timeout
@@ -133,7 +137,10 @@ class _Plan:
                 f"mallocsim: --mallocsim-timeout must be above 0 and at most "
                 f"{MAX_TIMEOUT:g} seconds, not {self.timeout}"
             )
-        self.options = ReplayOptions(check_heap=check_heap, timing=self.min_kops is not None)
+        self.options = replace(
+            replay_options(grading, grading.check_heap),
+            timing=self.min_kops is not None,
+        )
         # Node ids: a trace's path under the rootdir, else its file name (its
         # full path when two traces share a name), never the pytest default
         # for a path given as an argument, which is "" and would clash.
@@ -147,15 +154,38 @@ class _Plan:
         self.names = short if len(set(short)) == len(short) else [s.name for s in self.specs]
 
     def problem(self, spec: AllocatorSpec) -> str | None:
-        """Why this allocator cannot run at all (build, forbidden calls), once."""
-        from mallocsim.commands.grade import prepare
+        """Why this allocator cannot run at all (build, forbidden calls), once;
+        an allocator without a heap checker to call runs without heap checks."""
+        from mallocsim.grading import has_checker, prepare
 
         if spec.name not in self._problems:
-            self._problems[spec.name] = prepare(spec)[1]
+            build, _, problem = prepare(spec)
+            self._problems[spec.name] = problem
+            if problem is None and self.options.check_heap and not has_checker(spec):
+                note = build.checker_note if build is not None else None
+                self._unchecked[spec.name] = note or "the allocator has no heap checker to call"
         return self._problems[spec.name]
+
+    def unchecked(self) -> dict[str, str]:
+        """The allocators heap checks could not call, and why (said once, at the end)."""
+        return dict(self._unchecked)
+
+    def options_for(self, spec: AllocatorSpec) -> ReplayOptions:
+        """The replay options for one allocator (no heap checks without a checker)."""
+        if spec.name in self._unchecked:
+            return replace(self.options, check_heap=False)
+        return self.options
 
 
 _PLAN = pytest.StashKey["_Plan"]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    plan = terminalreporter.config.stash.get(_PLAN, None)
+    if plan is None:
+        return
+    for name, why in plan.unchecked().items():
+        terminalreporter.write_line(f"mallocsim: {Path(name).name}: heap checks skipped: {why}")
 
 
 def _nodeid(path: Path, rootpath: Path, clash: bool) -> str:
@@ -210,8 +240,8 @@ class TraceItem(pytest.Item):
         self.add_marker("mallocsim")
 
     def runtest(self) -> None:
-        from mallocsim.commands.grade import init_dialect_hint
         from mallocsim.errors import UsageError
+        from mallocsim.grading import hint_for
         from mallocsim.isolate import replay_isolated
         from mallocsim.trace import load_trace
 
@@ -220,14 +250,16 @@ class TraceItem(pytest.Item):
             raise MallocsimFailure(problem)
         try:
             trace = load_trace(self.trace)
-            result = replay_isolated(trace, self.spec, self.plan.options, self.plan.timeout)
+            result = replay_isolated(
+                trace, self.spec, self.plan.options_for(self.spec), self.plan.timeout
+            )
         except UsageError as error:
             raise MallocsimFailure(str(error), self.trace) from None
         for name in ("utilization", "ops_per_sec"):
             if getattr(result, name) is not None:
                 self.user_properties.append((name, getattr(result, name)))
         if not result.valid:
-            hint = init_dialect_hint(self.spec.name, [result], self.spec.dialect)
+            hint = hint_for(self.spec, None, [result])
             message = result.error or "invalid"
             raise MallocsimFailure(f"{message}\n{hint}" if hint else message, self.trace)
         self._check_thresholds(result.utilization, result.ops_per_sec)

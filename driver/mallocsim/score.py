@@ -1,8 +1,7 @@
-"""Scores: the two malloc-lab performance indexes, from measured results.
+"""Scores: the malloc labs' performance indexes, from measured results.
 
-Both combine a utilization U and a throughput T against a reference T_ref
-(glibc's, measured on the same machine in the same run unless the grading
-configuration fixes it), with a weight w (0.6 in both labs):
+Both combine a utilization U and a throughput T against a reference T_ref,
+with a weight w (0.6 in both labs):
 
   csapp  the CS:APP lab's index, linear and capped:
              P = 100 * (w * U + (1 - w) * min(1, T / T_ref))   (60*U + 40*min(1, T/T_ref))
@@ -13,11 +12,14 @@ configuration fixes it), with a weight w (0.6 in both labs):
              P = 100 * (w * u + (1 - w) * t)
 
 U is the mean (arithmetic, or harmonic if configured) of the per-trace
-utilizations, weighted; T is total ops / total seconds, as both lab drivers
-compute it. Which traces count for which: the configuration's [[traces]], or
-else the trace header's weight in the CMU meaning (0 correctness only,
-1 both, 2 utilization only, 3 throughput only; every classic trace says 1;
-a headerless script counts for both).
+utilizations, weighted, over the traces that count for it. T is what the lab
+computes over the traces that count for it: total ops / total cost (CS:APP),
+or the harmonic mean of the per-trace throughputs (CMU). The cost of a trace
+is its median timed pass in seconds (measure "time", the lab's own rule), or
+the instructions callgrind counted in one warm pass (measure "instructions":
+the same on every run, whatever the machine's load); T_ref is measured the
+same way, or fixed by the lab or the course. Which traces count for which:
+the lab's rules (labs.py) or the configuration's [[traces]].
 
 Invalid traces (the documented penalty): with invalid = "zero" (the default,
 what both lab drivers do) one invalid trace makes the index 0; with
@@ -33,12 +35,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mallocsim.config import GradingConfig, TraceRule
+from mallocsim.config import GradingConfig
+from mallocsim.labs import TraceRule
 from mallocsim.results import TraceResult
-from mallocsim.trace import TraceInfo
-
-# CMU header weights: (counted in utilization, counted in throughput).
-_HEADER_WEIGHTS = {0: (False, False), 1: (True, True), 2: (True, False), 3: (False, True)}
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,8 @@ class TraceScore:
     trace: str
     valid: bool
     utilization: float | None  # as measured (None when invalid)
-    ops_per_sec: float | None
+    ops: int
+    cost: float | None  # seconds or instructions of one pass, per the measure
     weight: float  # in the utilization mean
     counts_utilization: bool
     counts_throughput: bool
@@ -56,34 +56,35 @@ class TraceScore:
     max_points: float
     error: str | None  # the diagnosis when invalid
 
+    @property
+    def throughput(self) -> float | None:
+        """ops per unit of cost (ops/s, or ops per instruction)."""
+        return self.ops / self.cost if self.cost else None
+
 
 @dataclass(frozen=True)
 class Score:
     """A grade: the index, how it was reached, and the points."""
 
+    lab: str
     formula: str
+    measure: str  # "time" or "instructions"
     valid: int  # traces valid
     traces: int  # traces graded
     utilization: float | None  # U (None when no trace counts for it)
-    throughput: float | None  # T, ops/s (None when no trace counts for it)
-    reference_throughput: float | None  # T_ref, ops/s
-    reference_source: str  # "configured", "glibc, measured in this run"
+    throughput: float | None  # T, ops per unit of cost (None when no trace counts for it)
+    reference_throughput: float | None  # T_ref, the same unit
+    reference_source: str  # "configured", "segfit, counted the same way", ...
     util_score: float  # 0..1: the utilization part before weighting
     throughput_score: float  # 0..1: the throughput part before weighting
     util_weight: float
+    throughput_mean: str  # "total" or "harmonic"
     index: float  # 0..100, the performance index P (after the penalty)
+    index_digits: int  # how the lab's driver prints it
     penalty: str | None  # why the index was cut, one line
     points: float
     max_points: float
     per_trace: tuple[TraceScore, ...]
-
-
-def header_rule(info: TraceInfo) -> TraceRule:
-    """How a trace counts when the configuration lists no traces."""
-    if info.format == "script":
-        return TraceRule(info.name)
-    utilization, throughput = _HEADER_WEIGHTS.get(info.weight, (True, True))
-    return TraceRule(info.name, 1.0, utilization, throughput)
 
 
 def _clamp(value: float) -> float:
@@ -102,11 +103,20 @@ def _mean(pairs: Sequence[tuple[float, float]], kind: str) -> float | None:
     return sum(v * w for v, w in pairs) / total
 
 
-def aggregate_throughput(results: Sequence[TraceResult]) -> float | None:
-    """Total ops / total seconds over timed results (None when none were timed)."""
-    timed = [r for r in results if r.valid and r.seconds]
-    seconds = sum(r.seconds or 0.0 for r in timed)
-    return sum(r.ops for r in timed) / seconds if seconds > 0 else None
+def aggregate_throughput(pairs: Sequence[tuple[int, float]], mean: str = "total") -> float | None:
+    """T from (ops, cost) pairs: total ops / total cost, or the harmonic mean of
+    the per-trace ops / cost (CMU); None when nothing was measured."""
+    measured = [(ops, cost) for ops, cost in pairs if cost and cost > 0 and ops > 0]
+    if not measured:
+        return None
+    if mean == "harmonic":
+        return len(measured) / sum(cost / ops for ops, cost in measured)
+    return sum(ops for ops, _ in measured) / sum(cost for _, cost in measured)
+
+
+def timed_cost(result: TraceResult) -> float | None:
+    """A valid result's cost under the "time" measure: its median timed pass."""
+    return result.seconds if result.valid else None
 
 
 def performance_index(
@@ -134,28 +144,55 @@ def score(
     config: GradingConfig,
     reference_throughput: float | None,
     reference_source: str,
+    costs: Mapping[str, float] | None = None,
 ) -> Score:
-    """Score one allocator's results; `rules` maps each trace name to how it counts."""
+    """Score one allocator's results; `rules` maps each trace name to how it
+    counts; `costs` maps a trace to its instructions (measure "instructions"),
+    else each valid result's median seconds is its cost."""
     rule_of = {r.trace: rules.get(r.trace, TraceRule(r.trace)) for r in results}
     share = config.correctness_points / len(results) if results else 0.0
     per_trace_penalty = config.invalid == "trace"
-    util_pairs = [
-        (r.utilization or 0.0, rule_of[r.trace].weight)
+
+    def cost_of(result: TraceResult) -> float | None:
+        if not result.valid:
+            return None
+        return costs.get(result.trace) if costs is not None else timed_cost(result)
+
+    per_trace = tuple(
+        TraceScore(
+            trace=r.trace,
+            valid=r.valid,
+            utilization=r.utilization,
+            ops=r.ops,
+            cost=cost_of(r),
+            weight=rule_of[r.trace].weight,
+            counts_utilization=rule_of[r.trace].utilization,
+            counts_throughput=rule_of[r.trace].throughput,
+            points=share if r.valid else 0.0,
+            max_points=share,
+            error=r.error,
+        )
         for r in results
-        if rule_of[r.trace].utilization and (r.valid or per_trace_penalty)
+    )
+    util_pairs = [
+        (t.utilization or 0.0, t.weight)
+        for t in per_trace
+        if t.counts_utilization and (t.valid or per_trace_penalty)
     ]
-    thru = [r for r in results if rule_of[r.trace].throughput]
+    thru = [t for t in per_trace if t.counts_throughput]
     utilization = _mean(util_pairs, config.mean)
-    throughput = aggregate_throughput(thru)
+    throughput = aggregate_throughput(
+        [(t.ops, t.cost or 0.0) for t in thru], config.throughput_mean
+    )
     if throughput is not None and per_trace_penalty:
-        throughput *= sum(r.valid for r in thru) / len(thru)
+        throughput *= sum(t.valid for t in thru) / len(thru)
     ratio = (
         throughput / reference_throughput
         if throughput is not None and reference_throughput
         else None
     )
     index, u_part, t_part = performance_index(config, utilization, ratio)
-    invalid = [r for r in results if not r.valid]
+    invalid = [t for t in per_trace if not t.valid]
     penalty = None
     if invalid and not per_trace_penalty:
         index = 0.0
@@ -168,24 +205,11 @@ def score(
             f"{len(invalid)} of {len(results)} traces invalid: each counts as utilization 0, "
             'and T is cut to the valid share (invalid = "trace")'
         )
-    per_trace = tuple(
-        TraceScore(
-            trace=r.trace,
-            valid=r.valid,
-            utilization=r.utilization,
-            ops_per_sec=r.ops_per_sec,
-            weight=rule_of[r.trace].weight,
-            counts_utilization=rule_of[r.trace].utilization,
-            counts_throughput=rule_of[r.trace].throughput,
-            points=share if r.valid else 0.0,
-            max_points=share,
-            error=r.error,
-        )
-        for r in results
-    )
     points = sum(t.points for t in per_trace) + config.performance_points * index / 100.0
     return Score(
+        lab=config.lab,
         formula=config.formula,
+        measure="instructions" if costs is not None else "time",
         valid=len(results) - len(invalid),
         traces=len(results),
         utilization=utilization,
@@ -195,7 +219,9 @@ def score(
         util_score=u_part,
         throughput_score=t_part,
         util_weight=config.util_weight,
+        throughput_mean=config.throughput_mean,
         index=index,
+        index_digits=config.index_digits,
         penalty=penalty,
         points=points,
         max_points=config.correctness_points + config.performance_points,
@@ -205,9 +231,11 @@ def score(
 
 def failed_score(config: GradingConfig, why: str) -> Score:
     """The grade of an allocator that could not be run at all (does not compile,
-    makes forbidden calls, cannot be loaded): zero, with the reason."""
+    makes forbidden calls, cannot be loaded, fails the team check): zero, with the reason."""
     return Score(
+        lab=config.lab,
         formula=config.formula,
+        measure=config.throughput,
         valid=0,
         traces=0,
         utilization=None,
@@ -217,54 +245,11 @@ def failed_score(config: GradingConfig, why: str) -> Score:
         util_score=0.0,
         throughput_score=0.0,
         util_weight=config.util_weight,
+        throughput_mean=config.throughput_mean,
         index=0.0,
+        index_digits=config.index_digits,
         penalty=why,
         points=0.0,
         max_points=config.correctness_points + config.performance_points,
         per_trace=(),
     )
-
-
-def explain(result: Score) -> str:
-    """The score's breakdown, for people: each factor and how it was combined."""
-    w = result.util_weight
-    if result.formula == "cmu":
-        title = "CMU 15-213 linear thresholds"
-    else:
-        title = f"CS:APP index {100 * w:g}*U + {100 * (1 - w):g}*min(1, T/T_ref)"
-    lines = [f"Score ({title}):"]
-    if result.traces == 0:
-        lines.append(f"  no trace was run: {result.penalty}")
-        lines.append(f"  score               0 / {result.max_points:g}")
-        return "\n".join(lines)
-
-    def pct(value: float | None) -> str:
-        return "- (no graded trace counts for it)" if value is None else f"{100 * value:.1f}%"
-
-    def kops(value: float | None) -> str:
-        return (
-            "- (no graded trace counts for it)" if value is None else f"{value / 1000:,.0f} Kops/s"
-        )
-
-    in_u = sum(t.counts_utilization for t in result.per_trace)
-    in_t = sum(t.counts_throughput for t in result.per_trace)
-    lines += [
-        f"  utilization U       {pct(result.utilization)}",
-        f"  throughput T        {kops(result.throughput)}",
-        f"  counted             U over {in_u} traces, T over {in_t} (total ops / total seconds)",
-        f"  reference T_ref     {_reference(result)}",
-        f"  utilization part    {result.util_score:.3f} x {100 * w:g}",
-        f"  throughput part     {result.throughput_score:.3f} x {100 * (1 - w):g}",
-        f"  performance index   {result.index:.1f} / 100",
-        f"  valid traces        {result.valid} / {result.traces}",
-    ]
-    if result.penalty:
-        lines.append(f"  penalty             {result.penalty}")
-    lines.append(f"  score               {result.points:.1f} / {result.max_points:g}")
-    return "\n".join(lines)
-
-
-def _reference(result: Score) -> str:
-    if result.reference_throughput is None:
-        return f"- ({result.reference_source or 'not needed'})"
-    return f"{result.reference_throughput / 1000:,.0f} Kops/s ({result.reference_source})"

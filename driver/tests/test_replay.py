@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from mallocsim import allocators
+from mallocsim import build
 from mallocsim.allocators import AllocatorError, compile_source, resolve
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.trace import parse_trace_text
@@ -131,8 +131,9 @@ def test_mm_init_failure_names_no_line(tmp_path, write_trace):
 
 def test_a_cached_build_is_redone_when_our_headers_change(tmp_path, monkeypatch):
     headers = tmp_path / "include"
-    shutil.copytree(allocators.HEADER_DIR, headers)
-    monkeypatch.setattr(allocators, "HEADER_DIR", headers)
+    shutil.copytree(build.HEADER_DIR, headers)
+    monkeypatch.setattr(build, "HEADER_DIR", headers)
+    monkeypatch.setattr(build, "LABS_HEADER_DIR", headers / "labs")
     source = FIXTURE_ALLOCATORS / "good_bump.c"
     first = compile_source(source, "classic", tmp_path / "cache")
     assert compile_source(source, "classic", tmp_path / "cache") == first  # cached

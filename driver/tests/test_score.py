@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from mallocsim.config import ConfigError, GradingConfig, TraceRule, load_config, parse_config
+from mallocsim.config import ConfigError, GradingConfig, load_config, parse_config
+from mallocsim.grade_report import explain
+from mallocsim.labs import TraceRule, header_rule
 from mallocsim.results import TraceResult
-from mallocsim.score import explain, failed_score, header_rule, score
+from mallocsim.score import failed_score, score
 from mallocsim.trace import parse_trace_text
 
 
@@ -133,15 +135,16 @@ def test_the_per_trace_penalty_counts_an_invalid_trace_as_zero():
 
 
 def test_header_weights_say_how_a_trace_counts():
-    def info(text: str):
-        return parse_trace_text(text, "t").info
+    def rule(text: str) -> TraceRule:
+        info = parse_trace_text(text, "t").info
+        return header_rule(info.name, info.format, info.weight)
 
-    assert header_rule(info("0\n1\n1\n8\na 0 8\n")) == TraceRule("t", 1.0, False, False)
-    assert header_rule(info("1\n1\n1\n8\na 0 8\n")) == TraceRule("t", 1.0, True, True)
-    assert header_rule(info("2\n1\n1\n8\na 0 8\n")) == TraceRule("t", 1.0, True, False)
-    assert header_rule(info("3\n1\n1\n8\na 0 8\n")) == TraceRule("t", 1.0, False, True)
-    assert header_rule(info("20000\n1\n1\n1\na 0 8\n")) == TraceRule("t", 1.0, True, True)
-    assert header_rule(info("a 0 8\n")) == TraceRule("t")
+    assert rule("0\n1\n1\n8\na 0 8\n") == TraceRule("t", 1.0, False, False)
+    assert rule("1\n1\n1\n8\na 0 8\n") == TraceRule("t", 1.0, True, True)
+    assert rule("2\n1\n1\n8\na 0 8\n") == TraceRule("t", 1.0, True, False)
+    assert rule("3\n1\n1\n8\na 0 8\n") == TraceRule("t", 1.0, False, True)
+    assert rule("20000\n1\n1\n1\na 0 8\n") == TraceRule("t", 1.0, True, True)
+    assert rule("a 0 8\n") == TraceRule("t")
 
 
 def test_explain_shows_each_factor():

@@ -1,0 +1,166 @@
+"""A grade as text: the lab's table, the score and how the lab computes it.
+
+The table's total row and the score are computed on the same basis (the
+Score's per-trace parts), so they cannot disagree: U is the mean over the
+traces that count for utilization, T the lab's aggregate over the traces that
+count for throughput, each column marked with what it counts, as the CMU
+driver marks its weighted traces. The index is printed as well in the lab
+driver's own words ("Perf index = 45 (util) + 40 (thru) = 85/100"), so that
+a course can compare it line for line.
+"""
+
+from __future__ import annotations
+
+from mallocsim.grading import Grade
+from mallocsim.labs import LABS
+from mallocsim.report import percent
+from mallocsim.score import Score, TraceScore
+from mallocsim.table import render_table
+
+DEFINITIONS = "util = peak live payload / heap size at the end; * = counted in U, T = counted in T"
+
+
+def _cost(measure: str, part: TraceScore) -> str:
+    if part.cost is None:
+        return "-"
+    if measure == "instructions":
+        return f"{part.cost / part.ops:,.1f}" if part.ops else "-"
+    return f"{part.ops / part.cost / 1000:,.0f}"
+
+
+def _throughput(measure: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if measure == "instructions":
+        return f"{1 / value:,.1f} instructions/op"
+    return f"{value / 1000:,.0f} Kops/s"
+
+
+def format_table(score: Score) -> str:
+    """The per-trace table with the lab's totals as its last row."""
+    speed = "instr/op" if score.measure == "instructions" else "Kops/s"
+    header = ("trace", "valid", "util", "", "ops", speed, "")
+    rows = [
+        (
+            part.trace,
+            "yes" if part.valid else "NO",
+            percent(part.utilization),
+            "*" if part.counts_utilization else "",
+            f"{part.ops:,}",
+            _cost(score.measure, part),
+            "T" if part.counts_throughput else "",
+        )
+        for part in score.per_trace
+    ]
+    in_u = sum(p.counts_utilization for p in score.per_trace)
+    in_t = sum(p.counts_throughput for p in score.per_trace)
+    total = (
+        f"{score.lab} ({score.valid}/{score.traces} valid)",
+        "yes" if score.valid == score.traces else "NO",
+        percent(score.utilization),
+        f"{in_u}*",
+        f"{sum(p.ops for p in score.per_trace if p.counts_throughput):,}",
+        _total_speed(score),
+        f"{in_t}T",
+    )
+    return render_table([header], rows, [total])
+
+
+def _total_speed(score: Score) -> str:
+    if score.throughput is None:
+        return "-"
+    if score.measure == "instructions":
+        return f"{1 / score.throughput:,.1f}"
+    return f"{score.throughput / 1000:,.0f}"
+
+
+def explain(score: Score) -> str:
+    """The score's breakdown: each factor, how the lab combines them, and the
+    index in the lab driver's own words."""
+    w = score.util_weight
+    lab = LABS.get(score.lab)
+    title = lab.title if lab else score.lab
+    if score.formula == "cmu":
+        formula = "CMU 15-213 linear thresholds"
+    else:
+        formula = f"{100 * w:g}*U + {100 * (1 - w):g}*min(1, T/T_ref)"
+    lines = [f"Score (lab {score.lab}: {title}; {formula}):"]
+    if score.traces == 0:
+        lines.append(f"  no trace was run: {score.penalty}")
+        lines.append(f"  score               0 / {score.max_points:g}")
+        return "\n".join(lines)
+    in_u = sum(t.counts_utilization for t in score.per_trace)
+    in_t = sum(t.counts_throughput for t in score.per_trace)
+    aggregate = (
+        "harmonic mean of the per-trace throughputs"
+        if score.throughput_mean == "harmonic"
+        else "total ops / total "
+        + ("instructions" if score.measure == "instructions" else "seconds")
+    )
+    measure = (
+        "instructions counted by callgrind: the same on every run"
+        if score.measure == "instructions"
+        else "seconds of the timed passes, as the lab's driver measures"
+    )
+    ratio = (
+        f"{score.throughput / score.reference_throughput:.3f}"
+        if score.throughput is not None and score.reference_throughput
+        else "-"
+    )
+    lines += [
+        f"  utilization U       {percent(score.utilization)} "
+        f"(mean over the {in_u} traces marked *)",
+        f"  throughput T        {_throughput(score.measure, score.throughput)} "
+        f"({aggregate} over the {in_t} traces marked T)",
+        f"  measured in         {measure}",
+        f"  reference T_ref     {_throughput(score.measure, score.reference_throughput)} "
+        f"({score.reference_source or 'not needed'})",
+        f"  T / T_ref           {ratio}",
+        f"  utilization part    {score.util_score:.3f} x {100 * w:g}",
+        f"  throughput part     {score.throughput_score:.3f} x {100 * (1 - w):g}",
+        f"  performance index   {score.index:.{max(score.index_digits, 1)}f} / 100",
+        f"  valid traces        {score.valid} / {score.traces}",
+    ]
+    if score.penalty:
+        lines.append(f"  penalty             {score.penalty}")
+    lines.append(f"  score               {score.points:.1f} / {score.max_points:g}")
+    driver = "CMU 15-213" if score.formula == "cmu" else "CS:APP"
+    lines.append(f"As the {driver} mdriver prints it: {driver_line(score)}")
+    return "\n".join(lines)
+
+
+def driver_line(score: Score) -> str:
+    """The index line the lab's own driver prints ("Terminated with N errors" when invalid)."""
+    errors = score.traces - score.valid
+    if errors:
+        return f"Terminated with {errors} errors"
+    digits = score.index_digits
+    u = 100 * score.util_weight * score.util_score
+    t = 100 * (1 - score.util_weight) * score.throughput_score
+    return (
+        f"Perf index = {u:.{digits}f} (util) + {t:.{digits}f} (thru) = {score.index:.{digits}f}/100"
+    )
+
+
+def format_grade(grade: Grade) -> str:
+    """Everything `mallocsim grade` prints on standard output for one grade."""
+    parts: list[str] = []
+    if grade.team is not None:
+        parts.extend(grade.team.lines())
+    if grade.warnings:
+        parts.append(f"Compiler warnings ({len(grade.warnings)}, the dangerous ones first):")
+        parts.extend("  " + w.replace("\n", "\n  ") for w in grade.warnings)
+    if grade.problem is None:
+        parts.append(f"Results for {grade.allocator}:")
+        parts.append(format_table(grade.score))
+        failures = [r for r in grade.results if not r.valid]
+        if failures:
+            parts.append("Failures:")
+            parts.extend(f"  {r.trace}: {r.error}" for r in failures)
+        parts.append(DEFINITIONS)
+    if grade.notes:
+        parts.append("Notes:")
+        parts.extend(f"  {note}" for note in grade.notes)
+    parts.append("")
+    parts.append(explain(grade.score))
+    return "\n".join(parts)

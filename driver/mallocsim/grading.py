@@ -1,0 +1,307 @@
+"""Grading one allocator under one lab's rules: the one place a grade is made.
+
+`mallocsim grade`, the pytest plugin and the Gradescope/JUnit writers all take
+their verdicts from here. A grade goes:
+  1. build the mm.c as the lab builds it (build.py: warnings kept, the heap
+     checker found whatever its signature) and refuse forbidden calls;
+  2. the lab's team check (CS:APP), before any trace, as its driver does;
+  3. every trace the lab grades, each in a child process with a time limit,
+     checked under the lab's rules (alignment, heap limit, no shrinking,
+     realloc(p, 0), a poisoned fresh heap);
+  4. the throughput: instructions counted by callgrind against a reference
+     allocator counted the same way (the default: the same score on every run),
+     or seconds as the lab's own driver measures them, against the lab's
+     constant or a reference timed now;
+  5. the score by the lab's formula, with notes where the lab's own driver
+     would have given a wrong verdict (quirks.py).
+Nothing here raises for the allocator's faults: they are in the Grade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for, resolve, spec_build
+from mallocsim.build import Build
+from mallocsim.config import GradingConfig, require_listed
+from mallocsim.constants import DIALECTS
+from mallocsim.errors import UsageError
+from mallocsim.forbidden import checked_library, dynamic_symbols
+from mallocsim.instructions import pass_instructions
+from mallocsim.isolate import replay_isolated
+from mallocsim.labs import (
+    DEFAULT_LAB,
+    LABS,
+    LabProfile,
+    TraceRule,
+    select_trace_paths,
+    selection_notes,
+    trace_rules,
+)
+from mallocsim.quirks import driver_notes
+from mallocsim.replay import ReplayOptions, failed_result
+from mallocsim.results import TraceResult
+from mallocsim.runner import options_for_lab
+from mallocsim.score import Score, aggregate_throughput, failed_score, score, timed_cost
+from mallocsim.team import Team, read_team
+from mallocsim.trace import Trace, load_trace
+
+# The symbols through which the engine calls a heap checker.
+CHECKER_SYMBOLS = ("ms_lab_checkheap", "mm_checkheap")
+TEAM_SYMBOL = "ms_lab_team"  # the build's reader of a classic team_t record
+
+
+@dataclass(frozen=True)
+class Grade:
+    """One allocator's grade: what was measured, its score, and, when it could
+    not be run at all, why (compiler messages, forbidden calls, the team...)."""
+
+    allocator: str
+    results: tuple[TraceResult, ...]
+    score: Score
+    problem: str | None = None
+    team: Team | None = None
+    warnings: tuple[str, ...] = ()  # the compiler's, dangerous first
+    notes: tuple[str, ...] = ()  # one line each: the checker, traces left out, driver quirks
+
+    @property
+    def passed(self) -> bool:
+        return self.problem is None and all(r.valid for r in self.results)
+
+
+@dataclass(frozen=True)
+class GradePlan:
+    """The traces a lab grades from what was named, and how each counts."""
+
+    traces: tuple[Trace, ...]
+    rules: dict[str, TraceRule]
+    notes: tuple[str, ...]
+
+
+def plan(config: GradingConfig, given: Sequence[str]) -> GradePlan:
+    """Load the traces to grade: the configuration's [[traces]] list, else the
+    lab's list and order (a folder gives the lab's traces it holds). Raises
+    UsageError for a missing or malformed trace file."""
+    lab = config.profile
+    selection = select_trace_paths(lab if not config.traces else _unlisted(lab), given)
+    traces = [load_trace(path) for path in selection.paths]
+    if config.traces:
+        require_listed(config, (t.name for t in traces))
+        listed = {rule.name: rule for rule in config.traces}
+        traces = [t for t in traces if t.name in listed]
+        return GradePlan(tuple(traces), listed, ())
+    rules = trace_rules(lab, [(t.name, t.info.format, t.info.weight) for t in traces])
+    return GradePlan(tuple(traces), rules, tuple(selection_notes(lab, selection)))
+
+
+def _unlisted(lab: LabProfile) -> LabProfile:
+    """The lab with no default list: a configuration's [[traces]] picks instead."""
+    return replace(lab, traces=())
+
+
+def spec_for(name: str, config: GradingConfig, dialect: str | None = None) -> AllocatorSpec:
+    """The allocator to grade, built as its lab builds it (the lab's debug build
+    when heap checks are asked for)."""
+    return resolve(name, dialect or config.dialect, config.lab, debug=config.check_heap)
+
+
+def replay_options(config: GradingConfig, check_heap: bool) -> ReplayOptions:
+    """How the checked passes run under the configuration's lab; timed passes
+    only when the lab's own time measure is asked for."""
+    base = ReplayOptions(
+        check_heap=check_heap,
+        timing=config.throughput == "time",
+        min_seconds=config.min_seconds,
+    )
+    return options_for_lab(config.profile, base)
+
+
+def has_checker(spec: AllocatorSpec) -> bool:
+    library = library_for(spec)
+    return library is not None and bool(set(CHECKER_SYMBOLS) & dynamic_symbols(library)[1])
+
+
+def prepare(spec: AllocatorSpec) -> tuple[Build | None, Path | None, str | None]:
+    """Build the allocator as its lab does and refuse forbidden calls: (its build,
+    the library to load, None), or (None, None, why it cannot be graded: a
+    one-line summary first, then any compiler messages)."""
+    try:
+        return spec_build(spec), checked_library(spec), None
+    except AllocatorError as error:
+        return None, None, str(error)
+
+
+def grade(
+    spec: AllocatorSpec,
+    plan: GradePlan,
+    config: GradingConfig,
+    timeout: float | None = None,
+) -> Grade:
+    """Grade one allocator on a plan's traces under its configuration's lab."""
+    timeout = timeout or config.timeout
+    lab = config.profile
+    notes = list(plan.notes)
+    build, library, problem = prepare(spec)
+    if problem is not None:
+        return Grade(spec.name, (), failed_score(config, problem.splitlines()[0]), problem)
+    warnings = build.warnings if build is not None else ()
+    check_heap = config.check_heap
+    if check_heap and not has_checker(spec):
+        why = build.checker_note if build is not None and build.checker_note else None
+        notes.append(f"heap checks skipped: {why or 'the allocator has no heap checker to call'}")
+        check_heap = False
+    elif check_heap and build is not None and build.checker_note:
+        notes.append(f"heap checker: {build.checker_note}")
+    team = None
+    if library is not None and TEAM_SYMBOL in dynamic_symbols(library)[1]:
+        try:
+            team = read_team(library)
+        except UsageError as error:
+            return Grade(
+                spec.name, (), failed_score(config, str(error)), str(error), None, warnings
+            )
+        refusal = team.problem() if lab.team else None
+        if refusal is not None:
+            why = f"team check: {refusal}"
+            return Grade(spec.name, (), failed_score(config, why), why, team, warnings)
+    options = replay_options(config, check_heap)
+    results: list[TraceResult] = []
+    for trace in plan.traces:
+        try:
+            results.append(replay_isolated(trace, spec, options, timeout))
+        except UsageError as error:  # raised before any op ran: the library did not load
+            message = str(error)
+            if not results:
+                return Grade(spec.name, (), failed_score(config, message), message, team, warnings)
+            results.append(failed_result(trace, spec.name, message))  # keep what was measured
+    for trace, result in zip(plan.traces, results, strict=True):
+        notes.extend(driver_notes(lab, trace, result))
+    timed = [
+        t
+        for t, r in zip(plan.traces, results, strict=True)
+        if plan.rules[t.name].throughput and r.valid
+    ]
+    reference, source, costs = _throughput(spec, timed, results, config, timeout, notes)
+    graded = score(results, plan.rules, config, reference, source, costs)
+    return Grade(spec.name, tuple(results), graded, None, team, warnings, tuple(notes))
+
+
+def _throughput(
+    spec: AllocatorSpec,
+    timed: Sequence[Trace],
+    results: Sequence[TraceResult],
+    config: GradingConfig,
+    timeout: float,
+    notes: list[str],
+) -> tuple[float | None, str, dict[str, float] | None]:
+    """(T_ref, where it came from, per-trace instructions or None for seconds)."""
+    if config.throughput == "instructions":
+        budget = max(timeout * max(len(timed), 1), 60.0)
+        try:
+            costs = pass_instructions(spec, timed, budget) if timed else {}
+        except UsageError as error:
+            notes.append(f"throughput not counted: {error}")
+            costs = {}
+        reference, source = measure_reference(timed, config, timeout)
+        return reference, source, costs
+    if config.reference_throughput is not None:
+        fixed = config.reference_throughput == config.profile.scoring.reference_throughput
+        return (
+            config.reference_throughput,
+            (f"the {config.lab} lab's constant" if fixed else "configured"),
+            None,
+        )
+    reference, source = measure_reference(timed, config, timeout)
+    return reference, source, None
+
+
+def measure_reference(
+    traces: Sequence[Trace], config: GradingConfig, timeout: float
+) -> tuple[float | None, str]:
+    """T_ref from the configured reference allocator on these traces, measured
+    as the grade's throughput is (instructions or seconds), aggregated as the
+    lab aggregates; (None, why) when it could not be measured, so that the
+    allocator's own results are still reported."""
+    if not traces:
+        return None, "no trace counts for throughput"
+    reference = resolve(config.reference, lab=config.lab)
+    if config.throughput == "instructions":
+        try:
+            costs = pass_instructions(reference, traces, max(timeout * len(traces), 60.0))
+        except UsageError as error:
+            return None, f"{config.reference} could not be counted: {error}"
+        pairs = [(t.num_ops, costs.get(t.name, 0.0)) for t in traces]
+        how = "counted by callgrind the same way"
+    else:
+        options = ReplayOptions(min_seconds=config.min_seconds)
+        results = [replay_isolated(t, reference, options, timeout) for t in traces]
+        failed = next((r.error for r in results if not r.valid), None)
+        if failed:
+            return None, f"{config.reference} could not be measured: {failed}"
+        pairs = [(r.ops, timed_cost(r) or 0.0) for r in results]
+        how = "timed in this run"
+    value = aggregate_throughput(pairs, config.throughput_mean)
+    if value is None:
+        return None, f"{config.reference} could not be measured"
+    return value, f"{config.reference}, {how}"
+
+
+def _builds_as(spec: AllocatorSpec, lab: str, dialect: str) -> bool:
+    try:
+        spec_build(replace(spec, lab=lab, dialect=dialect))
+    except AllocatorError:
+        return False
+    return True
+
+
+def _alternatives(spec: AllocatorSpec, dialect: str | None = None) -> list[tuple[str, str]]:
+    """(lab, dialect) pairs other than the spec's, with mm_init's dialect `dialect`
+    when given: the real labs first, mallocsim's own rules last."""
+    pairs = []
+    for name, lab in sorted(LABS.items(), key=lambda item: item[0] == DEFAULT_LAB):
+        for option in (lab.dialect,) if lab.dialect else DIALECTS:
+            if (name, option) != (spec.lab, spec.dialect) and dialect in (None, option):
+                pairs.append((name, option))
+    return pairs
+
+
+def _how(spec: AllocatorSpec, lab: str, dialect: str) -> str:
+    if lab == spec.lab:
+        return f"--dialect {dialect}"
+    return f"--lab {lab}" if LABS[lab].dialect else f"--lab {lab} --dialect {dialect}"
+
+
+def hint_for(
+    spec: AllocatorSpec, problem: str | None, results: Sequence[TraceResult]
+) -> str | None:
+    """One line naming a lab (or dialect) to try, when the allocator failed as one
+    written for another would, and only one it really builds under: never a
+    suggestion that would fail too. None otherwise."""
+    if problem is not None and not results:
+        if spec.kind != "source" or "does not compile" not in problem.splitlines()[0]:
+            return None
+        for lab, dialect in _alternatives(spec):
+            if _builds_as(spec, lab, dialect):
+                return f"{spec.name} builds as a {lab} lab's mm.c: try {_how(spec, lab, dialect)}"
+        return None
+    inits = [r.init_status for r in results if r.fail_kind == "init_failed"]
+    if not results or len(inits) != len(results):
+        return None
+    # A cmu true read as a classic int is non-zero but not the classic -1; a
+    # classic 0 (success) read as a cmu bool is false.
+    if spec.dialect == "classic" and all(s not in (None, -1) for s in inits):
+        other = "cmu"
+    elif spec.dialect == "cmu" and all(s == 0 for s in inits):
+        other = "classic"
+    else:
+        return None
+    said = f"{spec.name}: mm_init failed as a {other}-dialect allocator's would under "
+    said += f"--dialect {spec.dialect}: try "
+    if spec.kind == "library" or LABS[spec.lab].dialect is None:
+        return said + f"--dialect {other}"  # a library is not rebuilt: only its dialect changes
+    for lab, dialect in _alternatives(spec, other):
+        if _builds_as(spec, lab, dialect):
+            return said + _how(spec, lab, dialect)
+    return None

@@ -1,0 +1,71 @@
+"""Where a lab's own driver gives a wrong verdict, and the note that says so.
+
+A grader that agrees with a lab's driver must not copy its bugs: mallocsim
+stays right, and says where the driver would differ, so that a student who
+runs the handout's mdriver is not left wondering. Each quirk a lab profile
+names (labs.LabProfile.driver_quirks) is a function here of the trace and our
+verdict, returning one line or None. The CS:APP classic mdriver's:
+  csapp-realloc-char  it compares a realloc'd byte, read as a (signed) char, with
+                      index & 0xFF: the first realloc of a live block whose id is
+                      128 or more fails on every allocator;
+  csapp-block0-zero   it fills block 0 with byte 0x00, what fresh memory holds, so
+                      a realloc that copies too few bytes of block 0 can pass there;
+  csapp-overlap-ends  it checks only a new block's two ends against the live
+                      blocks, so a block that contains an older one is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mallocsim.labs import LabProfile
+from mallocsim.results import TraceResult
+from mallocsim.trace import Trace
+
+
+def _realloc_char(trace: Trace, result: TraceResult) -> str | None:
+    live: set[int] = set()
+    for index, (letter, ident, size, _count) in enumerate(trace.ops()):
+        if letter == "r" and ident >= 128 and ident in live and size > 0:
+            line = trace.line_of_op(index)
+            where = f"{trace.path}:{line}" if line else trace.name
+            return (
+                f"{where}: the CS:APP driver would wrongly fail this realloc of id {ident} "
+                "(it compares a signed char with index & 0xFF); mallocsim checks it correctly"
+            )
+        if letter in ("a", "c", "r") and (letter != "r" or size > 0):
+            live.add(ident)
+        elif letter == "f" or letter == "r":
+            live.discard(ident)
+    return None
+
+
+def _block0_zero(trace: Trace, result: TraceResult) -> str | None:
+    if result.fail_kind == "realloc_lost_data" and result.fail_block == 0:
+        return (
+            f"{trace.name}: the CS:APP driver might pass this trace: it fills block 0 with "
+            "0x00 bytes, the same as fresh memory, so it cannot see block 0's data lost"
+        )
+    return None
+
+
+def _overlap_ends(trace: Trace, result: TraceResult) -> str | None:
+    if result.fail_kind == "overlap":
+        return (
+            f"{trace.name}: the CS:APP driver checks only a new block's two ends for overlap, "
+            "so it may accept this block; mallocsim checks every byte"
+        )
+    return None
+
+
+QUIRKS: dict[str, Callable[[Trace, TraceResult], str | None]] = {
+    "csapp-realloc-char": _realloc_char,
+    "csapp-block0-zero": _block0_zero,
+    "csapp-overlap-ends": _overlap_ends,
+}
+
+
+def driver_notes(lab: LabProfile, trace: Trace, result: TraceResult) -> list[str]:
+    """The lines saying where the lab's own driver would judge this trace differently."""
+    notes = (QUIRKS[name](trace, result) for name in lab.driver_quirks)
+    return [note for note in notes if note]

@@ -1,0 +1,84 @@
+"""The CS:APP lab's team record: read from a student's library, checked as its driver does.
+
+The classic handout's mm.c defines `team_t team` (team name, then each member's
+name and login). Its driver refuses to run any trace when the team name is
+empty, when member 1's name or login is empty, or when member 2 is half filled
+in; otherwise it prints the team. The record is read in a child process (the
+library's constructors run there, not in the grader), through the adapter's
+ms_lab_team(), which build.py compiles into the library for such labs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cffi import FFI
+
+from mallocsim.errors import UsageError
+from mallocsim.isolate import answer, death, run_forked
+
+_FIELDS = ("teamname", "name1", "id1", "name2", "id2")
+_CDEF = (
+    "typedef struct { " + " ".join(f"char *{field};" for field in _FIELDS) + " } team_t;"
+    "const team_t *ms_lab_team(void);"
+)
+TEAM_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team as the student wrote it (a NULL field reads as "")."""
+
+    teamname: str
+    name1: str
+    id1: str
+    name2: str
+    id2: str
+
+    def problem(self) -> str | None:
+        """The classic driver's refusal, in its words, or None when it would run."""
+        if not self.teamname:
+            return "ERROR: Please provide the information about your team in mm.c."
+        if not self.name1 or not self.id1:
+            return "ERROR. You must fill in all team member 1 fields!"
+        if bool(self.name2) != bool(self.id2):
+            return "ERROR. You must fill in all or none of the team member 2 ID fields!"
+        return None
+
+    def lines(self) -> list[str]:
+        """The team as the classic driver prints it."""
+        shown = [f"Team Name:{self.teamname}", f"Member 1 :{self.name1}:{self.id1}"]
+        if self.name2:
+            shown.append(f"Member 2 :{self.name2}:{self.id2}")
+        return shown
+
+
+def read_team(library: Path) -> Team:
+    """The team record of a built library. Raises UsageError when it has none or
+    dies while it is read."""
+
+    def work(_progress: Any) -> dict:
+        ffi = FFI()
+        ffi.cdef(_CDEF)
+        try:
+            lib = ffi.dlopen(str(library))
+            getter = lib.ms_lab_team
+        except (OSError, AttributeError) as error:
+            raise UsageError(f"cannot read the team record: {error}") from None
+        record = getter()
+
+        def text(field: str) -> str:
+            pointer = getattr(record, field)
+            return "" if pointer == ffi.NULL else ffi.string(pointer).decode(errors="replace")
+
+        return {field: text(field) for field in _FIELDS}
+
+    outcome = run_forked(work, TEAM_TIMEOUT)
+    payload = answer(outcome)
+    if payload is None:
+        raise UsageError(
+            f"the team record could not be read: {death(outcome, TEAM_TIMEOUT, 'load')}"
+        )
+    return Team(**payload)
