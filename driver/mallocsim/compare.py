@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from mallocsim.allocators import resolve
 from mallocsim.errors import UsageError
 from mallocsim.isolate import DEFAULT_TIMEOUT
+from mallocsim.labs import DEFAULT_LAB
 from mallocsim.references import REFERENCES, ReferenceMissing, replay_reference, require
 from mallocsim.replay import ReplayOptions
 from mallocsim.report import kops, percent
@@ -249,13 +250,14 @@ def run_comparison(
     isolate: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     on_result: Callable[[TraceResult], None] | None = None,
+    lab: str = DEFAULT_LAB,
 ) -> tuple[Comparison, list[str]]:
     """Every named allocator on every trace. Returns the comparison and the
     problems (bad trace files, allocators that could not be loaded), one line
     each; a reference that is not installed is in comparison.missing."""
     if len(set(names)) != len(names):
         raise UsageError("each allocator may be named only once")
-    specs = {n: resolve(n, dialect) for n in names if n not in REFERENCES}
+    specs = {n: resolve(n, dialect, lab) for n in names if n not in REFERENCES}
     traces, problems = load_traces(paths)  # parsed once, replayed by every allocator
     results: list[TraceResult] = []
     missing: dict[str, str] = {}

@@ -16,8 +16,10 @@ from mallocsim.compare import Comparison
 from mallocsim.errors import UsageError
 from mallocsim.heapmap import DEFAULT_MAX_OPS, HeapMap, collect
 from mallocsim.isolate import DEFAULT_TIMEOUT
+from mallocsim.labs import DEFAULT_LAB, lab_named
 from mallocsim.references import REFERENCES, replay_reference
 from mallocsim.replay import LoadedAllocator, ReplayOptions
+from mallocsim.runner import options_for_lab
 from mallocsim.timeline import DEFAULT_POINTS, Series, heap_series
 from mallocsim.trace import load_trace
 
@@ -57,11 +59,13 @@ def gather_pictures(
     heap_map_allocator: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     heap_map_ops: int = DEFAULT_MAX_OPS,
+    lab: str = DEFAULT_LAB,
 ) -> Pictures:
     """Heap over time on the focus trace for every allocator that passed it,
     and the heap map of one (the one named, else the first on our heap)."""
     if focus is None:
         return Pictures()
+    lab_options = options_for_lab(lab_named(lab), ReplayOptions(timing=False))
     trace = load_trace(focus)
     passed = [
         a for a in comparison.allocators if (r := comparison.cell(a, focus)) is not None and r.valid
@@ -82,12 +86,12 @@ def gather_pictures(
             if run.series is not None:
                 series.append(run.series)
             continue
-        spec = resolve(name, dialect)
+        spec = resolve(name, dialect, lab)
         if spec.kind == "system":
             continue
         on_our_heap.append(spec)
         with LoadedAllocator(spec) as alloc:
-            series.append(heap_series(trace, alloc))
+            series.append(heap_series(trace, alloc, options=lab_options))
     if heap_map_allocator is not None:
         chosen = [s for s in on_our_heap if s.name == heap_map_allocator]
         if not chosen:

@@ -204,12 +204,10 @@ def _set_heap(options: ReplayOptions) -> None:
     lib.mem_set_shrink(options.heap_shrinks)
 
 
-def _checked(
-    trace: Trace, alloc: LoadedAllocator, options: ReplayOptions, progress: object
-) -> tuple[Any, str | None, float]:
-    """One checked pass: the native result (its failure included), the error
-    line (None when valid) and the pass's wall time (what all the checks cost,
-    for the report)."""
+def check_options(options: ReplayOptions, progress: object = None) -> Any:
+    """The engine's ms_check_options for these options (the lab's checks
+    included), with the heap set up for them; the one place they are made."""
+    _set_heap(options)
     check = ffi.new("ms_check_options *")
     check.check_heap = options.check_heap
     check.sample_above = options.sample_above
@@ -217,6 +215,16 @@ def _checked(
     check.alignment = options.alignment
     check.realloc_zero_null = options.realloc_zero_null
     check.dirty_heap = options.dirty_heap
+    return check
+
+
+def _checked(
+    trace: Trace, alloc: LoadedAllocator, options: ReplayOptions, progress: object
+) -> tuple[Any, str | None, float]:
+    """One checked pass: the native result (its failure included), the error
+    line (None when valid) and the pass's wall time (what all the checks cost,
+    for the report)."""
+    check = check_options(options, progress)
     result = ffi.new("ms_check_result *")
     start = time.perf_counter()
     valid = lib.ms_replay_checked(trace.native, alloc.native, check, result)

@@ -9,13 +9,29 @@ loaded is reported as one line and skipped, and every other result is kept.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.errors import UsageError
 from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
+from mallocsim.labs import LabProfile
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.results import TraceResult
 from mallocsim.trace import Trace
+
+
+def options_for_lab(lab: LabProfile, options: ReplayOptions | None = None) -> ReplayOptions:
+    """`options` with the checks a lab's driver requires: its alignment, heap limit
+    and no-shrink rule, its realloc(p, 0) rule, and a poisoned fresh heap (the labs'
+    drivers reuse the last pass's bytes; a fixed pattern makes that reproducible)."""
+    return replace(
+        options or ReplayOptions(),
+        alignment=lab.alignment,
+        heap_limit=lab.heap_limit,
+        heap_shrinks=lab.heap_shrinks,
+        realloc_zero_null=lab.realloc_zero_null,
+        dirty_heap=True,
+    )
 
 
 def replay_all(

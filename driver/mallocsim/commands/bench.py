@@ -12,7 +12,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from mallocsim.allocators import DIALECTS, builtin_policies, resolve
+from mallocsim.allocators import builtin_policies, resolve
 from mallocsim.bench import (
     REFERENCE,
     format_bench,
@@ -22,10 +22,14 @@ from mallocsim.bench import (
 )
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds
+from mallocsim.commands.replay import trace_paths
+from mallocsim.constants import DIALECTS
 from mallocsim.errors import UsageError
 from mallocsim.instructions import count_instructions
+from mallocsim.labs import DEFAULT_LAB, LABS, lab_named
 from mallocsim.replay import ReplayOptions
 from mallocsim.results import to_json
+from mallocsim.runner import options_for_lab
 from mallocsim.trace import load_traces
 
 
@@ -42,7 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="allocator to benchmark, repeatable (default: every built-in policy); "
         "glibc is always included as the reference",
     )
-    parser.add_argument("--dialect", choices=DIALECTS, help="lab dialect of a .c/.so allocator")
+    parser.add_argument(
+        "--lab",
+        choices=tuple(LABS),
+        help=f"the lab whose rules the allocators are checked by (default {DEFAULT_LAB})",
+    )
+    parser.add_argument(
+        "--dialect", choices=DIALECTS, help="mm_init's dialect of a .c/.so, when not the lab's"
+    )
     parser.add_argument(
         "--min-seconds",
         type=non_negative_seconds,
@@ -92,11 +103,14 @@ def run(args: argparse.Namespace) -> int:
         "heap the last one left (--carry-heap runs ours so too)"
     )
     names = list(dict.fromkeys([*(args.allocator or builtin_policies()), REFERENCE]))
-    specs = [resolve(name, args.dialect) for name in names]
-    traces, problems = load_traces(args.traces)
+    lab = lab_named(args.lab or DEFAULT_LAB)
+    specs = [resolve(name, args.dialect, lab.name) for name in names]
+    traces, problems = load_traces(trace_paths(args, "bench"))
     for line in problems:
         print(f"mallocsim bench: {line}", file=sys.stderr)
-    options = ReplayOptions(min_seconds=args.min_seconds, min_passes=5, carry_heap=args.carry_heap)
+    options = options_for_lab(
+        lab, ReplayOptions(min_seconds=args.min_seconds, min_passes=5, carry_heap=args.carry_heap)
+    )
     results = run_bench(specs, traces, options)
     instructions = None
     if args.instructions:

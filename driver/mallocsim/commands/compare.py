@@ -15,7 +15,13 @@ import sys
 
 from mallocsim.allocators import resolve
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
-from mallocsim.commands.replay import add_replay_arguments, options_from, require_heap_checkers
+from mallocsim.commands.replay import (
+    add_replay_arguments,
+    lab_of,
+    options_from,
+    require_heap_checkers,
+    trace_paths,
+)
 from mallocsim.compare import format_comparison, run_comparison
 from mallocsim.errors import UsageError
 from mallocsim.pictures import Pictures, choose_focus, gather_pictures
@@ -82,15 +88,17 @@ def check_picture_choices(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     check_picture_choices(args)
     # The references run on their own heaps, where no heap checker applies.
+    lab = lab_of(args).name
     ours = [name for name in args.allocator if name not in REFERENCES]
-    require_heap_checkers(args, (resolve(name, args.dialect) for name in ours))
+    require_heap_checkers(args, (resolve(name, args.dialect, lab) for name in ours))
     comparison, problems = run_comparison(
         args.allocator,
-        args.traces,
+        trace_paths(args, "compare"),
         options_from(args),
         args.dialect,
         not args.no_isolate,
         args.timeout,
+        lab=lab,
     )
     for line in problems:
         print(f"mallocsim compare: {line}", file=sys.stderr)
@@ -100,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     pictures = Pictures()
     if wants_pictures(args):
         focus = choose_focus(comparison, args.focus)
-        pictures = gather_pictures(comparison, focus, args.dialect, args.heap_map, args.timeout)
+        pictures = gather_pictures(
+            comparison, focus, args.dialect, args.heap_map, args.timeout, lab=lab
+        )
     if args.json:
         write_document(comparison, pictures, args.json)
     if args.csv:

@@ -11,14 +11,22 @@ import argparse
 import sys
 from collections.abc import Iterable
 
-from mallocsim.allocators import DEFAULT_POLICY, DIALECTS, AllocatorSpec, resolve
+from mallocsim.allocators import DEFAULT_POLICY, AllocatorSpec, resolve
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds, positive_seconds
-from mallocsim.isolate import DEFAULT_TIMEOUT
+from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
+from mallocsim.labs import (
+    DEFAULT_LAB,
+    LABS,
+    LabProfile,
+    lab_named,
+    select_trace_paths,
+    selection_notes,
+)
 from mallocsim.replay import ReplayOptions, require_heap_checker
 from mallocsim.report import format_report, write_csv
 from mallocsim.results import write_json
-from mallocsim.runner import replay_all
+from mallocsim.runner import options_for_lab, replay_all
 from mallocsim.trace import load_traces
 
 
@@ -28,7 +36,13 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
         "traces", nargs="+", metavar="TRACE|DIR", help="trace files or folders of .rep files"
     )
     parser.add_argument(
-        "--dialect", choices=DIALECTS, help="lab dialect of a .c/.so allocator (required for those)"
+        "--lab",
+        choices=tuple(LABS),
+        help=f"the lab whose rules apply: alignment, heap limit, checks, the traces of a "
+        f"folder and their order (default {DEFAULT_LAB})",
+    )
+    parser.add_argument(
+        "--dialect", choices=DIALECTS, help="mm_init's dialect of a .c/.so, when not the lab's"
     )
     parser.add_argument(
         "--check-heap", action="store_true", help="call mm_checkheap after every op"
@@ -73,10 +87,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def lab_of(args: argparse.Namespace) -> LabProfile:
+    return lab_named(args.lab or DEFAULT_LAB)
+
+
 def options_from(args: argparse.Namespace) -> ReplayOptions:
-    return ReplayOptions(
+    """The replay options the arguments ask for, under their lab's rules."""
+    options = ReplayOptions(
         check_heap=args.check_heap, timing=not args.no_timing, min_seconds=args.min_seconds
     )
+    return options_for_lab(lab_of(args), options)
+
+
+def trace_paths(args: argparse.Namespace, command: str) -> list[str]:
+    """The trace files the arguments name, a folder's as the lab lists them;
+    what the lab's list left out is said on stderr."""
+    lab = lab_of(args)
+    selection = select_trace_paths(lab, args.traces)
+    for note in selection_notes(lab, selection):
+        print(f"mallocsim {command}: note: {note}", file=sys.stderr)
+    return [str(path) for path in selection.paths]
 
 
 def require_heap_checkers(args: argparse.Namespace, specs: Iterable[AllocatorSpec]) -> None:
@@ -88,9 +118,10 @@ def require_heap_checkers(args: argparse.Namespace, specs: Iterable[AllocatorSpe
 
 
 def run(args: argparse.Namespace) -> int:
-    specs = [resolve(name, args.dialect) for name in args.allocator or [DEFAULT_POLICY]]
+    lab = lab_of(args).name
+    specs = [resolve(name, args.dialect, lab) for name in args.allocator or [DEFAULT_POLICY]]
     require_heap_checkers(args, specs)
-    traces, problems = load_traces(args.traces)
+    traces, problems = load_traces(trace_paths(args, "replay"))
     results, trouble = replay_all(
         specs, traces, options_from(args), not args.no_isolate, args.timeout
     )
