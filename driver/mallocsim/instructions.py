@@ -33,7 +33,10 @@ COUNT_TIMEOUT = 1800.0  # seconds for one allocator's callgrind run over all its
 
 
 def count_instructions(
-    spec: AllocatorSpec, traces: Sequence[str | Path], timeout: float = COUNT_TIMEOUT
+    spec: AllocatorSpec,
+    traces: Sequence[str | Path],
+    timeout: float = COUNT_TIMEOUT,
+    once: bool = False,
 ) -> dict[str, float]:
     """Instructions per op for each trace (by trace name) on one allocator; a
     trace the allocator fails under callgrind is left out. Raises UsageError
@@ -52,6 +55,7 @@ def count_instructions(
             "--toggle-collect=count_pass",
             "--dump-after=count_pass",
             str(NATIVE_DIR / "mscount"),
+            *(["--once"] if once else []),
             spec.dialect,
             str(library) if library else "-",
             spec.options,
@@ -77,7 +81,8 @@ def count_instructions(
             raise UsageError(f"callgrind run of {spec.name} failed: {tail}")
         dumps = sorted(Path(scratch).glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
         ops = [int(line) for line in done.stdout.split()]
-        totals = [_total(dump) for dump in dumps[1::2]]  # the warm pass of each pair
+        kept = dumps if once else dumps[1::2]  # with two passes, the warm one of each pair
+        totals = [_total(dump) for dump in kept]
         if len(totals) != len(traces) + 1 or len(ops) != len(traces) + 1:
             raise UsageError(f"callgrind gave {len(totals)} profiles for {len(traces)} traces")
         baseline = totals[0]
@@ -96,8 +101,9 @@ def _total(dump: Path) -> int:
 def pass_instructions(
     spec: AllocatorSpec, traces: Sequence[Trace], timeout: float = COUNT_TIMEOUT
 ) -> dict[str, float]:
-    """Instructions of one warm pass of each trace (by name), without the fixed
-    cost of a pass: the cost a deterministic throughput is computed from."""
+    """Instructions of one pass of each trace (by name), without the fixed cost
+    of a pass: the cost a deterministic throughput is computed from (one pass,
+    not a warm second one: the same on every run, in half the time)."""
     paths = [trace.path for trace in traces if trace.path is not None]
-    per_op = count_instructions(spec, paths, timeout) if paths else {}
+    per_op = count_instructions(spec, paths, timeout, once=True) if paths else {}
     return {t.name: per_op[t.name] * t.num_ops for t in traces if t.name in per_op}
