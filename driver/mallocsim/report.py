@@ -16,7 +16,7 @@ from mallocsim.table import render_table
 
 UTILIZATION_NOTE = (
     "util = peak live payload / heap high-water mark; bound = peak payload / peak payload "
-    "rounded up to 16 per block (the best any 16-byte-aligned allocator can do)\n"
+    "rounded up to the lab's alignment per block (the best any allocator so aligned can do)\n"
     "time = median timed pass (no checks); Kops/s = ops / time; checked Kops/s = the pass "
     "with every check, for what checking costs"
 )
