@@ -1,0 +1,141 @@
+"""Each lab's rules applied by replay and grade: its alignment, its heap limit,
+its realloc(p, 0) rule, its team check, the poisoned fresh heap, the notes
+where its own driver is wrong, and a grade that is the same on every run."""
+
+from __future__ import annotations
+
+import pytest
+
+from .test_build import CSAPP_TEMPLATE, TRACE, source
+
+# 22 MB live at once: past the CS:APP lab's 20 MB heap, nothing for mallocsim's.
+BIG = "a 0 11000000\na 1 11000000\nf 0\nf 1\n"
+
+
+def replay(cli, path, lab: str, trace, *extra: object):
+    return cli("replay", "-a", path, "--lab", lab, "--no-timing", *extra, trace)
+
+
+def test_eight_byte_alignment_is_the_csapp_labs_and_not_mallocsims(cli, write_trace, tmp_path):
+    path, trace = source(tmp_path, ""), write_trace("t", TRACE)
+    assert replay(cli, path, "csapp", trace).status == 0
+    run = replay(cli, path, "mallocsim", trace, "--dialect", "classic")
+    assert run.status == 1 and "is not 16-byte aligned" in run.out
+
+
+def test_the_csapp_heap_stops_at_20_mb(cli, write_trace, tmp_path):
+    path, trace = source(tmp_path, ""), write_trace("big", BIG)
+    run = replay(cli, path, "csapp", trace)
+    assert run.status == 1
+    assert (
+        "op 1 (a 1 11000000): malloc returned NULL for 11000000 bytes (heap 10.5 MiB of" in run.out
+    )
+    assert "20.0 MiB limit)" in run.out
+    aligned16 = source(tmp_path, "", CSAPP_TEMPLATE.replace("#define ALIGN 8", "#define ALIGN 16"))
+    assert replay(cli, aligned16, "mallocsim", trace, "--dialect", "classic").status == 0
+
+
+def test_the_labs_heap_never_shrinks(cli, write_trace, tmp_path):
+    shrinking = CSAPP_TEMPLATE.replace(
+        "void mm_free(void *ptr) { (void)ptr; }",
+        "void mm_free(void *ptr) {\n"
+        "    (void)ptr;\n"
+        "    if (mem_sbrk(-8) == (void *)-1)\n"
+        "        *(volatile int *)0 = 1;\n"
+        "}",
+    )
+    path, trace = source(tmp_path, "", shrinking), write_trace("t", TRACE)
+    run = replay(cli, path, "csapp", trace)
+    assert run.status == 1 and "crashed with SIGSEGV at op 3 (f 1)" in run.out
+
+
+REALLOC_ZERO_KEEPS = CSAPP_TEMPLATE.replace(
+    "void *mm_realloc(void *ptr, size_t size) {",
+    "void *mm_realloc(void *ptr, size_t size) {\n    if (size == 0)\n        return ptr;",
+)
+
+
+def test_the_cmu_lab_requires_realloc_of_0_to_return_null(cli, write_trace, tmp_path):
+    trace = write_trace("t", "a 0 16\nr 0 0\n")
+    f20 = REALLOC_ZERO_KEEPS.replace(
+        "int mm_init(void) { return 0; }", "bool mm_init(void) { return true; }"
+    )
+    f20 = f20.replace('team_t team = {"t", "A. Student", "astudent", "", ""};\n', "")
+    f20 = f20.replace("mem_sbrk((int)need)", "mem_sbrk((intptr_t)need)")
+    f20 = f20.replace("#define ALIGN 8", "#define ALIGN 16")
+    path = source(tmp_path, "", f20)
+    run = replay(cli, path, "cmu", trace)
+    assert run.status == 1 and "op 1 (r 0 0): realloc with size 0 returned 0x" in run.out
+    assert "the lab requires realloc(p, 0) to free the block and return NULL" in run.out
+    classic = source(tmp_path, "", REALLOC_ZERO_KEEPS)
+    assert replay(cli, classic, "csapp", trace).status == 0
+
+
+def test_the_csapp_team_check_comes_before_any_trace(cli, write_trace, tmp_path):
+    nameless = CSAPP_TEMPLATE.replace(
+        '{"t", "A. Student", "astudent", "", ""}', '{"", "", "", "", ""}'
+    )
+    run = cli("grade", source(tmp_path, "", nameless), "--lab", "csapp", write_trace("t", TRACE))
+    assert run.status == 1
+    assert "team check: ERROR: Please provide the information about your team in mm.c." in run.err
+    assert "Results for" not in run.out
+    half = CSAPP_TEMPLATE.replace('"astudent", "", ""}', '"astudent", "B. Student", ""}')
+    run = cli("grade", source(tmp_path, "", half), "--lab", "csapp", write_trace("t", TRACE))
+    assert "You must fill in all or none of the team member 2 ID fields!" in run.err
+
+
+def test_the_team_is_shown(cli, write_trace, tmp_path):
+    run = cli(
+        "grade", source(tmp_path, ""), "--lab", "csapp", "--throughput", "time",
+        write_trace("t", TRACE),
+    )  # fmt: skip
+    assert run.status == 0, run.err
+    assert run.out.splitlines()[:2] == ["Team Name:t", "Member 1 :A. Student:astudent"]
+
+
+UNINIT = CSAPP_TEMPLATE.replace(
+    "int mm_init(void) { return 0; }",
+    "int mm_init(void) {\n"
+    "    char *first = mem_sbrk(8);\n"  # trusts fresh heap memory to be zero
+    "    long seen;\n"
+    "    memcpy(&seen, first, sizeof seen);\n"
+    "    return seen == 0 ? 0 : -1;\n"
+    "}",
+)
+
+
+def test_reading_uninitialised_heap_fails_in_the_checked_pass_every_time(
+    cli, write_trace, tmp_path
+):
+    path, trace = source(tmp_path, "", UNINIT), write_trace("t", TRACE)
+    outputs = [replay(cli, path, "csapp", trace) for _ in range(2)]
+    for run in outputs:
+        assert run.status == 1 and "mm_init failed (returned -1)" in run.out
+    assert outputs[0].out == outputs[1].out
+
+
+def test_the_csapp_drivers_realloc_bug_is_named_and_not_copied(cli, write_trace, tmp_path):
+    trace = write_trace("ids", "a 0 8\na 130 8\nr 130 16\nf 130\nf 0\n")
+    run = cli(
+        "grade", source(tmp_path, ""), "--lab", "csapp", "--throughput", "time", trace
+    )  # fmt: skip
+    assert run.status == 0, run.err
+    assert f"{trace}:3: the CS:APP driver would wrongly fail this realloc of id 130" in run.out
+
+
+@pytest.mark.parametrize("lab", ["csapp", "mallocsim"])
+def test_the_same_submission_gets_the_same_grade_every_run(cli, write_trace, tmp_path, lab):
+    trace = write_trace("t", TRACE * 1 + "a 2 100\nr 2 300\nf 2\n")
+    path = source(tmp_path, "", CSAPP_TEMPLATE.replace("#define ALIGN 8", "#define ALIGN 16"))
+    extra = ("--dialect", "classic") if lab == "mallocsim" else ()
+    outputs = [cli("grade", path, "--lab", lab, *extra, trace) for _ in range(3)]
+    scores = {
+        next(line for line in run.out.splitlines() if line.startswith("  score "))
+        for run in outputs
+    }
+    instructions = {
+        next(line for line in run.out.splitlines() if line.startswith("  throughput T"))
+        for run in outputs
+    }
+    assert all(run.status == 0 for run in outputs), outputs[0].err
+    assert len(scores) == 1 and len(instructions) == 1
