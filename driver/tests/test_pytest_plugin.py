@@ -263,3 +263,25 @@ def test_importing_the_plugin_loads_nothing_native():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert done.stdout.strip() == "['mallocsim', 'mallocsim.pytest_plugin']"
+
+
+def test_a_lab_picks_its_traces_in_its_order_and_applies_its_rules(run, pytester):
+    folder = pytester.mkdir("lab")
+    for name in ("expr-bal", "amptjp-bal", "mine"):  # the csapp lab lists the first two
+        (folder / f"{name}.rep").write_text(GOOD_TRACE)
+    result = run(
+        allocator("good_bump"),
+        "--mallocsim-lab=csapp",
+        f"--mallocsim-traces={folder}",
+        "--collect-only",
+        "-q",
+    )
+    assert result.ret == 0, result.stderr.str()
+    items = [line for line in result.stdout.lines if "::" in line]
+    assert [item.split("::")[0].split("/")[-1] for item in items] == [
+        "amptjp-bal.rep",
+        "expr-bal.rep",
+    ]
+    # good_bump's blocks are 16-byte aligned, so also 8: it passes the csapp lab's checks.
+    result = run(allocator("good_bump"), "--mallocsim-lab=csapp", f"--mallocsim-traces={folder}")
+    result.assert_outcomes(passed=2)
