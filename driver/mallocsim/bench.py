@@ -41,13 +41,22 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from mallocsim.allocators import AllocatorSpec
-from mallocsim.isolate import DEFAULT_TIMEOUT, answer, death, replay_isolated, run_forked
+from mallocsim.isolate import (
+    DEFAULT_TIMEOUT,
+    answer,
+    death,
+    death_kind,
+    replay_isolated,
+    run_forked,
+    where_it_died,
+)
 from mallocsim.replay import (
+    PHASE_TIMED,
     LoadedAllocator,
     ReplayOptions,
     failed_result,
     replay_trace,
-    time_passes,
+    run_timed,
     with_timing,
 )
 from mallocsim.report import kops, percent
@@ -158,7 +167,8 @@ def _time_isolated(
             def timing(k: int) -> None:
                 progress[0] = k + 1  # which one to blame if this child dies
 
-            results = _time_interleaved(trace, checked, options, timing)
+            # The engine keeps the other two words: the op and the pass being run.
+            results = _time_interleaved(trace, checked, options, timing, progress + 1)
             return {"results": [asdict(result) for result in results]}
 
         limit = timeout * len(live)
@@ -167,11 +177,22 @@ def _time_isolated(
         if payload is not None:
             timed = iter([TraceResult(**result) for result in payload["results"]])
             return [failures[i] if i in failures else next(timed) for i in range(len(pairs))]
-        what = death(outcome, limit, "an unknown op in the timed passes")
+        timing, index, which = outcome.progress
+        if timing:
+            origin, at = where_it_died(trace, PHASE_TIMED, index, which)
+        else:  # still checking the allocators, before any was timed
+            origin, at = trace.path or trace.name, "the checks before the timed passes"
+        what = death(outcome, limit, at)
         blamed = [live[outcome.progress[0] - 1]] if outcome.progress[0] else live
         for i in blamed:
             failures[i] = failed_result(
-                trace, pairs[i][0].spec.name, f"{trace.path or trace.name}: {what}"
+                trace,
+                pairs[i][0].spec.name,
+                f"{origin}: {what}",
+                fail_kind=death_kind(outcome),
+                fail_phase="timed",
+                fail_op=index if timing and index < trace.num_ops else None,
+                fail_pass=which if timing else None,
             )
     return [failures[i] for i in range(len(pairs))]
 
@@ -181,13 +202,15 @@ def _time_interleaved(
     checked: Sequence[tuple[LoadedAllocator, TraceResult]],
     options: ReplayOptions,
     timing: Callable[[int], None] = lambda index: None,
+    progress: object = None,
 ) -> list[TraceResult]:
     """Each valid checked result with its timed passes added, the passes of
     all the allocators taken in ROUNDS alternating rounds (each a ROUNDS-th of
     the options' time and passes), so that a change in the machine's load
     while the trace is timed hits every allocator alike, not just the one
     being timed then. An allocator whose pass fails is timed no more.
-    timing(i) is told before allocator i's passes of each round."""
+    timing(i) is told before allocator i's passes of each round; `progress`,
+    if given, is the two words the engine keeps (the op, the pass)."""
     per_round = replace(
         options,
         min_seconds=options.min_seconds / ROUNDS,
@@ -200,8 +223,9 @@ def _time_interleaved(
         for i, (alloc, _) in enumerate(checked):
             if errors[i] is None:
                 timing(i)
-                passes, errors[i] = time_passes(trace, alloc, per_round)
-                seconds[i] += passes
+                timed = run_timed(trace, alloc, per_round, progress)
+                errors[i] = timed.error
+                seconds[i] += timed.seconds
     return [
         result
         if not result.valid

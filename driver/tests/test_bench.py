@@ -160,7 +160,7 @@ def test_a_crash_in_carried_passes_is_caught_in_the_child(cli, write_trace):
     trace = write_trace("small", TRACE)
     run = bench_fixture(cli, "carried_crash", trace, "--carry-heap")
     assert run.status == 1
-    assert "small.rep: crashed with SIGSEGV at an unknown op in the timed passes" in run.out
+    assert "small.rep:1: crashed with SIGSEGV at op 0 (a 0 16) in timed pass 1" in run.out
     row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
     assert row[2] == "FAIL" and row[-1] == "1.00x"  # glibc was timed all the same
     assert bench_fixture(cli, "carried_crash", trace).status == 0
@@ -182,8 +182,9 @@ def test_a_timing_child_that_dies_is_blamed_on_the_allocator_it_was_timing(
 
     traces, _ = load_traces([write_trace("small", TRACE)])
     deaths = [
-        ChildOutcome(None, False, signal.SIGSEGV, (2, 0)),  # while timing glibc, the second
-        ChildOutcome(None, True, 0, (0, 0)),  # out of time before it timed anyone
+        # while timing glibc, the second, at its op 1 in timed pass 3
+        ChildOutcome(None, False, signal.SIGSEGV, (2, 1, 3)),
+        ChildOutcome(None, True, 0, (0, 0, 0)),  # out of time before it timed anyone
     ]
     limits = []
 
@@ -196,10 +197,11 @@ def test_a_timing_child_that_dies_is_blamed_on_the_allocator_it_was_timing(
     segfit, glibc = bench.run_bench([resolve("segfit"), resolve("glibc")], traces, options, 10.0)
     assert limits == [20.0, 10.0]  # the time limit grows with the allocators timed
     assert not glibc.valid and glibc.error.endswith(
-        "small.rep: crashed with SIGSEGV at an unknown op in the timed passes"
+        "small.rep:2: crashed with SIGSEGV at op 1 (a 1 17) in timed pass 3"
     )
+    assert (glibc.fail_kind, glibc.fail_op, glibc.fail_pass) == ("crash", 1, 3)
     assert not segfit.valid and segfit.error.endswith(
-        "small.rep: did not finish within 10 s: stopped at an unknown op in the timed passes"
+        "small.rep: did not finish within 10 s: stopped at the checks before the timed passes"
     )
 
 
