@@ -6,7 +6,8 @@
  * driver treats every allocator alike.
  *
  * Two lab dialects exist and differ only in mm_init's type and meaning:
- *   classic (CS:APP handout)   int  mm_init(void)   0 on success, -1 on failure
+ *   classic (CS:APP handout)   int  mm_init(void)   a negative value is failure (the drivers
+ *                                                    test mm_init() < 0)
  *   cmu     (CMU 15-213 64-bit) bool mm_init(void)  true on success
  * The dialect is chosen explicitly at build time by defining MM_DIALECT_CMU
  * (the CMU one) or nothing (the classic one), and the driver is told the

@@ -177,7 +177,8 @@ static bool call_init(const ms_allocator *alloc, ms_failure *failure, char *why,
         int (*init)(void);
         *(void **)(&init) = alloc->init;
         int returned = init();
-        if (returned == 0)
+        /* Every lab's driver tests mm_init() < 0: 0 or any positive value is success. */
+        if (returned >= 0)
             return true;
         status = returned;
         snprintf(why, n, "mm_init failed (returned %d)", returned);

@@ -343,10 +343,9 @@ def test_a_library_that_stops_loading_midway_keeps_the_earlier_results(write_tra
     assert one.valid and not two.valid and two.error == "lib.so: cannot load: gone"
 
 
-@pytest.mark.parametrize(
-    ("fixture", "built_as", "graded_as"),
-    [("handout_cmu", ["-DMM_DIALECT_CMU", "-DDRIVER"], "classic"), ("handout_classic", [], "cmu")],
-)
+# A cmu library graded as classic is not in the list: its mm_init's true is 1, which the
+# labs' drivers (they test mm_init() < 0) take for success, and so do we.
+@pytest.mark.parametrize(("fixture", "built_as", "graded_as"), [("handout_classic", [], "cmu")])
 def test_a_library_graded_in_the_wrong_dialect_gets_one_line(
     cli, config, write_trace, tmp_path, fixture, built_as, graded_as
 ):

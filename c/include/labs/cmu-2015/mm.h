@@ -9,8 +9,9 @@
  * without DRIVER, the standard ones. <stdio.h> comes along, as in the handouts; <stdbool.h> does
  * not, since those handouts did not include it and students' files may define their own bool.
  *
- * The heap checker is not declared: void mm_checkheap(int verbose) is the norm, but a student's
- * other signature compiles too, and the driver calls it through labs/ms_lab_adapter.h.
+ * The heap checker is declared as the handout declares it, void mm_checkheap(int lineno) (the
+ * Fall 2015 handout's mm.h): its mm.c may call it before defining it, and a different signature
+ * fails to build here as it does in the lab. The driver calls it through labs/ms_lab_adapter.h.
  */
 #ifndef MALLOCSIM_LABS_CMU_2015_MM_H
 #define MALLOCSIM_LABS_CMU_2015_MM_H
@@ -30,5 +31,6 @@ void *calloc(size_t nmemb, size_t size);
 #endif
 
 int mm_init(void);
+void mm_checkheap(int lineno);
 
 #endif /* MALLOCSIM_LABS_CMU_2015_MM_H */
