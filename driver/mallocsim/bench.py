@@ -177,8 +177,8 @@ def _time_isolated(
         if payload is not None:
             timed = iter([TraceResult(**result) for result in payload["results"]])
             return [failures[i] if i in failures else next(timed) for i in range(len(pairs))]
-        timing, index, which = outcome.progress
-        if timing:
+        timed_one, index, which = outcome.progress
+        if timed_one:
             origin, at = where_it_died(trace, PHASE_TIMED, index, which)
         else:  # still checking the allocators, before any was timed
             origin, at = trace.path or trace.name, "the checks before the timed passes"
@@ -191,8 +191,8 @@ def _time_isolated(
                 f"{origin}: {what}",
                 fail_kind=death_kind(outcome),
                 fail_phase="timed",
-                fail_op=index if timing and index < trace.num_ops else None,
-                fail_pass=which if timing else None,
+                fail_op=index if timed_one and index < trace.num_ops else None,
+                fail_pass=which if timed_one else None,
             )
     return [failures[i] for i in range(len(pairs))]
 
