@@ -67,6 +67,7 @@ class GradingConfig:
     max_speed_ratio: float = 0.9  # ...all of them at or above this * T_ref
     invalid: str = "zero"  # "zero": any invalid trace zeroes the index; "trace": it counts 0
     index_digits: int = 0  # decimals the lab's driver prints the index with
+    index_joiner: str = "+"  # what the lab's driver prints between the index's two parts
     correctness_points: float = 0.0  # split evenly over the traces, earned by valid ones
     performance_points: float = 100.0  # earned in proportion to the index
     traces: tuple[TraceRule, ...] = ()  # empty: the lab's list, or every trace given
@@ -93,6 +94,7 @@ def for_lab(name: str) -> GradingConfig:
         min_speed_ratio=s.min_speed_ratio,
         max_speed_ratio=s.max_speed_ratio,
         index_digits=s.index_digits,
+        index_joiner=s.index_joiner,
     )
 
 

@@ -137,8 +137,10 @@ def driver_line(score: Score) -> str:
     digits = score.index_digits
     u = 100 * score.util_weight * score.util_score
     t = 100 * (1 - score.util_weight) * score.throughput_score
+    joiner = score.index_joiner
     return (
-        f"Perf index = {u:.{digits}f} (util) + {t:.{digits}f} (thru) = {score.index:.{digits}f}/100"
+        f"Perf index = {u:.{digits}f} (util) {joiner} {t:.{digits}f} (thru) "
+        f"= {score.index:.{digits}f}/100"
     )
 
 

@@ -73,6 +73,7 @@ class Scoring:
     min_speed_ratio: float = 0.5
     max_speed_ratio: float = 0.9
     index_digits: int = 0  # how the lab's driver prints the index ("%.0f", "%.1f")
+    index_joiner: str = "+"  # between its parts: "Perf index = 44 (util) + 30 (thru) = 74/100"
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,40 @@ CMU_TRACES = (
     "syn-mix-scaled",
 )
 
+# The Fall 2015 handout's config.h (real-program traces with a 4-line header: weight, ids, ops,
+# ignore-ranges).
+CMU_2015_TRACES = (
+    "alaska",
+    "amptjp",
+    "bash",
+    "boat",
+    "cccp",
+    "chrome",
+    "coalesce-big",
+    "coalescing-bal",
+    "corners",
+    "cp-decl",
+    "exhaust",
+    "firefox",
+    "firefox-reddit",
+    "hostname",
+    "login",
+    "lrucd",
+    "ls",
+    "malloc",
+    "malloc-free",
+    "needle",
+    "nlydf",
+    "perl",
+    "qyqyc",
+    "random",
+    "random2",
+    "rm",
+    "rulsr",
+    "seglist",
+    "short2",
+)
+
 LABS: dict[str, LabProfile] = {
     lab.name: lab
     for lab in (
@@ -200,7 +235,7 @@ LABS: dict[str, LabProfile] = {
         ),
         LabProfile(
             name="cmu-2015",
-            title="CMU 15-213 malloc lab (64-bit handouts, about F13-S15)",
+            title="CMU 15-213 malloc lab (64-bit handouts, about F13-F15)",
             dialect="classic",
             headers="cmu-2015",
             defines=("DRIVER",),
@@ -210,10 +245,22 @@ LABS: dict[str, LabProfile] = {
             heap_limit=100 * MIB,
             heap_shrinks=False,
             team=False,
-            realloc_zero_null=False,
-            traces=CMU_TRACES,
+            realloc_zero_null=True,
+            traces=CMU_2015_TRACES,
             header_weights=True,
-            scoring=Scoring("cmu", throughput_mean="harmonic", index_digits=1),
+            # config.h (F15): U between 0.60 and 0.92, T between 0 and an absolute 13,000 Kops/s
+            # (T_ref with ratios 0..1), UTIL_WEIGHT .61, T total ops / total seconds.
+            scoring=Scoring(
+                "cmu",
+                util_weight=0.61,
+                reference_throughput=13000e3,
+                min_util=0.60,
+                max_util=0.92,
+                min_speed_ratio=0.0,
+                max_speed_ratio=1.0,
+                index_digits=0,
+                index_joiner="&",
+            ),
         ),
     )
 }

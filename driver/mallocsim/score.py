@@ -81,6 +81,7 @@ class Score:
     throughput_mean: str  # "total" or "harmonic"
     index: float  # 0..100, the performance index P (after the penalty)
     index_digits: int  # how the lab's driver prints it
+    index_joiner: str  # what it prints between the two parts
     penalty: str | None  # why the index was cut, one line
     points: float
     max_points: float
@@ -222,6 +223,7 @@ def score(
         throughput_mean=config.throughput_mean,
         index=index,
         index_digits=config.index_digits,
+        index_joiner=config.index_joiner,
         penalty=penalty,
         points=points,
         max_points=config.correctness_points + config.performance_points,
@@ -248,6 +250,7 @@ def failed_score(config: GradingConfig, why: str) -> Score:
         throughput_mean=config.throughput_mean,
         index=0.0,
         index_digits=config.index_digits,
+        index_joiner=config.index_joiner,
         penalty=why,
         points=0.0,
         max_points=config.correctness_points + config.performance_points,
