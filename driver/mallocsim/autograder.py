@@ -89,6 +89,8 @@ def junit_tree(grade: Grade) -> ET.ElementTree:
         ("max_score", f"{score.max_points:g}"),
         ("performance_index", f"{score.index:.2f}"),
         ("formula", score.formula),
+        ("lab", score.lab),
+        ("throughput_measure", score.measure),
     ):
         ET.SubElement(properties, "property", name=name, value=value)
     # A dot would split the class name in CI viewers ("mm.c" -> package mm, class c).

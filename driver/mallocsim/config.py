@@ -61,6 +61,7 @@ class GradingConfig:
     throughput_mean: str = "total"  # "total": total ops / total cost; "harmonic": per trace
     reference_throughput: float | None = None  # a fixed T_ref, ops/s (time only)
     reference: str = "glibc"  # the allocator T_ref is measured from when not fixed
+    reference_scale: float = 1.0  # T_ref = this * the reference's throughput (0.5: half its speed)
     min_util: float = 0.55  # cmu: no utilization points at or below this...
     max_util: float = 0.74  # ...all of them at or above this
     min_speed_ratio: float = 0.5  # cmu: no throughput points at or below this * T_ref...
@@ -159,6 +160,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[object], object]]]] = {
         "mean": ("mean", _choice(MEANS)),
         "throughput_mean": ("throughput_mean", _choice(THROUGHPUT_MEANS)),
         "reference": ("reference", _reference),
+        "reference_scale": ("reference_scale", _number(0, 1000, open_low=True)),
         "reference_throughput": ("reference_throughput", _number(0, _BIG, open_low=True)),
         "min_util": ("min_util", _number(0, 1)),
         "max_util": ("max_util", _number(0, 1)),

@@ -245,6 +245,11 @@ def measure_reference(
     value = aggregate_throughput(pairs, config.throughput_mean)
     if value is None:
         return None, f"{config.reference} could not be measured"
+    if config.reference_scale != 1.0:
+        return (
+            value * config.reference_scale,
+            f"{config.reference_scale:g} x {config.reference}, {how}",
+        )
     return value, f"{config.reference}, {how}"
 
 

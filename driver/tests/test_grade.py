@@ -399,3 +399,25 @@ def test_junit_names_each_trace_under_the_allocator(cli, config, write_trace, tm
         ("mallocsim.segfault_c", "b_fine"),
     ]
     assert "SIGSEGV" in cases[0].find("failure").text and cases[1].find("failure") is None
+
+
+def test_a_course_scales_the_reference_and_the_grade_says_which_measure_it_used(
+    cli, config, write_trace, tmp_path
+):
+    from dataclasses import replace
+
+    from mallocsim.config import for_lab
+    from mallocsim.grading import measure_reference
+    from mallocsim.trace import load_trace
+
+    trace = load_trace(write_trace("quarter", QUARTER_WASTE * 20))
+    counted = for_lab("csapp")  # glibc's instructions: the same every run
+    whole, source = measure_reference([trace], counted, 60.0)
+    half, scaled = measure_reference([trace], replace(counted, reference_scale=0.5), 60.0)
+    assert half == pytest.approx(whole / 2) and whole is not None
+    assert source == "glibc, counted by callgrind the same way"
+    assert scaled == "0.5 x glibc, counted by callgrind the same way"
+    junit = tmp_path / "report.xml"
+    grade(cli, "good_bump", "classic", "--config", config(), "--junit", junit, trace.path)
+    properties = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
+    assert (properties["lab"], properties["throughput_measure"]) == ("mallocsim", "time")
