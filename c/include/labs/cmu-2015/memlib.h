@@ -1,18 +1,23 @@
 /*
  * labs/cmu-2015/memlib.h - the older 64-bit CMU 15-213 malloc lab's heap (the handouts of about
- * F13 to S15), for a student's unchanged mm.c.
+ * F13 to F15), for a student's unchanged mm.c.
  *
  * Written for mallocsim (not copied from the handouts) to declare what their memlib.h declares
  * for the student, with the same types, over mallocsim's simulated heap (the project's memlib.h
- * has the contract). Unlike the CS:APP handout's, their mem_sbrk takes an intptr_t.
+ * has the contract). As in the CS:APP handout (the Fall 2015 copy read for this), mem_sbrk takes
+ * an int: the name is mapped to mem_sbrk_int, which really takes one (see labs/csapp/memlib.h for
+ * why an int cannot be passed where an intptr_t is expected) and refuses a negative incr.
  */
 #ifndef MALLOCSIM_LABS_CMU_2015_MEMLIB_H
 #define MALLOCSIM_LABS_CMU_2015_MEMLIB_H
 
-#include <stdint.h>
 #include <unistd.h>
 
-void *mem_sbrk(intptr_t incr);
+#define mem_sbrk mem_sbrk_int
+
+void mem_init(void);
+void mem_deinit(void);
+void *mem_sbrk(int incr);
 void mem_reset_brk(void);
 void *mem_heap_lo(void); /* the heap's first byte */
 void *mem_heap_hi(void); /* the heap's last byte */
