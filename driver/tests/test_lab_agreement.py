@@ -23,7 +23,7 @@ import pytest
 from mallocsim.allocators import resolve
 from mallocsim.config import for_lab
 from mallocsim.grade_report import driver_line
-from mallocsim.labs import LABS
+from mallocsim.labs import LABS, trace_rules
 from mallocsim.replay import ReplayOptions
 from mallocsim.results import TraceResult
 from mallocsim.runner import options_for_lab, replay_all
@@ -144,3 +144,48 @@ def test_cmu_2015_utilizations_match_the_fall_2015_driver():
     for trace, driver in expected_traces("cmu-2015", "cmu2015_implicit", part).items():
         assert mine[trace].valid == driver["valid"], (trace, mine[trace].error)
         assert shown(mine[trace].utilization, "cmu-2015") == driver["util"], trace
+
+
+def _driver_timed(result: TraceResult, thru: str, seconds_per_unit: float) -> TraceResult:
+    """Our result with the driver's own time for the trace ("ops time Kops", as it printed)."""
+    _, time, _ = thru.split()
+    seconds = float(time) * seconds_per_unit
+    return replace(result, seconds=seconds, ops_per_sec=result.ops / seconds)
+
+
+@pytest.mark.parametrize("fixture", ["csapp_implicit", "csapp_explicit"])
+def test_the_csapp_formula_gives_the_drivers_index_from_its_own_times(fixture):
+    # The throughput part too: our utilizations (equal to the driver's, above) and the times the
+    # driver measured give the index it printed, to its last digit.
+    mine = results("csapp", fixture, "classic")
+    driver = expected_traces("csapp", fixture)
+    graded = [_driver_timed(mine[name], driver[name]["thru"], 1.0) for name in LABS["csapp"].traces]
+    got = score(graded, {}, replace(for_lab("csapp"), throughput="time"), 600e3, "the lab's")
+    assert driver_line(got) == VERDICTS["csapp"][fixture]["summary"]["index"]
+
+
+def test_the_cmu_formula_gives_the_f20_drivers_index_from_its_own_times():
+    # Each trace was a run of its own, against the placeholder reference the driver was given
+    # (10,000 Kops/s, see "how"); its time is printed in milliseconds.
+    mine = results("cmu", "cmu_segregated", "cmu")
+    config = replace(for_lab("cmu"), throughput="time")
+    for name, driver in expected_traces("cmu-f20", "cmu_segregated").items():
+        if not driver["valid"]:
+            continue
+        trace = load_trace(SHARED_TRACES / "cmu" / f"{name}.rep")
+        rules = trace_rules(LABS["cmu"], [(name, trace.info.format, trace.info.weight)])
+        timed = _driver_timed(mine[name], driver["thru"], 1e-3)
+        got = score([timed], rules, config, 10000e3, "the placeholder")
+        assert driver_line(got) == driver["index"], name
+
+
+def test_the_cmu_2015_formula_gives_the_f15_drivers_index_from_its_own_times():
+    # Each classic trace alone (its header rewritten to weight 1 for that driver), against the
+    # handout's absolute 13,000 Kops/s: "Perf index = 59 (util) & 12 (thru) = 71/100".
+    part = "classic_traces_header_rewritten"
+    mine = results("cmu-2015", "cmu2015_implicit", "classic")
+    config = replace(for_lab("cmu-2015"), throughput="time")
+    for name, driver in expected_traces("cmu-2015", "cmu2015_implicit", part).items():
+        timed = _driver_timed(mine[name], driver["thru"], 1.0)
+        got = score([timed], {}, config, config.reference_throughput, "the lab's")
+        assert driver_line(got) == driver["index"], name
