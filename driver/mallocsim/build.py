@@ -165,6 +165,11 @@ def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: P
         f"-L{NATIVE_DIR}", "-lmsheap", f"-Wl,-rpath,{NATIVE_DIR}", "-Wl,-z,defs",
     ]  # fmt: skip
     done = _run(command, work, source)
+    if done.returncode != 0 and lab.team and "undefined reference to `team'" in done.stderr:
+        raise BuildError(
+            f"{source}: defines no team record (team_t team = {{...}}): the {lab.name} lab's "
+            f"driver prints it and refuses to run without one\n{_messages(done)}"
+        )
     if done.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(done)}")
     (work / "mm.c").write_bytes(text)  # the student's file as given, for anyone who looks

@@ -8,6 +8,7 @@ import pytest
 
 from .test_build import CSAPP_TEMPLATE, TRACE, source
 
+TEAM = '\nteam_t team = {"t", "A. Student", "astudent", "", ""};\n'
 # 22 MB live at once: past the CS:APP lab's 20 MB heap, nothing for mallocsim's.
 BIG = "a 0 11000000\na 1 11000000\nf 0\nf 1\n"
 
@@ -139,3 +140,42 @@ def test_the_same_submission_gets_the_same_grade_every_run(cli, write_trace, tmp
     }
     assert all(run.status == 0 for run in outputs), outputs[0].err
     assert len(scores) == 1 and len(instructions) == 1
+
+
+@pytest.mark.parametrize(
+    ("fixture", "text", "note"),
+    [
+        (
+            "realloc_drops_data",
+            "a 0 48\nr 0 64\n",
+            "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes",
+        ),
+        (
+            "overlap",
+            "a 0 32\nf 0\na 1 32\na 2 32\n",
+            "the CS:APP driver checks only a new block's two ends for overlap",
+        ),
+    ],
+)
+def test_where_the_csapp_driver_cannot_see_a_fault_the_grade_says_so(
+    cli, write_trace, tmp_path, fixture, text, note
+):
+    from .conftest import FIXTURE_ALLOCATORS
+
+    trace = write_trace("t", text)
+    source = tmp_path / f"{fixture}.c"  # the fixture with the team record the lab requires
+    source.write_text((FIXTURE_ALLOCATORS / f"{fixture}.c").read_text() + TEAM)
+    run = cli("grade", source, "--lab", "csapp", "--throughput", "time", trace)
+    assert run.status == 1 and note in run.out
+
+
+def test_a_csapp_file_without_a_team_record_is_told_so(cli, write_trace):
+    from .conftest import FIXTURE_ALLOCATORS
+
+    source = FIXTURE_ALLOCATORS / "overlap.c"
+    run = cli("grade", source, "--lab", "csapp", write_trace("t", TRACE))
+    assert run.status == 1
+    assert run.err.splitlines()[0] == (
+        f"mallocsim grade: {source}: defines no team record (team_t team = {{...}}): the csapp "
+        "lab's driver prints it and refuses to run without one"
+    )
