@@ -89,8 +89,8 @@ def explain(score: Score) -> str:
         lines.append(f"  no trace was run: {score.penalty}")
         lines.append(f"  score               0 / {score.max_points:g}")
         return "\n".join(lines)
-    in_u = sum(t.counts_utilization for t in score.per_trace)
-    in_t = sum(t.counts_throughput for t in score.per_trace)
+    in_u = _counted(score, "counts_utilization")
+    in_t = _counted(score, "counts_throughput")
     aggregate = (
         "harmonic mean of the per-trace throughputs"
         if score.throughput_mean == "harmonic"
@@ -108,10 +108,9 @@ def explain(score: Score) -> str:
         else "-"
     )
     lines += [
-        f"  utilization U       {percent(score.utilization)} "
-        f"(mean over the {in_u} traces marked *)",
+        f"  utilization U       {percent(score.utilization)} (mean over {in_u} marked *)",
         f"  throughput T        {_throughput(score.measure, score.throughput)} "
-        f"({aggregate} over the {in_t} traces marked T)",
+        f"({aggregate} over {in_t} marked T)",
         f"  measured in         {measure}",
         f"  reference T_ref     {_throughput(score.measure, score.reference_throughput)} "
         f"({score.reference_source or 'not needed'})",
@@ -127,6 +126,16 @@ def explain(score: Score) -> str:
     driver = "CMU 15-213" if score.formula == "cmu" else "CS:APP"
     lines.append(f"As the {driver} mdriver prints it: {driver_line(score)}")
     return "\n".join(lines)
+
+
+def _counted(score: Score, mark: str) -> str:
+    """ "the 11 traces" a measure is taken over, or "the 6 valid traces of the 11" when
+    invalid ones count for nothing (invalid = "zero": the index is 0 anyway)."""
+    marked = [t for t in score.per_trace if getattr(t, mark)]
+    valid = sum(t.valid for t in marked)
+    if valid == len(marked) or score.invalid == "trace":
+        return f"the {len(marked)} traces"
+    return f"the {valid} valid traces of the {len(marked)}"
 
 
 def driver_line(score: Score) -> str:

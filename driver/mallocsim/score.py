@@ -83,6 +83,7 @@ class Score:
     index_digits: int  # how the lab's driver prints it
     index_joiner: str  # what it prints between the two parts
     penalty: str | None  # why the index was cut, one line
+    invalid: str  # the penalty rule: "zero" (the index is 0) or "trace" (an invalid one counts 0)
     points: float
     max_points: float
     per_trace: tuple[TraceScore, ...]
@@ -225,6 +226,7 @@ def score(
         index_digits=config.index_digits,
         index_joiner=config.index_joiner,
         penalty=penalty,
+        invalid=config.invalid,
         points=points,
         max_points=config.correctness_points + config.performance_points,
         per_trace=per_trace,
@@ -252,6 +254,7 @@ def failed_score(config: GradingConfig, why: str) -> Score:
         index_digits=config.index_digits,
         index_joiner=config.index_joiner,
         penalty=why,
+        invalid=config.invalid,
         points=0.0,
         max_points=config.correctness_points + config.performance_points,
         per_trace=(),

@@ -212,3 +212,18 @@ def test_missing_config_file(tmp_path):
 
 def test_parse_config_from_a_document():
     assert parse_config({"points": {"correctness": 10}}).correctness_points == 10.0
+
+
+def test_the_explanation_names_the_traces_each_measure_was_taken_over():
+    from mallocsim.grade_report import explain
+
+    got = score(
+        [result("a", 0.9, 3000, 0.5), result("b", 0.7, 2000, 0.5, valid=False)],
+        rules("a", "b"),
+        CSAPP,
+        10000.0,
+        "configured",
+    )
+    text = explain(got)
+    assert "90.0% (mean over the 1 valid traces of the 2 marked *)" in text
+    assert "As the CS:APP mdriver prints it: Terminated with 1 errors" in text
