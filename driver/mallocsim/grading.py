@@ -29,7 +29,7 @@ from mallocsim.config import GradingConfig, require_listed
 from mallocsim.constants import DIALECTS
 from mallocsim.errors import UsageError
 from mallocsim.forbidden import checked_library, dynamic_symbols
-from mallocsim.instructions import pass_instructions
+from mallocsim.instructions import pass_instructions, require_valgrind
 from mallocsim.isolate import replay_isolated
 from mallocsim.labs import (
     DEFAULT_LAB,
@@ -139,10 +139,13 @@ def grade(
     config: GradingConfig,
     timeout: float | None = None,
 ) -> Grade:
-    """Grade one allocator on a plan's traces under its configuration's lab."""
+    """Grade one allocator on a plan's traces under its configuration's lab. Raises
+    UsageError only for the grader's own set-up (counting instructions without valgrind)."""
     timeout = timeout or config.timeout
     lab = config.profile
     notes = list(plan.notes)
+    if config.throughput == "instructions":  # the grader's set-up, not the student's fault
+        require_valgrind('throughput = "instructions" (--throughput time does without it)')
     build, library, problem = prepare(spec)
     if problem is not None:
         return Grade(spec.name, (), failed_score(config, problem.splitlines()[0]), problem)

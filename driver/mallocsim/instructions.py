@@ -32,6 +32,14 @@ _TOTALS = re.compile(rb"^(?:totals|summary): (\d+)", re.M)
 COUNT_TIMEOUT = 1800.0  # seconds for one allocator's callgrind run over all its traces
 
 
+def require_valgrind(asked_by: str) -> str:
+    """valgrind's path; a UsageError naming what asked for it when it is not installed."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise UsageError(f"{asked_by} needs valgrind (apt-get install valgrind)")
+    return valgrind
+
+
 def count_instructions(
     spec: AllocatorSpec,
     traces: Sequence[str | Path],
@@ -41,9 +49,7 @@ def count_instructions(
     """Instructions per op for each trace (by trace name) on one allocator; a
     trace the allocator fails under callgrind is left out. Raises UsageError
     when callgrind cannot run it at all (or not within `timeout` seconds)."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise UsageError("--instructions needs valgrind (apt-get install valgrind)")
+    valgrind = require_valgrind("--instructions")
     library = library_for(spec)
     with tempfile.TemporaryDirectory(prefix="mallocsim-callgrind-") as scratch:
         out = Path(scratch) / "callgrind.out"

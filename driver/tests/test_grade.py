@@ -421,3 +421,18 @@ def test_a_course_scales_the_reference_and_the_grade_says_which_measure_it_used(
     grade(cli, "good_bump", "classic", "--config", config(), "--junit", junit, trace.path)
     properties = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
     assert (properties["lab"], properties["throughput_measure"]) == ("mallocsim", "time")
+
+
+def test_counting_instructions_without_valgrind_is_one_line_before_any_work(
+    cli, write_trace, monkeypatch
+):
+    import shutil
+
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "valgrind" else real(name))
+    run = grade(cli, "good_bump", "classic", write_trace("t", QUARTER_WASTE))
+    assert run.status == 2 and run.out == ""
+    assert run.err.strip() == (
+        'mallocsim grade: throughput = "instructions" (--throughput time does without it) '
+        "needs valgrind (apt-get install valgrind)"
+    )
