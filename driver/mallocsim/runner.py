@@ -22,15 +22,15 @@ from mallocsim.trace import Trace
 
 def options_for_lab(lab: LabProfile, options: ReplayOptions | None = None) -> ReplayOptions:
     """`options` with the checks a lab's driver requires: its alignment, heap limit
-    and no-shrink rule, its realloc(p, 0) rule, and a poisoned fresh heap (the labs'
-    drivers reuse the last pass's bytes; a fixed pattern makes that reproducible)."""
+    and no-shrink rule, its realloc(p, 0) rule, and its fresh heap (poisoned: the labs'
+    drivers reuse the last pass's bytes, and a fixed pattern makes that reproducible)."""
     return replace(
         options or ReplayOptions(),
         alignment=lab.alignment,
         heap_limit=lab.heap_limit,
         heap_shrinks=lab.heap_shrinks,
         realloc_zero_null=lab.realloc_zero_null,
-        dirty_heap=True,
+        dirty_heap=lab.fresh_heap == "poisoned",
     )
 
 

@@ -32,6 +32,7 @@ def test_each_lab_says_what_its_driver_requires():
     assert (ours.alignment, ours.heap_limit, ours.dialect) == (16, None, None)
     for lab in LABS.values():  # every profile is complete and consistent
         assert lab.alignment in (8, 16) and lab.checkers
+        assert lab.fresh_heap == "poisoned"  # no driver clears the heap between passes
         assert lab.scoring.formula in ("csapp", "cmu")
         assert len(set(lab.traces)) == len(lab.traces)
 
