@@ -90,16 +90,16 @@ class LabProfile:
     alignment: int  # every payload pointer a multiple of this
     heap_limit: int | None  # bytes the heap may reach (mem_sbrk fails past it); None: no limit
     heap_shrinks: bool  # whether a negative mem_sbrk is allowed
-    # Fresh heap memory in the checked passes: "poisoned" (0xA5 bytes, reproducibly) or "zeroed".
-    # The real drivers never clear the heap: it holds the last pass's bytes, which a poison
-    # stands for on every run alike.
-    fresh_heap: str = "poisoned"
     team: bool  # the classic team_t check before any trace runs
     realloc_zero_null: bool  # realloc(p, 0) must free the block and return NULL
     traces: tuple[str, ...]  # the default trace list, in its order; () = every trace given
     header_weights: bool  # traces count by their header's CMU weight (else all count)
     scoring: Scoring
     driver_quirks: tuple[str, ...] = ()  # where this lab's driver is wrong (see quirks.py)
+    # Fresh heap memory in the checked passes: "poisoned" (0xA5 bytes, reproducibly) or "zeroed".
+    # The real drivers never clear the heap: it holds the last pass's bytes, which a poison
+    # stands for on every run alike.
+    fresh_heap: str = "poisoned"
 
 
 CSAPP_TRACES = (
