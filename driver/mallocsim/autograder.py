@@ -1,11 +1,17 @@
 """Autograder output: Gradescope's results.json and JUnit XML, from one Grade.
 
-Gradescope (its "results.json" specification): a top-level score and output,
-and a list of tests, each with name, score, max_score and output. We write
-one test per trace (its correctness points and its diagnosis) and one for the
-performance index (the performance points and the score's breakdown). An
-allocator that could not be run at all (does not compile, makes forbidden
-calls, cannot be loaded) gets one test holding the reason, and score 0.
+Gradescope (its documented results.json format, "Autograder Specifications"):
+the top-level score (rounded to the course's [gradescope] score_digits),
+execution_time (whole seconds), output and its format, the visibility of the
+tests and of the autograder's stdout, extra_data (the lab, the throughput
+measure, the index), the tests, and, where the course asks, the leaderboard.
+One test per trace (its correctness points, its diagnosis, passed or failed)
+and one for the performance index (the performance points and the score's
+breakdown, failed when an invalid trace zeroed it). An allocator that could
+not be run at all (does not compile, makes forbidden calls, fails the team
+check, cannot be loaded) gets one failed test holding the reason, and score 0.
+driver/tests/gradescope_results.schema.json is that format as a JSON Schema,
+which the tests hold every file we write to.
 
 JUnit XML: one testsuite, one testcase per trace, a <failure> holding the
 diagnosis for each invalid one, and the score as suite properties, which CI
@@ -18,6 +24,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from mallocsim.config import GradingConfig
 from mallocsim.grade_report import explain, format_grade
 from mallocsim.grading import Grade
 from mallocsim.results import TraceResult
@@ -34,49 +41,85 @@ def _trace_output(result: TraceResult) -> str:
     return ", ".join(parts)
 
 
-def gradescope_results(grade: Grade) -> dict:
-    """The results.json document."""
+def gradescope_results(grade: Grade, config: GradingConfig | None = None) -> dict:
+    """The results.json document, with the course's Gradescope settings."""
+    config = config or GradingConfig()
     score = grade.score
-    if grade.problem is not None:
+
+    def points(value: float) -> float:
+        return round(value, config.score_digits)
+
+    def test(name: str, earned: float, most: float, passed: bool, output: str) -> dict:
         return {
-            "score": 0.0,
-            "output": f"{grade.allocator} could not be graded.\n\n{format_grade(grade)}",
-            "tests": [
-                {
-                    "name": f"build and load {grade.allocator}",
-                    "score": 0.0,
-                    "max_score": score.max_points,
-                    "output": grade.problem,
-                }
-            ],
+            "name": name,
+            "score": points(earned),
+            "max_score": points(most),
+            "status": "passed" if passed else "failed",
+            "output": output,
+            "output_format": "text",
+            "visibility": config.gradescope_visibility,
         }
-    tests = [
-        {
-            "name": f"trace {part.trace}",
-            "score": part.points,
-            "max_score": part.max_points,
-            "output": _trace_output(result),
-        }
-        for part, result in zip(score.per_trace, grade.results, strict=True)
-    ]
-    performance_max = score.max_points - sum(part.max_points for part in score.per_trace)
-    tests.append(
-        {
-            "name": "performance index",
-            "score": performance_max * score.index / 100.0,
-            "max_score": performance_max,
-            "output": explain(score),
-        }
-    )
-    return {
-        "score": score.points,
-        "output": format_grade(grade),
+
+    if grade.problem is not None:
+        tests = [
+            test(f"build and load {grade.allocator}", 0.0, score.max_points, False, grade.problem)
+        ]
+        summary = f"{grade.allocator} could not be graded.\n\n"
+    else:
+        tests = [
+            test(f"trace {part.trace}", part.points, part.max_points, part.valid, _trace_output(r))
+            for part, r in zip(score.per_trace, grade.results, strict=True)
+        ]
+        performance_max = score.max_points - sum(part.max_points for part in score.per_trace)
+        earned = performance_max * score.index / 100.0
+        tests.append(
+            test(
+                "performance index", earned, performance_max, score.penalty is None, explain(score)
+            )
+        )
+        summary = ""
+    for number, entry in enumerate(tests, 1):
+        entry["number"] = str(number)
+    document = {
+        "score": points(score.points),
+        "execution_time": max(0, round(grade.seconds)),
+        "output": summary + format_grade(grade),
+        "output_format": "text",
+        "visibility": config.gradescope_visibility,
+        "stdout_visibility": config.gradescope_stdout_visibility,
+        "extra_data": {
+            "lab": score.lab,
+            "throughput_measure": score.measure,
+            "performance_index": round(score.index, 4),
+            "valid_traces": score.valid,
+            "traces": score.traces,
+        },
         "tests": tests,
     }
+    if config.leaderboard:
+        document["leaderboard"] = _leaderboard(grade)
+    return document
 
 
-def write_gradescope(grade: Grade, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(gradescope_results(grade), indent=2) + "\n")
+def _leaderboard(grade: Grade) -> list[dict]:
+    """The columns a course's leaderboard shows: utilization, speed against the
+    reference, and the index (0 for an allocator that could not be graded)."""
+    score = grade.score
+    ratio = (
+        score.throughput / score.reference_throughput
+        if score.throughput is not None and score.reference_throughput
+        else 0.0
+    )
+    return [
+        {"name": "Utilization %", "value": round(100 * (score.utilization or 0.0), 1)},
+        {"name": "Speed / reference", "value": round(ratio, 3)},
+        {"name": "Performance index", "value": round(score.index, 1)},
+    ]
+
+
+def write_gradescope(grade: Grade, path: str | Path, config: GradingConfig | None = None) -> None:
+    document = gradescope_results(grade, config)
+    Path(path).write_text(json.dumps(document, indent=2) + "\n")
 
 
 def junit_tree(grade: Grade) -> ET.ElementTree:

@@ -7,6 +7,7 @@ for a commented example):
   [score]   formula, util_weight, mean, throughput_mean, reference_throughput,
             reference, min_util, max_util, min_speed_ratio, max_speed_ratio, invalid
   [points]  correctness, performance
+  [gradescope] visibility, stdout_visibility, score_digits, leaderboard
   [[traces]] name, weight, utilization, throughput   (one table per trace)
 
 Every key left out takes the lab's value (labs.py: `lab = "csapp"` scores with
@@ -36,6 +37,8 @@ FORMULAS = ("csapp", "cmu")
 MEANS = ("arithmetic", "harmonic")
 THROUGHPUT_MEANS = ("total", "harmonic")
 PENALTIES = ("zero", "trace")
+# Gradescope's documented visibility settings (tests, and the autograder's stdout).
+GRADESCOPE_VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
 class ConfigError(UsageError):
@@ -72,6 +75,12 @@ class GradingConfig:
     correctness_points: float = 0.0  # split evenly over the traces, earned by valid ones
     performance_points: float = 100.0  # earned in proportion to the index
     traces: tuple[TraceRule, ...] = ()  # empty: the lab's list, or every trace given
+    # Gradescope's results.json: when students see the tests and the autograder's stdout, the
+    # decimals of every score, and whether the submission goes on the leaderboard.
+    gradescope_visibility: str = "visible"
+    gradescope_stdout_visibility: str = "hidden"
+    score_digits: int = 2
+    leaderboard: bool = False
 
     @property
     def profile(self) -> LabProfile:
@@ -130,6 +139,12 @@ def _boolean(value: object) -> object:
     return value
 
 
+def _digits(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
+        raise ValueError(f"expected a whole number of decimals from 0 to 6, got {value!r}")
+    return value
+
+
 def _reference(value: object) -> object:
     if not isinstance(value, str) or not value or "/" in value or value.endswith((".c", ".so")):
         raise ValueError(f"expected glibc or a built-in policy name, got {value!r}")
@@ -171,6 +186,12 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[object], object]]]] = {
     "points": {
         "correctness": ("correctness_points", _number(0, _BIG)),
         "performance": ("performance_points", _number(0, _BIG)),
+    },
+    "gradescope": {
+        "visibility": ("gradescope_visibility", _choice(GRADESCOPE_VISIBILITIES)),
+        "stdout_visibility": ("gradescope_stdout_visibility", _choice(GRADESCOPE_VISIBILITIES)),
+        "score_digits": ("score_digits", _digits),
+        "leaderboard": ("leaderboard", _boolean),
     },
 }
 _TRACE_SCHEMA: dict[str, Callable[[object], object]] = {

@@ -19,6 +19,7 @@ Nothing here raises for the allocator's faults: they are in the Grade.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,6 +66,7 @@ class Grade:
     team: Team | None = None
     warnings: tuple[str, ...] = ()  # the compiler's, dangerous first
     notes: tuple[str, ...] = ()  # one line each: the checker, traces left out, driver quirks
+    seconds: float = 0.0  # how long the grade took, wall time
 
     @property
     def passed(self) -> bool:
@@ -139,8 +141,20 @@ def grade(
     config: GradingConfig,
     timeout: float | None = None,
 ) -> Grade:
-    """Grade one allocator on a plan's traces under its configuration's lab. Raises
-    UsageError only for the grader's own set-up (counting instructions without valgrind)."""
+    """Grade one allocator on a plan's traces under its configuration's lab, with the
+    wall time it took. Raises UsageError only for the grader's own set-up (counting
+    instructions without valgrind)."""
+    start = time.monotonic()
+    made = _grade(spec, plan, config, timeout)
+    return replace(made, seconds=time.monotonic() - start)
+
+
+def _grade(
+    spec: AllocatorSpec,
+    plan: GradePlan,
+    config: GradingConfig,
+    timeout: float | None,
+) -> Grade:
     timeout = timeout or config.timeout
     lab = config.profile
     notes = list(plan.notes)

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"correct:{result.score.valid}")
         print(f"perfidx:{result.score.index:.0f}")
     if args.gradescope:
-        write_gradescope(result, args.gradescope)
+        write_gradescope(result, args.gradescope, config)
     if args.junit:
         write_junit(result, args.junit)
     return EXIT_OK if result.passed else EXIT_INVALID
