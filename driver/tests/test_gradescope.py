@@ -7,6 +7,7 @@ leaderboard."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import jsonschema
 import pytest
@@ -118,3 +119,92 @@ def test_bad_gradescope_settings_are_one_line(cli, write_trace, tmp_path):
     assert run.err.strip().endswith(
         "[gradescope] score_digits: expected a whole number of decimals from 0 to 6, got 9"
     )
+
+
+# ------------------------------------------------- init --gradescope, run as Gradescope would
+
+
+@pytest.fixture
+def autograder(cli, tmp_path):
+    """An autograder written by `init --gradescope`, laid out as Gradescope lays it out:
+    (the /autograder root, a function that runs run_autograder on a submission folder)."""
+    import os
+    import subprocess
+
+    from .conftest import REPO
+
+    traces = tmp_path / "course-traces"
+    traces.mkdir()
+    (traces / "one.rep").write_text(TRACE)
+    zipped = tmp_path / "zip"
+    run = cli("init", "--gradescope", "--traces", traces, zipped)
+    assert run.status == 0, run.err
+    course = COURSE.replace("[grade]\n", '[grade]\ndialect = "classic"\n')
+    (zipped / "grading.toml").write_text(course)  # the course's own settings
+    root = tmp_path / "autograder"
+    shutil.copytree(zipped, root / "source")
+
+    def submit(*files: tuple[str, str]) -> dict:
+        submission = root / "submission"
+        shutil.rmtree(submission, ignore_errors=True)
+        submission.mkdir()
+        for name, text in files:
+            (submission / name).write_text(text)
+        env = {**os.environ, "MALLOCSIM_AUTOGRADER_ROOT": str(root),
+               "MALLOCSIM": str(REPO / ".venv" / "bin" / "mallocsim")}  # fmt: skip
+        if not (REPO / ".venv" / "bin" / "mallocsim").exists():
+            pytest.skip("no .venv/bin/mallocsim to stand for the image's /opt/mallocsim")
+        done = subprocess.run([root / "source" / "run_autograder"], env=env, check=False)
+        assert done.returncode == 0  # Gradescope reads results.json, whatever happened
+        document = json.loads((root / "results" / "results.json").read_text())
+        jsonschema.validate(document, SCHEMA)
+        return document
+
+    return zipped, submit
+
+
+def test_init_gradescope_writes_a_complete_autograder(autograder):
+    import os
+
+    zipped, _ = autograder
+    for script in ("setup.sh", "run_autograder"):
+        assert os.access(zipped / script, os.X_OK)
+    source = zipped / "mallocsim-src"
+    for needed in ("setup.py", "pyproject.toml", "Makefile", "c/src/replay.c",
+                   "c/include/labs/ms_lab_adapter.h", "driver/mallocsim/labs.py"):  # fmt: skip
+        assert (source / needed).is_file(), needed
+    assert not (source / "driver" / "mallocsim" / "_native").exists()  # built on the image
+    assert (
+        "pip install --quiet /autograder/source/mallocsim-src" in (zipped / "setup.sh").read_text()
+    )
+    assert (zipped / "traces" / "one.rep").is_file()
+
+
+def test_run_autograder_grades_a_submission_as_gradescope_runs_it(autograder):
+    _, submit = autograder
+    document = submit(("mm.c", (FIXTURE_ALLOCATORS / "good_bump.c").read_text()))
+    assert [t["status"] for t in document["tests"]] == ["passed", "passed"]
+    assert document["score"] > 30
+
+
+def test_run_autograder_always_writes_results(autograder):
+    _, submit = autograder
+    missing = submit(("allocator.c", "int x;\n"))
+    assert missing["score"] == 0.0 and "No mm.c in the submission" in missing["output"]
+    broken = submit(("mm.c", '#include "mm.h"\nint mm_init(void) { return 0 }\n'))
+    assert broken["score"] == 0.0 and broken["tests"][0]["status"] == "failed"
+    # The course's own mistake: a results.json that says to tell the instructor.
+    zipped, _ = autograder
+    (zipped.parent / "autograder" / "source" / "grading.toml").write_text("[grade]\nlab = 'x'\n")
+    failed = submit(("mm.c", (FIXTURE_ALLOCATORS / "good_bump.c").read_text()))
+    assert (
+        "could not grade this submission (exit 2); please tell your instructor" in failed["output"]
+    )
+    assert "[grade] lab: expected one of" in failed["output"]
+
+
+def test_init_gradescope_refuses_bad_traces_before_writing_anything(cli, tmp_path):
+    run = cli("init", "--gradescope", "--traces", tmp_path / "none", tmp_path / "lab")
+    assert run.status == 2 and "not a folder of .rep trace files" in run.err
+    assert not (tmp_path / "lab").exists()
+    assert cli("init", "--gradescope", tmp_path / "lab").status == 2
