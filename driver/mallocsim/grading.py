@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for, resolve, spec_build
+from mallocsim.allocators import AllocatorError, AllocatorSpec, resolve, spec_build
 from mallocsim.build import Build
 from mallocsim.config import GradingConfig, require_listed
 from mallocsim.constants import DIALECTS
@@ -42,15 +42,13 @@ from mallocsim.labs import (
     trace_rules,
 )
 from mallocsim.quirks import driver_notes
-from mallocsim.replay import ReplayOptions, failed_result
+from mallocsim.replay import ReplayOptions, failed_result, has_heap_checker
 from mallocsim.results import TraceResult
 from mallocsim.runner import options_for_lab
 from mallocsim.score import Score, aggregate_throughput, failed_score, score, timed_cost
 from mallocsim.team import Team, read_team
 from mallocsim.trace import Trace, load_trace
 
-# The symbols through which the engine calls a heap checker.
-CHECKER_SYMBOLS = ("ms_lab_checkheap", "mm_checkheap")
 TEAM_SYMBOL = "ms_lab_team"  # the build's reader of a classic team_t record
 
 
@@ -120,11 +118,6 @@ def replay_options(config: GradingConfig, check_heap: bool) -> ReplayOptions:
     return options_for_lab(config.profile, base)
 
 
-def has_checker(spec: AllocatorSpec) -> bool:
-    library = library_for(spec)
-    return library is not None and bool(set(CHECKER_SYMBOLS) & dynamic_symbols(library)[1])
-
-
 def prepare(spec: AllocatorSpec) -> tuple[Build | None, Path | None, str | None]:
     """Build the allocator as its lab does and refuse forbidden calls: (its build,
     the library to load, None), or (None, None, why it cannot be graded: a
@@ -165,7 +158,7 @@ def _grade(
         return Grade(spec.name, (), failed_score(config, problem.splitlines()[0]), problem)
     warnings = build.warnings if build is not None else ()
     check_heap = config.check_heap
-    if check_heap and not has_checker(spec):
+    if check_heap and not has_heap_checker(spec):
         why = build.checker_note if build is not None and build.checker_note else None
         notes.append(f"heap checks skipped: {why or 'the allocator has no heap checker to call'}")
         check_heap = False

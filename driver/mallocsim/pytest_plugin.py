@@ -156,12 +156,13 @@ class _Plan:
     def problem(self, spec: AllocatorSpec) -> str | None:
         """Why this allocator cannot run at all (build, forbidden calls), once;
         an allocator without a heap checker to call runs without heap checks."""
-        from mallocsim.grading import has_checker, prepare
+        from mallocsim.grading import prepare
+        from mallocsim.replay import has_heap_checker
 
         if spec.name not in self._problems:
             build, _, problem = prepare(spec)
             self._problems[spec.name] = problem
-            if problem is None and self.options.check_heap and not has_checker(spec):
+            if problem is None and self.options.check_heap and not has_heap_checker(spec):
                 note = build.checker_note if build is not None else None
                 self._unchecked[spec.name] = note or "the allocator has no heap checker to call"
         return self._problems[spec.name]

@@ -117,6 +117,12 @@ class ReplayOptions:
 CHECKER_SYMBOLS = ("ms_lab_checkheap", "mm_checkheap")
 
 
+def has_heap_checker(spec: AllocatorSpec) -> bool:
+    """Whether the allocator exports a heap checker the engine can call (builds an mm.c first)."""
+    library = library_for(spec)
+    return library is not None and bool(set(CHECKER_SYMBOLS) & dynamic_symbols(library)[1])
+
+
 def require_heap_checker(spec: AllocatorSpec, asked_by: str) -> None:
     """Refuse heap checks of an allocator with no heap checker to call (glibc,
     or a library or mm.c that defines none), once and before any trace runs:
@@ -125,8 +131,7 @@ def require_heap_checker(spec: AllocatorSpec, asked_by: str) -> None:
     first (cached); raises AllocatorError. (A checker the adapter could not
     type, ms_lab_checkheap_kind() == 0, is found only when the engine loads
     it: each trace then fails with MS_FAIL_NO_CHECKHEAP.)"""
-    library = library_for(spec)
-    if library is None or not set(CHECKER_SYMBOLS) & dynamic_symbols(library)[1]:
+    if not has_heap_checker(spec):
         raise AllocatorError(f"{asked_by}: {spec.name} has no mm_checkheap to call")
 
 
