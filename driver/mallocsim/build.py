@@ -26,7 +26,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from mallocsim._native import HEADER_DIR, NATIVE_DIR
@@ -105,23 +105,23 @@ def build_source(
     if meta.exists():
         try:
             saved = json.loads(meta.read_text())
-            return Build(
-                Path(saved["library"]), tuple(saved["warnings"]), saved["checker"], saved["note"]
-            )
+            return Build(**{**saved, "library": Path(saved["library"]),
+                            "warnings": tuple(saved["warnings"])})  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is rebuilt
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", dir=folder.parent))
     try:
-        build = _build(source, text, lab, flags, work)
-        saved = {**asdict(build), "library": str(folder / build.library.name)}
-        saved["note"] = saved.pop("checker_note")
-        (work / "build.json").write_text(json.dumps(saved))
+        built = _build(source, text, lab, flags, work)
+        final = replace(built, library=folder / built.library.name)  # where it will be
+        (work / "build.json").write_text(
+            json.dumps({**asdict(final), "library": str(final.library)})
+        )
         try:
             work.rename(folder)
         except OSError:  # another process built it first: theirs serves
             shutil.rmtree(work, ignore_errors=True)
-        return Build(folder / build.library.name, build.warnings, build.checker, build.checker_note)
+        return final
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -14,26 +14,25 @@ from __future__ import annotations
 from mallocsim.grading import Grade
 from mallocsim.labs import LABS
 from mallocsim.report import percent
-from mallocsim.score import Score, TraceScore
+from mallocsim.score import Score
 from mallocsim.table import render_table
 
 DEFINITIONS = "util = peak live payload / heap size at the end; * = counted in U, T = counted in T"
 
 
-def _cost(measure: str, part: TraceScore) -> str:
-    if part.cost is None:
+def _speed(measure: str, throughput: float | None) -> str:
+    """A throughput as the table shows it: instructions per op (the inverse of ops per
+    instruction), or Kops/s."""
+    if not throughput:
         return "-"
     if measure == "instructions":
-        return f"{part.cost / part.ops:,.1f}" if part.ops else "-"
-    return f"{part.ops / part.cost / 1000:,.0f}"
+        return f"{1 / throughput:,.1f}"
+    return f"{throughput / 1000:,.0f}"
 
 
 def _throughput(measure: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if measure == "instructions":
-        return f"{1 / value:,.1f} instructions/op"
-    return f"{value / 1000:,.0f} Kops/s"
+    unit = "instructions/op" if measure == "instructions" else "Kops/s"
+    return "-" if not value else f"{_speed(measure, value)} {unit}"
 
 
 def format_table(score: Score) -> str:
@@ -47,7 +46,7 @@ def format_table(score: Score) -> str:
             percent(part.utilization),
             "*" if part.counts_utilization else "",
             f"{part.ops:,}",
-            _cost(score.measure, part),
+            _speed(score.measure, part.throughput),
             "T" if part.counts_throughput else "",
         )
         for part in score.per_trace
@@ -60,18 +59,10 @@ def format_table(score: Score) -> str:
         percent(score.utilization),
         f"{in_u}*",
         f"{sum(p.ops for p in score.per_trace if p.counts_throughput):,}",
-        _total_speed(score),
+        _speed(score.measure, score.throughput),
         f"{in_t}T",
     )
     return render_table([header], rows, [total])
-
-
-def _total_speed(score: Score) -> str:
-    if score.throughput is None:
-        return "-"
-    if score.measure == "instructions":
-        return f"{1 / score.throughput:,.1f}"
-    return f"{score.throughput / 1000:,.0f}"
 
 
 def explain(score: Score) -> str:

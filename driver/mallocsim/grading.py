@@ -193,7 +193,7 @@ def _grade(
         for t, r in zip(plan.traces, results, strict=True)
         if plan.rules[t.name].throughput and r.valid
     ]
-    reference, source, costs = _throughput(spec, timed, results, config, timeout, notes)
+    reference, source, costs = _throughput(spec, timed, config, timeout, notes)
     graded = score(results, plan.rules, config, reference, source, costs)
     return Grade(spec.name, tuple(results), graded, None, team, warnings, tuple(notes))
 
@@ -201,16 +201,14 @@ def _grade(
 def _throughput(
     spec: AllocatorSpec,
     timed: Sequence[Trace],
-    results: Sequence[TraceResult],
     config: GradingConfig,
     timeout: float,
     notes: list[str],
 ) -> tuple[float | None, str, dict[str, float] | None]:
     """(T_ref, where it came from, per-trace instructions or None for seconds)."""
     if config.throughput == "instructions":
-        budget = max(timeout * max(len(timed), 1), 60.0)
         try:
-            costs = pass_instructions(spec, timed, budget) if timed else {}
+            costs = pass_instructions(spec, timed, _count_budget(timeout, timed)) if timed else {}
         except UsageError as error:
             notes.append(f"throughput not counted: {error}")
             costs = {}
@@ -227,6 +225,12 @@ def _throughput(
     return reference, source, None
 
 
+def _count_budget(timeout: float, traces: Sequence[Trace]) -> float:
+    """Seconds one callgrind run over these traces may take: a trace's time limit each
+    (callgrind is slow), a minute at least."""
+    return max(timeout * len(traces), 60.0)
+
+
 def measure_reference(
     traces: Sequence[Trace], config: GradingConfig, timeout: float
 ) -> tuple[float | None, str]:
@@ -239,7 +243,7 @@ def measure_reference(
     reference = resolve(config.reference, lab=config.lab)
     if config.throughput == "instructions":
         try:
-            costs = pass_instructions(reference, traces, max(timeout * len(traces), 60.0))
+            costs = pass_instructions(reference, traces, _count_budget(timeout, traces))
         except UsageError as error:
             return None, f"{config.reference} could not be counted: {error}"
         pairs = [(t.num_ops, costs.get(t.name, 0.0)) for t in traces]
@@ -304,14 +308,12 @@ def hint_for(
     inits = [r.init_status for r in results if r.fail_kind == "init_failed"]
     if not results or len(inits) != len(results):
         return None
-    # A cmu true read as a classic int is non-zero but not the classic -1; a
-    # classic 0 (success) read as a cmu bool is false.
-    if spec.dialect == "classic" and all(s not in (None, -1) for s in inits):
-        other = "cmu"
-    elif spec.dialect == "cmu" and all(s == 0 for s in inits):
-        other = "classic"
-    else:
+    # A classic 0 (success) read as a cmu bool is false. (The other way round shows
+    # nothing: a cmu true is 1, success for a classic mm_init too, as every lab's
+    # driver tests mm_init() < 0.)
+    if spec.dialect != "cmu" or not all(s == 0 for s in inits):
         return None
+    other = "classic"
     said = f"{spec.name}: mm_init failed as a {other}-dialect allocator's would under "
     said += f"--dialect {spec.dialect}: try "
     if spec.kind == "library" or LABS[spec.lab].dialect is None:

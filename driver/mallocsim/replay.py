@@ -71,7 +71,6 @@ ENGINE_FAIL_KINDS = (
     "heap_growth",
     "engine",
 )
-DRIVER_FAIL_KINDS = ("not_reset", "crash", "timeout", "exit")
 
 
 @cache
@@ -237,10 +236,8 @@ def _checked(
     if valid:
         return result, None, seconds
     message = ffi.string(result.error).decode(errors="replace")
-    # Only a failure at an op names a line; "mm_init failed" names none.
-    op = result.failure.op
-    origin = where(trace, op) if op < trace.num_ops else trace.path or trace.name
-    return result, f"{origin}: {message}", seconds
+    # Only a failure at an op names a line ("mm_init failed" names none: where() says so).
+    return result, f"{where(trace, result.failure.op)}: {message}", seconds
 
 
 def replay_trace(
@@ -261,7 +258,6 @@ def replay_trace(
         progress[0] = phase
         return progress + 1
 
-    _set_heap(options)
     first, error, first_seconds = _checked(trace, alloc, options, enter(PHASE_CHECKED))
     if error:
         return failed_result(trace, spec.name, error, **failure_fields(first.failure, "checked"))
@@ -349,21 +345,11 @@ def run_timed(
         return TimedPasses([room[i] for i in range(passes)], None, {})
     failure = failure_fields(result.failure, "timed")
     message = ffi.string(result.error).decode(errors="replace")
-    op = result.failure.op
-    origin = where(trace, op) if op < trace.num_ops else trace.path or trace.name
+    origin = where(trace, result.failure.op)
     which = failure["fail_pass"]
     if which is not None and failure["fail_kind"] != "heap_growth":
         message += " (the untimed warm-up pass)" if which == 0 else f" (timed pass {which})"
     return TimedPasses([], f"{origin}: in the timed passes: {message}", failure)
-
-
-def time_passes(
-    trace: Trace, alloc: LoadedAllocator, options: ReplayOptions
-) -> tuple[list[float], str | None]:
-    """The seconds of each timed pass, as many as the options ask for; or no
-    passes and the failure a pass met (run_timed has it as data too)."""
-    timed = run_timed(trace, alloc, options)
-    return timed.seconds, timed.error
 
 
 def with_timing(checked: TraceResult, trace: Trace, seconds: Sequence[float]) -> TraceResult:
