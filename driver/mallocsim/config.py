@@ -56,7 +56,7 @@ class GradingConfig:
     timeout: float = 60.0  # seconds a trace may run before the allocator is stopped
     check_heap: bool = False  # call the heap checker after every op (slow)
     min_seconds: float = 0.05  # time each trace at least this long
-    # "instructions": T and T_ref counted in instructions (callgrind), the same on every
+    # "instructions": T and T_ref counted in instructions (valgrind), the same on every
     # run; "time": seconds, as the lab's own driver measures them
     throughput: str = "instructions"
     util_weight: float = 0.6  # the share of utilization in the index (1 - it: throughput)

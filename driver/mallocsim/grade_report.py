@@ -89,7 +89,7 @@ def explain(score: Score) -> str:
         + ("instructions" if score.measure == "instructions" else "seconds")
     )
     measure = (
-        "instructions counted by callgrind: the same on every run"
+        "instructions counted by valgrind: the same on every run"
         if score.measure == "instructions"
         else "seconds of the timed passes, as the lab's driver measures"
     )

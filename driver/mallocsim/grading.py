@@ -8,7 +8,7 @@ their verdicts from here. A grade goes:
   3. every trace the lab grades, each in a child process with a time limit,
      checked under the lab's rules (alignment, heap limit, no shrinking,
      realloc(p, 0), a poisoned fresh heap);
-  4. the throughput: instructions counted by callgrind against a reference
+  4. the throughput: instructions counted by valgrind against a reference
      allocator counted the same way (the default: the same score on every run),
      or seconds as the lab's own driver measures them, against the lab's
      constant or a reference timed now;
@@ -226,8 +226,8 @@ def _throughput(
 
 
 def _count_budget(timeout: float, traces: Sequence[Trace]) -> float:
-    """Seconds one callgrind run over these traces may take: a trace's time limit each
-    (callgrind is slow), a minute at least."""
+    """Seconds one valgrind run over these traces may take: a trace's time limit each
+    (valgrind is slow), a minute at least."""
     return max(timeout * len(traces), 60.0)
 
 
@@ -247,7 +247,7 @@ def measure_reference(
         except UsageError as error:
             return None, f"{config.reference} could not be counted: {error}"
         pairs = [(t.num_ops, costs.get(t.name, 0.0)) for t in traces]
-        how = "counted by callgrind the same way"
+        how = "counted by valgrind the same way"
     else:
         options = ReplayOptions(min_seconds=config.min_seconds)
         results = [replay_isolated(t, reference, options, timeout) for t in traces]

@@ -16,7 +16,7 @@ utilizations, weighted, over the traces that count for it. T is what the lab
 computes over the traces that count for it: total ops / total cost (CS:APP),
 or the harmonic mean of the per-trace throughputs (CMU). The cost of a trace
 is its median timed pass in seconds (measure "time", the lab's own rule), or
-the instructions callgrind counted in one warm pass (measure "instructions":
+the instructions valgrind counted in one cold pass (measure "instructions":
 the same on every run, whatever the machine's load); T_ref is measured the
 same way, or fixed by the lab or the course. Which traces count for which:
 the lab's rules (labs.py) or the configuration's [[traces]].

@@ -83,12 +83,12 @@ def test_t_ref_is_measured_from_glibc_when_not_configured(cli, config, write_tra
     assert "Kops/s (glibc, timed in this run)" in run.out
 
 
-def test_by_default_t_and_t_ref_are_instructions_counted_by_callgrind(cli, config, write_trace):
+def test_by_default_t_and_t_ref_are_instructions_counted_by_valgrind(cli, config, write_trace):
     trace = write_trace("quarter", QUARTER_WASTE * 20)
     run = grade(cli, "good_bump", "classic", trace)
     assert run.status == 0, run.err
-    assert "instructions counted by callgrind: the same on every run" in run.out
-    assert "instructions/op (glibc, counted by callgrind the same way)" in run.out
+    assert "instructions counted by valgrind: the same on every run" in run.out
+    assert "instructions/op (glibc, counted by valgrind the same way)" in run.out
 
 
 def test_the_cmu_formula_and_correctness_points(cli, config, write_trace, tmp_path):
@@ -415,8 +415,8 @@ def test_a_course_scales_the_reference_and_the_grade_says_which_measure_it_used(
     whole, source = measure_reference([trace], counted, 60.0)
     half, scaled = measure_reference([trace], replace(counted, reference_scale=0.5), 60.0)
     assert half == pytest.approx(whole / 2) and whole is not None
-    assert source == "glibc, counted by callgrind the same way"
-    assert scaled == "0.5 x glibc, counted by callgrind the same way"
+    assert source == "glibc, counted by valgrind the same way"
+    assert scaled == "0.5 x glibc, counted by valgrind the same way"
     junit = tmp_path / "report.xml"
     grade(cli, "good_bump", "classic", "--config", config(), "--junit", junit, trace.path)
     properties = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
