@@ -27,6 +27,7 @@ from typing import Any
 from mallocsim._native import ffi
 from mallocsim.allocators import AllocatorSpec
 from mallocsim.errors import UsageError
+from mallocsim.progress import tick_active
 from mallocsim.replay import (
     NO_OP,
     PHASE_CHECKED,
@@ -48,6 +49,7 @@ DEFAULT_TIMEOUT = 120.0  # seconds a trace may take before its child is killed
 # The longest time limit: a day is plenty, and select() cannot wait past a time_t.
 MAX_TIMEOUT = 86400.0
 PROGRESS_WORDS = 3  # phase, op index, timed pass
+TICK_SECONDS = 0.25  # the longest wait for a child between two ticks of the progress lines
 
 
 @dataclass(frozen=True)
@@ -177,15 +179,18 @@ def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str
 
 
 def _read_until(fd: int, timeout: float) -> tuple[str, bool]:
-    """Everything the child writes, or ("", True) when the time runs out."""
+    """Everything the child writes, or ("", True) when the time runs out. It
+    waits TICK_SECONDS at most at a time, ticking the open progress reporters
+    in between: this is where their time moves on (progress.py: no thread)."""
     deadline = time.monotonic() + timeout
     chunks: list[bytes] = []
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             return "", True
-        ready, _, _ = select.select([fd], [], [], left)
+        ready, _, _ = select.select([fd], [], [], min(left, TICK_SECONDS))
         if not ready:
+            tick_active()
             continue
         chunk = os.read(fd, 1 << 16)
         if not chunk:
