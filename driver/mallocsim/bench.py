@@ -38,6 +38,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any
 
 from mallocsim.allocators import AllocatorSpec
@@ -50,6 +51,7 @@ from mallocsim.isolate import (
     run_forked,
     where_it_died,
 )
+from mallocsim.progress import Progress
 from mallocsim.replay import (
     PHASE_TIMED,
     LoadedAllocator,
@@ -61,6 +63,7 @@ from mallocsim.replay import (
 )
 from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean
+from mallocsim.runner import progress_name, progress_outcome, shown_replay
 from mallocsim.table import render_table
 from mallocsim.trace import Trace
 
@@ -105,8 +108,10 @@ def run_bench(
     traces: Sequence[Trace],
     options: ReplayOptions,
     timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
 ) -> list[TraceResult]:
-    """Every allocator on every trace, trace-major.
+    """Every allocator on every trace, trace-major, each step told to
+    `progress` (see progress_total).
 
     Each allocator other than the process's own malloc first replays every
     trace checked in a child process (isolate.py): one that fails there, by a
@@ -115,27 +120,43 @@ def run_bench(
     forked for that trace (_time_isolated), where a crash or a hang is pinned
     on the allocator being timed."""
     untimed = replace(options, timing=False)
+    shown = progress if progress is not None else Progress("bench", 0, mode="quiet")
     checked = {
-        (spec.name, index): replay_isolated(trace, spec, untimed, timeout)
+        (spec.name, index): shown_replay(
+            shown,
+            progress_name(spec.name, trace.name, True),
+            partial(replay_isolated, trace, spec, untimed, timeout),
+        )
         for spec in specs
         if spec.kind != "system"
         for index, trace in enumerate(traces)
     }
     loaded = [LoadedAllocator(spec) for spec in specs]
+    results: list[TraceResult] = []
     try:
-        return [
-            result
-            for index, trace in enumerate(traces)
-            for result in _time_isolated(
+        for index, trace in enumerate(traces):
+            name = f"{trace.name}, timed"
+            shown.started(name)
+            timed = _time_isolated(
                 trace,
                 [(alloc, checked.get((alloc.spec.name, index))) for alloc in loaded],
                 options,
                 timeout,
             )
-        ]
+            failed = [f"{r.allocator} {progress_outcome(r)}" for r in timed if not r.valid]
+            shown.finished(name, ", ".join(failed) or "valid")
+            results += timed
+        return results
     finally:
         for alloc in loaded:
             alloc.close()
+
+
+def progress_total(specs: Sequence[AllocatorSpec], traces: Sequence[Trace]) -> int:
+    """The items run_bench tells its progress of: each trace checked on each
+    allocator but the process's own malloc ("segfit: binary2-bal"), then each
+    trace timed on them all ("binary2-bal, timed")."""
+    return sum(spec.kind != "system" for spec in specs) * len(traces) + len(traces)
 
 
 def _time_isolated(

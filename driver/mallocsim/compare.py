@@ -16,18 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from mallocsim.allocators import resolve
 from mallocsim.errors import UsageError
 from mallocsim.isolate import DEFAULT_TIMEOUT
 from mallocsim.labs import DEFAULT_LAB
-from mallocsim.references import REFERENCES, ReferenceMissing, replay_reference, require
+from mallocsim.progress import Progress
+from mallocsim.references import REFERENCES, Reference, ReferenceMissing, replay_reference, require
 from mallocsim.replay import ReplayOptions
 from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean
-from mallocsim.runner import replay_all
+from mallocsim.runner import progress_name, replay_all, shown_replay
 from mallocsim.table import render_table
-from mallocsim.trace import load_traces
+from mallocsim.trace import Trace, load_traces
 
 WINNER = "*"  # marks the best cell of a row
 COMPARE_NOTE = (
@@ -251,16 +253,21 @@ def run_comparison(
     timeout: float = DEFAULT_TIMEOUT,
     on_result: Callable[[TraceResult], None] | None = None,
     lab: str = DEFAULT_LAB,
+    progress: Progress | None = None,
 ) -> tuple[Comparison, list[str]]:
-    """Every named allocator on every trace. Returns the comparison and the
-    problems (bad trace files, allocators that could not be loaded), one line
-    each; a reference that is not installed is in comparison.missing."""
+    """Every named allocator on every trace, each replay told to `progress`
+    (named after its allocator too when there are several). Returns the
+    comparison and the problems (bad trace files, allocators that could not
+    be loaded), one line each; a reference that is not installed is in
+    comparison.missing."""
     if len(set(names)) != len(names):
         raise UsageError("each allocator may be named only once")
     specs = {n: resolve(n, dialect, lab) for n in names if n not in REFERENCES}
     traces, problems = load_traces(paths)  # parsed once, replayed by every allocator
     results: list[TraceResult] = []
     missing: dict[str, str] = {}
+    shown = progress if progress is not None else Progress("compare", 0, mode="quiet")
+    named = len(names) > 1
 
     def record(result: TraceResult) -> None:
         results.append(result)
@@ -269,7 +276,16 @@ def run_comparison(
 
     for name in names:
         if name in specs:
-            _, trouble = replay_all([specs[name]], traces, options, isolate, timeout, record)
+            _, trouble = replay_all(
+                [specs[name]],
+                traces,
+                options,
+                isolate,
+                timeout,
+                record,
+                progress=shown,
+                name_allocators=named,
+            )
             problems.extend(trouble)
             continue
         try:
@@ -279,7 +295,14 @@ def run_comparison(
             continue
         try:
             for trace in traces:
-                record(replay_reference(REFERENCES[name], trace, options, timeout).result)
+                replay = partial(_reference_result, REFERENCES[name], trace, options, timeout)
+                record(shown_replay(shown, progress_name(name, trace.name, named), replay))
         except UsageError as error:  # its statistics cannot be read: nothing to measure it by
             problems.append(str(error))
     return build(results, names, missing), problems
+
+
+def _reference_result(
+    reference: Reference, trace: Trace, options: ReplayOptions, timeout: float
+) -> TraceResult:
+    return replay_reference(reference, trace, options, timeout).result

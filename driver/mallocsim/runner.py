@@ -4,17 +4,21 @@ grader share.
 Each trace runs isolated in a child process with a time limit (isolate.py)
 unless the caller trusts the allocator; an allocator that cannot be built or
 loaded is reported as one line and skipped, and every other result is kept.
+Each replay is told to a Progress as it starts and ends (progress.py), under
+its trace's name, after its allocator's when several run ("glibc: binary2-bal").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.errors import UsageError
 from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
 from mallocsim.labs import LabProfile
+from mallocsim.progress import Progress
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.results import TraceResult
 from mallocsim.trace import Trace
@@ -34,6 +38,31 @@ def options_for_lab(lab: LabProfile, options: ReplayOptions | None = None) -> Re
     )
 
 
+def progress_name(allocator: str, trace: str, with_allocator: bool) -> str:
+    """A replay's name in the progress lines: the trace's, after its allocator's
+    when several allocators run ("glibc: binary2-bal")."""
+    return f"{allocator}: {trace}" if with_allocator else trace
+
+
+def progress_outcome(result: TraceResult) -> str:
+    """A result in a word for the progress lines: "valid", or how it failed
+    (its fail_kind: "crash", "timeout", "overlap"...; "invalid" when not known)."""
+    return "valid" if result.valid else result.fail_kind or "invalid"
+
+
+def shown_replay(progress: Progress, name: str, replay: Callable[[], TraceResult]) -> TraceResult:
+    """replay(), told to `progress` as item `name`: when it starts, and how it
+    ends (its progress_outcome, or "error" when it raises a UsageError)."""
+    progress.started(name)
+    try:
+        result = replay()
+    except UsageError:
+        progress.finished(name, "error")
+        raise
+    progress.finished(name, progress_outcome(result))
+    return result
+
+
 def replay_all(
     specs: Sequence[AllocatorSpec],
     traces: Sequence[Trace],
@@ -41,14 +70,21 @@ def replay_all(
     isolate: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     on_result: Callable[[TraceResult], None] | None = None,
+    progress: Progress | None = None,
+    name_allocators: bool | None = None,
 ) -> tuple[list[TraceResult], list[str]]:
     """Every allocator on every trace. Allocators that cannot be built or
     loaded are reported in the second list (one line each) and skipped;
-    everything else is measured."""
+    everything else is measured. Each replay is told to `progress`, named
+    after its allocator too when name_allocators (by default, when there are
+    several)."""
     results: list[TraceResult] = []
     problems: list[str] = []
+    shown = progress if progress is not None else Progress("replay", 0, mode="quiet")
+    named = len(specs) > 1 if name_allocators is None else name_allocators
 
-    def record(result: TraceResult) -> None:
+    def record(spec: AllocatorSpec, trace: Trace, replay: Callable[[], TraceResult]) -> None:
+        result = shown_replay(shown, progress_name(spec.name, trace.name, named), replay)
         results.append(result)
         if on_result:
             on_result(result)
@@ -58,11 +94,11 @@ def replay_all(
             library_for(spec)  # build an mm.c once, here, not in every child
             if isolate:
                 for trace in traces:
-                    record(replay_isolated(trace, spec, options, timeout))
+                    record(spec, trace, partial(replay_isolated, trace, spec, options, timeout))
             else:
                 with LoadedAllocator(spec) as alloc:
                     for trace in traces:
-                        record(replay_trace(trace, alloc, options))
+                        record(spec, trace, partial(replay_trace, trace, alloc, options))
         except UsageError as error:
             problems.append(str(error))
     return results, problems

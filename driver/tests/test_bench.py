@@ -4,6 +4,7 @@ ratio column, the JSON summary, failures shown in place, callgrind counts."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -272,3 +273,15 @@ def test_glibc_warm_is_said_in_the_report(cli, write_trace):
     assert "glibc: told to keep its pages between passes" in done.stdout
     run = cli("bench", "-a", "segfit", "--min-seconds", "0.001", trace)
     assert "glibc: its defaults" in run.out
+
+
+def test_progress_is_a_line_per_check_and_per_timed_trace_on_stderr_unless_quiet(cli, write_trace):
+    trace = write_trace("small", TRACE)
+    loud = cli("bench", "-a", "segfit", "--min-seconds", "0.001", trace)
+    quiet = cli("bench", "-a", "segfit", "--min-seconds", "0.001", "--quiet", trace)
+    assert loud.status == quiet.status == 0, loud.err
+    assert [re.sub(r" \(\d+\.\d s\)$", "", line) for line in loud.err.splitlines()] == [
+        "bench [1/2] segfit: small: valid",  # checked (glibc, this process's malloc, is not)
+        "bench [2/2] small, timed: valid",  # every allocator timed on it
+    ]
+    assert quiet.err == ""

@@ -69,7 +69,7 @@ def test_a_bad_trace_is_one_line_and_status_2_and_the_others_still_run(
 ):
     bad = write_trace("bad", text)
     write_trace("fine", GOOD)
-    run = cli("replay", "-a", "implicit", "--no-timing", tmp_path)
+    run = cli("replay", "-a", "implicit", "--no-timing", "--quiet", tmp_path)
     assert run.status == 2
     [line] = run.err.strip().splitlines()
     assert str(bad) in line and message in line
@@ -82,7 +82,7 @@ def test_missing_path_and_unknown_allocator_are_usage_errors(cli, write_trace, t
     assert run.status == 2 and "nope.rep" in run.err and "Traceback" not in run.err
     run = cli("replay", "-a", "bogus", write_trace("t", GOOD))
     assert run.status == 2 and "unknown allocator 'bogus'" in run.err
-    run = cli("replay", "-a", "explicit:bogus", write_trace("t", GOOD))
+    run = cli("replay", "-a", "explicit:bogus", "--quiet", write_trace("t", GOOD))
     assert run.status == 2  # named as typed, not as the library behind it
     assert run.err.startswith("mallocsim replay: explicit:bogus: explicit: unknown option 'bogus'")
 
@@ -204,7 +204,7 @@ def test_an_output_file_that_cannot_be_written_is_one_line_and_status_2(cli, wri
     trace = write_trace("good", GOOD)
     for option in ("--json", "--csv"):
         target = tmp_path / "missing-folder" / "out"
-        run = cli("replay", "--no-timing", option, target, trace)
+        run = cli("replay", "--no-timing", "--quiet", option, target, trace)
         assert run.status == 2, option
         assert run.err.strip() == f"mallocsim replay: {target}: No such file or directory"
 

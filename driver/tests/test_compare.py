@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from dataclasses import replace
 
 import pytest
@@ -189,3 +190,15 @@ def test_cells_not_measured_are_listed_with_their_reason_once_per_reason():
     x_row = next(line for line in text.splitlines() if line.startswith("x")).split()
     assert x_row[2] == "-" and x_row[4] == "-"
     assert f"Not measured:\n  glibc on x, z: {held}\n  jemalloc on x: {below}\n" in text
+
+
+def test_progress_is_a_line_per_cell_on_stderr_unless_quiet(cli, write_trace):
+    trace = write_trace("two", TWO_BLOCKS)
+    loud = cli("compare", "-a", "segfit", "-a", "glibc", "--no-timing", trace)
+    quiet = cli("compare", "-a", "segfit", "-a", "glibc", "--no-timing", "-q", trace)
+    assert loud.status == quiet.status == 0, loud.err
+    assert [re.sub(r" \(\d+\.\d s\)$", "", line) for line in loud.err.splitlines()] == [
+        "compare [1/2] segfit: two: valid",
+        "compare [2/2] glibc: two: valid",  # a reference, in a process of its own
+    ]
+    assert quiet.err == ""

@@ -17,16 +17,18 @@ from mallocsim.bench import (
     REFERENCE,
     format_bench,
     keep_glibc_memory,
+    progress_total,
     run_bench,
     summarize_bench,
 )
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds
-from mallocsim.commands.replay import trace_paths
+from mallocsim.commands.replay import add_quiet_argument, trace_paths
 from mallocsim.constants import DIALECTS
 from mallocsim.errors import UsageError
 from mallocsim.instructions import count_instructions
 from mallocsim.labs import DEFAULT_LAB, LABS, lab_named
+from mallocsim.progress import Progress, progress_mode
 from mallocsim.replay import ReplayOptions
 from mallocsim.results import to_json
 from mallocsim.runner import options_for_lab
@@ -79,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "protocol): a steady state; refused for an allocator whose heap does not level off",
     )
     parser.add_argument("--json", metavar="FILE", help="write the results and summary as JSON")
+    add_quiet_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -111,15 +114,19 @@ def run(args: argparse.Namespace) -> int:
     options = options_for_lab(
         lab, ReplayOptions(min_seconds=args.min_seconds, min_passes=5, carry_heap=args.carry_heap)
     )
-    results = run_bench(specs, traces, options)
-    instructions = None
-    if args.instructions:
-        paths = [trace.path for trace in traces]
-        instructions = {
-            (spec.name, trace): count
-            for spec in specs
-            for trace, count in count_instructions(spec, paths).items()
-        }
+    total = progress_total(specs, traces) + (len(specs) if args.instructions else 0)
+    with Progress("bench", total, mode=progress_mode(args.quiet)) as progress:
+        results = run_bench(specs, traces, options, progress=progress)
+        instructions: dict[tuple[str, str], float] | None = None
+        if args.instructions:
+            paths = [trace.path for trace in traces]
+            instructions = {}
+            for spec in specs:
+                name = f"{spec.name}, instructions"
+                progress.started(name)
+                counts = count_instructions(spec, paths)
+                progress.finished(name, f"{len(counts)}/{len(paths)} counted")
+                instructions.update({(spec.name, trace): n for trace, n in counts.items()})
     print(format_bench(results, instructions, glibc_mode, heap_mode))
     if args.json:
         document = to_json(results)

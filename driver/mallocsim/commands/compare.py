@@ -25,6 +25,7 @@ from mallocsim.commands.replay import (
 from mallocsim.compare import format_comparison, run_comparison
 from mallocsim.errors import UsageError
 from mallocsim.pictures import Pictures, choose_focus, gather_pictures
+from mallocsim.progress import Progress, progress_mode
 from mallocsim.references import REFERENCES
 from mallocsim.report import write_csv
 from mallocsim.saved import write_document
@@ -91,15 +92,20 @@ def run(args: argparse.Namespace) -> int:
     lab = lab_of(args).name
     ours = [name for name in args.allocator if name not in REFERENCES]
     require_heap_checkers(args, (resolve(name, args.dialect, lab) for name in ours))
-    comparison, problems = run_comparison(
-        args.allocator,
-        trace_paths(args, "compare"),
-        options_from(args),
-        args.dialect,
-        not args.no_isolate,
-        args.timeout,
-        lab=lab,
-    )
+    paths = trace_paths(args, "compare")
+    # A trace file that turns out bad is one item fewer than counted here.
+    total = len(args.allocator) * len(paths)
+    with Progress("compare", total, mode=progress_mode(args.quiet)) as progress:
+        comparison, problems = run_comparison(
+            args.allocator,
+            paths,
+            options_from(args),
+            args.dialect,
+            not args.no_isolate,
+            args.timeout,
+            lab=lab,
+            progress=progress,
+        )
     for line in problems:
         print(f"mallocsim compare: {line}", file=sys.stderr)
     for name, why in comparison.missing.items():

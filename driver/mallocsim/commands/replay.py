@@ -23,6 +23,7 @@ from mallocsim.labs import (
     select_trace_paths,
     selection_notes,
 )
+from mallocsim.progress import Progress, progress_mode
 from mallocsim.replay import ReplayOptions, require_heap_checker
 from mallocsim.report import format_report, write_csv
 from mallocsim.results import write_json
@@ -67,6 +68,12 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--csv", metavar="FILE", help="write the results as CSV")
+    add_quiet_argument(parser)
+
+
+def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    """-q/--quiet: no progress lines on stderr (progress.py)."""
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -122,9 +129,11 @@ def run(args: argparse.Namespace) -> int:
     specs = [resolve(name, args.dialect, lab) for name in args.allocator or [DEFAULT_POLICY]]
     require_heap_checkers(args, specs)
     traces, problems = load_traces(trace_paths(args, "replay"))
-    results, trouble = replay_all(
-        specs, traces, options_from(args), not args.no_isolate, args.timeout
-    )
+    mode = progress_mode(args.quiet)
+    with Progress("replay", len(specs) * len(traces), mode=mode) as progress:
+        results, trouble = replay_all(
+            specs, traces, options_from(args), not args.no_isolate, args.timeout, progress=progress
+        )
     problems += trouble
     for line in problems:
         print(f"mallocsim replay: {line}", file=sys.stderr)
