@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from mallocsim._native import HEADER_DIR, NATIVE_DIR
+from mallocsim.cache import cache_root
 from mallocsim.errors import UsageError
 from mallocsim.labs import LabProfile
 
@@ -60,11 +61,6 @@ class Build:
     warnings: tuple[str, ...]  # one compiler diagnostic each, with its context lines
     checker: str | None  # the heap checker compiled in, e.g. "void mm_checkheap(int verbose)"
     checker_note: str | None  # why heap checks will not (or cannot fully) use it
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mallocsim" / "build"
 
 
 def _include_flags(lab: LabProfile, dialect: str) -> list[str]:
@@ -100,7 +96,7 @@ def build_source(
     except OSError as error:
         raise UsageError(f"{source}: {error.strerror}") from None
     flags = lab_flags(lab, dialect, debug)
-    folder = (out_dir or cache_dir()) / f"{source.stem}-{_key(text, flags, lab)}"
+    folder = (out_dir or cache_root() / "build") / f"{source.stem}-{_key(text, flags, lab)}"
     meta = folder / "build.json"
     if meta.exists():
         try:

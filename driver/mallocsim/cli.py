@@ -23,6 +23,7 @@ COMMANDS = (
     "replay",
     "bench",
     "grade",
+    "gradebook",
     "init",
     "compare",
     "report",

@@ -53,7 +53,9 @@ class GradingConfig:
     lab: str = DEFAULT_LAB  # the lab profile (labs.LABS) whose rules apply
     formula: str = "csapp"  # "csapp": 60*U + 40*min(1, T/T_ref); "cmu": linear thresholds
     dialect: str | None = None  # of a student's mm.c or .so; None = the lab's
-    timeout: float = 60.0  # seconds a trace may run before the allocator is stopped
+    # seconds a trace may run before the allocator is stopped; None: each trace's
+    # limit from the reference allocator's time on it (limits.py)
+    timeout: float | None = None
     check_heap: bool = False  # call the heap checker after every op (slow)
     min_seconds: float = 0.05  # time each trace at least this long
     # "instructions": T and T_ref counted in instructions (valgrind), the same on every

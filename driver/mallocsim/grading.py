@@ -23,11 +23,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mallocsim import cache
 from mallocsim.allocators import AllocatorError, AllocatorSpec, resolve, spec_build
 from mallocsim.build import Build
+from mallocsim.cache import code_digest, content_key
 from mallocsim.config import GradingConfig, require_listed
-from mallocsim.constants import DIALECTS
+from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
 from mallocsim.errors import UsageError
 from mallocsim.forbidden import checked_library, dynamic_symbols
 from mallocsim.instructions import pass_instructions, require_valgrind
@@ -41,14 +44,19 @@ from mallocsim.labs import (
     selection_notes,
     trace_rules,
 )
+from mallocsim.limits import stall_limit, trace_limits
 from mallocsim.quirks import driver_notes
 from mallocsim.replay import ReplayOptions, failed_result, has_heap_checker
-from mallocsim.results import TraceResult
+from mallocsim.results import TraceResult, trace_outcome
 from mallocsim.runner import options_for_lab
 from mallocsim.score import Score, aggregate_throughput, failed_score, score, timed_cost
 from mallocsim.team import Team, read_team
 from mallocsim.trace import Trace, load_trace
 
+if TYPE_CHECKING:
+    from mallocsim.progress import Progress
+
+MIN_COUNT_BUDGET = 60.0  # seconds a valgrind count may take at least: valgrind is slow
 TEAM_SYMBOL = "ms_lab_team"  # the build's reader of a classic team_t record
 
 
@@ -133,12 +141,14 @@ def grade(
     plan: GradePlan,
     config: GradingConfig,
     timeout: float | None = None,
+    progress: Progress | None = None,
 ) -> Grade:
     """Grade one allocator on a plan's traces under its configuration's lab, with the
-    wall time it took. Raises UsageError only for the grader's own set-up (counting
-    instructions without valgrind)."""
+    wall time it took, each trace reported to `progress` as it runs. Raises
+    UsageError only for the grader's own set-up (counting instructions without
+    valgrind)."""
     start = time.monotonic()
-    made = _grade(spec, plan, config, timeout)
+    made = _grade(spec, plan, config, timeout, progress)
     return replace(made, seconds=time.monotonic() - start)
 
 
@@ -147,8 +157,8 @@ def _grade(
     plan: GradePlan,
     config: GradingConfig,
     timeout: float | None,
+    progress: Progress | None,
 ) -> Grade:
-    timeout = timeout or config.timeout
     lab = config.profile
     notes = list(plan.notes)
     if config.throughput == "instructions":  # the grader's set-up, not the student's fault
@@ -177,15 +187,20 @@ def _grade(
             why = f"team check: {refusal}"
             return Grade(spec.name, (), failed_score(config, why), why, team, warnings)
     options = replay_options(config, check_heap)
+    limits, stall = time_limits(plan, config, options, timeout)
     results: list[TraceResult] = []
     for trace in plan.traces:
+        if progress:
+            progress.started(trace.name)
         try:
-            results.append(replay_isolated(trace, spec, options, timeout))
+            results.append(replay_isolated(trace, spec, options, limits[trace.name], stall))
         except UsageError as error:  # raised before any op ran: the library did not load
             message = str(error)
             if not results:
                 return Grade(spec.name, (), failed_score(config, message), message, team, warnings)
             results.append(failed_result(trace, spec.name, message))  # keep what was measured
+        if progress:
+            progress.finished(trace.name, trace_outcome(results[-1]))
     for trace, result in zip(plan.traces, results, strict=True):
         notes.extend(driver_notes(lab, trace, result))
     timed = [
@@ -193,7 +208,8 @@ def _grade(
         for t, r in zip(plan.traces, results, strict=True)
         if plan.rules[t.name].throughput and r.valid
     ]
-    reference, source, costs = _throughput(spec, timed, config, timeout, notes)
+    budget = max(sum(limits[t.name] for t in timed), MIN_COUNT_BUDGET)
+    reference, source, costs = _throughput(spec, timed, config, budget, notes)
     graded = score(results, plan.rules, config, reference, source, costs)
     return Grade(spec.name, tuple(results), graded, None, team, warnings, tuple(notes))
 
@@ -202,17 +218,18 @@ def _throughput(
     spec: AllocatorSpec,
     timed: Sequence[Trace],
     config: GradingConfig,
-    timeout: float,
+    budget: float,
     notes: list[str],
 ) -> tuple[float | None, str, dict[str, float] | None]:
-    """(T_ref, where it came from, per-trace instructions or None for seconds)."""
+    """(T_ref, where it came from, per-trace instructions or None for seconds);
+    `budget` the seconds one valgrind run over the traces may take."""
     if config.throughput == "instructions":
         try:
-            costs = pass_instructions(spec, timed, _count_budget(timeout, timed)) if timed else {}
+            costs = pass_instructions(spec, timed, budget) if timed else {}
         except UsageError as error:
             notes.append(f"throughput not counted: {error}")
             costs = {}
-        reference, source = measure_reference(timed, config, timeout)
+        reference, source = measure_reference(timed, config, budget)
         return reference, source, costs
     if config.reference_throughput is not None:
         fixed = config.reference_throughput == config.profile.scoring.reference_throughput
@@ -221,36 +238,43 @@ def _throughput(
             (f"the {config.lab} lab's constant" if fixed else "configured"),
             None,
         )
-    reference, source = measure_reference(timed, config, timeout)
+    reference, source = measure_reference(timed, config, budget)
     return reference, source, None
 
 
-def _count_budget(timeout: float, traces: Sequence[Trace]) -> float:
-    """Seconds one valgrind run over these traces may take: a trace's time limit each
-    (valgrind is slow), a minute at least."""
-    return max(timeout * len(traces), 60.0)
+def time_limits(
+    plan: GradePlan, config: GradingConfig, options: ReplayOptions, fixed: float | None = None
+) -> tuple[dict[str, float], float | None]:
+    """(each trace's time limit, the stall limit or None): the fixed limit when one
+    is given (here or in the configuration), else each trace's from the reference
+    allocator's time on it, with hung ops stopped at once (limits.py)."""
+    fixed = fixed or config.timeout
+    if fixed is not None:
+        return {t.name: fixed for t in plan.traces}, None
+    reference = resolve(config.reference, lab=config.lab)
+    return trace_limits(plan.traces, reference, options), stall_limit(options)
 
 
 def measure_reference(
-    traces: Sequence[Trace], config: GradingConfig, timeout: float
+    traces: Sequence[Trace], config: GradingConfig, budget: float
 ) -> tuple[float | None, str]:
     """T_ref from the configured reference allocator on these traces, measured
     as the grade's throughput is (instructions or seconds), aggregated as the
     lab aggregates; (None, why) when it could not be measured, so that the
-    allocator's own results are still reported."""
+    allocator's own results are still reported. `budget`: the seconds it may take."""
     if not traces:
         return None, "no trace counts for throughput"
     reference = resolve(config.reference, lab=config.lab)
     if config.throughput == "instructions":
         try:
-            costs = pass_instructions(reference, traces, _count_budget(timeout, traces))
+            costs = _reference_instructions(reference, traces, budget)
         except UsageError as error:
             return None, f"{config.reference} could not be counted: {error}"
         pairs = [(t.num_ops, costs.get(t.name, 0.0)) for t in traces]
         how = "counted by valgrind the same way"
     else:
         options = ReplayOptions(min_seconds=config.min_seconds)
-        results = [replay_isolated(t, reference, options, timeout) for t in traces]
+        results = [replay_isolated(t, reference, options, DEFAULT_TIMEOUT) for t in traces]
         failed = next((r.error for r in results if not r.valid), None)
         if failed:
             return None, f"{config.reference} could not be measured: {failed}"
@@ -265,6 +289,27 @@ def measure_reference(
             f"{config.reference_scale:g} x {config.reference}, {how}",
         )
     return value, f"{config.reference}, {how}"
+
+
+def _reference_instructions(
+    reference: AllocatorSpec, traces: Sequence[Trace], budget: float
+) -> dict[str, float]:
+    """pass_instructions of the reference, kept in the cache: a count depends
+    only on the code and the traces, and a class of submissions shares it."""
+    key = content_key(
+        "reference-instructions",
+        code_digest(),
+        reference.name,
+        reference.dialect,
+        reference.options,
+        reference.lab,
+        *(part for t in traces for part in (t.name, Path(t.path).read_bytes() if t.path else b"")),
+    )
+    counted = cache.load("reference-counts", key)
+    if counted is None:
+        counted = pass_instructions(reference, traces, budget)
+        cache.store("reference-counts", key, counted)
+    return counted
 
 
 def _builds_as(spec: AllocatorSpec, lab: str, dialect: str) -> bool:

@@ -80,7 +80,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--mallocsim-timeout",
         type=float,
         metavar="SECONDS",
-        help="stop an allocator that runs a trace longer than this (default: the config's, 60)",
+        help="stop an allocator that runs a trace longer than this (default: the config's, "
+        "else each trace's limit from the reference allocator's time on it)",
     )
     group.addoption(
         "--mallocsim-check-heap", action="store_true", help="call mm_checkheap after every op"
@@ -108,7 +109,7 @@ class _Plan:
         from mallocsim.config import load_config
         from mallocsim.constants import MAX_TIMEOUT
         from mallocsim.errors import UsageError
-        from mallocsim.grading import plan, replay_options, spec_for
+        from mallocsim.grading import plan, replay_options, spec_for, time_limits
 
         option = config.getoption
         if not option("mallocsim_traces"):
@@ -124,23 +125,25 @@ class _Plan:
             self.specs = [
                 spec_for(name, grading, dialect) for name in option("mallocsim_allocator")
             ]
-            traces = plan(grading, option("mallocsim_traces")).traces
+            planned = plan(grading, option("mallocsim_traces"))
         except UsageError as error:
             raise pytest.UsageError(f"mallocsim: {error}") from None
-        self.traces = [Path(t.path) for t in traces if t.path is not None]
+        self.traces = [Path(t.path) for t in planned.traces if t.path is not None]
         self.grading = grading
         self.min_util: float | None = option("mallocsim_min_util")
         self.min_kops: float | None = option("mallocsim_min_throughput")
-        self.timeout: float = option("mallocsim_timeout") or grading.timeout
-        if not 0 < self.timeout <= MAX_TIMEOUT:  # 0 or less stopped every trace
+        timeout: float | None = option("mallocsim_timeout")
+        if timeout is not None and not 0 < timeout <= MAX_TIMEOUT:  # 0 stopped every trace
             raise pytest.UsageError(
                 f"mallocsim: --mallocsim-timeout must be above 0 and at most "
-                f"{MAX_TIMEOUT:g} seconds, not {self.timeout}"
+                f"{MAX_TIMEOUT:g} seconds, not {timeout}"
             )
         self.options = replace(
             replay_options(grading, grading.check_heap),
             timing=self.min_kops is not None,
         )
+        # Each trace's limit: the fixed one, else from the reference's time on it.
+        self.limits, self.stall = time_limits(planned, grading, self.options, timeout)
         # Node ids: a trace's path under the rootdir, else its file name (its
         # full path when two traces share a name), never the pytest default
         # for a path given as an argument, which is "" and would clash.
@@ -241,6 +244,7 @@ class TraceItem(pytest.Item):
         self.add_marker("mallocsim")
 
     def runtest(self) -> None:
+        from mallocsim.constants import DEFAULT_TIMEOUT
         from mallocsim.errors import UsageError
         from mallocsim.grading import hint_for
         from mallocsim.isolate import replay_isolated
@@ -251,9 +255,9 @@ class TraceItem(pytest.Item):
             raise MallocsimFailure(problem)
         try:
             trace = load_trace(self.trace)
-            result = replay_isolated(
-                trace, self.spec, self.plan.options_for(self.spec), self.plan.timeout
-            )
+            options = self.plan.options_for(self.spec)
+            limit = self.plan.limits.get(trace.name, DEFAULT_TIMEOUT)
+            result = replay_isolated(trace, self.spec, options, limit, self.plan.stall)
         except UsageError as error:
             raise MallocsimFailure(str(error), self.trace) from None
         for name in ("utilization", "ops_per_sec"):

@@ -67,6 +67,14 @@ class TraceResult:
     init_status: int | None = None  # init_failed: what mm_init returned (cmu: 0 for false)
 
 
+def trace_outcome(result: TraceResult) -> str:
+    """A word or two for a progress line: "valid", or how the trace failed
+    ("crash", "timeout", "overlap"...)."""
+    if result.valid:
+        return "valid"
+    return (result.fail_kind or "invalid").replace("_", " ")
+
+
 @dataclass(frozen=True)
 class Summary:
     """Figures across the traces of one allocator (valid traces only)."""

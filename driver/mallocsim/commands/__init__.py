@@ -36,3 +36,14 @@ def non_negative_seconds(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 seconds or more, not {text}")
     return value
+
+
+def positive_count(text: str) -> int:
+    """A count of things at once (-j): a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    return value

@@ -1,4 +1,4 @@
-"""`mallocsim grade mm.c|lib.so TRACES...`: grade one allocator as its lab would.
+"""`mallocsim grade ALLOCATOR... TRACE|DIR...`: grade allocators as their lab would.
 
 The lab (--lab, or `lab = "..."` in the grading file; default mallocsim) says
 how the mm.c is built, what the checks require (alignment, heap limit, ...),
@@ -6,23 +6,43 @@ which traces of a folder are graded and in what order, and how they are
 scored. The grade itself is made in mallocsim.grading; this command holds its
 arguments and its output: the team, compiler warnings, the lab's table, notes,
 the score and how it was computed; --gradescope and --junit write autograder
-files, -g the classic driver's `correct:` and `perfidx:` lines.
+files, -g the classic driver's `correct:` and `perfidx:` lines, --json the
+grade as a record that `mallocsim gradebook merge` reads.
 
-Exit status: 0 when every trace is valid, 1 when the grade failed (an invalid
-trace, or an allocator that does not compile, makes forbidden calls, fails the
-team check or cannot be loaded: the autograder files are still written, with
-score 0), 2 for bad usage (a bad configuration, a missing or malformed trace).
+A class: several mm.c files, or a folder of student folders (class/alice/mm.c),
+or --gradebook, grades every submission, -j at a time, and writes the
+gradebook (.csv or .json, by its name), one Gradescope or JUnit file per
+student into the folders --gradescope and --junit name, and prints a summary.
+A submission graded before with the same source, traces and settings is taken
+from the cache; Ctrl-C keeps every grade already finished (they are written).
+
+Exit status: 0 when every trace of every submission is valid, 1 when a grade
+failed (an invalid trace, or an allocator that does not compile, makes
+forbidden calls, fails the team check or cannot be loaded: the autograder
+files are still written, with score 0), 2 for bad usage (a bad configuration,
+a missing or malformed trace), 130 when interrupted (what finished is written).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mallocsim.cli import EXIT_INVALID, EXIT_OK
-from mallocsim.commands import positive_seconds
+from mallocsim.commands import positive_count, positive_seconds
 from mallocsim.constants import DIALECTS, THROUGHPUT_MEASURES
 from mallocsim.labs import LABS
+
+if TYPE_CHECKING:
+    from mallocsim.batch import Submission
+    from mallocsim.config import GradingConfig
+    from mallocsim.grading import GradePlan
+
+EXIT_INTERRUPTED = 130  # as a shell reports a command Ctrl-C stopped
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,10 +51,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
     )  # fmt: skip
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("allocator", metavar="mm.c|lib.so", help="the allocator to grade")
+    # Two positionals, so that options may come between the allocator and the traces.
     parser.add_argument(
-        "traces", nargs="+", metavar="TRACE|DIR", help="trace files or folders of .rep files"
+        "first", metavar="ALLOCATOR", help="an mm.c or .so, or a folder of student folders"
     )
+    parser.add_argument(
+        "rest", nargs="+", metavar="ALLOCATOR... TRACE|DIR",
+        help="more allocators, then trace files or folders of .rep files",
+    )  # fmt: skip
     parser.add_argument(
         "--lab", choices=tuple(LABS), help="the lab whose rules apply (else the config's)"
     )
@@ -55,26 +79,67 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-g", dest="autograder_lines", action="store_true",
         help="print the classic driver's correct:N and perfidx:N lines",
     )  # fmt: skip
-    parser.add_argument("--gradescope", metavar="FILE", help="write Gradescope's results.json")
-    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    parser.add_argument(
+        "--gradescope", metavar="FILE|DIR",
+        help="write Gradescope's results.json (a class: one STUDENT.json each into DIR)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--junit", metavar="FILE|DIR",
+        help="write a JUnit XML report (a class: one STUDENT.xml each into DIR)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--json", metavar="FILE", help="write the grade as a record (gradebook merge reads it)"
+    )
+    parser.add_argument("--student", help="the student's name in the --json record")
+    parser.add_argument(
+        "--gradebook", metavar="FILE", action="append",
+        help="grade as a class and write the gradebook (.csv or .json); repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "-j", "--jobs", type=positive_count, default=os.cpu_count() or 1,
+        help="submissions graded at once (default: the cores, %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-cache", action="store_true", help="grade every submission again, cached or not"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from mallocsim.autograder import write_gradescope, write_junit
+    from mallocsim.batch import find_submissions, is_class, split_arguments
     from mallocsim.config import load_config
-    from mallocsim.grade_report import format_grade
-    from mallocsim.grading import grade, hint_for, plan, spec_for
+    from mallocsim.gradebook import check_gradebook_path
+    from mallocsim.grading import plan
+    from mallocsim.progress import progress_mode
 
     config = load_config(args.config, args.lab)
     if args.throughput:
         config = replace(config, throughput=args.throughput)
     if args.check_heap:
         config = replace(config, check_heap=True)
-    spec = spec_for(args.allocator, config, args.dialect)
-    result = grade(spec, plan(config, args.traces), config, args.timeout)
+    allocators, traces = split_arguments([args.first, *args.rest])
+    graded = plan(config, traces)
+    mode = progress_mode(args.quiet)
+    if is_class(allocators) or args.gradebook:
+        for path in args.gradebook or ():
+            check_gradebook_path(path)
+        return _grade_class(args, config, find_submissions(allocators), traces, graded, mode)
+    return _grade_one(args, config, allocators[0], graded, mode)
+
+
+def _grade_one(
+    args: argparse.Namespace, config: GradingConfig, allocator: str, graded: GradePlan, mode: str
+) -> int:
+    from mallocsim.autograder import write_gradescope, write_junit
+    from mallocsim.grade_record import grade_record, write_record
+    from mallocsim.grade_report import format_grade
+    from mallocsim.grading import grade, hint_for, spec_for
+    from mallocsim.progress import Progress
+
+    spec = spec_for(allocator, config, args.dialect)
+    with Progress("grade", len(graded.traces), mode=mode) as progress:
+        result = grade(spec, graded, config, args.timeout, progress)
     hint = hint_for(spec, result.problem, result.results)
     if result.problem is not None:  # the hint first: it says in one line what to do
         print(f"mallocsim grade: {hint or result.problem}", file=sys.stderr)
@@ -90,4 +155,77 @@ def run(args: argparse.Namespace) -> int:
         write_gradescope(result, args.gradescope, config)
     if args.junit:
         write_junit(result, args.junit)
+    if args.json:
+        student = args.student or Path(allocator).stem
+        write_record(grade_record(result, student, allocator), args.json)
     return EXIT_OK if result.passed else EXIT_INVALID
+
+
+def _worker_flags(args: argparse.Namespace) -> list[str]:
+    """The settings each submission's own `mallocsim grade` is run with."""
+    flags = []
+    for option in ("lab", "dialect", "throughput", "timeout"):
+        value = getattr(args, option)
+        if value is not None:
+            flags.append(f"--{option}={value}")
+    if args.config:
+        flags.append(f"--config={Path(args.config).resolve()}")
+    if args.check_heap:
+        flags.append("--check-heap")
+    return flags
+
+
+def _grade_class(
+    args: argparse.Namespace,
+    config: GradingConfig,
+    submissions: list[Submission],
+    traces: list[str],
+    graded: GradePlan,
+    mode: str,
+) -> int:
+    from mallocsim.autograder import write_gradescope, write_junit
+    from mallocsim.batch import grade_class
+    from mallocsim.errors import UsageError
+    from mallocsim.grade_record import grade_from_record
+    from mallocsim.gradebook import format_summary, row_of, write_gradebook
+    from mallocsim.progress import Progress
+
+    if args.autograder_lines or args.json or args.student:
+        raise UsageError("-g, --json and --student are for one allocator; a class has --gradebook")
+    folders = [Path(d) for d in (args.gradescope, args.junit) if d]
+    for folder in folders:
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{folder}: a class's autograder files go into a folder, not a file")
+    with Progress("grade", len(submissions), mode=mode) as progress:
+        done = grade_class(
+            submissions, traces, graded, config, _worker_flags(args), args.jobs, progress,
+            use_cache=not args.no_cache,
+        )  # fmt: skip
+    rows = [row_of(record, record["student"] in done.cached) for record in done.records]
+    for path in args.gradebook or ():
+        write_gradebook(rows, path)
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    for record in done.records:
+        if args.gradescope or args.junit:
+            grade = grade_from_record(record)
+            if args.gradescope:
+                write_gradescope(grade, Path(args.gradescope) / f"{record['student']}.json", config)
+            if args.junit:
+                write_junit(grade, Path(args.junit) / f"{record['student']}.xml")
+    print(format_summary(rows))
+    now = len(rows) - len(done.cached)
+    per = done.seconds / len(rows) if rows else 0.0
+    print(
+        f"graded {len(rows)} of {len(submissions)} submissions in {done.seconds:.1f} s "
+        f"with -j {args.jobs}: {now} graded now, {len(done.cached)} from the cache; "
+        f"{per:.2f} s per submission"
+    )
+    if done.interrupted:
+        print(
+            f"mallocsim grade: interrupted: {len(rows)} of {len(submissions)} graded and written; "
+            "run it again to grade the rest",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    return EXIT_OK if all(row.passed for row in rows) else EXIT_INVALID

@@ -1,0 +1,295 @@
+"""Grading a whole class: many submissions, in parallel, resumable.
+
+What the command line names is sorted into submissions (an mm.c or .so, a
+student's folder holding one, or a class folder of student folders) and
+traces (.rep files, or folders of them). Each submission is graded by its own
+`mallocsim grade SOURCE TRACES --json RECORD` process (the self-contained
+command a course can also run on any batch system), at most `jobs` at once,
+each in its own process group so that one submission's children never outlive
+it. A grade is kept in the cache under the digest of everything it depends on
+(the source, the traces, the settings, mallocsim's own code), so a re-run
+grades only what changed, and an interrupted run loses only the grades that
+were still running: every finished one is already kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mallocsim import cache
+from mallocsim.cache import code_digest, content_key
+from mallocsim.config import GradingConfig
+from mallocsim.errors import UsageError
+from mallocsim.grade_record import grade_record
+from mallocsim.gradebook import check_record
+from mallocsim.grading import Grade, GradePlan
+from mallocsim.progress import Progress
+from mallocsim.score import failed_score
+
+SOURCE_SUFFIXES = (".c", ".so")
+SUBMISSION_FILE = "mm.c"  # what a student's folder is expected to hold
+WORKER_LIMIT = 3600.0  # seconds one submission's grading may take in all
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's allocator: who, and the file to grade (None when the
+    student's folder holds no single allocator: `problem` says why)."""
+
+    student: str
+    source: Path | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ClassGrades:
+    """What grading a class gave: a record per submission finished, in the
+    submissions' order, and whether the run was cut short."""
+
+    records: tuple[dict[str, Any], ...]
+    cached: frozenset[str]  # the students whose grade came from the cache
+    interrupted: bool
+    seconds: float
+
+
+def _student_folder(folder: Path) -> Submission:
+    """The submission in one student's folder: its mm.c, else its one .c file."""
+    if (folder / SUBMISSION_FILE).is_file():
+        return Submission(folder.name, folder / SUBMISSION_FILE)
+    sources = sorted(p for p in folder.iterdir() if p.suffix in SOURCE_SUFFIXES and p.is_file())
+    if len(sources) == 1:
+        return Submission(folder.name, sources[0])
+    why = "holds no .c file" if not sources else f"holds {len(sources)} .c files and no mm.c"
+    return Submission(folder.name, None, f"{folder.name}/ {why}")
+
+
+def _holds_traces(folder: Path) -> bool:
+    return any(folder.glob("*.rep"))
+
+
+def split_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(submissions, traces) from what the command line named, in its order:
+    .rep files and folders holding .rep files are traces; allocator files,
+    folders holding them, and anything else (a built-in allocator's name) are
+    submissions. Raises UsageError when either is missing."""
+    submissions, traces = [], []
+    for name in names:
+        path = Path(name)
+        is_trace = path.suffix == ".rep" or (path.is_dir() and _holds_traces(path))
+        (traces if is_trace else submissions).append(name)
+    if not submissions:
+        raise UsageError("no allocator to grade: name an mm.c, or a folder of student folders")
+    if not traces:
+        raise UsageError("no traces: name .rep files or a folder of them after the allocators")
+    return submissions, traces
+
+
+def is_class(submissions: Sequence[str]) -> bool:
+    """Whether these name a class (several allocators, or a folder of them)
+    rather than one allocator graded alone."""
+    return len(submissions) > 1 or Path(submissions[0]).is_dir()
+
+
+def find_submissions(names: Sequence[str]) -> list[Submission]:
+    """Every submission these name, by student: a folder of student folders
+    gives one per folder; a student's folder, its allocator; a file, itself,
+    named for its folder when it is an mm.c (class/alice/mm.c is alice's), else
+    for its stem. Raises UsageError for a name that is none of these, or for two
+    submissions that would have the same student name."""
+    found: list[Submission] = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if any(p.suffix in SOURCE_SUFFIXES for p in path.iterdir()) or not folders:
+                found.append(_student_folder(path))
+            else:
+                found.extend(_student_folder(folder) for folder in folders)
+        elif path.is_file():
+            student = path.parent.resolve().name if path.name == SUBMISSION_FILE else path.stem
+            found.append(Submission(student, path))
+        else:
+            raise UsageError(f"{name}: no such file or folder")
+    seen: dict[str, Submission] = {}
+    for submission in found:
+        if submission.student in seen:
+            raise UsageError(
+                f"two submissions for {submission.student!r}: "
+                f"{seen[submission.student].source} and {submission.source}"
+            )
+        seen[submission.student] = submission
+    return sorted(found, key=lambda s: s.student)
+
+
+def grade_key(
+    source: bytes, plan: GradePlan, config: GradingConfig, settings: Sequence[str]
+) -> str:
+    """The digest of everything a grade depends on: mallocsim's code, the source,
+    the traces graded (names and contents, in order), the configuration and the
+    command's other settings."""
+    traces = [
+        part
+        for trace in plan.traces
+        for part in (trace.name, Path(trace.path).read_bytes() if trace.path else b"")
+    ]
+    return content_key("grade", code_digest(), source, *traces, repr(config), *settings)
+
+
+def _problem_record(submission: Submission, config: GradingConfig, why: str) -> dict[str, Any]:
+    """The record of a submission that could not be graded at all."""
+    name = str(submission.source or submission.student)
+    grade = Grade(name, (), failed_score(config, why.splitlines()[0]), why)
+    return grade_record(grade, submission.student, name)
+
+
+def _outcome(record: dict[str, Any]) -> str:
+    """A few words for the progress line: the score, or why there is none."""
+    grade = record["grade"]
+    score = grade["score"]
+    text = f"{score['points']:g}/{score['max_points']:g}"
+    if grade.get("problem"):
+        return f"{text}, {grade['problem'].splitlines()[0]}"
+    invalid = score["traces"] - score["valid"]
+    return f"{text}, {invalid} invalid" if invalid else text
+
+
+@dataclass
+class _Running:
+    submission: Submission
+    key: str
+    process: subprocess.Popen
+    record_path: Path
+    log_path: Path
+    started: float
+
+
+def grade_class(
+    submissions: Sequence[Submission],
+    trace_names: Sequence[str],
+    plan: GradePlan,
+    config: GradingConfig,
+    worker_flags: Sequence[str],
+    jobs: int,
+    progress: Progress,
+    use_cache: bool = True,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> ClassGrades:
+    """Grade every submission, `jobs` at a time, each by its own `mallocsim grade`
+    process run with `worker_flags` (the settings, which are part of the cache key).
+    Ctrl-C stops the running ones and returns every grade already finished."""
+    start = time.monotonic()
+    records: dict[str, dict[str, Any]] = {}
+    cached: set[str] = set()
+    waiting: list[tuple[Submission, str]] = []
+
+    def finish(submission: Submission, record: dict[str, Any], outcome: str) -> None:
+        records[submission.student] = record
+        progress.finished(submission.student, outcome)
+        if on_record:
+            on_record(record)
+
+    for submission in submissions:
+        if submission.source is None:
+            progress.started(submission.student)
+            record = _problem_record(submission, config, submission.problem or "nothing to grade")
+            finish(submission, record, "nothing to grade")
+            continue
+        key = grade_key(submission.source.read_bytes(), plan, config, worker_flags)
+        kept = cache.load("grades", key) if use_cache else None
+        if kept is not None:
+            record = {**kept, "student": submission.student, "submission": str(submission.source)}
+            cached.add(submission.student)
+            progress.started(submission.student)
+            finish(submission, record, f"{_outcome(record)} (cached)")
+        else:
+            waiting.append((submission, key))
+
+    running: list[_Running] = []
+    interrupted = False
+    with tempfile.TemporaryDirectory(prefix="mallocsim-class-") as scratch:
+        try:
+            while waiting or running:
+                while waiting and len(running) < jobs:
+                    submission, key = waiting.pop(0)
+                    running.append(_launch(submission, key, trace_names, worker_flags, scratch))
+                    progress.started(submission.student)
+                time.sleep(0.1)
+                progress.tick()
+                for job in [j for j in running if j.process.poll() is not None or _overdue(j)]:
+                    running.remove(job)
+                    record, keep = _collect(job, config)
+                    if keep and use_cache:
+                        cache.store("grades", job.key, record)
+                    finish(job.submission, record, _outcome(record))
+        except KeyboardInterrupt:
+            interrupted = True
+            for job in running:
+                _kill(job.process)
+    ordered = tuple(records[s.student] for s in submissions if s.student in records)
+    return ClassGrades(ordered, frozenset(cached), interrupted, time.monotonic() - start)
+
+
+def _launch(
+    submission: Submission, key: str, trace_names: Sequence[str], flags: Sequence[str], scratch: str
+) -> _Running:
+    assert submission.source is not None
+    record_path = Path(scratch) / f"{key}.json"
+    log_path = Path(scratch) / f"{key}.log"
+    command = [
+        sys.executable, "-m", "mallocsim", "grade", str(submission.source), *trace_names,
+        "--json", str(record_path), "--student", submission.student, "--quiet", *flags,
+    ]  # fmt: skip
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own group: killed whole, deaf to our terminal's Ctrl-C
+        )  # fmt: skip
+    return _Running(submission, key, process, record_path, log_path, time.monotonic())
+
+
+def _overdue(job: _Running) -> bool:
+    if time.monotonic() - job.started <= WORKER_LIMIT:
+        return False
+    _kill(job.process)
+    return True
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """Stop a worker and everything it started (its trace children, valgrind)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _collect(job: _Running, config: GradingConfig) -> tuple[dict[str, Any], bool]:
+    """(the worker's record, whether it may be cached). A worker that wrote no
+    record (it crashed, or ran out of time) gives a zero with the reason, not
+    cached: the next run tries again."""
+    status = job.process.wait()
+    try:
+        record = json.loads(job.record_path.read_text())
+        check_record(record, str(job.record_path))
+        record["key"] = job.key
+        return record, True
+    except (OSError, ValueError, UsageError):
+        pass
+    lines = job.log_path.read_text(errors="replace").strip().splitlines()
+    if status < 0 or status > 2 or not lines:
+        why = f"the grader stopped with status {status} on this submission"
+        if time.monotonic() - job.started > WORKER_LIMIT:
+            why = f"grading took longer than {WORKER_LIMIT:g} s and was stopped"
+    else:
+        why = lines[-1].removeprefix("mallocsim grade: ")
+    return _problem_record(job.submission, config, why), False

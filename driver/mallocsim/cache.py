@@ -1,0 +1,76 @@
+"""The content-keyed cache: builds, grades, reference counts and time limits.
+
+Everything kept lives under $XDG_CACHE_HOME/mallocsim (~/.cache/mallocsim),
+one folder per kind, one JSON file per entry, named by a digest of everything
+the entry was computed from. An entry is written whole to a private file and
+renamed into place, so concurrent graders never read half of one; a damaged
+entry reads as missing and is computed again. The digest of mallocsim's own
+code (`code_digest`) is part of every key that depends on how mallocsim
+grades, so a new version never serves an old verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def cache_root() -> Path:
+    """The folder all of mallocsim's caches live in."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mallocsim"
+
+
+def content_key(*parts: bytes | str) -> str:
+    """A digest of the parts, in order, each length-prefixed (so ("ab", "c") and
+    ("a", "bc") differ)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()[:32]
+
+
+@cache
+def code_digest() -> str:
+    """A digest of mallocsim's Python code and native engine (what a verdict
+    depends on), computed once per process."""
+    files = sorted(
+        path
+        for pattern in ("*.py", "_native/*.so", "_native/mscount", "_native/include/**/*.h")
+        for path in PACKAGE_DIR.glob(pattern)
+    )
+    return content_key(*(part for path in files for part in (path.name, path.read_bytes())))
+
+
+def load(kind: str, key: str) -> Any | None:
+    """The entry of `kind` under `key`, None when there is none (or it is damaged)."""
+    try:
+        return json.loads((cache_root() / kind / f"{key}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def store(kind: str, key: str, value: Any) -> None:
+    """Keep `value` (plain JSON data) under `key`; a cache that cannot be written
+    is skipped silently: it only saves time."""
+    folder = cache_root() / kind
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, scratch = tempfile.mkstemp(prefix=f".{key}.", dir=folder)
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(value, out)
+        os.replace(scratch, folder / f"{key}.json")
+    except OSError:
+        Path(scratch).unlink(missing_ok=True)

@@ -1,0 +1,79 @@
+"""Time limits that fit the work: a trace's limit from how long a reference
+allocator takes on it.
+
+A flat limit is wrong both ways: a minute per trace makes a hanging
+submission cost eleven minutes on the CS:APP traces, and a few seconds would
+stop a correct but slow one on a big trace. So, unless a limit is fixed
+(--timeout, or `timeout` in grading.toml), each trace may take LIMIT_MULTIPLE
+times what the reference allocator took on it, with the same checks, and at
+least LIMIT_FLOOR seconds; and a child whose op (or mm_init) has not returned
+within STALL_SECONDS is stopped as hung at once (isolate.py watches the op
+index the engine stores at every op), so a hang costs seconds wherever it is,
+while a slow allocator that keeps making progress runs to its trace's limit.
+The reference's times are measured once per machine and kept in the cache.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from mallocsim import cache
+from mallocsim.allocators import AllocatorSpec
+from mallocsim.cache import code_digest, content_key
+from mallocsim.constants import DEFAULT_TIMEOUT, MAX_TIMEOUT
+from mallocsim.isolate import replay_isolated
+from mallocsim.replay import ReplayOptions
+from mallocsim.trace import Trace
+
+LIMIT_MULTIPLE = 100.0  # a trace may take this many times the reference's time...
+LIMIT_FLOOR = 5.0  # ...and at least this many seconds
+STALL_SECONDS = 1.0  # no op takes this long: one that has not returned is hung
+CHECK_HEAP_MULTIPLE = 10.0  # a heap checker after every op: the reference has none
+
+
+def trace_limits(
+    traces: Sequence[Trace], reference: AllocatorSpec, options: ReplayOptions
+) -> dict[str, float]:
+    """Each trace's time limit (by name) for an allocator replayed with `options`:
+    LIMIT_MULTIPLE times the reference's time with the same checks, at least
+    LIMIT_FLOOR (both ten times more when a heap checker runs after every op). A
+    trace the reference could not run gets DEFAULT_TIMEOUT."""
+    seconds = reference_seconds(traces, reference, replace(options, check_heap=False))
+    scale = CHECK_HEAP_MULTIPLE if options.check_heap else 1.0
+    return {
+        t.name: min(MAX_TIMEOUT, scale * max(LIMIT_FLOOR, LIMIT_MULTIPLE * seconds[t.name]))
+        if seconds.get(t.name)
+        else DEFAULT_TIMEOUT
+        for t in traces
+    }
+
+
+def stall_limit(options: ReplayOptions) -> float:
+    """How long one op may run before it is taken as hung (longer with a heap
+    checker after every op)."""
+    return STALL_SECONDS * (CHECK_HEAP_MULTIPLE if options.check_heap else 1.0)
+
+
+def reference_seconds(
+    traces: Sequence[Trace], reference: AllocatorSpec, options: ReplayOptions
+) -> dict[str, float | None]:
+    """Wall seconds the reference took on each trace with `options` (None where it
+    failed), measured on this machine once and then read from the cache."""
+    key = content_key(
+        "reference-seconds", code_digest(), platform.node(), repr(reference), repr(options),
+        *(part for t in traces for part in (t.name, Path(t.path).read_bytes() if t.path else b"")),
+    )  # fmt: skip
+    kept = cache.load("reference-seconds", key)
+    if isinstance(kept, dict) and all(t.name in kept for t in traces):
+        return kept
+    measured: dict[str, float | None] = {}
+    for trace in traces:
+        start = time.monotonic()
+        result = replay_isolated(trace, reference, options, DEFAULT_TIMEOUT)
+        measured[trace.name] = time.monotonic() - start if result.valid else None
+    cache.store("reference-seconds", key, measured)
+    return measured

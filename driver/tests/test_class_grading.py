@@ -1,0 +1,255 @@
+"""`mallocsim grade` over a class: submissions found in folders or named, graded
+in parallel by their own processes, the gradebook and per-student autograder
+files, the content-keyed cache (a re-run grades only what changed), Ctrl-C
+keeping every finished grade, and bad input as one line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mallocsim.batch import find_submissions, split_arguments
+from mallocsim.errors import UsageError
+
+from .conftest import FIXTURE_ALLOCATORS
+
+TRACE = "".join(f"a {i} {16 + 8 * i}\n" for i in range(20)) + "".join(f"f {i}\n" for i in range(20))
+FAST = '[grade]\nmin_seconds = 0.0\nthroughput = "time"\n[score]\nreference_throughput = 1e6\n'
+BROKEN = '#include "mm.h"\nint mm_init(void) { return oops; }\n'
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Every test starts from an empty cache of its own (the workers inherit it)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def course(tmp_path, write_trace):
+    """A class of three (a correct one, one that crashes, one that does not
+    compile), the traces and a fast grading.toml: (class folder, traces, toml)."""
+    folder = tmp_path / "class"
+    for student, source in (("alice", "good_bump.c"), ("bob", "segfault.c")):
+        (folder / student).mkdir(parents=True)
+        shutil.copy(FIXTURE_ALLOCATORS / source, folder / student / "mm.c")
+    (folder / "carol").mkdir()
+    (folder / "carol" / "mm.c").write_text(BROKEN)
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    write_trace("t1", TRACE).rename(traces / "t1.rep")
+    write_trace("t2", TRACE).rename(traces / "t2.rep")
+    toml = tmp_path / "grading.toml"
+    toml.write_text(FAST)
+    return folder, traces, toml
+
+
+def grade_class(cli, course, *extra: object):
+    folder, traces, toml = course
+    return cli("grade", folder, traces, "--dialect", "classic", "--config", toml, "-q", *extra)
+
+
+def read_csv(path: Path) -> dict[str, dict[str, str]]:
+    with path.open() as rows:
+        return {row["student"]: row for row in csv.DictReader(rows)}
+
+
+def test_a_class_folder_is_graded_into_a_gradebook_and_a_summary(cli, course, tmp_path):
+    book = tmp_path / "book.csv"
+    run = grade_class(cli, course, "--gradebook", book, "--gradebook", tmp_path / "book.json")
+    assert run.status == 1  # bob and carol failed
+    rows = read_csv(book)
+    assert sorted(rows) == ["alice", "bob", "carol"]
+    assert rows["alice"]["passed"] == "True" and float(rows["alice"]["score"]) > 0
+    assert rows["alice"]["valid"] == "2" and rows["alice"]["first_failure"] == ""
+    assert rows["bob"]["valid"] == "0" and "SIGSEGV" in rows["bob"]["first_failure"]
+    assert rows["carol"]["score"] == "0.0" and "does not compile" in rows["carol"]["first_failure"]
+    assert [r["student"] for r in json.loads((tmp_path / "book.json").read_text())] == [
+        "alice", "bob", "carol",
+    ]  # fmt: skip
+    assert "1 of 3 submissions passed every trace" in run.out
+    assert "3 graded now, 0 from the cache" in run.out
+    assert all(len(line) <= 80 for line in run.out.splitlines()[:5])
+
+
+def test_a_rerun_takes_unchanged_grades_from_the_cache_and_regrades_a_changed_one(
+    cli, course, tmp_path
+):
+    book = tmp_path / "book.csv"
+    first = grade_class(cli, course, "--gradebook", book)
+    before = read_csv(book)
+    again = grade_class(cli, course, "--gradebook", book)
+    assert "0 graded now, 3 from the cache" in again.out
+    assert read_csv(book)["alice"]["score"] == before["alice"]["score"]
+    assert read_csv(book)["alice"]["cached"] == "True"
+    folder = course[0]
+    with (folder / "alice" / "mm.c").open("a") as source:
+        source.write("/* a late change */\n")
+    third = grade_class(cli, course, "--gradebook", book)
+    assert "1 graded now, 2 from the cache" in third.out
+    assert read_csv(book)["alice"]["cached"] == "False"
+    assert first.status == again.status == third.status == 1
+
+
+def test_a_changed_setting_is_not_served_from_the_cache(cli, course, tmp_path):
+    grade_class(cli, course)
+    run = grade_class(cli, course, "--check-heap")
+    assert "3 graded now" in run.out
+
+
+def test_each_student_gets_a_gradescope_and_a_junit_file(cli, course, tmp_path):
+    results, junit = tmp_path / "results", tmp_path / "junit"
+    grade_class(cli, course, "--gradescope", results, "--junit", junit)
+    assert sorted(p.name for p in results.iterdir()) == ["alice.json", "bob.json", "carol.json"]
+    alice = json.loads((results / "alice.json").read_text())
+    assert alice["score"] > 0 and all(t["status"] == "passed" for t in alice["tests"])
+    carol = json.loads((results / "carol.json").read_text())
+    assert carol["score"] == 0 and "does not compile" in carol["tests"][0]["output"]
+    assert (junit / "bob.xml").read_text().count("<failure") >= 1
+
+
+def test_cached_grades_still_write_their_autograder_files(cli, course, tmp_path):
+    grade_class(cli, course)
+    results = tmp_path / "results"
+    run = grade_class(cli, course, "--gradescope", results)
+    assert "3 from the cache" in run.out
+    assert json.loads((results / "alice.json").read_text())["score"] > 0
+
+
+def test_one_grade_as_a_record_merges_into_the_same_gradebook(cli, course, tmp_path):
+    folder, traces, toml = course
+    records = tmp_path / "records"
+    records.mkdir()
+    for student in ("alice", "bob", "carol"):
+        cli(
+            "grade", folder / student / "mm.c", traces, "--dialect", "classic", "--config", toml,
+            "-q", "--json", records / f"{student}.json", "--student", student,
+        )  # fmt: skip
+    merged = tmp_path / "merged.csv"
+    run = cli("gradebook", "merge", records, "-o", merged)
+    assert run.status == 0 and "1 of 3 submissions passed every trace" in run.out
+    direct = tmp_path / "direct.csv"
+    grade_class(cli, course, "--gradebook", direct)
+    assert _graded(read_csv(merged)) == _graded(read_csv(direct))
+
+
+def _graded(rows: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The rows without what depends on when and how the grade was made."""
+    ignore = {"seconds", "cached", "key", "submission", "throughput_ratio"}  # timed
+    return {s: {k: v for k, v in r.items() if k not in ignore} for s, r in rows.items()}
+
+
+def test_merging_keeps_the_last_record_of_a_student(cli, course, tmp_path):
+    folder, traces, toml = course
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    common = ("--dialect", "classic", "--config", toml, "-q", "--student", "dave")
+    cli("grade", folder / "carol" / "mm.c", traces, "--json", first, *common)
+    cli("grade", folder / "alice" / "mm.c", traces, "--json", second, *common)
+    book = tmp_path / "book.csv"
+    cli("gradebook", "merge", first, second, "-o", book)
+    assert read_csv(book)["dave"]["passed"] == "True"
+
+
+@pytest.mark.parametrize(
+    "content, said",
+    [
+        ("{", "not JSON"),
+        ('{"format": "something else"}', "not a mallocsim grade record"),
+        ('{"format": "mallocsim-grade", "version": 99}', "version 99 grade record"),
+    ],
+)
+def test_merging_a_file_that_is_not_a_record_is_one_line(cli, tmp_path, content, said):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    run = cli("gradebook", "merge", bad, "-o", tmp_path / "book.csv")
+    assert run.status == 2 and said in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_a_gradebook_must_be_csv_or_json(cli, course, tmp_path):
+    run = grade_class(cli, course, "--gradebook", tmp_path / "book.xlsx")
+    assert run.status == 2 and "a .csv or a .json file" in run.err
+
+
+def test_one_record_flag_is_refused_for_a_class(cli, course):
+    run = grade_class(cli, course, "-g")
+    assert run.status == 2 and "are for one allocator" in run.err
+
+
+def test_arguments_are_sorted_into_submissions_and_traces(course):
+    folder, traces, _ = course
+    assert split_arguments([str(folder), str(traces)]) == ([str(folder)], [str(traces)])
+    with pytest.raises(UsageError, match="no traces"):
+        split_arguments([str(folder)])
+    with pytest.raises(UsageError, match="no allocator to grade"):
+        split_arguments([str(traces)])
+
+
+def test_submissions_are_named_for_their_folders_or_files(course, tmp_path):
+    folder = course[0]
+    assert [s.student for s in find_submissions([str(folder)])] == ["alice", "bob", "carol"]
+    assert [s.student for s in find_submissions([str(folder / "bob" / "mm.c")])] == ["bob"]
+    other = tmp_path / "zed.c"
+    other.write_text("")
+    assert [s.student for s in find_submissions([str(other)])] == ["zed"]
+
+
+def test_a_student_folder_without_one_allocator_is_graded_zero_with_the_reason(cli, course):
+    folder = course[0]
+    (folder / "erin").mkdir()
+    (folder / "erin" / "a.c").write_text("")
+    (folder / "erin" / "b.c").write_text("")
+    (folder / "frank").mkdir()
+    submissions = {s.student: s for s in find_submissions([str(folder)])}
+    assert "holds 2 .c files and no mm.c" in (submissions["erin"].problem or "")
+    assert "holds no .c file" in (submissions["frank"].problem or "")
+    run = grade_class(cli, course)
+    assert "holds 2 .c files" in run.out
+
+
+def test_two_submissions_for_one_student_are_refused(course):
+    folder = course[0]
+    with pytest.raises(UsageError, match="two submissions for 'alice'"):
+        find_submissions([str(folder / "alice" / "mm.c"), str(folder / "alice")])
+
+
+def test_ctrl_c_keeps_every_finished_grade(course, tmp_path):
+    # bob hangs; alice and carol finish first (-j 1, students in order: alice,
+    # bob...). Ctrl-C while bob runs: the gradebook holds alice, and bob's
+    # processes are gone.
+    folder, traces, toml = course
+    shutil.copy(FIXTURE_ALLOCATORS / "hang.c", folder / "bob" / "mm.c")
+    book = tmp_path / "book.csv"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    command = [
+        sys.executable, "-m", "mallocsim", "grade", folder, traces, "--dialect", "classic",
+        "--config", toml, "--gradebook", book, "-j", "1", "--timeout", "60",
+    ]  # fmt: skip
+    process = subprocess.Popen(list(map(str, command)), env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while "bob" not in _running(process) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and "interrupted" in err
+    assert sorted(read_csv(book)) == ["alice"]
+
+
+def _running(process: subprocess.Popen) -> str:
+    """The command lines of the process's children (what is being graded now)."""
+    lines = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == process.pid:
+                lines.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ValueError, IndexError):
+            continue  # it ended while we looked
+    return "\n".join(lines)
