@@ -57,16 +57,21 @@ class ChildOutcome:
     """How a forked child ended: what it sent, or how it died and where it was."""
 
     payload: dict | None  # the child's JSON answer; None when it died or ran out of time
-    timed_out: bool
+    timed_out: bool  # stopped: out of time, or hung (stalled)
     status: int  # os.waitpid's status
     progress: tuple[int, ...]  # the PROGRESS_WORDS shared words, as the child last left them
+    stalled: float | None = None  # stopped as hung: the seconds its words had not moved
 
 
-def run_forked(work: Callable[[Any], dict], timeout: float) -> ChildOutcome:
+def run_forked(
+    work: Callable[[Any], dict], timeout: float, stall: float | None = None
+) -> ChildOutcome:
     """work(progress) in a forked child with a time limit, its dict sent back
     as JSON. progress is PROGRESS_WORDS shared uint64 words the child keeps up
-    to date, so that the parent knows where it was if it dies. A UsageError,
-    or any other exception, in the child comes back as {"usage_error": message}."""
+    to date, so that the parent knows where it was if it dies; with `stall`, a
+    child whose words have not moved for that many seconds (an op that does not
+    return) is stopped as hung before its time is up. A UsageError, or any
+    other exception, in the child comes back as {"usage_error": message}."""
     shared = mmap.mmap(-1, 8 * PROGRESS_WORDS)  # anonymous, MAP_SHARED: seen by both processes
     progress = ffi.from_buffer(f"uint64_t[{PROGRESS_WORDS}]", shared)
     read_fd, write_fd = os.pipe()
@@ -90,8 +95,9 @@ def run_forked(work: Callable[[Any], dict], timeout: float) -> ChildOutcome:
 
     os.close(write_fd)
     finished = False
+    watch = _StallWatch(progress, stall) if stall else None
     try:
-        data, timed_out = _read_until(read_fd, timeout)
+        data, timed_out = _read_until(read_fd, timeout, watch)
         finished = not timed_out
     finally:
         # Out of time, or interrupted while waiting (Ctrl-C): the child must
@@ -101,9 +107,33 @@ def run_forked(work: Callable[[Any], dict], timeout: float) -> ChildOutcome:
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
     where_it_was = tuple(int(progress[i]) for i in range(PROGRESS_WORDS))
-    del progress
+    stalled = watch.still_for() if timed_out and watch and watch.stalled() else None
+    del progress, watch  # the last views of the shared words, before they are unmapped
     shared.close()
-    return ChildOutcome(json.loads(data) if data else None, timed_out, status, where_it_was)
+    return ChildOutcome(
+        json.loads(data) if data else None, timed_out, status, where_it_was, stalled
+    )
+
+
+class _StallWatch:
+    """Whether a child's progress words have stood still for `limit` seconds."""
+
+    def __init__(self, words: Any, limit: float) -> None:
+        self.words, self.limit = words, limit
+        self.last = self._read()
+        self.since = time.monotonic()
+
+    def _read(self) -> tuple[int, ...]:
+        return tuple(int(self.words[i]) for i in range(PROGRESS_WORDS))
+
+    def still_for(self) -> float:
+        now = self._read()
+        if now != self.last:
+            self.last, self.since = now, time.monotonic()
+        return time.monotonic() - self.since
+
+    def stalled(self) -> bool:
+        return self.still_for() >= self.limit
 
 
 def death_kind(outcome: ChildOutcome) -> str:
@@ -116,6 +146,8 @@ def death_kind(outcome: ChildOutcome) -> str:
 def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
     """What ended a child that sent nothing, `at` saying where it was:
     "crashed with SIGSEGV at op 2 (a 2 8) in the checked pass"."""
+    if outcome.stalled is not None:
+        return f"hung: stopped at {at}, which had not returned after {outcome.stalled:.0f} s"
     if outcome.timed_out:
         return f"did not finish within {timeout:g} s: stopped at {at}"
     if os.WIFSIGNALED(outcome.status):
@@ -135,15 +167,17 @@ def replay_isolated(
     spec: AllocatorSpec,
     options: ReplayOptions | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    stall: float | None = None,
 ) -> TraceResult:
-    """replay_trace in a child process with a time limit; never raises for the
-    allocator's misbehaviour (only for a spec that cannot be loaded at all)."""
+    """replay_trace in a child process with a time limit (and, with `stall`, a
+    limit on how long one op may take); never raises for the allocator's
+    misbehaviour (only for a spec that cannot be loaded at all)."""
 
     def work(progress: Any) -> dict:
         with LoadedAllocator(spec) as alloc:
             return {"result": asdict(replay_trace(trace, alloc, options, progress))}
 
-    outcome = run_forked(work, timeout)
+    outcome = run_forked(work, timeout, stall)
     payload = answer(outcome)
     if payload is not None:
         return TraceResult(**payload["result"])
@@ -178,15 +212,16 @@ def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str
     return where(trace, index), f"op {index} ({op_text(trace, index)}) in {stage}"
 
 
-def _read_until(fd: int, timeout: float) -> tuple[str, bool]:
-    """Everything the child writes, or ("", True) when the time runs out. It
-    waits TICK_SECONDS at most at a time, ticking the open progress reporters
-    in between: this is where their time moves on (progress.py: no thread)."""
+def _read_until(fd: int, timeout: float, watch: _StallWatch | None = None) -> tuple[str, bool]:
+    """Everything the child writes, or ("", True) when the time runs out (or the
+    child is seen to hang). It waits TICK_SECONDS at most at a time, ticking the
+    open progress reporters in between: this is where their time moves on
+    (progress.py: no thread)."""
     deadline = time.monotonic() + timeout
     chunks: list[bytes] = []
     while True:
         left = deadline - time.monotonic()
-        if left <= 0:
+        if left <= 0 or (watch is not None and watch.stalled()):
             return "", True
         ready, _, _ = select.select([fd], [], [], min(left, TICK_SECONDS))
         if not ready:

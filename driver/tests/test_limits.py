@@ -1,0 +1,67 @@
+"""Time limits that fit the work (limits.py): a trace's limit from the
+reference allocator's time on it, with a floor; a hung op stopped within
+seconds wherever it is, while a slow allocator that keeps going is not; a
+fixed --timeout still wins."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mallocsim.allocators import resolve
+from mallocsim.config import for_lab
+from mallocsim.grading import plan, replay_options, time_limits
+from mallocsim.isolate import replay_isolated
+from mallocsim.limits import LIMIT_FLOOR, STALL_SECONDS, stall_limit, trace_limits
+from mallocsim.replay import ReplayOptions
+from mallocsim.trace import load_trace
+
+from .conftest import FIXTURE_ALLOCATORS
+
+TRACE = "".join(f"a {i} {16 + i}\n" for i in range(50)) + "".join(f"f {i}\n" for i in range(50))
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def test_a_small_traces_limit_is_the_floor(write_trace):
+    trace = load_trace(write_trace("small", TRACE))
+    limits = trace_limits([trace], resolve("glibc"), ReplayOptions())
+    assert limits == {"small": LIMIT_FLOOR}
+
+
+def test_heap_checks_after_every_op_get_ten_times_longer(write_trace):
+    trace = load_trace(write_trace("small", TRACE))
+    checked = trace_limits([trace], resolve("glibc"), ReplayOptions(check_heap=True))
+    assert checked["small"] == 10 * LIMIT_FLOOR
+    assert stall_limit(ReplayOptions(check_heap=True)) == 10 * STALL_SECONDS
+
+
+def test_without_a_fixed_limit_a_grade_takes_the_references_and_stops_hung_ops(write_trace):
+    config = for_lab("mallocsim")
+    graded = plan(config, [str(write_trace("small", TRACE))])
+    options = replay_options(config, False)
+    assert time_limits(graded, config, options) == ({"small": LIMIT_FLOOR}, STALL_SECONDS)
+    assert time_limits(graded, config, options, 30.0) == ({"small": 30.0}, None)
+
+
+def test_a_hung_op_is_stopped_within_seconds_and_named(write_trace):
+    trace = load_trace(write_trace("small", TRACE))
+    spec = resolve(str(FIXTURE_ALLOCATORS / "hang.c"), "classic")
+    start = time.monotonic()
+    result = replay_isolated(trace, spec, ReplayOptions(timing=False), 60.0, STALL_SECONDS)
+    assert time.monotonic() - start < STALL_SECONDS + 3  # not the minute
+    assert result.fail_kind == "timeout" and "hung: stopped at op" in (result.error or "")
+
+
+def test_a_slow_allocator_that_keeps_going_is_not_taken_as_hung(write_trace):
+    # implicit:best scans every free block: slow, but every op returns.
+    many = "".join(f"a {i} {8 + i % 64}\n" for i in range(3000))
+    many += "".join(f"f {i}\n" for i in range(0, 3000, 2))
+    many += "".join(f"a {3000 + i} {16 + i % 32}\n" for i in range(3000))
+    trace = load_trace(write_trace("many", many))
+    result = replay_isolated(trace, resolve("implicit:best"), ReplayOptions(), 60.0, 0.2)
+    assert result.valid, result.error
