@@ -223,7 +223,7 @@ def grade_class(
                     submission, key = waiting.pop(0)
                     running.append(_launch(submission, key, trace_names, worker_flags, scratch))
                     progress.started(submission.student)
-                time.sleep(0.1)
+                time.sleep(0.02)  # a free slot is filled within 20 ms
                 progress.tick()
                 for job in [j for j in running if j.process.poll() is not None or _overdue(j)]:
                     running.remove(job)

@@ -62,8 +62,8 @@ from mallocsim.replay import (
     with_timing,
 )
 from mallocsim.report import kops, percent
-from mallocsim.results import TraceResult, geomean
-from mallocsim.runner import progress_name, progress_outcome, shown_replay
+from mallocsim.results import TraceResult, geomean, trace_outcome
+from mallocsim.runner import progress_name, shown_replay
 from mallocsim.table import render_table
 from mallocsim.trace import Trace
 
@@ -143,7 +143,7 @@ def run_bench(
                 options,
                 timeout,
             )
-            failed = [f"{r.allocator} {progress_outcome(r)}" for r in timed if not r.valid]
+            failed = [f"{r.allocator} {trace_outcome(r)}" for r in timed if not r.valid]
             shown.finished(name, ", ".join(failed) or "valid")
             results += timed
         return results

@@ -68,11 +68,9 @@ class TraceResult:
 
 
 def trace_outcome(result: TraceResult) -> str:
-    """A word or two for a progress line: "valid", or how the trace failed
-    ("crash", "timeout", "overlap"...)."""
-    if result.valid:
-        return "valid"
-    return (result.fail_kind or "invalid").replace("_", " ")
+    """A result in a word for the progress lines: "valid", or how it failed
+    (its fail_kind: "crash", "timeout", "overlap"...; "invalid" when not known)."""
+    return "valid" if result.valid else result.fail_kind or "invalid"
 
 
 @dataclass(frozen=True)

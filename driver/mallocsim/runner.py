@@ -20,7 +20,7 @@ from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
 from mallocsim.labs import LabProfile
 from mallocsim.progress import Progress
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
-from mallocsim.results import TraceResult
+from mallocsim.results import TraceResult, trace_outcome
 from mallocsim.trace import Trace
 
 
@@ -44,22 +44,16 @@ def progress_name(allocator: str, trace: str, with_allocator: bool) -> str:
     return f"{allocator}: {trace}" if with_allocator else trace
 
 
-def progress_outcome(result: TraceResult) -> str:
-    """A result in a word for the progress lines: "valid", or how it failed
-    (its fail_kind: "crash", "timeout", "overlap"...; "invalid" when not known)."""
-    return "valid" if result.valid else result.fail_kind or "invalid"
-
-
 def shown_replay(progress: Progress, name: str, replay: Callable[[], TraceResult]) -> TraceResult:
     """replay(), told to `progress` as item `name`: when it starts, and how it
-    ends (its progress_outcome, or "error" when it raises a UsageError)."""
+    ends (its trace_outcome, or "error" when it raises a UsageError)."""
     progress.started(name)
     try:
         result = replay()
     except UsageError:
         progress.finished(name, "error")
         raise
-    progress.finished(name, progress_outcome(result))
+    progress.finished(name, trace_outcome(result))
     return result
 
 
