@@ -204,7 +204,14 @@ def grade_class(
             record = _problem_record(submission, config, submission.problem or "nothing to grade")
             finish(submission, record, "nothing to grade")
             continue
-        key = grade_key(submission.source.read_bytes(), plan, config, worker_flags)
+        try:
+            source = submission.source.read_bytes()
+        except OSError as error:
+            progress.started(submission.student)
+            why = f"{submission.source}: {error.strerror}"
+            finish(submission, _problem_record(submission, config, why), "cannot be read")
+            continue
+        key = grade_key(source, plan, config, worker_flags)
         kept = cache.load("grades", key) if use_cache else None
         if kept is not None:
             record = {**kept, "student": submission.student, "submission": str(submission.source)}

@@ -69,6 +69,8 @@ def row_of(record: dict[str, Any], cached: bool = False) -> GradebookRow:
     results = grade["results"]
     problem = grade.get("problem")
     failure = problem.splitlines()[0] if problem else ""
+    # "class/alice/mm.c: does not compile" says the file twice in alice's row
+    failure = failure.removeprefix(f"{record.get('submission', '')}: ")
     if not failure:
         failure = next((f"{r['trace']}: {r['error']}" for r in results if not r["valid"]), "")
     ratio = None

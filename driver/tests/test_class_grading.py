@@ -15,12 +15,14 @@ import sys
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from mallocsim.batch import find_submissions, split_arguments
 from mallocsim.errors import UsageError
 
 from .conftest import FIXTURE_ALLOCATORS
+from .test_gradescope import SCHEMA
 
 TRACE = "".join(f"a {i} {16 + 8 * i}\n" for i in range(20)) + "".join(f"f {i}\n" for i in range(20))
 FAST = '[grade]\nmin_seconds = 0.0\nthroughput = "time"\n[score]\nreference_throughput = 1e6\n'
@@ -109,6 +111,8 @@ def test_each_student_gets_a_gradescope_and_a_junit_file(cli, course, tmp_path):
     results, junit = tmp_path / "results", tmp_path / "junit"
     grade_class(cli, course, "--gradescope", results, "--junit", junit)
     assert sorted(p.name for p in results.iterdir()) == ["alice.json", "bob.json", "carol.json"]
+    for written in results.iterdir():  # a passing, a crashing and a non-compiling one
+        jsonschema.validate(json.loads(written.read_text()), SCHEMA)
     alice = json.loads((results / "alice.json").read_text())
     assert alice["score"] > 0 and all(t["status"] == "passed" for t in alice["tests"])
     carol = json.loads((results / "carol.json").read_text())
@@ -253,3 +257,9 @@ def _running(process: subprocess.Popen) -> str:
         except (OSError, ValueError, IndexError):
             continue  # it ended while we looked
     return "\n".join(lines)
+
+
+def test_the_summary_names_the_failure_without_the_file_again(cli, course, tmp_path):
+    book = tmp_path / "book.csv"
+    grade_class(cli, course, "--gradebook", book)
+    assert read_csv(book)["carol"]["first_failure"].startswith("does not compile")
