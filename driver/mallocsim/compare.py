@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from mallocsim.allocators import resolve
+from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
-from mallocsim.isolate import DEFAULT_TIMEOUT
 from mallocsim.labs import DEFAULT_LAB
 from mallocsim.progress import Progress
 from mallocsim.references import REFERENCES, Reference, ReferenceMissing, replay_reference, require

@@ -26,6 +26,7 @@ from typing import Any
 
 from mallocsim._native import ffi
 from mallocsim.allocators import AllocatorSpec
+from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
 from mallocsim.progress import tick_active
 from mallocsim.replay import (
@@ -45,9 +46,6 @@ from mallocsim.replay import (
 from mallocsim.results import TraceResult
 from mallocsim.trace import Trace
 
-DEFAULT_TIMEOUT = 120.0  # seconds a trace may take before its child is killed
-# The longest time limit: a day is plenty, and select() cannot wait past a time_t.
-MAX_TIMEOUT = 86400.0
 PROGRESS_WORDS = 3  # phase, op index, timed pass
 TICK_SECONDS = 0.25  # the longest wait for a child between two ticks of the progress lines
 

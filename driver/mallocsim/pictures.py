@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from mallocsim.allocators import AllocatorSpec, resolve
 from mallocsim.compare import Comparison
+from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
 from mallocsim.heapmap import DEFAULT_MAX_OPS, HeapMap, collect
-from mallocsim.isolate import DEFAULT_TIMEOUT
 from mallocsim.labs import DEFAULT_LAB, lab_named
 from mallocsim.references import REFERENCES, replay_reference
 from mallocsim.replay import LoadedAllocator, ReplayOptions

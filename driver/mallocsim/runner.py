@@ -10,7 +10,7 @@ its trace's name, after its allocator's when several run ("glibc: binary2-bal").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 
@@ -62,16 +62,18 @@ def replay_all(
     traces: Sequence[Trace],
     options: ReplayOptions,
     isolate: bool = True,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | Mapping[str, float] = DEFAULT_TIMEOUT,
     on_result: Callable[[TraceResult], None] | None = None,
     progress: Progress | None = None,
     name_allocators: bool | None = None,
+    stall: float | None = None,
 ) -> tuple[list[TraceResult], list[str]]:
-    """Every allocator on every trace. Allocators that cannot be built or
-    loaded are reported in the second list (one line each) and skipped;
-    everything else is measured. Each replay is told to `progress`, named
-    after its allocator too when name_allocators (by default, when there are
-    several)."""
+    """Every allocator on every trace, each isolated one with its time limit
+    (`timeout`, or by trace name) and, with `stall`, hung ops stopped (isolate.py).
+    Allocators that cannot be built or loaded are reported in the second list
+    (one line each) and skipped; everything else is measured. Each replay is
+    told to `progress`, named after its allocator too when name_allocators (by
+    default, when there are several)."""
     results: list[TraceResult] = []
     problems: list[str] = []
     shown = progress if progress is not None else Progress("replay", 0, mode="quiet")
@@ -88,7 +90,9 @@ def replay_all(
             library_for(spec)  # build an mm.c once, here, not in every child
             if isolate:
                 for trace in traces:
-                    record(spec, trace, partial(replay_isolated, trace, spec, options, timeout))
+                    limit = timeout if isinstance(timeout, float | int) else timeout[trace.name]
+                    replay = partial(replay_isolated, trace, spec, options, limit, stall)
+                    record(spec, trace, replay)
             else:
                 with LoadedAllocator(spec) as alloc:
                     for trace in traces:

@@ -65,3 +65,11 @@ def test_a_slow_allocator_that_keeps_going_is_not_taken_as_hung(write_trace):
     trace = load_trace(write_trace("many", many))
     result = replay_isolated(trace, resolve("implicit:best"), ReplayOptions(), 60.0, 0.2)
     assert result.valid, result.error
+
+
+def test_replay_without_a_timeout_stops_a_hanging_allocator_in_seconds(cli, write_trace):
+    start = time.monotonic()
+    run = cli("replay", "-a", FIXTURE_ALLOCATORS / "hang.c", "--dialect", "classic",
+              "--no-timing", write_trace("small", TRACE))  # fmt: skip
+    assert run.status == 1 and "hung: stopped at op" in run.out
+    assert time.monotonic() - start < 15  # the floor and the stall, not 120 s

@@ -23,6 +23,7 @@ from mallocsim.commands.replay import (
     trace_paths,
 )
 from mallocsim.compare import format_comparison, run_comparison
+from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
 from mallocsim.pictures import Pictures, choose_focus, gather_pictures
 from mallocsim.progress import Progress, progress_mode
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     ours = [name for name in args.allocator if name not in REFERENCES]
     require_heap_checkers(args, (resolve(name, args.dialect, lab) for name in ours))
     paths = trace_paths(args, "compare")
+    timeout = args.timeout or DEFAULT_TIMEOUT  # a flat limit: references run here too
     # A trace file that turns out bad is one item fewer than counted here.
     total = len(args.allocator) * len(paths)
     with Progress("compare", total, mode=progress_mode(args.quiet)) as progress:
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             options_from(args),
             args.dialect,
             not args.no_isolate,
-            args.timeout,
+            timeout,
             lab=lab,
             progress=progress,
         )
@@ -114,9 +116,7 @@ def run(args: argparse.Namespace) -> int:
     pictures = Pictures()
     if wants_pictures(args):
         focus = choose_focus(comparison, args.focus)
-        pictures = gather_pictures(
-            comparison, focus, args.dialect, args.heap_map, args.timeout, lab=lab
-        )
+        pictures = gather_pictures(comparison, focus, args.dialect, args.heap_map, timeout, lab=lab)
     if args.json:
         write_document(comparison, pictures, args.json)
     if args.csv:

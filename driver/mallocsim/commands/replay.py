@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from mallocsim.allocators import DEFAULT_POLICY, AllocatorSpec, resolve
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds, positive_seconds
-from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
+from mallocsim.config import for_lab
+from mallocsim.constants import DIALECTS
 from mallocsim.labs import (
     DEFAULT_LAB,
     LABS,
@@ -23,12 +24,13 @@ from mallocsim.labs import (
     select_trace_paths,
     selection_notes,
 )
+from mallocsim.limits import stall_limit, trace_limits
 from mallocsim.progress import Progress, progress_mode
 from mallocsim.replay import ReplayOptions, require_heap_checker
 from mallocsim.report import format_report, write_csv
 from mallocsim.results import write_json
 from mallocsim.runner import options_for_lab, replay_all
-from mallocsim.trace import load_traces
+from mallocsim.trace import Trace, load_traces
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,8 +60,9 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
         type=positive_seconds,
-        default=DEFAULT_TIMEOUT,
-        help=f"seconds per trace before the allocator is stopped (default {DEFAULT_TIMEOUT:g})",
+        help="seconds per trace before the allocator is stopped (default: 100 times the "
+        "lab's reference allocator's time on the trace, 5 s at least, with an op that has "
+        "not returned in 1 s stopped as hung; compare: 120)",
     )
     parser.add_argument(
         "--no-isolate",
@@ -124,15 +127,28 @@ def require_heap_checkers(args: argparse.Namespace, specs: Iterable[AllocatorSpe
             require_heap_checker(spec, "--check-heap")
 
 
+def time_limits_of(
+    args: argparse.Namespace, traces: Sequence[Trace], options: ReplayOptions
+) -> tuple[float | dict[str, float], float | None]:
+    """(the time limit, or each trace's, and the stall limit or None): --timeout
+    when given, else each trace's from the lab's reference allocator (limits.py)."""
+    if args.timeout is not None:
+        return args.timeout, None
+    reference = resolve(for_lab(lab_of(args).name).reference, lab=lab_of(args).name)
+    return trace_limits(traces, reference, options), stall_limit(options)
+
+
 def run(args: argparse.Namespace) -> int:
     lab = lab_of(args).name
     specs = [resolve(name, args.dialect, lab) for name in args.allocator or [DEFAULT_POLICY]]
     require_heap_checkers(args, specs)
     traces, problems = load_traces(trace_paths(args, "replay"))
+    options = options_from(args)
+    limits, stall = time_limits_of(args, traces, options)
     mode = progress_mode(args.quiet)
     with Progress("replay", len(specs) * len(traces), mode=mode) as progress:
         results, trouble = replay_all(
-            specs, traces, options_from(args), not args.no_isolate, args.timeout, progress=progress
+            specs, traces, options, not args.no_isolate, limits, progress=progress, stall=stall
         )
     problems += trouble
     for line in problems:
