@@ -68,9 +68,7 @@ def row_of(record: dict[str, Any], cached: bool = False) -> GradebookRow:
     score = grade["score"]
     results = grade["results"]
     problem = grade.get("problem")
-    failure = problem.splitlines()[0] if problem else ""
-    # "class/alice/mm.c: does not compile" says the file twice in alice's row
-    failure = failure.removeprefix(f"{record.get('submission', '')}: ")
+    failure = _first_line(problem, record.get("submission", "")) if problem else ""
     if not failure:
         failure = next((f"{r['trace']}: {r['error']}" for r in results if not r["valid"]), "")
     ratio = None
@@ -93,6 +91,18 @@ def row_of(record: dict[str, Any], cached: bool = False) -> GradebookRow:
         cached=cached,
         key=record.get("key", ""),
     )
+
+
+def _first_line(problem: str, submission: str) -> str:
+    """A problem in one line, without the file's path (the row says whose it is);
+    "does not compile:" followed by the compiler's first error."""
+    lines = problem.splitlines()
+    first = lines[0].removeprefix(f"{submission}: ")
+    if first.endswith(":"):
+        error = next((line.strip() for line in lines[1:] if "error" in line), None)
+        if error:
+            first = f"{first} {error}"
+    return first
 
 
 def read_records(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
