@@ -30,13 +30,15 @@ VPY        := $(VENV)/bin/python
 
 HEAP_LIB   := $(NATIVE_DIR)/libmsheap.so
 CORE_LIB   := $(NATIVE_DIR)/libmscore.so
+SECCOMP_HEADER := /usr/include/seccomp.h
 POLICY_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmm-%.so)
 HEADERS    := $(wildcard c/include/*.h)
 # The labs' own mm.h and memlib.h, one folder per lab, and the adapter the driver appends to a
 # student's mm.c: shipped beside the headers above, in include/labs/.
 LAB_HEADERS := $(wildcard c/include/labs/*.h c/include/labs/*/*.h)
 SRC_HEADERS := $(wildcard c/src/*.h)
-CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/allocator.c c/src/interval_tree.c c/src/granule_map.c
+CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/allocator.c c/src/interval_tree.c c/src/granule_map.c \
+              c/src/sandbox.c
 # The drop-in malloc, one library per policy; libmallocsim.so is the one chosen here.
 DROPIN_POLICY ?= segfit
 DROPIN_LIB := $(NATIVE_DIR)/libmallocsim.so
@@ -67,8 +69,12 @@ $(HEAP_LIB): c/src/memlib.c $(HEADERS)
 	@mkdir -p $(NATIVE_DIR)
 	$(CC) $(CFLAGS_ALL) -shared -o $@.tmp c/src/memlib.c && mv -f $@.tmp $@
 
-$(CORE_LIB): $(CORE_SRCS) $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
-	$(CC) $(CFLAGS_ALL) -shared -o $@.tmp $(CORE_SRCS) -L$(NATIVE_DIR) -lmsheap -ldl \
+# The sandbox links libseccomp, whose header comes from Debian's libseccomp-dev.
+$(SECCOMP_HEADER):
+	@sh tools/system-deps.sh
+
+$(CORE_LIB): $(CORE_SRCS) $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB) | $(SECCOMP_HEADER)
+	$(CC) $(CFLAGS_ALL) -shared -o $@.tmp $(CORE_SRCS) -L$(NATIVE_DIR) -lmsheap -ldl -lseccomp \
 		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
 # The instruction counter `mallocsim bench --instructions` runs under callgrind.
@@ -118,13 +124,13 @@ $(TEST_BIN)/test_trace: c/tests/test_trace.c c/src/trace.c $(HEADERS)
 
 $(TEST_BIN)/test_replay: c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c $(HEADERS) $(SRC_HEADERS)
 	@mkdir -p $(TEST_BIN)
-	$(CC) $(TEST_CFLAGS) -o $@ c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c -ldl
+	$(CC) $(TEST_CFLAGS) -o $@ c/tests/test_replay.c $(CORE_SRCS) c/src/memlib.c -ldl -lseccomp
 
 # Builds small mm.c files against the lab headers at run time, with each compiler it finds.
 $(TEST_BIN)/test_lab_adapter: c/tests/test_lab_adapter.c $(CORE_SRCS) c/src/memlib.c $(HEADERS) $(LAB_HEADERS) $(SRC_HEADERS)
 	@mkdir -p $(TEST_BIN)
 	$(CC) $(TEST_CFLAGS) -DLABS_DIR='"$(CURDIR)/c/include/labs"' -o $@ c/tests/test_lab_adapter.c \
-		$(CORE_SRCS) c/src/memlib.c -ldl
+		$(CORE_SRCS) c/src/memlib.c -ldl -lseccomp
 
 $(TEST_BIN)/test_policy_%: c/tests/test_policy.c c/src/%.c c/src/memlib.c $(HEADERS) $(SRC_HEADERS) $(TEST_HEADERS)
 	@mkdir -p $(TEST_BIN)

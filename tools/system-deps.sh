@@ -12,6 +12,7 @@ gcc gcc
 git git
 clang-format clang-format
 valgrind valgrind
+/usr/include/seccomp.h libseccomp-dev
 clang clang
 /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a libclang-rt-14-dev
 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 libjemalloc2

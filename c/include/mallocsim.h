@@ -244,9 +244,22 @@ size_t mem_high_water(void);
    ENOMEM, as the labs' memlib never shrinks. Kept across resets. */
 void mem_set_shrink(bool allowed);
 
+/* ---------------------------------------------------------------- sandbox */
+
+/* Confine this process before it loads untrusted code (sandbox.c): no new
+   process or program, no network, no file created, written or changed, no
+   signal to another process, no tracing, no change to the system; a core dump
+   and file growth refused by resource limits. A forbidden call kills the
+   process with SIGSYS, its number first stored in *denied (plus one: 0 means
+   none), a word the parent can read after the death. Irreversible; false with
+   err filled when the kernel refuses the filter. */
+bool ms_sandbox_enter(uint64_t *denied, ms_error *err);
+/* What a denied call number means, for a diagnosis ("start a process (fork)"). */
+const char *ms_sandbox_denied_action(uint64_t call);
+
 /* CDEF-END */
 
-#define MS_ABI_VERSION 4
+#define MS_ABI_VERSION 5
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

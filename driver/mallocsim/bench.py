@@ -64,6 +64,7 @@ from mallocsim.replay import (
 from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean, trace_outcome
 from mallocsim.runner import progress_name, shown_replay
+from mallocsim.sandbox import untrusted
 from mallocsim.table import render_table
 from mallocsim.trace import Trace
 
@@ -193,7 +194,8 @@ def _time_isolated(
             return {"results": [asdict(result) for result in results]}
 
         limit = timeout * len(live)
-        outcome = run_forked(work, limit)
+        sandboxed = any(untrusted(alloc.spec) for alloc, _ in pairs)
+        outcome = run_forked(work, limit, sandboxed=sandboxed)
         payload = answer(outcome)
         if payload is not None:
             timed = iter([TraceResult(**result) for result in payload["results"]])

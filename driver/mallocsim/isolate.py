@@ -21,11 +21,11 @@ import select
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from mallocsim._native import ffi
-from mallocsim.allocators import AllocatorSpec
+from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
 from mallocsim.progress import tick_active
@@ -44,9 +44,22 @@ from mallocsim.replay import (
     where,
 )
 from mallocsim.results import TraceResult
+from mallocsim.sandbox import denied_action, enter_sandbox, untrusted
 from mallocsim.trace import Trace
 
 PROGRESS_WORDS = 3  # phase, op index, timed pass
+DENIED_WORD = PROGRESS_WORDS  # then a sandboxed child's denied call, plus one (0: none)
+SHARED_WORDS = PROGRESS_WORDS + 1
+# A sandboxed child resident in more memory than this is stopped: half the
+# machine's memory, 8 GiB at most (a trace with tens of GiB live payload
+# touches little of it: memlib reserves address space, not memory).
+SIGSYS = signal.SIGSYS.value
+UNNAMED_CALL = 1 << 63  # a denied call whose number the handler could not leave
+UNNAMED = "make a call the sandbox denies (with its signals blocked, as system() does)"
+ANSWER_LIMIT = 64 << 20  # bytes: a child's answer is kilobytes; past this it is garbage
+GARBAGE = "\0"  # what _read_until returns for an answer past ANSWER_LIMIT
+GARBAGE_ANSWER = {"garbage": "the allocator wrote garbage into the grader's pipe"}
+MEMORY_LIMIT = min(8 << 30, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2)
 TICK_SECONDS = 0.25  # the longest wait for a child between two ticks of the progress lines
 
 
@@ -59,19 +72,27 @@ class ChildOutcome:
     status: int  # os.waitpid's status
     progress: tuple[int, ...]  # the PROGRESS_WORDS shared words, as the child last left them
     stalled: float | None = None  # stopped as hung: the seconds its words had not moved
+    memory: int | None = None  # stopped for its memory: the bytes it was resident in
+    denied: str | None = None  # killed by the sandbox: what it tried ("start a process (fork)")
 
 
 def run_forked(
-    work: Callable[[Any], dict], timeout: float, stall: float | None = None
+    work: Callable[[Any], dict],
+    timeout: float,
+    stall: float | None = None,
+    sandboxed: bool = False,
 ) -> ChildOutcome:
     """work(progress) in a forked child with a time limit, its dict sent back
     as JSON. progress is PROGRESS_WORDS shared uint64 words the child keeps up
     to date, so that the parent knows where it was if it dies; with `stall`, a
     child whose words have not moved for that many seconds (an op that does not
-    return) is stopped as hung before its time is up. A UsageError, or any
-    other exception, in the child comes back as {"usage_error": message}."""
-    shared = mmap.mmap(-1, 8 * PROGRESS_WORDS)  # anonymous, MAP_SHARED: seen by both processes
-    progress = ffi.from_buffer(f"uint64_t[{PROGRESS_WORDS}]", shared)
+    return) is stopped as hung before its time is up. `sandboxed`: the child
+    enters the sandbox before work() (sandbox.py) and is stopped past
+    MEMORY_LIMIT. A UsageError, or any other exception, in the child comes back
+    as {"usage_error": message}; anything else it sends that is not a JSON
+    object is garbage, reported as such."""
+    shared = mmap.mmap(-1, 8 * SHARED_WORDS)  # anonymous, MAP_SHARED: seen by both processes
+    progress = ffi.from_buffer(f"uint64_t[{SHARED_WORDS}]", shared)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
@@ -81,6 +102,8 @@ def run_forked(
         faulthandler.disable()
         status = 0
         try:
+            if sandboxed:
+                enter_sandbox(progress + DENIED_WORD, write_fd, timeout)
             payload = work(progress)
         except UsageError as error:
             payload = {"usage_error": str(error)}
@@ -93,10 +116,10 @@ def run_forked(
 
     os.close(write_fd)
     finished = False
-    watch = _StallWatch(progress, stall) if stall else None
+    watch = _Watch(progress, pid, stall, MEMORY_LIMIT if sandboxed else None)
     try:
         data, timed_out = _read_until(read_fd, timeout, watch)
-        finished = not timed_out
+        finished = not timed_out and data != GARBAGE  # a flood runs on: it is killed
     finally:
         # Out of time, or interrupted while waiting (Ctrl-C): the child must
         # not run on after us, nor be left unreaped.
@@ -105,21 +128,48 @@ def run_forked(
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
     where_it_was = tuple(int(progress[i]) for i in range(PROGRESS_WORDS))
-    stalled = watch.still_for() if timed_out and watch and watch.stalled() else None
+    denied = int(progress[DENIED_WORD])
+    if sandboxed and not denied and os.WIFSIGNALED(status) and os.WTERMSIG(status) == SIGSYS:
+        denied = UNNAMED_CALL  # the call came with SIGSYS blocked: the kernel's default killed it
+    stalled = watch.still_for() if timed_out and watch.stall_stopped else None
+    memory = watch.memory_stopped if timed_out else None
     del progress, watch  # the last views of the shared words, before they are unmapped
     shared.close()
     return ChildOutcome(
-        json.loads(data) if data else None, timed_out, status, where_it_was, stalled
+        _payload(data),
+        timed_out,
+        status,
+        where_it_was,
+        stalled,
+        memory,
+        (denied_action(denied - 1) if denied != UNNAMED_CALL else UNNAMED) if denied else None,
     )
 
 
-class _StallWatch:
-    """Whether a child's progress words have stood still for `limit` seconds."""
+def _payload(data: str) -> dict | None:
+    """The child's answer, None when it sent nothing; anything that is not a
+    JSON object (no child of ours writes that: the allocator wrote into the
+    pipe) is GARBAGE_ANSWER, reported as such, never trusted nor raised."""
+    if not data:
+        return None
+    try:
+        payload = json.loads(data)
+    except (ValueError, RecursionError):
+        payload = None
+    return payload if isinstance(payload, dict) else GARBAGE_ANSWER
 
-    def __init__(self, words: Any, limit: float) -> None:
-        self.words, self.limit = words, limit
+
+class _Watch:
+    """Whether a child must be stopped before its time is up: its progress
+    words have stood still for `stall` seconds (a hung op), or it is resident in
+    more than `memory` bytes."""
+
+    def __init__(self, words: Any, pid: int, stall: float | None, memory: int | None) -> None:
+        self.words, self.pid, self.stall, self.memory = words, pid, stall, memory
         self.last = self._read()
         self.since = time.monotonic()
+        self.stall_stopped = False
+        self.memory_stopped: int | None = None
 
     def _read(self) -> tuple[int, ...]:
         return tuple(int(self.words[i]) for i in range(PROGRESS_WORDS))
@@ -130,12 +180,32 @@ class _StallWatch:
             self.last, self.since = now, time.monotonic()
         return time.monotonic() - self.since
 
-    def stalled(self) -> bool:
-        return self.still_for() >= self.limit
+    def must_stop(self) -> bool:
+        if self.stall is not None and self.still_for() >= self.stall:
+            self.stall_stopped = True
+        if self.memory is not None:
+            resident = _resident_bytes(self.pid)
+            if resident > self.memory:
+                self.memory_stopped = resident
+        return self.stall_stopped or self.memory_stopped is not None
+
+
+def _resident_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def death_kind(outcome: ChildOutcome) -> str:
     """TraceResult.fail_kind of a child that sent nothing."""
+    if outcome.denied is not None:
+        return "sandbox"
+    if outcome.payload is GARBAGE_ANSWER:
+        return "garbage"
+    if outcome.memory is not None:
+        return "memory"
     if outcome.timed_out:
         return "timeout"
     return "crash" if os.WIFSIGNALED(outcome.status) else "exit"
@@ -144,6 +214,13 @@ def death_kind(outcome: ChildOutcome) -> str:
 def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
     """What ended a child that sent nothing, `at` saying where it was:
     "crashed with SIGSEGV at op 2 (a 2 8) in the checked pass"."""
+    if outcome.denied is not None:
+        return f"tried to {outcome.denied} at {at}: the sandbox allows no such thing"
+    if outcome.payload is GARBAGE_ANSWER:
+        return f"{GARBAGE_ANSWER['garbage']}: its answer was not the grader's, after {at}"
+    if outcome.memory is not None:
+        used, limit = outcome.memory / (1 << 30), MEMORY_LIMIT / (1 << 30)
+        return f"used {used:.1f} GiB of memory, past the limit of {limit:.1f} GiB: stopped at {at}"
     if outcome.stalled is not None:
         return f"hung: stopped at {at}, which had not returned after {outcome.stalled:.0f} s"
     if outcome.timed_out:
@@ -154,10 +231,11 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
 
 
 def answer(outcome: ChildOutcome) -> dict | None:
-    """The child's answer, None if it sent none; raises its UsageError."""
+    """The child's answer, None if it sent none or garbage (death() says which);
+    raises its UsageError."""
     if outcome.payload is not None and "usage_error" in outcome.payload:
         raise UsageError(outcome.payload["usage_error"])
-    return outcome.payload
+    return None if outcome.payload is GARBAGE_ANSWER else outcome.payload
 
 
 def replay_isolated(
@@ -175,10 +253,14 @@ def replay_isolated(
         with LoadedAllocator(spec) as alloc:
             return {"result": asdict(replay_trace(trace, alloc, options, progress))}
 
-    outcome = run_forked(work, timeout, stall)
+    library_for(spec)  # built here: the compiler cannot run in the sandboxed child
+    outcome = run_forked(work, timeout, stall, sandboxed=untrusted(spec))
     payload = answer(outcome)
     if payload is not None:
-        return TraceResult(**payload["result"])
+        try:
+            return TraceResult(**payload["result"])
+        except (KeyError, TypeError):  # a JSON object, but not one of ours
+            outcome = replace(outcome, payload=GARBAGE_ANSWER)
     phase, index, which = outcome.progress
     origin, at = where_it_died(trace, phase, index, which)
     return failed_result(
@@ -210,16 +292,17 @@ def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str
     return where(trace, index), f"op {index} ({op_text(trace, index)}) in {stage}"
 
 
-def _read_until(fd: int, timeout: float, watch: _StallWatch | None = None) -> tuple[str, bool]:
+def _read_until(fd: int, timeout: float, watch: _Watch | None = None) -> tuple[str, bool]:
     """Everything the child writes, or ("", True) when the time runs out (or the
     child is seen to hang). It waits TICK_SECONDS at most at a time, ticking the
     open progress reporters in between: this is where their time moves on
     (progress.py: no thread)."""
     deadline = time.monotonic() + timeout
     chunks: list[bytes] = []
+    size = 0
     while True:
         left = deadline - time.monotonic()
-        if left <= 0 or (watch is not None and watch.stalled()):
+        if left <= 0 or (watch is not None and watch.must_stop()):
             return "", True
         ready, _, _ = select.select([fd], [], [], min(left, TICK_SECONDS))
         if not ready:
@@ -227,5 +310,8 @@ def _read_until(fd: int, timeout: float, watch: _StallWatch | None = None) -> tu
             continue
         chunk = os.read(fd, 1 << 16)
         if not chunk:
-            return b"".join(chunks).decode(), False
+            return b"".join(chunks).decode(errors="replace"), False
+        size += len(chunk)
+        if size > ANSWER_LIMIT:  # no answer of ours is this long: the allocator is writing
+            return GARBAGE, False
         chunks.append(chunk)

@@ -75,7 +75,7 @@ def read_team(library: Path) -> Team:
 
         return {field: text(field) for field in _FIELDS}
 
-    outcome = run_forked(work, TEAM_TIMEOUT)
+    outcome = run_forked(work, TEAM_TIMEOUT, sandboxed=True)  # its constructors run here
     payload = answer(outcome)
     if payload is None:
         raise UsageError(

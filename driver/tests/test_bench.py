@@ -189,7 +189,7 @@ def test_a_timing_child_that_dies_is_blamed_on_the_allocator_it_was_timing(
     ]
     limits = []
 
-    def dying(work, limit):
+    def dying(work, limit, sandboxed=False):
         limits.append(limit)
         return deaths.pop(0)
 

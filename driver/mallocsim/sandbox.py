@@ -1,0 +1,64 @@
+"""The sandbox a student's code runs in: entered by the forked child that will
+load it, before its first instruction (its constructors included).
+
+What a child does to enter (enter_sandbox), in this order:
+  - stdin, stdout and stderr point at /dev/null: nothing the code prints (a fake
+    score table) reaches the grader's output;
+  - every other inherited file descriptor is closed but the child's own pipe:
+    no channel of the grader's (pytest-xdist's, a terminal, an open file) is
+    within reach;
+  - a CPU-time limit (RLIMIT_CPU): a spin that escapes the parent's watch still
+    ends;
+  - the C side (c/src/sandbox.c): no core dumps, no file growth, and a seccomp
+    filter that denies starting processes or programs, the network, creating,
+    writing or changing files, signalling other processes, tracing, changing
+    the system. A denied call kills the child with SIGSYS, its number left in a
+    shared word; `denied_action` turns it into the diagnosis's words.
+What the parent adds from outside (isolate.py): the time and stall limits, and
+a memory limit on the child's resident memory.
+
+Our own policies and the system allocators are not sandboxed: they are ours.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from typing import Any
+
+from mallocsim._native import ffi, lib
+from mallocsim.allocators import AllocatorSpec
+from mallocsim.errors import UsageError
+
+UNTRUSTED_KINDS = ("source", "library")  # a student's mm.c, or any .so
+
+
+def untrusted(spec: AllocatorSpec) -> bool:
+    """Whether the allocator's code is someone else's: sandboxed whenever it runs."""
+    return spec.kind in UNTRUSTED_KINDS
+
+
+def enter_sandbox(denied: Any, keep_fd: int, cpu_seconds: float) -> None:
+    """Confine this (forked child) process for good; `denied` points at the shared
+    word a denied call's number is left in. Raises UsageError when the kernel
+    refuses (never runs the code unconfined)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, keep_fd)
+    os.closerange(keep_fd + 1, _highest_fd())
+    seconds = max(1, int(cpu_seconds) + 1)
+    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+    error = ffi.new("ms_error *")
+    if not lib.ms_sandbox_enter(denied, error):
+        raise UsageError(ffi.string(error.message).decode(errors="replace"))
+
+
+def _highest_fd() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 65536
+
+
+def denied_action(call: int) -> str:
+    """The words for a denied call: "start a process (fork)"."""
+    return ffi.string(lib.ms_sandbox_denied_action(call)).decode()

@@ -1,0 +1,161 @@
+"""The sandbox around a student's code (sandbox.py, c/src/sandbox.c, isolate.py):
+every attack in the corpus (allocators/attacks.c, one build per attack) is
+stopped and named, graded as a failure, and leaves the machine as it was: no
+file written, no process left, no connection made, the grader alive, nothing
+the attack printed in the grader's output. Honest allocators grade the same."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mallocsim import isolate
+
+from .conftest import FIXTURE_ALLOCATORS
+
+TRACE = "".join(f"a {i} {16 + i}\n" for i in range(8)) + "".join(f"f {i}\n" for i in range(8))
+SECRET = "the-other-students-secret-line"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def attacker(tmp_path):
+    """attacker(name, **defines) -> an mm.c that makes attack `name`."""
+
+    def build(name: str, path: Path | None = None, port: int = 0) -> Path:
+        source = tmp_path / f"{name.lower()}.c"
+        defines = f'#define ATTACK {name}\n#define ATTACK_PATH "{path or tmp_path / "x"}"\n'
+        defines += f"#define ATTACK_PORT {port}\n"
+        source.write_text(defines + (FIXTURE_ALLOCATORS / "attacks.c").read_text())
+        return source
+
+    return build
+
+
+def replay(cli, source: Path, trace: Path, *extra: object):
+    return cli("replay", "-a", source, "--dialect", "classic", "--no-timing", "-q", trace, *extra)
+
+
+def _children_of_us() -> list[int]:
+    """Processes whose parent is this one (what an attack might leave behind)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.parametrize(
+    "attack, said",
+    [
+        ("CONSTRUCTOR_WRITE", "tried to create or write a file (openat)"),
+        ("RUN_PROGRAM", "tried to make a call the sandbox denies"),  # system() blocks SIGSYS
+        ("RAW_SYSCALL", "tried to create or write a file (openat)"),
+        ("DETACHED_CHILD", "tried to start a process"),
+    ],
+)
+@pytest.mark.parametrize("command", ["replay", "grade"])
+def test_an_attack_on_the_files_is_stopped_named_and_writes_nothing(
+    cli, attacker, write_trace, tmp_path, attack, said, command
+):
+    target = tmp_path / "pwned"
+    source = attacker(attack, target)
+    trace = write_trace("t", TRACE)
+    if command == "replay":
+        run = replay(cli, source, trace)
+    else:
+        run = cli("grade", source, "--dialect", "classic", "--throughput", "time", "-q", trace)
+    assert run.status == 1, run.out + run.err
+    # grade refuses a raw syscall before running it; replay runs it, into the sandbox
+    refused = command == "grade" and attack == "RAW_SYSCALL"
+    assert ("calls syscall" if refused else said) in run.out + run.err
+    time.sleep(0.1 if attack != "DETACHED_CHILD" else 2.5)  # what a grandchild would have done
+    assert not target.exists()
+    assert _children_of_us() == []
+
+
+def test_a_fork_bomb_is_stopped_at_its_first_fork(cli, attacker, write_trace):
+    run = replay(cli, attacker("FORK_BOMB"), write_trace("t", TRACE))
+    assert run.status == 1 and "tried to start a process" in run.out
+    assert _children_of_us() == []
+
+
+def test_a_connection_is_never_made(cli, attacker, write_trace):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.setblocking(False)
+        run = replay(
+            cli, attacker("CONNECT", port=server.getsockname()[1]), write_trace("t", TRACE)
+        )
+        assert run.status == 1 and "tried to use the network (socket)" in run.out
+        with pytest.raises(BlockingIOError):
+            server.accept()
+
+
+def test_the_grader_cannot_be_killed(cli, attacker, write_trace):
+    run = replay(cli, attacker("KILL_PARENT"), write_trace("t", TRACE))
+    assert run.status == 1 and "tried to signal another process (kill)" in run.out
+
+
+def _replay_process(source: Path, trace: Path) -> subprocess.CompletedProcess:
+    """replay in a process of its own: what reaches its real stdout and stderr."""
+    command = [sys.executable, "-m", "mallocsim", "replay", "-a", str(source), "--dialect",
+               "classic", "--no-timing", str(trace)]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def test_what_the_allocator_prints_never_reaches_the_output(attacker, write_trace):
+    run = _replay_process(attacker("FAKE_TABLE"), write_trace("t", TRACE))
+    assert run.returncode == 0  # printing is not forbidden: it only goes nowhere
+    assert "score 100.0" not in run.stdout + run.stderr
+
+
+def test_another_students_file_read_goes_nowhere(attacker, write_trace, tmp_path):
+    secret = tmp_path / "other_mm.c"
+    secret.write_text(SECRET)
+    run = _replay_process(attacker("READ_AND_PRINT", secret), write_trace("t", TRACE))
+    assert SECRET not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("attack", ["PIPE_GARBAGE", "ENDLESS_WRITE"])
+def test_garbage_in_the_graders_pipe_is_diagnosed_not_trusted(cli, attacker, write_trace, attack):
+    start = time.monotonic()
+    run = replay(cli, attacker(attack), write_trace("t", TRACE), "--timeout", "60")
+    assert run.status == 1 and "wrote garbage into the grader's pipe" in run.out
+    assert time.monotonic() - start < 30  # stopped at the answer's size limit, not the time
+
+
+def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace, monkeypatch):
+    monkeypatch.setattr(isolate, "MEMORY_LIMIT", 256 << 20)
+    run = replay(cli, attacker("MEMORY_BOMB"), write_trace("t", TRACE))
+    assert run.status == 1 and "of memory, past the limit of 0.2 GiB" in run.out
+
+
+def test_exiting_early_with_status_0_is_a_failure(cli, attacker, write_trace):
+    run = replay(cli, attacker("EXIT_EARLY"), write_trace("t", TRACE))
+    assert run.status == 1 and "exited with status 0 at op 2" in run.out
+
+
+def test_an_honest_allocator_grades_the_same_in_the_sandbox(cli, write_trace, monkeypatch):
+    trace = write_trace("t", TRACE)
+    source = FIXTURE_ALLOCATORS / "good_bump.c"
+    sandboxed = cli("grade", source, "--dialect", "classic", "-q", trace)
+    monkeypatch.setattr(isolate, "untrusted", lambda spec: False)
+    plain = cli("grade", source, "--dialect", "classic", "-q", trace)
+    assert sandboxed.status == plain.status == 0
+    assert sandboxed.out == plain.out  # instructions: the same score, to the digit
