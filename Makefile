@@ -46,7 +46,7 @@ DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
 DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c
 
-.PHONY: all native run test bench bench-scale bench-grade bench-class c-test fuzz format format-check lint clean venv system-deps
+.PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox c-test fuzz format format-check lint clean venv system-deps
 all: native
 
 native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/include/.stamp
@@ -191,6 +191,11 @@ bench-grade: native venv
 # A generated class of 300 submissions of both labs, graded from a cold cache: under 10 minutes.
 bench-class: native venv
 	bash tools/bench-class.sh
+
+# What the sandbox costs an honest student allocator on the CS:APP traces.
+bench-sandbox: native venv
+	$(VPY) tools/bench_sandbox.py driver/tests/allocators/labs/csapp_explicit.c \
+		$(if $(wildcard ../shared/traces/classic),../shared/traces/classic,traces)
 
 format:
 	clang-format -i c/include/*.h $(LAB_HEADERS) c/src/*.[ch] c/tests/*.[ch]
