@@ -35,7 +35,16 @@ from mallocsim.errors import UsageError
 from mallocsim.labs import LabProfile
 
 CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-fPIC")
-COMPILE_TIMEOUT = 120.0  # seconds; a compiler stuck on an #include of a device stops here
+COMPILE_TIMEOUT = 60.0  # seconds; a compiler stuck on an #include of a device stops here
+# What the compiler may use (a student's file is someone else's code too): an
+# #include of /dev/zero eats memory, of a huge file fills the disk.
+COMPILE_MEMORY = 2 << 30  # bytes of address space
+COMPILE_CPU = 60  # seconds
+COMPILE_OUTPUT = 256 << 20  # bytes a file it writes may grow to
+_INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
+# Where a submission's #include may lead: the lab's headers and the system's.
+SYSTEM_HEADER_ROOTS = (Path("/usr/include"), Path("/usr/lib/gcc"), Path("/usr/local/include"),
+                       Path("/usr/lib/llvm"), Path("/usr/lib/clang"))  # fmt: skip
 LABS_HEADER_DIR = HEADER_DIR / "labs"
 ADAPTER = "ms_lab_adapter.h"
 # Warnings that usually explain a crash: shown first.
@@ -127,11 +136,21 @@ def _compiler() -> str:
     return os.environ.get("CC", "cc")
 
 
+def _limit_compiler() -> None:
+    """In the compiler's process, before it starts: its resource limits."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (COMPILE_MEMORY, COMPILE_MEMORY))
+    resource.setrlimit(resource.RLIMIT_CPU, (COMPILE_CPU, COMPILE_CPU))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (COMPILE_OUTPUT, COMPILE_OUTPUT))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def _run(command: list[str], cwd: Path, source: Path) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(
+        done = subprocess.run(
             command, cwd=cwd, capture_output=True, text=True, errors="replace",
-            timeout=COMPILE_TIMEOUT, check=False,
+            timeout=COMPILE_TIMEOUT, check=False, preexec_fn=_limit_compiler,
         )  # fmt: skip
     except FileNotFoundError:
         raise BuildError(f"{source}: no C compiler ({command[0]}) to build it") from None
@@ -139,10 +158,45 @@ def _run(command: list[str], cwd: Path, source: Path) -> subprocess.CompletedPro
         raise BuildError(
             f"{source}: the compiler did not finish within {COMPILE_TIMEOUT:g} s"
         ) from None
+    if done.returncode < 0:  # killed by a limit: its memory (SIGSEGV/SIGABRT), CPU or output
+        raise BuildError(
+            f"{source}: the compiler was stopped at its limits ({COMPILE_MEMORY >> 30} GiB of "
+            f"memory, {COMPILE_CPU} s of CPU, {COMPILE_OUTPUT >> 20} MiB files): does an "
+            "#include name a device or a huge file?"
+        )
+    return done
+
+
+def _check_includes(flags: list[str], work: Path, source: Path) -> None:
+    """Refuse a file whose #include leads outside the lab's and the system's
+    headers (/etc/passwd, another student's file): its contents would reach the
+    compiler's messages, which the student reads. Only the student's own lines
+    of the scan's messages are shown."""
+    # An #include written as an absolute path outside the headers is refused before
+    # the compiler opens it: /dev/ptmx would block it until its time limit.
+    allowed = (work.resolve(), HEADER_DIR.resolve(), *SYSTEM_HEADER_ROOTS)
+    for name in _INCLUDE.findall((work / "mm.c").read_text(errors="replace")):
+        if name.startswith("/") and not any(Path(name).is_relative_to(r) for r in allowed):
+            raise BuildError(
+                f"{source}: includes {name}: a submission may include only its lab's headers "
+                "and the system's"
+            )
+    scan = _run([_compiler(), *flags, "-M", "mm.c"], work, source)
+    if scan.returncode != 0:
+        own = [line for line in _messages(scan).splitlines() if line.startswith("mm.c")]
+        raise BuildError(f"{source}: does not compile:\n" + ("\n".join(own) or "an #include fails"))
+    for name in scan.stdout.replace("\\\n", " ").split()[1:]:
+        path = (work / name).resolve()
+        if not any(path.is_relative_to(root) for root in allowed):
+            raise BuildError(
+                f"{source}: includes {path}: a submission may include only its lab's headers "
+                "and the system's"
+            )
 
 
 def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: Path) -> Build:
     (work / "mm.c").write_bytes(text)
+    _check_includes(flags, work, source)
     expanded = _run([_compiler(), *flags, "-E", "-P", "mm.c"], work, source)
     if expanded.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(expanded)}")

@@ -159,3 +159,28 @@ def test_an_honest_allocator_grades_the_same_in_the_sandbox(cli, write_trace, mo
     plain = cli("grade", source, "--dialect", "classic", "-q", trace)
     assert sandboxed.status == plain.status == 0
     assert sandboxed.out == plain.out  # instructions: the same score, to the digit
+
+
+@pytest.mark.parametrize(
+    "include, said",
+    [
+        ('"/etc/passwd"', "includes /etc/passwd: a submission may include only"),
+        ('"/dev/ptmx"', "includes /dev/ptmx"),  # refused before the compiler blocks on it
+        ("<../../../../../../../etc/hostname>", "includes /etc/hostname"),
+        ('ZERO\n#define ZERO "/dev/zero"', None),  # through a macro: the compiler's limits
+    ],
+)
+def test_an_include_outside_the_headers_is_refused_and_never_shown(
+    cli, write_trace, tmp_path, include, said
+):
+    if include.startswith("ZERO"):
+        text = '#define ZERO "/dev/zero"\n#include ZERO\n'
+    else:
+        text = f"#include {include}\n"
+    source = tmp_path / "mm.c"
+    source.write_text(text + (FIXTURE_ALLOCATORS / "good_bump.c").read_text())
+    start = time.monotonic()
+    run = replay(cli, source, write_trace("t", TRACE))
+    assert run.status == 2 and time.monotonic() - start < 50
+    assert (said or "does not compile") in run.err
+    assert "root:" not in run.err + run.out  # no line of /etc/passwd
