@@ -151,7 +151,7 @@ $(FUZZ_BIN)/fuzz_%: c/tests/fuzz_policy.c c/src/%.c $(CORE_SRCS) c/src/memlib.c 
 	@mkdir -p $(FUZZ_BIN)
 	clang $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-DMM_DIALECT_CMU -DPOLICY_NAME='"$*"' -Ic/include -Ic/src -Ic/tests -o $@ \
-		c/tests/fuzz_policy.c c/src/$*.c $(CORE_SRCS) c/src/memlib.c -ldl
+		c/tests/fuzz_policy.c c/src/$*.c $(CORE_SRCS) c/src/memlib.c -ldl -lseccomp
 
 fuzz: $(FUZZERS)
 	@for f in $(FUZZERS); do echo "== $$f ($(FUZZ_SECONDS) s)"; \
