@@ -35,10 +35,17 @@
 #include <unistd.h>
 
 #define MAX_SIZE (UINT64_C(1) << 48) /* no heap is larger than 256 TiB */
-#define MAX_IDS UINT64_C(4294967295) /* ids are uint32_t below MS_ID_NULL */
-#define TOKEN_SHOWN 20               /* bytes of an unexpected token quoted in an error */
-#define SHORTEST_OP 4                /* bytes of the shortest op line, "f 0\n" */
-#define TYPICAL_OP 8                 /* bytes of a short but typical one, "a 12 24\n" */
+/* Ids the engine can keep books for. It holds about 33 bytes per id (address,
+   size, live flag, tree node; the timed passes' pointer) for every id up to
+   the largest, used or not, so a lone "a 4294967294 8" asked for 140 GB and
+   failed as if the allocator had. Ids are block numbers, reused after a free
+   (they count the blocks live at once): 2^24 is far more than any lab or
+   recorded trace needs, 550 MB of books at most. driver/mallocsim/constants.py
+   has it as MAX_TRACE_IDS. */
+#define MAX_IDS (UINT64_C(1) << 24)
+#define TOKEN_SHOWN 20 /* bytes of an unexpected token quoted in an error */
+#define SHORTEST_OP 4  /* bytes of the shortest op line, "f 0\n" */
+#define TYPICAL_OP 8   /* bytes of a short but typical one, "a 12 24\n" */
 
 /* What the parser knows of a block id, one byte per id. */
 enum { ID_NEVER = 0, ID_LIVE = 1, ID_FREED = 2 };
@@ -402,7 +409,7 @@ static bool parse(parser *ps) {
     } else {
         t->format = MS_FORMAT_SCRIPT;
         ps->id_limit = MAX_IDS;
-        snprintf(ps->id_hint, sizeof ps->id_hint, "is out of range (at most %" PRIu64 ")",
+        snprintf(ps->id_hint, sizeof ps->id_hint, "is too large (at most %" PRIu64 ")",
                  MAX_IDS - 1);
     }
 

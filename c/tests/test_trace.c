@@ -186,8 +186,10 @@ static void test_header_errors(void) {
     expect_error("20000\n2\n2\n-1\n", 4, "expected the weight (header line 4), found '-1'");
     expect_error("20000\n\n2\n", 4,
                  "expected the number of ops (header line 3), found the end of the file");
-    expect_error("1\n4294967296\n0\n0\n", 2,
-                 "the number of ids 4294967296 is too large (at most 4294967295)");
+    expect_error("1\n16777217\n0\n0\n", 2,
+                 "the number of ids 16777217 is too large (at most 16777216)");
+    expect_error("1\n4294967295\n0\n0\n", 2,
+                 "the number of ids 4294967295 is too large (at most 16777216)");
     expect_error("1\n99999999999999999999\n0\n0\n", 2,
                  "expected the number of ids (header line 2), found '99999999999999999999'");
     expect_error("20000 6 12 1\n", 1, "expected the end of header line 1, found '6'");
@@ -227,9 +229,11 @@ static void test_op_errors(void) {
     expect_error("1\n2\n1\n0\na 2 5\n", 5,
                  "block id 2 is out of range (the header declares 2 ids)");
     expect_error("1\n0\n1\n0\nf 0\n", 5, "block id 0 is out of range (the header declares 0 ids)");
-    expect_error("a 4294967295 1\n", 1, "block id 4294967295 is out of range (at most 4294967294)");
+    expect_error("a 16777216 1\n", 1, "block id 16777216 is too large (at most 16777215)");
+    expect_error("a 4294967294 8\nf 4294967294\n", 1,
+                 "block id 4294967294 is too large (at most 16777215)");
     expect_error("a 99999999999999999999999 1\n", 1,
-                 "block id 99999999999999999999... is out of range (at most 4294967294)");
+                 "block id 99999999999999999999... is too large (at most 16777215)");
 }
 
 static void test_semantic_errors(void) {

@@ -9,3 +9,8 @@ MAX_TIMEOUT = 86400.0
 DIALECTS = ("classic", "cmu")  # mm_init: int (0 = success) or bool (true = success)
 THROUGHPUT_MEASURES = ("instructions", "time")
 TRACE_SUFFIX = ".rep"  # what a trace file in a folder is called
+# What the trace parser (c/src/trace.c: MAX_IDS, MAX_SIZE) accepts, for the code
+# that writes traces: ids below 2^24, which the engine keeps books for, and
+# sizes (a calloc's count x size) of at most 2^48 bytes, more than any heap.
+MAX_TRACE_IDS = 1 << 24
+MAX_TRACE_SIZE = 1 << 48
