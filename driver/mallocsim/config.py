@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mallocsim.constants import DIALECTS, MAX_TIMEOUT, THROUGHPUT_MEASURES
+from mallocsim.constants import DIALECTS, MAX_TIMEOUT, MIN_TIMEOUT, THROUGHPUT_MEASURES
 from mallocsim.errors import UsageError
 from mallocsim.labs import DEFAULT_LAB, LABS, LabProfile, TraceRule, lab_named
 
@@ -167,7 +167,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[object], object]]]] = {
         "formula": ("formula", _choice(FORMULAS)),  # kept here too: older files set it in [grade]
         "dialect": ("dialect", _choice(DIALECTS)),
         "throughput": ("throughput", _choice(THROUGHPUT_MEASURES)),
-        "timeout": ("timeout", _number(0, MAX_TIMEOUT, open_low=True)),
+        "timeout": ("timeout", _number(MIN_TIMEOUT, MAX_TIMEOUT)),  # as --timeout
         "check_heap": ("check_heap", _boolean),
         "min_seconds": ("min_seconds", _number(0, 3600)),
     },

@@ -6,6 +6,9 @@ from __future__ import annotations
 DEFAULT_TIMEOUT = 120.0  # seconds a trace may take before its child is killed
 # The longest time limit: a day is plenty, and select() cannot wait past a time_t.
 MAX_TIMEOUT = 86400.0
+# The shortest: a forked child takes milliseconds to start, so a limit below this
+# (--timeout 1e-300) would stop every trace as a hang, the allocator blamed.
+MIN_TIMEOUT = 0.01
 DIALECTS = ("classic", "cmu")  # mm_init: int (0 = success) or bool (true = success)
 THROUGHPUT_MEASURES = ("instructions", "time")
 TRACE_SUFFIX = ".rep"  # what a trace file in a folder is called

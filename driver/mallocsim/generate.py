@@ -31,6 +31,10 @@ from mallocsim.errors import UsageError
 from mallocsim.record import classic_header
 
 GROWN_CAP = 1 << 22  # blocks grown by realloc stop growing here
+MIN_OPS = 2  # an allocation and its free
+# Ten times the scale benchmark's trace: the text is built in memory (about
+# 180 MB a million ops) and takes about 2 s a million ops to make.
+MAX_OPS = 100_000_000
 
 
 class _Full(Exception):
@@ -204,8 +208,10 @@ def generate(kind: str, ops: int, seed: int) -> str:
     """The text of a `kind` trace of exactly `ops` ops from `seed`."""
     if kind not in KINDS:
         raise UsageError(f"unknown trace kind {kind!r}; known: {', '.join(KINDS)}")
-    if ops < 2:
-        raise UsageError(f"--ops must be at least 2 (an allocation and its free), not {ops}")
+    if not MIN_OPS <= ops <= MAX_OPS:
+        raise UsageError(
+            f"--ops must be from {MIN_OPS} (an allocation and its free) to {MAX_OPS:,}, not {ops}"
+        )
     heap = _Heap(rng=random.Random(seed), budget=ops)
     try:
         KINDS[kind](heap)

@@ -212,7 +212,7 @@ def test_an_output_file_that_cannot_be_written_is_one_line_and_status_2(cli, wri
 @pytest.mark.parametrize(
     "option, value, message",
     [
-        ("--timeout", "-1", "must be more than 0 seconds"),
+        ("--timeout", "-1", "must be at least 0.01 seconds"),
         ("--timeout", "nan", "not a finite number"),
         ("--timeout", "1e300", "must be at most 86400 seconds"),
         ("--min-seconds", "-0.5", "must be 0 seconds or more"),

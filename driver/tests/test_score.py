@@ -187,7 +187,7 @@ def test_config_defaults_and_a_full_file(tmp_path):
         ("[score]\nutil_weight = 1.5\n", "[score] util_weight: expected a number in [0, 1]"),
         ("[score]\nutil_weight = 'x'\n", "[score] util_weight: expected a number, got 'x'"),
         ("[grade]\ncheck_heap = 1\n", "[grade] check_heap: expected true or false"),
-        ("[grade]\ntimeout = 0\n", "[grade] timeout: expected a number in (0,"),
+        ("[grade]\ntimeout = 0\n", "[grade] timeout: expected a number in [0.01,"),
         ("[scores]\n", "unknown key 'scores'"),
         ("[score]\nmin_util = 0.8\nmax_util = 0.7\n", "min_util must be below max_util"),
         ("[[traces]]\nweight = 1\n", "[[traces]] #1: no name"),

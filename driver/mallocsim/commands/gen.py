@@ -9,7 +9,8 @@ import argparse
 from pathlib import Path
 
 from mallocsim.cli import EXIT_OK
-from mallocsim.generate import KINDS, generate
+from mallocsim.commands import count_between
+from mallocsim.generate import KINDS, MAX_OPS, MIN_OPS, generate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("kind", choices=KINDS, help="the pattern (see mallocsim.generate)")
     parser.add_argument(
-        "--ops", type=int, default=10000, help="op lines in the trace (default 10000)"
+        "--ops",
+        type=count_between(MIN_OPS, MAX_OPS),
+        default=10000,
+        help=f"op lines in the trace, {MIN_OPS} to {MAX_OPS:,} (default 10000)",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument(
