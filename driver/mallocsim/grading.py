@@ -94,6 +94,8 @@ def plan(config: GradingConfig, given: Sequence[str]) -> GradePlan:
     UsageError for a missing or malformed trace file."""
     lab = config.profile
     selection = select_trace_paths(lab if not config.traces else _unlisted(lab), given)
+    if selection.problems:  # a grade never leaves out a trace it was given
+        raise UsageError(selection.problems[0])
     traces = [load_trace(path) for path in selection.paths]
     if config.traces:
         require_listed(config, (t.name for t in traces))

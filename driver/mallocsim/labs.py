@@ -294,43 +294,56 @@ class TraceSelection:
     paths: tuple[Path, ...]  # in the order they run
     left_out: tuple[str, ...]  # files in a named folder that the lab does not list
     missing: tuple[str, ...]  # traces the lab lists that no named folder holds
+    problems: tuple[str, ...] = ()  # a line for each named folder with nothing to run
 
 
 def select_trace_paths(lab: LabProfile, given: Iterable[str | Path]) -> TraceSelection:
     """The trace files for `given` (files and folders) under a lab's list: a file
     named is run as given; a folder gives the lab's listed traces it holds, in the
-    lab's order (every .rep file in name order when the lab lists none).
-    Raises UsageError for a path that does not exist, or a folder with nothing to run."""
+    lab's order (every .rep file in name order when the lab lists none). Never
+    raises: a named path that is no trace file (missing, a FIFO, a symbolic link
+    loop) is in `paths` for the loader to say why, a folder's entries named
+    *.rep too (a dangling link) but for subfolders, which are a line of
+    `problems`, as is a folder with nothing to run; the other traces still run.
+    A folder's paths are files, so selecting them again gives them back."""
     paths: list[Path] = []
     left_out: list[str] = []
+    problems: list[str] = []
     missing: set[str] = set(lab.traces)
     folders = 0
     for item in given:
         path = Path(item)
-        if path.is_dir():
-            folders += 1
-            files = {p.stem: p for p in path.glob(f"*{TRACE_SUFFIX}") if p.is_file()}
-            if not files:
-                raise UsageError(f"{path}: no {TRACE_SUFFIX} trace files in this directory")
-            if not lab.traces:
-                paths.extend(files[name] for name in sorted(files))
-                continue
-            listed = [name for name in lab.traces if name in files]
-            if not listed:
-                raise UsageError(
-                    f"{path}: holds none of the traces the {lab.name} lab grades "
-                    f"({', '.join(lab.traces[:3])}, ...); name the files to run them anyway"
-                )
-            paths.extend(files[name] for name in listed)
-            missing -= set(listed)
-            left_out.extend(str(files[n]) for n in sorted(files) if n not in lab.traces)
-        elif path.exists():
+        if not path.is_dir():
             paths.append(path)
             missing.discard(path.stem)
-        else:
-            raise UsageError(f"{path}: no such file or directory")
+            continue
+        folders += 1
+        files = {p.stem: p for p in path.glob(f"*{TRACE_SUFFIX}")}
+        if not files:
+            why = (
+                f"is a folder, not a trace file (and holds no {TRACE_SUFFIX} trace files)"
+                if path.suffix == TRACE_SUFFIX
+                else f"no {TRACE_SUFFIX} trace files in this directory"
+            )
+            problems.append(f"{path}: {why}")
+            continue
+        listed = [name for name in lab.traces if name in files] if lab.traces else sorted(files)
+        if not listed:
+            problems.append(
+                f"{path}: holds none of the traces the {lab.name} lab grades "
+                f"({', '.join(lab.traces[:3])}, ...); name the files to run them anyway"
+            )
+            continue
+        for name in listed:  # a subfolder is never taken for a folder of traces
+            if files[name].is_dir():
+                problems.append(f"{files[name]}: is a folder, not a trace file")
+            else:
+                paths.append(files[name])
+        missing -= set(listed)
+        if lab.traces:
+            left_out.extend(str(files[n]) for n in sorted(files) if n not in lab.traces)
     shown_missing = tuple(n for n in lab.traces if n in missing) if folders else ()
-    return TraceSelection(tuple(paths), tuple(left_out), shown_missing)
+    return TraceSelection(tuple(paths), tuple(left_out), shown_missing, tuple(problems))
 
 
 def selection_notes(lab: LabProfile, selection: TraceSelection) -> list[str]:

@@ -197,12 +197,13 @@ def parse_trace_text(text: str | bytes, name: str = "<text>") -> Trace:
 
 
 def load_traces(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Trace], list[str]]:
-    """Every trace file `paths` names (see find_traces), parsed, and the one-line
-    error of each malformed one: a bad file is reported and the others still run.
-    Raises TraceError for a path that does not exist or a directory without traces."""
+    """Every trace file `paths` names (files and folders, see find_traces), parsed,
+    and the one-line error of each bad one (malformed, missing, a folder, a FIFO,
+    a folder with no traces): a bad one is reported and the others still run."""
+    selection = select_trace_paths(LABS[DEFAULT_LAB], paths)
     traces: list[Trace] = []
-    problems: list[str] = []
-    for path in find_traces(paths):
+    problems = list(selection.problems)
+    for path in selection.paths:
         try:
             traces.append(load_trace(path))
         except TraceError as error:
@@ -211,11 +212,11 @@ def load_traces(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Trace], l
 
 
 def find_traces(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """The trace files named by `paths`: a file as given, a directory as its
-    *.rep files in name order (not recursive). Raises TraceError for a path
-    that does not exist or a directory without trace files. (A lab's own list
-    and order: labs.select_trace_paths.)"""
-    try:
-        return list(select_trace_paths(LABS[DEFAULT_LAB], paths).paths)
-    except UsageError as error:
-        raise TraceError(str(error)) from None
+    """The trace files named by `paths`: a file as given (load_trace judges it),
+    a directory as its *.rep entries in name order (not recursive). Raises
+    TraceError for a directory without trace files. (A lab's own list and
+    order: labs.select_trace_paths.)"""
+    selection = select_trace_paths(LABS[DEFAULT_LAB], paths)
+    if selection.problems:
+        raise TraceError(selection.problems[0])
+    return list(selection.paths)

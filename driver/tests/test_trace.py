@@ -220,11 +220,9 @@ def test_find_traces(tmp_path):
     assert find_traces([tmp_path, single]) == [tmp_path / "a.rep", tmp_path / "b.rep", single]
 
 
-def test_find_traces_missing_path(tmp_path):
-    missing = tmp_path / "nope"
-    with pytest.raises(TraceError) as caught:
-        find_traces([missing])
-    assert str(caught.value) == f"{missing}: no such file or directory"
+def test_find_traces_leaves_a_missing_file_for_the_loader_to_name(tmp_path):
+    missing = tmp_path / "nope.rep"
+    assert find_traces([missing]) == [missing]
 
 
 def test_find_traces_directory_without_traces(tmp_path):
@@ -240,8 +238,9 @@ def test_load_traces_reports_a_bad_file_and_loads_the_others(tmp_path):
     assert [t.name for t in traces] == ["a", "c"]
     [problem] = problems
     assert problem.startswith(f"{tmp_path / 'b.rep'}:2: ")
-    with pytest.raises(TraceError, match="no such file or directory"):
-        load_traces([tmp_path / "nope"])
+    traces, problems = load_traces([tmp_path / "nope.rep", tmp_path / "a.rep"])
+    assert [t.name for t in traces] == ["a"]
+    assert problems == [f"{tmp_path / 'nope.rep'}: cannot open the file: No such file or directory"]
 
 
 # ------------------------------------------------------ live sizes, rounded

@@ -108,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys([*(args.allocator or builtin_policies()), REFERENCE]))
     lab = lab_named(args.lab or DEFAULT_LAB)
     specs = [resolve(name, args.dialect, lab.name) for name in names]
-    traces, problems = load_traces(trace_paths(args, "bench"))
+    paths, problems = trace_paths(args, "bench")
+    traces, bad = load_traces(paths)
+    problems += bad
     for line in problems:
         print(f"mallocsim bench: {line}", file=sys.stderr)
     options = options_for_lab(

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     lab = lab_of(args).name
     ours = [name for name in args.allocator if name not in REFERENCES]
     require_heap_checkers(args, (resolve(name, args.dialect, lab) for name in ours))
-    paths = trace_paths(args, "compare")
+    paths, unreadable = trace_paths(args, "compare")
     timeout = args.timeout or DEFAULT_TIMEOUT  # a flat limit: references run here too
     # A trace file that turns out bad is one item fewer than counted here.
     total = len(args.allocator) * len(paths)
@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             lab=lab,
             progress=progress,
         )
+    problems = unreadable + problems
     for line in problems:
         print(f"mallocsim compare: {line}", file=sys.stderr)
     for name, why in comparison.missing.items():

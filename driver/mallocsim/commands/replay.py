@@ -109,14 +109,15 @@ def options_from(args: argparse.Namespace) -> ReplayOptions:
     return options_for_lab(lab_of(args), options)
 
 
-def trace_paths(args: argparse.Namespace, command: str) -> list[str]:
-    """The trace files the arguments name, a folder's as the lab lists them;
-    what the lab's list left out is said on stderr."""
+def trace_paths(args: argparse.Namespace, command: str) -> tuple[list[str], list[str]]:
+    """The trace files the arguments name, a folder's as the lab lists them, and
+    a line for each folder with nothing to run (reported with the bad traces,
+    the others still run); what the lab's list left out is said on stderr."""
     lab = lab_of(args)
     selection = select_trace_paths(lab, args.traces)
     for note in selection_notes(lab, selection):
         print(f"mallocsim {command}: note: {note}", file=sys.stderr)
-    return [str(path) for path in selection.paths]
+    return [str(path) for path in selection.paths], list(selection.problems)
 
 
 def require_heap_checkers(args: argparse.Namespace, specs: Iterable[AllocatorSpec]) -> None:
@@ -142,7 +143,9 @@ def run(args: argparse.Namespace) -> int:
     lab = lab_of(args).name
     specs = [resolve(name, args.dialect, lab) for name in args.allocator or [DEFAULT_POLICY]]
     require_heap_checkers(args, specs)
-    traces, problems = load_traces(trace_paths(args, "replay"))
+    paths, problems = trace_paths(args, "replay")
+    traces, bad = load_traces(paths)
+    problems += bad
     options = options_from(args)
     limits, stall = time_limits_of(args, traces, options)
     mode = progress_mode(args.quiet)
