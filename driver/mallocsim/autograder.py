@@ -25,6 +25,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from mallocsim.config import GradingConfig
+from mallocsim.files import write_text, writing
 from mallocsim.grade_report import explain, format_grade
 from mallocsim.grading import Grade
 from mallocsim.results import TraceResult
@@ -119,7 +120,7 @@ def _leaderboard(grade: Grade) -> list[dict]:
 
 def write_gradescope(grade: Grade, path: str | Path, config: GradingConfig | None = None) -> None:
     document = gradescope_results(grade, config)
-    Path(path).write_text(json.dumps(document, indent=2) + "\n")
+    write_text(path, json.dumps(document, indent=2) + "\n")
 
 
 def junit_tree(grade: Grade) -> ET.ElementTree:
@@ -170,4 +171,5 @@ def junit_tree(grade: Grade) -> ET.ElementTree:
 def write_junit(grade: Grade, path: str | Path) -> None:
     tree = junit_tree(grade)
     ET.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    with writing(path):
+        tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -5,7 +5,11 @@ Every subcommand lives in mallocsim/commands/<name>.py and exposes
 Exit status: 0 when everything checked was valid, 1 when an allocator failed a
 check, 2 for bad usage or bad input. Expected failures (a bad trace, a missing
 file, an allocator that will not load) are one line on stderr, never a
-traceback.
+traceback; so, caught here once for every command, are the environment's: a
+stdout that cannot be written ("cannot write the standard output: No space
+left on device"), any OSError no command caught, running out of memory. A
+closed pipe under stdout ends the run quietly, status 141, as it does any
+well-behaved filter.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TextIO
 
 from mallocsim.errors import UsageError
+from mallocsim.files import printable
 
 # Subcommands in the order `mallocsim --help` lists them.
 COMMANDS = (
@@ -58,26 +65,84 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mallocsim: {error}", file=sys.stderr)
         return EXIT_USAGE
     args = parser.parse_args(argv)
+    where = f"mallocsim {args.command}"
+    stdout = sys.stdout
+    sys.stdout = _Stdout(stdout)
     try:
-        return int(args.run(args))
+        status = int(args.run(args))
+        sys.stdout.flush()  # what is still buffered fails here, where it can be told
+        return status
     except UsageError as error:
-        print(f"mallocsim {args.command}: {error}", file=sys.stderr)
+        print(f"{where}: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("mallocsim: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader went away (`mallocsim replay ... | head`): stop quietly,
-        # and keep Python from failing again when it flushes stdout at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-    except OSError as error:
-        if error.filename is None:
-            raise
-        # A file named on the command line cannot be read or written (--json
-        # into a missing folder, --plots onto a file): one line, like bad input.
-        print(f"mallocsim {args.command}: {error.filename}: {error.strerror}", file=sys.stderr)
+    except StdoutError as error:
+        _drop_stdout(stdout)
+        if isinstance(error.__cause__, BrokenPipeError):
+            # The reader went away (`mallocsim replay ... | head`): stop quietly.
+            return 141
+        print(f"{where}: cannot write the standard output: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except MemoryError:
+        print(f"{where}: out of memory", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        if error.filename is not None:  # a file named on the command line
+            print(f"{where}: {error.filename}: {error.strerror}", file=sys.stderr)
+        else:
+            print(f"{where}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        sys.stdout = stdout
+
+
+class StdoutError(Exception):
+    """A write to stdout failed (its cause is the OSError): a full disk, EIO, a
+    closed pipe. Not an OSError, so that no command's handler takes it for a
+    file of its own."""
+
+
+class _Stdout:
+    """sys.stdout while a command runs: the same stream, whose write errors are
+    StdoutError, so that main can tell them from those of the files it writes.
+    Undecodable bytes of file names (lone surrogates) print as "?", whatever
+    the locale makes the stream strict about."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        with _as_stdout_error():
+            try:
+                return self._stream.write(text)
+            except UnicodeEncodeError:
+                return self._stream.write(printable(text))
+
+    def flush(self) -> None:
+        with _as_stdout_error():
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _as_stdout_error() -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        raise StdoutError(error.strerror or str(error)) from error
+
+
+def _drop_stdout(stdout: TextIO) -> None:
+    """Point stdout's file at /dev/null, so that Python's flush at exit does not
+    fail again with what is still buffered."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (a test's captured stdout)
+        pass
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from mallocsim.constants import DIALECTS, MAX_TIMEOUT, MIN_TIMEOUT, THROUGHPUT_MEASURES
 from mallocsim.errors import UsageError
+from mallocsim.files import require_regular_file
 from mallocsim.labs import DEFAULT_LAB, LABS, LabProfile, TraceRule, lab_named
 
 FORMULAS = ("csapp", "cmu")
@@ -277,6 +278,7 @@ def load_config(path: str | Path | None, lab: str | None = None) -> GradingConfi
             return for_lab(lab or DEFAULT_LAB)
         except UsageError as error:
             raise ConfigError(str(error)) from None
+    require_regular_file(path, ConfigError)
     try:
         with open(path, "rb") as handle:
             document = tomllib.load(handle)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mallocsim.errors import UsageError
+from mallocsim.files import write_text
 from mallocsim.gradebook import RECORD_FORMAT, RECORD_VERSION, check_record
 from mallocsim.grading import Grade
 from mallocsim.results import TraceResult
@@ -61,7 +62,4 @@ def grade_from_record(record: dict[str, Any]) -> Grade:
 
 
 def write_record(record: dict[str, Any], path: str | Path) -> None:
-    try:
-        Path(path).write_text(json.dumps(record, indent=1) + "\n")
-    except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+    write_text(path, json.dumps(record, indent=1) + "\n")

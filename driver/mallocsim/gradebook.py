@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mallocsim.errors import UsageError
+from mallocsim.files import require_regular_file, strict_json, text_output, write_text
 from mallocsim.table import render_table
 
 RECORD_FORMAT = "mallocsim-grade"
@@ -110,8 +111,9 @@ def read_records(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     records); raises UsageError naming the first file that holds none."""
     records: list[dict[str, Any]] = []
     for path in paths:
+        require_regular_file(path)
         try:
-            data = json.loads(Path(path).read_text())
+            data = strict_json(Path(path).read_text())
         except OSError as error:
             raise UsageError(f"{path}: {error.strerror}") from None
         except ValueError as error:
@@ -139,18 +141,14 @@ def check_gradebook_path(path: str | Path) -> None:
 def write_gradebook(rows: Sequence[GradebookRow], path: str | Path) -> None:
     """The gradebook as CSV (a column per field) or JSON (a list of rows), by suffix."""
     check_gradebook_path(path)
-    target = Path(path)
-    try:
-        if target.suffix.lower() == ".json":
-            target.write_text(json.dumps([asdict(row) for row in rows], indent=1) + "\n")
-            return
-        with target.open("w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow([field.name for field in fields(GradebookRow)])
-            for row in rows:
-                writer.writerow(["" if v is None else v for v in asdict(row).values()])
-    except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+    if Path(path).suffix.lower() == ".json":
+        write_text(path, json.dumps([asdict(row) for row in rows], indent=1) + "\n")
+        return
+    with text_output(path, newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow([field.name for field in fields(GradebookRow)])
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in asdict(row).values()])
 
 
 def format_summary(rows: Sequence[GradebookRow], width: int = 80) -> str:

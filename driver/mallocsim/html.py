@@ -22,6 +22,7 @@ from mallocsim.compare import (
     not_measured,
     table_rows,
 )
+from mallocsim.files import write_text
 from mallocsim.pictures import Pictures
 from mallocsim.plots import all_plots
 from mallocsim.references import REFERENCES
@@ -155,4 +156,4 @@ def render_html(comparison: Comparison, pictures: Pictures, title: str = "malloc
 def write_html(
     comparison: Comparison, pictures: Pictures, path: str | Path, title: str = "mallocsim"
 ) -> None:
-    Path(path).write_text(render_html(comparison, pictures, title))
+    write_text(path, render_html(comparison, pictures, title))

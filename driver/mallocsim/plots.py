@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from mallocsim.compare import Comparison
+from mallocsim.files import printable, write_bytes, writing
 from mallocsim.heapmap import METADATA_GAP, HeapMap
 from mallocsim.timeline import Series
 
@@ -33,6 +34,13 @@ FREE_COLOUR = (0.70, 0.88, 0.70)
 OUTSIDE_COLOUR = (1.0, 1.0, 1.0)
 MAP_ROWS = 400  # at most this many op rows in a heap map
 MAP_COLUMNS = 800  # address bins across a heap map
+
+
+def _label(name: str) -> str:
+    """A trace's or an allocator's name as a label matplotlib draws verbatim: a
+    file name's undecodable bytes as "?" (its fonts take no lone surrogate), and
+    "$" escaped (a pair of them would be read as a formula, a bad one an error)."""
+    return printable(name).replace("$", r"\$")
 
 
 def _png(figure: Figure) -> bytes:
@@ -53,7 +61,7 @@ def _grouped_bars(
     for k, name in enumerate(comparison.allocators):
         offsets = centres - 0.4 + width * (k + 0.5)
         heights = [v if v is not None else 0.0 for v in values[name]]
-        axes.bar(offsets, heights, width, label=name)
+        axes.bar(offsets, heights, width, label=_label(name))
         for x, trace, value in zip(offsets, comparison.traces, values[name], strict=True):
             result = comparison.cell(name, trace)
             if result is None or value is not None:
@@ -71,7 +79,10 @@ def _grouped_bars(
             )
     axes.set_xticks(centres)
     axes.set_xticklabels(
-        [comparison.trace_name(t) for t in comparison.traces], rotation=45, ha="right", fontsize=8
+        [_label(comparison.trace_name(t)) for t in comparison.traces],
+        rotation=45,
+        ha="right",
+        fontsize=8,
     )
     return centres, width
 
@@ -171,7 +182,7 @@ def series_png(series: Sequence[Series], allocators: Sequence[str] = ()) -> byte
             color=f"C{order.index(one.allocator) % 10}",
             linestyle=styles[n % len(styles)],  # lines that coincide stay visible
             linewidth=1.8,
-            label=f"{one.allocator}: heap",
+            label=f"{_label(one.allocator)}: heap",
         )
     if series:
         longest = max(series, key=lambda s: len(s.ops))
@@ -183,7 +194,7 @@ def series_png(series: Sequence[Series], allocators: Sequence[str] = ()) -> byte
             linewidth=1.2,
             label="live payload (the trace's)",
         )
-        axes.set_title(f"Heap size and live payload over {longest.trace}")
+        axes.set_title(f"Heap size and live payload over {_label(longest.trace)}")
     axes.set_xlabel("op")
     axes.set_ylabel("MiB")
     axes.legend(fontsize=8)
@@ -257,7 +268,8 @@ def heap_map_png(heap_map: HeapMap) -> bytes:
     )
     axes.set_ylabel("op (time runs down)")
     part = "" if heap_map.ops == heap_map.total_ops else f" (first {heap_map.ops:,} ops)"
-    axes.set_title(f"Heap map: {heap_map.allocator} on {heap_map.trace}{part}")
+    title = f"Heap map: {_label(heap_map.allocator)} on {_label(heap_map.trace)}{part}"
+    axes.set_title(title)
     axes.legend(
         handles=[
             Patch(color=PAYLOAD_COLOUR, label="payload (requested bytes)"),
@@ -300,9 +312,10 @@ def write_plots(
 ) -> list[Path]:
     """Write every plot there is data for into folder (made if needed)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    with writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, png in all_plots(comparison, series, heap_map).items():
-        (folder / name).write_bytes(png)
+        write_bytes(folder / name, png)
         written.append(folder / name)
     return written

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from mallocsim.files import text_output
 from mallocsim.results import Summary, TraceResult, summarize
 from mallocsim.table import render_table
 
@@ -92,7 +93,7 @@ def format_report(allocator: str, results: Sequence[TraceResult]) -> str:
 
 def write_csv(results: Sequence[TraceResult], path: str | Path) -> None:
     names = [f.name for f in fields(TraceResult)]
-    with open(path, "w", newline="") as out:
+    with text_output(path, newline="") as out:
         writer = csv.DictWriter(out, fieldnames=names)
         writer.writeheader()
         for result in results:

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from mallocsim.errors import UsageError
+from mallocsim.files import JSONRefused, require_regular_file, strict_json, write_text
 
 JSON_FORMAT = "mallocsim-results"
 JSON_VERSION = 1
@@ -121,7 +122,7 @@ def to_json(results: Sequence[TraceResult]) -> dict:
 
 
 def write_json(results: Sequence[TraceResult], path: str | Path) -> None:
-    Path(path).write_text(json.dumps(to_json(results), indent=2) + "\n")
+    write_text(path, json.dumps(to_json(results), indent=2) + "\n")
 
 
 def read_json(path: str | Path) -> list[TraceResult]:
@@ -132,9 +133,10 @@ def read_json(path: str | Path) -> list[TraceResult]:
 def read_json_document(path: str | Path) -> tuple[list[TraceResult], dict]:
     """A results file's results and its whole document (parsed once), for the
     top-level keys other modules add; any malformed or foreign file is a UsageError."""
+    require_regular_file(path)
     try:
         text = Path(path).read_text()
-        document = json.loads(text)
+        document = strict_json(text)
     except OSError as error:
         raise UsageError(f"{path}: {error.strerror}") from None
     except json.JSONDecodeError as error:
@@ -144,7 +146,7 @@ def read_json_document(path: str | Path) -> tuple[list[TraceResult], dict]:
                 f"of {len(text)})"
             ) from None
         raise UsageError(f"{path}: not a mallocsim results file (bad JSON: {error})") from None
-    except UnicodeDecodeError as error:
+    except (UnicodeDecodeError, JSONRefused) as error:
         raise UsageError(f"{path}: not a mallocsim results file (bad JSON: {error})") from None
     if not isinstance(document, dict) or document.get("format") != JSON_FORMAT:
         raise UsageError(f"{path}: not a mallocsim results file")

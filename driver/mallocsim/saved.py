@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mallocsim.compare import Comparison, build
 from mallocsim.errors import UsageError
+from mallocsim.files import write_text
 from mallocsim.heapmap import HeapMap
 from mallocsim.pictures import Pictures
 from mallocsim.results import read_json_document, to_json
@@ -37,7 +38,7 @@ def to_document(comparison: Comparison, pictures: Pictures | None = None) -> dic
 
 
 def write_document(comparison: Comparison, pictures: Pictures | None, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(to_document(comparison, pictures)) + "\n")
+    write_text(path, json.dumps(to_document(comparison, pictures)) + "\n")
 
 
 def read_document(path: str | Path) -> tuple[Comparison, Pictures]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mallocsim._native import ffi, lib
 from mallocsim.errors import UsageError
+from mallocsim.files import require_regular_file
 from mallocsim.labs import DEFAULT_LAB, LABS, select_trace_paths
 
 
@@ -179,8 +180,10 @@ def _finish(native: object, error: object, ok: bool, name: str, path: str | None
 
 
 def load_trace(path: str | os.PathLike[str]) -> Trace:
-    """Parse a trace file (any of the three formats). Raises TraceError."""
+    """Parse a trace file (any of the three formats). Raises TraceError, also
+    for a path that is no regular file (a FIFO would block the open forever)."""
     text_path = os.fspath(path)
+    require_regular_file(text_path, TraceError)
     native = ffi.new("ms_trace *")
     error = ffi.new("ms_error *")
     ok = lib.ms_trace_parse_file(os.fsencode(text_path), native, error)

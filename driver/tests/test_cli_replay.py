@@ -206,7 +206,9 @@ def test_an_output_file_that_cannot_be_written_is_one_line_and_status_2(cli, wri
         target = tmp_path / "missing-folder" / "out"
         run = cli("replay", "--no-timing", "--quiet", option, target, trace)
         assert run.status == 2, option
-        assert run.err.strip() == f"mallocsim replay: {target}: No such file or directory"
+        assert (
+            run.err.strip() == f"mallocsim replay: cannot write {target}: No such file or directory"
+        )
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from mallocsim.commands import non_negative_seconds
 from mallocsim.commands.replay import add_quiet_argument, trace_paths
 from mallocsim.constants import DIALECTS
 from mallocsim.errors import UsageError
+from mallocsim.files import write_text
 from mallocsim.instructions import count_instructions
 from mallocsim.labs import DEFAULT_LAB, LABS, lab_named
 from mallocsim.progress import Progress, progress_mode
@@ -142,8 +143,7 @@ def run(args: argparse.Namespace) -> int:
                 for (a, t), v in (instructions or {}).items()
             ],
         }
-        with open(args.json, "w") as out:
-            json.dump(document, out, indent=2)
+        write_text(args.json, json.dumps(document, indent=2))
     if problems:
         return EXIT_USAGE
     return EXIT_OK if all(r.valid for r in results) else EXIT_INVALID

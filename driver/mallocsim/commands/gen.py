@@ -6,10 +6,10 @@ The same kind, op count and seed always give the same file, byte for byte.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from mallocsim.cli import EXIT_OK
 from mallocsim.commands import count_between
+from mallocsim.files import write_text
 from mallocsim.generate import KINDS, MAX_OPS, MIN_OPS, generate
 
 
@@ -32,5 +32,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    Path(args.output).write_text(generate(args.kind, args.ops, args.seed))
+    write_text(args.output, generate(args.kind, args.ops, args.seed))
     return EXIT_OK

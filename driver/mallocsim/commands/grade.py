@@ -186,6 +186,7 @@ def _grade_class(
     from mallocsim.autograder import write_gradescope, write_junit
     from mallocsim.batch import grade_class
     from mallocsim.errors import UsageError
+    from mallocsim.files import writing
     from mallocsim.grade_record import grade_from_record
     from mallocsim.gradebook import format_summary, row_of, write_gradebook
     from mallocsim.progress import Progress
@@ -205,7 +206,8 @@ def _grade_class(
     for path in args.gradebook or ():
         write_gradebook(rows, path)
     for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
+        with writing(folder):
+            folder.mkdir(parents=True, exist_ok=True)
     for record in done.records:
         if args.gradescope or args.junit:
             grade = grade_from_record(record)

@@ -1,0 +1,133 @@
+"""The tool's own files: what it reads and writes, so that hostile ones stay one line.
+
+Inputs (traces, grading files, saved results, logs) go through
+require_regular_file before anything opens them: opening a FIFO blocks until
+a writer comes, which may be never, and a folder or a device is no input
+either. stat() does not block, so the check costs nothing on good files.
+
+Outputs (reports, CSV, JSON, HTML, plots, generated and imported traces) are
+written inside `writing(path)`: any OSError on the way (a missing folder, a
+full disk, EIO, which carry no file name when they come from write() or
+close()) becomes the one line "cannot write PATH: reason". Text outputs are
+UTF-8 with what UTF-8 cannot hold (the undecodable bytes of a file name,
+which Python keeps as lone surrogates) written as "?", never a
+UnicodeEncodeError halfway through a file; `printable` does the same for
+text handed elsewhere (matplotlib's labels).
+
+JSON the tool reads back (saved results, grade records) is parsed by
+strict_json: NaN and Infinity, which Python alone writes and reads, and
+nesting too deep for the decoder's recursion are a ValueError like any other
+bad JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from mallocsim.errors import UsageError
+
+# What a path that is no regular file is, by its stat type.
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def printable(text: str) -> str:
+    """`text` with every character UTF-8 cannot encode (a lone surrogate: an
+    undecodable byte of a file name) as "?"."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="replace").decode("utf-8")
+    return text
+
+
+def require_regular_file(
+    path: str | os.PathLike[str], error: type[UsageError] = UsageError
+) -> None:
+    """Raise `error` ("PATH: is a folder, not a file", "PATH: not a regular file
+    (a FIFO)") when `path` exists and is not a regular file (symbolic links
+    followed), without opening it. A path that cannot be looked at (missing, a
+    symbolic link loop, no permission) is left to the open that follows, whose
+    error says why."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise error(f"{os.fspath(path)}: is a folder, not a file")
+    kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+    raise error(f"{os.fspath(path)}: not a regular file ({kind})")
+
+
+@contextmanager
+def text_input(path: str | os.PathLike[str], errors: str = "strict") -> Iterator[IO[str]]:
+    """`path` open for reading UTF-8 text, once require_regular_file passed;
+    any OSError up to its close (missing, a symbolic link loop, EIO) is the
+    UsageError "PATH: reason"."""
+    require_regular_file(path)
+    try:
+        with open(path, encoding="utf-8", errors=errors) as handle:
+            yield handle
+    except OSError as error:
+        raise UsageError(f"{os.fspath(path)}: {error.strerror or error}") from None
+
+
+@contextmanager
+def writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Any OSError raised inside, while `path` is written, as the UsageError
+    "cannot write PATH: reason"."""
+    try:
+        yield
+    except OSError as error:
+        raise UsageError(f"cannot write {os.fspath(path)}: {error.strerror or error}") from None
+
+
+@contextmanager
+def text_output(path: str | os.PathLike[str], newline: str | None = None) -> Iterator[IO[str]]:
+    """`path` open for writing UTF-8 text (unencodable characters as "?"),
+    every OSError up to its close as "cannot write PATH: reason"."""
+    with writing(path), open(path, "w", encoding="utf-8", errors="replace", newline=newline) as out:
+        yield out
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write `text` to `path` as UTF-8 (see text_output)."""
+    with text_output(path) as out:
+        out.write(text)
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to `path`; an OSError is "cannot write PATH: reason"."""
+    with writing(path):
+        Path(path).write_bytes(data)
+
+
+class JSONRefused(ValueError):
+    """JSON that json.loads would take but no results file holds: NaN,
+    Infinity, or nesting deeper than the decoder can recurse."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JSONRefused(f"{name} is not a JSON number")
+
+
+def strict_json(text: str) -> Any:
+    """json.loads(text), raising JSONRefused for NaN, Infinity and -Infinity and
+    for nesting too deep to decode (a RecursionError), json.JSONDecodeError as
+    usual for what is not JSON at all."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise JSONRefused("nested too deeply to read") from None

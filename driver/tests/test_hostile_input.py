@@ -1,0 +1,337 @@
+"""Hostile input to the tool itself (issue 13, item 4): each case is one clear
+line on stderr and a non-zero status (2 for bad usage), never a traceback nor
+a hang, and a bad input never stops the other traces' work.
+
+The cases: FIFOs given as traces, configurations or results; sizes gen cannot
+finish; write errors on every output and on stdout; file names that are not
+UTF-8; JSON that only Python reads; folders, symbolic link loops and missing
+files among traces; block ids beyond the engine's books; mtrace logs no trace
+can hold; time limits too short to start a child. What could block runs in a
+subprocess with a timeout, so that a regression fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mallocsim.constants import MAX_TRACE_IDS, MAX_TRACE_SIZE
+from mallocsim.trace import TraceError, parse_trace_text
+
+from .conftest import REPO
+
+pytest_plugins = ["pytester"]
+
+GOOD = "a 0 8\na 1 100\nf 1\nf 0\n"
+REPLAY = ("replay", "-q", "--no-timing", "--timeout", "10")
+COMPARE = ("compare", "-a", "segfit", "-q", "--no-timing", "--timeout", "10")
+BENCH = ("bench", "-a", "segfit", "--min-seconds", "0", "-q")
+GRADE = ("grade", "segfit", "--throughput", "time", "-q")
+DEV_FULL = Path("/dev/full")
+needs_dev_full = pytest.mark.skipif(not DEV_FULL.exists(), reason="no /dev/full here")
+FULL = "No space left on device"
+
+
+def run_tool(*args: object, stdout: int = subprocess.DEVNULL) -> subprocess.CompletedProcess:
+    """`python -m mallocsim ARGS` in a child, stopped (and the test failed) after
+    30 s: for what would block the test's own process."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "driver")}
+    return subprocess.run(
+        [sys.executable, "-m", "mallocsim", *map(str, args)],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+
+
+def write_log(folder: Path, text: str) -> Path:
+    """An mtrace log of these lines."""
+    log = folder / "mtrace.log"
+    log.write_text("= Start\n" + text + "= End\n")
+    return log
+
+
+@pytest.fixture
+def results_json(cli, write_trace, tmp_path) -> Path:
+    """A results file `replay --json` wrote."""
+    path = tmp_path / "results.json"
+    assert cli(*REPLAY, "--json", path, write_trace("good", GOOD)).status == 0
+    return path
+
+
+# ------------------------------------------------------------ 1. FIFOs
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["replay", "bench", "grade-trace", "grade-config", "diff", "report"],
+)
+def test_a_fifo_is_refused_without_blocking(command, tmp_path, write_trace):
+    good = write_trace("good", GOOD)
+    fifo = tmp_path / {"grade-config": "grading.toml", "diff": "r.json", "report": "r.json"}.get(
+        command, "f.rep"
+    )
+    os.mkfifo(fifo)
+    args = {
+        "replay": [*REPLAY, fifo, good],
+        "bench": [*BENCH, fifo],
+        "grade-trace": [*GRADE, fifo],
+        "grade-config": [*GRADE, good, "--config", fifo],
+        "diff": ["diff", fifo, fifo],
+        "report": ["report", fifo, "-o", tmp_path / "r.html"],
+    }[command]
+    done = run_tool(*args)
+    assert done.returncode == 2, done.stderr
+    assert f"{fifo}: not a regular file (a FIFO)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------ 2. gen sizes
+
+
+def test_gen_refuses_an_op_count_it_could_never_finish(cli, capsys, monkeypatch, tmp_path):
+    def endless(*args: object) -> str:
+        raise AssertionError("gen started a trace it would never finish")
+
+    monkeypatch.setattr("mallocsim.commands.gen.generate", endless)
+    with pytest.raises(SystemExit) as stop:
+        cli("gen", "random", "--ops", 10**13, "-o", tmp_path / "x.rep")
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --ops: must be from 2 to 100,000,000, not 10000000000000" in err
+
+
+def test_running_out_of_memory_is_one_line(cli, monkeypatch, tmp_path):
+    def exhausted(*args: object) -> str:
+        raise MemoryError
+
+    monkeypatch.setattr("mallocsim.commands.gen.generate", exhausted)
+    run = cli("gen", "random", "--ops", 100, "-o", tmp_path / "x.rep")
+    assert (run.status, run.err) == (2, "mallocsim gen: out of memory\n")
+
+
+# ------------------------------------------------------------ 3. write errors
+
+# output -> its command line, from (a trace, a results file, an mtrace log,
+# OUT: the failing file, or for --plots the folder it is in)
+OUTPUTS = {
+    "replay --json": lambda t, r, log, out: [*REPLAY, "--json", out, t],
+    "replay --csv": lambda t, r, log, out: [*REPLAY, "--csv", out, t],
+    "compare --json": lambda t, r, log, out: [*COMPARE, "--json", out, t],
+    "compare --csv": lambda t, r, log, out: [*COMPARE, "--csv", out, t],
+    "compare --html": lambda t, r, log, out: [*COMPARE, "--html", out, t],
+    "compare --plots": lambda t, r, log, out: [*COMPARE, "--plots", out.parent, t],
+    "bench --json": lambda t, r, log, out: [*BENCH, "--json", out, t],
+    "grade --json": lambda t, r, log, out: [*GRADE, t, "--json", out],
+    "grade --gradescope": lambda t, r, log, out: [*GRADE, t, "--gradescope", out],
+    "grade --junit": lambda t, r, log, out: [*GRADE, t, "--junit", out],
+    "report -o": lambda t, r, log, out: ["report", r, "-o", out],
+    "report --plots": lambda t, r, log, out: ["report", r, "-o", out.with_suffix(".html"),
+                                              "--plots", out.parent],
+    "gen -o": lambda t, r, log, out: ["gen", "random", "--ops", 100, "-o", out],
+}  # fmt: skip
+
+
+@needs_dev_full
+@pytest.mark.parametrize("output", list(OUTPUTS))
+def test_a_full_disk_under_an_output_is_one_line_naming_it(
+    output, cli, write_trace, results_json, tmp_path
+):
+    out = DEV_FULL
+    if "--plots" in output:  # a folder whose files are on the full disk
+        (tmp_path / "plots").mkdir()
+        for name in ("utilization.png", "throughput.png"):
+            (tmp_path / "plots" / name).symlink_to(DEV_FULL)
+        out = tmp_path / "plots" / "utilization.png"
+    trace, log = write_trace("good", GOOD), write_log(tmp_path, "+ 0x10 0x8\n")
+    run = cli(*OUTPUTS[output](trace, results_json, log, out))
+    assert run.status == 2, run.err
+    command = output.split()[0]
+    assert run.err.splitlines() == [f"mallocsim {command}: cannot write {out}: {FULL}"]
+
+
+@needs_dev_full
+def test_a_full_disk_under_the_gradebook_is_one_line_naming_it(cli, write_trace, tmp_path):
+    record, book = tmp_path / "alice.json", tmp_path / "book.csv"  # the suffix says the format
+    assert cli(*GRADE, write_trace("good", GOOD), "--json", record).status == 0
+    book.symlink_to(DEV_FULL)
+    run = cli("gradebook", "merge", record, "-o", book)
+    assert (run.status, run.err) == (2, f"mallocsim gradebook: cannot write {book}: {FULL}\n")
+
+
+@needs_dev_full
+@pytest.mark.parametrize("command", ["replay", "grade"])
+def test_a_full_disk_under_stdout_is_one_line(command, write_trace):
+    trace = write_trace("good", GOOD)
+    args = [*REPLAY, trace] if command == "replay" else [*GRADE, trace]
+    with DEV_FULL.open("w") as full:
+        done = run_tool(*args, stdout=full.fileno())
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"mallocsim {command}: cannot write the standard output: {FULL}\n",
+    )
+
+
+def test_a_reader_that_went_away_ends_the_run_quietly(write_trace):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will ever read: every write is EPIPE
+    try:
+        done = run_tool(*REPLAY, write_trace("good", GOOD), stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+# ------------------------------------------------------------ 4. file names
+
+UNDECODABLE = os.fsdecode(b"\xff\xfe")  # what Python makes of a file name that is no UTF-8
+
+
+@pytest.fixture
+def undecodable_trace(tmp_path) -> Path:
+    path = tmp_path / f"{UNDECODABLE}.rep"
+    path.write_text(GOOD)
+    return path
+
+
+def test_a_file_name_that_is_not_utf8_is_written_to_csv_with_replacements(
+    cli, undecodable_trace, tmp_path
+):
+    out = tmp_path / "out.csv"
+    run = cli(*REPLAY, "--csv", out, undecodable_trace)
+    assert run.status == 0, run.err
+    text = out.read_bytes().decode("utf-8")  # valid UTF-8 throughout
+    assert "??.rep" in text and "??" in run.out  # the report on stdout too
+
+
+@pytest.mark.parametrize("stem", [UNDECODABLE, "a$\\lfoo$"], ids=["not-utf8", "dollars"])
+def test_names_no_font_or_formula_can_draw_are_plotted_as_text(cli, tmp_path, stem):
+    trace = tmp_path / f"{stem}.rep"
+    trace.write_text(GOOD)
+    saved, page = tmp_path / "run.json", tmp_path / "run.html"
+    run = cli(*COMPARE, "--plots", tmp_path / "plots", "--html", page, "--json", saved, trace)
+    assert run.status == 0, run.err
+    assert (tmp_path / "plots" / "utilization.png").stat().st_size > 0
+    page.read_bytes().decode("utf-8")
+    run = cli("report", saved, "-o", tmp_path / "again.html", "--plots", tmp_path / "again")
+    assert run.status == 0, run.err
+
+
+# ------------------------------------------------------------ 5. JSON only Python reads
+
+BAD_JSON = {
+    "nan": '{"format": "mallocsim-results", "version": NaN}',
+    "infinity": '[{"score": -Infinity}]',
+    "deep": "[" * 100000 + "]" * 100000,
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_JSON))
+@pytest.mark.parametrize("command", ["report", "diff", "gradebook"])
+def test_json_only_python_reads_is_one_line(command, kind, cli, results_json, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(BAD_JSON[kind])
+    args = {
+        "report": ["report", bad, "-o", tmp_path / "r.html"],
+        "diff": ["diff", bad, results_json],
+        "gradebook": ["gradebook", "merge", bad, "-o", tmp_path / "book.csv"],
+    }[command]
+    run = cli(*args)
+    assert run.status == 2
+    [line] = run.err.splitlines()
+    assert line.startswith(f"mallocsim {command}: {bad}: ")
+    assert "not a JSON number" in line or "nested too deeply" in line
+
+
+# ------------------------------------------------------------ 6. bad traces among others
+
+
+@pytest.mark.parametrize("kind", ["folder-named-rep", "folder-in-a-folder", "link-loop", "missing"])
+def test_a_bad_trace_among_others_is_one_line_and_the_others_still_run(kind, cli, tmp_path):
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    (folder / "good.rep").write_text(GOOD)
+    bad = tmp_path / "bad.rep"
+    named = [bad, folder]
+    if kind == "folder-named-rep":
+        bad.mkdir()
+        why = "is a folder, not a trace file (and holds no .rep trace files)"
+    elif kind == "folder-in-a-folder":
+        bad = folder / "sub.rep"
+        bad.mkdir()
+        named = [folder]
+        why = "is a folder, not a trace file"
+    elif kind == "link-loop":
+        bad.symlink_to(bad)
+        why = "cannot open the file: Too many levels of symbolic links"
+    else:
+        why = "cannot open the file: No such file or directory"
+    run = cli(*REPLAY, *named)
+    assert run.status == 2
+    assert run.err == f"mallocsim replay: {bad}: {why}\n"
+    assert "all (1/1 valid)" in run.out  # the good trace ran
+
+
+# ------------------------------------------------------------ 7. block ids
+
+
+def test_a_block_id_beyond_the_engines_books_is_a_malformed_trace(cli, tmp_path):
+    trace = tmp_path / "huge-id.rep"
+    trace.write_text("a 4294967294 8\nf 4294967294\n")  # 28 bytes asking for 140 GB of books
+    run = cli(*REPLAY, trace)
+    assert run.status == 2  # bad input, not the allocator's failure
+    assert run.err == (
+        f"mallocsim replay: {trace}:1: block id 4294967294 is too large (at most 16777215)\n"
+    )
+
+
+def test_what_trace_writers_hold_to_is_what_the_parser_accepts():
+    biggest = MAX_TRACE_IDS - 1
+    assert parse_trace_text(f"a {biggest} {MAX_TRACE_SIZE}\n").num_ids == MAX_TRACE_IDS
+    with pytest.raises(TraceError, match=rf"block id {MAX_TRACE_IDS} is too large"):
+        parse_trace_text(f"a {MAX_TRACE_IDS} 1\n")
+    with pytest.raises(TraceError, match="larger than any heap"):
+        parse_trace_text(f"a 0 {MAX_TRACE_SIZE + 1}\n")
+
+
+# ------------------------------------------------------------ 9. time limits
+
+
+@pytest.mark.parametrize("command", ["replay", "compare", "grade"])
+def test_a_time_limit_too_short_to_start_a_child_is_a_usage_error(
+    command, cli, capsys, write_trace
+):
+    trace = write_trace("good", GOOD)
+    args = {
+        "replay": ["replay", trace],
+        "compare": ["compare", "-a", "segfit", trace],
+        "grade": ["grade", "segfit", trace],
+    }[command]
+    with pytest.raises(SystemExit) as stop:
+        cli(*args, "--timeout", "1e-300")
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --timeout: must be at least 0.01 seconds, not 1e-300" in err
+
+
+def test_the_pytest_plugins_time_limit_has_the_same_minimum(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO / "driver"))
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makefile(".rep", good=GOOD)
+    result = pytester.runpytest_subprocess(
+        "-p", "mallocsim.pytest_plugin",
+        f"--mallocsim-allocator={REPO / 'driver' / 'tests' / 'allocators' / 'good_bump.c'}",
+        "--mallocsim-dialect=classic",
+        f"--mallocsim-traces={pytester.path}",
+        "--mallocsim-timeout=1e-300",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: mallocsim: --mallocsim-timeout must be at least 0.01 seconds, not 1e-300"]
+    )
