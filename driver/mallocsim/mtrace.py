@@ -22,7 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mallocsim.errors import UsageError
-from mallocsim.record import RecordStats, TraceBuilder
+from mallocsim.files import text_input, text_output
+from mallocsim.record import EventError, RecordStats, TraceBuilder
 
 IMAGE = 0  # an mtrace log is one process: one heap
 
@@ -33,7 +34,7 @@ def _pointer(text: str) -> int:
 
 def _read(path: Path, builder: TraceBuilder) -> None:
     pending_old: int | None = None  # the "<" half of a realloc
-    with path.open(errors="replace") as log:
+    with text_input(path, errors="replace") as log:
         for number, raw in enumerate(log, 1):
             fields = raw.split()
             if fields and fields[0] == "@":
@@ -55,16 +56,17 @@ def _read(path: Path, builder: TraceBuilder) -> None:
                     builder.realloc(IMAGE, _pointer(args[0]), int(args[1], 16), 0)
                 else:
                     raise ValueError(op)
+            except EventError as error:
+                raise UsageError(f"{path}:{number}: {error}") from None
             except (IndexError, ValueError):
                 raise UsageError(f"{path}:{number}: not an mtrace line: {raw.strip()!r}") from None
 
 
 def import_mtrace(log: Path, out: Path) -> RecordStats:
-    """Write the trace of the mtrace log `log` to `out`."""
-    if not log.exists():
-        raise UsageError(f"{log}: no such mtrace log")
+    """Write the trace of the mtrace log `log` to `out`: one that loads (see
+    record.py), or a UsageError naming the log's line it cannot hold."""
     builder = TraceBuilder()
     _read(log, builder)
-    with out.open("w") as trace:
+    with text_output(out) as trace:
         builder.write(trace)
     return builder.stats

@@ -20,7 +20,10 @@ module replays that log symbolically and writes the trace a replay can run:
   (the suggested heap size, unused by replay) is the peak live payload
   rounded up to a page;
 - memory stays small for long recordings: the op lines are spooled to a
-  temporary file, and only live blocks are held in memory.
+  temporary file, and only live blocks are held in memory;
+- what it writes always loads: an event the trace format cannot hold (a
+  size above 2^48 bytes or below 0, more blocks live at once than the
+  parser's id limit) is an EventError, reported with the log's line.
 
 mtrace.py feeds the same TraceBuilder from glibc mtrace() logs.
 """
@@ -35,13 +38,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from mallocsim.constants import MAX_TRACE_IDS, MAX_TRACE_SIZE
 from mallocsim.errors import UsageError
+from mallocsim.files import text_input, text_output
 
 PAGE = 4096
 SPOOL_IN_MEMORY = 1 << 24  # bytes of op lines kept in memory before spilling to disk
 MAX_CALLOC_COUNT = 0xFFFFFFFF  # the trace format keeps calloc counts in 32 bits
 
 Key = tuple[int, int]  # (process image, pointer)
+
+
+class EventError(ValueError):
+    """An allocation event no trace can hold; the message says why."""
+
+
+def _checked_size(size: int) -> int:
+    if not 0 <= size <= MAX_TRACE_SIZE:
+        raise EventError(f"a block of {size} bytes: no trace holds one (at most 2^48 bytes)")
+    return size
 
 
 @dataclass
@@ -73,6 +88,8 @@ class TraceBuilder:
     def _take_id(self) -> int:
         if self._free_ids:
             return self._free_ids.pop()
+        if self._next_id == MAX_TRACE_IDS:
+            raise EventError(f"more than {MAX_TRACE_IDS} blocks live at once: no trace holds them")
         self._next_id += 1
         return self._next_id - 1
 
@@ -103,6 +120,7 @@ class TraceBuilder:
         if ptr == 0:
             self.stats.failed_calls += 1
             return
+        _checked_size(size)
         self._make_room((image, ptr))
         block_id = self._take_id()
         self.lines.append(f"a {block_id} {size}")
@@ -113,6 +131,7 @@ class TraceBuilder:
         if ptr == 0:
             self.stats.failed_calls += 1
             return
+        _checked_size(count * size if count >= 0 and size >= 0 else -1)
         if count > MAX_CALLOC_COUNT:
             count, size = 1, count * size
         self._make_room((image, ptr))
@@ -132,6 +151,7 @@ class TraceBuilder:
         if new == 0:
             self.stats.failed_calls += 1  # the old block stays as it was
             return
+        _checked_size(size)
         if key not in self._live:
             self.stats.foreign_reallocs += 1
             self.alloc(image, new, size)
@@ -191,7 +211,7 @@ def classic_header(num_ids: int, num_ops: int, peak_live_bytes: int) -> str:
 
 
 def _fields(path: Path) -> Iterator[tuple[int, list[str]]]:
-    with path.open() as log:
+    with text_input(path, errors="replace") as log:
         for number, raw in enumerate(log, 1):
             parts = raw.split()
             if len(raw) > 0 and not raw.endswith("\n"):
@@ -211,6 +231,8 @@ def _parse_log(path: Path, builder: TraceBuilder) -> None:
                 continue
             image = images.setdefault(pid, 0)
             _apply(builder, image, kind, args)
+        except EventError as error:
+            raise UsageError(f"{path}:{number}: {error}") from None
         except (IndexError, ValueError, KeyError):
             raise UsageError(
                 f"{path}:{number}: not a recorder log line: {' '.join(parts)!r}"
@@ -236,9 +258,7 @@ def convert_logs(logs: Iterable[Path], out: Path) -> RecordStats:
     """Write the trace of one or more recorder logs (taken in order) to `out`."""
     builder = TraceBuilder()
     for log in logs:
-        if not log.exists():
-            raise UsageError(f"{log}: no such recorder log")
         _parse_log(log, builder)
-    with out.open("w") as trace:
+    with text_output(out) as trace:
         builder.write(trace)
     return builder.stats

@@ -15,12 +15,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mallocsim.constants import MAX_TRACE_IDS, MAX_TRACE_SIZE
-from mallocsim.trace import TraceError, parse_trace_text
+from mallocsim.errors import UsageError
+from mallocsim.mtrace import import_mtrace
+from mallocsim.trace import TraceError, load_trace, parse_trace_text
 
 from .conftest import REPO
 
@@ -135,6 +140,7 @@ OUTPUTS = {
     "report --plots": lambda t, r, log, out: ["report", r, "-o", out.with_suffix(".html"),
                                               "--plots", out.parent],
     "gen -o": lambda t, r, log, out: ["gen", "random", "--ops", 100, "-o", out],
+    "import-mtrace -o": lambda t, r, log, out: ["import-mtrace", log, "-o", out],
 }  # fmt: skip
 
 
@@ -298,6 +304,81 @@ def test_what_trace_writers_hold_to_is_what_the_parser_accepts():
         parse_trace_text(f"a {MAX_TRACE_IDS} 1\n")
     with pytest.raises(TraceError, match="larger than any heap"):
         parse_trace_text(f"a 0 {MAX_TRACE_SIZE + 1}\n")
+
+
+# ------------------------------------------------------------ 8. import-mtrace
+
+
+@pytest.mark.parametrize(
+    "lines, why",
+    [
+        ("+ 0x20 0x1000000000001", "a block of 281474976710657 bytes: no trace holds one"),
+        ("+ 0x20 -0x8", "a block of -8 bytes: no trace holds one"),
+        ("< 0x10\n> 0x20 0x10000000000000000", "a block of 18446744073709551616 bytes: no trace"),
+    ],
+    ids=["above-2^48", "negative", "realloc-beyond-64-bits"],
+)
+def test_import_mtrace_refuses_a_size_no_trace_holds_naming_the_line(cli, tmp_path, lines, why):
+    log = write_log(tmp_path, f"+ 0x10 0x8\n{lines}\n")
+    run = cli("import-mtrace", log, "-o", tmp_path / "out.rep")
+    assert run.status == 2
+    [message] = run.err.splitlines()
+    last = 3 + lines.count("\n")  # after "= Start" and the first allocation
+    assert message.startswith(f"mallocsim import-mtrace: {log}:{last}: {why}")
+
+
+def test_import_mtrace_refuses_more_live_blocks_than_a_trace_holds(tmp_path, monkeypatch):
+    monkeypatch.setattr("mallocsim.record.MAX_TRACE_IDS", 2)
+    log = write_log(tmp_path, "+ 0x10 0x8\n+ 0x20 0x8\n+ 0x30 0x8\n")
+    with pytest.raises(UsageError, match=r"mtrace\.log:4: more than 2 blocks live at once"):
+        import_mtrace(log, tmp_path / "out.rep")
+
+
+def test_import_mtrace_of_an_empty_log_writes_a_trace_that_loads(tmp_path):
+    out = tmp_path / "out.rep"
+    import_mtrace(write_log(tmp_path, ""), out)
+    assert load_trace(out).num_ops == 0
+
+
+POINTERS = st.sampled_from(["(nil)", "0x10", "0x20", "0x30"])
+SIZES = st.one_of(
+    st.integers(0, 64),
+    st.sampled_from([MAX_TRACE_SIZE, MAX_TRACE_SIZE + 1, 1 << 64, -1]),
+)
+EVENTS = st.one_of(
+    st.tuples(st.just("+"), POINTERS, SIZES),
+    st.tuples(st.just("-"), POINTERS),
+    st.tuples(st.just("<>"), POINTERS, POINTERS, SIZES),
+    st.tuples(st.just("!"), POINTERS, SIZES),
+)
+
+
+def _mtrace_line(event: tuple) -> str:
+    def size(n: int) -> str:
+        return hex(n)  # "-0x1" for a negative one, as a damaged log might have it
+
+    if event[0] == "+":
+        return f"@ ./prog:[0x401136] + {event[1]} {size(event[2])}\n"
+    if event[0] == "-":
+        return f"- {event[1]}\n"
+    if event[0] == "<>":
+        return f"< {event[1]}\n> {event[2]} {size(event[3])}\n"
+    return f"! {event[1]} {size(event[2])}\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(EVENTS, max_size=30))
+def test_import_mtrace_writes_a_trace_that_loads_or_refuses_in_one_line(events):
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        log = write_log(folder, "".join(map(_mtrace_line, events)))
+        out = folder / "out.rep"
+        try:
+            stats = import_mtrace(log, out)
+        except UsageError as error:
+            assert str(error).startswith(f"{log}:") and "\n" not in str(error)
+            return
+        assert load_trace(out).num_ops == stats.ops
 
 
 # ------------------------------------------------------------ 9. time limits

@@ -199,7 +199,7 @@ def test_bad_log_line_is_a_usage_error(tmp_path, cli):
     log = tmp_path / "bad.log"
     log.write_text("12 s\n12 m 10\n")
     run = cli("import-mtrace", tmp_path / "missing.log", "-o", tmp_path / "x.rep")
-    assert run.status == 2 and "no such mtrace log" in run.err
+    assert run.status == 2 and "missing.log: No such file or directory" in run.err
     with pytest.raises(UsageError, match=r"bad.log:2: not a recorder log line"):
         convert_logs([log], tmp_path / "x.rep")
 
