@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mallocsim import cache
-from mallocsim.cache import code_digest, content_key
+from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.config import GradingConfig
 from mallocsim.errors import UsageError
 from mallocsim.grade_record import grade_record
@@ -137,12 +137,8 @@ def grade_key(
     """The digest of everything a grade depends on: mallocsim's code, the source,
     the traces graded (names and contents, in order), the configuration and the
     command's other settings."""
-    traces = [
-        part
-        for trace in plan.traces
-        for part in (trace.name, Path(trace.path).read_bytes() if trace.path else b"")
-    ]
-    return content_key("grade", code_digest(), source, *traces, repr(config), *settings)
+    parts = trace_parts(plan.traces)
+    return content_key("grade", code_digest(), source, *parts, repr(config), *settings)
 
 
 def _problem_record(submission: Submission, config: GradingConfig, why: str) -> dict[str, Any]:

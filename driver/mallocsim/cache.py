@@ -17,7 +17,12 @@ import os
 import tempfile
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from mallocsim.trace import Trace
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -37,6 +42,13 @@ def content_key(*parts: bytes | str) -> str:
         digest.update(len(data).to_bytes(8, "little"))
         digest.update(data)
     return digest.hexdigest()[:32]
+
+
+def trace_parts(traces: Sequence[Trace]) -> Iterator[bytes | str]:
+    """The parts of a key that stand for traces: each one's name and bytes, in order."""
+    for trace in traces:
+        yield trace.name
+        yield Path(trace.path).read_bytes() if trace.path else b""
 
 
 @cache

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from mallocsim import cache
 from mallocsim.allocators import AllocatorError, AllocatorSpec, resolve, spec_build
 from mallocsim.build import Build
-from mallocsim.cache import code_digest, content_key
+from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.config import GradingConfig, require_listed
 from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
 from mallocsim.errors import UsageError
@@ -189,7 +189,7 @@ def _grade(
             why = f"team check: {refusal}"
             return Grade(spec.name, (), failed_score(config, why), why, team, warnings)
     options = replay_options(config, check_heap)
-    limits, stall = time_limits(plan, config, options, timeout)
+    limits, stall = time_limits(plan.traces, config, options, timeout)
     results: list[TraceResult] = []
     for trace in plan.traces:
         if progress:
@@ -245,16 +245,19 @@ def _throughput(
 
 
 def time_limits(
-    plan: GradePlan, config: GradingConfig, options: ReplayOptions, fixed: float | None = None
+    traces: Sequence[Trace],
+    config: GradingConfig,
+    options: ReplayOptions,
+    fixed: float | None = None,
 ) -> tuple[dict[str, float], float | None]:
     """(each trace's time limit, the stall limit or None): the fixed limit when one
     is given (here or in the configuration), else each trace's from the reference
     allocator's time on it, with hung ops stopped at once (limits.py)."""
     fixed = fixed or config.timeout
     if fixed is not None:
-        return {t.name: fixed for t in plan.traces}, None
+        return {t.name: fixed for t in traces}, None
     reference = resolve(config.reference, lab=config.lab)
-    return trace_limits(plan.traces, reference, options), stall_limit(options)
+    return trace_limits(traces, reference, options), stall_limit(options)
 
 
 def measure_reference(
@@ -305,7 +308,7 @@ def _reference_instructions(
         reference.dialect,
         reference.options,
         reference.lab,
-        *(part for t in traces for part in (t.name, Path(t.path).read_bytes() if t.path else b"")),
+        *trace_parts(traces),
     )
     counted = cache.load("reference-counts", key)
     if counted is None:

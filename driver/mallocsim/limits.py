@@ -19,11 +19,10 @@ import platform
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 from mallocsim import cache
 from mallocsim.allocators import AllocatorSpec
-from mallocsim.cache import code_digest, content_key
+from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.constants import DEFAULT_TIMEOUT, MAX_TIMEOUT
 from mallocsim.isolate import replay_isolated
 from mallocsim.replay import ReplayOptions
@@ -65,7 +64,7 @@ def reference_seconds(
     failed), measured on this machine once and then read from the cache."""
     key = content_key(
         "reference-seconds", code_digest(), platform.node(), repr(reference), repr(options),
-        *(part for t in traces for part in (t.name, Path(t.path).read_bytes() if t.path else b"")),
+        *trace_parts(traces),
     )  # fmt: skip
     kept = cache.load("reference-seconds", key)
     if isinstance(kept, dict) and all(t.name in kept for t in traces):

@@ -144,7 +144,7 @@ class _Plan:
             timing=self.min_kops is not None,
         )
         # Each trace's limit: the fixed one, else from the reference's time on it.
-        self.limits, self.stall = time_limits(planned, grading, self.options, timeout)
+        self.limits, self.stall = time_limits(planned.traces, grading, self.options, timeout)
         # Node ids: a trace's path under the rootdir, else its file name (its
         # full path when two traces share a name), never the pytest default
         # for a path given as an argument, which is "" and would clash.

@@ -44,8 +44,8 @@ def test_without_a_fixed_limit_a_grade_takes_the_references_and_stops_hung_ops(w
     config = for_lab("mallocsim")
     graded = plan(config, [str(write_trace("small", TRACE))])
     options = replay_options(config, False)
-    assert time_limits(graded, config, options) == ({"small": LIMIT_FLOOR}, STALL_SECONDS)
-    assert time_limits(graded, config, options, 30.0) == ({"small": 30.0}, None)
+    assert time_limits(graded.traces, config, options) == ({"small": LIMIT_FLOOR}, STALL_SECONDS)
+    assert time_limits(graded.traces, config, options, 30.0) == ({"small": 30.0}, None)
 
 
 def test_a_hung_op_is_stopped_within_seconds_and_named(write_trace):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from mallocsim.allocators import DEFAULT_POLICY, AllocatorSpec, resolve
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds, positive_seconds
 from mallocsim.config import for_lab
 from mallocsim.constants import DIALECTS
+from mallocsim.grading import time_limits
 from mallocsim.labs import (
     DEFAULT_LAB,
     LABS,
@@ -24,13 +25,12 @@ from mallocsim.labs import (
     select_trace_paths,
     selection_notes,
 )
-from mallocsim.limits import stall_limit, trace_limits
 from mallocsim.progress import Progress, progress_mode
 from mallocsim.replay import ReplayOptions, require_heap_checker
 from mallocsim.report import format_report, write_csv
 from mallocsim.results import write_json
 from mallocsim.runner import options_for_lab, replay_all
-from mallocsim.trace import Trace, load_traces
+from mallocsim.trace import load_traces
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,17 +128,6 @@ def require_heap_checkers(args: argparse.Namespace, specs: Iterable[AllocatorSpe
             require_heap_checker(spec, "--check-heap")
 
 
-def time_limits_of(
-    args: argparse.Namespace, traces: Sequence[Trace], options: ReplayOptions
-) -> tuple[float | dict[str, float], float | None]:
-    """(the time limit, or each trace's, and the stall limit or None): --timeout
-    when given, else each trace's from the lab's reference allocator (limits.py)."""
-    if args.timeout is not None:
-        return args.timeout, None
-    reference = resolve(for_lab(lab_of(args).name).reference, lab=lab_of(args).name)
-    return trace_limits(traces, reference, options), stall_limit(options)
-
-
 def run(args: argparse.Namespace) -> int:
     lab = lab_of(args).name
     specs = [resolve(name, args.dialect, lab) for name in args.allocator or [DEFAULT_POLICY]]
@@ -147,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
     traces, bad = load_traces(paths)
     problems += bad
     options = options_from(args)
-    limits, stall = time_limits_of(args, traces, options)
+    # --timeout when given, else each trace's from the lab's reference allocator.
+    limits, stall = time_limits(traces, for_lab(lab), options, args.timeout)
     mode = progress_mode(args.quiet)
     with Progress("replay", len(specs) * len(traces), mode=mode) as progress:
         results, trouble = replay_all(
