@@ -363,6 +363,7 @@ def with_timing(checked: TraceResult, trace: Trace, seconds: Sequence[float]) ->
         seconds_max=max(seconds),
         passes=len(seconds),
         ops_per_sec=trace.num_ops / median if median else None,
+        pass_seconds=tuple(seconds),  # every pass, for the statistics of saved runs
     )
 
 

@@ -6,7 +6,8 @@ Metrics (as the design beside the project, ../shared/DESIGN.md, defines them):
   alignment bound  peak live payload / peak of the live sizes rounded up to 16:
                    no 16-byte-aligned allocator can do better;
   throughput       ops / seconds of the median timed pass (no checks); the
-                   checked pass's time is kept too, to show what checking costs.
+                   checked pass's time is kept too, to show what checking costs,
+                   and every timed pass's seconds, for the statistics (stats.py).
 
 JSON format history (the "version" field):
   1  first version: {"format", "version", "runs": [{"allocator", "traces": [...]}]};
@@ -15,6 +16,10 @@ JSON format history (the "version" field):
      not know); later still, a failed trace's optional "fail_kind", "fail_op",
      "fail_phase", "fail_pass", "fail_block" and "init_status" (the failure as data, null
      where not known; an older file without them reads as not known)
+  2  a trace's "pass_seconds" (every timed pass's seconds, in the order run) and the
+     top-level "metadata" (metadata.py: when, where, on what and how the run was made);
+     a version 1 file, or one with no "version" at all (the oldest), reads with neither
+     (no per-pass times, no metadata); a version above 2 is refused with one line
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from mallocsim.errors import UsageError
 from mallocsim.files import JSONRefused, require_regular_file, strict_json, write_text
 
 JSON_FORMAT = "mallocsim-results"
-JSON_VERSION = 1
+JSON_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # what read_json_document takes (1: no metadata, no pass_seconds)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,14 @@ class TraceResult:
     fail_pass: int | None = None  # timed: the pass (1, 2...; 0 the untimed warm-up pass)
     fail_block: int | None = None  # the block id involved
     init_status: int | None = None  # init_failed: what mm_init returned (cmu: 0 for false)
+    # Every timed pass's seconds, in the order run (empty: not timed, or a file before
+    # version 2); seconds, seconds_min and seconds_max are their median, min and max.
+    pass_seconds: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        # JSON (a saved file, a child's answer) gives a list: keep results hashable and equal.
+        if not isinstance(self.pass_seconds, tuple):
+            object.__setattr__(self, "pass_seconds", tuple(self.pass_seconds))
 
 
 def trace_outcome(result: TraceResult) -> str:
@@ -109,20 +123,23 @@ def geomean(values: Iterable[float]) -> float | None:
     return math.exp(sum(logs) / len(logs)) if logs else None
 
 
-def to_json(results: Sequence[TraceResult]) -> dict:
-    """The versioned JSON document for a list of results (grouped by allocator)."""
+def to_json(results: Sequence[TraceResult], metadata: dict | None = None) -> dict:
+    """The versioned JSON document for a list of results (grouped by allocator),
+    with the run's metadata (metadata.collect) when given."""
     runs: dict[str, list[dict]] = {}
     for result in results:
         runs.setdefault(result.allocator, []).append(asdict(result))
-    return {
-        "format": JSON_FORMAT,
-        "version": JSON_VERSION,
-        "runs": [{"allocator": name, "traces": traces} for name, traces in runs.items()],
-    }
+    document: dict = {"format": JSON_FORMAT, "version": JSON_VERSION}
+    if metadata is not None:
+        document["metadata"] = metadata
+    document["runs"] = [{"allocator": name, "traces": traces} for name, traces in runs.items()]
+    return document
 
 
-def write_json(results: Sequence[TraceResult], path: str | Path) -> None:
-    write_text(path, json.dumps(to_json(results), indent=2) + "\n")
+def write_json(
+    results: Sequence[TraceResult], path: str | Path, metadata: dict | None = None
+) -> None:
+    write_text(path, json.dumps(to_json(results, metadata), indent=2) + "\n")
 
 
 def read_json(path: str | Path) -> list[TraceResult]:
@@ -148,13 +165,23 @@ def read_json_document(path: str | Path) -> tuple[list[TraceResult], dict]:
         raise UsageError(f"{path}: not a mallocsim results file (bad JSON: {error})") from None
     except (UnicodeDecodeError, JSONRefused) as error:
         raise UsageError(f"{path}: not a mallocsim results file (bad JSON: {error})") from None
-    if not isinstance(document, dict) or document.get("format") != JSON_FORMAT:
+    if not isinstance(document, dict) or not _is_ours(document):
         raise UsageError(f"{path}: not a mallocsim results file")
-    if document.get("version") != JSON_VERSION:
+    version = document.get("version", 1)  # the oldest files had no version: they are 1
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        readable = f"{READABLE_VERSIONS[0]} to {READABLE_VERSIONS[-1]}"
+        if type(version) is int and version > READABLE_VERSIONS[-1]:
+            raise UsageError(
+                f"{path}: results format version {version} is newer than this mallocsim "
+                f"reads ({readable}): upgrade mallocsim to read it"
+            )
         raise UsageError(
-            f"{path}: results format version {document.get('version')!r}, "
-            f"this mallocsim reads version {JSON_VERSION}"
+            f"{path}: results format version {version!r} is not one this mallocsim reads "
+            f"({readable})"
         )
+    metadata = document.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise UsageError(f"{path}: truncated or damaged results file (metadata is {metadata!r})")
     results = []
     try:
         for run in document["runs"]:
@@ -163,6 +190,14 @@ def read_json_document(path: str | Path) -> tuple[list[TraceResult], dict]:
     except (KeyError, TypeError, ValueError) as error:
         raise UsageError(f"{path}: truncated or damaged results file ({error})") from None
     return results, document
+
+
+def _is_ours(document: dict) -> bool:
+    """Our format by name, or a file from before the format was named: no
+    "format" and no "version", just the runs."""
+    if "format" in document:
+        return document["format"] == JSON_FORMAT
+    return "version" not in document and isinstance(document.get("runs"), list)
 
 
 # The JSON types each TraceResult field may hold, by its annotation (the fail_*
@@ -175,7 +210,13 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "int | None": (int, type(None)),
     "float | None": (int, float, type(None)),
 }
-_FIELD_TYPES = {f.name: _JSON_TYPES[str(f.type)] for f in fields(TraceResult)}
+_FIELD_TYPES = {
+    f.name: _JSON_TYPES.get(str(f.type), ()) for f in fields(TraceResult)
+}  # pass_seconds (a list of numbers) is checked on its own
+
+
+def _is_seconds(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
 
 def _checked_fields(trace: dict) -> dict[str, object]:
@@ -185,6 +226,10 @@ def _checked_fields(trace: dict) -> dict[str, object]:
         raise ValueError(f"a result is {trace!r}, not an object")
     known = {k: v for k, v in trace.items() if k in _FIELD_TYPES}
     for key, value in known.items():
+        if key == "pass_seconds":
+            if not isinstance(value, list) or not all(_is_seconds(v) for v in value):
+                raise ValueError(f"pass_seconds is {value!r}")
+            continue
         allowed = _FIELD_TYPES[key]
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise ValueError(f"{key} is {value!r}")

@@ -34,7 +34,7 @@ def test_two_policies_table_and_json(cli, write_trace, tmp_path):
     )  # fmt: skip
     assert run.status == 0, run.err
     document = json.loads(out.read_text())
-    assert document["format"] == "mallocsim-results" and document["version"] == 1
+    assert document["format"] == "mallocsim-results" and document["version"] == 2
     assert [r["allocator"] for r in document["runs"]] == ["implicit", "segfit"]
     results = {(t["allocator"], t["trace"]): t for r in document["runs"] for t in r["traces"]}
     assert len(results) == 4
