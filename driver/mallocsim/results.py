@@ -83,8 +83,12 @@ class TraceResult:
 
 
 def trace_outcome(result: TraceResult) -> str:
-    """A result in a word for the progress lines: "valid", or how it failed
-    (its fail_kind: "crash", "timeout", "overlap"...; "invalid" when not known)."""
+    """A result in a word for the progress lines: "valid", "oom" when it ran out
+    of memory the machine does not have (fail_kind "out_of_memory": an outcome,
+    not a failure; see out_of_memory.py), or how it failed (its fail_kind:
+    "crash", "timeout", "overlap"...; "invalid" when not known)."""
+    if result.fail_kind == "out_of_memory":
+        return "oom"
     return "valid" if result.valid else result.fail_kind or "invalid"
 
 
