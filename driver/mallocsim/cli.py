@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from mallocsim.errors import UsageError
 from mallocsim.files import printable
+from mallocsim.metadata import begin_run, mallocsim_version
 
 # Subcommands in the order `mallocsim --help` lists them.
 COMMANDS = (
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay malloc-lab traces on allocators: prove them correct, "
         "measure utilization and throughput.",
     )
+    parser.add_argument("--version", action="version", version=f"mallocsim {mallocsim_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"mallocsim.commands.{name.replace('-', '_')}").register(subparsers)
@@ -65,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mallocsim: {error}", file=sys.stderr)
         return EXIT_USAGE
     args = parser.parse_args(argv)
+    # The run's start for the metadata of what it saves: its time, load and arguments.
+    begin_run(sys.argv[1:] if argv is None else list(argv))
     where = f"mallocsim {args.command}"
     stdout = sys.stdout
     sys.stdout = _Stdout(stdout)

@@ -1,10 +1,12 @@
 """One self-contained HTML report of a comparison: every table and every plot.
 
 The file needs nothing else to open in any browser: the plots are embedded as
-base64 PNG data URIs and the style sheet is inline. It holds the side-by-side
-table (the best cell per trace in bold), each allocator's detailed table,
-the failures, the missing references, what every figure means, and the plots
-of plots.py that there is data for.
+base64 PNG data URIs and the style sheet is inline. It holds the run's
+metadata (a compact block: when, where, on what, how), the side-by-side table
+(the best cell per trace in bold), each allocator's detailed table, the
+failures, the missing references, the timed passes' statistics with the
+measurements not to be trusted flagged, what every figure means, and the
+plots of plots.py that there is data for.
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ from mallocsim.files import write_text
 from mallocsim.pictures import Pictures
 from mallocsim.plots import all_plots
 from mallocsim.references import REFERENCES
-from mallocsim.report import duration, kops, percent
+from mallocsim.report import (
+    TIMING_NOTE,
+    duration,
+    kops,
+    metadata_lines,
+    percent,
+    timing_warnings,
+    timings,
+)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -38,6 +48,11 @@ td.fail { color: #b00; }
 tr.mean td { border-top: 2px solid #888; }
 img { max-width: 100%; display: block; margin: 1em 0; }
 .note { color: #555; font-size: 0.9em; }
+dl.metadata { display: grid; grid-template-columns: max-content auto; gap: 0.1em 1em;
+              font-size: 0.85em; color: #444; margin: 1em 0; }
+dl.metadata dt { font-weight: bold; }
+dl.metadata dd { margin: 0; overflow-wrap: anywhere; }
+td.warn { color: #b60; font-weight: bold; }
 """
 
 PLOT_CAPTIONS = {
@@ -102,13 +117,54 @@ def detail_table(comparison: Comparison, allocator: str) -> str:
     return "\n".join(lines)
 
 
-def render_html(comparison: Comparison, pictures: Pictures, title: str = "mallocsim") -> str:
+def metadata_block(metadata: dict | None, version: int | None = None) -> str:
+    """The run's metadata as a compact definition list (report.metadata_lines)."""
+    items = "".join(
+        f"<dt>{escape(name)}</dt><dd>{escape(text)}</dd>"
+        for name, text in metadata_lines(metadata, version)
+    )
+    return f'<dl class="metadata">{items}</dl>'
+
+
+def timing_table(comparison: Comparison) -> str:
+    """Every timed result's passes as statistics: n, mean, stdev, median, range."""
+    results = list(comparison.cells.values())
+    header = ("allocator", "trace", "n", "mean", "stdev", "median", "min-max", "warning")
+    lines = ['<table class="timing">', "<tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>"]
+    for t in timings(results):
+        r, s = t.result, t.stats
+        if s is None:  # a file before format 2: its median and range alone
+            figures = [str(r.passes or "-"), "-", "-", duration(r.seconds),
+                       f"{duration(r.seconds_min)}-{duration(r.seconds_max)}"]  # fmt: skip
+        else:
+            figures = [
+                str(s.n),
+                duration(s.mean),
+                f"{duration(s.stdev)} ({100 * s.relative_stdev:.0f}%)",
+                duration(s.median),
+                f"{duration(s.minimum)}-{duration(s.maximum)}",
+            ]
+        cells = "".join(f"<td>{escape(c)}</td>" for c in [r.allocator, r.trace, *figures])
+        warn = f'<td class="warn">{escape(t.warning)}</td>' if t.warning else "<td></td>"
+        lines.append(f"<tr>{cells}{warn}</tr>")
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def render_html(
+    comparison: Comparison,
+    pictures: Pictures,
+    title: str = "mallocsim",
+    metadata: dict | None = None,
+    version: int | None = None,
+) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title)}: allocator comparison</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<h1>{escape(title)}: allocator comparison</h1>",
+        metadata_block(metadata, version),
         f'<p class="note">{escape(COMPARE_NOTE)}</p>',
         "<h2>Side by side</h2>",
         comparison_table(comparison),
@@ -134,6 +190,13 @@ def render_html(comparison: Comparison, pictures: Pictures, title: str = "malloc
         parts.append("<h2>Missing</h2><ul>")
         parts += [f"<li>{escape(n)}: {escape(w)}</li>" for n, w in comparison.missing.items()]
         parts.append("</ul>")
+    if timings(list(comparison.cells.values())):
+        parts.append("<h2>Timed passes</h2>")
+        parts.append(timing_table(comparison))
+        warnings = timing_warnings(list(comparison.cells.values()))
+        if warnings:
+            parts.append("<ul>" + "".join(f"<li>{escape(w)}</li>" for w in warnings) + "</ul>")
+        parts.append(f'<p class="note">{escape(TIMING_NOTE)}</p>')
     parts.append("<h2>Plots</h2>")
     for name, png in all_plots(comparison, pictures.series, pictures.heap_map).items():
         data = base64.b64encode(png).decode("ascii")
@@ -154,6 +217,13 @@ def render_html(comparison: Comparison, pictures: Pictures, title: str = "malloc
 
 
 def write_html(
-    comparison: Comparison, pictures: Pictures, path: str | Path, title: str = "mallocsim"
+    comparison: Comparison,
+    pictures: Pictures,
+    path: str | Path,
+    title: str = "mallocsim",
+    metadata: dict | None = None,
+    version: int | None = None,
 ) -> None:
-    write_text(path, render_html(comparison, pictures, title))
+    """The report into `path`, with the run's metadata (None: the run kept
+    none) and its results format version (None: this mallocsim's)."""
+    write_text(path, render_html(comparison, pictures, title, metadata, version))

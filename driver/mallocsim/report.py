@@ -1,19 +1,25 @@
-"""Reports: the per-trace table (like the CS:APP mdriver's, only clearer) and CSV.
+"""Reports: the per-trace table (like the CS:APP mdriver's, only clearer), CSV, a
+saved run's metadata as a compact block and its timed passes' statistics.
 
 The table always says what its utilization means, so a reader never has to
-guess which definition produced the figure.
+guess which definition produced the figure; a measurement that should not be
+trusted (too few passes, a standard deviation above 10% of the mean: stats.py)
+is said under it, never silently.
 """
 
 from __future__ import annotations
 
 import csv
+import shlex
+import textwrap
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from mallocsim.files import text_output
 from mallocsim.results import Summary, TraceResult, summarize
-from mallocsim.table import render_table
+from mallocsim.stats import Stats, describe, instability
+from mallocsim.table import WIDTH, fit, render_table
 
 UTILIZATION_NOTE = (
     "util = peak live payload / heap high-water mark; bound = peak payload / peak payload "
@@ -87,6 +93,7 @@ def format_report(allocator: str, results: Sequence[TraceResult]) -> str:
             f"throughput: {kops(summary.ops_per_sec_total)} Kops/s over all ops, "
             f"{kops(summary.ops_per_sec_geomean)} Kops/s geometric mean per trace"
         )
+    parts.extend(fit(f"warning: {line}") for line in timing_warnings(results, with_allocator=False))
     parts.append(UTILIZATION_NOTE)
     return "\n".join(parts)
 
@@ -97,4 +104,145 @@ def write_csv(results: Sequence[TraceResult], path: str | Path) -> None:
         writer = csv.DictWriter(out, fieldnames=names)
         writer.writeheader()
         for result in results:
-            writer.writerow(asdict(result))
+            row = asdict(result)
+            # One cell: every pass's seconds, space-separated (not a Python tuple's repr).
+            row["pass_seconds"] = " ".join(repr(s) for s in result.pass_seconds)
+            writer.writerow(row)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One result's timed passes as statistics: from every pass's seconds
+    when saved (format 2), else None with what the file still says."""
+
+    result: TraceResult
+    stats: Stats | None  # None: not timed, or a file before format 2
+    warning: str | None  # stats.instability's phrase, or None
+
+
+def timings(results: Sequence[TraceResult]) -> list[Timing]:
+    """The timed results' statistics, in their order (untimed ones left out)."""
+    out = []
+    for r in results:
+        if r.seconds is None and not r.pass_seconds:
+            continue
+        stats = describe(r.pass_seconds)
+        out.append(Timing(r, stats, instability(stats) if stats else None))
+    return out
+
+
+def timing_warnings(results: Sequence[TraceResult], with_allocator: bool = True) -> list[str]:
+    """One line per measurement not to be trusted: "segfit on t: unstable: ..."."""
+    return [
+        f"{f'{t.result.allocator} on ' if with_allocator else ''}{t.result.trace}: {t.warning}"
+        for t in timings(results)
+        if t.warning
+    ]
+
+
+TIMING_NOTE = (
+    "per trace, the seconds of each timed pass: n passes, their mean, standard deviation "
+    "(and as a share of the mean), median (what Kops/s is made from) and range; a deviation "
+    "above 10% of the mean, or fewer than 3 passes, is flagged '!' and listed"
+)
+
+
+def format_timings(results: Sequence[TraceResult]) -> str:
+    """The timed passes' statistics, one table per allocator, then the warnings."""
+    parts = []
+    allocators = list(dict.fromkeys(r.allocator for r in results))
+    header = ("trace", "n", "mean", "stdev", "median", "min-max", "")
+    for allocator in allocators:
+        rows = []
+        for t in timings([r for r in results if r.allocator == allocator]):
+            if t.stats is None:  # saved before format 2: the median and range alone
+                r = t.result
+                rows.append((r.trace, str(r.passes or "-"), "-", "-", duration(r.seconds),
+                             _range(r.seconds_min, r.seconds_max), ""))  # fmt: skip
+                continue
+            s = t.stats
+            rows.append(
+                (
+                    t.result.trace,
+                    str(s.n),
+                    duration(s.mean),
+                    f"{duration(s.stdev)} ({100 * s.relative_stdev:.0f}%)",
+                    duration(s.median),
+                    _range(s.minimum, s.maximum),
+                    "!" if t.warning else "",
+                )
+            )
+        if rows:
+            table = render_table([header], rows, width=WIDTH)  # its last column may be empty
+            parts += [f"{allocator}:", "\n".join(line.rstrip() for line in table.splitlines()), ""]
+    if not parts:
+        return "no timed passes (the run was made with --no-timing)"
+    if any(t.stats is None for t in timings(results)):
+        parts.append("no per-pass times in this file (saved before format 2): median and range")
+    parts += [fit(f"warning: {line}") for line in timing_warnings(results)]
+    parts.append(fit(TIMING_NOTE))
+    return "\n".join(parts)
+
+
+def _range(low: float | None, high: float | None) -> str:
+    return "-" if low is None or high is None else f"{duration(low)}-{duration(high)}"
+
+
+def metadata_lines(metadata: dict | None, version: int | None = None) -> list[tuple[str, str]]:
+    """A saved run's metadata as (label, text) pairs, compact: what a reader
+    needs to know where and how the figures were made. Keys a file lacks
+    (an older or hand-made one) show as "unknown"."""
+    if metadata is None:
+        return [("metadata", f"none (a results file of format {version or 1})")]
+    m = metadata
+
+    def get(key: str) -> str:
+        value = m.get(key)
+        return "unknown" if value is None or value == "" else str(value)
+
+    def load(key: str) -> str:
+        value = m.get(key)
+        return " ".join(f"{v:.2f}" for v in value) if isinstance(value, list) else "unknown"
+
+    versions = m.get("allocator_versions")
+    allocators = (
+        ", ".join(f"{name} {version}" for name, version in versions.items())
+        if isinstance(versions, dict) and versions
+        else "unknown"
+    )
+    command = m.get("command_line")
+    command_text = shlex.join(map(str, command)) if isinstance(command, list) else "unknown"
+    return [
+        ("date", f"{get('date')} to {get('finished')} (UTC)"),
+        ("command", command_text),
+        ("mallocsim", f"{get('mallocsim')}, results format {version or '?'}"),
+        (
+            "host",
+            f"{get('host')}: {get('cpu_model')} x {get('cpu_count')} "
+            f"({get('cpus_usable')} usable), {get('kernel')} {get('machine')}",
+        ),
+        ("load", f"{load('load_start')} at start, {load('load_end')} at end (1, 5, 15 min)"),
+        ("compiler", get("compiler")),
+        ("python", get("python")),
+        ("allocators", allocators),
+        ("lab", get("lab")),
+        ("throughput", get("throughput")),
+    ]
+
+
+def format_metadata(metadata: dict | None, version: int | None = None) -> str:
+    """The metadata block: one "label: text" line each, a long text wrapped
+    under itself (a word longer than the width, a path, stays whole)."""
+    lines = metadata_lines(metadata, version)
+    label = max(len(name) for name, _ in lines) + 2
+    out = []
+    for name, text in lines:
+        out += textwrap.wrap(
+            text,
+            WIDTH,
+            initial_indent=f"{name + ':':<{label}}",
+            subsequent_indent=" " * label,
+            break_long_words=False,
+            break_on_hyphens=False,
+        ) or [f"{name}:"]
+    return "\n".join(out)

@@ -22,7 +22,7 @@ def test_report_table_json_and_csv(cli, write_trace, tmp_path):
     assert "Results for implicit:" in run.out
     assert "good" in run.out and "util = peak live payload" in run.out
     document = json.loads(out_json.read_text())
-    assert document["format"] == "mallocsim-results" and document["version"] == 1
+    assert document["format"] == "mallocsim-results" and document["version"] == 2
     [entry] = document["runs"][0]["traces"]
     assert document["runs"][0]["allocator"] == "implicit"
     for key in (

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from mallocsim.allocators import builtin_policies, resolve
 from mallocsim.bench import (
     REFERENCE,
+    ROUNDS,
     format_bench,
     keep_glibc_memory,
     progress_total,
@@ -29,6 +30,7 @@ from mallocsim.errors import UsageError
 from mallocsim.files import write_text
 from mallocsim.instructions import count_instructions
 from mallocsim.labs import DEFAULT_LAB, LABS, lab_named
+from mallocsim.metadata import collect, throughput_measure
 from mallocsim.progress import Progress, progress_mode
 from mallocsim.replay import ReplayOptions
 from mallocsim.results import to_json
@@ -132,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 instructions.update({(spec.name, trace): n for trace, n in counts.items()})
     print(format_bench(results, instructions, glibc_mode, heap_mode))
     if args.json:
-        document = to_json(results)
+        document = to_json(results, collect(lab.name, throughput_measure(options, ROUNDS)))
         document["bench"] = {
             "reference": REFERENCE,
             "glibc": glibc_mode,

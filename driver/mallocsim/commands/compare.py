@@ -25,6 +25,7 @@ from mallocsim.commands.replay import (
 from mallocsim.compare import format_comparison, run_comparison
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
+from mallocsim.metadata import collect, throughput_measure
 from mallocsim.pictures import Pictures, choose_focus, gather_pictures
 from mallocsim.progress import Progress, progress_mode
 from mallocsim.references import REFERENCES
@@ -118,8 +119,11 @@ def run(args: argparse.Namespace) -> int:
     if wants_pictures(args):
         focus = choose_focus(comparison, args.focus)
         pictures = gather_pictures(comparison, focus, args.dialect, args.heap_map, timeout, lab=lab)
+    metadata = (
+        collect(lab, throughput_measure(options_from(args))) if args.json or args.html else None
+    )
     if args.json:
-        write_document(comparison, pictures, args.json)
+        write_document(comparison, pictures, args.json, metadata)
     if args.csv:
         write_csv(list(comparison.cells.values()), args.csv)
     # matplotlib is imported only when pictures are asked for: it is slow to load.
@@ -130,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     if args.html:
         from mallocsim.html import write_html
 
-        write_html(comparison, pictures, args.html)
+        write_html(comparison, pictures, args.html, metadata=metadata)
     if problems or comparison.missing:
         return EXIT_USAGE
     return EXIT_OK if all(r.valid for r in comparison.cells.values()) else EXIT_INVALID

@@ -25,6 +25,7 @@ from mallocsim.labs import (
     select_trace_paths,
     selection_notes,
 )
+from mallocsim.metadata import collect, throughput_measure
 from mallocsim.progress import Progress, progress_mode
 from mallocsim.replay import ReplayOptions, require_heap_checker
 from mallocsim.report import format_report, write_csv
@@ -152,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             print(format_report(spec.name, mine))
             print()
     if args.json:
-        write_json(results, args.json)
+        write_json(results, args.json, collect(lab, throughput_measure(options)))
     if args.csv:
         write_csv(results, args.csv)
     if problems:
