@@ -1,11 +1,16 @@
 """What changed between two saved runs, per allocator and trace.
 
 For each (allocator, trace name) pair: the utilization in points (new - old)
-and the speed ratio (new ops/s / old ops/s, "1.25x faster"). As in pyperf's
-compare_to, a timing change is not reported as one when it is inside the
-measured spread: when the two runs' [fastest, slowest] pass intervals overlap,
-the ratio is marked as noise. A trace that became invalid (or valid again)
-says so, with the new error; pairs found in one run only are listed too.
+and the speed ratio (new ops/s / old ops/s, "1.25x faster"), which is called
+"significant" or "not significant" by a test, named in the output: Welch's
+two-sample t-test, two-sided at 95% (stats.py), on the seconds of every timed
+pass of the two runs. pyperf's compare_to makes the same call with Student's
+t-test; Welch's does not assume the two runs were equally noisy. A pair with
+fewer than two passes on a side, or from a file saved before format 2 (which
+kept no per-pass times), is "untested", never guessed. A trace that became
+invalid (or valid again) says so, with the new error; pairs found in one run
+only are listed too; a measurement not to be trusted (stats.instability) is
+named under the table.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mallocsim.report import kops, percent
+from mallocsim.report import kops, percent, timing_warnings
 from mallocsim.results import TraceResult, geomean
-from mallocsim.table import render_table
+from mallocsim.stats import TEST_NAME, TTest, welch_t_test
+from mallocsim.table import WIDTH, fit, render_table
 
 SAME = "same"
 BROKE = "became invalid"
@@ -23,6 +29,10 @@ FIXED = "became valid"
 STILL_BROKEN = "still invalid"
 ADDED = "only in new"
 REMOVED = "only in old"
+
+SIGNIFICANT = "significant"
+NOT_SIGNIFICANT = "not significant"
+UNTESTED = "untested"
 
 
 @dataclass(frozen=True)
@@ -36,13 +46,14 @@ class Change:
     new: TraceResult | None
     util_points: float | None  # 100 * (new - old utilization), both valid
     speed_ratio: float | None  # new ops/s / old ops/s, both valid and timed
-    noise: bool  # the timing spreads overlap: the ratio is within the noise
+    test: TTest | None = None  # Welch's t-test of the passes' seconds; None: untested
 
-
-def _overlap(old: TraceResult, new: TraceResult) -> bool:
-    if None in (old.seconds_min, old.seconds_max, new.seconds_min, new.seconds_max):
-        return False
-    return old.seconds_min <= new.seconds_max and new.seconds_min <= old.seconds_max
+    @property
+    def significance(self) -> str:
+        """SIGNIFICANT, NOT_SIGNIFICANT, or UNTESTED (no ratio, or no test possible)."""
+        if self.speed_ratio is None or self.test is None:
+            return UNTESTED
+        return SIGNIFICANT if self.test.significant else NOT_SIGNIFICANT
 
 
 def compare_pair(old: TraceResult | None, new: TraceResult | None) -> Change:
@@ -50,7 +61,7 @@ def compare_pair(old: TraceResult | None, new: TraceResult | None) -> Change:
     assert either is not None
     if old is None or new is None:
         status = ADDED if old is None else REMOVED
-        return Change(either.allocator, either.trace, status, old, new, None, None, False)
+        return Change(either.allocator, either.trace, status, old, new, None, None)
     if old.valid and new.valid:
         status = SAME
     elif old.valid:
@@ -68,8 +79,8 @@ def compare_pair(old: TraceResult | None, new: TraceResult | None) -> Change:
     ratio = (
         new.ops_per_sec / old.ops_per_sec if both and new.ops_per_sec and old.ops_per_sec else None
     )
-    noise = ratio is not None and _overlap(old, new)
-    return Change(new.allocator, new.trace, status, old, new, points, ratio, noise)
+    test = welch_t_test(old.pass_seconds, new.pass_seconds) if ratio is not None else None
+    return Change(new.allocator, new.trace, status, old, new, points, ratio, test)
 
 
 def diff_runs(old: Sequence[TraceResult], new: Sequence[TraceResult]) -> list[Change]:
@@ -85,54 +96,86 @@ def speed_text(change: Change) -> str:
     ratio = change.speed_ratio
     if ratio is None:
         return "-"
-    text = f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
-    return f"{text} (noise)" if change.noise else text
+    return f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.2f}x slower"
+
+
+def significance_text(change: Change) -> str:
+    """ "significant (p=0.003)", "not significant (p=0.41)", "untested" or "-"."""
+    if change.speed_ratio is None:
+        return "-"
+    if change.test is None:
+        return UNTESTED
+    return f"{change.significance} (p={_p(change.test.p_value)})"
+
+
+def _p(value: float) -> str:
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def _points(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f} pts"
 
 
+TEST_NOTE = (
+    f"test: {TEST_NAME}, two-sided, on the seconds of every timed pass of the two runs: "
+    "significant when p < 0.05; untested: fewer than 2 passes on a side, or a file saved "
+    "before results format 2 (no per-pass times)"
+)
+
+
 def format_diff(changes: Sequence[Change]) -> str:
-    header = (
-        "allocator",
-        "trace",
-        "status",
-        "util old",
-        "util new",
-        "change",
-        "Kops/s old",
-        "Kops/s new",
-        "speed",
-    )
-    rows = []
-    for c in changes:
-        old_util = percent(c.old.utilization) if c.old and c.old.valid else "-"
-        new_util = percent(c.new.utilization) if c.new and c.new.valid else "-"
-        rows.append(
+    """Two tables (so that each fits 80 columns): validity and utilization for
+    every pair, then speed and its test for the pairs timed in both runs."""
+    header = ("allocator", "trace", "status", "util old", "util new", "change")
+    rows = [
+        (
+            c.allocator,
+            c.trace,
+            c.status,
+            percent(c.old.utilization) if c.old and c.old.valid else "-",
+            percent(c.new.utilization) if c.new and c.new.valid else "-",
+            _points(c.util_points),
+        )
+        for c in changes
+    ]
+    out = [render_table([header], rows, left=3, width=WIDTH)]
+    timed = [c for c in changes if c.speed_ratio is not None]
+    if timed:
+        header = ("allocator", "trace", "Kops/s old", "Kops/s new", "speed", "test")
+        rows = [
             (
                 c.allocator,
                 c.trace,
-                c.status,
-                old_util,
-                new_util,
-                _points(c.util_points),
-                kops(c.old.ops_per_sec) if c.old and c.old.valid else "-",
-                kops(c.new.ops_per_sec) if c.new and c.new.valid else "-",
+                kops(c.old.ops_per_sec if c.old else None),
+                kops(c.new.ops_per_sec if c.new else None),
                 speed_text(c),
+                significance_text(c),
             )
-        )
-    out = [render_table([header], rows, left=3)]
+            for c in timed
+        ]
+        out += ["", render_table([header], rows, left=2, width=WIDTH)]
     for c in changes:
         if c.status in (BROKE, STILL_BROKEN) and c.new is not None:
-            out.append(f"{c.allocator} on {c.trace}: {c.status}: {c.new.error}")
-    significant = [c.speed_ratio for c in changes if c.speed_ratio is not None]
-    mean = geomean(significant)
+            out.append(fit(f"{c.allocator} on {c.trace}: {c.status}: {c.new.error}"))
+    for side, results in (("old", [c.old for c in changes]), ("new", [c.new for c in changes])):
+        kept = [r for r in results if r is not None and r.valid]
+        out += [fit(f"warning: {side}: {line}") for line in timing_warnings(kept)]
+    ratios = [c.speed_ratio for c in changes if c.speed_ratio is not None]
+    mean = geomean(ratios)
     if mean is not None:
         word = "faster" if mean >= 1 else "slower"
+        counts = {
+            kind: sum(c.significance == kind for c in changes if c.speed_ratio is not None)
+            for kind in (SIGNIFICANT, NOT_SIGNIFICANT, UNTESTED)
+        }
         out.append(
-            f"speed, geometric mean over {len(significant)} pairs: "
-            f"{max(mean, 1 / mean):.2f}x {word}; "
-            f"{sum(c.noise for c in changes)} of them within the noise (the timing spreads overlap)"
+            fit(
+                f"speed, geometric mean over {len(ratios)} pairs: "
+                f"{max(mean, 1 / mean):.2f}x {word}; {counts[SIGNIFICANT]} significant, "
+                f"{counts[NOT_SIGNIFICANT]} not significant"
+                + (f", {counts[UNTESTED]} untested" if counts[UNTESTED] else "")
+                + f" ({TEST_NAME})"
+            )
         )
+        out.append(fit(TEST_NOTE))
     return "\n".join(out)

@@ -1,5 +1,6 @@
-"""`mallocsim diff OLD.json NEW.json`: utilization points, speed ratios with
-the noise marked, a trace that became invalid, and bad files."""
+"""`mallocsim diff OLD.json NEW.json`: utilization points, speed ratios called
+significant or not by Welch's t-test (named in the output), untested when a
+file has no per-pass times, a trace that became invalid, and bad files."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ import shutil
 
 import pytest
 
-from mallocsim.diff import BROKE, FIXED, SAME, compare_pair, diff_runs, speed_text
+from mallocsim.diff import (
+    BROKE,
+    FIXED,
+    NOT_SIGNIFICANT,
+    SAME,
+    SIGNIFICANT,
+    UNTESTED,
+    compare_pair,
+    diff_runs,
+    format_diff,
+    significance_text,
+    speed_text,
+)
 from mallocsim.results import TraceResult, write_json
 
 from .conftest import FIXTURE_ALLOCATORS
@@ -16,25 +29,91 @@ from .conftest import FIXTURE_ALLOCATORS
 GOOD = "a 0 24\na 1 100\nr 0 300\nf 1\na 2 8\nf 0\nf 2\n"
 
 
-def _timed(util, low, median, high, valid=True, trace="t"):
+def _timed(util, low, median, high, valid=True, trace="t", passes=None):
+    """A result whose timed passes were `passes` (default: low, median, high)."""
+    if passes is None and median is not None:
+        passes = (low, median, high)
     return TraceResult(
         allocator="a", trace=trace, path=None, valid=valid, error=None if valid else "broke",
         ops=1000, weight=1, utilization=util, seconds=median, seconds_min=low,
         seconds_max=high, ops_per_sec=1000 / median if median else None,
+        passes=len(passes or ()), pass_seconds=tuple(passes or ()),
     )  # fmt: skip
 
 
-def test_points_and_speed_ratio_with_noise_marked():
+# Two runs' passes (seconds), and what scipy.stats.ttest_ind(old, new, equal_var=False)
+# gives for them: p = 0.0019463617062194234 and 0.8796164635287078.
+OLD = (0.0101, 0.0098, 0.0103, 0.0100, 0.0099, 0.0102)
+SLOWER = (0.0107, 0.0104, 0.0111, 0.0106, 0.0109)
+ALIKE = (0.0100, 0.0105, 0.0097, 0.0102, 0.0099, 0.0104, 0.0098)
+
+
+def _passes(values, trace="t"):
+    ordered = sorted(values)
+    median = ordered[len(ordered) // 2]
+    return _timed(0.8, ordered[0], median, ordered[-1], trace=trace, passes=values)
+
+
+def test_points_and_speed_ratio_with_the_test_named():
     faster = compare_pair(_timed(0.80, 0.9, 1.0, 1.1), _timed(0.85, 0.45, 0.5, 0.55))
     assert faster.status == SAME
     assert faster.util_points == pytest.approx(5.0)
-    assert faster.speed_ratio == pytest.approx(2.0) and not faster.noise
+    assert faster.speed_ratio == pytest.approx(2.0)
     assert speed_text(faster) == "2.00x faster"
+    assert faster.significance == SIGNIFICANT and faster.test.name == "Welch's t-test, 95%"
     slower = compare_pair(_timed(0.8, 0.9, 1.0, 1.1), _timed(0.8, 1.9, 2.0, 2.2))
     assert speed_text(slower) == "2.00x slower"
-    # Medians 1.0 and 1.05, but the spreads overlap: within the noise.
-    noise = compare_pair(_timed(0.8, 0.9, 1.0, 1.1), _timed(0.8, 1.0, 1.05, 1.2))
-    assert noise.noise and speed_text(noise) == "1.05x slower (noise)"
+
+
+def test_significance_is_welchs_test_on_every_pass():
+    slower = compare_pair(_passes(OLD), _passes(SLOWER))
+    assert slower.significance == SIGNIFICANT
+    assert slower.test.p_value == pytest.approx(0.0019463617062194234, rel=1e-9)
+    assert significance_text(slower) == "significant (p=0.002)"
+    # Medians 0.01005 and 0.0100 (0.5% apart), but the passes say nothing beyond the noise.
+    alike = compare_pair(_passes(OLD), _passes(ALIKE))
+    assert alike.significance == NOT_SIGNIFICANT
+    assert significance_text(alike) == "not significant (p=0.880)"
+    # Overlapping ranges are not the test: SLOWER's range [0.0104, 0.0111] and this
+    # one's overlap, yet their means differ beyond their noise.
+    overlapping = (0.0097, 0.0098, 0.0098, 0.0099, 0.0098, 0.0105)
+    both = compare_pair(_passes(SLOWER), _passes(overlapping))
+    assert both.significance == SIGNIFICANT
+
+
+def test_a_pair_without_per_pass_times_is_untested():
+    old = _timed(0.8, 0.9, 1.0, 1.1, passes=())  # a file saved before format 2
+    change = compare_pair(old, _timed(0.8, 0.45, 0.5, 0.55))
+    assert change.speed_ratio == pytest.approx(2.0) and change.test is None
+    assert change.significance == UNTESTED and significance_text(change) == "untested"
+    one = compare_pair(_timed(0.8, 1, 1, 1, passes=(1.0,)), _timed(0.8, 1, 1, 1))
+    assert one.significance == UNTESTED
+    text = _words(format_diff([change]))
+    assert "0 significant, 0 not significant, 1 untested (Welch's t-test, 95%)" in text
+    assert "before results format 2" in text
+
+
+def test_format_diff_names_the_test_and_warns_of_unstable_passes():
+    noisy = (0.010, 0.013, 0.009, 0.016, 0.010)
+    changes = [
+        compare_pair(_passes(OLD), _passes(SLOWER)),
+        compare_pair(_passes(OLD, "u"), _passes(noisy, "u")),
+    ]
+    text = format_diff(changes)
+    assert all(len(line) <= 80 for line in text.splitlines())
+    # Each table fits: a long row puts its allocator on a line of its own.
+    row = next(line for line in text.splitlines() if "slower" in line)
+    assert row.split()[0] == "t"
+    assert "1.06x slower" in row and row.endswith("  significant (p=0.002)")
+    words = _words(text)
+    assert "1 significant, 1 not significant (Welch's t-test, 95%)" in words
+    assert "warning: new: a on u: unstable: the standard deviation is 25% of the mean" in words
+    assert "test: Welch's t-test, 95%, two-sided" in words
+
+
+def _words(text: str) -> str:
+    """Text with its wrapped lines joined again."""
+    return " ".join(text.split())
 
 
 def test_validity_changes_and_pairs_in_one_run_only():
@@ -73,13 +152,18 @@ def test_diff_of_two_saved_runs_where_a_trace_became_invalid(cli, write_trace, t
     lines = run.out.splitlines()
     first = next(line for line in lines if " first " in line)
     assert "became invalid" in first
-    assert any("first: became invalid:" in line and "not 16-byte aligned" in line for line in lines)
-    second = next(line for line in lines if " second " in line)
-    assert "same" in second and ("faster" in second or "slower" in second or "noise" in second)
-    # A run against itself: nothing changed, every timing within the noise.
+    failure = _words(run.out).split("first: became invalid:", 1)[1]
+    assert "not 16-byte aligned" in failure.split(" speed,")[0]
+    # "second" in both tables: valid in both runs, then its speed, tested (every pass was saved).
+    status, speed = [line for line in lines if " second " in line]
+    assert "same" in status and "-" not in speed
+    assert ("faster" in speed or "slower" in speed) and "significant (p=" in speed
+    # A run against itself: nothing changed, and the test says so.
     run = cli("diff", old, old)
     assert run.status == 0
-    assert "+0.0 pts" in run.out and "1.00x faster (noise)" in run.out and "became" not in run.out
+    assert "+0.0 pts" in run.out and "1.00x faster" in run.out and "became" not in run.out
+    assert "not significant (p=1.000)" in run.out and " significant (p=0" not in run.out
+    assert "0 significant, 2 not significant (Welch's t-test, 95%)" in _words(run.out)
 
 
 def test_diff_rejects_a_truncated_or_foreign_file(cli, tmp_path):

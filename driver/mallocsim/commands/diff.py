@@ -1,9 +1,10 @@
 """`mallocsim diff OLD.json NEW.json`: what changed between two saved runs.
 
-Per allocator and trace: utilization in points, the speed ratio, timing
-differences inside the measured spread marked as noise, traces that became
-invalid. Exit status: 0, or 1 when a trace valid in OLD is invalid in NEW
-(a regression gate), 2 for a file that is not a results file of this version.
+Per allocator and trace: utilization in points, the speed ratio and whether
+it is significant by Welch's t-test (95%) on every timed pass's seconds,
+traces that became invalid. Exit status: 0, or 1 when a trace valid in OLD is
+invalid in NEW (a regression gate), 2 for a file that is not a results file
+(or one of a newer format).
 """
 
 from __future__ import annotations
