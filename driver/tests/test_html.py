@@ -1,6 +1,7 @@
 """The HTML report: one self-contained file holding every table and every
-plot, from `compare --html` and from a saved run through `report`; a saved
-run that is truncated or from another version is one clear line."""
+plot, the run's metadata and its timed passes' statistics, from `compare
+--html` and from a saved run through `report`; a saved run that is truncated
+or from another version is one clear line."""
 
 from __future__ import annotations
 
@@ -93,3 +94,39 @@ def test_a_saved_run_without_results_is_refused(cli, tmp_path):
     assert run.status == 2
     assert run.err.strip() == f"mallocsim report: {empty}: holds no results to report"
     assert not (tmp_path / "x.html").exists()
+
+
+def test_the_report_shows_the_metadata_and_the_timed_passes(cli, write_trace, tmp_path):
+    write_trace("one", TRACE)
+    saved, html = tmp_path / "run.json", tmp_path / "out.html"
+    run = cli("compare", "-q", "-a", "segfit", "--min-seconds", "0.001", "--json", saved,
+              tmp_path / "one.rep")  # fmt: skip
+    assert run.status == 0, run.err
+    document = json.loads(saved.read_text())
+    document["metadata"]["host"] = "<b>lab-3</b>"  # what the page shows is escaped
+    saved.write_text(json.dumps(document))
+    assert cli("report", saved, "-o", html).status == 0
+    text = html.read_text()
+    block = re.search(r'<dl class="metadata">(.*?)</dl>', text).group(1)
+    assert "<dt>command</dt><dd>mallocsim compare -q -a segfit" in block
+    assert "&lt;b&gt;lab-3&lt;/b&gt;" in block and "<b>lab-3" not in text
+    assert f"<dd>{document['metadata']['compiler']}</dd>" in block
+    assert "<dt>load</dt>" in block and "results format 2" in block
+    # The timed passes: n, mean, stdev (share of the mean), median, range per trace.
+    table = re.search(r'<table class="timing">(.*?)</table>', text, re.S).group(1)
+    passes = document["runs"][0]["traces"][0]["passes"]
+    assert f"<td>segfit</td><td>one</td><td>{passes}</td>" in table and "%)</td>" in table
+
+
+def test_a_report_of_an_older_file_says_it_kept_no_metadata(cli, write_trace, tmp_path):
+    write_trace("one", TRACE)
+    saved, html = tmp_path / "run.json", tmp_path / "out.html"
+    assert cli("compare", "-a", "segfit", "--no-timing", "--json", saved, tmp_path).status == 0
+    document = json.loads(saved.read_text())
+    document["version"] = 1
+    del document["metadata"]
+    saved.write_text(json.dumps(document))
+    assert cli("report", saved, "-o", html).status == 0
+    text = html.read_text()
+    assert "<dt>metadata</dt><dd>none (a results file of format 1)</dd>" in text
+    assert "Timed passes" not in text  # --no-timing: nothing to show
