@@ -14,6 +14,13 @@ which Python keeps as lone surrogates) written as "?", never a
 UnicodeEncodeError halfway through a file; `printable` does the same for
 text handed elsewhere (matplotlib's labels).
 
+Every output a command is asked for is checked before the command does any
+work (check_outputs, from each command's first line): a run of minutes must
+not end in "cannot write PATH" with its results lost. The check creates the
+file (or a file in the folder) and removes it again, so what it finds is
+what the write will find: a missing folder, no permission, a read-only file
+system, a folder where a file should be.
+
 JSON the tool reads back (saved results, grade records) is parsed by
 strict_json: NaN and Infinity, which Python alone writes and reads, and
 nesting too deep for the decoder's recursion are a ValueError like any other
@@ -22,10 +29,13 @@ bad JSON.
 
 from __future__ import annotations
 
+import argparse
+import errno
 import json
 import os
 import stat
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -112,6 +122,58 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path`; an OSError is "cannot write PATH: reason"."""
     with writing(path):
         Path(path).write_bytes(data)
+
+
+# The options that name an output file or folder. A command's option of one
+# of these names is checked by check_outputs; one a command adds later is too.
+OUTPUT_OPTIONS = ("json", "csv", "html", "png", "svg", "pdf", "gradebook", "gradescope", "junit")
+OUTPUT_FOLDERS = ("plots",)  # always a folder
+
+
+def check_writable(path: str | os.PathLike[str], folder: bool = False) -> None:
+    """Raise the UsageError "cannot write PATH: reason" unless `path` can be
+    written: a file (folder=False) that exists and opens for writing, or whose
+    folder takes a new file; a folder (folder=True) that exists, or whose
+    nearest existing parent (folders are made with their parents) takes a new
+    one, and either way a file. Leaves nothing behind and changes nothing (an
+    existing file is opened without truncating it, and without waiting for a
+    FIFO's reader)."""
+    target = Path(path)
+    with writing(path):
+        if folder:
+            if target.exists() and not target.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            existing = next(p for p in (target, *target.parents) if p.exists() or p == Path())
+            if not existing.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            tempfile.TemporaryDirectory(dir=existing).cleanup()
+            return
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if target.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK))
+            return
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        os.unlink(path)
+
+
+def check_outputs(args: argparse.Namespace, folders: Collection[str] = ()) -> None:
+    """check_writable for every output the parsed arguments name (the options
+    OUTPUT_OPTIONS and OUTPUT_FOLDERS, each path of an option given more than
+    once), before the command does any work. The options in `folders` name a
+    folder this time (grade's --gradescope for a class)."""
+    for name in (*OUTPUT_OPTIONS, *OUTPUT_FOLDERS):
+        for path in _given(getattr(args, name, None)):
+            check_writable(path, folder=name in OUTPUT_FOLDERS or name in folders)
+
+
+def _given(value: object) -> list[str]:
+    """An option's paths: none, one, or those of a repeated option."""
+    if value is None or isinstance(value, bool):
+        return []
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return [str(value)]
 
 
 class JSONRefused(ValueError):
