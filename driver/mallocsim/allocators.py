@@ -3,6 +3,9 @@
 A spec is what a user types after --allocator:
   implicit, implicit:best, segfit   a built-in policy, options after the colon
   glibc (or system)                 the process's own malloc family
+  jemalloc, mimalloc, tcmalloc      a production reference (references.py), when
+                                    the caller takes them: replayed in a process
+                                    of its own with the library preloaded
   path/to/lib.so                    a library exporting the mm.h names
   path/to/mm.c                      a student's allocator, compiled here against
                                     our mm.h and memlib (the simulated heap)
@@ -25,6 +28,10 @@ from mallocsim.errors import UsageError
 from mallocsim.labs import DEFAULT_LAB, LABS, lab_named
 
 SYSTEM_NAMES = ("glibc", "system")
+# The references other than glibc: each replays in a process that preloads it
+# (references.REFERENCES holds how; named here too, since that module imports
+# this one through the engine).
+PRELOADED = ("jemalloc", "mimalloc", "tcmalloc")
 DEFAULT_POLICY = "segfit"
 
 
@@ -37,8 +44,8 @@ class AllocatorSpec:
     """A resolved allocator: what to load and how to call it."""
 
     name: str  # as the user wrote it (the name in reports)
-    kind: str  # "builtin", "library", "source" or "system"
-    path: Path | None  # the library (or source) to load
+    kind: str  # "builtin", "library", "source", "system" or "reference"
+    path: Path | None  # the library (or source) to load; a reference's to preload
     dialect: str  # "classic", "cmu" or "system"
     options: str  # for mm_configure ("" = none)
     lab: str = DEFAULT_LAB  # the lab whose rules build and replay it (labs.LABS)
@@ -51,16 +58,25 @@ def builtin_policies() -> list[str]:
 
 
 def resolve(
-    spec: str, dialect: str | None = None, lab: str = DEFAULT_LAB, debug: bool = False
+    spec: str,
+    dialect: str | None = None,
+    lab: str = DEFAULT_LAB,
+    debug: bool = False,
+    references: bool = False,
 ) -> AllocatorSpec:
     """Turn what the user typed into an AllocatorSpec, or say clearly why not.
     A .c or .so takes `dialect`, else its lab's; `debug` builds an mm.c as its
-    lab's heap-checking build."""
+    lab's heap-checking build. With `references`, jemalloc, mimalloc and
+    tcmalloc name the production references (kind "reference", its library
+    as path; not installed: the one line that says which package installs
+    it); grading takes none, since no lab grades them."""
     if dialect is not None and dialect not in DIALECTS:
         raise AllocatorError(f"unknown dialect {dialect!r}: expected classic or cmu")
     profile = lab_named(lab)
     if spec in SYSTEM_NAMES:
         return AllocatorSpec(spec, "system", None, "system", "", lab)
+    if references and spec in PRELOADED:
+        return _reference(spec, lab)
     if spec.endswith((".so", ".c")) or os.sep in spec:
         path = Path(spec)
         if not path.is_file():
@@ -77,11 +93,23 @@ def resolve(
         return AllocatorSpec(spec, kind, path.resolve(), dialect, "", lab, debug)
     policy, _, options = spec.partition(":")
     if policy not in builtin_policies():
-        known = ", ".join([*builtin_policies(), *SYSTEM_NAMES])
+        known = ", ".join([*builtin_policies(), *SYSTEM_NAMES, *(PRELOADED if references else ())])
         raise AllocatorError(
             f"unknown allocator {spec!r}: expected one of {known}, a .so or an mm.c file"
         )
     return AllocatorSpec(spec, "builtin", NATIVE_DIR / f"libmm-{policy}.so", "cmu", options, lab)
+
+
+def _reference(name: str, lab: str) -> AllocatorSpec:
+    """A production reference's spec: its library found (ReferenceMissing's
+    apt-get line as an AllocatorError when it is not installed)."""
+    from mallocsim.references import REFERENCES, ReferenceMissing, require
+
+    try:
+        library = require(REFERENCES[name])
+    except ReferenceMissing as error:
+        raise AllocatorError(str(error)) from None
+    return AllocatorSpec(name, "reference", library, "system", "", lab)
 
 
 def compile_source(
