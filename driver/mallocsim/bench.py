@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any
 
-from mallocsim.allocators import AllocatorSpec
+from mallocsim.allocators import PRELOADED, AllocatorSpec
 from mallocsim.isolate import (
     DEFAULT_TIMEOUT,
     answer,
@@ -51,6 +51,8 @@ from mallocsim.isolate import (
     run_forked,
     where_it_died,
 )
+from mallocsim.numbers import kops, per_op, percent, ratio
+from mallocsim.out_of_memory import is_out_of_memory, judged, memory_limit
 from mallocsim.progress import Progress
 from mallocsim.replay import (
     PHASE_TIMED,
@@ -61,11 +63,10 @@ from mallocsim.replay import (
     run_timed,
     with_timing,
 )
-from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean, trace_outcome
-from mallocsim.runner import progress_name, shown_replay
+from mallocsim.runner import progress_name, replay_preloaded, shown_replay
 from mallocsim.sandbox import untrusted
-from mallocsim.table import render_table
+from mallocsim.table import WIDTH, fit, render_table
 from mallocsim.trace import Trace
 
 REFERENCE = "glibc"
@@ -119,20 +120,31 @@ def run_bench(
     crash or a hang too, is reported with that failure and not timed. Then
     each trace's timed passes, all the allocators' together, run in a child
     forked for that trace (_time_isolated), where a crash or a hang is pinned
-    on the allocator being timed."""
+    on the allocator being timed. A preloaded reference (jemalloc, mimalloc,
+    tcmalloc) cannot share that child: it replays each trace, checked and
+    timed, in a process of its own (runner.replay_preloaded), right after the
+    others have been timed on it. A NULL for blocks the machine cannot hold
+    is the outcome out of memory (out_of_memory.py), not a failure."""
     untimed = replace(options, timing=False)
     shown = progress if progress is not None else Progress("bench", 0, mode="quiet")
+    limits = {
+        spec.name: memory_limit(spec.kind not in ("reference", "system"), options.heap_limit)
+        for spec in specs
+    }
+    local = [spec for spec in specs if spec.kind != "reference"]
     checked = {
         (spec.name, index): shown_replay(
             shown,
             progress_name(spec.name, trace.name, True),
-            partial(replay_isolated, trace, spec, untimed, timeout),
+            partial(
+                _judged, replay_isolated, trace, limits[spec.name], trace, spec, untimed, timeout
+            ),
         )
-        for spec in specs
+        for spec in local
         if spec.kind != "system"
         for index, trace in enumerate(traces)
     }
-    loaded = [LoadedAllocator(spec) for spec in specs]
+    loaded = [LoadedAllocator(spec) for spec in local]
     results: list[TraceResult] = []
     try:
         for index, trace in enumerate(traces):
@@ -144,20 +156,42 @@ def run_bench(
                 options,
                 timeout,
             )
+            timed = [judged(result, trace, limits[result.allocator]) for result in timed]
             failed = [f"{r.allocator} {trace_outcome(r)}" for r in timed if not r.valid]
             shown.finished(name, ", ".join(failed) or "valid")
-            results += timed
+            by_name = {result.allocator: result for result in timed}
+            for spec in specs:
+                if spec.kind == "reference":
+                    by_name[spec.name] = shown_replay(
+                        shown,
+                        progress_name(spec.name, trace.name, True),
+                        partial(
+                            _judged, replay_preloaded, trace, limits[spec.name], spec, trace,
+                            options, timeout,
+                        ),
+                    )  # fmt: skip
+            results += [by_name[spec.name] for spec in specs]
         return results
     finally:
         for alloc in loaded:
             alloc.close()
 
 
+def _judged(
+    replay: Callable[..., TraceResult], trace: Trace, limit: int | None, *args: Any
+) -> TraceResult:
+    """replay(*args), out of memory told apart from a failure (out_of_memory.judged)."""
+    return judged(replay(*args), trace, limit)
+
+
 def progress_total(specs: Sequence[AllocatorSpec], traces: Sequence[Trace]) -> int:
     """The items run_bench tells its progress of: each trace checked on each
-    allocator but the process's own malloc ("segfit: binary2-bal"), then each
-    trace timed on them all ("binary2-bal, timed")."""
-    return sum(spec.kind != "system" for spec in specs) * len(traces) + len(traces)
+    allocator but the process's own malloc and the preloaded references
+    ("segfit: binary2-bal"), then each trace timed on them all ("binary2-bal,
+    timed"), and each trace on each preloaded reference ("jemalloc: binary2-bal")."""
+    checked = sum(spec.kind not in ("system", "reference") for spec in specs)
+    preloaded = sum(spec.kind == "reference" for spec in specs)
+    return (checked + preloaded + 1) * len(traces)
 
 
 def _time_isolated(
@@ -294,25 +328,16 @@ def summarize_bench(
     return summaries
 
 
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def _count(value: float | None) -> str:
-    # Below one instruction an op is below what subtracting the pass's fixed
-    # cost can resolve (tiny traces): say so rather than print a negative.
-    if value is None:
-        return "-"
-    return "<1" if value < 1 else f"{value:.0f}"
-
-
 def format_bench(
     results: Sequence[TraceResult],
     instructions: dict[tuple[str, str], float] | None = None,
     glibc_mode: str = "as configured",
     heap_mode: str = "as configured",
+    width: int | None = WIDTH,
 ) -> str:
-    """The benchmark table: per trace, each allocator's util, Kops/s and speed vs glibc."""
+    """The benchmark table: per trace, each allocator's util, Kops/s and speed
+    vs glibc, in `width` columns (allocators stacked in blocks when they do
+    not fit side by side; None: one line per trace)."""
     names = list(dict.fromkeys(r.allocator for r in results))
     traces = list(dict.fromkeys(r.trace for r in results))
     by_key = {(r.allocator, r.trace): r for r in results}
@@ -326,27 +351,33 @@ def format_bench(
         for name in names:
             result = by_key.get((name, trace))
             if result is None or not result.valid:
-                row += ["FAIL"] + ["-"] * (len(per_alloc) - 1)
+                word = "oom" if result is not None and is_out_of_memory(result) else "FAIL"
+                row += [word] + ["-"] * (len(per_alloc) - 1)
                 continue
             row += [
                 percent(result.utilization),
                 kops(result.ops_per_sec),
-                _ratio(speed_ratio(result, by_key.get((REFERENCE, trace)))),
+                ratio(speed_ratio(result, by_key.get((REFERENCE, trace)))),
             ]
             if instructions:
-                row.append(_count(instructions.get((name, trace))))
+                row.append(per_op(instructions.get((name, trace))))
         rows.append(row)
     summary_row = ["mean / geomean", ""]
     for summary in summarize_bench(results, instructions):
         summary_row += [
             percent(summary.mean_utilization),
             kops(summary.ops_per_sec_geomean),
-            _ratio(summary.speed_vs_glibc_geomean),
+            ratio(summary.speed_vs_glibc_geomean),
         ]
         if instructions:
-            summary_row.append(_count(summary.instructions_per_op_geomean))
+            summary_row.append(per_op(summary.instructions_per_op_geomean))
     groups = [("", 2)] + [(name, len(per_alloc)) for name in names]
-    failures = [f"  {r.allocator} on {r.trace}: {r.error}" for r in results if not r.valid]
+    failures = [
+        f"  {r.allocator} on {r.trace}: {r.error}"
+        for r in results
+        if not r.valid and not is_out_of_memory(r)
+    ]
+    starved = [f"  {r.allocator} on {r.trace}: {r.error}" for r in results if is_out_of_memory(r)]
     notes = [
         "util = peak live payload / heap high-water mark (glibc: not measured here; see "
         "`mallocsim compare` for the references' footprints); bound = best possible with "
@@ -356,9 +387,24 @@ def format_bench(
         f"glibc: {glibc_mode}",
         f"passes: {heap_mode}",
     ]
+    if any(r.allocator in PRELOADED for r in results):
+        notes.append(
+            "jemalloc, mimalloc, tcmalloc: each trace checked and timed in a process of its "
+            "own with the library preloaded, not in alternation with the others: their "
+            "ratios carry more of the machine's noise"
+        )
     if instructions:
-        notes.append("instr/op = instructions per op in the timed loop, counted by callgrind")
-    out = [render_table([header], rows, [summary_row], groups=groups)]
+        notes.append(
+            "instr/op = instructions per op in the timed loop, counted by callgrind "
+            "(not for a preloaded reference)"
+        )
+    out = [render_table([header], rows, [summary_row], groups=groups, width=width)]
     if failures:
         out += ["Failures:", *failures]
-    return "\n".join(out + notes)
+    if starved:
+        out += [
+            "Out of memory (oom: not a failure; the machine cannot hold the blocks; left "
+            "out of its allocator's means):",
+            *starved,
+        ]
+    return fit("\n".join(out + notes), width)

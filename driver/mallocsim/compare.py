@@ -7,7 +7,9 @@ each in its own preloaded process, see references.py). The table has one
 column group per allocator (utilization, Kops/s), the best of each marked per
 trace, and geometric means over the traces that every allocator passed, so
 that the means compare like with like. A failed cell shows FAIL and the rest
-is still measured; a reference whose footprint could not be measured on a
+is still measured; a cell that ran out of memory the machine does not have
+shows oom (out_of_memory.py): not a failure, left out of the means with a
+footnote; a reference whose footprint could not be measured on a
 trace shows '-' there, with the reason listed; a reference that is not
 installed is listed as missing.
 """
@@ -22,16 +24,18 @@ from mallocsim.allocators import resolve
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
 from mallocsim.labs import DEFAULT_LAB
+from mallocsim.numbers import kops, percent
+from mallocsim.out_of_memory import is_out_of_memory, judged, memory_limit
 from mallocsim.progress import Progress
 from mallocsim.references import REFERENCES, Reference, ReferenceMissing, replay_reference, require
 from mallocsim.replay import ReplayOptions
-from mallocsim.report import kops, percent
 from mallocsim.results import TraceResult, geomean
 from mallocsim.runner import progress_name, replay_all, shown_replay
-from mallocsim.table import render_table
+from mallocsim.table import WIDTH, fit, render_table
 from mallocsim.trace import Trace, load_traces
 
 WINNER = "*"  # marks the best cell of a row
+OOM = "oom"  # a cell that ran out of memory the machine does not have
 COMPARE_NOTE = (
     "util = peak live payload / peak heap footprint: for our heap its high-water mark, for a "
     "reference allocator the footprint its own statistics report at the peak; "
@@ -164,6 +168,8 @@ def table_rows(comparison: Comparison) -> list[list[Cell]]:
             result = cells[a]
             if result is None:
                 row += [Cell(""), Cell("")]
+            elif is_out_of_memory(result):
+                row += [Cell(OOM), Cell(OOM)]
             elif not result.valid:
                 row += [Cell("FAIL"), Cell("FAIL")]
             else:
@@ -198,11 +204,21 @@ TABLE_HEADER = ("trace", "bound", "util", "Kops/s")  # the last two repeat per a
 
 
 def failures(comparison: Comparison) -> list[TraceResult]:
+    """The cells that failed (out of memory is not a failure: see out_of_memory)."""
+    return [r for r in _cells(comparison) if not r.valid and not is_out_of_memory(r)]
+
+
+def out_of_memory(comparison: Comparison) -> list[TraceResult]:
+    """The cells that ran out of memory the machine does not have."""
+    return [r for r in _cells(comparison) if is_out_of_memory(r)]
+
+
+def _cells(comparison: Comparison) -> list[TraceResult]:
     return [
         r
         for t in comparison.traces
         for a in comparison.allocators
-        if (r := comparison.cell(a, t)) is not None and not r.valid
+        if (r := comparison.cell(a, t)) is not None
     ]
 
 
@@ -219,21 +235,29 @@ def not_measured(comparison: Comparison) -> list[tuple[str, list[str], str]]:
     return [(allocator, traces, why) for (allocator, why), traces in grouped.items()]
 
 
-def format_comparison(comparison: Comparison) -> str:
+def format_comparison(comparison: Comparison, width: int | None = WIDTH) -> str:
     """The side-by-side table, its means, failures, cells not measured,
-    missing references and the note."""
+    missing references and the note, in `width` columns (allocators stacked
+    in blocks when they do not fit side by side; None: one line per trace)."""
     allocators = comparison.allocators
     header = [*TABLE_HEADER[:2], *TABLE_HEADER[2:] * len(allocators)]
     body = [[c.text + (WINNER if c.best else " ") for c in row] for row in table_rows(comparison)]
     for row in body:
         row[:2] = [c.rstrip() for c in row[:2]]
     groups = [("", 2)] + [(name, 2) for name in allocators]
-    out = [render_table([header], body[:-1], body[-1:], groups=groups)]
+    out = [render_table([header], body[:-1], body[-1:], groups=groups, width=width)]
     out.append(means_note(comparison))
     failed = failures(comparison)
     if failed:
         out.append("Failures:")
         out.extend(f"  {r.allocator} on {r.trace}: {r.error}" for r in failed)
+    starved = out_of_memory(comparison)
+    if starved:
+        out.append(
+            f"Out of memory ({OOM}: not a failure; the machine cannot hold the blocks; "
+            "those traces are left out of the means):"
+        )
+        out.extend(f"  {r.allocator} on {r.trace}: {r.error}" for r in starved)
     unmeasured = not_measured(comparison)
     if unmeasured:
         out.append("Not measured:")
@@ -241,7 +265,7 @@ def format_comparison(comparison: Comparison) -> str:
     for name, why in comparison.missing.items():
         out.append(f"Missing: {name}: {why}")
     out.append(COMPARE_NOTE)
-    return "\n".join(out)
+    return fit("\n".join(out), width)
 
 
 def run_comparison(
@@ -305,4 +329,7 @@ def run_comparison(
 def _reference_result(
     reference: Reference, trace: Trace, options: ReplayOptions, timeout: float
 ) -> TraceResult:
-    return replay_reference(reference, trace, options, timeout).result
+    """A reference's result on one trace, a NULL for blocks the machine cannot
+    hold as the outcome out of memory (a reference's heap is the machine's)."""
+    result = replay_reference(reference, trace, options, timeout).result
+    return judged(result, trace, memory_limit(on_our_heap=False, heap_limit=None))

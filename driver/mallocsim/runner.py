@@ -6,6 +6,11 @@ unless the caller trusts the allocator; an allocator that cannot be built or
 loaded is reported as one line and skipped, and every other result is kept.
 Each replay is told to a Progress as it starts and ends (progress.py), under
 its trace's name, after its allocator's when several run ("glibc: binary2-bal").
+A production reference (jemalloc, mimalloc, tcmalloc: kind "reference")
+replays each trace in a process of its own, through the worker `compare`
+uses (references.py). A NULL for blocks the machine cannot hold is the
+outcome "out of memory", not a failure (out_of_memory.py), except where a
+lab's heap limit makes it the lab's failure.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.errors import UsageError
 from mallocsim.isolate import DEFAULT_TIMEOUT, replay_isolated
 from mallocsim.labs import LabProfile
+from mallocsim.out_of_memory import judged, memory_limit
 from mallocsim.progress import Progress
+from mallocsim.references import REFERENCES, replay_reference
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.results import TraceResult, trace_outcome
 from mallocsim.trace import Trace
@@ -57,6 +64,15 @@ def shown_replay(progress: Progress, name: str, replay: Callable[[], TraceResult
     return result
 
 
+def replay_preloaded(
+    spec: AllocatorSpec, trace: Trace, options: ReplayOptions, timeout: float
+) -> TraceResult:
+    """One trace replayed on a production reference, in the process of its own
+    that `compare` runs it in (references.replay_reference), its library the
+    one resolve found."""
+    return replay_reference(REFERENCES[spec.name], trace, options, timeout, spec.path).result
+
+
 def replay_all(
     specs: Sequence[AllocatorSpec],
     traces: Sequence[Trace],
@@ -80,7 +96,9 @@ def replay_all(
     named = len(specs) > 1 if name_allocators is None else name_allocators
 
     def record(spec: AllocatorSpec, trace: Trace, replay: Callable[[], TraceResult]) -> None:
-        result = shown_replay(shown, progress_name(spec.name, trace.name, named), replay)
+        limit = memory_limit(spec.kind not in ("reference", "system"), options.heap_limit)
+        name = progress_name(spec.name, trace.name, named)
+        result = shown_replay(shown, name, lambda: judged(replay(), trace, limit))
         results.append(result)
         if on_result:
             on_result(result)
@@ -88,7 +106,11 @@ def replay_all(
     for spec in specs:
         try:
             library_for(spec)  # build an mm.c once, here, not in every child
-            if isolate:
+            if spec.kind == "reference":  # always a process of its own
+                for trace in traces:
+                    limit = timeout if isinstance(timeout, float | int) else timeout[trace.name]
+                    record(spec, trace, partial(replay_preloaded, spec, trace, options, limit))
+            elif isolate:
                 for trace in traces:
                     limit = timeout if isinstance(timeout, float | int) else timeout[trace.name]
                     replay = partial(replay_isolated, trace, spec, options, limit, stall)

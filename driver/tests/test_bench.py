@@ -85,6 +85,7 @@ def bench_fixture(cli, fixture: str, trace, *options: str):
         "classic",
         "--min-seconds",
         "0.001",
+        "--wide",  # failures whole, on the row's line: what these tests read
         *options,
         trace,
     )
@@ -218,7 +219,7 @@ def test_instruction_counts_refuse_carried_passes(cli, write_trace):
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 def test_instruction_counts_come_from_callgrind(cli, write_trace):
     trace = write_trace("small", TRACE)
-    run = cli("bench", "-a", "segfit", "--min-seconds", "0.001", "--instructions", trace)
+    run = cli("bench", "-a", "segfit", "--min-seconds", "0.001", "--instructions", "--wide", trace)
     assert run.status == 0, run.err
     assert "instr/op" in run.out
     row = next(line for line in run.out.splitlines() if line.startswith("small")).split()

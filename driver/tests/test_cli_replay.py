@@ -282,6 +282,7 @@ def test_an_allocator_failing_only_in_the_timed_passes_is_reported(cli, write_tr
         FIXTURE_ALLOCATORS / "init_runs_out.c",
         "--dialect",
         "classic",
+        "--wide",  # the failure on one line
         write_trace("probe", "a 0 64\nf 0\n"),
     )
     assert run.status == 1, run.out + run.err

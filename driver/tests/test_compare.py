@@ -74,9 +74,10 @@ def test_two_policies_table_and_json(cli, write_trace, tmp_path):
 def test_a_failing_allocator_is_failed_there_and_the_rest_is_measured(cli, write_trace, tmp_path):
     write_trace("two", TWO_BLOCKS)
     out = tmp_path / "cmp.json"
+    # --wide: the failure whole, on one line, for the assertions below.
     run = cli(
         "compare", "-a", "implicit", "-a", FIXTURE_ALLOCATORS / "misaligned.c",
-        "--dialect", "classic", "--no-timing", "--json", out, tmp_path / "two.rep",
+        "--dialect", "classic", "--no-timing", "--json", out, "--wide", tmp_path / "two.rep",
     )  # fmt: skip
     assert run.status == 1, run.err
     row = next(line for line in run.out.splitlines() if line.startswith("two")).split()
@@ -186,7 +187,7 @@ def test_cells_not_measured_are_listed_with_their_reason_once_per_reason():
             _result("jemalloc", "z", 0.7, 100.0),
         ]
     )
-    text = format_comparison(comparison)
+    text = format_comparison(comparison, width=None)  # one line per trace and per reason
     x_row = next(line for line in text.splitlines() if line.startswith("x")).split()
     assert x_row[2] == "-" and x_row[4] == "-"
     assert f"Not measured:\n  glibc on x, z: {held}\n  jemalloc on x: {below}\n" in text

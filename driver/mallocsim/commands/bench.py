@@ -1,8 +1,12 @@
 """`mallocsim bench`: policies against glibc on the same traces, in one run.
 
 Prints, per trace and overall, each allocator's utilization, throughput and
-speed ratio to glibc; --instructions adds callgrind's instruction count per
-op, a figure that does not move with machine noise.
+speed ratio to glibc, in 80 columns (allocators stacked in blocks; --wide:
+one line per trace); --instructions adds callgrind's instruction count per
+op, a figure that does not move with machine noise. Exit status: 0 when every
+trace is valid on every allocator or ran out of memory the machine does not
+have (oom: out_of_memory.py), 1 when an allocator failed, 2 for bad usage, a
+bad trace or an output that cannot be written (checked before anything runs).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from mallocsim.allocators import builtin_policies, resolve
+from mallocsim.allocators import PRELOADED, builtin_policies, resolve
 from mallocsim.bench import (
     REFERENCE,
     ROUNDS,
@@ -24,13 +28,14 @@ from mallocsim.bench import (
 )
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds
-from mallocsim.commands.replay import add_quiet_argument, trace_paths
+from mallocsim.commands.replay import add_quiet_argument, add_wide_argument, trace_paths, width_of
 from mallocsim.constants import DIALECTS
 from mallocsim.errors import UsageError
-from mallocsim.files import write_text
+from mallocsim.files import check_outputs, write_text
 from mallocsim.instructions import count_instructions
 from mallocsim.labs import DEFAULT_LAB, LABS, lab_named
 from mallocsim.metadata import collect, throughput_measure
+from mallocsim.out_of_memory import is_out_of_memory
 from mallocsim.progress import Progress, progress_mode
 from mallocsim.replay import ReplayOptions
 from mallocsim.results import to_json
@@ -48,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--allocator",
         action="append",
         metavar="A",
-        help="allocator to benchmark, repeatable (default: every built-in policy); "
-        "glibc is always included as the reference",
+        help="allocator to benchmark, repeatable (default: every built-in policy): as for "
+        "replay, a reference (" + ", ".join(PRELOADED) + ") too; glibc is always included "
+        "as the reference",
     )
     parser.add_argument(
         "--lab",
@@ -85,10 +91,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", metavar="FILE", help="write the results and summary as JSON")
     add_quiet_argument(parser)
+    add_wide_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_outputs(args)
     if args.carry_heap and args.instructions:
         # mscount counts one pass from mm_init; a carried pass would need the passes before it.
         raise UsageError("--instructions counts passes from mm_init: it cannot take --carry-heap")
@@ -110,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     )
     names = list(dict.fromkeys([*(args.allocator or builtin_policies()), REFERENCE]))
     lab = lab_named(args.lab or DEFAULT_LAB)
-    specs = [resolve(name, args.dialect, lab.name) for name in names]
+    specs = [resolve(name, args.dialect, lab.name, references=True) for name in names]
     paths, problems = trace_paths(args, "bench")
     traces, bad = load_traces(paths)
     problems += bad
@@ -119,20 +127,21 @@ def run(args: argparse.Namespace) -> int:
     options = options_for_lab(
         lab, ReplayOptions(min_seconds=args.min_seconds, min_passes=5, carry_heap=args.carry_heap)
     )
-    total = progress_total(specs, traces) + (len(specs) if args.instructions else 0)
+    counted = [spec for spec in specs if spec.kind != "reference"]  # callgrind runs mscount
+    total = progress_total(specs, traces) + (len(counted) if args.instructions else 0)
     with Progress("bench", total, mode=progress_mode(args.quiet)) as progress:
         results = run_bench(specs, traces, options, progress=progress)
         instructions: dict[tuple[str, str], float] | None = None
         if args.instructions:
             paths = [trace.path for trace in traces]
             instructions = {}
-            for spec in specs:
+            for spec in counted:
                 name = f"{spec.name}, instructions"
                 progress.started(name)
                 counts = count_instructions(spec, paths)
                 progress.finished(name, f"{len(counts)}/{len(paths)} counted")
                 instructions.update({(spec.name, trace): n for trace, n in counts.items()})
-    print(format_bench(results, instructions, glibc_mode, heap_mode))
+    print(format_bench(results, instructions, glibc_mode, heap_mode, width_of(args)))
     if args.json:
         document = to_json(results, collect(lab.name, throughput_measure(options, ROUNDS)))
         document["bench"] = {
@@ -148,4 +157,4 @@ def run(args: argparse.Namespace) -> int:
         write_text(args.json, json.dumps(document, indent=2))
     if problems:
         return EXIT_USAGE
-    return EXIT_OK if all(r.valid for r in results) else EXIT_INVALID
+    return EXIT_OK if all(r.valid or is_out_of_memory(r) for r in results) else EXIT_INVALID

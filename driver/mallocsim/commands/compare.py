@@ -4,8 +4,10 @@ Allocators are anything `replay` takes, plus the production references glibc,
 jemalloc, mimalloc and tcmalloc (each in a process of its own, see
 references.py). A reference that is not installed is reported with the
 command that installs it and the rest goes on. Exit status: 0 when every
-cell is valid, 1 when an allocator failed a check, 2 when a trace file or an
-allocator could not be used at all (everything else is still reported).
+cell is valid (or ran out of memory the machine does not have, shown as oom:
+out_of_memory.py), 1 when an allocator failed a check, 2 when a trace file,
+an allocator or an output could not be used at all (everything else is still
+reported; every output is checked before anything runs).
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ from mallocsim.commands.replay import (
     options_from,
     require_heap_checkers,
     trace_paths,
+    width_of,
 )
 from mallocsim.compare import format_comparison, run_comparison
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
+from mallocsim.files import check_outputs
 from mallocsim.metadata import collect, throughput_measure
+from mallocsim.out_of_memory import is_out_of_memory
 from mallocsim.pictures import Pictures, choose_focus, gather_pictures
 from mallocsim.progress import Progress, progress_mode
 from mallocsim.references import REFERENCES
@@ -49,7 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="as for replay, or a reference: " + ", ".join(REFERENCES) + "; repeat for each",
     )
     add_replay_arguments(parser)
-    parser.add_argument("--plots", metavar="DIR", help="write the plots as PNG files into DIR")
+    parser.add_argument("--plots", metavar="DIR", help="write the plots into DIR (as PNG files)")
+    parser.add_argument(
+        "--plot-format",
+        action="append",
+        choices=("png", "svg", "pdf"),  # figures.FORMATS, without loading matplotlib here
+        help="with --plots: the plots' file format; repeat for several (default: png)",
+    )
     parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     parser.add_argument(
         "--focus",
@@ -89,6 +100,7 @@ def check_picture_choices(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_outputs(args)
     check_picture_choices(args)
     # The references run on their own heaps, where no heap checker applies.
     lab = lab_of(args).name
@@ -114,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mallocsim compare: {line}", file=sys.stderr)
     for name, why in comparison.missing.items():
         print(f"mallocsim compare: {name} skipped: {why}", file=sys.stderr)
-    print(format_comparison(comparison))
+    print(format_comparison(comparison, width_of(args)))
     pictures = Pictures()
     if wants_pictures(args):
         focus = choose_focus(comparison, args.focus)
@@ -130,11 +142,13 @@ def run(args: argparse.Namespace) -> int:
     if args.plots:
         from mallocsim.plots import write_plots
 
-        write_plots(args.plots, comparison, pictures.series, pictures.heap_map)
+        formats = args.plot_format or ["png"]
+        write_plots(args.plots, comparison, pictures.series, pictures.heap_map, formats)
     if args.html:
         from mallocsim.html import write_html
 
         write_html(comparison, pictures, args.html, metadata=metadata)
     if problems or comparison.missing:
         return EXIT_USAGE
-    return EXIT_OK if all(r.valid for r in comparison.cells.values()) else EXIT_INVALID
+    cells = comparison.cells.values()
+    return EXIT_OK if all(r.valid or is_out_of_memory(r) for r in cells) else EXIT_INVALID

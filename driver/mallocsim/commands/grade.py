@@ -36,6 +36,7 @@ from mallocsim.cli import EXIT_INVALID, EXIT_OK
 from mallocsim.commands import positive_count, positive_seconds
 from mallocsim.constants import DIALECTS, THROUGHPUT_MEASURES
 from mallocsim.labs import LABS
+from mallocsim.table import WIDTH, fit
 
 if TYPE_CHECKING:
     from mallocsim.batch import Submission
@@ -103,12 +104,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-cache", action="store_true", help="grade every submission again, cached or not"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--wide", action="store_true",
+        help="long lines as they are (default: wrapped to 80 columns)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from mallocsim.batch import find_submissions, is_class, split_arguments
     from mallocsim.config import load_config
+    from mallocsim.files import check_outputs
     from mallocsim.gradebook import check_gradebook_path
     from mallocsim.grading import plan
     from mallocsim.progress import progress_mode
@@ -119,9 +125,12 @@ def run(args: argparse.Namespace) -> int:
     if args.check_heap:
         config = replace(config, check_heap=True)
     allocators, traces = split_arguments([args.first, *args.rest])
+    # Before any work (a class takes minutes): a class's autograder files go into folders.
+    klass = is_class(allocators) or bool(args.gradebook)
+    check_outputs(args, ("gradescope", "junit") if klass else ())
     graded = plan(config, traces)
     mode = progress_mode(args.quiet)
-    if is_class(allocators) or args.gradebook:
+    if klass:
         for path in args.gradebook or ():
             check_gradebook_path(path)
         return _grade_class(args, config, find_submissions(allocators), traces, graded, mode)
@@ -147,7 +156,7 @@ def _grade_one(
             print(result.problem, file=sys.stderr)
     elif hint:
         print(f"mallocsim grade: {hint}", file=sys.stderr)
-    print(format_grade(result))
+    print(fit(format_grade(result), None if args.wide else WIDTH))
     if args.autograder_lines:
         print(f"correct:{result.score.valid}")
         print(f"perfidx:{result.score.index:.0f}")
@@ -219,9 +228,12 @@ def _grade_class(
     now = len(rows) - len(done.cached)
     per = done.seconds / len(rows) if rows else 0.0
     print(
-        f"graded {len(rows)} of {len(submissions)} submissions in {done.seconds:.1f} s "
-        f"with -j {args.jobs}: {now} graded now, {len(done.cached)} from the cache; "
-        f"{per:.2f} s per submission"
+        fit(
+            f"graded {len(rows)} of {len(submissions)} submissions in {done.seconds:.1f} s "
+            f"with -j {args.jobs}: {now} graded now, {len(done.cached)} from the cache; "
+            f"{per:.2f} s per submission",
+            None if args.wide else WIDTH,
+        )
     )
     if done.interrupted:
         print(

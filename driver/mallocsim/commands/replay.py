@@ -1,8 +1,9 @@
 """`mallocsim replay`: replay traces on allocators, prove them correct, report.
 
-Exit status: 0 when every trace is valid on every allocator, 1 when an
-allocator failed a check, 2 when a trace file or an allocator is bad (the
-other traces still run and are reported).
+Exit status: 0 when every trace is valid on every allocator (or ran out of
+memory the machine does not have: out_of_memory.py), 1 when an allocator
+failed a check, 2 when a trace file, an allocator or an output is bad (the
+other traces still run and are reported; an output is checked before any).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import argparse
 import sys
 from collections.abc import Iterable
 
-from mallocsim.allocators import DEFAULT_POLICY, AllocatorSpec, resolve
+from mallocsim.allocators import DEFAULT_POLICY, PRELOADED, AllocatorError, AllocatorSpec, resolve
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds, positive_seconds
 from mallocsim.config import for_lab
 from mallocsim.constants import DIALECTS
+from mallocsim.files import check_outputs
 from mallocsim.grading import time_limits
 from mallocsim.labs import (
     DEFAULT_LAB,
@@ -26,11 +28,14 @@ from mallocsim.labs import (
     selection_notes,
 )
 from mallocsim.metadata import collect, throughput_measure
+from mallocsim.out_of_memory import is_out_of_memory
 from mallocsim.progress import Progress, progress_mode
 from mallocsim.replay import ReplayOptions, require_heap_checker
-from mallocsim.report import format_report, write_csv
+from mallocsim.replay_report import format_replay
+from mallocsim.report import write_csv
 from mallocsim.results import write_json
 from mallocsim.runner import options_for_lab, replay_all
+from mallocsim.table import WIDTH
 from mallocsim.trace import load_traces
 
 
@@ -73,11 +78,27 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--csv", metavar="FILE", help="write the results as CSV")
     add_quiet_argument(parser)
+    add_wide_argument(parser)
 
 
 def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
     """-q/--quiet: no progress lines on stderr (progress.py)."""
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+
+def add_wide_argument(parser: argparse.ArgumentParser) -> None:
+    """--wide: one line per trace, however long, instead of WIDTH columns."""
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help=f"one line per trace, however wide (default: fit {WIDTH} columns, "
+        "allocators stacked in blocks and long lines wrapped)",
+    )
+
+
+def width_of(args: argparse.Namespace) -> int | None:
+    """The columns the output may take: WIDTH, or None (no limit) with --wide."""
+    return None if args.wide else WIDTH
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,8 +112,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--allocator",
         action="append",
         metavar="A",
-        help="built-in policy (e.g. implicit:best), glibc, a .so or an mm.c; "
-        f"repeatable (default {DEFAULT_POLICY})",
+        help="built-in policy (e.g. implicit:best), glibc, a reference ("
+        + ", ".join(PRELOADED)
+        + f"), a .so or an mm.c; repeatable (default {DEFAULT_POLICY})",
     )
     add_replay_arguments(parser)
     parser.set_defaults(run=run)
@@ -126,12 +148,16 @@ def require_heap_checkers(args: argparse.Namespace, specs: Iterable[AllocatorSpe
     anything runs: bad usage, not a failed check on every trace."""
     if args.check_heap:
         for spec in specs:
+            if spec.kind == "reference":  # its own heap: nothing of ours to check
+                raise AllocatorError(f"--check-heap: {spec.name} has no mm_checkheap to call")
             require_heap_checker(spec, "--check-heap")
 
 
 def run(args: argparse.Namespace) -> int:
+    check_outputs(args)
     lab = lab_of(args).name
-    specs = [resolve(name, args.dialect, lab) for name in args.allocator or [DEFAULT_POLICY]]
+    names = args.allocator or [DEFAULT_POLICY]
+    specs = [resolve(name, args.dialect, lab, references=True) for name in names]
     require_heap_checkers(args, specs)
     paths, problems = trace_paths(args, "replay")
     traces, bad = load_traces(paths)
@@ -150,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     for spec in specs:
         mine = [r for r in results if r.allocator == spec.name]
         if mine:
-            print(format_report(spec.name, mine))
+            print(format_replay(spec.name, mine, width_of(args)))
             print()
     if args.json:
         write_json(results, args.json, collect(lab, throughput_measure(options)))
@@ -158,4 +184,4 @@ def run(args: argparse.Namespace) -> int:
         write_csv(results, args.csv)
     if problems:
         return EXIT_USAGE
-    return EXIT_OK if all(r.valid for r in results) else EXIT_INVALID
+    return EXIT_OK if all(r.valid or is_out_of_memory(r) for r in results) else EXIT_INVALID
