@@ -2,10 +2,17 @@
 
 This is the slow path, on purpose: the engine's observer sees only sums, so
 the map replays the trace op by op from Python, calling the allocator's own
-mm_* functions through cffi (about a microsecond an op) and recording each
-block's address and lifetime. It is meant for one small trace at a time (the
-first `max_ops` ops of a larger one), for an allocator on the simulated heap
-that already passed that trace's checked pass in isolation.
+mm_* functions through cffi (3 to 10 microseconds an op: 0.3 to 0.9 s for an
+80,000-op trace) and recording each block's address and lifetime. It is
+meant for one trace at a time, replayed whole (up to MAX_OPS ops: its memory
+is some 100 bytes an op, in Python lists), for an allocator on the simulated
+heap that already passed that trace's checked pass in isolation. The figure
+(heapmap_figure.py) downsamples it to its pixels.
+
+Several allocators on one trace are one HeapMap whose `beside` holds the
+others, drawn side by side with it; it is a plain field, so a saved run keeps
+them (saved.py writes a HeapMap as its fields) and an older file without it
+still reads.
 
 What the map calls each heap byte (plots.py draws them):
   payload    the bytes the trace asked for;
@@ -18,7 +25,7 @@ What the map calls each heap byte (plots.py draws them):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from cffi import FFI
 
@@ -29,13 +36,14 @@ from mallocsim.replay import LoadedAllocator
 from mallocsim.timeline import simulated_heap
 from mallocsim.trace import Trace
 
-DEFAULT_MAX_OPS = 50_000  # ops a heap map replays by default
+MAX_OPS = 2_000_000  # ops a heap map replays at most: every trace we ship or know, whole
 METADATA_GAP = 32  # bytes: a gap this small between blocks is headers, not free space
 
 
 @dataclass(frozen=True)
 class HeapMap:
-    """Every block's place and lifetime over the first `ops` ops of a trace."""
+    """Every block's place and lifetime over the first `ops` ops of a trace
+    (all of them, unless the trace is longer than MAX_OPS)."""
 
     allocator: str
     trace: str
@@ -45,6 +53,22 @@ class HeapMap:
     # One per block: [first op it was live after, op it was freed at (ops if never),
     # offset from the heap's start, requested bytes, usable bytes]
     blocks: list[list[int]]
+    # Other allocators' maps of the same trace, drawn beside this one (no `beside` of their own)
+    beside: list[HeapMap] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # A saved run gives the maps beside as dicts of their fields.
+        maps = [m if isinstance(m, HeapMap) else HeapMap(**m) for m in self.beside]
+        object.__setattr__(self, "beside", maps)
+
+    @property
+    def side_by_side(self) -> list[HeapMap]:
+        """This map and those beside it, in the order they are drawn."""
+        return [self, *self.beside]
+
+    def alongside(self, others: list[HeapMap]) -> HeapMap:
+        """This map with `others` beside it."""
+        return replace(self, beside=list(others))
 
 
 def _usable_size(alloc: LoadedAllocator) -> object:
@@ -60,9 +84,9 @@ def _usable_size(alloc: LoadedAllocator) -> object:
     return lambda pointer: function(usable_ffi.cast("void *", pointer))
 
 
-def collect(trace: Trace, alloc: LoadedAllocator, max_ops: int = DEFAULT_MAX_OPS) -> HeapMap:
-    """Replay the first max_ops ops op by op and record the blocks. Raises
-    UsageError for an allocator not on the simulated heap or one that fails."""
+def collect(trace: Trace, alloc: LoadedAllocator, max_ops: int = MAX_OPS) -> HeapMap:
+    """Replay the trace (its first max_ops ops) op by op and record the blocks.
+    Raises UsageError for an allocator not on the simulated heap or one that fails."""
     if alloc.native.dialect == lib.MS_DIALECT_SYSTEM:
         raise UsageError(f"{alloc.spec.name}: a heap map needs an allocator on the simulated heap")
     heap = simulated_heap()

@@ -2,7 +2,8 @@
 
 Per allocator that passed the focus trace, its heap over time (timeline.py:
 our heap's size, or a reference's footprint from its own process), and the
-heap map of one allocator on our heap (heapmap.py, the op-by-op slow path).
+heap maps of the allocators on our heap, over the whole trace, to be drawn
+side by side (heapmap.py, the op-by-op slow path).
 Gathered after the comparison, on allocators that already passed the trace
 in isolation, so the in-process passes here meet no allocator known to fail.
 """
@@ -15,7 +16,7 @@ from mallocsim.allocators import AllocatorSpec, resolve
 from mallocsim.compare import Comparison
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
-from mallocsim.heapmap import DEFAULT_MAX_OPS, HeapMap, collect
+from mallocsim.heapmap import MAX_OPS, HeapMap, collect
 from mallocsim.labs import DEFAULT_LAB, lab_named
 from mallocsim.references import REFERENCES, replay_reference
 from mallocsim.replay import LoadedAllocator, ReplayOptions
@@ -29,7 +30,13 @@ class Pictures:
     """The data behind the pictures of one focus trace (see plots.py)."""
 
     series: list[Series] = field(default_factory=list)  # one per allocator that passed it
-    heap_map: HeapMap | None = None  # one allocator on the simulated heap
+    # The first allocator on the simulated heap, the others in its `beside`
+    heap_map: HeapMap | None = None
+
+    @property
+    def heap_maps(self) -> list[HeapMap]:
+        """Every heap map, in the order they are drawn side by side."""
+        return self.heap_map.side_by_side if self.heap_map is not None else []
 
 
 def choose_focus(comparison: Comparison, requested: str | None = None) -> str | None:
@@ -58,11 +65,11 @@ def gather_pictures(
     dialect: str | None = None,
     heap_map_allocator: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-    heap_map_ops: int = DEFAULT_MAX_OPS,
+    heap_map_ops: int = MAX_OPS,
     lab: str = DEFAULT_LAB,
 ) -> Pictures:
     """Heap over time on the focus trace for every allocator that passed it,
-    and the heap map of one (the one named, else the first on our heap)."""
+    and the heap maps of the one named, else of every one on our heap."""
     if focus is None:
         return Pictures()
     lab_options = options_for_lab(lab_named(lab), ReplayOptions(timing=False))
@@ -100,9 +107,10 @@ def gather_pictures(
                 f"{trace.name}"
             )
     else:
-        chosen = on_our_heap[:1]
-    heap_map = None
-    if chosen:
-        with LoadedAllocator(chosen[0]) as alloc:
-            heap_map = collect(trace, alloc, heap_map_ops)
+        chosen = on_our_heap
+    maps = []
+    for spec in chosen:
+        with LoadedAllocator(spec) as alloc:
+            maps.append(collect(trace, alloc, heap_map_ops))
+    heap_map = maps[0].alongside(maps[1:]) if maps else None
     return Pictures(series, heap_map)
