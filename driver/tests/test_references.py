@@ -20,6 +20,7 @@ import pytest
 from cffi import FFI
 
 from mallocsim._native import NATIVE_DIR
+from mallocsim.allocators import PRELOADED
 from mallocsim.reference_worker import (
     _glibc_cached,
     _mallinfo2,
@@ -396,3 +397,63 @@ def test_each_references_block_sizes_are_its_own(name):
     exact_up_to = EXACT_UP_TO.get(name, BLOCK_SIZES[-1])
     assert [r for r in rows if r[0] <= exact_up_to and r[1] != r[2]] == []
     assert [r for r in rows if r[1] > r[2]] == []  # the bound is never above what it takes
+
+
+def _skip_unless_installed(name: str) -> None:
+    try:
+        require(REFERENCES[name])
+    except ReferenceMissing as missing:
+        pytest.skip(str(missing))
+
+
+def test_the_references_resolve_names_are_the_references_table():
+    assert set(PRELOADED) == set(REFERENCES) - {"glibc"}
+
+
+def test_replay_takes_a_reference_through_the_worker(cli, write_trace, tmp_path):
+    _skip_unless_installed("jemalloc")
+    trace = write_trace("small", "a 0 100\na 1 200\nf 0\nf 1\n")
+    out = tmp_path / "r.json"
+    run = cli(
+        "replay", "-a", "jemalloc", "-a", "segfit", "--min-seconds", "0", "--json", out, trace
+    )
+    assert run.status == 0, run.err
+    assert "Results for jemalloc:" in run.out and "Results for segfit:" in run.out
+    [jemalloc, _] = json.loads(out.read_text())["runs"]
+    [result] = jemalloc["traces"]
+    assert jemalloc["allocator"] == "jemalloc" and result["valid"]
+    assert result["peak_rss"] > 0  # measured in the worker's process, as compare does
+    assert result["ops_per_sec"] > 0
+
+
+def test_bench_takes_a_reference_timed_in_its_own_process(cli, write_trace):
+    _skip_unless_installed("tcmalloc")
+    trace = write_trace("small", "a 0 100\na 1 200\nf 0\nf 1\n")
+    run = cli("bench", "-a", "tcmalloc", "-a", "segfit", "--min-seconds", "0", "--wide", trace)
+    assert run.status == 0, run.err
+    row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
+    # Per allocator: util, Kops/s, vs glibc; tcmalloc, segfit, then glibc.
+    assert row[4].endswith("x") and row[10] == "1.00x"
+    assert "bench [1/3] segfit: small" in run.err and "tcmalloc: small: valid" in run.err
+    assert "a process of its own with the library preloaded" in run.out
+
+
+@pytest.mark.parametrize("command", ["replay", "bench"])
+def test_a_reference_not_installed_is_one_line_naming_its_package(
+    cli, write_trace, tmp_path, monkeypatch, command
+):
+    monkeypatch.setenv("MALLOCSIM_MIMALLOC_LIBRARY", str(tmp_path / "libmimalloc.so.2"))
+    trace = write_trace("small", "a 0 100\nf 0\n")
+    run = cli(command, "-a", "mimalloc", trace)
+    assert run.status == 2 and run.out == ""
+    assert run.err.splitlines() == [
+        f"mallocsim {command}: mimalloc is not installed ({tmp_path / 'libmimalloc.so.2'} "
+        "does not exist): apt-get install libmimalloc2.0"
+    ]
+
+
+def test_a_reference_has_no_heap_checker_for_replay(cli, write_trace):
+    _skip_unless_installed("jemalloc")
+    run = cli("replay", "-a", "jemalloc", "--check-heap", write_trace("small", "a 0 8\nf 0\n"))
+    assert run.status == 2
+    assert run.err.strip() == "mallocsim replay: --check-heap: jemalloc has no mm_checkheap to call"
