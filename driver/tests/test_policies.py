@@ -1,6 +1,7 @@
-"""Every built-in policy under every option it takes: all the shared traces
-pass the checked pass, and hypothesis-generated op sequences (malloc, calloc,
-free, realloc to larger, smaller and 0) pass with mm_checkheap after every op."""
+"""Every built-in policy under every option it takes: every trace the checkout
+holds (its own traces/, and ../shared/traces when present: conftest.py) passes
+the checked pass, and hypothesis-generated op sequences (malloc, calloc, free,
+realloc to larger, smaller and 0) pass with mm_checkheap after every op."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from hypothesis import strategies as st
 
 from mallocsim.allocators import resolve
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
-from mallocsim.trace import find_traces, load_trace, parse_trace_text
+from mallocsim.trace import load_trace, parse_trace_text
 
-from .conftest import SHARED_TRACES
+from .conftest import OWN_TRACES, checkout_traces
 
 POLICIES = [
     "implicit:first",
@@ -25,7 +26,9 @@ POLICIES = [
     "segfit",
 ]
 CHECKED = ReplayOptions(check_heap=True, timing=False)
+CHECK_EVERY_OP_UP_TO = 15_000  # ops: longer traces are checked by the engine alone
 IDS = 24
+TRACES = checkout_traces()
 
 
 @pytest.fixture(scope="module", params=POLICIES)
@@ -34,19 +37,19 @@ def policy(request):
         yield alloc
 
 
-def shared_trace_paths() -> list:
-    if not SHARED_TRACES.is_dir():
-        return []
-    return find_traces([SHARED_TRACES / "classic", SHARED_TRACES / "cmu"])
+def test_the_project_s_own_traces_are_collected():
+    # Without ../shared the project's own traces are still replayed on every policy.
+    own = [path for name, path in TRACES if name.startswith("traces/")]
+    assert own == sorted(OWN_TRACES.glob("*.rep")) and len(own) >= 10
 
 
-@pytest.mark.parametrize("path", shared_trace_paths(), ids=lambda p: p.stem)
-def test_every_shared_trace_passes_the_checked_pass(policy, path):
+@pytest.mark.parametrize("path", [p for _, p in TRACES], ids=[name for name, _ in TRACES])
+def test_every_trace_passes_the_checked_pass(policy, path):
     trace = load_trace(path)
     # The heap checker walks the whole heap: after every op on the small
     # traces, and the large ones are checked by the engine alone.
-    options = CHECKED if trace.num_ops <= 15000 else ReplayOptions(timing=False)
-    result = replay_trace(trace, policy, options)
+    small = trace.num_ops <= CHECK_EVERY_OP_UP_TO
+    result = replay_trace(trace, policy, CHECKED if small else ReplayOptions(timing=False))
     assert result.valid, result.error
     assert 0 < result.utilization <= result.alignment_bound <= 1
 
