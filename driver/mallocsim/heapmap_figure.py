@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from mallocsim.figures import FIGURE_WIDTH, footnote, label, new_figure, wrap
+from mallocsim.figures import FIGURE_WIDTH, FONT, footnote, label, new_figure, wrap
 from mallocsim.heapmap import METADATA_GAP, HeapMap
 
 PAYLOAD_COLOUR = (0.12, 0.35, 0.70)
@@ -102,7 +102,8 @@ def heap_maps_figure(maps: Sequence[HeapMap]) -> Figure:
     total = max((m.total_ops for m in maps), default=0)
     trace = label(maps[0].trace) if maps else ""
     cut = "" if ops == total else f", its first {ops:,} of {total:,} ops"
-    figure.suptitle(f"Heap maps on {trace}{cut}: time runs down")
+    # The title heads the legend: a suptitle and a legend outside the panels
+    # would be placed over each other, and the note takes the bottom.
     figure.legend(
         handles=[
             Patch(color=PAYLOAD_COLOUR, label="payload (requested bytes)"),
@@ -110,8 +111,11 @@ def heap_maps_figure(maps: Sequence[HeapMap]) -> Figure:
             Patch(color=FREE_COLOUR, label="free"),
             Patch(facecolor=OUTSIDE_COLOUR, edgecolor="grey", label="not part of the heap yet"),
         ],
-        loc="outside lower center",
+        loc="outside upper center",
         ncols=2,
+        frameon=False,
+        title=f"Heap maps on {trace}{cut}: time runs down",
+        title_fontproperties={"size": FONT + 1},
     )
     for axes, heap_map in zip(panels, maps, strict=False):
         axes.set_title(label(heap_map.allocator))

@@ -184,6 +184,11 @@ def test_every_text_is_readable_and_inside_the_image(name):
                 and box.y1 <= bounds.y1 + 1
             )
             assert inside, f"{text.get_text()!r} at {box} is outside {bounds}"
+        # No text over another (a legend over a note, a title over a legend).
+        boxes = [(t.get_text(), t.get_window_extent(renderer).padded(-0.5)) for t in texts]
+        for n, (first, one) in enumerate(boxes):
+            for second, other in boxes[n + 1 :]:
+                assert not one.overlaps(other), f"{first!r} overlaps {second!r}"
         assert figure.get_figwidth() <= 7.0  # a page's width: 8 pt here is 8 pt in print
 
 
