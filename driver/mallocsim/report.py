@@ -151,7 +151,7 @@ def format_timings(results: Sequence[TraceResult]) -> str:
     """The timed passes' statistics, one table per allocator, then the warnings."""
     parts = []
     allocators = list(dict.fromkeys(r.allocator for r in results))
-    header = ("trace", "n", "mean", "stdev", "median", "min-max", "")
+    header = ("trace", "n", "mean", "stdev", "median", "min-max", "!")
     for allocator in allocators:
         rows = []
         for t in timings([r for r in results if r.allocator == allocator]):

@@ -66,7 +66,7 @@ def instability(stats: Stats) -> str | None:
         return f"only {stats.n} timed pass{'' if stats.n == 1 else 'es'}: too few for a spread"
     if stats.relative_stdev > UNSTABLE_STDEV:
         return (
-            f"unstable: the standard deviation is {100 * stats.relative_stdev:.0f}% of the mean "
+            f"unstable: the standard deviation is {100 * stats.relative_stdev:.1f}% of the mean "
             f"(over {100 * UNSTABLE_STDEV:.0f}%)"
         )
     return None

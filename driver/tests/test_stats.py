@@ -112,6 +112,6 @@ def test_describe_gives_the_figures():
 def test_instability_warns_as_pyperf_does():
     assert instability(describe(A)) is None  # 1.9% of the mean
     noisy = describe([1.0, 1.5, 1.0, 1.4])
-    assert "unstable: the standard deviation is 21% of the mean (over 10%)" == instability(noisy)
+    assert "unstable: the standard deviation is 21.5% of the mean (over 10%)" == instability(noisy)
     assert instability(describe([1.0, 1.0])) == "only 2 timed passes: too few for a spread"
     assert instability(describe([1.0])) == "only 1 timed pass: too few for a spread"
