@@ -266,10 +266,14 @@ def throughput_figure(comparison: Comparison) -> Figure:
     dots = _dots(comparison, _throughput_dot)
     marks = _draw_dots(comparison, axes, dots)
     shown = [d for row in dots.values() for d in row if d is not None]
+    _legend(axes, comparison, _status_marks(marks))
     if not shown:
         axes.text(0.5, 0.5, "not timed in this run", transform=axes.transAxes, ha="center")
+        axes.set_xticks([])
         axes.set_xlabel("throughput (Kops/s)")
-    elif max(d.high for d in shown) > SPAN_FOR_LOG * min(d.low for d in shown):
+        footnote(figure, "Run without --no-timing to measure throughput.")
+        return figure
+    if max(d.high for d in shown) > SPAN_FOR_LOG * min(d.low for d in shown):
         axes.set_xscale("log")
         axes.xaxis.set_major_locator(LogLocator(base=10))
         axes.xaxis.set_major_formatter(FuncFormatter(_kops))
@@ -279,10 +283,7 @@ def throughput_figure(comparison: Comparison) -> Figure:
         axes.xaxis.set_major_formatter(FuncFormatter(_kops))
         axes.set_xlabel("throughput (Kops/s), linear scale from 0")
     passes = sorted({r.passes for r in comparison.cells.values() if r.valid and r.ops_per_sec})
-    counted = (
-        f"{passes[0]}" if len(passes) == 1 else f"{passes[0]} to {passes[-1]}" if passes else "no"
-    )
-    _legend(axes, comparison, _status_marks(marks))
+    counted = f"{passes[0]}" if len(passes) == 1 else f"{passes[0]} to {passes[-1]}"
     footnote(
         figure,
         f"Point: the median of the timed passes; thin bar: from the slowest pass to the fastest; "

@@ -158,6 +158,9 @@ def _drawn_texts(figure) -> list[Text]:
 CROWDED = {
     "utilization": lambda: utilization_figure(_crowded()),
     "throughput": lambda: throughput_figure(_crowded()),
+    "throughput-untimed": lambda: throughput_figure(
+        build([_result(a, "t", 0.5, None) for a in ALLOCATORS])
+    ),
     "series": lambda: series_figure(_series(), ALLOCATORS),
     "heap-maps": lambda: heap_maps_figure(
         [_heap_map(allocator=a) for a in ("implicit", "explicit", "segfit")]
