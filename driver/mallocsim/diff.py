@@ -105,7 +105,13 @@ def significance_text(change: Change) -> str:
         return "-"
     if change.test is None:
         return UNTESTED
-    return f"{change.significance} (p={_p(change.test.p_value)})"
+    text = f"{change.significance} (p={_p(change.test.p_value)})"
+    # The test compares the passes' means, the ratio their medians: when a
+    # significant difference of the means points the other way, say so.
+    means_faster = change.test.t > 0  # old's mean time above new's: new is faster
+    if change.test.significant and means_faster != (change.speed_ratio >= 1):
+        text += f", means {'faster' if means_faster else 'slower'}"
+    return text
 
 
 def _p(value: float) -> str:
@@ -117,9 +123,9 @@ def _points(value: float | None) -> str:
 
 
 TEST_NOTE = (
-    f"test: {TEST_NAME}, two-sided, on the seconds of every timed pass of the two runs: "
-    "significant when p < 0.05; untested: fewer than 2 passes on a side, or a file saved "
-    "before results format 2 (no per-pass times)"
+    f"test: {TEST_NAME}, two-sided, on the seconds of every timed pass of the two runs "
+    "(their means; speed is the medians' ratio): significant when p < 0.05; untested: "
+    "fewer than 2 passes on a side, or a file saved before results format 2 (no per-pass times)"
 )
 
 

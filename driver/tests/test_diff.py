@@ -81,6 +81,15 @@ def test_significance_is_welchs_test_on_every_pass():
     assert both.significance == SIGNIFICANT
 
 
+def test_a_significant_difference_of_the_means_against_the_medians_is_said():
+    # The median pass got faster, but two very slow passes make the mean slower.
+    old = (1.00, 1.01, 1.02, 1.00, 1.01, 1.02, 1.00, 1.01)
+    new = (0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 1.60, 1.62, 1.61, 1.62, 1.60)
+    change = compare_pair(_passes(old), _passes(new))
+    assert change.speed_ratio > 1 and change.test.t < 0 and change.test.significant
+    assert significance_text(change) == "significant (p=0.023), means slower"
+
+
 def test_a_pair_without_per_pass_times_is_untested():
     old = _timed(0.8, 0.9, 1.0, 1.1, passes=())  # a file saved before format 2
     change = compare_pair(old, _timed(0.8, 0.45, 0.5, 0.55))
