@@ -105,7 +105,7 @@ def significance_text(change: Change) -> str:
         return "-"
     if change.test is None:
         return UNTESTED
-    text = f"{change.significance} (p={_p(change.test.p_value)})"
+    text = f"{change.significance} ({_p(change.test.p_value)})"
     # The test compares the passes' means, the ratio their medians: when a
     # significant difference of the means points the other way, say so.
     means_faster = change.test.t > 0  # old's mean time above new's: new is faster
@@ -115,7 +115,7 @@ def significance_text(change: Change) -> str:
 
 
 def _p(value: float) -> str:
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
+    return "p<0.001" if value < 0.001 else f"p={value:.3f}"
 
 
 def _points(value: float | None) -> str:

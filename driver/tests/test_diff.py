@@ -74,6 +74,8 @@ def test_significance_is_welchs_test_on_every_pass():
     alike = compare_pair(_passes(OLD), _passes(ALIKE))
     assert alike.significance == NOT_SIGNIFICANT
     assert significance_text(alike) == "not significant (p=0.880)"
+    far = compare_pair(_passes(OLD), _passes(tuple(2 * v for v in OLD)))
+    assert significance_text(far) == "significant (p<0.001)"
     # Overlapping ranges are not the test: SLOWER's range [0.0104, 0.0111] and this
     # one's overlap, yet their means differ beyond their noise.
     overlapping = (0.0097, 0.0098, 0.0098, 0.0099, 0.0098, 0.0105)
