@@ -38,6 +38,7 @@ HEADERS    := $(wildcard c/include/*.h)
 LAB_HEADERS := $(wildcard c/include/labs/*.h c/include/labs/*/*.h)
 SRC_HEADERS := $(wildcard c/src/*.h)
 CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/allocator.c c/src/interval_tree.c c/src/granule_map.c \
+              c/src/remote.c \
               c/src/sandbox.c
 # The drop-in malloc, one library per policy; libmallocsim.so is the one chosen here.
 DROPIN_POLICY ?= segfit

@@ -212,6 +212,16 @@ typedef struct {
        mm_init runs, the op count while a carried pass's blocks are freed. One
        store an op, into a word no one else writes. */
     volatile uint64_t *progress;
+    /* For a grader in another process (remote.c), both NULL otherwise: every
+       pointer a pass returns is stored in log[op] (NULL for a free), and
+       boundary(context, pass, ended, seconds) is called, untimed, just before
+       each pass (ended false) and just after it (true, with its seconds). */
+    uintptr_t *log;
+    void (*boundary)(void *context, uint32_t pass, bool ended, double seconds);
+    void *context;
+    /* Room for the pointers of trace->num_ids blocks, or NULL: the engine
+       allocates its own (a sandboxed agent may not ask the system for memory). */
+    void **scratch;
 } ms_timed_options;
 
 typedef struct {
@@ -232,6 +242,60 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
                          const ms_timed_options *options, double *pass_seconds,
                          ms_timed_result *result);
 
+/* Check a timed pass from outside the allocator's process: the pointers it
+   returned (log[op], as ms_timed_options.log holds them) aligned, inside
+   [heap_lo, heap_lo + heap_bytes) and overlapping no live block, the trace's
+   blocks live as its ops say. Payloads are not touched: the heap is still the
+   allocator's. Returns result->valid, the failure as ms_replay_checked's. */
+bool ms_verify_pointers(const ms_trace *trace, const uintptr_t *log,
+                        const ms_check_options *options, uintptr_t heap_lo, uint64_t heap_bytes,
+                        ms_check_result *result);
+
+/* ----------------------------------------------------------------- remote */
+
+/* A student's allocator in a process of its own, the agent, and the grader in
+   this one (remote.c): the checked pass runs here, each call of the
+   allocator's a request over the link; the heap is memlib's shared one
+   (mem_share), at the same address in both; the timed passes run in the agent,
+   each checked from here when it ends. */
+typedef struct ms_link ms_link;
+
+enum {
+    MS_LINK_OK = 0,          /* the agent kept to the protocol */
+    MS_LINK_VIOLATED = 1,    /* it wrote what no agent of ours writes: its answers are void */
+    MS_LINK_LOAD_FAILED = 2, /* it could not load the allocator (the message says why) */
+    MS_LINK_TIMING = 3       /* its timed passes claimed less time than the kernel counted */
+};
+
+/* Shared memory for one trace's link, made before the agent is forked; NULL
+   with err filled when the system refuses. */
+ms_link *ms_link_create(const ms_trace *trace, uint32_t max_passes, ms_error *err);
+void ms_link_destroy(ms_link *link);
+/* The agent, just forked: dies with its grader (the parent), from here on. */
+void ms_agent_begin(void);
+/* The agent could not load the allocator: tell the grader why, then exit. */
+void ms_agent_refuse(ms_link *link, const char *why);
+/* The agent's loop: serves the grader's requests with `alloc` until told to
+   stop, then exits the process; never returns. */
+void ms_agent_serve(ms_link *link, const ms_allocator *alloc, const ms_trace *trace);
+/* The grader: wait for the agent (its pid) to load, then fill `out` with the
+   table whose every call is a request to it. An agent that dies is died of:
+   this process ends with its signal or status, so whoever watches it learns
+   the agent's fate. False (status and message in the link) when the agent
+   could not load or broke the protocol. */
+bool ms_link_attach(ms_link *link, int agent_pid, ms_allocator *out);
+/* The grader's timed passes, run by the agent: each pass's pointers verified
+   (ms_verify_pointers, check's alignment) when it ends, its time checked
+   against the CPU time the kernel counted for it. As ms_replay_timed. */
+uint32_t ms_link_timed(ms_link *link, const ms_trace *trace, const ms_timed_options *options,
+                       const ms_check_options *check, double *pass_seconds,
+                       ms_timed_result *result);
+/* MS_LINK_*: how the agent has behaved, and the line that says so. */
+int ms_link_status(const ms_link *link);
+const char *ms_link_message(const ms_link *link);
+/* Stop the agent and reap it. */
+void ms_link_stop(ms_link *link);
+
 /* ------------------------------------------------------------------- heap */
 
 void mem_reset(void);
@@ -243,6 +307,7 @@ size_t mem_high_water(void);
 /* Whether a negative mem_sbrk gives memory back (the default) or fails with
    ENOMEM, as the labs' memlib never shrinks. Kept across resets. */
 void mem_set_shrink(bool allowed);
+bool mem_share(void);
 
 /* ---------------------------------------------------------------- sandbox */
 
@@ -259,7 +324,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 5
+#define MS_ABI_VERSION 6
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

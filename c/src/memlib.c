@@ -12,6 +12,14 @@
  * stays a few instructions either way, since poisoning, like failure
  * injection, sends it down the slow path.
  *
+ * A heap another process must see (mem_share) is a memfd mapped shared, at the same address in
+ * every process forked after: the grader's checker reads and writes the very pages a sandboxed
+ * allocator uses. Its owner keeps the file no longer than the break, rounded up to a page, so a
+ * byte past what the driver granted is not memory at all (SIGBUS). The sandboxed process follows
+ * (mem_follow): each of its mem_sbrk calls is asked of the owner, whose break, high-water mark and
+ * limit are the only ones that count; or it moves its break itself within a size the owner
+ * granted (mem_follow_within), for timed passes, where asking would be what gets timed.
+ *
  * See memlib.h for the contract. Not thread-safe: one replay at a time.
  */
 #include "memlib.h"
@@ -45,9 +53,18 @@ static int64_t fail_after = -1;
 static uint64_t sbrk_calls;
 static bool shrink_allowed = true; /* a negative incr gives memory back */
 static bool poison_on;             /* new memory holds MEM_POISON_BYTE */
-static bool slow;                  /* every call takes sbrk_slow: fail_after >= 0 or poison_on */
+static bool slow; /* every call takes sbrk_slow: fail_after >= 0, poison_on, shared or following */
 
-static void update_slow(void) { slow = fail_after >= 0 || poison_on; }
+/* The heap shared with another process (mem_share, mem_follow). */
+static struct {
+    int fd;                      /* the owner's memfd; -1 when the heap is private (or followed) */
+    size_t file_bytes;           /* the owner: the memfd's size, the break rounded up to a page */
+    void *(*ask)(intptr_t incr); /* a follower: the owner's answer to mem_sbrk(incr) */
+} share = {-1, 0, NULL};
+
+static void update_slow(void) {
+    slow = fail_after >= 0 || poison_on || share.fd >= 0 || share.ask != NULL;
+}
 
 static size_t effective_limit(void) {
     return (limit_bytes == 0 || limit_bytes > reserved) ? reserved : limit_bytes;
@@ -56,9 +73,10 @@ static size_t effective_limit(void) {
 void mem_init(void) {
     if (heap_start != NULL)
         return;
+    int flags =
+        share.fd >= 0 ? MAP_SHARED | MAP_NORESERVE : MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     for (size_t size = MEM_RESERVE_WANTED; size >= MEM_RESERVE_LEAST; size /= 2) {
-        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, share.fd, 0);
         if (p != MAP_FAILED) {
             heap_start = p;
             reserved = size;
@@ -88,9 +106,39 @@ static void poison(size_t from, size_t to) {
     memset(heap_start + to - POISON_EDGE, MEM_POISON_BYTE, POISON_EDGE);
 }
 
+static size_t page_round(size_t bytes) {
+    size_t page = mem_pagesize();
+    return (bytes + page - 1) / page * page;
+}
+
+/* The shared heap's owner: make the memfd cover `bytes` of heap; false when the system refuses. */
+static bool share_cover(size_t bytes) {
+    if (share.fd < 0 || bytes <= share.file_bytes)
+        return true;
+    size_t size = page_round(bytes);
+    if (ftruncate(share.fd, (off_t)size) != 0)
+        return false;
+    share.file_bytes = size;
+    return true;
+}
+
+/* A follower's mem_sbrk: the owner moves the break; this process's copy of it follows. */
+static void *sbrk_follow(intptr_t incr) {
+    void *old = share.ask(incr);
+    if (old == (void *)-1) {
+        errno = ENOMEM;
+        return old;
+    }
+    brk_offset = (size_t)((char *)old - heap_start) + (size_t)incr;
+    sbrk_calls++;
+    return old;
+}
+
 /* Every other case of mem_sbrk: before mem_init, shrinking, failing, injected failures,
-   poisoning. */
+   poisoning, a shared or followed heap. */
 static void *sbrk_slow(intptr_t incr) {
+    if (share.ask != NULL)
+        return sbrk_follow(incr);
     mem_init();
     if (heap_start == NULL || fail_after == 0 || (incr < 0 && !shrink_allowed)) {
         errno = ENOMEM;
@@ -98,7 +146,8 @@ static void *sbrk_slow(intptr_t incr) {
     }
     char *old = heap_start + brk_offset;
     if (incr >= 0) {
-        if (brk_offset + (size_t)incr > cap) { /* brk_offset may exceed a lowered cap */
+        /* brk_offset may exceed a lowered cap */
+        if (brk_offset + (size_t)incr > cap || !share_cover(brk_offset + (size_t)incr)) {
             errno = ENOMEM;
             return (void *)-1;
         }
@@ -153,7 +202,11 @@ void mem_reset(void) {
     mem_init();
     if (high_water > touched)
         touched = high_water;
-    if (heap_start != NULL && touched > 0) {
+    if (share.fd >= 0) {
+        /* A shared heap's pages belong to its file: emptying it zeroes them for every process. */
+        if (ftruncate(share.fd, 0) == 0)
+            share.file_bytes = 0;
+    } else if (heap_start != NULL && touched > 0) {
         /* Give the pages back: the next run starts on zeroed, uncommitted memory. */
         size_t page = mem_pagesize();
         size_t len = (touched + page - 1) / page * page;
@@ -172,6 +225,38 @@ void mem_rewind(void) {
 }
 
 void mem_reset_brk(void) { mem_reset(); }
+
+bool mem_share(void) {
+    if (share.fd >= 0)
+        return heap_start != NULL;
+    mem_deinit();
+    share.fd = memfd_create("mallocsim-heap", MFD_CLOEXEC);
+    if (share.fd < 0)
+        return false;
+    share.file_bytes = 0;
+    update_slow();
+    mem_init();
+    return heap_start != NULL;
+}
+
+bool mem_share_grant(size_t bytes) { return share_cover(bytes); }
+
+size_t mem_share_granted(void) { return share.file_bytes; }
+
+void mem_follow(void *(*ask)(intptr_t incr)) {
+    share.fd = -1; /* the owner's alone: a follower never sizes the file */
+    share.ask = ask;
+    update_slow();
+}
+
+void mem_follow_within(size_t granted) {
+    share.ask = NULL;
+    limit_bytes = granted;
+    cap = heap_start != NULL ? effective_limit() : 0;
+    update_slow();
+}
+
+void mem_follow_brk(size_t brk) { brk_offset = brk; }
 
 void *mem_heap_lo(void) {
     mem_init();

@@ -47,6 +47,7 @@
  * (address, size, live flag, tree node), 8 for a timed one, none per op;
  * the granule map, one bit per 16 bytes of heap actually used.
  */
+#include "engine.h"
 #include "granule_map.h"
 #include "interval_tree.h"
 #include "mallocsim.h"
@@ -162,35 +163,37 @@ static const char *op_function(const ms_op *op) {
 
 /* ----------------------------------------------------- calling allocators */
 
-/* mm_init, called through its dialect's type; false with *failure (its status kept: what the
-   driver tells a dialect mix-up by) and why filled when it reports failure. */
-static bool call_init(const ms_allocator *alloc, ms_failure *failure, char *why, size_t n) {
-    int64_t status;
+int64_t engine_init(const ms_allocator *alloc) {
     if (alloc->dialect == MS_DIALECT_CMU) {
         bool (*init)(void);
         *(void **)(&init) = alloc->init; /* the POSIX dlsym idiom, see allocator.c */
-        if (init())
+        return init() ? 1 : 0;
+    }
+    int (*init)(void);
+    *(void **)(&init) = alloc->init;
+    return init();
+}
+
+/* mm_init, called through its dialect's type; false with *failure (its status kept: what the
+   driver tells a dialect mix-up by) and why filled when it reports failure. */
+static bool call_init(const ms_allocator *alloc, ms_failure *failure, char *why, size_t n) {
+    int64_t status = engine_init(alloc);
+    if (alloc->dialect == MS_DIALECT_CMU) {
+        if (status != 0)
             return true;
-        status = 0;
         snprintf(why, n, "mm_init failed (returned false)");
     } else {
-        int (*init)(void);
-        *(void **)(&init) = alloc->init;
-        int returned = init();
         /* Every lab's driver tests mm_init() < 0: 0 or any positive value is success. */
-        if (returned >= 0)
+        if (status >= 0)
             return true;
-        status = returned;
-        snprintf(why, n, "mm_init failed (returned %d)", returned);
+        snprintf(why, n, "mm_init failed (returned %" PRId64 ")", status);
     }
     *failure = failure_of(MS_FAIL_INIT_FAILED, MS_ID_NULL, 0);
     failure->init_status = status;
     return false;
 }
 
-/* The heap checker, called through its real type: bool for the cmu dialect's own mm_checkheap,
-   int for the classic one and for the lab adapter's ms_lab_checkheap in either dialect. */
-static bool call_checkheap(const ms_allocator *alloc, uint64_t index) {
+bool engine_checkheap(const ms_allocator *alloc, uint64_t index) {
     /* The cmu argument is a line number for the checker's messages; classic's is 0, not verbose. */
     int arg = alloc->dialect != MS_DIALECT_CMU ? 0 : index < INT32_MAX ? (int)index : INT32_MAX;
     if (alloc->dialect == MS_DIALECT_CMU && alloc->checkheap_kind == MS_CHECKHEAP_DIALECT) {
@@ -378,6 +381,11 @@ typedef struct {
     granule_map map;        /* our heap: the granules of live blocks up to GM_MAX_BLOCK */
     uint64_t live_payload;  /* sum of live requested sizes */
     uint64_t live_aligned;  /* the same, each rounded up to the alignment */
+    /* Checking a pass already run (ms_verify_pointers): the allocator's answers, one per op,
+       and the heap they had to lie in; the allocator is not called, payloads not touched. */
+    const uintptr_t *log;
+    uintptr_t heap_lo;
+    uint64_t heap_bytes;
 } checker;
 
 /* Stop the pass at the current op with `failure` and its message. */
@@ -451,6 +459,14 @@ static uint32_t mapped_owner(const checker *c, uintptr_t p, uint64_t size) {
     return IT_NONE;
 }
 
+/* One past the last byte a block may reach: the break, or the end of a logged pass's heap. */
+static uintptr_t heap_end(const checker *c) {
+    return c->log != NULL ? c->heap_lo + c->heap_bytes : (uintptr_t)mem_heap_hi() + 1;
+}
+
+/* The answer a pass already run gave to the op being checked. */
+static void *logged(const checker *c) { return (void *)c->log[c->index]; }
+
 /* Check a pointer the allocator returned for `size` bytes of `id` and, if
    right, record it as live. Its payload is not touched here. */
 static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
@@ -475,7 +491,7 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
                     block, align);
     }
     if (ptr != NULL && c->own_heap) {
-        uintptr_t lo = (uintptr_t)mem_heap_lo(), end = (uintptr_t)mem_heap_hi() + 1;
+        uintptr_t lo = c->heap_lo, end = heap_end(c);
         if (p < lo || p > end || size > end - p) {
             format_block(block, sizeof block, c, id, p, size);
             return fail(c, failure_of(MS_FAIL_OUTSIDE_HEAP, id, p),
@@ -517,7 +533,7 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
     if (c->live_aligned > r->peak_aligned)
         r->peak_aligned = c->live_aligned;
     if (ptr != NULL && c->own_heap) {
-        uint64_t used = p + size - (uintptr_t)mem_heap_lo();
+        uint64_t used = p + size - c->heap_lo;
         if (used > r->highest_used)
             r->highest_used = used;
     }
@@ -541,7 +557,7 @@ static void *block_ptr(const checker *c, uint32_t id) { return (void *)c->addr[i
 
 /* Write the pattern into a live block's bytes from offset `from` on. */
 static void fill(checker *c, uint32_t id, uint64_t from) {
-    if (c->addr[id] != 0)
+    if (c->addr[id] != 0 && c->log == NULL)
         pattern_apply(PATTERN_FILL, block_ptr(c, id), id, c->size[id], c->sample_above, from,
                       c->size[id], NULL);
 }
@@ -549,8 +565,9 @@ static void fill(checker *c, uint32_t id, uint64_t from) {
 /* Verify a live block's payload; `when` starts the message's tail. */
 static bool verify(checker *c, uint32_t id, const char *when) {
     pattern_miss miss;
-    if (c->addr[id] == 0 || pattern_apply(PATTERN_CHECK, block_ptr(c, id), id, c->size[id],
-                                          c->sample_above, 0, c->size[id], &miss))
+    if (c->addr[id] == 0 || c->log != NULL ||
+        pattern_apply(PATTERN_CHECK, block_ptr(c, id), id, c->size[id], c->sample_above, 0,
+                      c->size[id], &miss))
         return true;
     char block[128];
     format_block(block, sizeof block, c, id, c->addr[id], c->size[id]);
@@ -566,7 +583,7 @@ static bool run_alloc(checker *c, const ms_op *op) {
     if (c->live[op->id])
         return fail(c, trace_error(op->id), "block %" PRIu32 " is already live (trace error)",
                     op->id);
-    void *p = c->alloc->malloc(op->size);
+    void *p = c->log != NULL ? logged(c) : c->alloc->malloc(op->size);
     if (!take_block(c, op->id, p, op->size))
         return false;
     fill(c, op->id, 0);
@@ -579,7 +596,7 @@ static bool run_calloc(checker *c, const ms_op *op) {
                     op->id);
     uint64_t bytes;
     bool representable = calloc_bytes(op, &bytes);
-    void *p = c->alloc->calloc(op->count, op->size);
+    void *p = c->log != NULL ? logged(c) : c->alloc->calloc(op->count, op->size);
     if (!representable) {
         if (p != NULL)
             return fail(c, failure_of(MS_FAIL_CALLOC_OVERFLOW, op->id, (uintptr_t)p),
@@ -591,7 +608,7 @@ static bool run_calloc(checker *c, const ms_op *op) {
     if (!take_block(c, op->id, p, bytes))
         return false;
     pattern_miss miss;
-    if (p != NULL &&
+    if (p != NULL && c->log == NULL &&
         !pattern_apply(PATTERN_ZERO, p, op->id, bytes, c->sample_above, 0, bytes, &miss)) {
         char block[128];
         format_block(block, sizeof block, c, op->id, c->addr[op->id], bytes);
@@ -611,12 +628,13 @@ static bool run_realloc(checker *c, const ms_op *op) {
     uint64_t old_size = c->size[id];
     if (was_live && !verify(c, id, "before realloc, "))
         return false;
-    void *p = c->alloc->realloc(was_live ? block_ptr(c, id) : NULL, op->size);
+    void *p = c->log != NULL ? logged(c)
+                             : c->alloc->realloc(was_live ? block_ptr(c, id) : NULL, op->size);
     if (p == NULL && op->size > 0)
         return take_block(c, id, p, op->size); /* reports the NULL */
     if (was_live)
         drop_block(c, id);
-    if (op->size == 0 && was_live && p != NULL && c->realloc_zero_null) {
+    if (op->size == 0 && was_live && p != NULL && c->realloc_zero_null && c->log == NULL) {
         if (!c->own_heap)
             c->alloc->free(p); /* the system heap is not reset after the pass */
         return fail(c, failure_of(MS_FAIL_REALLOC_ZERO_NOT_NULL, id, (uintptr_t)p),
@@ -631,12 +649,12 @@ static bool run_realloc(checker *c, const ms_op *op) {
         /* "r id 0" ends the block's life, as the parser reads it (the lab's
            realloc(p, 0) is free). C lets realloc(p, 0) return a pointer
            instead of NULL: give that back, so the id is free either way. */
-        if (p != NULL)
+        if (p != NULL && c->log == NULL)
             c->alloc->free(p);
         drop_block(c, id);
         return true;
     }
-    if (p == NULL)
+    if (p == NULL || c->log != NULL)
         return true;
     /* The first min(old, new) bytes must have come along... */
     uint64_t kept = old_size < op->size ? old_size : op->size;
@@ -660,14 +678,16 @@ static bool run_realloc(checker *c, const ms_op *op) {
 
 static bool run_free(checker *c, const ms_op *op) {
     if (op->id == MS_ID_NULL) {
-        c->alloc->free(NULL);
+        if (c->log == NULL)
+            c->alloc->free(NULL);
         return true;
     }
     if (!c->live[op->id])
         return fail(c, trace_error(op->id), "block %" PRIu32 " is not live (trace error)", op->id);
     if (!verify(c, op->id, "before free, "))
         return false;
-    c->alloc->free(block_ptr(c, op->id));
+    if (c->log == NULL)
+        c->alloc->free(block_ptr(c, op->id));
     drop_block(c, op->id);
     return true;
 }
@@ -705,7 +725,7 @@ static bool run_checked(checker *c, const ms_check_options *options) {
         }
         if (!run_checked_op(c))
             return false;
-        if (check_heap && !call_checkheap(alloc, c->index)) {
+        if (check_heap && !engine_checkheap(alloc, c->index)) {
             const char *message =
                 alloc->checkheap_message != NULL ? alloc->checkheap_message() : NULL;
             ms_failure broken = failure_of(MS_FAIL_CHECKHEAP, MS_ID_NULL, 0);
@@ -764,14 +784,16 @@ static bool start_checked_heap(checker *c, const ms_check_options *options) {
     return true;
 }
 
-bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
-                       const ms_check_options *options, ms_check_result *result) {
+/* A checker for the trace, its bookkeeping allocated; false with result filled when the options
+   or the memory are wrong. checker_close frees it either way. */
+static bool checker_open(checker *c, const ms_trace *trace, const ms_allocator *alloc,
+                         const ms_check_options *options, ms_check_result *result) {
     memset(result, 0, sizeof *result);
     result->valid = true;
     result->failure = failure_of(MS_FAIL_NONE, MS_ID_NULL, 0);
     uint64_t sample_above =
         options != NULL && options->sample_above > 0 ? options->sample_above : SAMPLE_DEFAULT;
-    checker c = {
+    *c = (checker){
         .trace = trace,
         .alloc = alloc,
         .result = result,
@@ -779,29 +801,46 @@ bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
         .sample_above = sample_above > SAMPLE_FLOOR ? sample_above : SAMPLE_FLOOR,
         .alignment = alignment_of(options),
         .realloc_zero_null = options != NULL && options->realloc_zero_null,
+        .heap_lo = alloc->dialect != MS_DIALECT_SYSTEM ? (uintptr_t)mem_heap_lo() : 0,
     };
-    if (c.alignment == 0) {
+    if (c->alignment == 0) {
         fail_before(result, MS_FAIL_ENGINE, "alignment %" PRIu32 " is not a power of two",
                     options->alignment);
         return false;
     }
-    if (options != NULL && options->check_heap && alloc->checkheap == NULL) {
-        fail_before(result, MS_FAIL_NO_CHECKHEAP,
-                    "heap checking was asked for but the allocator has no mm_checkheap");
-        return false;
-    }
     size_t ids = trace->num_ids > 0 ? trace->num_ids : 1;
-    c.addr = calloc(ids, sizeof *c.addr);
-    c.size = calloc(ids, sizeof *c.size);
-    c.live = calloc(ids, sizeof *c.live);
-    if (c.addr == NULL || c.size == NULL || c.live == NULL ||
-        !it_init(&c.tree, trace->num_ids, c.addr))
+    c->addr = calloc(ids, sizeof *c->addr);
+    c->size = calloc(ids, sizeof *c->size);
+    c->live = calloc(ids, sizeof *c->live);
+    if (c->addr == NULL || c->size == NULL || c->live == NULL ||
+        !it_init(&c->tree, trace->num_ids, c->addr)) {
         fail_before(result, MS_FAIL_ENGINE, "out of memory for the bookkeeping of %" PRIu32 " ids",
                     trace->num_ids);
-    else if (c.own_heap)
-        start_checked_heap(&c, options);
-    if (result->valid)
-        run_checked(&c, options);
+        return false;
+    }
+    return true;
+}
+
+static void checker_close(checker *c) {
+    it_free(&c->tree);
+    gm_free(&c->map);
+    free(c->addr);
+    free(c->size);
+    free(c->live);
+}
+
+bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
+                       const ms_check_options *options, ms_check_result *result) {
+    checker c;
+    if (checker_open(&c, trace, alloc, options, result)) {
+        if (options != NULL && options->check_heap && alloc->checkheap == NULL)
+            fail_before(result, MS_FAIL_NO_CHECKHEAP,
+                        "heap checking was asked for but the allocator has no mm_checkheap");
+        else if (c.own_heap)
+            start_checked_heap(&c, options);
+        if (result->valid)
+            run_checked(&c, options);
+    }
     if (c.own_heap) {
         /* Only this pass runs on a dirty heap: timed passes keep the warm one, unpoisoned. */
         mem_set_poison(false);
@@ -812,11 +851,30 @@ bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
             if (c.live[id])
                 alloc->free(block_ptr(&c, id));
     }
-    it_free(&c.tree);
-    gm_free(&c.map);
-    free(c.addr);
-    free(c.size);
-    free(c.live);
+    checker_close(&c);
+    return result->valid;
+}
+
+bool ms_verify_pointers(const ms_trace *trace, const uintptr_t *log,
+                        const ms_check_options *options, uintptr_t heap_lo, uint64_t heap_bytes,
+                        ms_check_result *result) {
+    /* Our heap's rules, with no allocator to call: calloc is allowed, as the pass ran. */
+    static const ms_allocator logged_heap = {.dialect = MS_DIALECT_CLASSIC, .calloc = calloc};
+    ms_check_options plain = options != NULL ? *options : (ms_check_options){0};
+    plain.check_heap = false;
+    plain.progress = NULL;
+    plain.observe = NULL;
+    checker c;
+    if (checker_open(&c, trace, &logged_heap, &plain, result)) {
+        c.log = log;
+        c.heap_lo = heap_lo;
+        c.heap_bytes = heap_bytes;
+        if (!gm_init(&c.map, heap_lo, heap_bytes))
+            fail_before(result, MS_FAIL_ENGINE, "out of address space for the heap's granule map");
+        else
+            run_checked(&c, &plain);
+    }
+    checker_close(&c);
     return result->valid;
 }
 
@@ -836,7 +894,7 @@ static double now_seconds(void) {
  * the index of the op that got NULL where a block was due.
  */
 static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, void **ptr,
-                              volatile uint64_t *op_word) {
+                              volatile uint64_t *op_word, uintptr_t *log) {
     const ms_op *ops = trace->ops;
     for (uint64_t i = 0; i < trace->num_ops; i++) {
         const ms_op *op = &ops[i];
@@ -867,6 +925,7 @@ static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, 
             ptr[op->id] = p;
             break;
         default:
+            p = NULL;
             if (op->id == MS_ID_NULL) {
                 alloc->free(NULL);
             } else {
@@ -875,6 +934,8 @@ static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, 
             }
             break;
         }
+        if (log != NULL) /* a grader elsewhere checks the pass (remote.c) */
+            log[i] = (uintptr_t)p;
     }
     return trace->num_ops;
 }
@@ -884,6 +945,7 @@ typedef struct {
     const ms_trace *trace;
     const ms_allocator *alloc;
     ms_timed_result *result;
+    const ms_timed_options *options;
     void **ptr;                   /* per id: the block's pointer */
     volatile uint64_t *op_word;   /* the progress words: the caller's, or the timer's own */
     volatile uint64_t *pass_word; /* ... */
@@ -920,10 +982,15 @@ static bool start_heap(timer *t) {
 /* One pass over the ops, its blocks left live in ptr; false with the failure recorded on a NULL. */
 static bool run_pass(timer *t, double *seconds) {
     const ms_trace *trace = t->trace;
+    const ms_timed_options *options = t->options;
     memset(t->ptr, 0, trace->num_ids * sizeof *t->ptr);
+    if (options->boundary != NULL)
+        options->boundary(options->context, t->pass, false, 0);
     double start = now_seconds();
-    uint64_t stop = run_timed_ops(trace, t->alloc, t->ptr, t->op_word);
+    uint64_t stop = run_timed_ops(trace, t->alloc, t->ptr, t->op_word, options->log);
     *seconds = now_seconds() - start;
+    if (options->boundary != NULL && stop == trace->num_ops)
+        options->boundary(options->context, t->pass, true, *seconds);
     if (stop == trace->num_ops)
         return true;
     const ms_op *op = &trace->ops[stop];
@@ -996,6 +1063,7 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
         .trace = trace,
         .alloc = alloc,
         .result = result,
+        .options = options,
         .op_word = &words[0],
         .pass_word = &words[1],
     };
@@ -1010,7 +1078,9 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
         failure.op = bad;
         return timed_fail(&t, failure, "%s", why);
     }
-    t.ptr = calloc(trace->num_ids > 0 ? trace->num_ids : 1, sizeof *t.ptr);
+    t.ptr = options->scratch != NULL
+                ? options->scratch
+                : calloc(trace->num_ids > 0 ? trace->num_ids : 1, sizeof *t.ptr);
     if (t.ptr == NULL)
         return timed_fail(&t, failure_of(MS_FAIL_ENGINE, MS_ID_NULL, 0),
                           "out of memory for the bookkeeping of %" PRIu32 " ids", trace->num_ids);
@@ -1039,7 +1109,8 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
         total += seconds;
         ok = !carried || heap_bounded(&t, warm_heap);
     }
-    free(t.ptr);
+    if (t.ptr != options->scratch)
+        free(t.ptr);
     result->passes = ok ? passes : 0;
     return result->passes;
 }

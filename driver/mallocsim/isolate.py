@@ -1,6 +1,12 @@
 """Run one trace's replay in a child process, so that no allocator can take
 the tool down with it; run_forked is the mechanism, for any such work.
 
+A student's allocator goes one step further away: the child stays ours (the
+grader) and forks an agent of its own for the code (remote.py), sandboxed, so
+that nothing the code writes reaches what decides its grade. An agent's death
+is its grader's (remote.c ends the grader the same way), so what follows holds
+for both.
+
 The child is forked, loads the allocator, replays, and sends its TraceResult
 back through a pipe. While it runs it keeps three shared words up to date (the
 phase, the op index and the timed pass; the engine stores the last two, one
@@ -29,6 +35,7 @@ from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
 from mallocsim.progress import tick_active
+from mallocsim.remote import replay_remote
 from mallocsim.replay import (
     NO_OP,
     PHASE_CHECKED,
@@ -49,7 +56,8 @@ from mallocsim.trace import Trace
 
 PROGRESS_WORDS = 3  # phase, op index, timed pass
 DENIED_WORD = PROGRESS_WORDS  # then a sandboxed child's denied call, plus one (0: none)
-SHARED_WORDS = PROGRESS_WORDS + 1
+AGENT_WORD = DENIED_WORD + 1  # then the pid of the child's agent, if it forked one (0: none)
+SHARED_WORDS = AGENT_WORD + 1
 # A sandboxed child resident in more memory than this is stopped: half the
 # machine's memory, 8 GiB at most (a trace with tens of GiB live payload
 # touches little of it: memlib reserves address space, not memory).
@@ -81,6 +89,7 @@ def run_forked(
     timeout: float,
     stall: float | None = None,
     sandboxed: bool = False,
+    agent: bool = False,
 ) -> ChildOutcome:
     """work(progress) in a forked child with a time limit, its dict sent back
     as JSON. progress is PROGRESS_WORDS shared uint64 words the child keeps up
@@ -88,9 +97,12 @@ def run_forked(
     child whose words have not moved for that many seconds (an op that does not
     return) is stopped as hung before its time is up. `sandboxed`: the child
     enters the sandbox before work() (sandbox.py) and is stopped past
-    MEMORY_LIMIT. A UsageError, or any other exception, in the child comes back
-    as {"usage_error": message}; anything else it sends that is not a JSON
-    object is garbage, reported as such."""
+    MEMORY_LIMIT; with `agent` too, the child itself stays unconfined, since
+    work() forks the untrusted code into an agent that enters the sandbox (its
+    pid left in the AGENT_WORD, its memory watched as well). A UsageError, or
+    any other exception, in the child comes back as {"usage_error": message};
+    anything else it sends that is not a JSON object is garbage, reported as
+    such."""
     shared = mmap.mmap(-1, 8 * SHARED_WORDS)  # anonymous, MAP_SHARED: seen by both processes
     progress = ffi.from_buffer(f"uint64_t[{SHARED_WORDS}]", shared)
     read_fd, write_fd = os.pipe()
@@ -102,7 +114,7 @@ def run_forked(
         faulthandler.disable()
         status = 0
         try:
-            if sandboxed:
+            if sandboxed and not agent:
                 enter_sandbox(progress + DENIED_WORD, write_fd, timeout)
             payload = work(progress)
         except UsageError as error:
@@ -184,7 +196,8 @@ class _Watch:
         if self.stall is not None and self.still_for() >= self.stall:
             self.stall_stopped = True
         if self.memory is not None:
-            resident = _resident_bytes(self.pid)
+            agent = int(self.words[AGENT_WORD])
+            resident = max(_resident_bytes(self.pid), _resident_bytes(agent) if agent else 0)
             if resident > self.memory:
                 self.memory_stopped = resident
         return self.stall_stopped or self.memory_stopped is not None
@@ -249,12 +262,25 @@ def replay_isolated(
     limit on how long one op may take); never raises for the allocator's
     misbehaviour (only for a spec that cannot be loaded at all)."""
 
+    confined = untrusted(spec)
+
     def work(progress: Any) -> dict:
+        if confined:
+            graded = replay_remote(
+                trace,
+                spec,
+                options or ReplayOptions(),
+                progress,
+                progress + DENIED_WORD,
+                progress + AGENT_WORD,
+                timeout,
+            )
+            return {"result": asdict(graded)}
         with LoadedAllocator(spec) as alloc:
             return {"result": asdict(replay_trace(trace, alloc, options, progress))}
 
     library_for(spec)  # built here: the compiler cannot run in the sandboxed child
-    outcome = run_forked(work, timeout, stall, sandboxed=untrusted(spec))
+    outcome = run_forked(work, timeout, stall, sandboxed=confined, agent=confined)
     payload = answer(outcome)
     if payload is not None:
         try:

@@ -38,15 +38,19 @@ def untrusted(spec: AllocatorSpec) -> bool:
     return spec.kind in UNTRUSTED_KINDS
 
 
-def enter_sandbox(denied: Any, keep_fd: int, cpu_seconds: float) -> None:
+def enter_sandbox(denied: Any, keep_fd: int | None, cpu_seconds: float) -> None:
     """Confine this (forked child) process for good; `denied` points at the shared
-    word a denied call's number is left in. Raises UsageError when the kernel
-    refuses (never runs the code unconfined)."""
+    word a denied call's number is left in; `keep_fd`, if any, is the one file
+    descriptor kept open. Raises UsageError when the kernel refuses (never runs
+    the code unconfined)."""
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    os.closerange(3, keep_fd)
-    os.closerange(keep_fd + 1, _highest_fd())
+    if keep_fd is None:
+        os.closerange(3, _highest_fd())
+    else:
+        os.closerange(3, keep_fd)
+        os.closerange(keep_fd + 1, _highest_fd())
     seconds = max(1, int(cpu_seconds) + 1)
     resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
     error = ffi.new("ms_error *")

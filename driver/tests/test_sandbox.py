@@ -82,7 +82,7 @@ def test_an_attack_on_the_files_is_stopped_named_and_writes_nothing(
     assert run.status == 1, run.out + run.err
     # grade refuses a raw syscall before running it; replay runs it, into the sandbox
     refused = command == "grade" and attack == "RAW_SYSCALL"
-    assert ("calls syscall" if refused else said) in run.out + run.err
+    assert ("calls syscall" if refused else said) in _flat(run.out + run.err)
     time.sleep(0.1 if attack != "DETACHED_CHILD" else 2.5)  # what a grandchild would have done
     assert not target.exists()
     assert _children_of_us() == []
@@ -132,12 +132,70 @@ def test_another_students_file_read_goes_nowhere(attacker, write_trace, tmp_path
     assert SECRET not in run.stdout + run.stderr
 
 
-@pytest.mark.parametrize("attack", ["PIPE_GARBAGE", "ENDLESS_WRITE"])
-def test_garbage_in_the_graders_pipe_is_diagnosed_not_trusted(cli, attacker, write_trace, attack):
+def _flat(text: str) -> str:
+    """Output with its line wrapping undone, for a phrase that may span lines."""
+    return " ".join(text.split())
+
+
+def _grade(cli, source: Path, trace: Path, *extra: object):
+    return cli("grade", source, "--dialect", "classic", "--throughput", "time", "-q", trace, *extra)
+
+
+# Each would raise the grade if the verdict were made in the allocator's process.
+FORGERIES = [
+    ("FORGE_ANSWER", "op 1 (a 1 17): block 1 [heap+0x10"),  # one block, a perfect answer sent
+    ("CHEAT_TIMED", "in the timed passes: op 1 (a 1 17): block 1 [heap+0x10"),
+    ("PATCH_CHECKER", "op 1 (a 1 17): block 1 [heap+0x10"),
+]
+
+
+@pytest.mark.parametrize("attack, said", FORGERIES)
+@pytest.mark.parametrize("command", ["replay", "grade"])
+def test_a_forged_grade_is_caught_and_scores_zero(
+    cli, attacker, write_trace, attack, said, command
+):
+    trace = write_trace("t", TRACE)
+    if command == "replay":
+        run = cli("replay", "-a", attacker(attack), "--dialect", "classic", "-q", trace)
+        assert run.status == 1 and said in _flat(run.out), run.out
+        return
+    run = _grade(cli, attacker(attack), trace)
+    assert run.status == 1, run.out
+    if attack == "PATCH_CHECKER":  # it finds the checker by name: refused before it runs
+        assert "calls dlsym" in _flat(run.out + run.err)
+    else:
+        assert said in _flat(run.out) and "score 0.0 / 100" in _flat(run.out), run.out
+
+
+def test_rewriting_the_heaps_records_leaves_utilization_as_it_was(cli, attacker, write_trace):
+    trace = write_trace("t", TRACE)
+    honest = cli("replay", "-a", attacker("HONEST"), "--dialect", "classic", "-q", trace)
+    forged = cli("replay", "-a", attacker("HIGH_WATER"), "--dialect", "classic", "-q", trace)
+    assert honest.status == forged.status == 0
+    utilization = [line.split()[2] for line in (honest.out, forged.out) for line in
+                   line.splitlines() if line.startswith("t ")]  # fmt: skip
+    assert utilization[0] == utilization[1] != "-"
+
+
+def test_a_slowed_clock_is_caught_by_the_kernels_count(cli, attacker, write_trace):
+    ops = 100000  # passes long enough that the count's slack (50 us a pass) is small beside them
+    big = "".join(f"a {i} {16 + i % 64}\n" for i in range(ops))
+    trace = write_trace("big", big + "".join(f"f {i}\n" for i in range(ops)))
+    run = cli("replay", "-a", attacker("FAKE_CLOCK"), "--dialect", "classic", "-q", trace)
+    assert run.status == 1 and "the timing was tampered with" in _flat(run.out), run.out
+    honest = cli("replay", "-a", attacker("HONEST"), "--dialect", "classic", "-q", trace)
+    assert honest.status == 0, honest.out
+
+
+def test_the_graders_pipe_is_out_of_the_allocators_reach(cli, attacker, write_trace):
+    # The agent holds no descriptor of the grader's: what it writes goes nowhere, and an
+    # endless write is a hang like any other.
     start = time.monotonic()
-    run = replay(cli, attacker(attack), write_trace("t", TRACE), "--timeout", "60")
-    assert run.status == 1 and "wrote garbage into the grader's pipe" in run.out
-    assert time.monotonic() - start < 30  # stopped at the answer's size limit, not the time
+    run = replay(cli, attacker("ENDLESS_WRITE"), write_trace("t", TRACE))
+    assert run.status == 1 and "hung: stopped at op 1 (a 1 17)" in _flat(run.out), run.out
+    assert time.monotonic() - start < 30
+    garbage = replay(cli, attacker("PIPE_GARBAGE"), write_trace("t", TRACE))
+    assert garbage.status == 0, garbage.out
 
 
 def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace, monkeypatch):

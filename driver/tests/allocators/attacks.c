@@ -3,11 +3,15 @@
  * per build: the test compiles it with -DATTACK=<name> (prepended as a
  * #define) and ATTACK_PATH / ATTACK_PORT where the attack needs them. Every
  * attack must be stopped and named, and leave the machine as it was
- * (driver/tests/test_sandbox.py).
+ * (driver/tests/test_sandbox.py). ATTACK HONEST (0) attacks nothing: the
+ * baseline a forgery is compared with.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
@@ -18,12 +22,14 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "memlib.h"
 #include "mm.h"
 
 /* Macros, not an enum: #if compares numbers, and an enum constant there is 0. */
+#define HONEST 0
 #define CONSTRUCTOR_WRITE 1 /* a constructor creates a file, before any mm_ call */
 #define RUN_PROGRAM 2       /* system("touch ATTACK_PATH") */
 #define CONNECT 3           /* a TCP connection to 127.0.0.1:ATTACK_PORT */
@@ -37,6 +43,16 @@
 #define MEMORY_BOMB 11      /* touches a GiB outside the heap */
 #define EXIT_EARLY 12       /* _exit(0) in the middle of the trace */
 #define READ_AND_PRINT 13   /* reads another student's file and prints it */
+/* Forged grades: each would raise the grade if the verdict were made in the allocator's process. */
+#define FORGE_ANSWER                                                                               \
+    14                /* one block for every call, and a well-formed perfect result sent down      \
+                         every descriptor */
+#define HIGH_WATER 15 /* rewrites memlib's record of the heap's size to 16 bytes */
+#define CHEAT_TIMED                                                                                \
+    16                   /* correct until the third mm_init, then one block for every call:        \
+                            the passes that are timed, not checked */
+#define FAKE_CLOCK 17    /* patches the engine's clock_gettime to run 10 times slow */
+#define PATCH_CHECKER 18 /* patches the engine's checker to say yes, then one block for all */
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -105,11 +121,130 @@ static void attack(void) {
 #endif
 }
 
-static int calls;
+#if ATTACK == HIGH_WATER || ATTACK == FAKE_CLOCK
+/* The writable segments of the loaded library whose name holds `name`, for `visit`. */
+typedef struct {
+    const char *name;
+    void (*visit)(struct dl_phdr_info *info);
+} library_visit;
+
+static int visit_library(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    library_visit *want = data;
+    if (info->dlpi_name != NULL && strstr(info->dlpi_name, want->name) != NULL)
+        want->visit(info);
+    return 0;
+}
+
+static void on_library(const char *name, void (*visit)(struct dl_phdr_info *)) {
+    library_visit want = {name, visit};
+    dl_iterate_phdr(visit_library, &want);
+}
+#endif
+
+#if ATTACK == HIGH_WATER
+/* Every word of the heap library's data that holds the heap's size now says 16 bytes. */
+static void shrink_records(struct dl_phdr_info *info) {
+    size_t size = mem_heapsize();
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+            continue;
+        size_t *word = (size_t *)((info->dlpi_addr + ph->p_vaddr + 7) & ~(uintptr_t)7);
+        size_t *end = (size_t *)(info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
+        for (; word + 1 <= end; word++)
+            if (*word == size && size > 16)
+                *word = 16;
+    }
+}
+#endif
+
+#if ATTACK == FAKE_CLOCK
+/* clock_gettime as the engine will see it: time passing at a tenth of its speed. */
+static int slow_clock(clockid_t clock, struct timespec *out) {
+    static double first = -1;
+    struct timespec now;
+    int rc = clock_gettime(clock, &now);
+    double t = (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+    if (first < 0)
+        first = t;
+    t = first + (t - first) / 10;
+    out->tv_sec = (time_t)t;
+    out->tv_nsec = (long)((t - (double)out->tv_sec) * 1e9);
+    return rc;
+}
+
+/* Point the engine library's PLT slot for clock_gettime at slow_clock. */
+static void patch_clock(struct dl_phdr_info *info) {
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    uintptr_t rela = 0, relsz = 0, symtab = 0, strtab = 0;
+    for (; dyn != NULL && dyn->d_tag != DT_NULL; dyn++) {
+        uintptr_t value = dyn->d_un.d_ptr;
+        if (dyn->d_tag == DT_JMPREL)
+            rela = value;
+        else if (dyn->d_tag == DT_PLTRELSZ)
+            relsz = value;
+        else if (dyn->d_tag == DT_SYMTAB)
+            symtab = value;
+        else if (dyn->d_tag == DT_STRTAB)
+            strtab = value;
+    }
+    uintptr_t base = info->dlpi_addr;
+    if (rela < base) { /* not relocated in place */
+        rela += base;
+        symtab += base;
+        strtab += base;
+    }
+    for (const ElfW(Rela) *r = (const ElfW(Rela) *)rela; (uintptr_t)(r + 1) <= rela + relsz; r++) {
+        const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab + ELF64_R_SYM(r->r_info);
+        if (strcmp((const char *)strtab + sym->st_name, "clock_gettime") != 0)
+            continue;
+        void **slot = (void **)(base + r->r_offset);
+        uintptr_t page = (uintptr_t)slot & ~(uintptr_t)4095;
+        mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
+        *slot = (void *)slow_clock;
+    }
+}
+#endif
+
+#if ATTACK == PATCH_CHECKER
+/* The engine's checkers, wherever this process has them, now answer true at once. */
+static void patch_checkers(void) {
+    static const unsigned char yes[] = {0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3}; /* mov eax,1; ret */
+    const char *names[] = {"ms_replay_checked", "ms_verify_pointers"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        unsigned char *code = dlsym(RTLD_DEFAULT, names[i]);
+        if (code == NULL)
+            continue;
+        uintptr_t page = (uintptr_t)code & ~(uintptr_t)4095;
+        if (mprotect((void *)page, 8192, PROT_READ | PROT_WRITE | PROT_EXEC) == 0)
+            memcpy(code, yes, sizeof yes);
+    }
+}
+#endif
+
+static int calls, inits;
 
 int mm_init(void) {
     calls = 0;
+    inits++;
+#if ATTACK == FAKE_CLOCK
+    on_library("libmscore", patch_clock);
+#elif ATTACK == PATCH_CHECKER
+    patch_checkers();
+#endif
     return 0;
+}
+
+/* The one block a forger hands out for every request. */
+static void *one_block(void) {
+    static char *block;
+    if (block == NULL)
+        block = (char *)mem_heap_lo() + 16;
+    return block;
 }
 
 void *mm_malloc(size_t size) {
@@ -118,9 +253,25 @@ void *mm_malloc(size_t size) {
 #if ATTACK == EXIT_EARLY
     if (calls == 3)
         _exit(0);
+#elif ATTACK == FORGE_ANSWER
+    write_everywhere("{\"result\": {\"allocator\": \"a.c\", \"trace\": \"t\", \"valid\": true, "
+                     "\"utilization\": 0.995}}");
+    if (mem_heapsize() == 0)
+        mem_sbrk(4096);
+    return one_block();
+#elif ATTACK == CHEAT_TIMED || ATTACK == PATCH_CHECKER
+    if (ATTACK == PATCH_CHECKER || inits >= 3) {
+        if (mem_heapsize() == 0)
+            mem_sbrk(4096);
+        return one_block();
+    }
 #endif
     size_t rounded = (size + 15) & ~(size_t)15;
     char *p = mem_sbrk((intptr_t)(rounded + 16));
+#if ATTACK == HIGH_WATER
+    if (inits <= 2) /* the checked passes, where utilization is measured */
+        on_library("libmsheap", shrink_records);
+#endif
     return p == (void *)-1 ? NULL : p + 16;
 }
 

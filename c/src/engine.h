@@ -1,0 +1,17 @@
+/*
+ * engine.h - what the replay engine (replay.c) lends the remote agent (remote.c): calling a
+ * student's mm_init and heap checker through their real types, so that both processes call
+ * them exactly alike.
+ */
+#ifndef MALLOCSIM_ENGINE_H
+#define MALLOCSIM_ENGINE_H
+
+#include "mallocsim.h"
+
+/* mm_init's status: the classic dialect's int; the cmu dialect's bool as 1 or 0. */
+int64_t engine_init(const ms_allocator *alloc);
+/* Whether the heap checker says the heap is consistent; `index`, the op just run, is the cmu
+   checker's argument (a line number for its messages). */
+bool engine_checkheap(const ms_allocator *alloc, uint64_t index);
+
+#endif /* MALLOCSIM_ENGINE_H */

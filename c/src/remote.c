@@ -1,0 +1,535 @@
+/*
+ * remote.c - a student's allocator in a process of its own, and the grader that checks it.
+ *
+ * Nothing a student's code writes can change a verdict if the verdict is made where it cannot
+ * write. The grader (this engine: the checker, the heap's break, the clock that bounds the
+ * timing) keeps its own process; the allocator runs in another, the agent, forked after the heap
+ * was shared (memlib's mem_share: a memfd at the same address in both) and sandboxed before it
+ * loads the code. The two share only the heap's pages and one link:
+ *
+ *   checked passes  the engine runs here; each allocator call (mm_init, malloc, free, realloc,
+ *                   calloc, the heap checker) is a request the agent answers with the call's
+ *                   result. The agent's mem_sbrk is asked of this process (memlib follows), so
+ *                   the break and the high-water mark utilization is computed from are ours,
+ *                   and the heap file is never longer than the break (rounded up to a page): a
+ *                   byte past it is not memory. Payloads are filled and checked through this
+ *                   process's own view of the pages.
+ *   timed passes    run by the agent's engine on its own (asking for each op would be what got
+ *                   timed), within a heap the grader grants. At each pass's start and end the
+ *                   agent stops and waits: the grader reads the agent's CPU clock from the
+ *                   kernel and, at the end, copies the pass's log (every pointer it returned)
+ *                   and checks it as a checked pass would, minus payloads. A pass that returned
+ *                   one pointer for everything fails here; a pass that claims less time than
+ *                   the kernel counted for it is reported as tampered timing.
+ *
+ * Turns: one futex word says whose move it is; the mover writes its request or answer, hands
+ * the turn over and waits (spinning briefly, then sleeping). Everything the agent writes is
+ * read once, as data: a pointer the checker verifies, a status the engine judges. An agent that
+ * writes what no agent of ours would (an unknown move, a pass out of order) is marked
+ * MS_LINK_VIOLATED, its answers void. An agent that dies is died of: the grader ends the same
+ * way (signal or status), so the process watching the grader (isolate.py) reports the death as
+ * it would have reported the allocator's in one process, with the op and pass the shared
+ * progress words hold. The agent dies with the grader (PR_SET_PDEATHSIG).
+ *
+ * One link at a time per process: the stubs the engine calls have the allocator's signatures,
+ * no context argument, so they find the link in this file's state.
+ */
+#include "engine.h"
+#include "mallocsim.h"
+#include "memlib.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum turn { TURN_GRADER = 0, TURN_AGENT = 1 };
+
+enum call {
+    CALL_INIT = 1,
+    CALL_MALLOC,
+    CALL_FREE,
+    CALL_REALLOC,
+    CALL_CALLOC,
+    CALL_CHECKHEAP,
+    CALL_TIMED
+};
+
+enum move { MOVE_READY = 1, MOVE_REFUSED, MOVE_ANSWER, MOVE_SBRK, MOVE_PASS_START, MOVE_PASS_END };
+
+enum { HAS_CALLOC = 1, HAS_CHECKHEAP = 2 };
+
+/* A pass's CPU time may exceed the time the agent's own clock gave it by the cost of the two
+   stops around it (a futex wake, a spin or a sleep, a clock read: 3 us measured on an idle
+   machine, 21 on a loaded one) and the clock's jitter; past this, the time was tampered with. A
+   pass much shorter than the slack is verified only as far as the slack goes. */
+static const double TIMING_SLACK_SECONDS = 50e-6;
+static const double TIMING_SLACK_RATIO = 1.10;
+
+enum { SPINS = 4000, WAIT_NANOSECONDS = 10 * 1000 * 1000 };
+
+struct ms_link {
+    _Atomic uint32_t turn;  /* TURN_*: whose move it is (a futex word) */
+    uint32_t call;          /* the grader's request, CALL_* */
+    uint32_t move;          /* the agent's move, MOVE_* */
+    uint32_t pass;          /* MOVE_PASS_*: the pass */
+    uint64_t arg[2];        /* the request's arguments */
+    uint64_t brk;           /* the grader's break, sent with every request */
+    uint64_t answer;        /* MOVE_ANSWER: the result; MOVE_SBRK: the increment */
+    double seconds;         /* MOVE_PASS_END: the agent's clock for the pass */
+    int32_t dialect;        /* MOVE_READY: the allocator's dialect */
+    uint32_t has;           /* MOVE_READY: HAS_* */
+    uint32_t checked_kind;  /* the checkheap kind, as loaded */
+    int status;             /* MS_LINK_*, the grader's verdict on the agent */
+    char message[512];      /* the checker's message; why loading failed; the verdict's line */
+    ms_timed_options timed; /* CALL_TIMED: the passes asked for */
+    ms_timed_result timed_result; /* CALL_TIMED: the agent's account of a failure */
+    uint64_t num_ops;             /* entries in log */
+    uint32_t num_ids;             /* entries in scratch */
+    uint32_t max_passes;          /* entries in seconds */
+    size_t bytes;                 /* the mapping's size */
+    uintptr_t *log;               /* the pass's pointers, one per op (inside this mapping) */
+    void **scratch;               /* the agent's per-id pointers (inside this mapping) */
+    double *pass_seconds;         /* the agent's pass times (inside this mapping) */
+};
+
+/* This process's side of the one link in use. */
+static struct {
+    ms_link *link;
+    pid_t agent; /* the grader: the agent's pid; 0 in the agent */
+    clockid_t agent_clock;
+    const ms_allocator *alloc; /* the agent: the student's table */
+    const ms_trace *trace;     /* the agent: the trace it times */
+} side;
+
+/* ------------------------------------------------------------- turns */
+
+static void futex(_Atomic uint32_t *word, int op, uint32_t value, const struct timespec *timeout) {
+    syscall(SYS_futex, (uint32_t *)word, op, value, timeout, NULL, 0);
+}
+
+static void hand_over(ms_link *link, uint32_t to) {
+    atomic_store(&link->turn, to);
+    futex(&link->turn, FUTEX_WAKE, 1, NULL);
+}
+
+/* The grader saw its agent die: end this process the same way (see the banner). */
+static _Noreturn void die_as(int status) {
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        signal(sig, SIG_DFL);
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
+        sigprocmask(SIG_UNBLOCK, &only, NULL);
+        raise(sig);
+    }
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+/* Wait until it is `mine` to move, spinning `spins` times before sleeping. The grader looks for
+   its agent's death every wait. */
+static void wait_turn(ms_link *link, uint32_t mine, int spins) {
+    for (int i = 0; i < spins; i++)
+        if (atomic_load_explicit(&link->turn, memory_order_acquire) == mine)
+            return;
+    const struct timespec wait = {0, WAIT_NANOSECONDS};
+    while (atomic_load_explicit(&link->turn, memory_order_acquire) != mine) {
+        futex(&link->turn, FUTEX_WAIT, mine ^ 1u, side.agent > 0 ? &wait : NULL);
+        int status;
+        if (side.agent > 0 && atomic_load(&link->turn) != mine &&
+            waitpid(side.agent, &status, WNOHANG) == side.agent)
+            die_as(status);
+    }
+}
+
+/* ------------------------------------------------------------ the link */
+
+static size_t align_up(size_t n) { return (n + 15) / 16 * 16; }
+
+ms_link *ms_link_create(const ms_trace *trace, uint32_t max_passes, ms_error *err) {
+    memset(err, 0, sizeof *err);
+    size_t head = align_up(sizeof(ms_link));
+    size_t log = align_up((size_t)trace->num_ops * sizeof(uintptr_t));
+    size_t scratch = align_up(((size_t)trace->num_ids + 1) * sizeof(void *));
+    size_t seconds = align_up(((size_t)max_passes + 1) * sizeof(double));
+    size_t bytes = head + log + scratch + seconds;
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        snprintf(err->message, sizeof err->message, "no memory for the agent's link: %s",
+                 strerror(errno));
+        return NULL;
+    }
+    ms_link *link = (ms_link *)p;
+    memset(link, 0, sizeof *link);
+    link->bytes = bytes;
+    link->num_ops = trace->num_ops;
+    link->num_ids = trace->num_ids;
+    link->max_passes = max_passes;
+    link->log = (uintptr_t *)(p + head);
+    link->scratch = (void **)(p + head + log);
+    link->pass_seconds = (double *)(p + head + log + scratch);
+    atomic_store(&link->turn, TURN_AGENT); /* the agent moves first: ready, or refused */
+    return link;
+}
+
+void ms_link_destroy(ms_link *link) {
+    if (link != NULL)
+        munmap(link, link->bytes);
+}
+
+int ms_link_status(const ms_link *link) { return link->status; }
+
+const char *ms_link_message(const ms_link *link) { return link->message; }
+
+/* The grader's verdict that the agent broke the protocol (or its timing): its answers are void,
+   the agent is stopped. */
+__attribute__((format(printf, 3, 4))) static void condemn(ms_link *link, int status,
+                                                          const char *fmt, ...) {
+    if (link->status != MS_LINK_OK)
+        return;
+    link->status = status;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(link->message, sizeof link->message, fmt, args);
+    va_end(args);
+    if (side.agent > 0)
+        kill(side.agent, SIGKILL);
+}
+
+/* ------------------------------------------------------------ the agent */
+
+void ms_agent_begin(void) {
+    pid_t grader = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != grader) /* the grader died before the line above */
+        _exit(1);
+}
+
+void ms_agent_refuse(ms_link *link, const char *why) {
+    snprintf(link->message, sizeof link->message, "%s", why);
+    link->move = MOVE_REFUSED;
+    hand_over(link, TURN_GRADER);
+    _exit(0);
+}
+
+/* memlib's mem_sbrk, in the agent: the grader moves the break. */
+static void *ask_grader(intptr_t incr) {
+    ms_link *link = side.link;
+    link->answer = (uint64_t)incr;
+    link->move = MOVE_SBRK;
+    hand_over(link, TURN_GRADER);
+    wait_turn(link, TURN_AGENT, SPINS);
+    return (void *)(uintptr_t)link->answer;
+}
+
+/* The engine's pass boundaries, in the agent: stop, and let the grader look. */
+static void at_boundary(void *context, uint32_t pass, bool ended, double seconds) {
+    ms_link *link = context;
+    link->pass = pass;
+    link->seconds = seconds;
+    link->move = ended ? MOVE_PASS_END : MOVE_PASS_START;
+    hand_over(link, TURN_GRADER);
+    wait_turn(link, TURN_AGENT, SPINS); /* a sleep's wake-up costs more CPU than the spin */
+}
+
+static uint64_t agent_timed(ms_link *link) {
+    ms_timed_options options = link->timed;
+    options.log = link->log;
+    options.boundary = at_boundary;
+    options.context = link;
+    options.scratch = link->scratch;
+    if (options.max_passes > link->max_passes)
+        options.max_passes = link->max_passes;
+    mem_follow_within((size_t)link->arg[0]);
+    uint32_t passes =
+        ms_replay_timed(side.trace, side.alloc, &options, link->pass_seconds, &link->timed_result);
+    mem_follow(ask_grader);
+    return passes;
+}
+
+static uint64_t agent_call(ms_link *link) {
+    const ms_allocator *alloc = side.alloc;
+    uint64_t a = link->arg[0], b = link->arg[1];
+    switch (link->call) {
+    case CALL_INIT:
+        return (uint64_t)engine_init(alloc);
+    case CALL_MALLOC:
+        return (uintptr_t)alloc->malloc((size_t)a);
+    case CALL_FREE:
+        alloc->free((void *)(uintptr_t)a);
+        return 0;
+    case CALL_REALLOC:
+        return (uintptr_t)alloc->realloc((void *)(uintptr_t)a, (size_t)b);
+    case CALL_CALLOC:
+        return (uintptr_t)alloc->calloc((size_t)a, (size_t)b);
+    case CALL_CHECKHEAP: {
+        bool fine = engine_checkheap(alloc, a);
+        const char *said = alloc->checkheap_message != NULL ? alloc->checkheap_message() : NULL;
+        snprintf(link->message, sizeof link->message, "%s", said != NULL ? said : "");
+        return fine;
+    }
+    case CALL_TIMED:
+        return agent_timed(link);
+    default: /* no request of ours */
+        _exit(1);
+    }
+}
+
+void ms_agent_serve(ms_link *link, const ms_allocator *alloc, const ms_trace *trace) {
+    side.link = link;
+    side.alloc = alloc;
+    side.trace = trace;
+    mem_follow(ask_grader);
+    link->dialect = alloc->dialect;
+    link->has =
+        (alloc->calloc != NULL ? HAS_CALLOC : 0) | (alloc->checkheap != NULL ? HAS_CHECKHEAP : 0);
+    link->move = MOVE_READY;
+    for (;;) {
+        hand_over(link, TURN_GRADER);
+        wait_turn(link, TURN_AGENT, SPINS);
+        mem_follow_brk((size_t)link->brk);
+        uint64_t answer = agent_call(link);
+        link->answer = answer;
+        link->move = MOVE_ANSWER;
+    }
+}
+
+/* ----------------------------------------------------------- the grader */
+
+/* memlib's answer to the agent's mem_sbrk, from this process's heap. */
+static void serve_sbrk(ms_link *link) {
+    void *old = mem_sbrk((intptr_t)link->answer);
+    link->answer = (uint64_t)(uintptr_t)old;
+}
+
+/* Send a request and wait for its answer, serving the agent's mem_sbrk calls in between. */
+static uint64_t request(uint32_t call, uint64_t a, uint64_t b) {
+    ms_link *link = side.link;
+    if (link->status != MS_LINK_OK)
+        return 0;
+    link->call = call;
+    link->arg[0] = a;
+    link->arg[1] = b;
+    link->brk = mem_heapsize();
+    hand_over(link, TURN_AGENT);
+    for (;;) {
+        wait_turn(link, TURN_GRADER, SPINS);
+        uint32_t move = link->move;
+        if (move == MOVE_ANSWER)
+            return link->answer;
+        if (move != MOVE_SBRK) {
+            condemn(link, MS_LINK_VIOLATED,
+                    "the allocator's process broke the grader's protocol (move %u during a call)",
+                    move);
+            return 0;
+        }
+        serve_sbrk(link);
+        hand_over(link, TURN_AGENT);
+    }
+}
+
+static int stub_init_int(void) { return (int)(int64_t)request(CALL_INIT, 0, 0); }
+static bool stub_init_bool(void) { return request(CALL_INIT, 0, 0) != 0; }
+static void *stub_malloc(size_t size) { return (void *)(uintptr_t)request(CALL_MALLOC, size, 0); }
+static void stub_free(void *ptr) { request(CALL_FREE, (uintptr_t)ptr, 0); }
+static void *stub_realloc(void *ptr, size_t size) {
+    return (void *)(uintptr_t)request(CALL_REALLOC, (uintptr_t)ptr, size);
+}
+static void *stub_calloc(size_t count, size_t size) {
+    return (void *)(uintptr_t)request(CALL_CALLOC, count, size);
+}
+/* The engine calls this with its own argument for the dialect; the agent recomputes it. */
+static int stub_checkheap(int arg) { return request(CALL_CHECKHEAP, (uint64_t)arg, 0) != 0; }
+/* The agent's message, copied and ended here: it may rewrite its own copy at any time. */
+static const char *stub_checkheap_message(void) {
+    static char said[sizeof side.link->message];
+    memcpy(said, side.link->message, sizeof said);
+    said[sizeof said - 1] = '\0';
+    return said;
+}
+
+bool ms_link_attach(ms_link *link, int agent_pid, ms_allocator *out) {
+    side.link = link;
+    side.agent = agent_pid;
+    if (clock_getcpuclockid(agent_pid, &side.agent_clock) != 0)
+        side.agent_clock = CLOCK_MONOTONIC; /* never on Linux; a wall clock still bounds */
+    wait_turn(link, TURN_GRADER, SPINS);
+    if (link->move == MOVE_REFUSED) {
+        link->message[sizeof link->message - 1] = '\0';
+        link->status = MS_LINK_LOAD_FAILED;
+        return false;
+    }
+    if (link->move != MOVE_READY) {
+        condemn(link, MS_LINK_VIOLATED,
+                "the allocator's process broke the grader's protocol "
+                "(move %u instead of ready)",
+                link->move);
+        return false;
+    }
+    int dialect = link->dialect == MS_DIALECT_CMU ? MS_DIALECT_CMU : MS_DIALECT_CLASSIC;
+    *out = (ms_allocator){
+        .dialect = dialect,
+        .init = dialect == MS_DIALECT_CMU ? (void *)(uintptr_t)stub_init_bool
+                                          : (void *)(uintptr_t)stub_init_int,
+        .malloc = stub_malloc,
+        .free = stub_free,
+        .realloc = stub_realloc,
+        .calloc = (link->has & HAS_CALLOC) ? stub_calloc : NULL,
+        .checkheap = (link->has & HAS_CHECKHEAP) ? stub_checkheap : NULL,
+        .checkheap_kind = MS_CHECKHEAP_INT,
+        .checkheap_message = stub_checkheap_message,
+    };
+    return true;
+}
+
+static double agent_cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(side.agent_clock, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The grader's view of the timed passes as they run. */
+typedef struct {
+    ms_link *link;
+    const ms_trace *trace;
+    const ms_check_options *check;
+    uint64_t granted;
+    double started;       /* the agent's CPU clock when the running pass started */
+    uint32_t passes;      /* timed passes seen to end, checked */
+    double claimed;       /* the seconds the agent claimed for them */
+    double counted;       /* the CPU seconds the kernel counted for them */
+    double *pass_seconds; /* the caller's room */
+    ms_timed_result *result;
+} timed_watch;
+
+/* A pass ended: check its pointers and note its times; false when it failed the check. */
+static bool pass_ended(timed_watch *w) {
+    ms_link *link = w->link;
+    double counted = agent_cpu_seconds() - w->started;
+    uint32_t pass = link->pass;
+    double seconds = link->seconds;
+    /* The log is copied before it is read: the agent shares it, and a check must not race. */
+    size_t bytes = (size_t)w->trace->num_ops * sizeof(uintptr_t);
+    uintptr_t *log = malloc(bytes > 0 ? bytes : 1);
+    ms_check_result check;
+    if (log == NULL) {
+        condemn(link, MS_LINK_VIOLATED, "out of memory to check a timed pass");
+        return false;
+    }
+    memcpy(log, link->log, bytes);
+    bool valid =
+        ms_verify_pointers(w->trace, log, w->check, (uintptr_t)mem_heap_lo(), w->granted, &check);
+    free(log);
+    if (!valid) {
+        ms_timed_result *r = w->result;
+        r->failure = check.failure;
+        r->failure.timed_pass = pass;
+        snprintf(r->error, sizeof r->error, "%s", check.error);
+        return false;
+    }
+    if (pass == 0) /* the untimed warm-up pass of carried passes */
+        return true;
+    if (w->passes >= link->max_passes || pass != w->passes + 1) {
+        condemn(link, MS_LINK_VIOLATED,
+                "the allocator's process broke the grader's protocol (pass %u out of order)", pass);
+        return false;
+    }
+    w->pass_seconds[w->passes++] = seconds;
+    w->claimed += seconds;
+    w->counted += counted;
+    return true;
+}
+
+uint32_t ms_link_timed(ms_link *link, const ms_trace *trace, const ms_timed_options *options,
+                       const ms_check_options *check, double *pass_seconds,
+                       ms_timed_result *result) {
+    memset(result, 0, sizeof *result);
+    result->failure = (ms_failure){.kind = MS_FAIL_NONE,
+                                   .timed_pass = MS_PASS_NONE,
+                                   .op = MS_NO_OP,
+                                   .block = MS_ID_NULL,
+                                   .other = MS_ID_NULL};
+    timed_watch w = {.link = link,
+                     .trace = trace,
+                     .check = check,
+                     .granted = mem_limit(),
+                     .pass_seconds = pass_seconds,
+                     .result = result};
+    if (link->status != MS_LINK_OK || !mem_share_grant(w.granted))
+        return 0;
+    link->timed = *options;
+    link->timed.log = NULL;
+    link->timed.boundary = NULL;
+    link->timed.context = NULL;
+    link->timed.scratch = NULL;
+    link->call = CALL_TIMED;
+    link->arg[0] = w.granted;
+    link->brk = 0;
+    hand_over(link, TURN_AGENT);
+    for (;;) {
+        wait_turn(link, TURN_GRADER, SPINS);
+        uint32_t move = link->move;
+        if (move == MOVE_PASS_START) {
+            w.started = agent_cpu_seconds();
+        } else if (move == MOVE_PASS_END) {
+            if (!pass_ended(&w)) {
+                kill(side.agent, SIGKILL);
+                return 0;
+            }
+        } else if (move == MOVE_ANSWER) {
+            break;
+        } else {
+            condemn(link, MS_LINK_VIOLATED,
+                    "the allocator's process broke the grader's protocol (move %u in a timed pass)",
+                    move);
+            return 0;
+        }
+        hand_over(link, TURN_AGENT);
+    }
+    uint64_t passes = link->answer;
+    if (passes == 0) { /* the agent's account of its own failure: it can only hurt it */
+        *result = link->timed_result;
+        result->error[sizeof result->error - 1] = '\0';
+        result->passes = 0;
+        return 0;
+    }
+    if (passes != w.passes) {
+        condemn(link, MS_LINK_VIOLATED,
+                "the allocator's process claimed %llu timed passes; the grader saw %u end",
+                (unsigned long long)passes, w.passes);
+        return 0;
+    }
+    if (w.counted > w.claimed * TIMING_SLACK_RATIO + TIMING_SLACK_SECONDS * w.passes) {
+        condemn(link, MS_LINK_TIMING,
+                "the timed passes claimed %.6f s, but the kernel counted %.6f s of CPU time in "
+                "them: the timing was tampered with",
+                w.claimed, w.counted);
+        return 0;
+    }
+    result->passes = w.passes;
+    return w.passes;
+}
+
+void ms_link_stop(ms_link *link) {
+    (void)link;
+    if (side.agent <= 0)
+        return;
+    kill(side.agent, SIGKILL); /* it has nothing left to say, and no say in how it ends */
+    int status;
+    waitpid(side.agent, &status, 0);
+    side.agent = 0;
+}
