@@ -13,8 +13,9 @@ row's identity: trace, bound) is kept in every block and the others are dealt
 into as many blocks as it takes, one under the other (allocator groups
 stacked); a block still too wide, and a table without groups, puts each row's
 first cell on a line of its own above the row's figures. `fit` wraps prose
-lines at spaces, so that notes fit as well. Nothing is ever cut: a single
-word longer than the width (a long path) is left whole.
+lines at spaces, so that notes fit as well, but leaves a failure's line
+whole (it is searched for and copied as one record). Nothing is ever cut: a
+single word longer than the width (a long path) is left whole.
 """
 
 from __future__ import annotations
@@ -60,18 +61,37 @@ def widest(text: str) -> int:
     return max((len(line) for line in text.splitlines()), default=0)
 
 
-def fit(text: str, width: int | None = WIDTH) -> str:
+# Sections whose lines are diagnostics: each is one record (a file, a line, an
+# op, what was wrong) that people search for and copy whole, so fit leaves
+# them unwrapped (a long path does not fit 80 columns anyway).
+WHOLE_SECTIONS = ("Failures:", "Out of memory", "Notes:")
+LABEL_GAP = "   "  # what sets a label apart from its value in a line (grade's score)
+
+
+def fit(text: str, width: int | None = WIDTH, whole: Sequence[str] = WHOLE_SECTIONS) -> str:
     """`text` with every line longer than `width` wrapped at spaces, the rest
     of it indented two more than the line was; None leaves it as it is. A
-    word longer than the width stays whole."""
+    line laid out as "label   value" is broken after its label first, the
+    value indented below, when the value then fits. A word longer than the
+    width stays whole, and so do the indented lines under a heading that
+    starts with one of `whole` (the failures, a grade's notes)."""
     if width is None:
         return text
     out: list[str] = []
+    keep = False
     for line in text.splitlines():
-        if len(line) <= width:
+        if not line.startswith(" "):
+            keep = line.startswith(tuple(whole))
+        if len(line) <= width or (keep and line.startswith(" ")):
             out.append(line)
             continue
         indent = line[: len(line) - len(line.lstrip(" "))]
+        label, gap, value = line.strip().partition(LABEL_GAP)
+        if gap:  # "label   value (why)": the value whole on a line of its own, if it fits
+            value = value.lstrip(" ")
+            if len(indent) + 4 + len(value) <= width:
+                out += [indent + label, indent + "    " + value]
+                continue
         out += textwrap.wrap(
             line.strip(),
             width,
