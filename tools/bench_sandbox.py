@@ -3,9 +3,11 @@
     python tools/bench_sandbox.py MM_C TRACE_DIR [ROUNDS]
 
 Replays one student-style mm.c on a folder of CS:APP traces, checked and timed
-as a grade does, each trace in its own child, once in sandboxed children and
-once in plain ones, alternating for ROUNDS rounds (5) so that a change of load
-falls on both; prints the median and range of each, and the ratios.
+as a grade does, each trace in its own child, once graded from outside a
+sandboxed agent (remote.py) and once in plain children, alternating for ROUNDS
+rounds (5) so that a change of load falls on both; prints the median and range
+of each, the ratios, and whether every trace's utilization was the same both
+ways (it must be: the grade may not depend on where the code ran).
 """
 
 from __future__ import annotations
@@ -20,16 +22,21 @@ from mallocsim.allocators import resolve
 from mallocsim.config import for_lab
 from mallocsim.grading import plan, replay_options
 
+UTILIZATIONS: dict[bool, set[tuple]] = {True: set(), False: set()}
+
 
 def one_run(spec, traces, options, sandboxed: bool) -> tuple[float, float]:  # noqa: ANN001
     """(wall seconds for every trace, timed Kops/s over them)."""
     isolate.untrusted = lambda _spec: sandboxed  # what replay_isolated asks
     start, ops, seconds = time.monotonic(), 0, 0.0
+    utilizations = []
     for trace in traces:
         result = isolate.replay_isolated(trace, spec, options, 60.0)
         if not result.valid:
             sys.exit(f"bench_sandbox: {result.error}")
         ops, seconds = ops + result.ops, seconds + (result.seconds or 0.0)
+        utilizations.append((result.heap_size, result.peak_payload))
+    UTILIZATIONS[sandboxed].add(tuple(utilizations))
     return time.monotonic() - start, ops / seconds / 1e3
 
 
@@ -59,6 +66,10 @@ def main() -> None:
     wall = [statistics.median(w for w, _ in runs[s]) for s in (True, False)]
     kops = [statistics.median(k for _, k in runs[s]) for s in (True, False)]
     print(f"  on / off: wall {wall[0] / wall[1]:.3f}, timed Kops/s {kops[0] / kops[1]:.3f}")
+    same = len(UTILIZATIONS[True]) == 1 and UTILIZATIONS[True] == UTILIZATIONS[False]
+    print(f"  every trace's heap and peak payload the same in every run: {'yes' if same else 'NO'}")
+    if not same:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@
  *
  * A heap another process must see (mem_share) is a memfd mapped shared, at the same address in
  * every process forked after: the grader's checker reads and writes the very pages a sandboxed
- * allocator uses. Its owner keeps the file no longer than the break, rounded up to a page, so a
- * byte past what the driver granted is not memory at all (SIGBUS). The sandboxed process follows
+ * allocator uses. Its owner keeps the file no longer than the run's high-water mark (the first
+ * run's: a reset zeroes the pages but keeps the size), rounded up to a page, so a byte past what
+ * the driver granted is not memory at all (SIGBUS). The sandboxed process follows
  * (mem_follow): each of its mem_sbrk calls is asked of the owner, whose break, high-water mark and
  * limit are the only ones that count; or it moves its break itself within a size the owner
  * granted (mem_follow_within), for timed passes, where asking would be what gets timed.
@@ -25,6 +26,7 @@
 #include "memlib.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -203,9 +205,10 @@ void mem_reset(void) {
     if (high_water > touched)
         touched = high_water;
     if (share.fd >= 0) {
-        /* A shared heap's pages belong to its file: emptying it zeroes them for every process. */
-        if (ftruncate(share.fd, 0) == 0)
-            share.file_bytes = 0;
+        /* A shared heap's pages belong to its file: punching them out zeroes them for every
+           process. The file keeps its size, so that an allocator still holding pointers into
+           the last run reads zeros, as on a private heap, and is caught not resetting. */
+        fallocate(share.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)share.file_bytes);
     } else if (heap_start != NULL && touched > 0) {
         /* Give the pages back: the next run starts on zeroed, uncommitted memory. */
         size_t page = mem_pagesize();
