@@ -286,7 +286,7 @@ def test_heap_maps_cover_the_whole_trace_side_by_side():
     lines += ["a 0 1048576"]
     trace = parse_trace_text("\n".join(lines) + "\n", "long")
     maps = []
-    for name in ("implicit", "segfit"):
+    for name in ("explicit", "segfit"):
         with LoadedAllocator(resolve(name)) as alloc:
             maps.append(collect(trace, alloc))
     assert [m.ops for m in maps] == [trace.num_ops] * 2 == [60_001] * 2
@@ -294,7 +294,7 @@ def test_heap_maps_cover_the_whole_trace_side_by_side():
         figure = heap_maps_figure(maps)
         render(figure, "png")
     panels = [a for a in figure.axes if a.images]
-    assert [a.get_title() for a in panels] == ["implicit", "segfit"]
+    assert [a.get_title() for a in panels] == ["explicit", "segfit"]
     for axes in panels:
         assert axes.get_ylim() == (60_001, 0)  # op 0 at the top, the last op at the bottom
         [image] = axes.images
