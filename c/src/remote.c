@@ -40,6 +40,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -77,23 +78,24 @@ enum { HAS_CALLOC = 1, HAS_CHECKHEAP = 2 };
 static const double TIMING_SLACK_SECONDS = 50e-6;
 static const double TIMING_SLACK_RATIO = 1.10;
 
-enum { SPINS = 4000, WAIT_NANOSECONDS = 10 * 1000 * 1000 };
+enum { SPINS = 4000, YIELDS = 50, WAIT_NANOSECONDS = 10 * 1000 * 1000 };
 
 struct ms_link {
-    _Atomic uint32_t turn;  /* TURN_*: whose move it is (a futex word) */
-    uint32_t call;          /* the grader's request, CALL_* */
-    uint32_t move;          /* the agent's move, MOVE_* */
-    uint32_t pass;          /* MOVE_PASS_*: the pass */
-    uint64_t arg[2];        /* the request's arguments */
-    uint64_t brk;           /* the grader's break, sent with every request */
-    uint64_t answer;        /* MOVE_ANSWER: the result; MOVE_SBRK: the increment */
-    double seconds;         /* MOVE_PASS_END: the agent's clock for the pass */
-    int32_t dialect;        /* MOVE_READY: the allocator's dialect */
-    uint32_t has;           /* MOVE_READY: HAS_* */
-    uint32_t checked_kind;  /* the checkheap kind, as loaded */
-    int status;             /* MS_LINK_*, the grader's verdict on the agent */
-    char message[512];      /* the checker's message; why loading failed; the verdict's line */
-    ms_timed_options timed; /* CALL_TIMED: the passes asked for */
+    _Atomic uint32_t turn;     /* TURN_*: whose move it is (a futex word) */
+    _Atomic uint32_t sleeping; /* 1 while a side may be asleep on turn: only then is it woken */
+    uint32_t call;             /* the grader's request, CALL_* */
+    uint32_t move;             /* the agent's move, MOVE_* */
+    uint32_t pass;             /* MOVE_PASS_*: the pass */
+    uint64_t arg[2];           /* the request's arguments */
+    uint64_t brk;              /* the grader's break, sent with every request */
+    uint64_t answer;           /* MOVE_ANSWER: the result; MOVE_SBRK: the increment */
+    double seconds;            /* MOVE_PASS_END: the agent's clock for the pass */
+    int32_t dialect;           /* MOVE_READY: the allocator's dialect */
+    uint32_t has;              /* MOVE_READY: HAS_* */
+    uint32_t checked_kind;     /* the checkheap kind, as loaded */
+    int status;                /* MS_LINK_*, the grader's verdict on the agent */
+    char message[512];         /* the checker's message; why loading failed; the verdict's line */
+    ms_timed_options timed;    /* CALL_TIMED: the passes asked for */
     ms_timed_result timed_result; /* CALL_TIMED: the agent's account of a failure */
     uint64_t num_ops;             /* entries in log */
     uint32_t num_ids;             /* entries in scratch */
@@ -119,9 +121,13 @@ static void futex(_Atomic uint32_t *word, int op, uint32_t value, const struct t
     syscall(SYS_futex, (uint32_t *)word, op, value, timeout, NULL, 0);
 }
 
+/* The turn passes; the other side is woken only if it went to sleep (a wake is a system call,
+   and the other side is usually still spinning). The stores and loads here and in wait_turn are
+   sequentially consistent, so one of the two always sees the other's. */
 static void hand_over(ms_link *link, uint32_t to) {
     atomic_store(&link->turn, to);
-    futex(&link->turn, FUTEX_WAKE, 1, NULL);
+    if (atomic_exchange(&link->sleeping, 0) != 0)
+        futex(&link->turn, FUTEX_WAKE, 1, NULL);
 }
 
 /* The grader saw its agent die: end this process the same way (see the banner). */
@@ -146,12 +152,23 @@ static void wait_turn(ms_link *link, uint32_t mine, int spins) {
     for (int i = 0; i < spins; i++)
         if (atomic_load_explicit(&link->turn, memory_order_acquire) == mine)
             return;
+    /* Then give the core away a few times: on a machine whose cores are all busy, the other
+       side may be waiting for this one's. */
+    for (int i = 0; i < YIELDS; i++) {
+        sched_yield();
+        if (atomic_load_explicit(&link->turn, memory_order_acquire) == mine)
+            return;
+    }
     const struct timespec wait = {0, WAIT_NANOSECONDS};
-    while (atomic_load_explicit(&link->turn, memory_order_acquire) != mine) {
+    for (;;) {
+        atomic_store(&link->sleeping, 1);
+        if (atomic_load(&link->turn) == mine)
+            return;
         futex(&link->turn, FUTEX_WAIT, mine ^ 1u, side.agent > 0 ? &wait : NULL);
+        if (atomic_load(&link->turn) == mine)
+            return;
         int status;
-        if (side.agent > 0 && atomic_load(&link->turn) != mine &&
-            waitpid(side.agent, &status, WNOHANG) == side.agent)
+        if (side.agent > 0 && waitpid(side.agent, &status, WNOHANG) == side.agent)
             die_as(status);
     }
 }

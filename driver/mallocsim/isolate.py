@@ -68,7 +68,6 @@ ANSWER_LIMIT = 64 << 20  # bytes: a child's answer is kilobytes; past this it is
 GARBAGE = "\0"  # what _read_until returns for an answer past ANSWER_LIMIT
 GARBAGE_ANSWER = {"garbage": "the allocator wrote garbage into the grader's pipe"}
 MEMORY_LIMIT = min(8 << 30, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2)
-AGENT_SLOWDOWN = 20  # how much longer a trace graded from outside its agent may take
 TICK_SECONDS = 0.25  # the longest wait for a child between two ticks of the progress lines
 
 
@@ -281,11 +280,7 @@ def replay_isolated(
             return {"result": asdict(replay_trace(trace, alloc, options, progress))}
 
     library_for(spec)  # built here: the compiler cannot run in the sandboxed child
-    # Graded from outside, every call of the checked passes is a round trip between two
-    # processes (tens of microseconds on a loaded machine): the limit, derived from a
-    # reference replayed in one process, grows by as much; a hang is still caught by `stall`.
-    limit = timeout * AGENT_SLOWDOWN if confined else timeout
-    outcome = run_forked(work, limit, stall, sandboxed=confined, agent=confined)
+    outcome = run_forked(work, timeout, stall, sandboxed=confined, agent=confined)
     payload = answer(outcome)
     if payload is not None:
         try:

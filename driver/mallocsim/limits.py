@@ -11,6 +11,11 @@ within STALL_SECONDS is stopped as hung at once (isolate.py watches the op
 index the engine stores at every op), so a hang costs seconds wherever it is,
 while a slow allocator that keeps making progress runs to its trace's limit.
 The reference's times are measured once per machine and kept in the cache.
+
+A student's allocator is graded from outside its process (remote.py): every op
+of the checked passes is a round trip between two processes, which the
+reference, replayed in one, never pays. Each limit allows ROUND_TRIP_SECONDS
+for each of those, enough on a loaded machine (tens of microseconds measured).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ LIMIT_MULTIPLE = 100.0  # a trace may take this many times the reference's time.
 LIMIT_FLOOR = 5.0  # ...and at least this many seconds
 STALL_SECONDS = 1.0  # no op takes this long: one that has not returned is hung
 CHECK_HEAP_MULTIPLE = 10.0  # a heap checker after every op: the reference has none
+ROUND_TRIP_SECONDS = 100e-6  # a checked op of an allocator graded from outside its process
+CHECKED_PASSES = 2  # the checked pass and its second run from a fresh heap
 
 
 def trace_limits(
@@ -43,10 +50,15 @@ def trace_limits(
     trace the reference could not run gets DEFAULT_TIMEOUT."""
     seconds = reference_seconds(traces, reference, replace(options, check_heap=False))
     scale = CHECK_HEAP_MULTIPLE if options.check_heap else 1.0
+
+    def limit(trace: Trace, reference_time: float) -> float:
+        round_trips = CHECKED_PASSES * trace.num_ops * ROUND_TRIP_SECONDS
+        return min(
+            MAX_TIMEOUT, scale * max(LIMIT_FLOOR, LIMIT_MULTIPLE * reference_time) + round_trips
+        )
+
     return {
-        t.name: min(MAX_TIMEOUT, scale * max(LIMIT_FLOOR, LIMIT_MULTIPLE * seconds[t.name]))
-        if seconds.get(t.name)
-        else DEFAULT_TIMEOUT
+        t.name: limit(t, seconds[t.name]) if seconds.get(t.name) else DEFAULT_TIMEOUT
         for t in traces
     }
 

@@ -9,13 +9,21 @@ import time
 
 import pytest
 
+from mallocsim import limits
 from mallocsim.allocators import resolve
 from mallocsim.config import for_lab
 from mallocsim.grading import plan, replay_options, time_limits
 from mallocsim.isolate import replay_isolated
-from mallocsim.limits import LIMIT_FLOOR, STALL_SECONDS, stall_limit, trace_limits
+from mallocsim.limits import (
+    CHECKED_PASSES,
+    LIMIT_FLOOR,
+    ROUND_TRIP_SECONDS,
+    STALL_SECONDS,
+    stall_limit,
+    trace_limits,
+)
 from mallocsim.replay import ReplayOptions
-from mallocsim.trace import load_trace
+from mallocsim.trace import Trace, load_trace
 
 from .conftest import FIXTURE_ALLOCATORS
 
@@ -27,24 +35,48 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
-def test_a_small_traces_limit_is_the_floor(write_trace):
+@pytest.fixture
+def quick_reference(monkeypatch):
+    """The reference takes a millisecond on every trace: the floor decides, whatever the load."""
+    monkeypatch.setattr(
+        limits, "reference_seconds", lambda traces, *_: {t.name: 0.001 for t in traces}
+    )
+
+
+def _round_trips(trace: Trace) -> float:
+    """What a limit allows for grading the trace from outside the allocator's process."""
+    return CHECKED_PASSES * trace.num_ops * ROUND_TRIP_SECONDS
+
+
+def test_a_small_traces_limit_is_the_floor_and_its_round_trips(write_trace, quick_reference):
     trace = load_trace(write_trace("small", TRACE))
-    limits = trace_limits([trace], resolve("glibc"), ReplayOptions())
-    assert limits == {"small": LIMIT_FLOOR}
+    found = trace_limits([trace], resolve("glibc"), ReplayOptions())
+    assert found == {"small": pytest.approx(LIMIT_FLOOR + _round_trips(trace))}
 
 
-def test_heap_checks_after_every_op_get_ten_times_longer(write_trace):
+def test_a_big_trace_is_allowed_its_round_trips_between_grader_and_agent(write_trace):
+    ops = 100_000
+    big = load_trace(write_trace("big", "".join(f"a {i} 8\nf {i}\n" for i in range(ops // 2))))
+    limit = trace_limits([big], resolve("glibc"), ReplayOptions())["big"]
+    assert limit >= LIMIT_FLOOR + CHECKED_PASSES * ops * ROUND_TRIP_SECONDS
+
+
+def test_heap_checks_after_every_op_get_ten_times_longer(write_trace, quick_reference):
     trace = load_trace(write_trace("small", TRACE))
     checked = trace_limits([trace], resolve("glibc"), ReplayOptions(check_heap=True))
-    assert checked["small"] == 10 * LIMIT_FLOOR
+    assert checked["small"] == pytest.approx(10 * LIMIT_FLOOR + _round_trips(trace))
     assert stall_limit(ReplayOptions(check_heap=True)) == 10 * STALL_SECONDS
 
 
-def test_without_a_fixed_limit_a_grade_takes_the_references_and_stops_hung_ops(write_trace):
+def test_without_a_fixed_limit_a_grade_takes_the_references_and_stops_hung_ops(
+    write_trace, quick_reference
+):
     config = for_lab("mallocsim")
     graded = plan(config, [str(write_trace("small", TRACE))])
     options = replay_options(config, False)
-    assert time_limits(graded.traces, config, options) == ({"small": LIMIT_FLOOR}, STALL_SECONDS)
+    found, stall = time_limits(graded.traces, config, options)
+    assert found == {"small": pytest.approx(LIMIT_FLOOR + _round_trips(graded.traces[0]))}
+    assert stall == STALL_SECONDS
     assert time_limits(graded.traces, config, options, 30.0) == ({"small": 30.0}, None)
 
 
