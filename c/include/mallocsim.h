@@ -275,8 +275,8 @@ void ms_link_destroy(ms_link *link);
 void ms_agent_begin(void);
 /* The agent could not load the allocator: tell the grader why, then exit. */
 void ms_agent_refuse(ms_link *link, const char *why);
-/* The agent's loop: serves the grader's requests with `alloc` until told to
-   stop, then exits the process; never returns. */
+/* The agent's loop: seals its memory (ms_sandbox_seal_memory), then serves
+   the grader's requests with `alloc` until it is stopped; never returns. */
 void ms_agent_serve(ms_link *link, const ms_allocator *alloc, const ms_trace *trace);
 /* The grader: wait for the agent (its pid) to load, then fill `out` with the
    table whose every call is a request to it. An agent that dies is died of:
@@ -319,6 +319,12 @@ bool mem_share(void);
    none), a word the parent can read after the death. Irreversible; false with
    err filled when the kernel refuses the filter. */
 bool ms_sandbox_enter(uint64_t *denied, ms_error *err);
+/* Seal a sandboxed process's memory, once the untrusted library is loaded
+   (dlopen needs the kernel's memory): from here on no mmap, mremap, brk
+   growth, shared memory or memfd; the heap the driver shares is all there is.
+   A sealed call dies as a denied one does. False with err filled when the
+   kernel refuses. */
+bool ms_sandbox_seal_memory(ms_error *err);
 /* What a denied call number means, for a diagnosis ("start a process (fork)"). */
 const char *ms_sandbox_denied_action(uint64_t call);
 

@@ -307,6 +307,10 @@ static uint64_t agent_call(ms_link *link) {
 }
 
 void ms_agent_serve(ms_link *link, const ms_allocator *alloc, const ms_trace *trace) {
+    /* Everything the agent needs from here on is in the link or on its stack. */
+    ms_error err;
+    if (!ms_sandbox_seal_memory(&err))
+        ms_agent_refuse(link, err.message);
     side.link = link;
     side.alloc = alloc;
     side.trace = trace;

@@ -96,6 +96,15 @@ static const denied_call DENIED[] = {
     {"rt_tgsigqueueinfo", "signal another process"},
 };
 
+/* Denied by the seal (ms_sandbox_seal_memory), once the library is loaded: memory from the
+   kernel. brk is denied too, but for brk(0), which only asks where the break is. */
+static const denied_call SEALED[] = {
+    {"mmap", "take memory from the kernel"},         {"mremap", "take memory from the kernel"},
+    {"shmget", "take memory from the kernel"},       {"shmat", "take memory from the kernel"},
+    {"memfd_create", "take memory from the kernel"},
+};
+static const char *const BRK_ACTION = "take memory from the kernel";
+
 /* open and openat with any of these flags: a file created, written or changed. */
 static const int WRITE_FLAGS[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND};
 
@@ -171,10 +180,34 @@ bool ms_sandbox_enter(uint64_t *denied, ms_error *err) {
     return rc == 0 ? true : fail(err, "seccomp", rc);
 }
 
+bool ms_sandbox_seal_memory(ms_error *err) {
+    memset(err, 0, sizeof *err);
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (ctx == NULL)
+        return fail(err, "seccomp_init", ENOMEM);
+    int rc = 0;
+    for (size_t i = 0; i < sizeof SEALED / sizeof SEALED[0] && rc == 0; i++) {
+        int call = seccomp_syscall_resolve_name(SEALED[i].name);
+        if (call != __NR_SCMP_ERROR)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, call, 0);
+    }
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(brk), 1, SCMP_A0(SCMP_CMP_NE, 0));
+    if (rc == 0)
+        rc = seccomp_load(ctx); /* stacked on the first filter: both apply */
+    seccomp_release(ctx);
+    return rc == 0 ? true : fail(err, "seccomp (memory)", rc);
+}
+
 static const char *action_of(int call) {
     for (size_t i = 0; i < sizeof DENIED / sizeof DENIED[0]; i++)
         if (seccomp_syscall_resolve_name(DENIED[i].name) == call)
             return DENIED[i].action;
+    for (size_t i = 0; i < sizeof SEALED / sizeof SEALED[0]; i++)
+        if (seccomp_syscall_resolve_name(SEALED[i].name) == call)
+            return SEALED[i].action;
+    if (call == SCMP_SYS(brk))
+        return BRK_ACTION;
     if (call == SCMP_SYS(open) || call == SCMP_SYS(openat) || call == SCMP_SYS(openat2))
         return "create or write a file";
     if (call == SCMP_SYS(kill) || call == SCMP_SYS(tkill) || call == SCMP_SYS(tgkill))

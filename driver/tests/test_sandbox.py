@@ -63,7 +63,8 @@ def _children_of_us() -> list[int]:
     "attack, said",
     [
         ("CONSTRUCTOR_WRITE", "tried to create or write a file (openat)"),
-        ("RUN_PROGRAM", "tried to make a call the sandbox denies"),  # system() blocks SIGSYS
+        # system() maps a stack for its child first: the memory seal stops it there
+        ("RUN_PROGRAM", "tried to take memory from the kernel (mmap)"),
         ("RAW_SYSCALL", "tried to create or write a file (openat)"),
         ("DETACHED_CHILD", "tried to start a process"),
     ],
@@ -196,6 +197,12 @@ def test_the_graders_pipe_is_out_of_the_allocators_reach(cli, attacker, write_tr
     assert time.monotonic() - start < 30
     garbage = replay(cli, attacker("PIPE_GARBAGE"), write_trace("t", TRACE))
     assert garbage.status == 0, garbage.out
+
+
+def test_memory_from_the_kernel_is_denied_once_the_library_is_loaded(cli, attacker, write_trace):
+    run = replay(cli, attacker("KERNEL_MEMORY"), write_trace("t", TRACE))
+    assert run.status == 1
+    assert "tried to take memory from the kernel (mmap) at op 1" in _flat(run.out), run.out
 
 
 def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace, monkeypatch):

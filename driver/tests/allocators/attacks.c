@@ -40,19 +40,21 @@
 #define FAKE_TABLE 8        /* prints a score table of its own */
 #define PIPE_GARBAGE 9      /* writes into every descriptor it can: the grader's pipe among them */
 #define ENDLESS_WRITE 10    /* writes into every descriptor, forever */
-#define MEMORY_BOMB 11      /* touches a GiB outside the heap */
+#define MEMORY_BOMB 11      /* touches a GiB of heap: past the memory limit */
 #define EXIT_EARLY 12       /* _exit(0) in the middle of the trace */
 #define READ_AND_PRINT 13   /* reads another student's file and prints it */
-/* Forged grades: each would raise the grade if the verdict were made in the allocator's process. */
-#define FORGE_ANSWER                                                                               \
-    14                /* one block for every call, and a well-formed perfect result sent down      \
-                         every descriptor */
-#define HIGH_WATER 15 /* rewrites memlib's record of the heap's size to 16 bytes */
-#define CHEAT_TIMED                                                                                \
-    16                   /* correct until the third mm_init, then one block for every call:        \
-                            the passes that are timed, not checked */
-#define FAKE_CLOCK 17    /* patches the engine's clock_gettime to run 10 times slow */
-#define PATCH_CHECKER 18 /* patches the engine's checker to say yes, then one block for all */
+/* Forged grades: each would raise the grade if the verdict were made in the allocator's process.
+   FORGE_ANSWER: one block for every call, and a well-formed perfect result sent down every
+   descriptor; HIGH_WATER: rewrites memlib's record of the heap's size to 16 bytes; CHEAT_TIMED:
+   correct until the third mm_init, then one block for every call (the passes that are timed, not
+   checked); FAKE_CLOCK: patches the engine's clock_gettime to run 10 times slow; PATCH_CHECKER:
+   patches the engine's checker to say yes, then one block for every call. */
+#define FORGE_ANSWER 14
+#define HIGH_WATER 15
+#define CHEAT_TIMED 16
+#define FAKE_CLOCK 17
+#define PATCH_CHECKER 18
+#define KERNEL_MEMORY 19 /* a GiB mapped by a raw mmap, for metadata outside the heap */
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -107,7 +109,13 @@ static void attack(void) {
     for (;;)
         write_everywhere(flood);
 #elif ATTACK == MEMORY_BOMB
-    size_t size = (size_t)1 << 30; /* raw mmap: past the import check, as a bomb would */
+    size_t size = (size_t)1 << 30;
+    char *bomb = mem_sbrk((intptr_t)size);
+    if (bomb != (void *)-1)
+        for (size_t i = 0; i < size; i += 4096)
+            bomb[i] = 1;
+#elif ATTACK == KERNEL_MEMORY
+    size_t size = (size_t)1 << 30; /* raw mmap: past the import check */
     char *bomb = (char *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE,
                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (bomb != MAP_FAILED)
