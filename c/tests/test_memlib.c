@@ -306,6 +306,56 @@ static void test_poison(void) {
     mem_reset();
 }
 
+/* The heap a grader shares with its agent: the file covers the break, page-rounded, and no more;
+   a reset zeroes the pages but keeps the size (an allocator still pointing into the last run
+   reads zeros, as on a private heap). */
+static void test_shared_heap(void) {
+    CHECK(mem_share(), "mem_share failed");
+    mem_reset();
+    size_t page = mem_pagesize();
+    char *p = mem_sbrk(100);
+    CHECK(p == mem_heap_lo(), "the first block is not at the heap's start");
+    CHECK(mem_share_granted() == page, "file %zu bytes for a 100-byte break", mem_share_granted());
+    memset(p, 7, 100);
+    CHECK(mem_sbrk((intptr_t)page) != (void *)-1, "growth failed");
+    CHECK(mem_share_granted() == 2 * page, "file %zu bytes after a page more", mem_share_granted());
+    mem_reset();
+    CHECK(mem_heapsize() == 0 && mem_share_granted() == 2 * page, "reset: break %zu, file %zu",
+          mem_heapsize(), mem_share_granted());
+    CHECK(p[0] == 0 && p[99] == 0, "a reset left the last run's bytes");
+    CHECK(mem_share_grant(10 * page) && mem_share_granted() == 10 * page, "grant: file %zu",
+          mem_share_granted());
+}
+
+/* What a follower's mem_sbrk asks its owner (here, a stand-in with its own break). */
+static size_t owner_break;
+static int asked;
+
+static void *stand_in_owner(intptr_t incr) {
+    asked++;
+    if (incr > 4096)
+        return (void *)-1;
+    char *old = (char *)mem_heap_lo() + owner_break;
+    owner_break += (size_t)incr;
+    return old;
+}
+
+static void test_follower(void) {
+    owner_break = 64;
+    mem_follow(stand_in_owner);
+    mem_follow_brk(64);
+    char *p = mem_sbrk(32);
+    CHECK(asked == 1, "the owner was asked %d times", asked);
+    CHECK(p == (char *)mem_heap_lo() + 64, "the follower's block is not the owner's break");
+    CHECK(mem_heapsize() == 96, "the follower's copy of the break: %zu", mem_heapsize());
+    CHECK(mem_sbrk(8192) == (void *)-1 && errno == ENOMEM, "the owner's refusal was not ENOMEM");
+    CHECK(mem_heapsize() == 96, "a refused growth moved the break to %zu", mem_heapsize());
+    mem_follow_within(mem_pagesize());
+    CHECK(mem_sbrk(16) != (void *)-1 && asked == 2,
+          "growth within the grant was asked of the owner");
+    CHECK(mem_sbrk((intptr_t)mem_pagesize()) == (void *)-1, "growth past the grant succeeded");
+}
+
 int main(void) {
     mem_init();
     mem_init(); /* idempotent */
@@ -320,6 +370,8 @@ int main(void) {
     test_read_write();
     test_hprobe();
     test_poison();
+    test_shared_heap();
+    test_follower();
     mem_deinit();
     return CHECK_DONE();
 }

@@ -1054,6 +1054,93 @@ static void test_allocator_open(void) {
     rmdir(dir);
 }
 
+/* ------------------------------------------------- checks from outside */
+
+/* A timed pass's log, checked as a grader in another process does (ms_verify_pointers). */
+static ms_check_result verify_log(ms_trace t, const uintptr_t *log, uint64_t heap_bytes) {
+    ms_check_result r;
+    ms_check_options options = {.alignment = 16};
+    ms_verify_pointers(&t, log, &options, (uintptr_t)mem_heap_lo(), heap_bytes, &r);
+    return r;
+}
+
+static void test_verify_pointers(void) {
+    uintptr_t lo = (uintptr_t)mem_heap_lo();
+    ms_op ops[] = {A(0, 16), A(1, 100), R(0, 40), F(1), F(0)};
+    ms_trace t = trace_of(ops, 5, 2);
+    uintptr_t good[] = {lo + 16, lo + 48, lo + 160, 0, 0};
+    ms_check_result r = verify_log(t, good, 4096);
+    expect_valid(&r, "a right log");
+    CHECK(r.peak_payload == 140, "peak_payload %llu", (unsigned long long)r.peak_payload);
+
+    uintptr_t one_block[] = {lo + 16, lo + 16, lo + 16, 0, 0};
+    r = verify_log(t, one_block, 4096);
+    expect_failure(&r, 1, MS_FAIL_OVERLAP, "one block for all", "overlaps block 0", NULL);
+
+    uintptr_t misaligned[] = {lo + 16, lo + 40, lo + 160, 0, 0};
+    r = verify_log(t, misaligned, 4096);
+    expect_failure(&r, 1, MS_FAIL_MISALIGNED, "misaligned", "16-byte aligned", NULL);
+
+    uintptr_t past_grant[] = {lo + 16, lo + 48, lo + 4096, 0, 0};
+    r = verify_log(t, past_grant, 4096);
+    expect_failure(&r, 2, MS_FAIL_OUTSIDE_HEAP, "past the granted heap", "not inside the heap",
+                   NULL);
+
+    uintptr_t null[] = {lo + 16, 0, lo + 160, 0, 0};
+    r = verify_log(t, null, 4096);
+    expect_failure(&r, 1, MS_FAIL_NULL_RETURN, "a NULL", "malloc returned NULL", NULL);
+
+    /* Blocks above the granule map's limit are checked by the tree alone, as every logged one is.
+     */
+    ms_op big_ops[] = {A(0, 3 << 20), A(1, 3 << 20), F(0), F(1)};
+    uintptr_t big_overlap[] = {lo + 16, lo + (2 << 20), 0, 0};
+    r = verify_log(trace_of(big_ops, 4, 2), big_overlap, 16 << 20);
+    expect_failure(&r, 1, MS_FAIL_OVERLAP, "big blocks", "overlaps block 0", NULL);
+}
+
+typedef struct {
+    uint32_t starts, ends;
+    double seconds;
+} boundary_count;
+
+static void count_boundary(void *context, uint32_t pass, bool ended, double seconds) {
+    boundary_count *count = context;
+    (void)pass;
+    if (ended) {
+        count->ends++;
+        count->seconds += seconds;
+    } else {
+        count->starts++;
+    }
+}
+
+/* The timed passes' hooks: every pointer in the log, a stop before and after every pass. */
+static void test_timed_log_and_boundaries(void) {
+    ms_allocator a = bump_table();
+    ms_op ops[] = {A(0, 16), A(1, 32), F(0), R(1, 64), F(1)};
+    ms_trace t = trace_of(ops, 5, 2);
+    uintptr_t log[5];
+    void *scratch[2];
+    boundary_count count = {0};
+    ms_timed_options options = {.min_passes = 3,
+                                .max_passes = 3,
+                                .log = log,
+                                .boundary = count_boundary,
+                                .context = &count,
+                                .scratch = scratch};
+    double seconds[3];
+    ms_timed_result result;
+    uint32_t passes = ms_replay_timed(&t, &a, &options, seconds, &result);
+    CHECK(passes == 3, "passes %u: %s", passes, result.error);
+    CHECK(count.starts == 3 && count.ends == 3, "stops: %u starts, %u ends", count.starts,
+          count.ends);
+    CHECK(count.seconds == seconds[0] + seconds[1] + seconds[2], "the ends' seconds differ");
+    CHECK(log[0] != 0 && log[1] != 0 && log[3] != 0, "a block's pointer is not in the log");
+    CHECK(log[2] == 0 && log[4] == 0, "a free's entry is not NULL");
+    ms_check_result r = verify_log(t, log, mem_limit());
+    expect_valid(&r, "the bump allocator's own log");
+}
+
 int main(void) {
     test_utilization_by_hand();
     test_valid_edge_cases();
@@ -1083,5 +1170,7 @@ int main(void) {
     test_timed_carried_heap();
     test_tree_against_oracle();
     test_allocator_open();
+    test_verify_pointers();
+    test_timed_log_and_boundaries();
     return CHECK_DONE();
 }
