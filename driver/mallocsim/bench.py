@@ -144,37 +144,32 @@ def run_bench(
         if spec.kind != "system"
         for index, trace in enumerate(traces)
     }
-    loaded = [LoadedAllocator(spec) for spec in local]
     results: list[TraceResult] = []
-    try:
-        for index, trace in enumerate(traces):
-            name = f"{trace.name}, timed"
-            shown.started(name)
-            timed = _time_isolated(
-                trace,
-                [(alloc, checked.get((alloc.spec.name, index))) for alloc in loaded],
-                options,
-                timeout,
-            )
-            timed = [judged(result, trace, limits[result.allocator]) for result in timed]
-            failed = [f"{r.allocator} {trace_outcome(r)}" for r in timed if not r.valid]
-            shown.finished(name, ", ".join(failed) or "valid")
-            by_name = {result.allocator: result for result in timed}
-            for spec in specs:
-                if spec.kind == "reference":
-                    by_name[spec.name] = shown_replay(
-                        shown,
-                        progress_name(spec.name, trace.name, True),
-                        partial(
-                            _judged, replay_preloaded, trace, limits[spec.name], spec, trace,
-                            options, timeout,
-                        ),
-                    )  # fmt: skip
-            results += [by_name[spec.name] for spec in specs]
-        return results
-    finally:
-        for alloc in loaded:
-            alloc.close()
+    for index, trace in enumerate(traces):
+        name = f"{trace.name}, timed"
+        shown.started(name)
+        timed = _time_isolated(
+            trace,
+            [(spec, checked.get((spec.name, index))) for spec in local],
+            options,
+            timeout,
+        )
+        timed = [judged(result, trace, limits[result.allocator]) for result in timed]
+        failed = [f"{r.allocator} {trace_outcome(r)}" for r in timed if not r.valid]
+        shown.finished(name, ", ".join(failed) or "valid")
+        by_name = {result.allocator: result for result in timed}
+        for spec in specs:
+            if spec.kind == "reference":
+                by_name[spec.name] = shown_replay(
+                    shown,
+                    progress_name(spec.name, trace.name, True),
+                    partial(
+                        _judged, replay_preloaded, trace, limits[spec.name], spec, trace,
+                        options, timeout,
+                    ),
+                )  # fmt: skip
+        results += [by_name[spec.name] for spec in specs]
+    return results
 
 
 def _judged(
@@ -196,13 +191,15 @@ def progress_total(specs: Sequence[AllocatorSpec], traces: Sequence[Trace]) -> i
 
 def _time_isolated(
     trace: Trace,
-    pairs: Sequence[tuple[LoadedAllocator, TraceResult | None]],
+    pairs: Sequence[tuple[AllocatorSpec, TraceResult | None]],
     options: ReplayOptions,
     timeout: float,
 ) -> list[TraceResult]:
     """The allocators' checked results for the trace with their timed passes
     added, by _time_interleaved in a child forked for the trace; a result of
-    None (the process's own malloc) is checked in that child first.
+    None (the process's own malloc) is checked in that child first. The
+    allocators are loaded in the child, inside its sandbox: a student's
+    constructors never run in this process.
 
     In a child, the glibc being timed starts every trace from the heap this
     process has, not from the shape the last trace's passes left it in: timed
@@ -215,9 +212,14 @@ def _time_isolated(
         live = [i for i in range(len(pairs)) if i not in failures]
 
         def work(progress: Any, live: list[int] = live) -> dict:
+            # One that failed its checked replay is not timed: it is not loaded either.
+            loaded = [
+                (LoadedAllocator(spec) if result is None or result.valid else None, result)
+                for spec, result in (pairs[i] for i in live)
+            ]
             checked = [
-                (alloc, result if result is not None else replay_trace(trace, alloc, untimed))
-                for alloc, result in (pairs[i] for i in live)
+                (alloc, replay_trace(trace, alloc, untimed) if result is None and alloc else result)
+                for alloc, result in loaded
             ]
 
             def timing(k: int) -> None:
@@ -228,7 +230,7 @@ def _time_isolated(
             return {"results": [asdict(result) for result in results]}
 
         limit = timeout * len(live)
-        sandboxed = any(untrusted(alloc.spec) for alloc, _ in pairs)
+        sandboxed = any(untrusted(spec) for spec, _ in pairs)
         outcome = run_forked(work, limit, sandboxed=sandboxed)
         payload = answer(outcome)
         if payload is not None:
@@ -244,7 +246,7 @@ def _time_isolated(
         for i in blamed:
             failures[i] = failed_result(
                 trace,
-                pairs[i][0].spec.name,
+                pairs[i][0].name,
                 f"{origin}: {what}",
                 fail_kind=death_kind(outcome),
                 fail_phase="timed",
@@ -256,7 +258,7 @@ def _time_isolated(
 
 def _time_interleaved(
     trace: Trace,
-    checked: Sequence[tuple[LoadedAllocator, TraceResult]],
+    checked: Sequence[tuple[LoadedAllocator | None, TraceResult]],
     options: ReplayOptions,
     timing: Callable[[int], None] = lambda index: None,
     progress: object = None,
@@ -267,7 +269,8 @@ def _time_interleaved(
     while the trace is timed hits every allocator alike, not just the one
     being timed then. An allocator whose pass fails is timed no more.
     timing(i) is told before allocator i's passes of each round; `progress`,
-    if given, is the two words the engine keeps (the op, the pass)."""
+    if given, is the two words the engine keeps (the op, the pass). An invalid
+    checked result comes with no allocator (None): it is not timed."""
     per_round = replace(
         options,
         min_seconds=options.min_seconds / ROUNDS,
@@ -278,7 +281,7 @@ def _time_interleaved(
     errors: list[str | None] = [None if result.valid else result.error for _, result in checked]
     for _ in range(ROUNDS):
         for i, (alloc, _) in enumerate(checked):
-            if errors[i] is None:
+            if errors[i] is None and alloc is not None:
                 timing(i)
                 timed = run_timed(trace, alloc, per_round, progress)
                 errors[i] = timed.error

@@ -5,24 +5,33 @@ our heap's size, or a reference's footprint from its own process), and the
 heap maps of the allocators on our heap, over the whole trace, to be drawn
 side by side (heapmap.py, the op-by-op slow path).
 Gathered after the comparison, on allocators that already passed the trace
-in isolation, so the in-process passes here meet no allocator known to fail.
+in isolation, so the passes here meet no allocator known to fail. Someone
+else's allocator (a student's mm.c, any .so) is observed in a sandboxed child
+(isolate.py), as every replay of it is: its code never runs in this process.
+An allocator whose observation fails there is left out of the pictures.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 from mallocsim.allocators import AllocatorSpec, resolve
 from mallocsim.compare import Comparison
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
 from mallocsim.heapmap import MAX_OPS, HeapMap, collect
+from mallocsim.isolate import answer, run_forked
 from mallocsim.labs import DEFAULT_LAB, lab_named
 from mallocsim.references import REFERENCES, replay_reference
 from mallocsim.replay import LoadedAllocator, ReplayOptions
 from mallocsim.runner import options_for_lab
+from mallocsim.sandbox import untrusted
 from mallocsim.timeline import DEFAULT_POINTS, Series, heap_series
 from mallocsim.trace import load_trace
+
+Observation = TypeVar("Observation", Series, HeapMap)
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,9 @@ def gather_pictures(
         if spec.kind == "system":
             continue
         on_our_heap.append(spec)
-        with LoadedAllocator(spec) as alloc:
-            series.append(heap_series(trace, alloc, options=lab_options))
+        seen = _observe(spec, lambda a: heap_series(trace, a, options=lab_options), Series, timeout)
+        if seen is not None:
+            series.append(seen)
     if heap_map_allocator is not None:
         chosen = [s for s in on_our_heap if s.name == heap_map_allocator]
         if not chosen:
@@ -110,7 +120,32 @@ def gather_pictures(
         chosen = on_our_heap
     maps = []
     for spec in chosen:
-        with LoadedAllocator(spec) as alloc:
-            maps.append(collect(trace, alloc, heap_map_ops))
+        seen = _observe(spec, lambda a: collect(trace, a, heap_map_ops), HeapMap, timeout)
+        if seen is not None:
+            maps.append(seen)
     heap_map = maps[0].alongside(maps[1:]) if maps else None
     return Pictures(series, heap_map)
+
+
+def _observe(
+    spec: AllocatorSpec,
+    observe: Callable[[LoadedAllocator], Observation],
+    kind: type[Observation],
+    timeout: float,
+) -> Observation | None:
+    """observe(alloc) with the allocator loaded: here for our own allocators, in
+    a sandboxed child for anyone else's (its answer rebuilt as `kind`); None
+    when it failed there or answered with something else."""
+    if not untrusted(spec):
+        with LoadedAllocator(spec) as alloc:
+            return observe(alloc)
+
+    def work(_progress: object) -> dict:
+        with LoadedAllocator(spec) as alloc:
+            return asdict(observe(alloc))
+
+    try:
+        fields = answer(run_forked(work, timeout, sandboxed=True))
+        return kind(**fields) if fields is not None else None
+    except (UsageError, TypeError):
+        return None

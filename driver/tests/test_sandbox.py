@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mallocsim import isolate
+from mallocsim.allocators import library_for, resolve
 
 from .conftest import FIXTURE_ALLOCATORS
 
@@ -249,3 +250,30 @@ def test_an_include_outside_the_headers_is_refused_and_never_shown(
     assert run.status == 2 and time.monotonic() - start < 50
     assert (said or "does not compile") in run.err
     assert "root:" not in run.err + run.out  # no line of /etc/passwd
+
+
+def _loaded_here(source: Path) -> bool:
+    """Whether this process has mapped the library built from `source`."""
+    library = str(library_for(resolve(str(source), "classic")))
+    return library in Path("/proc/self/maps").read_text()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("bench", "-q"),
+        ("compare", "-q", "--plots", "{tmp}/plots"),
+        ("grade", "-q", "--throughput", "time"),
+        ("replay", "-q"),
+    ],
+)
+def test_a_students_code_never_runs_in_the_tools_own_process(
+    cli, attacker, write_trace, tmp_path, command
+):
+    source = attacker("HONEST")
+    name, *flags = command
+    flags = [flag.format(tmp=tmp_path) for flag in flags]
+    chosen = [source] if name == "grade" else ["-a", source]
+    run = cli(name, *chosen, "--dialect", "classic", *flags, write_trace("t", TRACE))
+    assert run.status == 0, run.out + run.err
+    assert not _loaded_here(source)
