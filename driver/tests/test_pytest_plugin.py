@@ -285,3 +285,27 @@ def test_a_lab_picks_its_traces_in_its_order_and_applies_its_rules(run, pytester
     # good_bump's blocks are 16-byte aligned, so also 8: it passes the csapp lab's checks.
     result = run(allocator("good_bump"), "--mallocsim-lab=csapp", f"--mallocsim-traces={folder}")
     result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(
+    "attack, said",
+    [
+        ("FORGE_ANSWER", "overlaps block 0"),
+        ("CHEAT_TIMED", "in the timed passes: op 1 (a 1 100)"),  # timed: a throughput floor
+        ("KERNEL_MEMORY", "calls syscall"),  # the import check refuses it before it runs
+        ("CONSTRUCTOR_WRITE", "tried to create or write a file (openat)"),
+    ],
+)
+def test_an_attack_fails_its_item_named_and_leaves_nothing(run, pytester, attack, said):
+    pwned = pytester.path / "pwned"
+    source = pytester.path / f"{attack.lower()}.c"
+    defines = f'#define ATTACK {attack}\n#define ATTACK_PATH "{pwned}"\n#define ATTACK_PORT 0\n'
+    source.write_text(defines + (FIXTURE_ALLOCATORS / "attacks.c").read_text())
+    good = pytester.path / "good.rep"
+    result = run(
+        f"--mallocsim-allocator={source}", "--mallocsim-dialect=classic",
+        f"--mallocsim-traces={good}", "--mallocsim-min-throughput=1",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    assert said in " ".join(result.stdout.str().split())
+    assert not pwned.exists()
