@@ -325,6 +325,15 @@ bool ms_sandbox_enter(uint64_t *denied, ms_error *err);
    A sealed call dies as a denied one does. False with err filled when the
    kernel refuses. */
 bool ms_sandbox_seal_memory(ms_error *err);
+/* Confine this process and every program it then runs for the instruction
+   count (msconfine, before it runs valgrind): files written only beneath
+   `writable` and to /dev/null (Landlock), no TCP, no signal outside the
+   sandbox (Landlock's scope, else this process's own only), and the
+   sandbox's other denials (network, tracing, other processes' memory, the
+   system, file permissions) by seccomp, which kills. Processes and programs
+   stay allowed: valgrind needs them. False with err filled when the kernel
+   cannot (no Landlock: the message says so). */
+bool ms_sandbox_confine_count(const char *writable, ms_error *err);
 /* What a denied call number means, for a diagnosis ("start a process (fork)"). */
 const char *ms_sandbox_denied_action(uint64_t call);
 

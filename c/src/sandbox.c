@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/landlock.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,84 +25,92 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mallocsim.h"
 
+/* What a denied call reaches: the instruction count's confinement (ms_sandbox_confine_count)
+   leaves processes to valgrind and paths to Landlock, and denies the rest. */
+enum reach { REACH_PROCESS, REACH_PATH, REACH_ELSE };
+
 typedef struct {
     const char *name;   /* the call, as libseccomp resolves it */
     const char *action; /* what a student's code tried, for a diagnosis */
+    enum reach reach;
 } denied_call;
 
 /* Denied outright. A name the kernel or libseccomp does not know is skipped. */
 static const denied_call DENIED[] = {
-    {"fork", "start a process"},
-    {"vfork", "start a process"},
-    {"clone", "start a process or thread"},
-    {"clone3", "start a process or thread"},
-    {"execve", "run a program"},
-    {"execveat", "run a program"},
-    {"socket", "use the network"},
-    {"socketpair", "use the network"},
-    {"connect", "use the network"},
-    {"bind", "use the network"},
-    {"creat", "create a file"},
-    {"unlink", "delete a file"},
-    {"unlinkat", "delete a file"},
-    {"rename", "rename a file"},
-    {"renameat", "rename a file"},
-    {"renameat2", "rename a file"},
-    {"mkdir", "create a folder"},
-    {"mkdirat", "create a folder"},
-    {"rmdir", "delete a folder"},
-    {"link", "link a file"},
-    {"linkat", "link a file"},
-    {"symlink", "link a file"},
-    {"symlinkat", "link a file"},
-    {"chmod", "change a file's permissions"},
-    {"fchmod", "change a file's permissions"},
-    {"fchmodat", "change a file's permissions"},
-    {"chown", "change a file's owner"},
-    {"fchown", "change a file's owner"},
-    {"lchown", "change a file's owner"},
-    {"fchownat", "change a file's owner"},
-    {"truncate", "truncate a file"},
-    {"ftruncate", "truncate a file"},
-    {"mknod", "create a device"},
-    {"mknodat", "create a device"},
-    {"utimensat", "change a file's times"},
-    {"setxattr", "change a file's attributes"},
-    {"ptrace", "trace a process"},
-    {"process_vm_readv", "read another process"},
-    {"process_vm_writev", "write another process"},
-    {"mount", "change the system"},
-    {"umount2", "change the system"},
-    {"pivot_root", "change the system"},
-    {"chroot", "change the system"},
-    {"unshare", "change the system"},
-    {"setns", "change the system"},
-    {"reboot", "change the system"},
-    {"init_module", "change the system"},
-    {"finit_module", "change the system"},
-    {"delete_module", "change the system"},
-    {"kexec_load", "change the system"},
-    {"bpf", "change the system"},
-    {"perf_event_open", "change the system"},
-    {"userfaultfd", "change the system"},
-    {"settimeofday", "change the system"},
-    {"clock_settime", "change the system"},
-    {"sethostname", "change the system"},
-    {"pidfd_send_signal", "signal another process"},
-    {"rt_sigqueueinfo", "signal another process"},
-    {"rt_tgsigqueueinfo", "signal another process"},
+    {"fork", "start a process", REACH_PROCESS},
+    {"vfork", "start a process", REACH_PROCESS},
+    {"clone", "start a process or thread", REACH_PROCESS},
+    {"clone3", "start a process or thread", REACH_PROCESS},
+    {"execve", "run a program", REACH_PROCESS},
+    {"execveat", "run a program", REACH_PROCESS},
+    {"socket", "use the network", REACH_ELSE},
+    {"socketpair", "use the network", REACH_ELSE},
+    {"connect", "use the network", REACH_ELSE},
+    {"bind", "use the network", REACH_ELSE},
+    {"creat", "create a file", REACH_PATH},
+    {"unlink", "delete a file", REACH_PATH},
+    {"unlinkat", "delete a file", REACH_PATH},
+    {"rename", "rename a file", REACH_PATH},
+    {"renameat", "rename a file", REACH_PATH},
+    {"renameat2", "rename a file", REACH_PATH},
+    {"mkdir", "create a folder", REACH_PATH},
+    {"mkdirat", "create a folder", REACH_PATH},
+    {"rmdir", "delete a folder", REACH_PATH},
+    {"link", "link a file", REACH_PATH},
+    {"linkat", "link a file", REACH_PATH},
+    {"symlink", "link a file", REACH_PATH},
+    {"symlinkat", "link a file", REACH_PATH},
+    {"chmod", "change a file's permissions", REACH_ELSE},
+    {"fchmod", "change a file's permissions", REACH_ELSE},
+    {"fchmodat", "change a file's permissions", REACH_ELSE},
+    {"chown", "change a file's owner", REACH_ELSE},
+    {"fchown", "change a file's owner", REACH_ELSE},
+    {"lchown", "change a file's owner", REACH_ELSE},
+    {"fchownat", "change a file's owner", REACH_ELSE},
+    {"truncate", "truncate a file", REACH_PATH},
+    {"ftruncate", "truncate a file", REACH_PATH},
+    {"mknod", "create a device", REACH_PATH},
+    {"mknodat", "create a device", REACH_PATH},
+    {"utimensat", "change a file's times", REACH_ELSE},
+    {"setxattr", "change a file's attributes", REACH_ELSE},
+    {"ptrace", "trace a process", REACH_ELSE},
+    {"process_vm_readv", "read another process", REACH_ELSE},
+    {"process_vm_writev", "write another process", REACH_ELSE},
+    {"mount", "change the system", REACH_ELSE},
+    {"umount2", "change the system", REACH_ELSE},
+    {"pivot_root", "change the system", REACH_ELSE},
+    {"chroot", "change the system", REACH_ELSE},
+    {"unshare", "change the system", REACH_ELSE},
+    {"setns", "change the system", REACH_ELSE},
+    {"reboot", "change the system", REACH_ELSE},
+    {"init_module", "change the system", REACH_ELSE},
+    {"finit_module", "change the system", REACH_ELSE},
+    {"delete_module", "change the system", REACH_ELSE},
+    {"kexec_load", "change the system", REACH_ELSE},
+    {"bpf", "change the system", REACH_ELSE},
+    {"perf_event_open", "change the system", REACH_ELSE},
+    {"userfaultfd", "change the system", REACH_ELSE},
+    {"settimeofday", "change the system", REACH_ELSE},
+    {"clock_settime", "change the system", REACH_ELSE},
+    {"sethostname", "change the system", REACH_ELSE},
+    {"pidfd_send_signal", "signal another process", REACH_ELSE},
+    {"rt_sigqueueinfo", "signal another process", REACH_ELSE},
+    {"rt_tgsigqueueinfo", "signal another process", REACH_ELSE},
 };
 
 /* Denied by the seal (ms_sandbox_seal_memory), once the library is loaded: memory from the
    kernel. brk is denied too, but for brk(0), which only asks where the break is. */
 static const denied_call SEALED[] = {
-    {"mmap", "take memory from the kernel"},         {"mremap", "take memory from the kernel"},
-    {"shmget", "take memory from the kernel"},       {"shmat", "take memory from the kernel"},
-    {"memfd_create", "take memory from the kernel"},
+    {"mmap", "take memory from the kernel", REACH_ELSE},
+    {"mremap", "take memory from the kernel", REACH_ELSE},
+    {"shmget", "take memory from the kernel", REACH_ELSE},
+    {"shmat", "take memory from the kernel", REACH_ELSE},
+    {"memfd_create", "take memory from the kernel", REACH_ELSE},
 };
 static const char *const BRK_ACTION = "take memory from the kernel";
 
@@ -174,6 +183,123 @@ bool ms_sandbox_enter(uint64_t *denied, ms_error *err) {
     if (ctx == NULL)
         return fail(err, "seccomp_init", ENOMEM);
     int rc = add_rules(ctx);
+    if (rc == 0)
+        rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    return rc == 0 ? true : fail(err, "seccomp", rc);
+}
+
+/* ------------------------------------------------------ the instruction count */
+
+/*
+ * Landlock, by its system calls (the C library has no wrappers), with the constants of ABI
+ * versions newer than these headers. The count runs valgrind, which must start its tool (exec)
+ * and fork a child per pass, and writes its profiles at exit: the filter cannot deny processes
+ * or file writes there, so Landlock confines the writes to one folder, TCP, and (ABI 6) signals
+ * to the processes of the sandbox itself.
+ */
+#define MS_LANDLOCK_FS_TRUNCATE (1ULL << 14)        /* ABI 3 */
+#define MS_LANDLOCK_NET_BIND_TCP (1ULL << 0)        /* ABI 4 */
+#define MS_LANDLOCK_NET_CONNECT_TCP (1ULL << 1)     /* ABI 4 */
+#define MS_LANDLOCK_SCOPE_ABSTRACT_UNIX (1ULL << 0) /* ABI 6 */
+#define MS_LANDLOCK_SCOPE_SIGNAL (1ULL << 1)        /* ABI 6 */
+
+typedef struct {
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net; /* ABI 4 */
+    uint64_t scoped;             /* ABI 6 */
+} landlock_ruleset;
+
+static long landlock_abi(void) {
+    return syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+}
+
+/* Every right that changes the file system, as far as this ABI knows them. */
+static uint64_t write_rights(long abi) {
+    uint64_t rights = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+                      LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+                      LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+                      LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                      LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+    if (abi >= 2)
+        rights |= LANDLOCK_ACCESS_FS_REFER;
+    if (abi >= 3)
+        rights |= MS_LANDLOCK_FS_TRUNCATE;
+    return rights;
+}
+
+/* Allow `rights` beneath `path` (a folder, or one file with file rights only). */
+static bool allow_beneath(int ruleset, const char *path, uint64_t rights) {
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct landlock_path_beneath_attr rule = {.allowed_access = rights, .parent_fd = fd};
+    long rc = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+    close(fd);
+    return rc == 0;
+}
+
+static bool confine_paths(const char *writable, long abi, ms_error *err) {
+    uint64_t rights = write_rights(abi);
+    landlock_ruleset attr = {.handled_access_fs = rights};
+    size_t size = sizeof attr.handled_access_fs;
+    if (abi >= 4) {
+        attr.handled_access_net = MS_LANDLOCK_NET_BIND_TCP | MS_LANDLOCK_NET_CONNECT_TCP;
+        size = 2 * sizeof(uint64_t);
+    }
+    if (abi >= 6) {
+        attr.scoped = MS_LANDLOCK_SCOPE_ABSTRACT_UNIX | MS_LANDLOCK_SCOPE_SIGNAL;
+        size = sizeof attr;
+    }
+    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
+    if (ruleset < 0)
+        return fail(err, "landlock_create_ruleset", errno);
+    uint64_t file_rights = LANDLOCK_ACCESS_FS_WRITE_FILE | (abi >= 3 ? MS_LANDLOCK_FS_TRUNCATE : 0);
+    bool ok = allow_beneath(ruleset, writable, rights) &&
+              allow_beneath(ruleset, "/dev/null", file_rights);
+    int code = errno;
+    if (ok && syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
+        ok = false;
+        code = errno;
+    }
+    close(ruleset);
+    return ok ? true : fail(err, "landlock", code);
+}
+
+bool ms_sandbox_confine_count(const char *writable, ms_error *err) {
+    memset(err, 0, sizeof *err);
+    long abi = landlock_abi();
+    if (abi < 1) {
+        snprintf(err->message, sizeof err->message,
+                 "the sandbox could not be set up: this kernel has no Landlock (%s), which "
+                 "confines the instruction count's files; use --throughput time",
+                 strerror(errno));
+        return false;
+    }
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) != 0)
+        return fail(err, "RLIMIT_CORE", errno);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return fail(err, "no_new_privs", errno);
+    if (!confine_paths(writable, abi, err))
+        return false;
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (ctx == NULL)
+        return fail(err, "seccomp_init", ENOMEM);
+    int rc = 0;
+    for (size_t i = 0; i < sizeof DENIED / sizeof DENIED[0] && rc == 0; i++) {
+        int call = seccomp_syscall_resolve_name(DENIED[i].name);
+        /* A denied call kills with no name here: valgrind owns the process's signals. */
+        if (call != __NR_SCMP_ERROR && DENIED[i].reach == REACH_ELSE)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, call, 0);
+    }
+    /* Signals stay within the sandbox: Landlock's scope (ABI 6) does that for every process of
+       it; without, only this one's own are allowed, and a pass's child that aborts dies. */
+    scmp_datum_t self = (scmp_datum_t)getpid();
+    int signal_calls[] = {SCMP_SYS(kill), SCMP_SYS(tkill), SCMP_SYS(tgkill)};
+    for (size_t i = 0; i < 3 && rc == 0 && abi < 6; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, signal_calls[i], 1,
+                              SCMP_A0(SCMP_CMP_NE, self));
     if (rc == 0)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);

@@ -19,6 +19,7 @@ empty trace, is subtracted from every trace's before dividing by its ops.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ from pathlib import Path
 from mallocsim._native import NATIVE_DIR
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.errors import UsageError
+from mallocsim.sandbox import untrusted
 from mallocsim.trace import Trace
 
 _TOTALS = re.compile(rb"^(?:totals|summary): (\d+)", re.M)
@@ -59,7 +61,7 @@ def count_instructions(
             "--toggle-collect=count_pass",
             "--dump-after=count_pass",
         ]
-        stdout = _run_mscount(spec, tool, [], traces, timeout, "callgrind")
+        stdout = _run_mscount(spec, tool, [], traces, timeout, "callgrind", scratch)
         dumps = sorted(Path(scratch).glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
         ops = [int(line) for line in stdout.split()]
         totals = [_total(dump) for dump in dumps[1::2]]  # the warm pass of each pair
@@ -88,7 +90,7 @@ def _forked_counts(
             "--cache-sim=no",
             f"--cachegrind-out-file={Path(scratch) / 'cachegrind.%p'}",
         ]
-        stdout = _run_mscount(spec, tool, ["--forked"], traces, timeout, "cachegrind")
+        stdout = _run_mscount(spec, tool, ["--forked"], traces, timeout, "cachegrind", scratch)
         children = [line.split() for line in stdout.splitlines()]
         if len(children) != len(traces) + FORKED_EMPTIES:
             raise UsageError(f"cachegrind counted {len(children)} passes of {len(traces)} traces")
@@ -114,13 +116,20 @@ def _run_mscount(
     traces: Sequence[str | Path],
     timeout: float,
     tool_name: str,
+    scratch: str,
 ) -> str:
     """mscount on the allocator and traces under valgrind with the tool's
-    options: its standard output. Raises UsageError when it cannot run at all."""
+    options: its standard output. Someone else's allocator is counted in the
+    sandbox msconfine sets up (sandbox.c): files written only in `scratch`,
+    where valgrind writes its profiles, no network, no signal outside it.
+    Raises UsageError when it cannot run at all."""
     valgrind = require_valgrind("counting instructions")
     library = library_for(spec)
+    confine = [str(NATIVE_DIR / "msconfine"), scratch] if untrusted(spec) else []
     command = [
+        *confine,
         valgrind,
+        "--vgdb=no",  # no FIFO of its own in /tmp: the sandbox writes only in scratch
         *tool,
         str(NATIVE_DIR / "mscount"),
         *flags,
@@ -130,7 +139,14 @@ def _run_mscount(
         *map(str, traces),
     ]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env={**os.environ, "TMPDIR": scratch},  # valgrind's own temporary files
+        )
     except subprocess.TimeoutExpired:
         raise UsageError(
             f"{tool_name} run of {spec.name} did not finish within {timeout:g} s"
@@ -149,7 +165,12 @@ def _run_mscount(
 
 
 def _total(dump: Path) -> int:
-    match = _TOTALS.search(dump.read_bytes())
+    """The profile's instruction total; 0 when there is none (a pass killed before
+    valgrind could write it: by the sandbox, or by its own hand)."""
+    try:
+        match = _TOTALS.search(dump.read_bytes())
+    except OSError:
+        return 0
     return int(match.group(1)) if match else 0
 
 

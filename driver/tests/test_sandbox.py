@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from mallocsim import isolate
+from mallocsim import instructions, isolate
 from mallocsim.allocators import library_for, resolve
+from mallocsim.errors import UsageError
+from mallocsim.instructions import pass_instructions
+from mallocsim.trace import load_trace
 
 from .conftest import FIXTURE_ALLOCATORS
 
@@ -222,6 +225,7 @@ def test_an_honest_allocator_grades_the_same_in_the_sandbox(cli, write_trace, mo
     source = FIXTURE_ALLOCATORS / "good_bump.c"
     sandboxed = cli("grade", source, "--dialect", "classic", "-q", trace)
     monkeypatch.setattr(isolate, "untrusted", lambda spec: False)
+    monkeypatch.setattr(instructions, "untrusted", lambda spec: False)  # no msconfine
     plain = cli("grade", source, "--dialect", "classic", "-q", trace)
     assert sandboxed.status == plain.status == 0
     assert sandboxed.out == plain.out  # instructions: the same score, to the digit
@@ -277,3 +281,17 @@ def test_a_students_code_never_runs_in_the_tools_own_process(
     run = cli(name, *chosen, "--dialect", "classic", *flags, write_trace("t", TRACE))
     assert run.status == 0, run.out + run.err
     assert not _loaded_here(source)
+
+
+@pytest.mark.parametrize("attack", ["RAW_SYSCALL", "KILL_PARENT", "CONNECT"])
+def test_the_instruction_count_runs_the_code_confined(attacker, write_trace, tmp_path, attack):
+    # valgrind must start its tool and fork a child per pass, and writes its profiles itself:
+    # msconfine lets it, and confines files to its folder, signals to itself, and no network.
+    target = tmp_path / "pwned"
+    spec = resolve(str(attacker(attack, target)), "classic")
+    trace = load_trace(write_trace("t", TRACE))
+    try:
+        pass_instructions(spec, [trace])
+    except UsageError:
+        pass  # killed for its connection: the count fails, which only costs the student
+    assert not target.exists()  # and this process, the one it tried to kill, is still here
