@@ -17,11 +17,13 @@ from pathlib import Path
 
 from mallocsim.compare import (
     COMPARE_NOTE,
+    OOM,
     TABLE_HEADER,
     Comparison,
     failures,
     means_note,
     not_measured,
+    out_of_memory,
     table_rows,
 )
 from mallocsim.files import write_text
@@ -39,7 +41,8 @@ from mallocsim.report import (
 )
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -53,13 +56,20 @@ dl.metadata { display: grid; grid-template-columns: max-content auto; gap: 0.1em
 dl.metadata dt { font-weight: bold; }
 dl.metadata dd { margin: 0; overflow-wrap: anywhere; }
 td.warn { color: #b60; font-weight: bold; }
+td.oom { color: #666; font-style: italic; }
+@media (max-width: 60em) {
+  body { margin: 0.6em; }
+  table { font-size: 0.8em; }
+  th, td { padding: 0.2em 0.35em; }
+  dl.metadata { grid-template-columns: 1fr; }
+}
 """
 
 PLOT_CAPTIONS = {
-    "utilization.png": "Utilization per trace (black tick: the alignment bound)",
-    "throughput.png": "Throughput per trace (log scale)",
+    "utilization.png": "Utilization per trace (black bar: the alignment bound)",
+    "throughput.png": "Throughput per trace: the median pass, with the passes' spread",
     "heap-over-time.png": "Heap size and live payload over one trace",
-    "heap-map.png": "Heap map: where the blocks were, op by op",
+    "heap-map.png": "Heap maps, side by side: where the blocks were, op by op",
 }
 
 
@@ -69,7 +79,7 @@ def comparison_table(comparison: Comparison) -> str:
         f"<th>{h}</th>" for h in [*TABLE_HEADER[:2], *TABLE_HEADER[2:] * len(comparison.allocators)]
     )
     lines = [
-        '<table class="comparison">',
+        '<div class="scroll"><table class="comparison">',
         f'<tr><th colspan="2"></th>{groups}</tr>',
         f"<tr>{header}</tr>",
     ]
@@ -78,11 +88,19 @@ def comparison_table(comparison: Comparison) -> str:
         mean = ' class="mean"' if n == len(rows) - 1 else ""
         cells = []
         for cell in row:
-            kind = "best" if cell.best else "fail" if cell.text == "FAIL" else ""
+            kind = (
+                "best"
+                if cell.best
+                else "fail"
+                if cell.text == "FAIL"
+                else "oom"
+                if cell.text == OOM
+                else ""
+            )
             attribute = f' class="{kind}"' if kind else ""
             cells.append(f"<td{attribute}>{escape(cell.text)}</td>")
         lines.append(f"<tr{mean}>{''.join(cells)}</tr>")
-    lines.append("</table>")
+    lines.append("</table></div>")
     return "\n".join(lines)
 
 
@@ -90,7 +108,10 @@ def detail_table(comparison: Comparison, allocator: str) -> str:
     header = ("trace", "valid", "util", "bound", "footprint", "ops", "secs (min-max)", "Kops/s")
     if allocator in REFERENCES:
         header = (*header, "peak RSS")
-    lines = ["<table>", "<tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>"]
+    lines = [
+        '<div class="scroll"><table>',
+        "<tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>",
+    ]
     for trace in comparison.traces:
         r = comparison.cell(allocator, trace)
         if r is None:
@@ -113,7 +134,7 @@ def detail_table(comparison: Comparison, allocator: str) -> str:
         if allocator in REFERENCES:
             cells.append("-" if r.peak_rss is None else f"{r.peak_rss / 2**20:.1f} MiB")
         lines.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
-    lines.append("</table>")
+    lines.append("</table></div>")
     return "\n".join(lines)
 
 
@@ -130,7 +151,10 @@ def timing_table(comparison: Comparison) -> str:
     """Every timed result's passes as statistics: n, mean, stdev, median, range."""
     results = list(comparison.cells.values())
     header = ("allocator", "trace", "n", "mean", "stdev", "median", "min-max", "warning")
-    lines = ['<table class="timing">', "<tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>"]
+    lines = [
+        '<div class="scroll"><table class="timing">',
+        "<tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>",
+    ]
     for t in timings(results):
         r, s = t.result, t.stats
         if s is None:  # a file before format 2: its median and range alone
@@ -147,7 +171,7 @@ def timing_table(comparison: Comparison) -> str:
         cells = "".join(f"<td>{escape(c)}</td>" for c in [r.allocator, r.trace, *figures])
         warn = f'<td class="warn">{escape(t.warning)}</td>' if t.warning else "<td></td>"
         lines.append(f"<tr>{cells}{warn}</tr>")
-    lines.append("</table>")
+    lines.append("</table></div>")
     return "\n".join(lines)
 
 
@@ -161,6 +185,7 @@ def render_html(
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(title)}: allocator comparison</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<h1>{escape(title)}: allocator comparison</h1>",
@@ -176,6 +201,17 @@ def render_html(
         parts += [
             f"<li>{escape(r.allocator)} on {escape(r.trace)}: {escape(r.error or '')}</li>"
             for r in failed
+        ]
+        parts.append("</ul>")
+    ran_out = out_of_memory(comparison)
+    if ran_out:
+        parts.append(
+            '<h2>Out of memory</h2><p class="note">Requests this machine cannot hold: an '
+            "outcome, not a failure, and left out of the means.</p><ul>"
+        )
+        parts += [
+            f"<li>{escape(r.allocator)} on {escape(r.trace)}: {escape(r.error or '')}</li>"
+            for r in ran_out
         ]
         parts.append("</ul>")
     unmeasured = not_measured(comparison)

@@ -9,6 +9,11 @@ import base64
 import json
 import re
 
+from mallocsim.compare import Comparison
+from mallocsim.html import render_html
+from mallocsim.pictures import Pictures
+from mallocsim.results import TraceResult
+
 from .conftest import FIXTURE_ALLOCATORS
 
 TRACE = "a 0 100\na 1 2000\nf 0\na 2 40\nr 1 4000\nf 2\nf 1\n"
@@ -33,6 +38,10 @@ def _check_report(html: str, allocators: list[str], traces: list[str]) -> None:
     outside_images = re.sub(r"base64,[^\"]+", "", html)
     assert "http" not in outside_images and "<link" not in outside_images  # nothing to fetch
     assert "peak live payload / peak heap footprint" in html
+    # Narrow screens: the page scales to the device and a wide table scrolls in its own box.
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert html.count('<div class="scroll"><table') == html.count("<table")
+    assert "@media (max-width" in html
 
 
 def test_compare_writes_a_self_contained_report_and_the_plots(cli, write_trace, tmp_path):
@@ -130,3 +139,21 @@ def test_a_report_of_an_older_file_says_it_kept_no_metadata(cli, write_trace, tm
     text = html.read_text()
     assert "<dt>metadata</dt><dd>none (a results file of format 1)</dd>" in text
     assert "Timed passes" not in text  # --no-timing: nothing to show
+
+
+def test_out_of_memory_is_shown_as_an_outcome_not_a_failure():
+    common = {"trace": "big", "path": "big.rep", "ops": 2, "weight": 1}
+    fine = TraceResult(allocator="segfit", valid=True, error=None, utilization=0.9, **common)
+    oom = TraceResult(
+        allocator="glibc",
+        valid=False,
+        error="big.rep:1: op 0 (a 0 99999999999999): malloc returned NULL for 99999999999999 "
+        "bytes: out of memory: the blocks live then need 90.9 TiB, more than the 23.5 GiB "
+        "this machine has (RAM + swap)",
+        fail_kind="out_of_memory",
+        **common,
+    )
+    cells = {("segfit", "big.rep"): fine, ("glibc", "big.rep"): oom}
+    html = render_html(Comparison(["segfit", "glibc"], ["big.rep"], cells), Pictures())
+    assert '<td class="oom">oom</td>' in html
+    assert "<h2>Out of memory</h2>" in html and "<h2>Failures</h2>" not in html
