@@ -63,6 +63,7 @@ from mallocsim.replay import (
     run_timed,
     with_timing,
 )
+from mallocsim.report import timing_warnings
 from mallocsim.results import TraceResult, geomean, trace_outcome
 from mallocsim.runner import progress_name, replay_preloaded, shown_replay
 from mallocsim.sandbox import untrusted
@@ -410,4 +411,5 @@ def format_bench(
             "out of its allocator's means):",
             *starved,
         ]
+    out += [f"warning: {line}" for line in timing_warnings(results)]
     return fit("\n".join(out + notes), width)

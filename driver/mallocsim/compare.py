@@ -29,6 +29,7 @@ from mallocsim.out_of_memory import is_out_of_memory, judged, memory_limit
 from mallocsim.progress import Progress
 from mallocsim.references import REFERENCES, Reference, ReferenceMissing, replay_reference, require
 from mallocsim.replay import ReplayOptions
+from mallocsim.report import timing_warnings
 from mallocsim.results import TraceResult, geomean
 from mallocsim.runner import progress_name, replay_all, shown_replay
 from mallocsim.table import WIDTH, fit, render_table
@@ -264,6 +265,7 @@ def format_comparison(comparison: Comparison, width: int | None = WIDTH) -> str:
         out.extend(f"  {a} on {', '.join(ts)}: {why}" for a, ts, why in unmeasured)
     for name, why in comparison.missing.items():
         out.append(f"Missing: {name}: {why}")
+    out += [f"warning: {line}" for line in timing_warnings(_cells(comparison))]
     out.append(COMPARE_NOTE)
     return fit("\n".join(out), width)
 

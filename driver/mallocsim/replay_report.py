@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from mallocsim.numbers import count, duration, kops, percent
 from mallocsim.out_of_memory import is_out_of_memory
-from mallocsim.report import format_report
+from mallocsim.report import format_report, timing_warnings
 from mallocsim.results import TraceResult, summarize
 from mallocsim.table import WIDTH, fit, render_table
 
@@ -87,6 +87,7 @@ def format_replay(allocator: str, results: Sequence[TraceResult], width: int | N
             f"throughput: {kops(summary.ops_per_sec_total)} Kops/s over all ops, "
             f"{kops(summary.ops_per_sec_geomean)} Kops/s geometric mean per trace"
         )
+    parts.extend(f"warning: {line}" for line in timing_warnings(results, with_allocator=False))
     parts.extend(NOTES)
     if starved:
         parts.append(OOM_NOTE)
