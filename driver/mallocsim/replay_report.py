@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from mallocsim.numbers import count, duration, kops, percent
 from mallocsim.out_of_memory import is_out_of_memory
-from mallocsim.report import format_report, timing_warnings
+from mallocsim.report import format_report, throughput_lines
 from mallocsim.results import TraceResult, summarize
 from mallocsim.table import WIDTH, fit, render_table
 
@@ -82,12 +82,7 @@ def format_replay(allocator: str, results: Sequence[TraceResult], width: int | N
     if starved:
         parts.append("Out of memory:")
         parts.extend(f"  {r.trace}: {r.error}" for r in starved)
-    if summary.ops_per_sec_geomean is not None:
-        parts.append(
-            f"throughput: {kops(summary.ops_per_sec_total)} Kops/s over all ops, "
-            f"{kops(summary.ops_per_sec_geomean)} Kops/s geometric mean per trace"
-        )
-    parts.extend(f"warning: {line}" for line in timing_warnings(results, with_allocator=False))
+    parts += throughput_lines(results)
     parts.extend(NOTES)
     if starved:
         parts.append(OOM_NOTE)

@@ -82,20 +82,28 @@ def _summary_row(summary: Summary) -> tuple[str, ...]:
 
 def format_report(allocator: str, results: Sequence[TraceResult]) -> str:
     """The full report for one allocator: title, table, failures, definitions."""
-    summary = summarize(results)
     parts = [f"Results for {allocator}:", format_table(results)]
     failures = [r for r in results if not r.valid]
     if failures:
         parts.append("Failures:")
         parts.extend(f"  {r.trace}: {r.error}" for r in failures)
+    parts.extend(fit(line) for line in throughput_lines(results))
+    parts.append(UTILIZATION_NOTE)
+    return "\n".join(parts)
+
+
+def throughput_lines(results: Sequence[TraceResult]) -> list[str]:
+    """Under an allocator's table: its throughput over all ops and per trace, and a
+    warning for every measurement not to be trusted."""
+    summary = summarize(results)
+    lines = []
     if summary.ops_per_sec_geomean is not None:
-        parts.append(
+        lines.append(
             f"throughput: {kops(summary.ops_per_sec_total)} Kops/s over all ops, "
             f"{kops(summary.ops_per_sec_geomean)} Kops/s geometric mean per trace"
         )
-    parts.extend(fit(f"warning: {line}") for line in timing_warnings(results, with_allocator=False))
-    parts.append(UTILIZATION_NOTE)
-    return "\n".join(parts)
+    lines += [f"warning: {line}" for line in timing_warnings(results, with_allocator=False)]
+    return lines
 
 
 def write_csv(results: Sequence[TraceResult], path: str | Path) -> None:
