@@ -25,6 +25,7 @@ from mallocsim._native import NATIVE_DIR
 from mallocsim.build import Build, BuildError, build_source
 from mallocsim.constants import DIALECTS
 from mallocsim.errors import UsageError
+from mallocsim.files import require_regular_file
 from mallocsim.labs import DEFAULT_LAB, LABS, lab_named
 
 SYSTEM_NAMES = ("glibc", "system")
@@ -79,6 +80,7 @@ def resolve(
         return _reference(spec, lab)
     if spec.endswith((".so", ".c")) or os.sep in spec:
         path = Path(spec)
+        require_regular_file(path, AllocatorError)  # a FIFO or a folder: said as such
         if not path.is_file():
             raise AllocatorError(f"{spec}: no such file")
         dialect = dialect or profile.dialect

@@ -75,13 +75,12 @@ def results_json(cli, write_trace, tmp_path) -> Path:
 
 @pytest.mark.parametrize(
     "command",
-    ["replay", "bench", "grade-trace", "grade-config", "diff", "report"],
+    ["replay", "bench", "grade-trace", "grade-config", "diff", "report", "mm.c", "grade-mm.c"],
 )
 def test_a_fifo_is_refused_without_blocking(command, tmp_path, write_trace):
     good = write_trace("good", GOOD)
-    fifo = tmp_path / {"grade-config": "grading.toml", "diff": "r.json", "report": "r.json"}.get(
-        command, "f.rep"
-    )
+    names = {"grade-config": "grading.toml", "diff": "r.json", "report": "r.json"}
+    fifo = tmp_path / names.get(command, "mm.c" if command.endswith("mm.c") else "f.rep")
     os.mkfifo(fifo)
     args = {
         "replay": [*REPLAY, fifo, good],
@@ -90,6 +89,8 @@ def test_a_fifo_is_refused_without_blocking(command, tmp_path, write_trace):
         "grade-config": [*GRADE, good, "--config", fifo],
         "diff": ["diff", fifo, fifo],
         "report": ["report", fifo, "-o", tmp_path / "r.html"],
+        "mm.c": ["replay", "-a", fifo, "--dialect", "classic", "-q", good],  # a submission
+        "grade-mm.c": ["grade", fifo, "--dialect", "classic", "-q", good],
     }[command]
     done = run_tool(*args)
     assert done.returncode == 2, done.stderr
