@@ -28,6 +28,7 @@ from mallocsim.config import GradingConfig
 from mallocsim.files import write_text, writing
 from mallocsim.grade_report import explain, format_grade
 from mallocsim.grading import Grade
+from mallocsim.numbers import kops, percent
 from mallocsim.results import TraceResult
 
 
@@ -36,9 +37,9 @@ def _trace_output(result: TraceResult) -> str:
         return result.error or "invalid"
     parts = ["valid"]
     if result.utilization is not None:
-        parts.append(f"utilization {100 * result.utilization:.1f}%")
+        parts.append(f"utilization {percent(result.utilization)}")
     if result.ops_per_sec is not None:
-        parts.append(f"{result.ops_per_sec / 1000:,.0f} Kops/s")
+        parts.append(f"{kops(result.ops_per_sec)} Kops/s")
     return ", ".join(parts)
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mallocsim.report import kops, percent, timing_warnings
+from mallocsim.numbers import kops, percent
+from mallocsim.report import timing_warnings
 from mallocsim.results import TraceResult, geomean
 from mallocsim.stats import TEST_NAME, TTest, welch_t_test
 from mallocsim.table import WIDTH, fit, render_table

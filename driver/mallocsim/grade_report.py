@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from mallocsim.grading import Grade
 from mallocsim.labs import LABS
-from mallocsim.report import percent
+from mallocsim.numbers import kops, percent
 from mallocsim.score import Score
 from mallocsim.table import render_table
 
@@ -27,7 +27,7 @@ def _speed(measure: str, throughput: float | None) -> str:
         return "-"
     if measure == "instructions":
         return f"{1 / throughput:,.1f}"
-    return f"{throughput / 1000:,.0f}"
+    return kops(throughput)
 
 
 def _throughput(measure: str, value: float | None) -> str:

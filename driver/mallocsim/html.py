@@ -27,18 +27,11 @@ from mallocsim.compare import (
     table_rows,
 )
 from mallocsim.files import write_text
+from mallocsim.numbers import duration, kops, percent
 from mallocsim.pictures import Pictures
 from mallocsim.plots import all_plots
 from mallocsim.references import REFERENCES
-from mallocsim.report import (
-    TIMING_NOTE,
-    duration,
-    kops,
-    metadata_lines,
-    percent,
-    timing_warnings,
-    timings,
-)
+from mallocsim.report import TIMING_NOTE, metadata_lines, timing_warnings, timings
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }

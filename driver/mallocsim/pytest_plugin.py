@@ -271,11 +271,13 @@ class TraceItem(pytest.Item):
         self._check_thresholds(result.utilization, result.ops_per_sec)
 
     def _check_thresholds(self, utilization: float | None, ops_per_sec: float | None) -> None:
+        from mallocsim.numbers import percent
+
         low_util, low_kops = self.plan.min_util, self.plan.min_kops
         if low_util is not None and (utilization or 0.0) < low_util:
             raise MallocsimFailure(
-                f"{self.trace}: utilization {100 * (utilization or 0.0):.1f}% is below the "
-                f"minimum {100 * low_util:.1f}%"
+                f"{self.trace}: utilization {percent(utilization or 0.0)} is below the "
+                f"minimum {percent(low_util)}"
             )
         kops = (ops_per_sec or 0.0) / 1000
         if low_kops is not None and kops < low_kops:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from mallocsim.files import text_output
+from mallocsim.numbers import duration, kops, percent
 from mallocsim.results import Summary, TraceResult, summarize
 from mallocsim.stats import Stats, describe, instability
 from mallocsim.table import WIDTH, fit, render_table
@@ -27,25 +28,6 @@ UTILIZATION_NOTE = (
     "time = median timed pass (no checks); Kops/s = ops / time; checked Kops/s = the pass "
     "with every check, for what checking costs"
 )
-
-
-def percent(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def kops(value: float | None) -> str:
-    return "-" if value is None else f"{value / 1000:,.0f}"
-
-
-def duration(value: float | None) -> str:
-    """Seconds in the unit that keeps three significant figures readable."""
-    if value is None:
-        return "-"
-    if value < 1e-3:
-        return f"{value * 1e6:.1f} us"
-    if value < 1:
-        return f"{value * 1e3:.2f} ms"
-    return f"{value:.3f} s"
 
 
 def format_table(results: Sequence[TraceResult]) -> str:
