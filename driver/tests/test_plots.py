@@ -361,3 +361,22 @@ def test_compare_writes_the_plots_in_the_formats_asked(cli, write_trace, tmp_pat
         cli("compare", "-a", "segfit", "--plots", plots, "--plot-format", "gif", tmp_path)
     assert exit_status.value.code == 2
     assert f"choose from {', '.join(map(repr, FORMATS))}" in capsys.readouterr().err
+
+
+def test_a_plot_format_without_plots_is_refused_before_any_work(cli, write_trace, tmp_path):
+    trace = write_trace("one", "a 0 100\nf 0\n")
+    run = cli("compare", "-a", "segfit", "--plot-format", "svg", trace)
+    assert run.status == 2
+    assert run.err.strip().endswith("--plot-format svg: only --plots uses it, and it was not given")
+    assert "Kops/s" not in run.out  # nothing was compared
+
+
+def test_report_writes_the_plots_in_the_formats_asked(cli, write_trace, tmp_path):
+    trace = write_trace("one", "a 0 100\na 1 2000\nf 0\na 2 40\nr 1 4000\nf 2\nf 1\n")
+    saved = tmp_path / "run.json"
+    assert cli("compare", "-a", "segfit", "--no-timing", "--json", saved, trace).status == 0
+    plots = tmp_path / "plots"
+    run = cli("report", saved, "--plots", plots, "--plot-format", "pdf")
+    assert run.status == 0, run.err
+    files = sorted(plots.iterdir())
+    assert files and all(p.suffix == ".pdf" and p.read_bytes().startswith(b"%PDF") for p in files)

@@ -54,13 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="as for replay, or a reference: " + ", ".join(REFERENCES) + "; repeat for each",
     )
     add_replay_arguments(parser)
-    parser.add_argument("--plots", metavar="DIR", help="write the plots into DIR (as PNG files)")
-    parser.add_argument(
-        "--plot-format",
-        action="append",
-        choices=("png", "svg", "pdf"),  # figures.FORMATS, without loading matplotlib here
-        help="with --plots: the plots' file format; repeat for several (default: png)",
-    )
+    add_plot_arguments(parser)
     parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     parser.add_argument(
         "--focus",
@@ -75,6 +69,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: the first on our heap)",
     )
     parser.set_defaults(run=run)
+
+
+def add_plot_arguments(parser: argparse.ArgumentParser) -> None:
+    """--plots DIR and its --plot-format (compare, report)."""
+    parser.add_argument("--plots", metavar="DIR", help="write the plots into DIR (PNG by default)")
+    parser.add_argument(
+        "--plot-format",
+        action="append",
+        choices=("png", "svg", "pdf"),  # figures.FORMATS, without loading matplotlib here
+        help="with --plots: the plots' file format; repeat for several (default: png)",
+    )
+
+
+def plot_formats(args: argparse.Namespace) -> list[str]:
+    """The formats asked for; --plot-format without --plots is refused, not ignored."""
+    if args.plot_format and not args.plots:
+        raise UsageError(
+            f"--plot-format {args.plot_format[0]}: only --plots uses it, and it was not given"
+        )
+    return args.plot_format or ["png"]
 
 
 def wants_pictures(args: argparse.Namespace) -> bool:
@@ -102,6 +116,7 @@ def check_picture_choices(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     check_outputs(args)
     check_picture_choices(args)
+    plot_formats(args)  # refused now, before the comparison runs
     # The references run on their own heaps, where no heap checker applies.
     lab = lab_of(args).name
     ours = [name for name in args.allocator if name not in REFERENCES]
@@ -142,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plots:
         from mallocsim.plots import write_plots
 
-        formats = args.plot_format or ["png"]
+        formats = plot_formats(args)
         write_plots(args.plots, comparison, pictures.series, pictures.heap_map, formats)
     if args.html:
         from mallocsim.html import write_html

@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from mallocsim.cli import EXIT_OK
+from mallocsim.commands.compare import add_plot_arguments, plot_formats
 from mallocsim.errors import UsageError
 from mallocsim.report import format_metadata, format_timings
 from mallocsim.saved import read_saved
@@ -29,11 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("results", metavar="RESULTS.json", help="a saved run (--json)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the HTML report to FILE")
     parser.add_argument("--title", help="the report's title (default: the results file's name)")
-    parser.add_argument("--plots", metavar="DIR", help="also write the plots as PNG files into DIR")
+    add_plot_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    formats = plot_formats(args)
     saved = read_saved(args.results)
     comparison, pictures = saved.comparison, saved.pictures
     if not comparison.traces:  # a page of empty tables and blank plots helps no one
@@ -51,6 +53,6 @@ def run(args: argparse.Namespace) -> int:
     if args.plots:
         from mallocsim.plots import write_plots
 
-        write_plots(args.plots, comparison, pictures.series, pictures.heap_map)
+        write_plots(args.plots, comparison, pictures.series, pictures.heap_map, formats)
         print(f"wrote the plots into {args.plots}")
     return EXIT_OK
