@@ -64,7 +64,7 @@ def widest(text: str) -> int:
 # Sections whose lines are diagnostics: each is one record (a file, a line, an
 # op, what was wrong) that people search for and copy whole, so fit leaves
 # them unwrapped (a long path does not fit 80 columns anyway).
-WHOLE_SECTIONS = ("Failures:", "Out of memory", "Notes:")
+WHOLE_SECTIONS: tuple[str, ...] = ()
 LABEL_GAP = "   "  # what sets a label apart from its value in a line (grade's score)
 
 

@@ -54,6 +54,12 @@ class CliRun:
     def json(self, path: Path) -> dict:
         return json.loads(path.read_text())
 
+    @property
+    def said(self) -> str:
+        """Everything it wrote, out then err, with the wrapping undone (80 columns
+        break a long diagnosis across lines): for a phrase that may span them."""
+        return " ".join(f"{self.out}\n{self.err}".split())
+
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):

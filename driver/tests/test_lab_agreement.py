@@ -122,7 +122,7 @@ def test_where_the_csapp_driver_is_wrong_we_stay_right_and_say_why(cli):
         )  # fmt: skip
         assert run.status == 0, run.err
         assert (
-            f"{trace}:317: the CS:APP driver would wrongly fail this realloc of id 132" in run.out
+            f"{trace}:317: the CS:APP driver would wrongly fail this realloc of id 132" in run.said
         )
 
 
