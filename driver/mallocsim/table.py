@@ -61,28 +61,20 @@ def widest(text: str) -> int:
     return max((len(line) for line in text.splitlines()), default=0)
 
 
-# Sections whose lines are diagnostics: each is one record (a file, a line, an
-# op, what was wrong) that people search for and copy whole, so fit leaves
-# them unwrapped (a long path does not fit 80 columns anyway).
-WHOLE_SECTIONS: tuple[str, ...] = ()
 LABEL_GAP = "   "  # what sets a label apart from its value in a line (grade's score)
 
 
-def fit(text: str, width: int | None = WIDTH, whole: Sequence[str] = WHOLE_SECTIONS) -> str:
+def fit(text: str, width: int | None = WIDTH) -> str:
     """`text` with every line longer than `width` wrapped at spaces, the rest
     of it indented two more than the line was; None leaves it as it is. A
     line laid out as "label   value" is broken after its label first, the
     value indented below, when the value then fits. A word longer than the
-    width stays whole, and so do the indented lines under a heading that
-    starts with one of `whole` (the failures, a grade's notes)."""
+    width stays whole."""
     if width is None:
         return text
     out: list[str] = []
-    keep = False
     for line in text.splitlines():
-        if not line.startswith(" "):
-            keep = line.startswith(tuple(whole))
-        if len(line) <= width or (keep and line.startswith(" ")):
+        if len(line) <= width:
             out.append(line)
             continue
         indent = line[: len(line) - len(line.lstrip(" "))]
