@@ -66,8 +66,8 @@ def test_bench_table_and_json(cli, write_trace, tmp_path):
         "bench", "-a", "implicit", "-a", "segfit", "--min-seconds", "0.001", "--json", out, trace
     )
     assert run.status == 0, run.err
-    assert "implicit" in run.out and "segfit" in run.out and "glibc" in run.out
-    assert "vs glibc" in run.out and "1.00x" in run.out  # glibc against itself
+    assert "implicit" in run.said and "segfit" in run.out and "glibc" in run.out
+    assert "vs glibc" in run.said and "1.00x" in run.out  # glibc against itself
     document = json.loads(out.read_text())
     names = [s["allocator"] for s in document["bench"]["summary"]]
     assert names == ["implicit", "segfit", "glibc"]
@@ -95,7 +95,7 @@ def test_a_failing_allocator_shows_in_place_and_sets_status_1(cli, write_trace):
     trace = write_trace("small", TRACE)
     run = bench_fixture(cli, "misaligned", trace)
     assert run.status == 1
-    assert "FAIL" in run.out and "not 16-byte aligned" in run.out
+    assert "FAIL" in run.said and "not 16-byte aligned" in run.out
 
 
 def test_a_crashing_allocator_is_reported_and_the_benchmark_goes_on(cli, write_trace):
@@ -103,7 +103,7 @@ def test_a_crashing_allocator_is_reported_and_the_benchmark_goes_on(cli, write_t
     trace = write_trace("crash", "a 0 8\na 1 8\na 2 8\nf 0\n")  # segfault.c dies on its 3rd
     run = bench_fixture(cli, "segfault", trace)
     assert run.status == 1
-    assert "crashed with SIGSEGV at op 2 (a 2 8)" in run.out
+    assert "crashed with SIGSEGV at op 2 (a 2 8)" in run.said
     glibc = next(line for line in run.out.splitlines() if line.startswith("crash")).split()
     assert glibc[-1].endswith("x")  # glibc was still measured on the trace
 
@@ -128,7 +128,7 @@ def test_a_failure_in_the_timed_passes_is_reported_and_the_others_still_timed(cl
     trace = write_trace("small", TRACE)
     run = bench_fixture(cli, "init_runs_out", trace)
     assert run.status == 1
-    assert "in the timed passes: mm_init failed (returned -1)" in run.out
+    assert "in the timed passes: mm_init failed (returned -1)" in run.said
     row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
     assert row[2] == "FAIL" and row[-1] == "1.00x"  # glibc was timed all the same
 
@@ -139,7 +139,7 @@ def test_carried_passes_are_said_in_the_report(cli, write_trace):
         "bench", "-a", "segfit", "-a", "explicit", "--min-seconds", "0.001", "--carry-heap", trace
     )
     assert run.status == 0, run.err
-    assert "passes: ours carried over like glibc's" in run.out
+    assert "passes: ours carried over like glibc's" in run.said
     fresh = cli("bench", "-a", "segfit", "--min-seconds", "0.001", trace)
     assert "passes: ours each from mm_init on an empty heap" in fresh.out
 
@@ -149,8 +149,8 @@ def test_carried_passes_refuse_an_allocator_that_never_reuses_memory(cli, write_
     trace = write_trace("small", TRACE)
     run = bench_fixture(cli, "good_bump", trace, "--carry-heap")
     assert run.status == 1
-    assert "in the timed passes: the heap grew from" in run.out
-    assert "it does not level off, so there is no steady state to time" in run.out
+    assert "in the timed passes: the heap grew from" in run.said
+    assert "it does not level off, so there is no steady state to time" in run.said
     row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
     assert row[2] == "FAIL" and row[-1] == "1.00x"  # glibc was timed all the same
     assert bench_fixture(cli, "good_bump", trace).status == 0  # from mm_init each pass: fine
@@ -162,7 +162,7 @@ def test_a_crash_in_carried_passes_is_caught_in_the_child(cli, write_trace):
     trace = write_trace("small", TRACE)
     run = bench_fixture(cli, "carried_crash", trace, "--carry-heap")
     assert run.status == 1
-    assert "small.rep:1: crashed with SIGSEGV at op 0 (a 0 16) in timed pass 1" in run.out
+    assert "small.rep:1: crashed with SIGSEGV at op 0 (a 0 16) in timed pass 1" in run.said
     row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
     assert row[2] == "FAIL" and row[-1] == "1.00x"  # glibc was timed all the same
     assert bench_fixture(cli, "carried_crash", trace).status == 0
@@ -221,7 +221,7 @@ def test_instruction_counts_come_from_callgrind(cli, write_trace):
     trace = write_trace("small", TRACE)
     run = cli("bench", "-a", "segfit", "--min-seconds", "0.001", "--instructions", "--wide", trace)
     assert run.status == 0, run.err
-    assert "instr/op" in run.out
+    assert "instr/op" in run.said
     row = next(line for line in run.out.splitlines() if line.startswith("small")).split()
     # Columns per allocator: util, Kops/s, vs glibc, instr/op; segfit then glibc.
     segfit_count, glibc_count = row[5], row[9]
@@ -273,7 +273,7 @@ def test_glibc_warm_is_said_in_the_report(cli, write_trace):
     assert done.returncode == 0, done.stderr
     assert "glibc: told to keep its pages between passes" in done.stdout
     run = cli("bench", "-a", "segfit", "--min-seconds", "0.001", trace)
-    assert "glibc: its defaults" in run.out
+    assert "glibc: its defaults" in run.said
 
 
 def test_progress_is_a_line_per_check_and_per_timed_trace_on_stderr_unless_quiet(cli, write_trace):

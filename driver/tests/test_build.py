@@ -75,7 +75,7 @@ def test_every_checker_signature_builds_and_is_really_called(
     # The same checker finding the heap broken fails the trace at op 0: it is called.
     broken = source(tmp_path, "#define OK 0\n" + checker)
     run = cli("replay", "-a", broken, "--lab", "csapp", "--check-heap", "--no-timing", trace)
-    assert run.status == 1 and "op 0 (a 0 12): mm_checkheap failed" in run.out
+    assert run.status == 1 and "op 0 (a 0 12): mm_checkheap failed" in run.said
 
 
 def test_a_void_checker_is_called_and_said_to_report_only_by_crashing(tmp_path):

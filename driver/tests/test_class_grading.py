@@ -79,8 +79,8 @@ def test_a_class_folder_is_graded_into_a_gradebook_and_a_summary(cli, course, tm
     assert [r["student"] for r in json.loads((tmp_path / "book.json").read_text())] == [
         "alice", "bob", "carol",
     ]  # fmt: skip
-    assert "1 of 3 submissions passed every trace" in run.out
-    assert "3 graded now, 0 from the cache" in run.out
+    assert "1 of 3 submissions passed every trace" in run.said
+    assert "3 graded now, 0 from the cache" in run.said
     assert all(len(line) <= 80 for line in run.out.splitlines()[:5])
 
 
@@ -106,7 +106,7 @@ def test_a_rerun_takes_unchanged_grades_from_the_cache_and_regrades_a_changed_on
 def test_a_changed_setting_is_not_served_from_the_cache(cli, course, tmp_path):
     grade_class(cli, course)
     run = grade_class(cli, course, "--check-heap")
-    assert "3 graded now" in run.out
+    assert "3 graded now" in run.said
 
 
 def test_each_student_gets_a_gradescope_and_a_junit_file(cli, course, tmp_path):
@@ -126,7 +126,7 @@ def test_cached_grades_still_write_their_autograder_files(cli, course, tmp_path)
     grade_class(cli, course)
     results = tmp_path / "results"
     run = grade_class(cli, course, "--gradescope", results)
-    assert "3 from the cache" in run.out
+    assert "3 from the cache" in run.said
     assert json.loads((results / "alice.json").read_text())["score"] > 0
 
 
@@ -141,7 +141,7 @@ def test_one_grade_as_a_record_merges_into_the_same_gradebook(cli, course, tmp_p
         )  # fmt: skip
     merged = tmp_path / "merged.csv"
     run = cli("gradebook", "merge", records, "-o", merged)
-    assert run.status == 0 and "1 of 3 submissions passed every trace" in run.out
+    assert run.status == 0 and "1 of 3 submissions passed every trace" in run.said
     direct = tmp_path / "direct.csv"
     grade_class(cli, course, "--gradebook", direct)
     assert _graded(read_csv(merged)) == _graded(read_csv(direct))
@@ -217,7 +217,7 @@ def test_a_student_folder_without_one_allocator_is_graded_zero_with_the_reason(c
     assert "holds 2 .c files and no mm.c" in (submissions["erin"].problem or "")
     assert "holds no .c file" in (submissions["frank"].problem or "")
     run = grade_class(cli, course)
-    assert "holds 2 .c files" in run.out
+    assert "holds 2 .c files" in run.said
 
 
 def test_two_submissions_for_one_student_are_refused(course):

@@ -19,8 +19,8 @@ def test_report_table_json_and_csv(cli, write_trace, tmp_path):
     out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
     run = cli("replay", "-a", "implicit", "--json", out_json, "--csv", out_csv, trace)
     assert run.status == 0, run.err
-    assert "Results for implicit:" in run.out
-    assert "good" in run.out and "util = peak live payload" in run.out
+    assert "Results for implicit:" in run.said
+    assert "good" in run.said and "util = peak live payload" in run.out
     document = json.loads(out_json.read_text())
     assert document["format"] == "mallocsim-results" and document["version"] == 2
     [entry] = document["runs"][0]["traces"]
@@ -74,7 +74,7 @@ def test_a_bad_trace_is_one_line_and_status_2_and_the_others_still_run(
     [line] = run.err.strip().splitlines()
     assert str(bad) in line and message in line
     assert "Traceback" not in run.err
-    assert "fine" in run.out  # the good trace was still replayed and reported
+    assert "fine" in run.said  # the good trace was still replayed and reported
 
 
 def test_missing_path_and_unknown_allocator_are_usage_errors(cli, write_trace, tmp_path):
@@ -197,7 +197,7 @@ def test_a_hanging_allocator_is_stopped_at_its_time_limit(cli, write_trace):
         trace,
     )
     assert run.status == 1
-    assert "did not finish within 1 s" in run.out and "op 1 (f 0)" in run.out
+    assert "did not finish within 1 s" in run.said and "op 1 (f 0)" in run.out
 
 
 def test_an_output_file_that_cannot_be_written_is_one_line_and_status_2(cli, write_trace, tmp_path):
@@ -286,4 +286,4 @@ def test_an_allocator_failing_only_in_the_timed_passes_is_reported(cli, write_tr
         write_trace("probe", "a 0 64\nf 0\n"),
     )
     assert run.status == 1, run.out + run.err
-    assert "in the timed passes: mm_init failed (returned -1)" in run.out
+    assert "in the timed passes: mm_init failed (returned -1)" in run.said

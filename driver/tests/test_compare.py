@@ -82,7 +82,7 @@ def test_a_failing_allocator_is_failed_there_and_the_rest_is_measured(cli, write
     assert run.status == 1, run.err
     row = next(line for line in run.out.splitlines() if line.startswith("two")).split()
     assert row[-1] == "FAIL" and row[-2] == "FAIL"
-    assert "not 16-byte aligned" in run.out
+    assert "not 16-byte aligned" in run.said
     runs = {r["allocator"]: r["traces"] for r in json.loads(out.read_text())["runs"]}
     [good] = runs["implicit"]
     assert good["valid"] and good["utilization"] > 0

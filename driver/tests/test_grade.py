@@ -53,7 +53,7 @@ def test_a_score_computed_by_hand(cli, config, write_trace, tmp_path):
         trace,
     )
     assert run.status == 0, run.err
-    assert "Results for" in run.out and "quarter" in run.out
+    assert "Results for" in run.said and "quarter" in run.out
     assert "utilization U       75.0%" in run.out
     assert "performance index   75.0 / 100" in run.out and "(configured)" in run.out
     document = json.loads(results.read_text())
@@ -80,15 +80,15 @@ def test_t_ref_is_measured_from_glibc_when_not_configured(cli, config, write_tra
         trace,
     )
     assert run.status == 0, run.err
-    assert "Kops/s (glibc, timed in this run)" in run.out
+    assert "Kops/s (glibc, timed in this run)" in run.said
 
 
 def test_by_default_t_and_t_ref_are_instructions_counted_by_valgrind(cli, config, write_trace):
     trace = write_trace("quarter", QUARTER_WASTE * 20)
     run = grade(cli, "good_bump", "classic", trace)
     assert run.status == 0, run.err
-    assert "instructions counted by valgrind: the same on every run" in run.out
-    assert "instructions/op (glibc, counted by valgrind the same way)" in run.out
+    assert "instructions counted by valgrind: the same on every run" in run.said
+    assert "instructions/op (glibc, counted by valgrind the same way)" in run.said
 
 
 def test_the_cmu_formula_and_correctness_points(cli, config, write_trace, tmp_path):
@@ -103,7 +103,7 @@ def test_the_cmu_formula_and_correctness_points(cli, config, write_trace, tmp_pa
     results = tmp_path / "results.json"
     run = grade(cli, "good_bump", "classic", "--config", toml, "--gradescope", results, trace)
     assert run.status == 0, run.err
-    assert "CMU 15-213 linear thresholds" in run.out
+    assert "CMU 15-213 linear thresholds" in run.said
     document = json.loads(results.read_text())
     assert document["score"] == pytest.approx(76.0)
     assert [t["max_score"] for t in document["tests"]] == [40.0, 60.0]
@@ -188,7 +188,7 @@ def test_the_grader_keeps_every_result_when_one_trace_crashes(cli, config, write
     assert run.status == 1
     crash, fine, _ = json.loads(results.read_text())["tests"]
     assert "SIGSEGV" in crash["output"] and fine["output"].startswith("valid")
-    assert "1 of 2 traces invalid" in run.out
+    assert "1 of 2 traces invalid" in run.said
 
 
 @pytest.mark.parametrize(
@@ -275,7 +275,7 @@ def test_heap_checks_of_an_allocator_without_a_checker_are_said_once_and_skipped
     )
     assert run.status == 0, run.err
     assert run.out.count("no heap checker") == 1
-    assert "heap checks skipped: no heap checker (mm_checkheap) is defined" in run.out
+    assert "heap checks skipped: no heap checker (mm_checkheap) is defined" in run.said
 
 
 def test_usage_errors_are_one_line_and_status_2(cli, config, write_trace, tmp_path):

@@ -214,7 +214,7 @@ def test_a_file_name_that_is_not_utf8_is_written_to_csv_with_replacements(
     run = cli(*REPLAY, "--csv", out, undecodable_trace)
     assert run.status == 0, run.err
     text = out.read_bytes().decode("utf-8")  # valid UTF-8 throughout
-    assert "??.rep" in text and "??" in run.out  # the report on stdout too
+    assert "??.rep" in text and "??" in run.said  # the report on stdout too
 
 
 @pytest.mark.parametrize("stem", [UNDECODABLE, "a$\\lfoo$"], ids=["not-utf8", "dollars"])
@@ -282,7 +282,7 @@ def test_a_bad_trace_among_others_is_one_line_and_the_others_still_run(kind, cli
     run = cli(*REPLAY, *named)
     assert run.status == 2
     assert run.err == f"mallocsim replay: {bad}: {why}\n"
-    assert "all (1/1 valid)" in run.out  # the good trace ran
+    assert "all (1/1 valid)" in run.said  # the good trace ran
 
 
 # ------------------------------------------------------------ 7. block ids

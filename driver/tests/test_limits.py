@@ -103,5 +103,5 @@ def test_replay_without_a_timeout_stops_a_hanging_allocator_in_seconds(cli, writ
     start = time.monotonic()
     run = cli("replay", "-a", FIXTURE_ALLOCATORS / "hang.c", "--dialect", "classic",
               "--no-timing", write_trace("small", TRACE))  # fmt: skip
-    assert run.status == 1 and "hung: stopped at op" in run.out
+    assert run.status == 1 and "hung: stopped at op" in run.said
     assert time.monotonic() - start < 15  # the floor and the stall, not 120 s

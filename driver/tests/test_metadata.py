@@ -104,8 +104,8 @@ def test_replay_saves_metadata_and_every_pass_then_report_shows_them(cli, write_
     run = cli("report", saved)
     assert run.status == 0, run.err
     assert "command:    mallocsim replay -q -a segfit" in run.out
-    assert "results format 2" in run.out and meta["host"] in run.out
-    assert f"glibc {glibc_version()}" in run.out
+    assert "results format 2" in run.said and meta["host"] in run.out
+    assert f"glibc {glibc_version()}" in run.said
     stats_row = next(line for line in run.out.splitlines() if line.startswith("one "))
     assert f" {result['passes']} " in stats_row  # n, then mean, stdev (%), median, range
     assert "%)" in stats_row
@@ -151,8 +151,8 @@ def test_an_older_file_still_loads_and_reports(cli, tmp_path, version):
     assert result.pass_seconds == () and "metadata" not in document
     run = cli("report", path)
     assert run.status == 0, run.err
-    assert "metadata: none (a results file of format 1)" in run.out
-    assert "saved before format 2" in run.out and "1.00 ms" in run.out
+    assert "metadata: none (a results file of format 1)" in run.said
+    assert "saved before format 2" in run.said and "1.00 ms" in run.out
 
 
 def test_a_newer_format_is_one_clear_line(cli, tmp_path):

@@ -114,8 +114,8 @@ def test_compare_leaves_oom_out_of_the_means_with_a_footnote_and_exits_0(cli, wr
     assert run.status == 0, run.err
     huge_row = next(line for line in run.out.splitlines() if line.startswith("huge")).split()
     assert huge_row[2:] == ["oom"] * 4
-    assert "geomean over the traces where every allocator has the figure: 1 for util" in run.out
-    assert "Out of memory (oom: not a failure;" in run.out
+    assert "geomean over the traces where every allocator has the figure: 1 for util" in run.said
+    assert "Out of memory (oom: not a failure;" in run.said
     assert "Failures:" not in run.out
 
 

@@ -121,7 +121,7 @@ def test_a_missing_reference_is_reported_and_the_rest_goes_on(
     assert run.status == 2
     assert "tcmalloc" in run.err and "apt-get install libtcmalloc-minimal4" in run.err
     assert "Traceback" not in run.err
-    assert "segfit" in run.out and "Missing: tcmalloc" in run.out
+    assert "segfit" in run.said and "Missing: tcmalloc" in run.out
     row = next(line for line in run.out.splitlines() if line.startswith("small"))
     assert "%" in row  # segfit was measured
     assert "tcmalloc" in Path(out).read_text()  # listed as missing in the saved run
@@ -136,7 +136,7 @@ def test_a_library_that_is_not_the_reference_is_a_problem_not_a_crash(
     run = cli("compare", "-a", "segfit", "-a", "jemalloc", "--no-timing", trace)
     assert run.status == 2, run.out + run.err
     assert "jemalloc: its statistics are not reachable" in run.err and "Traceback" not in run.err
-    assert "segfit" in run.out
+    assert "segfit" in run.said
 
 
 # ------------------------------------------------------- footprints not measured
@@ -418,7 +418,7 @@ def test_replay_takes_a_reference_through_the_worker(cli, write_trace, tmp_path)
         "replay", "-a", "jemalloc", "-a", "segfit", "--min-seconds", "0", "--json", out, trace
     )
     assert run.status == 0, run.err
-    assert "Results for jemalloc:" in run.out and "Results for segfit:" in run.out
+    assert "Results for jemalloc:" in run.said and "Results for segfit:" in run.out
     [jemalloc, _] = json.loads(out.read_text())["runs"]
     [result] = jemalloc["traces"]
     assert jemalloc["allocator"] == "jemalloc" and result["valid"]
@@ -435,7 +435,7 @@ def test_bench_takes_a_reference_timed_in_its_own_process(cli, write_trace):
     # Per allocator: util, Kops/s, vs glibc; tcmalloc, segfit, then glibc.
     assert row[4].endswith("x") and row[10] == "1.00x"
     assert "bench [1/3] segfit: small" in run.err and "tcmalloc: small: valid" in run.err
-    assert "a process of its own with the library preloaded" in run.out
+    assert "a process of its own with the library preloaded" in run.said
 
 
 @pytest.mark.parametrize("command", ["replay", "bench"])

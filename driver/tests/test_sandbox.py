@@ -95,7 +95,7 @@ def test_an_attack_on_the_files_is_stopped_named_and_writes_nothing(
 
 def test_a_fork_bomb_is_stopped_at_its_first_fork(cli, attacker, write_trace):
     run = replay(cli, attacker("FORK_BOMB"), write_trace("t", TRACE))
-    assert run.status == 1 and "tried to start a process" in run.out
+    assert run.status == 1 and "tried to start a process" in run.said
     assert _children_of_us() == []
 
 
@@ -107,14 +107,14 @@ def test_a_connection_is_never_made(cli, attacker, write_trace):
         run = replay(
             cli, attacker("CONNECT", port=server.getsockname()[1]), write_trace("t", TRACE)
         )
-        assert run.status == 1 and "tried to use the network (socket)" in run.out
+        assert run.status == 1 and "tried to use the network (socket)" in run.said
         with pytest.raises(BlockingIOError):
             server.accept()
 
 
 def test_the_grader_cannot_be_killed(cli, attacker, write_trace):
     run = replay(cli, attacker("KILL_PARENT"), write_trace("t", TRACE))
-    assert run.status == 1 and "tried to signal another process (kill)" in run.out
+    assert run.status == 1 and "tried to signal another process (kill)" in run.said
 
 
 def _replay_process(source: Path, trace: Path) -> subprocess.CompletedProcess:
@@ -207,12 +207,12 @@ def test_memory_from_the_kernel_is_denied_once_the_library_is_loaded(cli, attack
 def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace, monkeypatch):
     monkeypatch.setattr(isolate, "MEMORY_LIMIT", 256 << 20)
     run = replay(cli, attacker("MEMORY_BOMB"), write_trace("t", TRACE))
-    assert run.status == 1 and "of memory, past the limit of 0.2 GiB" in run.out
+    assert run.status == 1 and "of memory, past the limit of 0.2 GiB" in run.said
 
 
 def test_exiting_early_with_status_0_is_a_failure(cli, attacker, write_trace):
     run = replay(cli, attacker("EXIT_EARLY"), write_trace("t", TRACE))
-    assert run.status == 1 and "exited with status 0 at op 2" in run.out
+    assert run.status == 1 and "exited with status 0 at op 2" in run.said
 
 
 def test_an_honest_allocator_grades_the_same_in_the_sandbox(cli, write_trace, monkeypatch):
