@@ -1,7 +1,7 @@
 /*
  * count_main.c - mscount: one pass per trace, for valgrind to count.
  *
- *   mscount [--forked] classic|cmu|system LIBRARY|- OPTIONS TRACE...
+ *   mscount [--forked] [--glibc-warm] classic|cmu|system LIBRARY|- OPTIONS TRACE...
  *
  * OPTIONS is the allocator's run-time options for mm_configure ("" for none),
  * so that `implicit:best` is counted as best fit, not as the default.
@@ -33,6 +33,8 @@
  * A small executable rather than the Python process, so that valgrind sees
  * nothing but the replay and starts in milliseconds.
  */
+#include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,15 +109,33 @@ static int count_forked(int count, char **paths, const ms_allocator *alloc) {
     return status;
 }
 
+/* --glibc-warm: glibc keeps its pages between passes, as `bench --glibc-warm` makes it do in
+   the driver's process (the same two settings as bench.keep_glibc_memory). */
+static bool keep_glibc_memory(void) {
+#ifdef __GLIBC__
+    return mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) && mallopt(M_TRIM_THRESHOLD, INT_MAX);
+#else
+    return false;
+#endif
+}
+
 int main(int argc, char **argv) {
-    bool forked = argc > 1 && strcmp(argv[1], "--forked") == 0;
-    if (forked) {
-        argv++;
-        argc--;
+    bool forked = false, warm = false;
+    for (; argc > 1 && strncmp(argv[1], "--", 2) == 0; argv++, argc--) {
+        if (strcmp(argv[1], "--forked") == 0)
+            forked = true;
+        else if (strcmp(argv[1], "--glibc-warm") == 0)
+            warm = true;
+        else
+            break;
     }
     if (argc < 5) {
-        fprintf(stderr,
-                "usage: mscount [--forked] classic|cmu|system LIBRARY|- OPTIONS TRACE...\n");
+        fprintf(stderr, "usage: mscount [--forked] [--glibc-warm] classic|cmu|system LIBRARY|- "
+                        "OPTIONS TRACE...\n");
+        return 2;
+    }
+    if (warm && !keep_glibc_memory()) {
+        fprintf(stderr, "mscount: --glibc-warm: this malloc has no glibc mallopt\n");
         return 2;
     }
     ms_allocator alloc;

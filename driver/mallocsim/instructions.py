@@ -1,13 +1,13 @@
 """Instruction counts per op with valgrind: a speed figure that machine noise
 does not move.
 
-One valgrind process per allocator runs mscount (c/src/count_main.c) on the
+A valgrind process runs mscount (c/src/count_main.c) on the
 allocator with its run-time options (implicit:best is counted as best fit),
 which replays each trace through the engine's timed loop. Two ways:
 - warm (count_instructions, for `bench`): callgrind collects only inside each
-  pass and dumps a profile after it; each trace is replayed twice and the
-  second (warm) pass counts, the first paying one-time costs such as lazy
-  symbol binding;
+  pass and dumps a profile after it; each trace, in a valgrind process of its
+  own, is replayed twice and the second (warm) pass counts, the first paying
+  one-time costs such as lazy symbol binding;
 - one cold pass (pass_instructions, for grades): cachegrind with no cache
   simulation, several times faster than callgrind on a slow student allocator
   (24 s against 3.5 s for an implicit list on the CS:APP traces), each pass in
@@ -48,11 +48,31 @@ def require_valgrind(asked_by: str) -> str:
 
 
 def count_instructions(
-    spec: AllocatorSpec, traces: Sequence[str | Path], timeout: float = COUNT_TIMEOUT
+    spec: AllocatorSpec,
+    traces: Sequence[str | Path],
+    timeout: float = COUNT_TIMEOUT,
+    glibc_warm: bool = False,
 ) -> dict[str, float]:
     """Warm instructions per op for each trace (by trace name) on one allocator,
-    by callgrind; a trace the allocator fails under callgrind is left out. Raises
-    UsageError when callgrind cannot run it at all (or not within `timeout` s)."""
+    by callgrind, each trace in a valgrind process of its own: counted after
+    other traces, the system malloc's figure would depend on the heap they left
+    (realloc-bal: 976 instructions per op so, 130 alone). `glibc_warm`: glibc
+    keeps its pages there too (bench --glibc-warm). A trace the allocator fails
+    under callgrind is left out. Raises UsageError when callgrind cannot run it
+    at all (or not within `timeout` s)."""
+    counts: dict[str, float] = {}
+    for trace in traces:
+        count = _count_warm(spec, trace, timeout, glibc_warm)
+        if count is not None:
+            counts[Path(trace).stem] = count
+    return counts
+
+
+def _count_warm(
+    spec: AllocatorSpec, trace: str | Path, timeout: float, glibc_warm: bool
+) -> float | None:
+    """One trace's warm instructions per op, less an empty trace's (mm_init and
+    the heap's reset), both counted in one callgrind run; None when it failed."""
     with tempfile.TemporaryDirectory(prefix="mallocsim-callgrind-") as scratch:
         tool = [
             "--tool=callgrind",
@@ -61,18 +81,15 @@ def count_instructions(
             "--toggle-collect=count_pass",
             "--dump-after=count_pass",
         ]
-        stdout = _run_mscount(spec, tool, [], traces, timeout, "callgrind", scratch)
+        flags = ["--glibc-warm"] if glibc_warm else []
+        stdout = _run_mscount(spec, tool, flags, [trace], timeout, "callgrind", scratch)
         dumps = sorted(Path(scratch).glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
         ops = [int(line) for line in stdout.split()]
         totals = [_total(dump) for dump in dumps[1::2]]  # the warm pass of each pair
-        if len(totals) != len(traces) + 1 or len(ops) != len(traces) + 1:
-            raise UsageError(f"callgrind gave {len(totals)} profiles for {len(traces)} traces")
-        baseline = totals[0]
-        return {
-            Path(trace).stem: (total - baseline) / n
-            for trace, total, n in zip(traces, totals[1:], ops[1:], strict=True)
-            if n  # 0 ops: the trace failed in mscount
-        }
+        if len(totals) != 2 or len(ops) != 2:
+            raise UsageError(f"callgrind gave {len(totals)} profiles for {trace}")
+        baseline, total = totals
+        return (total - baseline) / ops[1] if ops[1] else None  # 0 ops: it failed in mscount
 
 
 FORKED_EMPTIES = 3  # mscount --forked: empty passes before the traces'

@@ -11,7 +11,7 @@ import pytest
 
 from mallocsim.allocators import resolve
 from mallocsim.errors import UsageError
-from mallocsim.instructions import pass_instructions
+from mallocsim.instructions import count_instructions, pass_instructions
 from mallocsim.trace import load_trace
 
 from .conftest import FIXTURE_ALLOCATORS
@@ -63,3 +63,13 @@ def test_a_pass_that_crashes_is_left_out_and_the_others_counted(write_trace):
 def test_an_allocator_that_cannot_be_opened_is_a_usage_error(write_trace):
     with pytest.raises(UsageError, match="unknown option 'bogus'"):
         pass_instructions(resolve("implicit:bogus"), [load_trace(write_trace("s", SMALL))])
+
+
+def test_benchs_warm_count_of_the_system_malloc_ignores_the_traces_before(write_trace):
+    # Counted after other traces in one process, glibc's figure depended on the heap they left.
+    small, larger = write_trace("small", SMALL), write_trace("larger", LARGER)
+    alone = count_instructions(resolve("glibc"), [small])
+    after = count_instructions(resolve("glibc"), [larger, larger, small])
+    assert alone["small"] == after["small"] > 0
+    warm = count_instructions(resolve("glibc"), [small], glibc_warm=True)
+    assert warm["small"] > 0

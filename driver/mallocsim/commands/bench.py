@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             for spec in counted:
                 name = f"{spec.name}, instructions"
                 progress.started(name)
-                counts = count_instructions(spec, paths)
+                counts = count_instructions(spec, paths, glibc_warm=args.glibc_warm)
                 progress.finished(name, f"{len(counts)}/{len(paths)} counted")
                 instructions.update({(spec.name, trace): n for trace, n in counts.items()})
     print(format_bench(results, instructions, glibc_mode, heap_mode, width_of(args)))
