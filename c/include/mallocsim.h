@@ -264,7 +264,8 @@ enum {
     MS_LINK_OK = 0,          /* the agent kept to the protocol */
     MS_LINK_VIOLATED = 1,    /* it wrote what no agent of ours writes: its answers are void */
     MS_LINK_LOAD_FAILED = 2, /* it could not load the allocator (the message says why) */
-    MS_LINK_TIMING = 3       /* its timed passes claimed less time than the kernel counted */
+    MS_LINK_TIMING = 3,      /* its timed passes claimed less time than the kernel counted */
+    MS_LINK_MEMORY = 4       /* loading its library took memory from the kernel beyond its data */
 };
 
 /* Shared memory for one trace's link, made before the agent is forked; NULL
@@ -273,17 +274,21 @@ ms_link *ms_link_create(const ms_trace *trace, uint32_t max_passes, ms_error *er
 void ms_link_destroy(ms_link *link);
 /* The agent, just forked: dies with its grader (the parent), from here on. */
 void ms_agent_begin(void);
+/* The agent is about to load the allocator: the grader notes its memory first. */
+void ms_agent_loading(ms_link *link);
 /* The agent could not load the allocator: tell the grader why, then exit. */
 void ms_agent_refuse(ms_link *link, const char *why);
 /* The agent's loop: seals its memory (ms_sandbox_seal_memory), then serves
    the grader's requests with `alloc` until it is stopped; never returns. */
 void ms_agent_serve(ms_link *link, const ms_allocator *alloc, const ms_trace *trace);
 /* The grader: wait for the agent (its pid) to load, then fill `out` with the
-   table whose every call is a request to it. An agent that dies is died of:
-   this process ends with its signal or status, so whoever watches it learns
-   the agent's fate. False (status and message in the link) when the agent
-   could not load or broke the protocol. */
-bool ms_link_attach(ms_link *link, int agent_pid, ms_allocator *out);
+   table whose every call is a request to it. Loading may add to the agent's
+   private memory the library's own writable data (`own_data` bytes) and a
+   little bookkeeping, no more (MS_LINK_MEMORY). An agent that dies is died
+   of: this process ends with its signal or status, so whoever watches it
+   learns the agent's fate. False (status and message in the link) when the
+   agent could not load, took memory or broke the protocol. */
+bool ms_link_attach(ms_link *link, int agent_pid, uint64_t own_data, ms_allocator *out);
 /* The grader's timed passes, run by the agent: each pass's pointers verified
    (ms_verify_pointers, check's alignment) when it ends, its time checked
    against the CPU time the kernel counted for it. As ms_replay_timed. */

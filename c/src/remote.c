@@ -67,7 +67,19 @@ enum call {
     CALL_TIMED
 };
 
-enum move { MOVE_READY = 1, MOVE_REFUSED, MOVE_ANSWER, MOVE_SBRK, MOVE_PASS_START, MOVE_PASS_END };
+enum move {
+    MOVE_READY = 1,
+    MOVE_REFUSED,
+    MOVE_ANSWER,
+    MOVE_SBRK,
+    MOVE_PASS_START,
+    MOVE_PASS_END,
+    MOVE_LOADING
+};
+
+/* What loading a library may add to the agent's private memory beyond its own writable
+   segments: the loader's bookkeeping and the C library's arena (measured: well under this). */
+static const uint64_t LOADING_SLACK = 1 << 20;
 
 enum { HAS_CALLOC = 1, HAS_CHECKHEAP = 2 };
 
@@ -237,6 +249,12 @@ void ms_agent_begin(void) {
         _exit(1);
 }
 
+void ms_agent_loading(ms_link *link) {
+    link->move = MOVE_LOADING;
+    hand_over(link, TURN_GRADER);
+    wait_turn(link, TURN_AGENT, 0);
+}
+
 void ms_agent_refuse(ms_link *link, const char *why) {
     snprintf(link->message, sizeof link->message, "%s", why);
     link->move = MOVE_REFUSED;
@@ -387,12 +405,48 @@ static const char *stub_checkheap_message(void) {
     return said;
 }
 
-bool ms_link_attach(ms_link *link, int agent_pid, ms_allocator *out) {
+/* The process's private writable memory (VmData), in bytes; 0 when unreadable. */
+static uint64_t private_memory(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *status = fopen(path, "r");
+    if (status == NULL)
+        return 0;
+    unsigned long long kib = 0;
+    while (fgets(line, sizeof line, status) != NULL)
+        if (sscanf(line, "VmData: %llu kB", &kib) == 1)
+            break;
+    fclose(status);
+    return (uint64_t)kib * 1024;
+}
+
+/* The agent is loading the library, its constructors with it: they may take memory from the
+   kernel before the seal, which its private memory then shows beyond the library's own data. */
+static bool watch_loading(ms_link *link, uint64_t own_data) {
+    uint64_t before = private_memory(side.agent);
+    hand_over(link, TURN_AGENT);
+    wait_turn(link, TURN_GRADER, SPINS);
+    if (link->move != MOVE_READY)
+        return true; /* refused, or a violation: said below */
+    uint64_t after = private_memory(side.agent);
+    uint64_t grown = after > before ? after - before : 0;
+    if (before == 0 || grown <= own_data + LOADING_SLACK)
+        return true;
+    condemn(link, MS_LINK_MEMORY,
+            "took %.1f MiB of memory from the kernel while its library loaded, %.1f MiB more "
+            "than the library's own data: the sandbox allows only the driver's heap",
+            (double)grown / (1 << 20), (double)(grown - own_data) / (1 << 20));
+    return false;
+}
+
+bool ms_link_attach(ms_link *link, int agent_pid, uint64_t own_data, ms_allocator *out) {
     side.link = link;
     side.agent = agent_pid;
     if (clock_getcpuclockid(agent_pid, &side.agent_clock) != 0)
         side.agent_clock = CLOCK_MONOTONIC; /* never on Linux; a wall clock still bounds */
     wait_turn(link, TURN_GRADER, SPINS);
+    if (link->move == MOVE_LOADING && !watch_loading(link, own_data))
+        return false;
     if (link->move == MOVE_REFUSED) {
         link->message[sizeof link->message - 1] = '\0';
         link->status = MS_LINK_LOAD_FAILED;

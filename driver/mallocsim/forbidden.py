@@ -89,6 +89,12 @@ _SHN_UNDEF = 0
 _ELF_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
 _SECTION = struct.Struct("<IIQQQQIIQQ")
 _SYMBOL = struct.Struct("<IBBHQQ")
+_PROGRAM = struct.Struct(
+    "<IIQQQQQQ"
+)  # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align
+_PT_LOAD = 1
+_PF_W = 2
+_PAGE = 4096
 
 
 class ForbiddenCallError(AllocatorError):
@@ -113,6 +119,11 @@ def dynamic_symbols(path: str | Path) -> tuple[set[str], set[str]]:
         header = _ELF_HEADER.unpack_from(data)
         shoff, shentsize, shnum = header[6], header[11], header[12]
         sections = [_SECTION.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
+        if not any(section[1] == _SHT_DYNSYM for section in sections):
+            # Its section headers stripped or its symbol table hidden: nothing could be checked.
+            raise AllocatorError(
+                f"{path}: no dynamic symbol table to check (section headers stripped?)"
+            )
         for section in sections:
             if section[1] != _SHT_DYNSYM:
                 continue
@@ -128,6 +139,27 @@ def dynamic_symbols(path: str | Path) -> tuple[set[str], set[str]]:
     except (struct.error, IndexError, ValueError):
         raise AllocatorError(f"{path}: damaged ELF file (unreadable symbol table)") from None
     return imported, defined
+
+
+def writable_load_bytes(path: str | Path) -> int:
+    """The memory a library's writable segments take when loaded (its data and
+    .bss, each rounded up to whole pages): what loading it may add to a process's
+    private memory, beside the loader's own bookkeeping. 0 when unreadable."""
+    try:
+        data = Path(path).read_bytes()
+        header = _ELF_HEADER.unpack_from(data)
+        phoff, phentsize, phnum = header[5], header[9], header[10]
+        total = 0
+        for i in range(phnum):
+            kind, flags, _, vaddr, _, _, memsz, _ = _PROGRAM.unpack_from(
+                data, phoff + i * phentsize
+            )
+            if kind == _PT_LOAD and flags & _PF_W:
+                start = vaddr // _PAGE * _PAGE
+                total += -(-(vaddr + memsz) // _PAGE) * _PAGE - start
+        return total
+    except (OSError, struct.error):
+        return 0
 
 
 def check_library(path: str | Path, shown_as: str | None = None) -> None:

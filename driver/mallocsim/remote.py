@@ -23,14 +23,16 @@ from dataclasses import replace
 from typing import Any
 
 from mallocsim._native import ffi, lib
-from mallocsim.allocators import AllocatorSpec
+from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.errors import UsageError
+from mallocsim.forbidden import writable_load_bytes
 from mallocsim.replay import LoadedAllocator, ReplayOptions, failed_result, replay_trace
 from mallocsim.results import TraceResult
 from mallocsim.sandbox import enter_sandbox
 from mallocsim.trace import Trace
 
 FORGED = "forged"  # TraceResult.fail_kind of an agent the grader caught lying
+SANDBOX = "sandbox"  # ... of one that did what the sandbox allows no one (isolate.death_kind's)
 
 
 class RemoteAllocator:
@@ -77,11 +79,15 @@ def replay_remote(
 
 def _agent(link: Any, trace: Trace, spec: AllocatorSpec, denied: Any, cpu_seconds: float) -> None:
     """The agent: sandboxed before the allocator's first instruction, then
-    serving the grader until it is stopped."""
+    serving the grader until it is stopped. Between the loading mark and the
+    library's load nothing else runs, so that what the agent's private memory
+    gains there is the library's doing (ms_link_attach)."""
     lib.ms_agent_begin()
     try:
         enter_sandbox(denied, None, cpu_seconds)
-        alloc = LoadedAllocator(spec)
+        library = library_for(spec)
+        lib.ms_agent_loading(link)
+        alloc = LoadedAllocator(spec, library)
     except Exception as error:  # any refusal goes to the grader, as one line
         lib.ms_agent_refuse(link, str(error).encode(errors="replace"))
     lib.ms_agent_serve(link, alloc.native, trace.native)
@@ -92,11 +98,18 @@ def _grade(
     link: Any, pid: int, trace: Trace, spec: AllocatorSpec, options: ReplayOptions, progress: Any
 ) -> TraceResult:
     native = ffi.new("ms_allocator *")
-    if not lib.ms_link_attach(link, pid, native):
+    library = library_for(spec)
+    own_data = writable_load_bytes(library) if library is not None else 0
+    if not lib.ms_link_attach(link, pid, own_data, native):
         verdict = _verdict(link)
-        if lib.ms_link_status(link) == lib.MS_LINK_LOAD_FAILED:
+        status = lib.ms_link_status(link)
+        if status == lib.MS_LINK_LOAD_FAILED:
             raise UsageError(verdict)
-        return failed_result(trace, spec.name, verdict, fail_kind=FORGED, fail_phase="load")
+        kind = SANDBOX if status == lib.MS_LINK_MEMORY else FORGED
+        where = trace.path or trace.name
+        return failed_result(
+            trace, spec.name, f"{where}: {verdict}", fail_kind=kind, fail_phase="load"
+        )
     result = replay_trace(trace, RemoteAllocator(spec, link, native), options, progress)
     if lib.ms_link_status(link) == lib.MS_LINK_OK:
         return result

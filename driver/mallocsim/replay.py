@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from mallocsim._native import ffi, lib
@@ -137,13 +138,15 @@ def require_heap_checker(spec: AllocatorSpec, asked_by: str) -> None:
 class LoadedAllocator:
     """An allocator loaded into this process, ready for the engine; close() it after."""
 
-    def __init__(self, spec: AllocatorSpec) -> None:
+    def __init__(self, spec: AllocatorSpec, library: Path | None = None) -> None:
+        """`library`: the one built for the spec, when the caller has it already
+        (a sandboxed agent loads it and nothing else)."""
         self.spec = spec
         self.native = ffi.new("ms_allocator *")
         if spec.kind == "system":
             lib.ms_allocator_system(self.native)
             return
-        library = library_for(spec)
+        library = library or library_for(spec)
         dialect = lib.MS_DIALECT_CMU if spec.dialect == "cmu" else lib.MS_DIALECT_CLASSIC
         error = ffi.new("ms_error *")
         if not lib.ms_allocator_open(

@@ -290,3 +290,21 @@ def test_the_instruction_count_runs_the_code_confined(attacker, write_trace, tmp
     except UsageError:
         pass  # killed for its connection: the count fails, which only costs the student
     assert not target.exists()  # and this process, the one it tried to kill, is still here
+
+
+def test_memory_a_constructor_takes_before_the_seal_is_seen(cli, attacker, write_trace):
+    run = replay(cli, attacker("CONSTRUCTOR_MEMORY"), write_trace("t", TRACE))
+    assert run.status == 1
+    assert "took 64.0 MiB of memory from the kernel while its library loaded" in run.said
+
+
+def test_a_library_whose_symbols_cannot_be_read_is_refused(cli, write_trace, tmp_path):
+    # Stripped section headers hid a library's imports from the check.
+    library = tmp_path / "stripped.so"
+    built = library_for(resolve(str(FIXTURE_ALLOCATORS / "good_bump.c"), "classic"))
+    data = bytearray(built.read_bytes())
+    data[0x3C:0x3E] = (0).to_bytes(2, "little")  # e_shnum = 0: no section headers
+    library.write_bytes(bytes(data))
+    run = cli("grade", library, "--dialect", "classic", "-q", write_trace("t", TRACE))
+    assert run.status != 0
+    assert "no dynamic symbol table to check (section headers stripped?)" in run.said

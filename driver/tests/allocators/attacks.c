@@ -54,9 +54,18 @@
 #define CHEAT_TIMED 16
 #define FAKE_CLOCK 17
 #define PATCH_CHECKER 18
-#define KERNEL_MEMORY 19 /* a GiB mapped by a raw mmap, for metadata outside the heap */
+#define KERNEL_MEMORY 19      /* a GiB mapped by a raw mmap, for metadata outside the heap */
+#define CONSTRUCTOR_MEMORY 20 /* 64 MiB mapped by a constructor, before the memory seal */
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
+
+#if ATTACK == CONSTRUCTOR_MEMORY
+static char *stash; /* metadata the heap would never show */
+__attribute__((constructor)) static void take_memory(void) {
+    stash = (char *)syscall(SYS_mmap, NULL, (size_t)64 << 20, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+#endif
 
 #if ATTACK == CONSTRUCTOR_WRITE
 __attribute__((constructor)) static void before_everything(void) {
