@@ -211,9 +211,7 @@ void mem_reset(void) {
         fallocate(share.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)share.file_bytes);
     } else if (heap_start != NULL && touched > 0) {
         /* Give the pages back: the next run starts on zeroed, uncommitted memory. */
-        size_t page = mem_pagesize();
-        size_t len = (touched + page - 1) / page * page;
-        madvise(heap_start, len, MADV_DONTNEED);
+        madvise(heap_start, page_round(touched), MADV_DONTNEED);
     }
     brk_offset = high_water = touched = 0;
     sbrk_calls = 0;
@@ -254,8 +252,7 @@ void mem_follow(void *(*ask)(intptr_t incr)) {
 
 void mem_follow_within(size_t granted) {
     share.ask = NULL;
-    limit_bytes = granted;
-    cap = heap_start != NULL ? effective_limit() : 0;
+    mem_set_limit(granted);
     update_slow();
 }
 
