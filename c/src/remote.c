@@ -104,7 +104,6 @@ struct ms_link {
     double seconds;            /* MOVE_PASS_END: the agent's clock for the pass */
     int32_t dialect;           /* MOVE_READY: the allocator's dialect */
     uint32_t has;              /* MOVE_READY: HAS_* */
-    uint32_t checked_kind;     /* the checkheap kind, as loaded */
     int status;                /* MS_LINK_*, the grader's verdict on the agent */
     char message[512];         /* the checker's message; why loading failed; the verdict's line */
     ms_timed_options timed;    /* CALL_TIMED: the passes asked for */
@@ -515,8 +514,10 @@ static bool pass_ended(timed_watch *w) {
     if (!valid) {
         valid = ms_verify_pointers(w->trace, w->log, w->check, (uintptr_t)mem_heap_lo(), w->granted,
                                    &check);
-        if (valid) {
-            memcpy(w->checked, w->log, bytes);
+        if (valid) { /* this log is now the one checked: keep it, reuse the other's room */
+            uintptr_t *room = w->checked;
+            w->checked = w->log;
+            w->log = room;
             w->checked_once = true;
         }
     }
@@ -545,11 +546,7 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
     ms_link *link = w->link;
     ms_timed_result *result = w->result;
     memset(result, 0, sizeof *result);
-    result->failure = (ms_failure){.kind = MS_FAIL_NONE,
-                                   .timed_pass = MS_PASS_NONE,
-                                   .op = MS_NO_OP,
-                                   .block = MS_ID_NULL,
-                                   .other = MS_ID_NULL};
+    result->failure = engine_failure(MS_FAIL_NONE, MS_ID_NULL, 0);
     if (link->status != MS_LINK_OK || !mem_share_grant(w->granted))
         return 0;
     link->timed = *options;

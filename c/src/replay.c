@@ -107,9 +107,7 @@ static void vformat_failure(char *out, size_t n, uint64_t index, const ms_op *op
         vsnprintf(out + used, n - (size_t)used, fmt, args);
 }
 
-/* A failure of `kind` about `block` at `address` (MS_ID_NULL and 0 when none), in no op and no
-   pass yet: whoever records it says where. */
-static ms_failure failure_of(int kind, uint32_t block, uintptr_t address) {
+ms_failure engine_failure(int kind, uint32_t block, uintptr_t address) {
     return (ms_failure){
         .kind = kind,
         .timed_pass = MS_PASS_NONE,
@@ -188,7 +186,7 @@ static bool call_init(const ms_allocator *alloc, ms_failure *failure, char *why,
             return true;
         snprintf(why, n, "mm_init failed (returned %" PRId64 ")", status);
     }
-    *failure = failure_of(MS_FAIL_INIT_FAILED, MS_ID_NULL, 0);
+    *failure = engine_failure(MS_FAIL_INIT_FAILED, MS_ID_NULL, 0);
     failure->init_status = status;
     return false;
 }
@@ -403,7 +401,7 @@ __attribute__((format(printf, 3, 4))) static bool fail(checker *c, ms_failure fa
 }
 
 /* A trace error about `id`: the trace, not the allocator, is wrong. */
-static ms_failure trace_error(uint32_t id) { return failure_of(MS_FAIL_TRACE_ERROR, id, 0); }
+static ms_failure trace_error(uint32_t id) { return engine_failure(MS_FAIL_TRACE_ERROR, id, 0); }
 
 /* "block 5 [heap+0x10 = 0x7f3a00000010, +48)" */
 static void format_block(char *out, size_t n, const checker *c, uint32_t id, uintptr_t p,
@@ -478,7 +476,7 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
     if (ptr == NULL && size > 0) {
         char heap[96];
         format_heap_state(heap, sizeof heap, c->own_heap);
-        ms_failure null = failure_of(MS_FAIL_NULL_RETURN, id, 0);
+        ms_failure null = engine_failure(MS_FAIL_NULL_RETURN, id, 0);
         if (op->kind == MS_OP_CALLOC)
             return fail(c, null, "calloc returned NULL for %" PRIu32 " x %" PRIu64 " bytes%s",
                         op->count, op->size, heap);
@@ -489,14 +487,14 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
     uintptr_t align = required_alignment(c, size);
     if (p % align != 0) {
         format_block(block, sizeof block, c, id, p, size);
-        return fail(c, failure_of(MS_FAIL_MISALIGNED, id, p), "%s is not %" PRIuPTR "-byte aligned",
-                    block, align);
+        return fail(c, engine_failure(MS_FAIL_MISALIGNED, id, p),
+                    "%s is not %" PRIuPTR "-byte aligned", block, align);
     }
     if (ptr != NULL && c->own_heap) {
         uintptr_t lo = c->heap_lo, end = heap_end(c);
         if (p < lo || p > end || size > end - p) {
             format_block(block, sizeof block, c, id, p, size);
-            return fail(c, failure_of(MS_FAIL_OUTSIDE_HEAP, id, p),
+            return fail(c, engine_failure(MS_FAIL_OUTSIDE_HEAP, id, p),
                         "%s is not inside the heap [heap+0x0 = 0x%" PRIxPTR ", +%" PRIuPTR ")",
                         block, lo, end - lo);
         }
@@ -514,7 +512,7 @@ static bool take_block(checker *c, uint32_t id, void *ptr, uint64_t size) {
         if (hit != IT_NONE) {
             format_block(block, sizeof block, c, id, p, size);
             format_block(other, sizeof other, c, hit, c->addr[hit], c->size[hit]);
-            ms_failure overlap = failure_of(MS_FAIL_OVERLAP, id, p);
+            ms_failure overlap = engine_failure(MS_FAIL_OVERLAP, id, p);
             overlap.other = hit;
             return fail(c, overlap, "%s overlaps %s", block, other);
         }
@@ -573,7 +571,7 @@ static bool verify(checker *c, uint32_t id, const char *when) {
         return true;
     char block[128];
     format_block(block, sizeof block, c, id, c->addr[id], c->size[id]);
-    ms_failure overwritten = failure_of(MS_FAIL_OVERWRITTEN, id, c->addr[id]);
+    ms_failure overwritten = engine_failure(MS_FAIL_OVERWRITTEN, id, c->addr[id]);
     overwritten.offset = miss.offset;
     return fail(c, overwritten,
                 "%s%s: payload byte %" PRIu64 " was overwritten while the block was live "
@@ -601,7 +599,7 @@ static bool run_calloc(checker *c, const ms_op *op) {
     void *p = c->log != NULL ? logged(c) : c->alloc->calloc(op->count, op->size);
     if (!representable) {
         if (p != NULL)
-            return fail(c, failure_of(MS_FAIL_CALLOC_OVERFLOW, op->id, (uintptr_t)p),
+            return fail(c, engine_failure(MS_FAIL_CALLOC_OVERFLOW, op->id, (uintptr_t)p),
                         "calloc returned a pointer for %" PRIu32 " x %" PRIu64
                         " bytes, which overflows; NULL was due",
                         op->count, op->size);
@@ -614,7 +612,7 @@ static bool run_calloc(checker *c, const ms_op *op) {
         !pattern_apply(PATTERN_ZERO, p, op->id, bytes, c->sample_above, 0, bytes, &miss)) {
         char block[128];
         format_block(block, sizeof block, c, op->id, c->addr[op->id], bytes);
-        ms_failure dirty = failure_of(MS_FAIL_CALLOC_NOT_ZERO, op->id, (uintptr_t)p);
+        ms_failure dirty = engine_failure(MS_FAIL_CALLOC_NOT_ZERO, op->id, (uintptr_t)p);
         dirty.offset = miss.offset;
         return fail(c, dirty, "calloc memory is not zero: %s byte %" PRIu64 " is 0x%02x", block,
                     miss.offset, miss.found);
@@ -639,7 +637,7 @@ static bool run_realloc(checker *c, const ms_op *op) {
     if (op->size == 0 && was_live && p != NULL && c->realloc_zero_null && c->log == NULL) {
         if (!c->own_heap)
             c->alloc->free(p); /* the system heap is not reset after the pass */
-        return fail(c, failure_of(MS_FAIL_REALLOC_ZERO_NOT_NULL, id, (uintptr_t)p),
+        return fail(c, engine_failure(MS_FAIL_REALLOC_ZERO_NOT_NULL, id, (uintptr_t)p),
                     "realloc with size 0 returned 0x%" PRIxPTR
                     " instead of NULL: the lab requires realloc(p, 0) to free the block and "
                     "return NULL",
@@ -665,7 +663,7 @@ static bool run_realloc(checker *c, const ms_op *op) {
         char from[128], to[128];
         format_block(from, sizeof from, c, id, old_addr, old_size);
         format_block(to, sizeof to, c, id, (uintptr_t)p, op->size);
-        ms_failure lost = failure_of(MS_FAIL_REALLOC_LOST_DATA, id, (uintptr_t)p);
+        ms_failure lost = engine_failure(MS_FAIL_REALLOC_LOST_DATA, id, (uintptr_t)p);
         lost.offset = miss.offset;
         return fail(c, lost,
                     "realloc did not keep the data: %s became %s, byte %" PRIu64
@@ -723,14 +721,14 @@ static bool run_checked(checker *c, const ms_check_options *options) {
             *progress = c->index;
         if (c->index == bad) {
             const ms_op *op = &trace->ops[bad];
-            return fail(c, failure_of(bad_kind, op->id, 0), "%s", why);
+            return fail(c, engine_failure(bad_kind, op->id, 0), "%s", why);
         }
         if (!run_checked_op(c))
             return false;
         if (check_heap && !engine_checkheap(alloc, c->index)) {
             const char *message =
                 alloc->checkheap_message != NULL ? alloc->checkheap_message() : NULL;
-            ms_failure broken = failure_of(MS_FAIL_CHECKHEAP, MS_ID_NULL, 0);
+            ms_failure broken = engine_failure(MS_FAIL_CHECKHEAP, MS_ID_NULL, 0);
             if (message != NULL && message[0] != '\0')
                 return fail(c, broken, "mm_checkheap failed: %s", message);
             return fail(c, broken, "mm_checkheap failed");
@@ -755,7 +753,7 @@ __attribute__((format(printf, 3, 4))) static void fail_before(ms_check_result *r
     va_start(args, fmt);
     vsnprintf(result->error, sizeof result->error, fmt, args);
     va_end(args);
-    result->failure = failure_of(kind, MS_ID_NULL, 0);
+    result->failure = engine_failure(kind, MS_ID_NULL, 0);
     result->valid = false;
 }
 
@@ -792,7 +790,7 @@ static bool checker_open(checker *c, const ms_trace *trace, const ms_allocator *
                          const ms_check_options *options, ms_check_result *result) {
     memset(result, 0, sizeof *result);
     result->valid = true;
-    result->failure = failure_of(MS_FAIL_NONE, MS_ID_NULL, 0);
+    result->failure = engine_failure(MS_FAIL_NONE, MS_ID_NULL, 0);
     uint64_t sample_above =
         options != NULL && options->sample_above > 0 ? options->sample_above : SAMPLE_DEFAULT;
     *c = (checker){
@@ -995,7 +993,7 @@ static bool run_pass(timer *t, double *seconds) {
     const ms_op *op = &trace->ops[stop];
     char heap[96];
     format_heap_state(heap, sizeof heap, t->alloc->dialect != MS_DIALECT_SYSTEM);
-    ms_failure null = failure_of(MS_FAIL_NULL_RETURN, op->id, 0);
+    ms_failure null = engine_failure(MS_FAIL_NULL_RETURN, op->id, 0);
     null.op = stop;
     null.timed_pass = t->pass;
     if (op->kind == MS_OP_CALLOC)
@@ -1038,7 +1036,7 @@ static bool heap_bounded(timer *t, size_t warm_heap) {
     char was[32], now[32];
     format_bytes(was, sizeof was, warm_heap);
     format_bytes(now, sizeof now, heap);
-    ms_failure growth = failure_of(MS_FAIL_HEAP_GROWTH, MS_ID_NULL, 0);
+    ms_failure growth = engine_failure(MS_FAIL_HEAP_GROWTH, MS_ID_NULL, 0);
     growth.timed_pass = t->pass;
     return timed_fail(t, growth,
                       "the heap grew from %s to %s in %" PRIu32
@@ -1055,7 +1053,7 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
     if (options == NULL)
         options = &one_pass;
     memset(result, 0, sizeof *result);
-    result->failure = failure_of(MS_FAIL_NONE, MS_ID_NULL, 0);
+    result->failure = engine_failure(MS_FAIL_NONE, MS_ID_NULL, 0);
     volatile uint64_t own_words[2] = {0, 0};
     volatile uint64_t *words = options->progress != NULL ? options->progress : own_words;
     timer t = {
@@ -1067,13 +1065,13 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
         .pass_word = &words[1],
     };
     if (options->max_passes == 0)
-        return timed_fail(&t, failure_of(MS_FAIL_ENGINE, MS_ID_NULL, 0),
+        return timed_fail(&t, engine_failure(MS_FAIL_ENGINE, MS_ID_NULL, 0),
                           "max_passes is 0: no pass can run");
     char why[256];
     int bad_kind;
     uint64_t bad = first_bad_op(trace, alloc, &bad_kind, why, sizeof why);
     if (bad < trace->num_ops) {
-        ms_failure failure = failure_of(bad_kind, trace->ops[bad].id, 0);
+        ms_failure failure = engine_failure(bad_kind, trace->ops[bad].id, 0);
         failure.op = bad;
         return timed_fail(&t, failure, "%s", why);
     }
@@ -1081,7 +1079,7 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
                 ? options->scratch
                 : calloc(trace->num_ids > 0 ? trace->num_ids : 1, sizeof *t.ptr);
     if (t.ptr == NULL)
-        return timed_fail(&t, failure_of(MS_FAIL_ENGINE, MS_ID_NULL, 0),
+        return timed_fail(&t, engine_failure(MS_FAIL_ENGINE, MS_ID_NULL, 0),
                           "out of memory for the bookkeeping of %" PRIu32 " ids", trace->num_ids);
     /* The system heap cannot be reset: its passes always run on the heap the last one left. */
     bool own_heap = alloc->dialect != MS_DIALECT_SYSTEM;
