@@ -133,13 +133,32 @@ static bool fail(ms_error *err, const char *what, int code) {
     return false;
 }
 
-static int add_rules(scmp_filter_ctx ctx) {
+/* Deny, with `action`, every call of `table` the kernel and libseccomp know; with `only_else`,
+   only those that reach neither processes nor paths. 0, or libseccomp's error. */
+static int deny_calls(scmp_filter_ctx ctx, const denied_call *table, size_t count, uint32_t action,
+                      bool only_else) {
     int rc = 0;
-    for (size_t i = 0; i < sizeof DENIED / sizeof DENIED[0] && rc == 0; i++) {
-        int call = seccomp_syscall_resolve_name(DENIED[i].name);
-        if (call != __NR_SCMP_ERROR)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, call, 0);
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        int call = seccomp_syscall_resolve_name(table[i].name);
+        if (call != __NR_SCMP_ERROR && (!only_else || table[i].reach == REACH_ELSE))
+            rc = seccomp_rule_add(ctx, action, call, 0);
     }
+    return rc;
+}
+
+/* Deny, with `action`, every signal but this process's to itself (abort() raises SIGABRT at
+   itself). */
+static int deny_signals_to_others(scmp_filter_ctx ctx, uint32_t action) {
+    scmp_datum_t self = (scmp_datum_t)getpid();
+    const int calls[] = {SCMP_SYS(kill), SCMP_SYS(tkill), SCMP_SYS(tgkill)};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0] && rc == 0; i++)
+        rc = seccomp_rule_add(ctx, action, calls[i], 1, SCMP_A0(SCMP_CMP_NE, self));
+    return rc;
+}
+
+static int add_rules(scmp_filter_ctx ctx) {
+    int rc = deny_calls(ctx, DENIED, sizeof DENIED / sizeof DENIED[0], SCMP_ACT_TRAP, false);
     for (size_t i = 0; i < sizeof WRITE_FLAGS / sizeof WRITE_FLAGS[0] && rc == 0; i++) {
         scmp_datum_t flag = (scmp_datum_t)WRITE_FLAGS[i];
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(open), 1,
@@ -151,14 +170,8 @@ static int add_rules(scmp_filter_ctx ctx) {
     /* openat2 takes its flags in a struct the filter cannot read: refused. */
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(openat2), 0);
-    /* Signals to this process alone (abort() raises SIGABRT at itself). */
-    scmp_datum_t self = (scmp_datum_t)getpid();
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_NE, self));
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(tkill), 1, SCMP_A0(SCMP_CMP_NE, self));
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_NE, self));
+        rc = deny_signals_to_others(ctx, SCMP_ACT_TRAP);
     return rc;
 }
 
@@ -286,20 +299,12 @@ bool ms_sandbox_confine_count(const char *writable, ms_error *err) {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL)
         return fail(err, "seccomp_init", ENOMEM);
-    int rc = 0;
-    for (size_t i = 0; i < sizeof DENIED / sizeof DENIED[0] && rc == 0; i++) {
-        int call = seccomp_syscall_resolve_name(DENIED[i].name);
-        /* A denied call kills with no name here: valgrind owns the process's signals. */
-        if (call != __NR_SCMP_ERROR && DENIED[i].reach == REACH_ELSE)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, call, 0);
-    }
+    /* A denied call kills with no name here: valgrind owns the process's signals. */
+    int rc = deny_calls(ctx, DENIED, sizeof DENIED / sizeof DENIED[0], SCMP_ACT_KILL_PROCESS, true);
     /* Signals stay within the sandbox: Landlock's scope (ABI 6) does that for every process of
        it; without, only this one's own are allowed, and a pass's child that aborts dies. */
-    scmp_datum_t self = (scmp_datum_t)getpid();
-    int signal_calls[] = {SCMP_SYS(kill), SCMP_SYS(tkill), SCMP_SYS(tgkill)};
-    for (size_t i = 0; i < 3 && rc == 0 && abi < 6; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, signal_calls[i], 1,
-                              SCMP_A0(SCMP_CMP_NE, self));
+    if (rc == 0 && abi < 6)
+        rc = deny_signals_to_others(ctx, SCMP_ACT_KILL_PROCESS);
     if (rc == 0)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);
@@ -311,12 +316,7 @@ bool ms_sandbox_seal_memory(ms_error *err) {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL)
         return fail(err, "seccomp_init", ENOMEM);
-    int rc = 0;
-    for (size_t i = 0; i < sizeof SEALED / sizeof SEALED[0] && rc == 0; i++) {
-        int call = seccomp_syscall_resolve_name(SEALED[i].name);
-        if (call != __NR_SCMP_ERROR)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, call, 0);
-    }
+    int rc = deny_calls(ctx, SEALED, sizeof SEALED / sizeof SEALED[0], SCMP_ACT_TRAP, false);
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(brk), 1, SCMP_A0(SCMP_CMP_NE, 0));
     if (rc == 0)
