@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from mallocsim._native import ffi, lib
@@ -64,20 +65,28 @@ def replay_remote(
     link = lib.ms_link_create(trace.native, max(options.max_passes, 1), error)
     if link == ffi.NULL:
         raise UsageError(ffi.string(error.message).decode(errors="replace"))
+    library = library_for(spec)  # built already (isolate.py): found once, for both processes
     try:
         pid = os.fork()
         if pid == 0:
-            _agent(link, trace, spec, denied, cpu_seconds)  # never returns
+            _agent(link, trace, spec, library, denied, cpu_seconds)  # never returns
         agent_word[0] = pid
         try:
-            return _grade(link, pid, trace, spec, options, progress)
+            return _grade(link, pid, trace, spec, library, options, progress)
         finally:
             lib.ms_link_stop(link)
     finally:
         lib.ms_link_destroy(link)
 
 
-def _agent(link: Any, trace: Trace, spec: AllocatorSpec, denied: Any, cpu_seconds: float) -> None:
+def _agent(
+    link: Any,
+    trace: Trace,
+    spec: AllocatorSpec,
+    library: Path | None,
+    denied: Any,
+    cpu_seconds: float,
+) -> None:
     """The agent: sandboxed before the allocator's first instruction, then
     serving the grader until it is stopped. Between the loading mark and the
     library's load nothing else runs, so that what the agent's private memory
@@ -85,7 +94,6 @@ def _agent(link: Any, trace: Trace, spec: AllocatorSpec, denied: Any, cpu_second
     lib.ms_agent_begin()
     try:
         enter_sandbox(denied, None, cpu_seconds)
-        library = library_for(spec)
         lib.ms_agent_loading(link)
         alloc = LoadedAllocator(spec, library)
     except Exception as error:  # any refusal goes to the grader, as one line
@@ -95,10 +103,15 @@ def _agent(link: Any, trace: Trace, spec: AllocatorSpec, denied: Any, cpu_second
 
 
 def _grade(
-    link: Any, pid: int, trace: Trace, spec: AllocatorSpec, options: ReplayOptions, progress: Any
+    link: Any,
+    pid: int,
+    trace: Trace,
+    spec: AllocatorSpec,
+    library: Path | None,
+    options: ReplayOptions,
+    progress: Any,
 ) -> TraceResult:
     native = ffi.new("ms_allocator *")
-    library = library_for(spec)
     own_data = writable_load_bytes(library) if library is not None else 0
     if not lib.ms_link_attach(link, pid, own_data, native):
         verdict = _verdict(link)
