@@ -138,6 +138,14 @@ def run_both(dropin: Path, command: list, **kwargs: object) -> tuple[str, str]:
     return outputs[0], outputs[1]
 
 
+def _under(dropin, script: str) -> list[str]:
+    """The words a Python script prints with the drop-in preloaded."""
+    env = dict(os.environ, LD_PRELOAD=str(dropin))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split()
+
+
 def test_library_serves_malloc(dropin):
     # Guards the other tests: the library is loaded and malloc is its own.
     script = (
@@ -146,9 +154,7 @@ def test_library_serves_malloc(dropin):
         "maps = open('/proc/self/maps').read();"
         "print('libmallocsim' in maps, libc.malloc_usable_size(ctypes.c_void_p(p)) >= 100)"
     )
-    env = dict(os.environ, LD_PRELOAD=str(dropin))
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert out.stdout.split() == ["True", "True"], out.stderr
+    assert _under(dropin, script) == ["True", "True"]
 
 
 def test_python_script(dropin):
@@ -259,6 +265,4 @@ def test_the_mapping_threshold_rises_as_glibcs_does(dropin):
         "first = libc.malloc(300 << 10); mapped = first > libc.sbrk(0); libc.free(first);"
         "second = libc.malloc(300 << 10); print(mapped, second < libc.sbrk(0))"
     )
-    env = dict(os.environ, LD_PRELOAD=str(dropin))
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    assert out.stdout.split() == ["True", "True"], out.stderr
+    assert _under(dropin, script) == ["True", "True"]
