@@ -99,12 +99,7 @@ static const double TIMING_SLACK_SECONDS = 500e-6;
    than sleep: waking a sleeper is a system call charged to the waker, 20-25 us of the agent's CPU
    time here (an interrupt to another core of a virtual machine), against 1-5 us for the whole
    stop when the grader is still awake; past that a pass is long enough to carry the wake-up. */
-enum {
-    SPINS = 4000,
-    YIELDS = 50,
-    PASS_YIELDS = 4000,
-    WAIT_NANOSECONDS = 10 * 1000 * 1000
-};
+enum { SPINS = 4000, YIELDS = 50, PASS_YIELDS = 4000, WAIT_NANOSECONDS = 10 * 1000 * 1000 };
 
 struct ms_link {
     _Atomic uint32_t turn;     /* TURN_*: whose move it is (a futex word) */
@@ -136,7 +131,7 @@ static struct {
     ms_link *link;
     pid_t agent; /* the grader: the agent's pid; 0 in the agent */
     clockid_t agent_clock;
-    int agent_syscall; /* the grader: /proc/AGENT/syscall, open, to see the agent asleep */
+    int agent_syscall;         /* the grader: /proc/AGENT/syscall, open, to see the agent asleep */
     const ms_allocator *alloc; /* the agent: the student's table */
     const ms_trace *trace;     /* the agent: the trace it times */
 } side;
