@@ -50,7 +50,7 @@ DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c
 .PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox c-test fuzz format format-check lint clean venv system-deps
 all: native
 
-native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/msconfine $(NATIVE_DIR)/include/.stamp
+native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/msconfine $(NATIVE_DIR)/msagent $(NATIVE_DIR)/include/.stamp
 
 # The lab folders are replaced whole, so that a header removed here is gone there too.
 $(NATIVE_DIR)/include/.stamp: $(HEADERS) $(LAB_HEADERS)
@@ -80,6 +80,11 @@ $(CORE_LIB): $(CORE_SRCS) $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB) | $(SECCOMP_HEAD
 
 # The instruction counter `mallocsim bench --instructions` runs under callgrind.
 $(NATIVE_DIR)/mscount: c/src/count_main.c $(HEADERS) $(CORE_LIB)
+	$(CC) $(CSTD) $(WARN) $(OPT) -Ic/include -o $@.tmp $< -L$(NATIVE_DIR) -lmscore -lmsheap \
+		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
+
+# A student's allocator, sandboxed, serving the grader (remote.c).
+$(NATIVE_DIR)/msagent: c/src/agent_main.c $(HEADERS) $(SRC_HEADERS) $(CORE_LIB)
 	$(CC) $(CSTD) $(WARN) $(OPT) -Ic/include -o $@.tmp $< -L$(NATIVE_DIR) -lmscore -lmsheap \
 		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 

@@ -272,15 +272,26 @@ enum {
    with err filled when the system refuses. */
 ms_link *ms_link_create(const ms_trace *trace, uint32_t max_passes, ms_error *err);
 void ms_link_destroy(ms_link *link);
-/* The agent, just forked: dies with its grader (the parent), from here on. */
-void ms_agent_begin(void);
-/* The agent is about to load the allocator: the grader notes its memory first. */
-void ms_agent_loading(ms_link *link);
-/* The agent could not load the allocator: tell the grader why, then exit. */
-void ms_agent_refuse(ms_link *link, const char *why);
-/* The agent's loop: seals its memory (ms_sandbox_seal_memory), then serves
-   the grader's requests with `alloc` until it is stopped; never returns. */
-void ms_agent_serve(ms_link *link, const ms_allocator *alloc, const ms_trace *trace);
+/* How the grader starts the agent: msagent (`program`), which maps the link,
+   the shared heap and the parent's progress words (`words_fd`, a memfd of
+   uint64_t words: the timed engine's two at index `progress_at`, the
+   sandbox's denied word at `denied_at`), enters the sandbox with a CPU limit,
+   then loads `library` (its dialect, its mm_configure options) and serves the
+   grader until it is stopped. */
+typedef struct {
+    const char *program;
+    const char *library;
+    int dialect;
+    const char *options;
+    double cpu_seconds;
+    int words_fd;
+    uint32_t progress_at;
+    uint32_t denied_at;
+} ms_agent_setup;
+/* Start the agent for the link (made with the heap already shared: mem_share):
+   its pid, or -1 with err filled. It inherits no descriptor but the three it
+   maps and /dev/null, and no environment. */
+int ms_agent_spawn(ms_link *link, const ms_agent_setup *setup, ms_error *err);
 /* The grader: wait for the agent (its pid) to load, then fill `out` with the
    table whose every call is a request to it. Loading may add to the agent's
    private memory the library's own writable data (`own_data` bytes) and a
@@ -344,7 +355,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 6
+#define MS_ABI_VERSION 7
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

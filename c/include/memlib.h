@@ -90,15 +90,20 @@ void mem_set_shrink(bool allowed);  /* whether a negative mem_sbrk gives memory 
                                        (true, the default) or fails (the labs) */
 void mem_set_poison(bool on);       /* new heap memory holds MEM_POISON_BYTE, not zeros;
                                        the engine's checked pass with dirty_heap */
-/* A heap shared with a process forked later (the grader's, remote.c): mem_share makes this
-   process its owner, on a memfd mapped at the same address in both (false when the system
-   refuses); mem_share_grant(bytes) makes the file cover that much heap, for a follower that moves
-   its own break; mem_share_granted says how much it covers. A follower (the other process) asks
-   the owner for every mem_sbrk (mem_follow), or moves its break within what was granted
-   (mem_follow_within); mem_follow_brk sets its copy of the break to the owner's. */
+/* A heap shared with another process (the grader's and its agent's, remote.c): mem_share makes
+   this process its owner, on a memfd (mem_share_fd) mapped at a fixed address (false when the
+   system refuses); mem_share_grant(bytes) makes the file cover that much heap, for a follower
+   that moves its own break; mem_share_granted says how much it covers. The other process maps
+   the file at the same address, mem_heap_lo(), for mem_reserved() bytes (mem_join: false when
+   that address is taken there). A follower asks the owner for every mem_sbrk (mem_follow), or
+   moves its break within what was granted (mem_follow_within); mem_follow_brk sets its copy of
+   the break to the owner's. */
 bool mem_share(void);
 bool mem_share_grant(size_t bytes);
 size_t mem_share_granted(void);
+int mem_share_fd(void);
+size_t mem_reserved(void);
+bool mem_join(int fd, void *start, size_t bytes);
 void mem_follow(void *(*ask)(intptr_t incr));
 void mem_follow_within(size_t granted);
 void mem_follow_brk(size_t brk);

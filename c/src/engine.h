@@ -16,5 +16,9 @@ int64_t engine_init(const ms_allocator *alloc);
 /* Whether the heap checker says the heap is consistent; `index`, the op just run, is the cmu
    checker's argument (a line number for its messages). */
 bool engine_checkheap(const ms_allocator *alloc, uint64_t index);
+/* msagent's work (remote.c), in the program ms_agent_spawn starts: join the grader's link and
+   heap, enter the sandbox, load `library` and serve the grader; never returns. */
+_Noreturn void ms_agent_run(const char *library, int dialect, const char *options,
+                            double cpu_seconds);
 
 #endif /* MALLOCSIM_ENGINE_H */

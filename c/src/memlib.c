@@ -13,13 +13,16 @@
  * injection, sends it down the slow path.
  *
  * A heap another process must see (mem_share) is a memfd mapped shared, at the same address in
- * every process forked after: the grader's checker reads and writes the very pages a sandboxed
- * allocator uses. Its owner keeps the file no longer than the run's high-water mark (the first
- * run's: a reset zeroes the pages but keeps the size), rounded up to a page, so a byte past what
- * the driver granted is not memory at all (SIGBUS). The sandboxed process follows
- * (mem_follow): each of its mem_sbrk calls is asked of the owner, whose break, high-water mark and
- * limit are the only ones that count; or it moves its break itself within a size the owner
- * granted (mem_follow_within), for timed passes, where asking would be what gets timed.
+ * the process that joins it (mem_join, in a program the owner starts): the grader's checker reads
+ * and writes the very pages a sandboxed allocator uses. It is placed at SHARED_HEAP_AT, where
+ * neither a fresh process nor the owner keeps anything (programs load near 0x55..., libraries
+ * and mappings below 0x7f...), so the joiner finds the address free whatever its own layout. Its
+ * owner keeps the file no longer than the run's high-water mark (the first run's: a reset zeroes
+ * the pages but keeps the size), rounded up to a page, so a byte past what the driver granted is
+ * not memory at all (SIGBUS). The sandboxed process follows (mem_follow): each of its mem_sbrk
+ * calls is asked of the owner, whose break, high-water mark and limit are the only ones that count;
+ * or it moves its break itself within a size the owner granted (mem_follow_within), for timed
+ * passes, where asking would be what gets timed.
  *
  * See memlib.h for the contract. Not thread-safe: one replay at a time.
  */
@@ -35,8 +38,9 @@
 #include <unistd.h>
 
 /* Address space asked for up front; halved until the system grants it. */
-static const size_t MEM_RESERVE_WANTED = (size_t)1 << 40; /* 1 TiB */
-static const size_t MEM_RESERVE_LEAST = (size_t)1 << 26;  /* 64 MiB */
+static const size_t MEM_RESERVE_WANTED = (size_t)1 << 40;   /* 1 TiB */
+static const size_t MEM_RESERVE_LEAST = (size_t)1 << 26;    /* 64 MiB */
+static const uintptr_t SHARED_HEAP_AT = (uintptr_t)1 << 44; /* 16 TiB: see the banner */
 
 /* A growth larger than POISON_WHOLE in one call is poisoned only at its first and last
    POISON_EDGE bytes: where an allocator puts its headers, footers and epilogue, and all a trace
@@ -78,7 +82,12 @@ void mem_init(void) {
     int flags =
         share.fd >= 0 ? MAP_SHARED | MAP_NORESERVE : MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     for (size_t size = MEM_RESERVE_WANTED; size >= MEM_RESERVE_LEAST; size /= 2) {
-        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, share.fd, 0);
+        void *p = MAP_FAILED;
+        if (share.fd >= 0)
+            p = mmap((void *)SHARED_HEAP_AT, size, PROT_READ | PROT_WRITE,
+                     flags | MAP_FIXED_NOREPLACE, share.fd, 0);
+        if (p == MAP_FAILED)
+            p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, share.fd, 0);
         if (p != MAP_FAILED) {
             heap_start = p;
             reserved = size;
@@ -241,6 +250,27 @@ bool mem_share(void) {
 }
 
 bool mem_share_grant(size_t bytes) { return share_cover(bytes); }
+
+int mem_share_fd(void) { return share.fd; }
+
+size_t mem_reserved(void) { return reserved; }
+
+bool mem_join(int fd, void *start, size_t bytes) {
+    mem_deinit();
+    void *p = mmap(start, bytes, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_NORESERVE | MAP_FIXED_NOREPLACE, fd, 0);
+    if (p != start) {
+        if (p != MAP_FAILED) /* a kernel older than MAP_FIXED_NOREPLACE took it as a hint */
+            munmap(p, bytes);
+        return false;
+    }
+    heap_start = p;
+    reserved = bytes;
+    cap = effective_limit();
+    brk_offset = high_water = touched = 0;
+    sbrk_calls = 0;
+    return true;
+}
 
 size_t mem_share_granted(void) { return share.file_bytes; }
 

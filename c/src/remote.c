@@ -3,9 +3,12 @@
  *
  * Nothing a student's code writes can change a verdict if the verdict is made where it cannot
  * write. The grader (this engine: the checker, the heap's break, the clock that bounds the
- * timing) keeps its own process; the allocator runs in another, the agent, forked after the heap
- * was shared (memlib's mem_share: a memfd at the same address in both) and sandboxed before it
- * loads the code. The two share only the heap's pages and one link:
+ * timing) keeps its own process; the allocator runs in another, the agent: msagent, a small
+ * program of ours the grader starts (ms_agent_spawn) after sharing the heap (memlib's mem_share:
+ * a memfd the agent maps at the same address, mem_join). Being a program of its own rather than
+ * a fork, the agent holds nothing of the grader's memory: no other student's code or result
+ * that was ever in the grader's process is there to find. It enters the sandbox before it loads
+ * the code. The two share only the heap's pages, one link and the parent's progress words:
  *
  *   checked passes  the engine runs here; each allocator call (mm_init, malloc, free, realloc,
  *                   calloc, the heap checker) is a request the agent answers with the call's
@@ -24,7 +27,9 @@
  *
  * Turns: one futex word says whose move it is; the mover writes its request or answer, hands
  * the turn over and waits (spinning briefly, then sleeping). Everything the agent writes is
- * read once, as data: a pointer the checker verifies, a status the engine judges. An agent that
+ * read once, as data: a pointer the checker verifies, a status the engine judges. What the
+ * grader relies on (the link's layout, its verdict) it keeps in its own memory, never reading
+ * back what the agent could have rewritten. An agent that
  * writes what no agent of ours would (an unknown move, a pass out of order) is marked
  * MS_LINK_VIOLATED, its answers void. An agent that dies is died of: the grader ends the same
  * way (signal or status), so the process watching the grader (isolate.py) reports the death as
@@ -51,6 +56,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -101,40 +107,60 @@ static const double TIMING_SLACK_SECONDS = 500e-6;
    stop when the grader is still awake; past that a pass is long enough to carry the wake-up. */
 enum { SPINS = 4000, YIELDS = 50, PASS_YIELDS = 4000, WAIT_NANOSECONDS = 10 * 1000 * 1000 };
 
+/* Where things are in the link's mapping and what the agent needs to start: written by the
+   grader before it starts the agent. */
+typedef struct {
+    uint64_t bytes;      /* the mapping's size */
+    uint64_t log_at;     /* the pass's pointers, trace.num_ops of them */
+    uint64_t scratch_at; /* trace.num_ids + 1 pointers */
+    uint64_t seconds_at; /* max_passes + 1 doubles */
+    uint64_t ops_at;     /* the trace's ops */
+    uint32_t max_passes;
+    int32_t grader;       /* the grader's pid: an agent whose parent is another has lost it */
+    ms_trace trace;       /* the trace, its ops pointer meaningless: they are at ops_at */
+    uint64_t heap_at;     /* the shared heap's address (mem_heap_lo) ... */
+    uint64_t heap_bytes;  /* ... and its size (mem_reserved) */
+    uint32_t progress_at; /* the timed engine's two progress words: index in the parent's */
+    uint32_t denied_at;   /* the sandbox's denied word: index in the parent's */
+} ms_link_layout;
+
 struct ms_link {
-    _Atomic uint32_t turn;     /* TURN_*: whose move it is (a futex word) */
-    _Atomic uint32_t sleeping; /* 1 while a side may be asleep on turn: only then is it woken */
-    uint32_t call;             /* the grader's request, CALL_* */
-    uint32_t move;             /* the agent's move, MOVE_* */
-    uint32_t pass;             /* MOVE_PASS_*: the pass */
-    uint64_t arg[2];           /* the request's arguments */
-    uint64_t brk;              /* the grader's break, sent with every request */
-    uint64_t answer;           /* MOVE_ANSWER: the result; MOVE_SBRK: the increment */
-    double seconds;            /* MOVE_PASS_END: the agent's clock for the pass */
-    int32_t dialect;           /* MOVE_READY: the allocator's dialect */
-    uint32_t has;              /* MOVE_READY: HAS_* */
-    int status;                /* MS_LINK_*, the grader's verdict on the agent */
-    char message[512];         /* the checker's message; why loading failed; the verdict's line */
-    ms_timed_options timed;    /* CALL_TIMED: the passes asked for */
+    _Atomic uint32_t turn;        /* TURN_*: whose move it is (a futex word) */
+    _Atomic uint32_t sleeping;    /* 1 while a side may be asleep on turn: only then is it woken */
+    uint32_t call;                /* the grader's request, CALL_* */
+    uint32_t move;                /* the agent's move, MOVE_* */
+    uint32_t pass;                /* MOVE_PASS_*: the pass */
+    uint64_t arg[2];              /* the request's arguments */
+    uint64_t brk;                 /* the grader's break, sent with every request */
+    uint64_t answer;              /* MOVE_ANSWER: the result; MOVE_SBRK: the increment */
+    double seconds;               /* MOVE_PASS_END: the agent's clock for the pass */
+    int32_t dialect;              /* MOVE_READY: the allocator's dialect */
+    uint32_t has;                 /* MOVE_READY: HAS_* */
+    char said[512];               /* the agent's words: why loading failed, its heap checker's */
+    ms_timed_options timed;       /* CALL_TIMED: the passes asked for */
     ms_timed_result timed_result; /* CALL_TIMED: the agent's account of a failure */
-    uint64_t num_ops;             /* entries in log */
-    uint32_t num_ids;             /* entries in scratch */
-    uint32_t max_passes;          /* entries in seconds */
-    size_t bytes;                 /* the mapping's size */
-    uintptr_t *log;               /* the pass's pointers, one per op (inside this mapping) */
-    void **scratch;               /* the agent's per-id pointers (inside this mapping) */
-    double *pass_seconds;         /* the agent's pass times (inside this mapping) */
+    ms_link_layout layout; /* the grader's, before the agent starts; the agent reads it once */
 };
 
-/* This process's side of the one link in use. */
+/* This process's side of the one link in use: the grader's or the agent's, each its own. */
 static struct {
     ms_link *link;
-    pid_t agent; /* the grader: the agent's pid; 0 in the agent */
+    ms_link_layout layout; /* the grader's: what it made; the agent's: what it read at its start */
+    uintptr_t *log;        /* the pass's pointers, one per op (in the link's mapping) */
+    void **scratch;        /* the agent's per-id pointers (in the link's mapping) */
+    double *pass_seconds;  /* the agent's pass times (in the link's mapping) */
+    /* The grader's alone. */
+    int link_fd; /* the link's memfd, for the agent */
+    pid_t agent; /* the agent's pid; 0 in the agent */
     clockid_t agent_clock;
-    int agent_syscall;         /* the grader: /proc/AGENT/syscall, open, to see the agent asleep */
-    const ms_allocator *alloc; /* the agent: the student's table */
-    const ms_trace *trace;     /* the agent: the trace it times */
-} side;
+    int agent_syscall; /* /proc/AGENT/syscall, open, to see the agent asleep */
+    int status;        /* MS_LINK_*, the verdict on the agent */
+    char verdict[512]; /* the verdict's line; why loading failed */
+    /* The agent's alone. */
+    ms_allocator alloc;          /* the student's table */
+    ms_trace trace;              /* the trace it times, its ops in the link's mapping */
+    volatile uint64_t *progress; /* the timed engine's progress words, in the parent's */
+} side = {.link_fd = -1, .agent_syscall = -1};
 
 /* ------------------------------------------------------------- turns */
 
@@ -199,51 +225,77 @@ static void wait_turn(ms_link *link, uint32_t mine, int spins, int yields) {
 
 static size_t align_up(size_t n) { return (n + 15) / 16 * 16; }
 
+/* This process's pointers into the link's mapping, from its own copy of the layout. */
+static void point_into(ms_link *link) {
+    char *base = (char *)link;
+    side.link = link;
+    side.log = (uintptr_t *)(base + side.layout.log_at);
+    side.scratch = (void **)(base + side.layout.scratch_at);
+    side.pass_seconds = (double *)(base + side.layout.seconds_at);
+}
+
 ms_link *ms_link_create(const ms_trace *trace, uint32_t max_passes, ms_error *err) {
     memset(err, 0, sizeof *err);
-    size_t head = align_up(sizeof(ms_link));
-    size_t log = align_up((size_t)trace->num_ops * sizeof(uintptr_t));
-    size_t scratch = align_up(((size_t)trace->num_ids + 1) * sizeof(void *));
-    size_t seconds = align_up(((size_t)max_passes + 1) * sizeof(double));
-    size_t bytes = head + log + scratch + seconds;
-    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ms_link_layout layout = {.max_passes = max_passes, .trace = *trace};
+    layout.trace.ops = NULL;
+    layout.log_at = align_up(sizeof(ms_link));
+    layout.scratch_at = layout.log_at + align_up((size_t)trace->num_ops * sizeof(uintptr_t));
+    layout.seconds_at = layout.scratch_at + align_up(((size_t)trace->num_ids + 1) * sizeof(void *));
+    layout.ops_at = layout.seconds_at + align_up(((size_t)max_passes + 1) * sizeof(double));
+    layout.bytes = layout.ops_at + align_up((size_t)trace->num_ops * sizeof(ms_op));
+    layout.grader = (int32_t)getpid();
+    layout.heap_at = (uintptr_t)mem_heap_lo();
+    layout.heap_bytes = mem_reserved();
+    int fd = memfd_create("mallocsim-link", MFD_CLOEXEC);
+    char *p = MAP_FAILED;
+    if (fd >= 0 && ftruncate(fd, (off_t)layout.bytes) == 0)
+        p = mmap(NULL, layout.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
         snprintf(err->message, sizeof err->message, "no memory for the agent's link: %s",
                  strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
     ms_link *link = (ms_link *)p;
-    memset(link, 0, sizeof *link);
-    link->bytes = bytes;
-    link->num_ops = trace->num_ops;
-    link->num_ids = trace->num_ids;
-    link->max_passes = max_passes;
-    link->log = (uintptr_t *)(p + head);
-    link->scratch = (void **)(p + head + log);
-    link->pass_seconds = (double *)(p + head + log + scratch);
+    if (trace->num_ops > 0)
+        memcpy(p + layout.ops_at, trace->ops, (size_t)trace->num_ops * sizeof(ms_op));
+    link->layout = layout;
+    side = (__typeof__(side)){.layout = layout, .link_fd = fd, .agent_syscall = -1};
+    point_into(link);
     atomic_store(&link->turn, TURN_AGENT); /* the agent moves first: ready, or refused */
     return link;
 }
 
 void ms_link_destroy(ms_link *link) {
-    if (link != NULL)
-        munmap(link, link->bytes);
+    if (link == NULL)
+        return;
+    munmap(link, side.layout.bytes);
+    if (side.link_fd >= 0)
+        close(side.link_fd);
+    side.link_fd = -1;
+    side.link = NULL;
 }
 
-int ms_link_status(const ms_link *link) { return link->status; }
+int ms_link_status(const ms_link *link) {
+    (void)link;
+    return side.status;
+}
 
-const char *ms_link_message(const ms_link *link) { return link->message; }
+const char *ms_link_message(const ms_link *link) {
+    (void)link;
+    return side.verdict;
+}
 
 /* The grader's verdict that the agent broke the protocol (or its timing): its answers are void,
    the agent is stopped. */
-__attribute__((format(printf, 3, 4))) static void condemn(ms_link *link, int status,
-                                                          const char *fmt, ...) {
-    if (link->status != MS_LINK_OK)
+__attribute__((format(printf, 2, 3))) static void condemn(int status, const char *fmt, ...) {
+    if (side.status != MS_LINK_OK)
         return;
-    link->status = status;
+    side.status = status;
     va_list args;
     va_start(args, fmt);
-    vsnprintf(link->message, sizeof link->message, fmt, args);
+    vsnprintf(side.verdict, sizeof side.verdict, fmt, args);
     va_end(args);
     if (side.agent > 0)
         kill(side.agent, SIGKILL);
@@ -251,21 +303,42 @@ __attribute__((format(printf, 3, 4))) static void condemn(ms_link *link, int sta
 
 /* ------------------------------------------------------------ the agent */
 
-void ms_agent_begin(void) {
-    pid_t grader = getppid();
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != grader) /* the grader died before the line above */
-        _exit(1);
+/* The agent's descriptors, as ms_agent_spawn leaves them for msagent. */
+enum { AGENT_LINK_FD = 3, AGENT_HEAP_FD = 4, AGENT_WORDS_FD = 5, AGENT_FIRST_FREE_FD = 6 };
+
+int ms_agent_spawn(ms_link *link, const ms_agent_setup *setup, ms_error *err) {
+    memset(err, 0, sizeof *err);
+    char dialect[16], cpu[32];
+    snprintf(dialect, sizeof dialect, "%d", setup->dialect);
+    snprintf(cpu, sizeof cpu, "%.0f", setup->cpu_seconds < 1 ? 1.0 : setup->cpu_seconds + 1);
+    char *argv[] = {
+        (char *)setup->program, (char *)setup->library, dialect, (char *)setup->options, cpu, NULL};
+    char *envp[] = {NULL}; /* nothing of the grader's environment: no LD_PRELOAD, no paths */
+    link->layout.progress_at = setup->progress_at;
+    link->layout.denied_at = setup->denied_at;
+    side.layout = link->layout;
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err->message, sizeof err->message, "cannot start the allocator's process: %s",
+                 strerror(errno));
+        return -1;
+    }
+    if (pid == 0) { /* only async-signal-safe calls until the exec */
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+            dup2(side.link_fd, AGENT_LINK_FD) < 0 || dup2(mem_share_fd(), AGENT_HEAP_FD) < 0 ||
+            dup2(setup->words_fd, AGENT_WORDS_FD) < 0)
+            _exit(127);
+        syscall(SYS_close_range, AGENT_FIRST_FREE_FD, ~0U, 0);
+        execve(setup->program, argv, envp);
+        _exit(127); /* the grader reads it as the agent's death: exit status 127 */
+    }
+    return pid;
 }
 
-void ms_agent_loading(ms_link *link) {
-    link->move = MOVE_LOADING;
-    hand_over(link, TURN_GRADER);
-    wait_turn(link, TURN_AGENT, 0, 0);
-}
-
-void ms_agent_refuse(ms_link *link, const char *why) {
-    snprintf(link->message, sizeof link->message, "%s", why);
+/* The agent could not start or load the allocator: tell the grader why, then exit. */
+static _Noreturn void agent_refuse(ms_link *link, const char *why) {
+    snprintf(link->said, sizeof link->said, "%s", why);
     link->move = MOVE_REFUSED;
     hand_over(link, TURN_GRADER);
     _exit(0);
@@ -296,21 +369,22 @@ static void at_boundary(void *context, uint32_t pass, bool ended, double seconds
 
 static uint64_t agent_timed(ms_link *link) {
     ms_timed_options options = link->timed;
-    options.log = link->log;
+    options.log = side.log;
     options.boundary = at_boundary;
     options.context = link;
-    options.scratch = link->scratch;
-    if (options.max_passes > link->max_passes)
-        options.max_passes = link->max_passes;
+    options.scratch = side.scratch;
+    options.progress = side.progress;
+    if (options.max_passes > side.layout.max_passes)
+        options.max_passes = side.layout.max_passes;
     mem_follow_within((size_t)link->arg[0]);
     uint32_t passes =
-        ms_replay_timed(side.trace, side.alloc, &options, link->pass_seconds, &link->timed_result);
+        ms_replay_timed(&side.trace, &side.alloc, &options, side.pass_seconds, &link->timed_result);
     mem_follow(ask_grader);
     return passes;
 }
 
 static uint64_t agent_call(ms_link *link) {
-    const ms_allocator *alloc = side.alloc;
+    const ms_allocator *alloc = &side.alloc;
     uint64_t a = link->arg[0], b = link->arg[1];
     switch (link->call) {
     case CALL_INIT:
@@ -327,7 +401,7 @@ static uint64_t agent_call(ms_link *link) {
     case CALL_CHECKHEAP: {
         bool fine = engine_checkheap(alloc, a);
         const char *said = alloc->checkheap_message != NULL ? alloc->checkheap_message() : NULL;
-        snprintf(link->message, sizeof link->message, "%s", said != NULL ? said : "");
+        snprintf(link->said, sizeof link->said, "%s", said != NULL ? said : "");
         return fine;
     }
     case CALL_TIMED:
@@ -337,14 +411,13 @@ static uint64_t agent_call(ms_link *link) {
     }
 }
 
-void ms_agent_serve(ms_link *link, const ms_allocator *alloc, const ms_trace *trace) {
-    /* Everything the agent needs from here on is in the link or on its stack. */
+/* The agent's loop: seal its memory (the link holds everything it needs), then serve the
+   grader's requests until it is stopped. */
+static _Noreturn void agent_serve(ms_link *link) {
     ms_error err;
     if (!ms_sandbox_seal_memory(&err))
-        ms_agent_refuse(link, err.message);
-    side.link = link;
-    side.alloc = alloc;
-    side.trace = trace;
+        agent_refuse(link, err.message);
+    const ms_allocator *alloc = &side.alloc;
     mem_follow(ask_grader);
     link->dialect = alloc->dialect;
     link->has =
@@ -360,6 +433,64 @@ void ms_agent_serve(ms_link *link, const ms_allocator *alloc, const ms_trace *tr
     }
 }
 
+/* The link's mapping, whose size its own first page says; NULL when it cannot be mapped. */
+static ms_link *map_link(int fd) {
+    ms_link *head = mmap(NULL, sizeof(ms_link), PROT_READ, MAP_SHARED, fd, 0);
+    if (head == MAP_FAILED)
+        return NULL;
+    size_t bytes = (size_t)head->layout.bytes;
+    munmap(head, sizeof(ms_link));
+    ms_link *link = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return link == MAP_FAILED ? NULL : link;
+}
+
+_Noreturn void ms_agent_run(const char *library, int dialect, const char *options,
+                            double cpu_seconds) {
+    ms_link *link = map_link(AGENT_LINK_FD);
+    if (link == NULL)
+        _exit(126);
+    side.layout = link->layout; /* read once: nothing later in this process changes it for us */
+    point_into(link);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != side.layout.grader) /* the grader died before the line above */
+        _exit(1);
+    char why[sizeof link->said];
+    struct stat words_file;
+    volatile uint64_t *words = MAP_FAILED;
+    if (fstat(AGENT_WORDS_FD, &words_file) == 0 &&
+        (uint64_t)words_file.st_size >= 8 * ((uint64_t)side.layout.progress_at + 2) &&
+        (uint64_t)words_file.st_size > 8 * (uint64_t)side.layout.denied_at)
+        words = mmap(NULL, (size_t)words_file.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                     AGENT_WORDS_FD, 0);
+    if (words == MAP_FAILED)
+        agent_refuse(link, "the allocator's process cannot map its parent's progress words");
+    side.progress = words + side.layout.progress_at;
+    void *heap = (void *)(uintptr_t)side.layout.heap_at;
+    if (!mem_join(AGENT_HEAP_FD, heap, (size_t)side.layout.heap_bytes)) {
+        snprintf(why, sizeof why, "the allocator's process cannot map the heap at %p: %s", heap,
+                 strerror(errno));
+        agent_refuse(link, why);
+    }
+    side.trace = side.layout.trace;
+    side.trace.ops = (ms_op *)((char *)link + side.layout.ops_at);
+    close(AGENT_LINK_FD);
+    close(AGENT_HEAP_FD);
+    close(AGENT_WORDS_FD);
+    struct rlimit cpu = {(rlim_t)cpu_seconds, (rlim_t)cpu_seconds + 1};
+    ms_error err = {{0}, 0};
+    if (setrlimit(RLIMIT_CPU, &cpu) != 0 ||
+        !ms_sandbox_enter((uint64_t *)(words + side.layout.denied_at), &err))
+        agent_refuse(link, err.message[0] != '\0' ? err.message : "cannot limit its CPU time");
+    /* The grader notes this process's memory now, then lets the library load: what the
+       constructors take shows against it (watch_loading). */
+    link->move = MOVE_LOADING;
+    hand_over(link, TURN_GRADER);
+    wait_turn(link, TURN_AGENT, 0, 0);
+    if (!ms_allocator_open(library, dialect, options, &side.alloc, &err))
+        agent_refuse(link, err.message);
+    agent_serve(link);
+}
+
 /* ----------------------------------------------------------- the grader */
 
 /* memlib's answer to the agent's mem_sbrk, from this process's heap. */
@@ -371,7 +502,7 @@ static void serve_sbrk(ms_link *link) {
 /* Send a request and wait for its answer, serving the agent's mem_sbrk calls in between. */
 static uint64_t request(uint32_t call, uint64_t a, uint64_t b) {
     ms_link *link = side.link;
-    if (link->status != MS_LINK_OK)
+    if (side.status != MS_LINK_OK)
         return 0;
     link->call = call;
     link->arg[0] = a;
@@ -384,7 +515,7 @@ static uint64_t request(uint32_t call, uint64_t a, uint64_t b) {
         if (move == MOVE_ANSWER)
             return link->answer;
         if (move != MOVE_SBRK) {
-            condemn(link, MS_LINK_VIOLATED,
+            condemn(MS_LINK_VIOLATED,
                     "the allocator's process broke the grader's protocol (move %u during a call)",
                     move);
             return 0;
@@ -408,8 +539,8 @@ static void *stub_calloc(size_t count, size_t size) {
 static int stub_checkheap(int arg) { return request(CALL_CHECKHEAP, (uint64_t)arg, 0) != 0; }
 /* The agent's message, copied and ended here: it may rewrite its own copy at any time. */
 static const char *stub_checkheap_message(void) {
-    static char said[sizeof side.link->message];
-    memcpy(said, side.link->message, sizeof said);
+    static char said[sizeof side.link->said];
+    memcpy(said, side.link->said, sizeof said);
     said[sizeof said - 1] = '\0';
     return said;
 }
@@ -422,7 +553,7 @@ static const char *stub_checkheap_message(void) {
    the state letter of /proc/PID/stat does not promise. The agent sleeps at once at every stop,
    so the wait is short; an agent that hands over and keeps running is stopped by the caller's
    time limit. */
-static bool agent_cpu_seconds(ms_link *link, double *seconds) {
+static bool agent_cpu_seconds(double *seconds) {
     char state[16];
     for (unsigned tries = 1;; tries++) {
         ssize_t n = pread(side.agent_syscall, state, sizeof state, 0);
@@ -430,8 +561,7 @@ static bool agent_cpu_seconds(ms_link *link, double *seconds) {
             int status;
             if (waitpid(side.agent, &status, WNOHANG) == side.agent)
                 die_as(status);
-            condemn(link, MS_LINK_VIOLATED,
-                    "the allocator's process hid its state from the grader (%s)",
+            condemn(MS_LINK_VIOLATED, "the allocator's process hid its state from the grader (%s)",
                     n < 0 ? strerror(errno) : "nothing to read");
             return false;
         }
@@ -447,18 +577,18 @@ static bool agent_cpu_seconds(ms_link *link, double *seconds) {
 }
 
 /* Before the library loads (the agent is still ours): the grader's watch on the agent's state,
-   or false with the link's message saying why this machine does not allow it. */
-static bool watch_agent(ms_link *link) {
+   or false with the verdict saying why this machine does not allow it. */
+static bool watch_agent(void) {
     char path[64], state[16];
     snprintf(path, sizeof path, "/proc/%d/syscall", (int)side.agent);
     side.agent_syscall = open(path, O_RDONLY | O_CLOEXEC);
     if (side.agent_syscall >= 0 && pread(side.agent_syscall, state, sizeof state, 0) > 0)
         return true;
-    snprintf(link->message, sizeof link->message,
+    snprintf(side.verdict, sizeof side.verdict,
              "cannot watch the allocator's process (%s: %s): the grader needs it to verify the "
              "timed passes",
              path, strerror(errno));
-    link->status = MS_LINK_LOAD_FAILED;
+    side.status = MS_LINK_LOAD_FAILED;
     return false;
 }
 
@@ -489,7 +619,7 @@ static bool watch_loading(ms_link *link, uint64_t own_data) {
     uint64_t grown = after > before ? after - before : 0;
     if (before == 0 || grown <= own_data + LOADING_SLACK)
         return true;
-    condemn(link, MS_LINK_MEMORY,
+    condemn(MS_LINK_MEMORY,
             "took %.1f MiB of memory from the kernel while its library loaded, %.1f MiB more "
             "than the library's own data: the sandbox allows only the driver's heap",
             (double)grown / (1 << 20), (double)(grown - own_data) / (1 << 20));
@@ -503,15 +633,16 @@ bool ms_link_attach(ms_link *link, int agent_pid, uint64_t own_data, ms_allocato
     if (clock_getcpuclockid(agent_pid, &side.agent_clock) != 0)
         side.agent_clock = CLOCK_MONOTONIC; /* never on Linux; a wall clock still bounds */
     wait_turn(link, TURN_GRADER, SPINS, YIELDS);
-    if (link->move == MOVE_LOADING && !(watch_agent(link) && watch_loading(link, own_data)))
+    if (link->move == MOVE_LOADING && !(watch_agent() && watch_loading(link, own_data)))
         return false;
     if (link->move == MOVE_REFUSED) {
-        link->message[sizeof link->message - 1] = '\0';
-        link->status = MS_LINK_LOAD_FAILED;
+        memcpy(side.verdict, link->said, sizeof side.verdict);
+        side.verdict[sizeof side.verdict - 1] = '\0';
+        side.status = MS_LINK_LOAD_FAILED;
         return false;
     }
     if (link->move != MOVE_READY) {
-        condemn(link, MS_LINK_VIOLATED,
+        condemn(MS_LINK_VIOLATED,
                 "the allocator's process broke the grader's protocol "
                 "(move %u instead of ready)",
                 link->move);
@@ -554,7 +685,7 @@ typedef struct {
 static bool pass_ended(timed_watch *w) {
     ms_link *link = w->link;
     double ended;
-    if (!agent_cpu_seconds(link, &ended))
+    if (!agent_cpu_seconds(&ended))
         return false;
     double counted = ended - w->started;
     uint32_t pass = link->pass;
@@ -564,7 +695,7 @@ static bool pass_ended(timed_watch *w) {
        else), and a deterministic allocator's passes from mm_init all give the same log: only
        a pass that answered differently is checked again. */
     size_t bytes = (size_t)w->trace->num_ops * sizeof(uintptr_t);
-    memcpy(w->log, link->log, bytes);
+    memcpy(w->log, side.log, bytes);
     ms_check_result check;
     bool valid = w->checked_once && memcmp(w->log, w->checked, bytes) == 0;
     if (!valid) {
@@ -586,8 +717,8 @@ static bool pass_ended(timed_watch *w) {
     }
     if (pass == 0) /* the untimed warm-up pass of carried passes */
         return true;
-    if (w->passes >= link->max_passes || pass != w->passes + 1) {
-        condemn(link, MS_LINK_VIOLATED,
+    if (w->passes >= side.layout.max_passes || pass != w->passes + 1) {
+        condemn(MS_LINK_VIOLATED,
                 "the allocator's process broke the grader's protocol (pass %u out of order)", pass);
         return false;
     }
@@ -603,7 +734,7 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
     ms_timed_result *result = w->result;
     memset(result, 0, sizeof *result);
     result->failure = engine_failure(MS_FAIL_NONE, MS_ID_NULL, 0);
-    if (link->status != MS_LINK_OK || side.agent_syscall < 0 || !mem_share_grant(w->granted))
+    if (side.status != MS_LINK_OK || side.agent_syscall < 0 || !mem_share_grant(w->granted))
         return 0;
     link->timed = *options;
     link->timed.log = NULL;
@@ -618,7 +749,7 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
         wait_turn(link, TURN_GRADER, SPINS, PASS_YIELDS);
         uint32_t move = link->move;
         if (move == MOVE_PASS_START) {
-            if (!agent_cpu_seconds(link, &w->started))
+            if (!agent_cpu_seconds(&w->started))
                 return 0;
         } else if (move == MOVE_PASS_END) {
             if (!pass_ended(w)) {
@@ -628,7 +759,7 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
         } else if (move == MOVE_ANSWER) {
             break;
         } else {
-            condemn(link, MS_LINK_VIOLATED,
+            condemn(MS_LINK_VIOLATED,
                     "the allocator's process broke the grader's protocol (move %u in a timed pass)",
                     move);
             return 0;
@@ -643,14 +774,14 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
         return 0;
     }
     if (passes != w->passes) {
-        condemn(link, MS_LINK_VIOLATED,
+        condemn(MS_LINK_VIOLATED,
                 "the allocator's process claimed %llu timed passes; the grader saw %u end",
                 (unsigned long long)passes, w->passes);
         return 0;
     }
     if (w->counted > w->claimed * TIMING_SLACK_RATIO + TIMING_SLACK_PER_PASS * w->passes +
                          TIMING_SLACK_SECONDS) {
-        condemn(link, MS_LINK_TIMING,
+        condemn(MS_LINK_TIMING,
                 "the timed passes claimed %.6f s, but the kernel counted %.6f s of CPU time in "
                 "them: the timing was tampered with",
                 w->claimed, w->counted);
@@ -674,7 +805,7 @@ uint32_t ms_link_timed(ms_link *link, const ms_trace *trace, const ms_timed_opti
                      .checked = malloc(bytes)};
     uint32_t passes = 0;
     if (w.log == NULL || w.checked == NULL)
-        condemn(link, MS_LINK_VIOLATED, "out of memory to check the timed passes");
+        condemn(MS_LINK_VIOLATED, "out of memory to check the timed passes");
     else
         passes = watch_passes(&w, options);
     free(w.log);

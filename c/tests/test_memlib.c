@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -327,6 +329,30 @@ static void test_shared_heap(void) {
           mem_share_granted());
 }
 
+/* The agent maps the owner's file at the owner's address (mem_join), in a process of its own:
+   here a fork, whose inherited copy of the region mem_join gives up first. Where something else
+   holds the address the join refuses rather than map elsewhere. */
+static void test_join(void) {
+    char *lo = mem_heap_lo();
+    lo[5] = 42;
+    int fd = mem_share_fd();
+    size_t bytes = mem_reserved();
+    CHECK(fd >= 0 && bytes > 0, "no file (%d) or size (%zu) to join", fd, bytes);
+    pid_t child = fork();
+    if (child == 0) {
+        mem_deinit();
+        void *squatter = mmap(lo, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        bool refused = squatter == lo && !mem_join(fd, lo, bytes);
+        munmap(squatter, 4096);
+        bool joined = refused && mem_join(fd, lo, bytes);
+        _exit(joined && mem_heap_lo() == lo && lo[5] == 42 ? 0 : 1);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "the join took a taken address, or saw another heap");
+}
+
 /* What a follower's mem_sbrk asks its owner (here, a stand-in with its own break). */
 static size_t owner_break;
 static int asked;
@@ -371,6 +397,7 @@ int main(void) {
     test_hprobe();
     test_poison();
     test_shared_heap();
+    test_join();
     test_follower();
     mem_deinit();
     return CHECK_DONE();

@@ -2,7 +2,7 @@
 the tool down with it; run_forked is the mechanism, for any such work.
 
 A student's allocator goes one step further away: the child stays ours (the
-grader) and forks an agent of its own for the code (remote.py), sandboxed, so
+grader) and starts an agent program for the code (remote.py), sandboxed, so
 that nothing the code writes reaches what decides its grade. An agent's death
 is its grader's (remote.c ends the grader the same way), so what follows holds
 for both.
@@ -35,7 +35,7 @@ from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
 from mallocsim.progress import tick_active
-from mallocsim.remote import replay_remote
+from mallocsim.remote import SharedWords, replay_remote
 from mallocsim.replay import (
     NO_OP,
     PHASE_CHECKED,
@@ -55,6 +55,7 @@ from mallocsim.sandbox import denied_action, enter_sandbox, untrusted
 from mallocsim.trace import Trace
 
 PROGRESS_WORDS = 3  # phase, op index, timed pass
+ENGINE_WORD = 1  # where the engine's two start (op index, timed pass: replay_trace's progress + 1)
 DENIED_WORD = PROGRESS_WORDS  # then a sandboxed child's denied call, plus one (0: none)
 AGENT_WORD = DENIED_WORD + 1  # then the pid of the child's agent, if it forked one (0: none)
 SHARED_WORDS = AGENT_WORD + 1
@@ -85,7 +86,7 @@ class ChildOutcome:
 
 
 def run_forked(
-    work: Callable[[Any], dict],
+    work: Callable[..., dict],
     timeout: float,
     stall: float | None = None,
     sandboxed: bool = False,
@@ -98,12 +99,16 @@ def run_forked(
     return) is stopped as hung before its time is up. `sandboxed`: the child
     enters the sandbox before work() (sandbox.py) and is stopped past
     MEMORY_LIMIT; with `agent` too, the child itself stays unconfined, since
-    work() forks the untrusted code into an agent that enters the sandbox (its
-    pid left in the AGENT_WORD, its memory watched as well). A UsageError, or
+    work(progress, words_fd) starts the untrusted code in an agent that enters
+    the sandbox (its pid left in the AGENT_WORD, its memory watched as well),
+    which maps the shared words through `words_fd`, their memfd. A UsageError, or
     any other exception, in the child comes back as {"usage_error": message};
     anything else it sends that is not a JSON object is garbage, reported as
     such."""
-    shared = mmap.mmap(-1, 8 * SHARED_WORDS)  # anonymous, MAP_SHARED: seen by both processes
+    # A memfd, mapped shared: seen by the child, and by an agent that maps the file itself.
+    words_fd = os.memfd_create("mallocsim-progress")
+    os.ftruncate(words_fd, 8 * SHARED_WORDS)
+    shared = mmap.mmap(words_fd, 8 * SHARED_WORDS)
     progress = ffi.from_buffer(f"uint64_t[{SHARED_WORDS}]", shared)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -116,7 +121,7 @@ def run_forked(
         try:
             if sandboxed and not agent:
                 enter_sandbox(progress + DENIED_WORD, write_fd, timeout)
-            payload = work(progress)
+            payload = work(progress, words_fd) if agent else work(progress)
         except UsageError as error:
             payload = {"usage_error": str(error)}
         except BaseException as error:  # report anything, the parent decides
@@ -147,6 +152,7 @@ def run_forked(
     memory = watch.memory_stopped if timed_out else None
     del progress, watch  # the last views of the shared words, before they are unmapped
     shared.close()
+    os.close(words_fd)
     return ChildOutcome(
         _payload(data),
         timed_out,
@@ -264,17 +270,10 @@ def replay_isolated(
 
     confined = untrusted(spec)
 
-    def work(progress: Any) -> dict:
+    def work(progress: Any, words_fd: int = -1) -> dict:
         if confined:
-            graded = replay_remote(
-                trace,
-                spec,
-                options or ReplayOptions(),
-                progress,
-                progress + DENIED_WORD,
-                progress + AGENT_WORD,
-                timeout,
-            )
+            words = SharedWords(words_fd, progress, ENGINE_WORD, DENIED_WORD, AGENT_WORD)
+            graded = replay_remote(trace, spec, options or ReplayOptions(), words, timeout)
             return {"result": asdict(graded)}
         with LoadedAllocator(spec) as alloc:
             return {"result": asdict(replay_trace(trace, alloc, options, progress))}

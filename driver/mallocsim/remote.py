@@ -2,7 +2,9 @@
 grade never shares an address space with the code being graded.
 
 This runs in the child isolate.py forks for a trace (the grader, our code
-only). It shares the heap (memlib's mem_share), forks the agent, which enters
+only). It shares the heap (memlib's mem_share) and starts the agent, msagent
+(c/src/agent_main.c): a program of its own, not a fork of this one, so that
+nothing this process ever held is in the allocator's reach. The agent enters
 the sandbox, loads the allocator and serves the grader's requests
 (c/src/remote.c); then the ordinary replay runs here against a table whose
 every call is a request to the agent. The checked passes, the heap's break and
@@ -18,22 +20,21 @@ the protocol or claim less time than it took (the trace fails, fail_kind
 
 from __future__ import annotations
 
-import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mallocsim._native import ffi, lib
+from mallocsim._native import NATIVE_DIR, ffi, lib
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.errors import UsageError
 from mallocsim.forbidden import writable_load_bytes
-from mallocsim.replay import LoadedAllocator, ReplayOptions, failed_result, replay_trace
+from mallocsim.replay import ReplayOptions, failed_result, replay_trace
 from mallocsim.results import TraceResult
-from mallocsim.sandbox import enter_sandbox
 from mallocsim.trace import Trace
 
 FORGED = "forged"  # TraceResult.fail_kind of an agent the grader caught lying
 SANDBOX = "sandbox"  # ... of one that did what the sandbox allows no one (isolate.death_kind's)
+AGENT = NATIVE_DIR / "msagent"
 
 
 class RemoteAllocator:
@@ -47,59 +48,64 @@ class RemoteAllocator:
         return lib.ms_link_timed(self.link, trace.native, timed, check, room, result)
 
 
+@dataclass(frozen=True)
+class SharedWords:
+    """The words the grader shares with the process watching it (isolate.py):
+    their memfd, for the agent to map, a pointer to them here, and where in them
+    the engine's progress words, the sandbox's denied word and the agent's pid go."""
+
+    fd: int
+    words: Any
+    engine_at: int
+    denied_at: int
+    agent_at: int
+
+
 def replay_remote(
     trace: Trace,
     spec: AllocatorSpec,
     options: ReplayOptions,
-    progress: Any,
-    denied: Any,
-    agent_word: Any,
+    shared: SharedWords,
     cpu_seconds: float,
 ) -> TraceResult:
-    """replay_trace with the allocator in a sandboxed agent process; `progress`
-    the three progress words, `denied` the sandbox's word, `agent_word` where
-    the agent's pid is left for the watching parent (its memory is watched)."""
+    """replay_trace with the allocator in a sandboxed agent process, limited to
+    `cpu_seconds` of CPU time; its pid left in the shared words for the
+    watching parent (its memory is watched too)."""
     if not lib.mem_share():
         raise UsageError("cannot share the heap with the allocator's process (memfd_create)")
     error = ffi.new("ms_error *")
     link = lib.ms_link_create(trace.native, max(options.max_passes, 1), error)
     if link == ffi.NULL:
         raise UsageError(ffi.string(error.message).decode(errors="replace"))
-    library = library_for(spec)  # built already (isolate.py): found once, for both processes
+    library = library_for(spec)  # built already (isolate.py)
     try:
-        pid = os.fork()
-        if pid == 0:
-            _agent(link, trace, spec, library, denied, cpu_seconds)  # never returns
-        agent_word[0] = pid
+        # Named, so that the strings outlive the call that reads them.
+        program, path, settings = (
+            ffi.new("char[]", str(text).encode()) for text in (AGENT, library, spec.options)
+        )
+        setup = ffi.new(
+            "ms_agent_setup *",
+            {
+                "program": program,
+                "library": path,
+                "dialect": lib.MS_DIALECT_CMU if spec.dialect == "cmu" else lib.MS_DIALECT_CLASSIC,
+                "options": settings,
+                "cpu_seconds": cpu_seconds,
+                "words_fd": shared.fd,
+                "progress_at": shared.engine_at,
+                "denied_at": shared.denied_at,
+            },
+        )
+        pid = lib.ms_agent_spawn(link, setup, error)
+        if pid < 0:
+            raise UsageError(ffi.string(error.message).decode(errors="replace"))
+        shared.words[shared.agent_at] = pid
         try:
-            return _grade(link, pid, trace, spec, library, options, progress)
+            return _grade(link, pid, trace, spec, library, options, shared.words)
         finally:
             lib.ms_link_stop(link)
     finally:
         lib.ms_link_destroy(link)
-
-
-def _agent(
-    link: Any,
-    trace: Trace,
-    spec: AllocatorSpec,
-    library: Path | None,
-    denied: Any,
-    cpu_seconds: float,
-) -> None:
-    """The agent: sandboxed before the allocator's first instruction, then
-    serving the grader until it is stopped. Between the loading mark and the
-    library's load nothing else runs, so that what the agent's private memory
-    gains there is the library's doing (ms_link_attach)."""
-    lib.ms_agent_begin()
-    try:
-        enter_sandbox(denied, None, cpu_seconds)
-        lib.ms_agent_loading(link)
-        alloc = LoadedAllocator(spec, library)
-    except Exception as error:  # any refusal goes to the grader, as one line
-        lib.ms_agent_refuse(link, str(error).encode(errors="replace"))
-    lib.ms_agent_serve(link, alloc.native, trace.native)
-    os._exit(1)  # not reached: serving ends the process
 
 
 def _grade(
@@ -116,8 +122,8 @@ def _grade(
     if not lib.ms_link_attach(link, pid, own_data, native):
         verdict = _verdict(link)
         status = lib.ms_link_status(link)
-        if status == lib.MS_LINK_LOAD_FAILED:
-            raise UsageError(verdict)
+        if status == lib.MS_LINK_LOAD_FAILED:  # named as the user named it, not our build
+            raise UsageError(verdict.replace(str(library), spec.name))
         kind = SANDBOX if status == lib.MS_LINK_MEMORY else FORGED
         where = trace.path or trace.name
         return failed_result(

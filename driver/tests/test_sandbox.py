@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,10 @@ def private_cache(tmp_path, monkeypatch):
 def attacker(tmp_path):
     """attacker(name, **defines) -> an mm.c that makes attack `name`."""
 
-    def build(name: str, path: Path | None = None, port: int = 0) -> Path:
+    def build(name: str, path: Path | None = None, port: int = 0, secret: str = "") -> Path:
         source = tmp_path / f"{name.lower()}.c"
         defines = f'#define ATTACK {name}\n#define ATTACK_PATH "{path or tmp_path / "x"}"\n'
-        defines += f"#define ATTACK_PORT {port}\n"
+        defines += f'#define ATTACK_PORT {port}\n#define ATTACK_SECRET "{secret[::-1]}"\n'
         source.write_text(defines + (FIXTURE_ALLOCATORS / "attacks.c").read_text())
         return source
 
@@ -185,6 +186,20 @@ def test_a_slowed_clock_is_caught_by_the_kernels_count(cli, attacker, write_trac
     assert run.status == 1 and "the timing was tampered with" in run.said, run.out
     honest = cli("replay", "-a", attacker("HONEST"), "--dialect", "classic", "-q", trace)
     assert honest.status == 0, honest.out
+
+
+def test_the_allocator_finds_nothing_of_the_graders_memory(cli, attacker, write_trace):
+    # This process held the secret, as a grader can hold another student's code; the grader is
+    # forked from it, but the agent is a program of its own, so nothing of it is there to find.
+    secret = f"mallocsim-secret-{uuid.uuid4().hex}"
+    held = secret.encode()
+    run = replay(cli, attacker("FIND_SECRET", secret=secret), write_trace("t", TRACE))
+    assert run.status == 0, run.out
+    # The search works: what the agent's own process holds (its program's path) it finds.
+    own = attacker("FIND_SECRET", secret="_native/msagent")
+    control = replay(cli, own, write_trace("t", TRACE))
+    assert control.status == 1 and "mm_init" in control.said, control.out
+    assert held in secret.encode()
 
 
 def test_the_graders_pipe_is_out_of_the_allocators_reach(cli, attacker, write_trace):

@@ -1,7 +1,7 @@
 /*
  * attacks.c - a correct bump allocator that also attacks the grader, one way
  * per build: the test compiles it with -DATTACK=<name> (prepended as a
- * #define) and ATTACK_PATH / ATTACK_PORT where the attack needs them. Every
+ * #define) and ATTACK_PATH / ATTACK_PORT / ATTACK_SECRET where the attack needs them. Every
  * attack must be stopped and named, and leave the machine as it was
  * (driver/tests/test_sandbox.py). ATTACK HONEST (0) attacks nothing: the
  * baseline a forgery is compared with.
@@ -56,6 +56,10 @@
 #define PATCH_CHECKER 18
 #define KERNEL_MEMORY 19      /* a GiB mapped by a raw mmap, for metadata outside the heap */
 #define CONSTRUCTOR_MEMORY 20 /* 64 MiB mapped by a constructor, before the memory seal */
+/* Searches every readable page of its process for ATTACK_SECRET (written backwards, so that the
+   library itself does not hold it) and fails mm_init when it finds it: what the grader's process
+   held, another student's code say, must not be in the allocator's. */
+#define FIND_SECRET 21
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -243,11 +247,60 @@ static void patch_checkers(void) {
 }
 #endif
 
+#if ATTACK == FIND_SECRET
+/* Whether `secret` is in [from, to), anywhere but at `own`. */
+static int holds(const char *from, const char *to, const char *secret, size_t len, const char *own) {
+    for (const char *p = from; p + len <= to; p++)
+        if (p != own && *p == secret[0] && memcmp(p, secret, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Read with system calls and buffers of its own: the agent's memory is sealed (no malloc). */
+static int search(const char *secret, size_t len) {
+    static char maps[1 << 20];
+    int fd = open("/proc/self/maps", O_RDONLY);
+    ssize_t n, got = 0;
+    while (fd >= 0 && (n = read(fd, maps + got, sizeof maps - 1 - (size_t)got)) > 0)
+        got += n;
+    maps[got > 0 ? got : 0] = '\0';
+    for (char *line = maps; *line != '\0';) {
+        char *end = strchr(line, '\n');
+        if (end != NULL)
+            *end = '\0';
+        unsigned long from, to;
+        char perms[8];
+        /* The shared heap's pages past its file are not memory (SIGBUS), nor are [vvar]'s. */
+        if (sscanf(line, "%lx-%lx %7s", &from, &to, perms) == 3 && perms[0] == 'r' &&
+            strstr(line, "mallocsim-heap") == NULL && strstr(line, "[vvar") == NULL &&
+            holds((const char *)from, (const char *)to, secret, len, secret))
+            return 1;
+        line = end != NULL ? end + 1 : line + strlen(line);
+    }
+    return 0;
+}
+
+static int secret_is_here(void) {
+    static const char backwards[] = ATTACK_SECRET;
+    char secret[sizeof backwards];
+    size_t len = sizeof backwards - 1;
+    for (size_t i = 0; i < len; i++)
+        secret[i] = backwards[len - 1 - i];
+    int found = search(secret, len);
+    explicit_bzero(secret, sizeof secret); /* or the next call finds this copy on the stack */
+    return found;
+}
+#endif
+
 static int calls, inits;
 
 int mm_init(void) {
     calls = 0;
     inits++;
+#if ATTACK == FIND_SECRET
+    if (secret_is_here())
+        return -1;
+#endif
 #if ATTACK == FAKE_CLOCK
     on_library("libmscore", patch_clock);
 #elif ATTACK == PATCH_CHECKER
