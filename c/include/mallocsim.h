@@ -306,6 +306,12 @@ bool ms_link_attach(ms_link *link, int agent_pid, uint64_t own_data, ms_allocato
 uint32_t ms_link_timed(ms_link *link, const ms_trace *trace, const ms_timed_options *options,
                        const ms_check_options *check, double *pass_seconds,
                        ms_timed_result *result);
+/* The CS:APP team record the agent's library holds (the lab adapter's
+   ms_lab_team): teamname, name1, id1, name2, id2, each in MS_TEAM_FIELD_BYTES
+   of `fields` (MS_TEAM_FIELDS of them), cut short to fit; false when the
+   library has none or the agent failed. */
+enum { MS_TEAM_FIELDS = 5, MS_TEAM_FIELD_BYTES = 100 };
+bool ms_link_team(ms_link *link, char *fields);
 /* MS_LINK_*: how the agent has behaved, and the line that says so. */
 int ms_link_status(const ms_link *link);
 const char *ms_link_message(const ms_link *link);
@@ -355,7 +361,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 7
+#define MS_ABI_VERSION 8
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

@@ -43,6 +43,7 @@
 #include "mallocsim.h"
 #include "memlib.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -71,7 +72,8 @@ enum call {
     CALL_REALLOC,
     CALL_CALLOC,
     CALL_CHECKHEAP,
-    CALL_TIMED
+    CALL_TIMED,
+    CALL_TEAM
 };
 
 enum move {
@@ -383,6 +385,23 @@ static uint64_t agent_timed(ms_link *link) {
     return passes;
 }
 
+/* The CS:APP team record (the lab adapter's ms_lab_team: five strings), each field cut to
+   MS_TEAM_FIELD_BYTES - 1 bytes, into the link's words; 0 when the library has none. */
+static uint64_t agent_team(ms_link *link) {
+    _Static_assert(MS_TEAM_FIELDS * MS_TEAM_FIELD_BYTES <= sizeof link->said, "no room for it");
+    const char *const *(*record)(void) = NULL;
+    void *symbol = side.alloc.handle != NULL ? dlsym(side.alloc.handle, "ms_lab_team") : NULL;
+    if (symbol == NULL)
+        return 0;
+    memcpy(&record, &symbol, sizeof record); /* a data pointer to a function pointer, as dlsym's */
+    const char *const *fields = record();
+    memset(link->said, 0, sizeof link->said);
+    for (int i = 0; i < MS_TEAM_FIELDS; i++)
+        if (fields[i] != NULL)
+            snprintf(link->said + i * MS_TEAM_FIELD_BYTES, MS_TEAM_FIELD_BYTES, "%s", fields[i]);
+    return 1;
+}
+
 static uint64_t agent_call(ms_link *link) {
     const ms_allocator *alloc = &side.alloc;
     uint64_t a = link->arg[0], b = link->arg[1];
@@ -406,6 +425,8 @@ static uint64_t agent_call(ms_link *link) {
     }
     case CALL_TIMED:
         return agent_timed(link);
+    case CALL_TEAM:
+        return agent_team(link);
     default: /* no request of ours */
         _exit(1);
     }
@@ -811,6 +832,17 @@ uint32_t ms_link_timed(ms_link *link, const ms_trace *trace, const ms_timed_opti
     free(w.log);
     free(w.checked);
     return passes;
+}
+
+bool ms_link_team(ms_link *link, char *fields) {
+    if (request(CALL_TEAM, 0, 0) == 0 || side.status != MS_LINK_OK)
+        return false;
+    for (int i = 0; i < MS_TEAM_FIELDS; i++) { /* each ended where the agent should have */
+        memcpy(fields + i * MS_TEAM_FIELD_BYTES, link->said + i * MS_TEAM_FIELD_BYTES,
+               MS_TEAM_FIELD_BYTES);
+        fields[(i + 1) * MS_TEAM_FIELD_BYTES - 1] = '\0';
+    }
+    return true;
 }
 
 void ms_link_stop(ms_link *link) {

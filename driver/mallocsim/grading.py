@@ -179,7 +179,7 @@ def _grade(
     team = None
     if library is not None and TEAM_SYMBOL in dynamic_symbols(library)[1]:
         try:
-            team = read_team(library)
+            team = read_team(spec)
         except UsageError as error:
             return Grade(
                 spec.name, (), failed_score(config, str(error)), str(error), None, warnings

@@ -99,9 +99,9 @@ def run_forked(
     return) is stopped as hung before its time is up. `sandboxed`: the child
     enters the sandbox before work() (sandbox.py) and is stopped past
     MEMORY_LIMIT; with `agent` too, the child itself stays unconfined, since
-    work(progress, words_fd) starts the untrusted code in an agent that enters
-    the sandbox (its pid left in the AGENT_WORD, its memory watched as well),
-    which maps the shared words through `words_fd`, their memfd. A UsageError, or
+    work(shared) starts the untrusted code in an agent that enters the sandbox
+    (its pid left in the AGENT_WORD, its memory watched as well), and maps the
+    words itself: `shared` is a SharedWords, the words with their memfd. A UsageError, or
     any other exception, in the child comes back as {"usage_error": message};
     anything else it sends that is not a JSON object is garbage, reported as
     such."""
@@ -121,7 +121,11 @@ def run_forked(
         try:
             if sandboxed and not agent:
                 enter_sandbox(progress + DENIED_WORD, write_fd, timeout)
-            payload = work(progress, words_fd) if agent else work(progress)
+            if agent:
+                shared_words = SharedWords(words_fd, progress, ENGINE_WORD, DENIED_WORD, AGENT_WORD)
+                payload = work(shared_words)
+            else:
+                payload = work(progress)
         except UsageError as error:
             payload = {"usage_error": str(error)}
         except BaseException as error:  # report anything, the parent decides
@@ -270,13 +274,13 @@ def replay_isolated(
 
     confined = untrusted(spec)
 
-    def work(progress: Any, words_fd: int = -1) -> dict:
+    def work(shared: Any) -> dict:
+        # `shared`: the SharedWords when an agent runs the code, else the progress words.
         if confined:
-            words = SharedWords(words_fd, progress, ENGINE_WORD, DENIED_WORD, AGENT_WORD)
-            graded = replay_remote(trace, spec, options or ReplayOptions(), words, timeout)
+            graded = replay_remote(trace, spec, options or ReplayOptions(), shared, timeout)
             return {"result": asdict(graded)}
         with LoadedAllocator(spec) as alloc:
-            return {"result": asdict(replay_trace(trace, alloc, options, progress))}
+            return {"result": asdict(replay_trace(trace, alloc, options, shared))}
 
     library_for(spec)  # built here: the compiler cannot run in the sandboxed child
     outcome = run_forked(work, timeout, stall, sandboxed=confined, agent=confined)

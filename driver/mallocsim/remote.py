@@ -20,6 +20,8 @@ the protocol or claim less time than it took (the trace fails, fail_kind
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from mallocsim.errors import UsageError
 from mallocsim.forbidden import writable_load_bytes
 from mallocsim.replay import ReplayOptions, failed_result, replay_trace
 from mallocsim.results import TraceResult
-from mallocsim.trace import Trace
+from mallocsim.trace import Trace, parse_trace_text
 
 FORGED = "forged"  # TraceResult.fail_kind of an agent the grader caught lying
 SANDBOX = "sandbox"  # ... of one that did what the sandbox allows no one (isolate.death_kind's)
@@ -61,24 +63,35 @@ class SharedWords:
     agent_at: int
 
 
-def replay_remote(
-    trace: Trace,
-    spec: AllocatorSpec,
-    options: ReplayOptions,
-    shared: SharedWords,
-    cpu_seconds: float,
-) -> TraceResult:
-    """replay_trace with the allocator in a sandboxed agent process, limited to
-    `cpu_seconds` of CPU time; its pid left in the shared words for the
-    watching parent (its memory is watched too)."""
+@dataclass(frozen=True)
+class _Agent:
+    """A started agent: its link, its pid, the library it loads and the name
+    the user gave the allocator."""
+
+    link: Any
+    pid: int
+    library: Path
+    name: str
+
+
+@contextmanager
+def _started(
+    trace: Trace, spec: AllocatorSpec, max_passes: int, shared: SharedWords, cpu_seconds: float
+) -> Iterator[_Agent]:
+    """The heap shared, a link made for `trace` and msagent started on the
+    spec's library, limited to `cpu_seconds` of CPU time, its pid left in the
+    shared words for the watching parent (its memory is watched too); stopped,
+    reaped and the link unmapped on the way out."""
     if not lib.mem_share():
         raise UsageError("cannot share the heap with the allocator's process (memfd_create)")
     error = ffi.new("ms_error *")
-    link = lib.ms_link_create(trace.native, max(options.max_passes, 1), error)
+    link = lib.ms_link_create(trace.native, max(max_passes, 1), error)
     if link == ffi.NULL:
         raise UsageError(ffi.string(error.message).decode(errors="replace"))
-    library = library_for(spec)  # built already (isolate.py)
+    library = library_for(spec)  # built already: the compiler cannot run in the sandbox
     try:
+        if library is None:
+            raise UsageError(f"{spec.name}: no library for the allocator's process to load")
         # Named, so that the strings outlive the call that reads them.
         program, path, settings = (
             ffi.new("char[]", str(text).encode()) for text in (AGENT, library, spec.options)
@@ -101,44 +114,72 @@ def replay_remote(
             raise UsageError(ffi.string(error.message).decode(errors="replace"))
         shared.words[shared.agent_at] = pid
         try:
-            return _grade(link, pid, trace, spec, library, options, shared.words)
+            yield _Agent(link, pid, library, spec.name)
         finally:
             lib.ms_link_stop(link)
     finally:
         lib.ms_link_destroy(link)
 
 
-def _grade(
-    link: Any,
-    pid: int,
+def replay_remote(
     trace: Trace,
     spec: AllocatorSpec,
-    library: Path | None,
     options: ReplayOptions,
-    progress: Any,
+    shared: SharedWords,
+    cpu_seconds: float,
 ) -> TraceResult:
-    native = ffi.new("ms_allocator *")
-    own_data = writable_load_bytes(library) if library is not None else 0
-    if not lib.ms_link_attach(link, pid, own_data, native):
-        verdict = _verdict(link)
-        status = lib.ms_link_status(link)
-        if status == lib.MS_LINK_LOAD_FAILED:  # named as the user named it, not our build
-            raise UsageError(verdict.replace(str(library), spec.name))
-        kind = SANDBOX if status == lib.MS_LINK_MEMORY else FORGED
+    """replay_trace with the allocator in a sandboxed agent process (_started)."""
+    with _started(trace, spec, options.max_passes, shared, cpu_seconds) as agent:
+        native = ffi.new("ms_allocator *")
+        if not _attach(agent, native):
+            status = lib.ms_link_status(agent.link)
+            kind = SANDBOX if status == lib.MS_LINK_MEMORY else FORGED
+            where = trace.path or trace.name
+            return failed_result(
+                trace, spec.name, f"{where}: {_verdict(agent)}", fail_kind=kind, fail_phase="load"
+            )
+        remote = RemoteAllocator(spec, agent.link, native)
+        result = replay_trace(trace, remote, options, shared.words)
+        if lib.ms_link_status(agent.link) == lib.MS_LINK_OK:
+            return result
+        # Whatever the replay concluded rests on answers the grader has voided.
         where = trace.path or trace.name
-        return failed_result(
-            trace, spec.name, f"{where}: {verdict}", fail_kind=kind, fail_phase="load"
+        return replace(
+            failed_result(trace, spec.name, f"{where}: {_verdict(agent)}", fail_kind=FORGED),
+            fail_phase=result.fail_phase or "timed",
         )
-    result = replay_trace(trace, RemoteAllocator(spec, link, native), options, progress)
-    if lib.ms_link_status(link) == lib.MS_LINK_OK:
-        return result
-    # Whatever the replay concluded rests on answers the grader has voided.
-    where = trace.path or trace.name
-    return replace(
-        failed_result(trace, spec.name, f"{where}: {_verdict(link)}", fail_kind=FORGED),
-        fail_phase=result.fail_phase or "timed",
-    )
 
 
-def _verdict(link: Any) -> str:
-    return ffi.string(lib.ms_link_message(link)).decode(errors="replace")
+def team_remote(spec: AllocatorSpec, shared: SharedWords, cpu_seconds: float) -> list[str]:
+    """The CS:APP team record of the spec's library, read by a sandboxed agent
+    (_started): its five fields, each cut to MS_TEAM_FIELD_BYTES - 1 bytes. Raises
+    UsageError when the library has none or its process failed."""
+    empty = parse_trace_text("0\n0\n0\n1\n", "team")
+    with _started(empty, spec, 1, shared, cpu_seconds) as agent:
+        if not _attach(agent, ffi.new("ms_allocator *")):
+            raise UsageError(f"the team record could not be read: {_verdict(agent)}")
+        room = ffi.new("char[]", lib.MS_TEAM_FIELDS * lib.MS_TEAM_FIELD_BYTES)
+        if not lib.ms_link_team(agent.link, room):
+            raise UsageError("cannot read the team record: the library has no ms_lab_team")
+        return [
+            ffi.string(room + i * lib.MS_TEAM_FIELD_BYTES).decode(errors="replace")
+            for i in range(lib.MS_TEAM_FIELDS)
+        ]
+
+
+def _attach(agent: _Agent, native: Any) -> bool:
+    """Wait for the agent to load its library, `native` then its table of
+    requests; False when it failed (ms_link_status says how). Raises UsageError
+    when it could not load the library at all, as loading it here would."""
+    own_data = writable_load_bytes(agent.library)
+    if lib.ms_link_attach(agent.link, agent.pid, own_data, native):
+        return True
+    if lib.ms_link_status(agent.link) == lib.MS_LINK_LOAD_FAILED:
+        raise UsageError(_verdict(agent))
+    return False
+
+
+def _verdict(agent: _Agent) -> str:
+    """The grader's line on the agent, naming the library as the user named it."""
+    line = ffi.string(lib.ms_link_message(agent.link)).decode(errors="replace")
+    return line.replace(str(agent.library), agent.name)

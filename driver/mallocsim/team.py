@@ -3,27 +3,21 @@
 The classic handout's mm.c defines `team_t team` (team name, then each member's
 name and login). Its driver refuses to run any trace when the team name is
 empty, when member 1's name or login is empty, or when member 2 is half filled
-in; otherwise it prints the team. The record is read in a child process (the
-library's constructors run there, not in the grader), through the adapter's
+in; otherwise it prints the team. The record is read by a sandboxed agent (remote.py:
+the library's constructors run there, not in the grader), through the adapter's
 ms_lab_team(), which build.py compiles into the library for such labs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from cffi import FFI
-
+from mallocsim.allocators import AllocatorSpec
 from mallocsim.errors import UsageError
 from mallocsim.isolate import answer, death, run_forked
+from mallocsim.remote import SharedWords, team_remote
 
 _FIELDS = ("teamname", "name1", "id1", "name2", "id2")
-_CDEF = (
-    "typedef struct { " + " ".join(f"char *{field};" for field in _FIELDS) + " } team_t;"
-    "const team_t *ms_lab_team(void);"
-)
 TEAM_TIMEOUT = 30.0
 
 
@@ -55,27 +49,16 @@ class Team:
         return shown
 
 
-def read_team(library: Path) -> Team:
-    """The team record of a built library. Raises UsageError when it has none or
-    dies while it is read."""
+def read_team(spec: AllocatorSpec) -> Team:
+    """The team record of a built library, read by a sandboxed agent: the
+    library's constructors run there, in a program that holds nothing of this
+    process's memory for them to copy into the record. Raises UsageError when
+    it has none or dies while it is read."""
 
-    def work(_progress: Any) -> dict:
-        ffi = FFI()
-        ffi.cdef(_CDEF)
-        try:
-            lib = ffi.dlopen(str(library))
-            getter = lib.ms_lab_team
-        except (OSError, AttributeError) as error:
-            raise UsageError(f"cannot read the team record: {error}") from None
-        record = getter()
+    def work(shared: SharedWords) -> dict:
+        return dict(zip(_FIELDS, team_remote(spec, shared, TEAM_TIMEOUT), strict=True))
 
-        def text(field: str) -> str:
-            pointer = getattr(record, field)
-            return "" if pointer == ffi.NULL else ffi.string(pointer).decode(errors="replace")
-
-        return {field: text(field) for field in _FIELDS}
-
-    outcome = run_forked(work, TEAM_TIMEOUT, sandboxed=True)  # its constructors run here
+    outcome = run_forked(work, TEAM_TIMEOUT, sandboxed=True, agent=True)
     payload = answer(outcome)
     if payload is None:
         raise UsageError(

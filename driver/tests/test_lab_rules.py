@@ -94,6 +94,25 @@ def test_the_team_is_shown(cli, write_trace, tmp_path):
     assert run.out.splitlines()[:2] == ["Team Name:t", "Member 1 :A. Student:astudent"]
 
 
+def test_the_team_is_read_where_nothing_of_the_tools_process_is(
+    cli, write_trace, tmp_path, monkeypatch
+):
+    # A constructor may fill the record with whatever it finds: the agent that reads it is a
+    # program of its own, with none of this process's environment (nor its memory).
+    monkeypatch.setenv("MALLOCSIM_TEAM_SECRET", "leaked")
+    filler = (
+        "#include <stdlib.h>\n__attribute__((constructor)) static void fill(void) {\n"
+        '    char *found = getenv("MALLOCSIM_TEAM_SECRET");\n'
+        '    team.teamname = found != NULL ? found : "clean";\n}\n'
+    )
+    run = cli(
+        "grade", source(tmp_path, filler), "--lab", "csapp", "--throughput", "time",
+        write_trace("t", TRACE),
+    )  # fmt: skip
+    assert run.status == 0, run.err
+    assert run.out.splitlines()[0] == "Team Name:clean"
+
+
 UNINIT = CSAPP_TEMPLATE.replace(
     "int mm_init(void) { return 0; }",
     "int mm_init(void) {\n"

@@ -292,16 +292,15 @@ CRASH_TRACE = "a 0 8\na 1 8\nf 0\nf 1\n"
         ),
     ],
 )
-def test_a_crash_names_its_op_and_pass(write_trace, monkeypatch, switch, options, at, fields):
+def test_a_crash_names_its_op_and_pass(write_trace, tmp_path, switch, options, at, fields):
     from mallocsim.isolate import replay_isolated
     from mallocsim.trace import load_trace
 
-    if switch is None:
-        monkeypatch.delenv("CARRIED_CRASH_AT", raising=False)
-    else:
-        monkeypatch.setenv("CARRIED_CRASH_AT", switch)
+    source = tmp_path / "carried_crash.c"
+    switched = f'#define CARRIED_CRASH_AT "{switch}"\n' if switch is not None else ""
+    source.write_text(switched + (FIXTURE_ALLOCATORS / "carried_crash.c").read_text())
     trace = load_trace(write_trace("crash", CRASH_TRACE))
-    spec = resolve(str(FIXTURE_ALLOCATORS / "carried_crash.c"), "classic")
+    spec = resolve(str(source), "classic")
     opts = ReplayOptions(min_passes=3, max_passes=3, min_seconds=0.0, **options)
     result = replay_isolated(trace, spec, opts, timeout=60)
     assert not result.valid

@@ -4,17 +4,22 @@
  * state does not survive an emptied heap would. Its checked passes, each from mm_init, pass;
  * `bench --carry-heap` must catch the crash in its child process and go on.
  *
- * A fault switch for tests of where a crash is reported: with CARRIED_CRASH_AT=N:K in the
- * environment it also crashes in the call K (mm_malloc and mm_free counted together, from 0)
- * after its N-th mm_init (from 1), or in that mm_init itself when K is "init". A replay calls
- * mm_init for its checked pass (1), the second checked pass (2), then each fresh timed pass
- * (3, 4...): CARRIED_CRASH_AT=5:1 crashes at op 1 of timed pass 3.
+ * A fault switch for tests of where a crash is reported: built with CARRIED_CRASH_AT "N:K"
+ * defined (the test prepends the #define: an allocator under test runs with no environment) it
+ * also crashes in the call K (mm_malloc and mm_free counted together, from 0) after its N-th
+ * mm_init (from 1), or in that mm_init itself when K is "init". A replay calls mm_init for its
+ * checked pass (1), the second checked pass (2), then each fresh timed pass (3, 4...): "5:1"
+ * crashes at op 1 of timed pass 3.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef CARRIED_CRASH_AT
+#define CARRIED_CRASH_AT NULL
+#endif
 
 #include "memlib.h"
 #include "mm.h"
@@ -34,7 +39,7 @@ static void crash(void) {
 
 /* Read CARRIED_CRASH_AT once. */
 static void read_switch(void) {
-    const char *at = getenv("CARRIED_CRASH_AT");
+    const char *at = CARRIED_CRASH_AT;
     if (at == NULL)
         return;
     char *rest;
