@@ -20,7 +20,9 @@ POLICIES   := implicit explicit segfit
 CC         ?= cc
 CSTD       := -std=c11 -D_GNU_SOURCE
 WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(if $(CI),-Werror)
-OPT        ?= -O2 -g
+# Release builds leave assertions out (NDEBUG); the C tests and fuzzers build without it, so
+# every precondition is checked there.
+OPT        ?= -O2 -g -DNDEBUG
 CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) -fPIC -Ic/include -Ic/src
 NATIVE_DIR ?= driver/mallocsim/_native
 BUILD_DIR  ?= build

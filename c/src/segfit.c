@@ -85,6 +85,7 @@
  *
  * TUNABLES are listed once, with their reasons, in segfit_layout.h.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,11 +101,20 @@
 #define NUM_CLASSES (EXACT_CLASSES + (64 - 10) * (1 << SUB_BITS))
 #define MAP_WORDS ((NUM_CLASSES + 63) / 64)
 
-static block_t *class_head[NUM_CLASSES];
-static uint64_t class_map[MAP_WORDS]; /* bit set <=> class list non-empty */
-static uint64_t class_words;          /* bit w set <=> class_map[w] != 0 */
-static char *heap_lo;                 /* mem_heap_lo(), kept: the heap never moves */
-static block_t *epilogue;             /* the heap's last word, moved as the heap grows */
+/* The policy's whole state, zeroed by mm_init (the checker's report aside). */
+static struct {
+    block_t *class_head[NUM_CLASSES];
+    uint64_t class_map[MAP_WORDS]; /* bit set <=> class list non-empty */
+    uint64_t class_words;          /* bit w set <=> class_map[w] != 0 */
+    char *heap_lo;                 /* mem_heap_lo(), kept: the heap never moves */
+    block_t *epilogue;             /* the heap's last word, moved as the heap grows */
+    /* The block realloc grew last, whose free successor is its room to grow (growth_room). */
+    block_t *last_grown;
+    run_t *partial_runs[SMALL_CLASSES + 1]; /* per class, the first run with a free slot */
+    size_t live_small[SMALL_CLASSES + 1];   /* per class, live small objects, slots or blocks */
+    map_entry_t *run_map; /* per unit: the run starting in it, or the run reaching into it */
+    size_t run_map_units; /* units run_map covers */
+} sf;
 static char check_msg[256];
 
 static inline unsigned floor_log2(size_t s) { return 63u - (unsigned)__builtin_clzll(s); }
@@ -120,15 +130,16 @@ static inline unsigned size_class(size_t s) {
 static inline free_links_t *links(block_t *b) { return (free_links_t *)(void *)b->payload; }
 
 static inline void list_insert(block_t *b) {
+    assert(!block_alloc(b) && block_size(b) >= MIN_BLOCK && block_size(b) % 16 == 0);
     unsigned c = size_class(block_size(b));
     free_links_t *l = links(b);
     l->prev = NULL;
-    l->next = class_head[c];
+    l->next = sf.class_head[c];
     if (l->next != NULL)
         links(l->next)->prev = b;
-    class_head[c] = b;
-    class_map[c / 64] |= (uint64_t)1 << (c % 64);
-    class_words |= (uint64_t)1 << (c / 64);
+    sf.class_head[c] = b;
+    sf.class_map[c / 64] |= (uint64_t)1 << (c % 64);
+    sf.class_words |= (uint64_t)1 << (c / 64);
 }
 
 /*
@@ -136,12 +147,14 @@ static inline void list_insert(block_t *b) {
  * block is the one most often taken, and taking it then touches no other block.
  */
 static inline void list_remove(block_t *b) {
+    assert(!block_alloc(b));
     unsigned c = size_class(block_size(b));
     free_links_t *l = links(b);
-    if (class_head[c] == b) {
-        if ((class_head[c] = l->next) == NULL &&
-            (class_map[c / 64] &= ~((uint64_t)1 << (c % 64))) == 0)
-            class_words &= ~((uint64_t)1 << (c / 64));
+    assert(sf.class_head[c] == b || (l->prev != NULL && links(l->prev)->next == b));
+    if (sf.class_head[c] == b) {
+        if ((sf.class_head[c] = l->next) == NULL &&
+            (sf.class_map[c / 64] &= ~((uint64_t)1 << (c % 64))) == 0)
+            sf.class_words &= ~((uint64_t)1 << (c / 64));
         return;
     }
     links(l->prev)->next = l->next;
@@ -152,13 +165,13 @@ static inline void list_remove(block_t *b) {
 /* The first non-empty class at or above c, or NUM_CLASSES when there is none. */
 static unsigned next_nonempty_class(unsigned c) {
     unsigned w = c / 64;
-    uint64_t bits = class_map[w] & (~(uint64_t)0 << (c % 64));
+    uint64_t bits = sf.class_map[w] & (~(uint64_t)0 << (c % 64));
     if (bits == 0) {
-        uint64_t words = class_words & (~(uint64_t)1 << w); /* the words after w */
+        uint64_t words = sf.class_words & (~(uint64_t)1 << w); /* the words after w */
         if (words == 0)
             return NUM_CLASSES;
         w = (unsigned)__builtin_ctzll(words);
-        bits = class_map[w];
+        bits = sf.class_map[w];
     }
     return w * 64 + (unsigned)__builtin_ctzll(bits);
 }
@@ -168,7 +181,7 @@ static inline block_t *scan_class(unsigned c, size_t asize) {
     block_t *best = NULL;
     size_t best_size = SIZE_MAX;
     int seen = 0;
-    for (block_t *b = class_head[c]; b != NULL && seen < FIT_SCAN; b = links(b)->next, seen++) {
+    for (block_t *b = sf.class_head[c]; b != NULL && seen < FIT_SCAN; b = links(b)->next, seen++) {
         size_t s = block_size(b);
         if (s == asize)
             return b;
@@ -182,9 +195,9 @@ static inline block_t *scan_class(unsigned c, size_t asize) {
 
 static inline block_t *find_fit(size_t asize) {
     unsigned c = size_class(asize);
-    if (class_head[c] != NULL) {
+    if (sf.class_head[c] != NULL) {
         /* Below EXACT_LIMIT a class holds one size: its first block is the fit. */
-        block_t *b = asize < EXACT_LIMIT ? class_head[c] : scan_class(c, asize);
+        block_t *b = asize < EXACT_LIMIT ? sf.class_head[c] : scan_class(c, asize);
         if (b != NULL)
             return b;
     }
@@ -218,6 +231,7 @@ static void make_alloc(block_t *b, size_t size) {
  * with free neighbours (which leave their lists), write its tags once, and list it.
  */
 static block_t *free_and_list(block_t *b, size_t size) {
+    assert(size >= MIN_BLOCK && size % 16 == 0);
     block_t *next = (block_t *)(void *)((char *)b + size);
     if (block_alloc(next)) {
         set_prev_alloc(next, false);
@@ -243,6 +257,7 @@ static block_t *free_and_list(block_t *b, size_t size) {
  */
 static void take_free(block_t *b, size_t asize) {
     size_t size = block_size(b);
+    assert(!block_alloc(b) && size >= asize && block_prev_alloc(b));
     if (size - asize >= MIN_BLOCK) {
         block_write_header(b, asize, true, true);
         block_t *rest = block_next(b);
@@ -260,6 +275,7 @@ static void take_free(block_t *b, size_t asize) {
  */
 static void carve(block_t *b, size_t asize) {
     size_t size = block_size(b);
+    assert(block_alloc(b) && size >= asize);
     if (size - asize >= MIN_BLOCK) {
         block_write_header(b, asize, true, block_prev_alloc(b));
         block_t *rest = block_next(b);
@@ -272,7 +288,7 @@ static void carve(block_t *b, size_t asize) {
 
 /* The free block just before the epilogue, or NULL when the last block is allocated. */
 static block_t *last_free_block(void) {
-    return block_prev_alloc(epilogue) ? NULL : block_prev(epilogue);
+    return block_prev_alloc(sf.epilogue) ? NULL : block_prev(sf.epilogue);
 }
 
 /*
@@ -291,25 +307,23 @@ static block_t *extend_heap(size_t asize) {
         b = last;
     }
     block_write_header(b, asize, false, block_prev_alloc(b));
-    epilogue = block_next(b);
-    block_write_header(epilogue, 0, true, false);
+    sf.epilogue = block_next(b);
+    block_write_header(sf.epilogue, 0, true, false);
     return b;
 }
 
 /* ------------------------------------------------------------ placement */
 
 /*
- * The block realloc grew last, and the free block after it, its room to grow: allocations keep
- * out of that room's front while they can, so the block grows in place next time instead of
- * moving and leaving a hole (realloc-bal, realloc2-bal: a block grows while small ones come and
- * go). NULL when there is none.
+ * The room to grow of the block realloc grew last (sf.last_grown): the free block after it.
+ * Allocations keep out of that room's front while they can, so the block grows in place next
+ * time instead of moving and leaving a hole (realloc-bal, realloc2-bal: a block grows while small
+ * ones come and go). NULL when there is none.
  */
-static block_t *last_grown;
-
 static block_t *growth_room(void) {
-    if (last_grown == NULL)
+    if (sf.last_grown == NULL)
         return NULL;
-    block_t *next = block_next(last_grown);
+    block_t *next = block_next(sf.last_grown);
     return block_alloc(next) ? NULL : next;
 }
 
@@ -356,27 +370,22 @@ static bool request_size(size_t size, size_t *asize) {
 
 /* ------------------------------------------------------------ small-block runs */
 
-static run_t *partial_runs[SMALL_CLASSES + 1]; /* the first run with a free slot */
-static size_t live_small[SMALL_CLASSES + 1];   /* live small objects, slots or blocks */
-static map_entry_t *run_map; /* per unit: the run starting in it, or the run reaching into it */
-static size_t run_map_units; /* units run_map covers */
-
 static inline size_t addr_unit(const void *p) {
-    return (size_t)((const char *)p - heap_lo) >> UNIT_SHIFT;
+    return (size_t)((const char *)p - sf.heap_lo) >> UNIT_SHIFT;
 }
 
-static inline char *unit_start(size_t k) { return heap_lo + (k << UNIT_SHIFT); }
+static inline char *unit_start(size_t k) { return sf.heap_lo + (k << UNIT_SHIFT); }
 
 static inline bool map_starts(map_entry_t e) { return e != 0 && !(e & MAP_COVERED); }
 
 /* The run starting in unit k, whose map entry starts one. */
 static inline run_t *unit_run(size_t k) {
-    return (run_t *)(void *)(unit_start(k) + (size_t)(run_map[k] - 1) * 16);
+    return (run_t *)(void *)(unit_start(k) + (size_t)(sf.run_map[k] - 1) * 16);
 }
 
 /* The run that starts in unit k (the last to touch it), else the one reaching into it, or NULL. */
 static inline run_t *unit_last_run(size_t k) {
-    map_entry_t e = run_map[k];
+    map_entry_t e = sf.run_map[k];
     if (e & MAP_COVERED)
         return unit_run(k - (e & ~MAP_COVERED));
     return e != 0 ? unit_run(k) : NULL;
@@ -401,12 +410,12 @@ static inline block_t *run_block(run_t *r) { return payload_block(r); }
 __attribute__((always_inline)) static inline run_t *slot_run(const void *p) {
     size_t k = addr_unit(p);
     uintptr_t at = (uintptr_t)p, r;
-    if (k < run_map_units) {
+    if (k < sf.run_map_units) {
         /* No branch on the kind of entry (it is as good as random): a reached unit names the
            unit its run starts in, and a start of 0 puts r past the unit's end, hence past p. */
-        map_entry_t e = run_map[k];
+        map_entry_t e = sf.run_map[k];
         size_t j = k - (size_t)(e >> 7) * (e & ~MAP_COVERED);
-        r = (uintptr_t)unit_start(j) + (uintptr_t)(uint8_t)(run_map[j] - 1) * 16;
+        r = (uintptr_t)unit_start(j) + (uintptr_t)(uint8_t)(sf.run_map[j] - 1) * 16;
         if (r > at) { /* no run starts in p's unit at or before p, nor reaches into it */
             run_t *before = e != 0 && k > 0 ? unit_last_run(k - 1) : NULL;
             if (before == NULL)
@@ -414,7 +423,7 @@ __attribute__((always_inline)) static inline run_t *slot_run(const void *p) {
             r = (uintptr_t)before;
         }
     } else {
-        run_t *last = run_map_units > 0 ? unit_last_run(run_map_units - 1) : NULL;
+        run_t *last = sf.run_map_units > 0 ? unit_last_run(sf.run_map_units - 1) : NULL;
         if (last == NULL)
             return NULL;
         r = (uintptr_t)last;
@@ -429,7 +438,7 @@ __attribute__((always_inline)) static inline run_t *slot_run(const void *p) {
  * first. The last run's next is NULL.
  */
 static void partial_add(run_t *r, bool at_front) {
-    run_t **head = &partial_runs[r->slot_size / 16u];
+    run_t **head = &sf.partial_runs[r->slot_size / 16u];
     run_t *first = *head;
     if (first == NULL) {
         r->next = NULL;
@@ -449,7 +458,7 @@ static void partial_add(run_t *r, bool at_front) {
 }
 
 static void partial_remove(run_t *r) {
-    run_t **head = &partial_runs[r->slot_size / 16u];
+    run_t **head = &sf.partial_runs[r->slot_size / 16u];
     run_t *first = *head;
     if (r == first)
         *head = r->next;
@@ -464,7 +473,7 @@ static void partial_remove(run_t *r) {
 /* Live small objects per class, the signal that a class is worth a run. */
 static inline void count_block(size_t bsize, int delta) {
     if (bsize <= SMALL_MAX + 2 * WORD_SIZE)
-        live_small[(bsize - 2 * WORD_SIZE) / 16] += (size_t)(ptrdiff_t)delta;
+        sf.live_small[(bsize - 2 * WORD_SIZE) / 16] += (size_t)(ptrdiff_t)delta;
 }
 
 /*
@@ -478,30 +487,30 @@ static void map_mark(run_t *r, bool present) {
     run_t *before = !present && k > 0 ? unit_last_run(k - 1) : NULL;
     if (before != NULL && (char *)before + run_span(before) > unit_start(k))
         first = (map_entry_t)(MAP_COVERED | (k - addr_unit(before)));
-    run_map[k] = first;
-    for (size_t u = k + 1; u <= last && u < run_map_units && !map_starts(run_map[u]); u++)
-        run_map[u] = present ? (map_entry_t)(MAP_COVERED | (u - k)) : 0;
+    sf.run_map[k] = first;
+    for (size_t u = k + 1; u <= last && u < sf.run_map_units && !map_starts(sf.run_map[u]); u++)
+        sf.run_map[u] = present ? (map_entry_t)(MAP_COVERED | (u - k)) : 0;
 }
 
 /* Make the map cover unit k. False when the heap cannot hold the bigger map. */
 static bool map_cover(size_t k) {
-    if (k < run_map_units)
+    if (k < sf.run_map_units)
         return true;
-    size_t units = 2 * run_map_units > k ? 2 * run_map_units : k + 1, asize;
+    size_t units = 2 * sf.run_map_units > k ? 2 * sf.run_map_units : k + 1, asize;
     block_t *mb = request_size(units, &asize) ? alloc_block(asize) : NULL;
     if (mb == NULL)
         return false;
     map_entry_t *map = block_payload(mb);
-    if (run_map_units > 0)
-        memcpy(map, run_map, run_map_units);
-    memset(map + run_map_units, 0, units - run_map_units);
-    if (run_map != NULL) {
-        block_t *ob = payload_block(run_map);
+    if (sf.run_map_units > 0)
+        memcpy(map, sf.run_map, sf.run_map_units);
+    memset(map + sf.run_map_units, 0, units - sf.run_map_units);
+    if (sf.run_map != NULL) {
+        block_t *ob = payload_block(sf.run_map);
         free_and_list(ob, block_size(ob));
     }
-    size_t old_units = run_map_units;
-    run_map = map;
-    run_map_units = units;
+    size_t old_units = sf.run_map_units;
+    sf.run_map = map;
+    sf.run_map_units = units;
     /* The run touching the old map's last unit may reach into the units just added. */
     run_t *r = old_units > 0 ? unit_last_run(old_units - 1) : NULL;
     if (r != NULL)
@@ -516,7 +525,7 @@ static bool map_cover(size_t k) {
  */
 __attribute__((noinline)) static run_t *run_create(unsigned cls) {
     size_t slot_size = cls * 16;
-    size_t capacity = (live_small[cls] + 1) / RUN_LIVE_SHARE;
+    size_t capacity = (sf.live_small[cls] + 1) / RUN_LIVE_SHARE;
     if (capacity < run_capacity_min(slot_size))
         capacity = run_capacity_min(slot_size);
     if (capacity > run_capacity_max(slot_size))
@@ -542,6 +551,7 @@ __attribute__((noinline)) static run_t *run_create(unsigned cls) {
 
 /* Give an empty run's block back to the heap. */
 static void run_release(run_t *r) {
+    assert(r->used == 0);
     partial_remove(r);
     map_mark(r, false);
     block_t *b = run_block(r);
@@ -550,6 +560,7 @@ static void run_release(run_t *r) {
 
 /* A slot of run r, which has one free: a freed slot first, else the next never-used one. */
 static inline void *run_take(run_t *r) {
+    assert(r->used < r->capacity && r->fresh <= r->capacity);
     void *p = r->free_slots;
     if (p != NULL)
         memcpy(&r->free_slots, p, sizeof(void *));
@@ -561,6 +572,9 @@ static inline void *run_take(run_t *r) {
 }
 
 static void run_free(run_t *r, void *p) {
+    assert(r->used > 0 && (char *)p >= run_slots(r) &&
+           (size_t)((char *)p - run_slots(r)) % r->slot_size == 0 &&
+           (char *)p < run_slots(r) + (size_t)r->fresh * r->slot_size);
     if (r->used == r->capacity)
         partial_add(r, false);
     memcpy(p, &r->free_slots, sizeof(void *));
@@ -580,9 +594,9 @@ static void *alloc_payload_slow(size_t size);
 static inline void *alloc_payload(size_t size) {
     if (size <= SMALL_MAX) {
         unsigned cls = (unsigned)((size + 15) / 16);
-        run_t *r = partial_runs[cls];
+        run_t *r = sf.partial_runs[cls];
         if (r != NULL) {
-            live_small[cls]++;
+            sf.live_small[cls]++;
             return run_take(r);
         }
     }
@@ -598,8 +612,8 @@ __attribute__((noinline, flatten)) static void *alloc_payload_slow(size_t size) 
     if (size <= SMALL_MAX) {
         unsigned cls = (unsigned)((size + 15) / 16);
         run_t *r;
-        if (live_small[cls] >= RUN_PROMOTE && (r = run_create(cls)) != NULL) {
-            live_small[cls]++;
+        if (sf.live_small[cls] >= RUN_PROMOTE && (r = run_create(cls)) != NULL) {
+            sf.live_small[cls]++;
             return run_take(r);
         }
     }
@@ -614,19 +628,12 @@ __attribute__((noinline, flatten)) static void *alloc_payload_slow(size_t size) 
 }
 
 bool mm_init(void) {
-    memset(class_head, 0, sizeof class_head);
-    memset(class_map, 0, sizeof class_map);
-    class_words = 0;
-    memset(partial_runs, 0, sizeof partial_runs);
-    memset(live_small, 0, sizeof live_small);
-    run_map = NULL;
-    run_map_units = 0;
-    last_grown = NULL;
+    memset(&sf, 0, sizeof sf);
     check_msg[0] = '\0';
     if (!heap_frame_create())
         return false;
-    heap_lo = mem_heap_lo();
-    epilogue = heap_epilogue();
+    sf.heap_lo = mem_heap_lo();
+    sf.epilogue = heap_epilogue();
     return true;
 }
 
@@ -635,8 +642,8 @@ void *mm_malloc(size_t size) { return size == 0 ? NULL : alloc_payload(size); }
 /* Free an ordinary block; out of line, so that mm_free's slot path stays small, and flattened,
    so that the merging and listing it does make no calls. */
 __attribute__((noinline, flatten)) static void free_block(block_t *b) {
-    if (b == last_grown)
-        last_grown = NULL;
+    if (b == sf.last_grown)
+        sf.last_grown = NULL;
     count_block(block_size(b), -1);
     free_and_list(b, block_size(b));
 }
@@ -646,7 +653,7 @@ void mm_free(void *ptr) {
         return;
     run_t *r = slot_run(ptr);
     if (r != NULL) {
-        live_small[r->slot_size / 16u]--;
+        sf.live_small[r->slot_size / 16u]--;
         run_free(r, ptr);
         return;
     }
@@ -685,8 +692,8 @@ static bool grow_forward(block_t *b, size_t asize, bool extend) {
     if (avail < asize) {
         avail = asize;
         block_write_header(b, avail, true, block_prev_alloc(b));
-        epilogue = block_next(b);
-        block_write_header(epilogue, 0, true, true);
+        sf.epilogue = block_next(b);
+        block_write_header(sf.epilogue, 0, true, true);
     } else {
         block_write_header(b, avail, true, block_prev_alloc(b));
         set_prev_alloc(block_next(b), true);
@@ -729,7 +736,7 @@ static void *realloc_move(void *ptr, size_t size, size_t keep) {
     memcpy(p, ptr, keep < size ? keep : size);
     mm_free(ptr);
     if (slot_run(p) == NULL)
-        last_grown = payload_block(p);
+        sf.last_grown = payload_block(p);
     return p;
 }
 
@@ -760,7 +767,7 @@ void *mm_realloc(void *ptr, size_t size) {
         b = moved;
     }
     if (asize >= old) /* a realloc that does not shrink the block is taken as growth */
-        last_grown = b;
+        sf.last_grown = b;
     count_block(block_size(b), 1);
     return block_payload(b);
 }
@@ -829,7 +836,7 @@ static bool check_run(block_t *b, tally_t *t) {
         return fail(b, "run block too small to hold a run");
     run_t *r = block_payload(b);
     size_t k = addr_unit(r);
-    if (k >= run_map_units || !map_starts(run_map[k]) || unit_run(k) != r)
+    if (k >= sf.run_map_units || !map_starts(sf.run_map[k]) || unit_run(k) != r)
         return fail(r, "run missing from the run map");
     if (r->slot_size == 0 || r->slot_size % 16 != 0 || r->slot_size > SMALL_MAX)
         return fail(r, "run slot size is not a small class");
@@ -840,8 +847,8 @@ static bool check_run(block_t *b, tally_t *t) {
     if (size != want && size != want + 16)
         return fail(b, "run block size does not fit its slots (plus up to 16 bytes of tail)");
     size_t last = addr_unit((char *)r + run_span(r) - 1);
-    for (size_t u = k + 1; u <= last && u < run_map_units && !map_starts(run_map[u]); u++) {
-        if (run_map[u] != (MAP_COVERED | (u - k)))
+    for (size_t u = k + 1; u <= last && u < sf.run_map_units && !map_starts(sf.run_map[u]); u++) {
+        if (sf.run_map[u] != (MAP_COVERED | (u - k)))
             return fail(r, "run map does not mark the units the run reaches into");
         t->covered++;
     }
@@ -910,15 +917,15 @@ static bool check_blocks(tally_t *t) {
  */
 static bool check_lists(size_t free_blocks) {
     for (unsigned w = 0; w < MAP_WORDS; w++)
-        if (((class_words >> w) & 1) != (class_map[w] != 0))
+        if (((sf.class_words >> w) & 1) != (sf.class_map[w] != 0))
             return check_fail(&report, "class bitmap's word summary disagrees at word %u", w);
     size_t listed = 0;
     for (unsigned c = 0; c < NUM_CLASSES; c++) {
-        bool marked = (class_map[c / 64] >> (c % 64)) & 1;
-        if (marked != (class_head[c] != NULL))
-            return fail(class_head[c], "class bitmap disagrees with the class list");
+        bool marked = (sf.class_map[c / 64] >> (c % 64)) & 1;
+        if (marked != (sf.class_head[c] != NULL))
+            return fail(sf.class_head[c], "class bitmap disagrees with the class list");
         block_t *prev = NULL;
-        for (block_t *b = class_head[c]; b != NULL; prev = b, b = links(b)->next) {
+        for (block_t *b = sf.class_head[c]; b != NULL; prev = b, b = links(b)->next) {
             if (!plausible_free_block(b))
                 return fail(b, "free-list pointer outside the heap or not at a block");
             if (block_alloc(b))
@@ -943,40 +950,40 @@ static bool check_lists(size_t free_blocks) {
 
 /* Whether r is where the map says a run starts, without reading r: r may be any pointer. */
 static bool is_run(const run_t *r) {
-    uintptr_t at = (uintptr_t)r, lo = (uintptr_t)heap_lo;
+    uintptr_t at = (uintptr_t)r, lo = (uintptr_t)sf.heap_lo;
     if (at < lo || at % 16 != 0)
         return false;
     size_t k = (at - lo) >> UNIT_SHIFT;
-    return k < run_map_units && map_starts(run_map[k]) && unit_run(k) == r;
+    return k < sf.run_map_units && map_starts(sf.run_map[k]) && unit_run(k) == r;
 }
 
 /* The run map marks exactly the runs; each partial list holds its class's runs with a free slot. */
 static bool check_runs(const tally_t *t) {
-    if (run_map_units > 0) {
-        block_t *mb = payload_block(run_map);
+    if (sf.run_map_units > 0) {
+        block_t *mb = payload_block(sf.run_map);
         if (!heap_holds_block(mb) || !block_alloc(mb) || (mb->header & RUN_BIT) ||
-            block_size(mb) - WORD_SIZE < run_map_units)
-            return fail(run_map, "run map is not an allocated block of its size");
+            block_size(mb) - WORD_SIZE < sf.run_map_units)
+            return fail(sf.run_map, "run map is not an allocated block of its size");
     }
     size_t mapped = 0, covered = 0;
-    for (size_t k = 0; k < run_map_units; k++) {
-        covered += (run_map[k] & MAP_COVERED) != 0;
-        if (!map_starts(run_map[k]))
+    for (size_t k = 0; k < sf.run_map_units; k++) {
+        covered += (sf.run_map[k] & MAP_COVERED) != 0;
+        if (!map_starts(sf.run_map[k]))
             continue;
         run_t *r = unit_run(k);
-        if (run_map[k] > UNIT_SIZE / 16 || !heap_holds_block(run_block(r)) ||
+        if (sf.run_map[k] > UNIT_SIZE / 16 || !heap_holds_block(run_block(r)) ||
             (char *)r + RUN_HEADER > (char *)heap_epilogue() || !(run_block(r)->header & RUN_BIT))
             return fail(r, "run map marks a unit where no run starts");
         mapped++;
     }
     if (mapped != t->runs)
-        return fail(run_map, "run map marks a unit where no run starts");
+        return fail(sf.run_map, "run map marks a unit where no run starts");
     if (covered != t->covered)
-        return fail(run_map, "run map marks a unit as reached where no run reaches");
+        return fail(sf.run_map, "run map marks a unit as reached where no run reaches");
     size_t listed = 0;
     for (unsigned c = 1; c <= SMALL_CLASSES; c++) {
         run_t *prev = NULL;
-        for (run_t *r = partial_runs[c]; r != NULL; prev = r, r = r->next) {
+        for (run_t *r = sf.partial_runs[c]; r != NULL; prev = r, r = r->next) {
             if (!is_run(r))
                 return fail(r, "partial-run list entry is not a run");
             if (r->slot_size != c * 16)
@@ -988,9 +995,9 @@ static bool check_runs(const tally_t *t) {
             if (++listed > t->partial_runs) /* also ends any cycle */
                 break;
         }
-        if (prev != NULL && partial_runs[c]->prev != prev)
-            return fail(partial_runs[c], "partial-run list's first run does not point back at "
-                                         "its last");
+        if (prev != NULL && sf.partial_runs[c]->prev != prev)
+            return fail(sf.partial_runs[c], "partial-run list's first run does not point back at "
+                                            "its last");
     }
     if (listed != t->partial_runs)
         return check_fail(&report,
