@@ -8,6 +8,8 @@
  * (only mm_checkheap does); malloc and free touch a block only at its first and last words, so
  * a 30 GB block costs two pages (calloc must zero it all: the heap may hold an earlier run's
  * data past its break). mm_checkheap verifies every invariant listed above the checker, below.
+ * The policy's state is one struct (sf); each internal function's preconditions are assert()s,
+ * which the C tests and fuzzers check and release builds (NDEBUG) leave out.
  *
  * BLOCKS. The heap is block.h's frame (prologue word, blocks, epilogue word). A block starts
  * with an 8-byte header; an allocated block keeps nothing else, since the next block's
@@ -36,7 +38,7 @@
  * keeps a stale prev link, so that taking it (the usual exact fit) touches no other block.
  *
  * FIT. Best of the first FIT_SCAN blocks of the request's own class that fit, else of the next
- * non-empty class; lists are LIFO (address order gained nothing measurable). The block found
+ * non-empty class; lists are LIFO. The block found
  * is split and the rest listed; free blocks coalesce at once. When nothing fits the heap grows
  * by what is missing: a free last block is extended, not left behind.
  *
@@ -53,28 +55,18 @@
  * itself an allocated block; the encoding is in segfit_layout.h): each entry says where in its
  * unit a run starts, or how many units back the run starts whose slots reach into the unit. So
  * free finds a slot's run with arithmetic on one or two entries, with no search and no branch on
- * the kind of entry (a search back over the units before, and then a branch on the kind, each
- * cost a mispredict on about every other free of syn-string); the slot must lie before the run's
- * last slot's end. The map covers every run's first unit; the run touching its last unit is the
- * only one that can reach past it. Each class keeps a list of its runs with a free slot, and
- * mallocs take from its first run until that run is full: a new run joins at the front, a full
- * run that gets a slot back at the end. So the first run drains, instead of the list's front
- * flipping between full and not on every other op (pushing such runs at the front ran
- * syn-string and syn-struct 10-14% slower, for 0.4 points more of syn-struct's utilization). A
- * run that empties goes back to the heap at once. In a run, freed slots are reused first (LIFO),
- * then never-used ones in address order.
+ * the kind of entry; the slot must lie before the run's last slot's end. The map covers every run's
+ * first unit; the run touching its last unit is the only one that can reach past it. Each class
+ * keeps a list of its runs with a free slot, and mallocs take from its first run until that run is
+ * full: a new run joins at the front, a full run that gets a slot back at the end. So the first run
+ * drains, instead of the list's front flipping between full and not on every other op. A run that
+ * empties goes back to the heap at once. In a run, freed slots are reused first (LIFO), then
+ * never-used ones in address order.
  *
  * FAST PATHS. mm_malloc inlines taking a slot from the class's first partial run (no stack frame,
  * about 20 instructions) and mm_free inlines finding and freeing a slot; blocks, new runs and
  * releasing runs are out of line. The traces' small objects are mostly slots, and their cost is
- * in instructions and branches more than in cache misses: keeping a run's free slots in a stack
- * beside the run, so that neither malloc nor free touches the slot's line, was slower, and so
- * was a branch-free map lookup (callgrind's cache and branch models had favoured both). A
- * branch-free removal of a full run from its list gained 0.5-5%, too little for its masks. Nor
- * do freed blocks wait, unmerged, in per-size caches as glibc's thread cache does: flushed (merged)
- * only when the heap would grow, they cost syn-mix 1.0 point and ngram-fox1 1.8; flushed at every
- * miss, 0.6 and 1.8, and emptied that often, the cache served not one malloc of syn-string-short,
- * even with the heap carried over from pass to pass (bench --carry-heap).
+ * in instructions and branches more than in cache misses.
  *
  * REALLOC. Shrink in place (the tail becomes free). Grow in place into a free next block, or
  * past the heap's end when the block (or the free block after it) is last; else slide down into
@@ -83,7 +75,9 @@
  * room's far end, or another fit, so a block that keeps growing while small ones come and go
  * (realloc2-bal) grows in place instead of leaving holes behind. Slots grow by moving.
  *
- * TUNABLES are listed once, with their reasons, in segfit_layout.h.
+ * TUNABLES are listed once, with their reasons, in segfit_layout.h. What was tried and lost (a
+ * stack of free slots beside each run, per-size caches of unmerged blocks, address-ordered
+ * lists...) is in docs/segfit.md, with its figures.
  */
 #include <assert.h>
 #include <stdio.h>
