@@ -62,6 +62,11 @@ typedef struct {
     int format;         /* MS_FORMAT_* */
     uint64_t header[4]; /* the four header numbers as written (zeros for scripts) */
     uint64_t weight;    /* header weight (classic: 4th number, cmu: 1st) */
+    /* Set by the parser, which proves it: every op's kind is known and its id is below
+       num_ids (or it frees NULL). A trace built otherwise leaves it false, and the engine
+       checks every op before each replay instead of once. */
+    bool ops_valid;
+    uint64_t first_calloc; /* the parser's: the first calloc op's index, num_ops when none */
 } ms_trace;
 
 /* Parse a trace file. On failure returns false and fills err with the file's
@@ -361,7 +366,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 8
+#define MS_ABI_VERSION 9
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

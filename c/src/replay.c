@@ -213,9 +213,22 @@ static bool calloc_bytes(const ms_op *op, uint64_t *bytes) {
 
 /* What the trace asks of each id must make sense before anything is called:
    the timed loop trusts it. Returns the index of the first bad op, or
-   num_ops, with the failure's kind and the reason in why. */
+   num_ops, with the failure's kind and the reason in why. A parsed trace was
+   proven valid by its parser, so only the allocator's part is left: whether
+   it has the calloc the trace calls (this check runs before every replay, and
+   an instruction count of a pass would otherwise count a scan of the ops). */
+static const char NO_CALLOC[] = "the trace calls calloc but the allocator has no mm_calloc";
+
 static uint64_t first_bad_op(const ms_trace *trace, const ms_allocator *alloc, int *kind, char *why,
                              size_t n) {
+    if (trace->ops_valid) {
+        *kind = MS_FAIL_NONE;
+        if (trace->first_calloc >= trace->num_ops || alloc->calloc != NULL)
+            return trace->num_ops;
+        *kind = MS_FAIL_NO_CALLOC;
+        snprintf(why, n, "%s", NO_CALLOC);
+        return trace->first_calloc;
+    }
     for (uint64_t i = 0; i < trace->num_ops; i++) {
         const ms_op *op = &trace->ops[i];
         *kind = MS_FAIL_TRACE_ERROR;
@@ -225,7 +238,7 @@ static uint64_t first_bad_op(const ms_trace *trace, const ms_allocator *alloc, i
         }
         if (op->kind == MS_OP_CALLOC && alloc->calloc == NULL) {
             *kind = MS_FAIL_NO_CALLOC;
-            snprintf(why, n, "the trace calls calloc but the allocator has no mm_calloc");
+            snprintf(why, n, "%s", NO_CALLOC);
             return i;
         }
         bool null_free = op->kind == MS_OP_FREE && op->id == MS_ID_NULL;

@@ -446,6 +446,12 @@ static bool parse(parser *ps) {
         if (fit != NULL)
             t->ops = fit;
     }
+    /* parse_op refused every unknown kind and every id past the limit, which is num_ids */
+    t->first_calloc = t->num_ops;
+    for (uint64_t i = 0; i < t->num_ops && t->first_calloc == t->num_ops; i++)
+        if (t->ops[i].kind == MS_OP_CALLOC)
+            t->first_calloc = i;
+    t->ops_valid = true;
     return true;
 }
 
