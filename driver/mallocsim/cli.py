@@ -30,6 +30,7 @@ from mallocsim.metadata import begin_run, mallocsim_version
 COMMANDS = (
     "replay",
     "bench",
+    "programs",
     "grade",
     "gradebook",
     "init",
