@@ -7,6 +7,8 @@
 #   make bench-scale  parse and replay a generated 10-million-op trace: speed, memory
 #   make bench-grade  grade one submission 10 times: every score, and their spread
 #   make bench-class  grade a generated class of 300 submissions: wall time, cost, -j scaling
+#   make bench-programs  benchmark programs (larson, xmalloc, cache-*, ...) under glibc, ours,
+#                 jemalloc, mimalloc, tcmalloc: time, peak RSS, ratios; build/bench-programs.png
 #   make c-test   the C tests under AddressSanitizer and UBSan
 #   make fuzz     a short libFuzzer run over op sequences for each policy
 #   make format   clang-format the C sources (format-check verifies)
@@ -49,7 +51,7 @@ DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
 DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c
 
-.PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox c-test fuzz format format-check lint clean venv system-deps
+.PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox bench-programs c-test fuzz format format-check lint clean venv system-deps
 all: native
 
 native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/msconfine $(NATIVE_DIR)/msagent $(NATIVE_DIR)/include/.stamp
@@ -204,6 +206,13 @@ bench-grade: native venv
 # A generated class of 300 submissions of both labs, graded from a cold cache: under 10 minutes.
 bench-class: native venv
 	bash tools/bench-class.sh
+
+# The programs of c/bench/ under each allocator, 5 interleaved runs each (about 3 minutes);
+# `mallocsim programs` builds them into $(BUILD_DIR)/bench-programs/ first.
+bench-programs: native venv
+	@mkdir -p $(BUILD_DIR)
+	$(VENV)/bin/mallocsim programs --plot $(BUILD_DIR)/bench-programs.png \
+		--json $(BUILD_DIR)/bench-programs.json
 
 # What the sandbox costs an honest student allocator on the CS:APP traces.
 bench-sandbox: native venv
