@@ -459,7 +459,7 @@ def configurations(
 ) -> list[Configuration]:
     """The configurations of these programs (default all), each threaded one
     once per thread count."""
-    chosen = [PROGRAMS[name] for name in (names or PROGRAMS)]
+    chosen = [PROGRAMS[name] for name in dict.fromkeys(names or PROGRAMS)]
     return [
         Configuration(p, t)
         for p in chosen
