@@ -103,7 +103,7 @@ class Program:
     """A benchmark program: c/bench/<name>.c, built to <build dir>/<name>."""
 
     name: str  # its file's stem, its CLI and JSON name, and the first word it prints
-    models: str  # what it models, after which benchmark: one short line
+    models: str  # what it models (after which benchmark): a few words, for titles
     unit: str  # SECONDS (lower is better) or OPS (higher is better)
     threaded: bool  # takes -t (for xmalloc: producer-consumer pairs)
     work_flag: str  # the option that sets how much it does
@@ -129,12 +129,10 @@ class Program:
 PROGRAMS: dict[str, Program] = {
     p.name: p
     for p in (
-        Program(
-            "larson", "server churn, after Larson & Krishnan", OPS, True, "-s", 0.5, whole=False
-        ),
+        Program("larson", "server churn (Larson)", OPS, True, "-s", 0.5, whole=False),
         Program(
             "xmalloc",
-            "producers allocate, consumers free, after xmalloc-test",
+            "cross-thread frees (xmalloc-test)",
             OPS,
             True,
             "-s",
@@ -142,10 +140,10 @@ PROGRAMS: dict[str, Program] = {
             whole=False,
             thread_word="pair",
         ),
-        Program("cache-thrash", "active false sharing, after Hoard", SECONDS, True, "-n", 160000),
-        Program("cache-scratch", "passive false sharing, after Hoard", SECONDS, True, "-n", 160000),
-        Program("churn", "small mixed sizes, after cfrac/espresso", SECONDS, False, "-n", 3000000),
-        Program("large", "64 KiB-4 MiB blocks, after malloc-large", SECONDS, False, "-n", 8000),
+        Program("cache-thrash", "active false sharing (Hoard)", SECONDS, True, "-n", 160000),
+        Program("cache-scratch", "passive false sharing (Hoard)", SECONDS, True, "-n", 160000),
+        Program("churn", "small mixed sizes (cfrac, espresso)", SECONDS, False, "-n", 3000000),
+        Program("large", "64 KiB-4 MiB blocks (malloc-large)", SECONDS, False, "-n", 8000),
     )
 }
 
@@ -582,8 +580,8 @@ def format_suite(suite: Suite, width: int | None = WIDTH) -> str:
     for key in dict.fromkeys(c.key for c in suite.cells):
         cells = [c for c in suite.cells if c.key == key]
         program = PROGRAMS[key[0]]
-        what = "Kops/s, higher is better" if program.unit == OPS else "time, lower is better"
-        out.append(f"{program.label(key[1])}: {program.models} ({what})")
+        what = "Kops/s: higher is better" if program.unit == OPS else "time: lower is better"
+        out.append(f"{program.label(key[1])}: {program.models}; {what}")
         title = "Kops/s" if program.unit == OPS else "time"
         header = ["allocator", "median", "min", "max", "median", "speed", "memory"]
         rows = []
