@@ -20,7 +20,9 @@ mallocsim-<policy> for another policy's build), jemalloc, mimalloc or tcmalloc
 (references.require finds their libraries) or a path to any drop-in malloc
 library; each runs with LD_PRELOAD naming its library alone and with its own
 defaults (no tuning variables). One whose library is missing is skipped with
-the line that says how to install or build it.
+the line that says how to install or build it. Our drop-in runs from a copy
+taken at the start (pinned), so that a `make native` during the minutes of a
+suite cannot mix two builds in one table.
 
 A configuration is a program and, for a threaded one, a thread count. Every
 configuration runs `repeat` times under every allocator, interleaved: round
@@ -45,6 +47,7 @@ import os
 import re
 import select
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -252,6 +255,24 @@ def resolve_allocators(names: Sequence[str]) -> tuple[list[Allocator], list[str]
         except ReferenceMissing as missing:
             skipped.append(f"{name} skipped: {missing}")
     return allocators, skipped
+
+
+def pinned(allocators: Sequence[Allocator], folder: Path) -> list[Allocator]:
+    """The allocators, each of our drop-in libraries (those `make native`
+    builds, which need no other file) replaced by a copy of it in `folder`,
+    taken now: a suite runs for minutes, and a library rebuilt meanwhile in
+    the same checkout would otherwise mix two builds in one cell. Other
+    libraries are left where they are (a reference's belongs to its package;
+    one given by path may need the files beside it)."""
+    out = []
+    for allocator in allocators:
+        library = allocator.preload
+        if library is not None and library.parent == NATIVE_DIR:
+            copy = folder / library.name
+            shutil.copyfile(library, copy)
+            library = copy
+        out.append(Allocator(allocator.name, library))
+    return out
 
 
 def _display_name(name: str) -> str:

@@ -28,6 +28,7 @@ from mallocsim.programs import (
     configurations,
     memory_ratio,
     parse_figure,
+    pinned,
     resolve_allocators,
     run_program,
     run_suite,
@@ -86,6 +87,14 @@ def test_each_program_prints_its_figure_under_glibc_and_ours(built, under, name,
     assert run.figure is not None and run.figure > 0
     assert 0 < run.peak_rss < SMALL_RSS  # the program's own, not the launching interpreter's
     assert 0 < run.wall_seconds < 10
+
+
+def test_our_drop_in_runs_from_a_copy_taken_at_the_start(under, tmp_path):
+    other = Allocator("mine", tmp_path / "libmine.so")  # given by path: left where it is
+    glibc, ours, mine = pinned([under["glibc"], under[DROPIN], other], tmp_path)
+    assert (glibc, mine) == (under["glibc"], other)
+    assert ours.name == DROPIN and ours.preload == tmp_path / "libmallocsim.so"
+    assert ours.preload.read_bytes() == under[DROPIN].preload.read_bytes()
 
 
 def test_a_bad_option_is_one_line_and_exit_2(built):

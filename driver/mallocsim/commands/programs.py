@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+from pathlib import Path
 
 from mallocsim.cli import EXIT_INVALID, EXIT_OK
 from mallocsim.commands import count_between, positive_seconds
@@ -36,6 +38,7 @@ from mallocsim.programs import (
     configurations,
     figure_format,
     format_suite,
+    pinned,
     resolve_allocators,
     run_suite,
     suite_json,
@@ -138,10 +141,13 @@ def run(args: argparse.Namespace) -> int:
     for line in skipped:
         print(f"mallocsim programs: {line}", file=sys.stderr)
     total = len(configs) * len(allocators) * args.repeat
-    with Progress("programs", total, mode=progress_mode(args.quiet)) as progress:
+    with (
+        tempfile.TemporaryDirectory(prefix="mallocsim-programs-") as folder,
+        Progress("programs", total, mode=progress_mode(args.quiet)) as progress,
+    ):
         cells = run_suite(
             configs,
-            allocators,
+            pinned(allocators, Path(folder)),
             built,
             repeat=args.repeat,
             scale=args.scale,
