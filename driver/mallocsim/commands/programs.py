@@ -36,14 +36,11 @@ from mallocsim.programs import (
     Suite,
     build_programs,
     configurations,
-    figure_format,
-    format_suite,
     pinned,
     resolve_allocators,
     run_suite,
-    suite_json,
-    write_figure,
 )
+from mallocsim.programs_report import figure_format, format_suite, suite_json, write_figure
 from mallocsim.progress import Progress, progress_mode
 
 MAX_REPEAT = 1000
