@@ -1,0 +1,480 @@
+/*
+ * thread_cache.c - per-thread caches of free small blocks in front of the drop-in's locked policy.
+ *
+ * libmallocsim.so serves every block from one policy (segfit by default): single-threaded code
+ * behind one lock (dropin.c). Taken on every call, that lock ran two-thread programs at a fraction
+ * of glibc's speed (larson 0.27x, with 16,397 futex calls to glibc's 104). This layer, in the
+ * spirit of glibc's tcache, lets most calls pass without it: each thread keeps a few free blocks of
+ * each small size and serves its mallocs from them. The policy is the same code and sees ordinary
+ * mm_malloc and mm_free calls, fewer of them; the lab-mode heap (libmm-*.so) never links this
+ * file, so it stays single-threaded and exact.
+ *
+ * A THREAD'S CACHE (thread-local, initial-exec TLS: the library is preloaded, so its TLS is in the
+ * static block and reaching it is one %fs-relative access):
+ *
+ *   bin[i]   b -> b -> ... -> NULL   at most TC_BIN_BLOCKS free blocks of usable size [8i, 8i + 8)
+ *
+ *   a cached block   +------------------+------------------+----------------------------+
+ *                    | next (its bin)   | key              | rest of the payload ...    |
+ *                    +------------------+------------------+----------------------------+
+ *                    ^ the payload the program freed (every payload has at least 16 bytes)
+ *
+ * THE SIZE MAP. free must know a block's bin without the lock, and the policy cannot tell it:
+ * mm_usable_size reads state that other threads change under the lock (segfit's run map for a
+ * slot; a block header's prev_alloc bit, written when the block before it changes), so calling it
+ * unlocked would be a data race. So the layer keeps its own record: one byte per 16 heap bytes,
+ * written under the lock whenever the policy hands out a block (or resizes one), at the byte of
+ * the block's payload address: the block's bin, or 0 for a block too big to cache. The byte is
+ * read only by a thread freeing that block, which got it after the write, so no lock is needed:
+ * other bytes of the map may be written meanwhile, never this one. The map is made of chunks, one
+ * per CHUNK_HEAP bytes of heap, mapped when the heap first reaches them; only the pages written
+ * count, at most 1/16 of the heap (6.25%, for a heap of nothing but 16-byte objects; blocks of
+ * 1 KiB touch one map byte in 64).
+ *
+ *   map.chunk[k]  ->  | bin | bin | bin | ... |    byte j: the block whose payload is at
+ *                                                  heap_lo + k * CHUNK_HEAP + 16 j, if any
+ *
+ * FREE reads the block's byte; a cached size goes onto the bin, with no lock, while the bin has
+ * room and the thread's bins hold at most TC_BYTES. A block freed by another thread than the one
+ * that allocated it is just a free: it joins the freeing thread's cache, and nobody waits for the
+ * thread that allocated it. When a bin overflows, the lock is taken once to give back the block
+ * and half the bin (or half of every bin, when it is the byte budget that overflows), so that a
+ * thread that only frees (a consumer) takes the lock once per TC_BIN_BLOCKS / 2 frees.
+ *
+ * MALLOC of n <= TC_MAX bytes pops bin ceil(max(n, 16) / 8), else the next one, with no lock. Bins
+ * are 8 bytes wide and the next bin is tried because the policies' usable sizes are 16k (segfit's
+ * run slots, implicit's and explicit's blocks) or 16k + 8 (segfit's blocks, whose header is one
+ * word): the block the policy itself gives a request is in one of the two, so a program that frees
+ * and mallocs one size hits its bin, and a cached block never wastes more than 8 bytes over the
+ * policy's own choice. A miss takes the lock and calls the policy, and, once other threads exist
+ * (the lock is real), also fills the bin with up to TC_REFILL - 1 more blocks of the size, so that
+ * a thread that only allocates (a producer) takes the lock once per TC_REFILL mallocs.
+ *
+ * Guarantees:
+ *   - a cached block is a heap block that the policy counts as allocated, whose usable size is at
+ *     least 8i for its bin i, so it serves every request that pops it; its contents are garbage
+ *     (calloc zeroes what it gets);
+ *   - a thread's bins hold at most TC_BYTES bytes (counted at 8i for a block of bin i, so up to
+ *     7 bytes a block more in fact); when the thread exits (a pthread key's destructor) they all
+ *     go back to the policy;
+ *   - a bin hit and a free into a bin take no lock; the lock is taken at a miss, and once per
+ *     TC_BIN_BLOCKS / 2 frees into a full bin;
+ *   - a map byte is non-zero only at the payload of a block the policy counts as allocated (or a
+ *     cached one), provided dropin.c calls tc_forget for every block it frees to the policy itself;
+ *   - a double free of a block still in a cache aborts with a message: in this thread's cache (the
+ *     key in its second word names this cache, and a scan of its bin confirms it), or in another
+ *     live thread's (the key names that cache; data that looked like a live cache's key by chance
+ *     would be a false alarm, with odds of 2^-52 per free of arbitrary data). A block already
+ *     given back to the policy is not caught, as before this layer;
+ *   - fork: the forking thread's cache is the child's thread's cache. The other threads' caches
+ *     are gone with their threads: their blocks leak in the child (as glibc's tcache's do), at
+ *     most TC_BYTES per thread, and stay marked, so freeing one again in the child still aborts.
+ *
+ * Tunables: TC_MAX, TC_BIN_BLOCKS, TC_BYTES and TC_REFILL below, each overridable with -D.
+ */
+#include "thread_cache.h"
+
+#include "mm.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+
+/*
+ * TC_MAX default: 1024 - the largest request a cache serves. Small objects are where programs
+ * call malloc most (glibc's tcache stops at 1032); larger blocks are rarer and are what the policy
+ * is best at keeping compact.
+ */
+#ifndef TC_MAX
+#define TC_MAX 1024
+#endif
+
+/*
+ * TC_BIN_BLOCKS default: 16 - the most blocks in one bin: enough for a burst of frees of one size
+ * to be reused without the lock, few enough that a size a program stops using holds little.
+ */
+#ifndef TC_BIN_BLOCKS
+#define TC_BIN_BLOCKS 16
+#endif
+
+/*
+ * TC_BYTES default: 256 KiB - the most bytes a thread's bins hold, which bounds what the caches add
+ * to the heap: a thread's cached blocks are not merged, nor reused by other threads, until they
+ * are given back. About what glibc's tcache can hold (7 blocks of each 16-byte size up to 1032
+ * bytes: 233 KB). A larson-like run (2 threads of 1000 blocks of 8-1000 bytes) made 38 Mops/s
+ * with 256 KiB, 17 with 128 KiB and 10 with 64 KiB (every overflow halves the bins, and misses
+ * follow), for a peak RSS of 3.4, 3.1 and 3.1 MB (segfit alone: 3.0; glibc 5.0).
+ */
+#ifndef TC_BYTES
+#define TC_BYTES (256 * 1024)
+#endif
+
+/*
+ * TC_REFILL default: 8 - blocks a miss takes from the policy, once the process has threads: the
+ * one asked for, the rest for its bin.
+ */
+#ifndef TC_REFILL
+#define TC_REFILL 8
+#endif
+
+enum {
+    TC_GRAIN = 8,                    /* bytes per bin */
+    TC_BINS = TC_MAX / TC_GRAIN + 2, /* the last: usable sizes just over TC_MAX (TC_MAX + 8 is
+                                        segfit's for a request of TC_MAX) */
+    TC_TAG_BITS = 12,                /* caches told apart by their keys; tag 0 is shared */
+    TC_TAGS = 1 << TC_TAG_BITS,
+    TC_TAG_WORDS = TC_TAGS / 64, /* words of the live-tag bitmap */
+    TC_STATE_UNSET = 0,          /* a thread that has not used its cache yet */
+    TC_STATE_ACTIVE = 1,         /* registered: frees go to the cache */
+    TC_STATE_DEAD = 2,           /* exiting or exited: every call goes to the policy */
+};
+_Static_assert(TC_MAX % TC_GRAIN == 0 && TC_BINS - 1 <= UINT8_MAX,
+               "bins must tile TC_MAX, and a bin's number fit a map byte");
+_Static_assert(TC_BIN_BLOCKS >= 2 && TC_REFILL >= 1, "halving a full bin must free a slot");
+_Static_assert(64 - TC_TAG_BITS == 52, "the banner quotes the odds of a false alarm");
+
+/* The size map's geometry: 16 heap bytes per map byte (every payload is 16-aligned). */
+#define MAP_GRAIN_SHIFT 4
+#define CHUNK_SHIFT 24 /* a chunk covers 16 MiB of heap with 1 MiB of map */
+#define CHUNK_HEAP ((uintptr_t)1 << CHUNK_SHIFT)
+#define CHUNK_BYTES (CHUNK_HEAP >> MAP_GRAIN_SHIFT)
+#define MAP_CHUNKS ((size_t)1 << 14) /* 256 GiB of heap; blocks beyond are never cached */
+
+/* The first two words of a cached block's payload. */
+typedef struct tc_block {
+    struct tc_block *next; /* the next block in the same bin */
+    uintptr_t key;         /* its cache's key while cached, 0 once it leaves */
+} tc_block;
+
+/* One bin: what a malloc or free of its size touches, in 16 bytes. */
+typedef struct {
+    tc_block *head;  /* the most recently freed block, or NULL */
+    uint32_t count;  /* blocks in the bin, at most TC_BIN_BLOCKS */
+    uint32_t misses; /* misses since a free last went into the bin, at most TC_REFILL - 1 */
+} tc_bin;
+
+/* One thread's cache. */
+typedef struct {
+    tc_bin bin[TC_BINS]; /* bin i: free blocks of usable size in [8i, 8i + 8) */
+    size_t bytes;        /* 8i summed over every binned block: at most TC_BYTES */
+    uintptr_t key;       /* secret ^ tag: the second word of every block cached here */
+    unsigned tag;        /* this cache's bit in the live-tag bitmap; 0 if none was free */
+    int state;           /* TC_STATE_* */
+} thread_cache;
+
+static _Thread_local thread_cache self __attribute__((tls_model("initial-exec")));
+
+/* What every thread shares. */
+static struct {
+    pthread_key_t exit_key; /* non-NULL for a registered thread: its destructor empties its cache */
+    _Atomic bool ready;     /* exit_key and secret are set: caches may register */
+    uintptr_t secret;       /* random, top bit set, so that no small word (0 above all) is a key */
+    _Atomic uint64_t live_tags[TC_TAG_WORDS]; /* a registered cache's tag bit; set and cleared
+                                                 under the lock, read by any free */
+    unsigned tag_hint; /* where the next search for a free tag starts; under the lock */
+} shared;
+
+/* The size map. Pointers and heap_lo are written under the lock and read by any free: atomic,
+   relaxed (a reader reaches a chunk only for a block it got after the chunk was mapped). */
+static struct {
+    _Atomic uintptr_t heap_lo;            /* the heap's first byte; 0 until tc_heap_start */
+    _Atomic(uint8_t *) chunk[MAP_CHUNKS]; /* NULL: not mapped yet, every byte reads as 0 */
+} map;
+
+/* ---------------------------------------------------------------- the size map */
+
+/* The map byte of p, or NULL when p is outside every chunk mapped (or, with `create`, mappable). */
+static uint8_t *map_byte(const void *p, bool create) {
+    uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    size_t k = (size_t)(offset >> CHUNK_SHIFT);
+    if (k >= MAP_CHUNKS)
+        return NULL; /* below the heap, far above it, or before tc_heap_start */
+    uint8_t *chunk = atomic_load_explicit(&map.chunk[k], memory_order_relaxed);
+    if (chunk == NULL && create) {
+        void *fresh = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (fresh == MAP_FAILED)
+            return NULL; /* its blocks are simply never cached */
+        chunk = fresh;
+        atomic_store_explicit(&map.chunk[k], chunk, memory_order_relaxed);
+    }
+    return chunk != NULL ? chunk + ((offset & (CHUNK_HEAP - 1)) >> MAP_GRAIN_SHIFT) : NULL;
+}
+
+/* p's bin, or 0 when p is not a block of a cached size: map_byte's reading half, inline. */
+static inline unsigned map_bin(const void *p) {
+    uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    size_t k = (size_t)(offset >> CHUNK_SHIFT);
+    if (k >= MAP_CHUNKS)
+        return 0;
+    const uint8_t *chunk = atomic_load_explicit(&map.chunk[k], memory_order_relaxed);
+    return chunk != NULL ? chunk[(offset & (CHUNK_HEAP - 1)) >> MAP_GRAIN_SHIFT] : 0;
+}
+
+/* The bin of a block of `usable` bytes, or 0 when it is too big to cache. */
+static unsigned bin_of_usable(size_t usable) {
+    assert(usable >= sizeof(tc_block));
+    size_t i = usable / TC_GRAIN;
+    return i < TC_BINS ? (unsigned)i : 0;
+}
+
+void tc_heap_start(void *lo) {
+    assert(lo != NULL && atomic_load_explicit(&map.heap_lo, memory_order_relaxed) == 0);
+    atomic_store_explicit(&map.heap_lo, (uintptr_t)lo, memory_order_relaxed);
+}
+
+/* Record p's bin, and return it. Under the lock. */
+static unsigned note(void *p) {
+    unsigned bin = bin_of_usable(mm_usable_size(p));
+    uint8_t *byte = map_byte(p, true);
+    if (byte == NULL)
+        return 0;
+    *byte = (uint8_t)bin;
+    return bin;
+}
+
+void tc_note(void *p) { (void)note(p); }
+
+void tc_forget(void *p) {
+    uint8_t *byte = map_byte(p, false);
+    if (byte != NULL)
+        *byte = 0;
+}
+
+/* ---------------------------------------------------------------- the bins */
+
+/* May bin i of c take one more block? */
+static inline bool bin_has_room(const thread_cache *c, unsigned i) {
+    return c->bin[i].count < TC_BIN_BLOCKS && c->bytes + (size_t)i * TC_GRAIN <= TC_BYTES;
+}
+
+static inline void bin_push(thread_cache *c, unsigned i, tc_block *b) {
+    c->bin[i].misses = 0;
+    b->next = c->bin[i].head;
+    b->key = c->key;
+    c->bin[i].head = b;
+    c->bin[i].count++;
+    c->bytes += (size_t)i * TC_GRAIN;
+}
+
+/* A block for `size` bytes, from its bin or the next, or NULL. Below 16 bytes, the bins of 16:
+   no payload is smaller, and segfit's smallest block has 24 usable bytes (bin 3). */
+static inline void *bin_pop(thread_cache *c, size_t size) {
+    if (size > TC_MAX)
+        return NULL;
+    if (size < 2 * TC_GRAIN)
+        size = 2 * TC_GRAIN;
+    size_t i = (size + TC_GRAIN - 1) / TC_GRAIN;
+    tc_block *b = c->bin[i].head;
+    if (b == NULL && (b = c->bin[++i].head) == NULL)
+        return NULL;
+    c->bin[i].head = b->next;
+    c->bin[i].count--;
+    c->bytes -= i * TC_GRAIN;
+    b->key = 0; /* out of every cache: freeing it again is a free, not a double free */
+    return b;
+}
+
+/* Give b back to the policy. Under the lock. */
+static void give_back(tc_block *b) {
+    b->key = 0; /* the policy may leave this word as it is, and hand the block out again */
+    tc_forget(b);
+    mm_free(b);
+}
+
+/* Keep the first `keep` blocks of bin i (the most recently freed, likeliest still in the CPU's
+   cache) and give back the rest. Under the lock. */
+static void bin_trim(thread_cache *c, unsigned i, unsigned keep) {
+    if (c->bin[i].count <= keep)
+        return;
+    tc_block **link = &c->bin[i].head;
+    for (unsigned n = 0; n < keep; n++)
+        link = &(*link)->next;
+    tc_block *rest = *link;
+    *link = NULL;
+    c->bytes -= (size_t)(c->bin[i].count - keep) * i * TC_GRAIN;
+    c->bin[i].count = keep;
+    for (tc_block *next; rest != NULL; rest = next) {
+        next = rest->next;
+        give_back(rest);
+    }
+}
+
+/*
+ * b does not fit bin i: give it back, and make room for the frees to come, with one lock: half of
+ * bin i when it is full, else (the byte budget is) half of every bin. Out of line: it runs once
+ * per TC_BIN_BLOCKS / 2 frees at most, and keeps tc_free small.
+ */
+__attribute__((noinline)) static void overflow(thread_cache *c, unsigned i, tc_block *b) {
+    bool locked = heap_enter();
+    give_back(b);
+    if (c->bin[i].count >= TC_BIN_BLOCKS) {
+        bin_trim(c, i, TC_BIN_BLOCKS / 2);
+    } else {
+        for (unsigned j = 0; j < TC_BINS; j++)
+            bin_trim(c, j, c->bin[j].count / 2u);
+    }
+    heap_leave(locked);
+}
+
+/* ------------------------------------------------------- keys and double frees */
+
+/* A free tag, marked live, or 0 when all are taken (then the cache shares tag 0's key, and only
+   its own double frees are caught). Under the lock. */
+static unsigned take_tag(void) {
+    for (unsigned n = 0; n < TC_TAGS - 1; n++) {
+        unsigned tag = 1 + (shared.tag_hint + n) % (TC_TAGS - 1);
+        _Atomic uint64_t *word = &shared.live_tags[tag / 64];
+        uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
+        uint64_t bit = (uint64_t)1 << (tag % 64);
+        if ((bits & bit) == 0) {
+            atomic_store_explicit(word, bits | bit, memory_order_relaxed);
+            shared.tag_hint = tag;
+            return tag;
+        }
+    }
+    return 0;
+}
+
+/* Under the lock. */
+static void release_tag(unsigned tag) {
+    if (tag == 0)
+        return;
+    _Atomic uint64_t *word = &shared.live_tags[tag / 64];
+    uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
+    atomic_store_explicit(word, bits & ~((uint64_t)1 << (tag % 64)), memory_order_relaxed);
+}
+
+static bool tag_live(unsigned tag) {
+    assert(tag < TC_TAGS);
+    uint64_t bits = atomic_load_explicit(&shared.live_tags[tag / 64], memory_order_relaxed);
+    return (bits >> (tag % 64)) & 1;
+}
+
+/*
+ * b, about to be freed, carries a cache's key in its second word: it is most likely still cached,
+ * and freeing it again would put it in a bin twice, whence two mallocs would get it. Out of line,
+ * since it runs only on a double free (or on data that looks like a key).
+ */
+__attribute__((noinline, cold)) static void check_double_free(const thread_cache *c, unsigned i,
+                                                              const tc_block *b) {
+    if (b->key == c->key) {
+        for (const tc_block *e = c->bin[i].head; e != NULL; e = e->next)
+            if (e == b)
+                dropin_die("free(): double free detected (the block is in this thread's cache)");
+        return; /* data that equals our key, or a block in a cache sharing tag 0 */
+    }
+    unsigned tag = (unsigned)(b->key ^ shared.secret);
+    /* The other cache's bins are its own thread's: they cannot be scanned from here. */
+    if (tag != 0 && tag_live(tag))
+        dropin_die("free(): double free detected (the block is in another thread's cache)");
+}
+
+/* ------------------------------------------------------- registering a thread */
+
+/* Runs in an exiting thread that registered its cache, after its thread_local destructors. */
+static void thread_exit(void *arg) {
+    thread_cache *c = arg;
+    assert(c == &self && c->state == TC_STATE_ACTIVE);
+    c->state = TC_STATE_DEAD; /* frees and mallocs from later destructors go to the policy */
+    bool locked = heap_enter();
+    for (unsigned i = 0; i < TC_BINS; i++)
+        bin_trim(c, i, 0);
+    release_tag(c->tag);
+    heap_leave(locked);
+}
+
+/* Register this thread's cache on its first use: a tag, its key, and the exit destructor.
+   Without the lock held. False when caches are not ready yet, or this one is dead. */
+static bool activate(thread_cache *c) {
+    if (c->state != TC_STATE_UNSET || !atomic_load_explicit(&shared.ready, memory_order_acquire))
+        return false;
+    bool locked = heap_enter();
+    c->tag = take_tag();
+    heap_leave(locked);
+    c->key = shared.secret ^ c->tag;
+    c->state = TC_STATE_ACTIVE;
+    /* Last, and without the lock: it may call malloc (for keys past glibc's first 32), which
+       then finds the cache already active. Should it fail, the cache is simply never emptied at
+       exit: at most TC_BYTES leak, once. */
+    (void)pthread_setspecific(shared.exit_key, c);
+    return true;
+}
+
+void tc_setup(void) {
+    uintptr_t secret = 0;
+    if (getrandom(&secret, sizeof secret, GRND_NONBLOCK) != (ssize_t)sizeof secret) {
+        /* No entropy yet (early boot): the clock and an address make a marker that only has to
+           differ from what programs store, not resist an attacker. */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        secret = (uintptr_t)now.tv_nsec * (uintptr_t)0x9E3779B97F4A7C15ULL ^ (uintptr_t)&shared;
+    }
+    shared.secret = secret | (uintptr_t)1 << 63;
+    if (pthread_key_create(&shared.exit_key, thread_exit) != 0)
+        return; /* no destructor: no caches, every call takes the lock as before */
+    atomic_store_explicit(&shared.ready, true, memory_order_release);
+}
+
+/* ------------------------------------------------------------- the API */
+
+void *tc_alloc(size_t size) {
+    assert(size > 0);
+    thread_cache *c = &self;
+    void *p = bin_pop(c, size);
+    if (p == NULL && c->state == TC_STATE_UNSET)
+        (void)activate(c); /* so that this thread's frees are cached from now on */
+    return p;
+}
+
+void *tc_alloc_locked(size_t size, bool refill) {
+    assert(size > 0);
+    void *p = mm_malloc(size);
+    if (p == NULL)
+        return NULL;
+    unsigned i = note(p);
+    thread_cache *c = &self;
+    if (!refill || i == 0 || c->state != TC_STATE_ACTIVE)
+        return p;
+    /* A bin that frees keep feeding needs no refill, and one size in a random mix would only
+       crowd the others out; a bin that misses again and again (a producer) gets more each time. */
+    unsigned extra = c->bin[i].misses;
+    if (extra < TC_REFILL - 1)
+        c->bin[i].misses++;
+    for (unsigned n = 0; n < extra && bin_has_room(c, i); n++) {
+        void *q = mm_malloc(size);
+        if (q == NULL)
+            break;
+        unsigned j = note(q);
+        if (j == 0 || !bin_has_room(c, j)) { /* a policy may give one size two usable sizes */
+            give_back(q);
+            break;
+        }
+        uint32_t streak = c->bin[j].misses;
+        bin_push(c, j, q);
+        c->bin[j].misses = streak; /* a refill is no free */
+    }
+    return p;
+}
+
+bool tc_free(void *p) {
+    assert(p != NULL);
+    unsigned i = map_bin(p);
+    if (i == 0)
+        return false;
+    thread_cache *c = &self;
+    if (c->state != TC_STATE_ACTIVE && !activate(c))
+        return false;
+    tc_block *b = p;
+    if ((b->key ^ shared.secret) < TC_TAGS)
+        check_double_free(c, i, b);
+    if (bin_has_room(c, i))
+        bin_push(c, i, b);
+    else
+        overflow(c, i, b);
+    return true;
+}

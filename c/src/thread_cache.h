@@ -1,0 +1,60 @@
+/*
+ * thread_cache.h - the drop-in's per-thread caches of free small blocks, between the malloc API
+ * (dropin.c) and the locked policy.
+ *
+ * thread_cache.c keeps, for each thread, a few free blocks of each small size, and a map that
+ * tells any thread, without the lock, which cache bin a heap block belongs in; its banner says how
+ * and what it guarantees. dropin.c decides which pointers may reach tc_free (not aligned aliases),
+ * owns the lock, and tells the map about every block the policy hands out or resizes.
+ *
+ * "Under the lock" below means between heap_enter() and heap_leave(), which skip the mutex while
+ * the process has a single thread; the heap is initialised (mm_init succeeded) whenever a function
+ * below is called under it.
+ */
+#ifndef MALLOCSIM_THREAD_CACHE_H
+#define MALLOCSIM_THREAD_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* ----------------------------------------------------- defined in thread_cache.c */
+
+/* Once, from the library's constructor. */
+void tc_setup(void);
+
+/* Under the lock, once mm_init succeeded: the heap starts at lo, and never moves. */
+void tc_heap_start(void *lo);
+
+/* A cached free block of at least `size` (>= 1) bytes, or NULL. Takes no lock, and must be called
+   without it (a thread's first miss registers its cache, which takes it). */
+void *tc_alloc(size_t size);
+
+/* Under the lock, after a miss: a block of at least `size` bytes from the policy (NULL when it
+   has none). With `refill`, a few more of the same size go into this thread's bin, so that the
+   next mallocs of that size need no lock. */
+void *tc_alloc_locked(size_t size, bool refill);
+
+/* Under the lock: the policy has just handed out p, or resized it in place (mm_realloc). */
+void tc_note(void *p);
+
+/* Under the lock: p, a heap block, has just been freed to the policy (by mm_free or by a
+   mm_realloc that moved it), so that the map forgets it. */
+void tc_forget(void *p);
+
+/* Take p, a pointer being freed that is not an aligned alias, into this thread's cache: true when
+   done (without the lock, but once per few frees when a bin overflows), false when p is no cached
+   size or no heap block at all, or this thread has no cache (before the library's constructor ran,
+   or once its exit began): then the caller frees p itself. Aborts with a message when p is still
+   in a thread's cache (a double free). */
+bool tc_free(void *p);
+
+/* ------------------------------------------------------------ defined in dropin.c */
+
+/* The lock around the policy; heap_enter's answer goes to the matching heap_leave. */
+bool heap_enter(void);
+void heap_leave(bool locked);
+
+/* Write "libmallocsim: <what>" to stderr and abort, allocating nothing. */
+_Noreturn void dropin_die(const char *what);
+
+#endif /* MALLOCSIM_THREAD_CACHE_H */
