@@ -220,10 +220,10 @@ bench-sandbox: native venv
 		$(if $(wildcard ../shared/traces/classic),../shared/traces/classic,traces)
 
 format:
-	clang-format -i c/include/*.h $(LAB_HEADERS) c/src/*.[ch] c/tests/*.[ch]
+	clang-format -i c/include/*.h $(LAB_HEADERS) c/src/*.[ch] c/tests/*.[ch] c/bench/*.[ch]
 
 format-check:
-	clang-format --dry-run --Werror c/include/*.h $(LAB_HEADERS) c/src/*.[ch] c/tests/*.[ch]
+	clang-format --dry-run --Werror c/include/*.h $(LAB_HEADERS) c/src/*.[ch] c/tests/*.[ch] c/bench/*.[ch]
 
 lint: venv
 	$(VENV)/bin/ruff check driver setup.py
