@@ -266,3 +266,526 @@ def test_the_mapping_threshold_rises_as_glibcs_does(dropin):
         "second = libc.malloc(300 << 10); print(mapped, second < libc.sbrk(0))"
     )
     assert _under(dropin, script) == ["True", "True"]
+
+
+# ------------------------------------------------------------------ the thread caches
+# Small C programs, built by the tests, run on the drop-in: its per-thread caches
+# (c/src/thread_cache.c) under threads that free each other's blocks, threads that come and go,
+# fork, double frees and calloc.
+
+CACHE_STRESS_SOURCE = r"""
+/* Mixers keep blocks of their own and swap them through a shared mailbox; a producer hands
+   every block it makes to a consumer through a ring; a churner starts short-lived threads that
+   leave some of their blocks in the mailbox. Every block carries a pattern checked before it is
+   freed: a block handed out twice, or changed while cached, shows. */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { SLOTS = 128, MAILBOX = 64, RING = 64, MAX_MIXERS = 8 };
+typedef struct { unsigned char *p; size_t n; uint32_t tag; } block;
+
+static long ops = 50000;
+static atomic_long failures;
+static block mailbox[MAILBOX];
+static pthread_mutex_t mailbox_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    block item[RING];
+    unsigned head, count;
+    int done;
+} ring = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static uint64_t next(uint64_t *s) {
+    *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17;
+    return *s;
+}
+
+static void fail(const char *what, const block *b) {
+    fprintf(stderr, "%s: block %p of %zu bytes\n", what, (void *)b->p, b->n);
+    atomic_fetch_add(&failures, 1);
+}
+
+static void fill(block *b) {
+    for (size_t i = 0; i < b->n; i++)
+        b->p[i] = (unsigned char)(b->tag + i * 7);
+}
+
+static void release(block *b) {
+    if (b->p == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->p[i] != (unsigned char)(b->tag + i * 7)) {
+            fail("pattern lost", b);
+            break;
+        }
+    free(b->p);
+    b->p = NULL;
+}
+
+/* Mostly cached sizes, some larger heap blocks, rarely a mapped one. */
+static size_t pick(uint64_t *s) {
+    uint64_t r = next(s);
+    if (r % 100 == 0)
+        return 200000 + r % 100000;
+    if (r % 100 < 15)
+        return 1025 + r % 15000;
+    return 1 + r % 1024;
+}
+
+static block make(uint64_t *s) {
+    size_t n = pick(s);
+    block b = {NULL, n, (uint32_t)next(s)};
+    if (next(s) % 8 == 0) {
+        b.p = calloc(1, n);
+        for (size_t i = 0; b.p != NULL && i < n; i++)
+            if (b.p[i] != 0) {
+                fail("calloc not zero", &b);
+                break;
+            }
+    } else {
+        b.p = malloc(n);
+    }
+    if (b.p == NULL) {
+        fail("allocation failed", &b);
+        return b;
+    }
+    if (malloc_usable_size(b.p) < n)
+        fail("usable size too small", &b);
+    fill(&b);
+    return b;
+}
+
+static void swap_with_mailbox(uint64_t *s, block *b) {
+    pthread_mutex_lock(&mailbox_lock);
+    block *m = &mailbox[next(s) % MAILBOX];
+    block t = *m;
+    *m = *b;
+    *b = t;
+    pthread_mutex_unlock(&mailbox_lock);
+}
+
+static void *mixer(void *arg) {
+    uint64_t s = (uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1;
+    block mine[SLOTS] = {{0}};
+    for (long k = 0; k < ops; k++) {
+        block *b = &mine[next(&s) % SLOTS];
+        uint64_t what = next(&s) % 10;
+        if (b->p == NULL) {
+            *b = make(&s);
+        } else if (what < 5) {
+            release(b);
+        } else if (what < 7) {
+            size_t n = pick(&s), keep = n < b->n ? n : b->n;
+            unsigned char *q = realloc(b->p, n);
+            if (q == NULL) {
+                fail("realloc failed", b);
+                continue;
+            }
+            b->p = q;
+            for (size_t i = 0; i < keep; i++)
+                if (q[i] != (unsigned char)(b->tag + i * 7)) {
+                    fail("realloc lost data", b);
+                    break;
+                }
+            b->n = n;
+            fill(b);
+        } else {
+            swap_with_mailbox(&s, b);
+        }
+    }
+    for (int i = 0; i < SLOTS; i++)
+        release(&mine[i]);
+    return NULL;
+}
+
+static void *producer(void *arg) {
+    uint64_t s = (uintptr_t)arg;
+    for (long k = 0; k < ops; k++) {
+        block b = make(&s);
+        pthread_mutex_lock(&ring.lock);
+        while (ring.count == RING)
+            pthread_cond_wait(&ring.changed, &ring.lock);
+        ring.item[(ring.head + ring.count++) % RING] = b;
+        pthread_cond_broadcast(&ring.changed);
+        pthread_mutex_unlock(&ring.lock);
+    }
+    pthread_mutex_lock(&ring.lock);
+    ring.done = 1;
+    pthread_cond_broadcast(&ring.changed);
+    pthread_mutex_unlock(&ring.lock);
+    return NULL;
+}
+
+static void *consumer(void *arg) {
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&ring.lock);
+        while (ring.count == 0 && !ring.done)
+            pthread_cond_wait(&ring.changed, &ring.lock);
+        if (ring.count == 0) {
+            pthread_mutex_unlock(&ring.lock);
+            return NULL;
+        }
+        block b = ring.item[ring.head];
+        ring.head = (ring.head + 1) % RING;
+        ring.count--;
+        pthread_cond_broadcast(&ring.changed);
+        pthread_mutex_unlock(&ring.lock);
+        release(&b);
+    }
+}
+
+static void *short_lived(void *arg) {
+    uint64_t s = (uintptr_t)arg * 7919 + 3;
+    block b[64];
+    for (int i = 0; i < 64; i++)
+        b[i] = make(&s);
+    for (int i = 0; i < 64; i++) {
+        if (i % 8 == 0)
+            swap_with_mailbox(&s, &b[i]);
+        release(&b[i]);
+    }
+    return NULL;
+}
+
+static void *churner(void *arg) {
+    (void)arg;
+    for (long k = 0; k < ops / 200; k++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, short_lived, (void *)(uintptr_t)(k + 1)) != 0) {
+            atomic_fetch_add(&failures, 1);
+            return NULL;
+        }
+        pthread_join(t, NULL);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    int mixers = argc > 1 ? atoi(argv[1]) : 4;
+    if (argc > 2)
+        ops = atol(argv[2]);
+    if (mixers < 1 || mixers > MAX_MIXERS)
+        mixers = 4;
+    pthread_t t[MAX_MIXERS + 3];
+    int n = 0;
+    for (int i = 0; i < mixers; i++)
+        pthread_create(&t[n++], NULL, mixer, (void *)(uintptr_t)(i + 1));
+    pthread_create(&t[n++], NULL, producer, (void *)(uintptr_t)12345);
+    pthread_create(&t[n++], NULL, consumer, NULL);
+    pthread_create(&t[n++], NULL, churner, NULL);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < MAILBOX; i++)
+        release(&mailbox[i]);
+    long failed = atomic_load(&failures);
+    printf("%d mixers x %ld ops: %ld failures\n", mixers, ops, failed);
+    return failed != 0;
+}
+"""
+
+THREAD_EXIT_SOURCE = r"""
+/* Threads that fill their cache and exit: each allocates a spread of small sizes, frees them
+   all (its bins fill up) and exits. Unless an exiting thread's cache goes back to the heap,
+   every thread strands a cache's worth, and the heap grows with the number of threads. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { BLOCKS = 600, AT_ONCE = 4 };
+
+static void *burst(void *arg) {
+    (void)arg;
+    void *p[BLOCKS];
+    for (int i = 0; i < BLOCKS; i++) {
+        size_t n = 16 + (size_t)(i * 37) % 1000;
+        p[i] = malloc(n);
+        if (p[i] != NULL)
+            memset(p[i], i, n);
+    }
+    for (int i = 0; i < BLOCKS; i++)
+        free(p[i]);
+    return NULL;
+}
+
+static void run(int threads) {
+    for (int done = 0; done < threads; done += AT_ONCE) {
+        pthread_t t[AT_ONCE];
+        for (int i = 0; i < AT_ONCE; i++)
+            pthread_create(&t[i], NULL, burst, NULL);
+        for (int i = 0; i < AT_ONCE; i++)
+            pthread_join(t[i], NULL);
+    }
+}
+
+int main(int argc, char **argv) {
+    int threads = argc > 1 ? atoi(argv[1]) : 2000;
+    run(40); /* the heap's working size */
+    char *before = sbrk(0);
+    run(threads);
+    char *after = sbrk(0);
+    printf("%d threads: break grew by %ld KiB\n", threads, (long)(after - before) / 1024);
+    return 0;
+}
+"""
+
+FORK_SOURCE = r"""
+/* Fork while other threads allocate and free through their caches: the child must find the
+   allocator usable (no lock held by a thread that is gone), its own thread's blocks intact, and
+   must be able to free blocks the parent made, start threads of its own, and exit. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { WORKERS = 3, FORKS = 40, KEPT = 256 };
+static atomic_int stop;
+
+static void *churn(void *arg) {
+    uint64_t s = (uintptr_t)arg * 0x9E3779B97F4A7C15ull;
+    void *held[64] = {0};
+    while (!atomic_load(&stop)) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+        void **slot = &held[s % 64];
+        free(*slot);
+        size_t n = 1 + (s >> 8) % 2000;
+        *slot = malloc(n);
+        memset(*slot, 1, n);
+    }
+    for (int i = 0; i < 64; i++)
+        free(held[i]);
+    return NULL;
+}
+
+static void *child_thread(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 20000; i++) {
+        char *p = malloc(1 + (size_t)i % 700);
+        p[0] = 1;
+        free(p);
+    }
+    return NULL;
+}
+
+static int child(unsigned char **kept) {
+    for (int i = 0; i < KEPT; i++)
+        for (size_t j = 0; j < 1 + (size_t)i * 3; j++)
+            if (kept[i][j] != (unsigned char)i)
+                return 2;
+    for (int i = 0; i < KEPT; i++)
+        free(kept[i]);
+    for (int i = 0; i < 20000; i++) {
+        char *p = malloc(1 + (size_t)i % 900);
+        if (p == NULL)
+            return 3;
+        memset(p, i, 1 + (size_t)i % 900);
+        free(p);
+    }
+    pthread_t t;
+    if (pthread_create(&t, NULL, child_thread, NULL) != 0)
+        return 4;
+    pthread_join(t, NULL);
+    return 0;
+}
+
+int main(void) {
+    pthread_t t[WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)(i + 1));
+    int bad = 0;
+    for (int f = 0; f < FORKS; f++) {
+        unsigned char *kept[KEPT];
+        for (int i = 0; i < KEPT; i++) {
+            kept[i] = malloc(1 + (size_t)i * 3);
+            memset(kept[i], i, 1 + (size_t)i * 3);
+        }
+        for (int i = 0; i < KEPT; i += 2) { /* some through this thread's cache before the fork */
+            free(kept[i]);
+            kept[i] = malloc(1 + (size_t)i * 3);
+            memset(kept[i], i, 1 + (size_t)i * 3);
+        }
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(child(kept));
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "fork %d: child status 0x%x\n", f, status);
+            bad++;
+        }
+        for (int i = 0; i < KEPT; i++)
+            free(kept[i]);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < WORKERS; i++)
+        pthread_join(t[i], NULL);
+    printf("%d forks, %d bad\n", FORKS, bad);
+    return bad != 0;
+}
+"""
+
+DOUBLE_FREE_SOURCE = r"""
+/* argv[1] = "same": free a small block twice in one thread. "other": a thread frees a block
+   and stays alive, then the main thread frees it again. "given-back": no double free at all: a
+   thread frees more blocks of one size than its bin holds, so that the rest go back to the heap,
+   and stays alive; the main thread then gets those blocks from the heap and frees them. A key
+   left in a block given back would name a live cache, and be taken for a double free. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MANY = 64 };
+static pthread_barrier_t freed, done;
+static void *shared_block, *many[MANY];
+
+static void *free_and_wait(void *arg) {
+    (void)arg;
+    free(shared_block);
+    for (int i = 0; i < MANY; i++)
+        free(many[i]);
+    pthread_barrier_wait(&freed);
+    pthread_barrier_wait(&done); /* alive, its cache holding the blocks, until main is done */
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    const char *how = argc > 1 ? argv[1] : "same";
+    if (strcmp(how, "same") == 0) {
+        char *p = malloc(64);
+        char *q = malloc(64);
+        free(p);
+        free(q);
+        free(p);
+    } else {
+        pthread_barrier_init(&freed, NULL, 2);
+        pthread_barrier_init(&done, NULL, 2);
+        shared_block = malloc(200);
+        for (int i = 0; i < MANY; i++)
+            many[i] = malloc(48);
+        pthread_t t;
+        pthread_create(&t, NULL, free_and_wait, NULL);
+        pthread_barrier_wait(&freed);
+        if (strcmp(how, "other") == 0) {
+            free(shared_block);
+        } else {
+            void *again[MANY];
+            for (int i = 0; i < MANY; i++)
+                again[i] = malloc(48);
+            for (int i = 0; i < MANY; i++)
+                free(again[i]);
+        }
+        pthread_barrier_wait(&done);
+        pthread_join(t, NULL);
+    }
+    puts("no abort");
+    return 0;
+}
+"""
+
+CALLOC_SOURCE = r"""
+/* calloc of a block just freed (so recycled from the thread's cache) must zero it. */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(void) {
+    static const size_t sizes[] = {1, 8, 16, 24, 100, 200, 512, 1000, 1024}; /* cached sizes */
+    int recycled = 0, dirty = 0;
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k];
+        unsigned char *p = malloc(n);
+        memset(p, 0xAB, malloc_usable_size(p));
+        free(p);
+        unsigned char *q = calloc(n, 1);
+        recycled += q == p;
+        for (size_t i = 0; i < n; i++)
+            dirty += q[i] != 0;
+        free(q);
+    }
+    printf("recycled %d dirty %d\n", recycled, dirty);
+    return dirty != 0;
+}
+"""
+
+
+def _build(tmp_path: Path, name: str, source: str) -> Path:
+    """A C program of the tests, compiled into tmp_path. -fno-builtin: gcc would otherwise drop
+    a malloc whose block is only freed, and with it the very calls under test."""
+    (tmp_path / f"{name}.c").write_text(source)
+    binary = tmp_path / name
+    flags = ["-std=c11", "-O2", "-fno-builtin", "-Wall", "-pthread"]
+    subprocess.run(["gcc", *flags, "-o", binary, tmp_path / f"{name}.c"], check=True)
+    return binary
+
+
+def _run(dropin: Path, command: list, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LD_PRELOAD=str(dropin))
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_cache_stress_cross_thread_frees(dropin, tmp_path):
+    binary = _build(tmp_path, "cache_stress", CACHE_STRESS_SOURCE)
+    result = _run(dropin, [binary, "4", "40000"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.endswith(": 0 failures\n")
+
+
+def test_exiting_threads_give_their_caches_back(dropin, tmp_path):
+    # 2,000 threads that each leave a full cache behind would strand over 100 MiB; given back,
+    # the next threads reuse it and the break stays put.
+    binary = _build(tmp_path, "thread_exit", THREAD_EXIT_SOURCE)
+    result = _run(dropin, [binary, "2000"])
+    assert result.returncode == 0, result.stderr
+    grew_kib = int(result.stdout.split("by ")[1].split()[0])
+    assert grew_kib < 4096, result.stdout
+
+
+def test_fork_from_threads_with_caches(dropin, tmp_path):
+    binary = _build(tmp_path, "fork_threads", FORK_SOURCE)
+    result = _run(dropin, [binary])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == "40 forks, 0 bad\n"
+
+
+@pytest.mark.parametrize(
+    "how, cache", [("same", "this thread's cache"), ("other", "another thread's cache")]
+)
+def test_double_free_of_a_cached_block_aborts(dropin, tmp_path, how, cache):
+    binary = _build(tmp_path, "double_free", DOUBLE_FREE_SOURCE)
+    result = _run(dropin, [binary, how])
+    assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
+    assert f"libmallocsim: free(): double free detected (the block is in {cache})" in result.stderr
+    assert "no abort" not in result.stdout
+
+
+def test_blocks_once_cached_are_no_double_frees(dropin, tmp_path):
+    binary = _build(tmp_path, "double_free", DOUBLE_FREE_SOURCE)
+    result = _run(dropin, [binary, "given-back"])
+    assert result.returncode == 0 and result.stdout == "no abort\n", result.stderr
+
+
+def test_calloc_zeroes_a_recycled_block(dropin, tmp_path):
+    binary = _build(tmp_path, "calloc_recycled", CALLOC_SOURCE)
+    result = _run(dropin, [binary])
+    # Every cached size came back from the cache (so the test tests it), and all zero.
+    assert result.returncode == 0 and result.stdout == "recycled 9 dirty 0\n", result.stdout
