@@ -467,6 +467,11 @@ MS_EXPORT void *realloc(void *p, size_t size) {
     }
     if (size > PTRDIFF_MAX)
         return fail_enomem();
+    /* A block of a cached size that still fits, and is not twice too big: in place, no lock.
+       A shrunk block keeps its tail, which segfit would have split off and freed. */
+    size_t room = maybe_alias(p) ? 0 : tc_room(p);
+    if (size <= room && size > room / 2)
+        return p;
     bool locked = heap_enter();
     bool plain = align_raw(p, false) == p;
     if (plain && in_heap(p)) {

@@ -461,6 +461,8 @@ void *tc_alloc_locked(size_t size, bool refill) {
     return p;
 }
 
+size_t tc_room(const void *p) { return (size_t)map_bin(p) * TC_GRAIN; }
+
 bool tc_free(void *p) {
     assert(p != NULL);
     unsigned i = map_bin(p);

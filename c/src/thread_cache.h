@@ -41,6 +41,10 @@ void tc_note(void *p);
    mm_realloc that moved it), so that the map forgets it. */
 void tc_forget(void *p);
 
+/* Without the lock: bytes surely usable at p, a live block (not an aligned alias) whose size is
+   a cached one, or 0 for any other block. */
+size_t tc_room(const void *p);
+
 /* Take p, a pointer being freed that is not an aligned alias, into this thread's cache: true when
    done (without the lock, but once per few frees when a bin overflows), false when p is no cached
    size or no heap block at all, or this thread has no cache (before the library's constructor ran,
