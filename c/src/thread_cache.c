@@ -10,7 +10,9 @@
  * file, so it stays single-threaded and exact.
  *
  * A THREAD'S CACHE (thread-local, initial-exec TLS: the library is preloaded, so its TLS is in the
- * static block and reaching it is one %fs-relative access):
+ * static block, one %fs-relative access away. Its 2 KiB make dlopen of the library fail, "cannot
+ * allocate memory in static TLS block"; a malloc loaded after the program started could not free
+ * what glibc's malloc had handed out anyway):
  *
  *   bin[i]   b -> b -> ... -> NULL   at most TC_BIN_BLOCKS free blocks of usable size [8i, 8i + 8)
  *
@@ -59,8 +61,9 @@
  *   - a thread's bins hold at most TC_BYTES bytes (counted at 8i for a block of bin i, so up to
  *     7 bytes a block more in fact); when the thread exits (a pthread key's destructor) they all
  *     go back to the policy;
- *   - a bin hit and a free into a bin take no lock; the lock is taken at a miss, and once per
- *     TC_BIN_BLOCKS / 2 frees into a full bin;
+ *   - a bin hit and a free into a bin take no lock; the lock is taken at a miss, once per
+ *     TC_BIN_BLOCKS / 2 frees into a full bin, and once per TC_BYTES / 2 bytes freed into bins
+ *     that are full by bytes;
  *   - a map byte is non-zero only at the payload of a block the policy counts as allocated (or a
  *     cached one), provided dropin.c calls tc_forget for every block it frees to the policy itself;
  *   - a double free of a block still in a cache aborts with a message: in this thread's cache (the
@@ -109,9 +112,9 @@
  * TC_BYTES default: 256 KiB - the most bytes a thread's bins hold, which bounds what the caches add
  * to the heap: a thread's cached blocks are not merged, nor reused by other threads, until they
  * are given back. About what glibc's tcache can hold (7 blocks of each 16-byte size up to 1032
- * bytes: 233 KB). A larson-like run (2 threads of 1000 blocks of 8-1000 bytes) made 38 Mops/s
- * with 256 KiB, 17 with 128 KiB and 10 with 64 KiB (every overflow halves the bins, and misses
- * follow), for a peak RSS of 3.4, 3.1 and 3.1 MB (segfit alone: 3.0; glibc 5.0).
+ * bytes: 233 KB). A larson-like run (2 threads of 1000 blocks of 8-1000 bytes) made 37 Mops/s
+ * with 256 KiB, 18 with 128 KiB and 10 with 64 KiB (every overflow halves the bins, and misses
+ * follow), for a peak RSS of 3.4, 3.1 and 3.0 MB (segfit alone: 3.0; glibc 5.0).
  */
 #ifndef TC_BYTES
 #define TC_BYTES (256 * 1024)
@@ -121,7 +124,7 @@
  * TC_REFILL default: 16 - the most blocks a miss takes from the policy, once the process has
  * threads: the one asked for, the rest for its bin, one more each time the bin misses again. A
  * thread that only allocates (xmalloc's producers) then takes the lock once per 16 mallocs
- * (xmalloc -t 1: 4.0-5.0 Mops/s with 8, 4.9-5.2 with 16, glibc 4.3).
+ * (xmalloc -t 1, a noisy figure: 4.8-4.9 Mops/s with 8, 4.9-6.1 with 16, glibc 4.3-5.1).
  */
 #ifndef TC_REFILL
 #define TC_REFILL 16
@@ -176,9 +179,10 @@ static _Thread_local thread_cache self __attribute__((tls_model("initial-exec"))
 
 /* What every thread shares. */
 static struct {
-    pthread_key_t exit_key; /* non-NULL for a registered thread: its destructor empties its cache */
-    _Atomic bool ready;     /* exit_key and secret are set: caches may register */
-    uintptr_t secret;       /* random, top bit set, so that no small word (0 above all) is a key */
+    pthread_key_t
+        exit_key;       /* a registered thread's value: its cache, which the destructor empties */
+    _Atomic bool ready; /* exit_key and secret are set: caches may register */
+    uintptr_t secret;   /* random, top bit set, so that no small word (0 above all) is a key */
     _Atomic uint64_t live_tags[TC_TAG_WORDS]; /* a registered cache's tag bit; set and cleared
                                                  under the lock, read by any free */
     unsigned tag_hint; /* where the next search for a free tag starts; under the lock */
