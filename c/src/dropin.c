@@ -21,8 +21,8 @@
  *
  * Threads: in front of the policy sits a per-thread cache of free small blocks
  * (thread_cache.c), so that most mallocs and frees of up to 1 KiB take no lock.
- * A miss, a larger block, realloc, the memalign family's aliases and
- * malloc_usable_size take the one lock around the policy, as before. free
+ * A miss, a larger block, a realloc that resizes, the memalign family's
+ * aliases and malloc_usable_size take the one lock around the policy. free
  * tells, without the lock, an alias (alias_filter) from a block the cache may
  * take; the cache tells a heap block of a cached size from anything else.
  *
