@@ -20,6 +20,7 @@
 #ifndef MALLOCSIM_BENCH_H
 #define MALLOCSIM_BENCH_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -127,5 +128,56 @@ static inline void *bench_check(void *p, const char *name, size_t size) {
 /* Keeps a computed value alive, so the compiler cannot drop the work that made it: an empty
    asm statement that claims to read it (benchmark::DoNotOptimize's trick). */
 static inline void bench_keep(uint64_t value) { __asm__ volatile("" : : "r"(value) : "memory"); }
+
+/* ---------------------------------------------------- Hoard's cache programs */
+
+/* The work of cache-thrash and cache-scratch's threads, as Hoard's: `iterations` times, an
+   object of `size` bytes allocated, each byte written and read `repetitions` times, freed. */
+static inline void bench_scribble(const char *name, long iterations, long repetitions,
+                                  size_t size) {
+    for (long i = 0; i < iterations; i++) {
+        volatile char *object = bench_check(malloc(size), name, size);
+        for (long r = 0; r < repetitions; r++)
+            for (size_t k = 0; k < size; k++) {
+                object[k] = (char)k;
+                object[k]++;
+            }
+        free((void *)object);
+    }
+}
+
+/* Their options: -t threads (1), -i iterations (1000), -n repetitions (160000) shared out among
+   the threads, -z object size (8). */
+typedef struct {
+    double threads, iterations, repetitions, size;
+} bench_cache_options;
+
+static inline bench_cache_options bench_cache_parse(int argc, char **argv) {
+    bench_cache_options o = {1, 1000, 160000, 8};
+    const bench_option options[] = {
+        {'t', "threads", 1, 64, &o.threads},
+        {'i', "iterations", 1, 1e9, &o.iterations},
+        {'n', "repetitions", 1, 1e12, &o.repetitions},
+        {'z', "size", 1, 1 << 20, &o.size},
+    };
+    bench_options(argc, argv, options, (int)(sizeof options / sizeof options[0]));
+    return o;
+}
+
+/* Run `count` (at most 64) threads of `worker`, the i-th given args + i * stride bytes, and
+   report the wall seconds until all have ended; exits 1 when one cannot start. */
+static inline void bench_threads_timed(const char *name, int count, void *(*worker)(void *),
+                                       void *args, size_t stride) {
+    pthread_t threads[64];
+    double start = bench_now();
+    for (int i = 0; i < count; i++)
+        if (pthread_create(&threads[i], NULL, worker, (char *)args + (size_t)i * stride) != 0) {
+            fprintf(stderr, "%s: cannot create a thread\n", name);
+            exit(1);
+        }
+    for (int i = 0; i < count; i++)
+        pthread_join(threads[i], NULL);
+    bench_report(name, bench_now() - start, "s");
+}
 
 #endif /* MALLOCSIM_BENCH_H */

@@ -20,8 +20,6 @@
  */
 #include "bench.h"
 
-#include <pthread.h>
-
 static const char *NAME = "cache-scratch";
 
 typedef struct {
@@ -33,42 +31,18 @@ typedef struct {
 static void *worker(void *arg) {
     const work *w = arg;
     free(w->given);
-    for (long i = 0; i < w->iterations; i++) {
-        volatile char *object = bench_check(malloc(w->size), NAME, w->size);
-        for (long r = 0; r < w->repetitions; r++)
-            for (size_t k = 0; k < w->size; k++) {
-                object[k] = (char)k;
-                object[k]++;
-            }
-        free((void *)object);
-    }
+    bench_scribble(NAME, w->iterations, w->repetitions, w->size);
     return NULL;
 }
 
 int main(int argc, char **argv) {
-    double threads = 1, iterations = 1000, repetitions = 160000, size = 8;
-    const bench_option options[] = {
-        {'t', "threads", 1, 64, &threads},
-        {'i', "iterations", 1, 1e9, &iterations},
-        {'n', "repetitions", 1, 1e12, &repetitions},
-        {'z', "size", 1, 1 << 20, &size},
-    };
-    bench_options(argc, argv, options, (int)(sizeof options / sizeof options[0]));
-
-    int n = (int)threads;
+    bench_cache_options o = bench_cache_parse(argc, argv);
+    int n = (int)o.threads;
+    size_t size = (size_t)o.size;
     work works[64];
-    for (int i = 0; i < n; i++)
-        works[i] = (work){bench_check(malloc((size_t)size), NAME, (size_t)size), (long)iterations,
-                          (long)repetitions / n, (size_t)size};
-    pthread_t workers[64];
-    double start = bench_now();
-    for (int i = 0; i < n; i++)
-        if (pthread_create(&workers[i], NULL, worker, &works[i]) != 0) {
-            fprintf(stderr, "%s: cannot create a thread\n", NAME);
-            return 1;
-        }
-    for (int i = 0; i < n; i++)
-        pthread_join(workers[i], NULL);
-    bench_report(NAME, bench_now() - start, "s");
+    for (int i = 0; i < n; i++) /* one after the other: the objects share cache lines */
+        works[i] = (work){bench_check(malloc(size), NAME, size), (long)o.iterations,
+                          (long)o.repetitions / n, size};
+    bench_threads_timed(NAME, n, worker, works, sizeof works[0]);
     return 0;
 }
