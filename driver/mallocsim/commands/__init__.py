@@ -66,3 +66,19 @@ def count_between(least: int, most: int) -> Callable[[str], int]:
         return value
 
     return count
+
+
+def factor_between(least: float, most: float) -> Callable[[str], float]:
+    """An argument type: a number from `least` to `most`, both included (a
+    multiplier of work, which must stay bounded)."""
+
+    def factor(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not least <= value <= most:
+            raise argparse.ArgumentTypeError(f"must be from {least:g} to {most:g}, not {text}")
+        return value
+
+    return factor

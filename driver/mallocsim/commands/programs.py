@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from mallocsim.cli import EXIT_INVALID, EXIT_OK
-from mallocsim.commands import count_between, positive_seconds
+from mallocsim.commands import count_between, factor_between, positive_seconds
 from mallocsim.commands.replay import add_quiet_argument, add_wide_argument, width_of
 from mallocsim.errors import UsageError
 from mallocsim.files import check_outputs, check_writable, write_text
@@ -45,17 +45,6 @@ from mallocsim.progress import Progress, progress_mode
 
 MAX_REPEAT = 1000
 MAX_THREADS = 32  # what the programs take (xmalloc: pairs, so 64 threads)
-
-
-def _scale(text: str) -> float:
-    """--scale: a factor from 0.001 to 100."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.001 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be from 0.001 to 100, not {text}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -101,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--scale",
-        type=_scale,
+        type=factor_between(0.001, 100),
         default=1.0,
         metavar="F",
         help="multiply each program's work (its steps, or its seconds) by F (default 1: "
