@@ -195,9 +195,9 @@ static _Noreturn void die_as(int status) {
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
-/* Wait until it is `mine` to move, spinning `spins` times and then yielding the core a few times
-   before sleeping (none of that with spins 0: asleep at once). The grader looks for its agent's
-   death every wait. */
+/* Wait until it is `mine` to move, spinning `spins` times and then yielding the core `yields`
+   times before sleeping (with both 0: asleep at once). The grader looks for its agent's death
+   every wait. */
 static void wait_turn(ms_link *link, uint32_t mine, int spins, int yields) {
     for (int i = 0; i < spins; i++)
         if (atomic_load_explicit(&link->turn, memory_order_acquire) == mine)

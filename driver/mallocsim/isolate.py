@@ -57,7 +57,7 @@ from mallocsim.trace import Trace
 PROGRESS_WORDS = 3  # phase, op index, timed pass
 ENGINE_WORD = 1  # where the engine's two start (op index, timed pass: replay_trace's progress + 1)
 DENIED_WORD = PROGRESS_WORDS  # then a sandboxed child's denied call, plus one (0: none)
-AGENT_WORD = DENIED_WORD + 1  # then the pid of the child's agent, if it forked one (0: none)
+AGENT_WORD = DENIED_WORD + 1  # then the pid of the child's agent, if it started one (0: none)
 SHARED_WORDS = AGENT_WORD + 1
 # A sandboxed child resident in more memory than this is stopped: half the
 # machine's memory, 8 GiB at most (a trace with tens of GiB live payload

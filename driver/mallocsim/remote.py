@@ -30,7 +30,7 @@ from mallocsim._native import NATIVE_DIR, ffi, lib
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.errors import UsageError
 from mallocsim.forbidden import writable_load_bytes
-from mallocsim.replay import ReplayOptions, failed_result, replay_trace
+from mallocsim.replay import ReplayOptions, failed_result, native_dialect, replay_trace
 from mallocsim.results import TraceResult
 from mallocsim.trace import Trace, parse_trace_text
 
@@ -101,7 +101,7 @@ def _started(
             {
                 "program": program,
                 "library": path,
-                "dialect": lib.MS_DIALECT_CMU if spec.dialect == "cmu" else lib.MS_DIALECT_CLASSIC,
+                "dialect": native_dialect(spec),
                 "options": settings,
                 "cpu_seconds": cpu_seconds,
                 "words_fd": shared.fd,
@@ -129,12 +129,12 @@ def replay_remote(
     cpu_seconds: float,
 ) -> TraceResult:
     """replay_trace with the allocator in a sandboxed agent process (_started)."""
+    where = trace.path or trace.name
     with _started(trace, spec, options.max_passes, shared, cpu_seconds) as agent:
         native = ffi.new("ms_allocator *")
         if not _attach(agent, native):
             status = lib.ms_link_status(agent.link)
             kind = SANDBOX if status == lib.MS_LINK_MEMORY else FORGED
-            where = trace.path or trace.name
             return failed_result(
                 trace, spec.name, f"{where}: {_verdict(agent)}", fail_kind=kind, fail_phase="load"
             )
@@ -143,7 +143,6 @@ def replay_remote(
         if lib.ms_link_status(agent.link) == lib.MS_LINK_OK:
             return result
         # Whatever the replay concluded rests on answers the grader has voided.
-        where = trace.path or trace.name
         return replace(
             failed_result(trace, spec.name, f"{where}: {_verdict(agent)}", fail_kind=FORGED),
             fail_phase=result.fail_phase or "timed",

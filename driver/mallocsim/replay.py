@@ -135,6 +135,11 @@ def require_heap_checker(spec: AllocatorSpec, asked_by: str) -> None:
         raise AllocatorError(f"{asked_by}: {spec.name} has no mm_checkheap to call")
 
 
+def native_dialect(spec: AllocatorSpec) -> int:
+    """The engine's MS_DIALECT_* for a library's spec (cmu, else classic)."""
+    return lib.MS_DIALECT_CMU if spec.dialect == "cmu" else lib.MS_DIALECT_CLASSIC
+
+
 class LoadedAllocator:
     """An allocator loaded into this process, ready for the engine; close() it after."""
 
@@ -147,7 +152,7 @@ class LoadedAllocator:
             lib.ms_allocator_system(self.native)
             return
         library = library or library_for(spec)
-        dialect = lib.MS_DIALECT_CMU if spec.dialect == "cmu" else lib.MS_DIALECT_CLASSIC
+        dialect = native_dialect(spec)
         error = ffi.new("ms_error *")
         if not lib.ms_allocator_open(
             str(library).encode(), dialect, spec.options.encode(), self.native, error
