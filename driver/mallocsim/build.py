@@ -13,8 +13,11 @@ What the lab's Makefile does, and what a grader needs on top:
     one exported function with one type. A checker that cannot be called is
     said once, in `Build.checker_note`, not as an error;
   - warnings are kept even when the build succeeds, the dangerous ones (pointer
-    and integer sizes, implicit declarations, missing returns) first.
-Builds are cached by content: the source, the flags, the headers and the lab.
+    and integer sizes, implicit declarations, missing returns) first;
+  - the writable global data mm.c defines is measured in its object file, for
+    the labs' rule on global data (the CMU lab deducts points past 128 bytes).
+Builds are cached by content: the source, the flags, the headers, the lab and
+what a build records (BUILD_FORMAT).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 
 from mallocsim._native import HEADER_DIR, NATIVE_DIR
 from mallocsim.cache import cache_root
+from mallocsim.elf import ElfError, global_data_bytes
 from mallocsim.errors import UsageError
 from mallocsim.labs import LabProfile
 
@@ -56,6 +60,8 @@ _DANGEROUS = re.compile(
 )
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
+BUILD_FORMAT = b"3"  # raised when a build keeps more, so that no cached build lacks it
+OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 
 
 class BuildError(UsageError):
@@ -70,6 +76,7 @@ class Build:
     warnings: tuple[str, ...]  # one compiler diagnostic each, with its context lines
     checker: str | None  # the heap checker compiled in, e.g. "void mm_checkheap(int verbose)"
     checker_note: str | None  # why heap checks will not (or cannot fully) use it
+    global_data: int | None = None  # bytes of writable global data mm.c defines (elf.py)
 
 
 def _include_flags(lab: LabProfile, dialect: str) -> list[str]:
@@ -86,7 +93,8 @@ def lab_flags(lab: LabProfile, dialect: str, debug: bool) -> list[str]:
 
 
 def _key(source: bytes, flags: list[str], lab: LabProfile) -> str:
-    digest = hashlib.sha256(source)
+    digest = hashlib.sha256(BUILD_FORMAT)
+    digest.update(source)
     digest.update(" ".join(flags).encode())
     digest.update(lab.name.encode())
     for header in sorted(HEADER_DIR.rglob("*.h")):
@@ -111,6 +119,7 @@ def build_source(
         try:
             saved = json.loads(meta.read_text())
             return Build(**{**saved, "library": Path(saved["library"]),
+                            "global_data": _global_data(folder / OBJECT),
                             "warnings": tuple(saved["warnings"])})  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is rebuilt
@@ -209,12 +218,18 @@ def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: P
         tail.append("#define MS_LAB_TEAM")
     tail.append(f'#include "{ADAPTER}"\n')
     (work / "mm.c").write_bytes(text + b"\n" + "\n".join(tail).encode())
-    library = work / "libmm.so"
-    command = [
-        _compiler(), *flags, "-shared", "-o", str(library), "mm.c",
-        f"-L{NATIVE_DIR}", "-lmsheap", f"-Wl,-rpath,{NATIVE_DIR}", "-Wl,-z,defs",
-    ]  # fmt: skip
-    done = _run(command, work, source)
+    library, obj = work / "libmm.so", work / OBJECT
+    # Compiled, then linked: the object file is where the global data is measured (the
+    # library adds the linker's own tables to it).
+    done = _run([_compiler(), *flags, "-c", "-o", str(obj), "mm.c"], work, source)
+    if done.returncode == 0:
+        compiled = done
+        link = [
+            _compiler(), *flags, "-shared", "-o", str(library), str(obj),
+            f"-L{NATIVE_DIR}", "-lmsheap", f"-Wl,-rpath,{NATIVE_DIR}", "-Wl,-z,defs",
+        ]  # fmt: skip
+        done = _run(link, work, source)
+        done.stderr = compiled.stderr + done.stderr
     if done.returncode != 0 and lab.team and "undefined reference to `team'" in done.stderr:
         raise BuildError(
             f"{source}: defines no team record (team_t team = {{...}}): the {lab.name} lab's "
@@ -223,7 +238,16 @@ def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: P
     if done.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(done)}")
     (work / "mm.c").write_bytes(text)  # the student's file as given, for anyone who looks
-    return Build(library, split_warnings(done.stderr), signature, note)
+    return Build(library, split_warnings(done.stderr), signature, note, _global_data(obj))
+
+
+def _global_data(obj: Path) -> int | None:
+    """mm.c's writable global data, measured in its object file (kept beside the library, so
+    that a cached build is measured by the code that grades it)."""
+    try:
+        return global_data_bytes(obj)
+    except ElfError:
+        return None
 
 
 def _messages(done: subprocess.CompletedProcess[str]) -> str:

@@ -73,6 +73,9 @@ class GradingConfig:
     min_speed_ratio: float = 0.5  # cmu: no throughput points at or below this * T_ref...
     max_speed_ratio: float = 0.9  # ...all of them at or above this * T_ref
     invalid: str = "zero"  # "zero": any invalid trace zeroes the index; "trace": it counts 0
+    global_data_limit: int | None = None  # bytes of global data before points come off
+    global_data_bytes_per_point: float = 8.0  # one index point per this many bytes past it...
+    global_data_max_deduction: float = 20.0  # ...at most this many
     index_digits: int = 0  # decimals the lab's driver prints the index with
     index_joiner: str = "+"  # what the lab's driver prints between the index's two parts
     correctness_points: float = 0.0  # split evenly over the traces, earned by valid ones
@@ -108,6 +111,9 @@ def for_lab(name: str) -> GradingConfig:
         max_speed_ratio=s.max_speed_ratio,
         index_digits=s.index_digits,
         index_joiner=s.index_joiner,
+        global_data_limit=s.global_data_limit,
+        global_data_bytes_per_point=s.global_data_bytes_per_point,
+        global_data_max_deduction=s.global_data_max_deduction,
     )
 
 
@@ -148,6 +154,12 @@ def _digits(value: object) -> object:
     return value
 
 
+def _bytes(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a whole number of bytes, got {value!r}")
+    return value
+
+
 def _reference(value: object) -> object:
     if not isinstance(value, str) or not value or "/" in value or value.endswith((".c", ".so")):
         raise ValueError(f"expected glibc or a built-in policy name, got {value!r}")
@@ -185,6 +197,12 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[object], object]]]] = {
         "min_speed_ratio": ("min_speed_ratio", _number(0, 1000)),
         "max_speed_ratio": ("max_speed_ratio", _number(0, 1000)),
         "invalid": ("invalid", _choice(PENALTIES)),
+        "global_data_limit": ("global_data_limit", _bytes),
+        "global_data_bytes_per_point": (
+            "global_data_bytes_per_point",
+            _number(0, _BIG, open_low=True),
+        ),
+        "global_data_max_deduction": ("global_data_max_deduction", _number(0, 100)),
     },
     "points": {
         "correctness": ("correctness_points", _number(0, _BIG)),

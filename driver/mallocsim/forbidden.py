@@ -3,7 +3,7 @@
 A student's allocator may take memory only from mem_sbrk. A library that
 calls the system malloc family, sbrk, brk or mmap imports those names, so
 they are undefined symbols in its ELF dynamic symbol table: this module
-reads that table itself (no binutils needed) and names every forbidden one.
+reads that table (elf.py) and names every forbidden one.
 
 Guarantee: check_library returns normally only when the library imports none
 of FORBIDDEN, calls of the heap (memlib.h) only STUDENT_HEAP_API (the rest
@@ -18,12 +18,12 @@ AllocatorError, one line.
 from __future__ import annotations
 
 import re
-import struct
 from functools import cache
 from pathlib import Path
 
 from mallocsim._native import HEADER_DIR
 from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for
+from mallocsim.elf import SHN_UNDEF, SHT_DYNSYM, ElfError, read_elf, sections, symbols
 
 FORBIDDEN = frozenset(
     {
@@ -84,19 +84,6 @@ def heap_functions() -> frozenset[str]:
     return frozenset(re.findall(r"\b(mem_\w+)\s*\(", text))
 
 
-_SHT_DYNSYM = 11
-_SHN_UNDEF = 0
-_ELF_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
-_SECTION = struct.Struct("<IIQQQQIIQQ")
-_SYMBOL = struct.Struct("<IBBHQQ")
-_PROGRAM = struct.Struct(
-    "<IIQQQQQQ"
-)  # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align
-_PT_LOAD = 1
-_PF_W = 2
-_PAGE = 4096
-
-
 class ForbiddenCallError(AllocatorError):
     """The allocator calls functions it may not (the system malloc family...)."""
 
@@ -106,60 +93,21 @@ def dynamic_symbols(path: str | Path) -> tuple[set[str], set[str]]:
     table that it takes from other objects and that it provides itself,
     without version suffixes."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise AllocatorError(f"{path}: {error.strerror}") from None
-    if len(data) < _ELF_HEADER.size or data[:4] != b"\x7fELF":
-        raise AllocatorError(f"{path}: not an ELF shared library")
-    if data[4] != 2 or data[5] != 1:  # ELFCLASS64, ELFDATA2LSB
-        raise AllocatorError(f"{path}: not a 64-bit little-endian ELF library")
-    imported: set[str] = set()
-    defined: set[str] = set()
-    try:
-        header = _ELF_HEADER.unpack_from(data)
-        shoff, shentsize, shnum = header[6], header[11], header[12]
-        sections = [_SECTION.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
-        if not any(section[1] == _SHT_DYNSYM for section in sections):
+        data = read_elf(path, "shared library")
+        every = sections(data)
+        tables = [s for s in every if s.kind == SHT_DYNSYM]
+        if not tables:
             # Its section headers stripped or its symbol table hidden: nothing could be checked.
-            raise AllocatorError(
-                f"{path}: no dynamic symbol table to check (section headers stripped?)"
-            )
-        for section in sections:
-            if section[1] != _SHT_DYNSYM:
-                continue
-            strtab = sections[section[6]]  # sh_link: the symbol names
-            strings = data[strtab[4] : strtab[4] + strtab[5]]
-            offset, size, entsize = section[4], section[5], section[9] or _SYMBOL.size
-            for at in range(offset + entsize, offset + size, entsize):  # entry 0 is null
-                name_at, _, _, shndx, _, _ = _SYMBOL.unpack_from(data, at)
-                if name_at:
-                    end = strings.index(b"\0", name_at)
-                    name = strings[name_at:end].decode(errors="replace").partition("@")[0]
-                    (imported if shndx == _SHN_UNDEF else defined).add(name)
-    except (struct.error, IndexError, ValueError):
-        raise AllocatorError(f"{path}: damaged ELF file (unreadable symbol table)") from None
+            raise ElfError("no dynamic symbol table to check (section headers stripped?)")
+        imported: set[str] = set()
+        defined: set[str] = set()
+        for table in tables:
+            for symbol in symbols(data, table, every):
+                if symbol.name:
+                    (imported if symbol.section == SHN_UNDEF else defined).add(symbol.name)
+    except ElfError as error:
+        raise AllocatorError(f"{path}: {error}") from None
     return imported, defined
-
-
-def writable_load_bytes(path: str | Path) -> int:
-    """The memory a library's writable segments take when loaded (its data and
-    .bss, each rounded up to whole pages): what loading it may add to a process's
-    private memory, beside the loader's own bookkeeping. 0 when unreadable."""
-    try:
-        data = Path(path).read_bytes()
-        header = _ELF_HEADER.unpack_from(data)
-        phoff, phentsize, phnum = header[5], header[9], header[10]
-        total = 0
-        for i in range(phnum):
-            kind, flags, _, vaddr, _, _, memsz, _ = _PROGRAM.unpack_from(
-                data, phoff + i * phentsize
-            )
-            if kind == _PT_LOAD and flags & _PF_W:
-                start = vaddr // _PAGE * _PAGE
-                total += -(-(vaddr + memsz) // _PAGE) * _PAGE - start
-        return total
-    except (OSError, struct.error):
-        return 0
 
 
 def check_library(path: str | Path, shown_as: str | None = None) -> None:

@@ -116,6 +116,11 @@ def explain(score: Score) -> str:
     lines.append(f"  score               {score.points:.1f} / {score.max_points:g}")
     driver = "CMU 15-213" if score.formula == "cmu" else "CS:APP"
     lines.append(f"As the {driver} mdriver prints it: {driver_line(score)}")
+    if score.deduction:
+        lines.append(
+            f"As its emulating driver prints it: {score.global_data_limit}-byte global data limit "
+            f"exceeded (using {score.global_data} bytes), deducting {score.deduction:.2f} points!"
+        )
     return "\n".join(lines)
 
 
@@ -140,7 +145,7 @@ def driver_line(score: Score) -> str:
     joiner = score.index_joiner
     return (
         f"Perf index = {u:.{digits}f} (util) {joiner} {t:.{digits}f} (thru) "
-        f"= {score.index:.{digits}f}/100"
+        f"= {score.index + score.deduction:.{digits}f}/100"
     )
 
 

@@ -12,8 +12,9 @@ their verdicts from here. A grade goes:
      allocator counted the same way (the default: the same score on every run),
      or seconds as the lab's own driver measures them, against the lab's
      constant or a reference timed now;
-  5. the score by the lab's formula, with notes where the lab's own driver
-     would have given a wrong verdict (quirks.py).
+  5. the score by the lab's formula, less the lab's deduction for global data
+     past its limit (CMU), with notes where the lab's own driver would have
+     given a wrong verdict (quirks.py).
 Nothing here raises for the allocator's faults: they are in the Grade.
 """
 
@@ -212,8 +213,24 @@ def _grade(
     ]
     budget = max(sum(limits[t.name] for t in timed), MIN_COUNT_BUDGET)
     reference, source, costs = _throughput(spec, timed, config, budget, notes)
-    graded = score(results, plan.rules, config, reference, source, costs)
+    global_data = build.global_data if build is not None else None
+    notes.extend(global_data_notes(config, global_data))
+    graded = score(results, plan.rules, config, reference, source, costs, global_data)
     return Grade(spec.name, tuple(results), graded, None, team, warnings, tuple(notes))
+
+
+def global_data_notes(config: GradingConfig, global_data: int | None) -> list[str]:
+    """A line on the writable global data mm.c defines, when it was measured: the labs
+    limit it (CS:APP's handout in words, allowing scalars only; CMU's driver in bytes)."""
+    if global_data is None:
+        return []
+    limit = config.global_data_limit
+    rule = (
+        f"the lab allows {limit} bytes without a deduction"
+        if limit is not None
+        else "no limit applied"
+    )
+    return [f"global data: mm.c defines {global_data} bytes of writable variables ({rule})"]
 
 
 def _throughput(

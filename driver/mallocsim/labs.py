@@ -74,6 +74,11 @@ class Scoring:
     max_speed_ratio: float = 0.9
     index_digits: int = 0  # how the lab's driver prints the index ("%.0f", "%.1f")
     index_joiner: str = "+"  # between its parts: "Perf index = 44 (util) + 30 (thru) = 74/100"
+    # Writable global data mm.c may define before index points are taken (None: no limit), and
+    # how many: one per `global_data_bytes_per_point` bytes past it, at most the maximum.
+    global_data_limit: int | None = None
+    global_data_bytes_per_point: float = 8.0
+    global_data_max_deduction: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,12 @@ LABS: dict[str, LabProfile] = {
             realloc_zero_null=True,
             traces=CMU_TRACES,
             header_weights=True,
-            scoring=Scoring("cmu", throughput_mean="harmonic", index_digits=1),
+            # The F20 autograder (driver.pl) also runs mdriver-emulate, whose instrumented
+            # build of mm.c measures its global data: past 128 bytes, (bytes - 128) / 8
+            # points come off the score, at most 20 ("128-byte global data limit exceeded").
+            scoring=Scoring(
+                "cmu", throughput_mean="harmonic", index_digits=1, global_data_limit=128
+            ),
         ),
         LabProfile(
             name="cmu-2015",

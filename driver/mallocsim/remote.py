@@ -28,8 +28,8 @@ from typing import Any
 
 from mallocsim._native import NATIVE_DIR, ffi, lib
 from mallocsim.allocators import AllocatorSpec, library_for
+from mallocsim.elf import writable_load_bytes
 from mallocsim.errors import UsageError
-from mallocsim.forbidden import writable_load_bytes
 from mallocsim.replay import ReplayOptions, failed_result, native_dialect, replay_trace
 from mallocsim.results import TraceResult
 from mallocsim.trace import Trace, parse_trace_text

@@ -87,6 +87,9 @@ class Score:
     points: float
     max_points: float
     per_trace: tuple[TraceScore, ...]
+    global_data: int | None = None  # bytes of writable global data in mm.c (None: not measured)
+    global_data_limit: int | None = None  # the bytes allowed before points come off
+    deduction: float = 0.0  # index points taken for global data past that limit
 
 
 def _clamp(value: float) -> float:
@@ -147,10 +150,12 @@ def score(
     reference_throughput: float | None,
     reference_source: str,
     costs: Mapping[str, float] | None = None,
+    global_data: int | None = None,
 ) -> Score:
     """Score one allocator's results; `rules` maps each trace name to how it
     counts; `costs` maps a trace to its instructions (measure "instructions"),
-    else each valid result's median seconds is its cost."""
+    else each valid result's median seconds is its cost; `global_data` the bytes
+    of writable global data its mm.c defines, when measured."""
     rule_of = {r.trace: rules.get(r.trace, TraceRule(r.trace)) for r in results}
     share = config.correctness_points / len(results) if results else 0.0
     per_trace_penalty = config.invalid == "trace"
@@ -207,6 +212,14 @@ def score(
             f"{len(invalid)} of {len(results)} traces invalid: each counts as utilization 0, "
             'and T is cut to the valid share (invalid = "trace")'
         )
+    deduction = global_data_deduction(config, global_data) if index > 0 else 0.0
+    if deduction:
+        index = max(0.0, index - deduction)
+        deducted = (
+            f"{global_data} bytes of global data, past the {config.global_data_limit}-byte "
+            f"limit: {deduction:.2f} points deducted from the index"
+        )
+        penalty = f"{penalty}; {deducted}" if penalty else deducted
     points = sum(t.points for t in per_trace) + config.performance_points * index / 100.0
     return Score(
         lab=config.lab,
@@ -230,6 +243,22 @@ def score(
         points=points,
         max_points=config.correctness_points + config.performance_points,
         per_trace=per_trace,
+        global_data=global_data,
+        global_data_limit=config.global_data_limit,
+        deduction=deduction,
+    )
+
+
+def global_data_deduction(config: GradingConfig, global_data: int | None) -> float:
+    """Index points taken for writable global data past the configured limit, as
+    the CMU lab's emulating driver takes them: one point per 8 bytes over 128,
+    at most 20. 0 without a limit or a measure."""
+    limit = config.global_data_limit
+    if limit is None or global_data is None or global_data <= limit:
+        return 0.0
+    return min(
+        config.global_data_max_deduction,
+        (global_data - limit) / config.global_data_bytes_per_point,
     )
 
 

@@ -113,6 +113,29 @@ def test_warnings_are_kept_with_the_dangerous_ones_first(tmp_path):
     )
 
 
+def test_the_build_measures_the_writable_global_data_mm_c_defines(tmp_path):
+    # The template's team record is 5 pointers (40 bytes); the rest is counted wherever the
+    # compiler puts it (a static array in a function, thread-local data, a section of its
+    # own), and read-only data is not: constants, nor a const table of pointers.
+    counted = (
+        "long count;\n"
+        "_Thread_local long per_thread;\n"
+        '__attribute__((section("kept"))) long stash[8] = {1};\n'
+        "long *spare(void) { static long kept[12]; kept[0] = count + per_thread; return kept; }\n"
+    )
+    constants = (
+        "const long table[64] = {1, 2, 3};\n"
+        'static const char *const names[] = {"a", "b"};\n'
+        "const char *name(int i) { return names[i & 1]; }\n"
+    )
+    build = build_of(source(tmp_path, counted + constants), "classic", "csapp")
+    assert build.global_data == 40 + 8 + 8 + 64 + 96  # not the 24 bytes aligning `kept`
+    assert build_of(source(tmp_path, constants), "classic", "csapp").global_data == 40
+    # Data written in assembly has no size, and is counted all the same.
+    hidden = 'asm(".section .bss\\nhidden: .zero 4096\\n.text");\n'
+    assert build_of(source(tmp_path, hidden), "classic", "csapp").global_data == 40 + 4096
+
+
 def test_split_warnings_groups_context_lines():
     stderr = (
         "mm.c: In function 'f':\n"

@@ -4,6 +4,8 @@ where its own driver is wrong, and a grade that is the same on every run."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .test_build import CSAPP_TEMPLATE, TRACE, source
@@ -198,3 +200,49 @@ def test_a_csapp_file_without_a_team_record_is_told_so(cli, write_trace):
         f"mallocsim grade: {source}: defines no team record (team_t team = {{...}}): the csapp "
         "lab's driver prints it and refuses to run without one"
     )
+
+
+# 100 blocks of 64 bytes live at once: a utilization that earns an index the deduction shows on.
+LIVE_64 = "".join(f"a {i} 64\n" for i in range(100)) + "".join(f"f {i}\n" for i in range(100))
+
+
+def _grade_cmu(cli, tmp_path, trace, extra: str):
+    from .conftest import FIXTURE_ALLOCATORS
+
+    path = tmp_path / "mm.c"  # cmu_segregated.c keeps 120 bytes of globals: its list heads
+    path.write_text((FIXTURE_ALLOCATORS / "labs" / "cmu_segregated.c").read_text() + extra)
+    run = cli("grade", path, "--lab", "cmu", "--throughput", "time", trace)
+    assert run.status == 0, run.out + run.err
+    return run
+
+
+def test_the_cmu_lab_takes_a_point_per_8_bytes_of_global_data_past_128(cli, write_trace, tmp_path):
+    trace = write_trace("t", LIVE_64)
+    run = _grade_cmu(cli, tmp_path, trace, "char spare[136];\n")
+    assert "global data: mm.c defines 256 bytes of writable variables (the lab allows 128" in (
+        run.said
+    )
+    assert "256 bytes of global data, past the 128-byte limit: 16.00 points deducted" in run.said
+    assert (
+        "As its emulating driver prints it: 128-byte global data limit exceeded (using 256 "
+        "bytes), deducting 16.00 points!"
+    ) in run.said
+    printed = re.search(r"Perf index = [\d.]+ \(util\) \+ [\d.]+ \(thru\) = ([\d.]+)/100", run.said)
+    index = re.search(r"performance index +([\d.]+) / 100", run.out)
+    assert printed and index
+    assert float(printed[1]) > 16 and abs(float(printed[1]) - 16 - float(index[1])) < 0.06
+
+    within = _grade_cmu(cli, tmp_path, trace, "")
+    assert "mm.c defines 120 bytes" in within.said and "deducting" not in within.said
+
+
+def test_the_csapp_lab_says_how_much_global_data_mm_c_keeps_and_takes_nothing(
+    cli, write_trace, tmp_path
+):
+    run = cli("grade", source(tmp_path, ""), "--lab", "csapp", "--throughput", "time",
+              write_trace("t", TRACE))  # fmt: skip
+    assert run.status == 0, run.err
+    assert "global data: mm.c defines 40 bytes of writable variables (no limit applied)" in (
+        run.said
+    )
+    assert "deduct" not in run.said

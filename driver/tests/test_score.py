@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mallocsim.config import ConfigError, GradingConfig, load_config, parse_config
+from mallocsim.config import ConfigError, GradingConfig, for_lab, load_config, parse_config
 from mallocsim.grade_report import explain
 from mallocsim.labs import TraceRule, header_rule
 from mallocsim.results import TraceResult
@@ -157,13 +157,31 @@ def test_explain_shows_each_factor():
     assert "no trace was run: mm.c: does not compile" in failed and "0 / 100" in failed
 
 
+@pytest.mark.parametrize(
+    ("global_data", "deduction"),
+    [(None, 0.0), (128, 0.0), (136, 1.0), (256, 16.0), (1 << 20, 20.0)],
+)
+def test_global_data_past_the_cmu_limit_costs_a_point_per_8_bytes_up_to_20(global_data, deduction):
+    config = for_lab("cmu")
+    got = score([result("a", 0.74, 5000, 1.0)], rules("a"), config, 10000.0, "c", None, global_data)
+    assert got.deduction == deduction and got.index == pytest.approx(60.0 - deduction)
+    assert (got.penalty is not None) == (deduction > 0)
+    # No deduction from an index already 0 (the CMU autograder runs its emulating driver only
+    # for a score above 0), nor in a lab without a limit.
+    low = score([result("a", 0.5, 10, 1.0)], rules("a"), config, 1e9, "c", None, global_data)
+    assert low.index == 0.0 and low.deduction == 0.0
+    csapp = score([result("a", 0.74, 5000, 1.0)], rules("a"), for_lab("csapp"), 1e4, "c", None,
+                  global_data)  # fmt: skip
+    assert csapp.deduction == 0.0
+
+
 def test_config_defaults_and_a_full_file(tmp_path):
     assert load_config(None) == GradingConfig()
     path = tmp_path / "grading.toml"
     path.write_text(
         "[grade]\nformula = 'cmu'\ndialect = 'cmu'\ntimeout = 5\n"
         "[score]\nutil_weight = 0.5\nreference_throughput = 1e7\nmin_util = 0.5\n"
-        "max_util = 0.8\ninvalid = 'trace'\nmean = 'harmonic'\n"
+        "max_util = 0.8\ninvalid = 'trace'\nmean = 'harmonic'\nglobal_data_limit = 64\n"
         "[points]\ncorrectness = 40\nperformance = 60\n"
         "[[traces]]\nname = 'syn-array.rep'\nweight = 2\n"
         "[[traces]]\nname = 'syn-mix'\nthroughput = false\n"
@@ -172,6 +190,7 @@ def test_config_defaults_and_a_full_file(tmp_path):
     assert (config.formula, config.dialect, config.timeout) == ("cmu", "cmu", 5.0)
     assert (config.util_weight, config.reference_throughput) == (0.5, 1e7)
     assert (config.min_util, config.max_util, config.invalid) == (0.5, 0.8, "trace")
+    assert config.global_data_limit == 64
     assert (config.correctness_points, config.performance_points) == (40, 60)
     assert config.traces == (
         TraceRule("syn-array", 2.0, True, True),
@@ -187,6 +206,10 @@ def test_config_defaults_and_a_full_file(tmp_path):
         ("[score]\nutil_weight = 1.5\n", "[score] util_weight: expected a number in [0, 1]"),
         ("[score]\nutil_weight = 'x'\n", "[score] util_weight: expected a number, got 'x'"),
         ("[grade]\ncheck_heap = 1\n", "[grade] check_heap: expected true or false"),
+        (
+            "[score]\nglobal_data_limit = 1.5\n",
+            "[score] global_data_limit: expected a whole number of bytes, got 1.5",
+        ),
         ("[grade]\ntimeout = 0\n", "[grade] timeout: expected a number in [0.01,"),
         ("[scores]\n", "unknown key 'scores'"),
         ("[score]\nmin_util = 0.8\nmax_util = 0.7\n", "min_util must be below max_util"),

@@ -1,0 +1,181 @@
+"""Read what the grader needs of an ELF file, without binutils.
+
+A student's library or object file is read for three things: the names its
+dynamic symbol table imports and defines (forbidden.py), the memory its
+writable segments take when loaded (the sandbox's allowance for loading it),
+and the writable global data an object file defines (the labs' rule on global
+data). Only 64-bit little-endian files are read: the only kind the native
+build makes.
+
+Guarantee: every function here either answers or raises ElfError, one line
+without the file's name (the caller names it); a damaged file never raises
+anything else.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+SHT_SYMTAB = 2
+SHT_DYNSYM = 11
+_SHT_PROGBITS = 1
+_SHT_NOBITS = 8
+SHN_UNDEF = 0
+_SHN_COMMON = 0xFFF2
+_SHF_WRITE = 0x1
+_SHF_ALLOC = 0x2
+_PT_LOAD = 1
+_PF_W = 2
+_PAGE = 4096
+# e_ident, e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags, e_ehsize,
+# e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
+# sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_addralign,
+# sh_entsize
+_SECTION = struct.Struct("<IIQQQQIIQQ")
+# st_name, st_info, st_other, st_shndx, st_value, st_size
+_SYMBOL = struct.Struct("<IBBHQQ")
+# p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align
+_PROGRAM = struct.Struct("<IIQQQQQQ")
+
+
+class ElfError(ValueError):
+    """Not a readable 64-bit little-endian ELF file, or a damaged one."""
+
+
+class Section(NamedTuple):
+    name: str
+    kind: int  # sh_type
+    flags: int
+    offset: int
+    size: int
+    link: int  # sh_link: a symbol table's names
+
+
+class Symbol(NamedTuple):
+    name: str  # without a version suffix
+    section: int  # st_shndx: SHN_UNDEF for an import
+    size: int
+    value: int  # in an object file: the offset in its section
+
+
+def read_elf(path: str | Path, kind: str = "file") -> bytes:
+    """The file's bytes, checked to be a 64-bit little-endian ELF file; `kind` names
+    what it should be in the error ("shared library")."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ElfError(error.strerror or "cannot be read") from None
+    if len(data) < _HEADER.size or data[:4] != b"\x7fELF":
+        raise ElfError(f"not an ELF {kind}")
+    if data[4] != 2 or data[5] != 1:  # ELFCLASS64, ELFDATA2LSB
+        raise ElfError(f"not a 64-bit little-endian ELF {kind}")
+    return data
+
+
+def sections(data: bytes) -> list[Section]:
+    """The section headers, named; [] when they were stripped."""
+    try:
+        header = _HEADER.unpack_from(data)
+        shoff, shentsize, shnum, shstrndx = header[6], header[11], header[12], header[13]
+        raw = [_SECTION.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
+        names = raw[shstrndx] if shnum else None
+        return [
+            Section(_string(data, names[4] + s[0]) if names else "", s[1], s[2], s[4], s[5], s[6])
+            for s in raw
+        ]
+    except (struct.error, IndexError, ValueError):
+        raise ElfError("damaged ELF file (unreadable section headers)") from None
+
+
+def symbols(data: bytes, table: Section, every: list[Section]) -> Iterator[Symbol]:
+    """The symbols of a symbol table section (its null entry left out)."""
+    try:
+        strings = every[table.link]
+        for at in range(table.offset + _SYMBOL.size, table.offset + table.size, _SYMBOL.size):
+            name_at, _, _, shndx, value, size = _SYMBOL.unpack_from(data, at)
+            name = _string(data, strings.offset + name_at) if name_at else ""
+            yield Symbol(name.partition("@")[0], shndx, size, value)
+    except (struct.error, IndexError, ValueError):
+        raise ElfError("damaged ELF file (unreadable symbol table)") from None
+
+
+def _string(data: bytes, at: int) -> str:
+    return data[at : data.index(b"\0", at)].decode(errors="replace")
+
+
+def writable_load_bytes(path: str | Path) -> int:
+    """The memory a library's writable segments take when loaded (its data and
+    .bss, each rounded up to whole pages): what loading it may add to a process's
+    private memory, beside the loader's own bookkeeping. 0 when unreadable."""
+    try:
+        data = read_elf(path)
+        header = _HEADER.unpack_from(data)
+        phoff, phentsize, phnum = header[5], header[9], header[10]
+        total = 0
+        for i in range(phnum):
+            kind, flags, _, vaddr, _, _, memsz, _ = _PROGRAM.unpack_from(
+                data, phoff + i * phentsize
+            )
+            if kind == _PT_LOAD and flags & _PF_W:
+                start = vaddr // _PAGE * _PAGE
+                total += -(-(vaddr + memsz) // _PAGE) * _PAGE - start
+        return total
+    except (ElfError, struct.error):
+        return 0
+
+
+def global_data_bytes(path: str | Path) -> int:
+    """The writable global data an object file (a compiled mm.c, not linked)
+    defines: its variables' sizes, initialised or zeroed, thread-local ones
+    included, in any section, and common symbols, as the CMU lab counts them
+    (the sizes of its variables: the padding the compiler puts between them to
+    align the next one is not counted). Bytes of a writable section that no
+    variable covers and that no alignment explains (data written in assembly,
+    with no size) are counted too. Read-only data is not counted, nor data that
+    is read-only once relocated (.data.rel.ro: a `const` table of pointers), nor
+    the constructor tables. This is the memory an allocator could keep state in
+    beside the heap, which the labs' rules limit."""
+    data = read_elf(path)
+    every = sections(data)
+    if not every:
+        raise ElfError("no section headers")
+    counted = [
+        i
+        for i, s in enumerate(every)
+        if s.flags & _SHF_ALLOC
+        and s.flags & _SHF_WRITE
+        and s.kind in (_SHT_PROGBITS, _SHT_NOBITS)
+        and not s.name.startswith(".data.rel.ro")
+    ]
+    spans: dict[int, list[tuple[int, int]]] = {i: [] for i in counted}
+    total = 0
+    for table in every:
+        if table.kind != SHT_SYMTAB:
+            continue
+        for symbol in symbols(data, table, every):
+            if symbol.section == _SHN_COMMON:
+                total += symbol.size
+            elif symbol.section in spans and symbol.size > 0:
+                spans[symbol.section].append((symbol.value, symbol.value + symbol.size))
+    for i in counted:
+        total += _covered_bytes(every[i].size, sorted(spans[i]))
+    return total
+
+
+def _covered_bytes(size: int, spans: list[tuple[int, int]]) -> int:
+    """A section's bytes less the alignment padding between its variables: a gap
+    before a variable counts unless it is shorter than 64 bytes and ends on a
+    boundary of the next power of two above it."""
+    total, cursor = 0, 0
+    for start, end in spans:
+        gap = start - cursor
+        if gap > 0 and not (gap < 64 and start % (1 << gap.bit_length()) == 0):
+            total += gap
+        if end > cursor:
+            total += end - max(start, cursor)
+            cursor = end
+    return total + max(0, size - cursor)
