@@ -1,17 +1,17 @@
 /*
  * dropin.c - the malloc API over a mallocsim policy: libmallocsim.so.
  *
- * Linked with one policy (mm_*) and memlib_sbrk.c (the real program break),
- * this file exports malloc, free, calloc, realloc, reallocarray,
- * posix_memalign, aligned_alloc, memalign, valloc, pvalloc and
- * malloc_usable_size, so that LD_PRELOAD=libmallocsim.so runs any program on
- * our allocator. Everything else in the library is hidden.
+ * Linked with one policy (mm_*) and memlib_sbrk.c (the heap, in an address range of its own:
+ * the program break stays the program's), this file exports malloc, free, calloc, realloc,
+ * reallocarray, posix_memalign, aligned_alloc, memalign, valloc, pvalloc and malloc_usable_size,
+ * so that LD_PRELOAD=libmallocsim.so runs any program on our allocator. Everything else in the
+ * library is hidden.
  *
  * Where a block comes from:
  *   - requests below the mapping threshold (MAP_THRESHOLD, rising as glibc's does) go to the
- *     policy, on the sbrk heap;
- *   - larger ones, and any the heap cannot serve (the break was moved by
- *     someone else, or sbrk failed), get their own mapping: a 16-byte
+ *     policy, on the heap;
+ *   - larger ones, and any the heap cannot serve (its reservation is full, or
+ *     the system refused memory), get their own mapping: a 16-byte
  *     map_header, then the payload, so the payload stays 16-byte aligned;
  *   - a block lies in the heap exactly when its address is in
  *     [mem_heap_lo, mem_heap_hi]: a live mapping can never be there.
@@ -154,10 +154,11 @@ static bool heap_usable(void) {
                 dropin_die(message);
         }
         mem_init();
-        heap_ready = mm_init();
+        void *lo = mem_heap_lo(); /* NULL when no address range could be reserved */
+        if (lo != NULL)
+            tc_heap_start(lo); /* before mm_init, whose heap the size map must cover */
+        heap_ready = lo != NULL && mm_init();
         heap_failed = !heap_ready;
-        if (heap_ready)
-            tc_heap_start(mem_heap_lo());
     }
     return heap_ready;
 }
@@ -179,7 +180,7 @@ static bool maybe_alias(const void *p) {
     return atomic_load_explicit(&alias_filter[alias_slot((uintptr_t)p)], memory_order_relaxed) != 0;
 }
 
-/* Is p inside our sbrk heap? Caller is between heap_enter and heap_leave. */
+/* Is p inside our heap? Caller is between heap_enter and heap_leave. */
 static bool in_heap(const void *p) {
     uintptr_t a = (uintptr_t)p;
     return heap_ready && a >= (uintptr_t)mem_heap_lo() && a <= (uintptr_t)mem_heap_hi();

@@ -1,69 +1,98 @@
 /*
- * memlib_sbrk.c - memlib.h over the process's real program break.
+ * memlib_sbrk.c - memlib.h for the drop-in build (libmallocsim.so): an sbrk-style heap in an
+ * address range reserved for it alone, not the process's program break.
  *
- * The drop-in build (libmallocsim.so) links a policy with this file instead of
- * the simulated heap, so the heap is really the process's break, grown with
- * sbrk(2).
+ * The drop-in links a policy with this file instead of the simulated heap (memlib.c). A policy
+ * needs ONE contiguous heap [mem_heap_lo, mem_heap_hi] that only it writes to. This file once
+ * grew the heap with sbrk(2); but the break is the program's too, and once a program moved it
+ * itself (sbrk or brk) the heap could not grow past the program's memory, and the drop-in gave
+ * every later block, however small, a mapping of its own: 1M mallocs of 32 bytes after one
+ * foreign sbrk took 3.98 GB and 19.5 s (glibc 57 MB, 0.08 s), until vm.max_map_count. Weighed:
+ *   - glibc fences the program's range off as an in-use chunk and grows past it. That needs the
+ *     policy to take a block it did not place, at an address it did not choose: mm.h has no such
+ *     call, and a policy (a student's too) owns its heap's layout;
+ *   - go on in a reserved range once the break turns foreign: the heap would be two ranges with
+ *     the program's memory between them, which no policy may be shown;
+ *   - the heap in a reserved range from the start (this file): one contiguous heap whatever the
+ *     program does with the break, which stays entirely the program's, as under mimalloc and
+ *     jemalloc (whose sbrk use is off, or second choice, by default).
+ * What it costs: the heap is bounded by the reservation (past it mem_sbrk refuses, and the shim
+ * maps blocks), and sbrk(0) no longer shows how much the heap grew.
  *
- * Two breaks: the heap's (what mem_sbrk reports to the policy, moved by
- * exactly what it asks) and the process's, which we move in steps of at
- * least GROW_STEP. Policies often grow the heap by just what is missing; one
- * system call per step instead of one per call is what makes that cheap.
- * Pages between the two breaks cost nothing until they are touched.
+ *   heap_start            heap_brk            committed             reserve_end
+ *   | the policy's heap ...  | read-write slack  | PROT_NONE: address space only |
+ *
+ * The range is reserved PROT_NONE and MAP_NORESERVE, as glibc's arenas are: address space, no
+ * memory and no commit charge. It is committed by mprotect to read-write in steps of at least
+ * GROW_STEP (policies often grow by just what is missing: one system call per step instead of
+ * one per call). The kernel merges each step into the read-write mapping below it, so the heap is
+ * two lines of /proc/self/maps however large it grows; and under a strict commit limit
+ * (vm.overcommit_memory=2) a step that would pass it fails with ENOMEM, instead of the OOM
+ * killer coming later. Pages committed cost nothing until touched.
  *
  * Guarantees, beyond memlib.h's:
- *   - the heap starts at the first page boundary at or after the break found
- *     at the first call, and stays one contiguous range [lo, hi];
- *   - contiguity is what every policy relies on, so when the process's break
- *     must move and something else moved it since we last did (a foreign
- *     sbrk or brk), mem_sbrk refuses with ENOMEM instead of handing out a
- *     disjoint range; the shim then falls back to mmap;
- *   - the heap never shrinks below its start; shrinking moves only the
- *     heap's break (the memory stays ours, and is not zero when regrown);
- *     mem_reset moves the process's break back too, when it is still ours.
- * Not thread-safe by itself: the drop-in shim calls it under its one lock.
+ *   - the heap starts at the start of the reservation (page aligned), stays one contiguous range
+ *     [lo, hi] inside it, and never moves; no byte of it is the program's, nor past its break;
+ *   - before the heap's memory grows, the thread caches' size map is made to cover it
+ *     (tc_map_reach): a growth the map cannot cover is refused, so every heap block has a map
+ *     byte (see thread_cache.c);
+ *   - the reservation is RESERVE_WANTED bytes, halved until the system grants it (a low
+ *     RLIMIT_AS), down to RESERVE_LEAST; below that mem_init leaves the heap unusable
+ *     (mem_heap_lo() == NULL) and the shim serves every block from a mapping;
+ *   - mem_sbrk fails with ENOMEM past the reservation or when mprotect fails, and with EINVAL
+ *     below the heap's start; shrinking moves only the heap's break: the memory stays committed,
+ *     and is not zero when regrown;
+ *   - mem_reset moves the break back to the start and gives the pages back to the system (they
+ *     stay committed, and read zero when regrown).
+ * The driver-only settings of memlib.h (limits, failure injection, counters) are the simulated
+ * heap's alone. Not thread-safe by itself: the drop-in calls it under its one lock.
  */
 #include "memlib.h"
+#include "thread_cache.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-/* The process's break moves by at least this much at a time. */
+/*
+ * RESERVE_WANTED: 256 GiB - the address space asked for up front: what the size map can cover
+ * (thread_cache.c), and more memory than the machines we run on have; 0.2% of x86-64's 128 TiB
+ * of user address space. Halved down to RESERVE_LEAST: 64 MiB, as the simulated heap's.
+ * GROW_STEP: 256 KiB - the least the committed range grows by.
+ */
+static const size_t RESERVE_WANTED = (size_t)1 << 38;
+static const size_t RESERVE_LEAST = (size_t)1 << 26;
 static const size_t GROW_STEP = 256 * 1024;
 
-static char *heap_start; /* first byte of our heap; NULL before mem_init */
-static char *heap_brk;   /* the heap's break, as the policy sees it */
-static char *real_brk;   /* the process's break, as we last left it */
-static size_t high_water;
-static size_t limit_bytes; /* largest heap allowed; 0 = whatever sbrk grants */
-static int64_t fail_after = -1;
-static uint64_t sbrk_calls;
+/* The heap: every address below is in one reservation, in this order. */
+static struct {
+    char *start;       /* the reservation's first byte, the heap's too; NULL before mem_init */
+    char *brk;         /* the heap's break, as the policy sees it */
+    char *committed;   /* end of the read-write part; PROT_NONE from here */
+    char *reserve_end; /* end of the reservation */
+} heap;
 
-/* sbrk's failure value, named once. */
+/* sbrk's failure value, which mem_sbrk returns too. */
 static void *const SBRK_FAILED = (void *)-1;
 
 void mem_init(void) {
-    if (heap_start != NULL)
+    if (heap.start != NULL)
         return;
-    char *brk_now = sbrk(0);
-    if ((void *)brk_now == SBRK_FAILED)
-        return;
-    /* Start on a page boundary, as the simulated heap does. */
-    size_t page = mem_pagesize();
-    size_t pad = (page - (uintptr_t)brk_now % page) % page;
-    if (pad > 0 && sbrk((intptr_t)pad) == SBRK_FAILED)
-        return;
-    heap_start = heap_brk = real_brk = brk_now + pad;
-    high_water = 0;
-    sbrk_calls = 0;
+    for (size_t size = RESERVE_WANTED; size >= RESERVE_LEAST; size /= 2) {
+        char *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            heap.start = heap.brk = heap.committed = p;
+            heap.reserve_end = p + size;
+            return;
+        }
+    }
 }
 
 void mem_deinit(void) {
-    /* The break belongs to the process; there is nothing to release but
-       what we grew, and mem_reset gives that back. */
+    /* The reservation stays: blocks handed out from it may still be in use. */
     mem_reset();
 }
 
@@ -72,75 +101,69 @@ static void *refuse(int error) {
     return SBRK_FAILED;
 }
 
-/* Move the process's break so that `need` more bytes lie past the heap's;
-   false when it cannot (or is no longer ours to move). */
-static bool grow_real_break(size_t need) {
-    if ((char *)sbrk(0) != real_brk)
-        return false; /* someone else moved the break */
+/* Commit `need` more bytes past the committed end (more, up to GROW_STEP, when it can); false
+   when the reservation or the system cannot. */
+static bool commit(size_t need) {
+    size_t room = (size_t)(heap.reserve_end - heap.committed);
     size_t page = mem_pagesize();
-    size_t exact = (need + page - 1) / page * page;
-    size_t step = exact > GROW_STEP ? exact : GROW_STEP;
-    if (exact < need || step > (size_t)INTPTR_MAX)
+    if (need > room)
         return false;
-    if (sbrk((intptr_t)step) == SBRK_FAILED) {
-        if (step == exact || sbrk((intptr_t)exact) == SBRK_FAILED)
+    size_t exact = (need + page - 1) / page * page; /* <= room: room is a multiple of the page */
+    size_t step = exact > GROW_STEP ? exact : GROW_STEP;
+    if (step > room)
+        step = room;
+    if (!tc_map_reach(heap.committed + step))
+        return false;
+    if (mprotect(heap.committed, step, PROT_READ | PROT_WRITE) != 0) {
+        if (step == exact || mprotect(heap.committed, exact, PROT_READ | PROT_WRITE) != 0)
             return false;
         step = exact;
     }
-    real_brk += step;
+    heap.committed += step;
     return true;
 }
 
 void *mem_sbrk(intptr_t incr) {
     mem_init();
-    if (heap_start == NULL || fail_after == 0)
+    if (heap.start == NULL)
         return refuse(ENOMEM);
-    size_t used = (size_t)(heap_brk - heap_start);
     if (incr >= 0) {
-        size_t slack = (size_t)(real_brk - heap_brk);
-        if (limit_bytes != 0 && (size_t)incr > limit_bytes - used)
+        size_t slack = (size_t)(heap.committed - heap.brk);
+        if ((size_t)incr > slack && !commit((size_t)incr - slack))
             return refuse(ENOMEM);
-        if ((size_t)incr > slack && !grow_real_break((size_t)incr - slack))
-            return refuse(ENOMEM);
-    } else if ((size_t)0 - (size_t)incr > used) {
+    } else if ((size_t)0 - (size_t)incr > (size_t)(heap.brk - heap.start)) {
         return refuse(EINVAL);
     }
-    char *old = heap_brk;
-    heap_brk += incr;
-    if (fail_after > 0)
-        fail_after--;
-    sbrk_calls++;
-    if ((size_t)(heap_brk - heap_start) > high_water)
-        high_water = (size_t)(heap_brk - heap_start);
+    char *old = heap.brk;
+    heap.brk += incr;
     return old;
 }
 
 void mem_reset(void) {
-    if (heap_start != NULL && real_brk != heap_start && (char *)sbrk(0) == real_brk &&
-        sbrk(heap_start - real_brk) != SBRK_FAILED)
-        real_brk = heap_start;
-    heap_brk = heap_start;
-    high_water = 0;
-    sbrk_calls = 0;
+    heap.brk = heap.start;
+    /* The pages go back to the system; the range stays committed, and reads zero. Should the
+       system refuse, they keep their bytes, which nothing relies on. */
+    if (heap.committed > heap.start)
+        (void)madvise(heap.start, (size_t)(heap.committed - heap.start), MADV_DONTNEED);
 }
 
 void mem_reset_brk(void) { mem_reset(); }
 
 void *mem_heap_lo(void) {
     mem_init();
-    return heap_start;
+    return heap.start;
 }
 
 void *mem_heap_hi(void) {
     mem_init();
-    return (void *)((uintptr_t)heap_brk - 1);
+    return (void *)((uintptr_t)heap.brk - 1);
 }
 
-size_t mem_heapsize(void) { return (size_t)(heap_brk - heap_start); }
+size_t mem_heapsize(void) { return (size_t)(heap.brk - heap.start); }
 
 size_t mem_pagesize(void) {
-    /* Asked on every heap growth: sysconf is not free. Relaxed is enough,
-       every thread computes the same value. */
+    /* Asked on every heap growth: sysconf is not free. Relaxed is enough, every thread computes
+       the same value. */
     static _Atomic size_t page;
     size_t known = atomic_load_explicit(&page, memory_order_relaxed);
     if (known == 0) {
@@ -153,13 +176,3 @@ size_t mem_pagesize(void) {
 void *mem_memset(void *ptr, int value, size_t n) { return memset(ptr, value, n); }
 
 void *mem_memcpy(void *dst, const void *src, size_t n) { return memcpy(dst, src, n); }
-
-size_t mem_high_water(void) { return high_water; }
-
-void mem_set_limit(size_t bytes) { limit_bytes = bytes; }
-
-size_t mem_limit(void) { return limit_bytes == 0 ? SIZE_MAX : limit_bytes; }
-
-void mem_fail_after(int64_t calls) { fail_after = calls < 0 ? -1 : calls; }
-
-uint64_t mem_sbrk_calls(void) { return sbrk_calls; }

@@ -29,9 +29,10 @@
  * the block's payload address: the block's bin, or 0 for a block too big to cache. The byte is
  * read only by a thread freeing that block, which got it after the write, so no lock is needed:
  * other bytes of the map may be written meanwhile, never this one. The map is made of chunks, one
- * per CHUNK_HEAP bytes of heap, mapped when the heap first reaches them; only the pages written
- * count, at most 1/16 of the heap (6.25%, for a heap of nothing but 16-byte objects; blocks of
- * 1 KiB touch one map byte in 64).
+ * per CHUNK_HEAP bytes of heap, mapped before the heap grows into them (memlib_sbrk.c calls
+ * tc_map_reach, and a growth the map cannot cover is refused), so every heap block has its byte;
+ * only the pages written count, at most 1/16 of the heap (6.25%, for a heap of nothing but
+ * 16-byte objects; blocks of 1 KiB touch one map byte in 64).
  *
  *   map.chunk[k]  ->  | bin | bin | bin | ... |    byte j: the block whose payload is at
  *                                                  heap_lo + k * CHUNK_HEAP + 16 j, if any
@@ -151,7 +152,7 @@ _Static_assert(64 - TC_TAG_BITS == 52, "the banner quotes the odds of a false al
 #define CHUNK_SHIFT 24 /* a chunk covers 16 MiB of heap with 1 MiB of map */
 #define CHUNK_HEAP ((uintptr_t)1 << CHUNK_SHIFT)
 #define CHUNK_BYTES (CHUNK_HEAP >> MAP_GRAIN_SHIFT)
-#define MAP_CHUNKS ((size_t)1 << 14) /* 256 GiB of heap; blocks beyond are never cached */
+#define MAP_CHUNKS ((size_t)1 << 14) /* 256 GiB of heap, which never grows beyond */
 
 /* The first two words of a cached block's payload. */
 typedef struct tc_block {
@@ -193,36 +194,42 @@ static struct {
 static struct {
     _Atomic uintptr_t heap_lo;            /* the heap's first byte; 0 until tc_heap_start */
     _Atomic(uint8_t *) chunk[MAP_CHUNKS]; /* NULL: not mapped yet, every byte reads as 0 */
+    size_t chunks;                        /* chunk[0 .. chunks - 1] are mapped; under the lock */
 } map;
 
 /* ---------------------------------------------------------------- the size map */
 
-/* The map byte of p, or NULL when p is outside every chunk mapped (or, with `create`, mappable). */
-static uint8_t *map_byte(const void *p, bool create) {
+/* The map byte of p, or NULL when p is outside every chunk mapped: below the heap, past it, or
+   before tc_heap_start. */
+static inline uint8_t *map_byte(const void *p) {
     uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
     size_t k = (size_t)(offset >> CHUNK_SHIFT);
     if (k >= MAP_CHUNKS)
-        return NULL; /* below the heap, far above it, or before tc_heap_start */
+        return NULL;
     uint8_t *chunk = atomic_load_explicit(&map.chunk[k], memory_order_relaxed);
-    if (chunk == NULL && create) {
-        void *fresh = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (fresh == MAP_FAILED)
-            return NULL; /* its blocks are simply never cached */
-        chunk = fresh;
-        atomic_store_explicit(&map.chunk[k], chunk, memory_order_relaxed);
-    }
     return chunk != NULL ? chunk + ((offset & (CHUNK_HEAP - 1)) >> MAP_GRAIN_SHIFT) : NULL;
 }
 
-/* p's bin, or 0 when p is not a block of a cached size: map_byte's reading half, inline. */
+bool tc_map_reach(const void *end) {
+    uintptr_t lo = atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    assert(lo != 0 && (uintptr_t)end > lo);
+    size_t last = (size_t)(((uintptr_t)end - 1 - lo) >> CHUNK_SHIFT);
+    if (last >= MAP_CHUNKS)
+        return false;
+    for (; map.chunks <= last; map.chunks++) {
+        void *fresh = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (fresh == MAP_FAILED)
+            return false;
+        atomic_store_explicit(&map.chunk[map.chunks], fresh, memory_order_relaxed);
+    }
+    return true;
+}
+
+/* p's bin, or 0 when p is not a block of a cached size. */
 static inline unsigned map_bin(const void *p) {
-    uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
-    size_t k = (size_t)(offset >> CHUNK_SHIFT);
-    if (k >= MAP_CHUNKS)
-        return 0;
-    const uint8_t *chunk = atomic_load_explicit(&map.chunk[k], memory_order_relaxed);
-    return chunk != NULL ? chunk[(offset & (CHUNK_HEAP - 1)) >> MAP_GRAIN_SHIFT] : 0;
+    const uint8_t *byte = map_byte(p);
+    return byte != NULL ? *byte : 0;
 }
 
 /* The bin of a block of `usable` bytes, or 0 when it is too big to cache. */
@@ -240,9 +247,8 @@ void tc_heap_start(void *lo) {
 /* Record p's bin, and return it. Under the lock. */
 static unsigned note(void *p) {
     unsigned bin = bin_of_usable(mm_usable_size(p));
-    uint8_t *byte = map_byte(p, true);
-    if (byte == NULL)
-        return 0;
+    uint8_t *byte = map_byte(p);
+    assert(byte != NULL); /* the map covers the whole heap (tc_map_reach) */
     *byte = (uint8_t)bin;
     return bin;
 }
@@ -250,9 +256,9 @@ static unsigned note(void *p) {
 void tc_note(void *p) { (void)note(p); }
 
 void tc_forget(void *p) {
-    uint8_t *byte = map_byte(p, false);
-    if (byte != NULL)
-        *byte = 0;
+    uint8_t *byte = map_byte(p);
+    assert(byte != NULL);
+    *byte = 0;
 }
 
 /* ---------------------------------------------------------------- the bins */

@@ -5,11 +5,12 @@
  * thread_cache.c keeps, for each thread, a few free blocks of each small size, and a map that
  * tells any thread, without the lock, which cache bin a heap block belongs in; its banner says how
  * and what it guarantees. dropin.c decides which pointers may reach tc_free (not aligned aliases),
- * owns the lock, and tells the map about every block the policy hands out or resizes.
+ * owns the lock, and tells the map about every block the policy hands out or resizes;
+ * memlib_sbrk.c, the heap's memory, has the map reach every heap byte before the heap grows.
  *
  * "Under the lock" below means between heap_enter() and heap_leave(), which skip the mutex while
  * the process has a single thread; the heap is initialised (mm_init succeeded) whenever a function
- * below is called under it.
+ * below is called under it, but for tc_heap_start and tc_map_reach, which mm_init needs.
  */
 #ifndef MALLOCSIM_THREAD_CACHE_H
 #define MALLOCSIM_THREAD_CACHE_H
@@ -22,7 +23,7 @@
 /* Once, from the library's constructor. */
 void tc_setup(void);
 
-/* Under the lock, once mm_init succeeded: the heap starts at lo, and never moves. */
+/* Under the lock, before mm_init: the heap starts at lo, and never moves. */
 void tc_heap_start(void *lo);
 
 /* A cached free block of at least `size` (>= 1) bytes, or NULL. Takes no lock, and must be called
@@ -51,6 +52,11 @@ size_t tc_room(const void *p);
    or once its exit began): then the caller frees p itself. Aborts with a message when p is still
    in a thread's cache (a double free). */
 bool tc_free(void *p);
+
+/* Under the lock, called by memlib_sbrk.c before the heap's memory grows up to `end` (excluded):
+   make the size map cover every heap byte below it. False when it cannot (past the map's reach,
+   or the system refuses memory): the heap must not grow then. */
+bool tc_map_reach(const void *end);
 
 /* ------------------------------------------------------------ defined in dropin.c */
 
