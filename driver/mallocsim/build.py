@@ -60,7 +60,7 @@ _DANGEROUS = re.compile(
 )
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"3"  # raised when a build keeps more, so that no cached build lacks it
+BUILD_FORMAT = b"4"  # raised when a build keeps more, so that no cached build lacks it
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 
 
@@ -227,6 +227,9 @@ def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: P
         link = [
             _compiler(), *flags, "-shared", "-o", str(library), str(obj),
             f"-L{NATIVE_DIR}", "-lmsheap", f"-Wl,-rpath,{NATIVE_DIR}", "-Wl,-z,defs",
+            # No relocations in code (the loader would write into it, after forbidden.py
+            # read it) and no executable stack.
+            "-Wl,-z,text", "-Wl,-z,noexecstack",
         ]  # fmt: skip
         done = _run(link, work, source)
         done.stderr = compiled.stderr + done.stderr

@@ -1,10 +1,11 @@
 """Read what the grader needs of an ELF file, without binutils.
 
-A student's library or object file is read for three things: the names its
-dynamic symbol table imports and defines (forbidden.py), the memory its
-writable segments take when loaded (the sandbox's allowance for loading it),
-and the writable global data an object file defines (the labs' rule on global
-data). Only 64-bit little-endian files are read: the only kind the native
+A student's library or object file is read for four things: the names its
+dynamic symbol table imports and defines (forbidden.py), the bytes its code
+pages hold (forbidden.py looks there for valgrind's client requests), the
+memory its writable segments take when loaded (the sandbox's allowance for
+loading it), and the writable global data an object file defines (the labs'
+rule on global data). Only 64-bit little-endian files are read: the only kind the native
 build makes.
 
 Guarantee: every function here either answers or raises ElfError, one line
@@ -28,6 +29,7 @@ _SHN_COMMON = 0xFFF2
 _SHF_WRITE = 0x1
 _SHF_ALLOC = 0x2
 _PT_LOAD = 1
+_PF_X = 1
 _PF_W = 2
 _PAGE = 4096
 # e_ident, e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags, e_ehsize,
@@ -126,6 +128,27 @@ def writable_load_bytes(path: str | Path) -> int:
         return total
     except (ElfError, struct.error):
         return 0
+
+
+def executable_bytes(path: str | Path) -> bytes:
+    """Every byte a library's executable segments map: whole pages, so that the
+    tail of a code page past its segment (whatever the file holds there) is in
+    too. Several segments' pages are joined with a zero byte between them."""
+    data = read_elf(path)
+    try:
+        header = _HEADER.unpack_from(data)
+        phoff, phentsize, phnum = header[5], header[9], header[10]
+        pieces = []
+        for i in range(phnum):
+            kind, flags, offset, _, _, filesz, _, _ = _PROGRAM.unpack_from(
+                data, phoff + i * phentsize
+            )
+            if kind == _PT_LOAD and flags & _PF_X:
+                start = offset // _PAGE * _PAGE
+                pieces.append(data[start : -(-(offset + filesz) // _PAGE) * _PAGE])
+        return b"\0".join(pieces)
+    except struct.error:
+        raise ElfError("damaged ELF file (unreadable program headers)") from None
 
 
 def global_data_bytes(path: str | Path) -> int:

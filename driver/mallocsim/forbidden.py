@@ -11,6 +11,8 @@ resets or limits the heap: the driver's alone), and defines none of the
 heap's functions (an allocator with its own mem_sbrk would take memory the
 driver cannot see); otherwise it raises ForbiddenCallError, one line naming
 them.
+check_uncounted refuses, for an instruction-counted grade, code that holds
+valgrind's client requests (by which it could change its own count).
 Anything that is not a readable 64-bit little-endian ELF shared object is an
 AllocatorError, one line.
 """
@@ -23,7 +25,15 @@ from pathlib import Path
 
 from mallocsim._native import HEADER_DIR
 from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for
-from mallocsim.elf import SHN_UNDEF, SHT_DYNSYM, ElfError, read_elf, sections, symbols
+from mallocsim.elf import (
+    SHN_UNDEF,
+    SHT_DYNSYM,
+    ElfError,
+    executable_bytes,
+    read_elf,
+    sections,
+    symbols,
+)
 
 FORBIDDEN = frozenset(
     {
@@ -132,6 +142,27 @@ def check_library(path: str | Path, shown_as: str | None = None) -> None:
         raise ForbiddenCallError(
             f"{who}: defines {', '.join(replaced)}: an allocator may not replace the heap's "
             "functions (memlib.h)"
+        )
+
+
+# valgrind's client-request preamble on x86-64 (rolq $3, $13, $61, $51 of %rdi): valgrind
+# reads the instruction after it as a request, such as running a function uncounted
+# (VALGRIND_NON_SIMD_CALL0) or switching callgrind's count off.
+VALGRIND_REQUEST = bytes.fromhex("48c1c703 48c1c70d 48c1c73d 48c1c733")
+
+
+def check_uncounted(path: str | Path, shown_as: str | None = None) -> None:
+    """Raise ForbiddenCallError if the library's code pages hold a valgrind client
+    request, by which code counted by valgrind can change its own count."""
+    try:
+        code = executable_bytes(path)
+    except ElfError as error:
+        raise AllocatorError(f"{path}: {error}") from None
+    if VALGRIND_REQUEST in code:
+        raise ForbiddenCallError(
+            f"{shown_as or path}: contains a valgrind client request (valgrind.h's macros): "
+            "code counted by valgrind could change its own instruction count; remove them, "
+            "or grade with --throughput time"
         )
 
 

@@ -33,7 +33,7 @@ from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.config import GradingConfig, require_listed
 from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
 from mallocsim.errors import UsageError
-from mallocsim.forbidden import checked_library, dynamic_symbols
+from mallocsim.forbidden import check_uncounted, checked_library, dynamic_symbols
 from mallocsim.instructions import pass_instructions, require_valgrind
 from mallocsim.isolate import replay_isolated
 from mallocsim.labs import (
@@ -129,12 +129,18 @@ def replay_options(config: GradingConfig, check_heap: bool) -> ReplayOptions:
     return options_for_lab(config.profile, base)
 
 
-def prepare(spec: AllocatorSpec) -> tuple[Build | None, Path | None, str | None]:
-    """Build the allocator as its lab does and refuse forbidden calls: (its build,
-    the library to load, None), or (None, None, why it cannot be graded: a
-    one-line summary first, then any compiler messages)."""
+def prepare(
+    spec: AllocatorSpec, counted: bool = False
+) -> tuple[Build | None, Path | None, str | None]:
+    """Build the allocator as its lab does and refuse forbidden calls, and, when its
+    instructions are `counted`, valgrind's client requests: (its build, the library
+    to load, None), or (None, None, why it cannot be graded: a one-line summary
+    first, then any compiler messages)."""
     try:
-        return spec_build(spec), checked_library(spec), None
+        build, library = spec_build(spec), checked_library(spec)
+        if counted and library is not None and spec.kind in ("source", "library"):
+            check_uncounted(library, spec.name)
+        return build, library, None
     except AllocatorError as error:
         return None, None, str(error)
 
@@ -166,7 +172,7 @@ def _grade(
     notes = list(plan.notes)
     if config.throughput == "instructions":  # the grader's set-up, not the student's fault
         require_valgrind('throughput = "instructions" (--throughput time does without it)')
-    build, library, problem = prepare(spec)
+    build, library, problem = prepare(spec, config.throughput == "instructions")
     if problem is not None:
         return Grade(spec.name, (), failed_score(config, problem.splitlines()[0]), problem)
     warnings = build.warnings if build is not None else ()

@@ -246,3 +246,36 @@ def test_the_csapp_lab_says_how_much_global_data_mm_c_keeps_and_takes_nothing(
         run.said
     )
     assert "deduct" not in run.said
+
+
+# valgrind's client-request preamble and a request (harmless without valgrind: the four
+# rotations make a full turn, and the exchange does nothing).
+VALGRIND_REQUEST = """
+static long ask_valgrind(long *args) {
+    long answer = 0;
+    __asm__ volatile("rolq $3, %%rdi; rolq $13, %%rdi; rolq $61, %%rdi; rolq $51, %%rdi;"
+                     "xchgq %%rbx, %%rbx" : "+d"(answer) : "a"(args) : "cc", "memory");
+    return answer;
+}
+int mm_check(void) { long args[6] = {0}; return ask_valgrind(args) == 0; }
+"""
+
+
+def test_code_that_talks_to_valgrind_cannot_be_graded_by_instruction_count(
+    cli, write_trace, tmp_path
+):
+    path, trace = source(tmp_path, VALGRIND_REQUEST), write_trace("t", TRACE)
+    run = cli("grade", path, "--lab", "csapp", trace)
+    assert run.status == 1
+    assert "contains a valgrind client request (valgrind.h's macros)" in run.said
+    assert "or grade with --throughput time" in run.said
+    timed = cli("grade", path, "--lab", "csapp", "--throughput", "time", trace)
+    assert timed.status == 0, timed.err
+
+
+def test_relocations_in_code_do_not_link(cli, write_trace, tmp_path):
+    # The loader would write them into the code after the grader read it.
+    text_relocation = 'asm(".text\\n.quad mm_malloc\\n.previous");\n'
+    run = cli("grade", source(tmp_path, text_relocation), "--lab", "csapp", "--throughput",
+              "time", write_trace("t", TRACE))  # fmt: skip
+    assert run.status == 1 and "does not compile" in run.said
