@@ -42,7 +42,10 @@
  *     frees p and returns NULL, as glibc does; malloc(0) returns a unique
  *     pointer;
  *   - freeing a pointer that is none of ours aborts with a message, as glibc
- *     does.
+ *     does;
+ *   - a mapping the system refuses to unmap stays mapped, lost, and that is
+ *     said on stderr once; a block left so is no block any more (freeing it
+ *     again aborts).
  *
  * Tunables: MAP_THRESHOLD and MAP_THRESHOLD_MAX below. The environment variable MALLOCSIM_OPTIONS,
  * if set, is passed to the policy's mm_configure (if it has one) before
@@ -133,13 +136,30 @@ static void *fail_enomem(void) {
     return NULL;
 }
 
-_Noreturn void dropin_die(const char *what) {
+/* Write "libmallocsim: <what>" to stderr, allocating nothing. */
+static void say(const char *what) {
     static const char prefix[] = "libmallocsim: ";
     ssize_t ignored = write(STDERR_FILENO, prefix, sizeof prefix - 1);
     ignored = write(STDERR_FILENO, what, strlen(what));
     ignored = write(STDERR_FILENO, "\n", 1);
     (void)ignored;
+}
+
+_Noreturn void dropin_die(const char *what) {
+    say(what);
     abort();
+}
+
+/*
+ * Give a mapping back. munmap fails when the system refuses (ENOMEM: unmapping part of a mapping
+ * would split it past vm.max_map_count); the memory then stays mapped, lost to the process. The
+ * callers keep no state that refers to it any more, so that is a leak, not a corruption; but it
+ * is said, once, not hidden: a process leaking so block by block grew to gigabytes unawares.
+ */
+static void unmap(void *p, size_t len) {
+    static atomic_flag said = ATOMIC_FLAG_INIT;
+    if (munmap(p, len) != 0 && !atomic_flag_test_and_set_explicit(&said, memory_order_relaxed))
+        say("munmap failed: the memory stays mapped, and is lost (said once)");
 }
 
 /* ------------------------------------------------------------- the heap */
@@ -236,7 +256,8 @@ static void map_free(void *p) {
     if (len > atomic_load_explicit(&map_threshold, memory_order_relaxed) &&
         len <= MAP_THRESHOLD_MAX)
         atomic_store_explicit(&map_threshold, len, memory_order_relaxed);
-    munmap(header, len);
+    header->magic = 0; /* should the mapping stay, it holds no block of ours: not one to free */
+    unmap(header, len);
 }
 
 /* Grow or shrink a mapped block in place or by moving its pages; NULL on failure. */
@@ -298,7 +319,7 @@ static bool align_grow(void) {
         if (old[i].aligned != 0)
             align_table[align_find(old[i].aligned)] = old[i];
     if (old != NULL)
-        munmap(old, old_capacity * sizeof *old);
+        unmap(old, old_capacity * sizeof *old);
     return true;
 }
 
