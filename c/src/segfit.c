@@ -116,9 +116,11 @@ static inline unsigned floor_log2(size_t s) { return 63u - (unsigned)__builtin_c
 static inline unsigned size_class(size_t s) {
     if (s < EXACT_LIMIT)
         return (unsigned)(s >> 4);
+    /* s's top SUB_BITS + 1 bits are 1 << SUB_BITS plus its sub-class, so the class is
+       EXACT_CLASSES + (fl - 10) * (1 << SUB_BITS) + top - (1 << SUB_BITS): no mask. */
     unsigned fl = floor_log2(s);
-    unsigned sl = (unsigned)(s >> (fl - SUB_BITS)) & ((1u << SUB_BITS) - 1);
-    return (unsigned)EXACT_CLASSES + (fl - 10) * (1u << SUB_BITS) + sl;
+    unsigned top = (unsigned)(s >> (fl - SUB_BITS));
+    return (fl << SUB_BITS) + top + (unsigned)EXACT_CLASSES - (11u << SUB_BITS);
 }
 
 static inline free_links_t *links(block_t *b) { return (free_links_t *)(void *)b->payload; }
@@ -127,13 +129,16 @@ static inline void list_insert(block_t *b) {
     assert(!block_alloc(b) && block_size(b) >= MIN_BLOCK && block_size(b) % 16 == 0);
     unsigned c = size_class(block_size(b));
     free_links_t *l = links(b);
+    block_t *first = sf.class_head[c];
     l->prev = NULL;
-    l->next = sf.class_head[c];
-    if (l->next != NULL)
-        links(l->next)->prev = b;
+    l->next = first;
+    if (first != NULL) {
+        links(first)->prev = b;
+    } else { /* the class was empty: its bits were clear */
+        sf.class_map[c / 64] |= (uint64_t)1 << (c % 64);
+        sf.class_words |= (uint64_t)1 << (c / 64);
+    }
     sf.class_head[c] = b;
-    sf.class_map[c / 64] |= (uint64_t)1 << (c % 64);
-    sf.class_words |= (uint64_t)1 << (c / 64);
 }
 
 /*
