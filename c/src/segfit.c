@@ -145,9 +145,8 @@ static inline void list_insert(block_t *b) {
  * A list's first block keeps a stale prev (the block that left the head before it): the first
  * block is the one most often taken, and taking it then touches no other block.
  */
-static inline void list_remove(block_t *b) {
-    assert(!block_alloc(b));
-    unsigned c = size_class(block_size(b));
+static inline void list_unlink(block_t *b, unsigned c) {
+    assert(!block_alloc(b) && size_class(block_size(b)) == c);
     free_links_t *l = links(b);
     assert(sf.class_head[c] == b || (l->prev != NULL && links(l->prev)->next == b));
     if (sf.class_head[c] == b) {
@@ -160,6 +159,8 @@ static inline void list_remove(block_t *b) {
     if (l->next != NULL)
         links(l->next)->prev = l->prev;
 }
+
+static inline void list_remove(block_t *b) { list_unlink(b, size_class(block_size(b))); }
 
 /* The first non-empty class at or above c, or NUM_CLASSES when there is none. */
 static unsigned next_nonempty_class(unsigned c) {
@@ -192,15 +193,18 @@ static inline block_t *scan_class(unsigned c, size_t asize) {
     return best;
 }
 
-static inline block_t *find_fit(size_t asize) {
+/* The best fit for asize, or NULL; *cls is its class (the list to unlink it from). */
+static inline block_t *find_fit(size_t asize, unsigned *cls) {
     unsigned c = size_class(asize);
     if (sf.class_head[c] != NULL) {
         /* Below EXACT_LIMIT a class holds one size: its first block is the fit. */
         block_t *b = asize < EXACT_LIMIT ? sf.class_head[c] : scan_class(c, asize);
+        *cls = c;
         if (b != NULL)
             return b;
     }
     c = next_nonempty_class(c + 1);
+    *cls = c;
     return c < NUM_CLASSES ? scan_class(c, asize) : NULL;
 }
 
@@ -342,16 +346,17 @@ static block_t *carve_back(block_t *b, size_t asize) {
  */
 static block_t *alloc_block(size_t asize) {
     block_t *room = growth_room();
-    block_t *b = find_fit(asize);
+    unsigned c;
+    block_t *b = find_fit(asize, &c);
     if (b != NULL && b == room) {
-        list_remove(b);
+        list_unlink(b, c);
         if (block_size(b) >= asize + MIN_BLOCK)
             return carve_back(b, asize);
-        b = find_fit(asize); /* any other fit */
+        b = find_fit(asize, &c); /* any other fit */
         list_insert(room);
     }
     if (b != NULL) {
-        list_remove(b);
+        list_unlink(b, c);
     } else if (room != NULL && room == last_free_block()) {
         /* Grow the heap past the room and take the new end. */
         b = extend_heap(block_size(room) + asize);
