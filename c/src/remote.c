@@ -101,6 +101,7 @@ enum { HAS_CALLOC = 1, HAS_CHECKHEAP = 2 };
 static const double TIMING_SLACK_RATIO = 1.02;
 static const double TIMING_SLACK_PER_PASS = 8e-6;
 static const double TIMING_SLACK_SECONDS = 500e-6;
+enum { TIMING_TRIES = 3 }; /* timed runs that must all fail the check before it is a verdict */
 
 /* How long a side waits for its turn before it sleeps: SPINS loads, then YIELDS times giving its
    core away. While a timed pass runs the grader keeps yielding (PASS_YIELDS: 2-4 ms alone) rather
@@ -800,16 +801,14 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
                 (unsigned long long)passes, w->passes);
         return 0;
     }
-    if (w->counted > w->claimed * TIMING_SLACK_RATIO + TIMING_SLACK_PER_PASS * w->passes +
-                         TIMING_SLACK_SECONDS) {
-        condemn(MS_LINK_TIMING,
-                "the timed passes claimed %.6f s, but the kernel counted %.6f s of CPU time in "
-                "them: the timing was tampered with",
-                w->claimed, w->counted);
-        return 0;
-    }
     result->passes = w->passes;
     return w->passes;
+}
+
+/* Whether the agent's claimed times cover the CPU time the kernel counted, within the slack. */
+static bool claims_cover_count(const timed_watch *w) {
+    return w->counted <= w->claimed * TIMING_SLACK_RATIO + TIMING_SLACK_PER_PASS * w->passes +
+                             TIMING_SLACK_SECONDS;
 }
 
 uint32_t ms_link_timed(ms_link *link, const ms_trace *trace, const ms_timed_options *options,
@@ -827,8 +826,25 @@ uint32_t ms_link_timed(ms_link *link, const ms_trace *trace, const ms_timed_opti
     uint32_t passes = 0;
     if (w.log == NULL || w.checked == NULL)
         condemn(MS_LINK_VIOLATED, "out of memory to check the timed passes");
-    else
+    /* A burst the kernel charges the agent outside its passes would fail an honest allocator
+       (seen once, in the test suite on a machine whose two cores ran four busy processes: an
+       honest 16-op trace, 39 ms counted against 0.25 ms claimed); a forged clock fails every
+       time. So the passes are timed again before the verdict, which needs every try to fail. */
+    for (int tries = 1; w.log != NULL && w.checked != NULL; tries++) {
+        w.passes = 0;
+        w.claimed = w.counted = 0;
         passes = watch_passes(&w, options);
+        if (passes == 0 || claims_cover_count(&w))
+            break;
+        if (tries == TIMING_TRIES) {
+            condemn(MS_LINK_TIMING,
+                    "the timed passes claimed %.6f s, but the kernel counted %.6f s of CPU time "
+                    "in them (%d tries): the timing was tampered with",
+                    w.claimed, w.counted, tries);
+            result->passes = passes = 0;
+            break;
+        }
+    }
     free(w.log);
     free(w.checked);
     return passes;
