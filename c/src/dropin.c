@@ -35,14 +35,20 @@
  *     so the child never inherits it held by a thread that is gone; the
  *     forking thread's cache is the child's; other threads' caches are lost
  *     (their blocks leak in the child, as glibc's tcache's do);
- *   - a double free of a block still in a thread cache aborts with a message;
+ *   - a double free of a heap block aborts with a message, whether it is in a
+ *     thread cache or back in the heap, unless the heap handed a block out at
+ *     its address since (a free by an earlier owner then looks like any other,
+ *     as it does to glibc);
  *   - errno = ENOMEM on every failed allocation; calloc and reallocarray
  *     check their multiplication;
  *   - free(NULL) does nothing; realloc(NULL, n) is malloc(n); realloc(p, 0)
  *     frees p and returns NULL, as glibc does; malloc(0) returns a unique
  *     pointer;
- *   - freeing a pointer that is none of ours aborts with a message, as glibc
- *     does;
+ *   - free, realloc and malloc_usable_size of a pointer that is not the start
+ *     of a live block of ours (one inside a block, above all) abort with a
+ *     message, as glibc's do; the check costs the lock-free free two
+ *     instructions (its alignment, and a map byte it reads anyway), and the
+ *     locked paths one more read of that byte (tc_state);
  *   - a mapping the system refuses to unmap stays mapped, lost, and that is
  *     said on stderr once; a block left so is no block any more (freeing it
  *     again aborts).
@@ -200,10 +206,40 @@ static bool maybe_alias(const void *p) {
     return atomic_load_explicit(&alias_filter[alias_slot((uintptr_t)p)], memory_order_relaxed) != 0;
 }
 
-/* Is p inside our heap? Caller is between heap_enter and heap_leave. */
-static bool in_heap(const void *p) {
-    uintptr_t a = (uintptr_t)p;
-    return heap_ready && a >= (uintptr_t)mem_heap_lo() && a <= (uintptr_t)mem_heap_hi();
+/* ---------------------------------------------------- pointers passed in */
+
+/* The call a pointer was passed to: it names the call in the message when the pointer is not the
+   start of a live block of ours. */
+typedef enum { CALL_FREE, CALL_REALLOC, CALL_USABLE_SIZE } api_call;
+
+/* What each call says of a pointer that is no block's start ([0]), or of a block back in the
+   heap ([1]): to free such a block is a double free, the likeliest mistake. */
+static const char *const NOT_A_LIVE_BLOCK[][2] = {
+    [CALL_FREE] = {"free(): invalid pointer (not the start of a block of this allocator)",
+                   "free(): double free detected (the block is back in the heap)"},
+    [CALL_REALLOC] = {"realloc(): invalid pointer (not the start of a block of this allocator)",
+                      "realloc(): invalid pointer (a freed block, back in the heap)"},
+    [CALL_USABLE_SIZE] =
+        {"malloc_usable_size(): invalid pointer (not the start of a block of this "
+         "allocator)",
+         "malloc_usable_size(): invalid pointer (a freed block, back in the heap)"},
+};
+
+/*
+ * Is raw (a pointer passed to `call`, aliases resolved) a heap block? A pointer inside the heap
+ * must be the start of a live block, or the call aborts with a message: trusting it to the policy
+ * would corrupt the heap (an interior pointer) or hand a block out twice (a double free). A
+ * pointer outside the heap is a mapped block's, or none of ours: map_header_of tells. Caller is
+ * between heap_enter and heap_leave.
+ */
+static bool heap_block(const void *raw, api_call call) {
+    uintptr_t a = (uintptr_t)raw;
+    if (!heap_ready || a < (uintptr_t)mem_heap_lo() || a > (uintptr_t)mem_heap_hi())
+        return false;
+    tc_block_state state = tc_state(raw);
+    if (state != TC_LIVE)
+        dropin_die(NOT_A_LIVE_BLOCK[call][state == TC_FREED]);
+    return true;
 }
 
 /* ---------------------------------------------------------- mapped blocks */
@@ -242,16 +278,17 @@ static void *map_alloc(size_t size) {
     return header + 1;
 }
 
-static map_header *map_header_of(void *p) {
+/* The header of p, a mapped block passed to `call`; anything else aborts with a message. */
+static map_header *map_header_of(void *p, api_call call) {
     map_header *header = (map_header *)p - 1;
     if ((uintptr_t)header % mem_pagesize() != 0 ||
         header->magic != (MAP_MAGIC ^ (size_t)(uintptr_t)header))
-        dropin_die("free(): invalid pointer (not a block of this allocator)");
+        dropin_die(NOT_A_LIVE_BLOCK[call][0]);
     return header;
 }
 
-static void map_free(void *p) {
-    map_header *header = map_header_of(p);
+static void map_free(void *p, api_call call) {
+    map_header *header = map_header_of(p, call);
     size_t len = header->map_len;
     if (len > atomic_load_explicit(&map_threshold, memory_order_relaxed) &&
         len <= MAP_THRESHOLD_MAX)
@@ -262,7 +299,7 @@ static void map_free(void *p) {
 
 /* Grow or shrink a mapped block in place or by moving its pages; NULL on failure. */
 static void *map_resize(void *p, size_t size) {
-    map_header *header = map_header_of(p);
+    map_header *header = map_header_of(p, CALL_REALLOC);
     size_t len;
     if (!map_length(size, &len))
         return NULL;
@@ -390,24 +427,25 @@ static inline void *block_alloc(size_t size, bool *zeroed) {
     return p;
 }
 
-/* Free a raw block (not an aligned alias). Caller is after heap_enter, whose
+/* Free a raw block (not an aligned alias), passed to `call`. Caller is after heap_enter, whose
    answer is `locked`; this leaves, before any system call. */
-static void block_free_leave(void *raw, bool locked) {
-    if (in_heap(raw)) {
+static void block_free_leave(void *raw, bool locked, api_call call) {
+    if (heap_block(raw, call)) {
         tc_forget(raw);
         mm_free(raw);
         heap_leave(locked);
     } else {
         heap_leave(locked);
-        map_free(raw);
+        map_free(raw, call);
     }
 }
 
-/* Bytes usable at p, an address we handed out. Caller is between heap_enter and heap_leave. */
-static size_t usable_at(void *p) {
+/* Bytes usable at p, an address we handed out, passed to `call`. Caller is between heap_enter and
+   heap_leave. */
+static size_t usable_at(void *p, api_call call) {
     char *raw = align_raw(p, false);
-    size_t usable =
-        in_heap(raw) ? mm_usable_size(raw) : map_header_of(raw)->map_len - sizeof(map_header);
+    size_t usable = heap_block(raw, call) ? mm_usable_size(raw)
+                                          : map_header_of(raw, call)->map_len - sizeof(map_header);
     return usable - (size_t)((char *)p - raw);
 }
 
@@ -434,7 +472,7 @@ static void *aligned_block(size_t alignment, size_t size) {
         heap_leave(locked);
         return (void *)aligned;
     }
-    block_free_leave(raw, locked);
+    block_free_leave(raw, locked, CALL_FREE);
     return fail_enomem();
 }
 
@@ -445,11 +483,11 @@ static void *move_block(void *p, size_t size) {
     if (q == NULL)
         return NULL;
     bool locked = heap_enter();
-    size_t keep = usable_at(p);
+    size_t keep = usable_at(p, CALL_REALLOC);
     if (keep > size)
         keep = size;
     memcpy(q, p, keep);
-    block_free_leave(align_raw(p, true), locked);
+    block_free_leave(align_raw(p, true), locked, CALL_REALLOC);
     return q;
 }
 
@@ -466,7 +504,7 @@ MS_EXPORT void free(void *p) {
     if (!maybe_alias(p) && tc_free(p))
         return; /* no lock */
     bool locked = heap_enter();
-    block_free_leave(align_raw(p, true), locked);
+    block_free_leave(align_raw(p, true), locked, CALL_FREE);
 }
 
 MS_EXPORT void *calloc(size_t count, size_t size) {
@@ -496,7 +534,7 @@ MS_EXPORT void *realloc(void *p, size_t size) {
         return p;
     bool locked = heap_enter();
     bool plain = align_raw(p, false) == p;
-    if (plain && in_heap(p)) {
+    if (plain && heap_block(p, CALL_REALLOC)) {
         void *q = mm_realloc(p, size);
         if (q != NULL) {
             if (q != p)
@@ -567,7 +605,7 @@ MS_EXPORT size_t malloc_usable_size(void *p) {
     if (p == NULL)
         return 0;
     bool locked = heap_enter();
-    size_t usable = usable_at(p);
+    size_t usable = usable_at(p, CALL_USABLE_SIZE);
     heap_leave(locked);
     return usable;
 }

@@ -24,18 +24,29 @@
  * THE SIZE MAP. free must know a block's bin without the lock, and the policy cannot tell it:
  * mm_usable_size reads state that other threads change under the lock (segfit's run map for a
  * slot; a block header's prev_alloc bit, written when the block before it changes), so calling it
- * unlocked would be a data race. So the layer keeps its own record: one byte per 16 heap bytes,
- * written under the lock whenever the policy hands out a block (or resizes one), at the byte of
- * the block's payload address: the block's bin, or 0 for a block too big to cache. The byte is
- * read only by a thread freeing that block, which got it after the write, so no lock is needed:
- * other bytes of the map may be written meanwhile, never this one. The map is made of chunks, one
+ * unlocked would be a data race. Nor can the policy tell whether a pointer is a block's start at
+ * all, which free, realloc and malloc_usable_size must check before they trust it with one. So
+ * the layer keeps its own record: one byte per 16 heap bytes, written under the lock whenever the
+ * policy hands out a block (or resizes one) and whenever a block is freed to the policy, at the
+ * byte of the block's payload address:
+ *
+ *   0 (MAP_NONE)       no block of ours starts here: inside a block, or never a block's start
+ *   1 (MAP_UNCACHED)   a live block too big to cache starts here
+ *   2 .. TC_BINS - 1   a live block of that bin starts here (live to the policy: maybe cached)
+ *   0xFF (MAP_FREED)   a block freed to the policy started here, and no block since
+ *
+ * A free reads its block's byte without the lock: a thread freeing a live block got it after the
+ * byte's last write, so it reads that write, whatever other bytes change meanwhile. Only a double
+ * or invalid free may race with a write; the bytes are atomic (relaxed: plain moves on x86-64
+ * and AArch64), so that race is no undefined behaviour, and such a free takes the lock anyway,
+ * where dropin.c reads the byte again (tc_state): a pointer not 16-aligned, or whose byte is
+ * MAP_NONE, is none of ours, and MAP_FREED is a double free. The map is made of chunks, one
  * per CHUNK_HEAP bytes of heap, mapped before the heap grows into them (memlib_sbrk.c calls
  * tc_map_reach, and a growth the map cannot cover is refused), so every heap block has its byte;
  * only the pages written count, at most 1/16 of the heap (6.25%, for a heap of nothing but
  * 16-byte objects; blocks of 1 KiB touch one map byte in 64).
  *
- *   map.chunk[k]  ->  | bin | bin | bin | ... |    byte j: the block whose payload is at
- *                                                  heap_lo + k * CHUNK_HEAP + 16 j, if any
+ *   map.chunk[k]  ->  | bin | 0 | FREED | 1 | ... |    byte j: heap_lo + k * CHUNK_HEAP + 16 j
  *
  * FREE reads the block's byte; a cached size goes onto the bin, with no lock, while the bin has
  * room and the thread's bins hold at most TC_BYTES. A block freed by another thread than the one
@@ -65,13 +76,16 @@
  *   - a bin hit and a free into a bin take no lock; the lock is taken at a miss, once per
  *     TC_BIN_BLOCKS / 2 frees into a full bin, and once per TC_BYTES / 2 bytes freed into bins
  *     that are full by bytes;
- *   - a map byte is non-zero only at the payload of a block the policy counts as allocated (or a
- *     cached one), provided dropin.c calls tc_forget for every block it frees to the policy itself;
+ *   - a map byte says live (a bin, or MAP_UNCACHED) exactly at the payload of a block the policy
+ *     counts as allocated (cached ones included), provided dropin.c calls tc_note for every block
+ *     the policy hands out and tc_forget for every block it frees to the policy itself;
  *   - a double free of a block still in a cache aborts with a message: in this thread's cache (the
  *     key in its second word names this cache, and a scan of its bin confirms it), or in another
  *     live thread's (the key names that cache; data that looked like a live cache's key by chance
  *     would be a false alarm, with odds of 2^-52 per free of arbitrary data). A block already
- *     given back to the policy is not caught, as before this layer;
+ *     given back to the policy has its byte MAP_FREED, and dropin.c aborts on it under the lock,
+ *     unless the policy handed a block out at that address again since: that double free, and a
+ *     free by a block's earlier owner, cannot be told apart (nor can glibc);
  *   - fork: the forking thread's cache is the child's thread's cache. The other threads' caches
  *     are gone with their threads: their blocks leak in the child (as glibc's tcache's do), at
  *     most TC_BYTES per thread, and stay marked, so freeing one again in the child still aborts.
@@ -142,17 +156,26 @@ enum {
     TC_STATE_ACTIVE = 1,         /* registered: frees go to the cache */
     TC_STATE_DEAD = 2,           /* exiting or exited: every call goes to the policy */
 };
-_Static_assert(TC_MAX % TC_GRAIN == 0 && TC_BINS - 1 <= UINT8_MAX,
-               "bins must tile TC_MAX, and a bin's number fit a map byte");
+_Static_assert(TC_MAX % TC_GRAIN == 0, "bins must tile TC_MAX");
 _Static_assert(TC_BIN_BLOCKS >= 2 && TC_REFILL >= 1, "halving a full bin must free a slot");
 _Static_assert(64 - TC_TAG_BITS == 52, "the banner quotes the odds of a false alarm");
 
 /* The size map's geometry: 16 heap bytes per map byte (every payload is 16-aligned). */
 #define MAP_GRAIN_SHIFT 4
+#define MAP_GRAIN ((uintptr_t)1 << MAP_GRAIN_SHIFT)
 #define CHUNK_SHIFT 24 /* a chunk covers 16 MiB of heap with 1 MiB of map */
 #define CHUNK_HEAP ((uintptr_t)1 << CHUNK_SHIFT)
 #define CHUNK_BYTES (CHUNK_HEAP >> MAP_GRAIN_SHIFT)
 #define MAP_CHUNKS ((size_t)1 << 14) /* 256 GiB of heap, which never grows beyond */
+
+/* What a map byte says of the 16 heap bytes it stands for (the banner's table). */
+enum {
+    MAP_NONE = 0,      /* no block of ours starts here */
+    MAP_UNCACHED = 1,  /* a live block too big to cache starts here */
+    MAP_FIRST_BIN = 2, /* MAP_FIRST_BIN .. TC_BINS - 1: a live block of that bin starts here */
+    MAP_FREED = 0xFF,  /* a block freed to the policy started here, and none since */
+};
+_Static_assert(TC_BINS - 1 < MAP_FREED, "a bin's number fits a map byte, and is no other state");
 
 /* The first two words of a cached block's payload. */
 typedef struct tc_block {
@@ -192,21 +215,21 @@ static struct {
 /* The size map. Pointers and heap_lo are written under the lock and read by any free: atomic,
    relaxed (a reader reaches a chunk only for a block it got after the chunk was mapped). */
 static struct {
-    _Atomic uintptr_t heap_lo;            /* the heap's first byte; 0 until tc_heap_start */
-    _Atomic(uint8_t *) chunk[MAP_CHUNKS]; /* NULL: not mapped yet, every byte reads as 0 */
-    size_t chunks;                        /* chunk[0 .. chunks - 1] are mapped; under the lock */
+    _Atomic uintptr_t heap_lo;                    /* the heap's first byte; 0 until tc_heap_start */
+    _Atomic(_Atomic uint8_t *) chunk[MAP_CHUNKS]; /* NULL: not mapped yet */
+    size_t chunks; /* chunk[0 .. chunks - 1] are mapped; under the lock */
 } map;
 
 /* ---------------------------------------------------------------- the size map */
 
 /* The map byte of p, or NULL when p is outside every chunk mapped: below the heap, past it, or
    before tc_heap_start. */
-static inline uint8_t *map_byte(const void *p) {
+static inline _Atomic uint8_t *map_byte(const void *p) {
     uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
     size_t k = (size_t)(offset >> CHUNK_SHIFT);
     if (k >= MAP_CHUNKS)
         return NULL;
-    uint8_t *chunk = atomic_load_explicit(&map.chunk[k], memory_order_relaxed);
+    _Atomic uint8_t *chunk = atomic_load_explicit(&map.chunk[k], memory_order_relaxed);
     return chunk != NULL ? chunk + ((offset & (CHUNK_HEAP - 1)) >> MAP_GRAIN_SHIFT) : NULL;
 }
 
@@ -226,15 +249,24 @@ bool tc_map_reach(const void *end) {
     return true;
 }
 
-/* p's bin, or 0 when p is not a block of a cached size. */
+/* What the map says of p: MAP_NONE for a pointer inside a block (not 16-aligned), or outside
+   the heap. */
+static inline unsigned map_state(const void *p) {
+    if ((uintptr_t)p % MAP_GRAIN != 0)
+        return MAP_NONE;
+    _Atomic uint8_t *byte = map_byte(p);
+    return byte != NULL ? atomic_load_explicit(byte, memory_order_relaxed) : MAP_NONE;
+}
+
+/* p's bin when p is a live block of a cached size, else 0. */
 static inline unsigned map_bin(const void *p) {
-    const uint8_t *byte = map_byte(p);
-    return byte != NULL ? *byte : 0;
+    unsigned state = map_state(p);
+    return state >= MAP_FIRST_BIN && state < TC_BINS ? state : 0;
 }
 
 /* The bin of a block of `usable` bytes, or 0 when it is too big to cache. */
 static unsigned bin_of_usable(size_t usable) {
-    assert(usable >= sizeof(tc_block));
+    assert(usable >= sizeof(tc_block)); /* so a bin is at least MAP_FIRST_BIN */
     size_t i = usable / TC_GRAIN;
     return i < TC_BINS ? (unsigned)i : 0;
 }
@@ -244,21 +276,27 @@ void tc_heap_start(void *lo) {
     atomic_store_explicit(&map.heap_lo, (uintptr_t)lo, memory_order_relaxed);
 }
 
-/* Record p's bin, and return it. Under the lock. */
+/* Set p's map byte. Under the lock. */
+static void map_set(const void *p, unsigned state) {
+    _Atomic uint8_t *byte = map_byte(p);
+    assert(byte != NULL && (uintptr_t)p % MAP_GRAIN == 0); /* the map covers the whole heap */
+    atomic_store_explicit(byte, (uint8_t)state, memory_order_relaxed);
+}
+
+/* Record p as live, with its bin, and return the bin (0: too big to cache). Under the lock. */
 static unsigned note(void *p) {
     unsigned bin = bin_of_usable(mm_usable_size(p));
-    uint8_t *byte = map_byte(p);
-    assert(byte != NULL); /* the map covers the whole heap (tc_map_reach) */
-    *byte = (uint8_t)bin;
+    map_set(p, bin != 0 ? bin : MAP_UNCACHED);
     return bin;
 }
 
 void tc_note(void *p) { (void)note(p); }
 
-void tc_forget(void *p) {
-    uint8_t *byte = map_byte(p);
-    assert(byte != NULL);
-    *byte = 0;
+void tc_forget(void *p) { map_set(p, MAP_FREED); }
+
+tc_block_state tc_state(const void *p) {
+    unsigned state = map_state(p);
+    return state == MAP_NONE ? TC_NOT_A_BLOCK : state == MAP_FREED ? TC_FREED : TC_LIVE;
 }
 
 /* ---------------------------------------------------------------- the bins */

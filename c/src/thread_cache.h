@@ -39,18 +39,26 @@ void *tc_alloc_locked(size_t size, bool refill);
 void tc_note(void *p);
 
 /* Under the lock: p, a heap block, has just been freed to the policy (by mm_free or by a
-   mm_realloc that moved it), so that the map forgets it. */
+   mm_realloc that moved it), so that the map marks it freed. */
 void tc_forget(void *p);
 
+/* What the map knows of a pointer into the heap: the start of a live block (one the policy
+   counts as allocated, cached ones included), of a block freed to the policy since, or neither
+   (inside a block, or where no block of ours ever started). */
+typedef enum { TC_LIVE, TC_FREED, TC_NOT_A_BLOCK } tc_block_state;
+
+/* Under the lock: p's state, for p in the heap. */
+tc_block_state tc_state(const void *p);
+
 /* Without the lock: bytes surely usable at p, a live block (not an aligned alias) whose size is
-   a cached one, or 0 for any other block. */
+   a cached one, or 0 for any other pointer. */
 size_t tc_room(const void *p);
 
 /* Take p, a pointer being freed that is not an aligned alias, into this thread's cache: true when
-   done (without the lock, but once per few frees when a bin overflows), false when p is no cached
-   size or no heap block at all, or this thread has no cache (before the library's constructor ran,
-   or once its exit began): then the caller frees p itself. Aborts with a message when p is still
-   in a thread's cache (a double free). */
+   done (without the lock, but once per few frees when a bin overflows), false when p is not the
+   start of a live block of a cached size, or this thread has no cache (before the library's
+   constructor ran, or once its exit began): then the caller frees p itself, or finds it is none
+   of ours (tc_state). Aborts with a message when p is still in a thread's cache (a double free). */
 bool tc_free(void *p);
 
 /* Under the lock, called by memlib_sbrk.c before the heap's memory grows up to `end` (excluded):

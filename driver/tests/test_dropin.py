@@ -960,3 +960,147 @@ def test_a_block_munmap_failed_to_free_is_freed_no_more(dropin, tmp_path):
     result = _run(dropin, [binary, "again"])
     assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
     assert "libmallocsim: free(): invalid pointer" in result.stderr
+
+
+# --------------------------------------------------------- pointers that are not our blocks
+# free, realloc and malloc_usable_size of a pointer inside a block (not its start) abort with one
+# line, as glibc's do, instead of caching, freeing or measuring a block that is not there.
+
+INVALID_POINTER_SOURCE = r"""
+/* argv[1]: the call (free, realloc, usable); argv[2]: the block (small: a cached size, large: a
+   heap block too big to cache, mapped: a block of its own mapping, aligned: an alias from
+   aligned_alloc); argv[3]: the offset into the block of the pointer passed. Offset 0 is the
+   block itself, which must work. */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+    if (argc != 4)
+        return 2;
+    const char *call = argv[1], *kind = argv[2];
+    size_t offset = strtoul(argv[3], NULL, 10);
+    size_t size = strcmp(kind, "small") == 0 ? 64 : strcmp(kind, "large") == 0 ? 4000 : 1 << 20;
+    char *p = strcmp(kind, "aligned") == 0 ? aligned_alloc(64, 200) : malloc(size);
+    char *neighbour = malloc(64); /* a live block after it, so the heap goes on */
+    if (p == NULL || neighbour == NULL)
+        return 3;
+    memset(p, 1, 64);
+    char *q = p + offset;
+    if (strcmp(call, "free") == 0) {
+        free(q);
+    } else if (strcmp(call, "realloc") == 0) {
+        q = realloc(q, 128 * 1024);
+        if (q == NULL || q[0] != 1)
+            return 4;
+        free(q);
+    } else if (malloc_usable_size(q) < 64) {
+        return 5;
+    } else {
+        free(q);
+    }
+    free(neighbour);
+    puts("no abort");
+    return 0;
+}
+"""
+
+CALL_NAMES = {"free": "free", "realloc": "realloc", "usable": "malloc_usable_size"}
+
+
+@pytest.fixture(scope="module")
+def invalid_pointer_program(tmp_path_factory) -> Path:
+    return _build(tmp_path_factory.mktemp("invalid"), "invalid_pointer", INVALID_POINTER_SOURCE)
+
+
+@pytest.mark.parametrize("call", CALL_NAMES)
+@pytest.mark.parametrize("kind", ["small", "large", "mapped", "aligned"])
+def test_a_pointer_inside_a_block_aborts(dropin, invalid_pointer_program, call, kind):
+    for offset in ("8", "16", "4096" if kind == "mapped" else "48"):
+        result = _run(dropin, [invalid_pointer_program, call, kind, offset])
+        assert result.returncode == -6, f"+{offset}: {result.stdout + result.stderr}"  # SIGABRT
+        assert f"libmallocsim: {CALL_NAMES[call]}(): invalid pointer" in result.stderr, offset
+        assert "no abort" not in result.stdout
+
+
+@pytest.mark.parametrize("call", CALL_NAMES)
+@pytest.mark.parametrize("kind", ["small", "large", "mapped", "aligned"])
+def test_the_start_of_a_block_is_no_invalid_pointer(dropin, invalid_pointer_program, call, kind):
+    result = _run(dropin, [invalid_pointer_program, call, kind, "0"])
+    assert result.returncode == 0 and result.stdout == "no abort\n", result.stderr
+
+
+# --------------------------------------------------------- double frees the heap catches
+# A block freed twice whose first free reached the policy (its size is not cached, or its bin
+# overflowed) aborts at the second free: it would otherwise be handed out twice.
+
+HEAP_DOUBLE_FREE_SOURCE = r"""
+/* argv[1]: "overflowed": free BLOCKS small blocks of one size, far more than a thread's bin
+   holds, then free one of the first half again: hundreds of blocks of its bin were freed after
+   it, so it went back to the heap when the bin overflowed (the very first blocks of a size may
+   be of a neighbouring bin, which never fills). "large": free a block too big to cache twice,
+   with larger blocks (which cannot take its place) made and freed between; "realloc": realloc
+   such a block after its free. "reused": no double free: free the small blocks, malloc as many
+   again (from the heap and the cache) and free those. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { BLOCKS = 1000 };
+static void *block[BLOCKS];
+
+int main(int argc, char **argv) {
+    const char *how = argc > 1 ? argv[1] : "overflowed";
+    if (strcmp(how, "large") == 0 || strcmp(how, "realloc") == 0) {
+        char *p = malloc(4000), *after = malloc(64);
+        free(p);
+        for (int i = 0; i < 16; i++)
+            free(malloc(5000 + 300 * (size_t)i));
+        if (strcmp(how, "large") == 0)
+            free(p);
+        else
+            p = realloc(p, 8000);
+        free(after);
+    } else {
+        for (int i = 0; i < BLOCKS; i++)
+            block[i] = malloc(48);
+        for (int i = 0; i < BLOCKS; i++)
+            free(block[i]);
+        if (strcmp(how, "overflowed") == 0) {
+            free(block[BLOCKS / 2]);
+        } else {
+            for (int i = 0; i < BLOCKS; i++)
+                block[i] = malloc(48);
+            for (int i = 0; i < BLOCKS; i++)
+                free(block[i]);
+        }
+    }
+    puts("no abort");
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("overflowed", "free(): double free detected (the block is back in the heap)"),
+        ("large", "free(): double free detected (the block is back in the heap)"),
+        ("realloc", "realloc(): invalid pointer (a freed block, back in the heap)"),
+    ],
+)
+def test_double_free_of_a_block_back_in_the_heap_aborts(dropin, tmp_path, how, message):
+    binary = _build(tmp_path, "heap_double_free", HEAP_DOUBLE_FREE_SOURCE)
+    result = _run(dropin, [binary, how])
+    assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
+    assert f"libmallocsim: {message}" in result.stderr
+    assert "no abort" not in result.stdout
+
+
+def test_blocks_back_in_the_heap_and_handed_out_again_are_freed_once(dropin, tmp_path):
+    binary = _build(tmp_path, "heap_double_free", HEAP_DOUBLE_FREE_SOURCE)
+    result = _run(dropin, [binary, "reused"])
+    assert result.returncode == 0 and result.stdout == "no abort\n", result.stderr
