@@ -180,15 +180,16 @@ static unsigned next_nonempty_class(unsigned c) {
 /* The best fit for asize among the first FIT_SCAN blocks of class c's list, or NULL. */
 static inline block_t *scan_class(unsigned c, size_t asize) {
     block_t *best = NULL;
-    size_t best_size = SIZE_MAX;
+    /* The bytes a block has over asize; a smaller block's wrap around past SIZE_MAX / 2, which
+       no real one reaches. One comparison finds the best, and an exact fit ends the scan. */
+    size_t best_slack = SIZE_MAX / 2 + 1;
     int seen = 0;
     for (block_t *b = sf.class_head[c]; b != NULL && seen < FIT_SCAN; b = links(b)->next, seen++) {
-        size_t s = block_size(b);
-        if (s == asize)
-            return b;
-        if (s > asize && s < best_size) {
+        size_t slack = block_size(b) - asize;
+        if (slack < best_slack) {
             best = b;
-            best_size = s;
+            if ((best_slack = slack) == 0)
+                break;
         }
     }
     return best;
