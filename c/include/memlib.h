@@ -6,7 +6,7 @@
  *   memlib.c       the simulated heap: one region reserved up front (address
  *                  space only; pages are committed when first touched), with a
  *                  configurable limit, failure injection and a reset between runs;
- *   memlib_sbrk.c  the process's real program break, for the drop-in build.
+ *   memlib_sbrk.c  the drop-in build's heap: a range of its own, grown sbrk-style.
  *
  * Guarantees of the simulated heap:
  *   - the heap is [mem_heap_lo(), mem_heap_hi()], contiguous, its start aligned
