@@ -298,10 +298,10 @@ static block_t *last_free_block(void) {
 
 /*
  * Grow the heap so that a block of asize bytes ends at the new epilogue, reusing a free last
- * block. Returns that block, unlisted, with only its header written (size asize, free): the
- * pages past the old break stay untouched.
+ * block. Returns that block, unlisted, with only its header written (size asize, allocated or
+ * free as `alloc` says, and the epilogue told): the pages past the old break stay untouched.
  */
-static block_t *extend_heap(size_t asize) {
+static block_t *extend_heap(size_t asize, bool alloc) {
     block_t *last = last_free_block();
     size_t have = last != NULL ? block_size(last) : 0;
     block_t *b = heap_grow(asize - have);
@@ -311,9 +311,9 @@ static block_t *extend_heap(size_t asize) {
         list_remove(last);
         b = last;
     }
-    block_write_header(b, asize, false, block_prev_alloc(b));
+    block_write_header(b, asize, alloc, block_prev_alloc(b));
     sf.epilogue = block_next(b);
-    block_write_header(sf.epilogue, 0, true, false);
+    block_write_header(sf.epilogue, 0, true, alloc);
     return b;
 }
 
@@ -359,15 +359,15 @@ static block_t *alloc_block(size_t asize) {
     }
     if (b != NULL) {
         list_unlink(b, c);
-    } else if (room != NULL && room == last_free_block()) {
-        /* Grow the heap past the room and take the new end. */
-        b = extend_heap(block_size(room) + asize);
-        return b != NULL ? carve_back(b, asize) : NULL;
-    } else if ((b = extend_heap(asize)) == NULL) {
-        return NULL;
+        take_free(b, asize);
+        return b;
     }
-    take_free(b, asize);
-    return b;
+    if (room != NULL && room == last_free_block()) {
+        /* Grow the heap past the room and take the new end. */
+        b = extend_heap(block_size(room) + asize, false);
+        return b != NULL ? carve_back(b, asize) : NULL;
+    }
+    return extend_heap(asize, true); /* the new last block, exactly asize bytes, allocated */
 }
 
 static bool request_size(size_t size, size_t *asize) {
