@@ -112,7 +112,9 @@ static struct {
 } sf;
 static char check_msg[256];
 
-static inline unsigned floor_log2(size_t s) { return 63u - (unsigned)__builtin_clzll(s); }
+/* 63 - clz written as a xor, which the compiler folds into bsr's own index (a subtraction it
+   keeps as bsr, xor and sub). */
+static inline unsigned floor_log2(size_t s) { return (unsigned)__builtin_clzll(s) ^ 63u; }
 
 static inline unsigned size_class(size_t s) {
     if (s < EXACT_LIMIT)
