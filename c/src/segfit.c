@@ -209,6 +209,8 @@ static inline block_t *find_fit(size_t asize, unsigned *cls) {
     }
     c = next_nonempty_class(c + 1);
     *cls = c;
+    if (c < EXACT_CLASSES) /* one size, bigger than asize: the first block is as good as any */
+        return sf.class_head[c];
     return c < NUM_CLASSES ? scan_class(c, asize) : NULL;
 }
 
