@@ -700,15 +700,14 @@ static bool grow_forward(block_t *b, size_t asize, bool extend) {
         return false;
     if (!block_alloc(block_next(b)))
         list_remove(block_next(b));
-    if (avail < asize) {
-        avail = asize;
-        block_write_header(b, avail, true, block_prev_alloc(b));
+    if (avail < asize) { /* b ends the heap, grown to exactly asize: nothing to carve */
+        block_write_header(b, asize, true, block_prev_alloc(b));
         sf.epilogue = block_next(b);
         block_write_header(sf.epilogue, 0, true, true);
-    } else {
-        block_write_header(b, avail, true, block_prev_alloc(b));
-        set_prev_alloc(block_next(b), true);
+        return true;
     }
+    block_write_header(b, avail, true, block_prev_alloc(b));
+    set_prev_alloc(block_next(b), true);
     carve(b, asize);
     return true;
 }
