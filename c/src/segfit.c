@@ -421,13 +421,15 @@ __attribute__((always_inline)) static inline run_t *slot_run(const void *p) {
     size_t k = addr_unit(p);
     uintptr_t at = (uintptr_t)p, r;
     if (k < sf.run_map_units) {
+        size_t e = sf.run_map[k];
+        if (e == 0) /* no run starts in p's unit or reaches into it: p is a block's */
+            return NULL;
         /* No branch on the kind of entry (it is as good as random): a reached unit names the
-           unit its run starts in, and a start of 0 puts r past the unit's end, hence past p. */
-        map_entry_t e = sf.run_map[k];
-        size_t j = k - (size_t)(e >> 7) * (e & ~MAP_COVERED);
-        r = (uintptr_t)unit_start(j) + (uintptr_t)(uint8_t)(sf.run_map[j] - 1) * 16;
-        if (r > at) { /* no run starts in p's unit at or before p, nor reaches into it */
-            run_t *before = e != 0 && k > 0 ? unit_last_run(k - 1) : NULL;
+           unit its run starts in. */
+        size_t j = k - (e >> 7) * (e & ~(size_t)MAP_COVERED);
+        r = (uintptr_t)unit_start(j) + ((size_t)sf.run_map[j] - 1) * 16;
+        if (r > at) { /* the run starting in p's unit starts after p: one reaching in, if any */
+            run_t *before = k > 0 ? unit_last_run(k - 1) : NULL;
             if (before == NULL)
                 return NULL;
             r = (uintptr_t)before;
