@@ -38,9 +38,9 @@
  * keeps a stale prev link, so that taking it (the usual exact fit) touches no other block.
  *
  * FIT. Best of the first FIT_SCAN blocks of the request's own class that fit, else of the next
- * non-empty class; lists are LIFO. The block found
- * is split and the rest listed; free blocks coalesce at once. When nothing fits the heap grows
- * by what is missing: a free last block is extended, not left behind.
+ * non-empty class (below 1 KiB a class's blocks are one size: its first block is the fit); lists
+ * are LIFO. The block found is split and the rest listed; free blocks coalesce at once. When
+ * nothing fits the heap grows by what is missing: a free last block is extended, not left behind.
  *
  * SMALL OBJECTS IN RUNS. A request of at most SMALL_MAX bytes, once its 16-byte class has
  * RUN_PROMOTE live objects, gets a slot in a run: an ordinary allocated block (RUN_BIT set)
