@@ -351,13 +351,15 @@ static block_t *carve_back(block_t *b, size_t asize) {
  * missing, away from the growth room.
  */
 static block_t *alloc_block(size_t asize) {
-    block_t *room = growth_room();
+    /* The growth room is looked up where it is needed, not held across find_fit: that costs
+       the block path two more saved registers. */
     unsigned c;
     block_t *b = find_fit(asize, &c);
-    if (b != NULL && b == room) {
-        list_unlink(b, c);
-        if (block_size(b) >= asize + MIN_BLOCK)
-            return carve_back(b, asize);
+    if (b != NULL && b == growth_room()) {
+        block_t *room = b;
+        list_unlink(room, c);
+        if (block_size(room) >= asize + MIN_BLOCK)
+            return carve_back(room, asize);
         b = find_fit(asize, &c); /* any other fit */
         list_insert(room);
     }
@@ -366,6 +368,7 @@ static block_t *alloc_block(size_t asize) {
         take_free(b, asize);
         return b;
     }
+    block_t *room = growth_room();
     if (room != NULL && room == last_free_block()) {
         /* Grow the heap past the room and take the new end. */
         b = extend_heap(block_size(room) + asize, false);
