@@ -55,14 +55,14 @@
  * itself an allocated block; the encoding is in segfit_layout.h): each entry says where in its
  * unit a run starts, or how many units back the run starts whose slots reach into the unit. So
  * free finds a slot's run with arithmetic on one or two entries, with no search and no branch on
- * the kind of entry; the slot must lie before the end of the run's block (its header says where,
- * with no multiply; the next block's payload lies past it). The map covers every run's first
- * unit; the run touching its last unit is the only one that can reach past it. Each class keeps a
- * list of its runs with a free slot, and mallocs take from its first run until that run is
- * full: a new run joins at the front, a full run that gets a slot back at the end. So the first run
- * drains, instead of the list's front flipping between full and not on every other op. A run that
- * empties goes back to the heap at once. In a run, freed slots are reused first (LIFO), then
- * never-used ones in address order.
+ * the kind of entry; the slot must lie before the run's last slot's end (read in the run_t, not
+ * in the block's header, which for a quarter of the runs is on the cache line before). The map
+ * covers every run's first unit; the run touching its last unit is the only one that can reach
+ * past it. Each class keeps a list of its runs with a free slot, and mallocs take from its first
+ * run until that run is full: a new run joins at the front, a full run that gets a slot back at
+ * the end. So the first run drains, instead of the list's front flipping between full and not on
+ * every other op. A run that empties goes back to the heap at once. In a run, freed slots are
+ * reused first (LIFO), then never-used ones in address order.
  *
  * FAST PATHS. mm_malloc inlines taking a slot from the class's first partial run (no stack frame,
  * about 20 instructions) and mm_free inlines finding and freeing a slot; blocks, new runs and
@@ -415,8 +415,8 @@ static inline block_t *run_block(run_t *r) { return payload_block(r); }
 
 /*
  * The run holding slot p, or NULL when p is a block's payload: the run starting in p's unit at or
- * before p, else the run reaching into the unit from before, holds p when p lies before the end
- * of that run's block. A read or two of the map and no search: this runs on every free. Past
+ * before p, else the run reaching into the unit from before, holds p when p lies before that
+ * run's last slot's end. A read or two of the map and no search: this runs on every free. Past
  * the map's end (it covers every run's first unit, not always its last) the run that touches the
  * map's last unit is the only one that can reach.
  */
@@ -443,9 +443,8 @@ __attribute__((always_inline)) static inline run_t *slot_run(const void *p) {
             return NULL;
         r = (uintptr_t)last;
     }
-    /* Every slot lies before the run block's end, every later block's payload after it. */
     run_t *run = (run_t *)r;
-    return at < (uintptr_t)block_next(run_block(run)) ? run : NULL;
+    return at < r + run_span(run) ? run : NULL;
 }
 
 /*
