@@ -65,9 +65,10 @@
  * reused first (LIFO), then never-used ones in address order.
  *
  * FAST PATHS. mm_malloc inlines taking a slot from the class's first partial run (no stack frame,
- * about 20 instructions) and mm_free inlines finding and freeing a slot; blocks, new runs and
- * releasing runs are out of line. The traces' small objects are mostly slots, and their cost is
- * in instructions and branches more than in cache misses.
+ * about 20 instructions) and mm_free inlines finding and freeing a slot; blocks, new runs,
+ * releasing runs and the first free into a full run are out of line, reached by tail calls, so
+ * that mm_free has no stack frame either. The traces' small objects are mostly slots, and their
+ * cost is in instructions and branches more than in cache misses.
  *
  * REALLOC. Shrink in place (the tail becomes free). Grow in place into a free next block, or
  * past the heap's end when the block (or the free block after it) is last; else slide down into
@@ -565,7 +566,7 @@ __attribute__((noinline)) static run_t *run_create(unsigned cls) {
 }
 
 /* Give an empty run's block back to the heap. */
-static void run_release(run_t *r) {
+__attribute__((noinline)) static void run_release(run_t *r) {
     assert(r->used == 0);
     partial_remove(r);
     map_mark(r, false);
@@ -586,15 +587,32 @@ static inline void *run_take(run_t *r) {
     return p;
 }
 
-static void run_free(run_t *r, void *p) {
+/* Push slot p on r's free-slot list. */
+static inline void run_push(run_t *r, void *p) {
     assert(r->used > 0 && (char *)p >= run_slots(r) &&
            (size_t)((char *)p - run_slots(r)) % r->slot_size == 0 &&
            (char *)p < run_slots(r) + (size_t)r->fresh * r->slot_size);
-    if (r->used == r->capacity)
-        partial_add(r, false);
     memcpy(p, &r->free_slots, sizeof(void *));
     r->free_slots = p;
-    if (--r->used == 0)
+    r->used--;
+}
+
+/* Free slot p of the full run r, which joins its class's partial list (at the end). */
+__attribute__((noinline)) static void run_free_full(run_t *r, void *p) {
+    assert(r->used == r->capacity && r->capacity > 1); /* so r keeps a live slot */
+    partial_add(r, false);
+    run_push(r, p);
+}
+
+/* Free slot p of run r. The rare cases (r was full, r is now empty) are out of line, so that
+   this makes no call but tail calls and mm_free keeps no register of its own. */
+static inline void run_free(run_t *r, void *p) {
+    if (r->used == r->capacity) {
+        run_free_full(r, p);
+        return;
+    }
+    run_push(r, p);
+    if (r->used == 0)
         run_release(r);
 }
 
