@@ -34,8 +34,9 @@
  * per 16 bytes below 1 KiB (where the traces' sizes repeat exactly, so a list's first block
  * fits exactly), then 8 classes per power of two (sizes spread out; 1/8 keeps the waste of
  * "any block of the next class" under 12.5%). A bitmap of non-empty classes, and a word that
- * says which of its words are non-empty, find the next list with two ctz. A list's first block
- * keeps a stale prev link, so that taking it (the usual exact fit) touches no other block.
+ * says which of its words are non-empty, find the next list with two ctz. A list's first block's
+ * prev link is never read, nor kept up: taking that block (the usual exact fit) touches no other
+ * block, and listing one writes no prev of its own.
  *
  * FIT. Best of the first FIT_SCAN blocks of the request's own class that fit, else of the next
  * non-empty class (below 1 KiB a class's blocks are one size: its first block is the fit); lists
@@ -134,8 +135,7 @@ static inline void list_insert(block_t *b) {
     unsigned c = size_class(block_size(b));
     free_links_t *l = links(b);
     block_t *first = sf.class_head[c];
-    l->prev = NULL;
-    l->next = first;
+    l->next = first; /* no prev: a list's first block's is never read (list_unlink) */
     if (first != NULL) {
         links(first)->prev = b;
     } else { /* the class was empty: its bits were clear */
@@ -146,8 +146,9 @@ static inline void list_insert(block_t *b) {
 }
 
 /*
- * A list's first block keeps a stale prev (the block that left the head before it): the first
- * block is the one most often taken, and taking it then touches no other block.
+ * A list's first block's prev is stale (the block that left the head before it) or was never
+ * written, and is never read: the first block is the one most often taken, and taking it then
+ * touches no other block.
  */
 static inline void list_unlink(block_t *b, unsigned c) {
     assert(!block_alloc(b) && size_class(block_size(b)) == c);
