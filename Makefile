@@ -41,7 +41,8 @@ HEADERS    := $(wildcard c/include/*.h)
 # student's mm.c: shipped beside the headers above, in include/labs/.
 LAB_HEADERS := $(wildcard c/include/labs/*.h c/include/labs/*/*.h)
 SRC_HEADERS := $(wildcard c/src/*.h)
-CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/allocator.c c/src/interval_tree.c c/src/granule_map.c \
+CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/payload_pattern.c c/src/allocator.c \
+              c/src/interval_tree.c c/src/granule_map.c \
               c/src/remote.c \
               c/src/sandbox.c
 # The drop-in malloc, one library per policy; libmallocsim.so is the one chosen here.
@@ -49,7 +50,7 @@ DROPIN_POLICY ?= segfit
 DROPIN_LIB := $(NATIVE_DIR)/libmallocsim.so
 DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
-DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c c/src/thread_cache.c
+DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c c/src/thread_cache.c c/src/depot.c
 
 .PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox bench-programs c-test fuzz format format-check lint clean venv system-deps
 all: native

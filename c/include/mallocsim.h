@@ -186,6 +186,10 @@ typedef struct {
        poison pattern instead of zeros (memlib.h, mem_set_poison), so that an
        allocator reading uninitialised heap fails here, reproducibly. */
     bool dirty_heap;
+    /* Payloads get a pattern keyed by a secret this process draws, which an allocator running
+       in another process (the grader's agent) cannot work out from the bytes it sees; else the
+       public pattern, the same on every run. */
+    bool secret_pattern;
 } ms_check_options;
 
 typedef struct {
@@ -366,7 +370,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 9
+#define MS_ABI_VERSION 10
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

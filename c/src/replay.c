@@ -27,10 +27,13 @@
  * pass runs with the heap's poisoning on (memlib.h), so that an allocator
  * reading memory it never wrote fails here, at its op, every run alike.
  *
- * Payloads larger than the sampling threshold (options->sample_above, 1 MiB
- * when 0, never below 64 KiB) are written and verified only at their first
- * and last 4 KiB and at 256 words spread between: the heap is reserved, not
- * committed, so a trace with tens of gigabytes live touches little memory.
+ * Payloads get the pattern of payload_pattern.c: the public one, or with
+ * options->secret_pattern one keyed by a secret this process draws, which an
+ * allocator in another process cannot work out. Payloads larger than the
+ * sampling threshold (options->sample_above, 1 MiB when 0, never below 64 KiB)
+ * are written and verified only at their first and last 4 KiB and at 256
+ * words spread between: the heap is reserved, not committed, so a trace with
+ * tens of gigabytes live touches little memory.
  *
  * ms_replay_timed runs the same ops with only the calls, the pointer
  * bookkeeping and one store of the op's index (the progress word a parent
@@ -52,6 +55,7 @@
 #include "interval_tree.h"
 #include "mallocsim.h"
 #include "memlib.h"
+#include "payload_pattern.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -65,10 +69,7 @@ _Static_assert(sizeof(size_t) == sizeof(uint64_t), "trace sizes are 64-bit and p
 enum {
     DEFAULT_ALIGNMENT = 16,       /* our heap's, when the options say 0 */
     SYSTEM_ALIGNMENT = 16,        /* the system malloc's, for objects of 16 bytes and more */
-    SAMPLE_EDGE = 4096,           /* bytes checked at each end of a sampled payload */
-    SAMPLE_WORDS = 256,           /* words checked between the two ends */
-    SAMPLE_FLOOR = 64 * 1024,     /* sampling below this would save nothing */
-    SAMPLE_DEFAULT = 1024 * 1024, /* the threshold when the caller says 0 */
+    SAMPLE_DEFAULT = 1024 * 1024, /* the sampling threshold when the caller says 0 */
 };
 
 /* ------------------------------------------------------------ messages */
@@ -252,128 +253,6 @@ static uint64_t first_bad_op(const ms_trace *trace, const ms_allocator *alloc, i
     return trace->num_ops;
 }
 
-/* ------------------------------------------------------------- payloads */
-
-/* Word w of block id holds seed(id) + w * STEP: every word of a block differs
-   from its neighbours and from the same word of other blocks, and filling
-   costs one add per word. */
-static const uint64_t PATTERN_STEP = 0x9e3779b97f4a7c15u;
-
-static uint64_t pattern_seed(uint32_t id) {
-    uint64_t x = (uint64_t)id + 1;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    return x ^ (x >> 31);
-}
-
-typedef enum {
-    PATTERN_FILL,  /* write the pattern */
-    PATTERN_CHECK, /* compare with the pattern */
-    PATTERN_ZERO   /* compare with zero */
-} pattern_mode;
-
-typedef struct {
-    uint64_t offset;        /* first byte that differs */
-    unsigned char found;    /* its value */
-    unsigned char expected; /* what it should have been */
-} pattern_miss;
-
-static unsigned char pattern_byte(uint64_t seed, uint64_t offset) {
-    uint64_t word = seed + (offset / 8) * PATTERN_STEP;
-    unsigned char bytes[8];
-    memcpy(bytes, &word, 8);
-    return bytes[offset % 8];
-}
-
-static bool byte_apply(pattern_mode mode, unsigned char *p, uint64_t seed, uint64_t offset,
-                       pattern_miss *miss) {
-    unsigned char want = mode == PATTERN_ZERO ? 0 : pattern_byte(seed, offset);
-    if (mode == PATTERN_FILL) {
-        p[offset] = want;
-        return true;
-    }
-    if (p[offset] == want)
-        return true;
-    *miss = (pattern_miss){offset, p[offset], want};
-    return false;
-}
-
-/* The word loops of range_apply, one per mode so that each is a tight loop
-   the compiler can vectorize (filling and checking payloads is most of what
-   a checked pass costs). Each returns the offset of the first word that
-   differs, or `to` rounded down to a word. */
-static uint64_t words_fill(unsigned char *p, uint64_t off, uint64_t end, uint64_t word) {
-    for (; off + 8 <= end; off += 8, word += PATTERN_STEP)
-        memcpy(p + off, &word, 8);
-    return off;
-}
-
-static uint64_t words_check(const unsigned char *p, uint64_t off, uint64_t end, uint64_t word,
-                            uint64_t step) {
-    for (; off + 8 <= end; off += 8, word += step) {
-        uint64_t have;
-        memcpy(&have, p + off, 8);
-        if (have != word)
-            break;
-    }
-    return off;
-}
-
-/* Apply mode to bytes [from, to) of the block at p. Words are 8-byte aligned
-   offsets from the block's start, accessed with memcpy (no aliasing games). */
-static bool range_apply(pattern_mode mode, unsigned char *p, uint64_t seed, uint64_t from,
-                        uint64_t to, pattern_miss *miss) {
-    uint64_t off = from;
-    for (; off < to && off % 8 != 0; off++)
-        if (!byte_apply(mode, p, seed, off, miss))
-            return false;
-    uint64_t word = mode == PATTERN_ZERO ? 0 : seed + (off / 8) * PATTERN_STEP;
-    if (mode == PATTERN_FILL) {
-        off = words_fill(p, off, to, word);
-    } else {
-        uint64_t step = mode == PATTERN_ZERO ? 0 : PATTERN_STEP;
-        off = words_check(p, off, to, word, step);
-        if (off + 8 <= to) /* a word differs: find the byte, for the message */
-            for (uint64_t b = off; b < off + 8; b++)
-                if (!byte_apply(mode, p, seed, b, miss))
-                    return false;
-    }
-    for (; off < to; off++)
-        if (!byte_apply(mode, p, seed, off, miss))
-            return false;
-    return true;
-}
-
-/* range_apply on [lo, hi) clipped to [from, to). */
-static bool clipped_apply(pattern_mode mode, unsigned char *p, uint64_t seed, uint64_t lo,
-                          uint64_t hi, uint64_t from, uint64_t to, pattern_miss *miss) {
-    uint64_t a = lo > from ? lo : from, b = hi < to ? hi : to;
-    return a >= b || range_apply(mode, p, seed, a, b, miss);
-}
-
-/* Apply mode to the bytes of a `size`-byte block of `id` at p that the
-   pattern covers - all of them, or the sample set when size > sample_above -
-   limited to offsets [from, to). The sample set depends on size only, so a
-   fill and a later check of the same size visit the same bytes. */
-static bool pattern_apply(pattern_mode mode, void *block, uint32_t id, uint64_t size,
-                          uint64_t sample_above, uint64_t from, uint64_t to, pattern_miss *miss) {
-    unsigned char *p = block;
-    uint64_t seed = pattern_seed(id);
-    if (size <= sample_above)
-        return clipped_apply(mode, p, seed, 0, size, from, to, miss);
-    if (!clipped_apply(mode, p, seed, 0, SAMPLE_EDGE, from, to, miss))
-        return false;
-    /* sample_above >= SAMPLE_FLOOR keeps the stride positive and the spread
-       words clear of the last edge. */
-    uint64_t stride = (size - 2 * SAMPLE_EDGE) / SAMPLE_WORDS / 8 * 8;
-    for (uint64_t k = 0; k < SAMPLE_WORDS; k++) {
-        uint64_t at = SAMPLE_EDGE + k * stride;
-        if (!clipped_apply(mode, p, seed, at, at + 8, from, to, miss))
-            return false;
-    }
-    return clipped_apply(mode, p, seed, size - SAMPLE_EDGE, size, from, to, miss);
-}
-
 /* --------------------------------------------------------- checked pass */
 
 typedef struct {
@@ -384,6 +263,8 @@ typedef struct {
     uint64_t sample_above;  /* sampling threshold, >= SAMPLE_FLOOR */
     uint64_t alignment;     /* what our heap's pointers need, and live sizes are rounded to */
     bool realloc_zero_null; /* realloc(p, 0) of a live block must answer NULL */
+    pattern_key secret;     /* the keyed payload pattern's round keys, when it is keyed */
+    const pattern_key *key; /* &secret for the keyed pattern, NULL for the public one */
     uint64_t index;         /* the op being run */
     uintptr_t *addr;        /* per id: block start, 0 for a NULL block */
     uint64_t *size;         /* per id: requested bytes */
@@ -571,15 +452,15 @@ static void *block_ptr(const checker *c, uint32_t id) { return (void *)c->addr[i
 /* Write the pattern into a live block's bytes from offset `from` on. */
 static void fill(checker *c, uint32_t id, uint64_t from) {
     if (c->addr[id] != 0 && c->log == NULL)
-        pattern_apply(PATTERN_FILL, block_ptr(c, id), id, c->size[id], c->sample_above, from,
-                      c->size[id], NULL);
+        pattern_apply(PATTERN_FILL, c->key, block_ptr(c, id), id, c->size[id], c->sample_above,
+                      from, c->size[id], NULL);
 }
 
 /* Verify a live block's payload; `when` starts the message's tail. */
 static bool verify(checker *c, uint32_t id, const char *when) {
     pattern_miss miss;
     if (c->addr[id] == 0 || c->log != NULL ||
-        pattern_apply(PATTERN_CHECK, block_ptr(c, id), id, c->size[id], c->sample_above, 0,
+        pattern_apply(PATTERN_CHECK, c->key, block_ptr(c, id), id, c->size[id], c->sample_above, 0,
                       c->size[id], &miss))
         return true;
     char block[128];
@@ -622,7 +503,7 @@ static bool run_calloc(checker *c, const ms_op *op) {
         return false;
     pattern_miss miss;
     if (p != NULL && c->log == NULL &&
-        !pattern_apply(PATTERN_ZERO, p, op->id, bytes, c->sample_above, 0, bytes, &miss)) {
+        !pattern_apply(PATTERN_ZERO, NULL, p, op->id, bytes, c->sample_above, 0, bytes, &miss)) {
         char block[128];
         format_block(block, sizeof block, c, op->id, c->addr[op->id], bytes);
         ms_failure dirty = engine_failure(MS_FAIL_CALLOC_NOT_ZERO, op->id, (uintptr_t)p);
@@ -672,7 +553,7 @@ static bool run_realloc(checker *c, const ms_op *op) {
     /* The first min(old, new) bytes must have come along... */
     uint64_t kept = old_size < op->size ? old_size : op->size;
     pattern_miss miss;
-    if (!pattern_apply(PATTERN_CHECK, p, id, old_size, c->sample_above, 0, kept, &miss)) {
+    if (!pattern_apply(PATTERN_CHECK, c->key, p, id, old_size, c->sample_above, 0, kept, &miss)) {
         char from[128], to[128];
         format_block(from, sizeof from, c, id, old_addr, old_size);
         format_block(to, sizeof to, c, id, (uintptr_t)p, op->size);
@@ -820,6 +701,14 @@ static bool checker_open(checker *c, const ms_trace *trace, const ms_allocator *
         fail_before(result, MS_FAIL_ENGINE, "alignment %" PRIu32 " is not a power of two",
                     options->alignment);
         return false;
+    }
+    if (options != NULL && options->secret_pattern) {
+        char why[160];
+        if (!pattern_key_draw(&c->secret, why, sizeof why)) {
+            fail_before(result, MS_FAIL_ENGINE, "%s", why);
+            return false;
+        }
+        c->key = &c->secret;
     }
     size_t ids = trace->num_ids > 0 ? trace->num_ids : 1;
     c->addr = calloc(ids, sizeof *c->addr);

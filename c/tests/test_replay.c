@@ -9,7 +9,8 @@
  * Each failure is checked as data too (the ms_failure: kind, op, block,
  * other, offset, address, mm_init's status, pass), for every kind.
  * Also covered: utilization figures on tiny traces, the lab options (an
- * alignment of 8, the realloc(p, 0) rule, a dirty heap), the sampling path
+ * alignment of 8, the realloc(p, 0) rule, a dirty heap), the keyed payload
+ * pattern, the sampling path
  * on an 8 GiB block, timed passes and the progress words they keep, the
  * treap against a brute-force oracle, and ms_allocator_open's errors on
  * libraries compiled at run time.
@@ -18,6 +19,7 @@
 #include "interval_tree.h"
 #include "mallocsim.h"
 #include "memlib.h"
+#include "payload_pattern.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -590,6 +592,46 @@ static void test_realloc_drops_data(void) {
           (unsigned long long)heap_offset(&r));
 }
 
+/* The keyed pattern: an honest pass is valid, its faults are caught as with the public pattern,
+   and no word follows from another (the public one is seed + w * STEP) or from the id alone (a
+   second key gives other bytes), in full and in sampled payloads. */
+static void test_secret_pattern(void) {
+    ms_allocator a = bump_table();
+    const ms_check_options keyed = {.secret_pattern = true, .sample_above = 64 * 1024};
+    ms_trace t = trace_of(OPS(A(0, 29), A(1, 200000), R(0, 70), R(1, 300000), F(1), F(0)), 2);
+    ms_check_result r = check_with(&a, FAULT_NONE, t, keyed);
+    expect_valid(&r, "keyed");
+    r = check_with(&a, FAULT_REALLOC_DROP, trace_of(OPS(A(0, 32), R(0, 64)), 1), keyed);
+    expect_failure(&r, 1, MS_FAIL_REALLOC_LOST_DATA, "keyed realloc",
+                   "op 1 (r 0 64): realloc did not keep the data: block 0", NULL);
+    r = check_with(&a, FAULT_METADATA, trace_of(OPS(A(0, 32), A(1, 32), F(1), F(0)), 2), keyed);
+    expect_failure(&r, 3, MS_FAIL_OVERWRITTEN, "keyed metadata", "op 3 (f 0): before free",
+                   "payload byte 24 was overwritten while the block was live");
+
+    pattern_key one, two;
+    char why[160];
+    CHECK(pattern_key_draw(&one, why, sizeof why) && pattern_key_draw(&two, why, sizeof why),
+          "no key: %s", why);
+    enum { BYTES = 160 * 1024 };
+    static uint64_t block[BYTES / 8], public_block[BYTES / 8];
+    pattern_miss miss;
+    for (int sampled = 0; sampled < 2; sampled++) { /* in full, then sampled */
+        uint64_t sample = sampled ? SAMPLE_FLOOR : BYTES;
+        pattern_apply(PATTERN_FILL, &one, block, 7, BYTES, sample, 0, BYTES, NULL);
+        CHECK(pattern_apply(PATTERN_CHECK, &one, block, 7, BYTES, sample, 0, BYTES, &miss),
+              "keyed fill then check: byte %llu", (unsigned long long)miss.offset);
+        CHECK(!pattern_apply(PATTERN_CHECK, &two, block, 7, BYTES, sample, 0, BYTES, &miss),
+              "another key passed the check");
+        CHECK(!pattern_apply(PATTERN_CHECK, &one, block, 8, BYTES, sample, 0, BYTES, &miss),
+              "another id passed the check");
+        pattern_apply(PATTERN_FILL, NULL, public_block, 7, BYTES, sample, 0, BYTES, NULL);
+        CHECK(public_block[2] - public_block[1] == public_block[1] - public_block[0],
+              "the public pattern's steps");
+        CHECK(block[2] - block[1] != block[1] - block[0] && block[0] != public_block[0],
+              "the keyed pattern follows the public one's rule");
+    }
+}
+
 static void test_calloc_not_zero(void) {
     ms_check_result r =
         check_bump(FAULT_CALLOC_DIRTY, trace_of(OPS(A(0, 32), F(0), C(1, 4, 8)), 2));
@@ -1156,6 +1198,7 @@ int main(void) {
     test_outside_heap();
     test_metadata_overwrite();
     test_realloc_drops_data();
+    test_secret_pattern();
     test_calloc_not_zero();
     test_malloc_null();
     test_init_failure();

@@ -139,7 +139,9 @@ def replay_remote(
                 trace, spec.name, f"{where}: {_verdict(agent)}", fail_kind=kind, fail_phase="load"
             )
         remote = RemoteAllocator(spec, agent.link, native)
-        result = replay_trace(trace, remote, options, shared.words)
+        # The agent sees the payloads: a pattern it could work out, it could write back.
+        keyed = replace(options, secret_pattern=True)
+        result = replay_trace(trace, remote, keyed, shared.words)
         if lib.ms_link_status(agent.link) == lib.MS_LINK_OK:
             return result
         # Whatever the replay concluded rests on answers the grader has voided.

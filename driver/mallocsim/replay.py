@@ -110,6 +110,9 @@ class ReplayOptions:
     realloc_zero_null: bool = False  # realloc(p, 0) of a live block must return NULL (CMU lab)
     dirty_heap: bool = False  # checked passes: new heap memory holds a poison pattern, not zeros
     heap_shrinks: bool = True  # a negative mem_sbrk gives memory back (the labs': it fails)
+    # Payloads keyed by a secret this process draws (the grader of an allocator in another
+    # process: it cannot work the pattern out); else the public pattern, the same every run.
+    secret_pattern: bool = False
 
 
 # What the engine calls as the heap checker (allocator.c): the lab adapter's
@@ -231,6 +234,7 @@ def check_options(options: ReplayOptions, progress: object = None) -> Any:
     check.alignment = options.alignment
     check.realloc_zero_null = options.realloc_zero_null
     check.dirty_heap = options.dirty_heap
+    check.secret_pattern = options.secret_pattern
     return check
 
 

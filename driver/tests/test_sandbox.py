@@ -202,6 +202,15 @@ def test_the_allocator_finds_nothing_of_the_graders_memory(cli, attacker, write_
     assert held in secret.encode()
 
 
+def test_the_payload_pattern_cannot_be_worked_out_by_the_allocator(cli, attacker, write_trace):
+    # A realloc that writes the pattern it expects instead of copying the data passes a checker
+    # whose pattern follows from the block's first word; the grader's is keyed by its own secret.
+    trace = write_trace("t", "a 0 64\nr 0 128\nf 0\n")
+    run = replay(cli, attacker("REGENERATE"), trace)
+    assert run.status == 1 and "realloc did not keep the data" in run.said, run.out
+    assert replay(cli, attacker("HONEST"), trace).status == 0
+
+
 def test_the_graders_pipe_is_out_of_the_allocators_reach(cli, attacker, write_trace):
     # The agent holds no descriptor of the grader's: what it writes goes nowhere, and an
     # endless write is a hang like any other.

@@ -60,6 +60,10 @@
    library itself does not hold it) and fails mm_init when it finds it: what the grader's process
    held, another student's code say, must not be in the allocator's. */
 #define FIND_SECRET 21
+/* realloc copies no data: it writes what the checker's pattern would hold, worked out from the
+   old block's first word and the pattern's public step, as an allocator that kept its metadata
+   in live payloads could write each back before the grader reads it. */
+#define REGENERATE 22
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -349,6 +353,15 @@ void mm_free(void *ptr) { (void)ptr; }
 
 void *mm_realloc(void *ptr, size_t size) {
     void *fresh = mm_malloc(size);
+#if ATTACK == REGENERATE
+    if (ptr != NULL && fresh != NULL) {
+        uint64_t word;
+        memcpy(&word, ptr, sizeof word);
+        for (size_t at = 0; at + 8 <= size; at += 8, word += 0x9e3779b97f4a7c15u)
+            memcpy((char *)fresh + at, &word, sizeof word);
+    }
+    return fresh;
+#endif
     if (ptr != NULL && fresh != NULL)
         memcpy(fresh, ptr, size); /* the traces here never shrink a block */
     return fresh;
