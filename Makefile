@@ -50,7 +50,7 @@ DROPIN_POLICY ?= segfit
 DROPIN_LIB := $(NATIVE_DIR)/libmallocsim.so
 DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
-DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c c/src/thread_cache.c
+DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c c/src/thread_cache.c c/src/depot.c
 
 .PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox bench-programs c-test fuzz format format-check lint clean venv system-deps
 all: native

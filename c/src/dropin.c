@@ -20,19 +20,20 @@
  * hash table (align_table) that free, realloc and malloc_usable_size consult.
  *
  * Threads: in front of the policy sits a per-thread cache of free small blocks
- * (thread_cache.c), so that most mallocs and frees of up to 1 KiB take no lock.
- * A miss, a larger block, a realloc that resizes, the memalign family's
- * aliases and malloc_usable_size take the one lock around the policy. free
- * tells, without the lock, an alias (alias_filter) from a block the cache may
- * take; the cache tells a heap block of a cached size from anything else.
+ * (thread_cache.c), so that most mallocs and frees of up to 1 KiB take no lock;
+ * blocks that cross threads pass between the caches in batches, through the depot
+ * (depot.c), with a lock of their size. A miss the depot cannot serve, a larger block, a realloc
+ * that resizes, the memalign family's aliases and malloc_usable_size take the one lock around the
+ * policy. free tells, without the lock, an alias (alias_filter) from a block the cache may take;
+ * the cache tells a heap block of a cached size from anything else.
  *
  * Guarantees:
  *   - thread-safe: one global lock around the policy, memlib and the table,
  *     skipped while the process has a single thread; the thread caches'
  *     fast paths touch only their own thread's cache and words that no other
  *     thread writes meanwhile;
- *   - fork-safe: the lock is taken across fork by pthread_atfork handlers,
- *     so the child never inherits it held by a thread that is gone; the
+ *   - fork-safe: the lock, and the depot's (depot.c), are taken across fork by
+ *     pthread_atfork handlers, so the child never inherits one held by a thread that is gone; the
  *     forking thread's cache is the child's; other threads' caches are lost
  *     (their blocks leak in the child, as glibc's tcache's do);
  *   - a double free of a heap block aborts with a message, whether it is in a
@@ -612,9 +613,15 @@ MS_EXPORT size_t malloc_usable_size(void *p) {
 
 /* ------------------------------------------------------------------ fork */
 
-static void fork_prepare(void) { pthread_mutex_lock(&heap_lock); }
+static void fork_prepare(void) {
+    pthread_mutex_lock(&heap_lock);
+    depot_fork_prepare();
+}
 
-static void fork_release(void) { pthread_mutex_unlock(&heap_lock); }
+static void fork_release(void) {
+    depot_fork_release();
+    pthread_mutex_unlock(&heap_lock);
+}
 
 __attribute__((constructor)) static void dropin_setup(void) {
     if (pthread_atfork(fork_prepare, fork_release, fork_release) != 0)

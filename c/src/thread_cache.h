@@ -8,6 +8,9 @@
  * owns the lock, and tells the map about every block the policy hands out or resizes;
  * memlib_sbrk.c, the heap's memory, has the map reach every heap byte before the heap grows.
  *
+ * depot.c, between the caches and the policy, holds batches of free blocks that one thread's bin
+ * gave up and another's may take whole, so that blocks crossing threads cross no global lock.
+ *
  * "Under the lock" below means between heap_enter() and heap_leave(), which skip the mutex while
  * the process has a single thread; the heap is initialised (mm_init succeeded) whenever a function
  * below is called under it, but for tc_heap_start and tc_map_reach, which mm_init needs.
@@ -17,6 +20,29 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/*
+ * TC_MAX default: 1024 - the largest request a cache serves. Small objects are where programs
+ * call malloc most (glibc's tcache stops at 1032); larger blocks are rarer and are what the policy
+ * is best at keeping compact.
+ */
+#ifndef TC_MAX
+#define TC_MAX 1024
+#endif
+
+/* The bins' geometry, which the caches and the depot share. */
+enum {
+    TC_GRAIN = 8,                    /* bytes per bin */
+    TC_BINS = TC_MAX / TC_GRAIN + 2, /* the last: usable sizes just over TC_MAX (TC_MAX + 8 is
+                                        segfit's for a request of TC_MAX) */
+};
+
+/* The first two words of a free block's payload while a cache or the depot holds it. */
+typedef struct tc_block {
+    struct tc_block *next; /* the next block in the same bin, or batch */
+    uintptr_t key;         /* its holder's key while held, 0 once it leaves */
+} tc_block;
 
 /* ----------------------------------------------------- defined in thread_cache.c */
 
@@ -65,6 +91,27 @@ bool tc_free(void *p);
    make the size map cover every heap byte below it. False when it cannot (past the map's reach,
    or the system refuses memory): the heap must not grow then. */
 bool tc_map_reach(const void *end);
+
+/* ------------------------------------------------------------ defined in depot.c */
+
+/* Once, from tc_setup, before any cache registers. */
+void depot_setup(void);
+
+/* Offer the depot's bin i a batch: `count` free blocks of the caches' bin i, a list linked through
+   `next`, each already keyed as the depot's. True when taken; false when the depot is full (the
+   caller then gives the blocks to the policy). Without the lock. */
+bool depot_put(unsigned i, tc_block *head, unsigned count);
+
+/* Take the batch that bin i of the depot received last: its count (0: none), its list in *head.
+   Without the lock. */
+unsigned depot_take(unsigned i, tc_block **head);
+
+/* Is b in the depot's bin i? A scan, for a suspected double free only. Without the lock. */
+bool depot_holds(unsigned i, const tc_block *b);
+
+/* fork's handlers (dropin.c's call them): every bin's lock held across fork, released in both. */
+void depot_fork_prepare(void);
+void depot_fork_release(void);
 
 /* ------------------------------------------------------------ defined in dropin.c */
 

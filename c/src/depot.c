@@ -1,0 +1,162 @@
+/*
+ * depot.c - the drop-in's depot: batches of free small blocks passed from one thread's cache to
+ * another's, so that blocks that cross threads cross no global lock.
+ *
+ * Without it, a thread that frees blocks another thread allocated (xmalloc's consumers) filled
+ * its own bins and, at each overflow, freed the surplus block by block into the policy under the
+ * one global lock; the allocating thread's misses then took blocks back from the policy under that
+ * lock again, block by block: every block crossed the lock twice, and the policy's work was done
+ * under it while the other thread waited. Now an overflowing bin hands its older half, one linked
+ * list, to the depot's bin of the same size, and a bin that misses takes a whole batch: one short
+ * lock of that size per batch, and no policy call (after tcmalloc's transfer cache).
+ *
+ *   bin[i]   lock | batches | batch[0]: {head, count} ... batch[DEPOT_BATCHES - 1]
+ *            each batch a list of free blocks of the caches' bin i (thread_cache.c), linked
+ *            through their first word, each keyed as the depot's (its second word)
+ *
+ * The blocks stay allocated to the policy while they are here, as in a cache: the depot is bounded
+ * so that the memory the caches give up still goes back to the policy, where it can merge, once
+ * the depot is full (the thread that offered a batch then frees it there).
+ *
+ * Guarantees:
+ *   - at most DEPOT_BATCHES batches a bin, and DEPOT_BYTES bytes in all, counted at 8i a block of
+ *     bin i as the caches count theirs; a batch that does not fit is refused whole;
+ *   - a batch is taken whole, the last one given first (its blocks the likeliest to be in a CPU's
+ *     cache still);
+ *   - one mutex per bin, held for a few stores (a scan of the bin for a suspected double free),
+ *     and skipped while the process has a single thread, as the heap's lock is; no other lock is
+ *     ever taken while one is held;
+ *   - fork: every bin's lock is held across it (depot_fork_prepare), so the child finds the depot
+ *     consistent, its batches valid blocks.
+ *
+ * Tunables: DEPOT_BATCHES and DEPOT_BYTES below, each overridable with -D.
+ */
+#include "thread_cache.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <sys/single_threaded.h>
+
+/*
+ * DEPOT_BATCHES default: 8 - batches a bin holds: a producer that runs ahead of its consumer by a
+ * few batches finds them waiting, while one size cannot fill the whole depot.
+ */
+#ifndef DEPOT_BATCHES
+#define DEPOT_BATCHES 8
+#endif
+
+/*
+ * DEPOT_BYTES default: 1 MiB - the most the depot holds, what it adds at most to the heap the
+ * policy would otherwise keep (the caches hold up to 256 KiB a thread besides).
+ */
+#ifndef DEPOT_BYTES
+#define DEPOT_BYTES (1024 * 1024)
+#endif
+
+typedef struct {
+    tc_block *head; /* the batch's first block */
+    unsigned count; /* blocks in it, at least 1 */
+} depot_batch;
+
+/* One bin's batches, on cache lines of their own: two sizes' traffic does not collide. */
+typedef struct {
+    alignas(64) pthread_mutex_t lock;
+    _Atomic unsigned batches; /* batch[0 .. batches - 1] hold batches; written under lock, peeked
+                                 without it by a taker that finds the bin empty */
+    depot_batch batch[DEPOT_BATCHES];
+} depot_bin;
+
+static struct {
+    depot_bin bin[TC_BINS];
+    _Atomic size_t bytes; /* 8i summed over every block held (bin i), at most DEPOT_BYTES */
+} depot;
+
+/* Lock bin d, unless the process has one thread (as heap_enter does); the answer goes to leave. */
+static bool enter(depot_bin *d) {
+    if (__libc_single_threaded)
+        return false;
+    pthread_mutex_lock(&d->lock);
+    return true;
+}
+
+static void leave(depot_bin *d, bool locked) {
+    if (locked)
+        pthread_mutex_unlock(&d->lock);
+}
+
+void depot_setup(void) {
+    /* Adaptive, as the heap's lock: held for a few stores, so a short spin beats a futex sleep. */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    for (unsigned i = 0; i < TC_BINS; i++)
+        pthread_mutex_init(&depot.bin[i].lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+}
+
+bool depot_put(unsigned i, tc_block *head, unsigned count) {
+    assert(i < TC_BINS && head != NULL && count > 0);
+    size_t bytes = (size_t)count * i * TC_GRAIN;
+    /* Counted first, so that bins filled at once never pass the bound together. */
+    if (atomic_fetch_add_explicit(&depot.bytes, bytes, memory_order_relaxed) + bytes >
+        DEPOT_BYTES) {
+        atomic_fetch_sub_explicit(&depot.bytes, bytes, memory_order_relaxed);
+        return false;
+    }
+    depot_bin *d = &depot.bin[i];
+    bool locked = enter(d);
+    unsigned n = atomic_load_explicit(&d->batches, memory_order_relaxed);
+    if (n < DEPOT_BATCHES) {
+        d->batch[n] = (depot_batch){head, count};
+        atomic_store_explicit(&d->batches, n + 1, memory_order_relaxed);
+    }
+    leave(d, locked);
+    if (n == DEPOT_BATCHES)
+        atomic_fetch_sub_explicit(&depot.bytes, bytes, memory_order_relaxed);
+    return n < DEPOT_BATCHES;
+}
+
+unsigned depot_take(unsigned i, tc_block **head) {
+    assert(i < TC_BINS);
+    depot_bin *d = &depot.bin[i];
+    if (atomic_load_explicit(&d->batches, memory_order_relaxed) == 0)
+        return 0; /* most misses of an empty bin: no lock */
+    bool locked = enter(d);
+    unsigned n = atomic_load_explicit(&d->batches, memory_order_relaxed);
+    depot_batch taken = {NULL, 0};
+    if (n > 0) {
+        taken = d->batch[n - 1];
+        atomic_store_explicit(&d->batches, n - 1, memory_order_relaxed);
+    }
+    leave(d, locked);
+    if (taken.count != 0)
+        atomic_fetch_sub_explicit(&depot.bytes, (size_t)taken.count * i * TC_GRAIN,
+                                  memory_order_relaxed);
+    *head = taken.head;
+    return taken.count;
+}
+
+bool depot_holds(unsigned i, const tc_block *b) {
+    assert(i < TC_BINS);
+    depot_bin *d = &depot.bin[i];
+    bool locked = enter(d);
+    bool found = false;
+    unsigned n = atomic_load_explicit(&d->batches, memory_order_relaxed);
+    for (unsigned k = 0; k < n && !found; k++)
+        for (const tc_block *e = d->batch[k].head; e != NULL && !found; e = e->next)
+            found = e == b;
+    leave(d, locked);
+    return found;
+}
+
+void depot_fork_prepare(void) {
+    for (unsigned i = 0; i < TC_BINS; i++)
+        pthread_mutex_lock(&depot.bin[i].lock);
+}
+
+void depot_fork_release(void) {
+    for (unsigned i = TC_BINS; i-- > 0;)
+        pthread_mutex_unlock(&depot.bin[i].lock);
+}
