@@ -603,7 +603,8 @@ static void test_secret_pattern(void) {
     expect_valid(&r, "keyed");
     r = check_with(&a, FAULT_REALLOC_DROP, trace_of(OPS(A(0, 32), R(0, 64)), 1), keyed);
     expect_failure(&r, 1, MS_FAIL_REALLOC_LOST_DATA, "keyed realloc",
-                   "op 1 (r 0 64): realloc did not keep the data: block 0", NULL);
+                   "op 1 (r 0 64): realloc did not keep the data: block 0", "byte 0 is 0x00");
+    CHECK(strstr(r.error, "expected") == NULL, "a keyed byte named in: %s", r.error);
     r = check_with(&a, FAULT_METADATA, trace_of(OPS(A(0, 32), A(1, 32), F(1), F(0)), 2), keyed);
     expect_failure(&r, 3, MS_FAIL_OVERWRITTEN, "keyed metadata", "op 3 (f 0): before free",
                    "payload byte 24 was overwritten while the block was live");

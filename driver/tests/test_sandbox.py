@@ -211,6 +211,15 @@ def test_the_payload_pattern_cannot_be_worked_out_by_the_allocator(cli, attacker
     assert replay(cli, attacker("HONEST"), trace).status == 0
 
 
+def test_a_fault_under_the_keyed_pattern_is_told_alike_every_run(cli, write_trace):
+    # The keyed pattern's bytes change every run: a message naming the expected byte would too.
+    trace = write_trace("t", "a 0 32\na 1 32\nf 0\nf 1\n")
+    runs = [replay(cli, FIXTURE_ALLOCATORS / "metadata_overwrite.c", trace) for _ in range(2)]
+    assert all(run.status == 1 and "was overwritten while the block was live" in run.said
+               for run in runs)  # fmt: skip
+    assert runs[0].out == runs[1].out and "expected 0x" not in runs[0].said
+
+
 def test_the_graders_pipe_is_out_of_the_allocators_reach(cli, attacker, write_trace):
     # The agent holds no descriptor of the grader's: what it writes goes nowhere, and an
     # endless write is a hang like any other.
