@@ -1122,7 +1122,9 @@ DEPOT_SOURCE = r"""
    every size (through the depot) and exits, under an alarm that fails a hang.
    "double-free": a thread frees more blocks of one size than its bin holds, so that the older
    ones go to the depot in batches, and stays alive; the main thread then frees one of them again
-   (not among the very first, which may be of a neighbouring bin that never fills). */
+   (not among the very first, which may be of a neighbouring bin that never fills).
+   "exited": a thread frees a few blocks of one size, fewer than its bin holds, and exits; the
+   main thread then frees one of them again: the exiting thread's cache went to the depot. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -1265,6 +1267,13 @@ static int forks(void) {
 static pthread_barrier_t freed, done;
 static void *many[MANY];
 
+static void *free_few(void *arg) {
+    (void)arg;
+    for (int i = 0; i < MANY / 10; i++)
+        free(many[i]);
+    return NULL;
+}
+
 static void *free_many_and_wait(void *arg) {
     (void)arg;
     for (int i = 0; i < MANY; i++)
@@ -1287,6 +1296,15 @@ int main(int argc, char **argv) {
         free(many[MANY / 4]);
         pthread_barrier_wait(&done);
         pthread_join(t[0], NULL);
+        puts("no abort");
+        return 0;
+    }
+    if (strcmp(how, "exited") == 0) {
+        for (int i = 0; i < MANY / 10; i++)
+            many[i] = malloc(48);
+        pthread_create(&t[0], NULL, free_few, NULL);
+        pthread_join(t[0], NULL);
+        free(many[MANY / 20]);
         puts("no abort");
         return 0;
     }
@@ -1326,6 +1344,17 @@ def test_fork_while_blocks_cross_threads(dropin, tmp_path):
 
 def test_double_free_of_a_block_in_the_depot_aborts(dropin, tmp_path):
     result = _depot_run(dropin, tmp_path, "double-free")
+    assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
+    assert "libmallocsim: free(): double free detected (the block is in the depot)" in result.stderr
+    assert "no abort" not in result.stdout
+
+
+def test_an_exiting_threads_cache_goes_to_the_depot(dropin, tmp_path):
+    # For the threads that go on (larson hands its blocks to a new thread every generation): the
+    # depot takes them with no global lock. Were they given to the policy, this double free would
+    # be caught there instead ("back in the heap"). That they are reused, and the heap stays put,
+    # is test_exiting_threads_give_their_caches_back.
+    result = _depot_run(dropin, tmp_path, "exited")
     assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
     assert "libmallocsim: free(): double free detected (the block is in the depot)" in result.stderr
     assert "no abort" not in result.stdout
