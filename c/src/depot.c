@@ -12,7 +12,8 @@
  *
  *   bin[i]   lock | batches | batch[0]: {head, count} ... batch[DEPOT_BATCHES - 1]
  *            each batch a list of free blocks of the caches' bin i (thread_cache.c), linked
- *            through their first word, each keyed as the depot's (its second word)
+ *            through their first word, each keyed as a cached block is (its second word: one
+ *            key for the caches and the depot, so a batch moves between them untouched)
  *
  * The blocks stay allocated to the policy while they are here, as in a cache: the depot is bounded
  * so that the memory the caches give up still goes back to the policy, where it can merge, once

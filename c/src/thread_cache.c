@@ -87,20 +87,24 @@
  *   - a map byte says live (a bin, or MAP_UNCACHED) exactly at the payload of a block the policy
  *     counts as allocated (cached ones included), provided dropin.c calls tc_note for every block
  *     the policy hands out and tc_forget for every block it frees to the policy itself;
- *   - a double free of a block still in a cache aborts with a message: in this thread's cache (the
- *     key in its second word names this cache, and a scan of its bin confirms it), or in another
- *     live thread's (the key names that cache; data that looked like a live cache's key by chance
- *     would be a false alarm, with odds of 2^-52 per free of arbitrary data), or in the depot (a
- *     key with the depot's tag, which no cache takes, and a scan of the depot's bin confirms it:
- *     a block's key is rewritten whenever its batch moves between a cache and the depot). A block
- *     already
+ *   - a double free of a block still in a cache or the depot aborts with a message. Every block
+ *     they hold carries one key in its second word, the same for all (random, drawn at start);
+ *     a block leaves with its key cleared. A free of a block with the key looks for it: in this
+ *     thread's bin (found: "in this thread's cache"), then in the depot's bin of its size (found:
+ *     "in the depot"); found in neither, it is in another thread's cache, whose bins are its
+ *     thread's own and cannot be scanned from here, or on its way between a cache and the depot
+ *     (the same double free). Data that equals the key by chance would be a false alarm, with
+ *     odds of 2^-63 per free of arbitrary data. One key, not one a cache, since a batch moving
+ *     between a cache and the depot then moves as it is: rekeying it (which this code did) read
+ *     and wrote every block of it, blocks the other core had just written, and took a quarter of
+ *     xmalloc's time. A block already
  *     given back to the policy has its byte MAP_FREED, and dropin.c aborts on it under the lock,
  *     unless the policy handed a block out at that address again since: that double free, and a
  *     free by a block's earlier owner, cannot be told apart (nor can glibc);
  *   - blocks in the depot are no thread's: a thread's exit leaves them there, for any thread;
  *   - fork: the forking thread's cache is the child's thread's cache. The other threads' caches
  *     are gone with their threads: their blocks leak in the child (as glibc's tcache's do), at
- *     most TC_BYTES per thread, and stay marked, so freeing one again in the child still aborts.
+ *     most TC_BYTES per thread, and keep the key, so freeing one again in the child still aborts.
  *
  * Tunables: TC_MAX, TC_BIN_BLOCKS, TC_BYTES and TC_REFILL below, each overridable with -D.
  */
@@ -150,19 +154,14 @@
 
 /* TC_MAX, TC_GRAIN and TC_BINS, which depot.c shares, are in thread_cache.h. */
 enum {
-    TC_TAG_BITS = 12, /* caches told apart by their keys; tag 0 is shared */
-    TC_TAGS = 1 << TC_TAG_BITS,
-    TC_DEPOT_TAG = TC_TAGS - 1,       /* the depot's key's tag, which no cache takes */
     TC_BATCH = TC_BIN_BLOCKS / 2 + 1, /* the most blocks in a batch: a full bin's older half and
                                          the block that overflowed it */
-    TC_TAG_WORDS = TC_TAGS / 64,      /* words of the live-tag bitmap */
     TC_STATE_UNSET = 0,               /* a thread that has not used its cache yet */
     TC_STATE_ACTIVE = 1,              /* registered: frees go to the cache */
     TC_STATE_DEAD = 2,                /* exiting or exited: every call goes to the policy */
 };
 _Static_assert(TC_MAX % TC_GRAIN == 0, "bins must tile TC_MAX");
 _Static_assert(TC_BIN_BLOCKS >= 2 && TC_REFILL >= 1, "halving a full bin must free a slot");
-_Static_assert(64 - TC_TAG_BITS == 52, "the banner quotes the odds of a false alarm");
 
 /* The size map's geometry: 16 heap bytes per map byte (every payload is 16-aligned). */
 #define MAP_GRAIN_SHIFT 4
@@ -192,8 +191,6 @@ typedef struct {
 typedef struct {
     tc_bin bin[TC_BINS]; /* bin i: free blocks of usable size in [8i, 8i + 8) */
     size_t bytes;        /* 8i summed over every binned block: at most TC_BYTES */
-    uintptr_t key;       /* secret ^ tag: the second word of every block cached here */
-    unsigned tag;        /* this cache's bit in the live-tag bitmap; 0 if none was free */
     int state;           /* TC_STATE_* */
 } thread_cache;
 
@@ -203,11 +200,9 @@ static _Thread_local thread_cache self __attribute__((tls_model("initial-exec"))
 static struct {
     pthread_key_t
         exit_key;       /* a registered thread's value: its cache, which the destructor empties */
-    _Atomic bool ready; /* exit_key and secret are set: caches may register */
-    uintptr_t secret;   /* random, top bit set, so that no small word (0 above all) is a key */
-    _Atomic uint64_t live_tags[TC_TAG_WORDS]; /* a registered cache's tag bit; set and cleared
-                                                 under the lock, read by any free */
-    unsigned tag_hint; /* where the next search for a free tag starts; under the lock */
+    _Atomic bool ready; /* exit_key and key are set: caches may register */
+    uintptr_t key; /* the second word of every block a cache or the depot holds: random, top bit
+                      set, so that no small word (0 above all) and no pointer is the key */
 } shared;
 
 /* The size map. Pointers and heap_lo are written under the lock and read by any free: atomic,
@@ -307,7 +302,7 @@ static inline bool bin_has_room(const thread_cache *c, unsigned i) {
 static inline void bin_push(thread_cache *c, unsigned i, tc_block *b) {
     c->bin[i].misses = 0;
     b->next = c->bin[i].head;
-    b->key = c->key;
+    b->key = shared.key;
     c->bin[i].head = b;
     c->bin[i].count++;
     c->bytes += (size_t)i * TC_GRAIN;
@@ -352,9 +347,8 @@ static void give_back_all(tc_block *list) {
 }
 
 /* Keep the first `keep` blocks of bin i (the most recently freed, likeliest still in the CPU's
-   cache) and detach the rest: their list, each block keyed `key`, its length in *count. */
-static tc_block *bin_cut(thread_cache *c, unsigned i, unsigned keep, uintptr_t key,
-                         unsigned *count) {
+   cache) and detach the rest: their list (still keyed), its length in *count. */
+static tc_block *bin_cut(thread_cache *c, unsigned i, unsigned keep, unsigned *count) {
     *count = 0;
     if (c->bin[i].count <= keep)
         return NULL;
@@ -366,15 +360,10 @@ static tc_block *bin_cut(thread_cache *c, unsigned i, unsigned keep, uintptr_t k
     *count = c->bin[i].count - keep;
     c->bytes -= (size_t)*count * i * TC_GRAIN;
     c->bin[i].count = keep;
-    for (tc_block *e = rest; e != NULL; e = e->next)
-        e->key = key;
     return rest;
 }
 
-/* The key of a block in the depot: a tag no cache takes. */
-static uintptr_t depot_key(void) { return shared.secret ^ TC_DEPOT_TAG; }
-
-/* Offer `count` blocks of bin i, keyed as the depot's, to the depot; what it refuses goes onto
+/* Offer `count` blocks of bin i to the depot; what it refuses goes onto
  *refused, for the policy. */
 static void hand_over(unsigned i, tc_block *list, unsigned count, tc_block **refused) {
     if (count == 0 || depot_put(i, list, count))
@@ -393,16 +382,15 @@ static void hand_over(unsigned i, tc_block *list, unsigned count, tc_block **ref
  * lock. Out of line: it runs once per TC_BIN_BLOCKS / 2 frees at most, and keeps tc_free small.
  */
 __attribute__((noinline)) static void overflow(thread_cache *c, unsigned i, tc_block *b) {
-    uintptr_t key = depot_key();
     tc_block *refused = NULL;
     unsigned count;
-    b->key = key;
+    b->key = shared.key;
     if (c->bin[i].count >= TC_BIN_BLOCKS) {
-        b->next = bin_cut(c, i, TC_BIN_BLOCKS / 2, key, &count);
+        b->next = bin_cut(c, i, TC_BIN_BLOCKS / 2, &count);
         hand_over(i, b, count + 1, &refused);
     } else {
         for (unsigned j = 0; j < TC_BINS; j++) {
-            tc_block *half = bin_cut(c, j, c->bin[j].count / 2u, key, &count);
+            tc_block *half = bin_cut(c, j, c->bin[j].count / 2u, &count);
             if (j == i) {
                 b->next = half;
                 half = b;
@@ -428,70 +416,27 @@ static bool refill_from_depot(thread_cache *c, unsigned i) {
     if (count == 0)
         return false;
     assert(c->bin[i].head == NULL && count <= TC_BATCH);
-    for (tc_block *e = head; e != NULL; e = e->next)
-        e->key = c->key;
     c->bin[i].head = head;
     c->bin[i].count = count;
     c->bytes += (size_t)count * i * TC_GRAIN;
     return true;
 }
 
-/* ------------------------------------------------------- keys and double frees */
-
-/* A free tag, marked live, or 0 when all are taken (then the cache shares tag 0's key, and only
-   its own double frees are caught). Under the lock. */
-static unsigned take_tag(void) {
-    for (unsigned n = 0; n < TC_TAGS - 2; n++) {
-        unsigned tag = 1 + (shared.tag_hint + n) % (TC_TAGS - 2); /* neither 0 nor the depot's */
-        _Atomic uint64_t *word = &shared.live_tags[tag / 64];
-        uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
-        uint64_t bit = (uint64_t)1 << (tag % 64);
-        if ((bits & bit) == 0) {
-            atomic_store_explicit(word, bits | bit, memory_order_relaxed);
-            shared.tag_hint = tag;
-            return tag;
-        }
-    }
-    return 0;
-}
-
-/* Under the lock. */
-static void release_tag(unsigned tag) {
-    if (tag == 0)
-        return;
-    _Atomic uint64_t *word = &shared.live_tags[tag / 64];
-    uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
-    atomic_store_explicit(word, bits & ~((uint64_t)1 << (tag % 64)), memory_order_relaxed);
-}
-
-static bool tag_live(unsigned tag) {
-    assert(tag < TC_TAGS);
-    uint64_t bits = atomic_load_explicit(&shared.live_tags[tag / 64], memory_order_relaxed);
-    return (bits >> (tag % 64)) & 1;
-}
+/* ------------------------------------------------------------- double frees */
 
 /*
- * b, about to be freed, carries a cache's key in its second word: it is most likely still cached,
- * and freeing it again would put it in a bin twice, whence two mallocs would get it. Out of line,
- * since it runs only on a double free (or on data that looks like a key).
+ * b, about to be freed, carries the key in its second word: it is most likely in a cache or the
+ * depot still, and freeing it again would put it in a bin twice, whence two mallocs would get it.
+ * Out of line, since it runs only on a double free (or on data that equals the key).
  */
 __attribute__((noinline, cold)) static void check_double_free(const thread_cache *c, unsigned i,
                                                               const tc_block *b) {
-    if (b->key == c->key) {
-        for (const tc_block *e = c->bin[i].head; e != NULL; e = e->next)
-            if (e == b)
-                dropin_die("free(): double free detected (the block is in this thread's cache)");
-        return; /* data that equals our key, or a block in a cache sharing tag 0 */
-    }
-    unsigned tag = (unsigned)(b->key ^ shared.secret);
-    if (tag == TC_DEPOT_TAG) {
-        if (depot_holds(i, b))
-            dropin_die("free(): double free detected (the block is in the depot)");
-        return;
-    }
-    /* The other cache's bins are its own thread's: they cannot be scanned from here. */
-    if (tag != 0 && tag_live(tag))
-        dropin_die("free(): double free detected (the block is in another thread's cache)");
+    for (const tc_block *e = c->bin[i].head; e != NULL; e = e->next)
+        if (e == b)
+            dropin_die("free(): double free detected (the block is in this thread's cache)");
+    if (depot_holds(i, b))
+        dropin_die("free(): double free detected (the block is in the depot)");
+    dropin_die("free(): double free detected (the block is in another thread's cache)");
 }
 
 /* ------------------------------------------------------- registering a thread */
@@ -507,29 +452,25 @@ static void thread_exit(void *arg) {
     thread_cache *c = arg;
     assert(c == &self && c->state == TC_STATE_ACTIVE);
     c->state = TC_STATE_DEAD; /* frees and mallocs from later destructors go to the policy */
-    uintptr_t key = depot_key();
     tc_block *refused = NULL;
     for (unsigned i = 0; i < TC_BINS; i++)
         while (c->bin[i].count > 0) {
             unsigned count, keep = c->bin[i].count > TC_BATCH ? c->bin[i].count - TC_BATCH : 0;
-            tc_block *batch = bin_cut(c, i, keep, key, &count);
+            tc_block *batch = bin_cut(c, i, keep, &count);
             hand_over(i, batch, count, &refused);
         }
-    bool locked = heap_enter();
-    give_back_all(refused);
-    release_tag(c->tag);
-    heap_leave(locked);
+    if (refused != NULL) {
+        bool locked = heap_enter();
+        give_back_all(refused);
+        heap_leave(locked);
+    }
 }
 
-/* Register this thread's cache on its first use: a tag, its key, and the exit destructor.
-   Without the lock held. False when caches are not ready yet, or this one is dead. */
+/* Register this thread's cache on its first use: its exit destructor. Without the lock held.
+   False when caches are not ready yet, or this one is dead. */
 static bool activate(thread_cache *c) {
     if (c->state != TC_STATE_UNSET || !atomic_load_explicit(&shared.ready, memory_order_acquire))
         return false;
-    bool locked = heap_enter();
-    c->tag = take_tag();
-    heap_leave(locked);
-    c->key = shared.secret ^ c->tag;
     c->state = TC_STATE_ACTIVE;
     /* Last, and without the lock: it may call malloc (for keys past glibc's first 32), which
        then finds the cache already active. Should it fail, the cache is simply never emptied at
@@ -539,15 +480,15 @@ static bool activate(thread_cache *c) {
 }
 
 void tc_setup(void) {
-    uintptr_t secret = 0;
-    if (getrandom(&secret, sizeof secret, GRND_NONBLOCK) != (ssize_t)sizeof secret) {
+    uintptr_t key = 0;
+    if (getrandom(&key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
         /* No entropy yet (early boot): the clock and an address make a marker that only has to
            differ from what programs store, not resist an attacker. */
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        secret = (uintptr_t)now.tv_nsec * (uintptr_t)0x9E3779B97F4A7C15ULL ^ (uintptr_t)&shared;
+        key = (uintptr_t)now.tv_nsec * (uintptr_t)0x9E3779B97F4A7C15ULL ^ (uintptr_t)&shared;
     }
-    shared.secret = secret | (uintptr_t)1 << 63;
+    shared.key = key | (uintptr_t)1 << 63;
     depot_setup();
     if (pthread_key_create(&shared.exit_key, thread_exit) != 0)
         return; /* no destructor: no caches, every call takes the lock as before */
@@ -616,7 +557,7 @@ bool tc_free(void *p) {
     if (c->state != TC_STATE_ACTIVE && !activate(c))
         return false;
     tc_block *b = p;
-    if ((b->key ^ shared.secret) < TC_TAGS)
+    if (b->key == shared.key)
         check_double_free(c, i, b);
     if (bin_has_room(c, i))
         bin_push(c, i, b);

@@ -41,7 +41,7 @@ enum {
 /* The first two words of a free block's payload while a cache or the depot holds it. */
 typedef struct tc_block {
     struct tc_block *next; /* the next block in the same bin, or batch */
-    uintptr_t key;         /* its holder's key while held, 0 once it leaves */
+    uintptr_t key;         /* the caches' and the depot's one key while held, 0 once it leaves */
 } tc_block;
 
 /* ----------------------------------------------------- defined in thread_cache.c */
@@ -53,7 +53,7 @@ void tc_setup(void);
 void tc_heap_start(void *lo);
 
 /* A cached free block of at least `size` (>= 1) bytes, or NULL. Takes no lock, and must be called
-   without it (a thread's first miss registers its cache, which takes it). */
+   without it (a thread's first miss registers its cache, which may call malloc). */
 void *tc_alloc(size_t size);
 
 /* Under the lock, after a miss: a block of at least `size` bytes from the policy (NULL when it
@@ -98,7 +98,7 @@ bool tc_map_reach(const void *end);
 void depot_setup(void);
 
 /* Offer the depot's bin i a batch: `count` free blocks of the caches' bin i, a list linked through
-   `next`, each already keyed as the depot's. True when taken; false when the depot is full (the
+   `next`, each keyed as every cached block is. True when taken; false when the depot is full (the
    caller then gives the blocks to the policy). Without the lock. */
 bool depot_put(unsigned i, tc_block *head, unsigned count);
 

@@ -1123,6 +1123,10 @@ DEPOT_SOURCE = r"""
    "double-free": a thread frees more blocks of one size than its bin holds, so that the older
    ones go to the depot in batches, and stays alive; the main thread then frees one of them again
    (not among the very first, which may be of a neighbouring bin that never fills).
+   "moved": the same, and then another thread, alive till the end, mallocs one block of that
+   size, which takes the batch the depot received last (most of the blocks freed between the
+   last 70 and the last 40, by the order in which the bin overflowed) into its cache; the main
+   thread then frees one of those again.
    "exited": a thread frees a few blocks of one size, fewer than its bin holds, and exits; the
    main thread then frees one of them again: the exiting thread's cache went to the depot. */
 #define _GNU_SOURCE
@@ -1264,8 +1268,17 @@ static int forks(void) {
     return bad;
 }
 
-static pthread_barrier_t freed, done;
+static pthread_barrier_t freed, taken, done;
 static void *many[MANY];
+
+static void *take_one_and_wait(void *arg) {
+    (void)arg;
+    void *p = malloc(48);
+    pthread_barrier_wait(&taken);
+    pthread_barrier_wait(&done);
+    free(p);
+    return NULL;
+}
 
 static void *free_few(void *arg) {
     (void)arg;
@@ -1286,16 +1299,24 @@ static void *free_many_and_wait(void *arg) {
 int main(int argc, char **argv) {
     const char *how = argc > 1 ? argv[1] : "cross";
     pthread_t t[2];
-    if (strcmp(how, "double-free") == 0) {
+    if (strcmp(how, "double-free") == 0 || strcmp(how, "moved") == 0) {
+        int moved = strcmp(how, "moved") == 0;
         pthread_barrier_init(&freed, NULL, 2);
-        pthread_barrier_init(&done, NULL, 2);
+        pthread_barrier_init(&taken, NULL, 2);
+        pthread_barrier_init(&done, NULL, 2 + moved);
         for (int i = 0; i < MANY; i++)
             many[i] = malloc(48);
         pthread_create(&t[0], NULL, free_many_and_wait, NULL);
         pthread_barrier_wait(&freed);
-        free(many[MANY / 4]);
+        if (moved) {
+            pthread_create(&t[1], NULL, take_one_and_wait, NULL);
+            pthread_barrier_wait(&taken);
+        }
+        free(many[moved ? MANY - 55 : MANY / 4]);
         pthread_barrier_wait(&done);
         pthread_join(t[0], NULL);
+        if (moved)
+            pthread_join(t[1], NULL);
         puts("no abort");
         return 0;
     }
@@ -1346,6 +1367,17 @@ def test_double_free_of_a_block_in_the_depot_aborts(dropin, tmp_path):
     result = _depot_run(dropin, tmp_path, "double-free")
     assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
     assert "libmallocsim: free(): double free detected (the block is in the depot)" in result.stderr
+    assert "no abort" not in result.stdout
+
+
+def test_double_free_of_a_block_the_depot_passed_to_another_thread_aborts(dropin, tmp_path):
+    # A batch moves between the caches and the depot untouched (one key for all, where rekeying
+    # each block took a quarter of xmalloc's time): a double free of a block the batch took into
+    # another live thread's cache is still told, by its key, from the blocks of no cache.
+    result = _depot_run(dropin, tmp_path, "moved")
+    assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
+    message = "libmallocsim: free(): double free detected (the block is in another thread's cache)"
+    assert message in result.stderr
     assert "no abort" not in result.stdout
 
 
