@@ -68,7 +68,11 @@
  * FAST PATHS. mm_malloc inlines taking a slot from the class's first partial run (no stack frame,
  * about 20 instructions) and mm_free inlines finding and freeing a slot; blocks, new runs,
  * releasing runs and the first free into a full run are out of line, reached by tail calls, so
- * that mm_free has no stack frame either. The traces' small objects are mostly slots, and their
+ * that mm_free has no stack frame either. The block path (alloc_payload_slow) has none in its
+ * common case, a size below EXACT_LIMIT whose fit is an exact class's first block: a scan, the
+ * growth room, the heap's growth and a new run each have a function of their own, reached by a
+ * tail call with what is already known (the class found, the room), so that nothing is looked
+ * up twice. The traces' small objects are mostly slots, and their
  * cost is in instructions and branches more than in cache misses.
  *
  * REALLOC. Shrink in place (the tail becomes free). Grow in place into a free next block, or
@@ -349,34 +353,56 @@ static block_t *carve_back(block_t *b, size_t asize) {
 }
 
 /*
- * A block of at least asize bytes, allocated: the best fit, else the heap grown by what is
- * missing, away from the growth room.
+ * The fit for asize bytes when the best one is the growth room (in class c): the room's far end
+ * when it has room to spare, else any other fit, else NULL.
  */
-static block_t *alloc_block(size_t asize) {
+static inline block_t *fit_room(size_t asize, block_t *room, unsigned c) {
+    list_unlink(room, c);
+    if (block_size(room) >= asize + MIN_BLOCK)
+        return carve_back(room, asize);
+    block_t *b = find_fit(asize, &c); /* any other fit */
+    list_insert(room);
+    if (b != NULL) {
+        list_unlink(b, c);
+        take_free(b, asize);
+    }
+    return b;
+}
+
+/*
+ * The best fit for asize bytes, allocated, away from the growth room; NULL when no free block
+ * fits. It makes no call, so that the block path that finds a fit saves no register.
+ */
+static inline block_t *fit_block(size_t asize) {
     /* The growth room is looked up where it is needed, not held across find_fit: that costs
        the block path two more saved registers. */
     unsigned c;
     block_t *b = find_fit(asize, &c);
-    if (b != NULL && b == growth_room()) {
-        block_t *room = b;
-        list_unlink(room, c);
-        if (block_size(room) >= asize + MIN_BLOCK)
-            return carve_back(room, asize);
-        b = find_fit(asize, &c); /* any other fit */
-        list_insert(room);
-    }
+    if (b != NULL && b == growth_room())
+        return fit_room(asize, b, c);
     if (b != NULL) {
         list_unlink(b, c);
         take_free(b, asize);
-        return b;
     }
+    return b;
+}
+
+/* A block of asize bytes, allocated, where the heap grows by what is missing, away from the
+   growth room; NULL when the heap cannot grow. */
+static block_t *grow_block(size_t asize) {
     block_t *room = growth_room();
     if (room != NULL && room == last_free_block()) {
         /* Grow the heap past the room and take the new end. */
-        b = extend_heap(block_size(room) + asize, false);
+        block_t *b = extend_heap(block_size(room) + asize, false);
         return b != NULL ? carve_back(b, asize) : NULL;
     }
     return extend_heap(asize, true); /* the new last block, exactly asize bytes, allocated */
+}
+
+/* A block of at least asize bytes, allocated: the best fit, else the heap grown. */
+static block_t *alloc_block(size_t asize) {
+    block_t *b = fit_block(asize);
+    return b != NULL ? b : grow_block(asize);
 }
 
 static bool request_size(size_t size, size_t *asize) {
@@ -485,12 +511,6 @@ static void partial_remove(run_t *r) {
         r->next->prev = r->prev;
     else if (r != first)
         first->prev = r->prev; /* r was the last run */
-}
-
-/* Live small objects per class, the signal that a class is worth a run. */
-static inline void count_block(size_t bsize, int delta) {
-    if (bsize <= SMALL_MAX + 2 * WORD_SIZE)
-        sf.live_small[(bsize - 2 * WORD_SIZE) / 16] += (size_t)(ptrdiff_t)delta;
 }
 
 /*
@@ -637,28 +657,106 @@ static inline void *alloc_payload(size_t size) {
     return alloc_payload_slow(size);
 }
 
+/* Live small objects per class, the signal that a class is worth a run. */
+static inline void count_block(size_t bsize, int delta) {
+    if (bsize <= SMALL_MAX + 2 * WORD_SIZE)
+        sf.live_small[(bsize - 2 * WORD_SIZE) / 16] += (size_t)(ptrdiff_t)delta;
+}
+
+/* The payload of a new block of asize bytes where the heap grows: out of line, since it calls
+   mem_sbrk, so that the path that finds a fit saves no register. */
+__attribute__((noinline, flatten)) static void *alloc_payload_grow(size_t asize) {
+    block_t *b = grow_block(asize);
+    if (b == NULL)
+        return NULL;
+    count_block(asize, 1);
+    return block_payload(b);
+}
+
+/* A block's payload for asize bytes: the best fit, else where the heap grows. */
+__attribute__((noinline, flatten)) static void *alloc_payload_fit(size_t asize) {
+    block_t *b = fit_block(asize);
+    if (b == NULL)
+        return alloc_payload_grow(asize);
+    count_block(block_size(b), 1);
+    return block_payload(b);
+}
+
+/* A block's payload for asize bytes when the best fit is the growth room, b, in class c. */
+__attribute__((noinline, flatten)) static void *alloc_payload_room(size_t asize, block_t *b,
+                                                                   unsigned c) {
+    if ((b = fit_room(asize, b, c)) == NULL)
+        return alloc_payload_grow(asize);
+    count_block(block_size(b), 1);
+    return block_payload(b);
+}
+
 /*
- * A slot in a new run if the class has earned one, else a block. Flattened: the block path runs
- * with no call but mem_sbrk's, which saves 3% of the instructions on small heaps, where nearly
- * every malloc takes it.
+ * A block's payload for asize bytes (below EXACT_LIMIT) from class c, the first non-empty class
+ * above asize's own, which is not exact: its blocks are all bigger, so its scan finds the fit.
+ */
+__attribute__((noinline, flatten)) static void *alloc_payload_scan(size_t asize, unsigned c) {
+    block_t *b = scan_class(c, asize);
+    if (b == growth_room())
+        return alloc_payload_room(asize, b, c);
+    list_unlink(b, c);
+    take_free(b, asize);
+    count_block(block_size(b), 1);
+    return block_payload(b);
+}
+
+/*
+ * A block's payload for `size` bytes. Inline, and making only tail calls, the common case: a
+ * size below EXACT_LIMIT whose fit is the first block of an exact class (its own, or the next
+ * non-empty one), not the growth room. The rest (a scan, the growth room, the heap's growth) is
+ * out of line, so that the common case saves no register. It places every block where
+ * fit_block would.
+ */
+static inline void *alloc_payload_block(size_t size) {
+    size_t asize;
+    if (!request_size(size, &asize))
+        return NULL;
+    if (asize >= EXACT_LIMIT)
+        return alloc_payload_fit(asize);
+    unsigned c = size_class(asize);
+    block_t *b = sf.class_head[c];
+    if (b == NULL) {
+        c = next_nonempty_class(c + 1);
+        if (c >= EXACT_CLASSES) /* a scan, or nothing fits */
+            return c < NUM_CLASSES ? alloc_payload_scan(asize, c) : alloc_payload_grow(asize);
+        b = sf.class_head[c];
+    }
+    if (b == growth_room())
+        return alloc_payload_room(asize, b, c);
+    list_unlink(b, c);
+    take_free(b, asize);
+    count_block(block_size(b), 1);
+    return block_payload(b);
+}
+
+/* A slot in a new run of class cls, else (no room for the run) a block. */
+__attribute__((noinline)) static void *alloc_payload_run(size_t size, unsigned cls) {
+    run_t *r = run_create(cls);
+    if (r == NULL) {
+        size_t asize;
+        return request_size(size, &asize) ? alloc_payload_fit(asize) : NULL;
+    }
+    sf.live_small[cls]++;
+    return run_take(r);
+}
+
+/*
+ * A slot in a new run if the class has earned one, else a block. The block path that finds a fit
+ * is inline and makes no call; new runs and the heap's growth are out of line, reached by tail
+ * calls, so that it saves no register.
  */
 __attribute__((noinline, flatten)) static void *alloc_payload_slow(size_t size) {
     if (size <= SMALL_MAX) {
         unsigned cls = (unsigned)((size + 15) / 16);
-        run_t *r;
-        if (sf.live_small[cls] >= RUN_PROMOTE && (r = run_create(cls)) != NULL) {
-            sf.live_small[cls]++;
-            return run_take(r);
-        }
+        if (sf.live_small[cls] >= RUN_PROMOTE)
+            return alloc_payload_run(size, cls);
     }
-    size_t asize;
-    if (!request_size(size, &asize))
-        return NULL;
-    block_t *b = alloc_block(asize);
-    if (b == NULL)
-        return NULL;
-    count_block(block_size(b), 1);
-    return block_payload(b);
+    return alloc_payload_block(size);
 }
 
 bool mm_init(void) {
