@@ -229,12 +229,6 @@ static inline void set_prev_alloc(block_t *b, bool prev_alloc) {
         b->header &= ~PREV_ALLOC_BIT;
 }
 
-/* Make b a free block of `size` bytes (tags written, next block told), not yet listed. */
-static void make_free(block_t *b, size_t size) {
-    block_write_tags(b, size, false, block_prev_alloc(b));
-    set_prev_alloc(block_next(b), false);
-}
-
 /* Make b an allocated block of `size` bytes and tell the next block. */
 static void make_alloc(block_t *b, size_t size) {
     block_write_header(b, size, true, block_prev_alloc(b));
@@ -321,7 +315,9 @@ static block_t *extend_heap(size_t asize, bool alloc) {
         list_remove(last);
         b = last;
     }
-    block_write_header(b, asize, alloc, block_prev_alloc(b));
+    /* b's prev_alloc bit is set: it was the epilogue's, when no free block was last, else
+       that free block's, and free blocks never touch. */
+    block_write_header(b, asize, alloc, true);
     sf.epilogue = block_next(b);
     block_write_header(sf.epilogue, 0, true, alloc);
     return b;
@@ -344,9 +340,10 @@ static block_t *growth_room(void) {
 
 /* Allocate asize bytes at the far end of the unlisted free block b, whose front stays free. */
 static block_t *carve_back(block_t *b, size_t asize) {
-    make_free(b, block_size(b) - asize);
+    size_t size = block_size(b) - asize;
+    block_write_tags(b, size, false, true); /* free blocks never touch: b's prev is allocated */
     list_insert(b);
-    block_t *a = block_next(b);
+    block_t *a = (block_t *)(void *)((char *)b + size);
     block_write_header(a, asize, true, false);
     set_prev_alloc(block_next(a), true);
     return a;
