@@ -154,14 +154,19 @@ static inline void list_insert(block_t *b) {
  * written, and is never read: the first block is the one most often taken, and taking it then
  * touches no other block.
  */
+static inline void list_unlink_first(block_t *b, unsigned c) {
+    assert(!block_alloc(b) && size_class(block_size(b)) == c && sf.class_head[c] == b);
+    if ((sf.class_head[c] = links(b)->next) == NULL &&
+        (sf.class_map[c / 64] &= ~((uint64_t)1 << (c % 64))) == 0)
+        sf.class_words &= ~((uint64_t)1 << (c / 64));
+}
+
 static inline void list_unlink(block_t *b, unsigned c) {
     assert(!block_alloc(b) && size_class(block_size(b)) == c);
     free_links_t *l = links(b);
     assert(sf.class_head[c] == b || (l->prev != NULL && links(l->prev)->next == b));
     if (sf.class_head[c] == b) {
-        if ((sf.class_head[c] = l->next) == NULL &&
-            (sf.class_map[c / 64] &= ~((uint64_t)1 << (c % 64))) == 0)
-            sf.class_words &= ~((uint64_t)1 << (c / 64));
+        list_unlink_first(b, c);
         return;
     }
     links(l->prev)->next = l->next;
@@ -262,9 +267,9 @@ static block_t *free_and_list(block_t *b, size_t size) {
 /*
  * Allocate asize bytes at the front of the unlisted free block b (size >= asize). Its neighbours
  * are allocated (free blocks never touch), so a tail of at least MIN_BLOCK bytes is listed as it
- * is, with no merging to try.
+ * is, with no merging to try. Returns the size b is given, so that no caller reads it back.
  */
-static void take_free(block_t *b, size_t asize) {
+static size_t take_free(block_t *b, size_t asize) {
     size_t size = block_size(b);
     assert(!block_alloc(b) && size >= asize && block_prev_alloc(b));
     if (size - asize >= MIN_BLOCK) {
@@ -272,10 +277,11 @@ static void take_free(block_t *b, size_t asize) {
         block_t *rest = block_next(b);
         block_write_tags(rest, size - asize, false, true);
         list_insert(rest);
-    } else {
-        block_write_header(b, size, true, true);
-        set_prev_alloc(block_next(b), true);
+        return asize;
     }
+    block_write_header(b, size, true, true);
+    set_prev_alloc(block_next(b), true);
+    return size;
 }
 
 /*
@@ -670,13 +676,24 @@ __attribute__((noinline, flatten)) static void *alloc_payload_grow(size_t asize)
     return block_payload(b);
 }
 
+/* The payload of the free block b of class c, not the growth room, allocated for asize bytes. */
+static inline void *alloc_payload_take(size_t asize, block_t *b, unsigned c) {
+    list_unlink(b, c);
+    count_block(take_free(b, asize), 1);
+    return block_payload(b);
+}
+
+static void *alloc_payload_room(size_t asize, block_t *b, unsigned c);
+
 /* A block's payload for asize bytes: the best fit, else where the heap grows. */
 __attribute__((noinline, flatten)) static void *alloc_payload_fit(size_t asize) {
-    block_t *b = fit_block(asize);
+    unsigned c;
+    block_t *b = find_fit(asize, &c);
     if (b == NULL)
         return alloc_payload_grow(asize);
-    count_block(block_size(b), 1);
-    return block_payload(b);
+    if (b == growth_room())
+        return alloc_payload_room(asize, b, c);
+    return alloc_payload_take(asize, b, c);
 }
 
 /* A block's payload for asize bytes when the best fit is the growth room, b, in class c. */
@@ -696,10 +713,7 @@ __attribute__((noinline, flatten)) static void *alloc_payload_scan(size_t asize,
     block_t *b = scan_class(c, asize);
     if (b == growth_room())
         return alloc_payload_room(asize, b, c);
-    list_unlink(b, c);
-    take_free(b, asize);
-    count_block(block_size(b), 1);
-    return block_payload(b);
+    return alloc_payload_take(asize, b, c);
 }
 
 /*
@@ -725,9 +739,8 @@ static inline void *alloc_payload_block(size_t size) {
     }
     if (b == growth_room())
         return alloc_payload_room(asize, b, c);
-    list_unlink(b, c);
-    take_free(b, asize);
-    count_block(block_size(b), 1);
+    list_unlink_first(b, c);
+    count_block(take_free(b, asize), 1);
     return block_payload(b);
 }
 
