@@ -247,16 +247,19 @@ static void make_alloc(block_t *b, size_t size) {
 static block_t *free_and_list(block_t *b, size_t size) {
     assert(size >= MIN_BLOCK && size % 16 == 0);
     block_t *next = (block_t *)(void *)((char *)b + size);
+    /* The block before first, so that b's header is read before next's is written (the
+       compiler cannot tell them apart); unlinking two blocks leaves the same lists either way. */
+    if (!block_prev_alloc(b)) {
+        block_t *prev = block_prev(b);
+        list_remove(prev);
+        size += block_size(prev);
+        b = prev;
+    }
     if (block_alloc(next)) {
         set_prev_alloc(next, false);
     } else {
         list_remove(next);
         size += block_size(next);
-    }
-    if (!block_prev_alloc(b)) {
-        b = block_prev(b);
-        list_remove(b);
-        size += block_size(b);
     }
     /* Free blocks never touch, so the block before the merged one is allocated. */
     block_write_tags(b, size, false, true);
