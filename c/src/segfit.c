@@ -139,14 +139,17 @@ static inline void list_insert(block_t *b) {
     unsigned c = size_class(block_size(b));
     free_links_t *l = links(b);
     block_t *first = sf.class_head[c];
-    l->next = first; /* no prev: a list's first block's is never read (list_unlink) */
+    /* No prev: a list's first block's is never read (list_unlink). The head is written before
+       the bits, so that b is not held while they are set: that spared the block path a
+       saved register. */
+    l->next = first;
+    sf.class_head[c] = b;
     if (first != NULL) {
         links(first)->prev = b;
     } else { /* the class was empty: its bits were clear */
         sf.class_map[c / 64] |= (uint64_t)1 << (c % 64);
         sf.class_words |= (uint64_t)1 << (c / 64);
     }
-    sf.class_head[c] = b;
 }
 
 /*
