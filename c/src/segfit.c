@@ -468,7 +468,9 @@ __attribute__((always_inline)) static inline run_t *slot_run(const void *p) {
            unit its run starts in. */
         size_t j = k - (e >> 7) * (e & ~(size_t)MAP_COVERED);
         r = (uintptr_t)unit_start(j) + ((size_t)sf.run_map[j] - 1) * 16;
-        if (r > at) { /* the run starting in p's unit starts after p: one reaching in, if any */
+        /* The run starting in p's unit starts after p: one reaching in, if any. Rare, and said
+           so, so that the common case runs straight on instead of jumping back. */
+        if (__builtin_expect(r > at, 0)) {
             run_t *before = k > 0 ? unit_last_run(k - 1) : NULL;
             if (before == NULL)
                 return NULL;
