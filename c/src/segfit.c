@@ -197,6 +197,9 @@ static unsigned next_nonempty_class(unsigned c) {
     return w * 64 + (unsigned)__builtin_ctzll(bits);
 }
 
+#define PRAGMA(text) _Pragma(#text)
+#define UNROLL(n) PRAGMA(GCC unroll n) /* n expanded first: #pragma would take the macro's name */
+
 /* The best fit for asize among the first FIT_SCAN blocks of class c's list, or NULL. */
 static inline block_t *scan_class(unsigned c, size_t asize) {
     block_t *best = NULL;
@@ -204,6 +207,8 @@ static inline block_t *scan_class(unsigned c, size_t asize) {
        no real one reaches. One comparison finds the best, and an exact fit ends the scan. */
     size_t best_slack = SIZE_MAX / 2 + 1;
     int seen = 0;
+    /* Unrolled: no count of the blocks seen is kept at run time. */
+    UNROLL(FIT_SCAN)
     for (block_t *b = sf.class_head[c]; b != NULL && seen < FIT_SCAN; b = links(b)->next, seen++) {
         size_t slack = block_size(b) - asize;
         if (slack < best_slack) {
