@@ -835,28 +835,32 @@ void *mm_calloc(size_t nmemb, size_t size) {
  * end when b or that free block is the last one. False when that is not enough.
  */
 static bool grow_forward(block_t *b, size_t asize, bool extend) {
-    size_t size = block_size(b);
+    /* All read before mem_sbrk, so that nothing is read again after it. */
+    word_t header = b->header;
     block_t *next = block_next(b);
-    size_t avail = size;
-    if (!block_alloc(next)) {
+    bool next_free = !block_alloc(next);
+    size_t avail = word_size(header);
+    block_t *after = next;
+    if (next_free) {
         avail += block_size(next);
-        next = block_next(next);
+        after = block_next(next);
     }
-    if (avail < asize && !(extend && block_is_epilogue(next)))
-        return false;
-    if (avail < asize && heap_grow(asize - avail) == NULL)
-        return false;
-    if (!block_alloc(block_next(b)))
-        list_remove(block_next(b));
-    if (avail < asize) { /* b ends the heap, grown to exactly asize: nothing to carve */
-        block_write_header(b, asize, true, block_prev_alloc(b));
-        sf.epilogue = block_next(b);
-        block_write_header(sf.epilogue, 0, true, true);
+    if (avail >= asize) {
+        if (next_free)
+            list_remove(next);
+        block_write_header(b, avail, true, word_prev_alloc(header));
+        set_prev_alloc(block_next(b), true);
+        carve(b, asize);
         return true;
     }
-    block_write_header(b, avail, true, block_prev_alloc(b));
-    set_prev_alloc(block_next(b), true);
-    carve(b, asize);
+    if (!extend || !block_is_epilogue(after) || heap_grow(asize - avail) == NULL)
+        return false;
+    if (next_free)
+        list_remove(next);
+    /* b ends the heap, grown to exactly asize: nothing to carve */
+    block_write_header(b, asize, true, word_prev_alloc(header));
+    sf.epilogue = (block_t *)(void *)((char *)b + asize);
+    block_write_header(sf.epilogue, 0, true, true);
     return true;
 }
 
