@@ -147,8 +147,10 @@ static inline void list_insert(block_t *b) {
     if (first != NULL) {
         links(first)->prev = b;
     } else { /* the class was empty: its bits were clear */
-        sf.class_map[c / 64] |= (uint64_t)1 << (c % 64);
-        sf.class_words |= (uint64_t)1 << (c / 64);
+        uint64_t *word = &sf.class_map[c / 64];
+        if (*word == 0)
+            sf.class_words |= (uint64_t)1 << (c / 64);
+        *word |= (uint64_t)1 << (c % 64);
     }
 }
 
