@@ -275,7 +275,51 @@ def test_the_mapping_threshold_rises_as_glibcs_does(dropin):
 # (c/src/thread_cache.c) under threads that free each other's blocks, threads that come and go,
 # fork, double frees and calloc.
 
-CACHE_STRESS_SOURCE = r"""
+RING_SOURCE = r"""
+/* A ring of RING items of type RING_ITEM between threads: ring_put waits for room, ring_take for
+   an item (0 once the ring is closed and empty), ring_close ends it. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    RING_ITEM item[RING];
+    unsigned head, count;
+    int done;
+} ring = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void ring_put(RING_ITEM item) {
+    pthread_mutex_lock(&ring.lock);
+    while (ring.count == RING)
+        pthread_cond_wait(&ring.changed, &ring.lock);
+    ring.item[(ring.head + ring.count++) % RING] = item;
+    pthread_cond_broadcast(&ring.changed);
+    pthread_mutex_unlock(&ring.lock);
+}
+
+static int ring_take(RING_ITEM *item) {
+    pthread_mutex_lock(&ring.lock);
+    while (ring.count == 0 && !ring.done)
+        pthread_cond_wait(&ring.changed, &ring.lock);
+    int got = ring.count > 0;
+    if (got) {
+        *item = ring.item[ring.head];
+        ring.head = (ring.head + 1) % RING;
+        ring.count--;
+        pthread_cond_broadcast(&ring.changed);
+    }
+    pthread_mutex_unlock(&ring.lock);
+    return got;
+}
+
+static void ring_close(void) {
+    pthread_mutex_lock(&ring.lock);
+    ring.done = 1;
+    pthread_cond_broadcast(&ring.changed);
+    pthread_mutex_unlock(&ring.lock);
+}
+"""
+
+CACHE_STRESS_SOURCE = (
+    r"""
 /* Mixers keep blocks of their own and swap them through a shared mailbox; a producer hands
    every block it makes to a consumer through a ring; a churner starts short-lived threads that
    leave some of their blocks in the mailbox. Every block carries a pattern checked before it is
@@ -296,13 +340,10 @@ static long ops = 50000;
 static atomic_long failures;
 static block mailbox[MAILBOX];
 static pthread_mutex_t mailbox_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
-    block item[RING];
-    unsigned head, count;
-    int done;
-} ring = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+#define RING_ITEM block
+"""
+    + RING_SOURCE
+    + r"""
 
 static uint64_t next(uint64_t *s) {
     *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17;
@@ -409,39 +450,18 @@ static void *mixer(void *arg) {
 
 static void *producer(void *arg) {
     uint64_t s = (uintptr_t)arg;
-    for (long k = 0; k < ops; k++) {
-        block b = make(&s);
-        pthread_mutex_lock(&ring.lock);
-        while (ring.count == RING)
-            pthread_cond_wait(&ring.changed, &ring.lock);
-        ring.item[(ring.head + ring.count++) % RING] = b;
-        pthread_cond_broadcast(&ring.changed);
-        pthread_mutex_unlock(&ring.lock);
-    }
-    pthread_mutex_lock(&ring.lock);
-    ring.done = 1;
-    pthread_cond_broadcast(&ring.changed);
-    pthread_mutex_unlock(&ring.lock);
+    for (long k = 0; k < ops; k++)
+        ring_put(make(&s));
+    ring_close();
     return NULL;
 }
 
 static void *consumer(void *arg) {
     (void)arg;
-    for (;;) {
-        pthread_mutex_lock(&ring.lock);
-        while (ring.count == 0 && !ring.done)
-            pthread_cond_wait(&ring.changed, &ring.lock);
-        if (ring.count == 0) {
-            pthread_mutex_unlock(&ring.lock);
-            return NULL;
-        }
-        block b = ring.item[ring.head];
-        ring.head = (ring.head + 1) % RING;
-        ring.count--;
-        pthread_cond_broadcast(&ring.changed);
-        pthread_mutex_unlock(&ring.lock);
+    block b;
+    while (ring_take(&b))
         release(&b);
-    }
+    return NULL;
 }
 
 static void *short_lived(void *arg) {
@@ -492,6 +512,7 @@ int main(int argc, char **argv) {
     return failed != 0;
 }
 """
+)
 
 THREAD_EXIT_SOURCE = r"""
 /* Threads that fill their cache and exit: each allocates a spread of small sizes, frees them
@@ -756,6 +777,13 @@ def _run(dropin: Path, command: list, timeout: int = 120) -> subprocess.Complete
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def _assert_aborted(result, message: str, context: str = "") -> None:
+    """The program died of SIGABRT, the library saying `message`, before it could say "no abort"."""
+    assert result.returncode == -6, f"{context}{result.stdout + result.stderr}"  # SIGABRT
+    assert f"libmallocsim: {message}" in result.stderr, context
+    assert "no abort" not in result.stdout, context
+
+
 def test_cache_stress_cross_thread_frees(dropin, tmp_path):
     binary = _build(tmp_path, "cache_stress", CACHE_STRESS_SOURCE)
     result = _run(dropin, [binary, "4", "40000"])
@@ -786,9 +814,7 @@ def test_fork_from_threads_with_caches(dropin, tmp_path):
 def test_double_free_of_a_cached_block_aborts(dropin, tmp_path, how, cache):
     binary = _build(tmp_path, "double_free", DOUBLE_FREE_SOURCE)
     result = _run(dropin, [binary, how])
-    assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
-    assert f"libmallocsim: free(): double free detected (the block is in {cache})" in result.stderr
-    assert "no abort" not in result.stdout
+    _assert_aborted(result, f"free(): double free detected (the block is in {cache})")
 
 
 def test_blocks_once_cached_are_no_double_frees(dropin, tmp_path):
@@ -1020,9 +1046,7 @@ def invalid_pointer_program(tmp_path_factory) -> Path:
 def test_a_pointer_inside_a_block_aborts(dropin, invalid_pointer_program, call, kind):
     for offset in ("8", "16", "4096" if kind == "mapped" else "48"):
         result = _run(dropin, [invalid_pointer_program, call, kind, offset])
-        assert result.returncode == -6, f"+{offset}: {result.stdout + result.stderr}"  # SIGABRT
-        assert f"libmallocsim: {CALL_NAMES[call]}(): invalid pointer" in result.stderr, offset
-        assert "no abort" not in result.stdout
+        _assert_aborted(result, f"{CALL_NAMES[call]}(): invalid pointer", f"+{offset}: ")
 
 
 @pytest.mark.parametrize("call", CALL_NAMES)
@@ -1095,9 +1119,7 @@ int main(int argc, char **argv) {
 def test_double_free_of_a_block_back_in_the_heap_aborts(dropin, tmp_path, how, message):
     binary = _build(tmp_path, "heap_double_free", HEAP_DOUBLE_FREE_SOURCE)
     result = _run(dropin, [binary, how])
-    assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
-    assert f"libmallocsim: {message}" in result.stderr
-    assert "no abort" not in result.stdout
+    _assert_aborted(result, message)
 
 
 def test_blocks_back_in_the_heap_and_handed_out_again_are_freed_once(dropin, tmp_path):
@@ -1111,7 +1133,8 @@ def test_blocks_back_in_the_heap_and_handed_out_again_are_freed_once(dropin, tmp
 # depot (c/src/depot.c): they must keep their contents, the depot must stay bounded, fork must
 # find it unlocked, and a double free of a block sitting in it must abort.
 
-DEPOT_SOURCE = r"""
+DEPOT_SOURCE = (
+    r"""
 /* argv[1] = "cross": a producer allocates blocks, fills each with a pattern and hands them to a
    consumer through a ring, a phase's blocks at once; the consumer checks the pattern and frees
    them. A phase's blocks are of one size, and the phases walk through every cached size again and
@@ -1143,13 +1166,10 @@ DEPOT_SOURCE = r"""
 enum { RING = 4, SIZES = 64, PHASE = 600, PASSES = 6, FORKS = 300, MANY = 200 };
 typedef struct { unsigned char *p; size_t n; } block;
 
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
-    block *item[RING]; /* a phase's blocks each */
-    unsigned head, count;
-    int done;
-} ring = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+#define RING_ITEM block * /* a phase's blocks each */
+"""
+    + RING_SOURCE
+    + r"""
 static atomic_long lost;
 static atomic_int forking; /* the producer goes on while the main thread forks */
 
@@ -1187,35 +1207,16 @@ static void *producer(void *arg) {
                 abort();
             memset(b->p, pattern(b), n);
         }
-        pthread_mutex_lock(&ring.lock);
-        while (ring.count == RING)
-            pthread_cond_wait(&ring.changed, &ring.lock);
-        ring.item[(ring.head + ring.count++) % RING] = blocks;
-        pthread_cond_broadcast(&ring.changed);
-        pthread_mutex_unlock(&ring.lock);
+        ring_put(blocks);
     }
-    pthread_mutex_lock(&ring.lock);
-    ring.done = 1;
-    pthread_cond_broadcast(&ring.changed);
-    pthread_mutex_unlock(&ring.lock);
+    ring_close();
     return NULL;
 }
 
 static void *consumer(void *arg) {
     (void)arg;
-    for (;;) {
-        pthread_mutex_lock(&ring.lock);
-        while (ring.count == 0 && !ring.done)
-            pthread_cond_wait(&ring.changed, &ring.lock);
-        if (ring.count == 0) {
-            pthread_mutex_unlock(&ring.lock);
-            return NULL;
-        }
-        block *blocks = ring.item[ring.head];
-        ring.head = (ring.head + 1) % RING;
-        ring.count--;
-        pthread_cond_broadcast(&ring.changed);
-        pthread_mutex_unlock(&ring.lock);
+    block *blocks;
+    while (ring_take(&blocks)) {
         for (int k = 0; k < PHASE; k++) {
             for (size_t i = 0; i < blocks[k].n; i++)
                 if (blocks[k].p[i] != pattern(&blocks[k])) {
@@ -1226,6 +1227,7 @@ static void *consumer(void *arg) {
         }
         free(blocks);
     }
+    return NULL;
 }
 
 /* In a thread of the child's, so that the locks are real again: a lock inherited held hangs. */
@@ -1340,6 +1342,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
+)
 
 
 def _depot_run(dropin: Path, tmp_path: Path, how: str) -> subprocess.CompletedProcess:
@@ -1365,9 +1368,7 @@ def test_fork_while_blocks_cross_threads(dropin, tmp_path):
 
 def test_double_free_of_a_block_in_the_depot_aborts(dropin, tmp_path):
     result = _depot_run(dropin, tmp_path, "double-free")
-    assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
-    assert "libmallocsim: free(): double free detected (the block is in the depot)" in result.stderr
-    assert "no abort" not in result.stdout
+    _assert_aborted(result, "free(): double free detected (the block is in the depot)")
 
 
 def test_double_free_of_a_block_the_depot_passed_to_another_thread_aborts(dropin, tmp_path):
@@ -1375,10 +1376,7 @@ def test_double_free_of_a_block_the_depot_passed_to_another_thread_aborts(dropin
     # each block took a quarter of xmalloc's time): a double free of a block the batch took into
     # another live thread's cache is still told, by its key, from the blocks of no cache.
     result = _depot_run(dropin, tmp_path, "moved")
-    assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
-    message = "libmallocsim: free(): double free detected (the block is in another thread's cache)"
-    assert message in result.stderr
-    assert "no abort" not in result.stdout
+    _assert_aborted(result, "free(): double free detected (the block is in another thread's cache)")
 
 
 def test_an_exiting_threads_cache_goes_to_the_depot(dropin, tmp_path):
@@ -1387,6 +1385,4 @@ def test_an_exiting_threads_cache_goes_to_the_depot(dropin, tmp_path):
     # be caught there instead ("back in the heap"). That they are reused, and the heap stays put,
     # is test_exiting_threads_give_their_caches_back.
     result = _depot_run(dropin, tmp_path, "exited")
-    assert result.returncode == -6, result.stdout + result.stderr  # SIGABRT
-    assert "libmallocsim: free(): double free detected (the block is in the depot)" in result.stderr
-    assert "no abort" not in result.stdout
+    _assert_aborted(result, "free(): double free detected (the block is in the depot)")
