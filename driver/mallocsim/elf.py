@@ -109,25 +109,50 @@ def _string(data: bytes, at: int) -> str:
     return data[at : data.index(b"\0", at)].decode(errors="replace")
 
 
+class Segment(NamedTuple):
+    flags: int  # p_flags: _PF_X, _PF_W...
+    offset: int  # in the file
+    vaddr: int
+    filesz: int
+    memsz: int
+
+
+def load_segments(data: bytes) -> list[Segment]:
+    """The PT_LOAD segments of the program headers."""
+    try:
+        header = _HEADER.unpack_from(data)
+        phoff, phentsize, phnum = header[5], header[9], header[10]
+        segments = []
+        for i in range(phnum):
+            kind, flags, offset, vaddr, _, filesz, memsz, _ = _PROGRAM.unpack_from(
+                data, phoff + i * phentsize
+            )
+            if kind == _PT_LOAD:
+                segments.append(Segment(flags, offset, vaddr, filesz, memsz))
+        return segments
+    except struct.error:
+        raise ElfError("damaged ELF file (unreadable program headers)") from None
+
+
+def _page_down(n: int) -> int:
+    return n // _PAGE * _PAGE
+
+
+def _page_up(n: int) -> int:
+    return -(-n // _PAGE) * _PAGE
+
+
 def writable_load_bytes(path: str | Path) -> int:
     """The memory a library's writable segments take when loaded (its data and
     .bss, each rounded up to whole pages): what loading it may add to a process's
     private memory, beside the loader's own bookkeeping. 0 when unreadable."""
     try:
-        data = read_elf(path)
-        header = _HEADER.unpack_from(data)
-        phoff, phentsize, phnum = header[5], header[9], header[10]
-        total = 0
-        for i in range(phnum):
-            kind, flags, _, vaddr, _, _, memsz, _ = _PROGRAM.unpack_from(
-                data, phoff + i * phentsize
-            )
-            if kind == _PT_LOAD and flags & _PF_W:
-                start = vaddr // _PAGE * _PAGE
-                total += -(-(vaddr + memsz) // _PAGE) * _PAGE - start
-        return total
-    except (ElfError, struct.error):
+        segments = load_segments(read_elf(path))
+    except ElfError:
         return 0
+    return sum(
+        _page_up(s.vaddr + s.memsz) - _page_down(s.vaddr) for s in segments if s.flags & _PF_W
+    )
 
 
 def executable_bytes(path: str | Path) -> bytes:
@@ -135,20 +160,11 @@ def executable_bytes(path: str | Path) -> bytes:
     tail of a code page past its segment (whatever the file holds there) is in
     too. Several segments' pages are joined with a zero byte between them."""
     data = read_elf(path)
-    try:
-        header = _HEADER.unpack_from(data)
-        phoff, phentsize, phnum = header[5], header[9], header[10]
-        pieces = []
-        for i in range(phnum):
-            kind, flags, offset, _, _, filesz, _, _ = _PROGRAM.unpack_from(
-                data, phoff + i * phentsize
-            )
-            if kind == _PT_LOAD and flags & _PF_X:
-                start = offset // _PAGE * _PAGE
-                pieces.append(data[start : -(-(offset + filesz) // _PAGE) * _PAGE])
-        return b"\0".join(pieces)
-    except struct.error:
-        raise ElfError("damaged ELF file (unreadable program headers)") from None
+    return b"\0".join(
+        data[_page_down(s.offset) : _page_up(s.offset + s.filesz)]
+        for s in load_segments(data)
+        if s.flags & _PF_X
+    )
 
 
 def global_data_bytes(path: str | Path) -> int:
