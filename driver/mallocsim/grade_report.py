@@ -88,11 +88,15 @@ def explain(score: Score) -> str:
         else "total ops / total "
         + ("instructions" if score.measure == "instructions" else "seconds")
     )
-    measure = (
-        "instructions counted by valgrind: the same on every run"
-        if score.measure == "instructions"
-        else "seconds of the timed passes, as the lab's driver measures"
-    )
+    if score.measure != "instructions":
+        measure = "seconds of the timed passes, as the lab's driver measures"
+    elif score.count_scale > 1.0:
+        measure = (
+            f"instructions counted by valgrind, times {score.count_scale:.1f}: "
+            "the clock did not confirm the count (see the notes)"
+        )
+    else:
+        measure = "instructions counted by valgrind, confirmed by the clock: the same on every run"
     ratio = (
         f"{score.throughput / score.reference_throughput:.3f}"
         if score.throughput is not None and score.reference_throughput

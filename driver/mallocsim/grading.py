@@ -10,8 +10,9 @@ their verdicts from here. A grade goes:
      realloc(p, 0), a poisoned fresh heap);
   4. the throughput: instructions counted by valgrind against a reference
      allocator counted the same way (the default: the same score on every run),
-     or seconds as the lab's own driver measures them, against the lab's
-     constant or a reference timed now;
+     believed only as far as the timed passes confirm them (clock_check.py), or
+     seconds as the lab's own driver measures them, against the lab's constant
+     or a reference timed now;
   5. the score by the lab's formula, less the lab's deduction for global data
      past its limit (CMU), with notes where the lab's own driver would have
      given a wrong verdict (quirks.py).
@@ -30,6 +31,7 @@ from mallocsim import cache
 from mallocsim.allocators import AllocatorError, AllocatorSpec, resolve, spec_build
 from mallocsim.build import Build
 from mallocsim.cache import code_digest, content_key, trace_parts
+from mallocsim.clock_check import CLOCK_REFERENCE, check_count, graded_counts
 from mallocsim.config import GradingConfig, require_listed
 from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
 from mallocsim.errors import UsageError
@@ -57,6 +59,8 @@ from mallocsim.trace import Trace, load_trace
 if TYPE_CHECKING:
     from mallocsim.progress import Progress
 
+NO_THROUGHPUT_TRACE = "no trace counts for throughput"
+COUNTED = "counted by valgrind the same way"
 MIN_COUNT_BUDGET = 60.0  # seconds a valgrind count may take at least: valgrind is slow
 TEAM_SYMBOL = "ms_lab_team"  # the build's reader of a classic team_t record
 
@@ -78,6 +82,18 @@ class Grade:
     @property
     def passed(self) -> bool:
         return self.problem is None and all(r.valid for r in self.results)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """How a grade's throughput is measured: T_ref and where it came from, and the
+    allocator's per-trace instructions (None: seconds, from its results) with what
+    the clock check multiplied them by (1: confirmed)."""
+
+    reference: float | None
+    source: str
+    costs: dict[str, float] | None = None
+    count_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -119,13 +135,9 @@ def spec_for(name: str, config: GradingConfig, dialect: str | None = None) -> Al
 
 
 def replay_options(config: GradingConfig, check_heap: bool) -> ReplayOptions:
-    """How the checked passes run under the configuration's lab; timed passes
-    only when the lab's own time measure is asked for."""
-    base = ReplayOptions(
-        check_heap=check_heap,
-        timing=config.throughput == "time",
-        min_seconds=config.min_seconds,
-    )
+    """How the checked passes run under the configuration's lab, with timed passes:
+    the lab's own measure, or the clock's check on an instruction count."""
+    base = ReplayOptions(check_heap=check_heap, timing=True, min_seconds=config.min_seconds)
     return options_for_lab(config.profile, base)
 
 
@@ -218,10 +230,19 @@ def _grade(
         if plan.rules[t.name].throughput and r.valid
     ]
     budget = max(sum(limits[t.name] for t in timed), MIN_COUNT_BUDGET)
-    reference, source, costs = _throughput(spec, timed, config, budget, notes)
+    measured = _throughput(spec, timed, results, config, budget, notes)
     global_data = build.global_data if build is not None else None
     notes.extend(global_data_notes(config, global_data))
-    graded = score(results, plan.rules, config, reference, source, costs, global_data)
+    graded = score(
+        results,
+        plan.rules,
+        config,
+        measured.reference,
+        measured.source,
+        measured.costs,
+        global_data,
+        measured.count_scale,
+    )
     return Grade(spec.name, tuple(results), graded, None, team, warnings, tuple(notes))
 
 
@@ -242,29 +263,35 @@ def global_data_notes(config: GradingConfig, global_data: int | None) -> list[st
 def _throughput(
     spec: AllocatorSpec,
     timed: Sequence[Trace],
+    results: Sequence[TraceResult],
     config: GradingConfig,
     budget: float,
     notes: list[str],
-) -> tuple[float | None, str, dict[str, float] | None]:
-    """(T_ref, where it came from, per-trace instructions or None for seconds);
-    `budget` the seconds one valgrind run over the traces may take."""
+) -> Throughput:
+    """How the throughput is measured; `budget`: the seconds one valgrind run over
+    the traces may take. Counted instructions are checked against the clock: the
+    allocator's timed passes (`results`) and the reference's, timed now."""
     if config.throughput == "instructions":
         try:
             costs = pass_instructions(spec, timed, budget) if timed else {}
         except UsageError as error:
             notes.append(f"throughput not counted: {error}")
             costs = {}
-        reference, source = measure_reference(timed, config, budget)
-        return reference, source, costs
+        if not timed:
+            return Throughput(None, NO_THROUGHPUT_TRACE, costs)
+        counts, how = reference_costs(timed, config, "instructions", budget)
+        if counts is None:
+            return Throughput(None, how, costs)
+        reference, source = _reference_throughput(timed, counts, config, how)
+        scale = _clock_scale(costs, timed, results, config, budget, notes)
+        return Throughput(reference, source, graded_counts(costs, scale), scale)
     if config.reference_throughput is not None:
         fixed = config.reference_throughput == config.profile.scoring.reference_throughput
-        return (
+        return Throughput(
             config.reference_throughput,
-            (f"the {config.lab} lab's constant" if fixed else "configured"),
-            None,
+            f"the {config.lab} lab's constant" if fixed else "configured",
         )
-    reference, source = measure_reference(timed, config, budget)
-    return reference, source, None
+    return Throughput(*measure_reference(timed, config, budget))
 
 
 def time_limits(
@@ -291,23 +318,39 @@ def measure_reference(
     lab aggregates; (None, why) when it could not be measured, so that the
     allocator's own results are still reported. `budget`: the seconds it may take."""
     if not traces:
-        return None, "no trace counts for throughput"
+        return None, NO_THROUGHPUT_TRACE
+    costs, how = reference_costs(traces, config, config.throughput, budget)
+    if costs is None:
+        return None, how
+    return _reference_throughput(traces, costs, config, how)
+
+
+def reference_costs(
+    traces: Sequence[Trace], config: GradingConfig, measure: str, budget: float
+) -> tuple[dict[str, float] | None, str]:
+    """Each trace's cost (by name) for the configured reference allocator, measured
+    as `measure` says ("instructions" or "time"), and how; or (None, why it could
+    not be). `budget`: the seconds a count may take."""
     reference = resolve(config.reference, lab=config.lab)
-    if config.throughput == "instructions":
+    if measure == "instructions":
         try:
-            costs = _reference_instructions(reference, traces, budget)
+            return _reference_instructions(reference, traces, budget), COUNTED
         except UsageError as error:
             return None, f"{config.reference} could not be counted: {error}"
-        pairs = [(t.num_ops, costs.get(t.name, 0.0)) for t in traces]
-        how = "counted by valgrind the same way"
-    else:
-        options = ReplayOptions(min_seconds=config.min_seconds)
-        results = [replay_isolated(t, reference, options, DEFAULT_TIMEOUT) for t in traces]
-        failed = next((r.error for r in results if not r.valid), None)
-        if failed:
-            return None, f"{config.reference} could not be measured: {failed}"
-        pairs = [(r.ops, timed_cost(r) or 0.0) for r in results]
-        how = "timed in this run"
+    options = ReplayOptions(min_seconds=config.min_seconds)
+    results = [replay_isolated(t, reference, options, DEFAULT_TIMEOUT) for t in traces]
+    failed = next((r.error for r in results if not r.valid), None)
+    if failed:
+        return None, f"{config.reference} could not be measured: {failed}"
+    return {r.trace: timed_cost(r) or 0.0 for r in results}, "timed in this run"
+
+
+def _reference_throughput(
+    traces: Sequence[Trace], costs: dict[str, float], config: GradingConfig, how: str
+) -> tuple[float | None, str]:
+    """T_ref from the reference's per-trace costs, as the lab aggregates, scaled as
+    configured; (None, why) when nothing was measured."""
+    pairs = [(t.num_ops, costs.get(t.name, 0.0)) for t in traces]
     value = aggregate_throughput(pairs, config.throughput_mean)
     if value is None:
         return None, f"{config.reference} could not be measured"
@@ -317,6 +360,34 @@ def measure_reference(
             f"{config.reference_scale:g} x {config.reference}, {how}",
         )
     return value, f"{config.reference}, {how}"
+
+
+def _clock_scale(
+    costs: dict[str, float],
+    traces: Sequence[Trace],
+    results: Sequence[TraceResult],
+    config: GradingConfig,
+    budget: float,
+    notes: list[str],
+) -> float:
+    """What the allocator's counts are multiplied by in its grade: they are believed
+    as far as its timed passes confirm them, against the clock check's reference
+    counted and timed now (clock_check.py). `budget`: the seconds a count may take."""
+    if not costs:
+        return 1.0
+    clock = replace(config, reference=CLOCK_REFERENCE)
+    counts, why = reference_costs(traces, clock, "instructions", budget)
+    times, timed_why = reference_costs(traces, clock, "time", budget)
+    seconds = {r.trace: r.seconds for r in results if r.valid and r.seconds}
+    check = check_count(costs, seconds, counts or {}, times or {})
+    if check is None:
+        missing = why if counts is None else timed_why if times is None else "no trace was timed"
+        notes.append(f"instruction count not checked by the clock: {missing}")
+        return 1.0
+    said = check.note()
+    if said is not None:
+        notes.append(said)
+    return check.scale
 
 
 def _reference_instructions(

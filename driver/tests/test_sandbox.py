@@ -6,6 +6,7 @@ the attack printed in the grader's output. Honest allocators grade the same."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 
 from mallocsim import instructions, isolate
 from mallocsim.allocators import library_for, resolve
+from mallocsim.clock_check import TOLERANCE
 from mallocsim.errors import UsageError
 from mallocsim.instructions import pass_instructions
 from mallocsim.trace import load_trace
@@ -323,6 +325,30 @@ def test_the_instruction_count_runs_the_code_confined(attacker, write_trace, tmp
     except UsageError:
         pass  # killed for its connection: the count fails, which only costs the student
     assert not target.exists()  # and this process, the one it tried to kill, is still here
+
+
+def _counted_score(cli, source: Path, trace: Path, record: Path) -> tuple[str, dict]:
+    """A grade by instructions (the default): what it said, and its score as recorded."""
+    run = cli("grade", source, "--dialect", "classic", "-q", trace, "--json", record)
+    assert run.status == 0, run.out + run.err
+    return run.said, json.loads(record.read_text())["grade"]["score"]
+
+
+@pytest.mark.parametrize("attack", ["UNCOUNTED", "CHEAT_COUNTED"])
+def test_work_hidden_from_the_instruction_count_is_seen_by_the_clock(
+    cli, attacker, write_trace, tmp_path, attack
+):
+    ops = 300  # every malloc does 4,000 steps of work, hidden from the count in the forgery
+    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\n" for i in range(ops)))
+    said, honest = _counted_score(cli, attacker(attack, Path("honest")), trace, tmp_path / "h")
+    assert honest["count_scale"] == 1.0 and "not confirmed by the clock" not in said
+    said, forged = _counted_score(cli, attacker(attack), trace, tmp_path / "f")
+    assert "instruction count not confirmed by the clock" in said, said
+    assert forged["count_scale"] > 2.0
+    # Unchecked, the forgery's count claimed some 50 times the honest throughput; believed up
+    # to TOLERANCE times the clock, it gains at most that over the honest clock ratio (between
+    # 0.4 and 2.6: a factor 2 allowed for that, and for the clock's noise).
+    assert forged["throughput"] < honest["throughput"] * TOLERANCE * 2
 
 
 def test_memory_a_constructor_takes_before_the_seal_is_seen(cli, attacker, write_trace):

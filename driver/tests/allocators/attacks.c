@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <netinet/in.h>
@@ -64,6 +65,15 @@
    old block's first word and the pattern's public step, as an allocator that kept its metadata
    in live payloads could write each back before the grader reads it. */
 #define REGENERATE 22
+/* Work hidden from the instruction count: each malloc does slow work (a loop of SLOW_WORK steps),
+   except where valgrind counts it. UNCOUNTED runs it, under valgrind, through valgrind's
+   NON_SIMD_CALL request (on the real CPU, so uncounted), from code the library writes at run
+   time into memory it maps with a raw system call: no import, and no marker bytes in its code for
+   the build's check to find; without valgrind the request does nothing and the work runs here.
+   CHEAT_COUNTED skips it in the program valgrind counts, told by its name. With ATTACK_PATH
+   "honest" either does the work everywhere: the baseline. */
+#define UNCOUNTED 23
+#define CHEAT_COUNTED 24
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -296,6 +306,71 @@ static int secret_is_here(void) {
 }
 #endif
 
+#if ATTACK == UNCOUNTED || ATTACK == CHEAT_COUNTED
+enum { SLOW_WORK = 4000 };
+
+static uint64_t slow_work(uint64_t tid, uint64_t steps) {
+    (void)tid;
+    volatile uint64_t sink = 0;
+    for (uint64_t i = 0; i < steps; i++)
+        sink += i;
+    return 1;
+}
+#endif
+
+#if ATTACK == UNCOUNTED
+static long raw_mmap_rwx(size_t len) {
+    long ret;
+    register long flags __asm__("r10") = MAP_PRIVATE | MAP_ANONYMOUS;
+    register long fd __asm__("r8") = -1;
+    register long offset __asm__("r9") = 0;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "0"((long)SYS_mmap), "D"(0L), "S"(len),
+                       "d"((long)(PROT_READ | PROT_WRITE | PROT_EXEC)), "r"(flags), "r"(fd),
+                       "r"(offset)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+/* uint64_t request(uint64_t args[6]): valgrind.h's request sequence, each byte XOR 0x5a. */
+static const unsigned char request_code[] = {
+    0x48 ^ 0x5a, 0x89 ^ 0x5a, 0xf8 ^ 0x5a,              /* mov %rdi,%rax */
+    0x31 ^ 0x5a, 0xd2 ^ 0x5a,                           /* xor %edx,%edx */
+    0x48 ^ 0x5a, 0xc1 ^ 0x5a, 0xc7 ^ 0x5a, 0x03 ^ 0x5a, /* rol $3,%rdi */
+    0x48 ^ 0x5a, 0xc1 ^ 0x5a, 0xc7 ^ 0x5a, 0x0d ^ 0x5a, /* rol $13,%rdi */
+    0x48 ^ 0x5a, 0xc1 ^ 0x5a, 0xc7 ^ 0x5a, 0x3d ^ 0x5a, /* rol $61,%rdi */
+    0x48 ^ 0x5a, 0xc1 ^ 0x5a, 0xc7 ^ 0x5a, 0x33 ^ 0x5a, /* rol $51,%rdi */
+    0x48 ^ 0x5a, 0x87 ^ 0x5a, 0xdb ^ 0x5a,              /* xchg %rbx,%rbx */
+    0x48 ^ 0x5a, 0x89 ^ 0x5a, 0xd0 ^ 0x5a,              /* mov %rdx,%rax */
+    0xc3 ^ 0x5a,                                        /* ret */
+};
+
+static void slow_malloc_work(void) {
+    static uint64_t (*request)(uint64_t *);
+    static int tried;
+    const char *preload = getenv("LD_PRELOAD");
+    if (!tried && strcmp(ATTACK_PATH, "honest") != 0 && preload && strstr(preload, "vgpreload")) {
+        tried = 1;
+        long code = raw_mmap_rwx(4096);
+        if (code > 0) {
+            for (size_t i = 0; i < sizeof request_code; i++)
+                ((unsigned char *)code)[i] = request_code[i] ^ 0x5a;
+            request = (uint64_t (*)(uint64_t *))code;
+        }
+    }
+    uint64_t args[6] = {0x1102 /* VG_USERREQ__CLIENT_CALL1 */, (uint64_t)(uintptr_t)slow_work,
+                        SLOW_WORK, 0, 0, 0};
+    if (request == NULL || request(args) != 1)
+        slow_work(0, SLOW_WORK);
+}
+#elif ATTACK == CHEAT_COUNTED
+static void slow_malloc_work(void) {
+    if (strcmp(ATTACK_PATH, "honest") == 0 || strcmp(program_invocation_short_name, "mscount") != 0)
+        slow_work(0, SLOW_WORK);
+}
+#endif
+
 static int calls, inits;
 
 int mm_init(void) {
@@ -324,6 +399,9 @@ static void *one_block(void) {
 void *mm_malloc(size_t size) {
     if (++calls == 2)
         attack();
+#if ATTACK == UNCOUNTED || ATTACK == CHEAT_COUNTED
+    slow_malloc_work();
+#endif
 #if ATTACK == EXIT_EARLY
     if (calls == 3)
         _exit(0);

@@ -1,0 +1,88 @@
+"""The clock's check on an instruction count: a count made inside the allocator's
+process is believed only as far as time measured from outside it confirms.
+
+valgrind counts in the process that runs the student's code, and that code can hide
+work from it: code made at run time that asks valgrind to run a function on the real
+CPU, uncounted; a different behaviour in the program valgrind counts than in the
+checked one; a forged summary (docs/sandbox.md). The timed passes are measured from
+outside (the agent's CPU clock, read by the grader), on the same traces. So a grade by
+instructions also times the allocator, and counts and times CLOCK_REFERENCE (glibc,
+whatever the lab's T_ref: the tolerance is calibrated against it), and compares their
+seconds per counted instruction: the clock's view of how much of the work was counted.
+
+Honest allocators, whose instructions cost more or less time by their cache misses and
+dependency chains, took 0.4 to 5.5 times glibc's seconds per instruction (segfit 0.40
+and 1.24, an explicit list 1.19 and 5.48, an implicit list 2.34 and 3.22, on the CS:APP
+and the CMU traces; students' solutions in docs/sandbox.md, with the command). Work a
+count does not see shows as time it does not explain: a bump allocator that ran 4,000
+steps a malloc uncounted came out at 75.
+
+A count is believed up to TOLERANCE times what the clock confirms. Past that the
+allocator's instruction counts are scaled up (by ratio / TOLERANCE), so that its
+throughput is what TOLERANCE allows; the grade says so. An honest grade is unchanged
+and stays the same on every run; a forgery gains at most TOLERANCE over its own honest
+ratio, not whatever it claims. (A CPU's own instruction counter, read from outside,
+would close this for good; this machine's virtual CPU has none.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+CLOCK_REFERENCE = "glibc"  # the allocator whose seconds per instruction the check compares with
+TOLERANCE = 12.0  # the allocator's seconds per instruction over CLOCK_REFERENCE's, believed
+
+
+@dataclass(frozen=True)
+class ClockCheck:
+    """What the clock said of a count."""
+
+    ratio: float  # the allocator's seconds per counted instruction over CLOCK_REFERENCE's
+    traces: int  # the traces compared (counted and timed for both)
+
+    @property
+    def scale(self) -> float:
+        """What the allocator's instruction counts are multiplied by (1: confirmed)."""
+        return max(1.0, self.ratio / TOLERANCE)
+
+    def note(self) -> str | None:
+        """One line for the grade when the count was not confirmed, else None."""
+        if self.scale == 1.0:
+            return None
+        return (
+            f"instruction count not confirmed by the clock: per instruction counted, the "
+            f"allocator took {self.ratio:.1f} times {CLOCK_REFERENCE}'s time "
+            f"({self.traces} traces, timed outside its process; at most {TOLERANCE:g} is "
+            f"believed), so its counts are graded {self.scale:.1f} times higher"
+        )
+
+
+def check_count(
+    counts: Mapping[str, float],
+    seconds: Mapping[str, float],
+    reference_counts: Mapping[str, float],
+    reference_seconds: Mapping[str, float],
+) -> ClockCheck | None:
+    """The clock's check over the traces measured all four ways (counts and seconds,
+    the allocator's and the reference's, by trace name); None when there is none."""
+    both = [
+        name
+        for name, count in counts.items()
+        if count > 0
+        and seconds.get(name, 0.0) > 0
+        and reference_counts.get(name, 0.0) > 0
+        and reference_seconds.get(name, 0.0) > 0
+    ]
+    if not both:
+        return None
+    mine = sum(seconds[name] for name in both) / sum(counts[name] for name in both)
+    theirs = sum(reference_seconds[name] for name in both) / sum(
+        reference_counts[name] for name in both
+    )
+    return ClockCheck(mine / theirs, len(both))
+
+
+def graded_counts(counts: Mapping[str, float], scale: float) -> dict[str, float]:
+    """The counts a grade uses: as counted, multiplied by a check's scale."""
+    return {name: count * scale for name, count in counts.items()}
