@@ -12,7 +12,13 @@ back through a pipe. While it runs it keeps three shared words up to date (the
 phase, the op index and the timed pass; the engine stores the last two, one
 store an op), so when it crashes or hangs the parent still knows where:
 "crashed with SIGSEGV at op 1234 (a 17 4096) in timed pass 3", with the op's
-file:line. A child past its time limit is killed. Whatever happens, the parent
+file:line. A child past its time limit is killed: the limit counts the CPU time
+the child and its agent ran, not the time they waited for a core, so that a
+machine whose cores are busy (other grades, other jobs) slows a trace down but
+does not fail it (every checked op is a round trip between the two processes,
+and a round trip waits for both to be scheduled); a child that runs for
+WALL_MULTIPLE times its limit in wall time without using it (asleep, or
+starved) is stopped too. Whatever happens, the parent
 gets a TraceResult, the death as data too (fail_kind "crash", "timeout" or
 "exit", the phase, op and pass), and every result it already has is kept.
 """
@@ -70,6 +76,8 @@ GARBAGE = "\0"  # what _read_until returns for an answer past ANSWER_LIMIT
 GARBAGE_ANSWER = {"garbage": "the allocator wrote garbage into the grader's pipe"}
 MEMORY_LIMIT = min(8 << 30, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2)
 TICK_SECONDS = 0.25  # the longest wait for a child between two ticks of the progress lines
+WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time limit
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/PID/stat's CPU times
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class ChildOutcome:
     status: int  # os.waitpid's status
     progress: tuple[int, ...]  # the PROGRESS_WORDS shared words, as the child last left them
     stalled: float | None = None  # stopped as hung: the seconds its words had not moved
+    idle: bool = False  # stopped at its wall-time bound, its CPU time not used up
     memory: int | None = None  # stopped for its memory: the bytes it was resident in
     denied: str | None = None  # killed by the sandbox: what it tried ("start a process (fork)")
 
@@ -153,6 +162,7 @@ def run_forked(
     if sandboxed and not denied and os.WIFSIGNALED(status) and os.WTERMSIG(status) == SIGSYS:
         denied = UNNAMED_CALL  # the call came with SIGSYS blocked: the kernel's default killed it
     stalled = watch.still_for() if timed_out and watch.stall_stopped else None
+    idle = timed_out and watch.wall_stopped
     memory = watch.memory_stopped if timed_out else None
     del progress, watch  # the last views of the shared words, before they are unmapped
     shared.close()
@@ -163,6 +173,7 @@ def run_forked(
         status,
         where_it_was,
         stalled,
+        idle,
         memory,
         (denied_action(denied - 1) if denied != UNNAMED_CALL else UNNAMED) if denied else None,
     )
@@ -182,16 +193,22 @@ def _payload(data: str) -> dict | None:
 
 
 class _Watch:
-    """Whether a child must be stopped before its time is up: its progress
-    words have stood still for `stall` seconds (a hung op), or it is resident in
-    more than `memory` bytes."""
+    """What a child has used (CPU time, its agent's included), and whether it must
+    be stopped before its time is up: its progress words have stood still for
+    `stall` seconds (a hung op), or it is resident in more than `memory` bytes."""
 
     def __init__(self, words: Any, pid: int, stall: float | None, memory: int | None) -> None:
         self.words, self.pid, self.stall, self.memory = words, pid, stall, memory
         self.last = self._read()
         self.since = time.monotonic()
         self.stall_stopped = False
+        self.wall_stopped = False
         self.memory_stopped: int | None = None
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the child and its agent, if it started one, have run."""
+        agent = int(self.words[AGENT_WORD])
+        return _cpu_seconds(self.pid) + (_cpu_seconds(agent) if agent else 0.0)
 
     def _read(self) -> tuple[int, ...]:
         return tuple(int(self.words[i]) for i in range(PROGRESS_WORDS))
@@ -211,6 +228,16 @@ class _Watch:
             if resident > self.memory:
                 self.memory_stopped = resident
         return self.stall_stopped or self.memory_stopped is not None
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _resident_bytes(pid: int) -> int:
@@ -246,8 +273,13 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
         return f"used {used:.1f} GiB of memory, past the limit of {limit:.1f} GiB: stopped at {at}"
     if outcome.stalled is not None:
         return f"hung: stopped at {at}, which had not returned after {outcome.stalled:.0f} s"
+    if outcome.idle:
+        return (
+            f"did not finish within {timeout * WALL_MULTIPLE:g} s, most of it not running "
+            f"(asleep, or waiting for a core): stopped at {at}"
+        )
     if outcome.timed_out:
-        return f"did not finish within {timeout:g} s: stopped at {at}"
+        return f"did not finish within {timeout:g} s of CPU time: stopped at {at}"
     if os.WIFSIGNALED(outcome.status):
         return f"crashed with {signal.Signals(os.WTERMSIG(outcome.status)).name} at {at}"
     return f"exited with status {os.waitstatus_to_exitcode(outcome.status)} at {at}"
@@ -321,17 +353,20 @@ def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str
     return where(trace, index), f"op {index} ({op_text(trace, index)}) in {stage}"
 
 
-def _read_until(fd: int, timeout: float, watch: _Watch | None = None) -> tuple[str, bool]:
-    """Everything the child writes, or ("", True) when the time runs out (or the
-    child is seen to hang). It waits TICK_SECONDS at most at a time, ticking the
-    open progress reporters in between: this is where their time moves on
-    (progress.py: no thread)."""
-    deadline = time.monotonic() + timeout
+def _read_until(fd: int, timeout: float, watch: _Watch) -> tuple[str, bool]:
+    """Everything the child writes, or ("", True) when its time runs out: `timeout`
+    seconds of CPU time, or WALL_MULTIPLE times that of wall time (watch.wall_stopped
+    says which), or the watch sees it hang. It waits TICK_SECONDS at most at a time,
+    ticking the open progress reporters in between: this is where their time moves
+    on (progress.py: no thread)."""
+    start = time.monotonic()
     chunks: list[bytes] = []
     size = 0
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or (watch is not None and watch.must_stop()):
+        wall_left = timeout * WALL_MULTIPLE - (time.monotonic() - start)
+        left = min(timeout - watch.cpu_seconds(), wall_left)
+        watch.wall_stopped = wall_left <= 0
+        if left <= 0 or watch.must_stop():
             return "", True
         ready, _, _ = select.select([fd], [], [], min(left, TICK_SECONDS))
         if not ready:

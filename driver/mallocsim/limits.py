@@ -15,7 +15,10 @@ The reference's times are measured once per machine and kept in the cache.
 A student's allocator is graded from outside its process (remote.py): every op
 of the checked passes is a round trip between two processes, which the
 reference, replayed in one, never pays. Each limit allows ROUND_TRIP_SECONDS
-for each of those, enough on a loaded machine (tens of microseconds measured).
+for each of those (tens of microseconds measured). A limit counts CPU time, the
+allocator's processes' (isolate.py), so a machine whose cores are all busy, where
+each round trip waits for both processes to be scheduled, slows a grade but does
+not change it.
 """
 
 from __future__ import annotations

@@ -203,7 +203,8 @@ def test_a_timing_child_that_dies_is_blamed_on_the_allocator_it_was_timing(
     )
     assert (glibc.fail_kind, glibc.fail_op, glibc.fail_pass) == ("crash", 1, 3)
     assert not segfit.valid and segfit.error.endswith(
-        "small.rep: did not finish within 10 s: stopped at the checks before the timed passes"
+        "small.rep: did not finish within 10 s of CPU time: stopped at the checks before the timed "
+        "passes"
     )
 
 

@@ -118,7 +118,7 @@ def test_the_cmu_formula_and_correctness_points(cli, config, write_trace, tmp_pa
             "a 0 8\na 1 8\na 2 8\nf 0\n",
             "crashed with SIGSEGV at op 2 (a 2 8)",
         ),
-        ("hang", "classic", "a 0 8\nf 0\n", "did not finish within 1 s: stopped at op 1 (f 0)"),
+        ("hang", "classic", "a 0 8\nf 0\n", "within 1 s of CPU time: stopped at op 1 (f 0)"),
         ("overlap", "classic", "a 0 32\nf 0\na 1 32\na 2 32\n", "overlaps block 1"),
         ("misaligned", "classic", "a 0 24\nf 0\n", "not 16-byte aligned"),
         ("metadata_overwrite", "classic", "a 0 32\na 1 32\nf 0\nf 1\n", "payload"),

@@ -74,7 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--check-heap", action="store_true", help="call the heap checker after every op"
     )
     parser.add_argument(
-        "--timeout", type=positive_seconds, help="seconds per trace before the allocator is stopped"
+        "--timeout",
+        type=positive_seconds,
+        help="CPU seconds per trace before the allocator is stopped (20 times that in wall time)",
     )
     parser.add_argument(
         "-g", dest="autograder_lines", action="store_true",

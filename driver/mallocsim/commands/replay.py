@@ -66,7 +66,8 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
         type=positive_seconds,
-        help="seconds per trace before the allocator is stopped (default: 100 times the "
+        help="CPU seconds per trace before the allocator is stopped, 20 times that in "
+        "wall time (default: 100 times the "
         "lab's reference allocator's time on the trace, 5 s at least, with an op that has "
         "not returned in 1 s stopped as hung; compare: 120)",
     )

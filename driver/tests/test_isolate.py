@@ -1,0 +1,42 @@
+"""A child's time limit (isolate.py): CPU time, its agent's included, so that a loaded
+machine slows a trace but does not fail it; wall time bounded at WALL_MULTIPLE times it."""
+
+from __future__ import annotations
+
+import time
+
+from mallocsim import isolate
+
+
+def _spin(words: object) -> dict:
+    while True:
+        pass
+
+
+def test_time_a_child_spends_not_running_does_not_count_against_its_limit():
+    started = time.monotonic()
+    outcome = isolate.run_forked(lambda words: time.sleep(0.6) or {"done": 1}, timeout=0.3)
+    assert outcome.payload == {"done": 1} and not outcome.timed_out
+    assert time.monotonic() - started >= 0.6
+
+
+def test_a_child_that_spins_is_stopped_at_its_cpu_limit():
+    started = time.monotonic()
+    outcome = isolate.run_forked(_spin, timeout=0.3)
+    assert outcome.timed_out and not outcome.idle and outcome.payload is None
+    assert time.monotonic() - started < 0.3 * isolate.WALL_MULTIPLE
+    said = isolate.death(outcome, 0.3, "op 1")
+    assert said == "did not finish within 0.3 s of CPU time: stopped at op 1"
+
+
+def test_a_child_that_sleeps_for_ever_is_stopped_at_its_wall_bound():
+    started = time.monotonic()
+    outcome = isolate.run_forked(lambda words: time.sleep(3600) or {}, timeout=0.05)
+    elapsed = time.monotonic() - started
+    assert outcome.timed_out and outcome.idle
+    assert 0.05 * isolate.WALL_MULTIPLE <= elapsed < 0.05 * isolate.WALL_MULTIPLE + 1.0
+    said = isolate.death(outcome, 0.05, "op 1")
+    assert said == (
+        "did not finish within 1 s, most of it not running (asleep, or waiting for a core): "
+        "stopped at op 1"
+    )
