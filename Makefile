@@ -9,6 +9,8 @@
 #   make bench-class  grade a generated class of 300 submissions: wall time, cost, -j scaling
 #   make bench-programs  benchmark programs (larson, xmalloc, cache-*, ...) under glibc, ours,
 #                 jemalloc, mimalloc, tcmalloc: time, peak RSS, ratios; build/bench-programs.png
+#   make bench-sandbox  what the sandbox costs an honest mm.c on the CS:APP traces
+#   make bench-clock  how far the clock confirms honest allocators' instruction counts
 #   make c-test   the C tests under AddressSanitizer and UBSan
 #   make fuzz     a short libFuzzer run over op sequences for each policy
 #   make format   clang-format the C sources (format-check verifies)
@@ -52,7 +54,7 @@ DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
 DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c c/src/thread_cache.c c/src/depot.c
 
-.PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox bench-programs c-test fuzz format format-check lint clean venv system-deps
+.PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox bench-clock bench-programs c-test fuzz format format-check lint clean venv system-deps
 all: native
 
 native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/msconfine $(NATIVE_DIR)/msagent $(NATIVE_DIR)/include/.stamp
@@ -219,6 +221,15 @@ bench-programs: native venv
 bench-sandbox: native venv
 	$(VPY) tools/bench_sandbox.py driver/tests/allocators/labs/csapp_explicit.c \
 		$(if $(wildcard ../shared/traces/classic),../shared/traces/classic,traces)
+
+# How far the clock confirms an instruction count: honest allocators' ratios, which calibrate
+# clock_check.TOLERANCE, on the CS:APP and the CMU traces (about 3 minutes).
+LAB_FIXTURES := driver/tests/allocators/labs
+bench-clock: native venv
+	$(VPY) tools/clock_ratio.py csapp ../shared/traces/classic segfit explicit implicit \
+		$(LAB_FIXTURES)/csapp_explicit.c $(LAB_FIXTURES)/csapp_implicit.c
+	$(VPY) tools/clock_ratio.py cmu ../shared/traces/cmu segfit explicit implicit \
+		$(LAB_FIXTURES)/cmu_segregated.c
 
 format:
 	clang-format -i c/include/*.h $(LAB_HEADERS) c/src/*.[ch] c/tests/*.[ch] c/bench/*.[ch]

@@ -11,11 +11,11 @@ whatever the lab's T_ref: the tolerance is calibrated against it), and compares 
 seconds per counted instruction: the clock's view of how much of the work was counted.
 
 Honest allocators, whose instructions cost more or less time by their cache misses and
-dependency chains, took 0.4 to 5.5 times glibc's seconds per instruction (segfit 0.40
-and 1.24, an explicit list 1.19 and 5.48, an implicit list 2.34 and 3.22, on the CS:APP
-and the CMU traces; students' solutions in docs/sandbox.md, with the command). Work a
-count does not see shows as time it does not explain: a bump allocator that ran 4,000
-steps a malloc uncounted came out at 75.
+dependency chains, took 0.16 to 4.7 times glibc's seconds per instruction (`make
+bench-clock`: segfit 0.38 and 1.09, an explicit list 0.98 and 4.73, an implicit list
+1.64 and 2.58, on the CS:APP and the CMU traces; eleven students' solutions 0.16-4.08,
+docs/sandbox.md). Work a count does not see shows as time it does not explain: a bump
+allocator that ran 4,000 steps a malloc uncounted came out at 75.
 
 A count is believed up to TOLERANCE times what the clock confirms. Past that the
 allocator's instruction counts are scaled up (by ratio / TOLERANCE), so that its
