@@ -52,7 +52,8 @@ DROPIN_POLICY ?= segfit
 DROPIN_LIB := $(NATIVE_DIR)/libmallocsim.so
 DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
-DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c c/src/thread_cache.c c/src/depot.c
+DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c c/src/address_table.c c/src/thread_cache.c \
+               c/src/depot.c
 
 .PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox bench-clock bench-programs c-test fuzz format format-check lint clean venv system-deps
 all: native
@@ -129,12 +130,16 @@ TEST_BIN   := $(BUILD_DIR)/c-test
 TEST_HEADERS := $(wildcard c/tests/*.h)
 
 C_TESTS := $(TEST_BIN)/test_memlib $(TEST_BIN)/test_trace $(TEST_BIN)/test_replay \
-           $(TEST_BIN)/test_lab_adapter \
+           $(TEST_BIN)/test_lab_adapter $(TEST_BIN)/test_address_table \
            $(POLICIES:%=$(TEST_BIN)/test_policy_%) $(POLICIES:%=$(TEST_BIN)/test_corrupt_%)
 
 $(TEST_BIN)/test_memlib: c/tests/test_memlib.c c/src/memlib.c $(HEADERS)
 	@mkdir -p $(TEST_BIN)
 	$(CC) $(TEST_CFLAGS) -o $@ c/tests/test_memlib.c c/src/memlib.c
+
+$(TEST_BIN)/test_address_table: c/tests/test_address_table.c c/src/address_table.c $(SRC_HEADERS) $(TEST_HEADERS)
+	@mkdir -p $(TEST_BIN)
+	$(CC) $(TEST_CFLAGS) -o $@ c/tests/test_address_table.c c/src/address_table.c
 
 $(TEST_BIN)/test_trace: c/tests/test_trace.c c/src/trace.c $(HEADERS)
 	@mkdir -p $(TEST_BIN)

@@ -11,13 +11,14 @@
  *   - requests below the mapping threshold (MAP_THRESHOLD, rising as glibc's does) go to the
  *     policy, on the heap;
  *   - larger ones, and any the heap cannot serve (its reservation is full, or
- *     the system refused memory), get their own mapping: a 16-byte
- *     map_header, then the payload, so the payload stays 16-byte aligned;
+ *     the system refused memory), get their own mapping, page aligned, listed
+ *     with its length in a table (address_table.c) that free, realloc and
+ *     malloc_usable_size consult before they touch it;
  *   - a block lies in the heap exactly when its address is in
  *     [mem_heap_lo, mem_heap_hi]: a live mapping can never be there.
  * Alignments above 16 work with any policy: over-allocate by the alignment,
- * return the aligned address inside, and remember aligned -> raw in a small
- * hash table (align_table) that free, realloc and malloc_usable_size consult.
+ * return the aligned address inside, and remember aligned -> raw in another
+ * such table (aliases) that free, realloc and malloc_usable_size consult.
  *
  * Threads: in front of the policy sits a per-thread cache of free small blocks
  * (thread_cache.c), so that most mallocs and frees of up to 1 KiB take no lock;
@@ -39,7 +40,9 @@
  *   - a double free of a heap block aborts with a message, whether it is in a
  *     thread cache or back in the heap, unless the heap handed a block out at
  *     its address since (a free by an earlier owner then looks like any other,
- *     as it does to glibc);
+ *     as it does to glibc); so does a double free of a mapped block, unless a
+ *     mapping was made at its address since (glibc's crashes on the unmapped
+ *     header);
  *   - errno = ENOMEM on every failed allocation; calloc and reallocarray
  *     check their multiplication;
  *   - free(NULL) does nothing; realloc(NULL, n) is malloc(n); realloc(p, 0)
@@ -58,10 +61,12 @@
  * if set, is passed to the policy's mm_configure (if it has one) before
  * mm_init, e.g. MALLOCSIM_OPTIONS=best.
  */
+#include "address_table.h"
 #include "memlib.h"
 #include "mm.h"
 #include "thread_cache.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -230,7 +235,7 @@ static const char *const NOT_A_LIVE_BLOCK[][2] = {
  * Is raw (a pointer passed to `call`, aliases resolved) a heap block? A pointer inside the heap
  * must be the start of a live block, or the call aborts with a message: trusting it to the policy
  * would corrupt the heap (an interior pointer) or hand a block out twice (a double free). A
- * pointer outside the heap is a mapped block's, or none of ours: map_header_of tells. Caller is
+ * pointer outside the heap is a mapped block's, or none of ours: map_length_of tells. Caller is
  * between heap_enter and heap_leave.
  */
 static bool heap_block(const void *raw, api_call call) {
@@ -246,24 +251,16 @@ static bool heap_block(const void *raw, api_call call) {
 /* ---------------------------------------------------------- mapped blocks */
 
 /*
- * A mapped block:   base (page aligned)
- *                   +-----------+-----------+----------------------------+
- *                   | map_len   | magic     | payload ...                |
- *                   +-----------+-----------+----------------------------+
- *                                           ^ the pointer the caller gets
- * magic is MAP_MAGIC ^ base, so a stray pointer is caught, not unmapped.
+ * A mapped block is a mapping of its own, page aligned, the payload at its start. Every live one
+ * is in `mappings` (its address -> the bytes mapped), under the lock: free, realloc and
+ * malloc_usable_size look a pointer up there before they touch it, so that one that is no mapped
+ * block's start (inside a block; a block freed, and unmapped: a double free) aborts with a
+ * message instead of reading memory that may not be there, or unmapping what is not a block.
  */
-typedef struct {
-    size_t map_len; /* bytes mapped, header included, a multiple of the page */
-    size_t magic;   /* MAP_MAGIC ^ (address of this header) */
-} map_header;
-
-static const size_t MAP_MAGIC = (size_t)0x6d616c6c6f63736dULL;
-_Static_assert(sizeof(map_header) == 16, "the payload after the header must stay 16-aligned");
+static address_table mappings;
 
 static bool map_length(size_t size, size_t *len) {
-    return size <= SIZE_MAX - sizeof(map_header) &&
-           round_up(size + sizeof(map_header), mem_pagesize(), len);
+    return round_up(size == 0 ? 1 : size, mem_pagesize(), len);
 }
 
 static void *map_alloc(size_t size) {
@@ -273,99 +270,58 @@ static void *map_alloc(size_t size) {
     void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED)
         return NULL;
-    map_header *header = base;
-    header->map_len = len;
-    header->magic = MAP_MAGIC ^ (size_t)(uintptr_t)base;
-    return header + 1;
+    bool locked = heap_enter();
+    bool listed = address_insert(&mappings, (uintptr_t)base, len);
+    heap_leave(locked);
+    if (!listed)
+        unmap(base, len);
+    return listed ? base : NULL;
 }
 
-/* The header of p, a mapped block passed to `call`; anything else aborts with a message. */
-static map_header *map_header_of(void *p, api_call call) {
-    map_header *header = (map_header *)p - 1;
-    if ((uintptr_t)header % mem_pagesize() != 0 ||
-        header->magic != (MAP_MAGIC ^ (size_t)(uintptr_t)header))
+/* The bytes mapped for p, a mapped block passed to `call`; with `remove`, p is no longer one.
+   Anything else aborts with a message. Caller is between heap_enter and heap_leave. */
+static size_t map_length_of(void *p, api_call call, bool remove) {
+    uintptr_t len;
+    if (!address_lookup(&mappings, (uintptr_t)p, &len, remove))
         dropin_die(NOT_A_LIVE_BLOCK[call][0]);
-    return header;
+    return (size_t)len;
 }
 
-static void map_free(void *p, api_call call) {
-    map_header *header = map_header_of(p, call);
-    size_t len = header->map_len;
+/* Give back p's len bytes, no longer listed; the threshold rises to a freed block's size. */
+static void map_release(void *p, size_t len) {
     if (len > atomic_load_explicit(&map_threshold, memory_order_relaxed) &&
         len <= MAP_THRESHOLD_MAX)
         atomic_store_explicit(&map_threshold, len, memory_order_relaxed);
-    header->magic = 0; /* should the mapping stay, it holds no block of ours: not one to free */
-    unmap(header, len);
+    unmap(p, len);
 }
 
-/* Grow or shrink a mapped block in place or by moving its pages; NULL on failure. */
+/* Grow or shrink a mapped block in place or by moving its pages; NULL on failure (p stays). */
 static void *map_resize(void *p, size_t size) {
-    map_header *header = map_header_of(p, CALL_REALLOC);
     size_t len;
     if (!map_length(size, &len))
         return NULL;
-    void *base = mremap(header, header->map_len, len, MREMAP_MAYMOVE);
-    if (base == MAP_FAILED)
-        return NULL;
-    header = base;
-    header->map_len = len;
-    header->magic = MAP_MAGIC ^ (size_t)(uintptr_t)base;
-    return header + 1;
+    bool locked = heap_enter();
+    size_t old = map_length_of(p, CALL_REALLOC, true);
+    heap_leave(locked);
+    void *moved = mremap(p, old, len, MREMAP_MAYMOVE);
+    void *q = moved != MAP_FAILED ? moved : p;
+    locked = heap_enter();
+    bool listed = address_insert(&mappings, (uintptr_t)q, moved != MAP_FAILED ? len : old);
+    heap_leave(locked);
+    assert(listed); /* the removal left room: no growth, no failure */
+    (void)listed;
+    return moved != MAP_FAILED ? moved : NULL;
 }
 
 /* ------------------------------------------------- aligned -> raw pointers */
 
-/*
- * Open addressing with linear probing over a mapped array; a slot with
- * aligned == 0 is empty. Deletion shifts the following run back, so there
- * are no tombstones and lookups stay short. Only blocks whose aligned
- * address differs from the raw one are in the table. Caller is between heap_enter and heap_leave.
- */
-typedef struct {
-    uintptr_t aligned; /* the address the caller got; 0 = empty slot */
-    uintptr_t raw;     /* the block malloc gave us */
-} align_slot;
-
-static align_slot *align_table;
-static size_t align_capacity; /* a power of two, or 0 before the first insert */
-static size_t align_count;
-
-static size_t align_home(uintptr_t key, size_t capacity) {
-    uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ULL;
-    return (size_t)(h >> 32) & (capacity - 1);
-}
-
-static size_t align_find(uintptr_t key) {
-    size_t mask = align_capacity - 1;
-    size_t i = align_home(key, align_capacity);
-    while (align_table[i].aligned != 0 && align_table[i].aligned != key)
-        i = (i + 1) & mask;
-    return i;
-}
-
-static bool align_grow(void) {
-    size_t capacity = align_capacity == 0 ? 256 : align_capacity * 2;
-    align_slot *fresh = mmap(NULL, capacity * sizeof *fresh, PROT_READ | PROT_WRITE,
-                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (fresh == MAP_FAILED)
-        return false;
-    align_slot *old = align_table;
-    size_t old_capacity = align_capacity;
-    align_table = fresh;
-    align_capacity = capacity;
-    for (size_t i = 0; i < old_capacity; i++)
-        if (old[i].aligned != 0)
-            align_table[align_find(old[i].aligned)] = old[i];
-    if (old != NULL)
-        unmap(old, old_capacity * sizeof *old);
-    return true;
-}
+/* Blocks whose aligned address differs from the raw one: aligned -> raw. Caller is between
+   heap_enter and heap_leave. */
+static address_table aliases;
 
 static bool align_insert(uintptr_t aligned, uintptr_t raw) {
-    if ((align_count + 1) * 2 > align_capacity && !align_grow())
+    if (!address_insert(&aliases, aligned, raw))
         return false;
-    align_table[align_find(aligned)] = (align_slot){aligned, raw};
-    align_count++;
     alias_count(aligned, +1);
     return true;
 }
@@ -373,28 +329,12 @@ static bool align_insert(uintptr_t aligned, uintptr_t raw) {
 /* The raw block behind p (p itself when p was not offset for alignment);
    with `remove`, p's entry is dropped. */
 static void *align_raw(void *p, bool remove) {
-    uintptr_t key = (uintptr_t)p;
-    if (align_count == 0)
+    uintptr_t raw;
+    if (!address_lookup(&aliases, (uintptr_t)p, &raw, remove))
         return p;
-    size_t i = align_find(key);
-    if (align_table[i].aligned == 0)
-        return p;
-    void *raw = (void *)align_table[i].raw;
-    if (remove) {
-        size_t mask = align_capacity - 1;
-        for (size_t j = (i + 1) & mask; align_table[j].aligned != 0; j = (j + 1) & mask) {
-            size_t home = align_home(align_table[j].aligned, align_capacity);
-            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-            if (!stays) {
-                align_table[i] = align_table[j];
-                i = j;
-            }
-        }
-        align_table[i].aligned = 0;
-        align_count--;
-        alias_count(key, -1);
-    }
-    return raw;
+    if (remove)
+        alias_count((uintptr_t)p, -1);
+    return (void *)raw;
 }
 
 /* ------------------------------------------------------------ the core */
@@ -436,8 +376,9 @@ static void block_free_leave(void *raw, bool locked, api_call call) {
         mm_free(raw);
         heap_leave(locked);
     } else {
+        size_t len = map_length_of(raw, call, true);
         heap_leave(locked);
-        map_free(raw, call);
+        map_release(raw, len);
     }
 }
 
@@ -445,8 +386,7 @@ static void block_free_leave(void *raw, bool locked, api_call call) {
    heap_leave. */
 static size_t usable_at(void *p, api_call call) {
     char *raw = align_raw(p, false);
-    size_t usable = heap_block(raw, call) ? mm_usable_size(raw)
-                                          : map_header_of(raw, call)->map_len - sizeof(map_header);
+    size_t usable = heap_block(raw, call) ? mm_usable_size(raw) : map_length_of(raw, call, false);
     return usable - (size_t)((char *)p - raw);
 }
 
@@ -457,7 +397,7 @@ static void *aligned_block(size_t alignment, size_t size) {
         return block_alloc(size, &zeroed);
     /* At least one byte, so the aligned address lies inside the raw block:
        one past its end could be where the next block starts, which would
-       then have two owners in align_table. */
+       then have two owners in aliases. */
     if (size == 0)
         size = 1;
     if (size > SIZE_MAX - alignment)

@@ -257,15 +257,16 @@ def test_mallocsim_run_passes_the_exit_status(dropin, cli):
 def test_the_mapping_threshold_rises_as_glibcs_does(dropin):
     # A block of one large size allocated and freed again and again comes from the heap once
     # one was freed, not from a mapping each time (mawk ran 6 times glibc's time so). A mapped
-    # block's usable size is its pages less the 16-byte header; a heap block's is not.
+    # block's usable size is whole pages; a heap block's, for 300 KiB and 24 bytes, is not.
     script = (
         "import ctypes; libc = ctypes.CDLL(None);"
         "libc.malloc.restype = ctypes.c_void_p; libc.malloc.argtypes = [ctypes.c_size_t];"
         "libc.free.argtypes = [ctypes.c_void_p];"
         "libc.malloc_usable_size.argtypes = [ctypes.c_void_p];"
-        "mapped = lambda p: libc.malloc_usable_size(p) % 4096 == 4096 - 16;"
-        "first = libc.malloc(300 << 10); first_mapped = mapped(first); libc.free(first);"
-        "second = libc.malloc(300 << 10); print(first_mapped, not mapped(second))"
+        "mapped = lambda p: libc.malloc_usable_size(p) % 4096 == 0;"
+        "size = (300 << 10) + 24;"
+        "first = libc.malloc(size); first_mapped = mapped(first); libc.free(first);"
+        "second = libc.malloc(size); print(first_mapped, not mapped(second))"
     )
     assert _under(dropin, script) == ["True", "True"]
 
@@ -1066,7 +1067,8 @@ HEAP_DOUBLE_FREE_SOURCE = r"""
    it, so it went back to the heap when the bin overflowed (the very first blocks of a size may
    be of a neighbouring bin, which never fills). "large": free a block too big to cache twice,
    with larger blocks (which cannot take its place) made and freed between; "realloc": realloc
-   such a block after its free. "reused": no double free: free the small blocks, malloc as many
+   such a block after its free. "mapped" and "mapped-realloc": the same with a block of its own
+   mapping, unmapped by its free. "reused": no double free: free the small blocks, malloc as many
    again (from the heap and the cache) and free those. */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -1078,7 +1080,15 @@ static void *block[BLOCKS];
 
 int main(int argc, char **argv) {
     const char *how = argc > 1 ? argv[1] : "overflowed";
-    if (strcmp(how, "large") == 0 || strcmp(how, "realloc") == 0) {
+    if (strncmp(how, "mapped", 6) == 0) {
+        char *p = malloc(1 << 20);
+        memset(p, 1, 1 << 20);
+        free(p);
+        if (strcmp(how, "mapped") == 0)
+            free(p);
+        else
+            p = realloc(p, 2 << 20);
+    } else if (strcmp(how, "large") == 0 || strcmp(how, "realloc") == 0) {
         char *p = malloc(4000), *after = malloc(64);
         free(p);
         for (int i = 0; i < 16; i++)
@@ -1114,9 +1124,11 @@ int main(int argc, char **argv) {
         ("overflowed", "free(): double free detected (the block is back in the heap)"),
         ("large", "free(): double free detected (the block is back in the heap)"),
         ("realloc", "realloc(): invalid pointer (a freed block, back in the heap)"),
+        ("mapped", "free(): invalid pointer (not the start of a block of this allocator)"),
+        ("mapped-realloc", "realloc(): invalid pointer (not the start of a block of this"),
     ],
 )
-def test_double_free_of_a_block_back_in_the_heap_aborts(dropin, tmp_path, how, message):
+def test_double_free_of_a_block_back_in_the_heap_or_unmapped_aborts(dropin, tmp_path, how, message):
     binary = _build(tmp_path, "heap_double_free", HEAP_DOUBLE_FREE_SOURCE)
     result = _run(dropin, [binary, how])
     _assert_aborted(result, message)
