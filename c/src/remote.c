@@ -109,6 +109,12 @@ enum { TIMING_TRIES = 3 }; /* timed runs that must all fail the check before it 
    time here (an interrupt to another core of a virtual machine), against 1-5 us for the whole
    stop when the grader is still awake; past that a pass is long enough to carry the wake-up. */
 enum { SPINS = 4000, YIELDS = 50, PASS_YIELDS = 4000, WAIT_NANOSECONDS = 10 * 1000 * 1000 };
+/* A yield that took longer than SLOW_YIELD_NS gave the core to another process for its slice: the
+   machine's cores are all busy, and the other side, not running, is late by a slice at every
+   yield. A side then sleeps at once (a sleeper woken preempts a busy process) for the next
+   NO_YIELD_NS, and tries yielding again after: on a machine whose cores were held by busy loops
+   a grade took 13-130 s yielding, against 0.3 s idle. */
+enum { SLOW_YIELD_NS = 200 * 1000, NO_YIELD_NS = 100 * 1000 * 1000 };
 
 /* Where things are in the link's mapping and what the agent needs to start: written by the
    grader before it starts the agent. */
@@ -163,6 +169,8 @@ static struct {
     ms_allocator alloc;          /* the student's table */
     ms_trace trace;              /* the trace it times, its ops in the link's mapping */
     volatile uint64_t *progress; /* the timed engine's progress words, in the parent's */
+    /* Each side's own: until when (CLOCK_MONOTONIC, ns) it sleeps at once rather than yield. */
+    int64_t no_yield_until;
 } side = {.link_fd = -1, .agent_syscall = -1};
 
 /* ------------------------------------------------------------- turns */
@@ -196,19 +204,40 @@ static _Noreturn void die_as(int status) {
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
-/* Wait until it is `mine` to move, spinning `spins` times and then yielding the core `yields`
-   times before sleeping (with both 0: asleep at once). The grader looks for its agent's death
-   every wait. */
-static void wait_turn(ms_link *link, uint32_t mine, int spins, int yields) {
-    for (int i = 0; i < spins; i++)
+static int64_t monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* How a side waits for its turn: for an answer to a call (SPINS loads, then up to YIELDS yields
+   unless yields have been slow, then asleep), for a timed pass to end (SPINS, then PASS_YIELDS
+   yields whatever they cost: a sleeping grader's wake-up would be charged to the pass), or
+   asleep at once. */
+typedef enum { WAIT_ANSWER, WAIT_PASS, WAIT_ASLEEP } wait_kind;
+
+/* Wait until it is `mine` to move, as `kind` says. The grader looks for its agent's death every
+   wait. */
+static void wait_turn(ms_link *link, uint32_t mine, wait_kind kind) {
+    for (int i = 0; kind != WAIT_ASLEEP && i < SPINS; i++)
         if (atomic_load_explicit(&link->turn, memory_order_acquire) == mine)
             return;
     /* Then give the core away a few times: on a machine whose cores are all busy, the other
        side may be waiting for this one's. */
+    int yields = kind == WAIT_PASS ? PASS_YIELDS : kind == WAIT_ANSWER ? YIELDS : 0;
+    int64_t before = monotonic_ns();
+    if (kind == WAIT_ANSWER && before < side.no_yield_until)
+        yields = 0;
     for (int i = 0; i < yields; i++) {
         sched_yield();
         if (atomic_load_explicit(&link->turn, memory_order_acquire) == mine)
             return;
+        int64_t after = monotonic_ns();
+        if (kind == WAIT_ANSWER && after - before > SLOW_YIELD_NS) {
+            side.no_yield_until = after + NO_YIELD_NS;
+            break;
+        }
+        before = after;
     }
     const struct timespec wait = {0, WAIT_NANOSECONDS};
     for (;;) {
@@ -353,7 +382,7 @@ static void *ask_grader(intptr_t incr) {
     link->answer = (uint64_t)incr;
     link->move = MOVE_SBRK;
     hand_over(link, TURN_GRADER);
-    wait_turn(link, TURN_AGENT, SPINS, YIELDS);
+    wait_turn(link, TURN_AGENT, WAIT_ANSWER);
     return (void *)(uintptr_t)link->answer;
 }
 
@@ -367,7 +396,7 @@ static void at_boundary(void *context, uint32_t pass, bool ended, double seconds
     /* Asleep at once, neither spinning nor yielding: the grader reads this process's CPU time
        only once it sleeps (agent_cpu_seconds), and a spin here would be counted as the pass's.
        The fall asleep and the wake-up are counted: TIMING_SLACK_PER_PASS covers them. */
-    wait_turn(link, TURN_AGENT, 0, 0);
+    wait_turn(link, TURN_AGENT, WAIT_ASLEEP);
 }
 
 static uint64_t agent_timed(ms_link *link) {
@@ -447,7 +476,7 @@ static _Noreturn void agent_serve(ms_link *link) {
     link->move = MOVE_READY;
     for (;;) {
         hand_over(link, TURN_GRADER);
-        wait_turn(link, TURN_AGENT, SPINS, YIELDS);
+        wait_turn(link, TURN_AGENT, WAIT_ANSWER);
         mem_follow_brk((size_t)link->brk);
         uint64_t answer = agent_call(link);
         link->answer = answer;
@@ -507,7 +536,7 @@ _Noreturn void ms_agent_run(const char *library, int dialect, const char *option
        constructors take shows against it (watch_loading). */
     link->move = MOVE_LOADING;
     hand_over(link, TURN_GRADER);
-    wait_turn(link, TURN_AGENT, 0, 0);
+    wait_turn(link, TURN_AGENT, WAIT_ASLEEP);
     if (!ms_allocator_open(library, dialect, options, &side.alloc, &err))
         agent_refuse(link, err.message);
     agent_serve(link);
@@ -532,7 +561,7 @@ static uint64_t request(uint32_t call, uint64_t a, uint64_t b) {
     link->brk = mem_heapsize();
     hand_over(link, TURN_AGENT);
     for (;;) {
-        wait_turn(link, TURN_GRADER, SPINS, YIELDS);
+        wait_turn(link, TURN_GRADER, WAIT_ANSWER);
         uint32_t move = link->move;
         if (move == MOVE_ANSWER)
             return link->answer;
@@ -634,7 +663,7 @@ static uint64_t private_memory(pid_t pid) {
 static bool watch_loading(ms_link *link, uint64_t own_data) {
     uint64_t before = private_memory(side.agent);
     hand_over(link, TURN_AGENT);
-    wait_turn(link, TURN_GRADER, SPINS, YIELDS);
+    wait_turn(link, TURN_GRADER, WAIT_ANSWER);
     if (link->move != MOVE_READY)
         return true; /* refused, or a violation: said below */
     uint64_t after = private_memory(side.agent);
@@ -654,7 +683,7 @@ bool ms_link_attach(ms_link *link, int agent_pid, uint64_t own_data, ms_allocato
     side.agent_syscall = -1;
     if (clock_getcpuclockid(agent_pid, &side.agent_clock) != 0)
         side.agent_clock = CLOCK_MONOTONIC; /* never on Linux; a wall clock still bounds */
-    wait_turn(link, TURN_GRADER, SPINS, YIELDS);
+    wait_turn(link, TURN_GRADER, WAIT_ANSWER);
     if (link->move == MOVE_LOADING && !(watch_agent() && watch_loading(link, own_data)))
         return false;
     if (link->move == MOVE_REFUSED) {
@@ -768,7 +797,7 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
     link->brk = 0;
     hand_over(link, TURN_AGENT);
     for (;;) {
-        wait_turn(link, TURN_GRADER, SPINS, PASS_YIELDS);
+        wait_turn(link, TURN_GRADER, WAIT_PASS);
         uint32_t move = link->move;
         if (move == MOVE_PASS_START) {
             if (!agent_cpu_seconds(&w->started))
