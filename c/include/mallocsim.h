@@ -237,6 +237,10 @@ typedef struct {
     uint32_t passes;    /* passes timed; 0 when one failed */
     ms_failure failure; /* what failed (kind MS_FAIL_NONE when none did) */
     char error[512];    /* what was wrong, one line ("" when nothing) */
+    /* A grader in another process (remote.c): the highest payload end minus the heap's start
+       over the timed passes it checked, so that a heap grown further there than in the checked
+       passes is seen; 0 where not measured (passes run in this process). */
+    uint64_t highest_used;
 } ms_timed_result;
 
 /* Timed passes without checks. Each pass starts from mm_init (untimed) on a rewound heap
@@ -370,7 +374,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 10
+#define MS_ABI_VERSION 11
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

@@ -753,6 +753,8 @@ static bool pass_ended(timed_watch *w) {
         valid = ms_verify_pointers(w->trace, w->log, w->check, (uintptr_t)mem_heap_lo(), w->granted,
                                    &check);
         if (valid) { /* this log is now the one checked: keep it, reuse the other's room */
+            if (check.highest_used > w->result->highest_used)
+                w->result->highest_used = check.highest_used;
             uintptr_t *room = w->checked;
             w->checked = w->log;
             w->log = room;
@@ -822,6 +824,7 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
         *result = link->timed_result;
         result->error[sizeof result->error - 1] = '\0';
         result->passes = 0;
+        result->highest_used = 0; /* the grader's figure only */
         return 0;
     }
     if (passes != w->passes) {

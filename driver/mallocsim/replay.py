@@ -329,7 +329,23 @@ def add_timing(
     timed = run_timed(trace, alloc, options, progress)
     if timed.error:
         return failed_result(trace, checked.allocator, timed.error, **timed.failure)
+    if not options.carry_heap:  # carried passes start where the last one left the heap
+        checked = with_timed_heap(checked, timed.highest_used)
     return with_timing(checked, trace, timed.seconds)
+
+
+def with_timed_heap(checked: TraceResult, highest_used: int) -> TraceResult:
+    """The checked result, its utilization against the heap the timed passes reached when
+    that lies past the checked passes' heap: an allocator that answers differently when it is
+    not checked (a tight heap checked, a bump allocator's speed timed) is measured on both."""
+    heap = checked.heap_size or 0
+    if highest_used <= heap or not checked.peak_payload:
+        return checked
+    return replace(
+        checked,
+        timed_highest_used=highest_used,
+        utilization=checked.peak_payload / highest_used,
+    )
 
 
 @dataclass(frozen=True)
@@ -339,6 +355,7 @@ class TimedPasses:
     seconds: list[float]  # empty when a pass failed
     error: str | None  # one line, naming the file (and the op's line when an op failed)
     failure: dict[str, Any]  # TraceResult's fail_* fields; {} when none
+    highest_used: int = 0  # bytes: the timed passes' highest payload end (0: not measured)
 
 
 def run_timed(
@@ -358,7 +375,7 @@ def run_timed(
     result = ffi.new("ms_timed_result *")
     passes = alloc.run_timed(trace, timed, check, room, result)
     if passes > 0:
-        return TimedPasses([room[i] for i in range(passes)], None, {})
+        return TimedPasses([room[i] for i in range(passes)], None, {}, result.highest_used)
     failure = failure_fields(result.failure, "timed")
     message = ffi.string(result.error).decode(errors="replace")
     origin = where(trace, result.failure.op)

@@ -53,6 +53,9 @@ class TraceResult:
     peak_aligned: int | None = None  # bytes: max live payload rounded up to 16 each
     heap_size: int | None = None  # bytes: the heap's high-water mark
     highest_used: int | None = None  # bytes: highest payload end above the heap's start
+    # bytes: the highest payload end above the heap's start in the timed passes, when it lies
+    # past the checked passes' heap: that heap at least was used, and utilization is against it
+    timed_highest_used: int | None = None
     utilization: float | None = None  # peak_payload / heap_size
     alignment_bound: float | None = None  # peak_payload / peak_aligned
     seconds: float | None = None  # median timed pass
@@ -90,6 +93,18 @@ def trace_outcome(result: TraceResult) -> str:
     if result.fail_kind == "out_of_memory":
         return "oom"
     return "valid" if result.valid else result.fail_kind or "invalid"
+
+
+def timed_heap_note(result: TraceResult) -> str | None:
+    """A line on a trace whose timed passes reached past the checked passes' heap, whose
+    utilization is then measured against that reach; None for any other."""
+    if result.timed_highest_used is None:
+        return None
+    return (
+        f"{result.trace}: the timed passes' blocks reached {result.timed_highest_used:,} bytes "
+        f"above the heap's start, past the checked passes' heap of {result.heap_size or 0:,}: "
+        "utilization is measured against that (an allocator must answer alike, checked or not)"
+    )
 
 
 @dataclass(frozen=True)

@@ -351,6 +351,20 @@ def test_work_hidden_from_the_instruction_count_is_seen_by_the_clock(
     assert forged["throughput"] < honest["throughput"] * TOLERANCE * 2
 
 
+def test_a_heap_grown_only_where_it_is_not_checked_is_the_heap_measured(
+    cli, attacker, write_trace, tmp_path
+):
+    # Checked, the allocator reuses the block just freed (one block of heap); timed, it never
+    # reuses anything: a bump allocator's speed with the checked passes' utilization.
+    trace = write_trace("t", "".join(f"a {i} 32\nf {i}\n" for i in range(2000)))
+    said, honest = _counted_score(cli, attacker("BUMP_WHEN_TIMED", Path("honest")), trace,
+                                  tmp_path / "h")  # fmt: skip
+    assert honest["utilization"] == pytest.approx(32 / 48) and "timed passes' blocks" not in said
+    said, forged = _counted_score(cli, attacker("BUMP_WHEN_TIMED"), trace, tmp_path / "f")
+    assert "t: the timed passes' blocks reached 96,000 bytes above the heap's start" in said, said
+    assert forged["utilization"] == pytest.approx(32 / 96_000)
+
+
 def test_memory_a_constructor_takes_before_the_seal_is_seen(cli, attacker, write_trace):
     run = replay(cli, attacker("CONSTRUCTOR_MEMORY"), write_trace("t", TRACE))
     assert run.status == 1

@@ -74,6 +74,10 @@
    "honest" either does the work everywhere: the baseline. */
 #define UNCOUNTED 23
 #define CHEAT_COUNTED 24
+/* Reuses the last block freed (if big enough) where it is checked, and never reuses anything in
+   the timed passes (after the second mm_init): a checked pass's heap, a bump allocator's speed.
+   With ATTACK_PATH "honest" it reuses everywhere: the baseline. */
+#define BUMP_WHEN_TIMED 25
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -372,6 +376,9 @@ static void slow_malloc_work(void) {
 #endif
 
 static int calls, inits;
+#if ATTACK == BUMP_WHEN_TIMED
+static char *last_freed;
+#endif
 
 int mm_init(void) {
     calls = 0;
@@ -419,7 +426,20 @@ void *mm_malloc(size_t size) {
     }
 #endif
     size_t rounded = (size + 15) & ~(size_t)15;
+#if ATTACK == BUMP_WHEN_TIMED
+    if (calls == 1)
+        last_freed = NULL; /* a new pass: nothing of the last one is free */
+    if (last_freed != NULL && ((size_t *)last_freed)[-1] >= rounded) {
+        char *reused = last_freed;
+        last_freed = NULL;
+        return reused;
+    }
+#endif
     char *p = mem_sbrk((intptr_t)(rounded + 16));
+#if ATTACK == BUMP_WHEN_TIMED
+    if (p != (void *)-1)
+        *(size_t *)(p + 8) = rounded; /* the block's size, just before it */
+#endif
 #if ATTACK == HIGH_WATER
     if (inits <= 2) /* the checked passes, where utilization is measured */
         on_library("libmsheap", shrink_records);
@@ -427,7 +447,13 @@ void *mm_malloc(size_t size) {
     return p == (void *)-1 ? NULL : p + 16;
 }
 
-void mm_free(void *ptr) { (void)ptr; }
+void mm_free(void *ptr) {
+#if ATTACK == BUMP_WHEN_TIMED
+    if (inits <= 2 || strcmp(ATTACK_PATH, "honest") == 0)
+        last_freed = ptr;
+#endif
+    (void)ptr;
+}
 
 void *mm_realloc(void *ptr, size_t size) {
     void *fresh = mm_malloc(size);
