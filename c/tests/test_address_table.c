@@ -12,14 +12,6 @@ enum { KEYS = 4000, OPS = 200000 };
 
 static uintptr_t values[KEYS]; /* the model: key i + 1 maps to values[i], 0 = absent */
 
-static uint64_t rng = 0x2545F4914F6CDD1DULL;
-static uint64_t next_random(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
 /* Keys 16-aligned, as the drop-in's are. */
 static uintptr_t key_of(size_t i) { return 0x100000 + 16 * (uintptr_t)i; }
 
@@ -40,12 +32,12 @@ int main(void) {
     CHECK(!address_lookup(&t, key_of(0), NULL, false), "an empty table holds nothing");
     CHECK(!address_lookup(&t, 0, NULL, true), "key 0 is never there");
     for (size_t op = 0; op < OPS; op++) {
-        size_t i = (size_t)(next_random() % KEYS);
+        size_t i = (size_t)(check_random() % KEYS);
         uintptr_t value;
         if (values[i] == 0) {
-            values[i] = (uintptr_t)next_random() | 1;
+            values[i] = (uintptr_t)check_random() | 1;
             CHECK(address_insert(&t, key_of(i), values[i]), "insert of key %zu", i);
-        } else if (next_random() % 2 == 0) {
+        } else if (check_random() % 2 == 0) {
             CHECK(address_lookup(&t, key_of(i), &value, true) && value == values[i],
                   "removal of key %zu", i);
             values[i] = 0;

@@ -441,15 +441,6 @@ static void test_reference_traces(void) {
 
 /* -------------------------------------------------------------- fuzzing */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static uint64_t rng(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
 /* Whatever the input, the parser returns either a one-line error on a line
    of the text or a trace whose every op respects the limits. */
 static void check_any(const char *text, size_t len) {
@@ -479,9 +470,9 @@ static void test_fuzz(void) {
     static const char alphabet[] = "0123456789arfcx -#\t\r\n\n\n";
     char text[256];
     for (int round = 0; round < 100000; round++) {
-        size_t len = rng() % sizeof text;
+        size_t len = check_random() % sizeof text;
         for (size_t i = 0; i < len; i++) {
-            uint64_t r = rng();
+            uint64_t r = check_random();
             text[i] = r % 8 == 0 ? (char)(r >> 8) : alphabet[(r >> 8) % (sizeof alphabet - 1)];
         }
         check_any(text, len);
@@ -491,9 +482,9 @@ static void test_fuzz(void) {
     for (int round = 0; round < 100000; round++) {
         memcpy(text, valid, sizeof valid - 1);
         size_t len = sizeof valid - 1;
-        for (int k = (int)(rng() % 3); k >= 0; k--)
-            text[rng() % len] = alphabet[rng() % (sizeof alphabet - 1)];
-        check_any(text, len - rng() % 3);
+        for (int k = (int)(check_random() % 3); k >= 0; k--)
+            text[check_random() % len] = alphabet[check_random() % (sizeof alphabet - 1)];
+        check_any(text, len - check_random() % 3);
     }
 }
 
