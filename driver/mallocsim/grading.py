@@ -327,11 +327,16 @@ def measure_reference(
 
 
 def reference_costs(
-    traces: Sequence[Trace], config: GradingConfig, measure: str, budget: float
+    traces: Sequence[Trace],
+    config: GradingConfig,
+    measure: str,
+    budget: float,
+    every: bool = True,
 ) -> tuple[dict[str, float] | None, str]:
     """Each trace's cost (by name) for the configured reference allocator, measured
     as `measure` says ("instructions" or "time"), and how; or (None, why it could
-    not be). `budget`: the seconds a count may take."""
+    not be). A trace the reference cannot run fails them all, or, with `every`
+    false, is left out. `budget`: the seconds a count may take."""
     reference = resolve(config.reference, lab=config.lab)
     if measure == "instructions":
         try:
@@ -341,9 +346,10 @@ def reference_costs(
     options = ReplayOptions(min_seconds=config.min_seconds)
     results = [replay_isolated(t, reference, options, DEFAULT_TIMEOUT) for t in traces]
     failed = next((r.error for r in results if not r.valid), None)
-    if failed:
-        return None, f"{config.reference} could not be measured: {failed}"
-    return {r.trace: timed_cost(r) or 0.0 for r in results}, "timed in this run"
+    costs = {r.trace: cost for r in results if (cost := timed_cost(r))}
+    if costs and (failed is None or not every):
+        return costs, "timed in this run"
+    return None, f"{config.reference} could not be measured: {failed or 'no time'}"
 
 
 def _reference_throughput(
@@ -378,7 +384,7 @@ def _clock_scale(
         return 1.0
     clock = replace(config, reference=CLOCK_REFERENCE)
     counts, why = reference_costs(traces, clock, "instructions", budget)
-    times, timed_why = reference_costs(traces, clock, "time", budget)
+    times, timed_why = reference_costs(traces, clock, "time", budget, every=False)
     seconds = {r.trace: r.seconds for r in results if r.valid and r.seconds}
     check = check_count(costs, seconds, counts or {}, times or {})
     if check is None:

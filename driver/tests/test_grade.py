@@ -318,6 +318,25 @@ def test_a_reference_that_cannot_be_measured_keeps_the_results():
     assert source.startswith("glibc could not be measured: huge: op 0 (a 0 100000000000000)")
 
 
+def test_the_clock_check_times_the_reference_on_the_traces_it_can_run():
+    # A trace glibc cannot run makes T_ref unmeasurable, but must not switch the clock's check of
+    # a count off: the check compares over the traces the reference ran.
+    from dataclasses import replace
+
+    from mallocsim.config import for_lab
+    from mallocsim.grading import reference_costs
+    from mallocsim.trace import parse_trace_text
+
+    huge = parse_trace_text("a 0 100000000000000\n", "huge")
+    small = parse_trace_text("a 0 16\nf 0\n", "small")
+    config = replace(for_lab("mallocsim"), reference="glibc", min_seconds=0.0)
+    every, why = reference_costs([small, huge], config, "time", 10.0)
+    assert every is None and why.startswith("glibc could not be measured: huge: op 0")
+    some, how = reference_costs([small, huge], config, "time", 10.0, every=False)
+    assert some is not None and set(some) == {"small"} and some["small"] > 0
+    assert how == "timed in this run"
+
+
 def test_a_library_that_stops_loading_midway_keeps_the_earlier_results(write_trace, monkeypatch):
     from mallocsim import grading
     from mallocsim.allocators import resolve
