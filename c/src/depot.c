@@ -69,15 +69,33 @@ typedef struct {
     depot_batch batch[DEPOT_BATCHES];
 } depot_bin;
 
+/* The locks are static initialisers, all zero: the bins' pages stay untouched, out of the
+   process's memory, until a size is used (pthread_mutex_init on every bin at start wrote 28 KiB
+   into every process, a tenth of the drop-in's peak RSS over glibc's in a small program). */
 static struct {
     depot_bin bin[TC_BINS];
     _Atomic size_t bytes; /* 8i summed over every block held (bin i), at most DEPOT_BYTES */
-} depot;
+} depot = {.bin = {[0 ... TC_BINS - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER}}};
 
-/* Lock bin d, unless the process has one thread (as heap_enter does); the answer goes to leave. */
+enum { LOCK_SPINS = 100 }; /* tries before a lock sleeps */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Lock bin d, unless the process has one thread (as heap_enter does); the answer goes to leave.
+   It spins a little before it sleeps, as an adaptive mutex does (the heap's lock is one): the
+   lock is held for a few stores, and a futex sleep costs more than the wait. */
 static bool enter(depot_bin *d) {
     if (__libc_single_threaded)
         return false;
+    for (int i = 0; i < LOCK_SPINS; i++) {
+        if (pthread_mutex_trylock(&d->lock) == 0)
+            return true;
+        cpu_relax();
+    }
     pthread_mutex_lock(&d->lock);
     return true;
 }
@@ -85,16 +103,6 @@ static bool enter(depot_bin *d) {
 static void leave(depot_bin *d, bool locked) {
     if (locked)
         pthread_mutex_unlock(&d->lock);
-}
-
-void depot_setup(void) {
-    /* Adaptive, as the heap's lock: held for a few stores, so a short spin beats a futex sleep. */
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-    for (unsigned i = 0; i < TC_BINS; i++)
-        pthread_mutex_init(&depot.bin[i].lock, &attr);
-    pthread_mutexattr_destroy(&attr);
 }
 
 bool depot_put(unsigned i, tc_block *head, unsigned count) {

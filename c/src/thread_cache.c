@@ -489,7 +489,6 @@ void tc_setup(void) {
         key = (uintptr_t)now.tv_nsec * (uintptr_t)0x9E3779B97F4A7C15ULL ^ (uintptr_t)&shared;
     }
     shared.key = key | (uintptr_t)1 << 63;
-    depot_setup();
     if (pthread_key_create(&shared.exit_key, thread_exit) != 0)
         return; /* no destructor: no caches, every call takes the lock as before */
     atomic_store_explicit(&shared.ready, true, memory_order_release);

@@ -94,9 +94,6 @@ bool tc_map_reach(const void *end);
 
 /* ------------------------------------------------------------ defined in depot.c */
 
-/* Once, from tc_setup, before any cache registers. */
-void depot_setup(void);
-
 /* Offer the depot's bin i a batch: `count` free blocks of the caches' bin i, a list linked through
    `next`, each keyed as every cached block is. True when taken; false when the depot is full (the
    caller then gives the blocks to the policy). Without the lock. */
