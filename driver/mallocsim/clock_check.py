@@ -53,7 +53,8 @@ class ClockCheck:
         return (
             f"instruction count not confirmed by the clock: per instruction counted, the "
             f"allocator took {self.ratio:.1f} times {CLOCK_REFERENCE}'s time "
-            f"({self.traces} traces, timed outside its process; at most {TOLERANCE:g} is "
+            f"({self.traces} trace{'s' if self.traces != 1 else ''}, timed outside its process; "
+            f"at most {TOLERANCE:g} is "
             f"believed), so its counts are graded {self.scale:.1f} times higher"
         )
 
