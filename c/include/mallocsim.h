@@ -231,6 +231,10 @@ typedef struct {
     /* Room for the pointers of trace->num_ids blocks, or NULL: the engine
        allocates its own (a sandboxed agent may not ask the system for memory). */
     void **scratch;
+    /* A grader in another process (remote.c): when the agent's own clock claims less than the
+       kernel counted for the passes, report the kernel's count (ms_timed_result.counted_seconds)
+       instead of a "tampered timing" verdict, with no retries. */
+    bool kernel_clock;
 } ms_timed_options;
 
 typedef struct {
@@ -241,6 +245,9 @@ typedef struct {
        over the timed passes it checked, so that a heap grown further there than in the checked
        passes is seen; 0 where not measured (passes run in this process). */
     uint64_t highest_used;
+    /* With kernel_clock: the CPU seconds the kernel counted for the agent over the passes,
+       their boundaries included, when its own clock claimed less; 0 when the claims held. */
+    double counted_seconds;
 } ms_timed_result;
 
 /* Timed passes without checks. Each pass starts from mm_init (untimed) on a rewound heap
@@ -374,7 +381,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 11
+#define MS_ABI_VERSION 12
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

@@ -136,8 +136,14 @@ def spec_for(name: str, config: GradingConfig, dialect: str | None = None) -> Al
 
 def replay_options(config: GradingConfig, check_heap: bool) -> ReplayOptions:
     """How the checked passes run under the configuration's lab, with timed passes:
-    the lab's own measure, or the clock's check on an instruction count."""
-    base = ReplayOptions(check_heap=check_heap, timing=True, min_seconds=config.min_seconds)
+    the lab's own measure, or the clock's check on an instruction count, which takes
+    the kernel's count of their CPU time where an agent's own clock claimed less."""
+    base = ReplayOptions(
+        check_heap=check_heap,
+        timing=True,
+        min_seconds=config.min_seconds,
+        kernel_clock=config.throughput == "instructions",
+    )
     return options_for_lab(config.profile, base)
 
 
@@ -385,7 +391,7 @@ def _clock_scale(
     clock = replace(config, reference=CLOCK_REFERENCE)
     counts, why = reference_costs(traces, clock, "instructions", budget)
     times, timed_why = reference_costs(traces, clock, "time", budget, every=False)
-    seconds = {r.trace: r.seconds for r in results if r.valid and r.seconds}
+    seconds = {r.trace: r.cpu_seconds or r.seconds for r in results if r.valid and r.seconds}
     check = check_count(costs, seconds, counts or {}, times or {})
     if check is None:
         missing = why if counts is None else timed_why if times is None else "no trace was timed"

@@ -63,6 +63,9 @@ class TraceResult:
     seconds_max: float | None = None  # slowest timed pass
     passes: int = 0  # timed passes run
     checked_seconds: float | None = None  # the faster of the two checked passes
+    # an allocator graded from outside its process, timed passes whose own clock claimed less
+    # than the kernel counted: the kernel's count of CPU seconds a pass (boundaries included)
+    cpu_seconds: float | None = None
     ops_per_sec: float | None = None  # ops / seconds
     peak_rss: int | None = None  # bytes: peak resident set of a reference allocator's process
     not_measured: str | None = None  # why a valid reference result has no utilization

@@ -190,6 +190,24 @@ def test_a_slowed_clock_is_caught_by_the_kernels_count(cli, attacker, write_trac
     assert honest.status == 0, honest.out
 
 
+def test_a_counted_grade_times_by_the_kernels_count_not_the_agents_clock(
+    cli, attacker, write_trace, tmp_path
+):
+    # Where the agent's clock claims less than the kernel counted, the clock check of an
+    # instruction count takes the kernel's count: a slowed clock does not help, and needs no
+    # verdict (one that load could trip: a class graded with -j 2 saw an honest 2,000-pass
+    # trace charged 13 us a pass over its claims, three tries running, and graded 0).
+    ops = 5000
+    big = "".join(f"a {i} {16 + i % 64}\n" for i in range(ops))
+    trace = write_trace("big", big + "".join(f"f {i}\n" for i in range(ops)))
+    record = tmp_path / "grade.json"
+    source = attacker("FAKE_CLOCK")
+    run = cli("grade", source, "--dialect", "classic", "-q", trace, "--json", record)
+    assert run.status == 0, run.out
+    result = json.loads(record.read_text())["grade"]["results"][0]
+    assert result["valid"] and result["cpu_seconds"] > 5 * result["seconds"]
+
+
 def test_the_allocator_finds_nothing_of_the_graders_memory(cli, attacker, write_trace):
     # This process held the secret, as a grader can hold another student's code; the grader is
     # forked from it, but the agent is a program of its own, so nothing of it is there to find.
