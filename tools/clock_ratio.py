@@ -3,8 +3,8 @@
     python tools/clock_ratio.py LAB TRACE_DIR ALLOCATOR...
 
 For each allocator (a policy name or an mm.c), what a counted grade under LAB's
-rules computes (clock_check.py): its instructions counted by valgrind and its
-timed passes, against glibc's counted and timed on the same traces, and the
+rules computes (grading.clock_check): its instructions counted by valgrind and
+its timed passes, against glibc's counted and timed on the same traces, and the
 ratio of their seconds per counted instruction. Honest code must stay well
 below clock_check.TOLERANCE; the figures calibrate it. Also prints the spread
 of the ratio over three timings of the same count (the clock moves, the count
@@ -19,10 +19,10 @@ import sys
 from dataclasses import replace
 
 from mallocsim.allocators import AllocatorError, resolve
-from mallocsim.clock_check import CLOCK_REFERENCE, TOLERANCE, check_count
+from mallocsim.clock_check import CLOCK_REFERENCE, TOLERANCE
 from mallocsim.config import for_lab
 from mallocsim.errors import UsageError
-from mallocsim.grading import plan, reference_costs, replay_options
+from mallocsim.grading import clock_check, plan, replay_options
 from mallocsim.instructions import pass_instructions
 from mallocsim.isolate import replay_isolated
 from mallocsim.labs import LABS
@@ -36,18 +36,13 @@ def main() -> int:
         print(f"usage: clock_ratio.py {{{','.join(LABS)}}} TRACE_DIR ALLOCATOR...", file=sys.stderr)
         return 2
     lab, folder, names = sys.argv[1], sys.argv[2], sys.argv[3:]
-    config = for_lab(lab)
+    config = replace(for_lab(lab), throughput="instructions")
     try:
         traces = plan(config, [folder]).traces
     except UsageError as error:
         print(f"clock_ratio: {error}", file=sys.stderr)
         return 2
-    clock = replace(config, reference=CLOCK_REFERENCE)
-    counts, why = reference_costs(traces, clock, "instructions", BUDGET)
-    if counts is None:
-        print(f"clock_ratio: {why}", file=sys.stderr)
-        return 1
-    options = replay_options(config, False)
+    options = replay_options(config, False)  # the timed passes as a counted grade runs them
     print(f"{len(traces)} traces, lab {lab}; believed up to {TOLERANCE:g} x {CLOCK_REFERENCE}'s")
     for name in names:
         try:
@@ -56,12 +51,10 @@ def main() -> int:
         except (AllocatorError, UsageError) as error:
             print(f"{name}: {str(error).splitlines()[0]}")
             continue
-        ratios, compared = [], 0
+        ratios, compared, why = [], 0, ""
         for _ in range(TIMINGS):
-            times, why = reference_costs(traces, clock, "time", BUDGET)
             results = [replay_isolated(t, spec, options, 60.0) for t in traces]
-            seconds = {r.trace: r.seconds for r in results if r.valid and r.seconds}
-            check = check_count(costs, seconds, counts, times or {})
+            check, why = clock_check(costs, traces, results, config, BUDGET)
             if check is None:
                 break
             ratios.append(check.ratio)

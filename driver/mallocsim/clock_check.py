@@ -32,6 +32,9 @@ from dataclasses import dataclass
 
 CLOCK_REFERENCE = "glibc"  # the allocator whose seconds per instruction the check compares with
 TOLERANCE = 12.0  # the allocator's seconds per instruction over CLOCK_REFERENCE's, believed
+# Each trace is timed this long at least, both allocators (not the lab's 0.05 s: the check needs
+# a ratio within a band 25 times wide, and a class of 300 paid 1.7 s a grade for the longer one).
+CHECK_MIN_SECONDS = 0.01
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,13 @@ from mallocsim import cache
 from mallocsim.allocators import AllocatorError, AllocatorSpec, resolve, spec_build
 from mallocsim.build import Build
 from mallocsim.cache import code_digest, content_key, trace_parts
-from mallocsim.clock_check import CLOCK_REFERENCE, check_count, graded_counts
+from mallocsim.clock_check import (
+    CHECK_MIN_SECONDS,
+    CLOCK_REFERENCE,
+    ClockCheck,
+    check_count,
+    graded_counts,
+)
 from mallocsim.config import GradingConfig, require_listed
 from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
 from mallocsim.errors import UsageError
@@ -138,11 +144,12 @@ def replay_options(config: GradingConfig, check_heap: bool) -> ReplayOptions:
     """How the checked passes run under the configuration's lab, with timed passes:
     the lab's own measure, or the clock's check on an instruction count, which takes
     the kernel's count of their CPU time where an agent's own clock claimed less."""
+    counted = config.throughput == "instructions"
     base = ReplayOptions(
         check_heap=check_heap,
         timing=True,
-        min_seconds=config.min_seconds,
-        kernel_clock=config.throughput == "instructions",
+        min_seconds=min(config.min_seconds, CHECK_MIN_SECONDS) if counted else config.min_seconds,
+        kernel_clock=counted,
     )
     return options_for_lab(config.profile, base)
 
@@ -384,23 +391,42 @@ def _clock_scale(
     notes: list[str],
 ) -> float:
     """What the allocator's counts are multiplied by in its grade: they are believed
-    as far as its timed passes confirm them, against the clock check's reference
-    counted and timed now (clock_check.py). `budget`: the seconds a count may take."""
+    as far as its timed passes confirm them (clock_check.py). `budget`: the seconds a
+    count may take."""
     if not costs:
         return 1.0
-    clock = replace(config, reference=CLOCK_REFERENCE)
-    counts, why = reference_costs(traces, clock, "instructions", budget)
-    times, timed_why = reference_costs(traces, clock, "time", budget, every=False)
-    seconds = {r.trace: r.cpu_seconds or r.seconds for r in results if r.valid and r.seconds}
-    check = check_count(costs, seconds, counts or {}, times or {})
+    check, why = clock_check(costs, traces, results, config, budget)
     if check is None:
-        missing = why if counts is None else timed_why if times is None else "no trace was timed"
-        notes.append(f"instruction count not checked by the clock: {missing}")
+        notes.append(f"instruction count not checked by the clock: {why}")
         return 1.0
     said = check.note()
     if said is not None:
         notes.append(said)
     return check.scale
+
+
+def clock_check(
+    costs: dict[str, float],
+    traces: Sequence[Trace],
+    results: Sequence[TraceResult],
+    config: GradingConfig,
+    budget: float,
+) -> tuple[ClockCheck | None, str]:
+    """The clock's check of an allocator's counted instructions (`costs`) against its
+    timed passes (`results`; the kernel's count where its own clock claimed less), with
+    CLOCK_REFERENCE counted and timed now on the same traces; (None, why) when no trace
+    was measured all four ways."""
+    clock = replace(
+        config,
+        reference=CLOCK_REFERENCE,
+        min_seconds=min(config.min_seconds, CHECK_MIN_SECONDS),
+    )
+    counts, why = reference_costs(traces, clock, "instructions", budget)
+    times, timed_why = reference_costs(traces, clock, "time", budget, every=False)
+    seconds = {r.trace: r.cpu_seconds or r.seconds for r in results if r.valid and r.seconds}
+    check = check_count(costs, seconds, counts or {}, times or {})
+    missing = why if counts is None else timed_why if times is None else "no trace was timed"
+    return check, missing
 
 
 def _reference_instructions(
