@@ -12,8 +12,8 @@ seconds per counted instruction: the clock's view of how much of the work was co
 
 Honest allocators, whose instructions cost more or less time by their cache misses and
 dependency chains, took 0.16 to 4.7 times glibc's seconds per instruction (`make
-bench-clock`: segfit 0.38 and 1.09, an explicit list 0.98 and 4.73, an implicit list
-1.64 and 2.58, on the CS:APP and the CMU traces; eleven students' solutions 0.16-4.08,
+bench-clock`: segfit 0.36 and 1.02, an explicit list 1.05 and 4.53, an implicit list
+2.00 and 2.39, on the CS:APP and the CMU traces; eleven students' solutions 0.16-4.08,
 docs/sandbox.md). Work a count does not see shows as time it does not explain: a bump
 allocator that ran 4,000 steps a malloc uncounted came out at 75.
 
