@@ -161,7 +161,7 @@ def run_forked(
     denied = int(progress[DENIED_WORD])
     if sandboxed and not denied and os.WIFSIGNALED(status) and os.WTERMSIG(status) == SIGSYS:
         denied = UNNAMED_CALL  # the call came with SIGSYS blocked: the kernel's default killed it
-    stalled = watch.still_for() if timed_out and watch.stall_stopped else None
+    stalled = watch.stalled_for if timed_out and watch.stall_stopped else None
     idle = timed_out and watch.wall_stopped
     memory = watch.memory_stopped if timed_out else None
     del progress, watch  # the last views of the shared words, before they are unmapped
@@ -194,13 +194,19 @@ def _payload(data: str) -> dict | None:
 
 class _Watch:
     """What a child has used (CPU time, its agent's included), and whether it must
-    be stopped before its time is up: its progress words have stood still for
-    `stall` seconds (a hung op), or it is resident in more than `memory` bytes."""
+    be stopped before its time is up: its progress words have stood still while it
+    ran `stall` CPU seconds (a hung op; or WALL_MULTIPLE times that in wall time, for
+    one that sleeps), or it is resident in more than `memory` bytes. CPU time, so
+    that an op slowed by a loaded machine (a class graded with -j 2 beside valgrind
+    counts: two correct submissions of 150 had an op pass 1 s of wall time) is not
+    taken for a hung one."""
 
     def __init__(self, words: Any, pid: int, stall: float | None, memory: int | None) -> None:
         self.words, self.pid, self.stall, self.memory = words, pid, stall, memory
         self.last = self._read()
         self.since = time.monotonic()
+        self.cpu_since = self.cpu_seconds()  # a child just forked: little or nothing
+        self.stalled_for = 0.0  # the CPU seconds the words had stood still when stopped
         self.stall_stopped = False
         self.wall_stopped = False
         self.memory_stopped: int | None = None
@@ -214,14 +220,17 @@ class _Watch:
         return tuple(int(self.words[i]) for i in range(PROGRESS_WORDS))
 
     def still_for(self) -> float:
-        now = self._read()
+        """CPU seconds the child and its agent have run since the words last moved."""
+        now, cpu = self._read(), self.cpu_seconds()
         if now != self.last:
-            self.last, self.since = now, time.monotonic()
-        return time.monotonic() - self.since
+            self.last, self.since, self.cpu_since = now, time.monotonic(), cpu
+        return cpu - self.cpu_since
 
     def must_stop(self) -> bool:
-        if self.stall is not None and self.still_for() >= self.stall:
-            self.stall_stopped = True
+        if self.stall is not None:
+            still = self.still_for()
+            if still >= self.stall or time.monotonic() - self.since >= self.stall * WALL_MULTIPLE:
+                self.stall_stopped, self.stalled_for = True, still
         if self.memory is not None:
             agent = int(self.words[AGENT_WORD])
             resident = max(_resident_bytes(self.pid), _resident_bytes(agent) if agent else 0)
@@ -272,7 +281,10 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
         used, limit = outcome.memory / (1 << 30), MEMORY_LIMIT / (1 << 30)
         return f"used {used:.1f} GiB of memory, past the limit of {limit:.1f} GiB: stopped at {at}"
     if outcome.stalled is not None:
-        return f"hung: stopped at {at}, which had not returned after {outcome.stalled:.0f} s"
+        return (
+            f"hung: stopped at {at}, which had not returned after {outcome.stalled:.1f} s "
+            "of CPU time"
+        )
     if outcome.idle:
         return (
             f"did not finish within {timeout * WALL_MULTIPLE:g} s, most of it not running "

@@ -40,3 +40,26 @@ def test_a_child_that_sleeps_for_ever_is_stopped_at_its_wall_bound():
         "did not finish within 1 s, most of it not running (asleep, or waiting for a core): "
         "stopped at op 1"
     )
+
+
+def test_an_op_that_waits_without_running_is_not_taken_for_a_hung_one():
+    # The progress words stand still for 0.5 s of wall time, with no CPU spent: as an op of a
+    # child waiting for a core on a loaded machine.
+    waits = lambda words: time.sleep(0.5) or {"done": 1}  # noqa: E731
+    outcome = isolate.run_forked(waits, timeout=10, stall=0.2)
+    assert outcome.payload == {"done": 1} and outcome.stalled is None
+
+
+def test_an_op_that_spins_is_stopped_as_hung_after_its_cpu_time():
+    started = time.monotonic()
+    outcome = isolate.run_forked(_spin, timeout=10, stall=0.3)
+    assert outcome.timed_out and outcome.stalled is not None and outcome.stalled >= 0.3
+    assert time.monotonic() - started < 5
+    assert "had not returned after" in isolate.death(outcome, 10, "op 1")
+
+
+def test_an_op_that_sleeps_for_ever_is_stopped_as_hung_at_its_wall_bound():
+    started = time.monotonic()
+    outcome = isolate.run_forked(lambda words: time.sleep(3600) or {}, timeout=100, stall=0.05)
+    assert outcome.timed_out and outcome.stalled is not None
+    assert time.monotonic() - started < 0.05 * isolate.WALL_MULTIPLE + 1.0
