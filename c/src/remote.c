@@ -225,7 +225,7 @@ static void wait_turn(ms_link *link, uint32_t mine, wait_kind kind) {
     /* Then give the core away a few times: on a machine whose cores are all busy, the other
        side may be waiting for this one's. */
     int yields = kind == WAIT_PASS ? PASS_YIELDS : kind == WAIT_ANSWER ? YIELDS : 0;
-    int64_t before = monotonic_ns();
+    int64_t before = yields > 0 ? monotonic_ns() : 0; /* asleep at once: no clock to read */
     if (kind == WAIT_ANSWER && before < side.no_yield_until)
         yields = 0;
     for (int i = 0; i < yields; i++) {

@@ -219,16 +219,18 @@ class _Watch:
     def _read(self) -> tuple[int, ...]:
         return tuple(int(self.words[i]) for i in range(PROGRESS_WORDS))
 
-    def still_for(self) -> float:
-        """CPU seconds the child and its agent have run since the words last moved."""
-        now, cpu = self._read(), self.cpu_seconds()
+    def still_for(self, cpu: float) -> float:
+        """CPU seconds the child and its agent have run since the words last moved, `cpu`
+        being what they have run in all (cpu_seconds)."""
+        now = self._read()
         if now != self.last:
             self.last, self.since, self.cpu_since = now, time.monotonic(), cpu
         return cpu - self.cpu_since
 
-    def must_stop(self) -> bool:
+    def must_stop(self, cpu: float) -> bool:
+        """Whether to stop the child now, `cpu` being the CPU seconds it has run."""
         if self.stall is not None:
-            still = self.still_for()
+            still = self.still_for(cpu)
             if still >= self.stall or time.monotonic() - self.since >= self.stall * WALL_MULTIPLE:
                 self.stall_stopped, self.stalled_for = True, still
         if self.memory is not None:
@@ -376,9 +378,10 @@ def _read_until(fd: int, timeout: float, watch: _Watch) -> tuple[str, bool]:
     size = 0
     while True:
         wall_left = timeout * WALL_MULTIPLE - (time.monotonic() - start)
-        left = min(timeout - watch.cpu_seconds(), wall_left)
+        cpu = watch.cpu_seconds()  # read once a tick: two /proc files
+        left = min(timeout - cpu, wall_left)
         watch.wall_stopped = wall_left <= 0
-        if left <= 0 or watch.must_stop():
+        if left <= 0 or watch.must_stop(cpu):
             return "", True
         ready, _, _ = select.select([fd], [], [], min(left, TICK_SECONDS))
         if not ready:
