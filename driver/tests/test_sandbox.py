@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -206,6 +207,47 @@ def test_a_counted_grade_times_by_the_kernels_count_not_the_agents_clock(
     assert run.status == 0, run.out
     result = json.loads(record.read_text())["grade"]["results"][0]
     assert result["valid"] and result["cpu_seconds"] > 5 * result["seconds"]
+
+
+def _kernel_version() -> tuple[int, ...]:
+    return tuple(int(part) for part in platform.release().split("-")[0].split(".")[:2])
+
+
+@pytest.mark.skipif(
+    (6, 6) <= _kernel_version() < (6, 12),
+    reason="EEVDF before 6.12 lets no woken task preempt: a short slice cannot help there",
+)
+def test_a_checked_replay_sharing_its_core_with_a_busy_process_is_not_slowed_a_slice_an_op(
+    cli, write_trace
+):
+    # Every checked op is two hand-overs between the grader and its agent. On a core a busy
+    # process holds, a woken side that waited for the busy one's slice (as EEVDF lets it) made
+    # binary2-bal take 101 s instead of 0.2; the short slice remote.c asks for lets it preempt.
+    ops = 4000
+    trace = write_trace("t", "".join(f"a {i} 16\nf {i}\n" for i in range(ops)))
+    source = FIXTURE_ALLOCATORS / "good_bump.c"
+    assert replay(cli, source, trace).status == 0  # built and cached: only the replay is timed
+    started = time.monotonic()
+    assert replay(cli, source, trace).status == 0
+    idle = time.monotonic() - started
+    own = os.sched_getaffinity(0)
+    core = {min(own)}
+    busy = subprocess.Popen(
+        [sys.executable, "-c", "while True: pass"],
+        preexec_fn=lambda: os.sched_setaffinity(0, core),
+    )
+    try:
+        os.sched_setaffinity(0, core)  # the grader and its agent inherit the one core
+        started = time.monotonic()
+        run = replay(cli, source, trace)
+        shared = time.monotonic() - started
+    finally:
+        os.sched_setaffinity(0, own)
+        busy.kill()
+        busy.wait()
+    assert run.status == 0, run.out
+    # Half a core: about twice the idle time. A slice a hand-over: seconds per thousand ops.
+    assert shared < 4 * idle + 1.0, (idle, shared)
 
 
 def test_the_allocator_finds_nothing_of_the_graders_memory(cli, attacker, write_trace):
