@@ -638,6 +638,27 @@ static void test_secret_pattern(void) {
         CHECK(block[2] - block[1] != block[1] - block[0] && block[0] != public_block[0],
               "the keyed pattern follows the public one's rule");
     }
+
+    /* Any range, filled or checked, sees the same words (runs of pairs go lanes at a time, the
+       rest a pair at a time), and a changed byte anywhere is named at its own offset. */
+    unsigned char *bytes = (unsigned char *)block;
+    pattern_apply(PATTERN_FILL, &one, block, 9, BYTES, BYTES, 0, BYTES, NULL);
+    for (int i = 0; i < 400; i++) {
+        uint64_t from = check_random() % BYTES, to = from + check_random() % (BYTES - from + 1);
+        CHECK(pattern_apply(PATTERN_CHECK, &one, block, 9, BYTES, BYTES, from, to, &miss),
+              "keyed check of [%llu, %llu): byte %llu", (unsigned long long)from,
+              (unsigned long long)to, (unsigned long long)miss.offset);
+        pattern_apply(PATTERN_FILL, &one, block, 9, BYTES, BYTES, from, to, NULL); /* the same */
+        uint64_t changed = check_random() % BYTES;
+        bytes[changed] ^= 0x10;
+        CHECK(!pattern_apply(PATTERN_CHECK, &one, block, 9, BYTES, BYTES, 0, BYTES, &miss) &&
+                  miss.offset == changed,
+              "byte %llu changed, byte %llu named", (unsigned long long)changed,
+              (unsigned long long)miss.offset);
+        bytes[changed] ^= 0x10;
+    }
+    CHECK(pattern_apply(PATTERN_CHECK, &one, block, 9, BYTES, BYTES, 0, BYTES, &miss),
+          "keyed refills of ranges changed byte %llu", (unsigned long long)miss.offset);
 }
 
 static void test_calloc_not_zero(void) {
