@@ -3,9 +3,15 @@ TOLERANCE times what the timed passes confirm, scaled past it."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from mallocsim.clock_check import TOLERANCE, check_count, graded_counts
+from mallocsim import grading
+from mallocsim.cache import cache_root
+from mallocsim.clock_check import CLOCK_TIMING_SECONDS, TOLERANCE, check_count, graded_counts
+from mallocsim.config import for_lab
+from mallocsim.trace import parse_trace_text
 
 REFERENCE_COUNTS = {"a": 1000.0, "b": 3000.0}
 REFERENCE_SECONDS = {"a": 1e-6, "b": 3e-6}  # 1 ns an instruction
@@ -52,3 +58,42 @@ def test_no_check_without_a_trace_measured_all_four_ways(
     counts, seconds, reference_counts, reference_seconds
 ):
     assert check_count(counts, seconds, reference_counts, reference_seconds) is None
+
+
+@pytest.fixture
+def timed_reference(monkeypatch, tmp_path):
+    """grading._reference_clock with the reference's timing replaced by a counter:
+    (check, how many times it timed)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    timings = []
+
+    def timing(traces, config, measure, budget, every=True):
+        timings.append(measure)
+        return {"t": 1e-6}, "timed in this run"
+
+    monkeypatch.setattr(grading, "reference_costs", timing)
+    trace = parse_trace_text("a 0 16\nf 0\n", "t")
+    config = for_lab("csapp")
+    return (lambda: grading._reference_clock([trace], config, 60.0)), timings
+
+
+def test_the_references_timing_is_shared_by_the_grades_of_the_next_minutes(
+    timed_reference, monkeypatch
+):
+    check, timings = timed_reference
+    assert check() == ({"t": 1e-6}, "timed in this run")
+    now = time.time()
+    monkeypatch.setattr(grading.time, "time", lambda: now + CLOCK_TIMING_SECONDS - 1)
+    assert check()[0] == {"t": 1e-6} and len(timings) == 1  # read, not timed again
+    monkeypatch.setattr(grading.time, "time", lambda: now + CLOCK_TIMING_SECONDS + 1)
+    check()
+    assert len(timings) == 2  # too old: timed again
+
+
+@pytest.mark.parametrize("damage", ["[]", '{"timed_at": "now", "seconds": {}}', "{"])
+def test_a_damaged_timing_of_the_reference_is_timed_again(timed_reference, damage):
+    check, timings = timed_reference
+    check()
+    for entry in (cache_root() / "reference-clock").glob("*.json"):
+        entry.write_text(damage)
+    assert check() == ({"t": 1e-6}, "timed in this run") and len(timings) == 2

@@ -279,7 +279,10 @@ def test_a_fault_under_the_keyed_pattern_is_told_alike_every_run(cli, write_trac
     runs = [replay(cli, FIXTURE_ALLOCATORS / "metadata_overwrite.c", trace) for _ in range(2)]
     assert all(run.status == 1 and "was overwritten while the block was live" in run.said
                for run in runs)  # fmt: skip
-    assert runs[0].out == runs[1].out and "expected 0x" not in runs[0].said
+    assert runs[0].out == runs[1].out and "expected 0x" not in runs[0].said, (
+        runs[0].out,
+        runs[1].out,
+    )
 
 
 def test_the_graders_pipe_is_out_of_the_allocators_reach(cli, attacker, write_trace):
