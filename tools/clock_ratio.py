@@ -8,8 +8,10 @@ its timed passes, against glibc's counted and timed on the same traces, and the
 ratio of their seconds per counted instruction. Honest code must stay well
 below clock_check.TOLERANCE; the figures calibrate it. Also prints the spread
 of the ratio over three timings of the same count (the clock moves, the count
-does not). One line per allocator; an allocator that cannot be built or run
-gets its one-line reason.
+does not). glibc's timing is the grade's: shared for
+clock_check.CLOCK_TIMING_SECONDS, so the spread is the allocator's timings'.
+One line per allocator; an allocator that cannot be built or run gets its
+one-line reason.
 """
 
 from __future__ import annotations

@@ -106,12 +106,13 @@ enum { TIMING_TRIES = 3 }; /* timed runs that must all fail the check before it 
 /* How long a side waits for its turn before it sleeps: SPINS loads, then YIELDS times giving its
    core away. A side that sleeps makes the other's next hand-over a wake-up, 20-25 us here, which
    can outlast that side's own wait, so it sleeps too, and so on. With 50 yields the checked
-   passes of csapp_explicit.c on the 11 CS:APP traces made about 190,000 futex calls and took
-   2.7 s; with 400, about 12,000 and 1.1 s (a whole grade, idle: 4.4-5.1 s -> 2.9-3.9 s).
-   While a timed pass runs the grader keeps yielding (PASS_YIELDS: 2-4 ms alone) rather than
-   sleep: waking a sleeper is a system call charged to the waker, 20-25 us of the agent's CPU
-   time here (an interrupt to another core of a virtual machine), against 1-5 us for the whole
-   stop when the grader is still awake; past that a pass is long enough to carry the wake-up. */
+   passes of a class submission built from csapp_explicit.c on the 11 CS:APP traces made about
+   190,000 futex calls and took 2.7 s; with 400, about 12,000 and 1.1 s (a whole grade,
+   idle: 4.4-5.1 s -> 2.9-3.9 s). While a timed pass runs the grader keeps yielding (PASS_YIELDS:
+   2-4 ms alone) rather than sleep: waking a sleeper is a system call charged to the waker, 20-25 us
+   of the agent's CPU time here (an interrupt to another core of a virtual machine), against 1-5 us
+   for the whole stop when the grader is still awake; past that a pass is long enough to carry the
+   wake-up. */
 enum { SPINS = 4000, YIELDS = 400, PASS_YIELDS = 4000, WAIT_NANOSECONDS = 10 * 1000 * 1000 };
 /* A yield that took longer than SLOW_YIELD_NS gave the core to another process for its slice: the
    machine's cores are all busy, and the other side, not running, is late by a slice at every
@@ -122,10 +123,11 @@ enum { SLOW_YIELD_NS = 200 * 1000, NO_YIELD_NS = 100 * 1000 * 1000 };
 /* A sleeper woken preempts a busy process only if the scheduler says so. Linux's EEVDF (6.6 on)
    lets a woken task of the default slice wait for the running one's slice to end: on one core
    shared with a busy loop a checked pass then waited a slice at every hand-over, 2 ms an op, and
-   binary2-bal took 101 s instead of 0.2 (CI once stopped a correct trace after 2,400 s of it). A
+   csapp_naive.c's binary2-bal took 101 s instead of 0.05 (CI once stopped it after 2,400 s). A
    task that asks for a short slice gets an early deadline and preempts when woken (6.12 on), so
    the grader asks for SHORT_SLICE_NS for itself and, by inheritance, for its agent: the same
-   trace took 0.4 s there. The request needs no privilege and changes nothing on an idle core. */
+   trace then took 0.6-1.3 s there. The request needs no privilege and changes nothing on an idle
+   core. */
 enum { SHORT_SLICE_NS = 100 * 1000 }; /* the shortest the kernel grants */
 
 /* Where things are in the link's mapping and what the agent needs to start: written by the
