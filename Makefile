@@ -52,8 +52,12 @@ DROPIN_POLICY ?= segfit
 DROPIN_LIB := $(NATIVE_DIR)/libmallocsim.so
 DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
-DROPIN_SHIM := c/src/memlib_sbrk.c c/src/dropin.c c/src/address_table.c c/src/thread_cache.c \
+DROPIN_SHIM := c/src/dropin.c c/src/arena.c c/src/address_table.c c/src/thread_cache.c \
                c/src/depot.c
+# The drop-in's arenas (c/src/arena.h): one copy of the policy and of its heap (memlib_sbrk.c)
+# per id, renamed by arena_names.h. The same ids as arena.h's ARENA_LIST: a mismatch fails the link.
+ARENA_IDS := 0 1 2 3
+DROPIN_OBJ_DIR := $(BUILD_DIR)/dropin
 
 .PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox bench-clock bench-programs c-test fuzz format format-check lint clean venv system-deps
 all: native
@@ -107,10 +111,19 @@ $(NATIVE_DIR)/libmm-%.so: c/src/%.c $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
 
 # The drop-in malloc: one policy over the real program break, exporting only
 # the malloc API (everything else hidden, so mm_* and mem_* clash with nothing).
-$(NATIVE_DIR)/libmallocsim-%.so: c/src/%.c $(DROPIN_SHIM) $(HEADERS) $(SRC_HEADERS)
-	@mkdir -p $(NATIVE_DIR)
+$(NATIVE_DIR)/libmallocsim-%.so: c/src/%.c c/src/memlib_sbrk.c $(DROPIN_SHIM) $(HEADERS) $(SRC_HEADERS)
+	@mkdir -p $(NATIVE_DIR) $(DROPIN_OBJ_DIR)
+	for id in $(ARENA_IDS); do \
+		for src in $< c/src/memlib_sbrk.c; do \
+			$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -pthread -fvisibility=hidden \
+				-DARENA_ID=$$id -include c/src/arena_names.h -c $$src \
+				-o $(DROPIN_OBJ_DIR)/$*-$$(basename $$src .c)-$$id.o || exit 1; \
+		done; \
+	done
 	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -pthread -fvisibility=hidden -shared -Wl,-z,defs \
-		-o $@.tmp $< $(DROPIN_SHIM) && mv -f $@.tmp $@
+		-o $@.tmp $(DROPIN_SHIM) \
+		$(foreach id,$(ARENA_IDS),$(DROPIN_OBJ_DIR)/$*-$*-$(id).o \
+			$(DROPIN_OBJ_DIR)/$*-memlib_sbrk-$(id).o) && mv -f $@.tmp $@
 
 $(DROPIN_LIB): $(NATIVE_DIR)/libmallocsim-$(DROPIN_POLICY).so
 	cp $< $@.tmp && mv -f $@.tmp $@

@@ -1,39 +1,42 @@
 /*
  * dropin.c - the malloc API over a mallocsim policy: libmallocsim.so.
  *
- * Linked with one policy (mm_*) and memlib_sbrk.c (the heap, in an address range of its own:
- * the program break stays the program's), this file exports malloc, free, calloc, realloc,
+ * Linked with the arenas (arena.h: copies of one policy, each with a copy of memlib_sbrk.c, its
+ * heap in an address range of its own: the program break stays the program's), this file
+ * exports malloc, free, calloc, realloc,
  * reallocarray, posix_memalign, aligned_alloc, memalign, valloc, pvalloc and malloc_usable_size,
  * so that LD_PRELOAD=libmallocsim.so runs any program on our allocator. Everything else in the
  * library is hidden.
  *
  * Where a block comes from:
  *   - requests below the mapping threshold (MAP_THRESHOLD, rising as glibc's does) go to the
- *     policy, on the heap;
+ *     policy of the calling thread's arena, on its heap; a block is freed (and resized) by the
+ *     arena that handed it out, whichever thread calls;
  *   - larger ones, and any the heap cannot serve (its reservation is full, or
  *     the system refused memory), get their own mapping, page aligned, listed
  *     with its length in a table (address_table.c) that free, realloc and
  *     malloc_usable_size consult before they touch it;
- *   - a block lies in the heap exactly when its address is in
- *     [mem_heap_lo, mem_heap_hi]: a live mapping can never be there.
+ *   - a block lies in a heap exactly when its address is in an arena's
+ *     [mem_heap_lo, mem_heap_hi] (arena_holds): a live mapping can never be there.
  * Alignments above 16 work with any policy: over-allocate by the alignment,
  * return the aligned address inside, and remember aligned -> raw in another
  * such table (aliases) that free, realloc and malloc_usable_size consult.
  *
- * Threads: in front of the policy sits a per-thread cache of free small blocks
+ * Threads: in front of the arenas sits a per-thread cache of free small blocks
  * (thread_cache.c), so that most mallocs and frees of up to 1 KiB take no lock;
  * blocks that cross threads pass between the caches in batches, through the depot
  * (depot.c), with a lock of their size. A miss the depot cannot serve, a larger block, a realloc
- * that resizes, the memalign family's aliases and malloc_usable_size take the one lock around the
- * policy. free tells, without the lock, an alias (alias_filter) from a block the cache may take;
- * the cache tells a heap block of a cached size from anything else.
+ * that resizes and malloc_usable_size take the lock of the block's arena; mapped blocks and the
+ * memalign family's aliases, the table lock. free tells, without a lock, an alias (alias_filter)
+ * from a block the cache may take; the cache tells a heap block of a cached size from anything
+ * else.
  *
  * Guarantees:
- *   - thread-safe: one global lock around the policy, memlib and the table,
- *     skipped while the process has a single thread; the thread caches'
- *     fast paths touch only their own thread's cache and words that no other
- *     thread writes meanwhile;
- *   - fork-safe: the lock, and the depot's (depot.c), are taken across fork by
+ *   - thread-safe: a lock per arena around its policy and its heap, and one around the tables,
+ *     each skipped while the process has a single thread, never two held at once; the thread
+ *     caches' fast paths touch only their own thread's cache and words that no other thread
+ *     writes meanwhile;
+ *   - fork-safe: the locks, and the depot's (depot.c), are taken across fork by
  *     pthread_atfork handlers, so the child never inherits one held by a thread that is gone; the
  *     forking thread's cache is the child's; other threads' caches are lost
  *     (their blocks leak in the child, as glibc's tcache's do);
@@ -62,8 +65,8 @@
  * mm_init, e.g. MALLOCSIM_OPTIONS=best.
  */
 #include "address_table.h"
+#include "arena.h"
 #include "memlib.h"
-#include "mm.h"
 #include "thread_cache.h"
 
 #include <assert.h>
@@ -81,9 +84,6 @@
 
 #define MS_EXPORT __attribute__((visibility("default")))
 
-/* mm_configure is optional for a policy: use it when the policy has one. */
-#pragma weak mm_configure
-
 /* Requests of at least map_threshold bytes get their own mapping: they are returned to the
    system when freed, and grow in place with mremap. The threshold starts at MAP_THRESHOLD and,
    as glibc's does, rises to the size of any mapped block freed, up to MAP_THRESHOLD_MAX: a
@@ -95,17 +95,14 @@ static _Atomic size_t map_threshold = MAP_THRESHOLD;
 /* Every block is at least this aligned; larger alignments need the table. */
 static const size_t MIN_ALIGN = 16;
 
-/* Adaptive: it spins a little before it sleeps. With the thread caches the lock is taken rarely
-   and held briefly, and a futex sleep costs more than the wait (larson-like, 2 threads: 28 Mops/s
-   with a plain mutex, 41 adaptive; 8,515 context switches, 2,695 adaptive). */
-static pthread_mutex_t heap_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
-static bool heap_ready;  /* mm_init succeeded */
-static bool heap_failed; /* mm_init failed: serve everything from mappings */
+/* The lock around the tables of mapped blocks and of aligned aliases (adaptive, as the arenas'
+   are: held for a few stores). Never held together with an arena's. */
+static pthread_mutex_t table_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 
 /*
  * A counting filter of aligned aliases, read by free without the lock: aliases[h] live aliases
  * hash to h, so 0 says p is surely not one and may go to the thread cache. Counts change under
- * the lock only (a load and a store suffice), and relaxed loads are enough: a thread frees an
+ * the table lock only (a load and a store suffice), and relaxed loads are enough: a thread frees an
  * alias only after the insertion that counted it happened before, through the lock or through
  * the program's own hand-over of the pointer.
  */
@@ -115,22 +112,20 @@ static _Atomic uint32_t alias_filter[ALIAS_FILTER];
 /* ------------------------------------------------------------ small helpers */
 
 /*
- * The lock around the heap, skipped while the process has one thread, as
- * glibc's own malloc does: no other thread can appear until this one creates
- * it, and this one is busy here. heap_enter says whether it locked, and that
- * answer goes to heap_leave, so a pair always matches. Fork takes the lock
- * regardless (fork_prepare).
+ * The table lock, skipped while the process has one thread, as the arenas' are (arena.c).
+ * table_enter says whether it locked, and that answer goes to table_leave, so a pair always
+ * matches. Fork takes the lock regardless (fork_prepare).
  */
-bool heap_enter(void) {
+static bool table_enter(void) {
     if (__libc_single_threaded)
         return false;
-    pthread_mutex_lock(&heap_lock);
+    pthread_mutex_lock(&table_lock);
     return true;
 }
 
-void heap_leave(bool locked) {
+static void table_leave(bool locked) {
     if (locked)
-        pthread_mutex_unlock(&heap_lock);
+        pthread_mutex_unlock(&table_lock);
 }
 
 static bool is_power_of_two(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
@@ -176,30 +171,11 @@ static void unmap(void *p, size_t len) {
 
 /* ------------------------------------------------------------- the heap */
 
-/* Initialise the policy on first use. Caller is between heap_enter and heap_leave. */
-static bool heap_usable(void) {
-    if (!heap_ready && !heap_failed) {
-        const char *options = getenv("MALLOCSIM_OPTIONS");
-        if (options != NULL && *options != '\0' && mm_configure != NULL) {
-            const char *message = mm_configure(options);
-            if (message != NULL)
-                dropin_die(message);
-        }
-        mem_init();
-        void *lo = mem_heap_lo(); /* NULL when no address range could be reserved */
-        if (lo != NULL)
-            tc_heap_start(lo); /* before mm_init, whose heap the size map must cover */
-        heap_ready = lo != NULL && mm_init();
-        heap_failed = !heap_ready;
-    }
-    return heap_ready;
-}
-
 static size_t alias_slot(uintptr_t p) {
     return (size_t)(((uint64_t)p >> 4) * 0x9E3779B97F4A7C15ULL >> 54) & (ALIAS_FILTER - 1);
 }
 
-/* Caller is between heap_enter and heap_leave. */
+/* Caller holds the table lock. */
 static void alias_count(uintptr_t p, int delta) {
     _Atomic uint32_t *slot = &alias_filter[alias_slot(p)];
     uint32_t now = atomic_load_explicit(slot, memory_order_relaxed);
@@ -235,12 +211,11 @@ static const char *const NOT_A_LIVE_BLOCK[][2] = {
  * Is raw (a pointer passed to `call`, aliases resolved) a heap block? A pointer inside the heap
  * must be the start of a live block, or the call aborts with a message: trusting it to the policy
  * would corrupt the heap (an interior pointer) or hand a block out twice (a double free). A
- * pointer outside the heap is a mapped block's, or none of ours: map_length_of tells. Caller is
- * between heap_enter and heap_leave.
+ * pointer outside the heap is a mapped block's, or none of ours: map_length_of tells. Caller holds
+ * raw's arena's lock (arena_index(raw) is an arena).
  */
 static bool heap_block(const void *raw, api_call call) {
-    uintptr_t a = (uintptr_t)raw;
-    if (!heap_ready || a < (uintptr_t)mem_heap_lo() || a > (uintptr_t)mem_heap_hi())
+    if (!arena_holds(raw))
         return false;
     tc_block_state state = tc_state(raw);
     if (state != TC_LIVE)
@@ -270,16 +245,16 @@ static void *map_alloc(size_t size) {
     void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED)
         return NULL;
-    bool locked = heap_enter();
+    bool locked = table_enter();
     bool listed = address_insert(&mappings, (uintptr_t)base, len);
-    heap_leave(locked);
+    table_leave(locked);
     if (!listed)
         unmap(base, len);
     return listed ? base : NULL;
 }
 
 /* The bytes mapped for p, a mapped block passed to `call`; with `remove`, p is no longer one.
-   Anything else aborts with a message. Caller is between heap_enter and heap_leave. */
+   Anything else aborts with a message. Caller holds the table lock. */
 static size_t map_length_of(void *p, api_call call, bool remove) {
     uintptr_t len;
     if (!address_lookup(&mappings, (uintptr_t)p, &len, remove))
@@ -300,14 +275,14 @@ static void *map_resize(void *p, size_t size) {
     size_t len;
     if (!map_length(size, &len))
         return NULL;
-    bool locked = heap_enter();
+    bool locked = table_enter();
     size_t old = map_length_of(p, CALL_REALLOC, true);
-    heap_leave(locked);
+    table_leave(locked);
     void *moved = mremap(p, old, len, MREMAP_MAYMOVE);
     void *q = moved != MAP_FAILED ? moved : p;
-    locked = heap_enter();
+    locked = table_enter();
     bool listed = address_insert(&mappings, (uintptr_t)q, moved != MAP_FAILED ? len : old);
-    heap_leave(locked);
+    table_leave(locked);
     assert(listed); /* the removal left room: no growth, no failure */
     (void)listed;
     return moved != MAP_FAILED ? moved : NULL;
@@ -315,26 +290,31 @@ static void *map_resize(void *p, size_t size) {
 
 /* ------------------------------------------------- aligned -> raw pointers */
 
-/* Blocks whose aligned address differs from the raw one: aligned -> raw. Caller is between
-   heap_enter and heap_leave. */
+/* Blocks whose aligned address differs from the raw one: aligned -> raw, under the table
+   lock. */
 static address_table aliases;
 
 static bool align_insert(uintptr_t aligned, uintptr_t raw) {
-    if (!address_insert(&aliases, aligned, raw))
-        return false;
-    alias_count(aligned, +1);
-    return true;
+    bool locked = table_enter();
+    bool inserted = address_insert(&aliases, aligned, raw);
+    if (inserted)
+        alias_count(aligned, +1);
+    table_leave(locked);
+    return inserted;
 }
 
 /* The raw block behind p (p itself when p was not offset for alignment);
    with `remove`, p's entry is dropped. */
 static void *align_raw(void *p, bool remove) {
+    if (!maybe_alias(p))
+        return p; /* the filter says no: surely none, and no lock */
     uintptr_t raw;
-    if (!address_lookup(&aliases, (uintptr_t)p, &raw, remove))
-        return p;
-    if (remove)
+    bool locked = table_enter();
+    bool found = address_lookup(&aliases, (uintptr_t)p, &raw, remove);
+    if (found && remove)
         alias_count((uintptr_t)p, -1);
-    return (void *)raw;
+    table_leave(locked);
+    return found ? (void *)raw : p;
 }
 
 /* ------------------------------------------------------------ the core */
@@ -345,10 +325,11 @@ __attribute__((noinline)) static void *block_alloc_slow(size_t size, bool *zeroe
         return fail_enomem();
     void *p = NULL;
     if (size < atomic_load_explicit(&map_threshold, memory_order_relaxed)) {
-        bool locked = heap_enter();
-        if (heap_usable())
-            p = tc_alloc_locked(size, locked); /* a few more for the bin, when it saves locks */
-        heap_leave(locked);
+        unsigned k = arena_mine();
+        bool locked = arena_enter(k);
+        if (arena_usable(k))
+            p = tc_alloc_locked(k, size, locked); /* a few more for the bin, when it saves locks */
+        arena_leave(k, locked);
     }
     *zeroed = p == NULL;
     if (p == NULL)
@@ -368,25 +349,46 @@ static inline void *block_alloc(size_t size, bool *zeroed) {
     return p;
 }
 
-/* Free a raw block (not an aligned alias), passed to `call`. Caller is after heap_enter, whose
-   answer is `locked`; this leaves, before any system call. */
-static void block_free_leave(void *raw, bool locked, api_call call) {
-    if (heap_block(raw, call)) {
-        tc_forget(raw);
-        mm_free(raw);
-        heap_leave(locked);
-    } else {
-        size_t len = map_length_of(raw, call, true);
-        heap_leave(locked);
-        map_release(raw, len);
+/* Free a raw block (not an aligned alias), passed to `call`: a heap block into its arena, a
+   mapped block back to the system; anything else aborts with a message. Takes the lock it needs,
+   and none across a system call. */
+static void block_free(void *raw, api_call call) {
+    unsigned k = arena_index(raw);
+    if (k < ARENAS) {
+        bool locked = arena_enter(k);
+        bool in_heap = heap_block(raw, call);
+        if (in_heap) {
+            tc_forget(raw);
+            arena_free(raw);
+        }
+        arena_leave(k, locked);
+        if (in_heap)
+            return;
     }
+    bool locked = table_enter();
+    size_t len = map_length_of(raw, call, true);
+    table_leave(locked);
+    map_release(raw, len);
 }
 
-/* Bytes usable at p, an address we handed out, passed to `call`. Caller is between heap_enter and
-   heap_leave. */
+/* Bytes usable at p, an address we handed out, passed to `call`. */
 static size_t usable_at(void *p, api_call call) {
     char *raw = align_raw(p, false);
-    size_t usable = heap_block(raw, call) ? mm_usable_size(raw) : map_length_of(raw, call, false);
+    size_t usable = 0;
+    bool in_heap = false;
+    unsigned k = arena_index(raw);
+    if (k < ARENAS) {
+        bool locked = arena_enter(k);
+        in_heap = heap_block(raw, call);
+        if (in_heap)
+            usable = arena_usable_size(raw);
+        arena_leave(k, locked);
+    }
+    if (!in_heap) {
+        bool locked = table_enter();
+        usable = map_length_of(raw, call, false);
+        table_leave(locked);
+    }
     return usable - (size_t)((char *)p - raw);
 }
 
@@ -408,12 +410,9 @@ static void *aligned_block(size_t alignment, size_t size) {
     uintptr_t aligned = ((uintptr_t)raw + alignment - 1) & ~(uintptr_t)(alignment - 1);
     if (aligned == (uintptr_t)raw)
         return raw;
-    bool locked = heap_enter();
-    if (align_insert(aligned, (uintptr_t)raw)) {
-        heap_leave(locked);
+    if (align_insert(aligned, (uintptr_t)raw))
         return (void *)aligned;
-    }
-    block_free_leave(raw, locked, CALL_FREE);
+    block_free(raw, CALL_FREE);
     return fail_enomem();
 }
 
@@ -423,12 +422,11 @@ static void *move_block(void *p, size_t size) {
     void *q = block_alloc(size, &zeroed);
     if (q == NULL)
         return NULL;
-    bool locked = heap_enter();
     size_t keep = usable_at(p, CALL_REALLOC);
     if (keep > size)
         keep = size;
     memcpy(q, p, keep);
-    block_free_leave(align_raw(p, true), locked, CALL_REALLOC);
+    block_free(align_raw(p, true), CALL_REALLOC);
     return q;
 }
 
@@ -444,8 +442,7 @@ MS_EXPORT void free(void *p) {
         return;
     if (!maybe_alias(p) && tc_free(p))
         return; /* no lock */
-    bool locked = heap_enter();
-    block_free_leave(align_raw(p, true), locked, CALL_FREE);
+    block_free(align_raw(p, true), CALL_FREE);
 }
 
 MS_EXPORT void *calloc(size_t count, size_t size) {
@@ -473,24 +470,25 @@ MS_EXPORT void *realloc(void *p, size_t size) {
     size_t room = maybe_alias(p) ? 0 : tc_room(p);
     if (size <= room && size > room / 2)
         return p;
-    bool locked = heap_enter();
     bool plain = align_raw(p, false) == p;
-    if (plain && heap_block(p, CALL_REALLOC)) {
-        void *q = mm_realloc(p, size);
+    unsigned k = arena_index(p);
+    bool in_heap = false;
+    if (plain && k < ARENAS) {
+        bool locked = arena_enter(k);
+        in_heap = heap_block(p, CALL_REALLOC);
+        void *q = in_heap ? arena_realloc(p, size) : NULL;
         if (q != NULL) {
             if (q != p)
                 tc_forget(p); /* moved, and freed by the policy */
             tc_note(q);
         }
-        heap_leave(locked);
+        arena_leave(k, locked);
         if (q != NULL)
             return q; /* else the heap is full: move the block to a mapping */
-    } else {
-        heap_leave(locked);
-        if (plain && size >= atomic_load_explicit(&map_threshold, memory_order_relaxed)) {
-            void *q = map_resize(p, size);
-            return q != NULL ? q : fail_enomem();
-        }
+    }
+    if (plain && !in_heap && size >= atomic_load_explicit(&map_threshold, memory_order_relaxed)) {
+        void *q = map_resize(p, size);
+        return q != NULL ? q : fail_enomem();
     }
     return move_block(p, size);
 }
@@ -545,26 +543,31 @@ MS_EXPORT void *pvalloc(size_t size) {
 MS_EXPORT size_t malloc_usable_size(void *p) {
     if (p == NULL)
         return 0;
-    bool locked = heap_enter();
-    size_t usable = usable_at(p, CALL_USABLE_SIZE);
-    heap_leave(locked);
-    return usable;
+    return usable_at(p, CALL_USABLE_SIZE);
 }
 
 /* ------------------------------------------------------------------ fork */
 
 static void fork_prepare(void) {
-    pthread_mutex_lock(&heap_lock);
+    pthread_mutex_lock(&table_lock);
+    arena_fork_prepare();
     depot_fork_prepare();
 }
 
 static void fork_release(void) {
     depot_fork_release();
-    pthread_mutex_unlock(&heap_lock);
+    arena_fork_release();
+    pthread_mutex_unlock(&table_lock);
+}
+
+static void fork_child(void) {
+    depot_fork_release();
+    arena_fork_child();
+    pthread_mutex_unlock(&table_lock);
 }
 
 __attribute__((constructor)) static void dropin_setup(void) {
-    if (pthread_atfork(fork_prepare, fork_release, fork_release) != 0)
+    if (pthread_atfork(fork_prepare, fork_release, fork_child) != 0)
         dropin_die("pthread_atfork failed");
     tc_setup();
 }

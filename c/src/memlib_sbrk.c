@@ -19,6 +19,10 @@
  * What it costs: the heap is bounded by the reservation (past it mem_sbrk refuses, and the shim
  * maps blocks), and sbrk(0) no longer shows how much the heap grew.
  *
+ * The drop-in has several arenas (arena.h), each a copy of the policy with a copy of this file:
+ * compiled with ARENA_ID and arena_names.h, each is one heap, in its arena's part of the one
+ * reservation arena.c makes.
+ *
  *   heap_start            heap_brk            committed             reserve_end
  *   | the policy's heap ...  | read-write slack  | PROT_NONE: address space only |
  *
@@ -31,13 +35,13 @@
  * killer coming later. Pages committed cost nothing until touched.
  *
  * Guarantees, beyond memlib.h's:
- *   - the heap starts at the start of the reservation (page aligned), stays one contiguous range
- *     [lo, hi] inside it, and never moves; no byte of it is the program's, nor past its break;
+ *   - the heap starts at the start of its arena's part of the reservation (page aligned), stays
+ *     one contiguous range [lo, hi] inside that part, and never moves; no byte of it is the
+ *     program's, nor past its break;
  *   - before the heap's memory grows, the thread caches' size map is made to cover it
  *     (tc_map_reach): a growth the map cannot cover is refused, so every heap block has a map
  *     byte (see thread_cache.c);
- *   - the reservation is RESERVE_WANTED bytes, halved until the system grants it (a low
- *     RLIMIT_AS), down to RESERVE_LEAST; below that mem_init leaves the heap unusable
+ *   - when the system granted no reservation (arena.c) mem_init leaves the heap unusable
  *     (mem_heap_lo() == NULL) and the shim serves every block from a mapping;
  *   - mem_sbrk fails with ENOMEM past the reservation or when mprotect fails, and with EINVAL
  *     below the heap's start; shrinking moves only the heap's break: the memory stays committed,
@@ -45,49 +49,39 @@
  *   - mem_reset moves the break back to the start and gives the pages back to the system (they
  *     stay committed, and read zero when regrown).
  * The driver-only settings of memlib.h (limits, failure injection, counters) are the simulated
- * heap's alone. Not thread-safe by itself: the drop-in calls it under its one lock.
+ * heap's alone; the page size and mem_memset/mem_memcpy, which every arena's heap shares, are in
+ * arena.c. Not thread-safe by itself: the drop-in calls it under its one lock.
  */
 #include "memlib.h"
+
+#include "arena.h"
 #include "thread_cache.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-/*
- * RESERVE_WANTED: 256 GiB - the address space asked for up front: what the size map can cover
- * (thread_cache.c), and more memory than the machines we run on have; 0.2% of x86-64's 128 TiB
- * of user address space. Halved down to RESERVE_LEAST: 64 MiB, as the simulated heap's.
- * GROW_STEP: 256 KiB - the least the committed range grows by.
- */
-static const size_t RESERVE_WANTED = (size_t)1 << 38;
-static const size_t RESERVE_LEAST = (size_t)1 << 26;
+/* GROW_STEP: 256 KiB - the least the committed range grows by. */
 static const size_t GROW_STEP = 256 * 1024;
 
-/* The heap: every address below is in one reservation, in this order. */
+/* The heap: every address below is in its arena's part of the reservation, in this order. */
 static struct {
-    char *start;       /* the reservation's first byte, the heap's too; NULL before mem_init */
+    char *start;       /* the part's first byte, the heap's too; NULL before mem_init */
     char *brk;         /* the heap's break, as the policy sees it */
     char *committed;   /* end of the read-write part; PROT_NONE from here */
-    char *reserve_end; /* end of the reservation */
+    char *reserve_end; /* end of the part */
 } heap;
 
 /* sbrk's failure value, which mem_sbrk returns too. */
 static void *const SBRK_FAILED = (void *)-1;
 
 void mem_init(void) {
-    if (heap.start != NULL)
-        return;
-    for (size_t size = RESERVE_WANTED; size >= RESERVE_LEAST; size /= 2) {
-        char *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p != MAP_FAILED) {
-            heap.start = heap.brk = heap.committed = p;
-            heap.reserve_end = p + size;
-            return;
-        }
+    char *start, *end;
+    if (heap.start == NULL && arena_range(ARENA_ID, &start, &end)) {
+        heap.start = heap.brk = heap.committed = start;
+        heap.reserve_end = end;
     }
 }
 
@@ -112,7 +106,7 @@ static bool commit(size_t need) {
     size_t step = exact > GROW_STEP ? exact : GROW_STEP;
     if (step > room)
         step = room;
-    if (!tc_map_reach(heap.committed + step))
+    if (!tc_map_reach(heap.committed, heap.committed + step))
         return false;
     if (mprotect(heap.committed, step, PROT_READ | PROT_WRITE) != 0) {
         if (step == exact || mprotect(heap.committed, exact, PROT_READ | PROT_WRITE) != 0)
@@ -160,19 +154,3 @@ void *mem_heap_hi(void) {
 }
 
 size_t mem_heapsize(void) { return (size_t)(heap.brk - heap.start); }
-
-size_t mem_pagesize(void) {
-    /* Asked on every heap growth: sysconf is not free. Relaxed is enough, every thread computes
-       the same value. */
-    static _Atomic size_t page;
-    size_t known = atomic_load_explicit(&page, memory_order_relaxed);
-    if (known == 0) {
-        known = (size_t)sysconf(_SC_PAGESIZE);
-        atomic_store_explicit(&page, known, memory_order_relaxed);
-    }
-    return known;
-}
-
-void *mem_memset(void *ptr, int value, size_t n) { return memset(ptr, value, n); }
-
-void *mem_memcpy(void *dst, const void *src, size_t n) { return memcpy(dst, src, n); }

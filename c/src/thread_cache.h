@@ -1,19 +1,21 @@
 /*
  * thread_cache.h - the drop-in's per-thread caches of free small blocks, between the malloc API
- * (dropin.c) and the locked policy.
+ * (dropin.c) and the locked policies of the arenas (arena.h).
  *
  * thread_cache.c keeps, for each thread, a few free blocks of each small size, and a map that
- * tells any thread, without the lock, which cache bin a heap block belongs in; its banner says how
+ * tells any thread, without a lock, which cache bin a heap block belongs in; its banner says how
  * and what it guarantees. dropin.c decides which pointers may reach tc_free (not aligned aliases),
- * owns the lock, and tells the map about every block the policy hands out or resizes;
+ * takes the arenas' locks, and tells the map about every block the policy hands out or resizes;
  * memlib_sbrk.c, the heap's memory, has the map reach every heap byte before the heap grows.
  *
- * depot.c, between the caches and the policy, holds batches of free blocks that one thread's bin
- * gave up and another's may take whole, so that blocks crossing threads cross no global lock.
+ * depot.c, between the caches and the policies, holds batches of free blocks, per arena, that one
+ * thread's bin gave up and another's of the same arena may take whole, so that blocks crossing
+ * threads cross no global lock.
  *
- * "Under the lock" below means between heap_enter() and heap_leave(), which skip the mutex while
- * the process has a single thread; the heap is initialised (mm_init succeeded) whenever a function
- * below is called under it, but for tc_heap_start and tc_map_reach, which mm_init needs.
+ * "Under p's lock" below means under the lock of the arena holding p (arena.h: arena_enter,
+ * arena_leave, which skip the mutex while the process has a single thread); that arena is
+ * initialised (mm_init succeeded) whenever a function below is called under it, but for
+ * tc_heap_start and tc_map_reach, which mm_init needs.
  */
 #ifndef MALLOCSIM_THREAD_CACHE_H
 #define MALLOCSIM_THREAD_CACHE_H
@@ -30,6 +32,11 @@
 #ifndef TC_MAX
 #define TC_MAX 1024
 #endif
+
+/* The size map covers the heaps in chunks of 1 << TC_MAP_CHUNK_SHIFT bytes (16 MiB), each mapped
+   by the first growth of a heap into it; arena.c cuts the reservation so that no chunk covers two
+   arenas' heaps, whose growths take different locks. */
+enum { TC_MAP_CHUNK_SHIFT = 24 };
 
 /* The bins' geometry, which the caches and the depot share. */
 enum {
@@ -49,22 +56,23 @@ typedef struct tc_block {
 /* Once, from the library's constructor. */
 void tc_setup(void);
 
-/* Under the lock, before mm_init: the heap starts at lo, and never moves. */
+/* Once, before any arena's mm_init (arena.c reserves their heaps): the heaps start at lo, and
+   never move. */
 void tc_heap_start(void *lo);
 
 /* A cached free block of at least `size` (>= 1) bytes, or NULL. Takes no lock, and must be called
    without it (a thread's first miss registers its cache, which may call malloc). */
 void *tc_alloc(size_t size);
 
-/* Under the lock, after a miss: a block of at least `size` bytes from the policy (NULL when it
-   has none). With `refill`, a few more of the same size go into this thread's bin, so that the
-   next mallocs of that size need no lock. */
-void *tc_alloc_locked(size_t size, bool refill);
+/* Under k's lock, after a miss: a block of at least `size` bytes from the policy of arena k, the
+   calling thread's (arena_mine; NULL when it has none). With `refill`, a few more of the same
+   size go into this thread's bin, so that the next mallocs of that size need no lock. */
+void *tc_alloc_locked(unsigned k, size_t size, bool refill);
 
-/* Under the lock: the policy has just handed out p, or resized it in place (mm_realloc). */
+/* Under p's lock: the policy has just handed out p, or resized it in place (mm_realloc). */
 void tc_note(void *p);
 
-/* Under the lock: p, a heap block, has just been freed to the policy (by mm_free or by a
+/* Under p's lock: p, a heap block, has just been freed to the policy (by mm_free or by a
    mm_realloc that moved it), so that the map marks it freed. */
 void tc_forget(void *p);
 
@@ -73,48 +81,47 @@ void tc_forget(void *p);
    (inside a block, or where no block of ours ever started). */
 typedef enum { TC_LIVE, TC_FREED, TC_NOT_A_BLOCK } tc_block_state;
 
-/* Under the lock: p's state, for p in the heap. */
+/* Under p's lock: p's state, for p in an arena's heap. */
 tc_block_state tc_state(const void *p);
 
-/* Without the lock: bytes surely usable at p, a live block (not an aligned alias) whose size is
+/* Without a lock: bytes surely usable at p, a live block (not an aligned alias) whose size is
    a cached one, or 0 for any other pointer. */
 size_t tc_room(const void *p);
 
 /* Take p, a pointer being freed that is not an aligned alias, into this thread's cache: true when
-   done (without the lock, but once per few frees when a bin overflows), false when p is not the
+   done (without a lock, but once per few frees when a bin overflows), false when p is not the
    start of a live block of a cached size, or this thread has no cache (before the library's
    constructor ran, or once its exit began): then the caller frees p itself, or finds it is none
    of ours (tc_state). Aborts with a message when p is still in a thread's cache (a double free). */
 bool tc_free(void *p);
 
-/* Under the lock, called by memlib_sbrk.c before the heap's memory grows up to `end` (excluded):
-   make the size map cover every heap byte below it. False when it cannot (past the map's reach,
-   or the system refuses memory): the heap must not grow then. */
-bool tc_map_reach(const void *end);
+/* Under the growing arena's lock, called by memlib_sbrk.c before its heap's memory grows over
+   [from, end): make the size map cover every byte of it (no two arenas share a map chunk: a part
+   of the reservation is a multiple of a chunk's 16 MiB, so each chunk is mapped under one lock).
+   False when it cannot (past the map's reach, or the system refuses memory): the heap must not grow
+   then. */
+bool tc_map_reach(const void *from, const void *end);
 
 /* ------------------------------------------------------------ defined in depot.c */
 
-/* Offer the depot's bin i a batch: `count` free blocks of the caches' bin i, a list linked through
-   `next`, each keyed as every cached block is. True when taken; false when the depot is full (the
-   caller then gives the blocks to the policy). Without the lock. */
-bool depot_put(unsigned i, tc_block *head, unsigned count);
+/* Offer arena k's depot bin i a batch: `count` free blocks of arena k and of the caches' bin i, a
+   list linked through `next`, each keyed as every cached block is. True when taken; false when
+   the depot is full (the caller then gives the blocks to the policy). Without a lock. */
+bool depot_put(unsigned k, unsigned i, tc_block *head, unsigned count);
 
-/* Take the batch that bin i of the depot received last: its count (0: none), its list in *head.
-   Without the lock. */
-unsigned depot_take(unsigned i, tc_block **head);
+/* Take the batch that arena k's depot bin i received last: its count (0: none), its list in
+ *head. Without a lock. */
+unsigned depot_take(unsigned k, unsigned i, tc_block **head);
 
-/* Is b in the depot's bin i? A scan, for a suspected double free only. Without the lock. */
-bool depot_holds(unsigned i, const tc_block *b);
+/* Is b in arena k's depot bin i? A scan, for a suspected double free only (k may be ARENAS:
+   then no). Without a lock. */
+bool depot_holds(unsigned k, unsigned i, const tc_block *b);
 
 /* fork's handlers (dropin.c's call them): every bin's lock held across fork, released in both. */
 void depot_fork_prepare(void);
 void depot_fork_release(void);
 
 /* ------------------------------------------------------------ defined in dropin.c */
-
-/* The lock around the policy; heap_enter's answer goes to the matching heap_leave. */
-bool heap_enter(void);
-void heap_leave(bool locked);
 
 /* Write "libmallocsim: <what>" to stderr and abort, allocating nothing. */
 _Noreturn void dropin_die(const char *what);

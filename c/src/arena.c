@@ -1,0 +1,274 @@
+/*
+ * arena.c - the drop-in's arenas (arena.h): the one address reservation their heaps share, each
+ * arena's copy of the policy behind one table, and which arena a thread allocates from.
+ *
+ * Guarantees:
+ *   - the reservation is made once, as large as the system grants (RESERVE_WANTED, halved down to
+ *     RESERVE_LEAST), and cut into ARENAS equal parts, a power of two each, so that a block's
+ *     arena is one subtraction and one shift away (arena_index, which a free computes unlocked);
+ *   - the thread caches' size map (thread_cache.c) starts at the reservation's base, and covers
+ *     every arena's heap;
+ *   - each arena has a lock of its own, around its policy and its heap: threads of different
+ *     arenas never wait for each other there; like glibc's, the locks are skipped while the
+ *     process has a single thread (no other thread can appear until this one creates it, and this
+ *     one is busy here), and fork takes them all (arena_fork_prepare);
+ *   - an arena's policy is initialised on its first use only: a process that never starts a
+ *     thread touches arena 0 alone, and the others cost it address space, no memory;
+ *   - arena_free, arena_realloc and arena_usable_size call the policy that handed the block out.
+ */
+#include "arena.h"
+
+#include "memlib.h"
+#include "thread_cache.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/single_threaded.h>
+#include <unistd.h>
+
+/*
+ * RESERVE_WANTED: 256 GiB - the address space asked for up front, for all the arenas: what the
+ * size map can cover (thread_cache.c), and more memory than the machines we run on have; 0.2% of
+ * x86-64's 128 TiB of user address space. Halved, when the system refuses (a low RLIMIT_AS), down
+ * to RESERVE_LEAST: 64 MiB, as the simulated heap's; below that no arena is usable and the shim
+ * serves every block from a mapping.
+ */
+static const size_t RESERVE_WANTED = (size_t)1 << 38;
+static const size_t RESERVE_LEAST = (size_t)1 << 26;
+_Static_assert((ARENAS & (ARENAS - 1)) == 0, "parts of a power-of-two reservation");
+/* A part is a whole number of the size map's chunks (see TC_MAP_CHUNK_SHIFT), down to the least. */
+_Static_assert(((size_t)1 << 26) / ARENAS >= (size_t)1 << TC_MAP_CHUNK_SHIFT,
+               "no map chunk covers two arenas");
+
+/* One arena's copy of the policy and of its heap's memlib (arena_names.h's names). */
+typedef struct {
+    bool (*init)(void);
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*realloc)(void *, size_t);
+    size_t (*usable_size)(void *);
+    const char *(*configure)(const char *); /* NULL: the policy has none (it is optional) */
+    void (*mem_init)(void);
+    void *(*heap_lo)(void);
+    void *(*heap_hi)(void);
+} policy_copy;
+
+#define ARENA_DECLARE(id)                                                                          \
+    bool arena##id##_mm_init(void);                                                                \
+    void *arena##id##_mm_malloc(size_t size);                                                      \
+    void arena##id##_mm_free(void *ptr);                                                           \
+    void *arena##id##_mm_realloc(void *ptr, size_t size);                                          \
+    size_t arena##id##_mm_usable_size(void *ptr);                                                  \
+    __attribute__((weak)) const char *arena##id##_mm_configure(const char *options);               \
+    void arena##id##_mem_init(void);                                                               \
+    void *arena##id##_mem_heap_lo(void);                                                           \
+    void *arena##id##_mem_heap_hi(void);
+ARENA_LIST(ARENA_DECLARE)
+
+#define ARENA_COPY(id)                                                                             \
+    {arena##id##_mm_init,    arena##id##_mm_malloc,      arena##id##_mm_free,                      \
+     arena##id##_mm_realloc, arena##id##_mm_usable_size, arena##id##_mm_configure,                 \
+     arena##id##_mem_init,   arena##id##_mem_heap_lo,    arena##id##_mem_heap_hi},
+static const policy_copy copies[ARENAS] = {ARENA_LIST(ARENA_COPY)};
+
+/* Each arena's lock and state (under its lock). Adaptive locks: they spin a little before they
+   sleep. With the thread caches a lock is taken rarely and held briefly, and a futex sleep costs
+   more than the wait (larson-like, 2 threads, one lock for all then: 28 Mops/s with a plain
+   mutex, 41 adaptive; 8,515 context switches, 2,695 adaptive). */
+static struct {
+    pthread_mutex_t lock;
+    bool ready;  /* mm_init succeeded */
+    bool failed; /* it could not: the arena serves nothing */
+} arena[ARENAS] = {[0 ... ARENAS - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
+
+arena_reservation_t arena_reservation;
+static pthread_once_t reserved = PTHREAD_ONCE_INIT;
+
+/* Where the search for a thread's arena starts: 1 to ARENAS - 1 in turn. */
+static _Atomic unsigned next_arena;
+
+/* Live threads that allocate from each arena (arena_mine, arena_exit_thread), and when each was
+   last left empty (a tick of `vacated_clock`; 0: never). */
+static _Atomic unsigned occupants[ARENAS];
+static _Atomic unsigned vacated_at[ARENAS];
+static _Atomic unsigned vacated_clock;
+
+/* The calling thread's arena plus one; 0 until its first call of arena_mine. */
+static _Thread_local unsigned mine_plus_one __attribute__((tls_model("initial-exec")));
+
+/* Reserve the address range: once (pthread_once), by the first arena to start. */
+static void reserve(void) {
+    for (size_t size = RESERVE_WANTED; size >= RESERVE_LEAST; size /= 2) {
+        char *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            tc_heap_start(p);
+            atomic_store_explicit(&arena_reservation.part_shift,
+                                  (unsigned)__builtin_ctzll(size / ARENAS), memory_order_relaxed);
+            atomic_store_explicit(&arena_reservation.base, (uintptr_t)p, memory_order_relaxed);
+            return;
+        }
+    }
+}
+
+bool arena_range(unsigned k, char **start, char **end) {
+    assert(k < ARENAS);
+    (void)pthread_once(&reserved, reserve);
+    uintptr_t base = atomic_load_explicit(&arena_reservation.base, memory_order_relaxed);
+    if (base == 0)
+        return false;
+    size_t part =
+        (size_t)1 << atomic_load_explicit(&arena_reservation.part_shift, memory_order_relaxed);
+    *start = (char *)(base + k * part);
+    *end = *start + part;
+    return true;
+}
+
+/*
+ * A new thread's arena, other than the main thread's, counted as occupied by it: of those with
+ * the fewest occupants, the one left empty last, whose free memory is the most recent (larson's
+ * next generation then takes over its predecessor's arena, not a cold one: 0.71x glibc's speed
+ * became 0.93x); else the first from the next in turn. The count is taken by a compare-and-swap,
+ * so that two threads that start together never both take the same empty arena.
+ */
+static unsigned arena_choose(void) {
+    for (;;) {
+        unsigned start = atomic_fetch_add_explicit(&next_arena, 1, memory_order_relaxed);
+        unsigned k = 1, fewest = UINT32_MAX, latest = 0;
+        for (unsigned i = 0; i < ARENAS - 1; i++) {
+            unsigned candidate = 1 + (start + i) % (ARENAS - 1);
+            unsigned n = atomic_load_explicit(&occupants[candidate], memory_order_relaxed);
+            unsigned at = atomic_load_explicit(&vacated_at[candidate], memory_order_relaxed);
+            if (n < fewest || (n == fewest && at > latest)) {
+                fewest = n;
+                latest = at;
+                k = candidate;
+            }
+        }
+        if (atomic_compare_exchange_strong_explicit(&occupants[k], &fewest, fewest + 1,
+                                                    memory_order_relaxed, memory_order_relaxed))
+            return k;
+    }
+}
+
+unsigned arena_mine(void) {
+    if (mine_plus_one == 0) {
+        unsigned k = 0;
+        if (ARENAS > 1 && gettid() != getpid())
+            k = arena_choose();
+        else
+            atomic_fetch_add_explicit(&occupants[0], 1, memory_order_relaxed);
+        mine_plus_one = k + 1;
+    }
+    return mine_plus_one - 1;
+}
+
+void arena_exit_thread(unsigned k) {
+    assert(k < ARENAS && atomic_load_explicit(&occupants[k], memory_order_relaxed) > 0);
+    if (atomic_fetch_sub_explicit(&occupants[k], 1, memory_order_relaxed) == 1)
+        atomic_store_explicit(
+            &vacated_at[k], atomic_fetch_add_explicit(&vacated_clock, 1, memory_order_relaxed) + 1,
+            memory_order_relaxed);
+}
+
+bool arena_occupied(unsigned k) {
+    return k < ARENAS && atomic_load_explicit(&occupants[k], memory_order_relaxed) > 0;
+}
+
+bool arena_enter(unsigned k) {
+    assert(k < ARENAS);
+    if (__libc_single_threaded)
+        return false;
+    pthread_mutex_lock(&arena[k].lock);
+    return true;
+}
+
+void arena_leave(unsigned k, bool locked) {
+    assert(k < ARENAS);
+    if (locked)
+        pthread_mutex_unlock(&arena[k].lock);
+}
+
+void arena_fork_prepare(void) {
+    for (unsigned k = 0; k < ARENAS; k++)
+        pthread_mutex_lock(&arena[k].lock);
+}
+
+void arena_fork_release(void) {
+    for (unsigned k = ARENAS; k-- > 0;)
+        pthread_mutex_unlock(&arena[k].lock);
+}
+
+void arena_fork_child(void) {
+    /* The parent's other threads are not in the child, and never exit there. */
+    for (unsigned k = 0; k < ARENAS; k++)
+        atomic_store_explicit(&occupants[k], 0, memory_order_relaxed);
+    if (mine_plus_one != 0)
+        atomic_store_explicit(&occupants[mine_plus_one - 1], 1, memory_order_relaxed);
+    arena_fork_release();
+}
+
+bool arena_usable(unsigned k) {
+    assert(k < ARENAS);
+    if (!arena[k].ready && !arena[k].failed) {
+        const policy_copy *c = &copies[k];
+        const char *options = getenv("MALLOCSIM_OPTIONS");
+        if (options != NULL && *options != '\0' && c->configure != NULL) {
+            const char *message = c->configure(options);
+            if (message != NULL)
+                dropin_die(message);
+        }
+        c->mem_init();
+        arena[k].ready = c->heap_lo() != NULL && c->init();
+        arena[k].failed = !arena[k].ready;
+    }
+    return arena[k].ready;
+}
+
+void *arena_malloc(unsigned k, size_t size) {
+    assert(k < ARENAS && arena[k].ready);
+    return copies[k].malloc(size);
+}
+
+bool arena_holds(const void *p) {
+    unsigned k = arena_index(p);
+    return k < ARENAS && arena[k].ready && (uintptr_t)p >= (uintptr_t)copies[k].heap_lo() &&
+           (uintptr_t)p <= (uintptr_t)copies[k].heap_hi();
+}
+
+void arena_free(void *p) {
+    assert(arena_holds(p));
+    copies[arena_index(p)].free(p);
+}
+
+void *arena_realloc(void *p, size_t size) {
+    assert(arena_holds(p));
+    return copies[arena_index(p)].realloc(p, size);
+}
+
+size_t arena_usable_size(void *p) {
+    assert(arena_holds(p));
+    return copies[arena_index(p)].usable_size(p);
+}
+
+/* ------------------------------------------- memlib.h's functions the arenas' heaps share */
+
+size_t mem_pagesize(void) {
+    /* Asked on every heap growth: sysconf is not free. Relaxed is enough, every thread computes
+       the same value. */
+    static _Atomic size_t page;
+    size_t known = atomic_load_explicit(&page, memory_order_relaxed);
+    if (known == 0) {
+        known = (size_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&page, known, memory_order_relaxed);
+    }
+    return known;
+}
+
+void *mem_memset(void *ptr, int value, size_t n) { return memset(ptr, value, n); }
+
+void *mem_memcpy(void *dst, const void *src, size_t n) { return memcpy(dst, src, n); }

@@ -1,0 +1,103 @@
+/*
+ * arena.h - the drop-in's arenas: several copies of one policy, each on a heap of its own, so
+ * that threads get memory of their own.
+ *
+ * A policy is single-heap code: its state is static, and it asks memlib.h for one contiguous heap.
+ * The drop-in (libmallocsim.so) links ARENAS copies of it, each compiled with arena_names.h, which
+ * renames its mm_* and memlib's mem_* (arenaK_mm_malloc, arenaK_mem_sbrk...), and each with its own
+ * copy of memlib_sbrk.c: arena K's policy grows its heap in part K of one address reservation.
+ *
+ *   reservation:  | arena 0's heap ...   | arena 1's heap ...   | arena 2's ...  | arena 3's ... |
+ *                 ^ base                 ^ base + part          (part: a power of two)
+ *
+ * The main thread allocates from arena 0, every other thread from one of the others (in turn), so
+ * two threads' small blocks never share a cache line (Hoard's passive and active false sharing:
+ * cache-scratch ran 5 times slower at 2 threads than at 1 when every thread took its blocks from
+ * one heap). A block is freed into the arena whose part holds it, whoever frees it: the thread
+ * caches (thread_cache.c) send a block freed by another arena's thread back towards its own.
+ * "Under k's lock" below means between arena_enter(k) and arena_leave(k); "under p's lock", under
+ * the lock of the arena holding p. The lab-mode libraries (libmm-*.so) never link this.
+ */
+#ifndef MALLOCSIM_ARENA_H
+#define MALLOCSIM_ARENA_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The arenas' ids, in C and in the Makefile (ARENA_IDS), which compiles one copy of the policy
+   and of memlib_sbrk.c for each: a copy missing from either fails the link. ARENA_LIST(X) expands
+   X(id) once per arena. 4: one for the main thread and three for the others. 8 ran no faster on
+   `mallocsim programs` (2 cores: larson 1.50x glibc's speed at 2 threads against 1.54x, xmalloc
+   2.60x against 2.90x) and held more memory (peak RSS up to 1 MiB more); glibc allows 8 arenas
+   per core. */
+#define ARENA_LIST(X) X(0) X(1) X(2) X(3)
+#define ARENA_COUNT_ONE(id) +1
+enum { ARENAS = 0 ARENA_LIST(ARENA_COUNT_ONE) };
+
+/* Arena k's lock, skipped while the process has a single thread; arena_enter's answer goes to
+   the matching arena_leave. At most one arena's lock is held at a time. */
+bool arena_enter(unsigned k);
+void arena_leave(unsigned k, bool locked);
+
+/* fork's handlers (dropin.c's call them): every arena's lock held across fork, released in both;
+   in the child, only its one thread occupies an arena. */
+void arena_fork_prepare(void);
+void arena_fork_release(void);
+void arena_fork_child(void);
+
+/* Under k's lock: arena k's policy initialised (mm_configure with MALLOCSIM_OPTIONS, then mm_init)
+   on its first use; false when it cannot serve (no address range, or mm_init failed): the caller
+   then maps the block. */
+bool arena_usable(unsigned k);
+
+/* Under k's lock: arena k's mm_malloc (k usable). */
+void *arena_malloc(unsigned k, size_t size);
+
+/* Under p's lock (arena_index(p), when that is an arena): is p inside a usable arena's heap (not
+   necessarily a block's start)? */
+bool arena_holds(const void *p);
+
+/* Under p's lock: mm_free, mm_realloc and mm_usable_size of the arena holding p (arena_holds). */
+void arena_free(void *p);
+void *arena_realloc(void *p, size_t size);
+size_t arena_usable_size(void *p);
+
+/* The reservation: written once (arena.c's reserve, under pthread_once, before any heap block
+   exists), read by arena_index without a lock. */
+typedef struct {
+    _Atomic uintptr_t base;      /* 0: not reserved (yet, or ever) */
+    _Atomic unsigned part_shift; /* log2 of each arena's part */
+} arena_reservation_t;
+extern arena_reservation_t arena_reservation;
+
+/* Without a lock: the arena whose part of the reservation holds p, or ARENAS when none does (or
+   nothing is reserved yet). Inline: every free of a cached size asks. */
+static inline unsigned arena_index(const void *p) {
+    uintptr_t base = atomic_load_explicit(&arena_reservation.base, memory_order_relaxed);
+    if (base == 0 || (uintptr_t)p < base)
+        return ARENAS;
+    uintptr_t k = ((uintptr_t)p - base) >>
+                  atomic_load_explicit(&arena_reservation.part_shift, memory_order_relaxed);
+    return k < ARENAS ? (unsigned)k : ARENAS;
+}
+
+/* Without a lock: the calling thread's arena: 0 for the process's main thread; for another, at
+   its first call, one of 1 to ARENAS - 1 with the fewest occupants (arena.c says which). The
+   thread is an occupant of its arena from then on, until arena_exit_thread. */
+unsigned arena_mine(void);
+
+/* Without a lock: the thread that occupied arena k exits (the thread caches' exit destructor). */
+void arena_exit_thread(unsigned k);
+
+/* Without a lock: has arena k an occupant (a live thread that allocates from it)? A block of an
+   arena without one is nobody's to keep: any thread may reuse it (larson hands every thread's
+   blocks to a new thread, whose arena is another, at each generation). */
+bool arena_occupied(unsigned k);
+
+/* For memlib_sbrk.c's copy of arena k: its part of the reservation, [*start, *end), made on the
+   first call of any; false when the system granted no reservation. Under k's lock. */
+bool arena_range(unsigned k, char **start, char **end);
+
+#endif /* MALLOCSIM_ARENA_H */
