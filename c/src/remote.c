@@ -389,10 +389,18 @@ int ms_agent_spawn(ms_link *link, const ms_agent_setup *setup, ms_error *err) {
         return -1;
     }
     if (pid == 0) { /* only async-signal-safe calls until the exec */
+        /* First out of the way, above the agent's descriptors: a source may be one of the
+           numbers it is dup2'ed onto. In a grader with few descriptors open (the CLI, a class's
+           grade per process) the progress words' memfd was 3: the link, dup2'ed onto 3 first,
+           replaced it, and the agent mapped the link as its words. Its timed passes' progress
+           and the call the sandbox denied then never reached the watching parent. */
+        int link_fd = fcntl(side.link_fd, F_DUPFD, AGENT_FIRST_FREE_FD);
+        int heap_fd = fcntl(mem_share_fd(), F_DUPFD, AGENT_FIRST_FREE_FD);
+        int words_fd = fcntl(setup->words_fd, F_DUPFD, AGENT_FIRST_FREE_FD);
         int null = open("/dev/null", O_RDWR);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
-            dup2(side.link_fd, AGENT_LINK_FD) < 0 || dup2(mem_share_fd(), AGENT_HEAP_FD) < 0 ||
-            dup2(setup->words_fd, AGENT_WORDS_FD) < 0)
+        if (link_fd < 0 || heap_fd < 0 || words_fd < 0 || null < 0 || dup2(null, 0) < 0 ||
+            dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(link_fd, AGENT_LINK_FD) < 0 ||
+            dup2(heap_fd, AGENT_HEAP_FD) < 0 || dup2(words_fd, AGENT_WORDS_FD) < 0)
             _exit(127);
         syscall(SYS_close_range, AGENT_FIRST_FREE_FD, ~0U, 0);
         execve(setup->program, argv, envp);

@@ -134,6 +134,20 @@ def test_what_the_allocator_prints_never_reaches_the_output(attacker, write_trac
     assert "score 100.0" not in run.stdout + run.stderr
 
 
+def test_a_grader_with_few_descriptors_open_still_names_the_denied_call(
+    attacker, write_trace, tmp_path
+):
+    # A process of its own opens few descriptors (the CLI; a class's grade per process): its
+    # progress words' memfd was 3, the number the agent's link is moved onto, and the agent mapped
+    # the link as its words: the call the sandbox denied never reached the watching parent, which
+    # said "a call the sandbox denies", unnamed (nor did the timed passes' progress).
+    source = attacker("CONSTRUCTOR_WRITE", tmp_path / "pwned")
+    run = _replay_process(source, write_trace("t", TRACE))
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "tried to create or write a file (openat)" in " ".join(run.stdout.split())
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_another_students_file_read_goes_nowhere(attacker, write_trace, tmp_path):
     secret = tmp_path / "other_mm.c"
     secret.write_text(SECRET)
