@@ -76,6 +76,7 @@ GARBAGE = "\0"  # what _read_until returns for an answer past ANSWER_LIMIT
 GARBAGE_ANSWER = {"garbage": "the allocator wrote garbage into the grader's pipe"}
 MEMORY_LIMIT = min(8 << 30, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2)
 TICK_SECONDS = 0.25  # the longest wait for a child between two ticks of the progress lines
+STALL_TICKS = 10  # a child watched for a hang is looked at this many times per stall limit
 WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time limit
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/PID/stat's CPU times
 
@@ -209,6 +210,8 @@ class _Watch:
         self.stalled_for = 0.0  # the CPU seconds the words had stood still when stopped
         self.stall_stopped = False
         self.wall_stopped = False
+        # How often to look: a hang is stopped within a tenth of the stall limit of it.
+        self.tick = min(TICK_SECONDS, stall / STALL_TICKS) if stall else TICK_SECONDS
         self.memory_stopped: int | None = None
 
     def cpu_seconds(self) -> float:
@@ -370,7 +373,7 @@ def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str
 def _read_until(fd: int, timeout: float, watch: _Watch) -> tuple[str, bool]:
     """Everything the child writes, or ("", True) when its time runs out: `timeout`
     seconds of CPU time, or WALL_MULTIPLE times that of wall time (watch.wall_stopped
-    says which), or the watch sees it hang. It waits TICK_SECONDS at most at a time,
+    says which), or the watch sees it hang. It waits watch.tick at most at a time,
     ticking the open progress reporters in between: this is where their time moves
     on (progress.py: no thread)."""
     start = time.monotonic()
@@ -383,7 +386,7 @@ def _read_until(fd: int, timeout: float, watch: _Watch) -> tuple[str, bool]:
         watch.wall_stopped = wall_left <= 0
         if left <= 0 or watch.must_stop(cpu):
             return "", True
-        ready, _, _ = select.select([fd], [], [], min(left, TICK_SECONDS))
+        ready, _, _ = select.select([fd], [], [], min(left, watch.tick))
         if not ready:
             tick_active()
             continue
