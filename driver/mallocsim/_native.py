@@ -54,12 +54,6 @@ def _load() -> tuple[FFI, object]:
     return ffi, lib
 
 
-def load_now() -> None:
-    """Load the native core now rather than at its first use: for a process that forks
-    workers, which then inherit it loaded. Raises NativeError as the first use would."""
-    _load()
-
-
 class _Lazy:
     """`ffi` or `lib`, loaded on first use: importing a module that binds them
     never needs the native core, so `--help`, `gen`, `diff` and `report` work

@@ -3,16 +3,11 @@
 What the command line names is sorted into submissions (an mm.c or .so, a
 student's folder holding one, or a class folder of student folders) and
 traces (.rep files, or folders of them). Each submission is graded by its own
-process running `mallocsim grade SOURCE TRACES --json RECORD` (the self-contained
+`mallocsim grade SOURCE TRACES --json RECORD` process (the self-contained
 command a course can also run on any batch system), at most `jobs` at once,
 each in its own process group so that one submission's children never outlive
-it. The process is a fork of this one, not a new interpreter, which spent 0.18 s
-importing and loading what this one has already (40 generated submissions at
--j 2: 93.6-93.7 s with new interpreters, 89.3-90.4 s with forks). It has run no
-student's code, and runs none itself: that is the agent's (msagent) and
-valgrind's, each a program of its own. A grade is kept
-in the cache under the digest of everything it depends on (the source, the
-traces, the settings, mallocsim's own code), so a re-run
+it. A grade is kept in the cache under the digest of everything it depends on
+(the source, the traces, the settings, mallocsim's own code), so a re-run
 grades only what changed, and an interrupted run loses only the grades that
 were still running: every finished one is already kept.
 """
@@ -22,17 +17,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from mallocsim import cache
-from mallocsim._native import NativeError, load_now
 from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.config import GradingConfig
 from mallocsim.errors import UsageError
@@ -165,70 +159,11 @@ def _outcome(record: dict[str, Any]) -> str:
     return f"{text}, {invalid} invalid" if invalid else text
 
 
-def _preload() -> None:
-    """Load the native core here, once, for every forked worker to inherit; one that
-    cannot be loaded is each worker's own one-line failure, as before."""
-    try:
-        load_now()
-    except NativeError:
-        pass
-
-
-class _Worker:
-    """A forked `mallocsim grade` (cli.main with `argv`), in a session of its own, its
-    output to /dev/null and its error output to `log_path`; polled and waited for as a
-    subprocess.Popen is."""
-
-    def __init__(self, argv: list[str], log_path: Path) -> None:
-        for stream in (sys.stdout, sys.stderr):  # nothing of ours is written twice, or by it
-            stream.flush()
-        pid = os.fork()
-        if pid == 0:
-            _worker_main(argv, log_path)
-        self.pid = pid
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-
-def _worker_main(argv: list[str], log_path: Path) -> NoReturn:
-    """The forked worker: the command's exit status, or 3 with the traceback in the
-    log when it broke; it never returns into the parent's code."""
-    status = 3
-    try:
-        os.setsid()  # its own group: killed whole, deaf to our terminal's Ctrl-C
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        null = os.open(os.devnull, os.O_RDWR)
-        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        for fd, target in ((null, 0), (null, 1), (log, 2)):
-            os.dup2(fd, target)
-        from mallocsim.cli import main  # here: the command line imports this module
-
-        status = main(argv)
-    except SystemExit as done:
-        status = done.code if isinstance(done.code, int) else 2
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        os._exit(status)
-
-
 @dataclass
 class _Running:
     submission: Submission
     key: str
-    process: _Worker
+    process: subprocess.Popen
     record_path: Path
     log_path: Path
     started: float
@@ -282,8 +217,6 @@ def grade_class(
         else:
             waiting.append((submission, key))
 
-    if waiting:
-        _preload()
     running: list[_Running] = []
     interrupted = False
     with tempfile.TemporaryDirectory(prefix="mallocsim-class-") as scratch:
@@ -315,11 +248,15 @@ def _launch(
     assert submission.source is not None
     record_path = Path(scratch) / f"{key}.json"
     log_path = Path(scratch) / f"{key}.log"
-    argv = [
-        "grade", str(submission.source), *trace_names,
+    command = [
+        sys.executable, "-m", "mallocsim", "grade", str(submission.source), *trace_names,
         "--json", str(record_path), "--student", submission.student, "--quiet", *flags,
     ]  # fmt: skip
-    process = _Worker(argv, log_path)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own group: killed whole, deaf to our terminal's Ctrl-C
+        )  # fmt: skip
     return _Running(submission, key, process, record_path, log_path, time.monotonic())
 
 
@@ -330,7 +267,7 @@ def _overdue(job: _Running) -> bool:
     return True
 
 
-def _kill(process: _Worker) -> None:
+def _kill(process: subprocess.Popen) -> None:
     """Stop a worker and everything it started (its trace children, valgrind)."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
