@@ -77,6 +77,12 @@ GARBAGE_ANSWER = {"garbage": "the allocator wrote garbage into the grader's pipe
 MEMORY_LIMIT = min(8 << 30, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2)
 TICK_SECONDS = 0.25  # the longest wait for a child between two ticks of the progress lines
 STALL_TICKS = 10  # a child watched for a hang is looked at this many times per stall limit
+# A child whose words stand still this long in wall time, however little CPU time it used, is
+# hung too (asleep), at WALL_MULTIPLE times its stall limit and never sooner than this: what it
+# was with a 1 s stall limit. Honest checked passes of a class graded with -j 2 beside valgrind
+# have stood still for 1 s of wall time (and, with the class's workers forked instead of started
+# afresh, tried once and taken back, some for 20 s without running: not understood).
+STALL_WALL_FLOOR = 20.0
 WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time limit
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/PID/stat's CPU times
 
@@ -196,11 +202,11 @@ def _payload(data: str) -> dict | None:
 class _Watch:
     """What a child has used (CPU time, its agent's included), and whether it must
     be stopped before its time is up: its progress words have stood still while it
-    ran `stall` CPU seconds (a hung op; or WALL_MULTIPLE times that in wall time, for
-    one that sleeps), or it is resident in more than `memory` bytes. CPU time, so
-    that an op slowed by a loaded machine (a class graded with -j 2 beside valgrind
-    counts: two correct submissions of 150 had an op pass 1 s of wall time) is not
-    taken for a hung one."""
+    ran `stall` CPU seconds (a hung op; or WALL_MULTIPLE times that in wall time, and
+    STALL_WALL_FLOOR at least, for one that sleeps), or it is resident in more than
+    `memory` bytes. CPU time, so that an op slowed by a loaded machine (a class graded
+    with -j 2 beside valgrind counts: two correct submissions of 150 had an op pass 1 s
+    of wall time) is not taken for a hung one."""
 
     def __init__(self, words: Any, pid: int, stall: float | None, memory: int | None) -> None:
         self.words, self.pid, self.stall, self.memory = words, pid, stall, memory
@@ -234,7 +240,8 @@ class _Watch:
         """Whether to stop the child now, `cpu` being the CPU seconds it has run."""
         if self.stall is not None:
             still = self.still_for(cpu)
-            if still >= self.stall or time.monotonic() - self.since >= self.stall * WALL_MULTIPLE:
+            asleep = max(self.stall * WALL_MULTIPLE, STALL_WALL_FLOOR)
+            if still >= self.stall or time.monotonic() - self.since >= asleep:
                 self.stall_stopped, self.stalled_for = True, still
         if self.memory is not None:
             agent = int(self.words[AGENT_WORD])

@@ -58,7 +58,8 @@ def test_an_op_that_spins_is_stopped_as_hung_after_its_cpu_time():
     assert "had not returned after" in isolate.death(outcome, 10, "op 1")
 
 
-def test_an_op_that_sleeps_for_ever_is_stopped_as_hung_at_its_wall_bound():
+def test_an_op_that_sleeps_for_ever_is_stopped_as_hung_at_its_wall_bound(monkeypatch):
+    monkeypatch.setattr(isolate, "STALL_WALL_FLOOR", 0.0)  # the bound from the limit alone
     started = time.monotonic()
     outcome = isolate.run_forked(lambda words: time.sleep(3600) or {}, timeout=100, stall=0.05)
     assert outcome.timed_out and outcome.stalled is not None
