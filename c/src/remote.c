@@ -114,6 +114,10 @@ enum { TIMING_TRIES = 3 }; /* timed runs that must all fail the check before it 
    for the whole stop when the grader is still awake; past that a pass is long enough to carry the
    wake-up. */
 enum { SPINS = 4000, YIELDS = 400, PASS_YIELDS = 4000, WAIT_NANOSECONDS = 10 * 1000 * 1000 };
+/* The agent's sleeps end after this at the latest (see wait_turn): longer than the grader's checks
+   between a timed pass's end and the next (a wake-up in them would be charged to the agent's CPU
+   time), short against a trace. */
+enum { AGENT_WAIT_NANOSECONDS = 100 * 1000 * 1000 };
 /* A yield that took longer than SLOW_YIELD_NS gave the core to another process for its slice: the
    machine's cores are all busy, and the other side, not running, is late by a slice at every
    yield. A side then sleeps at once (a sleeper woken preempts a busy process) for the next
@@ -271,12 +275,18 @@ static void wait_turn(ms_link *link, uint32_t mine, wait_kind kind) {
         }
         before = after;
     }
-    const struct timespec wait = {0, WAIT_NANOSECONDS};
+    /* Both sides sleep with a timeout: the grader to look for its agent's death, the agent
+       because a wake-up has been lost. A grader and its agent were once found both asleep for
+       minutes, the turn the agent's, the agent asleep on the grader's turn (a checked pass in
+       `.ci/run`; earlier, CI's 40-minute binary2-bal, and correct submissions of a class stopped
+       as hung after 5-20 s at no CPU time). How the wake-up was lost is not understood; with the
+       timeout it costs AGENT_WAIT_NANOSECONDS, not the trace. */
+    const struct timespec wait = {0, side.agent > 0 ? WAIT_NANOSECONDS : AGENT_WAIT_NANOSECONDS};
     for (;;) {
         atomic_store(&link->sleeping, 1);
         if (atomic_load(&link->turn) == mine)
             return;
-        futex(&link->turn, FUTEX_WAIT, mine ^ 1u, side.agent > 0 ? &wait : NULL);
+        futex(&link->turn, FUTEX_WAIT, mine ^ 1u, &wait);
         if (atomic_load(&link->turn) == mine)
             return;
         int status;
