@@ -11,8 +11,8 @@
  * lock of that size per batch, and no policy call (after tcmalloc's transfer cache).
  *
  *   bin[k][i]   lock | batches | batch[0]: {head, count} ... batch[DEPOT_BATCHES - 1]
- *            each batch a list of free blocks of arena k (arena.h) and of the caches' bin i
- *            (thread_cache.c), linked
+ *            each batch a list of free blocks of the caches' bin i (thread_cache.c), for the
+ *            threads of arena k (arena.h): its own, or of an arena without an occupant, linked
  *            through their first word, each keyed as a cached block is (its second word: one
  *            key for the caches and the depot, so a batch moves between them untouched)
  *
@@ -80,7 +80,7 @@ typedef struct {
    process's memory, until a size is used (pthread_mutex_init on every bin at start wrote 28 KiB
    into every process, a tenth of the drop-in's peak RSS over glibc's in a small program). */
 static struct {
-    depot_bin bin[ARENAS][TC_BINS]; /* bin[k][i]: blocks of arena k and of the caches' bin i */
+    depot_bin bin[ARENAS][TC_BINS]; /* bin[k][i]: arena k's threads' batches of bin i */
     _Atomic size_t bytes[ARENAS];   /* per arena, 8i summed over every block held (bin i), at
                                        most DEPOT_BYTES */
 } depot = {

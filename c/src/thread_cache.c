@@ -50,18 +50,20 @@
  *
  * FREE reads the block's byte; a cached size goes onto the bin, with no lock, while the bin has
  * room and the thread's bins hold at most TC_BYTES. A block of another arena (arena.h: each
- * thread allocates from one, the main thread from arena 0) is not this thread's to reuse, which
- * would put its objects on the cache lines of another thread's (Hoard's passive false sharing):
- * it joins the bin's remote list instead, which goes home, to its arena's depot, as one batch,
- * for that arena's threads to take at a miss (remote_free). Nobody waits for the thread that
- * allocated it. When a bin overflows, the block and the bin's older half (or half of
- * every bin, when it is the byte budget that overflows) go to the depot (depot.c) as one batch a
- * bin, one short lock of that size each, and no policy call; what the full depot refuses goes to
- * the policy, under the global lock once. So a thread that only frees (a consumer) takes a lock
- * once per TC_BIN_BLOCKS / 2 frees, and its blocks wait in the depot for a thread that mallocs.
- * (Before the depot, each overflow freed its blocks one by one into the policy under the global
- * lock, and the producer's misses took them back the same way: xmalloc, 2 pairs, 6.9 Mops/s
- * then, 12.8 with the depot, in one perf run each.)
+ * thread allocates from one, the main thread from arena 0) that a live thread allocates from is
+ * not this thread's to reuse, which would put its objects on the cache lines of that thread's
+ * (Hoard's passive false sharing): it joins the bin's remote list instead, which goes home, to its
+ * arena's depot, as one batch, for that arena's threads to take at a miss (remote_free). Nobody
+ * waits for the thread that allocated it. A block of an arena that no live thread allocates from
+ * (arena_occupied) is anybody's: it goes onto the bin as the thread's own do. When a bin overflows,
+ * the block and the bin's older half (or half of every bin, when it is the byte budget that
+ * overflows) go to the depot (depot.c) as one batch a bin, to the thread's arena's depot, one short
+ * lock of that size each, and no policy call; what the full depot refuses goes to the policy, under
+ * its arena's lock. So a thread that only frees (a consumer) takes a lock once per TC_BIN_BLOCKS /
+ * 2 frees, and its blocks wait in the depot for a thread that mallocs. (Before the depot, each
+ * overflow freed its blocks one by one into the policy under what was then the one global lock, and
+ * the producer's misses took them back the same way: xmalloc, 2 pairs, 6.9 Mops/s then, 12.8 with
+ * the depot, in one perf run each.)
  *
  * MALLOC of n <= TC_MAX bytes pops bin ceil(max(n, 16) / 8), else the next one, with no lock. Bins
  * are 8 bytes wide and the next bin is tried because the policies' usable sizes are 16k (segfit's
@@ -80,14 +82,15 @@
  *   - a cached block is a heap block that the policy counts as allocated, whose usable size is at
  *     least 8i for its bin i, so it serves every request that pops it; its contents are garbage
  *     (calloc zeroes what it gets);
- *   - a thread's bins hold blocks of its own arena only, at most TC_BYTES bytes (counted at 8i
+ *   - a thread's bins hold blocks of its own arena, and of arenas without an occupant, at most
+ *     TC_BYTES bytes (counted at 8i
  *     for a block of bin i, so up to 7 bytes a block more in fact), and its remote lists other
  *     arenas' blocks, at most TC_REMOTE_BYTES, TC_BATCH a bin, one arena a bin; when the thread
  *     exits (a pthread key's destructor) they all go to their arenas' depots, for the threads
  *     that go on, or to the policies when the depot is full;
  *   - a bin hit and a free into a bin take no lock; a depot bin's lock is taken at a miss the
  *     depot serves, and once per TC_BIN_BLOCKS / 2 frees into a full bin (once per bin per
- *     TC_BYTES / 2 bytes freed into bins full by bytes); the global lock only at a miss the depot
+ *     TC_BYTES / 2 bytes freed into bins full by bytes); an arena's lock only at a miss the depot
  *     cannot serve and when the depot refuses a batch;
  *   - a map byte says live (a bin, or MAP_UNCACHED) exactly at the payload of a block the policy
  *     counts as allocated (cached ones included), provided dropin.c calls tc_note for every block
@@ -205,7 +208,8 @@ typedef struct {
 
 /* One thread's cache. */
 typedef struct {
-    tc_bin bin[TC_BINS]; /* bin i: free blocks of usable size in [8i, 8i + 8), of this arena */
+    tc_bin bin[TC_BINS]; /* bin i: free blocks of usable size in [8i, 8i + 8) (this thread's
+                            arena's, or of an arena without an occupant) */
     size_t bytes;        /* 8i summed over every binned block: at most TC_BYTES */
     int state;           /* TC_STATE_* */
     unsigned arena;      /* the thread's arena (arena_mine), set when the cache is activated */
@@ -398,7 +402,7 @@ static tc_block *bin_cut(thread_cache *c, unsigned i, unsigned keep, unsigned *c
     return rest;
 }
 
-/* Offer `count` blocks of bin i, all of arena k, to k's depot; what it refuses goes onto
+/* Offer `count` blocks of bin i to arena k's depot; what it refuses goes onto
  *refused, for the policy. */
 static void hand_over(unsigned k, unsigned i, tc_block *list, unsigned count, tc_block **refused) {
     if (count == 0 || depot_put(k, i, list, count))
@@ -520,8 +524,8 @@ __attribute__((noinline, cold)) static void check_double_free(const thread_cache
  * Runs in an exiting thread that registered its cache, after its thread_local destructors. Its
  * bins go to the depot, in batches a bin can take whole, for the threads that go on (larson hands
  * its slots to a new thread every generation, which then misses on every size); what the depot
- * refuses goes to the policy. Before, every block went to the policy under the global lock, one
- * mm_free each, while the other threads waited.
+ * refuses goes to the policy. Before, every block went to the policy under what was then the one
+ * global lock, one mm_free each, while the other threads waited.
  */
 static void thread_exit(void *arg) {
     thread_cache *c = arg;

@@ -104,7 +104,8 @@ bool tc_map_reach(const void *from, const void *end);
 
 /* ------------------------------------------------------------ defined in depot.c */
 
-/* Offer arena k's depot bin i a batch: `count` free blocks of arena k and of the caches' bin i, a
+/* Offer arena k's depot bin i a batch: `count` free blocks of the caches' bin i, for arena k's
+   threads (arena k's own, or, from a bin that overflows, of an arena without an occupant), a
    list linked through `next`, each keyed as every cached block is. True when taken; false when
    the depot is full (the caller then gives the blocks to the policy). Without a lock. */
 bool depot_put(unsigned k, unsigned i, tc_block *head, unsigned count);
