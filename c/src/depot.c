@@ -165,8 +165,7 @@ bool depot_holds(unsigned k, unsigned i, const tc_block *b) {
     bool found = false;
     unsigned n = atomic_load_explicit(&d->batches, memory_order_relaxed);
     for (unsigned j = 0; j < n && !found; j++)
-        for (const tc_block *e = d->batch[j].head; e != NULL && !found; e = e->next)
-            found = e == b;
+        found = tc_list_holds(d->batch[j].head, b);
     leave(d, locked);
     return found;
 }

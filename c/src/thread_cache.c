@@ -506,12 +506,8 @@ __attribute__((noinline)) static void remote_free(thread_cache *c, unsigned i, t
  */
 __attribute__((noinline, cold)) static void check_double_free(const thread_cache *c, unsigned i,
                                                               const tc_block *b) {
-    for (const tc_block *e = c->bin[i].head; e != NULL; e = e->next)
-        if (e == b)
-            dropin_die("free(): double free detected (the block is in this thread's cache)");
-    for (const tc_block *e = c->remote[i]; e != NULL; e = e->next)
-        if (e == b)
-            dropin_die("free(): double free detected (the block is in this thread's cache)");
+    if (tc_list_holds(c->bin[i].head, b) || tc_list_holds(c->remote[i], b))
+        dropin_die("free(): double free detected (the block is in this thread's cache)");
     for (unsigned k = 0; k < ARENAS; k++) /* a bin may hand a block of another arena over */
         if (depot_holds(k, i, b))
             dropin_die("free(): double free detected (the block is in the depot)");

@@ -51,6 +51,15 @@ typedef struct tc_block {
     uintptr_t key;         /* the caches' and the depot's one key while held, 0 once it leaves */
 } tc_block;
 
+/* Is b on the list that starts at `list` (linked through `next`)? A scan, for a suspected double
+   free only. */
+static inline bool tc_list_holds(const tc_block *list, const tc_block *b) {
+    for (const tc_block *e = list; e != NULL; e = e->next)
+        if (e == b)
+            return true;
+    return false;
+}
+
 /* ----------------------------------------------------- defined in thread_cache.c */
 
 /* Once, from the library's constructor. */
