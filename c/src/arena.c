@@ -10,8 +10,8 @@
  *     every arena's heap;
  *   - each arena has a lock of its own, around its policy and its heap: threads of different
  *     arenas never wait for each other there; like glibc's, the locks are skipped while the
- *     process has a single thread (no other thread can appear until this one creates it, and this
- *     one is busy here), and fork takes them all (arena_fork_prepare);
+ *     process has a single thread (threaded_lock.h), and fork takes them all
+ *     (arena_fork_prepare);
  *   - an arena's policy is initialised on its first use only: a process that never starts a
  *     thread touches arena 0 alone, and the others cost it address space, no memory;
  *   - arena_free, arena_realloc and arena_usable_size call the policy that handed the block out.
@@ -20,6 +20,7 @@
 
 #include "memlib.h"
 #include "thread_cache.h"
+#include "threaded_lock.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -28,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/single_threaded.h>
 #include <unistd.h>
 
 /*
@@ -181,16 +181,12 @@ bool arena_occupied(unsigned k) {
 
 bool arena_enter(unsigned k) {
     assert(k < ARENAS);
-    if (__libc_single_threaded)
-        return false;
-    pthread_mutex_lock(&arena[k].lock);
-    return true;
+    return lock_if_threaded(&arena[k].lock);
 }
 
 void arena_leave(unsigned k, bool locked) {
     assert(k < ARENAS);
-    if (locked)
-        pthread_mutex_unlock(&arena[k].lock);
+    unlock_if(&arena[k].lock, locked);
 }
 
 void arena_fork_prepare(void) {

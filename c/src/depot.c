@@ -36,6 +36,7 @@
 #include "thread_cache.h"
 
 #include "arena.h"
+#include "threaded_lock.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -94,9 +95,10 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Lock bin d, unless the process has one thread (as heap_enter does); the answer goes to leave.
-   It spins a little before it sleeps, as an adaptive mutex does (the heap's lock is one): the
-   lock is held for a few stores, and a futex sleep costs more than the wait. */
+/* Lock bin d, unless the process has one thread (as lock_if_threaded does, threaded_lock.h); the
+   answer goes to leave. It spins a little before it sleeps, as an adaptive mutex does (the
+   arenas' locks are): the lock is held for a few stores, and a futex sleep costs more than the
+   wait. */
 static bool enter(depot_bin *d) {
     if (__libc_single_threaded)
         return false;
@@ -109,10 +111,7 @@ static bool enter(depot_bin *d) {
     return true;
 }
 
-static void leave(depot_bin *d, bool locked) {
-    if (locked)
-        pthread_mutex_unlock(&d->lock);
-}
+static void leave(depot_bin *d, bool locked) { unlock_if(&d->lock, locked); }
 
 bool depot_put(unsigned k, unsigned i, tc_block *head, unsigned count) {
     assert(k < ARENAS && i < TC_BINS && head != NULL && count > 0);

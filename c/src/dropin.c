@@ -68,6 +68,7 @@
 #include "arena.h"
 #include "memlib.h"
 #include "thread_cache.h"
+#include "threaded_lock.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -79,7 +80,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/single_threaded.h>
 #include <unistd.h>
 
 #define MS_EXPORT __attribute__((visibility("default")))
@@ -96,7 +96,8 @@ static _Atomic size_t map_threshold = MAP_THRESHOLD;
 static const size_t MIN_ALIGN = 16;
 
 /* The lock around the tables of mapped blocks and of aligned aliases (adaptive, as the arenas'
-   are: held for a few stores). Never held together with an arena's. */
+   are: held for a few stores), taken only once the process has threads (threaded_lock.h); fork
+   takes it regardless (fork_prepare). Never held together with an arena's. */
 static pthread_mutex_t table_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 
 /*
@@ -110,23 +111,6 @@ enum { ALIAS_FILTER = 1024 }; /* slots: a power of two, a few live aliases per s
 static _Atomic uint32_t alias_filter[ALIAS_FILTER];
 
 /* ------------------------------------------------------------ small helpers */
-
-/*
- * The table lock, skipped while the process has one thread, as the arenas' are (arena.c).
- * table_enter says whether it locked, and that answer goes to table_leave, so a pair always
- * matches. Fork takes the lock regardless (fork_prepare).
- */
-static bool table_enter(void) {
-    if (__libc_single_threaded)
-        return false;
-    pthread_mutex_lock(&table_lock);
-    return true;
-}
-
-static void table_leave(bool locked) {
-    if (locked)
-        pthread_mutex_unlock(&table_lock);
-}
 
 static bool is_power_of_two(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
@@ -245,9 +229,9 @@ static void *map_alloc(size_t size) {
     void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED)
         return NULL;
-    bool locked = table_enter();
+    bool locked = lock_if_threaded(&table_lock);
     bool listed = address_insert(&mappings, (uintptr_t)base, len);
-    table_leave(locked);
+    unlock_if(&table_lock, locked);
     if (!listed)
         unmap(base, len);
     return listed ? base : NULL;
@@ -275,14 +259,14 @@ static void *map_resize(void *p, size_t size) {
     size_t len;
     if (!map_length(size, &len))
         return NULL;
-    bool locked = table_enter();
+    bool locked = lock_if_threaded(&table_lock);
     size_t old = map_length_of(p, CALL_REALLOC, true);
-    table_leave(locked);
+    unlock_if(&table_lock, locked);
     void *moved = mremap(p, old, len, MREMAP_MAYMOVE);
     void *q = moved != MAP_FAILED ? moved : p;
-    locked = table_enter();
+    locked = lock_if_threaded(&table_lock);
     bool listed = address_insert(&mappings, (uintptr_t)q, moved != MAP_FAILED ? len : old);
-    table_leave(locked);
+    unlock_if(&table_lock, locked);
     assert(listed); /* the removal left room: no growth, no failure */
     (void)listed;
     return moved != MAP_FAILED ? moved : NULL;
@@ -295,11 +279,11 @@ static void *map_resize(void *p, size_t size) {
 static address_table aliases;
 
 static bool align_insert(uintptr_t aligned, uintptr_t raw) {
-    bool locked = table_enter();
+    bool locked = lock_if_threaded(&table_lock);
     bool inserted = address_insert(&aliases, aligned, raw);
     if (inserted)
         alias_count(aligned, +1);
-    table_leave(locked);
+    unlock_if(&table_lock, locked);
     return inserted;
 }
 
@@ -309,11 +293,11 @@ static void *align_raw(void *p, bool remove) {
     if (!maybe_alias(p))
         return p; /* the filter says no: surely none, and no lock */
     uintptr_t raw;
-    bool locked = table_enter();
+    bool locked = lock_if_threaded(&table_lock);
     bool found = address_lookup(&aliases, (uintptr_t)p, &raw, remove);
     if (found && remove)
         alias_count((uintptr_t)p, -1);
-    table_leave(locked);
+    unlock_if(&table_lock, locked);
     return found ? (void *)raw : p;
 }
 
@@ -365,9 +349,9 @@ static void block_free(void *raw, api_call call) {
         if (in_heap)
             return;
     }
-    bool locked = table_enter();
+    bool locked = lock_if_threaded(&table_lock);
     size_t len = map_length_of(raw, call, true);
-    table_leave(locked);
+    unlock_if(&table_lock, locked);
     map_release(raw, len);
 }
 
@@ -385,9 +369,9 @@ static size_t usable_at(void *p, api_call call) {
         arena_leave(k, locked);
     }
     if (!in_heap) {
-        bool locked = table_enter();
+        bool locked = lock_if_threaded(&table_lock);
         usable = map_length_of(raw, call, false);
-        table_leave(locked);
+        unlock_if(&table_lock, locked);
     }
     return usable - (size_t)((char *)p - raw);
 }
