@@ -59,9 +59,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 /* GROW_STEP: 256 KiB - the least the committed range grows by. */
 static const size_t GROW_STEP = 256 * 1024;
