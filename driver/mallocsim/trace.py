@@ -11,6 +11,7 @@ malformed trace is one line, ``path:line: message``.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -29,6 +30,17 @@ def _format_names() -> dict[int, str]:
         lib.MS_FORMAT_CMU: "cmu",
         lib.MS_FORMAT_SCRIPT: "script",
     }
+
+
+@cache
+def _op_layout() -> struct.Struct:
+    """ms_op's fields as struct reads them (size, id, count, kind), checked
+    against the C layout once: the ops are read straight from their array."""
+    layout = struct.Struct("=QIIB7x")
+    offsets = [ffi.offsetof("ms_op", field) for field in ("size", "id", "count", "kind")]
+    if offsets != [0, 8, 12, 16] or ffi.sizeof("ms_op") != layout.size:
+        raise RuntimeError("ms_op's layout is not the one trace.py reads")
+    return layout
 
 
 @cache
@@ -103,13 +115,20 @@ class Trace:
     def ops(self) -> Iterator[tuple[str, int, int, int]]:
         """The ops as (letter, id, size, count) tuples: id -1 is free(NULL);
         size is the element size and count the element count for "c", count
-        is 0 otherwise, size is 0 for "f". One object per op: for tests and
-        small traces only."""
-        ops = self.native.ops
-        for index in range(self.num_ops):
-            op = ops[index]
-            ident = -1 if op.id == lib.MS_ID_NULL else op.id
-            yield _op_letters()[op.kind], ident, op.size, op.count
+        is 0 otherwise, size is 0 for "f". One tuple per op, made as it is
+        read (a fraction of a microsecond an op)."""
+        letters, null = _op_letters(), lib.MS_ID_NULL
+        for size, ident, count, kind in self._raw_ops():
+            yield letters[kind], -1 if ident == null else ident, size, count
+
+    def _raw_ops(self) -> Iterator[tuple[int, int, int, int]]:
+        """(size, id, count, kind) for each op, read from the native array
+        with no object per op beyond the tuple: a Python loop over cdata
+        fields cost the CS:APP grader a quarter of a second a submission."""
+        if self.num_ops == 0:
+            return iter(())
+        raw = ffi.buffer(self.native.ops, self.num_ops * _op_layout().size)
+        return _op_layout().iter_unpack(raw)
 
     def block_sizes(self) -> set[int]:
         """The distinct sizes (bytes, > 0) of the blocks the trace asks for, a
@@ -142,18 +161,17 @@ class Trace:
         the checked pass counts it (a realloc's old block is gone after it; a
         free, "r id 0" and an overflowing calloc leave one of 0 bytes).
         free(NULL) is on no block."""
-        ops = self.native.ops
-        for index in range(self.num_ops):
-            op = ops[index]
-            if op.id == lib.MS_ID_NULL:
+        null, free, calloc = lib.MS_ID_NULL, lib.MS_OP_FREE, lib.MS_OP_CALLOC
+        for size, ident, count, kind in self._raw_ops():
+            if ident == null:
                 continue
-            if op.kind == lib.MS_OP_FREE:
-                yield op.id, 0
-            elif op.kind == lib.MS_OP_CALLOC:
-                size = op.count * op.size
-                yield op.id, size if size < 1 << 64 else 0
+            if kind == free:
+                yield ident, 0
+            elif kind == calloc:
+                total = count * size
+                yield ident, total if total < 1 << 64 else 0
             else:
-                yield op.id, op.size
+                yield ident, size
 
     def __repr__(self) -> str:
         return f"<Trace {self.name} {self.info.format}: {self.num_ops} ops, {self.num_ids} ids>"
