@@ -84,6 +84,14 @@ STALL_TICKS = 10  # a child watched for a hang is looked at this many times per 
 # afresh, tried once and taken back, some for 20 s without running: not understood).
 STALL_WALL_FLOOR = 20.0
 WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time limit
+# A watched child and its agent seen not running at every look for this long, its words still,
+# is hung too: the allocator sleeps, waits for a lock it holds itself, or stopped itself (SIGSTOP),
+# and neither process will run again. Runnable (R) and in the disk's wait (D) count as running,
+# so a loaded machine does not look asleep. Neither side of the grader's link sleeps longer than
+# 0.1 s at a time (remote.c's AGENT_WAIT_NANOSECONDS; the grader, 10 ms): ten times that is
+# never an honest op. Before, only STALL_WALL_FLOOR stopped such an allocator: 20 s a trace.
+ASLEEP_SECONDS = 1.0
+RUNNING_STATES = frozenset("RD")  # /proc/PID/stat's states of a process that runs or will
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/PID/stat's CPU times
 
 
@@ -99,6 +107,7 @@ class ChildOutcome:
     idle: bool = False  # stopped at its wall-time bound, its CPU time not used up
     memory: int | None = None  # stopped for its memory: the bytes it was resident in
     denied: str | None = None  # killed by the sandbox: what it tried ("start a process (fork)")
+    asleep: float | None = None  # stopped as hung with nothing running: the seconds it slept
 
 
 def run_forked(
@@ -171,6 +180,7 @@ def run_forked(
     stalled = watch.stalled_for if timed_out and watch.stall_stopped else None
     idle = timed_out and watch.wall_stopped
     memory = watch.memory_stopped if timed_out else None
+    asleep = watch.asleep_for if timed_out and watch.stall_stopped else None
     del progress, watch  # the last views of the shared words, before they are unmapped
     shared.close()
     os.close(words_fd)
@@ -183,6 +193,7 @@ def run_forked(
         idle,
         memory,
         (denied_action(denied - 1) if denied != UNNAMED_CALL else UNNAMED) if denied else None,
+        asleep,
     )
 
 
@@ -212,8 +223,11 @@ class _Watch:
         self.words, self.pid, self.stall, self.memory = words, pid, stall, memory
         self.last = self._read()
         self.since = time.monotonic()
+        self.running = True  # at the last look, the child or its agent was running
+        self.asleep_since: float | None = None  # since when neither was seen running
         self.cpu_since = self.cpu_seconds()  # a child just forked: little or nothing
         self.stalled_for = 0.0  # the CPU seconds the words had stood still when stopped
+        self.asleep_for: float | None = None  # stopped as asleep: the wall seconds it slept
         self.stall_stopped = False
         self.wall_stopped = False
         # How often to look: a hang is stopped within a tenth of the stall limit of it.
@@ -221,9 +235,17 @@ class _Watch:
         self.memory_stopped: int | None = None
 
     def cpu_seconds(self) -> float:
-        """CPU seconds the child and its agent, if it started one, have run."""
+        """CPU seconds the child and its agent, if it started one, have run; notes
+        too whether either is running now (self.running)."""
         agent = int(self.words[AGENT_WORD])
-        return _cpu_seconds(self.pid) + (_cpu_seconds(agent) if agent else 0.0)
+        cpu, state = _cpu_and_state(self.pid)
+        running = state in RUNNING_STATES
+        if agent:
+            agent_cpu, agent_state = _cpu_and_state(agent)
+            cpu += agent_cpu
+            running = running or agent_state in RUNNING_STATES
+        self.running = running
+        return cpu
 
     def _read(self) -> tuple[int, ...]:
         return tuple(int(self.words[i]) for i in range(PROGRESS_WORDS))
@@ -234,14 +256,29 @@ class _Watch:
         now = self._read()
         if now != self.last:
             self.last, self.since, self.cpu_since = now, time.monotonic(), cpu
+            self.asleep_since = None
         return cpu - self.cpu_since
+
+    def asleep(self) -> float:
+        """Wall seconds for which every look since the words last moved found
+        neither the child nor its agent running (0 when the last look did)."""
+        if self.running:
+            self.asleep_since = None
+            return 0.0
+        now = time.monotonic()
+        if self.asleep_since is None:
+            self.asleep_since = now
+        return now - self.asleep_since
 
     def must_stop(self, cpu: float) -> bool:
         """Whether to stop the child now, `cpu` being the CPU seconds it has run."""
         if self.stall is not None:
             still = self.still_for(cpu)
-            asleep = max(self.stall * WALL_MULTIPLE, STALL_WALL_FLOOR)
-            if still >= self.stall or time.monotonic() - self.since >= asleep:
+            asleep = self.asleep()
+            wall = max(self.stall * WALL_MULTIPLE, STALL_WALL_FLOOR)
+            if asleep >= ASLEEP_SECONDS:
+                self.stall_stopped, self.stalled_for, self.asleep_for = True, still, asleep
+            elif still >= self.stall or time.monotonic() - self.since >= wall:
                 self.stall_stopped, self.stalled_for = True, still
         if self.memory is not None:
             agent = int(self.words[AGENT_WORD])
@@ -251,14 +288,15 @@ class _Watch:
         return self.stall_stopped or self.memory_stopped is not None
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of a process (0 when it is gone)."""
+def _cpu_and_state(pid: int) -> tuple[float, str]:
+    """User and system CPU seconds of a process and its state letter ("R",
+    "S", "T"...), from one read of /proc/PID/stat; (0.0, "X") when it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS, fields[0]
     except (OSError, ValueError, IndexError):
-        return 0.0
+        return 0.0, "X"
 
 
 def _resident_bytes(pid: int) -> int:
@@ -292,6 +330,11 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
     if outcome.memory is not None:
         used, limit = outcome.memory / (1 << 30), MEMORY_LIMIT / (1 << 30)
         return f"used {used:.1f} GiB of memory, past the limit of {limit:.1f} GiB: stopped at {at}"
+    if outcome.asleep is not None:
+        return (
+            f"hung: stopped at {at}, asleep for {outcome.asleep:.1f} s with nothing running "
+            "(the allocator slept, waited for a lock it held, or stopped itself)"
+        )
     if outcome.stalled is not None:
         return (
             f"hung: stopped at {at}, which had not returned after {outcome.stalled:.1f} s "

@@ -3,6 +3,8 @@ machine slows a trace but does not fail it; wall time bounded at WALL_MULTIPLE t
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 from mallocsim import isolate
@@ -43,8 +45,8 @@ def test_a_child_that_sleeps_for_ever_is_stopped_at_its_wall_bound():
 
 
 def test_an_op_that_waits_without_running_is_not_taken_for_a_hung_one():
-    # The progress words stand still for 0.5 s of wall time, with no CPU spent: as an op of a
-    # child waiting for a core on a loaded machine.
+    # The progress words stand still for 0.5 s of wall time, with no CPU spent (less than
+    # ASLEEP_SECONDS): as an op of a child waiting for its agent, or for a core.
     waits = lambda words: time.sleep(0.5) or {"done": 1}  # noqa: E731
     outcome = isolate.run_forked(waits, timeout=10, stall=0.2)
     assert outcome.payload == {"done": 1} and outcome.stalled is None
@@ -64,3 +66,33 @@ def test_an_op_that_sleeps_for_ever_is_stopped_as_hung_at_its_wall_bound(monkeyp
     outcome = isolate.run_forked(lambda words: time.sleep(3600) or {}, timeout=100, stall=0.05)
     assert outcome.timed_out and outcome.stalled is not None
     assert time.monotonic() - started < 0.05 * isolate.WALL_MULTIPLE + 1.0
+
+
+def test_an_op_asleep_with_nothing_running_is_stopped_as_hung_long_before_the_wall_bound():
+    # STALL_WALL_FLOOR (20 s) is the bound for a child whose look is not trusted; one seen
+    # asleep at every look is stopped after ASLEEP_SECONDS.
+    started = time.monotonic()
+    outcome = isolate.run_forked(lambda words: time.sleep(3600) or {}, timeout=100, stall=0.25)
+    elapsed = time.monotonic() - started
+    assert outcome.timed_out and outcome.asleep is not None
+    assert isolate.ASLEEP_SECONDS <= outcome.asleep and elapsed < isolate.ASLEEP_SECONDS + 2
+    assert isolate.death(outcome, 100, "op 1") == (
+        f"hung: stopped at op 1, asleep for {outcome.asleep:.1f} s with nothing running "
+        "(the allocator slept, waited for a lock it held, or stopped itself)"
+    )
+
+
+def test_a_child_that_stops_itself_is_stopped_as_hung():
+    def stop(words: object) -> dict:
+        os.kill(os.getpid(), signal.SIGSTOP)
+        return {"done": 1}
+
+    started = time.monotonic()
+    outcome = isolate.run_forked(stop, timeout=100, stall=0.25)
+    assert outcome.timed_out and outcome.asleep is not None and outcome.payload is None
+    assert time.monotonic() - started < isolate.ASLEEP_SECONDS + 2
+
+
+def test_a_child_that_runs_is_never_taken_for_asleep():
+    outcome = isolate.run_forked(_spin, timeout=100, stall=3.0)
+    assert outcome.timed_out and outcome.asleep is None and outcome.stalled is not None

@@ -13,7 +13,7 @@ from mallocsim import limits
 from mallocsim.allocators import resolve
 from mallocsim.config import for_lab
 from mallocsim.grading import plan, replay_options, time_limits
-from mallocsim.isolate import replay_isolated
+from mallocsim.isolate import ASLEEP_SECONDS, replay_isolated
 from mallocsim.limits import (
     CHECKED_PASSES,
     LIMIT_FLOOR,
@@ -87,6 +87,20 @@ def test_a_hung_op_is_stopped_within_seconds_and_named(write_trace):
     result = replay_isolated(trace, spec, ReplayOptions(timing=False), 60.0, STALL_SECONDS)
     assert time.monotonic() - start < STALL_SECONDS + 3  # not the minute
     assert result.fail_kind == "timeout" and "hung: stopped at op" in (result.error or "")
+
+
+def test_an_allocator_asleep_on_its_own_lock_is_stopped_within_seconds_and_named(
+    write_trace, tmp_path
+):
+    source = tmp_path / "mm.c"
+    source.write_text("#define HANG_ASLEEP 1\n" + (FIXTURE_ALLOCATORS / "hang.c").read_text())
+    trace = load_trace(write_trace("small", TRACE))
+    spec = resolve(str(source), "classic")
+    start = time.monotonic()
+    result = replay_isolated(trace, spec, ReplayOptions(timing=False), 60.0, STALL_SECONDS)
+    assert time.monotonic() - start < ASLEEP_SECONDS + 5  # not STALL_WALL_FLOOR, nor the minute
+    assert result.fail_kind == "timeout"
+    assert "hung: stopped at op" in (result.error or "") and "asleep for" in (result.error or "")
 
 
 def test_a_slow_allocator_that_keeps_going_is_not_taken_as_hung(write_trace):
