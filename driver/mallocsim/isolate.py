@@ -86,12 +86,14 @@ STALL_WALL_FLOOR = 20.0
 WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time limit
 # A watched child and its agent seen not running at every look for this long, its words still,
 # is hung too: the allocator sleeps, waits for a lock it holds itself, or stopped itself (SIGSTOP),
-# and neither process will run again. Runnable (R) and in the disk's wait (D) count as running,
-# so a loaded machine does not look asleep. Neither side of the grader's link sleeps longer than
-# 0.1 s at a time (remote.c's AGENT_WAIT_NANOSECONDS; the grader, 10 ms): ten times that is
-# never an honest op. Before, only STALL_WALL_FLOOR stopped such an allocator: 20 s a trace.
+# and neither process will run again. Only asleep (S) and stopped (T, t) count: runnable (R), in
+# the disk's wait (D), a zombie not yet reaped or a process that cannot be read all count as
+# running, so neither a loaded machine nor an agent just ended looks asleep. Neither side of the
+# grader's link sleeps longer than 0.1 s at a time (remote.c's AGENT_WAIT_NANOSECONDS; the
+# grader, 10 ms): ten times that is never an honest op. Before, only STALL_WALL_FLOOR stopped
+# such an allocator: 20 s a trace.
 ASLEEP_SECONDS = 1.0
-RUNNING_STATES = frozenset("RD")  # /proc/PID/stat's states of a process that runs or will
+ASLEEP_STATES = frozenset("STt")  # /proc/PID/stat's states of a process that does not run
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/PID/stat's CPU times
 
 
@@ -239,11 +241,11 @@ class _Watch:
         too whether either is running now (self.running)."""
         agent = int(self.words[AGENT_WORD])
         cpu, state = _cpu_and_state(self.pid)
-        running = state in RUNNING_STATES
+        running = state not in ASLEEP_STATES
         if agent:
             agent_cpu, agent_state = _cpu_and_state(agent)
             cpu += agent_cpu
-            running = running or agent_state in RUNNING_STATES
+            running = running or agent_state not in ASLEEP_STATES
         self.running = running
         return cpu
 
@@ -290,13 +292,14 @@ class _Watch:
 
 def _cpu_and_state(pid: int) -> tuple[float, str]:
     """User and system CPU seconds of a process and its state letter ("R",
-    "S", "T"...), from one read of /proc/PID/stat; (0.0, "X") when it is gone."""
+    "S", "T"...), from one read of /proc/PID/stat; (0.0, "?") when it cannot
+    be read."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS, fields[0]
     except (OSError, ValueError, IndexError):
-        return 0.0, "X"
+        return 0.0, "?"
 
 
 def _resident_bytes(pid: int) -> int:
