@@ -18,7 +18,9 @@ machine whose cores are busy (other grades, other jobs) slows a trace down but
 does not fail it (every checked op is a round trip between the two processes,
 and a round trip waits for both to be scheduled); a child that runs for
 WALL_MULTIPLE times its limit in wall time without using it (asleep, or
-starved) is stopped too. Whatever happens, the parent
+starved) is stopped too. Watched for a hang (`stall`), an op stops when its
+words stand still while the child and agent run `stall` CPU seconds, or while
+neither of them runs at all for ASLEEP_SECONDS. Whatever happens, the parent
 gets a TraceResult, the death as data too (fail_kind "crash", "timeout" or
 "exit", the phase, op and pass), and every result it already has is kept.
 """
