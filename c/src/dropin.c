@@ -222,6 +222,15 @@ static bool map_length(size_t size, size_t *len) {
     return round_up(size == 0 ? 1 : size, mem_pagesize(), len);
 }
 
+/* List p as a mapped block of len bytes, under the table lock; false when the table cannot
+   grow. */
+static bool map_list(void *p, size_t len) {
+    bool locked = lock_if_threaded(&table_lock);
+    bool listed = address_insert(&mappings, (uintptr_t)p, len);
+    unlock_if(&table_lock, locked);
+    return listed;
+}
+
 static void *map_alloc(size_t size) {
     size_t len;
     if (!map_length(size, &len))
@@ -229,20 +238,20 @@ static void *map_alloc(size_t size) {
     void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED)
         return NULL;
-    bool locked = lock_if_threaded(&table_lock);
-    bool listed = address_insert(&mappings, (uintptr_t)base, len);
-    unlock_if(&table_lock, locked);
+    bool listed = map_list(base, len);
     if (!listed)
         unmap(base, len);
     return listed ? base : NULL;
 }
 
 /* The bytes mapped for p, a mapped block passed to `call`; with `remove`, p is no longer one.
-   Anything else aborts with a message. Caller holds the table lock. */
+   Anything else aborts with a message. Takes the table lock. */
 static size_t map_length_of(void *p, api_call call, bool remove) {
     uintptr_t len;
+    bool locked = lock_if_threaded(&table_lock);
     if (!address_lookup(&mappings, (uintptr_t)p, &len, remove))
         dropin_die(NOT_A_LIVE_BLOCK[call][0]);
+    unlock_if(&table_lock, locked);
     return (size_t)len;
 }
 
@@ -259,14 +268,10 @@ static void *map_resize(void *p, size_t size) {
     size_t len;
     if (!map_length(size, &len))
         return NULL;
-    bool locked = lock_if_threaded(&table_lock);
     size_t old = map_length_of(p, CALL_REALLOC, true);
-    unlock_if(&table_lock, locked);
     void *moved = mremap(p, old, len, MREMAP_MAYMOVE);
     void *q = moved != MAP_FAILED ? moved : p;
-    locked = lock_if_threaded(&table_lock);
-    bool listed = address_insert(&mappings, (uintptr_t)q, moved != MAP_FAILED ? len : old);
-    unlock_if(&table_lock, locked);
+    bool listed = map_list(q, moved != MAP_FAILED ? len : old);
     assert(listed); /* the removal left room: no growth, no failure */
     (void)listed;
     return moved != MAP_FAILED ? moved : NULL;
@@ -349,10 +354,7 @@ static void block_free(void *raw, api_call call) {
         if (in_heap)
             return;
     }
-    bool locked = lock_if_threaded(&table_lock);
-    size_t len = map_length_of(raw, call, true);
-    unlock_if(&table_lock, locked);
-    map_release(raw, len);
+    map_release(raw, map_length_of(raw, call, true));
 }
 
 /* Bytes usable at p, an address we handed out, passed to `call`. */
@@ -368,11 +370,8 @@ static size_t usable_at(void *p, api_call call) {
             usable = arena_usable_size(raw);
         arena_leave(k, locked);
     }
-    if (!in_heap) {
-        bool locked = lock_if_threaded(&table_lock);
+    if (!in_heap)
         usable = map_length_of(raw, call, false);
-        unlock_if(&table_lock, locked);
-    }
     return usable - (size_t)((char *)p - raw);
 }
 
