@@ -156,9 +156,7 @@ unsigned depot_take(unsigned k, unsigned i, tc_block **head) {
 }
 
 bool depot_holds(unsigned k, unsigned i, const tc_block *b) {
-    assert(i < TC_BINS);
-    if (k >= ARENAS)
-        return false;
+    assert(k < ARENAS && i < TC_BINS);
     depot_bin *d = &depot.bin[k][i];
     bool locked = enter(d);
     bool found = false;

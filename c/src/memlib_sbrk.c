@@ -50,7 +50,7 @@
  *     stay committed, and read zero when regrown).
  * The driver-only settings of memlib.h (limits, failure injection, counters) are the simulated
  * heap's alone; the page size and mem_memset/mem_memcpy, which every arena's heap shares, are in
- * arena.c. Not thread-safe by itself: the drop-in calls it under its one lock.
+ * arena.c. Not thread-safe by itself: the drop-in calls each copy under its arena's lock.
  */
 #include "memlib.h"
 

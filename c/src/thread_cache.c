@@ -73,21 +73,20 @@
  * policy's own choice. A miss of both bins takes the last batch of either size in its arena's
  * depot, when there is one, with no global lock. Otherwise it takes the lock and calls its
  * arena's policy, and, once other threads exist (the lock is real), also puts more blocks of the
- * size in the bin: one more each time the bin
- * misses again with no free into it between, up to TC_REFILL - 1. So a thread that only
- * allocates (a producer) soon takes the lock once per TC_REFILL mallocs, while a bin that frees
- * keep feeding, or one size of a random mix, gets nothing it would not use.
+ * size in the bin: one more each time the bin misses again with no free into it between, up to
+ * TC_REFILL - 1. So a thread that only allocates (a producer) soon takes the lock once per
+ * TC_REFILL mallocs, while a bin that frees keep feeding, or one size of a random mix, gets nothing
+ * it would not use.
  *
  * Guarantees:
  *   - a cached block is a heap block that the policy counts as allocated, whose usable size is at
  *     least 8i for its bin i, so it serves every request that pops it; its contents are garbage
  *     (calloc zeroes what it gets);
  *   - a thread's bins hold blocks of its own arena, and of arenas without an occupant, at most
- *     TC_BYTES bytes (counted at 8i
- *     for a block of bin i, so up to 7 bytes a block more in fact), and its remote lists other
- *     arenas' blocks, at most TC_REMOTE_BYTES, TC_BATCH a bin, one arena a bin; when the thread
- *     exits (a pthread key's destructor) they all go to their arenas' depots, for the threads
- *     that go on, or to the policies when the depot is full;
+ *     TC_BYTES bytes (counted at 8i for a block of bin i, so up to 7 bytes a block more in fact),
+ *     and its remote lists other arenas' blocks, at most TC_REMOTE_BYTES, TC_BATCH a bin, one
+ *     arena a bin; when the thread exits (a pthread key's destructor) they all go to their
+ *     arenas' depots, for the threads that go on, or to the policies when the depot is full;
  *   - a bin hit and a free into a bin take no lock; a depot bin's lock is taken at a miss the
  *     depot serves, and once per TC_BIN_BLOCKS / 2 frees into a full bin (once per bin per
  *     TC_BYTES / 2 bytes freed into bins full by bytes); an arena's lock only at a miss the depot
@@ -99,16 +98,16 @@
  *     they hold carries one key in its second word, the same for all (random, drawn at start);
  *     a block leaves with its key cleared. A free of a block with the key looks for it: in this
  *     thread's bin and remote list (found: "in this thread's cache"), then in its arena's depot
- *     bin of its size (found: "in the depot"); found in neither, it is in another thread's cache,
- * whose bins are its thread's own and cannot be scanned from here, or on its way between a cache
- * and the depot (the same double free). Data that equals the key by chance would be a false alarm,
- * with odds of 2^-63 per free of arbitrary data. One key, not one a cache, since a batch moving
- *     between a cache and the depot then moves as it is: rekeying it (which this code did) read
- *     and wrote every block of it, blocks the other core had just written, and took a quarter of
- *     xmalloc's time. A block already
- *     given back to the policy has its byte MAP_FREED, and dropin.c aborts on it under the arena's
- * lock, unless the policy handed a block out at that address again since: that double free, and a
- *     free by a block's earlier owner, cannot be told apart (nor can glibc);
+ *     bin of its size (found: "in the depot"); found in neither, it is in another thread's
+ *     cache, whose bins are its thread's own and cannot be scanned from here, or on its way
+ *     between a cache and the depot (the same double free). Data that equals the key by chance
+ *     would be a false alarm, with odds of 2^-63 per free of arbitrary data. One key, not one a
+ *     cache, since a batch moving between a cache and the depot then moves as it is: rekeying it
+ *     (which this code did) read and wrote every block of it, blocks the other core had just
+ *     written, and took a quarter of xmalloc's time. A block already given back to the policy
+ *     has its byte MAP_FREED, and dropin.c aborts on it under the arena's lock, unless the policy
+ *     handed a block out at that address again since: that double free, and a free by a block's
+ *     earlier owner, cannot be told apart (nor can glibc);
  *   - blocks in the depot are no thread's: a thread's exit leaves them there, for any thread;
  *   - fork: the forking thread's cache is the child's thread's cache. The other threads' caches
  *     are gone with their threads: their blocks leak in the child (as glibc's tcache's do), at
@@ -162,7 +161,7 @@
 #endif
 
 /*
- * TC_REMOTE_BYTES default: 64 KiB - the most bytes of other arenas' blocks a thread holds on their
+ * TC_REMOTE_BYTES default: 256 KiB - the most bytes of other arenas' blocks a thread holds on their
  * way home (besides TC_BYTES of its own); a bin's blocks go home a batch at a time, and every
  * bin's at once when this is full.
  */

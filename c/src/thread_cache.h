@@ -123,8 +123,7 @@ bool depot_put(unsigned k, unsigned i, tc_block *head, unsigned count);
  *head. Without a lock. */
 unsigned depot_take(unsigned k, unsigned i, tc_block **head);
 
-/* Is b in arena k's depot bin i? A scan, for a suspected double free only (k may be ARENAS:
-   then no). Without a lock. */
+/* Is b in arena k's depot bin i? A scan, for a suspected double free only. Without a lock. */
 bool depot_holds(unsigned k, unsigned i, const tc_block *b);
 
 /* fork's handlers (dropin.c's call them): every bin's lock held across fork, released in both. */
