@@ -1,6 +1,10 @@
 """Shared fixtures: paths to the traces, the fixture allocators, and a way to
 run the `mallocsim` CLI in-process with its output captured.
 
+The fixture allocators are files of driver/tests/allocators/, and the variants of
+one of them, bump_faults.c (a correct bump allocator, and each bug a student makes
+in it behind a switch of its own): fixture_allocator(name) gives either as a path.
+
 The traces a checkout holds are its own traces/ and, when present,
 ../shared/traces beside it (the labs' traces, which a clone from the
 repository does not bring). Without ../shared the tests that need it are
@@ -10,8 +14,12 @@ before collection with one line, so that CI never passes by skipping them."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +32,7 @@ REPO = TESTS.parent.parent
 OWN_TRACES = REPO / "traces"
 SHARED_TRACES = REPO.parent / "shared" / "traces"
 FIXTURE_ALLOCATORS = TESTS / "allocators"
+BUMP_FAULTS = FIXTURE_ALLOCATORS / "bump_faults.c"
 REQUIRE_SHARED = "MALLOCSIM_REQUIRE_SHARED"  # "1": a missing ../shared/traces is an error
 
 
@@ -43,6 +52,38 @@ def checkout_traces() -> list[tuple[str, Path]]:
         return own
     shared = sorted(SHARED_TRACES.rglob("*.rep"))
     return own + [(f"shared/{p.relative_to(SHARED_TRACES).with_suffix('')}", p) for p in shared]
+
+
+@functools.cache
+def _variants_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="mallocsim-fixtures-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def bump_fault_names() -> list[str]:
+    """The variants bump_faults.c switches between (its banner lists them), in lower case."""
+    marker = " *   "
+    return sorted(
+        line[len(marker) :].split()[0].lower()
+        for line in BUMP_FAULTS.read_text().splitlines()
+        if line.startswith(marker) and line[len(marker) : len(marker) + 1].isupper()
+    )
+
+
+def fixture_allocator(name: str) -> Path:
+    """The fixture allocator `name` as a student's .c file: allocators/NAME.c, or, for a
+    variant of bump_faults.c, NAME.c written once per session with its switch defined in
+    front, so that it is graded under its own name like any other file."""
+    own = FIXTURE_ALLOCATORS / f"{name}.c"
+    if own.exists():
+        return own
+    if name not in bump_fault_names():
+        raise ValueError(f"no fixture allocator {name!r}")
+    variant = _variants_folder() / f"{name}.c"
+    if not variant.exists():
+        variant.write_text(f"#define {name.upper()}\n{BUMP_FAULTS.read_text()}")
+    return variant
 
 
 @dataclass

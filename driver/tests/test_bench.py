@@ -12,7 +12,7 @@ import pytest
 from mallocsim.bench import BenchSummary, speed_ratio, summarize_bench
 from mallocsim.results import TraceResult
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 TRACE = "".join(f"a {i} {16 + i}\n" for i in range(50)) + "".join(f"f {i}\n" for i in range(50))
 
@@ -80,7 +80,7 @@ def bench_fixture(cli, fixture: str, trace, *options: str):
     return cli(
         "bench",
         "-a",
-        FIXTURE_ALLOCATORS / f"{fixture}.c",
+        fixture_allocator(fixture),
         "--dialect",
         "classic",
         "--min-seconds",

@@ -21,7 +21,7 @@ import pytest
 from mallocsim.batch import find_submissions, split_arguments
 from mallocsim.errors import UsageError
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 from .test_gradescope import SCHEMA
 
 TRACE = "".join(f"a {i} {16 + 8 * i}\n" for i in range(20)) + "".join(f"f {i}\n" for i in range(20))
@@ -42,9 +42,9 @@ def course(tmp_path, write_trace):
     """A class of three (a correct one, one that crashes, one that does not
     compile), the traces and a fast grading.toml: (class folder, traces, toml)."""
     folder = tmp_path / "class"
-    for student, source in (("alice", "good_bump.c"), ("bob", "segfault.c")):
+    for student, source in (("alice", "good_bump"), ("bob", "segfault")):
         (folder / student).mkdir(parents=True)
-        shutil.copy(FIXTURE_ALLOCATORS / source, folder / student / "mm.c")
+        shutil.copy(fixture_allocator(source), folder / student / "mm.c")
     (folder / "carol").mkdir()
     (folder / "carol" / "mm.c").write_text(BROKEN)
     traces = tmp_path / "traces"
@@ -231,7 +231,7 @@ def test_ctrl_c_keeps_every_finished_grade(course, tmp_path):
     # bob...). Ctrl-C while bob runs: the gradebook holds alice, and bob's
     # processes are gone.
     folder, traces, toml = course
-    shutil.copy(FIXTURE_ALLOCATORS / "hang.c", folder / "bob" / "mm.c")
+    shutil.copy(fixture_allocator("hang"), folder / "bob" / "mm.c")
     book = tmp_path / "book.csv"
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     command = [

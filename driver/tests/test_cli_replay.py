@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 GOOD = "20000\n3\n6\n1\na 0 24\na 1 100\nr 0 300\nf 1\na 2 8\nf 0\n"
 
@@ -87,7 +87,7 @@ def test_missing_path_and_unknown_allocator_are_usage_errors(cli, write_trace, t
     assert run.err.startswith("mallocsim replay: explicit:bogus: explicit: unknown option 'bogus'")
 
 
-@pytest.mark.parametrize("allocator", ["glibc", str(FIXTURE_ALLOCATORS / "handout_classic.c")])
+@pytest.mark.parametrize("allocator", ["glibc", str(fixture_allocator("handout_classic"))])
 def test_check_heap_on_an_allocator_without_mm_checkheap_is_a_usage_error(
     cli, write_trace, allocator
 ):
@@ -108,7 +108,7 @@ def test_check_heap_on_an_allocator_without_mm_checkheap_is_a_usage_error(
 
 
 def test_an_mm_c_needs_its_dialect_said(cli, write_trace):
-    run = cli("replay", "-a", FIXTURE_ALLOCATORS / "good_bump.c", write_trace("t", GOOD))
+    run = cli("replay", "-a", fixture_allocator("good_bump"), write_trace("t", GOOD))
     assert run.status == 2
     assert "--dialect classic" in run.err and "--dialect cmu" in run.err
 
@@ -117,7 +117,7 @@ def test_a_good_student_allocator_passes(cli, write_trace):
     run = cli(
         "replay",
         "-a",
-        FIXTURE_ALLOCATORS / "good_bump.c",
+        fixture_allocator("good_bump"),
         "--dialect",
         "classic",
         write_trace("t", GOOD),
@@ -146,7 +146,7 @@ def test_each_broken_allocator_gets_its_diagnosis(
     run = cli(
         "replay",
         "-a",
-        FIXTURE_ALLOCATORS / f"{fixture}.c",
+        fixture_allocator(fixture),
         "--dialect",
         dialect,
         "--no-timing",
@@ -168,7 +168,7 @@ def test_a_crashing_allocator_is_reported_with_its_signal_and_op(cli, write_trac
     run = cli(
         "replay",
         "-a",
-        FIXTURE_ALLOCATORS / "segfault.c",
+        fixture_allocator("segfault"),
         "--dialect",
         "classic",
         "--no-timing",
@@ -188,7 +188,7 @@ def test_a_hanging_allocator_is_stopped_at_its_time_limit(cli, write_trace):
     run = cli(
         "replay",
         "-a",
-        FIXTURE_ALLOCATORS / "hang.c",
+        fixture_allocator("hang"),
         "--dialect",
         "classic",
         "--no-timing",
@@ -255,7 +255,7 @@ def test_an_interrupted_replay_leaves_no_child_running(write_trace, monkeypatch)
 
     monkeypatch.setattr(isolate.os, "fork", fork)
     trace = load_trace(write_trace("spin", "a 0 8\nf 0\n"))
-    spec = resolve(str(FIXTURE_ALLOCATORS / "hang.c"), "classic")
+    spec = resolve(str(fixture_allocator("hang")), "classic")
     previous = signal.signal(signal.SIGALRM, interrupt)
     signal.setitimer(signal.ITIMER_REAL, 1.0)
     try:
@@ -279,7 +279,7 @@ def test_an_allocator_failing_only_in_the_timed_passes_is_reported(cli, write_tr
     run = cli(
         "replay",
         "-a",
-        FIXTURE_ALLOCATORS / "init_runs_out.c",
+        fixture_allocator("init_runs_out"),
         "--dialect",
         "classic",
         "--wide",  # the failure on one line

@@ -15,7 +15,7 @@ import pytest
 from mallocsim.compare import SPEED, UTILIZATION, build, format_comparison, geomeans
 from mallocsim.results import TraceResult
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 # Peak live payload 300 bytes (ids 0 and 1 together); rounded up to 16 each
 # they take 112 + 208 = 320 bytes: the alignment bound is 300 / 320 = 93.75%.
@@ -76,7 +76,7 @@ def test_a_failing_allocator_is_failed_there_and_the_rest_is_measured(cli, write
     out = tmp_path / "cmp.json"
     # --wide: the failure whole, on one line, for the assertions below.
     run = cli(
-        "compare", "-a", "implicit", "-a", FIXTURE_ALLOCATORS / "misaligned.c",
+        "compare", "-a", "implicit", "-a", fixture_allocator("misaligned"),
         "--dialect", "classic", "--no-timing", "--json", out, "--wide", tmp_path / "two.rep",
     )  # fmt: skip
     assert run.status == 1, run.err
@@ -127,7 +127,7 @@ def test_focus_or_heap_map_without_an_output_that_draws_is_refused(
 def test_heap_checks_of_an_allocator_without_mm_checkheap_are_refused_up_front(cli, write_trace):
     # As in replay: it used to fail every cell as if each had broken a check.
     # The references are not ours to check and run unchecked.
-    source = FIXTURE_ALLOCATORS / "handout_classic.c"
+    source = fixture_allocator("handout_classic")
     trace = write_trace("two", TWO_BLOCKS)
     run = cli(
         "compare", "-a", "segfit", "-a", source, "--dialect", "classic", "--check-heap", trace

@@ -24,7 +24,7 @@ from mallocsim.diff import (
 )
 from mallocsim.results import TraceResult, write_json
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 GOOD = "a 0 24\na 1 100\nr 0 300\nf 1\na 2 8\nf 0\nf 2\n"
 
@@ -152,11 +152,11 @@ def test_diff_of_two_saved_runs_where_a_trace_became_invalid(cli, write_trace, t
     traces.mkdir()
     (traces / "first.rep").write_text(GOOD)
     (traces / "second.rep").write_text("a 0 0\nf 0\n")  # nothing is ever returned to misalign
-    shutil.copy(FIXTURE_ALLOCATORS / "good_bump.c", allocator)
+    shutil.copy(fixture_allocator("good_bump"), allocator)
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     common = ("--dialect", "classic", "--min-seconds", "0.001", traces)
     assert cli("compare", "-a", allocator, "--json", old, *common).status == 0
-    shutil.copy(FIXTURE_ALLOCATORS / "misaligned.c", allocator)
+    shutil.copy(fixture_allocator("misaligned"), allocator)
     assert cli("compare", "-a", allocator, "--json", new, *common).status == 1
     run = cli("diff", old, new)
     assert run.status == 1, run.err  # a trace that was valid is not any more

@@ -9,11 +9,11 @@ import pytest
 from mallocsim.allocators import AllocatorError, compile_source
 from mallocsim.forbidden import ForbiddenCallError, check_library, dynamic_symbols
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 
 def build(tmp_path, name: str, dialect: str = "classic"):
-    return compile_source(FIXTURE_ALLOCATORS / f"{name}.c", dialect, tmp_path)
+    return compile_source(fixture_allocator(name), dialect, tmp_path)
 
 
 def test_a_clean_allocator_imports_only_what_it_may(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from mallocsim._native import HEADER_DIR
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 from .test_init import STRICT
 
 # good_bump on "a 0 48, f 0": the heap holds one 16-byte header and 48 bytes,
@@ -33,7 +33,7 @@ def config(tmp_path):
 
 
 def grade(cli, allocator: str, dialect: str, *args: object):
-    return cli("grade", FIXTURE_ALLOCATORS / f"{allocator}.c", "--dialect", dialect, *args)
+    return cli("grade", fixture_allocator(allocator), "--dialect", dialect, *args)
 
 
 def test_a_score_computed_by_hand(cli, config, write_trace, tmp_path):
@@ -208,7 +208,7 @@ def test_handout_shaped_allocators_compile_unchanged_and_pass(
     [("handout_classic", []), ("handout_cmu", ["-DMM_DIALECT_CMU", "-DDRIVER"])],
 )
 def test_handout_shaped_allocators_build_with_strict_warnings(tmp_path, fixture, defines):
-    source = FIXTURE_ALLOCATORS / f"{fixture}.c"
+    source = fixture_allocator(fixture)
     out = tmp_path / "mm.so"
     subprocess.run(["cc", *STRICT, *defines, f"-I{HEADER_DIR}", "-o", out, source], check=True)
 
@@ -282,7 +282,7 @@ def test_usage_errors_are_one_line_and_status_2(cli, config, write_trace, tmp_pa
     trace = write_trace("t", QUARTER_WASTE)
     run = grade(cli, "good_bump", "classic", "--config", tmp_path / "none.toml", trace)
     assert run.status == 2 and "none.toml" in run.err and len(run.err.splitlines()) == 1
-    run = cli("grade", FIXTURE_ALLOCATORS / "good_bump.c", trace)
+    run = cli("grade", fixture_allocator("good_bump"), trace)
     assert run.status == 2 and "--dialect classic" in run.err
     toml = config(FAST + "[[traces]]\nname = 'amptjp-bal'\n")
     run = grade(cli, "good_bump", "classic", "--config", toml, trace)
@@ -354,7 +354,7 @@ def test_a_library_that_stops_loading_midway_keeps_the_earlier_results(write_tra
 
     monkeypatch.setattr(grading, "replay_isolated", flaky)
     paths = [str(write_trace(name, QUARTER_WASTE)) for name in ("one", "two")]
-    spec = resolve(str(FIXTURE_ALLOCATORS / "good_bump.c"), "classic")
+    spec = resolve(str(fixture_allocator("good_bump")), "classic")
     config = GradingConfig(reference_throughput=1e6, min_seconds=0.0, throughput="time")
     got = grading.grade(spec, grading.plan(config, paths), config)
     assert got.problem is None
@@ -381,7 +381,7 @@ def test_a_library_graded_in_the_wrong_dialect_gets_one_line(
             f"-I{HEADER_DIR}",
             "-o",
             library,
-            FIXTURE_ALLOCATORS / f"{fixture}.c",
+            fixture_allocator(fixture),
             f"-L{NATIVE_DIR}",
             "-lmsheap",
             f"-Wl,-rpath,{NATIVE_DIR}",

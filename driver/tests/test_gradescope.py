@@ -12,7 +12,7 @@ import shutil
 import jsonschema
 import pytest
 
-from .conftest import FIXTURE_ALLOCATORS, TESTS
+from .conftest import TESTS, fixture_allocator
 
 SCHEMA = json.loads((TESTS / "gradescope_results.schema.json").read_text())
 TRACE = "a 0 48\na 1 100\nf 1\nf 0\n"  # segfault.c crashes on a third malloc only
@@ -54,7 +54,7 @@ def results_of(cli, write_trace, tmp_path):
 
 
 def test_a_passing_submission(results_of):
-    status, document = results_of(FIXTURE_ALLOCATORS / "good_bump.c", TRACE)
+    status, document = results_of(fixture_allocator("good_bump"), TRACE)
     assert status == 0
     trace, performance = document["tests"]
     assert (trace["status"], trace["score"], trace["max_score"]) == ("passed", 30.0, 30.0)
@@ -73,7 +73,7 @@ def test_a_passing_submission(results_of):
 
 
 def test_a_failing_submission(results_of):
-    status, document = results_of(FIXTURE_ALLOCATORS / "overlap.c", "a 0 32\nf 0\na 1 32\na 2 32\n")
+    status, document = results_of(fixture_allocator("overlap"), "a 0 32\nf 0\na 1 32\na 2 32\n")
     assert status == 1
     trace, performance = document["tests"]
     assert trace["status"] == "failed" and trace["score"] == 0.0 and "overlaps" in trace["output"]
@@ -81,7 +81,7 @@ def test_a_failing_submission(results_of):
 
 
 def test_a_crashing_submission(results_of):
-    status, document = results_of(FIXTURE_ALLOCATORS / "segfault.c", CRASH)
+    status, document = results_of(fixture_allocator("segfault"), CRASH)
     assert status == 1
     assert "crashed with SIGSEGV at op 2" in document["tests"][0]["output"]
     assert document["tests"][0]["status"] == "failed"
@@ -113,7 +113,7 @@ def test_the_schema_refuses_what_gradescope_does_not_document():
 def test_bad_gradescope_settings_are_one_line(cli, write_trace, tmp_path):
     course = tmp_path / "grading.toml"
     course.write_text("[gradescope]\nscore_digits = 9\n")
-    run = cli("grade", FIXTURE_ALLOCATORS / "good_bump.c", "--dialect", "classic", "--config",
+    run = cli("grade", fixture_allocator("good_bump"), "--dialect", "classic", "--config",
               course, write_trace("t", TRACE))  # fmt: skip
     assert run.status == 2
     assert run.err.strip().endswith(
@@ -182,7 +182,7 @@ def test_init_gradescope_writes_a_complete_autograder(autograder):
 
 def test_run_autograder_grades_a_submission_as_gradescope_runs_it(autograder):
     _, submit = autograder
-    document = submit(("mm.c", (FIXTURE_ALLOCATORS / "good_bump.c").read_text()))
+    document = submit(("mm.c", (fixture_allocator("good_bump")).read_text()))
     assert [t["status"] for t in document["tests"]] == ["passed", "passed"]
     assert document["score"] > 30
 
@@ -196,7 +196,7 @@ def test_run_autograder_always_writes_results(autograder):
     # The course's own mistake: a results.json that says to tell the instructor.
     zipped, _ = autograder
     (zipped.parent / "autograder" / "source" / "grading.toml").write_text("[grade]\nlab = 'x'\n")
-    failed = submit(("mm.c", (FIXTURE_ALLOCATORS / "good_bump.c").read_text()))
+    failed = submit(("mm.c", (fixture_allocator("good_bump")).read_text()))
     assert (
         "could not grade this submission (exit 2); please tell your instructor" in failed["output"]
     )

@@ -27,7 +27,7 @@ from mallocsim.errors import UsageError
 from mallocsim.mtrace import import_mtrace
 from mallocsim.trace import TraceError, load_trace, parse_trace_text
 
-from .conftest import REPO
+from .conftest import REPO, fixture_allocator
 
 pytest_plugins = ["pytester"]
 
@@ -408,7 +408,7 @@ def test_the_pytest_plugins_time_limit_has_the_same_minimum(pytester, monkeypatc
     pytester.makefile(".rep", good=GOOD)
     result = pytester.runpytest_subprocess(
         "-p", "mallocsim.pytest_plugin",
-        f"--mallocsim-allocator={REPO / 'driver' / 'tests' / 'allocators' / 'good_bump.c'}",
+        f"--mallocsim-allocator={fixture_allocator('good_bump')}",
         "--mallocsim-dialect=classic",
         f"--mallocsim-traces={pytester.path}",
         "--mallocsim-timeout=1e-300",

@@ -14,7 +14,7 @@ from mallocsim.html import render_html
 from mallocsim.pictures import Pictures
 from mallocsim.results import TraceResult
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 TRACE = "a 0 100\na 1 2000\nf 0\na 2 40\nr 1 4000\nf 2\nf 1\n"
 PLOTS = ("utilization.png", "throughput.png", "heap-over-time.png", "heap-map.png")
@@ -64,14 +64,14 @@ def test_report_from_a_saved_run_has_every_table_and_plot(cli, write_trace, tmp_
     write_trace("one", TRACE)
     saved, html = tmp_path / "run.json", tmp_path / "out.html"
     run = cli(
-        "compare", "-a", "implicit", "-a", FIXTURE_ALLOCATORS / "misaligned.c",
+        "compare", "-a", "implicit", "-a", fixture_allocator("misaligned"),
         "--dialect", "classic", "--no-timing", "--json", saved, tmp_path / "one.rep",
     )  # fmt: skip
     assert run.status == 1  # the fixture fails its check: shown as failed, the rest measured
     run = cli("report", saved, "-o", html)
     assert run.status == 0, run.err
     text = html.read_text()
-    misaligned = str(FIXTURE_ALLOCATORS / "misaligned.c")
+    misaligned = str(fixture_allocator("misaligned"))
     assert text.count("<table") == 3 and "<h2>Failures</h2>" in text
     assert "not 16-byte aligned" in text and f"<h3>{misaligned}</h3>" in text
     # The failing allocator has no series; implicit's still makes every plot.

@@ -14,7 +14,7 @@ from mallocsim.errors import UsageError
 from mallocsim.instructions import count_instructions, pass_instructions
 from mallocsim.trace import load_trace
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 
@@ -51,7 +51,7 @@ def test_the_fixed_cost_of_a_pass_is_not_counted(write_trace):
 
 
 def test_a_pass_that_crashes_is_left_out_and_the_others_counted(write_trace):
-    spec = resolve(str(FIXTURE_ALLOCATORS / "segfault.c"), "classic")  # dies on its 3rd malloc
+    spec = resolve(str(fixture_allocator("segfault")), "classic")  # dies on its 3rd malloc
     traces = [
         load_trace(write_trace("crashes", SMALL)),
         load_trace(write_trace("two", TWO_MALLOCS)),

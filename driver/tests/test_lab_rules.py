@@ -181,19 +181,19 @@ def test_the_same_submission_gets_the_same_grade_every_run(cli, write_trace, tmp
 def test_where_the_csapp_driver_cannot_see_a_fault_the_grade_says_so(
     cli, write_trace, tmp_path, fixture, text, note
 ):
-    from .conftest import FIXTURE_ALLOCATORS
+    from .conftest import fixture_allocator
 
     trace = write_trace("t", text)
     source = tmp_path / f"{fixture}.c"  # the fixture with the team record the lab requires
-    source.write_text((FIXTURE_ALLOCATORS / f"{fixture}.c").read_text() + TEAM)
+    source.write_text((fixture_allocator(fixture)).read_text() + TEAM)
     run = cli("grade", source, "--lab", "csapp", "--throughput", "time", trace)
     assert run.status == 1 and " ".join(note.split()) in run.said
 
 
 def test_a_csapp_file_without_a_team_record_is_told_so(cli, write_trace):
-    from .conftest import FIXTURE_ALLOCATORS
+    from .conftest import fixture_allocator
 
-    source = FIXTURE_ALLOCATORS / "overlap.c"
+    source = fixture_allocator("overlap")
     run = cli("grade", source, "--lab", "csapp", write_trace("t", TRACE))
     assert run.status == 1
     assert run.err.splitlines()[0] == (

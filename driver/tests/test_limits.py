@@ -25,7 +25,7 @@ from mallocsim.limits import (
 from mallocsim.replay import ReplayOptions
 from mallocsim.trace import Trace, load_trace
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 TRACE = "".join(f"a {i} {16 + i}\n" for i in range(50)) + "".join(f"f {i}\n" for i in range(50))
 
@@ -82,7 +82,7 @@ def test_without_a_fixed_limit_a_grade_takes_the_references_and_stops_hung_ops(
 
 def test_a_hung_op_is_stopped_within_seconds_and_named(write_trace):
     trace = load_trace(write_trace("small", TRACE))
-    spec = resolve(str(FIXTURE_ALLOCATORS / "hang.c"), "classic")
+    spec = resolve(str(fixture_allocator("hang")), "classic")
     start = time.monotonic()
     result = replay_isolated(trace, spec, ReplayOptions(timing=False), 60.0, STALL_SECONDS)
     assert time.monotonic() - start < STALL_SECONDS + 3  # not the minute
@@ -93,7 +93,7 @@ def test_an_allocator_asleep_on_its_own_lock_is_stopped_within_seconds_and_named
     write_trace, tmp_path
 ):
     source = tmp_path / "mm.c"
-    source.write_text("#define HANG_ASLEEP 1\n" + (FIXTURE_ALLOCATORS / "hang.c").read_text())
+    source.write_text("#define HANG_ASLEEP 1\n" + (fixture_allocator("hang")).read_text())
     trace = load_trace(write_trace("small", TRACE))
     spec = resolve(str(source), "classic")
     start = time.monotonic()
@@ -115,7 +115,7 @@ def test_a_slow_allocator_that_keeps_going_is_not_taken_as_hung(write_trace):
 
 def test_replay_without_a_timeout_stops_a_hanging_allocator_in_seconds(cli, write_trace):
     start = time.monotonic()
-    run = cli("replay", "-a", FIXTURE_ALLOCATORS / "hang.c", "--dialect", "classic",
+    run = cli("replay", "-a", fixture_allocator("hang"), "--dialect", "classic",
               "--no-timing", write_trace("small", TRACE))  # fmt: skip
     assert run.status == 1 and "hung: stopped at op" in run.said
     assert time.monotonic() - start < 15  # the floor and the stall, not 120 s

@@ -22,7 +22,7 @@ from mallocsim.references import REFERENCES, ReferenceMissing, require
 from mallocsim.results import TraceResult, trace_outcome
 from mallocsim.trace import parse_trace_text
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 HUGE = 1 << 47  # 128 TiB: more than any machine this runs on, below the parser's 2^48
 HUGE_TRACE = f"a 0 16\na 1 {HUGE}\nf 0\nf 1\n"
@@ -101,7 +101,7 @@ def test_under_a_lab_with_a_heap_limit_our_heaps_null_still_fails(cli, write_tra
 def test_a_null_the_machine_could_serve_is_still_a_failure(cli, write_trace):
     trace = write_trace("small", GOOD_TRACE)
     run = cli(
-        "replay", "-a", FIXTURE_ALLOCATORS / "null_early.c", "--dialect", "classic",
+        "replay", "-a", fixture_allocator("null_early"), "--dialect", "classic",
         "--no-timing", trace,
     )  # fmt: skip
     assert run.status == 1

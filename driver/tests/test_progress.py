@@ -17,7 +17,7 @@ import pytest
 from mallocsim import isolate, progress
 from mallocsim.progress import Progress, progress_mode, tick_active
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 GOOD = "20000\n3\n6\n1\na 0 24\na 1 100\nr 0 300\nf 1\na 2 8\nf 0\n"
 
@@ -227,7 +227,7 @@ def test_replay_prints_a_plain_line_per_trace_on_stderr_and_none_when_quiet(
 
 def test_a_hanging_allocator_gets_a_line_naming_its_timeout(cli, write_trace):
     trace = write_trace("spin", "a 0 8\nf 0\n")
-    allocator = FIXTURE_ALLOCATORS / "hang.c"
+    allocator = fixture_allocator("hang")
     run = cli(
         "replay", "-a", allocator, "--dialect", "classic", "--no-timing", "--timeout", "1", trace
     )

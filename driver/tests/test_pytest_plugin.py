@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .conftest import FIXTURE_ALLOCATORS, REPO
+from .conftest import REPO, fixture_allocator
 
 pytest_plugins = ["pytester"]
 
@@ -38,7 +38,7 @@ def run(pytester, monkeypatch):
 
 
 def allocator(name: str) -> str:
-    return f"--mallocsim-allocator={FIXTURE_ALLOCATORS / name}.c"
+    return f"--mallocsim-allocator={fixture_allocator(name)}"
 
 
 def test_inert_without_its_options(run, pytester):
@@ -300,7 +300,7 @@ def test_an_attack_fails_its_item_named_and_leaves_nothing(run, pytester, attack
     pwned = pytester.path / "pwned"
     source = pytester.path / f"{attack.lower()}.c"
     defines = f'#define ATTACK {attack}\n#define ATTACK_PATH "{pwned}"\n#define ATTACK_PORT 0\n'
-    source.write_text(defines + (FIXTURE_ALLOCATORS / "attacks.c").read_text())
+    source.write_text(defines + (fixture_allocator("attacks")).read_text())
     good = pytester.path / "good.rep"
     result = run(
         f"--mallocsim-allocator={source}", "--mallocsim-dialect=classic",

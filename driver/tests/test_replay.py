@@ -14,13 +14,13 @@ from mallocsim.allocators import AllocatorError, compile_source, resolve
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.trace import parse_trace_text
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 UNTIMED = ReplayOptions(timing=False)
 
 
 def fixture(name: str, dialect: str = "classic"):
-    return LoadedAllocator(resolve(str(FIXTURE_ALLOCATORS / f"{name}.c"), dialect))
+    return LoadedAllocator(resolve(str(fixture_allocator(name)), dialect))
 
 
 def test_bump_allocator_utilization_is_computed_by_hand():
@@ -134,7 +134,7 @@ def test_a_cached_build_is_redone_when_our_headers_change(tmp_path, monkeypatch)
     shutil.copytree(build.HEADER_DIR, headers)
     monkeypatch.setattr(build, "HEADER_DIR", headers)
     monkeypatch.setattr(build, "LABS_HEADER_DIR", headers / "labs")
-    source = FIXTURE_ALLOCATORS / "good_bump.c"
+    source = fixture_allocator("good_bump")
     first = compile_source(source, "classic", tmp_path / "cache")
     assert compile_source(source, "classic", tmp_path / "cache") == first  # cached
     with (headers / "mm.h").open("a") as header:
@@ -298,7 +298,7 @@ def test_a_crash_names_its_op_and_pass(write_trace, tmp_path, switch, options, a
 
     source = tmp_path / "carried_crash.c"
     switched = f'#define CARRIED_CRASH_AT "{switch}"\n' if switch is not None else ""
-    source.write_text(switched + (FIXTURE_ALLOCATORS / "carried_crash.c").read_text())
+    source.write_text(switched + (fixture_allocator("carried_crash")).read_text())
     trace = load_trace(write_trace("crash", CRASH_TRACE))
     spec = resolve(str(source), "classic")
     opts = ReplayOptions(min_passes=3, max_passes=3, min_seconds=0.0, **options)

@@ -25,7 +25,7 @@ from mallocsim.errors import UsageError
 from mallocsim.instructions import pass_instructions
 from mallocsim.trace import load_trace
 
-from .conftest import FIXTURE_ALLOCATORS
+from .conftest import fixture_allocator
 
 TRACE = "".join(f"a {i} {16 + i}\n" for i in range(8)) + "".join(f"f {i}\n" for i in range(8))
 SECRET = "the-other-students-secret-line"
@@ -44,7 +44,7 @@ def attacker(tmp_path):
         source = tmp_path / f"{name.lower()}.c"
         defines = f'#define ATTACK {name}\n#define ATTACK_PATH "{path or tmp_path / "x"}"\n'
         defines += f'#define ATTACK_PORT {port}\n#define ATTACK_SECRET "{secret[::-1]}"\n'
-        source.write_text(defines + (FIXTURE_ALLOCATORS / "attacks.c").read_text())
+        source.write_text(defines + (fixture_allocator("attacks")).read_text())
         return source
 
     return build
@@ -239,7 +239,7 @@ def test_a_checked_replay_sharing_its_core_with_a_busy_process_is_not_slowed_a_s
     # binary2-bal take 101 s instead of 0.2; the short slice remote.c asks for lets it preempt.
     ops = 4000
     trace = write_trace("t", "".join(f"a {i} 16\nf {i}\n" for i in range(ops)))
-    source = FIXTURE_ALLOCATORS / "good_bump.c"
+    source = fixture_allocator("good_bump")
     assert replay(cli, source, trace).status == 0  # built and cached: only the replay is timed
     started = time.monotonic()
     assert replay(cli, source, trace).status == 0
@@ -290,7 +290,7 @@ def test_the_payload_pattern_cannot_be_worked_out_by_the_allocator(cli, attacker
 def test_a_fault_under_the_keyed_pattern_is_told_alike_every_run(cli, write_trace):
     # The keyed pattern's bytes change every run: a message naming the expected byte would too.
     trace = write_trace("t", "a 0 32\na 1 32\nf 0\nf 1\n")
-    runs = [replay(cli, FIXTURE_ALLOCATORS / "metadata_overwrite.c", trace) for _ in range(2)]
+    runs = [replay(cli, fixture_allocator("metadata_overwrite"), trace) for _ in range(2)]
     assert all(run.status == 1 and "was overwritten while the block was live" in run.said
                for run in runs)  # fmt: skip
     assert runs[0].out == runs[1].out and "expected 0x" not in runs[0].said, (
@@ -329,7 +329,7 @@ def test_exiting_early_with_status_0_is_a_failure(cli, attacker, write_trace):
 
 def test_an_honest_allocator_grades_the_same_in_the_sandbox(cli, write_trace, monkeypatch):
     trace = write_trace("t", TRACE)
-    source = FIXTURE_ALLOCATORS / "good_bump.c"
+    source = fixture_allocator("good_bump")
     sandboxed = cli("grade", source, "--dialect", "classic", "-q", trace)
     monkeypatch.setattr(isolate, "untrusted", lambda spec: False)
     monkeypatch.setattr(instructions, "untrusted", lambda spec: False)  # no msconfine
@@ -355,7 +355,7 @@ def test_an_include_outside_the_headers_is_refused_and_never_shown(
     else:
         text = f"#include {include}\n"
     source = tmp_path / "mm.c"
-    source.write_text(text + (FIXTURE_ALLOCATORS / "good_bump.c").read_text())
+    source.write_text(text + (fixture_allocator("good_bump")).read_text())
     start = time.monotonic()
     run = replay(cli, source, write_trace("t", TRACE))
     assert run.status == 2 and time.monotonic() - start < 50
@@ -451,7 +451,7 @@ def test_memory_a_constructor_takes_before_the_seal_is_seen(cli, attacker, write
 def test_a_library_whose_symbols_cannot_be_read_is_refused(cli, write_trace, tmp_path):
     # Stripped section headers hid a library's imports from the check.
     library = tmp_path / "stripped.so"
-    built = library_for(resolve(str(FIXTURE_ALLOCATORS / "good_bump.c"), "classic"))
+    built = library_for(resolve(str(fixture_allocator("good_bump")), "classic"))
     data = bytearray(built.read_bytes())
     data[0x3C:0x3E] = (0).to_bytes(2, "little")  # e_shnum = 0: no section headers
     library.write_bytes(bytes(data))
