@@ -54,6 +54,22 @@ def checkout_traces() -> list[tuple[str, Path]]:
     return own + [(f"shared/{p.relative_to(SHARED_TRACES).with_suffix('')}", p) for p in shared]
 
 
+# For each broken fixture allocator, its dialect and the shortest trace that shows its bug: the
+# fixture's banner says which check must catch it there.
+BUG_SHOWN_BY: dict[str, tuple[str, str]] = {
+    "calloc_no_zero": ("cmu", "a 0 32\nf 0\nc 1 4 8\n"),
+    "hang": ("classic", "a 0 8\nf 0\n"),
+    "init_no_reset": ("classic", "a 0 64\na 1 64\nf 0\nf 1\n"),
+    "metadata_overwrite": ("classic", "a 0 32\na 1 32\nf 0\nf 1\n"),
+    "misaligned": ("classic", "a 0 24\nf 0\n"),
+    "null_early": ("classic", "a 0 4000\na 1 200\n"),
+    "outside_heap": ("classic", "a 0 16\na 1 10000\n"),
+    "overlap": ("classic", "a 0 32\nf 0\na 1 32\na 2 32\n"),
+    "realloc_drops_data": ("classic", "a 0 48\nr 0 64\n"),
+    "segfault": ("classic", "a 0 8\na 1 8\na 2 8\nf 0\n"),
+}
+
+
 @functools.cache
 def _variants_folder() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="mallocsim-fixtures-"))

@@ -13,7 +13,7 @@ import pytest
 
 from mallocsim._native import HEADER_DIR
 
-from .conftest import fixture_allocator
+from .conftest import BUG_SHOWN_BY, fixture_allocator
 from .test_init import STRICT
 
 # good_bump on "a 0 48, f 0": the heap holds one 16-byte header and 48 bytes,
@@ -110,28 +110,24 @@ def test_the_cmu_formula_and_correctness_points(cli, config, write_trace, tmp_pa
 
 
 @pytest.mark.parametrize(
-    ("fixture", "dialect", "text", "diagnosis"),
+    ("fixture", "diagnosis"),
     [
-        (
-            "segfault",
-            "classic",
-            "a 0 8\na 1 8\na 2 8\nf 0\n",
-            "crashed with SIGSEGV at op 2 (a 2 8)",
-        ),
-        ("hang", "classic", "a 0 8\nf 0\n", "within 1 s of CPU time: stopped at op 1 (f 0)"),
-        ("overlap", "classic", "a 0 32\nf 0\na 1 32\na 2 32\n", "overlaps block 1"),
-        ("misaligned", "classic", "a 0 24\nf 0\n", "not 16-byte aligned"),
-        ("metadata_overwrite", "classic", "a 0 32\na 1 32\nf 0\nf 1\n", "payload"),
-        ("realloc_drops_data", "classic", "a 0 48\nr 0 64\n", "realloc"),
-        ("calloc_no_zero", "cmu", "a 0 32\nf 0\nc 1 4 8\n", "not zero"),
-        ("null_early", "classic", "a 0 4000\na 1 200\n", "malloc returned NULL for 200 bytes"),
-        ("init_no_reset", "classic", "a 0 64\na 1 64\nf 0\nf 1\n", "does mm_init really reset"),
-        ("outside_heap", "classic", "a 0 16\na 1 10000\n", "not inside the heap"),
+        ("segfault", "crashed with SIGSEGV at op 2 (a 2 8)"),
+        ("hang", "within 1 s of CPU time: stopped at op 1 (f 0)"),
+        ("overlap", "overlaps block 1"),
+        ("misaligned", "not 16-byte aligned"),
+        ("metadata_overwrite", "payload"),
+        ("realloc_drops_data", "realloc"),
+        ("calloc_no_zero", "not zero"),
+        ("null_early", "malloc returned NULL for 200 bytes"),
+        ("init_no_reset", "does mm_init really reset"),
+        ("outside_heap", "not inside the heap"),
     ],
 )
 def test_each_broken_allocator_is_graded_with_its_diagnosis(
-    cli, config, write_trace, tmp_path, fixture, dialect, text, diagnosis
+    cli, config, write_trace, tmp_path, fixture, diagnosis
 ):
+    dialect, text = BUG_SHOWN_BY[fixture]
     trace = write_trace("probe", text)
     results, junit = tmp_path / "results.json", tmp_path / "report.xml"
     run = grade(

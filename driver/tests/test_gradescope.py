@@ -12,7 +12,7 @@ import shutil
 import jsonschema
 import pytest
 
-from .conftest import TESTS, fixture_allocator
+from .conftest import BUG_SHOWN_BY, TESTS, fixture_allocator
 
 SCHEMA = json.loads((TESTS / "gradescope_results.schema.json").read_text())
 TRACE = "a 0 48\na 1 100\nf 1\nf 0\n"  # segfault.c crashes on a third malloc only
@@ -73,7 +73,7 @@ def test_a_passing_submission(results_of):
 
 
 def test_a_failing_submission(results_of):
-    status, document = results_of(fixture_allocator("overlap"), "a 0 32\nf 0\na 1 32\na 2 32\n")
+    status, document = results_of(fixture_allocator("overlap"), BUG_SHOWN_BY["overlap"][1])
     assert status == 1
     trace, performance = document["tests"]
     assert trace["status"] == "failed" and trace["score"] == 0.0 and "overlaps" in trace["output"]

@@ -14,7 +14,7 @@ from mallocsim.allocators import AllocatorError, compile_source, resolve
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.trace import parse_trace_text
 
-from .conftest import fixture_allocator
+from .conftest import BUG_SHOWN_BY, fixture_allocator
 
 UNTIMED = ReplayOptions(timing=False)
 
@@ -64,7 +64,7 @@ def test_builtin_policies_replay_a_small_trace_valid(policy: str):
 
 
 def test_cmu_dialect_bool_mm_init_is_called_as_bool():
-    trace = parse_trace_text("a 0 32\nf 0\nc 1 4 8\n", "calloc")
+    trace = parse_trace_text(BUG_SHOWN_BY["calloc_no_zero"][1], "calloc")
     with fixture("calloc_no_zero", "cmu") as alloc:
         result = replay_trace(trace, alloc, UNTIMED)
     # It loads and runs under the CMU dialect, and its calloc bug is what is caught.
@@ -73,7 +73,7 @@ def test_cmu_dialect_bool_mm_init_is_called_as_bool():
 
 
 def test_mm_init_that_does_not_reset_is_caught_by_the_second_run():
-    trace = parse_trace_text("a 0 64\na 1 64\nf 0\nf 1\n", "twice")
+    trace = parse_trace_text(BUG_SHOWN_BY["init_no_reset"][1], "twice")
     with fixture("init_no_reset") as alloc:
         result = replay_trace(trace, alloc, UNTIMED)
     assert not result.valid
@@ -233,7 +233,7 @@ def test_a_dirty_heap_catches_a_calloc_that_trusts_new_memory():
 
 
 def test_failures_as_data_name_the_phase_and_mm_inits_status():
-    trace = parse_trace_text("a 0 64\na 1 64\nf 0\nf 1\n", "twice")
+    trace = parse_trace_text(BUG_SHOWN_BY["init_no_reset"][1], "twice")
     with fixture("init_no_reset") as alloc:
         result = replay_trace(trace, alloc, UNTIMED)
     assert (result.fail_kind, result.fail_phase, result.fail_op) == (

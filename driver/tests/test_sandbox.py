@@ -25,7 +25,7 @@ from mallocsim.errors import UsageError
 from mallocsim.instructions import pass_instructions
 from mallocsim.trace import load_trace
 
-from .conftest import fixture_allocator
+from .conftest import BUG_SHOWN_BY, fixture_allocator
 
 TRACE = "".join(f"a {i} {16 + i}\n" for i in range(8)) + "".join(f"f {i}\n" for i in range(8))
 SECRET = "the-other-students-secret-line"
@@ -289,7 +289,7 @@ def test_the_payload_pattern_cannot_be_worked_out_by_the_allocator(cli, attacker
 
 def test_a_fault_under_the_keyed_pattern_is_told_alike_every_run(cli, write_trace):
     # The keyed pattern's bytes change every run: a message naming the expected byte would too.
-    trace = write_trace("t", "a 0 32\na 1 32\nf 0\nf 1\n")
+    trace = write_trace("t", BUG_SHOWN_BY["metadata_overwrite"][1])
     runs = [replay(cli, fixture_allocator("metadata_overwrite"), trace) for _ in range(2)]
     assert all(run.status == 1 and "was overwritten while the block was live" in run.said
                for run in runs)  # fmt: skip
