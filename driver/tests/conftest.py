@@ -73,7 +73,13 @@ BUG_SHOWN_BY: dict[str, tuple[str, str]] = {
 @functools.cache
 def _variants_folder() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="mallocsim-fixtures-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    owner = os.getpid()
+
+    def remove() -> None:  # by the session's process only, not a child forked from it
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
     return folder
 
 
