@@ -83,6 +83,7 @@ def _variants_folder() -> Path:
     return folder
 
 
+@functools.cache
 def bump_fault_names() -> list[str]:
     """The variants bump_faults.c switches between (its banner lists them), in lower case."""
     marker = " *   "
@@ -103,9 +104,16 @@ def fixture_allocator(name: str) -> Path:
     if name not in bump_fault_names():
         raise ValueError(f"no fixture allocator {name!r}")
     variant = _variants_folder() / f"{name}.c"
-    if not variant.exists():
-        variant.write_text(f"#define {name.upper()}\n{BUMP_FAULTS.read_text()}")
-    return variant
+    if variant.exists():
+        return variant
+    return fixture_variant("bump_faults", f"#define {name.upper()}\n", variant)
+
+
+def fixture_variant(name: str, head: str, path: Path) -> Path:
+    """The fixture allocator `name` with `head` (lines such as `#define SWITCH`) in
+    front, written to `path`: a variant graded as a file of its own."""
+    path.write_text(head + fixture_allocator(name).read_text())
+    return path
 
 
 @dataclass

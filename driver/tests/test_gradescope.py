@@ -182,7 +182,7 @@ def test_init_gradescope_writes_a_complete_autograder(autograder):
 
 def test_run_autograder_grades_a_submission_as_gradescope_runs_it(autograder):
     _, submit = autograder
-    document = submit(("mm.c", (fixture_allocator("good_bump")).read_text()))
+    document = submit(("mm.c", fixture_allocator("good_bump").read_text()))
     assert [t["status"] for t in document["tests"]] == ["passed", "passed"]
     assert document["score"] > 30
 
@@ -196,7 +196,7 @@ def test_run_autograder_always_writes_results(autograder):
     # The course's own mistake: a results.json that says to tell the instructor.
     zipped, _ = autograder
     (zipped.parent / "autograder" / "source" / "grading.toml").write_text("[grade]\nlab = 'x'\n")
-    failed = submit(("mm.c", (fixture_allocator("good_bump")).read_text()))
+    failed = submit(("mm.c", fixture_allocator("good_bump").read_text()))
     assert (
         "could not grade this submission (exit 2); please tell your instructor" in failed["output"]
     )

@@ -183,7 +183,7 @@ def test_where_the_csapp_driver_cannot_see_a_fault_the_grade_says_so(
 
     trace = write_trace("t", BUG_SHOWN_BY[fixture][1])
     source = tmp_path / f"{fixture}.c"  # the fixture with the team record the lab requires
-    source.write_text((fixture_allocator(fixture)).read_text() + TEAM)
+    source.write_text(fixture_allocator(fixture).read_text() + TEAM)
     run = cli("grade", source, "--lab", "csapp", "--throughput", "time", trace)
     assert run.status == 1 and " ".join(note.split()) in run.said
 

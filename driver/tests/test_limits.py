@@ -25,7 +25,7 @@ from mallocsim.limits import (
 from mallocsim.replay import ReplayOptions
 from mallocsim.trace import Trace, load_trace
 
-from .conftest import fixture_allocator
+from .conftest import fixture_allocator, fixture_variant
 
 TRACE = "".join(f"a {i} {16 + i}\n" for i in range(50)) + "".join(f"f {i}\n" for i in range(50))
 
@@ -92,8 +92,7 @@ def test_a_hung_op_is_stopped_within_seconds_and_named(write_trace):
 def test_an_allocator_asleep_on_its_own_lock_is_stopped_within_seconds_and_named(
     write_trace, tmp_path
 ):
-    source = tmp_path / "mm.c"
-    source.write_text("#define HANG_ASLEEP 1\n" + (fixture_allocator("hang")).read_text())
+    source = fixture_variant("hang", "#define HANG_ASLEEP 1\n", tmp_path / "mm.c")
     trace = load_trace(write_trace("small", TRACE))
     spec = resolve(str(source), "classic")
     start = time.monotonic()

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .conftest import REPO, fixture_allocator
+from .conftest import REPO, fixture_allocator, fixture_variant
 
 pytest_plugins = ["pytester"]
 
@@ -298,9 +298,8 @@ def test_a_lab_picks_its_traces_in_its_order_and_applies_its_rules(run, pytester
 )
 def test_an_attack_fails_its_item_named_and_leaves_nothing(run, pytester, attack, said):
     pwned = pytester.path / "pwned"
-    source = pytester.path / f"{attack.lower()}.c"
     defines = f'#define ATTACK {attack}\n#define ATTACK_PATH "{pwned}"\n#define ATTACK_PORT 0\n'
-    source.write_text(defines + (fixture_allocator("attacks")).read_text())
+    source = fixture_variant("attacks", defines, pytester.path / f"{attack.lower()}.c")
     good = pytester.path / "good.rep"
     result = run(
         f"--mallocsim-allocator={source}", "--mallocsim-dialect=classic",

@@ -14,7 +14,7 @@ from mallocsim.allocators import AllocatorError, compile_source, resolve
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
 from mallocsim.trace import parse_trace_text
 
-from .conftest import BUG_SHOWN_BY, fixture_allocator
+from .conftest import BUG_SHOWN_BY, fixture_allocator, fixture_variant
 
 UNTIMED = ReplayOptions(timing=False)
 
@@ -296,9 +296,8 @@ def test_a_crash_names_its_op_and_pass(write_trace, tmp_path, switch, options, a
     from mallocsim.isolate import replay_isolated
     from mallocsim.trace import load_trace
 
-    source = tmp_path / "carried_crash.c"
     switched = f'#define CARRIED_CRASH_AT "{switch}"\n' if switch is not None else ""
-    source.write_text(switched + (fixture_allocator("carried_crash")).read_text())
+    source = fixture_variant("carried_crash", switched, tmp_path / "carried_crash.c")
     trace = load_trace(write_trace("crash", CRASH_TRACE))
     spec = resolve(str(source), "classic")
     opts = ReplayOptions(min_passes=3, max_passes=3, min_seconds=0.0, **options)

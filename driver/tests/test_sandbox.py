@@ -25,7 +25,7 @@ from mallocsim.errors import UsageError
 from mallocsim.instructions import pass_instructions
 from mallocsim.trace import load_trace
 
-from .conftest import BUG_SHOWN_BY, fixture_allocator
+from .conftest import BUG_SHOWN_BY, fixture_allocator, fixture_variant
 
 TRACE = "".join(f"a {i} {16 + i}\n" for i in range(8)) + "".join(f"f {i}\n" for i in range(8))
 SECRET = "the-other-students-secret-line"
@@ -41,11 +41,9 @@ def attacker(tmp_path):
     """attacker(name, **defines) -> an mm.c that makes attack `name`."""
 
     def build(name: str, path: Path | None = None, port: int = 0, secret: str = "") -> Path:
-        source = tmp_path / f"{name.lower()}.c"
         defines = f'#define ATTACK {name}\n#define ATTACK_PATH "{path or tmp_path / "x"}"\n'
         defines += f'#define ATTACK_PORT {port}\n#define ATTACK_SECRET "{secret[::-1]}"\n'
-        source.write_text(defines + (fixture_allocator("attacks")).read_text())
-        return source
+        return fixture_variant("attacks", defines, tmp_path / f"{name.lower()}.c")
 
     return build
 
@@ -354,8 +352,7 @@ def test_an_include_outside_the_headers_is_refused_and_never_shown(
         text = '#define ZERO "/dev/zero"\n#include ZERO\n'
     else:
         text = f"#include {include}\n"
-    source = tmp_path / "mm.c"
-    source.write_text(text + (fixture_allocator("good_bump")).read_text())
+    source = fixture_variant("good_bump", text, tmp_path / "mm.c")
     start = time.monotonic()
     run = replay(cli, source, write_trace("t", TRACE))
     assert run.status == 2 and time.monotonic() - start < 50
