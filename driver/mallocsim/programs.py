@@ -244,13 +244,22 @@ def allocator_names() -> list[str]:
 
 
 def resolve_allocators(names: Sequence[str]) -> tuple[list[Allocator], list[str]]:
-    """The allocators named (glibc first, always), and one line for each that
-    is skipped because its library is missing (how to get it). UsageError for
-    a name that is none of allocator_names() and no library file."""
+    """The allocators named (glibc first, always; a library by its file's
+    stem, or as typed when another allocator shows that name), and one line
+    for each that is skipped because its library is missing (how to get it).
+    UsageError for a name that is none of allocator_names() and no library
+    file."""
     allocators, skipped = [], []
-    for name in dict.fromkeys([REFERENCE, *names]):
+    typed = list(dict.fromkeys([REFERENCE, *names]))
+    shown = [_display_name(name) for name in typed]
+    for name, display in zip(typed, shown, strict=True):
+        # Two libraries of one file name (a/libx.so, b/libx.so), or one named like a reference,
+        # would share a column and their runs would be taken for one allocator's: such a
+        # library is shown as typed, as `bench` and `compare` show every path.
+        if shown.count(display) > 1 and display != name:
+            display = name
         try:
-            allocators.append(Allocator(_display_name(name), _preload(name)))
+            allocators.append(Allocator(display, _preload(name)))
         except ReferenceMissing as missing:
             skipped.append(f"{name} skipped: {missing}")
     return allocators, skipped

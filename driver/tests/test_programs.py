@@ -181,6 +181,33 @@ def test_a_crashing_allocator_is_one_line_and_the_rest_kept(cli, crashing_librar
     assert cells["glibc"]["error"] is None and cells["glibc"]["figure"]["n"] == 2
 
 
+def test_libraries_of_one_file_name_are_two_allocators_shown_by_path(cli, under, tmp_path):
+    copies = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        copies.append(tmp_path / folder / "libmallocsim.so")
+        copies[-1].write_bytes(under[DROPIN].preload.read_bytes())
+    out = tmp_path / "out.json"
+    run = cli(
+        "programs", "-q", "-a", copies[0], "-a", copies[1], "-p", "churn", "--repeat", "2",
+        "--scale", TINY, "--json", out,
+    )  # fmt: skip
+    assert run.status == 0, run.err
+    document = json.loads(out.read_text())
+    assert document["allocators"] == ["glibc", str(copies[0]), str(copies[1])]
+    assert [len(c["runs"]) for c in document["cells"]] == [2, 2, 2]
+    assert str(copies[0]) in run.out and str(copies[1]) in run.out
+
+
+def test_a_library_is_shown_by_its_stem_unless_another_allocator_has_that_name(tmp_path):
+    (tmp_path / "glibc.so").write_bytes(b"")
+    (tmp_path / "libmine.so").write_bytes(b"")
+    named = [str(tmp_path / "glibc.so"), str(tmp_path / "libmine.so")]
+    allocators, _ = resolve_allocators(named)
+    assert [a.name for a in allocators] == ["glibc", named[0], "libmine"]
+    assert allocators[0].preload is None and allocators[1].preload == tmp_path / "glibc.so"
+
+
 def test_a_missing_allocator_is_skipped_in_one_line(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("MALLOCSIM_JEMALLOC_LIBRARY", str(tmp_path / "none.so"))
     plot = tmp_path / "ratios.svg"
