@@ -111,11 +111,11 @@ _Static_assert(SMALL_MAX % 16 == 0 && UNIT_SIZE + SMALL_MAX <= RUN_SIZE,
 typedef struct run {
     struct run *next;   /* the next run in the class's partial list, or NULL */
     struct run *prev;   /* the one before; meaningless in the list's first run */
-    void *free_slots;   /* freed slots, linked through their first word */
+    void *free_slots;   /* every slot not handed out, linked through its first word: the freed
+                           ones (last freed first), then the never-used ones in address order */
     uint16_t slot_size; /* bytes, 16 * class */
     uint16_t capacity;  /* slots, within run_capacity_min/max(slot_size) */
     uint16_t used;      /* slots handed out and not freed; never 0 (empty runs are released) */
-    uint16_t fresh;     /* slots [fresh, capacity) were never handed out */
 } run_t;
 
 _Static_assert(sizeof(run_t) <= RUN_HEADER, "run header outgrew RUN_HEADER");

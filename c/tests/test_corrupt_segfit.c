@@ -291,7 +291,7 @@ static void test_run_corruptions(void) {
                       NULL);
     }
     if (build_heap()) {
-        run->used = run->fresh = run->capacity;
+        run->used = run->capacity;
         run->free_slots = NULL;
         expect_broken("full run left in its partial list", "full run in a partial list", run);
     }
