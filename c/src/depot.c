@@ -64,10 +64,11 @@
  * bytes (about 1 MB live): arena 0 keeps the main thread's first blocks (1.1 MB resident, as
  * glibc's main arena does), and the workers' arena 2.3 MB. `mallocsim programs --repeat 5`, speed
  * and memory against glibc's (medians; glibc's own larson figure varies by up to 30% from run to
- * run): 1 MiB 0.96x and 0.74x; 256 KiB 0.86x and 0.87x; 128 KiB 0.91x and 0.91x. But xmalloc
- * (1 pair) falls from 6.31x glibc's speed to 4.26x and 1.57x: what the depot refuses, the
- * consumer's frees give to the policy under the producer's arena's lock. TC_BYTES 128 KiB instead
- * of 256: larson 0.78x and 0.77x. Neither is kept.
+ * run): 1 MiB 0.96x and 0.74x; 256 KiB 0.86x and 0.87x; 128 KiB 0.91x and 0.91x. In 9 rounds of
+ * larson alone: 0.97x / 0.71x, 0.92x / 0.83x and 0.90x / 0.87x; at 2 threads 1.42x, 1.19x and
+ * 1.08x glibc's speed. And xmalloc (1 pair) falls from 6.31x glibc's speed to 4.26x and 1.57x:
+ * what the depot refuses, the consumer's frees give to the policy under the producer's arena's
+ * lock. TC_BYTES 128 KiB instead of 256: larson 0.78x and 0.77x. Neither is kept.
  */
 #ifndef DEPOT_BYTES
 #define DEPOT_BYTES (1024 * 1024)
