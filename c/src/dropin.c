@@ -51,6 +51,9 @@
  *   - free(NULL) does nothing; realloc(NULL, n) is malloc(n); realloc(p, 0)
  *     frees p and returns NULL, as glibc does; malloc(0) returns a unique
  *     pointer;
+ *   - a library interposed in front of this one sees the calls it would see in front of
+ *     glibc's malloc: each of the program's calls once (realloc(NULL, n) calls no malloc), and
+ *     reallocarray's as a realloc;
  *   - free, realloc and malloc_usable_size of a pointer that is not the start
  *     of a live block of ours (one inside a block, above all) abort with a
  *     message, as glibc's do; the check costs the lock-free free two
@@ -415,12 +418,18 @@ static void *move_block(void *p, size_t size) {
 
 /* -------------------------------------------------------- the public API */
 
-MS_EXPORT void *malloc(size_t size) {
+/* The exported functions share their work through these rather than call each other: the
+   dynamic linker would bind such a call to whatever library comes first, so an interposer in
+   front of this one (a recorder, a leak checker) would see realloc(NULL, n) as a realloc and a
+   malloc, and one that locks around its call to us would wait for itself. glibc's realloc, free
+   and malloc call nothing exported either (its reallocarray is the exception, kept below). */
+
+static void *allocate(size_t size) {
     bool zeroed;
     return block_alloc(size, &zeroed);
 }
 
-MS_EXPORT void free(void *p) {
+static void release(void *p) {
     if (p == NULL)
         return;
     if (!maybe_alias(p) && tc_free(p))
@@ -428,22 +437,11 @@ MS_EXPORT void free(void *p) {
     block_free(align_raw(p, true), CALL_FREE);
 }
 
-MS_EXPORT void *calloc(size_t count, size_t size) {
-    size_t total;
-    if (__builtin_mul_overflow(count, size, &total))
-        return fail_enomem();
-    bool zeroed;
-    void *p = block_alloc(total, &zeroed);
-    if (p != NULL && !zeroed)
-        memset(p, 0, total);
-    return p;
-}
-
-MS_EXPORT void *realloc(void *p, size_t size) {
+static void *resize(void *p, size_t size) {
     if (p == NULL)
-        return malloc(size);
+        return allocate(size);
     if (size == 0) {
-        free(p);
+        release(p);
         return NULL;
     }
     if (size > PTRDIFF_MAX)
@@ -476,6 +474,25 @@ MS_EXPORT void *realloc(void *p, size_t size) {
     return move_block(p, size);
 }
 
+MS_EXPORT void *malloc(size_t size) { return allocate(size); }
+
+MS_EXPORT void free(void *p) { release(p); }
+
+MS_EXPORT void *calloc(size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total))
+        return fail_enomem();
+    bool zeroed;
+    void *p = block_alloc(total, &zeroed);
+    if (p != NULL && !zeroed)
+        memset(p, 0, total);
+    return p;
+}
+
+MS_EXPORT void *realloc(void *p, size_t size) { return resize(p, size); }
+
+/* The one exported function that calls another, as glibc's does: so an interposer that defines
+   realloc alone, written for glibc, sees every block reallocarray makes or frees. */
 MS_EXPORT void *reallocarray(void *p, size_t count, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total))

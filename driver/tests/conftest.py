@@ -4,6 +4,8 @@ run the `mallocsim` CLI in-process with its output captured.
 The fixture allocators are files of driver/tests/allocators/, and the variants of
 one of them, bump_faults.c (a correct bump allocator, and each bug a student makes
 in it behind a switch of its own): fixture_allocator(name) gives either as a path.
+Beside them, interposer.c is no allocator but a library preloaded in front of one,
+which counts the calls it sees (the `interposer` fixture builds it).
 
 The traces a checkout holds are its own traces/ and, when present,
 ../shared/traces beside it (the labs' traces, which a clone from the
@@ -19,6 +21,7 @@ import functools
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,7 @@ OWN_TRACES = REPO / "traces"
 SHARED_TRACES = REPO.parent / "shared" / "traces"
 FIXTURE_ALLOCATORS = TESTS / "allocators"
 BUMP_FAULTS = FIXTURE_ALLOCATORS / "bump_faults.c"
+INTERPOSER = FIXTURE_ALLOCATORS / "interposer.c"
 REQUIRE_SHARED = "MALLOCSIM_REQUIRE_SHARED"  # "1": a missing ../shared/traces is an error
 
 
@@ -161,3 +165,12 @@ def write_trace(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def interposer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """allocators/interposer.c built: a library to preload in front of a malloc."""
+    library = tmp_path_factory.mktemp("interposer") / "interposer.so"
+    command = ["gcc", "-std=c11", "-O1", "-fPIC", "-shared", "-o", library, INTERPOSER, "-ldl"]
+    subprocess.run(command, check=True)
+    return library

@@ -785,6 +785,39 @@ def _assert_aborted(result, message: str, context: str = "") -> None:
     assert "no abort" not in result.stdout, context
 
 
+# realloc in each of its roles, and reallocarray: in front of glibc, an interposer sees each
+# realloc once, as itself, and reallocarray as a realloc (glibc's calls realloc, exported).
+REALLOC_ROLES_SOURCE = r"""
+#define _GNU_SOURCE
+#include <stdlib.h>
+int main(void) {
+    void *volatile nothing = NULL;
+    char *p = realloc(nothing, 40); /* a malloc */
+    p = realloc(p, 5000);           /* a move: a malloc and a free inside */
+    char *q = reallocarray(nothing, 5, 8);
+    q = realloc(q, 0); /* a free */
+    free(p);
+    return q != NULL;
+}
+"""
+
+
+def test_an_interposer_sees_each_call_once_as_in_front_of_glibc(dropin, interposer, tmp_path):
+    # A recorder or leak checker preloaded in front of the drop-in must see the program's calls,
+    # not the library's calls to itself: realloc(NULL, n) calling the exported malloc reached
+    # `mallocsim record`'s own malloc, which waited for its own lock for ever.
+    binary = _build(tmp_path, "realloc_roles", REALLOC_ROLES_SOURCE)
+    counts = []
+    for behind in ("", f" {dropin}"):
+        env = dict(os.environ, LD_PRELOAD=f"{interposer}{behind}")
+        result = subprocess.run([binary], env=env, capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        counts.append(result.stderr)
+    on_glibc, on_dropin = counts
+    assert on_glibc == "interposer: malloc 0 free 1 calloc 0 realloc 4\n"  # the fixture counts
+    assert on_dropin == on_glibc
+
+
 def test_cache_stress_cross_thread_frees(dropin, tmp_path):
     binary = _build(tmp_path, "cache_stress", CACHE_STRESS_SOURCE)
     result = _run(dropin, [binary, "4", "40000"])
