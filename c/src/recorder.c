@@ -29,7 +29,11 @@
  *     crash loses no line;
  *   - dlsym itself may call calloc or malloc before the real functions are
  *     known: those calls are served from a small static buffer, never
- *     logged, and freeing such a block does nothing.
+ *     logged, and freeing such a block does nothing;
+ *   - a call the next malloc makes back into these functions while it serves
+ *     one (a library whose realloc calls malloc through the dynamic linker)
+ *     is forwarded, not logged: it is part of the call being logged, and
+ *     taking the lock again would wait for itself.
  * Without MALLOCSIM_RECORD the interposer only forwards.
  */
 #include <dlfcn.h>
@@ -212,16 +216,23 @@ static bool ready(void) {
     return true;
 }
 
+/* Whether this thread is inside a logged call: a call made meanwhile comes from the real
+   function, not from the program. (Initial-exec TLS: the library is preloaded.) */
+static _Thread_local bool logging __attribute__((tls_model("initial-exec")));
+
 /* Every wrapper: lock, call the real function, log, unlock. The lock is
-   taken only when recording; errno is the real call's. */
+   taken only when recording, and not again by a call the real function makes
+   back into this library; errno is the real call's. */
 #define RECORDED(call, kind, ...)                                                                  \
     do {                                                                                           \
-        if (log_fd < 0) {                                                                          \
+        if (log_fd < 0 || logging) {                                                               \
             call;                                                                                  \
             break;                                                                                 \
         }                                                                                          \
         pthread_mutex_lock(&log_lock);                                                             \
+        logging = true;                                                                            \
         call;                                                                                      \
+        logging = false;                                                                           \
         int saved_errno = errno;                                                                   \
         line l = line_start(kind);                                                                 \
         __VA_ARGS__;                                                                               \

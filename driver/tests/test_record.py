@@ -126,6 +126,29 @@ def test_known_program_records_exactly_its_calls(tmp_path, cli):
     assert "1 free(NULL)" in run.err and "1 process images" in run.err
 
 
+@pytest.mark.parametrize("behind", ["glibc", "drop-in", "re-entrant"])
+def test_a_program_on_another_malloc_records_exactly_its_calls(tmp_path, interposer, behind):
+    # The recorder in front of another malloc: our drop-in, or a library whose realloc(NULL, n)
+    # calls malloc back through the dynamic linker, i.e. the recorder's, while the recorder
+    # holds its lock (it waited for itself for ever; now the inner call is the outer one's).
+    binary = compile_c(tmp_path, KNOWN_PROGRAM, "known")
+    log = tmp_path / "calls.log"
+    next_malloc = {
+        "glibc": "",
+        "drop-in": str(NATIVE_DIR / "libmallocsim.so"),
+        "re-entrant": str(interposer),
+    }[behind]
+    preload = " ".join(filter(None, [str(NATIVE_DIR / "libmsrecord.so"), next_malloc]))
+    env = dict(MALLOCSIM_RECORD=str(log), LD_PRELOAD=preload, INTERPOSER_REENTER="1")
+    run = subprocess.run([binary], env=env, capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    if behind == "re-entrant":
+        # It did call back: one malloc is the program's, the other reallocarray's realloc's.
+        assert "interposer: malloc 2 free 8 calloc 1 realloc 2\n" in run.stderr
+    convert_logs([log], tmp_path / "known.rep")
+    assert (tmp_path / "known.rep").read_text() == KNOWN_TRACE
+
+
 def test_mtrace_log_imports_exactly_its_calls(tmp_path):
     debug = Path("/lib/x86_64-linux-gnu/libc_malloc_debug.so.0")
     binary = compile_c(tmp_path, MTRACE_PROGRAM, "traced")
