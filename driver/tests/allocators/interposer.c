@@ -7,7 +7,8 @@
  * counts each, and at exit writes one line on stderr:
  *     interposer: malloc M free F calloc C realloc R
  * So a test can tell whether the malloc behind it calls its own exported functions: glibc's
- * never do, and a program's realloc(NULL, n) reaches an interposer as one realloc, no malloc.
+ * malloc, free and realloc never do (a program's realloc(NULL, n) reaches an interposer as one
+ * realloc, no malloc); its reallocarray calls realloc, so it is counted as one.
  *
  * Fault switch: with INTERPOSER_REENTER=1 in the environment, realloc(NULL, n) calls malloc(n)
  * through the dynamic linker, as a naive malloc library does. Preloaded behind another
