@@ -235,6 +235,11 @@ typedef struct {
        kernel counted for the passes, report the kernel's count (ms_timed_result.counted_seconds)
        instead of a "tampered timing" verdict, with no retries. */
     bool kernel_clock;
+    /* A counter (mscount), which counts a pass whole, only: a pass on the system's malloc leaves
+       what it did not free live, for the caller to free from scratch (which it must give),
+       outside what it counts; the engine frees it, untimed, otherwise. So a count holds what a
+       timed pass times, and glibc's free of a trace's leftovers is no part of its cost per op. */
+    bool leave_live;
 } ms_timed_options;
 
 typedef struct {

@@ -1,13 +1,18 @@
 /*
  * count_main.c - mscount: one pass per trace, for valgrind to count.
  *
- *   mscount [--forked] [--glibc-warm] classic|cmu|system LIBRARY|- OPTIONS TRACE...
+ *   mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm]
+ *           classic|cmu|system LIBRARY|- OPTIONS TRACE...
  *
  * OPTIONS is the allocator's run-time options for mm_configure ("" for none),
  * so that `implicit:best` is counted as best fit, not as the default.
  *
  * Each pass replays a trace through the engine's timed loop (ms_replay_timed,
- * the same loop `mallocsim bench` times) inside count_pass().
+ * the same loop `mallocsim bench` times) inside count_pass(). What the trace
+ * leaves live on the system's malloc is freed outside it (or not at all, in a
+ * forked child): the engine frees it untimed, so a count that held glibc's
+ * frees of a trace's leftovers held work no timed pass does (on a trace of
+ * mallocs alone, more than half of glibc's count).
  *
  * Default (for callgrind): callgrind is told to collect only in count_pass and
  * to dump after it, so each dump holds one pass's count. Every trace is
@@ -30,6 +35,21 @@
  * child ended, one line per child: "PID STATUS OPS" (STATUS as waitpid gave
  * it), the three empty ones first.
  *
+ * --forked --warm: each pass is a pair of children, the second one's pass a
+ * warm one, as timed passes on the system's malloc are (each on the heap the
+ * last one left, its blocks freed). The first child runs a pass and frees its
+ * leftovers; the second does the same, then the pass again. So the second's
+ * count less the first's is the warm pass plus the parent's fixed step, and
+ * the empty trace's pair gives that step plus a pass's fixed cost: one line
+ * per child, as above, the pairs in order.
+ *
+ * --timed=SECONDS (no valgrind: the clock check's reference, timed as it is
+ * counted): each trace's timed passes, at least 3 and until SECONDS in all, in
+ * a forked child of this small clean process, not of the grader's, whose heap
+ * holds whatever it did before and which may run on another malloc. Each child
+ * prints "INDEX SECONDS..." (its trace's index from 0, each pass's seconds), or
+ * "INDEX failed: WHY".
+ *
  * A small executable rather than the Python process, so that valgrind sees
  * nothing but the replay and starts in milliseconds.
  */
@@ -47,46 +67,97 @@ enum { FORKED_EMPTIES = 3 }; /* --forked: empty passes before the traces' */
 
 /* Kept out of line: callgrind toggles collection on entry and exit. */
 __attribute__((noinline)) bool count_pass(const ms_trace *trace, const ms_allocator *alloc,
-                                          ms_timed_result *result);
+                                          void **live, ms_timed_result *result);
 
-bool count_pass(const ms_trace *trace, const ms_allocator *alloc, ms_timed_result *result) {
-    static const ms_timed_options one_pass = {.min_passes = 1, .max_passes = 1};
+/* One pass into `live` (trace->num_ids pointers, zeroed by the pass): on the system's malloc,
+   what the trace leaves live stays so, for free_live to free outside the count. */
+bool count_pass(const ms_trace *trace, const ms_allocator *alloc, void **live,
+                ms_timed_result *result) {
+    const ms_timed_options one_pass = {
+        .min_passes = 1, .max_passes = 1, .scratch = live, .leave_live = true};
     double seconds;
     return ms_replay_timed(trace, alloc, &one_pass, &seconds, result) == 1;
 }
 
-/* Two passes, the second one's dump the warm count. Both run even when the
-   first fails: the caller pairs the dumps up by position. */
-static bool count_twice(const ms_trace *trace, const ms_allocator *alloc, ms_timed_result *result) {
-    bool first = count_pass(trace, alloc, result);
-    return count_pass(trace, alloc, result) && first;
+static _Noreturn void out_of_memory(void) {
+    fprintf(stderr, "mscount: out of memory\n");
+    exit(2);
 }
 
-/* --forked: every trace parsed, then each pass in its own child (see the banner). */
-static int count_forked(int count, char **paths, const ms_allocator *alloc) {
-    int children = FORKED_EMPTIES + count;
-    ms_trace *traces = calloc((size_t)children, sizeof *traces); /* the empty ones stay zero */
-    pid_t *pids = calloc((size_t)children, sizeof *pids);
-    int *statuses = calloc((size_t)children, sizeof *statuses);
-    if (traces == NULL || pids == NULL || statuses == NULL) {
-        fprintf(stderr, "mscount: out of memory\n");
-        return 2;
+/* Room for a pass's pointers (at least one, for an empty trace). */
+static void **live_table(const ms_trace *trace) {
+    void **live = calloc(trace->num_ids > 0 ? trace->num_ids : 1, sizeof(void *));
+    if (live == NULL)
+        out_of_memory();
+    return live;
+}
+
+/* Free what a pass on the system's malloc left live (on our heap, the next pass's mm_init
+   starts afresh, and the blocks are no one's to free). */
+static void free_live(const ms_trace *trace, const ms_allocator *alloc, void **live) {
+    if (alloc->dialect != MS_DIALECT_SYSTEM)
+        return;
+    for (uint32_t id = 0; id < trace->num_ids; id++) {
+        alloc->free(live[id]);
+        live[id] = NULL;
     }
+}
+
+/* Two passes, the second one's dump the warm count; each starts on the heap the last one left,
+   its blocks freed, as timed passes do. Both run even when the first fails: the caller pairs
+   the dumps up by position. */
+static bool count_twice(const ms_trace *trace, const ms_allocator *alloc, ms_timed_result *result) {
+    void **live = live_table(trace);
+    bool first = count_pass(trace, alloc, live, result);
+    free_live(trace, alloc, live);
+    bool second = count_pass(trace, alloc, live, result);
+    free_live(trace, alloc, live);
+    free(live);
+    return second && first;
+}
+
+/* Parse every trace into traces[0..count), or say which one could not be, and false. */
+static bool parse_all(int count, char **paths, ms_trace *traces) {
     for (int i = 0; i < count; i++) {
         ms_error err = {{0}, 0};
-        if (!ms_trace_parse_file(paths[i], &traces[FORKED_EMPTIES + i], &err)) {
+        if (!ms_trace_parse_file(paths[i], &traces[i], &err)) {
             fprintf(stderr, "mscount: %s:%llu: %s\n", paths[i], (unsigned long long)err.line,
                     err.message);
-            return 2;
+            return false;
         }
     }
+    return true;
+}
+
+/* --forked: every trace parsed, then each pass in its own child, or with `warm` each pair of
+   children (see the banner). */
+static int count_forked(int count, char **paths, const ms_allocator *alloc, bool warm) {
+    int jobs = FORKED_EMPTIES + count, per_job = warm ? 2 : 1, children = jobs * per_job;
+    ms_trace *traces = calloc((size_t)jobs, sizeof *traces); /* the empty ones stay zero */
+    void ***live = calloc((size_t)jobs, sizeof *live);
+    pid_t *pids = calloc((size_t)children, sizeof *pids);
+    int *statuses = calloc((size_t)children, sizeof *statuses);
+    if (traces == NULL || live == NULL || pids == NULL || statuses == NULL)
+        out_of_memory();
+    if (!parse_all(count, paths, traces + FORKED_EMPTIES))
+        return 2;
+    for (int i = 0; i < jobs; i++) /* made before the forks, so no child counts its making */
+        live[i] = live_table(&traces[i]);
     fflush(stdout); /* nothing buffered is written twice by the children */
     /* Nothing in this loop may depend on the trace: see the banner. */
     for (int i = 0; i < children; i++) {
         pid_t pid = fork();
-        if (pid == 0) {
+        if (pid == 0) { /* what the last pass leaves live ends with the child, uncounted */
+            const ms_trace *trace = &traces[i / per_job];
+            void **table = live[i / per_job];
             ms_timed_result timed;
-            _exit(count_pass(&traces[i], alloc, &timed) ? 0 : 1);
+            bool ok = count_pass(trace, alloc, table, &timed);
+            if (warm) { /* the pair's first child: a pass, its leftovers freed; the second: more */
+                free_live(trace, alloc, table);
+                if (i % per_job == 1)
+                    ok = count_pass(trace, alloc, table, &timed) && ok;
+            }
+            _exit(ok ? 0 : 1);
         }
         pids[i] = pid;
         if (pid > 0)
@@ -98,14 +169,55 @@ static int count_forked(int count, char **paths, const ms_allocator *alloc) {
             fprintf(stderr, "mscount: fork failed\n");
             return 2;
         }
-        printf("%d %d %llu\n", (int)pids[i], statuses[i], (unsigned long long)traces[i].num_ops);
+        printf("%d %d %llu\n", (int)pids[i], statuses[i],
+               (unsigned long long)traces[i / per_job].num_ops);
         if (statuses[i] != 0)
             status = 1;
-        ms_trace_free(&traces[i]);
     }
+    for (int i = 0; i < jobs; i++) {
+        ms_trace_free(&traces[i]);
+        free(live[i]);
+    }
+    free(live);
     free(traces);
     free(pids);
     free(statuses);
+    return status;
+}
+
+/* --timed=SECONDS: every trace parsed, then each one's timed passes in a child (the banner). */
+static int time_forked(int count, char **paths, const ms_allocator *alloc, double min_seconds) {
+    enum { MIN_PASSES = 3, MAX_PASSES = 2000 }; /* as the driver's ReplayOptions */
+    ms_trace *traces = calloc((size_t)count, sizeof *traces);
+    double *seconds = calloc(MAX_PASSES, sizeof *seconds);
+    if (traces == NULL || seconds == NULL)
+        out_of_memory();
+    if (!parse_all(count, paths, traces))
+        return 2;
+    int status = 0;
+    for (int i = 0; i < count; i++) {
+        fflush(stdout); /* nothing buffered is written twice by the children */
+        pid_t pid = fork();
+        if (pid == 0) {
+            const ms_timed_options timed = {
+                .min_passes = MIN_PASSES, .max_passes = MAX_PASSES, .min_seconds = min_seconds};
+            ms_timed_result result;
+            uint32_t passes = ms_replay_timed(&traces[i], alloc, &timed, seconds, &result);
+            printf("%d", i);
+            for (uint32_t k = 0; k < passes; k++)
+                printf(" %.9g", seconds[k]);
+            printf(passes > 0 ? "\n" : " failed: %s\n", result.error);
+            fflush(stdout);
+            _exit(0);
+        }
+        int child = 0;
+        if (pid < 0 || waitpid(pid, &child, 0) < 0 || child != 0)
+            status = 1; /* its line is missing or says why: the caller leaves the trace out */
+    }
+    for (int i = 0; i < count; i++)
+        ms_trace_free(&traces[i]);
+    free(traces);
+    free(seconds);
     return status;
 }
 
@@ -120,18 +232,36 @@ static bool keep_glibc_memory(void) {
 }
 
 int main(int argc, char **argv) {
-    bool forked = false, warm = false;
+    bool forked = false, forked_warm = false, warm = false;
+    bool timed = false;
+    double timed_seconds = 0; /* --timed=SECONDS */
     for (; argc > 1 && strncmp(argv[1], "--", 2) == 0; argv++, argc--) {
-        if (strcmp(argv[1], "--forked") == 0)
+        char *end;
+        if (strncmp(argv[1], "--timed=", 8) == 0) {
+            timed = true;
+            timed_seconds = strtod(argv[1] + 8, &end);
+            if (end == argv[1] + 8 || *end != '\0' ||
+                !(timed_seconds >= 0 && timed_seconds <= 3600)) {
+                fprintf(stderr, "mscount: %s: expected --timed=SECONDS, from 0 to an hour\n",
+                        argv[1]);
+                return 2;
+            }
+        } else if (strcmp(argv[1], "--forked") == 0)
             forked = true;
+        else if (strcmp(argv[1], "--warm") == 0)
+            forked_warm = true;
         else if (strcmp(argv[1], "--glibc-warm") == 0)
             warm = true;
         else
             break;
     }
     if (argc < 5) {
-        fprintf(stderr, "usage: mscount [--forked] [--glibc-warm] classic|cmu|system LIBRARY|- "
-                        "OPTIONS TRACE...\n");
+        fprintf(stderr, "usage: mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] "
+                        "classic|cmu|system LIBRARY|- OPTIONS TRACE...\n");
+        return 2;
+    }
+    if ((forked_warm && !forked) || (timed && forked)) {
+        fprintf(stderr, "mscount: --warm goes with --forked, --timed with neither\n");
         return 2;
     }
     if (warm && !keep_glibc_memory()) {
@@ -149,14 +279,15 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (forked) {
-        int status = count_forked(argc - 4, argv + 4, &alloc);
+    if (timed || forked) {
+        int status = timed ? time_forked(argc - 4, argv + 4, &alloc, timed_seconds)
+                           : count_forked(argc - 4, argv + 4, &alloc, forked_warm);
         ms_allocator_close(&alloc);
         return status;
     }
     ms_trace empty = {0};
-    ms_timed_result timed;
-    count_twice(&empty, &alloc, &timed);
+    ms_timed_result result;
+    count_twice(&empty, &alloc, &result);
     printf("0\n");
     int status = 0;
     for (int i = 4; i < argc; i++) {
@@ -166,11 +297,11 @@ int main(int argc, char **argv) {
                     err.message);
             return 2;
         }
-        if (count_twice(&trace, &alloc, &timed)) {
+        if (count_twice(&trace, &alloc, &result)) {
             printf("%llu\n", (unsigned long long)trace.num_ops);
         } else {
             printf("0\n"); /* keeps the lines in step with the dumps */
-            fprintf(stderr, "mscount: %s: %s\n", argv[i], timed.error);
+            fprintf(stderr, "mscount: %s: %s\n", argv[i], result.error);
             status = 1;
         }
         fflush(stdout);

@@ -57,6 +57,7 @@
 #include "memlib.h"
 #include "payload_pattern.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -918,14 +919,15 @@ static bool run_pass(timer *t, double *seconds) {
 
 /*
  * A timed pass: fresh, from mm_init on a rewound heap; else on the heap the last pass left, whose
- * blocks it frees after it (untimed, after a failed pass too: the system heap keeps what leaks).
+ * blocks it frees after it (untimed, after a failed pass too: the system heap keeps what leaks),
+ * unless a counter frees them itself (leave_live).
  */
 static bool timed_pass(timer *t, bool fresh, double *seconds) {
     *t->pass_word = t->pass;
     if (fresh && !start_heap(t))
         return false;
     bool ok = run_pass(t, seconds);
-    if (!fresh) {
+    if (!fresh && !t->options->leave_live) {
         *t->op_word = t->trace->num_ops; /* past the last op: freeing what the pass left */
         for (uint32_t id = 0; id < t->trace->num_ids; id++)
             t->alloc->free(t->ptr[id]);
@@ -965,6 +967,7 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
     static const ms_timed_options one_pass = {.min_passes = 1, .max_passes = 1};
     if (options == NULL)
         options = &one_pass;
+    assert(!options->leave_live || (options->scratch != NULL && options->max_passes == 1));
     memset(result, 0, sizeof *result);
     result->failure = engine_failure(MS_FAIL_NONE, MS_ID_NULL, 0);
     volatile uint64_t own_words[2] = {0, 0};

@@ -13,6 +13,11 @@ which replays each trace through the engine's timed loop. Two ways:
   (24 s against 3.5 s for an implicit list on the CS:APP traces), each pass in
   a forked child whose profile is read by its pid; a pass's own count is the
   child's less what the parent had counted when it forked (mscount's banner).
+  With warm=True (the clock check's reference, glibc, whose timed passes run
+  warm), the second of two passes in one child, less what the first cost.
+In both, the blocks a pass leaves live are freed outside what is counted,
+and mscount runs without the grader's LD_PRELOAD (run_mscount), so
+the count is the allocator's alone.
 Either way the fixed cost of a pass (heap reset and mm_init), counted on an
 empty trace, is subtracted from every trace's before dividing by its ops.
 """
@@ -96,33 +101,47 @@ FORKED_EMPTIES = 3  # mscount --forked: empty passes before the traces'
 
 
 def _forked_counts(
-    spec: AllocatorSpec, traces: Sequence[str | Path], timeout: float
+    spec: AllocatorSpec, traces: Sequence[str | Path], timeout: float, warm: bool = False
 ) -> dict[str, float]:
-    """Instructions of one cold pass of each trace (by name), without the fixed
-    cost of a pass, by cachegrind and mscount --forked; a trace whose pass failed
-    is left out."""
+    """Instructions of one pass of each trace (by name), without the fixed cost
+    of a pass, by cachegrind and mscount --forked: a cold pass, or with `warm`
+    a second one, on the heap the first left (mscount --forked --warm); a trace
+    whose pass failed is left out."""
     with tempfile.TemporaryDirectory(prefix="mallocsim-cachegrind-") as scratch:
         tool = [
             "--tool=cachegrind",
             "--cache-sim=no",
             f"--cachegrind-out-file={Path(scratch) / 'cachegrind.%p'}",
         ]
-        stdout = _run_mscount(spec, tool, ["--forked"], traces, timeout, "cachegrind", scratch)
+        flags = ["--forked", "--warm"] if warm else ["--forked"]
+        stdout = _run_mscount(spec, tool, flags, traces, timeout, "cachegrind", scratch)
         children = [line.split() for line in stdout.splitlines()]
-        if len(children) != len(traces) + FORKED_EMPTIES:
+        per_job = 2 if warm else 1
+        if len(children) != per_job * (len(traces) + FORKED_EMPTIES):
             raise UsageError(f"cachegrind counted {len(children)} passes of {len(traces)} traces")
         totals = [_total(Path(scratch) / f"cachegrind.{pid}") for pid, _, _ in children]
-        # The first empty pass pays the parent's lazy binding; the next two give
-        # the fixed cost of a pass (with the parent's count at the second fork)
-        # and the parent's fixed step between forks. Trace k's child was forked
-        # FORKED_EMPTIES - 1 + k steps after the second.
-        base, step = totals[1], totals[2] - totals[1]
+        failed = [status != "0" for _, status, _ in children]
+        if warm:
+            # Each job's second child less its first: the warm pass plus the parent's fixed
+            # step between forks, the empty trace's (job 1: job 0 pays the lazy binding)
+            # a pass's fixed cost plus that step.
+            pairs = zip(totals[::2], totals[1::2], strict=True)
+            costs = [second - first if first and second else 0 for first, second in pairs]
+            failed = [a or b for a, b in zip(failed[::2], failed[1::2], strict=True)]
+            base, step = costs[1], 0
+        else:
+            # The first empty pass pays the parent's lazy binding; the next two give
+            # the fixed cost of a pass (with the parent's count at the second fork)
+            # and the parent's fixed step between forks. Trace k's child was forked
+            # FORKED_EMPTIES - 1 + k steps after the second.
+            costs = totals
+            base, step = totals[1], totals[2] - totals[1]
         return {
-            Path(trace).stem: total - base - step * (FORKED_EMPTIES - 1 + k)
-            for k, (trace, total, (_, status, _)) in enumerate(
-                zip(traces, totals[FORKED_EMPTIES:], children[FORKED_EMPTIES:], strict=True)
+            Path(trace).stem: cost - base - step * (FORKED_EMPTIES - 1 + k)
+            for k, (trace, cost, bad) in enumerate(
+                zip(traces, costs[FORKED_EMPTIES:], failed[FORKED_EMPTIES:], strict=True)
             )
-            if status == "0" and total  # the pass failed, or wrote no profile
+            if not bad and cost  # the pass failed, or wrote no profile
         }
 
 
@@ -155,19 +174,8 @@ def _run_mscount(
         spec.options,
         *map(str, traces),
     ]
-    try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-            env={**os.environ, "TMPDIR": scratch},  # valgrind's own temporary files
-        )
-    except subprocess.TimeoutExpired:
-        raise UsageError(
-            f"{tool_name} run of {spec.name} did not finish within {timeout:g} s"
-        ) from None
+    # TMPDIR: valgrind's temporary files go where the sandbox lets it write.
+    done = run_mscount(command, timeout, f"{tool_name} run of {spec.name}", TMPDIR=scratch)
     if done.returncode < 0 or done.returncode > 2:
         raise UsageError(
             f"{tool_name} run of {spec.name} ended with status {done.returncode} "
@@ -181,6 +189,27 @@ def _run_mscount(
     return done.stdout
 
 
+def run_mscount(
+    command: Sequence[str], timeout: float, what: str, **environment: str
+) -> subprocess.CompletedProcess[str]:
+    """Run mscount (or valgrind over it) to its end, with `environment` added to
+    this process's less LD_PRELOAD: what the grader's process preloads (another
+    malloc, a profiler) is no part of the allocator counted or timed, nor would
+    glibc then be glibc. Past `timeout` seconds: a UsageError naming `what`."""
+    inherited = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
+    try:
+        return subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env={**inherited, **environment},
+        )
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"{what} did not finish within {timeout:g} s") from None
+
+
 def _total(dump: Path) -> int:
     """The profile's instruction total; 0 when there is none (a pass killed before
     valgrind could write it: by the sandbox, or by its own hand)."""
@@ -192,11 +221,16 @@ def _total(dump: Path) -> int:
 
 
 def pass_instructions(
-    spec: AllocatorSpec, traces: Sequence[Trace], timeout: float = COUNT_TIMEOUT
+    spec: AllocatorSpec,
+    traces: Sequence[Trace],
+    timeout: float = COUNT_TIMEOUT,
+    warm: bool = False,
 ) -> dict[str, float]:
     """Instructions of one pass of each trace (by name), without the fixed cost
     of a pass: the cost a deterministic throughput is computed from (one cold
     pass, not a warm second one: the same on every run, in a fraction of the
-    time). Raises UsageError when valgrind cannot run it at all."""
+    time). `warm`: the second pass of each trace instead, on the heap the first
+    left, as the system's malloc is timed (twice the passes). Raises UsageError
+    when valgrind cannot run it at all."""
     paths = [trace.path for trace in traces if trace.path is not None]
-    return _forked_counts(spec, paths, timeout) if paths else {}
+    return _forked_counts(spec, paths, timeout, warm) if paths else {}
