@@ -276,6 +276,31 @@ def split_warnings(stderr: str) -> tuple[str, ...]:
     return tuple(sorted(texts, key=lambda t: not _DANGEROUS.search(t)))
 
 
+# A pointer kept in a 4-byte integer, or made from one: code written for a 32-bit build, where
+# that fits (the CS:APP handout's Makefile compiles with -m32). gcc quotes a type as 'int' in the
+# C locale, and with typographic quotes in a UTF-8 one.
+_INT = "[\u2018'](?:unsigned )?int[\u2019']"
+_POINTER = "[\u2018'][^\u2019']*\\*[\u2019']"
+_NARROWED_POINTER = re.compile(
+    r"^(mm\.c:\d+):\d+: warning: (cast from pointer to integer of different size"
+    r"|cast to pointer from integer of different size"
+    rf"|.*{_INT} from {_POINTER} makes integer from pointer"
+    rf"|.*{_POINTER} from {_INT} makes pointer from integer)",
+    re.M,
+)
+
+
+def narrowed_pointer(warnings: tuple[str, ...]) -> str | None:
+    """Where mm.c first keeps a pointer in a 4-byte integer or makes one from it, as
+    "mm.c:76 (cast from pointer to integer of different size)"; None when nowhere.
+    On x86-64 a heap address loses its upper half there."""
+    for warning in warnings:
+        found = _NARROWED_POINTER.search(warning)
+        if found is not None:
+            return f"{found.group(1)} ({found.group(2)})"
+    return None
+
+
 def find_checker(
     lab: LabProfile, raw: str, expanded: str
 ) -> tuple[str | None, str | None, str | None]:

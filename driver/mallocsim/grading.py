@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from mallocsim import cache
 from mallocsim.allocators import AllocatorError, AllocatorSpec, resolve, spec_build
-from mallocsim.build import Build
+from mallocsim.build import Build, narrowed_pointer
 from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.clock_check import (
     CHECK_MIN_SECONDS,
@@ -240,6 +240,7 @@ def _grade(
     for trace, result in zip(plan.traces, results, strict=True):
         notes.extend(driver_notes(lab, trace, result))
     notes.extend(note for note in map(timed_heap_note, results) if note)
+    notes.extend(narrowed_pointer_notes(warnings, results))
     timed = [
         t
         for t, r in zip(plan.traces, results, strict=True)
@@ -260,6 +261,26 @@ def _grade(
         measured.count_scale,
     )
     return Grade(spec.name, tuple(results), graded, None, team, warnings, tuple(notes))
+
+
+def narrowed_pointer_notes(
+    warnings: Sequence[str], results: Sequence[TraceResult]
+) -> list[str]:
+    """A line on why traces failed when mm.c keeps pointers in 4-byte integers: code
+    written for a 32-bit build, where that fits, fails on x86-64, whose heap addresses
+    (the real drivers' too) lie above 4 GiB. Nothing when every trace passed."""
+    where = narrowed_pointer(tuple(warnings))
+    failed = [r for r in results if not r.valid and r.fail_kind != "out_of_memory"]
+    if where is None or not failed:
+        return []
+    return [
+        f"pointers in 4-byte integers: mm.c keeps a pointer in an int or makes one from it, "
+        f"first at {where}; built for x86-64, as here, a pointer takes 8 bytes and a heap "
+        f"address loses its upper half there, the likeliest cause of the "
+        f"{'failed trace' if len(failed) == 1 else f'{len(failed)} failed traces'} "
+        "(code written for a 32-bit build, such as the CS:APP handout's -m32, "
+        "must store whole pointers, or 4-byte offsets from the heap's start)"
+    ]
 
 
 def global_data_notes(config: GradingConfig, global_data: int | None) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from mallocsim.allocators import AllocatorError, build_of
-from mallocsim.build import split_warnings
+from mallocsim.build import narrowed_pointer, split_warnings
 
 # A CS:APP-style allocator (8-byte aligned bump pointer) with a slot for a checker.
 CSAPP_TEMPLATE = """\
@@ -167,3 +167,35 @@ def test_a_file_that_builds_nowhere_gets_no_hint(cli, write_trace, tmp_path):
     path = source(tmp_path, "int broken(void) { return }")
     run = cli("grade", path, "--lab", "csapp", write_trace("t", TRACE))
     assert run.status == 1 and "does not compile" in run.err and "try --lab" not in run.err
+
+
+@pytest.mark.parametrize(("left", "right"), [("\u2018", "\u2019"), ("'", "'")])
+def test_a_pointer_kept_in_a_4_byte_integer_is_found_in_the_warnings(left, right):
+    def warning(line: int, text: str) -> str:
+        return f"mm.c:{line}:5: warning: {text.replace('<', left).replace('>', right)}\n"
+
+    harmless = (
+        warning(3, "unused variable <x> [-Wunused-variable]")
+        + warning(
+            4,
+            "assignment to <void *> from <size_t> {aka <long unsigned int>} makes "
+            "pointer from integer without a cast [-Wint-conversion]",
+        )
+        + warning(
+            5,
+            "assignment to <long int> from <char *> makes integer from pointer "
+            "without a cast [-Wint-conversion]",
+        )
+    )
+    assert narrowed_pointer(split_warnings(harmless)) is None  # 8-byte integers hold pointers
+    for text in (
+        "cast from pointer to integer of different size [-Wpointer-to-int-cast]",
+        "cast to pointer from integer of different size [-Wint-to-pointer-cast]",
+        "assignment to <unsigned int> from <void *> makes integer from pointer without a "
+        "cast [-Wint-conversion]",
+        "initialization of <char *> from <int> makes pointer from integer without a cast "
+        "[-Wint-conversion]",
+    ):
+        what = text.split(" [")[0].removesuffix(" without a cast")
+        expected = f"mm.c:9 ({what.replace('<', left).replace('>', right)})"
+        assert narrowed_pointer(split_warnings(harmless + warning(9, text))) == expected

@@ -13,7 +13,7 @@ import pytest
 
 from mallocsim._native import HEADER_DIR
 
-from .conftest import BUG_SHOWN_BY, fixture_allocator
+from .conftest import BUG_SHOWN_BY, fixture_allocator, fixture_variant
 from .test_init import STRICT
 
 # good_bump on "a 0 48, f 0": the heap holds one 16-byte header and 48 bytes,
@@ -452,3 +452,26 @@ def test_counting_instructions_without_valgrind_is_one_line_before_any_work(
         'mallocsim grade: throughput = "instructions" (--throughput time does without it) '
         "needs valgrind (apt-get install valgrind)"
     )
+
+
+def test_a_crash_of_pointers_kept_in_4_byte_integers_is_explained(cli, write_trace, tmp_path):
+    # Written for the handout's -m32 build: its free-list links are pointers cut to 32 bits.
+    trace = write_trace("t", "a 0 24\na 1 24\na 2 24\na 3 24\nf 0\nf 2\na 4 24\n")
+    cut = fixture_variant(
+        "labs/csapp_explicit", "#define LINKS_AS_32_BIT_POINTERS\n", tmp_path / "cut.c"
+    )
+    run = cli("grade", cut, "--lab", "csapp", "--throughput", "time", "-q", trace)
+    assert run.status == 1 and "crashed with SIGSEGV" in run.said
+    said = " ".join(run.said.split())
+    assert "pointers in 4-byte integers: mm.c keeps a pointer in an int" in said
+    assert "the likeliest cause of the failed trace" in said and "-m32" in said
+    # The same cut where nothing fails is only a warning; the offsets' version, not even that.
+    harmless = tmp_path / "harmless.c"
+    harmless.write_text(
+        fixture_allocator("labs/csapp_explicit").read_text()
+        + "unsigned int cut_short(void *p) { return (unsigned int)p; }\n"
+    )
+    for source, warned in ((harmless, True), (fixture_allocator("labs/csapp_explicit"), False)):
+        run = cli("grade", source, "--lab", "csapp", "--throughput", "time", "-q", trace)
+        assert run.status == 0 and "4-byte integers" not in run.said, run.said
+        assert ("[-Wpointer-to-int-cast]" in run.said) == warned
