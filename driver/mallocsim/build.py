@@ -47,8 +47,10 @@ COMPILE_CPU = 60  # seconds
 COMPILE_OUTPUT = 256 << 20  # bytes a file it writes may grow to
 _INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 # Where a submission's #include may lead: the lab's headers and the system's.
+# clang's own headers (stddef.h, inttypes.h) live in /usr/lib/llvm-<version>/lib/clang/.
 SYSTEM_HEADER_ROOTS = (Path("/usr/include"), Path("/usr/lib/gcc"), Path("/usr/local/include"),
-                       Path("/usr/lib/llvm"), Path("/usr/lib/clang"))  # fmt: skip
+                       Path("/usr/lib/llvm"), Path("/usr/lib/clang"),
+                       *sorted(Path("/usr/lib").glob("llvm-*")))  # fmt: skip
 LABS_HEADER_DIR = HEADER_DIR / "labs"
 ADAPTER = "ms_lab_adapter.h"
 # Warnings that usually explain a crash: shown first.
@@ -97,6 +99,7 @@ def _key(source: bytes, flags: list[str], lab: LabProfile) -> str:
     digest.update(source)
     digest.update(" ".join(flags).encode())
     digest.update(lab.name.encode())
+    digest.update(_compiler(lab).encode())
     for header in sorted(HEADER_DIR.rglob("*.h")):
         digest.update(str(header.relative_to(HEADER_DIR)).encode())
         digest.update(header.read_bytes())
@@ -141,8 +144,9 @@ def build_source(
         raise
 
 
-def _compiler() -> str:
-    return os.environ.get("CC", "cc")
+def _compiler(lab: LabProfile) -> str:
+    """The lab's compiler (LabProfile.compiler), or CC from the environment."""
+    return os.environ.get("CC") or lab.compiler
 
 
 def _limit_compiler() -> None:
@@ -176,7 +180,7 @@ def _run(command: list[str], cwd: Path, source: Path) -> subprocess.CompletedPro
     return done
 
 
-def _check_includes(flags: list[str], work: Path, source: Path) -> None:
+def _check_includes(compiler: str, flags: list[str], work: Path, source: Path) -> None:
     """Refuse a file whose #include leads outside the lab's and the system's
     headers (/etc/passwd, another student's file): its contents would reach the
     compiler's messages, which the student reads. Only the student's own lines
@@ -190,7 +194,7 @@ def _check_includes(flags: list[str], work: Path, source: Path) -> None:
                 f"{source}: includes {name}: a submission may include only its lab's headers "
                 "and the system's"
             )
-    scan = _run([_compiler(), *flags, "-M", "mm.c"], work, source)
+    scan = _run([compiler, *flags, "-M", "mm.c"], work, source)
     if scan.returncode != 0:
         own = [line for line in _messages(scan).splitlines() if line.startswith("mm.c")]
         raise BuildError(f"{source}: does not compile:\n" + ("\n".join(own) or "an #include fails"))
@@ -205,8 +209,8 @@ def _check_includes(flags: list[str], work: Path, source: Path) -> None:
 
 def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: Path) -> Build:
     (work / "mm.c").write_bytes(text)
-    _check_includes(flags, work, source)
-    expanded = _run([_compiler(), *flags, "-E", "-P", "mm.c"], work, source)
+    _check_includes(_compiler(lab), flags, work, source)
+    expanded = _run([_compiler(lab), *flags, "-E", "-P", "mm.c"], work, source)
     if expanded.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(expanded)}")
     checker, signature, note = find_checker(lab, text.decode(errors="replace"), expanded.stdout)
@@ -221,11 +225,11 @@ def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: P
     library, obj = work / "libmm.so", work / OBJECT
     # Compiled, then linked: the object file is where the global data is measured (the
     # library adds the linker's own tables to it).
-    done = _run([_compiler(), *flags, "-c", "-o", str(obj), "mm.c"], work, source)
+    done = _run([_compiler(lab), *flags, "-c", "-o", str(obj), "mm.c"], work, source)
     if done.returncode == 0:
         compiled = done
         link = [
-            _compiler(), *flags, "-shared", "-o", str(library), str(obj),
+            _compiler(lab), *flags, "-shared", "-o", str(library), str(obj),
             f"-L{NATIVE_DIR}", "-lmsheap", f"-Wl,-rpath,{NATIVE_DIR}", "-Wl,-z,defs",
             # No relocations in code (the loader would write into it, after forbidden.py
             # read it) and no executable stack.

@@ -101,6 +101,11 @@ class LabProfile:
     header_weights: bool  # traces count by their header's CMU weight (else all count)
     scoring: Scoring
     driver_quirks: tuple[str, ...] = ()  # where this lab's driver is wrong (see quirks.py)
+    # The C compiler the lab's Makefile names: CS:APP's and the older CMU handouts' gcc; the F20
+    # CMU handout's clang (`CC = $(LLVM_PATH)clang`), whose extensions students' code then uses
+    # and gcc refuses (a `static const` array bound at file scope, _Pragma inside an expression).
+    # CC in the environment overrides it.
+    compiler: str = "gcc"
     # Fresh heap memory in the checked passes: "poisoned" (0xA5 bytes, reproducibly) or "zeroed".
     # The real drivers never clear the heap: it holds the last pass's bytes, which a poison
     # stands for on every run alike.
@@ -246,6 +251,7 @@ LABS: dict[str, LabProfile] = {
             scoring=Scoring(
                 "cmu", throughput_mean="harmonic", index_digits=1, global_data_limit=128
             ),
+            compiler="clang",
         ),
         LabProfile(
             name="cmu-2015",

@@ -10,6 +10,8 @@ import pytest
 from mallocsim.allocators import AllocatorError, build_of
 from mallocsim.build import narrowed_pointer, split_warnings
 
+from .conftest import fixture_allocator
+
 # A CS:APP-style allocator (8-byte aligned bump pointer) with a slot for a checker.
 CSAPP_TEMPLATE = """\
 #include <stdbool.h>
@@ -199,3 +201,23 @@ def test_a_pointer_kept_in_a_4_byte_integer_is_found_in_the_warnings(left, right
         what = text.split(" [")[0].removesuffix(" without a cast")
         expected = f"mm.c:9 ({what.replace('<', left).replace('>', right)})"
         assert narrowed_pointer(split_warnings(harmless + warning(9, text))) == expected
+
+
+def test_the_cmu_lab_builds_with_clang_as_its_makefile_does(tmp_path):
+    # What students' mm.c files for the F20 handout do and only clang accepts: a file-scope
+    # array bounded by a `static const` (folded to a constant), and _Pragma inside an
+    # expression (the later handouts' dbg_ macros); and clang's own headers are the system's.
+    clang_only = (
+        "#include <inttypes.h>\n"
+        "static const int classes = 4;\n"
+        "static void *clang_folds_this[classes];\n"
+        '#define quiet(e) (_Pragma("GCC diagnostic push") (void)(e) '
+        '_Pragma("GCC diagnostic pop"))\n'
+        "void *first_list(void) { quiet(clang_folds_this[1]); return clang_folds_this[0]; }\n"
+    )
+    path = tmp_path / "mm.c"
+    path.write_text(clang_only + fixture_allocator("labs/cmu_segregated").read_text())
+    build = build_of(path, "cmu", "cmu")
+    assert build.library.exists()
+    with pytest.raises(AllocatorError, match="variably modified"):  # gcc, the CS:APP compiler
+        build_of(path, "cmu", "mallocsim")
