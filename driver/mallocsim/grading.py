@@ -57,7 +57,7 @@ from mallocsim.labs import (
 from mallocsim.limits import stall_limit, trace_limits
 from mallocsim.quirks import driver_notes
 from mallocsim.replay import ReplayOptions, failed_result, has_heap_checker
-from mallocsim.results import TraceResult, timed_heap_note, trace_outcome
+from mallocsim.results import TraceResult, reset_note, timed_heap_note, trace_outcome
 from mallocsim.runner import options_for_lab
 from mallocsim.score import Score, aggregate_throughput, failed_score, score, timed_cost
 from mallocsim.system_timing import time_system_malloc
@@ -239,6 +239,7 @@ def _grade(
             progress.finished(trace.name, trace_outcome(results[-1]))
     for trace, result in zip(plan.traces, results, strict=True):
         notes.extend(driver_notes(lab, trace, result))
+    notes.extend(note for note in map(reset_note, results) if note)
     notes.extend(note for note in map(timed_heap_note, results) if note)
     notes.extend(narrowed_pointer_notes(warnings, results))
     timed = [

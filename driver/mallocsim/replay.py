@@ -50,9 +50,8 @@ PHASE_KEYS = {
 }
 
 # TraceResult.fail_kind: the engine's MS_FAIL_* kinds, lowercased without the
-# prefix, and the kinds only the driver sees: "not_reset" (the second run from a
-# fresh heap differs from the first), "crash", "timeout" and "exit" (a child
-# process that died, ran out of time, or exited without an answer).
+# prefix, and the kinds only the driver sees: "crash", "timeout" and "exit" (a
+# child process that died, ran out of time, or exited without an answer).
 ENGINE_FAIL_KINDS = (
     "none",
     "null_return",
@@ -290,15 +289,11 @@ def replay_trace(
             f"{error} (in the second run from a fresh heap: does mm_init really reset?)",
             **failure_fields(again.failure, "checked_again"),
         )
-    if (again.heap_size, again.highest_used) != (first.heap_size, first.highest_used):
-        return failed_result(
-            trace,
-            spec.name,
-            f"{trace.path or trace.name}: mm_init does not reset: the second run from a fresh "
-            f"heap used {again.heap_size} bytes of heap, the first {first.heap_size}",
-            fail_kind="not_reset",
-            fail_phase="checked_again",
-        )
+    # A second run, valid, on a heap of another size: mm_init left some state as it was (an
+    # adaptive chunk size). The labs' drivers accept that: CMU's checks two runs' validity, not
+    # their heaps, and both measure a later run than the first. The first run, which here starts
+    # from a fresh process, is graded; second_heap_size says the second differed.
+    second_heap = again.heap_size if again.heap_size != first.heap_size else None
     peak, aligned, heap = first.peak_payload, first.peak_aligned, first.heap_size
     checked = TraceResult(
         allocator=spec.name,
@@ -315,6 +310,7 @@ def replay_trace(
         utilization=peak / heap if heap else None,
         alignment_bound=peak / aligned if aligned else None,
         checked_seconds=min(first_seconds, again_seconds),
+        second_heap_size=second_heap,
     )
     if not options.timing:
         return checked

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from mallocsim.numbers import count, duration, kops, percent
 from mallocsim.out_of_memory import is_out_of_memory
 from mallocsim.report import format_report, throughput_lines
-from mallocsim.results import TraceResult, summarize, timed_heap_note
+from mallocsim.results import TraceResult, reset_note, summarize, timed_heap_note
 from mallocsim.table import WIDTH, fit, render_table
 
 HEADER = ("trace", "valid", "util", "bound", "ops", "time", "Kops/s", "checked")
@@ -86,6 +86,10 @@ def format_replay(allocator: str, results: Sequence[TraceResult], width: int | N
     if reached:
         parts.append("Heap of the timed passes:")
         parts.extend(f"  {note}" for note in reached)
+    unreset = [note for note in map(reset_note, results) if note]
+    if unreset:
+        parts.append("Heap of the second run:")
+        parts.extend(f"  {note}" for note in unreset)
     parts += throughput_lines(results)
     parts.extend(NOTES)
     if starved:

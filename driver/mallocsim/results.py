@@ -56,6 +56,8 @@ class TraceResult:
     # bytes: the highest payload end above the heap's start in the timed passes, when it lies
     # past the checked passes' heap: that heap at least was used, and utilization is against it
     timed_highest_used: int | None = None
+    # bytes: the second checked run's heap, when mm_init did not reset it to the first's size
+    second_heap_size: int | None = None
     utilization: float | None = None  # peak_payload / heap_size
     alignment_bound: float | None = None  # peak_payload / peak_aligned
     seconds: float | None = None  # median timed pass
@@ -71,7 +73,7 @@ class TraceResult:
     not_measured: str | None = None  # why a valid reference result has no utilization
     # A failure as data (None when valid, or not known); `error` is the same for people.
     # fail_kind: the engine's kinds (replay.ENGINE_FAIL_KINDS: "overlap", "init_failed",
-    # "null_return"...) or the driver's ("not_reset", "crash", "timeout", "exit").
+    # "null_return"...) or the driver's ("crash", "timeout", "exit").
     fail_kind: str | None = None
     fail_op: int | None = None  # the failing op's index (None: mm_init, or no one op)
     fail_phase: str | None = None  # "checked", "checked_again", "timed" or "load"
@@ -96,6 +98,18 @@ def trace_outcome(result: TraceResult) -> str:
     if result.fail_kind == "out_of_memory":
         return "oom"
     return "valid" if result.valid else result.fail_kind or "invalid"
+
+
+def reset_note(result: TraceResult) -> str | None:
+    """A line on a trace whose second checked run, valid, took a heap of another size than
+    the first (mm_init left some state as it was); None for any other."""
+    if result.second_heap_size is None or result.heap_size is None:
+        return None
+    return (
+        f"{result.trace}: mm_init does not reset all its state: a second run from a fresh heap "
+        f"used {result.second_heap_size:,} bytes of heap, the first {result.heap_size:,}; the "
+        "labs' drivers accept that (and measure a later run), this measures the first"
+    )
 
 
 def timed_heap_note(result: TraceResult) -> str | None:

@@ -475,3 +475,15 @@ def test_a_crash_of_pointers_kept_in_4_byte_integers_is_explained(cli, write_tra
         run = cli("grade", source, "--lab", "csapp", "--throughput", "time", "-q", trace)
         assert run.status == 0 and "4-byte integers" not in run.said, run.said
         assert ("[-Wpointer-to-int-cast]" in run.said) == warned
+
+
+def test_an_mm_init_that_keeps_some_state_is_graded_as_the_labs_drivers_grade_it(cli, write_trace):
+    # A public CMU solution whose chunk size adapts and is never reset got 100 under the real
+    # F20 driver and failed 7 of 10 traces here ("mm_init does not reset"): the drivers check a
+    # second run's validity, not its heap.
+    trace = write_trace("steps", "a 0 3000\na 1 3000\na 2 3000\n")
+    run = grade(cli, "growth_kept", "classic", "--throughput", "time", "-q", trace)
+    assert run.status == 0, run.said
+    said = " ".join(run.said.split())
+    assert "steps: mm_init does not reset all its state" in said
+    assert "valid traces 1 / 1" in said

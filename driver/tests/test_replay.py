@@ -12,6 +12,7 @@ import pytest
 from mallocsim import build
 from mallocsim.allocators import AllocatorError, compile_source, resolve
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
+from mallocsim.results import reset_note
 from mallocsim.trace import parse_trace_text
 
 from .conftest import BUG_SHOWN_BY, fixture_allocator, fixture_variant
@@ -78,6 +79,22 @@ def test_mm_init_that_does_not_reset_is_caught_by_the_second_run():
         result = replay_trace(trace, alloc, UNTIMED)
     assert not result.valid
     assert "fresh heap" in result.error
+
+
+def test_a_second_run_on_another_heap_is_valid_and_the_first_is_measured():
+    # mm_init keeps the heap's growth step (4, 8, 16 KiB...): the second run grows by 16 KiB at
+    # once. Every block is valid in both, and the labs' drivers accept it; a note says so.
+    trace = parse_trace_text("a 0 3000\na 1 3000\na 2 3000\n", "steps")
+    with fixture("growth_kept") as alloc:
+        result = replay_trace(trace, alloc, UNTIMED)
+    assert result.valid, result.error
+    assert (result.heap_size, result.second_heap_size) == (4096 + 8192, 16384)
+    assert result.utilization == pytest.approx(9000 / 12288)
+    assert "a second run from a fresh heap used 16,384 bytes of heap, the first 12,288" in (
+        reset_note(result) or ""
+    )
+    with fixture("good_bump") as alloc:
+        assert reset_note(replay_trace(trace, alloc, UNTIMED)) is None
 
 
 def test_timed_passes_give_a_median_and_its_spread():

@@ -25,6 +25,11 @@
  *                       fresh heap it hands out addresses past the new, empty heap's break. The
  *                       heap-bounds check, in the second run ("block 0 [...] is not inside the
  *                       heap [...]").
+ *   GROWTH_KEPT         no bug a lab's driver sees: the heap grows by a step that doubles at each
+ *                       growth (from 4 KiB to 64 KiB) and that mm_init never sets back, so a second run on a
+ *                       fresh heap grows in other steps, every block still valid. The drivers
+ *                       accept it; the grade measures the first run and says why in a note ("mm_init
+ *                       does not reset all its state: a second run ... used 16,384 bytes of heap").
  *   INIT_RUNS_OUT       mm_init works twice, then fails for good (a pool of two heap descriptors,
  *                       never given back). The timed passes, whose first mm_init is the third
  *                       call ("in the timed passes: mm_init failed (returned -1)").
@@ -108,6 +113,7 @@ static struct {
     char *end;       /* the chunk's end: the break */
     char *free_list; /* freed payloads, linked through their headers (REUSE) */
     bool ready;      /* mm_init has run once (INIT_NO_RESET) */
+    size_t step;     /* the last growth's step, kept across runs (GROWTH_KEPT) */
     int inits;       /* mm_init calls ever (INIT_RUNS_OUT) */
 } heap;
 
@@ -166,7 +172,13 @@ static bool grow(size_t need) {
     heap.end += CHUNKSIZE;
     return true;
 #else
-    size_t step = need > CHUNKSIZE ? need : CHUNKSIZE;
+#ifdef GROWTH_KEPT
+    /* Doubled up to 64 KiB, and never set back by mm_init. */
+    size_t chunk = heap.step = heap.step == 0 ? 4096 : heap.step < 65536 ? 2 * heap.step : 65536;
+#else
+    size_t chunk = CHUNKSIZE;
+#endif
+    size_t step = need > chunk ? need : chunk;
     char *old = mem_sbrk((intptr_t)step);
     if (old == (void *)-1)
         return false;
