@@ -105,6 +105,7 @@ def for_lab(name: str) -> GradingConfig:
         throughput_mean=s.throughput_mean,
         reference_throughput=s.reference_throughput,
         reference=s.reference_allocator,
+        reference_scale=s.reference_scale,
         min_util=s.min_util,
         max_util=s.max_util,
         min_speed_ratio=s.min_speed_ratio,

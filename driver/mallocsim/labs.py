@@ -68,6 +68,7 @@ class Scoring:
     throughput_mean: str = "total"  # "total": total ops / total time; "harmonic": per trace
     reference_throughput: float | None = None  # the lab's fixed T_ref (ops/s), if it has one
     reference_allocator: str = "segfit"  # what T_ref is measured from when it is not fixed
+    reference_scale: float = 1.0  # T_ref = this * the reference allocator's throughput
     min_util: float = 0.55
     max_util: float = 0.74
     min_speed_ratio: float = 0.5
@@ -248,8 +249,18 @@ LABS: dict[str, LabProfile] = {
             # The F20 autograder (driver.pl) also runs mdriver-emulate, whose instrumented
             # build of mm.c measures its global data: past 128 bytes, (bytes - 128) / 8
             # points come off the score, at most 20 ("128-byte global data limit exceeded").
+            # T_ref is the throughput of CMU's reference solution (mdriver-ref, not public) on
+            # the grading machine (throughputs.txt). segfit, far faster, stands for it scaled:
+            # a public solution whose Autolab run shows the reference at 0.767 of its own
+            # throughput (8,218 against 10,710 Kops/s) runs here at 214 instructions an op
+            # (segfit 80) and 0.29 of segfit's speed timed, which puts the reference at 0.29
+            # and 0.22 of segfit's: 0.25 between them (docs/labs.md).
             scoring=Scoring(
-                "cmu", throughput_mean="harmonic", index_digits=1, global_data_limit=128
+                "cmu",
+                throughput_mean="harmonic",
+                reference_scale=0.25,
+                index_digits=1,
+                global_data_limit=128,
             ),
             compiler="clang",
         ),
