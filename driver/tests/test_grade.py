@@ -487,3 +487,14 @@ def test_an_mm_init_that_keeps_some_state_is_graded_as_the_labs_drivers_grade_it
     said = " ".join(run.said.split())
     assert "steps: mm_init does not reset all its state" in said
     assert "valid traces 1 / 1" in said
+
+
+def test_the_cmu_labs_t_ref_is_its_reference_solutions_share_of_segfits(cli, write_trace):
+    # CMU's T_ref is its reference solution's throughput, about a quarter of segfit's
+    # (docs/labs.md): segfit's own would take every real solution's throughput points.
+    trace = write_trace("t", "a 0 24\na 1 100\nf 0\na 2 40\nf 1\nf 2\n")
+    source = fixture_allocator("labs/cmu_segregated")
+    run = cli("grade", source, "--lab", "cmu", "--throughput", "time", "-q", trace)
+    assert run.status == 0, run.said
+    said = " ".join(run.said.split())
+    assert "reference T_ref" in said and "(0.25 x segfit, timed in this run)" in said
