@@ -221,3 +221,19 @@ def test_the_cmu_lab_builds_with_clang_as_its_makefile_does(tmp_path):
     assert build.library.exists()
     with pytest.raises(AllocatorError, match="variably modified"):  # gcc, the CS:APP compiler
         build_of(path, "cmu", "mallocsim")
+
+
+def test_the_older_cmu_handouts_contracts_header_is_there(tmp_path):
+    # The F13-S15 handouts ship contracts.h (ASSERT, REQUIRES, ENSURES), which students'
+    # files include; checked in the debug build only, the condition never evaluated otherwise.
+    contracts = (
+        '#include "contracts.h"\n'
+        "static int evaluated;\n"
+        "int contracts_checked(void) { REQUIRES(++evaluated > 0); return evaluated; }\n"
+    )
+    path = tmp_path / "mm.c"
+    path.write_text(contracts + fixture_allocator("labs/cmu2015_implicit").read_text())
+    for debug in (False, True):
+        assert build_of(path, "classic", "cmu-2015", debug=debug).library.exists()
+    with pytest.raises(AllocatorError, match=r"contracts\.h"):  # no other lab's handout has it
+        build_of(path, "classic", "csapp")
