@@ -1,5 +1,5 @@
 /*
- * granule_map.c - one bit per 16-byte granule of our heap, with per-region
+ * granule_map.c - one bit per 8-byte granule of our heap, with per-region
  * counts: see granule_map.h for what it is for and what it guarantees.
  */
 #include "granule_map.h"
@@ -67,7 +67,7 @@ bool gm_is_clear(const granule_map *map, uintptr_t p, uint64_t size) {
     size_t first, end;
     granules_of(map, p, size, &first, &end);
     /* Whole regions inside the range are read by their counts: a huge block
-       is checked in one read per 64 KiB of heap, touching no bit pages. */
+       is checked in one read per 32 KiB of heap, touching no bit pages. */
     size_t r_first = (first + GM_REGION_GRANULES - 1) / GM_REGION_GRANULES;
     size_t r_end = end / GM_REGION_GRANULES;
     if (r_first >= r_end)

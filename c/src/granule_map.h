@@ -1,9 +1,13 @@
 /*
- * granule_map.h - the replay engine's map of which 16-byte granules of our
+ * granule_map.h - the replay engine's map of which 8-byte granules of our
  * heap hold live blocks, for overlap checks that cost O(1) per small block.
  *
- * On our heap every block starts 16-byte aligned (the engine checks that
- * first), so two blocks overlap exactly when they share a granule. One bit
+ * A block goes in the map only when the lab's alignment is a multiple of
+ * GM_GRANULE (every lab's is: 8 or 16), and the engine checks a block's
+ * alignment first, so every mapped block starts on a granule: two blocks
+ * overlap exactly when they share one. (With 16-byte granules, two 8-aligned
+ * blocks of the CS:APP lab 8 bytes apart shared one without touching, and
+ * were failed as overlapping.) One bit
  * per granule, plus a count of set bits per region of GM_REGION_BYTES, lets a
  * block claim its granules and a check find any set one in a few word
  * operations; a check over a huge range reads the counts, not the bits.
@@ -24,14 +28,14 @@
 #define GM_INTERNAL __attribute__((visibility("hidden")))
 
 enum {
-    GM_GRANULE = 16,                           /* bytes a bit stands for */
-    GM_REGION_GRANULES = 4096,                 /* granules a count covers (64 KiB) */
+    GM_GRANULE = 8,                            /* bytes a bit stands for */
+    GM_REGION_GRANULES = 4096,                 /* granules a count covers (32 KiB) */
     GM_REGION_WORDS = GM_REGION_GRANULES / 64, /* bit words a count covers */
     GM_MAX_BLOCK = 1 << 20                     /* larger blocks stay out of the map */
 };
 
 typedef struct {
-    uintptr_t base;    /* the heap's first byte, 16-byte aligned */
+    uintptr_t base;    /* the heap's first byte, GM_GRANULE-aligned */
     size_t granules;   /* granules the map covers */
     uint64_t *bits;    /* one bit per granule */
     uint16_t *counts;  /* set bits per region */

@@ -48,7 +48,7 @@
  * Memory: the engine's own bookkeeping uses the process's malloc (only
  * allocators are barred from it): 25 bytes per trace id for a checked pass
  * (address, size, live flag, tree node), 8 for a timed one, none per op;
- * the granule map, one bit per 16 bytes of heap actually used.
+ * the granule map, one bit per 8 bytes of heap actually used.
  */
 #include "engine.h"
 #include "granule_map.h"
@@ -336,8 +336,10 @@ static uintptr_t required_alignment(const checker *c, uint64_t size) {
    the tree, if it has a byte). */
 static bool in_map(const checker *c, uint64_t size) {
     /* A logged pass is checked hundreds of times a trace: its blocks all go in the tree, whose
-       cost does not grow with a block's size nor needs a map built for each pass. */
-    return c->own_heap && c->log == NULL && size > 0 && size <= GM_MAX_BLOCK;
+       cost does not grow with a block's size nor needs a map built for each pass. An alignment
+       finer than a granule would let blocks share one without touching: the tree then. */
+    return c->own_heap && c->log == NULL && size > 0 && size <= GM_MAX_BLOCK &&
+           c->alignment % GM_GRANULE == 0;
 }
 
 /* The live mapped block that shares a granule with [p, p + size): a linear

@@ -277,3 +277,42 @@ def test_relocations_in_code_do_not_link(cli, write_trace, tmp_path):
     run = cli("grade", source(tmp_path, text_relocation), "--lab", "csapp", "--throughput",
               "time", write_trace("t", TRACE))  # fmt: skip
     assert run.status == 1 and "does not compile" in run.said
+
+
+# 4-byte headers before 8-aligned payloads: a block of up to 4 bytes takes 8, so payloads lie
+# 8 bytes apart, two of them in one 16-byte granule.
+FOUR_BYTE_HEADERS = (
+    "#include <string.h>\n"
+    '#include "mm.h"\n'
+    '#include "memlib.h"\n'
+    + TEAM
+    + "int mm_init(void) { return mem_sbrk(4) == (void *)-1 ? -1 : 0; }\n"
+    "void *mm_malloc(size_t size) {\n"
+    "    char *p = mem_sbrk((int)((size + 4 + 7) / 8 * 8));\n"
+    "    unsigned header = (unsigned)size;\n"
+    "    if (p == (void *)-1)\n"
+    "        return NULL;\n"
+    "    memcpy(p, &header, 4);\n"
+    "    return p + 4;\n"
+    "}\n"
+    "void mm_free(void *ptr) { (void)ptr; }\n"
+    "void *mm_realloc(void *ptr, size_t size) {\n"
+    "    unsigned old;\n"
+    "    char *q = mm_malloc(size);\n"
+    "    if (ptr == NULL || q == NULL)\n"
+    "        return q;\n"
+    "    memcpy(&old, (char *)ptr - 4, 4);\n"
+    "    memcpy(q, ptr, old < size ? old : size);\n"
+    "    return q;\n"
+    "}\n"
+)
+
+
+def test_blocks_8_bytes_apart_do_not_overlap_under_an_8_byte_alignment(cli, write_trace, tmp_path):
+    # The overlap check's map had 16-byte granules: [heap+0x10, +2) and [heap+0x18, +2)
+    # shared one and were failed as overlapping, as public CMU 2014-15 solutions were.
+    path = source(tmp_path, "", FOUR_BYTE_HEADERS)
+    trace = write_trace("tiny", "a 0 2\na 1 2\na 2 2\na 3 2\nr 1 3\nf 0\nf 1\nf 2\nf 3\n")
+    run = replay(cli, path, "csapp", trace)
+    assert run.status == 0, run.said
+    assert "overlaps" not in run.said
