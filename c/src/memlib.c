@@ -18,11 +18,13 @@
  * neither a fresh process nor the owner keeps anything (programs load near 0x55..., libraries
  * and mappings below 0x7f...), so the joiner finds the address free whatever its own layout. Its
  * owner keeps the file no longer than the run's high-water mark (the first run's: a reset zeroes
- * the pages but keeps the size), rounded up to a page, so a byte past what the driver granted is
- * not memory at all (SIGBUS). The sandboxed process follows (mem_follow): each of its mem_sbrk
- * calls is asked of the owner, whose break, high-water mark and limit are the only ones that count;
- * or it moves its break itself within a size the owner granted (mem_follow_within), for timed
- * passes, where asking would be what gets timed.
+ * the pages but keeps the size), rounded up to a page, and one page more (share_slack: the real
+ * drivers map their whole heap, and students' code reads a word past its last block), so a byte
+ * further than that past what the driver granted is not memory at all (SIGBUS). The sandboxed
+ * process follows (mem_follow): each of its mem_sbrk calls is asked of the owner, whose break,
+ * high-water mark and limit are the only ones that count; or it moves its break itself within a
+ * size the owner granted (mem_follow_within), for timed passes, where asking would be what gets
+ * timed.
  *
  * See memlib.h for the contract. Not thread-safe: one replay at a time.
  */
@@ -122,12 +124,18 @@ static size_t page_round(size_t bytes) {
     return (bytes + page - 1) / page * page;
 }
 
+/* The shared heap's file holds this many bytes past what is granted: the real drivers map their
+   whole heap up front, so an allocator that reads the word after its last block (a public CMU
+   solution read its epilogue's neighbour, at the break) works there; it died of SIGBUS here. The
+   page is never granted: no block may lie in it, and past it nothing is memory. */
+static size_t share_slack(void) { return mem_pagesize(); }
+
 /* The shared heap's owner: make the memfd cover `bytes` of heap; false when the system refuses. */
 static bool share_cover(size_t bytes) {
     if (share.fd < 0 || bytes <= share.file_bytes)
         return true;
     size_t size = page_round(bytes);
-    if (ftruncate(share.fd, (off_t)size) != 0)
+    if (ftruncate(share.fd, (off_t)(size + share_slack())) != 0)
         return false;
     share.file_bytes = size;
     return true;
@@ -217,7 +225,8 @@ void mem_reset(void) {
         /* A shared heap's pages belong to its file: punching them out zeroes them for every
            process. The file keeps its size, so that an allocator still holding pointers into
            the last run reads zeros, as on a private heap, and is caught not resetting. */
-        fallocate(share.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)share.file_bytes);
+        fallocate(share.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                  (off_t)(share.file_bytes + share_slack()));
     } else if (heap_start != NULL && touched > 0) {
         /* Give the pages back: the next run starts on zeroed, uncommitted memory. */
         madvise(heap_start, page_round(touched), MADV_DONTNEED);
