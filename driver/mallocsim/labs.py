@@ -269,7 +269,10 @@ LABS: dict[str, LabProfile] = {
             title="CMU 15-213 malloc lab (64-bit handouts, about F13-F15)",
             dialect="classic",
             headers="cmu-2015",
-            defines=("DRIVER",),
+            # The S14 and F14 Makefiles build the graded driver (mdriver.fast) with -DNDEBUG: a
+            # student's `#ifndef NDEBUG` heap dumps and asserts are off there (one public
+            # solution, 92 under it, printed its heap at every op without it and timed out).
+            defines=("DRIVER", "NDEBUG"),
             debug_defines=("DEBUG=1",),
             checkers=("mm_checkheap",),
             alignment=8,

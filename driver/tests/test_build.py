@@ -237,3 +237,23 @@ def test_the_older_cmu_handouts_contracts_header_is_there(tmp_path):
         assert build_of(path, "classic", "cmu-2015", debug=debug).library.exists()
     with pytest.raises(AllocatorError, match=r"contracts\.h"):  # no other lab's handout has it
         build_of(path, "classic", "csapp")
+
+
+def test_the_older_cmu_handouts_checker_builds_as_void_or_int_and_graded_without_asserts(
+    tmp_path,
+):
+    # F15's mm.h declares void mm_checkheap(int), S14's and F14's int mm_checkheap(int): a file
+    # that calls it before defining it builds with its own semester's type. Their graded build
+    # sets NDEBUG (the S14/F14 Makefiles' mdriver.fast).
+    fixture = fixture_allocator("labs/cmu2015_implicit").read_text()
+    calls_first = (
+        '#include "mm.h"\n'
+        "#ifndef NDEBUG\n#error the graded build sets NDEBUG\n#endif\n"
+        "int checks(void) { return (mm_checkheap(0), 0); }\n"
+    )
+    as_int = fixture.replace("void mm_checkheap(int lineno) {", "int mm_checkheap(int lineno) {")
+    path = tmp_path / "mm.c"
+    for text, returns in ((fixture, "void"), (as_int, "int")):
+        path.write_text(text.replace('#include "mm.h"\n', calls_first, 1))
+        build = build_of(path, "classic", "cmu-2015")
+        assert build.checker == f"{returns} mm_checkheap(int lineno)"
