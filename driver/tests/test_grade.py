@@ -498,3 +498,29 @@ def test_the_cmu_labs_t_ref_is_its_reference_solutions_share_of_segfits(cli, wri
     assert run.status == 0, run.said
     said = " ".join(run.said.split())
     assert "reference T_ref" in said and "(0.25 x segfit, timed in this run)" in said
+
+
+def test_heap_checks_check_the_debug_build_and_measure_the_graded_one(cli, write_trace, tmp_path):
+    # The lab's debug build (mdriver-dbg) only checks; its graded build is measured and timed.
+    # This one's debug build grows its heap by a megabyte at a time: the grade's utilization
+    # must be the graded build's. (Before, it was measured, and timed, on the debug build.)
+    wasteful = (
+        fixture_allocator("labs/cmu_segregated")
+        .read_text()
+        .replace(
+            "static const size_t chunksize = (size_t)1 << 12;",
+            "#ifdef DEBUG\nstatic const size_t chunksize = (size_t)1 << 20;\n#else\n"
+            "static const size_t chunksize = (size_t)1 << 12;\n#endif",
+        )
+    )
+    source = tmp_path / "mm.c"
+    source.write_text(wasteful)
+    trace = write_trace("t", "a 0 2000\na 1 3000\nf 0\na 2 1000\nf 1\nf 2\n")
+    records = {}
+    for name, extra in (("plain", ()), ("checked", ("--check-heap",))):
+        record = tmp_path / f"{name}.json"
+        run = cli("grade", source, "--lab", "cmu", "--throughput", "time", *extra, trace,
+                  "--json", record)  # fmt: skip
+        assert run.status == 0, run.said
+        records[name] = json.loads(record.read_text())["grade"]["score"]
+    assert records["checked"]["utilization"] == records["plain"]["utilization"] > 0.5
