@@ -252,8 +252,8 @@ LABS: dict[str, LabProfile] = {
             # T_ref is the throughput of CMU's reference solution (mdriver-ref, not public) on
             # the grading machine (throughputs.txt). segfit, far faster, stands for it scaled:
             # a public solution whose Autolab run shows the reference at 0.767 of its own
-            # throughput (8,218 against 10,710 Kops/s) runs here at 214 instructions an op
-            # (segfit 80) and 0.29 of segfit's speed timed, which puts the reference at 0.29
+            # throughput (8,218 against 10,710 Kops/s) runs here at 210 instructions an op
+            # (segfit 76) and 0.29 of segfit's speed timed, which puts the reference at 0.28
             # and 0.22 of segfit's: 0.25 between them (docs/labs.md).
             scoring=Scoring(
                 "cmu",
