@@ -149,7 +149,7 @@ def _forked_counts(
 # glibc's memcpy and memset use rep movsb and rep stosb past a few KiB (ERMS): a realloc that
 # copied 100 KiB was charged about 100,000 instructions where the vector loop the same copy
 # otherwise takes runs about 10,000, at the same speed. A public CMU solution's realloc-bal
-# counted 102,764 an op that way, 30 times what its timed passes explained; 9,700 without.
+# counted 102,764 an op that way, 30 times what its timed passes explained; a tenth without.
 # Counted runs therefore never take that path (glibc's tunables, read at load).
 COUNTED_GLIBC_TUNABLES = (
     "glibc.cpu.x86_rep_movsb_threshold=0x7fffffffffffffff:"
