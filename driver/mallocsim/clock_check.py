@@ -11,13 +11,14 @@ whatever the lab's T_ref: the tolerance is calibrated against it), and compares 
 seconds per counted instruction: the clock's view of how much of the work was counted.
 
 Honest allocators, whose instructions cost more or less time by their cache misses and
-dependency chains, took 0.33 to 3.3 times glibc's seconds per instruction (`make
-bench-clock`: segfit 0.58 and 0.70, an explicit list 1.63 and 3.05, an implicit list
-3.27 and 1.66, on the CS:APP and the CMU traces; three students' solutions 0.33-1.37,
+dependency chains, took 0.59 to 3.2 times glibc's seconds per instruction (`make
+bench-clock`: segfit 0.59 and 0.68, an explicit list 1.60 and 2.86, an implicit list
+3.13 and 1.50, on the CS:APP and the CMU traces; three students' solutions 0.97-2.78,
 docs/sandbox.md). glibc is counted warm and timed warm, each in a process that holds
 nothing else (instructions.pass_instructions, system_timing), so its figure is the
 same whatever ran before it. Work a count does not see shows as time it does not
-explain: a bump allocator that ran 4,000 steps a malloc uncounted came out at 75.
+explain: a bump allocator that ran 4,000 steps a malloc uncounted came out at 316,
+the same code counted at 5.9.
 
 A count is believed up to TOLERANCE times what the clock confirms. Past that the
 allocator's instruction counts are scaled up (by ratio / TOLERANCE), so that its
