@@ -209,8 +209,9 @@ def _check_includes(compiler: str, flags: list[str], work: Path, source: Path) -
 
 def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: Path) -> Build:
     (work / "mm.c").write_bytes(text)
-    _check_includes(_compiler(lab), flags, work, source)
-    expanded = _run([_compiler(lab), *flags, "-E", "-P", "mm.c"], work, source)
+    compiler = _compiler(lab)
+    _check_includes(compiler, flags, work, source)
+    expanded = _run([compiler, *flags, "-E", "-P", "mm.c"], work, source)
     if expanded.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(expanded)}")
     checker, signature, note = find_checker(lab, text.decode(errors="replace"), expanded.stdout)
@@ -229,11 +230,11 @@ def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: P
     library, obj = work / "libmm.so", work / OBJECT
     # Compiled, then linked: the object file is where the global data is measured (the
     # library adds the linker's own tables to it).
-    done = _run([_compiler(lab), *flags, "-c", "-o", str(obj), "mm.c"], work, source)
+    done = _run([compiler, *flags, "-c", "-o", str(obj), "mm.c"], work, source)
     if done.returncode == 0:
         compiled = done
         link = [
-            _compiler(lab), *flags, "-shared", "-o", str(library), str(obj),
+            compiler, *flags, "-shared", "-o", str(library), str(obj),
             f"-L{NATIVE_DIR}", "-lmsheap", f"-Wl,-rpath,{NATIVE_DIR}", "-Wl,-z,defs",
             # No relocations in code (the loader would write into it, after forbidden.py
             # read it) and no executable stack.

@@ -200,9 +200,9 @@ def _grade(
     if config.throughput == "instructions":  # the grader's set-up, not the student's fault
         require_valgrind('throughput = "instructions" (--throughput time does without it)')
     build, library, problem = prepare(spec, config.throughput == "instructions")
-    graded = graded_build(spec)
-    if problem is None and graded != spec:  # heap checks: the graded build is checked too
-        _, _, problem = prepare(graded, config.throughput == "instructions")
+    graded_spec = graded_build(spec)
+    if problem is None and graded_spec != spec:  # heap checks: the graded build is checked too
+        _, _, problem = prepare(graded_spec, config.throughput == "instructions")
     if problem is not None:
         return Grade(spec.name, (), failed_score(config, problem.splitlines()[0]), problem)
     warnings = build.warnings if build is not None else ()
@@ -251,7 +251,7 @@ def _grade(
         if plan.rules[t.name].throughput and r.valid
     ]
     budget = max(sum(limits[t.name] for t in timed), MIN_COUNT_BUDGET)
-    measured = _throughput(graded, timed, results, config, budget, notes)
+    measured = _throughput(graded_spec, timed, results, config, budget, notes)
     global_data = build.global_data if build is not None else None
     notes.extend(global_data_notes(config, global_data))
     graded = score(
