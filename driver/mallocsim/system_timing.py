@@ -39,15 +39,7 @@ def time_system_malloc(
 
 def _written(trace: Trace, path: Path) -> str:
     """A trace parsed from text, written to `path` for mscount to read; the path."""
-    lines = []
-    for letter, ident, size, count in trace.ops():
-        if letter == "f":
-            lines.append(f"f {ident}\n")
-        elif letter == "c":
-            lines.append(f"c {ident} {count} {size}\n")
-        else:
-            lines.append(f"{letter} {ident} {size}\n")
-    path.write_text("".join(lines))
+    path.write_text(trace.script_text())
     return str(path)
 
 

@@ -121,6 +121,19 @@ class Trace:
         for size, ident, count, kind in self._raw_ops():
             yield letters[kind], -1 if ident == null else ident, size, count
 
+    def script_text(self) -> str:
+        """The ops as a headerless trace (a script), one line each: text that parses
+        back to the same ops, for a program that reads traces from files."""
+        lines = []
+        for letter, ident, size, count in self.ops():
+            if letter == "f":
+                lines.append(f"f {ident}\n")
+            elif letter == "c":
+                lines.append(f"c {ident} {count} {size}\n")
+            else:
+                lines.append(f"{letter} {ident} {size}\n")
+        return "".join(lines)
+
     def _raw_ops(self) -> Iterator[tuple[int, int, int, int]]:
         """(size, id, count, kind) for each op, read from the native array
         with no object per op beyond the tuple: a Python loop over cdata

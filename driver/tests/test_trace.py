@@ -391,3 +391,10 @@ def test_trace_like_text_gives_a_trace_or_one_error_line(text):
         parse_trace_text(text)
     except TraceError as error:
         assert str(error).startswith("<text>")
+
+
+def test_a_traces_script_text_parses_back_to_the_same_ops():
+    text = "a 0 24\nc 1 3 8\nr 0 100\nf -1\nf 1\nf 0\n"
+    trace = parse_trace_text(text, "mixed")
+    assert trace.script_text() == text
+    assert list(parse_trace_text(trace.script_text(), "again").ops()) == list(trace.ops())
