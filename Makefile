@@ -37,6 +37,13 @@ VPY        := $(VENV)/bin/python
 HEAP_LIB   := $(NATIVE_DIR)/libmsheap.so
 CORE_LIB   := $(NATIVE_DIR)/libmscore.so
 SECCOMP_HEADER := /usr/include/seccomp.h
+# A student's -m32 build (the CS:APP handout's Makefile builds -m32) runs in a 32-bit agent and is
+# counted by a 32-bit mscount: the engine built again with -m32, in its own folder. It needs
+# Debian's gcc-multilib and the i386 libseccomp (tools/system-deps.sh installs both).
+NATIVE32_DIR := $(NATIVE_DIR)/i386
+SECCOMP32_LIB := /usr/lib/i386-linux-gnu/libseccomp.so
+ENGINE_DIRS := $(NATIVE_DIR) $(NATIVE32_DIR)
+$(NATIVE32_DIR)/%: ARCH := -m32
 POLICY_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmm-%.so)
 HEADERS    := $(wildcard c/include/*.h)
 # The labs' own mm.h and memlib.h, one folder per lab, and the adapter the driver appends to a
@@ -62,7 +69,8 @@ DROPIN_OBJ_DIR := $(BUILD_DIR)/dropin
 .PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox bench-clock bench-programs c-test fuzz format format-check lint clean venv system-deps
 all: native
 
-native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/mscount $(NATIVE_DIR)/msconfine $(NATIVE_DIR)/msagent $(NATIVE_DIR)/include/.stamp
+native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/msconfine $(NATIVE_DIR)/include/.stamp \
+	$(ENGINE_DIRS:%=%/mscount) $(ENGINE_DIRS:%=%/msagent)
 
 # The lab folders are replaced whole, so that a header removed here is gone there too.
 $(NATIVE_DIR)/include/.stamp: $(HEADERS) $(LAB_HEADERS)
@@ -77,27 +85,29 @@ $(NATIVE_DIR)/include/.stamp: $(HEADERS) $(LAB_HEADERS)
 # old one would crash with SIGBUS when its pages changed under it.
 
 # The heap is its own library so that the engine and every allocator share
-# one instance of it, whatever order they are loaded in.
-$(HEAP_LIB): c/src/memlib.c $(HEADERS)
-	@mkdir -p $(NATIVE_DIR)
-	$(CC) $(CFLAGS_ALL) -shared -o $@.tmp c/src/memlib.c && mv -f $@.tmp $@
+# one instance of it, whatever order they are loaded in. The engine's rules serve both builds
+# ($* is the folder; ARCH is -m32 in the 32-bit one).
+$(ENGINE_DIRS:%=%/libmsheap.so): %/libmsheap.so: c/src/memlib.c $(HEADERS)
+	@mkdir -p $*
+	$(CC) $(ARCH) $(CFLAGS_ALL) -shared -o $@.tmp c/src/memlib.c && mv -f $@.tmp $@
 
 # The sandbox links libseccomp, whose header comes from Debian's libseccomp-dev.
-$(SECCOMP_HEADER):
+$(SECCOMP_HEADER) $(SECCOMP32_LIB):
 	@sh tools/system-deps.sh
 
-$(CORE_LIB): $(CORE_SRCS) $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB) | $(SECCOMP_HEADER)
-	$(CC) $(CFLAGS_ALL) -shared -o $@.tmp $(CORE_SRCS) -L$(NATIVE_DIR) -lmsheap -ldl -lseccomp \
+$(ENGINE_DIRS:%=%/libmscore.so): %/libmscore.so: $(CORE_SRCS) $(HEADERS) $(SRC_HEADERS) \
+		%/libmsheap.so | $(SECCOMP_HEADER) $(SECCOMP32_LIB)
+	$(CC) $(ARCH) $(CFLAGS_ALL) -shared -o $@.tmp $(CORE_SRCS) -L$* -lmsheap -ldl -lseccomp \
 		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
 # The instruction counter `mallocsim bench --instructions` runs under callgrind.
-$(NATIVE_DIR)/mscount: c/src/count_main.c $(HEADERS) $(CORE_LIB)
-	$(CC) $(CSTD) $(WARN) $(OPT) -Ic/include -o $@.tmp $< -L$(NATIVE_DIR) -lmscore -lmsheap \
+$(ENGINE_DIRS:%=%/mscount): %/mscount: c/src/count_main.c $(HEADERS) %/libmscore.so
+	$(CC) $(ARCH) $(CSTD) $(WARN) $(OPT) -Ic/include -o $@.tmp $< -L$* -lmscore -lmsheap \
 		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
 # A student's allocator, sandboxed, serving the grader (remote.c).
-$(NATIVE_DIR)/msagent: c/src/agent_main.c $(HEADERS) $(SRC_HEADERS) $(CORE_LIB)
-	$(CC) $(CSTD) $(WARN) $(OPT) -Ic/include -o $@.tmp $< -L$(NATIVE_DIR) -lmscore -lmsheap \
+$(ENGINE_DIRS:%=%/msagent): %/msagent: c/src/agent_main.c $(HEADERS) $(SRC_HEADERS) %/libmscore.so
+	$(CC) $(ARCH) $(CSTD) $(WARN) $(OPT) -Ic/include -o $@.tmp $< -L$* -lmscore -lmsheap \
 		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
 # The instruction count's sandbox: it confines itself, then runs valgrind.

@@ -13,6 +13,8 @@ git git
 clang-format clang-format
 valgrind valgrind
 /usr/include/seccomp.h libseccomp-dev
+/usr/lib32/crt1.o gcc-multilib
+/usr/lib/i386-linux-gnu/libseccomp.so libseccomp-dev:i386
 clang clang
 /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a libclang-rt-14-dev
 /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 libjemalloc2
@@ -39,6 +41,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "system-deps: installing $missing"
 export DEBIAN_FRONTEND=noninteractive
+# A package of another architecture (the 32-bit engine's libseccomp) needs it known to dpkg.
+case "$missing" in
+    *:i386*) dpkg --print-foreign-architectures | grep -qx i386 || dpkg --add-architecture i386 ;;
+esac
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq $missing >/dev/null

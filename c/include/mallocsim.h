@@ -225,7 +225,7 @@ typedef struct {
        pointer a pass returns is stored in log[op] (NULL for a free), and
        boundary(context, pass, ended, seconds) is called, untimed, just before
        each pass (ended false) and just after it (true, with its seconds). */
-    uintptr_t *log;
+    uint64_t *log; /* 64 bits whatever the build: the agent may be a 32-bit one */
     void (*boundary)(void *context, uint32_t pass, bool ended, double seconds);
     void *context;
     /* Room for the pointers of trace->num_ids blocks, or NULL: the engine
@@ -272,9 +272,8 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
    [heap_lo, heap_lo + heap_bytes) and overlapping no live block, the trace's
    blocks live as its ops say. Payloads are not touched: the heap is still the
    allocator's. Returns result->valid, the failure as ms_replay_checked's. */
-bool ms_verify_pointers(const ms_trace *trace, const uintptr_t *log,
-                        const ms_check_options *options, uintptr_t heap_lo, uint64_t heap_bytes,
-                        ms_check_result *result);
+bool ms_verify_pointers(const ms_trace *trace, const uint64_t *log, const ms_check_options *options,
+                        uintptr_t heap_lo, uint64_t heap_bytes, ms_check_result *result);
 
 /* ----------------------------------------------------------------- remote */
 
@@ -354,7 +353,7 @@ size_t mem_high_water(void);
 /* Whether a negative mem_sbrk gives memory back (the default) or fails with
    ENOMEM, as the labs' memlib never shrinks. Kept across resets. */
 void mem_set_shrink(bool allowed);
-bool mem_share(void);
+bool mem_share(bool narrow);
 
 /* ---------------------------------------------------------------- sandbox */
 
@@ -363,7 +362,8 @@ bool mem_share(void);
    signal to another process, no tracing, no change to the system; a core dump
    and file growth refused by resource limits. A forbidden call kills the
    process with SIGSYS, its number first stored in *denied (plus one: 0 means
-   none), a word the parent can read after the death. Irreversible; false with
+   none; its ABI, AUDIT_ARCH_*, in the high 32 bits), a word the parent can read
+   after the death. Irreversible; false with
    err filled when the kernel refuses the filter. */
 bool ms_sandbox_enter(uint64_t *denied, ms_error *err);
 /* Seal a sandboxed process's memory, once the untrusted library is loaded
@@ -381,12 +381,13 @@ bool ms_sandbox_seal_memory(ms_error *err);
    stay allowed: valgrind needs them. False with err filled when the kernel
    cannot (no Landlock: the message says so). */
 bool ms_sandbox_confine_count(const char *writable, ms_error *err);
-/* What a denied call number means, for a diagnosis ("start a process (fork)"). */
+/* What a denied call means, for a diagnosis ("start a process (fork)"): `call` is
+   the denied word less one (its ABI in the high 32 bits, 0 for this build's). */
 const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 12
+#define MS_ABI_VERSION 13
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

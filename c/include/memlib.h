@@ -91,14 +91,15 @@ void mem_set_shrink(bool allowed);  /* whether a negative mem_sbrk gives memory 
 void mem_set_poison(bool on);       /* new heap memory holds MEM_POISON_BYTE, not zeros;
                                        the engine's checked pass with dirty_heap */
 /* A heap shared with another process (the grader's and its agent's, remote.c): mem_share makes
-   this process its owner, on a memfd (mem_share_fd) mapped at a fixed address (false when the
-   system refuses); mem_share_grant(bytes) makes the file cover that much heap, for a follower
-   that moves its own break; mem_share_granted says how much it covers. The other process maps
-   the file at the same address, mem_heap_lo(), for mem_reserved() bytes (mem_join: false when
-   that address is taken there). A follower asks the owner for every mem_sbrk (mem_follow), or
-   moves its break within what was granted (mem_follow_within); mem_follow_brk sets its copy of
-   the break to the owner's. */
-bool mem_share(void);
+   this process its owner, on a memfd (mem_share_fd) mapped at a fixed address, below 4 GiB when
+   `narrow` (for a 32-bit agent; asked again with the other placement, it moves the heap to a new
+   file), false when the system refuses; mem_share_grant(bytes) makes the file cover that much heap,
+   for a follower that moves its own break; mem_share_granted says how much it covers. The other
+   process maps the file at the same address, mem_heap_lo(), for mem_reserved() bytes (mem_join:
+   false when that address is taken there). A follower asks the owner for every mem_sbrk
+   (mem_follow), or moves its break within what was granted (mem_follow_within); mem_follow_brk sets
+   its copy of the break to the owner's. */
+bool mem_share(bool narrow);
 bool mem_share_grant(size_t bytes);
 size_t mem_share_granted(void);
 int mem_share_fd(void);

@@ -40,9 +40,20 @@
 #include <unistd.h>
 
 /* Address space asked for up front; halved until the system grants it. */
+#if SIZE_MAX > UINT32_MAX
 static const size_t MEM_RESERVE_WANTED = (size_t)1 << 40;   /* 1 TiB */
-static const size_t MEM_RESERVE_LEAST = (size_t)1 << 26;    /* 64 MiB */
 static const uintptr_t SHARED_HEAP_AT = (uintptr_t)1 << 44; /* 16 TiB: see the banner */
+#else /* a 32-bit build: the agent of a student's -m32 build, which joins a heap placed for it */
+static const size_t MEM_RESERVE_WANTED = (size_t)1 << 30;
+static const uintptr_t SHARED_HEAP_AT = 0;
+#endif
+static const size_t MEM_RESERVE_LEAST = (size_t)1 << 26; /* 64 MiB */
+/* A heap shared with a 32-bit agent (mem_share(true)) lies where both a 64-bit process and a
+   32-bit one leave room: above the first 256 MiB (a 32-bit program without PIE loads at
+   0x08048000) and below 0x56555000, where the kernel puts a 32-bit PIE program; its libraries and
+   stack lie near 4 GiB. 512 MiB of address space, far more than the CS:APP lab's 20 MB heap. */
+static const uintptr_t NARROW_HEAP_AT = 0x10000000;
+static const size_t NARROW_RESERVE = (size_t)1 << 29;
 
 /* A growth larger than POISON_WHOLE in one call is poisoned only at its first and last
    POISON_EDGE bytes: where an allocator puts its headers, footers and epilogue, and all a trace
@@ -66,9 +77,10 @@ static bool slow; /* every call takes sbrk_slow: fail_after >= 0, poison_on, sha
 /* The heap shared with another process (mem_share, mem_follow). */
 static struct {
     int fd;                      /* the owner's memfd; -1 when the heap is private (or followed) */
+    bool narrow;                 /* the owner's: the heap lies below 4 GiB, for a 32-bit agent */
     size_t file_bytes;           /* the owner: the memfd's size, the break rounded up to a page */
     void *(*ask)(intptr_t incr); /* a follower: the owner's answer to mem_sbrk(incr) */
-} share = {-1, 0, NULL};
+} share = {.fd = -1};
 
 static void update_slow(void) {
     slow = fail_after >= 0 || poison_on || share.fd >= 0 || share.ask != NULL;
@@ -83,12 +95,19 @@ void mem_init(void) {
         return;
     int flags =
         share.fd >= 0 ? MAP_SHARED | MAP_NORESERVE : MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    for (size_t size = MEM_RESERVE_WANTED; size >= MEM_RESERVE_LEAST; size /= 2) {
+    bool narrow = share.fd >= 0 && share.narrow;
+    uintptr_t at = narrow ? NARROW_HEAP_AT : share.fd >= 0 ? SHARED_HEAP_AT : 0;
+    for (size_t size = narrow ? NARROW_RESERVE : MEM_RESERVE_WANTED; size >= MEM_RESERVE_LEAST;
+         size /= 2) {
         void *p = MAP_FAILED;
-        if (share.fd >= 0)
-            p = mmap((void *)SHARED_HEAP_AT, size, PROT_READ | PROT_WRITE,
-                     flags | MAP_FIXED_NOREPLACE, share.fd, 0);
-        if (p == MAP_FAILED)
+        if (at != 0)
+            p = mmap((void *)at, size, PROT_READ | PROT_WRITE, flags | MAP_FIXED_NOREPLACE,
+                     share.fd, 0);
+        if (p != MAP_FAILED && p != (void *)at) { /* a kernel that took the address as a hint */
+            munmap(p, size);
+            p = MAP_FAILED;
+        }
+        if (p == MAP_FAILED && !narrow) /* anywhere will do, but for a 32-bit agent */
             p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, share.fd, 0);
         if (p != MAP_FAILED) {
             heap_start = p;
@@ -245,10 +264,13 @@ void mem_rewind(void) {
 
 void mem_reset_brk(void) { mem_reset(); }
 
-bool mem_share(void) {
-    if (share.fd >= 0)
+bool mem_share(bool narrow) {
+    if (share.fd >= 0 && share.narrow == narrow)
         return heap_start != NULL;
     mem_deinit();
+    if (share.fd >= 0)
+        close(share.fd);
+    share.narrow = narrow;
     share.fd = memfd_create("mallocsim-heap", MFD_CLOEXEC);
     if (share.fd < 0)
         return false;

@@ -51,6 +51,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,46 +135,151 @@ enum { SLOW_YIELD_NS = 200 * 1000, NO_YIELD_NS = 100 * 1000 * 1000 };
    core. */
 enum { SHORT_SLICE_NS = 100 * 1000 }; /* the shortest the kernel grants */
 
+/* The link's wire format: the same bytes in a 64-bit and a 32-bit build, since the agent of a
+   student's -m32 build (the CS:APP handout's) is a 32-bit msagent. Only fixed-width fields, each
+   64-bit one aligned to 8 (a 32-bit build aligns them to 4 unless told), no pointer, no size_t,
+   no bool; the public structures that cross (a trace's header and ops, the timed options and
+   result), whose layouts differ between the two, cross as the wire copies below. The static
+   assertions after them hold in both builds, or neither compiles. */
+#define WIRE64 _Alignas(8)
+
+typedef struct {
+    WIRE64 uint64_t num_ops, weight, first_calloc, header[4];
+    uint32_t num_ids;
+    int32_t format;
+    uint32_t ops_valid;
+} wire_trace;
+
+typedef struct { /* ms_op, whose size is 24 bytes in a 64-bit build and 20 in a 32-bit one */
+    WIRE64 uint64_t size;
+    uint32_t id, count, kind;
+} wire_op;
+
+typedef struct {
+    uint32_t min_passes, max_passes;
+    WIRE64 double min_seconds;
+    uint32_t carry_heap, kernel_clock, leave_live;
+} wire_timed_options;
+
+typedef struct {
+    uint32_t passes;
+    WIRE64 ms_failure failure; /* fixed-width already: the same in both builds */
+    char error[512];
+    WIRE64 uint64_t highest_used;
+    WIRE64 double counted_seconds;
+} wire_timed_result;
+
 /* Where things are in the link's mapping and what the agent needs to start: written by the
    grader before it starts the agent. */
 typedef struct {
-    uint64_t bytes;      /* the mapping's size */
-    uint64_t log_at;     /* the pass's pointers, trace.num_ops of them */
-    uint64_t scratch_at; /* trace.num_ids + 1 pointers */
-    uint64_t seconds_at; /* max_passes + 1 doubles */
-    uint64_t ops_at;     /* the trace's ops */
+    WIRE64 uint64_t bytes;      /* the mapping's size */
+    WIRE64 uint64_t log_at;     /* the pass's pointers, trace.num_ops of them (64-bit each) */
+    WIRE64 uint64_t scratch_at; /* trace.num_ids + 1 pointers (the agent's own) */
+    WIRE64 uint64_t seconds_at; /* max_passes + 1 doubles */
+    WIRE64 uint64_t ops_at;     /* the trace's ops, wire_op; the agent makes them its ms_op */
     uint32_t max_passes;
-    int32_t grader;       /* the grader's pid: an agent whose parent is another has lost it */
-    ms_trace trace;       /* the trace, its ops pointer meaningless: they are at ops_at */
-    uint64_t heap_at;     /* the shared heap's address (mem_heap_lo) ... */
-    uint64_t heap_bytes;  /* ... and its size (mem_reserved) */
-    uint32_t progress_at; /* the timed engine's two progress words: index in the parent's */
-    uint32_t denied_at;   /* the sandbox's denied word: index in the parent's */
+    int32_t grader;             /* the grader's pid: an agent whose parent is another has lost it */
+    wire_trace trace;           /* the trace's header */
+    WIRE64 uint64_t heap_at;    /* the shared heap's address (mem_heap_lo) ... */
+    WIRE64 uint64_t heap_bytes; /* ... and its size (mem_reserved) */
+    uint32_t progress_at;       /* the timed engine's two progress words: index in the parent's */
+    uint32_t denied_at;         /* the sandbox's denied word: index in the parent's */
 } ms_link_layout;
 
 struct ms_link {
-    _Atomic uint32_t turn;        /* TURN_*: whose move it is (a futex word) */
-    _Atomic uint32_t sleeping;    /* 1 while a side may be asleep on turn: only then is it woken */
-    uint32_t call;                /* the grader's request, CALL_* */
-    uint32_t move;                /* the agent's move, MOVE_* */
-    uint32_t pass;                /* MOVE_PASS_*: the pass */
-    uint64_t arg[2];              /* the request's arguments */
-    uint64_t brk;                 /* the grader's break, sent with every request */
-    uint64_t answer;              /* MOVE_ANSWER: the result; MOVE_SBRK: the increment */
-    double seconds;               /* MOVE_PASS_END: the agent's clock for the pass */
-    int32_t dialect;              /* MOVE_READY: the allocator's dialect */
-    uint32_t has;                 /* MOVE_READY: HAS_* */
-    char said[512];               /* the agent's words: why loading failed, its heap checker's */
-    ms_timed_options timed;       /* CALL_TIMED: the passes asked for */
-    ms_timed_result timed_result; /* CALL_TIMED: the agent's account of a failure */
+    _Atomic uint32_t turn;     /* TURN_*: whose move it is (a futex word) */
+    _Atomic uint32_t sleeping; /* 1 while a side may be asleep on turn: only then is it woken */
+    uint32_t call;             /* the grader's request, CALL_* */
+    uint32_t move;             /* the agent's move, MOVE_* */
+    uint32_t pass;             /* MOVE_PASS_*: the pass */
+    WIRE64 uint64_t arg[2];    /* the request's arguments */
+    WIRE64 uint64_t brk;       /* the grader's break, sent with every request */
+    WIRE64 uint64_t answer;    /* MOVE_ANSWER: the result; MOVE_SBRK: the increment */
+    WIRE64 double seconds;     /* MOVE_PASS_END: the agent's clock for the pass */
+    int32_t dialect;           /* MOVE_READY: the allocator's dialect */
+    uint32_t has;              /* MOVE_READY: HAS_* */
+    char said[512];            /* the agent's words: why loading failed, its heap checker's */
+    wire_timed_options timed;  /* CALL_TIMED: the passes asked for */
+    wire_timed_result timed_result; /* CALL_TIMED: the agent's account of a failure */
     ms_link_layout layout; /* the grader's, before the agent starts; the agent reads it once */
 };
+
+/* The sizes and offsets a 64-bit build gives: a 32-bit build must give the same. */
+_Static_assert(sizeof(ms_failure) == 48 && offsetof(ms_failure, init_status) == 40,
+               "ms_failure crosses the link as it is");
+_Static_assert(sizeof(wire_op) == 24 && sizeof(wire_trace) == 72, "wire trace");
+_Static_assert(sizeof(wire_timed_options) == 32 && sizeof(wire_timed_result) == 584,
+               "wire timed options and result");
+_Static_assert(sizeof(ms_link_layout) == 144 && offsetof(ms_link_layout, heap_at) == 120,
+               "the link's layout");
+_Static_assert(offsetof(struct ms_link, timed) == 584 && sizeof(struct ms_link) == 1344,
+               "the link");
+
+static wire_trace trace_to_wire(const ms_trace *t) {
+    wire_trace w = {.num_ops = t->num_ops,
+                    .weight = t->weight,
+                    .first_calloc = t->first_calloc,
+                    .num_ids = t->num_ids,
+                    .format = t->format,
+                    .ops_valid = t->ops_valid};
+    memcpy(w.header, t->header, sizeof w.header);
+    return w;
+}
+
+/* The agent's trace, its ops the wire's made ms_op in place: an ms_op is never larger than a
+   wire_op, and op i is read before anything is written at or past its new place. */
+static ms_trace trace_from_wire(const wire_trace *w, void *ops) {
+    ms_trace t = {.ops = ops,
+                  .num_ops = w->num_ops,
+                  .num_ids = w->num_ids,
+                  .format = w->format,
+                  .weight = w->weight,
+                  .ops_valid = w->ops_valid != 0,
+                  .first_calloc = w->first_calloc};
+    memcpy(t.header, w->header, sizeof t.header);
+    _Static_assert(sizeof(ms_op) <= sizeof(wire_op), "ops made in place");
+    const wire_op *from = ops;
+    for (uint64_t i = 0; i < t.num_ops; i++) {
+        wire_op op = from[i];
+        t.ops[i] =
+            (ms_op){.size = op.size, .id = op.id, .count = op.count, .kind = (uint8_t)op.kind};
+    }
+    return t;
+}
+
+static wire_timed_options options_to_wire(const ms_timed_options *o) {
+    return (wire_timed_options){.min_passes = o->min_passes,
+                                .max_passes = o->max_passes,
+                                .min_seconds = o->min_seconds,
+                                .carry_heap = o->carry_heap,
+                                .kernel_clock = o->kernel_clock,
+                                .leave_live = o->leave_live};
+}
+
+static wire_timed_result result_to_wire(const ms_timed_result *r) {
+    wire_timed_result w = {.passes = r->passes,
+                           .failure = r->failure,
+                           .highest_used = r->highest_used,
+                           .counted_seconds = r->counted_seconds};
+    memcpy(w.error, r->error, sizeof w.error);
+    return w;
+}
+
+static ms_timed_result result_from_wire(const wire_timed_result *w) {
+    ms_timed_result r = {.passes = w->passes,
+                         .failure = w->failure,
+                         .highest_used = w->highest_used,
+                         .counted_seconds = w->counted_seconds};
+    memcpy(r.error, w->error, sizeof r.error);
+    r.error[sizeof r.error - 1] = '\0';
+    return r;
+}
 
 /* This process's side of the one link in use: the grader's or the agent's, each its own. */
 static struct {
     ms_link *link;
     ms_link_layout layout; /* the grader's: what it made; the agent's: what it read at its start */
-    uintptr_t *log;        /* the pass's pointers, one per op (in the link's mapping) */
+    uint64_t *log;         /* the pass's pointers, one per op (in the link's mapping) */
     void **scratch;        /* the agent's per-id pointers (in the link's mapping) */
     double *pass_seconds;  /* the agent's pass times (in the link's mapping) */
     /* The grader's alone. */
@@ -303,20 +409,19 @@ static size_t align_up(size_t n) { return (n + 15) / 16 * 16; }
 static void point_into(ms_link *link) {
     char *base = (char *)link;
     side.link = link;
-    side.log = (uintptr_t *)(base + side.layout.log_at);
+    side.log = (uint64_t *)(base + side.layout.log_at);
     side.scratch = (void **)(base + side.layout.scratch_at);
     side.pass_seconds = (double *)(base + side.layout.seconds_at);
 }
 
 ms_link *ms_link_create(const ms_trace *trace, uint32_t max_passes, ms_error *err) {
     memset(err, 0, sizeof *err);
-    ms_link_layout layout = {.max_passes = max_passes, .trace = *trace};
-    layout.trace.ops = NULL;
+    ms_link_layout layout = {.max_passes = max_passes, .trace = trace_to_wire(trace)};
     layout.log_at = align_up(sizeof(ms_link));
-    layout.scratch_at = layout.log_at + align_up((size_t)trace->num_ops * sizeof(uintptr_t));
+    layout.scratch_at = layout.log_at + align_up((size_t)trace->num_ops * sizeof(uint64_t));
     layout.seconds_at = layout.scratch_at + align_up(((size_t)trace->num_ids + 1) * sizeof(void *));
     layout.ops_at = layout.seconds_at + align_up(((size_t)max_passes + 1) * sizeof(double));
-    layout.bytes = layout.ops_at + align_up((size_t)trace->num_ops * sizeof(ms_op));
+    layout.bytes = layout.ops_at + align_up((size_t)trace->num_ops * sizeof(wire_op));
     layout.grader = (int32_t)getpid();
     layout.heap_at = (uintptr_t)mem_heap_lo();
     layout.heap_bytes = mem_reserved();
@@ -332,8 +437,11 @@ ms_link *ms_link_create(const ms_trace *trace, uint32_t max_passes, ms_error *er
         return NULL;
     }
     ms_link *link = (ms_link *)p;
-    if (trace->num_ops > 0)
-        memcpy(p + layout.ops_at, trace->ops, (size_t)trace->num_ops * sizeof(ms_op));
+    wire_op *ops = (wire_op *)(p + layout.ops_at);
+    for (uint64_t i = 0; i < trace->num_ops; i++) {
+        const ms_op *op = &trace->ops[i];
+        ops[i] = (wire_op){.size = op->size, .id = op->id, .count = op->count, .kind = op->kind};
+    }
     link->layout = layout;
     side = (__typeof__(side)){.layout = layout, .link_fd = fd, .agent_syscall = -1};
     point_into(link);
@@ -451,17 +559,25 @@ static void at_boundary(void *context, uint32_t pass, bool ended, double seconds
 }
 
 static uint64_t agent_timed(ms_link *link) {
-    ms_timed_options options = link->timed;
-    options.log = side.log;
-    options.boundary = at_boundary;
-    options.context = link;
-    options.scratch = side.scratch;
-    options.progress = side.progress;
+    wire_timed_options asked = link->timed;
+    ms_timed_options options = {.min_passes = asked.min_passes,
+                                .max_passes = asked.max_passes,
+                                .min_seconds = asked.min_seconds,
+                                .carry_heap = asked.carry_heap != 0,
+                                .progress = side.progress,
+                                .log = side.log,
+                                .boundary = at_boundary,
+                                .context = link,
+                                .scratch = side.scratch,
+                                .kernel_clock = asked.kernel_clock != 0,
+                                .leave_live = asked.leave_live != 0};
     if (options.max_passes > side.layout.max_passes)
         options.max_passes = side.layout.max_passes;
     mem_follow_within((size_t)link->arg[0]);
+    ms_timed_result result;
     uint32_t passes =
-        ms_replay_timed(&side.trace, &side.alloc, &options, side.pass_seconds, &link->timed_result);
+        ms_replay_timed(&side.trace, &side.alloc, &options, side.pass_seconds, &result);
+    link->timed_result = result_to_wire(&result);
     mem_follow(ask_grader);
     return passes;
 }
@@ -490,14 +606,14 @@ static uint64_t agent_call(ms_link *link) {
     case CALL_INIT:
         return (uint64_t)engine_init(alloc);
     case CALL_MALLOC:
-        return (uintptr_t)alloc->malloc((size_t)a);
+        return (uintptr_t)alloc->malloc(engine_request_bytes(a));
     case CALL_FREE:
         alloc->free((void *)(uintptr_t)a);
         return 0;
     case CALL_REALLOC:
-        return (uintptr_t)alloc->realloc((void *)(uintptr_t)a, (size_t)b);
+        return (uintptr_t)alloc->realloc((void *)(uintptr_t)a, engine_request_bytes(b));
     case CALL_CALLOC:
-        return (uintptr_t)alloc->calloc((size_t)a, (size_t)b);
+        return (uintptr_t)alloc->calloc(engine_request_bytes(a), engine_request_bytes(b));
     case CALL_CHECKHEAP: {
         bool fine = engine_checkheap(alloc, a);
         const char *said = alloc->checkheap_message != NULL ? alloc->checkheap_message() : NULL;
@@ -573,8 +689,7 @@ _Noreturn void ms_agent_run(const char *library, int dialect, const char *option
                  strerror(errno));
         agent_refuse(link, why);
     }
-    side.trace = side.layout.trace;
-    side.trace.ops = (ms_op *)((char *)link + side.layout.ops_at);
+    side.trace = trace_from_wire(&side.layout.trace, (char *)link + side.layout.ops_at);
     close(AGENT_LINK_FD);
     close(AGENT_HEAP_FD);
     close(AGENT_WORDS_FD);
@@ -778,9 +893,9 @@ typedef struct {
     double counted;       /* the CPU seconds the kernel counted for them */
     double *pass_seconds; /* the caller's room */
     ms_timed_result *result;
-    uintptr_t *log;     /* the pass that ended: the grader's copy of its log */
-    uintptr_t *checked; /* the last log found valid */
-    bool checked_once;  /* whether `checked` holds one */
+    uint64_t *log;     /* the pass that ended: the grader's copy of its log */
+    uint64_t *checked; /* the last log found valid */
+    bool checked_once; /* whether `checked` holds one */
 } timed_watch;
 
 /* A pass ended: check its pointers and note its times; false when it failed the check. */
@@ -796,7 +911,7 @@ static bool pass_ended(timed_watch *w) {
        log the same as the last one checked has the same verdict (the check depends on nothing
        else), and a deterministic allocator's passes from mm_init all give the same log: only
        a pass that answered differently is checked again. */
-    size_t bytes = (size_t)w->trace->num_ops * sizeof(uintptr_t);
+    size_t bytes = (size_t)w->trace->num_ops * sizeof(uint64_t);
     memcpy(w->log, side.log, bytes);
     ms_check_result check;
     bool valid = w->checked_once && memcmp(w->log, w->checked, bytes) == 0;
@@ -806,7 +921,7 @@ static bool pass_ended(timed_watch *w) {
         if (valid) { /* this log is now the one checked: keep it, reuse the other's room */
             if (check.highest_used > w->result->highest_used)
                 w->result->highest_used = check.highest_used;
-            uintptr_t *room = w->checked;
+            uint64_t *room = w->checked;
             w->checked = w->log;
             w->log = room;
             w->checked_once = true;
@@ -840,11 +955,7 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
     result->failure = engine_failure(MS_FAIL_NONE, MS_ID_NULL, 0);
     if (side.status != MS_LINK_OK || side.agent_syscall < 0 || !mem_share_grant(w->granted))
         return 0;
-    link->timed = *options;
-    link->timed.log = NULL;
-    link->timed.boundary = NULL;
-    link->timed.context = NULL;
-    link->timed.scratch = NULL;
+    link->timed = options_to_wire(options);
     link->call = CALL_TIMED;
     link->arg[0] = w->granted;
     link->brk = 0;
@@ -872,8 +983,7 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
     }
     uint64_t passes = link->answer;
     if (passes == 0) { /* the agent's account of its own failure: it can only hurt it */
-        *result = link->timed_result;
-        result->error[sizeof result->error - 1] = '\0';
+        *result = result_from_wire(&link->timed_result);
         result->passes = 0;
         result->highest_used = 0; /* the grader's figure only */
         return 0;
@@ -897,7 +1007,7 @@ static bool claims_cover_count(const timed_watch *w) {
 uint32_t ms_link_timed(ms_link *link, const ms_trace *trace, const ms_timed_options *options,
                        const ms_check_options *check, double *pass_seconds,
                        ms_timed_result *result) {
-    size_t bytes = ((size_t)trace->num_ops + 1) * sizeof(uintptr_t);
+    size_t bytes = ((size_t)trace->num_ops + 1) * sizeof(uint64_t);
     timed_watch w = {.link = link,
                      .trace = trace,
                      .check = check,

@@ -65,8 +65,6 @@
 #include <string.h>
 #include <time.h>
 
-_Static_assert(sizeof(size_t) == sizeof(uint64_t), "trace sizes are 64-bit and passed as size_t");
-
 enum {
     DEFAULT_ALIGNMENT = 16,       /* our heap's, when the options say 0 */
     SYSTEM_ALIGNMENT = 16,        /* the system malloc's, for objects of 16 bytes and more */
@@ -276,7 +274,7 @@ typedef struct {
     uint64_t live_aligned;  /* the same, each rounded up to the alignment */
     /* Checking a pass already run (ms_verify_pointers): the allocator's answers, one per op,
        and the heap they had to lie in; the allocator is not called, payloads not touched. */
-    const uintptr_t *log;
+    const uint64_t *log;
     uintptr_t heap_lo;
     uint64_t heap_bytes;
 } checker;
@@ -362,7 +360,7 @@ static uintptr_t heap_end(const checker *c) {
 }
 
 /* The answer a pass already run gave to the op being checked. */
-static void *logged(const checker *c) { return (void *)c->log[c->index]; }
+static void *logged(const checker *c) { return (void *)(uintptr_t)c->log[c->index]; }
 
 /* Check a pointer the allocator returned for `size` bytes of `id` and, if
    right, record it as live. Its payload is not touched here. */
@@ -491,7 +489,7 @@ static bool run_alloc(checker *c, const ms_op *op) {
     if (c->live[op->id])
         return fail(c, trace_error(op->id), "block %" PRIu32 " is already live (trace error)",
                     op->id);
-    void *p = c->log != NULL ? logged(c) : c->alloc->malloc(op->size);
+    void *p = c->log != NULL ? logged(c) : c->alloc->malloc(engine_request_bytes(op->size));
     if (!take_block(c, op->id, p, op->size))
         return false;
     fill(c, op->id, 0);
@@ -504,7 +502,8 @@ static bool run_calloc(checker *c, const ms_op *op) {
                     op->id);
     uint64_t bytes;
     bool representable = calloc_bytes(op, &bytes);
-    void *p = c->log != NULL ? logged(c) : c->alloc->calloc(op->count, op->size);
+    void *p =
+        c->log != NULL ? logged(c) : c->alloc->calloc(op->count, engine_request_bytes(op->size));
     if (!representable) {
         if (p != NULL)
             return fail(c, engine_failure(MS_FAIL_CALLOC_OVERFLOW, op->id, (uintptr_t)p),
@@ -537,7 +536,8 @@ static bool run_realloc(checker *c, const ms_op *op) {
     if (was_live && !verify(c, id, "before realloc, "))
         return false;
     void *p = c->log != NULL ? logged(c)
-                             : c->alloc->realloc(was_live ? block_ptr(c, id) : NULL, op->size);
+                             : c->alloc->realloc(was_live ? block_ptr(c, id) : NULL,
+                                                 engine_request_bytes(op->size));
     if (p == NULL && op->size > 0)
         return take_block(c, id, p, op->size); /* reports the NULL */
     if (was_live)
@@ -771,9 +771,8 @@ bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
     return result->valid;
 }
 
-bool ms_verify_pointers(const ms_trace *trace, const uintptr_t *log,
-                        const ms_check_options *options, uintptr_t heap_lo, uint64_t heap_bytes,
-                        ms_check_result *result) {
+bool ms_verify_pointers(const ms_trace *trace, const uint64_t *log, const ms_check_options *options,
+                        uintptr_t heap_lo, uint64_t heap_bytes, ms_check_result *result) {
     /* Our heap's rules, with no allocator to call: calloc is allowed, as the pass ran. */
     static const ms_allocator logged_heap = {.dialect = MS_DIALECT_CLASSIC, .calloc = calloc};
     ms_check_options plain = options != NULL ? *options : (ms_check_options){0};
@@ -807,7 +806,7 @@ static double now_seconds(void) {
  * the index of the op that got NULL where a block was due.
  */
 static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, void **ptr,
-                              volatile uint64_t *op_word, uintptr_t *log) {
+                              volatile uint64_t *op_word, uint64_t *log) {
     const ms_op *ops = trace->ops;
     for (uint64_t i = 0; i < trace->num_ops; i++) {
         const ms_op *op = &ops[i];
@@ -816,13 +815,13 @@ static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, 
         *op_word = i;
         switch (op->kind) {
         case MS_OP_ALLOC:
-            p = alloc->malloc(op->size);
+            p = alloc->malloc(engine_request_bytes(op->size));
             if (p == NULL && op->size > 0)
                 return i;
             ptr[op->id] = p;
             break;
         case MS_OP_REALLOC:
-            p = alloc->realloc(ptr[op->id], op->size);
+            p = alloc->realloc(ptr[op->id], engine_request_bytes(op->size));
             if (p == NULL && op->size > 0)
                 return i;
             if (op->size == 0 && p != NULL) { /* the id's life ends, as in the checked pass */
@@ -832,7 +831,7 @@ static uint64_t run_timed_ops(const ms_trace *trace, const ms_allocator *alloc, 
             ptr[op->id] = p;
             break;
         case MS_OP_CALLOC:
-            p = alloc->calloc(op->count, op->size);
+            p = alloc->calloc(op->count, engine_request_bytes(op->size));
             if (p == NULL && calloc_bytes(op, &bytes) && bytes > 0)
                 return i;
             ptr[op->id] = p;

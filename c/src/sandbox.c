@@ -69,11 +69,16 @@ static const denied_call DENIED[] = {
     {"fchmod", "change a file's permissions", REACH_ELSE},
     {"fchmodat", "change a file's permissions", REACH_ELSE},
     {"chown", "change a file's owner", REACH_ELSE},
+    {"chown32", "change a file's owner", REACH_ELSE}, /* the 32-bit calls of a -m32 build */
+    {"fchown32", "change a file's owner", REACH_ELSE},
+    {"lchown32", "change a file's owner", REACH_ELSE},
     {"fchown", "change a file's owner", REACH_ELSE},
     {"lchown", "change a file's owner", REACH_ELSE},
     {"fchownat", "change a file's owner", REACH_ELSE},
     {"truncate", "truncate a file", REACH_PATH},
     {"ftruncate", "truncate a file", REACH_PATH},
+    {"truncate64", "truncate a file", REACH_PATH},
+    {"ftruncate64", "truncate a file", REACH_PATH},
     {"mknod", "create a device", REACH_PATH},
     {"mknodat", "create a device", REACH_PATH},
     {"utimensat", "change a file's times", REACH_ELSE},
@@ -107,6 +112,7 @@ static const denied_call DENIED[] = {
    kernel. brk is denied too, but for brk(0), which only asks where the break is. */
 static const denied_call SEALED[] = {
     {"mmap", "take memory from the kernel", REACH_ELSE},
+    {"mmap2", "take memory from the kernel", REACH_ELSE}, /* a 32-bit build's mmap */
     {"mremap", "take memory from the kernel", REACH_ELSE},
     {"shmget", "take memory from the kernel", REACH_ELSE},
     {"shmat", "take memory from the kernel", REACH_ELSE},
@@ -122,7 +128,7 @@ static volatile uint64_t *denied_word;
 static void on_denied(int sig, siginfo_t *info, void *context) {
     (void)context;
     if (denied_word != NULL)
-        *denied_word = (uint64_t)info->si_syscall + 1;
+        *denied_word = (uint64_t)info->si_arch << 32 | (uint32_t)(info->si_syscall + 1);
     signal(sig, SIG_DFL); /* async-signal-safe; then die of it */
     raise(sig);
 }
@@ -299,6 +305,13 @@ bool ms_sandbox_confine_count(const char *writable, ms_error *err) {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL)
         return fail(err, "seccomp_init", ENOMEM);
+    /* The count of a -m32 build runs valgrind's 32-bit tool: its calls are the x86 ABI's, which a
+       filter of the native ABI alone kills at its first call. The same rules cover both (names
+       libseccomp translates per ABI, multiplexed socketcall and ipc included). */
+    if (seccomp_arch_native() != SCMP_ARCH_X86 && seccomp_arch_add(ctx, SCMP_ARCH_X86) != 0) {
+        seccomp_release(ctx);
+        return fail(err, "seccomp (x86)", EINVAL);
+    }
     /* A denied call kills with no name here: valgrind owns the process's signals. */
     int rc = deny_calls(ctx, DENIED, sizeof DENIED / sizeof DENIED[0], SCMP_ACT_KILL_PROCESS, true);
     /* Signals stay within the sandbox: Landlock's scope (ABI 6) does that for every process of
@@ -325,26 +338,40 @@ bool ms_sandbox_seal_memory(ms_error *err) {
     return rc == 0 ? true : fail(err, "seccomp (memory)", rc);
 }
 
-static const char *action_of(int call) {
+/* Whether `call` is the system call named `name` in the ABI `arch`. */
+static bool is_call(uint32_t arch, int call, const char *name) {
+    int number = seccomp_syscall_resolve_name_arch(arch, name);
+    return number != __NR_SCMP_ERROR && number == call;
+}
+
+static const char *action_of(uint32_t arch, int call) {
     for (size_t i = 0; i < sizeof DENIED / sizeof DENIED[0]; i++)
-        if (seccomp_syscall_resolve_name(DENIED[i].name) == call)
+        if (is_call(arch, call, DENIED[i].name))
             return DENIED[i].action;
     for (size_t i = 0; i < sizeof SEALED / sizeof SEALED[0]; i++)
-        if (seccomp_syscall_resolve_name(SEALED[i].name) == call)
+        if (is_call(arch, call, SEALED[i].name))
             return SEALED[i].action;
-    if (call == SCMP_SYS(brk))
+    if (is_call(arch, call, "brk"))
         return BRK_ACTION;
-    if (call == SCMP_SYS(open) || call == SCMP_SYS(openat) || call == SCMP_SYS(openat2))
+    if (is_call(arch, call, "open") || is_call(arch, call, "openat") ||
+        is_call(arch, call, "openat2"))
         return "create or write a file";
-    if (call == SCMP_SYS(kill) || call == SCMP_SYS(tkill) || call == SCMP_SYS(tgkill))
+    if (is_call(arch, call, "kill") || is_call(arch, call, "tkill") ||
+        is_call(arch, call, "tgkill"))
         return "signal another process";
     return "make a system call the sandbox denies";
 }
 
+/* `call`: the ABI (its AUDIT_ARCH_* value, libseccomp's arch token; 0: this build's) in the high
+   32 bits, the call's number in that ABI in the low ones, as the SIGSYS handler leaves them. */
 const char *ms_sandbox_denied_action(uint64_t call) {
     static char text[160];
-    char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, (int)call);
-    snprintf(text, sizeof text, "%s (%s)", action_of((int)call), name ? name : "?");
+    uint32_t arch = (uint32_t)(call >> 32);
+    if (arch == 0)
+        arch = seccomp_arch_native();
+    int number = (int)(uint32_t)call;
+    char *name = seccomp_syscall_resolve_num_arch(arch, number);
+    snprintf(text, sizeof text, "%s (%s)", action_of(arch, number), name ? name : "?");
     free(name);
     return text;
 }

@@ -312,7 +312,7 @@ static void test_poison(void) {
    a reset zeroes the pages but keeps the size (an allocator still pointing into the last run
    reads zeros, as on a private heap). */
 static void test_shared_heap(void) {
-    CHECK(mem_share(), "mem_share failed");
+    CHECK(mem_share(false), "mem_share failed");
     mem_reset();
     size_t page = mem_pagesize();
     char *p = mem_sbrk(100);
@@ -330,6 +330,21 @@ static void test_shared_heap(void) {
     CHECK(p[0] == 0 && p[99] == 0, "a reset left the last run's bytes");
     CHECK(mem_share_grant(10 * page) && mem_share_granted() == 10 * page, "grant: file %zu",
           mem_share_granted());
+}
+
+/* A heap shared with a 32-bit agent (a -m32 build) lies wholly below 4 GiB, where that agent can
+   map it; shared again for a 64-bit one, it moves to a new file at the usual place. */
+static void test_narrow_shared_heap(void) {
+    CHECK(mem_share(true), "mem_share(true) failed");
+    uintptr_t lo = (uintptr_t)mem_heap_lo();
+    CHECK(lo + mem_reserved() <= (uintptr_t)UINT32_MAX + 1, "a 32-bit agent's heap at %#jx + %zu",
+          (uintmax_t)lo, mem_reserved());
+    mem_reset();
+    CHECK(mem_sbrk(100) == mem_heap_lo() && mem_share_granted() == mem_pagesize(),
+          "the narrow heap's file %zu bytes for a 100-byte break", mem_share_granted());
+    CHECK(mem_share(false) && (uintptr_t)mem_heap_lo() > UINT32_MAX, "not moved back: %p",
+          mem_heap_lo());
+    CHECK(mem_share_granted() == 0, "the new file holds %zu bytes", mem_share_granted());
 }
 
 /* The agent maps the owner's file at the owner's address (mem_join), in a process of its own:
@@ -401,6 +416,7 @@ int main(void) {
     test_poison();
     test_shared_heap();
     test_join();
+    test_narrow_shared_heap();
     test_follower();
     mem_deinit();
     return CHECK_DONE();

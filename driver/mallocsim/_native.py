@@ -18,6 +18,8 @@ from mallocsim.errors import UsageError
 
 NATIVE_DIR = Path(__file__).resolve().parent / "_native"
 HEADER_DIR = NATIVE_DIR / "include"
+# The engine built 32-bit (Makefile): the agent and counter of a student's -m32 build.
+NATIVE32_DIR = NATIVE_DIR / "i386"
 
 
 class NativeError(UsageError):
@@ -52,6 +54,24 @@ def _load() -> tuple[FFI, object]:
             "rebuild with `make`"
         )
     return ffi, lib
+
+
+def engine_dir(library: Path | None) -> Path:
+    """Where the engine's programs (msagent, mscount) that can load `library` are:
+    NATIVE32_DIR for a 32-bit library (a -m32 build), else NATIVE_DIR. Raises
+    NativeError when the 32-bit engine is needed and not built."""
+    from mallocsim.elf import ElfError, word_bits
+
+    try:
+        narrow = library is not None and word_bits(library) == 32
+    except ElfError:  # not loadable at all: the 64-bit programs say why, as for any library
+        return NATIVE_DIR
+    if narrow and not (NATIVE32_DIR / "msagent").exists():
+        raise NativeError(
+            f"{library} is a 32-bit build, and the 32-bit engine ({NATIVE32_DIR}) is not built: "
+            "run `make` in the checkout (it needs Debian's gcc-multilib and libseccomp-dev:i386)"
+        )
+    return NATIVE32_DIR if narrow else NATIVE_DIR
 
 
 class _Lazy:

@@ -57,7 +57,13 @@ def code_digest() -> str:
     depends on), computed once per process."""
     files = sorted(
         path
-        for pattern in ("**/*.py", "_native/*.so", "_native/mscount", "_native/include/**/*.h")
+        for pattern in (
+            "**/*.py",
+            "_native/*.so",
+            "_native/mscount",
+            "_native/i386/*",
+            "_native/include/**/*.h",
+        )
         for path in PACKAGE_DIR.glob(pattern)
     )
     return content_key(*(part for path in files for part in (path.name, path.read_bytes())))

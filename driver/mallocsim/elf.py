@@ -5,8 +5,8 @@ dynamic symbol table imports and defines (forbidden.py), the bytes its code
 pages hold (forbidden.py looks there for valgrind's client requests), the
 memory its writable segments take when loaded (the sandbox's allowance for
 loading it), and the writable global data an object file defines (the labs'
-rule on global data). Only 64-bit little-endian files are read: the only kind the native
-build makes.
+rule on global data). Little-endian files are read, 64-bit and 32-bit (a student's
+-m32 build, as the CS:APP handout's Makefile makes it).
 
 Guarantee: every function here either answers or raises ElfError, one line
 without the file's name (the caller names it); a damaged file never raises
@@ -32,20 +32,44 @@ _PT_LOAD = 1
 _PF_X = 1
 _PF_W = 2
 _PAGE = 4096
-# e_ident, e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags, e_ehsize,
-# e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
-_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
-# sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_addralign,
-# sh_entsize
-_SECTION = struct.Struct("<IIQQQQIIQQ")
-# st_name, st_info, st_other, st_shndx, st_value, st_size
-_SYMBOL = struct.Struct("<IBBHQQ")
-# p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align
-_PROGRAM = struct.Struct("<IIQQQQQQ")
+
+
+class _Format(NamedTuple):
+    """The record layouts of one ELF class (64-bit, or 32-bit: a -m32 build's)."""
+
+    bits: int
+    # e_ident, e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags, e_ehsize,
+    # e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx (the same order in both)
+    header: struct.Struct
+    # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_addralign,
+    # sh_entsize (the same order in both)
+    section: struct.Struct
+    symbol: struct.Struct  # the fields' order differs: see _symbol
+    program: struct.Struct  # the fields' order differs: see _segment
+
+
+_ELF64 = _Format(
+    64,
+    struct.Struct("<16sHHIQQQIHHHHHH"),
+    struct.Struct("<IIQQQQIIQQ"),
+    struct.Struct("<IBBHQQ"),  # st_name, st_info, st_other, st_shndx, st_value, st_size
+    struct.Struct("<IIQQQQQQ"),  # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, ...
+)
+_ELF32 = _Format(
+    32,
+    struct.Struct("<16sHHIIIIIHHHHHH"),
+    struct.Struct("<IIIIIIIIII"),
+    struct.Struct("<IIIBBH"),  # st_name, st_value, st_size, st_info, st_other, st_shndx
+    struct.Struct("<IIIIIIII"),  # p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags
+)
+
+
+def _format(data: bytes) -> _Format:
+    return _ELF64 if data[4] == 2 else _ELF32
 
 
 class ElfError(ValueError):
-    """Not a readable 64-bit little-endian ELF file, or a damaged one."""
+    """Not a readable little-endian ELF file, or a damaged one."""
 
 
 class Section(NamedTuple):
@@ -65,25 +89,31 @@ class Symbol(NamedTuple):
 
 
 def read_elf(path: str | Path, kind: str = "file") -> bytes:
-    """The file's bytes, checked to be a 64-bit little-endian ELF file; `kind` names
-    what it should be in the error ("shared library")."""
+    """The file's bytes, checked to be a little-endian ELF file, 64-bit or 32-bit;
+    `kind` names what it should be in the error ("shared library")."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:
         raise ElfError(error.strerror or "cannot be read") from None
-    if len(data) < _HEADER.size or data[:4] != b"\x7fELF":
+    if len(data) < _ELF64.header.size or data[:4] != b"\x7fELF":
         raise ElfError(f"not an ELF {kind}")
-    if data[4] != 2 or data[5] != 1:  # ELFCLASS64, ELFDATA2LSB
-        raise ElfError(f"not a 64-bit little-endian ELF {kind}")
+    if data[4] not in (1, 2) or data[5] != 1:  # ELFCLASS32 or ELFCLASS64, ELFDATA2LSB
+        raise ElfError(f"not a little-endian ELF {kind} of 64 or 32 bits")
     return data
+
+
+def word_bits(path: str | Path) -> int:
+    """64 or 32: the word size a library or object file was built for."""
+    return _format(read_elf(path)).bits
 
 
 def sections(data: bytes) -> list[Section]:
     """The section headers, named; [] when they were stripped."""
+    form = _format(data)
     try:
-        header = _HEADER.unpack_from(data)
+        header = form.header.unpack_from(data)
         shoff, shentsize, shnum, shstrndx = header[6], header[11], header[12], header[13]
-        raw = [_SECTION.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
+        raw = [form.section.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
         names = raw[shstrndx] if shnum else None
         return [
             Section(_string(data, names[4] + s[0]) if names else "", s[1], s[2], s[4], s[5], s[6])
@@ -95,10 +125,16 @@ def sections(data: bytes) -> list[Section]:
 
 def symbols(data: bytes, table: Section, every: list[Section]) -> Iterator[Symbol]:
     """The symbols of a symbol table section (its null entry left out)."""
+    form = _format(data)
+    record = form.symbol
     try:
         strings = every[table.link]
-        for at in range(table.offset + _SYMBOL.size, table.offset + table.size, _SYMBOL.size):
-            name_at, _, _, shndx, value, size = _SYMBOL.unpack_from(data, at)
+        for at in range(table.offset + record.size, table.offset + table.size, record.size):
+            fields = record.unpack_from(data, at)
+            if form.bits == 64:
+                name_at, _, _, shndx, value, size = fields
+            else:
+                name_at, value, size, _, _, shndx = fields
             name = _string(data, strings.offset + name_at) if name_at else ""
             yield Symbol(name.partition("@")[0], shndx, size, value)
     except (struct.error, IndexError, ValueError):
@@ -119,14 +155,17 @@ class Segment(NamedTuple):
 
 def load_segments(data: bytes) -> list[Segment]:
     """The PT_LOAD segments of the program headers."""
+    form = _format(data)
     try:
-        header = _HEADER.unpack_from(data)
+        header = form.header.unpack_from(data)
         phoff, phentsize, phnum = header[5], header[9], header[10]
         segments = []
         for i in range(phnum):
-            kind, flags, offset, vaddr, _, filesz, memsz, _ = _PROGRAM.unpack_from(
-                data, phoff + i * phentsize
-            )
+            fields = form.program.unpack_from(data, phoff + i * phentsize)
+            if form.bits == 64:
+                kind, flags, offset, vaddr, _, filesz, memsz, _ = fields
+            else:
+                kind, offset, vaddr, _, filesz, memsz, flags, _ = fields
             if kind == _PT_LOAD:
                 segments.append(Segment(flags, offset, vaddr, filesz, memsz))
         return segments

@@ -145,10 +145,14 @@ def check_library(path: str | Path, shown_as: str | None = None) -> None:
         )
 
 
-# valgrind's client-request preamble on x86-64 (rolq $3, $13, $61, $51 of %rdi): valgrind
-# reads the instruction after it as a request, such as running a function uncounted
-# (VALGRIND_NON_SIMD_CALL0) or switching callgrind's count off.
-VALGRIND_REQUEST = bytes.fromhex("48c1c703 48c1c70d 48c1c73d 48c1c733")
+# valgrind's client-request preambles: on x86-64 rolq $3, $13, $61, $51 of %rdi; in a -m32
+# build roll $3, $13, $29, $19 of %edi. valgrind reads the instruction after one as a request,
+# such as running a function uncounted (VALGRIND_NON_SIMD_CALL0) or switching callgrind's count
+# off.
+VALGRIND_REQUESTS = (
+    bytes.fromhex("48c1c703 48c1c70d 48c1c73d 48c1c733"),
+    bytes.fromhex("c1c703 c1c70d c1c71d c1c713"),
+)
 
 
 def check_uncounted(path: str | Path, shown_as: str | None = None) -> None:
@@ -158,7 +162,7 @@ def check_uncounted(path: str | Path, shown_as: str | None = None) -> None:
         code = executable_bytes(path)
     except ElfError as error:
         raise AllocatorError(f"{path}: {error}") from None
-    if VALGRIND_REQUEST in code:
+    if any(request in code for request in VALGRIND_REQUESTS):
         raise ForbiddenCallError(
             f"{shown_as or path}: contains a valgrind client request (valgrind.h's macros): "
             "code counted by valgrind could change its own instruction count; remove them, "

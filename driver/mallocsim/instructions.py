@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from mallocsim._native import NATIVE_DIR
+from mallocsim._native import NATIVE_DIR, engine_dir
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.errors import UsageError
 from mallocsim.sandbox import untrusted
@@ -179,7 +179,7 @@ def _run_mscount(
         valgrind,
         "--vgdb=no",  # no FIFO of its own in /tmp: the sandbox writes only in scratch
         *tool,
-        str(NATIVE_DIR / "mscount"),
+        str(engine_dir(library) / "mscount"),  # a -m32 build's: valgrind runs its x86 tool
         *flags,
         spec.dialect,
         str(library) if library else "-",

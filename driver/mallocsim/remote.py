@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mallocsim._native import NATIVE_DIR, ffi, lib
+from mallocsim._native import NATIVE32_DIR, engine_dir, ffi, lib
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.elf import writable_load_bytes
 from mallocsim.errors import UsageError
@@ -36,7 +36,7 @@ from mallocsim.trace import Trace, parse_trace_text
 
 FORGED = "forged"  # TraceResult.fail_kind of an agent the grader caught lying
 SANDBOX = "sandbox"  # ... of one that did what the sandbox allows no one (isolate.death_kind's)
-AGENT = NATIVE_DIR / "msagent"
+AGENT = "msagent"  # in the engine's folder for the library (_native.engine_dir)
 
 
 class RemoteAllocator:
@@ -82,20 +82,21 @@ def _started(
     spec's library, limited to `cpu_seconds` of CPU time, its pid left in the
     shared words for the watching parent (its memory is watched too); stopped,
     reaped and the link unmapped on the way out."""
-    if not lib.mem_share():
+    library = library_for(spec)  # built already: the compiler cannot run in the sandbox
+    if library is None:
+        raise UsageError(f"{spec.name}: no library for the allocator's process to load")
+    engine = engine_dir(library)
+    # A 32-bit agent (a -m32 build) maps the heap where it can: below 4 GiB.
+    if not lib.mem_share(engine == NATIVE32_DIR):
         raise UsageError("cannot share the heap with the allocator's process (memfd_create)")
     error = ffi.new("ms_error *")
     link = lib.ms_link_create(trace.native, max(max_passes, 1), error)
     if link == ffi.NULL:
         raise UsageError(ffi.string(error.message).decode(errors="replace"))
-    library = library_for(spec)  # built already: the compiler cannot run in the sandbox
     try:
-        if library is None:
-            raise UsageError(f"{spec.name}: no library for the allocator's process to load")
         # Named, so that the strings outlive the call that reads them.
-        program, path, settings = (
-            ffi.new("char[]", str(text).encode()) for text in (AGENT, library, spec.options)
-        )
+        texts = (engine / AGENT, library, spec.options)
+        program, path, settings = (ffi.new("char[]", str(text).encode()) for text in texts)
         setup = ffi.new(
             "ms_agent_setup *",
             {
