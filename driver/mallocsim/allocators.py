@@ -51,6 +51,7 @@ class AllocatorSpec:
     options: str  # for mm_configure ("" = none)
     lab: str = DEFAULT_LAB  # the lab whose rules build and replay it (labs.LABS)
     debug: bool = False  # an mm.c built as its lab's debug build (for heap checks)
+    word_size: str | None = None  # an mm.c's word size (labs.WORD_SIZES); None: its lab's
 
 
 def builtin_policies() -> list[str]:
@@ -64,13 +65,15 @@ def resolve(
     lab: str = DEFAULT_LAB,
     debug: bool = False,
     references: bool = False,
+    word_size: str | None = None,
 ) -> AllocatorSpec:
     """Turn what the user typed into an AllocatorSpec, or say clearly why not.
     A .c or .so takes `dialect`, else its lab's; `debug` builds an mm.c as its
-    lab's heap-checking build. With `references`, jemalloc, mimalloc and
-    tcmalloc name the production references (kind "reference", its library
-    as path; not installed: the one line that says which package installs
-    it); grading takes none, since no lab grades them."""
+    lab's heap-checking build, for `word_size` (None: the lab's). With
+    `references`, jemalloc, mimalloc and tcmalloc name the production
+    references (kind "reference", its library as path; not installed: the one
+    line that says which package installs it); grading takes none, since no lab
+    grades them."""
     if dialect is not None and dialect not in DIALECTS:
         raise AllocatorError(f"unknown dialect {dialect!r}: expected classic or cmu")
     profile = lab_named(lab)
@@ -92,7 +95,7 @@ def resolve(
                 "--dialect cmu (bool mm_init, true = success)"
             )
         kind = "source" if spec.endswith(".c") else "library"
-        return AllocatorSpec(spec, kind, path.resolve(), dialect, "", lab, debug)
+        return AllocatorSpec(spec, kind, path.resolve(), dialect, "", lab, debug, word_size)
     policy, _, options = spec.partition(":")
     if policy not in builtin_policies():
         known = ", ".join([*builtin_policies(), *SYSTEM_NAMES, *(PRELOADED if references else ())])
@@ -127,11 +130,16 @@ def compile_source(
 
 
 def build_of(
-    source: Path, dialect: str, lab: str, debug: bool = False, out_dir: Path | None = None
+    source: Path,
+    dialect: str,
+    lab: str,
+    debug: bool = False,
+    out_dir: Path | None = None,
+    word_size: str | None = None,
 ) -> Build:
     """The build of an mm.c for a lab (cached), with its warnings and heap checker."""
     try:
-        return build_source(source, lab_named(lab), dialect, debug, out_dir)
+        return build_source(source, lab_named(lab), dialect, debug, out_dir, word_size)
     except BuildError as error:
         raise AllocatorError(str(error)) from None
 
@@ -141,7 +149,7 @@ def spec_build(spec: AllocatorSpec) -> Build | None:
     if spec.kind != "source":
         return None
     assert spec.path is not None
-    return build_of(spec.path, spec.dialect, spec.lab, spec.debug)
+    return build_of(spec.path, spec.dialect, spec.lab, spec.debug, word_size=spec.word_size)
 
 
 def library_for(spec: AllocatorSpec) -> Path | None:

@@ -15,7 +15,13 @@ What the lab's Makefile does, and what a grader needs on top:
   - warnings are kept even when the build succeeds, the dangerous ones (pointer
     and integer sizes, implicit declarations, missing returns) first;
   - the writable global data mm.c defines is measured in its object file, for
-    the labs' rule on global data (the CMU lab deducts points past 128 bytes).
+    the labs' rule on global data (the CMU lab deducts points past 128 bytes);
+  - the word size (LabProfile.word_size): the CS:APP handout's Makefile builds
+    with -m32, and most public solutions to it keep pointers in 4-byte integers;
+    "auto" builds such a file -m32, against the 32-bit engine (_native/i386/),
+    and every other x86-64, as courses that moved the lab to 64 bits do (a
+    grade then tries -m32 too when every trace failed as such code fails:
+    grading.py).
 Builds are cached by content: the source, the flags, the headers, the lab and
 what a build records (BUILD_FORMAT).
 """
@@ -32,11 +38,11 @@ import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from mallocsim._native import HEADER_DIR, NATIVE_DIR
+from mallocsim._native import HEADER_DIR, NATIVE32_DIR, NATIVE_DIR
 from mallocsim.cache import cache_root
 from mallocsim.elf import ElfError, global_data_bytes
 from mallocsim.errors import UsageError
-from mallocsim.labs import LabProfile
+from mallocsim.labs import WORD_SIZES, LabProfile
 
 CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-fPIC")
 COMPILE_TIMEOUT = 60.0  # seconds; a compiler stuck on an #include of a device stops here
@@ -62,7 +68,7 @@ _DANGEROUS = re.compile(
 )
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"4"  # raised when a build keeps more, so that no cached build lacks it
+BUILD_FORMAT = b"5"  # raised when a build keeps more, so that no cached build lacks it
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 
 
@@ -79,6 +85,8 @@ class Build:
     checker: str | None  # the heap checker compiled in, e.g. "void mm_checkheap(int verbose)"
     checker_note: str | None  # why heap checks will not (or cannot fully) use it
     global_data: int | None = None  # bytes of writable global data mm.c defines (elf.py)
+    word_bits: int = 64  # 32: built -m32, run by the 32-bit agent
+    word_note: str | None = None  # why it was built -m32 when the lab builds either
 
 
 def _include_flags(lab: LabProfile, dialect: str) -> list[str]:
@@ -88,10 +96,12 @@ def _include_flags(lab: LabProfile, dialect: str) -> list[str]:
     return [*flags, f"-I{LABS_HEADER_DIR}"]
 
 
-def lab_flags(lab: LabProfile, dialect: str, debug: bool) -> list[str]:
-    """The compiler flags a lab's build of mm.c uses (debug: its heap-checking build)."""
+def lab_flags(lab: LabProfile, dialect: str, debug: bool, word_bits: int = 64) -> list[str]:
+    """The compiler flags a lab's build of mm.c uses (debug: its heap-checking build;
+    word_bits 32: the -m32 build)."""
     defines = [*lab.defines, *(lab.debug_defines if debug else ())]
-    return [*CFLAGS, *(f"-D{d}" for d in defines), *_include_flags(lab, dialect)]
+    arch = ["-m32"] if word_bits == 32 else []
+    return [*CFLAGS, *arch, *(f"-D{d}" for d in defines), *_include_flags(lab, dialect)]
 
 
 def _key(source: bytes, flags: list[str], lab: LabProfile) -> str:
@@ -107,15 +117,51 @@ def _key(source: bytes, flags: list[str], lab: LabProfile) -> str:
 
 
 def build_source(
-    source: Path, lab: LabProfile, dialect: str, debug: bool = False, out_dir: Path | None = None
+    source: Path,
+    lab: LabProfile,
+    dialect: str,
+    debug: bool = False,
+    out_dir: Path | None = None,
+    word_size: str | None = None,
 ) -> Build:
-    """Compile `source` for `lab` (cached). Raises BuildError with the compiler's
-    messages when it does not compile."""
+    """Compile `source` for `lab` (cached), for `word_size` (WORD_SIZES; None: the
+    lab's). Raises BuildError with the compiler's messages when it does not compile."""
     try:
         text = source.read_bytes()
     except OSError as error:
         raise UsageError(f"{source}: {error.strerror}") from None
-    flags = lab_flags(lab, dialect, debug)
+    word_size = word_size or lab.word_size
+    if word_size not in WORD_SIZES:
+        raise UsageError(f"unknown word size {word_size!r}: expected {', '.join(WORD_SIZES)}")
+    if word_size == "32":
+        return _cached_build(source, text, lab, dialect, debug, out_dir, 32)
+    built = _cached_build(source, text, lab, dialect, debug, out_dir, 64)
+    where = narrowed_pointer(built.warnings) if word_size == "auto" else None
+    if where is None:
+        return built
+    try:
+        narrow = _cached_build(source, text, lab, dialect, debug, out_dir, 32)
+    except BuildError:  # it does not build -m32 either: its 64-bit build is graded
+        return built
+    return replace(
+        narrow,
+        word_note=(
+            f"built -m32, as the {lab.name} handout's Makefile builds it: mm.c keeps pointers in "
+            f"4-byte integers, which only a 32-bit build holds; first at {where}"
+        ),
+    )
+
+
+def _cached_build(
+    source: Path,
+    text: bytes,
+    lab: LabProfile,
+    dialect: str,
+    debug: bool,
+    out_dir: Path | None,
+    word_bits: int,
+) -> Build:
+    flags = lab_flags(lab, dialect, debug, word_bits)
     folder = (out_dir or cache_root() / "build") / f"{source.stem}-{_key(text, flags, lab)}"
     meta = folder / "build.json"
     if meta.exists():
@@ -129,7 +175,7 @@ def build_source(
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", dir=folder.parent))
     try:
-        built = _build(source, text, lab, flags, work)
+        built = _build(source, text, lab, flags, work, word_bits)
         final = replace(built, library=folder / built.library.name)  # where it will be
         (work / "build.json").write_text(
             json.dumps({**asdict(final), "library": str(final.library)})
@@ -207,7 +253,9 @@ def _check_includes(compiler: str, flags: list[str], work: Path, source: Path) -
             )
 
 
-def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: Path) -> Build:
+def _build(
+    source: Path, text: bytes, lab: LabProfile, flags: list[str], work: Path, word_bits: int
+) -> Build:
     (work / "mm.c").write_bytes(text)
     compiler = _compiler(lab)
     _check_includes(compiler, flags, work, source)
@@ -228,6 +276,7 @@ def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: P
     tail.append(f'#include "{ADAPTER}"\n')
     (work / "mm.c").write_bytes(text + b"\n" + "\n".join(tail).encode())
     library, obj = work / "libmm.so", work / OBJECT
+    engine = NATIVE32_DIR if word_bits == 32 else NATIVE_DIR
     # Compiled, then linked: the object file is where the global data is measured (the
     # library adds the linker's own tables to it).
     done = _run([compiler, *flags, "-c", "-o", str(obj), "mm.c"], work, source)
@@ -235,7 +284,7 @@ def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: P
         compiled = done
         link = [
             compiler, *flags, "-shared", "-o", str(library), str(obj),
-            f"-L{NATIVE_DIR}", "-lmsheap", f"-Wl,-rpath,{NATIVE_DIR}", "-Wl,-z,defs",
+            f"-L{engine}", "-lmsheap", f"-Wl,-rpath,{engine}", "-Wl,-z,defs",
             # No relocations in code (the loader would write into it, after forbidden.py
             # read it) and no executable stack.
             "-Wl,-z,text", "-Wl,-z,noexecstack",
@@ -250,7 +299,8 @@ def _build(source: Path, text: bytes, lab: LabProfile, flags: list[str], work: P
     if done.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(done)}")
     (work / "mm.c").write_bytes(text)  # the student's file as given, for anyone who looks
-    return Build(library, split_warnings(done.stderr), signature, note, _global_data(obj))
+    warnings = split_warnings(done.stderr)
+    return Build(library, warnings, signature, note, _global_data(obj), word_bits)
 
 
 def _global_data(obj: Path) -> int | None:

@@ -3,7 +3,7 @@
 A file holds any of these tables (every key optional; see starter/grading.toml
 for a commented example):
 
-  [grade]   lab, dialect, timeout, check_heap, min_seconds, throughput
+  [grade]   lab, dialect, timeout, check_heap, word_size, min_seconds, throughput
   [score]   formula, util_weight, mean, throughput_mean, reference_throughput,
             reference, min_util, max_util, min_speed_ratio, max_speed_ratio, invalid
   [points]  correctness, performance
@@ -32,7 +32,7 @@ from pathlib import Path
 from mallocsim.constants import DIALECTS, MAX_TIMEOUT, MIN_TIMEOUT, THROUGHPUT_MEASURES
 from mallocsim.errors import UsageError
 from mallocsim.files import require_regular_file
-from mallocsim.labs import DEFAULT_LAB, LABS, LabProfile, TraceRule, lab_named
+from mallocsim.labs import DEFAULT_LAB, LABS, WORD_SIZES, LabProfile, TraceRule, lab_named
 
 FORMULAS = ("csapp", "cmu")
 MEANS = ("arithmetic", "harmonic")
@@ -58,6 +58,8 @@ class GradingConfig:
     # limit from the reference allocator's time on it (limits.py)
     timeout: float | None = None
     check_heap: bool = False  # call the heap checker after every op (slow)
+    # a student's mm.c built for 64 bits, 32 (-m32) or "auto" (labs.WORD_SIZES); None: the lab's
+    word_size: str | None = None
     min_seconds: float = 0.05  # time each trace at least this long
     # "instructions": T and T_ref counted in instructions (valgrind), the same on every
     # run; "time": seconds, as the lab's own driver measures them
@@ -183,6 +185,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[object], object]]]] = {
         "throughput": ("throughput", _choice(THROUGHPUT_MEASURES)),
         "timeout": ("timeout", _number(MIN_TIMEOUT, MAX_TIMEOUT)),  # as --timeout
         "check_heap": ("check_heap", _boolean),
+        "word_size": ("word_size", _choice(WORD_SIZES)),
         "min_seconds": ("min_seconds", _number(0, 3600)),
     },
     "score": {

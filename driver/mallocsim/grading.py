@@ -139,7 +139,13 @@ def _unlisted(lab: LabProfile) -> LabProfile:
 def spec_for(name: str, config: GradingConfig, dialect: str | None = None) -> AllocatorSpec:
     """The allocator to grade, built as its lab builds it (the lab's debug build
     when heap checks are asked for)."""
-    return resolve(name, dialect or config.dialect, config.lab, debug=config.check_heap)
+    return resolve(
+        name,
+        dialect or config.dialect,
+        config.lab,
+        debug=config.check_heap,
+        word_size=config.word_size,
+    )
 
 
 def replay_options(config: GradingConfig, check_heap: bool) -> ReplayOptions:
@@ -185,7 +191,34 @@ def grade(
     valgrind)."""
     start = time.monotonic()
     made = _grade(spec, plan, config, timeout, progress)
+    narrow = _as_its_handout_builds_it(spec, config, made)
+    if narrow is not None:
+        retried = _grade(narrow, plan, config, timeout, progress)
+        if any(r.valid for r in retried.results):
+            note = (
+                f"built -m32, as the {config.lab} handout's Makefile builds it: built for x86-64, "
+                "every trace failed as code written for 32 bits fails there (a crash, or a "
+                "pointer outside the heap)"
+            )
+            made = replace(retried, notes=(note, *retried.notes))
     return replace(made, seconds=time.monotonic() - start)
+
+
+def _as_its_handout_builds_it(
+    spec: AllocatorSpec, config: GradingConfig, made: Grade
+) -> AllocatorSpec | None:
+    """The -m32 build to grade instead, when the word size is left to the lab ("auto",
+    the csapp lab's), mm.c was built for x86-64 and every trace failed there as code
+    written for the handout's -m32 fails (not every such file's x86-64 build warns of
+    it: two char * links 4 bytes apart compile silently); else None."""
+    if spec.kind != "source" or (spec.word_size or config.profile.word_size) != "auto":
+        return None
+    if made.problem is not None or not made.results:
+        return None
+    if any(r.fail_kind not in _CUT_ADDRESS_FAILURES for r in made.results):
+        return None
+    built = spec_build(spec)  # cached: the build just graded
+    return replace(spec, word_size="32") if built is not None and built.word_bits == 64 else None
 
 
 def _grade(
@@ -213,6 +246,8 @@ def _grade(
         check_heap = False
     elif check_heap and build is not None and build.checker_note:
         notes.append(f"heap checker: {build.checker_note}")
+    if build is not None and build.word_note:
+        notes.append(build.word_note)
     team = None
     if library is not None and TEAM_SYMBOL in dynamic_symbols(library)[1]:
         try:

@@ -111,7 +111,13 @@ class LabProfile:
     # The real drivers never clear the heap: it holds the last pass's bytes, which a poison
     # stands for on every run alike.
     fresh_heap: str = "poisoned"
+    # The word size mm.c is built for (WORD_SIZES): "64"; "32" as the CS:APP handout's Makefile
+    # builds it (-m32, run in a 32-bit agent); "auto": 64, unless the 64-bit build keeps pointers
+    # in 4-byte integers (code written for the handout's -m32, which crashes on x86-64), then 32.
+    word_size: str = "64"
 
+
+WORD_SIZES = ("auto", "64", "32")
 
 CSAPP_TRACES = (
     "amptjp-bal",
@@ -230,6 +236,7 @@ LABS: dict[str, LabProfile] = {
                 "csapp", reference_throughput=600e3, reference_allocator="glibc", index_digits=0
             ),
             driver_quirks=("csapp-realloc-char", "csapp-block0-zero", "csapp-overlap-ends"),
+            word_size="auto",
         ),
         LabProfile(
             name="cmu",

@@ -460,7 +460,10 @@ def test_a_crash_of_pointers_kept_in_4_byte_integers_is_explained(cli, write_tra
     cut = fixture_variant(
         "labs/csapp_explicit", "#define LINKS_AS_32_BIT_POINTERS\n", tmp_path / "cut.c"
     )
-    run = cli("grade", cut, "--lab", "csapp", "--throughput", "time", "-q", trace)
+    # Built for x86-64 (the csapp lab's default builds it -m32: test_word_size.py).
+    run = cli(
+        "grade", cut, "--lab", "csapp", "--throughput", "time", "--word-size", "64", "-q", trace
+    )
     assert run.status == 1 and "crashed with SIGSEGV" in run.said
     said = " ".join(run.said.split())
     assert "pointers in 4-byte integers: mm.c keeps a pointer in an int" in said
@@ -472,7 +475,10 @@ def test_a_crash_of_pointers_kept_in_4_byte_integers_is_explained(cli, write_tra
         + "unsigned int cut_short(void *p) { return (unsigned int)p; }\n"
     )
     for source, warned in ((harmless, True), (fixture_allocator("labs/csapp_explicit"), False)):
-        run = cli("grade", source, "--lab", "csapp", "--throughput", "time", "-q", trace)
+        run = cli(
+            "grade", source, "--lab", "csapp", "--throughput", "time", "--word-size", "64",
+            "-q", trace,
+        )  # fmt: skip
         assert run.status == 0 and "4-byte integers" not in run.said, run.said
         assert ("[-Wpointer-to-int-cast]" in run.said) == warned
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from mallocsim.cli import EXIT_INVALID, EXIT_OK
 from mallocsim.commands import positive_count, positive_seconds
 from mallocsim.constants import DIALECTS, THROUGHPUT_MEASURES
-from mallocsim.labs import LABS
+from mallocsim.labs import LABS, WORD_SIZES
 from mallocsim.table import WIDTH, fit
 
 if TYPE_CHECKING:
@@ -73,6 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--check-heap", action="store_true", help="call the heap checker after every op"
     )
+    parser.add_argument(
+        "--word-size", choices=WORD_SIZES,
+        help="build mm.c for 64 bits, 32 (-m32, as the CS:APP handout does) or auto: 64 unless "
+        "it keeps pointers in 4-byte integers (the csapp lab's default; the others': 64)",
+    )  # fmt: skip
     parser.add_argument(
         "--timeout",
         type=positive_seconds,
@@ -126,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, throughput=args.throughput)
     if args.check_heap:
         config = replace(config, check_heap=True)
+    if args.word_size:
+        config = replace(config, word_size=args.word_size)
     allocators, traces = split_arguments([args.first, *args.rest])
     # Before any work (a class takes minutes): a class's autograder files go into folders.
     klass = is_class(allocators) or bool(args.gradebook)

@@ -83,10 +83,15 @@ static char *free_head; /* first block of the free list, or NULL */
 
 /* Free-list links, stored as 32-bit offsets from heap_lo. With LINKS_AS_32_BIT_POINTERS, as the
    pointers themselves, cut to 32 bits: what code written for the handout's -m32 build does, and
-   what crashes on x86-64, where the grader must say why. */
-#ifdef LINKS_AS_32_BIT_POINTERS
+   what crashes on x86-64, where the grader must say why. With LINKS_AS_ADJACENT_POINTERS, as
+   whole pointers a word (4 bytes) apart: written for -m32 too, and crashing on x86-64, where the
+   two overlap, without a compiler warning. */
+#if defined(LINKS_AS_32_BIT_POINTERS)
 static char *link_get(char *p) { return (char *)GET(p); }
 static void link_set(char *p, char *bp) { PUT(p, bp); }
+#elif defined(LINKS_AS_ADJACENT_POINTERS)
+static char *link_get(char *p) { return *(char **)p; }
+static void link_set(char *p, char *bp) { *(char **)p = bp; }
 #else
 static char *link_get(char *p) {
     uint32_t off = GET(p);

@@ -1,0 +1,213 @@
+"""A student's -m32 build (build.py's word sizes, c/src/remote.c's wire format,
+the 32-bit engine in _native/i386/): the CS:APP handout's Makefile builds mm.c
+with -m32, and most public solutions to it keep pointers in 4-byte integers. Such
+a file is built -m32, graded by a 32-bit agent exactly as a 64-bit one is
+(checked, timed and verified, counted), and sandboxed alike."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mallocsim.allocators import resolve, spec_build
+from mallocsim.build import build_source
+from mallocsim.elf import global_data_bytes, word_bits
+from mallocsim.errors import UsageError
+from mallocsim.instructions import pass_instructions
+from mallocsim.labs import lab_named
+from mallocsim.trace import load_trace
+
+from .conftest import fixture_allocator, fixture_variant
+
+# Ops that make the explicit list link, unlink and reuse blocks.
+LINKED = "a 0 24\na 1 24\na 2 24\na 3 24\nf 0\nf 2\na 4 24\na 5 40\nf 1\nf 3\nf 4\nf 5\n"
+TRACE = "".join(f"a {i} {16 + i}\n" for i in range(8)) + "".join(f"f {i}\n" for i in range(8))
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def cut(tmp_path) -> Path:
+    """csapp_explicit.c with its free-list links kept as 32-bit pointers, as the handout's
+    -m32 students write them: it crashes on x86-64."""
+    return fixture_variant(
+        "labs/csapp_explicit", "#define LINKS_AS_32_BIT_POINTERS\n", tmp_path / "cut.c"
+    )
+
+
+def test_a_file_keeping_pointers_in_ints_is_built_m32_as_the_csapp_handout_builds_it(cut):
+    csapp = lab_named("csapp")
+    built = build_source(cut, csapp, "classic")
+    assert built.word_bits == 32 and word_bits(built.library) == 32
+    assert built.word_note is not None and "built -m32" in built.word_note
+    assert "first at mm.c:" in built.word_note and "integer of different size" in built.word_note
+    # Every other file is built for x86-64, as courses that moved the lab there build it.
+    plain = build_source(fixture_allocator("labs/csapp_explicit"), csapp, "classic")
+    assert (plain.word_bits, plain.word_note, word_bits(plain.library)) == (64, None, 64)
+    # A word size asked for is the one built; the CMU labs build for 64 bits only.
+    assert build_source(cut, csapp, "classic", word_size="64").word_bits == 64
+    forced = build_source(
+        fixture_allocator("labs/csapp_explicit"), csapp, "classic", None, None, "32"
+    )
+    assert (forced.word_bits, forced.word_note) == (32, None)
+    assert lab_named("cmu").word_size == "64" and csapp.word_size == "auto"
+    with pytest.raises(UsageError, match="unknown word size '16'"):
+        build_source(cut, csapp, "classic", word_size="16")
+
+
+def test_an_m32_build_is_graded_by_the_32_bit_agent_checked_and_timed(cli, cut, write_trace):
+    trace = write_trace("linked", LINKED)
+    run = cli("grade", cut, "--lab", "csapp", "--throughput", "time", "-q", trace)
+    assert run.status == 0, run.said
+    said = " ".join(run.said.split())
+    assert "csapp (1/1 valid)" in said and "built -m32, as the csapp handout's Makefile" in said
+    assert "pointers in 4-byte integers: mm.c keeps" not in said  # nothing crashed to explain
+    # Built for x86-64 instead, the same file crashes: the note then says why.
+    run = cli(
+        "grade", cut, "--lab", "csapp", "--throughput", "time", "--word-size", "64", "-q", trace
+    )
+    assert run.status == 1 and "crashed with SIGSEGV" in run.said
+    assert "pointers in 4-byte integers" in " ".join(run.said.split())
+
+
+def test_a_file_that_fails_every_trace_on_x86_64_as_m32_code_does_is_graded_m32(
+    cli, tmp_path, write_trace
+):
+    # Two whole char * links 4 bytes apart (a public Jungle solution's): no compiler warning,
+    # and every trace crashes on x86-64, where they overlap; 84 under the handout's -m32 driver.
+    adjacent = fixture_variant(
+        "labs/csapp_explicit", "#define LINKS_AS_ADJACENT_POINTERS\n", tmp_path / "adjacent.c"
+    )
+    trace = write_trace("linked", LINKED)
+    run = cli("grade", adjacent, "--lab", "csapp", "--throughput", "time", "-q", trace)
+    assert run.status == 0, run.said
+    said = " ".join(run.said.split())
+    assert "csapp (1/1 valid)" in said
+    assert "built -m32, as the csapp handout's Makefile builds it: built for x86-64, every" in said
+    # Asked for x86-64, it is graded there; a file that fails under -m32 too keeps its failure.
+    pinned = ("--word-size", "64")
+    run = cli("grade", adjacent, "--lab", "csapp", "--throughput", "time", *pinned, "-q", trace)
+    assert run.status == 1 and "crashed with SIGSEGV at op 6" in run.said
+    broken = tmp_path / "broken.c"
+    broken.write_text(
+        fixture_allocator("labs/csapp_explicit")
+        .read_text()
+        .replace(
+            "void *mm_malloc(size_t size) {",
+            "void *mm_malloc(size_t size) {\n    *(volatile int *)0 = 1;",
+        )
+    )
+    run = cli("grade", broken, "--lab", "csapp", "--throughput", "time", "-q", trace)
+    assert run.status == 1 and "crashed with SIGSEGV" in run.said
+    assert "built -m32" not in run.said
+
+
+def test_an_m32_build_is_counted_by_the_32_bit_counter_and_confirmed_by_the_clock(
+    cli, cut, write_trace, tmp_path
+):
+    trace = write_trace("churn", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(300)))
+    record = tmp_path / "grade.json"
+    run = cli("grade", cut, "--lab", "csapp", "-q", trace, "--json", record)
+    assert run.status == 0, run.said
+    score = json.loads(record.read_text())["grade"]["score"]
+    assert score["measure"] == "instructions" and score["throughput"] > 0
+    assert score["count_scale"] == 1.0 and "not confirmed by the clock" not in run.said
+
+
+def test_a_timed_pass_of_a_32_bit_agent_is_verified_as_a_64_bit_ones(cli, tmp_path, write_trace):
+    forged = fixture_variant(
+        "attacks", '#define ATTACK CHEAT_TIMED\n#define ATTACK_PATH "x"\n', tmp_path / "f.c"
+    )
+    trace = write_trace("t", TRACE)
+    run = cli(
+        "grade", forged, "--dialect", "classic", "--throughput", "time", "--word-size", "32",
+        "-q", trace,
+    )  # fmt: skip
+    assert run.status == 1 and "in the timed passes: op 1 (a 1 17): block 1" in run.said
+
+
+@pytest.mark.parametrize(
+    "attack, said",
+    [
+        ("CONSTRUCTOR_WRITE", "tried to create or write a file (openat)"),
+        ("DETACHED_CHILD", "tried to start a process"),
+        ("FORK_BOMB", "tried to start a process"),
+        # system() maps its child's stack first, by the i386 ABI's own call: named as such
+        ("RUN_PROGRAM", "tried to take memory from the kernel (mmap2)"),
+    ],
+)
+def test_the_32_bit_agent_is_sandboxed_and_its_denied_calls_named_in_its_abi(
+    cli, tmp_path, write_trace, attack, said
+):
+    target = tmp_path / "pwned"
+    source = fixture_variant(
+        "attacks", f'#define ATTACK {attack}\n#define ATTACK_PATH "{target}"\n', tmp_path / "a.c"
+    )
+    run = cli(
+        "grade", source, "--dialect", "classic", "--throughput", "time", "--word-size", "32",
+        "-q", write_trace("t", TRACE),
+    )  # fmt: skip
+    assert run.status == 1 and said in run.said, run.said
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("attack", ["RAW_SYSCALL", "KILL_PARENT"])
+def test_the_count_of_a_32_bit_build_runs_confined(tmp_path, write_trace, attack):
+    # valgrind's x86 tool makes the i386 ABI's calls: the count's filter covers that ABI too.
+    target = tmp_path / "pwned"
+    source = fixture_variant(
+        "attacks", f'#define ATTACK {attack}\n#define ATTACK_PATH "{target}"\n', tmp_path / "a.c"
+    )
+    spec = resolve(str(source), "classic", word_size="32")
+    built = spec_build(spec)
+    assert built is not None and built.word_bits == 32
+    try:
+        pass_instructions(spec, [load_trace(write_trace("t", TRACE))])
+    except UsageError:
+        pass  # killed for its call: the count fails, which only costs the student
+    assert not target.exists()  # and this process, the one it tried to kill, is still here
+
+
+def test_a_request_a_32_bit_allocator_cannot_hold_fails_as_a_null_not_a_cut_size(
+    cli, cut, write_trace
+):
+    # 4 GiB + 24 bytes cut to 32 bits is 24 bytes: served, it would pass as a 24-byte block.
+    trace = write_trace("huge", f"a 0 {(1 << 32) + 24}\nf 0\n")
+    run = cli("grade", cut, "--lab", "csapp", "--throughput", "time", "-q", trace)
+    assert run.status == 1
+    assert f"malloc returned NULL for {(1 << 32) + 24} bytes" in " ".join(run.said.split())
+
+
+def test_the_global_data_of_a_32_bit_object_is_measured(cut):
+    built = build_source(cut, lab_named("csapp"), "classic")
+    object_file = built.library.parent / "mm.o"
+    assert word_bits(object_file) == 32
+    assert built.global_data is not None and built.global_data > 0
+    assert global_data_bytes(object_file) == built.global_data
+
+
+# valgrind's x86 client-request preamble and a request (harmless without valgrind).
+X86_VALGRIND_REQUEST = """
+long ask_valgrind(long *args) {
+    long answer = 0;
+    __asm__ volatile("roll $3, %%edi; roll $13, %%edi; roll $29, %%edi; roll $19, %%edi;"
+                     "xchgl %%ebx, %%ebx" : "+d"(answer) : "a"(args) : "cc", "memory");
+    return answer;
+}
+"""
+
+
+def test_a_32_bit_build_that_talks_to_valgrind_cannot_be_graded_by_instruction_count(
+    cli, cut, write_trace, tmp_path
+):
+    talker = tmp_path / "talker.c"
+    talker.write_text(cut.read_text() + X86_VALGRIND_REQUEST)
+    run = cli("grade", talker, "--lab", "csapp", "-q", write_trace("t", LINKED))
+    assert run.status == 1, run.said
+    said = " ".join(run.said.split())
+    assert "contains a valgrind client request (valgrind.h's macros)" in said
