@@ -13,6 +13,7 @@ git git
 clang-format clang-format
 valgrind valgrind
 /usr/include/seccomp.h libseccomp-dev
+/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a gcc-multilib
 /usr/lib32/crt1.o gcc-multilib
 /usr/lib/i386-linux-gnu/libseccomp.so libseccomp-dev:i386
 clang clang
