@@ -56,20 +56,22 @@ def _load() -> tuple[FFI, object]:
     return ffi, lib
 
 
-def engine_dir(library: Path | None) -> Path:
+def engine_dir(library: Path | None, word_size: str | None = None) -> Path:
     """Where the engine's programs (msagent, mscount) that can load `library` are:
-    NATIVE32_DIR for a 32-bit library (a -m32 build), else NATIVE_DIR. Raises
+    NATIVE32_DIR for a 32-bit library (a -m32 build), else NATIVE_DIR; with no
+    library (the system's malloc), NATIVE32_DIR when `word_size` is "32". Raises
     NativeError when the 32-bit engine is needed and not built."""
     from mallocsim.elf import ElfError, word_bits
 
     try:
-        narrow = library is not None and word_bits(library) == 32
+        narrow = word_size == "32" if library is None else word_bits(library) == 32
     except ElfError:  # not loadable at all: the 64-bit programs say why, as for any library
         return NATIVE_DIR
     if narrow and not (NATIVE32_DIR / "msagent").exists():
         raise NativeError(
-            f"{library} is a 32-bit build, and the 32-bit engine ({NATIVE32_DIR}) is not built: "
-            "run `make` in the checkout (it needs Debian's gcc-multilib and libseccomp-dev:i386)"
+            f"{library or 'the system malloc'} is wanted 32-bit, and the 32-bit engine "
+            f"({NATIVE32_DIR}) is not built: run `make` in the checkout (it needs Debian's "
+            "gcc-multilib and libseccomp-dev:i386)"
         )
     return NATIVE32_DIR if narrow else NATIVE_DIR
 

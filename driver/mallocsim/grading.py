@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mallocsim import cache
-from mallocsim.allocators import AllocatorError, AllocatorSpec, resolve, spec_build
+from mallocsim._native import engine_dir
+from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for, resolve, spec_build
 from mallocsim.build import Build, narrowed_pointer
 from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.clock_check import (
@@ -41,6 +42,7 @@ from mallocsim.clock_check import (
 )
 from mallocsim.config import GradingConfig, require_listed
 from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
+from mallocsim.elf import ElfError, word_bits
 from mallocsim.errors import UsageError
 from mallocsim.forbidden import check_uncounted, checked_library, dynamic_symbols
 from mallocsim.instructions import pass_instructions, require_valgrind
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
 
 NO_THROUGHPUT_TRACE = "no trace counts for throughput"
 COUNTED = "counted by valgrind the same way"
+COUNTED_32 = "its 32-bit build, as the -m32 build graded; counted by valgrind the same way"
 MIN_COUNT_BUDGET = 60.0  # seconds a valgrind count may take at least: valgrind is slow
 TEAM_SYMBOL = "ms_lab_team"  # the build's reader of a classic team_t record
 
@@ -372,7 +375,10 @@ def _throughput(
 ) -> Throughput:
     """How the throughput is measured; `budget`: the seconds one valgrind run over
     the traces may take. Counted instructions are checked against the clock: the
-    allocator's timed passes (`results`) and the reference's, timed now."""
+    allocator's timed passes (`results`) and the reference's, timed now. The system's
+    malloc, as a reference, runs in the allocator's word size (the CS:APP handout's
+    -m32 driver compares with the 32-bit libc)."""
+    bits = graded_word_bits(spec)
     if config.throughput == "instructions":
         try:
             costs = pass_instructions(spec, timed, budget) if timed else {}
@@ -381,11 +387,11 @@ def _throughput(
             costs = {}
         if not timed:
             return Throughput(None, NO_THROUGHPUT_TRACE, costs)
-        counts, how = reference_costs(timed, config, "instructions", budget)
+        counts, how = reference_costs(timed, config, "instructions", budget, word_bits=bits)
         if counts is None:
             return Throughput(None, how, costs)
         reference, source = _reference_throughput(timed, counts, config, how)
-        scale = _clock_scale(costs, timed, results, config, budget, notes)
+        scale = _clock_scale(costs, timed, results, config, budget, notes, bits)
         return Throughput(reference, source, graded_counts(costs, scale), scale)
     if config.reference_throughput is not None:
         fixed = config.reference_throughput == config.profile.scoring.reference_throughput
@@ -393,7 +399,18 @@ def _throughput(
             config.reference_throughput,
             f"the {config.lab} lab's constant" if fixed else "configured",
         )
-    return Throughput(*measure_reference(timed, config, budget))
+    return Throughput(*measure_reference(timed, config, budget, bits))
+
+
+def graded_word_bits(spec: AllocatorSpec) -> int:
+    """64, or 32 for a student's -m32 build (or 32-bit library)."""
+    if spec.kind not in ("source", "library"):
+        return 64
+    library = library_for(spec)  # built already (cached)
+    try:
+        return word_bits(library) if library is not None else 64
+    except ElfError:
+        return 64
 
 
 def time_limits(
@@ -413,15 +430,16 @@ def time_limits(
 
 
 def measure_reference(
-    traces: Sequence[Trace], config: GradingConfig, budget: float
+    traces: Sequence[Trace], config: GradingConfig, budget: float, word_bits: int = 64
 ) -> tuple[float | None, str]:
     """T_ref from the configured reference allocator on these traces, measured
     as the grade's throughput is (instructions or seconds), aggregated as the
     lab aggregates; (None, why) when it could not be measured, so that the
-    allocator's own results are still reported. `budget`: the seconds it may take."""
+    allocator's own results are still reported. `budget`: the seconds it may take;
+    `word_bits`: the graded build's (reference_costs)."""
     if not traces:
         return None, NO_THROUGHPUT_TRACE
-    costs, how = reference_costs(traces, config, config.throughput, budget)
+    costs, how = reference_costs(traces, config, config.throughput, budget, word_bits=word_bits)
     if costs is None:
         return None, how
     return _reference_throughput(traces, costs, config, how)
@@ -434,6 +452,7 @@ def reference_costs(
     budget: float,
     every: bool = True,
     warm: bool = False,
+    word_bits: int = 64,
 ) -> tuple[dict[str, float] | None, str]:
     """Each trace's cost (by name) for the configured reference allocator, measured
     as `measure` says ("instructions" or "time"), and how; or (None, why it could
@@ -442,17 +461,26 @@ def reference_costs(
     pass its timed passes run, the second on the heap the first left (a grade's
     count is of a first pass, as an mm.c's every pass is). The system's malloc is
     timed as it is counted, in mscount's clean process (system_timing.py), never
-    in a fork of this one; any other reference in a forked child."""
+    in a fork of this one; any other reference in a forked child. With `word_bits`
+    32 (a -m32 build is graded), the system's malloc is its 32-bit build, counted and
+    timed by the 32-bit mscount; our own policies are built for 64 bits only."""
     reference = resolve(config.reference, lab=config.lab)
+    narrow = word_bits == 32 and reference.kind == "system"
+    if narrow:
+        reference = replace(reference, word_size="32")
     if measure == "instructions":
         try:
-            return _reference_instructions(reference, traces, budget, warm), COUNTED
+            counted = _reference_instructions(reference, traces, budget, warm)
+            return counted, COUNTED_32 if narrow else COUNTED
         except UsageError as error:
             return None, f"{config.reference} could not be counted: {error}"
     if reference.kind == "system":
         try:
             costs, failures = time_system_malloc(
-                traces, config.min_seconds, DEFAULT_TIMEOUT * max(1, len(traces))
+                traces,
+                config.min_seconds,
+                DEFAULT_TIMEOUT * max(1, len(traces)),
+                engine_dir(None, reference.word_size),
             )
         except UsageError as error:
             return None, f"{config.reference} could not be measured: {error}"
@@ -491,13 +519,14 @@ def _clock_scale(
     config: GradingConfig,
     budget: float,
     notes: list[str],
+    word_bits: int = 64,
 ) -> float:
     """What the allocator's counts are multiplied by in its grade: they are believed
     as far as its timed passes confirm them (clock_check.py). `budget`: the seconds a
     count may take."""
     if not costs:
         return 1.0
-    check, why = clock_check(costs, traces, results, config, budget)
+    check, why = clock_check(costs, traces, results, config, budget, word_bits)
     if check is None:
         notes.append(f"instruction count not checked by the clock: {why}")
         return 1.0
@@ -513,6 +542,7 @@ def clock_check(
     results: Sequence[TraceResult],
     config: GradingConfig,
     budget: float,
+    word_bits: int = 64,
 ) -> tuple[ClockCheck | None, str]:
     """The clock's check of an allocator's counted instructions (`costs`) against its
     timed passes (`results`; the kernel's count where its own clock claimed less), with
@@ -523,8 +553,10 @@ def clock_check(
         reference=CLOCK_REFERENCE,
         min_seconds=min(config.min_seconds, CHECK_MIN_SECONDS),
     )
-    counts, why = reference_costs(traces, clock, "instructions", budget, warm=True)
-    times, timed_why = _reference_clock(traces, clock, budget)
+    counts, why = reference_costs(
+        traces, clock, "instructions", budget, warm=True, word_bits=word_bits
+    )
+    times, timed_why = _reference_clock(traces, clock, budget, word_bits)
     seconds = {r.trace: r.cpu_seconds or r.seconds for r in results if r.valid and r.seconds}
     check = check_count(costs, seconds, counts or {}, times or {})
     missing = why if counts is None else timed_why if times is None else "no trace was timed"
@@ -532,7 +564,7 @@ def clock_check(
 
 
 def _reference_clock(
-    traces: Sequence[Trace], clock: GradingConfig, budget: float
+    traces: Sequence[Trace], clock: GradingConfig, budget: float, word_bits: int = 64
 ) -> tuple[dict[str, float] | None, str]:
     """CLOCK_REFERENCE's times for the clock check: timed now, or read from a timing of
     this machine less than CLOCK_TIMING_SECONDS old (a class graded one submission a
@@ -544,6 +576,7 @@ def _reference_clock(
         clock.reference,
         clock.lab,
         repr(clock.min_seconds),
+        str(word_bits),
         *trace_parts(traces),
     )
     kept = cache.load("reference-clock", key)
@@ -554,7 +587,7 @@ def _reference_clock(
         and 0 <= time.time() - kept["timed_at"] < CLOCK_TIMING_SECONDS
     ):
         return kept["seconds"], "timed earlier"
-    times, why = reference_costs(traces, clock, "time", budget, every=False)
+    times, why = reference_costs(traces, clock, "time", budget, every=False, word_bits=word_bits)
     if times is not None:
         cache.store("reference-clock", key, {"timed_at": time.time(), "seconds": times})
     return times, why
@@ -572,6 +605,7 @@ def _reference_instructions(
         reference.dialect,
         reference.options,
         reference.lab,
+        reference.word_size or "",
         "warm" if warm else "cold",
         *trace_parts(traces),
     )

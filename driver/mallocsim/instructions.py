@@ -179,7 +179,8 @@ def _run_mscount(
         valgrind,
         "--vgdb=no",  # no FIFO of its own in /tmp: the sandbox writes only in scratch
         *tool,
-        str(engine_dir(library) / "mscount"),  # a -m32 build's: valgrind runs its x86 tool
+        # A -m32 build's (and the system malloc's beside one): valgrind runs its x86 tool.
+        str(engine_dir(library, spec.word_size) / "mscount"),
         *flags,
         spec.dialect,
         str(library) if library else "-",

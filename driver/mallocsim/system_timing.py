@@ -24,17 +24,18 @@ from mallocsim.trace import Trace
 
 
 def time_system_malloc(
-    traces: Sequence[Trace], min_seconds: float, timeout: float
+    traces: Sequence[Trace], min_seconds: float, timeout: float, engine: Path = NATIVE_DIR
 ) -> tuple[dict[str, float], dict[str, str]]:
     """(each trace's median timed pass on the system's malloc, in seconds; each failed
-    trace's reason), both by trace name. Raises UsageError when mscount cannot run at
+    trace's reason), both by trace name, timed by the mscount in `engine` (the 32-bit
+    one: the system's 32-bit malloc). Raises UsageError when mscount cannot run at
     all, or not within `timeout` s."""
     if not traces:
         return {}, {}
     with tempfile.TemporaryDirectory(prefix="mallocsim-timed-") as scratch:
         paths = [trace.path or _written(trace, Path(scratch) / f"{k}.rep") for k, trace in
                  enumerate(traces)]  # fmt: skip
-        return _run_timed(traces, paths, min_seconds, timeout)
+        return _run_timed(traces, paths, min_seconds, timeout, engine)
 
 
 def _written(trace: Trace, path: Path) -> str:
@@ -44,9 +45,13 @@ def _written(trace: Trace, path: Path) -> str:
 
 
 def _run_timed(
-    traces: Sequence[Trace], paths: Sequence[str], min_seconds: float, timeout: float
+    traces: Sequence[Trace],
+    paths: Sequence[str],
+    min_seconds: float,
+    timeout: float,
+    engine: Path,
 ) -> tuple[dict[str, float], dict[str, str]]:
-    command = [str(NATIVE_DIR / "mscount"), f"--timed={min_seconds:g}", "system", "-", "", *paths]
+    command = [str(engine / "mscount"), f"--timed={min_seconds:g}", "system", "-", "", *paths]
     done = run_mscount(command, timeout, "the system malloc's timing")
     if done.returncode == 2:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]

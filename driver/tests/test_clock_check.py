@@ -67,7 +67,7 @@ def timed_reference(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     timings = []
 
-    def timing(traces, config, measure, budget, every=True):
+    def timing(traces, config, measure, budget, every=True, word_bits=64):
         timings.append(measure)
         return {"t": 1e-6}, "timed in this run"
 

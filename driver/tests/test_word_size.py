@@ -13,8 +13,10 @@ import pytest
 
 from mallocsim.allocators import resolve, spec_build
 from mallocsim.build import build_source
+from mallocsim.config import for_lab
 from mallocsim.elf import global_data_bytes, word_bits
 from mallocsim.errors import UsageError
+from mallocsim.grading import reference_costs
 from mallocsim.instructions import pass_instructions
 from mallocsim.labs import lab_named
 from mallocsim.trace import load_trace
@@ -117,6 +119,15 @@ def test_an_m32_build_is_counted_by_the_32_bit_counter_and_confirmed_by_the_cloc
     score = json.loads(record.read_text())["grade"]["score"]
     assert score["measure"] == "instructions" and score["throughput"] > 0
     assert score["count_scale"] == 1.0 and "not confirmed by the clock" not in run.said
+    # T_ref is the system malloc's 32-bit build, as the handout's -m32 driver's libc is.
+    assert score["reference_source"].startswith("glibc, its 32-bit build")
+    traces = [load_trace(trace)]
+    config = for_lab("csapp")
+    wide, _ = reference_costs(traces, config, "instructions", 60.0)
+    narrow, how = reference_costs(traces, config, "instructions", 60.0, word_bits=32)
+    assert wide and narrow and "its 32-bit build" in how
+    assert narrow["churn"] != wide["churn"]  # measured, by its own counter
+    assert score["reference_throughput"] == pytest.approx(600 / narrow["churn"])  # ops / count
 
 
 def test_a_timed_pass_of_a_32_bit_agent_is_verified_as_a_64_bit_ones(cli, tmp_path, write_trace):
