@@ -52,6 +52,7 @@ static const denied_call DENIED[] = {
     {"socketpair", "use the network", REACH_ELSE},
     {"connect", "use the network", REACH_ELSE},
     {"bind", "use the network", REACH_ELSE},
+    {"socketcall", "use the network", REACH_ELSE}, /* the i386 ABI's socket calls, multiplexed */
     {"creat", "create a file", REACH_PATH},
     {"unlink", "delete a file", REACH_PATH},
     {"unlinkat", "delete a file", REACH_PATH},
@@ -117,6 +118,7 @@ static const denied_call SEALED[] = {
     {"shmget", "take memory from the kernel", REACH_ELSE},
     {"shmat", "take memory from the kernel", REACH_ELSE},
     {"memfd_create", "take memory from the kernel", REACH_ELSE},
+    {"ipc", "take memory from the kernel", REACH_ELSE}, /* the i386 ABI's shmget and shmat */
 };
 static const char *const BRK_ACTION = "take memory from the kernel";
 

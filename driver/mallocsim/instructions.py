@@ -89,7 +89,7 @@ def _count_warm(
         flags = ["--glibc-warm"] if glibc_warm else []
         stdout = _run_mscount(spec, tool, flags, [trace], timeout, "callgrind", scratch)
         dumps = sorted(Path(scratch).glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
-        ops = [int(line) for line in stdout.split()]
+        ops = [row[0] for row in counter_lines(stdout, 1, f"callgrind run of {spec.name}")]
         totals = [_total(dump) for dump in dumps[1::2]]  # the warm pass of each pair
         if len(totals) != 2 or len(ops) != 2:
             raise UsageError(f"callgrind gave {len(totals)} profiles for {trace}")
@@ -115,12 +115,12 @@ def _forked_counts(
         ]
         flags = ["--forked", "--warm"] if warm else ["--forked"]
         stdout = _run_mscount(spec, tool, flags, traces, timeout, "cachegrind", scratch)
-        children = [line.split() for line in stdout.splitlines()]
+        children = counter_lines(stdout, 3, f"cachegrind run of {spec.name}")  # pid, status, ops
         per_job = 2 if warm else 1
         if len(children) != per_job * (len(traces) + FORKED_EMPTIES):
             raise UsageError(f"cachegrind counted {len(children)} passes of {len(traces)} traces")
         totals = [_total(Path(scratch) / f"cachegrind.{pid}") for pid, _, _ in children]
-        failed = [status != "0" for _, status, _ in children]
+        failed = [status != 0 for _, status, _ in children]
         if warm:
             # Each job's second child less its first: the warm pass plus the parent's fixed
             # step between forks, the empty trace's (job 1: job 0 pays the lazy binding)
@@ -143,6 +143,23 @@ def _forked_counts(
             )
             if not bad and cost  # the pass failed, or wrote no profile
         }
+
+
+def counter_lines(stdout: str, fields: int, what: str) -> list[list[int]]:
+    """mscount's standard output, each line `fields` integers. The allocator counted
+    runs in mscount's process and can write into its output (the attack corpus's
+    PIPE_GARBAGE does): a line of anything else is a UsageError naming `what`, never
+    a traceback. A forged line of numbers gains nothing the clock check lets stand."""
+    rows = []
+    for line in stdout.splitlines():
+        words = line.split()
+        if len(words) != fields or not all(w.removeprefix("-").isdigit() for w in words):
+            raise UsageError(
+                f"{what}: the counter's output was written over (by the allocator, which "
+                f"shares its process): {line[:60]!r}"
+            )
+        rows.append([int(word) for word in words])
+    return rows
 
 
 # valgrind counts every iteration of a rep-prefixed string instruction as an instruction, and

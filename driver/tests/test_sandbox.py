@@ -309,6 +309,19 @@ def test_the_graders_pipe_is_out_of_the_allocators_reach(cli, attacker, write_tr
     assert garbage.status == 0, garbage.out
 
 
+def test_garbage_written_into_the_counters_output_costs_the_count_not_the_grader(
+    cli, attacker, write_trace
+):
+    # A count runs the allocator inside mscount, whose output the grader reads: once, that
+    # output's garbage ended the grade in a traceback.
+    run = cli("grade", attacker("PIPE_GARBAGE"), "--dialect", "classic", "-q",
+              write_trace("t", TRACE))  # fmt: skip
+    said = " ".join(run.said.split())
+    assert run.status == 0 and "Traceback" not in run.err, run.err
+    assert "throughput not counted: cachegrind run of" in said
+    assert "the counter's output was written over (by the allocator" in said
+
+
 def test_memory_from_the_kernel_is_denied_once_the_library_is_loaded(cli, attacker, write_trace):
     run = replay(cli, attacker("KERNEL_MEMORY"), write_trace("t", TRACE))
     assert run.status == 1

@@ -148,6 +148,8 @@ def test_a_timed_pass_of_a_32_bit_agent_is_verified_as_a_64_bit_ones(cli, tmp_pa
         ("CONSTRUCTOR_WRITE", "tried to create or write a file (openat)"),
         ("DETACHED_CHILD", "tried to start a process"),
         ("FORK_BOMB", "tried to start a process"),
+        # the i386 ABI's socket calls go through one multiplexed call
+        ("CONNECT", "tried to use the network (socketcall)"),
         # system() maps its child's stack first, by the i386 ABI's own call: named as such
         ("RUN_PROGRAM", "tried to take memory from the kernel (mmap2)"),
     ],
@@ -156,9 +158,8 @@ def test_the_32_bit_agent_is_sandboxed_and_its_denied_calls_named_in_its_abi(
     cli, tmp_path, write_trace, attack, said
 ):
     target = tmp_path / "pwned"
-    source = fixture_variant(
-        "attacks", f'#define ATTACK {attack}\n#define ATTACK_PATH "{target}"\n', tmp_path / "a.c"
-    )
+    defines = f'#define ATTACK {attack}\n#define ATTACK_PATH "{target}"\n#define ATTACK_PORT 9\n'
+    source = fixture_variant("attacks", defines, tmp_path / "a.c")
     run = cli(
         "grade", source, "--dialect", "classic", "--throughput", "time", "--word-size", "32",
         "-q", write_trace("t", TRACE),
