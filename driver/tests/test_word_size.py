@@ -223,3 +223,10 @@ def test_a_32_bit_build_that_talks_to_valgrind_cannot_be_graded_by_instruction_c
     assert run.status == 1, run.said
     said = " ".join(run.said.split())
     assert "contains a valgrind client request (valgrind.h's macros)" in said
+
+
+def test_timing_an_m32_build_in_the_64_bit_process_is_one_clear_line(cli, cut, write_trace):
+    run = cli("bench", "--lab", "csapp", "-q", "-a", cut, "-a", "glibc", write_trace("t", LINKED))
+    assert run.status == 2 and "Traceback" not in run.err
+    assert "built -m32, as its csapp lab builds such a file" in run.err
+    assert "runs only in the grader's 32-bit agent" in run.err
