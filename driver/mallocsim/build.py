@@ -68,7 +68,7 @@ _DANGEROUS = re.compile(
 )
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"5"  # raised when a build keeps more, so that no cached build lacks it
+BUILD_FORMAT = b"6"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 
 
@@ -360,6 +360,22 @@ def narrowed_pointer(warnings: tuple[str, ...]) -> str | None:
     return None
 
 
+def _without_attributes(text: str) -> str:
+    """`text` less its GCC attributes (__attribute__((...)), parentheses balanced)."""
+    out, at = [], 0
+    while (start := text.find("__attribute__", at)) >= 0:
+        out.append(text[at:start])
+        depth, end = 0, start + len("__attribute__")
+        while end < len(text) and (depth > 0 or text[end] in " \t\n("):
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            end += 1
+            if depth == 0 and text[end - 1] == ")":
+                break
+        out.append(" ")
+        at = end
+    return "".join(out) + text[at:]
+
+
 def find_checker(
     lab: LabProfile, raw: str, expanded: str
 ) -> tuple[str | None, str | None, str | None]:
@@ -372,7 +388,8 @@ def find_checker(
             continue
         words = match.group(2).split()
         params = " ".join(match.group(3).split())
-        returns = next((w for w in reversed(words) if w not in ("static", "inline", "extern")), "")
+        typed = _without_attributes(match.group(2)).split()  # static int __attribute__((unused))
+        returns = next((w for w in reversed(typed) if w not in ("static", "inline", "extern")), "")
         signature = f"{' '.join(words)} {name}({params})".strip()
         if returns not in _KNOWN_RETURNS or not re.fullmatch(r"(void|int( \w+)?)?", params):
             return (

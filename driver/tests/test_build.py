@@ -63,6 +63,11 @@ def source(tmp_path, checker: str, template: str = CSAPP_TEMPLATE):
         ),
         ("bool mm_checkheap(int line) { (void)line; return OK; }", "_Bool mm_checkheap(int line)"),
         ("static bool mm_check(void) { return OK; }", "static _Bool mm_check(void)"),
+        # an attribute between its type and its name (the csapp_explicit.c fixture's)
+        (
+            "static int __attribute__((unused)) mm_check(void) { return OK; }",
+            "static int __attribute__((unused)) mm_check(void)",
+        ),
     ],
 )
 def test_every_checker_signature_builds_and_is_really_called(
