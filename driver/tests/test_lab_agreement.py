@@ -30,7 +30,7 @@ from mallocsim.runner import options_for_lab, replay_all
 from mallocsim.score import score
 from mallocsim.trace import load_trace
 
-from .conftest import FIXTURE_ALLOCATORS, SHARED_TRACES, TESTS
+from .conftest import FIXTURE_ALLOCATORS, SHARED_TRACES, TESTS, fixture_variant
 
 VERDICTS = json.loads((TESTS / "labs_driver_verdicts.json").read_text())
 LAB_FIXTURES = FIXTURE_ALLOCATORS / "labs"
@@ -94,6 +94,34 @@ def test_the_csapp_index_is_the_handout_drivers(fixture):
         assert re.search(r"= (\d+) \(util\)", driver_line(got)).group(1) == util_part
         total = re.search(r"(\d+)%", summary["total"]).group(1)
         assert f"{100 * got.utilization:.0f}" == total
+
+
+@pytest.mark.parametrize(
+    "switch, word_size",
+    # Pointers cut to ints: the x86-64 build warns, and "auto" builds it -m32. Whole pointers 4
+    # bytes apart: no warning, so "auto" builds it for x86-64, where every trace fails, and a
+    # grade then grades it -m32 (test_word_size.py); here the word size is asked for.
+    [("LINKS_AS_32_BIT_POINTERS", None), ("LINKS_AS_ADJACENT_POINTERS", "32")],
+)
+def test_an_m32_file_gets_the_verdicts_of_the_handout_driver_built_as_it_ships(
+    switch, word_size, tmp_path
+):
+    # The handout's own Makefile builds -m32: code written for it runs there, and here.
+    source = fixture_variant("labs/csapp_explicit", f"#define {switch}\n", tmp_path / "m32.c")
+    spec = resolve(str(source), None, "csapp", word_size=word_size)
+    paths = sorted((SHARED_TRACES / "classic").glob("*.rep"))
+    options = options_for_lab(LABS["csapp"], ReplayOptions(timing=False))
+    measured, problems = replay_all([spec], [load_trace(p) for p in paths], options)
+    assert not problems, problems
+    mine = {r.trace: r for r in measured}
+    driver = VERDICTS["csapp-m32"][f"csapp_explicit+{switch}"]
+    for trace, verdict in driver["traces"].items():
+        assert mine[trace].valid == verdict["valid"], (trace, mine[trace].error)
+        assert shown(mine[trace].utilization, "csapp") == verdict["util"], trace
+    config = replace(for_lab("csapp"), throughput="time")
+    got = score([mine[name] for name in LABS["csapp"].traces], {}, config, None, "")
+    util_part = re.search(r"= (\d+) \(util\)", driver["summary"]["index"]).group(1)
+    assert re.search(r"= (\d+) \(util\)", driver_line(got)).group(1) == util_part
 
 
 def test_an_allocator_that_trusts_a_zeroed_heap_fails_every_trace_where_the_driver_wavers():
