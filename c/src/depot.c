@@ -69,6 +69,14 @@
  * 1.08x glibc's speed. And xmalloc (1 pair) falls from 6.31x glibc's speed to 4.26x and 1.57x:
  * what the depot refuses, the consumer's frees give to the policy under the producer's arena's
  * lock. TC_BYTES 128 KiB instead of 256: larson 0.78x and 0.77x. Neither is kept.
+ * Also tried: a miss that the thread's own arena's depot cannot serve takes the bin's last batch
+ * from another arena's depot, so that blocks sent home to an arena whose thread no longer
+ * mallocs (larson's main thread) are reused. Four paired runs of `mallocsim programs --repeat 5
+ * (7) -a glibc -a mallocsim -a VARIANT.so`, shipped -> variant: peak RSS of larson at 2 threads
+ * 8.6-9.8 -> 7.9-8.0 MiB, of xmalloc at 2 pairs 12.3-12.6 -> 10.1-10.5 MiB; but larson's speed at
+ * 2 threads fell in every run (1.15x -> 1.14x, 1.26x -> 1.15x, 1.25x -> 1.21x, 1.21x -> 1.17x
+ * glibc's); at 1 thread, cache-scratch and xmalloc's speed, no change beyond the noise. Not kept:
+ * it trades the speed target it is furthest from for part of the memory one.
  */
 #ifndef DEPOT_BYTES
 #define DEPOT_BYTES (1024 * 1024)
