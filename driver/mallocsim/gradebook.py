@@ -5,8 +5,9 @@ Works on plain JSON records (grade_record.py writes them; `mallocsim grade
 --json` and the batch grader produce them), so merging the records of a
 class graded on many machines needs nothing native. A row holds what an
 instructor sorts and reads: the score and its parts, how many traces were
-valid, the first failure, the build warnings, how long it took and whether it
-came from the cache.
+valid, the first failure, the build warnings, the word size the mm.c was built
+for (32: the CS:APP handout's -m32), how long it took and whether it came
+from the cache.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class GradebookRow:
     passed: bool  # built, loaded and every trace valid
     first_failure: str  # the problem (does not compile...) or the first invalid trace's error
     warnings: int  # compiler warnings
+    word_bits: int  # 32: graded built -m32 (the CS:APP handout's build), else 64
     seconds: float  # how long the grade took when it was made
     cached: bool  # taken from the cache in this run
     key: str  # the digest of everything the grade was computed from
@@ -88,6 +90,7 @@ def row_of(record: dict[str, Any], cached: bool = False) -> GradebookRow:
         passed=problem is None and bool(results) and all(r["valid"] for r in results),
         first_failure=failure,
         warnings=len(grade.get("warnings", ())),
+        word_bits=grade.get("word_bits", 64),
         seconds=grade.get("seconds", 0.0),
         cached=cached,
         key=record.get("key", ""),

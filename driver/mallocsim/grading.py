@@ -89,6 +89,7 @@ class Grade:
     warnings: tuple[str, ...] = ()  # the compiler's, dangerous first
     notes: tuple[str, ...] = ()  # one line each: the checker, traces left out, driver quirks
     seconds: float = 0.0  # how long the grade took, wall time
+    word_bits: int = 64  # 32: the mm.c was graded built -m32 (labs.WORD_SIZES)
 
     @property
     def passed(self) -> bool:
@@ -302,7 +303,10 @@ def _grade(
         global_data,
         measured.count_scale,
     )
-    return Grade(spec.name, tuple(results), graded, None, team, warnings, tuple(notes))
+    bits = build.word_bits if build is not None else graded_word_bits(spec)
+    return Grade(
+        spec.name, tuple(results), graded, None, team, warnings, tuple(notes), word_bits=bits
+    )
 
 
 # How a heap address cut to 32 bits makes a trace fail: read through (SIGSEGV), or handed out.

@@ -16,6 +16,7 @@ from mallocsim.build import build_source
 from mallocsim.config import for_lab
 from mallocsim.elf import global_data_bytes, word_bits
 from mallocsim.errors import UsageError
+from mallocsim.gradebook import row_of
 from mallocsim.grading import reference_costs
 from mallocsim.instructions import pass_instructions
 from mallocsim.labs import lab_named
@@ -116,8 +117,10 @@ def test_an_m32_build_is_counted_by_the_32_bit_counter_and_confirmed_by_the_cloc
     record = tmp_path / "grade.json"
     run = cli("grade", cut, "--lab", "csapp", "-q", trace, "--json", record)
     assert run.status == 0, run.said
-    score = json.loads(record.read_text())["grade"]["score"]
+    saved = json.loads(record.read_text())
+    score = saved["grade"]["score"]
     assert score["measure"] == "instructions" and score["throughput"] > 0
+    assert saved["grade"]["word_bits"] == 32 and row_of(saved).word_bits == 32  # the gradebook's
     assert score["count_scale"] == 1.0 and "not confirmed by the clock" not in run.said
     # T_ref is the system malloc's 32-bit build, as the handout's -m32 driver's libc is.
     assert score["reference_source"].startswith("glibc, its 32-bit build")
