@@ -16,7 +16,8 @@
  * the process that joins it (mem_join, in a program the owner starts): the grader's checker reads
  * and writes the very pages a sandboxed allocator uses. It is placed at SHARED_HEAP_AT, where
  * neither a fresh process nor the owner keeps anything (programs load near 0x55..., libraries
- * and mappings below 0x7f...), so the joiner finds the address free whatever its own layout. Its
+ * and mappings below 0x7f...), so the joiner finds the address free whatever its own layout; for
+ * a 32-bit joiner (a student's -m32 build), at NARROW_HEAP_AT, below 4 GiB. Its
  * owner keeps the file no longer than the run's high-water mark (the first run's: a reset zeroes
  * the pages but keeps the size), rounded up to a page, and one page more (share_slack: the real
  * drivers map their whole heap, and students' code reads a word past its last block), so a byte

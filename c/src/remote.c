@@ -38,6 +38,10 @@
  *
  * One link at a time per process: the stubs the engine calls have the allocator's signatures,
  * no context argument, so they find the link in this file's state.
+ *
+ * The agent may be a 32-bit build of this file (msagent in _native/i386/, for a student's -m32
+ * build) while the grader is 64-bit: what they share is a wire format that both builds lay out
+ * alike (see WIRE64 below), and the heap lies where a 32-bit process can map it (mem_share(true)).
  */
 #include "engine.h"
 #include "mallocsim.h"

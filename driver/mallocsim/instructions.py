@@ -17,7 +17,10 @@ which replays each trace through the engine's timed loop. Two ways:
   warm), the second of two passes in one child, less what the first cost.
 In both, the blocks a pass leaves live are freed outside what is counted,
 and mscount runs without the grader's LD_PRELOAD (run_mscount), so
-the count is the allocator's alone.
+the count is the allocator's alone. A -m32 build is counted by the 32-bit
+mscount (valgrind then runs its x86 tool), and so is the system malloc
+beside it (AllocatorSpec.word_size "32"). mscount's output is read strictly
+(counter_lines): the allocator shares its process and can write into it.
 Either way the fixed cost of a pass (heap reset and mm_init), counted on an
 empty trace, is subtracted from every trace's before dividing by its ops.
 """

@@ -10,7 +10,10 @@ the sandbox, loads the allocator and serves the grader's requests
 every call is a request to the agent. The checked passes, the heap's break and
 high-water mark, and the check of every timed pass's pointers are the
 grader's; the agent only answers calls and runs the timed passes, whose times
-the kernel's count of its CPU time bounds.
+the kernel's count of its CPU time bounds. A student's -m32 build (the CS:APP
+handout's) is served by the 32-bit msagent (_native/i386/, _native.engine_dir)
+on a heap placed below 4 GiB; the link between the two is the same bytes in
+both builds (remote.c's wire format).
 
 What the agent can still do is fail: die (the grader dies the same way, so
 isolate.py reports it as before), answer wrongly (the checker says so), break
