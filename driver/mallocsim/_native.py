@@ -61,12 +61,9 @@ def engine_dir(library: Path | None, word_size: str | None = None) -> Path:
     NATIVE32_DIR for a 32-bit library (a -m32 build), else NATIVE_DIR; with no
     library (the system's malloc), NATIVE32_DIR when `word_size` is "32". Raises
     NativeError when the 32-bit engine is needed and not built."""
-    from mallocsim.elf import ElfError, word_bits
+    from mallocsim.elf import library_bits
 
-    try:
-        narrow = word_size == "32" if library is None else word_bits(library) == 32
-    except ElfError:  # not loadable at all: the 64-bit programs say why, as for any library
-        return NATIVE_DIR
+    narrow = word_size == "32" if library is None else library_bits(library) == 32
     if narrow and not (NATIVE32_DIR / "msagent").exists():
         raise NativeError(
             f"{library or 'the system malloc'} is wanted 32-bit, and the 32-bit engine "

@@ -44,8 +44,12 @@ class _Format(NamedTuple):
     # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_addralign,
     # sh_entsize (the same order in both)
     section: struct.Struct
-    symbol: struct.Struct  # the fields' order differs: see _symbol
-    program: struct.Struct  # the fields' order differs: see _segment
+    symbol: struct.Struct
+    symbol_order: tuple[int, ...]  # where st_name, st_shndx, st_value, st_size are in it
+    program: struct.Struct
+    program_order: tuple[
+        int, ...
+    ]  # where p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz are
 
 
 _ELF64 = _Format(
@@ -53,14 +57,18 @@ _ELF64 = _Format(
     struct.Struct("<16sHHIQQQIHHHHHH"),
     struct.Struct("<IIQQQQIIQQ"),
     struct.Struct("<IBBHQQ"),  # st_name, st_info, st_other, st_shndx, st_value, st_size
+    (0, 3, 4, 5),
     struct.Struct("<IIQQQQQQ"),  # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, ...
+    (0, 1, 2, 3, 5, 6),
 )
 _ELF32 = _Format(
     32,
     struct.Struct("<16sHHIIIIIHHHHHH"),
     struct.Struct("<IIIIIIIIII"),
     struct.Struct("<IIIBBH"),  # st_name, st_value, st_size, st_info, st_other, st_shndx
+    (0, 5, 1, 2),
     struct.Struct("<IIIIIIII"),  # p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags
+    (0, 6, 1, 2, 4, 5),
 )
 
 
@@ -107,6 +115,15 @@ def word_bits(path: str | Path) -> int:
     return _format(read_elf(path)).bits
 
 
+def library_bits(path: str | Path | None) -> int:
+    """word_bits of a library to load, 64 for none or for a file that is no ELF (the
+    64-bit loader then says what is wrong with it, as for any library)."""
+    try:
+        return word_bits(path) if path is not None else 64
+    except ElfError:
+        return 64
+
+
 def sections(data: bytes) -> list[Section]:
     """The section headers, named; [] when they were stripped."""
     form = _format(data)
@@ -131,10 +148,7 @@ def symbols(data: bytes, table: Section, every: list[Section]) -> Iterator[Symbo
         strings = every[table.link]
         for at in range(table.offset + record.size, table.offset + table.size, record.size):
             fields = record.unpack_from(data, at)
-            if form.bits == 64:
-                name_at, _, _, shndx, value, size = fields
-            else:
-                name_at, value, size, _, _, shndx = fields
+            name_at, shndx, value, size = (fields[i] for i in form.symbol_order)
             name = _string(data, strings.offset + name_at) if name_at else ""
             yield Symbol(name.partition("@")[0], shndx, size, value)
     except (struct.error, IndexError, ValueError):
@@ -162,10 +176,7 @@ def load_segments(data: bytes) -> list[Segment]:
         segments = []
         for i in range(phnum):
             fields = form.program.unpack_from(data, phoff + i * phentsize)
-            if form.bits == 64:
-                kind, flags, offset, vaddr, _, filesz, memsz, _ = fields
-            else:
-                kind, offset, vaddr, _, filesz, memsz, flags, _ = fields
+            kind, flags, offset, vaddr, filesz, memsz = (fields[k] for k in form.program_order)
             if kind == _PT_LOAD:
                 segments.append(Segment(flags, offset, vaddr, filesz, memsz))
         return segments

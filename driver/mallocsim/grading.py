@@ -42,7 +42,7 @@ from mallocsim.clock_check import (
 )
 from mallocsim.config import GradingConfig, require_listed
 from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
-from mallocsim.elf import ElfError, word_bits
+from mallocsim.elf import library_bits
 from mallocsim.errors import UsageError
 from mallocsim.forbidden import check_uncounted, checked_library, dynamic_symbols
 from mallocsim.instructions import pass_instructions, require_valgrind
@@ -219,10 +219,9 @@ def _as_its_handout_builds_it(
         return None
     if made.problem is not None or not made.results:
         return None
-    if any(r.fail_kind not in _CUT_ADDRESS_FAILURES for r in made.results):
+    if made.word_bits != 64 or any(r.fail_kind not in _CUT_ADDRESS_FAILURES for r in made.results):
         return None
-    built = spec_build(spec)  # cached: the build just graded
-    return replace(spec, word_size="32") if built is not None and built.word_bits == 64 else None
+    return replace(spec, word_size="32")
 
 
 def _grade(
@@ -290,7 +289,8 @@ def _grade(
         if plan.rules[t.name].throughput and r.valid
     ]
     budget = max(sum(limits[t.name] for t in timed), MIN_COUNT_BUDGET)
-    measured = _throughput(graded_spec, timed, results, config, budget, notes)
+    bits = graded_word_bits(graded_spec)
+    measured = _throughput(graded_spec, timed, results, config, budget, notes, bits)
     global_data = build.global_data if build is not None else None
     notes.extend(global_data_notes(config, global_data))
     graded = score(
@@ -303,7 +303,6 @@ def _grade(
         global_data,
         measured.count_scale,
     )
-    bits = build.word_bits if build is not None else graded_word_bits(spec)
     return Grade(
         spec.name, tuple(results), graded, None, team, warnings, tuple(notes), word_bits=bits
     )
@@ -376,13 +375,13 @@ def _throughput(
     config: GradingConfig,
     budget: float,
     notes: list[str],
+    bits: int,
 ) -> Throughput:
     """How the throughput is measured; `budget`: the seconds one valgrind run over
     the traces may take. Counted instructions are checked against the clock: the
     allocator's timed passes (`results`) and the reference's, timed now. The system's
-    malloc, as a reference, runs in the allocator's word size (the CS:APP handout's
-    -m32 driver compares with the 32-bit libc)."""
-    bits = graded_word_bits(spec)
+    malloc, as a reference, runs in the allocator's word size, `bits` (the CS:APP
+    handout's -m32 driver compares with the 32-bit libc)."""
     if config.throughput == "instructions":
         try:
             costs = pass_instructions(spec, timed, budget) if timed else {}
@@ -410,11 +409,7 @@ def graded_word_bits(spec: AllocatorSpec) -> int:
     """64, or 32 for a student's -m32 build (or 32-bit library)."""
     if spec.kind not in ("source", "library"):
         return 64
-    library = library_for(spec)  # built already (cached)
-    try:
-        return word_bits(library) if library is not None else 64
-    except ElfError:
-        return 64
+    return library_bits(library_for(spec))  # built already (cached)
 
 
 def time_limits(

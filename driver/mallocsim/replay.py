@@ -23,7 +23,7 @@ from typing import Any
 
 from mallocsim._native import ffi, lib
 from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for
-from mallocsim.elf import ElfError, word_bits
+from mallocsim.elf import library_bits
 from mallocsim.forbidden import dynamic_symbols
 from mallocsim.results import TraceResult
 from mallocsim.trace import Trace
@@ -148,13 +148,6 @@ def native_dialect(spec: AllocatorSpec) -> int:
     return lib.MS_DIALECT_CMU if spec.dialect == "cmu" else lib.MS_DIALECT_CLASSIC
 
 
-def _narrow(library: Path) -> bool:
-    try:
-        return word_bits(library) == 32
-    except ElfError:  # not an ELF file: the loader says so
-        return False
-
-
 class LoadedAllocator:
     """An allocator loaded into this process, ready for the engine; close() it after."""
 
@@ -167,7 +160,7 @@ class LoadedAllocator:
             lib.ms_allocator_system(self.native)
             return
         library = library or library_for(spec)
-        if library is not None and _narrow(library):
+        if library_bits(library) == 32:
             raise AllocatorError(
                 f"{spec.name}: built -m32, as its {spec.lab} lab builds such a file, and a "
                 "32-bit build runs only in the grader's 32-bit agent (`mallocsim grade`, "
