@@ -311,11 +311,18 @@ static void *align_raw(void *p, bool remove) {
 
 /* ------------------------------------------------------------ the core */
 
-/* block_alloc's miss: the policy under the lock, or a mapping. */
+/* block_alloc's miss: a batch of the depot, the policy under the lock, or a mapping; *zeroed, when
+   zeroed is not NULL, tells whether the block is known to be all zero. Out of line, so that the
+   way through the thread's bins saves no register. */
 __attribute__((noinline)) static void *block_alloc_slow(size_t size, bool *zeroed) {
+    void *p = tc_alloc_miss(size);
+    if (p != NULL) {
+        if (zeroed != NULL)
+            *zeroed = false;
+        return p;
+    }
     if (size > PTRDIFF_MAX)
         return fail_enomem();
-    void *p = NULL;
     if (size < atomic_load_explicit(&map_threshold, memory_order_relaxed)) {
         unsigned k = arena_mine();
         bool locked = arena_enter(k);
@@ -323,21 +330,23 @@ __attribute__((noinline)) static void *block_alloc_slow(size_t size, bool *zeroe
             p = tc_alloc_locked(k, size, locked); /* a few more for the bin, when it saves locks */
         arena_leave(k, locked);
     }
-    *zeroed = p == NULL;
+    if (zeroed != NULL)
+        *zeroed = p == NULL;
     if (p == NULL)
         p = map_alloc(size); /* large, or the heap could not serve it */
     return p != NULL ? p : fail_enomem();
 }
 
-/* A block of at least `size` bytes, 16-aligned; *zeroed tells whether it is
-   known to be all zero (a fresh mapping). NULL with errno = ENOMEM. */
+/* A block of at least `size` bytes, 16-aligned; *zeroed, when zeroed is not NULL, tells whether
+   it is known to be all zero (a fresh mapping). NULL with errno = ENOMEM. */
 static inline void *block_alloc(size_t size, bool *zeroed) {
     if (size == 0)
         size = 1;             /* a unique pointer, as glibc gives */
-    void *p = tc_alloc(size); /* the thread's cache, no lock */
+    void *p = tc_alloc(size); /* the thread's bins, no lock */
     if (p == NULL)
         return block_alloc_slow(size, zeroed);
-    *zeroed = false;
+    if (zeroed != NULL)
+        *zeroed = false;
     return p;
 }
 
@@ -424,17 +433,20 @@ static void *move_block(void *p, size_t size) {
    malloc, and one that locks around its call to us would wait for itself. glibc's realloc, free
    and malloc call nothing exported either (its reallocarray is the exception, kept below). */
 
-static void *allocate(size_t size) {
-    bool zeroed;
-    return block_alloc(size, &zeroed);
+static void *allocate(size_t size) { return block_alloc(size, NULL); }
+
+/* release's way when the thread's cache does not take the block: out of line, so that the way
+   through the cache saves no register. */
+__attribute__((noinline)) static void release_slow(void *p) {
+    block_free(align_raw(p, true), CALL_FREE);
 }
 
 static void release(void *p) {
     if (p == NULL)
         return;
-    if (!maybe_alias(p) && tc_free(p))
-        return; /* no lock */
-    block_free(align_raw(p, true), CALL_FREE);
+    if (tc_free(p))
+        return; /* no lock; an aligned alias is never taken (it is no block's start) */
+    release_slow(p);
 }
 
 static void *resize(void *p, size_t size) {
@@ -448,7 +460,7 @@ static void *resize(void *p, size_t size) {
         return fail_enomem();
     /* A block of a cached size that still fits, and is not twice too big: in place, no lock.
        A shrunk block keeps its tail, which segfit would have split off and freed. */
-    size_t room = maybe_alias(p) ? 0 : tc_room(p);
+    size_t room = tc_room(p); /* 0 for an aligned alias */
     if (size <= room && size > room / 2)
         return p;
     bool plain = align_raw(p, false) == p;

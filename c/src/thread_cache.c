@@ -419,7 +419,7 @@ static void hand_over(unsigned k, unsigned i, tc_block *list, unsigned count, tc
  * batch, for any thread's bin that misses; what the depot refuses goes to the policy, under one
  * lock. Out of line: it runs once per TC_BIN_BLOCKS / 2 frees at most, and keeps tc_free small.
  */
-__attribute__((noinline)) static void overflow(thread_cache *c, unsigned i, tc_block *b) {
+__attribute__((noinline)) static bool overflow(thread_cache *c, unsigned i, tc_block *b) {
     tc_block *refused = NULL;
     unsigned count;
     b->key = shared.key;
@@ -438,6 +438,7 @@ __attribute__((noinline)) static void overflow(thread_cache *c, unsigned i, tc_b
         }
     }
     give_back_locked(refused);
+    return true;
 }
 
 /* Bin i is empty: fill it with the depot's last batch of its size, when there is one and the
@@ -482,7 +483,7 @@ static void send_home(thread_cache *c, unsigned i) {
  * arena's depot, where no thread took them (1 pair: 1.43x glibc's speed against 5.54x), and
  * larson's peak RSS stayed where it was (5.2 MB against 5.3).
  */
-__attribute__((noinline)) static void remote_free(thread_cache *c, unsigned i, tc_block *b) {
+__attribute__((noinline)) static bool remote_free(thread_cache *c, unsigned i, tc_block *b) {
     if (c->remote[i] != NULL && arena_index(c->remote[i]) != arena_index(b))
         send_home(c, i);
     b->key = shared.key;
@@ -494,6 +495,7 @@ __attribute__((noinline)) static void remote_free(thread_cache *c, unsigned i, t
     if (c->remote_bytes > TC_REMOTE_BYTES)
         for (unsigned j = 0; j < TC_BINS; j++)
             send_home(c, j);
+    return true;
 }
 
 /* ------------------------------------------------------------- double frees */
@@ -503,8 +505,8 @@ __attribute__((noinline)) static void remote_free(thread_cache *c, unsigned i, t
  * depot still, and freeing it again would put it in a bin twice, whence two mallocs would get it.
  * Out of line, since it runs only on a double free (or on data that equals the key).
  */
-__attribute__((noinline, cold)) static void check_double_free(const thread_cache *c, unsigned i,
-                                                              const tc_block *b) {
+__attribute__((noinline, cold)) _Noreturn static void
+check_double_free(const thread_cache *c, unsigned i, const tc_block *b) {
     if (tc_list_holds(c->bin[i].head, b) || tc_list_holds(c->remote[i], b))
         dropin_die("free(): double free detected (the block is in this thread's cache)");
     for (unsigned k = 0; k < ARENAS; k++) /* a bin may hand a block of another arena over */
@@ -570,8 +572,9 @@ void tc_setup(void) {
 
 /* ------------------------------------------------------------- the API */
 
-/* Both bins that could serve `size` are empty: a batch from the depot, or NULL. */
-__attribute__((noinline)) static void *alloc_miss(thread_cache *c, size_t size) {
+void *tc_alloc_miss(size_t size) {
+    assert(size > 0);
+    thread_cache *c = &self;
     if (c->state == TC_STATE_UNSET)
         (void)activate(c); /* so that this thread's frees are cached from now on */
     if (c->state != TC_STATE_ACTIVE || size > TC_MAX)
@@ -584,9 +587,7 @@ __attribute__((noinline)) static void *alloc_miss(thread_cache *c, size_t size) 
 
 void *tc_alloc(size_t size) {
     assert(size > 0);
-    thread_cache *c = &self;
-    void *p = bin_pop(c, size);
-    return p != NULL ? p : alloc_miss(c, size);
+    return bin_pop(&self, size);
 }
 
 void *tc_alloc_locked(unsigned k, size_t size, bool refill) {
@@ -622,23 +623,33 @@ void *tc_alloc_locked(unsigned k, size_t size, bool refill) {
 
 size_t tc_room(const void *p) { return (size_t)map_bin(p) * TC_GRAIN; }
 
-bool tc_free(void *p) {
-    assert(p != NULL);
-    unsigned i = map_bin(p);
-    if (i == 0)
-        return false;
-    thread_cache *c = &self;
-    if (c->state != TC_STATE_ACTIVE && !activate(c))
-        return false;
-    tc_block *b = p;
+/* b, a live block of bin i freed by this thread, whose cache is active, taken into it. */
+static inline bool free_active(thread_cache *c, unsigned i, tc_block *b) {
     if (b->key == shared.key)
         check_double_free(c, i, b);
     unsigned k = arena_index(b);
     if (k != c->arena && arena_occupied(k))
-        remote_free(c, i, b);
-    else if (bin_has_room(c, i))
-        bin_push(c, i, b);
-    else
-        overflow(c, i, b);
+        return remote_free(c, i, b);
+    if (!bin_has_room(c, i))
+        return overflow(c, i, b);
+    bin_push(c, i, b);
     return true;
+}
+
+/* tc_free in a thread whose cache is not active: its first free activates it. Out of line, as
+   every way off tc_free's fast path is (a tail call, or a call that never returns), so that the
+   fast path keeps everything in scratch registers and saves none. */
+__attribute__((noinline)) static bool free_inactive(thread_cache *c, unsigned i, tc_block *b) {
+    return activate(c) && free_active(c, i, b);
+}
+
+bool tc_free(void *p) {
+    assert(p != NULL);
+    unsigned i = map_bin(p); /* 0 for an aligned alias too: no block starts inside a live one */
+    if (i == 0)
+        return false;
+    thread_cache *c = &self;
+    if (c->state != TC_STATE_ACTIVE)
+        return free_inactive(c, i, p);
+    return free_active(c, i, p);
 }

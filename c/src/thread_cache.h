@@ -4,9 +4,9 @@
  *
  * thread_cache.c keeps, for each thread, a few free blocks of each small size, and a map that
  * tells any thread, without a lock, which cache bin a heap block belongs in; its banner says how
- * and what it guarantees. dropin.c decides which pointers may reach tc_free (not aligned aliases),
- * takes the arenas' locks, and tells the map about every block the policy hands out or resizes;
- * memlib_sbrk.c, the heap's memory, has the map reach every heap byte before the heap grows.
+ * and what it guarantees. dropin.c takes the arenas' locks, and tells the map about every block the
+ * policy hands out or resizes; memlib_sbrk.c, the heap's memory, has the map reach every heap byte
+ * before the heap grows.
  *
  * depot.c, between the caches and the policies, holds batches of free blocks, per arena, that one
  * thread's bin gave up and another's of the same arena may take whole, so that blocks crossing
@@ -69,9 +69,14 @@ void tc_setup(void);
    never move. */
 void tc_heap_start(void *lo);
 
-/* A cached free block of at least `size` (>= 1) bytes, or NULL. Takes no lock, and must be called
-   without it (a thread's first miss registers its cache, which may call malloc). */
+/* A free block of at least `size` (>= 1) bytes from this thread's bins, or NULL. Takes no lock:
+   inlined into malloc (the drop-in is built with LTO), it is the whole of malloc's fast path. */
 void *tc_alloc(size_t size);
+
+/* After tc_alloc found nothing: a block from a batch of the depot, which refills the bin, or NULL.
+   Takes no lock, and must be called without it (a thread's first miss registers its cache, which
+   may call malloc). */
+void *tc_alloc_miss(size_t size);
 
 /* Under k's lock, after a miss: a block of at least `size` bytes from the policy of arena k, the
    calling thread's (arena_mine; NULL when it has none). With `refill`, a few more of the same
@@ -93,13 +98,13 @@ typedef enum { TC_LIVE, TC_FREED, TC_NOT_A_BLOCK } tc_block_state;
 /* Under p's lock: p's state, for p in an arena's heap. */
 tc_block_state tc_state(const void *p);
 
-/* Without a lock: bytes surely usable at p, a live block (not an aligned alias) whose size is
-   a cached one, or 0 for any other pointer. */
+/* Without a lock: bytes surely usable at p, a live block whose size is a cached one, or 0 for any
+   other pointer (an aligned alias among them: no block starts inside a live one). */
 size_t tc_room(const void *p);
 
-/* Take p, a pointer being freed that is not an aligned alias, into this thread's cache: true when
-   done (without a lock, but once per few frees when a bin overflows), false when p is not the
-   start of a live block of a cached size, or this thread has no cache (before the library's
+/* Take p, any pointer being freed, into this thread's cache: true when done (without a lock, but
+   once per few frees when a bin overflows), false when p is not the start of a live block of a
+   cached size (an aligned alias never is), or this thread has no cache (before the library's
    constructor ran, or once its exit began): then the caller frees p itself, or finds it is none
    of ours (tc_state). Aborts with a message when p is still in a thread's cache (a double free). */
 bool tc_free(void *p);
