@@ -67,7 +67,7 @@ ARENA_IDS := 0 1 2 3
 DROPIN_OBJ_DIR := $(BUILD_DIR)/dropin
 # The drop-in is built with link-time optimisation: malloc and free then inline the thread cache's
 # fast paths (thread_cache.c) instead of calling them in another file, and keep fewer registers
-# (callgrind: churn 347.0 M -> 317.3 M instructions, larson 224 -> 204 an op; see docs/segfit.md).
+# (callgrind: churn 347.0 M -> 317.3 M instructions, larson 224 -> 204 an op; docs/dropin.md).
 # Empty it (make DROPIN_LTO=) for a toolchain without LTO.
 DROPIN_LTO ?= -flto=auto
 
