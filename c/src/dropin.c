@@ -488,7 +488,9 @@ static void *resize(void *p, size_t size) {
 
 MS_EXPORT void *malloc(size_t size) { return allocate(size); }
 
-MS_EXPORT void free(void *p) { release(p); }
+/* flatten: the thread cache's tc_free inlined whole (its rare ways stay out of line), which the
+   compiler left a call of its own (churn: 293.1 M -> 283.7 M instructions under callgrind). */
+MS_EXPORT __attribute__((flatten)) void free(void *p) { release(p); }
 
 MS_EXPORT void *calloc(size_t count, size_t size) {
     size_t total;
