@@ -59,14 +59,15 @@ from mallocsim.replay import (
     where,
 )
 from mallocsim.results import TraceResult
-from mallocsim.sandbox import denied_action, enter_sandbox, untrusted
+from mallocsim.sandbox import denied_action, enter_sandbox, resident_peak, untrusted
 from mallocsim.trace import Trace
 
 PROGRESS_WORDS = 3  # phase, op index, timed pass
 ENGINE_WORD = 1  # where the engine's two start (op index, timed pass: replay_trace's progress + 1)
 DENIED_WORD = PROGRESS_WORDS  # then a sandboxed child's denied call, plus one (0: none)
 AGENT_WORD = DENIED_WORD + 1  # then the pid of the child's agent, if it started one (0: none)
-SHARED_WORDS = AGENT_WORD + 1
+PEAK_WORD = AGENT_WORD + 1  # then its agents' peak resident memory, bytes, once they are gone
+SHARED_WORDS = PEAK_WORD + 1
 # A sandboxed child resident in more memory than this is stopped: half the
 # machine's memory, 8 GiB at most (a trace with tens of GiB live payload
 # touches little of it: memlib reserves address space, not memory).
@@ -109,7 +110,7 @@ class ChildOutcome:
     progress: tuple[int, ...]  # the PROGRESS_WORDS shared words, as the child last left them
     stalled: float | None = None  # stopped as hung: the seconds its words had not moved
     idle: bool = False  # stopped at its wall-time bound, its CPU time not used up
-    memory: int | None = None  # stopped for its memory: the bytes it was resident in
+    memory: int | None = None  # past the memory limit: its peak resident bytes (stopped, or ended)
     denied: str | None = None  # killed by the sandbox: what it tried ("start a process (fork)")
     asleep: float | None = None  # stopped as hung with nothing running: the seconds it slept
 
@@ -151,7 +152,9 @@ def run_forked(
             if sandboxed and not agent:
                 enter_sandbox(progress + DENIED_WORD, write_fd, timeout)
             if agent:
-                shared_words = SharedWords(words_fd, progress, ENGINE_WORD, DENIED_WORD, AGENT_WORD)
+                shared_words = SharedWords(
+                    words_fd, progress, ENGINE_WORD, DENIED_WORD, AGENT_WORD, PEAK_WORD
+                )
                 payload = work(shared_words)
             else:
                 payload = work(progress)
@@ -176,20 +179,24 @@ def run_forked(
         os.close(read_fd)
         if not finished:
             os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
+        _, status, usage = os.wait4(pid, 0)
     where_it_was = tuple(int(progress[i]) for i in range(PROGRESS_WORDS))
+    # The memory limit's last look, at the peaks: a child (or agent) that went past it and ended
+    # (or crashed) between two of the watch's looks did go past it.
+    peak = max(usage.ru_maxrss * 1024, int(progress[PEAK_WORD]))
+    over = sandboxed and not timed_out and data != GARBAGE and peak > MEMORY_LIMIT
     denied = int(progress[DENIED_WORD])
     if sandboxed and not denied and os.WIFSIGNALED(status) and os.WTERMSIG(status) == SIGSYS:
         denied = UNNAMED_CALL  # the call came with SIGSYS blocked: the kernel's default killed it
     stalled = watch.stalled_for if timed_out and watch.stall_stopped else None
     idle = timed_out and watch.wall_stopped
-    memory = watch.memory_stopped if timed_out else None
+    memory = peak if over else watch.memory_stopped if timed_out else None
     asleep = watch.asleep_for if timed_out and watch.stall_stopped else None
     del progress, watch  # the last views of the shared words, before they are unmapped
     shared.close()
     os.close(words_fd)
     return ChildOutcome(
-        _payload(data),
+        None if over else _payload(data),
         timed_out,
         status,
         where_it_was,
@@ -218,10 +225,10 @@ class _Watch:
     """What a child has used (CPU time, its agent's included), and whether it must
     be stopped before its time is up: its progress words have stood still while it
     ran `stall` CPU seconds (a hung op; or WALL_MULTIPLE times that in wall time, and
-    STALL_WALL_FLOOR at least, for one that sleeps), or it is resident in more than
-    `memory` bytes. CPU time, so that an op slowed by a loaded machine (a class graded
-    with -j 2 beside valgrind counts: two correct submissions of 150 had an op pass 1 s
-    of wall time) is not taken for a hung one."""
+    STALL_WALL_FLOOR at least, for one that sleeps), or it (or its agent) has been
+    resident in more than `memory` bytes at its peak. CPU time, so that an op slowed
+    by a loaded machine (a class graded with -j 2 beside valgrind counts: two correct
+    submissions of 150 had an op pass 1 s of wall time) is not taken for a hung one."""
 
     def __init__(self, words: Any, pid: int, stall: float | None, memory: int | None) -> None:
         self.words, self.pid, self.stall, self.memory = words, pid, stall, memory
@@ -286,7 +293,7 @@ class _Watch:
                 self.stall_stopped, self.stalled_for = True, still
         if self.memory is not None:
             agent = int(self.words[AGENT_WORD])
-            resident = max(_resident_bytes(self.pid), _resident_bytes(agent) if agent else 0)
+            resident = max(resident_peak(self.pid), resident_peak(agent) if agent else 0)
             if resident > self.memory:
                 self.memory_stopped = resident
         return self.stall_stopped or self.memory_stopped is not None
@@ -302,14 +309,6 @@ def _cpu_and_state(pid: int) -> tuple[float, str]:
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS, fields[0]
     except (OSError, ValueError, IndexError):
         return 0.0, "?"
-
-
-def _resident_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def death_kind(outcome: ChildOutcome) -> str:
@@ -334,7 +333,8 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
         return f"{GARBAGE_ANSWER['garbage']}: its answer was not the grader's, after {at}"
     if outcome.memory is not None:
         used, limit = outcome.memory / (1 << 30), MEMORY_LIMIT / (1 << 30)
-        return f"used {used:.1f} GiB of memory, past the limit of {limit:.1f} GiB: stopped at {at}"
+        where = f"stopped at {at}" if outcome.timed_out else f"seen as it ended, after {at}"
+        return f"used {used:.1f} GiB of memory, past the limit of {limit:.1f} GiB: {where}"
     if outcome.asleep is not None:
         return (
             f"hung: stopped at {at}, asleep for {outcome.asleep:.1f} s with nothing running "

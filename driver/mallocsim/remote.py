@@ -35,6 +35,7 @@ from mallocsim.elf import writable_load_bytes
 from mallocsim.errors import UsageError
 from mallocsim.replay import ReplayOptions, failed_result, native_dialect, replay_trace
 from mallocsim.results import TraceResult
+from mallocsim.sandbox import resident_peak
 from mallocsim.trace import Trace, parse_trace_text
 
 FORGED = "forged"  # TraceResult.fail_kind of an agent the grader caught lying
@@ -53,17 +54,22 @@ class RemoteAllocator:
         return lib.ms_link_timed(self.link, trace.native, timed, check, room, result)
 
 
-@dataclass(frozen=True)
+@dataclass
 class SharedWords:
     """The words the grader shares with the process watching it (isolate.py):
     their memfd, for the agent to map, a pointer to them here, and where in them
-    the engine's progress words, the sandbox's denied word and the agent's pid go."""
+    the engine's progress words, the sandbox's denied word, the agent's pid and
+    the agents' peak memory go. agents_peak is that peak as this process knows
+    it: the word is the agents' to write too, so it is written from here, after
+    each agent is gone, never read back."""
 
     fd: int
     words: Any
     engine_at: int
     denied_at: int
     agent_at: int
+    peak_at: int
+    agents_peak: int = 0
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,11 @@ def _started(
         try:
             yield _Agent(link, pid, library, spec.name)
         finally:
+            # Its peak is read while it lives (a zombie has none), and handed to the watching
+            # parent once it is dead: the parent's last look at the memory limit comes after.
+            shared.agents_peak = max(shared.agents_peak, resident_peak(pid))
             lib.ms_link_stop(link)
+            shared.words[shared.peak_at] = shared.agents_peak
     finally:
         lib.ms_link_destroy(link)
 

@@ -15,7 +15,9 @@ What a child does to enter (enter_sandbox), in this order:
     the system. A denied call kills the child with SIGSYS, its number left in a
     shared word; `denied_action` turns it into the diagnosis's words.
 What the parent adds from outside (isolate.py): the time and stall limits, and
-a memory limit on the child's resident memory.
+a memory limit on the child's resident memory (and its agent's), measured as its
+peak (resident_peak): memory touched and given back between two of the parent's
+looks still counts, and a child that ends between two looks is judged by it.
 
 Our own policies and the system allocators are not sandboxed: they are ours.
 """
@@ -36,6 +38,19 @@ UNTRUSTED_KINDS = ("source", "library")  # a student's mm.c, or any .so
 def untrusted(spec: AllocatorSpec) -> bool:
     """Whether the allocator's code is someone else's: sandboxed whenever it runs."""
     return spec.kind in UNTRUSTED_KINDS
+
+
+def resident_peak(pid: int) -> int:
+    """The most memory process `pid` has been resident in (the kernel's VmHWM), in
+    bytes; 0 when it cannot be read (the process is gone, or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def enter_sandbox(denied: Any, keep_fd: int | None, cpu_seconds: float) -> None:

@@ -96,3 +96,47 @@ def test_a_child_that_stops_itself_is_stopped_as_hung():
 def test_a_child_that_runs_is_never_taken_for_asleep():
     outcome = isolate.run_forked(_spin, timeout=100, stall=3.0)
     assert outcome.timed_out and outcome.asleep is None and outcome.stalled is not None
+
+
+def _resident_now() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_memory_used_and_given_back_between_two_looks_is_past_the_limit(monkeypatch):
+    # The watch looks at the start and, next, when the answer comes: the 256 MiB the child
+    # touched and gave back in between were never resident at a look. Judged by the current
+    # resident size, it got away with it; by its peak, it did not.
+    monkeypatch.setattr(isolate, "TICK_SECONDS", 60.0)
+    monkeypatch.setattr(isolate, "MEMORY_LIMIT", _resident_now() + (128 << 20))
+
+    def bomb(words: object) -> dict:
+        block = b"\1" * (256 << 20)  # written, so resident
+        del block  # and given back to the system (a mapping of its own)
+        return {"done": 1}
+
+    outcome = isolate.run_forked(bomb, timeout=30, sandboxed=True)
+    assert outcome.payload is None and not outcome.timed_out
+    assert outcome.memory is not None and outcome.memory > isolate.MEMORY_LIMIT
+    said = isolate.death(outcome, 30, "op 3")
+    assert "of memory, past the limit of" in said and said.endswith("seen as it ended, after op 3")
+
+
+def test_a_child_within_the_memory_limit_keeps_its_answer(monkeypatch):
+    monkeypatch.setattr(isolate, "MEMORY_LIMIT", _resident_now() + (128 << 20))
+    outcome = isolate.run_forked(lambda words: {"done": len(b"\1" * (32 << 20))}, timeout=30,
+                                 sandboxed=True)  # fmt: skip
+    assert outcome.payload == {"done": 32 << 20} and outcome.memory is None
+
+
+def test_an_agents_peak_left_in_the_shared_words_is_judged_with_the_childs(monkeypatch):
+    # The agent is gone by the time the answer comes: the grader's side leaves its peak in the
+    # words (remote.py), and the parent's last look takes it as the child's own.
+    monkeypatch.setattr(isolate, "MEMORY_LIMIT", _resident_now() + (128 << 20))
+
+    def graded(shared) -> dict:
+        shared.words[shared.peak_at] = 1 << 40
+        return {"done": 1}
+
+    outcome = isolate.run_forked(graded, timeout=30, sandboxed=True, agent=True)
+    assert outcome.payload is None and outcome.memory == 1 << 40
