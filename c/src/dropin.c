@@ -27,9 +27,10 @@
  * blocks that cross threads pass between the caches in batches, through the depot
  * (depot.c), with a lock of their size. A miss the depot cannot serve, a larger block, a realloc
  * that resizes and malloc_usable_size take the lock of the block's arena; mapped blocks and the
- * memalign family's aliases, the table lock. free tells, without a lock, an alias (alias_filter)
- * from a block the cache may take; the cache tells a heap block of a cached size from anything
- * else.
+ * memalign family's aliases, the table lock. free offers every pointer to the cache first, whose
+ * size map takes only the start of a live heap block of a cached size (never an aligned alias: no
+ * block starts inside a live one); of what it leaves, the alias filter tells an alias from a
+ * block without a lock.
  *
  * Guarantees:
  *   - thread-safe: a lock per arena around its policy and its heap, and one around the tables,
@@ -104,8 +105,8 @@ static const size_t MIN_ALIGN = 16;
 static pthread_mutex_t table_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 
 /*
- * A counting filter of aligned aliases, read by free without the lock: aliases[h] live aliases
- * hash to h, so 0 says p is surely not one and may go to the thread cache. Counts change under
+ * A counting filter of aligned aliases, read without the lock: aliases[h] live aliases hash to h,
+ * so 0 says p is surely not one, and needs no look in the table (align_raw). Counts change under
  * the table lock only (a load and a store suffice), and relaxed loads are enough: a thread frees an
  * alias only after the insertion that counted it happened before, through the lock or through
  * the program's own hand-over of the pointer.
