@@ -96,8 +96,10 @@ void arena_exit_thread(unsigned k);
    blocks to a new thread, whose arena is another, at each generation). */
 bool arena_occupied(unsigned k);
 
-/* For memlib_sbrk.c's copy of arena k: its part of the reservation, [*start, *end), made on the
-   first call of any; false when the system granted no reservation. Under k's lock. */
+/* Arena k's part of the reservation, [*start, *end), made on the first call of any (memlib_sbrk.c's
+   copy of arena k's heap lies there; a thread cache keeps its own arena's); false when the system
+   granted no reservation. Without a lock: the reservation is made once (pthread_once), and never
+   moves. */
 bool arena_range(unsigned k, char **start, char **end);
 
 #endif /* MALLOCSIM_ARENA_H */

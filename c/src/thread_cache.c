@@ -212,6 +212,8 @@ typedef struct {
     size_t bytes;        /* 8i summed over every binned block: at most TC_BYTES */
     int state;           /* TC_STATE_* */
     unsigned arena;      /* the thread's arena (arena_mine), set when the cache is activated */
+    uintptr_t mine_lo;   /* with mine_span, that arena's part of the reservation: a free tells */
+    uintptr_t mine_span; /* its own block with one subtraction (0: no reservation, none is) */
     /* Blocks of other arenas this thread freed, on their way home: remote[i], remote_count[i]
        blocks of bin i, all of one arena (its first block's); remote_bytes counts them as bytes
        counts the bins' (at most TC_REMOTE_BYTES). */
@@ -548,6 +550,11 @@ static bool activate(thread_cache *c) {
         return false;
     c->state = TC_STATE_ACTIVE;
     c->arena = arena_mine();
+    char *start, *end;
+    if (arena_range(c->arena, &start, &end)) {
+        c->mine_lo = (uintptr_t)start;
+        c->mine_span = (uintptr_t)(end - start);
+    }
     /* Last, and without the lock: it may call malloc (for keys past glibc's first 32), which
        then finds the cache already active. Should it fail, the cache is simply never emptied at
        exit: at most TC_BYTES leak, once. */
@@ -623,17 +630,27 @@ void *tc_alloc_locked(unsigned k, size_t size, bool refill) {
 
 size_t tc_room(const void *p) { return (size_t)map_bin(p) * TC_GRAIN; }
 
-/* b, a live block of bin i freed by this thread, whose cache is active, taken into it. */
-static inline bool free_active(thread_cache *c, unsigned i, tc_block *b) {
-    if (b->key == shared.key)
-        check_double_free(c, i, b);
-    unsigned k = arena_index(b);
-    if (k != c->arena && arena_occupied(k))
-        return remote_free(c, i, b);
+/* b, a block of bin i this thread may reuse, into bin i. */
+static inline bool keep(thread_cache *c, unsigned i, tc_block *b) {
     if (!bin_has_room(c, i))
         return overflow(c, i, b);
     bin_push(c, i, b);
     return true;
+}
+
+/* b, a block of bin i of another arena than the thread's: on its way home while that arena has an
+   occupant, else anybody's. Out of line: the common free is of the thread's own arena. */
+__attribute__((noinline)) static bool free_foreign(thread_cache *c, unsigned i, tc_block *b) {
+    return arena_occupied(arena_index(b)) ? remote_free(c, i, b) : keep(c, i, b);
+}
+
+/* b, a live block of bin i freed by this thread, whose cache is active, taken into it. */
+static inline bool free_active(thread_cache *c, unsigned i, tc_block *b) {
+    if (b->key == shared.key)
+        check_double_free(c, i, b);
+    if ((uintptr_t)b - c->mine_lo >= c->mine_span)
+        return free_foreign(c, i, b);
+    return keep(c, i, b);
 }
 
 /* tc_free in a thread whose cache is not active: its first free activates it. Out of line, as
