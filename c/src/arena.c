@@ -105,8 +105,11 @@ static _Thread_local unsigned mine_plus_one __attribute__((tls_model("initial-ex
 static void reserve(void) {
     for (size_t size = RESERVE_WANTED; size >= RESERVE_LEAST; size /= 2) {
         char *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED && !tc_heap_start(p, size)) { /* no room for its size map */
+            munmap(p, size);
+            p = MAP_FAILED;
+        }
         if (p != MAP_FAILED) {
-            tc_heap_start(p);
             atomic_store_explicit(&arena_reservation.part_shift,
                                   (unsigned)__builtin_ctzll(size / ARENAS), memory_order_relaxed);
             atomic_store_explicit(&arena_reservation.base, (uintptr_t)p, memory_order_relaxed);

@@ -40,13 +40,16 @@
  * or invalid free may race with a write; the bytes are atomic (relaxed: plain moves on x86-64
  * and AArch64), so that race is no undefined behaviour, and such a free takes the arena's lock
  * anyway, where dropin.c reads the byte again (tc_state): a pointer not 16-aligned, or whose byte
- * is MAP_NONE, is none of ours, and MAP_FREED is a double free. The map is made of chunks, one per
- * CHUNK_HEAP bytes of heap, mapped before the heap grows into them (memlib_sbrk.c calls
- * tc_map_reach, and a growth the map cannot cover is refused), so every heap block has its byte;
- * only the pages written count, at most 1/16 of the heap (6.25%, for a heap of nothing but
- * 16-byte objects; blocks of 1 KiB touch one map byte in 64).
+ * is MAP_NONE, is none of ours, and MAP_FREED is a double free. The map is one range of address
+ * space, a sixteenth of the heaps' reservation, reserved read-only with it (arena.c, through
+ * tc_heap_start): a byte never written reads 0 (MAP_NONE), and the byte of any pointer in the
+ * reservation is one subtraction and one shift away, with no other load on a free's way to it.
+ * Its chunks, one per CHUNK_HEAP bytes of heap, are made writable before the heap grows into
+ * them (memlib_sbrk.c calls tc_map_reach, and a growth the map cannot cover is refused), so every
+ * heap block has its byte; only the pages written count, at most 1/16 of the heap (6.25%, for a
+ * heap of nothing but 16-byte objects; blocks of 1 KiB touch one map byte in 64).
  *
- *   map.chunk[k]  ->  | bin | 0 | FREED | 1 | ... |    byte j: heap_lo + k * CHUNK_HEAP + 16 j
+ *   map.bytes  ->  | bin | 0 | FREED | 1 | ... |    byte j: heap_lo + 16 j
  *
  * FREE reads the block's byte; a cached size goes onto the bin, with no lock, while the bin has
  * room and the thread's bins hold at most TC_BYTES. A block of another arena (arena.h: each
@@ -187,7 +190,7 @@ _Static_assert(TC_BATCH <= UINT8_MAX, "a remote list's count fits remote_count")
 #define CHUNK_SHIFT TC_MAP_CHUNK_SHIFT /* a chunk covers 16 MiB of heap with 1 MiB of map */
 #define CHUNK_HEAP ((uintptr_t)1 << CHUNK_SHIFT)
 #define CHUNK_BYTES (CHUNK_HEAP >> MAP_GRAIN_SHIFT)
-#define MAP_CHUNKS ((size_t)1 << 14) /* 256 GiB of heap, which never grows beyond */
+#define MAP_CHUNKS ((size_t)1 << 14) /* 256 GiB of heap, the largest reservation */
 
 /* What a map byte says of the 16 heap bytes it stands for (the banner's table). */
 enum {
@@ -233,40 +236,41 @@ static struct {
                       set, so that no small word (0 above all) and no pointer is the key */
 } shared;
 
-/* The size map. Pointers and heap_lo are written under a lock and read by any free: atomic,
-   relaxed (a reader reaches a chunk only for a block it got after the chunk was mapped). */
+/* The size map. heap_lo, span and bytes are written once, before any heap block exists, and read
+   by any free: atomic, relaxed (a reader reaches the map only for a block it got after that).
+   writable[k] is read and written only under the lock of the arena whose heap chunk k covers. */
 static struct {
-    _Atomic uintptr_t heap_lo;                    /* the heap's first byte; 0 until tc_heap_start */
-    _Atomic(_Atomic uint8_t *) chunk[MAP_CHUNKS]; /* NULL: not mapped yet */
+    _Atomic uintptr_t heap_lo;        /* the reservation's first byte; 0 until tc_heap_start */
+    _Atomic uintptr_t span;           /* its bytes: the map covers [heap_lo, heap_lo + span) */
+    _Atomic(_Atomic uint8_t *) bytes; /* span / 16 map bytes, read-only but where writable */
+    bool writable[MAP_CHUNKS];        /* chunk k's map bytes are read-write */
 } map;
 
 /* ---------------------------------------------------------------- the size map */
 
-/* The map byte of p, or NULL when p is outside every chunk mapped: below the heap, past it, or
-   before tc_heap_start. */
+/* The map byte of p, or NULL when p is outside the reservation (or before tc_heap_start: span is
+   0). Read-only, and 0, where no heap has grown. */
 static inline _Atomic uint8_t *map_byte(const void *p) {
     uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
-    size_t k = (size_t)(offset >> CHUNK_SHIFT);
-    if (k >= MAP_CHUNKS)
+    if (offset >= atomic_load_explicit(&map.span, memory_order_relaxed))
         return NULL;
-    _Atomic uint8_t *chunk = atomic_load_explicit(&map.chunk[k], memory_order_relaxed);
-    return chunk != NULL ? chunk + ((offset & (CHUNK_HEAP - 1)) >> MAP_GRAIN_SHIFT) : NULL;
+    return atomic_load_explicit(&map.bytes, memory_order_relaxed) + (offset >> MAP_GRAIN_SHIFT);
 }
 
 bool tc_map_reach(const void *from, const void *end) {
     uintptr_t lo = atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    uintptr_t span = atomic_load_explicit(&map.span, memory_order_relaxed);
     assert(lo != 0 && (uintptr_t)from >= lo && (uintptr_t)end > (uintptr_t)from);
-    size_t last = (size_t)(((uintptr_t)end - 1 - lo) >> CHUNK_SHIFT);
-    if (last >= MAP_CHUNKS)
+    if ((uintptr_t)end - lo > span)
         return false;
+    _Atomic uint8_t *bytes = atomic_load_explicit(&map.bytes, memory_order_relaxed);
+    size_t last = (size_t)(((uintptr_t)end - 1 - lo) >> CHUNK_SHIFT);
     for (size_t k = (size_t)(((uintptr_t)from - lo) >> CHUNK_SHIFT); k <= last; k++) {
-        if (atomic_load_explicit(&map.chunk[k], memory_order_relaxed) != NULL)
+        if (map.writable[k])
             continue;
-        void *fresh = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (fresh == MAP_FAILED)
+        if (mprotect((void *)(bytes + k * CHUNK_BYTES), CHUNK_BYTES, PROT_READ | PROT_WRITE) != 0)
             return false;
-        atomic_store_explicit(&map.chunk[k], fresh, memory_order_relaxed);
+        map.writable[k] = true;
     }
     return true;
 }
@@ -293,9 +297,19 @@ static unsigned bin_of_usable(size_t usable) {
     return i < TC_BINS ? (unsigned)i : 0;
 }
 
-void tc_heap_start(void *lo) {
+bool tc_heap_start(void *lo, size_t span) {
     assert(lo != NULL && atomic_load_explicit(&map.heap_lo, memory_order_relaxed) == 0);
+    assert(span % CHUNK_HEAP == 0 && span / CHUNK_HEAP <= MAP_CHUNKS);
+    /* Read-only: no commit charge (vm.overcommit_memory=2 counts writable private memory only),
+       and a byte never written reads 0, from the kernel's zero page. */
+    void *bytes = mmap(NULL, span >> MAP_GRAIN_SHIFT, PROT_READ,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (bytes == MAP_FAILED)
+        return false;
+    atomic_store_explicit(&map.bytes, bytes, memory_order_relaxed);
     atomic_store_explicit(&map.heap_lo, (uintptr_t)lo, memory_order_relaxed);
+    atomic_store_explicit(&map.span, span, memory_order_relaxed);
+    return true;
 }
 
 /* Set p's map byte. Under p's lock. */

@@ -33,9 +33,9 @@
 #define TC_MAX 1024
 #endif
 
-/* The size map covers the heaps in chunks of 1 << TC_MAP_CHUNK_SHIFT bytes (16 MiB), each mapped
-   by the first growth of a heap into it; arena.c cuts the reservation so that no chunk covers two
-   arenas' heaps, whose growths take different locks. */
+/* The size map covers the heaps in chunks of 1 << TC_MAP_CHUNK_SHIFT bytes (16 MiB), each made
+   writable by the first growth of a heap into it; arena.c cuts the reservation so that no chunk
+   covers two arenas' heaps, whose growths take different locks. */
 enum { TC_MAP_CHUNK_SHIFT = 24 };
 
 /* The bins' geometry, which the caches and the depot share. */
@@ -65,9 +65,10 @@ static inline bool tc_list_holds(const tc_block *list, const tc_block *b) {
 /* Once, from the library's constructor. */
 void tc_setup(void);
 
-/* Once, before any arena's mm_init (arena.c reserves their heaps): the heaps start at lo, and
-   never move. */
-void tc_heap_start(void *lo);
+/* Once, before any arena's mm_init (arena.c reserves their heaps): the heaps lie in [lo, lo +
+   span), a whole number of map chunks, and never move. Reserves the size map for them; false
+   when the system refuses (arena.c then tries a smaller reservation). */
+bool tc_heap_start(void *lo, size_t span);
 
 /* A free block of at least `size` (>= 1) bytes from this thread's bins, or NULL. Takes no lock:
    inlined into malloc (the drop-in is built with LTO), it is the whole of malloc's fast path. */
