@@ -3,9 +3,10 @@
  * arena's copy of the policy behind one table, and which arena a thread allocates from.
  *
  * Guarantees:
- *   - the reservation is made once, as large as the system grants (RESERVE_WANTED, halved down to
- *     RESERVE_LEAST), and cut into ARENAS equal parts, a power of two each, so that a block's
- *     arena is one subtraction and one shift away (arena_index, which a free computes unlocked);
+ *   - the reservation is made once, as large as the system grants with its size map beside it
+ *     (a sixteenth more: RESERVE_WANTED, halved down to RESERVE_LEAST), and cut into ARENAS equal
+ *     parts, a power of two each, so that a block's arena is one subtraction and one shift away
+ *     (arena_index, which a free computes unlocked);
  *   - the thread caches' size map (thread_cache.c) starts at the reservation's base, and covers
  *     every arena's heap;
  *   - each arena has a lock of its own, around its policy and its heap: threads of different
@@ -33,10 +34,10 @@
 
 /*
  * RESERVE_WANTED: 256 GiB - the address space asked for up front, for all the arenas: what the
- * size map can cover (thread_cache.c), and more memory than the machines we run on have; 0.2% of
- * x86-64's 128 TiB of user address space. Halved, when the system refuses (a low RLIMIT_AS), down
- * to RESERVE_LEAST: 64 MiB, as the simulated heap's; below that no arena is usable and the shim
- * serves every block from a mapping.
+ * size map can cover (thread_cache.c), and more memory than the machines we run on have; with the
+ * map's 16 GiB, 0.2% of x86-64's 128 TiB of user address space. Halved, when the system refuses (a
+ * low RLIMIT_AS), down to RESERVE_LEAST: 64 MiB, as the simulated heap's; below that no arena is
+ * usable and the shim serves every block from a mapping.
  */
 static const size_t RESERVE_WANTED = (size_t)1 << 38;
 static const size_t RESERVE_LEAST = (size_t)1 << 26;
