@@ -111,10 +111,10 @@ size_t tc_room(const void *p);
 bool tc_free(void *p);
 
 /* Under the growing arena's lock, called by memlib_sbrk.c before its heap's memory grows over
-   [from, end): make the size map cover every byte of it (no two arenas share a map chunk: a part
-   of the reservation is a multiple of a chunk's 16 MiB, so each chunk is mapped under one lock).
-   False when it cannot (past the map's reach, or the system refuses memory): the heap must not grow
-   then. */
+   [from, end): make the size map writable over every byte of it (no two arenas share a map chunk:
+   a part of the reservation is a multiple of a chunk's 16 MiB, so each chunk is made writable
+   under one lock). False when it cannot (past the map's reach, or the system refuses memory): the
+   heap must not grow then. */
 bool tc_map_reach(const void *from, const void *end);
 
 /* ------------------------------------------------------------ defined in depot.c */
