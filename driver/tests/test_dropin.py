@@ -1022,6 +1022,80 @@ def test_a_block_munmap_failed_to_free_is_freed_no_more(dropin, tmp_path):
     assert "libmallocsim: free(): invalid pointer" in result.stderr
 
 
+# ------------------------------------------------------------ little address space
+# The heaps' reservation, with the size map beside it (a sixteenth more), is made as large as
+# RLIMIT_AS allows, halved down to 64 MiB; a reservation whose map does not fit is given back; with
+# none, every block is a mapping of its own. Each way gives the program the same blocks with the
+# same bytes.
+
+LITTLE_SPACE_SOURCE = r"""
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    if (argc > 1) { /* "vm": address space in use before any malloc, KiB (no stdio: it mallocs) */
+        char text[4096];
+        int fd = open("/proc/self/status", O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+        text[n > 0 ? n : 0] = '\0';
+        const char *line = strstr(text, "VmSize:");
+        return line != NULL ? (int)(write(1, line + 7, strcspn(line + 7, "\n")) < 0) : 1;
+    }
+    enum { BLOCKS = 4000 };
+    static unsigned char *block[BLOCKS];
+    static size_t size[BLOCKS];
+    unsigned state = 7;
+    for (int round = 0; round < 4; round++)
+        for (int i = 0; i < BLOCKS; i++) {
+            if (block[i] != NULL) {
+                for (size_t k = 0; k < size[i]; k++)
+                    if (block[i][k] != (unsigned char)(i + k))
+                        return printf("block %d lost its bytes\n", i), 1;
+                free(block[i]);
+            }
+            state = state * 1103515245u + 12345u;
+            size[i] = 1 + (state >> 8) % (state >> 30 ? 200 : 5000);
+            if ((block[i] = malloc(size[i])) == NULL)
+                return printf("malloc(%zu) failed\n", size[i]), 1;
+            for (size_t k = 0; k < size[i]; k++)
+                block[i][k] = (unsigned char)(i + k);
+        }
+    /* A small block in a heap has a few bytes to spare; one mapped alone, most of a page. */
+    printf("same bytes, %zu usable for 24\n", malloc_usable_size(malloc(24)));
+    return 0;
+}
+"""
+
+
+def _limited_run(dropin: Path, command: list, space: int) -> subprocess.CompletedProcess:
+    import resource
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (space, space))
+
+    env = dict(os.environ, LD_PRELOAD=str(dropin))
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120,
+                          preexec_fn=limited)  # fmt: skip
+
+
+# Room beyond what the program uses before its first malloc, MiB: for a large reservation and its
+# map; for the least (64 MiB) and its 4 MiB map; for the least but not its map (given back).
+@pytest.mark.parametrize("room_mib, heap", [(4096, True), (72, True), (66, False)])
+def test_a_small_address_space_gives_the_same_blocks(dropin, tmp_path, room_mib, heap):
+    binary = _build(tmp_path, "little_space", LITTLE_SPACE_SOURCE)
+    before = _limited_run(dropin, [binary, "vm"], 1 << 40)
+    assert before.returncode == 0, before.stderr
+    space = int(before.stdout.split()[0]) * 1024 + (room_mib << 20)
+    result = _limited_run(dropin, [binary], space)
+    assert result.returncode == 0 and result.stdout.startswith("same bytes"), result.stdout
+    usable = int(result.stdout.split()[2])
+    assert usable < 64 if heap else usable >= 4000, result.stdout
+
+
 # --------------------------------------------------------- pointers that are not our blocks
 # free, realloc and malloc_usable_size of a pointer inside a block (not its start) abort with one
 # line, as glibc's do, instead of caching, freeing or measuring a block that is not there.
