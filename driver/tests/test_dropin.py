@@ -10,6 +10,7 @@ small-object allocator.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -773,9 +774,17 @@ def _build(tmp_path: Path, name: str, source: str) -> Path:
     return binary
 
 
-def _run(dropin: Path, command: list, timeout: int = 120) -> subprocess.CompletedProcess:
+def _run(
+    dropin: Path, command: list, timeout: int = 120, space: int | None = None
+) -> subprocess.CompletedProcess:
+    """command on the drop-in; with `space`, its address space limited to that many bytes."""
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (space, space))
+
     env = dict(os.environ, LD_PRELOAD=str(dropin))
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=limited if space is not None else None)  # fmt: skip
 
 
 def _assert_aborted(result, message: str, context: str = "") -> None:
@@ -1071,26 +1080,15 @@ int main(int argc, char **argv) {
 """
 
 
-def _limited_run(dropin: Path, command: list, space: int) -> subprocess.CompletedProcess:
-    import resource
-
-    def limited() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (space, space))
-
-    env = dict(os.environ, LD_PRELOAD=str(dropin))
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120,
-                          preexec_fn=limited)  # fmt: skip
-
-
 # Room beyond what the program uses before its first malloc, MiB: for a large reservation and its
 # map; for the least (64 MiB) and its 4 MiB map; for the least but not its map (given back).
 @pytest.mark.parametrize("room_mib, heap", [(4096, True), (72, True), (66, False)])
 def test_a_small_address_space_gives_the_same_blocks(dropin, tmp_path, room_mib, heap):
     binary = _build(tmp_path, "little_space", LITTLE_SPACE_SOURCE)
-    before = _limited_run(dropin, [binary, "vm"], 1 << 40)
+    before = _run(dropin, [binary, "vm"])
     assert before.returncode == 0, before.stderr
     space = int(before.stdout.split()[0]) * 1024 + (room_mib << 20)
-    result = _limited_run(dropin, [binary], space)
+    result = _run(dropin, [binary], space=space)
     assert result.returncode == 0 and result.stdout.startswith("same bytes"), result.stdout
     usable = int(result.stdout.split()[2])
     assert usable < 64 if heap else usable >= 4000, result.stdout
