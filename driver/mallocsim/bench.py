@@ -279,6 +279,7 @@ def _time_interleaved(
         max_passes=max(1, options.max_passes // ROUNDS),
     )
     seconds: list[list[float]] = [[] for _ in checked]
+    repeats = [1 for _ in checked]
     errors: list[str | None] = [None if result.valid else result.error for _, result in checked]
     for _ in range(ROUNDS):
         for i, (alloc, _) in enumerate(checked):
@@ -287,13 +288,14 @@ def _time_interleaved(
                 timed = run_timed(trace, alloc, per_round, progress)
                 errors[i] = timed.error
                 seconds[i] += timed.seconds
+                repeats[i] = max(repeats[i], timed.repeats)
     return [
         result
         if not result.valid
         else failed_result(trace, result.allocator, error)
         if error is not None
-        else with_timing(result, trace, passes)
-        for (_, result), error, passes in zip(checked, errors, seconds, strict=True)
+        else with_timing(result, trace, passes, batch)
+        for (_, result), error, passes, batch in zip(checked, errors, seconds, repeats, strict=True)
     ]
 
 

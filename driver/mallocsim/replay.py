@@ -341,7 +341,7 @@ def add_timing(
         checked = with_timed_heap(checked, timed.highest_used)
     if timed.counted_seconds > 0:
         checked = replace(checked, cpu_seconds=timed.counted_seconds / len(timed.seconds))
-    return with_timing(checked, trace, timed.seconds)
+    return with_timing(checked, trace, timed.seconds, timed.repeats)
 
 
 def with_timed_heap(checked: TraceResult, highest_used: int) -> TraceResult:
@@ -367,6 +367,7 @@ class TimedPasses:
     failure: dict[str, Any]  # TraceResult's fail_* fields; {} when none
     highest_used: int = 0  # bytes: the timed passes' highest payload end (0: not measured)
     counted_seconds: float = 0.0  # kernel_clock: the kernel's count, where the claims fell short
+    repeats: int = 1  # passes timed together in each entry of seconds (their mean)
 
 
 def run_timed(
@@ -388,7 +389,8 @@ def run_timed(
     passes = alloc.run_timed(trace, timed, check, room, result)
     if passes > 0:
         seconds = [room[i] for i in range(passes)]
-        return TimedPasses(seconds, None, {}, result.highest_used, result.counted_seconds)
+        repeats = max(result.pass_repeats, 1)  # 0 from an agent, which never batches
+        return TimedPasses(seconds, None, {}, result.highest_used, result.counted_seconds, repeats)
     failure = failure_fields(result.failure, "timed")
     message = ffi.string(result.error).decode(errors="replace")
     origin = where(trace, result.failure.op)
@@ -398,9 +400,13 @@ def run_timed(
     return TimedPasses([], f"{origin}: in the timed passes: {message}", failure)
 
 
-def with_timing(checked: TraceResult, trace: Trace, seconds: Sequence[float]) -> TraceResult:
+def with_timing(
+    checked: TraceResult, trace: Trace, seconds: Sequence[float], repeats: int = 1
+) -> TraceResult:
     """A valid checked result with these timed passes' figures added: their
-    median, spread and throughput."""
+    median, spread and throughput; `repeats` passes were timed together for
+    each of `seconds` (their mean), as the engine times passes too short to
+    time alone."""
     median = _median(list(seconds))
     return replace(
         checked,
@@ -408,6 +414,7 @@ def with_timing(checked: TraceResult, trace: Trace, seconds: Sequence[float]) ->
         seconds_min=min(seconds),
         seconds_max=max(seconds),
         passes=len(seconds),
+        pass_repeats=repeats,
         ops_per_sec=trace.num_ops / median if median else None,
         pass_seconds=tuple(seconds),  # every pass, for the statistics of saved runs
     )

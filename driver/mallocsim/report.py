@@ -133,7 +133,9 @@ def timing_warnings(results: Sequence[TraceResult], with_allocator: bool = True)
 TIMING_NOTE = (
     "per trace, the seconds of each timed pass: n passes, their mean, standard deviation "
     "(and as a share of the mean), median (what Kops/s is made from) and range; a deviation "
-    "above 10% of the mean, or fewer than 3 passes, is flagged '!' and listed"
+    "above 10% of the mean, or fewer than 3 passes, is flagged '!' and listed; n x k: passes "
+    "under 50 us, too short for the clock to time alone, timed k at a time, each of the n "
+    "figures a batch's mean"
 )
 
 
@@ -154,7 +156,7 @@ def format_timings(results: Sequence[TraceResult]) -> str:
             rows.append(
                 (
                     t.result.trace,
-                    str(s.n),
+                    f"{s.n} x {t.result.pass_repeats}" if t.result.pass_repeats > 1 else str(s.n),
                     duration(s.mean),
                     f"{duration(s.stdev)} ({100 * s.relative_stdev:.0f}%)",
                     duration(s.median),

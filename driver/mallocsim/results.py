@@ -63,7 +63,10 @@ class TraceResult:
     seconds: float | None = None  # median timed pass
     seconds_min: float | None = None  # fastest timed pass
     seconds_max: float | None = None  # slowest timed pass
-    passes: int = 0  # timed passes run
+    passes: int = 0  # timed passes run (each a batch of pass_repeats passes)
+    # passes timed together for each of pass_seconds (their mean): 1, or more for a pass too short
+    # for the clock to time alone (the engine's batches, under 50 us a pass)
+    pass_repeats: int = 1
     checked_seconds: float | None = None  # the faster of the two checked passes
     # an allocator graded from outside its process, timed passes whose own clock claimed less
     # than the kernel counted: the kernel's count of CPU seconds a pass (boundaries included)

@@ -107,6 +107,65 @@ def test_timed_passes_give_a_median_and_its_spread():
     assert result.ops_per_sec == pytest.approx(4 / result.seconds)
 
 
+SHORT_TRACE = "a 0 24\na 1 100\nf 0\nf 1\n"  # a pass of 4 ops: some 100 ns, a few clock steps
+
+
+@pytest.mark.parametrize("allocator", ["segfit", "glibc"])
+def test_passes_too_short_to_time_alone_are_timed_in_batches(allocator):
+    trace = parse_trace_text(SHORT_TRACE, "short")
+    options = ReplayOptions(min_passes=5, max_passes=50, min_seconds=0.001)
+    with LoadedAllocator(resolve(allocator)) as alloc:
+        result = replay_trace(trace, alloc, options)
+    assert result.valid, result.error
+    assert result.pass_repeats > 1  # its own heap (mm_init in each) or glibc's carried one
+    assert 5 <= result.passes == len(result.pass_seconds) <= 50
+    assert all(seconds > 0 for seconds in result.pass_seconds)  # each a batch's mean
+    assert result.ops_per_sec == pytest.approx(4 / result.seconds)
+
+
+def test_a_pass_long_enough_for_the_clock_is_timed_alone():
+    text = "".join(f"a {i} {16 + i % 200}\n" for i in range(20_000))
+    text += "".join(f"f {i}\n" for i in range(20_000))
+    trace = parse_trace_text(text, "long")
+    with LoadedAllocator(resolve("segfit")) as alloc:
+        result = replay_trace(trace, alloc, ReplayOptions(min_passes=3, max_passes=3))
+    assert result.valid, result.error
+    assert result.seconds > 50e-6
+    assert (result.passes, result.pass_repeats) == (3, 1)
+
+
+def test_carried_passes_that_leave_blocks_live_are_timed_alone():
+    # Their leftovers are freed between passes: in a batch those frees would be timed too.
+    trace = parse_trace_text("a 0 24\na 1 100\nf 0\n", "leaves one")
+    with LoadedAllocator(resolve("glibc")) as alloc:
+        result = replay_trace(trace, alloc, ReplayOptions(min_passes=3, max_passes=3))
+    assert result.valid, result.error
+    assert result.pass_repeats == 1
+
+
+def test_mm_init_failing_inside_a_batch_fails_the_timed_passes(tmp_path):
+    # Two checked runs, the probe pass, then the batch's sixth mm_init is the pool's last.
+    source = fixture_variant("bump_faults", "#define INIT_RUNS_OUT\n#define INIT_POOL 8\n",
+                             tmp_path / "init_pool.c")  # fmt: skip
+    trace = parse_trace_text(SHORT_TRACE, "short")
+    with LoadedAllocator(resolve(str(source), "classic")) as alloc:
+        result = replay_trace(trace, alloc, ReplayOptions(min_passes=3, max_passes=3))
+    assert not result.valid
+    assert (result.fail_kind, result.fail_phase, result.fail_pass) == ("init_failed", "timed", 1)
+    assert "mm_init failed" in result.error
+
+
+def test_a_grader_in_another_process_times_every_pass_alone(tmp_path):
+    # The agent's every pass is checked at its end (remote.c): a batch would hide all but one.
+    from mallocsim.isolate import replay_isolated
+
+    trace = parse_trace_text(SHORT_TRACE, "short")
+    spec = resolve(str(fixture_allocator("good_bump")), "classic")
+    result = replay_isolated(trace, spec, ReplayOptions(min_passes=3, max_passes=3), timeout=60)
+    assert result.valid, result.error
+    assert (result.passes, result.pass_repeats) == (3, 1)
+
+
 def test_system_allocator_has_no_heap_of_ours():
     trace = parse_trace_text("a 0 24\nr 0 4000\nf 0\n", "sys")
     with LoadedAllocator(resolve("glibc")) as alloc:
