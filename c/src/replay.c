@@ -948,7 +948,9 @@ static bool timed_pass(timer *t, bool fresh, double *seconds) {
  * came out at 150,000 Kops/s for segfit and mimalloc alike, 240,000 for tcmalloc). In a batch the
  * clock is read twice for the whole of it. Only where nothing looks at a pass between two (no log
  * and no boundary: a grader in another process checks every pass), nor counts one pass whole
- * (leave_live), nor holds the agent to the kernel's count of it (kernel_clock).
+ * (leave_live), nor holds the agent to the kernel's count of it (kernel_clock), nor watches our
+ * own heap carried from pass to pass grow (heap_bounded), and never when a carried pass on the
+ * system's heap leaves blocks live.
  */
 #define BATCH_SECONDS 50e-6
 enum { BATCH_MAX = 1 << 16 };
@@ -1083,7 +1085,7 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
     /* Until a pass, or a batch, lasts BATCH_SECONDS: those before are probes. Decided before any
        clock is read where batches are not allowed, so that a count (leave_live) is the same
        whatever the pass's time. */
-    bool sizing = batches_allowed(options);
+    bool sizing = batches_allowed(options) && !carried;
     double total = 0;
     /* At least one pass, whatever the bounds say: 0 means failure. */
     while (ok && passes < options->max_passes &&
