@@ -27,31 +27,40 @@
  * unlocked would be a data race. Nor can the policy tell whether a pointer is a block's start at
  * all, which free, realloc and malloc_usable_size must check before they trust it with one. So
  * the layer keeps its own record: one byte per 16 heap bytes, written under the arena's lock
- * whenever the policy hands out a block (or resizes one) and whenever a block is freed to the
- * policy, at the byte of the block's payload address:
+ * whenever the policy hands out a block of a cached size (or resizes one to it) and whenever such
+ * a block is freed to the policy, at the byte of the block's payload address:
  *
- *   0 (MAP_NONE)       no block of ours starts here: inside a block, or never a block's start
- *   1 (MAP_UNCACHED)   a live block too big to cache starts here
+ *   0 (MAP_NONE)       no cached-size block of ours starts here
  *   2 .. TC_BINS - 1   a live block of that bin starts here (live to the policy: maybe cached)
- *   0xFF (MAP_FREED)   a block freed to the policy started here, and no block since
+ *   0xFF (MAP_FREED)   a block freed to the policy started here, and no cached-size block since
+ *
+ * A block too big to cache is recorded in the BIG MAP instead, one byte per KiB of heap: such a
+ * block spans more than a KiB, so at most one starts in each, and the byte says where (which of
+ * its 64 places of 16 bytes, 1 to 64), with BIG_FREED added once that block is freed to the
+ * policy; 0 where none ever started. Bytes are counted by the page: a map page covers 64 KiB of
+ * heap, a big map page 4 MiB. Kept in the size map, a program that only ever held large blocks
+ * had its whole map resident (the benchmark program `large`, 16 live blocks of 64 KiB to 4 MiB
+ * placed all over a 37 MB heap in 8,000 steps: 2.2 MB of map, 6% of its memory, where glibc's
+ * malloc pays nothing); in the big map they cost a 1,024th of the heap at most.
  *
  * A free reads its block's byte without a lock: a thread freeing a live block got it after the
  * byte's last write, so it reads that write, whatever other bytes change meanwhile. Only a double
  * or invalid free may race with a write; the bytes are atomic (relaxed: plain moves on x86-64
  * and AArch64), so that race is no undefined behaviour, and such a free takes the arena's lock
- * anyway, where dropin.c reads the byte again (tc_state): a pointer not 16-aligned, or whose byte
- * is MAP_NONE, is none of ours, and MAP_FREED is a double free. The map is one range of address
- * space, a sixteenth of the heaps' reservation, reserved read-only with it (arena.c, through
- * tc_heap_start): a byte never written reads 0 (MAP_NONE), and the byte of any pointer in the
- * reservation is one subtraction and one shift away, with no other load on a free's way to it.
+ * anyway, where dropin.c reads the byte again (tc_state), then the big map's: a pointer not
+ * 16-aligned, or that neither map says started a block, is none of ours, and one that either says
+ * was freed is a double free. The maps are one range of address space, a sixteenth and a 1,024th
+ * of the heaps' reservation, reserved read-only with it (arena.c, through tc_heap_start): a byte
+ * never written reads 0, from the kernel's zero page (which counts in no process's memory), and
+ * the byte of any pointer in the reservation is one subtraction and one shift away, with no
+ * other load on a free's way to it.
  * Its chunks, one per CHUNK_HEAP bytes of heap, are made writable before the heap grows into
  * them (memlib_sbrk.c calls tc_map_reach, and a growth the map cannot cover is refused), so every
  * heap block has its byte. Only the map pages written count, but a page holds the bytes of 64 KiB
- * of heap, so a heap with a block starting in every 64 KiB of it, of whatever sizes, touches all
- * of its map: 1/16 of the heap's resident memory (a heap of 1 KiB blocks as much as one of 16-byte
- * ones: perl holding 100,000 strings of 0 to 5,000 bytes, 251 MB of heap and 15.6 MB of map,
- * 6.2%, which glibc's malloc does not pay; its chunk headers cost it about as much for blocks of
- * 128 bytes). Blocks of 64 KiB and more touch one map page each.
+ * of heap, so a heap with a cached-size block starting in every 64 KiB of it touches all of its
+ * map: 1/16 of the heap's resident memory, however big the blocks between (perl holding 100,000
+ * strings of 0 to 5,000 bytes, a fifth of them of a cached size: 251 MB of heap, 15.6 MB of map,
+ * 6.2%; glibc's chunk headers cost it as much for blocks of 128 bytes).
  *
  *   map.bytes  ->  | bin | 0 | FREED | 1 | ... |    byte j: heap_lo + 16 j
  *
@@ -98,9 +107,10 @@
  *     depot serves, and once per TC_BIN_BLOCKS / 2 frees into a full bin (once per bin per
  *     TC_BYTES / 2 bytes freed into bins full by bytes); an arena's lock only at a miss the depot
  *     cannot serve and when the depot refuses a batch;
- *   - a map byte says live (a bin, or MAP_UNCACHED) exactly at the payload of a block the policy
- *     counts as allocated (cached ones included), provided dropin.c calls tc_note for every block
- *     the policy hands out and tc_forget for every block it frees to the policy itself;
+ *   - the maps say live (a bin, or the big map's place) exactly at the payload of a block the
+ *     policy counts as allocated (cached ones included), each block in one of the two by its
+ *     size, provided dropin.c calls tc_note for every block the policy hands out or resizes and
+ *     tc_forget for every block it frees to the policy itself;
  *   - a double free of a block still in a cache or the depot aborts with a message. Every block
  *     they hold carries one key in its second word, the same for all (random, drawn at start);
  *     a block leaves with its key cleared. A free of a block with the key looks for it: in this
@@ -194,16 +204,27 @@ _Static_assert(TC_BATCH <= UINT8_MAX, "a remote list's count fits remote_count")
 #define CHUNK_SHIFT TC_MAP_CHUNK_SHIFT /* a chunk covers 16 MiB of heap with 1 MiB of map */
 #define CHUNK_HEAP ((uintptr_t)1 << CHUNK_SHIFT)
 #define CHUNK_BYTES (CHUNK_HEAP >> MAP_GRAIN_SHIFT)
+/* The big map's: a KiB of heap per byte (no block too big to cache spans less: TC_BINS's last
+   bin holds usable sizes up to TC_MAX + 15). */
+#define BIG_GRAIN_SHIFT 10
+#define BIG_CHUNK_BYTES (CHUNK_HEAP >> BIG_GRAIN_SHIFT)
 #define MAP_CHUNKS ((size_t)1 << 14) /* 256 GiB of heap, the largest reservation */
 
 /* What a map byte says of the 16 heap bytes it stands for (the banner's table). */
 enum {
-    MAP_NONE = 0,      /* no block of ours starts here */
-    MAP_UNCACHED = 1,  /* a live block too big to cache starts here */
-    MAP_FIRST_BIN = 2, /* MAP_FIRST_BIN .. TC_BINS - 1: a live block of that bin starts here */
-    MAP_FREED = 0xFF,  /* a block freed to the policy started here, and none since */
+    MAP_NONE = 0,      /* no cached-size block of ours starts here */
+    MAP_FIRST_BIN = 2, /* MAP_FIRST_BIN .. TC_BINS - 1: a live block of that bin starts here (no
+                          block has less room than a tc_block: bins 0 and 1 are never used) */
+    MAP_FREED = 0xFF,  /* a cached-size block freed to the policy started here, and none since */
 };
 _Static_assert(TC_BINS - 1 < MAP_FREED, "a bin's number fits a map byte, and is no other state");
+/* A big map byte: 0, or the place (1 + 16-byte steps into its KiB) of the big block that starts
+   there, plus BIG_FREED once it is freed to the policy. */
+enum { BIG_FREED = 0x80 };
+_Static_assert(((size_t)TC_BINS - 1) * TC_GRAIN + TC_GRAIN > ((size_t)1 << BIG_GRAIN_SHIFT),
+               "a block too big to cache spans more than a big map byte's KiB");
+_Static_assert(((size_t)1 << (BIG_GRAIN_SHIFT - MAP_GRAIN_SHIFT)) < BIG_FREED,
+               "a place fits below BIG_FREED");
 
 /* One bin: what a malloc or free of its size touches, in 16 bytes. */
 typedef struct {
@@ -247,7 +268,8 @@ static struct {
     _Atomic uintptr_t heap_lo;        /* the reservation's first byte; 0 until tc_heap_start */
     _Atomic uintptr_t span;           /* its bytes: the map covers [heap_lo, heap_lo + span) */
     _Atomic(_Atomic uint8_t *) bytes; /* span / 16 map bytes, read-only but where writable */
-    bool writable[MAP_CHUNKS];        /* chunk k's map bytes are read-write */
+    _Atomic(_Atomic uint8_t *) big;   /* span / 1024 big map bytes, after them, as they are */
+    bool writable[MAP_CHUNKS];        /* chunk k's map bytes and big map bytes are read-write */
 } map;
 
 /* ---------------------------------------------------------------- the size map */
@@ -268,11 +290,14 @@ bool tc_map_reach(const void *from, const void *end) {
     if ((uintptr_t)end - lo > span)
         return false;
     _Atomic uint8_t *bytes = atomic_load_explicit(&map.bytes, memory_order_relaxed);
+    _Atomic uint8_t *big = atomic_load_explicit(&map.big, memory_order_relaxed);
     size_t last = (size_t)(((uintptr_t)end - 1 - lo) >> CHUNK_SHIFT);
     for (size_t k = (size_t)(((uintptr_t)from - lo) >> CHUNK_SHIFT); k <= last; k++) {
         if (map.writable[k])
             continue;
-        if (mprotect((void *)(bytes + k * CHUNK_BYTES), CHUNK_BYTES, PROT_READ | PROT_WRITE) != 0)
+        if (mprotect((void *)(bytes + k * CHUNK_BYTES), CHUNK_BYTES, PROT_READ | PROT_WRITE) != 0 ||
+            mprotect((void *)(big + k * BIG_CHUNK_BYTES), BIG_CHUNK_BYTES,
+                     PROT_READ | PROT_WRITE) != 0)
             return false;
         map.writable[k] = true;
     }
@@ -288,10 +313,24 @@ static inline unsigned map_state(const void *p) {
     return byte != NULL ? atomic_load_explicit(byte, memory_order_relaxed) : MAP_NONE;
 }
 
+static inline bool is_bin(unsigned state) { return state >= MAP_FIRST_BIN && state < TC_BINS; }
+
 /* p's bin when p is a live block of a cached size, else 0. */
 static inline unsigned map_bin(const void *p) {
     unsigned state = map_state(p);
-    return state >= MAP_FIRST_BIN && state < TC_BINS ? state : 0;
+    return is_bin(state) ? state : 0;
+}
+
+/* The big map byte of p, a 16-aligned pointer in the reservation, and the place it would hold
+   for a big block starting at p (the reservation starts on a page: p's own low bits say it). */
+static _Atomic uint8_t *big_byte(const void *p) {
+    uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    return atomic_load_explicit(&map.big, memory_order_relaxed) + (offset >> BIG_GRAIN_SHIFT);
+}
+
+static unsigned big_place(const void *p) {
+    uintptr_t steps = (uintptr_t)1 << (BIG_GRAIN_SHIFT - MAP_GRAIN_SHIFT);
+    return 1 + (unsigned)(((uintptr_t)p >> MAP_GRAIN_SHIFT) & (steps - 1));
 }
 
 /* The bin of a block of `usable` bytes, or 0 when it is too big to cache. */
@@ -306,11 +345,13 @@ bool tc_heap_start(void *lo, size_t span) {
     assert(span % CHUNK_HEAP == 0 && span / CHUNK_HEAP <= MAP_CHUNKS);
     /* Read-only: no commit charge (vm.overcommit_memory=2 counts writable private memory only),
        and a byte never written reads 0, from the kernel's zero page. */
-    void *bytes = mmap(NULL, span >> MAP_GRAIN_SHIFT, PROT_READ,
+    size_t fine = span >> MAP_GRAIN_SHIFT;
+    char *bytes = mmap(NULL, fine + (span >> BIG_GRAIN_SHIFT), PROT_READ,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (bytes == MAP_FAILED)
         return false;
-    atomic_store_explicit(&map.bytes, bytes, memory_order_relaxed);
+    atomic_store_explicit(&map.bytes, (_Atomic uint8_t *)bytes, memory_order_relaxed);
+    atomic_store_explicit(&map.big, (_Atomic uint8_t *)(bytes + fine), memory_order_relaxed);
     atomic_store_explicit(&map.heap_lo, (uintptr_t)lo, memory_order_relaxed);
     atomic_store_explicit(&map.span, span, memory_order_relaxed);
     return true;
@@ -323,20 +364,47 @@ static void map_set(const void *p, unsigned state) {
     atomic_store_explicit(byte, (uint8_t)state, memory_order_relaxed);
 }
 
-/* Record p as live, with its bin, and return the bin (0: too big to cache). Under p's lock. */
+/* Record p as live, with its bin in the map, or in the big map when too big to cache, and take
+   it out of the other (a realloc in place may have moved it across); return the bin (0: too big
+   to cache). Under p's lock. */
 static unsigned note(void *p) {
     unsigned bin = bin_of_usable(arena_usable_size(p));
-    map_set(p, bin != 0 ? bin : MAP_UNCACHED);
+    _Atomic uint8_t *big = big_byte(p);
+    unsigned place = big_place(p);
+    if (bin != 0) {
+        map_set(p, bin);
+        if (atomic_load_explicit(big, memory_order_relaxed) == place)
+            atomic_store_explicit(big, (uint8_t)(place | BIG_FREED), memory_order_relaxed);
+    } else {
+        atomic_store_explicit(big, (uint8_t)place, memory_order_relaxed);
+        if (map_bin(p) != 0)
+            map_set(p, MAP_FREED);
+    }
     return bin;
 }
 
 void tc_note(void *p) { (void)note(p); }
 
-void tc_forget(void *p) { map_set(p, MAP_FREED); }
+void tc_forget(void *p) {
+    if (map_bin(p) != 0) {
+        map_set(p, MAP_FREED);
+        return;
+    }
+    _Atomic uint8_t *big = big_byte(p);
+    assert(atomic_load_explicit(big, memory_order_relaxed) == big_place(p)); /* a live one */
+    atomic_store_explicit(big, (uint8_t)(big_place(p) | BIG_FREED), memory_order_relaxed);
+}
 
 tc_block_state tc_state(const void *p) {
     unsigned state = map_state(p);
-    return state == MAP_NONE ? TC_NOT_A_BLOCK : state == MAP_FREED ? TC_FREED : TC_LIVE;
+    if (is_bin(state))
+        return TC_LIVE;
+    if ((uintptr_t)p % MAP_GRAIN != 0 || map_byte(p) == NULL)
+        return TC_NOT_A_BLOCK;
+    unsigned big = atomic_load_explicit(big_byte(p), memory_order_relaxed), place = big_place(p);
+    if (big == place)
+        return TC_LIVE;
+    return big == (place | BIG_FREED) || state == MAP_FREED ? TC_FREED : TC_NOT_A_BLOCK;
 }
 
 /* ---------------------------------------------------------------- the bins */

@@ -1245,6 +1245,92 @@ def test_blocks_back_in_the_heap_and_handed_out_again_are_freed_once(dropin, tmp
     assert result.returncode == 0 and result.stdout == "no abort\n", result.stderr
 
 
+# --------------------------------------------------------- blocks too big to cache: the big map
+# Their starts are recorded a byte per KiB of heap (thread_cache.c's big map), not in the size
+# map's byte per 16 bytes, whose pages would all be touched by blocks a few KiB apart.
+
+BIG_BLOCKS_SOURCE = r"""
+/* argv[1] "memory": 4,096 blocks of 16 KiB, every page written; prints how much the resident
+   memory grew, in KiB. "grow": a block of a cached size (1,000 bytes) grows in place to one too
+   big to cache (3,000), then is freed twice; "shrink": the other way (3,000 to 500). Each says
+   whether realloc kept the address, after checking the bytes it kept. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { BLOCKS = 4096, BLOCK = 16384 };
+
+static long resident_kib(void) { /* read without stdio, which would malloc */
+    char text[128] = {0};
+    int fd = open("/proc/self/statm", O_RDONLY);
+    if (fd < 0 || read(fd, text, sizeof text - 1) <= 0)
+        exit(2);
+    close(fd);
+    long size, resident;
+    if (sscanf(text, "%ld %ld", &size, &resident) != 2)
+        exit(2);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+int main(int argc, char **argv) {
+    if (strcmp(argv[1], "memory") == 0) {
+        static char *block[BLOCKS];
+        long before = resident_kib();
+        for (int i = 0; i < BLOCKS; i++) {
+            block[i] = malloc(BLOCK);
+            memset(block[i], 1, BLOCK);
+        }
+        long grown = resident_kib() - before;
+        printf("%ld\n", grown);
+        return 0;
+    }
+    int grow = strcmp(argv[1], "grow") == 0;
+    size_t from = grow ? 1000 : 3000, to = grow ? 3000 : 500;
+    char *p = malloc(from);
+    memset(p, 7, from);
+    char *q = realloc(p, to);
+    for (size_t i = 0; i < (from < to ? from : to); i++)
+        if (q[i] != 7)
+            return 1;
+    printf("%s\n", q == p ? "in place" : "moved");
+    fflush(stdout);
+    free(q);
+    free(q);
+    puts("no abort");
+    return 0;
+}
+"""
+
+
+def test_blocks_too_big_to_cache_cost_no_size_map(dropin, tmp_path):
+    binary = _build(tmp_path, "big_blocks", BIG_BLOCKS_SOURCE)
+    result = _run(dropin, [binary, "memory"])
+    assert result.returncode == 0, result.stderr
+    blocks_kib = 4096 * 16
+    # Their bytes, the heap's own few pages and the big map's 64 KiB; a size map byte at each
+    # block's start would add a sixteenth (4,096 KiB).
+    assert blocks_kib <= int(result.stdout) < blocks_kib + 1024
+
+
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("grow", "free(): double free detected (the block is back in the heap)"),
+        ("shrink", "free(): double free detected (the block is in this thread's cache)"),
+    ],
+)
+def test_a_block_resized_in_place_across_the_cached_sizes_is_freed_as_its_new_size(
+    dropin, tmp_path, how, message
+):
+    binary = _build(tmp_path, "big_blocks", BIG_BLOCKS_SOURCE)
+    result = _run(dropin, [binary, how])
+    assert result.stdout.startswith("in place\n"), result.stdout + result.stderr
+    _assert_aborted(result, message)
+
+
 # ------------------------------------------------------------------------------ the depot
 # Blocks one thread frees and another allocates pass between their caches in batches, through the
 # depot (c/src/depot.c): they must keep their contents, the depot must stay bounded, fork must
