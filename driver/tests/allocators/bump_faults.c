@@ -32,7 +32,8 @@
  *                       does not reset all its state: a second run ... used 16,384 bytes of heap").
  *   INIT_RUNS_OUT       mm_init works twice, then fails for good (a pool of two heap descriptors,
  *                       never given back). The timed passes, whose first mm_init is the third
- *                       call ("in the timed passes: mm_init failed (returned -1)").
+ *                       call ("in the timed passes: mm_init failed (returned -1)"). INIT_POOL
+ *                       sets another pool size (a batch of short passes is reached past 8).
  *   MISALIGNED          the 32-bit textbook's ALIGNMENT 8 with an 8-byte header: every block is a
  *                       multiple of 16 and every payload sits at 8 mod 16. The alignment check, on
  *                       the first malloc ("block 0 [...] is not 16-byte aligned").
