@@ -16,6 +16,7 @@ from mallocsim.allocators import AllocatorSpec
 from mallocsim.errors import UsageError
 from mallocsim.isolate import answer, death, run_forked
 from mallocsim.remote import SharedWords, team_remote
+from mallocsim.safe_text import printable
 
 _FIELDS = ("teamname", "name1", "id1", "name2", "id2")
 TEAM_TIMEOUT = 30.0
@@ -23,7 +24,8 @@ TEAM_TIMEOUT = 30.0
 
 @dataclass(frozen=True)
 class Team:
-    """A team as the student wrote it (a NULL field reads as "")."""
+    """A team as the student wrote it (a NULL field reads as ""), each field one line of
+    printable text (safe_text: a control character is shown as its escape)."""
 
     teamname: str
     name1: str
@@ -64,4 +66,4 @@ def read_team(spec: AllocatorSpec) -> Team:
         raise UsageError(
             f"the team record could not be read: {death(outcome, TEAM_TIMEOUT, 'load')}"
         )
-    return Team(**payload)
+    return Team(**{field: printable(str(payload[field]), lines=False) for field in _FIELDS})

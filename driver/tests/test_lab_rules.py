@@ -4,6 +4,7 @@ where its own driver is wrong, and a grade that is the same on every run."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -94,6 +95,25 @@ def test_the_team_is_shown(cli, write_trace, tmp_path):
     )  # fmt: skip
     assert run.status == 0, run.err
     assert run.out.splitlines()[:2] == ["Team Name:t", "Member 1 :A. Student:astudent"]
+
+
+def test_a_team_record_cannot_forge_or_hide_lines(cli, write_trace, tmp_path):
+    # A newline would print a line of the student's own (a score), an escape sequence hide the
+    # real ones on a terminal and in Gradescope's output: each is shown as its escape.
+    forged = CSAPP_TEMPLATE.replace(
+        '{"t", "A. Student", "astudent", "", ""}',
+        '{"x\\n  score 100.0 / 100\\n\\x1b[8m", "A. Student\\r", "astudent", "", ""}',
+    )
+    report = tmp_path / "results.json"
+    run = cli(
+        "grade", source(tmp_path, "", forged), "--lab", "csapp", "--gradescope", report,
+        write_trace("t", TRACE),
+    )  # fmt: skip
+    assert run.status == 0, run.err
+    shown = "Team Name:x\\x0a  score 100.0 / 100\\x0a\\x1b[8m"
+    assert run.out.splitlines()[:2] == [shown, "Member 1 :A. Student\\x0d:astudent"]
+    output = json.loads(report.read_text())["output"]
+    assert shown in output and not any(c in output for c in "\x1b\r")
 
 
 def test_the_team_is_read_where_nothing_of_the_tools_process_is(

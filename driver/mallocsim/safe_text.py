@@ -1,0 +1,28 @@
+"""Text a submission wrote, made safe to show: its team record, the compiler's messages about it.
+
+A student's string reaches the instructor's terminal, the Gradescope page and the gradebook. Left
+as written, an escape sequence could hide the lines after it (ESC[8m), a carriage return could
+print a forged score over the real one, and a bidirectional override could show text in another
+order than it has ("Trojan Source"). printable() shows each such character as an escape of its
+code instead: C0 and C1 control characters (but newline and tab, where lines are kept), DEL, and
+the Unicode bidirectional embeddings, overrides and isolates. Everything else is kept as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BIDI = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
+_UNSAFE_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, lines: bool = True) -> str:
+    """`text` with every character that could move the cursor, hide or reorder what is shown
+    written as an escape (ESC as \\x1b); with `lines`, newlines and tabs are kept."""
+    return (_UNSAFE_LINES if lines else _UNSAFE_LINE).sub(_escape, text)
