@@ -95,7 +95,10 @@ def resolve(
                 "--dialect cmu (bool mm_init, true = success)"
             )
         kind = "source" if spec.endswith(".c") else "library"
-        return AllocatorSpec(spec, kind, path.resolve(), dialect, "", lab, debug, word_size)
+        # The folder resolved, not the file: a link in a student's folder is the build's to
+        # judge (build.py: one leading outside its folder is refused, never read).
+        where = path.parent.resolve() / path.name
+        return AllocatorSpec(spec, kind, where, dialect, "", lab, debug, word_size)
     policy, _, options = spec.partition(":")
     if policy not in builtin_policies():
         known = ", ".join([*builtin_policies(), *SYSTEM_NAMES, *(PRELOADED if references else ())])

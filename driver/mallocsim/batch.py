@@ -63,7 +63,11 @@ class ClassGrades:
 
 
 def _student_folder(folder: Path) -> Submission:
-    """The submission in one student's folder: its mm.c, else its one .c file."""
+    """The submission in one student's folder: its mm.c, else its one .c file. A folder that is
+    a symbolic link is refused: it could be another student's folder, whose file would be graded
+    here, and its compiler messages shown, under this student's name."""
+    if folder.is_symlink():
+        return Submission(folder.name, None, f"{folder.name}/ is a symbolic link, not a folder")
     if (folder / SUBMISSION_FILE).is_file():
         return Submission(folder.name, folder / SUBMISSION_FILE)
     sources = sorted(p for p in folder.iterdir() if p.suffix in SOURCE_SUFFIXES and p.is_file())

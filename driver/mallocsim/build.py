@@ -43,6 +43,7 @@ from mallocsim.cache import cache_root
 from mallocsim.elf import ElfError, global_data_bytes
 from mallocsim.errors import UsageError
 from mallocsim.labs import WORD_SIZES, LabProfile
+from mallocsim.safe_text import printable
 
 CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-fPIC")
 COMPILE_TIMEOUT = 60.0  # seconds; a compiler stuck on an #include of a device stops here
@@ -52,6 +53,13 @@ COMPILE_MEMORY = 2 << 30  # bytes of address space
 COMPILE_CPU = 60  # seconds
 COMPILE_OUTPUT = 256 << 20  # bytes a file it writes may grow to
 _INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
+MESSAGE_BYTES = 1 << 20  # of the compiler's messages, what is read and shown
+_STOPPED_AT_A_LIMIT = re.compile(
+    rb"(limit exceeded|Killed) signal terminated program|virtual memory exhausted"
+)
+# The grader's environment variables the compiler keeps (and LC_*): no secret of the grader's
+# reaches a process that reads the student's file.
+_KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "SOURCE_DATE_EPOCH")
 # Where a submission's #include may lead: the lab's headers and the system's.
 # clang's own headers (stddef.h, inttypes.h) live in /usr/lib/llvm-<version>/lib/clang/.
 SYSTEM_HEADER_ROOTS = (Path("/usr/include"), Path("/usr/lib/gcc"), Path("/usr/local/include"),
@@ -68,7 +76,7 @@ _DANGEROUS = re.compile(
 )
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"6"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"7"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 
 
@@ -126,10 +134,7 @@ def build_source(
 ) -> Build:
     """Compile `source` for `lab` (cached), for `word_size` (WORD_SIZES; None: the
     lab's). Raises BuildError with the compiler's messages when it does not compile."""
-    try:
-        text = source.read_bytes()
-    except OSError as error:
-        raise UsageError(f"{source}: {error.strerror}") from None
+    text = _read_source(source)
     word_size = word_size or lab.word_size
     if word_size not in WORD_SIZES:
         raise UsageError(f"unknown word size {word_size!r}: expected {', '.join(WORD_SIZES)}")
@@ -150,6 +155,23 @@ def build_source(
             f"4-byte integers, which only a 32-bit build holds; first at {where}"
         ),
     )
+
+
+def _read_source(source: Path) -> bytes:
+    """The file's bytes. A symbolic link is followed only to a file in its own folder: a
+    student's mm.c linked to /etc/shadow, or to another student's file, would have that file's
+    lines quoted in the compiler's messages, which the student reads."""
+    if source.is_symlink():
+        target = source.resolve()
+        if not target.is_relative_to(source.parent.resolve()):
+            raise BuildError(
+                f"{source}: a symbolic link to {target}, outside its folder: a submission must "
+                "be a file of its own"
+            )
+    try:
+        return source.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{source}: {error.strerror}") from None
 
 
 def _cached_build(
@@ -205,25 +227,47 @@ def _limit_compiler() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _compiler_environment(work: Path) -> dict[str, str]:
+    """What the compiler inherits: the search path and the language of its messages, its
+    temporary files in the build folder, nothing else of the grader's environment."""
+    kept = {k: v for k, v in os.environ.items() if k in _KEPT_VARIABLES or k.startswith("LC_")}
+    return {**kept, "TMPDIR": str(work)}
+
+
 def _run(command: list[str], cwd: Path, source: Path) -> subprocess.CompletedProcess[str]:
+    """The compiler's run in the build folder, within its limits. Its output goes to files, so
+    that RLIMIT_FSIZE bounds it too (a pipe took 9 GB of the grader's memory from a 6 KB file
+    whose macros expanded without end); of its messages, the first MESSAGE_BYTES are read."""
+    out, err = cwd / ".compiler.out", cwd / ".compiler.err"
     try:
-        done = subprocess.run(
-            command, cwd=cwd, capture_output=True, text=True, errors="replace",
-            timeout=COMPILE_TIMEOUT, check=False, preexec_fn=_limit_compiler,
-        )  # fmt: skip
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            done = subprocess.run(
+                command, cwd=cwd, stdout=stdout, stderr=stderr, env=_compiler_environment(cwd),
+                timeout=COMPILE_TIMEOUT, check=False, preexec_fn=_limit_compiler,
+            )  # fmt: skip
     except FileNotFoundError:
         raise BuildError(f"{source}: no C compiler ({command[0]}) to build it") from None
     except subprocess.TimeoutExpired:
         raise BuildError(
             f"{source}: the compiler did not finish within {COMPILE_TIMEOUT:g} s"
         ) from None
-    if done.returncode < 0:  # killed by a limit: its memory (SIGSEGV/SIGABRT), CPU or output
+    with out.open("rb") as stdout, err.open("rb") as stderr:
+        said, told = stdout.read(MESSAGE_BYTES + 1), stderr.read(MESSAGE_BYTES + 1)
+    # Killed by a limit: its memory (SIGSEGV/SIGABRT), CPU or output; gcc's driver survives its
+    # cc1 and says how it died.
+    if done.returncode < 0 or _STOPPED_AT_A_LIMIT.search(told):
         raise BuildError(
             f"{source}: the compiler was stopped at its limits ({COMPILE_MEMORY >> 30} GiB of "
             f"memory, {COMPILE_CPU} s of CPU, {COMPILE_OUTPUT >> 20} MiB files): does an "
-            "#include name a device or a huge file?"
+            "#include name a device or a huge file, or do its macros expand without end?"
         )
-    return done
+    cut = "\n(the rest of the compiler's messages left out)" if len(told) > MESSAGE_BYTES else ""
+    return subprocess.CompletedProcess(
+        command,
+        done.returncode,
+        said[:MESSAGE_BYTES].decode(errors="replace"),
+        told[:MESSAGE_BYTES].decode(errors="replace") + cut,
+    )
 
 
 def _check_includes(compiler: str, flags: list[str], work: Path, source: Path) -> None:
@@ -259,9 +303,10 @@ def _build(
     (work / "mm.c").write_bytes(text)
     compiler = _compiler(lab)
     _check_includes(compiler, flags, work, source)
-    expanded = _run([compiler, *flags, "-E", "-P", "mm.c"], work, source)
+    expanded = _run([compiler, *flags, "-E", "-P", "-o", "mm.i", "mm.c"], work, source)
     if expanded.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(expanded)}")
+    expanded.stdout = (work / "mm.i").read_text(errors="replace")
     checker, signature, note = find_checker(lab, text.decode(errors="replace"), expanded.stdout)
     # The handouts of one lab disagree on the checker's type (cmu-2015's mm.h: void in F15, int
     # in S14 and F14): the lab's mm.h declares the one the file defines.
@@ -275,11 +320,17 @@ def _build(
         tail.append("#define MS_LAB_TEAM")
     tail.append(f'#include "{ADAPTER}"\n')
     (work / "mm.c").write_bytes(text + b"\n" + "\n".join(tail).encode())
-    library, obj = work / "libmm.so", work / OBJECT
+    library, obj, assembly = work / "libmm.so", work / OBJECT, work / "mm.s"
     engine = NATIVE32_DIR if word_bits == 32 else NATIVE_DIR
-    # Compiled, then linked: the object file is where the global data is measured (the
-    # library adds the linker's own tables to it).
-    done = _run([compiler, *flags, "-c", "-o", str(obj), "mm.c"], work, source)
+    # Compiled to assembly, which is read before it is assembled (_check_assembly), then
+    # linked: the object file is where the global data is measured (the library adds the
+    # linker's own tables to it).
+    done = _run([compiler, *flags, "-S", "-o", str(assembly), "mm.c"], work, source)
+    if done.returncode == 0:
+        _check_assembly(assembly, source)
+        compiled = done
+        done = _run([compiler, *flags, "-c", "-o", str(obj), str(assembly)], work, source)
+        done.stderr = compiled.stderr + done.stderr
     if done.returncode == 0:
         compiled = done
         link = [
@@ -303,6 +354,27 @@ def _build(
     return Build(library, warnings, signature, note, _global_data(obj), word_bits)
 
 
+# Assembler directives that read a file (.include, .incbin: /etc/passwd assembled into the team
+# name, or quoted in the assembler's errors) or make directives out of text (macros, repeats,
+# which could spell those): a malloc lab's inline assembly has no use for any of them.
+_FORBIDDEN_DIRECTIVES = (".include", ".incbin", ".macro", ".altmacro", ".rept", ".irp", ".irpc")
+_STATEMENT_START = re.compile(r"^\s*(?:[\w.$]+:\s*)*(\.[A-Za-z_]+)")
+
+
+def _check_assembly(assembly: Path, source: Path) -> None:
+    """Refuse assembly (the compiler's, with the file's inline assembly in it) that uses a
+    forbidden directive, in any statement of any line (x86's assemblers also end a statement
+    at ';'), in any case."""
+    for line in assembly.read_text(errors="replace").splitlines():
+        for statement in line.split(";"):
+            found = _STATEMENT_START.match(statement)
+            if found is not None and found.group(1).lower() in _FORBIDDEN_DIRECTIVES:
+                raise BuildError(
+                    f"{source}: its inline assembly uses {found.group(1)}: a submission's "
+                    "assembly may not read files nor define assembler macros"
+                )
+
+
 def _global_data(obj: Path) -> int | None:
     """mm.c's writable global data, measured in its object file (kept beside the library, so
     that a cached build is measured by the code that grades it)."""
@@ -313,9 +385,29 @@ def _global_data(obj: Path) -> int | None:
 
 
 def _messages(done: subprocess.CompletedProcess[str]) -> str:
-    return (done.stderr.strip() or done.stdout.strip() or "no message").replace(
-        '"<mallocsim lab adapter>"', "(mallocsim's adapter)"
-    )
+    said = own_context(done.stderr).strip() or done.stdout.strip() or "no message"
+    return printable(said.replace('"<mallocsim lab adapter>"', "(mallocsim's adapter)"))
+
+
+# A diagnostic's first line, in gcc's and clang's form: where, then what.
+_LOCATED = re.compile(r"^([^\s:][^:\n]*):\d+(?::\d+)?: (?:fatal error|error|warning|note)")
+_OWN_FILES = ("mm.c", "<mallocsim lab adapter>")
+
+
+def own_context(stderr: str) -> str:
+    """The compiler's messages with the source lines it quotes kept only where they are mm.c's
+    own: `#line 1 "/proc/self/environ"` makes it quote the named file's lines (the grader's
+    environment, another student's file) under each diagnostic placed there."""
+    kept, foreign = [], False
+    for line in stderr.splitlines():
+        located = _LOCATED.match(line)
+        if located is not None:
+            foreign = located.group(1) not in _OWN_FILES
+            kept.append(line)
+        elif not foreign or line.startswith(("mm.c:", "In file included")):
+            foreign = False
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def split_warnings(stderr: str) -> tuple[str, ...]:
@@ -323,7 +415,7 @@ def split_warnings(stderr: str) -> tuple[str, ...]:
     before it and the context lines after), dangerous ones first."""
     blocks: list[list[str]] = []
     pending: list[str] = []  # "mm.c: In function 'f':" lines waiting for their diagnostic
-    for line in stderr.splitlines():
+    for line in printable(own_context(stderr)).splitlines():
         if _DIAGNOSTIC.match(line):
             blocks.append([*pending, line])
             pending = []

@@ -5,6 +5,8 @@ first, and a hint names only a lab the file really builds under."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mallocsim.allocators import AllocatorError, build_of
@@ -262,3 +264,88 @@ def test_the_older_cmu_handouts_checker_builds_as_void_or_int_and_graded_without
         path.write_text(text.replace('#include "mm.h"\n', calls_first, 1))
         build = build_of(path, "classic", "cmu-2015")
         assert build.checker == f"{returns} mm_checkheap(int lineno)"
+
+
+# --------------------------------------------------- what a submission may not make the build do
+# A student's file is compiled in the grader's process tree and its messages are shown to the
+# student: no file of the grader's, nor its environment, may reach them.
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        r'asm(".incbin \"/etc/hostname\"");',
+        r'asm(".include \"/etc/hostname\"");',
+        r'asm("nop; there: .INCBIN \"/etc/hostname\"");',  # after a ';', a label, in capitals
+        r'asm(".inc" "bin \"/etc/hostname\"");',  # spelled in two strings
+        r'asm(".macro m x\n.inc\\x \"/etc/hostname\"\n.endm\nm bin");',  # spelled by a macro
+    ],
+)
+def test_inline_assembly_that_reads_a_file_is_refused(tmp_path, statement):
+    path = source(tmp_path, statement)
+    with pytest.raises(AllocatorError, match=r"its inline assembly uses \.\w+: .* may not read"):
+        build_of(path, "classic", "csapp", word_size="64")
+
+
+def test_inline_assembly_that_reads_nothing_builds(tmp_path):
+    path = source(tmp_path, 'int mm_check(void) { asm volatile("nop; pause" ::: "memory"); '
+                            "return 1; }")  # fmt: skip
+    assert build_of(path, "classic", "csapp", word_size="64").checker == "int mm_check(void)"
+
+
+def test_a_line_directive_naming_another_file_does_not_quote_it(tmp_path, monkeypatch):
+    # gcc quotes the line of the file a diagnostic is placed in: here the grader's environment.
+    monkeypatch.setenv("GRADER_SECRET", "hunter2-token")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the-answer-key = 42;\n")
+    for named in ("/proc/self/environ", str(secret)):
+        path = source(tmp_path, f'#line 1 "{named}"\nint broken = ;\n')
+        with pytest.raises(AllocatorError) as raised:
+            build_of(path, "classic", "csapp", word_size="64")
+        message = str(raised.value)
+        assert f"{named}:1:" in message  # where, still said
+        assert "hunter2" not in message and "answer-key" not in message
+
+
+def test_the_compiler_keeps_nothing_of_the_graders_environment():
+    from mallocsim.build import _compiler_environment
+
+    kept = _compiler_environment(Path("/tmp/work"))
+    assert "PATH" in kept and kept["TMPDIR"] == "/tmp/work"
+    assert all(name in ("PATH", "LANG", "LANGUAGE", "SOURCE_DATE_EPOCH", "TMPDIR")
+               or name.startswith("LC_") for name in kept)  # fmt: skip
+
+
+def test_a_link_to_a_file_outside_its_folder_is_never_read(tmp_path):
+    outside = tmp_path / "elsewhere.c"
+    outside.write_text("the-answer-key\n")
+    student = tmp_path / "alice"
+    student.mkdir()
+    (student / "mm.c").symlink_to(outside)
+    with pytest.raises(AllocatorError, match=r"a symbolic link to .*elsewhere\.c, outside its"):
+        build_of(student / "mm.c", "classic", "csapp")
+
+
+def test_a_link_within_its_folder_is_followed(tmp_path):
+    real = source(tmp_path, "")
+    (tmp_path / "final.c").symlink_to(real)
+    assert build_of(tmp_path / "final.c", "classic", "csapp").library.exists()
+
+
+def test_macros_that_expand_without_end_stop_at_the_compilers_limits(tmp_path, monkeypatch):
+    import mallocsim.build
+
+    monkeypatch.setattr(mallocsim.build, "COMPILE_OUTPUT", 1 << 20)  # 1 MiB: quick to reach
+    bomb = "".join(f"#define A{i + 1} A{i} A{i}\n" for i in range(24))
+    path = source(tmp_path, "#define A0 x\n" + bomb + "int y = sizeof(A24);\n")
+    with pytest.raises(AllocatorError, match="the compiler was stopped at its limits"):
+        build_of(path, "classic", "csapp", word_size="64")
+
+
+def test_control_characters_in_compiler_messages_are_shown_as_escapes(tmp_path):
+    path = source(tmp_path, '#error "\x1b[8m hidden\b\u202e"\n')
+    with pytest.raises(AllocatorError) as raised:
+        build_of(path, "classic", "csapp", word_size="64")
+    message = str(raised.value)
+    assert "\\x1b[8m hidden\\x08\\u202e" in message
+    assert not any(c in message for c in "\x1b\b\u202e")

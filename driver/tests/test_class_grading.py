@@ -220,6 +220,22 @@ def test_a_student_folder_without_one_allocator_is_graded_zero_with_the_reason(c
     assert "holds 2 .c files" in run.said
 
 
+def test_links_out_of_a_students_folder_are_graded_zero_and_never_read(cli, course, tmp_path):
+    # erin's mm.c is a link to a file of the grader's, frank's folder a link to alice's: the
+    # compiler would quote the first in erin's messages, and grade alice's file as frank's.
+    folder = course[0]
+    secret = tmp_path / "answers.c"
+    secret.write_text("the-answer-key\n")
+    (folder / "erin").mkdir()
+    (folder / "erin" / "mm.c").symlink_to(secret)
+    (folder / "frank").symlink_to(folder / "alice")
+    submissions = {s.student: s for s in find_submissions([str(folder)])}
+    assert submissions["frank"].problem == "frank/ is a symbolic link, not a folder"
+    run = grade_class(cli, course, "--gradescope", tmp_path / "gs")
+    assert "a symbolic link to" in run.said and "answer-key" not in run.said
+    assert "answer-key" not in (tmp_path / "gs" / "erin.json").read_text()
+
+
 def test_two_submissions_for_one_student_are_refused(course):
     folder = course[0]
     with pytest.raises(UsageError, match="two submissions for 'alice'"):
