@@ -240,6 +240,10 @@ typedef struct {
        outside what it counts; the engine frees it, untimed, otherwise. So a count holds what a
        timed pass times, and glibc's free of a trace's leftovers is no part of its cost per op. */
     bool leave_live;
+    /* Every pass timed alone, even one too short for the clock (no batches: see
+       ms_replay_timed), as a grader in another process times an agent's: what is compared with
+       such passes (a reference, for a student's code) is then timed the same way. */
+    bool pass_alone;
 } ms_timed_options;
 
 typedef struct {

@@ -948,7 +948,8 @@ static bool timed_pass(timer *t, bool fresh, double *seconds) {
  * came out at 150,000 Kops/s for segfit and mimalloc alike, 240,000 for tcmalloc). In a batch the
  * clock is read twice for the whole of it. Only where nothing looks at a pass between two (no log
  * and no boundary: a grader in another process checks every pass), nor counts one pass whole
- * (leave_live), nor holds the agent to the kernel's count of it (kernel_clock), nor watches our
+ * (leave_live), nor holds the agent to the kernel's count of it (kernel_clock), nor asks for
+ * every pass alone (pass_alone: what is compared with such an agent's passes), nor watches our
  * own heap carried from pass to pass grow (heap_bounded), and never when a carried pass on the
  * system's heap leaves blocks live.
  */
@@ -958,7 +959,7 @@ enum { BATCH_MAX = 1 << 16 };
 /* Whether these options let passes be timed together: nothing looks at one between two. */
 static bool batches_allowed(const ms_timed_options *options) {
     return options->log == NULL && options->boundary == NULL && !options->leave_live &&
-           !options->kernel_clock;
+           !options->kernel_clock && !options->pass_alone;
 }
 
 /* Whether the last pass left blocks live on a carried heap: their frees, between two passes,

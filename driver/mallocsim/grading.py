@@ -162,6 +162,7 @@ def replay_options(config: GradingConfig, check_heap: bool) -> ReplayOptions:
         timing=True,
         min_seconds=min(config.min_seconds, CHECK_MIN_SECONDS) if counted else config.min_seconds,
         kernel_clock=counted,
+        batch=False,  # a student's passes are timed alone (an agent's), and so is T_ref's
     )
     return options_for_lab(config.profile, base)
 
@@ -485,7 +486,7 @@ def reference_costs(
             return None, f"{config.reference} could not be measured: {error}"
         failed = next(iter(failures.values()), None)
     else:
-        options = ReplayOptions(min_seconds=config.min_seconds)
+        options = ReplayOptions(min_seconds=config.min_seconds, batch=False)
         results = [replay_isolated(t, reference, options, DEFAULT_TIMEOUT) for t in traces]
         failed = next((r.error for r in results if not r.valid), None)
         costs = {r.trace: cost for r in results if (cost := timed_cost(r))}

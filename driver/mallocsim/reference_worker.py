@@ -384,6 +384,7 @@ def run(request: dict) -> dict:
         min_passes=request["min_passes"],
         max_passes=request["max_passes"],
         sample_above=request["sample_above"],
+        batch=request["batch"],
     )
     spec = AllocatorSpec(name, "system", None, "system", "")
     with LoadedAllocator(spec) as alloc:

@@ -187,6 +187,7 @@ def replay_reference(
         "min_passes": options.min_passes,
         "max_passes": options.max_passes,
         "sample_above": options.sample_above,
+        "batch": options.batch,
         "series_points": series_points,
     }
     command = [sys.executable, "-m", "mallocsim.reference_worker", json.dumps(request)]

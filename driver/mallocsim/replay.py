@@ -118,6 +118,10 @@ class ReplayOptions:
     # instead of a "tampered timing" verdict (the clock check of an instruction count needs a
     # time it can trust, not a verdict that load could trip).
     kernel_clock: bool = False
+    # Passes too short for the clock (under 50 us) timed in batches (the engine's); False: each
+    # alone, as an agent's are (a grader in another process checks every pass), for whatever is
+    # compared with a student's code run in one.
+    batch: bool = True
 
 
 # What the engine calls as the heap checker (allocator.c): the lab adapter's
@@ -384,6 +388,7 @@ def run_timed(
     timed.min_seconds = options.min_seconds
     timed.carry_heap = options.carry_heap
     timed.kernel_clock = options.kernel_clock
+    timed.pass_alone = not options.batch
     timed.progress = progress if progress is not None else ffi.NULL
     result = ffi.new("ms_timed_result *")
     passes = alloc.run_timed(trace, timed, check, room, result)

@@ -166,6 +166,19 @@ def test_a_grader_in_another_process_times_every_pass_alone(tmp_path):
     assert (result.passes, result.pass_repeats) == (3, 1)
 
 
+def test_a_run_with_a_students_code_times_every_allocators_passes_alone():
+    # The student's code runs in an agent, whose passes are timed alone: so are the others'.
+    from mallocsim.runner import replay_all
+
+    trace = parse_trace_text(SHORT_TRACE, "short")
+    student = resolve(str(fixture_allocator("good_bump")), "classic")
+    options = ReplayOptions(min_passes=3, max_passes=3)
+    mixed, problems = replay_all([student, resolve("segfit")], [trace], options)
+    assert not problems and [r.pass_repeats for r in mixed] == [1, 1]
+    ours, _ = replay_all([resolve("segfit")], [trace], options)
+    assert ours[0].pass_repeats > 1
+
+
 def test_system_allocator_has_no_heap_of_ours():
     trace = parse_trace_text("a 0 24\nr 0 4000\nf 0\n", "sys")
     with LoadedAllocator(resolve("glibc")) as alloc:
