@@ -26,6 +26,7 @@ from mallocsim.allocators import AllocatorError, AllocatorSpec, library_for
 from mallocsim.elf import library_bits
 from mallocsim.forbidden import dynamic_symbols
 from mallocsim.results import TraceResult
+from mallocsim.safe_text import printable
 from mallocsim.trace import Trace
 
 OP_LETTERS = {0: "a", 1: "f", 2: "r", 3: "c"}
@@ -266,7 +267,8 @@ def _checked(
     seconds = time.perf_counter() - start
     if valid:
         return result, None, seconds
-    message = ffi.string(result.error).decode(errors="replace")
+    # One line, printable: mm_checkheap_message's text is the allocator's own.
+    message = printable(ffi.string(result.error).decode(errors="replace"), lines=False)
     # Only a failure at an op names a line ("mm_init failed" names none: where() says so).
     return result, f"{where(trace, result.failure.op)}: {message}", seconds
 
@@ -397,7 +399,7 @@ def run_timed(
         repeats = max(result.pass_repeats, 1)  # 0 from an agent, which never batches
         return TimedPasses(seconds, None, {}, result.highest_used, result.counted_seconds, repeats)
     failure = failure_fields(result.failure, "timed")
-    message = ffi.string(result.error).decode(errors="replace")
+    message = printable(ffi.string(result.error).decode(errors="replace"), lines=False)
     origin = where(trace, result.failure.op)
     which = failure["fail_pass"]
     if which is not None and failure["fail_kind"] != "heap_growth":

@@ -179,6 +179,20 @@ def test_a_run_with_a_students_code_times_every_allocators_passes_alone():
     assert ours[0].pass_repeats > 1
 
 
+def test_a_checkers_own_message_is_shown_as_one_printable_line(tmp_path):
+    from .test_build import source
+
+    checker = (
+        "int mm_checkheap(int verbose) { (void)verbose; return 0; }\n"
+        'const char *mm_checkheap_message(void) { return "\\x1b[8mgone\\nscore 100"; }'
+    )
+    trace = parse_trace_text("a 0 8\nf 0\n", "checked")
+    with LoadedAllocator(resolve(str(source(tmp_path, checker)), "classic")) as alloc:
+        options = ReplayOptions(check_heap=True, timing=False, alignment=8)  # the template's
+        result = replay_trace(trace, alloc, options)
+    assert result.error.endswith("mm_checkheap failed: \\x1b[8mgone\\x0ascore 100")
+
+
 def test_system_allocator_has_no_heap_of_ours():
     trace = parse_trace_text("a 0 24\nr 0 4000\nf 0\n", "sys")
     with LoadedAllocator(resolve("glibc")) as alloc:
