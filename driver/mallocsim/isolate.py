@@ -87,14 +87,14 @@ STALL_TICKS = 10  # a child watched for a hang is looked at this many times per 
 # afresh, tried once and taken back, some for 20 s without running: not understood).
 STALL_WALL_FLOOR = 20.0
 WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time limit
-# A watched child and its agent seen not running at every look for this long, its words still,
-# is hung too: the allocator sleeps, waits for a lock it holds itself, or stopped itself (SIGSTOP),
-# and neither process will run again. Only asleep (S) and stopped (T, t) count: runnable (R), in
-# the disk's wait (D), a zombie not yet reaped or a process that cannot be read all count as
-# running, so neither a loaded machine nor an agent just ended looks asleep. Neither side of the
-# grader's link sleeps longer than 0.1 s at a time (remote.c's AGENT_WAIT_NANOSECONDS; the
-# grader, 10 ms): ten times that is never an honest op. Before, only STALL_WALL_FLOOR stopped
-# such an allocator: 20 s a trace.
+# A watched child and its agent seen not running at every look for this long, its words still, is
+# hung too, whatever its limits: the allocator sleeps, waits for a lock it holds itself, or stopped
+# itself (SIGSTOP), and neither process will run again. Only asleep (S) and stopped (T, t) count:
+# runnable (R), in the disk's wait (D), a zombie not yet reaped or a process that cannot be read all
+# count as running, so neither a loaded machine nor an agent just ended looks asleep. Neither side
+# of the grader's link sleeps longer than 0.1 s at a time (remote.c's AGENT_WAIT_NANOSECONDS; the
+# grader, 10 ms): ten times that is never an honest op. Before, only STALL_WALL_FLOOR stopped such
+# an allocator: 20 s a trace.
 ASLEEP_SECONDS = 1.0
 ASLEEP_STATES = frozenset("STt")  # /proc/PID/stat's states of a process that does not run
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/PID/stat's CPU times
@@ -283,13 +283,15 @@ class _Watch:
 
     def must_stop(self, cpu: float) -> bool:
         """Whether to stop the child now, `cpu` being the CPU seconds it has run."""
-        if self.stall is not None:
-            still = self.still_for(cpu)
-            asleep = self.asleep()
+        # Asleep is hung whatever the limits: with a fixed time limit (--timeout 5) and no
+        # stall limit, an agent that stopped itself held its trace for 20 times that in wall time.
+        still = self.still_for(cpu)
+        asleep = self.asleep()
+        if asleep >= ASLEEP_SECONDS:
+            self.stall_stopped, self.stalled_for, self.asleep_for = True, still, asleep
+        elif self.stall is not None:
             wall = max(self.stall * WALL_MULTIPLE, STALL_WALL_FLOOR)
-            if asleep >= ASLEEP_SECONDS:
-                self.stall_stopped, self.stalled_for, self.asleep_for = True, still, asleep
-            elif still >= self.stall or time.monotonic() - self.since >= wall:
+            if still >= self.stall or time.monotonic() - self.since >= wall:
                 self.stall_stopped, self.stalled_for = True, still
         if self.memory is not None:
             agent = int(self.words[AGENT_WORD])
