@@ -376,6 +376,36 @@ def _without_attributes(text: str) -> str:
     return "".join(out) + text[at:]
 
 
+def _definition(name: str, text: str) -> tuple[str, str] | None:
+    """(the words before `name`, its parameters) where `text` first defines a
+    function `name`: `name(params) {`, its words read back to the `;` or `}` that
+    ends the statement before, or to the line after a `{` or `#`.
+
+    One regex for all of it (`(^|[;}\\n])([^;{}#]*?)\\bname...`) tried every
+    newline as a start and read on to the next `;{}#`: quadratic in text with few
+    of those, and a 300 KB file of "0\\n+0\\n" lines held the grader ten minutes.
+    Here each place `name(...) {` is written is found once, and the words are
+    read back only as far as the place before (its `{` ends them), so the text is
+    read a bounded number of times. The answers are the regex's, as it found them.
+    """
+    floor = 0  # the previous definition's `{`: no words are read back past it
+    for match in re.finditer(rf"\b{name}\s*\(([^()]*)\)\s*\{{", text):
+        at = match.start()
+        stop = max(text.rfind(mark, floor, at) for mark in ";{}#")
+        if stop < 0:
+            start = 0
+        elif text[stop] in ";}":
+            start = stop + 1
+        else:  # after a `{` or a `#` the words start on a line of their own
+            newline = text.find("\n", stop + 1, at)
+            if newline < 0:
+                floor = match.end() - 1
+                continue
+            start = newline + 1
+        return text[start:at], match.group(1)
+    return None
+
+
 def find_checker(
     lab: LabProfile, raw: str, expanded: str
 ) -> tuple[str | None, str | None, str | None]:
@@ -383,12 +413,13 @@ def find_checker(
     the first of the lab's checker names that the preprocessed text defines with
     a signature the adapter can call; a note when none can be called."""
     for name in lab.checkers:
-        match = re.search(rf"(^|[;}}\n])([^;{{}}#]*?)\b{name}\s*\(([^()]*)\)\s*\{{", expanded)
-        if match is None:
+        found = _definition(name, expanded)
+        if found is None:
             continue
-        words = match.group(2).split()
-        params = " ".join(match.group(3).split())
-        typed = _without_attributes(match.group(2)).split()  # static int __attribute__((unused))
+        declared, params = found
+        words = declared.split()
+        params = " ".join(params.split())
+        typed = _without_attributes(declared).split()  # static int __attribute__((unused))
         returns = next((w for w in reversed(typed) if w not in ("static", "inline", "extern")), "")
         signature = f"{' '.join(words)} {name}({params})".strip()
         if returns not in _KNOWN_RETURNS or not re.fullmatch(r"(void|int( \w+)?)?", params):

@@ -5,10 +5,13 @@ first, and a hint names only a lab the file really builds under."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mallocsim.allocators import AllocatorError, build_of
-from mallocsim.build import narrowed_pointer, split_warnings
+from mallocsim.build import find_checker, narrowed_pointer, split_warnings
+from mallocsim.labs import lab_named
 
 from .conftest import fixture_allocator
 
@@ -104,6 +107,21 @@ def test_a_checker_of_no_known_signature_is_not_called(tmp_path):
     build = build_of(path, "classic", "csapp")
     assert build.checker is None
     assert "int mm_checkheap(int a, int b) is not a heap checker signature" in build.checker_note
+
+
+def test_a_long_statement_is_searched_for_the_checker_in_linear_time():
+    # 100,000 lines with no `;`, `{`, `}` or `#` (one constant's expression, 300 KB): the
+    # single regex that read the checker's words back from every line start took minutes.
+    statement = "static const long big = 0\n" + "+0\n" * 100_000 + ";\n"
+    text = statement + "static int mm_check(void) { return 1; }\n" + statement
+    started = time.monotonic()
+    found = find_checker(lab_named("csapp"), text, text)
+    assert time.monotonic() - started < 2.0
+    assert found == ("mm_check", "static int mm_check(void)", None)
+    started = time.monotonic()
+    found = find_checker(lab_named("csapp"), statement, statement)
+    assert time.monotonic() - started < 2.0
+    assert found == (None, None, "no heap checker (mm_check or mm_checkheap) is defined")
 
 
 def test_warnings_are_kept_with_the_dangerous_ones_first(tmp_path):
