@@ -167,8 +167,9 @@ def _cached_build(
     if meta.exists():
         try:
             saved = json.loads(meta.read_text())
-            return Build(**{**saved, "library": Path(saved["library"]),
-                            "global_data": _global_data(folder / OBJECT),
+            library = Path(saved["library"])
+            return Build(**{**saved, "library": library,
+                            "global_data": _global_data(folder / OBJECT, library),
                             "warnings": tuple(saved["warnings"])})  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is rebuilt
@@ -300,14 +301,15 @@ def _build(
         raise BuildError(f"{source}: does not compile:\n{_messages(done)}")
     (work / "mm.c").write_bytes(text)  # the student's file as given, for anyone who looks
     warnings = split_warnings(done.stderr)
-    return Build(library, warnings, signature, note, _global_data(obj), word_bits)
+    return Build(library, warnings, signature, note, _global_data(obj, library), word_bits)
 
 
-def _global_data(obj: Path) -> int | None:
+def _global_data(obj: Path, library: Path) -> int | None:
     """mm.c's writable global data, measured in its object file (kept beside the library, so
-    that a cached build is measured by the code that grades it)."""
+    that a cached build is measured by the code that grades it); the library shows which of
+    its data the loader really makes read-only."""
     try:
-        return global_data_bytes(obj)
+        return global_data_bytes(obj, library)
     except ElfError:
         return None
 

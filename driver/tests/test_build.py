@@ -161,6 +161,61 @@ def test_the_build_measures_the_writable_global_data_mm_c_defines(tmp_path):
     assert build_of(source(tmp_path, hidden), "classic", "csapp").global_data == 40 + 4096
 
 
+# Writable data a section's name or type could hide (512 bytes): a name next to RELRO's (the
+# linker puts `.data.rel.rox` in .data), a read-only name given the write flag, thread-local
+# zeros in a section of their own, a writable note, a writable section typed as constructors
+# but not named so, read-only data in a section the linker makes writable by its name, zeros
+# with no write flag (the linker gives them writable memory), and large common data.
+ASM_DATA = 'asm(".globl stash\\n.type stash,@object\\n.size stash,512\\n{}");\n'
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        '__attribute__((section(".data.rel.rox"))) long stash[64] = {1};',
+        '__attribute__((section(".rodata.x"))) long stash[64] = {1};',
+        '__attribute__((section(".tbss.x"))) _Thread_local long stash[64];',
+        ASM_DATA.format('.section .stash,\\"aw\\",@note\\nstash: .zero 512\\n.text'),
+        ASM_DATA.format('.section .init_stash,\\"aw\\",@init_array\\nstash: .zero 512\\n.text'),
+        ASM_DATA.format('.section .got.plt,\\"a\\"\\nstash: .zero 512\\n.text'),
+        ASM_DATA.format('.section .stash,\\"a\\",@nobits\\nstash: .zero 512\\n.text'),
+        'asm(".largecomm stash,512,8");\n',
+    ],
+    ids=[
+        "relro-like name",
+        "rodata",
+        "tbss",
+        "note",
+        "init_array type",
+        "got.plt",
+        "nobits",
+        "largecomm",
+    ],
+)
+def test_writable_global_data_is_counted_whatever_its_section(tmp_path, hidden):
+    build = build_of(source(tmp_path, hidden), "classic", "csapp", word_size="64")
+    assert build.global_data == 40 + 512
+
+
+def test_data_is_left_out_as_read_only_only_where_the_loader_protects_it(tmp_path):
+    # In .data.rel.ro.* a writable array is made read-only once relocated, as a const table
+    # of pointers is, and a constructor's table too; not when one writable byte with
+    # .rodata merges the read-only segment with the data one and leaves no RELRO.
+    relro = (
+        '__attribute__((section(".data.rel.ro.x"))) long stash[64] = {1};\n'
+        'static const char *const names[] = {"a", "b"};\n'
+        "const char *name(int i) { return names[i & 1]; }\n"
+        '__attribute__((constructor)) static void early(void) { asm volatile(""); }\n'
+    )
+    for word_size in ("64", "32"):
+        assert build_of(
+            source(tmp_path, relro), "classic", "csapp", word_size=word_size
+        ).global_data == (40 if word_size == "64" else 20)
+    unprotected = relro + '__attribute__((section(".rodata.x"))) char flag = 1;\n'
+    build = build_of(source(tmp_path, unprotected), "classic", "csapp", word_size="64")
+    assert build.global_data == 40 + 512 + 16 + 8 + 1  # the array, the table, the constructor
+
+
 def test_split_warnings_groups_context_lines():
     stderr = (
         "mm.c: In function 'f':\n"
