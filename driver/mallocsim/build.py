@@ -189,8 +189,9 @@ def _cached_build(
     if meta.exists():
         try:
             saved = json.loads(meta.read_text())
-            return Build(**{**saved, "library": Path(saved["library"]),
-                            "global_data": _global_data(folder / OBJECT),
+            library = Path(saved["library"])
+            return Build(**{**saved, "library": library,
+                            "global_data": _global_data(folder / OBJECT, library),
                             "warnings": tuple(saved["warnings"])})  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is rebuilt
@@ -351,7 +352,7 @@ def _build(
         raise BuildError(f"{source}: does not compile:\n{_messages(done)}")
     (work / "mm.c").write_bytes(text)  # the student's file as given, for anyone who looks
     warnings = split_warnings(done.stderr)
-    return Build(library, warnings, signature, note, _global_data(obj), word_bits)
+    return Build(library, warnings, signature, note, _global_data(obj, library), word_bits)
 
 
 # Assembler directives that read a file (.include, .incbin: /etc/passwd assembled into the team
@@ -375,11 +376,12 @@ def _check_assembly(assembly: Path, source: Path) -> None:
                 )
 
 
-def _global_data(obj: Path) -> int | None:
+def _global_data(obj: Path, library: Path) -> int | None:
     """mm.c's writable global data, measured in its object file (kept beside the library, so
-    that a cached build is measured by the code that grades it)."""
+    that a cached build is measured by the code that grades it); the library shows which of
+    its data the loader really makes read-only."""
     try:
-        return global_data_bytes(obj)
+        return global_data_bytes(obj, library)
     except ElfError:
         return None
 
@@ -468,6 +470,36 @@ def _without_attributes(text: str) -> str:
     return "".join(out) + text[at:]
 
 
+def _definition(name: str, text: str) -> tuple[str, str] | None:
+    """(the words before `name`, its parameters) where `text` first defines a
+    function `name`: `name(params) {`, its words read back to the `;` or `}` that
+    ends the statement before, or to the line after a `{` or `#`.
+
+    One regex for all of it (`(^|[;}\\n])([^;{}#]*?)\\bname...`) tried every
+    newline as a start and read on to the next `;{}#`: quadratic in text with few
+    of those, and a 300 KB file of "0\\n+0\\n" lines held the grader ten minutes.
+    Here each place `name(...) {` is written is found once, and the words are
+    read back only as far as the place before (its `{` ends them), so the text is
+    read a bounded number of times. The answers are the regex's, as it found them.
+    """
+    floor = 0  # the previous definition's `{`: no words are read back past it
+    for match in re.finditer(rf"\b{name}\s*\(([^()]*)\)\s*\{{", text):
+        at = match.start()
+        stop = max(text.rfind(mark, floor, at) for mark in ";{}#")
+        if stop < 0:
+            start = 0
+        elif text[stop] in ";}":
+            start = stop + 1
+        else:  # after a `{` or a `#` the words start on a line of their own
+            newline = text.find("\n", stop + 1, at)
+            if newline < 0:
+                floor = match.end() - 1
+                continue
+            start = newline + 1
+        return text[start:at], match.group(1)
+    return None
+
+
 def find_checker(
     lab: LabProfile, raw: str, expanded: str
 ) -> tuple[str | None, str | None, str | None]:
@@ -475,12 +507,13 @@ def find_checker(
     the first of the lab's checker names that the preprocessed text defines with
     a signature the adapter can call; a note when none can be called."""
     for name in lab.checkers:
-        match = re.search(rf"(^|[;}}\n])([^;{{}}#]*?)\b{name}\s*\(([^()]*)\)\s*\{{", expanded)
-        if match is None:
+        found = _definition(name, expanded)
+        if found is None:
             continue
-        words = match.group(2).split()
-        params = " ".join(match.group(3).split())
-        typed = _without_attributes(match.group(2)).split()  # static int __attribute__((unused))
+        declared, params = found
+        words = declared.split()
+        params = " ".join(params.split())
+        typed = _without_attributes(declared).split()  # static int __attribute__((unused))
         returns = next((w for w in reversed(typed) if w not in ("static", "inline", "extern")), "")
         signature = f"{' '.join(words)} {name}({params})".strip()
         if returns not in _KNOWN_RETURNS or not re.fullmatch(r"(void|int( \w+)?)?", params):

@@ -5,8 +5,9 @@ dynamic symbol table imports and defines (forbidden.py), the bytes its code
 pages hold (forbidden.py looks there for valgrind's client requests), the
 memory its writable segments take when loaded (the sandbox's allowance for
 loading it), and the writable global data an object file defines (the labs'
-rule on global data). Little-endian files are read, 64-bit and 32-bit (a student's
--m32 build, as the CS:APP handout's Makefile makes it).
+rule on global data; the library linked from it shows which of that data the
+loader really makes read-only). Little-endian files are read, 64-bit and 32-bit
+(a student's -m32 build, as the CS:APP handout's Makefile makes it).
 
 Guarantee: every function here either answers or raises ElfError, one line
 without the file's name (the caller names it); a damaged file never raises
@@ -22,13 +23,14 @@ from typing import NamedTuple
 
 SHT_SYMTAB = 2
 SHT_DYNSYM = 11
-_SHT_PROGBITS = 1
 _SHT_NOBITS = 8
 SHN_UNDEF = 0
 _SHN_COMMON = 0xFFF2
+_SHN_X86_64_LCOMMON = 0xFF02  # `.largecomm`: common data GNU ld puts in .lbss
 _SHF_WRITE = 0x1
 _SHF_ALLOC = 0x2
 _PT_LOAD = 1
+_PT_GNU_RELRO = 0x6474E552
 _PF_X = 1
 _PF_W = 2
 _PAGE = 4096
@@ -87,6 +89,7 @@ class Section(NamedTuple):
     offset: int
     size: int
     link: int  # sh_link: a symbol table's names
+    addr: int = 0  # sh_addr: where a library's section is loaded
 
 
 class Symbol(NamedTuple):
@@ -133,7 +136,9 @@ def sections(data: bytes) -> list[Section]:
         raw = [form.section.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
         names = raw[shstrndx] if shnum else None
         return [
-            Section(_string(data, names[4] + s[0]) if names else "", s[1], s[2], s[4], s[5], s[6])
+            Section(
+                _string(data, names[4] + s[0]) if names else "", s[1], s[2], s[4], s[5], s[6], s[3]
+            )
             for s in raw
         ]
     except (struct.error, IndexError, ValueError):
@@ -167,8 +172,8 @@ class Segment(NamedTuple):
     memsz: int
 
 
-def load_segments(data: bytes) -> list[Segment]:
-    """The PT_LOAD segments of the program headers."""
+def load_segments(data: bytes, wanted: int = _PT_LOAD) -> list[Segment]:
+    """The PT_LOAD segments of the program headers (or those of type `wanted`)."""
     form = _format(data)
     try:
         header = form.header.unpack_from(data)
@@ -177,7 +182,7 @@ def load_segments(data: bytes) -> list[Segment]:
         for i in range(phnum):
             fields = form.program.unpack_from(data, phoff + i * phentsize)
             kind, flags, offset, vaddr, filesz, memsz = (fields[k] for k in form.program_order)
-            if kind == _PT_LOAD:
+            if kind == wanted:
                 segments.append(Segment(flags, offset, vaddr, filesz, memsz))
         return segments
     except struct.error:
@@ -217,28 +222,103 @@ def executable_bytes(path: str | Path) -> bytes:
     )
 
 
-def global_data_bytes(path: str | Path) -> int:
+# Where GNU ld's default script for a shared library (x86-64 and i386 alike) puts an
+# input section by its name alone, whatever flags the object gives it: into writable
+# output (.data, .bss, .got.plt: an object's "a" or even unallocated `.got.plt` is
+# writable once linked), or into output that the loader makes read-only once it has
+# relocated it (RELRO): `const` tables of pointers and the constructor tables. A name
+# is matched exactly or with a "." after it: `.data.rel.rox` is not RELRO, it is .data.
+_WRITABLE_NAMES = (
+    ".data", ".data1", ".gnu.linkonce.d", ".bss", ".gnu.linkonce.b", ".dynbss", ".got.plt",
+    ".igot.plt", ".tdata", ".gnu.linkonce.td", ".tbss", ".gnu.linkonce.tb", ".tcommon",
+    ".ldata", ".lbss", ".gnu.linkonce.lb", ".dynlbss",
+)  # fmt: skip
+_RELRO_NAMES = {  # an input section's name: the output section it goes to
+    ".data.rel.ro": ".data.rel.ro",
+    ".gnu.linkonce.d.rel.ro": ".data.rel.ro",
+    ".init_array": ".init_array",
+    ".ctors": ".init_array",
+    ".fini_array": ".fini_array",
+    ".dtors": ".fini_array",
+    ".preinit_array": ".preinit_array",
+}
+
+
+def _named(name: str, prefix: str) -> bool:
+    """`name` is `prefix` or `prefix.something`, as a script's `prefix prefix.*` matches."""
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _relro_output(name: str) -> str | None:
+    """The RELRO output section GNU ld puts an input section of this name in, if any."""
+    return next((out for prefix, out in _RELRO_NAMES.items() if _named(name, prefix)), None)
+
+
+def _writable_once_linked(section: Section) -> bool:
+    """Whether GNU ld may put an object's section in writable memory (RELRO aside)."""
+    if section.flags & _SHF_ALLOC and (section.flags & _SHF_WRITE or section.kind == _SHT_NOBITS):
+        return True
+    return any(_named(section.name, name) for name in _WRITABLE_NAMES)
+
+
+def _protected_sections(library: str | Path | None) -> set[str]:
+    """The library's sections that the loader makes read-only once relocated: wholly in
+    its PT_GNU_RELRO segment, whose last partial page stays writable (glibc protects whole
+    pages from its start down). None without a library, nor of one that cannot be read.
+
+    The object file cannot show this: a writable section the linker puts with .rodata
+    (`.rodata.x`, "aw") merges the read-only segment with the data one, and ld then
+    makes no PT_GNU_RELRO at all, so that .data.rel.ro stays writable."""
+    if library is None:
+        return set()
+    try:
+        data = read_elf(library, "shared library")
+        relro = load_segments(data, _PT_GNU_RELRO)
+        every = sections(data)
+    except ElfError:
+        return set()
+    return {
+        s.name
+        for s in every
+        for r in relro
+        if s.flags & _SHF_ALLOC
+        and r.vaddr <= s.addr
+        and s.addr + s.size <= _page_down(r.vaddr + r.memsz)
+    }
+
+
+def global_data_bytes(path: str | Path, library: str | Path | None = None) -> int:
     """The writable global data an object file (a compiled mm.c, not linked)
     defines: its variables' sizes, initialised or zeroed, thread-local ones
     included, in any section, and common symbols, as the CMU lab counts them
     (the sizes of its variables: the padding the compiler puts between them to
     align the next one is not counted). Bytes of a writable section that no
     variable covers and that no alignment explains (data written in assembly,
-    with no size) are counted too. Read-only data is not counted, nor data that
-    is read-only once relocated (.data.rel.ro: a `const` table of pointers), nor
-    the constructor tables. This is the memory an allocator could keep state in
-    beside the heap, which the labs' rules limit."""
+    with no size) are counted too. This is the memory an allocator could keep
+    state in beside the heap, which the labs' rules limit.
+
+    A section counts when it is writable once linked: one with the write flag
+    (of any type and any name: a note, `.rodata.x`, `my_stash`), one of zeros
+    (SHT_NOBITS: ld makes one writable without the flag too, unless its name puts
+    it with .rodata), or one whose name GNU ld puts in writable output whatever
+    its flags (`.data.*`, `.bss.*`, `.got.plt`). Common symbols count, large ones
+    (`.largecomm`) too. Read-only data is not counted, nor data that is read-only
+    once relocated (RELRO: a `const` table of pointers in `.data.rel.ro` or
+    `.data.rel.ro.*`, the constructor tables) -- the latter only when `library`,
+    the shared library linked from this file, is given and its PT_GNU_RELRO
+    segment really covers where that data went: without it, it is counted. No
+    compiler puts data in the linker's own RELRO tables (.got, .dynamic): a
+    section of that name is counted. Assumes GNU ld's default script (the
+    build's linker, for gcc and clang)."""
     data = read_elf(path)
     every = sections(data)
     if not every:
         raise ElfError("no section headers")
+    protected = _protected_sections(library)
     counted = [
         i
         for i, s in enumerate(every)
-        if s.flags & _SHF_ALLOC
-        and s.flags & _SHF_WRITE
-        and s.kind in (_SHT_PROGBITS, _SHT_NOBITS)
-        and not s.name.startswith(".data.rel.ro")
+        if _writable_once_linked(s) and _relro_output(s.name) not in protected
     ]
     spans: dict[int, list[tuple[int, int]]] = {i: [] for i in counted}
     total = 0
@@ -246,7 +326,7 @@ def global_data_bytes(path: str | Path) -> int:
         if table.kind != SHT_SYMTAB:
             continue
         for symbol in symbols(data, table, every):
-            if symbol.section == _SHN_COMMON:
+            if symbol.section in (_SHN_COMMON, _SHN_X86_64_LCOMMON):
                 total += symbol.size
             elif symbol.section in spans and symbol.size > 0:
                 spans[symbol.section].append((symbol.value, symbol.value + symbol.size))

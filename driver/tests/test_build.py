@@ -5,12 +5,14 @@ first, and a hint names only a lab the file really builds under."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from mallocsim.allocators import AllocatorError, build_of
-from mallocsim.build import narrowed_pointer, split_warnings
+from mallocsim.build import find_checker, narrowed_pointer, split_warnings
+from mallocsim.labs import lab_named
 
 from .conftest import fixture_allocator
 
@@ -108,6 +110,21 @@ def test_a_checker_of_no_known_signature_is_not_called(tmp_path):
     assert "int mm_checkheap(int a, int b) is not a heap checker signature" in build.checker_note
 
 
+def test_a_long_statement_is_searched_for_the_checker_in_linear_time():
+    # 100,000 lines with no `;`, `{`, `}` or `#` (one constant's expression, 300 KB): the
+    # single regex that read the checker's words back from every line start took minutes.
+    statement = "static const long big = 0\n" + "+0\n" * 100_000 + ";\n"
+    text = statement + "static int mm_check(void) { return 1; }\n" + statement
+    started = time.monotonic()
+    found = find_checker(lab_named("csapp"), text, text)
+    assert time.monotonic() - started < 2.0
+    assert found == ("mm_check", "static int mm_check(void)", None)
+    started = time.monotonic()
+    found = find_checker(lab_named("csapp"), statement, statement)
+    assert time.monotonic() - started < 2.0
+    assert found == (None, None, "no heap checker (mm_check or mm_checkheap) is defined")
+
+
 def test_warnings_are_kept_with_the_dangerous_ones_first(tmp_path):
     path = source(
         tmp_path,
@@ -143,6 +160,61 @@ def test_the_build_measures_the_writable_global_data_mm_c_defines(tmp_path):
     # Data written in assembly has no size, and is counted all the same.
     hidden = 'asm(".section .bss\\nhidden: .zero 4096\\n.text");\n'
     assert build_of(source(tmp_path, hidden), "classic", "csapp").global_data == 40 + 4096
+
+
+# Writable data a section's name or type could hide (512 bytes): a name next to RELRO's (the
+# linker puts `.data.rel.rox` in .data), a read-only name given the write flag, thread-local
+# zeros in a section of their own, a writable note, a writable section typed as constructors
+# but not named so, read-only data in a section the linker makes writable by its name, zeros
+# with no write flag (the linker gives them writable memory), and large common data.
+ASM_DATA = 'asm(".globl stash\\n.type stash,@object\\n.size stash,512\\n{}");\n'
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        '__attribute__((section(".data.rel.rox"))) long stash[64] = {1};',
+        '__attribute__((section(".rodata.x"))) long stash[64] = {1};',
+        '__attribute__((section(".tbss.x"))) _Thread_local long stash[64];',
+        ASM_DATA.format('.section .stash,\\"aw\\",@note\\nstash: .zero 512\\n.text'),
+        ASM_DATA.format('.section .init_stash,\\"aw\\",@init_array\\nstash: .zero 512\\n.text'),
+        ASM_DATA.format('.section .got.plt,\\"a\\"\\nstash: .zero 512\\n.text'),
+        ASM_DATA.format('.section .stash,\\"a\\",@nobits\\nstash: .zero 512\\n.text'),
+        'asm(".largecomm stash,512,8");\n',
+    ],
+    ids=[
+        "relro-like name",
+        "rodata",
+        "tbss",
+        "note",
+        "init_array type",
+        "got.plt",
+        "nobits",
+        "largecomm",
+    ],
+)
+def test_writable_global_data_is_counted_whatever_its_section(tmp_path, hidden):
+    build = build_of(source(tmp_path, hidden), "classic", "csapp", word_size="64")
+    assert build.global_data == 40 + 512
+
+
+def test_data_is_left_out_as_read_only_only_where_the_loader_protects_it(tmp_path):
+    # In .data.rel.ro.* a writable array is made read-only once relocated, as a const table
+    # of pointers is, and a constructor's table too; not when one writable byte with
+    # .rodata merges the read-only segment with the data one and leaves no RELRO.
+    relro = (
+        '__attribute__((section(".data.rel.ro.x"))) long stash[64] = {1};\n'
+        'static const char *const names[] = {"a", "b"};\n'
+        "const char *name(int i) { return names[i & 1]; }\n"
+        '__attribute__((constructor)) static void early(void) { asm volatile(""); }\n'
+    )
+    for word_size in ("64", "32"):
+        assert build_of(
+            source(tmp_path, relro), "classic", "csapp", word_size=word_size
+        ).global_data == (40 if word_size == "64" else 20)
+    unprotected = relro + '__attribute__((section(".rodata.x"))) char flag = 1;\n'
+    build = build_of(source(tmp_path, unprotected), "classic", "csapp", word_size="64")
+    assert build.global_data == 40 + 512 + 16 + 8 + 1  # the array, the table, the constructor
 
 
 def test_split_warnings_groups_context_lines():
