@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -121,6 +122,10 @@ static const denied_call SEALED[] = {
     {"ipc", "take memory from the kernel", REACH_ELSE}, /* the i386 ABI's shmget and shmat */
 };
 static const char *const BRK_ACTION = "take memory from the kernel";
+/* mprotect and pkey_mprotect are denied by the seal when they would make memory writable: a
+   `const` array in the library's read-only data would be storage no global-data rule counts. */
+static const char *const WRITABLE_ACTION = "make read-only memory writable";
+static const char *const PROTECT_CALLS[] = {"mprotect", "pkey_mprotect"};
 
 /* open and openat with any of these flags: a file created, written or changed. */
 static const int WRITE_FLAGS[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND};
@@ -334,6 +339,12 @@ bool ms_sandbox_seal_memory(ms_error *err) {
     int rc = deny_calls(ctx, SEALED, sizeof SEALED / sizeof SEALED[0], SCMP_ACT_TRAP, false);
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(brk), 1, SCMP_A0(SCMP_CMP_NE, 0));
+    for (size_t i = 0; i < sizeof PROTECT_CALLS / sizeof PROTECT_CALLS[0] && rc == 0; i++) {
+        int call = seccomp_syscall_resolve_name(PROTECT_CALLS[i]);
+        if (call != __NR_SCMP_ERROR)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, call, 1,
+                                  SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE, PROT_WRITE));
+    }
     if (rc == 0)
         rc = seccomp_load(ctx); /* stacked on the first filter: both apply */
     seccomp_release(ctx);
@@ -355,6 +366,9 @@ static const char *action_of(uint32_t arch, int call) {
             return SEALED[i].action;
     if (is_call(arch, call, "brk"))
         return BRK_ACTION;
+    for (size_t i = 0; i < sizeof PROTECT_CALLS / sizeof PROTECT_CALLS[0]; i++)
+        if (is_call(arch, call, PROTECT_CALLS[i]))
+            return WRITABLE_ACTION;
     if (is_call(arch, call, "open") || is_call(arch, call, "openat") ||
         is_call(arch, call, "openat2"))
         return "create or write a file";

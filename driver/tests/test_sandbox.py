@@ -328,6 +328,14 @@ def test_memory_from_the_kernel_is_denied_once_the_library_is_loaded(cli, attack
     assert "tried to take memory from the kernel (mmap) at op 1" in run.said, run.out
 
 
+def test_read_only_memory_made_writable_is_denied_once_the_library_is_loaded(
+    cli, attacker, write_trace
+):
+    run = replay(cli, attacker("WRITABLE_RODATA"), write_trace("t", TRACE))
+    assert run.status == 1
+    assert "tried to make read-only memory writable (mprotect) at op 1" in run.said, run.out
+
+
 def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace, monkeypatch):
     monkeypatch.setattr(isolate, "MEMORY_LIMIT", 256 << 20)
     # The bomb is one op: on a loaded machine, its first 256 MiB of page faults took more than

