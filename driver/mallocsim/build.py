@@ -57,9 +57,11 @@ MESSAGE_BYTES = 1 << 20  # of the compiler's messages, what is read and shown
 _STOPPED_AT_A_LIMIT = re.compile(
     rb"(limit exceeded|Killed) signal terminated program|virtual memory exhausted"
 )
-# The grader's environment variables the compiler keeps (and LC_*): no secret of the grader's
-# reaches a process that reads the student's file.
-_KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "SOURCE_DATE_EPOCH")
+# The grader's environment variables the compiler keeps (and LC_*, CCACHE_*: a CC of "ccache gcc"
+# finds its cache through HOME or CCACHE_DIR): no secret of the grader's reaches a process that
+# reads the student's file.
+_KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LANGUAGE", "SOURCE_DATE_EPOCH")
+_KEPT_PREFIXES = ("LC_", "CCACHE_")
 # Where a submission's #include may lead: the lab's headers and the system's.
 # clang's own headers (stddef.h, inttypes.h) live in /usr/lib/llvm-<version>/lib/clang/.
 SYSTEM_HEADER_ROOTS = (Path("/usr/include"), Path("/usr/lib/gcc"), Path("/usr/local/include"),
@@ -231,7 +233,9 @@ def _limit_compiler() -> None:
 def _compiler_environment(work: Path) -> dict[str, str]:
     """What the compiler inherits: the search path and the language of its messages, its
     temporary files in the build folder, nothing else of the grader's environment."""
-    kept = {k: v for k, v in os.environ.items() if k in _KEPT_VARIABLES or k.startswith("LC_")}
+    kept = {
+        k: v for k, v in os.environ.items() if k in _KEPT_VARIABLES or k.startswith(_KEPT_PREFIXES)
+    }
     return {**kept, "TMPDIR": str(work)}
 
 
