@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -284,6 +285,49 @@ static bool confine_paths(const char *writable, long abi, ms_error *err) {
     bool ok = allow_beneath(ruleset, writable, rights) &&
               allow_beneath(ruleset, "/dev/null", file_rights);
     int code = errno;
+    if (ok && syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
+        ok = false;
+        code = errno;
+    }
+    close(ruleset);
+    return ok ? true : fail(err, "landlock", code);
+}
+
+bool ms_sandbox_confine_build(const char *const *readable, size_t count, const char *writable,
+                              ms_error *err) {
+    memset(err, 0, sizeof *err);
+    long abi = landlock_abi();
+    if (abi < 1) {
+        snprintf(err->message, sizeof err->message, "this kernel has no Landlock (%s)",
+                 strerror(errno));
+        return false;
+    }
+    uint64_t reading =
+        LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_EXECUTE;
+    uint64_t rights = reading | write_rights(abi);
+    landlock_ruleset attr = {.handled_access_fs = rights};
+    int ruleset =
+        (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr.handled_access_fs, 0);
+    if (ruleset < 0)
+        return fail(err, "landlock_create_ruleset", errno);
+    uint64_t file_rights = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+                           (abi >= 3 ? MS_LANDLOCK_FS_TRUNCATE : 0);
+    bool ok = allow_beneath(ruleset, writable, rights) &&
+              allow_beneath(ruleset, "/dev/null", file_rights);
+    for (size_t i = 0; ok && i < count; i++) {
+        struct stat seen;
+        if (stat(readable[i], &seen) != 0)
+            continue; /* a folder this system does not have (/lib64, /opt...) */
+        uint64_t granted = S_ISDIR(seen.st_mode)
+                               ? reading
+                               : LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_EXECUTE;
+        ok = allow_beneath(ruleset, readable[i], granted);
+    }
+    int code = errno;
+    if (ok && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        ok = false;
+        code = errno;
+    }
     if (ok && syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
         ok = false;
         code = errno;

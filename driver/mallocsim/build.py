@@ -38,7 +38,7 @@ import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from mallocsim._native import HEADER_DIR, NATIVE32_DIR, NATIVE_DIR
+from mallocsim._native import HEADER_DIR, NATIVE32_DIR, NATIVE_DIR, ffi, lib
 from mallocsim.cache import cache_root
 from mallocsim.elf import ElfError, global_data_bytes
 from mallocsim.errors import UsageError
@@ -52,7 +52,14 @@ COMPILE_TIMEOUT = 60.0  # seconds; a compiler stuck on an #include of a device s
 COMPILE_MEMORY = 2 << 30  # bytes of address space
 COMPILE_CPU = 60  # seconds
 COMPILE_OUTPUT = 256 << 20  # bytes a file it writes may grow to
-_INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
+# [ \t], not \s: \s crosses lines, and 160,000 blank lines then took 22 s (quadratic).
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"\n]+)[>"]', re.M)
+# A pragma whose text the compiler prints with its escapes made characters (_Pragma is one too,
+# once preprocessed): "\n  score 100 / 100" printed a line that looked like the grade's.
+_PRAGMA_ESCAPE = re.compile(
+    r"^[ \t]*#[ \t]*pragma[ \t]+(?:message|GCC[ \t]+(?:warning|error))\b[^\n]*\\", re.M
+)
+SOURCE_BYTES = 8 << 20  # a submission larger than this is refused: a lab's mm.c is some 30 KB
 MESSAGE_BYTES = 1 << 20  # of the compiler's messages, what is read and shown
 _STOPPED_AT_A_LIMIT = re.compile(
     rb"(limit exceeded|Killed) signal terminated program|virtual memory exhausted"
@@ -171,6 +178,12 @@ def _read_source(source: Path) -> bytes:
                 "be a file of its own"
             )
     try:
+        size = source.stat().st_size
+        if size > SOURCE_BYTES:
+            raise BuildError(
+                f"{source}: {size / (1 << 20):.1f} MiB, more than a submission may be "
+                f"({SOURCE_BYTES >> 20} MiB)"
+            )
         return source.read_bytes()
     except OSError as error:
         raise UsageError(f"{source}: {error.strerror}") from None
@@ -230,6 +243,36 @@ def _limit_compiler() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+# What a build may read, besides its own folder (Landlock): the system's programs, libraries and
+# headers, the lab's headers and the engine it links with. No other file: the checks on what a
+# file includes run before the compiler, which a file can tell apart from the checks
+# (__has_include of a file a later step writes) and then include another student's file.
+_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin", "/etc/ld.so.cache")
+_NO_LANDLOCK = "this kernel has no Landlock"
+
+
+class _Confinement:
+    """The compiler's process, before it starts: its limits, and (where the kernel has Landlock)
+    files read only beneath _READABLE, the lab's and the engine's folders and the compiler's own
+    installation, written only in the build folder. The C strings are made here, in the grader,
+    so that the forked child only calls."""
+
+    def __init__(self, work: Path, compiler: str) -> None:
+        found = shutil.which(compiler)
+        home = [str(Path(found).resolve().parent.parent)] if found else []
+        roots = [*_READABLE, str(HEADER_DIR), str(NATIVE_DIR), str(NATIVE32_DIR), *home]
+        self.strings = [ffi.new("char[]", root.encode()) for root in roots]
+        self.roots = ffi.new("const char *[]", self.strings)
+        self.work = ffi.new("char[]", str(work).encode())
+        self.error = ffi.new("ms_error *")
+
+    def __call__(self) -> None:
+        _limit_compiler()
+        if not lib.ms_sandbox_confine_build(self.roots, len(self.strings), self.work, self.error):
+            if not ffi.string(self.error.message).decode(errors="replace").startswith(_NO_LANDLOCK):
+                raise OSError("the compiler could not be confined")
+
+
 def _compiler_environment(work: Path) -> dict[str, str]:
     """What the compiler inherits: the search path and the language of its messages, its
     temporary files in the build folder, nothing else of the grader's environment."""
@@ -247,8 +290,9 @@ def _run(command: list[str], cwd: Path, source: Path) -> subprocess.CompletedPro
     try:
         with out.open("wb") as stdout, err.open("wb") as stderr:
             done = subprocess.run(
-                command, cwd=cwd, stdout=stdout, stderr=stderr, env=_compiler_environment(cwd),
-                timeout=COMPILE_TIMEOUT, check=False, preexec_fn=_limit_compiler,
+                command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                env=_compiler_environment(cwd), timeout=COMPILE_TIMEOUT, check=False,
+                preexec_fn=_Confinement(cwd, command[0]),
             )  # fmt: skip
     except FileNotFoundError:
         raise BuildError(f"{source}: no C compiler ({command[0]}) to build it") from None
@@ -256,6 +300,8 @@ def _run(command: list[str], cwd: Path, source: Path) -> subprocess.CompletedPro
         raise BuildError(
             f"{source}: the compiler did not finish within {COMPILE_TIMEOUT:g} s"
         ) from None
+    except subprocess.SubprocessError as error:  # the confinement, in the child
+        raise BuildError(f"{source}: the compiler could not be started: {error}") from None
     with out.open("rb") as stdout, err.open("rb") as stderr:
         said, told = stdout.read(MESSAGE_BYTES + 1), stderr.read(MESSAGE_BYTES + 1)
     # Killed by a limit: its memory (SIGSEGV/SIGABRT), CPU or output; gcc's driver survives its
@@ -312,6 +358,12 @@ def _build(
     if expanded.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(expanded)}")
     expanded.stdout = (work / "mm.i").read_text(errors="replace")
+    if _PRAGMA_ESCAPE.search(expanded.stdout):
+        raise BuildError(
+            f"{source}: a #pragma message (or GCC warning/error) with an escape in its text: the "
+            "compiler prints that text as it is, and a newline in it would print lines of the "
+            "file's own among the grade's"
+        )
     checker, signature, note = find_checker(lab, text.decode(errors="replace"), expanded.stdout)
     # The handouts of one lab disagree on the checker's type (cmu-2015's mm.h: void in F15, int
     # in S14 and F14): the lab's mm.h declares the one the file defines.
@@ -363,7 +415,8 @@ def _build(
 # name, or quoted in the assembler's errors) or make directives out of text (macros, repeats,
 # which could spell those): a malloc lab's inline assembly has no use for any of them.
 _FORBIDDEN_DIRECTIVES = (".include", ".incbin", ".macro", ".altmacro", ".rept", ".irp", ".irpc")
-_STATEMENT_START = re.compile(r"^\s*(?:[\w.$]+:\s*)*(\.[A-Za-z_]+)")
+# Anywhere in a statement: labels may be quoted ("leak": .incbin), and more forms may come.
+_DIRECTIVE = re.compile(r"(?<![\w.$])(\.[A-Za-z_]+)")
 
 
 def _check_assembly(assembly: Path, source: Path) -> None:
@@ -372,12 +425,12 @@ def _check_assembly(assembly: Path, source: Path) -> None:
     at ';'), in any case."""
     for line in assembly.read_text(errors="replace").splitlines():
         for statement in line.split(";"):
-            found = _STATEMENT_START.match(statement)
-            if found is not None and found.group(1).lower() in _FORBIDDEN_DIRECTIVES:
-                raise BuildError(
-                    f"{source}: its inline assembly uses {found.group(1)}: a submission's "
-                    "assembly may not read files nor define assembler macros"
-                )
+            for found in _DIRECTIVE.finditer(statement):
+                if found.group(1).lower() in _FORBIDDEN_DIRECTIVES:
+                    raise BuildError(
+                        f"{source}: its inline assembly uses {found.group(1)}: a submission's "
+                        "assembly may not read files nor define assembler macros"
+                    )
 
 
 def _global_data(obj: Path, library: Path) -> int | None:

@@ -421,3 +421,42 @@ def test_control_characters_in_compiler_messages_are_shown_as_escapes(tmp_path):
     message = str(raised.value)
     assert "\\x1b[8m hidden\\x08\\u202e" in message
     assert not any(c in message for c in "\x1b\b\u202e")
+
+
+def test_the_compiler_reads_no_file_outside_the_system_and_the_build(tmp_path):
+    # The include checks run before the compiler, which a file can tell apart from them: gated on
+    # a file a later step writes, an #include of another student's file passed the scan.
+    other = tmp_path / "bob.c"
+    other.write_text("int bob_secret_allocator;\n")
+    gated = f'#define S(x) #x\n#if __has_include("mm.i")\n#include S({other})\n#endif\n'
+    with pytest.raises(AllocatorError, match=r"bob\.c: Permission denied"):
+        build_of(source(tmp_path, gated), "classic", "csapp", word_size="64")
+
+
+def test_a_quoted_label_does_not_hide_a_directive(tmp_path):
+    path = source(tmp_path, r'asm("\"leak\": .incbin \"/etc/hostname\"");')
+    with pytest.raises(AllocatorError, match=r"its inline assembly uses \.incbin"):
+        build_of(path, "classic", "csapp", word_size="64")
+
+
+def test_a_pragma_message_with_escapes_is_refused(tmp_path):
+    # Its text is printed as it is: "\n  score 100 / 100" made a line like the grade's own.
+    path = source(tmp_path, '_Pragma("message(\\"\\\\n  score 100 / 100\\")")\n')
+    with pytest.raises(AllocatorError, match=r"a #pragma message .* with an escape"):
+        build_of(path, "classic", "csapp", word_size="64")
+
+
+def test_a_file_of_blank_lines_is_scanned_in_linear_time(tmp_path):
+    path = source(tmp_path, "\n" * 160_000)  # the include scan took 22 s on this
+    started = time.monotonic()
+    build_of(path, "classic", "csapp", word_size="64")
+    assert time.monotonic() - started < 8
+
+
+def test_a_submission_past_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
+    import mallocsim.build
+
+    monkeypatch.setattr(mallocsim.build, "SOURCE_BYTES", 4096)
+    path = source(tmp_path, "/*" + "x" * 8192 + "*/")
+    with pytest.raises(AllocatorError, match=r"MiB, more than a submission may be"):
+        build_of(path, "classic", "csapp")
