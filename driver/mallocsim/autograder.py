@@ -30,6 +30,7 @@ from mallocsim.grade_report import explain, format_grade
 from mallocsim.grading import Grade
 from mallocsim.numbers import kops, percent
 from mallocsim.results import TraceResult
+from mallocsim.safe_text import printable
 
 
 def _trace_output(result: TraceResult) -> str:
@@ -121,6 +122,12 @@ def _leaderboard(grade: Grade) -> list[dict]:
 
 def write_gradescope(grade: Grade, path: str | Path, config: GradingConfig | None = None) -> None:
     document = gradescope_results(grade, config)
+    # Shown as text on Gradescope's page: what the grade quotes of a student's making (a path
+    # through their folder's name) is printable there as it is in the terminal.
+    document["output"] = printable(document["output"])
+    for test in document["tests"]:
+        test["output"] = printable(test["output"])
+        test["name"] = printable(test["name"], lines=False)
     write_text(path, json.dumps(document, indent=2) + "\n")
 
 
@@ -166,6 +173,13 @@ def junit_tree(grade: Grade) -> ET.ElementTree:
     suite.set("errors", "0")
     root = ET.Element("testsuites")
     root.append(suite)
+    # A path through a folder named with a control character (its student's name) made the
+    # file ill-formed: XML 1.0 holds none but tab and newline.
+    for element in root.iter():
+        if element.text is not None:
+            element.text = printable(element.text)
+        for name, value in element.attrib.items():
+            element.set(name, printable(value, lines=False))
     return ET.ElementTree(root)
 
 

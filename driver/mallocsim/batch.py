@@ -14,6 +14,7 @@ were still running: every finished one is already kept.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -34,6 +35,7 @@ from mallocsim.grade_record import grade_record
 from mallocsim.gradebook import check_record
 from mallocsim.grading import Grade, GradePlan
 from mallocsim.progress import Progress
+from mallocsim.safe_text import printable
 from mallocsim.score import failed_score
 
 SOURCE_SUFFIXES = (".c", ".so")
@@ -44,11 +46,34 @@ WORKER_LIMIT = 3600.0  # seconds one submission's grading may take in all
 @dataclass(frozen=True)
 class Submission:
     """One student's allocator: who, and the file to grade (None when the
-    student's folder holds no single allocator: `problem` says why)."""
+    student's folder holds no single allocator: `problem` says why). The name
+    and the problem are printable text (safe_text): a folder is named by whoever
+    made it, and a control character in its name reached the terminal, split the
+    summary's lines and made the JUnit file ill-formed."""
 
     student: str
     source: Path | None
     problem: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "student", printable(self.student, lines=False))
+        if self.problem is not None:
+            object.__setattr__(self, "problem", printable(self.problem, lines=False))
+
+
+# A file name may hold 255 bytes: a student's file is named for the student, cut (with a digest
+# of the whole name, so that two names cut alike stay apart) where the name would not fit. A
+# 252-character folder name had stopped every later student's autograder files.
+STUDENT_FILE_BYTES = 200
+
+
+def student_file(folder: Path, student: str, suffix: str) -> Path:
+    """Where the student's autograder file of this suffix (".json", ".xml") goes in `folder`."""
+    stem = student
+    if len(stem.encode()) > STUDENT_FILE_BYTES:
+        digest = hashlib.sha256(student.encode()).hexdigest()[:12]
+        stem = stem.encode()[: STUDENT_FILE_BYTES - 13].decode(errors="ignore") + "-" + digest
+    return folder / f"{stem}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -250,11 +275,14 @@ def _launch(
     submission: Submission, key: str, trace_names: Sequence[str], flags: Sequence[str], scratch: str
 ) -> _Running:
     assert submission.source is not None
-    record_path = Path(scratch) / f"{key}.json"
-    log_path = Path(scratch) / f"{key}.log"
+    # Named for the student too: two students with the same file (the handout's, unchanged) have
+    # the same key, and their workers wrote one record, which then stood for both of them.
+    job = f"{key}-{hashlib.sha256(submission.student.encode()).hexdigest()[:12]}"
+    record_path = Path(scratch) / f"{job}.json"
+    log_path = Path(scratch) / f"{job}.log"
     command = [
         sys.executable, "-m", "mallocsim", "grade", str(submission.source), *trace_names,
-        "--json", str(record_path), "--student", submission.student, "--quiet", *flags,
+        "--json", str(record_path), f"--student={submission.student}", "--quiet", *flags,
     ]  # fmt: skip
     with log_path.open("w") as log:
         process = subprocess.Popen(

@@ -21,6 +21,7 @@ from typing import Any
 
 from mallocsim.errors import UsageError
 from mallocsim.files import require_regular_file, strict_json, text_output, write_text
+from mallocsim.safe_text import printable
 from mallocsim.table import render_table
 
 RECORD_FORMAT = "mallocsim-grade"
@@ -151,7 +152,21 @@ def write_gradebook(rows: Sequence[GradebookRow], path: str | Path) -> None:
         writer = csv.writer(out)
         writer.writerow([field.name for field in fields(GradebookRow)])
         for row in rows:
-            writer.writerow(["" if v is None else v for v in asdict(row).values()])
+            writer.writerow([_cell(v) for v in asdict(row).values()])
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula (a student's folder
+# named =HYPERLINK(...), a team name): such text is kept as text, behind a quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    value = printable(value, lines=False)  # a path through a folder named with an escape
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def format_summary(rows: Sequence[GradebookRow], width: int = 80) -> str:

@@ -236,6 +236,46 @@ def test_links_out_of_a_students_folder_are_graded_zero_and_never_read(cli, cour
     assert "answer-key" not in (tmp_path / "gs" / "erin.json").read_text()
 
 
+def test_students_named_as_options_formulas_escapes_or_at_length_are_graded_alike(
+    cli, course, tmp_path
+):
+    # Folder names are whoever made them: "-x" was read by the worker as an option (zero for a
+    # correct file), a formula ran in the gradebook's spreadsheet, ESC and CR reached the terminal
+    # and made the JUnit file ill-formed, and a 252-character name stopped every student's files.
+    import xml.dom.minidom
+
+    folder = course[0]
+    names = ["-x", '=HYPERLINK("evil","click")', "eve\x1b[31m\rFAKE", "a" * 252]
+    for name in names:
+        (folder / name).mkdir()
+        shutil.copy(fixture_allocator("good_bump"), folder / name / "mm.c")
+    book = tmp_path / "book.csv"
+    run = grade_class(cli, course, "--gradebook", book, "--junit", tmp_path / "ju",
+                      "--gradescope", tmp_path / "gs")  # fmt: skip
+    assert "\x1b" not in run.out + run.err and "\r" not in run.out
+    rows = read_csv(book)
+    shown = ["-x", '=HYPERLINK("evil","click")', "eve\\x1b[31m\\x0dFAKE", "a" * 252]
+    for name in shown:
+        key = "'" + name if name[0] in "=-" else name
+        assert rows[key]["valid"] == "2", (name, rows[key])
+    for report in (tmp_path / "ju").iterdir():
+        xml.dom.minidom.parse(str(report))
+    assert len(list((tmp_path / "gs").iterdir())) == 3 + len(names)
+
+
+def test_students_who_hand_in_the_same_file_each_get_their_own_row(cli, course, tmp_path):
+    # Same file, same key: their workers wrote one record file, and one student's row stood for
+    # both (the other missing from the gradebook), as two students handing in the starter code do.
+    folder = course[0]
+    (folder / "dave").mkdir()
+    shutil.copy(folder / "alice" / "mm.c", folder / "dave" / "mm.c")
+    book = tmp_path / "book.csv"
+    grade_class(cli, course, "--gradebook", book, "--no-cache", "-j", "2")
+    rows = read_csv(book)
+    assert {"alice", "bob", "carol", "dave"} == set(rows)
+    assert rows["dave"]["submission"].endswith("dave/mm.c")
+
+
 def test_two_submissions_for_one_student_are_refused(course):
     folder = course[0]
     with pytest.raises(UsageError, match="two submissions for 'alice'"):

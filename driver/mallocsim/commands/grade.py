@@ -202,7 +202,7 @@ def _grade_class(
     mode: str,
 ) -> int:
     from mallocsim.autograder import write_gradescope, write_junit
-    from mallocsim.batch import grade_class
+    from mallocsim.batch import grade_class, student_file
     from mallocsim.errors import UsageError
     from mallocsim.files import writing
     from mallocsim.grade_record import grade_from_record
@@ -230,9 +230,10 @@ def _grade_class(
         if args.gradescope or args.junit:
             grade = grade_from_record(record)
             if args.gradescope:
-                write_gradescope(grade, Path(args.gradescope) / f"{record['student']}.json", config)
+                path = student_file(Path(args.gradescope), record["student"], ".json")
+                write_gradescope(grade, path, config)
             if args.junit:
-                write_junit(grade, Path(args.junit) / f"{record['student']}.xml")
+                write_junit(grade, student_file(Path(args.junit), record["student"], ".xml"))
     print(format_summary(rows))
     now = len(rows) - len(done.cached)
     per = done.seconds / len(rows) if rows else 0.0
