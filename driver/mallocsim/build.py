@@ -249,6 +249,7 @@ def _limit_compiler() -> None:
 # (__has_include of a file a later step writes) and then include another student's file.
 _READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin", "/etc/ld.so.cache")
 _NO_LANDLOCK = "this kernel has no Landlock"
+_DENIED = re.compile(r"fatal error: (/[^:\n]+): Permission denied")
 
 
 class _Confinement:
@@ -338,6 +339,12 @@ def _check_includes(compiler: str, flags: list[str], work: Path, source: Path) -
     scan = _run([compiler, *flags, "-M", "mm.c"], work, source)
     if scan.returncode != 0:
         own = [line for line in _messages(scan).splitlines() if line.startswith("mm.c")]
+        denied = _DENIED.search("\n".join(own))
+        if denied is not None:  # outside what the confined compiler may read (_Confinement)
+            raise BuildError(
+                f"{source}: includes {Path(denied.group(1)).resolve()}: a submission may include "
+                "only its lab's headers and the system's"
+            )
         raise BuildError(f"{source}: does not compile:\n" + ("\n".join(own) or "an #include fails"))
     for name in scan.stdout.replace("\\\n", " ").split()[1:]:
         path = (work / name).resolve()
