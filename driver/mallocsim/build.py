@@ -28,6 +28,7 @@ what a build records (BUILD_FORMAT).
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -35,6 +36,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -166,6 +168,22 @@ def build_source(
     )
 
 
+# A build folder of this file's that is this old belongs to a grader that was killed mid-build
+# (every step is bounded by COMPILE_TIMEOUT): nobody will finish or remove it.
+STALE_BUILD_SECONDS = 3600.0
+
+
+def _remove_stale_builds(folder: Path) -> None:
+    """Remove the unfinished build folders (FOLDER.<random>) a killed grader left of this build."""
+    now = time.time()
+    for stale in folder.parent.glob(f"{glob.escape(folder.name)}.*"):
+        try:
+            if stale.is_dir() and now - stale.stat().st_mtime > STALE_BUILD_SECONDS:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            pass  # another grader's cleanup got there first
+
+
 def _read_source(source: Path) -> bytes:
     """The file's bytes. A symbolic link is followed only to a file in its own folder: a
     student's mm.c linked to /etc/shadow, or to another student's file, would have that file's
@@ -211,6 +229,7 @@ def _cached_build(
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is rebuilt
     folder.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(folder)
     work = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", dir=folder.parent))
     try:
         built = _build(source, text, lab, flags, work, word_bits)

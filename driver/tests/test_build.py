@@ -5,6 +5,7 @@ first, and a hint names only a lab the file really builds under."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -460,3 +461,20 @@ def test_a_submission_past_the_size_limit_is_refused_unread(tmp_path, monkeypatc
     path = source(tmp_path, "/*" + "x" * 8192 + "*/")
     with pytest.raises(AllocatorError, match=r"MiB, more than a submission may be"):
         build_of(path, "classic", "csapp")
+
+
+def test_a_build_left_unfinished_by_a_killed_grader_is_removed_by_the_next(tmp_path):
+    import os
+
+    path = source(tmp_path, "")
+    out = tmp_path / "builds"
+    done = build_of(path, "classic", "csapp", out_dir=out, word_size="64")
+    folder = done.library.parent
+    stale, fresh = Path(f"{folder}.killed1"), Path(f"{folder}.running")
+    for unfinished in (stale, fresh):
+        unfinished.mkdir()
+        (unfinished / "mm.c").write_text("")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    shutil.rmtree(folder)  # so that the file is built again
+    build_of(path, "classic", "csapp", out_dir=out, word_size="64")
+    assert not stale.exists() and fresh.exists()
