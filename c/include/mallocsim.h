@@ -399,6 +399,12 @@ bool ms_sandbox_confine_count(const char *writable, ms_error *err);
    Landlock: the message begins "this kernel has no Landlock"). */
 bool ms_sandbox_confine_build(const char *const *readable, size_t count, const char *writable,
                               ms_error *err);
+/* Confine the agent, before it loads the student's library (remote.c): files read and run only
+   beneath the system's folders, the agent's own (the engine) and the library's, and nothing
+   written (Landlock): a constructor read another student's file, /etc/shadow and the grader's
+   environment and memory (/proc/PID/environ, /proc/PID/mem) and printed them as its team. False
+   with err filled when it cannot (no Landlock: "this kernel has no Landlock"). */
+bool ms_sandbox_confine_agent(const char *library, ms_error *err);
 /* What a denied call means, for a diagnosis ("start a process (fork)"): `call` is
    the denied word less one (its ABI in the high 32 bits, 0 for this build's). */
 const char *ms_sandbox_denied_action(uint64_t call);

@@ -87,6 +87,23 @@ static const denied_call DENIED[] = {
     {"utimensat", "change a file's times", REACH_ELSE},
     {"setxattr", "change a file's attributes", REACH_ELSE},
     {"ptrace", "trace a process", REACH_ELSE},
+    /* io_uring does file operations (create, rename, unlink) of its own, past every rule here */
+    {"io_uring_setup", "use io_uring", REACH_ELSE},
+    {"io_uring_enter", "use io_uring", REACH_ELSE},
+    {"io_uring_register", "use io_uring", REACH_ELSE},
+    {"pidfd_open", "reach another process", REACH_ELSE},
+    {"pidfd_getfd", "reach another process", REACH_ELSE},
+    {"open_by_handle_at", "open a file by its handle", REACH_ELSE},
+    {"iopl", "change the system", REACH_ELSE},
+    {"ioperm", "change the system", REACH_ELSE},
+    {"keyctl", "change the system", REACH_ELSE},
+    {"add_key", "change the system", REACH_ELSE},
+    {"request_key", "change the system", REACH_ELSE},
+    {"syslog", "change the system", REACH_ELSE},
+    {"swapon", "change the system", REACH_ELSE},
+    {"swapoff", "change the system", REACH_ELSE},
+    {"settimeofday", "change the system", REACH_ELSE},
+    {"acct", "change the system", REACH_ELSE},
     {"process_vm_readv", "read another process", REACH_ELSE},
     {"process_vm_writev", "write another process", REACH_ELSE},
     {"mount", "change the system", REACH_ELSE},
@@ -184,6 +201,11 @@ static int add_rules(scmp_filter_ctx ctx) {
     /* openat2 takes its flags in a struct the filter cannot read: refused. */
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(openat2), 0);
+    /* The agent dies with its grader (PR_SET_PDEATHSIG, set before this filter): one that undid
+       it outlived a timed-out grade and, with io_uring, wrote over the grade's results. */
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(prctl), 1,
+                              SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG));
     if (rc == 0)
         rc = deny_signals_to_others(ctx, SCMP_ACT_TRAP);
     return rc;
@@ -293,8 +315,39 @@ static bool confine_paths(const char *writable, long abi, ms_error *err) {
     return ok ? true : fail(err, "landlock", code);
 }
 
+static bool confine_reads(const char *const *readable, size_t count, const char *writable,
+                          ms_error *err);
+
 bool ms_sandbox_confine_build(const char *const *readable, size_t count, const char *writable,
                               ms_error *err) {
+    return confine_reads(readable, count, writable, err);
+}
+
+bool ms_sandbox_confine_agent(const char *library, ms_error *err) {
+    /* Its own folder (the engine's libraries) and the library's, found before the rules apply. */
+    char engine[4096], own[4096];
+    ssize_t length = readlink("/proc/self/exe", engine, sizeof engine - 1);
+    engine[length > 0 ? length : 0] = '\0';
+    snprintf(own, sizeof own, "%s", library);
+    char *engine_end = strrchr(engine, '/'), *own_end = strrchr(own, '/');
+    /* /proc/self resolves, when the rule is made, to this process's folder: its own maps and
+       status stay readable, the grader's /proc/PID not. */
+    const char *readable[11] = {"/usr", "/lib",  "/lib64",           "/lib32",    "/libx32",
+                                "/bin", "/sbin", "/etc/ld.so.cache", "/proc/self"};
+    size_t count = 9;
+    if (engine_end != NULL) {
+        *engine_end = '\0';
+        readable[count++] = engine;
+    }
+    if (own_end != NULL)
+        *own_end = '\0';
+    readable[count++] = own_end != NULL ? own : ".";
+    return confine_reads(readable, count, NULL, err);
+}
+
+/* Landlock: read and run beneath `readable`; with `writable`, write beneath it; /dev/null both. */
+static bool confine_reads(const char *const *readable, size_t count, const char *writable,
+                          ms_error *err) {
     memset(err, 0, sizeof *err);
     long abi = landlock_abi();
     if (abi < 1) {
@@ -312,7 +365,7 @@ bool ms_sandbox_confine_build(const char *const *readable, size_t count, const c
         return fail(err, "landlock_create_ruleset", errno);
     uint64_t file_rights = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
                            (abi >= 3 ? MS_LANDLOCK_FS_TRUNCATE : 0);
-    bool ok = allow_beneath(ruleset, writable, rights) &&
+    bool ok = (writable == NULL || allow_beneath(ruleset, writable, rights)) &&
               allow_beneath(ruleset, "/dev/null", file_rights);
     for (size_t i = 0; ok && i < count; i++) {
         struct stat seen;
@@ -410,6 +463,8 @@ static const char *action_of(uint32_t arch, int call) {
             return SEALED[i].action;
     if (is_call(arch, call, "brk"))
         return BRK_ACTION;
+    if (is_call(arch, call, "prctl"))
+        return "outlive the grader";
     for (size_t i = 0; i < sizeof PROTECT_CALLS / sizeof PROTECT_CALLS[0]; i++)
         if (is_call(arch, call, PROTECT_CALLS[i]))
             return WRITABLE_ACTION;

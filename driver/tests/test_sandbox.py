@@ -336,6 +336,33 @@ def test_read_only_memory_made_writable_is_denied_once_the_library_is_loaded(
     assert "tried to make read-only memory writable (mprotect) at op 1" in run.said, run.out
 
 
+@pytest.mark.parametrize(
+    "attack, said",
+    [
+        ("IO_URING", "tried to use io_uring (io_uring_setup) at op 1"),
+        ("OUTLIVE", "tried to outlive the grader (prctl) at op 1"),
+    ],
+)
+def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, said):
+    # io_uring created, renamed and deleted files past every rule; an agent that undid its
+    # death with the grader outlived a timed-out grade and, by io_uring, wrote its results.
+    run = replay(cli, attacker(attack), write_trace("t", TRACE))
+    assert run.status == 1 and said in run.said, run.out
+
+
+def test_the_allocator_reads_no_file_of_the_graders(cli, attacker, write_trace, tmp_path):
+    # Reads were allowed: a constructor put another student's file, /etc/shadow or the grader's
+    # environment (/proc/PPID/environ) in the team record, which the grade prints (Landlock).
+    secret = tmp_path / "other_mm.c"
+    secret.write_text(SECRET)
+    for path in (secret, Path(f"/proc/{os.getpid()}/environ")):
+        source = attacker("READ_INTO_TEAM", path)
+        run = cli("grade", source, "--dialect", "classic", "--lab", "csapp", "-q",
+                  write_trace("t", TRACE))  # fmt: skip
+        assert "Team Name:nothing read" in run.out, run.out
+        assert SECRET not in run.out + run.err
+
+
 def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace, monkeypatch):
     monkeypatch.setattr(isolate, "MEMORY_LIMIT", 256 << 20)
     # The bomb is one op: on a loaded machine, its first 256 MiB of page faults took more than

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -82,8 +83,26 @@
 /* A const array (read-only data, which no global-data rule counts) made writable by a raw
    mprotect, past the import check, to keep metadata in. */
 #define WRITABLE_RODATA 26
+/* io_uring, whose operations (create, rename, unlink a file) pass every other rule, set up by a
+   raw system call; and a grader's child that undoes its death with the grader, to outlive it. */
+#define IO_URING 27
+#define OUTLIVE 28
+/* A constructor reads ATTACK_PATH (another student's file, a secret of the grader's) into the
+   team record, which the grade prints. */
+#define READ_INTO_TEAM 29
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
+
+#if ATTACK == READ_INTO_TEAM
+__attribute__((constructor)) static void read_into_team(void) {
+    static char found[256];
+    int fd = open(ATTACK_PATH, O_RDONLY);
+    if (fd >= 0 && read(fd, found, sizeof found - 1) > 0)
+        team.teamname = found;
+    else
+        team.teamname = "nothing read";
+}
+#endif
 
 #if ATTACK == CONSTRUCTOR_MEMORY
 static char *stash; /* metadata the heap would never show */
@@ -156,6 +175,11 @@ static void attack(void) {
     if (bomb != MAP_FAILED)
         for (size_t i = 0; i < size; i += 4096)
             bomb[i] = 1;
+#elif ATTACK == IO_URING
+    char params[120] = {0}; /* struct io_uring_params */
+    syscall(SYS_io_uring_setup, 4, params);
+#elif ATTACK == OUTLIVE
+    prctl(PR_SET_PDEATHSIG, 0);
 #elif ATTACK == WRITABLE_RODATA
     static const char stash[1 << 16] = {1};
     uintptr_t page = ((uintptr_t)stash + 4095) & ~(uintptr_t)4095;
