@@ -149,6 +149,7 @@ def autograder(cli, tmp_path):
         shutil.rmtree(submission, ignore_errors=True)
         submission.mkdir()
         for name, text in files:
+            (submission / name).parent.mkdir(parents=True, exist_ok=True)
             (submission / name).write_text(text)
         env = {**os.environ, "MALLOCSIM_AUTOGRADER_ROOT": str(root),
                "MALLOCSIM": str(REPO / ".venv" / "bin" / "mallocsim")}  # fmt: skip
@@ -201,6 +202,19 @@ def test_run_autograder_always_writes_results(autograder):
         "could not grade this submission (exit 2); please tell your instructor" in failed["output"]
     )
     assert "[grade] lab: expected one of" in failed["output"]
+
+
+def test_run_autograder_grades_the_top_level_mm_c_and_guesses_no_other(autograder):
+    # A stray copy (the handout's, in a folder) was graded instead of the student's; a folder
+    # named with a newline once made a line-by-line read grade a path of the image's own.
+    _, submit = autograder
+    good, handout = fixture_allocator("good_bump").read_text(), "int broken = ;\n"
+    top = submit(("mm.c", good), ("handout/mm.c", handout))
+    assert [t["status"] for t in top["tests"]] == ["passed", "passed"]
+    nested = submit(("a/mm.c", good), ("b/mm.c", handout))
+    assert nested["score"] == 0.0 and "holds 2 files named mm.c in folders" in nested["output"]
+    newline = submit(("x\n/autograder/source/mm.c", good))
+    assert [t["status"] for t in newline["tests"]] == ["passed", "passed"]
 
 
 def test_init_gradescope_refuses_bad_traces_before_writing_anything(cli, tmp_path):
