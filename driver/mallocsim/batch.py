@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mallocsim import cache
+from mallocsim.build import SOURCE_BYTES
 from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.config import GradingConfig
 from mallocsim.errors import UsageError
@@ -94,12 +95,30 @@ def _student_folder(folder: Path) -> Submission:
     if folder.is_symlink():
         return Submission(folder.name, None, f"{folder.name}/ is a symbolic link, not a folder")
     if (folder / SUBMISSION_FILE).is_file():
-        return Submission(folder.name, folder / SUBMISSION_FILE)
-    sources = sorted(p for p in folder.iterdir() if p.suffix in SOURCE_SUFFIXES and p.is_file())
+        return _own_file(folder, folder / SUBMISSION_FILE)
+    # Sources only: a library a student hands in skips what the build checks (its global data,
+    # its assembly), and scored 100 where its own mm.c lost 20 points.
+    sources = sorted(p for p in folder.iterdir() if p.suffix == ".c" and p.is_file())
     if len(sources) == 1:
-        return Submission(folder.name, sources[0])
-    why = "holds no .c file" if not sources else f"holds {len(sources)} .c files and no mm.c"
+        return _own_file(folder, sources[0])
+    libraries = sorted(p.name for p in folder.iterdir() if p.suffix == ".so")
+    why = (
+        f"holds {len(sources)} .c files and no mm.c"
+        if sources
+        else f"holds a library ({libraries[0]}), not its source: a class is graded from mm.c"
+        if libraries
+        else "holds no .c file"
+    )
     return Submission(folder.name, None, f"{folder.name}/ {why}")
+
+
+def _own_file(folder: Path, source: Path) -> Submission:
+    """The student's file, unless it is a link out of their folder: its grade is cached by the
+    content it leads to, and a link to another student's file was given that student's grade."""
+    if source.is_symlink() and not source.resolve().is_relative_to(folder.resolve()):
+        why = f"{folder.name}/{source.name} is a symbolic link out of the folder"
+        return Submission(folder.name, None, why)
+    return Submission(folder.name, source)
 
 
 def _holds_traces(folder: Path) -> bool:
@@ -230,6 +249,11 @@ def grade_class(
             finish(submission, record, "nothing to grade")
             continue
         try:
+            if submission.source.stat().st_size > SOURCE_BYTES:  # not read: it may be 4 GiB
+                progress.started(submission.student)
+                why = f"{submission.source}: more than {SOURCE_BYTES >> 20} MiB"
+                finish(submission, _problem_record(submission, config, why), "too large")
+                continue
             source = submission.source.read_bytes()
         except OSError as error:
             progress.started(submission.student)
@@ -281,7 +305,8 @@ def _launch(
     record_path = Path(scratch) / f"{job}.json"
     log_path = Path(scratch) / f"{job}.log"
     command = [
-        sys.executable, "-m", "mallocsim", "grade", str(submission.source), *trace_names,
+        # absolute: a student folder named "-x" under the class folder "." is no option
+        sys.executable, "-m", "mallocsim", "grade", str(submission.source.absolute()), *trace_names,
         "--json", str(record_path), f"--student={submission.student}", "--quiet", *flags,
     ]  # fmt: skip
     with log_path.open("w") as log:

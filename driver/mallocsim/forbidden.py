@@ -52,6 +52,18 @@ FORBIDDEN = frozenset(
         "mmap",
         "mmap64",
         "mremap",
+        # glibc's own names for the same (exported, callable like the ones above)
+        "__libc_malloc",
+        "__libc_calloc",
+        "__libc_realloc",
+        "__libc_free",
+        "__libc_memalign",
+        "__libc_valloc",
+        "__libc_pvalloc",
+        "__sbrk",
+        "__brk",
+        "__mmap",
+        "dlmopen",
         # read-only data made writable: a const array as storage no global-data rule counts
         "mprotect",
         "pkey_mprotect",

@@ -276,6 +276,43 @@ def test_students_who_hand_in_the_same_file_each_get_their_own_row(cli, course, 
     assert rows["dave"]["submission"].endswith("dave/mm.c")
 
 
+def test_a_class_holds_only_each_students_own_sources(cli, course, tmp_path, monkeypatch):
+    # A link to another student's file was given that student's (cached) grade; a library skips
+    # what the build checks; a 4 GiB file was read whole to be hashed.
+    import mallocsim.batch
+
+    folder = course[0]
+    (folder / "erin").mkdir()
+    (folder / "erin" / "mm.c").symlink_to(folder / "alice" / "mm.c")
+    (folder / "fay").mkdir()
+    (folder / "fay" / "mm.so").write_bytes(b"\x7fELF")
+    (folder / "gus").mkdir()
+    (folder / "gus" / "mm.c").write_text("/*" + "x" * 100_000 + "*/")
+    monkeypatch.setattr(mallocsim.batch, "SOURCE_BYTES", 60_000)  # the others are smaller
+    submissions = {s.student: s for s in find_submissions([str(folder)])}
+    assert submissions["erin"].problem == "erin/mm.c is a symbolic link out of the folder"
+    assert "holds a library (mm.so), not its source" in (submissions["fay"].problem or "")
+    run = grade_class(cli, course, "--gradebook", tmp_path / "book.csv")
+    rows = read_csv(tmp_path / "book.csv")
+    assert rows["alice"]["valid"] == "2" and rows["erin"]["score"] == "0.0"
+    assert rows["fay"]["score"] == "0.0" and "not its source" in rows["fay"]["first_failure"]
+    assert rows["gus"]["score"] == "0.0" and "more than 0 MiB" in rows["gus"]["first_failure"]
+    assert run.status == 1
+
+
+def test_a_student_folder_named_like_an_option_is_graded_from_the_class_folder_dot(
+    cli, course, monkeypatch
+):
+    folder = course[0]
+    (folder / "-x").mkdir()
+    shutil.copy(folder / "alice" / "mm.c", folder / "-x" / "mm.c")
+    monkeypatch.chdir(folder)
+    _, traces, toml = course
+    run = cli("grade", ".", traces, "--dialect", "classic", "--config", toml, "-q")
+    assert " -x " in run.out or "\n-x " in run.out
+    assert "expected one argument" not in run.out + run.err and "required" not in run.out
+
+
 def test_two_submissions_for_one_student_are_refused(course):
     folder = course[0]
     with pytest.raises(UsageError, match="two submissions for 'alice'"):
