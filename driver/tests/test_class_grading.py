@@ -232,7 +232,7 @@ def test_links_out_of_a_students_folder_are_graded_zero_and_never_read(cli, cour
     submissions = {s.student: s for s in find_submissions([str(folder)])}
     assert submissions["frank"].problem == "frank/ is a symbolic link, not a folder"
     run = grade_class(cli, course, "--gradescope", tmp_path / "gs")
-    assert "a symbolic link to" in run.said and "answer-key" not in run.said
+    assert "a symbolic link" in run.said and "answer-key" not in run.said
     assert "answer-key" not in (tmp_path / "gs" / "erin.json").read_text()
 
 
