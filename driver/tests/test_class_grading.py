@@ -313,6 +313,15 @@ def test_a_student_folder_named_like_an_option_is_graded_from_the_class_folder_d
     assert "expected one argument" not in run.out + run.err and "required" not in run.out
 
 
+def test_the_gradebook_goes_beside_the_autograder_folders_not_in_them(cli, course, tmp_path):
+    # A student named "grades" wrote their Gradescope file over --gradebook out/grades.json.
+    (tmp_path / "out").mkdir()
+    run = grade_class(cli, course, "--gradebook", tmp_path / "out" / "grades.json",
+                      "--gradescope", tmp_path / "out")  # fmt: skip
+    assert run.status == 2 and "the gradebook goes outside" in run.err
+    assert not (tmp_path / "out" / "grades.json").exists()  # said before any grading
+
+
 def test_two_submissions_for_one_student_are_refused(course):
     folder = course[0]
     with pytest.raises(UsageError, match="two submissions for 'alice'"):

@@ -215,6 +215,14 @@ def _grade_class(
     for folder in folders:
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"{folder}: a class's autograder files go into a folder, not a file")
+        # A student's file there is named for the student: one named "grades" wrote over
+        # --gradebook folder/grades.json.
+        for book in args.gradebook or ():
+            if Path(book).resolve().parent == folder.resolve():
+                raise UsageError(
+                    f"{book}: the gradebook goes outside {folder}/, where each student's file "
+                    "is named for the student (a student could be named as it)"
+                )
     with Progress("grade", len(submissions), mode=mode) as progress:
         done = grade_class(
             submissions, traces, graded, config, _worker_flags(args), args.jobs, progress,
