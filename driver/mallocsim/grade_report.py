@@ -153,6 +153,11 @@ def driver_line(score: Score) -> str:
     )
 
 
+# Warnings shown in a grade, the dangerous ones first: 20,000 #warning lines made 1.1 MB of
+# output and of Gradescope's JSON. The count says how many there were.
+WARNINGS_SHOWN = 50
+
+
 def format_grade(grade: Grade) -> str:
     """Everything `mallocsim grade` prints on standard output for one grade."""
     parts: list[str] = []
@@ -160,7 +165,10 @@ def format_grade(grade: Grade) -> str:
         parts.extend(grade.team.lines())
     if grade.warnings:
         parts.append(f"Compiler warnings ({len(grade.warnings)}, the dangerous ones first):")
-        parts.extend("  " + w.replace("\n", "\n  ") for w in grade.warnings)
+        shown = grade.warnings[:WARNINGS_SHOWN]
+        parts.extend("  " + w.replace("\n", "\n  ") for w in shown)
+        if len(grade.warnings) > len(shown):
+            parts.append(f"  ... and {len(grade.warnings) - len(shown)} more, not shown")
     if grade.problem is None:
         parts.append(f"Results for {grade.allocator}:")
         parts.append(format_table(grade.score))

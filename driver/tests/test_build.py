@@ -478,3 +478,10 @@ def test_a_build_left_unfinished_by_a_killed_grader_is_removed_by_the_next(tmp_p
     shutil.rmtree(folder)  # so that the file is built again
     build_of(path, "classic", "csapp", out_dir=out, word_size="64")
     assert not stale.exists() and fresh.exists()
+
+
+def test_a_grade_shows_the_first_warnings_and_counts_the_rest(cli, write_trace, tmp_path):
+    many = "".join(f"#warning number {i}\n" for i in range(200))  # 1.1 MB of output at 20,000
+    run = cli("grade", source(tmp_path, many), "--lab", "csapp", write_trace("t", TRACE))
+    assert "Compiler warnings (200, the dangerous ones first):" in run.out
+    assert "  ... and 150 more, not shown" in run.out and "number 199" not in run.out
