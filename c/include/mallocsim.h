@@ -392,18 +392,20 @@ bool ms_sandbox_seal_memory(ms_error *err);
    stay allowed: valgrind needs them. False with err filled when the kernel
    cannot (no Landlock: the message says so). */
 bool ms_sandbox_confine_count(const char *writable, ms_error *err);
+/* The kernel's Landlock ABI version, 0 when it has none: the confinements below need 1. */
+int ms_sandbox_landlock_abi(void);
 /* Confine this process and every program it then runs to building a submission (build.py, in
    the compiler's process before it starts): files read and run only beneath the `count` paths of
    `readable` (the system's folders, the lab's headers, the engine) and `writable`, written only
-   beneath `writable` and to /dev/null (Landlock). False with err filled when it cannot (no
-   Landlock: the message begins "this kernel has no Landlock"). */
+   beneath `writable` (nowhere when NULL) and to /dev/null (Landlock). False with err filled when
+   it cannot. */
 bool ms_sandbox_confine_build(const char *const *readable, size_t count, const char *writable,
                               ms_error *err);
 /* Confine the agent, before it loads the student's library (remote.c): files read and run only
    beneath the system's folders, the agent's own (the engine) and the library's, and nothing
    written (Landlock): a constructor read another student's file, /etc/shadow and the grader's
    environment and memory (/proc/PID/environ, /proc/PID/mem) and printed them as its team. False
-   with err filled when it cannot (no Landlock: "this kernel has no Landlock"). */
+   with err filled when it cannot. */
 bool ms_sandbox_confine_agent(const char *library, ms_error *err);
 /* What a denied call means, for a diagnosis ("start a process (fork)"): `call` is
    the denied word less one (its ABI in the high 32 bits, 0 for this build's). */
@@ -411,7 +413,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 15
+#define MS_ABI_VERSION 16
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

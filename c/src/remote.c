@@ -703,8 +703,7 @@ _Noreturn void ms_agent_run(const char *library, int dialect, const char *option
         !ms_sandbox_enter((uint64_t *)(words + side.layout.denied_at), &err))
         agent_refuse(link, err.message[0] != '\0' ? err.message : "cannot limit its CPU time");
     /* No Landlock (an old kernel): the filters above still hold, but reads are not confined. */
-    if (!ms_sandbox_confine_agent(library, &err) &&
-        strncmp(err.message, "this kernel has no Landlock", 27) != 0)
+    if (ms_sandbox_landlock_abi() > 0 && !ms_sandbox_confine_agent(library, &err))
         agent_refuse(link, err.message);
     /* The grader notes this process's memory now, then lets the library load: what the
        constructors take shows against it (watch_loading). */

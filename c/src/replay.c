@@ -1097,8 +1097,9 @@ uint32_t ms_replay_timed(const ms_trace *trace, const ms_allocator *alloc,
                        : timed_pass(&t, fresh, &seconds);
         if (!ok)
             break;
-        total += batch > 1 ? span : seconds;
-        if (sizing && (batch > 1 ? span : seconds) < BATCH_SECONDS && batch < BATCH_MAX &&
+        double elapsed = batch > 1 ? span : seconds; /* what the clock spanned */
+        total += elapsed;
+        if (sizing && elapsed < BATCH_SECONDS && batch < BATCH_MAX &&
             !carried_leftovers(&t, fresh)) {
             batch *= 2; /* a probe: its figure was as much the clock's as the passes' */
             continue;

@@ -259,8 +259,9 @@ typedef struct {
     uint64_t scoped;             /* ABI 6 */
 } landlock_ruleset;
 
-static long landlock_abi(void) {
-    return syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+int ms_sandbox_landlock_abi(void) {
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    return abi > 0 ? (int)abi : 0;
 }
 
 /* Every right that changes the file system, as far as this ABI knows them. */
@@ -315,41 +316,10 @@ static bool confine_paths(const char *writable, long abi, ms_error *err) {
     return ok ? true : fail(err, "landlock", code);
 }
 
-static bool confine_reads(const char *const *readable, size_t count, const char *writable,
-                          ms_error *err);
-
 bool ms_sandbox_confine_build(const char *const *readable, size_t count, const char *writable,
                               ms_error *err) {
-    return confine_reads(readable, count, writable, err);
-}
-
-bool ms_sandbox_confine_agent(const char *library, ms_error *err) {
-    /* Its own folder (the engine's libraries) and the library's, found before the rules apply. */
-    char engine[4096], own[4096];
-    ssize_t length = readlink("/proc/self/exe", engine, sizeof engine - 1);
-    engine[length > 0 ? length : 0] = '\0';
-    snprintf(own, sizeof own, "%s", library);
-    char *engine_end = strrchr(engine, '/'), *own_end = strrchr(own, '/');
-    /* /proc/self resolves, when the rule is made, to this process's folder: its own maps and
-       status stay readable, the grader's /proc/PID not. */
-    const char *readable[11] = {"/usr", "/lib",  "/lib64",           "/lib32",    "/libx32",
-                                "/bin", "/sbin", "/etc/ld.so.cache", "/proc/self"};
-    size_t count = 9;
-    if (engine_end != NULL) {
-        *engine_end = '\0';
-        readable[count++] = engine;
-    }
-    if (own_end != NULL)
-        *own_end = '\0';
-    readable[count++] = own_end != NULL ? own : ".";
-    return confine_reads(readable, count, NULL, err);
-}
-
-/* Landlock: read and run beneath `readable`; with `writable`, write beneath it; /dev/null both. */
-static bool confine_reads(const char *const *readable, size_t count, const char *writable,
-                          ms_error *err) {
     memset(err, 0, sizeof *err);
-    long abi = landlock_abi();
+    long abi = ms_sandbox_landlock_abi();
     if (abi < 1) {
         snprintf(err->message, sizeof err->message, "this kernel has no Landlock (%s)",
                  strerror(errno));
@@ -389,9 +359,31 @@ static bool confine_reads(const char *const *readable, size_t count, const char 
     return ok ? true : fail(err, "landlock", code);
 }
 
+bool ms_sandbox_confine_agent(const char *library, ms_error *err) {
+    /* Its own folder (the engine's libraries) and the library's, found before the rules apply. */
+    char engine[4096], own[4096];
+    ssize_t length = readlink("/proc/self/exe", engine, sizeof engine - 1);
+    engine[length > 0 ? length : 0] = '\0';
+    snprintf(own, sizeof own, "%s", library);
+    char *engine_end = strrchr(engine, '/'), *own_end = strrchr(own, '/');
+    /* /proc/self resolves, when the rule is made, to this process's folder: its own maps and
+       status stay readable, the grader's /proc/PID not. */
+    const char *readable[11] = {"/usr", "/lib",  "/lib64",           "/lib32",    "/libx32",
+                                "/bin", "/sbin", "/etc/ld.so.cache", "/proc/self"};
+    size_t count = 9;
+    if (engine_end != NULL) {
+        *engine_end = '\0';
+        readable[count++] = engine;
+    }
+    if (own_end != NULL)
+        *own_end = '\0';
+    readable[count++] = own_end != NULL ? own : ".";
+    return ms_sandbox_confine_build(readable, count, NULL, err);
+}
+
 bool ms_sandbox_confine_count(const char *writable, ms_error *err) {
     memset(err, 0, sizeof *err);
-    long abi = landlock_abi();
+    long abi = ms_sandbox_landlock_abi();
     if (abi < 1) {
         snprintf(err->message, sizeof err->message,
                  "the sandbox could not be set up: this kernel has no Landlock (%s), which "

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mallocsim import cache
-from mallocsim.build import SOURCE_BYTES
+from mallocsim.build import SOURCE_BYTES, link_out_of_folder
 from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.config import GradingConfig
 from mallocsim.errors import UsageError
@@ -113,9 +113,9 @@ def _student_folder(folder: Path) -> Submission:
 
 
 def _own_file(folder: Path, source: Path) -> Submission:
-    """The student's file, unless it is a link out of their folder: its grade is cached by the
-    content it leads to, and a link to another student's file was given that student's grade."""
-    if source.is_symlink() and not source.resolve().is_relative_to(folder.resolve()):
+    """The student's file, unless it is a link out of their folder (build.link_out_of_folder):
+    a link to another student's file was given that student's cached grade."""
+    if link_out_of_folder(source) is not None:
         why = f"{folder.name}/{source.name} is a symbolic link out of the folder"
         return Submission(folder.name, None, why)
     return Submission(folder.name, source)

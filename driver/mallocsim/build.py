@@ -184,17 +184,26 @@ def _remove_stale_builds(folder: Path) -> None:
             pass  # another grader's cleanup got there first
 
 
+def link_out_of_folder(path: Path) -> Path | None:
+    """Where `path` leads when it is a symbolic link out of its own folder, else None. Such a
+    link is never followed to a submission: a student's mm.c linked to /etc/shadow, or to
+    another student's file, would have that file's lines quoted in the compiler's messages, and
+    its grade cached under that file's content."""
+    if not path.is_symlink():
+        return None
+    target = path.resolve()
+    return None if target.is_relative_to(path.parent.resolve()) else target
+
+
 def _read_source(source: Path) -> bytes:
-    """The file's bytes. A symbolic link is followed only to a file in its own folder: a
-    student's mm.c linked to /etc/shadow, or to another student's file, would have that file's
-    lines quoted in the compiler's messages, which the student reads."""
-    if source.is_symlink():
-        target = source.resolve()
-        if not target.is_relative_to(source.parent.resolve()):
-            raise BuildError(
-                f"{source}: a symbolic link to {target}, outside its folder: a submission must "
-                "be a file of its own"
-            )
+    """The file's bytes: not a link out of its folder (link_out_of_folder), nor past
+    SOURCE_BYTES."""
+    target = link_out_of_folder(source)
+    if target is not None:
+        raise BuildError(
+            f"{source}: a symbolic link to {target}, outside its folder: a submission must be a "
+            "file of its own"
+        )
     try:
         size = source.stat().st_size
         if size > SOURCE_BYTES:
@@ -267,7 +276,6 @@ def _limit_compiler() -> None:
 # file includes run before the compiler, which a file can tell apart from the checks
 # (__has_include of a file a later step writes) and then include another student's file.
 _READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin", "/etc/ld.so.cache")
-_NO_LANDLOCK = "this kernel has no Landlock"
 _DENIED = re.compile(r"fatal error: (/[^:\n]+): Permission denied")
 
 
@@ -285,12 +293,14 @@ class _Confinement:
         self.roots = ffi.new("const char *[]", self.strings)
         self.work = ffi.new("char[]", str(work).encode())
         self.error = ffi.new("ms_error *")
+        self.landlock = lib.ms_sandbox_landlock_abi() > 0  # else only the checks around it hold
 
     def __call__(self) -> None:
         _limit_compiler()
-        if not lib.ms_sandbox_confine_build(self.roots, len(self.strings), self.work, self.error):
-            if not ffi.string(self.error.message).decode(errors="replace").startswith(_NO_LANDLOCK):
-                raise OSError("the compiler could not be confined")
+        if self.landlock and not lib.ms_sandbox_confine_build(
+            self.roots, len(self.strings), self.work, self.error
+        ):
+            raise OSError("the compiler could not be confined")
 
 
 def _compiler_environment(work: Path) -> dict[str, str]:
