@@ -25,13 +25,16 @@
  *     bin i as the caches count theirs; a batch that does not fit is refused whole;
  *   - a batch is taken whole, the last one given first (its blocks the likeliest to be in a CPU's
  *     cache still);
+ *   - a batch does not sit unused for ever: every DEPOT_SWEEP_EVERY offers to an arena's depot
+ *     sweep one of its bins, in turn, which gives half of the batches it held unused since its
+ *     last sweep back to the policy (depot_sweep);
  *   - one mutex per bin, held for a few stores (a scan of the bin for a suspected double free),
  *     and skipped while the process has a single thread, as the heap's lock is; no other lock is
  *     ever taken while one is held;
  *   - fork: every bin's lock is held across it (depot_fork_prepare), so the child finds the depot
  *     consistent, its batches valid blocks.
  *
- * Tunables: DEPOT_BATCHES and DEPOT_BYTES below, each overridable with -D.
+ * Tunables: DEPOT_BATCHES, DEPOT_BYTES and DEPOT_SWEEP_EVERY below, each overridable with -D.
  */
 #include "thread_cache.h"
 
@@ -59,27 +62,45 @@
  * sent home to arena 0, where nobody took them, filled the depot for good, and every later
  * generation's blocks went through the policy under a lock (6 times as many policy calls an op;
  * larson, 1 thread, 0.85x of the speed with one arena).
- * This bound is most of what the drop-in holds over glibc's peak RSS in larson and xmalloc: with
- * random sizes a cache's bins fill to their bounds. Larson at 1 thread, 2,000 blocks of 8-1,000
- * bytes (about 1 MB live): arena 0 keeps the main thread's first blocks (1.1 MB resident, as
- * glibc's main arena does), and the workers' arena 2.3 MB. `mallocsim programs --repeat 5`, speed
- * and memory against glibc's (medians; glibc's own larson figure varies by up to 30% from run to
- * run): 1 MiB 0.96x and 0.74x; 256 KiB 0.86x and 0.87x; 128 KiB 0.91x and 0.91x. In 9 rounds of
- * larson alone: 0.97x / 0.71x, 0.92x / 0.83x and 0.90x / 0.87x; at 2 threads 1.42x, 1.19x and
- * 1.08x glibc's speed. And xmalloc (1 pair) falls from 6.31x glibc's speed to 4.26x and 1.57x:
- * what the depot refuses, the consumer's frees give to the policy under the producer's arena's
- * lock. TC_BYTES 128 KiB instead of 256: larson 0.78x and 0.77x. Neither is kept.
- * Also tried: a miss that the thread's own arena's depot cannot serve takes the bin's last batch
- * from another arena's depot, so that blocks sent home to an arena whose thread no longer
- * mallocs (larson's main thread) are reused. Four paired runs of `mallocsim programs --repeat 5
- * (7) -a glibc -a mallocsim -a VARIANT.so`, shipped -> variant: peak RSS of larson at 2 threads
- * 8.6-9.8 -> 7.9-8.0 MiB, of xmalloc at 2 pairs 12.3-12.6 -> 10.1-10.5 MiB; but larson's speed at
- * 2 threads fell in every run (1.15x -> 1.14x, 1.26x -> 1.15x, 1.25x -> 1.21x, 1.21x -> 1.17x
- * glibc's); at 1 thread, cache-scratch and xmalloc's speed, no change beyond the noise. Not kept:
- * it trades the speed target it is furthest from for part of the memory one.
+ * Before the sweep (DEPOT_SWEEP_EVERY, below), this bound was most of what the drop-in held over
+ * glibc's peak RSS in larson and xmalloc: with random sizes a cache's bins fill to their bounds.
+ * Larson at 1 thread, 2,000 blocks of 8-1,000 bytes (about 1 MB live): arena 0 keeps the main
+ * thread's first blocks (1.1 MB resident, as glibc's main arena does), and the workers' arena 2.3
+ * MB. `mallocsim programs --repeat 5`, speed and memory against glibc's (medians; glibc's own
+ * larson figure varies by up to 30% from run to run): 1 MiB 0.96x and 0.74x; 256 KiB 0.86x and
+ * 0.87x; 128 KiB 0.91x and 0.91x. In 9 rounds of larson alone: 0.97x / 0.71x, 0.92x / 0.83x and
+ * 0.90x / 0.87x; at 2 threads 1.42x, 1.19x and 1.08x glibc's speed. And xmalloc (1 pair) falls
+ * from 6.31x glibc's speed to 4.26x and 1.57x: what the depot refuses, the consumer's frees give to
+ * the policy under the producer's arena's lock. TC_BYTES 128 KiB instead of 256: larson 0.78x and
+ * 0.77x. Neither is kept. Also tried: a miss that the thread's own arena's depot cannot serve takes
+ * the bin's last batch from another arena's depot, so that blocks sent home to an arena whose
+ * thread no longer mallocs (larson's main thread) are reused. Four paired runs of `mallocsim
+ * programs --repeat 5 (7) -a glibc -a mallocsim -a VARIANT.so`, shipped -> variant: peak RSS of
+ * larson at 2 threads 8.6-9.8 -> 7.9-8.0 MiB, of xmalloc at 2 pairs 12.3-12.6 -> 10.1-10.5 MiB; but
+ * larson's speed at 2 threads fell in every run (1.15x -> 1.14x, 1.26x -> 1.15x, 1.25x
+ * -> 1.21x, 1.21x -> 1.17x glibc's); at 1 thread, cache-scratch and xmalloc's speed, no change
+ * beyond the noise. Not kept: it trades the speed target it is furthest from for part of the memory
+ * one.
  */
 #ifndef DEPOT_BYTES
 #define DEPOT_BYTES (1024 * 1024)
+#endif
+
+/*
+ * DEPOT_SWEEP_EVERY default: 2 - batches offered to an arena's depot per sweep of one of its bins,
+ * in turn: each bin is swept once per 2 x TC_BINS offers, and gives back to the policy half of the
+ * batches it held unused since its last sweep (its low-water mark, as jemalloc's thread caches
+ * keep one; rounded up, the oldest first). With random sizes every bin used to fill to its bounds
+ * and stay full, taken from as often as given to: larson's workers' arena held 2.3 MB for 1 MB
+ * of live blocks. A batch that a whole interval did not need is not the working set: given back,
+ * it merges in the policy, which reuses it instead of growing the heap; the batches in use stay,
+ * so the misses that take them do not become policy calls (what giving the whole depot back
+ * cost). Larson's peak RSS 0.73x -> 0.85x glibc's at 1 thread, 0.77x -> 0.83x at 2, for 0-3% of
+ * its speed; sweeping more often costs larson at 2 threads more speed, less often saves less
+ * memory (docs/dropin.md, "Sweeping the depot").
+ */
+#ifndef DEPOT_SWEEP_EVERY
+#define DEPOT_SWEEP_EVERY 2
 #endif
 
 typedef struct {
@@ -92,6 +113,8 @@ typedef struct {
     alignas(64) pthread_mutex_t lock;
     _Atomic unsigned batches; /* batch[0 .. batches - 1] hold batches; written under lock, peeked
                                  without it by a taker that finds the bin empty */
+    unsigned low;             /* the fewest batches held since the bin was last swept (under lock):
+                                 the oldest `low` sat unused all that while */
     depot_batch batch[DEPOT_BATCHES];
 } depot_bin;
 
@@ -102,6 +125,7 @@ static struct {
     depot_bin bin[ARENAS][TC_BINS]; /* bin[k][i]: arena k's threads' batches of bin i */
     _Atomic size_t bytes[ARENAS];   /* per arena, 8i summed over every block held (bin i), at
                                        most DEPOT_BYTES */
+    _Atomic unsigned ticks[ARENAS]; /* per arena, depot_sweep's calls: which bin is next */
 } depot = {
     .bin = {[0 ... ARENAS - 1] = {[0 ... TC_BINS - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER}}}};
 
@@ -164,6 +188,8 @@ unsigned depot_take(unsigned k, unsigned i, tc_block **head) {
     if (n > 0) {
         taken = d->batch[n - 1];
         atomic_store_explicit(&d->batches, n - 1, memory_order_relaxed);
+        if (d->low > n - 1)
+            d->low = n - 1;
     }
     leave(d, locked);
     if (taken.count != 0)
@@ -171,6 +197,37 @@ unsigned depot_take(unsigned k, unsigned i, tc_block **head) {
                                   memory_order_relaxed);
     *head = taken.head;
     return taken.count;
+}
+
+void depot_sweep(unsigned k, tc_block **onto) {
+    assert(k < ARENAS && onto != NULL);
+    unsigned tick = atomic_fetch_add_explicit(&depot.ticks[k], 1, memory_order_relaxed);
+    if (tick % DEPOT_SWEEP_EVERY != 0)
+        return;
+    unsigned i = tick / DEPOT_SWEEP_EVERY % TC_BINS;
+    depot_bin *d = &depot.bin[k][i];
+    if (atomic_load_explicit(&d->batches, memory_order_relaxed) == 0)
+        return; /* and low is 0: nothing raises it above batches */
+    bool locked = enter(d);
+    unsigned n = atomic_load_explicit(&d->batches, memory_order_relaxed);
+    unsigned out = (d->low + 1) / 2; /* half of the idle batches, the oldest: batch[0] first */
+    assert(d->low <= n);
+    size_t blocks = 0;
+    for (unsigned j = out; j-- > 0;) { /* each batch's list put before *onto */
+        tc_block *last = d->batch[j].head;
+        while (last->next != NULL)
+            last = last->next;
+        last->next = *onto;
+        *onto = d->batch[j].head;
+        blocks += d->batch[j].count;
+    }
+    for (unsigned j = out; j < n; j++)
+        d->batch[j - out] = d->batch[j];
+    atomic_store_explicit(&d->batches, n - out, memory_order_relaxed);
+    d->low = n - out;
+    leave(d, locked);
+    if (blocks != 0)
+        atomic_fetch_sub_explicit(&depot.bytes[k], blocks * i * TC_GRAIN, memory_order_relaxed);
 }
 
 bool depot_holds(unsigned k, unsigned i, const tc_block *b) {

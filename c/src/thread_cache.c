@@ -75,11 +75,12 @@
  * the block and the bin's older half (or half of every bin, when it is the byte budget that
  * overflows) go to the depot (depot.c) as one batch a bin, to the thread's arena's depot, one short
  * lock of that size each, and no policy call; what the full depot refuses goes to the policy, under
- * its arena's lock. So a thread that only frees (a consumer) takes a lock once per TC_BIN_BLOCKS /
- * 2 frees, and its blocks wait in the depot for a thread that mallocs. (Before the depot, each
- * overflow freed its blocks one by one into the policy under what was then the one global lock, and
- * the producer's misses took them back the same way: xmalloc, 2 pairs, 6.9 Mops/s then, 12.8 with
- * the depot, in one perf run each.)
+ * its arena's lock, and so do batches the depot held unused for a while (its sweep, depot.c). So a
+ * thread that only frees (a consumer) takes a lock once per TC_BIN_BLOCKS / 2 frees, and its blocks
+ * wait in the depot for a thread that mallocs. (Before the depot, each overflow freed its blocks
+ * one by one into the policy under what was then the one global lock, and the producer's misses
+ * took them back the same way: xmalloc, 2 pairs, 6.9 Mops/s then, 12.8 with the depot, in one perf
+ * run each.)
  *
  * MALLOC of n <= TC_MAX bytes pops bin ceil(max(n, 16) / 8), else the next one, with no lock. Bins
  * are 8 bytes wide and the next bin is tried because the policies' usable sizes are 16k (segfit's
@@ -489,16 +490,19 @@ static tc_block *bin_cut(thread_cache *c, unsigned i, unsigned keep, unsigned *c
     return rest;
 }
 
-/* Offer `count` blocks of bin i to arena k's depot; what it refuses goes onto
- *refused, for the policy. */
+/* Offer `count` blocks of bin i to arena k's depot; what it refuses, and what its sweep gives back,
+   go onto *refused, for the policy. */
 static void hand_over(unsigned k, unsigned i, tc_block *list, unsigned count, tc_block **refused) {
-    if (count == 0 || depot_put(k, i, list, count))
+    if (count == 0)
         return;
-    tc_block *last = list;
-    while (last->next != NULL)
-        last = last->next;
-    last->next = *refused;
-    *refused = list;
+    if (!depot_put(k, i, list, count)) {
+        tc_block *last = list;
+        while (last->next != NULL)
+            last = last->next;
+        last->next = *refused;
+        *refused = list;
+    }
+    depot_sweep(k, refused);
 }
 
 /*

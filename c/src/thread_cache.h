@@ -129,6 +129,11 @@ bool depot_put(unsigned k, unsigned i, tc_block *head, unsigned count);
  *head. Without a lock. */
 unsigned depot_take(unsigned k, unsigned i, tc_block **head);
 
+/* After a batch was offered to arena k's depot, taken or not: every DEPOT_SWEEP_EVERY offers, the
+   next of its bins in turn gives back half of the batches it held unused since its last sweep (the
+   oldest), put before *onto, for the caller to give to the policy. Without a lock. */
+void depot_sweep(unsigned k, tc_block **onto);
+
 /* Is b in arena k's depot bin i? A scan, for a suspected double free only. Without a lock. */
 bool depot_holds(unsigned k, unsigned i, const tc_block *b);
 
