@@ -31,7 +31,14 @@ from mallocsim.numbers import duration, kops, percent
 from mallocsim.pictures import Pictures
 from mallocsim.plots import all_plots
 from mallocsim.references import REFERENCES
-from mallocsim.report import TIMING_NOTE, metadata_lines, timing_warnings, timings
+from mallocsim.report import (
+    TIMING_HEADER,
+    TIMING_NOTE,
+    metadata_lines,
+    timing_cells,
+    timing_warnings,
+    timings,
+)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
@@ -141,29 +148,16 @@ def metadata_block(metadata: dict | None, version: int | None = None) -> str:
 
 
 def timing_table(comparison: Comparison) -> str:
-    """Every timed result's passes as statistics: n, mean, stdev, median, range."""
-    results = list(comparison.cells.values())
-    header = ("allocator", "trace", "n", "mean", "stdev", "median", "min-max", "warning")
+    """Every timed result's passes as statistics (report.TIMING_HEADER)."""
+    header = ("allocator", "trace", *TIMING_HEADER, "warning")
     lines = [
         '<div class="scroll"><table class="timing">',
         "<tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr>",
     ]
-    for t in timings(results):
-        r, s = t.result, t.stats
-        if s is None:  # a file before format 2: its median and range alone
-            figures = [str(r.passes or "-"), "-", "-", duration(r.seconds),
-                       f"{duration(r.seconds_min)}-{duration(r.seconds_max)}"]  # fmt: skip
-        else:
-            figures = [
-                str(s.n),
-                duration(s.mean),
-                f"{duration(s.stdev)} ({100 * s.relative_stdev:.0f}%)",
-                duration(s.median),
-                f"{duration(s.minimum)}-{duration(s.maximum)}",
-            ]
-        cells = "".join(f"<td>{escape(c)}</td>" for c in [r.allocator, r.trace, *figures])
+    for t in timings(list(comparison.cells.values())):
+        cells = [t.result.allocator, t.result.trace, *timing_cells(t)]
         warn = f'<td class="warn">{escape(t.warning)}</td>' if t.warning else "<td></td>"
-        lines.append(f"<tr>{cells}{warn}</tr>")
+        lines.append(f"<tr>{''.join(f'<td>{escape(c)}</td>' for c in cells)}{warn}</tr>")
     lines.append("</table></div>")
     return "\n".join(lines)
 

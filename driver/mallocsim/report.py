@@ -3,7 +3,7 @@ saved run's metadata as a compact block and its timed passes' statistics.
 
 The table always says what its utilization means, so a reader never has to
 guess which definition produced the figure; a measurement that should not be
-trusted (too few passes, a standard deviation above 10% of the mean: stats.py)
+trusted (too few passes, or passes too spread out: stats.py)
 is said under it, never silently.
 """
 
@@ -131,39 +131,41 @@ def timing_warnings(results: Sequence[TraceResult], with_allocator: bool = True)
 
 
 TIMING_NOTE = (
-    "per trace, the seconds of each timed pass: n passes, their mean, standard deviation "
-    "(and as a share of the mean), median (what Kops/s is made from) and range; a deviation "
-    "above 10% of the mean, or fewer than 3 passes, is flagged '!' and listed; n x k: passes "
-    "under 50 us, too short for the clock to time alone, timed k at a time, each of the n "
-    "figures a batch's mean"
+    "per trace, the seconds of each timed pass: n passes, their median (what Kops/s is made "
+    "from), interquartile range (the middle half's span, and as a share of the median), mean "
+    "and range; a middle half spanning over 13.5% of the median, or fewer "
+    "than 3 passes, is flagged '!' and listed; n x k: passes under 50 us, too short for the "
+    "clock to time alone, timed k at a time, each of the n figures a batch's mean"
 )
+TIMING_HEADER = ("n", "median", "IQR", "mean", "min-max")
+
+
+def timing_cells(t: Timing) -> list[str]:
+    """One result's TIMING_HEADER cells: its statistics, or what a file saved before
+    format 2 still says (passes, median and range)."""
+    r, s = t.result, t.stats
+    if s is None:
+        return [str(r.passes or "-"), duration(r.seconds), "-", "-",
+                _range(r.seconds_min, r.seconds_max)]  # fmt: skip
+    return [
+        f"{s.n} x {r.pass_repeats}" if r.pass_repeats > 1 else str(s.n),
+        duration(s.median),
+        f"{duration(s.q3 - s.q1)} ({100 * s.relative_iqr:.0f}%)",
+        duration(s.mean),
+        _range(s.minimum, s.maximum),
+    ]
 
 
 def format_timings(results: Sequence[TraceResult]) -> str:
     """The timed passes' statistics, one table per allocator, then the warnings."""
     parts = []
     allocators = list(dict.fromkeys(r.allocator for r in results))
-    header = ("trace", "n", "mean", "stdev", "median", "min-max", "!")
+    header = ("trace", *TIMING_HEADER, "!")
     for allocator in allocators:
-        rows = []
-        for t in timings([r for r in results if r.allocator == allocator]):
-            if t.stats is None:  # saved before format 2: the median and range alone
-                r = t.result
-                rows.append((r.trace, str(r.passes or "-"), "-", "-", duration(r.seconds),
-                             _range(r.seconds_min, r.seconds_max), ""))  # fmt: skip
-                continue
-            s = t.stats
-            rows.append(
-                (
-                    t.result.trace,
-                    f"{s.n} x {t.result.pass_repeats}" if t.result.pass_repeats > 1 else str(s.n),
-                    duration(s.mean),
-                    f"{duration(s.stdev)} ({100 * s.relative_stdev:.0f}%)",
-                    duration(s.median),
-                    _range(s.minimum, s.maximum),
-                    "!" if t.warning else "",
-                )
-            )
+        rows = [
+            (t.result.trace, *timing_cells(t), "!" if t.warning else "")
+            for t in timings([r for r in results if r.allocator == allocator])
+        ]
         if rows:
             table = render_table([header], rows, width=WIDTH)  # its last column may be empty
             parts += [f"{allocator}:", "\n".join(line.rstrip() for line in table.splitlines()), ""]

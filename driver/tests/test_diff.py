@@ -118,7 +118,10 @@ def test_format_diff_names_the_test_and_warns_of_unstable_passes():
     assert "1.06x slower" in row and row.endswith("  significant (p=0.002)")
     words = _words(text)
     assert "1 significant, 1 not significant (Welch's t-test, 95%)" in words
-    assert "warning: new: a on u: unstable: the standard deviation is 24.8% of the mean" in words
+    assert (
+        "warning: new: a on u: unstable: the middle half of the passes spans 30.0% of the median"
+        in words
+    )
     assert "test: Welch's t-test, 95%, two-sided" in words
 
 

@@ -121,10 +121,16 @@ def test_the_report_shows_the_metadata_and_the_timed_passes(cli, write_trace, tm
     assert "&lt;b&gt;lab-3&lt;/b&gt;" in block and "<b>lab-3" not in text
     assert f"<dd>{document['metadata']['compiler']}</dd>" in block
     assert "<dt>load</dt>" in block and "results format 2" in block
-    # The timed passes: n, mean, stdev (share of the mean), median, range per trace.
+    # The timed passes: n (x the passes a batch timed), median, IQR (share of the median), mean,
+    # range per trace.
     table = re.search(r'<table class="timing">(.*?)</table>', text, re.S).group(1)
-    passes = document["runs"][0]["traces"][0]["passes"]
-    assert f"<td>segfit</td><td>one</td><td>{passes}</td>" in table and "%)</td>" in table
+    timed = document["runs"][0]["traces"][0]
+    n = (
+        f"{timed['passes']} x {timed['pass_repeats']}"
+        if timed["pass_repeats"] > 1
+        else timed["passes"]
+    )
+    assert f"<td>segfit</td><td>one</td><td>{n}</td>" in table and "%)</td>" in table
 
 
 def test_a_report_of_an_older_file_says_it_kept_no_metadata(cli, write_trace, tmp_path):
