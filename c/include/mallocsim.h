@@ -168,8 +168,10 @@ typedef struct {
        tail, spread words); 0 = the default. */
     uint64_t sample_above;
     /* If not NULL, the index of the op being run is stored here before it
-       runs, UINT64_MAX while mm_init runs (for a parent process to read after
-       a crash). */
+       runs, with MS_OP_IN_CHECKER added while mm_checkheap runs after it,
+       UINT64_MAX while mm_init runs (for a parent process to read after a
+       crash or a timeout: a student's checker that loops or crashes is told
+       from the op before it). */
     volatile uint64_t *progress;
     /* If not NULL, called with observe_context after every op that passed
        its checks (time series, footprints at the peak). */
@@ -413,10 +415,14 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 16
+#define MS_ABI_VERSION 17
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */
 #define MS_NO_OP UINT64_MAX
+
+/* Added to the checked pass's progress word while mm_checkheap runs after the op
+   it holds (no trace has 2^63 ops); the driver spells it 2**63. */
+#define MS_OP_IN_CHECKER (UINT64_C(1) << 63)
 
 #endif /* MALLOCSIM_MALLOCSIM_H */

@@ -633,6 +633,8 @@ static bool run_checked(checker *c, const ms_check_options *options) {
         }
         if (!run_checked_op(c))
             return false;
+        if (check_heap && progress != NULL)
+            *progress = c->index | MS_OP_IN_CHECKER;
         if (check_heap && !engine_checkheap(alloc, c->index)) {
             const char *message =
                 alloc->checkheap_message != NULL ? alloc->checkheap_message() : NULL;

@@ -45,6 +45,7 @@ from mallocsim.errors import UsageError
 from mallocsim.progress import tick_active
 from mallocsim.remote import SharedWords, replay_remote
 from mallocsim.replay import (
+    IN_CHECKER,
     NO_OP,
     PHASE_CHECKED,
     PHASE_CHECKED_AGAIN,
@@ -398,13 +399,14 @@ def replay_isolated(
             outcome = replace(outcome, payload=GARBAGE_ANSWER)
     phase, index, which = outcome.progress
     origin, at = where_it_died(trace, phase, index, which)
+    op = index if index == NO_OP else index & ~IN_CHECKER
     return failed_result(
         trace,
         spec.name,
         f"{origin}: {death(outcome, timeout, at)}",
         fail_kind=death_kind(outcome),
         fail_phase=PHASE_KEYS.get(phase, "load"),
-        fail_op=index if phase in PHASE_NAMES and index < trace.num_ops else None,
+        fail_op=op if phase in PHASE_NAMES and op < trace.num_ops else None,
         fail_pass=which if phase == PHASE_TIMED else None,
     )
 
@@ -412,7 +414,8 @@ def replay_isolated(
 def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str, str]:
     """(origin, at) for a child's last progress words: origin the file, with
     the op's line when it was running one; at, for death(), e.g. "op 2 (a 2 8)
-    in the checked pass" or "mm_init in timed pass 3"."""
+    in the checked pass", "mm_checkheap, called after op 2 (a 2 8) in the checked
+    pass" or "mm_init in timed pass 3"."""
     origin = trace.path or trace.name
     if phase not in (PHASE_CHECKED, PHASE_CHECKED_AGAIN, PHASE_TIMED):
         return origin, "the start, loading the allocator"
@@ -422,9 +425,11 @@ def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str
         stage = PHASE_NAMES[phase]
     if index == NO_OP:
         return origin, f"mm_init in {stage}"
+    checker = "mm_checkheap, called after " if index & IN_CHECKER else ""
+    index &= ~IN_CHECKER
     if index >= trace.num_ops:  # carried passes: freeing the blocks a pass left
         return origin, f"the end of {stage}, freeing the blocks it left"
-    return where(trace, index), f"op {index} ({op_text(trace, index)}) in {stage}"
+    return where(trace, index), f"{checker}op {index} ({op_text(trace, index)}) in {stage}"
 
 
 def _read_until(fd: int, timeout: float, watch: _Watch) -> tuple[str, bool]:

@@ -154,6 +154,21 @@ def test_each_broken_allocator_is_graded_with_its_diagnosis(
     assert diagnosis in failure.get("message")
 
 
+def test_a_crash_in_the_heap_checker_is_told_from_the_op_before_it(cli, config, write_trace):
+    # A student whose malloc is right and whose mm_checkheap crashes is sent to the checker, not
+    # to op 2, which went well: the engine marks its progress word while the checker runs.
+    trace = write_trace("probe", BUG_SHOWN_BY["segfault"][1])
+    run = grade(cli, "checker_crashes", "classic", "--config", config(), "--check-heap", trace)
+    assert run.status == 1, run.out + run.err
+    said = " ".join(run.said.split())
+    assert (
+        "crashed with SIGSEGV at mm_checkheap, called after op 2 (a 2 8) in the checked pass"
+        in said
+    )
+    # Without the checker the same file is valid.
+    assert grade(cli, "checker_crashes", "classic", "--config", config(), trace).status == 0
+
+
 def test_calling_the_system_malloc_is_a_failed_grade_before_any_trace(
     cli, config, write_trace, tmp_path
 ):

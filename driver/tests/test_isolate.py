@@ -7,7 +7,8 @@ import os
 import signal
 import time
 
-from mallocsim import isolate
+from mallocsim import isolate, replay
+from mallocsim.trace import parse_trace_text
 
 
 def _spin(words: object) -> dict:
@@ -29,6 +30,17 @@ def test_a_child_that_spins_is_stopped_at_its_cpu_limit():
     assert time.monotonic() - started < 0.3 * isolate.WALL_MULTIPLE
     said = isolate.death(outcome, 0.3, "op 1")
     assert said == "did not finish within 0.3 s of CPU time: stopped at op 1"
+
+
+def test_where_a_child_died_names_the_heap_checker_it_was_in():
+    trace = parse_trace_text("a 0 16\nf 0\n", "t")
+    checked = replay.PHASE_CHECKED
+    assert isolate.where_it_died(trace, checked, 1, 0)[1] == "op 1 (f 0) in the checked pass"
+    at = isolate.where_it_died(trace, checked, 1 | replay.IN_CHECKER, 0)[1]
+    assert at == "mm_checkheap, called after op 1 (f 0) in the checked pass"
+    assert (
+        isolate.where_it_died(trace, checked, replay.NO_OP, 0)[1] == "mm_init in the checked pass"
+    )
 
 
 def test_a_child_that_sleeps_for_ever_is_stopped_at_its_wall_bound(monkeypatch):

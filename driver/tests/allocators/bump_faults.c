@@ -17,6 +17,10 @@
  *                       the heap never sees. The forbidden-call check on the built library, before
  *                       any trace runs ("calls free, malloc: an allocator may get memory only from
  *                       mem_sbrk ...").
+ *   CHECKER_CRASHES     the allocator is right, its heap checker is not: mm_checkheap writes through
+ *                       a NULL pointer on its third call. The crash's diagnosis must name the
+ *                       checker, not the op before it ("crashed with SIGSEGV at mm_checkheap,
+ *                       called after op 2 (...)"), under --check-heap.
  *   CALLOC_NO_ZERO      (CMU dialect) calloc skips the memset because "sbrk memory is zero"; but
  *                       malloc reuses freed blocks (a LIFO free list, first fit), which still hold
  *                       their old bytes. The calloc check: for "a 0 32, f 0, c 1 4 8" op 2
@@ -55,7 +59,7 @@
  *                       data").
  *
  * Variants with a team record (the classic dialect's; the csapp lab requires one): GOOD_BUMP,
- * CALLS_MALLOC, INIT_RUNS_OUT, NULL_EARLY. The others have none, so that a test can add one.
+ * CALLS_MALLOC, CHECKER_CRASHES, INIT_RUNS_OUT, NULL_EARLY. The others have none, so that a test can add one.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -75,6 +79,8 @@ team_t team = {"libc", "Short Cut", "shortcut", "", ""};
 team_t team = {"runs out", "Pool Party", "pool", "", ""};
 #elif defined(NULL_EARLY)
 team_t team = {"early", "Out Of Ideas", "early", "", ""};
+#elif defined(CHECKER_CRASHES)
+team_t team = {"checked", "Over Cautious", "cautious", "", ""};
 #endif
 
 #ifdef MISALIGNED
@@ -261,6 +267,11 @@ void *mm_calloc(size_t nmemb, size_t size) {
 /* Every listed free block inside the heap. */
 check_result mm_checkheap(int verbose) {
     (void)verbose;
+#ifdef CHECKER_CRASHES
+    static int calls;
+    if (++calls == 3)
+        *(volatile int *)NULL = 1;
+#endif
 #ifdef REUSE
     for (char *p = heap.free_list; p != NULL; p = *link_of(p))
         if (p - HEADER < (char *)mem_heap_lo() || p > (char *)mem_heap_hi() + 1)
