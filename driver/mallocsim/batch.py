@@ -32,7 +32,7 @@ from mallocsim.build import SOURCE_BYTES, link_out_of_folder
 from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.config import GradingConfig
 from mallocsim.errors import UsageError
-from mallocsim.grade_record import grade_record
+from mallocsim.grade_record import grade_record, record_for
 from mallocsim.gradebook import check_record
 from mallocsim.grading import Grade, GradePlan
 from mallocsim.progress import Progress
@@ -263,7 +263,7 @@ def grade_class(
         key = grade_key(source, plan, config, worker_flags)
         kept = cache.load("grades", key) if use_cache else None
         if kept is not None:
-            record = {**kept, "student": submission.student, "submission": str(submission.source)}
+            record = record_for(kept, submission.student, str(submission.source))
             cached.add(submission.student)
             progress.started(submission.student)
             finish(submission, record, f"{_outcome(record)} (cached)")

@@ -36,6 +36,30 @@ def grade_record(grade: Grade, student: str, submission: str, key: str = "") -> 
     }
 
 
+def record_for(record: dict[str, Any], student: str, submission: str) -> dict[str, Any]:
+    """A cached record given to another student whose file is the same: every
+    mention of the file it was made from (the grade's allocator, each trace's,
+    any message naming it) names `submission` instead. Two students who hand in
+    one file each see their own path, never the other's name."""
+    old = record.get("submission")
+
+    def renamed(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(old, submission) if old else value
+        if isinstance(value, list):
+            return [renamed(v) for v in value]
+        if isinstance(value, dict):
+            return {k: renamed(v) for k, v in value.items()}
+        return value
+
+    return {
+        **record,
+        "student": student,
+        "submission": submission,
+        "grade": renamed(record["grade"]),
+    }
+
+
 def grade_from_record(record: dict[str, Any]) -> Grade:
     """The Grade a record holds. Raises UsageError for a record that is not one."""
     check_record(record)

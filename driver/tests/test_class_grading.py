@@ -276,6 +276,20 @@ def test_students_who_hand_in_the_same_file_each_get_their_own_row(cli, course, 
     assert rows["dave"]["submission"].endswith("dave/mm.c")
 
 
+def test_a_grade_from_the_cache_names_its_own_students_file(cli, course, tmp_path):
+    # dave's file is alice's: on the second run dave's grade comes from the cache entry made for
+    # alice, and its output said "Results for .../alice/mm.c" to dave, in his Gradescope file.
+    folder = course[0]
+    (folder / "dave").mkdir()
+    shutil.copy(folder / "alice" / "mm.c", folder / "dave" / "mm.c")
+    for run in range(2):
+        gradescope = tmp_path / f"gs{run}"
+        grade_class(cli, course, "--gradescope", gradescope, "-j", "1")
+        for student, other in (("alice", "dave"), ("dave", "alice")):
+            output = (gradescope / f"{student}.json").read_text()
+            assert f"{student}/mm.c" in output and f"{other}/mm.c" not in output, (run, student)
+
+
 def test_a_class_holds_only_each_students_own_sources(cli, course, tmp_path, monkeypatch):
     # A link to another student's file was given that student's (cached) grade; a library skips
     # what the build checks; a 4 GiB file was read whole to be hashed.
