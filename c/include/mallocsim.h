@@ -386,28 +386,32 @@ bool ms_sandbox_enter(uint64_t *denied, ms_error *err);
    kernel refuses. */
 bool ms_sandbox_seal_memory(ms_error *err);
 /* Confine this process and every program it then runs for the instruction
-   count (msconfine, before it runs valgrind): files written only beneath
-   `writable` and to /dev/null (Landlock), no TCP, no signal outside the
-   sandbox (Landlock's scope, else this process's own only), and the
-   sandbox's other denials (network, tracing, other processes' memory, the
-   system, file permissions) by seccomp, which kills. Processes and programs
-   stay allowed: valgrind needs them. False with err filled when the kernel
-   cannot (no Landlock: the message says so). */
-bool ms_sandbox_confine_count(const char *writable, ms_error *err);
+   count (msconfine, before it runs valgrind): as ms_sandbox_confine_build
+   (files read only beneath the system's folders and `readable`, written only
+   beneath `writable`), no core dumps, no signal outside the sandbox (without
+   Landlock's scope, this process's own only), and the sandbox's other
+   denials (network, tracing, other processes' memory, the system, file
+   permissions) by seccomp, which kills. Processes and programs stay allowed:
+   valgrind needs them. With reads open, a constructor printed /etc/shadow
+   and the grader's environment as the count's error. False with err filled
+   when the kernel cannot (no Landlock: the message says so). */
+bool ms_sandbox_confine_count(const char *const *readable, size_t count, const char *writable,
+                              ms_error *err);
 /* The kernel's Landlock ABI version, 0 when it has none: the confinements below need 1. */
 int ms_sandbox_landlock_abi(void);
 /* Confine this process and every program it then runs to building a submission (build.py, in
-   the compiler's process before it starts): files read and run only beneath the `count` paths of
-   `readable` (the system's folders, the lab's headers, the engine) and `writable`, written only
-   beneath `writable` (nowhere when NULL) and to /dev/null (Landlock). False with err filled when
-   it cannot. */
+   the compiler's process before it starts): files read and run only beneath the system's folders
+   (/usr, /lib*, /bin, /sbin, /etc/ld.so.cache), the `count` paths of `readable` (folders or
+   files: the lab's headers, the engine) and `writable`, written only beneath `writable` (nowhere
+   when NULL) and to /dev/null; no TCP (Landlock ABI 4), no signal or abstract socket outside the
+   sandbox (ABI 6). False with err filled when it cannot. */
 bool ms_sandbox_confine_build(const char *const *readable, size_t count, const char *writable,
                               ms_error *err);
 /* Confine the agent, before it loads the student's library (remote.c): files read and run only
-   beneath the system's folders, the agent's own (the engine) and the library's, and nothing
-   written (Landlock): a constructor read another student's file, /etc/shadow and the grader's
-   environment and memory (/proc/PID/environ, /proc/PID/mem) and printed them as its team. False
-   with err filled when it cannot. */
+   beneath the system's folders, its own /proc/self, the agent's folder (the engine) and the
+   library's, and nothing written (ms_sandbox_confine_build): a constructor read another student's
+   file, /etc/shadow and the grader's environment and memory (/proc/PID/environ, /proc/PID/mem) and
+   printed them as its team. False with err filled when it cannot. */
 bool ms_sandbox_confine_agent(const char *library, ms_error *err);
 /* What a denied call means, for a diagnosis ("start a process (fork)"): `call` is
    the denied word less one (its ABI in the high 32 bits, 0 for this build's). */

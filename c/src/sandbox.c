@@ -289,31 +289,19 @@ static bool allow_beneath(int ruleset, const char *path, uint64_t rights) {
     return rc == 0;
 }
 
-static bool confine_paths(const char *writable, long abi, ms_error *err) {
-    uint64_t rights = write_rights(abi);
-    landlock_ruleset attr = {.handled_access_fs = rights};
-    size_t size = sizeof attr.handled_access_fs;
-    if (abi >= 4) {
-        attr.handled_access_net = MS_LANDLOCK_NET_BIND_TCP | MS_LANDLOCK_NET_CONNECT_TCP;
-        size = 2 * sizeof(uint64_t);
-    }
-    if (abi >= 6) {
-        attr.scoped = MS_LANDLOCK_SCOPE_ABSTRACT_UNIX | MS_LANDLOCK_SCOPE_SIGNAL;
-        size = sizeof attr;
-    }
-    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
-    if (ruleset < 0)
-        return fail(err, "landlock_create_ruleset", errno);
-    uint64_t file_rights = LANDLOCK_ACCESS_FS_WRITE_FILE | (abi >= 3 ? MS_LANDLOCK_FS_TRUNCATE : 0);
-    bool ok = allow_beneath(ruleset, writable, rights) &&
-              allow_beneath(ruleset, "/dev/null", file_rights);
-    int code = errno;
-    if (ok && syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
-        ok = false;
-        code = errno;
-    }
-    close(ruleset);
-    return ok ? true : fail(err, "landlock", code);
+/* What every confined process may read and run: the system's programs and libraries. */
+static const char *const SYSTEM_READABLE[] = {"/usr",    "/lib", "/lib64", "/lib32",
+                                              "/libx32", "/bin", "/sbin",  "/etc/ld.so.cache"};
+
+/* Allow reading (and running) beneath `path`, a folder or one file; true for a path this system
+   does not have (/lib64, /opt...). */
+static bool allow_reading(int ruleset, const char *path, uint64_t reading) {
+    struct stat seen;
+    if (stat(path, &seen) != 0)
+        return true;
+    uint64_t granted =
+        S_ISDIR(seen.st_mode) ? reading : LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_EXECUTE;
+    return allow_beneath(ruleset, path, granted);
 }
 
 bool ms_sandbox_confine_build(const char *const *readable, size_t count, const char *writable,
@@ -329,23 +317,26 @@ bool ms_sandbox_confine_build(const char *const *readable, size_t count, const c
         LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_EXECUTE;
     uint64_t rights = reading | write_rights(abi);
     landlock_ruleset attr = {.handled_access_fs = rights};
-    int ruleset =
-        (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr.handled_access_fs, 0);
+    size_t size = sizeof attr.handled_access_fs;
+    if (abi >= 4) { /* no TCP */
+        attr.handled_access_net = MS_LANDLOCK_NET_BIND_TCP | MS_LANDLOCK_NET_CONNECT_TCP;
+        size = 2 * sizeof(uint64_t);
+    }
+    if (abi >= 6) { /* no signal, nor abstract socket, outside the sandbox */
+        attr.scoped = MS_LANDLOCK_SCOPE_ABSTRACT_UNIX | MS_LANDLOCK_SCOPE_SIGNAL;
+        size = sizeof attr;
+    }
+    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
     if (ruleset < 0)
         return fail(err, "landlock_create_ruleset", errno);
     uint64_t file_rights = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
                            (abi >= 3 ? MS_LANDLOCK_FS_TRUNCATE : 0);
     bool ok = (writable == NULL || allow_beneath(ruleset, writable, rights)) &&
               allow_beneath(ruleset, "/dev/null", file_rights);
-    for (size_t i = 0; ok && i < count; i++) {
-        struct stat seen;
-        if (stat(readable[i], &seen) != 0)
-            continue; /* a folder this system does not have (/lib64, /opt...) */
-        uint64_t granted = S_ISDIR(seen.st_mode)
-                               ? reading
-                               : LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_EXECUTE;
-        ok = allow_beneath(ruleset, readable[i], granted);
-    }
+    for (size_t i = 0; ok && i < sizeof SYSTEM_READABLE / sizeof SYSTEM_READABLE[0]; i++)
+        ok = allow_reading(ruleset, SYSTEM_READABLE[i], reading);
+    for (size_t i = 0; ok && i < count; i++)
+        ok = allow_reading(ruleset, readable[i], reading);
     int code = errno;
     if (ok && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         ok = false;
@@ -368,9 +359,8 @@ bool ms_sandbox_confine_agent(const char *library, ms_error *err) {
     char *engine_end = strrchr(engine, '/'), *own_end = strrchr(own, '/');
     /* /proc/self resolves, when the rule is made, to this process's folder: its own maps and
        status stay readable, the grader's /proc/PID not. */
-    const char *readable[11] = {"/usr", "/lib",  "/lib64",           "/lib32",    "/libx32",
-                                "/bin", "/sbin", "/etc/ld.so.cache", "/proc/self"};
-    size_t count = 9;
+    const char *readable[3] = {"/proc/self"};
+    size_t count = 1;
     if (engine_end != NULL) {
         *engine_end = '\0';
         readable[count++] = engine;
@@ -381,7 +371,8 @@ bool ms_sandbox_confine_agent(const char *library, ms_error *err) {
     return ms_sandbox_confine_build(readable, count, NULL, err);
 }
 
-bool ms_sandbox_confine_count(const char *writable, ms_error *err) {
+bool ms_sandbox_confine_count(const char *const *readable, size_t count, const char *writable,
+                              ms_error *err) {
     memset(err, 0, sizeof *err);
     long abi = ms_sandbox_landlock_abi();
     if (abi < 1) {
@@ -394,9 +385,7 @@ bool ms_sandbox_confine_count(const char *writable, ms_error *err) {
     struct rlimit none = {0, 0};
     if (setrlimit(RLIMIT_CORE, &none) != 0)
         return fail(err, "RLIMIT_CORE", errno);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return fail(err, "no_new_privs", errno);
-    if (!confine_paths(writable, abi, err))
+    if (!ms_sandbox_confine_build(readable, count, writable, err))
         return false;
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL)

