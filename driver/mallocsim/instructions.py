@@ -39,6 +39,7 @@ from mallocsim._native import NATIVE_DIR, engine_dir
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.build import kept_environment
 from mallocsim.errors import UsageError
+from mallocsim.safe_text import printable
 from mallocsim.sandbox import untrusted
 from mallocsim.trace import Trace
 
@@ -178,6 +179,9 @@ COUNTED_GLIBC_TUNABLES = (
 )
 
 
+MESSAGE_CHARACTERS = 300  # of a failed count's last line, what a grade shows
+
+
 def _run_mscount(
     spec: AllocatorSpec,
     tool: list[str],
@@ -226,9 +230,10 @@ def _run_mscount(
             "(the allocator crashed under valgrind)"
         )
     if done.returncode == 2:
-        # mscount's own last line, not valgrind's "==pid==" summary after it.
+        # mscount's own last line, not valgrind's "==pid==" summary after it; printable and cut,
+        # since the student's code may have written it ("\x1b[8m" hid the rest of the grade).
         lines = [line for line in done.stderr.splitlines() if not line.startswith("==")]
-        tail = (lines or ["no output"])[-1]
+        tail = printable((lines or ["no output"])[-1][:MESSAGE_CHARACTERS], lines=False)
         raise UsageError(f"{tool_name} run of {spec.name} failed: {tail}")
     return done.stdout
 

