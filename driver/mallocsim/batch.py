@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mallocsim import cache
-from mallocsim.build import SOURCE_BYTES, link_out_of_folder
+from mallocsim.build import link_out_of_folder, oversize
 from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.config import GradingConfig
 from mallocsim.errors import UsageError
@@ -249,9 +249,9 @@ def grade_class(
             finish(submission, record, "nothing to grade")
             continue
         try:
-            if submission.source.stat().st_size > SOURCE_BYTES:  # not read: it may be 4 GiB
+            why = oversize(submission.source)
+            if why is not None:
                 progress.started(submission.student)
-                why = f"{submission.source}: more than {SOURCE_BYTES >> 20} MiB"
                 finish(submission, _problem_record(submission, config, why), "too large")
                 continue
             source = submission.source.read_bytes()

@@ -195,6 +195,16 @@ def link_out_of_folder(path: Path) -> Path | None:
     return None if target.is_relative_to(path.parent.resolve()) else target
 
 
+def oversize(source: Path) -> str | None:
+    """Why `source` is too large to be a submission, told without reading it (it may be a 4 GiB
+    sparse file), or None. Raises OSError when it cannot be looked at."""
+    size = source.stat().st_size
+    if size <= SOURCE_BYTES:
+        return None
+    limit = SOURCE_BYTES >> 20
+    return f"{source}: {size / (1 << 20):.1f} MiB, more than a submission may be ({limit} MiB)"
+
+
 def _read_source(source: Path) -> bytes:
     """The file's bytes: not a link out of its folder (link_out_of_folder), nor past
     SOURCE_BYTES."""
@@ -205,12 +215,9 @@ def _read_source(source: Path) -> bytes:
             "file of its own"
         )
     try:
-        size = source.stat().st_size
-        if size > SOURCE_BYTES:
-            raise BuildError(
-                f"{source}: {size / (1 << 20):.1f} MiB, more than a submission may be "
-                f"({SOURCE_BYTES >> 20} MiB)"
-            )
+        why = oversize(source)
+        if why is not None:
+            raise BuildError(why)
         return source.read_bytes()
     except OSError as error:
         raise UsageError(f"{source}: {error.strerror}") from None
