@@ -60,11 +60,11 @@ from typing import IO, TYPE_CHECKING
 
 from mallocsim._native import NATIVE_DIR
 from mallocsim.errors import UsageError
-from mallocsim.files import printable
 from mallocsim.numbers import duration, kops
 from mallocsim.progress import tick_active
 from mallocsim.references import REFERENCES, ReferenceMissing, require
 from mallocsim.results import geomean
+from mallocsim.safe_text import printable
 from mallocsim.stats import Stats, describe
 
 if TYPE_CHECKING:
@@ -420,8 +420,10 @@ def _ready(fd: int, seconds: float) -> bool:
 
 
 def _last_line(text: str) -> str:
+    """A failed run's last line of output, as a diagnosis shows it: printable (a library of
+    anyone's may print terminal escapes) and cut to STDERR_SHOWN characters."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    last = printable(lines[-1]) if lines else ""
+    last = printable(lines[-1], lines=False) if lines else ""
     return last if len(last) <= STDERR_SHOWN else last[: STDERR_SHOWN - 3] + "..."
 
 

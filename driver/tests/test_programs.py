@@ -181,6 +181,20 @@ def test_a_crashing_allocator_is_one_line_and_the_rest_kept(cli, crashing_librar
     assert cells["glibc"]["error"] is None and cells["glibc"]["figure"]["n"] == 2
 
 
+def test_what_a_failing_library_printed_is_shown_escaped(cli, tmp_path):
+    # Anyone's library may print terminal escapes; its last line is the run's diagnosis.
+    source = tmp_path / "shout.c"
+    source.write_text(
+        "#include <stdio.h>\n#include <unistd.h>\n"
+        'void free(void *p) { (void)p; dprintf(2, "\\x1b[8mhidden\\n"); _exit(3); }\n'
+    )
+    library = tmp_path / "libshout.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", library, source], check=True)
+    run = cli("programs", "-q", "-a", library, "-p", "churn", "--repeat", "1", "--scale", TINY)
+    assert run.status == 1, run.err
+    assert "\x1b" not in run.out + run.err and "\\x1b[8mhidden" in run.out, run.out
+
+
 def test_libraries_of_one_file_name_are_two_allocators_shown_by_path(cli, under, tmp_path):
     copies = []
     for folder in ("a", "b"):
