@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from mallocsim.errors import UsageError
-from mallocsim.files import printable
+from mallocsim.files import encodable
 from mallocsim.metadata import begin_run, mallocsim_version
 
 # Subcommands in the order `mallocsim --help` lists them.
@@ -129,7 +129,7 @@ class _Stdout:
             try:
                 return self._stream.write(text)
             except UnicodeEncodeError:
-                return self._stream.write(printable(text))
+                return self._stream.write(encodable(text))
 
     def flush(self) -> None:
         with _as_stdout_error():

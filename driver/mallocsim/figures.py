@@ -24,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from mallocsim.files import printable
+from mallocsim.files import encodable
 
 FORMATS = ("png", "svg", "pdf")  # what render() writes; a plot's file ends in one of them
 DPI = 150  # pixels per inch of a PNG (and of the raster inside a heap map's SVG/PDF)
@@ -70,7 +70,7 @@ def label(name: str) -> str:
     """A trace's or an allocator's name as a label matplotlib draws verbatim: a
     file name's undecodable bytes as "?" (its fonts take no lone surrogate), and
     "$" escaped (a pair of them would be read as a formula, a bad one an error)."""
-    return printable(name).replace("$", r"\$")
+    return encodable(name).replace("$", r"\$")
 
 
 def wrap(text: str, width_inches: float, size: float = SMALL_FONT) -> str:

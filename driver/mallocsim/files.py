@@ -11,7 +11,7 @@ full disk, EIO, which carry no file name when they come from write() or
 close()) becomes the one line "cannot write PATH: reason". Text outputs are
 UTF-8 with what UTF-8 cannot hold (the undecodable bytes of a file name,
 which Python keeps as lone surrogates) written as "?", never a
-UnicodeEncodeError halfway through a file; `printable` does the same for
+UnicodeEncodeError halfway through a file; `encodable` does the same for
 text handed elsewhere (matplotlib's labels).
 
 Every output a command is asked for is checked before the command does any
@@ -51,7 +51,7 @@ _KINDS = (
 )
 
 
-def printable(text: str) -> str:
+def encodable(text: str) -> str:
     """`text` with every character UTF-8 cannot encode (a lone surrogate: an
     undecodable byte of a file name) as "?"."""
     try:
