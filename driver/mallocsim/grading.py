@@ -389,6 +389,17 @@ def _throughput(
         except UsageError as error:
             notes.append(f"throughput not counted: {error}")
             costs = {}
+        uncounted = [t.name for t in timed if t.name not in costs]
+        if costs and uncounted:
+            # Every trace of T is counted, or none is: a student's code that ended valgrind's
+            # pass of its slowest trace (or removed its profile) was graded on the rest alone,
+            # 53.0 -> 89.6, as if that trace had not been in T.
+            notes.append(
+                f"throughput not counted: valgrind's pass of {', '.join(uncounted)} left no count "
+                "(the pass failed under valgrind, or its profile went missing), and T is made "
+                "of every trace marked T or of none"
+            )
+            costs = {}
         if not timed:
             return Throughput(None, NO_THROUGHPUT_TRACE, costs)
         counts, how = reference_costs(timed, config, "instructions", budget, word_bits=bits)

@@ -512,6 +512,25 @@ def test_work_hidden_from_the_instruction_count_is_seen_by_the_clock(
     assert forged["throughput"] < honest["throughput"] * TOLERANCE * 2
 
 
+def test_a_trace_left_out_of_the_instruction_count_leaves_no_count(
+    cli, attacker, write_trace, tmp_path
+):
+    # The code ended valgrind's pass of the long trace: T was made of the short one alone and
+    # the grade rose from 53.0 to 89.6. Every trace of T is counted, or none is.
+    short = write_trace("short", "a 0 16\nf 0\n")
+    long = write_trace("long", "".join(f"a {i} {16 + i % 64}\n" for i in range(300)))
+    _, honest = _counted_score(
+        cli, attacker("DROP_FROM_COUNT", Path("honest")), short, tmp_path / "h"
+    )
+    record = tmp_path / "forged"
+    run = cli("grade", attacker("DROP_FROM_COUNT"), "--dialect", "classic", "-q", short, long,
+              "--json", record)  # fmt: skip
+    said = " ".join(run.said.split())
+    assert "throughput not counted: valgrind's pass of long left no count" in said, said
+    assert json.loads(record.read_text())["grade"]["score"]["throughput"] is None
+    assert honest["throughput"] is not None  # the honest file, counted
+
+
 def test_a_grade_does_not_depend_on_the_malloc_the_grader_runs_on(
     cli, attacker, write_trace, tmp_path
 ):

@@ -95,6 +95,10 @@
    status: the instruction count's error showed that last line in the grade (/etc/shadow, the
    grader's environment through /proc/self/environ), escape and all. */
 #define LEAK_BY_ERROR 30
+/* In the program valgrind counts (mscount, told by its name), mm_malloc ends the pass's process
+   at its 100th call: the count of a long trace is lost, a short one's kept, and T was made of the
+   short ones alone. With ATTACK_PATH "honest" it never does: the baseline. */
+#define DROP_FROM_COUNT 31
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -472,6 +476,11 @@ static void *one_block(void) {
 }
 
 void *mm_malloc(size_t size) {
+#if ATTACK == DROP_FROM_COUNT
+    if (calls >= 99 && strcmp(ATTACK_PATH, "honest") != 0 &&
+        strcmp(program_invocation_short_name, "mscount") == 0)
+        _exit(3);
+#endif
     if (++calls == 2)
         attack();
 #if ATTACK == UNCOUNTED || ATTACK == CHEAT_COUNTED
