@@ -388,8 +388,10 @@ bool ms_sandbox_seal_memory(ms_error *err);
 /* Confine this process and every program it then runs for the instruction
    count (msconfine, before it runs valgrind): as ms_sandbox_confine_build
    (files read only beneath the system's folders and `readable`, written only
-   beneath `writable`), no core dumps, no signal outside the sandbox (without
-   Landlock's scope, this process's own only), and the sandbox's other
+   beneath `writable`), no core dumps, no file over 256 MiB, no leaving the
+   process group (setsid, setpgid: the grader ends the count's processes as
+   one group), no signal outside the sandbox (without Landlock's scope, this
+   process's own only), and the sandbox's other
    denials (network, tracing, other processes' memory, the system, file
    permissions) by seccomp, which kills. Processes and programs stay allowed:
    valgrind needs them. With reads open, a constructor printed /etc/shadow

@@ -371,6 +371,13 @@ bool ms_sandbox_confine_agent(const char *library, ms_error *err) {
     return ms_sandbox_confine_build(readable, count, NULL, err);
 }
 
+/* The calls that take a process out of its process group. */
+static const char *const LEAVE_GROUP[] = {"setsid", "setpgid"};
+
+/* The largest file the count may write: its profiles and output are kilobytes; a student's code
+   that wrote without end filled the disk. */
+static const rlim_t COUNT_FILE_BYTES = (rlim_t)256 << 20;
+
 bool ms_sandbox_confine_count(const char *const *readable, size_t count, const char *writable,
                               ms_error *err) {
     memset(err, 0, sizeof *err);
@@ -382,9 +389,11 @@ bool ms_sandbox_confine_count(const char *const *readable, size_t count, const c
                  strerror(errno));
         return false;
     }
-    struct rlimit none = {0, 0};
+    struct rlimit none = {0, 0}, files = {COUNT_FILE_BYTES, COUNT_FILE_BYTES};
     if (setrlimit(RLIMIT_CORE, &none) != 0)
         return fail(err, "RLIMIT_CORE", errno);
+    if (setrlimit(RLIMIT_FSIZE, &files) != 0)
+        return fail(err, "RLIMIT_FSIZE", errno);
     if (!ms_sandbox_confine_build(readable, count, writable, err))
         return false;
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -399,6 +408,13 @@ bool ms_sandbox_confine_count(const char *const *readable, size_t count, const c
     }
     /* A denied call kills with no name here: valgrind owns the process's signals. */
     int rc = deny_calls(ctx, DENIED, sizeof DENIED / sizeof DENIED[0], SCMP_ACT_KILL_PROCESS, true);
+    /* Every process of the count stays in the process group the grader starts it in, and ends
+       with it (instructions.py): a child that left by setsid outlived the grade, writing. */
+    for (size_t i = 0; i < sizeof LEAVE_GROUP / sizeof LEAVE_GROUP[0] && rc == 0; i++) {
+        int call = seccomp_syscall_resolve_name(LEAVE_GROUP[i]);
+        if (call != __NR_SCMP_ERROR)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, call, 0);
+    }
     /* Signals stay within the sandbox: Landlock's scope (ABI 6) does that for every process of
        it; without, only this one's own are allowed, and a pass's child that aborts dies. */
     if (rc == 0 && abi < 6)

@@ -27,13 +27,17 @@ empty trace, is subtracted from every trace's before dividing by its ops.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
+import stat
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from mallocsim._native import NATIVE_DIR, engine_dir
 from mallocsim.allocators import AllocatorSpec, library_for
@@ -43,7 +47,11 @@ from mallocsim.safe_text import printable
 from mallocsim.sandbox import untrusted
 from mallocsim.trace import Trace
 
-_TOTALS = re.compile(rb"^(?:totals|summary): (\d+)", re.M)
+_TOTALS = re.compile(rb"^(?:totals|summary): ([0-9]{1,20})", re.M)
+_DUMP = re.compile(r"\.[0-9]{1,9}")  # a callgrind dump's suffix
+_NUMBER = re.compile(r"-?[0-9]{1,20}")  # a number of mscount's output
+OUTPUT_BYTES = 16 << 20  # of mscount's output, what is read: a pass is one short line
+PROFILE_BYTES = 64 << 20  # of a profile, what is read: cachegrind's are a few KiB
 
 
 COUNT_TIMEOUT = 1800.0  # seconds for one allocator's callgrind run over all its traces
@@ -83,7 +91,9 @@ def _count_warm(
 ) -> float | None:
     """One trace's warm instructions per op, less an empty trace's (mm_init and
     the heap's reset), both counted in one callgrind run; None when it failed."""
-    with tempfile.TemporaryDirectory(prefix="mallocsim-callgrind-") as scratch:
+    with tempfile.TemporaryDirectory(
+        prefix="mallocsim-callgrind-", ignore_cleanup_errors=True
+    ) as scratch:
         tool = [
             "--tool=callgrind",
             f"--callgrind-out-file={Path(scratch) / 'callgrind.out'}",
@@ -93,7 +103,9 @@ def _count_warm(
         ]
         flags = ["--glibc-warm"] if glibc_warm else []
         stdout = _run_mscount(spec, tool, flags, [trace], timeout, "callgrind", scratch)
-        dumps = sorted(Path(scratch).glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
+        # Numbered as callgrind numbers its dumps; the code counted may have put others there.
+        numbered = [p for p in Path(scratch).glob("callgrind.out.*") if _DUMP.fullmatch(p.suffix)]
+        dumps = sorted(numbered, key=lambda p: int(p.suffix[1:]))
         ops = [row[0] for row in counter_lines(stdout, 1, f"callgrind run of {spec.name}")]
         totals = [_total(dump) for dump in dumps[1::2]]  # the warm pass of each pair
         if len(totals) != 2 or len(ops) != 2:
@@ -112,7 +124,9 @@ def _forked_counts(
     of a pass, by cachegrind and mscount --forked: a cold pass, or with `warm`
     a second one, on the heap the first left (mscount --forked --warm); a trace
     whose pass failed is left out."""
-    with tempfile.TemporaryDirectory(prefix="mallocsim-cachegrind-") as scratch:
+    with tempfile.TemporaryDirectory(
+        prefix="mallocsim-cachegrind-", ignore_cleanup_errors=True
+    ) as scratch:
         tool = [
             "--tool=cachegrind",
             "--cache-sim=no",
@@ -158,7 +172,7 @@ def counter_lines(stdout: str, fields: int, what: str) -> list[list[int]]:
     rows = []
     for line in stdout.splitlines():
         words = line.split()
-        if len(words) != fields or not all(w.removeprefix("-").isdigit() for w in words):
+        if len(words) != fields or not all(_NUMBER.fullmatch(w) for w in words):
             raise UsageError(
                 f"{what}: the counter's output was written over (by the allocator, which "
                 f"shares its process): {line[:60]!r}"
@@ -234,7 +248,7 @@ def _run_mscount(
         # since the student's code may have written it ("\x1b[8m" hid the rest of the grade).
         lines = [line for line in done.stderr.splitlines() if not line.startswith("==")]
         tail = printable((lines or ["no output"])[-1][:MESSAGE_CHARACTERS], lines=False)
-        raise UsageError(f"{tool_name} run of {spec.name} failed: {tail}")
+        raise UsageError(f'{tool_name} run of {spec.name} failed, saying "{tail}"')
     return done.stdout
 
 
@@ -249,29 +263,53 @@ def run_mscount(
     `inherited` (by default this process's, less LD_PRELOAD: what the grader's
     process preloads, another malloc or a profiler, is no part of the allocator
     counted or timed, nor would glibc then be glibc). Past `timeout` seconds: a
-    UsageError naming `what`."""
+    UsageError naming `what`. The code counted shares mscount's process: its
+    output goes to files, of which OUTPUT_BYTES are read, decoded whatever the
+    bytes (1 GiB written to a pipe took 3 GB of the grader; a byte 0xff, a
+    traceback), and the process group it runs in is killed once it ends (the
+    count's sandbox keeps every process it starts in that group: one that
+    left by setsid outlived the grade, writing)."""
     if inherited is None:
         inherited = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
-    try:
-        return subprocess.run(
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(
             command,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
             env={**inherited, **environment},
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"{what} did not finish within {timeout:g} s") from None
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise UsageError(f"{what} did not finish within {timeout:g} s") from None
+        finally:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)  # what is left of its group
+            process.wait()
+        return subprocess.CompletedProcess(command, process.returncode, _head(out), _head(err))
+
+
+def _head(file: IO[bytes]) -> str:
+    """The first OUTPUT_BYTES of a process's output file, as text."""
+    file.seek(0)
+    return file.read(OUTPUT_BYTES).decode(errors="replace")
 
 
 def _total(dump: Path) -> int:
     """The profile's instruction total; 0 when there is none (a pass killed before
-    valgrind could write it: by the sandbox, or by its own hand)."""
+    valgrind could write it: by the sandbox, or by its own hand), or when it is no
+    regular file: the code counted can write in the profiles' folder, and a FIFO
+    there hung the grader, a link to /dev/zero would fill its memory."""
     try:
-        match = _TOTALS.search(dump.read_bytes())
+        fd = os.open(dump, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return 0
+    with os.fdopen(fd, "rb") as profile:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return 0
+        match = _TOTALS.search(profile.read(PROFILE_BYTES))
     return int(match.group(1)) if match else 0
 
 

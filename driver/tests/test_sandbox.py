@@ -6,6 +6,7 @@ the attack printed in the grader's output. Honest allocators grade the same."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -391,6 +392,31 @@ def test_words_the_agent_wrote_for_the_grader_are_shown_escaped(cli, attacker, w
     assert run.status != 0
     assert "\x1b" not in run.out + run.err
     assert "\\x1b[2J" in run.out + run.err, run.out + run.err
+
+
+def _escapees() -> list[int]:
+    """Live processes named ms-escapee (HOSTILE_COUNT's children): killed ones may stay zombies
+    a moment, until whoever adopted them reaps them."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            name, rest = stat.read_text().split(" (", 1)[1].rsplit(") ", 1)
+            if name == "ms-escapee" and rest.split()[0] != "Z":
+                found.append(int(stat.parent.name))
+    return found
+
+
+def test_what_the_counted_code_does_around_the_count_leaves_the_grader_standing(
+    cli, attacker, write_trace
+):
+    # Its output: a traceback for a byte that is no UTF-8, another for a digit int() refuses;
+    # its children outlived the grade; a FIFO for a profile hung the grader for good.
+    started = time.monotonic()
+    run = cli("grade", attacker("HOSTILE_COUNT"), "--dialect", "classic", "--lab", "csapp",
+              "--throughput", "instructions", write_trace("t", TRACE))  # fmt: skip
+    assert "Traceback" not in run.err and time.monotonic() - started < 60, run.err
+    assert "throughput not counted" in run.out, run.out
+    assert _escapees() == []
 
 
 def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace, monkeypatch):

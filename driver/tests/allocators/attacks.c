@@ -104,6 +104,12 @@
    hands the turn back as if the grader had refused it. The offsets are remote.c's struct ms_link:
    turn at 0, move at 12, said at 72. */
 #define FORGE_VERDICT 32
+/* In the program valgrind counts (mscount, told by its name), everything its process may do to the
+   grader around the count: a byte 0xff on stderr and a line "\u00b2 0 0" on stdout (a traceback
+   each: no UTF-8, and a digit int() refuses); two children named ms-escapee that sleep, one
+   after setsid (they outlived the grade); and at exit every profile replaced by a FIFO (which hung
+   the grader). */
+#define HOSTILE_COUNT 33
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -156,6 +162,38 @@ __attribute__((constructor)) static void forge_verdict(void) {
         __atomic_store_n((unsigned *)link, 0, __ATOMIC_SEQ_CST); /* TURN_GRADER */
         _exit(0);
     }
+}
+#endif
+
+#if ATTACK == HOSTILE_COUNT
+#include <dirent.h>
+#include <sys/stat.h>
+__attribute__((constructor)) static void hostile_count(void) {
+    if (strcmp(program_invocation_short_name, "mscount") != 0)
+        return;
+    if (write(2, "\xff\n", 2) < 0 || write(1, "\xc2\xb2 0 0\n", 7) < 0)
+        return;
+    for (int leave = 0; leave < 2; leave++)
+        if (fork() == 0) {
+            prctl(PR_SET_NAME, "ms-escapee");
+            if (leave)
+                setsid();
+            sleep(600);
+            _exit(0);
+        }
+}
+__attribute__((destructor)) static void profiles_to_fifos(void) {
+    const char *folder = getenv("TMPDIR");
+    if (strcmp(program_invocation_short_name, "mscount") != 0 || folder == NULL)
+        return;
+    DIR *d = opendir(folder);
+    char path[1024];
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+        if (strncmp(e->d_name, "cachegrind.", 11) == 0) {
+            snprintf(path, sizeof path, "%s/%s", folder, e->d_name);
+            unlink(path);
+            mkfifo(path, 0600);
+        }
 }
 #endif
 
