@@ -28,6 +28,7 @@ empty trace, is subtracted from every trace's before dividing by its ops.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -221,7 +222,10 @@ def _run_mscount(
     if untrusted(spec):
         # /proc/self: valgrind reads its own maps; resolved by msconfine, whose process it is.
         readable = [str(engine), "/proc/self", *([str(library.parent)] if library else [])]
-        confine = [str(NATIVE_DIR / "msconfine"), scratch, *readable, *map(str, traces), "--"]
+        # Each of its processes' CPU time bounded by the count's: should this grader be killed
+        # in the middle, nothing else ends them.
+        cpu = str(math.ceil(timeout))
+        confine = [str(NATIVE_DIR / "msconfine"), scratch, cpu, *readable, *map(str, traces), "--"]
         kept = kept_environment(scratch)
     command = [
         *confine,
