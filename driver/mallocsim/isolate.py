@@ -43,7 +43,7 @@ from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
 from mallocsim.progress import tick_active
-from mallocsim.remote import SharedWords, replay_remote
+from mallocsim.remote import AGENT_WORD, PEAK_WORD, WATCH_WORDS, SharedWords, replay_remote
 from mallocsim.replay import (
     IN_CHECKER,
     NO_OP,
@@ -66,9 +66,8 @@ from mallocsim.trace import Trace
 PROGRESS_WORDS = 3  # phase, op index, timed pass
 ENGINE_WORD = 1  # where the engine's two start (op index, timed pass: replay_trace's progress + 1)
 DENIED_WORD = PROGRESS_WORDS  # then a sandboxed child's denied call, plus one (0: none)
-AGENT_WORD = DENIED_WORD + 1  # then the pid of the child's agent, if it started one (0: none)
-PEAK_WORD = AGENT_WORD + 1  # then its agents' peak resident memory, bytes, once they are gone
-SHARED_WORDS = PEAK_WORD + 1
+SHARED_WORDS = DENIED_WORD + 1
+# The watch's own words (remote.py's AGENT_WORD and PEAK_WORD) are apart: the agent maps these.
 # A sandboxed child resident in more memory than this is stopped: half the
 # machine's memory, 8 GiB at most (a trace with tens of GiB live payload
 # touches little of it: memlib reserves address space, not memory).
@@ -131,7 +130,7 @@ def run_forked(
     enters the sandbox before work() (sandbox.py) and is stopped past
     MEMORY_LIMIT; with `agent` too, the child itself stays unconfined, since
     work(shared) starts the untrusted code in an agent that enters the sandbox
-    (its pid left in the AGENT_WORD, its memory watched as well), and maps the
+    (its pid left in the watch's AGENT_WORD, its memory watched as well), and maps the
     words itself: `shared` is a SharedWords, the words with their memfd. A UsageError, or
     any other exception, in the child comes back as {"usage_error": message};
     anything else it sends that is not a JSON object is garbage, reported as
@@ -141,6 +140,8 @@ def run_forked(
     os.ftruncate(words_fd, 8 * SHARED_WORDS)
     shared = mmap.mmap(words_fd, 8 * SHARED_WORDS)
     progress = ffi.from_buffer(f"uint64_t[{SHARED_WORDS}]", shared)
+    watch_map = mmap.mmap(-1, 8 * WATCH_WORDS)  # anonymous, shared with the child: no fd to pass on
+    watched = ffi.from_buffer(f"uint64_t[{WATCH_WORDS}]", watch_map)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
@@ -153,9 +154,7 @@ def run_forked(
             if sandboxed and not agent:
                 enter_sandbox(progress + DENIED_WORD, write_fd, timeout)
             if agent:
-                shared_words = SharedWords(
-                    words_fd, progress, ENGINE_WORD, DENIED_WORD, AGENT_WORD, PEAK_WORD
-                )
+                shared_words = SharedWords(words_fd, progress, ENGINE_WORD, DENIED_WORD, watched)
                 payload = work(shared_words)
             else:
                 payload = work(progress)
@@ -170,7 +169,7 @@ def run_forked(
 
     os.close(write_fd)
     finished = False
-    watch = _Watch(progress, pid, stall, MEMORY_LIMIT if sandboxed else None)
+    watch = _Watch(progress, watched, pid, stall, MEMORY_LIMIT if sandboxed else None)
     try:
         data, timed_out = _read_until(read_fd, timeout, watch)
         finished = not timed_out and data != GARBAGE  # a flood runs on: it is killed
@@ -184,7 +183,7 @@ def run_forked(
     where_it_was = tuple(int(progress[i]) for i in range(PROGRESS_WORDS))
     # The memory limit's last look, at the peaks: a child (or agent) that went past it and ended
     # (or crashed) between two of the watch's looks did go past it.
-    peak = max(usage.ru_maxrss * 1024, int(progress[PEAK_WORD]))
+    peak = max(usage.ru_maxrss * 1024, int(watched[PEAK_WORD]))
     over = sandboxed and not timed_out and data != GARBAGE and peak > MEMORY_LIMIT
     denied = int(progress[DENIED_WORD])
     if sandboxed and not denied and os.WIFSIGNALED(status) and os.WTERMSIG(status) == SIGSYS:
@@ -193,8 +192,9 @@ def run_forked(
     idle = timed_out and watch.wall_stopped
     memory = peak if over else watch.memory_stopped if timed_out else None
     asleep = watch.asleep_for if timed_out and watch.stall_stopped else None
-    del progress, watch  # the last views of the shared words, before they are unmapped
+    del progress, watched, watch  # the last views of the shared words, before they are unmapped
     shared.close()
+    watch_map.close()
     os.close(words_fd)
     return ChildOutcome(
         None if over else _payload(data),
@@ -231,8 +231,16 @@ class _Watch:
     by a loaded machine (a class graded with -j 2 beside valgrind counts: two correct
     submissions of 150 had an op pass 1 s of wall time) is not taken for a hung one."""
 
-    def __init__(self, words: Any, pid: int, stall: float | None, memory: int | None) -> None:
-        self.words, self.pid, self.stall, self.memory = words, pid, stall, memory
+    def __init__(
+        self, words: Any, watched: Any, pid: int, stall: float | None, memory: int | None
+    ) -> None:
+        self.words, self.watched, self.pid, self.stall, self.memory = (
+            words,
+            watched,
+            pid,
+            stall,
+            memory,
+        )
         self.last = self._read()
         self.since = time.monotonic()
         self.running = True  # at the last look, the child or its agent was running
@@ -249,7 +257,7 @@ class _Watch:
     def cpu_seconds(self) -> float:
         """CPU seconds the child and its agent, if it started one, have run; notes
         too whether either is running now (self.running)."""
-        agent = int(self.words[AGENT_WORD])
+        agent = int(self.watched[AGENT_WORD])
         cpu, state = _cpu_and_state(self.pid)
         running = state not in ASLEEP_STATES
         if agent:
@@ -295,7 +303,7 @@ class _Watch:
             if still >= self.stall or time.monotonic() - self.since >= wall:
                 self.stall_stopped, self.stalled_for = True, still
         if self.memory is not None:
-            agent = int(self.words[AGENT_WORD])
+            agent = int(self.watched[AGENT_WORD])
             resident = max(resident_peak(self.pid), resident_peak(agent) if agent else 0)
             if resident > self.memory:
                 self.memory_stopped = resident

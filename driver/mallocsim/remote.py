@@ -55,21 +55,29 @@ class RemoteAllocator:
         return lib.ms_link_timed(self.link, trace.native, timed, check, room, result)
 
 
+# The watch's own words (isolate.py), shared by the grader's process and its child, never the
+# agent, which maps the progress words: one that wrote another pid into the agent's word there had
+# its CPU time and memory read from that process, and could touch all of the heap's reservation
+# unwatched.
+AGENT_WORD = 0  # the pid of the child's agent, if it started one (0: none)
+PEAK_WORD = 1  # its agents' peak resident memory, bytes, once they are gone
+WATCH_WORDS = 2
+
+
 @dataclass
 class SharedWords:
     """The words the grader shares with the process watching it (isolate.py):
     their memfd, for the agent to map, a pointer to them here, and where in them
-    the engine's progress words, the sandbox's denied word, the agent's pid and
-    the agents' peak memory go. agents_peak is that peak as this process knows
-    it: the word is the agents' to write too, so it is written from here, after
-    each agent is gone, never read back."""
+    the engine's progress words and the sandbox's denied word go; and the
+    watch's own two words (`watch`: the agent's pid, the agents' peak memory),
+    which the agent never maps. agents_peak is that peak as this process knows
+    it, written to the watch once each agent is gone."""
 
     fd: int
     words: Any
     engine_at: int
     denied_at: int
-    agent_at: int
-    peak_at: int
+    watch: Any
     agents_peak: int = 0
 
 
@@ -123,7 +131,7 @@ def _started(
         pid = lib.ms_agent_spawn(link, setup, error)
         if pid < 0:
             raise UsageError(ffi.string(error.message).decode(errors="replace"))
-        shared.words[shared.agent_at] = pid
+        shared.watch[AGENT_WORD] = pid
         try:
             yield _Agent(link, pid, library, spec.name)
         finally:
@@ -131,7 +139,7 @@ def _started(
             # parent once it is dead: the parent's last look at the memory limit comes after.
             shared.agents_peak = max(shared.agents_peak, resident_peak(pid))
             lib.ms_link_stop(link)
-            shared.words[shared.peak_at] = shared.agents_peak
+            shared.watch[PEAK_WORD] = shared.agents_peak
     finally:
         lib.ms_link_destroy(link)
 

