@@ -579,6 +579,16 @@ def test_a_trace_left_out_of_the_instruction_count_leaves_no_count(
     assert honest["throughput"] is not None  # the honest file, counted
 
 
+def test_a_trace_counted_below_the_empty_passes_leaves_no_count(cli, attacker, write_trace):
+    # The fixed cost taken off every trace comes from the student's own empty passes: made dear,
+    # it left the second trace's count negative, which T passed over (53.0 -> 89.6).
+    short = write_trace("short", "a 0 16\nf 0\n")
+    long = write_trace("long", "".join(f"a {i} {16 + i % 64}\n" for i in range(300)))
+    run = cli("grade", attacker("NEGATIVE_COUNT"), "--dialect", "classic", "-q", short, long)
+    said = " ".join(run.said.split())
+    assert "valgrind's pass of long left no count above the empty passes'" in said, said
+
+
 def test_a_grade_does_not_depend_on_the_malloc_the_grader_runs_on(
     cli, attacker, write_trace, tmp_path
 ):

@@ -114,6 +114,11 @@
    the progress words it maps, found by their name in /proc/self/maps), and then asleep for 5 s:
    the watch took pid 1's memory for the agent's, and the bomb ran to its end unstopped. */
 #define FORGE_WATCH 34
+/* In mscount's forked passes (the count's children, told by their pid from mscount's), burns
+   3M steps in the third empty pass and 6M in the first trace's: the fixed cost and the step
+   between forks, which are taken off every trace, grow, the first trace's count stays, and the
+   second's comes out negative, which T and the clock check passed over (53.0 -> 89.6). */
+#define NEGATIVE_COUNT 35
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -217,6 +222,34 @@ static void forge_watch(void) {
             sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && perms[1] == 'w')
             ((volatile uint64_t *)lo)[4] = 1;
     }
+}
+#endif
+
+#if ATTACK == NEGATIVE_COUNT
+static volatile long *passes_seen; /* shared by mscount and its forked passes */
+static pid_t counting_parent;
+__attribute__((constructor)) static void negative_count_setup(void) {
+    if (strcmp(program_invocation_short_name, "mscount") != 0)
+        return;
+    counting_parent = getpid();
+    long p; /* a raw mmap: the import check refuses mmap and syscall */
+    register long flags __asm__("r10") = MAP_SHARED | MAP_ANONYMOUS;
+    register long fd __asm__("r8") = -1;
+    register long offset __asm__("r9") = 0;
+    __asm__ volatile("syscall"
+                     : "=a"(p)
+                     : "0"((long)SYS_mmap), "D"(0L), "S"(4096L),
+                       "d"((long)(PROT_READ | PROT_WRITE)), "r"(flags), "r"(fd), "r"(offset)
+                     : "rcx", "r11", "memory");
+    passes_seen = p < 0 && p > -4096 ? NULL : (volatile long *)p;
+}
+static void negative_count_burn(void) {
+    if (passes_seen == NULL || getpid() == counting_parent)
+        return;
+    long seen = __atomic_fetch_add(passes_seen, 1, __ATOMIC_SEQ_CST);
+    long steps = seen == 2 ? 3000000 : seen == 3 ? 6000000 : 0;
+    for (volatile long i = 0; i < steps; i++)
+        ;
 }
 #endif
 
@@ -558,6 +591,9 @@ static char *last_freed;
 int mm_init(void) {
     calls = 0;
     inits++;
+#if ATTACK == NEGATIVE_COUNT
+    negative_count_burn();
+#endif
 #if ATTACK == FIND_SECRET
     if (secret_is_here())
         return -1;
