@@ -106,6 +106,12 @@ enum { HAS_CALLOC = 1, HAS_CHECKHEAP = 2 };
 static const double TIMING_SLACK_RATIO = 1.02;
 static const double TIMING_SLACK_PER_PASS = 8e-6;
 static const double TIMING_SLACK_SECONDS = 500e-6;
+/* What one pass's CPU time, as the kernel counts it, may be over the seconds it claims before the
+   claim counts for less than the count (pass_ended): the hand-overs at its ends and the agent's
+   wake-up, which on this virtual machine made a 12-op pass of 65 us count 100-110 us more (with
+   40 us, short1-bal's figure halved in two grades of three). A claim can hide no more than this
+   of a pass: little of a trace whose passes take milliseconds. */
+static const double PASS_CLAIM_SLACK = 200e-6;
 enum { TIMING_TRIES = 3 }; /* timed runs that must all fail the check before it is a verdict */
 
 /* How long a side waits for its turn before it sleeps: SPINS loads, then YIELDS times giving its
@@ -948,6 +954,13 @@ static bool pass_ended(timed_watch *w) {
                 "the allocator's process broke the grader's protocol (pass %u out of order)", pass);
         return false;
     }
+    /* A pass is graded at no less than the kernel's count of it, less PASS_CLAIM_SLACK: the
+       claims are graded by their median, and a check of their sum alone let a few claims of 30
+       times a pass cover many of 0.1 us (red-team pass 5: 159 -> 56,940,000 Kops/s). An honest
+       pass's wall clock is at least its CPU time, less what the hand-overs around it cost. */
+    double least = (counted - PASS_CLAIM_SLACK) / TIMING_SLACK_RATIO;
+    if (seconds < least)
+        seconds = least;
     w->pass_seconds[w->passes++] = seconds;
     w->claimed += seconds;
     w->counted += counted;

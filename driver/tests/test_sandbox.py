@@ -205,6 +205,28 @@ def test_a_slowed_clock_is_caught_by_the_kernels_count(cli, attacker, write_trac
     assert honest.status == 0, honest.out
 
 
+def test_a_clock_that_hides_passes_in_others_gains_no_throughput(
+    cli, attacker, write_trace, tmp_path
+):
+    # Nine passes in ten claimed 0.1 us and the tenth the time they hid: the sum check held, and
+    # the median, what a trace is graded by, made 159 Kops/s 56,940,000 (red-team pass 5). A pass
+    # is graded at no less than the kernel's count of it, less 200 us.
+    ops = 1000  # passes of some 4 ms (SLOW_STEPS a malloc)
+    trace = write_trace("big", "".join(f"a {i} {16 + i % 64}\n" for i in range(ops)))
+
+    def kops(source: Path, name: str) -> float:
+        record = tmp_path / name
+        run = cli("grade", source, "--dialect", "classic", "-q", "--throughput", "time", trace,
+                  "--json", record)  # fmt: skip
+        assert run.status == 0, run.out
+        result = json.loads(record.read_text())["grade"]["results"][0]
+        return result["ops"] / result["seconds"] / 1000
+
+    honest = kops(attacker("SKEWED_CLOCK", Path("honest")), "honest.json")
+    forged = kops(attacker("SKEWED_CLOCK"), "forged.json")
+    assert forged < 1.5 * honest, (honest, forged)
+
+
 def test_a_counted_grade_times_by_the_kernels_count_not_the_agents_clock(
     cli, attacker, write_trace, tmp_path
 ):

@@ -119,6 +119,11 @@
    between forks, which are taken off every trace, grow, the first trace's count stays, and the
    second's comes out negative, which T and the clock check passed over (53.0 -> 89.6). */
 #define NEGATIVE_COUNT 35
+/* FAKE_CLOCK's patch, with a clock that claims 0.1 us for nine passes in ten and, for the tenth,
+   its own time plus 1.5 times what the nine hid: the claims' sum covers the kernel's count, and
+   their median, what a trace is graded by, is 0.1 us. Each malloc also works SLOW_STEPS steps,
+   so that passes take milliseconds. With ATTACK_PATH "honest" the clock is not patched. */
+#define SKEWED_CLOCK 36
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -348,7 +353,7 @@ static void attack(void) {
 #endif
 }
 
-#if ATTACK == HIGH_WATER || ATTACK == FAKE_CLOCK
+#if ATTACK == HIGH_WATER || ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK
 /* The writable segments of the loaded library whose name holds `name`, for `visit`. */
 typedef struct {
     const char *name;
@@ -386,6 +391,31 @@ static void shrink_records(struct dl_phdr_info *info) {
 }
 #endif
 
+#if ATTACK == SKEWED_CLOCK
+enum { SLOW_STEPS = 4000 };
+/* clock_gettime as the engine will see it: its reads come in pairs, a pass's start and end. */
+static int skewed_clock(clockid_t clock, struct timespec *out) {
+    static unsigned long reads;
+    static double start, hidden;
+    struct timespec now;
+    int rc = clock_gettime(clock, &now);
+    double t = (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+    if (reads++ % 2 == 0) {
+        start = t;
+    } else if (reads / 2 % 10 != 0) {
+        hidden += t - start;
+        t = start + 1e-7;
+    } else {
+        t += 1.5 * hidden;
+        hidden = 0;
+    }
+    out->tv_sec = (time_t)t;
+    out->tv_nsec = (long)((t - (double)out->tv_sec) * 1e9);
+    return rc;
+}
+#define PATCHED_CLOCK skewed_clock
+#endif
+
 #if ATTACK == FAKE_CLOCK
 /* clock_gettime as the engine will see it: time passing at a tenth of its speed. */
 static int slow_clock(clockid_t clock, struct timespec *out) {
@@ -400,7 +430,10 @@ static int slow_clock(clockid_t clock, struct timespec *out) {
     out->tv_nsec = (long)((t - (double)out->tv_sec) * 1e9);
     return rc;
 }
+#define PATCHED_CLOCK slow_clock
+#endif
 
+#if ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK
 /* mprotect as an instruction, not an import: past the build's check of what the library calls
    (mprotect is forbidden there); the sandbox is what must stop it. */
 static long raw_mprotect(void *addr, size_t len, int prot) {
@@ -443,14 +476,15 @@ static void patch_clock(struct dl_phdr_info *info) {
         void **slot = (void **)(base + r->r_offset);
         uintptr_t page = (uintptr_t)slot & ~(uintptr_t)4095;
         raw_mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
-        *slot = (void *)slow_clock;
+        *slot = (void *)PATCHED_CLOCK;
     }
 }
 
 /* In a constructor: before the library is loaded the sandbox does not yet deny mprotect, which
    the slot's page (read-only after relocation) needs. */
-__attribute__((constructor)) static void slow_the_engines_clock(void) {
-    on_library("libmscore", patch_clock);
+__attribute__((constructor)) static void patch_the_engines_clock(void) {
+    if (strcmp(ATTACK_PATH, "honest") != 0)
+        on_library("libmscore", patch_clock);
 }
 #endif
 
@@ -610,6 +644,10 @@ static void *one_block(void) {
 }
 
 void *mm_malloc(size_t size) {
+#if ATTACK == SKEWED_CLOCK
+    for (volatile int step = 0; step < SLOW_STEPS; step++)
+        ;
+#endif
 #if ATTACK == DROP_FROM_COUNT
     if (calls >= 99 && strcmp(ATTACK_PATH, "honest") != 0 &&
         strcmp(program_invocation_short_name, "mscount") == 0)
