@@ -276,12 +276,13 @@ class _Watch:
         now = self._read()
         if now != self.last:
             self.last, self.since, self.cpu_since = now, time.monotonic(), cpu
-            self.asleep_since = None
         return cpu - self.cpu_since
 
     def asleep(self) -> float:
-        """Wall seconds for which every look since the words last moved found
-        neither the child nor its agent running (0 when the last look did)."""
+        """Wall seconds for which every look found neither the child nor its agent
+        running (0 when the last look did). Whether the words moved meanwhile does not
+        count: the agent can write them, and one that moved them every 200 ms while
+        asleep held a trace for its whole wall bound, 20 times its limit."""
         if self.running:
             self.asleep_since = None
             return 0.0

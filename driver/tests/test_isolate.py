@@ -67,6 +67,21 @@ def test_a_child_asleep_is_stopped_as_hung_without_a_stall_limit_too():
     assert isolate.ASLEEP_SECONDS <= outcome.asleep and elapsed < isolate.ASLEEP_SECONDS + 2
 
 
+def _sleep_moving_the_words(words: object) -> dict:
+    while True:  # what an agent can do: it maps the progress words
+        time.sleep(0.2)
+        words[1] += 1  # type: ignore[index]
+
+
+def test_a_child_asleep_is_hung_however_its_words_move():
+    # Each move of the words used to start the asleep clock again: an agent that moved them every
+    # 200 ms while asleep held its trace for the wall bound, 20 times its limit.
+    started = time.monotonic()
+    outcome = isolate.run_forked(_sleep_moving_the_words, timeout=100)
+    assert outcome.timed_out and outcome.asleep is not None
+    assert time.monotonic() - started < isolate.ASLEEP_SECONDS + 2
+
+
 def test_an_op_that_waits_without_running_is_not_taken_for_a_hung_one():
     # The progress words stand still for 0.5 s of wall time, with no CPU spent (less than
     # ASLEEP_SECONDS): as an op of a child waiting for its agent, or for a core.
