@@ -153,29 +153,41 @@ __attribute__((constructor)) static void leak_by_error(void) {
 }
 #endif
 
-#if ATTACK == FORGE_VERDICT
-__attribute__((constructor)) static void forge_verdict(void) {
-    if (strcmp(program_invocation_short_name, "msagent") != 0)
-        return;
+#if ATTACK == FORGE_VERDICT || ATTACK == FORGE_WATCH
+/* The start of this process's writable mapping whose line in /proc/self/maps names `name`, or
+   NULL: the grader's shared memfds are named (mallocsim-link, mallocsim-progress). */
+static char *writable_mapping(const char *name) {
     static char maps[1 << 16];
     int fd = open("/proc/self/maps", O_RDONLY);
     ssize_t n = 0, got;
     while (fd >= 0 && n < (ssize_t)sizeof maps - 1 &&
            (got = read(fd, maps + n, sizeof maps - 1 - (size_t)n)) > 0)
         n += got;
+    if (fd >= 0)
+        close(fd);
     maps[n] = '\0';
     for (char *line = strtok(maps, "\n"); line != NULL; line = strtok(NULL, "\n")) {
         unsigned long lo, hi;
         char perms[8];
-        if (strstr(line, "mallocsim-link") == NULL ||
-            sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[1] != 'w')
-            continue;
-        char *link = (char *)lo;
-        strcpy(link + 72, "\x1b[2J\x1b[32mAll traces valid. score 100 / 100\x1b[8m");
-        *(volatile unsigned *)(link + 12) = 2;          /* MOVE_REFUSED */
-        __atomic_store_n((unsigned *)link, 0, __ATOMIC_SEQ_CST); /* TURN_GRADER */
-        _exit(0);
+        if (strstr(line, name) != NULL && sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
+            perms[1] == 'w')
+            return (char *)lo;
     }
+    return NULL;
+}
+#endif
+
+#if ATTACK == FORGE_VERDICT
+__attribute__((constructor)) static void forge_verdict(void) {
+    char *link = strcmp(program_invocation_short_name, "msagent") == 0
+                     ? writable_mapping("mallocsim-link")
+                     : NULL;
+    if (link == NULL)
+        return;
+    strcpy(link + 72, "\x1b[2J\x1b[32mAll traces valid. score 100 / 100\x1b[8m");
+    *(volatile unsigned *)(link + 12) = 2;                   /* MOVE_REFUSED */
+    __atomic_store_n((unsigned *)link, 0, __ATOMIC_SEQ_CST); /* TURN_GRADER */
+    _exit(0);
 }
 #endif
 
@@ -213,20 +225,9 @@ __attribute__((destructor)) static void profiles_to_fifos(void) {
 
 #if ATTACK == FORGE_WATCH
 static void forge_watch(void) {
-    static char maps[1 << 16];
-    int fd = open("/proc/self/maps", O_RDONLY);
-    ssize_t n = 0, got;
-    while (fd >= 0 && n < (ssize_t)sizeof maps - 1 &&
-           (got = read(fd, maps + n, sizeof maps - 1 - (size_t)n)) > 0)
-        n += got;
-    maps[n] = '\0';
-    for (char *line = strtok(maps, "\n"); line != NULL; line = strtok(NULL, "\n")) {
-        unsigned long lo, hi;
-        char perms[8];
-        if (strstr(line, "mallocsim-progress") != NULL &&
-            sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && perms[1] == 'w')
-            ((volatile uint64_t *)lo)[4] = 1;
-    }
+    char *words = writable_mapping("mallocsim-progress");
+    if (words != NULL)
+        ((volatile uint64_t *)(void *)words)[4] = 1;
 }
 #endif
 
