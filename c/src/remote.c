@@ -186,7 +186,10 @@ typedef struct {
     WIRE64 uint64_t log_at;     /* the pass's pointers, trace.num_ops of them (64-bit each) */
     WIRE64 uint64_t scratch_at; /* trace.num_ids + 1 pointers (the agent's own) */
     WIRE64 uint64_t seconds_at; /* max_passes + 1 doubles */
-    WIRE64 uint64_t ops_at;     /* the trace's ops, wire_op; the agent makes them its ms_op */
+    WIRE64 uint64_t ops_at;     /* the trace's ops, wire_op; the agent makes them its ms_op.
+                                   Written at the first timed call, never before: the checked
+                                   passes, which utilization is made of, cannot read what is to
+                                   come (a hidden trace's future, for an offline placement) */
     uint32_t max_passes;
     int32_t grader;             /* the grader's pid: an agent whose parent is another has lost it */
     wire_trace trace;           /* the trace's header */
@@ -298,10 +301,12 @@ static struct {
     clockid_t agent_clock;
     int agent_syscall; /* /proc/AGENT/syscall, open, to see the agent asleep */
     int status;        /* MS_LINK_*, the verdict on the agent */
+    bool ops_sent;     /* the trace's ops are in the link (sent with the first timed call) */
     char verdict[512]; /* the verdict's line; why loading failed */
     /* The agent's alone. */
     ms_allocator alloc;          /* the student's table */
     ms_trace trace;              /* the trace it times, its ops in the link's mapping */
+    bool ops_made;               /* trace's ops made from the wire's (at the first timed call) */
     volatile uint64_t *progress; /* the timed engine's progress words, in the parent's */
     /* Each side's own: until when (CLOCK_MONOTONIC, ns) it sleeps at once rather than yield. */
     int64_t no_yield_until;
@@ -447,11 +452,6 @@ ms_link *ms_link_create(const ms_trace *trace, uint32_t max_passes, ms_error *er
         return NULL;
     }
     ms_link *link = (ms_link *)p;
-    wire_op *ops = (wire_op *)(p + layout.ops_at);
-    for (uint64_t i = 0; i < trace->num_ops; i++) {
-        const ms_op *op = &trace->ops[i];
-        ops[i] = (wire_op){.size = op->size, .id = op->id, .count = op->count, .kind = op->kind};
-    }
     link->layout = layout;
     side = (__typeof__(side)){.layout = layout, .link_fd = fd, .agent_syscall = -1};
     point_into(link);
@@ -583,6 +583,10 @@ static uint64_t agent_timed(ms_link *link) {
                                 .leave_live = asked.leave_live != 0};
     if (options.max_passes > side.layout.max_passes)
         options.max_passes = side.layout.max_passes;
+    if (!side.ops_made) {
+        side.trace = trace_from_wire(&side.layout.trace, (char *)link + side.layout.ops_at);
+        side.ops_made = true;
+    }
     mem_follow_within((size_t)link->arg[0]);
     ms_timed_result result;
     uint32_t passes =
@@ -699,7 +703,6 @@ _Noreturn void ms_agent_run(const char *library, int dialect, const char *option
                  strerror(errno));
         agent_refuse(link, why);
     }
-    side.trace = trace_from_wire(&side.layout.trace, (char *)link + side.layout.ops_at);
     close(AGENT_LINK_FD);
     close(AGENT_HEAP_FD);
     close(AGENT_WORDS_FD);
@@ -975,6 +978,15 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
     result->failure = engine_failure(MS_FAIL_NONE, MS_ID_NULL, 0);
     if (side.status != MS_LINK_OK || side.agent_syscall < 0 || !mem_share_grant(w->granted))
         return 0;
+    if (!side.ops_sent) { /* only now: the checked passes, which utilization is made of, are over */
+        wire_op *ops = (wire_op *)((char *)link + side.layout.ops_at);
+        for (uint64_t i = 0; i < w->trace->num_ops; i++) {
+            const ms_op *op = &w->trace->ops[i];
+            ops[i] =
+                (wire_op){.size = op->size, .id = op->id, .count = op->count, .kind = op->kind};
+        }
+        side.ops_sent = true;
+    }
     link->timed = options_to_wire(options);
     link->call = CALL_TIMED;
     link->arg[0] = w->granted;

@@ -227,6 +227,17 @@ def test_a_clock_that_hides_passes_in_others_gains_no_throughput(
     assert forged < 1.5 * honest, (honest, forged)
 
 
+def test_the_checked_passes_cannot_read_the_ops_to_come(cli, attacker, write_trace):
+    # The link held the whole trace from the agent's start: a hidden trace's future, for an
+    # allocator to place its blocks offline in the passes utilization is made of. The ops are
+    # sent with the first timed call.
+    size = 98765  # in no other trace
+    trace = write_trace("hidden", f"a 0 16\na 1 {size}\nf 0\nf 1\n")
+    source = attacker("PEEK_TRACE", port=size)
+    run = cli("replay", "-a", source, "--dialect", "classic", "-q", trace)  # timed passes too
+    assert run.status == 0, run.out
+
+
 def test_a_counted_grade_times_by_the_kernels_count_not_the_agents_clock(
     cli, attacker, write_trace, tmp_path
 ):

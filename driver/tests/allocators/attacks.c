@@ -124,6 +124,11 @@
    their median, what a trace is graded by, is 0.1 us. Each malloc also works SLOW_STEPS steps,
    so that passes take milliseconds. With ATTACK_PATH "honest" the clock is not patched. */
 #define SKEWED_CLOCK 36
+/* mm_init, in the agent, looks for the trace's ops in the link it shares with the grader (a
+   size of ATTACK_PORT bytes, unique to the test's trace, as a 64-bit word) and fails when it
+   finds them: an allocator that can read the ops to come in the checked passes, which
+   utilization is made of, can place a hidden trace's blocks offline. */
+#define PEEK_TRACE 37
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -153,10 +158,11 @@ __attribute__((constructor)) static void leak_by_error(void) {
 }
 #endif
 
-#if ATTACK == FORGE_VERDICT || ATTACK == FORGE_WATCH
+#if ATTACK == FORGE_VERDICT || ATTACK == FORGE_WATCH || ATTACK == PEEK_TRACE
 /* The start of this process's writable mapping whose line in /proc/self/maps names `name`, or
-   NULL: the grader's shared memfds are named (mallocsim-link, mallocsim-progress). */
-static char *writable_mapping(const char *name) {
+   NULL, its length in *length: the grader's shared memfds are named (mallocsim-link,
+   mallocsim-progress). */
+static char *writable_mapping(const char *name, size_t *length) {
     static char maps[1 << 16];
     int fd = open("/proc/self/maps", O_RDONLY);
     ssize_t n = 0, got;
@@ -170,8 +176,10 @@ static char *writable_mapping(const char *name) {
         unsigned long lo, hi;
         char perms[8];
         if (strstr(line, name) != NULL && sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
-            perms[1] == 'w')
+            perms[1] == 'w') {
+            *length = hi - lo;
             return (char *)lo;
+        }
     }
     return NULL;
 }
@@ -179,8 +187,9 @@ static char *writable_mapping(const char *name) {
 
 #if ATTACK == FORGE_VERDICT
 __attribute__((constructor)) static void forge_verdict(void) {
+    size_t length;
     char *link = strcmp(program_invocation_short_name, "msagent") == 0
-                     ? writable_mapping("mallocsim-link")
+                     ? writable_mapping("mallocsim-link", &length)
                      : NULL;
     if (link == NULL)
         return;
@@ -225,9 +234,24 @@ __attribute__((destructor)) static void profiles_to_fifos(void) {
 
 #if ATTACK == FORGE_WATCH
 static void forge_watch(void) {
-    char *words = writable_mapping("mallocsim-progress");
+    size_t length;
+    char *words = writable_mapping("mallocsim-progress", &length);
     if (words != NULL)
         ((volatile uint64_t *)(void *)words)[4] = 1;
+}
+#endif
+
+#if ATTACK == PEEK_TRACE
+/* Whether the ops to come are in the link. */
+static bool ops_in_sight(void) {
+    size_t length = 0;
+    const char *link = strcmp(program_invocation_short_name, "msagent") == 0
+                           ? writable_mapping("mallocsim-link", &length)
+                           : NULL;
+    for (size_t at = 0; link != NULL && at + 8 <= length; at += 8)
+        if (*(const volatile uint64_t *)(const void *)(link + at) == (uint64_t)ATTACK_PORT)
+            return true;
+    return false;
 }
 #endif
 
@@ -628,6 +652,10 @@ int mm_init(void) {
     inits++;
 #if ATTACK == NEGATIVE_COUNT
     negative_count_burn();
+#endif
+#if ATTACK == PEEK_TRACE
+    if (inits == 1 && ops_in_sight()) /* the first: the checked pass */
+        return -1;
 #endif
 #if ATTACK == FIND_SECRET
     if (secret_is_here())
