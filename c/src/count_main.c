@@ -58,23 +58,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mallocsim.h"
+#include "memlib.h"
 
 enum { FORKED_EMPTIES = 3 }; /* --forked: empty passes before the traces' */
 
 /* Kept out of line: callgrind toggles collection on entry and exit. */
 __attribute__((noinline)) bool count_pass(const ms_trace *trace, const ms_allocator *alloc,
-                                          void **live, ms_timed_result *result);
+                                          void **live, uint64_t *log, ms_timed_result *result);
 
 /* One pass into `live` (trace->num_ids pointers, zeroed by the pass): on the system's malloc,
-   what the trace leaves live stays so, for free_live to free outside the count. */
-bool count_pass(const ms_trace *trace, const ms_allocator *alloc, void **live,
+   what the trace leaves live stays so, for free_live to free outside the count. With `log`, the
+   pointer each op returned, as a timed pass in the agent logs them for the grader to check. */
+bool count_pass(const ms_trace *trace, const ms_allocator *alloc, void **live, uint64_t *log,
                 ms_timed_result *result) {
     const ms_timed_options one_pass = {
-        .min_passes = 1, .max_passes = 1, .scratch = live, .leave_live = true};
+        .min_passes = 1, .max_passes = 1, .scratch = live, .leave_live = true, .log = log};
     double seconds;
     return ms_replay_timed(trace, alloc, &one_pass, &seconds, result) == 1;
 }
@@ -108,9 +111,9 @@ static void free_live(const ms_trace *trace, const ms_allocator *alloc, void **l
    the dumps up by position. */
 static bool count_twice(const ms_trace *trace, const ms_allocator *alloc, ms_timed_result *result) {
     void **live = live_table(trace);
-    bool first = count_pass(trace, alloc, live, result);
+    bool first = count_pass(trace, alloc, live, NULL, result);
     free_live(trace, alloc, live);
-    bool second = count_pass(trace, alloc, live, result);
+    bool second = count_pass(trace, alloc, live, NULL, result);
     free_live(trace, alloc, live);
     free(live);
     return second && first;
@@ -129,8 +132,31 @@ static bool parse_all(int count, char **paths, ms_trace *traces) {
     return true;
 }
 
+/* Room for a pass's pointers, one word an op, shared with the forked child that logs them. */
+static uint64_t *shared_log(const ms_trace *trace) {
+    size_t bytes = (trace->num_ops > 0 ? (size_t)trace->num_ops : 1) * sizeof(uint64_t);
+    void *log = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (log == MAP_FAILED)
+        out_of_memory();
+    return log;
+}
+
+/* Whether a logged pass's pointers are what an allocator could have returned (aligned to 8, the
+   least any lab asks, inside the heap, overlapping no live block): the code counted shares this
+   process, and a pass that returned one pointer for everything was counted as cheap as that. */
+static bool logged_pass_valid(const char *path, const ms_trace *trace, const uint64_t *log) {
+    ms_check_options check = {.alignment = 8};
+    ms_check_result result;
+    if (ms_verify_pointers(trace, log, &check, (uintptr_t)mem_heap_lo(), mem_reserved(), &result))
+        return true;
+    fprintf(stderr, "mscount: %s: the counted pass's pointers: %s\n", path, result.error);
+    return false;
+}
+
 /* --forked: every trace parsed, then each pass in its own child, or with `warm` each pair of
-   children (see the banner). */
+   children (see the banner). A pass on our heap logs its pointers, checked here once every child
+   has ended (checked between forks, the work would count in the next child's profile): a pass
+   whose pointers fail is a failed pass. */
 static int count_forked(int count, char **paths, const ms_allocator *alloc, bool warm) {
     int jobs = FORKED_EMPTIES + count, per_job = warm ? 2 : 1, children = jobs * per_job;
     ms_trace *traces = calloc((size_t)jobs, sizeof *traces); /* the empty ones stay zero */
@@ -141,9 +167,17 @@ static int count_forked(int count, char **paths, const ms_allocator *alloc, bool
         out_of_memory();
     if (!parse_all(count, paths, traces + FORKED_EMPTIES))
         return 2;
-    for (int i = 0; i < jobs; i++) /* made before the forks, so no child counts its making */
+    bool own_heap = alloc->dialect != MS_DIALECT_SYSTEM;
+    uint64_t **logs = calloc((size_t)jobs, sizeof *logs);
+    if (logs == NULL)
+        out_of_memory();
+    for (int i = 0; i < jobs; i++) { /* made before the forks, so no child counts its making */
         live[i] = live_table(&traces[i]);
-    fflush(stdout); /* nothing buffered is written twice by the children */
+        logs[i] = own_heap ? shared_log(&traces[i]) : NULL;
+    }
+    if (own_heap)
+        (void)mem_heap_lo(); /* the heap reserved here: at the same place in every child */
+    fflush(stdout);          /* nothing buffered is written twice by the children */
     /* Nothing in this loop may depend on the trace: see the banner. */
     for (int i = 0; i < children; i++) {
         pid_t pid = fork();
@@ -151,11 +185,12 @@ static int count_forked(int count, char **paths, const ms_allocator *alloc, bool
             const ms_trace *trace = &traces[i / per_job];
             void **table = live[i / per_job];
             ms_timed_result timed;
-            bool ok = count_pass(trace, alloc, table, &timed);
+            uint64_t *log = logs[i / per_job];
+            bool ok = count_pass(trace, alloc, table, log, &timed);
             if (warm) { /* the pair's first child: a pass, its leftovers freed; the second: more */
                 free_live(trace, alloc, table);
                 if (i % per_job == 1)
-                    ok = count_pass(trace, alloc, table, &timed) && ok;
+                    ok = count_pass(trace, alloc, table, log, &timed) && ok;
             }
             _exit(ok ? 0 : 1);
         }
@@ -169,15 +204,23 @@ static int count_forked(int count, char **paths, const ms_allocator *alloc, bool
             fprintf(stderr, "mscount: fork failed\n");
             return 2;
         }
+        int job = i / per_job;
+        if (own_heap && statuses[i] == 0 && job >= FORKED_EMPTIES && i % per_job == per_job - 1 &&
+            !logged_pass_valid(paths[job - FORKED_EMPTIES], &traces[job], logs[job]))
+            statuses[i] = 1 << 8; /* as exit(1): the caller takes it for a failed pass */
         printf("%d %d %llu\n", (int)pids[i], statuses[i],
                (unsigned long long)traces[i / per_job].num_ops);
         if (statuses[i] != 0)
             status = 1;
     }
     for (int i = 0; i < jobs; i++) {
+        if (logs[i] != NULL)
+            munmap(logs[i],
+                   (traces[i].num_ops > 0 ? (size_t)traces[i].num_ops : 1) * sizeof(uint64_t));
         ms_trace_free(&traces[i]);
         free(live[i]);
     }
+    free(logs);
     free(live);
     free(traces);
     free(pids);

@@ -386,11 +386,11 @@ def _throughput(
     if config.throughput == "instructions":
         try:
             costs = pass_instructions(spec, timed, budget) if timed else {}
+            uncounted = [t.name for t in timed if costs.get(t.name, 0) <= 0]
         except UsageError as error:
             notes.append(f"throughput not counted: {error}")
-            costs = {}
-        uncounted = [t.name for t in timed if costs.get(t.name, 0) <= 0]
-        if costs and uncounted:
+            costs, uncounted = {}, []
+        if uncounted:
             # Every trace of T is counted, or none is: a student's code that ended valgrind's
             # pass of its slowest trace (or removed its profile) was graded on the rest alone,
             # 53.0 -> 89.6, as if that trace had not been in T; one that made the empty passes

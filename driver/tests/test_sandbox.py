@@ -210,7 +210,7 @@ def test_a_clock_that_hides_passes_in_others_gains_no_throughput(
 ):
     # Nine passes in ten claimed 0.1 us and the tenth the time they hid: the sum check held, and
     # the median, what a trace is graded by, made 159 Kops/s 56,940,000 (red-team pass 5). A pass
-    # is graded at no less than the kernel's count of it, less 200 us.
+    # is graded at no less than the kernel's count of its CPU time, less 200 us.
     ops = 1000  # passes of some 4 ms (SLOW_STEPS a malloc)
     trace = write_trace("big", "".join(f"a {i} {16 + i % 64}\n" for i in range(ops)))
 
@@ -224,7 +224,10 @@ def test_a_clock_that_hides_passes_in_others_gains_no_throughput(
 
     honest = kops(attacker("SKEWED_CLOCK", Path("honest")), "honest.json")
     forged = kops(attacker("SKEWED_CLOCK"), "forged.json")
-    assert forged < 1.5 * honest, (honest, forged)
+    # 10,000,014 against 336 before. What a pass's CPU count leaves out is what a claim can still
+    # hide: its wall time off the CPU, which a loaded machine makes large (1.6 times the honest
+    # figure in one run of the suite beside a class grade).
+    assert forged < 5 * honest, (honest, forged)
 
 
 def test_the_checked_passes_cannot_read_the_ops_to_come(cli, attacker, write_trace):
@@ -620,6 +623,17 @@ def test_a_trace_counted_below_the_empty_passes_leaves_no_count(cli, attacker, w
     run = cli("grade", attacker("NEGATIVE_COUNT"), "--dialect", "classic", "-q", short, long)
     said = " ".join(run.said.split())
     assert "valgrind's pass of long left no count above the empty passes'" in said, said
+
+
+def test_a_counted_pass_whose_pointers_no_allocator_could_give_leaves_no_count(
+    cli, attacker, write_trace
+):
+    # mscount's passes were checked for NULL alone: one block for every call was counted as the
+    # cheapest allocator there is. They are checked as the agent's timed passes are.
+    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\n" for i in range(300)))
+    run = cli("grade", attacker("UNCHECKED_COUNT"), "--dialect", "classic", "-q", trace)
+    said = " ".join(run.said.split())
+    assert "throughput not counted: valgrind's pass of t left no count" in said, said
 
 
 def test_a_grade_does_not_depend_on_the_malloc_the_grader_runs_on(

@@ -129,6 +129,10 @@
    finds them: an allocator that can read the ops to come in the checked passes, which
    utilization is made of, can place a hidden trace's blocks offline. */
 #define PEEK_TRACE 37
+/* In mscount's forked passes (their pid not the one that loaded the library), mm_malloc returns
+   one block for every call: the count's passes were checked for NULL alone, and counted as cheap
+   as that (49.8 -> 89.6 with the timed passes replayed, red-team pass 5). */
+#define UNCHECKED_COUNT 38
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -239,6 +243,11 @@ static void forge_watch(void) {
     if (words != NULL)
         ((volatile uint64_t *)(void *)words)[4] = 1;
 }
+#endif
+
+#if ATTACK == UNCHECKED_COUNT
+static pid_t loaded_by;
+__attribute__((constructor)) static void note_loader(void) { loaded_by = getpid(); }
 #endif
 
 #if ATTACK == PEEK_TRACE
@@ -672,7 +681,13 @@ static void *one_block(void) {
     return block;
 }
 
+static void *one_block(void);
+
 void *mm_malloc(size_t size) {
+#if ATTACK == UNCHECKED_COUNT
+    if (strcmp(program_invocation_short_name, "mscount") == 0 && getpid() != loaded_by)
+        return one_block();
+#endif
 #if ATTACK == SKEWED_CLOCK
     for (volatile int step = 0; step < SLOW_STEPS; step++)
         ;
