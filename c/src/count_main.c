@@ -132,10 +132,15 @@ static bool parse_all(int count, char **paths, ms_trace *traces) {
     return true;
 }
 
-/* Room for a pass's pointers, one word an op, shared with the forked child that logs them. */
+/* The bytes of a pass's log: a word an op, one at least (an empty trace). */
+static size_t log_bytes(const ms_trace *trace) {
+    return (trace->num_ops > 0 ? (size_t)trace->num_ops : 1) * sizeof(uint64_t);
+}
+
+/* Room for a pass's pointers, shared with the forked child that logs them. */
 static uint64_t *shared_log(const ms_trace *trace) {
-    size_t bytes = (trace->num_ops > 0 ? (size_t)trace->num_ops : 1) * sizeof(uint64_t);
-    void *log = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void *log =
+        mmap(NULL, log_bytes(trace), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (log == MAP_FAILED)
         out_of_memory();
     return log;
@@ -215,8 +220,7 @@ static int count_forked(int count, char **paths, const ms_allocator *alloc, bool
     }
     for (int i = 0; i < jobs; i++) {
         if (logs[i] != NULL)
-            munmap(logs[i],
-                   (traces[i].num_ops > 0 ? (size_t)traces[i].num_ops : 1) * sizeof(uint64_t));
+            munmap(logs[i], log_bytes(&traces[i]));
         ms_trace_free(&traces[i]);
         free(live[i]);
     }
