@@ -208,24 +208,26 @@ void depot_sweep(unsigned k, tc_block **onto) {
     depot_bin *d = &depot.bin[k][i];
     if (atomic_load_explicit(&d->batches, memory_order_relaxed) == 0)
         return; /* and low is 0: nothing raises it above batches */
+    depot_batch swept[DEPOT_BATCHES];
     bool locked = enter(d);
     unsigned n = atomic_load_explicit(&d->batches, memory_order_relaxed);
     unsigned out = (d->low + 1) / 2; /* half of the idle batches, the oldest: batch[0] first */
     assert(d->low <= n);
-    size_t blocks = 0;
-    for (unsigned j = out; j-- > 0;) { /* each batch's list put before *onto */
-        tc_block *last = d->batch[j].head;
-        while (last->next != NULL)
-            last = last->next;
-        last->next = *onto;
-        *onto = d->batch[j].head;
-        blocks += d->batch[j].count;
+    for (unsigned j = 0; j < n; j++) {
+        if (j < out)
+            swept[j] = d->batch[j];
+        else
+            d->batch[j - out] = d->batch[j];
     }
-    for (unsigned j = out; j < n; j++)
-        d->batch[j - out] = d->batch[j];
     atomic_store_explicit(&d->batches, n - out, memory_order_relaxed);
     d->low = n - out;
     leave(d, locked);
+    /* The swept batches are nobody else's now: their lists are walked without the lock. */
+    size_t blocks = 0;
+    for (unsigned j = out; j-- > 0;) { /* batch[0]'s blocks first on *onto, as they were */
+        tc_list_prepend(swept[j].head, onto);
+        blocks += swept[j].count;
+    }
     if (blocks != 0)
         atomic_fetch_sub_explicit(&depot.bytes[k], blocks * i * TC_GRAIN, memory_order_relaxed);
 }

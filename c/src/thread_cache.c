@@ -495,13 +495,8 @@ static tc_block *bin_cut(thread_cache *c, unsigned i, unsigned keep, unsigned *c
 static void hand_over(unsigned k, unsigned i, tc_block *list, unsigned count, tc_block **refused) {
     if (count == 0)
         return;
-    if (!depot_put(k, i, list, count)) {
-        tc_block *last = list;
-        while (last->next != NULL)
-            last = last->next;
-        last->next = *refused;
-        *refused = list;
-    }
+    if (!depot_put(k, i, list, count))
+        tc_list_prepend(list, refused);
     depot_sweep(k, refused);
 }
 

@@ -60,6 +60,17 @@ static inline bool tc_list_holds(const tc_block *list, const tc_block *b) {
     return false;
 }
 
+/* Put the whole list that starts at `list` (linked through `next`, not empty) before *onto: a
+   walk to its last block, for batches on their way to the policy (rare: a refused or swept batch
+   of at most TC_BIN_BLOCKS / 2 + 1 blocks). */
+static inline void tc_list_prepend(tc_block *list, tc_block **onto) {
+    tc_block *last = list;
+    while (last->next != NULL)
+        last = last->next;
+    last->next = *onto;
+    *onto = list;
+}
+
 /* ----------------------------------------------------- defined in thread_cache.c */
 
 /* Once, from the library's constructor. */
