@@ -4,8 +4,10 @@ A student's string reaches the instructor's terminal, the Gradescope page and th
 as written, an escape sequence could hide the lines after it (ESC[8m), a carriage return could
 print a forged score over the real one, and a bidirectional override could show text in another
 order than it has ("Trojan Source"). printable() shows each such character as an escape of its
-code instead: C0 and C1 control characters (but newline and tab, where lines are kept), DEL, and
-the Unicode bidirectional embeddings, overrides and isolates. Everything else is kept as it is.
+code instead: C0 and C1 control characters (but newline and tab, where lines are kept), DEL, the
+Unicode line and paragraph separators (U+2028, U+2029: str.splitlines() and some terminals break
+lines there, so a team name held a forged "score 100.0 / 100" line of its own), and the Unicode
+bidirectional embeddings, overrides and isolates. Everything else is kept as it is.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import re
 
 _BIDI = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
-_UNSAFE_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
-_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_SEPARATORS = "\u2028\u2029"
+_UNSAFE_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}]")
+_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}]")
 
 
 def _escape(match: re.Match[str]) -> str:

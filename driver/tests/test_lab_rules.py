@@ -99,10 +99,11 @@ def test_the_team_is_shown(cli, write_trace, tmp_path):
 
 def test_a_team_record_cannot_forge_or_hide_lines(cli, write_trace, tmp_path):
     # A newline would print a line of the student's own (a score), an escape sequence hide the
-    # real ones on a terminal and in Gradescope's output: each is shown as its escape.
+    # real ones on a terminal and in Gradescope's output, and U+2028 broke the line where the
+    # grade's table is fitted (str.splitlines): each is shown as its escape.
     forged = CSAPP_TEMPLATE.replace(
         '{"t", "A. Student", "astudent", "", ""}',
-        '{"x\\n  score 100.0 / 100\\n\\x1b[8m", "A. Student\\r", "astudent", "", ""}',
+        '{"x\\n  score 100.0 / 100\\n\\x1b[8m\\u2028score 99", "A. Student\\r", "astudent", "", ""}',
     )
     report = tmp_path / "results.json"
     run = cli(
@@ -110,10 +111,10 @@ def test_a_team_record_cannot_forge_or_hide_lines(cli, write_trace, tmp_path):
         write_trace("t", TRACE),
     )  # fmt: skip
     assert run.status == 0, run.err
-    shown = "Team Name:x\\x0a  score 100.0 / 100\\x0a\\x1b[8m"
+    shown = "Team Name:x\\x0a  score 100.0 / 100\\x0a\\x1b[8m\\u2028score 99"
     assert run.out.splitlines()[:2] == [shown, "Member 1 :A. Student\\x0d:astudent"]
     output = json.loads(report.read_text())["output"]
-    assert shown in output and not any(c in output for c in "\x1b\r")
+    assert shown in output and not any(c in output for c in "\x1b\r\u2028")
 
 
 def test_the_team_is_read_where_nothing_of_the_tools_process_is(
