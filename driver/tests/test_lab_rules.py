@@ -103,7 +103,8 @@ def test_a_team_record_cannot_forge_or_hide_lines(cli, write_trace, tmp_path):
     # grade's table is fitted (str.splitlines): each is shown as its escape.
     forged = CSAPP_TEMPLATE.replace(
         '{"t", "A. Student", "astudent", "", ""}',
-        '{"x\\n  score 100.0 / 100\\n\\x1b[8m\\u2028score 99", "A. Student\\r", "astudent", "", ""}',
+        '{"x\\n  score 100.0 / 100\\n\\x1b[8m\\u2028score 99", "A. Student\\r", "astudent", '
+        '"", ""}',
     )
     report = tmp_path / "results.json"
     run = cli(
