@@ -125,15 +125,40 @@ def _holds_traces(folder: Path) -> bool:
     return any(folder.glob("*.rep"))
 
 
+def _holds_allocators(folder: Path) -> bool:
+    return any(p.suffix in SOURCE_SUFFIXES for p in folder.iterdir())
+
+
 def split_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """(submissions, traces) from what the command line named, in its order:
     .rep files and folders holding .rep files are traces; allocator files,
     folders holding them, and anything else (a built-in allocator's name) are
-    submissions. Raises UsageError when either is missing."""
+    submissions. A student's folder is never taken for traces, whatever .rep
+    files it holds: a folder holding an allocator is a submission, and so is one
+    beside a student's folder named with it (`class/*`) while traces lie
+    elsewhere too. Raises UsageError when either is missing."""
+    # A student controls what their folder holds: a .rep file in it made it a folder of traces,
+    # which every classmate's grade then ran (one holding amptjp-bal.rep with a 50 MB block gave
+    # the whole class 0, its own student left out), and a folder named amptjp-bal.rep in it
+    # stopped the class's grade.
+    paths = {name: Path(name) for name in names}
+    trace_like = {
+        name
+        for name, path in paths.items()
+        if path.suffix == ".rep"
+        or (path.is_dir() and _holds_traces(path) and not _holds_allocators(path))
+    }
+    students_beside = {
+        path.resolve().parent
+        for name, path in paths.items()
+        if name not in trace_like and path.is_dir() and _holds_allocators(path)
+    }
+    homes = {paths[name].resolve().parent for name in trace_like}
     submissions, traces = [], []
     for name in names:
-        path = Path(name)
-        is_trace = path.suffix == ".rep" or (path.is_dir() and _holds_traces(path))
+        home = paths[name].resolve().parent
+        beside_a_student = home in students_beside and len(homes - {home}) > 0
+        is_trace = name in trace_like and not (paths[name].is_dir() and beside_a_student)
         (traces if is_trace else submissions).append(name)
     if not submissions:
         raise UsageError("no allocator to grade: name an mm.c, or a folder of student folders")

@@ -385,3 +385,37 @@ def test_the_summary_names_the_failure_without_the_file_again(cli, course, tmp_p
     grade_class(cli, course, "--gradebook", book)
     failure = read_csv(book)["carol"]["first_failure"]
     assert failure.startswith("does not compile: mm.c:2:28: error:") and "oops" in failure
+
+
+@pytest.mark.parametrize("planted", ["beside-mm.c", "alone", "as-a-folder"])
+def test_a_students_folder_is_never_taken_for_traces(cli, course, tmp_path, planted):
+    # The folders named one by one (`class/*`), a .rep file in a student's folder made it a folder
+    # of traces that every classmate's grade ran (a 50 MB block: the whole class 0, its author
+    # left out of the gradebook), and a folder named t1.rep in it stopped the class's grade.
+    folder, traces, toml = course
+    mallory = folder / "mallory"
+    mallory.mkdir()
+    if planted != "alone":
+        shutil.copy(fixture_allocator("good_bump"), mallory / "mm.c")
+    if planted == "as-a-folder":
+        (mallory / "t1.rep").mkdir()
+    else:
+        (mallory / "t1.rep").write_text("not a trace at all\n")
+    book = tmp_path / "book.csv"
+    students = sorted(str(p) for p in folder.iterdir())
+    run = cli("grade", *students, traces, "--dialect", "classic", "--config", toml, "-q",
+              "--gradebook", book)  # fmt: skip
+    assert "not a trace" not in run.out + run.err, run.out + run.err
+    rows = read_csv(book)
+    assert set(rows) == {"alice", "bob", "carol", "mallory"}
+    assert rows["alice"]["valid"] == "2" and rows["alice"]["traces"] == "2", rows["alice"]
+    assert rows["mallory"]["valid"] == ("0" if planted == "alone" else "2"), rows["mallory"]
+
+
+def test_a_folder_of_traces_beside_the_one_graded_is_still_traces(cli, course, tmp_path):
+    # One student's folder and the traces beside it, with no other traces named: the traces.
+    folder, traces, toml = course
+    shutil.move(traces, folder / "traces")
+    run = cli("grade", folder / "alice", folder / "traces", "--dialect", "classic",
+              "--config", toml, "-q")  # fmt: skip
+    assert run.status == 0, run.out + run.err
