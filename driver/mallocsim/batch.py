@@ -370,11 +370,13 @@ def _collect(job: _Running, config: GradingConfig) -> tuple[dict[str, Any], bool
         return record, True
     except (OSError, ValueError, UsageError):
         pass
-    lines = job.log_path.read_text(errors="replace").strip().splitlines()
+    # Split at newlines only (splitlines() also breaks at a carriage return, and a file name
+    # with one then chose how the line began), and shown printable: the name is the student's.
+    lines = job.log_path.read_text(errors="replace").strip().split("\n")
     if status < 0 or status > 2 or not lines:
         why = f"the grader stopped with status {status} on this submission"
         if time.monotonic() - job.started > WORKER_LIMIT:
             why = f"grading took longer than {WORKER_LIMIT:g} s and was stopped"
     else:
-        why = lines[-1].removeprefix("mallocsim grade: ")
+        why = printable(lines[-1].removeprefix("mallocsim grade: "), lines=False)
     return _problem_record(job.submission, config, why), False

@@ -90,6 +90,7 @@ _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
 BUILD_FORMAT = b"7"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
+STEM_CHARS = 40  # of a file's name, in its build folder's
 
 
 class BuildError(UsageError):
@@ -174,6 +175,13 @@ def build_source(
 STALE_BUILD_SECONDS = 3600.0
 
 
+def _plain_stem(source: Path) -> str:
+    """The file's stem as a build folder's name may hold it (the key beside it tells builds
+    apart): a student's file name of 248 bytes made the folder's too long to create, and gave
+    that student a zero ("File name too long") with the name's escapes in the class summary."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", source.stem)[:STEM_CHARS] or "mm"
+
+
 def _remove_stale_builds(folder: Path) -> None:
     """Remove the unfinished build folders (FOLDER.<random>) a killed grader left of this build."""
     now = time.time()
@@ -234,7 +242,7 @@ def _cached_build(
     word_bits: int,
 ) -> Build:
     flags = lab_flags(lab, dialect, debug, word_bits)
-    folder = (out_dir or cache_root() / "build") / f"{source.stem}-{_key(text, flags, lab)}"
+    folder = (out_dir or cache_root() / "build") / f"{_plain_stem(source)}-{_key(text, flags, lab)}"
     meta = folder / "build.json"
     if meta.exists():
         try:

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from mallocsim.errors import UsageError
 from mallocsim.files import encodable
 from mallocsim.metadata import begin_run, mallocsim_version
+from mallocsim.safe_text import printable
 
 # Subcommands in the order `mallocsim --help` lists them.
 COMMANDS = (
@@ -100,8 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{where}: out of memory", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:
-        if error.filename is not None:  # a file named on the command line
-            print(f"{where}: {error.filename}: {error.strerror}", file=sys.stderr)
+        if error.filename is not None:  # a file named on the command line, or in a student's folder
+            name = printable(str(error.filename), lines=False)
+            print(f"{where}: {name}: {error.strerror}", file=sys.stderr)
         else:
             print(f"{where}: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE

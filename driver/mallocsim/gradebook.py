@@ -75,6 +75,7 @@ def row_of(record: dict[str, Any], cached: bool = False) -> GradebookRow:
     failure = _first_line(problem, record.get("submission", "")) if problem else ""
     if not failure:
         failure = next((f"{r['trace']}: {r['error']}" for r in results if not r["valid"]), "")
+    failure = printable(failure, lines=False)  # a file's name, a worker's last line: anyone's
     ratio = None
     if score.get("throughput") and score.get("reference_throughput"):
         ratio = score["throughput"] / score["reference_throughput"]

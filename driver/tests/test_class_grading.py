@@ -419,3 +419,30 @@ def test_a_folder_of_traces_beside_the_one_graded_is_still_traces(cli, course, t
     run = cli("grade", folder / "alice", folder / "traces", "--dialect", "classic",
               "--config", toml, "-q")  # fmt: skip
     assert run.status == 0, run.out + run.err
+
+
+def test_a_file_name_can_neither_fail_its_build_nor_draw_over_the_summary(cli, course, tmp_path):
+    # A 248-byte name made the build folder's too long ("File name too long": a zero), and the
+    # worker's last line, the name with its CR and escapes, drew a row of the summary over alice's.
+    folder = course[0]
+    forged = "x\r\x1b7\x1b[2F\x1b[2Kalice      0.0   0\u22150      0.0\x1b8"  # no "/" in a name
+    name = forged + "A" * (246 - len(forged.encode())) + ".c"
+    (folder / "zed").mkdir()
+    shutil.copy(fixture_allocator("good_bump"), folder / "zed" / name)
+    book = tmp_path / "book.csv"
+    run = grade_class(cli, course, "--gradebook", book)
+    assert not any(c in run.out + run.err for c in "\x1b\r"), run.out
+    assert read_csv(book)["zed"]["valid"] == "2", read_csv(book)["zed"]
+
+
+def test_a_worker_line_the_student_chose_is_shown_printable_in_the_summary():
+    # What a worker said last (an error naming a student's file) ends a row of the summary: a CR
+    # and cursor moves in it drew over another student's row.
+    from mallocsim.batch import Submission, _problem_record
+    from mallocsim.config import GradingConfig
+    from mallocsim.gradebook import format_summary, row_of
+
+    why = "x.c\x1b7\x1b[2F\x1b[2Kalice      0.0   0/0\x1b8: File name too long"
+    row = row_of(_problem_record(Submission("zed", None, why), GradingConfig(), why))
+    summary = format_summary([row], width=200)
+    assert not any(c in summary for c in "\x1b\r") and "\\x1b[2F" in summary, summary
