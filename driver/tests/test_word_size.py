@@ -6,6 +6,7 @@ a file is built -m32, graded by a 32-bit agent exactly as a 64-bit one is
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -233,3 +234,18 @@ def test_timing_an_m32_build_in_the_64_bit_process_is_one_clear_line(cli, cut, w
     assert run.status == 2 and "Traceback" not in run.err
     assert "built -m32, as its csapp lab builds such a file" in run.err
     assert "runs only in the grader's 32-bit agent" in run.err
+
+
+def test_a_class_is_built_for_the_word_size_asked(cli, write_trace, tmp_path):
+    # Each student's worker grades with the class's settings: --word-size did not reach them
+    # (built for 64 bits, and cached under a key that said 32).
+    folder = tmp_path / "class" / "alice"
+    folder.mkdir(parents=True)
+    (folder / "mm.c").write_text(fixture_allocator("labs/csapp_explicit").read_text())
+    book = tmp_path / "book.csv"
+    run = cli("grade", tmp_path / "class", write_trace("t", TRACE), "--lab", "csapp",
+              "--throughput", "time", "--word-size", "32", "-q", "--gradebook", book)  # fmt: skip
+    assert run.status == 0, run.said
+    with book.open() as rows:
+        (alice,) = csv.DictReader(rows)
+    assert alice["word_bits"] == "32", alice

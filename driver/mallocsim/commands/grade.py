@@ -182,10 +182,12 @@ def _grade_one(
 def _worker_flags(args: argparse.Namespace) -> list[str]:
     """The settings each submission's own `mallocsim grade` is run with."""
     flags = []
-    for option in ("lab", "dialect", "throughput", "timeout"):
+    # Every option with a value that the grade depends on (--word-size was missing: a class
+    # graded with --word-size 32 was built for 64 bits, and cached under a key that said 32).
+    for option in ("lab", "dialect", "throughput", "timeout", "word_size"):
         value = getattr(args, option)
         if value is not None:
-            flags.append(f"--{option}={value}")
+            flags.append(f"--{option.replace('_', '-')}={value}")
     if args.config:
         flags.append(f"--config={Path(args.config).resolve()}")
     if args.check_heap:
