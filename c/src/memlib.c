@@ -10,7 +10,13 @@
  * high-water mark, so it costs a memset of new heap only, and only while it is
  * on (the checked pass asked to run on a dirty heap): the common mem_sbrk call
  * stays a few instructions either way, since poisoning, like failure
- * injection, sends it down the slow path.
+ * injection, sends it down the slow path. It runs ahead of the break, to the
+ * end of the break's page, and never fills a byte twice in a run: what an
+ * allocator wrote past its break (a public CS:APP solution's mm_init set one
+ * list head more than it had asked room for, then grew the heap over it) is
+ * still there when the break reaches it, as under the labs' drivers, whose
+ * heaps never change a byte the allocator wrote; poisoned again at the growth,
+ * that head became 0xA5... and the file, 97 under the driver, crashed.
  *
  * A heap another process must see (mem_share) is a memfd mapped shared, at the same address in
  * the process that joins it (mem_join, in a program the owner starts): the grader's checker reads
@@ -66,6 +72,8 @@ static char *heap_start;   /* first byte of the region, NULL before mem_init */
 static size_t reserved;    /* bytes of address space reserved */
 static size_t brk_offset;  /* current break, as an offset from heap_start */
 static size_t high_water;  /* largest brk_offset since the last reset or rewind */
+static size_t poisoned;    /* the heap is poisoned below this (>= high_water while poisoning
+                              has been on since the run began), or was written since */
 static size_t touched;     /* largest brk_offset before the last rewind, for mem_reset */
 static size_t limit_bytes; /* largest heap allowed; 0 = the whole reservation */
 static size_t cap;         /* the break's effective bound: limit within the reservation */
@@ -117,7 +125,7 @@ void mem_init(void) {
             break;
         }
     }
-    brk_offset = high_water = touched = 0;
+    brk_offset = high_water = touched = poisoned = 0;
     sbrk_calls = 0;
 }
 
@@ -126,22 +134,36 @@ void mem_deinit(void) {
         return;
     munmap(heap_start, reserved);
     heap_start = NULL;
-    reserved = brk_offset = high_water = touched = cap = 0;
-}
-
-/* Fill the new bytes [from, to) of the heap (offsets) with the poison, or their edges only. */
-static void poison(size_t from, size_t to) {
-    if (to - from <= POISON_WHOLE) {
-        memset(heap_start + from, MEM_POISON_BYTE, to - from);
-        return;
-    }
-    memset(heap_start + from, MEM_POISON_BYTE, POISON_EDGE);
-    memset(heap_start + to - POISON_EDGE, MEM_POISON_BYTE, POISON_EDGE);
+    reserved = brk_offset = high_water = touched = cap = poisoned = 0;
 }
 
 static size_t page_round(size_t bytes) {
     size_t page = mem_pagesize();
     return (bytes + page - 1) / page * page;
+}
+
+/* Poison [from, to) of the heap (offsets), but what lies below `poisoned`. */
+static void poison_part(size_t from, size_t to) {
+    if (from < poisoned)
+        from = poisoned;
+    if (from < to)
+        memset(heap_start + from, MEM_POISON_BYTE, to - from);
+}
+
+/* Fill the new bytes [from, to) of the heap with the poison, or their edges only, and the rest
+   of to's page (which a shared heap's file holds), leaving alone the bytes poisoned before in this
+   run: past the break then, the allocator may have written them since. */
+static void poison(size_t from, size_t to) {
+    if (to - from <= POISON_WHOLE) {
+        poison_part(from, to);
+    } else {
+        poison_part(from, from + POISON_EDGE);
+        poison_part(to - POISON_EDGE, to);
+    }
+    size_t ahead = page_round(to);
+    poison_part(to, ahead);
+    if (ahead > poisoned)
+        poisoned = ahead;
 }
 
 /* The shared heap's file holds this many bytes past what is granted: the real drivers map their
@@ -251,7 +273,7 @@ void mem_reset(void) {
         /* Give the pages back: the next run starts on zeroed, uncommitted memory. */
         madvise(heap_start, page_round(touched), MADV_DONTNEED);
     }
-    brk_offset = high_water = touched = 0;
+    brk_offset = high_water = touched = poisoned = 0;
     sbrk_calls = 0;
 }
 
@@ -259,7 +281,7 @@ void mem_rewind(void) {
     mem_init();
     if (high_water > touched) /* mem_reset must release what this run touched */
         touched = high_water;
-    brk_offset = high_water = 0;
+    brk_offset = high_water = poisoned = 0;
     sbrk_calls = 0;
 }
 
@@ -299,7 +321,7 @@ bool mem_join(int fd, void *start, size_t bytes) {
     heap_start = p;
     reserved = bytes;
     cap = effective_limit();
-    brk_offset = high_water = touched = 0;
+    brk_offset = high_water = touched = poisoned = 0;
     sbrk_calls = 0;
     return true;
 }
