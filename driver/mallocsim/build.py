@@ -62,6 +62,11 @@ _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"\n]+)[>"]', re.M)
 _PRAGMA_ESCAPE = re.compile(
     r"^[ \t]*#[ \t]*pragma[ \t]+(?:message|GCC[ \t]+(?:warning|error))\b[^\n]*\\", re.M
 )
+# An attribute whose string the compiler prints in a diagnostic: gcc prints warning("...") and
+# error("...") with their escapes made characters, clang deprecated("...") and unavailable("...")
+# too; no attribute a malloc lab uses needs an escape in a string.
+_ATTRIBUTE = re.compile(r"__attribute__[ \t\n]*\(\(|\[\[")
+ATTRIBUTE_CHARS = 4096  # read of an attribute, at most, from its start
 SOURCE_BYTES = 8 << 20  # a submission larger than this is refused: a lab's mm.c is some 30 KB
 MESSAGE_BYTES = 1 << 20  # of the compiler's messages, what is read and shown
 _STOPPED_AT_A_LIMIT = re.compile(
@@ -90,6 +95,7 @@ _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
 BUILD_FORMAT = b"7"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
+DEPENDENCIES = ".compiler.deps"  # the headers a compiler run read (-MD -MF)
 STEM_CHARS = 40  # of a file's name, in its build folder's
 
 
@@ -368,6 +374,11 @@ def _run(command: list[str], cwd: Path, source: Path) -> subprocess.CompletedPro
     )
 
 
+def _readable_headers(work: Path) -> tuple[Path, ...]:
+    """Where a submission's #include may lead: the build folder, the lab's headers, the system's."""
+    return (work.resolve(), HEADER_DIR.resolve(), *SYSTEM_HEADER_ROOTS)
+
+
 def _check_includes(compiler: str, flags: list[str], work: Path, source: Path) -> None:
     """Refuse a file whose #include leads outside the lab's and the system's
     headers (/etc/passwd, another student's file): its contents would reach the
@@ -375,7 +386,7 @@ def _check_includes(compiler: str, flags: list[str], work: Path, source: Path) -
     of the scan's messages are shown."""
     # An #include written as an absolute path outside the headers is refused before
     # the compiler opens it: /dev/ptmx would block it until its time limit.
-    allowed = (work.resolve(), HEADER_DIR.resolve(), *SYSTEM_HEADER_ROOTS)
+    allowed = _readable_headers(work)
     for name in _INCLUDE.findall((work / "mm.c").read_text(errors="replace")):
         if name.startswith("/") and not any(Path(name).is_relative_to(r) for r in allowed):
             raise BuildError(
@@ -392,7 +403,14 @@ def _check_includes(compiler: str, flags: list[str], work: Path, source: Path) -
                 "only its lab's headers and the system's"
             )
         raise BuildError(f"{source}: does not compile:\n" + ("\n".join(own) or "an #include fails"))
-    for name in scan.stdout.replace("\\\n", " ").split()[1:]:
+    _refuse_foreign_headers(scan.stdout, work, source)
+
+
+def _refuse_foreign_headers(rule: str, work: Path, source: Path) -> None:
+    """Raise BuildError when a make rule of the compiler's (-M, -MD) lists a file outside the
+    build folder, the lab's headers and the system's."""
+    allowed = _readable_headers(work)
+    for name in rule.replace("\\\n", " ").split()[1:]:
         path = (work / name).resolve()
         if not any(path.is_relative_to(root) for root in allowed):
             raise BuildError(
@@ -401,21 +419,39 @@ def _check_includes(compiler: str, flags: list[str], work: Path, source: Path) -
             )
 
 
+def _compile(
+    compiler: str, flags: list[str], step: list[str], work: Path, source: Path
+) -> subprocess.CompletedProcess[str]:
+    """A compiler run that reads mm.c (-E, -S), its headers checked as it read them (-MD) before
+    anything it made or said is used: the scan before it (_check_includes) ran in another
+    folder state, which a file can tell apart (#if __has_include("mm.i"), true once -E has
+    written it, gated an #include of /usr/lib/os-release whose lines then became the team's
+    name and the compiler's error messages)."""
+    done = _run([compiler, *flags, "-MD", "-MF", DEPENDENCIES, *step], work, source)
+    try:
+        rule = (work / DEPENDENCIES).read_text(errors="replace")
+    except OSError:
+        rule = ""  # the compiler stopped before it read anything
+    _refuse_foreign_headers(rule, work, source)
+    return done
+
+
 def _build(
     source: Path, text: bytes, lab: LabProfile, flags: list[str], work: Path, word_bits: int
 ) -> Build:
     (work / "mm.c").write_bytes(text)
     compiler = _compiler(lab)
     _check_includes(compiler, flags, work, source)
-    expanded = _run([compiler, *flags, "-E", "-P", "-o", "mm.i", "mm.c"], work, source)
+    expanded = _compile(compiler, flags, ["-E", "-P", "-o", "mm.i", "mm.c"], work, source)
     if expanded.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(expanded)}")
     expanded.stdout = (work / "mm.i").read_text(errors="replace")
-    if _PRAGMA_ESCAPE.search(expanded.stdout):
+    if _PRAGMA_ESCAPE.search(expanded.stdout) or attribute_with_escape(expanded.stdout):
         raise BuildError(
-            f"{source}: a #pragma message (or GCC warning/error) with an escape in its text: the "
-            "compiler prints that text as it is, and a newline in it would print lines of the "
-            "file's own among the grade's"
+            f"{source}: a #pragma message (or GCC warning/error), or an attribute's message "
+            "(warning, error, deprecated...), with an escape in its text: the compiler prints "
+            "that text as it is, and a newline in it would print lines of the file's own among "
+            "the grade's"
         )
     checker, signature, note = find_checker(lab, text.decode(errors="replace"), expanded.stdout)
     # The handouts of one lab disagree on the checker's type (cmu-2015's mm.h: void in F15, int
@@ -435,7 +471,7 @@ def _build(
     # Compiled to assembly, which is read before it is assembled (_check_assembly), then
     # linked: the object file is where the global data is measured (the library adds the
     # linker's own tables to it).
-    done = _run([compiler, *flags, "-S", "-o", str(assembly), "mm.c"], work, source)
+    done = _compile(compiler, flags, ["-S", "-o", str(assembly), "mm.c"], work, source)
     if done.returncode == 0:
         _check_assembly(assembly, source)
         compiled = done
@@ -608,6 +644,34 @@ def _definition(name: str, text: str) -> tuple[str, str] | None:
             start = newline + 1
         return text[start:at], match.group(1)
     return None
+
+
+def attribute_with_escape(text: str) -> bool:
+    """Whether an attribute in the preprocessed `text` holds a string literal with a backslash
+    escape. Each attribute is read to its closing brackets (string literals skipped whole, so a
+    bracket inside one closes nothing), ATTRIBUTE_CHARS at most, and the next one looked for after
+    it: linear in `text`."""
+    at = 0
+    while (start := _ATTRIBUTE.search(text, at)) is not None:  # each character read once
+        closing = "]]" if start.group() == "[[" else "))"
+        depth, at, end = 0, start.end(), min(len(text), start.end() + ATTRIBUTE_CHARS)
+        while at < end and not (depth == 0 and text.startswith(closing, at)):
+            char = text[at]
+            if char in "\"'":  # a literal, read to its end: an escape in a string is the answer
+                close = at + 1
+                while close < end and text[close] not in (char, "\n"):
+                    if text[close] == "\\":
+                        if char == '"':
+                            return True
+                        close += 1  # a char literal's escape: '\'' holds no end
+                    close += 1
+                at = close
+            elif char in "([":
+                depth += 1
+            elif char in ")]":
+                depth -= 1
+            at += 1
+    return False
 
 
 def find_checker(

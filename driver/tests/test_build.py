@@ -434,6 +434,17 @@ def test_the_compiler_reads_no_file_outside_the_system_and_the_build(tmp_path):
         build_of(source(tmp_path, gated), "classic", "csapp", word_size="64")
 
 
+@pytest.mark.parametrize(
+    "gate", ['#if __has_include("mm.i")\n', '#if __has_include(".compiler.deps")\n']
+)
+def test_a_header_the_scan_did_not_see_is_refused_where_it_is_read(tmp_path, gate):
+    # Gated on a file that a later step writes, the include escaped the scan, and the system
+    # file's lines became the team's name and the compiler's errors (a red-team pass).
+    leak = f'#define LEAK "/usr/lib/os-release"\n{gate}#include LEAK\n#endif\n'
+    with pytest.raises(AllocatorError, match=r"includes /usr/lib/os-release: a submission may"):
+        build_of(source(tmp_path, leak), "classic", "csapp", out_dir=tmp_path / "b", word_size="64")
+
+
 def test_a_quoted_label_does_not_hide_a_directive(tmp_path):
     path = source(tmp_path, r'asm("\"leak\": .incbin \"/etc/hostname\"");')
     with pytest.raises(AllocatorError, match=r"its inline assembly uses \.incbin"):
@@ -445,6 +456,28 @@ def test_a_pragma_message_with_escapes_is_refused(tmp_path):
     path = source(tmp_path, '_Pragma("message(\\"\\\\n  score 100 / 100\\")")\n')
     with pytest.raises(AllocatorError, match=r"a #pragma message .* with an escape"):
         build_of(path, "classic", "csapp", word_size="64")
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        '__attribute__((warning("x\\n  score 100.0 / 100"))) void f(void);\nvoid g(void) { f(); }',
+        '__attribute__((error(")))\\n  score 100.0 / 100"))) void f(void);',
+        '[[deprecated("\\x1b[8m")]] void f(void);',
+    ],
+    ids=["warning", "brackets-in-the-string", "c2x-deprecated"],
+)
+def test_an_attribute_message_with_escapes_is_refused(tmp_path, declaration):
+    # gcc prints warning("...")'s text with its escapes made characters: a newline in it printed
+    # "  score 100.0 / 100" among the grade's compiler warnings (a red-team pass).
+    path = source(tmp_path, declaration + "\n")
+    with pytest.raises(AllocatorError, match=r"an attribute's message .* with an escape"):
+        build_of(path, "classic", "csapp", word_size="64")
+
+
+def test_attributes_without_escapes_build(tmp_path):
+    plain = '__attribute__((deprecated("use g"), unused)) static void f(void) {}\n'
+    assert build_of(source(tmp_path, plain), "classic", "csapp", word_size="64").library.exists()
 
 
 @pytest.mark.parametrize(
