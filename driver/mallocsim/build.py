@@ -49,6 +49,9 @@ from mallocsim.safe_text import printable
 
 CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-fPIC")
 COMPILE_TIMEOUT = 60.0  # seconds; a compiler stuck on an #include of a device stops here
+# seconds for all of a build's compiler runs (five: the include scan, -E, -S, -c, the link):
+# each within COMPILE_TIMEOUT alone, a file whose macros took a minute a pass took five.
+BUILD_TIMEOUT = 120.0
 # What the compiler may use (a student's file is someone else's code too): an
 # #include of /dev/zero eats memory, of a huge file fills the disk.
 COMPILE_MEMORY = 2 << 30  # bytes of address space
@@ -93,7 +96,7 @@ _DANGEROUS = re.compile(
 )
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"7"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"8"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 DEPENDENCIES = ".compiler.deps"  # the headers a compiler run read (-MD -MF)
 STEM_CHARS = 40  # of a file's name, in its build folder's
@@ -335,24 +338,33 @@ def kept_environment(work: Path | str) -> dict[str, str]:
     return {**kept, "TMPDIR": str(work)}
 
 
-def _run(command: list[str], cwd: Path, source: Path) -> subprocess.CompletedProcess[str]:
-    """The compiler's run in the build folder, within its limits. Its output goes to files, so
-    that RLIMIT_FSIZE bounds it too (a pipe took 9 GB of the grader's memory from a 6 KB file
-    whose macros expanded without end); of its messages, the first MESSAGE_BYTES are read."""
+def _run(
+    command: list[str], cwd: Path, source: Path, deadline: float
+) -> subprocess.CompletedProcess[str]:
+    """The compiler's run in the build folder, within its limits, and done by `deadline` (the
+    build's: time.monotonic()). Its output goes to files, so that RLIMIT_FSIZE bounds it too (a
+    pipe took 9 GB of the grader's memory from a 6 KB file whose macros expanded without end);
+    of its messages, the first MESSAGE_BYTES are read."""
     out, err = cwd / ".compiler.out", cwd / ".compiler.err"
+    timeout = min(COMPILE_TIMEOUT, deadline - time.monotonic())
+    if timeout <= 0:
+        raise BuildError(f"{source}: the build did not finish within {BUILD_TIMEOUT:g} s")
     try:
         with out.open("wb") as stdout, err.open("wb") as stderr:
             done = subprocess.run(
                 command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                env=kept_environment(cwd), timeout=COMPILE_TIMEOUT, check=False,
+                env=kept_environment(cwd), timeout=timeout, check=False,
                 preexec_fn=_Confinement(cwd, command[0]),
             )  # fmt: skip
     except FileNotFoundError:
         raise BuildError(f"{source}: no C compiler ({command[0]}) to build it") from None
     except subprocess.TimeoutExpired:
-        raise BuildError(
-            f"{source}: the compiler did not finish within {COMPILE_TIMEOUT:g} s"
-        ) from None
+        what = (
+            f"the compiler did not finish within {COMPILE_TIMEOUT:g} s"
+            if timeout == COMPILE_TIMEOUT
+            else f"the build did not finish within {BUILD_TIMEOUT:g} s"
+        )
+        raise BuildError(f"{source}: {what}") from None
     except subprocess.SubprocessError as error:  # the confinement, in the child
         raise BuildError(f"{source}: the compiler could not be started: {error}") from None
     with out.open("rb") as stdout, err.open("rb") as stderr:
@@ -379,7 +391,9 @@ def _readable_headers(work: Path) -> tuple[Path, ...]:
     return (work.resolve(), HEADER_DIR.resolve(), *SYSTEM_HEADER_ROOTS)
 
 
-def _check_includes(compiler: str, flags: list[str], work: Path, source: Path) -> None:
+def _check_includes(
+    compiler: str, flags: list[str], work: Path, source: Path, deadline: float
+) -> None:
     """Refuse a file whose #include leads outside the lab's and the system's
     headers (/etc/passwd, another student's file): its contents would reach the
     compiler's messages, which the student reads. Only the student's own lines
@@ -393,7 +407,7 @@ def _check_includes(compiler: str, flags: list[str], work: Path, source: Path) -
                 f"{source}: includes {name}: a submission may include only its lab's headers "
                 "and the system's"
             )
-    scan = _run([compiler, *flags, "-M", "mm.c"], work, source)
+    scan = _run([compiler, *flags, "-M", "mm.c"], work, source, deadline)
     if scan.returncode != 0:
         own = [line for line in _messages(scan).splitlines() if line.startswith("mm.c")]
         denied = _DENIED.search("\n".join(own))
@@ -420,14 +434,14 @@ def _refuse_foreign_headers(rule: str, work: Path, source: Path) -> None:
 
 
 def _compile(
-    compiler: str, flags: list[str], step: list[str], work: Path, source: Path
+    compiler: str, flags: list[str], step: list[str], work: Path, source: Path, deadline: float
 ) -> subprocess.CompletedProcess[str]:
     """A compiler run that reads mm.c (-E, -S), its headers checked as it read them (-MD) before
     anything it made or said is used: the scan before it (_check_includes) ran in another
     folder state, which a file can tell apart (#if __has_include("mm.i"), true once -E has
     written it, gated an #include of /usr/lib/os-release whose lines then became the team's
     name and the compiler's error messages)."""
-    done = _run([compiler, *flags, "-MD", "-MF", DEPENDENCIES, *step], work, source)
+    done = _run([compiler, *flags, "-MD", "-MF", DEPENDENCIES, *step], work, source, deadline)
     try:
         rule = (work / DEPENDENCIES).read_text(errors="replace")
     except OSError:
@@ -441,8 +455,9 @@ def _build(
 ) -> Build:
     (work / "mm.c").write_bytes(text)
     compiler = _compiler(lab)
-    _check_includes(compiler, flags, work, source)
-    expanded = _compile(compiler, flags, ["-E", "-P", "-o", "mm.i", "mm.c"], work, source)
+    deadline = time.monotonic() + BUILD_TIMEOUT
+    _check_includes(compiler, flags, work, source, deadline)
+    expanded = _compile(compiler, flags, ["-E", "-P", "-o", "mm.i", "mm.c"], work, source, deadline)
     if expanded.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(expanded)}")
     expanded.stdout = (work / "mm.i").read_text(errors="replace")
@@ -471,11 +486,11 @@ def _build(
     # Compiled to assembly, which is read before it is assembled (_check_assembly), then
     # linked: the object file is where the global data is measured (the library adds the
     # linker's own tables to it).
-    done = _compile(compiler, flags, ["-S", "-o", str(assembly), "mm.c"], work, source)
+    done = _compile(compiler, flags, ["-S", "-o", str(assembly), "mm.c"], work, source, deadline)
     if done.returncode == 0:
         _check_assembly(assembly, source)
         compiled = done
-        done = _run([compiler, *flags, "-c", "-o", str(obj), str(assembly)], work, source)
+        done = _run([compiler, *flags, "-c", "-o", str(obj), str(assembly)], work, source, deadline)
         done.stderr = compiled.stderr + done.stderr
     if done.returncode == 0:
         compiled = done
@@ -486,7 +501,7 @@ def _build(
             # read it) and no executable stack.
             "-Wl,-z,text", "-Wl,-z,noexecstack",
         ]  # fmt: skip
-        done = _run(link, work, source)
+        done = _run(link, work, source, deadline)
         done.stderr = compiled.stderr + done.stderr
     if done.returncode != 0 and lab.team and "undefined reference to `team'" in done.stderr:
         raise BuildError(

@@ -74,6 +74,9 @@ COUNTED = "counted by valgrind the same way"
 COUNTED_32 = "its 32-bit build, as the -m32 build graded; counted by valgrind the same way"
 MIN_COUNT_BUDGET = 60.0  # seconds a valgrind count may take at least: valgrind is slow
 TEAM_SYMBOL = "ms_lab_team"  # the build's reader of a classic team_t record
+# seconds spent building a failed file under other labs for a hint; past it, no other is tried
+# (each build may take BUILD_TIMEOUT: a slow file tried under five labs held a grade minutes)
+HINT_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -630,12 +633,19 @@ def _reference_instructions(
     return counted
 
 
-def _builds_as(spec: AllocatorSpec, lab: str, dialect: str) -> bool:
-    try:
-        spec_build(replace(spec, lab=lab, dialect=dialect))
-    except AllocatorError:
-        return False
-    return True
+def _first_build(spec: AllocatorSpec, pairs: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The first (lab, dialect) of `pairs` the spec's file builds under, tried for HINT_SECONDS
+    at most; None when none was found by then."""
+    deadline = time.monotonic() + HINT_SECONDS
+    for lab, dialect in pairs:
+        if time.monotonic() > deadline:
+            return None
+        try:
+            spec_build(replace(spec, lab=lab, dialect=dialect))
+        except AllocatorError:
+            continue
+        return lab, dialect
+    return None
 
 
 def _alternatives(spec: AllocatorSpec, dialect: str | None = None) -> list[tuple[str, str]]:
@@ -664,10 +674,10 @@ def hint_for(
     if problem is not None and not results:
         if spec.kind != "source" or "does not compile" not in problem.splitlines()[0]:
             return None
-        for lab, dialect in _alternatives(spec):
-            if _builds_as(spec, lab, dialect):
-                return f"{spec.name} builds as a {lab} lab's mm.c: try {_how(spec, lab, dialect)}"
-        return None
+        found = _first_build(spec, _alternatives(spec))
+        if found is None:
+            return None
+        return f"{spec.name} builds as a {found[0]} lab's mm.c: try {_how(spec, *found)}"
     inits = [r.init_status for r in results if r.fail_kind == "init_failed"]
     if not results or len(inits) != len(results):
         return None
@@ -681,7 +691,5 @@ def hint_for(
     said += f"--dialect {spec.dialect}: try "
     if spec.kind == "library" or LABS[spec.lab].dialect is None:
         return said + f"--dialect {other}"  # a library is not rebuilt: only its dialect changes
-    for lab, dialect in _alternatives(spec, other):
-        if _builds_as(spec, lab, dialect):
-            return said + _how(spec, lab, dialect)
-    return None
+    found = _first_build(spec, _alternatives(spec, other))
+    return None if found is None else said + _how(spec, *found)

@@ -245,6 +245,19 @@ def test_a_file_for_another_lab_gets_a_hint_that_builds(cli, write_trace, tmp_pa
     assert f"{path} builds as a cmu lab's mm.c: try --lab cmu" in run.err
 
 
+def test_the_hints_builds_stop_at_their_time_budget(cli, write_trace, tmp_path, monkeypatch):
+    # Each lab tried for a hint is a whole build: a file slow to compile held the grade minutes.
+    import mallocsim.grading
+
+    monkeypatch.setattr(mallocsim.grading, "HINT_SECONDS", 0.0)
+    f20 = CSAPP_TEMPLATE.replace(
+        "int mm_init(void) { return 0; }", "bool mm_init(void) { return true; }"
+    )
+    path = source(tmp_path, "", f20)
+    run = cli("grade", path, "--lab", "csapp", "--no-cache", write_trace("t", TRACE))
+    assert run.status == 1 and "does not compile" in run.err and "builds as a" not in run.err
+
+
 def test_a_file_that_builds_nowhere_gets_no_hint(cli, write_trace, tmp_path):
     path = source(tmp_path, "int broken(void) { return }")
     run = cli("grade", path, "--lab", "csapp", write_trace("t", TRACE))
@@ -497,6 +510,20 @@ def test_a_file_of_blank_lines_is_scanned_in_linear_time(tmp_path, padding, lab,
     started = time.monotonic()
     build_of(path, "classic", lab, out_dir=tmp_path / "builds", word_size="64")  # no cached build
     assert time.monotonic() - started < 8
+
+
+def test_a_build_has_one_time_limit_for_all_its_compiler_runs(tmp_path, monkeypatch):
+    # Each of a build's five compiler runs had a minute of its own: a file whose macros took a
+    # minute a pass took five, and more again for each lab the grade tried it under for a hint.
+    import mallocsim.build
+
+    monkeypatch.setattr(mallocsim.build, "BUILD_TIMEOUT", 1.0)
+    macros = "#define A0 1\n" + "".join(f"#define A{i} (A{i - 1}+A{i - 1})\n" for i in range(1, 19))
+    slow = macros + "#if A18 == 0\n#error never\n#endif\n" * 3  # some 0.4 s a preprocessing
+    started = time.monotonic()
+    with pytest.raises(AllocatorError, match=r"did not finish within 1 s"):
+        build_of(source(tmp_path, slow), "classic", "csapp", out_dir=tmp_path / "b", word_size="64")
+    assert time.monotonic() - started < 3
 
 
 def test_a_submission_past_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
