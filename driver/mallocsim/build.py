@@ -485,17 +485,21 @@ def _build(
     engine = NATIVE32_DIR if word_bits == 32 else NATIVE_DIR
     # Compiled to assembly, which is read before it is assembled (_check_assembly), then
     # linked: the object file is where the global data is measured (the library adds the
-    # linker's own tables to it).
-    done = _compile(compiler, flags, ["-S", "-o", str(assembly), "mm.c"], work, source, deadline)
+    # linker's own tables to it). Named relative to the build folder, where the compiler runs:
+    # the linker's messages named mm.o by its whole path, the grader's home and cache folder.
+    here = f"-ffile-prefix-map={work}=."  # and the debug information's, for the same reason
+    done = _compile(
+        compiler, flags, [here, "-S", "-o", assembly.name, "mm.c"], work, source, deadline
+    )
     if done.returncode == 0:
         _check_assembly(assembly, source)
         compiled = done
-        done = _run([compiler, *flags, "-c", "-o", str(obj), str(assembly)], work, source, deadline)
+        done = _run([compiler, *flags, "-c", "-o", obj.name, assembly.name], work, source, deadline)
         done.stderr = compiled.stderr + done.stderr
     if done.returncode == 0:
         compiled = done
         link = [
-            compiler, *flags, "-shared", "-o", str(library), str(obj),
+            compiler, *flags, "-shared", "-o", library.name, obj.name,
             f"-L{engine}", "-lmsheap", f"-Wl,-rpath,{engine}", "-Wl,-z,defs",
             # No relocations in code (the loader would write into it, after forbidden.py
             # read it) and no executable stack.
@@ -549,6 +553,7 @@ def _global_data(obj: Path, library: Path) -> int | None:
 
 def _messages(done: subprocess.CompletedProcess[str]) -> str:
     said = own_context(done.stderr).strip() or done.stdout.strip() or "no message"
+    said = said.replace("././mm.c:", "mm.c:")  # the linker's name for it (-ffile-prefix-map)
     return printable(said.replace('"<mallocsim lab adapter>"', "(mallocsim's adapter)"))
 
 

@@ -526,6 +526,16 @@ def test_a_build_has_one_time_limit_for_all_its_compiler_runs(tmp_path, monkeypa
     assert time.monotonic() - started < 3
 
 
+def test_the_linkers_messages_do_not_name_the_graders_folders(tmp_path):
+    # They named mm.o and mm.c by their whole paths: the grader's home and cache folder.
+    path = source(tmp_path, "extern void nope(void);\nvoid call(void) { nope(); }\n")
+    builds = tmp_path / "grader-cache"
+    with pytest.raises(AllocatorError, match=r"undefined reference to .nope") as raised:
+        build_of(path, "classic", "csapp", out_dir=builds, word_size="64")
+    message = str(raised.value).removeprefix(f"{path}: ")
+    assert str(builds) not in message and "\nmm.c:" in message, message
+
+
 def test_a_submission_past_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
     import mallocsim.build
 
