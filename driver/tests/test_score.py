@@ -237,6 +237,17 @@ def test_parse_config_from_a_document():
     assert parse_config({"points": {"correctness": 10}}).correctness_points == 10.0
 
 
+def test_a_course_on_the_s15_handout_sets_its_throughput_floor():
+    # cmu-2015 follows F15 (MIN_SPEED 0); S15's driver gives (T - 3,000) / 10,000 of the 39
+    # throughput points: a public solution timed at 10,307 Kops/s got 28.5 there, 30.9 from F15's.
+    f15 = for_lab("cmu-2015")
+    s15 = parse_config({"score": {"min_speed_ratio": 0.2308}}, lab="cmu-2015")
+    timed = [result("a", 0.92, 10_307_000, 1.0)]
+    for config, points in ((f15, 39 * 10307 / 13000), (s15, 39 * 7307 / 10000)):
+        got = score(timed, rules("a"), config, 13000e3, "configured")
+        assert got.index == pytest.approx(61 + points, abs=0.01)
+
+
 def test_the_explanation_names_the_traces_each_measure_was_taken_over():
     from mallocsim.grade_report import explain
 
