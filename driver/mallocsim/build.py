@@ -34,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -351,27 +352,32 @@ def _run(
         raise BuildError(f"{source}: the build did not finish within {BUILD_TIMEOUT:g} s")
     try:
         with out.open("wb") as stdout, err.open("wb") as stderr:
-            done = subprocess.run(
+            process = subprocess.Popen(
                 command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                env=kept_environment(cwd), timeout=timeout, check=False,
-                preexec_fn=_Confinement(cwd, command[0]),
+                env=kept_environment(cwd), preexec_fn=_Confinement(cwd, command[0]),
             )  # fmt: skip
     except FileNotFoundError:
         raise BuildError(f"{source}: no C compiler ({command[0]}) to build it") from None
+    except subprocess.SubprocessError as error:  # the confinement, in the child
+        raise BuildError(f"{source}: the compiler could not be started: {error}") from None
+    try:
+        returncode = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        # gcc's driver and what it runs (cc1, as, ld) all: killed alone, the driver left its
+        # cc1 running on, up to its CPU limit, after the grade had gone.
+        _kill_tree(process.pid)
+        process.wait()
         what = (
             f"the compiler did not finish within {COMPILE_TIMEOUT:g} s"
             if timeout == COMPILE_TIMEOUT
             else f"the build did not finish within {BUILD_TIMEOUT:g} s"
         )
         raise BuildError(f"{source}: {what}") from None
-    except subprocess.SubprocessError as error:  # the confinement, in the child
-        raise BuildError(f"{source}: the compiler could not be started: {error}") from None
     with out.open("rb") as stdout, err.open("rb") as stderr:
         said, told = stdout.read(MESSAGE_BYTES + 1), stderr.read(MESSAGE_BYTES + 1)
     # Killed by a limit: its memory (SIGSEGV/SIGABRT), CPU or output; gcc's driver survives its
     # cc1 and says how it died.
-    if done.returncode < 0 or _STOPPED_AT_A_LIMIT.search(told):
+    if returncode < 0 or _STOPPED_AT_A_LIMIT.search(told):
         raise BuildError(
             f"{source}: the compiler was stopped at its limits ({COMPILE_MEMORY >> 30} GiB of "
             f"memory, {COMPILE_CPU} s of CPU, {COMPILE_OUTPUT >> 20} MiB files): does an "
@@ -380,7 +386,7 @@ def _run(
     cut = "\n(the rest of the compiler's messages left out)" if len(told) > MESSAGE_BYTES else ""
     return subprocess.CompletedProcess(
         command,
-        done.returncode,
+        returncode,
         said[:MESSAGE_BYTES].decode(errors="replace"),
         told[:MESSAGE_BYTES].decode(errors="replace") + cut,
     )
@@ -389,6 +395,26 @@ def _run(
 def _readable_headers(work: Path) -> tuple[Path, ...]:
     """Where a submission's #include may lead: the build folder, the lab's headers, the system's."""
     return (work.resolve(), HEADER_DIR.resolve(), *SYSTEM_HEADER_ROOTS)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and every process below it, found in /proc before any is killed (a
+    child whose parent died first would be another's to find). The compiler's processes are
+    the grader's own children: no new session or group, so that a class worker's group, killed
+    when it overruns, holds them too."""
+    tree, seen = [pid], 0
+    while seen < len(tree):
+        for children in glob.glob(f"/proc/{tree[seen]}/task/*/children"):
+            try:
+                tree.extend(int(c) for c in Path(children).read_text().split())
+            except (OSError, ValueError):
+                pass  # gone meanwhile
+        seen += 1
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _check_includes(
