@@ -3,7 +3,8 @@
 A file holds any of these tables (every key optional; see starter/grading.toml
 for a commented example):
 
-  [grade]   lab, dialect, timeout, check_heap, word_size, min_seconds, throughput
+  [grade]   lab, dialect, timeout, check_heap, word_size, min_seconds, throughput,
+            team_check
   [score]   formula, util_weight, mean, throughput_mean, reference_throughput,
             reference, min_util, max_util, min_speed_ratio, max_speed_ratio, invalid
   [points]  correctness, performance
@@ -58,6 +59,9 @@ class GradingConfig:
     # limit from the reference allocator's time on it (limits.py)
     timeout: float | None = None
     check_heap: bool = False  # call the heap checker after every op (slow)
+    # the lab's team check (csapp: a team_t team record, filled in, before any trace), which the
+    # CS:APP driver skips with -a, for handouts that dropped the record
+    team_check: bool = True
     # a student's mm.c built for 64 bits, 32 (-m32) or "auto" (labs.WORD_SIZES); None: the lab's
     word_size: str | None = None
     min_seconds: float = 0.05  # time each trace at least this long
@@ -185,6 +189,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[object], object]]]] = {
         "throughput": ("throughput", _choice(THROUGHPUT_MEASURES)),
         "timeout": ("timeout", _number(MIN_TIMEOUT, MAX_TIMEOUT)),  # as --timeout
         "check_heap": ("check_heap", _boolean),
+        "team_check": ("team_check", _boolean),
         "word_size": ("word_size", _choice(WORD_SIZES)),
         "min_seconds": ("min_seconds", _number(0, 3600)),
     },

@@ -263,9 +263,18 @@ def _grade(
             return Grade(
                 spec.name, (), failed_score(config, str(error)), str(error), None, warnings
             )
-        refusal = team.problem() if lab.team else None
-        if refusal is not None:
-            why = f"team check: {refusal}"
+    # A student's file must have a record; a library is checked when it has one, as before.
+    if lab.team and config.team_check and (team is not None or spec.kind == "source"):
+        if team is None:
+            why = (
+                f"{spec.name}: defines no team record (team_t team = {{...}}): the {lab.name} "
+                "lab's driver prints it and refuses to run without one (--no-team-check, or "
+                "team_check = false in grading.toml, for a handout without it: its driver's -a)"
+            )
+        else:
+            refusal = team.problem()
+            why = f"team check: {refusal}" if refusal is not None else None
+        if why is not None:
             return Grade(spec.name, (), failed_score(config, why), why, team, warnings)
     options = replay_options(config, check_heap)
     limits, stall = time_limits(plan.traces, config, options, timeout)

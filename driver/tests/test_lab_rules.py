@@ -218,8 +218,32 @@ def test_a_csapp_file_without_a_team_record_is_told_so(cli, write_trace):
     assert run.status == 1
     assert run.err.splitlines()[0] == (
         f"mallocsim grade: {source}: defines no team record (team_t team = {{...}}): the csapp "
-        "lab's driver prints it and refuses to run without one"
+        "lab's driver prints it and refuses to run without one (--no-team-check, or team_check "
+        "= false in grading.toml, for a handout without it: its driver's -a)"
     )
+
+
+def test_a_course_without_team_records_turns_the_check_off(cli, write_trace, tmp_path):
+    # Handouts that dropped the record (SNU's CS:APP one) run under the driver's -a: a public
+    # solution to one, 98 under its driver, got 0 here ("defines no team record") with no way out.
+    from .conftest import fixture_allocator
+
+    source = fixture_allocator("labs/csapp_implicit")
+    text = source.read_text()
+    assert "team_t team" in text
+    bare = tmp_path / "mm.c"
+    bare.write_text(
+        text[: text.index("team_t team")] + text[text.index("};", text.index("team_t team")) + 2 :]
+    )
+    trace = write_trace("t", TRACE)
+    run = cli("grade", bare, "--lab", "csapp", "--throughput", "time", "--no-team-check", trace)
+    assert run.status == 0, run.said
+    assert "Team Name" not in run.out
+    toml = tmp_path / "grading.toml"
+    toml.write_text('[grade]\nlab = "csapp"\nteam_check = false\n')
+    run = cli("grade", bare, "--config", toml, "--throughput", "time", trace)
+    assert run.status == 0, run.said
+    assert cli("grade", bare, "--lab", "csapp", trace).status == 1  # on by default
 
 
 # 100 blocks of 64 bytes live at once: a utilization that earns an index the deduction shows on.

@@ -74,6 +74,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--check-heap", action="store_true", help="call the heap checker after every op"
     )
     parser.add_argument(
+        "--no-team-check", action="store_true",
+        help="skip the csapp lab's team check (a team_t team record, filled in), as its "
+        "driver's -a does: for handouts without the record",
+    )  # fmt: skip
+    parser.add_argument(
         "--word-size", choices=WORD_SIZES,
         help="build mm.c for 64 bits, 32 (-m32, as the CS:APP handout does) or auto: 64 unless "
         "it keeps pointers in 4-byte integers (the csapp lab's default; the others': 64)",
@@ -131,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, throughput=args.throughput)
     if args.check_heap:
         config = replace(config, check_heap=True)
+    if args.no_team_check:
+        config = replace(config, team_check=False)
     if args.word_size:
         config = replace(config, word_size=args.word_size)
     allocators, traces = split_arguments([args.first, *args.rest])
@@ -192,6 +199,8 @@ def _worker_flags(args: argparse.Namespace) -> list[str]:
         flags.append(f"--config={Path(args.config).resolve()}")
     if args.check_heap:
         flags.append("--check-heap")
+    if args.no_team_check:
+        flags.append("--no-team-check")
     return flags
 
 
