@@ -81,6 +81,52 @@ def test_the_drivers_heap_controls_are_refused(tmp_path):
         check_library(library)
 
 
+# Ops that make an allocator split, merge and reuse blocks.
+CHURN = "".join(f"a {i} {24 + 40 * (i % 5)}\n" for i in range(40)) + "".join(
+    f"f {i}\n" for i in range(0, 40, 2)
+)
+FORGETFUL_BUMP = (
+    '#include "memlib.h"\n#include "mm.h"\n'
+    'team_t team = {"t", "A. Student", "astudent", "", ""};\n'
+    "int mm_init(void) { return 0; }\n"
+    "void *mm_malloc(size_t n) {\n"
+    "    mem_reset_brk(); /* forget the heap so far: a perfect utilization? */\n"
+    "    void *p = mem_sbrk((int)((n + 7) & ~(size_t)7));\n"
+    "    return p == (void *)-1 ? 0 : p;\n}\n"
+    "void mm_free(void *p) { (void)p; }\n"
+    "void *mm_realloc(void *p, size_t n) { (void)p; return mm_malloc(n); }\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "valid"), [("dead-mem_deinit", True), ("mem_reset_brk-in-mm_init", True),
+                        ("mem_reset_brk-to-forget-the-heap", False)],
+)  # fmt: skip
+def test_the_csapp_handouts_own_heap_calls_build_and_grade_as_its_driver(
+    cli, write_trace, tmp_path, case, valid
+):
+    # The handout's memlib.h declares mem_init, mem_deinit and mem_reset_brk, and its driver lets
+    # mm.c call them: a public solution with mem_deinit on a failure path got 98 there, and 0
+    # here ("only the driver may reset or limit the heap"). They reach the sandboxed copy of the
+    # heap only: a reset cannot fake the utilization, and blocks then overlap, invalid.
+    text = fixture_allocator("labs/csapp_implicit").read_text()
+    init = "int mm_init(void) {"
+    if case == "dead-mem_deinit":
+        text = text.replace(
+            init, f"{init}\n    if (mem_heapsize() > (1ul << 40))\n        mem_deinit();"
+        )
+    elif case == "mem_reset_brk-in-mm_init":
+        text = text.replace(init, f"{init}\n    mem_reset_brk();")
+    else:
+        text = FORGETFUL_BUMP
+    source = tmp_path / "mm.c"
+    source.write_text(text)
+    run = cli("grade", source, "--lab", "csapp", "--throughput", "time", write_trace("t", CHURN))
+    assert (run.status == 0) == valid, run.said
+    if not valid:
+        assert "overlaps block" in run.said, run.said
+
+
 def test_replacing_the_heaps_functions_is_refused(tmp_path):
     source = tmp_path / "mm.c"
     source.write_text(
