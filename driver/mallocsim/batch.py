@@ -126,7 +126,8 @@ def _holds_traces(folder: Path) -> bool:
 
 
 def _holds_allocators(folder: Path) -> bool:
-    return any(p.suffix in SOURCE_SUFFIXES for p in folder.iterdir())
+    """Whether `folder` holds an allocator file (a folder named mallory.c is a student's)."""
+    return any(p.suffix in SOURCE_SUFFIXES and p.is_file() for p in folder.iterdir())
 
 
 def split_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -184,7 +185,9 @@ def find_submissions(names: Sequence[str]) -> list[Submission]:
         path = Path(name)
         if path.is_dir():
             folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-            if any(p.suffix in SOURCE_SUFFIXES for p in path.iterdir()) or not folders:
+            # A student's folder named mallory.c made the class folder one student's: nobody
+            # was graded.
+            if _holds_allocators(path) or not folders:
                 found.append(_student_folder(path))
             else:
                 found.extend(_student_folder(folder) for folder in folders)

@@ -446,3 +446,16 @@ def test_a_worker_line_the_student_chose_is_shown_printable_in_the_summary():
     row = row_of(_problem_record(Submission("zed", None, why), GradingConfig(), why))
     summary = format_summary([row], width=200)
     assert not any(c in summary for c in "\x1b\r") and "\\x1b[2F" in summary, summary
+
+
+def test_a_student_folder_named_like_a_source_file_is_a_student(cli, course, tmp_path):
+    # class/mallory.c/mm.c made the class folder look like one student's holding a .c file:
+    # the class was graded as one submission, "class/ holds no .c file", nobody else graded.
+    folder = course[0]
+    (folder / "mallory.c").mkdir()
+    shutil.copy(fixture_allocator("good_bump"), folder / "mallory.c" / "mm.c")
+    book = tmp_path / "book.csv"
+    grade_class(cli, course, "--gradebook", book)
+    rows = read_csv(book)
+    assert set(rows) == {"alice", "bob", "carol", "mallory.c"}, rows
+    assert rows["mallory.c"]["valid"] == rows["alice"]["valid"] == "2"
