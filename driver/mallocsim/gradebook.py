@@ -80,7 +80,9 @@ def row_of(record: dict[str, Any], cached: bool = False) -> GradebookRow:
     if score.get("throughput") and score.get("reference_throughput"):
         ratio = score["throughput"] / score["reference_throughput"]
     return GradebookRow(
-        student=record["student"],
+        # a record's name is whoever wrote it (grade --student, a script naming records after
+        # folders): ESC and CR in it drew a forged row over another student's in the summary
+        student=printable(record["student"], lines=False),
         submission=record.get("submission", ""),
         score=score["points"],
         max_score=score["max_points"],

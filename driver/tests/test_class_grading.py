@@ -147,6 +147,19 @@ def test_one_grade_as_a_record_merges_into_the_same_gradebook(cli, course, tmp_p
     assert _graded(read_csv(merged)) == _graded(read_csv(direct))
 
 
+def test_a_records_student_name_cannot_draw_over_the_merged_summary(cli, course, tmp_path):
+    # grade --student takes the name as given (a script names records after folders): its
+    # cursor moves and CR drew a forged row over alice's in `gradebook merge`'s summary.
+    folder, traces, toml = course
+    record = tmp_path / "mallory.json"
+    forged = "mallory\x1b[1A\r\x1b[2Kalice      100.0    2/2"
+    cli("grade", folder / "alice" / "mm.c", traces, "--dialect", "classic", "--config", toml,
+        "-q", "--json", record, "--student", forged)  # fmt: skip
+    run = cli("gradebook", "merge", record, "-o", tmp_path / "merged.csv")
+    assert run.status == 0 and not any(c in run.said for c in "\x1b\r"), run.said
+    assert "mallory\\x1b[1A\\x0d" in run.said
+
+
 def _graded(rows: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     """The rows without what depends on when and how the grade was made."""
     ignore = {"seconds", "cached", "key", "submission", "throughput_ratio"}  # timed
