@@ -150,9 +150,9 @@ static void poison_part(size_t from, size_t to) {
         memset(heap_start + from, MEM_POISON_BYTE, to - from);
 }
 
-/* Fill the new bytes [from, to) of the heap with the poison, or their edges only, and the rest
-   of to's page (which a shared heap's file holds), leaving alone the bytes poisoned before in this
-   run: past the break then, the allocator may have written them since. */
+/* Fill the new bytes [from, to) of the heap with the poison, or their edges only, and the memory
+   past to that an allocator can reach, leaving alone the bytes poisoned before in this run: past
+   the break then, the allocator may have written them since. */
 static void poison(size_t from, size_t to) {
     if (to - from <= POISON_WHOLE) {
         poison_part(from, to);
@@ -160,7 +160,11 @@ static void poison(size_t from, size_t to) {
         poison_part(from, from + POISON_EDGE);
         poison_part(to - POISON_EDGE, to);
     }
-    size_t ahead = page_round(to);
+    /* The rest of to's page and the page after it: the shared heap's file holds both
+       (share_slack), and an allocator may write there as into the rest of the break's page. */
+    size_t ahead = page_round(to) + mem_pagesize();
+    if (ahead > reserved)
+        ahead = reserved;
     poison_part(to, ahead);
     if (ahead > poisoned)
         poisoned = ahead;

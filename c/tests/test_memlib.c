@@ -275,6 +275,13 @@ static void test_poison(void) {
     q = mem_sbrk(8);
     CHECK(q == p + 200 && not_byte(q, 4, 0) == 0, "a word written past the break was poisoned");
     CHECK(not_byte(q + 4, 4, MEM_POISON_BYTE) == 0, "bytes never written past the break are not");
+    /* The same one page further: past a page-aligned break, in the page the shared heap keeps. */
+    mem_reset();
+    p = mem_sbrk(4096);
+    memset(p + 4096, 0, 8);
+    q = mem_sbrk(16);
+    CHECK(q == p + 4096 && not_byte(q, 8, 0) == 0, "a word written past a page's end was poisoned");
+    CHECK(not_byte(q + 8, 8, MEM_POISON_BYTE) == 0, "the page past the break is not poisoned");
 
     /* A new run is poisoned again, the same way. */
     mem_reset();
