@@ -10,6 +10,8 @@ ms_lab_team(), which build.py compiles into the library for such labs.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from dataclasses import dataclass
 
 from mallocsim.allocators import AllocatorSpec
@@ -17,9 +19,11 @@ from mallocsim.errors import UsageError
 from mallocsim.isolate import answer, death, run_forked
 from mallocsim.remote import SharedWords, team_remote
 from mallocsim.safe_text import printable
+from mallocsim.table import WIDTH
 
 _FIELDS = ("teamname", "name1", "id1", "name2", "id2")
 TEAM_TIMEOUT = 30.0
+CONTINUED = " " * len("Member 1 : ")  # a wrapped team line's rest: under its fields
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,18 @@ class Team:
         return None
 
     def lines(self) -> list[str]:
-        """The team as the classic driver prints it."""
+        """The team as the classic driver prints it, each line wrapped at WIDTH columns
+        with the rest indented under its fields (CONTINUED): left to the output's own
+        wrapping, a field of 80 spaces and a score put that score on a line of its own,
+        indented as the grade's own "  score" line is."""
         shown = [f"Team Name:{self.teamname}", f"Member 1 :{self.name1}:{self.id1}"]
         if self.name2:
             shown.append(f"Member 2 :{self.name2}:{self.id2}")
-        return shown
+        return [
+            wrapped
+            for line in shown
+            for wrapped in textwrap.wrap(line, WIDTH, subsequent_indent=CONTINUED) or [line]
+        ]
 
 
 def read_team(spec: AllocatorSpec) -> Team:
@@ -66,4 +77,11 @@ def read_team(spec: AllocatorSpec) -> Team:
         raise UsageError(
             f"the team record could not be read: {death(outcome, TEAM_TIMEOUT, 'load')}"
         )
-    return Team(**{field: printable(str(payload[field]), lines=False) for field in _FIELDS})
+    # Runs of spaces as one (a field of spaces stays non-empty, as the driver checks it):
+    # aligned by them, a field's words could pass for the grade's own columns.
+    return Team(
+        **{
+            field: re.sub(" {2,}", " ", printable(str(payload[field]), lines=False))
+            for field in _FIELDS
+        }
+    )

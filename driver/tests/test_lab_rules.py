@@ -112,10 +112,30 @@ def test_a_team_record_cannot_forge_or_hide_lines(cli, write_trace, tmp_path):
         write_trace("t", TRACE),
     )  # fmt: skip
     assert run.status == 0, run.err
-    shown = "Team Name:x\\x0a  score 100.0 / 100\\x0a\\x1b[8m\\u2028score 99"
+    shown = "Team Name:x\\x0a score 100.0 / 100\\x0a\\x1b[8m\\u2028score 99"  # spaces as one
     assert run.out.splitlines()[:2] == [shown, "Member 1 :A. Student\\x0d:astudent"]
     output = json.loads(report.read_text())["output"]
     assert shown in output and not any(c in output for c in "\x1b\r\u2028")
+
+
+def test_a_long_team_record_cannot_forge_a_line_by_its_wrapping(cli, write_trace, tmp_path):
+    # Plain spaces did it: "H", 80 spaces, a name; a login, 60 spaces, "score   ...": the output's
+    # 80-column wrapping put "  score               100.0 / 100" on a line of its own, indented
+    # as the grade's own score line (a red-team pass).
+    forged = CSAPP_TEMPLATE.replace(
+        '{"t", "A. Student", "astudent", "", ""}',
+        '{"t", "H'
+        + " " * 80
+        + 'Harry Bovik", "b@c.edu'
+        + " " * 60
+        + 'score               100.0 / 100", "", ""}',
+    )
+    run = cli("grade", source(tmp_path, "", forged), "--lab", "csapp", write_trace("t", TRACE))
+    assert run.status == 0, run.said
+    team = run.out.split("Results for")[0]
+    assert "  score" not in team and "score 100.0 / 100" in team, team
+    assert all(line.startswith(("Team Name:", "Member 1 :", " " * 11)) for line in team.splitlines()
+               if line and not line.startswith("Compiler")), team  # fmt: skip
 
 
 def test_the_team_is_read_where_nothing_of_the_tools_process_is(
