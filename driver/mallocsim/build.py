@@ -97,7 +97,7 @@ _DANGEROUS = re.compile(
 )
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"9"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"10"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 DEPENDENCIES = ".compiler.deps"  # the headers a compiler run read (-MD -MF)
 STEM_CHARS = 40  # of a file's name, in its build folder's
@@ -388,8 +388,39 @@ def _run(
         command,
         returncode,
         said[:MESSAGE_BYTES].decode(errors="replace"),
-        told[:MESSAGE_BYTES].decode(errors="replace") + cut,
+        newlines_shown(told[:MESSAGE_BYTES].decode(errors="replace")) + cut,
     )
+
+
+# gcc's message lines: a source line quoted in its gutter ("   36 | ...", "      |  ^~~"), a
+# diagnostic's first line ("mm.c:36:21: warning: ..."; the linker's "mm.c:5: undefined ..."),
+# and the lines around them (where a file was included or a function inlined from, the function
+# a diagnostic is in, the tools that report).
+_GUTTER = re.compile(r"[ \t]*(?:\d+ )?\| ")
+_MESSAGE_LINE = re.compile(
+    r"[^\s:][^:\n]*:\d+(?::\d+)?: |In file included from |[ \t]+(?:from|inlined from) "
+    r"|[^\s:][^:\n]*: (?:In |At top level)|compilation terminated|(?:cc1|collect2|lto\S*): "
+    r"|\S*ld: "
+)
+
+
+def newlines_shown(messages: str) -> str:
+    """gcc's messages with each line that is none of a message's own (gcc printed a newline of
+    the file's own there) joined to the line before as an escape: `#pragma GCC warning` with
+    "\\n" in its text, gated on a file a later step writes, printed "  score 100.0 / 100" among
+    the grade's warnings, and gcc runs that pragma as it preprocesses, before any check can read
+    it. Messages that quote no source line in a gutter (clang's, which escapes that text) are
+    left as they are."""
+    lines = messages.split("\n")
+    if not any(_GUTTER.match(line) for line in lines):
+        return messages
+    joined: list[str] = []
+    for line in lines:
+        if joined and not (_GUTTER.match(line) or _MESSAGE_LINE.match(line)):
+            joined[-1] += "\\x0a" + line
+        else:
+            joined.append(line)
+    return "\n".join(joined)
 
 
 def _readable_headers(work: Path) -> tuple[Path, ...]:
@@ -487,13 +518,6 @@ def _build(
     if expanded.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(expanded)}")
     expanded.stdout = (work / "mm.i").read_text(errors="replace")
-    if _PRAGMA_ESCAPE.search(expanded.stdout) or attribute_with_escape(expanded.stdout):
-        raise BuildError(
-            f"{source}: a #pragma message (or GCC warning/error), or an attribute's message "
-            "(warning, error, deprecated...), with an escape in its text: the compiler prints "
-            "that text as it is, and a newline in it would print lines of the file's own among "
-            "the grade's"
-        )
     checker, signature, note = find_checker(lab, text.decode(errors="replace"), expanded.stdout)
     # The handouts of one lab disagree on the checker's type (cmu-2015's mm.h: void in F15, int
     # in S14 and F14): the lab's mm.h declares the one the file defines.
@@ -508,6 +532,14 @@ def _build(
         tail.append("#define MS_LAB_TEAM")
     tail.append(f'#include "{ADAPTER}"\n')
     (work / "mm.c").write_bytes(text + b"\n" + "\n".join(tail).encode())
+    # Preprocessed again as it is compiled, and the compiler given that text: what it will
+    # print is checked in the very text it compiles. Checked in the scan above, a pragma gated
+    # on a file the scan's own step wrote, or on the adapter's flag, was not there yet, and the
+    # compile then printed its forged lines.
+    whole = _compile(compiler, flags, ["-E", "-o", "mm.i", "mm.c"], work, source, deadline)
+    if whole.returncode != 0:
+        raise BuildError(f"{source}: does not compile:\n{_messages(whole)}")
+    _refuse_printed_escapes((work / "mm.i").read_text(errors="replace"), source)
     library, obj, assembly = work / "libmm.so", work / OBJECT, work / "mm.s"
     engine = NATIVE32_DIR if word_bits == 32 else NATIVE_DIR
     # Compiled to assembly, which is read before it is assembled (_check_assembly), then
@@ -515,9 +547,8 @@ def _build(
     # linker's own tables to it). Named relative to the build folder, where the compiler runs:
     # the linker's messages named mm.o by its whole path, the grader's home and cache folder.
     here = f"-ffile-prefix-map={work}=."  # and the debug information's, for the same reason
-    done = _compile(
-        compiler, flags, [here, "-S", "-o", assembly.name, "mm.c"], work, source, deadline
-    )
+    done = _run([compiler, *flags, here, "-S", "-o", assembly.name, "mm.i"], work, source, deadline)
+    done.stderr = whole.stderr + done.stderr
     if done.returncode == 0:
         _check_assembly(assembly, source)
         compiled = done
@@ -686,6 +717,18 @@ def _definition(name: str, text: str) -> tuple[str, str] | None:
             start = newline + 1
         return text[start:at], match.group(1)
     return None
+
+
+def _refuse_printed_escapes(text: str, source: Path) -> None:
+    """Raise BuildError when the preprocessed `text` has a message the compiler would print
+    with its escapes made characters: a newline in it would print lines of the file's own."""
+    if _PRAGMA_ESCAPE.search(text) or attribute_with_escape(text):
+        raise BuildError(
+            f"{source}: a #pragma message (or GCC warning/error), or an attribute's message "
+            "(warning, error, deprecated...), with an escape in its text: the compiler prints "
+            "that text as it is, and a newline in it would print lines of the file's own among "
+            "the grade's"
+        )
 
 
 def attribute_with_escape(text: str) -> bool:

@@ -488,6 +488,30 @@ def test_an_attribute_message_with_escapes_is_refused(tmp_path, declaration):
         build_of(path, "classic", "csapp", word_size="64")
 
 
+def test_a_message_printed_as_it_is_preprocessed_shows_its_newlines_as_escapes(tmp_path):
+    # gcc runs #pragma GCC warning as it preprocesses, printing its "\\n" as newlines, before any
+    # check can read the text; gated on a file a later step writes, it printed a forged score
+    # among the grade's warnings (a red-team pass).
+    gated = '#if __has_include("mm.i")\n#pragma GCC warning "x\\n  score 100.0 / 100"\n#endif\n'
+    built = build_of(source(tmp_path, gated), "classic", "csapp", out_dir=tmp_path / "b")
+    shown = "\n".join(built.warnings)
+    assert "warning: x\\x0a  score 100.0 / 100" in shown, shown
+    assert not any(line.startswith("  score") for line in shown.splitlines()), shown
+
+
+def test_an_attribute_message_is_checked_in_the_text_that_is_compiled(tmp_path):
+    # Gated on the flag the adapter adds after the check (an int checker's), the attribute was
+    # not in the text checked, and its escapes printed as lines (a red-team pass).
+    gated = (
+        "#ifdef MS_CHECKER_RETURNS_INT\n"
+        '__attribute__((warning("x\\n  score 100.0 / 100"))) void f(void);\n'
+        "void g(void) { f(); }\n#endif\n"
+        "int mm_check(void) { return 1; }\n"
+    )
+    with pytest.raises(AllocatorError, match=r"an attribute's message .* with an escape"):
+        build_of(source(tmp_path, gated), "classic", "csapp", out_dir=tmp_path / "b")
+
+
 def test_attributes_without_escapes_build(tmp_path):
     plain = '__attribute__((deprecated("use g"), unused)) static void f(void) {}\n'
     assert build_of(source(tmp_path, plain), "classic", "csapp", word_size="64").library.exists()
