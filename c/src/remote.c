@@ -840,14 +840,42 @@ static uint64_t private_memory(pid_t pid) {
     return (uint64_t)kib * 1024;
 }
 
+/* The process's shared mappings (a 's' in /proc/PID/maps), in bytes, their address space, not
+   their pages: VmData leaves them out. UINT64_MAX when unreadable. */
+static uint64_t shared_mappings(pid_t pid) {
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    FILE *maps = fopen(path, "r");
+    if (maps == NULL)
+        return UINT64_MAX;
+    uint64_t total = 0;
+    unsigned long long lo, hi;
+    char perms[8];
+    while (fgets(line, sizeof line, maps) != NULL)
+        if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 && perms[3] == 's' && hi > lo)
+            total += hi - lo;
+    fclose(maps);
+    return total;
+}
+
 /* The agent is loading the library, its constructors with it: they may take memory from the
-   kernel before the seal, which its private memory then shows beyond the library's own data. */
+   kernel before the seal, which its private memory then shows beyond the library's own data, and
+   its shared mappings beyond none (a raw mmap of MAP_SHARED memory, which VmData does not count,
+   held a red-team allocator's whole bookkeeping off the heap). */
 static bool watch_loading(ms_link *link, uint64_t own_data) {
-    uint64_t before = private_memory(side.agent);
+    uint64_t before = private_memory(side.agent), shared_before = shared_mappings(side.agent);
     hand_over(link, TURN_AGENT);
     wait_turn(link, TURN_GRADER, WAIT_ANSWER);
     if (link->move != MOVE_READY)
         return true; /* refused, or a violation: said below */
+    uint64_t shared_after = shared_mappings(side.agent);
+    if (shared_before != UINT64_MAX && shared_after != UINT64_MAX && shared_after > shared_before) {
+        condemn(MS_LINK_MEMORY,
+                "mapped %.1f MiB of shared memory while its library loaded: the sandbox allows "
+                "only the driver's heap",
+                (double)(shared_after - shared_before) / (1 << 20));
+        return false;
+    }
     uint64_t after = private_memory(side.agent);
     uint64_t grown = after > before ? after - before : 0;
     if (before == 0 || grown <= own_data + LOADING_SLACK)

@@ -133,6 +133,10 @@
    one block for every call: the count's passes were checked for NULL alone, and counted as cheap
    as that (49.8 -> 89.6 with the timed passes replayed, red-team pass 5). */
 #define UNCHECKED_COUNT 38
+/* CONSTRUCTOR_MEMORY's 64 MiB, mapped shared: the agent's private memory (VmData), which the
+   grader compared, leaves shared mappings out, and the allocator kept every header and list there,
+   off the heap (red-team pass 7). */
+#define SHARED_MEMORY 39
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -292,11 +296,12 @@ static void negative_count_burn(void) {
 }
 #endif
 
-#if ATTACK == CONSTRUCTOR_MEMORY
+#if ATTACK == CONSTRUCTOR_MEMORY || ATTACK == SHARED_MEMORY
 static char *stash; /* metadata the heap would never show */
 __attribute__((constructor)) static void take_memory(void) {
+    int shared = ATTACK == SHARED_MEMORY ? MAP_SHARED : MAP_PRIVATE;
     stash = (char *)syscall(SYS_mmap, NULL, (size_t)64 << 20, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                            shared | MAP_ANONYMOUS, -1, 0);
 }
 #endif
 
@@ -543,7 +548,8 @@ __attribute__((constructor)) static void patch_when_loaded(void) { patch_checker
 
 #if ATTACK == FIND_SECRET
 /* Whether `secret` is in [from, to), anywhere but at `own`. */
-static int holds(const char *from, const char *to, const char *secret, size_t len, const char *own) {
+static int holds(const char *from, const char *to, const char *secret, size_t len,
+                 const char *own) {
     for (const char *p = from; p + len <= to; p++)
         if (p != own && *p == secret[0] && memcmp(p, secret, len) == 0)
             return 1;
@@ -636,11 +642,11 @@ static void slow_malloc_work(void) {
         if (code > 0) {
             for (size_t i = 0; i < sizeof request_code; i++)
                 ((unsigned char *)code)[i] = request_code[i] ^ 0x5a;
-            request = (uint64_t (*)(uint64_t *))code;
+            request = (uint64_t(*)(uint64_t *))code;
         }
     }
-    uint64_t args[6] = {0x1102 /* VG_USERREQ__CLIENT_CALL1 */, (uint64_t)(uintptr_t)slow_work,
-                        SLOW_WORK, 0, 0, 0};
+    uint64_t args[6] = {
+        0x1102 /* VG_USERREQ__CLIENT_CALL1 */, (uint64_t)(uintptr_t)slow_work, SLOW_WORK, 0, 0, 0};
     if (request == NULL || request(args) != 1)
         slow_work(0, SLOW_WORK);
 }
