@@ -268,20 +268,19 @@ static void test_poison(void) {
 
     /* What the allocator wrote past its break is still there when the break grows over it, as
        in the labs' drivers' heaps (a public solution's mm_init wrote one list head past the room
-       it had asked for); the bytes it never wrote past the break are poison. */
-    mem_reset();
-    p = mem_sbrk(200);
-    memset(p + 200, 0, 4);
-    q = mem_sbrk(8);
-    CHECK(q == p + 200 && not_byte(q, 4, 0) == 0, "a word written past the break was poisoned");
-    CHECK(not_byte(q + 4, 4, MEM_POISON_BYTE) == 0, "bytes never written past the break are not");
-    /* The same one page further: past a page-aligned break, in the page the shared heap keeps. */
-    mem_reset();
-    p = mem_sbrk(4096);
-    memset(p + 4096, 0, 8);
-    q = mem_sbrk(16);
-    CHECK(q == p + 4096 && not_byte(q, 8, 0) == 0, "a word written past a page's end was poisoned");
-    CHECK(not_byte(q + 8, 8, MEM_POISON_BYTE) == 0, "the page past the break is not poisoned");
+       it had asked for); the bytes it never wrote past the break are poison. Past a break inside
+       a page, and past a page-aligned one, in the page the shared heap keeps beyond it. */
+    static const size_t breaks[] = {200, 4096};
+    for (size_t k = 0; k < sizeof breaks / sizeof breaks[0]; k++) {
+        mem_reset();
+        p = mem_sbrk((intptr_t)breaks[k]);
+        memset(p + breaks[k], 0, 8);
+        q = mem_sbrk(16);
+        CHECK(q == p + breaks[k] && not_byte(q, 8, 0) == 0,
+              "a word written past a break of %zu bytes was poisoned", breaks[k]);
+        CHECK(not_byte(q + 8, 8, MEM_POISON_BYTE) == 0,
+              "bytes never written past a break of %zu bytes are not poisoned", breaks[k]);
+    }
 
     /* A new run is poisoned again, the same way. */
     mem_reset();
