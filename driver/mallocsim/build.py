@@ -396,7 +396,7 @@ def _run(
 # diagnostic's first line ("mm.c:36:21: warning: ..."; the linker's "mm.c:5: undefined ..."),
 # and the lines around them (where a file was included or a function inlined from, the function
 # a diagnostic is in, the tools that report).
-_GUTTER = re.compile(r"[ \t]*(?:\d+ )?\| ")
+_GUTTER = re.compile(r"[ \t]*(?:\d+|\+\+\+)?[ \t]*\|")  # "+++ |+#include": a fix-it's line
 _MESSAGE_LINE = re.compile(
     r"[^\s:][^:\n]*:\d+(?::\d+)?: |In file included from |[ \t]+(?:from|inlined from) "
     r"|[^\s:][^:\n]*: (?:In |At top level)|compilation terminated|(?:cc1|collect2|lto\S*): "
@@ -411,7 +411,8 @@ def newlines_shown(messages: str) -> str:
     the grade's warnings, and gcc runs that pragma as it preprocesses, before any check can read
     it. Messages that quote no source line in a gutter (clang's, which escapes that text) are
     left as they are."""
-    lines = messages.split("\n")
+    body = messages.rstrip("\n")  # the newline that ends the last message is none of this
+    lines = body.split("\n")
     if not any(_GUTTER.match(line) for line in lines):
         return messages
     joined: list[str] = []
@@ -420,7 +421,7 @@ def newlines_shown(messages: str) -> str:
             joined[-1] += "\\x0a" + line
         else:
             joined.append(line)
-    return "\n".join(joined)
+    return "\n".join(joined) + messages[len(body) :]
 
 
 def _readable_headers(work: Path) -> tuple[Path, ...]:
