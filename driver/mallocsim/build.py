@@ -97,7 +97,7 @@ _DANGEROUS = re.compile(
 )
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"10"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"11"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 DEPENDENCIES = ".compiler.deps"  # the headers a compiler run read (-MD -MF)
 STEM_CHARS = 40  # of a file's name, in its build folder's
