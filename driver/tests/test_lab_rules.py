@@ -171,11 +171,22 @@ UNINIT = CSAPP_TEMPLATE.replace(
 def test_reading_uninitialised_heap_fails_in_the_checked_pass_every_time(
     cli, write_trace, tmp_path
 ):
+    # Under the lab's own rules (a poisoned fresh heap); the csapp driver's heap is zero there.
     path, trace = source(tmp_path, "", UNINIT), write_trace("t", TRACE)
-    outputs = [replay(cli, path, "csapp", trace) for _ in range(2)]
+    outputs = [replay(cli, path, "mallocsim", trace, "--dialect", "classic") for _ in range(2)]
     for run in outputs:
         assert run.status == 1 and "mm_init failed (returned -1)" in run.said
     assert outputs[0].out == outputs[1].out
+
+
+def test_a_byte_no_pass_ever_writes_reads_zero_as_under_the_csapp_driver(
+    cli, write_trace, tmp_path
+):
+    # The handout's heap is malloc'd once: a byte nothing writes is zero in every pass. A public
+    # solution read such a footer (90 under the driver): poisoned, it crashed at mm_init, 0.
+    path, trace = source(tmp_path, "", UNINIT), write_trace("t", TRACE)
+    run = cli("grade", path, "--lab", "csapp", "--throughput", "time", trace)
+    assert run.status == 0, run.said
 
 
 def test_the_csapp_drivers_realloc_bug_is_named_and_not_copied(cli, write_trace, tmp_path):
