@@ -86,6 +86,8 @@ _KEPT_PREFIXES = ("LC_", "CCACHE_")
 SYSTEM_HEADER_ROOTS = (Path("/usr/include"), Path("/usr/lib/gcc"), Path("/usr/local/include"),
                        Path("/usr/lib/llvm"), Path("/usr/lib/clang"),
                        *sorted(Path("/usr/lib").glob("llvm-*")))  # fmt: skip
+# Where a submission's #include may lead (and to mm.c itself, in its build folder).
+READABLE_HEADERS = (HEADER_DIR.resolve(), *SYSTEM_HEADER_ROOTS)
 LABS_HEADER_DIR = HEADER_DIR / "labs"
 ADAPTER = "ms_lab_adapter.h"
 # Warnings that usually explain a crash: shown first.
@@ -97,7 +99,7 @@ _DANGEROUS = re.compile(
 )
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"11"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"12"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 DEPENDENCIES = ".compiler.deps"  # the headers a compiler run read (-MD -MF)
 STEM_CHARS = 40  # of a file's name, in its build folder's
@@ -424,11 +426,6 @@ def newlines_shown(messages: str) -> str:
     return "\n".join(joined) + messages[len(body) :]
 
 
-def _readable_headers(work: Path) -> tuple[Path, ...]:
-    """Where a submission's #include may lead: the build folder, the lab's headers, the system's."""
-    return (work.resolve(), HEADER_DIR.resolve(), *SYSTEM_HEADER_ROOTS)
-
-
 def _kill_tree(pid: int) -> None:
     """SIGKILL a process and every process below it, found in /proc before any is killed (a
     child whose parent died first would be another's to find). The compiler's processes are
@@ -458,7 +455,7 @@ def _check_includes(
     of the scan's messages are shown."""
     # An #include written as an absolute path outside the headers is refused before
     # the compiler opens it: /dev/ptmx would block it until its time limit.
-    allowed = _readable_headers(work)
+    allowed = READABLE_HEADERS
     for name in _INCLUDE.findall((work / "mm.c").read_text(errors="replace")):
         if name.startswith("/") and not any(Path(name).is_relative_to(r) for r in allowed):
             raise BuildError(
@@ -479,12 +476,14 @@ def _check_includes(
 
 
 def _refuse_foreign_headers(rule: str, work: Path, source: Path) -> None:
-    """Raise BuildError when a make rule of the compiler's (-M, -MD) lists a file outside the
-    build folder, the lab's headers and the system's."""
-    allowed = _readable_headers(work)
+    """Raise BuildError when a make rule of the compiler's (-M, -MD) lists a file other than
+    mm.c itself, the lab's headers and the system's: the build folder's other files are the
+    compiler's own output, which differs from one step to the next."""
+    allowed = READABLE_HEADERS
+    own = (work / "mm.c").resolve()
     for name in rule.replace("\\\n", " ").split()[1:]:
         path = (work / name).resolve()
-        if not any(path.is_relative_to(root) for root in allowed):
+        if path != own and not any(path.is_relative_to(root) for root in allowed):
             raise BuildError(
                 f"{source}: includes {path}: a submission may include only its lab's headers "
                 "and the system's"
@@ -512,6 +511,11 @@ def _build(
     source: Path, text: bytes, lab: LabProfile, flags: list[str], work: Path, word_bits: int
 ) -> Build:
     (work / "mm.c").write_bytes(text)
+    # Every file a compile of mm.c writes exists, empty, before the first: each sees the same
+    # folder (`#if __has_include("mm.i")`, true once -E had written it, gated what the checks
+    # below never saw), and none may be included (_refuse_foreign_headers).
+    for written in ("mm.i", "mm.s", DEPENDENCIES):
+        (work / written).touch()
     compiler = _compiler(lab)
     deadline = time.monotonic() + BUILD_TIMEOUT
     _check_includes(compiler, flags, work, source, deadline)
@@ -533,10 +537,15 @@ def _build(
         tail.append("#define MS_LAB_TEAM")
     tail.append(f'#include "{ADAPTER}"\n')
     (work / "mm.c").write_bytes(text + b"\n" + "\n".join(tail).encode())
-    # Preprocessed again as it is compiled, and the compiler given that text: what it will
-    # print is checked in the very text it compiles. Checked in the scan above, a pragma gated
-    # on a file the scan's own step wrote, or on the adapter's flag, was not there yet, and the
-    # compile then printed its forged lines.
+    # Named relative to the build folder, where the compiler runs (the linker's messages named
+    # mm.o by its whole path: the grader's home and cache folder), and the folder mapped away
+    # in the debug information, for the same reason.
+    flags = [*flags, f"-ffile-prefix-map={work}=."]
+    # Preprocessed again as it will be compiled, with the same flags, in the same folder: what
+    # the compile prints is checked in that text. Checked in the scan above only, a pragma gated
+    # on the adapter's flag was not there yet, and the compile printed its forged lines. (The
+    # compile reads mm.c itself, not this text: compiled from it, warnings inside macros lose
+    # their context, and clang gave a CMU starter's dbg_ macros 97 of them.)
     whole = _compile(compiler, flags, ["-E", "-o", "mm.i", "mm.c"], work, source, deadline)
     if whole.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(whole)}")
@@ -545,11 +554,8 @@ def _build(
     engine = NATIVE32_DIR if word_bits == 32 else NATIVE_DIR
     # Compiled to assembly, which is read before it is assembled (_check_assembly), then
     # linked: the object file is where the global data is measured (the library adds the
-    # linker's own tables to it). Named relative to the build folder, where the compiler runs:
-    # the linker's messages named mm.o by its whole path, the grader's home and cache folder.
-    here = f"-ffile-prefix-map={work}=."  # and the debug information's, for the same reason
-    done = _run([compiler, *flags, here, "-S", "-o", assembly.name, "mm.i"], work, source, deadline)
-    done.stderr = whole.stderr + done.stderr
+    # linker's own tables to it).
+    done = _compile(compiler, flags, ["-S", "-o", assembly.name, "mm.c"], work, source, deadline)
     if done.returncode == 0:
         _check_assembly(assembly, source)
         compiled = done
