@@ -209,6 +209,14 @@ def grade(
                 "pointer outside the heap)"
             )
             made = replace(retried, notes=(note, *retried.notes))
+        else:  # the failures shown are the x86-64 build's: say the other was tried too
+            first = next((r for r in retried.results if r.error), None)
+            note = (
+                f"also graded built -m32, as the {config.lab} handout's Makefile builds it (on "
+                "x86-64 every trace failed as code written for 32 bits fails there): it failed "
+                f"there too{f' ({first.trace}: {first.error})' if first else ''}"
+            )
+            made = replace(made, notes=(*made.notes, note))
     return replace(made, seconds=time.monotonic() - start)
 
 

@@ -249,3 +249,22 @@ def test_a_class_is_built_for_the_word_size_asked(cli, write_trace, tmp_path):
     with book.open() as rows:
         (alice,) = csv.DictReader(rows)
     assert alice["word_bits"] == "32", alice
+
+
+def test_a_file_that_fails_built_both_ways_is_told_both_were_tried(cli, write_trace, tmp_path):
+    # Every trace failed built for x86-64 as 32-bit code does, so it was graded -m32 too, where
+    # it failed as well: the 64-bit failures were shown and the -m32 attempt never mentioned.
+    source = tmp_path / "mm.c"
+    source.write_text(
+        fixture_allocator("labs/csapp_explicit")
+        .read_text()
+        .replace(
+            "void *mm_malloc(size_t size) {",
+            "void *mm_malloc(size_t size) {\n    return (void *)8;",
+        )
+    )
+    run = cli("grade", source, "--lab", "csapp", "--throughput", "time", write_trace("t", TRACE))
+    assert run.status == 1
+    assert "also graded built -m32, as the csapp handout's Makefile builds it" in " ".join(
+        run.out.split()
+    ), run.out
