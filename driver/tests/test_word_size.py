@@ -108,7 +108,10 @@ def test_a_file_that_fails_every_trace_on_x86_64_as_m32_code_does_is_graded_m32(
     )
     run = cli("grade", broken, "--lab", "csapp", "--throughput", "time", "-q", trace)
     assert run.status == 1 and "crashed with SIGSEGV" in run.said
-    assert "built -m32" not in run.said
+    said = " ".join(run.said.split())
+    assert "Makefile builds it: built for x86-64" not in said  # not graded as the -m32 build
+    # but told it was tried (the 64-bit failures alone were shown, the attempt never mentioned)
+    assert "also graded built -m32, as the csapp handout's Makefile builds it" in said
 
 
 def test_an_m32_build_is_counted_by_the_32_bit_counter_and_confirmed_by_the_clock(
@@ -249,22 +252,3 @@ def test_a_class_is_built_for_the_word_size_asked(cli, write_trace, tmp_path):
     with book.open() as rows:
         (alice,) = csv.DictReader(rows)
     assert alice["word_bits"] == "32", alice
-
-
-def test_a_file_that_fails_built_both_ways_is_told_both_were_tried(cli, write_trace, tmp_path):
-    # Every trace failed built for x86-64 as 32-bit code does, so it was graded -m32 too, where
-    # it failed as well: the 64-bit failures were shown and the -m32 attempt never mentioned.
-    source = tmp_path / "mm.c"
-    source.write_text(
-        fixture_allocator("labs/csapp_explicit")
-        .read_text()
-        .replace(
-            "void *mm_malloc(size_t size) {",
-            "void *mm_malloc(size_t size) {\n    return (void *)8;",
-        )
-    )
-    run = cli("grade", source, "--lab", "csapp", "--throughput", "time", write_trace("t", TRACE))
-    assert run.status == 1
-    assert "also graded built -m32, as the csapp handout's Makefile builds it" in " ".join(
-        run.out.split()
-    ), run.out
