@@ -86,8 +86,6 @@ _KEPT_PREFIXES = ("LC_", "CCACHE_")
 SYSTEM_HEADER_ROOTS = (Path("/usr/include"), Path("/usr/lib/gcc"), Path("/usr/local/include"),
                        Path("/usr/lib/llvm"), Path("/usr/lib/clang"),
                        *sorted(Path("/usr/lib").glob("llvm-*")))  # fmt: skip
-# Where a submission's #include may lead (and to mm.c itself, in its build folder).
-READABLE_HEADERS = (HEADER_DIR.resolve(), *SYSTEM_HEADER_ROOTS)
 LABS_HEADER_DIR = HEADER_DIR / "labs"
 ADAPTER = "ms_lab_adapter.h"
 # Warnings that usually explain a crash: shown first.
@@ -446,6 +444,12 @@ def _kill_tree(pid: int) -> None:
             pass
 
 
+def _readable_headers() -> tuple[Path, ...]:
+    """Where a submission's #include may lead: the lab's headers and the system's (and to mm.c
+    itself, in its build folder). Read at each call: HEADER_DIR is the engine's, or a test's."""
+    return (HEADER_DIR.resolve(), *SYSTEM_HEADER_ROOTS)
+
+
 def _check_includes(
     compiler: str, flags: list[str], work: Path, source: Path, deadline: float
 ) -> None:
@@ -455,7 +459,7 @@ def _check_includes(
     of the scan's messages are shown."""
     # An #include written as an absolute path outside the headers is refused before
     # the compiler opens it: /dev/ptmx would block it until its time limit.
-    allowed = READABLE_HEADERS
+    allowed = _readable_headers()
     for name in _INCLUDE.findall((work / "mm.c").read_text(errors="replace")):
         if name.startswith("/") and not any(Path(name).is_relative_to(r) for r in allowed):
             raise BuildError(
@@ -479,7 +483,7 @@ def _refuse_foreign_headers(rule: str, work: Path, source: Path) -> None:
     """Raise BuildError when a make rule of the compiler's (-M, -MD) lists a file other than
     mm.c itself, the lab's headers and the system's: the build folder's other files are the
     compiler's own output, which differs from one step to the next."""
-    allowed = READABLE_HEADERS
+    allowed = _readable_headers()
     own = (work / "mm.c").resolve()
     for name in rule.replace("\\\n", " ").split()[1:]:
         path = (work / name).resolve()
