@@ -232,6 +232,19 @@ def test_split_warnings_groups_context_lines():
     assert second.startswith("mm.c: In function 'f':") and "int x;" in second
 
 
+def test_a_clang_build_shows_its_warnings_and_nothing_of_the_steps_after(tmp_path):
+    # The assembler and the linker were given the compile's -std and -D: clang named each
+    # "argument unused during compilation", and its "1 warning generated." count, after the last
+    # warning of the student's.
+    text = fixture_allocator("labs/cmu_segregated").read_text() + "static int unused_here;\n"
+    path = tmp_path / "mm.c"
+    path.write_text(text)
+    built = build_of(path, "cmu", "cmu", out_dir=tmp_path / "b")
+    assert built.warnings and built.warnings[-1].count("\n") <= 3, built.warnings
+    shown = "\n".join(built.warnings)
+    assert "argument unused" not in shown and "generated." not in shown, shown
+
+
 def test_a_file_for_another_lab_gets_a_hint_that_builds(cli, write_trace, tmp_path):
     f20 = CSAPP_TEMPLATE.replace(
         "int mm_init(void) { return 0; }", "bool mm_init(void) { return true; }"
