@@ -11,7 +11,7 @@
  * on (the checked pass asked to run on a dirty heap): the common mem_sbrk call
  * stays a few instructions either way, since poisoning, like failure
  * injection, sends it down the slow path. It runs ahead of the break, to the
- * end of the break's page, and never fills a byte twice in a run: what an
+ * end of the page after the break's, and never fills a byte twice in a run: what an
  * allocator wrote past its break (a public CS:APP solution's mm_init set one
  * list head more than it had asked room for, then grew the heap over it) is
  * still there when the break reaches it, as under the labs' drivers, whose
@@ -142,6 +142,12 @@ static size_t page_round(size_t bytes) {
     return (bytes + page - 1) / page * page;
 }
 
+/* The shared heap's file holds this many bytes past what is granted: the real drivers map their
+   whole heap up front, so an allocator that reads the word after its last block (a public CMU
+   solution read its epilogue's neighbour, at the break) works there; it died of SIGBUS here. The
+   page is never granted: no block may lie in it, and past it nothing is memory. */
+static size_t share_slack(void) { return mem_pagesize(); }
+
 /* Poison [from, to) of the heap (offsets), but what lies below `poisoned`. */
 static void poison_part(size_t from, size_t to) {
     if (from < poisoned)
@@ -160,21 +166,15 @@ static void poison(size_t from, size_t to) {
         poison_part(from, from + POISON_EDGE);
         poison_part(to - POISON_EDGE, to);
     }
-    /* The rest of to's page and the page after it: the shared heap's file holds both
-       (share_slack), and an allocator may write there as into the rest of the break's page. */
-    size_t ahead = page_round(to) + mem_pagesize();
+    /* The rest of to's page and the slack after it: the shared heap's file holds both, and an
+       allocator may write there as into the rest of the break's page. */
+    size_t ahead = page_round(to) + share_slack();
     if (ahead > reserved)
         ahead = reserved;
     poison_part(to, ahead);
     if (ahead > poisoned)
         poisoned = ahead;
 }
-
-/* The shared heap's file holds this many bytes past what is granted: the real drivers map their
-   whole heap up front, so an allocator that reads the word after its last block (a public CMU
-   solution read its epilogue's neighbour, at the break) works there; it died of SIGBUS here. The
-   page is never granted: no block may lie in it, and past it nothing is memory. */
-static size_t share_slack(void) { return mem_pagesize(); }
 
 /* The shared heap's owner: make the memfd cover `bytes` of heap; false when the system refuses. */
 static bool share_cover(size_t bytes) {

@@ -500,10 +500,10 @@ def _compile(
     compiler: str, flags: list[str], step: list[str], work: Path, source: Path, deadline: float
 ) -> subprocess.CompletedProcess[str]:
     """A compiler run that reads mm.c (-E, -S), its headers checked as it read them (-MD) before
-    anything it made or said is used: the scan before it (_check_includes) ran in another
-    folder state, which a file can tell apart (#if __has_include("mm.i"), true once -E has
-    written it, gated an #include of /usr/lib/os-release whose lines then became the team's
-    name and the compiler's error messages)."""
+    anything it made or said is used: the scan before it (_check_includes) ran without the
+    adapter and its flags, which a file can tell apart (an #include gated on the folder the
+    scan saw, #if __has_include("mm.i") before _build made every file present from the start,
+    had /usr/lib/os-release's lines become the team's name and the compiler's errors)."""
     done = _run([compiler, *flags, "-MD", "-MF", DEPENDENCIES, *step], work, source, deadline)
     try:
         rule = (work / DEPENDENCIES).read_text(errors="replace")
