@@ -1,11 +1,12 @@
 /*
  * count_main.c - mscount: one pass per trace, for valgrind to count.
  *
- *   mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm]
+ *   mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--reading=N]
  *           classic|cmu|system LIBRARY|- OPTIONS TRACE...
  *
  * OPTIONS is the allocator's run-time options for mm_configure ("" for none),
- * so that `implicit:best` is counted as best fit, not as the default.
+ * so that `implicit:best` is counted as best fit, not as the default. N is how
+ * the traces are read (MS_READ_* flags, 0 by default): as the grader read them.
  *
  * Each pass replays a trace through the engine's timed loop (ms_replay_timed,
  * the same loop `mallocsim bench` times) inside count_pass(). What the trace
@@ -119,16 +120,20 @@ static bool count_twice(const ms_trace *trace, const ms_allocator *alloc, ms_tim
     return second && first;
 }
 
+/* Parse the trace at path as `reading` says, or say why it could not be, and false. */
+static bool parse_one(const char *path, unsigned reading, ms_trace *trace) {
+    ms_error err = {{0}, 0};
+    if (ms_trace_parse_file(path, reading, trace, &err))
+        return true;
+    fprintf(stderr, "mscount: %s:%llu: %s\n", path, (unsigned long long)err.line, err.message);
+    return false;
+}
+
 /* Parse every trace into traces[0..count), or say which one could not be, and false. */
-static bool parse_all(int count, char **paths, ms_trace *traces) {
-    for (int i = 0; i < count; i++) {
-        ms_error err = {{0}, 0};
-        if (!ms_trace_parse_file(paths[i], &traces[i], &err)) {
-            fprintf(stderr, "mscount: %s:%llu: %s\n", paths[i], (unsigned long long)err.line,
-                    err.message);
+static bool parse_all(int count, char **paths, unsigned reading, ms_trace *traces) {
+    for (int i = 0; i < count; i++)
+        if (!parse_one(paths[i], reading, &traces[i]))
             return false;
-        }
-    }
     return true;
 }
 
@@ -162,7 +167,8 @@ static bool logged_pass_valid(const char *path, const ms_trace *trace, const uin
    children (see the banner). A pass on our heap logs its pointers, checked here once every child
    has ended (checked between forks, the work would count in the next child's profile): a pass
    whose pointers fail is a failed pass. */
-static int count_forked(int count, char **paths, const ms_allocator *alloc, bool warm) {
+static int count_forked(int count, char **paths, unsigned reading, const ms_allocator *alloc,
+                        bool warm) {
     int jobs = FORKED_EMPTIES + count, per_job = warm ? 2 : 1, children = jobs * per_job;
     ms_trace *traces = calloc((size_t)jobs, sizeof *traces); /* the empty ones stay zero */
     void ***live = calloc((size_t)jobs, sizeof *live);
@@ -170,7 +176,7 @@ static int count_forked(int count, char **paths, const ms_allocator *alloc, bool
     int *statuses = calloc((size_t)children, sizeof *statuses);
     if (traces == NULL || live == NULL || pids == NULL || statuses == NULL)
         out_of_memory();
-    if (!parse_all(count, paths, traces + FORKED_EMPTIES))
+    if (!parse_all(count, paths, reading, traces + FORKED_EMPTIES))
         return 2;
     bool own_heap = alloc->dialect != MS_DIALECT_SYSTEM;
     uint64_t **logs = calloc((size_t)jobs, sizeof *logs);
@@ -233,13 +239,14 @@ static int count_forked(int count, char **paths, const ms_allocator *alloc, bool
 }
 
 /* --timed=SECONDS: every trace parsed, then each one's timed passes in a child (the banner). */
-static int time_forked(int count, char **paths, const ms_allocator *alloc, double min_seconds) {
+static int time_forked(int count, char **paths, unsigned reading, const ms_allocator *alloc,
+                       double min_seconds) {
     enum { MIN_PASSES = 3, MAX_PASSES = 2000 }; /* as the driver's ReplayOptions */
     ms_trace *traces = calloc((size_t)count, sizeof *traces);
     double *seconds = calloc(MAX_PASSES, sizeof *seconds);
     if (traces == NULL || seconds == NULL)
         out_of_memory();
-    if (!parse_all(count, paths, traces))
+    if (!parse_all(count, paths, reading, traces))
         return 2;
     int status = 0;
     for (int i = 0; i < count; i++) {
@@ -285,6 +292,7 @@ int main(int argc, char **argv) {
     bool forked = false, forked_warm = false, warm = false;
     bool timed = false;
     double timed_seconds = 0; /* --timed=SECONDS */
+    unsigned reading = MS_READ_STRICT;
     for (; argc > 1 && strncmp(argv[1], "--", 2) == 0; argv++, argc--) {
         char *end;
         if (strncmp(argv[1], "--timed=", 8) == 0) {
@@ -296,6 +304,14 @@ int main(int argc, char **argv) {
                         argv[1]);
                 return 2;
             }
+        } else if (strncmp(argv[1], "--reading=", 10) == 0) {
+            unsigned long n = strtoul(argv[1] + 10, &end, 10);
+            if (end == argv[1] + 10 || *end != '\0' ||
+                n > (MS_READ_CARRY_SIZE | MS_READ_STOP_AT_COUNT)) {
+                fprintf(stderr, "mscount: %s: expected --reading=N, MS_READ_* flags\n", argv[1]);
+                return 2;
+            }
+            reading = (unsigned)n;
         } else if (strcmp(argv[1], "--forked") == 0)
             forked = true;
         else if (strcmp(argv[1], "--warm") == 0)
@@ -307,7 +323,7 @@ int main(int argc, char **argv) {
     }
     if (argc < 5) {
         fprintf(stderr, "usage: mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] "
-                        "classic|cmu|system LIBRARY|- OPTIONS TRACE...\n");
+                        "[--reading=N] classic|cmu|system LIBRARY|- OPTIONS TRACE...\n");
         return 2;
     }
     if ((forked_warm && !forked) || (timed && forked)) {
@@ -330,8 +346,8 @@ int main(int argc, char **argv) {
         }
     }
     if (timed || forked) {
-        int status = timed ? time_forked(argc - 4, argv + 4, &alloc, timed_seconds)
-                           : count_forked(argc - 4, argv + 4, &alloc, forked_warm);
+        int status = timed ? time_forked(argc - 4, argv + 4, reading, &alloc, timed_seconds)
+                           : count_forked(argc - 4, argv + 4, reading, &alloc, forked_warm);
         ms_allocator_close(&alloc);
         return status;
     }
@@ -342,11 +358,8 @@ int main(int argc, char **argv) {
     int status = 0;
     for (int i = 4; i < argc; i++) {
         ms_trace trace;
-        if (!ms_trace_parse_file(argv[i], &trace, &err)) {
-            fprintf(stderr, "mscount: %s:%llu: %s\n", argv[i], (unsigned long long)err.line,
-                    err.message);
+        if (!parse_one(argv[i], reading, &trace))
             return 2;
-        }
         if (count_twice(&trace, &alloc, &result)) {
             printf("%llu\n", (unsigned long long)trace.num_ops);
         } else {

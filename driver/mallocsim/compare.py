@@ -23,7 +23,7 @@ from functools import partial
 from mallocsim.allocators import resolve
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
-from mallocsim.labs import DEFAULT_LAB
+from mallocsim.labs import DEFAULT_LAB, lab_named
 from mallocsim.numbers import kops, percent
 from mallocsim.out_of_memory import is_out_of_memory, judged, memory_limit
 from mallocsim.progress import Progress
@@ -289,7 +289,8 @@ def run_comparison(
     if len(set(names)) != len(names):
         raise UsageError("each allocator may be named only once")
     specs = {n: resolve(n, dialect, lab) for n in names if n not in REFERENCES}
-    traces, problems = load_traces(paths)  # parsed once, replayed by every allocator
+    # parsed once, replayed by every allocator
+    traces, problems = load_traces(paths, lab_named(lab).trace_reading)
     results: list[TraceResult] = []
     missing: dict[str, str] = {}
     shown = progress if progress is not None else Progress("compare", 0, mode="quiet")

@@ -17,3 +17,9 @@ TRACE_SUFFIX = ".rep"  # what a trace file in a folder is called
 # sizes (a calloc's count x size) of at most 2^48 bytes, more than any heap.
 MAX_TRACE_IDS = 1 << 24
 MAX_TRACE_SIZE = 1 << 48
+# How a trace file is read (c/include/mallocsim.h: MS_READ_*, checked by trace.py): strictly,
+# or, flag by flag, as the CMU drivers' fscanf reads their handouts' traces: an a or r line
+# without a size takes the size read last, and lines past the header's op count are not read.
+TRACE_READ_STRICT = 0
+TRACE_READ_CARRY_SIZE = 1
+TRACE_READ_STOP_AT_COUNT = 2

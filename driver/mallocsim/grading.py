@@ -128,14 +128,20 @@ def plan(config: GradingConfig, given: Sequence[str]) -> GradePlan:
     selection = select_trace_paths(lab if not config.traces else _unlisted(lab), given)
     if selection.problems:  # a grade never leaves out a trace it was given
         raise UsageError(selection.problems[0])
-    traces = [load_trace(path) for path in selection.paths]
+    traces = [load_trace(path, lab.trace_reading) for path in selection.paths]
     if config.traces:
         require_listed(config, (t.name for t in traces))
         listed = {rule.name: rule for rule in config.traces}
         traces = [t for t in traces if t.name in listed]
-        return GradePlan(tuple(traces), listed, ())
+        return GradePlan(tuple(traces), listed, _reading_notes(traces))
     rules = trace_rules(lab, [(t.name, t.info.format, t.info.weight) for t in traces])
-    return GradePlan(tuple(traces), rules, tuple(selection_notes(lab, selection)))
+    notes = (*selection_notes(lab, selection), *_reading_notes(traces))
+    return GradePlan(tuple(traces), rules, notes)
+
+
+def _reading_notes(traces: Sequence[Trace]) -> tuple[str, ...]:
+    """A line for each trace the lab's driver reads differently from our strict rules."""
+    return tuple(note for note in (t.info.reading_note() for t in traces) if note)
 
 
 def _unlisted(lab: LabProfile) -> LabProfile:

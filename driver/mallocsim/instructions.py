@@ -46,7 +46,7 @@ from mallocsim.build import kept_environment
 from mallocsim.errors import UsageError
 from mallocsim.safe_text import printable
 from mallocsim.sandbox import untrusted
-from mallocsim.trace import Trace
+from mallocsim.trace import Trace, reading_arguments
 
 _TOTALS = re.compile(rb"^(?:totals|summary): ([0-9]{1,20})", re.M)
 _DUMP = re.compile(r"\.[0-9]{1,9}")  # a callgrind dump's suffix
@@ -68,7 +68,7 @@ def require_valgrind(asked_by: str) -> str:
 
 def count_instructions(
     spec: AllocatorSpec,
-    traces: Sequence[str | Path],
+    traces: Sequence[Trace],
     timeout: float = COUNT_TIMEOUT,
     glibc_warm: bool = False,
 ) -> dict[str, float]:
@@ -83,12 +83,12 @@ def count_instructions(
     for trace in traces:
         count = _count_warm(spec, trace, timeout, glibc_warm)
         if count is not None:
-            counts[Path(trace).stem] = count
+            counts[trace.name] = count
     return counts
 
 
 def _count_warm(
-    spec: AllocatorSpec, trace: str | Path, timeout: float, glibc_warm: bool
+    spec: AllocatorSpec, trace: Trace, timeout: float, glibc_warm: bool
 ) -> float | None:
     """One trace's warm instructions per op, less an empty trace's (mm_init and
     the heap's reset), both counted in one callgrind run; None when it failed."""
@@ -102,15 +102,17 @@ def _count_warm(
             "--toggle-collect=count_pass",
             "--dump-after=count_pass",
         ]
-        flags = ["--glibc-warm"] if glibc_warm else []
-        stdout = _run_mscount(spec, tool, flags, [trace], timeout, "callgrind", scratch)
+        if trace.path is None:
+            raise UsageError(f"{trace.name}: instructions are counted on traces from files only")
+        flags = [*(["--glibc-warm"] if glibc_warm else []), *reading_arguments([trace])]
+        stdout = _run_mscount(spec, tool, flags, [trace.path], timeout, "callgrind", scratch)
         # Numbered as callgrind numbers its dumps; the code counted may have put others there.
         numbered = [p for p in Path(scratch).glob("callgrind.out.*") if _DUMP.fullmatch(p.suffix)]
         dumps = sorted(numbered, key=lambda p: int(p.suffix[1:]))
         ops = [row[0] for row in counter_lines(stdout, 1, f"callgrind run of {spec.name}")]
         totals = [_total(dump) for dump in dumps[1::2]]  # the warm pass of each pair
         if len(totals) != 2 or len(ops) != 2:
-            raise UsageError(f"callgrind gave {len(totals)} profiles for {trace}")
+            raise UsageError(f"callgrind gave {len(totals)} profiles for {trace.path}")
         baseline, total = totals
         return (total - baseline) / ops[1] if ops[1] else None  # 0 ops: it failed in mscount
 
@@ -119,7 +121,11 @@ FORKED_EMPTIES = 3  # mscount --forked: empty passes before the traces'
 
 
 def _forked_counts(
-    spec: AllocatorSpec, traces: Sequence[str | Path], timeout: float, warm: bool = False
+    spec: AllocatorSpec,
+    traces: Sequence[str | Path],
+    timeout: float,
+    warm: bool = False,
+    reading: Sequence[str] = (),
 ) -> dict[str, float]:
     """Instructions of one pass of each trace (by name), without the fixed cost
     of a pass, by cachegrind and mscount --forked: a cold pass, or with `warm`
@@ -133,7 +139,7 @@ def _forked_counts(
             "--cache-sim=no",
             f"--cachegrind-out-file={Path(scratch) / 'cachegrind.%p'}",
         ]
-        flags = ["--forked", "--warm"] if warm else ["--forked"]
+        flags = [*(["--forked", "--warm"] if warm else ["--forked"]), *reading]
         stdout = _run_mscount(spec, tool, flags, traces, timeout, "cachegrind", scratch)
         children = counter_lines(stdout, 3, f"cachegrind run of {spec.name}")  # pid, status, ops
         per_job = 2 if warm else 1
@@ -330,4 +336,5 @@ def pass_instructions(
     left, as the system's malloc is timed (twice the passes). Raises UsageError
     when valgrind cannot run it at all."""
     paths = [trace.path for trace in traces if trace.path is not None]
-    return _forked_counts(spec, paths, timeout, warm) if paths else {}
+    reading = reading_arguments(traces)
+    return _forked_counts(spec, paths, timeout, warm, reading) if paths else {}

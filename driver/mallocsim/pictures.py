@@ -82,7 +82,7 @@ def gather_pictures(
     if focus is None:
         return Pictures()
     lab_options = options_for_lab(lab_named(lab), ReplayOptions(timing=False))
-    trace = load_trace(focus)
+    trace = load_trace(focus, lab_named(lab).trace_reading)
     passed = [
         a for a in comparison.allocators if (r := comparison.cell(a, focus)) is not None and r.valid
     ]

@@ -255,7 +255,7 @@ class TraceItem(pytest.Item):
         if problem is not None:
             raise MallocsimFailure(problem)
         try:
-            trace = load_trace(self.trace)
+            trace = load_trace(self.trace, self.plan.grading.profile.trace_reading)
             options = self.plan.options_for(self.spec)
             limit = self.plan.limits.get(trace.name, DEFAULT_TIMEOUT)
             result = replay_isolated(trace, self.spec, options, limit, self.plan.stall)

@@ -369,7 +369,7 @@ def run(request: dict) -> dict:
     """Replay the requested trace on this process's allocator: the payload to print."""
     name = request["reference"]
     reference = REFERENCES[name]
-    trace = load_trace(request["trace"])
+    trace = load_trace(request["trace"], request["reading"])
     try:
         measure = meter(name, trace.block_sizes())
         measure.footprint()

@@ -182,6 +182,7 @@ def replay_reference(
     request = {
         "reference": reference.name,
         "trace": trace.path,
+        "reading": trace.info.reading,
         "timing": options.timing,
         "min_seconds": options.min_seconds,
         "min_passes": options.min_passes,

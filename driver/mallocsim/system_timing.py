@@ -20,7 +20,7 @@ from pathlib import Path
 from mallocsim._native import NATIVE_DIR
 from mallocsim.errors import UsageError
 from mallocsim.instructions import run_mscount
-from mallocsim.trace import Trace
+from mallocsim.trace import Trace, reading_arguments
 
 
 def time_system_malloc(
@@ -51,7 +51,12 @@ def _run_timed(
     timeout: float,
     engine: Path,
 ) -> tuple[dict[str, float], dict[str, str]]:
-    command = [str(engine / "mscount"), f"--timed={min_seconds:g}", "system", "-", "", *paths]
+    command = [
+        str(engine / "mscount"),
+        f"--timed={min_seconds:g}",
+        *reading_arguments(traces),
+        *["system", "-", "", *paths],
+    ]
     done = run_mscount(command, timeout, "the system malloc's timing")
     if done.returncode == 2:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]

@@ -18,6 +18,11 @@ from functools import cache
 from pathlib import Path
 
 from mallocsim._native import ffi, lib
+from mallocsim.constants import (
+    TRACE_READ_CARRY_SIZE,
+    TRACE_READ_STOP_AT_COUNT,
+    TRACE_READ_STRICT,
+)
 from mallocsim.errors import UsageError
 from mallocsim.files import require_regular_file
 from mallocsim.labs import DEFAULT_LAB, LABS, select_trace_paths
@@ -41,6 +46,19 @@ def _op_layout() -> struct.Struct:
     if offsets != [0, 8, 12, 16] or ffi.sizeof("ms_op") != layout.size:
         raise RuntimeError("ms_op's layout is not the one trace.py reads")
     return layout
+
+
+@cache
+def _reading(flags: int) -> int:
+    """`flags` (constants.TRACE_READ_*) as the parser takes them, the two sets of
+    names checked against each other once."""
+    ours = (TRACE_READ_STRICT, TRACE_READ_CARRY_SIZE, TRACE_READ_STOP_AT_COUNT)
+    native = (lib.MS_READ_STRICT, lib.MS_READ_CARRY_SIZE, lib.MS_READ_STOP_AT_COUNT)
+    if ours != native:
+        raise RuntimeError("constants.TRACE_READ_* are not mallocsim.h's MS_READ_*")
+    if flags & ~(TRACE_READ_CARRY_SIZE | TRACE_READ_STOP_AT_COUNT):
+        raise ValueError(f"unknown trace reading flags {flags:#x}")
+    return flags
 
 
 @cache
@@ -77,6 +95,33 @@ class TraceInfo:
     num_ids: int  # ids are 0 .. num_ids-1 (scripts: the largest id + 1)
     weight: int  # classic: the 4th header number, CMU: the 1st, scripts: 0
     header: tuple[int, int, int, int]  # the header's numbers as written; zeros for scripts
+    reading: int = TRACE_READ_STRICT  # how the file was read (constants.TRACE_READ_*)
+    # What that reading tolerated: ops given the size read before them, op lines left unread
+    # past the header's count, each with its first file line (0 when none).
+    sizes_carried: int = 0
+    first_carried_line: int = 0
+    ops_unread: int = 0
+    first_unread_line: int = 0
+
+    def reading_note(self) -> str | None:
+        """One line on what a lab's lenient reading took from the file that a strict
+        one refuses, or None when it took nothing."""
+        parts = []
+        if self.sizes_carried:
+            s = "s" if self.sizes_carried != 1 else ""
+            parts.append(
+                f"{self.sizes_carried:,} op{s} without a size took the size read before "
+                f"(from line {self.first_carried_line:,})"
+            )
+        if self.ops_unread:
+            s = "s" if self.ops_unread != 1 else ""
+            parts.append(
+                f"{self.ops_unread:,} op line{s} past the header's {self.num_ops:,} ops "
+                f"not read (from line {self.first_unread_line:,})"
+            )
+        if not parts:
+            return None
+        return f"{self.path or self.name}: {' and '.join(parts)}, as the lab's driver reads it"
 
 
 class Trace:
@@ -190,7 +235,9 @@ class Trace:
         return f"<Trace {self.name} {self.info.format}: {self.num_ops} ops, {self.num_ids} ids>"
 
 
-def _finish(native: object, error: object, ok: bool, name: str, path: str | None) -> Trace:
+def _finish(
+    native: object, error: object, ok: bool, name: str, path: str | None, reading: int
+) -> Trace:
     """The Trace for a parse result, or the TraceError that names the line."""
     if not ok:
         message = ffi.string(error.message).decode("utf-8", errors="replace")
@@ -206,43 +253,64 @@ def _finish(native: object, error: object, ok: bool, name: str, path: str | None
         num_ids=native.num_ids,
         weight=native.weight,
         header=tuple(native.header),
+        reading=reading,
+        sizes_carried=native.sizes_carried,
+        first_carried_line=native.first_carried_line,
+        ops_unread=native.ops_unread,
+        first_unread_line=native.first_unread_line,
     )
     return Trace(native, info)
 
 
-def load_trace(path: str | os.PathLike[str]) -> Trace:
-    """Parse a trace file (any of the three formats). Raises TraceError, also
-    for a path that is no regular file (a FIFO would block the open forever)."""
+def load_trace(path: str | os.PathLike[str], reading: int = TRACE_READ_STRICT) -> Trace:
+    """Parse a trace file (any of the three formats), read as `reading` says (a lab's
+    trace_reading). Raises TraceError, also for a path that is no regular file (a FIFO
+    would block the open forever)."""
     text_path = os.fspath(path)
     require_regular_file(text_path, TraceError)
     native = ffi.new("ms_trace *")
     error = ffi.new("ms_error *")
-    ok = lib.ms_trace_parse_file(os.fsencode(text_path), native, error)
-    return _finish(native, error, ok, Path(text_path).stem, text_path)
+    ok = lib.ms_trace_parse_file(os.fsencode(text_path), _reading(reading), native, error)
+    return _finish(native, error, ok, Path(text_path).stem, text_path, reading)
 
 
-def parse_trace_text(text: str | bytes, name: str = "<text>") -> Trace:
+def parse_trace_text(
+    text: str | bytes, name: str = "<text>", reading: int = TRACE_READ_STRICT
+) -> Trace:
     """Parse a trace held in memory; errors read ``name:line: message``."""
     data = text.encode() if isinstance(text, str) else text
     native = ffi.new("ms_trace *")
     error = ffi.new("ms_error *")
-    ok = lib.ms_trace_parse_text(data, len(data), native, error)
-    return _finish(native, error, ok, name, None)
+    ok = lib.ms_trace_parse_text(data, len(data), _reading(reading), native, error)
+    return _finish(native, error, ok, name, None, reading)
 
 
-def load_traces(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Trace], list[str]]:
-    """Every trace file `paths` names (files and folders, see find_traces), parsed,
-    and the one-line error of each bad one (malformed, missing, a folder, a FIFO,
-    a folder with no traces): a bad one is reported and the others still run."""
+def load_traces(
+    paths: Iterable[str | os.PathLike[str]], reading: int = TRACE_READ_STRICT
+) -> tuple[list[Trace], list[str]]:
+    """Every trace file `paths` names (files and folders, see find_traces), parsed
+    as `reading` says, and the one-line error of each bad one (malformed, missing, a
+    folder, a FIFO, a folder with no traces): a bad one is reported and the others
+    still run."""
     selection = select_trace_paths(LABS[DEFAULT_LAB], paths)
     traces: list[Trace] = []
     problems = list(selection.problems)
     for path in selection.paths:
         try:
-            traces.append(load_trace(path))
+            traces.append(load_trace(path, reading))
         except TraceError as error:
             problems.append(str(error))
     return traces, problems
+
+
+def reading_arguments(traces: Iterable[Trace]) -> list[str]:
+    """mscount's option to read the traces' files as they were read here (none when
+    strictly). A lenient reading reads every strictly valid trace the same, so one
+    option serves traces read either way."""
+    flags = 0
+    for trace in traces:
+        flags |= trace.info.reading
+    return [f"--reading={flags}"] if flags else []
 
 
 def find_traces(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:

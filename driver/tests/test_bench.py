@@ -236,8 +236,9 @@ def test_instruction_counts_run_the_policy_with_its_options(write_trace):
     from mallocsim.allocators import resolve
     from mallocsim.errors import UsageError
     from mallocsim.instructions import count_instructions
+    from mallocsim.trace import load_trace
 
-    trace = write_trace("small", TRACE)
+    trace = load_trace(write_trace("small", TRACE))
     assert count_instructions(resolve("implicit:best"), [trace])["small"] > 10
     with pytest.raises(UsageError, match="unknown option 'bogus'"):
         count_instructions(resolve("implicit:bogus"), [trace])

@@ -285,3 +285,18 @@ def test_an_allocator_failing_only_in_the_timed_passes_is_reported(cli, write_tr
     )
     assert run.status == 1, run.out + run.err
     assert "in the timed passes: mm_init failed (returned -1)" in run.said
+
+
+def test_a_labs_lenient_reading_of_a_trace_is_said_and_a_strict_lab_still_refuses_it(
+    cli, write_trace
+):
+    trace = write_trace("handout", "1\n2\n3\n0\na 0 24\na 1\nf 0\nf 1\n")
+    run = cli("replay", "-q", "--no-timing", "--lab", "cmu", trace)
+    assert run.status == 0, run.err
+    assert (
+        f"mallocsim replay: note: {trace}: 1 op without a size took the size read before "
+        "(from line 6) and 1 op line past the header's 3 ops not read (from line 8), as the "
+        "lab's driver reads it"
+    ) in run.err
+    run = cli("replay", "-q", "--no-timing", trace)
+    assert run.status == 2 and f"{trace}:6: expected a size in bytes" in run.err

@@ -71,7 +71,10 @@ def test_an_allocator_that_cannot_be_opened_is_a_usage_error(write_trace):
 
 def test_benchs_warm_count_of_the_system_malloc_ignores_the_traces_before(write_trace):
     # Counted after other traces in one process, glibc's figure depended on the heap they left.
-    small, larger = write_trace("small", SMALL), write_trace("larger", LARGER)
+    small, larger = (
+        load_trace(write_trace("small", SMALL)),
+        load_trace(write_trace("larger", LARGER)),
+    )
     alone = count_instructions(resolve("glibc"), [small])
     after = count_instructions(resolve("glibc"), [larger, larger, small])
     assert alone["small"] == after["small"] > 0
@@ -96,7 +99,7 @@ def test_a_warm_count_is_the_pass_after_one_on_the_same_heap(write_trace):
     paths = [write_trace("small", SMALL), write_trace("larger", LARGER)]
     traces = [load_trace(path) for path in paths]
     forked = pass_instructions(resolve("glibc"), traces, warm=True)
-    second = count_instructions(resolve("glibc"), paths)  # per op
+    second = count_instructions(resolve("glibc"), traces)  # per op
     for trace in traces:
         assert forked[trace.name] / trace.num_ops == pytest.approx(second[trace.name], rel=0.02)
     # Our heap starts every pass afresh (mm_init on a rewound heap): warm is cold there.

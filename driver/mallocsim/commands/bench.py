@@ -28,7 +28,13 @@ from mallocsim.bench import (
 )
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 from mallocsim.commands import non_negative_seconds
-from mallocsim.commands.replay import add_quiet_argument, add_wide_argument, trace_paths, width_of
+from mallocsim.commands.replay import (
+    add_quiet_argument,
+    add_wide_argument,
+    lab_traces,
+    trace_paths,
+    width_of,
+)
 from mallocsim.constants import DIALECTS
 from mallocsim.errors import UsageError
 from mallocsim.files import check_outputs, write_text
@@ -40,7 +46,6 @@ from mallocsim.progress import Progress, progress_mode
 from mallocsim.replay import ReplayOptions
 from mallocsim.results import to_json
 from mallocsim.runner import options_for_lab
-from mallocsim.trace import load_traces
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -120,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     lab = lab_named(args.lab or DEFAULT_LAB)
     specs = [resolve(name, args.dialect, lab.name, references=True) for name in names]
     paths, problems = trace_paths(args, "bench")
-    traces, bad = load_traces(paths)
+    traces, bad = lab_traces(args, paths, "bench")
     problems += bad
     for line in problems:
         print(f"mallocsim bench: {line}", file=sys.stderr)
@@ -133,13 +138,12 @@ def run(args: argparse.Namespace) -> int:
         results = run_bench(specs, traces, options, progress=progress)
         instructions: dict[tuple[str, str], float] | None = None
         if args.instructions:
-            paths = [trace.path for trace in traces]
             instructions = {}
             for spec in counted:
                 name = f"{spec.name}, instructions"
                 progress.started(name)
-                counts = count_instructions(spec, paths, glibc_warm=args.glibc_warm)
-                progress.finished(name, f"{len(counts)}/{len(paths)} counted")
+                counts = count_instructions(spec, traces, glibc_warm=args.glibc_warm)
+                progress.finished(name, f"{len(counts)}/{len(traces)} counted")
                 instructions.update({(spec.name, trace): n for trace, n in counts.items()})
     print(format_bench(results, instructions, glibc_mode, heap_mode, width_of(args)))
     if args.json:

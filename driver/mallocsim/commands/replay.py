@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from mallocsim.allocators import DEFAULT_POLICY, PRELOADED, AllocatorError, AllocatorSpec, resolve
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
@@ -36,7 +36,7 @@ from mallocsim.report import write_csv
 from mallocsim.results import write_json
 from mallocsim.runner import options_for_lab, replay_all
 from mallocsim.table import WIDTH
-from mallocsim.trace import load_traces
+from mallocsim.trace import Trace, load_traces
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -144,6 +144,20 @@ def trace_paths(args: argparse.Namespace, command: str) -> tuple[list[str], list
     return [str(path) for path in selection.paths], list(selection.problems)
 
 
+def lab_traces(
+    args: argparse.Namespace, paths: Sequence[str], command: str
+) -> tuple[list[Trace], list[str]]:
+    """The traces at `paths`, read as the lab's driver reads them, and a line for
+    each bad one; what that reading took that ours refuses is said on stderr, as
+    what the lab's list left out is."""
+    traces, problems = load_traces(paths, lab_of(args).trace_reading)
+    for trace in traces:
+        note = trace.info.reading_note()
+        if note:
+            print(f"mallocsim {command}: note: {note}", file=sys.stderr)
+    return traces, problems
+
+
 def require_heap_checkers(args: argparse.Namespace, specs: Iterable[AllocatorSpec]) -> None:
     """With --check-heap, refuse an allocator that has no mm_checkheap before
     anything runs: bad usage, not a failed check on every trace."""
@@ -161,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     specs = [resolve(name, args.dialect, lab, references=True) for name in names]
     require_heap_checkers(args, specs)
     paths, problems = trace_paths(args, "replay")
-    traces, bad = load_traces(paths)
+    traces, bad = lab_traces(args, paths, "replay")
     problems += bad
     options = options_from(args)
     # --timeout when given, else each trace's from the lab's reference allocator.
