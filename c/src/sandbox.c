@@ -10,6 +10,14 @@
  * the C library its files); nothing read can leave: no network, no file
  * written, and the caller points stdout and stderr at /dev/null.
  *
+ * Every confined process also gives up every capability it has (the grader may
+ * run as root): without them the calls that change the machine (fanotify, the
+ * clock, the domain name, real-time priority, a terminal's hang-up) fail for
+ * lack of privilege, whatever the filter knows. Uid 0 without capabilities
+ * still owns root's processes and IPC objects, so the filter also keeps every
+ * call that names a process to this one (pid 0), and denies SysV and POSIX IPC,
+ * which would carry what one run saw to the next (a -m32 retry, a later grade).
+ *
  * A denied call raises SIGSYS (SCMP_ACT_TRAP); the handler stores the call's
  * number in the caller's shared word and dies of the same signal, so the parent
  * learns both that and what. An allocator that installs its own SIGSYS handler
@@ -17,6 +25,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -126,7 +135,68 @@ static const denied_call DENIED[] = {
     {"pidfd_send_signal", "signal another process", REACH_ELSE},
     {"rt_sigqueueinfo", "signal another process", REACH_ELSE},
     {"rt_tgsigqueueinfo", "signal another process", REACH_ELSE},
+    /* IPC objects outlive the process, and root's are anybody's with uid 0: a message queue
+       carried the checked pass's requests to the -m32 build graded next (red-team pass 8). */
+    {"msgget", "use IPC objects", REACH_ELSE},
+    {"msgsnd", "use IPC objects", REACH_ELSE},
+    {"msgrcv", "use IPC objects", REACH_ELSE},
+    {"msgctl", "use IPC objects", REACH_ELSE},
+    {"semget", "use IPC objects", REACH_ELSE},
+    {"semop", "use IPC objects", REACH_ELSE},
+    {"semtimedop", "use IPC objects", REACH_ELSE},
+    {"semctl", "use IPC objects", REACH_ELSE},
+    {"shmget", "use IPC objects", REACH_ELSE},
+    {"shmat", "use IPC objects", REACH_ELSE},
+    {"shmctl", "use IPC objects", REACH_ELSE},
+    {"shmdt", "use IPC objects", REACH_ELSE},
+    {"ipc", "use IPC objects", REACH_ELSE}, /* the i386 ABI's SysV calls, multiplexed */
+    {"mq_open", "use IPC objects", REACH_ELSE},
+    {"mq_unlink", "use IPC objects", REACH_ELSE},
+    {"mq_timedsend", "use IPC objects", REACH_ELSE},
+    {"mq_timedreceive", "use IPC objects", REACH_ELSE},
+    {"mq_notify", "use IPC objects", REACH_ELSE},
+    {"mq_getsetattr", "use IPC objects", REACH_ELSE},
+    /* Watching other processes' files: fanotify refused every open of a file on the machine
+       while a grade ran (with root's capabilities; denied here either way). */
+    {"fanotify_init", "watch the file system", REACH_ELSE},
+    {"fanotify_mark", "watch the file system", REACH_ELSE},
+    {"inotify_init", "watch the file system", REACH_ELSE},
+    {"inotify_init1", "watch the file system", REACH_ELSE},
+    {"inotify_add_watch", "watch the file system", REACH_ELSE},
+    {"vhangup", "change the system", REACH_ELSE},
+    {"clock_adjtime", "change the system", REACH_ELSE},
+    {"adjtimex", "change the system", REACH_ELSE},
+    {"setdomainname", "change the system", REACH_ELSE},
+    {"fsopen", "change the system", REACH_ELSE},
+    {"fsconfig", "change the system", REACH_ELSE},
+    {"fsmount", "change the system", REACH_ELSE},
+    {"fspick", "change the system", REACH_ELSE},
+    {"move_mount", "change the system", REACH_ELSE},
+    {"open_tree", "change the system", REACH_ELSE},
+    {"mount_setattr", "change the system", REACH_ELSE},
+    {"quotactl", "change the system", REACH_ELSE},
+    {"kcmp", "reach another process", REACH_ELSE},
+    {"process_madvise", "reach another process", REACH_ELSE},
+    {"process_mrelease", "reach another process", REACH_ELSE},
 };
+
+/* Calls that act on a process (or group, or user) an argument names: allowed on this process
+   only, which argument `arg` names as 0, and denied when it is anything else. prlimit64 set a
+   classmate's grader's limits (RLIMIT_FSIZE 0 stopped a class run); setpriority,
+   sched_setaffinity reached any process of the same uid. A call whose process is in another
+   argument as well (setpriority's `which`) is listed once per argument. */
+typedef struct {
+    const char *name;
+    unsigned arg;
+} own_process_call;
+
+static const own_process_call OWN_PROCESS_ONLY[] = {
+    {"prlimit64", 0},      {"sched_setaffinity", 0}, {"sched_setscheduler", 0},
+    {"sched_setparam", 0}, {"sched_setattr", 0},     {"migrate_pages", 0},
+    {"move_pages", 0},     {"setpriority", 0},       {"setpriority", 1},
+    {"ioprio_set", 0},     {"ioprio_set", 1},
+};
+static const char *const OWN_PROCESS_ACTION = "act on another process";
 
 /* Denied by the seal (ms_sandbox_seal_memory), once the library is loaded: memory from the
    kernel. brk is denied too, but for brk(0), which only asks where the break is. */
@@ -134,10 +204,7 @@ static const denied_call SEALED[] = {
     {"mmap", "take memory from the kernel", REACH_ELSE},
     {"mmap2", "take memory from the kernel", REACH_ELSE}, /* a 32-bit build's mmap */
     {"mremap", "take memory from the kernel", REACH_ELSE},
-    {"shmget", "take memory from the kernel", REACH_ELSE},
-    {"shmat", "take memory from the kernel", REACH_ELSE},
     {"memfd_create", "take memory from the kernel", REACH_ELSE},
-    {"ipc", "take memory from the kernel", REACH_ELSE}, /* the i386 ABI's shmget and shmat */
 };
 static const char *const BRK_ACTION = "take memory from the kernel";
 /* mprotect and pkey_mprotect are denied by the seal when they would make memory writable: a
@@ -188,8 +255,42 @@ static int deny_signals_to_others(scmp_filter_ctx ctx, uint32_t action) {
     return rc;
 }
 
+/* Deny, with `action`, each OWN_PROCESS_ONLY call whose process argument is not 0. */
+static int deny_other_processes(scmp_filter_ctx ctx, uint32_t action) {
+    int rc = 0;
+    size_t count = sizeof OWN_PROCESS_ONLY / sizeof OWN_PROCESS_ONLY[0];
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        int call = seccomp_syscall_resolve_name(OWN_PROCESS_ONLY[i].name);
+        struct scmp_arg_cmp named = {OWN_PROCESS_ONLY[i].arg, SCMP_CMP_NE, 0, 0};
+        if (call != __NR_SCMP_ERROR)
+            rc = seccomp_rule_add_array(ctx, action, call, 1, &named);
+    }
+    return rc;
+}
+
+/*
+ * Give up every capability: the bounding set (when this process may, as root may), the ambient
+ * set, and the effective, permitted and inheritable ones. no_new_privs (set by the caller) keeps
+ * an exec from gaining them back. A process without capabilities has nothing to give up.
+ */
+static bool drop_capabilities(ms_error *err) {
+    for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EPERM)
+            return fail(err, "dropping capabilities", errno);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        return fail(err, "dropping capabilities", errno);
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+    memset(none, 0, sizeof none);
+    if (syscall(SYS_capset, &header, none) != 0)
+        return fail(err, "dropping capabilities", errno);
+    return true;
+}
+
 static int add_rules(scmp_filter_ctx ctx) {
     int rc = deny_calls(ctx, DENIED, sizeof DENIED / sizeof DENIED[0], SCMP_ACT_TRAP, false);
+    if (rc == 0)
+        rc = deny_other_processes(ctx, SCMP_ACT_TRAP);
     for (size_t i = 0; i < sizeof WRITE_FLAGS / sizeof WRITE_FLAGS[0] && rc == 0; i++) {
         scmp_datum_t flag = (scmp_datum_t)WRITE_FLAGS[i];
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(open), 1,
@@ -228,6 +329,8 @@ bool ms_sandbox_enter(uint64_t *denied, ms_error *err) {
         return fail(err, "SIGSYS handler", errno);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return fail(err, "no_new_privs", errno);
+    if (!drop_capabilities(err))
+        return false;
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL)
         return fail(err, "seccomp_init", ENOMEM);
@@ -342,6 +445,10 @@ bool ms_sandbox_confine_build(const char *const *readable, size_t count, const c
         ok = false;
         code = errno;
     }
+    if (ok && !drop_capabilities(err)) {
+        close(ruleset);
+        return false;
+    }
     if (ok && syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
         ok = false;
         code = errno;
@@ -408,6 +515,8 @@ bool ms_sandbox_confine_count(const char *const *readable, size_t count, const c
     }
     /* A denied call kills with no name here: valgrind owns the process's signals. */
     int rc = deny_calls(ctx, DENIED, sizeof DENIED / sizeof DENIED[0], SCMP_ACT_KILL_PROCESS, true);
+    if (rc == 0)
+        rc = deny_other_processes(ctx, SCMP_ACT_KILL_PROCESS);
     /* Every process of the count stays in the process group the grader starts it in, and ends
        with it (instructions.py): a child that left by setsid outlived the grade, writing. */
     for (size_t i = 0; i < sizeof LEAVE_GROUP / sizeof LEAVE_GROUP[0] && rc == 0; i++) {
@@ -471,6 +580,9 @@ static const char *action_of(uint32_t arch, int call) {
     if (is_call(arch, call, "kill") || is_call(arch, call, "tkill") ||
         is_call(arch, call, "tgkill"))
         return "signal another process";
+    for (size_t i = 0; i < sizeof OWN_PROCESS_ONLY / sizeof OWN_PROCESS_ONLY[0]; i++)
+        if (is_call(arch, call, OWN_PROCESS_ONLY[i].name))
+            return OWN_PROCESS_ACTION;
     return "make a system call the sandbox denies";
 }
 

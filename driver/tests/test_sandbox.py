@@ -700,3 +700,54 @@ def test_a_library_whose_symbols_cannot_be_read_is_refused(cli, write_trace, tmp
     run = cli("grade", library, "--dialect", "classic", "-q", write_trace("t", TRACE))
     assert run.status != 0
     assert "no dynamic symbol table to check (section headers stripped?)" in run.said
+
+
+@pytest.fixture
+def bystander():
+    """A process of the grader's uid that no grade has any business with: its pid."""
+    process = subprocess.Popen(["sleep", "60"])
+    yield process.pid
+    process.kill()
+    process.wait()
+
+
+def _limits_and_cpus(pid: int) -> tuple[str, str]:
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    status = Path(f"/proc/{pid}/status").read_text()
+    files = next(line for line in limits.splitlines() if line.startswith("Max open files"))
+    cpus = next(line for line in status.splitlines() if line.startswith("Cpus_allowed_list"))
+    return files, cpus
+
+
+@pytest.mark.parametrize(
+    "attack, said",
+    [
+        ("OTHER_PROCESS", "tried to act on another process (prlimit64)"),
+        ("IPC_QUEUE", "tried to use IPC objects (msgget)"),
+        ("FANOTIFY", "tried to watch the file system (fanotify_init)"),
+    ],
+)
+def test_the_allocators_process_reaches_no_other_process_nor_the_machine(
+    cli, attacker, write_trace, bystander, attack, said
+):
+    # Red-team pass 8, as root: a constructor lowered a class run's coordinator's limits (the
+    # run ended in a traceback), left a message queue that the -m32 build graded next read the
+    # checked pass's requests from, and refused every open of a file on the machine.
+    before = _limits_and_cpus(bystander)
+    run = replay(cli, attacker(attack, port=bystander), write_trace("t", TRACE))
+    assert run.status == 1 and said in run.said, run.said
+    assert _limits_and_cpus(bystander) == before
+    if attack == "IPC_QUEUE":
+        queues = Path("/proc/sysvipc/msg").read_text()
+        assert f"{0x6D616C6C:>10}" not in queues
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a grader run as root has capabilities")
+def test_the_allocators_code_runs_without_any_capability(cli, attacker, write_trace):
+    # Uid 0 with every capability: fanotify, the clock, real-time priority, a terminal's
+    # hang-up were the student's code's as well. Its process gives them all up, in the agent and
+    # in the program valgrind counts (mm_init fails where it holds any).
+    source, path = attacker("CAPABILITIES"), write_trace("t", TRACE)
+    run = replay(cli, source, path)
+    assert run.status == 0, run.said
+    assert pass_instructions(resolve(str(source), "classic"), [load_trace(path)]) != {}

@@ -137,6 +137,18 @@
    grader compared, leaves shared mappings out, and the allocator kept every header and list there,
    off the heap (red-team pass 7). */
 #define SHARED_MEMORY 39
+/* From a constructor, as root would let it (red-team pass 8): OTHER_PROCESS lowers the open-file
+   limit of process ATTACK_PORT (a classmate's grader, the class run's coordinator) with
+   prlimit64, and moves it to one CPU; IPC_QUEUE leaves a SysV message queue, which carried a
+   checked pass's requests to the -m32 build graded next; FANOTIFY asks for permission events on
+   the file system, with which it refused every open of a file on the machine. CAPABILITIES
+   fails mm_init when the process that loaded it held any capability (CapEff or CapPrm in
+   /proc/self/status, read by a constructor: the count's forked passes cannot read their own),
+   in the agent or in the program valgrind counts. */
+#define OTHER_PROCESS 40
+#define IPC_QUEUE 41
+#define FANOTIFY 42
+#define CAPABILITIES 43
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -303,6 +315,47 @@ __attribute__((constructor)) static void take_memory(void) {
     stash = (char *)syscall(SYS_mmap, NULL, (size_t)64 << 20, PROT_READ | PROT_WRITE,
                             shared | MAP_ANONYMOUS, -1, 0);
 }
+#endif
+
+#if ATTACK == OTHER_PROCESS || ATTACK == IPC_QUEUE || ATTACK == FANOTIFY
+__attribute__((constructor)) static void reach_out(void) {
+#if ATTACK == OTHER_PROCESS
+    struct {
+        uint64_t cur, max;
+    } seven = {7, 7};
+    syscall(SYS_prlimit64, ATTACK_PORT, 7 /* RLIMIT_NOFILE */, &seven, NULL);
+    uint64_t one_cpu = 1;
+    syscall(SYS_sched_setaffinity, ATTACK_PORT, sizeof one_cpu, &one_cpu);
+#elif ATTACK == IPC_QUEUE
+    syscall(SYS_msgget, 0x6d616c6c /* a key of its own */, 01600 /* IPC_CREAT | 0600 */);
+#else
+    syscall(SYS_fanotify_init, 0x4 /* FAN_CLASS_CONTENT */, O_RDONLY);
+#endif
+}
+#endif
+
+#if ATTACK == CAPABILITIES
+/* Whether /proc/self/status shows a capability this process holds. */
+static int holds_capabilities(void) {
+    char text[4096];
+    int fd = open("/proc/self/status", O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 1; /* unreadable: say so by failing */
+    text[n] = '\0';
+    const char *fields[] = {"CapEff:\t", "CapPrm:\t"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *at = strstr(text, fields[i]);
+        if (at == NULL || strtoull(at + strlen(fields[i]), NULL, 16) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int capable;
+__attribute__((constructor)) static void note_capabilities(void) { capable = holds_capabilities(); }
 #endif
 
 #if ATTACK == CONSTRUCTOR_WRITE
@@ -674,6 +727,10 @@ int mm_init(void) {
 #endif
 #if ATTACK == FIND_SECRET
     if (secret_is_here())
+        return -1;
+#endif
+#if ATTACK == CAPABILITIES
+    if (capable)
         return -1;
 #endif
     return 0;
