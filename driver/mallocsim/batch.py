@@ -220,7 +220,7 @@ def grade_key(
 def _problem_record(submission: Submission, config: GradingConfig, why: str) -> dict[str, Any]:
     """The record of a submission that could not be graded at all."""
     name = str(submission.source or submission.student)
-    grade = Grade(name, (), failed_score(config, why.splitlines()[0]), why)
+    grade = Grade(name, (), failed_score(config, why.partition("\n")[0]), why)
     return grade_record(grade, submission.student, name)
 
 
@@ -375,7 +375,10 @@ def _collect(job: _Running, config: GradingConfig) -> tuple[dict[str, Any], bool
         pass
     # Split at newlines only (splitlines() also breaks at a carriage return, and a file name
     # with one then chose how the line began), and shown printable: the name is the student's.
-    lines = job.log_path.read_text(errors="replace").strip().split("\n")
+    # A worker whose process was limited from outside (RLIMIT_FSIZE 0 on its log, red-team pass
+    # 8) ends with status 1 and an empty log: no last line to show, and no traceback for it.
+    said = job.log_path.read_text(errors="replace").strip()
+    lines = said.split("\n") if said else []
     if status < 0 or status > 2 or not lines:
         why = f"the grader stopped with status {status} on this submission"
         if time.monotonic() - job.started > WORKER_LIMIT:

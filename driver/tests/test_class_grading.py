@@ -472,3 +472,21 @@ def test_a_student_folder_named_like_a_source_file_is_a_student(cli, course, tmp
     rows = read_csv(book)
     assert set(rows) == {"alice", "bob", "carol", "mallory.c"}, rows
     assert rows["mallory.c"]["valid"] == rows["alice"]["valid"] == "2"
+
+
+def test_a_worker_that_dies_silently_is_a_zero_with_its_status_not_a_traceback(tmp_path):
+    # A worker stopped from outside (its log's RLIMIT_FSIZE set to 0 by a classmate's code,
+    # red-team pass 8) exits 1 with an empty log: the class run raised IndexError and wrote no
+    # gradebook for anyone.
+    from mallocsim.batch import Submission, _collect, _Running
+    from mallocsim.config import GradingConfig
+
+    log = tmp_path / "worker.log"
+    log.write_text("\n  \n")
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+    job = _Running(Submission("mallory", tmp_path / "mm.c"), "key", process,
+                   tmp_path / "none.json", log, time.monotonic())  # fmt: skip
+    record, cached = _collect(job, GradingConfig())
+    assert not cached
+    assert record["grade"]["problem"] == "the grader stopped with status 1 on this submission"
+    assert record["grade"]["score"]["points"] == 0
