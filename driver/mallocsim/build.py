@@ -69,7 +69,21 @@ _PRAGMA_ESCAPE = re.compile(
 # An attribute whose string the compiler prints in a diagnostic: gcc prints warning("...") and
 # error("...") with their escapes made characters, clang deprecated("...") and unavailable("...")
 # too; no attribute a malloc lab uses needs an escape in a string.
-_ATTRIBUTE = re.compile(r"__attribute__[ \t\n]*\(\(|\[\[")
+_ATTRIBUTE_OR_LITERAL = re.compile(r"__attribute__[ \t\n]*\(\(|\[\[|[\"']")
+# A line marker of the preprocessed text (what `#line N "name"` becomes) whose name holds an
+# escape other than a backslash's or a quote's (which gcc writes for a real file's name): gcc and
+# clang print the name raw, newlines included, and `#line 900 "mm.c:900:1: warning: x\nscore
+# 100.0 / 100\nmm.c"` printed a forged score line with no source line quoted around it.
+_NAMED_WITH_ESCAPE = re.compile(
+    r'^#[ \t]*(?:line[ \t]+)?\d+[ \t]+"(?:[^"\\\n]|\\[\\"])*\\[^\\"]', re.M
+)
+# The classic team record's definition: `team_t team = {...}`, const or static, and with
+# attributes (`team_t team __attribute__((used)) = ...` was read as no record at all: 0).
+_ATTRIBUTES = r"(?:__attribute__[ \t]*\(\((?:[^()\n]|\([^()\n]*\))*\)\)[ \t]*)*"
+_TEAM_RECORD = re.compile(
+    rf"^[ \t]*(?:(?:const|static)[ \t]+)*team_t\s+{_ATTRIBUTES}team\s*{_ATTRIBUTES}[=;]",
+    re.M,
+)
 ATTRIBUTE_CHARS = 4096  # read of an attribute, at most, from its start
 SOURCE_BYTES = 8 << 20  # a submission larger than this is refused: a lab's mm.c is some 30 KB
 MESSAGE_BYTES = 1 << 20  # of the compiler's messages, what is read and shown
@@ -98,7 +112,7 @@ _DANGEROUS = re.compile(
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _GENERATED = re.compile(r"^\d+ (warnings?|errors?)( and \d+ errors?)? generated\.$")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"13"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"14"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 _PREPROCESSING_FLAGS = ("-D", "-I", "-std=")  # what only a compile of C uses
 DEPENDENCIES = ".compiler.deps"  # the headers a compiler run read (-MD -MF)
@@ -539,7 +553,7 @@ def _build(
         tail.append(f"#define MS_CHECKER {checker}")
     # The team record is read wherever a file defines one; a lab that requires one says so when
     # there is none (grading.py), unless the course turned its check off.
-    if re.search(r"^[ \t]*(?:const[ \t]+)?team_t\s+team\s*[=;]", expanded.stdout, re.M):
+    if _TEAM_RECORD.search(expanded.stdout):
         tail.append("#define MS_LAB_TEAM")
     tail.append(f'#include "{ADAPTER}"\n')
     (work / "mm.c").write_bytes(text + b"\n" + "\n".join(tail).encode())
@@ -589,9 +603,12 @@ def _build(
 
 
 # Assembler directives that read a file (.include, .incbin: /etc/passwd assembled into the team
-# name, or quoted in the assembler's errors) or make directives out of text (macros, repeats,
-# which could spell those): a malloc lab's inline assembly has no use for any of them.
-_FORBIDDEN_DIRECTIVES = (".include", ".incbin", ".macro", ".altmacro", ".rept", ".irp", ".irpc")
+# name, or quoted in the assembler's errors), make directives out of text (macros, repeats,
+# which could spell those), or print a message of the file's own (.warning "\nscore 100.0 / 100"
+# printed a forged score line among the warnings, red-team pass 8): a malloc lab's inline
+# assembly has no use for any of them.
+_FORBIDDEN_DIRECTIVES = (".include", ".incbin", ".macro", ".altmacro", ".rept", ".irp", ".irpc",
+                         ".warning", ".error", ".err", ".print", ".abort", ".fail")  # fmt: skip
 # Anywhere in a statement: labels may be quoted ("leak": .incbin), and more forms may come.
 _DIRECTIVE = re.compile(r"(?<![\w.$])(\.[A-Za-z_]+)")
 
@@ -606,7 +623,7 @@ def _check_assembly(assembly: Path, source: Path) -> None:
                 if found.group(1).lower() in _FORBIDDEN_DIRECTIVES:
                     raise BuildError(
                         f"{source}: its inline assembly uses {found.group(1)}: a submission's "
-                        "assembly may not read files nor define assembler macros"
+                        "assembly may not read files, define assembler macros nor print messages"
                     )
 
 
@@ -740,6 +757,12 @@ def _definition(name: str, text: str) -> tuple[str, str] | None:
 def _refuse_printed_escapes(text: str, source: Path) -> None:
     """Raise BuildError when the preprocessed `text` has a message the compiler would print
     with its escapes made characters: a newline in it would print lines of the file's own."""
+    if _NAMED_WITH_ESCAPE.search(text):
+        raise BuildError(
+            f"{source}: a #line directive whose file name holds an escape: the compiler prints "
+            "that name as it is at the start of each message, and a newline in it would print "
+            "lines of the file's own among the grade's"
+        )
     if _PRAGMA_ESCAPE.search(text) or attribute_with_escape(text):
         raise BuildError(
             f"{source}: a #pragma message (or GCC warning/error), or an attribute's message "
@@ -751,30 +774,42 @@ def _refuse_printed_escapes(text: str, source: Path) -> None:
 
 def attribute_with_escape(text: str) -> bool:
     """Whether an attribute in the preprocessed `text` holds a string literal with a backslash
-    escape. Each attribute is read to its closing brackets (string literals skipped whole, so a
-    bracket inside one closes nothing), ATTRIBUTE_CHARS at most, and the next one looked for after
-    it: linear in `text`."""
+    escape. String and character literals outside attributes are skipped whole (a debug string
+    "[[heap]" opened no attribute); each attribute is read to its closing brackets (literals
+    inside skipped whole too, so a bracket inside one closes nothing), ATTRIBUTE_CHARS at most,
+    and the next one looked for after it: linear in `text`."""
     at = 0
-    while (start := _ATTRIBUTE.search(text, at)) is not None:  # each character read once
+    while (start := _ATTRIBUTE_OR_LITERAL.search(text, at)) is not None:
+        if start.group() in "\"'":
+            at = _literal_end(text, start.start(), len(text))[0]
+            continue
         closing = "]]" if start.group() == "[[" else "))"
         depth, at, end = 0, start.end(), min(len(text), start.end() + ATTRIBUTE_CHARS)
         while at < end and not (depth == 0 and text.startswith(closing, at)):
             char = text[at]
-            if char in "\"'":  # a literal, read to its end: an escape in a string is the answer
-                close = at + 1
-                while close < end and text[close] not in (char, "\n"):
-                    if text[close] == "\\":
-                        if char == '"':
-                            return True
-                        close += 1  # a char literal's escape: '\'' holds no end
-                    close += 1
-                at = close
-            elif char in "([":
+            if char in "\"'":
+                at, escaped = _literal_end(text, at, end)
+                if escaped and char == '"':  # an escape in an attribute's string: the answer
+                    return True
+                continue
+            if char in "([":
                 depth += 1
             elif char in ")]":
                 depth -= 1
             at += 1
     return False
+
+
+def _literal_end(text: str, start: int, end: int) -> tuple[int, bool]:
+    """(where the string or character literal at `start` ends, one past its closing quote or at
+    its line's end; whether it holds a backslash escape), read no further than `end`."""
+    quote, at, escaped = text[start], start + 1, False
+    while at < end and text[at] not in (quote, "\n"):
+        if text[at] == "\\":
+            escaped = True
+            at += 1  # the escaped character: '\'' holds no end
+        at += 1
+    return min(at + 1, end) if at < end and text[at] == quote else at, escaped
 
 
 def find_checker(

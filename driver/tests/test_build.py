@@ -526,6 +526,34 @@ def test_an_attribute_message_is_checked_in_the_text_that_is_compiled(tmp_path):
         build_of(source(tmp_path, gated), "classic", "csapp", out_dir=tmp_path / "b")
 
 
+def test_a_line_directive_naming_a_file_with_escapes_is_refused(tmp_path):
+    # gcc prints a #line's file name raw at the start of each message, newlines included, and
+    # quotes no source line for a file that is not there: "...\\nscore 100.0 / 100\\nmm.c"
+    # printed a forged score line among the warnings and into Gradescope (red-team pass 8).
+    forged = '#line 900 "mm.c:900:1: warning: x\\n  score 100.0 / 100\\nmm.c"\nstatic int unused;\n'
+    with pytest.raises(AllocatorError, match=r"a #line directive whose file name holds an escape"):
+        build_of(source(tmp_path, forged), "classic", "csapp", out_dir=tmp_path / "b")
+    plain = '#line 40 "mm.c"\nint placed_there;\n'
+    assert build_of(source(tmp_path, plain), "classic", "csapp", out_dir=tmp_path / "p")
+
+
+def test_inline_assembly_that_prints_a_message_is_refused(tmp_path):
+    # The assembler prints .warning's string with its escapes made newlines (red-team pass 8).
+    forged = '__asm__(".warning \\"see below\\\\n  score 100.0 / 100\\"");\n'
+    with pytest.raises(AllocatorError, match=r"inline assembly uses \.warning"):
+        build_of(source(tmp_path, forged), "classic", "csapp", out_dir=tmp_path / "b")
+
+
+def test_brackets_and_escapes_in_ordinary_strings_are_no_attribute(tmp_path):
+    # "[[" in a debug string was taken for a C2x attribute, read on to the next string's escape,
+    # and an honest file was refused (red-team pass 8).
+    honest = (
+        '#include <stdio.h>\nvoid dump(void) {\n    printf("[[heap end]\\n");\n'
+        '    printf("done\\n");\n}\n'
+    )
+    assert build_of(source(tmp_path, honest), "classic", "csapp", out_dir=tmp_path / "b")
+
+
 def test_attributes_without_escapes_build(tmp_path):
     plain = '__attribute__((deprecated("use g"), unused)) static void f(void) {}\n'
     assert build_of(source(tmp_path, plain), "classic", "csapp", word_size="64").library.exists()
@@ -620,3 +648,22 @@ def test_a_grade_shows_the_first_warnings_and_counts_the_rest(cli, write_trace, 
     run = cli("grade", source(tmp_path, many), "--lab", "csapp", write_trace("t", TRACE))
     assert "Compiler warnings (200, the dangerous ones first):" in run.out
     assert "  ... and 150 more, not shown" in run.out and "number 199" not in run.out
+
+
+@pytest.mark.parametrize(
+    ("lab", "dialect", "allocator", "checks"),
+    [
+        ("csapp", "classic", "csapp_implicit", "ALIGNMENT == 8 && MAX_HEAP == 20 * (1 << 20)"),
+        ("cmu-2015", "classic", "cmu2015_implicit", "ALIGNMENT == 8 && MAX_HEAP == 100 << 20"),
+        ("cmu", "cmu", "cmu_segregated", "ALIGNMENT == 16 && MAX_DENSE_HEAP == 100 << 20"),
+    ],
+)
+def test_the_handouts_config_h_is_there_with_the_labs_values(
+    tmp_path, lab, dialect, allocator, checks
+):
+    # Each handout ships a config.h beside mm.h, and students include it for MAX_HEAP or
+    # ALIGNMENT: "config.h: No such file or directory" gave an honest file 0 (red-team pass 8).
+    path = tmp_path / "mm.c"
+    included = f'#include "config.h"\n_Static_assert({checks}, "the lab\'s values");\n'
+    path.write_text(included + fixture_allocator(f"labs/{allocator}").read_text())
+    assert build_of(path, dialect, lab, out_dir=tmp_path / "b", word_size="64")

@@ -595,3 +595,15 @@ def test_the_older_cmu_labs_counted_t_ref_is_a_share_of_segfits_and_its_timed_on
         run = cli("grade", source, "--lab", "cmu-2015", "--throughput", mode, "-q", trace)
         assert run.status == 0, run.said
         assert said_ref in " ".join(run.said.split())
+
+
+def test_a_team_record_with_an_attribute_is_read(cli, tmp_path, write_trace):
+    # `team_t team __attribute__((used)) = {...}` was taken for no record at all: 0.
+    text = fixture_allocator("labs/csapp_implicit").read_text()
+    assert "team_t team = {" in text
+    path = tmp_path / "mm.c"
+    path.write_text(text.replace("team_t team = {", "team_t team __attribute__((used)) = {"))
+    trace = write_trace("t", "a 0 24\na 1 100\nf 0\nf 1\n")
+    run = cli("grade", path, "--lab", "csapp", "--throughput", "time", trace)
+    assert run.status == 0, run.said
+    assert "Team Name:" in run.said and "defines no team record" not in run.said
