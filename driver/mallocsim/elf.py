@@ -31,7 +31,6 @@ _SHF_WRITE = 0x1
 _SHF_ALLOC = 0x2
 _PT_LOAD = 1
 _PT_GNU_RELRO = 0x6474E552
-_PF_X = 1
 _PF_W = 2
 _PAGE = 4096
 
@@ -165,7 +164,7 @@ def _string(data: bytes, at: int) -> str:
 
 
 class Segment(NamedTuple):
-    flags: int  # p_flags: _PF_X, _PF_W...
+    flags: int  # p_flags: _PF_W (writable)...
     offset: int  # in the file
     vaddr: int
     filesz: int
@@ -210,15 +209,15 @@ def writable_load_bytes(path: str | Path) -> int:
     )
 
 
-def executable_bytes(path: str | Path) -> bytes:
-    """Every byte a library's executable segments map: whole pages, so that the
-    tail of a code page past its segment (whatever the file holds there) is in
-    too. Several segments' pages are joined with a zero byte between them."""
+def loaded_bytes(path: str | Path) -> bytes:
+    """Every byte a library's loadable segments map, code and data alike: whole pages,
+    so that the tail of a page past its segment (whatever the file holds there) is in
+    too. Several segments' pages are joined with a zero byte between them. (Code alone
+    is not enough: valgrind's x86 tool runs code from any readable page, and a -m32
+    build kept a client request in a const array, red-team pass 8.)"""
     data = read_elf(path)
     return b"\0".join(
-        data[_page_down(s.offset) : _page_up(s.offset + s.filesz)]
-        for s in load_segments(data)
-        if s.flags & _PF_X
+        data[_page_down(s.offset) : _page_up(s.offset + s.filesz)] for s in load_segments(data)
     )
 
 

@@ -29,7 +29,7 @@ from mallocsim.elf import (
     SHN_UNDEF,
     SHT_DYNSYM,
     ElfError,
-    executable_bytes,
+    loaded_bytes,
     read_elf,
     sections,
     symbols,
@@ -180,10 +180,11 @@ VALGRIND_REQUESTS = (
 
 
 def check_uncounted(path: str | Path, shown_as: str | None = None) -> None:
-    """Raise ForbiddenCallError if the library's code pages hold a valgrind client
-    request, by which code counted by valgrind can change its own count."""
+    """Raise ForbiddenCallError if the library's pages (code or data: valgrind's x86
+    tool runs code from readable pages too) hold a valgrind client request, by which
+    code counted by valgrind can change its own count."""
     try:
-        code = executable_bytes(path)
+        code = loaded_bytes(path)
     except ElfError as error:
         raise AllocatorError(f"{path}: {error}") from None
     if any(request in code for request in VALGRIND_REQUESTS):

@@ -232,6 +232,27 @@ def test_a_32_bit_build_that_talks_to_valgrind_cannot_be_graded_by_instruction_c
     assert "contains a valgrind client request (valgrind.h's macros)" in said
 
 
+# The same request as data: valgrind's x86 tool runs code from any readable page, and a -m32
+# build kept it in a const array, called through a cast, past a scan of code pages alone
+# (red-team pass 8: a first fit's count fell from 2,546 to 98 instructions an op).
+X86_VALGRIND_REQUEST_AS_DATA = """
+static const unsigned char request_code[] = {
+    0xc1, 0xc7, 0x03, 0xc1, 0xc7, 0x0d, 0xc1, 0xc7, 0x1d, 0xc1, 0xc7, 0x13, 0x87, 0xdb, 0xc3,
+};
+const void *valgrind_request_code(void) { return request_code; }
+"""
+
+
+def test_a_32_bit_build_that_keeps_a_valgrind_request_in_its_data_is_refused_too(
+    cli, cut, write_trace, tmp_path
+):
+    talker = tmp_path / "talker.c"
+    talker.write_text(cut.read_text() + X86_VALGRIND_REQUEST_AS_DATA)
+    run = cli("grade", talker, "--lab", "csapp", "-q", write_trace("t", LINKED))
+    assert run.status == 1, run.said
+    assert "contains a valgrind client request" in " ".join(run.said.split())
+
+
 def test_timing_an_m32_build_in_the_64_bit_process_is_one_clear_line(cli, cut, write_trace):
     run = cli("bench", "--lab", "csapp", "-q", "-a", cut, "-a", "glibc", write_trace("t", LINKED))
     assert run.status == 2 and "Traceback" not in run.err
