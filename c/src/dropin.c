@@ -312,9 +312,31 @@ static void *align_raw(void *p, bool remove) {
 
 /* ------------------------------------------------------------ the core */
 
-/* block_alloc's miss: a batch of the depot, the policy under the lock, or a mapping; *zeroed, when
-   zeroed is not NULL, tells whether the block is known to be all zero. Out of line, so that the
-   way through the thread's bins saves no register. */
+/*
+ * A block from another arena's heap, when the thread's own cannot grow: each arena has a fixed
+ * part of the reservation, a quarter, and under a low RLIMIT_AS the reservation is small. A
+ * program that never started a thread had every small block mapped a page each once arena 0's
+ * quarter was full (Python under `ulimit -v 1000000`: MemoryError at 578 MB, where glibc's
+ * malloc got by with 427). The block goes home to its own arena when freed, as any other
+ * thread's does. Takes each arena's lock in turn, one at a time.
+ */
+static void *other_arena_alloc(unsigned mine, size_t size) {
+    for (unsigned n = 1; n < ARENAS; n++) {
+        unsigned k = (mine + n) % ARENAS;
+        bool locked = arena_enter(k);
+        void *p = arena_usable(k) ? arena_malloc(k, size) : NULL;
+        if (p != NULL)
+            tc_note(p);
+        arena_leave(k, locked);
+        if (p != NULL)
+            return p;
+    }
+    return NULL;
+}
+
+/* block_alloc's miss: a batch of the depot, the policy under the lock (the thread's arena's, else
+   another's), or a mapping; *zeroed, when zeroed is not NULL, tells whether the block is known to
+   be all zero. Out of line, so that the way through the thread's bins saves no register. */
 __attribute__((noinline)) static void *block_alloc_slow(size_t size, bool *zeroed) {
     void *p = tc_alloc_miss(size);
     if (p != NULL) {
@@ -330,6 +352,8 @@ __attribute__((noinline)) static void *block_alloc_slow(size_t size, bool *zeroe
         if (arena_usable(k))
             p = tc_alloc_locked(k, size, locked); /* a few more for the bin, when it saves locks */
         arena_leave(k, locked);
+        if (p == NULL)
+            p = other_arena_alloc(k, size);
     }
     if (zeroed != NULL)
         *zeroed = p == NULL;

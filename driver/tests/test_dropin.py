@@ -1094,6 +1094,39 @@ def test_a_small_address_space_gives_the_same_blocks(dropin, tmp_path, room_mib,
     assert usable < 64 if heap else usable >= 4000, result.stdout
 
 
+FILL_SOURCE = r"""
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* argv[1] blocks of 32 bytes, each written; then how many bytes a new small block may use. */
+int main(int argc, char **argv) {
+    long count = argc > 1 ? atol(argv[1]) : 0;
+    for (long i = 0; i < count; i++) {
+        long *p = malloc(32);
+        if (p == NULL)
+            return printf("malloc(32) failed after %ld blocks\n", i), 1;
+        p[0] = i;
+    }
+    printf("filled, %zu usable for 24\n", malloc_usable_size(malloc(24)));
+    return 0;
+}
+"""
+
+
+def test_a_full_arena_borrows_another_arenas_heap_before_mapping_small_blocks(dropin, tmp_path):
+    # Each arena owns a quarter of the reservation, which a low RLIMIT_AS makes small: with
+    # 300 MiB of room (a 256 MiB reservation, 64 MiB an arena) a program that never started a
+    # thread had its 32-byte blocks mapped a page each past arena 0's quarter, and failed after
+    # about 2 million of them, where glibc's malloc served 4 million (a helper's ulimit -v runs).
+    binary = _build(tmp_path, "fill", FILL_SOURCE)
+    before = _run(dropin, [_build(tmp_path, "little_space", LITTLE_SPACE_SOURCE), "vm"])
+    space = int(before.stdout.split()[0]) * 1024 + (300 << 20)
+    result = _run(dropin, [binary, "4000000"], space=space)
+    assert result.returncode == 0 and result.stdout.startswith("filled"), result.stdout
+    assert int(result.stdout.split()[1]) < 64, result.stdout  # from a heap, not a page of its own
+
+
 # --------------------------------------------------------- pointers that are not our blocks
 # free, realloc and malloc_usable_size of a pointer inside a block (not its start) abort with one
 # line, as glibc's do, instead of caching, freeing or measuring a block that is not there.
