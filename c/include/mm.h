@@ -69,4 +69,13 @@ const char *mm_checkheap_message(void);
 /* mm_usable_size - bytes usable at ptr, a live block of this allocator. */
 size_t mm_usable_size(void *ptr);
 
+/*
+ * mm_free_top, mm_trim - the heap's top (mallocsim extension, optional; the drop-in's arenas call
+ * them, no lab does). mm_free_top: the bytes of the free block that ends the heap, 0 when the
+ * last block is allocated. mm_trim: when there is one, shrink it to about `pad` bytes (or remove
+ * it) and the heap with it, by a negative mem_sbrk; returns the bytes given back, 0 when none.
+ */
+size_t mm_free_top(void);
+size_t mm_trim(size_t pad);
+
 #endif /* MALLOCSIM_MM_H */

@@ -26,6 +26,8 @@
 #define mm_configure ARENA_NAME(ARENA_ID, mm_configure)
 #define mm_checkheap_message ARENA_NAME(ARENA_ID, mm_checkheap_message)
 #define mm_usable_size ARENA_NAME(ARENA_ID, mm_usable_size)
+#define mm_free_top ARENA_NAME(ARENA_ID, mm_free_top)
+#define mm_trim ARENA_NAME(ARENA_ID, mm_trim)
 
 /* memlib.h: what memlib_sbrk.c defines per heap (the page size and the copies are shared,
    defined once in arena.c) */

@@ -44,8 +44,8 @@
  *   - when the system granted no reservation (arena.c) mem_init leaves the heap unusable
  *     (mem_heap_lo() == NULL) and the shim serves every block from a mapping;
  *   - mem_sbrk fails with ENOMEM past the reservation or when mprotect fails, and with EINVAL
- *     below the heap's start; shrinking moves only the heap's break: the memory stays committed,
- *     and is not zero when regrown;
+ *     below the heap's start; shrinking gives the whole pages past the new break back to the
+ *     system (they stay committed, and read zero when regrown: a trimmed top, mm_trim);
  *   - mem_reset moves the break back to the start and gives the pages back to the system (they
  *     stay committed, and read zero when regrown).
  * The driver-only settings of memlib.h (limits, failure injection, counters) are the simulated
@@ -128,6 +128,12 @@ void *mem_sbrk(intptr_t incr) {
     }
     char *old = heap.brk;
     heap.brk += incr;
+    if (incr < 0) { /* should the system refuse, the pages keep their bytes: nothing relies on it */
+        size_t page = mem_pagesize();
+        char *from = heap.start + ((size_t)(heap.brk - heap.start) + page - 1) / page * page;
+        if (from < heap.committed)
+            (void)madvise(from, (size_t)(heap.committed - from), MADV_DONTNEED);
+    }
     return old;
 }
 

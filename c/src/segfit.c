@@ -84,6 +84,9 @@
  * room's far end, or another fit, so a block that keeps growing while small ones come and go
  * (realloc2-bal) grows in place instead of leaving holes behind. Slots grow by moving.
  *
+ * TRIM. mm_trim, which the drop-in's arenas call and no lab does, cuts a free last block down to a
+ * pad: the heap then shrinks, by a negative mem_sbrk (mm_free_top says how long that block is).
+ *
  * TUNABLES are listed once, with their reasons, in segfit_layout.h. What was tried and lost (a
  * stack of free slots beside each run, per-size caches of unmerged blocks, address-ordered
  * lists...) is in docs/segfit.md, with its figures.
@@ -943,6 +946,33 @@ void *mm_realloc(void *ptr, size_t size) {
         sf.last_grown = b;
     count_block(block_size(b), 1);
     return block_payload(b);
+}
+
+size_t mm_free_top(void) {
+    block_t *last = last_free_block();
+    return last != NULL ? block_size(last) : 0;
+}
+
+size_t mm_trim(size_t pad) {
+    block_t *last = last_free_block();
+    size_t size = last != NULL ? block_size(last) : 0;
+    /* Kept: pad bytes of the block, a block's worth at least, or none of it. */
+    size_t keep = (pad + 15) & ~(size_t)15;
+    if (keep < MIN_BLOCK)
+        keep = 0;
+    if (keep >= size)
+        return 0;
+    list_remove(last);
+    if (keep > 0) {
+        block_write_tags(last, keep, false, true); /* free blocks never touch: prev allocated */
+        list_insert(last);
+    }
+    block_t *epilogue = (block_t *)(void *)((char *)last + keep);
+    block_write_header(epilogue, 0, true, keep == 0);
+    sf.epilogue = epilogue;
+    mem_sbrk(-(intptr_t)(size - keep));
+    assert(heap_epilogue() == sf.epilogue);
+    return size - keep;
 }
 
 size_t mm_usable_size(void *ptr) {

@@ -308,6 +308,49 @@ static void test_out_of_memory(const char *option) {
     heap_ok(__LINE__, "recovery", 0);
 }
 
+/* ------------------------------------------------------------ trimming the top */
+
+/* The drop-in's arenas give a free top back through mm_trim, which a policy may define (and
+   mm_free_top with it). */
+__attribute__((weak)) size_t mm_free_top(void);
+__attribute__((weak)) size_t mm_trim(size_t pad);
+
+static void test_trim(const char *option) {
+    if (mm_trim == NULL || mm_free_top == NULL || !start(option))
+        return;
+    mem_set_shrink(true);
+    enum { BIG = 8, BIG_BYTES = 1 << 20 };
+    void *first = mm_malloc(100), *big[BIG];
+    for (int i = 0; i < BIG; i++)
+        big[i] = mm_malloc(BIG_BYTES);
+    fill(first, 100, 3);
+    size_t grown = mem_heapsize();
+    CHECK(mm_free_top() == 0 && mm_trim(0) == 0, "%s: trimmed a heap whose top is allocated",
+          POLICY_NAME);
+    for (int i = 0; i < BIG; i++)
+        mm_free(big[i]);
+    size_t top = mm_free_top();
+    CHECK(top > (size_t)(BIG - 1) * BIG_BYTES && top < grown, "%s: a free top of %zu bytes",
+          POLICY_NAME, top);
+    size_t given = mm_trim(4096);
+    CHECK(given > (size_t)(BIG - 1) * BIG_BYTES && mem_heapsize() == grown - given,
+          "%s: trim gave back %zu of a heap of %zu, now %zu", POLICY_NAME, given, grown,
+          mem_heapsize());
+    heap_ok(__LINE__, "trim with a pad", 0);
+    given = mm_trim(0); /* the pad itself, whole */
+    CHECK(given >= 4096 && given < 4096 + 64, "%s: the pad's trim gave back %zu", POLICY_NAME,
+          given);
+    heap_ok(__LINE__, "trim to nothing", 0);
+    void *again = mm_malloc(BIG_BYTES);
+    CHECK(again != NULL && good_block(again, BIG_BYTES, "malloc after trim", 0) &&
+              first_bad_byte(first, 100, 3) == 100,
+          "%s: the heap does not grow back after a trim", POLICY_NAME);
+    mm_free(again);
+    mm_free(first);
+    heap_ok(__LINE__, "after trims", 0);
+    mem_set_shrink(false);
+}
+
 static void test_options_rejected(void) {
     const char *error = mm_configure("no-such-option");
     CHECK(error != NULL && strlen(error) > 0 && strchr(error, '\n') == NULL,
@@ -320,6 +363,7 @@ int main(void) {
     for (const char *const *option = options_of(POLICY_NAME); *option != NULL; option++) {
         test_edges(*option);
         test_out_of_memory(*option);
+        test_trim(*option);
         test_random(*option);
     }
     mem_deinit();
