@@ -48,7 +48,7 @@ from mallocsim.errors import UsageError
 from mallocsim.labs import WORD_SIZES, LabProfile
 from mallocsim.safe_text import printable
 
-CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-fPIC")
+CFLAGS = ("-std=gnu11", "-g", "-Wall", "-Wextra", "-fPIC")  # and the lab's optimisation level
 COMPILE_TIMEOUT = 60.0  # seconds; a compiler stuck on an #include of a device stops here
 # seconds for all of a build's compiler runs (five: the include scan, -E, -S, -c, the link):
 # each within COMPILE_TIMEOUT alone, a file whose macros took a minute a pass took five.
@@ -148,7 +148,8 @@ def lab_flags(lab: LabProfile, dialect: str, debug: bool, word_bits: int = 64) -
     word_bits 32: the -m32 build)."""
     defines = [*lab.defines, *(lab.debug_defines if debug else ())]
     arch = ["-m32"] if word_bits == 32 else []
-    return [*CFLAGS, *arch, *(f"-D{d}" for d in defines), *_include_flags(lab, dialect)]
+    return [*CFLAGS, lab.optimization, *arch, *(f"-D{d}" for d in defines),
+            *_include_flags(lab, dialect)]  # fmt: skip
 
 
 def _key(source: bytes, flags: list[str], lab: LabProfile) -> str:

@@ -107,6 +107,11 @@ class LabProfile:
     header_weights: bool  # traces count by their header's CMU weight (else all count)
     scoring: Scoring
     driver_quirks: tuple[str, ...] = ()  # where this lab's driver is wrong (see quirks.py)
+    # The optimisation level the lab's Makefile builds mm.c at: CS:APP's -O2, the CMU handouts' -O3.
+    # It decides more than speed: a file whose functions are C99 `inline` without an external
+    # definition links only where every call is inlined (a public 2015 solution, 99 under its
+    # driver, did not link at -O2).
+    optimization: str = "-O2"
     # The C compiler the lab's Makefile names: CS:APP's and the older CMU handouts' gcc; the F20
     # CMU handout's clang (`CC = $(LLVM_PATH)clang`), whose extensions students' code then uses
     # and gcc refuses (a `static const` array bound at file scope, _Pragma inside an expression).
@@ -295,6 +300,7 @@ LABS: dict[str, LabProfile] = {
                 global_data_limit=128,
             ),
             compiler="clang",
+            optimization="-O3",
             trace_reading=CMU_DRIVER_READING,
         ),
         LabProfile(
@@ -334,6 +340,7 @@ LABS: dict[str, LabProfile] = {
                 index_digits=0,
                 index_joiner="&",
             ),
+            optimization="-O3",
             trace_reading=CMU_DRIVER_READING,
         ),
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mallocsim.allocators import AllocatorError, build_of
-from mallocsim.build import find_checker, narrowed_pointer, split_warnings
+from mallocsim.build import find_checker, lab_flags, narrowed_pointer, split_warnings
 from mallocsim.labs import lab_named
 
 from .conftest import fixture_allocator
@@ -667,3 +667,28 @@ def test_the_handouts_config_h_is_there_with_the_labs_values(
     included = f'#include "config.h"\n_Static_assert({checks}, "the lab\'s values");\n'
     path.write_text(included + fixture_allocator(f"labs/{allocator}").read_text())
     assert build_of(path, dialect, lab, out_dir=tmp_path / "b", word_size="64")
+
+
+# A C99 `inline` function with no external definition: it links only where every call is inlined.
+INLINE_ONLY = (
+    "inline unsigned long mix(unsigned long x, unsigned long y) {\n"
+    "    for (int r = 0; r < 5; r++) {\n"
+    + "".join(
+        f"        x ^= y * 0x9e3779b97f4a7c{i:02x}UL; x = (x << {i * 7 % 60 + 1}) | "
+        f"(x >> {63 - i * 7 % 60}); y += x * {31 + 2 * i} + (y >> {i % 20 + 1});\n"
+        for i in range(12)
+    )
+    + "    }\n    return x ^ y;\n}\n"
+    "unsigned long use_mix(unsigned long a, unsigned long b) { return mix(a, b) + mix(b, a); }\n"
+)
+
+
+def test_each_lab_builds_at_its_makefiles_optimisation_level(tmp_path):
+    # The CMU handouts build -O3, CS:APP's -O2; a public 2015 solution whose functions are C99
+    # `inline` without an external definition scored 99 under its driver and did not link here.
+    assert "-O2" in lab_flags(lab_named("csapp"), "classic", False)
+    for lab in ("cmu", "cmu-2015"):
+        assert "-O3" in lab_flags(lab_named(lab), "classic", False)
+    path = tmp_path / "mm.c"
+    path.write_text(fixture_allocator("labs/cmu2015_implicit").read_text() + INLINE_ONLY)
+    assert build_of(path, "classic", "cmu-2015", out_dir=tmp_path / "b", word_size="64")
