@@ -327,9 +327,11 @@ void ms_link_destroy(ms_link *link);
 /* How the grader starts the agent: msagent (`program`), which maps the link,
    the shared heap and the parent's progress words (`words_fd`, a memfd of
    uint64_t words: the timed engine's two at index `progress_at`, the
-   sandbox's denied word at `denied_at`), enters the sandbox with a CPU limit,
+   sandbox's denied word at `denied_at`, and after it MS_ASSERT_BYTES for a
+   failed assert()'s message), enters the sandbox with a CPU limit,
    then loads `library` (its dialect, its mm_configure options) and serves the
    grader until it is stopped. */
+enum { MS_ASSERT_BYTES = 256 };
 typedef struct {
     const char *program;
     const char *library;
@@ -436,7 +438,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 18
+#define MS_ABI_VERSION 19
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from mallocsim._native import ffi
+from mallocsim._native import ffi, lib
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import UsageError
@@ -60,13 +60,16 @@ from mallocsim.replay import (
     where,
 )
 from mallocsim.results import TraceResult
+from mallocsim.safe_text import printable
 from mallocsim.sandbox import denied_action, enter_sandbox, resident_peak, untrusted
 from mallocsim.trace import Trace
 
 PROGRESS_WORDS = 3  # phase, op index, timed pass
 ENGINE_WORD = 1  # where the engine's two start (op index, timed pass: replay_trace's progress + 1)
 DENIED_WORD = PROGRESS_WORDS  # then a sandboxed child's denied call, plus one (0: none)
-SHARED_WORDS = DENIED_WORD + 1
+# Then an agent's failed assert(): its message, NUL-ended (mallocsim.h's MS_ASSERT_BYTES).
+ASSERTED_WORD = DENIED_WORD + 1
+SHARED_WORDS = ASSERTED_WORD + lib.MS_ASSERT_BYTES // 8
 # The watch's own words (remote.py's AGENT_WORD and PEAK_WORD) are apart: the agent maps these.
 # A sandboxed child resident in more memory than this is stopped: half the
 # machine's memory, 8 GiB at most (a trace with tens of GiB live payload
@@ -113,6 +116,7 @@ class ChildOutcome:
     memory: int | None = None  # past the memory limit: its peak resident bytes (stopped, or ended)
     denied: str | None = None  # killed by the sandbox: what it tried ("start a process (fork)")
     asleep: float | None = None  # stopped as hung with nothing running: the seconds it slept
+    asserted: str | None = None  # an agent's assert() that failed: its message, printable
 
 
 def run_forked(
@@ -186,6 +190,8 @@ def run_forked(
     peak = max(usage.ru_maxrss * 1024, int(watched[PEAK_WORD]))
     over = sandboxed and not timed_out and data != GARBAGE and peak > MEMORY_LIMIT
     denied = int(progress[DENIED_WORD])
+    said = shared[8 * ASSERTED_WORD : 8 * SHARED_WORDS].split(b"\0", 1)[0]
+    asserted = printable(said.decode(errors="replace"), lines=False) if said else None
     if sandboxed and not denied and os.WIFSIGNALED(status) and os.WTERMSIG(status) == SIGSYS:
         denied = UNNAMED_CALL  # the call came with SIGSYS blocked: the kernel's default killed it
     stalled = watch.stalled_for if timed_out and watch.stall_stopped else None
@@ -206,6 +212,7 @@ def run_forked(
         memory,
         (denied_action(denied - 1) if denied != UNNAMED_CALL else UNNAMED) if denied else None,
         asleep,
+        asserted,
     )
 
 
@@ -364,6 +371,11 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
         )
     if outcome.timed_out:
         return f"did not finish within {timeout:g} s of CPU time: stopped at {at}"
+    # The agent's message, which it may have written whatever happened: believed only for the
+    # death an assertion makes (its words are shared, and the agent writes there).
+    aborted = os.WIFSIGNALED(outcome.status) and os.WTERMSIG(outcome.status) == signal.SIGABRT
+    if aborted and outcome.asserted is not None:
+        return f"assertion failed at {at}: {outcome.asserted}"
     if os.WIFSIGNALED(outcome.status):
         return f"crashed with {signal.Signals(os.WTERMSIG(outcome.status)).name} at {at}"
     return f"exited with status {os.waitstatus_to_exitcode(outcome.status)} at {at}"

@@ -607,3 +607,21 @@ def test_a_team_record_with_an_attribute_is_read(cli, tmp_path, write_trace):
     run = cli("grade", path, "--lab", "csapp", "--throughput", "time", trace)
     assert run.status == 0, run.said
     assert "Team Name:" in run.said and "defines no team record" not in run.said
+
+
+def test_a_failed_assertion_is_named_with_its_line_and_expression(cli, tmp_path, write_trace):
+    # glibc's __assert_fail mallocs its message (an mmap the sealed agent may not make) and prints
+    # to a stderr the agent does not have: a student's failed assert() was reported as "tried to
+    # take memory from the kernel (mmap)" (lab check pass 4).
+    text = fixture_allocator("labs/csapp_implicit").read_text()
+    head = "void *mm_malloc(size_t size) {"
+    text = "#include <assert.h>\n" + text.replace(head, head + "\n    assert(size != 4321);", 1)
+    path = tmp_path / "mm.c"
+    path.write_text(text)
+    trace = write_trace("t", "a 0 24\na 1 4321\nf 0\nf 1\n")
+    run = cli("grade", path, "--lab", "csapp", "--throughput", "time", trace)
+    said = " ".join(run.said.split())
+    assert run.status == 1, run.said
+    assert "assertion failed at op 1 (a 1 4321)" in said, said
+    assert "mm.c:157: mm_malloc: Assertion `size != 4321' failed." in said, said
+    assert "mmap" not in said
