@@ -384,6 +384,7 @@ size_t mem_high_water(void);
    ENOMEM, as the labs' memlib never shrinks. Kept across resets. */
 void mem_set_shrink(bool allowed);
 bool mem_share(bool narrow);
+void mem_place(uintptr_t at);
 
 /* ---------------------------------------------------------------- sandbox */
 
@@ -438,7 +439,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 19
+#define MS_ABI_VERSION 20
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

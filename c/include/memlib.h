@@ -100,6 +100,10 @@ void mem_set_poison(bool on);       /* new heap memory holds MEM_POISON_BYTE, no
    (mem_follow), or moves its break within what was granted (mem_follow_within); mem_follow_brk sets
    its copy of the break to the owner's. */
 bool mem_share(bool narrow);
+/* Where the next heap made (by mem_init, or mem_share) should start, when the system lets it:
+   0x800000000 for the CMU labs, whose memlibs map their heap there and whose students' code may
+   rely on it; 0 (the default) for memlib's own choice. A 64-bit heap only. */
+void mem_place(uintptr_t at);
 bool mem_share_grant(size_t bytes);
 size_t mem_share_granted(void);
 int mem_share_fd(void);

@@ -89,7 +89,9 @@ static struct {
     bool narrow;                 /* the owner's: the heap lies below 4 GiB, for a 32-bit agent */
     size_t file_bytes;           /* the owner: the memfd's size, the break rounded up to a page */
     void *(*ask)(intptr_t incr); /* a follower: the owner's answer to mem_sbrk(incr) */
+    uintptr_t made_at;           /* the owner: the placement asked for when the file was made */
 } share = {.fd = -1};
+static uintptr_t placed_at; /* mem_place: where the next heap should start, 0 for our choice */
 
 static void update_slow(void) {
     slow = fail_after >= 0 || poison_on || share.fd >= 0 || share.ask != NULL;
@@ -105,7 +107,10 @@ void mem_init(void) {
     int flags =
         share.fd >= 0 ? MAP_SHARED | MAP_NORESERVE : MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     bool narrow = share.fd >= 0 && share.narrow;
-    uintptr_t at = narrow ? NARROW_HEAP_AT : share.fd >= 0 ? SHARED_HEAP_AT : 0;
+    uintptr_t at = narrow          ? NARROW_HEAP_AT
+                   : placed_at     ? placed_at
+                   : share.fd >= 0 ? SHARED_HEAP_AT
+                                   : 0;
     for (size_t size = narrow ? NARROW_RESERVE : MEM_RESERVE_WANTED; size >= MEM_RESERVE_LEAST;
          size /= 2) {
         void *p = MAP_FAILED;
@@ -291,13 +296,16 @@ void mem_rewind(void) {
 
 void mem_reset_brk(void) { mem_reset(); }
 
+void mem_place(uintptr_t at) { placed_at = at; }
+
 bool mem_share(bool narrow) {
-    if (share.fd >= 0 && share.narrow == narrow)
+    if (share.fd >= 0 && share.narrow == narrow && share.made_at == placed_at)
         return heap_start != NULL;
     mem_deinit();
     if (share.fd >= 0)
         close(share.fd);
     share.narrow = narrow;
+    share.made_at = placed_at;
     share.fd = memfd_create("mallocsim-heap", MFD_CLOEXEC);
     if (share.fd < 0)
         return false;

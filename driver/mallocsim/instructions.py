@@ -44,6 +44,7 @@ from mallocsim._native import NATIVE_DIR, engine_dir
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.build import kept_environment
 from mallocsim.errors import UsageError
+from mallocsim.labs import LABS
 from mallocsim.safe_text import printable
 from mallocsim.sandbox import untrusted
 from mallocsim.trace import Trace, reading_arguments
@@ -203,6 +204,13 @@ COUNTED_GLIBC_TUNABLES = (
 MESSAGE_CHARACTERS = 300  # of a failed count's last line, what a grade shows
 
 
+def _placement(spec: AllocatorSpec) -> list[str]:
+    """mscount's option to put the heap where the spec's lab's memlib puts it, if anywhere:
+    counted elsewhere, code that relies on that address crashes only in the count."""
+    at = LABS[spec.lab].heap_at if library_for(spec) is not None else None
+    return [f"--heap-at={at:#x}"] if at else []
+
+
 def _run_mscount(
     spec: AllocatorSpec,
     tool: list[str],
@@ -241,6 +249,7 @@ def _run_mscount(
         # A -m32 build's (and the system malloc's beside one): valgrind runs its x86 tool.
         str(engine / "mscount"),
         *flags,
+        *(_placement(spec) if engine == NATIVE_DIR else []),  # a 32-bit heap lies below 4 GiB
         spec.dialect,
         str(library) if library else "-",
         spec.options,

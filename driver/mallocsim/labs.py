@@ -131,6 +131,11 @@ class LabProfile:
     # How the lab's driver reads a trace file (constants.TRACE_READ_* flags): strictly, or as the
     # CMU drivers' fscanf does, which the 2013-2015 handout's own traces need (CMU_DRIVER_READING).
     trace_reading: int = TRACE_READ_STRICT
+    # Where the lab's memlib puts the heap, when it fixes the place (None: anywhere). The CMU
+    # handouts map it at 0x800000000 (F15's memlib; F20's TRY_DENSE_HEAP_START), and a public 2015
+    # solution keeps its links as 32-bit offsets OR'ed with that address: 99 under its driver, a
+    # crash at op 0 with the heap elsewhere.
+    heap_at: int | None = None
 
 
 WORD_SIZES = ("auto", "64", "32")
@@ -142,6 +147,7 @@ WORD_SIZES = ("auto", "64", "32")
 # lrucd, nlydf, qyqyc and rulsr (weight 1) have 201 ops for a header's 200. The CS:APP driver has
 # no such stop (an op past the count overflows its array), and its traces need neither.
 CMU_DRIVER_READING = TRACE_READ_CARRY_SIZE | TRACE_READ_STOP_AT_COUNT
+CMU_HEAP_AT = 0x800000000  # where the CMU handouts' memlibs map the heap (LabProfile.heap_at)
 
 CSAPP_TRACES = (
     "amptjp-bal",
@@ -302,6 +308,7 @@ LABS: dict[str, LabProfile] = {
             compiler="clang",
             optimization="-O3",
             trace_reading=CMU_DRIVER_READING,
+            heap_at=CMU_HEAP_AT,
         ),
         LabProfile(
             name="cmu-2015",
@@ -342,6 +349,7 @@ LABS: dict[str, LabProfile] = {
             ),
             optimization="-O3",
             trace_reading=CMU_DRIVER_READING,
+            heap_at=CMU_HEAP_AT,
         ),
     )
 }

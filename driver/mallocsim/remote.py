@@ -33,6 +33,7 @@ from mallocsim._native import NATIVE32_DIR, engine_dir, ffi, lib
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.elf import writable_load_bytes
 from mallocsim.errors import UsageError
+from mallocsim.labs import LABS
 from mallocsim.replay import ReplayOptions, failed_result, native_dialect, replay_trace
 from mallocsim.results import TraceResult
 from mallocsim.safe_text import printable
@@ -104,7 +105,9 @@ def _started(
     if library is None:
         raise UsageError(f"{spec.name}: no library for the allocator's process to load")
     engine = engine_dir(library)
-    # A 32-bit agent (a -m32 build) maps the heap where it can: below 4 GiB.
+    # A 32-bit agent (a -m32 build) maps the heap where it can: below 4 GiB; a 64-bit one where
+    # the lab's memlib puts it, when it fixes the place.
+    lib.mem_place(LABS[spec.lab].heap_at or 0)
     if not lib.mem_share(engine == NATIVE32_DIR):
         raise UsageError("cannot share the heap with the allocator's process (memfd_create)")
     error = ffi.new("ms_error *")
