@@ -114,6 +114,24 @@ def test_a_file_that_fails_every_trace_on_x86_64_as_m32_code_does_is_graded_m32(
     assert "also graded built -m32, as the csapp handout's Makefile builds it" in said
 
 
+def test_a_file_that_fails_most_traces_on_x86_64_as_m32_code_does_is_graded_m32(
+    cli, tmp_path, write_trace
+):
+    # A red-black tree of 4-byte links passed one trace of eleven on x86-64 (one whose blocks
+    # never needed a link) and scored 97 under its -m32 driver; only a file that failed every
+    # trace was tried -m32, so it got 0 (lab check pass 4). The build passing more is graded.
+    adjacent = fixture_variant(
+        "labs/csapp_explicit", "#define LINKS_AS_ADJACENT_POINTERS\n", tmp_path / "adjacent.c"
+    )
+    traces = [write_trace(name, LINKED) for name in ("linked", "linked2")]
+    traces.append(write_trace("alone", "a 0 24\nf 0\n"))  # no free block is ever linked
+    run = cli("grade", adjacent, "--lab", "csapp", "--throughput", "time", "-q", *traces)
+    assert run.status == 0, run.said
+    said = " ".join(run.said.split())
+    assert "csapp (3/3 valid)" in said
+    assert "built for x86-64, 2 of 3 traces failed as code written for 32 bits fails" in said
+
+
 def test_an_m32_build_is_counted_by_the_32_bit_counter_and_confirmed_by_the_clock(
     cli, cut, write_trace, tmp_path
 ):
