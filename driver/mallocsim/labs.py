@@ -268,7 +268,12 @@ LABS: dict[str, LabProfile] = {
             scoring=Scoring(
                 "csapp", reference_throughput=600e3, reference_allocator="glibc", index_digits=0
             ),
-            driver_quirks=("csapp-realloc-char", "csapp-block0-zero", "csapp-overlap-ends"),
+            driver_quirks=(
+                "csapp-realloc-char",
+                "csapp-block0-zero",
+                "csapp-overlap-ends",
+                "csapp-live-bytes",
+            ),
             word_size="auto",
         ),
         LabProfile(

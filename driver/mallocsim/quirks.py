@@ -11,7 +11,11 @@ verdict, returning one line or None. The CS:APP classic mdriver's:
   csapp-block0-zero   it fills block 0 with byte 0x00, what fresh memory holds, so
                       a realloc that copies too few bytes of block 0 can pass there;
   csapp-overlap-ends  it checks only a new block's two ends against the live
-                      blocks, so a block that contains an older one is accepted.
+                      blocks, so a block that contains an older one is accepted;
+  csapp-live-bytes    it checks a block's bytes only when the block is realloc'd,
+                      so an allocator that keeps state in a live block's payload
+                      (a counter at a fixed heap offset) passes a trace that
+                      never reallocs that block.
 """
 
 from __future__ import annotations
@@ -58,10 +62,20 @@ def _overlap_ends(trace: Trace, result: TraceResult) -> str | None:
     return None
 
 
+def _live_bytes(trace: Trace, result: TraceResult) -> str | None:
+    if result.fail_kind == "overwritten":
+        return (
+            f"{trace.name}: the CS:APP driver checks a block's bytes only when it is realloc'd, "
+            "so it may pass this trace; mallocsim checks every live block's"
+        )
+    return None
+
+
 QUIRKS: dict[str, Callable[[Trace, TraceResult], str | None]] = {
     "csapp-realloc-char": _realloc_char,
     "csapp-block0-zero": _block0_zero,
     "csapp-overlap-ends": _overlap_ends,
+    "csapp-live-bytes": _live_bytes,
 }
 
 
