@@ -318,6 +318,7 @@ def _grade(
     notes.extend(note for note in map(reset_note, results) if note)
     notes.extend(note for note in map(timed_heap_note, results) if note)
     notes.extend(narrowed_pointer_notes(warnings, results))
+    notes.extend(poisoned_heap_notes(lab, results))
     timed = [
         t
         for t, r in zip(plan.traces, results, strict=True)
@@ -386,6 +387,20 @@ def narrowed_pointer_notes(warnings: Sequence[str], results: Sequence[TraceResul
         f"{'failed trace' if len(failed) == 1 else f'{len(failed)} failed traces'} "
         "(code written for a 32-bit build, such as the CS:APP handout's -m32, "
         "must store whole pointers, or 4-byte offsets from the heap's start)"
+    ]
+
+
+def poisoned_heap_notes(lab: LabProfile, results: Sequence[TraceResult]) -> list[str]:
+    """A line when a trace crashed in its checked pass on a heap whose fresh memory is
+    poisoned (a crash there may be a read of a byte never written, which zeros would hide)."""
+    if lab.fresh_heap != "poisoned":
+        return []
+    if not any(r.fail_kind == "crash" and r.fail_phase == "checked" for r in results):
+        return []
+    return [
+        f"fresh heap memory holds 0xA5 bytes in the {lab.name} lab's checked passes, not zeros: "
+        "a crash may come from reading a word never written (a footer, a list link), which the "
+        "CMU handout's mdriver-uninit refuses too, and its plain mdriver's zeroed heap hides"
     ]
 
 

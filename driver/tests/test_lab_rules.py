@@ -429,3 +429,22 @@ def test_the_cmu_labs_heap_starts_where_their_memlib_puts_it(
     run = cli("grade", path, "--lab", lab, "--throughput", throughput, trace)
     assert run.status == 0, run.said
     assert "throughput not counted" not in run.said
+
+
+def test_a_crash_on_a_poisoned_heap_says_the_heap_was_poisoned(cli, write_trace):
+    # An unfinished CMU file followed a list link it never wrote: valid on its driver's zeroed
+    # heap, a crash here, with nothing to say why the two differ (lab check pass 4).
+    from .conftest import BUG_SHOWN_BY, fixture_allocator
+
+    trace = write_trace("t", BUG_SHOWN_BY["segfault"][1])
+    said = {}
+    for lab in ("mallocsim", "csapp"):
+        run = cli("grade", fixture_allocator("segfault"), "--lab", lab, "--dialect", "classic",
+                  "--no-team-check", "--throughput", "time", trace)  # fmt: skip
+        assert run.status == 1 and "crashed with SIGSEGV" in run.said
+        said[lab] = " ".join(run.said.split())
+    assert (
+        "fresh heap memory holds 0xA5 bytes in the mallocsim lab's checked passes"
+        in (said["mallocsim"])
+    )
+    assert "0xA5" not in said["csapp"]  # its driver's heap starts zeroed, as its grade's does
