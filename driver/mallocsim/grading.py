@@ -313,8 +313,7 @@ def _grade(
             results.append(failed_result(trace, spec.name, message))  # keep what was measured
         if progress:
             progress.finished(trace.name, trace_outcome(results[-1]))
-    for trace, result in zip(plan.traces, results, strict=True):
-        notes.extend(driver_notes(lab, trace, result))
+    notes.extend(driver_notes(lab, zip(plan.traces, results, strict=True)))
     notes.extend(note for note in map(reset_note, results) if note)
     notes.extend(note for note in map(timed_heap_note, results) if note)
     notes.extend(narrowed_pointer_notes(warnings, results))

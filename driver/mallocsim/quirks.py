@@ -20,22 +20,25 @@ verdict, returning one line or None. The CS:APP classic mdriver's:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from mallocsim.labs import LabProfile
 from mallocsim.results import TraceResult
 from mallocsim.trace import Trace
 
+# A quirk's finding: where (a trace's name, or file:line) and what the driver would do there.
+Finding = tuple[str, str]
 
-def _realloc_char(trace: Trace, result: TraceResult) -> str | None:
+
+def _realloc_char(trace: Trace, result: TraceResult) -> Finding | None:
     live: set[int] = set()
     for index, (letter, ident, size, _count) in enumerate(trace.ops()):
         if letter == "r" and ident >= 128 and ident in live and size > 0:
             line = trace.line_of_op(index)
-            where = f"{trace.path}:{line}" if line else trace.name
             return (
-                f"{where}: the CS:APP driver would wrongly fail this realloc of id {ident} "
-                "(it compares a signed char with index & 0xFF); mallocsim checks it correctly"
+                f"{trace.path}:{line}" if line else trace.name,
+                f"the CS:APP driver would wrongly fail this realloc of id {ident} "
+                "(it compares a signed char with index & 0xFF); mallocsim checks it correctly",
             )
         if letter in ("a", "c", "r") and (letter != "r" or size > 0):
             live.add(ident)
@@ -44,34 +47,37 @@ def _realloc_char(trace: Trace, result: TraceResult) -> str | None:
     return None
 
 
-def _block0_zero(trace: Trace, result: TraceResult) -> str | None:
+def _block0_zero(trace: Trace, result: TraceResult) -> Finding | None:
     if result.fail_kind == "realloc_lost_data" and result.fail_block == 0:
         return (
-            f"{trace.name}: the CS:APP driver might pass this trace: it fills block 0 with "
-            "0x00 bytes, the same as fresh memory, so it cannot see block 0's data lost"
+            trace.name,
+            "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes, the same "
+            "as fresh memory, so it cannot see block 0's data lost",
         )
     return None
 
 
-def _overlap_ends(trace: Trace, result: TraceResult) -> str | None:
+def _overlap_ends(trace: Trace, result: TraceResult) -> Finding | None:
     if result.fail_kind == "overlap":
         return (
-            f"{trace.name}: the CS:APP driver checks only a new block's two ends for overlap, "
-            "so it may accept this block; mallocsim checks every byte"
+            trace.name,
+            "the CS:APP driver checks only a new block's two ends for overlap, so it may accept "
+            "this block; mallocsim checks every byte",
         )
     return None
 
 
-def _live_bytes(trace: Trace, result: TraceResult) -> str | None:
+def _live_bytes(trace: Trace, result: TraceResult) -> Finding | None:
     if result.fail_kind == "overwritten":
         return (
-            f"{trace.name}: the CS:APP driver checks a block's bytes only when it is realloc'd, "
-            "so it may pass this trace; mallocsim checks every live block's"
+            trace.name,
+            "the CS:APP driver checks a block's bytes only when it is realloc'd, so it may pass "
+            "this trace; mallocsim checks every live block's",
         )
     return None
 
 
-QUIRKS: dict[str, Callable[[Trace, TraceResult], str | None]] = {
+QUIRKS: dict[str, Callable[[Trace, TraceResult], Finding | None]] = {
     "csapp-realloc-char": _realloc_char,
     "csapp-block0-zero": _block0_zero,
     "csapp-overlap-ends": _overlap_ends,
@@ -79,7 +85,13 @@ QUIRKS: dict[str, Callable[[Trace, TraceResult], str | None]] = {
 }
 
 
-def driver_notes(lab: LabProfile, trace: Trace, result: TraceResult) -> list[str]:
-    """The lines saying where the lab's own driver would judge this trace differently."""
-    notes = (QUIRKS[name](trace, result) for name in lab.driver_quirks)
-    return [note for note in notes if note]
+def driver_notes(lab: LabProfile, graded: Iterable[tuple[Trace, TraceResult]]) -> list[str]:
+    """The lines saying where the lab's own driver would judge these traces differently: one a
+    finding, the places it holds at named together ("amptjp-bal, cccp-bal: ...")."""
+    places: dict[str, list[str]] = {}
+    for trace, result in graded:
+        for name in lab.driver_quirks:
+            found = QUIRKS[name](trace, result)
+            if found is not None:
+                places.setdefault(found[1], []).append(found[0])
+    return [f"{', '.join(where)}: {what}" for what, where in places.items()]

@@ -448,3 +448,15 @@ def test_a_crash_on_a_poisoned_heap_says_the_heap_was_poisoned(cli, write_trace)
         in (said["mallocsim"])
     )
     assert "0xA5" not in said["csapp"]  # its driver's heap starts zeroed, as its grade's does
+
+
+def test_a_drivers_blind_spot_on_several_traces_is_one_note_naming_them(cli, write_trace, tmp_path):
+    from .conftest import BUG_SHOWN_BY, fixture_allocator
+
+    traces = [write_trace(name, BUG_SHOWN_BY["metadata_overwrite"][1]) for name in ("t1", "t2")]
+    source = tmp_path / "metadata_overwrite.c"
+    source.write_text(fixture_allocator("metadata_overwrite").read_text() + TEAM)
+    run = cli("grade", source, "--lab", "csapp", "--throughput", "time", *traces)
+    said = " ".join(run.said.split())
+    assert run.status == 1 and said.count("checks a block's bytes only when it is realloc'd") == 1
+    assert "t1, t2: the CS:APP driver checks a block's bytes only when it is realloc'd" in said
