@@ -396,6 +396,8 @@ static void block_free(void *raw, api_call call) {
 
 /* Bytes usable at p, an address we handed out, passed to `call`. */
 static size_t usable_at(void *p, api_call call) {
+    if (call == CALL_USABLE_SIZE)
+        tc_check_live(p, "malloc_usable_size()");
     char *raw = align_raw(p, false);
     size_t usable = 0;
     bool in_heap = false;
@@ -483,6 +485,7 @@ static void *resize(void *p, size_t size) {
     }
     if (size > PTRDIFF_MAX)
         return fail_enomem();
+    tc_check_live(p, "realloc()");
     /* A block of a cached size that still fits, and is not twice too big: in place, no lock.
        A shrunk block keeps its tail, which segfit would have split off and freed. */
     size_t room = tc_room(p); /* 0 for an aligned alias */

@@ -588,18 +588,40 @@ __attribute__((noinline)) static bool remote_free(thread_cache *c, unsigned i, t
 /* ------------------------------------------------------------- double frees */
 
 /*
- * b, about to be freed, carries the key in its second word: it is most likely in a cache or the
- * depot still, and freeing it again would put it in a bin twice, whence two mallocs would get it.
- * Out of line, since it runs only on a double free (or on data that equals the key).
+ * b, passed to `call` ("free()"; `what` says what that is: "double free detected"), carries the key
+ * in its second word: it is most likely in a cache or the depot still, and freeing it again would
+ * put it in a bin twice, whence two mallocs would get it. Out of line, since it runs only on a
+ * double free (or on data that equals the key).
  */
-__attribute__((noinline, cold)) _Noreturn static void
-check_double_free(const thread_cache *c, unsigned i, const tc_block *b) {
+/* The parts joined into out (size bytes, cut to fit, ended): no stdio in a malloc. */
+static void join(char *out, size_t size, const char *const *parts, size_t count) {
+    size_t at = 0;
+    for (size_t n = 0; n < count; n++)
+        for (const char *c = parts[n]; *c != '\0' && at + 1 < size; c++)
+            out[at++] = *c;
+    out[at] = '\0';
+}
+
+__attribute__((noinline, cold)) _Noreturn static void check_freed(const thread_cache *c, unsigned i,
+                                                                  const tc_block *b,
+                                                                  const char *call,
+                                                                  const char *what) {
+    const char *where = "another thread's cache";
     if (tc_list_holds(c->bin[i].head, b) || tc_list_holds(c->remote[i], b))
-        dropin_die("free(): double free detected (the block is in this thread's cache)");
+        where = "this thread's cache";
     for (unsigned k = 0; k < ARENAS; k++) /* a bin may hand a block of another arena over */
         if (depot_holds(k, i, b))
-            dropin_die("free(): double free detected (the block is in the depot)");
-    dropin_die("free(): double free detected (the block is in another thread's cache)");
+            where = "the depot";
+    char message[160];
+    const char *parts[] = {call, ": ", what, " (the block is in ", where, ")"};
+    join(message, sizeof message, parts, sizeof parts / sizeof parts[0]);
+    dropin_die(message);
+}
+
+void tc_check_live(const void *p, const char *call) {
+    unsigned i = map_bin(p);
+    if (i != 0 && ((const tc_block *)p)->key == shared.key)
+        check_freed(&self, i, p, call, "use after free detected");
 }
 
 /* ------------------------------------------------------- registering a thread */
@@ -732,7 +754,7 @@ __attribute__((noinline)) static bool free_foreign(thread_cache *c, unsigned i, 
 /* b, a live block of bin i freed by this thread, whose cache is active, taken into it. */
 static inline bool free_active(thread_cache *c, unsigned i, tc_block *b) {
     if (b->key == shared.key)
-        check_double_free(c, i, b);
+        check_freed(c, i, b, "free()", "double free detected");
     if ((uintptr_t)b - c->mine_lo >= c->mine_span)
         return free_foreign(c, i, b);
     return keep(c, i, b);

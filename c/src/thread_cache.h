@@ -121,6 +121,12 @@ size_t tc_room(const void *p);
    of ours (tc_state). Aborts with a message when p is still in a thread's cache (a double free). */
 bool tc_free(void *p);
 
+/* Without a lock: abort with a message naming `call` ("realloc()") when p, a pointer passed to
+   it, is still in a thread's cache or the depot (freed, and not handed out since): a realloc or
+   malloc_usable_size of it went on as if it were live, and realloc grew it in place while a later
+   malloc got it too. Returns for any other pointer. */
+void tc_check_live(const void *p, const char *call);
+
 /* Under the growing arena's lock, called by memlib_sbrk.c before its heap's memory grows over
    [from, end): make the size map writable over every byte of it (no two arenas share a map chunk:
    a part of the reservation is a multiple of a chunk's 16 MiB, so each chunk is made writable

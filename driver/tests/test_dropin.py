@@ -860,6 +860,49 @@ def test_double_free_of_a_cached_block_aborts(dropin, tmp_path, how, cache):
     _assert_aborted(result, f"free(): double free detected (the block is in {cache})")
 
 
+USE_AFTER_FREE_SOURCE = r"""
+/* argv[1]: "realloc" or "usable": that call on a small block just freed into this thread's
+   cache; "live": both on a live block, which must work. */
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+    const char *how = argc > 1 ? argv[1] : "live";
+    char *p = malloc(32), *q = malloc(32);
+    if (p == NULL || q == NULL)
+        return 3;
+    if (strcmp(how, "live") != 0)
+        free(p);
+    if (strcmp(how, "usable") == 0)
+        return malloc_usable_size(p) > 0 ? 4 : 5;
+    p = realloc(p, 4000);
+    if (p == NULL || malloc_usable_size(p) < 4000)
+        return 6;
+    free(p);
+    free(q);
+    puts("no abort");
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "how, call", [("realloc", "realloc()"), ("usable", "malloc_usable_size()")]
+)
+def test_a_call_on_a_block_freed_into_a_cache_aborts(dropin, tmp_path, how, call):
+    # free() of a cached block aborted, but realloc grew it in place while it sat in the bin,
+    # and the next malloc(32) handed it out again, overlapping (a helper's runs).
+    binary = _build(tmp_path, "use_after_free", USE_AFTER_FREE_SOURCE)
+    _assert_aborted(
+        _run(dropin, [binary, how]),
+        f"{call}: use after free detected (the block is in this thread's cache)",
+    )
+    live = _run(dropin, [binary, "live"])
+    assert live.returncode == 0 and live.stdout == "no abort\n", live.stderr
+
+
 def test_blocks_once_cached_are_no_double_frees(dropin, tmp_path):
     binary = _build(tmp_path, "double_free", DOUBLE_FREE_SOURCE)
     result = _run(dropin, [binary, "given-back"])
