@@ -276,6 +276,17 @@ void arena_free(void *p) {
         c->trim(TRIM_PAD);
 }
 
+bool arena_trim_all(size_t pad) {
+    bool released = false;
+    for (unsigned k = 0; k < ARENAS; k++) {
+        bool locked = arena_enter(k);
+        if (arena[k].ready && copies[k].trim != NULL && copies[k].trim(pad) > 0)
+            released = true;
+        arena_leave(k, locked);
+    }
+    return released;
+}
+
 void *arena_realloc(void *p, size_t size) {
     assert(arena_holds(p));
     return copies[arena_index(p)].realloc(p, size);

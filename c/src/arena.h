@@ -64,6 +64,10 @@ void arena_free(void *p);
 void *arena_realloc(void *p, size_t size);
 size_t arena_usable_size(void *p);
 
+/* Takes each arena's lock in turn: every arena's free heap top cut down to `pad` bytes and its
+   pages given back (malloc_trim); true when any memory went back. */
+bool arena_trim_all(size_t pad);
+
 /* The reservation: written once (arena.c's reserve, under pthread_once, before any heap block
    exists), read by arena_index without a lock. */
 typedef struct {

@@ -588,6 +588,11 @@ MS_EXPORT size_t malloc_usable_size(void *p) {
     return usable_at(p, CALL_USABLE_SIZE);
 }
 
+/* glibc's extension: give back the free top of every heap, down to `pad` bytes; 1 when any
+   memory went back. (glibc's also gives back whole free pages inside its heaps; this, the tops
+   alone. Without it, glibc's own malloc_trim ran, on its arena that serves nothing here.) */
+MS_EXPORT int malloc_trim(size_t pad) { return arena_trim_all(pad); }
+
 /* ------------------------------------------------------------------ fork */
 
 static void fork_prepare(void) {
