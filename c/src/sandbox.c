@@ -11,9 +11,10 @@
  * written, and the caller points stdout and stderr at /dev/null.
  *
  * Every confined process also gives up every capability it has (the grader may
- * run as root): without them the calls that change the machine (fanotify, the
- * clock, the domain name, real-time priority, a terminal's hang-up) fail for
- * lack of privilege, whatever the filter knows. Uid 0 without capabilities
+ * run as root) but reading past file permissions, which Landlock bounds: without
+ * them the calls that change the machine (fanotify, the clock, the domain name,
+ * real-time priority, a terminal's hang-up) fail for lack of privilege, whatever
+ * the filter knows. Uid 0 without capabilities
  * still owns root's processes and IPC objects, so the filter also keeps every
  * call that names a process to this one (pid 0), and denies SysV and POSIX IPC,
  * which would carry what one run saw to the next (a -m32 retry, a later grade).
@@ -269,20 +270,29 @@ static int deny_other_processes(scmp_filter_ctx ctx, uint32_t action) {
 }
 
 /*
- * Give up every capability: the bounding set (when this process may, as root may), the ambient
- * set, and the effective, permitted and inheritable ones. no_new_privs (set by the caller) keeps
- * an exec from gaining them back. A process without capabilities has nothing to give up.
+ * Give up every capability but one: the bounding set (when this process may, as root may), the
+ * ambient set, and the effective, permitted and inheritable ones. no_new_privs (set by the caller)
+ * keeps an exec from gaining any back. Kept, when held: CAP_DAC_READ_SEARCH, so that a grader run
+ * as root still reads what it was given in another user's folders (its build cache under a user's
+ * home, a submitted library or traces in a folder of mode 700: "Permission denied" and a zero,
+ * red-team pass 9); Landlock decides which paths may be read at all, and opening by handle, the
+ * other way that capability opens, is denied.
  */
 static bool drop_capabilities(ms_error *err) {
     for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EPERM)
+        if (cap != CAP_DAC_READ_SEARCH && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 &&
+            errno != EPERM)
             return fail(err, "dropping capabilities", errno);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
         return fail(err, "dropping capabilities", errno);
     struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
-    memset(none, 0, sizeof none);
-    if (syscall(SYS_capset, &header, none) != 0)
+    struct __user_cap_data_struct held[_LINUX_CAPABILITY_U32S_3];
+    if (syscall(SYS_capget, &header, held) != 0)
+        return fail(err, "reading capabilities", errno);
+    uint32_t kept = held[0].permitted & (UINT32_C(1) << CAP_DAC_READ_SEARCH);
+    memset(held, 0, sizeof held);
+    held[0].effective = held[0].permitted = kept;
+    if (syscall(SYS_capset, &header, held) != 0)
         return fail(err, "dropping capabilities", errno);
     return true;
 }

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -740,6 +741,30 @@ def test_the_allocators_process_reaches_no_other_process_nor_the_machine(
     if attack == "IPC_QUEUE":
         queues = Path("/proc/sysvipc/msg").read_text()
         assert f"{0x6D616C6C:>10}" not in queues
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root reads another user's private folder")
+def test_a_grader_run_as_root_still_reads_what_it_was_given_in_a_users_private_folder(
+    cli, write_trace, tmp_path
+):
+    # With every capability dropped, the agent and the count could not read a library or traces
+    # in another user's folder of mode 700 (a build cache under a user's home: every grade 0;
+    # traces there: T silently left out, red-team pass 9). Reading past permissions is kept;
+    # Landlock bounds the paths.
+    private = tmp_path / "private"
+    private.mkdir()
+    library = private / "mm.so"
+    shutil.copy(library_for(resolve(str(fixture_allocator("good_bump")), "classic")), library)
+    trace = private / "t.rep"
+    trace.write_text(TRACE)
+    os.chown(private, 65534, 65534)
+    private.chmod(0o700)
+    try:
+        run = cli("grade", library, "--dialect", "classic", "--json", tmp_path / "r.json", trace)
+        assert run.status == 0, run.said
+        assert "throughput not counted" not in run.said and "Permission denied" not in run.said
+    finally:
+        os.chown(private, 0, 0)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only a grader run as root has capabilities")
