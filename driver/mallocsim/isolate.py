@@ -340,7 +340,22 @@ def death_kind(outcome: ChildOutcome) -> str:
         return "memory"
     if outcome.timed_out:
         return "timeout"
+    if _asserted(outcome) is not None:
+        return "assertion"
     return "crash" if os.WIFSIGNALED(outcome.status) else "exit"
+
+
+ASSERTION_SHOWN = 200  # characters of an assert()'s message a failure shows
+
+
+def _asserted(outcome: ChildOutcome) -> str | None:
+    """The agent's assert() message, believed only for the death an assertion makes (the words
+    are shared, and the agent writes there whatever happened), cut to ASSERTION_SHOWN."""
+    aborted = os.WIFSIGNALED(outcome.status) and os.WTERMSIG(outcome.status) == signal.SIGABRT
+    if not aborted or outcome.asserted is None:
+        return None
+    said = outcome.asserted
+    return said if len(said) <= ASSERTION_SHOWN else said[: ASSERTION_SHOWN - 3] + "..."
 
 
 def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
@@ -371,11 +386,9 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
         )
     if outcome.timed_out:
         return f"did not finish within {timeout:g} s of CPU time: stopped at {at}"
-    # The agent's message, which it may have written whatever happened: believed only for the
-    # death an assertion makes (its words are shared, and the agent writes there).
-    aborted = os.WIFSIGNALED(outcome.status) and os.WTERMSIG(outcome.status) == signal.SIGABRT
-    if aborted and outcome.asserted is not None:
-        return f"assertion failed at {at}: {outcome.asserted}"
+    asserted = _asserted(outcome)
+    if asserted is not None:  # in the allocator's words, file and line included: said so
+        return f"assertion failed at {at}, as the allocator's assert() put it: {asserted}"
     if os.WIFSIGNALED(outcome.status):
         return f"crashed with {signal.Signals(os.WTERMSIG(outcome.status)).name} at {at}"
     return f"exited with status {os.waitstatus_to_exitcode(outcome.status)} at {at}"

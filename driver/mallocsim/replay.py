@@ -55,8 +55,8 @@ PHASE_KEYS = {
 }
 
 # TraceResult.fail_kind: the engine's MS_FAIL_* kinds, lowercased without the
-# prefix, and the kinds only the driver sees: "crash", "timeout" and "exit" (a
-# child process that died, ran out of time, or exited without an answer).
+# prefix, and the kinds only the driver sees: "crash", "assertion", "timeout" and "exit" (a
+# child process that died, failed an assert(), ran out of time, or exited without an answer).
 ENGINE_FAIL_KINDS = (
     "none",
     "null_return",

@@ -570,7 +570,7 @@ def test_the_cmu_labs_read_a_trace_as_their_drivers_fscanf_does(cli, write_trace
             said = " ".join(run.said.split())
             assert (
                 f"{lenient}: 2 ops without a size took the size read before (from line 6) and "
-                "1 op line past the header's 6 ops not read (from line 11), as the lab's driver "
+                "1 line past the header's 6 ops not read (from line 11), as the lab's driver "
                 "reads it"
             ) in said
     assert scores["handout"] == scores["full"] > 0
@@ -625,3 +625,42 @@ def test_a_failed_assertion_is_named_with_its_line_and_expression(cli, tmp_path,
     assert "assertion failed at op 1 (a 1 4321)" in said, said
     assert "mm.c:157: mm_malloc: Assertion `size != 4321' failed." in said, said
     assert "mmap" not in said
+
+
+def test_a_trace_of_no_ops_counts_in_neither_u_nor_t(cli, write_trace, tmp_path):
+    # A header of 0 ops before op lines reads as no ops under a CMU driver's reading; such a
+    # trace had 0% counted in U, and valgrind's empty pass of it left T made of no trace at all
+    # (red-team pass 9).
+    source = fixture_allocator("labs/cmu_segregated")
+    empty = write_trace("empty", "1\n2\n0\n0\na 0 8\nf 0\n")
+    trace = write_trace("t", "1\n2\n4\n0\na 0 24\na 1 100\nf 0\nf 1\n")
+    scores, said = [], []
+    for traces in ((empty, trace), (trace,)):
+        record = tmp_path / f"{len(traces)}.json"
+        run = cli("grade", source, "--lab", "cmu", *traces, "--json", record)
+        assert run.status == 0, run.said
+        scores.append(json.loads(record.read_text())["grade"]["score"])
+        said.append(" ".join(run.said.split()))
+    assert "empty: no ops to replay: counted in neither U nor T" in said[0]
+    with_empty, alone = scores
+    assert with_empty["utilization"] == alone["utilization"] > 0
+    assert with_empty["throughput"] is not None
+
+
+def test_a_failed_assert_perror_is_an_assertion_in_the_allocators_words(cli, tmp_path, write_trace):
+    # glibc's __assert_perror_fail mallocs too: still "tried to take memory from the kernel (mmap)"
+    # after __assert_fail was replaced; and the message is the allocator's, file and line
+    # included, so the grade says whose words they are (red-team pass 9).
+    text = fixture_allocator("labs/csapp_implicit").read_text()
+    head = "void *mm_malloc(size_t size) {"
+    body = "\n    assert_perror(size == 4321 ? 12 : 0);"
+    path = tmp_path / "mm.c"
+    included = "#define _GNU_SOURCE\n#include <assert.h>\n"  # assert_perror is glibc's
+    path.write_text(included + text.replace(head, head + body, 1))
+    record = tmp_path / "r.json"
+    trace = write_trace("t", "a 0 24\na 1 4321\nf 0\nf 1\n")
+    run = cli("grade", path, "--lab", "csapp", "--throughput", "time", trace, "--json", record)
+    said = " ".join(run.said.split())
+    assert run.status == 1 and "as the allocator's assert() put it: mm.c:" in said, said
+    assert "mm_malloc: Unexpected error: Cannot allocate memory." in said and "mmap" not in said
+    assert json.loads(record.read_text())["grade"]["results"][0]["fail_kind"] == "assertion"
