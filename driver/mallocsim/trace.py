@@ -96,7 +96,7 @@ class TraceInfo:
     weight: int  # classic: the 4th header number, CMU: the 1st, scripts: 0
     header: tuple[int, int, int, int]  # the header's numbers as written; zeros for scripts
     reading: int = TRACE_READ_STRICT  # how the file was read (constants.TRACE_READ_*)
-    # What that reading tolerated: ops given the size read before them, op lines left unread
+    # What that reading tolerated: ops given the size read before them, lines left unread
     # past the header's count, each with its first file line (0 when none).
     sizes_carried: int = 0
     first_carried_line: int = 0
@@ -116,7 +116,7 @@ class TraceInfo:
         if self.ops_unread:
             s = "s" if self.ops_unread != 1 else ""
             parts.append(
-                f"{self.ops_unread:,} op line{s} past the header's {self.num_ops:,} ops "
+                f"{self.ops_unread:,} line{s} past the header's {self.num_ops:,} ops "
                 f"not read (from line {self.first_unread_line:,})"
             )
         if not parts:

@@ -295,7 +295,7 @@ def test_a_labs_lenient_reading_of_a_trace_is_said_and_a_strict_lab_still_refuse
     assert run.status == 0, run.err
     assert (
         f"mallocsim replay: note: {trace}: 1 op without a size took the size read before "
-        "(from line 6) and 1 op line past the header's 3 ops not read (from line 8), as the "
+        "(from line 6) and 1 line past the header's 3 ops not read (from line 8), as the "
         "lab's driver reads it"
     ) in run.err
     run = cli("replay", "-q", "--no-timing", trace)

@@ -410,7 +410,7 @@ def test_a_cmu_labs_reading_takes_what_its_drivers_fscanf_takes_and_says_so():
     assert list(trace.ops()) == [("a", 0, 16, 0), ("a", 1, 16, 0), ("f", 0, 0, 0),
                                  ("r", 1, 16, 0), ("a", 2, 8, 0)]  # fmt: skip
     assert trace.info.reading_note() == (
-        "handout: 2 ops without a size took the size read before (from line 6) and 2 op lines "
+        "handout: 2 ops without a size took the size read before (from line 6) and 2 lines "
         "past the header's 5 ops not read (from line 10), as the lab's driver reads it"
     )
     assert LABS["cmu"].trace_reading == LABS["cmu-2015"].trace_reading
