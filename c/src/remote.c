@@ -735,13 +735,19 @@ _Noreturn void ms_agent_run(const char *library, int dialect, const char *option
  * it ("assertion failed at op N ..., as the allocator's assert() put it: mm.c:146: f: Assertion
  * `x' failed."), or on stderr outside an agent, and abort, as glibc's do.
  */
-static _Noreturn void asserted(char *message, size_t size) {
+static _Noreturn void asserted(const char *file, unsigned int line, const char *function,
+                               const char *what, const char *subject) {
+    char message[MS_ASSERT_BYTES];
+    int at = snprintf(message, sizeof message, "%s:%u: %s%s", file, line,
+                      function != NULL ? function : "", function != NULL ? ": " : "");
+    if (at >= 0 && (size_t)at < sizeof message)
+        snprintf(message + at, sizeof message - (size_t)at, what, subject);
     if (side.asserted != NULL) {
-        memcpy(side.asserted, message, size);
+        memcpy(side.asserted, message, sizeof message);
     } else {
         size_t length = strlen(message);
         message[length] = '\n';
-        (void)!write(STDERR_FILENO, message, length + 1 < size ? length + 1 : length);
+        (void)!write(STDERR_FILENO, message, length + 1 < sizeof message ? length + 1 : length);
     }
     abort();
 }
@@ -750,20 +756,14 @@ void __assert_fail(const char *assertion, const char *file, unsigned int line, c
     __attribute__((noreturn));
 void __assert_fail(const char *assertion, const char *file, unsigned int line,
                    const char *function) {
-    char message[MS_ASSERT_BYTES];
-    snprintf(message, sizeof message, "%s:%u: %s%sAssertion `%s' failed.", file, line,
-             function != NULL ? function : "", function != NULL ? ": " : "", assertion);
-    asserted(message, sizeof message);
+    asserted(file, line, function, "Assertion `%s' failed.", assertion);
 }
 
 /* assert_perror(errnum)'s, glibc's extension (red-team pass 9: still reported as an mmap). */
 void __assert_perror_fail(int errnum, const char *file, unsigned int line, const char *function)
     __attribute__((noreturn));
 void __assert_perror_fail(int errnum, const char *file, unsigned int line, const char *function) {
-    char message[MS_ASSERT_BYTES];
-    snprintf(message, sizeof message, "%s:%u: %s%sUnexpected error: %s.", file, line,
-             function != NULL ? function : "", function != NULL ? ": " : "", strerror(errnum));
-    asserted(message, sizeof message);
+    asserted(file, line, function, "Unexpected error: %s.", strerror(errnum));
 }
 
 /* ----------------------------------------------------------- the grader */

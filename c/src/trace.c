@@ -448,15 +448,16 @@ static bool parse(parser *ps) {
     }
 
     while (next_content(&ps->s)) {
-        if (has_header && t->num_ops == declared && (ps->reading & MS_READ_STOP_AT_COUNT)) {
+        if (has_header && t->num_ops == declared) {
+            uint64_t rest = count_rest(ps->s);
+            if (!(ps->reading & MS_READ_STOP_AT_COUNT))
+                return fail(ps->err, ps->s.line,
+                            "the header declares %" PRIu64 " ops but the file has %" PRIu64,
+                            declared, declared + rest);
             t->first_unread_line = ps->s.line;
-            t->ops_unread = count_rest(ps->s);
+            t->ops_unread = rest;
             break;
         }
-        if (has_header && t->num_ops == declared)
-            return fail(ps->err, ps->s.line,
-                        "the header declares %" PRIu64 " ops but the file has %" PRIu64, declared,
-                        declared + count_rest(ps->s));
         if (!parse_op(ps))
             return false;
     }

@@ -224,8 +224,7 @@ def grade(
     narrow = _as_its_handout_builds_it(spec, config, made)
     if narrow is not None:
         retried = _grade(narrow, plan, config, timeout, progress)
-        count = len(made.results)
-        cut = sum(r.fail_kind in _CUT_ADDRESS_FAILURES for r in made.results)
+        count, cut = len(made.results), _cut_address_failures(made)
         which = "every trace" if cut == count else f"{cut} of {count} traces"
         failed = (
             f"built for x86-64, {which} failed there the ways code written for 32 bits fails (a "
@@ -258,8 +257,13 @@ def _as_its_handout_builds_it(
         return None
     if made.problem is not None or not made.results or made.word_bits != 64:
         return None
-    cut = sum(r.fail_kind in _CUT_ADDRESS_FAILURES for r in made.results)
-    return replace(spec, word_size="32") if 2 * cut > len(made.results) else None
+    most = 2 * _cut_address_failures(made) > len(made.results)
+    return replace(spec, word_size="32") if most else None
+
+
+def _cut_address_failures(grade: Grade) -> int:
+    """The traces that failed as code written for 32 bits fails on x86-64."""
+    return sum(r.fail_kind in _CUT_ADDRESS_FAILURES for r in grade.results)
 
 
 def _valid_traces(grade: Grade) -> int:

@@ -204,13 +204,6 @@ COUNTED_GLIBC_TUNABLES = (
 MESSAGE_CHARACTERS = 300  # of a failed count's last line, what a grade shows
 
 
-def _placement(spec: AllocatorSpec) -> list[str]:
-    """mscount's option to put the heap where the spec's lab's memlib puts it, if anywhere:
-    counted elsewhere, code that relies on that address crashes only in the count."""
-    at = LABS[spec.lab].heap_at if library_for(spec) is not None else None
-    return [f"--heap-at={at:#x}"] if at else []
-
-
 def _run_mscount(
     spec: AllocatorSpec,
     tool: list[str],
@@ -230,6 +223,10 @@ def _run_mscount(
     valgrind = require_valgrind("counting instructions")
     library = library_for(spec)
     engine = engine_dir(library, spec.word_size)
+    # The heap where the lab's memlib puts it, if anywhere (counted elsewhere, code that relies on
+    # that address crashes only in the count); a 32-bit heap lies below 4 GiB wherever it can.
+    at = LABS[spec.lab].heap_at if library is not None and engine == NATIVE_DIR else None
+    placement = [f"--heap-at={at:#x}"] if at else []
     environment = {"TMPDIR": scratch, "GLIBC_TUNABLES": COUNTED_GLIBC_TUNABLES}
     confine: list[str] = []
     kept = None
@@ -249,7 +246,7 @@ def _run_mscount(
         # A -m32 build's (and the system malloc's beside one): valgrind runs its x86 tool.
         str(engine / "mscount"),
         *flags,
-        *(_placement(spec) if engine == NATIVE_DIR else []),  # a 32-bit heap lies below 4 GiB
+        *placement,
         spec.dialect,
         str(library) if library else "-",
         spec.options,
