@@ -78,4 +78,16 @@ size_t mm_usable_size(void *ptr);
 size_t mm_free_top(void);
 size_t mm_trim(size_t pad);
 
+/*
+ * mm_free_space - what the heap holds free (mallocsim extension, optional; the drop-in's mallinfo
+ * and malloc_stats report it, no lab does): the bytes of its free blocks and how many there are,
+ * and the same of the free slots in runs of small objects (0 for a policy without runs). Bytes
+ * are whole blocks' and slots', headers included, as glibc counts its free chunks.
+ */
+typedef struct {
+    size_t block_bytes, blocks; /* free blocks: their bytes, their number */
+    size_t slot_bytes, slots;   /* free slots of runs: their bytes, their number */
+} mm_free_space_t;
+mm_free_space_t mm_free_space(void);
+
 #endif /* MALLOCSIM_MM_H */

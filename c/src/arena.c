@@ -58,6 +58,7 @@ typedef struct {
     const char *(*configure)(const char *); /* NULL: the policy has none (it is optional) */
     size_t (*free_top)(void);               /* NULL: the policy cannot give its top back */
     size_t (*trim)(size_t);
+    mm_free_space_t (*free_space)(void); /* NULL: the policy cannot say */
     void (*mem_init)(void);
     void *(*heap_lo)(void);
     void *(*heap_hi)(void);
@@ -72,6 +73,7 @@ typedef struct {
     __attribute__((weak)) const char *arena##id##_mm_configure(const char *options);               \
     __attribute__((weak)) size_t arena##id##_mm_free_top(void);                                    \
     __attribute__((weak)) size_t arena##id##_mm_trim(size_t pad);                                  \
+    __attribute__((weak)) mm_free_space_t arena##id##_mm_free_space(void);                         \
     void arena##id##_mem_init(void);                                                               \
     void *arena##id##_mem_heap_lo(void);                                                           \
     void *arena##id##_mem_heap_hi(void);
@@ -80,8 +82,8 @@ ARENA_LIST(ARENA_DECLARE)
 #define ARENA_COPY(id)                                                                             \
     {arena##id##_mm_init,     arena##id##_mm_malloc,      arena##id##_mm_free,                     \
      arena##id##_mm_realloc,  arena##id##_mm_usable_size, arena##id##_mm_configure,                \
-     arena##id##_mm_free_top, arena##id##_mm_trim,        arena##id##_mem_init,                    \
-     arena##id##_mem_heap_lo, arena##id##_mem_heap_hi},
+     arena##id##_mm_free_top, arena##id##_mm_trim,        arena##id##_mm_free_space,               \
+     arena##id##_mem_init,    arena##id##_mem_heap_lo,    arena##id##_mem_heap_hi},
 static const policy_copy copies[ARENAS] = {ARENA_LIST(ARENA_COPY)};
 
 /* Each arena's lock and state (under its lock). Adaptive locks: they spin a little before they
@@ -285,6 +287,21 @@ bool arena_trim_all(size_t pad) {
         arena_leave(k, locked);
     }
     return released;
+}
+
+bool arena_usage(unsigned k, arena_usage_t *usage) {
+    assert(k < ARENAS);
+    const policy_copy *c = &copies[k];
+    bool locked = arena_enter(k);
+    bool ready = arena[k].ready;
+    if (ready) {
+        usage->heap_bytes = (size_t)((char *)c->heap_hi() + 1 - (char *)c->heap_lo());
+        usage->free_known = c->free_space != NULL;
+        usage->free = usage->free_known ? c->free_space() : (mm_free_space_t){0, 0, 0, 0};
+        usage->free_top = c->free_top != NULL ? c->free_top() : 0;
+    }
+    arena_leave(k, locked);
+    return ready;
 }
 
 void *arena_realloc(void *p, size_t size) {

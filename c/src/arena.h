@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mm.h"
+
 /* The arenas' ids, in C and in the Makefile (ARENA_IDS), which compiles one copy of the policy
    and of memlib_sbrk.c for each: a copy missing from either fails the link. ARENA_LIST(X) expands
    X(id) once per arena. 4: one for the main thread and three for the others. 8 ran no faster on
@@ -67,6 +69,19 @@ size_t arena_usable_size(void *p);
 /* Takes each arena's lock in turn: every arena's free heap top cut down to `pad` bytes and its
    pages given back (malloc_trim); true when any memory went back. */
 bool arena_trim_all(size_t pad);
+
+/* What arena k's heap holds, for mallinfo and malloc_stats (dropin.c). */
+typedef struct {
+    size_t heap_bytes;    /* the heap's length: what the arena has taken from the system */
+    mm_free_space_t free; /* its policy's free blocks and slots (mm_free_space) */
+    bool free_known;      /* false: the policy cannot say (it has no mm_free_space) */
+    size_t free_top;      /* the free block that ends the heap, 0 when none or unknown */
+} arena_usage_t;
+
+/* Takes k's lock: arena k's usage; false when it has no heap (never used, or it failed). Blocks
+   in the thread caches and the depot are in use for the policy, and counted so, as glibc counts
+   its thread caches' chunks. */
+bool arena_usage(unsigned k, arena_usage_t *usage);
 
 /* The reservation: written once (arena.c's reserve, under pthread_once, before any heap block
    exists), read by arena_index without a lock. */

@@ -28,6 +28,7 @@
 #define mm_usable_size ARENA_NAME(ARENA_ID, mm_usable_size)
 #define mm_free_top ARENA_NAME(ARENA_ID, mm_free_top)
 #define mm_trim ARENA_NAME(ARENA_ID, mm_trim)
+#define mm_free_space ARENA_NAME(ARENA_ID, mm_free_space)
 
 /* memlib.h: what memlib_sbrk.c defines per heap (the page size and the copies are shared,
    defined once in arena.c) */

@@ -49,6 +49,7 @@
 #include <string.h>
 
 #include "memlib.h"
+#include "mm.h"
 
 typedef uint64_t word_t;
 
@@ -354,6 +355,17 @@ static inline void *bt_realloc(void *ptr, size_t request, const bt_policy_t *pol
 /* Bytes usable at ptr; 0 for NULL, as malloc_usable_size(NULL) is. */
 static inline size_t bt_usable_size(void *ptr) {
     return ptr == NULL ? 0 : block_payload_size(payload_block(ptr), BT_OVERHEAD);
+}
+
+/* The free blocks, by a walk of the whole heap (mm_free_space: these policies have no runs). */
+static inline mm_free_space_t bt_free_space(void) {
+    mm_free_space_t space = {0, 0, 0, 0};
+    for (block_t *b = heap_first_block(); !block_is_epilogue(b); b = block_next(b))
+        if (!block_alloc(b)) {
+            space.block_bytes += block_size(b);
+            space.blocks++;
+        }
+    return space;
 }
 
 /* ---------------------------------------------------------------- checking */

@@ -3,10 +3,11 @@
  *
  * Linked with the arenas (arena.h: copies of one policy, each with a copy of memlib_sbrk.c, its
  * heap in an address range of its own: the program break stays the program's), this file
- * exports malloc, free, calloc, realloc,
- * reallocarray, posix_memalign, aligned_alloc, memalign, valloc, pvalloc and malloc_usable_size,
- * so that LD_PRELOAD=libmallocsim.so runs any program on our allocator. Everything else in the
- * library is hidden.
+ * exports malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign,
+ * valloc, pvalloc and malloc_usable_size, so that LD_PRELOAD=libmallocsim.so runs any program on
+ * our allocator, and glibc's extensions that report on or act on the heap (malloc_trim, mallinfo,
+ * mallinfo2, malloc_stats), so that they tell of our heaps, not of glibc's idle arena. Everything
+ * else in the library is hidden.
  *
  * Where a block comes from:
  *   - requests below the mapping threshold (MAP_THRESHOLD, rising as glibc's does) go to the
@@ -76,6 +77,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -222,6 +224,10 @@ static bool heap_block(const void *raw, api_call call) {
  */
 static address_table mappings;
 
+/* The mapped blocks' bytes now, and the most blocks and bytes ever mapped at once (for
+   malloc_stats, as glibc's "max mmap regions" and "max mmap bytes"), under the table lock. */
+static struct { size_t bytes, most_blocks, most_bytes; } mapped;
+
 static bool map_length(size_t size, size_t *len) {
     return round_up(size == 0 ? 1 : size, mem_pagesize(), len);
 }
@@ -231,6 +237,13 @@ static bool map_length(size_t size, size_t *len) {
 static bool map_list(void *p, size_t len) {
     bool locked = lock_if_threaded(&table_lock);
     bool listed = address_insert(&mappings, (uintptr_t)p, len);
+    if (listed) {
+        mapped.bytes += len;
+        if (mappings.count > mapped.most_blocks)
+            mapped.most_blocks = mappings.count;
+        if (mapped.bytes > mapped.most_bytes)
+            mapped.most_bytes = mapped.bytes;
+    }
     unlock_if(&table_lock, locked);
     return listed;
 }
@@ -255,6 +268,8 @@ static size_t map_length_of(void *p, api_call call, bool remove) {
     bool locked = lock_if_threaded(&table_lock);
     if (!address_lookup(&mappings, (uintptr_t)p, &len, remove))
         dropin_die(NOT_A_LIVE_BLOCK[call][0]);
+    if (remove)
+        mapped.bytes -= (size_t)len;
     unlock_if(&table_lock, locked);
     return (size_t)len;
 }
@@ -592,6 +607,104 @@ MS_EXPORT size_t malloc_usable_size(void *p) {
    memory went back. (glibc's also gives back whole free pages inside its heaps; this, the tops
    alone. Without it, glibc's own malloc_trim ran, on its arena that serves nothing here.) */
 MS_EXPORT int malloc_trim(size_t pad) { return arena_trim_all(pad); }
+
+/* ------------------------------------------------------------ statistics */
+
+/*
+ * mallinfo2 in glibc's terms, which glibc's own would give for its arena that serves nothing
+ * here: arena, the heaps' bytes; ordblks and smblks, their free blocks and free run slots (glibc's
+ * fast-bin chunks are its small free ones); fordblks, the bytes of both, fsmblks of the slots;
+ * uordblks, the rest of the heaps; hblks and hblkhd, the mapped blocks; keepcost, arena 0's free
+ * top (glibc's main arena's). A policy without mm_free_space has all its heap in use.
+ */
+static struct mallinfo2 usage_totals(void) {
+    struct mallinfo2 info = {0};
+    for (unsigned k = 0; k < ARENAS; k++) {
+        arena_usage_t u;
+        if (!arena_usage(k, &u))
+            continue;
+        size_t free_bytes = u.free.block_bytes + u.free.slot_bytes;
+        info.arena += u.heap_bytes;
+        info.ordblks += u.free.blocks;
+        info.smblks += u.free.slots;
+        info.fsmblks += u.free.slot_bytes;
+        info.fordblks += free_bytes;
+        info.uordblks += u.heap_bytes - free_bytes;
+        if (k == 0)
+            info.keepcost = u.free_top;
+    }
+    bool locked = lock_if_threaded(&table_lock);
+    info.hblks = mappings.count;
+    info.hblkhd = mapped.bytes;
+    unlock_if(&table_lock, locked);
+    return info;
+}
+
+MS_EXPORT struct mallinfo2 mallinfo2(void) { return usage_totals(); }
+
+/* glibc's older form, its fields int: a figure past INT_MAX is INT_MAX here (glibc's wrap). */
+static int clamped(size_t n) { return n > INT_MAX ? INT_MAX : (int)n; }
+
+MS_EXPORT struct mallinfo mallinfo(void) {
+    struct mallinfo2 i = usage_totals();
+    return (struct mallinfo){clamped(i.arena),   clamped(i.ordblks),  clamped(i.smblks),
+                             clamped(i.hblks),   clamped(i.hblkhd),   clamped(i.usmblks),
+                             clamped(i.fsmblks), clamped(i.uordblks), clamped(i.fordblks),
+                             clamped(i.keepcost)};
+}
+
+/* "label = %10zu\n" appended to out at *len (room for it is the caller's), without stdio. */
+static void stat_line(char *out, size_t *len, const char *label, size_t value) {
+    char digits[24];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    size_t label_len = strlen(label);
+    memcpy(out + *len, label, label_len);
+    *len += label_len;
+    for (size_t pad = n; pad < 10; pad++)
+        out[(*len)++] = ' ';
+    while (n > 0)
+        out[(*len)++] = digits[--n];
+    out[(*len)++] = '\n';
+}
+
+/* glibc's report on stderr, line for line: each arena with a heap, then the totals with the
+   mapped blocks. */
+_Static_assert(ARENAS <= 10, "malloc_stats names an arena by one digit");
+MS_EXPORT void malloc_stats(void) {
+    char out[ARENAS * 96 + 256];
+    size_t len = 0, system = 0, in_use = 0;
+    for (unsigned k = 0; k < ARENAS; k++) {
+        arena_usage_t u;
+        if (!arena_usage(k, &u))
+            continue;
+        size_t used = u.heap_bytes - u.free.block_bytes - u.free.slot_bytes;
+        memcpy(out + len, "Arena ", 6);
+        len += 6;
+        out[len++] = (char)('0' + k);
+        out[len++] = ':';
+        out[len++] = '\n';
+        stat_line(out, &len, "system bytes     = ", u.heap_bytes);
+        stat_line(out, &len, "in use bytes     = ", used);
+        system += u.heap_bytes;
+        in_use += used;
+    }
+    bool locked = lock_if_threaded(&table_lock);
+    size_t bytes = mapped.bytes, most_blocks = mapped.most_blocks, most_bytes = mapped.most_bytes;
+    unlock_if(&table_lock, locked);
+    static const char total[] = "Total (incl. mmap):\n";
+    memcpy(out + len, total, sizeof total - 1);
+    len += sizeof total - 1;
+    stat_line(out, &len, "system bytes     = ", system + bytes);
+    stat_line(out, &len, "in use bytes     = ", in_use + bytes);
+    stat_line(out, &len, "max mmap regions = ", most_blocks);
+    stat_line(out, &len, "max mmap bytes   = ", most_bytes);
+    ssize_t ignored = write(STDERR_FILENO, out, len);
+    (void)ignored;
+}
 
 /* ------------------------------------------------------------------ fork */
 

@@ -136,6 +136,8 @@ void *mm_realloc(void *ptr, size_t size) { return bt_realloc(ptr, size, &explici
 
 size_t mm_usable_size(void *ptr) { return bt_usable_size(ptr); }
 
+mm_free_space_t mm_free_space(void) { return bt_free_space(); }
+
 /* Whether x is on the free list, whose walk check_free_list has found to end. */
 static bool listed(const block_t *x) {
     for (block_t *b = free_head; b != NULL; b = links(b)->next)

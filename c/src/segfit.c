@@ -975,6 +975,23 @@ size_t mm_trim(size_t pad) {
     return size - keep;
 }
 
+/* From the lists alone, not a heap walk: what the free lists and the partial runs hold is all
+   that is free (a full run has no free slot; an empty one is released). */
+mm_free_space_t mm_free_space(void) {
+    mm_free_space_t space = {0, 0, 0, 0};
+    for (unsigned c = 0; c < NUM_CLASSES; c++)
+        for (block_t *b = sf.class_head[c]; b != NULL; b = links(b)->next) {
+            space.block_bytes += block_size(b);
+            space.blocks++;
+        }
+    for (unsigned c = 1; c <= SMALL_CLASSES; c++)
+        for (const run_t *r = sf.partial_runs[c]; r != NULL; r = r->next) {
+            space.slots += (size_t)(r->capacity - r->used);
+            space.slot_bytes += (size_t)(r->capacity - r->used) * r->slot_size;
+        }
+    return space;
+}
+
 size_t mm_usable_size(void *ptr) {
     if (ptr == NULL)
         return 0;

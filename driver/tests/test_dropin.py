@@ -1233,6 +1233,69 @@ def test_malloc_trim_gives_a_free_top_back(dropin, tmp_path):
     assert full > 15_000 and freed > 15_000 and trimmed == 1 and after < 5_000, result.stdout
 
 
+HEAP_REPORT_SOURCE = r"""
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { N = 20000 };
+static char *blocks[N];
+
+static void *worker(void *arg) { return malloc(1000); } /* kept: arena 1 has a heap */
+
+int main(void) {
+    size_t live = 0;
+    for (int i = 0; i < N; i++) { /* sizes of runs and of blocks alike */
+        blocks[i] = malloc(100 + i % 400);
+        if (i % 2)
+            live += 100 + i % 400;
+    }
+    for (int i = 0; i < N; i += 2)
+        free(blocks[i]);
+    char *big = malloc(8 << 20); /* mapped */
+    pthread_t t;
+    void *kept;
+    if (big == NULL || pthread_create(&t, NULL, worker, NULL) || pthread_join(t, &kept))
+        return 3;
+    struct mallinfo2 m = mallinfo2();
+    struct mallinfo old = mallinfo();
+    malloc_stats(); /* before printf, which mallocs its buffer */
+    printf("%zu %zu %zu %zu %zu %zu %zu %zu %zu %d %d\n", live, m.arena, m.uordblks, m.fordblks,
+           m.ordblks, m.smblks, m.fsmblks, m.hblks, m.hblkhd, old.arena, old.fordblks);
+    return 0;
+}
+"""
+
+
+def test_mallinfo_and_malloc_stats_report_our_heaps(dropin, tmp_path):
+    # They were glibc's, on its arena that serves nothing here: every figure 0 (a helper's runs
+    # of real programs). Now each arena's heap, its free blocks and slots, the mapped blocks.
+    result = _run(dropin, [_build(tmp_path, "report", HEAP_REPORT_SOURCE)])
+    assert result.returncode == 0, result.stderr
+    figures = list(map(int, result.stdout.split()))
+    live, arena, in_use, free, blocks, slots, slot_bytes, mapped, mapped_bytes = figures[:9]
+    assert arena == in_use + free and figures[9:] == [arena, free], result.stdout  # mallinfo
+    assert in_use >= live > 1_000_000 and arena < 3 * live, result.stdout
+    # Half the blocks were freed: beyond what the thread's cache keeps (256 KiB), they are free.
+    assert free > 500_000 and blocks > 0 and slots > 0 and 0 < slot_bytes < free, result.stdout
+    assert mapped == 1 and mapped_bytes >= 8 << 20, result.stdout
+    # malloc_stats: glibc's lines, an arena's three, then the totals (the mapped blocks in them).
+    report = result.stderr.splitlines()
+    cut = report.index("Total (incl. mmap):")
+    arenas, total = report[:cut], report[cut + 1 :]
+    assert arenas[0::3] == ["Arena 0:", "Arena 1:"], report
+    assert sum(int(line.split("=")[1]) for line in arenas[1::3]) == arena, report
+    assert sum(int(line.split("=")[1]) for line in arenas[2::3]) == in_use, report
+    assert total == [
+        f"system bytes     = {arena + mapped_bytes:10d}",
+        f"in use bytes     = {in_use + mapped_bytes:10d}",
+        f"max mmap regions = {1:10d}",
+        f"max mmap bytes   = {mapped_bytes:10d}",
+    ], report
+
+
 # --------------------------------------------------------- pointers that are not our blocks
 # free, realloc and malloc_usable_size of a pointer inside a block (not its start) abort with one
 # line, as glibc's do, instead of caching, freeing or measuring a block that is not there.
