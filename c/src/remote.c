@@ -499,6 +499,16 @@ __attribute__((format(printf, 2, 3))) static void condemn(int status, const char
 /* The agent's descriptors, as ms_agent_spawn leaves them for msagent. */
 enum { AGENT_LINK_FD = 3, AGENT_HEAP_FD = 4, AGENT_WORDS_FD = 5, AGENT_FIRST_FREE_FD = 6 };
 
+/* In the forked child that could not become the agent: errno and what failed, on the report
+   descriptor, then exit. Async-signal-safe. */
+static _Noreturn void spawn_failed(int report, const char *what) {
+    int code = errno;
+    ssize_t ignored = write(report, &code, sizeof code);
+    ignored = write(report, what, strlen(what));
+    (void)ignored;
+    _exit(127);
+}
+
 int ms_agent_spawn(ms_link *link, const ms_agent_setup *setup, ms_error *err) {
     memset(err, 0, sizeof *err);
     char dialect[16], cpu[32];
@@ -510,11 +520,23 @@ int ms_agent_spawn(ms_link *link, const ms_agent_setup *setup, ms_error *err) {
     link->layout.progress_at = setup->progress_at;
     link->layout.denied_at = setup->denied_at;
     side.layout = link->layout;
+    /* The child writes errno here when it cannot become the agent; an exec closes it unwritten.
+       A failed start is the grader's, not the allocator's: said as such, never graded (a class
+       run graded every student after one that made msagent unexecutable 0, and cached the 0:
+       red-team pass 10). */
+    int started[2];
+    if (pipe2(started, O_CLOEXEC) != 0) {
+        snprintf(err->message, sizeof err->message, "cannot start the allocator's process: %s",
+                 strerror(errno));
+        return -1;
+    }
     request_short_slice(); /* before the fork: the agent inherits it, and needs it no less */
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err->message, sizeof err->message, "cannot start the allocator's process: %s",
                  strerror(errno));
+        close(started[0]);
+        close(started[1]);
         return -1;
     }
     if (pid == 0) { /* only async-signal-safe calls until the exec */
@@ -527,15 +549,37 @@ int ms_agent_spawn(ms_link *link, const ms_agent_setup *setup, ms_error *err) {
         int heap_fd = fcntl(mem_share_fd(), F_DUPFD, AGENT_FIRST_FREE_FD);
         int words_fd = fcntl(setup->words_fd, F_DUPFD, AGENT_FIRST_FREE_FD);
         int null = open("/dev/null", O_RDWR);
-        if (link_fd < 0 || heap_fd < 0 || words_fd < 0 || null < 0 || dup2(null, 0) < 0 ||
-            dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(link_fd, AGENT_LINK_FD) < 0 ||
-            dup2(heap_fd, AGENT_HEAP_FD) < 0 || dup2(words_fd, AGENT_WORDS_FD) < 0)
-            _exit(127);
-        syscall(SYS_close_range, AGENT_FIRST_FREE_FD, ~0U, 0);
+        int report = fcntl(started[1], F_DUPFD_CLOEXEC, AGENT_FIRST_FREE_FD);
+        if (link_fd < 0 || heap_fd < 0 || words_fd < 0 || null < 0 || report < 0 ||
+            dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+            dup2(link_fd, AGENT_LINK_FD) < 0 || dup2(heap_fd, AGENT_HEAP_FD) < 0 ||
+            dup2(words_fd, AGENT_WORDS_FD) < 0)
+            spawn_failed(report < 0 ? started[1] : report, "setting up its descriptors");
+        /* Everything from here up but the report, which the exec closes. */
+        syscall(SYS_close_range, AGENT_FIRST_FREE_FD, (unsigned)report - 1, 0);
+        syscall(SYS_close_range, (unsigned)report + 1, ~0U, 0);
         execve(setup->program, argv, envp);
-        _exit(127); /* the grader reads it as the agent's death: exit status 127 */
+        spawn_failed(report, setup->program);
     }
-    return pid;
+    close(started[1]);
+    int code = 0;
+    ssize_t n;
+    char where[200] = "";
+    while ((n = read(started[0], &code, sizeof code)) < 0 && errno == EINTR)
+        ;
+    if (n == (ssize_t)sizeof code) {
+        ssize_t named = read(started[0], where, sizeof where - 1);
+        where[named > 0 ? named : 0] = '\0';
+    }
+    close(started[0]);
+    if (n <= 0)
+        return pid; /* the exec closed the report: the agent runs */
+    int status;
+    waitpid(pid, &status, 0);
+    snprintf(err->message, sizeof err->message,
+             "the grader cannot start the allocator's process (%s: %s): check the installation",
+             where, strerror(code));
+    return -1;
 }
 
 /* The agent could not start or load the allocator: tell the grader why, then exit. */

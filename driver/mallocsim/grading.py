@@ -43,7 +43,7 @@ from mallocsim.clock_check import (
 from mallocsim.config import GradingConfig, require_listed
 from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
 from mallocsim.elf import library_bits
-from mallocsim.errors import UsageError
+from mallocsim.errors import GraderFault, UsageError
 from mallocsim.forbidden import check_uncounted, checked_library, dynamic_symbols
 from mallocsim.instructions import pass_instructions, require_valgrind
 from mallocsim.isolate import replay_isolated
@@ -301,6 +301,8 @@ def _grade(
     if library is not None and TEAM_SYMBOL in dynamic_symbols(library)[1]:
         try:
             team = read_team(spec)
+        except GraderFault:
+            raise  # no grade at all: the grader could not look
         except UsageError as error:
             return Grade(
                 spec.name, (), failed_score(config, str(error)), str(error), None, warnings
@@ -326,6 +328,8 @@ def _grade(
             progress.started(trace.name)
         try:
             results.append(_replayed(trace, spec, options, limits[trace.name], stall))
+        except GraderFault:
+            raise
         except UsageError as error:  # raised before any op ran: the library did not load
             message = str(error)
             if not results:

@@ -259,9 +259,17 @@ def _run_mscount(
             f"{tool_name} run of {spec.name} ended with status {done.returncode} "
             "(the allocator crashed under valgrind)"
         )
+    if done.returncode == 2 and untrusted(spec):
+        # Its words unshown: the student's code shares mscount's stderr, and can read the traces
+        # the count may read (a constructor wrote a hidden trace there, line by line, and exited
+        # 2: red-team pass 10). Its library loaded in the agent before, so mscount's own reasons
+        # (a library that does not load) do not arise here.
+        raise UsageError(
+            f"{tool_name} run of {spec.name} failed (status 2; what was said there is not "
+            "shown: the allocator's code shares that process and could have written it)"
+        )
     if done.returncode == 2:
-        # mscount's own last line, not valgrind's "==pid==" summary after it; printable and cut,
-        # since the student's code may have written it ("\x1b[8m" hid the rest of the grade).
+        # mscount's own last line, not valgrind's "==pid==" summary after it; printable and cut.
         lines = [line for line in done.stderr.splitlines() if not line.startswith("==")]
         tail = printable((lines or ["no output"])[-1][:MESSAGE_CHARACTERS], lines=False)
         raise UsageError(f'{tool_name} run of {spec.name} failed, saying "{tail}"')

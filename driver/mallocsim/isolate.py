@@ -41,7 +41,7 @@ from typing import Any
 from mallocsim._native import ffi, lib
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.constants import DEFAULT_TIMEOUT
-from mallocsim.errors import UsageError
+from mallocsim.errors import GraderFault, UsageError
 from mallocsim.progress import tick_active
 from mallocsim.remote import AGENT_WORD, PEAK_WORD, WATCH_WORDS, SharedWords, replay_remote
 from mallocsim.replay import (
@@ -136,7 +136,8 @@ def run_forked(
     work(shared) starts the untrusted code in an agent that enters the sandbox
     (its pid left in the watch's AGENT_WORD, its memory watched as well), and maps the
     words itself: `shared` is a SharedWords, the words with their memfd. A UsageError, or
-    any other exception, in the child comes back as {"usage_error": message};
+    any other exception, in the child comes back as {"usage_error": message} (a GraderFault
+    as one again: "grader_fault" true);
     anything else it sends that is not a JSON object is garbage, reported as
     such."""
     # A memfd, mapped shared: seen by the child, and by an agent that maps the file itself.
@@ -163,7 +164,7 @@ def run_forked(
             else:
                 payload = work(progress)
         except UsageError as error:
-            payload = {"usage_error": str(error)}
+            payload = {"usage_error": str(error), "grader_fault": isinstance(error, GraderFault)}
         except BaseException as error:  # report anything, the parent decides
             payload = {"usage_error": f"{type(error).__name__}: {error}"}
             status = 1
@@ -398,7 +399,8 @@ def answer(outcome: ChildOutcome) -> dict | None:
     """The child's answer, None if it sent none or garbage (death() says which);
     raises its UsageError."""
     if outcome.payload is not None and "usage_error" in outcome.payload:
-        raise UsageError(outcome.payload["usage_error"])
+        fault = GraderFault if outcome.payload.get("grader_fault") is True else UsageError
+        raise fault(outcome.payload["usage_error"])
     return None if outcome.payload is GARBAGE_ANSWER else outcome.payload
 
 

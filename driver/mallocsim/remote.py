@@ -32,7 +32,7 @@ from typing import Any
 from mallocsim._native import NATIVE32_DIR, engine_dir, ffi, lib
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.elf import writable_load_bytes
-from mallocsim.errors import UsageError
+from mallocsim.errors import GraderFault, UsageError
 from mallocsim.labs import LABS
 from mallocsim.replay import ReplayOptions, failed_result, native_dialect, replay_trace
 from mallocsim.results import TraceResult
@@ -132,8 +132,8 @@ def _started(
             },
         )
         pid = lib.ms_agent_spawn(link, setup, error)
-        if pid < 0:
-            raise UsageError(ffi.string(error.message).decode(errors="replace"))
+        if pid < 0:  # whatever the allocator: msagent could not run
+            raise GraderFault(ffi.string(error.message).decode(errors="replace"))
         shared.watch[AGENT_WORD] = pid
         try:
             yield _Agent(link, pid, library, spec.name)

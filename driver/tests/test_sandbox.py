@@ -388,6 +388,49 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
     assert run.status == 1 and said in run.said, run.out
 
 
+@pytest.mark.parametrize(
+    "attack, said",
+    [
+        ("FILE_MODE", "tried to change a file's permissions (fchmodat2) at op 1"),
+        ("FILE_TIMES", "tried to change a file's times (utimes) at op 1"),
+        ("FILE_XATTR", "tried to change a file's attributes (lsetxattr) at op 1"),
+        ("FILE_FLAGS", "tried to change a file's attributes (ioctl) at op 1"),
+        ("AIO_MEMORY", "tried to use asynchronous I/O (io_setup) at op 1"),
+        ("NEWER_CALL", "tried to make a system call newer than the sandbox knows (?) at op 1"),
+    ],
+)
+def test_a_files_mode_times_and_attributes_stay_as_they_were(
+    cli, attacker, write_trace, tmp_path, attack, said
+):
+    # Red-team pass 10, as root: the agent owns root's files, and the filter named chmod but not
+    # fchmodat2 (Linux 6.6), nor utimes, lsetxattr, the flags' ioctl: a submission made files
+    # setuid and world-writable, and made msagent unexecutable for every student graded after it.
+    # AIO's rings were memory past the seal (headers off the heap: +3.6 points of utilization).
+    target = tmp_path / "victim"
+    target.write_text("x")
+    before = os.stat(target)
+    run = replay(cli, attacker(attack, target), write_trace("t", TRACE))
+    assert run.status == 1 and said in run.said, run.out
+    after = os.stat(target)
+    assert (after.st_mode, after.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
+    assert os.listxattr(target) == []
+
+
+def test_an_agent_that_cannot_start_is_the_graders_failure_not_a_grade(
+    cli, attacker, write_trace, monkeypatch
+):
+    # A submission made msagent unexecutable (red-team pass 10): every student graded after it
+    # got "0/100, the team record could not be read: exited with status 127 at load", and a class
+    # run cached those zeros. A failed start is now said as the grader's, and grades nothing.
+    from mallocsim import remote
+
+    monkeypatch.setattr(remote, "AGENT", "msagent-not-there")
+    run = _grade(cli, attacker("HONEST"), write_trace("t", TRACE), "--lab", "csapp")
+    assert run.status == 2 and "score" not in run.out, run.out
+    assert "the grader cannot start the allocator's process (" in run.err, run.err
+    assert "msagent-not-there: No such file or directory): check the installation" in run.err
+
+
 def test_the_allocator_reads_no_file_of_the_graders(cli, attacker, write_trace, tmp_path):
     # Reads were allowed: a constructor put another student's file, /etc/shadow or the grader's
     # environment (/proc/PPID/environ) in the team record, which the grade prints (Landlock).
@@ -410,15 +453,18 @@ def test_the_instruction_count_reads_no_file_of_the_graders_nor_its_environment(
     monkeypatch.setenv("MY_GRADER_SECRET", SECRET)
     secret = tmp_path / "other_mm.c"
     secret.write_text(SECRET)
-    trace = write_trace("t", TRACE)
-    for path in (secret, Path("/proc/self/environ")):
+    # A hidden trace, which the count may read: its lines were shown (red-team pass 10).
+    trace = write_trace("t", TRACE.replace("a 7 23", "a 7 123457"))
+    for path in (secret, Path("/proc/self/environ"), trace):
         source = attacker("LEAK_BY_ERROR", path)
         run = cli("grade", source, "--dialect", "classic", "--lab", "csapp", "--no-cache",
                   "--throughput", "instructions", trace)  # fmt: skip
         assert SECRET not in run.out + run.err, (path, run.out)
-        assert "\x1b" not in run.out + run.err, run.out  # its own environment is shown, escaped
+        assert "123457" not in run.out + run.err, (path, run.out)
+        assert "\x1b" not in run.out + run.err, run.out
         # The other student's file cannot be opened: the constructor gives up, the count runs.
         assert path != secret or "throughput not counted" not in run.out, run.out
+        assert path == secret or "what was said there is not shown" in run.out, run.out
 
 
 def test_words_the_agent_wrote_for_the_grader_are_shown_escaped(cli, attacker, write_trace):

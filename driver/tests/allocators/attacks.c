@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -149,6 +150,17 @@
 #define IPC_QUEUE 41
 #define FANOTIFY 42
 #define CAPABILITIES 43
+/* Red-team pass 10, as root: calls the filter did not name. FILE_MODE makes ATTACK_PATH setuid
+   and world-writable (fchmodat2, new in Linux 6.6), FILE_TIMES dates it back (utimes),
+   FILE_XATTR tags it (lsetxattr), FILE_FLAGS sets its no-dump flag (ioctl FS_IOC_SETFLAGS);
+   AIO_MEMORY asks for AIO rings, writable memory the kernel maps past the memory seal; NEWER_CALL
+   makes a call of a number libseccomp cannot name (469: file_setattr, Linux 6.17). */
+#define FILE_MODE 44
+#define FILE_TIMES 45
+#define FILE_XATTR 46
+#define FILE_FLAGS 47
+#define AIO_MEMORY 48
+#define NEWER_CALL 49
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -437,6 +449,23 @@ static void attack(void) {
     uintptr_t page = ((uintptr_t)stash + 4095) & ~(uintptr_t)4095;
     if (syscall(SYS_mprotect, (void *)page, (size_t)1 << 15, PROT_READ | PROT_WRITE) == 0)
         *(volatile char *)page = 2;
+#elif ATTACK == FILE_MODE
+    syscall(452 /* fchmodat2 */, AT_FDCWD, ATTACK_PATH, 04777, 0);
+#elif ATTACK == FILE_TIMES
+    struct timeval long_ago[2] = {{1000000000, 0}, {1000000000, 0}};
+    syscall(SYS_utimes, ATTACK_PATH, long_ago);
+#elif ATTACK == FILE_XATTR
+    syscall(SYS_lsetxattr, ATTACK_PATH, "user.mallory", "owned", 5, 0);
+#elif ATTACK == FILE_FLAGS
+    int fd = open(ATTACK_PATH, O_RDONLY);
+    long flags = 0x40; /* FS_NODUMP_FL */
+    syscall(SYS_ioctl, fd, 0x40086602 /* FS_IOC_SETFLAGS */, &flags);
+#elif ATTACK == AIO_MEMORY
+    unsigned long context = 0;
+    if (syscall(SYS_io_setup, 4096, &context) == 0)
+        *(volatile char *)context = 1; /* the ring: memory past the seal */
+#elif ATTACK == NEWER_CALL
+    syscall(469 /* file_setattr */, AT_FDCWD, ATTACK_PATH, NULL, 0, 0);
 #elif ATTACK == READ_AND_PRINT
     char secret[256] = {0};
     int fd = open(ATTACK_PATH, O_RDONLY);
