@@ -38,7 +38,8 @@ def content_key(*parts: bytes | str) -> str:
     ("a", "bc") differ)."""
     digest = hashlib.sha256()
     for part in parts:
-        data = part.encode() if isinstance(part, str) else part
+        # surrogateescape: a name's bytes that are not UTF-8 (a trace file's) are keyed as such
+        data = part.encode(errors="surrogateescape") if isinstance(part, str) else part
         digest.update(len(data).to_bytes(8, "little"))
         digest.update(data)
     return digest.hexdigest()[:32]

@@ -7,7 +7,10 @@ order than it has ("Trojan Source"). printable() shows each such character as an
 code instead: C0 and C1 control characters (but newline and tab, where lines are kept), DEL, the
 Unicode line and paragraph separators (U+2028, U+2029: str.splitlines() and some terminals break
 lines there, so a team name held a forged "score 100.0 / 100" line of its own), and the Unicode
-bidirectional embeddings, overrides and isolates. Everything else is kept as it is.
+bidirectional embeddings, overrides and isolates. So are the lone surrogates by which Python
+decodes a file name's bytes that are not UTF-8 (os.fsdecode: b"caf\xff" is "caf\udcff"), as the
+byte they stand for: no encoder takes them, and a class folder so named ended the class run in a
+traceback (red-team pass 10). Everything else is kept as it is.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ import re
 
 _BIDI = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
 _SEPARATORS = "\u2028\u2029"
-_UNSAFE_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}]")
-_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}]")
+_SURROGATES = "\ud800-\udfff"
+_UNSAFE_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}{_SURROGATES}]")
+_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}{_SURROGATES}]")
+_ESCAPED_BYTES = range(0xDC80, 0xDD00)  # os.fsdecode's stand-ins for the bytes 0x80-0xff
 
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if code in _ESCAPED_BYTES:
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 

@@ -258,7 +258,9 @@ def test_students_named_as_options_formulas_escapes_or_at_length_are_graded_alik
     import xml.dom.minidom
 
     folder = course[0]
-    names = ["-x", '=HYPERLINK("evil","click")', "eve\x1b[31m\rFAKE", "a" * 252]
+    # and a name not in UTF-8 ended the class run in a traceback (red-team pass 10)
+    names = ["-x", '=HYPERLINK("evil","click")', "eve\x1b[31m\rFAKE", "a" * 252,
+             os.fsdecode(b"caf\xff")]  # fmt: skip
     for name in names:
         (folder / name).mkdir()
         shutil.copy(fixture_allocator("good_bump"), folder / name / "mm.c")
@@ -267,7 +269,7 @@ def test_students_named_as_options_formulas_escapes_or_at_length_are_graded_alik
                       "--gradescope", tmp_path / "gs")  # fmt: skip
     assert "\x1b" not in run.out + run.err and "\r" not in run.out
     rows = read_csv(book)
-    shown = ["-x", '=HYPERLINK("evil","click")', "eve\\x1b[31m\\x0dFAKE", "a" * 252]
+    shown = ["-x", '=HYPERLINK("evil","click")', "eve\\x1b[31m\\x0dFAKE", "a" * 252, "caf\\xff"]
     for name in shown:
         key = "'" + name if name[0] in "=-" else name
         assert rows[key]["valid"] == "2", (name, rows[key])

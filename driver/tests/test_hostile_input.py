@@ -217,6 +217,16 @@ def test_a_file_name_that_is_not_utf8_is_written_to_csv_with_replacements(
     assert "??.rep" in text and "??" in run.said  # the report on stdout too
 
 
+def test_a_trace_named_outside_utf8_is_graded_and_cached(cli, undecodable_trace, tmp_path):
+    # A grade's cache key encoded the trace's name, and stopped at its first byte outside UTF-8
+    # with a traceback (red-team pass 10).
+    source = fixture_allocator("good_bump")
+    for _ in range(2):  # the second from the cache
+        run = cli("grade", source, "--dialect", "classic", "--throughput", "time", "-q",
+                  undecodable_trace)  # fmt: skip
+        assert run.status == 0 and "Traceback" not in run.err, run.err
+
+
 @pytest.mark.parametrize("stem", [UNDECODABLE, "a$\\lfoo$"], ids=["not-utf8", "dollars"])
 def test_names_no_font_or_formula_can_draw_are_plotted_as_text(cli, tmp_path, stem):
     trace = tmp_path / f"{stem}.rep"
