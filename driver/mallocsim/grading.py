@@ -140,19 +140,36 @@ def plan(config: GradingConfig, given: Sequence[str]) -> GradePlan:
 
 
 def _without_empty(plan: GradePlan) -> GradePlan:
-    """The plan with traces of no ops counted in neither U nor T, and said so: such a trace
-    has no utilization (0% counted in U) and nothing to count or time (valgrind's pass of it
-    left no count above the empty passes', so T was made of no trace at all, red-team pass 9:
-    a header of 0 ops before op lines, which a CMU driver's reading stops at, reads so)."""
+    """The plan with traces of no ops counted in neither U nor T, and those with no byte ever
+    live not in U, and said so: a trace of no ops has no utilization (0% counted in U) and
+    nothing to count or time (valgrind's pass of it left no count above the empty passes', so T
+    was made of no trace at all, red-team pass 9: a header of 0 ops before op lines, which a CMU
+    driver's reading stops at, reads so)."""
     empty = [t.name for t in plan.traces if t.num_ops == 0]
-    if not empty:
+    # Ops, but never a byte live (frees of NULL, blocks of 0 bytes): a utilization of 0% for
+    # every allocator, which dragged U towards 0 (red-team pass 10). Still timed.
+    hollow = [t.name for t in plan.traces if t.num_ops > 0 and not t.holds_payload()]
+    if not empty and not hollow:
         return plan
     rules = {
-        name: replace(rule, utilization=False, throughput=False) if name in empty else rule
+        name: (
+            replace(rule, utilization=False, throughput=False)
+            if name in empty
+            else replace(rule, utilization=False)
+            if name in hollow
+            else rule
+        )
         for name, rule in plan.rules.items()
     }
-    note = f"{', '.join(empty)}: no ops to replay: counted in neither U nor T"
-    return replace(plan, rules=rules, notes=(*plan.notes, note))
+    notes = [
+        *([f"{', '.join(empty)}: no ops to replay: counted in neither U nor T"] if empty else []),
+        *(
+            [f"{', '.join(hollow)}: no byte live at any op, so no utilization: not counted in U"]
+            if hollow
+            else []
+        ),
+    ]
+    return replace(plan, rules=rules, notes=(*plan.notes, *notes))
 
 
 def _reading_notes(traces: Sequence[Trace]) -> tuple[str, ...]:

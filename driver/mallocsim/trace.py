@@ -193,6 +193,11 @@ class Trace:
         calloc's being count x size."""
         return {size for _, size in self._blocks() if size}
 
+    def holds_payload(self) -> bool:
+        """Whether any block the trace asks for has a byte in it: one without has no
+        utilization to measure (its peak payload is 0). Stops at the first."""
+        return any(size for _, size in self._blocks())
+
     def peak_blocks(self, block_size: Callable[[int], int]) -> int:
         """Bytes: the peak over the trace of the sum of the live blocks, a block
         of n > 0 bytes counted as block_size(n) (an allocator's rounding: its

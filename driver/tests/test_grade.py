@@ -647,6 +647,26 @@ def test_a_trace_of_no_ops_counts_in_neither_u_nor_t(cli, write_trace, tmp_path)
     assert with_empty["throughput"] is not None
 
 
+@pytest.mark.parametrize("ops", ["a 0 0\nf 0\n", "f -1\nf -1\n", "a 0 0\nr 0 0\n"])
+def test_a_trace_with_no_byte_ever_live_is_timed_but_not_in_u(cli, write_trace, tmp_path, ops):
+    # Ops, but never a byte live: 0% for every allocator, counted in U, which it dragged towards
+    # 0 (red-team pass 10: a lone such trace gave "utilization U 0.0%").
+    source = fixture_allocator("labs/cmu_segregated")
+    hollow = write_trace("hollow", f"1\n2\n{ops.count(chr(10))}\n0\n{ops}")
+    trace = write_trace("t", "1\n2\n4\n0\na 0 24\na 1 100\nf 0\nf 1\n")
+    scores = []
+    for traces in ((hollow, trace), (trace,)):
+        record = tmp_path / f"{len(traces)}.json"
+        run = cli(
+            "grade", source, "--lab", "cmu", "--throughput", "time", *traces, "--json", record
+        )
+        assert run.status == 0, run.said
+        scores.append(json.loads(record.read_text())["grade"]["score"])
+    assert scores[0]["utilization"] == scores[1]["utilization"] > 0, scores
+    rules = json.loads((tmp_path / "2.json").read_text())["grade"]
+    assert "hollow: no byte live at any op, so no utilization: not counted in U" in str(rules)
+
+
 def test_a_failed_assert_perror_is_an_assertion_in_the_allocators_words(cli, tmp_path, write_trace):
     # glibc's __assert_perror_fail mallocs too: still "tried to take memory from the kernel (mmap)"
     # after __assert_fail was replaced; and the message is the allocator's, file and line
