@@ -27,6 +27,7 @@ gets a TraceResult, the death as data too (fail_kind "crash", "timeout" or
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import json
 import mmap
@@ -185,6 +186,7 @@ def run_forked(
         if not finished:
             os.kill(pid, signal.SIGKILL)
         _, status, usage = os.wait4(pid, 0)
+        watch.end_agents()
     where_it_was = tuple(int(progress[i]) for i in range(PROGRESS_WORDS))
     # The memory limit's last look, at the peaks: a child (or agent) that went past it and ended
     # (or crashed) between two of the watch's looks did go past it.
@@ -261,6 +263,7 @@ class _Watch:
         # How often to look: a hang is stopped within a tenth of the stall limit of it.
         self.tick = min(TICK_SECONDS, stall / STALL_TICKS) if stall else TICK_SECONDS
         self.memory_stopped: int | None = None
+        self.agents: dict[int, int] = {}  # each agent seen: its pid -> a pidfd held on it
 
     def cpu_seconds(self) -> float:
         """CPU seconds the child and its agent, if it started one, have run; notes
@@ -269,11 +272,37 @@ class _Watch:
         cpu, state = _cpu_and_state(self.pid)
         running = state not in ASLEEP_STATES
         if agent:
+            self._hold(agent)
             agent_cpu, agent_state = _cpu_and_state(agent)
             cpu += agent_cpu
             running = running or agent_state not in ASLEEP_STATES
         self.running = running
         return cpu
+
+    def _hold(self, agent: int) -> None:
+        """A pidfd on the agent, once it is seen to be the child's own (its parent is the child
+        still: a pid taken up again later is no agent of ours), so that end_agents reaches it
+        wherever it went."""
+        if agent in self.agents:
+            return
+        try:
+            held = os.pidfd_open(agent)
+        except OSError:
+            return  # gone already
+        if _parent_of(agent) == self.pid:
+            self.agents[agent] = held
+        else:
+            os.close(held)
+
+    def end_agents(self) -> None:
+        """Kill every agent seen, once the child is gone. An agent dies with its child (its
+        death signal, which the sandbox keeps it from undoing); one that got out of that lived on
+        after a hung grade, spinning through the next students' timed passes (red-team pass 11)."""
+        for held in self.agents.values():
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(held, signal.SIGKILL)
+            os.close(held)
+        self.agents.clear()
 
     def _read(self) -> tuple[int, ...]:
         return tuple(int(self.words[i]) for i in range(PROGRESS_WORDS))
@@ -317,6 +346,15 @@ class _Watch:
             if resident > self.memory:
                 self.memory_stopped = resident
         return self.stall_stopped or self.memory_stopped is not None
+
+
+def _parent_of(pid: int) -> int | None:
+    """The parent's pid of a process, None when its stat cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _cpu_and_state(pid: int) -> tuple[float, str]:

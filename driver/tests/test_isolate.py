@@ -180,3 +180,37 @@ def test_an_agents_peak_left_in_the_shared_words_is_judged_with_the_childs(monke
 
     outcome = isolate.run_forked(graded, timeout=30, sandboxed=True, agent=True)
     assert outcome.payload is None and outcome.memory == 1 << 40
+
+
+def _gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie, or reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_an_agent_ends_with_its_child_even_out_of_its_death_signal(tmp_path):
+    # An agent dies with its child by its death signal; one that undid it (red-team pass 11: a
+    # prctl the filter missed) outlived a hung grade, spinning through the next students' timed
+    # passes. The watch holds every agent it sees, and kills it once the child is gone.
+    import subprocess
+
+    pid_file = tmp_path / "agent"
+
+    def hangs(shared) -> dict:
+        agent = subprocess.Popen(["sleep", "60"])  # no death signal: as one that undid it
+        shared.watch[isolate.AGENT_WORD] = agent.pid
+        pid_file.write_text(str(agent.pid))
+        time.sleep(60)
+        return {}
+
+    outcome = isolate.run_forked(hangs, timeout=1.5, agent=True)
+    agent = int(pid_file.read_text())
+    assert outcome.timed_out
+    for _ in range(100):
+        if _gone(agent):
+            break
+        time.sleep(0.02)
+    assert _gone(agent)

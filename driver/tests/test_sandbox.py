@@ -416,6 +416,33 @@ def test_a_files_mode_times_and_attributes_stay_as_they_were(
     assert os.listxattr(target) == []
 
 
+@pytest.mark.parametrize(
+    "attack, said",
+    [
+        ("OUTLIVE_WIDE", "tried to outlive the grader (prctl) at op 1"),
+        ("LEAVE_GROUP", "tried to leave the grader's process group (setsid) at op 1"),
+        ("FLAGS_WIDE", "tried to change a file's attributes (ioctl) at op 1"),
+        ("STACK_STORE", "crashed with SIGSEGV at op 1"),
+        ("GROWSDOWN_MEMORY", "took 64.0 MiB of memory from the kernel while its library loaded"),
+        ("PIPE_STORE", "tried to keep data in the kernel (pipe2) at op 1"),
+        ("LDT_STORE", "tried to keep data in the kernel (modify_ldt) at op 1"),
+        ("OTHER_ABI", "tried to make a system call through another ABI than its own (getpid)"),
+    ],
+)
+def test_no_way_out_of_the_grade_nor_memory_beside_the_heap(
+    cli, attacker, write_trace, tmp_path, attack, said
+):
+    # Red-team pass 11: an int argument's rule bypassed by bit 32 (the agent undid its death with
+    # its grader and, out of its process group, outlived a hung grade, spinning through the next
+    # students' timed passes; a file's flags set); a stack raised to unlimited, a MAP_GROWSDOWN
+    # mapping, pipes and the LDT held tables off the heap (+3.6 points of utilization).
+    target = tmp_path / "victim"
+    target.write_text("x")
+    run = replay(cli, attacker(attack, target), write_trace("t", TRACE))
+    assert run.status == 1 and said in " ".join(run.said.split()), run.out
+    assert _children_of_us() == []
+
+
 def test_an_agent_that_cannot_start_is_the_graders_failure_not_a_grade(
     cli, attacker, write_trace, monkeypatch
 ):

