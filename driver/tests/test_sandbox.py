@@ -388,6 +388,14 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
     assert run.status == 1 and said in run.said, run.out
 
 
+# Red-team pass 10, as root: the agent owns root's files, and the filter named chmod but not
+# fchmodat2 (Linux 6.6), nor utimes, lsetxattr, the flags' ioctl: a submission made files setuid and
+# world-writable, and made msagent unexecutable for every student graded after it; AIO's rings
+# were memory past the seal (headers off the heap: +3.6 points of utilization). Pass 11: a rule on
+# an int argument bypassed by bit 32 (the agent undid its death with its grader and, out of its
+# process group, outlived a hung grade, spinning through the next students' timed passes; a
+# file's flags set); a stack raised to unlimited, a MAP_GROWSDOWN mapping, pipes and the LDT held
+# tables off the heap.
 @pytest.mark.parametrize(
     "attack, said",
     [
@@ -395,33 +403,11 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
         ("FILE_TIMES", "tried to change a file's times (utimes) at op 1"),
         ("FILE_XATTR", "tried to change a file's attributes (lsetxattr) at op 1"),
         ("FILE_FLAGS", "tried to change a file's attributes (ioctl) at op 1"),
+        ("FLAGS_WIDE", "tried to change a file's attributes (ioctl) at op 1"),
         ("AIO_MEMORY", "tried to use asynchronous I/O (io_setup) at op 1"),
         ("NEWER_CALL", "tried to make a system call newer than the sandbox knows (?) at op 1"),
-    ],
-)
-def test_a_files_mode_times_and_attributes_stay_as_they_were(
-    cli, attacker, write_trace, tmp_path, attack, said
-):
-    # Red-team pass 10, as root: the agent owns root's files, and the filter named chmod but not
-    # fchmodat2 (Linux 6.6), nor utimes, lsetxattr, the flags' ioctl: a submission made files
-    # setuid and world-writable, and made msagent unexecutable for every student graded after it.
-    # AIO's rings were memory past the seal (headers off the heap: +3.6 points of utilization).
-    target = tmp_path / "victim"
-    target.write_text("x")
-    before = os.stat(target)
-    run = replay(cli, attacker(attack, target), write_trace("t", TRACE))
-    assert run.status == 1 and said in run.said, run.out
-    after = os.stat(target)
-    assert (after.st_mode, after.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
-    assert os.listxattr(target) == []
-
-
-@pytest.mark.parametrize(
-    "attack, said",
-    [
         ("OUTLIVE_WIDE", "tried to outlive the grader (prctl) at op 1"),
         ("LEAVE_GROUP", "tried to leave the grader's process group (setsid) at op 1"),
-        ("FLAGS_WIDE", "tried to change a file's attributes (ioctl) at op 1"),
         ("STACK_STORE", "crashed with SIGSEGV at op 1"),
         ("GROWSDOWN_MEMORY", "took 64.0 MiB of memory from the kernel while its library loaded"),
         ("PIPE_STORE", "tried to keep data in the kernel (pipe2) at op 1"),
@@ -429,17 +415,17 @@ def test_a_files_mode_times_and_attributes_stay_as_they_were(
         ("OTHER_ABI", "tried to make a system call through another ABI than its own (getpid)"),
     ],
 )
-def test_no_way_out_of_the_grade_nor_memory_beside_the_heap(
+def test_no_file_changed_no_process_left_nothing_kept_beside_the_heap(
     cli, attacker, write_trace, tmp_path, attack, said
 ):
-    # Red-team pass 11: an int argument's rule bypassed by bit 32 (the agent undid its death with
-    # its grader and, out of its process group, outlived a hung grade, spinning through the next
-    # students' timed passes; a file's flags set); a stack raised to unlimited, a MAP_GROWSDOWN
-    # mapping, pipes and the LDT held tables off the heap (+3.6 points of utilization).
     target = tmp_path / "victim"
     target.write_text("x")
+    before = os.stat(target)
     run = replay(cli, attacker(attack, target), write_trace("t", TRACE))
     assert run.status == 1 and said in " ".join(run.said.split()), run.out
+    after = os.stat(target)
+    assert (after.st_mode, after.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
+    assert os.listxattr(target) == []
     assert _children_of_us() == []
 
 
