@@ -440,7 +440,7 @@ def poisoned_heap_notes(lab: LabProfile, results: Sequence[TraceResult]) -> list
     return [
         f"fresh heap memory holds 0xA5 bytes in the {lab.name} lab's checked passes, not zeros: "
         "a crash may come from reading a word never written (a footer, a list link), which the "
-        "CMU handout's mdriver-uninit refuses too, and its plain mdriver's zeroed heap hides"
+        "labs' drivers, whose heaps start zeroed, hide (CMU's mdriver-uninit refuses it)"
     ]
 
 

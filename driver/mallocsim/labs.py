@@ -289,9 +289,12 @@ LABS: dict[str, LabProfile] = {
             heap_shrinks=False,
             team=False,
             realloc_zero_null=True,
-            # mem_init maps every trace's heap from /dev/zero, but the handout ships
-            # mdriver-uninit, a MemorySanitizer build that fails any read of a byte never written:
-            # the poison fails those reads too, every run alike.
+            # mem_init maps every trace's heap afresh (anonymous, so zero) and mem_deinit unmaps
+            # it. The handout also ships mdriver-uninit, a MemorySanitizer build that fails a read
+            # of a byte never written, but for students' debugging: its autograder (driver.pl)
+            # runs mdriver and mdriver-emulate. A public file that never wrote a free block's
+            # links had 10/10 there and 0 poisoned here (lab check pass 5).
+            fresh_heap="zeroed",
             traces=CMU_TRACES,
             header_weights=True,
             # The F20 autograder (driver.pl) also runs mdriver-emulate, whose instrumented
