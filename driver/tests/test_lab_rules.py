@@ -190,6 +190,19 @@ def test_a_byte_no_pass_ever_writes_reads_zero_as_under_the_csapp_driver(
     assert run.status == 0, run.said
 
 
+def test_a_word_written_at_the_heaps_start_before_any_sbrk_is_memory(cli, write_trace, tmp_path):
+    # The drivers' heaps are all there from the start: a public CS:APP file wrote *mem_heap_lo()
+    # in mm_init before any mem_sbrk, harmless under its driver, SIGBUS here (lab check pass 5).
+    early = CSAPP_TEMPLATE.replace(
+        "int mm_init(void) { return 0; }",
+        "int mm_init(void) {\n    *(int *)mem_heap_lo() = 42;\n    return 0;\n}",
+    )
+    assert early != CSAPP_TEMPLATE
+    run = cli("grade", source(tmp_path, "", early), "--lab", "csapp", "--throughput", "time",
+              write_trace("t", TRACE))  # fmt: skip
+    assert run.status == 0, run.said
+
+
 CMU_UNINIT = r"""
 #include <stdbool.h>
 #include <stddef.h>
