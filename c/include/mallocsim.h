@@ -362,9 +362,10 @@ uint32_t ms_link_timed(ms_link *link, const ms_trace *trace, const ms_timed_opti
                        ms_timed_result *result);
 /* The CS:APP team record the agent's library holds (the lab adapter's
    ms_lab_team): teamname, name1, id1, name2, id2, each in MS_TEAM_FIELD_BYTES
-   of `fields` (MS_TEAM_FIELDS of them), cut short to fit; false when the
-   library has none or the agent failed. */
-enum { MS_TEAM_FIELDS = 5, MS_TEAM_FIELD_BYTES = 100 };
+   of `fields` (MS_TEAM_FIELDS of them), cut short to fit, a NULL pointer as an
+   empty string whose next byte is MS_TEAM_FIELD_NULL; false when the library
+   has none or the agent failed. */
+enum { MS_TEAM_FIELDS = 5, MS_TEAM_FIELD_BYTES = 100, MS_TEAM_FIELD_NULL = 1 };
 bool ms_link_team(ms_link *link, char *fields);
 /* MS_LINK_*: how the agent has behaved, and the line that says so. */
 int ms_link_status(const ms_link *link);
@@ -439,7 +440,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 20
+#define MS_ABI_VERSION 21
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

@@ -654,9 +654,13 @@ static uint64_t agent_team(ms_link *link) {
     memcpy(&record, &symbol, sizeof record); /* a data pointer to a function pointer, as dlsym's */
     const char *const *fields = record();
     memset(link->said, 0, sizeof link->said);
-    for (int i = 0; i < MS_TEAM_FIELDS; i++)
+    for (int i = 0; i < MS_TEAM_FIELDS; i++) {
+        char *field = link->said + i * MS_TEAM_FIELD_BYTES;
         if (fields[i] != NULL)
-            snprintf(link->said + i * MS_TEAM_FIELD_BYTES, MS_TEAM_FIELD_BYTES, "%s", fields[i]);
+            snprintf(field, MS_TEAM_FIELD_BYTES, "%s", fields[i]);
+        else
+            field[1] = MS_TEAM_FIELD_NULL; /* after an empty string's terminator */
+    }
     return 1;
 }
 

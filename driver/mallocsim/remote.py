@@ -177,10 +177,11 @@ def replay_remote(
         )
 
 
-def team_remote(spec: AllocatorSpec, shared: SharedWords, cpu_seconds: float) -> list[str]:
+def team_remote(spec: AllocatorSpec, shared: SharedWords, cpu_seconds: float) -> list[str | None]:
     """The CS:APP team record of the spec's library, read by a sandboxed agent
-    (_started): its five fields, each cut to MS_TEAM_FIELD_BYTES - 1 bytes. Raises
-    UsageError when the library has none or its process failed."""
+    (_started): its five fields, each cut to MS_TEAM_FIELD_BYTES - 1 bytes, None
+    for a NULL pointer. Raises UsageError when the library has none or its
+    process failed."""
     empty = parse_trace_text("0\n0\n0\n1\n", "team")
     with _started(empty, spec, 1, shared, cpu_seconds) as agent:
         if not _attach(agent, ffi.new("ms_allocator *")):
@@ -188,9 +189,12 @@ def team_remote(spec: AllocatorSpec, shared: SharedWords, cpu_seconds: float) ->
         room = ffi.new("char[]", lib.MS_TEAM_FIELDS * lib.MS_TEAM_FIELD_BYTES)
         if not lib.ms_link_team(agent.link, room):
             raise UsageError("cannot read the team record: the library has no ms_lab_team")
+        fields = [room + i * lib.MS_TEAM_FIELD_BYTES for i in range(lib.MS_TEAM_FIELDS)]
         return [
-            ffi.string(room + i * lib.MS_TEAM_FIELD_BYTES).decode(errors="replace")
-            for i in range(lib.MS_TEAM_FIELDS)
+            None
+            if field[0] == b"\0" and field[1] == bytes([lib.MS_TEAM_FIELD_NULL])
+            else ffi.string(field).decode(errors="replace")
+            for field in fields
         ]
 
 

@@ -28,17 +28,27 @@ CONTINUED = " " * len("Member 1 : ")  # a wrapped team line's rest: under its fi
 
 @dataclass(frozen=True)
 class Team:
-    """A team as the student wrote it (a NULL field reads as ""), each field one line of
+    """A team as the student wrote it (None for a NULL pointer), each field one line of
     printable text (safe_text: a control character is shown as its escape)."""
 
-    teamname: str
-    name1: str
-    id1: str
-    name2: str
-    id2: str
+    teamname: str | None
+    name1: str | None
+    id1: str | None
+    name2: str | None
+    id2: str | None
 
     def problem(self) -> str | None:
         """The classic driver's refusal, in its words, or None when it would run."""
+        null = [field for field in _FIELDS if getattr(self, field) is None]
+        if null:
+            # The driver reads every field (strcmp, *team.name2) and dies of SIGSEGV before any
+            # trace, no score printed (a public file written for a 3-field team_t: lab check
+            # pass 5); graded here, it had 81.
+            return (
+                f"the team record's {' and '.join(null)} {'is' if len(null) == 1 else 'are'} "
+                "NULL: the CS:APP driver reads every field and crashes before any trace "
+                '(write "" for a field left empty)'
+            )
         if not self.teamname:
             return "ERROR: Please provide the information about your team in mm.c."
         if not self.name1 or not self.id1:
@@ -81,7 +91,9 @@ def read_team(spec: AllocatorSpec) -> Team:
     # aligned by them, a field's words could pass for the grade's own columns.
     return Team(
         **{
-            field: re.sub(" {2,}", " ", printable(str(payload[field]), lines=False))
+            field: None
+            if payload[field] is None
+            else re.sub(" {2,}", " ", printable(str(payload[field]), lines=False))
             for field in _FIELDS
         }
     )

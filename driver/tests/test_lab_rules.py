@@ -89,6 +89,24 @@ def test_the_csapp_team_check_comes_before_any_trace(cli, write_trace, tmp_path)
     assert "You must fill in all or none of the team member 2 ID fields!" in run.err
 
 
+def test_a_team_record_with_null_fields_is_refused_as_its_driver_crashes_on_it(
+    cli, write_trace, tmp_path
+):
+    # A file written for a 3-field team_t (UCLA's) leaves name2 and id2 NULL: the CS:APP driver
+    # reads *team.name2 and dies of SIGSEGV before any trace; it was graded here, 81 (lab check
+    # pass 5). The driver's -a (no team check) reads no field: graded then.
+    short = CSAPP_TEMPLATE.replace('{"t", "A. Student", "astudent", "", ""}', '{"t", "A", "a"}')
+    assert short != CSAPP_TEMPLATE
+    path, trace = source(tmp_path, "", short), write_trace("t", TRACE)
+    run = cli("grade", path, "--lab", "csapp", "--throughput", "time", trace)
+    assert run.status == 1 and "Results for" not in run.out
+    assert "the team record's name2 and id2 are NULL: the CS:APP driver reads every field" in (
+        " ".join(run.err.split())
+    )
+    run = cli("grade", path, "--lab", "csapp", "--throughput", "time", "--no-team-check", trace)
+    assert run.status == 0, run.said
+
+
 def test_the_team_is_shown(cli, write_trace, tmp_path):
     run = cli(
         "grade", source(tmp_path, ""), "--lab", "csapp", "--throughput", "time",
