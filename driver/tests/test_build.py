@@ -669,6 +669,20 @@ def test_the_handouts_config_h_is_there_with_the_labs_values(
     assert build_of(path, dialect, lab, out_dir=tmp_path / "b", word_size="64")
 
 
+def test_the_f20_handouts_stree_h_is_there_to_include(tmp_path):
+    # F20 ships the driver's splay tree header beside mm.h: a public file that includes it (and
+    # uses none of it) built under the handout, and stopped here at "stree.h: file not found"
+    # (lab check pass 5). Its types are the handout's.
+    path = tmp_path / "mm.c"
+    included = (
+        '#include "stree.h"\n'
+        '_Static_assert(sizeof(tkey_t) == sizeof(long), "the handout\'s key");\n'
+        "static tree_t *unused_tree(void) { return NULL; }\n"
+    )
+    path.write_text(included + fixture_allocator("labs/cmu_segregated").read_text())
+    assert build_of(path, "cmu", "cmu", out_dir=tmp_path / "b", word_size="64")
+
+
 # A C99 `inline` function with no external definition: it links only where every call is inlined.
 INLINE_ONLY = (
     "inline unsigned long mix(unsigned long x, unsigned long y) {\n"
