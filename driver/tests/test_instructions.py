@@ -125,3 +125,19 @@ def test_a_copy_is_counted_as_its_vector_loop_not_byte_by_byte(write_trace):
     spec = resolve(str(fixture_allocator("good_bump")), "classic")
     per_op = pass_instructions(spec, [load_trace(trace)], 120.0)["copies"]
     assert 0 < per_op * 4 < copied / 2  # byte by byte: 4 instructions a byte copied
+
+
+def test_what_the_allocator_prints_is_not_taken_for_the_counters_lines(write_trace, tmp_path):
+    # A debug printf in a student's extend_heap went into the lines the grader reads from the
+    # count: "the counter's output was written over", and an honest file lost its whole
+    # throughput part (red-team pass 12). Its standard output goes nowhere now.
+    chatty = tmp_path / "mm.c"
+    text = fixture_allocator("handout_classic").read_text()
+    head = "void *mm_malloc(size_t size) {"
+    assert head in text
+    said = '\n    printf("%0200d\\n", 0);'  # more than a buffer's 4 KiB in a pass: written
+    chatty.write_text("#include <stdio.h>\n" + text.replace(head, head + said))
+    traces = [load_trace(write_trace("small", SMALL))]
+    quiet = pass_instructions(resolve(str(fixture_allocator("handout_classic")), "classic"), traces)
+    loud = pass_instructions(resolve(str(chatty), "classic"), traces)
+    assert set(loud) == set(quiet) == {"small"} and loud["small"] > quiet["small"] > 0
