@@ -143,6 +143,15 @@ static const denied_call DENIED[] = {
     {"pipe", "keep data in the kernel", REACH_PIPE},
     {"pipe2", "keep data in the kernel", REACH_PIPE},
     {"modify_ldt", "keep data in the kernel", REACH_ELSE},
+    /* The page cache outlives the process: pages of readable files evicted or read, one bit
+       each, carried a trace the x86-64 build saw whole in its timed passes to the -m32 build
+       graded next, which read them back by mincore (red-team pass 12); a student graded
+       earlier could pass one to a later one so. Reading a page's time stays (left: sandbox.md). */
+    {"mincore", "watch the page cache", REACH_ELSE},
+    {"cachestat", "watch the page cache", REACH_ELSE},
+    {"fadvise64", "steer the page cache", REACH_ELSE},
+    {"fadvise64_64", "steer the page cache", REACH_ELSE},
+    {"readahead", "steer the page cache", REACH_ELSE},
     {"memfd_secret", "take memory from the kernel", REACH_ELSE},
     {"map_shadow_stack", "take memory from the kernel", REACH_ELSE},
     {"pidfd_open", "reach another process", REACH_ELSE},

@@ -279,8 +279,15 @@ def _as_its_handout_builds_it(
 
 
 def _cut_address_failures(grade: Grade) -> int:
-    """The traces that failed as code written for 32 bits fails on x86-64."""
-    return sum(r.fail_kind in _CUT_ADDRESS_FAILURES for r in grade.results)
+    """The traces that failed as code written for 32 bits fails on x86-64, in a checked pass.
+    Code written so fails there, on the first op that needs a cut address; the timed passes
+    come after the whole trace is in the allocator's hands: a build that crashed there on
+    purpose got its -m32 build graded, which then placed every block from what the first had
+    left in the page cache (red-team pass 12: a hidden trace, 62.5 honest, 71.8)."""
+    return sum(
+        r.fail_kind in _CUT_ADDRESS_FAILURES and r.fail_phase in _CHECKED_PHASES
+        for r in grade.results
+    )
 
 
 def _valid_traces(grade: Grade) -> int:
@@ -386,6 +393,7 @@ def _grade(
 
 # How a heap address cut to 32 bits makes a trace fail: read through (SIGSEGV), or handed out.
 _CUT_ADDRESS_FAILURES = ("crash", "outside_heap")
+_CHECKED_PHASES = ("checked", "checked_again")  # replay.PHASE_KEYS: the ops given one at a time
 
 
 def graded_build(spec: AllocatorSpec) -> AllocatorSpec:

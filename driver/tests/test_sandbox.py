@@ -395,7 +395,7 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
 # an int argument bypassed by bit 32 (the agent undid its death with its grader and, out of its
 # process group, outlived a hung grade, spinning through the next students' timed passes; a
 # file's flags set); a stack raised to unlimited, a MAP_GROWSDOWN mapping, pipes and the LDT held
-# tables off the heap.
+# tables off the heap. Pass 12: the page cache carried a trace from one agent to the next.
 @pytest.mark.parametrize(
     "attack, said",
     [
@@ -413,6 +413,7 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
         ("PIPE_STORE", "tried to keep data in the kernel (pipe2) at op 1"),
         ("LDT_STORE", "tried to keep data in the kernel (modify_ldt) at op 1"),
         ("OTHER_ABI", "tried to make a system call through another ABI than its own (getpid)"),
+        ("PAGE_CACHE", "tried to watch the page cache (mincore) at op 1"),
     ],
 )
 def test_no_file_changed_no_process_left_nothing_kept_beside_the_heap(

@@ -114,6 +114,29 @@ def test_a_file_that_fails_every_trace_on_x86_64_as_m32_code_does_is_graded_m32(
     assert "also graded built -m32, as the csapp handout's Makefile builds it" in said
 
 
+def test_a_crash_once_the_trace_is_known_never_calls_for_the_m32_build(cli, tmp_path, write_trace):
+    # The timed passes come after the whole trace is in the allocator's hands. A build that
+    # passed its checked passes, then crashed in its timed ones on purpose, had its -m32 build
+    # graded, which placed every block from what the first left in the page cache (red-team pass
+    # 12: a hidden trace, 62.5 honest, 71.8). Code written for -m32 fails in its checked pass.
+    late = tmp_path / "late.c"
+    late.write_text(
+        "#include <signal.h>\n"
+        + fixture_allocator("labs/csapp_explicit")
+        .read_text()
+        .replace(
+            "int mm_init(void) {",
+            "static int inits;\nint mm_init(void) {\n"
+            "    if (++inits >= 3) /* the timed passes */\n        raise(SIGSEGV);",
+        )
+    )
+    trace = write_trace("linked", LINKED)
+    run = cli("grade", late, "--lab", "csapp", "--throughput", "time", "-q", trace)
+    said = " ".join(run.said.split())
+    assert run.status == 1 and "crashed with SIGSEGV" in said and "timed pass" in said, said
+    assert "-m32" not in said, said
+
+
 def test_a_file_that_fails_most_traces_on_x86_64_as_m32_code_does_is_graded_m32(
     cli, tmp_path, write_trace
 ):

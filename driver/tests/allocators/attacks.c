@@ -176,6 +176,9 @@
 #define PIPE_STORE 55
 #define LDT_STORE 56
 #define OTHER_ABI 57
+/* Red-team pass 12: PAGE_CACHE asks which pages of a file are cached (mincore), a channel from
+   one agent to the next through the page cache. */
+#define PAGE_CACHE 58
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -520,6 +523,9 @@ static void attack(void) {
     long result;
     __asm__ volatile("int $0x80" : "=a"(result) : "a"(20L) /* i386 getpid */ : "memory");
     (void)result;
+#elif ATTACK == PAGE_CACHE
+    unsigned char cached[1];
+    syscall(SYS_mincore, (void *)team.teamname, (size_t)1, cached);
 #elif ATTACK == READ_AND_PRINT
     char secret[256] = {0};
     int fd = open(ATTACK_PATH, O_RDONLY);
