@@ -579,12 +579,16 @@ def reference_costs(
     narrow = word_bits == 32 and reference.kind == "system"
     if narrow:
         reference = replace(reference, word_size="32")
+    # A trace the reference cannot run leaves its figure out (below); the machinery failing is
+    # the grader's own failure, whatever the allocator, and no grade is given: a T_ref missing so
+    # made the throughput part 0, kept in the cache (red-team pass 12: a classmate's fork bomb in
+    # its count left "glibc could not be counted: mscount: fork failed", and a cached 44.4).
     if measure == "instructions":
         try:
             counted = _reference_instructions(reference, traces, budget, warm)
             return counted, COUNTED_32 if narrow else COUNTED
         except UsageError as error:
-            return None, f"{config.reference} could not be counted: {error}"
+            raise GraderFault(f"{config.reference} could not be counted: {error}") from None
     if reference.kind == "system":
         try:
             costs, failures = time_system_malloc(
@@ -594,7 +598,7 @@ def reference_costs(
                 engine_dir(None, reference.word_size),
             )
         except UsageError as error:
-            return None, f"{config.reference} could not be measured: {error}"
+            raise GraderFault(f"{config.reference} could not be measured: {error}") from None
         failed = next(iter(failures.values()), None)
     else:
         options = ReplayOptions(min_seconds=config.min_seconds, batch=False)

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from mallocsim._native import HEADER_DIR
+from mallocsim.errors import UsageError
 
 from .conftest import BUG_SHOWN_BY, fixture_allocator, fixture_variant
 from .test_init import STRICT
@@ -684,3 +685,20 @@ def test_a_failed_assert_perror_is_an_assertion_in_the_allocators_words(cli, tmp
     assert run.status == 1 and "as the allocator's assert() put it: mm.c:" in said, said
     assert "mm_malloc: Unexpected error: Cannot allocate memory." in said and "mmap" not in said
     assert json.loads(record.read_text())["grade"]["results"][0]["fail_kind"] == "assertion"
+
+
+def test_a_reference_the_machinery_cannot_measure_is_no_grade(cli, write_trace, monkeypatch):
+    # A classmate's fork bomb in its count left the grader unable to fork: "glibc could not be
+    # counted: mscount: fork failed", the throughput part 0, and that grade cached (red-team
+    # pass 12). It is the grader's own failure: one line, exit 2, no grade to keep.
+    from mallocsim import grading
+
+    def cannot(*args: object, **kwargs: object) -> dict:
+        raise UsageError("mscount: fork failed")
+
+    monkeypatch.setattr(grading, "_reference_instructions", cannot)
+    source = fixture_allocator("labs/csapp_implicit")
+    run = cli("grade", source, "--lab", "csapp", "--throughput", "instructions",
+              write_trace("t", "a 0 24\na 1 100\nf 0\nf 1\n"))  # fmt: skip
+    assert run.status == 2 and "score" not in run.out, run.out
+    assert "glibc could not be counted: mscount: fork failed" in run.err
