@@ -36,6 +36,7 @@ import signal
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
@@ -305,14 +306,48 @@ def run_mscount(
             start_new_session=True,
         )
         try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise UsageError(f"{what} did not finish within {timeout:g} s") from None
+            _wait_watching(process, timeout, what)
         finally:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)  # what is left of its group
             process.wait()
         return subprocess.CompletedProcess(command, process.returncode, _head(out), _head(err))
+
+
+# A count runs valgrind and, one at a time, a forked child per pass: a few processes. Root is
+# exempt from RLIMIT_NPROC, so the count's group is watched instead: a constructor that forked
+# until the kernel refused took every pid on the machine, and the classmates graded beside it got
+# "Resource temporarily unavailable" (red-team pass 12).
+COUNT_PROCESSES = 64
+COUNT_LOOK_SECONDS = 0.05
+
+
+def _wait_watching(process: subprocess.Popen[bytes], timeout: float, what: str) -> None:
+    """Wait for the count to end; UsageError past `timeout`, or once its process group (it
+    cannot leave it: the sandbox) holds more than COUNT_PROCESSES processes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            process.wait(min(COUNT_LOOK_SECONDS, max(0.0, deadline - time.monotonic())))
+            return
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise UsageError(f"{what} did not finish within {timeout:g} s") from None
+            if _group_size(process.pid) > COUNT_PROCESSES:
+                raise UsageError(
+                    f"{what} was stopped: its process group held more than {COUNT_PROCESSES} "
+                    "processes (the allocator's code started them)"
+                ) from None
+
+
+def _group_size(group: int) -> int:
+    """How many live processes are in process group `group`."""
+    size = 0
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = entry.read_text().rsplit(") ", 1)[1].split()
+            size += fields[0] != "Z" and int(fields[2]) == group
+    return size
 
 
 def _head(file: IO[bytes]) -> str:

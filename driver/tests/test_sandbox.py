@@ -516,6 +516,17 @@ def test_what_the_counted_code_does_around_the_count_leaves_the_grader_standing(
     assert _escapees() == []
 
 
+def test_processes_started_in_the_count_stop_it(cli, attacker, write_trace):
+    # Root has no RLIMIT_NPROC: a fork bomb in the count took every pid on the machine, and the
+    # classmates graded beside it got "Resource temporarily unavailable" (red-team pass 12).
+    started = time.monotonic()
+    run = cli("grade", attacker("COUNT_FORKS"), "--dialect", "classic", "--lab", "csapp",
+              "--throughput", "instructions", write_trace("t", TRACE))  # fmt: skip
+    said = " ".join(run.said.split())
+    assert "its process group held more than 64 processes" in said, said
+    assert time.monotonic() - started < 25 and _children_of_us() == []
+
+
 def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace, monkeypatch):
     monkeypatch.setattr(isolate, "MEMORY_LIMIT", 256 << 20)
     # The bomb is one op: on a loaded machine, its first 256 MiB of page faults took more than

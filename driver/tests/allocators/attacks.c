@@ -179,6 +179,9 @@
 /* Red-team pass 12: PAGE_CACHE asks which pages of a file are cached (mincore), a channel from
    one agent to the next through the page cache. */
 #define PAGE_CACHE 58
+/* COUNT_FORKS: in the program valgrind counts (mscount), a constructor starts 200 processes that
+   sleep: a fork bomb there took every pid on the machine (root has no RLIMIT_NPROC). */
+#define COUNT_FORKS 59
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -386,6 +389,18 @@ static int holds_capabilities(void) {
 
 static int capable;
 __attribute__((constructor)) static void note_capabilities(void) { capable = holds_capabilities(); }
+#endif
+
+#if ATTACK == COUNT_FORKS
+__attribute__((constructor)) static void fork_in_the_count(void) {
+    if (strcmp(program_invocation_short_name, "mscount") != 0)
+        return;
+    for (int i = 0; i < 200; i++)
+        if (fork() == 0) {
+            sleep(30);
+            _exit(0);
+        }
+}
 #endif
 
 #if ATTACK == GROWSDOWN_MEMORY
