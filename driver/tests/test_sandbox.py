@@ -527,6 +527,38 @@ def test_processes_started_in_the_count_stop_it(cli, attacker, write_trace):
     assert time.monotonic() - started < 25 and _children_of_us() == []
 
 
+def test_a_count_whose_grader_is_killed_ends_with_it(tmp_path):
+    # A class worker past its limit is killed, and the count it started, in a process group of
+    # its own, lived on: a process of it that sleeps outlasts any CPU limit (red-team pass 12).
+    # msconfine stays as the count's supervisor, and kills the group when its grader dies.
+    confine = str(NATIVE_DIR / "msconfine")
+    count = [confine, str(tmp_path), "30", "--", "sh", "-c", "sleep 60 & echo $!; wait"]
+    grader_code = (
+        "import subprocess, time\n"
+        f"count = subprocess.Popen({count!r}, stdout=subprocess.PIPE, start_new_session=True, "
+        "text=True)\n"
+        "print(count.stdout.readline().strip(), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    grader = subprocess.Popen([sys.executable, "-c", grader_code], stdout=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    sleeper = int(grader.stdout.readline())
+    grader.kill()
+    grader.wait()
+
+    def gone() -> bool:
+        try:
+            return Path(f"/proc/{sleeper}/stat").read_text().rsplit(") ", 1)[1][0] == "Z"
+        except OSError:
+            return True
+
+    for _ in range(100):
+        if gone():
+            break
+        time.sleep(0.02)
+    assert gone()
+
+
 def test_a_memory_bomb_is_stopped_at_the_memory_limit(cli, attacker, write_trace, monkeypatch):
     monkeypatch.setattr(isolate, "MEMORY_LIMIT", 256 << 20)
     # The bomb is one op: on a loaded machine, its first 256 MiB of page faults took more than
