@@ -10,7 +10,9 @@ lines there, so a team name held a forged "score 100.0 / 100" line of its own), 
 bidirectional embeddings, overrides and isolates. So are the lone surrogates by which Python
 decodes a file name's bytes that are not UTF-8 (os.fsdecode: b"caf\xff" is "caf\udcff"), as the
 byte they stand for: no encoder takes them, and a class folder so named ended the class run in a
-traceback (red-team pass 10). Everything else is kept as it is.
+traceback (red-team pass 10). So are U+FFFE and U+FFFF, which no XML may hold: an assert()'s
+message with them made a JUnit file unreadable (red-team pass 12). Everything else is kept as it
+is.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import re
 _BIDI = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
 _SEPARATORS = "\u2028\u2029"
 _SURROGATES = "\ud800-\udfff"
-_UNSAFE_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}{_SURROGATES}]")
-_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}{_SEPARATORS}{_SURROGATES}]")
+_NONCHARACTERS = "\ufffe\uffff"  # no XML may hold them: a JUnit file with one was unreadable
+_OTHER = f"{_BIDI}{_SEPARATORS}{_SURROGATES}{_NONCHARACTERS}"
+_UNSAFE_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_OTHER}]")
+_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_OTHER}]")
 _ESCAPED_BYTES = range(0xDC80, 0xDD00)  # os.fsdecode's stand-ins for the bytes 0x80-0xff
 
 

@@ -433,6 +433,22 @@ def test_junit_names_each_trace_under_the_allocator(cli, config, write_trace, tm
     assert "SIGSEGV" in cases[0].find("failure").text and cases[1].find("failure") is None
 
 
+def test_a_junit_file_stays_xml_whatever_an_assert_said(cli, write_trace, tmp_path):
+    # An assert()'s message is the student's text: U+FFFF and U+FFFE in it, which no XML may hold,
+    # made the --junit file unreadable (red-team pass 12). They are shown as escapes.
+    text = fixture_allocator("labs/csapp_implicit").read_text()
+    head = "void *mm_malloc(size_t size) {"
+    said = '\n    assert(size != 4321 && "\uffff\ufffe");'  # the characters, in UTF-8
+    path = tmp_path / "mm.c"
+    path.write_text("#include <assert.h>\n" + text.replace(head, head + said, 1))
+    junit = tmp_path / "report.xml"
+    run = cli("grade", path, "--lab", "csapp", "--throughput", "time", "--junit", junit,
+              write_trace("t", "a 0 24\na 1 4321\nf 0\nf 1\n"))  # fmt: skip
+    assert run.status == 1 and "assertion failed" in run.said, run.said
+    failure = ET.parse(junit).getroot().find("testsuite").find("testcase").find("failure")
+    assert "\\uffff\\ufffe" in failure.text, failure.text
+
+
 def test_a_course_scales_the_reference_and_the_grade_says_which_measure_it_used(
     cli, config, write_trace, tmp_path
 ):
