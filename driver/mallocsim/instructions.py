@@ -324,7 +324,7 @@ COUNT_LOOK_SECONDS = 0.05
 
 def _wait_watching(process: subprocess.Popen[bytes], timeout: float, what: str) -> None:
     """Wait for the count to end; UsageError past `timeout`, or once its process group (it
-    cannot leave it: the sandbox) holds more than COUNT_PROCESSES processes."""
+    cannot leave it: the sandbox) holds more than COUNT_PROCESSES tasks (_group_size)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -336,17 +336,21 @@ def _wait_watching(process: subprocess.Popen[bytes], timeout: float, what: str) 
             if _group_size(process.pid) > COUNT_PROCESSES:
                 raise UsageError(
                     f"{what} was stopped: its process group held more than {COUNT_PROCESSES} "
-                    "processes (the allocator's code started them)"
+                    "processes or threads (the allocator's code started them)"
                 ) from None
 
 
 def _group_size(group: int) -> int:
-    """How many live processes are in process group `group`."""
+    """How many tasks the processes of process group `group` hold: each one's threads, and a
+    zombie as one (it holds its pid until reaped). Counted so, not by live processes: zombies
+    never reaped and threads (not in /proc's listing) took every pid past a watch of processes
+    (red-team pass 13: 390 zombies, 3,936 threads, the grade as honest)."""
     size = 0
     for entry in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = entry.read_text().rsplit(") ", 1)[1].split()
-            size += fields[0] != "Z" and int(fields[2]) == group
+            if int(fields[2]) == group:
+                size += max(1, int(fields[17]))  # num_threads
     return size
 
 

@@ -180,8 +180,12 @@
    one agent to the next through the page cache. */
 #define PAGE_CACHE 58
 /* COUNT_FORKS: in the program valgrind counts (mscount), a constructor starts 200 processes that
-   sleep: a fork bomb there took every pid on the machine (root has no RLIMIT_NPROC). */
+   sleep: a fork bomb there took every pid on the machine (root has no RLIMIT_NPROC).
+   COUNT_ZOMBIES: 200 children that end at once and are not reaped for 10 s (pass 13: a zombie
+   holds its pid, and the watch counted live processes). */
 #define COUNT_FORKS 59
+#define COUNT_ZOMBIES 60
+#define COUNT_THREADS 61 /* 200 threads that sleep: /proc lists none of them (pass 13) */
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -391,15 +395,36 @@ static int capable;
 __attribute__((constructor)) static void note_capabilities(void) { capable = holds_capabilities(); }
 #endif
 
-#if ATTACK == COUNT_FORKS
+#if ATTACK == COUNT_FORKS || ATTACK == COUNT_ZOMBIES
 __attribute__((constructor)) static void fork_in_the_count(void) {
     if (strcmp(program_invocation_short_name, "mscount") != 0)
         return;
     for (int i = 0; i < 200; i++)
         if (fork() == 0) {
-            sleep(30);
+            if (ATTACK == COUNT_FORKS)
+                sleep(30);
             _exit(0);
         }
+    if (ATTACK == COUNT_ZOMBIES)
+        sleep(10); /* the children's pids held, unreaped */
+}
+#endif
+
+#if ATTACK == COUNT_THREADS
+#include <pthread.h>
+static void *asleep(void *unused) {
+    (void)unused;
+    sleep(30);
+    return NULL;
+}
+__attribute__((constructor)) static void threads_in_the_count(void) {
+    if (strcmp(program_invocation_short_name, "mscount") != 0)
+        return;
+    for (int i = 0; i < 200; i++) {
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, asleep, NULL) != 0)
+            break;
+    }
 }
 #endif
 
