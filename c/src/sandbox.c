@@ -19,6 +19,10 @@
  * call that names a process to this one (pid 0), and denies SysV and POSIX IPC,
  * which would carry what one run saw to the next (a -m32 retry, a later grade).
  *
+ * A call numbered past every call libseccomp names (one a newer kernel added) is
+ * denied by a stacked BPF filter of its own (deny_newer_calls), so that the table
+ * need not know it; so is a call through another ABI than the process's own.
+ *
  * A denied call raises SIGSYS (SCMP_ACT_TRAP); the handler stores the call's
  * number in the caller's shared word and dies of the same signal, so the parent
  * learns both that and what. An allocator that installs its own SIGSYS handler
