@@ -296,8 +296,7 @@ bool arena_usage(unsigned k, arena_usage_t *usage) {
     bool ready = arena[k].ready;
     if (ready) {
         usage->heap_bytes = (size_t)((char *)c->heap_hi() + 1 - (char *)c->heap_lo());
-        usage->free_known = c->free_space != NULL;
-        usage->free = usage->free_known ? c->free_space() : (mm_free_space_t){0, 0, 0, 0};
+        usage->free = c->free_space != NULL ? c->free_space() : (mm_free_space_t){0, 0, 0, 0};
         usage->free_top = c->free_top != NULL ? c->free_top() : 0;
     }
     arena_leave(k, locked);

@@ -73,8 +73,8 @@ bool arena_trim_all(size_t pad);
 /* What arena k's heap holds, for mallinfo and malloc_stats (dropin.c). */
 typedef struct {
     size_t heap_bytes;    /* the heap's length: what the arena has taken from the system */
-    mm_free_space_t free; /* its policy's free blocks and slots (mm_free_space) */
-    bool free_known;      /* false: the policy cannot say (it has no mm_free_space) */
+    mm_free_space_t free; /* its policy's free blocks and slots (mm_free_space; all 0 when the
+                             policy cannot say: its whole heap counts as in use) */
     size_t free_top;      /* the free block that ends the heap, 0 when none or unknown */
 } arena_usage_t;
 

@@ -617,19 +617,22 @@ MS_EXPORT int malloc_trim(size_t pad) { return arena_trim_all(pad); }
  * uordblks, the rest of the heaps; hblks and hblkhd, the mapped blocks; keepcost, arena 0's free
  * top (glibc's main arena's). A policy without mm_free_space has all its heap in use.
  */
+static size_t free_bytes(const arena_usage_t *u) {
+    return u->free.block_bytes + u->free.slot_bytes;
+}
+
 static struct mallinfo2 usage_totals(void) {
     struct mallinfo2 info = {0};
     for (unsigned k = 0; k < ARENAS; k++) {
         arena_usage_t u;
         if (!arena_usage(k, &u))
             continue;
-        size_t free_bytes = u.free.block_bytes + u.free.slot_bytes;
         info.arena += u.heap_bytes;
         info.ordblks += u.free.blocks;
         info.smblks += u.free.slots;
         info.fsmblks += u.free.slot_bytes;
-        info.fordblks += free_bytes;
-        info.uordblks += u.heap_bytes - free_bytes;
+        info.fordblks += free_bytes(&u);
+        info.uordblks += u.heap_bytes - free_bytes(&u);
         if (k == 0)
             info.keepcost = u.free_top;
     }
@@ -653,7 +656,14 @@ MS_EXPORT struct mallinfo mallinfo(void) {
                              clamped(i.keepcost)};
 }
 
-/* "label = %10zu\n" appended to out at *len (room for it is the caller's), without stdio. */
+/* text appended to out at *len (room for it is the caller's): malloc_stats uses no stdio. */
+static void append(char *out, size_t *len, const char *text) {
+    size_t n = strlen(text);
+    memcpy(out + *len, text, n);
+    *len += n;
+}
+
+/* "label%10zu\n" appended to out at *len. */
 static void stat_line(char *out, size_t *len, const char *label, size_t value) {
     char digits[24];
     size_t n = 0;
@@ -661,9 +671,7 @@ static void stat_line(char *out, size_t *len, const char *label, size_t value) {
         digits[n++] = (char)('0' + value % 10);
         value /= 10;
     } while (value != 0);
-    size_t label_len = strlen(label);
-    memcpy(out + *len, label, label_len);
-    *len += label_len;
+    append(out, len, label);
     for (size_t pad = n; pad < 10; pad++)
         out[(*len)++] = ' ';
     while (n > 0)
@@ -681,12 +689,10 @@ MS_EXPORT void malloc_stats(void) {
         arena_usage_t u;
         if (!arena_usage(k, &u))
             continue;
-        size_t used = u.heap_bytes - u.free.block_bytes - u.free.slot_bytes;
-        memcpy(out + len, "Arena ", 6);
-        len += 6;
-        out[len++] = (char)('0' + k);
-        out[len++] = ':';
-        out[len++] = '\n';
+        size_t used = u.heap_bytes - free_bytes(&u);
+        char arena[] = "Arena 0:\n";
+        arena[6] = (char)('0' + k);
+        append(out, &len, arena);
         stat_line(out, &len, "system bytes     = ", u.heap_bytes);
         stat_line(out, &len, "in use bytes     = ", used);
         system += u.heap_bytes;
@@ -695,9 +701,7 @@ MS_EXPORT void malloc_stats(void) {
     bool locked = lock_if_threaded(&table_lock);
     size_t bytes = mapped.bytes, most_blocks = mapped.most_blocks, most_bytes = mapped.most_bytes;
     unlock_if(&table_lock, locked);
-    static const char total[] = "Total (incl. mmap):\n";
-    memcpy(out + len, total, sizeof total - 1);
-    len += sizeof total - 1;
+    append(out, &len, "Total (incl. mmap):\n");
     stat_line(out, &len, "system bytes     = ", system + bytes);
     stat_line(out, &len, "in use bytes     = ", in_use + bytes);
     stat_line(out, &len, "max mmap regions = ", most_blocks);
