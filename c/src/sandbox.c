@@ -704,7 +704,8 @@ static bool is_call(uint32_t arch, int call, const char *name) {
     return number != __NR_SCMP_ERROR && number == call;
 }
 
-static const char *action_of(uint32_t arch, int call) {
+/* What `call` (in the ABI `arch`, `known`: libseccomp names it) tried, for a diagnosis. */
+static const char *action_of(uint32_t arch, int call, bool known) {
     for (size_t i = 0; i < sizeof DENIED / sizeof DENIED[0]; i++)
         if (is_call(arch, call, DENIED[i].name))
             return DENIED[i].action;
@@ -729,9 +730,6 @@ static const char *action_of(uint32_t arch, int call) {
             return OWN_PROCESS_ACTION;
     if (is_call(arch, call, "ioctl"))
         return FILE_FLAG_ACTION;
-    char *name = seccomp_syscall_resolve_num_arch(arch, call);
-    bool known = name != NULL;
-    free(name);
     return known ? "make a system call the sandbox denies" : NEWER_ACTION;
 }
 
@@ -751,7 +749,8 @@ const char *ms_sandbox_denied_action(uint64_t call) {
                  : (number & X32_CALL) != 0 ? "x32"
                                             : "?");
     else
-        snprintf(text, sizeof text, "%s (%s)", action_of(arch, number), name ? name : "?");
+        snprintf(text, sizeof text, "%s (%s)", action_of(arch, number, name != NULL),
+                 name ? name : "?");
     free(name);
     return text;
 }
