@@ -151,25 +151,20 @@ def _without_empty(plan: GradePlan) -> GradePlan:
     hollow = [t.name for t in plan.traces if t.num_ops > 0 and not t.holds_payload()]
     if not empty and not hollow:
         return plan
-    rules = {
-        name: (
-            replace(rule, utilization=False, throughput=False)
-            if name in empty
-            else replace(rule, utilization=False)
-            if name in hollow
-            else rule
+    rules = dict(plan.rules)
+    for name, rule in plan.rules.items():
+        if name in empty:
+            rules[name] = replace(rule, utilization=False, throughput=False)
+        elif name in hollow:
+            rules[name] = replace(rule, utilization=False)
+    notes = list(plan.notes)
+    if empty:
+        notes.append(f"{', '.join(empty)}: no ops to replay: counted in neither U nor T")
+    if hollow:
+        notes.append(
+            f"{', '.join(hollow)}: no byte live at any op, so no utilization: not counted in U"
         )
-        for name, rule in plan.rules.items()
-    }
-    notes = [
-        *([f"{', '.join(empty)}: no ops to replay: counted in neither U nor T"] if empty else []),
-        *(
-            [f"{', '.join(hollow)}: no byte live at any op, so no utilization: not counted in U"]
-            if hollow
-            else []
-        ),
-    ]
-    return replace(plan, rules=rules, notes=(*plan.notes, *notes))
+    return replace(plan, rules=rules, notes=tuple(notes))
 
 
 def _reading_notes(traces: Sequence[Trace]) -> tuple[str, ...]:

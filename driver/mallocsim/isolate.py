@@ -348,12 +348,21 @@ class _Watch:
         return self.stall_stopped or self.memory_stopped is not None
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (the state letter first), from one
+    read; [] when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def _parent_of(pid: int) -> int | None:
     """The parent's pid of a process, None when its stat cannot be read."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
+        return int(_stat_fields(pid)[1])
+    except (ValueError, IndexError):
         return None
 
 
@@ -361,11 +370,10 @@ def _cpu_and_state(pid: int) -> tuple[float, str]:
     """User and system CPU seconds of a process and its state letter ("R",
     "S", "T"...), from one read of /proc/PID/stat; (0.0, "?") when it cannot
     be read."""
+    fields = _stat_fields(pid)
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS, fields[0]
-    except (OSError, ValueError, IndexError):
+    except (ValueError, IndexError):
         return 0.0, "?"
 
 
