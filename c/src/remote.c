@@ -921,62 +921,78 @@ static bool watch_agent(void) {
     return false;
 }
 
-/* The process's private writable memory (VmData, and VmStk: a MAP_GROWSDOWN mapping is counted
-   there, and held 256 MiB taken by a constructor unseen, red-team pass 11), in bytes; 0 when
-   unreadable. */
-static uint64_t private_memory(pid_t pid) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+/* What the grader sees of a process's memory from /proc. */
+typedef struct {
+    uint64_t private_bytes; /* VmData and VmStk: a MAP_GROWSDOWN mapping is counted in VmStk, and
+                               held 256 MiB taken by a constructor unseen (red-team pass 11) */
+    uint64_t shared_bytes;  /* the address space of its shared mappings (an 's' in maps), which
+                               VmData leaves out */
+} memory_view;
+
+/* pid's memory into *view; false, with errno and `path` saying which file, when /proc would not
+   show it (an undumpable process's maps are unreadable to a grader that is not root). */
+static bool view_memory(pid_t pid, memory_view *view, char path[64]) {
+    char line[512];
+    unsigned long long kib = 0, total = 0, lo, hi;
+    char perms[8];
+    snprintf(path, 64, "/proc/%d/status", (int)pid);
     FILE *status = fopen(path, "r");
     if (status == NULL)
-        return 0;
-    unsigned long long kib = 0, total = 0;
+        return false;
     while (fgets(line, sizeof line, status) != NULL)
         if (sscanf(line, "VmData: %llu kB", &kib) == 1 || sscanf(line, "VmStk: %llu kB", &kib) == 1)
             total += kib;
     fclose(status);
-    return (uint64_t)total * 1024;
-}
-
-/* The process's shared mappings (a 's' in /proc/PID/maps), in bytes, their address space, not
-   their pages: VmData leaves them out. UINT64_MAX when unreadable. */
-static uint64_t shared_mappings(pid_t pid) {
-    char path[64], line[512];
-    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    view->private_bytes = (uint64_t)total * 1024;
+    snprintf(path, 64, "/proc/%d/maps", (int)pid);
     FILE *maps = fopen(path, "r");
     if (maps == NULL)
-        return UINT64_MAX;
-    uint64_t total = 0;
-    unsigned long long lo, hi;
-    char perms[8];
+        return false;
+    view->shared_bytes = 0;
     while (fgets(line, sizeof line, maps) != NULL)
         if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 && perms[3] == 's' && hi > lo)
-            total += hi - lo;
+            view->shared_bytes += hi - lo;
     fclose(maps);
-    return total;
+    return true;
 }
 
 /* The agent is loading the library, its constructors with it: they may take memory from the
    kernel before the seal, which its private memory then shows beyond the library's own data, and
    its shared mappings beyond none (a raw mmap of MAP_SHARED memory, which VmData does not count,
-   held a red-team allocator's whole bookkeeping off the heap). */
+   held a red-team allocator's whole bookkeeping off the heap). What the grader cannot see fails
+   the agent: a red-team agent made itself undumpable, and a watch that skipped the unreadable
+   passed it (pass 14). */
 static bool watch_loading(ms_link *link, uint64_t own_data) {
-    uint64_t before = private_memory(side.agent), shared_before = shared_mappings(side.agent);
+    memory_view before, after;
+    char path[64];
+    if (!view_memory(side.agent, &before, path)) { /* msagent's own: this machine's doing */
+        snprintf(side.verdict, sizeof side.verdict,
+                 "cannot watch the allocator's process (%s: %s): the grader needs it to verify "
+                 "what its library takes",
+                 path, strerror(errno));
+        side.status = MS_LINK_LOAD_FAILED;
+        return false;
+    }
     hand_over(link, TURN_AGENT);
     wait_turn(link, TURN_GRADER, WAIT_ANSWER);
     if (link->move != MOVE_READY)
         return true; /* refused, or a violation: said below */
-    uint64_t shared_after = shared_mappings(side.agent);
-    if (shared_before != UINT64_MAX && shared_after != UINT64_MAX && shared_after > shared_before) {
+    if (!view_memory(side.agent, &after, path)) {
+        condemn(MS_LINK_VIOLATED,
+                "hid its memory from the grader while its library loaded (%s: %s)", path,
+                strerror(errno));
+        return false;
+    }
+    if (after.shared_bytes > before.shared_bytes) {
         condemn(MS_LINK_MEMORY,
                 "mapped %.1f MiB of shared memory while its library loaded: the sandbox allows "
                 "only the driver's heap",
-                (double)(shared_after - shared_before) / (1 << 20));
+                (double)(after.shared_bytes - before.shared_bytes) / (1 << 20));
         return false;
     }
-    uint64_t after = private_memory(side.agent);
-    uint64_t grown = after > before ? after - before : 0;
-    if (before == 0 || grown <= own_data + LOADING_SLACK)
+    uint64_t grown =
+        after.private_bytes > before.private_bytes ? after.private_bytes - before.private_bytes : 0;
+    if (grown <= own_data + LOADING_SLACK)
         return true;
     condemn(MS_LINK_MEMORY,
             "took %.1f MiB of memory from the kernel while its library loaded, %.1f MiB more "

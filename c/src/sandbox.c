@@ -446,10 +446,14 @@ static int add_rules(scmp_filter_ctx ctx) {
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(openat2), 0);
     /* The agent dies with its grader (PR_SET_PDEATHSIG, set before this filter): one that undid
-       it outlived a timed-out grade and, with io_uring, wrote over the grade's results. */
-    if (rc == 0)
+       it outlived a timed-out grade and, with io_uring, wrote over the grade's results. And the
+       grader reads its /proc files: an undumpable process's maps only CAP_SYS_PTRACE may read,
+       so a grader not run as root saw none of the memory its constructors mapped (red-team
+       pass 14). */
+    static const int WATCHED[] = {PR_SET_PDEATHSIG, PR_SET_DUMPABLE};
+    for (size_t i = 0; i < sizeof WATCHED / sizeof WATCHED[0] && rc == 0; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(prctl), 1,
-                              SCMP_A0(SCMP_CMP_MASKED_EQ, INT_BITS, PR_SET_PDEATHSIG));
+                              SCMP_A0(SCMP_CMP_MASKED_EQ, INT_BITS, (scmp_datum_t)WATCHED[i]));
     if (rc == 0)
         rc = deny_signals_to_others(ctx, SCMP_ACT_TRAP);
     return rc;
@@ -715,7 +719,7 @@ static const char *action_of(uint32_t arch, int call, bool known) {
     if (is_call(arch, call, "brk"))
         return BRK_ACTION;
     if (is_call(arch, call, "prctl"))
-        return "outlive the grader";
+        return "outlive the grader or hide from it";
     for (size_t i = 0; i < sizeof PROTECT_CALLS / sizeof PROTECT_CALLS[0]; i++)
         if (is_call(arch, call, PROTECT_CALLS[i]))
             return WRITABLE_ACTION;

@@ -186,6 +186,10 @@
 #define COUNT_FORKS 59
 #define COUNT_ZOMBIES 60
 #define COUNT_THREADS 61 /* 200 threads that sleep: /proc lists none of them (pass 13) */
+/* Red-team pass 14: HIDE_MEMORY makes its process undumpable, which makes /proc/PID/maps
+   unreadable to a grader without CAP_SYS_PTRACE (any but root): the loading watch then saw no
+   shared mapping, and 42.5 MiB of bookkeeping off the heap graded 58.3 against an honest 45.2. */
+#define HIDE_MEMORY 62
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -563,6 +567,8 @@ static void attack(void) {
     long result;
     __asm__ volatile("int $0x80" : "=a"(result) : "a"(20L) /* i386 getpid */ : "memory");
     (void)result;
+#elif ATTACK == HIDE_MEMORY
+    prctl(PR_SET_DUMPABLE, 0);
 #elif ATTACK == PAGE_CACHE
     unsigned char cached[1];
     syscall(SYS_mincore, (void *)team.teamname, (size_t)1, cached);
