@@ -275,8 +275,10 @@ typedef struct {
        over the timed passes it checked, so that a heap grown further there than in the checked
        passes is seen; 0 where not measured (passes run in this process). */
     uint64_t highest_used;
-    /* With kernel_clock: the CPU seconds the kernel counted for the agent over the passes,
-       their boundaries included, when its own clock claimed less; 0 when the claims held. */
+    /* The CPU seconds the kernel counted for the agent over the passes, their boundaries
+       included, when its own clock claimed less: with kernel_clock at once; without, three
+       tries running, short of a forgery (each pass's entry of pass_seconds then raised to the
+       kernel's count of it). 0 when the claims held. */
     double counted_seconds;
 } ms_timed_result;
 

@@ -503,6 +503,13 @@ def _throughput(
         reference, source = _reference_throughput(timed, counts, config, how)
         scale = _clock_scale(costs, timed, results, config, budget, notes, bits)
         return Throughput(reference, source, graded_counts(costs, scale), scale)
+    by_count = [r.trace for r in results if r.valid and r.cpu_seconds]
+    if by_count:
+        notes.append(
+            f"{', '.join(by_count)}: timed at the kernel's count of each pass's CPU time, "
+            "which the allocator's own clock claimed less than, three tries running (a loaded "
+            "machine can do that to the shortest passes)"
+        )
     if config.reference_throughput is not None:
         fixed = config.reference_throughput == config.profile.scoring.reference_throughput
         return Throughput(

@@ -375,7 +375,7 @@ class TimedPasses:
     error: str | None  # one line, naming the file (and the op's line when an op failed)
     failure: dict[str, Any]  # TraceResult's fail_* fields; {} when none
     highest_used: int = 0  # bytes: the timed passes' highest payload end (0: not measured)
-    counted_seconds: float = 0.0  # kernel_clock: the kernel's count, where the claims fell short
+    counted_seconds: float = 0.0  # the kernel's count, where the claims fell short of it
     repeats: int = 1  # passes timed together in each entry of seconds (their mean)
 
 

@@ -52,7 +52,7 @@
    descriptor; HIGH_WATER: rewrites memlib's record of the heap's size to 16 bytes; CHEAT_TIMED:
    correct until the third mm_init, then one block for every call (the passes that are timed, not
    checked); FAKE_CLOCK: patches the engine's clock_gettime to run 10 times slow (from a
-   constructor); PATCH_CHECKER: patches the engine's checker to say yes (from a constructor),
+   constructor), each malloc working ATTACK_PORT steps; PATCH_CHECKER: patches the engine's checker to say yes (from a constructor),
    then one block for every call. */
 #define FORGE_ANSWER 14
 #define HIGH_WATER 15
@@ -123,8 +123,9 @@
 #define NEGATIVE_COUNT 35
 /* FAKE_CLOCK's patch, with a clock that claims 0.1 us for nine passes in ten and, for the tenth,
    its own time plus 1.5 times what the nine hid: the claims' sum covers the kernel's count, and
-   their median, what a trace is graded by, is 0.1 us. Each malloc also works SLOW_STEPS steps,
-   so that passes take milliseconds. With ATTACK_PATH "honest" the clock is not patched. */
+   their median, what a trace is graded by, is 0.1 us. Each malloc also works ATTACK_PORT steps
+   (4000: passes of milliseconds; 100: under the 200 us a pass's stops may cost, red-team pass 14).
+   With ATTACK_PATH "honest" the clock is not patched. */
 #define SKEWED_CLOCK 36
 /* mm_init, in the agent, looks for the trace's ops in the link it shares with the grader (a
    size of ATTACK_PORT bytes, unique to the test's trace, as a 64-bit word) and fails when it
@@ -619,7 +620,6 @@ static void shrink_records(struct dl_phdr_info *info) {
 #endif
 
 #if ATTACK == SKEWED_CLOCK
-enum { SLOW_STEPS = 4000 };
 /* clock_gettime as the engine will see it: its reads come in pairs, a pass's start and end. */
 static int skewed_clock(clockid_t clock, struct timespec *out) {
     static unsigned long reads;
@@ -886,8 +886,8 @@ void *mm_malloc(size_t size) {
     if (strcmp(program_invocation_short_name, "mscount") == 0 && getpid() != loaded_by)
         return one_block();
 #endif
-#if ATTACK == SKEWED_CLOCK
-    for (volatile int step = 0; step < SLOW_STEPS; step++)
+#if ATTACK == SKEWED_CLOCK || ATTACK == FAKE_CLOCK
+    for (volatile int step = 0; step < ATTACK_PORT; step++)
         ;
 #endif
 #if ATTACK == DROP_FROM_COUNT
