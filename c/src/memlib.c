@@ -296,6 +296,10 @@ void mem_rewind(void) {
 
 void mem_reset_brk(void) { mem_reset(); }
 
+/* The driver maps the heap once and keeps it: a sandboxed agent that unmapped its copy could not
+   map it again, and every trace failed at mm_init (lab check pass 6). */
+void mem_deinit_lab(void) {}
+
 void mem_place(uintptr_t at) { placed_at = at; }
 
 bool mem_share(bool narrow) {

@@ -100,6 +100,7 @@ FORGETFUL_BUMP = (
 
 @pytest.mark.parametrize(
     ("case", "valid"), [("dead-mem_deinit", True), ("mem_reset_brk-in-mm_init", True),
+                        ("a-new-heap-in-mm_init", True),
                         ("mem_reset_brk-to-forget-the-heap", False)],
 )  # fmt: skip
 def test_the_csapp_handouts_own_heap_calls_build_and_grade_as_its_driver(
@@ -108,7 +109,10 @@ def test_the_csapp_handouts_own_heap_calls_build_and_grade_as_its_driver(
     # The handout's memlib.h declares mem_init, mem_deinit and mem_reset_brk, and its driver lets
     # mm.c call them: a public solution with mem_deinit on a failure path got 98 there, and 0
     # here ("only the driver may reset or limit the heap"). They reach the sandboxed copy of the
-    # heap only: a reset cannot fake the utilization, and blocks then overlap, invalid.
+    # heap only: a reset cannot fake the utilization, and blocks then overlap, invalid. A public
+    # solution's mm_init makes itself a new heap (mem_deinit, mem_init, mem_reset_brk): 11/11
+    # under the driver, whose mem_deinit frees the heap for mem_init to malloc afresh; 0/11 here,
+    # the sandboxed agent's heap unmapped and no mapping allowed (lab check pass 6).
     text = fixture_allocator("labs/csapp_implicit").read_text()
     init = "int mm_init(void) {"
     if case == "dead-mem_deinit":
@@ -117,6 +121,10 @@ def test_the_csapp_handouts_own_heap_calls_build_and_grade_as_its_driver(
         )
     elif case == "mem_reset_brk-in-mm_init":
         text = text.replace(init, f"{init}\n    mem_reset_brk();")
+    elif case == "a-new-heap-in-mm_init":
+        text = text.replace(
+            init, f"{init}\n    mem_deinit();\n    mem_init();\n    mem_reset_brk();"
+        )
     else:
         text = FORGETFUL_BUMP
     source = tmp_path / "mm.c"

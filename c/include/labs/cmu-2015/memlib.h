@@ -6,7 +6,8 @@
  * for the student, with the same types, over mallocsim's simulated heap (the project's memlib.h
  * has the contract). As in the CS:APP handout (the Fall 2015 copy read for this), mem_sbrk takes
  * an int: the name is mapped to mem_sbrk_int, which really takes one (see labs/csapp/memlib.h for
- * why an int cannot be passed where an intptr_t is expected) and refuses a negative incr.
+ * why an int cannot be passed where an intptr_t is expected) and refuses a negative incr. And
+ * mem_deinit is mapped to mem_deinit_lab, which leaves the driver's heap mapped (see there).
  */
 #ifndef MALLOCSIM_LABS_CMU_2015_MEMLIB_H
 #define MALLOCSIM_LABS_CMU_2015_MEMLIB_H
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #define mem_sbrk mem_sbrk_int
+#define mem_deinit mem_deinit_lab
 
 void mem_init(void);
 void mem_deinit(void);

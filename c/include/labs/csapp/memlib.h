@@ -10,6 +10,12 @@
  * prototype "void *mem_sbrk(int incr);" and taking its address all follow), to mem_sbrk_int, an
  * exported function that really takes an int and, as the handout's memlib does, refuses a
  * negative incr ((void *)-1, errno ENOMEM).
+ *
+ * The handout's mem_deinit frees the heap its mem_init malloc'd, for a later mem_init to malloc
+ * afresh, and some mm_init functions make themselves a new heap so (mem_deinit, mem_init,
+ * mem_reset_brk: 11/11 under the driver). Here the heap is the driver's, mapped once (a
+ * sandboxed allocator may map nothing), so mem_deinit is mapped to mem_deinit_lab, which leaves
+ * it mapped: the mem_init that follows finds it, and mem_reset_brk empties it.
  */
 #ifndef MALLOCSIM_LABS_CSAPP_MEMLIB_H
 #define MALLOCSIM_LABS_CSAPP_MEMLIB_H
@@ -17,6 +23,7 @@
 #include <unistd.h>
 
 #define mem_sbrk mem_sbrk_int
+#define mem_deinit mem_deinit_lab
 
 void mem_init(void);
 void mem_deinit(void);
