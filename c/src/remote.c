@@ -907,6 +907,16 @@ static bool agent_cpu_seconds(double *seconds) {
     return true;
 }
 
+/* False, with the verdict: this machine does not let the grader read `path` (errno says why),
+   which it needs for `purpose`. */
+static bool cannot_watch(const char *path, const char *purpose) {
+    snprintf(side.verdict, sizeof side.verdict,
+             "cannot watch the allocator's process (%s: %s): the grader needs it to verify %s",
+             path, strerror(errno), purpose);
+    side.status = MS_LINK_LOAD_FAILED;
+    return false;
+}
+
 /* Before the library loads (the agent is still ours): the grader's watch on the agent's state,
    or false with the verdict saying why this machine does not allow it. */
 static bool watch_agent(void) {
@@ -915,12 +925,7 @@ static bool watch_agent(void) {
     side.agent_syscall = open(path, O_RDONLY | O_CLOEXEC);
     if (side.agent_syscall >= 0 && pread(side.agent_syscall, state, sizeof state, 0) > 0)
         return true;
-    snprintf(side.verdict, sizeof side.verdict,
-             "cannot watch the allocator's process (%s: %s): the grader needs it to verify the "
-             "timed passes",
-             path, strerror(errno));
-    side.status = MS_LINK_LOAD_FAILED;
-    return false;
+    return cannot_watch(path, "the timed passes");
 }
 
 /* What the grader sees of a process's memory from /proc. */
@@ -967,14 +972,8 @@ static bool view_memory(pid_t pid, memory_view *view, char path[64]) {
 static bool watch_loading(ms_link *link, uint64_t own_data) {
     memory_view before, after;
     char path[64];
-    if (!view_memory(side.agent, &before, path)) { /* msagent's own: this machine's doing */
-        snprintf(side.verdict, sizeof side.verdict,
-                 "cannot watch the allocator's process (%s: %s): the grader needs it to verify "
-                 "what its library takes",
-                 path, strerror(errno));
-        side.status = MS_LINK_LOAD_FAILED;
-        return false;
-    }
+    if (!view_memory(side.agent, &before, path)) /* msagent's own: this machine's doing */
+        return cannot_watch(path, "what its library takes");
     hand_over(link, TURN_AGENT);
     wait_turn(link, TURN_GRADER, WAIT_ANSWER);
     if (link->move != MOVE_READY)
