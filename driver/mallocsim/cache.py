@@ -52,21 +52,29 @@ def trace_parts(traces: Sequence[Trace]) -> Iterator[bytes | str]:
         yield Path(trace.path).read_bytes() if trace.path else b""
 
 
-@cache
-def code_digest() -> str:
-    """A digest of mallocsim's Python code and native engine (what a verdict
-    depends on), computed once per process."""
-    files = sorted(
+def digested_files() -> list[Path]:
+    """What code_digest reads: the Python code and the whole native engine, its programs
+    (the agent and the count's supervisor too: a sandbox mended there alone once served
+    grades cached before it) and the headers a student's build reads."""
+    return sorted(
         path
         for pattern in (
             "**/*.py",
             "_native/*.so",
-            "_native/mscount",
+            "_native/ms*",
             "_native/i386/*",
             "_native/include/**/*.h",
         )
         for path in PACKAGE_DIR.glob(pattern)
+        if path.is_file()
     )
+
+
+@cache
+def code_digest() -> str:
+    """A digest of mallocsim's Python code and native engine (what a verdict
+    depends on), computed once per process."""
+    files = digested_files()
     return content_key(*(part for path in files for part in (path.name, path.read_bytes())))
 
 

@@ -49,3 +49,9 @@ def test_a_cache_folder_that_is_a_file_is_skipped(tmp_path):
 
 def test_the_code_digest_covers_the_engine_and_every_module():
     assert len(cache.code_digest()) == 32
+    digested = set(cache.digested_files())
+    native = cache.PACKAGE_DIR / "_native"
+    engine = {p for p in native.rglob("*") if p.is_file() and not p.name.startswith(".")}
+    modules = set(cache.PACKAGE_DIR.rglob("*.py"))
+    assert {native / "msagent", native / "msconfine", native / "mscount"} <= engine
+    assert engine | modules <= digested, sorted(map(str, (engine | modules) - digested))
