@@ -92,7 +92,7 @@
 
 /* Requests of at least map_threshold bytes get their own mapping: they are returned to the
    system when freed, and grow in place with mremap. The threshold starts at MAP_THRESHOLD and,
-   as glibc's does, rises to the size of any mapped block freed, up to MAP_THRESHOLD_MAX: a
+   as glibc's does, rises past the size of any mapped block freed, up to MAP_THRESHOLD_MAX: a
    program that keeps allocating and freeing blocks of one large size (mawk: 108,945 mmap and
    munmap pairs at a fixed 256 KiB, 6 times glibc's time) then gets them from the heap, while a
    block allocated once and kept still gets a mapping. */
@@ -274,11 +274,14 @@ static size_t map_length_of(void *p, api_call call, bool remove) {
     return (size_t)len;
 }
 
-/* Give back p's len bytes, no longer listed; the threshold rises to a freed block's size. */
+/* Give back p's len bytes, no longer listed; the threshold rises past a freed block's length, so
+   that a request of that size comes from the heap next (glibc's rises to the chunk's size, which
+   its header puts past the request's; a request of whole pages, the mapping's own length, once
+   reached a threshold raised to that length, and was mapped and unmapped at every call). */
 static void map_release(void *p, size_t len) {
-    if (len > atomic_load_explicit(&map_threshold, memory_order_relaxed) &&
-        len <= MAP_THRESHOLD_MAX)
-        atomic_store_explicit(&map_threshold, len, memory_order_relaxed);
+    if (len >= atomic_load_explicit(&map_threshold, memory_order_relaxed) &&
+        len < MAP_THRESHOLD_MAX)
+        atomic_store_explicit(&map_threshold, len + 1, memory_order_relaxed);
     unmap(p, len);
 }
 
