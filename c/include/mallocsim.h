@@ -277,8 +277,9 @@ typedef struct {
     uint64_t highest_used;
     /* The CPU seconds the kernel counted for the agent over the passes, their boundaries
        included, when its own clock claimed less: with kernel_clock at once; without, three
-       tries running, short of a forgery (each pass's entry of pass_seconds then raised to the
-       kernel's count of it). 0 when the claims held. */
+       tries running, short of a forgery (each entry of pass_seconds is at no less than the
+       kernel's count of its pass, less a stop's usual cost, in any case). 0 when the claims
+       held. */
     double counted_seconds;
 } ms_timed_result;
 

@@ -506,9 +506,9 @@ def _throughput(
     by_count = [r.trace for r in results if r.valid and r.cpu_seconds]
     if by_count:
         notes.append(
-            f"{', '.join(by_count)}: timed at the kernel's count of each pass's CPU time, "
-            "which the allocator's own clock claimed less than, three tries running (a loaded "
-            "machine can do that to the shortest passes)"
+            f"{', '.join(by_count)}: the allocator's own clock claimed less than the kernel's "
+            "count of its CPU time, three tries running (a loaded machine can do that to the "
+            "shortest passes): each pass timed at no less than the kernel's count, less 8 us"
         )
     if config.reference_throughput is not None:
         fixed = config.reference_throughput == config.profile.scoring.reference_throughput

@@ -52,8 +52,8 @@
    descriptor; HIGH_WATER: rewrites memlib's record of the heap's size to 16 bytes; CHEAT_TIMED:
    correct until the third mm_init, then one block for every call (the passes that are timed, not
    checked); FAKE_CLOCK: patches the engine's clock_gettime to run 10 times slow (from a
-   constructor), each malloc working ATTACK_PORT steps; PATCH_CHECKER: patches the engine's checker to say yes (from a constructor),
-   then one block for every call. */
+   constructor), each malloc working ATTACK_PORT steps; PATCH_CHECKER: patches the engine's checker
+   to say yes (from a constructor), then one block for every call. */
 #define FORGE_ANSWER 14
 #define HIGH_WATER 15
 #define CHEAT_TIMED 16
@@ -191,6 +191,11 @@
    unreadable to a grader without CAP_SYS_PTRACE (any but root): the loading watch then saw no
    shared mapping, and 42.5 MiB of bookkeeping off the heap graded 58.3 against an honest 45.2. */
 #define HIDE_MEMORY 62
+/* Red-team pass 15: SKEWED_CLOCK's forgery on passes under 200 us, four passes in five claimed
+   as 0.1 us and the fifth made long on purpose (30 ms of CPU, claimed as 51 ms) so that the
+   agent's run ends after five passes, whose median is then a hidden one: the sum's allowance
+   (500 us) covered the four (30,611 -> 10,100,607 Kops/s). Each malloc works ATTACK_PORT steps. */
+#define FEW_PASSES 63
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -581,7 +586,7 @@ static void attack(void) {
 #endif
 }
 
-#if ATTACK == HIGH_WATER || ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK
+#if ATTACK == HIGH_WATER || ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK || ATTACK == FEW_PASSES
 /* The writable segments of the loaded library whose name holds `name`, for `visit`. */
 typedef struct {
     const char *name;
@@ -643,6 +648,43 @@ static int skewed_clock(clockid_t clock, struct timespec *out) {
 #define PATCHED_CLOCK skewed_clock
 #endif
 
+#if ATTACK == FEW_PASSES
+static double cpu_seconds(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
+/* clock_gettime as the engine will see it: pairs of reads, a pass's start and end (a pair under
+   20 us apart is a checked op's, left alone). */
+static int few_passes_clock(clockid_t clock, struct timespec *out) {
+    static unsigned long reads, passes;
+    static double start;
+    int rc = clock_gettime(clock, out);
+    double t = (double)out->tv_sec + (double)out->tv_nsec * 1e-9;
+    if (reads++ % 2 == 0) {
+        start = t;
+        return rc;
+    }
+    if (t - start < 20e-6)
+        return rc;
+    if (++passes % 5 != 0) {
+        t = start + 1e-7;
+    } else { /* the long pass: 30 ms of CPU, claimed as 51 ms, past the run's 0.05 s */
+        for (double from = cpu_seconds(); cpu_seconds() - from < 0.03;)
+            ;
+        clock_gettime(clock, out);
+        t = (double)out->tv_sec + (double)out->tv_nsec * 1e-9;
+        if (t < start + 0.051)
+            t = start + 0.051;
+    }
+    out->tv_sec = (time_t)t;
+    out->tv_nsec = (long)((t - (double)out->tv_sec) * 1e9);
+    return rc;
+}
+#define PATCHED_CLOCK few_passes_clock
+#endif
+
 #if ATTACK == FAKE_CLOCK
 /* clock_gettime as the engine will see it: time passing at a tenth of its speed. */
 static int slow_clock(clockid_t clock, struct timespec *out) {
@@ -660,7 +702,7 @@ static int slow_clock(clockid_t clock, struct timespec *out) {
 #define PATCHED_CLOCK slow_clock
 #endif
 
-#if ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK
+#if ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK || ATTACK == FEW_PASSES
 /* mprotect as an instruction, not an import: past the build's check of what the library calls
    (mprotect is forbidden there); the sandbox is what must stop it. */
 static long raw_mprotect(void *addr, size_t len, int prot) {
@@ -886,7 +928,7 @@ void *mm_malloc(size_t size) {
     if (strcmp(program_invocation_short_name, "mscount") == 0 && getpid() != loaded_by)
         return one_block();
 #endif
-#if ATTACK == SKEWED_CLOCK || ATTACK == FAKE_CLOCK
+#if ATTACK == SKEWED_CLOCK || ATTACK == FAKE_CLOCK || ATTACK == FEW_PASSES
     for (volatile int step = 0; step < ATTACK_PORT; step++)
         ;
 #endif
