@@ -317,6 +317,7 @@ LABS: dict[str, LabProfile] = {
             optimization="-O3",
             trace_reading=CMU_DRIVER_READING,
             heap_at=CMU_HEAP_AT,
+            driver_quirks=("cmu-maxfill",),
         ),
         LabProfile(
             name="cmu-2015",

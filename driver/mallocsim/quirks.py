@@ -16,6 +16,10 @@ verdict, returning one line or None. The CS:APP classic mdriver's:
                       so an allocator that keeps state in a live block's payload
                       (a counter at a fixed heap offset) passes a trace that
                       never reallocs that block.
+The CMU F20 mdriver's:
+  cmu-maxfill         it fills and checks only a block's first MAXFILL bytes (2048 in
+                      config.h; 1024 in a 2020-21 variant), so data lost past them,
+                      a realloc that copies too little of a big block, passes there.
 """
 
 from __future__ import annotations
@@ -77,11 +81,28 @@ def _live_bytes(trace: Trace, result: TraceResult) -> Finding | None:
     return None
 
 
+# config.h's MAXFILL: the bytes of a block the F20 driver fills and checks.
+CMU_MAXFILL = 2048
+
+
+def _maxfill(trace: Trace, result: TraceResult) -> Finding | None:
+    lost = result.fail_kind in ("realloc_lost_data", "overwritten")
+    if lost and result.fail_offset is not None and result.fail_offset >= CMU_MAXFILL:
+        return (
+            trace.name,
+            f"the CMU driver might pass this trace: it fills and checks only a block's first "
+            f"{CMU_MAXFILL} bytes (config.h's MAXFILL), and the data was lost at byte "
+            f"{result.fail_offset}; mallocsim checks every byte",
+        )
+    return None
+
+
 QUIRKS: dict[str, Callable[[Trace, TraceResult], Finding | None]] = {
     "csapp-realloc-char": _realloc_char,
     "csapp-block0-zero": _block0_zero,
     "csapp-overlap-ends": _overlap_ends,
     "csapp-live-bytes": _live_bytes,
+    "cmu-maxfill": _maxfill,
 }
 
 

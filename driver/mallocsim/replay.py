@@ -84,6 +84,10 @@ def _fail_kind_names() -> dict[int, str]:
     return {getattr(lib, f"MS_FAIL_{name.upper()}"): name for name in ENGINE_FAIL_KINDS}
 
 
+# The failures that name a payload byte (ms_failure.offset).
+_PAYLOAD_FAILURES = frozenset({"overwritten", "realloc_lost_data", "calloc_not_zero"})
+
+
 def failure_fields(failure: Any, phase: str) -> dict[str, Any]:
     """The TraceResult fail_* fields for an ms_failure met in `phase`."""
     kind = _fail_kind_names().get(failure.kind, f"unknown_{failure.kind}")
@@ -93,6 +97,7 @@ def failure_fields(failure: Any, phase: str) -> dict[str, Any]:
         "fail_phase": phase,
         "fail_pass": None if failure.timed_pass == lib.MS_PASS_NONE else int(failure.timed_pass),
         "fail_block": None if failure.block == lib.MS_ID_NULL else int(failure.block),
+        "fail_offset": int(failure.offset) if kind in _PAYLOAD_FAILURES else None,
         "init_status": int(failure.init_status) if kind == "init_failed" else None,
     }
 
@@ -223,7 +228,7 @@ def failed_result(trace: Trace, allocator: str, error: str, **failure: Any) -> T
     """The result of a trace that `allocator` failed: nothing measured, the
     error (one line, naming the file and where possible the line) kept, and
     what is known of the failure as data: TraceResult's fail_kind, fail_op,
-    fail_phase, fail_pass, fail_block and init_status, by name."""
+    fail_phase, fail_pass, fail_block, fail_offset and init_status, by name."""
     return TraceResult(
         allocator=allocator,
         trace=trace.name,

@@ -336,6 +336,29 @@ def test_where_the_csapp_driver_cannot_see_a_fault_the_grade_says_so(
     assert run.status == 1 and " ".join(note.split()) in run.said
 
 
+@pytest.mark.parametrize(("old", "noted"), [(4096, True), (48, False)])
+def test_data_lost_past_the_cmu_drivers_maxfill_is_said_to_pass_there(
+    cli, write_trace, tmp_path, old, noted
+):
+    # The F20 mdriver fills and checks a block's first 2048 bytes only (config.h's MAXFILL): a
+    # public file whose realloc lost byte 131280 of a block passed syn-mix-realloc there, 70.9,
+    # and failed here, with no word of why (lab check pass 7). This realloc drops the old
+    # payload's last 16 bytes.
+    path = tmp_path / "mm.c"
+    copy = "memcpy(q, ptr, old < size ? old : size);"
+    assert copy in CMU_UNINIT
+    dropped = "memcpy(q, ptr, (old < size ? old : size) - 16); /* BUG */"
+    path.write_text(CMU_UNINIT.replace(copy, dropped))
+    trace = write_trace("t", f"a 0 {old}\nr 0 {2 * old}\n")
+    run = cli("grade", path, "--lab", "cmu", "--throughput", "time", trace)
+    assert run.status == 1 and "realloc did not keep the data" in run.said, run.said
+    note = (
+        f"the CMU driver might pass this trace: it fills and checks only a block's first 2048 "
+        f"bytes (config.h's MAXFILL), and the data was lost at byte {old - 16}"
+    )
+    assert (note in run.said) == noted, run.said
+
+
 def test_a_csapp_file_without_a_team_record_is_told_so(cli, write_trace):
     from .conftest import fixture_allocator
 
