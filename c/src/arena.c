@@ -62,6 +62,7 @@ typedef struct {
     void (*mem_init)(void);
     void *(*heap_lo)(void);
     void *(*heap_hi)(void);
+    void *(*clean_from)(void);
 } policy_copy;
 
 #define ARENA_DECLARE(id)                                                                          \
@@ -76,14 +77,16 @@ typedef struct {
     __attribute__((weak)) mm_free_space_t arena##id##_mm_free_space(void);                         \
     void arena##id##_mem_init(void);                                                               \
     void *arena##id##_mem_heap_lo(void);                                                           \
-    void *arena##id##_mem_heap_hi(void);
+    void *arena##id##_mem_heap_hi(void);                                                           \
+    void *arena##id##_mem_clean_from(void);
 ARENA_LIST(ARENA_DECLARE)
 
 #define ARENA_COPY(id)                                                                             \
-    {arena##id##_mm_init,     arena##id##_mm_malloc,      arena##id##_mm_free,                     \
-     arena##id##_mm_realloc,  arena##id##_mm_usable_size, arena##id##_mm_configure,                \
-     arena##id##_mm_free_top, arena##id##_mm_trim,        arena##id##_mm_free_space,               \
-     arena##id##_mem_init,    arena##id##_mem_heap_lo,    arena##id##_mem_heap_hi},
+    {arena##id##_mm_init,       arena##id##_mm_malloc,      arena##id##_mm_free,                   \
+     arena##id##_mm_realloc,    arena##id##_mm_usable_size, arena##id##_mm_configure,              \
+     arena##id##_mm_free_top,   arena##id##_mm_trim,        arena##id##_mm_free_space,             \
+     arena##id##_mem_init,      arena##id##_mem_heap_lo,    arena##id##_mem_heap_hi,               \
+     arena##id##_mem_clean_from},
 static const policy_copy copies[ARENAS] = {ARENA_LIST(ARENA_COPY)};
 
 /* Each arena's lock and state (under its lock). Adaptive locks: they spin a little before they
@@ -241,6 +244,11 @@ bool arena_usable(unsigned k) {
 void *arena_malloc(unsigned k, size_t size) {
     assert(k < ARENAS && arena[k].ready);
     return copies[k].malloc(size);
+}
+
+void *arena_clean_from(unsigned k) {
+    assert(k < ARENAS && arena[k].ready);
+    return copies[k].clean_from();
 }
 
 bool arena_holds(const void *p) {

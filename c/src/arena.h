@@ -57,6 +57,11 @@ bool arena_usable(unsigned k);
 /* Under k's lock: arena k's mm_malloc (k usable). */
 void *arena_malloc(unsigned k, size_t size);
 
+/* Under k's lock (k usable): an address from which every byte of arena k's range reads zero
+   (memlib_sbrk.c's mem_clean_from, which each arena's copy of that file defines). */
+void *arena_clean_from(unsigned k);
+void *mem_clean_from(void);
+
 /* Under p's lock (arena_index(p), when that is an arena): is p inside a usable arena's heap (not
    necessarily a block's start)? */
 bool arena_holds(const void *p);

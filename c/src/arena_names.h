@@ -40,5 +40,6 @@
 #define mem_heap_lo ARENA_NAME(ARENA_ID, mem_heap_lo)
 #define mem_heap_hi ARENA_NAME(ARENA_ID, mem_heap_hi)
 #define mem_heapsize ARENA_NAME(ARENA_ID, mem_heapsize)
+#define mem_clean_from ARENA_NAME(ARENA_ID, mem_clean_from)
 
 #endif /* MALLOCSIM_ARENA_NAMES_H */

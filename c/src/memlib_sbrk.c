@@ -47,7 +47,9 @@
  *     below the heap's start; shrinking gives the whole pages past the new break back to the
  *     system (they stay committed, and read zero when regrown: a trimmed top, mm_trim);
  *   - mem_reset moves the break back to the start and gives the pages back to the system (they
- *     stay committed, and read zero when regrown).
+ *     stay committed, and read zero when regrown);
+ *   - mem_clean_from() is an address from which every byte of the heap's range reads zero: the
+ *     break's highest point since the pages were last given back (calloc's clearing stops there).
  * The driver-only settings of memlib.h (limits, failure injection, counters) are the simulated
  * heap's alone; the page size and mem_memset/mem_memcpy, which every arena's heap shares, are in
  * arena.c. Not thread-safe by itself: the drop-in calls each copy under its arena's lock.
@@ -70,6 +72,9 @@ static struct {
     char *brk;         /* the heap's break, as the policy sees it */
     char *committed;   /* end of the read-write part; PROT_NONE from here */
     char *reserve_end; /* end of the part */
+    /* From here up every byte reads zero: the policy writes only below the break, so nothing was
+       written here since the pages were committed or given back (calloc skips clearing it). */
+    char *clean;
 } heap;
 
 /* sbrk's failure value, which mem_sbrk returns too. */
@@ -78,7 +83,7 @@ static void *const SBRK_FAILED = (void *)-1;
 void mem_init(void) {
     char *start, *end;
     if (heap.start == NULL && arena_range(ARENA_ID, &start, &end)) {
-        heap.start = heap.brk = heap.committed = start;
+        heap.start = heap.brk = heap.committed = heap.clean = start;
         heap.reserve_end = end;
     }
 }
@@ -128,11 +133,14 @@ void *mem_sbrk(intptr_t incr) {
     }
     char *old = heap.brk;
     heap.brk += incr;
-    if (incr < 0) { /* should the system refuse, the pages keep their bytes: nothing relies on it */
+    if (heap.brk > heap.clean)
+        heap.clean = heap.brk;
+    if (incr < 0) { /* should the system refuse, the pages keep their bytes, and are not clean */
         size_t page = mem_pagesize();
         char *from = heap.start + ((size_t)(heap.brk - heap.start) + page - 1) / page * page;
-        if (from < heap.committed)
-            (void)madvise(from, (size_t)(heap.committed - from), MADV_DONTNEED);
+        if (from < heap.committed &&
+            madvise(from, (size_t)(heap.committed - from), MADV_DONTNEED) == 0)
+            heap.clean = from;
     }
     return old;
 }
@@ -140,9 +148,10 @@ void *mem_sbrk(intptr_t incr) {
 void mem_reset(void) {
     heap.brk = heap.start;
     /* The pages go back to the system; the range stays committed, and reads zero. Should the
-       system refuse, they keep their bytes, which nothing relies on. */
-    if (heap.committed > heap.start)
-        (void)madvise(heap.start, (size_t)(heap.committed - heap.start), MADV_DONTNEED);
+       system refuse, they keep their bytes, and are not clean. */
+    if (heap.committed > heap.start &&
+        madvise(heap.start, (size_t)(heap.committed - heap.start), MADV_DONTNEED) == 0)
+        heap.clean = heap.start;
 }
 
 void mem_reset_brk(void) { mem_reset(); }
@@ -158,3 +167,5 @@ void *mem_heap_hi(void) {
 }
 
 size_t mem_heapsize(void) { return (size_t)(heap.brk - heap.start); }
+
+void *mem_clean_from(void) { return heap.clean; }
