@@ -597,13 +597,15 @@ MS_EXPORT void *aligned_alloc(size_t alignment, size_t size) {
 }
 
 MS_EXPORT void *memalign(size_t alignment, size_t size) {
-    /* glibc's leniency: a non-power-of-two alignment is rounded up. */
-    size_t a = MIN_ALIGN;
-    while (a < alignment) {
-        if (a > SIZE_MAX / 2)
-            return fail_enomem();
-        a *= 2;
+    /* glibc's leniency: a non-power-of-two alignment is rounded up; past the widest power of
+       two none can be (EINVAL, as glibc says). */
+    if (alignment > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
     }
+    size_t a = MIN_ALIGN;
+    while (a < alignment)
+        a *= 2;
     return aligned_block(a, size);
 }
 

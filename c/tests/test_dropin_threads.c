@@ -299,6 +299,9 @@ int main(int argc, char **argv) {
     CHECK(pv != NULL && (uintptr_t)pv % page == 0 && malloc_usable_size(pv) >= page,
           "pvalloc(1) = %p", pv);
     CHECK(m != NULL && (uintptr_t)m % 64 == 0, "memalign(48, 10) = %p", m);
+    volatile size_t widest = SIZE_MAX; /* no power of two can round it up: EINVAL, as glibc's */
+    errno = 0;
+    CHECK(memalign(widest, 1) == NULL && errno == EINVAL, "memalign(SIZE_MAX, 1): errno %d", errno);
     free(v);
     free(pv);
     free(m);
