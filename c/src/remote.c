@@ -54,6 +54,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <math.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1098,6 +1099,17 @@ static bool pass_ended(timed_watch *w) {
     if (w->passes >= side.layout.max_passes || pass != w->passes + 1) {
         condemn(MS_LINK_VIOLATED,
                 "the allocator's process broke the grader's protocol (pass %u out of order)", pass);
+        return false;
+    }
+    /* The engine's clock gives a finite difference of two reads, never negative (a monotonic
+       clock): anything else was written over it. A NaN passed every comparison below, and the
+       trace then dropped out of T and out of the clock check (red-team pass 16: 363 -> 286,373
+       Kops/s, 68.6 -> 84.4; a counted grade's uncounted work believed). */
+    if (!isfinite(seconds) || seconds < 0) {
+        condemn(MS_LINK_TIMING,
+                "the allocator's process claimed %g s for timed pass %u: no clock gives that, "
+                "the timing was tampered with",
+                seconds, pass);
         return false;
     }
     /* A pass is graded at no less than the kernel's count of it, less what its stops cost

@@ -32,6 +32,7 @@ the valid ones; performance points are earned in proportion to P / 100.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -120,6 +121,11 @@ def aggregate_throughput(pairs: Sequence[tuple[int, float]], mean: str = "total"
     return sum(ops for ops, _ in measured) / sum(cost for _, cost in measured)
 
 
+def _measured(cost: float | None) -> bool:
+    """Whether a trace's cost is a measure: a finite number above 0."""
+    return cost is not None and math.isfinite(cost) and cost > 0
+
+
 def timed_cost(result: TraceResult) -> float | None:
     """A valid result's cost under the "time" measure: its median timed pass."""
     return result.seconds if result.valid else None
@@ -194,6 +200,11 @@ def score(
     throughput = aggregate_throughput(
         [(t.ops, t.cost or 0.0) for t in thru], config.throughput_mean
     )
+    # T is made of every valid trace marked T, or of none: one left out by a cost that is no
+    # measure (a claim of NaN, red-team pass 16) made another trace's speed the whole of T.
+    unmeasured = [t.trace for t in thru if t.valid and not _measured(t.cost)]
+    if throughput is not None and unmeasured:
+        throughput = None
     if throughput is not None and per_trace_penalty:
         throughput *= sum(t.valid for t in thru) / len(thru)
     ratio = (
@@ -215,6 +226,12 @@ def score(
             f"{len(invalid)} of {len(results)} traces invalid: each counts as utilization 0, "
             'and T is cut to the valid share (invalid = "trace")'
         )
+    if unmeasured and any(t.valid and _measured(t.cost) for t in thru):
+        unmeasured_line = (
+            f"T not measured: {', '.join(unmeasured)} had no cost to count, and T is made of "
+            "every valid trace marked T or of none"
+        )
+        penalty = f"{penalty}; {unmeasured_line}" if penalty else unmeasured_line
     deduction = global_data_deduction(config, global_data) if index > 0 else 0.0
     if deduction:
         index = max(0.0, index - deduction)

@@ -222,6 +222,16 @@ def test_a_slowed_clock_is_caught_by_the_kernels_count(cli, attacker, write_trac
     assert honest.status == 0, honest.out
 
 
+def test_a_claim_that_no_clock_gives_is_caught(cli, attacker, write_trace, tmp_path):
+    # NaN over every pass's claimed seconds: it passed every comparison, and the trace dropped out
+    # of T (and, in a counted grade, out of the clock check): 363 -> 286,373 Kops/s, 68.6 -> 84.4
+    # (red-team pass 16).
+    trace = write_trace("big", _allocs(1000) + "".join(f"f {i}\n" for i in range(1000)))
+    kops, said = _graded_kops(cli, attacker("NAN_CLAIM"), trace, tmp_path / "nan.json")
+    assert kops is None and "claimed nan s for timed pass 1" in said, said
+    assert "the timing was tampered with" in said, said
+
+
 @pytest.mark.parametrize(
     "attack, steps, ops",
     [

@@ -54,6 +54,22 @@ def test_csapp_index_by_hand():
     assert got.penalty is None and (got.valid, got.traces) == (2, 2)
 
 
+@pytest.mark.parametrize("cost", [float("nan"), float("inf"), 0.0, -1.0])
+def test_t_is_made_of_every_valid_trace_or_of_none(cost):
+    # A NaN claim dropped its trace out of T, which the other trace's speed then made: 363 ->
+    # 286,373 Kops/s (red-team pass 16). A valid trace marked T without a cost that measures
+    # leaves T unmeasured, and the score says why.
+    got = score(
+        [result("a", 0.9, 3000, 0.5), result("b", 0.7, 2000, cost)],
+        rules("a", "b"),
+        CSAPP,
+        10000.0,
+        "configured",
+    )
+    assert got.throughput is None and got.throughput_score == 0.0
+    assert got.penalty is not None and got.penalty.startswith("T not measured: b had no cost")
+
+
 def test_csapp_throughput_part_is_capped_at_one():
     # T = 2 T_ref counts as T_ref: P = 60 * 0.5 + 40 = 70.
     got = score([result("a", 0.5, 2000, 1.0)], rules("a"), CSAPP, 1000.0, "configured")

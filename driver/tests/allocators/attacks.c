@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
@@ -196,6 +197,12 @@
    agent's run ends after five passes, whose median is then a hidden one: the sum's allowance
    (500 us) covered the four (30,611 -> 10,100,607 Kops/s). Each malloc works ATTACK_PORT steps. */
 #define FEW_PASSES 63
+/* Red-team pass 16: NaN written over each timed pass's claimed seconds in the link (the shared
+   memfd "mallocsim-link", found in /proc/self/maps) just before the agent hands the pass's end
+   over (the engine's `syscall` import, its futex call, patched): a NaN passed every comparison,
+   and the traces dropped out of T (363 -> 286,373 Kops/s). The offsets are the link's wire
+   layout (remote.c): the move at 12, the seconds at 56; MOVE_PASS_END is 6. */
+#define NAN_CLAIM 64
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -586,7 +593,8 @@ static void attack(void) {
 #endif
 }
 
-#if ATTACK == HIGH_WATER || ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK || ATTACK == FEW_PASSES
+#if ATTACK == HIGH_WATER || ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK ||                      \
+    ATTACK == FEW_PASSES || ATTACK == NAN_CLAIM
 /* The writable segments of the loaded library whose name holds `name`, for `visit`. */
 typedef struct {
     const char *name;
@@ -702,7 +710,50 @@ static int slow_clock(clockid_t clock, struct timespec *out) {
 #define PATCHED_CLOCK slow_clock
 #endif
 
-#if ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK || ATTACK == FEW_PASSES
+#if ATTACK == NAN_CLAIM
+static volatile unsigned char *link_bytes; /* the grader's link, once found */
+
+static long raw_syscall6(long n, long a, long b, long c, long d, long e, long f) {
+    long done;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(done)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return done;
+}
+
+/* syscall as the engine will see it: at a timed pass's end, NaN for its seconds. */
+static long nan_syscall(long n, long a, long b, long c, long d, long e, long f) {
+    if (n == SYS_futex && link_bytes != NULL && *(volatile unsigned *)(link_bytes + 12) == 6)
+        *(volatile double *)(link_bytes + 56) = NAN;
+    long done = raw_syscall6(n, a, b, c, d, e, f);
+    if (done < 0 && done > -4096) {
+        errno = (int)-done;
+        return -1;
+    }
+    return done;
+}
+
+__attribute__((constructor)) static void find_link(void) {
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    while (maps != NULL && fgets(line, sizeof line, maps) != NULL)
+        if (strstr(line, "mallocsim-link") != NULL && strstr(line, "rw-s") != NULL)
+            link_bytes = (volatile unsigned char *)strtoul(line, NULL, 16);
+    if (maps != NULL)
+        fclose(maps);
+}
+#define PATCHED_IMPORT "syscall"
+#define PATCHED_FUNCTION nan_syscall
+#elif ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK || ATTACK == FEW_PASSES
+#define PATCHED_IMPORT "clock_gettime"
+#define PATCHED_FUNCTION PATCHED_CLOCK
+#endif
+
+#ifdef PATCHED_IMPORT
 /* mprotect as an instruction, not an import: past the build's check of what the library calls
    (mprotect is forbidden there); the sandbox is what must stop it. */
 static long raw_mprotect(void *addr, size_t len, int prot) {
@@ -714,8 +765,8 @@ static long raw_mprotect(void *addr, size_t len, int prot) {
     return done;
 }
 
-/* Point the engine library's PLT slot for clock_gettime at slow_clock. */
-static void patch_clock(struct dl_phdr_info *info) {
+/* Point the engine library's PLT slot for PATCHED_IMPORT at PATCHED_FUNCTION. */
+static void patch_import(struct dl_phdr_info *info) {
     const ElfW(Dyn) *dyn = NULL;
     for (int i = 0; i < info->dlpi_phnum; i++)
         if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
@@ -740,20 +791,20 @@ static void patch_clock(struct dl_phdr_info *info) {
     }
     for (const ElfW(Rela) *r = (const ElfW(Rela) *)rela; (uintptr_t)(r + 1) <= rela + relsz; r++) {
         const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab + ELF64_R_SYM(r->r_info);
-        if (strcmp((const char *)strtab + sym->st_name, "clock_gettime") != 0)
+        if (strcmp((const char *)strtab + sym->st_name, PATCHED_IMPORT) != 0)
             continue;
         void **slot = (void **)(base + r->r_offset);
         uintptr_t page = (uintptr_t)slot & ~(uintptr_t)4095;
         raw_mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
-        *slot = (void *)PATCHED_CLOCK;
+        *slot = (void *)PATCHED_FUNCTION;
     }
 }
 
 /* In a constructor: before the library is loaded the sandbox does not yet deny mprotect, which
    the slot's page (read-only after relocation) needs. */
-__attribute__((constructor)) static void patch_the_engines_clock(void) {
+__attribute__((constructor)) static void patch_the_engine(void) {
     if (strcmp(ATTACK_PATH, "honest") != 0)
-        on_library("libmscore", patch_clock);
+        on_library("libmscore", patch_import);
 }
 #endif
 
