@@ -113,23 +113,34 @@ def _first_line(problem: str, submission: str) -> str:
     return first
 
 
-def read_records(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """The grade records in these files (each a record, or a JSON list of
-    records); raises UsageError naming the first file that holds none."""
+def read_record_file(path: str | Path) -> list[dict[str, Any]]:
+    """The grade records in one file (a record, or a JSON list of records); raises
+    UsageError, one line naming the file, when it holds none."""
+    require_regular_file(path)
+    try:
+        data = strict_json(Path(path).read_text())
+    except OSError as error:
+        raise UsageError(f"{path}: {error.strerror}") from None
+    except ValueError as error:
+        raise UsageError(f"{path}: not JSON ({error})") from None
+    items = data if isinstance(data, list) else [data]
+    for item in items:
+        check_record(item, str(path))
+    return items
+
+
+def read_records(paths: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:
+    """(the grade records in these files, one line for each file that holds none):
+    a class's gradebook is made of what can be read, one bad record among 150 (a
+    submission's NaN, a truncated copy) leaving out its own student only."""
     records: list[dict[str, Any]] = []
+    problems: list[str] = []
     for path in paths:
-        require_regular_file(path)
         try:
-            data = strict_json(Path(path).read_text())
-        except OSError as error:
-            raise UsageError(f"{path}: {error.strerror}") from None
-        except ValueError as error:
-            raise UsageError(f"{path}: not JSON ({error})") from None
-        items = data if isinstance(data, list) else [data]
-        for item in items:
-            check_record(item, str(path))
-        records.extend(items)
-    return records
+            records.extend(read_record_file(path))
+        except UsageError as error:
+            problems.append(str(error))
+    return records, problems
 
 
 def merge_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

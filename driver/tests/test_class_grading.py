@@ -192,6 +192,28 @@ def test_merging_a_file_that_is_not_a_record_is_one_line(cli, tmp_path, content,
     assert run.status == 2 and said in run.err and len(run.err.strip().splitlines()) == 1
 
 
+def test_a_record_that_cannot_be_read_leaves_out_its_student_only(cli, course, tmp_path):
+    # One record holding NaN (written by a grade whose timing a submission forged) made `merge`
+    # refuse the whole class: no gradebook for anyone (red-team pass 16).
+    folder, traces, toml = course
+    records = tmp_path / "records"
+    records.mkdir()
+    cli(
+        "grade", folder / "alice" / "mm.c", traces, "--dialect", "classic", "--config", toml,
+        "-q", "--json", records / "alice.json", "--student", "alice",
+    )  # fmt: skip
+    (records / "mallory.json").write_text('{"format": "mallocsim-grade", "score": NaN}')
+    book = tmp_path / "book.csv"
+    run = cli("gradebook", "merge", records, "-o", book)
+    assert run.status == 2, run.said
+    assert list(read_csv(book)) == ["alice"]
+    assert run.err.strip() == (
+        f"mallocsim gradebook: {records / 'mallory.json'}: not JSON (NaN is not a JSON number): "
+        "left out"
+    ), run.err
+    assert cli("gradebook", "merge", records / "mallory.json", "-o", book).status == 2
+
+
 def test_a_gradebook_must_be_csv_or_json(cli, course, tmp_path):
     run = grade_class(cli, course, "--gradebook", tmp_path / "book.xlsx")
     assert run.status == 2 and "a .csv or a .json file" in run.err

@@ -7,15 +7,18 @@ one named wins (a regrade replaces the first). Writes the gradebook (.csv or
 .json, by its name; -o repeatable) and prints the class summary. Needs
 nothing native: merging runs anywhere Python does.
 
-Exit status: 0 when written, 2 for bad usage (a file that is not a record).
+Exit status: 0 when written, 2 for bad usage. A file that is not a record is left
+out with a line saying so, the gradebook written from the others, and the exit
+status is 2; when no file is a record, nothing is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from mallocsim.cli import EXIT_OK
+from mallocsim.cli import EXIT_OK, EXIT_USAGE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,8 +61,13 @@ def run(args: argparse.Namespace) -> int:
     files = _record_files(args.records)
     if not files:
         raise UsageError(f"no grade records in {', '.join(args.records)}")
-    rows = [row_of(record) for record in merge_records(read_records(files))]
+    records, problems = read_records(files)
+    if not records:
+        raise UsageError(problems[0] if problems else f"no grade records in {files[0]}")
+    rows = [row_of(record) for record in merge_records(records)]
     for path in args.output:
         write_gradebook(rows, path)
     print(format_summary(rows))
-    return EXIT_OK
+    for problem in problems:
+        print(f"mallocsim gradebook: {problem}: left out", file=sys.stderr)
+    return EXIT_USAGE if problems else EXIT_OK
