@@ -95,6 +95,8 @@ def explain(score: Score) -> str:
             f"instructions counted by valgrind, times {score.count_scale:.1f}: "
             "the clock did not confirm the count (see the notes)"
         )
+    elif not score.count_checked:
+        measure = "instructions counted by valgrind, not checked by the clock (see the notes)"
     else:
         measure = "instructions counted by valgrind, confirmed by the clock: the same on every run"
     ratio = (

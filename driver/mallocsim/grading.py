@@ -103,12 +103,13 @@ class Grade:
 class Throughput:
     """How a grade's throughput is measured: T_ref and where it came from, and the
     allocator's per-trace instructions (None: seconds, from its results) with what
-    the clock check multiplied them by (1: confirmed)."""
+    the clock check multiplied them by (1: confirmed, or not checked: count_checked)."""
 
     reference: float | None
     source: str
     costs: dict[str, float] | None = None
     count_scale: float = 1.0
+    count_checked: bool = True  # False: the clock could not check the count (a note says why)
 
 
 @dataclass(frozen=True)
@@ -380,6 +381,7 @@ def _grade(
         measured.costs,
         global_data,
         measured.count_scale,
+        measured.count_checked,
     )
     return Grade(
         spec.name, tuple(results), graded, None, team, warnings, tuple(notes), word_bits=bits
@@ -501,8 +503,8 @@ def _throughput(
         if counts is None:
             return Throughput(None, how, costs)
         reference, source = _reference_throughput(timed, counts, config, how)
-        scale = _clock_scale(costs, timed, results, config, budget, notes, bits)
-        return Throughput(reference, source, graded_counts(costs, scale), scale)
+        scale, checked = _clock_scale(costs, timed, results, config, budget, notes, bits)
+        return Throughput(reference, source, graded_counts(costs, scale), scale, checked)
     by_count = [r.trace for r in results if r.valid and r.cpu_seconds]
     if by_count:
         notes.append(
@@ -637,20 +639,20 @@ def _clock_scale(
     budget: float,
     notes: list[str],
     word_bits: int = 64,
-) -> float:
-    """What the allocator's counts are multiplied by in its grade: they are believed
-    as far as its timed passes confirm them (clock_check.py). `budget`: the seconds a
-    count may take."""
+) -> tuple[float, bool]:
+    """(what the allocator's counts are multiplied by in its grade, whether the clock
+    checked them): they are believed as far as its timed passes confirm them
+    (clock_check.py). `budget`: the seconds a count may take."""
     if not costs:
-        return 1.0
+        return 1.0, True
     check, why = clock_check(costs, traces, results, config, budget, word_bits)
     if check is None:
         notes.append(f"instruction count not checked by the clock: {why}")
-        return 1.0
+        return 1.0, False
     said = check.note()
     if said is not None:
         notes.append(said)
-    return check.scale
+    return check.scale, True
 
 
 def clock_check(

@@ -92,6 +92,7 @@ class Score:
     global_data_limit: int | None = None  # the bytes allowed before points come off
     deduction: float = 0.0  # index points taken for global data past that limit
     count_scale: float = 1.0  # instructions: what the clock check multiplied them by (1: confirmed)
+    count_checked: bool = True  # instructions: False when the clock could not check the count
 
 
 def _clamp(value: float) -> float:
@@ -159,11 +160,13 @@ def score(
     costs: Mapping[str, float] | None = None,
     global_data: int | None = None,
     count_scale: float = 1.0,
+    count_checked: bool = True,
 ) -> Score:
     """Score one allocator's results; `rules` maps each trace name to how it
     counts; `costs` maps a trace to its instructions (measure "instructions"),
     else each valid result's median seconds is its cost, and `count_scale` what
-    the clock check multiplied those instructions by; `global_data` the bytes
+    the clock check multiplied those instructions by (`count_checked` False: it
+    could not check them); `global_data` the bytes
     of writable global data its mm.c defines, when measured."""
     rule_of = {r.trace: rules.get(r.trace, TraceRule(r.trace)) for r in results}
     share = config.correctness_points / len(results) if results else 0.0
@@ -267,6 +270,7 @@ def score(
         global_data_limit=config.global_data_limit,
         deduction=deduction,
         count_scale=count_scale,
+        count_checked=count_checked,
     )
 
 

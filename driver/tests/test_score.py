@@ -150,6 +150,17 @@ def test_the_per_trace_penalty_counts_an_invalid_trace_as_zero():
     assert "counts as utilization 0" in got.penalty
 
 
+@pytest.mark.parametrize(("checked", "said"), [(True, "confirmed"), (False, "not checked")])
+def test_a_count_the_clock_could_not_check_is_not_called_confirmed(checked, said):
+    # With no trace timed (NaN claims, red-team pass 16) the count was believed and the score
+    # said "confirmed by the clock" under a note saying it was not checked.
+    got = score(
+        [result("a", 0.9, 3000, 0.5)], rules("a"), CSAPP, 1.0, "configured", {"a": 3000.0},
+        count_checked=checked,
+    )  # fmt: skip
+    assert f"instructions counted by valgrind, {said} by the clock" in explain(got)
+
+
 def test_header_weights_say_how_a_trace_counts():
     def rule(text: str) -> TraceRule:
         info = parse_trace_text(text, "t").info
