@@ -245,6 +245,15 @@ class _Running:
     started: float
 
 
+def default_jobs(throughput: str) -> int:
+    """How many submissions a class run grades at once by default: one a core, or, when the
+    grades are timed ("time"), one for every two cores: a grade's agent runs its timed passes
+    while its grader waits on another core (two on 2 cores cost honest copies 6-11 points,
+    red-team pass 16)."""
+    cores = os.cpu_count() or 1
+    return cores if throughput != "time" else max(1, cores // 2)
+
+
 def grade_class(
     submissions: Sequence[Submission],
     trace_names: Sequence[str],

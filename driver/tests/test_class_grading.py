@@ -214,6 +214,24 @@ def test_a_record_that_cannot_be_read_leaves_out_its_student_only(cli, course, t
     assert cli("gradebook", "merge", records / "mallory.json", "-o", book).status == 2
 
 
+@pytest.mark.parametrize("measure", ["time", "instructions"])
+def test_a_class_graded_by_time_gets_a_core_a_grade_pair_by_default(cli, course, measure):
+    # Timed passes need a core each, and a grade's grader waits on another: with -j 2 on 2 cores
+    # two honest copies lost 6-11 points (red-team pass 16). By time the default is one grade
+    # for every two cores, and more is said to cost that; counted grades keep one a core.
+    from mallocsim.batch import default_jobs
+
+    cores = os.cpu_count() or 1
+    assert default_jobs(measure) == (max(1, cores // 2) if measure == "time" else cores)
+    crowded = default_jobs(measure) + 1
+    run = grade_class(cli, course, "--throughput", measure, "-j", crowded, "--no-cache")
+    warned = f"-j {crowded} with --throughput time: each grade's timed passes need a core"
+    assert (warned in run.said) == (measure == "time"), run.said
+    quiet = grade_class(cli, course, "--throughput", measure, "--no-cache")
+    assert "timed passes need a core" not in quiet.said
+    assert f"with -j {default_jobs(measure)}:" in quiet.said
+
+
 def test_a_gradebook_must_be_csv_or_json(cli, course, tmp_path):
     run = grade_class(cli, course, "--gradebook", tmp_path / "book.xlsx")
     assert run.status == 2 and "a .csv or a .json file" in run.err

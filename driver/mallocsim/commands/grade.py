@@ -109,8 +109,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="grade as a class and write the gradebook (.csv or .json); repeatable",
     )  # fmt: skip
     parser.add_argument(
-        "-j", "--jobs", type=positive_count, default=os.cpu_count() or 1,
-        help="submissions graded at once (default: the cores, %(default)s)",
+        "-j", "--jobs", type=positive_count, default=None,
+        help=f"submissions graded at once (default: the cores, {os.cpu_count() or 1}; half of "
+        "them with --throughput time, whose timed passes each need a core of their own)",
     )  # fmt: skip
     parser.add_argument(
         "--no-cache", action="store_true", help="grade every submission again, cached or not"
@@ -213,7 +214,7 @@ def _grade_class(
     mode: str,
 ) -> int:
     from mallocsim.autograder import write_gradescope, write_junit
-    from mallocsim.batch import grade_class, student_file
+    from mallocsim.batch import default_jobs, grade_class, student_file
     from mallocsim.errors import UsageError
     from mallocsim.files import writing
     from mallocsim.grade_record import grade_from_record
@@ -234,9 +235,17 @@ def _grade_class(
                     f"{book}: the gradebook goes outside {folder}/, where each student's file "
                     "is named for the student (a student could be named as it)"
                 )
+    jobs = args.jobs or default_jobs(config.throughput)
+    if config.throughput == "time" and jobs > default_jobs("time"):
+        print(
+            f"mallocsim grade: -j {jobs} with --throughput time: each grade's timed passes need "
+            "a core of their own, and grades by time then move with the load (two honest copies "
+            "graded with -j 2 on 2 cores lost 6-11 points; counted grades do not move)",
+            file=sys.stderr,
+        )
     with Progress("grade", len(submissions), mode=mode) as progress:
         done = grade_class(
-            submissions, traces, graded, config, _worker_flags(args), args.jobs, progress,
+            submissions, traces, graded, config, _worker_flags(args), jobs, progress,
             use_cache=not args.no_cache,
         )  # fmt: skip
     rows = [row_of(record, record["student"] in done.cached) for record in done.records]
@@ -259,7 +268,7 @@ def _grade_class(
     print(
         fit(
             f"graded {len(rows)} of {len(submissions)} submissions in {done.seconds:.1f} s "
-            f"with -j {args.jobs}: {now} graded now, {len(done.cached)} from the cache; "
+            f"with -j {jobs}: {now} graded now, {len(done.cached)} from the cache; "
             f"{per:.2f} s per submission",
             None if args.wide else WIDTH,
         )
