@@ -261,8 +261,9 @@ def test_a_clock_short_of_the_kernels_count_gains_no_throughput(
     )
     forged, said = _graded_kops(cli, attacker(attack, port=steps), trace, tmp_path / "f.json")
     assert honest is not None, said
-    if forged is None:  # the 4 ms passes, short by far more than their stops: a verdict
-        assert steps == 4000 and "the timing was tampered with" in said, said
+    if forged is None:  # short by far more than any stops (4 ms passes), or a claim below 0
+        # (SKEWED_CLOCK's pairs of reads out of step with the passes): a verdict
+        assert attack != "FAKE_CLOCK" and "the timing was tampered with" in said, said
         return
     # What a pass's CPU count leaves out is what a claim can still hide: 8 us and 2% of a pass,
     # and its wall time off the CPU, which a loaded machine makes large (a bound of 1.5 times the
