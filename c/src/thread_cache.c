@@ -620,7 +620,9 @@ __attribute__((noinline, cold)) _Noreturn static void check_freed(const thread_c
 
 void tc_check_live(const void *p, const char *call) {
     unsigned i = map_bin(p);
-    if (i != 0 && ((const tc_block *)p)->key == shared.key)
+    /* No key yet (0: tc_setup sets its top bit): a library's constructor, run before ours,
+       reallocs a block whose second word is 0, which is no cache's mark (libgobject-2.0). */
+    if (i != 0 && shared.key != 0 && ((const tc_block *)p)->key == shared.key)
         check_freed(&self, i, p, call, "use after free detected");
 }
 

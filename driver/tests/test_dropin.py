@@ -928,6 +928,35 @@ def test_calloc_zeroes_a_recycled_block(dropin, tmp_path):
     assert result.returncode == 0 and result.stdout == "recycled 9 dirty 0\n", result.stdout
 
 
+EARLY_LIBRARY_SOURCE = r"""
+/* A library whose constructor callocs a block and reallocs it, as libgobject-2.0's does: the
+   loader runs it before a preloaded malloc's own constructor. */
+#include <stdlib.h>
+__attribute__((constructor)) static void early(void) {
+    void **p = calloc(1, 16); /* its second word 0 */
+    free(realloc(p, 32));
+}
+"""
+
+
+def test_a_librarys_constructor_may_realloc_before_the_drop_in_is_set_up(dropin, tmp_path):
+    # ld.so runs the program's libraries' constructors before a preloaded library's: realloc
+    # there took a zeroed block for a freed one (the cache's key, set up later, still 0) and
+    # aborted every program linked with libgobject-2.0 (ffmpeg -version: "realloc(): use after
+    # free detected"; a helper's drop-in pass, 2026-12-05).
+    (tmp_path / "early.c").write_text(EARLY_LIBRARY_SOURCE)
+    library = tmp_path / "libearly.so"
+    subprocess.run(
+        ["gcc", "-O2", "-shared", "-fPIC", "-o", library, tmp_path / "early.c"], check=True
+    )
+    (tmp_path / "main.c").write_text('#include <stdio.h>\nint main(void) { puts("ok"); }\n')
+    binary = tmp_path / "main"
+    link = ["-Wl,--no-as-needed", f"-L{tmp_path}", "-learly", f"-Wl,-rpath,{tmp_path}"]
+    subprocess.run(["gcc", "-O2", "-o", binary, tmp_path / "main.c", *link], check=True)
+    result = _run(dropin, [binary])
+    assert result.returncode == 0 and result.stdout == "ok\n", result.stderr
+
+
 CALLOC_FRESH_SOURCE = r"""
 /* calloc from the heap's fresh top: zero everywhere (a new run's slots, a block over memory used
    and freed, a heap trimmed and grown again), and its untouched pages not made resident. */
