@@ -26,6 +26,7 @@
 #include "threaded_lock.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -114,8 +115,8 @@ static _Atomic unsigned vacated_clock;
 /* The calling thread's arena plus one; 0 until its first call of arena_mine. */
 static _Thread_local unsigned mine_plus_one __attribute__((tls_model("initial-exec")));
 
-/* Reserve the address range: once (pthread_once), by the first arena to start. */
-static void reserve(void) {
+/* The largest range the system grants, halving from RESERVE_WANTED down to RESERVE_LEAST. */
+static void reserve_range(void) {
     for (size_t size = RESERVE_WANTED; size >= RESERVE_LEAST; size /= 2) {
         char *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p != MAP_FAILED && !tc_heap_start(p, size)) { /* no room for its size map */
@@ -129,6 +130,15 @@ static void reserve(void) {
             return;
         }
     }
+}
+
+/* Reserve the address range: once (pthread_once), by the first arena to start. The sizes the
+   system refuses are no failure of the malloc that asked: errno is left as it was (a first malloc
+   under `ulimit -v` that succeeded left ENOMEM behind). */
+static void reserve(void) {
+    int saved = errno;
+    reserve_range();
+    errno = saved;
 }
 
 bool arena_range(unsigned k, char **start, char **end) {

@@ -1180,6 +1180,7 @@ def test_a_block_munmap_failed_to_free_is_freed_no_more(dropin, tmp_path):
 # same bytes.
 
 LITTLE_SPACE_SOURCE = r"""
+#include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -1200,6 +1201,9 @@ int main(int argc, char **argv) {
     static unsigned char *block[BLOCKS];
     static size_t size[BLOCKS];
     unsigned state = 7;
+    errno = 0;
+    free(malloc(1)); /* the first: the reservation's sizes the system refused are not its errno */
+    int first_errno = errno;
     for (int round = 0; round < 4; round++)
         for (int i = 0; i < BLOCKS; i++) {
             if (block[i] != NULL) {
@@ -1216,7 +1220,8 @@ int main(int argc, char **argv) {
                 block[i][k] = (unsigned char)(i + k);
         }
     /* A small block in a heap has a few bytes to spare; one mapped alone, most of a page. */
-    printf("same bytes, %zu usable for 24\n", malloc_usable_size(malloc(24)));
+    printf("same bytes, %zu usable for 24, errno %d after the first malloc\n",
+           malloc_usable_size(malloc(24)), first_errno);
     return 0;
 }
 """
@@ -1234,6 +1239,9 @@ def test_a_small_address_space_gives_the_same_blocks(dropin, tmp_path, room_mib,
     assert result.returncode == 0 and result.stdout.startswith("same bytes"), result.stdout
     usable = int(result.stdout.split()[2])
     assert usable < 64 if heap else usable >= 4000, result.stdout
+    # A first malloc under `ulimit -v` that succeeded left ENOMEM from the refused sizes (a
+    # helper's drop-in pass).
+    assert "errno 0 after the first malloc" in result.stdout, result.stdout
 
 
 FILL_SOURCE = r"""
