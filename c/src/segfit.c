@@ -598,6 +598,14 @@ __attribute__((noinline)) static run_t *run_create(unsigned cls) {
     if (b == NULL)
         return NULL;
     run_t *r = block_payload(b);
+    /* The map first, nothing written yet: the block given back when the map cannot grow (the
+       heap full) is then as fresh as it came, for the fallback block the same request carves
+       from it (with the run written first, the drop-in's calloc, which trusts memory past the
+       heap's highest break to read zero, handed out a run header). */
+    if (!map_cover(addr_unit(r))) {
+        free_and_list(b, block_size(b));
+        return NULL;
+    }
     /* Every slot listed now, in address order, so that taking one never asks whether a freed slot
        is there or the next never-used one must be cut: where classes mix, that branch went
        either way as good as at random, and listing every slot made syn-string 5-6% and
@@ -613,10 +621,6 @@ __attribute__((noinline)) static run_t *run_create(unsigned cls) {
     r->slot_size = (uint16_t)slot_size;
     r->capacity = (uint16_t)capacity;
     r->used = 0;
-    if (!map_cover(addr_unit(r))) {
-        free_and_list(b, block_size(b));
-        return NULL;
-    }
     b->header |= RUN_BIT;
     map_mark(r, true);
     partial_add(r, true); /* the first run, which the caller takes a slot from */

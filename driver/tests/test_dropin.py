@@ -1005,6 +1005,134 @@ int main(void) {
 """
 
 
+RUN_MAP_FULL_SOURCE = r"""
+/* A small class that has earned runs, a 20 MB heap, then RLIMIT_DATA stops the heap's growth
+   with `leave` bytes at its top: the next run's block fits there, the run map's growth does not,
+   and the run is given back for the request's own block (a helper's reproducer, 2026-12-05).
+   Single-threaded, no stdio before the check. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static char buf[1 << 16];
+void *volatile sink;
+
+static size_t read_file(const char *path) {
+    int fd = open(path, O_RDONLY);
+    size_t n = 0;
+    ssize_t r;
+    while ((r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    buf[n] = 0;
+    return n;
+}
+
+/* the rw mapping holding p: [lo, hi) */
+static int region_of(uintptr_t p, uintptr_t *lo, uintptr_t *hi) {
+    read_file("/proc/self/maps");
+    char *line = buf;
+    while (*line) {
+        unsigned long a, b;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3 && p >= a && p < b) {
+            *lo = a;
+            *hi = b;
+            return perms[1] == 'w';
+        }
+        char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return 0;
+}
+
+static long vmdata_kb(void) {
+    read_file("/proc/self/status");
+    char *s = strstr(buf, "VmData:");
+    return s ? strtol(s + 7, NULL, 10) : -1;
+}
+
+static void say(const char *s) { (void)!write(1, s, strlen(s)); }
+
+int main(int argc, char **argv) {
+    size_t small = argc > 1 ? strtoul(argv[1], 0, 0) : 48;
+    size_t leave = argc > 2 ? strtoul(argv[2], 0, 0) : 2000;
+    char msg[256];
+    void *keep[64];
+    for (int i = 0; i < 50; i++)
+        keep[i] = calloc(small, 1); /* the class earns runs, which fill: 8 blocks + 21 + 21 */
+    uintptr_t lo, hi;
+    if (!region_of((uintptr_t)keep[0], &lo, &hi)) {
+        say("first block not in a rw region\n");
+        return 2;
+    }
+    for (int i = 0; i < 100; i++)
+        sink = malloc(200000); /* a 20 MB heap: a new run lands far past the run map's reach */
+    for (;;) {
+        struct mallinfo2 mi = mallinfo2();
+        uintptr_t brk = lo + mi.arena;
+        region_of(lo, &lo, &hi);
+        size_t room = hi - brk;
+        if (room >= leave + 8192) {
+            /* RLIMIT_DATA: no more data pages than now: the heap cannot grow past `hi` */
+            struct rlimit rl = {(rlim_t)vmdata_kb() * 1024, RLIM_INFINITY};
+            setrlimit(RLIMIT_DATA, &rl);
+            size_t filler = room - leave; /* a block of exactly this size at the top */
+            void *f = malloc(filler - 8);
+            struct mallinfo2 m2 = mallinfo2();
+            snprintf(msg, sizeof msg, "room %zu filler %p left %zu\n", room, f,
+                     (size_t)(hi - (lo + m2.arena)));
+            say(msg);
+            break;
+        }
+        sink = malloc(8192);
+    }
+    int bad = 0;
+    for (int i = 0; i < 40; i++) {
+        unsigned char *p = calloc(small, 1);
+        if (getenv("VERBOSE")) {
+            struct mallinfo2 m = mallinfo2();
+            snprintf(msg, sizeof msg, "calloc %d -> %p brk-off %zu free blocks %zu\n", i, (void *)p,
+                     m.arena, m.ordblks);
+            say(msg);
+        }
+        if (p == NULL)
+            continue;
+        for (size_t j = 0; j < small; j++)
+            if (p[j] != 0) {
+                snprintf(msg, sizeof msg, "calloc #%d (%zu bytes) at %p: byte %zu is 0x%02x\n", i,
+                         small, (void *)p, j, p[j]);
+                say(msg);
+                bad = 1;
+                break;
+            }
+        if (bad)
+            break;
+    }
+    say(bad ? "NONZERO\n" : "all zero\n");
+    return bad;
+}
+"""
+
+
+def test_calloc_is_zero_where_a_new_run_could_not_be_mapped(dropin, tmp_path):
+    # segfit wrote a new run's header and slot links, then found the run map could not grow (the
+    # heap full) and gave the block back, and the same request's block was carved from it: calloc,
+    # which trusts memory past the heap's highest break to read zero, cleared 16 bytes of it
+    # ("byte 16 is 0x50", a helper's fuzzing). The map is now grown before the run is written.
+    binary = _build(tmp_path, "run_map_full", RUN_MAP_FULL_SOURCE)
+    result = _run(dropin, [binary])
+    assert result.returncode == 0 and result.stdout.endswith("all zero\n"), result.stdout
+
+
 def test_calloc_from_the_heaps_fresh_top_is_zero_and_leaves_its_pages_alone(dropin, tmp_path):
     # calloc cleared every block from the heap, fresh memory too: a helper's cc1, whose callocs of
     # 78-392 KB each touch a byte, peaked at 146.6 MB against glibc's 99.5 (make -j2 of this
