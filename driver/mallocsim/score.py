@@ -111,20 +111,20 @@ def _mean(pairs: Sequence[tuple[float, float]], kind: str) -> float | None:
     return sum(v * w for v, w in pairs) / total
 
 
+def _measured(cost: float | None) -> bool:
+    """Whether a trace's cost is a measure: a finite number above 0."""
+    return cost is not None and math.isfinite(cost) and cost > 0
+
+
 def aggregate_throughput(pairs: Sequence[tuple[int, float]], mean: str = "total") -> float | None:
     """T from (ops, cost) pairs: total ops / total cost, or the harmonic mean of
     the per-trace ops / cost (CMU); None when nothing was measured."""
-    measured = [(ops, cost) for ops, cost in pairs if cost and cost > 0 and ops > 0]
+    measured = [(ops, cost) for ops, cost in pairs if _measured(cost) and ops > 0]
     if not measured:
         return None
     if mean == "harmonic":
         return len(measured) / sum(cost / ops for ops, cost in measured)
     return sum(ops for ops, _ in measured) / sum(cost for _, cost in measured)
-
-
-def _measured(cost: float | None) -> bool:
-    """Whether a trace's cost is a measure: a finite number above 0."""
-    return cost is not None and math.isfinite(cost) and cost > 0
 
 
 def timed_cost(result: TraceResult) -> float | None:
@@ -206,7 +206,8 @@ def score(
     # T is made of every valid trace marked T, or of none: one left out by a cost that is no
     # measure (a claim of NaN, red-team pass 16) made another trace's speed the whole of T.
     unmeasured = [t.trace for t in thru if t.valid and not _measured(t.cost)]
-    if throughput is not None and unmeasured:
+    partial = throughput is not None and bool(unmeasured)
+    if partial:
         throughput = None
     if throughput is not None and per_trace_penalty:
         throughput *= sum(t.valid for t in thru) / len(thru)
@@ -229,7 +230,7 @@ def score(
             f"{len(invalid)} of {len(results)} traces invalid: each counts as utilization 0, "
             'and T is cut to the valid share (invalid = "trace")'
         )
-    if unmeasured and any(t.valid and _measured(t.cost) for t in thru):
+    if partial:
         unmeasured_line = (
             f"T not measured: {', '.join(unmeasured)} had no cost to count, and T is made of "
             "every valid trace marked T or of none"
