@@ -47,7 +47,7 @@ from mallocsim.build import kept_environment
 from mallocsim.errors import UsageError
 from mallocsim.labs import LABS
 from mallocsim.safe_text import printable
-from mallocsim.sandbox import untrusted
+from mallocsim.sandbox import stat_fields, untrusted
 from mallocsim.trace import Trace, reading_arguments
 
 _TOTALS = re.compile(rb"^(?:totals|summary): ([0-9]{1,20})", re.M)
@@ -346,9 +346,9 @@ def _group_size(group: int) -> int:
     never reaped and threads (not in /proc's listing) took every pid past a watch of processes
     (red-team pass 13: 390 zombies, 3,936 threads, the grade as honest)."""
     size = 0
-    for entry in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = entry.read_text().rsplit(") ", 1)[1].split()
+    for entry in Path("/proc").iterdir():
+        fields = stat_fields(int(entry.name)) if entry.name.isdigit() else []
+        with contextlib.suppress(IndexError, ValueError):
             if int(fields[2]) == group:
                 size += max(1, int(fields[17]))  # num_threads
     return size

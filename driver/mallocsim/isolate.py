@@ -62,7 +62,13 @@ from mallocsim.replay import (
 )
 from mallocsim.results import TraceResult
 from mallocsim.safe_text import printable
-from mallocsim.sandbox import denied_action, enter_sandbox, resident_peak, untrusted
+from mallocsim.sandbox import (
+    denied_action,
+    enter_sandbox,
+    resident_peak,
+    stat_fields,
+    untrusted,
+)
 from mallocsim.trace import Trace
 
 PROGRESS_WORDS = 3  # phase, op index, timed pass
@@ -348,20 +354,10 @@ class _Watch:
         return self.stall_stopped or self.memory_stopped is not None
 
 
-def _stat_fields(pid: int) -> list[str]:
-    """The fields of /proc/PID/stat after the command's name (the state letter first), from one
-    read; [] when it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return []
-
-
 def _parent_of(pid: int) -> int | None:
     """The parent's pid of a process, None when its stat cannot be read."""
     try:
-        return int(_stat_fields(pid)[1])
+        return int(stat_fields(pid)[1])
     except (ValueError, IndexError):
         return None
 
@@ -370,7 +366,7 @@ def _cpu_and_state(pid: int) -> tuple[float, str]:
     """User and system CPU seconds of a process and its state letter ("R",
     "S", "T"...), from one read of /proc/PID/stat; (0.0, "?") when it cannot
     be read."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     try:
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS, fields[0]
     except (ValueError, IndexError):

@@ -40,6 +40,16 @@ def untrusted(spec: AllocatorSpec) -> bool:
     return spec.kind in UNTRUSTED_KINDS
 
 
+def stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (the state letter first, then the
+    parent, the process group...), from one read; [] when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def resident_peak(pid: int) -> int:
     """The most memory process `pid` has been resident in (the kernel's VmHWM), in
     bytes; 0 when it cannot be read (the process is gone, or a zombie)."""
