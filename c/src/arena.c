@@ -296,6 +296,31 @@ void arena_free(void *p) {
         c->trim(TRIM_PAD);
 }
 
+/*
+ * Address space for a mapping the system refused: the reservation is as large as RLIMIT_AS
+ * allowed when it was made, which left too little for a big block later (under `ulimit -v
+ * 400000`, a 256 MiB reservation and its map: malloc(150 MiB) failed where glibc's succeeds).
+ * The last arena that never served gives its part back; it serves nothing from then on, and a
+ * thread it was chosen for borrows another's heap (dropin.c's other_arena_alloc). Arena 0, the
+ * main thread's, is kept. A mapping the system places in the part later is no block of an arena:
+ * arena_holds says so, as for any arena that is not ready, and the size map there still reads 0.
+ */
+bool arena_give_back_unused(void) {
+    if (atomic_load_explicit(&arena_reservation.base, memory_order_relaxed) == 0)
+        return false; /* nothing reserved (arena_range would reserve it now) */
+    for (unsigned k = ARENAS; k-- > 1;) {
+        char *start, *end;
+        bool locked = arena_enter(k);
+        bool unused = !arena[k].ready && !arena[k].failed && arena_range(k, &start, &end);
+        if (unused)
+            arena[k].failed = true;
+        arena_leave(k, locked);
+        if (unused && munmap(start, (size_t)(end - start)) == 0) /* no system call under a lock */
+            return true;
+    }
+    return false;
+}
+
 bool arena_trim_all(size_t pad) {
     bool released = false;
     for (unsigned k = 0; k < ARENAS; k++) {

@@ -75,6 +75,11 @@ size_t arena_usable_size(void *p);
    pages given back (malloc_trim); true when any memory went back. */
 bool arena_trim_all(size_t pad);
 
+/* Takes each arena's lock in turn: the part of the reservation of the last arena other than 0
+   that never served given back to the system, for a mapping it refused (ENOMEM under a low
+   RLIMIT_AS); that arena serves nothing from then on. false when none is left to give. */
+bool arena_give_back_unused(void);
+
 /* What arena k's heap holds, for mallinfo and malloc_stats (dropin.c). */
 typedef struct {
     size_t heap_bytes;    /* the heap's length: what the arena has taken from the system */

@@ -248,11 +248,25 @@ static bool map_list(void *p, size_t len) {
     return listed;
 }
 
+/* Whether a mapping the system refused may be asked for again: when it lacked the address space
+   and an arena that never served gave its part back (arena_give_back_unused). errno is then
+   `saved` again, so that a retry that succeeds leaves no trace of the refusal. */
+static bool room_made(int saved) {
+    if (errno != ENOMEM || !arena_give_back_unused())
+        return false;
+    errno = saved;
+    return true;
+}
+
 static void *map_alloc(size_t size) {
     size_t len;
     if (!map_length(size, &len))
         return NULL;
-    void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *base;
+    int saved = errno;
+    do
+        base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    while (base == MAP_FAILED && room_made(saved));
     if (base == MAP_FAILED)
         return NULL;
     bool listed = map_list(base, len);
@@ -291,7 +305,11 @@ static void *map_resize(void *p, size_t size) {
     if (!map_length(size, &len))
         return NULL;
     size_t old = map_length_of(p, CALL_REALLOC, true);
-    void *moved = mremap(p, old, len, MREMAP_MAYMOVE);
+    void *moved;
+    int saved = errno;
+    do
+        moved = mremap(p, old, len, MREMAP_MAYMOVE);
+    while (moved == MAP_FAILED && room_made(saved));
     void *q = moved != MAP_FAILED ? moved : p;
     bool listed = map_list(q, moved != MAP_FAILED ? len : old);
     assert(listed); /* the removal left room: no growth, no failure */

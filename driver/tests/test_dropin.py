@@ -1405,6 +1405,64 @@ def test_a_full_arena_borrows_another_arenas_heap_before_mapping_small_blocks(dr
     assert int(result.stdout.split()[1]) < 64, result.stdout  # from a heap, not a page of its own
 
 
+BIG_BLOCK_SOURCE = r"""
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Small blocks, each written, from a thread whose arena may have given its part back. */
+static void *churn(void *arg) {
+    for (int i = 0; i < 100000; i++) {
+        char *p = malloc(1 + i % 300);
+        if (p == NULL)
+            return arg;
+        memset(p, i, 1 + i % 300);
+        free(p);
+    }
+    return NULL;
+}
+
+/* A block of argv[1] MiB after the first small one (the reservation made), every page written;
+   then a thread's small blocks; then the big block grown by realloc. */
+int main(int argc, char **argv) {
+    size_t size = strtoul(argv[1], NULL, 10) << 20;
+    free(malloc(16));
+    errno = 0;
+    char *big = malloc(size);
+    if (big == NULL)
+        return printf("malloc(%zu) failed\n", size), 1;
+    int after = errno;
+    memset(big, 7, size);
+    pthread_t thread;
+    void *failed;
+    if (pthread_create(&thread, NULL, churn, "") != 0 || pthread_join(thread, &failed) != 0)
+        return printf("no thread\n"), 1;
+    if (failed != NULL)
+        return printf("a thread's small malloc failed\n"), 1;
+    char *grown = realloc(big, size + (16 << 20));
+    if (grown == NULL || grown[size - 1] != 7)
+        return printf("realloc failed\n"), 1;
+    free(grown);
+    printf("served, errno %d after the big malloc\n", after);
+    return 0;
+}
+"""
+
+
+def test_a_big_block_gets_the_address_space_of_arenas_never_used(dropin, tmp_path):
+    # With 400 MiB of room the reservation takes 256 MiB and its map 16: malloc(200 MiB) failed
+    # where glibc's succeeds (a helper's `ulimit -v 400000` runs). The three arenas that never
+    # served give their parts back, one at a time, as a mapping needs them.
+    binary = _build(tmp_path, "big_block", BIG_BLOCK_SOURCE)
+    before = _run(dropin, [_build(tmp_path, "little_space", LITTLE_SPACE_SOURCE), "vm"])
+    space = int(before.stdout.split()[0]) * 1024 + (400 << 20)
+    result = _run(dropin, [binary, "200"], space=space)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == "served, errno 0 after the big malloc\n", result.stdout
+
+
 TOP_SOURCE = r"""
 #include <fcntl.h>
 #include <stdio.h>
