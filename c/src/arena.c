@@ -59,7 +59,8 @@ typedef struct {
     const char *(*configure)(const char *); /* NULL: the policy has none (it is optional) */
     size_t (*free_top)(void);               /* NULL: the policy cannot give its top back */
     size_t (*trim)(size_t);
-    mm_free_space_t (*free_space)(void); /* NULL: the policy cannot say */
+    mm_free_space_t (*free_space)(void);      /* NULL: the policy cannot say */
+    void (*free_spans)(mm_span_fn *, void *); /* NULL: the policy cannot say */
     void (*mem_init)(void);
     void *(*heap_lo)(void);
     void *(*heap_hi)(void);
@@ -76,6 +77,7 @@ typedef struct {
     __attribute__((weak)) size_t arena##id##_mm_free_top(void);                                    \
     __attribute__((weak)) size_t arena##id##_mm_trim(size_t pad);                                  \
     __attribute__((weak)) mm_free_space_t arena##id##_mm_free_space(void);                         \
+    __attribute__((weak)) void arena##id##_mm_free_spans(mm_span_fn *each, void *ctx);             \
     void arena##id##_mem_init(void);                                                               \
     void *arena##id##_mem_heap_lo(void);                                                           \
     void *arena##id##_mem_heap_hi(void);                                                           \
@@ -86,8 +88,8 @@ ARENA_LIST(ARENA_DECLARE)
     {arena##id##_mm_init,       arena##id##_mm_malloc,      arena##id##_mm_free,                   \
      arena##id##_mm_realloc,    arena##id##_mm_usable_size, arena##id##_mm_configure,              \
      arena##id##_mm_free_top,   arena##id##_mm_trim,        arena##id##_mm_free_space,             \
-     arena##id##_mem_init,      arena##id##_mem_heap_lo,    arena##id##_mem_heap_hi,               \
-     arena##id##_mem_clean_from},
+     arena##id##_mm_free_spans, arena##id##_mem_init,       arena##id##_mem_heap_lo,               \
+     arena##id##_mem_heap_hi,   arena##id##_mem_clean_from},
 static const policy_copy copies[ARENAS] = {ARENA_LIST(ARENA_COPY)};
 
 /* Each arena's lock and state (under its lock). Adaptive locks: they spin a little before they
@@ -321,15 +323,36 @@ bool arena_give_back_unused(void) {
     return false;
 }
 
+/* mm_span_fn: the whole pages of a free span given back to the system (they read zero when the
+   block is used again); *ctx counts their bytes. */
+static void discard_pages(void *lo, size_t len, void *ctx) {
+    uintptr_t page = mem_pagesize();
+    uintptr_t from = ((uintptr_t)lo + page - 1) & ~(page - 1);
+    uintptr_t to = ((uintptr_t)lo + len) & ~(page - 1);
+    if (to > from && madvise((void *)from, to - from, MADV_DONTNEED) == 0)
+        *(size_t *)ctx += to - from;
+}
+
+/* Under each arena's lock in turn: while it is held no block of its heap changes hands, so no
+   page given back can be a live block's, nor a live block's map byte. The map pages go too: a
+   sixteenth of the heap, all of it resident where blocks of cached sizes came and went (400,000
+   blocks of 16-1,015 bytes, all freed: 18.0 MB left after malloc_trim(0), 14 of them map). */
 bool arena_trim_all(size_t pad) {
-    bool released = false;
+    size_t released = 0;
     for (unsigned k = 0; k < ARENAS; k++) {
+        char *start, *end;
         bool locked = arena_enter(k);
-        if (arena[k].ready && copies[k].trim != NULL && copies[k].trim(pad) > 0)
-            released = true;
+        if (arena[k].ready) {
+            if (copies[k].trim != NULL)
+                released += copies[k].trim(pad);
+            if (copies[k].free_spans != NULL)
+                copies[k].free_spans(discard_pages, &released);
+            if (arena_range(k, &start, &end))
+                released += tc_map_trim(start, end);
+        }
         arena_leave(k, locked);
     }
-    return released;
+    return released > 0;
 }
 
 bool arena_usage(unsigned k, arena_usage_t *usage) {

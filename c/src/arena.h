@@ -71,8 +71,9 @@ void arena_free(void *p);
 void *arena_realloc(void *p, size_t size);
 size_t arena_usable_size(void *p);
 
-/* Takes each arena's lock in turn: every arena's free heap top cut down to `pad` bytes and its
-   pages given back (malloc_trim); true when any memory went back. */
+/* Takes each arena's lock in turn: every arena's free heap top cut down to `pad` bytes, and the
+   whole pages inside its other free blocks, given back (malloc_trim, as glibc's gives back its
+   free chunks' pages); true when any memory went back. */
 bool arena_trim_all(size_t pad);
 
 /* Takes each arena's lock in turn: the part of the reservation of the last arena other than 0

@@ -368,6 +368,21 @@ static inline mm_free_space_t bt_free_space(void) {
     return space;
 }
 
+/* Free block b's bytes that no policy reads while it stays free (mm_free_spans): past its header
+   and two list links (BT_MIN_BLOCK's), before its footer. */
+static inline void bt_free_span(block_t *b, mm_span_fn *each, void *ctx) {
+    char *lo = (char *)block_payload(b) + 2 * sizeof(word_t);
+    char *hi = (char *)block_footer(b);
+    if (hi > lo)
+        each(lo, (size_t)(hi - lo), ctx);
+}
+
+static inline void bt_free_spans(mm_span_fn *each, void *ctx) {
+    for (block_t *b = heap_first_block(); !block_is_epilogue(b); b = block_next(b))
+        if (!block_alloc(b))
+            bt_free_span(b, each, ctx);
+}
+
 /* ---------------------------------------------------------------- checking */
 
 /* Where a checker writes its one-line verdict, and the caller's line to name in it. */

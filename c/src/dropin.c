@@ -642,10 +642,16 @@ MS_EXPORT size_t malloc_usable_size(void *p) {
     return usable_at(p, CALL_USABLE_SIZE);
 }
 
-/* glibc's extension: give back the free top of every heap, down to `pad` bytes; 1 when any
-   memory went back. (glibc's also gives back whole free pages inside its heaps; this, the tops
-   alone. Without it, glibc's own malloc_trim ran, on its arena that serves nothing here.) */
-MS_EXPORT int malloc_trim(size_t pad) { return arena_trim_all(pad); }
+/* glibc's extension: give back the free top of every heap, down to `pad` bytes, and the whole
+   free pages inside them; 1 when any memory went back. The calling thread's cache and the depots
+   give their blocks to the policies first, where they merge: they held the blocks freed last,
+   which a program freeing all it had freed in the order it allocated, the heap's top among them
+   (400,000 blocks of 16-1,015 bytes: 225 MB resident after malloc_trim(0), glibc's 4.7). (Without
+   it, glibc's own malloc_trim ran, on its arena that serves nothing here.) */
+MS_EXPORT int malloc_trim(size_t pad) {
+    tc_give_back_all();
+    return arena_trim_all(pad);
+}
 
 /* ------------------------------------------------------------ statistics */
 

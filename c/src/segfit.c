@@ -996,6 +996,14 @@ mm_free_space_t mm_free_space(void) {
     return space;
 }
 
+/* From the lists: a free block's links are its first payload words, as block.h's policies'. */
+_Static_assert(sizeof(free_links_t) == 2 * sizeof(word_t), "bt_free_span skips the links");
+void mm_free_spans(mm_span_fn *each, void *ctx) {
+    for (unsigned c = 0; c < NUM_CLASSES; c++)
+        for (block_t *b = sf.class_head[c]; b != NULL; b = links(b)->next)
+            bt_free_span(b, each, ctx);
+}
+
 size_t mm_usable_size(void *ptr) {
     if (ptr == NULL)
         return 0;

@@ -137,6 +137,7 @@
 #include "thread_cache.h"
 
 #include "arena.h"
+#include "memlib.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -356,6 +357,40 @@ bool tc_heap_start(void *lo, size_t span) {
     atomic_store_explicit(&map.heap_lo, (uintptr_t)lo, memory_order_relaxed);
     atomic_store_explicit(&map.span, span, memory_order_relaxed);
     return true;
+}
+
+/* Do `len` map bytes from `at` name no live block? In the size map a live block's byte is its bin;
+   in the big map, its place without BIG_FREED. */
+static bool map_idle(const _Atomic uint8_t *at, size_t len, bool big) {
+    for (size_t n = 0; n < len; n++) {
+        unsigned b = atomic_load_explicit(&at[n], memory_order_relaxed);
+        if (big ? b != 0 && !(b & BIG_FREED) : is_bin(b))
+            return false;
+    }
+    return true;
+}
+
+/* The pages of `len` map bytes from `at` (whole pages) that name no live block given back; their
+   bytes then read 0, as where no block ever started. Returns their bytes. */
+static size_t map_discard_idle(_Atomic uint8_t *at, size_t len, bool big) {
+    size_t page = mem_pagesize(), released = 0;
+    for (size_t n = 0; n < len; n += page)
+        if (map_idle(at + n, page, big) && madvise((void *)(at + n), page, MADV_DONTNEED) == 0)
+            released += page;
+    return released;
+}
+
+size_t tc_map_trim(const void *lo, const void *hi) {
+    uintptr_t heap_lo = atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    assert(heap_lo != 0 && (uintptr_t)lo >= heap_lo && (uintptr_t)hi > (uintptr_t)lo);
+    _Atomic uint8_t *bytes = atomic_load_explicit(&map.bytes, memory_order_relaxed);
+    _Atomic uint8_t *big = atomic_load_explicit(&map.big, memory_order_relaxed);
+    size_t released = 0, last = (size_t)(((uintptr_t)hi - 1 - heap_lo) >> CHUNK_SHIFT);
+    for (size_t k = (size_t)(((uintptr_t)lo - heap_lo) >> CHUNK_SHIFT); k <= last; k++)
+        if (map.writable[k])
+            released += map_discard_idle(bytes + k * CHUNK_BYTES, CHUNK_BYTES, false) +
+                        map_discard_idle(big + k * BIG_CHUNK_BYTES, BIG_CHUNK_BYTES, true);
+    return released;
 }
 
 /* Set p's map byte. Under p's lock. */
@@ -650,6 +685,25 @@ static void thread_exit(void *arg) {
     for (unsigned i = 0; i < TC_BINS; i++)
         send_home(c, i);
     give_back_locked(refused);
+}
+
+void tc_give_back_all(void) {
+    thread_cache *c = &self;
+    tc_block *list = NULL;
+    unsigned count;
+    for (unsigned i = 0; i < TC_BINS; i++) {
+        tc_block *bin = bin_cut(c, i, 0, &count);
+        if (bin != NULL)
+            tc_list_prepend(bin, &list);
+        send_home(c, i); /* to the depot, whence it goes below */
+    }
+    for (unsigned k = 0; k < ARENAS; k++)
+        for (unsigned i = 0; i < TC_BINS; i++) {
+            tc_block *batch;
+            while (depot_take(k, i, &batch) > 0)
+                tc_list_prepend(batch, &list);
+        }
+    give_back_locked(list);
 }
 
 /* Register this thread's cache on its first use: its exit destructor. Without the lock held.

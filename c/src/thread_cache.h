@@ -134,6 +134,17 @@ void tc_check_live(const void *p, const char *call);
    heap must not grow then. */
 bool tc_map_reach(const void *from, const void *end);
 
+/* The map pages of [lo, hi), whole chunks of one arena's part of the reservation, that name no
+   live block given back to the system (malloc_trim): they read 0 again, as where no block ever
+   started. A block freed before then is no longer told from a pointer never handed out, and its
+   second free is found by the policy's own checks, if at all. Under that arena's lock, which
+   every write of these bytes takes. Returns the bytes given back. */
+size_t tc_map_trim(const void *lo, const void *hi);
+
+/* The calling thread's bins and remote lists, and every arena's depot, given to the policies
+   (malloc_trim), each block under its arena's lock. Without a lock held. */
+void tc_give_back_all(void);
+
 /* ------------------------------------------------------------ defined in depot.c */
 
 /* Offer arena k's depot bin i a batch: `count` free blocks of the caches' bin i, for arena k's
