@@ -9,7 +9,9 @@ verdict, returning one line or None. The CS:APP classic mdriver's:
                       index & 0xFF: the first realloc of a live block whose id is
                       128 or more fails on every allocator;
   csapp-block0-zero   it fills block 0 with byte 0x00, what fresh memory holds, so
-                      a realloc that copies too few bytes of block 0 can pass there;
+                      a realloc that copies too few bytes of block 0 can pass there,
+                      and so can an allocator that reads block 0's data as its own
+                      (it crashes here, where that data is not zero);
   csapp-overlap-ends  it checks only a new block's two ends against the live
                       blocks, so a block that contains an older one is accepted;
   csapp-live-bytes    it checks a block's bytes only when the block is realloc'd,
@@ -24,6 +26,7 @@ The CMU F20 mdriver's:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 
 from mallocsim.labs import LabProfile
@@ -58,6 +61,16 @@ def _block0_zero(trace: Trace, result: TraceResult) -> Finding | None:
             "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes, the same "
             "as fresh memory, so it cannot see block 0's data lost",
         )
+    if result.fail_kind == "crash" and result.fail_op is not None:
+        letter, ident, _size, _count = next(itertools.islice(trace.ops(), result.fail_op, None))
+        if ident == 0 and letter in ("r", "f"):
+            return (
+                trace.name,
+                "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes, the "
+                "same as fresh memory, so an allocator that reads its own bookkeeping from block "
+                "0's data (this one crashed freeing or reallocating block 0) finds zeros there; "
+                "mallocsim fills every block with its own bytes",
+            )
     return None
 
 

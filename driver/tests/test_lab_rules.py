@@ -336,6 +336,24 @@ def test_where_the_csapp_driver_cannot_see_a_fault_the_grade_says_so(
     assert run.status == 1 and " ".join(note.split()) in run.said
 
 
+@pytest.mark.parametrize(("block", "noted"), [(0, True), (1, False)])
+def test_a_crash_reading_block_0s_data_is_said_to_pass_the_csapp_driver(
+    cli, write_trace, tmp_path, block, noted
+):
+    # A public solution read a flag from a block's payload when it freed it: the handout's
+    # driver fills block 0 with 0x00 bytes, so realloc2-bal passed there (98/100) and crashed
+    # here, with no word of why (lab check run 8). Block 1 holds 0x01 bytes under that driver.
+    reads_payload = "void mm_free(void *ptr) { char *flag = *(char **)ptr; if (flag) *flag = 0; }"
+    template = CSAPP_TEMPLATE.replace("void mm_free(void *ptr) { (void)ptr; }", reads_payload)
+    assert reads_payload in template
+    trace = write_trace("t", f"a {block} 16\nf {block}\n")
+    run = cli("grade", source(tmp_path, "", template), "--lab", "csapp", "--throughput", "time",
+              trace)  # fmt: skip
+    assert run.status == 1 and "crashed with SIGSEGV" in run.said, run.said
+    note = "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes"
+    assert (note in " ".join(run.said.split())) == noted, run.said
+
+
 @pytest.mark.parametrize(("old", "noted"), [(4096, True), (48, False)])
 def test_data_lost_past_the_cmu_drivers_maxfill_is_said_to_pass_there(
     cli, write_trace, tmp_path, old, noted
