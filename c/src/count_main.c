@@ -310,6 +310,56 @@ static bool keep_glibc_memory(void) {
 #endif
 }
 
+/*
+ * valgrind preloads its vgpreload_core into every process it runs, and that object's code holds a
+ * client request (the instructions valgrind reads as a request to it, such as "run this function
+ * on the real CPU, uncounted") followed by pops and a return: an allocator that found it
+ * (dl_iterate_phdr) and jumped there with a request of its own ran its fit search uncounted,
+ * though its own file holds none (forbidden.check_uncounted): an explicit list's counted grade rose
+ * from 57.4 to 93.6, confirmed by the clock (red-team pass 17). The object serves the tools that
+ * replace functions (callgrind and cachegrind replace none) and the freeres calls at exit, which
+ * the grader turns off (--run-libc-freeres=no), so before the allocator is loaded each of its
+ * executable pages (where every request in it lies, in both ABIs' builds) becomes a page of
+ * `ret` instructions: the loader still calls its destructors at exit, and they return. Its other
+ * pages, its headers and data, stay as they are for whatever walks the loader's list. Without
+ * valgrind there is none to blank.
+ */
+static bool blank_valgrind_preloads(void) {
+    enum { MOST = 32 };
+    struct {
+        unsigned long long lo, hi;
+    } found[MOST];
+    size_t count = 0;
+    bool complete = true;
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (maps == NULL)
+        return false;
+    char line[4096];
+    while (fgets(line, sizeof line, maps) != NULL) {
+        unsigned long long lo, hi;
+        char perms[8];
+        if (strstr(line, "/vgpreload_") == NULL)
+            continue;
+        if (count == MOST || sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) != 3 || hi <= lo) {
+            complete = false;
+            break;
+        }
+        if (strchr(perms, 'x') == NULL)
+            continue;
+        found[count].lo = lo;
+        found[count++].hi = hi;
+    }
+    fclose(maps);
+    for (size_t i = 0; complete && i < count; i++) {
+        void *at = (void *)(uintptr_t)found[i].lo;
+        size_t len = (size_t)(found[i].hi - found[i].lo);
+        complete = mmap(at, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS,
+                        -1, 0) != MAP_FAILED &&
+                   memset(at, 0xC3, len) != NULL && mprotect(at, len, PROT_READ | PROT_EXEC) == 0;
+    }
+    return complete;
+}
+
 int main(int argc, char **argv) {
     bool forked = false, forked_warm = false, warm = false;
     bool timed = false;
@@ -366,6 +416,10 @@ int main(int argc, char **argv) {
     }
     if (!own_results()) {
         fprintf(stderr, "mscount: cannot set its output apart: %s\n", strerror(errno));
+        return 2;
+    }
+    if (!blank_valgrind_preloads()) {
+        fprintf(stderr, "mscount: cannot blank valgrind's preloaded code: %s\n", strerror(errno));
         return 2;
     }
     ms_allocator alloc;

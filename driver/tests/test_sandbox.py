@@ -747,6 +747,23 @@ def test_work_hidden_from_the_instruction_count_is_seen_by_the_clock(
     assert forged["throughput"] < honest["throughput"] * TOLERANCE * 3
 
 
+def test_valgrinds_own_preloaded_code_offers_no_way_out_of_the_count(
+    cli, attacker, write_trace, tmp_path
+):
+    # valgrind preloads vgpreload_core into the counted process, and a function of it ends in a
+    # client request and a return: jumping there with a request of its own ran an allocator's
+    # work on the real CPU, uncounted, from a file that holds no request of its own (red-team
+    # pass 17: an explicit list's counted grade 57.4 -> 93.6, "confirmed by the clock"). mscount
+    # turns that object's code into returns before it loads the allocator: the work is counted.
+    ops = 300  # every malloc does 4,000 steps of work, which the forgery sends to the gadget
+    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\n" for i in range(ops)))
+    said, honest = _counted_score(cli, attacker("UNCOUNTED", Path("honest")), trace, tmp_path / "h")
+    said, forged = _counted_score(cli, attacker("UNCOUNTED", Path("gadget")), trace, tmp_path / "f")
+    assert "not confirmed by the clock" not in said, said
+    assert forged["count_scale"] == 1.0
+    assert forged["throughput"] == pytest.approx(honest["throughput"], rel=0.05)
+
+
 def test_a_trace_left_out_of_the_instruction_count_leaves_no_count(
     cli, attacker, write_trace, tmp_path
 ):

@@ -76,7 +76,9 @@
    time into memory it maps with a raw system call: no import, and no marker bytes in its code for
    the build's check to find; without valgrind the request does nothing and the work runs here.
    CHEAT_COUNTED skips it in the program valgrind counts, told by its name. With ATTACK_PATH
-   "honest" either does the work everywhere: the baseline. */
+   "honest" either does the work everywhere: the baseline. With ATTACK_PATH "gadget" UNCOUNTED
+   writes no code: it jumps to the request that ends a function of valgrind's own preloaded
+   object (vgpreload_core), found through dl_iterate_phdr, with its request in %rax. */
 #define UNCOUNTED 23
 #define CHEAT_COUNTED 24
 /* Reuses the last block freed (if big enough) where it is checked, and never reuses anything in
@@ -913,10 +915,66 @@ static const unsigned char request_code[] = {
     0xc3 ^ 0x5a,                                        /* ret */
 };
 
+/* gadget_call(args, at): the registers the gadget's function pops pushed, its frame pointer set,
+   %rax at the request, then a jump to the request at `at`; the gadget's pops and ret come back. */
+__asm__(".text\n"
+        "gadget_call:\n"
+        "  push %rbp\n  push %r15\n  push %r14\n  push %r12\n  push %rbx\n"
+        "  mov %rsp,%rbp\n  mov %rdi,%rax\n  xor %edx,%edx\n  jmp *%rsi\n");
+void gadget_call(uint64_t *args, const void *at) __attribute__((visibility("hidden")));
+
+/* The request in vgpreload_core's code that its _vgnU_ifunc_wrapper's pops and ret follow
+   (valgrind 3.19, x86-64): the preamble's first and last bytes, then this tail. */
+static const unsigned char gadget_tail[] = {
+    0x48, 0x87, 0xdb,                   /* xchg %rbx,%rbx: the request */
+    0x48, 0x89, 0x55, 0xa8,             /* mov %rdx,-0x58(%rbp) */
+    0x48, 0x8b, 0x45, 0xa8,             /* mov -0x58(%rbp),%rax */
+    0x48, 0x89, 0xc8,                   /* mov %rcx,%rax */
+    0x5b, 0x41, 0x5c, 0x41, 0x5e, 0x41, /* pop %rbx, %r12, %r14, %r15, %rbp; ret */
+    0x5f, 0x5d, 0xc3};
+
+static int find_gadget(struct dl_phdr_info *info, size_t size, void *found) {
+    (void)size;
+    if (info->dlpi_name == NULL || strstr(info->dlpi_name, "vgpreload_core") == NULL)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        const unsigned char *code = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        for (size_t k = 0; k + 16 + sizeof gadget_tail <= ph->p_memsz; k++)
+            if (code[k] == 0x48 && code[k + 15] == 0x33 &&
+                memcmp(code + k + 16, gadget_tail, sizeof gadget_tail) == 0) {
+                *(const void **)found = code + k;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+/* The work, run by valgrind on the gadget's request; the gadget loses its return value. */
+static int hidden;
+static uint64_t slow_work_hidden(uint64_t tid, uint64_t steps) {
+    hidden = 1;
+    return slow_work(tid, steps);
+}
+
 static void slow_malloc_work(void) {
     static uint64_t (*request)(uint64_t *);
+    static const void *gadget;
     static int tried;
     const char *preload = getenv("LD_PRELOAD");
+    if (!tried && strcmp(ATTACK_PATH, "gadget") == 0) {
+        tried = 1;
+        dl_iterate_phdr(find_gadget, &gadget);
+    }
+    if (gadget != NULL) {
+        uint64_t call[6] = {0x1102, (uint64_t)(uintptr_t)slow_work_hidden, SLOW_WORK, 0, 0, 0};
+        hidden = 0;
+        gadget_call(call, gadget);
+        if (hidden == 1)
+            return;
+    }
     if (!tried && strcmp(ATTACK_PATH, "honest") != 0 && preload && strstr(preload, "vgpreload")) {
         tried = 1;
         long code = raw_mmap_rwx(4096);
