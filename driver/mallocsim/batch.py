@@ -174,6 +174,14 @@ def is_class(submissions: Sequence[str]) -> bool:
     return len(submissions) > 1 or Path(submissions[0]).is_dir()
 
 
+# Folders in a class folder that are nobody's: version control's, editors', and the resource
+# forks a zip made on a Mac adds. Any other folder is a student's, dot or none: a student ".bob"
+# had no row and no line at all when every dot folder was passed over (red-team pass 17).
+NOT_STUDENTS = frozenset(
+    {".git", ".hg", ".svn", ".idea", ".vscode", ".ipynb_checkpoints", "__MACOSX", "__pycache__"}
+)
+
+
 def find_submissions(names: Sequence[str]) -> list[Submission]:
     """Every submission these name, by student: a folder of student folders
     gives one per folder; a student's folder, its allocator; a file, itself,
@@ -184,7 +192,7 @@ def find_submissions(names: Sequence[str]) -> list[Submission]:
     for name in names:
         path = Path(name)
         if path.is_dir():
-            folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+            folders = sorted(p for p in path.iterdir() if p.is_dir() and p.name not in NOT_STUDENTS)
             # A student's folder named mallory.c made the class folder one student's: nobody
             # was graded.
             if _holds_allocators(path) or not folders:
@@ -342,9 +350,11 @@ def _launch(
     record_path = Path(scratch) / f"{job}.json"
     log_path = Path(scratch) / f"{job}.log"
     command = [
-        # absolute: a student folder named "-x" under the class folder "." is no option
-        sys.executable, "-m", "mallocsim", "grade", str(submission.source.absolute()), *trace_names,
-        "--json", str(record_path), f"--student={submission.student}", "--quiet", *flags,
+        sys.executable, "-m", "mallocsim", "grade", "--json", str(record_path),
+        f"--student={submission.student}", "--quiet", *flags,
+        # After "--", as typed: a trace the instructor named "-x.rep" (given after "--" to this
+        # command) had every student graded 0, "the following arguments are required".
+        "--", str(submission.source.absolute()), *trace_names,
     ]  # fmt: skip
     with log_path.open("w") as log:
         process = subprocess.Popen(

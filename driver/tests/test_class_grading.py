@@ -385,6 +385,31 @@ def test_a_student_folder_named_like_an_option_is_graded_from_the_class_folder_d
     assert "expected one argument" not in run.out + run.err and "required" not in run.out
 
 
+def test_a_trace_named_like_an_option_is_every_students_trace(cli, course, tmp_path, monkeypatch):
+    # Given after "--", a trace named "-x.rep" reached each worker as an option: every student
+    # graded 0, "the following arguments are required" (red-team pass 17).
+    folder, traces, toml = course
+    (traces / "t1.rep").rename(traces / "-x.rep")
+    monkeypatch.chdir(traces)
+    book = tmp_path / "book.csv"
+    run = cli("grade", "--dialect", "classic", "--config", toml, "-q", "--gradebook", book,
+              "--", folder, "-x.rep")  # fmt: skip
+    rows = read_csv(book)
+    assert rows["alice"]["valid"] == "1" and float(rows["alice"]["score"]) > 0, run.said
+    assert "required" not in rows["alice"]["first_failure"] + rows["bob"]["first_failure"]
+
+
+def test_a_dot_folder_is_a_student_and_version_control_is_nobody(cli, course, tmp_path):
+    # Every dot folder was passed over: a student ".bob" got no row and no line.
+    folder = course[0]
+    for name in (".dan", ".git", "__MACOSX"):
+        (folder / name).mkdir()
+        shutil.copy(folder / "alice" / "mm.c", folder / name / "mm.c")
+    book = tmp_path / "book.csv"
+    grade_class(cli, course, "--gradebook", book)
+    assert sorted(read_csv(book)) == [".dan", "alice", "bob", "carol"]
+
+
 def test_the_gradebook_goes_beside_the_autograder_folders_not_in_them(cli, course, tmp_path):
     # A student named "grades" wrote their Gradescope file over --gradebook out/grades.json.
     (tmp_path / "out").mkdir()
