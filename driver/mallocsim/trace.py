@@ -26,6 +26,7 @@ from mallocsim.constants import (
 from mallocsim.errors import UsageError
 from mallocsim.files import require_regular_file
 from mallocsim.labs import DEFAULT_LAB, LABS, select_trace_paths
+from mallocsim.safe_text import printable
 
 
 @cache
@@ -276,7 +277,10 @@ def load_trace(path: str | os.PathLike[str], reading: int = TRACE_READ_STRICT) -
     native = ffi.new("ms_trace *")
     error = ffi.new("ms_error *")
     ok = lib.ms_trace_parse_file(os.fsencode(text_path), _reading(reading), native, error)
-    return _finish(native, error, ok, Path(text_path).stem, text_path, reading)
+    # The name goes into every table: a newline in a file's name drew rows of its own, a
+    # bidirectional override reordered the row (red-team pass 17).
+    name = printable(Path(text_path).stem, lines=False)
+    return _finish(native, error, ok, name, text_path, reading)
 
 
 def parse_trace_text(

@@ -195,6 +195,14 @@ def test_load_trace_names_the_file_and_line(tmp_path):
         load_trace(path)
 
 
+@pytest.mark.parametrize(("stem", "shown"), [("a\nb", "a\\x0ab"), ("x\u202ey", "x\\u202ey")])
+def test_a_trace_named_with_a_newline_or_an_override_is_shown_escaped(tmp_path, stem, shown):
+    # Its name goes into every table: a newline drew rows of its own (red-team pass 17).
+    path = tmp_path / f"{stem}.rep"
+    path.write_text("a 0 8\nf 0\n")
+    assert load_trace(path).name == shown
+
+
 def test_load_trace_missing_file(tmp_path):
     path = tmp_path / "none.rep"
     with pytest.raises(TraceError) as caught:
