@@ -454,6 +454,17 @@ static int add_rules(scmp_filter_ctx ctx) {
     for (size_t i = 0; i < sizeof WATCHED / sizeof WATCHED[0] && rc == 0; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(prctl), 1,
                               SCMP_A0(SCMP_CMP_MASKED_EQ, INT_BITS, (scmp_datum_t)WATCHED[i]));
+    /* The handler that names a denied call is the sandbox's: an allocator that put its own in its
+       place (signal(SIGSYS, ...)) tried every call denied to it, each made harmless, and was
+       graded as if it had tried none (red-team pass 17). signal and sigaction are the 32-bit
+       ABI's older ways to the same (libseccomp leaves them out where the ABI has none). */
+    static const char *const HANDLER_CALLS[] = {"rt_sigaction", "sigaction", "signal"};
+    for (size_t i = 0; i < sizeof HANDLER_CALLS / sizeof HANDLER_CALLS[0] && rc == 0; i++) {
+        int call = seccomp_syscall_resolve_name(HANDLER_CALLS[i]);
+        if (call != __NR_SCMP_ERROR)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, call, 1,
+                                  SCMP_A0(SCMP_CMP_MASKED_EQ, INT_BITS, (scmp_datum_t)SIGSYS));
+    }
     if (rc == 0)
         rc = deny_signals_to_others(ctx, SCMP_ACT_TRAP);
     return rc;
@@ -720,6 +731,9 @@ static const char *action_of(uint32_t arch, int call, bool known) {
         return BRK_ACTION;
     if (is_call(arch, call, "prctl"))
         return "outlive the grader or hide from it";
+    if (is_call(arch, call, "rt_sigaction") || is_call(arch, call, "sigaction") ||
+        is_call(arch, call, "signal"))
+        return "hide the calls the sandbox denies, with a SIGSYS handler of its own";
     for (size_t i = 0; i < sizeof PROTECT_CALLS / sizeof PROTECT_CALLS[0]; i++)
         if (is_call(arch, call, PROTECT_CALLS[i]))
             return WRITABLE_ACTION;

@@ -437,7 +437,8 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
 # process group, outlived a hung grade, spinning through the next students' timed passes; a
 # file's flags set); a stack raised to unlimited, a MAP_GROWSDOWN mapping, pipes and the LDT held
 # tables off the heap. Pass 12: the page cache carried a trace from one agent to the next. Pass
-# 14: an undumpable agent's maps are unreadable to a grader that is not root.
+# 14: an undumpable agent's maps are unreadable to a grader that is not root. Pass 17: a SIGSYS
+# handler of its own left every denied call unnamed.
 @pytest.mark.parametrize(
     "attack, said",
     [
@@ -457,6 +458,11 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
         ("OTHER_ABI", "tried to make a system call through another ABI than its own (getpid)"),
         ("PAGE_CACHE", "tried to watch the page cache (mincore) at op 1"),
         ("HIDE_MEMORY", "tried to outlive the grader or hide from it (prctl) at op 1"),
+        (
+            "OWN_SIGSYS",
+            "tried to hide the calls the sandbox denies, with a SIGSYS handler of "
+            "its own (rt_sigaction) at op 1",
+        ),
     ],
 )
 def test_no_file_changed_no_process_left_nothing_kept_beside_the_heap(

@@ -205,6 +205,9 @@
    and the traces dropped out of T (363 -> 286,373 Kops/s). The offsets are the link's wire
    layout (remote.c): the move at 12, the seconds at 56; MOVE_PASS_END is 6. */
 #define NAN_CLAIM 64
+/* Red-team pass 17: a SIGSYS handler of its own, then a denied call (a socket): the call was
+   made harmless, but nothing named it, and the grade was the honest one. */
+#define OWN_SIGSYS 65
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -472,6 +475,10 @@ static void write_everywhere(const char *text) {
             continue;
 }
 
+#if ATTACK == OWN_SIGSYS
+static void quiet_sigsys(int signal) { (void)signal; }
+#endif
+
 static void attack(void) {
 #if ATTACK == RUN_PROGRAM
     if (system("touch " ATTACK_PATH) != 0)
@@ -584,6 +591,9 @@ static void attack(void) {
     (void)result;
 #elif ATTACK == HIDE_MEMORY
     prctl(PR_SET_DUMPABLE, 0);
+#elif ATTACK == OWN_SIGSYS
+    signal(SIGSYS, quiet_sigsys);
+    (void)socket(AF_INET, SOCK_STREAM, 0);
 #elif ATTACK == PAGE_CACHE
     unsigned char cached[1];
     syscall(SYS_mincore, (void *)team.teamname, (size_t)1, cached);
