@@ -90,6 +90,8 @@ def explain(score: Score) -> str:
     )
     if score.measure != "instructions":
         measure = "seconds of the timed passes, as the lab's driver measures"
+    elif score.throughput is None:
+        measure = "instructions counted by valgrind: not counted (see the notes)"
     elif score.count_scale > 1.0:
         measure = (
             f"instructions counted by valgrind, times {score.count_scale:.1f}: "

@@ -47,7 +47,7 @@ from mallocsim.build import kept_environment
 from mallocsim.errors import UsageError
 from mallocsim.labs import LABS
 from mallocsim.safe_text import printable
-from mallocsim.sandbox import stat_fields, untrusted
+from mallocsim.sandbox import ASLEEP_SECONDS, ASLEEP_STATES, stat_fields, untrusted
 from mallocsim.trace import Trace, reading_arguments
 
 _TOTALS = re.compile(rb"^(?:totals|summary): ([0-9]{1,20})", re.M)
@@ -327,35 +327,48 @@ COUNT_LOOK_SECONDS = 0.05
 
 
 def _wait_watching(process: subprocess.Popen[bytes], timeout: float, what: str) -> None:
-    """Wait for the count to end; UsageError past `timeout`, or once its process group (it
-    cannot leave it: the sandbox) holds more than COUNT_PROCESSES tasks (_group_size)."""
+    """Wait for the count to end; UsageError past `timeout`, once its process group (it
+    cannot leave it: the sandbox) holds more than COUNT_PROCESSES tasks, or once none of
+    them has run for ASLEEP_SECONDS (_group_tasks)."""
     deadline = time.monotonic() + timeout
+    running_at = time.monotonic()
     while True:
         try:
             process.wait(min(COUNT_LOOK_SECONDS, max(0.0, deadline - time.monotonic())))
             return
         except subprocess.TimeoutExpired:
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 raise UsageError(f"{what} did not finish within {timeout:g} s") from None
-            if _group_size(process.pid) > COUNT_PROCESSES:
+            size, asleep = _group_tasks(process.pid)
+            if size > COUNT_PROCESSES:
                 raise UsageError(
                     f"{what} was stopped: its process group held more than {COUNT_PROCESSES} "
                     "processes or threads (the allocator's code started them)"
                 ) from None
+            if not asleep:
+                running_at = now
+            elif now - running_at >= ASLEEP_SECONDS:
+                raise UsageError(
+                    f"{what} was stopped: none of its processes ran for {ASLEEP_SECONDS:g} s "
+                    "(the allocator's code slept or stopped)"
+                ) from None
 
 
-def _group_size(group: int) -> int:
-    """How many tasks the processes of process group `group` hold: each one's threads, and a
-    zombie as one (it holds its pid until reaped). Counted so, not by live processes: zombies
-    never reaped and threads (not in /proc's listing) took every pid past a watch of processes
-    (red-team pass 13: 390 zombies, 3,936 threads, the grade as honest)."""
-    size = 0
+def _group_tasks(group: int) -> tuple[int, bool]:
+    """How many tasks the processes of process group `group` hold, each one's threads and a
+    zombie as one (it holds its pid until reaped), and whether every one of its processes is
+    asleep or stopped (ASLEEP_STATES). Counted so, not by live processes: zombies never reaped
+    and threads (not in /proc's listing) took every pid past a watch of processes (red-team
+    pass 13: 390 zombies, 3,936 threads, the grade as honest)."""
+    size, asleep = 0, True
     for entry in Path("/proc").iterdir():
         fields = stat_fields(int(entry.name)) if entry.name.isdigit() else []
         with contextlib.suppress(IndexError, ValueError):
             if int(fields[2]) == group:
                 size += max(1, int(fields[17]))  # num_threads
-    return size
+                asleep = asleep and fields[0] in ASLEEP_STATES
+    return size, asleep and size > 0
 
 
 def _head(file: IO[bytes]) -> str:

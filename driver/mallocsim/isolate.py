@@ -63,6 +63,8 @@ from mallocsim.replay import (
 from mallocsim.results import TraceResult
 from mallocsim.safe_text import printable
 from mallocsim.sandbox import (
+    ASLEEP_SECONDS,
+    ASLEEP_STATES,
     denied_action,
     enter_sandbox,
     resident_peak,
@@ -97,16 +99,6 @@ STALL_TICKS = 10  # a child watched for a hang is looked at this many times per 
 # afresh, tried once and taken back, some for 20 s without running: not understood).
 STALL_WALL_FLOOR = 20.0
 WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time limit
-# A watched child and its agent seen not running at every look for this long, its words still, is
-# hung too, whatever its limits: the allocator sleeps, waits for a lock it holds itself, or stopped
-# itself (SIGSTOP), and neither process will run again. Only asleep (S) and stopped (T, t) count:
-# runnable (R), in the disk's wait (D), a zombie not yet reaped or a process that cannot be read all
-# count as running, so neither a loaded machine nor an agent just ended looks asleep. Neither side
-# of the grader's link sleeps longer than 0.1 s at a time (remote.c's AGENT_WAIT_NANOSECONDS; the
-# grader, 10 ms): ten times that is never an honest op. Before, only STALL_WALL_FLOOR stopped such
-# an allocator: 20 s a trace.
-ASLEEP_SECONDS = 1.0
-ASLEEP_STATES = frozenset("STt")  # /proc/PID/stat's states of a process that does not run
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/PID/stat's CPU times
 
 

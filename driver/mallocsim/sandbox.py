@@ -32,6 +32,20 @@ from mallocsim._native import ffi, lib
 from mallocsim.allocators import AllocatorSpec
 from mallocsim.errors import UsageError
 
+# A watched child and its agent (isolate.py), or a count's processes (instructions.py), seen not
+# running at every look for this long (a child's words still) are hung, whatever the limits: the
+# allocator sleeps, waits for a lock it holds itself, or stopped itself (SIGSTOP), and will not run
+# again. Only asleep (S) and stopped (T, t) count: runnable (R), in the disk's wait (D), a zombie
+# not yet reaped or a process that cannot be read all count as running, so neither a loaded
+# machine nor a process just ended looks asleep. Neither side of the grader's link sleeps longer
+# than 0.1 s at a time (remote.c's AGENT_WAIT_NANOSECONDS; the grader, 10 ms), and valgrind runs
+# the count without a pause: ten times that is never an honest op. Before, only STALL_WALL_FLOOR
+# stopped such an allocator (20 s a trace), and nothing a count (its whole budget, a minute or
+# more of a class's slot: red-team pass 17).
+ASLEEP_SECONDS = 1.0
+ASLEEP_STATES = frozenset("STt")  # /proc/PID/stat's states of a process that does not run
+
+
 UNTRUSTED_KINDS = ("source", "library")  # a student's mm.c, or any .so
 
 

@@ -579,6 +579,19 @@ def test_processes_started_in_the_count_stop_it(cli, attacker, write_trace, atta
     assert time.monotonic() - started < 25 and _children_of_us() == []
 
 
+@pytest.mark.parametrize("attack", ["COUNT_SLEEP", "COUNT_STOP"])
+def test_a_count_that_sleeps_or_stops_is_stopped_within_seconds(cli, attacker, write_trace, attack):
+    # The count's watch saw only its deadline and its tasks: one that slept or stopped held the
+    # grade for its whole budget, a minute or more of a class's slot (red-team pass 17).
+    started = time.monotonic()
+    run = cli("grade", attacker(attack), "--dialect", "classic", "--lab", "csapp",
+              "--throughput", "instructions", write_trace("t", TRACE))  # fmt: skip
+    said = " ".join(run.said.split())
+    assert "none of its processes ran for 1 s (the allocator's code slept or stopped)" in said
+    assert "throughput not counted" in said and "confirmed by the clock" not in said, said
+    assert time.monotonic() - started < 25 and _children_of_us() == []
+
+
 def test_a_count_whose_grader_is_killed_ends_with_it(tmp_path):
     # A class worker past its limit is killed, and the count it started, in a process group of
     # its own, lived on: a process of it that sleeps outlasts any CPU limit (red-team pass 12).

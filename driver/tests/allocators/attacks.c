@@ -208,6 +208,10 @@
 /* Red-team pass 17: a SIGSYS handler of its own, then a denied call (a socket): the call was
    made harmless, but nothing named it, and the grade was the honest one. */
 #define OWN_SIGSYS 65
+/* Red-team pass 17: in the program valgrind counts, a constructor that waits for ever (COUNT_SLEEP)
+   or stops its process (COUNT_STOP): the count held the grade for its whole budget. */
+#define COUNT_SLEEP 66
+#define COUNT_STOP 67
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -429,6 +433,17 @@ __attribute__((constructor)) static void fork_in_the_count(void) {
         }
     if (ATTACK == COUNT_ZOMBIES)
         sleep(10); /* the children's pids held, unreaped */
+}
+#endif
+
+#if ATTACK == COUNT_SLEEP || ATTACK == COUNT_STOP
+__attribute__((constructor)) static void asleep_in_the_count(void) {
+    if (strcmp(program_invocation_short_name, "mscount") != 0)
+        return;
+    if (ATTACK == COUNT_STOP)
+        raise(SIGSTOP);
+    for (;;)
+        pause();
 }
 #endif
 
