@@ -32,7 +32,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /*
@@ -183,10 +185,16 @@ static unsigned arena_choose(void) {
     }
 }
 
+/* The main thread is the one whose id is the process's. Asked of the kernel, not through the C
+   library's getpid, which another preloaded library may wrap, and whose wrapper may malloc:
+   libfaketime's did (its set-up's dlsym), and every malloc of a new thread then called getpid
+   again, until the stack ran out (a helper's drop-in pass: `faketime DATE date` crashed). */
+static bool main_thread(void) { return syscall(SYS_gettid) == syscall(SYS_getpid); }
+
 unsigned arena_mine(void) {
     if (mine_plus_one == 0) {
         unsigned k = 0;
-        if (ARENAS > 1 && gettid() != getpid())
+        if (ARENAS > 1 && !main_thread())
             k = arena_choose();
         else
             atomic_fetch_add_explicit(&occupants[0], 1, memory_order_relaxed);
@@ -382,12 +390,13 @@ size_t arena_usable_size(void *p) {
 /* ------------------------------------------- memlib.h's functions the arenas' heaps share */
 
 size_t mem_pagesize(void) {
-    /* Asked on every heap growth: sysconf is not free. Relaxed is enough, every thread computes
-       the same value. */
+    /* Asked on every heap growth: kept. Relaxed is enough, every thread computes the same value.
+       From the auxiliary vector, not sysconf, which a preloaded library may wrap with a malloc
+       of its own (main_thread, above). */
     static _Atomic size_t page;
     size_t known = atomic_load_explicit(&page, memory_order_relaxed);
     if (known == 0) {
-        known = (size_t)sysconf(_SC_PAGESIZE);
+        known = (size_t)getauxval(AT_PAGESZ);
         atomic_store_explicit(&page, known, memory_order_relaxed);
     }
     return known;

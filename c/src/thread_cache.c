@@ -145,7 +145,9 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * TC_BIN_BLOCKS default: 64 - the most blocks in one bin: enough for a burst of frees of one size
@@ -727,7 +729,9 @@ static bool activate(thread_cache *c) {
 
 void tc_setup(void) {
     uintptr_t key = 0;
-    if (getrandom(&key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
+    /* The kernel's, not the C library's getrandom, which another preload may wrap (arena.c's
+       main_thread says why that matters). */
+    if (syscall(SYS_getrandom, &key, sizeof key, GRND_NONBLOCK) != (long)sizeof key) {
         /* No entropy yet (early boot): the clock and an address make a marker that only has to
            differ from what programs store, not resist an attacker. */
         struct timespec now;

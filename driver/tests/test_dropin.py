@@ -839,6 +839,66 @@ def test_an_interposer_sees_each_call_once_as_in_front_of_glibc(dropin, interpos
     assert on_dropin == on_glibc
 
 
+# What the library asks of the C library on its way through a malloc, wrapped by another preload
+# whose wrappers malloc, as libfaketime's getpid does (its set-up's dlsym mallocs).
+MALLOCING_WRAPPERS_SOURCE = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void churn(void) {
+    void *volatile p = malloc(32);
+    free(p);
+}
+pid_t getpid(void) { churn(); return (pid_t)syscall(SYS_getpid); }
+pid_t gettid(void) { churn(); return (pid_t)syscall(SYS_gettid); }
+ssize_t getrandom(void *buf, size_t n, unsigned flags) {
+    churn();
+    return syscall(SYS_getrandom, buf, n, flags);
+}
+long sysconf(int name) {
+    churn();
+    return ((long (*)(int))dlsym(RTLD_NEXT, "sysconf"))(name);
+}
+"""
+
+THREAD_MALLOCS_SOURCE = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void *run(void *arg) { free(malloc(100)); return arg; }
+
+int main(void) {
+    void *p = malloc(100);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, run, NULL) != 0 || pthread_join(thread, NULL) != 0)
+        return 1;
+    free(p);
+    puts("ok");
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("order", ["in front", "behind"])
+def test_a_preload_whose_wrappers_malloc_is_no_recursion(dropin, tmp_path, order):
+    # libfaketime wraps getpid, and arena_mine called getpid on a thread's first malloc: the
+    # wrapper's malloc called it again, until the stack ran out (`faketime DATE date` crashed in
+    # a helper's drop-in pass). The library now asks the kernel.
+    wrappers = tmp_path / "wrappers.so"
+    (tmp_path / "wrappers.c").write_text(MALLOCING_WRAPPERS_SOURCE)
+    subprocess.run(["gcc", "-O2", "-fPIC", "-shared", "-o", wrappers, tmp_path / "wrappers.c",
+                    "-ldl"], check=True)  # fmt: skip
+    binary = _build(tmp_path, "thread_mallocs", THREAD_MALLOCS_SOURCE)
+    preload = f"{wrappers} {dropin}" if order == "in front" else f"{dropin} {wrappers}"
+    env = dict(os.environ, LD_PRELOAD=preload)
+    result = subprocess.run([binary], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and result.stdout == "ok\n", result.stderr
+
+
 def test_cache_stress_cross_thread_frees(dropin, tmp_path):
     binary = _build(tmp_path, "cache_stress", CACHE_STRESS_SOURCE)
     result = _run(dropin, [binary, "4", "40000"])
