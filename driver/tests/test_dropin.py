@@ -1432,6 +1432,14 @@ def test_a_small_address_space_gives_the_same_blocks(dropin, tmp_path, room_mib,
     assert "errno 0 after the first malloc" in result.stdout, result.stdout
 
 
+def _run_with_room(dropin: Path, tmp_path: Path, command: list, room_mib: int):
+    """command on the drop-in with `room_mib` MiB of address space beyond what a program uses
+    before its first malloc."""
+    before = _run(dropin, [_build(tmp_path, "little_space", LITTLE_SPACE_SOURCE), "vm"])
+    space = int(before.stdout.split()[0]) * 1024 + (room_mib << 20)
+    return _run(dropin, command, space=space)
+
+
 FILL_SOURCE = r"""
 #include <malloc.h>
 #include <stdio.h>
@@ -1457,10 +1465,9 @@ def test_a_full_arena_borrows_another_arenas_heap_before_mapping_small_blocks(dr
     # 300 MiB of room (a 256 MiB reservation, 64 MiB an arena) a program that never started a
     # thread had its 32-byte blocks mapped a page each past arena 0's quarter, and failed after
     # about 2 million of them, where glibc's malloc served 4 million (a helper's ulimit -v runs).
-    binary = _build(tmp_path, "fill", FILL_SOURCE)
-    before = _run(dropin, [_build(tmp_path, "little_space", LITTLE_SPACE_SOURCE), "vm"])
-    space = int(before.stdout.split()[0]) * 1024 + (300 << 20)
-    result = _run(dropin, [binary, "4000000"], space=space)
+    result = _run_with_room(
+        dropin, tmp_path, [_build(tmp_path, "fill", FILL_SOURCE), "4000000"], 300
+    )
     assert result.returncode == 0 and result.stdout.startswith("filled"), result.stdout
     assert int(result.stdout.split()[1]) < 64, result.stdout  # from a heap, not a page of its own
 
@@ -1516,20 +1523,14 @@ def test_a_big_block_gets_the_address_space_of_arenas_never_used(dropin, tmp_pat
     # where glibc's succeeds (a helper's `ulimit -v 400000` runs). The three arenas that never
     # served give their parts back, one at a time, as a mapping needs them.
     binary = _build(tmp_path, "big_block", BIG_BLOCK_SOURCE)
-    before = _run(dropin, [_build(tmp_path, "little_space", LITTLE_SPACE_SOURCE), "vm"])
-    space = int(before.stdout.split()[0]) * 1024 + (400 << 20)
-    result = _run(dropin, [binary, "200"], space=space)
+    result = _run_with_room(dropin, tmp_path, [binary, "200"], 400)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == "served, errno 0 after the big malloc\n", result.stdout
 
 
-TOP_SOURCE = r"""
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
+# A C program's resident memory, for the programs below that measure it (it needs fcntl.h,
+# stdlib.h, string.h and unistd.h).
+RESIDENT_FUNCTION = r"""
 /* Resident KiB now, from /proc/self/status. */
 static long resident(void) {
     char text[4096];
@@ -1539,7 +1540,18 @@ static long resident(void) {
     const char *line = strstr(text, "VmRSS:");
     return line != NULL ? atol(line + 6) : -1;
 }
+"""
 
+TOP_SOURCE = (
+    r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+"""
+    + RESIDENT_FUNCTION
+    + r"""
 int main(void) {
     enum { BLOCKS = 50000, SIZE = 4000 }; /* 200 MB, every page written */
     static char *block[BLOCKS];
@@ -1553,6 +1565,7 @@ int main(void) {
     return 0;
 }
 """
+)
 
 
 def test_a_heap_freed_from_the_top_gives_its_pages_back(dropin, tmp_path):
@@ -1586,7 +1599,8 @@ def test_malloc_trim_gives_a_free_top_back(dropin, tmp_path):
     assert full > 15_000 and freed > 15_000 and trimmed == 1 and after < 5_000, result.stdout
 
 
-TRIM_INSIDE_SOURCE = r"""
+TRIM_INSIDE_SOURCE = (
+    r"""
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -1595,17 +1609,9 @@ TRIM_INSIDE_SOURCE = r"""
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Resident KiB now, from /proc/self/status. */
-static long resident(void) {
-    char text[4096];
-    int fd = open("/proc/self/status", O_RDONLY);
-    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
-    text[n > 0 ? n : 0] = '\0';
-    const char *line = strstr(text, "VmRSS:");
-    return line != NULL ? atol(line + 6) : -1;
-}
-
+"""
+    + RESIDENT_FUNCTION
+    + r"""
 enum { BLOCKS = 400000 };
 static unsigned char *block[BLOCKS];
 static size_t size[BLOCKS];
@@ -1679,6 +1685,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
+)
 
 
 @pytest.mark.parametrize("keep, trims", [(0, None), (1000, None), (0, 50)])
