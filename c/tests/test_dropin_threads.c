@@ -12,7 +12,10 @@
  * from its own tag and verified in full before every realloc and free and at
  * the end: any overlap or lost byte shows. Thread 0 also forks now and then;
  * each child allocates and verifies its copy of the blocks and exits, which
- * hangs if the allocator's lock crosses fork held.
+ * hangs if the allocator's lock crosses fork held. The last thread calls
+ * malloc_trim(0) now and then, which gives back the pages of free memory and
+ * of the size map while the others' blocks come and go: a page of a live
+ * block given back would read zero.
  *
  * Arguments: [threads] [ops per thread]. With EXPECT_MALLOC_FROM=<name>, it
  * also checks that malloc really comes from a library of that name. Prints
@@ -36,7 +39,10 @@ enum {
     MAILBOX = 32, /* blocks in flight between threads */
     MAX_THREADS = 16,
     FORK_EVERY = 4096, /* thread 0 forks once per this many ops */
+    TRIM_EVERY = 1024, /* the last thread calls malloc_trim once per this many ops */
 };
+
+static int thread_count;
 
 typedef struct {
     unsigned char *p; /* NULL = empty slot */
@@ -209,6 +215,8 @@ static void *work(void *arg) {
         uint64_t what = next_random(w) % 16;
         if (w->index == 0 && op % FORK_EVERY == FORK_EVERY - 1)
             fork_and_check(w);
+        if (w->index == thread_count - 1 && op % TRIM_EVERY == TRIM_EVERY - 1)
+            malloc_trim(0);
         if (b->p == NULL)
             allocate(w, b);
         else if (what < 5)
@@ -234,6 +242,7 @@ int main(int argc, char **argv) {
         ops_per_thread = atol(argv[2]);
     if (threads < 1 || threads > MAX_THREADS)
         threads = 4;
+    thread_count = threads;
     static worker workers[MAX_THREADS];
     pthread_t ids[MAX_THREADS];
     for (int t = 0; t < threads; t++) {
