@@ -47,7 +47,12 @@
  *     its address since (a free by an earlier owner then looks like any other,
  *     as it does to glibc); so does a double free of a mapped block, unless a
  *     mapping was made at its address since (glibc's crashes on the unmapped
- *     header);
+ *     header); a block freed before a malloc_trim that gave its size map page
+ *     back is, freed again, an invalid pointer, and aborts as one;
+ *   - no function of the C library that another preloaded library may wrap is
+ *     called on a malloc's way (the thread's and process's ids, the caches' key
+ *     and the page size come from the kernel): a wrapper that mallocs, as
+ *     libfaketime's getpid does, recursed until the stack ran out;
  *   - errno = ENOMEM on every failed allocation; calloc and reallocarray
  *     check their multiplication;
  *   - free(NULL) does nothing; realloc(NULL, n) is malloc(n); realloc(p, 0)
