@@ -49,8 +49,8 @@
  *     mapping was made at its address since (glibc's crashes on the unmapped
  *     header); a block freed before a malloc_trim that gave its size map page
  *     back is, freed again, an invalid pointer, and aborts as one;
- *   - no function of the C library that another preloaded library may wrap is
- *     called on a malloc's way (the thread's and process's ids, the caches' key
+ *   - the C library's getpid, gettid, getrandom and sysconf, which preloaded
+ *     libraries wrap, are not called on a malloc's way (the ids, the caches' key
  *     and the page size come from the kernel): a wrapper that mallocs, as
  *     libfaketime's getpid does, recursed until the stack ran out;
  *   - errno = ENOMEM on every failed allocation; calloc and reallocarray
