@@ -4,6 +4,8 @@
  */
 #include "address_table.h"
 
+#include "kernel_memory.h"
+
 #include <assert.h>
 #include <sys/mman.h>
 
@@ -25,8 +27,8 @@ static size_t find(const address_table *t, uintptr_t key) {
 
 static bool grow(address_table *t) {
     size_t capacity = t->capacity == 0 ? FIRST_CAPACITY : t->capacity * 2;
-    address_slot *fresh = mmap(NULL, capacity * sizeof *fresh, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    address_slot *fresh = km_mmap(NULL, capacity * sizeof *fresh, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (fresh == MAP_FAILED)
         return false;
     address_table old = *t;
@@ -36,7 +38,7 @@ static bool grow(address_table *t) {
         if (old.slots[i].key != 0)
             t->slots[find(t, old.slots[i].key)] = old.slots[i];
     if (old.slots != NULL)
-        munmap(old.slots, old.capacity * sizeof *old.slots); /* a failure only leaks it */
+        km_munmap(old.slots, old.capacity * sizeof *old.slots); /* a failure only leaks it */
     return true;
 }
 

@@ -21,6 +21,7 @@
  */
 #include "arena.h"
 
+#include "kernel_memory.h"
 #include "memlib.h"
 #include "thread_cache.h"
 #include "threaded_lock.h"
@@ -122,9 +123,10 @@ static _Thread_local unsigned mine_plus_one __attribute__((tls_model("initial-ex
 /* The largest range the system grants, halving from RESERVE_WANTED down to RESERVE_LEAST. */
 static void reserve_range(void) {
     for (size_t size = RESERVE_WANTED; size >= RESERVE_LEAST; size /= 2) {
-        char *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        char *p =
+            km_mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p != MAP_FAILED && !tc_heap_start(p, size)) { /* no room for its size map */
-            munmap(p, size);
+            km_munmap(p, size);
             p = MAP_FAILED;
         }
         if (p != MAP_FAILED) {
@@ -325,7 +327,8 @@ bool arena_give_back_unused(void) {
         if (unused)
             arena[k].failed = true;
         arena_leave(k, locked);
-        if (unused && munmap(start, (size_t)(end - start)) == 0) /* no system call under a lock */
+        if (unused &&
+            km_munmap(start, (size_t)(end - start)) == 0) /* no system call under a lock */
             return true;
     }
     return false;
@@ -337,7 +340,7 @@ static void discard_pages(void *lo, size_t len, void *ctx) {
     uintptr_t page = mem_pagesize();
     uintptr_t from = ((uintptr_t)lo + page - 1) & ~(page - 1);
     uintptr_t to = ((uintptr_t)lo + len) & ~(page - 1);
-    if (to > from && madvise((void *)from, to - from, MADV_DONTNEED) == 0)
+    if (to > from && km_madvise((void *)from, to - from, MADV_DONTNEED) == 0)
         *(size_t *)ctx += to - from;
 }
 

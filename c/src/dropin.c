@@ -76,6 +76,7 @@
  */
 #include "address_table.h"
 #include "arena.h"
+#include "kernel_memory.h"
 #include "memlib.h"
 #include "thread_cache.h"
 #include "threaded_lock.h"
@@ -160,7 +161,7 @@ _Noreturn void dropin_die(const char *what) {
  */
 static void unmap(void *p, size_t len) {
     static atomic_flag said = ATOMIC_FLAG_INIT;
-    if (munmap(p, len) != 0 && !atomic_flag_test_and_set_explicit(&said, memory_order_relaxed))
+    if (km_munmap(p, len) != 0 && !atomic_flag_test_and_set_explicit(&said, memory_order_relaxed))
         say("munmap failed: the memory stays mapped, and is lost (said once)");
 }
 
@@ -270,7 +271,7 @@ static void *map_alloc(size_t size) {
     void *base;
     int saved = errno;
     do
-        base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        base = km_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     while (base == MAP_FAILED && room_made(saved));
     if (base == MAP_FAILED)
         return NULL;
@@ -313,7 +314,7 @@ static void *map_resize(void *p, size_t size) {
     void *moved;
     int saved = errno;
     do
-        moved = mremap(p, old, len, MREMAP_MAYMOVE);
+        moved = km_mremap(p, old, len, MREMAP_MAYMOVE);
     while (moved == MAP_FAILED && room_made(saved));
     void *q = moved != MAP_FAILED ? moved : p;
     bool listed = map_list(q, moved != MAP_FAILED ? len : old);

@@ -57,6 +57,7 @@
 #include "memlib.h"
 
 #include "arena.h"
+#include "kernel_memory.h"
 #include "thread_cache.h"
 
 #include <errno.h>
@@ -111,8 +112,8 @@ static bool commit(size_t need) {
         step = room;
     if (!tc_map_reach(heap.committed, heap.committed + step))
         return false;
-    if (mprotect(heap.committed, step, PROT_READ | PROT_WRITE) != 0) {
-        if (step == exact || mprotect(heap.committed, exact, PROT_READ | PROT_WRITE) != 0)
+    if (km_mprotect(heap.committed, step, PROT_READ | PROT_WRITE) != 0) {
+        if (step == exact || km_mprotect(heap.committed, exact, PROT_READ | PROT_WRITE) != 0)
             return false;
         step = exact;
     }
@@ -139,7 +140,7 @@ void *mem_sbrk(intptr_t incr) {
         size_t page = mem_pagesize();
         char *from = heap.start + ((size_t)(heap.brk - heap.start) + page - 1) / page * page;
         if (from < heap.committed &&
-            madvise(from, (size_t)(heap.committed - from), MADV_DONTNEED) == 0)
+            km_madvise(from, (size_t)(heap.committed - from), MADV_DONTNEED) == 0)
             heap.clean = from;
     }
     return old;
@@ -150,7 +151,7 @@ void mem_reset(void) {
     /* The pages go back to the system; the range stays committed, and reads zero. Should the
        system refuse, they keep their bytes, and are not clean. */
     if (heap.committed > heap.start &&
-        madvise(heap.start, (size_t)(heap.committed - heap.start), MADV_DONTNEED) == 0)
+        km_madvise(heap.start, (size_t)(heap.committed - heap.start), MADV_DONTNEED) == 0)
         heap.clean = heap.start;
 }
 

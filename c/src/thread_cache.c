@@ -137,6 +137,7 @@
 #include "thread_cache.h"
 
 #include "arena.h"
+#include "kernel_memory.h"
 #include "memlib.h"
 
 #include <assert.h>
@@ -299,9 +300,10 @@ bool tc_map_reach(const void *from, const void *end) {
     for (size_t k = (size_t)(((uintptr_t)from - lo) >> CHUNK_SHIFT); k <= last; k++) {
         if (map.writable[k])
             continue;
-        if (mprotect((void *)(bytes + k * CHUNK_BYTES), CHUNK_BYTES, PROT_READ | PROT_WRITE) != 0 ||
-            mprotect((void *)(big + k * BIG_CHUNK_BYTES), BIG_CHUNK_BYTES,
-                     PROT_READ | PROT_WRITE) != 0)
+        if (km_mprotect((void *)(bytes + k * CHUNK_BYTES), CHUNK_BYTES, PROT_READ | PROT_WRITE) !=
+                0 ||
+            km_mprotect((void *)(big + k * BIG_CHUNK_BYTES), BIG_CHUNK_BYTES,
+                        PROT_READ | PROT_WRITE) != 0)
             return false;
         map.writable[k] = true;
     }
@@ -350,8 +352,8 @@ bool tc_heap_start(void *lo, size_t span) {
     /* Read-only: no commit charge (vm.overcommit_memory=2 counts writable private memory only),
        and a byte never written reads 0, from the kernel's zero page. */
     size_t fine = span >> MAP_GRAIN_SHIFT;
-    char *bytes = mmap(NULL, fine + (span >> BIG_GRAIN_SHIFT), PROT_READ,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char *bytes = km_mmap(NULL, fine + (span >> BIG_GRAIN_SHIFT), PROT_READ,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (bytes == MAP_FAILED)
         return false;
     atomic_store_explicit(&map.bytes, (_Atomic uint8_t *)bytes, memory_order_relaxed);
@@ -377,7 +379,7 @@ static bool map_idle(const _Atomic uint8_t *at, size_t len, bool big) {
 static size_t map_discard_idle(_Atomic uint8_t *at, size_t len, bool big) {
     size_t page = mem_pagesize(), released = 0;
     for (size_t n = 0; n < len; n += page)
-        if (map_idle(at + n, page, big) && madvise((void *)(at + n), page, MADV_DONTNEED) == 0)
+        if (map_idle(at + n, page, big) && km_madvise((void *)(at + n), page, MADV_DONTNEED) == 0)
             released += page;
     return released;
 }

@@ -839,18 +839,44 @@ def test_an_interposer_sees_each_call_once_as_in_front_of_glibc(dropin, interpos
     assert on_dropin == on_glibc
 
 
-# What the library asks of the C library on its way through a malloc, wrapped by another preload
-# whose wrappers malloc, as libfaketime's getpid does (its set-up's dlsym mallocs).
+# What the library asked of the C library on its way through a malloc, wrapped by another preload
+# whose wrappers malloc, as libfaketime's getpid does (its set-up's dlsym mallocs), and as a
+# tracer's mmap may (each wrapper kept from entering itself, as a tracer keeps its own).
 MALLOCING_WRAPPERS_SOURCE = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <stdarg.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+static __thread int inside;
+
 static void churn(void) {
+    if (inside)
+        return;
+    inside = 1;
     void *volatile p = malloc(32);
     free(p);
+    inside = 0;
+}
+void *mmap(void *at, size_t len, int prot, int flags, int fd, off_t offset) {
+    churn();
+    return (void *)syscall(SYS_mmap, at, len, prot, flags, fd, offset);
+}
+int munmap(void *at, size_t len) { churn(); return (int)syscall(SYS_munmap, at, len); }
+int mprotect(void *at, size_t len, int prot) {
+    churn();
+    return (int)syscall(SYS_mprotect, at, len, prot);
+}
+int madvise(void *at, size_t len, int advice) {
+    churn();
+    return (int)syscall(SYS_madvise, at, len, advice);
+}
+void *mremap(void *at, size_t old_len, size_t new_len, int flags, ...) {
+    churn();
+    return (void *)syscall(SYS_mremap, at, old_len, new_len, flags);
 }
 pid_t getpid(void) { churn(); return (pid_t)syscall(SYS_getpid); }
 pid_t gettid(void) { churn(); return (pid_t)syscall(SYS_gettid); }
@@ -869,7 +895,11 @@ THREAD_MALLOCS_SOURCE = r"""
 #include <stdio.h>
 #include <stdlib.h>
 
-static void *run(void *arg) { free(malloc(100)); return arg; }
+static void *run(void *arg) {
+    free(malloc(100));
+    free(realloc(malloc(300000), 600000)); /* mapped, moved, unmapped */
+    return arg;
+}
 
 int main(void) {
     void *p = malloc(100);
@@ -887,7 +917,8 @@ int main(void) {
 def test_a_preload_whose_wrappers_malloc_is_no_recursion(dropin, tmp_path, order):
     # libfaketime wraps getpid, and arena_mine called getpid on a thread's first malloc: the
     # wrapper's malloc called it again, until the stack ran out (`faketime DATE date` crashed in
-    # a helper's drop-in pass). The library now asks the kernel.
+    # a helper's drop-in pass). And a wrapper of mmap that mallocs deadlocked the first malloc,
+    # inside the reservation's pthread_once. The library now asks the kernel.
     wrappers = tmp_path / "wrappers.so"
     (tmp_path / "wrappers.c").write_text(MALLOCING_WRAPPERS_SOURCE)
     subprocess.run(["gcc", "-O2", "-fPIC", "-shared", "-o", wrappers, tmp_path / "wrappers.c",
