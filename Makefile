@@ -100,10 +100,14 @@ $(ENGINE_DIRS:%=%/libmsheap.so): %/libmsheap.so: c/src/memlib.c $(HEADERS)
 $(SECCOMP_HEADER) $(SECCOMP32_LIB):
 	@sh tools/system-deps.sh
 
+# Bound at load (-z now): its import slots are read-only before a submission's code runs, so
+# that code cannot point the sandbox's handler's `signal` and `raise` elsewhere once sealed
+# (red-team pass 18; a constructor, which runs before the seal, still can: isolate.py holds a
+# denied call as the verdict even when the process lives on).
 $(ENGINE_DIRS:%=%/libmscore.so): %/libmscore.so: $(CORE_SRCS) $(HEADERS) $(SRC_HEADERS) \
 		%/libmsheap.so | $(SECCOMP_HEADER) $(SECCOMP32_LIB)
 	$(CC) $(ARCH) $(CFLAGS_ALL) -shared -o $@.tmp $(CORE_SRCS) -L$* -lmsheap -ldl -lseccomp \
-		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
+		-Wl,-z,relro,-z,now -Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
 # The instruction counter `mallocsim bench --instructions` runs under callgrind.
 $(ENGINE_DIRS:%=%/mscount): %/mscount: c/src/count_main.c $(HEADERS) %/libmscore.so

@@ -430,12 +430,17 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
 
 
 def answer(outcome: ChildOutcome) -> dict | None:
-    """The child's answer, None if it sent none or garbage (death() says which);
-    raises its UsageError."""
+    """The child's answer, None if it sent none or garbage, or if the sandbox denied a
+    call meanwhile (death() says which); raises its UsageError. A denied call is the
+    verdict even when the process lived on: a submission that pointed the engine's
+    `signal` and `raise` at functions that return survived its denied calls, unnamed,
+    with its honest grade (red-team pass 18)."""
     if outcome.payload is not None and "usage_error" in outcome.payload:
         fault = GraderFault if outcome.payload.get("grader_fault") is True else UsageError
         raise fault(outcome.payload["usage_error"])
-    return None if outcome.payload is GARBAGE_ANSWER else outcome.payload
+    if outcome.payload is GARBAGE_ANSWER or outcome.denied is not None:
+        return None
+    return outcome.payload
 
 
 def replay_isolated(

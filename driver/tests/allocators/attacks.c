@@ -212,6 +212,10 @@
    or stops its process (COUNT_STOP): the count held the grade for its whole budget. */
 #define COUNT_SLEEP 66
 #define COUNT_STOP 67
+/* Red-team pass 18: the engine's `signal` and `raise` imports pointed (from a constructor) at
+   functions that return, so that the sandbox's SIGSYS handler returned too: a socket call denied
+   and survived, the grade the honest one. */
+#define SILENT_SIGSYS 68
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -609,6 +613,8 @@ static void attack(void) {
 #elif ATTACK == OWN_SIGSYS
     signal(SIGSYS, quiet_sigsys);
     (void)socket(AF_INET, SOCK_STREAM, 0);
+#elif ATTACK == SILENT_SIGSYS
+    (void)socket(AF_INET, SOCK_STREAM, 0);
 #elif ATTACK == PAGE_CACHE
     unsigned char cached[1];
     syscall(SYS_mincore, (void *)team.teamname, (size_t)1, cached);
@@ -621,7 +627,7 @@ static void attack(void) {
 }
 
 #if ATTACK == HIGH_WATER || ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK ||                      \
-    ATTACK == FEW_PASSES || ATTACK == NAN_CLAIM
+    ATTACK == FEW_PASSES || ATTACK == NAN_CLAIM || ATTACK == SILENT_SIGSYS
 /* The writable segments of the loaded library whose name holds `name`, for `visit`. */
 typedef struct {
     const char *name;
@@ -778,6 +784,17 @@ __attribute__((constructor)) static void find_link(void) {
 #elif ATTACK == FAKE_CLOCK || ATTACK == SKEWED_CLOCK || ATTACK == FEW_PASSES
 #define PATCHED_IMPORT "clock_gettime"
 #define PATCHED_FUNCTION PATCHED_CLOCK
+#elif ATTACK == SILENT_SIGSYS
+static void (*quiet_signal(int signal, void (*handler)(int)))(int) {
+    (void)signal;
+    (void)handler;
+    return SIG_DFL;
+}
+static int quiet_raise(int signal) { return signal - signal; }
+#define PATCHED_IMPORT "signal"
+#define PATCHED_FUNCTION quiet_signal
+#define PATCHED_IMPORT2 "raise"
+#define PATCHED_FUNCTION2 quiet_raise
 #endif
 
 #ifdef PATCHED_IMPORT
@@ -792,7 +809,8 @@ static long raw_mprotect(void *addr, size_t len, int prot) {
     return done;
 }
 
-/* Point the engine library's PLT slot for PATCHED_IMPORT at PATCHED_FUNCTION. */
+/* Point the engine library's PLT slot for PATCHED_IMPORT at PATCHED_FUNCTION (and PATCHED_IMPORT2's
+   at PATCHED_FUNCTION2, when there is one). */
 static void patch_import(struct dl_phdr_info *info) {
     const ElfW(Dyn) *dyn = NULL;
     for (int i = 0; i < info->dlpi_phnum; i++)
@@ -818,12 +836,18 @@ static void patch_import(struct dl_phdr_info *info) {
     }
     for (const ElfW(Rela) *r = (const ElfW(Rela) *)rela; (uintptr_t)(r + 1) <= rela + relsz; r++) {
         const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab + ELF64_R_SYM(r->r_info);
-        if (strcmp((const char *)strtab + sym->st_name, PATCHED_IMPORT) != 0)
+        const char *name = (const char *)strtab + sym->st_name;
+        void *to = strcmp(name, PATCHED_IMPORT) == 0 ? (void *)PATCHED_FUNCTION : NULL;
+#ifdef PATCHED_IMPORT2
+        if (strcmp(name, PATCHED_IMPORT2) == 0)
+            to = (void *)PATCHED_FUNCTION2;
+#endif
+        if (to == NULL)
             continue;
         void **slot = (void **)(base + r->r_offset);
         uintptr_t page = (uintptr_t)slot & ~(uintptr_t)4095;
         raw_mprotect((void *)page, 4096, PROT_READ | PROT_WRITE);
-        *slot = (void *)PATCHED_FUNCTION;
+        *slot = to;
     }
 }
 
