@@ -253,6 +253,10 @@ class _Watch:
         self.since = time.monotonic()
         self.running = True  # at the last look, the child or its agent was running
         self.asleep_since: float | None = None  # since when neither was seen running
+        # Before the first look: a child that started its agent before this watch was made
+        # has that agent held at once (made after it, a grade died of an AttributeError, 3 in
+        # some 25 on a loaded machine: lab check run 9).
+        self.agents: dict[int, int] = {}  # each agent seen: its pid -> a pidfd held on it
         self.cpu_since = self.cpu_seconds()  # a child just forked: little or nothing
         self.stalled_for = 0.0  # the CPU seconds the words had stood still when stopped
         self.asleep_for: float | None = None  # stopped as asleep: the wall seconds it slept
@@ -261,7 +265,6 @@ class _Watch:
         # How often to look: a hang is stopped within a tenth of the stall limit of it.
         self.tick = min(TICK_SECONDS, stall / STALL_TICKS) if stall else TICK_SECONDS
         self.memory_stopped: int | None = None
-        self.agents: dict[int, int] = {}  # each agent seen: its pid -> a pidfd held on it
 
     def cpu_seconds(self) -> float:
         """CPU seconds the child and its agent, if it started one, have run; notes

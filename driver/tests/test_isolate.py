@@ -182,6 +182,30 @@ def test_an_agents_peak_left_in_the_shared_words_is_judged_with_the_childs(monke
     assert outcome.payload is None and outcome.memory == 1 << 40
 
 
+def test_an_agent_started_before_the_watch_is_made_is_held(monkeypatch):
+    # The child's agent can start before the parent makes its watch (a loaded machine): the
+    # watch's first look then held it before the watch had its table of agents, and the grade
+    # died of an AttributeError (lab check run 9: 3 grades in some 25).
+    import subprocess
+
+    first_look = isolate._Watch._read
+
+    def late(self):  # the parent descheduled right after the fork
+        if not hasattr(self, "since"):
+            time.sleep(0.5)
+        return first_look(self)
+
+    monkeypatch.setattr(isolate._Watch, "_read", late)
+
+    def starts_an_agent(shared) -> dict:
+        agent = subprocess.Popen(["sleep", "5"])
+        shared.watch[isolate.AGENT_WORD] = agent.pid
+        return {"done": 1}
+
+    outcome = isolate.run_forked(starts_an_agent, timeout=30, agent=True)
+    assert outcome.payload == {"done": 1}
+
+
 def _gone(pid: int) -> bool:
     """Whether a process has ended (a zombie, or reaped)."""
     try:
