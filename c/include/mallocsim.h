@@ -203,11 +203,18 @@ typedef struct {
        poison pattern instead of zeros (memlib.h, mem_set_poison), so that an
        allocator reading uninitialised heap fails here, reproducibly. */
     bool dirty_heap;
-    /* Payloads get a pattern keyed by a secret this process draws, which an allocator running
-       in another process (the grader's agent) cannot work out from the bytes it sees; else the
-       public pattern, the same on every run. */
+    /* Payloads get a pattern keyed by a secret, which an allocator running in another process
+       (the grader's agent) cannot work out from the bytes it sees; else the public pattern, the
+       same on every run. */
     bool secret_pattern;
+    /* With secret_pattern: the secret is pattern_seed's bytes when pattern_seeded, so that one
+       grader gives one allocator one pattern on a trace, run after run (code that reads payloads
+       as its own data got 0 or 98 at random: lab check run 9); else this process draws it. */
+    bool pattern_seeded;
+    uint8_t pattern_seed[80]; /* MS_PATTERN_SEED_BYTES */
 } ms_check_options;
+
+enum { MS_PATTERN_SEED_BYTES = 80 };
 
 typedef struct {
     bool valid;            /* every check passed */
@@ -443,7 +450,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 21
+#define MS_ABI_VERSION 22
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

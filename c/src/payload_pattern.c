@@ -41,7 +41,7 @@ typedef struct {
     uint64_t seed; /* the public pattern's */
 } block_pattern;
 
-bool pattern_key_draw(pattern_key *key, char *why, size_t why_size) {
+bool pattern_key_draw(pattern_key *key, const uint8_t *seed, char *why, size_t why_size) {
 #if HAVE_AES_ROUNDS
     if (!__builtin_cpu_supports("aes")) {
         snprintf(why, why_size,
@@ -50,6 +50,10 @@ bool pattern_key_draw(pattern_key *key, char *why, size_t why_size) {
         return false;
     }
     unsigned char *bytes = (unsigned char *)key->round_keys;
+    if (seed != NULL) {
+        memcpy(bytes, seed, sizeof key->round_keys);
+        return true;
+    }
     size_t got = 0;
     while (got < sizeof key->round_keys) {
         ssize_t n = getrandom(bytes + got, sizeof key->round_keys - got, 0);
@@ -63,6 +67,7 @@ bool pattern_key_draw(pattern_key *key, char *why, size_t why_size) {
     return true;
 #else
     (void)key;
+    (void)seed;
     snprintf(why, why_size, "the secret payload pattern needs x86-64's AES instructions");
     return false;
 #endif

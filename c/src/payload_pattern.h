@@ -48,9 +48,10 @@ typedef struct {
     uint64_t round_keys[PATTERN_ROUNDS + 1][2];
 } pattern_key;
 
-/* Draw fresh round keys from the kernel; false with why[] filled when it cannot (no AES
-   instructions on this CPU, no randomness). */
-bool pattern_key_draw(pattern_key *key, char *why, size_t why_size);
+/* Draw fresh round keys from the kernel, or, with seed not NULL, take its sizeof(pattern_key)
+   bytes; false with why[] filled when it cannot (no AES instructions on this CPU, no
+   randomness). */
+bool pattern_key_draw(pattern_key *key, const uint8_t *seed, char *why, size_t why_size);
 
 /* Apply mode to the bytes of a `size`-byte block of `id` at block that the pattern covers (all
    of them, or the sample set when size > sample_above, which must be at least SAMPLE_FLOOR),

@@ -720,7 +720,11 @@ static bool checker_open(checker *c, const ms_trace *trace, const ms_allocator *
     }
     if (options != NULL && options->secret_pattern) {
         char why[160];
-        if (!pattern_key_draw(&c->secret, why, sizeof why)) {
+        _Static_assert(sizeof options->pattern_seed == sizeof(pattern_key) &&
+                           MS_PATTERN_SEED_BYTES == sizeof(pattern_key),
+                       "a seed is a key's bytes");
+        const uint8_t *seed = options->pattern_seeded ? options->pattern_seed : NULL;
+        if (!pattern_key_draw(&c->secret, seed, why, sizeof why)) {
             fail_before(result, MS_FAIL_ENGINE, "%s", why);
             return false;
         }

@@ -623,10 +623,15 @@ static void test_secret_pattern(void) {
           "keyed metadata: offset %llu is outside the link's word",
           (unsigned long long)r.failure.offset);
 
-    pattern_key one, two;
+    pattern_key one, two, seeded;
     char why[160];
-    CHECK(pattern_key_draw(&one, why, sizeof why) && pattern_key_draw(&two, why, sizeof why),
+    CHECK(pattern_key_draw(&one, NULL, why, sizeof why) &&
+              pattern_key_draw(&two, NULL, why, sizeof why),
           "no key: %s", why);
+    /* A seed is the key: one grader's pattern is the same run after run. */
+    CHECK(pattern_key_draw(&seeded, (const uint8_t *)one.round_keys, why, sizeof why) &&
+              memcmp(&seeded, &one, sizeof one) == 0,
+          "a seeded key is not its seed: %s", why);
     enum { BYTES = 160 * 1024 };
     static uint64_t block[BYTES / 8], public_block[BYTES / 8];
     pattern_miss miss;

@@ -34,6 +34,7 @@ from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.elf import writable_load_bytes
 from mallocsim.errors import GraderFault, UsageError
 from mallocsim.labs import LABS
+from mallocsim.pattern_secret import pattern_seed
 from mallocsim.replay import ReplayOptions, failed_result, native_dialect, replay_trace
 from mallocsim.results import TraceResult
 from mallocsim.safe_text import printable
@@ -166,7 +167,8 @@ def replay_remote(
             )
         remote = RemoteAllocator(spec, agent.link, native)
         # The agent sees the payloads: a pattern it could work out, it could write back.
-        keyed = replace(options, secret_pattern=True)
+        seed = pattern_seed(library_for(spec), trace)
+        keyed = replace(options, secret_pattern=True, pattern_seed=seed)
         result = replay_trace(trace, remote, keyed, shared.words)
         if lib.ms_link_status(agent.link) == lib.MS_LINK_OK:
             return result

@@ -119,9 +119,11 @@ class ReplayOptions:
     realloc_zero_null: bool = False  # realloc(p, 0) of a live block must return NULL (CMU lab)
     dirty_heap: bool = False  # checked passes: new heap memory holds a poison pattern, not zeros
     heap_shrinks: bool = True  # a negative mem_sbrk gives memory back (the labs': it fails)
-    # Payloads keyed by a secret this process draws (the grader of an allocator in another
-    # process: it cannot work the pattern out); else the public pattern, the same every run.
+    # Payloads keyed by a secret (the grader of an allocator in another process: it cannot
+    # work the pattern out); else the public pattern, the same every run. The secret is
+    # pattern_seed's bytes when given (pattern_secret.py), else each pass draws its own.
     secret_pattern: bool = False
+    pattern_seed: bytes | None = None
     # An allocator graded from outside its process: where its own clock claims less than the
     # kernel counted for its timed passes, the kernel's count is kept (TraceResult.cpu_seconds)
     # instead of a "tampered timing" verdict (the clock check of an instruction count needs a
@@ -259,6 +261,9 @@ def check_options(options: ReplayOptions, progress: object = None) -> Any:
     check.realloc_zero_null = options.realloc_zero_null
     check.dirty_heap = options.dirty_heap
     check.secret_pattern = options.secret_pattern
+    if options.pattern_seed is not None:
+        check.pattern_seeded = True
+        ffi.memmove(check.pattern_seed, options.pattern_seed, len(check.pattern_seed))
     return check
 
 
