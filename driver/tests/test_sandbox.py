@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -579,6 +580,20 @@ def test_processes_started_in_the_count_stop_it(cli, attacker, write_trace, atta
     said = " ".join(run.said.split())
     assert "its process group held more than 64 processes or threads" in said, said
     assert time.monotonic() - started < 25 and _children_of_us() == []
+
+
+def test_a_count_makes_no_folder_in_its_scratch(cli, attacker, write_trace, tmp_path, monkeypatch):
+    # 3,000 nested folders in the count's scratch folder: its clean-up recursed past Python's
+    # limit, the grade ended in a traceback and the tree stayed (red-team pass 18). The count
+    # may make regular files there only.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    run = cli("grade", attacker("COUNT_LITTER"), "--dialect", "classic", "--lab", "csapp",
+              write_trace("t", TRACE))  # fmt: skip
+    assert run.status == 0 and "Traceback" not in run.err, run.err
+    assert "throughput T" in run.out and "not counted" not in run.out, run.out
+    assert list(scratch.iterdir()) == []
 
 
 @pytest.mark.parametrize("attack", ["COUNT_SLEEP", "COUNT_STOP"])

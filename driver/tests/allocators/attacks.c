@@ -216,6 +216,10 @@
    functions that return, so that the sandbox's SIGSYS handler returned too: a socket call denied
    and survived, the grade the honest one. */
 #define SILENT_SIGSYS 68
+/* Red-team pass 18: in the program valgrind counts, a chain of 3,000 nested folders in the count's
+   scratch folder (TMPDIR), its clean-up's recursion then past Python's limit: a traceback, and
+   the tree left behind. */
+#define COUNT_LITTER 69
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -437,6 +441,21 @@ __attribute__((constructor)) static void fork_in_the_count(void) {
         }
     if (ATTACK == COUNT_ZOMBIES)
         sleep(10); /* the children's pids held, unreaped */
+}
+#endif
+
+#if ATTACK == COUNT_LITTER
+#include <sys/stat.h>
+__attribute__((constructor)) static void litter_the_count(void) {
+    const char *scratch = getenv("TMPDIR");
+    if (strcmp(program_invocation_short_name, "mscount") != 0 || scratch == NULL)
+        return;
+    int fd = open(scratch, O_RDONLY | O_DIRECTORY);
+    for (int i = 0; fd >= 0 && i < 3000 && mkdirat(fd, "d", 0700) == 0; i++) {
+        int next = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+        close(fd);
+        fd = next;
+    }
 }
 #endif
 
