@@ -599,8 +599,8 @@ bool ms_sandbox_confine_build(const char *const *readable, size_t count, const c
     /* In the writable folder, regular files only, made, written and removed: a count that made
        3,000 nested folders there ended its grade in a traceback (the clean-up's recursion) and
        left 268 MB behind for good (red-team pass 18); no link, FIFO or device either. */
-    uint64_t folder_rights = reading | file_rights | LANDLOCK_ACCESS_FS_MAKE_REG |
-                             LANDLOCK_ACCESS_FS_REMOVE_FILE;
+    uint64_t folder_rights =
+        reading | file_rights | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_REMOVE_FILE;
     bool ok = (writable == NULL || allow_beneath(ruleset, writable, folder_rights)) &&
               allow_beneath(ruleset, "/dev/null", file_rights);
     for (size_t i = 0; ok && i < sizeof SYSTEM_READABLE / sizeof SYSTEM_READABLE[0]; i++)
