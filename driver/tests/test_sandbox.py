@@ -596,12 +596,19 @@ def test_a_count_makes_no_folder_in_its_scratch(cli, attacker, write_trace, tmp_
     assert list(scratch.iterdir()) == []
 
 
-@pytest.mark.parametrize("attack", ["COUNT_SLEEP", "COUNT_STOP"])
-def test_a_count_that_sleeps_or_stops_is_stopped_within_seconds(cli, attacker, write_trace, attack):
+@pytest.mark.parametrize(
+    ("attack", "path"), [("COUNT_SLEEP", None), ("COUNT_STOP", None), ("COUNT_SLEEP", "zombie")]
+)
+def test_a_count_that_sleeps_or_stops_is_stopped_within_seconds(
+    cli, attacker, write_trace, attack, path
+):
     # The count's watch saw only its deadline and its tasks: one that slept or stopped held the
-    # grade for its whole budget, a minute or more of a class's slot (red-team pass 17).
+    # grade for its whole budget, a minute or more of a class's slot (red-team pass 17); so did
+    # one that slept beside a child it never reaped, a zombie taken for a process that runs
+    # (pass 18).
     started = time.monotonic()
-    run = cli("grade", attacker(attack), "--dialect", "classic", "--lab", "csapp",
+    source = attacker(attack, Path(path) if path else None)
+    run = cli("grade", source, "--dialect", "classic", "--lab", "csapp",
               "--throughput", "instructions", write_trace("t", TRACE))  # fmt: skip
     said = " ".join(run.said.split())
     assert "none of its processes ran for 1 s (the allocator's code slept or stopped)" in said

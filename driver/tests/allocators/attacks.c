@@ -209,7 +209,9 @@
    made harmless, but nothing named it, and the grade was the honest one. */
 #define OWN_SIGSYS 65
 /* Red-team pass 17: in the program valgrind counts, a constructor that waits for ever (COUNT_SLEEP)
-   or stops its process (COUNT_STOP): the count held the grade for its whole budget. */
+   or stops its process (COUNT_STOP): the count held the grade for its whole budget. Pass 18: with
+   ATTACK_PATH "zombie", COUNT_SLEEP first leaves a child unreaped, which the watch took for a
+   process that runs. */
 #define COUNT_SLEEP 66
 #define COUNT_STOP 67
 /* Red-team pass 18: the engine's `signal` and `raise` imports pointed (from a constructor) at
@@ -465,6 +467,8 @@ __attribute__((constructor)) static void asleep_in_the_count(void) {
         return;
     if (ATTACK == COUNT_STOP)
         raise(SIGSTOP);
+    if (strcmp(ATTACK_PATH, "zombie") == 0 && fork() == 0)
+        _exit(0);
     for (;;)
         pause();
 }
