@@ -172,6 +172,7 @@ typedef struct {
     uint64_t offset;     /* the payload byte (OVERWRITTEN, REALLOC_LOST_DATA, CALLOC_NOT_ZERO) */
     uint64_t address;    /* the pointer involved; 0 when none */
     int64_t init_status; /* INIT_FAILED: what mm_init returned (classic: its int; cmu: 0, false) */
+    int64_t found;       /* the byte at offset (OVERWRITTEN, REALLOC_LOST_DATA, CALLOC_NOT_ZERO) */
 } ms_failure;
 
 /* ----------------------------------------------------------------- replay */
@@ -450,7 +451,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 22
+#define MS_ABI_VERSION 23
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

@@ -222,14 +222,14 @@ struct ms_link {
 };
 
 /* The sizes and offsets a 64-bit build gives: a 32-bit build must give the same. */
-_Static_assert(sizeof(ms_failure) == 48 && offsetof(ms_failure, init_status) == 40,
+_Static_assert(sizeof(ms_failure) == 56 && offsetof(ms_failure, found) == 48,
                "ms_failure crosses the link as it is");
 _Static_assert(sizeof(wire_op) == 24 && sizeof(wire_trace) == 72, "wire trace");
-_Static_assert(sizeof(wire_timed_options) == 32 && sizeof(wire_timed_result) == 584,
+_Static_assert(sizeof(wire_timed_options) == 32 && sizeof(wire_timed_result) == 592,
                "wire timed options and result");
 _Static_assert(sizeof(ms_link_layout) == 144 && offsetof(ms_link_layout, heap_at) == 120,
                "the link's layout");
-_Static_assert(offsetof(struct ms_link, timed) == 584 && sizeof(struct ms_link) == 1344,
+_Static_assert(offsetof(struct ms_link, timed) == 584 && sizeof(struct ms_link) == 1352,
                "the link");
 
 static wire_trace trace_to_wire(const ms_trace *t) {

@@ -478,6 +478,7 @@ static bool verify(checker *c, uint32_t id, const char *when) {
     format_block(block, sizeof block, c, id, c->addr[id], c->size[id]);
     ms_failure overwritten = engine_failure(MS_FAIL_OVERWRITTEN, id, c->addr[id]);
     overwritten.offset = miss.offset;
+    overwritten.found = miss.found;
     char byte[40];
     format_miss(byte, sizeof byte, c, &miss);
     return fail(c, overwritten,
@@ -521,6 +522,7 @@ static bool run_calloc(checker *c, const ms_op *op) {
         format_block(block, sizeof block, c, op->id, c->addr[op->id], bytes);
         ms_failure dirty = engine_failure(MS_FAIL_CALLOC_NOT_ZERO, op->id, (uintptr_t)p);
         dirty.offset = miss.offset;
+        dirty.found = miss.found;
         return fail(c, dirty, "calloc memory is not zero: %s byte %" PRIu64 " is 0x%02x", block,
                     miss.offset, miss.found);
     }
@@ -573,6 +575,7 @@ static bool run_realloc(checker *c, const ms_op *op) {
         format_block(to, sizeof to, c, id, (uintptr_t)p, op->size);
         ms_failure lost = engine_failure(MS_FAIL_REALLOC_LOST_DATA, id, (uintptr_t)p);
         lost.offset = miss.offset;
+        lost.found = miss.found;
         char byte[40];
         format_miss(byte, sizeof byte, c, &miss);
         return fail(c, lost, "realloc did not keep the data: %s became %s, byte %" PRIu64 " is %s",

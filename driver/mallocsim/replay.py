@@ -98,6 +98,7 @@ def failure_fields(failure: Any, phase: str) -> dict[str, Any]:
         "fail_pass": None if failure.timed_pass == lib.MS_PASS_NONE else int(failure.timed_pass),
         "fail_block": None if failure.block == lib.MS_ID_NULL else int(failure.block),
         "fail_offset": int(failure.offset) if kind in _PAYLOAD_FAILURES else None,
+        "fail_byte": int(failure.found) if kind in _PAYLOAD_FAILURES else None,
         "init_status": int(failure.init_status) if kind == "init_failed" else None,
     }
 

@@ -14,8 +14,9 @@ JSON format history (the "version" field):
      later within 1: a trace's optional "peak_rss" and "not_measured", and the optional
      top-level "series" and "heap_map" of `mallocsim compare` (readers ignore what they do
      not know); later still, a failed trace's optional "fail_kind", "fail_op",
-     "fail_phase", "fail_pass", "fail_block", "fail_offset" and "init_status" (the failure
-     as data, null where not known; an older file without them reads as not known)
+     "fail_phase", "fail_pass", "fail_block", "fail_offset", "fail_byte" and "init_status"
+     (the failure as data, null where not known; an older file without them reads as not
+     known)
   2  a trace's "pass_seconds" (every timed pass's seconds, in the order run) and the
      top-level "metadata" (metadata.py: when, where, on what and how the run was made);
      a version 1 file, or one with no "version" at all (the oldest), reads with neither
@@ -85,6 +86,7 @@ class TraceResult:
     # the payload byte a block's data was lost at (overwritten, realloc_lost_data,
     # calloc_not_zero), from the block's start
     fail_offset: int | None = None
+    fail_byte: int | None = None  # the value found at fail_offset
     init_status: int | None = None  # init_failed: what mm_init returned (cmu: 0 for false)
     # Every timed pass's seconds, in the order run (empty: not timed, or a file before
     # version 2); seconds, seconds_min and seconds_max are their median, min and max.

@@ -336,6 +336,29 @@ def test_where_the_csapp_driver_cannot_see_a_fault_the_grade_says_so(
     assert run.status == 1 and " ".join(note.split()) in run.said
 
 
+@pytest.mark.parametrize(
+    ("lost", "noted"),
+    [
+        ("memcpy(q, ptr, (old < size ? old : size) - 8); /* BUG */", True),  # zeros left
+        ("memcpy(q, ptr, old < size ? old : size); *(char *)q = 0x50; /* BUG */", False),
+    ],
+)
+def test_block_0s_lost_data_is_said_to_pass_the_csapp_driver_only_where_zeros_were_left(
+    cli, write_trace, tmp_path, lost, noted
+):
+    # The driver expects 0x00 in block 0: data lost to zeros (fresh memory) passes there, any
+    # other byte fails there too; the note said "might pass" of a header's 0x50 (lab check run 9).
+    copy = "memcpy(q, ptr, old < size ? old : size);"
+    assert copy in CSAPP_TEMPLATE
+    path = source(tmp_path, "", CSAPP_TEMPLATE.replace(copy, lost))
+    trace = write_trace("t", "a 0 48\nr 0 64\n")
+    run = cli("grade", path, "--lab", "csapp", "--throughput", "time", trace)
+    said = " ".join(run.said.split())
+    assert run.status == 1 and "realloc did not keep the data" in said, said
+    note = "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes"
+    assert (note in said) == noted, said
+
+
 @pytest.mark.parametrize(("block", "noted"), [(0, True), (1, False)])
 def test_a_crash_reading_block_0s_data_is_said_to_pass_the_csapp_driver(
     cli, write_trace, tmp_path, block, noted
