@@ -4,7 +4,7 @@
  */
 #include "address_table.h"
 
-#include "kernel_memory.h"
+#include "kernel_calls.h"
 
 #include <assert.h>
 #include <sys/mman.h>

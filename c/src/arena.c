@@ -21,7 +21,7 @@
  */
 #include "arena.h"
 
-#include "kernel_memory.h"
+#include "kernel_calls.h"
 #include "memlib.h"
 #include "thread_cache.h"
 #include "threaded_lock.h"
@@ -35,7 +35,6 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 /*
@@ -187,11 +186,9 @@ static unsigned arena_choose(void) {
     }
 }
 
-/* The main thread is the one whose id is the process's. Asked of the kernel, not through the C
-   library's getpid, which another preloaded library may wrap, and whose wrapper may malloc:
-   libfaketime's did (its set-up's dlsym), and every malloc of a new thread then called getpid
-   again, until the stack ran out (a helper's drop-in pass: `faketime DATE date` crashed). */
-static bool main_thread(void) { return syscall(SYS_gettid) == syscall(SYS_getpid); }
+/* The main thread is the one whose id is the process's, asked of the kernel (kernel_calls.h:
+   libfaketime wraps getpid, and its wrapper's malloc came back here until the stack ran out). */
+static bool main_thread(void) { return km_gettid() == km_getpid(); }
 
 unsigned arena_mine(void) {
     if (mine_plus_one == 0) {
@@ -395,7 +392,7 @@ size_t arena_usable_size(void *p) {
 size_t mem_pagesize(void) {
     /* Asked on every heap growth: kept. Relaxed is enough, every thread computes the same value.
        From the auxiliary vector, not sysconf, which a preloaded library may wrap with a malloc
-       of its own (main_thread, above). */
+       of its own (kernel_calls.h). */
     static _Atomic size_t page;
     size_t known = atomic_load_explicit(&page, memory_order_relaxed);
     if (known == 0) {

@@ -76,7 +76,7 @@
  */
 #include "address_table.h"
 #include "arena.h"
-#include "kernel_memory.h"
+#include "kernel_calls.h"
 #include "memlib.h"
 #include "thread_cache.h"
 #include "threaded_lock.h"

@@ -57,7 +57,7 @@
 #include "memlib.h"
 
 #include "arena.h"
-#include "kernel_memory.h"
+#include "kernel_calls.h"
 #include "thread_cache.h"
 
 #include <errno.h>
