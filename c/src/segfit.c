@@ -996,10 +996,12 @@ mm_free_space_t mm_free_space(void) {
     return space;
 }
 
-/* From the lists: a free block's links are its first payload words, as block.h's policies'. */
+/* From the lists: a free block's links are its first payload words, as block.h's policies'. Only
+   the classes whose blocks can hold a whole page past their links and before their footer: a
+   walk of every small free block made each malloc_trim dear (drop-in pass 17). */
 _Static_assert(sizeof(free_links_t) == 2 * sizeof(word_t), "bt_free_span skips the links");
 void mm_free_spans(mm_span_fn *each, void *ctx) {
-    for (unsigned c = 0; c < NUM_CLASSES; c++)
+    for (unsigned c = size_class(mem_pagesize() + MIN_BLOCK); c < NUM_CLASSES; c++)
         for (block_t *b = sf.class_head[c]; b != NULL; b = links(b)->next)
             bt_free_span(b, each, ctx);
 }
