@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /*
@@ -100,8 +101,9 @@ static const policy_copy copies[ARENAS] = {ARENA_LIST(ARENA_COPY)};
    mutex, 41 adaptive; 8,515 context switches, 2,695 adaptive). */
 static struct {
     pthread_mutex_t lock;
-    bool ready;  /* mm_init succeeded */
-    bool failed; /* it could not: the arena serves nothing */
+    bool ready;    /* mm_init succeeded */
+    bool failed;   /* it could not: the arena serves nothing */
+    bool deferred; /* its part is not reserved yet (a low RLIMIT_AS): reserved at its first use */
 } arena[ARENAS] = {[0 ... ARENAS - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
 
 arena_reservation_t arena_reservation;
@@ -119,8 +121,18 @@ static _Atomic unsigned vacated_clock;
 /* The calling thread's arena plus one; 0 until its first call of arena_mine. */
 static _Thread_local unsigned mine_plus_one __attribute__((tls_model("initial-exec")));
 
-/* The largest range the system grants, halving from RESERVE_WANTED down to RESERVE_LEAST. */
+/*
+ * The largest range the system grants, halving from RESERVE_WANTED down to RESERVE_LEAST. Under a
+ * finite RLIMIT_AS, which the range counts against, the parts of arenas 1 to ARENAS - 1 are given
+ * back at once, the address range known, and each is reserved again at its arena's first use, if
+ * the room is still there (arena_usable): a program's threads need room for their stacks first.
+ * Reserved whole, under `ulimit -v 600000` the range took 512 MiB and a program started 4 threads
+ * where glibc's malloc let it start 72; python3 with 8 threads failed under `ulimit -v 300000`,
+ * "can't start new thread" (a helper's drop-in pass 17).
+ */
 static void reserve_range(void) {
+    struct rlimit space;
+    bool limited = getrlimit(RLIMIT_AS, &space) == 0 && space.rlim_cur != RLIM_INFINITY;
     for (size_t size = RESERVE_WANTED; size >= RESERVE_LEAST; size /= 2) {
         char *p =
             km_mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -129,12 +141,33 @@ static void reserve_range(void) {
             p = MAP_FAILED;
         }
         if (p != MAP_FAILED) {
-            atomic_store_explicit(&arena_reservation.part_shift,
-                                  (unsigned)__builtin_ctzll(size / ARENAS), memory_order_relaxed);
+            size_t part = size / ARENAS;
+            if (limited && km_munmap(p + part, size - part) == 0)
+                for (unsigned k = 1; k < ARENAS; k++)
+                    arena[k].deferred = true; /* before any thread could look */
+            atomic_store_explicit(&arena_reservation.part_shift, (unsigned)__builtin_ctzll(part),
+                                  memory_order_relaxed);
             atomic_store_explicit(&arena_reservation.base, (uintptr_t)p, memory_order_relaxed);
             return;
         }
     }
+}
+
+/* Under k's lock: arena k's part reserved again, at its own address (deferred); false when the
+   room is gone, or something else was mapped there meanwhile. */
+static bool reserve_deferred(unsigned k) {
+    char *start, *end;
+    if (!arena_range(k, &start, &end))
+        return false;
+    size_t len = (size_t)(end - start);
+    int saved = errno;
+    char *p = km_mmap(start, len, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p != MAP_FAILED && p != start) /* a kernel before 4.17 takes the address as a hint */
+        km_munmap(p, len);
+    errno = saved;
+    arena[k].deferred = false;
+    return p == start;
 }
 
 /* Reserve the address range: once (pthread_once), by the first arena to start. The sizes the
@@ -245,6 +278,9 @@ void arena_fork_child(void) {
 
 bool arena_usable(unsigned k) {
     assert(k < ARENAS);
+    (void)pthread_once(&reserved, reserve); /* which says which parts are deferred */
+    if (!arena[k].ready && !arena[k].failed && arena[k].deferred && !reserve_deferred(k))
+        arena[k].failed = true;
     if (!arena[k].ready && !arena[k].failed) {
         const policy_copy *c = &copies[k];
         const char *options = getenv("MALLOCSIM_OPTIONS");
@@ -320,7 +356,8 @@ bool arena_give_back_unused(void) {
     for (unsigned k = ARENAS; k-- > 1;) {
         char *start, *end;
         bool locked = arena_enter(k);
-        bool unused = !arena[k].ready && !arena[k].failed && arena_range(k, &start, &end);
+        bool unused = !arena[k].ready && !arena[k].failed && !arena[k].deferred &&
+                      arena_range(k, &start, &end);
         if (unused)
             arena[k].failed = true;
         arena_leave(k, locked);
