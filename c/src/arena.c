@@ -6,7 +6,10 @@
  *   - the reservation is made once, as large as the system grants with its size map beside it
  *     (a sixteenth and a 1,024th more: RESERVE_WANTED, halved down to RESERVE_LEAST), and cut into
  * ARENAS equal parts, a power of two each, so that a block's arena is one subtraction and one shift
- * away (arena_index, which a free computes unlocked);
+ * away (arena_index, which a free computes unlocked); under a finite RLIMIT_AS only arena 0's part
+ * stays reserved, the others' reserved again at their first use while there is room, and a
+ * mapping refused for want of room gets the parts of arenas that never served
+ * (arena_give_back_unused);
  *   - the thread caches' size map (thread_cache.c) starts at the reservation's base, and covers
  *     every arena's heap;
  *   - each arena has a lock of its own, around its policy and its heap: threads of different
