@@ -625,23 +625,22 @@ bool ms_sandbox_confine_build(const char *const *readable, size_t count, const c
 }
 
 bool ms_sandbox_confine_agent(const char *library, ms_error *err) {
-    /* Its own folder (the engine's libraries) and the library's, found before the rules apply. */
-    char engine[4096], own[4096];
+    /* Its own folder (the engine's libraries) and the library file, found before the rules
+       apply: not the library's folder, where its build left mm.c, mm.i and mm.s (the agent read
+       a comment of its own source there, holding payload bytes a grade before had seen:
+       red-team pass 19). */
+    char engine[4096];
     ssize_t length = readlink("/proc/self/exe", engine, sizeof engine - 1);
     engine[length > 0 ? length : 0] = '\0';
-    snprintf(own, sizeof own, "%s", library);
-    char *engine_end = strrchr(engine, '/'), *own_end = strrchr(own, '/');
+    char *engine_end = strrchr(engine, '/');
     /* /proc/self resolves, when the rule is made, to this process's folder: its own maps and
        status stay readable, the grader's /proc/PID not. */
-    const char *readable[3] = {"/proc/self"};
-    size_t count = 1;
+    const char *readable[3] = {"/proc/self", library};
+    size_t count = 2;
     if (engine_end != NULL) {
         *engine_end = '\0';
         readable[count++] = engine;
     }
-    if (own_end != NULL)
-        *own_end = '\0';
-    readable[count++] = own_end != NULL ? own : ".";
     return ms_sandbox_confine_build(readable, count, NULL, err);
 }
 

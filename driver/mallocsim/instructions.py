@@ -233,7 +233,8 @@ def _run_mscount(
     kept = None
     if untrusted(spec):
         # /proc/self: valgrind reads its own maps; resolved by msconfine, whose process it is.
-        readable = [str(engine), "/proc/self", *([str(library.parent)] if library else [])]
+        # The library file, not its build folder and the sources there (pass 19, sandbox.c).
+        readable = [str(engine), "/proc/self", *([str(library)] if library else [])]
         # Each of its processes' CPU time bounded by the count's: should this grader be killed
         # in the middle, nothing else ends them.
         cpu = str(math.ceil(timeout))

@@ -357,6 +357,16 @@ def test_the_allocator_finds_nothing_of_the_graders_memory(cli, attacker, write_
     assert held in secret.encode()
 
 
+def test_the_agent_reads_its_library_but_not_the_sources_built_beside_it(
+    cli, attacker, write_trace
+):
+    # The agent could read its build folder's mm.c, mm.i and mm.s: a comment of the source could
+    # carry payload bytes an earlier grade's assert() had shown, for the same key (red-team pass
+    # 19). Its library file alone is readable now.
+    run = replay(cli, attacker("READ_OWN_SOURCE"), write_trace("t", TRACE))
+    assert run.status == 0, run.out
+
+
 def test_the_payload_pattern_cannot_be_worked_out_by_the_allocator(cli, attacker, write_trace):
     # A realloc that writes the pattern it expects instead of copying the data passes a checker
     # whose pattern follows from the block's first word; the grader's is keyed by its own secret.

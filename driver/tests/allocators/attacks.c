@@ -222,6 +222,9 @@
    scratch folder (TMPDIR), its clean-up's recursion then past Python's limit: a traceback, and
    the tree left behind. */
 #define COUNT_LITTER 69
+/* Red-team pass 19: the agent read its own source in its library's build folder (where a comment
+   could carry payload bytes an earlier grade had seen); mm_init fails when it can. */
+#define READ_OWN_SOURCE 70
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -1090,6 +1093,20 @@ int mm_init(void) {
 #if ATTACK == CAPABILITIES
     if (capable)
         return -1;
+#endif
+#if ATTACK == READ_OWN_SOURCE
+    Dl_info self;
+    if (dladdr((void *)mm_init, &self) != 0 && self.dli_fname != NULL) {
+        char source[4096];
+        snprintf(source, sizeof source, "%s", self.dli_fname);
+        char *slash = strrchr(source, '/');
+        if (slash != NULL && (size_t)(slash - source) + sizeof "/mm.c" <= sizeof source) {
+            strcpy(slash, "/mm.c");
+            int fd = open(source, O_RDONLY);
+            if (fd >= 0)
+                return -1;
+        }
+    }
 #endif
     return 0;
 }
