@@ -28,31 +28,39 @@ SEED_BYTES = 80  # the engine's MS_PATTERN_SEED_BYTES: the keyed pattern's round
 
 
 def grader_secret() -> bytes | None:
-    """This grader's secret, drawn the first time and kept; None when the cache folder can
-    neither give one nor keep a new one (or holds a damaged one)."""
+    """This grader's secret, drawn the first time and kept, drawn again when the file kept is
+    damaged (a secret of another length quietly gave every pass a key of its own: red-team pass
+    19); None when the cache folder can neither give one nor keep a new one."""
     path = cache_root() / SECRET_FILE
     try:
         secret: bytes | None = path.read_bytes()
     except FileNotFoundError:
-        secret = _keep_new(path)
+        secret = _keep_new(path, over=False)
     except OSError:
         return None
+    if secret is not None and len(secret) != SECRET_BYTES:
+        secret = _keep_new(path, over=True)
     return secret if secret is not None and len(secret) == SECRET_BYTES else None
 
 
-def _keep_new(path: Path) -> bytes | None:
-    """A new secret put at `path` whole (a private file linked into place: a grader beside this
-    one reads it whole or not at all, and the first to link it wins), then read back."""
+def _keep_new(path: Path, over: bool) -> bytes | None:
+    """A new secret put at `path` whole (a private file linked, or `over` a damaged one renamed,
+    into place: a grader beside this one reads it whole or not at all, and the first to link it
+    wins), then read back."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, scratch = tempfile.mkstemp(prefix=f".{SECRET_FILE}.", dir=path.parent)
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(os.urandom(SECRET_BYTES))
-            with contextlib.suppress(FileExistsError):
-                os.link(scratch, path)
+            if over:
+                os.replace(scratch, path)
+            else:
+                with contextlib.suppress(FileExistsError):
+                    os.link(scratch, path)
         finally:
-            os.unlink(scratch)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(scratch)
         return path.read_bytes()
     except OSError:
         return None

@@ -26,10 +26,19 @@ def test_the_secret_is_drawn_once_and_kept_where_only_the_grader_reads(tmp_path)
     assert [p.name for p in kept.parent.iterdir()] == [SECRET_FILE]  # no scratch file left
 
 
-def test_a_damaged_secret_gives_no_seed_and_each_pass_draws_its_own(tmp_path, write_trace):
+def test_a_damaged_secret_is_drawn_again(tmp_path):
+    # One of another length gave every pass a key of its own, for good, and said nothing
+    # (red-team pass 19).
     kept = tmp_path / "cache" / "mallocsim" / SECRET_FILE
     kept.parent.mkdir(parents=True)
     kept.write_bytes(b"short")
+    secret = grader_secret()
+    assert secret is not None and len(secret) == 32 and kept.read_bytes() == secret
+    assert [p.name for p in kept.parent.iterdir()] == [SECRET_FILE]
+
+
+def test_a_secret_that_cannot_be_kept_gives_no_seed(tmp_path, write_trace):
+    (tmp_path / "cache" / "mallocsim" / SECRET_FILE).mkdir(parents=True)  # a folder in its place
     assert grader_secret() is None
     assert pattern_seed(None, load_trace(write_trace("t", "a 0 8\nf 0\n"))) is None
 
