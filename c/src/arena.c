@@ -135,7 +135,7 @@ static _Thread_local unsigned mine_plus_one __attribute__((tls_model("initial-ex
  */
 static void reserve_range(void) {
     struct rlimit space;
-    bool limited = getrlimit(RLIMIT_AS, &space) == 0 && space.rlim_cur != RLIM_INFINITY;
+    bool limited = km_getrlimit(RLIMIT_AS, &space) == 0 && space.rlim_cur != RLIM_INFINITY;
     for (size_t size = RESERVE_WANTED; size >= RESERVE_LEAST; size /= 2) {
         char *p =
             km_mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -8,7 +8,7 @@
  * wrapper of mmap deadlocked the first malloc (the reservation's mmap, inside pthread_once, came
  * back to wait for that same pthread_once); one of madvise, inside malloc_trim, waited for the
  * arena lock its caller held; one of syscall() recursed as getpid's had (helpers' drop-in passes
- * 16 and 17). On x86-64 these are the `syscall` instruction itself; elsewhere, syscall(). Each
+ * 16 to 18). On x86-64 these are the `syscall` instruction itself; elsewhere, syscall(). Each
  * gives what the C library's function of that name gives, errno included.
  */
 #ifndef MALLOCSIM_KERNEL_CALLS_H
@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -69,6 +70,12 @@ static inline long km_gettid(void) { return kernel_call(SYS_gettid, 0, 0, 0, 0, 
 
 static inline long km_getrandom(void *into, size_t len, unsigned flags) {
     return kernel_call(SYS_getrandom, (long)into, (long)len, flags, 0, 0, 0);
+}
+
+/* getrlimit's answer, by prlimit64 on this process (a wrapper of getrlimit that malloced waited
+   for the reservation it was called in, as mmap's had: drop-in pass 18). */
+static inline int km_getrlimit(int resource, struct rlimit *limit) {
+    return (int)kernel_call(SYS_prlimit64, 0, resource, 0, (long)limit, 0, 0);
 }
 
 #endif /* MALLOCSIM_KERNEL_CALLS_H */

@@ -848,6 +848,7 @@ MALLOCING_WRAPPERS_SOURCE = r"""
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -899,6 +900,10 @@ ssize_t getrandom(void *buf, size_t n, unsigned flags) {
 long sysconf(int name) {
     churn();
     return ((long (*)(int))dlsym(RTLD_NEXT, "sysconf"))(name);
+}
+int getrlimit(__rlimit_resource_t resource, struct rlimit *limit) {
+    churn();
+    return (int)syscall(SYS_prlimit64, 0, resource, NULL, limit);
 }
 """
 
