@@ -72,6 +72,10 @@ static inline long km_getrandom(void *into, size_t len, unsigned flags) {
     return kernel_call(SYS_getrandom, (long)into, (long)len, flags, 0, 0, 0);
 }
 
+static inline int km_mincore(void *at, size_t len, unsigned char *resident) {
+    return (int)kernel_call(SYS_mincore, (long)at, (long)len, (long)resident, 0, 0, 0);
+}
+
 /* getrlimit's answer, by prlimit64 on this process (a wrapper of getrlimit that malloced waited
    for the reservation it was called in, as mmap's had: drop-in pass 18). */
 static inline int km_getrlimit(int resource, struct rlimit *limit) {

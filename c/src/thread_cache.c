@@ -373,19 +373,26 @@ static bool map_idle(const _Atomic uint8_t *at, size_t len, bool big) {
     return true;
 }
 
-/* The pages of `len` map bytes from `at` (whole pages) that name no live block given back, each
-   run of them in one call; their bytes then read 0, as where no block ever started. Returns
-   their bytes. */
+/* The pages of `len` map bytes from `at` (whole pages, at most CHUNK_BYTES) that name no live
+   block given back, each run of them in one call; their bytes then read 0, as where no block ever
+   started. A page not resident is passed over unread: reading it faulted back, page by page, what
+   the last trim had given back (drop-in pass 18: 749 us a trim against glibc's 19). Returns the
+   bytes of resident pages given back. */
 static size_t map_discard_idle(_Atomic uint8_t *at, size_t len, bool big) {
-    size_t page = mem_pagesize(), released = 0, run = 0;
+    enum { MOST_PAGES = CHUNK_BYTES / 4096 };
+    unsigned char resident[MOST_PAGES];
+    size_t page = mem_pagesize(), released = 0, run = 0, idle = 0;
+    bool known = len / page <= MOST_PAGES && km_mincore(at, len, resident) == 0;
     for (size_t n = 0; n <= len; n += page) {
-        if (n < len && map_idle(at + n, page, big)) {
+        bool absent = n < len && known && !(resident[n / page] & 1);
+        if (n < len && (absent || map_idle(at + n, page, big))) {
             run += page;
+            idle += absent ? 0 : page;
             continue;
         }
-        if (run > 0 && km_madvise((void *)(at + n - run), run, MADV_DONTNEED) == 0)
-            released += run;
-        run = 0;
+        if (idle > 0 && km_madvise((void *)(at + n - run), run, MADV_DONTNEED) == 0)
+            released += idle;
+        run = idle = 0;
     }
     return released;
 }
