@@ -281,9 +281,11 @@ void arena_fork_child(void) {
 
 bool arena_usable(unsigned k) {
     assert(k < ARENAS);
-    (void)pthread_once(&reserved, reserve); /* which says which parts are deferred */
-    if (!arena[k].ready && !arena[k].failed && arena[k].deferred && !reserve_deferred(k))
-        arena[k].failed = true;
+    if (!arena[k].ready && !arena[k].failed) {  /* its first use: once a ready arena, no work */
+        (void)pthread_once(&reserved, reserve); /* which says which parts are deferred */
+        if (arena[k].deferred && !reserve_deferred(k))
+            arena[k].failed = true;
+    }
     if (!arena[k].ready && !arena[k].failed) {
         const policy_copy *c = &copies[k];
         const char *options = getenv("MALLOCSIM_OPTIONS");
