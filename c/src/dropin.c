@@ -49,10 +49,11 @@
  *     mapping was made at its address since (glibc's crashes on the unmapped
  *     header); a block freed before a malloc_trim that gave its size map page
  *     back is, freed again, an invalid pointer, and aborts as one;
- *   - the C library's getpid, gettid, getrandom and sysconf, which preloaded
- *     libraries wrap, are not called on a malloc's way (the ids, the caches' key
- *     and the page size come from the kernel): a wrapper that mallocs, as
- *     libfaketime's getpid does, recursed until the stack ran out;
+ *   - a malloc's system calls are the library's own (kernel_calls.h), none made
+ *     through a C library function another preload may wrap, and the page size
+ *     comes from the auxiliary vector: a wrapper that mallocs, as libfaketime's
+ *     getpid does, recursed or deadlocked (pthread's locks and once are still
+ *     the C library's);
  *   - errno = ENOMEM on every failed allocation; calloc and reallocarray
  *     check their multiplication;
  *   - free(NULL) does nothing; realloc(NULL, n) is malloc(n); realloc(p, 0)
