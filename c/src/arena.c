@@ -20,7 +20,10 @@
  *     thread touches arena 0 alone, and the others cost it address space, no memory;
  *   - arena_free, arena_realloc and arena_usable_size call the policy that handed the block out;
  *     a free that leaves the heap ending in a free block longer than TRIM_LEAST shrinks it, its
- *     pages given back, when the policy can (mm_trim).
+ *     pages given back, when the policy can (mm_trim);
+ *   - frees with no malloc of its policy between them that halve an arena's live bytes, by
+ *     PURGE_LEAST at least, give back the whole pages inside its free blocks and its size map's
+ *     idle pages.
  */
 #include "arena.h"
 
@@ -107,6 +110,8 @@ static struct {
     bool ready;    /* mm_init succeeded */
     bool failed;   /* it could not: the arena serves nothing */
     bool deferred; /* its part is not reserved yet (a low RLIMIT_AS): reserved at its first use */
+    size_t live;   /* usable bytes of the blocks its policy handed out (the caches' too) */
+    size_t before; /* `live` at the policy's last malloc, or growth, or the arena's last purge */
 } arena[ARENAS] = {[0 ... ARENAS - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
 
 arena_reservation_t arena_reservation;
@@ -301,9 +306,22 @@ bool arena_usable(unsigned k) {
     return arena[k].ready;
 }
 
+/* Under k's lock: arena k's policy handed out `gained` usable bytes and took back `lost`; a
+   block handed out or grown starts a new run of frees (arena_free). */
+static void count_live(unsigned k, size_t gained, size_t lost) {
+    assert(arena[k].live + gained >= lost);
+    arena[k].live += gained;
+    arena[k].live -= lost < arena[k].live ? lost : arena[k].live;
+    if (gained > lost)
+        arena[k].before = arena[k].live;
+}
+
 void *arena_malloc(unsigned k, size_t size) {
     assert(k < ARENAS && arena[k].ready);
-    return copies[k].malloc(size);
+    void *p = copies[k].malloc(size);
+    if (p != NULL)
+        count_live(k, copies[k].usable_size(p), 0);
+    return p;
 }
 
 void *arena_clean_from(unsigned k) {
@@ -338,12 +356,64 @@ bool arena_holds(const void *p) {
 #define TRIM_PAD ((size_t)1 << 20)
 #endif
 
+/*
+ * PURGE_LEAST: 8 MiB - frees with no malloc between them (of the arena's policy: the caches serve
+ * most small ones) that take an arena's live bytes down to half what they were, and by this much
+ * at least, give back the whole pages inside its free blocks and its size map's idle pages
+ * (trim_arena, as malloc_trim(0) would for that arena). A program that freed what it held in the
+ * order it allocated kept it all resident: the caches hold the blocks freed last, the heap's top
+ * among them, so no free top grew past TRIM_LEAST (400,000 blocks of 16-1,015 bytes, all freed:
+ * 225 MB, glibc's 5.0 once its chunks merged into its trimmed top; now 10.6). A run of frees, so
+ * that a heap whose blocks are replaced, one freed and one made, keeps its pages: counted from the
+ * most the live bytes were since the last purge, `large` (16 blocks of 64 KiB-4 MiB, replaced at
+ * random, sizes uniform in their logarithm, so live bytes halve and double again) gave its pages
+ * back and faulted them in again hundreds of times: 49 ms -> 1.1 s. Halving, and 8 MiB, so that
+ * a small heap, or a few blocks freed of a large one, is not worth the system calls; between
+ * purges, what is free inside the heap stays, as the free chunks inside glibc's heaps do.
+ */
+#ifndef PURGE_LEAST
+#define PURGE_LEAST ((size_t)8 << 20)
+#endif
+
+/* mm_span_fn: the whole pages of a free span given back to the system (they read zero when the
+   block is used again); *ctx counts their bytes. */
+static void discard_pages(void *lo, size_t len, void *ctx) {
+    uintptr_t page = mem_pagesize();
+    uintptr_t from = ((uintptr_t)lo + page - 1) & ~(page - 1);
+    uintptr_t to = ((uintptr_t)lo + len) & ~(page - 1);
+    if (to > from && km_madvise((void *)from, to - from, MADV_DONTNEED) == 0)
+        *(size_t *)ctx += to - from;
+}
+
+/* Under k's lock (k ready): arena k's free top cut down to `pad` bytes, the whole pages inside
+   its other free blocks and its size map's idle pages given back; the bytes that went. While the
+   lock is held no block of its heap changes hands, so no page given back can be a live block's,
+   nor a live block's map byte. The map pages go too: a sixteenth of the heap, all of it resident
+   where blocks of cached sizes came and went (400,000 blocks of 16-1,015 bytes, all freed: 18.0
+   MB left after malloc_trim(0), 14 of them map). */
+static size_t trim_arena(unsigned k, size_t pad) {
+    size_t released = 0;
+    char *start, *end;
+    if (copies[k].trim != NULL)
+        released += copies[k].trim(pad);
+    if (copies[k].free_spans != NULL)
+        copies[k].free_spans(discard_pages, &released);
+    if (arena_range(k, &start, &end))
+        released += tc_map_trim(start, end);
+    arena[k].before = arena[k].live;
+    return released;
+}
+
 void arena_free(void *p) {
     assert(arena_holds(p));
-    const policy_copy *c = &copies[arena_index(p)];
+    unsigned k = arena_index(p);
+    const policy_copy *c = &copies[k];
+    count_live(k, 0, c->usable_size(p));
     c->free(p);
     if (c->free_top != NULL && c->trim != NULL && c->free_top() > TRIM_LEAST)
         c->trim(TRIM_PAD);
+    else if (arena[k].before - arena[k].live >= PURGE_LEAST && arena[k].live <= arena[k].before / 2)
+        trim_arena(k, TRIM_PAD);
 }
 
 /*
@@ -373,33 +443,12 @@ bool arena_give_back_unused(void) {
     return false;
 }
 
-/* mm_span_fn: the whole pages of a free span given back to the system (they read zero when the
-   block is used again); *ctx counts their bytes. */
-static void discard_pages(void *lo, size_t len, void *ctx) {
-    uintptr_t page = mem_pagesize();
-    uintptr_t from = ((uintptr_t)lo + page - 1) & ~(page - 1);
-    uintptr_t to = ((uintptr_t)lo + len) & ~(page - 1);
-    if (to > from && km_madvise((void *)from, to - from, MADV_DONTNEED) == 0)
-        *(size_t *)ctx += to - from;
-}
-
-/* Under each arena's lock in turn: while it is held no block of its heap changes hands, so no
-   page given back can be a live block's, nor a live block's map byte. The map pages go too: a
-   sixteenth of the heap, all of it resident where blocks of cached sizes came and went (400,000
-   blocks of 16-1,015 bytes, all freed: 18.0 MB left after malloc_trim(0), 14 of them map). */
 bool arena_trim_all(size_t pad) {
     size_t released = 0;
     for (unsigned k = 0; k < ARENAS; k++) {
-        char *start, *end;
         bool locked = arena_enter(k);
-        if (arena[k].ready) {
-            if (copies[k].trim != NULL)
-                released += copies[k].trim(pad);
-            if (copies[k].free_spans != NULL)
-                copies[k].free_spans(discard_pages, &released);
-            if (arena_range(k, &start, &end))
-                released += tc_map_trim(start, end);
-        }
+        if (arena[k].ready)
+            released += trim_arena(k, pad);
         arena_leave(k, locked);
     }
     return released > 0;
@@ -421,7 +470,12 @@ bool arena_usage(unsigned k, arena_usage_t *usage) {
 
 void *arena_realloc(void *p, size_t size) {
     assert(arena_holds(p));
-    return copies[arena_index(p)].realloc(p, size);
+    unsigned k = arena_index(p);
+    size_t before = copies[k].usable_size(p);
+    void *q = copies[k].realloc(p, size);
+    if (q != NULL) /* in the same arena: its policy's own block */
+        count_live(k, copies[k].usable_size(q), before);
+    return q;
 }
 
 size_t arena_usable_size(void *p) {
