@@ -56,7 +56,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from mallocsim._native import NATIVE_DIR
 from mallocsim.errors import UsageError
@@ -66,9 +66,6 @@ from mallocsim.references import REFERENCES, ReferenceMissing, require
 from mallocsim.results import geomean
 from mallocsim.safe_text import printable
 from mallocsim.stats import Stats, describe
-
-if TYPE_CHECKING:
-    pass
 
 REPO = Path(__file__).resolve().parent.parent.parent  # the checkout holding c/bench
 SOURCE_DIR = REPO / "c" / "bench"
