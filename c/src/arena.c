@@ -101,6 +101,15 @@ ARENA_LIST(ARENA_DECLARE)
      arena##id##_mem_heap_hi,   arena##id##_mem_clean_from},
 static const policy_copy copies[ARENAS] = {ARENA_LIST(ARENA_COPY)};
 
+/* When an arena gives the pages of its free blocks back (arena_free, PURGE_LEAST). */
+typedef struct {
+    size_t live;   /* usable bytes of the blocks its policy handed out (the caches' too) */
+    size_t before; /* `live` at the policy's last malloc, or growth, or the arena's last purge */
+    size_t least;  /* the fall of `live` that purges, past PURGE_LEAST: raised by regrowth */
+    size_t regrown_at; /* `live` at which the last purge's pages are wanted again; SIZE_MAX: none */
+    size_t raise_to;   /* `least` from then on */
+} purge_state;
+
 /* Each arena's lock and state (under its lock). Adaptive locks: they spin a little before they
    sleep. With the thread caches a lock is taken rarely and held briefly, and a futex sleep costs
    more than the wait (larson-like, 2 threads, one lock for all then: 28 Mops/s with a plain
@@ -110,9 +119,9 @@ static struct {
     bool ready;    /* mm_init succeeded */
     bool failed;   /* it could not: the arena serves nothing */
     bool deferred; /* its part is not reserved yet (a low RLIMIT_AS): reserved at its first use */
-    size_t live;   /* usable bytes of the blocks its policy handed out (the caches' too) */
-    size_t before; /* `live` at the policy's last malloc, or growth, or the arena's last purge */
-} arena[ARENAS] = {[0 ... ARENAS - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP}};
+    purge_state purge;
+} arena[ARENAS] = {[0 ... ARENAS - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
+                                         .purge = {.regrown_at = SIZE_MAX}}};
 
 arena_reservation_t arena_reservation;
 static pthread_once_t reserved = PTHREAD_ONCE_INIT;
@@ -306,14 +315,21 @@ bool arena_usable(unsigned k) {
     return arena[k].ready;
 }
 
-/* Under k's lock: arena k's policy handed out `gained` usable bytes and took back `lost`; a
-   block handed out or grown starts a new run of frees (arena_free). */
+/* Under k's lock: arena k's policy handed out `gained` usable bytes and took back `lost`. A block
+   handed out or grown starts a new run of frees; live bytes back past the mark of the last purge
+   raise the fall that purges (PURGE_LEAST). */
 static void count_live(unsigned k, size_t gained, size_t lost) {
-    assert(arena[k].live + gained >= lost);
-    arena[k].live += gained;
-    arena[k].live -= lost < arena[k].live ? lost : arena[k].live;
-    if (gained > lost)
-        arena[k].before = arena[k].live;
+    purge_state *s = &arena[k].purge;
+    assert(s->live + gained >= lost);
+    s->live += gained;
+    s->live -= lost < s->live ? lost : s->live;
+    if (gained > lost) {
+        s->before = s->live;
+        if (s->live >= s->regrown_at) {
+            s->least = s->raise_to;
+            s->regrown_at = SIZE_MAX;
+        }
+    }
 }
 
 void *arena_malloc(unsigned k, size_t size) {
@@ -363,13 +379,19 @@ bool arena_holds(const void *p) {
  * (trim_arena, as malloc_trim(0) would for that arena). A program that freed what it held in the
  * order it allocated kept it all resident: the caches hold the blocks freed last, the heap's top
  * among them, so no free top grew past TRIM_LEAST (400,000 blocks of 16-1,015 bytes, all freed:
- * 225 MB, glibc's 5.0 once its chunks merged into its trimmed top; now 10.6). A run of frees, so
- * that a heap whose blocks are replaced, one freed and one made, keeps its pages: counted from the
- * most the live bytes were since the last purge, `large` (16 blocks of 64 KiB-4 MiB, replaced at
- * random, sizes uniform in their logarithm, so live bytes halve and double again) gave its pages
- * back and faulted them in again hundreds of times: 49 ms -> 1.1 s. Halving, and 8 MiB, so that
- * a small heap, or a few blocks freed of a large one, is not worth the system calls; between
- * purges, what is free inside the heap stays, as the free chunks inside glibc's heaps do.
+ * 225 MB, glibc's 5.0 once its chunks merged into its trimmed top; now 10.6).
+ *   A run of frees, so that a heap whose blocks are replaced, one freed and one made, keeps its
+ * pages: counted from the most the live bytes were since the last purge, `large` (16 blocks of
+ * 64 KiB-4 MiB, replaced at random, sizes uniform in their logarithm, so live bytes halve and
+ * double again) gave its pages back and faulted them in again hundreds of times: 49 ms -> 1.1 s.
+ *   Raised when the pages come back: a program in phases (50 rounds of 100,000 blocks of 16-400
+ * bytes made, then all freed) purged every round and faulted its 21 MB in again, 240,570 page
+ * faults and twice the time, where glibc's took 8,562. Once the live bytes climb back by half the
+ * fall that purged, a fall must be four times that one (twice the run of frees that halved) to
+ * purge again: one purge, then none, for phases of one size.
+ *   Halving, and 8 MiB, so that a small heap, or a few blocks freed of a large one, is not worth
+ * the system calls; between purges, what is free inside the heap stays, as the free chunks inside
+ * glibc's heaps do.
  */
 #ifndef PURGE_LEAST
 #define PURGE_LEAST ((size_t)8 << 20)
@@ -400,8 +422,19 @@ static size_t trim_arena(unsigned k, size_t pad) {
         copies[k].free_spans(discard_pages, &released);
     if (arena_range(k, &start, &end))
         released += tc_map_trim(start, end);
-    arena[k].before = arena[k].live;
+    arena[k].purge.before = arena[k].purge.live;
     return released;
+}
+
+/* Under k's lock (k ready): what PURGE_LEAST says, after a free. */
+static void purge_if_due(unsigned k) {
+    purge_state *s = &arena[k].purge;
+    size_t fall = s->before - s->live;
+    if (fall < PURGE_LEAST || fall < s->least || s->live > s->before / 2)
+        return;
+    trim_arena(k, TRIM_PAD);
+    s->regrown_at = s->live + fall / 2;
+    s->raise_to = 4 * fall;
 }
 
 void arena_free(void *p) {
@@ -412,8 +445,8 @@ void arena_free(void *p) {
     c->free(p);
     if (c->free_top != NULL && c->trim != NULL && c->free_top() > TRIM_LEAST)
         c->trim(TRIM_PAD);
-    else if (arena[k].before - arena[k].live >= PURGE_LEAST && arena[k].live <= arena[k].before / 2)
-        trim_arena(k, TRIM_PAD);
+    else
+        purge_if_due(k);
 }
 
 /*
