@@ -130,19 +130,34 @@ $(NATIVE_DIR)/libmm-%.so: c/src/%.c $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
 
 # The drop-in malloc: one policy over the real program break, exporting only
 # the malloc API (everything else hidden, so mm_* and mem_* clash with nothing).
-$(NATIVE_DIR)/libmallocsim-%.so: c/src/%.c c/src/memlib_sbrk.c $(DROPIN_SHIM) $(HEADERS) $(SRC_HEADERS)
-	@mkdir -p $(NATIVE_DIR) $(DROPIN_OBJ_DIR)
+# $(call link_dropin,FLAGS,OBJECT_DIR): the library $@ of policy $*, each arena's copy of the
+# policy and its heap compiled into OBJECT_DIR with FLAGS.
+define link_dropin
+	@mkdir -p $(@D) $(2)
 	for id in $(ARENA_IDS); do \
 		for src in $< c/src/memlib_sbrk.c; do \
-			$(CC) $(CFLAGS_ALL) $(DROPIN_LTO) -DMM_DIALECT_CMU -pthread -fvisibility=hidden \
+			$(CC) $(1) $(DROPIN_LTO) -DMM_DIALECT_CMU -pthread -fvisibility=hidden \
 				-DARENA_ID=$$id -include c/src/arena_names.h -c $$src \
-				-o $(DROPIN_OBJ_DIR)/$*-$$(basename $$src .c)-$$id.o || exit 1; \
+				-o $(2)/$*-$$(basename $$src .c)-$$id.o || exit 1; \
 		done; \
 	done
-	$(CC) $(CFLAGS_ALL) $(DROPIN_LTO) -DMM_DIALECT_CMU -pthread -fvisibility=hidden -shared \
+	$(CC) $(1) $(DROPIN_LTO) -DMM_DIALECT_CMU -pthread -fvisibility=hidden -shared \
 		-Wl,-z,defs -o $@.tmp $(DROPIN_SHIM) \
-		$(foreach id,$(ARENA_IDS),$(DROPIN_OBJ_DIR)/$*-$*-$(id).o \
-			$(DROPIN_OBJ_DIR)/$*-memlib_sbrk-$(id).o) && mv -f $@.tmp $@
+		$(foreach id,$(ARENA_IDS),$(2)/$*-$*-$(id).o $(2)/$*-memlib_sbrk-$(id).o) \
+		&& mv -f $@.tmp $@
+endef
+
+$(NATIVE_DIR)/libmallocsim-%.so: c/src/%.c c/src/memlib_sbrk.c $(DROPIN_SHIM) $(HEADERS) $(SRC_HEADERS)
+	$(call link_dropin,$(CFLAGS_ALL),$(DROPIN_OBJ_DIR))
+
+# The same libraries with their assertions on (no NDEBUG): test_dropin.py runs its threaded
+# stress, trims and purges on them, so that the preconditions a release leaves out are checked
+# where threads, caches and arenas meet.
+DEBUG_DROPIN_DIR := $(BUILD_DIR)/dropin-debug
+DEBUG_DROPINS := $(POLICIES:%=$(DEBUG_DROPIN_DIR)/libmallocsim-%.so)
+$(DEBUG_DROPIN_DIR)/libmallocsim-%.so: c/src/%.c c/src/memlib_sbrk.c $(DROPIN_SHIM) $(HEADERS) \
+		$(SRC_HEADERS)
+	$(call link_dropin,$(CSTD) $(WARN) -O1 -g -fPIC -Ic/include -Ic/src,$(DEBUG_DROPIN_DIR)/obj)
 
 $(DROPIN_LIB): $(NATIVE_DIR)/libmallocsim-$(DROPIN_POLICY).so
 	cp $< $@.tmp && mv -f $@.tmp $@
@@ -214,7 +229,7 @@ fuzz: $(FUZZERS)
 			> $$f.log 2>&1 || { grep -v '^INFO' $$f.log | head -n 20; exit 1; }; \
 		grep -E '^(Done|stat::number_of_executed_runs)' $$f.log || tail -n 1 $$f.log; done
 
-c-test: $(C_TESTS)
+c-test: $(C_TESTS) $(DEBUG_DROPINS)
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; $$t; done
 
 # ----------------------------------------------------------------- Python

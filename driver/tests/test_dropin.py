@@ -26,6 +26,7 @@ from .conftest import REPO
 #   MALLOCSIM_DROPIN=driver/mallocsim/_native/libmallocsim-explicit.so
 DROPIN = Path(os.environ.get("MALLOCSIM_DROPIN", NATIVE_DIR / "libmallocsim.so"))
 STRESS_SOURCE = REPO / "c" / "tests" / "test_dropin_threads.c"
+DEBUG_DROPINS = REPO / "build" / "dropin-debug"  # the Makefile's, assertions on (`make c-test`)
 
 # A non-trivial workload: dicts, sets, strings, big integers, json, regexes,
 # sorting, a class hierarchy and garbage; it prints a digest of the results.
@@ -205,18 +206,42 @@ def test_fork_threads_and_subprocesses(dropin):
     assert plain == ours and plain.startswith(b"True from a child")
 
 
-def test_threaded_stress(dropin, tmp_path):
+def _stress(library: Path, tmp_path: Path, ops: int) -> subprocess.CompletedProcess:
+    """c/tests/test_dropin_threads.c's 4 threads, `ops` operations each, on `library`."""
     binary = tmp_path / "stress"
     subprocess.run(
         ["gcc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-pthread", "-o", binary, STRESS_SOURCE],
         check=True,
     )
-    env = dict(os.environ, LD_PRELOAD=str(dropin), EXPECT_MALLOC_FROM="libmallocsim")
-    result = subprocess.run(
-        [binary, "4", "60000"], env=env, capture_output=True, text=True, timeout=120
+    env = dict(os.environ, LD_PRELOAD=str(library), EXPECT_MALLOC_FROM="libmallocsim")
+    return subprocess.run(
+        [binary, "4", str(ops)], env=env, capture_output=True, text=True, timeout=300
     )
+
+
+def test_threaded_stress(dropin, tmp_path):
+    result = _stress(dropin, tmp_path, 60000)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed" in result.stdout
+
+
+@pytest.mark.parametrize("policy", builtin_policies())
+def test_the_debug_build_holds_its_assertions_through_threads_and_trims(policy, tmp_path):
+    # A release leaves the assertions out (NDEBUG), and nothing else ran them where threads,
+    # caches, arenas, trims and purges meet. segfit's build also makes and frees 225 MB in order
+    # (a purge) and in phases (purges whose pages come back).
+    library = DEBUG_DROPINS / f"libmallocsim-{policy}.so"
+    assert library.exists(), f"{library} is not built: run `make c-test`"
+    result = _stress(library, tmp_path, 20000)
+    assert result.returncode == 0 and " 0 failed" in result.stdout, result.stdout + result.stderr
+    if policy != "segfit":
+        return  # a first fit takes minutes over 400,000 blocks
+    for command in (
+        [_build(tmp_path, "trim_inside", TRIM_INSIDE_SOURCE), "0", "0"],
+        [_build(tmp_path, "faults", FAULTS_SOURCE), "phases"],
+    ):
+        result = _run(library, command)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("policy", builtin_policies())
