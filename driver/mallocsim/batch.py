@@ -142,6 +142,11 @@ def split_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
     # which every classmate's grade then ran (one holding amptjp-bal.rep with a 50 MB block gave
     # the whole class 0, its own student left out), and a folder named amptjp-bal.rep in it
     # stopped the class's grade.
+    # A folder that holds traces and no allocator, beside students' folders, is the traces when
+    # it is the only one there and no trace lies elsewhere: with the traces kept in the class
+    # folder (`class/*` naming class/traces), a student's folder holding one .rep file was taken
+    # for traces too, and ran in every classmate's grade (red-team pass 20). Two such folders
+    # there are refused: which one holds the traces is the instructor's to say.
     paths = {name: Path(name) for name in names}
     trace_like = {
         name
@@ -150,22 +155,37 @@ def split_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
         or (path.is_dir() and _holds_traces(path) and not _holds_allocators(path))
     }
     students_beside = {
-        path.resolve().parent
+        _home(path)
         for name, path in paths.items()
         if name not in trace_like and path.is_dir() and _holds_allocators(path)
     }
-    homes = {paths[name].resolve().parent for name in trace_like}
+    homes = {_home(paths[name]) for name in trace_like}
     submissions, traces = [], []
     for name in names:
-        home = paths[name].resolve().parent
+        home = _home(paths[name])
         beside_a_student = home in students_beside and len(homes - {home}) > 0
         is_trace = name in trace_like and not (paths[name].is_dir() and beside_a_student)
         (traces if is_trace else submissions).append(name)
+    folders_beside = [
+        name for name in traces if paths[name].is_dir() and _home(paths[name]) in students_beside
+    ]
+    if len(folders_beside) > 1:
+        raise UsageError(
+            f"{' and '.join(printable(n, lines=False) for n in folders_beside)} lie beside the "
+            "students' folders and each holds .rep files and no allocator: which are the "
+            "traces? Name the traces' folder apart from the students' folders"
+        )
     if not submissions:
         raise UsageError("no allocator to grade: name an mm.c, or a folder of student folders")
     if not traces:
         raise UsageError("no traces: name .rep files or a folder of them after the allocators")
     return submissions, traces
+
+
+def _home(path: Path) -> Path:
+    """The folder `path` lies in, links followed: a link that loops or leads nowhere is no
+    exception (resolve() raised RuntimeError for a student's folder linked to itself)."""
+    return Path(os.path.realpath(path)).parent
 
 
 def is_class(submissions: Sequence[str]) -> bool:
@@ -187,21 +207,36 @@ def find_submissions(names: Sequence[str]) -> list[Submission]:
     gives one per folder; a student's folder, its allocator; a file, itself,
     named for its folder when it is an mm.c (class/alice/mm.c is alice's), else
     for its stem. Raises UsageError for a name that is none of these, or for two
-    submissions that would have the same student name."""
+    submissions that would have the same student name. Several folders named (`class/*`) are
+    each one student's, whatever they hold: a student's folder holding folders of its own was
+    opened as a class, its sub-folders graded as students (red-team pass 20). A name that is a
+    symbolic link, or an mm.c in a folder that is one, is refused as that student's problem: a
+    link to a classmate's file was graded, and its verdict cached, as the classmate's."""
+    several = sum(Path(name).is_dir() for name in names) > 1
     found: list[Submission] = []
     for name in names:
         path = Path(name)
-        if path.is_dir():
+        if path.is_symlink() and not path.exists():
+            found.append(Submission(_student_of(path), None, f"{name} is a link to nothing"))
+        elif path.is_dir():
             folders = sorted(p for p in path.iterdir() if p.is_dir() and p.name not in NOT_STUDENTS)
             # A student's folder named mallory.c made the class folder one student's: nobody
             # was graded.
-            if _holds_allocators(path) or not folders:
+            if several or path.is_symlink() or _holds_allocators(path) or not folders:
                 found.append(_student_folder(path))
             else:
                 found.extend(_student_folder(folder) for folder in folders)
         elif path.is_file():
-            student = path.parent.resolve().name if path.name == SUBMISSION_FILE else path.stem
-            found.append(Submission(student, path))
+            folder = path.absolute().parent
+            student = _student_of(path)
+            if folder.is_symlink():
+                why = f"{folder.name}/ is a symbolic link, not a folder"
+                found.append(Submission(student, None, why))
+            elif link_out_of_folder(path) is not None:
+                why = f"{folder.name}/{path.name} is a symbolic link out of the folder"
+                found.append(Submission(student, None, why))
+            else:
+                found.append(Submission(student, path))
         else:
             raise UsageError(f"{name}: no such file or folder")
     seen: dict[str, Submission] = {}
@@ -213,6 +248,12 @@ def find_submissions(names: Sequence[str]) -> list[Submission]:
             )
         seen[submission.student] = submission
     return sorted(found, key=lambda s: s.student)
+
+
+def _student_of(path: Path) -> str:
+    """Whose file `path` is: its folder's, named as typed (links not followed), for an mm.c;
+    else its stem."""
+    return path.absolute().parent.name if path.name == SUBMISSION_FILE else path.stem
 
 
 def grade_key(
@@ -279,7 +320,7 @@ def grade_class(
     start = time.monotonic()
     records: dict[str, dict[str, Any]] = {}
     cached: set[str] = set()
-    waiting: list[tuple[Submission, str]] = []
+    waiting: list[tuple[Submission, str, bytes]] = []
 
     def finish(submission: Submission, record: dict[str, Any], outcome: str) -> None:
         records[submission.student] = record
@@ -313,7 +354,7 @@ def grade_class(
             progress.started(submission.student)
             finish(submission, record, f"{_outcome(record)} (cached)")
         else:
-            waiting.append((submission, key))
+            waiting.append((submission, key, source))
 
     running: list[_Running] = []
     interrupted = False
@@ -321,8 +362,9 @@ def grade_class(
         try:
             while waiting or running:
                 while waiting and len(running) < jobs:
-                    submission, key = waiting.pop(0)
-                    running.append(_launch(submission, key, trace_names, worker_flags, scratch))
+                    submission, key, source = waiting.pop(0)
+                    job = _launch(submission, key, source, trace_names, worker_flags, scratch)
+                    running.append(job)
                     progress.started(submission.student)
                 time.sleep(0.02)  # a free slot is filled within 20 ms
                 progress.tick()
@@ -341,20 +383,34 @@ def grade_class(
 
 
 def _launch(
-    submission: Submission, key: str, trace_names: Sequence[str], flags: Sequence[str], scratch: str
+    submission: Submission,
+    key: str,
+    source: bytes,
+    trace_names: Sequence[str],
+    flags: Sequence[str],
+    scratch: str,
 ) -> _Running:
+    """A worker grading `source`, the bytes the key was made of, from a copy of its own: the
+    grade kept under the key is of those bytes, whatever the student's path leads to by the time
+    the worker reads it."""
     assert submission.source is not None
     # Named for the student too: two students with the same file (the handout's, unchanged) have
     # the same key, and their workers wrote one record, which then stood for both of them.
     job = f"{key}-{hashlib.sha256(submission.student.encode()).hexdigest()[:12]}"
     record_path = Path(scratch) / f"{job}.json"
     log_path = Path(scratch) / f"{job}.log"
+    copy = Path(scratch) / job / submission.source.name
+    copy.parent.mkdir()
+    copy.write_bytes(source)
     command = [
-        sys.executable, "-m", "mallocsim", "grade", "--json", str(record_path),
+        # -P: the working directory is not put on the import path; a student's folder named
+        # mallocsim (or json, or re) beside the others replaced the grader, as root, in every
+        # worker started from the class folder (red-team pass 20).
+        sys.executable, "-P", "-m", "mallocsim", "grade", "--json", str(record_path),
         f"--student={submission.student}", "--quiet", *flags,
         # After "--", as typed: a trace the instructor named "-x.rep" (given after "--" to this
         # command) had every student graded 0, "the following arguments are required".
-        "--", str(submission.source.absolute()), *trace_names,
+        "--", str(copy), *trace_names,
     ]  # fmt: skip
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -388,6 +444,7 @@ def _collect(job: _Running, config: GradingConfig) -> tuple[dict[str, Any], bool
     try:
         record = json.loads(job.record_path.read_text())
         check_record(record, str(job.record_path))
+        record = record_for(record, job.submission.student, str(job.submission.source))
         record["key"] = job.key
         return record, True
     except (OSError, ValueError, UsageError):

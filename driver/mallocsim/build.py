@@ -227,8 +227,8 @@ def link_out_of_folder(path: Path) -> Path | None:
     its grade cached under that file's content."""
     if not path.is_symlink():
         return None
-    target = path.resolve()
-    return None if target.is_relative_to(path.parent.resolve()) else target
+    target = Path(os.path.realpath(path))  # no exception for a loop, as resolve() raises
+    return None if target.is_relative_to(os.path.realpath(path.parent)) else target
 
 
 def oversize(source: Path) -> str | None:

@@ -191,7 +191,8 @@ def replay_reference(
         "batch": options.batch,
         "series_points": series_points,
     }
-    command = [sys.executable, "-m", "mallocsim.reference_worker", json.dumps(request)]
+    # -P: nothing from the working directory (a class folder, say) is imported in its place.
+    command = [sys.executable, "-P", "-m", "mallocsim.reference_worker", json.dumps(request)]
     try:
         done = subprocess.run(
             command,

@@ -557,3 +557,98 @@ def test_a_worker_that_dies_silently_is_a_zero_with_its_status_not_a_traceback(t
     assert not cached
     assert record["grade"]["problem"] == "the grader stopped with status 1 on this submission"
     assert record["grade"]["score"]["points"] == 0
+
+
+def test_a_student_folder_named_like_a_module_of_the_grader_is_never_imported(
+    cli, course, tmp_path, monkeypatch
+):
+    # The class graded from its own folder, the README's `s*/mm.c`: each worker was started as
+    # `python -m mallocsim`, which puts the working directory first on the import path, and a
+    # student's folder named mallocsim (or json, re...) ran in place of the grader, as root, in
+    # every worker (red-team pass 20: two students at 100.0, cached).
+    folder, traces, toml = course
+    marker = tmp_path / "imported"
+    for name in ("mallocsim", "json"):
+        (folder / name).mkdir()
+        for module in ("__init__.py", "__main__.py"):
+            (folder / name / module).write_text(f"open({str(marker)!r}, 'a').write('{name} ')\n")
+        shutil.copy(folder / "alice" / "mm.c", folder / name / "mm.c")
+    monkeypatch.chdir(folder)
+    book = tmp_path / "book.csv"
+    cli("grade", *sorted(os.listdir(".")), traces, "--dialect", "classic", "--config", toml, "-q",
+        "--gradebook", book)  # fmt: skip
+    assert not marker.exists(), marker.read_text()
+    rows = read_csv(book)
+    assert rows["json"]["valid"] == rows["alice"]["valid"] == "2", rows
+
+
+def test_a_link_to_a_classmates_file_neither_takes_nor_spoils_the_classmates_grade(
+    cli, course, tmp_path
+):
+    # Named file by file (`class/*/mm.c`), alice's mm.c, a link to bob's, was keyed by bob's
+    # bytes: its refusal was cached under them, and bob got 0 "cached" on the next run; the
+    # other way round alice got bob's grade (red-team pass 20). dan's folder is a link to bob's.
+    folder, traces, toml = course
+    shutil.copy(fixture_allocator("good_bump"), folder / "bob" / "mm.c")
+    (folder / "alice" / "mm.c").unlink()
+    (folder / "alice" / "mm.c").symlink_to(Path("..") / "bob" / "mm.c")
+    (folder / "dan").symlink_to(folder / "bob")
+    files = [folder / student / "mm.c" for student in ("alice", "bob", "dan")]
+    book = tmp_path / "book.csv"
+    for _ in range(2):
+        cli("grade", *files, traces, "--dialect", "classic", "--config", toml, "-q",
+            "--gradebook", book)  # fmt: skip
+        rows = read_csv(book)
+        assert rows["bob"]["valid"] == "2", rows["bob"]
+        assert rows["alice"]["valid"] == rows["dan"]["valid"] == "0", rows
+        assert "symbolic link" in rows["alice"]["first_failure"] + rows["dan"]["first_failure"]
+
+
+def test_a_class_entry_that_is_a_broken_link_is_its_students_zero_not_a_traceback(
+    cli, course, tmp_path
+):
+    # `class/*` with zed -> zed: resolve() raised RuntimeError, a traceback and no gradebook; a
+    # link leading nowhere stopped the class (red-team pass 20).
+    folder, traces, toml = course
+    (folder / "zed").symlink_to(folder / "zed")
+    (folder / "yan").symlink_to(folder / "nowhere")
+    book = tmp_path / "book.csv"
+    run = cli("grade", *sorted(folder.iterdir()), traces, "--dialect", "classic", "--config",
+              toml, "-q", "--gradebook", book)  # fmt: skip
+    assert "Traceback" not in run.out + run.err
+    rows = read_csv(book)
+    assert rows["alice"]["valid"] == "2"
+    assert "link to nothing" in rows["zed"]["first_failure"] + rows["yan"]["first_failure"]
+
+
+def test_folders_named_one_by_one_are_each_one_student(cli, course, tmp_path):
+    # alice's folder held bob/ and carol/ of its own and no mm.c: it was opened as a class, a
+    # non-submitting student got a row, and two submissions for bob stopped the class (red-team
+    # pass 20).
+    folder, traces, toml = course
+    (folder / "alice" / "mm.c").rename(folder / "alice" / "notes.txt")
+    for inner in ("bob", "zoe"):
+        (folder / "alice" / inner).mkdir()
+        shutil.copy(fixture_allocator("good_bump"), folder / "alice" / inner / "mm.c")
+    book = tmp_path / "book.csv"
+    run = cli("grade", *sorted(folder.iterdir()), traces, "--dialect", "classic", "--config",
+              toml, "-q", "--gradebook", book)  # fmt: skip
+    assert "two submissions" not in run.out + run.err
+    rows = read_csv(book)
+    assert sorted(rows) == ["alice", "bob", "carol"]
+    assert "holds no .c file" in rows["alice"]["first_failure"]
+
+
+def test_a_student_folder_of_traces_beside_the_class_traces_is_refused(cli, course, tmp_path):
+    # The traces kept in the class folder and the class named as `class/*`: a student's folder
+    # holding only a .rep file was taken for traces too, and ran in every grade (a 50 MB block:
+    # everyone 0, its author without a row; red-team pass 20).
+    folder, traces, toml = course
+    shutil.move(traces, folder / "traces")
+    (folder / "mallory").mkdir()
+    (folder / "mallory" / "t1.rep").write_text("not a trace\n")
+    run = cli("grade", *sorted(folder.iterdir()), "--dialect", "classic", "--config", toml, "-q")
+    assert run.status == 2 and "which are the traces" in run.err, run.out + run.err
+    (folder / "mallory" / "t1.rep").unlink()
+    run = cli("grade", *sorted(folder.iterdir()), "--dialect", "classic", "--config", toml, "-q")
+    assert run.status == 1 and "mallory/ holds no .c file" in run.out, run.out + run.err
