@@ -44,7 +44,7 @@ from pathlib import Path
 from mallocsim._native import HEADER_DIR, NATIVE32_DIR, NATIVE_DIR, ffi, lib
 from mallocsim.cache import cache_root
 from mallocsim.elf import ElfError, global_data_bytes
-from mallocsim.errors import UsageError
+from mallocsim.errors import GraderFault, UsageError
 from mallocsim.labs import WORD_SIZES, LabProfile
 from mallocsim.safe_text import printable
 
@@ -400,6 +400,8 @@ def _run(
             f"memory, {COMPILE_CPU} s of CPU, {COMPILE_OUTPUT >> 20} MiB files): does an "
             "#include name a device or a huge file, or do its macros expand without end?"
         )
+    if returncode != 0:
+        _check_room(cwd, said + told)
     cut = "\n(the rest of the compiler's messages left out)" if len(told) > MESSAGE_BYTES else ""
     return subprocess.CompletedProcess(
         command,
@@ -407,6 +409,23 @@ def _run(
         said[:MESSAGE_BYTES].decode(errors="replace"),
         newlines_shown(told[:MESSAGE_BYTES].decode(errors="replace")) + cut,
     )
+
+
+# A build that failed where fewer bytes than this were free failed for want of room: the machine's
+# fault, not the file's.
+BUILD_ROOM_BYTES = 8 << 20
+
+
+def _check_room(folder: Path, said: bytes) -> None:
+    """Raise GraderFault when a failed build failed for want of disk space: a classmate's count
+    that filled the disk had every build fail, "does not compile: no message", and the zeros
+    were cached (red-team pass 20). No grade is given then, and none kept."""
+    free = shutil.disk_usage(folder).free
+    if b"No space left on device" in said or free < BUILD_ROOM_BYTES:
+        raise GraderFault(
+            f"the build could not be made: the disk holding {folder.parent} is full "
+            f"({free:,} bytes free)"
+        )
 
 
 # gcc's message lines: a source line quoted in its gutter ("   36 | ...", "      |  ^~~"), a

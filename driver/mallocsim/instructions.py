@@ -259,7 +259,8 @@ def _run_mscount(
         *map(str, traces),
     ]
     # TMPDIR: valgrind's temporary files go where the sandbox lets it write.
-    done = run_mscount(command, timeout, f"{tool_name} run of {spec.name}", kept, **environment)
+    what = f"{tool_name} run of {spec.name}"
+    done = run_mscount(command, timeout, what, kept, scratch, **environment)
     if done.returncode < 0 or done.returncode > 2:
         raise UsageError(
             f"{tool_name} run of {spec.name} ended with status {done.returncode} "
@@ -287,12 +288,14 @@ def run_mscount(
     timeout: float,
     what: str,
     inherited: dict[str, str] | None = None,
+    folder: str | None = None,
     **environment: str,
 ) -> subprocess.CompletedProcess[str]:
     """Run mscount (or valgrind over it) to its end, with `environment` added to
     `inherited` (by default this process's, less LD_PRELOAD: what the grader's
     process preloads, another malloc or a profiler, is no part of the allocator
-    counted or timed, nor would glibc then be glibc). Past `timeout` seconds: a
+    counted or timed, nor would glibc then be glibc). Past `timeout` seconds, or once
+    `folder` (the one it may write in) holds more than COUNT_FOLDER_BYTES: a
     UsageError naming `what`. The code counted shares mscount's process: its
     output goes to files, of which OUTPUT_BYTES are read, decoded whatever the
     bytes (1 GiB written to a pipe took 3 GB of the grader; a byte 0xff, a
@@ -311,7 +314,7 @@ def run_mscount(
             start_new_session=True,
         )
         try:
-            _wait_watching(process, timeout, what)
+            _wait_watching(process, timeout, what, folder)
         finally:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)  # what is left of its group
@@ -325,12 +328,19 @@ def run_mscount(
 # "Resource temporarily unavailable" (red-team pass 12).
 COUNT_PROCESSES = 64
 COUNT_LOOK_SECONDS = 0.05
+# What the count's folder may hold: valgrind's profiles take a few megabytes. Each file is bounded
+# (RLIMIT_FSIZE, sandbox.c), not their number: a count that wrote 200 MiB files until the disk was
+# full gave its classmates' builds "does not compile" (red-team pass 20).
+COUNT_FOLDER_BYTES = 256 << 20
 
 
-def _wait_watching(process: subprocess.Popen[bytes], timeout: float, what: str) -> None:
+def _wait_watching(
+    process: subprocess.Popen[bytes], timeout: float, what: str, folder: str | None = None
+) -> None:
     """Wait for the count to end; UsageError past `timeout`, once its process group (it
-    cannot leave it: the sandbox) holds more than COUNT_PROCESSES tasks, or once none of
-    them has run for ASLEEP_SECONDS (_group_tasks)."""
+    cannot leave it: the sandbox) holds more than COUNT_PROCESSES tasks, once none of
+    them has run for ASLEEP_SECONDS (_group_tasks), or once `folder` holds more than
+    COUNT_FOLDER_BYTES."""
     deadline = time.monotonic() + timeout
     running_at = time.monotonic()
     while True:
@@ -346,6 +356,11 @@ def _wait_watching(process: subprocess.Popen[bytes], timeout: float, what: str) 
                 raise UsageError(
                     f"{what} was stopped: its process group held more than {COUNT_PROCESSES} "
                     "processes or threads (the allocator's code started them)"
+                ) from None
+            if folder is not None and _folder_bytes(folder) > COUNT_FOLDER_BYTES:
+                raise UsageError(
+                    f"{what} was stopped: it wrote more than {COUNT_FOLDER_BYTES >> 20} MiB in "
+                    "its folder (the allocator's code wrote them)"
                 ) from None
             if not asleep:
                 running_at = now
@@ -371,6 +386,17 @@ def _group_tasks(group: int) -> tuple[int, bool]:
                 size += max(1, int(fields[17]))  # num_threads
                 asleep = asleep and (fields[0] in ASLEEP_STATES or fields[0] == "Z")
     return size, asleep and size > 0
+
+
+def _folder_bytes(folder: str) -> int:
+    """The bytes the files directly in `folder` take on disk (the count makes regular files
+    only, and no folder: sandbox.c)."""
+    total = 0
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                total += entry.stat(follow_symlinks=False).st_blocks * 512
+    return total
 
 
 def _head(file: IO[bytes]) -> str:

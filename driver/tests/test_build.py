@@ -441,6 +441,22 @@ def test_macros_that_expand_without_end_stop_at_the_compilers_limits(tmp_path, m
         build_of(path, "classic", "csapp", word_size="64")
 
 
+def test_a_build_that_fails_on_a_full_disk_is_the_graders_fault_not_the_files(
+    tmp_path, monkeypatch
+):
+    # A classmate's count filled the disk: every build failed, "does not compile: no message",
+    # and those zeros were kept in the cache (red-team pass 20). A file that does compile is not
+    # asked about the disk.
+    import mallocsim.build
+    from mallocsim.errors import GraderFault
+
+    full = shutil.disk_usage(tmp_path)._replace(free=4096)
+    monkeypatch.setattr(mallocsim.build.shutil, "disk_usage", lambda folder: full)
+    with pytest.raises(GraderFault, match=r"is full \(4,096 bytes free\)"):
+        build_of(source(tmp_path, "int oops = ;\n"), "classic", "csapp", word_size="64")
+    build_of(source(tmp_path, "int fine;\n"), "classic", "csapp", word_size="64")
+
+
 def test_control_characters_in_compiler_messages_are_shown_as_escapes(tmp_path):
     path = source(tmp_path, '#error "\x1b[8m hidden\b\u202e"\n')
     with pytest.raises(AllocatorError) as raised:

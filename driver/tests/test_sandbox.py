@@ -606,6 +606,21 @@ def test_a_count_makes_no_folder_in_its_scratch(cli, attacker, write_trace, tmp_
     assert list(scratch.iterdir()) == []
 
 
+def test_a_count_that_fills_its_folder_is_stopped(
+    cli, attacker, write_trace, tmp_path, monkeypatch
+):
+    # Files of 64 MiB each, within the count's RLIMIT_FSIZE, until the disk was full: every
+    # classmate graded meanwhile got "does not compile", some of them cached (red-team pass 20).
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    run = cli("grade", attacker("COUNT_LITTER", path="files"), "--dialect", "classic", "--lab",
+              "csapp", write_trace("t", TRACE))  # fmt: skip
+    assert "Traceback" not in run.err, run.err
+    assert "wrote more than 256 MiB in its folder" in " ".join(run.said.split()), run.said
+    assert list(scratch.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("attack", "path"), [("COUNT_SLEEP", None), ("COUNT_STOP", None), ("COUNT_SLEEP", "zombie")]
 )

