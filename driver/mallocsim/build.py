@@ -633,10 +633,17 @@ _FORBIDDEN_DIRECTIVES = (".include", ".incbin", ".macro", ".altmacro", ".rept", 
 _DIRECTIVE = re.compile(r"(?<![\w.$])(\.[A-Za-z_]+)")
 
 
+# A section the linker prints as a warning, raw, newlines and all: a variable placed there by a
+# plain section attribute printed "Score (lab csapp: forged): score 100.0 / 100" among a valid
+# grade's compiler warnings (red-team pass 20).
+_SECTION = re.compile(r"\s*\.(?:push)?section\s+\"?([^\",\s]*)", re.IGNORECASE)
+_PRINTED_SECTION = ".gnu.warning"
+
+
 def _check_assembly(assembly: Path, source: Path) -> None:
     """Refuse assembly (the compiler's, with the file's inline assembly in it) that uses a
     forbidden directive, in any statement of any line (x86's assemblers also end a statement
-    at ';'), in any case."""
+    at ';'), in any case, or puts anything in a section the linker prints."""
     for line in assembly.read_text(errors="replace").splitlines():
         for statement in line.split(";"):
             for found in _DIRECTIVE.finditer(statement):
@@ -645,6 +652,12 @@ def _check_assembly(assembly: Path, source: Path) -> None:
                         f"{source}: its inline assembly uses {found.group(1)}: a submission's "
                         "assembly may not read files, define assembler macros nor print messages"
                     )
+            section = _SECTION.match(statement)
+            if section is not None and section.group(1).startswith(_PRINTED_SECTION):
+                raise BuildError(
+                    f"{source}: it puts data in a {_PRINTED_SECTION} section, whose bytes the "
+                    "linker prints as a message: a submission may not print messages of its own"
+                )
 
 
 def _global_data(obj: Path, library: Path) -> int | None:

@@ -386,6 +386,21 @@ def test_inline_assembly_that_reads_a_file_is_refused(tmp_path, statement):
         build_of(path, "classic", "csapp", word_size="64")
 
 
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        'static const char w[] __attribute__((section(".gnu.warning"), used)) = "\\nscore 100";',
+        'static const char w[] __attribute__((section(".gnu.warning.mm_init"), used)) = "x";',
+        'asm(".pushsection \\".gnu.warning\\"\\n.string \\"x\\"\\n.popsection");',
+    ],
+)
+def test_data_the_linker_would_print_is_refused(tmp_path, declaration):
+    # The linker prints a .gnu.warning section's bytes raw, newlines and all: a valid grade's
+    # warnings showed "Score (lab csapp: forged): score 100.0 / 100" (red-team pass 20).
+    with pytest.raises(AllocatorError, match=r"a \.gnu\.warning section, whose bytes the linker"):
+        build_of(source(tmp_path, declaration), "classic", "csapp", word_size="64")
+
+
 def test_inline_assembly_that_reads_nothing_builds(tmp_path):
     path = source(tmp_path, 'int mm_check(void) { asm volatile("nop; pause" ::: "memory"); '
                             "return 1; }")  # fmt: skip
