@@ -57,7 +57,10 @@ BUILD_TIMEOUT = 120.0
 # #include of /dev/zero eats memory, of a huge file fills the disk.
 COMPILE_MEMORY = 2 << 30  # bytes of address space
 COMPILE_CPU = 60  # seconds
-COMPILE_OUTPUT = 256 << 20  # bytes a file it writes may grow to
+# Bytes a file it writes may grow to: a lab's object file is some 100 KB. At 256 MiB, an 11 KB
+# file holding `char ballast[250 << 20] = {1}` left 503 MB in the build cache for good, and took
+# the grader 796 MB to measure (red-team pass 20).
+COMPILE_OUTPUT = 32 << 20
 # [ \t], not \s, at a line's start (here and in every regex over a file): \s crosses lines, and
 # 160,000 blank lines then took 22 s (quadratic); the team record's took 26 s on 100,000.
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"\n]+)[>"]', re.M)

@@ -472,6 +472,14 @@ def test_a_build_that_fails_on_a_full_disk_is_the_graders_fault_not_the_files(
     build_of(source(tmp_path, "int fine;\n"), "classic", "csapp", word_size="64")
 
 
+def test_initialized_data_past_the_compilers_file_limit_is_refused(tmp_path):
+    # 250 MiB of initialized data in an 11 KB file: a 262 MB object and library kept in the build
+    # cache for good (red-team pass 20).
+    path = source(tmp_path, "char ballast[64 << 20] = {1};\n")
+    with pytest.raises(AllocatorError, match="the compiler was stopped at its limits"):
+        build_of(path, "classic", "csapp", word_size="64")
+
+
 def test_control_characters_in_compiler_messages_are_shown_as_escapes(tmp_path):
     path = source(tmp_path, '#error "\x1b[8m hidden\b\u202e"\n')
     with pytest.raises(AllocatorError) as raised:
