@@ -147,6 +147,17 @@ static const denied_call DENIED[] = {
     {"pipe", "keep data in the kernel", REACH_PIPE},
     {"pipe2", "keep data in the kernel", REACH_PIPE},
     {"modify_ldt", "keep data in the kernel", REACH_ELSE},
+    /* Kernel objects that hold a program's bytes past the memory seal: an eventfd's counter, a
+       timer's interval, an epoll entry's user data; 20,000 eventfds held a CMU file's 64 list
+       heads out of the global-data rule (49.6 -> 60.0, red-team pass 20). */
+    {"eventfd", "keep data in the kernel", REACH_ELSE},
+    {"eventfd2", "keep data in the kernel", REACH_ELSE},
+    {"timer_create", "keep data in the kernel", REACH_ELSE},
+    {"timerfd_create", "keep data in the kernel", REACH_ELSE},
+    {"signalfd", "keep data in the kernel", REACH_ELSE},
+    {"signalfd4", "keep data in the kernel", REACH_ELSE},
+    {"epoll_create", "keep data in the kernel", REACH_ELSE},
+    {"epoll_create1", "keep data in the kernel", REACH_ELSE},
     /* The page cache outlives the process: pages of readable files evicted or read, one bit
        each, carried a trace the x86-64 build saw whole in its timed passes to the -m32 build
        graded next, which read them back by mincore (red-team pass 12); a student graded

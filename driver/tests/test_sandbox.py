@@ -470,6 +470,11 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
         ("GROWSDOWN_MEMORY", "took 64.0 MiB of memory from the kernel while its library loaded"),
         ("PIPE_STORE", "tried to keep data in the kernel (pipe2) at op 1"),
         ("LDT_STORE", "tried to keep data in the kernel (modify_ldt) at op 1"),
+        ("KERNEL_OBJECTS eventfd", "tried to keep data in the kernel (eventfd2) at op 1"),
+        ("KERNEL_OBJECTS timer", "tried to keep data in the kernel (timer_create) at op 1"),
+        ("KERNEL_OBJECTS timerfd", "tried to keep data in the kernel (timerfd_create) at op 1"),
+        ("KERNEL_OBJECTS signalfd", "tried to keep data in the kernel (signalfd4) at op 1"),
+        ("KERNEL_OBJECTS epoll", "tried to keep data in the kernel (epoll_create1) at op 1"),
         ("OTHER_ABI", "tried to make a system call through another ABI than its own (getpid)"),
         ("PAGE_CACHE", "tried to watch the page cache (mincore) at op 1"),
         ("HIDE_MEMORY", "tried to outlive the grader or hide from it (prctl) at op 1"),
@@ -487,7 +492,8 @@ def test_no_file_changed_no_process_left_nothing_kept_beside_the_heap(
     target = tmp_path / "victim"
     target.write_text("x")
     before = os.stat(target)
-    run = replay(cli, attacker(attack, target), write_trace("t", TRACE))
+    attack, _, which = attack.partition(" ")  # "KERNEL_OBJECTS eventfd": the attack, its object
+    run = replay(cli, attacker(attack, which or target), write_trace("t", TRACE))
     assert run.status == 1 and said in " ".join(run.said.split()), run.out
     after = os.stat(target)
     assert (after.st_mode, after.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)

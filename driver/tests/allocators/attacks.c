@@ -226,6 +226,9 @@
 /* Red-team pass 19: the agent read its own source in its library's build folder (where a comment
    could carry payload bytes an earlier grade had seen); mm_init fails when it can. */
 #define READ_OWN_SOURCE 70
+/* Red-team pass 20: a kernel object that holds bytes past the memory seal, ATTACK_PATH naming
+   which: "eventfd", "timer", "timerfd", "signalfd" or "epoll". */
+#define KERNEL_OBJECTS 71
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -649,6 +652,21 @@ static void attack(void) {
     int ends[2];
     if (pipe(ends) == 0 && write(ends[1], "kept", 4) != 4)
         return;
+#elif ATTACK == KERNEL_OBJECTS
+    if (strcmp(ATTACK_PATH, "eventfd") == 0) {
+        syscall(SYS_eventfd2, 7, 0);
+    } else if (strcmp(ATTACK_PATH, "timer") == 0) {
+        struct sigevent event = {.sigev_notify = SIGEV_NONE};
+        int timer;
+        syscall(SYS_timer_create, CLOCK_MONOTONIC, &event, &timer);
+    } else if (strcmp(ATTACK_PATH, "timerfd") == 0) {
+        syscall(SYS_timerfd_create, CLOCK_MONOTONIC, 0);
+    } else if (strcmp(ATTACK_PATH, "signalfd") == 0) {
+        uint64_t none = 0;
+        syscall(SYS_signalfd4, -1, &none, sizeof none, 0);
+    } else {
+        syscall(SYS_epoll_create1, 0);
+    }
 #elif ATTACK == LDT_STORE
     unsigned entry[4] = {0, 0, 0, 0x40}; /* struct user_desc: entry 0, not present */
     syscall(SYS_modify_ldt, 1, entry, sizeof entry);
