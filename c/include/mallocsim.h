@@ -457,6 +457,11 @@ const char *ms_sandbox_denied_action(uint64_t call);
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */
 #define MS_NO_OP UINT64_MAX
 
+/* The checked pass's progress word while the engine resets the heap before mm_init: the
+   grader's own work (giving back a heap of gigabytes takes a good part of a second), which no
+   stall limit charges to the allocator. The driver spells it 2**64 - 2. */
+#define MS_RESETTING (UINT64_MAX - 1)
+
 /* Added to the checked pass's progress word while mm_checkheap runs after the op
    it holds (no trace has 2^63 ops); the driver spells it 2**63. */
 #define MS_OP_IN_CHECKER (UINT64_C(1) << 63)

@@ -681,6 +681,8 @@ static uint64_t alignment_of(const ms_check_options *options) {
    when something failed. */
 static bool start_checked_heap(checker *c, const ms_check_options *options) {
     ms_check_result *result = c->result;
+    if (options != NULL && options->progress != NULL)
+        *options->progress = MS_RESETTING; /* not the last pass's op, hung in the reset */
     mem_reset();
     if (!gm_init(&c->map, (uintptr_t)mem_heap_lo(), mem_limit())) {
         fail_before(result, MS_FAIL_ENGINE, "out of address space for the heap's granule map");

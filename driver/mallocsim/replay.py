@@ -33,6 +33,9 @@ OP_LETTERS = {0: "a", 1: "f", 2: "r", 3: "c"}
 # ms_failure.op and the progress words when no op runs (mm_init): UINT64_MAX,
 # which the cdef cannot spell (MS_NO_OP in mallocsim.h).
 NO_OP = (1 << 64) - 1
+# The checked pass's progress word while the engine resets the heap (MS_RESETTING): the
+# grader's work, charged to no op.
+RESETTING = NO_OP - 1
 # Added to the checked pass's progress word while mm_checkheap runs after that
 # op (MS_OP_IN_CHECKER in mallocsim.h).
 IN_CHECKER = 1 << 63

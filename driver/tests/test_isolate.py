@@ -98,6 +98,26 @@ def test_an_op_that_spins_is_stopped_as_hung_after_its_cpu_time():
     assert "had not returned after" in isolate.death(outcome, 10, "op 1")
 
 
+def _resets(words: object) -> dict:
+    """0.6 s of CPU with the op word at the engine's heap reset, as after a big heap."""
+    words[isolate.ENGINE_WORD] = replay.RESETTING  # type: ignore[index]
+    end = time.process_time() + 0.6
+    while time.process_time() < end:
+        pass
+    return {"done": 1}
+
+
+def test_the_engines_reset_of_the_heap_is_no_hung_op():
+    # The starter's realloc-bal leaves 1.48 GB of heap: giving it back before the second checked
+    # pass took more CPU than the stall limit, charged to the last pass's last op, "hung: stopped
+    # at op 14400 (f 0)", and the starter `init` writes scored 0 (lab check run 11).
+    outcome = isolate.run_forked(_resets, timeout=10, stall=0.2)
+    assert outcome.payload == {"done": 1} and outcome.stalled is None
+    trace = parse_trace_text("a 0 16\nf 0\n", "t")
+    at = isolate.where_it_died(trace, replay.PHASE_CHECKED_AGAIN, replay.RESETTING, 0)[1]
+    assert at.startswith("the engine's reset of the heap before the second checked pass")
+
+
 def test_an_op_that_sleeps_for_ever_is_stopped_as_hung_at_its_wall_bound(monkeypatch):
     monkeypatch.setattr(isolate, "STALL_WALL_FLOOR", 0.0)  # the bound from the limit alone
     started = time.monotonic()
