@@ -377,7 +377,9 @@ def _run(
                 env=kept_environment(cwd), preexec_fn=_Confinement(cwd, command[0]),
             )  # fmt: skip
     except FileNotFoundError:
-        raise BuildError(f"{source}: no C compiler ({command[0]}) to build it") from None
+        # The grader's installation, not the file: as a BuildError every file of the cmu lab
+        # got 0 where clang was not installed (lab check run 11, a Gradescope image).
+        raise GraderFault(f"no C compiler ({command[0]}) to build {source}: install it") from None
     except subprocess.SubprocessError as error:  # the confinement, in the child
         raise BuildError(f"{source}: the compiler could not be started: {error}") from None
     try:

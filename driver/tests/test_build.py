@@ -480,6 +480,16 @@ def test_initialized_data_past_the_compilers_file_limit_is_refused(tmp_path):
         build_of(path, "classic", "csapp", word_size="64")
 
 
+def test_a_missing_compiler_is_the_graders_fault_not_the_files(tmp_path, monkeypatch):
+    # Every cmu file got 0, "no C compiler (clang)", on an image without clang: the student's
+    # result, where the grader's set-up had failed (lab check run 11).
+    from mallocsim.errors import GraderFault
+
+    monkeypatch.setenv("CC", "clang-not-installed")
+    with pytest.raises(GraderFault, match=r"no C compiler \(clang-not-installed\)"):
+        build_of(source(tmp_path, "int fine;\n"), "classic", "csapp", word_size="64")
+
+
 def test_control_characters_in_compiler_messages_are_shown_as_escapes(tmp_path):
     path = source(tmp_path, '#error "\x1b[8m hidden\b\u202e"\n')
     with pytest.raises(AllocatorError) as raised:

@@ -12,7 +12,7 @@ import shutil
 import jsonschema
 import pytest
 
-from .conftest import BUG_SHOWN_BY, TESTS, fixture_allocator
+from .conftest import BUG_SHOWN_BY, REPO, TESTS, fixture_allocator
 
 SCHEMA = json.loads((TESTS / "gradescope_results.schema.json").read_text())
 TRACE = "a 0 48\na 1 100\nf 1\nf 0\n"  # segfault.c crashes on a third malloc only
@@ -131,8 +131,6 @@ def autograder(cli, tmp_path):
     import os
     import subprocess
 
-    from .conftest import REPO
-
     traces = tmp_path / "course-traces"
     traces.mkdir()
     (traces / "one.rep").write_text(TRACE)
@@ -179,6 +177,21 @@ def test_init_gradescope_writes_a_complete_autograder(autograder):
         "pip install --quiet /autograder/source/mallocsim-src" in (zipped / "setup.sh").read_text()
     )
     assert (zipped / "traces" / "one.rep").is_file()
+
+
+def test_setup_sh_installs_what_the_engine_and_the_labs_builds_need(autograder):
+    # On a fresh image setup.sh installed a compiler and valgrind only: the engine's build needs
+    # libseccomp in both word sizes (tools/system-deps.sh, which the zip does not hold), the
+    # CS:APP lab gcc-multilib, the cmu lab clang. pip's build failed and no grade was ever made
+    # (lab check run 11).
+    zipped, _ = autograder
+    script = (zipped / "setup.sh").read_text()
+    installed = " ".join(line.strip(" \\") for line in script.splitlines())
+    deps = (REPO / "tools" / "system-deps.sh").read_text()
+    for package in ("libseccomp-dev", "libseccomp-dev:i386", "gcc-multilib", "clang", "valgrind"):
+        assert f" {package} " in f" {deps.replace(chr(10), ' ')} ", package  # the checkout's too
+        assert f" {package} " in f"{installed} ", package
+    assert script.index("dpkg --add-architecture i386") < script.index("apt-get update")
 
 
 def test_run_autograder_grades_a_submission_as_gradescope_runs_it(autograder):

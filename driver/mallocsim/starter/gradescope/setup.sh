@@ -6,8 +6,14 @@
 # mallocsim needs Python 3.11 or newer: choose Gradescope's Ubuntu 24.04 base image.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+# The sandbox links libseccomp, in both word sizes (the CS:APP lab builds mm.c -m32, as its
+# handout does, and grades it in a 32-bit engine); gcc-multilib builds those; the cmu lab compiles
+# with clang, as its Makefile does. Without them the engine's build failed and no grade was made
+# (lab check run 11, on a fresh image).
+dpkg --add-architecture i386
 apt-get update
-apt-get install -y --no-install-recommends build-essential make python3 python3-venv valgrind
+apt-get install -y --no-install-recommends build-essential make python3 python3-venv valgrind \
+    clang gcc-multilib libseccomp-dev libseccomp-dev:i386
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     echo "setup.sh: mallocsim needs Python 3.11 or newer; this image has $(python3 --version):" \
         "choose the Ubuntu 24.04 base image in the autograder settings" >&2
