@@ -64,9 +64,13 @@ def gradescope_results(grade: Grade, config: GradingConfig | None = None) -> dic
         }
 
     if grade.problem is not None:
-        tests = [
-            test(f"build and load {grade.allocator}", 0.0, score.max_points, False, grade.problem)
-        ]
+        # Visible whatever the course's setting: Gradescope's specification keeps the compile
+        # check so (students see why nothing ran), and with "after_due_date" a student whose file
+        # did not compile saw no reason until the deadline had passed (lab check run 11).
+        build = test(
+            f"build and load {grade.allocator}", 0.0, score.max_points, False, grade.problem
+        )
+        tests = [{**build, "visibility": "visible"}]
         summary = f"{grade.allocator} could not be graded.\n\n"
     else:
         tests = [

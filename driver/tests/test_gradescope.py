@@ -95,6 +95,9 @@ def test_a_submission_that_does_not_compile(results_of, tmp_path):
     (only,) = document["tests"]
     assert only["status"] == "failed" and "error: expected" in only["output"]
     assert document["leaderboard"][2] == {"name": "Performance index", "value": 0.0}
+    # Shown now, whatever the course's visibility ("after_published" here): with the tests
+    # hidden until the deadline, the student saw no reason (lab check run 11).
+    assert only["visibility"] == "visible" and document["visibility"] == "after_published"
 
 
 def test_the_schema_refuses_what_gradescope_does_not_document():
