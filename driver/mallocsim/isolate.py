@@ -418,7 +418,7 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
         )
     if outcome.stalled is not None:
         return (
-            f"hung: stopped at {at}, which had not returned after {outcome.stalled:.1f} s "
+            f"hung: stopped at {at}, which had not returned after {outcome.stalled:.2f} s "
             "of CPU time"
         )
     if outcome.idle:

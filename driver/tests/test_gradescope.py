@@ -208,6 +208,9 @@ def test_run_autograder_always_writes_results(autograder):
     _, submit = autograder
     missing = submit(("allocator.c", "int x;\n"))
     assert missing["score"] == 0.0 and "No mm.c in the submission" in missing["output"]
+    # What it held, said as text (Gradescope's default, HTML, drops "<x.h>"): lab check run 11.
+    assert "(it holds: allocator.c)" in missing["output"]
+    assert missing["output_format"] == missing["tests"][0]["output_format"] == "text"
     broken = submit(("mm.c", '#include "mm.h"\nint mm_init(void) { return 0 }\n'))
     assert broken["score"] == 0.0 and broken["tests"][0]["status"] == "failed"
     # The course's own mistake: a results.json that says to tell the instructor.
