@@ -37,6 +37,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from mallocsim._native import ffi, lib
@@ -81,16 +82,55 @@ DENIED_WORD = PROGRESS_WORDS  # then a sandboxed child's denied call, plus one (
 ASSERTED_WORD = DENIED_WORD + 1
 SHARED_WORDS = ASSERTED_WORD + lib.MS_ASSERT_BYTES // 8
 # The watch's own words (remote.py's AGENT_WORD and PEAK_WORD) are apart: the agent maps these.
-# A sandboxed child resident in more memory than this is stopped: half the
-# machine's memory, 8 GiB at most (a trace with tens of GiB live payload
-# touches little of it: memlib reserves address space, not memory).
 SIGSYS = signal.SIGSYS.value
 UNNAMED_CALL = 1 << 63  # a denied call whose number the handler could not leave
 UNNAMED = "make a call the sandbox denies (with its signals blocked, as system() does)"
 ANSWER_LIMIT = 64 << 20  # bytes: a child's answer is kilobytes; past this it is garbage
 GARBAGE = "\0"  # what _read_until returns for an answer past ANSWER_LIMIT
 GARBAGE_ANSWER = {"garbage": "the allocator wrote garbage into the grader's pipe"}
-MEMORY_LIMIT = min(8 << 30, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2)
+
+
+def memory_limit(physical: int, container: int | None) -> int:
+    """The resident bytes a sandboxed child may reach: half the memory it may have, the
+    machine's or, when less, its container's (Gradescope's default 768 MB: at half the host's, an
+    allocator grew until the container's OOM killer ended the grade, lab check run 11), and 8 GiB
+    at most (a trace with tens of GiB live payload touches little of it: memlib reserves address
+    space, not memory)."""
+    return min(8 << 30, min(physical, container or physical) // 2)
+
+
+def container_memory() -> int | None:
+    """The least memory limit of this process's cgroup and those above it (cgroup v2's
+    memory.max, v1's memory.limit_in_bytes), or None when none is set or can be read."""
+    limits = []
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        if controllers == "":
+            root, name = Path("/sys/fs/cgroup"), "memory.max"
+        elif "memory" in controllers.split(","):
+            root, name = Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"
+        else:
+            continue
+        folder = root / path.lstrip("/")
+        for level in (folder, *folder.parents):
+            with contextlib.suppress(OSError, ValueError):
+                limits.append(int((level / name).read_text().strip()))  # "max": none
+            if level == root:
+                break
+    return min(limits, default=None)
+
+
+# A sandboxed child resident in more memory than this is stopped (memory_limit).
+MEMORY_LIMIT = memory_limit(
+    os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), container_memory()
+)
 TICK_SECONDS = 0.25  # the longest wait for a child between two ticks of the progress lines
 STALL_TICKS = 10  # a child watched for a hang is looked at this many times per stall limit
 # A child whose words stand still this long in wall time, however little CPU time it used, is

@@ -258,3 +258,13 @@ def test_an_agent_ends_with_its_child_even_out_of_its_death_signal(tmp_path):
             break
         time.sleep(0.02)
     assert _gone(agent)
+
+
+def test_the_memory_limit_is_half_the_containers_when_it_has_less_than_the_machine():
+    # Gradescope's containers hold 768 MB by default: at half the host's memory, an allocator grew
+    # until the container's OOM killer ended the whole grade (lab check run 11).
+    gib = 1 << 30
+    assert isolate.memory_limit(24 * gib, 768 << 20) == 384 << 20
+    assert isolate.memory_limit(24 * gib, None) == 8 * gib
+    assert isolate.memory_limit(4 * gib, 2**63 - 4096) == 2 * gib  # v1's "no limit"
+    assert isolate.MEMORY_LIMIT <= isolate.memory_limit(24 * gib, isolate.container_memory())
