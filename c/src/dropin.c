@@ -764,19 +764,25 @@ MS_EXPORT void malloc_stats(void) {
 
 /* ------------------------------------------------------------------ fork */
 
+_Thread_local bool dropin_forking __attribute__((tls_model("initial-exec")));
+
+/* Every lock taken, in one order, then the forking thread told it holds them (threaded_lock.h). */
 static void fork_prepare(void) {
     pthread_mutex_lock(&table_lock);
     arena_fork_prepare();
     depot_fork_prepare();
+    dropin_forking = true;
 }
 
 static void fork_release(void) {
+    dropin_forking = false;
     depot_fork_release();
     arena_fork_release();
     pthread_mutex_unlock(&table_lock);
 }
 
 static void fork_child(void) {
+    dropin_forking = false;
     depot_fork_release();
     arena_fork_child();
     pthread_mutex_unlock(&table_lock);

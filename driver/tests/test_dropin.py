@@ -997,6 +997,81 @@ def test_fork_from_threads_with_caches(dropin, tmp_path):
     assert result.stdout == "40 forks, 0 bad\n"
 
 
+ATFORK_LIBRARY_SOURCE = r"""
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Fork handlers that malloc, registered by a library's constructor, before the drop-in's. */
+static void touch(void) {
+    for (int i = 0; i < 4; i++) {
+        char *p = malloc((size_t)(24 << (4 * i))); /* 24 B to 96 KiB */
+        if (p == NULL)
+            abort();
+        memset(p, i, 24);
+        free(p);
+    }
+}
+
+__attribute__((constructor)) static void registers(void) { pthread_atfork(touch, touch, touch); }
+"""
+
+ATFORK_PROGRAM_SOURCE = r"""
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static atomic_bool stop;
+
+static void *churn(void *arg) {
+    while (!atomic_load(&stop))
+        free(malloc(16 + (size_t)(rand() % 5000)));
+    return arg;
+}
+
+int main(void) {
+    pthread_t thread[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&thread[i], NULL, churn, NULL);
+    int ok = 0;
+    for (int i = 0; i < 5; i++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(malloc(300000) == NULL);
+        int status;
+        ok += waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(thread[i], NULL);
+    printf("forks ok %d of 5\n", ok);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("policy", builtin_policies())
+def test_fork_handlers_of_another_library_may_malloc(policy, tmp_path):
+    # A library whose constructor registered fork handlers before the drop-in's, handlers that
+    # malloc, in a program with threads: its prepare handler runs after the drop-in's has taken
+    # every lock, its parent and child handlers before they are given back, and fork hung, on
+    # every policy (drop-in pass 19). The forking thread skips the locks it holds.
+    library = NATIVE_DIR / f"libmallocsim-{policy}.so"
+    (tmp_path / "atfork.c").write_text(ATFORK_LIBRARY_SOURCE)
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", tmp_path / "libatfork.so",
+                    tmp_path / "atfork.c"], check=True)  # fmt: skip
+    (tmp_path / "forks.c").write_text(ATFORK_PROGRAM_SOURCE)
+    binary = tmp_path / "forks"
+    subprocess.run(["gcc", "-std=c11", "-O2", "-pthread", "-o", binary, tmp_path / "forks.c",
+                    "-Wl,--no-as-needed", f"-L{tmp_path}", "-latfork", f"-Wl,-rpath,{tmp_path}"],
+                   check=True)  # fmt: skip
+    result = _run(library, [binary], timeout=60)
+    assert result.returncode == 0 and result.stdout == "forks ok 5 of 5\n", result
+
+
 @pytest.mark.parametrize(
     "how, cache", [("same", "this thread's cache"), ("other", "another thread's cache")]
 )
