@@ -39,7 +39,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -293,6 +292,22 @@ void arena_fork_child(void) {
     arena_fork_release();
 }
 
+/* MALLOCSIM_OPTIONS, read from `environ` itself: getenv, called so under the arena's lock, may be
+   another preloaded library's wrapper that mallocs (a thread's first malloc hung; without threads
+   the wrapper recursed until the stack ran out, or, guarded, had arena 0 set up twice and a block
+   handed out twice: drop-in pass 19). NULL when it is not set. */
+static const char *options_variable(void) {
+    static const char name[] = "MALLOCSIM_OPTIONS=";
+    for (char **entry = environ; entry != NULL && *entry != NULL; entry++) {
+        size_t i = 0;
+        while (i < sizeof name - 1 && (*entry)[i] == name[i])
+            i++;
+        if (i == sizeof name - 1)
+            return *entry + i;
+    }
+    return NULL;
+}
+
 bool arena_usable(unsigned k) {
     assert(k < ARENAS);
     if (!arena[k].ready && !arena[k].failed) {  /* its first use: once a ready arena, no work */
@@ -302,7 +317,7 @@ bool arena_usable(unsigned k) {
     }
     if (!arena[k].ready && !arena[k].failed) {
         const policy_copy *c = &copies[k];
-        const char *options = getenv("MALLOCSIM_OPTIONS");
+        const char *options = options_variable();
         if (options != NULL && *options != '\0' && c->configure != NULL) {
             const char *message = c->configure(options);
             if (message != NULL)
@@ -518,18 +533,7 @@ size_t arena_usable_size(void *p) {
 
 /* ------------------------------------------- memlib.h's functions the arenas' heaps share */
 
-size_t mem_pagesize(void) {
-    /* Asked on every heap growth: kept. Relaxed is enough, every thread computes the same value.
-       From the auxiliary vector, not sysconf, which a preloaded library may wrap with a malloc
-       of its own (kernel_calls.h). */
-    static _Atomic size_t page;
-    size_t known = atomic_load_explicit(&page, memory_order_relaxed);
-    if (known == 0) {
-        known = (size_t)getauxval(AT_PAGESZ);
-        atomic_store_explicit(&page, known, memory_order_relaxed);
-    }
-    return known;
-}
+size_t mem_pagesize(void) { return km_pagesize(); }
 
 void *mem_memset(void *ptr, int value, size_t n) { return memset(ptr, value, n); }
 

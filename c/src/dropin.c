@@ -50,10 +50,10 @@
  *     header); a block freed before a malloc_trim that gave its size map page
  *     back is, freed again, an invalid pointer, and aborts as one;
  *   - a malloc's system calls are the library's own (kernel_calls.h), none made
- *     through a C library function another preload may wrap, and the page size
- *     comes from the auxiliary vector: a wrapper that mallocs, as libfaketime's
- *     getpid does, recursed or deadlocked (pthread's locks and once are still
- *     the C library's);
+ *     through a C library function another preload may wrap, the page size is
+ *     x86-64's and the options are read from `environ` itself: a wrapper that
+ *     mallocs, as libfaketime's getpid does, recursed or deadlocked (pthread's
+ *     locks and once are still the C library's);
  *   - errno = ENOMEM on every failed allocation; calloc and reallocarray
  *     check their multiplication;
  *   - free(NULL) does nothing; realloc(NULL, n) is malloc(n); realloc(p, 0)

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -80,6 +81,17 @@ static inline int km_mincore(void *at, size_t len, unsigned char *resident) {
    for the reservation it was called in, as mmap's had: drop-in pass 18). */
 static inline int km_getrlimit(int resource, struct rlimit *limit) {
     return (int)kernel_call(SYS_prlimit64, 0, resource, 0, (long)limit, 0, 0);
+}
+
+/* The page size, asked of no library function (getauxval and sysconf may be another preloaded
+   library's wrappers that malloc: drop-in pass 19): x86-64's pages are 4 KiB, whatever the
+   kernel; elsewhere, the auxiliary vector. */
+static inline size_t km_pagesize(void) {
+#if defined(__x86_64__)
+    return 4096;
+#else
+    return (size_t)getauxval(AT_PAGESZ);
+#endif
 }
 
 #endif /* MALLOCSIM_KERNEL_CALLS_H */

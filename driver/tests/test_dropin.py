@@ -269,6 +269,19 @@ def test_every_policy_runs_python(policy):
     assert ours.stdout == plain
 
 
+def test_a_policys_options_reach_it_and_a_bad_one_stops_the_program(tmp_path):
+    # MALLOCSIM_OPTIONS (`mallocsim run --options`) is read from `environ` itself: getenv may be
+    # another preloaded library's wrapper that mallocs (drop-in pass 19).
+    env = dict(os.environ, PYTHONPATH=str(REPO / "driver"))
+    command = [sys.executable, "-m", "mallocsim", "run", "--policy", "implicit"]
+    good = subprocess.run([*command, "--options", "best", "--", "sh", "-c", "echo fine"],
+                          capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    assert good.returncode == 0 and good.stdout == "fine\n", good.stderr
+    bad = subprocess.run([*command, "--options", "worst", "--", "sh", "-c", "echo fine"],
+                         capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    assert bad.returncode != 0 and "worst" in bad.stderr and "fine" not in bad.stdout, bad
+
+
 def test_mallocsim_run_passes_the_exit_status(dropin, cli):
     env_check = "case $LD_PRELOAD in *libmallocsim.so*) exit 3;; esac; exit 9"
     # `run` replaces nothing in-process: its status is the program's.
@@ -930,6 +943,14 @@ int getrlimit(__rlimit_resource_t resource, struct rlimit *limit) {
     churn();
     return (int)syscall(SYS_prlimit64, 0, resource, NULL, limit);
 }
+char *getenv(const char *name) {
+    churn();
+    return ((char *(*)(const char *))dlsym(RTLD_NEXT, "getenv"))(name);
+}
+unsigned long getauxval(unsigned long type) {
+    churn();
+    return ((unsigned long (*)(unsigned long))dlsym(RTLD_NEXT, "getauxval"))(type);
+}
 """
 
 THREAD_MALLOCS_SOURCE = r"""
@@ -961,7 +982,9 @@ def test_a_preload_whose_wrappers_malloc_is_no_recursion(dropin, tmp_path, order
     # wrapper's malloc called it again, until the stack ran out (`faketime DATE date` crashed in
     # a helper's drop-in pass). And a wrapper of mmap that mallocs deadlocked the first malloc,
     # inside the reservation's pthread_once; one of syscall() recursed as getpid's had (pass 17).
-    # The library now makes its system calls itself (kernel_calls.h).
+    # The library now makes its system calls itself (kernel_calls.h). Wrappers of getenv and
+    # getauxval, which an arena's first use called under its lock, hung a thread's first malloc
+    # (pass 19): the options are read from `environ` itself, and the page size is x86-64's.
     wrappers = tmp_path / "wrappers.so"
     (tmp_path / "wrappers.c").write_text(MALLOCING_WRAPPERS_SOURCE)
     subprocess.run(["gcc", "-O2", "-fPIC", "-shared", "-o", wrappers, tmp_path / "wrappers.c",
