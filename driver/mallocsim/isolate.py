@@ -139,6 +139,7 @@ STALL_TICKS = 10  # a child watched for a hang is looked at this many times per 
 # have stood still for 1 s of wall time (and, with the class's workers forked instead of started
 # afresh, tried once and taken back, some for 20 s without running: not understood).
 STALL_WALL_FLOOR = 20.0
+RESET_STALL_SECONDS = 5.0  # CPU seconds the engine's reset of a heap may take (_Watch.must_stop)
 WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time limit
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/PID/stat's CPU times
 
@@ -378,12 +379,16 @@ class _Watch:
         asleep = self.asleep()
         if asleep >= ASLEEP_SECONDS:
             self.stall_stopped, self.stalled_for, self.asleep_for = True, still, asleep
-        elif self.stall is not None and self.last[ENGINE_WORD] != RESETTING:
-            # Not while the engine resets the heap: the starter's realloc-bal left 1.48 GB to
-            # give back, and the reset's CPU time was charged to the last pass's last op, "hung"
-            # (lab check run 11). The trace's own time limit still bounds that word.
-            wall = max(self.stall * WALL_MULTIPLE, STALL_WALL_FLOOR)
-            if still >= self.stall or time.monotonic() - self.since >= wall:
+        elif self.stall is not None:
+            # The engine's reset of the heap gets RESET_STALL_SECONDS: the starter's realloc-bal
+            # left 1.48 GB to give back, and the reset's CPU time was charged to the last pass's
+            # last op, "hung" (lab check run 11). Bounded, since the agent can write the word:
+            # unbounded, it held a spinning op 144 s (red-team pass 21).
+            limit = self.stall
+            if self.last[ENGINE_WORD] == RESETTING:
+                limit = max(limit, RESET_STALL_SECONDS)
+            wall = max(limit * WALL_MULTIPLE, STALL_WALL_FLOOR)
+            if still >= limit or time.monotonic() - self.since >= wall:
                 self.stall_stopped, self.stalled_for = True, still
         if self.memory is not None:
             agent = int(self.watched[AGENT_WORD])

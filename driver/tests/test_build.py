@@ -466,16 +466,22 @@ def test_a_build_that_fails_on_a_full_disk_is_the_graders_fault_not_the_files(
     from mallocsim.errors import GraderFault
 
     full = shutil.disk_usage(tmp_path)._replace(free=4096)
+    room = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(mallocsim.build.shutil, "disk_usage", lambda folder: full)
     with pytest.raises(GraderFault, match=r"is full \(4,096 bytes free\)"):
         build_of(source(tmp_path, "int oops = ;\n"), "classic", "csapp", word_size="64")
     build_of(source(tmp_path, "int fine;\n"), "classic", "csapp", word_size="64")
+    # The file's own words are no measure of the disk (red-team pass 21).
+    monkeypatch.setattr(mallocsim.build.shutil, "disk_usage", lambda folder: room)
+    with pytest.raises(AllocatorError, match="does not compile"):
+        build_of(source(tmp_path, '#error "No space left on device"\n'), "classic", "csapp",
+                 word_size="64")  # fmt: skip
 
 
 def test_initialized_data_past_the_compilers_file_limit_is_refused(tmp_path):
     # 250 MiB of initialized data in an 11 KB file: a 262 MB object and library kept in the build
-    # cache for good (red-team pass 20).
-    path = source(tmp_path, "char ballast[64 << 20] = {1};\n")
+    # cache for good (red-team pass 20); 30 MiB once the limit was 32 MiB (pass 21).
+    path = source(tmp_path, "char ballast[16 << 20] = {1};\n")
     with pytest.raises(AllocatorError, match="the compiler was stopped at its limits"):
         build_of(path, "classic", "csapp", word_size="64")
 

@@ -107,12 +107,17 @@ def _resets(words: object) -> dict:
     return {"done": 1}
 
 
-def test_the_engines_reset_of_the_heap_is_no_hung_op():
+def test_the_engines_reset_of_the_heap_is_no_hung_op(monkeypatch):
     # The starter's realloc-bal leaves 1.48 GB of heap: giving it back before the second checked
     # pass took more CPU than the stall limit, charged to the last pass's last op, "hung: stopped
     # at op 14400 (f 0)", and the starter `init` writes scored 0 (lab check run 11).
     outcome = isolate.run_forked(_resets, timeout=10, stall=0.2)
     assert outcome.payload == {"done": 1} and outcome.stalled is None
+    # Bounded: the agent can write that word, and one that did while it spun held its op 144 s
+    # (red-team pass 21).
+    monkeypatch.setattr(isolate, "RESET_STALL_SECONDS", 0.3)
+    outcome = isolate.run_forked(_resets, timeout=10, stall=0.2)
+    assert outcome.payload is None and outcome.stalled is not None
     trace = parse_trace_text("a 0 16\nf 0\n", "t")
     at = isolate.where_it_died(trace, replay.PHASE_CHECKED_AGAIN, replay.RESETTING, 0)[1]
     assert at.startswith("the engine's reset of the heap before the second checked pass")
