@@ -136,17 +136,18 @@ def split_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
     folders holding them, and anything else (a built-in allocator's name) are
     submissions. A student's folder is never taken for traces, whatever .rep
     files it holds: a folder holding an allocator is a submission, and so is one
-    beside a student's folder named with it (`class/*`) while traces lie
-    elsewhere too. Raises UsageError when either is missing."""
+    beside a student's folder named with it (`class/*`) while other traces are
+    named. Raises UsageError when either is missing, or when two folders beside
+    the students' could each be the traces and nothing else is named."""
     # A student controls what their folder holds: a .rep file in it made it a folder of traces,
     # which every classmate's grade then ran (one holding amptjp-bal.rep with a 50 MB block gave
     # the whole class 0, its own student left out), and a folder named amptjp-bal.rep in it
-    # stopped the class's grade.
-    # A folder that holds traces and no allocator, beside students' folders, is the traces when
-    # it is the only one there and no trace lies elsewhere: with the traces kept in the class
-    # folder (`class/*` naming class/traces), a student's folder holding one .rep file was taken
-    # for traces too, and ran in every classmate's grade (red-team pass 20). Two such folders
-    # there are refused: which one holds the traces is the instructor's to say.
+    # stopped the class's grade. A folder that holds traces and no allocator, beside students'
+    # folders, is the traces only
+    # when no other trace is named: with the traces kept in the class folder (`class/*` naming
+    # class/traces, or the .rep files themselves), a student's folder holding one .rep file was
+    # taken for traces too, and ran in every classmate's grade (red-team passes 20 and 21). Two
+    # such folders and nothing else are refused: which holds the traces is the instructor's to say.
     paths = {name: Path(name) for name in names}
     trace_like = {
         name
@@ -159,21 +160,21 @@ def split_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
         for name, path in paths.items()
         if name not in trace_like and path.is_dir() and _holds_allocators(path)
     }
-    homes = {_home(paths[name]) for name in trace_like}
+    folders_beside = {
+        name
+        for name in trace_like
+        if paths[name].is_dir() and _home(paths[name]) in students_beside
+    }
+    named_apart = trace_like - folders_beside
     submissions, traces = [], []
     for name in names:
-        home = _home(paths[name])
-        beside_a_student = home in students_beside and len(homes - {home}) > 0
-        is_trace = name in trace_like and not (paths[name].is_dir() and beside_a_student)
+        is_trace = name in trace_like and not (name in folders_beside and named_apart)
         (traces if is_trace else submissions).append(name)
-    folders_beside = [
-        name for name in traces if paths[name].is_dir() and _home(paths[name]) in students_beside
-    ]
-    if len(folders_beside) > 1:
+    if len(folders_beside) > 1 and not named_apart:
         raise UsageError(
-            f"{' and '.join(printable(n, lines=False) for n in folders_beside)} lie beside the "
-            "students' folders and each holds .rep files and no allocator: which are the "
-            "traces? Name the traces' folder apart from the students' folders"
+            f"{' and '.join(printable(n, lines=False) for n in sorted(folders_beside))} lie "
+            "beside the students' folders and each holds .rep files and no allocator: which are "
+            "the traces? Name the traces' folder apart from the students' folders"
         )
     if not submissions:
         raise UsageError("no allocator to grade: name an mm.c, or a folder of student folders")
@@ -218,6 +219,9 @@ def find_submissions(names: Sequence[str]) -> list[Submission]:
         path = Path(name)
         if path.is_symlink() and not path.exists():
             found.append(Submission(_student_of(path), None, f"{name} is a link to nothing"))
+        elif path.is_dir() and path.name == SUBMISSION_FILE:  # `class/*/mm.c`, a folder
+            why = f"{path.parent.name}/{path.name} is a folder, not a file"
+            found.append(Submission(_student_of(path), None, why))
         elif path.is_dir():
             folders = sorted(p for p in path.iterdir() if p.is_dir() and p.name not in NOT_STUDENTS)
             # A student's folder named mallory.c made the class folder one student's: nobody
@@ -237,6 +241,9 @@ def find_submissions(names: Sequence[str]) -> list[Submission]:
                 found.append(Submission(student, None, why))
             else:
                 found.append(Submission(student, path))
+        elif path.exists():  # a FIFO, a device: the student's, not a reason to stop the class
+            why = f"{name} is not a regular file"
+            found.append(Submission(_student_of(path), None, why))
         else:
             raise UsageError(f"{name}: no such file or folder")
     seen: dict[str, Submission] = {}

@@ -639,6 +639,41 @@ def test_folders_named_one_by_one_are_each_one_student(cli, course, tmp_path):
     assert "holds no .c file" in rows["alice"]["first_failure"]
 
 
+def test_a_student_folder_of_traces_beside_traces_named_one_by_one_is_a_student(
+    cli, course, tmp_path
+):
+    # The .rep files loose in the class folder and the class named as `class/*`: a student's
+    # folder holding one .rep file was the traces' only folder, and ran in every grade (red-team
+    # pass 21).
+    folder, traces, toml = course
+    for trace in traces.iterdir():
+        shutil.move(trace, folder / trace.name)
+    (folder / "mallory").mkdir()
+    (folder / "mallory" / "t1.rep").write_text("not a trace\n")
+    book = tmp_path / "book.csv"
+    cli("grade", *sorted(folder.iterdir()), "--dialect", "classic", "--config", toml, "-q",
+        "--gradebook", book)  # fmt: skip
+    rows = read_csv(book)
+    assert rows["alice"]["valid"] == "2" and "holds no .c file" in rows["mallory"]["first_failure"]
+
+
+def test_an_mm_c_that_is_no_file_is_its_students_zero(cli, course, tmp_path):
+    # Named file by file, an mm.c that was a FIFO, or two that were folders ("two submissions for
+    # 'mm.c'"), stopped the class with no gradebook (red-team pass 21).
+    folder, traces, toml = course
+    for student in ("dan", "erin"):
+        (folder / student / "mm.c").mkdir(parents=True)
+    (folder / "fay").mkdir()
+    os.mkfifo(folder / "fay" / "mm.c")
+    book = tmp_path / "book.csv"
+    cli("grade", *sorted(folder.glob("*/mm.c")), traces, "--dialect", "classic", "--config",
+        toml, "-q", "--gradebook", book)  # fmt: skip
+    rows = read_csv(book)
+    assert rows["alice"]["valid"] == "2"
+    assert "is a folder, not a file" in rows["dan"]["first_failure"] + rows["erin"]["first_failure"]
+    assert "is not a regular file" in rows["fay"]["first_failure"]
+
+
 def test_a_student_folder_of_traces_beside_the_class_traces_is_refused(cli, course, tmp_path):
     # The traces kept in the class folder and the class named as `class/*`: a student's folder
     # holding only a .rep file was taken for traces too, and ran in every grade (a 50 MB block:
