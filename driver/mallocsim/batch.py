@@ -370,9 +370,14 @@ def grade_class(
             while waiting or running:
                 while waiting and len(running) < jobs:
                     submission, key, source = waiting.pop(0)
-                    job = _launch(submission, key, source, trace_names, worker_flags, scratch)
-                    running.append(job)
                     progress.started(submission.student)
+                    try:
+                        job = _launch(submission, key, source, trace_names, worker_flags, scratch)
+                    except OSError as error:  # the disk is full (a classmate's doing?): this one
+                        why = f"the grader could not start its worker: {error.strerror}"
+                        finish(submission, _problem_record(submission, config, why), "not started")
+                        continue
+                    running.append(job)
                 time.sleep(0.02)  # a free slot is filled within 20 ms
                 progress.tick()
                 for job in [j for j in running if j.process.poll() is not None or _overdue(j)]:
@@ -385,6 +390,12 @@ def grade_class(
             interrupted = True
             for job in running:
                 _kill(job.process)
+        except BaseException:
+            # No worker outlives the run: one stopped by an error left a classmate's count
+            # running after the coordinator had gone (red-team pass 21).
+            for job in running:
+                _kill(job.process)
+            raise
     ordered = tuple(records[s.student] for s in submissions if s.student in records)
     return ClassGrades(ordered, frozenset(cached), interrupted, time.monotonic() - start)
 

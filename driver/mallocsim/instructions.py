@@ -335,6 +335,10 @@ COUNT_LOOK_SECONDS = 0.05
 # (RLIMIT_FSIZE, sandbox.c), not their number: a count that wrote 200 MiB files until the disk was
 # full gave its classmates' builds "does not compile" (red-team pass 20).
 COUNT_FOLDER_BYTES = 256 << 20
+# And the files it may hold: a profile a pass. Empty files take no blocks but an inode each, and
+# a count that made them until the file system had none left stopped a whole class run, the
+# coordinator unable to write its own files (red-team pass 21).
+COUNT_FOLDER_FILES = 1000
 
 
 def _wait_watching(
@@ -360,10 +364,10 @@ def _wait_watching(
                     f"{what} was stopped: its process group held more than {COUNT_PROCESSES} "
                     "processes or threads (the allocator's code started them)"
                 ) from None
-            if folder is not None and _folder_bytes(folder) > COUNT_FOLDER_BYTES:
+            if folder is not None and _folder_overgrown(folder):
                 raise UsageError(
-                    f"{what} was stopped: it wrote more than {COUNT_FOLDER_BYTES >> 20} MiB in "
-                    "its folder (the allocator's code wrote them)"
+                    f"{what} was stopped: it wrote more than {COUNT_FOLDER_BYTES >> 20} MiB, or "
+                    f"{COUNT_FOLDER_FILES} files, in its folder (the allocator's code wrote them)"
                 ) from None
             if not asleep:
                 running_at = now
@@ -391,15 +395,18 @@ def _group_tasks(group: int) -> tuple[int, bool]:
     return size, asleep and size > 0
 
 
-def _folder_bytes(folder: str) -> int:
-    """The bytes the files directly in `folder` take on disk (the count makes regular files
-    only, and no folder: sandbox.c)."""
+def _folder_overgrown(folder: str) -> bool:
+    """Whether the files directly in `folder` take more than COUNT_FOLDER_BYTES on disk, or
+    are more than COUNT_FOLDER_FILES (the count makes regular files only, no folder, and none
+    without a name: sandbox.c)."""
     total = 0
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
-        for entry in entries:
+        for number, entry in enumerate(entries, 1):
             with contextlib.suppress(OSError):
                 total += entry.stat(follow_symlinks=False).st_blocks * 512
-    return total
+            if number > COUNT_FOLDER_FILES or total > COUNT_FOLDER_BYTES:
+                return True
+    return False
 
 
 def _head(file: IO[bytes]) -> str:

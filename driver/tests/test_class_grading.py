@@ -687,3 +687,25 @@ def test_a_student_folder_of_traces_beside_the_class_traces_is_refused(cli, cour
     (folder / "mallory" / "t1.rep").unlink()
     run = cli("grade", *sorted(folder.iterdir()), "--dialect", "classic", "--config", toml, "-q")
     assert run.status == 1 and "mallory/ holds no .c file" in run.out, run.out + run.err
+
+
+def test_a_worker_that_cannot_be_started_is_its_students_zero(cli, course, tmp_path, monkeypatch):
+    # A classmate's count had used every inode: writing a worker's files failed, and the whole
+    # class run ended with no gradebook, the running workers left behind (red-team pass 21).
+    import errno
+
+    import mallocsim.batch
+
+    launch = mallocsim.batch._launch
+
+    def no_room(submission, *args):
+        if submission.student == "bob":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return launch(submission, *args)
+
+    monkeypatch.setattr(mallocsim.batch, "_launch", no_room)
+    book = tmp_path / "book.csv"
+    grade_class(cli, course, "--gradebook", book)
+    rows = read_csv(book)
+    assert rows["alice"]["valid"] == "2"
+    assert "could not start its worker: No space left on device" in rows["bob"]["first_failure"]

@@ -615,19 +615,31 @@ def test_a_count_makes_no_folder_in_its_scratch(cli, attacker, write_trace, tmp_
     assert list(scratch.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "how, said",
+    [
+        ("files", "wrote more than 256 MiB, or 1000 files, in its folder"),
+        ("inodes", "wrote more than 256 MiB, or 1000 files, in its folder"),
+        ("tmpfile", "throughput not counted"),
+    ],
+)
 def test_a_count_that_fills_its_folder_is_stopped(
-    cli, attacker, write_trace, tmp_path, monkeypatch
+    cli, attacker, write_trace, tmp_path, monkeypatch, how, said
 ):
     # Files of 64 MiB each, within the count's RLIMIT_FSIZE, until the disk was full: every
     # classmate graded meanwhile got "does not compile", some of them cached (red-team pass 20).
+    # Then (pass 21) the same with files that have no name (O_TMPFILE), which the watch of the
+    # folder cannot see (denied now), and empty files until no inode was left.
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    run = cli("grade", attacker("COUNT_LITTER", path="files"), "--dialect", "classic", "--lab",
+    before = shutil.disk_usage(scratch).free
+    run = cli("grade", attacker("COUNT_LITTER", path=how), "--dialect", "classic", "--lab",
               "csapp", write_trace("t", TRACE))  # fmt: skip
     assert "Traceback" not in run.err, run.err
-    assert "wrote more than 256 MiB in its folder" in " ".join(run.said.split()), run.said
+    assert said in " ".join(run.said.split()), run.said
     assert list(scratch.iterdir()) == []
+    assert shutil.disk_usage(scratch).free > before - (512 << 20)
 
 
 @pytest.mark.parametrize(

@@ -221,7 +221,8 @@
 /* Red-team pass 18: in the program valgrind counts, a chain of 3,000 nested folders in the count's
    scratch folder (TMPDIR), its clean-up's recursion then past Python's limit: a traceback, and
    the tree left behind. With ATTACK_PATH "files" (red-team pass 20), files until the disk is
-   full, each within the count's file size limit: the classmates' builds failed. */
+   full, each within the count's file size limit: the classmates' builds failed; "tmpfile" (pass
+   21) the same without names (O_TMPFILE), "inodes" empty files until no inode is left. */
 #define COUNT_LITTER 69
 /* Red-team pass 19: the agent read its own source in its library's build folder (where a comment
    could carry payload bytes an earlier grade had seen); mm_init fails when it can. */
@@ -464,7 +465,9 @@ static void fill_the_count(int folder) {
     for (int file = 0; file < 32; file++) {
         char name[16];
         snprintf(name, sizeof name, "f%d", file);
-        int fd = openat(folder, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fd = strcmp(ATTACK_PATH, "tmpfile") == 0
+                     ? openat(folder, ".", O_WRONLY | O_TMPFILE, 0600) /* no name: unseen */
+                     : openat(folder, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         for (int i = 0; fd >= 0 && i < 64; i++)
             if (write(fd, chunk, sizeof chunk) != (ssize_t)sizeof chunk)
                 return;
@@ -477,8 +480,19 @@ __attribute__((constructor)) static void litter_the_count(void) {
     if (strcmp(program_invocation_short_name, "mscount") != 0 || scratch == NULL)
         return;
     int fd = open(scratch, O_RDONLY | O_DIRECTORY);
-    if (strcmp(ATTACK_PATH, "files") == 0) {
+    if (strcmp(ATTACK_PATH, "files") == 0 || strcmp(ATTACK_PATH, "tmpfile") == 0) {
         fill_the_count(fd);
+        return;
+    }
+    if (strcmp(ATTACK_PATH, "inodes") == 0) { /* empty files: no blocks, an inode each */
+        char name[16];
+        for (int i = 0; i < 20000; i++) {
+            snprintf(name, sizeof name, "e%d", i);
+            int made = openat(fd, name, O_WRONLY | O_CREAT, 0600);
+            if (made < 0)
+                return;
+            close(made);
+        }
         return;
     }
     for (int i = 0; fd >= 0 && i < 3000 && mkdirat(fd, "d", 0700) == 0; i++) {
