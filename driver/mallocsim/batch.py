@@ -464,7 +464,10 @@ def _collect(job: _Running, config: GradingConfig) -> tuple[dict[str, Any], bool
         check_record(record, str(job.record_path))
         record = record_for(record, job.submission.student, str(job.submission.source))
         record["key"] = job.key
-        return record, True
+        # A count the clock did not confirm may be the load's doing (a classmate's busy count
+        # beside it, red-team pass 21): graded again on the next run, not kept.
+        confirmed = record["grade"]["score"].get("count_scale", 1.0) <= 1.0
+        return record, confirmed
     except (OSError, ValueError, UsageError):
         pass
     # Split at newlines only (splitlines() also breaks at a carriage return, and a file name

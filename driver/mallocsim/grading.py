@@ -646,6 +646,13 @@ def _clock_scale(
     if not costs:
         return 1.0, True
     check, why = clock_check(costs, traces, results, config, budget, word_bits)
+    if check is not None and check.scale > 1.0:
+        # Not believed on a timing of glibc taken under another load: timed again now, the
+        # lower ratio stands (a classmate's busy count had honest files scaled 11 times and
+        # lose 30 points, red-team pass 21).
+        again, _ = clock_check(costs, traces, results, config, budget, word_bits, fresh=True)
+        if again is not None and again.ratio < check.ratio:
+            check = again
     if check is None:
         notes.append(f"instruction count not checked by the clock: {why}")
         return 1.0, False
@@ -662,11 +669,13 @@ def clock_check(
     config: GradingConfig,
     budget: float,
     word_bits: int = 64,
+    fresh: bool = False,
 ) -> tuple[ClockCheck | None, str]:
     """The clock's check of an allocator's counted instructions (`costs`) against its
     timed passes (`results`; the kernel's count where its own clock claimed less), with
-    CLOCK_REFERENCE counted and timed now on the same traces; (None, why) when no trace
-    was measured all four ways."""
+    CLOCK_REFERENCE counted and timed now on the same traces (`fresh`: its timing taken
+    now, not read from an earlier one); (None, why) when no trace was measured all four
+    ways."""
     clock = replace(
         config,
         reference=CLOCK_REFERENCE,
@@ -675,7 +684,7 @@ def clock_check(
     counts, why = reference_costs(
         traces, clock, "instructions", budget, warm=True, word_bits=word_bits
     )
-    times, timed_why = _reference_clock(traces, clock, budget, word_bits)
+    times, timed_why = _reference_clock(traces, clock, budget, word_bits, fresh)
     seconds = {r.trace: r.cpu_seconds or r.seconds for r in results if r.valid and r.seconds}
     check = check_count(costs, seconds, counts or {}, times or {})
     missing = why if counts is None else timed_why if times is None else "no trace was timed"
@@ -683,12 +692,17 @@ def clock_check(
 
 
 def _reference_clock(
-    traces: Sequence[Trace], clock: GradingConfig, budget: float, word_bits: int = 64
+    traces: Sequence[Trace],
+    clock: GradingConfig,
+    budget: float,
+    word_bits: int = 64,
+    fresh: bool = False,
 ) -> tuple[dict[str, float] | None, str]:
-    """CLOCK_REFERENCE's times for the clock check: timed now, or read from a timing of
-    this machine less than CLOCK_TIMING_SECONDS old (a class graded one submission a
-    process timed glibc for each: 0.6 s a grade). The check's band is 25 times wide, so
-    a minute's change of load cannot move a verdict; a day's change of machine would."""
+    """CLOCK_REFERENCE's times for the clock check: timed now, or (unless `fresh`) read
+    from a timing of this machine less than CLOCK_TIMING_SECONDS old (a class graded one
+    submission a process timed glibc for each: 0.6 s a grade). The check's band is 25 times
+    wide, so a minute's change of load seldom moves a verdict; one that would scale a count
+    is checked against a timing taken now (_clock_scale)."""
     key = content_key(
         "reference-clock",
         code_digest(),
@@ -698,7 +712,7 @@ def _reference_clock(
         str(word_bits),
         *trace_parts(traces),
     )
-    kept = cache.load("reference-clock", key)
+    kept = None if fresh else cache.load("reference-clock", key)
     if (
         isinstance(kept, dict)
         and isinstance(kept.get("timed_at"), float)

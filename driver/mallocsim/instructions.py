@@ -263,7 +263,7 @@ def _run_mscount(
     ]
     # TMPDIR: valgrind's temporary files go where the sandbox lets it write.
     what = f"{tool_name} run of {spec.name}"
-    done = run_mscount(command, timeout, what, kept, scratch, **environment)
+    done = run_mscount(command, timeout, what, kept, scratch, niced=True, **environment)
     if done.returncode < 0 or done.returncode > 2:
         raise UsageError(
             f"{tool_name} run of {spec.name} ended with status {done.returncode} "
@@ -292,6 +292,7 @@ def run_mscount(
     what: str,
     inherited: dict[str, str] | None = None,
     folder: str | None = None,
+    niced: bool = False,
     **environment: str,
 ) -> subprocess.CompletedProcess[str]:
     """Run mscount (or valgrind over it) to its end, with `environment` added to
@@ -299,12 +300,13 @@ def run_mscount(
     process preloads, another malloc or a profiler, is no part of the allocator
     counted or timed, nor would glibc then be glibc). Past `timeout` seconds, or once
     `folder` (the one it may write in) holds more than COUNT_FOLDER_BYTES: a
-    UsageError naming `what`. The code counted shares mscount's process: its
-    output goes to files, of which OUTPUT_BYTES are read, decoded whatever the
-    bytes (1 GiB written to a pipe took 3 GB of the grader; a byte 0xff, a
-    traceback), and the process group it runs in is killed once it ends (the
-    count's sandbox keeps every process it starts in that group: one that
-    left by setsid outlived the grade, writing)."""
+    UsageError naming `what`. `niced`: it runs COUNT_NICENESS below the grader (a
+    count, whose figure no load moves; never a timing). The code counted shares
+    mscount's process: its output goes to files, of which OUTPUT_BYTES are read,
+    decoded whatever the bytes (1 GiB written to a pipe took 3 GB of the grader; a
+    byte 0xff, a traceback), and the process group it runs in is killed once it
+    ends (the count's sandbox keeps every process it starts in that group: one
+    that left by setsid outlived the grade, writing)."""
     if inherited is None:
         inherited = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -315,6 +317,7 @@ def run_mscount(
             stderr=err,
             env={**inherited, **environment},
             start_new_session=True,
+            preexec_fn=_lower_priority if niced else None,
         )
         try:
             _wait_watching(process, timeout, what, folder)
@@ -331,6 +334,18 @@ def run_mscount(
 # "Resource temporarily unavailable" (red-team pass 12).
 COUNT_PROCESSES = 64
 COUNT_LOOK_SECONDS = 0.05
+# A count runs this much below the grader's priority, and so do all the processes it starts (the
+# sandbox gives up the capability to raise it back): a count's figure does not depend on its
+# speed, a classmate's timed passes do, and 56 busy processes of one count beside them had honest
+# files' clock checks fail, 30 points lost (red-team pass 21).
+COUNT_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """In the count's process, before it starts (run_mscount)."""
+    os.nice(COUNT_NICENESS)
+
+
 # What the count's folder may hold: valgrind's profiles take a few megabytes. Each file is bounded
 # (RLIMIT_FSIZE, sandbox.c), not their number: a count that wrote 200 MiB files until the disk was
 # full gave its classmates' builds "does not compile" (red-team pass 20).

@@ -709,3 +709,27 @@ def test_a_worker_that_cannot_be_started_is_its_students_zero(cli, course, tmp_p
     rows = read_csv(book)
     assert rows["alice"]["valid"] == "2"
     assert "could not start its worker: No space left on device" in rows["bob"]["first_failure"]
+
+
+def test_a_count_the_clock_did_not_confirm_is_graded_again_next_run(tmp_path):
+    # A classmate's busy count beside an honest one had the clock scale its counts 11 times, and
+    # the lowered grade was kept and served from the cache on the re-run (red-team pass 21).
+    from dataclasses import replace
+
+    from mallocsim.batch import Submission, _collect, _Running
+    from mallocsim.config import GradingConfig
+    from mallocsim.grade_record import grade_record
+    from mallocsim.grading import Grade
+    from mallocsim.score import failed_score
+
+    config = GradingConfig()
+    kept = {}
+    for scale in (1.0, 11.2):
+        score = replace(failed_score(config, "x"), count_scale=scale)
+        path = tmp_path / f"{scale}.json"
+        path.write_text(json.dumps(grade_record(Grade("mm.c", (), score), "carol", "mm.c")))
+        process = subprocess.Popen([sys.executable, "-c", "pass"])
+        job = _Running(Submission("carol", tmp_path / "mm.c"), "key", process, path,
+                       tmp_path / "log", time.monotonic())  # fmt: skip
+        kept[scale] = _collect(job, config)[1]
+    assert kept == {1.0: True, 11.2: False}

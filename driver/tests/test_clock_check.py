@@ -97,3 +97,21 @@ def test_a_damaged_timing_of_the_reference_is_timed_again(timed_reference, damag
     for entry in (cache_root() / "reference-clock").glob("*.json"):
         entry.write_text(damage)
     assert check() == ({"t": 1e-6}, "timed in this run") and len(timings) == 2
+
+
+def test_a_count_about_to_be_scaled_is_checked_against_glibc_timed_again(monkeypatch):
+    # glibc's timing is kept 5 minutes; taken idle, it failed the check of honest files timed
+    # beside a classmate's busy count (their counts graded 11 times higher, red-team pass 21).
+    # One about to be scaled is checked again against glibc timed now, and the lower ratio stands.
+    from mallocsim.clock_check import ClockCheck
+
+    asked = []
+
+    def check(*args, fresh=False):
+        asked.append(fresh)
+        return ClockCheck(3.0 if fresh else 40.0, 1), ""
+
+    monkeypatch.setattr(grading, "clock_check", check)
+    notes: list[str] = []
+    scale, checked = grading._clock_scale({"t": 1.0}, [], [], for_lab("csapp"), 10.0, notes)
+    assert (scale, checked, asked, notes) == (1.0, True, [False, True], [])
