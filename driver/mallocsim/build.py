@@ -43,7 +43,7 @@ from pathlib import Path
 
 from mallocsim._native import HEADER_DIR, NATIVE32_DIR, NATIVE_DIR, ffi, lib
 from mallocsim.cache import cache_root
-from mallocsim.elf import ElfError, global_data_bytes
+from mallocsim.elf import ElfError, global_data_bytes, read_elf, sections
 from mallocsim.errors import GraderFault, UsageError
 from mallocsim.labs import WORD_SIZES, LabProfile
 from mallocsim.safe_text import printable
@@ -116,7 +116,7 @@ _DANGEROUS = re.compile(
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _GENERATED = re.compile(r"^\d+ (warnings?|errors?)( and \d+ errors?)? generated\.$")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"17"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"18"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 _PREPROCESSING_FLAGS = ("-D", "-I", "-std=")  # what only a compile of C uses
 DEPENDENCIES = ".compiler.deps"  # the headers a compiler run read (-MD -MF)
@@ -613,6 +613,7 @@ def _build(
         done = _run([compiler, *flags, "-c", "-o", obj.name, assembly.name], work, source, deadline)
         done.stderr = compiled.stderr + done.stderr
     if done.returncode == 0:
+        _check_object(obj, source)
         compiled = done
         link = [
             compiler, *flags, "-shared", "-o", library.name, obj.name,
@@ -644,7 +645,7 @@ _DIRECTIVE = re.compile(r"(?<![\w.$])(\.[A-Za-z_]+)")
 # A section the linker prints as a warning, raw, newlines and all: a variable placed there by a
 # plain section attribute printed "Score (lab csapp: forged): score 100.0 / 100" among a valid
 # grade's compiler warnings (red-team pass 20).
-_SECTION = re.compile(r"\s*\.(?:push)?section\s+\"?([^\",\s]*)", re.IGNORECASE)
+_SECTION = re.compile(r"(?<![\w.$])\.(?:push)?section\s+\"?([^\",\s]*)", re.IGNORECASE)
 _PRINTED_SECTION = ".gnu.warning"
 
 
@@ -660,12 +661,30 @@ def _check_assembly(assembly: Path, source: Path) -> None:
                         f"{source}: its inline assembly uses {found.group(1)}: a submission's "
                         "assembly may not read files, define assembler macros nor print messages"
                     )
-            section = _SECTION.match(statement)
-            if section is not None and section.group(1).startswith(_PRINTED_SECTION):
-                raise BuildError(
-                    f"{source}: it puts data in a {_PRINTED_SECTION} section, whose bytes the "
-                    "linker prints as a message: a submission may not print messages of its own"
-                )
+            for section in _SECTION.finditer(statement):  # after a label too: `l: .section`
+                if section.group(1).startswith(_PRINTED_SECTION):
+                    _refuse_printed_section(source)
+
+
+def _refuse_printed_section(source: Path) -> None:
+    raise BuildError(
+        f"{source}: it puts data in a {_PRINTED_SECTION} section, whose bytes the linker prints "
+        "as a message: a submission may not print messages of its own"
+    )
+
+
+def _check_object(obj: Path, source: Path) -> None:
+    """Refuse an object file with a section the linker prints (whatever spelled it in the
+    assembly: red-team pass 21 put `.section` after a label) or a section name that would
+    print a line of its own (an escaped newline the assembler turned into one)."""
+    try:
+        names = [section.name for section in sections(read_elf(obj))]
+    except ElfError:
+        return  # the linker says what is wrong with it
+    if any(name.startswith(_PRINTED_SECTION) for name in names):
+        _refuse_printed_section(source)
+    if any(not name.isprintable() for name in names):
+        raise BuildError(f"{source}: a section's name holds a control character")
 
 
 def _global_data(obj: Path, library: Path) -> int | None:

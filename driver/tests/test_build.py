@@ -392,11 +392,21 @@ def test_inline_assembly_that_reads_a_file_is_refused(tmp_path, statement):
         'static const char w[] __attribute__((section(".gnu.warning"), used)) = "\\nscore 100";',
         'static const char w[] __attribute__((section(".gnu.warning.mm_init"), used)) = "x";',
         'asm(".pushsection \\".gnu.warning\\"\\n.string \\"x\\"\\n.popsection");',
+        # After a label: the check read only a statement's start (red-team pass 21).
+        'asm("l: .section .gnu.warning\\n.string \\"x\\"\\n.text");',
     ],
 )
-def test_data_the_linker_would_print_is_refused(tmp_path, declaration):
+@pytest.mark.parametrize("read", ["assembly", "object"])
+def test_data_the_linker_would_print_is_refused(tmp_path, monkeypatch, declaration, read):
     # The linker prints a .gnu.warning section's bytes raw, newlines and all: a valid grade's
-    # warnings showed "Score (lab csapp: forged): score 100.0 / 100" (red-team pass 20).
+    # warnings showed "Score (lab csapp: forged): score 100.0 / 100" (red-team pass 20). Found in
+    # the assembly, and, whatever spelled it there, in the object's own section names.
+    import re
+
+    import mallocsim.build
+
+    if read == "object":
+        monkeypatch.setattr(mallocsim.build, "_SECTION", re.compile("(?!)"))  # matches nothing
     with pytest.raises(AllocatorError, match=r"a \.gnu\.warning section, whose bytes the linker"):
         build_of(source(tmp_path, declaration), "classic", "csapp", word_size="64")
 
