@@ -1961,18 +1961,20 @@ static int replace(void) {
     return 0;
 }
 
-/* Phases: 100,000 blocks of 16-400 bytes (21 MB) made and written, then all freed, 20 times. */
-static int phases(void) {
-    enum { ROUNDS = 20, BLOCKS = 100000 };
-    static char *block[BLOCKS];
-    for (int round = 0; round < ROUNDS; round++) {
-        for (int i = 0; i < BLOCKS; i++) {
+/* Phases: 100,000 blocks of 16-400 bytes (21 MB) made and written, then all freed, 20 times;
+   `big`: 320,000 blocks (67 MB: a run of frees that halves four times), 8 times. */
+static int phases(int big) {
+    enum { MOST = 320000 };
+    static char *block[MOST];
+    int rounds = big ? 8 : 20, blocks = big ? MOST : 100000;
+    for (int round = 0; round < rounds; round++) {
+        for (int i = 0; i < blocks; i++) {
             size_t size = 16 + (next() >> 8) % 385;
             if ((block[i] = malloc(size)) == NULL)
                 return 1;
             memset(block[i], i, size);
         }
-        for (int i = 0; i < BLOCKS; i++)
+        for (int i = 0; i < blocks; i++)
             free(block[i]);
     }
     return 0;
@@ -1981,7 +1983,8 @@ static int phases(void) {
 /* The page faults of the pattern argv[1] names. */
 int main(int argc, char **argv) {
     long before = faults();
-    if (argc < 2 || (strcmp(argv[1], "replace") == 0 ? replace() : phases()) != 0)
+    if (argc < 2 ||
+        (strcmp(argv[1], "replace") == 0 ? replace() : phases(strcmp(argv[1], "big") == 0)))
         return 1;
     printf("%ld\n", faults() - before);
     return 0;
@@ -1989,18 +1992,25 @@ int main(int argc, char **argv) {
 """
 
 
-@pytest.mark.parametrize("pattern", ["replace", "phases"])
+@pytest.mark.parametrize("pattern", ["replace", "phases", "big"])
 def test_memory_used_again_keeps_its_pages(dropin, tmp_path, pattern):
     # Frees that halve an arena's live bytes give its free pages back; when the memory is wanted
     # again, each page costs a fault again. Counted from the most the live bytes had been since
     # the last purge, blocks of 64 KiB-4 MiB replaced one for one, whose live bytes halve and
     # double again, purged hundreds of times (the benchmark program `large`: 49 ms -> 1.1 s;
     # 193,106 faults here, against 21,242); and a program in phases, making 21 MB of blocks and
-    # freeing them all, purged every round (240,570 faults in 50 rounds, against glibc's 8,562).
-    # Now a purge needs a run of frees, and one whose pages come back raises the bar.
+    # freeing them all, purged every round (240,570 faults in 50 rounds, against glibc's 8,562);
+    # with a heap whose run of frees purged several times, the bar raised by the run's last and
+    # smallest purge let every round purge again (Python's rounds of a big list: 3 times the
+    # faults, drop-in pass 20). Now a purge needs a run of frees, and one whose pages come back
+    # raises the bar past that whole run.
     result = _run(dropin, [_build(tmp_path, "faults", FAULTS_SOURCE), pattern])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert int(result.stdout) < 30_000, result.stdout
+    # About 10,000 faults for the heaps of `replace` and `phases`, 17,000 for `big`'s: glibc's
+    # malloc took 37,769 there, the drop-in before any purge 19,029, with this bar 34,562, with
+    # pass 20's 43,662.
+    most = {"replace": 30_000, "phases": 30_000, "big": 40_000}[pattern]
+    assert int(result.stdout) < most, result.stdout
 
 
 HEAP_REPORT_SOURCE = r"""
