@@ -83,6 +83,7 @@
 #include "threaded_lock.h"
 
 #include <assert.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -768,32 +769,67 @@ MS_EXPORT void malloc_stats(void) {
 
 /* ------------------------------------------------------------------ fork */
 
-_Thread_local bool dropin_forking __attribute__((tls_model("initial-exec")));
-
-/* Every lock taken, in one order, then the forking thread told it holds them (threaded_lock.h). */
+/* Every lock taken, in one order: run after every other library's prepare handler, before its
+   parent and child handlers (register_ours_first). */
 static void fork_prepare(void) {
     pthread_mutex_lock(&table_lock);
     arena_fork_prepare();
     depot_fork_prepare();
-    dropin_forking = true;
 }
 
 static void fork_release(void) {
-    dropin_forking = false;
     depot_fork_release();
     arena_fork_release();
     pthread_mutex_unlock(&table_lock);
 }
 
 static void fork_child(void) {
-    dropin_forking = false;
     depot_fork_release();
     arena_fork_child();
     pthread_mutex_unlock(&table_lock);
 }
 
+/* glibc's registration of fork handlers (pthread_atfork, which every library links statically,
+   calls it), found once. */
+typedef int register_fn(void (*)(void), void (*)(void), void (*)(void), void *);
+static register_fn *real_register; /* written once, under register_ours_first's pthread_once */
+
+/*
+ * The drop-in's fork handlers registered before any other's: prepare handlers run newest first,
+ * parent and child handlers oldest first, so ours take the locks after every other library's
+ * prepare handler and give them back before its parent and child handlers, as glibc's malloc
+ * takes its own inside fork. Registered after them (a library's constructor ran before ours),
+ * a prepare handler that took a lock of its library's while another thread held it inside a
+ * malloc waited for ever (drop-in pass 20), and a prepare handler that malloced waited for ours
+ * (pass 19). So the first registration of anyone's registers ours first: every library's
+ * pthread_atfork calls this __register_atfork, the preloaded one.
+ */
+static bool ours_registered;
+
+/* Under pthread_once. NULL for the handle: they are never unregistered (this library is never
+   unloaded). */
+static void register_ours(void) {
+    real_register = (register_fn *)dlsym(RTLD_NEXT, "__register_atfork");
+    ours_registered =
+        real_register != NULL && real_register(fork_prepare, fork_release, fork_child, NULL) == 0;
+}
+
+static void register_ours_first(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    (void)pthread_once(&once, register_ours);
+    if (!ours_registered)
+        dropin_die("the drop-in's fork handlers could not be registered");
+}
+
+MS_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                                void *dso); /* glibc's, which its headers do not declare */
+MS_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+                                void *dso) {
+    register_ours_first(); /* or dies */
+    return real_register(prepare, parent, child, dso);
+}
+
 __attribute__((constructor)) static void dropin_setup(void) {
-    if (pthread_atfork(fork_prepare, fork_release, fork_child) != 0)
-        dropin_die("pthread_atfork failed");
+    register_ours_first();
     tc_setup();
 }
