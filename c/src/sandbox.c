@@ -354,6 +354,16 @@ static int deny_file_flags(scmp_filter_ctx ctx, uint32_t action) {
     return rc;
 }
 
+/* Deny, with `action`, open and openat with `flag` among their flags. */
+static int deny_open_flag(scmp_filter_ctx ctx, uint32_t action, scmp_datum_t flag) {
+    int rc =
+        seccomp_rule_add(ctx, action, SCMP_SYS(open), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, flag, flag));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, action, SCMP_SYS(openat), 1,
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, flag, flag));
+    return rc;
+}
+
 /* The first number past every call libseccomp names in the ABI `arch`. */
 static uint32_t first_unnamed_call(uint32_t arch) {
     for (int call = CALL_NUMBERS - 1; call >= 0; call--) {
@@ -445,14 +455,8 @@ static int add_rules(scmp_filter_ctx ctx) {
         rc = deny_other_processes(ctx, SCMP_ACT_TRAP);
     if (rc == 0)
         rc = deny_file_flags(ctx, SCMP_ACT_TRAP);
-    for (size_t i = 0; i < sizeof WRITE_FLAGS / sizeof WRITE_FLAGS[0] && rc == 0; i++) {
-        scmp_datum_t flag = (scmp_datum_t)WRITE_FLAGS[i];
-        rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(open), 1,
-                              SCMP_A1(SCMP_CMP_MASKED_EQ, flag, flag));
-        if (rc == 0)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(openat), 1,
-                                  SCMP_A2(SCMP_CMP_MASKED_EQ, flag, flag));
-    }
+    for (size_t i = 0; i < sizeof WRITE_FLAGS / sizeof WRITE_FLAGS[0] && rc == 0; i++)
+        rc = deny_open_flag(ctx, SCMP_ACT_TRAP, (scmp_datum_t)WRITE_FLAGS[i]);
     /* openat2 takes its flags in a struct the filter cannot read: refused. */
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(openat2), 0);
@@ -667,12 +671,7 @@ static const rlim_t COUNT_FILE_BYTES = (rlim_t)256 << 20;
  * two looks; openat2's flags lie in a struct no rule can read. valgrind uses none of them.
  */
 static int deny_unseen_storage(scmp_filter_ctx ctx, uint32_t action) {
-    const scmp_datum_t tmpfile = __O_TMPFILE;
-    int rc = seccomp_rule_add(ctx, action, SCMP_SYS(open), 1,
-                              SCMP_A1(SCMP_CMP_MASKED_EQ, tmpfile, tmpfile));
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, action, SCMP_SYS(openat), 1,
-                              SCMP_A2(SCMP_CMP_MASKED_EQ, tmpfile, tmpfile));
+    int rc = deny_open_flag(ctx, action, __O_TMPFILE);
     if (rc == 0)
         rc = seccomp_rule_add(ctx, action, SCMP_SYS(fallocate), 0);
     if (rc == 0)
