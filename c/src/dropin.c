@@ -39,9 +39,11 @@
  *     caches' fast paths touch only their own thread's cache and words that no other thread
  *     writes meanwhile;
  *   - fork-safe: the locks, and the depot's (depot.c), are taken across fork by
- *     pthread_atfork handlers, so the child never inherits one held by a thread that is gone; the
- *     forking thread's cache is the child's; other threads' caches are lost
- *     (their blocks leak in the child, as glibc's tcache's do);
+ *     fork handlers registered before any other library's (__register_atfork), so that they
+ *     run after every other prepare handler and before every other parent and child handler,
+ *     as glibc's malloc locks are taken inside fork; the child never inherits one held by a
+ *     thread that is gone; the forking thread's cache is the child's; other threads' caches
+ *     are lost (their blocks leak in the child, as glibc's tcache's do);
  *   - a double free of a heap block aborts with a message, whether it is in a
  *     thread cache or back in the heap, unless the heap handed a block out at
  *     its address since (a free by an earlier owner then looks like any other,
