@@ -143,11 +143,11 @@ def split_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
     # which every classmate's grade then ran (one holding amptjp-bal.rep with a 50 MB block gave
     # the whole class 0, its own student left out), and a folder named amptjp-bal.rep in it
     # stopped the class's grade. A folder that holds traces and no allocator, beside students'
-    # folders, is the traces only
-    # when no other trace is named: with the traces kept in the class folder (`class/*` naming
-    # class/traces, or the .rep files themselves), a student's folder holding one .rep file was
-    # taken for traces too, and ran in every classmate's grade (red-team passes 20 and 21). Two
-    # such folders and nothing else are refused: which holds the traces is the instructor's to say.
+    # folders, is the traces only when no other trace is named: with the traces kept in the class
+    # folder (`class/*` naming class/traces, or the .rep files themselves), a student's folder
+    # holding one .rep file was taken for traces too, and ran in every classmate's grade
+    # (red-team passes 20 and 21). Two such folders and nothing else are refused: which holds
+    # the traces is the instructor's to say.
     paths = {name: Path(name) for name in names}
     trace_like = {
         name
