@@ -831,6 +831,16 @@ MS_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), voi
     return real_register(prepare, parent, child, dso);
 }
 
+/* The compatibility pthread_atfork that libc exports for programs and libraries linked against a
+   glibc older than 2.28 (libtcmalloc_minimal here) calls glibc's own registration directly, past
+   __register_atfork: a library bound to it and registering from its constructor came before ours
+   again, and the fork that pass 20 fixed hung (drop-in pass 21). This definition, unversioned,
+   serves their versioned reference; the handle is NULL, as theirs is (never unregistered). */
+MS_EXPORT int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
+    register_ours_first(); /* or dies */
+    return real_register(prepare, parent, child, NULL);
+}
+
 __attribute__((constructor)) static void dropin_setup(void) {
     register_ours_first();
     tc_setup();

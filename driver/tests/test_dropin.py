@@ -1093,16 +1093,20 @@ int main(void) {
 """
 
 
+@pytest.mark.parametrize("binding", ["pthread_atfork", "pthread_atfork@GLIBC_2.2.5"])
 @pytest.mark.parametrize("policy", builtin_policies())
-def test_fork_handlers_of_another_library_may_malloc(policy, tmp_path):
+def test_fork_handlers_of_another_library_may_malloc(policy, tmp_path, binding):
     # A library whose constructor registered fork handlers before the drop-in's, in a program
     # with threads: its prepare handler ran after the drop-in's had taken every lock, its parent
     # and child handlers before they were given back. Handlers that malloc hung fork on every
     # policy (drop-in pass 19); a prepare handler that takes the library's own lock, held by a
     # thread in a malloc, hung it too (pass 20). The drop-in's handlers are registered first now,
-    # whoever registers first, as glibc takes its malloc's locks inside fork after every handler.
+    # whoever registers first, as glibc takes its malloc's locks inside fork after every handler;
+    # also through the pthread_atfork libc keeps for binaries linked before glibc 2.28, which
+    # registers past __register_atfork (pass 21).
     library = NATIVE_DIR / f"libmallocsim-{policy}.so"
-    (tmp_path / "atfork.c").write_text(ATFORK_LIBRARY_SOURCE)
+    symver = f'__asm__(".symver pthread_atfork,{binding}");\n' if "@" in binding else ""
+    (tmp_path / "atfork.c").write_text(symver + ATFORK_LIBRARY_SOURCE)
     subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", tmp_path / "libatfork.so",
                     tmp_path / "atfork.c"], check=True)  # fmt: skip
     (tmp_path / "forks.c").write_text(ATFORK_PROGRAM_SOURCE)
