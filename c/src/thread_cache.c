@@ -422,9 +422,6 @@ static void map_set(const void *p, unsigned state) {
     atomic_store_explicit(byte, (uint8_t)state, memory_order_relaxed);
 }
 
-/* Record p as live, with its bin in the map, or in the big map when too big to cache, and take
-   it out of the other (a realloc in place may have moved it across); return the bin (0: too big
-   to cache). Under p's lock. */
 /* p's map bytes are about to change: its chunk is one for the next tc_map_trim to look at. Under
    p's lock. */
 static void mark_written(const void *p) {
@@ -432,6 +429,9 @@ static void mark_written(const void *p) {
     map.written[offset >> CHUNK_SHIFT] = true;
 }
 
+/* Record p as live, with its bin in the map, or in the big map when too big to cache, and take
+   it out of the other (a realloc in place may have moved it across); return the bin (0: too big
+   to cache). Under p's lock. */
 static unsigned note(void *p) {
     mark_written(p);
     unsigned bin = bin_of_usable(arena_usable_size(p));

@@ -13,11 +13,8 @@
 #include <stdbool.h>
 #include <sys/single_threaded.h>
 
-/* Whether the calling thread takes no lock now: the process has a single thread. */
-static inline bool locks_skipped(void) { return __libc_single_threaded; }
-
 static inline bool lock_if_threaded(pthread_mutex_t *m) {
-    if (locks_skipped())
+    if (__libc_single_threaded)
         return false;
     pthread_mutex_lock(m);
     return true;
