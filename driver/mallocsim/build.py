@@ -645,14 +645,13 @@ _DIRECTIVE = re.compile(r"(?<![\w.$])(\.[A-Za-z_]+)")
 # A section the linker prints as a warning, raw, newlines and all: a variable placed there by a
 # plain section attribute printed "Score (lab csapp: forged): score 100.0 / 100" among a valid
 # grade's compiler warnings (red-team pass 20).
-_SECTION = re.compile(r"(?<![\w.$])\.(?:push)?section\s+\"?([^\",\s]*)", re.IGNORECASE)
 _PRINTED_SECTION = ".gnu.warning"
 
 
 def _check_assembly(assembly: Path, source: Path) -> None:
     """Refuse assembly (the compiler's, with the file's inline assembly in it) that uses a
     forbidden directive, in any statement of any line (x86's assemblers also end a statement
-    at ';'), in any case, or puts anything in a section the linker prints."""
+    at ';'), in any case."""
     for line in assembly.read_text(errors="replace").splitlines():
         for statement in line.split(";"):
             for found in _DIRECTIVE.finditer(statement):
@@ -661,28 +660,22 @@ def _check_assembly(assembly: Path, source: Path) -> None:
                         f"{source}: its inline assembly uses {found.group(1)}: a submission's "
                         "assembly may not read files, define assembler macros nor print messages"
                     )
-            for section in _SECTION.finditer(statement):  # after a label too: `l: .section`
-                if section.group(1).startswith(_PRINTED_SECTION):
-                    _refuse_printed_section(source)
-
-
-def _refuse_printed_section(source: Path) -> None:
-    raise BuildError(
-        f"{source}: it puts data in a {_PRINTED_SECTION} section, whose bytes the linker prints "
-        "as a message: a submission may not print messages of its own"
-    )
 
 
 def _check_object(obj: Path, source: Path) -> None:
-    """Refuse an object file with a section the linker prints (whatever spelled it in the
-    assembly: red-team pass 21 put `.section` after a label) or a section name that would
-    print a line of its own (an escaped newline the assembler turned into one)."""
+    """Refuse an object file, before it is linked, with a section the linker prints, however
+    the assembly spelled it (a section attribute, `.pushsection`, `.section` after a label: red-
+    team passes 20 and 21, which a search of the assembly's text missed), or a section name that
+    would print a line of its own (an escaped newline the assembler turned into one)."""
     try:
         names = [section.name for section in sections(read_elf(obj))]
     except ElfError:
         return  # the linker says what is wrong with it
     if any(name.startswith(_PRINTED_SECTION) for name in names):
-        _refuse_printed_section(source)
+        raise BuildError(
+            f"{source}: it puts data in a {_PRINTED_SECTION} section, whose bytes the linker "
+            "prints as a message: a submission may not print messages of its own"
+        )
     if any(not name.isprintable() for name in names):
         raise BuildError(f"{source}: a section's name holds a control character")
 

@@ -299,10 +299,10 @@ def run_mscount(
     `inherited` (by default this process's, less LD_PRELOAD: what the grader's
     process preloads, another malloc or a profiler, is no part of the allocator
     counted or timed, nor would glibc then be glibc). Past `timeout` seconds, or once
-    `folder` (the one it may write in) holds more than COUNT_FOLDER_BYTES: a
-    UsageError naming `what`. `niced`: it runs COUNT_NICENESS below the grader (a
-    count, whose figure no load moves; never a timing). The code counted shares
-    mscount's process: its output goes to files, of which OUTPUT_BYTES are read,
+    `folder` (the one it may write in) holds more than COUNT_FOLDER_BYTES or
+    COUNT_FOLDER_FILES: a UsageError naming `what`. `niced`: it runs COUNT_NICENESS
+    below the grader (a count, whose figure no load moves; never a timing). The code
+    counted shares mscount's process: its output goes to files, of which OUTPUT_BYTES are read,
     decoded whatever the bytes (1 GiB written to a pipe took 3 GB of the grader; a
     byte 0xff, a traceback), and the process group it runs in is killed once it
     ends (the count's sandbox keeps every process it starts in that group: one
@@ -362,7 +362,7 @@ def _wait_watching(
     """Wait for the count to end; UsageError past `timeout`, once its process group (it
     cannot leave it: the sandbox) holds more than COUNT_PROCESSES tasks, once none of
     them has run for ASLEEP_SECONDS (_group_tasks), or once `folder` holds more than
-    COUNT_FOLDER_BYTES."""
+    COUNT_FOLDER_BYTES or COUNT_FOLDER_FILES (_folder_overgrown)."""
     deadline = time.monotonic() + timeout
     running_at = time.monotonic()
     while True:
