@@ -107,8 +107,8 @@
 #define NUM_CLASSES (EXACT_CLASSES + (64 - 10) * (1 << SUB_BITS))
 #define MAP_WORDS ((NUM_CLASSES + 63) / 64)
 
-/* The policy's whole state, zeroed by mm_init (the checker's report aside). */
-static struct {
+/* The policy's whole state, emptied by mm_init (the checker's report aside). */
+static struct segfit_state {
     block_t *class_head[NUM_CLASSES];
     uint64_t class_map[MAP_WORDS]; /* bit set <=> class list non-empty */
     uint64_t class_words;          /* bit w set <=> class_map[w] != 0 */
@@ -121,6 +121,8 @@ static struct {
     map_entry_t *run_map; /* per unit: the run starting in it, or the run reaching into it */
     size_t run_map_units; /* units run_map covers */
 } sf;
+_Static_assert(offsetof(struct segfit_state, class_map) == sizeof sf.class_head,
+               "mm_init clears class_head by its bits and memsets everything after it");
 static char check_msg[256];
 
 /* 63 - clz written as a xor, which the compiler folds into bsr's own index (a subtraction it
@@ -805,7 +807,18 @@ __attribute__((noinline, flatten)) static void *alloc_payload_slow(size_t size) 
 }
 
 bool mm_init(void) {
-    memset(&sf, 0, sizeof sf);
+    /* Only the listed classes' heads are cleared, not all NUM_CLASSES of them: a class whose bit
+       is clear has a NULL head already (mm_checkheap holds every list to its bit). A trace's
+       heap is mostly merged back by its end, so few are set, and the 4 KiB memset this spares
+       was a fifth of the instructions of a 20-op pass (syn-string-short). */
+    for (unsigned w = 0; w < MAP_WORDS; w++)
+        for (uint64_t bits = sf.class_map[w]; bits != 0; bits &= bits - 1)
+            sf.class_head[w * 64 + (unsigned)__builtin_ctzll(bits)] = NULL;
+    memset(&sf.class_map, 0, sizeof sf - offsetof(struct segfit_state, class_map));
+#ifndef NDEBUG
+    for (unsigned c = 0; c < NUM_CLASSES; c++)
+        assert(sf.class_head[c] == NULL);
+#endif
     check_msg[0] = '\0';
     if (!heap_frame_create())
         return false;
