@@ -92,11 +92,13 @@ mm_free_space_t mm_free_space(void);
 
 /*
  * mm_free_spans - the free memory whose bytes the policy does not read (mallocsim extension,
- * optional; the drop-in's malloc_trim gives its whole pages back to the system, no lab does):
- * each(lo, len, ctx) once for every free block, with the bytes between what the block keeps while
- * it is free (its tags, its list links). They may read zero afterwards.
+ * optional; the drop-in's malloc_trim and purges give its whole pages back to the system, no lab
+ * does): each(lo, len, ctx) once for every free block whose span is `least` bytes or more, with
+ * the bytes between what the block keeps while it is free (its tags, its list links); shorter
+ * spans may be passed too, and a policy that keeps its free blocks by size passes over them
+ * unread. The bytes may read zero afterwards.
  */
 typedef void mm_span_fn(void *lo, size_t len, void *ctx);
-void mm_free_spans(mm_span_fn *each, void *ctx);
+void mm_free_spans(size_t least, mm_span_fn *each, void *ctx);
 
 #endif /* MALLOCSIM_MM_H */

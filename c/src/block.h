@@ -377,9 +377,9 @@ static inline void bt_free_span(block_t *b, mm_span_fn *each, void *ctx) {
         each(lo, (size_t)(hi - lo), ctx);
 }
 
-static inline void bt_free_spans(mm_span_fn *each, void *ctx) {
+static inline void bt_free_spans(size_t least, mm_span_fn *each, void *ctx) {
     for (block_t *b = heap_first_block(); !block_is_epilogue(b); b = block_next(b))
-        if (!block_alloc(b))
+        if (!block_alloc(b) && block_size(b) >= least)
             bt_free_span(b, each, ctx);
 }
 

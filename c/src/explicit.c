@@ -138,7 +138,7 @@ size_t mm_usable_size(void *ptr) { return bt_usable_size(ptr); }
 
 mm_free_space_t mm_free_space(void) { return bt_free_space(); }
 
-void mm_free_spans(mm_span_fn *each, void *ctx) { bt_free_spans(each, ctx); }
+void mm_free_spans(size_t least, mm_span_fn *each, void *ctx) { bt_free_spans(least, each, ctx); }
 
 /* Whether x is on the free list, whose walk check_free_list has found to end. */
 static bool listed(const block_t *x) {

@@ -133,7 +133,7 @@ size_t mm_usable_size(void *ptr) { return bt_usable_size(ptr); }
 
 mm_free_space_t mm_free_space(void) { return bt_free_space(); }
 
-void mm_free_spans(mm_span_fn *each, void *ctx) { bt_free_spans(each, ctx); }
+void mm_free_spans(size_t least, mm_span_fn *each, void *ctx) { bt_free_spans(least, each, ctx); }
 
 bool mm_checkheap(int lineno) {
     check_report_t report = {check_message, sizeof check_message, lineno};

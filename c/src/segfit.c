@@ -1013,8 +1013,16 @@ mm_free_space_t mm_free_space(void) {
    the classes whose blocks can hold a whole page past their links and before their footer: a
    walk of every small free block made each malloc_trim dear (drop-in pass 17). */
 _Static_assert(sizeof(free_links_t) == 2 * sizeof(word_t), "bt_free_span skips the links");
-void mm_free_spans(mm_span_fn *each, void *ctx) {
-    for (unsigned c = size_class(mem_pagesize() + MIN_BLOCK); c < NUM_CLASSES; c++)
+/* Only the classes that can hold a whole page, and a span of `least`, are read: a purge of a big
+   heap freed in random order has hundreds of thousands of free blocks of a few KiB, and walking
+   them all, for spans too short to give back, took 15-50 ms under the arena's lock. */
+void mm_free_spans(size_t least, mm_span_fn *each, void *ctx) {
+    size_t page = mem_pagesize();
+    size_t from = (least > page ? least : page) + MIN_BLOCK;
+    if (from < least) /* no block is that long */
+        return;
+    for (unsigned c = next_nonempty_class(size_class(from)); c < NUM_CLASSES;
+         c = next_nonempty_class(c + 1))
         for (block_t *b = sf.class_head[c]; b != NULL; b = links(b)->next)
             bt_free_span(b, each, ctx);
 }

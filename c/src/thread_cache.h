@@ -141,6 +141,11 @@ bool tc_map_reach(const void *from, const void *end);
    every write of these bytes takes. Returns the bytes given back. */
 size_t tc_map_trim(const void *lo, const void *hi);
 
+/* The same for a span of one arena's heap whose pages have just been given back (a purge): only
+   the map pages that lie wholly within that span's map bytes are looked at, so that the work is
+   what the purge gave back. Under that arena's lock. Returns the bytes given back. */
+size_t tc_map_trim_span(const void *lo, const void *hi);
+
 /* The calling thread's bins and remote lists, and every arena's depot, given to the policies
    (malloc_trim), each block under its arena's lock. Without a lock held. */
 void tc_give_back_all(void);

@@ -378,6 +378,85 @@ static void test_trim(const char *option) {
     mem_set_shrink(false);
 }
 
+/* The spans mm_free_spans passed, in order. */
+typedef struct {
+    size_t count;
+    char *lo[64];
+    size_t len[64];
+} spans_seen;
+
+static void note_span(void *lo, size_t len, void *ctx) {
+    spans_seen *seen = ctx;
+    if (seen->count < 64) {
+        seen->lo[seen->count] = lo;
+        seen->len[seen->count] = len;
+    }
+    seen->count++;
+}
+
+/* Whether seen holds the span [lo, lo + len). */
+static bool saw_span(const spans_seen *seen, const char *lo, size_t len) {
+    for (size_t i = 0; i < seen->count && i < 64; i++)
+        if (seen->lo[i] == lo && seen->len[i] == len)
+            return true;
+    return false;
+}
+
+/*
+ * mm_free_spans(least, ...) passes every free span of `least` bytes or more (the drop-in's purge
+ * gives back only those, and a policy may skip the shorter ones unread), each inside the heap and
+ * clear of every live block; a `least` no block reaches (no overflow) passes only spans that
+ * mm_free_spans(0) passes.
+ */
+static void test_free_spans(const char *option) {
+    if (!start(option))
+        return;
+    enum { FREED = 4, KEPT_BYTES = 300, LEAST = 64 << 10 };
+    static const size_t sizes[FREED] = {5 << 10, 20 << 10, 100 << 10, 200 << 10};
+    void *freed[FREED], *kept[FREED];
+    for (int i = 0; i < FREED; i++) { /* a live block after each: the freed ones stay apart */
+        freed[i] = mm_malloc(sizes[i]);
+        kept[i] = mm_malloc(KEPT_BYTES);
+        fill(kept[i], KEPT_BYTES, (uint32_t)i);
+    }
+    for (int i = 0; i < FREED; i++)
+        mm_free(freed[i]);
+    spans_seen all = {0}, long_ones = {0}, none = {0};
+    mm_free_spans(0, note_span, &all);
+    mm_free_spans(LEAST, note_span, &long_ones);
+    mm_free_spans(SIZE_MAX, note_span, &none);
+    CHECK(all.count <= 64 && long_ones.count <= 64 && none.count <= 64,
+          "%s: %zu, %zu, %zu free spans of a heap with %d free blocks", POLICY_NAME, all.count,
+          long_ones.count, none.count, FREED);
+    size_t reaching = 0;
+    for (size_t i = 0; i < all.count && i < 64; i++) {
+        char *lo = all.lo[i], *hi = lo + all.len[i];
+        CHECK(lo >= (char *)mem_heap_lo() && hi <= (char *)mem_heap_hi() + 1,
+              "%s: a free span [%p, %p) outside the heap", POLICY_NAME, (void *)lo, (void *)hi);
+        for (int k = 0; k < FREED; k++)
+            CHECK(hi <= (char *)kept[k] || lo >= (char *)kept[k] + KEPT_BYTES,
+                  "%s: the free span [%p, %p) holds the live block %p", POLICY_NAME, (void *)lo,
+                  (void *)hi, kept[k]);
+        if (all.len[i] >= LEAST) {
+            reaching++;
+            CHECK(saw_span(&long_ones, lo, all.len[i]),
+                  "%s: mm_free_spans(%d) left out the free span [%p, %p)", POLICY_NAME, LEAST,
+                  (void *)lo, (void *)hi);
+        }
+    }
+    CHECK(reaching >= 2, "%s: %zu free spans of 64 KiB where 100 and 200 KiB were freed",
+          POLICY_NAME, reaching);
+    for (size_t i = 0; i < none.count && i < 64; i++)
+        CHECK(saw_span(&all, none.lo[i], none.len[i]),
+              "%s: mm_free_spans(SIZE_MAX) passed a span mm_free_spans(0) did not", POLICY_NAME);
+    for (int i = 0; i < FREED; i++) {
+        CHECK(first_bad_byte(kept[i], KEPT_BYTES, (uint32_t)i) == KEPT_BYTES,
+              "%s: a live block changed while free spans were listed", POLICY_NAME);
+        mm_free(kept[i]);
+    }
+    heap_ok(__LINE__, "after listing free spans", 0);
+}
+
 static void test_options_rejected(void) {
     const char *error = mm_configure("no-such-option");
     CHECK(error != NULL && strlen(error) > 0 && strchr(error, '\n') == NULL,
@@ -391,6 +470,7 @@ int main(void) {
         test_edges(*option);
         test_out_of_memory(*option);
         test_trim(*option);
+        test_free_spans(*option);
         test_random(*option);
         test_init_over_listed_blocks(*option);
     }
