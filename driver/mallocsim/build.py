@@ -719,17 +719,21 @@ def own_context(stderr: str) -> str:
 
 def split_warnings(stderr: str) -> tuple[str, ...]:
     """The compiler's diagnostics, one string each (with the "In function" line
-    before it and the context lines after), dangerous ones first."""
+    before it and the context lines after), dangerous ones first. An include chain
+    ("In file included from mm.c:18:") leads to a diagnostic in another file, which
+    own_context leaves out: the chain goes with it, and a CS:APP file's missing team
+    field put one, alone, before the next warning of mm.c's (lab check run 12)."""
     blocks: list[list[str]] = []
-    pending: list[str] = []  # "mm.c: In function 'f':" lines waiting for their diagnostic
+    pending: list[str] = []  # the "mm.c: In function 'f':" line waiting for its diagnostic
     for line in printable(own_context(stderr)).splitlines():
-        if _GENERATED.match(line):  # clang's count of them, not part of the last one
+        if _GENERATED.match(line) or line.startswith("In file included"):
+            pending = []  # clang's count of them, or the chain of a diagnostic left out
             continue
         if _DIAGNOSTIC.match(line):
             blocks.append([*pending, line])
             pending = []
-        elif line.startswith("mm.c: In ") or line.startswith("In file included"):
-            pending.append(line)
+        elif line.startswith("mm.c: In "):
+            pending = [line]
         elif blocks and not pending:
             blocks[-1].append(line)
     texts = ["\n".join(block).rstrip() for block in blocks]

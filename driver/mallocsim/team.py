@@ -43,10 +43,19 @@ class Team:
         if null:
             # The driver reads every field (strcmp, *team.name2) and dies of SIGSEGV before any
             # trace, no score printed (a public file written for a 3-field team_t: lab check
-            # pass 5); graded here, it had 81.
+            # pass 5); graded here, it had 81. Trailing NULLs are fields the initializer did
+            # not reach: a file whose comma after "nope" was missing had "nope" "" joined into
+            # one id1, and id2 NULL (lab check run 12).
+            short = list(_FIELDS[len(_FIELDS) - len(null) :]) == null
+            why = (
+                ": the initializer lists fewer strings than the record's five fields (is a "
+                "comma missing? two strings side by side join into one)"
+                if short
+                else ""
+            )
             return (
                 f"the team record's {' and '.join(null)} {'is' if len(null) == 1 else 'are'} "
-                "NULL: the CS:APP driver reads every field and crashes before any trace "
+                f"NULL{why}: the CS:APP driver reads every field and crashes before any trace "
                 '(write "" for a field left empty)'
             )
         if not self.teamname:

@@ -232,6 +232,24 @@ def test_split_warnings_groups_context_lines():
     assert second.startswith("mm.c: In function 'f':") and "int x;" in second
 
 
+def test_split_warnings_leaves_out_the_include_chain_of_another_files_note():
+    # gcc's note on a team_t field left out points into mm.h, which own_context drops; its
+    # chain stood alone before the next warning of mm.c's.
+    stderr = (
+        "mm.c:43:1: warning: missing initializer for field 'id2' of 'team_t' "
+        "[-Wmissing-field-initializers]\n"
+        "   43 | };\n"
+        "In file included from mm.c:18:\n"
+        "mm.h:15:11: note: 'id2' declared here\n"
+        "   15 |     char *id2;\n"
+        "mm.c: In function 'mm_free':\n"
+        "mm.c:98:20: warning: unused parameter 'ptr' [-Wunused-parameter]\n"
+    )
+    first, second = split_warnings(stderr)
+    assert first.startswith("mm.c:43:1") and "In file included" not in first
+    assert second.startswith("mm.c: In function 'mm_free':\nmm.c:98:20"), second
+
+
 def test_a_clang_build_shows_its_warnings_and_nothing_of_the_steps_after(tmp_path):
     # The assembler and the linker were given the compile's -std and -D: clang named each
     # "argument unused during compilation", and its "1 warning generated." count, after the last

@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from mallocsim.team import Team
+
 from .conftest import fixture_allocator
 from .test_build import CSAPP_TEMPLATE, TRACE, source
 
@@ -100,11 +102,22 @@ def test_a_team_record_with_null_fields_is_refused_as_its_driver_crashes_on_it(
     path, trace = source(tmp_path, "", short), write_trace("t", TRACE)
     run = cli("grade", path, "--lab", "csapp", "--throughput", "time", trace)
     assert run.status == 1 and "Results for" not in run.out
-    assert "the team record's name2 and id2 are NULL: the CS:APP driver reads every field" in (
+    assert "the team record's name2 and id2 are NULL: the initializer lists fewer strings" in (
         " ".join(run.err.split())
     )
+    assert "the CS:APP driver reads every field" in " ".join(run.err.split())
     run = cli("grade", path, "--lab", "csapp", "--throughput", "time", "--no-team-check", trace)
     assert run.status == 0, run.said
+
+
+def test_a_null_team_field_past_the_initializers_strings_asks_for_a_missing_comma():
+    # "nope" "" (the comma after "nope" missing) joined into id1, and left id2 NULL (lab check
+    # run 12); a NULL written out is no missing string.
+    joined = Team("t", "A. Student", "nope", "", None).problem()
+    assert joined is not None and "id2 is NULL: the initializer lists fewer strings" in joined
+    assert "is a comma missing?" in joined
+    written = Team("t", None, "a", "", "").problem()
+    assert written is not None and written.startswith("the team record's name1 is NULL: the CS")
 
 
 def test_the_team_is_shown(cli, write_trace, tmp_path):
