@@ -234,60 +234,75 @@ def grade(
     valgrind)."""
     start = time.monotonic()
     made = _grade(spec, plan, config, timeout, progress)
-    narrow = _as_its_handout_builds_it(spec, config, made)
+    narrow = handout_build(spec, config, made.results) if made.problem is None else None
     if narrow is not None:
         retried = _grade(narrow, plan, config, timeout, progress)
-        count, cut = len(made.results), _cut_address_failures(made)
-        which = "every trace" if cut == count else f"{cut} of {count} traces"
-        failed = (
-            f"built for x86-64, {which} failed there the ways code written for 32 bits fails (a "
-            "crash, or a pointer outside the heap; a failed assert() is not one)"
-        )
-        if _valid_traces(retried) > _valid_traces(made):
-            note = f"built -m32, as the {config.lab} handout's Makefile builds it: {failed}"
+        better, note = handout_build_note(config, made.results, retried.results)
+        if better:
             made = replace(retried, notes=(note, *retried.notes))
-        else:  # the failures shown are the x86-64 build's: say the other was tried too
-            first = next((r for r in retried.results if r.error), None)
-            note = (
-                f"also graded built -m32, as the {config.lab} handout's Makefile builds it "
-                f"({failed}): it passed no more traces there"
-                f"{f' ({first.trace}: {first.error})' if first else ''}"
-            )
+        else:
             made = replace(made, notes=(*made.notes, note))
     return replace(made, seconds=time.monotonic() - start)
 
 
-def _as_its_handout_builds_it(
-    spec: AllocatorSpec, config: GradingConfig, made: Grade
+def handout_build(
+    spec: AllocatorSpec, config: GradingConfig, results: Sequence[TraceResult]
 ) -> AllocatorSpec | None:
     """The -m32 build to grade too, when the word size is left to the lab ("auto", the
-    csapp lab's), mm.c was built for x86-64 and most of its traces failed there as code
-    written for the handout's -m32 fails (not every such file's x86-64 build warns of it:
-    two char * links 4 bytes apart compile silently, and a red-black tree of 4-byte links
-    passed one trace of eleven on x86-64, 97 under its -m32 driver); else None. The build
-    that passes more traces is graded."""
-    if spec.kind != "source" or (spec.word_size or config.profile.word_size) != "auto":
+    csapp lab's), mm.c's x86-64 build gave these results and most of its traces failed
+    there as code written for the handout's -m32 fails (not every such file's x86-64 build
+    warns of it: two char * links 4 bytes apart compile silently, and a red-black tree of
+    4-byte links passed one trace of eleven on x86-64, 97 under its -m32 driver); else
+    None. The build that passes more traces is graded (handout_build_note): by `grade`,
+    and by the pytest plugin for every item of that allocator."""
+    if not word_size_left_to_lab(spec, config) or not results:
         return None
-    if made.problem is not None or not made.results or made.word_bits != 64:
-        return None
-    most = 2 * _cut_address_failures(made) > len(made.results)
+    most = 2 * _cut_address_failures(results) > len(results)
     return replace(spec, word_size="32") if most else None
 
 
-def _cut_address_failures(grade: Grade) -> int:
+def word_size_left_to_lab(spec: AllocatorSpec, config: GradingConfig) -> bool:
+    """Whether a student's mm.c may be graded built -m32 (handout_build): its word size is
+    "auto" and its x86-64 build is the one made."""
+    if spec.kind != "source" or (spec.word_size or config.profile.word_size) != "auto":
+        return False
+    return graded_word_bits(spec) == 64
+
+
+def handout_build_note(
+    config: GradingConfig, wide: Sequence[TraceResult], narrow: Sequence[TraceResult]
+) -> tuple[bool, str]:
+    """(whether the -m32 build's results are the ones to grade, the note that says which
+    build was graded and why), from each build's results on the same traces."""
+    count, cut = len(wide), _cut_address_failures(wide)
+    which = "every trace" if cut == count else f"{cut} of {count} traces"
+    failed = (
+        f"built for x86-64, {which} failed there the ways code written for 32 bits fails (a "
+        "crash, or a pointer outside the heap; a failed assert() is not one)"
+    )
+    if _valid_traces(narrow) > _valid_traces(wide):
+        return True, f"built -m32, as the {config.lab} handout's Makefile builds it: {failed}"
+    first = next((r for r in narrow if r.error), None)  # the failures shown are x86-64's
+    return False, (
+        f"also graded built -m32, as the {config.lab} handout's Makefile builds it "
+        f"({failed}): it passed no more traces there"
+        f"{f' ({first.trace}: {first.error})' if first else ''}"
+    )
+
+
+def _cut_address_failures(results: Sequence[TraceResult]) -> int:
     """The traces that failed as code written for 32 bits fails on x86-64, in a checked pass.
     Code written so fails there, on the first op that needs a cut address; the timed passes
     come after the whole trace is in the allocator's hands: a build that crashed there on
     purpose got its -m32 build graded, which then placed every block from what the first had
     left in the page cache (red-team pass 12: a hidden trace, 62.5 honest, 71.8)."""
     return sum(
-        r.fail_kind in _CUT_ADDRESS_FAILURES and r.fail_phase in _CHECKED_PHASES
-        for r in grade.results
+        r.fail_kind in _CUT_ADDRESS_FAILURES and r.fail_phase in _CHECKED_PHASES for r in results
     )
 
 
-def _valid_traces(grade: Grade) -> int:
-    return sum(r.valid for r in grade.results)
+def _valid_traces(results: Sequence[TraceResult]) -> int:
+    return sum(r.valid for r in results)
 
 
 def _grade(
@@ -317,29 +332,12 @@ def _grade(
         notes.append(f"heap checker: {build.checker_note}")
     if build is not None and build.word_note:
         notes.append(build.word_note)
-    team = None
-    if library is not None and TEAM_SYMBOL in dynamic_symbols(library)[1]:
-        try:
-            team = read_team(spec)
-        except GraderFault:
-            raise  # no grade at all: the grader could not look
-        except UsageError as error:
-            return Grade(
-                spec.name, (), failed_score(config, str(error)), str(error), None, warnings
-            )
-    # A student's file must have a record; a library is checked when it has one, as before.
-    if lab.team and config.team_check and (team is not None or spec.kind == "source"):
-        if team is None:
-            why = (
-                f"{spec.name}: defines no team record (team_t team = {{...}}): the {lab.name} "
-                "lab's driver prints it and refuses to run without one (--no-team-check, or "
-                "team_check = false in grading.toml, for a handout without it: its driver's -a)"
-            )
-        else:
-            refusal = team.problem()
-            why = f"team check: {refusal}" if refusal is not None else None
-        if why is not None:
-            return Grade(spec.name, (), failed_score(config, why), why, team, warnings)
+    try:
+        team, why = team_check(spec, library, config)
+    except UsageError as error:
+        return Grade(spec.name, (), failed_score(config, str(error)), str(error), None, warnings)
+    if why is not None:
+        return Grade(spec.name, (), failed_score(config, why), why, team, warnings)
     options = replay_options(config, check_heap)
     limits, stall = time_limits(plan.traces, config, options, timeout)
     results: list[TraceResult] = []
@@ -391,6 +389,30 @@ def _grade(
 # How a heap address cut to 32 bits makes a trace fail: read through (SIGSEGV), or handed out.
 _CUT_ADDRESS_FAILURES = ("crash", "outside_heap")
 _CHECKED_PHASES = ("checked", "checked_again")  # replay.PHASE_KEYS: the ops given one at a time
+
+
+def team_check(
+    spec: AllocatorSpec, library: Path | None, config: GradingConfig
+) -> tuple[Team | None, str | None]:
+    """(the team record of a built library that has one, why the lab's driver refuses to run
+    any trace, or None when it runs), for `grade` and the pytest plugin alike. A student's
+    file must have a record where the lab asks for one; a library is checked when it has
+    one. Raises UsageError when the record cannot be read, GraderFault when the grader
+    could not look."""
+    lab = config.profile
+    team = None
+    if library is not None and TEAM_SYMBOL in dynamic_symbols(library)[1]:
+        team = read_team(spec)
+    if not (lab.team and config.team_check and (team is not None or spec.kind == "source")):
+        return team, None
+    if team is None:
+        return None, (
+            f"{spec.name}: defines no team record (team_t team = {{...}}): the {lab.name} "
+            "lab's driver prints it and refuses to run without one (--no-team-check, or "
+            "team_check = false in grading.toml, for a handout without it: its driver's -a)"
+        )
+    refusal = team.problem()
+    return team, f"team check: {refusal}" if refusal is not None else None
 
 
 def graded_build(spec: AllocatorSpec) -> AllocatorSpec:

@@ -19,6 +19,14 @@ any item runs. Every item carries the `mallocsim` marker (select with
 (shown by --junitxml).
 Works under pytest-xdist: items are independent and collected identically
 in every worker.
+
+pytest runs the Python it finds where it starts: a conftest.py, and the plugins
+an ini file names. Started in a student's folder, it ran the student's as the
+grader, before any item (red-team pass 22: a broken mm.c reported passing). The
+plugin refuses to run when an allocator's folder holds a conftest.py pytest is
+about to load, or the ini file in effect, before the conftest is loaded; an ini
+file's plugins load before any plugin can look, so a submission is graded from a
+folder of the grader's own (README: the pytest plugin).
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import pytest
 
 if TYPE_CHECKING:  # the plugin loads nothing of mallocsim until it is used
     from mallocsim.allocators import AllocatorSpec
-    from mallocsim.replay import ReplayOptions
+    from mallocsim.replay import ReplayOptions, TraceResult
 
 _DIAGNOSIS_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+): ")
 
@@ -94,6 +102,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _folders_of(allocators: list[str]) -> list[Path]:
+    """The folders of the allocators given as files (a built-in policy has none)."""
+    return [Path(name).resolve().parent for name in allocators if Path(name).exists()]
+
+
+def _within(path: Path, folders: list[Path]) -> Path | None:
+    """The folder of `folders` that holds `path` (or is it), if any."""
+    return next((f for f in folders if path == f or f in path.parents), None)
+
+
+def _anchors(early_config: pytest.Config) -> list[Path]:
+    """Where pytest looks for its first conftest.py files, as its own hook does: each
+    path given (else the invocation folder), their test* subfolders, and every folder
+    above them."""
+    here = early_config.invocation_params.dir
+    given = [
+        here / str(arg).split("::")[0] for arg in early_config.known_args_namespace.file_or_dir
+    ]
+    starts = [p.resolve() for p in given if p.exists()] or [here.resolve()]
+    starts += [sub for p in starts if p.is_dir() for sub in p.glob("test*") if sub.is_dir()]
+    return [folder for p in starts for folder in (p, *p.parents)]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    known = early_config.known_args_namespace
+    folders = _folders_of(getattr(known, "mallocsim_allocator", None) or [])
+    if not folders:
+        return
+    inipath = early_config.inipath
+    held = _within(inipath.resolve(), folders) if inipath is not None else None
+    if held is not None:
+        raise pytest.UsageError(
+            f"mallocsim: pytest's configuration is {inipath}, in the folder of an allocator "
+            "it tests: start pytest in a folder of your own (or give -c FILE); a submission's "
+            "ini file names plugins pytest loads"
+        )
+    if known.noconftest:
+        return
+    for folder in _anchors(early_config):
+        conftest = folder / "conftest.py"
+        if _within(folder, folders) is not None and conftest.is_file():
+            raise pytest.UsageError(
+                f"mallocsim: pytest would load {conftest}, in the folder of an allocator it "
+                "tests, as Python of its own: start pytest in a folder of your own, or give "
+                "--noconftest"
+            )
+
+
 class MallocsimFailure(Exception):
     """A trace that failed on an allocator: its one-line diagnosis (or the
     compiler's messages), shown as is."""
@@ -116,6 +173,8 @@ class _Plan:
         if not option("mallocsim_traces"):
             raise pytest.UsageError("--mallocsim-allocator needs --mallocsim-traces=PATH")
         self._problems: dict[str, str | None] = {}
+        self._builds: dict[str, AllocatorSpec] = {}  # the build each allocator's items replay
+        self._build_notes: dict[str, str] = {}  # which build was graded, and why: at the end
         # allocators with no heap checker to call, and why: said once, at the end
         self._unchecked: dict[str, str] = {}
         try:
@@ -130,6 +189,12 @@ class _Plan:
         except UsageError as error:
             raise pytest.UsageError(f"mallocsim: {error}") from None
         self.traces = [Path(t.path) for t in planned.traces if t.path is not None]
+        bracketed = next((p for p in self.traces if "[" in str(p) or "]" in str(p)), None)
+        if bracketed is not None:  # pytest reads them as a test's parameters, and runs nothing
+            raise pytest.UsageError(
+                f"mallocsim: {bracketed}: pytest cannot collect a path holding '[' or ']' "
+                "(it reads them as a test's parameters): rename it, or grade with mallocsim grade"
+            )
         self.grading = grading
         self.min_util: float | None = option("mallocsim_min_util")
         self.min_kops: float | None = option("mallocsim_min_throughput")
@@ -158,22 +223,66 @@ class _Plan:
         self.names = short if len(set(short)) == len(short) else [s.name for s in self.specs]
 
     def problem(self, spec: AllocatorSpec) -> str | None:
-        """Why this allocator cannot run at all (build, forbidden calls), once;
-        an allocator without a heap checker to call runs without heap checks."""
-        from mallocsim.grading import prepare
+        """Why this allocator cannot run at all (build, forbidden calls, the lab's team
+        check, as `grade` refuses it), once; an allocator without a heap checker to call
+        runs without heap checks."""
+        from mallocsim.errors import UsageError
+        from mallocsim.grading import prepare, team_check
         from mallocsim.replay import has_heap_checker
 
         if spec.name not in self._problems:
-            build, _, problem = prepare(spec)
+            build, library, problem = prepare(spec)
+            if problem is None:
+                try:
+                    problem = team_check(spec, library, self.grading)[1]
+                except UsageError as error:
+                    problem = str(error)
             self._problems[spec.name] = problem
             if problem is None and self.options.check_heap and not has_heap_checker(spec):
                 note = build.checker_note if build is not None else None
                 self._unchecked[spec.name] = note or "the allocator has no heap checker to call"
         return self._problems[spec.name]
 
+    def build_for(self, spec: AllocatorSpec) -> AllocatorSpec:
+        """The build every item of this allocator replays, chosen once as `grade` chooses
+        it: a csapp mm.c whose x86-64 build fails most traces as code written for the
+        handout's -m32 fails is replayed built -m32 when that passes more of them (each
+        build's checked passes replayed first, untimed)."""
+        from mallocsim.grading import handout_build, handout_build_note, word_size_left_to_lab
+
+        if spec.name in self._builds:
+            return self._builds[spec.name]
+        chosen = spec
+        if word_size_left_to_lab(spec, self.grading):
+            wide = self._checked_passes(spec)
+            narrow = handout_build(spec, self.grading, wide)
+            if narrow is not None:
+                better, note = handout_build_note(self.grading, wide, self._checked_passes(narrow))
+                chosen = narrow if better else spec
+                self._build_notes[spec.name] = note
+        self._builds[spec.name] = chosen
+        return chosen
+
+    def _checked_passes(self, spec: AllocatorSpec) -> list[TraceResult]:
+        from mallocsim.constants import DEFAULT_TIMEOUT
+        from mallocsim.isolate import replay_isolated
+        from mallocsim.trace import load_trace
+
+        options = replace(self.options_for(spec), timing=False)
+        results = []
+        for path in self.traces:
+            trace = load_trace(path, self.grading.profile.trace_reading)
+            limit = self.limits.get(trace.name, DEFAULT_TIMEOUT)
+            results.append(replay_isolated(trace, spec, options, limit, self.stall))
+        return results
+
     def unchecked(self) -> dict[str, str]:
         """The allocators heap checks could not call, and why (said once, at the end)."""
         return dict(self._unchecked)
+
+    def build_notes(self) -> dict[str, str]:
+        """Which build of each allocator was replayed, where the lab chose (at the end)."""
+        return dict(self._build_notes)
 
     def options_for(self, spec: AllocatorSpec) -> ReplayOptions:
         """The replay options for one allocator (no heap checks without a checker)."""
@@ -191,6 +300,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     for name, why in plan.unchecked().items():
         terminalreporter.write_line(f"mallocsim: {Path(name).name}: heap checks skipped: {why}")
+    for name, note in plan.build_notes().items():
+        terminalreporter.write_line(f"mallocsim: {Path(name).name}: {note}")
 
 
 def _nodeid(path: Path, rootpath: Path, clash: bool) -> str:
@@ -255,10 +366,11 @@ class TraceItem(pytest.Item):
         if problem is not None:
             raise MallocsimFailure(problem)
         try:
+            spec = self.plan.build_for(self.spec)
             trace = load_trace(self.trace, self.plan.grading.profile.trace_reading)
             options = self.plan.options_for(self.spec)
             limit = self.plan.limits.get(trace.name, DEFAULT_TIMEOUT)
-            result = replay_isolated(trace, self.spec, options, limit, self.plan.stall)
+            result = replay_isolated(trace, spec, options, limit, self.plan.stall)
         except UsageError as error:
             raise MallocsimFailure(str(error), self.trace) from None
         for name in ("utilization", "ops_per_sec"):

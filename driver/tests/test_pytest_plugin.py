@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from .conftest import REPO, fixture_allocator, fixture_variant
+from .test_word_size import LINKED
 
 pytest_plugins = ["pytester"]
 
@@ -308,3 +309,80 @@ def test_an_attack_fails_its_item_named_and_leaves_nothing(run, pytester, attack
     result.assert_outcomes(failed=1)
     assert said in " ".join(result.stdout.str().split())
     assert not pwned.exists()
+
+
+def test_a_conftest_in_the_allocators_folder_is_refused_before_it_runs(run, pytester):
+    # pytest started in a student's folder imports its conftest.py as the grader (red-team
+    # pass 22: a broken mm.c reported passing, the grader's environment written out).
+    pwned = pytester.path / "pwned"
+    pytester.makeconftest(f"open({str(pwned)!r}, 'w').close()\n")
+    mm = pytester.path / "mm.c"
+    mm.write_text(fixture_allocator("good_bump").read_text())
+    good = pytester.path / "good.rep"
+    result = run(
+        f"--mallocsim-allocator={mm}", "--mallocsim-dialect=cmu", f"--mallocsim-traces={good}"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"pytest would load {pytester.path / 'conftest.py'}, in the folder of an allocator" in (
+        " ".join(result.stderr.str().split())
+    )
+    assert not pwned.exists()
+    result = run(
+        f"--mallocsim-allocator={mm}", "--mallocsim-dialect=cmu", f"--mallocsim-traces={good}",
+        "--noconftest",
+    )  # fmt: skip
+    result.assert_outcomes(passed=1)
+    assert not pwned.exists()
+
+
+def test_an_ini_file_in_the_allocators_folder_is_refused(run, pytester, tmp_path_factory):
+    # Its plugins load before any plugin can look: the refusal keeps a grader from relying on
+    # a way of running pytest that a submission takes over.
+    pytester.makeini("[pytest]\naddopts = -q\n")
+    mm = pytester.path / "mm.c"
+    mm.write_text(fixture_allocator("good_bump").read_text())
+    result = run(f"--mallocsim-allocator={mm}", f"--mallocsim-traces={pytester.path / 'good.rep'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "mallocsim: pytest's configuration is" in result.stderr.str()
+    elsewhere = tmp_path_factory.mktemp("course") / "pytest.ini"
+    elsewhere.write_text("[pytest]\n")
+    result = run(
+        "-c", elsewhere, "--rootdir", elsewhere.parent, f"--mallocsim-allocator={mm}",
+        "--mallocsim-dialect=cmu", f"--mallocsim-traces={pytester.path / 'good.rep'}",
+    )  # fmt: skip
+    result.assert_outcomes(passed=1)
+
+
+def test_a_trace_named_with_brackets_is_one_usage_line(run, pytester):
+    # pytest reads "[...]" in a path as a test's parameters, and ran no trace at all.
+    (pytester.path / "short[1].rep").write_text(GOOD_TRACE)
+    result = run(
+        allocator("good_bump"), "--mallocsim-dialect=cmu",
+        f"--mallocsim-traces={pytester.path / 'short[1].rep'}",
+        f"--mallocsim-traces={pytester.path / 'good.rep'}",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "short[1].rep: pytest cannot collect a path holding '[' or ']'" in result.stderr.str()
+
+
+def test_the_csapp_team_check_and_m32_build_are_grades(run, pytester):
+    # The plugin gave a file `grade` refuses (no team record) a pass, and failed every item of
+    # a file `grade` builds -m32 as its handout does (red-team pass 22).
+    nameless = pytester.path / "nameless.c"
+    nameless.write_text(
+        fixture_allocator("labs/csapp_explicit").read_text().replace("team_t team", "team_t tea")
+    )
+    linked = pytester.makefile(".rep", linked=LINKED)
+    result = run(
+        f"--mallocsim-allocator={nameless}", "--mallocsim-lab=csapp", f"--mallocsim-traces={linked}"
+    )
+    result.assert_outcomes(failed=1)
+    assert "defines no team record" in result.stdout.str()
+    adjacent = fixture_variant(
+        "labs/csapp_explicit", "#define LINKS_AS_ADJACENT_POINTERS\n", pytester.path / "adj.c"
+    )
+    result = run(
+        f"--mallocsim-allocator={adjacent}", "--mallocsim-lab=csapp", f"--mallocsim-traces={linked}"
+    )
+    result.assert_outcomes(passed=1)
+    assert "adj.c: built -m32, as the csapp handout's Makefile builds it" in result.stdout.str()
