@@ -145,7 +145,7 @@ def autograder(cli, tmp_path):
     root = tmp_path / "autograder"
     shutil.copytree(zipped, root / "source")
 
-    def submit(*files: tuple[str, str]) -> dict:
+    def submit(*files: tuple[str, str], inside: bool = False) -> dict:
         submission = root / "submission"
         shutil.rmtree(submission, ignore_errors=True)
         submission.mkdir()
@@ -156,7 +156,10 @@ def autograder(cli, tmp_path):
                "MALLOCSIM": str(REPO / ".venv" / "bin" / "mallocsim")}  # fmt: skip
         if not (REPO / ".venv" / "bin" / "mallocsim").exists():
             pytest.skip("no .venv/bin/mallocsim to stand for the image's /opt/mallocsim")
-        done = subprocess.run([root / "source" / "run_autograder"], env=env, check=False)
+        done = subprocess.run(  # inside: started in the submission's folder
+            [root / "source" / "run_autograder"], env=env, check=False,
+            cwd=submission if inside else None,
+        )  # fmt: skip
         assert done.returncode == 0  # Gradescope reads results.json, whatever happened
         document = json.loads((root / "results" / "results.json").read_text())
         jsonschema.validate(document, SCHEMA)
@@ -221,6 +224,16 @@ def test_run_autograder_always_writes_results(autograder):
         "could not grade this submission (exit 2); please tell your instructor" in failed["output"]
     )
     assert "[grade] lab: expected one of" in failed["output"]
+
+
+def test_run_autograder_imports_nothing_of_the_submissions(autograder):
+    # Its own results.json was made by `python3 -`, which imports from the folder it runs in:
+    # started in the submission, a json.py of the student's wrote a score of 100 (red-team pass
+    # 22; Gradescope starts it in /autograder, so a guard, not a fix of a live hole).
+    _, submit = autograder
+    forged = 'def dump(obj, out, **kw):\n    out.write(\'{"score": 100.0, "tests": []}\')\n'
+    document = submit(("allocator.c", "int x;\n"), ("json.py", forged), inside=True)
+    assert document["score"] == 0.0 and "No mm.c in the submission" in document["output"]
 
 
 def test_run_autograder_grades_the_top_level_mm_c_and_guesses_no_other(autograder):
