@@ -279,9 +279,11 @@ typedef struct {
     uint32_t pass_repeats;
     ms_failure failure; /* what failed (kind MS_FAIL_NONE when none did) */
     char error[512];    /* what was wrong, one line ("" when nothing) */
-    /* A grader in another process (remote.c): the highest payload end minus the heap's start
-       over the timed passes it checked, so that a heap grown further there than in the checked
-       passes is seen; 0 where not measured (passes run in this process). */
+    /* A grader in another process (remote.c): the most heap the timed passes used, as bytes
+       above the heap's start (the highest payload end of the passes it checked, or the end of
+       the last page they touched past the checked passes' heap), so that a heap grown further
+       there than in the checked passes is seen; 0 where not measured (passes run in this
+       process). */
     uint64_t highest_used;
     /* The CPU seconds the kernel counted for the agent over the passes, their boundaries
        included, when its own clock claimed less: with kernel_clock at once; without, three

@@ -109,6 +109,11 @@ bool mem_share(bool narrow);
 void mem_place(uintptr_t at);
 bool mem_share_grant(size_t bytes);
 size_t mem_share_granted(void);
+/* The owner's: the end (bytes above mem_heap_lo) of the last page of the shared heap's file that
+   holds data past `covered` bytes of heap and the spare page after them, or 0 when none does. A
+   page holds data once a process touched it, and keeps it until the owner resets the heap: how far
+   an agent's timed passes used the heap, blocks or not. */
+size_t mem_share_used_past(size_t covered);
 int mem_share_fd(void);
 size_t mem_reserved(void);
 bool mem_join(int fd, void *start, size_t bytes);

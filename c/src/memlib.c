@@ -346,6 +346,19 @@ bool mem_join(int fd, void *start, size_t bytes) {
 
 size_t mem_share_granted(void) { return share.file_bytes; }
 
+size_t mem_share_used_past(size_t covered) {
+    if (share.fd < 0)
+        return 0;
+    off_t at = (off_t)(page_round(covered) + share_slack()), end = 0;
+    for (;;) { /* the file's extents of data, to its last (SEEK_DATA fails with ENXIO past it) */
+        off_t data = lseek(share.fd, at, SEEK_DATA);
+        off_t hole = data < 0 ? -1 : lseek(share.fd, data, SEEK_HOLE);
+        if (hole <= data)
+            return (size_t)end;
+        end = at = hole;
+    }
+}
+
 void mem_follow(void *(*ask)(intptr_t incr)) {
     share.fd = -1; /* the owner's alone: a follower never sizes the file */
     share.ask = ask;

@@ -297,6 +297,10 @@ static const denied_call SEALED[] = {
     {"memfd_create", "take memory from the kernel", REACH_ELSE},
 };
 static const char *const BRK_ACTION = "take memory from the kernel";
+/* madvise(MADV_REMOVE) on the shared heap punches its pages out of the grader's file: memory a
+   timed pass used past the checked heap, given back before the grader looks, would not count
+   (remote.c, mem_share_used_past). No allocator needs it. */
+static const char *const REMOVE_ACTION = "give heap pages back to the grader's file";
 /* mprotect and pkey_mprotect are denied by the seal when they would make memory writable: a
    `const` array in the library's read-only data would be storage no global-data rule counts. */
 static const char *const WRITABLE_ACTION = "make read-only memory writable";
@@ -738,6 +742,9 @@ bool ms_sandbox_seal_memory(ms_error *err) {
         rc = deny_calls(ctx, SEALED, sizeof SEALED / sizeof SEALED[0], SCMP_ACT_TRAP, false);
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(brk), 1, SCMP_A0(SCMP_CMP_NE, 0));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(madvise), 1,
+                              SCMP_A2(SCMP_CMP_EQ, MADV_REMOVE));
     for (size_t i = 0; i < sizeof PROTECT_CALLS / sizeof PROTECT_CALLS[0] && rc == 0; i++) {
         int call = seccomp_syscall_resolve_name(PROTECT_CALLS[i]);
         if (call != __NR_SCMP_ERROR)
@@ -766,6 +773,8 @@ static const char *action_of(uint32_t arch, int call, bool known) {
             return SEALED[i].action;
     if (is_call(arch, call, "brk"))
         return BRK_ACTION;
+    if (is_call(arch, call, "madvise"))
+        return REMOVE_ACTION;
     if (is_call(arch, call, "prctl"))
         return "outlive the grader or hide from it";
     if (is_call(arch, call, "rt_sigaction") || is_call(arch, call, "sigaction") ||

@@ -334,6 +334,8 @@ def _grade(
         notes.append(build.word_note)
     try:
         team, why = team_check(spec, library, config)
+    except GraderFault:
+        raise  # no grade at all: the grader could not look
     except UsageError as error:
         return Grade(spec.name, (), failed_score(config, str(error)), str(error), None, warnings)
     if why is not None:

