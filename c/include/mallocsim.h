@@ -269,6 +269,10 @@ typedef struct {
        ms_replay_timed), as a grader in another process times an agent's: what is compared with
        such passes (a reference, for a student's code) is then timed the same way. */
     bool pass_alone;
+    /* Each pass from mm_init on a heap of zeros (mem_rewind_zeroed, untimed), as the F22+ CMU
+       drivers map their heap afresh before every pass; else on the bytes the last pass left, as
+       the CS:APP and F20 drivers run their later passes. */
+    bool zero_each_pass;
 } ms_timed_options;
 
 typedef struct {
@@ -453,7 +457,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 23
+#define MS_ABI_VERSION 24
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

@@ -201,6 +201,8 @@ static void *sbrk_follow(intptr_t incr) {
     }
     brk_offset = (size_t)((char *)old - heap_start) + (size_t)incr;
     sbrk_calls++;
+    if (brk_offset > high_water) /* what mem_rewind_zeroed clears, in the follower too */
+        high_water = brk_offset;
     return old;
 }
 
@@ -294,6 +296,12 @@ void mem_rewind(void) {
     sbrk_calls = 0;
 }
 
+void mem_rewind_zeroed(void) {
+    mem_rewind();
+    if (heap_start != NULL && touched > 0)
+        memset(heap_start, 0, touched);
+}
+
 void mem_reset_brk(void) { mem_reset(); }
 
 /* The driver maps the heap once and keeps it: a sandboxed agent that unmapped its copy could not
@@ -371,7 +379,11 @@ void mem_follow_within(size_t granted) {
     update_slow();
 }
 
-void mem_follow_brk(size_t brk) { brk_offset = brk; }
+void mem_follow_brk(size_t brk) {
+    brk_offset = brk;
+    if (brk_offset > high_water)
+        high_water = brk_offset;
+}
 
 void *mem_heap_lo(void) {
     mem_init();

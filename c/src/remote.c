@@ -172,7 +172,7 @@ typedef struct { /* ms_op, whose size is 24 bytes in a 64-bit build and 20 in a 
 typedef struct {
     uint32_t min_passes, max_passes;
     WIRE64 double min_seconds;
-    uint32_t carry_heap, kernel_clock, leave_live;
+    uint32_t carry_heap, kernel_clock, leave_live, zero_each_pass;
 } wire_timed_options;
 
 typedef struct {
@@ -270,7 +270,8 @@ static wire_timed_options options_to_wire(const ms_timed_options *o) {
                                 .min_seconds = o->min_seconds,
                                 .carry_heap = o->carry_heap,
                                 .kernel_clock = o->kernel_clock,
-                                .leave_live = o->leave_live};
+                                .leave_live = o->leave_live,
+                                .zero_each_pass = o->zero_each_pass};
 }
 
 static wire_timed_result result_to_wire(const ms_timed_result *r) {
@@ -629,7 +630,8 @@ static uint64_t agent_timed(ms_link *link) {
                                 .context = link,
                                 .scratch = side.scratch,
                                 .kernel_clock = asked.kernel_clock != 0,
-                                .leave_live = asked.leave_live != 0};
+                                .leave_live = asked.leave_live != 0,
+                                .zero_each_pass = asked.zero_each_pass != 0};
     if (options.max_passes > side.layout.max_passes)
         options.max_passes = side.layout.max_passes;
     if (!side.ops_made) {

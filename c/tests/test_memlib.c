@@ -114,6 +114,8 @@ static void test_reset(void) {
     CHECK(mem_heapsize() == 0 && mem_high_water() == 0, "mem_reset_brk is not a reset");
 }
 
+static size_t not_byte(const char *p, size_t n, unsigned char byte);
+
 /* mem_rewind keeps the pages (and what they hold) but is a reset otherwise. */
 static void test_rewind(void) {
     mem_reset();
@@ -125,6 +127,15 @@ static void test_rewind(void) {
     char *q = mem_sbrk(4096);
     CHECK(q == p, "rewind moved the heap's start");
     CHECK(q[0] == 0x5a && q[4095] == 0x5a, "rewind gave the pages back");
+    /* mem_rewind_zeroed: the same, with every byte held since the last reset 0 again */
+    mem_sbrk(8192);
+    memset(q, 0x5a, 4096 + 8192);
+    mem_rewind_zeroed();
+    CHECK(mem_heapsize() == 0 && mem_high_water() == 0, "zeroed rewind left size %zu",
+          mem_heapsize());
+    q = mem_sbrk(4096 + 8192);
+    CHECK(q == p && not_byte(q, 4096 + 8192, 0) == 0, "zeroed rewind left %zu bytes not 0",
+          not_byte(q, 4096 + 8192, 0));
 }
 
 /* Resident memory of this process, in KiB. */
@@ -414,6 +425,11 @@ static void test_follower(void) {
     CHECK(mem_sbrk(16) != (void *)-1 && asked == 2,
           "growth within the grant was asked of the owner");
     CHECK(mem_sbrk((intptr_t)mem_pagesize()) == (void *)-1, "growth past the grant succeeded");
+    /* The owner moved the break for the follower: what it zeroes reaches that far */
+    memset(mem_heap_lo(), 0x5a, mem_heapsize());
+    size_t held = mem_heapsize();
+    mem_rewind_zeroed();
+    CHECK(not_byte(mem_heap_lo(), held, 0) == 0, "the follower's zeroed rewind left bytes");
 }
 
 int main(void) {

@@ -17,7 +17,7 @@ without the C build.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mallocsim.constants import (
@@ -118,12 +118,17 @@ class LabProfile:
     # CC in the environment overrides it.
     compiler: str = "gcc"
     # Fresh heap memory in the checked passes: "poisoned" (0xA5 bytes, reproducibly) or "zeroed".
-    # Either way the timed passes run on what the pass before them left, as the drivers' later
-    # passes of a trace do. "zeroed" where the driver's first pass of a trace starts on a zero
-    # heap and nothing checks reads of bytes never written: an allocator that reads one (an
-    # uninitialised footer that no pass ever writes) works there, and a poison gave it 0;
-    # one that trusts memory a pass before wrote fails in the timed passes, as in the driver's.
+    # "zeroed" where the driver's first pass of a trace starts on a zero heap and nothing checks
+    # reads of bytes never written: an allocator that reads one (an uninitialised footer that no
+    # pass ever writes) works there, and a poison gave it 0.
     fresh_heap: str = "poisoned"
+    # What the timed passes start on: "left", what the pass before them left, as the CS:APP and
+    # F20 drivers' later passes of a trace do (memlib's mem_reset_brk moves the break and clears
+    # nothing: an allocator that trusts memory a pass before wrote fails there, as in the
+    # driver's); "zeroed", as the F22+ CMU drivers, whose mem_reset_brk maps the heap afresh
+    # before every pass (a file reading a word it never wrote passed under the 2024 handout's
+    # driver and crashed in a timed pass here: lab check run 9).
+    pass_heap: str = "left"
     # The word size mm.c is built for (WORD_SIZES): "64"; "32" as the CS:APP handout's Makefile
     # builds it (-m32, run in a 32-bit agent); "auto": 64, unless the 64-bit build keeps pointers
     # in 4-byte integers (code written for the handout's -m32, which crashes on x86-64), then 32.
@@ -225,6 +230,61 @@ CMU_2015_TRACES = (
     "short2",
 )
 
+# The CMU 15-213 F20 handout (the `cmu` lab), and the F22+ handouts (2022-2024) that differ
+# from it in what decides a verdict: every pass starts on a heap mapped afresh, and a trace
+# file's every line is read strictly (tracefile.c), its errors fatal. Read side by side,
+# docs/labs.md (the F22+ handouts).
+CMU_F20 = LabProfile(
+    name="cmu",
+    title="CMU 15-213 malloc lab (F20 handout)",
+    dialect="cmu",
+    headers="cmu",
+    defines=("DRIVER",),
+    debug_defines=("DEBUG=1",),
+    checkers=("mm_checkheap",),
+    alignment=16,
+    heap_limit=100 * MIB,
+    heap_shrinks=False,
+    team=False,
+    realloc_zero_null=True,
+    # mem_init maps every trace's heap afresh (anonymous, so zero) and mem_deinit unmaps
+    # it. The handout also ships mdriver-uninit, a MemorySanitizer build that fails a read
+    # of a byte never written, but for students' debugging: its autograder (driver.pl)
+    # runs mdriver and mdriver-emulate. A public file that never wrote a free block's
+    # links had 10/10 there and 0 poisoned here (lab check pass 5).
+    fresh_heap="zeroed",
+    traces=CMU_TRACES,
+    header_weights=True,
+    # The F20 autograder (driver.pl) also runs mdriver-emulate, whose instrumented
+    # build of mm.c measures its global data: past 128 bytes, (bytes - 128) / 8
+    # points come off the score, at most 20 ("128-byte global data limit exceeded").
+    # T_ref is the throughput of CMU's reference solution (mdriver-ref, not public) on
+    # the grading machine (throughputs.txt). segfit, far faster, stands for it scaled:
+    # a public solution whose Autolab run shows the reference at 0.767 of its own
+    # throughput (8,218 against 10,710 Kops/s) runs here at 210 instructions an op
+    # (segfit 76) and 0.29 of segfit's speed timed, which puts the reference at 0.28
+    # and 0.22 of segfit's: 0.25 between them (docs/labs.md).
+    scoring=Scoring(
+        "cmu",
+        throughput_mean="harmonic",
+        reference_scale=0.25,
+        index_digits=1,
+        global_data_limit=128,
+    ),
+    compiler="clang",
+    optimization="-O3",
+    trace_reading=CMU_DRIVER_READING,
+    heap_at=CMU_HEAP_AT,
+    driver_quirks=("cmu-maxfill",),
+)
+CMU_F22 = replace(
+    CMU_F20,
+    name="cmu-2022",
+    title="CMU 15-213 malloc lab (F22+ handouts, 2022-2024)",
+    pass_heap="zeroed",
+    trace_reading=TRACE_READ_STRICT,
+)
+
 LABS: dict[str, LabProfile] = {
     lab.name: lab
     for lab in (
@@ -276,49 +336,8 @@ LABS: dict[str, LabProfile] = {
             ),
             word_size="auto",
         ),
-        LabProfile(
-            name="cmu",
-            title="CMU 15-213 malloc lab (F20 handout)",
-            dialect="cmu",
-            headers="cmu",
-            defines=("DRIVER",),
-            debug_defines=("DEBUG=1",),
-            checkers=("mm_checkheap",),
-            alignment=16,
-            heap_limit=100 * MIB,
-            heap_shrinks=False,
-            team=False,
-            realloc_zero_null=True,
-            # mem_init maps every trace's heap afresh (anonymous, so zero) and mem_deinit unmaps
-            # it. The handout also ships mdriver-uninit, a MemorySanitizer build that fails a read
-            # of a byte never written, but for students' debugging: its autograder (driver.pl)
-            # runs mdriver and mdriver-emulate. A public file that never wrote a free block's
-            # links had 10/10 there and 0 poisoned here (lab check pass 5).
-            fresh_heap="zeroed",
-            traces=CMU_TRACES,
-            header_weights=True,
-            # The F20 autograder (driver.pl) also runs mdriver-emulate, whose instrumented
-            # build of mm.c measures its global data: past 128 bytes, (bytes - 128) / 8
-            # points come off the score, at most 20 ("128-byte global data limit exceeded").
-            # T_ref is the throughput of CMU's reference solution (mdriver-ref, not public) on
-            # the grading machine (throughputs.txt). segfit, far faster, stands for it scaled:
-            # a public solution whose Autolab run shows the reference at 0.767 of its own
-            # throughput (8,218 against 10,710 Kops/s) runs here at 210 instructions an op
-            # (segfit 76) and 0.29 of segfit's speed timed, which puts the reference at 0.28
-            # and 0.22 of segfit's: 0.25 between them (docs/labs.md).
-            scoring=Scoring(
-                "cmu",
-                throughput_mean="harmonic",
-                reference_scale=0.25,
-                index_digits=1,
-                global_data_limit=128,
-            ),
-            compiler="clang",
-            optimization="-O3",
-            trace_reading=CMU_DRIVER_READING,
-            heap_at=CMU_HEAP_AT,
-            driver_quirks=("cmu-maxfill",),
-        ),
+        CMU_F20,
+        CMU_F22,
         LabProfile(
             name="cmu-2015",
             title="CMU 15-213 malloc lab (64-bit handouts, about F13-F15)",

@@ -66,7 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--mallocsim-lab",
         metavar="LAB",
-        help="the lab whose rules apply: mallocsim, csapp, cmu, cmu-2015 (else the config's)",
+        help="the lab whose rules apply (else the config's): "
+        "mallocsim, csapp, cmu, cmu-2022, cmu-2015",
     )
     group.addoption(
         "--mallocsim-dialect",

@@ -118,6 +118,7 @@ class ReplayOptions:
     sample_above: int = 1 << 20  # payloads above this are checked by sampling
     heap_limit: int | None = None  # bytes; None = the whole reserved region
     carry_heap: bool = False  # timed passes run on the heap the last one left, not from mm_init
+    zero_each_pass: bool = False  # each timed pass from mm_init on zeros (the F22+ CMU drivers')
     # The lab's rules (labs.py sets them from a profile; these defaults are mallocsim's own):
     alignment: int = 16  # every pointer into our heap a multiple of this (CS:APP lab: 8)
     realloc_zero_null: bool = False  # realloc(p, 0) of a live block must return NULL (CMU lab)
@@ -406,6 +407,7 @@ def run_timed(
     timed.max_passes = options.max_passes
     timed.min_seconds = options.min_seconds
     timed.carry_heap = options.carry_heap
+    timed.zero_each_pass = options.zero_each_pass
     timed.kernel_clock = options.kernel_clock
     timed.pass_alone = not options.batch
     timed.progress = progress if progress is not None else ffi.NULL

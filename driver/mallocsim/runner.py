@@ -34,8 +34,9 @@ from mallocsim.trace import Trace
 
 def options_for_lab(lab: LabProfile, options: ReplayOptions | None = None) -> ReplayOptions:
     """`options` with the checks a lab's driver requires: its alignment, heap limit
-    and no-shrink rule, its realloc(p, 0) rule, and its fresh heap (poisoned: the labs'
-    drivers reuse the last pass's bytes, and a fixed pattern makes that reproducible)."""
+    and no-shrink rule, its realloc(p, 0) rule, its fresh heap (poisoned: the labs'
+    drivers reuse the last pass's bytes, and a fixed pattern makes that reproducible) and
+    what its later passes start on."""
     return replace(
         options or ReplayOptions(),
         alignment=lab.alignment,
@@ -43,6 +44,7 @@ def options_for_lab(lab: LabProfile, options: ReplayOptions | None = None) -> Re
         heap_shrinks=lab.heap_shrinks,
         realloc_zero_null=lab.realloc_zero_null,
         dirty_heap=lab.fresh_heap == "poisoned",
+        zero_each_pass=lab.pass_heap == "zeroed",
     )
 
 
