@@ -4,6 +4,8 @@ configuration taking a lab's constants with a file's overrides on top."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from mallocsim.config import ConfigError, for_lab, load_config
@@ -39,8 +41,17 @@ def test_each_lab_says_what_its_driver_requires():
     # CMU ones mapped afresh for every trace; F20's mdriver-uninit, which would fail a read of a
     # byte never written, is for students' debugging: its autograder runs mdriver).
     assert {n: lab.fresh_heap for n, lab in LABS.items()} == {
-        "mallocsim": "poisoned", "csapp": "zeroed", "cmu": "zeroed", "cmu-2015": "zeroed"
+        "mallocsim": "poisoned", "csapp": "zeroed", "cmu": "zeroed", "cmu-2022": "zeroed",
+        "cmu-2015": "zeroed",
     }  # fmt: skip
+    # Later passes: what the last left (mem_reset_brk moves the break), but in the F22+ CMU
+    # handouts, whose mem_reset_brk maps the heap afresh before every pass.
+    assert {n for n, lab in LABS.items() if lab.pass_heap == "zeroed"} == {"cmu-2022"}
+    assert all(lab.pass_heap in ("left", "zeroed") for lab in LABS.values())
+    f22 = LABS["cmu-2022"]
+    assert replace(f22, name="cmu", title=cmu.title, pass_heap="left", trace_reading=0) == replace(
+        cmu, trace_reading=0
+    )  # the rest as F20's: traces, scoring, limit, checks
 
 
 def test_an_unknown_lab_is_one_line_naming_the_known_ones():
