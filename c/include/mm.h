@@ -70,6 +70,15 @@ const char *mm_checkheap_message(void);
 size_t mm_usable_size(void *ptr);
 
 /*
+ * mm_memalign - a block of at least `size` bytes whose payload is a multiple of `alignment` (a
+ * power of two above 16), an ordinary block in every other way: freed, measured and resized as
+ * any. NULL when the heap cannot hold it. (mallocsim extension, optional; the drop-in's aligned
+ * allocations use it, so that the bytes before the aligned payload go back to the heap instead
+ * of lying unused in the block; no lab does.)
+ */
+void *mm_memalign(size_t alignment, size_t size);
+
+/*
  * mm_free_top, mm_trim - the heap's top (mallocsim extension, optional; the drop-in's arenas call
  * them, no lab does). mm_free_top: the bytes of the free block that ends the heap, 0 when the
  * last block is allocated. mm_trim: when there is one, shrink it to about `pad` bytes (or remove

@@ -69,6 +69,7 @@ typedef struct {
     size_t (*trim)(size_t);
     mm_free_space_t (*free_space)(void);              /* NULL: the policy cannot say */
     void (*free_spans)(size_t, mm_span_fn *, void *); /* NULL: the policy cannot say */
+    void *(*memalign)(size_t, size_t);                /* NULL: the policy places no aligned block */
     void (*mem_init)(void);
     void *(*heap_lo)(void);
     void *(*heap_hi)(void);
@@ -87,6 +88,7 @@ typedef struct {
     __attribute__((weak)) mm_free_space_t arena##id##_mm_free_space(void);                         \
     __attribute__((weak)) void arena##id##_mm_free_spans(size_t least, mm_span_fn *each,           \
                                                          void *ctx);                               \
+    __attribute__((weak)) void *arena##id##_mm_memalign(size_t alignment, size_t size);            \
     void arena##id##_mem_init(void);                                                               \
     void *arena##id##_mem_heap_lo(void);                                                           \
     void *arena##id##_mem_heap_hi(void);                                                           \
@@ -97,8 +99,8 @@ ARENA_LIST(ARENA_DECLARE)
     {arena##id##_mm_init,       arena##id##_mm_malloc,      arena##id##_mm_free,                   \
      arena##id##_mm_realloc,    arena##id##_mm_usable_size, arena##id##_mm_configure,              \
      arena##id##_mm_free_top,   arena##id##_mm_trim,        arena##id##_mm_free_space,             \
-     arena##id##_mm_free_spans, arena##id##_mem_init,       arena##id##_mem_heap_lo,               \
-     arena##id##_mem_heap_hi,   arena##id##_mem_clean_from},
+     arena##id##_mm_free_spans, arena##id##_mm_memalign,    arena##id##_mem_init,                  \
+     arena##id##_mem_heap_lo,   arena##id##_mem_heap_hi,    arena##id##_mem_clean_from},
 static const policy_copy copies[ARENAS] = {ARENA_LIST(ARENA_COPY)};
 
 /* When an arena gives the pages of its free blocks back (arena_free, PURGE_LEAST). */
@@ -352,6 +354,16 @@ static void count_live(unsigned k, size_t gained, size_t lost) {
 void *arena_malloc(unsigned k, size_t size) {
     assert(k < ARENAS && arena[k].ready);
     void *p = copies[k].malloc(size);
+    if (p != NULL)
+        count_live(k, copies[k].usable_size(p), 0);
+    return p;
+}
+
+void *arena_memalign(unsigned k, size_t alignment, size_t size) {
+    assert(k < ARENAS && arena[k].ready);
+    if (copies[k].memalign == NULL)
+        return NULL;
+    void *p = copies[k].memalign(alignment, size);
     if (p != NULL)
         count_live(k, copies[k].usable_size(p), 0);
     return p;

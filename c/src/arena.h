@@ -57,6 +57,10 @@ bool arena_usable(unsigned k);
 /* Under k's lock: arena k's mm_malloc (k usable). */
 void *arena_malloc(unsigned k, size_t size);
 
+/* Under k's lock: arena k's mm_memalign (k usable), an ordinary block of its heap whose payload is
+   a multiple of `alignment`; NULL when its policy has none, or its heap cannot hold the block. */
+void *arena_memalign(unsigned k, size_t alignment, size_t size);
+
 /* Under k's lock (k usable): an address from which every byte of arena k's range reads zero
    (memlib_sbrk.c's mem_clean_from, which each arena's copy of that file defines). */
 void *arena_clean_from(unsigned k);

@@ -30,6 +30,7 @@
 #define mm_trim ARENA_NAME(ARENA_ID, mm_trim)
 #define mm_free_space ARENA_NAME(ARENA_ID, mm_free_space)
 #define mm_free_spans ARENA_NAME(ARENA_ID, mm_free_spans)
+#define mm_memalign ARENA_NAME(ARENA_ID, mm_memalign)
 
 /* memlib.h: what memlib_sbrk.c defines per heap (the page size and the copies are shared,
    defined once in arena.c) */

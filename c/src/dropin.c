@@ -482,6 +482,23 @@ static size_t usable_at(void *p, api_call call) {
     return usable - (size_t)((char *)p - raw);
 }
 
+/* An aligned block of the thread's arena's heap placed by its policy (mm_memalign): an ordinary
+   block, no alias, the bytes before it back in the heap; NULL when the policy places none, or the
+   block is one for a mapping. A block of size + alignment with an alias inside kept the alignment's
+   slack for good: C++'s new of alignas(64), alignas(256) and page-aligned types, mixed, peaked at
+   2.1 times glibc's memory (drop-in pass 22). */
+static void *policy_aligned(size_t alignment, size_t size) {
+    if (size + alignment >= atomic_load_explicit(&map_threshold, memory_order_relaxed))
+        return NULL;
+    unsigned k = arena_mine();
+    bool locked = arena_enter(k);
+    void *p = arena_usable(k) ? arena_memalign(k, alignment, size) : NULL;
+    if (p != NULL)
+        tc_note(p);
+    arena_leave(k, locked);
+    return p;
+}
+
 /* Aligned allocation for any power-of-two alignment. */
 static void *aligned_block(size_t alignment, size_t size) {
     if (alignment <= MIN_ALIGN)
@@ -493,6 +510,9 @@ static void *aligned_block(size_t alignment, size_t size) {
         size = 1;
     if (size > SIZE_MAX - alignment)
         return fail_enomem();
+    void *placed = policy_aligned(alignment, size);
+    if (placed != NULL)
+        return placed;
     char *raw = block_alloc(size + alignment - MIN_ALIGN, NULL);
     if (raw == NULL)
         return NULL;

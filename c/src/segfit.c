@@ -850,6 +850,33 @@ void mm_free(void *ptr) {
     free_block(payload_block(ptr));
 }
 
+/* An ordinary block placed by the best fit, big enough to hold an aligned payload after a lead of
+   none or of MIN_BLOCK bytes at least: the lead goes back as a free block (merged with a free one
+   before it), and the tail past asize as carve frees it. */
+void *mm_memalign(size_t alignment, size_t size) {
+    assert(alignment > ALIGNMENT && (alignment & (alignment - 1)) == 0);
+    size_t asize;
+    if (!request_size(size > 0 ? size : 1, &asize) || asize > SIZE_MAX / 2 - alignment)
+        return NULL;
+    block_t *b = alloc_block(asize + alignment + MIN_BLOCK);
+    if (b == NULL)
+        return NULL;
+    uintptr_t p = (uintptr_t)block_payload(b);
+    uintptr_t q = (p + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    if (q - p > 0 && q - p < MIN_BLOCK) /* too short a lead to be a free block */
+        q += alignment;
+    size_t lead = (size_t)(q - p), bsize = block_size(b);
+    block_t *a = payload_block((void *)q);
+    if (lead > 0) {
+        block_write_header(a, bsize - lead, true, false);
+        block_write_header(b, lead, false, block_prev_alloc(b));
+        free_and_list(b, lead);
+    }
+    carve(a, asize);
+    count_block(block_size(a), 1);
+    return (void *)q;
+}
+
 void *mm_calloc(size_t nmemb, size_t size) {
     if (nmemb == 0 || size == 0 || nmemb > SIZE_MAX / size)
         return NULL;

@@ -3,11 +3,12 @@
  *
  * Built once per policy with -DPOLICY_NAME="\"<name>\"" against that policy's source; it uses
  * only the mm.h interface and the heap, so it serves policies written by anyone. For each option:
- *   - random op sequences from a fixed-seed PRNG (malloc, calloc, free, realloc bigger, smaller
- *     and to 0) with mm_checkheap after every op, every payload filled with its own pattern and
- *     verified on realloc and free and, for every live block, every few ops: a block written over
- *     by another is caught; the same sequence replayed after mm_init lands at the same offsets,
- *     so mm_init really resets, also over a heap whose free blocks are still listed;
+ *   - random op sequences from a fixed-seed PRNG (malloc, calloc, mm_memalign where the policy
+ *     has it, free, realloc bigger, smaller and to 0) with mm_checkheap after every op, every
+ * payload filled with its own pattern and verified on realloc and free and, for every live block,
+ * every few ops: a block written over by another is caught; the same sequence replayed after
+ * mm_init lands at the same offsets, so mm_init really resets, also over a heap whose free blocks
+ * are still listed;
  *   - the edge cases of the interface (zero sizes, NULL pointers, overflowing and huge requests);
  *   - running out of memory: NULL, a heap that still checks, and recovery once memory is freed.
  */
@@ -22,6 +23,10 @@
 #ifndef POLICY_NAME
 #error "build with -DPOLICY_NAME='\"<policy>\"'"
 #endif
+
+/* mm.h's optional extension: NULL for a policy without it (the random ops then make no aligned
+   blocks). */
+#pragma weak mm_memalign
 
 /* ------------------------------------------------------------ helpers */
 
@@ -140,6 +145,13 @@ static uint64_t random_ops(uint64_t seed) {
             if (choice < 75) {
                 what = "malloc";
                 s->p = mm_malloc(size);
+            } else if (choice >= 90 && mm_memalign != NULL) {
+                what = "memalign";
+                size_t alignment = (size_t)32 << rng_below(9); /* 32 .. 8 KiB */
+                s->p = mm_memalign(alignment, size);
+                CHECK(s->p == NULL || (uintptr_t)s->p % alignment == 0,
+                      "%s: op %zu: memalign(%zu, %zu) = %p", POLICY_NAME, op, alignment, size,
+                      s->p);
             } else {
                 what = "calloc";
                 size_t count = 1 + rng_below(8);

@@ -2036,6 +2036,71 @@ def test_memory_used_again_keeps_its_pages(dropin, tmp_path, pattern):
     assert int(result.stdout) < most, result.stdout
 
 
+ALIGNED_MIX_SOURCE = r"""
+/* C++'s new of alignas(64), alignas(256) and page-aligned types, mixed, in rounds, every byte
+   written: the peak resident memory, in KiB. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+enum { N = 8000, BIG = N / 10 };
+static char *a[N], *b[N], *c[BIG], *d[BIG];
+static long peak_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kib = atol(line + 6);
+    if (f != NULL)
+        fclose(f);
+    return kib;
+}
+int main(void) {
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            a[i] = aligned_alloc(64, 128);
+            b[i] = aligned_alloc(256, 256);
+            if (a[i] == NULL || b[i] == NULL || ((size_t)a[i] | (size_t)b[i] % 256) % 64 != 0)
+                return 1;
+            memset(a[i], 1, 128);
+            memset(b[i], 2, 256);
+            if (i % 10 == 0) {
+                c[i / 10] = aligned_alloc(4096, 4096);
+                d[i / 10] = aligned_alloc(8192, 16384);
+                if (c[i / 10] == NULL || d[i / 10] == NULL || (size_t)d[i / 10] % 8192 != 0)
+                    return 1;
+                memset(c[i / 10], 3, 4096);
+                memset(d[i / 10], 4, 16384);
+            }
+        }
+        for (int i = 0; i < N; i++)
+            free(a[i]);
+        for (int i = 0; i < N; i++)
+            free(b[i]);
+        for (int i = 0; i < BIG; i++)
+            free(c[i]);
+        for (int i = 0; i < BIG; i++)
+            free(d[i]);
+    }
+    printf("%ld\n", peak_kib());
+    return 0;
+}
+"""
+
+
+def test_aligned_blocks_give_the_bytes_before_them_back(dropin, tmp_path):
+    # An aligned block was a block of size + alignment with an alias inside it, the slack unused
+    # for good: C++'s aligned new of mixed alignments peaked at 1.3 times glibc's memory, 2.1
+    # where the objects were not written through (drop-in pass 22: 34.8 MB against 26.7 here).
+    # segfit places it (mm_memalign), the lead back in the heap: 28.9.
+    program = _build(tmp_path, "aligned_mix", ALIGNED_MIX_SOURCE)
+    glibc = subprocess.run([program], capture_output=True, text=True, timeout=120, check=True)
+    ours = _run(dropin, [program])
+    assert ours.returncode == 0, ours.stderr
+    assert int(ours.stdout) < 1.15 * int(glibc.stdout), (ours.stdout, glibc.stdout)
+
+
 HEAP_REPORT_SOURCE = r"""
 #define _GNU_SOURCE
 #include <malloc.h>
