@@ -577,6 +577,19 @@ static void *resize(void *p, size_t size) {
     size_t room = tc_room(p); /* 0 for an aligned alias */
     if (size <= room && size > room / 2)
         return p;
+    /* A block of a cached size grown to another cached size: moved through the thread's bins, no
+       lock. The arena's realloc took its lock and the policy's own move: sqlite3 grows 200,000
+       blocks of 16 bytes to 24 in a bulk insert (glibc's smallest chunk holds 24), 569
+       instructions a realloc against glibc's 181, 4-7% of its time (drop-in pass 22). */
+    if (room > 0 && size > room && size <= TC_MAX) {
+        assert(room == usable_at(p, CALL_REALLOC)); /* every byte the program may have written */
+        void *q = allocate(size);
+        if (q != NULL) {
+            memcpy(q, p, room); /* room: the usable size, a multiple of the bins' grain */
+            release(p);
+        }
+        return q;
+    }
     bool plain = align_raw(p, false) == p;
     unsigned k = arena_index(p);
     bool in_heap = false;

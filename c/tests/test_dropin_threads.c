@@ -321,6 +321,24 @@ int main(int argc, char **argv) {
     char *r = realloc(NULL, 10);
     CHECK(r != NULL, "realloc(NULL, 10)");
     free(r);
+    /* Grown step by step through the sizes the caches serve (moved through the bins, no lock),
+       every usable byte written each time: each is kept. */
+    r = NULL;
+    for (size_t size = 8, kept = 0; size <= 1100; size += 8) {
+        char *grown = realloc(r, size);
+        CHECK(grown != NULL, "realloc to %zu", size);
+        if (grown == NULL)
+            break;
+        size_t bad = 0;
+        for (size_t i = 0; i < kept; i++)
+            bad += grown[i] != (char)(i * 7 + kept);
+        CHECK(bad == 0, "realloc to %zu lost %zu of %zu bytes", size, bad, kept);
+        r = grown;
+        kept = malloc_usable_size(r);
+        for (size_t i = 0; i < kept; i++)
+            r[i] = (char)(i * 7 + kept);
+    }
+    free(r);
     /* Make sure the malloc under test is the one we were told to test. */
     const char *expected = getenv("EXPECT_MALLOC_FROM");
     Dl_info info;
