@@ -299,7 +299,8 @@ static const denied_call SEALED[] = {
 static const char *const BRK_ACTION = "take memory from the kernel";
 /* madvise(MADV_REMOVE) on the shared heap punches its pages out of the grader's file: memory a
    timed pass used past the checked heap, given back before the grader looks, would not count
-   (remote.c, mem_share_used_past). No allocator needs it. */
+   (remote.c, mem_share_used_past). No allocator needs it. The advice is an int (INT_BITS: 1 << 32
+   | MADV_REMOVE passed a whole-word rule, red-team pass 23). */
 static const char *const REMOVE_ACTION = "give heap pages back to the grader's file";
 /* mprotect and pkey_mprotect are denied by the seal when they would make memory writable: a
    `const` array in the library's read-only data would be storage no global-data rule counts. */
@@ -744,7 +745,7 @@ bool ms_sandbox_seal_memory(ms_error *err) {
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(brk), 1, SCMP_A0(SCMP_CMP_NE, 0));
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(madvise), 1,
-                              SCMP_A2(SCMP_CMP_EQ, MADV_REMOVE));
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, INT_BITS, MADV_REMOVE));
     for (size_t i = 0; i < sizeof PROTECT_CALLS / sizeof PROTECT_CALLS[0] && rc == 0; i++) {
         int call = seccomp_syscall_resolve_name(PROTECT_CALLS[i]);
         if (call != __NR_SCMP_ERROR)

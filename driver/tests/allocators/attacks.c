@@ -233,7 +233,8 @@
 /* In the timed passes only (from the third mm_init), 1 MiB of tables written 8 MiB above the heap's
    start, never sbrk'd, no block placed there: memory the heap measure did not see (red-team pass
    22: 68.0 -> 88.9). With ATTACK_PATH "remove" the pages are then punched out of the grader's file
-   (madvise MADV_REMOVE), before the grader looks. */
+   (madvise MADV_REMOVE), before the grader looks; "remove-high" asks it by a raw system call, the
+   advice's upper 32 bits set (the kernel reads an int: red-team pass 23). */
 #define TOUCH_WHEN_TIMED 72
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
@@ -1131,6 +1132,16 @@ static void slow_malloc_work(void) {
 #endif
 
 static int calls, inits;
+#if ATTACK == TOUCH_WHEN_TIMED
+static long raw_madvise(void *at, size_t length, long advice) {
+    long done;
+    __asm__ volatile("syscall"
+                     : "=a"(done)
+                     : "a"((long)SYS_madvise), "D"(at), "S"(length), "d"(advice)
+                     : "rcx", "r11", "memory");
+    return done;
+}
+#endif
 #if ATTACK == BUMP_WHEN_TIMED
 static char *last_freed;
 #endif
@@ -1144,6 +1155,8 @@ int mm_init(void) {
         memset(tables, 1, 1 << 20);
         if (strcmp(ATTACK_PATH, "remove") == 0)
             madvise(tables, 1 << 20, MADV_REMOVE);
+        if (strcmp(ATTACK_PATH, "remove-high") == 0)
+            raw_madvise(tables, 1 << 20, (1L << 32) | MADV_REMOVE);
     }
 #endif
 #if ATTACK == NEGATIVE_COUNT
