@@ -82,9 +82,10 @@ void mem_deinit_lab(void);
 
 /* mallocsim extensions. mem_reset: the break back to the start, every page given back (they
    read zero again); mem_rewind: the break back to the start, the bytes kept (the drivers' later
-   passes); mem_rewind_zeroed: the same, every byte the heap held since the last reset set to 0
-   (the F22+ CMU drivers map their heap afresh before every pass), in a process that can only
-   write its heap (a sandboxed agent's copy of a shared heap, which madvise does not clear). */
+   passes); mem_rewind_zeroed: the same, every byte of every page the heap reached since the last
+   reset set to 0 (the F22+ CMU drivers map their heap afresh before every pass), in a process that
+   can only write its heap (a sandboxed agent's copy of a shared heap, which madvise does not
+   clear). */
 void mem_reset(void);
 void mem_rewind(void);
 void mem_rewind_zeroed(void);

@@ -101,6 +101,13 @@ static size_t effective_limit(void) {
     return (limit_bytes == 0 || limit_bytes > reserved) ? reserved : limit_bytes;
 }
 
+/* A shared heap in pages of 4 KiB, whatever the system's shmem huge page setting: a page a process
+   touches past the heap is heap (mem_share_used_past), and a touch must not bring in 2 MiB. */
+static void no_huge_pages(void) {
+    if (heap_start != NULL && share.fd >= 0)
+        madvise(heap_start, reserved, MADV_NOHUGEPAGE);
+}
+
 void mem_init(void) {
     if (heap_start != NULL)
         return;
@@ -130,6 +137,7 @@ void mem_init(void) {
             break;
         }
     }
+    no_huge_pages();
     brk_offset = high_water = touched = poisoned = 0;
     sbrk_calls = 0;
 }
@@ -298,8 +306,10 @@ void mem_rewind(void) {
 
 void mem_rewind_zeroed(void) {
     mem_rewind();
+    /* To the end of the break's page, as a heap mapped afresh page by page reads there: bytes an
+       allocator wrote just past its break came back in the next pass (red-team pass 23). */
     if (heap_start != NULL && touched > 0)
-        memset(heap_start, 0, touched);
+        memset(heap_start, 0, page_round(touched));
 }
 
 void mem_reset_brk(void) { mem_reset(); }
@@ -347,6 +357,7 @@ bool mem_join(int fd, void *start, size_t bytes) {
     heap_start = p;
     reserved = bytes;
     cap = effective_limit();
+    madvise(p, bytes, MADV_NOHUGEPAGE); /* as the owner's: no_huge_pages */
     brk_offset = high_water = touched = poisoned = 0;
     sbrk_calls = 0;
     return true;

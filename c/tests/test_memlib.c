@@ -127,15 +127,16 @@ static void test_rewind(void) {
     char *q = mem_sbrk(4096);
     CHECK(q == p, "rewind moved the heap's start");
     CHECK(q[0] == 0x5a && q[4095] == 0x5a, "rewind gave the pages back");
-    /* mem_rewind_zeroed: the same, with every byte held since the last reset 0 again */
-    mem_sbrk(8192);
-    memset(q, 0x5a, 4096 + 8192);
+    /* mem_rewind_zeroed: the same, with every byte of the pages reached since the last reset 0
+       again, those past the break in its page too */
+    mem_sbrk(8192 + 100);
+    memset(q, 0x5a, 4 * 4096);
     mem_rewind_zeroed();
     CHECK(mem_heapsize() == 0 && mem_high_water() == 0, "zeroed rewind left size %zu",
           mem_heapsize());
-    q = mem_sbrk(4096 + 8192);
-    CHECK(q == p && not_byte(q, 4096 + 8192, 0) == 0, "zeroed rewind left %zu bytes not 0",
-          not_byte(q, 4096 + 8192, 0));
+    q = mem_sbrk(4 * 4096);
+    CHECK(q == p && not_byte(q, 4 * 4096, 0) == 0, "zeroed rewind left %zu bytes not 0",
+          not_byte(q, 4 * 4096, 0));
 }
 
 /* Resident memory of this process, in KiB. */
