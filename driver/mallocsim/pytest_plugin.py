@@ -32,6 +32,7 @@ folder of the grader's own (README: the pytest plugin).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -104,8 +105,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _folders_of(allocators: list[str]) -> list[Path]:
-    """The folders of the allocators given as files (a built-in policy has none)."""
-    return [Path(name).resolve().parent for name in allocators if Path(name).exists()]
+    """The folders of the allocators given as files (a built-in policy has none): the folder a
+    path names and, for a link, its target's (a link in the student's folder to src/mm.c had the
+    guard look in src/ alone: red-team pass 23)."""
+    folders: dict[Path, None] = {}
+    for name in allocators:
+        if Path(name).exists():
+            folders[Path(os.path.abspath(name)).parent] = None
+            folders[Path(name).resolve().parent] = None
+    return list(folders)
+
+
+# An ini file holds pytest's configuration by its name, or by its section (pytest 9 names a
+# pyproject.toml its configuration with none: a folder holding one for its own project was
+# refused, red-team pass 23).
+_INI_SECTIONS = {
+    "tox.ini": "[pytest]",
+    "setup.cfg": "[tool:pytest]",
+    "pyproject.toml": "[tool.pytest",
+}
+
+
+def _configures_pytest(inipath: Path) -> bool:
+    section = _INI_SECTIONS.get(inipath.name)
+    if section is None:
+        return True  # pytest.ini, pytest.toml and their dotted names: pytest's alone
+    try:
+        return section in inipath.read_text(errors="replace")
+    except OSError:
+        return True
 
 
 def _within(path: Path, folders: list[Path]) -> Path | None:
@@ -126,6 +154,34 @@ def _anchors(early_config: pytest.Config) -> list[Path]:
     return [folder for p in starts for folder in (p, *p.parents)]
 
 
+def _conftest_toward(trace: Path, folders: list[Path]) -> Path | None:
+    """A conftest.py in the folders from an allocator's folder down to `trace`'s, which
+    collecting the trace loads; None when the trace is in no allocator's folder."""
+    here = Path(os.path.abspath(trace)).parent
+    held = _within(here, folders)
+    while held is not None:
+        if (here / "conftest.py").is_file():
+            return here / "conftest.py"
+        if here == held:
+            return None
+        here = here.parent
+    return None
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Nothing in an allocator's folder is collected but the traces planned there: a path
+    given that covers a submission had pytest import its test_*.py and conftest.py as the
+    grader's (red-team pass 23)."""
+    plan = config.stash.get(_PLAN, None)
+    if plan is None:
+        return None
+    path = Path(os.path.abspath(collection_path))
+    if _within(path, plan.folders) is None:
+        return None
+    planned = [Path(os.path.abspath(t)) for t in plan.traces]
+    return not any(path == t or path in t.parents for t in planned)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     known = early_config.known_args_namespace
@@ -134,7 +190,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
         return
     inipath = early_config.inipath
     held = _within(inipath.resolve(), folders) if inipath is not None else None
-    if held is not None:
+    if held is not None and _configures_pytest(inipath):
         raise pytest.UsageError(
             f"mallocsim: pytest's configuration is {inipath}, in the folder of an allocator "
             "it tests: start pytest in a folder of your own (or give -c FILE); a submission's "
@@ -190,6 +246,16 @@ class _Plan:
         except UsageError as error:
             raise pytest.UsageError(f"mallocsim: {error}") from None
         self.traces = [Path(t.path) for t in planned.traces if t.path is not None]
+        self.folders = _folders_of(option("mallocsim_allocator"))
+        if not option("noconftest"):
+            for path in self.traces:
+                conftest = _conftest_toward(path, self.folders)
+                if conftest is not None:  # collecting the trace loads it
+                    raise pytest.UsageError(
+                        f"mallocsim: the trace {path} lies under {conftest}, in the folder of an "
+                        "allocator it tests: pytest would load that as Python of its own (move "
+                        "the traces out, or give --noconftest)"
+                    )
         bracketed = next((p for p in self.traces if "[" in str(p) or "]" in str(p)), None)
         if bracketed is not None:  # pytest reads them as a test's parameters, and runs nothing
             raise pytest.UsageError(

@@ -386,3 +386,57 @@ def test_the_csapp_team_check_and_m32_build_are_grades(run, pytester):
     )
     result.assert_outcomes(passed=1)
     assert "adj.c: built -m32, as the csapp handout's Makefile builds it" in result.stdout.str()
+
+
+def test_nothing_of_a_submission_is_collected_or_loaded_but_its_planned_traces(
+    run, pytester, tmp_path_factory
+):
+    # Red-team pass 23, from a grader's own folder: a path argument covering the submissions had
+    # pytest import a student's test_*.py and conftest.py while collecting; a trace kept in the
+    # student's folder loaded the conftest beside it; a link mm.c -> src/mm.c had the guard look
+    # in src/ alone; a pyproject.toml with no pytest section was refused as an ini file.
+    pwned = pytester.path / "pwned"
+    alice = pytester.mkdir("submissions") / "alice"
+    alice.mkdir()
+    (alice / "mm.c").write_text(fixture_allocator("good_bump").read_text())
+    (alice / "conftest.py").write_text(f"open({str(pwned)!r}, 'w').close()\n")
+    (alice / "test_x.py").write_text(f"open({str(pwned)!r}, 'w').close()\ndef test_x(): pass\n")
+    mm, good = alice / "mm.c", pytester.path / "good.rep"
+    result = run(
+        f"--mallocsim-allocator={mm}", "--mallocsim-dialect=cmu", f"--mallocsim-traces={good}", "."
+    )
+    result.assert_outcomes(passed=1)
+    assert not pwned.exists()
+    (alice / "mine.rep").write_text(GOOD_TRACE)
+    result = run(
+        f"--mallocsim-allocator={mm}",
+        "--mallocsim-dialect=cmu",
+        f"--mallocsim-traces={alice / 'mine.rep'}",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and not pwned.exists()
+    assert f"lies under {alice / 'conftest.py'}" in " ".join(result.stderr.str().split())
+    bob = tmp_path_factory.mktemp("bob")
+    (bob / "src").mkdir()
+    (bob / "src" / "mm.c").write_text(fixture_allocator("good_bump").read_text())
+    (bob / "mm.c").symlink_to(bob / "src" / "mm.c")
+    (bob / "conftest.py").write_text(f"open({str(pwned)!r}, 'w').close()\n")
+    result = run(
+        f"--mallocsim-allocator={bob / 'mm.c'}",
+        "--mallocsim-dialect=cmu",
+        f"--mallocsim-traces={good}",
+        bob,
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and not pwned.exists()
+    carol = tmp_path_factory.mktemp("carol")
+    (carol / "mm.c").write_text(fixture_allocator("good_bump").read_text())
+    (carol / "pyproject.toml").write_text('[project]\nname = "carol"\n')
+    result = run(
+        "--rootdir",
+        carol,
+        "-c",
+        carol / "pyproject.toml",
+        f"--mallocsim-allocator={carol / 'mm.c'}",
+        "--mallocsim-dialect=cmu",
+        f"--mallocsim-traces={good}",
+    )
+    result.assert_outcomes(passed=1)
