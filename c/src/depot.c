@@ -232,6 +232,11 @@ void depot_sweep(unsigned k, tc_block **onto) {
         atomic_fetch_sub_explicit(&depot.bytes[k], blocks * i * TC_GRAIN, memory_order_relaxed);
 }
 
+size_t depot_bytes(unsigned k) {
+    assert(k < ARENAS);
+    return atomic_load_explicit(&depot.bytes[k], memory_order_relaxed);
+}
+
 bool depot_holds(unsigned k, unsigned i, const tc_block *b) {
     assert(k < ARENAS && i < TC_BINS);
     depot_bin *d = &depot.bin[k][i];

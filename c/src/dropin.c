@@ -705,26 +705,43 @@ MS_EXPORT int malloc_trim(size_t pad) {
 /*
  * mallinfo2 in glibc's terms, which glibc's own would give for its arena that serves nothing
  * here: arena, the heaps' bytes; ordblks and smblks, their free blocks and free run slots (glibc's
- * fast-bin chunks are its small free ones); fordblks, the bytes of both, fsmblks of the slots;
- * uordblks, the rest of the heaps; hblks and hblkhd, the mapped blocks; keepcost, arena 0's free
- * top (glibc's main arena's). A policy without mm_free_space has all its heap in use.
+ * fast-bin chunks are its small free ones); fordblks, the bytes of both, and of the free blocks
+ * waiting in the arenas' depots and the calling thread's cache; fsmblks, the slots'; uordblks,
+ * the rest of the heaps; hblks and hblkhd, the mapped blocks; keepcost, arena 0's free top
+ * (glibc's main arena's). A policy without mm_free_space has all its heap in use. (The caches'
+ * blocks counted in use, a program that freed its 30 MB read 1.2 MB still in use, glibc's 0.24:
+ * a leak check of that kind failed here, drop-in pass 22. Other threads' caches stay in use, as
+ * glibc counts its own tcache's chunks.)
  */
 static size_t free_bytes(const arena_usage_t *u) {
     return u->free.block_bytes + u->free.slot_bytes;
 }
 
+/* Arena k's usage (false when it has none), and the bytes of its heap in use: neither free in
+   its policy nor waiting in its depot or, `own` bytes when k is `mine`, the calling thread's
+   cache. */
+static bool arena_in_use(unsigned k, arena_usage_t *u, unsigned mine, size_t own, size_t *used) {
+    if (!arena_usage(k, u))
+        return false;
+    size_t in_use = u->heap_bytes - free_bytes(u), cached = depot_bytes(k) + (k == mine ? own : 0);
+    *used = cached < in_use ? in_use - cached : 0;
+    return true;
+}
+
 static struct mallinfo2 usage_totals(void) {
     struct mallinfo2 info = {0};
+    unsigned mine = ARENAS;
+    size_t own = tc_cached_bytes(&mine), used;
     for (unsigned k = 0; k < ARENAS; k++) {
         arena_usage_t u;
-        if (!arena_usage(k, &u))
+        if (!arena_in_use(k, &u, mine, own, &used))
             continue;
         info.arena += u.heap_bytes;
         info.ordblks += u.free.blocks;
         info.smblks += u.free.slots;
         info.fsmblks += u.free.slot_bytes;
-        info.fordblks += free_bytes(&u);
-        info.uordblks += u.heap_bytes - free_bytes(&u);
+        info.fordblks += u.heap_bytes - used;
+        info.uordblks += used;
         if (k == 0)
             info.keepcost = u.free_top;
     }
@@ -776,12 +793,13 @@ static void stat_line(char *out, size_t *len, const char *label, size_t value) {
 _Static_assert(ARENAS <= 10, "malloc_stats names an arena by one digit");
 MS_EXPORT void malloc_stats(void) {
     char out[ARENAS * 96 + 256];
-    size_t len = 0, system = 0, in_use = 0;
+    size_t len = 0, system = 0, in_use = 0, used;
+    unsigned mine = ARENAS;
+    size_t own = tc_cached_bytes(&mine);
     for (unsigned k = 0; k < ARENAS; k++) {
         arena_usage_t u;
-        if (!arena_usage(k, &u))
+        if (!arena_in_use(k, &u, mine, own, &used))
             continue;
-        size_t used = u.heap_bytes - free_bytes(&u);
         char arena[] = "Arena 0:\n";
         arena[6] = (char)('0' + k);
         append(out, &len, arena);

@@ -506,6 +506,13 @@ static unsigned note(void *p) {
 
 void tc_note(void *p) { (void)note(p); }
 
+size_t tc_cached_bytes(unsigned *arena) {
+    if (self.state != TC_STATE_ACTIVE)
+        return 0;
+    *arena = self.arena;
+    return self.bytes + self.remote_bytes;
+}
+
 void tc_forget(void *p) {
     mark_written(p);
     if (map_bin(p) != 0) {

@@ -107,6 +107,11 @@ void tc_forget(void *p);
    (inside a block, or where no block of ours ever started). */
 typedef enum { TC_LIVE, TC_FREED, TC_NOT_A_BLOCK } tc_block_state;
 
+/* The bytes of free blocks the calling thread's bins and remote lists hold (8i a block of bin
+   i), and in *arena the thread's arena, whose blocks they mostly are; 0 for a thread whose cache
+   is not in use. Without a lock. */
+size_t tc_cached_bytes(unsigned *arena);
+
 /* Under p's lock: p's state, for p in an arena's heap. */
 tc_block_state tc_state(const void *p);
 
@@ -166,6 +171,10 @@ unsigned depot_take(unsigned k, unsigned i, tc_block **head);
    next of its bins in turn gives back half of the batches it held unused since its last sweep (the
    oldest), put before *onto, for the caller to give to the policy. Without a lock. */
 void depot_sweep(unsigned k, tc_block **onto);
+
+/* The bytes arena k's depot holds (8i a block of bin i, a little under their usable sizes).
+   Without a lock. */
+size_t depot_bytes(unsigned k);
 
 /* Is b in arena k's depot bin i? A scan, for a suspected double free only. Without a lock. */
 bool depot_holds(unsigned k, unsigned i, const tc_block *b);
