@@ -469,15 +469,14 @@ static void discard_pages(void *lo, size_t len, void *ctx) {
 }
 
 /* Under k's lock (k ready): arena k's free top cut down to `pad` bytes, the whole pages inside
-   its other free blocks (in a purge, only spans of PURGE_SPAN_LEAST) and its size map's idle pages
-   given back;
-   the bytes that went. While the lock is held no block of its heap changes hands, so no page
-   given back can be a live block's, nor a live block's map byte. The map pages go too: a
-   sixteenth of the heap, all of it resident where blocks of cached sizes came and went (400,000
-   blocks of 16-1,015 bytes, all freed: 18.0 MB left after malloc_trim(0), 14 of them map).
-   A purge (purge_if_due) reads the map only when its spans gave pages back: at each halving of a
-   770 MB heap freed in random order, the spans walk and the map's read took 30-40 ms under the
-   lock, and the first purges gave back nothing (drop-in pass 21). */
+   its other free blocks (in a purge, only spans of PURGE_SPAN_LEAST) and its size map's idle
+   pages given back; the bytes that went. While the lock is held no block of its heap changes
+   hands, so no page given back can be a live block's, nor a live block's map byte. The map pages
+   go too: a sixteenth of the heap, all of it resident where blocks of cached sizes came and went
+   (400,000 blocks of 16-1,015 bytes, all freed: 18.0 MB left after malloc_trim(0), 14 of them
+   map). A purge (purge_if_due) reads the map only when its spans gave pages back: at each halving
+   of a 770 MB heap freed in random order, the spans walk and the map's read took 30-40 ms under
+   the lock, and the first purges gave back nothing (drop-in pass 21). */
 static size_t trim_arena(unsigned k, size_t pad, bool purge) {
     size_t top = trim_top(k, pad);
     discarding d = {purge ? PURGE_SPAN_LEAST : 0, 0};
