@@ -21,7 +21,9 @@ verdict, returning one line or None. The CS:APP classic mdriver's:
 The CMU F20 mdriver's:
   cmu-maxfill         it fills and checks only a block's first MAXFILL bytes (2048 in
                       config.h; 1024 in a 2020-21 variant), so data lost past them,
-                      a realloc that copies too little of a big block, passes there.
+                      a realloc that copies too little of a big block, passes there, and
+                      so does an allocator that follows a word of its own kept past them
+                      in a live block (zero there, the driver's bytes here).
 """
 
 from __future__ import annotations
@@ -101,6 +103,17 @@ def _live_bytes(trace: Trace, result: TraceResult) -> Finding | None:
 CMU_MAXFILL = 2048
 
 
+def _largest_live(trace: Trace, before: int) -> int:
+    """The largest block live when op `before` ran (its size as asked)."""
+    live: dict[int, int] = {}
+    for letter, ident, size, count in itertools.islice(trace.ops(), before):
+        if letter == "f":
+            live.pop(ident, None)
+        else:
+            live[ident] = size * count if letter == "c" else size
+    return max(live.values(), default=0)
+
+
 def _maxfill(trace: Trace, result: TraceResult) -> Finding | None:
     lost = result.fail_kind in ("realloc_lost_data", "overwritten")
     if lost and result.fail_offset is not None and result.fail_offset >= CMU_MAXFILL:
@@ -110,6 +123,21 @@ def _maxfill(trace: Trace, result: TraceResult) -> Finding | None:
             f"{CMU_MAXFILL} bytes (config.h's MAXFILL), and the data was lost at byte "
             f"{result.fail_offset}; mallocsim checks every byte",
         )
+    # A crash in a checked pass (the driver's fill is there) with a block past MAXFILL live: an
+    # unfinished 2024 file followed a word it kept in a 33,856-byte block, zero under its driver,
+    # which passed the trace (78.3; the same driver filling every byte crashes too), and got a
+    # bare SIGSEGV here (lab check runs 9 and 13).
+    checked = result.fail_phase in ("checked", "checked_again")
+    if result.fail_kind == "crash" and checked and result.fail_op is not None:
+        largest = _largest_live(trace, result.fail_op)
+        if largest > CMU_MAXFILL:
+            return (
+                trace.name,
+                "the CMU driver might pass this trace: it fills only a block's first "
+                f"{CMU_MAXFILL} bytes (config.h's MAXFILL), leaving the rest of a block zero, and "
+                f"a block of {largest} bytes was live when the allocator crashed (does it read a "
+                "word of its own kept in a live block?); mallocsim fills every byte",
+            )
     return None
 
 

@@ -413,6 +413,35 @@ def test_data_lost_past_the_cmu_drivers_maxfill_is_said_to_pass_there(
     assert (note in run.said) == noted, run.said
 
 
+@pytest.mark.parametrize(("size", "noted"), [(4096, True), (1024, False)])
+def test_a_crash_with_a_block_past_the_cmu_drivers_maxfill_live_is_said_to_pass_there(
+    cli, write_trace, tmp_path, size, noted
+):
+    # An unfinished 2024 file crashed following a word of its own kept past byte 2048 of a live
+    # block, which the driver leaves zero: valid there (78.3), a bare SIGSEGV here (lab check
+    # runs 9 and 13). This free follows the block's last word as a pointer when it is not 0.
+    path = tmp_path / "mm.c"
+    free = "void mm_free(void *ptr) { (void)ptr; }"
+    assert free in CMU_UNINIT
+    follows = (
+        "void mm_free(void *ptr) {\n"
+        "    size_t size = *(size_t *)((char *)ptr - 8);\n"
+        "    char *word = *(char **)((char *)ptr + (size - 8) / 8 * 8);\n"
+        "    if (word != NULL)\n"
+        "        *word = 0;\n"
+        "}"
+    )
+    path.write_text(CMU_UNINIT.replace(free, follows))
+    trace = write_trace("t", f"a 0 {size}\nf 0\n")
+    for lab in ("cmu", "cmu-2022"):
+        run = cli("grade", path, "--lab", lab, "--throughput", "time", trace)
+        assert run.status == 1 and "crashed with SIGSEGV at op 1" in run.said, run.said
+        said = " ".join(run.said.split())
+        assert (
+            "the CMU driver might pass this trace: it fills only a block's first 2048" in said
+        ) == noted, said
+
+
 def test_a_csapp_file_without_a_team_record_is_told_so(cli, write_trace):
     from .conftest import fixture_allocator
 
