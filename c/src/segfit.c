@@ -87,6 +87,11 @@
  * TRIM. mm_trim, which the drop-in's arenas call and no lab does, cuts a free last block down to a
  * pad: the heap then shrinks, by a negative mem_sbrk (mm_free_top says how long that block is).
  *
+ * ALIGNED BLOCKS. mm_memalign, which the drop-in's aligned allocations call and no lab does, takes
+ * a block by the same best fit, big enough for an aligned payload after a lead of none or of
+ * MIN_BLOCK at least: the lead goes back as a free block, the tail as realloc's shrink frees it,
+ * and what is left is an ordinary block (no alias, no header of its own).
+ *
  * TUNABLES are listed once, with their reasons, in segfit_layout.h. What was tried and lost (a
  * stack of free slots beside each run, per-size caches of unmerged blocks, address-ordered
  * lists...) is in docs/segfit.md, with its figures.
