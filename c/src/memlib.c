@@ -207,10 +207,8 @@ static void *sbrk_follow(intptr_t incr) {
         errno = ENOMEM;
         return old;
     }
-    brk_offset = (size_t)((char *)old - heap_start) + (size_t)incr;
+    mem_follow_brk((size_t)((char *)old - heap_start) + (size_t)incr);
     sbrk_calls++;
-    if (brk_offset > high_water) /* what mem_rewind_zeroed clears, in the follower too */
-        high_water = brk_offset;
     return old;
 }
 
@@ -392,7 +390,7 @@ void mem_follow_within(size_t granted) {
 
 void mem_follow_brk(size_t brk) {
     brk_offset = brk;
-    if (brk_offset > high_water)
+    if (brk_offset > high_water) /* what mem_rewind_zeroed clears, in the follower too */
         high_water = brk_offset;
 }
 

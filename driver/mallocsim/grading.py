@@ -59,7 +59,13 @@ from mallocsim.labs import (
 from mallocsim.limits import stall_limit, trace_limits
 from mallocsim.quirks import driver_notes
 from mallocsim.replay import ReplayOptions, failed_result, has_heap_checker
-from mallocsim.results import TraceResult, reset_note, timed_heap_note, trace_outcome
+from mallocsim.results import (
+    CHECKED_PHASES,
+    TraceResult,
+    reset_note,
+    timed_heap_note,
+    trace_outcome,
+)
 from mallocsim.runner import options_for_lab
 from mallocsim.score import Score, aggregate_throughput, failed_score, score, timed_cost
 from mallocsim.system_timing import time_system_malloc
@@ -297,7 +303,7 @@ def _cut_address_failures(results: Sequence[TraceResult]) -> int:
     purpose got its -m32 build graded, which then placed every block from what the first had
     left in the page cache (red-team pass 12: a hidden trace, 62.5 honest, 71.8)."""
     return sum(
-        r.fail_kind in _CUT_ADDRESS_FAILURES and r.fail_phase in _CHECKED_PHASES for r in results
+        r.fail_kind in _CUT_ADDRESS_FAILURES and r.fail_phase in CHECKED_PHASES for r in results
     )
 
 
@@ -390,7 +396,6 @@ def _grade(
 
 # How a heap address cut to 32 bits makes a trace fail: read through (SIGSEGV), or handed out.
 _CUT_ADDRESS_FAILURES = ("crash", "outside_heap")
-_CHECKED_PHASES = ("checked", "checked_again")  # replay.PHASE_KEYS: the ops given one at a time
 
 
 def team_check(

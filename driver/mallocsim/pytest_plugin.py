@@ -178,8 +178,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     path = Path(os.path.abspath(collection_path))
     if _within(path, plan.folders) is None:
         return None
-    planned = [Path(os.path.abspath(t)) for t in plan.traces]
-    return not any(path == t or path in t.parents for t in planned)
+    return not any(path == t or path in t.parents for t in plan.planned)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -247,6 +246,7 @@ class _Plan:
             raise pytest.UsageError(f"mallocsim: {error}") from None
         self.traces = [Path(t.path) for t in planned.traces if t.path is not None]
         self.folders = _folders_of(option("mallocsim_allocator"))
+        self.planned = [Path(os.path.abspath(path)) for path in self.traces]  # ignore_collect's
         if not option("noconftest"):
             for path in self.traces:
                 conftest = _conftest_toward(path, self.folders)
@@ -330,18 +330,19 @@ class _Plan:
         self._builds[spec.name] = chosen
         return chosen
 
-    def _checked_passes(self, spec: AllocatorSpec) -> list[TraceResult]:
+    def replay(self, path: Path, spec: AllocatorSpec, options: ReplayOptions) -> TraceResult:
+        """One trace file replayed on one build, in a child, within the trace's limit."""
         from mallocsim.constants import DEFAULT_TIMEOUT
         from mallocsim.isolate import replay_isolated
         from mallocsim.trace import load_trace
 
+        trace = load_trace(path, self.grading.profile.trace_reading)
+        limit = self.limits.get(trace.name, DEFAULT_TIMEOUT)
+        return replay_isolated(trace, spec, options, limit, self.stall)
+
+    def _checked_passes(self, spec: AllocatorSpec) -> list[TraceResult]:
         options = replace(self.options_for(spec), timing=False)
-        results = []
-        for path in self.traces:
-            trace = load_trace(path, self.grading.profile.trace_reading)
-            limit = self.limits.get(trace.name, DEFAULT_TIMEOUT)
-            results.append(replay_isolated(trace, spec, options, limit, self.stall))
-        return results
+        return [self.replay(path, spec, options) for path in self.traces]
 
     def unchecked(self) -> dict[str, str]:
         """The allocators heap checks could not call, and why (said once, at the end)."""
@@ -423,21 +424,15 @@ class TraceItem(pytest.Item):
         self.add_marker("mallocsim")
 
     def runtest(self) -> None:
-        from mallocsim.constants import DEFAULT_TIMEOUT
         from mallocsim.errors import UsageError
         from mallocsim.grading import hint_for
-        from mallocsim.isolate import replay_isolated
-        from mallocsim.trace import load_trace
 
         problem = self.plan.problem(self.spec)
         if problem is not None:
             raise MallocsimFailure(problem)
         try:
             spec = self.plan.build_for(self.spec)
-            trace = load_trace(self.trace, self.plan.grading.profile.trace_reading)
-            options = self.plan.options_for(self.spec)
-            limit = self.plan.limits.get(trace.name, DEFAULT_TIMEOUT)
-            result = replay_isolated(trace, spec, options, limit, self.plan.stall)
+            result = self.plan.replay(self.trace, spec, self.plan.options_for(self.spec))
         except UsageError as error:
             raise MallocsimFailure(str(error), self.trace) from None
         for name in ("utilization", "ops_per_sec"):

@@ -32,7 +32,7 @@ import itertools
 from collections.abc import Callable, Iterable
 
 from mallocsim.labs import LabProfile
-from mallocsim.results import TraceResult
+from mallocsim.results import CHECKED_PHASES, TraceResult
 from mallocsim.trace import Trace
 
 # A quirk's finding: where (a trace's name, or file:line) and what the driver would do there.
@@ -127,7 +127,7 @@ def _maxfill(trace: Trace, result: TraceResult) -> Finding | None:
     # unfinished 2024 file followed a word it kept in a 33,856-byte block, zero under its driver,
     # which passed the trace (78.3; the same driver filling every byte crashes too), and got a
     # bare SIGSEGV here (lab check runs 9 and 13).
-    checked = result.fail_phase in ("checked", "checked_again")
+    checked = result.fail_phase in CHECKED_PHASES
     if result.fail_kind == "crash" and checked and result.fail_op is not None:
         largest = _largest_live(trace, result.fail_op)
         if largest > CMU_MAXFILL:

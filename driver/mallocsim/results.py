@@ -39,6 +39,11 @@ JSON_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # what read_json_document takes (1: no metadata, no pass_seconds)
 
 
+# The fail_phase values of the passes that give the ops one at a time and check each (the
+# engine's PHASE_KEYS): a failure there is the trace's verdict, not a timing's.
+CHECKED_PHASES = ("checked", "checked_again")
+
+
 @dataclass(frozen=True)
 class TraceResult:
     """What one allocator did on one trace. Measures are None where not measured."""
