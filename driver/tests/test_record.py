@@ -281,3 +281,12 @@ def test_an_output_in_a_missing_folder_is_refused_before_the_program_runs(tmp_pa
         assert run.status == 2, option
         assert run.err.strip() == f"mallocsim record: {target}: no such folder to write into"
         assert not marker.exists()  # the program never ran
+
+
+def test_a_program_that_never_allocates_records_an_empty_trace(tmp_path, cli):
+    binary = compile_c(tmp_path, "int main(void) { return 3; }", "idle")
+    out = tmp_path / "idle.rep"
+    run = cli("record", "-o", out, "--", binary)
+    assert run.status == 3, run.err  # the program's own status
+    assert run.err.strip().startswith(f"{out}: 0 ops, 0 ids,")
+    assert load_trace(out).num_ops == 0

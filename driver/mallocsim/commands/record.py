@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         log = Path(args.log) if args.log else Path(scratch) / "calls.log"
         log.unlink(missing_ok=True)  # the recorder appends
         status = run_preloaded(command, library, {"MALLOCSIM_RECORD": str(log.resolve())})
-        stats = convert_logs([log], Path(args.output))
+        # The recorder opens its log at the program's first call: no log, no call to record.
+        stats = convert_logs([log] if log.exists() else [], Path(args.output))
     print(f"{args.output}: {summary(stats)}", file=sys.stderr)
     return status
