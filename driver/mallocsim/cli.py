@@ -63,6 +63,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"mallocsim.commands.{name.replace('-', '_')}").register(subparsers)
+    for command_parser in subparsers.choices.values():  # for the errors only it can word
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
@@ -74,7 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:  # e.g. the native core is not built
         print(f"mallocsim: {error}", file=sys.stderr)
         return EXIT_USAGE
-    args = parser.parse_args(arguments)
+    args, unknown = parser.parse_known_args(arguments)
+    if unknown:  # said by the command's parser: its name and usage, not the top level's
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     # The run's start for the metadata of what it saves: its time, load and arguments.
     begin_run(arguments)
     where = f"mallocsim {args.command}"

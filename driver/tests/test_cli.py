@@ -35,3 +35,22 @@ def test_a_bad_or_missing_command_gets_the_usage_naming_every_command(argv, caps
     assert err.startswith("usage: mallocsim")
     if argv:
         assert all(f"'{name}'" in err for name in COMMANDS)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["replay", "--no-such-option"],
+        ["replay", "x.rep", "--no-such-option", "0"],  # the command's own arguments all there
+        ["gen", "strings", "-o", "x.rep", "--no-such-option"],
+        ["run", "--no-such-option", "--", "true"],
+        ["gradebook"],
+    ],
+)
+def test_an_unknown_option_is_named_by_its_command_with_that_command_usage(argv, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: mallocsim {argv[0]} ")
+    assert f"mallocsim {argv[0]}: error: " in err
