@@ -14,6 +14,9 @@ were still running: every finished one is already kept.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -22,19 +25,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mallocsim import cache
-from mallocsim.build import link_out_of_folder, oversize
+from mallocsim.build import lab_compiler, link_out_of_folder, oversize
 from mallocsim.cache import code_digest, content_key, trace_parts
 from mallocsim.config import GradingConfig
 from mallocsim.errors import UsageError
 from mallocsim.grade_record import grade_record, record_for
 from mallocsim.gradebook import check_record
 from mallocsim.grading import Grade, GradePlan
+from mallocsim.labs import LABS
+from mallocsim.metadata import compiler_version
 from mallocsim.progress import Progress
 from mallocsim.safe_text import printable
 from mallocsim.score import failed_score
@@ -42,6 +47,8 @@ from mallocsim.score import failed_score
 SOURCE_SUFFIXES = (".c", ".so")
 SUBMISSION_FILE = "mm.c"  # what a student's folder is expected to hold
 WORKER_LIMIT = 3600.0  # seconds one submission's grading may take in all
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # taken as Ctrl-C while a class is graded
+PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,11 @@ class Submission:
     problem: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "student", printable(self.student, lines=False))
+        # A backslash of the name's own shown as an escape too, so that no two names print
+        # alike: a folder named with an ESC byte and one named "\\x1b" in letters were one
+        # student, and the class stopped on "two submissions" (red-team pass 24).
+        student = printable(self.student.replace("\\", "\\x5c"), lines=False)
+        object.__setattr__(self, "student", student)
         if self.problem is not None:
             object.__setattr__(self, "problem", printable(self.problem, lines=False))
 
@@ -88,37 +99,76 @@ class ClassGrades:
     seconds: float
 
 
+def allocator_in_folder(folder: Path) -> Path | str:
+    """The allocator in one student's folder, by the rule every way of grading a student shares
+    (a class run, and Gradescope's run_autograder through `python -m mallocsim.batch`): its mm.c;
+    else the one mm.c in a folder inside it (a zip of the handout's folder), links to folders
+    not followed; else its one .c file. Else why there is none, as words that follow the folder's
+    name. Sources only: a library a student hands in skips what the build checks (its global
+    data, its assembly), and scored 100 where its own mm.c lost 20 points. The two ways had two
+    rules: a nested malloclab/mm.c was graded on Gradescope and 0 in the class run of the same
+    submissions, a lone solution.c the other way round (red-team pass 24)."""
+    try:
+        if (folder / SUBMISSION_FILE).is_file():
+            return folder / SUBMISSION_FILE
+        nested = _nested_submission_files(folder)
+        if len(nested) == 1:
+            return nested[0]
+        if nested:
+            return (
+                f"holds {len(nested)} files named {SUBMISSION_FILE} in folders and none at the top"
+            )
+        held = sorted(p.name for p in folder.iterdir())
+    except OSError as error:  # a folder the grader may not read: this student's, not the class's
+        return f"cannot be read: {error.strerror}"
+    sources = [name for name in held if name.endswith(".c") and (folder / name).is_file()]
+    if len(sources) == 1:
+        return folder / sources[0]
+    if sources:
+        return f"holds {len(sources)} .c files and no {SUBMISSION_FILE}"
+    libraries = [name for name in held if name.endswith(".so")]
+    if libraries:
+        return (
+            f"holds a library ({libraries[0]}), not its source: a student is graded from C source"
+        )
+    shown = " ".join(printable(name, lines=False) for name in held[:10]) or "nothing"
+    return f"holds no .c file (it holds: {shown})"
+
+
+def _nested_submission_files(folder: Path) -> list[Path]:
+    """Every mm.c in the folders inside `folder` (not in the ones a zip or an editor adds, nor
+    through links). Raises OSError for a folder it may not read."""
+    found = []
+    for top, folders, files in os.walk(folder, onerror=_raise):
+        folders[:] = [name for name in folders if name not in NOT_STUDENTS]
+        if SUBMISSION_FILE in files and (Path(top) / SUBMISSION_FILE).is_file():
+            found.append(Path(top) / SUBMISSION_FILE)
+    return sorted(found)
+
+
+def _raise(error: OSError) -> None:
+    raise error
+
+
 def _student_folder(folder: Path) -> Submission:
-    """The submission in one student's folder: its mm.c, else its one .c file. A folder that is
-    a symbolic link is refused: it could be another student's folder, whose file would be graded
-    here, and its compiler messages shown, under this student's name."""
+    """The submission in one student's folder (allocator_in_folder). A folder that is a symbolic
+    link is refused: it could be another student's folder, whose file would be graded here, and
+    its compiler messages shown, under this student's name."""
     if folder.is_symlink():
         return Submission(folder.name, None, f"{folder.name}/ is a symbolic link, not a folder")
-    if (folder / SUBMISSION_FILE).is_file():
-        return _own_file(folder, folder / SUBMISSION_FILE)
-    # Sources only: a library a student hands in skips what the build checks (its global data,
-    # its assembly), and scored 100 where its own mm.c lost 20 points.
-    sources = sorted(p for p in folder.iterdir() if p.suffix == ".c" and p.is_file())
-    if len(sources) == 1:
-        return _own_file(folder, sources[0])
-    libraries = sorted(p.name for p in folder.iterdir() if p.suffix == ".so")
-    why = (
-        f"holds {len(sources)} .c files and no mm.c"
-        if sources
-        else f"holds a library ({libraries[0]}), not its source: a class is graded from mm.c"
-        if libraries
-        else "holds no .c file"
-    )
-    return Submission(folder.name, None, f"{folder.name}/ {why}")
+    found = allocator_in_folder(folder)
+    if isinstance(found, str):
+        return Submission(folder.name, None, f"{folder.name}/ {found}")
+    return _own_file(found.parent, found, folder.name)
 
 
-def _own_file(folder: Path, source: Path) -> Submission:
-    """The student's file, unless it is a link out of their folder (build.link_out_of_folder):
+def _own_file(folder: Path, source: Path, student: str) -> Submission:
+    """The student's file, unless it is a link out of its folder (build.link_out_of_folder):
     a link to another student's file was given that student's cached grade."""
     if link_out_of_folder(source) is not None:
         why = f"{folder.name}/{source.name} is a symbolic link out of the folder"
-        return Submission(folder.name, None, why)
-    return Submission(folder.name, source)
+        return Submission(student, None, why)
+    return Submission(student, source)
 
 
 def _holds_traces(folder: Path) -> bool:
@@ -126,8 +176,12 @@ def _holds_traces(folder: Path) -> bool:
 
 
 def _holds_allocators(folder: Path) -> bool:
-    """Whether `folder` holds an allocator file (a folder named mallory.c is a student's)."""
-    return any(p.suffix in SOURCE_SUFFIXES and p.is_file() for p in folder.iterdir())
+    """Whether `folder` holds an allocator file (a folder named mallory.c is a student's); a
+    folder the grader may not read is taken for a student's, whose grade then says so."""
+    try:
+        return any(p.suffix in SOURCE_SUFFIXES and p.is_file() for p in folder.iterdir())
+    except OSError:
+        return True
 
 
 def split_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -155,20 +209,34 @@ def split_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
         if path.suffix == ".rep"
         or (path.is_dir() and _holds_traces(path) and not _holds_allocators(path))
     }
-    students_beside = {
+    # Where the students' work lies: the folders holding the students' folders named, and those
+    # holding two or more of the allocator files named (a flat export: `subs/* traces/`).
+    folder_homes = {
         _home(path)
         for name, path in paths.items()
         if name not in trace_like and path.is_dir() and _holds_allocators(path)
     }
+    file_homes = [
+        _home(path)
+        for name, path in paths.items()
+        if name not in trace_like and path.suffix in SOURCE_SUFFIXES and not path.is_dir()
+    ]
+    # A folder of traces beside students' folders may be a student's, and so may a .rep file
+    # beside the students' files (mallory.rep named with her classmates' files ran in each of
+    # their grades: red-team pass 24).
     folders_beside = {
+        name for name in trace_like if paths[name].is_dir() and _home(paths[name]) in folder_homes
+    }
+    files_beside = {
         name
         for name in trace_like
-        if paths[name].is_dir() and _home(paths[name]) in students_beside
+        if not paths[name].is_dir() and file_homes.count(_home(paths[name])) > 1
     }
-    named_apart = trace_like - folders_beside
+    beside = folders_beside | files_beside
+    named_apart = trace_like - beside
     submissions, traces = [], []
     for name in names:
-        is_trace = name in trace_like and not (name in folders_beside and named_apart)
+        is_trace = name in trace_like and not (name in beside and named_apart)
         (traces if is_trace else submissions).append(name)
     if len(folders_beside) > 1 and not named_apart:
         raise UsageError(
@@ -215,6 +283,7 @@ def find_submissions(names: Sequence[str]) -> list[Submission]:
     link to a classmate's file was graded, and its verdict cached, as the classmate's."""
     several = sum(Path(name).is_dir() for name in names) > 1
     found: list[Submission] = []
+    aside: list[Submission] = []  # named files that are not C source
     for name in names:
         path = Path(name)
         if path.is_symlink() and not path.exists():
@@ -223,10 +292,10 @@ def find_submissions(names: Sequence[str]) -> list[Submission]:
             why = f"{path.parent.name}/{path.name} is a folder, not a file"
             found.append(Submission(_student_of(path), None, why))
         elif path.is_dir():
-            folders = sorted(p for p in path.iterdir() if p.is_dir() and p.name not in NOT_STUDENTS)
             # A student's folder named mallory.c made the class folder one student's: nobody
             # was graded.
-            if several or path.is_symlink() or _holds_allocators(path) or not folders:
+            folders = [] if several or _holds_allocators(path) else _student_folders(path)
+            if path.is_symlink() or not folders:
                 found.append(_student_folder(path))
             else:
                 found.extend(_student_folder(folder) for folder in folders)
@@ -236,11 +305,10 @@ def find_submissions(names: Sequence[str]) -> list[Submission]:
             if folder.is_symlink():
                 why = f"{folder.name}/ is a symbolic link, not a folder"
                 found.append(Submission(student, None, why))
-            elif link_out_of_folder(path) is not None:
-                why = f"{folder.name}/{path.name} is a symbolic link out of the folder"
-                found.append(Submission(student, None, why))
+            elif path.suffix != ".c":
+                aside.append(Submission(student, None, f"{name} {_not_source(path)}"))
             else:
-                found.append(Submission(student, path))
+                found.append(_own_file(folder, path, student))
         elif path.exists():  # a FIFO, a device: the student's, not a reason to stop the class
             why = f"{name} is not a regular file"
             found.append(Submission(_student_of(path), None, why))
@@ -249,12 +317,35 @@ def find_submissions(names: Sequence[str]) -> list[Submission]:
     seen: dict[str, Submission] = {}
     for submission in found:
         if submission.student in seen:
-            raise UsageError(
-                f"two submissions for {submission.student!r}: "
-                f"{seen[submission.student].source} and {submission.source}"
+            first, second = (
+                printable(str(s.source), lines=False)
+                for s in (seen[submission.student], submission)
             )
+            raise UsageError(f"two submissions for {submission.student!r}: {first} and {second}")
         seen[submission.student] = submission
-    return sorted(found, key=lambda s: s.student)
+    # A file named beside the others that is not C source is its student's zero, unless that
+    # student handed in a .c file too (an LMS's export of mallory_mm.c and mallory_mm.h made two
+    # submissions of one name and stopped the class; a library handed in as bob.so skipped the
+    # build's checks and scored 100 where its source scored 80: red-team pass 24).
+    for submission in aside:
+        seen.setdefault(submission.student, submission)
+    return sorted(seen.values(), key=lambda s: s.student)
+
+
+def _student_folders(folder: Path) -> list[Path]:
+    """The student folders of a class folder, or none when it cannot be read (it is then taken
+    for one student's, whose grade says so)."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and p.name not in NOT_STUDENTS)
+    except OSError:
+        return []
+
+
+def _not_source(path: Path) -> str:
+    """Why a named file is not graded in a class, as words that follow its name."""
+    if path.suffix == ".so":
+        return "is a library, not its source: a class is graded from C source"
+    return "is not C source: a class is graded from each student's .c file"
 
 
 def _student_of(path: Path) -> str:
@@ -267,10 +358,19 @@ def grade_key(
     source: bytes, plan: GradePlan, config: GradingConfig, settings: Sequence[str]
 ) -> str:
     """The digest of everything a grade depends on: mallocsim's code, the source,
-    the traces graded (names and contents, in order), the configuration and the
-    command's other settings."""
+    the traces graded (names and contents, in order), the configuration, the
+    compiler (CC, or the lab's, and its version: zeros a broken CC had made were
+    served once it was mended, red-team pass 24) and the command's other settings."""
     parts = trace_parts(plan.traces)
-    return content_key("grade", code_digest(), source, *parts, repr(config), *settings)
+    compiler = lab_compiler(LABS[config.lab])
+    built_by = (compiler, _version(compiler))
+    return content_key("grade", code_digest(), source, *parts, repr(config), *built_by, *settings)
+
+
+@functools.cache
+def _version(compiler: str) -> str:
+    """The compiler's version, asked once a run (not once a submission)."""
+    return compiler_version(compiler)
 
 
 def _problem_record(submission: Submission, config: GradingConfig, why: str) -> dict[str, Any]:
@@ -323,7 +423,8 @@ def grade_class(
 ) -> ClassGrades:
     """Grade every submission, `jobs` at a time, each by its own `mallocsim grade`
     process run with `worker_flags` (the settings, which are part of the cache key).
-    Ctrl-C stops the running ones and returns every grade already finished."""
+    Ctrl-C, SIGTERM and SIGHUP stop the running ones and return every grade
+    already finished. Without `use_cache`, every grade is made again and kept."""
     start = time.monotonic()
     records: dict[str, dict[str, Any]] = {}
     cached: set[str] = set()
@@ -365,7 +466,7 @@ def grade_class(
 
     running: list[_Running] = []
     interrupted = False
-    with tempfile.TemporaryDirectory(prefix="mallocsim-class-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="mallocsim-class-") as scratch, _stopped_as_by_ctrl_c():
         try:
             while waiting or running:
                 while waiting and len(running) < jobs:
@@ -383,7 +484,7 @@ def grade_class(
                 for job in [j for j in running if j.process.poll() is not None or _overdue(j)]:
                     running.remove(job)
                     record, keep = _collect(job, config)
-                    if keep and use_cache:
+                    if keep:  # --no-cache too: a grade made again replaces the one kept
                         cache.store("grades", job.key, record)
                     finish(job.submission, record, _outcome(record))
         except KeyboardInterrupt:
@@ -398,6 +499,36 @@ def grade_class(
             raise
     ordered = tuple(records[s.student] for s in submissions if s.student in records)
     return ClassGrades(ordered, frozenset(cached), interrupted, time.monotonic() - start)
+
+
+@contextlib.contextmanager
+def _stopped_as_by_ctrl_c() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the run as Ctrl-C does: a batch system's time limit (SIGTERM) or
+    a dropped ssh session (SIGHUP) killed the coordinator alone, its workers ran on for up to an
+    hour each with their grades thrown away, and no gradebook was written (red-team pass 24)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _die_with_coordinator(coordinator: int) -> Callable[[], None]:
+    """For a worker, before it starts: killed when the coordinator is, even by SIGKILL, which no
+    handler sees (its own children die with it: sandbox.c)."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in the child
+
+    def arrange() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != coordinator:  # it died before the request was made
+            os._exit(1)
+
+    return arrange
 
 
 def _launch(
@@ -434,6 +565,7 @@ def _launch(
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own group: killed whole, deaf to our terminal's Ctrl-C
+            preexec_fn=_die_with_coordinator(os.getpid()),
         )  # fmt: skip
     return _Running(submission, key, process, record_path, log_path, time.monotonic())
 

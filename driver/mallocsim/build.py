@@ -161,7 +161,7 @@ def _key(source: bytes, flags: list[str], lab: LabProfile) -> str:
     digest.update(source)
     digest.update(" ".join(flags).encode())
     digest.update(lab.name.encode())
-    digest.update(_compiler(lab).encode())
+    digest.update(lab_compiler(lab).encode())
     for header in sorted(HEADER_DIR.rglob("*.h")):
         digest.update(str(header.relative_to(HEADER_DIR)).encode())
         digest.update(header.read_bytes())
@@ -303,7 +303,7 @@ def _cached_build(
         raise
 
 
-def _compiler(lab: LabProfile) -> str:
+def lab_compiler(lab: LabProfile) -> str:
     """The lab's compiler (LabProfile.compiler), or CC from the environment."""
     return os.environ.get("CC") or lab.compiler
 
@@ -564,7 +564,7 @@ def _build(
     # below never saw), and none may be included (_refuse_foreign_headers).
     for written in ("mm.i", "mm.s", DEPENDENCIES):
         (work / written).touch()
-    compiler = _compiler(lab)
+    compiler = lab_compiler(lab)
     deadline = time.monotonic() + BUILD_TIMEOUT
     _check_includes(compiler, flags, work, source, deadline)
     expanded = _compile(compiler, flags, ["-E", "-P", "-o", "mm.i", "mm.c"], work, source, deadline)

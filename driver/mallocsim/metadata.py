@@ -141,9 +141,10 @@ def cpu_model() -> str:
     return platform.processor() or UNKNOWN
 
 
-def compiler_version() -> str:
-    """The first line of `$CC --version` (the compiler mm.c is built with)."""
-    command = shlex.split(os.environ.get("CC", "cc")) or ["cc"]
+def compiler_version(compiler: str | None = None) -> str:
+    """The first line of `COMPILER --version`, by default `$CC --version` (the compiler mm.c is
+    built with)."""
+    command = shlex.split(compiler or os.environ.get("CC", "cc")) or ["cc"]
     output = _run([*command, "--version"])
     return output.splitlines()[0].strip() if output and output.strip() else UNKNOWN
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mallocsim.batch import find_submissions, split_arguments
+from mallocsim.batch import allocator_in_folder, find_submissions, split_arguments
 from mallocsim.errors import UsageError
 
 from .conftest import fixture_allocator
@@ -636,7 +636,7 @@ def test_folders_named_one_by_one_are_each_one_student(cli, course, tmp_path):
     assert "two submissions" not in run.out + run.err
     rows = read_csv(book)
     assert sorted(rows) == ["alice", "bob", "carol"]
-    assert "holds no .c file" in rows["alice"]["first_failure"]
+    assert "holds 2 files named mm.c in folders" in rows["alice"]["first_failure"]
 
 
 def test_a_student_folder_of_traces_beside_traces_named_one_by_one_is_a_student(
@@ -733,3 +733,175 @@ def test_a_count_the_clock_did_not_confirm_is_graded_again_next_run(tmp_path):
                        tmp_path / "log", time.monotonic())  # fmt: skip
         kept[scale] = _collect(job, config)[1]
     assert kept == {1.0: True, 11.2: False}
+
+
+def test_named_files_that_are_not_c_source_are_their_students_zero(cli, course, tmp_path):
+    # A flat export graded as `subs/* traces/`: bob.so, a build of a file that loses points to
+    # the build's checks, scored 100 where its source scored 80; mallory_mm.h beside her
+    # mallory_mm.c made two submissions of one name and stopped the class; mallory.rep ran in
+    # every classmate's grade as a trace (red-team pass 24).
+    folder, traces, toml = course
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(folder / "alice" / "mm.c", subs / "alice.c")
+    shutil.copy(folder / "alice" / "mm.c", subs / "dan_mm.c")
+    (subs / "dan_mm.h").write_text("#error not read\n")
+    (subs / "bob.so").write_bytes(b"\x7fELF")
+    (subs / "mallory.rep").write_text("1\n1\n1\n1\na 0 999999999\n")
+    book = tmp_path / "book.csv"
+    run = cli("grade", *sorted(subs.iterdir()), traces, "--dialect", "classic", "--config", toml,
+              "-q", "--gradebook", book)  # fmt: skip
+    rows = read_csv(book)
+    assert sorted(rows) == ["alice", "bob", "dan_mm", "mallory"], run.out + run.err
+    assert rows["alice"]["valid"] == rows["dan_mm"]["valid"] == "2"
+    assert "is a library, not its source" in rows["bob"]["first_failure"]
+    assert "mallory.rep is not C source" in rows["mallory"]["first_failure"]
+    # Named with one allocator of its folder alone, a .rep file is still a trace.
+    assert split_arguments([str(subs / "alice.c"), str(subs / "mallory.rep"), str(traces)]) == (
+        [str(subs / "alice.c")],
+        [str(subs / "mallory.rep"), str(traces)],
+    )
+
+
+def test_a_student_folder_is_searched_as_the_gradescope_autograder_searches_it(course):
+    # The folder a zip of the handout makes (bob/malloclab/mm.c) was graded by run_autograder
+    # and 0 in the class run, a lone solution.c the other way round (red-team pass 24).
+    folder = course[0]
+    (folder / "bob" / "mm.c").unlink()
+    (folder / "bob" / "malloclab").mkdir()
+    (folder / "bob" / "malloclab" / "mm.c").write_text("int x;\n")
+    (folder / "bob" / "__MACOSX" / "malloclab").mkdir(parents=True)
+    (folder / "bob" / "__MACOSX" / "malloclab" / "mm.c").write_text("resource fork\n")
+    (folder / "carol" / "mm.c").rename(folder / "carol" / "solution.c")
+    (folder / "dan" / "a").mkdir(parents=True)
+    (folder / "dan" / "b").mkdir()
+    for inner in ("a", "b"):
+        (folder / "dan" / inner / "mm.c").write_text("int x;\n")
+    found = {s.student: s for s in find_submissions([str(folder)])}
+    assert found["bob"].source == folder / "bob" / "malloclab" / "mm.c"
+    assert found["carol"].source == folder / "carol" / "solution.c"
+    assert found["dan"].source is None
+    assert found["dan"].problem == "dan/ holds 2 files named mm.c in folders and none at the top"
+    assert allocator_in_folder(folder / "bob") == folder / "bob" / "malloclab" / "mm.c"
+
+
+def test_a_student_folder_the_grader_cannot_read_is_that_students_zero(course, monkeypatch):
+    # Run as an ordinary user, a folder extracted from a student's tarball with mode 000 stopped
+    # the whole class, "Permission denied", nobody graded (red-team pass 24). As root no mode
+    # stops a read, so the refusal is made by hand.
+    folder = course[0]
+    walk = os.walk
+
+    def refusing_walk(top, *args, **kwargs):
+        if Path(top).name == "bob":
+            raise PermissionError(13, "Permission denied", str(top))
+        return walk(top, *args, **kwargs)
+
+    monkeypatch.setattr(os, "walk", refusing_walk)
+    (folder / "bob" / "mm.c").unlink()
+    found = {s.student: s for s in find_submissions([str(folder)])}
+    assert found["alice"].source is not None
+    assert found["bob"].problem == "bob/ cannot be read: Permission denied"
+
+
+def test_two_folders_whose_names_print_alike_are_two_students(course, tmp_path):
+    # A folder named with an ESC byte and one named "\x1b" in letters printed alike, and the
+    # class stopped on "two submissions", the raw name sent to the terminal (red-team pass 24).
+    folder = course[0]
+    for name in ("p\x1b", "p\\x1b"):
+        (folder / name).mkdir()
+        shutil.copy(folder / "alice" / "mm.c", folder / name / "mm.c")
+    students = sorted(s.student for s in find_submissions([str(folder)]))
+    assert students == ["alice", "bob", "carol", "p\\x1b", "p\\x5cx1b"]
+
+
+def test_no_cache_grades_again_and_keeps_the_new_grade(cli, course, tmp_path, monkeypatch):
+    # A wrong grade kept in the cache (the grader's fault: a compiler that failed every build)
+    # came back on the next ordinary run after a --no-cache run had mended it; and CC was no
+    # part of the key, so the mended setting was served the zeros (red-team pass 24).
+    book = tmp_path / "book.csv"
+    monkeypatch.setenv("CC", "false")
+    grade_class(cli, course, "--gradebook", book)
+    assert read_csv(book)["alice"]["valid"] == "0"
+    monkeypatch.delenv("CC")
+    grade_class(cli, course, "--gradebook", book)  # another compiler: another key
+    assert read_csv(book)["alice"]["valid"] == "2" and read_csv(book)["alice"]["cached"] == "False"
+    for kept in (tmp_path / "cache" / "mallocsim" / "grades").glob("*.json"):
+        record = json.loads(kept.read_text())
+        record["grade"]["score"]["valid"] = 0  # what a disturbed grade would have left
+        kept.write_text(json.dumps(record))
+    assert read_csv(book)["alice"]["valid"] == "2"
+    grade_class(cli, course, "--gradebook", book)
+    assert read_csv(book)["alice"]["valid"] == "0"  # the damaged grade, served
+    grade_class(cli, course, "--gradebook", book, "--no-cache")
+    assert read_csv(book)["alice"]["valid"] == "2"
+    grade_class(cli, course, "--gradebook", book)
+    assert read_csv(book)["alice"]["cached"] == "True" and read_csv(book)["alice"]["valid"] == "2"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_a_class_as_ctrl_c_does(course, tmp_path, stop):
+    # A batch system's time limit (SIGTERM) or a dropped ssh session (SIGHUP) killed the
+    # coordinator alone: its workers ran on, orphaned, and no gradebook was written (red-team
+    # pass 24).
+    folder, traces, toml = course
+    shutil.copy(fixture_allocator("hang"), folder / "bob" / "mm.c")
+    book = tmp_path / "book.csv"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    command = [
+        sys.executable, "-m", "mallocsim", "grade", folder, traces, "--dialect", "classic",
+        "--config", toml, "--gradebook", book, "-j", "1", "--timeout", "60",
+    ]  # fmt: skip
+    process = subprocess.Popen(list(map(str, command)), env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while "bob" not in _running(process) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    worker = int(_child_pids(process)[0])
+    process.send_signal(stop)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and "interrupted" in err
+    assert sorted(read_csv(book)) == ["alice"]
+    assert not Path(f"/proc/{worker}").exists() or _zombie(worker)
+
+
+def test_a_worker_dies_with_its_coordinator_even_by_sigkill(course, tmp_path):
+    folder, traces, toml = course
+    shutil.copy(fixture_allocator("hang"), folder / "alice" / "mm.c")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    command = [
+        sys.executable, "-m", "mallocsim", "grade", folder, traces, "--dialect", "classic",
+        "--config", toml, "-j", "1", "--timeout", "60",
+    ]  # fmt: skip
+    process = subprocess.Popen(list(map(str, command)), env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while "alice" not in _running(process) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    worker = int(_child_pids(process)[0])
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{worker}").exists() and not _zombie(worker):
+        assert time.monotonic() < deadline, "the worker outlived its coordinator"
+        time.sleep(0.1)
+
+
+def _child_pids(process: subprocess.Popen) -> list[str]:
+    return [
+        stat.parent.name
+        for stat in Path("/proc").glob("[0-9]*/stat")
+        if _parent_of(stat) == process.pid
+    ]
+
+
+def _parent_of(stat: Path) -> int | None:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

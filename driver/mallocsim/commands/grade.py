@@ -114,7 +114,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "them with --throughput time, whose timed passes each need a core of their own)",
     )  # fmt: skip
     parser.add_argument(
-        "--no-cache", action="store_true", help="grade every submission again, cached or not"
+        "--no-cache",
+        action="store_true",
+        help="grade every submission again, cached or not, and keep the new grades",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     parser.add_argument(
