@@ -12,6 +12,8 @@ import shutil
 import jsonschema
 import pytest
 
+from mallocsim.batch import allocator_in_folder
+
 from .conftest import BUG_SHOWN_BY, REPO, TESTS, fixture_allocator
 
 SCHEMA = json.loads((TESTS / "gradescope_results.schema.json").read_text())
@@ -209,10 +211,10 @@ def test_run_autograder_grades_a_submission_as_gradescope_runs_it(autograder):
 
 def test_run_autograder_always_writes_results(autograder):
     _, submit = autograder
-    missing = submit(("allocator.c", "int x;\n"))
-    assert missing["score"] == 0.0 and "No mm.c in the submission" in missing["output"]
+    missing = submit(("notes.txt", "int x;\n"))
+    assert missing["score"] == 0.0 and "holds no .c file" in missing["output"]
     # What it held, said as text (Gradescope's default, HTML, drops "<x.h>"): lab check run 11.
-    assert "(it holds: allocator.c)" in missing["output"]
+    assert "(it holds: notes.txt)" in missing["output"]
     assert missing["output_format"] == missing["tests"][0]["output_format"] == "text"
     broken = submit(("mm.c", '#include "mm.h"\nint mm_init(void) { return 0 }\n'))
     assert broken["score"] == 0.0 and broken["tests"][0]["status"] == "failed"
@@ -232,8 +234,8 @@ def test_run_autograder_imports_nothing_of_the_submissions(autograder):
     # 22; Gradescope starts it in /autograder, so a guard, not a fix of a live hole).
     _, submit = autograder
     forged = 'def dump(obj, out, **kw):\n    out.write(\'{"score": 100.0, "tests": []}\')\n'
-    document = submit(("allocator.c", "int x;\n"), ("json.py", forged), inside=True)
-    assert document["score"] == 0.0 and "No mm.c in the submission" in document["output"]
+    document = submit(("notes.txt", "int x;\n"), ("json.py", forged), inside=True)
+    assert document["score"] == 0.0 and "holds no .c file" in document["output"]
 
 
 def test_run_autograder_grades_the_top_level_mm_c_and_guesses_no_other(autograder):
@@ -247,6 +249,49 @@ def test_run_autograder_grades_the_top_level_mm_c_and_guesses_no_other(autograde
     assert nested["score"] == 0.0 and "holds 2 files named mm.c in folders" in nested["output"]
     newline = submit(("x\n/autograder/source/mm.c", good))
     assert [t["status"] for t in newline["tests"]] == ["passed", "passed"]
+
+
+def test_run_autograder_finds_the_allocator_as_a_class_run_does(autograder, tmp_path):
+    # A zip of the handout's folder (malloclab/mm.c) was graded here and 0 in a class run of the
+    # exported submissions, a lone solution.c the other way round (red-team pass 24): one rule,
+    # batch.allocator_in_folder, for both.
+    _, submit = autograder
+    good = fixture_allocator("good_bump").read_text()
+    for files in ((("malloclab/mm.c", good), ("malloclab/README", "")), (("solution.c", good),)):
+        document = submit(*files)
+        assert [t["status"] for t in document["tests"]] == ["passed", "passed"], files
+        submission = tmp_path / "autograder" / "submission"
+        assert allocator_in_folder(submission) == submission / files[0][0]
+
+
+def test_the_image_draws_the_payload_secret_every_submission_is_graded_with(
+    autograder, tmp_path, monkeypatch
+):
+    # Each container drew a secret of its own: a file that read its payloads as its own data
+    # scored 0.0 or 83.35 from one submission of it to the next (lab check run 14, red-team pass
+    # 24). setup.sh draws it into the image, whose containers all start with it.
+    import os
+    import subprocess
+
+    zipped, submit = autograder
+    line = next(
+        line.strip()
+        for line in (zipped / "setup.sh").read_text().replace("\\\n", "").splitlines()
+        if "grader_secret" in line
+    )
+    image = tmp_path / "image-cache"
+    python = str(REPO / ".venv" / "bin" / "python")
+    env = {**os.environ, "XDG_CACHE_HOME": str(image)}
+    subprocess.run(["bash", "-c", line.replace("/opt/mallocsim/bin/python", python)], env=env,
+                   check=True)  # fmt: skip
+    secret = image / "mallocsim" / "pattern-secret"
+    assert len(secret.read_bytes()) == 32 and secret.stat().st_mode & 0o077 == 0
+    drawn = secret.read_bytes()
+    for container in ("one", "two"):
+        shutil.copytree(image, tmp_path / container)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / container))
+        submit(("mm.c", fixture_allocator("good_bump").read_text()))
+        assert (tmp_path / container / "mallocsim" / "pattern-secret").read_bytes() == drawn
 
 
 def test_init_gradescope_refuses_bad_traces_before_writing_anything(cli, tmp_path):
