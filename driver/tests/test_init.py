@@ -4,10 +4,15 @@ check, and the starter grading.toml documents the true defaults."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+from dataclasses import replace
+
+import pytest
 
 from mallocsim._native import HEADER_DIR
-from mallocsim.config import GradingConfig, load_config
+from mallocsim.config import GradingConfig, for_lab, load_config
+from mallocsim.labs import LABS
 
 STRICT = [
     "-std=c11",
@@ -39,6 +44,24 @@ def test_init_writes_the_three_files_and_keeps_existing_ones(cli, tmp_path):
 def test_the_starter_config_states_the_defaults(cli, tmp_path):
     cli("init", tmp_path)
     assert load_config(tmp_path / "grading.toml") == GradingConfig(dialect="classic")
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_the_starter_config_of_a_lab_grades_by_that_labs_values_and_shows_them(cli, tmp_path, lab):
+    # The file set the mallocsim lab's values: with `lab = "cmu-2015"` written in, a file graded
+    # 60.0 where --lab cmu-2015 gave 53.4; and `init` had no --lab, so the README's Gradescope
+    # autograder gave every CS:APP student 0, "not 16-byte aligned" (lab check run 14).
+    run = cli("init", "--lab", lab, tmp_path)
+    assert run.status == 0, run.err
+    config = tmp_path / "grading.toml"
+    expected = for_lab(lab) if lab != "mallocsim" else replace(for_lab(lab), dialect="classic")
+    assert load_config(config) == expected
+    lab_part, rest = config.read_text().split("[points]")  # [grade] and [score]
+    shown = re.sub(r"^# ((\w+) = (?!none)[^#]*#)", r"\1", lab_part, flags=re.M)
+    assert shown != lab_part
+    config.write_text(shown + "[points]" + rest)  # every value the file shows, set: the lab's own
+    assert load_config(config) == replace(expected, timeout=60.0, word_size="auto")
+    assert (tmp_path / "mm.c").exists() == (lab in ("mallocsim", "csapp"))
 
 
 def test_the_starter_builds_warning_free_and_grades_valid(cli, tmp_path, shared_traces):

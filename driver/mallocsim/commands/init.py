@@ -16,14 +16,20 @@ runs from.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from importlib import resources
 from pathlib import Path
 
 from mallocsim.cli import EXIT_OK
+from mallocsim.config import for_lab
 from mallocsim.errors import UsageError
+from mallocsim.labs import DEFAULT_LAB, LABS
 
 STARTER_FILES = ("mm.c", "grading.toml", "README.md")
+# The labs the starter mm.c builds under (int mm_init, a team_t record): the CMU handouts give
+# their students an mm.c of their own.
+STARTER_LABS = ("mallocsim", "csapp")
 GRADESCOPE_SCRIPTS = ("setup.sh", "run_autograder")
 # What `pip install` needs to build mallocsim from source, relative to the checkout.
 SOURCE_PARTS = ("c", "driver/mallocsim", "Makefile", "setup.py", "pyproject.toml", "README.md")
@@ -37,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("directory", metavar="DIR", help="where to write them (created if needed)")
     parser.add_argument("--force", action="store_true", help="overwrite files already there")
     parser.add_argument(
+        "--lab", choices=LABS, default=DEFAULT_LAB,
+        help="whose rules grading.toml grades by (default: %(default)s); a starter mm.c is "
+        "written for the labs whose mm.h it is written against (mallocsim, csapp)",
+    )  # fmt: skip
+    parser.add_argument(
         "--gradescope",
         action="store_true",
         help="also write Gradescope's setup.sh and run_autograder, the mallocsim source and the "
@@ -48,9 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def write_starter(directory: Path, force: bool = False) -> list[Path]:
-    """Write the starter files into `directory`; the paths written."""
-    targets = [directory / name for name in STARTER_FILES]
+def write_starter(directory: Path, lab: str = DEFAULT_LAB, force: bool = False) -> list[Path]:
+    """Write the starter files for `lab` into `directory`; the paths written."""
+    names = STARTER_FILES if lab in STARTER_LABS else tuple(n for n in STARTER_FILES if n != "mm.c")
+    targets = [directory / name for name in names]
     present = [str(t) for t in targets if t.exists()]
     if present and not force:
         raise UsageError(f"{', '.join(present)} already exist: pass --force to overwrite")
@@ -58,10 +70,46 @@ def write_starter(directory: Path, force: bool = False) -> list[Path]:
         directory.mkdir(parents=True, exist_ok=True)
         starter = resources.files("mallocsim") / "starter"
         for target in targets:
-            target.write_text((starter / target.name).read_text())
+            text = (starter / target.name).read_text()
+            target.write_text(grading_file(text, lab) if target.name == "grading.toml" else text)
     except OSError as error:
         raise UsageError(f"{error.filename or directory}: {error.strerror}") from None
     return targets
+
+
+def grading_file(template: str, lab: str) -> str:
+    """The starter grading.toml for `lab`: its name, and every value the lab sets shown
+    commented out, so that each key left so takes the lab's value. The file used to set the
+    mallocsim lab's values, which overrode another lab's named in it: `lab = "cmu-2015"` graded
+    60.0 where `--lab cmu-2015` gave 53.4, and no CS:APP course could use it as written (lab
+    check run 14)."""
+    config = for_lab(lab)
+    values = {name: _toml(getattr(config, name)) for name in LAB_VALUES}
+    # The mallocsim lab asks which dialect a file is written in: the starter mm.c's is classic.
+    dialect = f"dialect = {_toml(config.dialect or 'classic')}"
+    return template.format(
+        lab=lab,
+        lab_pad=" " * max(1, 14 - len(lab)),
+        dialect_line=(f"# {dialect}" if config.dialect else f"{dialect}  ").ljust(20),
+        **values,
+    )
+
+
+# The keys of grading.toml a lab sets (config.for_lab), shown with its values.
+LAB_VALUES = (
+    "formula", "util_weight", "throughput_mean", "reference", "reference_scale",
+    "reference_throughput", "min_util", "max_util", "min_speed_ratio", "max_speed_ratio",
+    "global_data_limit", "global_data_bytes_per_point", "global_data_max_deduction",
+)  # fmt: skip
+
+
+def _toml(value: object) -> str:
+    """`value` as a TOML literal; None (the lab sets none) as the word none."""
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def checkout() -> Path | None:
@@ -121,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
     # Checked before anything is written: a refusal leaves DIR as it was.
     source = gradescope_source(Path(args.traces)) if args.gradescope else None
-    written = write_starter(directory, args.force)
+    written = write_starter(directory, args.lab, args.force)
     if source is not None:
         written += write_gradescope(directory, source, Path(args.traces), args.force)
     for path in written:
