@@ -782,3 +782,21 @@ def test_each_lab_builds_at_its_makefiles_optimisation_level(tmp_path):
     path = tmp_path / "mm.c"
     path.write_text(fixture_allocator("labs/cmu2015_implicit").read_text() + INLINE_ONLY)
     assert build_of(path, "classic", "cmu-2015", out_dir=tmp_path / "b", word_size="64")
+
+
+def test_a_function_named_like_a_c_library_one_is_the_files_own_as_under_the_driver(
+    cli, write_trace, tmp_path
+):
+    # The handouts link mm.o into mdriver, where the file's own functions win; loaded as a shared
+    # library, its helper splice() bound to the C library's splice(2), and a public CS:APP
+    # solution valid on 9 of 11 traces under its driver was invalid on all (lab check run 14).
+    helper = "long random(void) { return 42; } /* the file's own, called by mm_init */\n"
+    init = "int mm_init(void) { return random() == 42 ? 0 : -1; }"
+    template = CSAPP_TEMPLATE.replace("int mm_init(void) { return 0; }", helper + init)
+    path = source(
+        tmp_path,
+        "",
+        template.replace("#include <string.h>", "#include <stdlib.h>\n#include <string.h>"),
+    )
+    run = cli("grade", path, "--lab", "csapp", write_trace("t", TRACE))
+    assert run.status == 0, run.out + run.err
