@@ -59,6 +59,17 @@ def builtin_policies() -> list[str]:
     return sorted(p.name[len("libmm-") : -len(".so")] for p in NATIVE_DIR.glob("libmm-*.so"))
 
 
+def say_which_lab(written: str) -> str:
+    """What to say of files graded under the mallocsim lab with no dialect given: `written` is
+    "it is" or "they are"."""
+    labs = ", ".join(name for name in LABS if LABS[name].dialect)
+    return (
+        f"say which lab {written} written for (--lab {labs}) or, under mallocsim's own rules, "
+        "the dialect: --dialect classic (int mm_init, 0 = success) or --dialect cmu (bool "
+        "mm_init, true = success)"
+    )
+
+
 def resolve(
     spec: str,
     dialect: str | None = None,
@@ -88,12 +99,7 @@ def resolve(
             raise AllocatorError(f"{spec}: no such file")
         dialect = dialect or profile.dialect
         if dialect is None:
-            labs = ", ".join(name for name in LABS if LABS[name].dialect)
-            raise AllocatorError(
-                f"{spec}: say which lab it is written for (--lab {labs}) or, under mallocsim's "
-                "own rules, its dialect: --dialect classic (int mm_init, 0 = success) or "
-                "--dialect cmu (bool mm_init, true = success)"
-            )
+            raise AllocatorError(f"{spec}: {say_which_lab('it is')}")
         kind = "source" if spec.endswith(".c") else "library"
         # The folder resolved, not the file: a link in a student's folder is the build's to
         # judge (build.py: one leading outside its folder is refused, never read).

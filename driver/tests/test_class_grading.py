@@ -905,3 +905,13 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_a_class_with_no_lab_or_dialect_is_refused_before_any_work(cli, course, tmp_path):
+    # One file so given is a usage error; a class got a gradebook of zeros, each worker having
+    # refused its file (lab check run 14).
+    folder, traces, _toml = course
+    book = tmp_path / "book.csv"
+    run = cli("grade", folder, traces, "-q", "--gradebook", book)
+    assert run.status == 2 and "the 3 submissions: say which lab they are written for" in run.err
+    assert not book.exists()

@@ -215,6 +215,7 @@ def _grade_class(
     graded: GradePlan,
     mode: str,
 ) -> int:
+    from mallocsim.allocators import say_which_lab
     from mallocsim.autograder import write_gradescope, write_junit
     from mallocsim.batch import default_jobs, grade_class, student_file
     from mallocsim.errors import UsageError
@@ -225,6 +226,10 @@ def _grade_class(
 
     if args.autograder_lines or args.json or args.student:
         raise UsageError("-g, --json and --student are for one allocator; a class has --gradebook")
+    if (args.dialect or config.dialect or config.profile.dialect) is None:
+        # Refused before any work, as for one file: each worker refused its file, and the class
+        # got a gradebook of zeros (lab check run 14).
+        raise UsageError(f"the {len(submissions)} submissions: {say_which_lab('they are')}")
     folders = [Path(d) for d in (args.gradescope, args.junit) if d]
     for folder in folders:
         if folder.exists() and not folder.is_dir():
