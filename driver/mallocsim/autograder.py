@@ -26,21 +26,25 @@ from pathlib import Path
 
 from mallocsim.config import GradingConfig
 from mallocsim.files import write_text, writing
-from mallocsim.grade_report import explain, format_grade
+from mallocsim.grade_report import explain, format_grade, throughput_text
 from mallocsim.grading import Grade
-from mallocsim.numbers import kops, percent
+from mallocsim.numbers import percent
 from mallocsim.results import TraceResult
 from mallocsim.safe_text import printable
+from mallocsim.score import TraceScore
 
 
-def _trace_output(result: TraceResult) -> str:
+def _trace_output(result: TraceResult, part: TraceScore, measure: str) -> str:
+    """A trace's verdict, utilization and throughput in the measure the score used: a timed
+    Kops/s beside a counted score moved from one submission of a file to the next while its
+    score did not (lab check run 14)."""
     if not result.valid:
         return result.error or "invalid"
     parts = ["valid"]
     if result.utilization is not None:
         parts.append(f"utilization {percent(result.utilization)}")
-    if result.ops_per_sec is not None:
-        parts.append(f"{kops(result.ops_per_sec)} Kops/s")
+    if part.throughput:
+        parts.append(throughput_text(measure, part.throughput))
     return ", ".join(parts)
 
 
@@ -74,7 +78,13 @@ def gradescope_results(grade: Grade, config: GradingConfig | None = None) -> dic
         summary = f"{grade.allocator} could not be graded.\n\n"
     else:
         tests = [
-            test(f"trace {part.trace}", part.points, part.max_points, part.valid, _trace_output(r))
+            test(
+                f"trace {part.trace}",
+                part.points,
+                part.max_points,
+                part.valid,
+                _trace_output(r, part, score.measure),
+            )
             for part, r in zip(score.per_trace, grade.results, strict=True)
         ]
         performance_max = score.max_points - sum(part.max_points for part in score.per_trace)
@@ -157,7 +167,7 @@ def junit_tree(grade: Grade) -> ET.ElementTree:
         failure = ET.SubElement(case, "failure", message=grade.problem.splitlines()[0])
         failure.text = grade.problem
         failures = 1
-    for result in grade.results:
+    for result, part in zip(grade.results, score.per_trace, strict=True):
         case = ET.SubElement(
             suite,
             "testcase",
@@ -166,7 +176,7 @@ def junit_tree(grade: Grade) -> ET.ElementTree:
             time=f"{result.seconds or 0.0:.6f}",
         )
         if result.valid:
-            ET.SubElement(case, "system-out").text = _trace_output(result)
+            ET.SubElement(case, "system-out").text = _trace_output(result, part, score.measure)
         else:
             failures += 1
             failure = ET.SubElement(case, "failure", message=result.error or "invalid")

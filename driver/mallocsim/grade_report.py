@@ -30,7 +30,8 @@ def _speed(measure: str, throughput: float | None) -> str:
     return kops(throughput)
 
 
-def _throughput(measure: str, value: float | None) -> str:
+def throughput_text(measure: str, value: float | None) -> str:
+    """A throughput with its unit, as the score gives it: instructions/op or Kops/s."""
     unit = "instructions/op" if measure == "instructions" else "Kops/s"
     return "-" if not value else f"{_speed(measure, value)} {unit}"
 
@@ -101,17 +102,20 @@ def explain(score: Score) -> str:
         measure = "instructions counted by valgrind, not checked by the clock (see the notes)"
     else:
         measure = "instructions counted by valgrind, confirmed by the clock: the same on every run"
-    ratio = (
-        f"{score.throughput / score.reference_throughput:.3f}"
-        if score.throughput is not None and score.reference_throughput
-        else "-"
-    )
+    ratio = "-"
+    if score.throughput is not None and score.reference_throughput:
+        ratio = f"{score.throughput / score.reference_throughput:.3f}"
+        if score.measure == "instructions":  # T/T_ref of two costs reads upside down unsaid
+            ratio += (
+                f" (T_ref's {_speed(score.measure, score.reference_throughput)} instructions/op "
+                f"over T's {_speed(score.measure, score.throughput)})"
+            )
     lines += [
         f"  utilization U       {percent(score.utilization)} (mean over {in_u} marked *)",
-        f"  throughput T        {_throughput(score.measure, score.throughput)} "
+        f"  throughput T        {throughput_text(score.measure, score.throughput)} "
         f"({aggregate} over {in_t} marked T)",
         f"  measured in         {measure}",
-        f"  reference T_ref     {_throughput(score.measure, score.reference_throughput)} "
+        f"  reference T_ref     {throughput_text(score.measure, score.reference_throughput)} "
         f"({score.reference_source or 'not needed'})",
         f"  T / T_ref           {ratio}",
         f"  utilization part    {score.util_score:.3f} x {100 * w:g}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -101,13 +102,17 @@ def row_of(record: dict[str, Any], cached: bool = False) -> GradebookRow:
     )
 
 
+_SAYS_WHY = re.compile(r"error|undefined reference")
+
+
 def _first_line(problem: str, submission: str) -> str:
     """A problem in one line, without the file's path (the row says whose it is);
     "does not compile:" followed by the compiler's first error."""
     lines = problem.splitlines()
     first = lines[0].removeprefix(f"{submission}: ")
     if first.endswith(":"):
-        error = next((line.strip() for line in lines[1:] if "error" in line), None)
+        # The linker says why before it says "collect2: error: ld returned 1 exit status".
+        error = next((line.strip() for line in lines[1:] if _SAYS_WHY.search(line)), None)
         if error:
             first = f"{first} {error}"
     return first

@@ -915,3 +915,16 @@ def test_a_class_with_no_lab_or_dialect_is_refused_before_any_work(cli, course, 
     run = cli("grade", folder, traces, "-q", "--gradebook", book)
     assert run.status == 2 and "the 3 submissions: say which lab they are written for" in run.err
     assert not book.exists()
+
+
+def test_a_file_that_does_not_link_is_said_by_the_linkers_reason(cli, course, tmp_path):
+    # The gradebook's first failure was the linker's last line, "collect2: error: ld returned 1
+    # exit status", not the undefined reference that says why (lab check run 14).
+    folder = course[0]
+    undefined = "void missing_helper(void);\nvoid call_it(void);\n"
+    undefined += "void call_it(void) { missing_helper(); }\n"
+    (folder / "carol" / "mm.c").write_text((folder / "alice" / "mm.c").read_text() + undefined)
+    book = tmp_path / "book.csv"
+    grade_class(cli, course, "--gradebook", book)
+    failure = read_csv(book)["carol"]["first_failure"]
+    assert "does not compile: " in failure and "undefined reference to `missing_helper'" in failure

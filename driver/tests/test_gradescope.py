@@ -7,6 +7,7 @@ leaderboard."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import jsonschema
@@ -299,3 +300,21 @@ def test_init_gradescope_refuses_bad_traces_before_writing_anything(cli, tmp_pat
     assert run.status == 2 and "not a folder of .rep trace files" in run.err
     assert not (tmp_path / "lab").exists()
     assert cli("init", "--gradescope", tmp_path / "lab").status == 2
+
+
+def test_a_counted_grade_shows_each_trace_in_the_measure_it_was_scored_in(
+    cli, write_trace, tmp_path
+):
+    # The per-trace text gave timed Kops/s beside a score made of instruction counts: two
+    # submissions of one file showed one score and different speeds (lab check run 14). And the
+    # ratio of two costs, T/T_ref 0.163 under "instructions/op" lines, read upside down.
+    out = tmp_path / "results.json"
+    source = fixture_allocator("good_bump")
+    run = cli("grade", source, "--dialect", "classic", "--gradescope", out, write_trace("t", TRACE))
+    assert run.status == 0, run.err
+    trace = json.loads(out.read_text())["tests"][0]
+    assert trace["output"].startswith("valid, utilization ")
+    assert trace["output"].endswith(" instructions/op") and "Kops/s" not in trace["output"]
+    assert re.search(
+        r"T / T_ref +[\d.]+ \(T_ref's [\d,.]+ instructions/op over T's [\d,.]+\)", run.out
+    )
