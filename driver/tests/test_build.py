@@ -800,3 +800,17 @@ def test_a_function_named_like_a_c_library_one_is_the_files_own_as_under_the_dri
     )
     run = cli("grade", path, "--lab", "csapp", write_trace("t", TRACE))
     assert run.status == 0, run.out + run.err
+
+
+def test_a_file_for_a_courses_lab_is_never_told_to_try_mallocsims_own_rules(
+    cli, write_trace, tmp_path
+):
+    # A CS:APP file that used uint64_t without <stdint.h> was told "try --lab mallocsim": its
+    # mm.h includes it, but no course grades by those rules (lab check run 14).
+    template = CSAPP_TEMPLATE.replace(
+        "#define ALIGN 8", "static uint64_t counter;\n#define ALIGN 8"
+    )
+    path = source(tmp_path, "", template)
+    run = cli("grade", path, "--lab", "csapp", write_trace("t", TRACE))
+    assert run.status == 1 and "does not compile" in run.err
+    assert "try --lab" not in run.err
