@@ -99,6 +99,31 @@ class GradingConfig:
         return LABS[self.lab]
 
 
+# The scoring values a lab sets (for_lab): what grading.toml shows as the lab's, and what a grade
+# says it graded otherwise when a configuration sets another value.
+LAB_SCORING = (
+    "formula", "util_weight", "throughput_mean", "reference", "reference_scale",
+    "reference_throughput", "min_util", "max_util", "min_speed_ratio", "max_speed_ratio",
+    "global_data_limit", "global_data_bytes_per_point", "global_data_max_deduction",
+)  # fmt: skip
+
+
+def lab_overrides(config: GradingConfig) -> str | None:
+    """A note naming each scoring value `config` sets otherwise than its lab's driver does, or
+    None: a course's grading.toml that kept another lab's values (the mallocsim lab's, written
+    by `init` before it took --lab) graded 60.0 where the lab gave 53.4, and said nothing (lab
+    check run 14)."""
+    lab = for_lab(config.lab)
+    changed = [
+        f"{name} {getattr(config, name)} (the lab's: {getattr(lab, name)})"
+        for name in LAB_SCORING
+        if getattr(config, name) != getattr(lab, name)
+    ]
+    if not changed:
+        return None
+    return f"scored otherwise than the {config.lab} lab's driver: {', '.join(changed)}"
+
+
 def for_lab(name: str) -> GradingConfig:
     """The configuration a lab's own driver grades with."""
     lab = lab_named(name)

@@ -40,7 +40,7 @@ from mallocsim.clock_check import (
     check_count,
     graded_counts,
 )
-from mallocsim.config import GradingConfig, require_listed
+from mallocsim.config import GradingConfig, lab_overrides, require_listed
 from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
 from mallocsim.elf import library_bits
 from mallocsim.errors import GraderFault, UsageError
@@ -248,6 +248,9 @@ def grade(
             made = replace(retried, notes=(note, *retried.notes))
         else:
             made = replace(made, notes=(*made.notes, note))
+    overrides = lab_overrides(config)
+    if overrides is not None:
+        made = replace(made, notes=(*made.notes, overrides))
     return replace(made, seconds=time.monotonic() - start)
 
 

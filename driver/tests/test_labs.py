@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from mallocsim.config import ConfigError, for_lab, load_config
+from mallocsim.config import ConfigError, for_lab, lab_overrides, load_config
 from mallocsim.errors import UsageError
 from mallocsim.labs import (
     CSAPP_TRACES,
@@ -20,6 +20,8 @@ from mallocsim.labs import (
     selection_notes,
     trace_rules,
 )
+
+from .conftest import fixture_allocator
 
 
 def test_each_lab_says_what_its_driver_requires():
@@ -141,3 +143,26 @@ def test_a_bad_lab_in_a_file_is_one_line(tmp_path):
     path.write_text('[grade]\nlab = "cs213"\n')
     with pytest.raises(ConfigError, match=r"grading.toml: \[grade\] lab: expected one of"):
         load_config(path)
+
+
+def test_a_grade_says_each_scoring_value_set_otherwise_than_its_labs_driver(
+    cli, write_trace, tmp_path
+):
+    # A grading.toml that kept the mallocsim lab's values under lab = "cmu-2015" graded 60.0
+    # where the lab gives 53.4, and said nothing (lab check run 14).
+    assert lab_overrides(for_lab("cmu-2015")) is None
+    changed = replace(for_lab("cmu-2015"), util_weight=0.6, min_util=0.55)
+    assert lab_overrides(changed) == (
+        "scored otherwise than the cmu-2015 lab's driver: util_weight 0.6 (the lab's: 0.61), "
+        "min_util 0.55 (the lab's: 0.6)"
+    )
+    toml = tmp_path / "grading.toml"
+    toml.write_text('[grade]\nlab = "csapp"\n[score]\nutil_weight = 0.5\n')
+    trace = write_trace("t", "a 0 8\nf 0\n")
+    allocator = fixture_allocator("good_bump")
+    run = cli("grade", allocator, "--config", toml, "--no-team-check", "--wide", trace)
+    assert (
+        "scored otherwise than the csapp lab's driver: util_weight 0.5 (the lab's: 0.6)" in run.out
+    )
+    run = cli("grade", allocator, "--lab", "csapp", "--no-team-check", "--wide", trace)
+    assert "scored otherwise" not in run.out

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from mallocsim.cli import EXIT_OK
-from mallocsim.config import for_lab
+from mallocsim.config import LAB_SCORING, for_lab
 from mallocsim.errors import UsageError
 from mallocsim.labs import DEFAULT_LAB, LABS
 
@@ -84,7 +84,7 @@ def grading_file(template: str, lab: str) -> str:
     60.0 where `--lab cmu-2015` gave 53.4, and no CS:APP course could use it as written (lab
     check run 14)."""
     config = for_lab(lab)
-    values = {name: _toml(getattr(config, name)) for name in LAB_VALUES}
+    values = {name: _toml(getattr(config, name)) for name in LAB_SCORING}
     # The mallocsim lab asks which dialect a file is written in: the starter mm.c's is classic.
     dialect = f"dialect = {_toml(config.dialect or 'classic')}"
     return template.format(
@@ -93,14 +93,6 @@ def grading_file(template: str, lab: str) -> str:
         dialect_line=(f"# {dialect}" if config.dialect else f"{dialect}  ").ljust(20),
         **values,
     )
-
-
-# The keys of grading.toml a lab sets (config.for_lab), shown with its values.
-LAB_VALUES = (
-    "formula", "util_weight", "throughput_mean", "reference", "reference_scale",
-    "reference_throughput", "min_util", "max_util", "min_speed_ratio", "max_speed_ratio",
-    "global_data_limit", "global_data_bytes_per_point", "global_data_max_deduction",
-)  # fmt: skip
 
 
 def _toml(value: object) -> str:
