@@ -101,26 +101,24 @@ class ClassGrades:
 
 def allocator_in_folder(folder: Path) -> Path | str:
     """The allocator in one student's folder, by the rule every way of grading a student shares
-    (a class run, and Gradescope's run_autograder through `python -m mallocsim.batch`): its mm.c;
-    else the one mm.c in a folder inside it (a zip of the handout's folder), links to folders
-    not followed; else its one .c file. Else why there is none, as words that follow the folder's
-    name. Sources only: a library a student hands in skips what the build checks (its global
-    data, its assembly), and scored 100 where its own mm.c lost 20 points. The two ways had two
-    rules: a nested malloclab/mm.c was graded on Gradescope and 0 in the class run of the same
+    (a class run, and Gradescope's run_autograder, which asks this function): its mm.c; else the
+    one mm.c in a folder inside it (a zip of the handout's folder: _nested_submission_files);
+    else its one .c file. Else why there is none, as words that follow the folder's name.
+    Sources only: a library a student hands in skips what the build checks (its global data,
+    its assembly), and scored 100 where its own mm.c lost 20 points. The two ways had two rules:
+    a nested malloclab/mm.c was graded on Gradescope and 0 in the class run of the same
     submissions, a lone solution.c the other way round (red-team pass 24)."""
     try:
         if (folder / SUBMISSION_FILE).is_file():
             return folder / SUBMISSION_FILE
-        nested = _nested_submission_files(folder)
-        if len(nested) == 1:
-            return nested[0]
-        if nested:
-            return (
-                f"holds {len(nested)} files named {SUBMISSION_FILE} in folders and none at the top"
-            )
         held = sorted(p.name for p in folder.iterdir())
     except OSError as error:  # a folder the grader may not read: this student's, not the class's
         return f"cannot be read: {error.strerror}"
+    nested = _nested_submission_files(folder)
+    if len(nested) == 1:
+        return nested[0]
+    if nested:
+        return f"holds {len(nested)} files named {SUBMISSION_FILE} in folders and none at the top"
     sources = [name for name in held if name.endswith(".c") and (folder / name).is_file()]
     if len(sources) == 1:
         return folder / sources[0]
@@ -135,19 +133,37 @@ def allocator_in_folder(folder: Path) -> Path | str:
     return f"holds no .c file (it holds: {shown})"
 
 
+# How far the search for a nested mm.c goes: a zip of the handout's folder puts it a level or two
+# down. A tree a thousand folders deep ended a class run in a RecursionError (os.walk recurses),
+# and an unreadable folder deep inside one zeroed a readable solution.c at the top (red-team
+# pass 25): the search is bounded, and passes over what it may not read.
+SEARCH_DEPTH = 8
+SEARCH_ENTRIES = 100_000
+
+
 def _nested_submission_files(folder: Path) -> list[Path]:
-    """Every mm.c in the folders inside `folder` (not in the ones a zip or an editor adds, nor
-    through links). Raises OSError for a folder it may not read."""
-    found = []
-    for top, folders, files in os.walk(folder, onerror=_raise):
-        folders[:] = [name for name in folders if name not in NOT_STUDENTS]
-        if SUBMISSION_FILE in files and (Path(top) / SUBMISSION_FILE).is_file():
-            found.append(Path(top) / SUBMISSION_FILE)
+    """Every mm.c in the folders inside `folder`, SEARCH_DEPTH deep at most, among its first
+    SEARCH_ENTRIES entries: not in the folders a zip or an editor adds, nor through links, nor in
+    a folder it may not read."""
+    found, seen, level = [], 0, [folder]
+    for _depth in range(SEARCH_DEPTH):
+        deeper = []
+        for top in level:
+            try:
+                with os.scandir(top) as entries:
+                    for entry in entries:
+                        seen += 1
+                        if seen > SEARCH_ENTRIES:
+                            return sorted(found)
+                        if entry.name in NOT_STUDENTS or not entry.is_dir(follow_symlinks=False):
+                            continue
+                        deeper.append(Path(entry.path))
+                        if (Path(entry.path) / SUBMISSION_FILE).is_file():
+                            found.append(Path(entry.path) / SUBMISSION_FILE)
+            except OSError:
+                continue
+        level = deeper
     return sorted(found)
-
-
-def _raise(error: OSError) -> None:
-    raise error
 
 
 def _student_folder(folder: Path) -> Submission:
@@ -173,6 +189,12 @@ def _own_file(folder: Path, source: Path, student: str) -> Submission:
 
 def _holds_traces(folder: Path) -> bool:
     return any(folder.glob("*.rep"))
+
+
+def _holds_student_work(folder: Path) -> bool:
+    """Whether `folder` holds an allocator, at its top or in a folder inside (a student's zip of
+    the handout's folder: a top-level .rep file beside it made it a folder of traces)."""
+    return _holds_allocators(folder) or bool(_nested_submission_files(folder))
 
 
 def _holds_allocators(folder: Path) -> bool:
@@ -207,30 +229,31 @@ def split_arguments(names: Sequence[str]) -> tuple[list[str], list[str]]:
         name
         for name, path in paths.items()
         if path.suffix == ".rep"
-        or (path.is_dir() and _holds_traces(path) and not _holds_allocators(path))
+        or (path.is_dir() and _holds_traces(path) and not _holds_student_work(path))
     }
     # Where the students' work lies: the folders holding the students' folders named, and those
     # holding two or more of the allocator files named (a flat export: `subs/* traces/`).
     folder_homes = {
         _home(path)
         for name, path in paths.items()
-        if name not in trace_like and path.is_dir() and _holds_allocators(path)
+        if name not in trace_like and path.is_dir() and _holds_student_work(path)
     }
     file_homes = [
         _home(path)
         for name, path in paths.items()
         if name not in trace_like and path.suffix in SOURCE_SUFFIXES and not path.is_dir()
     ]
-    # A folder of traces beside students' folders may be a student's, and so may a .rep file
-    # beside the students' files (mallory.rep named with her classmates' files ran in each of
-    # their grades: red-team pass 24).
+    flat_homes = {home for home in file_homes if file_homes.count(home) > 1}
+    # A folder of traces beside students' folders or files may be a student's, and so may a .rep
+    # file beside the students' files (mallory.rep named with her classmates' files, or a folder
+    # of hers holding one, ran in each of their grades: red-team passes 24 and 25).
     folders_beside = {
-        name for name in trace_like if paths[name].is_dir() and _home(paths[name]) in folder_homes
-    }
-    files_beside = {
         name
         for name in trace_like
-        if not paths[name].is_dir() and file_homes.count(_home(paths[name])) > 1
+        if paths[name].is_dir() and _home(paths[name]) in folder_homes | flat_homes
+    }
+    files_beside = {
+        name for name in trace_like if not paths[name].is_dir() and _home(paths[name]) in flat_homes
     }
     beside = folders_beside | files_beside
     named_apart = trace_like - beside
@@ -276,12 +299,16 @@ def find_submissions(names: Sequence[str]) -> list[Submission]:
     gives one per folder; a student's folder, its allocator; a file, itself,
     named for its folder when it is an mm.c (class/alice/mm.c is alice's), else
     for its stem. Raises UsageError for a name that is none of these, or for two
-    submissions that would have the same student name. Several folders named (`class/*`) are
-    each one student's, whatever they hold: a student's folder holding folders of its own was
-    opened as a class, its sub-folders graded as students (red-team pass 20). A name that is a
-    symbolic link, or an mm.c in a folder that is one, is refused as that student's problem: a
-    link to a classmate's file was graded, and its verdict cached, as the classmate's."""
-    several = sum(Path(name).is_dir() for name in names) > 1
+    submissions that would have the same student name. A folder named with anything else
+    (`class/*`) is one student's, whatever it holds: a student's folder holding folders of its
+    own was opened as a class, its sub-folders graded as students (red-team pass 20). A name
+    that is a symbolic link, or an mm.c in a folder that is one, is refused as that student's
+    problem: a link to a classmate's file was graded, and its verdict cached, as the
+    classmate's."""
+    # A folder named with anything else is one student's: named among the files of a flat
+    # export, a folder holding carol/mm.c was opened as a class and graded as carol's (red-team
+    # pass 25).
+    several = len(names) > 1
     found: list[Submission] = []
     aside: list[Submission] = []  # named files that are not C source
     for name in names:
@@ -505,17 +532,25 @@ def grade_class(
 def _stopped_as_by_ctrl_c() -> Iterator[None]:
     """SIGTERM and SIGHUP stop the run as Ctrl-C does: a batch system's time limit (SIGTERM) or
     a dropped ssh session (SIGHUP) killed the coordinator alone, its workers ran on for up to an
-    hour each with their grades thrown away, and no gradebook was written (red-team pass 24)."""
+    hour each with their grades thrown away, and no gradebook was written (red-team pass 24).
+    Once one has, the next is ignored until the process ends, so that what finished is written:
+    a closing terminal sends SIGHUP twice, and the second stopped the writing (red-team pass
+    25)."""
 
     def interrupt(signum: int, frame: object) -> None:
+        for number in (signal.SIGINT, *STOP_SIGNALS):
+            signal.signal(number, signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
+    handlers = {
+        number: signal.signal(number, interrupt) for number in (signal.SIGINT, *STOP_SIGNALS)
+    }
     try:
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        for number, handler in handlers.items():
+            if signal.getsignal(number) is interrupt:  # once stopped, the writing is still to come
+                signal.signal(number, handler)
 
 
 def _die_with_coordinator(coordinator: int) -> Callable[[], None]:

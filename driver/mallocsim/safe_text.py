@@ -33,7 +33,9 @@ def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     if code in _ESCAPED_BYTES:
         return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    # A C1 control as \\u0085, not \\x85, which is the byte 0x85's: two folder names, one with
+    # each, printed alike and stopped a class as "two submissions" (red-team pass 25).
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
 
 
 def printable(text: str, lines: bool = True) -> str:

@@ -790,14 +790,14 @@ def test_a_student_folder_the_grader_cannot_read_is_that_students_zero(course, m
     # the whole class, "Permission denied", nobody graded (red-team pass 24). As root no mode
     # stops a read, so the refusal is made by hand.
     folder = course[0]
-    walk = os.walk
+    listdir = os.listdir
 
-    def refusing_walk(top, *args, **kwargs):
+    def refusing(top="."):
         if Path(top).name == "bob":
             raise PermissionError(13, "Permission denied", str(top))
-        return walk(top, *args, **kwargs)
+        return listdir(top)
 
-    monkeypatch.setattr(os, "walk", refusing_walk)
+    monkeypatch.setattr(os, "listdir", refusing)
     (folder / "bob" / "mm.c").unlink()
     found = {s.student: s for s in find_submissions([str(folder)])}
     assert found["alice"].source is not None
@@ -808,11 +808,12 @@ def test_two_folders_whose_names_print_alike_are_two_students(course, tmp_path):
     # A folder named with an ESC byte and one named "\x1b" in letters printed alike, and the
     # class stopped on "two submissions", the raw name sent to the terminal (red-team pass 24).
     folder = course[0]
-    for name in ("p\x1b", "p\\x1b"):
+    # Then U+0085 and the byte 0x85 (red-team pass 25).
+    for name in ("p\x1b", "p\\x1b", "q\x85", os.fsdecode(b"q\x85")):
         (folder / name).mkdir()
         shutil.copy(folder / "alice" / "mm.c", folder / name / "mm.c")
     students = sorted(s.student for s in find_submissions([str(folder)]))
-    assert students == ["alice", "bob", "carol", "p\\x1b", "p\\x5cx1b"]
+    assert students == ["alice", "bob", "carol", "p\\x1b", "p\\x5cx1b", "q\\u0085", "q\\x85"]
 
 
 def test_no_cache_grades_again_and_keeps_the_new_grade(cli, course, tmp_path, monkeypatch):
@@ -928,3 +929,88 @@ def test_a_file_that_does_not_link_is_said_by_the_linkers_reason(cli, course, tm
     grade_class(cli, course, "--gradebook", book)
     failure = read_csv(book)["carol"]["first_failure"]
     assert "does not compile: " in failure and "undefined reference to `missing_helper'" in failure
+
+
+def test_a_student_folder_of_nested_work_and_a_trace_is_a_student_not_the_traces(course, tmp_path):
+    # Every student zipped the handout's folder (alice/malloclab/mm.c) and mallory's held a .rep
+    # file at its top too: with no allocator at any folder's top, hers was the traces, every
+    # classmate 0 and she without a row; so was her folder of traces among a flat export's files
+    # (red-team pass 25).
+    folder, traces, _toml = course
+    for student in ("alice", "bob", "mallory"):
+        (folder / student / "malloclab").mkdir(parents=True)
+        shutil.copy(fixture_allocator("good_bump"), folder / student / "malloclab" / "mm.c")
+        (folder / student / "mm.c").unlink(missing_ok=True)
+    (folder / "mallory" / "t1.rep").write_text("1\n1\n1\n1\na 0 999999999\n")
+    shutil.rmtree(folder / "carol")
+    named = [str(p) for p in sorted(folder.iterdir())]
+    assert split_arguments([*named, str(traces)]) == (named, [str(traces)])
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for student in ("alice", "bob"):
+        shutil.copy(fixture_allocator("good_bump"), subs / f"{student}.c")
+    (subs / "mallory").mkdir()
+    (subs / "mallory" / "t1.rep").write_text("not a trace\n")
+    named = [str(p) for p in sorted(subs.iterdir())]
+    assert split_arguments([*named, str(traces)]) == (named, [str(traces)])
+
+
+def test_a_folder_named_among_files_is_one_students_not_a_class(tmp_path):
+    # A flat export's files and one student's extracted zip holding carol/mm.c: the folder was
+    # opened as a class, and carol graded from mallory's file (red-team pass 25).
+    subs = tmp_path / "subs"
+    (subs / "mallory" / "carol").mkdir(parents=True)
+    (subs / "mallory" / "carol" / "mm.c").write_text("int x;\n")
+    (subs / "carol.c").write_text("int y;\n")
+    found = {s.student: s for s in find_submissions([str(subs / "carol.c"), str(subs / "mallory")])}
+    assert found["carol"].source == subs / "carol.c"
+    assert found["mallory"].source == subs / "mallory" / "carol" / "mm.c"
+
+
+def test_the_search_for_a_nested_mm_c_is_bounded_and_passes_over_what_it_cannot_read(
+    tmp_path, monkeypatch
+):
+    # A tree a thousand folders deep ended the class run in a RecursionError; an unreadable
+    # folder inside zeroed a readable solution.c at the top (red-team pass 25).
+    deep = path = tmp_path / "deep"
+    deep.mkdir()
+    for _ in range(1200):  # one level at a time: pathlib's mkdir(parents=True) recurses too
+        path = path / "d"
+        path.mkdir()
+    (path / "mm.c").write_text("int x;\n")
+    try:
+        assert allocator_in_folder(deep) == "holds no .c file (it holds: d)"
+    finally:  # one level at a time again: pytest's removal of old temporary folders recurses
+        (path / "mm.c").unlink()
+        while path != deep:
+            path.rmdir()
+            path = path.parent
+    carol = tmp_path / "carol"
+    (carol / "locked").mkdir(parents=True)
+    (carol / "solution.c").write_text("int x;\n")
+    scandir = os.scandir
+
+    def refusing(top):
+        if Path(top).name == "locked":
+            raise PermissionError(13, "Permission denied", str(top))
+        return scandir(top)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    assert allocator_in_folder(carol) == carol / "solution.c"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_once_a_class_is_stopped_a_second_stop_waits_for_the_writing(stop):
+    # A closing terminal sends SIGHUP twice: the second stopped the writing of the gradebook, and
+    # the grades that had finished were lost (red-team pass 25).
+    from mallocsim.batch import _stopped_as_by_ctrl_c
+
+    before = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with pytest.raises(KeyboardInterrupt), _stopped_as_by_ctrl_c():
+            os.kill(os.getpid(), stop)
+            time.sleep(1)  # the signal is taken before this ends
+        assert all(signal.getsignal(n) == signal.SIG_IGN for n in before)
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
