@@ -280,16 +280,28 @@ def test_the_image_draws_the_payload_secret_every_submission_is_graded_with(
         for line in (zipped / "setup.sh").read_text().replace("\\\n", "").splitlines()
         if "grader_secret" in line
     )
-    image = tmp_path / "image-cache"
-    python = str(REPO / ".venv" / "bin" / "python")
-    env = {**os.environ, "XDG_CACHE_HOME": str(image)}
-    subprocess.run(["bash", "-c", line.replace("/opt/mallocsim/bin/python", python)], env=env,
-                   check=True)  # fmt: skip
-    secret = image / "mallocsim" / "pattern-secret"
+    image = tmp_path / "opt-mallocsim"  # the image's /opt/mallocsim
+    (image / "bin").mkdir(parents=True)
+    (image / "bin" / "python").write_text(
+        f'#!/bin/sh\nexec {REPO / ".venv" / "bin" / "python"} "$@"\n'
+    )
+    (image / "bin" / "python").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "XDG_CACHE_HOME"}
+    subprocess.run(["bash", "-c", line.replace("/opt/mallocsim", str(image))], env=env, check=True)
+    secret = image / "cache" / "mallocsim" / "pattern-secret"
     assert len(secret.read_bytes()) == 32 and secret.stat().st_mode & 0o077 == 0
+    # run_autograder looks in that folder, whatever HOME it is given.
+    export = next(
+        line for line in (zipped / "run_autograder").read_text().splitlines() if "XDG" in line
+    )
+    shown = subprocess.run(
+        ["bash", "-c", f"mallocsim=/opt/mallocsim/bin/mallocsim; {export}; echo $XDG_CACHE_HOME"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert shown == "/opt/mallocsim/cache" and "XDG_CACHE_HOME=/opt/mallocsim/cache " in line
     drawn = secret.read_bytes()
     for container in ("one", "two"):
-        shutil.copytree(image, tmp_path / container)
+        shutil.copytree(image / "cache", tmp_path / container)
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / container))
         submit(("mm.c", fixture_allocator("good_bump").read_text()))
         assert (tmp_path / container / "mallocsim" / "pattern-secret").read_bytes() == drawn

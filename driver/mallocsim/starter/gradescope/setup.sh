@@ -26,7 +26,8 @@ python3 -m venv /opt/mallocsim
 # The payload pattern's secret (pattern_secret.py), drawn once, into the image: every container
 # Gradescope starts from it grades the same code with the same bytes in its blocks. Drawn in each
 # container instead, a file that read its payloads as its own data scored 0.0 or 83.35 from one
-# submission of it to the next (lab check run 14, red-team pass 24). It lies in root's cache
-# folder, which no submission's sandbox may read.
-/opt/mallocsim/bin/python -I -c \
+# submission of it to the next (lab check run 14, red-team pass 24). It lies in a cache folder of
+# the image's own, which run_autograder names too (whatever HOME each is given), and which no
+# submission's sandbox may read.
+XDG_CACHE_HOME=/opt/mallocsim/cache /opt/mallocsim/bin/python -I -c \
     'import sys; from mallocsim.pattern_secret import grader_secret; sys.exit(grader_secret() is None)'
