@@ -90,11 +90,13 @@ $(NATIVE_DIR)/include/.stamp: $(HEADERS) $(LAB_HEADERS)
 # old one would crash with SIGBUS when its pages changed under it.
 
 # The heap is its own library so that the engine and every allocator share
-# one instance of it, whatever order they are loaded in. The engine's rules serve both builds
+# one instance of it, whatever order they are loaded in; it also defines the globals the labs'
+# drivers define for students' files (driver_globals.c). The engine's rules serve both builds
 # ($* is the folder; ARCH is -m32 in the 32-bit one).
-$(ENGINE_DIRS:%=%/libmsheap.so): %/libmsheap.so: c/src/memlib.c $(HEADERS)
+$(ENGINE_DIRS:%=%/libmsheap.so): %/libmsheap.so: c/src/memlib.c c/src/driver_globals.c $(HEADERS)
 	@mkdir -p $*
-	$(CC) $(ARCH) $(CFLAGS_ALL) -shared -o $@.tmp c/src/memlib.c && mv -f $@.tmp $@
+	$(CC) $(ARCH) $(CFLAGS_ALL) -shared -o $@.tmp c/src/memlib.c c/src/driver_globals.c \
+		&& mv -f $@.tmp $@
 
 # The sandbox links libseccomp, whose header comes from Debian's libseccomp-dev.
 $(SECCOMP_HEADER) $(SECCOMP32_LIB):

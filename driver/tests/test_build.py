@@ -814,3 +814,18 @@ def test_a_file_for_a_courses_lab_is_never_told_to_try_mallocsims_own_rules(
     run = cli("grade", path, "--lab", "csapp", write_trace("t", TRACE))
     assert run.status == 1 and "does not compile" in run.err
     assert "try --lab" not in run.err
+
+
+@pytest.mark.parametrize("word_size", ["64", "32"])
+def test_a_file_that_uses_the_drivers_own_globals_links_as_under_the_driver(
+    cli, write_trace, tmp_path, word_size
+):
+    # mdriver.c defines `int verbose` and `char msg[MAXLINE]`, and the handouts link mm.o with it:
+    # a 2015 CS:APP solution declared verbose extern and read it (58 under its driver, "undefined
+    # reference to `verbose'" and 0 here: lab check run 15).
+    uses = "extern int verbose;\nextern char msg[];\n"
+    uses += "int mm_init(void) { msg[0] = '\\0'; return verbose ? -1 : 0; }"
+    template = CSAPP_TEMPLATE.replace("int mm_init(void) { return 0; }", uses)
+    run = cli("grade", source(tmp_path, "", template), "--lab", "csapp", "--word-size", word_size,
+              write_trace("t", TRACE))  # fmt: skip
+    assert run.status == 0, run.out + run.err
