@@ -45,7 +45,7 @@ from mallocsim._native import HEADER_DIR, NATIVE32_DIR, NATIVE_DIR, ffi, lib
 from mallocsim.cache import cache_root
 from mallocsim.elf import ElfError, global_data_bytes, read_elf, sections
 from mallocsim.errors import GraderFault, UsageError
-from mallocsim.labs import WORD_SIZES, LabProfile
+from mallocsim.labs import WORD_SIZES, LabProfile, as_written
 from mallocsim.safe_text import printable
 
 CFLAGS = ("-std=gnu11", "-g", "-Wall", "-Wextra", "-fPIC")  # and the lab's optimisation level
@@ -698,7 +698,8 @@ def _global_data(obj: Path, library: Path) -> int | None:
 def _messages(done: subprocess.CompletedProcess[str]) -> str:
     said = own_context(done.stderr).strip() or done.stdout.strip() or "no message"
     said = said.replace("././mm.c:", "mm.c:")  # the linker's name for it (-ffile-prefix-map)
-    return printable(said.replace('"<mallocsim lab adapter>"', "(mallocsim's adapter)"))
+    said = as_written(said.replace('"<mallocsim lab adapter>"', "(mallocsim's adapter)"))
+    return printable(said)
 
 
 # A diagnostic's first line, in gcc's and clang's form: where, then what.

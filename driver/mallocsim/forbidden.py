@@ -34,6 +34,7 @@ from mallocsim.elf import (
     sections,
     symbols,
 )
+from mallocsim.labs import as_written
 
 FORBIDDEN = frozenset(
     {
@@ -160,13 +161,14 @@ def check_library(path: str | Path, shown_as: str | None = None) -> None:
     controls = sorted(imported & (heap_functions() - STUDENT_HEAP_API))
     if controls:
         raise ForbiddenCallError(
-            f"{who}: calls {', '.join(controls)}: only the driver may reset or limit the heap"
+            f"{who}: calls {as_written(', '.join(controls))}: only the driver may reset or limit "
+            "the heap"
         )
     replaced = sorted(defined & heap_functions())
     if replaced:
         raise ForbiddenCallError(
-            f"{who}: defines {', '.join(replaced)}: an allocator may not replace the heap's "
-            "functions (memlib.h)"
+            f"{who}: defines {as_written(', '.join(replaced))}: an allocator may not replace the "
+            "heap's functions (memlib.h)"
         )
 
 

@@ -16,6 +16,7 @@ without the C build.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -382,6 +383,18 @@ LABS: dict[str, LabProfile] = {
     )
 }
 DEFAULT_LAB = "mallocsim"
+
+# Names a lab's headers map a handout's name to (labs/csapp/memlib.h's macros: mem_sbrk takes an int
+# there), and what a message says instead: a file that defined mem_sbrk was told it "defines
+# mem_sbrk_int", a name it never wrote (lab check run 15).
+HEADER_RENAMES = {"mem_sbrk_int": "mem_sbrk", "mem_deinit_lab": "mem_deinit"}
+
+
+def as_written(text: str) -> str:
+    """`text` with each name a lab's header renamed shown as the student's file wrote it."""
+    for renamed, written in HEADER_RENAMES.items():
+        text = re.sub(rf"\b{renamed}\b", written, text)
+    return text
 
 
 def lab_named(name: str) -> LabProfile:

@@ -5,6 +5,7 @@ first, and a hint names only a lab the file really builds under."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -829,3 +830,18 @@ def test_a_file_that_uses_the_drivers_own_globals_links_as_under_the_driver(
     run = cli("grade", source(tmp_path, "", template), "--lab", "csapp", "--word-size", word_size,
               write_trace("t", TRACE))  # fmt: skip
     assert run.status == 0, run.out + run.err
+
+
+def test_a_heap_function_defined_by_a_file_is_named_as_the_file_wrote_it(
+    cli, write_trace, tmp_path
+):
+    # The CS:APP lab's memlib.h maps mem_sbrk to mem_sbrk_int (it takes an int there): a file
+    # that defined its own mem_sbrk was told it "defines mem_sbrk_int" (lab check run 15).
+    own = "void *mem_sbrk(int incr) { (void)incr; return (void *)-1; }\n"
+    run = cli("grade", source(tmp_path, own), "--lab", "csapp", write_trace("t", TRACE))
+    assert run.status == 1 and "defines mem_sbrk: an allocator may not replace" in run.err
+    assert "mem_sbrk_int" not in run.out + run.err
+    own = "static void *mem_sbrk(int incr) { (void)incr; return (void *)-1; }\n"
+    run = cli("grade", source(tmp_path, own), "--lab", "csapp", write_trace("t", TRACE))
+    assert run.status == 1 and re.search(r"static declaration of .mem_sbrk\W", run.err)
+    assert "mem_sbrk_int" not in run.out + run.err
