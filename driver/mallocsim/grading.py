@@ -57,6 +57,7 @@ from mallocsim.labs import (
     trace_rules,
 )
 from mallocsim.limits import stall_limit, trace_limits
+from mallocsim.out_of_memory import heap_limit_note
 from mallocsim.quirks import driver_notes
 from mallocsim.replay import ReplayOptions, failed_result, has_heap_checker
 from mallocsim.results import (
@@ -366,7 +367,9 @@ def _grade(
             results.append(failed_result(trace, spec.name, message))  # keep what was measured
         if progress:
             progress.finished(trace.name, trace_outcome(results[-1]))
-    notes.extend(driver_notes(lab, zip(plan.traces, results, strict=True)))
+    graded = list(zip(plan.traces, results, strict=True))
+    notes.extend(driver_notes(lab, graded))
+    notes.extend(note for t, r in graded if (note := heap_limit_note(t, r, lab.heap_limit)))
     notes.extend(note for note in map(reset_note, results) if note)
     notes.extend(note for note in map(timed_heap_note, results) if note)
     notes.extend(narrowed_pointer_notes(warnings, results))

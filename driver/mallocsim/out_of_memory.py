@@ -116,3 +116,19 @@ def judged(result: TraceResult, trace: Trace, limit: int | None) -> TraceResult:
         f"{size(limit)} this machine has (RAM + swap)"
     )
     return replace(result, fail_kind=OUT_OF_MEMORY, error=f"{result.error}: {why}")
+
+
+def heap_limit_note(trace: Trace, result: TraceResult, heap_limit: int | None) -> str | None:
+    """Why a crash came, when the blocks live then needed more than the lab's heap: mem_sbrk
+    refused to grow it, and the allocator went on with its (void *)-1. The F22 driver says "Ran
+    out of memory" there; the grade said only "crashed with SIGSEGV" (lab check run 15)."""
+    if heap_limit is None or result.fail_kind != "crash" or result.fail_op is None:
+        return None
+    needed = needed_at(trace, result.fail_op)
+    if needed <= heap_limit:
+        return None
+    return (
+        f"{trace.name}: the blocks live when the allocator crashed need {size(needed)}, more than "
+        f"the lab's {size(heap_limit)} heap: mem_sbrk refused to grow it (does the allocator "
+        "check for its (void *)-1?)"
+    )

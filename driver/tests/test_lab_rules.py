@@ -683,3 +683,19 @@ def test_the_f22_cmu_handouts_read_a_trace_strictly(cli, write_trace, tmp_path):
     assert replay(cli, source, "cmu", sizeless).status == 0
     run = replay(cli, source, "cmu-2022", sizeless)
     assert run.status != 0 and "t.rep:" in run.err, run.said
+
+
+def test_a_crash_once_the_heap_limit_is_reached_is_not_said_to_pass_under_the_cmu_driver(
+    cli, write_trace, tmp_path
+):
+    # A file that used mem_sbrk's (void *)-1 crashed once the blocks live needed more than the
+    # lab's 100 MB: the F22 driver fails the trace too ("Ran out of memory"), but the grade said
+    # the driver might pass it, a 60 MB block being live (lab check run 15).
+    path = tmp_path / "mm.c"
+    checked = "    if (p == (void *)-1)\n        return NULL;\n"
+    assert checked in CMU_UNINIT
+    path.write_text(CMU_UNINIT.replace(checked, ""))
+    trace = write_trace("t", "a 0 60000000\na 1 60000000\nf 0\nf 1\n")
+    run = cli("grade", path, "--lab", "cmu-2022", "--throughput", "time", trace)
+    assert run.status == 1 and "crashed with SIGSEGV at op 1" in run.said, run.said
+    assert "might pass this trace" not in " ".join(run.said.split())
