@@ -425,28 +425,6 @@ def test_two_submissions_for_one_student_are_refused(course):
         find_submissions([str(folder / "alice" / "mm.c"), str(folder / "alice")])
 
 
-def test_ctrl_c_keeps_every_finished_grade(course, tmp_path):
-    # bob hangs; alice and carol finish first (-j 1, students in order: alice,
-    # bob...). Ctrl-C while bob runs: the gradebook holds alice, and bob's
-    # processes are gone.
-    folder, traces, toml = course
-    shutil.copy(fixture_allocator("hang"), folder / "bob" / "mm.c")
-    book = tmp_path / "book.csv"
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    command = [
-        sys.executable, "-m", "mallocsim", "grade", folder, traces, "--dialect", "classic",
-        "--config", toml, "--gradebook", book, "-j", "1", "--timeout", "60",
-    ]  # fmt: skip
-    process = subprocess.Popen(list(map(str, command)), env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while "bob" not in _running(process) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=30)
-    assert process.returncode == 130 and "interrupted" in err
-    assert sorted(read_csv(book)) == ["alice"]
-
-
 def _running(process: subprocess.Popen) -> str:
     """The command lines of the process's children (what is being graded now)."""
     lines = []
@@ -840,50 +818,48 @@ def test_no_cache_grades_again_and_keeps_the_new_grade(cli, course, tmp_path, mo
     assert read_csv(book)["alice"]["cached"] == "True" and read_csv(book)["alice"]["valid"] == "2"
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_and_sighup_stop_a_class_as_ctrl_c_does(course, tmp_path, stop):
-    # A batch system's time limit (SIGTERM) or a dropped ssh session (SIGHUP) killed the
-    # coordinator alone: its workers ran on, orphaned, and no gradebook was written (red-team
-    # pass 24).
-    folder, traces, toml = course
-    shutil.copy(fixture_allocator("hang"), folder / "bob" / "mm.c")
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stopped_class_keeps_every_finished_grade(course, tmp_path, stop):
+    # bob hangs; alice finishes first (-j 1, students in order). Stopped while bob runs: the
+    # gradebook holds alice, and bob's processes are gone. SIGTERM (a batch system's time limit)
+    # and SIGHUP (a dropped ssh session) killed the coordinator alone: its workers ran on,
+    # orphaned, and no gradebook was written (red-team pass 24).
     book = tmp_path / "book.csv"
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    command = [
-        sys.executable, "-m", "mallocsim", "grade", folder, traces, "--dialect", "classic",
-        "--config", toml, "--gradebook", book, "-j", "1", "--timeout", "60",
-    ]  # fmt: skip
-    process = subprocess.Popen(list(map(str, command)), env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while "bob" not in _running(process) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    worker = int(_child_pids(process)[0])
+    process, worker = _class_run_hanging_on(course, tmp_path, "bob", "--gradebook", book)
     process.send_signal(stop)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130 and "interrupted" in err
     assert sorted(read_csv(book)) == ["alice"]
-    assert not Path(f"/proc/{worker}").exists() or _zombie(worker)
+    assert _gone(worker)
 
 
 def test_a_worker_dies_with_its_coordinator_even_by_sigkill(course, tmp_path):
-    folder, traces, toml = course
-    shutil.copy(fixture_allocator("hang"), folder / "alice" / "mm.c")
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    command = [
-        sys.executable, "-m", "mallocsim", "grade", folder, traces, "--dialect", "classic",
-        "--config", toml, "-j", "1", "--timeout", "60",
-    ]  # fmt: skip
-    process = subprocess.Popen(list(map(str, command)), env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while "alice" not in _running(process) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    worker = int(_child_pids(process)[0])
+    process, worker = _class_run_hanging_on(course, tmp_path, "alice")
     process.kill()
     process.wait()
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{worker}").exists() and not _zombie(worker):
+    while not _gone(worker):
         assert time.monotonic() < deadline, "the worker outlived its coordinator"
         time.sleep(0.1)
+
+
+def _class_run_hanging_on(
+    course, tmp_path: Path, student: str, *extra: object
+) -> tuple[subprocess.Popen, int]:
+    """A class run (-j 1) whose `student` hangs, once that student's worker runs: (the run, the
+    worker's pid)."""
+    folder, traces, toml = course
+    shutil.copy(fixture_allocator("hang"), folder / student / "mm.c")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    command = [
+        sys.executable, "-m", "mallocsim", "grade", folder, traces, "--dialect", "classic",
+        "--config", toml, "-j", "1", "--timeout", "60", *extra,
+    ]  # fmt: skip
+    process = subprocess.Popen(list(map(str, command)), env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while student not in _running(process) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return process, int(_child_pids(process)[0])
 
 
 def _child_pids(process: subprocess.Popen) -> list[str]:
@@ -901,7 +877,8 @@ def _parent_of(stat: Path) -> int | None:
         return None
 
 
-def _zombie(pid: int) -> bool:
+def _gone(pid: int) -> bool:
+    """Whether process `pid` has ended (a zombie has, though its parent has not reaped it)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
