@@ -75,16 +75,19 @@ class Submission:
 
 # A file name may hold 255 bytes: a student's file is named for the student, cut (with a digest
 # of the whole name, so that two names cut alike stay apart) where the name would not fit. A
-# 252-character folder name had stopped every later student's autograder files.
+# 252-character folder name had stopped every later student's autograder files. Every name longer
+# than the cut is given the digest, so that none is left as long as a cut one: a classmate named
+# exactly another's cut form shared that student's file (red-team pass 25).
 STUDENT_FILE_BYTES = 200
+CUT_BYTES = STUDENT_FILE_BYTES - 13  # and "-" and 12 hex digits
 
 
 def student_file(folder: Path, student: str, suffix: str) -> Path:
     """Where the student's autograder file of this suffix (".json", ".xml") goes in `folder`."""
     stem = student
-    if len(stem.encode()) > STUDENT_FILE_BYTES:
+    if len(stem.encode()) > CUT_BYTES:
         digest = hashlib.sha256(student.encode()).hexdigest()[:12]
-        stem = stem.encode()[: STUDENT_FILE_BYTES - 13].decode(errors="ignore") + "-" + digest
+        stem = stem.encode()[:CUT_BYTES].decode(errors="ignore") + "-" + digest
     return folder / f"{stem}{suffix}"
 
 

@@ -18,7 +18,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mallocsim.batch import allocator_in_folder, find_submissions, split_arguments
+from mallocsim.batch import (
+    STUDENT_FILE_BYTES,
+    allocator_in_folder,
+    find_submissions,
+    split_arguments,
+    student_file,
+)
 from mallocsim.errors import UsageError
 
 from .conftest import fixture_allocator
@@ -991,3 +997,15 @@ def test_once_a_class_is_stopped_a_second_stop_waits_for_the_writing(stop):
     finally:
         for number, handler in before.items():
             signal.signal(number, handler)
+
+
+def test_a_name_cut_to_fit_a_file_name_is_no_classmates(tmp_path):
+    # A name over the limit is cut and given a digest of the whole; a classmate named exactly
+    # that cut form got the same Gradescope and JUnit file (red-team pass 25).
+    long = "a" * 252
+    cut = student_file(tmp_path, long, ".json").stem
+    names = [long, cut, "b" * 200, "b" * 188, "b" * 187, "é" * 120]
+    files = [student_file(tmp_path, name, ".json") for name in names]
+    assert len(set(files)) == len(names)
+    assert all(len(f.name.encode()) <= STUDENT_FILE_BYTES + len(".json") for f in files)
+    assert student_file(tmp_path, "b" * 187, ".json").name == "b" * 187 + ".json"
