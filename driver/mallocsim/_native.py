@@ -20,6 +20,7 @@ NATIVE_DIR = Path(__file__).resolve().parent / "_native"
 HEADER_DIR = NATIVE_DIR / "include"
 # The engine built 32-bit (Makefile): the agent and counter of a student's -m32 build.
 NATIVE32_DIR = NATIVE_DIR / "i386"
+HEAP_LIBRARY = "libmsheap.so"  # in each: the heap every allocator links with
 
 
 class NativeError(UsageError):

@@ -41,9 +41,15 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from mallocsim._native import HEADER_DIR, NATIVE32_DIR, NATIVE_DIR, ffi, lib
+from mallocsim._native import HEADER_DIR, HEAP_LIBRARY, NATIVE32_DIR, NATIVE_DIR, ffi, lib
 from mallocsim.cache import cache_root
-from mallocsim.elf import ElfError, global_data_bytes, read_elf, sections
+from mallocsim.elf import (
+    ElfError,
+    borrowed_data_bytes,
+    global_data_bytes,
+    read_elf,
+    sections,
+)
 from mallocsim.errors import GraderFault, UsageError
 from mallocsim.labs import WORD_SIZES, LabProfile, as_written
 from mallocsim.safe_text import printable
@@ -116,7 +122,7 @@ _DANGEROUS = re.compile(
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _GENERATED = re.compile(r"^\d+ (warnings?|errors?)( and \d+ errors?)? generated\.$")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"19"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"20"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 _PREPROCESSING_FLAGS = ("-D", "-I", "-std=")  # what only a compile of C uses
 DEPENDENCIES = ".compiler.deps"  # the headers a compiler run read (-MD -MF)
@@ -280,7 +286,7 @@ def _cached_build(
             saved = json.loads(meta.read_text())
             library = Path(saved["library"])
             return Build(**{**saved, "library": library,
-                            "global_data": _global_data(folder / OBJECT, library),
+                            "global_data": _global_data(folder / OBJECT, library, word_bits),
                             "warnings": tuple(saved["warnings"])})  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is rebuilt
@@ -569,7 +575,7 @@ def _build(
     _check_includes(compiler, flags, work, source, deadline)
     expanded = _compile(compiler, flags, ["-E", "-P", "-o", "mm.i", "mm.c"], work, source, deadline)
     if expanded.returncode != 0:
-        raise BuildError(f"{source}: does not compile:\n{_messages(expanded)}")
+        raise BuildError(f"{source}: does not compile:\n{_messages(expanded, lab.name)}")
     expanded.stdout = (work / "mm.i").read_text(errors="replace")
     checker, signature, note = find_checker(lab, text.decode(errors="replace"), expanded.stdout)
     # The handouts of one lab disagree on the checker's type (cmu-2015's mm.h: void in F15, int
@@ -596,7 +602,7 @@ def _build(
     # their context, and clang gave a CMU starter's dbg_ macros 97 of them.)
     whole = _compile(compiler, flags, ["-E", "-o", "mm.i", "mm.c"], work, source, deadline)
     if whole.returncode != 0:
-        raise BuildError(f"{source}: does not compile:\n{_messages(whole)}")
+        raise BuildError(f"{source}: does not compile:\n{_messages(whole, lab.name)}")
     _refuse_printed_escapes((work / "mm.i").read_text(errors="replace"), source)
     library, obj, assembly = work / "libmm.so", work / OBJECT, work / "mm.s"
     engine = NATIVE32_DIR if word_bits == 32 else NATIVE_DIR
@@ -630,10 +636,11 @@ def _build(
         done = _run(link, work, source, deadline)
         done.stderr = compiled.stderr + done.stderr
     if done.returncode != 0:
-        raise BuildError(f"{source}: does not compile:\n{_messages(done)}")
+        raise BuildError(f"{source}: does not compile:\n{_messages(done, lab.name)}")
     (work / "mm.c").write_bytes(text)  # the student's file as given, for anyone who looks
     warnings = split_warnings(done.stderr)
-    return Build(library, warnings, signature, note, _global_data(obj, library), word_bits)
+    global_data = _global_data(obj, library, word_bits)
+    return Build(library, warnings, signature, note, global_data, word_bits)
 
 
 # Assembler directives that read a file (.include, .incbin: /etc/passwd assembled into the team
@@ -685,20 +692,24 @@ def _check_object(obj: Path, source: Path) -> None:
         raise BuildError(f"{source}: a section's name holds a control character")
 
 
-def _global_data(obj: Path, library: Path) -> int | None:
+def _global_data(obj: Path, library: Path, word_bits: int) -> int | None:
     """mm.c's writable global data, measured in its object file (kept beside the library, so
-    that a cached build is measured by the code that grades it); the library shows which of
-    its data the loader really makes read-only."""
+    that a cached build is measured by the code that grades it): its own variables (the library
+    shows which of its data the loader really makes read-only), and the drivers' globals the heap's
+    library defines that it uses (driver_globals.c)."""
+    engine = NATIVE32_DIR if word_bits == 32 else NATIVE_DIR
     try:
-        return global_data_bytes(obj, library)
+        return global_data_bytes(obj, library) + borrowed_data_bytes(obj, engine / HEAP_LIBRARY)
     except ElfError:
         return None
 
 
-def _messages(done: subprocess.CompletedProcess[str]) -> str:
+def _messages(done: subprocess.CompletedProcess[str], lab: str = "") -> str:
+    """The compiler's messages as a student may read them: mm.c's own lines, the adapter named,
+    the lab's renamed heap functions (labs.as_written) as the file wrote them."""
     said = own_context(done.stderr).strip() or done.stdout.strip() or "no message"
     said = said.replace("././mm.c:", "mm.c:")  # the linker's name for it (-ffile-prefix-map)
-    said = as_written(said.replace('"<mallocsim lab adapter>"', "(mallocsim's adapter)"))
+    said = as_written(said.replace('"<mallocsim lab adapter>"', "(mallocsim's adapter)"), lab)
     return printable(said)
 
 

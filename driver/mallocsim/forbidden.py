@@ -146,9 +146,10 @@ def dynamic_symbols(path: str | Path) -> tuple[set[str], set[str]]:
     return imported, defined
 
 
-def check_library(path: str | Path, shown_as: str | None = None) -> None:
+def check_library(path: str | Path, shown_as: str | None = None, lab: str = "") -> None:
     """Raise ForbiddenCallError if the library imports a forbidden function or
-    replaces the heap's own. `shown_as` names the allocator in the message."""
+    replaces the heap's own. `shown_as` names the allocator in the message, whose
+    heap functions are named as a file for `lab` writes them."""
     imported, defined = dynamic_symbols(path)
     who = shown_as or path
     calls = sorted(imported & FORBIDDEN)
@@ -161,14 +162,14 @@ def check_library(path: str | Path, shown_as: str | None = None) -> None:
     controls = sorted(imported & (heap_functions() - STUDENT_HEAP_API))
     if controls:
         raise ForbiddenCallError(
-            f"{who}: calls {as_written(', '.join(controls))}: only the driver may reset or limit "
-            "the heap"
+            f"{who}: calls {as_written(', '.join(controls), lab)}: only the driver may reset or "
+            "limit the heap"
         )
     replaced = sorted(defined & heap_functions())
     if replaced:
         raise ForbiddenCallError(
-            f"{who}: defines {as_written(', '.join(replaced))}: an allocator may not replace the "
-            "heap's functions (memlib.h)"
+            f"{who}: defines {as_written(', '.join(replaced), lab)}: an allocator may not replace "
+            "the heap's functions (memlib.h)"
         )
 
 
@@ -204,5 +205,5 @@ def checked_library(spec: AllocatorSpec) -> Path | None:
     allocator are ours and not checked."""
     library = library_for(spec)
     if spec.kind in ("source", "library") and library is not None:
-        check_library(library, spec.name)
+        check_library(library, spec.name, spec.lab)
     return library

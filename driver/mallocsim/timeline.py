@@ -28,7 +28,7 @@ from functools import cache
 
 from cffi import FFI
 
-from mallocsim._native import NATIVE_DIR, ffi, lib
+from mallocsim._native import HEAP_LIBRARY, NATIVE_DIR, ffi, lib
 from mallocsim.replay import LoadedAllocator, ReplayOptions, check_options
 from mallocsim.trace import Trace
 
@@ -167,7 +167,7 @@ def simulated_heap() -> object:
     every allocator shares (libmsheap.so is loaded once, whoever loads it)."""
     heap_ffi = FFI()
     heap_ffi.cdef("size_t mem_heapsize(void); void *mem_heap_lo(void);")
-    return heap_ffi.dlopen(str(NATIVE_DIR / "libmsheap.so"))
+    return heap_ffi.dlopen(str(NATIVE_DIR / HEAP_LIBRARY))
 
 
 def heap_series(

@@ -16,7 +16,7 @@ from mallocsim.allocators import AllocatorError, build_of
 from mallocsim.build import find_checker, lab_flags, narrowed_pointer, split_warnings
 from mallocsim.labs import lab_named
 
-from .conftest import fixture_allocator
+from .conftest import TESTS, fixture_allocator
 
 # A CS:APP-style allocator (8-byte aligned bump pointer) with a slot for a checker.
 CSAPP_TEMPLATE = """\
@@ -162,6 +162,23 @@ def test_the_build_measures_the_writable_global_data_mm_c_defines(tmp_path):
     # Data written in assembly has no size, and is counted all the same.
     hidden = 'asm(".section .bss\\nhidden: .zero 4096\\n.text");\n'
     assert build_of(source(tmp_path, hidden), "classic", "csapp").global_data == 40 + 4096
+
+
+@pytest.mark.parametrize("word_size", ["64", "32"])
+def test_the_drivers_globals_a_file_uses_count_as_its_global_data(tmp_path, word_size):
+    # The heap's library defines the drivers' msg[1024] and verbose for files that use them: 1
+    # KiB of list heads kept in msg measured "8 bytes" and dodged CMU's deduction, 80.0 -> 100.0
+    # (red-team pass 26).
+    uses = "extern char msg[];\nextern int verbose;\n"
+    uses += "void *heads(void) { return verbose ? (void *)0 : (void *)msg; }\n"
+    build = build_of(source(tmp_path, uses), "classic", "csapp", word_size=word_size)
+    pointers = 20 if word_size == "32" else 40
+    assert build.global_data == pointers + 1024 + 4
+    reads = "extern int verbose;\nint loud(void) { return verbose; }\n"
+    assert (
+        build_of(source(tmp_path, reads), "classic", "csapp", word_size=word_size).global_data
+        == pointers + 4
+    )
 
 
 # Writable data a section's name or type could hide (512 bytes): a name next to RELRO's (the
@@ -845,3 +862,15 @@ def test_a_heap_function_defined_by_a_file_is_named_as_the_file_wrote_it(
     run = cli("grade", source(tmp_path, own), "--lab", "csapp", write_trace("t", TRACE))
     assert run.status == 1 and re.search(r"static declaration of .mem_sbrk\W", run.err)
     assert "mem_sbrk_int" not in run.out + run.err
+
+
+def test_a_cmu_files_own_helper_is_named_as_written(cli, write_trace, tmp_path):
+    # Only the CS:APP lab's memlib.h renames mem_sbrk: a cmu file defining a helper of its own
+    # named mem_sbrk_int was told it "defines mem_sbrk" (red-team pass 26).
+    own = (
+        "\nvoid *mem_sbrk_int(int incr);\nvoid *mem_sbrk_int(int incr) { (void)incr; return 0; }\n"
+    )
+    path = tmp_path / "mm.c"
+    path.write_text((TESTS / "allocators" / "labs" / "cmu_segregated.c").read_text() + own)
+    run = cli("grade", path, "--lab", "cmu", write_trace("t", TRACE))
+    assert run.status == 1 and "defines mem_sbrk_int: an allocator may not replace" in run.err
