@@ -114,11 +114,19 @@ def lab_overrides(config: GradingConfig) -> str | None:
     by `init` before it took --lab) graded 60.0 where the lab gave 53.4, and said nothing (lab
     check run 14)."""
     lab = for_lab(config.lab)
+    # With the values every lab leaves at their default, and the traces a course names: a
+    # harmonic mean (67.0 -> 63.9), invalid traces counted as 0 (0.0 -> 39.3) and a trace rule
+    # that made a correctness-only trace count in U (92.4% -> 82.7%) went unsaid (red-team pass
+    # 26).
     changed = [
         f"{name} {getattr(config, name)} (the lab's: {getattr(lab, name)})"
-        for name in LAB_SCORING
+        for name in (*LAB_SCORING, "mean", "invalid")
         if getattr(config, name) != getattr(lab, name)
     ]
+    if config.traces != lab.traces:
+        named = ", ".join(rule.name for rule in config.traces[:4])
+        more = f" and {len(config.traces) - 4} more" if len(config.traces) > 4 else ""
+        changed.append(f"its own [[traces]] ({named}{more})")
     if not changed:
         return None
     return f"scored otherwise than the {config.lab} lab's driver: {', '.join(changed)}"

@@ -119,9 +119,11 @@ def judged(result: TraceResult, trace: Trace, limit: int | None) -> TraceResult:
 
 
 def heap_limit_note(trace: Trace, result: TraceResult, heap_limit: int | None) -> str | None:
-    """Why a crash came, when the blocks live then needed more than the lab's heap: mem_sbrk
-    refused to grow it, and the allocator went on with its (void *)-1. The F22 driver says "Ran
-    out of memory" there; the grade said only "crashed with SIGSEGV" (lab check run 15)."""
+    """Where a crash came, when the blocks live then needed more than the lab's heap: past it
+    mem_sbrk returns (void *)-1, which an allocator that goes on with it crashes on. The F22
+    driver says "Ran out of memory" there; the grade said only "crashed with SIGSEGV" (lab check
+    run 15). Said as what the heap allows, not as what happened: a file that crashed on a big
+    request before asking mem_sbrk was told mem_sbrk had refused (red-team pass 26)."""
     if heap_limit is None or result.fail_kind != "crash" or result.fail_op is None:
         return None
     needed = needed_at(trace, result.fail_op)
@@ -129,6 +131,6 @@ def heap_limit_note(trace: Trace, result: TraceResult, heap_limit: int | None) -
         return None
     return (
         f"{trace.name}: the blocks live when the allocator crashed need {size(needed)}, more than "
-        f"the lab's {size(heap_limit)} heap: mem_sbrk refused to grow it (does the allocator "
-        "check for its (void *)-1?)"
+        f"the lab's {size(heap_limit)} heap, past which mem_sbrk returns (void *)-1 (does the "
+        "allocator check for it?)"
     )

@@ -166,3 +166,14 @@ def test_a_grade_says_each_scoring_value_set_otherwise_than_its_labs_driver(
     )
     run = cli("grade", allocator, "--lab", "csapp", "--no-team-check", "--wide", trace)
     assert "scored otherwise" not in run.out
+
+
+def test_every_scoring_rule_set_otherwise_is_said_the_traces_too():
+    # A harmonic mean, invalid traces counted as 0 and a course's own trace rules changed scores
+    # with no note (red-team pass 26).
+    lab = for_lab("csapp")
+    changed = replace(lab, mean="harmonic", invalid="trace", traces=(TraceRule("t"),))
+    assert lab_overrides(changed) == (
+        "scored otherwise than the csapp lab's driver: mean harmonic (the lab's: arithmetic), "
+        "invalid trace (the lab's: zero), its own [[traces]] (t)"
+    )

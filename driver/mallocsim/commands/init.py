@@ -84,9 +84,9 @@ def grading_file(template: str, lab: str) -> str:
     60.0 where `--lab cmu-2015` gave 53.4, and no CS:APP course could use it as written (lab
     check run 14)."""
     config = for_lab(lab)
-    values = {name: _toml(getattr(config, name)) for name in LAB_SCORING}
+    values = {name: _toml(name, getattr(config, name)) for name in LAB_SCORING}
     # The mallocsim lab asks which dialect a file is written in: the starter mm.c's is classic.
-    dialect = f"dialect = {_toml(config.dialect or 'classic')}"
+    dialect = f"dialect = {_toml('dialect', config.dialect or 'classic')}"
     return template.format(
         lab=lab,
         lab_pad=" " * max(1, 14 - len(lab)),
@@ -95,10 +95,15 @@ def grading_file(template: str, lab: str) -> str:
     )
 
 
-def _toml(value: object) -> str:
-    """`value` as a TOML literal; None (the lab sets none) as the word none."""
+# What a key the lab leaves unset shows: a value that sets it, said to be an example. The word
+# "none" there was no TOML once uncommented, and the grade stopped (red-team pass 26).
+UNSET_EXAMPLES = {"reference_throughput": "600e3", "global_data_limit": "128"}
+
+
+def _toml(name: str, value: object) -> str:
+    """The lab's value of key `name` as a TOML literal, or an example where it sets none."""
     if value is None:
-        return "none"
+        return f"{UNSET_EXAMPLES[name]}  # the lab sets none; an example:"
     if isinstance(value, str):
         return json.dumps(value)
     return f"{value:g}" if isinstance(value, float) else str(value)
