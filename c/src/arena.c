@@ -287,13 +287,14 @@ void arena_fork_release(void) {
         pthread_mutex_unlock(&arena[k].lock);
 }
 
-void arena_fork_child(void) {
+void arena_fork_child(bool locked) {
     /* The parent's other threads are not in the child, and never exit there. */
     for (unsigned k = 0; k < ARENAS; k++)
         atomic_store_explicit(&occupants[k], 0, memory_order_relaxed);
     if (mine_plus_one != 0)
         atomic_store_explicit(&occupants[mine_plus_one - 1], 1, memory_order_relaxed);
-    arena_fork_release();
+    if (locked)
+        arena_fork_release();
 }
 
 /* MALLOCSIM_OPTIONS, read from `environ` itself: getenv, called so under the arena's lock, may be

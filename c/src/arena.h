@@ -43,11 +43,11 @@ enum { ARENAS = 0 ARENA_LIST(ARENA_COUNT_ONE) };
 bool arena_enter(unsigned k);
 void arena_leave(unsigned k, bool locked);
 
-/* fork's handlers (dropin.c's call them): every arena's lock held across fork, released in both;
-   in the child, only its one thread occupies an arena. */
+/* fork's handlers (dropin.c's call them): every arena's lock held across fork, released in both
+   (`locked`: prepare took them); in the child, only its one thread occupies an arena. */
 void arena_fork_prepare(void);
 void arena_fork_release(void);
-void arena_fork_child(void);
+void arena_fork_child(bool locked);
 
 /* Under k's lock: arena k's policy initialised (mm_configure with MALLOCSIM_OPTIONS, then mm_init)
    on its first use; false when it cannot serve (no address range, or mm_init failed): the caller
