@@ -58,7 +58,7 @@ from mallocsim.labs import (
 )
 from mallocsim.limits import stall_limit, trace_limits
 from mallocsim.out_of_memory import heap_limit_note
-from mallocsim.quirks import driver_notes
+from mallocsim.quirks import driver_calls_note, driver_notes
 from mallocsim.replay import ReplayOptions, failed_result, has_heap_checker
 from mallocsim.results import (
     CHECKED_PHASES,
@@ -342,6 +342,9 @@ def _grade(
         notes.append(f"heap checker: {build.checker_note}")
     if build is not None and build.word_note:
         notes.append(build.word_note)
+    if library is not None and spec.kind in ("source", "library") and lab.name != DEFAULT_LAB:
+        overriding = driver_calls_note(dynamic_symbols(library)[1])
+        notes.extend([overriding] if overriding else [])
     try:
         team, why = team_check(spec, library, config)
     except GraderFault:

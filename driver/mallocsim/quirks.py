@@ -157,6 +157,33 @@ QUIRKS: dict[str, Callable[[Trace, TraceResult], Finding | None]] = {
 }
 
 
+# C library functions the handouts' mdriver (mdriver.c, its memlib, fcyc and clock) calls. The
+# handouts link mm.o into it, so a definition of one in mm.c serves the whole driver: a malloc
+# that calls mm_malloc, or a byte-loop memset gcc makes a call to memset, crashed the CS:APP driver,
+# and a printf that prints nothing hid its results, where mallocsim, keeping them mm.c's own
+# (-Bsymbolic), graded 89 (lab check run 15).
+DRIVER_CALLS = frozenset(
+    {
+        "malloc", "calloc", "realloc", "free", "memset", "memcpy", "memmove", "memcmp",
+        "printf", "fprintf", "sprintf", "snprintf", "vfprintf", "puts", "fputs", "putchar",
+        "fflush", "fopen", "fclose", "fscanf", "exit", "abort", "atoi", "strtol", "strcmp",
+        "strncmp", "strcpy", "strncpy", "strlen", "getopt", "gettimeofday", "clock_gettime",
+    }
+)  # fmt: skip
+
+
+def driver_calls_note(defined: Iterable[str]) -> str | None:
+    """A line when a file defines a function its lab's driver calls (DRIVER_CALLS), else None."""
+    found = sorted(DRIVER_CALLS.intersection(defined))
+    if not found:
+        return None
+    return (
+        f"mm.c defines {', '.join(found)}, which the lab's own driver calls too: linked into it, "
+        "as the handouts link mm.o, the file's would serve the driver itself (a malloc that calls "
+        "mm_malloc, or a memset that calls itself, crashes it); mallocsim keeps them mm.c's own"
+    )
+
+
 def driver_notes(lab: LabProfile, graded: Iterable[tuple[Trace, TraceResult]]) -> list[str]:
     """The lines saying where the lab's own driver would judge these traces differently: one a
     finding, the places it holds at named together ("amptjp-bal, cccp-bal: ...")."""

@@ -702,3 +702,25 @@ def test_a_crash_once_the_heap_limit_is_reached_is_not_said_to_pass_under_the_cm
     assert "might pass this trace" not in said
     assert "t: the blocks live when the allocator crashed need 114 MiB, more than the lab's" in said
     assert "past which mem_sbrk returns (void *)-1" in said
+
+
+def test_a_file_that_defines_a_function_the_driver_calls_is_told_what_the_driver_would_do(
+    cli, write_trace, tmp_path
+):
+    # The handouts link mm.o into mdriver: a malloc of the file's that calls mm_malloc, or a
+    # memset gcc turns into a call to itself, crashed the CS:APP driver, where mallocsim keeps them
+    # the file's own and grades it (lab check run 15).
+    from .conftest import fixture_allocator
+
+    source = fixture_allocator("good_bump").read_text()
+    path = tmp_path / "mm.c"
+    path.write_text(
+        source + "\nvoid *malloc(size_t n);\nvoid *malloc(size_t n) { return mm_malloc(n); }\n"
+    )
+    run = cli("grade", path, "--lab", "csapp", "--no-team-check", write_trace("t", TRACE))
+    said = " ".join(run.said.split())
+    assert run.status == 0, run.said
+    assert "mm.c defines malloc, which the lab's own driver calls too" in said
+    path.write_text(source)
+    run = cli("grade", path, "--lab", "csapp", "--no-team-check", write_trace("t", TRACE))
+    assert "which the lab's own driver calls too" not in " ".join(run.said.split())
