@@ -344,7 +344,8 @@ def _grade(
         notes.append(build.word_note)
     if library is not None and spec.kind in ("source", "library") and lab.name != DEFAULT_LAB:
         overriding = driver_calls_note(dynamic_symbols(library)[1])
-        notes.extend([overriding] if overriding else [])
+        if overriding is not None:
+            notes.append(overriding)
     try:
         team, why = team_check(spec, library, config)
     except GraderFault:

@@ -118,19 +118,27 @@ def judged(result: TraceResult, trace: Trace, limit: int | None) -> TraceResult:
     return replace(result, fail_kind=OUT_OF_MEMORY, error=f"{result.error}: {why}")
 
 
-def heap_limit_note(trace: Trace, result: TraceResult, heap_limit: int | None) -> str | None:
-    """Where a crash came, when the blocks live then needed more than the lab's heap: past it
-    mem_sbrk returns (void *)-1, which an allocator that goes on with it crashes on. The F22
-    driver says "Ran out of memory" there; the grade said only "crashed with SIGSEGV" (lab check
-    run 15). Said as what the heap allows, not as what happened: a file that crashed on a big
-    request before asking mem_sbrk was told mem_sbrk had refused (red-team pass 26)."""
+def crash_past_limit(trace: Trace, result: TraceResult, heap_limit: int | None) -> int | None:
+    """The bytes the blocks live at a crash need, when more than `heap_limit` (None: no limit),
+    else None: past that limit mem_sbrk returns (void *)-1, which an allocator that goes on with
+    it crashes on (the CMU drivers say "Ran out of memory" and fail the trace)."""
     if heap_limit is None or result.fail_kind != "crash" or result.fail_op is None:
         return None
     needed = needed_at(trace, result.fail_op)
-    if needed <= heap_limit:
+    return needed if needed > heap_limit else None
+
+
+def heap_limit_note(trace: Trace, result: TraceResult, heap_limit: int | None) -> str | None:
+    """Where a crash came, when the blocks live then needed more than the lab's heap
+    (crash_past_limit). The F22 driver says "Ran out of memory" there; the grade said only
+    "crashed with SIGSEGV" (lab check run 15). Said as what the heap allows, not as what
+    happened: a file that crashed on a big request before asking mem_sbrk was told mem_sbrk had
+    refused (red-team pass 26)."""
+    needed = crash_past_limit(trace, result, heap_limit)
+    if heap_limit is None or needed is None:
         return None
     return (
         f"{trace.name}: the blocks live when the allocator crashed need {size(needed)}, more than "
-        f"the lab's {size(heap_limit)} heap, past which mem_sbrk returns (void *)-1 (does the "
-        "allocator check for it?)"
+        f"the lab's {size(heap_limit)} heap, past which mem_sbrk returns (void *)-1 (does "
+        "the allocator check for it?)"
     )

@@ -32,6 +32,7 @@ import itertools
 from collections.abc import Callable, Iterable
 
 from mallocsim.labs import LabProfile
+from mallocsim.out_of_memory import crash_past_limit
 from mallocsim.results import CHECKED_PHASES, TraceResult
 from mallocsim.trace import Trace
 
@@ -104,19 +105,15 @@ CMU_MAXFILL = 2048
 CMU_MAX_HEAP = 100 << 20
 
 
-def _live_at(trace: Trace, op: int) -> tuple[int, int]:
-    """(the largest block live when op `op` ran, the bytes live once it is done: its own request
-    in, a realloc's old block out), sizes as asked."""
+def _largest_live(trace: Trace, before: int) -> int:
+    """The largest block live when op `before` ran (its size as asked)."""
     live: dict[int, int] = {}
-    largest = 0
-    for index, (letter, ident, size, count) in enumerate(itertools.islice(trace.ops(), op + 1)):
-        if index == op:
-            largest = max(live.values(), default=0)
+    for letter, ident, size, count in itertools.islice(trace.ops(), before):
         if letter == "f":
             live.pop(ident, None)
         else:
             live[ident] = size * count if letter == "c" else size
-    return largest, sum(live.values())
+    return max(live.values(), default=0)
 
 
 def _maxfill(trace: Trace, result: TraceResult) -> Finding | None:
@@ -136,8 +133,8 @@ def _maxfill(trace: Trace, result: TraceResult) -> Finding | None:
     # and the driver failed the trace, "Ran out of memory" (lab check run 15).
     checked = result.fail_phase in CHECKED_PHASES
     if result.fail_kind == "crash" and checked and result.fail_op is not None:
-        largest, total = _live_at(trace, result.fail_op)
-        if largest > CMU_MAXFILL and total <= CMU_MAX_HEAP:
+        largest = _largest_live(trace, result.fail_op)
+        if largest > CMU_MAXFILL and crash_past_limit(trace, result, CMU_MAX_HEAP) is None:
             return (
                 trace.name,
                 "the CMU driver might pass this trace: it fills only a block's first "
