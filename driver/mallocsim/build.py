@@ -605,7 +605,7 @@ def _build(
         raise BuildError(f"{source}: does not compile:\n{_messages(whole, lab.name)}")
     _refuse_printed_escapes((work / "mm.i").read_text(errors="replace"), source)
     library, obj, assembly = work / "libmm.so", work / OBJECT, work / "mm.s"
-    engine = NATIVE32_DIR if word_bits == 32 else NATIVE_DIR
+    engine = _engine(word_bits)
     # Compiled to assembly, which is read before it is assembled (_check_assembly), then
     # linked: the object file is where the global data is measured (the library adds the
     # linker's own tables to it).
@@ -692,12 +692,17 @@ def _check_object(obj: Path, source: Path) -> None:
         raise BuildError(f"{source}: a section's name holds a control character")
 
 
+def _engine(word_bits: int) -> Path:
+    """The engine folder a build for `word_bits` links with (its heap library)."""
+    return NATIVE32_DIR if word_bits == 32 else NATIVE_DIR
+
+
 def _global_data(obj: Path, library: Path, word_bits: int) -> int | None:
     """mm.c's writable global data, measured in its object file (kept beside the library, so
     that a cached build is measured by the code that grades it): its own variables (the library
     shows which of its data the loader really makes read-only), and the drivers' globals the heap's
     library defines that it uses (driver_globals.c)."""
-    engine = NATIVE32_DIR if word_bits == 32 else NATIVE_DIR
+    engine = _engine(word_bits)
     try:
         return global_data_bytes(obj, library) + borrowed_data_bytes(obj, engine / HEAP_LIBRARY)
     except ElfError:
