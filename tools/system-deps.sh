@@ -2,7 +2,7 @@
 # Install the Debian packages the tests and references need, only when missing.
 #
 # Each entry is "command-or-file package": the package is installed when the
-# command is not on PATH (or the file does not exist). Runs apt-get update once,
+# command is not on PATH (or the file does not exist). Runs apt-get update (retried once)
 # and only when something is missing, so a prepared machine pays nothing.
 set -eu
 
@@ -46,6 +46,11 @@ export DEBIAN_FRONTEND=noninteractive
 case "$missing" in
     *:i386*) dpkg --print-foreign-architectures | grep -qx i386 || dpkg --add-architecture i386 ;;
 esac
-apt-get update -qq
+# A mirror caught mid-sync fails one index or another (seen: bookworm-security's i386 list); the
+# packages usually come from the others, so that is a warning, and the install says what is lacking.
+if ! apt-get update -qq; then
+    sleep 10
+    apt-get update -qq || echo "system-deps: apt-get update failed; installing from the package lists it has" >&2
+fi
 # shellcheck disable=SC2086
 apt-get install -y -qq $missing >/dev/null

@@ -201,6 +201,8 @@ def test_setup_sh_installs_what_the_engine_and_the_labs_builds_need(autograder):
         assert f" {package} " in f" {deps.replace(chr(10), ' ')} ", package  # the checkout's too
         assert f" {package} " in f"{installed} ", package
     assert script.index("dpkg --add-architecture i386") < script.index("apt-get update")
+    # A mirror mid-sync fails a package list (tests/test_system_deps.py): not the image's end.
+    assert "apt-get update || echo" in script
 
 
 def test_run_autograder_grades_a_submission_as_gradescope_runs_it(autograder):
