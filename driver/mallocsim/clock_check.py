@@ -20,7 +20,10 @@ same whatever ran before it. Work a count does not see shows as time it does not
 explain: a bump allocator that ran 4,000 steps a malloc uncounted came out at 316,
 the same code counted at 5.9.
 
-A count is believed up to TOLERANCE times what the clock confirms. Past that the
+A different behaviour where it is counted mostly places blocks otherwise: a count
+whose pass's heap high-water mark is none of the checked passes' (placed_otherwise) is
+believed only up to PLACED_OTHERWISE_TOLERANCE. Any other count is believed up to
+TOLERANCE times what the clock confirms. Past that the
 allocator's instruction counts are scaled up (by ratio / TOLERANCE), so that its
 throughput is what TOLERANCE allows; the grade says so. An honest grade is unchanged
 and stays the same on every run; a forgery gains at most TOLERANCE over its own honest
@@ -35,6 +38,10 @@ from dataclasses import dataclass
 
 CLOCK_REFERENCE = "glibc"  # the allocator whose seconds per instruction the check compares with
 TOLERANCE = 12.0  # the allocator's seconds per instruction over CLOCK_REFERENCE's, believed
+# ... of a count whose pass placed its blocks otherwise than the checked passes (its heap's
+# high-water mark another): the code counted was not the code checked, and the count is believed
+# only as far as CLOCK_REFERENCE's own time per instruction explains the timed passes.
+PLACED_OTHERWISE_TOLERANCE = 1.0
 # Each trace is timed this long at least, both allocators (not the lab's 0.05 s: the check needs
 # a ratio within a band 25 times wide, and a class of 300 paid 1.7 s a grade for the longer one).
 CHECK_MIN_SECONDS = 0.01
@@ -48,11 +55,12 @@ class ClockCheck:
 
     ratio: float  # the allocator's seconds per counted instruction over CLOCK_REFERENCE's
     traces: int  # the traces compared (counted and timed for both)
+    tolerance: float = TOLERANCE  # the ratio believed
 
     @property
     def scale(self) -> float:
         """What the allocator's instruction counts are multiplied by (1: confirmed)."""
-        return max(1.0, self.ratio / TOLERANCE)
+        return max(1.0, self.ratio / self.tolerance)
 
     def note(self) -> str | None:
         """One line for the grade when the count was not confirmed, else None."""
@@ -62,7 +70,7 @@ class ClockCheck:
             f"instruction count not confirmed by the clock: per instruction counted, the "
             f"allocator took {self.ratio:.1f} times {CLOCK_REFERENCE}'s time "
             f"({self.traces} trace{'s' if self.traces != 1 else ''}, timed outside its process; "
-            f"at most {TOLERANCE:g} is "
+            f"at most {self.tolerance:g} is "
             f"believed), so its counts are graded {self.scale:.1f} times higher"
         )
 
@@ -72,9 +80,11 @@ def check_count(
     seconds: Mapping[str, float],
     reference_counts: Mapping[str, float],
     reference_seconds: Mapping[str, float],
+    tolerance: float = TOLERANCE,
 ) -> ClockCheck | None:
     """The clock's check over the traces measured all four ways (counts and seconds,
-    the allocator's and the reference's, by trace name); None when there is none."""
+    the allocator's and the reference's, by trace name), believing `tolerance`; None
+    when there is none."""
     both = [
         name
         for name, count in counts.items()
@@ -89,7 +99,24 @@ def check_count(
     theirs = sum(reference_seconds[name] for name in both) / sum(
         reference_counts[name] for name in both
     )
-    return ClockCheck(mine / theirs, len(both))
+    return ClockCheck(mine / theirs, len(both), tolerance)
+
+
+def placed_otherwise(heaps: Mapping[str, int], checked: Mapping[str, set[int]]) -> str | None:
+    """A line on the first trace whose counted pass's heap high-water mark (`heaps`) is
+    none of its checked passes' (`checked`, both by trace name), else None: code that
+    tells where it is counted (the program's name, valgrind's CPU) and runs a cheaper
+    policy there than where it is checked and timed."""
+    for name, heap in heaps.items():
+        seen = checked.get(name)
+        if seen and heap not in seen:
+            return (
+                f"{name}: the counted pass's heap reached {heap:,} bytes, the checked passes' "
+                f"{', '.join(f'{size:,}' for size in sorted(seen))}: the allocator placed its "
+                "blocks otherwise where it was counted, and its count is believed only as far "
+                f"as {CLOCK_REFERENCE}'s time per instruction explains its timed passes"
+            )
+    return None
 
 
 def graded_counts(counts: Mapping[str, float], scale: float) -> dict[str, float]:

@@ -36,16 +36,24 @@ from mallocsim.clock_check import (
     CHECK_MIN_SECONDS,
     CLOCK_REFERENCE,
     CLOCK_TIMING_SECONDS,
+    PLACED_OTHERWISE_TOLERANCE,
+    TOLERANCE,
     ClockCheck,
     check_count,
     graded_counts,
+    placed_otherwise,
 )
 from mallocsim.config import GradingConfig, lab_overrides, require_listed
 from mallocsim.constants import DEFAULT_TIMEOUT, DIALECTS
 from mallocsim.elf import library_bits
 from mallocsim.errors import GraderFault, UsageError
 from mallocsim.forbidden import check_uncounted, checked_library, dynamic_symbols
-from mallocsim.instructions import pass_instructions, require_valgrind
+from mallocsim.instructions import (
+    CountedPasses,
+    counted_passes,
+    pass_instructions,
+    require_valgrind,
+)
 from mallocsim.isolate import replay_isolated
 from mallocsim.labs import (
     DEFAULT_LAB,
@@ -518,11 +526,12 @@ def _throughput(
     handout's -m32 driver compares with the 32-bit libc)."""
     if config.throughput == "instructions":
         try:
-            costs = pass_instructions(spec, timed, budget) if timed else {}
+            counted = counted_passes(spec, timed, budget) if timed else CountedPasses({}, {})
+            costs = counted.instructions
             uncounted = [t.name for t in timed if costs.get(t.name, 0) <= 0]
         except UsageError as error:
             notes.append(f"throughput not counted: {error}")
-            costs, uncounted = {}, []
+            counted, costs, uncounted = CountedPasses({}, {}), {}, []
         if uncounted:
             # Every trace of T is counted, or none is: a student's code that ended valgrind's
             # pass of its slowest trace (or removed its profile) was graded on the rest alone,
@@ -542,7 +551,14 @@ def _throughput(
         if counts is None:
             return Throughput(None, how, costs)
         reference, source = _reference_throughput(timed, counts, config, how)
-        scale, checked = _clock_scale(costs, timed, results, config, budget, notes, bits)
+        otherwise = placed_otherwise(counted.heaps, _checked_heaps(results)) if costs else None
+        if otherwise is not None:
+            notes.append(otherwise)
+        tolerance = TOLERANCE if otherwise is None else PLACED_OTHERWISE_TOLERANCE
+        scale, checked = _clock_scale(costs, timed, results, config, budget, notes, bits, tolerance)
+        if otherwise is not None and not checked:
+            notes.append("throughput not counted: a count of other code, and no clock to bound it")
+            costs, scale = {}, 1.0
         return Throughput(reference, source, graded_counts(costs, scale), scale, checked)
     by_count = [r.trace for r in results if r.valid and r.cpu_seconds]
     if by_count:
@@ -670,6 +686,16 @@ def _reference_throughput(
     return value, f"{config.reference}, {how}"
 
 
+def _checked_heaps(results: Sequence[TraceResult]) -> dict[str, set[int]]:
+    """Each valid trace's checked heap high-water marks (a second run's too, where mm_init
+    did not reset all its state), by name."""
+    return {
+        r.trace: {size for size in (r.heap_size, r.second_heap_size) if size}
+        for r in results
+        if r.valid
+    }
+
+
 def _clock_scale(
     costs: dict[str, float],
     traces: Sequence[Trace],
@@ -678,18 +704,21 @@ def _clock_scale(
     budget: float,
     notes: list[str],
     word_bits: int = 64,
+    tolerance: float = TOLERANCE,
 ) -> tuple[float, bool]:
     """(what the allocator's counts are multiplied by in its grade, whether the clock
-    checked them): they are believed as far as its timed passes confirm them
-    (clock_check.py). `budget`: the seconds a count may take."""
+    checked them): they are believed as far as its timed passes confirm them, up to
+    `tolerance` (clock_check.py). `budget`: the seconds a count may take."""
     if not costs:
         return 1.0, True
-    check, why = clock_check(costs, traces, results, config, budget, word_bits)
+    check, why = clock_check(costs, traces, results, config, budget, word_bits, tolerance=tolerance)
     if check is not None and check.scale > 1.0:
         # Not believed on a timing of glibc taken under another load: timed again now, the
         # lower ratio stands (a classmate's busy count had honest files scaled 11 times and
         # lose 30 points, red-team pass 21).
-        again, _ = clock_check(costs, traces, results, config, budget, word_bits, fresh=True)
+        again, _ = clock_check(
+            costs, traces, results, config, budget, word_bits, fresh=True, tolerance=tolerance
+        )
         if again is not None and again.ratio < check.ratio:
             check = again
     if check is None:
@@ -709,12 +738,13 @@ def clock_check(
     budget: float,
     word_bits: int = 64,
     fresh: bool = False,
+    tolerance: float = TOLERANCE,
 ) -> tuple[ClockCheck | None, str]:
     """The clock's check of an allocator's counted instructions (`costs`) against its
     timed passes (`results`; the kernel's count where its own clock claimed less), with
     CLOCK_REFERENCE counted and timed now on the same traces (`fresh`: its timing taken
-    now, not read from an earlier one); (None, why) when no trace was measured all four
-    ways."""
+    now, not read from an earlier one), believing `tolerance`; (None, why) when no trace
+    was measured all four ways."""
     clock = replace(
         config,
         reference=CLOCK_REFERENCE,
@@ -725,7 +755,7 @@ def clock_check(
     )
     times, timed_why = _reference_clock(traces, clock, budget, word_bits, fresh)
     seconds = {r.trace: r.cpu_seconds or r.seconds for r in results if r.valid and r.seconds}
-    check = check_count(costs, seconds, counts or {}, times or {})
+    check = check_count(costs, seconds, counts or {}, times or {}, tolerance)
     missing = why if counts is None else timed_why if times is None else "no trace was timed"
     return check, missing
 

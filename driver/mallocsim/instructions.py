@@ -38,6 +38,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -122,17 +123,24 @@ def _count_warm(
 FORKED_EMPTIES = 3  # mscount --forked: empty passes before the traces'
 
 
+@dataclass(frozen=True)
+class CountedPasses:
+    """What the count measured of each trace's pass, by trace name."""
+
+    instructions: dict[str, float]  # without the fixed cost of a pass; failed passes left out
+    heaps: dict[str, int]  # each counted pass's heap high-water mark, on our heap (none on glibc)
+
+
 def _forked_counts(
     spec: AllocatorSpec,
     traces: Sequence[str | Path],
     timeout: float,
     warm: bool = False,
     reading: Sequence[str] = (),
-) -> dict[str, float]:
-    """Instructions of one pass of each trace (by name), without the fixed cost
-    of a pass, by cachegrind and mscount --forked: a cold pass, or with `warm`
-    a second one, on the heap the first left (mscount --forked --warm); a trace
-    whose pass failed is left out."""
+) -> CountedPasses:
+    """One pass of each trace, by cachegrind and mscount --forked: a cold pass,
+    or with `warm` a second one, on the heap the first left (mscount --forked
+    --warm); a trace whose pass failed is left out."""
     with tempfile.TemporaryDirectory(
         prefix="mallocsim-cachegrind-", ignore_cleanup_errors=True
     ) as scratch:
@@ -143,12 +151,14 @@ def _forked_counts(
         ]
         flags = [*(["--forked", "--warm"] if warm else ["--forked"]), *reading]
         stdout = _run_mscount(spec, tool, flags, traces, timeout, "cachegrind", scratch)
-        children = counter_lines(stdout, 3, f"cachegrind run of {spec.name}")  # pid, status, ops
+        # pid, status, ops, heap high-water mark
+        children = counter_lines(stdout, 4, f"cachegrind run of {spec.name}")
         per_job = 2 if warm else 1
         if len(children) != per_job * (len(traces) + FORKED_EMPTIES):
             raise UsageError(f"cachegrind counted {len(children)} passes of {len(traces)} traces")
-        totals = [_total(Path(scratch) / f"cachegrind.{pid}") for pid, _, _ in children]
-        failed = [status != 0 for _, status, _ in children]
+        totals = [_total(Path(scratch) / f"cachegrind.{pid}") for pid, _, _, _ in children]
+        failed = [status != 0 for _, status, _, _ in children]
+        heaps = [heap for _, _, _, heap in children[per_job - 1 :: per_job]]
         if warm:
             # Each job's second child less its first: the warm pass plus the parent's fixed
             # step between forks, the empty trace's (job 1: job 0 pays the lazy binding)
@@ -164,13 +174,23 @@ def _forked_counts(
             # FORKED_EMPTIES - 1 + k steps after the second.
             costs = totals
             base, step = totals[1], totals[2] - totals[1]
-        return {
-            Path(trace).stem: cost - base - step * (FORKED_EMPTIES - 1 + k)
-            for k, (trace, cost, bad) in enumerate(
-                zip(traces, costs[FORKED_EMPTIES:], failed[FORKED_EMPTIES:], strict=True)
+        counted = [
+            (Path(trace).stem, cost - base - step * (FORKED_EMPTIES - 1 + k), heap)
+            for k, (trace, cost, bad, heap) in enumerate(
+                zip(
+                    traces,
+                    costs[FORKED_EMPTIES:],
+                    failed[FORKED_EMPTIES:],
+                    heaps[FORKED_EMPTIES:],
+                    strict=True,
+                )
             )
             if not bad and cost  # the pass failed, or wrote no profile
-        }
+        ]
+        return CountedPasses(
+            {name: cost for name, cost, _ in counted},
+            {name: heap for name, _, heap in counted if heap},
+        )
 
 
 def counter_lines(stdout: str, fields: int, what: str) -> list[list[int]]:
@@ -459,12 +479,23 @@ def pass_instructions(
     timeout: float = COUNT_TIMEOUT,
     warm: bool = False,
 ) -> dict[str, float]:
-    """Instructions of one pass of each trace (by name), without the fixed cost
-    of a pass: the cost a deterministic throughput is computed from (one cold
+    """counted_passes' instructions alone (the references' counts)."""
+    return counted_passes(spec, traces, timeout, warm).instructions
+
+
+def counted_passes(
+    spec: AllocatorSpec,
+    traces: Sequence[Trace],
+    timeout: float = COUNT_TIMEOUT,
+    warm: bool = False,
+) -> CountedPasses:
+    """One pass of each trace counted: its instructions, without the fixed cost
+    of a pass, the cost a deterministic throughput is computed from (one cold
     pass, not a warm second one: the same on every run, in a fraction of the
     time). `warm`: the second pass of each trace instead, on the heap the first
-    left, as the system's malloc is timed (twice the passes). Raises UsageError
-    when valgrind cannot run it at all."""
+    left, as the system's malloc is timed (twice the passes). And, on our heap,
+    the pass's heap high-water mark: where it placed its blocks, to hold to the
+    checked passes'. Raises UsageError when valgrind cannot run it at all."""
     paths = [trace.path for trace in traces if trace.path is not None]
     reading = reading_arguments(traces)
-    return _forked_counts(spec, paths, timeout, warm, reading) if paths else {}
+    return _forked_counts(spec, paths, timeout, warm, reading) if paths else CountedPasses({}, {})

@@ -9,7 +9,13 @@ import pytest
 
 from mallocsim import grading
 from mallocsim.cache import cache_root
-from mallocsim.clock_check import CLOCK_TIMING_SECONDS, TOLERANCE, check_count, graded_counts
+from mallocsim.clock_check import (
+    CLOCK_TIMING_SECONDS,
+    TOLERANCE,
+    check_count,
+    graded_counts,
+    placed_otherwise,
+)
 from mallocsim.config import for_lab
 from mallocsim.trace import parse_trace_text
 
@@ -107,11 +113,25 @@ def test_a_count_about_to_be_scaled_is_checked_against_glibc_timed_again(monkeyp
 
     asked = []
 
-    def check(*args, fresh=False):
+    def check(*args, fresh=False, tolerance=TOLERANCE):
         asked.append(fresh)
-        return ClockCheck(3.0 if fresh else 40.0, 1), ""
+        return ClockCheck(3.0 if fresh else 40.0, 1, tolerance), ""
 
     monkeypatch.setattr(grading, "clock_check", check)
     notes: list[str] = []
     scale, checked = grading._clock_scale({"t": 1.0}, [], [], for_lab("csapp"), 10.0, notes)
     assert (scale, checked, asked, notes) == (1.0, True, [False, True], [])
+
+
+def test_a_count_of_other_code_is_believed_only_at_the_references_time_per_instruction():
+    check = check_count({"a": 10.0}, {"a": 3.0}, {"a": 10.0}, {"a": 1.0}, tolerance=1.0)
+    assert check is not None and check.scale == pytest.approx(3.0)
+    assert "at most 1 is believed" in (check.note() or "")
+
+
+def test_a_counted_heap_none_of_the_checked_ones_is_named():
+    assert placed_otherwise({"a": 4096, "b": 8192}, {"a": {4096}, "b": {4096, 8192}}) is None
+    assert placed_otherwise({"a": 4096}, {}) is None  # not checked (invalid): nothing to hold
+    said = placed_otherwise({"a": 4096, "b": 9000}, {"a": {4096}, "b": {4096, 8192}})
+    assert said is not None and said.startswith("b: the counted pass's heap reached 9,000 bytes")
+    assert "the checked passes' 4,096, 8,192" in said

@@ -836,6 +836,28 @@ def test_work_hidden_from_the_instruction_count_is_seen_by_the_clock(
     assert forged["throughput"] < honest["throughput"] * TOLERANCE * 3
 
 
+def test_a_count_of_code_that_places_blocks_otherwise_is_believed_only_as_the_clock_says(
+    cli, attacker, write_trace, tmp_path
+):
+    # Told where it is counted (mscount's name, or valgrind's CPU), a file ran a bump pointer
+    # there and a slow, better-placed policy where it was checked and timed: a true count of
+    # other code, which the clock believed up to TOLERANCE times (red-team pass 18: 57.4 ->
+    # 93.6). The counted pass's heap is held to the checked passes'.
+    ops = 300  # every malloc does 4,000 steps of work where it is checked and timed
+    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(ops)))
+    said, honest = _counted_score(
+        cli, attacker("PLACED_WHEN_COUNTED", Path("honest")), trace, tmp_path / "h"
+    )
+    assert "placed its blocks otherwise" not in said and honest["count_scale"] == 1.0
+    said, forged = _counted_score(cli, attacker("PLACED_WHEN_COUNTED"), trace, tmp_path / "f")
+    said = " ".join(said.split())
+    assert "the allocator placed its blocks otherwise where it was counted" in said, said
+    assert "at most 1 is believed" in said
+    # Believed up to TOLERANCE, it claimed about 10 times the honest throughput; now about what
+    # the honest file gets, with a factor for the clock's noise.
+    assert forged["throughput"] < honest["throughput"] * 3
+
+
 def test_valgrinds_own_preloaded_code_offers_no_way_out_of_the_count(
     cli, attacker, write_trace, tmp_path
 ):

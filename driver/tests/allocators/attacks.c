@@ -236,6 +236,12 @@
    (madvise MADV_REMOVE), before the grader looks; "remove-high" asks it by a raw system call, the
    advice's upper 32 bits set (the kernel reads an int: red-team pass 23). */
 #define TOUCH_WHEN_TIMED 72
+/* Another policy where valgrind counts (mscount, told by its name): reuse of the last block freed,
+   each malloc doing slow work (SLOW_WORK steps), where it is checked and timed; a bump pointer
+   doing none in the count. No request, nothing hidden: the count is true, of other code (red-team
+   pass 18's four-block first fit under valgrind's CPU and best fit natively, 57.4 -> 93.6). With
+   ATTACK_PATH "honest" it reuses and works everywhere: the baseline. */
+#define PLACED_WHEN_COUNTED 73
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -1010,7 +1016,7 @@ static int secret_is_here(void) {
 }
 #endif
 
-#if ATTACK == UNCOUNTED || ATTACK == CHEAT_COUNTED
+#if ATTACK == UNCOUNTED || ATTACK == CHEAT_COUNTED || ATTACK == PLACED_WHEN_COUNTED
 enum { SLOW_WORK = 4000 };
 
 static uint64_t slow_work(uint64_t tid, uint64_t steps) {
@@ -1124,11 +1130,18 @@ static void slow_malloc_work(void) {
     if (request == NULL || request(args) != 1)
         slow_work(0, SLOW_WORK);
 }
-#elif ATTACK == CHEAT_COUNTED
+#elif ATTACK == CHEAT_COUNTED || ATTACK == PLACED_WHEN_COUNTED
+static bool counted_here(void) {
+    return strcmp(ATTACK_PATH, "honest") != 0 && strcmp(program_invocation_short_name, "mscount") == 0;
+}
+
 static void slow_malloc_work(void) {
-    if (strcmp(ATTACK_PATH, "honest") == 0 || strcmp(program_invocation_short_name, "mscount") != 0)
+    if (!counted_here())
         slow_work(0, SLOW_WORK);
 }
+#endif
+#if ATTACK == BUMP_WHEN_TIMED || ATTACK == PLACED_WHEN_COUNTED
+#define REUSES_LAST_FREED 1
 #endif
 
 static int calls, inits;
@@ -1142,7 +1155,7 @@ static long raw_madvise(void *at, size_t length, long advice) {
     return done;
 }
 #endif
-#if ATTACK == BUMP_WHEN_TIMED
+#ifdef REUSES_LAST_FREED
 static char *last_freed;
 #endif
 
@@ -1217,7 +1230,7 @@ void *mm_malloc(size_t size) {
 #endif
     if (++calls == 2)
         attack();
-#if ATTACK == UNCOUNTED || ATTACK == CHEAT_COUNTED
+#if ATTACK == UNCOUNTED || ATTACK == CHEAT_COUNTED || ATTACK == PLACED_WHEN_COUNTED
     slow_malloc_work();
 #endif
 #if ATTACK == EXIT_EARLY
@@ -1237,7 +1250,7 @@ void *mm_malloc(size_t size) {
     }
 #endif
     size_t rounded = (size + 15) & ~(size_t)15;
-#if ATTACK == BUMP_WHEN_TIMED
+#ifdef REUSES_LAST_FREED
     if (calls == 1)
         last_freed = NULL; /* a new pass: nothing of the last one is free */
     if (last_freed != NULL && ((size_t *)last_freed)[-1] >= rounded) {
@@ -1247,7 +1260,7 @@ void *mm_malloc(size_t size) {
     }
 #endif
     char *p = mem_sbrk((intptr_t)(rounded + 16));
-#if ATTACK == BUMP_WHEN_TIMED
+#ifdef REUSES_LAST_FREED
     if (p != (void *)-1)
         *(size_t *)(p + 8) = rounded; /* the block's size, just before it */
 #endif
@@ -1261,6 +1274,9 @@ void *mm_malloc(size_t size) {
 void mm_free(void *ptr) {
 #if ATTACK == BUMP_WHEN_TIMED
     if (inits <= 2 || strcmp(ATTACK_PATH, "honest") == 0)
+        last_freed = ptr;
+#elif ATTACK == PLACED_WHEN_COUNTED
+    if (!counted_here())
         last_freed = ptr;
 #endif
     (void)ptr;
