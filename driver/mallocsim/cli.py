@@ -15,6 +15,7 @@ well-behaved filter.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     begin_run(arguments)
     where = f"mallocsim {args.command}"
     stdout = sys.stdout
-    sys.stdout = _Stdout(stdout)
+    sys.stdout = _Stdout(stdout if stdout is not None else _ClosedStdout())
     try:
         status = int(args.run(args))
         sys.stdout.flush()  # what is still buffered fails here, where it can be told
@@ -95,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mallocsim: interrupted", file=sys.stderr)
         return 130
     except StdoutError as error:
-        _drop_stdout(stdout)
+        if stdout is not None:
+            _drop_stdout(stdout)
         if isinstance(error.__cause__, BrokenPipeError):
             # The reader went away (`mallocsim replay ... | head`): stop quietly.
             return 141
@@ -143,6 +145,18 @@ class _Stdout:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+class _ClosedStdout:
+    """The standard output of a process started without one (`>&-`, some cron set-ups),
+    which Python leaves None: a command that prints fails in one line, one that only
+    writes files (`record -o`, `--json`) works."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "the standard output is closed")
+
+    def flush(self) -> None:
+        pass
 
 
 @contextmanager

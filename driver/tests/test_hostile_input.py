@@ -185,6 +185,30 @@ def test_a_full_disk_under_stdout_is_one_line(command, write_trace):
     )
 
 
+def test_a_closed_stdout_is_one_line_and_a_command_that_prints_nothing_works(write_trace, tmp_path):
+    # Started with no standard output (`>&-`, some cron set-ups) Python has sys.stdout None:
+    # a traceback ("'NoneType' object has no attribute 'flush'"), red-team pass 27.
+    def without_stdout(*args: object) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(REPO / "driver")}
+        return subprocess.run(
+            [sys.executable, "-m", "mallocsim", *map(str, args)],
+            preexec_fn=lambda: os.close(1),
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+            env=env,
+        )
+
+    done = without_stdout(*REPLAY, write_trace("good", GOOD))
+    assert (done.returncode, done.stderr) == (
+        2,
+        "mallocsim replay: cannot write the standard output: the standard output is closed\n",
+    )
+    recorded = tmp_path / "true.rep"
+    done = without_stdout("record", "-o", recorded, "--", "/bin/true")
+    assert done.returncode == 0 and recorded.exists(), done.stderr
+
+
 def test_a_reader_that_went_away_ends_the_run_quietly(write_trace):
     read_end, write_end = os.pipe()
     os.close(read_end)  # nobody will ever read: every write is EPIPE
