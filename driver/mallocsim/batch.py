@@ -14,7 +14,6 @@ were still running: every finished one is already kept.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
 import hashlib
@@ -25,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,11 +42,11 @@ from mallocsim.metadata import compiler_version
 from mallocsim.progress import Progress
 from mallocsim.safe_text import printable
 from mallocsim.score import failed_score
+from mallocsim.stopping import stopped_as_by_ctrl_c
 
 SOURCE_SUFFIXES = (".c", ".so")
 SUBMISSION_FILE = "mm.c"  # what a student's folder is expected to hold
 WORKER_LIMIT = 3600.0  # seconds one submission's grading may take in all
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # taken as Ctrl-C while a class is graded
 PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 
 
@@ -496,7 +495,7 @@ def grade_class(
 
     running: list[_Running] = []
     interrupted = False
-    with tempfile.TemporaryDirectory(prefix="mallocsim-class-") as scratch, _stopped_as_by_ctrl_c():
+    with tempfile.TemporaryDirectory(prefix="mallocsim-class-") as scratch, stopped_as_by_ctrl_c():
         try:
             while waiting or running:
                 while waiting and len(running) < jobs:
@@ -529,31 +528,6 @@ def grade_class(
             raise
     ordered = tuple(records[s.student] for s in submissions if s.student in records)
     return ClassGrades(ordered, frozenset(cached), interrupted, time.monotonic() - start)
-
-
-@contextlib.contextmanager
-def _stopped_as_by_ctrl_c() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop the run as Ctrl-C does: a batch system's time limit (SIGTERM) or
-    a dropped ssh session (SIGHUP) killed the coordinator alone, its workers ran on for up to an
-    hour each with their grades thrown away, and no gradebook was written (red-team pass 24).
-    Once one has, the next is ignored until the process ends, so that what finished is written:
-    a closing terminal sends SIGHUP twice, and the second stopped the writing (red-team pass
-    25)."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        for number in (signal.SIGINT, *STOP_SIGNALS):
-            signal.signal(number, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    handlers = {
-        number: signal.signal(number, interrupt) for number in (signal.SIGINT, *STOP_SIGNALS)
-    }
-    try:
-        yield
-    finally:
-        for number, handler in handlers.items():
-            if signal.getsignal(number) is interrupt:  # once stopped, the writing is still to come
-                signal.signal(number, handler)
 
 
 def _die_with_coordinator(coordinator: int) -> Callable[[], None]:

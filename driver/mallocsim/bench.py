@@ -112,9 +112,11 @@ def run_bench(
     options: ReplayOptions,
     timeout: float = DEFAULT_TIMEOUT,
     progress: Progress | None = None,
+    on_result: Callable[[TraceResult], None] | None = None,
 ) -> list[TraceResult]:
     """Every allocator on every trace, trace-major, each step told to
-    `progress` (see progress_total).
+    `progress` (see progress_total), each trace's results to `on_result` once
+    all its allocators are timed (what a stopped run still has).
 
     Each allocator other than the process's own malloc first replays every
     trace checked in a child process (isolate.py): one that fails there, by a
@@ -169,7 +171,10 @@ def run_bench(
                         options, timeout,
                     ),
                 )  # fmt: skip
-        results += [by_name[spec.name] for spec in specs]
+        for spec in specs:
+            results.append(by_name[spec.name])
+            if on_result:
+                on_result(by_name[spec.name])
     return results
 
 

@@ -17,7 +17,7 @@ installed is listed as missing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from mallocsim.allocators import resolve
@@ -57,6 +57,7 @@ class Comparison:
     traces: list[str]  # trace keys (their file, or their name for a trace without one)
     cells: dict[tuple[str, str], TraceResult]  # (allocator, trace key) -> result
     missing: dict[str, str] = field(default_factory=dict)  # allocator -> why not measured
+    interrupted: bool = False  # stopped (Ctrl-C, SIGTERM) before every cell was measured
 
     def cell(self, allocator: str, trace: str) -> TraceResult | None:
         return self.cells.get((allocator, trace))
@@ -285,7 +286,9 @@ def run_comparison(
     (named after its allocator too when there are several). Returns the
     comparison and the problems (bad trace files, allocators that could not
     be loaded), one line each; a reference that is not installed is in
-    comparison.missing."""
+    comparison.missing. Stopped by Ctrl-C (or a stop signal under
+    stopping.stopped_as_by_ctrl_c), it returns what was measured, marked
+    interrupted."""
     if len(set(names)) != len(names):
         raise UsageError("each allocator may be named only once")
     specs = {n: resolve(n, dialect, lab) for n in names if n not in REFERENCES}
@@ -301,31 +304,34 @@ def run_comparison(
         if on_result:
             on_result(result)
 
-    for name in names:
-        if name in specs:
-            _, trouble = replay_all(
-                [specs[name]],
-                traces,
-                options,
-                isolate,
-                timeout,
-                record,
-                progress=shown,
-                name_allocators=named,
-            )
-            problems.extend(trouble)
-            continue
-        try:
-            require(REFERENCES[name])
-        except ReferenceMissing as error:
-            missing[name] = str(error)
-            continue
-        try:
-            for trace in traces:
-                replay = partial(_reference_result, REFERENCES[name], trace, options, timeout)
-                record(shown_replay(shown, progress_name(name, trace.name, named), replay))
-        except UsageError as error:  # its statistics cannot be read: nothing to measure it by
-            problems.append(str(error))
+    try:  # stopped, it keeps what was measured (stopping.py)
+        for name in names:
+            if name in specs:
+                _, trouble = replay_all(
+                    [specs[name]],
+                    traces,
+                    options,
+                    isolate,
+                    timeout,
+                    record,
+                    progress=shown,
+                    name_allocators=named,
+                )
+                problems.extend(trouble)
+                continue
+            try:
+                require(REFERENCES[name])
+            except ReferenceMissing as error:
+                missing[name] = str(error)
+                continue
+            try:
+                for trace in traces:
+                    replay = partial(_reference_result, REFERENCES[name], trace, options, timeout)
+                    record(shown_replay(shown, progress_name(name, trace.name, named), replay))
+            except UsageError as error:  # its statistics cannot be read: nothing to measure it by
+                problems.append(str(error))
+    except KeyboardInterrupt:  # the allocators measured, in their order
+        return replace(build(results, None, missing), interrupted=True), problems
     return build(results, names, missing), problems
 
 

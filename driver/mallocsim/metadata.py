@@ -15,6 +15,8 @@ collect() gives a plain JSON-ready dict, the "metadata" of results format 2
   command_line          the arguments, "mallocsim" first
   lab, throughput       the lab profile's name; how throughput was measured, in words
   load_start, load_end  os.getloadavg() (1, 5, 15 minutes) when the run began and ended
+  interrupted           true when the run was stopped (Ctrl-C, SIGTERM) before all was
+                        measured, its results the ones that were; absent otherwise
 Every value is a string, a number, a list of them or None: what could not be
 found is "unknown" (or None for the load), never an exception.
 
@@ -93,10 +95,14 @@ def throughput_measure(options: TimingOptions, rounds: int | None = None) -> str
     )
 
 
-def collect(lab: str | None = None, throughput: str | None = None) -> dict:
-    """The run's metadata (the keys above), at the end of the run."""
+def collect(
+    lab: str | None = None, throughput: str | None = None, interrupted: bool = False
+) -> dict:
+    """The run's metadata (the keys above), at the end of the run; `interrupted`: it was
+    stopped (Ctrl-C, SIGTERM) before all was measured, and its results are those measured."""
     start = run_start()
     return {
+        **({"interrupted": True} if interrupted else {}),
         "date": start.date,
         "finished": _now(),
         "host": socket.gethostname() or UNKNOWN,

@@ -986,11 +986,11 @@ def test_the_search_for_a_nested_mm_c_is_bounded_and_passes_over_what_it_cannot_
 def test_once_a_class_is_stopped_a_second_stop_waits_for_the_writing(stop):
     # A closing terminal sends SIGHUP twice: the second stopped the writing of the gradebook, and
     # the grades that had finished were lost (red-team pass 25).
-    from mallocsim.batch import _stopped_as_by_ctrl_c
+    from mallocsim.stopping import stopped_as_by_ctrl_c
 
     before = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        with pytest.raises(KeyboardInterrupt), _stopped_as_by_ctrl_c():
+        with pytest.raises(KeyboardInterrupt), stopped_as_by_ctrl_c():
             os.kill(os.getpid(), stop)
             time.sleep(1)  # the signal is taken before this ends
         assert all(signal.getsignal(n) == signal.SIG_IGN for n in before)

@@ -44,8 +44,9 @@ from mallocsim.metadata import collect, throughput_measure
 from mallocsim.out_of_memory import is_out_of_memory
 from mallocsim.progress import Progress, progress_mode
 from mallocsim.replay import ReplayOptions
-from mallocsim.results import to_json
+from mallocsim.results import TraceResult, to_json
 from mallocsim.runner import options_for_lab
+from mallocsim.stopping import EXIT_INTERRUPTED, interrupted_line, stopped_as_by_ctrl_c
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -134,20 +135,26 @@ def run(args: argparse.Namespace) -> int:
     )
     counted = [spec for spec in specs if spec.kind != "reference"]  # callgrind runs mscount
     total = progress_total(specs, traces) + (len(counted) if args.instructions else 0)
-    with Progress("bench", total, mode=progress_mode(args.quiet)) as progress:
-        results = run_bench(specs, traces, options, progress=progress)
-        instructions: dict[tuple[str, str], float] | None = None
-        if args.instructions:
-            instructions = {}
-            for spec in counted:
+    measured: list[TraceResult] = []
+    counts_made: dict[tuple[str, str], float] = {}  # --instructions: by (allocator, trace)
+    interrupted = False
+    mode = progress_mode(args.quiet)
+    with Progress("bench", total, mode=mode) as progress, stopped_as_by_ctrl_c():
+        try:
+            run_bench(specs, traces, options, progress=progress, on_result=measured.append)
+            for spec in counted if args.instructions else ():
                 name = f"{spec.name}, instructions"
                 progress.started(name)
                 counts = count_instructions(spec, traces, glibc_warm=args.glibc_warm)
                 progress.finished(name, f"{len(counts)}/{len(traces)} counted")
-                instructions.update({(spec.name, trace): n for trace, n in counts.items()})
+                counts_made.update({(spec.name, trace): n for trace, n in counts.items()})
+        except KeyboardInterrupt:  # what was measured is shown and written (stopping.py)
+            interrupted = True
+    results, instructions = measured, counts_made if args.instructions else None
     print(format_bench(results, instructions, glibc_mode, heap_mode, width_of(args)))
     if args.json:
-        document = to_json(results, collect(lab.name, throughput_measure(options, ROUNDS)))
+        metadata = collect(lab.name, throughput_measure(options, ROUNDS), interrupted)
+        document = to_json(results, metadata)
         document["bench"] = {
             "reference": REFERENCE,
             "glibc": glibc_mode,
@@ -159,6 +166,10 @@ def run(args: argparse.Namespace) -> int:
             ],
         }
         write_text(args.json, json.dumps(document, indent=2))
+    if interrupted:
+        print(interrupted_line("bench", len(results), len(specs) * len(traces), "results"),
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INTERRUPTED
     if problems:
         return EXIT_USAGE
     return EXIT_OK if all(r.valid or is_out_of_memory(r) for r in results) else EXIT_INVALID

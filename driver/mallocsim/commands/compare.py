@@ -36,6 +36,7 @@ from mallocsim.progress import Progress, progress_mode
 from mallocsim.references import REFERENCES
 from mallocsim.report import write_csv
 from mallocsim.saved import write_document
+from mallocsim.stopping import EXIT_INTERRUPTED, interrupted_line, stopped_as_by_ctrl_c
 from mallocsim.trace import find_traces
 
 
@@ -125,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     timeout = args.timeout or DEFAULT_TIMEOUT  # a flat limit: references run here too
     # A trace file that turns out bad is one item fewer than counted here.
     total = len(args.allocator) * len(paths)
-    with Progress("compare", total, mode=progress_mode(args.quiet)) as progress:
+    mode = progress_mode(args.quiet)
+    with Progress("compare", total, mode=mode) as progress, stopped_as_by_ctrl_c():
         comparison, problems = run_comparison(
             args.allocator,
             paths,
@@ -143,11 +145,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"mallocsim compare: {name} skipped: {why}", file=sys.stderr)
     print(format_comparison(comparison, width_of(args)))
     pictures = Pictures()
-    if wants_pictures(args):
+    if wants_pictures(args) and not comparison.interrupted:  # drawing them replays again
         focus = choose_focus(comparison, args.focus)
         pictures = gather_pictures(comparison, focus, args.dialect, args.heap_map, timeout, lab=lab)
     metadata = (
-        collect(lab, throughput_measure(options_from(args))) if args.json or args.html else None
+        collect(lab, throughput_measure(options_from(args)), comparison.interrupted)
+        if args.json or args.html
+        else None
     )
     if args.json:
         write_document(comparison, pictures, args.json, metadata)
@@ -163,6 +167,10 @@ def run(args: argparse.Namespace) -> int:
         from mallocsim.html import write_html
 
         write_html(comparison, pictures, args.html, metadata=metadata)
+    if comparison.interrupted:
+        measured = len(comparison.cells)
+        print(interrupted_line("compare", measured, total, "cells"), file=sys.stderr)
+        return EXIT_INTERRUPTED
     if problems or comparison.missing:
         return EXIT_USAGE
     cells = comparison.cells.values()

@@ -36,14 +36,13 @@ from mallocsim.cli import EXIT_INVALID, EXIT_OK
 from mallocsim.commands import positive_count, positive_seconds
 from mallocsim.constants import DIALECTS, THROUGHPUT_MEASURES
 from mallocsim.labs import LABS, WORD_SIZES
+from mallocsim.stopping import EXIT_INTERRUPTED
 from mallocsim.table import WIDTH, fit
 
 if TYPE_CHECKING:
     from mallocsim.batch import Submission
     from mallocsim.config import GradingConfig
     from mallocsim.grading import GradePlan
-
-EXIT_INTERRUPTED = 130  # as a shell reports a command Ctrl-C stopped
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

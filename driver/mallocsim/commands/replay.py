@@ -33,8 +33,9 @@ from mallocsim.progress import Progress, progress_mode
 from mallocsim.replay import ReplayOptions, require_heap_checker
 from mallocsim.replay_report import format_replay
 from mallocsim.report import write_csv
-from mallocsim.results import write_json
+from mallocsim.results import TraceResult, write_json
 from mallocsim.runner import options_for_lab, replay_all
+from mallocsim.stopping import EXIT_INTERRUPTED, interrupted_line, stopped_as_by_ctrl_c
 from mallocsim.table import WIDTH
 from mallocsim.trace import Trace, load_traces
 
@@ -181,10 +182,23 @@ def run(args: argparse.Namespace) -> int:
     # --timeout when given, else each trace's from the lab's reference allocator.
     limits, stall = time_limits(traces, for_lab(lab), options, args.timeout)
     mode = progress_mode(args.quiet)
-    with Progress("replay", len(specs) * len(traces), mode=mode) as progress:
-        results, trouble = replay_all(
-            specs, traces, options, not args.no_isolate, limits, progress=progress, stall=stall
-        )
+    measured: list[TraceResult] = []
+    interrupted = False
+    total = len(specs) * len(traces)
+    with Progress("replay", total, mode=mode) as progress, stopped_as_by_ctrl_c():
+        try:
+            results, trouble = replay_all(
+                specs,
+                traces,
+                options,
+                not args.no_isolate,
+                limits,
+                on_result=measured.append,
+                progress=progress,
+                stall=stall,
+            )
+        except KeyboardInterrupt:
+            results, trouble, interrupted = measured, [], True
     problems += trouble
     for line in problems:
         print(f"mallocsim replay: {line}", file=sys.stderr)
@@ -194,9 +208,12 @@ def run(args: argparse.Namespace) -> int:
             print(format_replay(spec.name, mine, width_of(args)))
             print()
     if args.json:
-        write_json(results, args.json, collect(lab, throughput_measure(options)))
+        write_json(results, args.json, collect(lab, throughput_measure(options), interrupted))
     if args.csv:
         write_csv(results, args.csv)
+    if interrupted:
+        print(interrupted_line("replay", len(results), total, "replays"), file=sys.stderr)
+        return EXIT_INTERRUPTED
     if problems:
         return EXIT_USAGE
     return EXIT_OK if all(r.valid or is_out_of_memory(r) for r in results) else EXIT_INVALID
