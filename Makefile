@@ -91,11 +91,13 @@ $(NATIVE_DIR)/include/.stamp: $(HEADERS) $(LAB_HEADERS)
 
 # The heap is its own library so that the engine and every allocator share
 # one instance of it, whatever order they are loaded in; it also defines the globals the labs'
-# drivers define for students' files (driver_globals.c). The engine's rules serve both builds
+# drivers define for students' files (driver_globals.c) and what a student's call of a forbidden
+# function reaches (forbidden_calls.c). The engine's rules serve both builds
 # ($* is the folder; ARCH is -m32 in the 32-bit one).
-$(ENGINE_DIRS:%=%/libmsheap.so): %/libmsheap.so: c/src/memlib.c c/src/driver_globals.c $(HEADERS)
+HEAP_SRCS := c/src/memlib.c c/src/driver_globals.c c/src/forbidden_calls.c
+$(ENGINE_DIRS:%=%/libmsheap.so): %/libmsheap.so: $(HEAP_SRCS) $(HEADERS)
 	@mkdir -p $*
-	$(CC) $(ARCH) $(CFLAGS_ALL) -shared -o $@.tmp c/src/memlib.c c/src/driver_globals.c \
+	$(CC) $(ARCH) $(CFLAGS_ALL) -shared -o $@.tmp $(HEAP_SRCS) \
 		&& mv -f $@.tmp $@
 
 # The sandbox links libseccomp, whose header comes from Debian's libseccomp-dev.

@@ -23,3 +23,45 @@ MAX_TRACE_SIZE = 1 << 48
 TRACE_READ_STRICT = 0
 TRACE_READ_CARRY_SIZE = 1
 TRACE_READ_STOP_AT_COUNT = 2
+# What an allocator may not call: it takes memory from mem_sbrk alone. A library that imports one
+# is refused (forbidden.py); a built mm.c's references go to a trap that fails the pass where it
+# is called (build.py links --wrap=NAME for each, c/src/forbidden_calls.c defines __wrap_NAME).
+FORBIDDEN = frozenset(
+    {
+        "malloc",
+        "calloc",
+        "realloc",
+        "reallocarray",
+        "free",
+        "posix_memalign",
+        "aligned_alloc",
+        "memalign",
+        "valloc",
+        "pvalloc",
+        "sbrk",
+        "brk",
+        "mmap",
+        "mmap64",
+        "mremap",
+        # glibc's own names for the same (exported, callable like the ones above)
+        "__libc_malloc",
+        "__libc_calloc",
+        "__libc_realloc",
+        "__libc_free",
+        "__libc_memalign",
+        "__libc_valloc",
+        "__libc_pvalloc",
+        "__sbrk",
+        "__brk",
+        "__mmap",
+        "dlmopen",
+        # read-only data made writable: a const array as storage no global-data rule counts
+        "mprotect",
+        "pkey_mprotect",
+        # ways around the list: a function found by name, a raw system call
+        "dlopen",
+        "dlsym",
+        "dlvsym",
+        "syscall",
+    }
+)

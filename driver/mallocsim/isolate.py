@@ -32,6 +32,7 @@ import faulthandler
 import json
 import mmap
 import os
+import re
 import select
 import signal
 import time
@@ -427,12 +428,25 @@ def death_kind(outcome: ChildOutcome) -> str:
         return "memory"
     if outcome.timed_out:
         return "timeout"
-    if _asserted(outcome) is not None:
-        return "assertion"
+    asserted = _asserted(outcome)
+    if asserted is not None:
+        return "forbidden_call" if _forbidden_call(asserted) else "assertion"
     return "crash" if os.WIFSIGNALED(outcome.status) else "exit"
 
 
 ASSERTION_SHOWN = 200  # characters of an assert()'s message a failure shows
+# The failed assertion a call of a forbidden function makes (c/src/forbidden_calls.c: the build
+# sends each such call there): "(forbidden call):0: free: Assertion `...' failed.".
+_FORBIDDEN_CALL = re.compile(
+    r"\(forbidden call\):0: (\w+): Assertion `an allocator may get memory only from mem_sbrk' "
+    r"failed\."
+)
+
+
+def _forbidden_call(asserted: str) -> str | None:
+    """The function a forbidden call's failed assertion names, else None."""
+    found = _FORBIDDEN_CALL.fullmatch(asserted)
+    return found.group(1) if found else None
 
 
 def _asserted(outcome: ChildOutcome) -> str | None:
@@ -474,6 +488,13 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
     if outcome.timed_out:
         return f"did not finish within {timeout:g} s of CPU time: stopped at {at}"
     asserted = _asserted(outcome)
+    called = _forbidden_call(asserted) if asserted is not None else None
+    if called is not None:
+        return (
+            f"called {called} at {at}, which an allocator may not: it may get memory only from "
+            "mem_sbrk (the system malloc family, sbrk, brk, mmap, and dlsym or syscall to reach "
+            "them, are forbidden)"
+        )
     if asserted is not None:  # in the allocator's words, file and line included: said so
         return f"assertion failed at {at}, as the allocator's assert() put it: {asserted}"
     if os.WIFSIGNALED(outcome.status):

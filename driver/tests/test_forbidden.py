@@ -4,9 +4,14 @@ that is not a library is one line."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+
 import pytest
 
+from mallocsim._native import HEADER_DIR, NATIVE32_DIR, NATIVE_DIR
 from mallocsim.allocators import AllocatorError, compile_source
+from mallocsim.constants import FORBIDDEN
 from mallocsim.forbidden import ForbiddenCallError, check_library, dynamic_symbols
 
 from .conftest import fixture_allocator
@@ -25,30 +30,87 @@ def test_a_clean_allocator_imports_only_what_it_may(tmp_path):
     check_library(library)  # no error
 
 
-def test_the_system_malloc_is_refused_by_name(tmp_path):
-    library = build(tmp_path, "calls_malloc")
+def handed_in_library(tmp_path, source):
+    """`source` built as a library handed in ready-made is: by the student's own compiler, without
+    the grader's build (whose links send forbidden calls to a trap)."""
+    library = tmp_path / "handed_in.so"
+    subprocess.run(["cc", "-shared", "-fPIC", f"-I{HEADER_DIR}", "-o", library, source], check=True)
+    return library
+
+
+SYSTEM_CALLS = (
+    "#include <stdint.h>\n#include <sys/mman.h>\n#include <unistd.h>\n"
+    '#include "mm.h"\nteam_t team;\n'
+    "int mm_init(void) { return brk(sbrk(0)) + (int)syscall(0); }\n"
+    "void *mm_malloc(size_t n) {\n"
+    "    void *p = mmap(0, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);\n"
+    "    return p == MAP_FAILED ? 0 : p;\n}\n"
+    "void mm_free(void *p) { (void)p; }\n"
+    "void *mm_realloc(void *p, size_t n) { (void)p; return mm_malloc(n); }\n"
+)
+
+
+def test_a_handed_in_library_that_imports_the_system_malloc_is_refused_by_name(tmp_path):
+    library = handed_in_library(tmp_path, fixture_allocator("calls_malloc"))
     with pytest.raises(ForbiddenCallError) as caught:
-        check_library(library, "calls_malloc.c")
+        check_library(library, "calls_malloc.so")
     message = str(caught.value)
-    assert message.startswith("calls_malloc.c: calls free, malloc: ")
+    assert message.startswith("calls_malloc.so: calls free, malloc: ")
     assert "only from mem_sbrk" in message and "\n" not in message
 
 
-def test_sbrk_brk_and_mmap_are_refused(tmp_path):
+def test_a_handed_in_library_that_imports_sbrk_brk_mmap_or_syscall_is_refused(tmp_path):
     source = tmp_path / "mm.c"
-    source.write_text(
-        "#include <stdint.h>\n#include <sys/mman.h>\n#include <unistd.h>\n"
-        '#include "mm.h"\nteam_t team;\n'
-        "int mm_init(void) { return brk(sbrk(0)) + (int)syscall(0); }\n"
-        "void *mm_malloc(size_t n) {\n"
-        "    void *p = mmap(0, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);\n"
-        "    return p == MAP_FAILED ? 0 : p;\n}\n"
-        "void mm_free(void *p) { (void)p; }\n"
-        "void *mm_realloc(void *p, size_t n) { (void)p; return mm_malloc(n); }\n"
-    )
-    library = compile_source(source, "classic", tmp_path)
+    source.write_text(SYSTEM_CALLS)
     with pytest.raises(ForbiddenCallError, match="calls brk, mmap, sbrk, syscall: "):
-        check_library(library)
+        check_library(handed_in_library(tmp_path, source))
+
+
+def test_a_built_files_forbidden_names_lead_to_the_trap_not_the_system(tmp_path):
+    source = tmp_path / "mm.c"
+    source.write_text(SYSTEM_CALLS)
+    library = compile_source(source, "classic", tmp_path)
+    imported, _ = dynamic_symbols(library)
+    assert not imported & FORBIDDEN
+    assert {"__wrap_brk", "__wrap_sbrk", "__wrap_syscall", "__wrap_mmap"} <= imported
+    check_library(library)  # nothing of the system's to refuse
+
+
+@pytest.mark.parametrize("word_size", ["64", "32"])
+def test_every_forbidden_name_has_its_trap_in_the_heaps_library(word_size):
+    # build.py links each mm.c with --wrap for every forbidden name; a trap missing here would
+    # make every file that names that function fail to link ("does not compile").
+    engine = NATIVE_DIR if word_size == "64" else NATIVE32_DIR
+    _, defined = dynamic_symbols(engine / "libmsheap.so")
+    assert {f"__wrap_{name}" for name in FORBIDDEN} <= defined
+
+
+@pytest.mark.parametrize("called", [False, True])
+def test_a_forbidden_call_fails_where_it_is_made_and_code_never_run_grades_as_under_the_driver(
+    cli, write_trace, tmp_path, called
+):
+    # A CS:APP solution keeps an old realloc, never called, that calls free: its driver, which
+    # links mm.o with the C library, grades it 86; refused for the import before any trace, it
+    # got 0 here (lab check run 16).
+    text = fixture_allocator("labs/csapp_implicit").read_text()
+    text += "\nvoid *mm_realloc_old(void *p, size_t n) { free(p); return malloc(n); }\n"
+    if called:
+        text = text.replace("int mm_init(void) {", "int mm_init(void) {\n    free(mem_heap_lo());")
+    source = tmp_path / "mm.c"
+    source.write_text(text)
+    trace = write_trace("t", CHURN)
+    run = cli("grade", source, "--lab", "csapp", "--throughput", "time", trace)
+    said = " ".join(run.said.split())
+    if called:
+        assert run.status == 1 and "called free at mm_init in the checked pass" in said, said
+    else:
+        plain = tmp_path / "plain" / "mm.c"
+        plain.parent.mkdir()
+        plain.write_text(fixture_allocator("labs/csapp_implicit").read_text())
+        honest = cli("grade", plain, "--lab", "csapp", "--throughput", "time", trace)
+        assert run.status == 0, said
+        score = re.compile(r"score\s+[0-9.]+ / 100")
+        assert score.findall(run.out) == score.findall(honest.out) != []
 
 
 def test_not_a_library_is_one_line(tmp_path):

@@ -170,7 +170,7 @@ def test_a_crash_in_the_heap_checker_is_told_from_the_op_before_it(cli, config, 
     assert grade(cli, "checker_crashes", "classic", "--config", config(), trace).status == 0
 
 
-def test_calling_the_system_malloc_is_a_failed_grade_before_any_trace(
+def test_calling_the_system_malloc_fails_every_trace_where_it_is_called(
     cli, config, write_trace, tmp_path
 ):
     results = tmp_path / "results.json"
@@ -184,12 +184,14 @@ def test_calling_the_system_malloc_is_a_failed_grade_before_any_trace(
         results,
         write_trace("t", QUARTER_WASTE),
     )
+    # The call ends the pass where it is made (c/src/forbidden_calls.c): the handouts link the
+    # C library, and a file that only names free in code that never runs grades there.
     assert run.status == 1
-    [line] = run.err.strip().splitlines()
-    assert "calls_malloc.c: calls free, malloc: " in line
-    assert "Results for" not in run.out  # nothing was replayed
+    said = " ".join(run.out.split())
+    assert "called free at mm_init in the checked pass, which an allocator may not" in said
     document = json.loads(results.read_text())
-    assert document["score"] == 0.0 and "calls free, malloc" in document["tests"][0]["output"]
+    assert document["score"] == 0.0
+    assert any("called free at mm_init" in test["output"] for test in document["tests"])
 
 
 def test_the_grader_keeps_every_result_when_one_trace_crashes(cli, config, write_trace, tmp_path):

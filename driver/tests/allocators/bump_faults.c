@@ -14,9 +14,10 @@
  *
  *   GOOD_BUMP           nothing wrong: every check passes.
  *   CALLS_MALLOC        mm_init keeps a table of size-class heads from the system malloc: memory
- *                       the heap never sees. The forbidden-call check on the built library, before
- *                       any trace runs ("calls free, malloc: an allocator may get memory only from
- *                       mem_sbrk ...").
+ *                       the heap never sees. The forbidden-call trap, at the call, in every trace
+ *                       ("called free at mm_init ..., which an allocator may not: it may get memory
+ *                       only from mem_sbrk ..."); built elsewhere and handed in as a library, the
+ *                       import check refuses it ("calls free, malloc").
  *   CHECKER_CRASHES     the allocator is right, its heap checker is not: mm_checkheap writes through
  *                       a NULL pointer on its third call. The crash's diagnosis must name the
  *                       checker, not the op before it ("crashed with SIGSEGV at mm_checkheap,
