@@ -14,6 +14,7 @@ import pytest
 
 from mallocsim import bench, runner
 
+
 def measured(document: dict[str, Any]) -> set[tuple[str, str]]:
     """(allocator, trace) of every result a saved document holds."""
     return {(t["allocator"], t["trace"]) for run in document["runs"] for t in run["traces"]}
