@@ -2,7 +2,8 @@
 grader share.
 
 Each trace runs isolated in a child process with a time limit (isolate.py)
-unless the caller trusts the allocator; an allocator that cannot be built or
+unless the caller asks otherwise (--no-isolate) for an allocator of ours: a
+student's code (untrusted) is isolated whatever was asked; an allocator that cannot be built or
 loaded is reported as one line and skipped, and every other result is kept.
 Each replay is told to a Progress as it starts and ends (progress.py), under
 its trace's name, after its allocator's when several run ("glibc: binary2-bal").
@@ -117,7 +118,7 @@ def replay_all(
                 for trace in traces:
                     limit = timeout if isinstance(timeout, float | int) else timeout[trace.name]
                     record(spec, trace, partial(replay_preloaded, spec, trace, options, limit))
-            elif isolate:
+            elif isolate or untrusted(spec):  # a student's code never runs in this process
                 for trace in traces:
                     limit = timeout if isinstance(timeout, float | int) else timeout[trace.name]
                     replay = partial(replay_isolated, trace, spec, options, limit, stall)

@@ -831,6 +831,20 @@ def test_work_hidden_from_the_instruction_count_is_seen_by_the_clock(
     assert forged["throughput"] < honest["throughput"] * TOLERANCE * 3
 
 
+@pytest.mark.parametrize("command", ["replay", "compare"])
+def test_no_isolate_still_isolates_a_students_code(cli, attacker, write_trace, tmp_path, command):
+    # --no-isolate loaded a student's library into the tool's own process: its exit(0) ended the
+    # tool with status 0, nothing printed, nothing written, segfit's results lost (red-team
+    # pass 27). It speeds up our own allocators only.
+    out = tmp_path / "out.json"
+    source = attacker("EXIT_EARLY")
+    run = cli(command, "-a", "segfit", "-a", source, "--dialect", "classic", "--no-isolate",
+              "-q", "--json", out, write_trace("t", TRACE))  # fmt: skip
+    assert run.status == 1, run.out + run.err
+    assert "exited with status 0 at op" in " ".join(run.out.split())
+    assert {r["allocator"] for r in json.loads(out.read_text())["runs"]} == {"segfit", str(source)}
+
+
 def test_a_count_of_code_that_places_blocks_otherwise_is_believed_only_as_the_clock_says(
     cli, attacker, write_trace, tmp_path
 ):

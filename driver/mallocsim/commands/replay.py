@@ -75,7 +75,8 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-isolate",
         action="store_true",
-        help="replay in this process (faster start; a crash takes the tool down)",
+        help="replay our own allocators in this process (faster start; a crash takes the tool "
+        "down); a student's mm.c or .so is isolated all the same",
     )
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--csv", metavar="FILE", help="write the results as CSV")
