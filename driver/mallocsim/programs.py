@@ -59,7 +59,10 @@ from pathlib import Path
 from typing import IO
 
 from mallocsim._native import NATIVE_DIR
+from mallocsim.allocators import AllocatorError
+from mallocsim.elf import ElfError, word_bits
 from mallocsim.errors import UsageError
+from mallocsim.forbidden import dynamic_symbols
 from mallocsim.numbers import duration, kops
 from mallocsim.progress import tick_active
 from mallocsim.references import REFERENCES, ReferenceMissing, require
@@ -295,11 +298,32 @@ def _preload(name: str) -> Path | None:
     if name.endswith(".so"):
         if not Path(name).is_file():
             raise UsageError(f"{name}: no such library")
+        _require_malloc_library(Path(name))
         return Path(name).absolute()
     raise UsageError(
         f"unknown allocator {name!r}: one of {', '.join(allocator_names())}, "
         "or the path of a drop-in malloc library (.so)"
     )
+
+
+MALLOC_ENTRY_POINTS = ("malloc", "free")  # what a drop-in malloc must define to replace glibc's
+
+
+def _require_malloc_library(path: Path) -> None:
+    """Refuse a library the loader would ignore under LD_PRELOAD (not ELF, not 64-bit) or that
+    replaces no malloc: the programs then ran on glibc, and glibc's figures were shown under the
+    library's name (red-team pass 27)."""
+    try:
+        if word_bits(path) != 64:
+            raise UsageError(f"{path}: a 32-bit library: the benchmark programs are 64-bit")
+        _, defined = dynamic_symbols(path)
+    except ElfError as error:
+        raise UsageError(f"{path}: {error}") from None
+    except AllocatorError as error:
+        raise UsageError(str(error)) from None
+    missing = [symbol for symbol in MALLOC_ENTRY_POINTS if symbol not in defined]
+    if missing:
+        raise UsageError(f"{path}: defines no {' or '.join(missing)}: not a drop-in malloc library")
 
 
 # ------------------------------------------------------------------- running

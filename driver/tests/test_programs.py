@@ -52,12 +52,20 @@ def under() -> dict[str, Allocator]:
     return {a.name: a for a in allocators}
 
 
+# A drop-in must define malloc and free (programs refuses any other library): the fixtures'
+# malloc is glibc's.
+GLIBCS_MALLOC = (
+    "#include <stddef.h>\nvoid *__libc_malloc(size_t n);\n"
+    "void *malloc(size_t n) { return __libc_malloc(n); }\n"
+)
+
+
 @pytest.fixture(scope="module")
 def crashing_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A drop-in whose free crashes on any block: every program dies on it."""
     folder = tmp_path_factory.mktemp("crash")
     source = folder / "crash.c"
-    source.write_text("void free(void *p) { if (p) *(volatile int *)0 = 0; }\n")
+    source.write_text(GLIBCS_MALLOC + "void free(void *p) { if (p) *(volatile int *)0 = 0; }\n")
     library = folder / "libcrash.so"
     subprocess.run(["cc", "-shared", "-fPIC", "-o", library, source], check=True)
     return library
@@ -186,7 +194,8 @@ def test_what_a_failing_library_printed_is_shown_escaped(cli, tmp_path):
     source = tmp_path / "shout.c"
     source.write_text(
         "#include <stdio.h>\n#include <unistd.h>\n"
-        'void free(void *p) { (void)p; dprintf(2, "\\x1b[8mhidden\\n"); _exit(3); }\n'
+        + GLIBCS_MALLOC
+        + 'void free(void *p) { (void)p; dprintf(2, "\\x1b[8mhidden\\n"); _exit(3); }\n'
     )
     library = tmp_path / "libshout.so"
     subprocess.run(["cc", "-shared", "-fPIC", "-o", library, source], check=True)
@@ -213,9 +222,11 @@ def test_libraries_of_one_file_name_are_two_allocators_shown_by_path(cli, under,
     assert str(copies[0]) in run.out and str(copies[1]) in run.out
 
 
-def test_a_library_is_shown_by_its_stem_unless_another_allocator_has_that_name(tmp_path):
-    (tmp_path / "glibc.so").write_bytes(b"")
-    (tmp_path / "libmine.so").write_bytes(b"")
+def test_a_library_is_shown_by_its_stem_unless_another_allocator_has_that_name(
+    crashing_library, tmp_path
+):
+    (tmp_path / "glibc.so").write_bytes(crashing_library.read_bytes())
+    (tmp_path / "libmine.so").write_bytes(crashing_library.read_bytes())
     named = [str(tmp_path / "glibc.so"), str(tmp_path / "libmine.so")]
     allocators, _ = resolve_allocators(named)
     assert [a.name for a in allocators] == ["glibc", named[0], "libmine"]
@@ -236,6 +247,32 @@ def test_a_missing_allocator_is_skipped_in_one_line(cli, monkeypatch, tmp_path):
     ]
     assert "glibc" in run.out and DROPIN in run.out and "jemalloc" not in run.out
     assert plot.read_text().startswith("<?xml")
+
+
+@pytest.mark.parametrize(
+    ("library", "said"),
+    [
+        ("notelf", "not an ELF file"),
+        ("bits32", "a 32-bit library: the benchmark programs are 64-bit"),
+        ("nomalloc", "defines no malloc or free: not a drop-in malloc library"),
+    ],
+)
+def test_a_library_the_loader_would_ignore_is_refused_before_any_run(cli, tmp_path, library, said):
+    # LD_PRELOAD of a file the loader cannot use is ignored with a warning: the programs ran on
+    # glibc and glibc's figures were shown under the library's name, exit 0 (red-team pass 27).
+    path = tmp_path / f"{library}.so"
+    if library == "notelf":
+        path.write_text("not a library\n")
+    else:
+        source = tmp_path / "lib.c"
+        source.write_text(GLIBCS_MALLOC + "void free(void *p) { (void)p; }\n")
+        if library == "nomalloc":
+            source.write_text("int not_a_malloc;\n")
+        bits = ["-m32"] if library == "bits32" else []
+        subprocess.run(["cc", *bits, "-shared", "-fPIC", "-o", path, source], check=True)
+    run = cli("programs", "-q", "-a", path, "-p", "churn", "--repeat", "1", "--scale", TINY)
+    assert (run.status, run.out) == (2, "")
+    assert run.err == f"mallocsim programs: {path}: {said}\n"
 
 
 @pytest.mark.parametrize(
