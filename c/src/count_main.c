@@ -1,7 +1,8 @@
 /*
  * count_main.c - mscount: one pass per trace, for valgrind to count.
  *
- *   mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--reading=N] [--heap-at=A]
+ *   mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--verify] [--reading=N]
+ *           [--heap-at=A]
  *           classic|cmu|system LIBRARY|- OPTIONS TRACE...
  *
  * OPTIONS is the allocator's run-time options for mm_configure ("" for none),
@@ -23,6 +24,10 @@
  * state has. The first trace is an empty one: its count, the fixed cost of a
  * pass (heap reset, mm_init), is what the caller subtracts. Prints each
  * trace's op count, one per line, after a first line "0" for the empty trace.
+ *
+ * --verify (default mode, on our heap: a student's code): each pass logs the
+ * pointers it returned, checked after it, outside the count (count_twice): a
+ * pass whose pointers fail is a failed pass, its line "0".
  *
  * --forked (for cachegrind --cache-sim=no, several times faster than callgrind
  * on a slow allocator, but counting the whole process with no way to switch
@@ -130,19 +135,6 @@ static void free_live(const ms_trace *trace, const ms_allocator *alloc, void **l
     }
 }
 
-/* Two passes, the second one's dump the warm count; each starts on the heap the last one left,
-   its blocks freed, as timed passes do. Both run even when the first fails: the caller pairs
-   the dumps up by position. */
-static bool count_twice(const ms_trace *trace, const ms_allocator *alloc, ms_timed_result *result) {
-    void **live = live_table(trace);
-    bool first = count_pass(trace, alloc, live, NULL, result);
-    free_live(trace, alloc, live);
-    bool second = count_pass(trace, alloc, live, NULL, result);
-    free_live(trace, alloc, live);
-    free(live);
-    return second && first;
-}
-
 /* Parse the trace at path as `reading` says, or say why it could not be, and false. */
 static bool parse_one(const char *path, unsigned reading, ms_trace *trace) {
     ms_error err = {{0}, 0};
@@ -189,6 +181,32 @@ static bool logged_pass_valid(const char *path, const ms_trace *trace, const uin
         return true;
     fprintf(stderr, "mscount: %s: the counted pass's pointers: %s\n", path, result.error);
     return false;
+}
+
+/* Two passes, the second one's dump the warm count; each starts on the heap the last one left,
+   its blocks freed, as timed passes do. Both run even when the first fails: the caller pairs
+   the dumps up by position. With `verify` (--verify, for a student's code on our heap), each
+   pass logs its pointers, checked after it, outside what is counted: a file right where it is
+   checked and handing out one block for every call where it is counted was counted at 33
+   instructions an op against its honest 6,048 (red-team pass 27). */
+static bool count_twice(const char *path, const ms_trace *trace, const ms_allocator *alloc,
+                        bool verify, ms_timed_result *result) {
+    void **live = live_table(trace);
+    uint64_t *log = verify ? calloc(trace->num_ops + 1, sizeof *log) : NULL;
+    if (verify && log == NULL)
+        out_of_memory();
+    bool ok = true;
+    for (int pass = 0; pass < 2; pass++) {
+        ok = count_pass(trace, alloc, live, log, result) && ok;
+        if (log != NULL && ok && !logged_pass_valid(path, trace, log)) {
+            snprintf(result->error, sizeof result->error, "the counted pass's pointers failed");
+            ok = false;
+        }
+        free_live(trace, alloc, live);
+    }
+    free(log);
+    free(live);
+    return ok;
 }
 
 /* --forked: every trace parsed, then each pass in its own child, or with `warm` each pair of
@@ -370,7 +388,7 @@ static bool blank_valgrind_preloads(void) {
 }
 
 int main(int argc, char **argv) {
-    bool forked = false, forked_warm = false, warm = false;
+    bool forked = false, forked_warm = false, warm = false, verify = false;
     bool timed = false;
     double timed_seconds = 0; /* --timed=SECONDS */
     unsigned reading = MS_READ_STRICT;
@@ -406,12 +424,14 @@ int main(int argc, char **argv) {
             forked_warm = true;
         else if (strcmp(argv[1], "--glibc-warm") == 0)
             warm = true;
+        else if (strcmp(argv[1], "--verify") == 0)
+            verify = true;
         else
             break;
     }
     if (argc < 5) {
         fprintf(stderr,
-                "usage: mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] "
+                "usage: mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--verify] "
                 "[--reading=N] [--heap-at=A] classic|cmu|system LIBRARY|- OPTIONS TRACE...\n");
         return 2;
     }
@@ -450,14 +470,15 @@ int main(int argc, char **argv) {
     }
     ms_trace empty = {0};
     ms_timed_result result;
-    count_twice(&empty, &alloc, &result);
+    verify = verify && alloc.dialect != MS_DIALECT_SYSTEM;
+    count_twice("(empty)", &empty, &alloc, verify, &result);
     fprintf(results, "0\n");
     int status = 0;
     for (int i = 4; i < argc; i++) {
         ms_trace trace;
         if (!parse_one(argv[i], reading, &trace))
             return 2;
-        if (count_twice(&trace, &alloc, &result)) {
+        if (count_twice(argv[i], &trace, &alloc, verify, &result)) {
             fprintf(results, "%llu\n", (unsigned long long)trace.num_ops);
         } else {
             fprintf(results, "0\n"); /* keeps the lines in step with the dumps */

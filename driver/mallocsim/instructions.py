@@ -107,7 +107,11 @@ def _count_warm(
         ]
         if trace.path is None:
             raise UsageError(f"{trace.name}: instructions are counted on traces from files only")
-        flags = [*(["--glibc-warm"] if glibc_warm else []), *reading_arguments([trace])]
+        flags = [
+            *(["--glibc-warm"] if glibc_warm else []),
+            *(["--verify"] if untrusted(spec) else []),  # its pointers checked after each pass
+            *reading_arguments([trace]),
+        ]
         stdout = _run_mscount(spec, tool, flags, [trace.path], timeout, "callgrind", scratch)
         # Numbered as callgrind numbers its dumps; the code counted may have put others there.
         numbered = [p for p in Path(scratch).glob("callgrind.out.*") if _DUMP.fullmatch(p.suffix)]

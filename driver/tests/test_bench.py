@@ -12,7 +12,7 @@ import pytest
 from mallocsim.bench import BenchSummary, speed_ratio, summarize_bench
 from mallocsim.results import TraceResult
 
-from .conftest import fixture_allocator
+from .conftest import fixture_allocator, fixture_variant
 
 TRACE = "".join(f"a {i} {16 + i}\n" for i in range(50)) + "".join(f"f {i}\n" for i in range(50))
 
@@ -288,3 +288,30 @@ def test_progress_is_a_line_per_check_and_per_timed_trace_on_stderr_unless_quiet
         "bench [2/2] small, timed: valid",  # every allocator timed on it
     ]
     assert quiet.err == ""
+
+
+@pytest.mark.parametrize("where", ["timed", "counted"])
+def test_a_student_allocator_that_cheats_where_it_is_not_checked_fails(
+    cli, write_trace, tmp_path, where
+):
+    # bench timed a student's code in a child of its own, unchecked: a file right while checked
+    # and handing out one block for every call from its third mm_init on was reported valid at
+    # 31 times glibc's speed, and counted by callgrind at 33 instructions an op against its
+    # honest 6,048 (red-team pass 27). Its timed passes are checked in its agent now, and its
+    # counted ones by mscount --verify.
+    attack = "CHEAT_TIMED" if where == "timed" else "UNCHECKED_COUNT"
+    defines = f'#define ATTACK {attack}\n#define ATTACK_PATH "any"\n#define ATTACK_PORT 0\n'
+    source = fixture_variant("attacks", defines, tmp_path / "mm.c")
+    out = tmp_path / "bench.json"
+    args = ["--instructions"] if where == "counted" else []
+    run = cli("bench", "-q", "-a", source, "--dialect", "classic", "--min-seconds", "0.01",
+              *args, "--json", out, write_trace("t", TRACE))  # fmt: skip
+    document = json.loads(out.read_text())
+    [mine] = [s for s in document["bench"]["summary"] if s["allocator"] == str(source)]
+    if where == "timed":
+        assert run.status == 1, run.out
+        assert "in the timed passes" in " ".join(run.out.split())
+        assert mine["valid"] == 0 and mine["ops_per_sec_geomean"] is None
+    else:
+        assert mine["valid"] == 1  # right where checked and timed
+        assert mine["instructions_per_op_geomean"] is None, mine  # its count left out

@@ -160,7 +160,8 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
 #define PEEK_TRACE 37
 /* In mscount's forked passes (their pid not the one that loaded the library), mm_malloc returns
    one block for every call: the count's passes were checked for NULL alone, and counted as cheap
-   as that (49.8 -> 89.6 with the timed passes replayed, red-team pass 5). */
+   as that (49.8 -> 89.6 with the timed passes replayed, red-team pass 5). With ATTACK_PATH "any",
+   in every pass of mscount's, forked or not (bench --instructions counts in the loader's). */
 #define UNCHECKED_COUNT 38
 /* CONSTRUCTOR_MEMORY's 64 MiB, mapped shared: the agent's private memory (VmData), which the
    grader compared, leaves shared mappings out, and the allocator kept every header and list there,
@@ -1232,7 +1233,8 @@ static void *one_block(void);
 
 void *mm_malloc(size_t size) {
 #if ATTACK == UNCHECKED_COUNT
-    if (strcmp(program_invocation_short_name, "mscount") == 0 && getpid() != loaded_by)
+    if (strcmp(program_invocation_short_name, "mscount") == 0 &&
+        (getpid() != loaded_by || strcmp(ATTACK_PATH, "any") == 0))
         return one_block();
 #endif
 #if ATTACK == SKEWED_CLOCK || ATTACK == FAKE_CLOCK || ATTACK == FEW_PASSES
