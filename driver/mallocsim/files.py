@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from mallocsim.constants import TRACE_SUFFIX
 from mallocsim.errors import UsageError
 
 # What a path that is no regular file is, by its stat type.
@@ -162,9 +163,44 @@ def check_outputs(args: argparse.Namespace, folders: Collection[str] = ()) -> No
     OUTPUT_OPTIONS and OUTPUT_FOLDERS, each path of an option given more than
     once), before the command does any work. The options in `folders` name a
     folder this time (grade's --gradescope for a class)."""
+    inputs = {
+        _identity(path)
+        for name, value in vars(args).items()
+        if name not in (*OUTPUT_OPTIONS, *OUTPUT_FOLDERS)
+        for path in _given(value)
+    } - {None}
+    never = "an output is never written over one"
+    outputs: dict[tuple[int, int] | str, str] = {}
     for name in (*OUTPUT_OPTIONS, *OUTPUT_FOLDERS):
         for path in _given(getattr(args, name, None)):
+            option = f"--{name} {path}"
+            if path.endswith(TRACE_SUFFIX):
+                # `replay --json traces/*.rep`, the output's name forgotten: the first trace was
+                # replayed, then written over with JSON (red-team pass 27).
+                raise UsageError(f"{option}: a trace's name: {never}")
+            if _identity(path) in inputs:
+                raise UsageError(f"{option}: an input of this command: {never}")
+            key = _identity(path) or os.path.abspath(path)
+            if key in outputs:
+                raise UsageError(f"{option}: also {outputs[key]}: each output needs its own file")
+            outputs[key] = option
             check_writable(path, folder=name in OUTPUT_FOLDERS or name in folders)
+
+
+def same_file(path: str | os.PathLike[str], other: str | os.PathLike[str]) -> bool:
+    """Whether both name one existing regular file (a link, another spelling)."""
+    mine = _identity(os.fspath(path))
+    return mine is not None and mine == _identity(os.fspath(other))
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The (device, inode) of an existing file, None for anything else: what tells that two
+    names are one file."""
+    try:
+        found = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (found.st_dev, found.st_ino) if stat.S_ISREG(found.st_mode) else None
 
 
 def _given(value: object) -> list[str]:

@@ -163,6 +163,37 @@ def test_a_full_disk_under_an_output_is_one_line_naming_it(
     assert run.err.splitlines() == [f"mallocsim {command}: cannot write {out}: {FULL}"]
 
 
+@pytest.mark.parametrize("slip", ["forgotten name", "an input", "twice"])
+def test_an_output_never_writes_over_an_input_or_another_output(cli, write_trace, tmp_path, slip):
+    # `replay --json traces/*.rep`, the output's name forgotten, replayed the first trace and then
+    # wrote JSON over it, exit 0; --json and --csv naming one file kept the CSV alone (red-team
+    # pass 27).
+    first, second = write_trace("first", GOOD), write_trace("second", GOOD)
+    kept = first.read_bytes()
+    if slip == "forgotten name":
+        argv, said = ["--json", first, second], f"--json {first}: a trace's name"
+    elif slip == "an input":
+        alias = tmp_path / "alias.json"
+        alias.symlink_to(first)
+        argv, said = ["--json", alias, first], f"--json {alias}: an input of this command"
+    else:
+        out = tmp_path / "out.txt"
+        argv, said = ["--json", out, "--csv", out, first], f"--csv {out}: also --json {out}"
+    run = cli(*REPLAY, *argv)
+    assert (run.status, run.out) == (2, ""), run.err
+    assert run.err.count("\n") == 1 and said in run.err, run.err
+    assert first.read_bytes() == kept
+
+
+def test_record_never_writes_over_the_program_it_records(cli, tmp_path):
+    program = tmp_path / "prog"
+    program.write_bytes(Path("/bin/true").read_bytes())
+    program.chmod(0o755)
+    run = cli("record", "-o", program, "--", program)
+    assert run.status == 2 and "the program this records" in run.err
+    assert program.read_bytes() == Path("/bin/true").read_bytes()
+
+
 @needs_dev_full
 def test_a_full_disk_under_the_gradebook_is_one_line_naming_it(cli, write_trace, tmp_path):
     record, book = tmp_path / "alice.json", tmp_path / "book.csv"  # the suffix says the format

@@ -9,12 +9,14 @@ The exit status is the program's; the trace is written whatever it was.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from mallocsim.commands.run import add_command_argument, command_of, native_library, run_preloaded
 from mallocsim.errors import UsageError
+from mallocsim.files import same_file
 from mallocsim.record import RecordStats, convert_logs
 
 RECORDER_LIBRARY = "libmsrecord.so"
@@ -49,9 +51,12 @@ def summary(stats: RecordStats) -> str:
 
 def run(args: argparse.Namespace) -> int:
     command = command_of(args)
+    program = shutil.which(command[0]) or command[0]
     for target in filter(None, (args.output, args.log)):  # before the program runs, not after
         if not Path(target).absolute().parent.is_dir():
             raise UsageError(f"{target}: no such folder to write into")
+        if same_file(target, program):  # `record -o prog -- ./prog` wrote the trace over it
+            raise UsageError(f"{target}: the program this records: it is never written over")
     library = native_library(RECORDER_LIBRARY)
     with tempfile.TemporaryDirectory(prefix="mallocsim-record-") as scratch:
         log = Path(args.log) if args.log else Path(scratch) / "calls.log"
