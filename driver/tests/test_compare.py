@@ -111,6 +111,24 @@ def test_a_bad_focus_or_heap_map_is_refused_before_anything_runs(cli, write_trac
     assert run.status == 0, run.err  # a trace may be named by its stem
 
 
+def test_a_heap_map_of_an_allocator_that_failed_the_trace_is_said_and_the_rest_written(
+    cli, write_trace, tmp_path
+):
+    # Everything was measured, then the run ended "--heap-map mm.c: not an allocator ... that
+    # passed", exit 2, and no --json, --html or plot was written (red-team pass 27).
+    trace = write_trace("t", "a 0 8\na 1 8\na 2 8\n")
+    source = fixture_allocator("segfault")
+    out, page = tmp_path / "run.json", tmp_path / "run.html"
+    run = cli("compare", "-a", "segfit", "-a", source, "--dialect", "classic", "--heap-map",
+              source, "--json", out, "--html", page, trace)  # fmt: skip
+    assert run.status == 1, run.err  # a cell failed; nothing else went wrong
+    assert f"--heap-map {source}: no heap map: not an allocator on our heap that passed t" in (
+        run.err
+    )
+    assert {r["allocator"] for r in json.loads(out.read_text())["runs"]} == {"segfit", str(source)}
+    assert page.read_text().startswith("<!DOCTYPE html>")
+
+
 @pytest.mark.parametrize(("option", "value"), [("--focus", "two"), ("--heap-map", "segfit")])
 def test_focus_or_heap_map_without_an_output_that_draws_is_refused(
     cli, write_trace, tmp_path, option, value

@@ -148,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     if wants_pictures(args) and not comparison.interrupted:  # drawing them replays again
         focus = choose_focus(comparison, args.focus)
         pictures = gather_pictures(comparison, focus, args.dialect, args.heap_map, timeout, lab=lab)
+        if pictures.missing is not None:
+            print(f"mallocsim compare: {pictures.missing}", file=sys.stderr)
     metadata = (
         collect(lab, throughput_measure(options_from(args)), comparison.interrupted)
         if args.json or args.html
