@@ -68,8 +68,8 @@ typedef struct {
 typedef struct {
     ms_op *ops;
     uint64_t num_ops;
-    uint32_t num_ids;
-    int format;         /* MS_FORMAT_* */
+    uint32_t num_ids; /* the largest id the ops use + 1 (a header's count, header[1], bounds it) */
+    int format;       /* MS_FORMAT_* */
     uint64_t header[4]; /* the four header numbers as written (zeros for scripts) */
     uint64_t weight;    /* header weight (classic: 4th number, cmu: 1st) */
     /* Set by the parser, which proves it: every op's kind is known and its id is below

@@ -93,7 +93,7 @@ class TraceInfo:
     path: str | None  # the file, None for a trace parsed from text
     format: str  # "classic", "cmu" or "script"
     num_ops: int
-    num_ids: int  # ids are 0 .. num_ids-1 (scripts: the largest id + 1)
+    num_ids: int  # the largest id the ops use + 1 (a header's count bounds it)
     weight: int  # classic: the 4th header number, CMU: the 1st, scripts: 0
     header: tuple[int, int, int, int]  # the header's numbers as written; zeros for scripts
     reading: int = TRACE_READ_STRICT  # how the file was read (constants.TRACE_READ_*)

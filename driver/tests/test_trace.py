@@ -35,7 +35,9 @@ def test_classic_header():
     trace = parse_trace_text("20000\n6\n4\n1\na 0 2040\na 1 4010\nr 0 100\nf 1\n", "short")
     assert trace.info.format == "classic"
     assert trace.info.header == (20000, 6, 4, 1)
-    assert (trace.num_ops, trace.num_ids, trace.info.weight) == (4, 6, 1)
+    # num_ids: the ids the ops use (0 and 1): the header's 6 bounds them, and the engine's tables,
+    # cleared every pass, are that size (12 ops under 100,000 ids timed 45 times slower)
+    assert (trace.num_ops, trace.num_ids, trace.info.weight) == (4, 2, 1)
     assert list(trace.ops()) == [
         ("a", 0, 2040, 0),
         ("a", 1, 4010, 0),
@@ -380,7 +382,7 @@ def test_written_ops_read_back(ops, header, gap, newline, filler):
     trace = parse_trace_text(text)
     assert list(trace.ops()) == ops
     assert trace.info.format == header
-    assert trace.num_ids == (num_ids if header == "script" else num_ids + 3)
+    assert trace.num_ids == num_ids  # a header's larger count bounds the ids, no more
 
 
 @given(st.binary(max_size=300))
