@@ -690,7 +690,7 @@ def _checked_heaps(results: Sequence[TraceResult]) -> dict[str, set[int]]:
     """Each valid trace's checked heap high-water marks (a second run's too, where mm_init
     did not reset all its state), by name."""
     return {
-        r.trace: {size for size in (r.heap_size, r.second_heap_size) if size}
+        r.trace: {size for size in (r.heap_size, r.first_heap_size) if size}
         for r in results
         if r.valid
     }
