@@ -286,6 +286,65 @@ CMU_F22 = replace(
     trace_reading=TRACE_READ_STRICT,
 )
 
+CMU_2015 = LabProfile(
+    name="cmu-2015",
+    title="CMU 15-213 malloc lab (64-bit handouts, about F13-F15)",
+    dialect="classic",
+    headers="cmu-2015",
+    # The S14 and F14 Makefiles build the graded driver (mdriver.fast) with -DNDEBUG: a
+    # student's `#ifndef NDEBUG` heap dumps and asserts are off there (one public
+    # solution, 92 under it, printed its heap at every op without it and timed out).
+    defines=("DRIVER", "NDEBUG"),
+    debug_defines=("DEBUG=1",),
+    checkers=("mm_checkheap",),
+    alignment=8,
+    heap_limit=100 * MIB,
+    heap_shrinks=False,
+    team=False,
+    realloc_zero_null=True,
+    # mem_init maps the heap afresh from /dev/zero for every trace; no sanitizer build.
+    fresh_heap="zeroed",
+    traces=CMU_2015_TRACES,
+    header_weights=True,
+    # config.h (F15): U between 0.60 and 0.92, T between 0 and an absolute 13,000 Kops/s
+    # (T_ref with ratios 0..1), UTIL_WEIGHT .61, T total ops / total seconds. Counted
+    # (--throughput instructions), T_ref is a quarter of segfit's: three public S14-F15
+    # solutions then stand to it as, timed here, to the 13,000 Kops/s (T / T_ref 0.62,
+    # 0.36 and 0.52 counted, 0.64, 0.26 and 0.56 timed; docs/labs.md).
+    scoring=Scoring(
+        "cmu",
+        util_weight=0.61,
+        reference_throughput=13000e3,
+        reference_scale=0.25,
+        min_util=0.60,
+        max_util=0.92,
+        min_speed_ratio=0.0,
+        max_speed_ratio=1.0,
+        index_digits=0,
+        index_joiner="&",
+    ),
+    optimization="-O3",
+    trace_reading=CMU_DRIVER_READING,
+    heap_at=CMU_HEAP_AT,
+)
+
+# Peking University's ICS edition of the 2013-era handout (its config.h, in public copies such as
+# Zuixie/csapp-malloclab and yangzhixuan/malloclab): the cmu-2015 lab but for its scores' bounds,
+# U between 0.60 and 0.91 and T between 3,000 and 13,750 Kops/s. Graded as cmu-2015 its files'
+# util parts came out 1-2 points under their driver's (50 against 52), and a throughput under
+# 3,000 Kops/s earned points (lab check run 16).
+CMU_PKU = replace(
+    CMU_2015,
+    name="cmu-pku",
+    title="CMU 15-213 malloc lab, Peking University's ICS edition (2013-era 64-bit handout)",
+    scoring=replace(
+        CMU_2015.scoring,
+        reference_throughput=13750e3,
+        max_util=0.91,
+        min_speed_ratio=3000 / 13750,
+    ),
+)
+
 LABS: dict[str, LabProfile] = {
     lab.name: lab
     for lab in (
@@ -339,47 +398,8 @@ LABS: dict[str, LabProfile] = {
         ),
         CMU_F20,
         CMU_F22,
-        LabProfile(
-            name="cmu-2015",
-            title="CMU 15-213 malloc lab (64-bit handouts, about F13-F15)",
-            dialect="classic",
-            headers="cmu-2015",
-            # The S14 and F14 Makefiles build the graded driver (mdriver.fast) with -DNDEBUG: a
-            # student's `#ifndef NDEBUG` heap dumps and asserts are off there (one public
-            # solution, 92 under it, printed its heap at every op without it and timed out).
-            defines=("DRIVER", "NDEBUG"),
-            debug_defines=("DEBUG=1",),
-            checkers=("mm_checkheap",),
-            alignment=8,
-            heap_limit=100 * MIB,
-            heap_shrinks=False,
-            team=False,
-            realloc_zero_null=True,
-            # mem_init maps the heap afresh from /dev/zero for every trace; no sanitizer build.
-            fresh_heap="zeroed",
-            traces=CMU_2015_TRACES,
-            header_weights=True,
-            # config.h (F15): U between 0.60 and 0.92, T between 0 and an absolute 13,000 Kops/s
-            # (T_ref with ratios 0..1), UTIL_WEIGHT .61, T total ops / total seconds. Counted
-            # (--throughput instructions), T_ref is a quarter of segfit's: three public S14-F15
-            # solutions then stand to it as, timed here, to the 13,000 Kops/s (T / T_ref 0.62,
-            # 0.36 and 0.52 counted, 0.64, 0.26 and 0.56 timed; docs/labs.md).
-            scoring=Scoring(
-                "cmu",
-                util_weight=0.61,
-                reference_throughput=13000e3,
-                reference_scale=0.25,
-                min_util=0.60,
-                max_util=0.92,
-                min_speed_ratio=0.0,
-                max_speed_ratio=1.0,
-                index_digits=0,
-                index_joiner="&",
-            ),
-            optimization="-O3",
-            trace_reading=CMU_DRIVER_READING,
-            heap_at=CMU_HEAP_AT,
-        ),
+        CMU_2015,
+        CMU_PKU,
     )
 }
 DEFAULT_LAB = "mallocsim"

@@ -68,7 +68,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--mallocsim-lab",
         metavar="LAB",
         help="the lab whose rules apply (else the config's): "
-        "mallocsim, csapp, cmu, cmu-2022, cmu-2015",
+        "mallocsim, csapp, cmu, cmu-2022, cmu-2015, cmu-pku",
     )
     group.addoption(
         "--mallocsim-dialect",

@@ -275,6 +275,18 @@ def test_a_course_on_the_s15_handout_sets_its_throughput_floor():
         assert got.index == pytest.approx(61 + points, abs=0.01)
 
 
+def test_the_peking_university_edition_scores_as_its_config_h_says():
+    # Its config.h: MIN_SPACE 0.60, MAX_SPACE 0.91, MIN_SPEED 3000E3, MAX_SPEED 13750E3, UTIL_WEIGHT
+    # .61. Graded as cmu-2015 (0.92, 0 to 13,000 Kops/s), a public file's util part was 50 where
+    # its driver printed 52, and T under 3,000 Kops/s earned points (lab check run 16).
+    pku = for_lab("cmu-pku")
+    timed = [result("a", 0.885, 2_000_000, 1.0)]
+    got = score(timed, rules("a"), pku, pku.reference_throughput, "configured")
+    assert got.index == pytest.approx(61 * (0.885 - 0.60) / 0.31, abs=0.01)  # 56.1: no T points
+    faster = score([result("a", 0.95, 8_375_000, 1.0)], rules("a"), pku, 13750e3, "configured")
+    assert faster.index == pytest.approx(61 + 39 * (8375 - 3000) / 10750, abs=0.01)
+
+
 def test_the_explanation_names_the_traces_each_measure_was_taken_over():
     from mallocsim.grade_report import explain
 
