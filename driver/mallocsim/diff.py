@@ -57,12 +57,16 @@ class Change:
         return SIGNIFICANT if self.test.significant else NOT_SIGNIFICANT
 
 
-def compare_pair(old: TraceResult | None, new: TraceResult | None) -> Change:
+def compare_pair(
+    old: TraceResult | None, new: TraceResult | None, trace: str | None = None
+) -> Change:
+    """The change of one pair, shown as `trace` (default: the trace's name)."""
     either = new or old
     assert either is not None
+    shown = trace if trace is not None else either.trace
     if old is None or new is None:
         status = ADDED if old is None else REMOVED
-        return Change(either.allocator, either.trace, status, old, new, None, None)
+        return Change(either.allocator, shown, status, old, new, None, None)
     if old.valid and new.valid:
         status = SAME
     elif old.valid:
@@ -81,16 +85,27 @@ def compare_pair(old: TraceResult | None, new: TraceResult | None) -> Change:
         new.ops_per_sec / old.ops_per_sec if both and new.ops_per_sec and old.ops_per_sec else None
     )
     test = welch_t_test(old.pass_seconds, new.pass_seconds) if ratio is not None else None
-    return Change(new.allocator, new.trace, status, old, new, points, ratio, test)
+    return Change(new.allocator, shown, status, old, new, points, ratio, test)
 
 
 def diff_runs(old: Sequence[TraceResult], new: Sequence[TraceResult]) -> list[Change]:
     """Every pair of either run, in the new run's order, then those gone."""
-    old_by = {(r.allocator, r.trace): r for r in old}
-    new_by = {(r.allocator, r.trace): r for r in new}
-    changes = [compare_pair(old_by.get(key), result) for key, result in new_by.items()]
-    changes += [compare_pair(result, None) for key, result in old_by.items() if key not in new_by]
+    old_by, new_by = _by_trace(old), _by_trace(new)
+    changes = [compare_pair(old_by.get(key), result, key[1]) for key, result in new_by.items()]
+    changes += [
+        compare_pair(result, None, key[1]) for key, result in old_by.items() if key not in new_by
+    ]
     return changes
+
+
+def _by_trace(results: Sequence[TraceResult]) -> dict[tuple[str, str], TraceResult]:
+    """A run's results by (allocator, trace): the trace's name, which pairs runs made in other
+    folders, or its file where two traces of the run share a name (two short1-bal.rep of two
+    folders collapsed into one row, a false 20-point regression: red-team pass 27)."""
+    paths: dict[str, set[str | None]] = {}
+    for r in results:
+        paths.setdefault(r.trace, set()).add(r.path)
+    return {(r.allocator, r.trace if len(paths[r.trace]) == 1 else str(r.path)): r for r in results}
 
 
 def speed_text(change: Change) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -145,6 +146,22 @@ def test_validity_changes_and_pairs_in_one_run_only():
     assert changes["t"].status == BROKE and changes["t"].util_points is None
     assert changes["u"].status == FIXED and changes["u"].speed_ratio is None
     assert changes["gone"].status == "only in old" and changes["new"].status == "only in new"
+
+
+def test_two_traces_of_one_name_are_paired_by_their_files():
+    # Two short1-bal.rep of two folders were one row, the last of each run: the same results in
+    # another order showed a 20-point regression, and one trace vanished (red-team pass 27).
+    def at(path, util):
+        return replace(_timed(util, 1, 1, 1, trace="short1-bal"), path=path)
+
+    old = [at("classic/short1-bal.rep", 0.79), at("course/short1-bal.rep", 0.99)]
+    new = [at("course/short1-bal.rep", 0.99), at("classic/short1-bal.rep", 0.79)]
+    changes = {c.trace: c for c in diff_runs(old, new)}
+    assert set(changes) == {"classic/short1-bal.rep", "course/short1-bal.rep"}
+    assert all(c.util_points == pytest.approx(0) for c in changes.values())
+    # a name once in each run pairs whatever its folder (runs made in two checkouts)
+    [moved] = diff_runs([at("/a/short1-bal.rep", 0.79)], [at("/b/short1-bal.rep", 0.80)])
+    assert moved.trace == "short1-bal" and moved.util_points == pytest.approx(1)
 
 
 def test_diff_of_two_saved_runs_where_a_trace_became_invalid(cli, write_trace, tmp_path):
