@@ -51,6 +51,7 @@ from mallocsim.isolate import (
     run_forked,
     where_it_died,
 )
+from mallocsim.limits import stall_limit
 from mallocsim.numbers import kops, per_op, percent, ratio
 from mallocsim.out_of_memory import is_out_of_memory, judged, memory_limit
 from mallocsim.progress import Progress
@@ -156,6 +157,9 @@ def run_bench(
                 spec,
                 options if untrusted(spec) else untimed,
                 timeout,
+                # a hung op of a student's stopped as replay stops it, not by the CPU limit
+                # minutes later, "crashed with SIGXCPU" (red-team pass 27)
+                stall_limit(options) if untrusted(spec) else None,
             ),
         )
         for spec in local

@@ -315,3 +315,12 @@ def test_a_student_allocator_that_cheats_where_it_is_not_checked_fails(
     else:
         assert mine["valid"] == 1  # right where checked and timed
         assert mine["instructions_per_op_geomean"] is None, mine  # its count left out
+
+
+def test_a_hung_op_of_a_students_allocator_is_stopped_as_replay_stops_it(cli, write_trace):
+    # bench had no stall limit: a hang waited out the CPU limit, minutes a trace, and was then
+    # called "crashed with SIGXCPU" (red-team pass 27).
+    run = cli("bench", "-q", "-a", fixture_allocator("hang"), "--dialect", "classic",
+              "--min-seconds", "0.01", write_trace("t", "a 0 16\nf 0\n"))  # fmt: skip
+    said = " ".join(run.out.split())
+    assert run.status == 1 and "hung: stopped at op 1 (f 0) in the checked pass" in said, said
