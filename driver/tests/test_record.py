@@ -5,7 +5,11 @@ valid on every policy."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -290,3 +294,16 @@ def test_a_program_that_never_allocates_records_an_empty_trace(tmp_path, cli):
     assert run.status == 3, run.err  # the program's own status
     assert run.err.strip().startswith(f"{out}: 0 ops, 0 ids,")
     assert load_trace(out).num_ops == 0
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_to_record_reaches_the_program_and_the_trace_is_written(tmp_path, cli, stop):
+    # SIGTERM killed record alone: the program ran on, orphaned, no trace was written, and the
+    # recorder's temporary folder stayed in /tmp (red-team pass 27).
+    number = getattr(signal, stop)
+    threading.Timer(0.5, os.kill, (os.getpid(), number)).start()
+    out = tmp_path / "sleep.rep"
+    started = time.monotonic()
+    run = cli("record", "-o", out, "--", "sleep", "30")
+    assert run.status == 128 + number and time.monotonic() - started < 10
+    assert load_trace(out).num_ops >= 0  # written, and a trace

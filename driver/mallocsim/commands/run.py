@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mallocsim._native import NATIVE_DIR
 from mallocsim.errors import UsageError
+from mallocsim.stopping import STOP_SIGNALS
 
 DROPIN_LIBRARY = "libmallocsim.so"
 POLICY_VARIABLE = "MALLOCSIM_POLICY"
@@ -62,19 +63,31 @@ def run_preloaded(command: Sequence[str], library: Path, extra_env: Mapping[str,
 
     Ctrl-C reaches the program from the terminal and the program decides what
     to do with it; this process ignores it meanwhile, as a shell does, so that
-    `record` still writes the trace of a program stopped by Ctrl-C."""
+    `record` still writes the trace of a program stopped by Ctrl-C. SIGTERM and
+    SIGHUP, sent to this process alone (a batch system's limit, `kill`), are
+    passed on to the program, and this process waits for it as for Ctrl-C: they
+    killed it and left the program running, no trace written, its temporary
+    folder behind (red-team pass 27)."""
     env = dict(os.environ, **extra_env)
     env["LD_PRELOAD"] = " ".join(filter(None, [str(library), env.get("LD_PRELOAD", "")]))
     try:
         program = subprocess.Popen(list(command), env=env)
     except OSError as error:
         raise UsageError(f"cannot run {command[0]}: {error.strerror}") from None
-    # Ignored only once the program runs: it must not inherit SIG_IGN.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def pass_on(signum: int, frame: object) -> None:
+        program.send_signal(signum)
+
+    # Set only once the program runs: it must not inherit SIG_IGN.
+    previous = {
+        number: signal.signal(number, signal.SIG_IGN if number == signal.SIGINT else pass_on)
+        for number in (signal.SIGINT, *STOP_SIGNALS)
+    }
     try:
         status = program.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return 128 - status if status < 0 else status
 
 
