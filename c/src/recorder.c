@@ -96,6 +96,10 @@ static void *boot_alloc(size_t size) {
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1; /* -1: not recording */
+/* The log's path, kept to open it again: a program that closes every descriptor it did not
+   open itself (closefrom, close_range) closed the log, and its later calls were lost (a 1-op
+   trace of 201 calls, red-team pass 27). */
+static char log_path[4096];
 static pid_t log_pid;
 
 /* One log line being built: a fixed buffer that fits the longest line. */
@@ -135,15 +139,23 @@ static line line_start(char kind) {
     return l;
 }
 
+static bool open_log_fd(void);
+
 /* Append the line with one write, so lines of different processes never mix.
    Caller holds log_lock. */
 static void line_write(line *l) {
     put_char(l, '\n');
     int saved = errno;
+    bool reopened = false;
     for (size_t done = 0; done < l->len;) {
         ssize_t n = write(log_fd, l->text + done, l->len - done);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && errno == EBADF && !reopened) { /* the program closed it: open it again */
+            reopened = true;
+            if (open_log_fd())
+                continue;
+        }
         if (n <= 0)
             break; /* the log is gone: the program must go on regardless */
         done += (size_t)n;
@@ -168,20 +180,29 @@ static void fork_child(void) {
     pthread_mutex_unlock(&log_lock);
 }
 
-static void open_log(void) {
-    const char *path = getenv("MALLOCSIM_RECORD");
-    if (path == NULL || *path == '\0')
-        return;
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+/* Open log_path for appending into log_fd, moved up to LOG_FD_FLOOR or past it; false (log_fd
+   unchanged) when it cannot be opened. */
+static bool open_log_fd(void) {
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
-        return;
+        return false;
     int high = fcntl(fd, F_DUPFD_CLOEXEC, LOG_FD_FLOOR);
     if (high >= 0) {
         close(fd);
         fd = high;
     }
-    log_pid = getpid();
     log_fd = fd;
+    return true;
+}
+
+static void open_log(void) {
+    const char *path = getenv("MALLOCSIM_RECORD");
+    if (path == NULL || *path == '\0' || strlen(path) >= sizeof log_path)
+        return;
+    strcpy(log_path, path);
+    if (!open_log_fd())
+        return;
+    log_pid = getpid();
     line l = line_start('s');
     line_write(&l);
 }

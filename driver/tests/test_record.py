@@ -307,3 +307,21 @@ def test_a_stop_signal_to_record_reaches_the_program_and_the_trace_is_written(tm
     run = cli("record", "-o", out, "--", "sleep", "30")
     assert run.status == 128 + number and time.monotonic() - started < 10
     assert load_trace(out).num_ops >= 0  # written, and a trace
+
+
+def test_a_program_that_closes_every_descriptor_it_inherited_is_recorded_whole(tmp_path, cli):
+    # closefrom(3) closed the recorder's log with the rest: 201 calls became a 1-op trace, exit 0
+    # (red-team pass 27). The recorder opens its log again.
+    source = tmp_path / "closefds.c"
+    source.write_text(
+        "#include <stdlib.h>\n#include <unistd.h>\n"
+        "int main(void) {\n    void *a = malloc(100);\n"
+        "    for (int fd = 3; fd < 1024; fd++) close(fd);\n"
+        "    void *p[100];\n    for (int i = 0; i < 100; i++) p[i] = malloc(32 + i);\n"
+        "    for (int i = 0; i < 100; i++) free(p[i]);\n    free(a);\n    return 0;\n}\n"
+    )
+    program = tmp_path / "closefds"
+    subprocess.run(["cc", "-o", program, source], check=True)
+    out = tmp_path / "closefds.rep"
+    assert cli("record", "-o", out, "--", program).status == 0
+    assert load_trace(out).num_ops == 202
