@@ -196,7 +196,10 @@ def metadata_lines(metadata: dict | None, version: int | None = None) -> list[tu
 
     def load(key: str) -> str:
         value = m.get(key)
-        return " ".join(f"{v:.2f}" for v in value) if isinstance(value, list) else "unknown"
+        numbers = isinstance(value, list) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        )
+        return " ".join(f"{v:.2f}" for v in value) if numbers and value else "unknown"
 
     versions = m.get("allocator_versions")
     allocators = (

@@ -266,6 +266,9 @@ _FIELD_TYPES = {
 }  # pass_seconds (a list of numbers) is checked on its own
 
 
+LARGEST_SAVED_FIGURE = 1e15  # no figure a run saves comes near: ops/s, seconds, ratios
+
+
 def _is_seconds(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
@@ -284,4 +287,7 @@ def _checked_fields(trace: dict) -> dict[str, object]:
         allowed = _FIELD_TYPES[key]
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             raise ValueError(f"{key} is {value!r}")
+        if isinstance(value, float) and not 0 <= value <= LARGEST_SAVED_FIGURE:
+            # a hand-edited 1e308 ended `report` in an OverflowError (red-team pass 27)
+            raise ValueError(f"{key} is {value!r}, out of any measure's range")
     return known

@@ -49,6 +49,69 @@ def write_document(
     write_text(path, json.dumps(to_document(comparison, pictures, metadata)) + "\n")
 
 
+# What each field of the pictures' data may hold, checked as the file is read: a hand-edited
+# file whose series held a null, or a heap map's blocks, ended `report` in a traceback, 16 ways
+# (red-team pass 27). "ints": a list of whole numbers; "rows": a list of such lists.
+SERIES_FIELDS = {"allocator": "str", "trace": "str", "ops": "ints", "live": "ints", "heap": "ints"}
+HEAP_MAP_FIELDS = {
+    "allocator": "str",
+    "trace": "str",
+    "ops": "int",
+    "total_ops": "int",
+    "heap_sizes": "ints",
+    "blocks": "rows",
+}
+BLOCK_FIELDS = 5  # first op live, op freed, offset, requested bytes, usable bytes
+
+
+def _list(value: object) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{value!r} is not a list")
+    return value
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _ints(value: object) -> bool:
+    return isinstance(value, list) and all(map(_whole, value))
+
+
+def _rows(value: object) -> bool:
+    return isinstance(value, list) and all(_ints(row) and len(row) == BLOCK_FIELDS for row in value)
+
+
+_KINDS = {"str": lambda value: isinstance(value, str), "int": _whole, "ints": _ints, "rows": _rows}
+
+
+def _checked(raw: object, kinds: dict[str, str]) -> dict:
+    """`raw`'s fields, each of the kind `kinds` names; a ValueError naming the first that is not."""
+    if not isinstance(raw, dict) or set(raw) - {*kinds, "beside"} or set(kinds) - set(raw):
+        raise ValueError(f"fields {sorted(raw) if isinstance(raw, dict) else raw!r}")
+    for name, kind in kinds.items():
+        if not _KINDS[kind](raw[name]):
+            raise ValueError(f"{name} is {raw[name]!r:.60}")
+    return raw
+
+
+def _series(raw: object) -> Series:
+    fields = _checked(raw, SERIES_FIELDS)
+    if not len(fields["ops"]) == len(fields["live"]) == len(fields["heap"]):
+        raise ValueError("ops, live and heap are not one sample each")
+    return Series(**fields)
+
+
+def _heap_map(raw: object) -> HeapMap:
+    fields = _checked(raw, HEAP_MAP_FIELDS)
+    if len(fields["heap_sizes"]) != fields["ops"] or fields["ops"] > fields["total_ops"]:
+        raise ValueError("heap_sizes is not one size an op replayed")
+    beside = [_heap_map(m) for m in _list(fields.get("beside"))]
+    return HeapMap(**{**fields, "beside": beside})
+
+
 @dataclass(frozen=True)
 class SavedRun:
     """A saved run read back: the comparison, its pictures' data, its metadata
@@ -71,10 +134,10 @@ def read_saved(path: str | Path) -> SavedRun:
     """A saved run back, everything it holds (read_document's, and the metadata)."""
     results, document = read_json_document(path)  # checks the format and version
     try:
-        series = [Series(**s) for s in document.get("series") or []]
+        series = [_series(s) for s in _list(document.get("series"))]
         raw_map = document.get("heap_map")
-        heap_map = HeapMap(**raw_map) if raw_map else None
-        missing = dict(document.get("missing") or {})
+        heap_map = _heap_map(raw_map) if raw_map is not None else None
+        missing = {str(k): str(v) for k, v in dict(document.get("missing") or {}).items()}
     except (TypeError, ValueError) as error:
         raise UsageError(f"{path}: damaged series or heap map ({error})") from None
     return SavedRun(

@@ -12,6 +12,7 @@ subprocess with a timeout, so that a regression fails instead of hanging.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -323,6 +324,46 @@ def test_json_only_python_reads_is_one_line(command, kind, cli, results_json, tm
 
 
 # ------------------------------------------------------------ 6. bad traces among others
+
+
+DELETE = object()  # a hand edit that takes the field out
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "said"),
+    [
+        (("series", 0, "live"), None, "damaged series or heap map (live is None)"),
+        (("series", 0, "ops"), [], "ops, live and heap are not one sample each"),
+        (("heap_map", "blocks"), None, "damaged series or heap map (blocks is None)"),
+        (("heap_map", "heap_sizes", 0), DELETE, "heap_sizes is not one size an op replayed"),
+        (("runs", 0, "traces", 0, "utilization"), 1e308, "out of any measure's range"),
+        (("metadata", "load_start"), [None, 1, 2], None),  # shown as unknown
+    ],
+)
+@pytest.mark.parametrize("output", ["text", "html"])
+def test_a_hand_edited_saved_comparison_is_one_line_never_a_traceback(
+    cli, write_trace, tmp_path, where, value, said, output
+):
+    # A results file's series, heap map and metadata were read unchecked: 16 tracebacks from
+    # hand-edited fields (red-team pass 27).
+    saved = tmp_path / "run.json"
+    trace = write_trace("good", GOOD)
+    assert cli("compare", "-q", "--no-timing", "-a", "segfit", "--json", saved, trace).status == 0
+    document = json.loads(saved.read_text())
+    field = document
+    for key in where[:-1]:
+        field = field[key]
+    if value is DELETE:
+        del field[where[-1]]
+    else:
+        field[where[-1]] = value
+    saved.write_text(json.dumps(document))
+    extra = ["-o", tmp_path / "run.html"] if output == "html" else []
+    run = cli("report", saved, *extra)
+    if said is None:
+        assert run.status == 0 and "Traceback" not in run.err, run.err
+    else:
+        assert run.status == 2 and run.err.count("\n") == 1 and said in run.err, run.err
 
 
 @pytest.mark.parametrize("kind", ["folder-named-rep", "folder-in-a-folder", "link-loop", "missing"])
