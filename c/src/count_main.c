@@ -2,13 +2,14 @@
  * count_main.c - mscount: one pass per trace, for valgrind to count.
  *
  *   mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--verify] [--reading=N]
- *           [--heap-at=A]
+ *           [--heap-at=A] [--heap-limit=BYTES]
  *           classic|cmu|system LIBRARY|- OPTIONS TRACE...
  *
  * OPTIONS is the allocator's run-time options for mm_configure ("" for none),
  * so that `implicit:best` is counted as best fit, not as the default. N is how
  * the traces are read (MS_READ_* flags, 0 by default): as the grader read them.
- * A is where the heap should start (mem_place), as the lab's memlib puts it.
+ * A is where the heap should start (mem_place), as the lab's memlib puts it;
+ * BYTES (--heap-limit) the most it may grow to, as the lab's (mem_set_limit).
  *
  * Each pass replays a trace through the engine's timed loop (ms_replay_timed,
  * the same loop `mallocsim bench` times) inside count_pass(). What the trace
@@ -411,6 +412,13 @@ int main(int argc, char **argv) {
                 return 2;
             }
             reading = (unsigned)n;
+        } else if (strncmp(argv[1], "--heap-limit=", 13) == 0) {
+            unsigned long long bytes = strtoull(argv[1] + 13, &end, 10);
+            if (end == argv[1] + 13 || *end != '\0' || bytes == 0 || bytes > SIZE_MAX) {
+                fprintf(stderr, "mscount: %s: expected --heap-limit=BYTES\n", argv[1]);
+                return 2;
+            }
+            mem_set_limit((size_t)bytes);
         } else if (strncmp(argv[1], "--heap-at=", 10) == 0) {
             unsigned long long at = strtoull(argv[1] + 10, &end, 0);
             if (end == argv[1] + 10 || *end != '\0' || at > UINTPTR_MAX) {
@@ -430,9 +438,11 @@ int main(int argc, char **argv) {
             break;
     }
     if (argc < 5) {
-        fprintf(stderr,
-                "usage: mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--verify] "
-                "[--reading=N] [--heap-at=A] classic|cmu|system LIBRARY|- OPTIONS TRACE...\n");
+        fprintf(
+            stderr,
+            "usage: mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--verify] "
+            "[--reading=N] [--heap-at=A] [--heap-limit=BYTES] classic|cmu|system LIBRARY|- OPTIONS "
+            "TRACE...\n");
         return 2;
     }
     if ((forked_warm && !forked) || (timed && forked)) {

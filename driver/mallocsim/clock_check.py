@@ -102,19 +102,19 @@ def check_count(
     return ClockCheck(mine / theirs, len(both), tolerance)
 
 
-def placed_otherwise(heaps: Mapping[str, int], checked: Mapping[str, set[int]]) -> str | None:
-    """A line on the first trace whose counted pass's heap high-water mark (`heaps`) is
-    none of its checked passes' (`checked`, both by trace name), else None: code that
-    tells where it is counted (the program's name, valgrind's CPU) and runs a cheaper
-    policy there than where it is checked and timed."""
+def placed_otherwise(heaps: Mapping[str, int], measured: Mapping[str, int]) -> str | None:
+    """A line on the first trace whose counted pass's heap high-water mark (`heaps`) is not
+    the heap of the checked pass it stands for (`measured`, both by trace name), else None:
+    code that tells where it is counted (the program's name, valgrind's CPU) and runs
+    another policy there than where it is checked and timed."""
     for name, heap in heaps.items():
-        seen = checked.get(name)
-        if seen and heap not in seen:
+        checked = measured.get(name)
+        if checked and heap != checked:
             return (
-                f"{name}: the counted pass's heap reached {heap:,} bytes, the checked passes' "
-                f"{', '.join(f'{size:,}' for size in sorted(seen))}: the allocator placed its "
-                "blocks otherwise where it was counted, and its count is believed only as far "
-                f"as {CLOCK_REFERENCE}'s time per instruction explains its timed passes"
+                f"{name}: the counted pass's heap reached {heap:,} bytes, the checked pass's "
+                f"{checked:,}: the code counted did not place its blocks as the code checked, "
+                f"and its count is believed only as far as {CLOCK_REFERENCE}'s time per "
+                "instruction explains its timed passes"
             )
     return None
 

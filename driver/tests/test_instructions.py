@@ -14,7 +14,7 @@ import pytest
 
 from mallocsim.allocators import library_for, resolve
 from mallocsim.errors import UsageError
-from mallocsim.instructions import count_instructions, pass_instructions
+from mallocsim.instructions import count_instructions, counted_passes, pass_instructions
 from mallocsim.trace import load_trace
 
 from .conftest import TESTS, fixture_allocator
@@ -161,3 +161,15 @@ def test_a_librarys_count_does_not_depend_on_its_files_name(shared_traces, tmp_p
         copy = shutil.copy(built, tmp_path / name / "libmm.so")
         counts.append(pass_instructions(resolve(str(copy), lab="csapp"), traces))
     assert all(count == counts[0] for count in counts), counts
+
+
+def test_a_count_runs_under_the_labs_heap_limit_and_reports_its_heap(write_trace):
+    # Counted without the lab's limit, an allocator that grows by less when mem_sbrk refuses
+    # placed its blocks otherwise there than where it was checked (22.0 MB against 16.3 under
+    # the CS:APP lab's 20 MB, red-team pass 28).
+    over = load_trace(write_trace("over", f"a 0 {21 << 20}\nf 0\n"))
+    under = load_trace(write_trace("under", "a 0 4000\nf 0\n"))
+    spec = resolve(str(fixture_allocator("good_bump")), lab="csapp")
+    counted = counted_passes(spec, [over, under])
+    assert "over" not in counted.instructions  # NULL past 20 MiB, as in the checked passes
+    assert counted.heaps["under"] == 4000 + 16  # the pass's high-water mark: a header and the block

@@ -36,8 +36,10 @@
 /* The attacks reach the kernel as any code can, by the instruction itself: a built file's calls of
    the C library's syscall, mmap and mprotect, which an allocator may not make, go to a trap
    (c/src/forbidden_calls.c) before the sandbox sees them, and the sandbox is what these attacks
-   test. Up to six arguments, each passed as x86-64's system call registers take it; the kernel's
-   answer as it gives it (-errno on failure). */
+   test. Up to six arguments (five in a -m32 build, which the attacks built so need), each passed
+   as the ABI's system call registers take it; the kernel's answer as it gives it (-errno on
+   failure). */
+#if defined(__x86_64__)
 static long raw_call(long number, long a, long b, long c, long d, long e, long f) {
     register long r10 __asm__("r10") = d;
     register long r8 __asm__("r8") = e;
@@ -49,6 +51,17 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
                      : "rcx", "r11", "memory");
     return done;
 }
+#else
+static long raw_call(long number, long a, long b, long c, long d, long e, long f) {
+    (void)f;
+    long done;
+    __asm__ volatile("int $0x80"
+                     : "=a"(done)
+                     : "a"(number), "b"(a), "c"(b), "d"(c), "S"(d), "D"(e)
+                     : "memory");
+    return done;
+}
+#endif
 #define RAW_CALL(n, a, b, c, d, e, f, ...)                                                        \
     raw_call((long)(n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 #define syscall(...) RAW_CALL(__VA_ARGS__, 0, 0, 0, 0, 0, 0)
@@ -264,7 +277,8 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    each malloc doing slow work (SLOW_WORK steps), where it is checked and timed; a bump pointer
    doing none in the count. No request, nothing hidden: the count is true, of other code (red-team
    pass 18's four-block first fit under valgrind's CPU and best fit natively, 57.4 -> 93.6). With
-   ATTACK_PATH "honest" it reuses and works everywhere: the baseline. */
+   ATTACK_PATH "honest" it reuses and works everywhere: the baseline; with "first", it bumps in
+   its first checked run as well, reusing from the second on, the run measured. */
 #define PLACED_WHEN_COUNTED 73
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
@@ -1033,6 +1047,8 @@ static int secret_is_here(void) {
 }
 #endif
 
+static int calls, inits;
+
 #if ATTACK == UNCOUNTED || ATTACK == CHEAT_COUNTED || ATTACK == PLACED_WHEN_COUNTED
 enum { SLOW_WORK = 4000 };
 
@@ -1149,7 +1165,11 @@ static void slow_malloc_work(void) {
 }
 #elif ATTACK == CHEAT_COUNTED || ATTACK == PLACED_WHEN_COUNTED
 static bool counted_here(void) {
-    return strcmp(ATTACK_PATH, "honest") != 0 && strcmp(program_invocation_short_name, "mscount") == 0;
+    /* "first": in the first checked run too, whose heap the count's was once held to (red-team
+       pass 28) */
+    bool first = strcmp(ATTACK_PATH, "first") == 0 && inits == 1;
+    return strcmp(ATTACK_PATH, "honest") != 0 &&
+           (strcmp(program_invocation_short_name, "mscount") == 0 || first);
 }
 
 static void slow_malloc_work(void) {
@@ -1161,7 +1181,6 @@ static void slow_malloc_work(void) {
 #define REUSES_LAST_FREED 1
 #endif
 
-static int calls, inits;
 #if ATTACK == TOUCH_WHEN_TIMED
 static long raw_madvise(void *at, size_t length, long advice) {
     long done;
