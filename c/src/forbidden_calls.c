@@ -2,7 +2,8 @@
  * forbidden_calls.c - what a student's call of a function an allocator may not call reaches.
  *
  * An allocator takes memory from mem_sbrk alone: the C library's malloc family, sbrk, brk, mmap,
- * mprotect, and dlsym or syscall to reach them, are not its to call (driver/mallocsim/forbidden.py,
+ * mprotect, dlsym or syscall to reach them, and its functions that return malloc's memory
+ * (strdup, asprintf, CPU_ALLOC's...) are not its to call (driver/mallocsim/forbidden.py,
  * FORBIDDEN). The handouts link mm.o with the C library and so grade a file that names them, as
  * long as it does not call them where it counts: a CS:APP solution keeps an old realloc, never
  * called, that calls free (86 under its driver; refused before any trace here, 0: lab check run
@@ -51,6 +52,27 @@ _Noreturn void __assert_fail(const char *assertion, const char *file, unsigned i
     X(__brk)                                                                                       \
     X(__mmap)                                                                                      \
     X(dlmopen)                                                                                     \
+    X(__libc_reallocarray)                                                                         \
+    X(__mprotect)                                                                                  \
+    X(__sched_cpualloc)                                                                            \
+    X(__sched_cpufree)                                                                             \
+    X(strdup)                                                                                      \
+    X(strndup)                                                                                     \
+    X(__strdup)                                                                                    \
+    X(__strndup)                                                                                   \
+    X(wcsdup)                                                                                      \
+    X(asprintf)                                                                                    \
+    X(vasprintf)                                                                                   \
+    X(__asprintf)                                                                                  \
+    X(getline)                                                                                     \
+    X(getdelim)                                                                                    \
+    X(__getdelim)                                                                                  \
+    X(open_memstream)                                                                              \
+    X(open_wmemstream)                                                                             \
+    X(get_current_dir_name)                                                                        \
+    X(canonicalize_file_name)                                                                      \
+    X(tempnam)                                                                                     \
+    X(backtrace_symbols)                                                                           \
     X(mprotect)                                                                                    \
     X(pkey_mprotect)                                                                               \
     X(dlopen)                                                                                      \

@@ -55,6 +55,30 @@ FORBIDDEN = frozenset(
         "__brk",
         "__mmap",
         "dlmopen",
+        "__libc_reallocarray",
+        "__mprotect",
+        "__sched_cpualloc",  # CPU_ALLOC's and CPU_FREE's
+        "__sched_cpufree",
+        # the C library's functions whose purpose is to return memory of its malloc: a block the
+        # heap never sees (red-team pass 28: CPU_ALLOC's and __libc_reallocarray's memory held
+        # a CMU file's 40 list heads outside the global-data rule, 80.0 -> 100.0)
+        "strdup",
+        "strndup",
+        "__strdup",
+        "__strndup",
+        "wcsdup",
+        "asprintf",
+        "vasprintf",
+        "__asprintf",
+        "getline",
+        "getdelim",
+        "__getdelim",
+        "open_memstream",
+        "open_wmemstream",
+        "get_current_dir_name",
+        "canonicalize_file_name",
+        "tempnam",
+        "backtrace_symbols",
         # read-only data made writable: a const array as storage no global-data rule counts
         "mprotect",
         "pkey_mprotect",

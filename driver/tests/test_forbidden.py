@@ -113,6 +113,28 @@ def test_a_forbidden_call_fails_where_it_is_made_and_code_never_run_grades_as_un
         assert score.findall(run.out) == score.findall(honest.out) != []
 
 
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        ("CPU_FREE(CPU_ALLOC(64))", "__sched_cpualloc"),
+        ("free(strdup(\"x\"))", "strdup"),
+        ("{ extern void *__libc_reallocarray(void *, size_t, size_t); "
+         "__libc_reallocarray(0, 1, 8); }", "__libc_reallocarray"),
+    ],
+)  # fmt: skip
+def test_what_returns_the_c_librarys_memory_is_trapped_too(cli, write_trace, tmp_path, call, name):
+    # Memory from CPU_ALLOC or __libc_reallocarray held a CMU file's 40 list heads where the
+    # global-data rule did not see them, 80.0 -> 100.0 (red-team pass 28).
+    text = fixture_allocator("labs/csapp_implicit").read_text()
+    text = "#define _GNU_SOURCE\n#include <sched.h>\n" + text.replace(
+        "int mm_init(void) {", f"int mm_init(void) {{\n    {call};"
+    )
+    source = tmp_path / "mm.c"
+    source.write_text(text)
+    run = cli("grade", source, "--lab", "csapp", "--throughput", "time", write_trace("t", CHURN))
+    assert run.status == 1 and f"called {name} at mm_init" in " ".join(run.said.split())
+
+
 def test_not_a_library_is_one_line(tmp_path):
     text = tmp_path / "mm.so"
     text.write_text("not an ELF file\n")
