@@ -31,6 +31,7 @@ _SHN_X86_64_LCOMMON = 0xFF02  # `.largecomm`: common data GNU ld puts in .lbss
 _SHF_WRITE = 0x1
 _SHF_ALLOC = 0x2
 _PT_LOAD = 1
+_PT_INTERP = 3
 _PT_GNU_RELRO = 0x6474E552
 _PF_W = 2
 _PAGE = 4096
@@ -171,6 +172,12 @@ class Segment(NamedTuple):
     vaddr: int
     filesz: int
     memsz: int
+
+
+def is_program(path: str | Path) -> bool:
+    """Whether the file names a program interpreter (PT_INTERP): an executable, a
+    position-independent one too, which the loader will not preload as a library."""
+    return bool(load_segments(read_elf(path), _PT_INTERP))
 
 
 def load_segments(data: bytes, wanted: int = _PT_LOAD) -> list[Segment]:

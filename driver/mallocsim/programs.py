@@ -60,7 +60,7 @@ from typing import IO
 
 from mallocsim._native import NATIVE_DIR
 from mallocsim.allocators import AllocatorError
-from mallocsim.elf import ElfError, word_bits
+from mallocsim.elf import ElfError, is_program, word_bits
 from mallocsim.errors import UsageError
 from mallocsim.forbidden import dynamic_symbols
 from mallocsim.numbers import duration, kops
@@ -316,6 +316,8 @@ def _require_malloc_library(path: Path) -> None:
     try:
         if word_bits(path) != 64:
             raise UsageError(f"{path}: a 32-bit library: the benchmark programs are 64-bit")
+        if is_program(path):  # a PIE exporting malloc passed (red-team pass 28)
+            raise UsageError(f"{path}: a program, not a library: the loader will not preload it")
         _, defined = dynamic_symbols(path)
     except ElfError as error:
         raise UsageError(f"{path}: {error}") from None

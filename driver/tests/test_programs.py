@@ -255,6 +255,7 @@ def test_a_missing_allocator_is_skipped_in_one_line(cli, monkeypatch, tmp_path):
         ("notelf", "not an ELF file"),
         ("bits32", "a 32-bit library: the benchmark programs are 64-bit"),
         ("nomalloc", "defines no malloc or free: not a drop-in malloc library"),
+        ("program", "a program, not a library: the loader will not preload it"),
     ],
 )
 def test_a_library_the_loader_would_ignore_is_refused_before_any_run(cli, tmp_path, library, said):
@@ -268,8 +269,11 @@ def test_a_library_the_loader_would_ignore_is_refused_before_any_run(cli, tmp_pa
         source.write_text(GLIBCS_MALLOC + "void free(void *p) { (void)p; }\n")
         if library == "nomalloc":
             source.write_text("int not_a_malloc;\n")
-        bits = ["-m32"] if library == "bits32" else []
-        subprocess.run(["cc", *bits, "-shared", "-fPIC", "-o", path, source], check=True)
+        kind = {"bits32": ["-m32", "-shared"], "program": ["-pie", "-rdynamic"]}
+        if library == "program":
+            source.write_text(source.read_text() + "int main(void) { return 0; }\n")
+        flags = kind.get(library, ["-shared"])
+        subprocess.run(["cc", *flags, "-fPIC", "-o", path, source], check=True)
     run = cli("programs", "-q", "-a", path, "-p", "churn", "--repeat", "1", "--scale", TINY)
     assert (run.status, run.out) == (2, "")
     assert run.err == f"mallocsim programs: {path}: {said}\n"
