@@ -37,6 +37,18 @@ def stop_at_call(monkeypatch, module: Any, name: str, call: int, stop: int) -> N
     monkeypatch.setattr(module, name, stopping)
 
 
+@pytest.fixture(autouse=True)
+def signals_as_they_were():
+    """A stopped command leaves the stop signals ignored until its process ends, as it should;
+    this process goes on to run other tests, whose children would inherit SIG_IGN (a program
+    recorded could not be stopped by Ctrl-C any more)."""
+    numbers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {number: signal.getsignal(number) for number in numbers}
+    yield
+    for number, handler in before.items():
+        signal.signal(number, handler)
+
+
 @pytest.fixture
 def two_traces(write_trace):
     return [write_trace("one", TRACE), write_trace("two", TRACE)]

@@ -44,7 +44,7 @@ def test_each_lab_says_what_its_driver_requires():
     # byte never written, is for students' debugging: its autograder runs mdriver).
     assert {n: lab.fresh_heap for n, lab in LABS.items()} == {
         "mallocsim": "poisoned", "csapp": "zeroed", "cmu": "zeroed", "cmu-2022": "zeroed",
-        "cmu-2015": "zeroed",
+        "cmu-2015": "zeroed", "cmu-pku": "zeroed",
     }  # fmt: skip
     # Later passes: what the last left (mem_reset_brk moves the break), but in the F22+ CMU
     # handouts, whose mem_reset_brk maps the heap afresh before every pass.
@@ -54,6 +54,9 @@ def test_each_lab_says_what_its_driver_requires():
     assert replace(f22, name="cmu", title=cmu.title, pass_heap="left", trace_reading=0) == replace(
         cmu, trace_reading=0
     )  # the rest as F20's: traces, scoring, limit, checks
+    pku = LABS["cmu-pku"]  # F15's but for its config.h's bounds
+    assert replace(pku, name=old.name, title=old.title, scoring=old.scoring) == old
+    assert (pku.scoring.max_util, pku.scoring.reference_throughput) == (0.91, 13750e3)
 
 
 def test_an_unknown_lab_is_one_line_naming_the_known_ones():

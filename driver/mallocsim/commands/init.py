@@ -106,7 +106,10 @@ def _toml(name: str, value: object) -> str:
         return f"{UNSET_EXAMPLES[name]}  # the lab sets none; an example:"
     if isinstance(value, str):
         return json.dumps(value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):  # short where that is exact, else every digit (cmu-pku's 3/13.75)
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    return str(value)
 
 
 def checkout() -> Path | None:
