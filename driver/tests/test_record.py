@@ -333,3 +333,17 @@ def test_a_program_that_closes_every_descriptor_it_inherited_is_recorded_whole(t
     out = tmp_path / "closefds.rep"
     assert cli("record", "-o", out, "--", program).status == 0
     assert load_trace(out).num_ops == 202
+
+
+def test_a_statically_linked_program_is_refused_before_it_runs(tmp_path, cli):
+    # LD_PRELOAD cannot reach a static program's malloc: record wrote an empty trace, "0 ops",
+    # exit 0 (red-team pass 27).
+    source = tmp_path / "st.c"
+    source.write_text("int main(void) { return 0; }\n")
+    program = tmp_path / "st"
+    built = subprocess.run(["cc", "-static", "-o", program, source], capture_output=True)
+    if built.returncode != 0:
+        pytest.skip("no static C library here")
+    run = cli("record", "-o", tmp_path / "st.rep", "--", program)
+    assert run.status == 2 and "statically linked: LD_PRELOAD cannot reach its malloc" in run.err
+    assert not (tmp_path / "st.rep").exists()

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from mallocsim.commands.run import add_command_argument, command_of, native_library, run_preloaded
+from mallocsim.elf import ElfError, is_program
 from mallocsim.errors import UsageError
 from mallocsim.files import same_file
 from mallocsim.record import RecordStats, convert_logs
@@ -49,6 +50,15 @@ def summary(stats: RecordStats) -> str:
     )
 
 
+def _statically_linked(program: str) -> bool:
+    """Whether `program` is an ELF file with no program interpreter (a script, or anything
+    that cannot be read, is not)."""
+    try:
+        return not is_program(program)
+    except (ElfError, OSError):
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     command = command_of(args)
     program = shutil.which(command[0]) or command[0]
@@ -57,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{target}: no such folder to write into")
         if same_file(target, program):  # `record -o prog -- ./prog` wrote the trace over it
             raise UsageError(f"{target}: the program this records: it is never written over")
+    if _statically_linked(program):  # it recorded nothing and said 0 ops, exit 0 (pass 27)
+        raise UsageError(
+            f"{command[0]}: statically linked: LD_PRELOAD cannot reach its malloc, so none of its "
+            "calls could be recorded"
+        )
     library = native_library(RECORDER_LIBRARY)
     with tempfile.TemporaryDirectory(prefix="mallocsim-record-") as scratch:
         log = Path(args.log) if args.log else Path(scratch) / "calls.log"
