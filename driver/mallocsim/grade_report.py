@@ -14,6 +14,7 @@ from __future__ import annotations
 from mallocsim.grading import Grade
 from mallocsim.labs import LABS
 from mallocsim.numbers import kops, percent
+from mallocsim.safe_text import printable
 from mallocsim.score import Score
 from mallocsim.table import render_table
 
@@ -178,7 +179,7 @@ def format_grade(grade: Grade) -> str:
         if len(grade.warnings) > len(shown):
             parts.append(f"  ... and {len(grade.warnings) - len(shown)} more, not shown")
     if grade.problem is None:
-        parts.append(f"Results for {grade.allocator}:")
+        parts.append(f"Results for {printable(grade.allocator, lines=False)}:")
         parts.append(format_table(grade.score))
         failures = [r for r in grade.results if not r.valid]
         if failures:

@@ -19,6 +19,7 @@ from mallocsim.numbers import count, duration, kops, percent
 from mallocsim.out_of_memory import is_out_of_memory
 from mallocsim.report import format_report, throughput_lines
 from mallocsim.results import TraceResult, reset_note, summarize, timed_heap_note
+from mallocsim.safe_text import printable
 from mallocsim.table import WIDTH, fit, render_table
 
 HEADER = ("trace", "valid", "util", "bound", "ops", "time", "Kops/s", "checked")
@@ -75,7 +76,8 @@ def format_replay(allocator: str, results: Sequence[TraceResult], width: int | N
         "",
     )
     table = render_table([HEADER], rows, [total], width=width)
-    parts = [f"Results for {allocator}:", table]
+    # a path may hold a newline or an escape (red-team pass 27): shown printable
+    parts = [f"Results for {printable(allocator, lines=False)}:", table]
     if failed:
         parts.append("Failures:")
         parts.extend(f"  {r.trace}: {r.error}" for r in failed)

@@ -19,6 +19,7 @@ from pathlib import Path
 from mallocsim.files import text_output
 from mallocsim.numbers import duration, kops, percent
 from mallocsim.results import Summary, TraceResult, summarize
+from mallocsim.safe_text import printable
 from mallocsim.stats import Stats, describe, instability
 from mallocsim.table import WIDTH, fit, render_table
 
@@ -64,7 +65,7 @@ def _summary_row(summary: Summary) -> tuple[str, ...]:
 
 def format_report(allocator: str, results: Sequence[TraceResult]) -> str:
     """The full report for one allocator: title, table, failures, definitions."""
-    parts = [f"Results for {allocator}:", format_table(results)]
+    parts = [f"Results for {printable(allocator, lines=False)}:", format_table(results)]
     failures = [r for r in results if not r.valid]
     if failures:
         parts.append("Failures:")

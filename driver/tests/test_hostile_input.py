@@ -263,6 +263,19 @@ def undecodable_trace(tmp_path) -> Path:
     return path
 
 
+def test_an_allocator_named_with_a_newline_is_one_title_line(cli, write_trace, tmp_path):
+    # The title printed the path raw: a newline in a folder's name split it (red-team pass 27).
+    folder = tmp_path / "nl\nx"
+    folder.mkdir()
+    source = folder / "mm.c"
+    source.write_text(fixture_allocator("good_bump").read_text())
+    run = cli("replay", "-q", "--no-timing", "-a", source, "--dialect", "classic",
+              write_trace("good", GOOD))  # fmt: skip
+    assert run.status == 0, run.err
+    assert "nl\\x0ax/mm.c:" in run.out  # the title may wrap at 80 columns, at a space
+    assert not any(line.startswith("x/mm.c") for line in run.out.splitlines())
+
+
 def test_a_file_name_that_is_not_utf8_is_written_to_csv_with_replacements(
     cli, undecodable_trace, tmp_path
 ):
