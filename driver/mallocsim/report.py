@@ -171,7 +171,11 @@ def format_timings(results: Sequence[TraceResult]) -> str:
             table = render_table([header], rows, width=WIDTH)  # its last column may be empty
             parts += [f"{allocator}:", "\n".join(line.rstrip() for line in table.splitlines()), ""]
     if not parts:
-        return "no timed passes (the run was made with --no-timing)"
+        # A timed run in which nothing passed has none either (red-team pass 27: "made with
+        # --no-timing", of a run that was not).
+        if any(r.valid for r in results):
+            return "no timed passes (the run was made with --no-timing)"
+        return "no timed passes (no trace was valid: nothing was timed)"
     if any(t.stats is None for t in timings(results)):
         parts.append("no per-pass times in this file (saved before format 2): median and range")
     parts += [fit(f"warning: {line}") for line in timing_warnings(results)]

@@ -133,6 +133,18 @@ def test_the_report_shows_the_metadata_and_the_timed_passes(cli, write_trace, tm
     assert f"<td>segfit</td><td>one</td><td>{n}</td>" in table and "%)</td>" in table
 
 
+def test_a_report_without_timed_passes_says_why(cli, write_trace, tmp_path):
+    # A timed run in which nothing passed was said to be "made with --no-timing" (red-team
+    # pass 27).
+    trace = write_trace("t", "a 0 8\na 1 8\na 2 8\n")
+    untimed, failed = tmp_path / "untimed.json", tmp_path / "failed.json"
+    cli("compare", "-q", "-a", "segfit", "--no-timing", "--json", untimed, trace)
+    cli("compare", "-q", "-a", fixture_allocator("segfault"), "--dialect", "classic",
+        "--min-seconds", "0.001", "--json", failed, trace)  # fmt: skip
+    assert "no timed passes (the run was made with --no-timing)" in cli("report", untimed).out
+    assert "no timed passes (no trace was valid: nothing was timed)" in cli("report", failed).out
+
+
 def test_a_report_of_an_older_file_says_it_kept_no_metadata(cli, write_trace, tmp_path):
     write_trace("one", TRACE)
     saved, html = tmp_path / "run.json", tmp_path / "out.html"
