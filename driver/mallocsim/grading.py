@@ -526,7 +526,7 @@ def _throughput(
     handout's -m32 driver compares with the 32-bit libc)."""
     if config.throughput == "instructions":
         try:
-            counted = _count_measured_passes(spec, timed, results, budget)
+            counted = counted_passes(spec, timed, budget) if timed else CountedPasses({}, {})
             costs = counted.instructions
             uncounted = [t.name for t in timed if costs.get(t.name, 0) <= 0]
         except UsageError as error:
@@ -685,30 +685,6 @@ def _reference_throughput(
             f"{config.reference_scale:g} x {config.reference}, {how}",
         )
     return value, f"{config.reference}, {how}"
-
-
-def _count_measured_passes(
-    spec: AllocatorSpec, timed: Sequence[Trace], results: Sequence[TraceResult], budget: float
-) -> CountedPasses:
-    """The counts of the passes the grade measures: each trace's first pass from a fresh
-    process, and, where mm_init left some state and the second checked run (the one measured)
-    took another heap, the second (a warm count). Counted on the first alone, a file that ran a
-    cheap policy in its first checked run and where it was counted, and its best from the
-    second on, had the count of the cheap one and the utilization of the best (red-team pass
-    28: 57.4 -> 93.6)."""
-    if not timed:
-        return CountedPasses({}, {})
-    counted = counted_passes(spec, timed, budget)
-    stateful = {r.trace for r in results if r.valid and r.first_heap_size}
-    again = [t for t in timed if t.name in stateful]
-    if not again:
-        return counted
-    warm = counted_passes(spec, again, budget, warm=True)
-    instructions = {**counted.instructions, **warm.instructions}
-    for trace in again:  # a warm pass that failed leaves no count, not the first pass's
-        if trace.name not in warm.instructions:
-            instructions.pop(trace.name, None)
-    return CountedPasses(instructions, {**counted.heaps, **warm.heaps})
 
 
 def _clock_scale(

@@ -62,9 +62,8 @@ class TraceResult:
     # bytes: the highest payload end above the heap's start in the timed passes, when it lies
     # past the checked passes' heap: that heap at least was used, and utilization is against it
     timed_highest_used: int | None = None
-    # bytes: the first checked run's heap, when mm_init did not reset the allocator to it: the
-    # second run's, which the labs' drivers' later runs take too, is the one measured
-    first_heap_size: int | None = None
+    # bytes: the second checked run's heap, when mm_init did not reset it to the first's size
+    second_heap_size: int | None = None
     utilization: float | None = None  # peak_payload / heap_size
     alignment_bound: float | None = None  # peak_payload / peak_aligned
     seconds: float | None = None  # median timed pass
@@ -117,12 +116,12 @@ def trace_outcome(result: TraceResult) -> str:
 def reset_note(result: TraceResult) -> str | None:
     """A line on a trace whose second checked run, valid, took a heap of another size than
     the first (mm_init left some state as it was); None for any other."""
-    if result.first_heap_size is None or result.heap_size is None:
+    if result.second_heap_size is None or result.heap_size is None:
         return None
     return (
         f"{result.trace}: mm_init does not reset all its state: a second run from a fresh heap "
-        f"used {result.heap_size:,} bytes of heap, the first {result.first_heap_size:,}; the "
-        "labs' drivers accept that and measure a later run, as this measures the second"
+        f"used {result.second_heap_size:,} bytes of heap, the first {result.heap_size:,}; the "
+        "labs' drivers accept that (and measure a later run), this measures the first"
     )
 
 

@@ -277,8 +277,7 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    each malloc doing slow work (SLOW_WORK steps), where it is checked and timed; a bump pointer
    doing none in the count. No request, nothing hidden: the count is true, of other code (red-team
    pass 18's four-block first fit under valgrind's CPU and best fit natively, 57.4 -> 93.6). With
-   ATTACK_PATH "honest" it reuses and works everywhere: the baseline; with "first", it bumps in
-   its first checked run as well, reusing from the second on, the run measured. */
+   ATTACK_PATH "honest" it reuses and works everywhere: the baseline. */
 #define PLACED_WHEN_COUNTED 73
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
@@ -1047,8 +1046,6 @@ static int secret_is_here(void) {
 }
 #endif
 
-static int calls, inits;
-
 #if ATTACK == UNCOUNTED || ATTACK == CHEAT_COUNTED || ATTACK == PLACED_WHEN_COUNTED
 enum { SLOW_WORK = 4000 };
 
@@ -1165,11 +1162,7 @@ static void slow_malloc_work(void) {
 }
 #elif ATTACK == CHEAT_COUNTED || ATTACK == PLACED_WHEN_COUNTED
 static bool counted_here(void) {
-    /* "first": in the first checked run too, whose heap the count's was once held to (red-team
-       pass 28) */
-    bool first = strcmp(ATTACK_PATH, "first") == 0 && inits == 1;
-    return strcmp(ATTACK_PATH, "honest") != 0 &&
-           (strcmp(program_invocation_short_name, "mscount") == 0 || first);
+    return strcmp(ATTACK_PATH, "honest") != 0 && strcmp(program_invocation_short_name, "mscount") == 0;
 }
 
 static void slow_malloc_work(void) {
@@ -1180,6 +1173,8 @@ static void slow_malloc_work(void) {
 #if ATTACK == BUMP_WHEN_TIMED || ATTACK == PLACED_WHEN_COUNTED
 #define REUSES_LAST_FREED 1
 #endif
+
+static int calls, inits;
 
 #if ATTACK == TOUCH_WHEN_TIMED
 static long raw_madvise(void *at, size_t length, long advice) {
