@@ -73,6 +73,16 @@ _Noreturn void __assert_fail(const char *assertion, const char *file, unsigned i
     X(canonicalize_file_name)                                                                      \
     X(tempnam)                                                                                     \
     X(backtrace_symbols)                                                                           \
+    X(getcwd)                                                                                      \
+    X(setenv)                                                                                      \
+    X(putenv)                                                                                      \
+    X(realpath)                                                                                    \
+    X(scandir)                                                                                     \
+    X(tsearch)                                                                                     \
+    X(hcreate)                                                                                     \
+    X(hcreate_r)                                                                                   \
+    X(regcomp)                                                                                     \
+    X(glob)                                                                                        \
     X(mprotect)                                                                                    \
     X(pkey_mprotect)                                                                               \
     X(dlopen)                                                                                      \

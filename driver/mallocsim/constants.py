@@ -79,6 +79,18 @@ FORBIDDEN = frozenset(
         "canonicalize_file_name",
         "tempnam",
         "backtrace_symbols",
+        # ...and keep it for good, where a pointer comes back (getenv's after setenv, getcwd's of
+        # a NULL buffer: 40 list heads there, 80.0 -> 100.0 past CMU's rule, red-team pass 29)
+        "getcwd",
+        "setenv",
+        "putenv",
+        "realpath",
+        "scandir",
+        "tsearch",
+        "hcreate",
+        "hcreate_r",
+        "regcomp",
+        "glob",
         # read-only data made writable: a const array as storage no global-data rule counts
         "mprotect",
         "pkey_mprotect",

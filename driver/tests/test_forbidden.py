@@ -118,6 +118,8 @@ def test_a_forbidden_call_fails_where_it_is_made_and_code_never_run_grades_as_un
     [
         ("CPU_FREE(CPU_ALLOC(64))", "__sched_cpualloc"),
         ("free(strdup(\"x\"))", "strdup"),
+        ("setenv(\"HEADS\", \"0123456789\", 1)", "setenv"),  # getenv's then: red-team pass 29
+        ("{ char *cwd = getcwd(0, 4096); (void)cwd; }", "getcwd"),
         ("{ extern void *__libc_reallocarray(void *, size_t, size_t); "
          "__libc_reallocarray(0, 1, 8); }", "__libc_reallocarray"),
     ],
@@ -126,7 +128,7 @@ def test_what_returns_the_c_librarys_memory_is_trapped_too(cli, write_trace, tmp
     # Memory from CPU_ALLOC or __libc_reallocarray held a CMU file's 40 list heads where the
     # global-data rule did not see them, 80.0 -> 100.0 (red-team pass 28).
     text = fixture_allocator("labs/csapp_implicit").read_text()
-    text = "#define _GNU_SOURCE\n#include <sched.h>\n" + text.replace(
+    text = "#define _GNU_SOURCE\n#include <sched.h>\n#include <unistd.h>\n" + text.replace(
         "int mm_init(void) {", f"int mm_init(void) {{\n    {call};"
     )
     source = tmp_path / "mm.c"
