@@ -178,9 +178,10 @@ def check_outputs(args: argparse.Namespace, folders: Collection[str] = ()) -> No
                 # `replay --json traces/*.rep`, the output's name forgotten: the first trace was
                 # replayed, then written over with JSON (red-team pass 27).
                 raise UsageError(f"{option}: a trace's name: {never}")
-            if _identity(path) in inputs:
+            identity = _identity(path)
+            if identity in inputs:
                 raise UsageError(f"{option}: an input of this command: {never}")
-            key = _identity(path) or os.path.abspath(path)
+            key = identity or os.path.abspath(path)
             if key in outputs:
                 raise UsageError(f"{option}: also {outputs[key]}: each output needs its own file")
             outputs[key] = option

@@ -526,7 +526,7 @@ def _throughput(
     handout's -m32 driver compares with the 32-bit libc)."""
     if config.throughput == "instructions":
         try:
-            counted = counted_passes(spec, timed, budget) if timed else CountedPasses({}, {})
+            counted = counted_passes(spec, timed, budget)
             costs = counted.instructions
             uncounted = [t.name for t in timed if costs.get(t.name, 0) <= 0]
         except UsageError as error:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 
-from mallocsim.labs import LabProfile
+from mallocsim.labs import CMU_F20, LabProfile
 from mallocsim.out_of_memory import crash_past_limit
 from mallocsim.results import CHECKED_PHASES, TraceResult
 from mallocsim.trace import Trace
@@ -100,9 +100,8 @@ def _live_bytes(trace: Trace, result: TraceResult) -> Finding | None:
     return None
 
 
-# config.h's MAXFILL: the bytes of a block the F20 driver fills and checks; MAX_HEAP: its heap.
+# config.h's MAXFILL: the bytes of a block the F20 driver fills and checks.
 CMU_MAXFILL = 2048
-CMU_MAX_HEAP = 100 << 20
 
 
 def _largest_live(trace: Trace, before: int) -> int:
@@ -134,7 +133,7 @@ def _maxfill(trace: Trace, result: TraceResult) -> Finding | None:
     checked = result.fail_phase in CHECKED_PHASES
     if result.fail_kind == "crash" and checked and result.fail_op is not None:
         largest = _largest_live(trace, result.fail_op)
-        if largest > CMU_MAXFILL and crash_past_limit(trace, result, CMU_MAX_HEAP) is None:
+        if largest > CMU_MAXFILL and crash_past_limit(trace, result, CMU_F20.heap_limit) is None:
             return (
                 trace.name,
                 "the CMU driver might pass this trace: it fills only a block's first "
