@@ -61,10 +61,6 @@ DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
 DROPIN_SHIM := c/src/dropin.c c/src/arena.c c/src/address_table.c c/src/thread_cache.c \
                c/src/depot.c
-# The drop-in's arenas (c/src/arena.h): one copy of the policy and of its heap (memlib_sbrk.c)
-# per id, renamed by arena_names.h. The same ids as arena.h's ARENA_LIST: a mismatch fails the link.
-ARENA_IDS := 0 1 2 3
-DROPIN_OBJ_DIR := $(BUILD_DIR)/dropin
 # The drop-in is built with link-time optimisation: malloc and free then inline the thread cache's
 # fast paths (thread_cache.c) instead of calling them in another file, and keep fewer registers
 # (callgrind: churn 347.0 M -> 317.3 M instructions, larson 224 -> 204 an op; docs/dropin.md).
@@ -132,27 +128,18 @@ $(NATIVE_DIR)/libmm-%.so: c/src/%.c $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
 	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -shared -o $@.tmp $< -L$(NATIVE_DIR) -lmsheap \
 		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
-# The drop-in malloc: one policy over the real program break, exporting only
-# the malloc API (everything else hidden, so mm_* and mem_* clash with nothing).
-# $(call link_dropin,FLAGS,OBJECT_DIR): the library $@ of policy $*, each arena's copy of the
-# policy and its heap compiled into OBJECT_DIR with FLAGS.
+# The drop-in malloc: one policy over heaps of its own (the program break stays the program's),
+# exporting only the malloc API (everything else hidden, so mm_* and mem_* clash with nothing).
+# $(call link_dropin,FLAGS): the library $@ of policy $*: its code once, with a copy of its state
+# and of its heap's (memlib_sbrk.c) per arena (MALLOCSIM_ARENAS: c/src/arena_state.h).
 define link_dropin
-	@mkdir -p $(@D) $(2)
-	for id in $(ARENA_IDS); do \
-		for src in $< c/src/memlib_sbrk.c; do \
-			$(CC) $(1) $(DROPIN_LTO) -DMM_DIALECT_CMU -pthread -fvisibility=hidden \
-				-DARENA_ID=$$id -include c/src/arena_names.h -c $$src \
-				-o $(2)/$*-$$(basename $$src .c)-$$id.o || exit 1; \
-		done; \
-	done
-	$(CC) $(1) $(DROPIN_LTO) -DMM_DIALECT_CMU -pthread -fvisibility=hidden -shared \
-		-Wl,-z,defs -o $@.tmp $(DROPIN_SHIM) \
-		$(foreach id,$(ARENA_IDS),$(2)/$*-$*-$(id).o $(2)/$*-memlib_sbrk-$(id).o) \
-		&& mv -f $@.tmp $@
+	@mkdir -p $(@D)
+	$(CC) $(1) $(DROPIN_LTO) -DMM_DIALECT_CMU -DMALLOCSIM_ARENAS -pthread -fvisibility=hidden \
+		-shared -Wl,-z,defs -o $@.tmp $(DROPIN_SHIM) $< c/src/memlib_sbrk.c && mv -f $@.tmp $@
 endef
 
 $(NATIVE_DIR)/libmallocsim-%.so: c/src/%.c c/src/memlib_sbrk.c $(DROPIN_SHIM) $(HEADERS) $(SRC_HEADERS)
-	$(call link_dropin,$(CFLAGS_ALL),$(DROPIN_OBJ_DIR))
+	$(call link_dropin,$(CFLAGS_ALL))
 
 # The same libraries with their assertions on (no NDEBUG): test_dropin.py runs its threaded
 # stress, trims and purges on them, so that the preconditions a release leaves out are checked
@@ -161,7 +148,7 @@ DEBUG_DROPIN_DIR := $(BUILD_DIR)/dropin-debug
 DEBUG_DROPINS := $(POLICIES:%=$(DEBUG_DROPIN_DIR)/libmallocsim-%.so)
 $(DEBUG_DROPIN_DIR)/libmallocsim-%.so: c/src/%.c c/src/memlib_sbrk.c $(DROPIN_SHIM) $(HEADERS) \
 		$(SRC_HEADERS)
-	$(call link_dropin,$(CSTD) $(WARN) -O1 -g -fPIC -Ic/include -Ic/src,$(DEBUG_DROPIN_DIR)/obj)
+	$(call link_dropin,$(CSTD) $(WARN) -O1 -g -fPIC -Ic/include -Ic/src)
 
 $(DROPIN_LIB): $(NATIVE_DIR)/libmallocsim-$(DROPIN_POLICY).so
 	cp $< $@.tmp && mv -f $@.tmp $@

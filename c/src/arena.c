@@ -1,6 +1,6 @@
 /*
- * arena.c - the drop-in's arenas (arena.h): the one address reservation their heaps share, each
- * arena's copy of the policy behind one table, and which arena a thread allocates from.
+ * arena.c - the drop-in's arenas (arena.h): the one address reservation their heaps share, the
+ * calls into the policy for each arena's state, and which arena a thread allocates from.
  *
  * Guarantees:
  *   - the reservation is made once, as large as the system grants with its size map beside it
@@ -57,51 +57,22 @@ _Static_assert((ARENAS & (ARENAS - 1)) == 0, "parts of a power-of-two reservatio
 _Static_assert(((size_t)1 << 26) / ARENAS >= (size_t)1 << TC_MAP_CHUNK_SHIFT,
                "no map chunk covers two arenas");
 
-/* One arena's copy of the policy and of its heap's memlib (arena_names.h's names). */
-typedef struct {
-    bool (*init)(void);
-    void *(*malloc)(size_t);
-    void (*free)(void *);
-    void *(*realloc)(void *, size_t);
-    size_t (*usable_size)(void *);
-    const char *(*configure)(const char *); /* NULL: the policy has none (it is optional) */
-    size_t (*free_top)(void);               /* NULL: the policy cannot give its top back */
-    size_t (*trim)(size_t);
-    mm_free_space_t (*free_space)(void);              /* NULL: the policy cannot say */
-    void (*free_spans)(size_t, mm_span_fn *, void *); /* NULL: the policy cannot say */
-    void *(*memalign)(size_t, size_t);                /* NULL: the policy places no aligned block */
-    void (*mem_init)(void);
-    void *(*heap_lo)(void);
-    void *(*heap_hi)(void);
-    void *(*clean_from)(void);
-} policy_copy;
+/* The policy's optional functions (mm.h), weak: NULL where the policy has none. */
+__attribute__((weak)) const char *mm_configure(const char *options);
+__attribute__((weak)) size_t mm_free_top(void);
+__attribute__((weak)) size_t mm_trim(size_t pad);
+__attribute__((weak)) mm_free_space_t mm_free_space(void);
+__attribute__((weak)) void mm_free_spans(size_t least, mm_span_fn *each, void *ctx);
+__attribute__((weak)) void *mm_memalign(size_t alignment, size_t size);
 
-#define ARENA_DECLARE(id)                                                                          \
-    bool arena##id##_mm_init(void);                                                                \
-    void *arena##id##_mm_malloc(size_t size);                                                      \
-    void arena##id##_mm_free(void *ptr);                                                           \
-    void *arena##id##_mm_realloc(void *ptr, size_t size);                                          \
-    size_t arena##id##_mm_usable_size(void *ptr);                                                  \
-    __attribute__((weak)) const char *arena##id##_mm_configure(const char *options);               \
-    __attribute__((weak)) size_t arena##id##_mm_free_top(void);                                    \
-    __attribute__((weak)) size_t arena##id##_mm_trim(size_t pad);                                  \
-    __attribute__((weak)) mm_free_space_t arena##id##_mm_free_space(void);                         \
-    __attribute__((weak)) void arena##id##_mm_free_spans(size_t least, mm_span_fn *each,           \
-                                                         void *ctx);                               \
-    __attribute__((weak)) void *arena##id##_mm_memalign(size_t alignment, size_t size);            \
-    void arena##id##_mem_init(void);                                                               \
-    void *arena##id##_mem_heap_lo(void);                                                           \
-    void *arena##id##_mem_heap_hi(void);                                                           \
-    void *arena##id##_mem_clean_from(void);
-ARENA_LIST(ARENA_DECLARE)
+_Thread_local unsigned arena_serving __attribute__((tls_model("initial-exec")));
 
-#define ARENA_COPY(id)                                                                             \
-    {arena##id##_mm_init,       arena##id##_mm_malloc,      arena##id##_mm_free,                   \
-     arena##id##_mm_realloc,    arena##id##_mm_usable_size, arena##id##_mm_configure,              \
-     arena##id##_mm_free_top,   arena##id##_mm_trim,        arena##id##_mm_free_space,             \
-     arena##id##_mm_free_spans, arena##id##_mm_memalign,    arena##id##_mem_init,                  \
-     arena##id##_mem_heap_lo,   arena##id##_mem_heap_hi,    arena##id##_mem_clean_from},
-static const policy_copy copies[ARENAS] = {ARENA_LIST(ARENA_COPY)};
+/* Under k's lock: the policy's and its heap's code work on arena k's state from here on
+   (arena_state.h). Every function below that calls into them calls this first. */
+static inline void arena_serve(unsigned k) {
+    assert(k < ARENAS);
+    arena_serving = k;
+}
 
 /* When an arena gives the pages of its free blocks back (arena_free, PURGE_LEAST). */
 typedef struct {
@@ -321,15 +292,15 @@ bool arena_usable(unsigned k) {
             arena[k].failed = true;
     }
     if (!arena[k].ready && !arena[k].failed) {
-        const policy_copy *c = &copies[k];
+        arena_serve(k);
         const char *options = options_variable();
-        if (options != NULL && *options != '\0' && c->configure != NULL) {
-            const char *message = c->configure(options);
+        if (options != NULL && *options != '\0' && mm_configure != NULL) {
+            const char *message = mm_configure(options);
             if (message != NULL)
                 dropin_die(message);
         }
-        c->mem_init();
-        arena[k].ready = c->heap_lo() != NULL && c->init();
+        mem_init();
+        arena[k].ready = mem_heap_lo() != NULL && mm_init();
         arena[k].failed = !arena[k].ready;
     }
     return arena[k].ready;
@@ -353,32 +324,37 @@ static void count_live(unsigned k, size_t gained, size_t lost) {
 }
 
 void *arena_malloc(unsigned k, size_t size) {
-    assert(k < ARENAS && arena[k].ready);
-    void *p = copies[k].malloc(size);
+    assert(arena[k].ready);
+    arena_serve(k);
+    void *p = mm_malloc(size);
     if (p != NULL)
-        count_live(k, copies[k].usable_size(p), 0);
+        count_live(k, mm_usable_size(p), 0);
     return p;
 }
 
 void *arena_memalign(unsigned k, size_t alignment, size_t size) {
-    assert(k < ARENAS && arena[k].ready);
-    if (copies[k].memalign == NULL)
+    assert(arena[k].ready);
+    if (mm_memalign == NULL)
         return NULL;
-    void *p = copies[k].memalign(alignment, size);
+    arena_serve(k);
+    void *p = mm_memalign(alignment, size);
     if (p != NULL)
-        count_live(k, copies[k].usable_size(p), 0);
+        count_live(k, mm_usable_size(p), 0);
     return p;
 }
 
 void *arena_clean_from(unsigned k) {
-    assert(k < ARENAS && arena[k].ready);
-    return copies[k].clean_from();
+    assert(arena[k].ready);
+    arena_serve(k);
+    return mem_clean_from();
 }
 
 bool arena_holds(const void *p) {
     unsigned k = arena_index(p);
-    return k < ARENAS && arena[k].ready && (uintptr_t)p >= (uintptr_t)copies[k].heap_lo() &&
-           (uintptr_t)p <= (uintptr_t)copies[k].heap_hi();
+    if (k >= ARENAS || !arena[k].ready)
+        return false;
+    arena_serve(k);
+    return (uintptr_t)p >= (uintptr_t)mem_heap_lo() && (uintptr_t)p <= (uintptr_t)mem_heap_hi();
 }
 
 /*
@@ -442,12 +418,12 @@ bool arena_holds(const void *p) {
 /* Under k's lock (k ready): arena k's free top cut down to `pad` bytes, and the map pages of what
    went (the heap past its break holds no block); the bytes that went. */
 static size_t trim_top(unsigned k, size_t pad) {
-    const policy_copy *c = &copies[k];
-    if (c->trim == NULL)
+    if (mm_trim == NULL)
         return 0;
-    char *top = (char *)c->heap_hi() + 1;
-    size_t released = c->trim(pad);
-    char *cut = (char *)c->heap_hi() + 1;
+    arena_serve(k);
+    char *top = (char *)mem_heap_hi() + 1;
+    size_t released = mm_trim(pad);
+    char *cut = (char *)mem_heap_hi() + 1;
     return cut < top ? released + tc_map_trim_span(cut, top) : released;
 }
 
@@ -482,8 +458,10 @@ static size_t trim_arena(unsigned k, size_t pad, bool purge) {
     size_t top = trim_top(k, pad);
     discarding d = {purge ? PURGE_SPAN_LEAST : 0, 0};
     char *start, *end;
-    if (copies[k].free_spans != NULL)
-        copies[k].free_spans(d.least, discard_pages, &d);
+    if (mm_free_spans != NULL) {
+        arena_serve(k);
+        mm_free_spans(d.least, discard_pages, &d);
+    }
     if ((!purge || d.released > 0) && arena_range(k, &start, &end))
         d.released += tc_map_trim(start, end);
     arena[k].purge.purged_at = arena[k].purge.live;
@@ -505,10 +483,10 @@ static void purge_if_due(unsigned k) {
 void arena_free(void *p) {
     assert(arena_holds(p));
     unsigned k = arena_index(p);
-    const policy_copy *c = &copies[k];
-    count_live(k, 0, c->usable_size(p));
-    c->free(p);
-    if (c->free_top != NULL && c->free_top() > TRIM_LEAST)
+    arena_serve(k);
+    count_live(k, 0, mm_usable_size(p));
+    mm_free(p);
+    if (mm_free_top != NULL && mm_free_top() > TRIM_LEAST)
         trim_top(k, TRIM_PAD);
     else
         purge_if_due(k);
@@ -554,13 +532,13 @@ bool arena_trim_all(size_t pad) {
 
 bool arena_usage(unsigned k, arena_usage_t *usage) {
     assert(k < ARENAS);
-    const policy_copy *c = &copies[k];
     bool locked = arena_enter(k);
     bool ready = arena[k].ready;
     if (ready) {
-        usage->heap_bytes = (size_t)((char *)c->heap_hi() + 1 - (char *)c->heap_lo());
-        usage->free = c->free_space != NULL ? c->free_space() : (mm_free_space_t){0, 0, 0, 0};
-        usage->free_top = c->free_top != NULL ? c->free_top() : 0;
+        arena_serve(k);
+        usage->heap_bytes = (size_t)((char *)mem_heap_hi() + 1 - (char *)mem_heap_lo());
+        usage->free = mm_free_space != NULL ? mm_free_space() : (mm_free_space_t){0, 0, 0, 0};
+        usage->free_top = mm_free_top != NULL ? mm_free_top() : 0;
     }
     arena_leave(k, locked);
     return ready;
@@ -569,16 +547,18 @@ bool arena_usage(unsigned k, arena_usage_t *usage) {
 void *arena_realloc(void *p, size_t size) {
     assert(arena_holds(p));
     unsigned k = arena_index(p);
-    size_t before = copies[k].usable_size(p);
-    void *q = copies[k].realloc(p, size);
+    arena_serve(k);
+    size_t before = mm_usable_size(p);
+    void *q = mm_realloc(p, size);
     if (q != NULL) /* in the same arena: its policy's own block */
-        count_live(k, copies[k].usable_size(q), before);
+        count_live(k, mm_usable_size(q), before);
     return q;
 }
 
 size_t arena_usable_size(void *p) {
     assert(arena_holds(p));
-    return copies[arena_index(p)].usable_size(p);
+    arena_serve(arena_index(p));
+    return mm_usable_size(p);
 }
 
 /* ------------------------------------------- memlib.h's functions the arenas' heaps share */

@@ -1,11 +1,11 @@
 /*
- * arena.h - the drop-in's arenas: several copies of one policy, each on a heap of its own, so
- * that threads get memory of their own.
+ * arena.h - the drop-in's arenas: one policy with several copies of its state, each on a heap of
+ * its own, so that threads get memory of their own.
  *
  * A policy is single-heap code: its state is static, and it asks memlib.h for one contiguous heap.
- * The drop-in (libmallocsim.so) links ARENAS copies of it, each compiled with arena_names.h, which
- * renames its mm_* and memlib's mem_* (arenaK_mm_malloc, arenaK_mem_sbrk...), and each with its own
- * copy of memlib_sbrk.c: arena K's policy grows its heap in part K of one address reservation.
+ * The drop-in (libmallocsim.so) links the policy's code once, with ARENAS copies of its state and
+ * of memlib_sbrk.c's (arena_state.h): arena.c says which arena a call is for, and arena K's policy
+ * grows its heap in part K of one address reservation.
  *
  *   reservation:  | arena 0's heap ...   | arena 1's heap ...   | arena 2's ...  | arena 3's ... |
  *                 ^ base                 ^ base + part          (part: a power of two)
@@ -28,15 +28,11 @@
 
 #include "mm.h"
 
-/* The arenas' ids, in C and in the Makefile (ARENA_IDS), which compiles one copy of the policy
-   and of memlib_sbrk.c for each: a copy missing from either fails the link. ARENA_LIST(X) expands
-   X(id) once per arena. 4: one for the main thread and three for the others. 8 ran no faster on
-   `mallocsim programs` (2 cores: larson 1.50x glibc's speed at 2 threads against 1.54x, xmalloc
-   2.60x against 2.90x) and held more memory (peak RSS up to 1 MiB more); glibc allows 8 arenas
-   per core. */
-#define ARENA_LIST(X) X(0) X(1) X(2) X(3)
-#define ARENA_COUNT_ONE(id) +1
-enum { ARENAS = 0 ARENA_LIST(ARENA_COUNT_ONE) };
+/* The arenas: 4, one for the main thread and three for the others. 8 ran no faster on `mallocsim
+   programs` (2 cores: larson 1.50x glibc's speed at 2 threads against 1.54x, xmalloc 2.60x
+   against 2.90x) and held more memory (peak RSS up to 1 MiB more); glibc allows 8 arenas per
+   core. */
+enum { ARENAS = 4 };
 
 /* Arena k's lock, skipped while the process has a single thread; arena_enter's answer goes to
    the matching arena_leave. At most one arena's lock is held at a time. */
@@ -62,7 +58,7 @@ void *arena_malloc(unsigned k, size_t size);
 void *arena_memalign(unsigned k, size_t alignment, size_t size);
 
 /* Under k's lock (k usable): an address from which every byte of arena k's range reads zero
-   (memlib_sbrk.c's mem_clean_from, which each arena's copy of that file defines). */
+   (memlib_sbrk.c's mem_clean_from, of that arena's heap). */
 void *arena_clean_from(unsigned k);
 void *mem_clean_from(void);
 

@@ -1,7 +1,7 @@
 /*
  * dropin.c - the malloc API over a mallocsim policy: libmallocsim.so.
  *
- * Linked with the arenas (arena.h: copies of one policy, each with a copy of memlib_sbrk.c, its
+ * Linked with the arenas (arena.h: one policy with a copy of its state per arena, each arena's
  * heap in an address range of its own: the program break stays the program's), this file
  * exports malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign,
  * valloc, pvalloc and malloc_usable_size, so that LD_PRELOAD=libmallocsim.so runs any program on

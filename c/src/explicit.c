@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arena_state.h"
 #include "block.h"
 #include "mm.h"
 
@@ -31,10 +32,15 @@ typedef struct free_links {
     block_t *prev; /* previous free block, NULL at the head */
 } free_links_t;
 
-static order_t order = ORDER_LIFO;     /* set by mm_configure, kept across mm_init */
-static search_t search = SEARCH_FIRST; /* likewise */
-static block_t *free_head;             /* the list of free blocks */
-static char check_message[256];
+/* The policy's state; one per arena in the drop-in (arena_state.h). */
+static struct explicit_state {
+    order_t order;      /* set by mm_configure, kept across mm_init; ORDER_LIFO (0) until then */
+    search_t search;    /* likewise; SEARCH_FIRST (0) */
+    block_t *free_head; /* the list of free blocks */
+    char check_message[256];
+} st_of[STATE_COPIES];
+#define st PER_ARENA(st)
+_Static_assert(ORDER_LIFO == 0 && SEARCH_FIRST == 0, "a policy never configured: LIFO, first fit");
 
 static free_links_t *links(block_t *b) { return (free_links_t *)block_payload(b); }
 
@@ -42,8 +48,8 @@ static free_links_t *links(block_t *b) { return (free_links_t *)block_payload(b)
 
 static void list_insert(block_t *b) {
     block_t *prev = NULL;
-    block_t *next = free_head;
-    if (order == ORDER_ADDRESS) {
+    block_t *next = st.free_head;
+    if (st.order == ORDER_ADDRESS) {
         while (next != NULL && next < b) {
             prev = next;
             next = links(next)->next;
@@ -54,7 +60,7 @@ static void list_insert(block_t *b) {
     if (prev != NULL)
         links(prev)->next = b;
     else
-        free_head = b;
+        st.free_head = b;
     if (next != NULL)
         links(next)->prev = b;
 }
@@ -65,17 +71,17 @@ static void list_remove(block_t *b) {
     if (prev != NULL)
         links(prev)->next = next;
     else
-        free_head = next;
+        st.free_head = next;
     if (next != NULL)
         links(next)->prev = prev;
 }
 
 static block_t *find_fit(size_t size) {
     block_t *best = NULL;
-    for (block_t *b = free_head; b != NULL; b = links(b)->next) {
+    for (block_t *b = st.free_head; b != NULL; b = links(b)->next) {
         if (block_size(b) < size)
             continue;
-        if (search == SEARCH_FIRST || block_size(b) == size)
+        if (st.search == SEARCH_FIRST || block_size(b) == size)
             return b;
         if (best == NULL || block_size(b) < block_size(best))
             best = b;
@@ -115,14 +121,14 @@ const char *mm_configure(const char *options) {
         }
         word += length + (word[length] == ',');
     }
-    order = new_order;
-    search = new_search;
+    st.order = new_order;
+    st.search = new_search;
     return NULL;
 }
 
 bool mm_init(void) {
-    free_head = NULL;
-    check_message[0] = '\0';
+    st.free_head = NULL;
+    st.check_message[0] = '\0';
     return bt_init();
 }
 
@@ -142,7 +148,7 @@ void mm_free_spans(size_t least, mm_span_fn *each, void *ctx) { bt_free_spans(le
 
 /* Whether x is on the free list, whose walk check_free_list has found to end. */
 static bool listed(const block_t *x) {
-    for (block_t *b = free_head; b != NULL; b = links(b)->next)
+    for (block_t *b = st.free_head; b != NULL; b = links(b)->next)
         if (b == x)
             return true;
     return false;
@@ -160,7 +166,7 @@ static block_t *first_unlisted(void) {
 static bool check_free_list(check_report_t *report, size_t free_blocks) {
     size_t count = 0;
     block_t *prev = NULL;
-    for (block_t *b = free_head; b != NULL; prev = b, b = links(b)->next) {
+    for (block_t *b = st.free_head; b != NULL; prev = b, b = links(b)->next) {
         if (!heap_holds_block(b))
             return check_fail(report, "free list pointer %p (after %p) outside the heap", (void *)b,
                               (void *)prev);
@@ -175,7 +181,7 @@ static bool check_free_list(check_report_t *report, size_t free_blocks) {
                               "free list link broken at %p: its prev is %p, not %p "
                               "(next->prev != self)",
                               (void *)b, (void *)links(b)->prev, (void *)prev);
-        if (order == ORDER_ADDRESS && prev != NULL && b < prev)
+        if (st.order == ORDER_ADDRESS && prev != NULL && b < prev)
             return check_fail(report, "free list out of address order: %p after %p", (void *)b,
                               (void *)prev);
         if (++count > free_blocks)
@@ -193,11 +199,11 @@ static bool check_free_list(check_report_t *report, size_t free_blocks) {
 }
 
 bool mm_checkheap(int lineno) {
-    check_report_t report = {check_message, sizeof check_message, lineno};
+    check_report_t report = {st.check_message, sizeof st.check_message, lineno};
     size_t free_blocks = 0;
     if (!bt_check_heap(&report, &free_blocks) || !check_free_list(&report, free_blocks))
         return false;
     return check_pass(&report);
 }
 
-const char *mm_checkheap_message(void) { return check_message; }
+const char *mm_checkheap_message(void) { return st.check_message; }

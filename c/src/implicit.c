@@ -18,14 +18,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arena_state.h"
 #include "block.h"
 #include "mm.h"
 
 typedef enum { FIT_FIRST, FIT_NEXT, FIT_BEST } fit_t;
 
-static fit_t fit = FIT_FIRST; /* set by mm_configure, kept across mm_init */
-static block_t *rover;        /* next fit: where the next search starts; always at a block */
-static char check_message[256];
+/* The policy's state; one per arena in the drop-in (arena_state.h). */
+static struct implicit_state {
+    fit_t fit;      /* set by mm_configure, kept across mm_init; FIT_FIRST (0) until then */
+    block_t *rover; /* next fit: where the next search starts; always at a block */
+    char check_message[256];
+} st_of[STATE_COPIES];
+#define st PER_ARENA(st)
+_Static_assert(FIT_FIRST == 0, "a policy never configured takes the first fit");
 
 /* ------------------------------------------------------------------ fits */
 
@@ -51,16 +57,16 @@ static block_t *best_fit(size_t size) {
 }
 
 static block_t *next_fit(size_t size) {
-    block_t *b = first_fit_between(rover, heap_epilogue(), size);
+    block_t *b = first_fit_between(st.rover, heap_epilogue(), size);
     if (b == NULL)
-        b = first_fit_between(heap_first_block(), rover, size);
+        b = first_fit_between(heap_first_block(), st.rover, size);
     if (b != NULL)
-        rover = b;
+        st.rover = b;
     return b;
 }
 
 static block_t *find_fit(size_t size) {
-    switch (fit) {
+    switch (st.fit) {
     case FIT_NEXT:
         return next_fit(size);
     case FIT_BEST:
@@ -76,8 +82,8 @@ static block_t *find_fit(size_t size) {
  * points inside it, point it at b. Called for every new free block, and after realloc in place.
  */
 static void keep_rover_at_block(block_t *b) {
-    if (rover > b && rover < block_next(b))
-        rover = b;
+    if (st.rover > b && st.rover < block_next(b))
+        st.rover = b;
 }
 
 /* No free list to keep: a new free block only matters to the rover. */
@@ -97,7 +103,7 @@ const char *mm_configure(const char *options) {
     const char *wanted = options == NULL ? "" : options;
     for (size_t i = 0; i < sizeof fits / sizeof fits[0]; i++) {
         if (strcmp(wanted, fits[i].name) == 0) {
-            fit = fits[i].fit;
+            st.fit = fits[i].fit;
             return NULL;
         }
     }
@@ -108,11 +114,11 @@ const char *mm_configure(const char *options) {
 }
 
 bool mm_init(void) {
-    rover = NULL;
-    check_message[0] = '\0';
+    st.rover = NULL;
+    st.check_message[0] = '\0';
     if (!bt_init())
         return false;
-    rover = heap_first_block();
+    st.rover = heap_first_block();
     return true;
 }
 
@@ -136,13 +142,13 @@ mm_free_space_t mm_free_space(void) { return bt_free_space(); }
 void mm_free_spans(size_t least, mm_span_fn *each, void *ctx) { bt_free_spans(least, each, ctx); }
 
 bool mm_checkheap(int lineno) {
-    check_report_t report = {check_message, sizeof check_message, lineno};
+    check_report_t report = {st.check_message, sizeof st.check_message, lineno};
     size_t free_blocks = 0;
     if (!bt_check_heap(&report, &free_blocks))
         return false;
-    if (!bt_is_block(rover))
-        return check_fail(&report, "next-fit rover %p does not point at a block", (void *)rover);
+    if (!bt_is_block(st.rover))
+        return check_fail(&report, "next-fit rover %p does not point at a block", (void *)st.rover);
     return check_pass(&report);
 }
 
-const char *mm_checkheap_message(void) { return check_message; }
+const char *mm_checkheap_message(void) { return st.check_message; }

@@ -19,9 +19,9 @@
  * What it costs: the heap is bounded by the reservation (past it mem_sbrk refuses, and the shim
  * maps blocks), and sbrk(0) no longer shows how much the heap grew.
  *
- * The drop-in has several arenas (arena.h), each a copy of the policy with a copy of this file:
- * compiled with ARENA_ID and arena_names.h, each is one heap, in its arena's part of the one
- * reservation arena.c makes.
+ * The drop-in has several arenas (arena.h), each a copy of the policy's state with a copy of
+ * this file's (arena_state.h): each is one heap, in its arena's part of the one reservation
+ * arena.c makes.
  *
  *   heap_start            heap_brk            committed             reserve_end
  *   | the policy's heap ...  | read-write slack  | PROT_NONE: address space only |
@@ -52,11 +52,12 @@
  *     break's highest point since the pages were last given back (calloc's clearing stops there).
  * The driver-only settings of memlib.h (limits, failure injection, counters) are the simulated
  * heap's alone; the page size and mem_memset/mem_memcpy, which every arena's heap shares, are in
- * arena.c. Not thread-safe by itself: the drop-in calls each copy under its arena's lock.
+ * arena.c. Not thread-safe by itself: the drop-in calls it for an arena under that arena's lock.
  */
 #include "memlib.h"
 
 #include "arena.h"
+#include "arena_state.h"
 #include "kernel_calls.h"
 #include "thread_cache.h"
 
@@ -67,7 +68,8 @@
 /* GROW_STEP: 256 KiB - the least the committed range grows by. */
 static const size_t GROW_STEP = 256 * 1024;
 
-/* The heap: every address below is in its arena's part of the reservation, in this order. */
+/* The heap: every address below is in its arena's part of the reservation, in this order. One
+   per arena: the served arena's (arena_state.h). */
 static struct {
     char *start;       /* the part's first byte, the heap's too; NULL before mem_init */
     char *brk;         /* the heap's break, as the policy sees it */
@@ -76,14 +78,15 @@ static struct {
     /* From here up every byte reads zero: the policy writes only below the break, so nothing was
        written here since the pages were committed or given back (calloc skips clearing it). */
     char *clean;
-} heap;
+} heap_of[STATE_COPIES];
+#define heap PER_ARENA(heap)
 
 /* sbrk's failure value, which mem_sbrk returns too. */
 static void *const SBRK_FAILED = (void *)-1;
 
 void mem_init(void) {
     char *start, *end;
-    if (heap.start == NULL && arena_range(ARENA_ID, &start, &end)) {
+    if (heap.start == NULL && arena_range(STATE_INDEX, &start, &end)) {
         heap.start = heap.brk = heap.committed = heap.clean = start;
         heap.reserve_end = end;
     }

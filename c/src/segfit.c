@@ -100,6 +100,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arena_state.h"
 #include "block.h"
 #include "mm.h"
 #include "segfit_layout.h"
@@ -112,7 +113,8 @@
 #define NUM_CLASSES (EXACT_CLASSES + (64 - 10) * (1 << SUB_BITS))
 #define MAP_WORDS ((NUM_CLASSES + 63) / 64)
 
-/* The policy's whole state, emptied by mm_init (the checker's report aside). */
+/* The policy's whole state, emptied by mm_init (the checker's report aside); one per arena in the
+   drop-in (arena_state.h). */
 static struct segfit_state {
     block_t *class_head[NUM_CLASSES];
     uint64_t class_map[MAP_WORDS]; /* bit set <=> class list non-empty */
@@ -125,10 +127,12 @@ static struct segfit_state {
     size_t live_small[SMALL_CLASSES + 1];   /* per class, live small objects, slots or blocks */
     map_entry_t *run_map; /* per unit: the run starting in it, or the run reaching into it */
     size_t run_map_units; /* units run_map covers */
-} sf;
+} sf_of[STATE_COPIES];
+#define sf PER_ARENA(sf)
 _Static_assert(offsetof(struct segfit_state, class_map) == sizeof sf.class_head,
                "mm_init clears class_head by its bits and memsets everything after it");
-static char check_msg[256];
+static char check_msg_of[STATE_COPIES][256];
+#define check_msg PER_ARENA(check_msg)
 
 /* 63 - clz written as a xor, which the compiler folds into bsr's own index (a subtraction it
    keeps as bsr, xor and sub). */
@@ -1096,7 +1100,8 @@ const char *mm_checkheap_message(void) { return check_msg; }
  * The walk never reads outside the heap, however broken the heap is.
  */
 
-static check_report_t report;
+static check_report_t report_of[STATE_COPIES];
+#define report PER_ARENA(report)
 
 static bool fail(const void *where, const char *what) {
     return check_fail(&report, "block %p: %s", where, what);
