@@ -485,6 +485,8 @@ static inline block_t *run_block(run_t *r) { return payload_block(r); }
  * map's last unit is the only one that can reach.
  */
 __attribute__((always_inline)) static inline run_t *slot_run(const void *p) {
+    /* p is a payload of this heap (in the drop-in, of the arena being served: arena_state.h) */
+    assert((const char *)p > sf.heap_lo && (const char *)p < (const char *)sf.epilogue);
     size_t k = addr_unit(p);
     uintptr_t at = (uintptr_t)p, r;
     if (k < sf.run_map_units) {
