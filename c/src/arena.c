@@ -324,7 +324,7 @@ static void count_live(unsigned k, size_t gained, size_t lost) {
 }
 
 void *arena_malloc(unsigned k, size_t size) {
-    assert(arena[k].ready);
+    assert(k < ARENAS && arena[k].ready);
     arena_serve(k);
     void *p = mm_malloc(size);
     if (p != NULL)
@@ -333,7 +333,7 @@ void *arena_malloc(unsigned k, size_t size) {
 }
 
 void *arena_memalign(unsigned k, size_t alignment, size_t size) {
-    assert(arena[k].ready);
+    assert(k < ARENAS && arena[k].ready);
     if (mm_memalign == NULL)
         return NULL;
     arena_serve(k);
@@ -344,7 +344,7 @@ void *arena_memalign(unsigned k, size_t alignment, size_t size) {
 }
 
 void *arena_clean_from(unsigned k) {
-    assert(arena[k].ready);
+    assert(k < ARENAS && arena[k].ready);
     arena_serve(k);
     return mem_clean_from();
 }
