@@ -2,7 +2,7 @@
  * count_main.c - mscount: one pass per trace, for valgrind to count.
  *
  *   mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--verify] [--reading=N]
- *           [--heap-at=A] [--heap-limit=BYTES]
+ *           [--heap-at=A] [--heap-limit=BYTES] [--traces-on=FD]
  *           classic|cmu|system LIBRARY|- OPTIONS TRACE...
  *
  * OPTIONS is the allocator's run-time options for mm_configure ("" for none),
@@ -10,6 +10,18 @@
  * the traces are read (MS_READ_* flags, 0 by default): as the grader read them.
  * A is where the heap should start (mem_place), as the lab's memlib puts it;
  * BYTES (--heap-limit) the most it may grow to, as the lab's (mem_set_limit).
+ *
+ * --traces-on=FD (someone else's code): the traces are not read from their files, which the
+ * count's sandbox then does not let this process open, but from the pipe FD, each as a line
+ * "BYTES" and that many bytes of the file, in the order of the TRACE arguments (then only their
+ * names), and only once the allocator is loaded. The allocator's code shares this process and
+ * runs uncounted when it is loaded (its constructors) and in whatever it leaves running: given
+ * the trace files' paths, a constructor replayed each trace on a heap of its own and the counted
+ * passes answered from its log, 1,967 instructions an op counted as 97, confirmed by the clock
+ * (red-team pass 30). So nothing of a trace is here before the allocator is loaded; a pipe read
+ * or replaced by then is seen (what is left does not parse, or the descriptor is another file);
+ * and once it is loaded, this process refuses to go on with a thread besides its own, and blocks
+ * every signal, so that no code of the allocator's runs in it but inside a pass.
  *
  * Each pass replays a trace through the engine's timed loop (ms_replay_timed,
  * the same loop `mallocsim bench` times) inside count_pass(). What the trace
@@ -62,14 +74,17 @@
  * A small executable rather than the Python process, so that valgrind sees
  * nothing but the replay and starts in milliseconds.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,11 +151,48 @@ static void free_live(const ms_trace *trace, const ms_allocator *alloc, void **l
     }
 }
 
-/* Parse the trace at path as `reading` says, or say why it could not be, and false. */
+/* Where the traces come from: their files, or (--traces-on) a pipe. */
+static FILE *fed;
+
+enum { FED_LENGTH_DIGITS = 20 }; /* a trace's length line, at most (2^64 has 20 digits) */
+
+/* The next trace's text from the pipe `fed` into *text (malloc'd), its length *len; false when
+   the pipe does not hold one whole (read early, or cut short). */
+static bool read_fed(char **text, size_t *len) {
+    char line[FED_LENGTH_DIGITS + 2];
+    if (fgets(line, sizeof line, fed) == NULL || strchr(line, '\n') == NULL || line[0] == '\n')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long bytes = strtoull(line, &end, 10);
+    if (errno != 0 || *end != '\n' || bytes > SIZE_MAX - 1)
+        return false;
+    *text = malloc((size_t)bytes + 1);
+    if (*text == NULL)
+        out_of_memory();
+    *len = (size_t)bytes;
+    return fread(*text, 1, *len, fed) == *len;
+}
+
+/* Parse the trace named `path` as `reading` says, from its file or from the pipe, or say why it
+   could not be, and false. */
 static bool parse_one(const char *path, unsigned reading, ms_trace *trace) {
     ms_error err = {{0}, 0};
-    if (ms_trace_parse_file(path, reading, trace, &err))
+    if (fed != NULL) {
+        char *text = NULL;
+        size_t len = 0;
+        bool whole = read_fed(&text, &len);
+        bool parsed = whole && ms_trace_parse_text(text, len, reading, trace, &err);
+        free(text);
+        if (!whole) {
+            fprintf(stderr, "mscount: %s: the traces' pipe did not hold it whole\n", path);
+            return false;
+        }
+        if (parsed)
+            return true;
+    } else if (ms_trace_parse_file(path, reading, trace, &err)) {
         return true;
+    }
     fprintf(stderr, "mscount: %s:%llu: %s\n", path, (unsigned long long)err.line, err.message);
     return false;
 }
@@ -150,6 +202,41 @@ static bool parse_all(int count, char **paths, unsigned reading, ms_trace *trace
     for (int i = 0; i < count; i++)
         if (!parse_one(paths[i], reading, &traces[i]))
             return false;
+    return true;
+}
+
+/* The threads of this process: /proc/self/task's entries (0 when it cannot be read). */
+static int threads(void) {
+    DIR *tasks = opendir("/proc/self/task");
+    if (tasks == NULL)
+        return 0;
+    int n = 0;
+    for (struct dirent *entry; (entry = readdir(tasks)) != NULL;)
+        n += entry->d_name[0] != '.';
+    closedir(tasks);
+    return n;
+}
+
+/* Once the allocator is loaded: none of its code may run here but inside a pass (see the
+   banner): one thread, every signal blocked, and the traces' pipe the one given (`before`, its
+   identity before the load). Says what is wrong, and false. */
+static bool nothing_else_runs(const struct stat *before) {
+    if (threads() != 1) {
+        fprintf(stderr, "mscount: the allocator started a thread as it was loaded\n");
+        return false;
+    }
+    sigset_t all;
+    sigfillset(&all);
+    if (sigprocmask(SIG_BLOCK, &all, NULL) != 0) {
+        fprintf(stderr, "mscount: cannot block signals: %s\n", strerror(errno));
+        return false;
+    }
+    struct stat now;
+    if (fed != NULL && (fstat(fileno(fed), &now) != 0 || now.st_dev != before->st_dev ||
+                        now.st_ino != before->st_ino)) {
+        fprintf(stderr, "mscount: the traces' pipe was replaced as the allocator was loaded\n");
+        return false;
+    }
     return true;
 }
 
@@ -393,6 +480,7 @@ int main(int argc, char **argv) {
     bool timed = false;
     double timed_seconds = 0; /* --timed=SECONDS */
     unsigned reading = MS_READ_STRICT;
+    struct stat fed_before = {0}; /* the traces' pipe (--traces-on), before the allocator loads */
     for (; argc > 1 && strncmp(argv[1], "--", 2) == 0; argv++, argc--) {
         char *end;
         if (strncmp(argv[1], "--timed=", 8) == 0) {
@@ -426,6 +514,17 @@ int main(int argc, char **argv) {
                 return 2;
             }
             mem_place((uintptr_t)at);
+        } else if (strncmp(argv[1], "--traces-on=", 12) == 0) {
+            long fd = strtol(argv[1] + 12, &end, 10);
+            struct stat pipe_stat;
+            if (end == argv[1] + 12 || *end != '\0' || fd < 3 || fd > INT_MAX ||
+                fstat((int)fd, &pipe_stat) != 0 || !S_ISFIFO(pipe_stat.st_mode) ||
+                (fed = fdopen((int)fd, "r")) == NULL) {
+                fprintf(stderr, "mscount: %s: expected --traces-on=FD, a pipe's descriptor\n",
+                        argv[1]);
+                return 2;
+            }
+            fed_before = pipe_stat;
         } else if (strcmp(argv[1], "--forked") == 0)
             forked = true;
         else if (strcmp(argv[1], "--warm") == 0)
@@ -438,11 +537,10 @@ int main(int argc, char **argv) {
             break;
     }
     if (argc < 5) {
-        fprintf(
-            stderr,
-            "usage: mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--verify] "
-            "[--reading=N] [--heap-at=A] [--heap-limit=BYTES] classic|cmu|system LIBRARY|- OPTIONS "
-            "TRACE...\n");
+        fprintf(stderr,
+                "usage: mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--verify] "
+                "[--reading=N] [--heap-at=A] [--heap-limit=BYTES] [--traces-on=FD] "
+                "classic|cmu|system LIBRARY|- OPTIONS TRACE...\n");
         return 2;
     }
     if ((forked_warm && !forked) || (timed && forked)) {
@@ -472,6 +570,8 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    if (!nothing_else_runs(&fed_before))
+        return 2;
     if (timed || forked) {
         int status = timed ? time_forked(argc - 4, argv + 4, reading, &alloc, timed_seconds)
                            : count_forked(argc - 4, argv + 4, reading, &alloc, forked_warm);

@@ -36,6 +36,7 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -270,15 +271,19 @@ def _run_mscount(
     environment = {"TMPDIR": scratch, "GLIBC_TUNABLES": COUNTED_GLIBC_TUNABLES}
     confine: list[str] = []
     kept = None
+    feed: Sequence[str | Path] = ()
     if untrusted(spec):
         # /proc/self: valgrind reads its own maps; resolved by msconfine, whose process it is.
         # The library file, not its build folder and the sources there (pass 19, sandbox.c).
+        # Not the traces: mscount reads them from a pipe once the allocator is loaded, so that
+        # no code of the allocator's sees them uncounted (count_main.c, red-team pass 30).
         readable = [str(engine), "/proc/self", *([str(library)] if library else [])]
         # Each of its processes' CPU time bounded by the count's: should this grader be killed
         # in the middle, nothing else ends them.
         cpu = str(math.ceil(timeout))
-        confine = [str(NATIVE_DIR / "msconfine"), scratch, cpu, *readable, *map(str, traces), "--"]
+        confine = [str(NATIVE_DIR / "msconfine"), scratch, cpu, *readable, "--"]
         kept = kept_environment(scratch)
+        feed = traces
     command = [
         *confine,
         valgrind,
@@ -291,6 +296,7 @@ def _run_mscount(
         # A -m32 build's (and the system malloc's beside one): valgrind runs its x86 tool.
         str(engine / "mscount"),
         *flags,
+        *([f"--traces-on={FEED_PLACEHOLDER}"] if feed else []),
         *placement,
         spec.dialect,
         str(loaded) if loaded else "-",
@@ -299,7 +305,7 @@ def _run_mscount(
     ]
     # TMPDIR: valgrind's temporary files go where the sandbox lets it write.
     what = f"{tool_name} run of {spec.name}"
-    done = run_mscount(command, timeout, what, kept, scratch, niced=True, **environment)
+    done = run_mscount(command, timeout, what, kept, scratch, niced=True, feed=feed, **environment)
     if done.returncode < 0 or done.returncode > 2:
         raise UsageError(
             f"{tool_name} run of {spec.name} ended with status {done.returncode} "
@@ -322,6 +328,9 @@ def _run_mscount(
     return done.stdout
 
 
+FEED_PLACEHOLDER = "{FEED}"  # in run_mscount's command: the traces' pipe's descriptor
+
+
 def run_mscount(
     command: Sequence[str],
     timeout: float,
@@ -329,6 +338,7 @@ def run_mscount(
     inherited: dict[str, str] | None = None,
     folder: str | None = None,
     niced: bool = False,
+    feed: Sequence[str | Path] = (),
     **environment: str,
 ) -> subprocess.CompletedProcess[str]:
     """Run mscount (or valgrind over it) to its end, with `environment` added to
@@ -342,26 +352,50 @@ def run_mscount(
     decoded whatever the bytes (1 GiB written to a pipe took 3 GB of the grader; a
     byte 0xff, a traceback), and the process group it runs in is killed once it
     ends (the count's sandbox keeps every process it starts in that group: one
-    that left by setsid outlived the grade, writing)."""
+    that left by setsid outlived the grade, writing). `feed`: trace files whose
+    bytes go down a pipe, each after a line of its length (mscount --traces-on),
+    whose descriptor replaces FEED_PLACEHOLDER in `command`."""
     if inherited is None:
         inherited = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
+    reading_end, writing_end = os.pipe() if feed else (-1, -1)
+    command = [arg.replace(FEED_PLACEHOLDER, str(reading_end)) for arg in command]
+    writer = None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            env={**inherited, **environment},
-            start_new_session=True,
-            preexec_fn=_lower_priority if niced else None,
-        )
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env={**inherited, **environment},
+                start_new_session=True,
+                preexec_fn=_lower_priority if niced else None,
+                pass_fds=(reading_end,) if feed else (),
+            )
+        finally:
+            if feed:
+                os.close(reading_end)
+        if feed:
+            writer = threading.Thread(target=_feed_traces, args=(writing_end, feed), daemon=True)
+            writer.start()
         try:
             _wait_watching(process, timeout, what, folder)
         finally:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)  # what is left of its group
             process.wait()
+            if writer is not None:
+                writer.join()  # the pipe's readers are gone: it ends, written or broken
         return subprocess.CompletedProcess(command, process.returncode, _head(out), _head(err))
+
+
+def _feed_traces(descriptor: int, traces: Sequence[str | Path]) -> None:
+    """Each trace file's bytes down the pipe `descriptor`, after a line of its length, then
+    the pipe closed; a reader that went (the count ended, or never read) ends it early."""
+    with contextlib.suppress(OSError), open(descriptor, "wb") as pipe:
+        for trace in traces:
+            data = Path(trace).read_bytes()
+            pipe.write(f"{len(data)}\n".encode() + data)
 
 
 # A count runs valgrind and, one at a time, a forked child per pass: a few processes. Root is

@@ -533,7 +533,8 @@ def test_the_instruction_count_reads_no_file_of_the_graders_nor_its_environment(
     monkeypatch.setenv("MY_GRADER_SECRET", SECRET)
     secret = tmp_path / "other_mm.c"
     secret.write_text(SECRET)
-    # A hidden trace, which the count may read: its lines were shown (red-team pass 10).
+    # A hidden trace, which the count could read: its lines were shown (red-team pass 10). It is
+    # not the count's to open any more (its pipe: red-team pass 30).
     trace = write_trace("t", TRACE.replace("a 7 23", "a 7 123457"))
     for path in (secret, Path("/proc/self/environ"), trace):
         source = attacker("LEAK_BY_ERROR", path)
@@ -542,9 +543,11 @@ def test_the_instruction_count_reads_no_file_of_the_graders_nor_its_environment(
         assert SECRET not in run.out + run.err, (path, run.out)
         assert "123457" not in run.out + run.err, (path, run.out)
         assert "\x1b" not in run.out + run.err, run.out
-        # The other student's file cannot be opened: the constructor gives up, the count runs.
-        assert path != secret or "throughput not counted" not in run.out, run.out
-        assert path == secret or "what was said there is not shown" in run.out, run.out
+        # The other student's file and the trace cannot be opened: the constructor gives up, the
+        # count runs.
+        unreadable = path in (secret, trace)
+        assert not unreadable or "throughput not counted" not in run.out, run.out
+        assert unreadable or "what was said there is not shown" in run.out, run.out
 
 
 def test_words_the_agent_wrote_for_the_grader_are_shown_escaped(cli, attacker, write_trace):
@@ -866,6 +869,39 @@ def test_a_count_of_code_that_places_blocks_otherwise_is_believed_only_as_the_cl
     # Believed up to TOLERANCE, it claimed about 10 times the honest throughput; now about what
     # the honest file gets, with a factor for the clock's noise.
     assert forged["throughput"] < honest["throughput"] * 3
+
+
+def test_the_counted_process_cannot_read_the_traces_before_its_passes(
+    cli, attacker, write_trace, tmp_path
+):
+    # mscount was given the traces' paths, and the count's sandbox let it read them: a
+    # constructor replayed them on a heap of its own, and the counted passes answered from its
+    # log (red-team pass 30: 57.4 -> 93.6, the hidden cost within the clock's tolerance). The
+    # traces now reach mscount down a pipe once the allocator is loaded, and only there.
+    ops = 300
+    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(ops)))
+    said, honest = _counted_score(
+        cli, attacker("SEES_TRACE_WHEN_LOADED", Path("honest")), trace, tmp_path / "h"
+    )
+    said, forged = _counted_score(cli, attacker("SEES_TRACE_WHEN_LOADED"), trace, tmp_path / "f")
+    assert forged["count_scale"] == 1.0 and "not confirmed by the clock" not in said, said
+    # The work it would have left out is counted: the same count as the file that never looks.
+    assert forged["throughput"] == pytest.approx(honest["throughput"], rel=0.05)
+
+
+@pytest.mark.parametrize("how", ["drain", "thread"])
+def test_a_count_whose_allocator_takes_the_traces_pipe_or_leaves_a_thread_is_no_count(
+    cli, attacker, write_trace, tmp_path, how
+):
+    # What a constructor could still do to see a trace uncounted: read the pipe before mscount
+    # (what is left does not parse), or leave a thread that waits for the traces (mscount goes
+    # on with no thread but its own). Either count is refused, and the grade says so.
+    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(50)))
+    said, score = _counted_score(
+        cli, attacker("SEES_TRACE_WHEN_LOADED", Path(how)), trace, tmp_path / "s"
+    )
+    assert "throughput not counted" in " ".join(said.split()), said
+    assert score["throughput"] is None or score["throughput"] == 0
 
 
 def test_valgrinds_own_preloaded_code_offers_no_way_out_of_the_count(

@@ -62,7 +62,7 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
     return done;
 }
 #endif
-#define RAW_CALL(n, a, b, c, d, e, f, ...)                                                        \
+#define RAW_CALL(n, a, b, c, d, e, f, ...)                                                         \
     raw_call((long)(n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 #define syscall(...) RAW_CALL(__VA_ARGS__, 0, 0, 0, 0, 0, 0)
 #define mmap(addr, length, prot, flags, fd, offset)                                                \
@@ -279,6 +279,14 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    pass 18's four-block first fit under valgrind's CPU and best fit natively, 57.4 -> 93.6). With
    ATTACK_PATH "honest" it reuses and works everywhere: the baseline. */
 #define PLACED_WHEN_COUNTED 73
+/* Work hidden from the count by reading the trace before it: where it is counted (mscount), a
+   constructor reads every trace its command line names; each malloc does SEEN_WORK steps of work,
+   but none once a trace was read (red-team pass 30: a constructor replayed the traces on a heap of
+   its own and the counted passes answered from its log, 57.4 -> 93.6, confirmed by the clock, a
+   hidden cost within the clock's tolerance). With ATTACK_PATH "honest" it reads nothing: the
+   baseline; "drain" reads every pipe it was handed instead; "thread" starts a thread that would
+   wait for the traces. */
+#define SEES_TRACE_WHEN_LOADED 74
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -1162,7 +1170,8 @@ static void slow_malloc_work(void) {
 }
 #elif ATTACK == CHEAT_COUNTED || ATTACK == PLACED_WHEN_COUNTED
 static bool counted_here(void) {
-    return strcmp(ATTACK_PATH, "honest") != 0 && strcmp(program_invocation_short_name, "mscount") == 0;
+    return strcmp(ATTACK_PATH, "honest") != 0 &&
+           strcmp(program_invocation_short_name, "mscount") == 0;
 }
 
 static void slow_malloc_work(void) {
@@ -1172,6 +1181,48 @@ static void slow_malloc_work(void) {
 #endif
 #if ATTACK == BUMP_WHEN_TIMED || ATTACK == PLACED_WHEN_COUNTED
 #define REUSES_LAST_FREED 1
+#endif
+
+#if ATTACK == SEES_TRACE_WHEN_LOADED
+#include <pthread.h>
+#include <sys/stat.h>
+
+enum { SEEN_WORK = 60 }; /* a few times a bump pointer's own work: within the clock's tolerance */
+static bool trace_seen;
+
+static void *wait_for_traces(void *unused) {
+    (void)unused;
+    pause();
+    return NULL;
+}
+
+/* glibc passes a library's constructors the program's arguments. */
+__attribute__((constructor)) static void read_the_traces(int argc, char **argv, char **envp) {
+    (void)envp;
+    if (strcmp(ATTACK_PATH, "honest") == 0 || strcmp(program_invocation_short_name, "mscount") != 0)
+        return;
+    if (strcmp(ATTACK_PATH, "thread") == 0) {
+        pthread_t waiter;
+        pthread_create(&waiter, NULL, wait_for_traces, NULL);
+        return;
+    }
+    for (int fd = 3; strcmp(ATTACK_PATH, "drain") == 0 && fd < 64; fd++) {
+        struct stat st;
+        char sink[4096];
+        if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+            while (read(fd, sink, sizeof sink) > 0)
+                trace_seen = true;
+    }
+    for (int i = 1; i < argc; i++) {
+        size_t len = strlen(argv[i]);
+        char first[64];
+        int fd = len > 4 && strcmp(argv[i] + len - 4, ".rep") == 0 ? open(argv[i], O_RDONLY) : -1;
+        if (fd >= 0 && read(fd, first, sizeof first) > 0)
+            trace_seen = true;
+        if (fd >= 0)
+            close(fd);
+    }
+}
 #endif
 
 static int calls, inits;
@@ -1264,6 +1315,9 @@ void *mm_malloc(size_t size) {
         attack();
 #if ATTACK == UNCOUNTED || ATTACK == CHEAT_COUNTED || ATTACK == PLACED_WHEN_COUNTED
     slow_malloc_work();
+#elif ATTACK == SEES_TRACE_WHEN_LOADED
+    for (volatile int step = 0; !trace_seen && step < SEEN_WORK; step++)
+        ;
 #endif
 #if ATTACK == EXIT_EARLY
     if (calls == 3)
