@@ -102,11 +102,12 @@ def test_a_warm_count_is_the_pass_after_one_on_the_same_heap(write_trace):
     second = count_instructions(resolve("glibc"), traces)  # per op
     for trace in traces:
         assert forked[trace.name] / trace.num_ops == pytest.approx(second[trace.name], rel=0.02)
-    # Our heap starts every pass afresh (mm_init on a rewound heap): warm is cold there, for an
-    # mm_init that does the same whatever the last pass left (segfit's clears the classes the
-    # last pass left listed: a few instructions more, warm).
+    # Our heap starts every pass afresh (mm_init on a rewound heap): warm is cold there, but for
+    # mm_init, which is counted and finds the heap's pages the last pass touched (implicit's: an
+    # instruction more; segfit's clears the classes the last pass left listed: a few more).
     implicit = resolve("implicit")
-    assert pass_instructions(implicit, traces, warm=True) == pass_instructions(implicit, traces)
+    warm, cold = pass_instructions(implicit, traces, warm=True), pass_instructions(implicit, traces)
+    assert all(cold[name] <= warm[name] <= cold[name] + 8 for name in cold), (warm, cold)
     segfit = resolve("segfit")
     warm, cold = pass_instructions(segfit, traces, warm=True), pass_instructions(segfit, traces)
     assert all(cold[name] <= warm[name] <= cold[name] * 1.02 for name in cold), (warm, cold)

@@ -889,6 +889,17 @@ def test_the_counted_process_cannot_read_the_traces_before_its_passes(
     assert forged["throughput"] == pytest.approx(honest["throughput"], rel=0.05)
 
 
+def test_what_an_allocator_does_in_mm_init_is_counted(cli, attacker, write_trace, tmp_path):
+    # The empty passes whose count mscount takes off every pass's ran the allocator's own
+    # mm_init: work there was never counted, and work done in the empty passes alone came off
+    # every trace's count (red-team pass 30). They run a stand-in mm_init now.
+    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(100)))
+    said, honest = _counted_score(cli, attacker("BUSY_INIT", Path("honest")), trace, tmp_path / "h")
+    said, busy = _counted_score(cli, attacker("BUSY_INIT"), trace, tmp_path / "b")
+    # 100,000 steps of a few instructions over 200 ops: some thousands of instructions an op.
+    assert busy["throughput"] < honest["throughput"] / 10, (honest, busy)
+
+
 @pytest.mark.parametrize("how", ["drain", "thread"])
 def test_a_count_whose_allocator_takes_the_traces_pipe_or_leaves_a_thread_is_no_count(
     cli, attacker, write_trace, tmp_path, how
@@ -940,14 +951,18 @@ def test_a_trace_left_out_of_the_instruction_count_leaves_no_count(
     assert honest["throughput"] is not None  # the honest file, counted
 
 
-def test_a_trace_counted_below_the_empty_passes_leaves_no_count(cli, attacker, write_trace):
-    # The fixed cost taken off every trace comes from the student's own empty passes: made dear,
-    # it left the second trace's count negative, which T passed over (53.0 -> 89.6).
+def test_an_allocator_cannot_make_the_empty_passes_dearer(cli, attacker, write_trace):
+    # The fixed cost taken off every trace came from the student's own empty passes: made dear,
+    # it left the second trace's count negative, which T passed over (53.0 -> 89.6); refused
+    # since, as "left no count above the empty passes'". The empty passes run none of the
+    # allocator's code now (a stand-in mm_init, red-team pass 30): the file's burns land in the
+    # passes it counts for, and both traces are counted.
     short = write_trace("short", "a 0 16\nf 0\n")
     long = write_trace("long", "".join(f"a {i} {16 + i % 64}\n" for i in range(300)))
     run = cli("grade", attacker("NEGATIVE_COUNT"), "--dialect", "classic", "-q", short, long)
     said = " ".join(run.said.split())
-    assert "valgrind's pass of long left no count above the empty passes'" in said, said
+    assert "left no count" not in said and "throughput not counted" not in said, said
+    assert "(total ops / total instructions over the 2 traces marked T)" in said, said
 
 
 def test_a_counted_pass_whose_pointers_no_allocator_could_give_leaves_no_count(
