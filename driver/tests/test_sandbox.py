@@ -894,8 +894,8 @@ def test_what_an_allocator_does_in_mm_init_is_counted(cli, attacker, write_trace
     # mm_init: work there was never counted, and work done in the empty passes alone came off
     # every trace's count (red-team pass 30). They run a stand-in mm_init now.
     trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(100)))
-    said, honest = _counted_score(cli, attacker("BUSY_INIT", Path("honest")), trace, tmp_path / "h")
-    said, busy = _counted_score(cli, attacker("BUSY_INIT"), trace, tmp_path / "b")
+    _, honest = _counted_score(cli, attacker("BUSY_INIT", Path("honest")), trace, tmp_path / "h")
+    _, busy = _counted_score(cli, attacker("BUSY_INIT"), trace, tmp_path / "b")
     # 100,000 steps of a few instructions over 200 ops: some thousands of instructions an op.
     assert busy["throughput"] < honest["throughput"] / 10, (honest, busy)
 
