@@ -83,6 +83,39 @@ _Noreturn void __assert_fail(const char *assertion, const char *file, unsigned i
     X(hcreate_r)                                                                                   \
     X(regcomp)                                                                                     \
     X(glob)                                                                                        \
+    X(opendir)                                                                                     \
+    X(fdopendir)                                                                                   \
+    X(fopen)                                                                                       \
+    X(fopen64)                                                                                     \
+    X(fdopen)                                                                                      \
+    X(freopen)                                                                                     \
+    X(freopen64)                                                                                   \
+    X(fmemopen)                                                                                    \
+    X(tmpfile)                                                                                     \
+    X(tmpfile64)                                                                                   \
+    X(popen)                                                                                       \
+    X(argz_add)                                                                                    \
+    X(argz_add_sep)                                                                                \
+    X(argz_append)                                                                                 \
+    X(argz_create)                                                                                 \
+    X(argz_create_sep)                                                                             \
+    X(argz_insert)                                                                                 \
+    X(argz_replace)                                                                                \
+    X(envz_add)                                                                                    \
+    X(envz_merge)                                                                                  \
+    X(wordexp)                                                                                     \
+    X(newlocale)                                                                                   \
+    X(duplocale)                                                                                   \
+    X(iconv_open)                                                                                  \
+    X(posix_spawn_file_actions_addopen)                                                            \
+    X(__libc_alloc_buffer_allocate)                                                                \
+    X(__libc_dynarray_emplace_enlarge)                                                             \
+    X(__libc_dynarray_resize)                                                                      \
+    X(__libc_dynarray_resize_clear)                                                                \
+    X(pthread_key_create)                                                                          \
+    X(pthread_setspecific)                                                                         \
+    X(pthread_atfork)                                                                              \
+    X(__register_atfork)                                                                           \
     X(mprotect)                                                                                    \
     X(pkey_mprotect)                                                                               \
     X(dlopen)                                                                                      \

@@ -122,6 +122,11 @@ def test_a_forbidden_call_fails_where_it_is_made_and_code_never_run_grades_as_un
         ("{ char *cwd = getcwd(0, 4096); (void)cwd; }", "getcwd"),
         ("{ extern void *__libc_reallocarray(void *, size_t, size_t); "
          "__libc_reallocarray(0, 1, 8); }", "__libc_reallocarray"),
+        # red-team pass 30: a directory's buffer, a stream's, thread-specific values
+        ("{ extern void *opendir(const char *); opendir(\".\"); }", "opendir"),
+        ("fopen(\"/dev/null\", \"r\")", "fopen"),
+        ("{ extern int pthread_key_create(unsigned *, void (*)(void *)); unsigned k; "
+         "pthread_key_create(&k, 0); }", "pthread_key_create"),
     ],
 )  # fmt: skip
 def test_what_returns_the_c_librarys_memory_is_trapped_too(cli, write_trace, tmp_path, call, name):
