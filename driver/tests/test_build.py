@@ -181,6 +181,24 @@ def test_the_drivers_globals_a_file_uses_count_as_its_global_data(tmp_path, word
     )
 
 
+@pytest.mark.parametrize(
+    ("declared", "counted"),
+    [
+        ('__attribute__((section(".bss.pad"), aligned(1 << 21))) char pad;', 1 + (1 << 21) - 1),
+        ("__attribute__((aligned(1 << 12))) char page[16];", 16 + (1 << 12) - 1),
+        ('asm(".comm pad,1,2097152");\n', 1 + (1 << 21) - 1),
+        ("__attribute__((aligned(64))) char line[64];", 64),  # a cache line's: no padding counted
+    ],
+    ids=["section", "variable", "common", "cache line"],
+)
+def test_the_room_the_linker_pads_before_over_aligned_data_counts(tmp_path, declared, counted):
+    # A 1-byte variable aligned to 2 MiB in a section of its own: the linker pads the output
+    # below it, writable memory no variable of mm.o covers, used for 1 MiB of a CMU file's
+    # tables beside its "17 bytes of global data" (red-team pass 30).
+    build = build_of(source(tmp_path, declared), "classic", "csapp", word_size="64")
+    assert build.global_data == 40 + counted
+
+
 # Writable data a section's name or type could hide (512 bytes): a name next to RELRO's (the
 # linker puts `.data.rel.rox` in .data), a read-only name given the write flag, thread-local
 # zeros in a section of their own, a writable note, a writable section typed as constructors

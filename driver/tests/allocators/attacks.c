@@ -386,13 +386,20 @@ __attribute__((destructor)) static void profiles_to_fifos(void) {
     const char *folder = getenv("TMPDIR");
     if (strcmp(program_invocation_short_name, "mscount") != 0 || folder == NULL)
         return;
-    DIR *d = opendir(folder);
-    char path[1024];
-    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
-        if (strncmp(e->d_name, "cachegrind.", 11) == 0) {
-            snprintf(path, sizeof path, "%s/%s", folder, e->d_name);
-            unlink(path);
-            mkfifo(path, 0600);
+    /* The folder's entries by the system call: opendir is a trapped call (its buffer is
+       malloc's memory, red-team pass 30). */
+    int d = open(folder, O_RDONLY | O_DIRECTORY);
+    char path[1024], entries[8192];
+    for (long got;
+         d >= 0 && (got = raw_call(SYS_getdents64, d, (long)entries, sizeof entries, 0, 0, 0)) > 0;)
+        for (long at = 0; at < got;) {
+            const char *name = entries + at + 19; /* after d_ino, d_off, d_reclen, d_type */
+            at += *(unsigned short *)(entries + at + 16);
+            if (strncmp(name, "cachegrind.", 11) == 0) {
+                snprintf(path, sizeof path, "%s/%s", folder, name);
+                unlink(path);
+                mkfifo(path, 0600);
+            }
         }
 }
 #endif
@@ -611,9 +618,9 @@ __attribute__((constructor)) static void grow_down(void) {
 
 #if ATTACK == CONSTRUCTOR_WRITE
 __attribute__((constructor)) static void before_everything(void) {
-    FILE *out = fopen(ATTACK_PATH, "w");
-    if (out != NULL)
-        fclose(out);
+    int out = open(ATTACK_PATH, O_WRONLY | O_CREAT | O_TRUNC, 0644); /* fopen is trapped */
+    if (out >= 0)
+        close(out);
 }
 #endif
 
@@ -644,9 +651,9 @@ static void attack(void) {
     if (fork() == 0) {
         setsid();
         sleep(2);
-        FILE *out = fopen(ATTACK_PATH, "w");
-        if (out != NULL)
-            fclose(out);
+        int out = open(ATTACK_PATH, O_WRONLY | O_CREAT | O_TRUNC, 0644); /* fopen is trapped */
+        if (out >= 0)
+            close(out);
         _exit(0);
     }
 #elif ATTACK == KILL_PARENT
@@ -915,13 +922,22 @@ static long nan_syscall(long n, long a, long b, long c, long d, long e, long f) 
 }
 
 __attribute__((constructor)) static void find_link(void) {
-    FILE *maps = fopen("/proc/self/maps", "r");
-    char line[512];
-    while (maps != NULL && fgets(line, sizeof line, maps) != NULL)
+    static char maps[1 << 16]; /* read whole: fopen is trapped */
+    int fd = open("/proc/self/maps", O_RDONLY);
+    size_t len = 0;
+    for (ssize_t got; fd >= 0 && len < sizeof maps - 1 &&
+                      (got = read(fd, maps + len, sizeof maps - 1 - len)) > 0;)
+        len += (size_t)got;
+    if (fd >= 0)
+        close(fd);
+    maps[len] = '\0';
+    for (char *line = maps, *end; line != NULL && *line != '\0'; line = end ? end + 1 : NULL) {
+        end = strchr(line, '\n');
+        if (end != NULL)
+            *end = '\0';
         if (strstr(line, "mallocsim-link") != NULL && strstr(line, "rw-s") != NULL)
             link_bytes = (volatile unsigned char *)strtoul(line, NULL, 16);
-    if (maps != NULL)
-        fclose(maps);
+    }
 }
 #define PATCHED_IMPORT "syscall"
 #define PATCHED_FUNCTION nan_syscall
