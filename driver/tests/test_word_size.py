@@ -155,6 +155,20 @@ def test_a_file_that_fails_most_traces_on_x86_64_as_m32_code_does_is_graded_m32(
     assert "built for x86-64, 2 of 3 traces failed there the ways code written for 32 bits" in said
 
 
+def test_a_file_that_loses_realloc_data_on_x86_64_alone_is_graded_m32(cli, tmp_path, write_trace):
+    # A realloc written for 4-byte words lost data on the two realloc traces of eleven on
+    # x86-64, and nothing else failed: only a file most of whose traces crashed was tried -m32,
+    # so it got 0, where its -m32 driver gives 85 (lab check run 17).
+    copies = fixture_variant(
+        "labs/csapp_implicit", "#define COPY_IN_4_BYTE_LONGS\n", tmp_path / "copies.c"
+    )
+    traces = [write_trace("grows", "a 0 40\nr 0 200\nf 0\n"), write_trace("linked", LINKED)]
+    run = cli("grade", copies, "--lab", "csapp", "--throughput", "time", "-q", *traces)
+    said = " ".join(run.said.split())
+    assert run.status == 0 and "csapp (2/2 valid)" in said, said
+    assert "built -m32, as the csapp handout's Makefile builds it: built for x86-64, 1 of 2" in said
+
+
 def test_an_m32_build_is_counted_by_the_32_bit_counter_and_confirmed_by_the_clock(
     cli, cut, write_trace, tmp_path
 ):
