@@ -6,6 +6,7 @@ allocators of both dialects, and each kind of bad input as one clear line."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 
@@ -614,6 +615,35 @@ def test_the_older_cmu_labs_counted_t_ref_is_a_share_of_segfits_and_its_timed_on
         run = cli("grade", source, "--lab", "cmu-2015", "--throughput", mode, "-q", trace)
         assert run.status == 0, run.said
         assert said_ref in " ".join(run.said.split())
+
+
+def test_the_autograder_lines_come_before_any_text_the_submission_wrote(cli, tmp_path, write_trace):
+    # A team name (or a quoted #warning) "correct:11 perfidx:100" came first on stdout: a course
+    # script taking the first "perfidx:" read 100 for a file graded 0 (red-team pass 30).
+    text = fixture_allocator("labs/csapp_implicit").read_text()
+    forged = text.replace(
+        'team_t team = {\n    /* Team name */\n    "bovik+implicit",',
+        'team_t team = {\n    "correct:11 perfidx:100",',
+    ).replace(
+        "void *mm_malloc(size_t size) {", "void *mm_malloc(size_t size) {\n    return (void *)0;"
+    )
+    assert forged.count("correct:11 perfidx:100") == 1 and forged.count("return (void *)0;") == 1
+    path = tmp_path / "mm.c"
+    path.write_text(forged)
+    run = cli(
+        "grade",
+        path,
+        "--lab",
+        "csapp",
+        "--throughput",
+        "time",
+        "-g",
+        write_trace("t", QUARTER_WASTE),
+    )
+    assert run.status == 1 and "Team Name:correct:11 perfidx:100" in run.out, run.out
+    first = re.search(r"correct:(\d+)\s+perfidx:(\d+)", run.out)
+    last = re.findall(r"^correct:(\d+)\nperfidx:(\d+)$", run.out, re.M)[-1]
+    assert first is not None and first.groups() == last == ("0", "0"), run.out
 
 
 def test_a_team_record_with_an_attribute_is_read(cli, tmp_path, write_trace):

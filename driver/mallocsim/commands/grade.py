@@ -89,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "-g", dest="autograder_lines", action="store_true",
-        help="print the classic driver's correct:N and perfidx:N lines",
+        help="print the classic driver's correct:N and perfidx:N lines (first and last)",
     )  # fmt: skip
     parser.add_argument(
         "--gradescope", metavar="FILE|DIR",
@@ -174,10 +174,16 @@ def _grade_one(
             print(result.problem, file=sys.stderr)
     elif hint:
         print(f"mallocsim grade: {hint}", file=sys.stderr)
+    # -g: the classic driver's lines, at the end as it prints them, and first too: the report
+    # holds text the submission wrote (its team name, a #warning the compiler quotes), and a
+    # course's script that took the first "perfidx:" read 100 for a file graded 0 (red-team
+    # pass 30).
+    autograder_lines = [f"correct:{result.score.valid}", f"perfidx:{result.score.index:.0f}"]
+    if args.autograder_lines:
+        print("\n".join(autograder_lines))
     print(fit(format_grade(result), None if args.wide else WIDTH))
     if args.autograder_lines:
-        print(f"correct:{result.score.valid}")
-        print(f"perfidx:{result.score.index:.0f}")
+        print("\n".join(autograder_lines))
     if args.gradescope:
         write_gradescope(result, args.gradescope, config)
     if args.junit:
