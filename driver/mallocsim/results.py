@@ -127,14 +127,20 @@ def reset_note(result: TraceResult) -> str | None:
 
 def timed_heap_note(result: TraceResult) -> str | None:
     """A line on a trace whose timed passes reached past the checked passes' heap, whose
-    utilization is then measured against that reach; None for any other."""
+    utilization is then measured against that reach; None for any other. Why it may have: an
+    mm_init that leaves state as it was (reset_note) places later runs' blocks otherwise,
+    honestly; else the allocator answered otherwise where it was not checked."""
     if result.timed_highest_used is None:
         return None
+    why = (
+        "mm_init leaves some state as it was, and the later runs placed their blocks otherwise"
+        if result.second_heap_size is not None
+        else "an allocator must answer alike, checked or not"
+    )
     return (
         f"{result.trace}: the timed passes used the heap up to {result.timed_highest_used:,} "
         "bytes above its start (their blocks, or memory they touched), past the checked passes' "
-        f"heap of {result.heap_size or 0:,}: utilization is measured against that (an allocator "
-        "must answer alike, checked or not)"
+        f"heap of {result.heap_size or 0:,}: utilization is measured against that ({why})"
     )
 
 

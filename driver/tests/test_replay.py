@@ -12,7 +12,7 @@ import pytest
 from mallocsim import build
 from mallocsim.allocators import AllocatorError, compile_source, resolve
 from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
-from mallocsim.results import reset_note
+from mallocsim.results import reset_note, timed_heap_note
 from mallocsim.trace import parse_trace_text
 
 from .conftest import BUG_SHOWN_BY, fixture_allocator, fixture_variant
@@ -79,6 +79,22 @@ def test_mm_init_that_does_not_reset_is_caught_by_the_second_run():
         result = replay_trace(trace, alloc, UNTIMED)
     assert not result.valid
     assert "fresh heap" in result.error
+
+
+def test_a_timed_reach_past_the_checked_heap_is_blamed_on_kept_state_where_mm_init_keeps_it():
+    # The note said "an allocator must answer alike, checked or not" of an honest file whose
+    # mm_init keeps a growth hint, so that its later runs (the timed passes) grew further
+    # (red-team pass 30): where the second checked run showed that state, it says so instead.
+    trace = parse_trace_text("a 0 3000\na 1 3000\na 2 3000\n", "steps")
+    with fixture("growth_kept") as alloc:
+        result = replay_trace(trace, alloc, UNTIMED)
+    assert result.second_heap_size is not None
+    stateful = replace(result, timed_highest_used=40000)
+    said = timed_heap_note(stateful) or ""
+    assert "the later runs placed their blocks otherwise" in said and "alike" not in said
+    stateless = replace(stateful, second_heap_size=None)
+    assert "an allocator must answer alike, checked or not" in (timed_heap_note(stateless) or "")
+    assert timed_heap_note(result) is None
 
 
 def test_a_second_run_on_another_heap_is_valid_and_the_first_is_measured():
