@@ -35,8 +35,9 @@
  * replayed twice and the caller keeps the second count: the first pays
  * one-time costs (lazy symbol binding, first touch of code paths) no steady
  * state has. The first trace is an empty one: its count, the fixed cost of a
- * pass (the engine's, the heap's reset), is what the caller subtracts. Prints each
- * trace's op count, one per line, after a first line "0" for the empty trace.
+ * pass (the engine's, the heap's reset), is what the caller subtracts. Prints
+ * each trace's op count, one per line, after a first line "0" for the empty
+ * trace.
  *
  * The empty passes, in every mode, run the engine with a stand-in for the allocator whose
  * mm_init does nothing (without_init): no code of the allocator's runs in a count the caller
@@ -59,10 +60,10 @@
  * so the caller gets a pass's own count exactly from three empty passes run
  * first (with the stand-in, above): the first pays the parent's lazy binding,
  * the next two give the fixed step between forks and the fixed cost of a
- * pass. Prints, after every
- * child ended, one line per child: "PID STATUS OPS HEAP" (STATUS as waitpid
- * gave it; HEAP the pass's heap high-water mark on our heap, 0 on the system's
- * malloc), the three empty ones first.
+ * pass. Prints, after every child ended, one line per child:
+ * "PID STATUS OPS HEAP" (STATUS as waitpid gave it; HEAP the pass's heap
+ * high-water mark on our heap, 0 on the system's malloc), the three empty ones
+ * first.
  *
  * --forked --warm: each pass is a pair of children, the second one's pass a
  * warm one, as timed passes on the system's malloc are (each on the heap the
