@@ -1398,12 +1398,29 @@ def test_calloc_from_the_heaps_fresh_top_is_zero_and_leaves_its_pages_alone(drop
     assert result.returncode == 0 and result.stdout == "dirty 0 grew little\n", result.stdout
 
 
+# A test program's peak RSS (VmHWM) in KiB, -1 when it cannot be read: C shared by the programs.
+PEAK_KIB_C = r"""
+static long peak_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+            break;
+    if (f != NULL)
+        fclose(f);
+    return kib;
+}
+"""
+
+
 # ------------------------------------------------------------- a program that moves the break
 # A program may call sbrk or brk itself. The heap must keep serving small blocks as cheaply as
 # before (it once gave each block its own mapping from then on: 1M mallocs of 32 bytes took
 # 3.98 GB), and the program's memory past the break must stay the program's.
 
-FOREIGN_BREAK_SOURCE = r"""
+FOREIGN_BREAK_SOURCE = (
+    r"""
 /* argv[1] = "foreign": after its first malloc the program moves the break itself and fills what
    it got; "plain": it does not. Then 200,000 mallocs of 32 bytes, and every other one freed.
    Prints the lines of /proc/self/maps, the peak RSS (VmHWM, KiB), whether every block kept its
@@ -1428,17 +1445,9 @@ static long maps_lines(void) {
     return lines;
 }
 
-static long peak_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = -1;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
-            break;
-    if (f != NULL)
-        fclose(f);
-    return kib;
-}
+"""
+    + PEAK_KIB_C
+    + r"""
 
 /* The program's own memory past the break: kept its bytes, and the break still grows and
    shrinks where the program says. */
@@ -1482,6 +1491,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
+)
 
 
 def test_small_blocks_cost_the_same_after_the_program_moves_the_break(dropin, tmp_path):
@@ -2036,7 +2046,8 @@ def test_memory_used_again_keeps_its_pages(dropin, tmp_path, pattern):
     assert int(result.stdout) < most, result.stdout
 
 
-ALIGNED_MIX_SOURCE = r"""
+ALIGNED_MIX_SOURCE = (
+    r"""
 /* C++'s new of alignas(64), alignas(256) and page-aligned types, mixed, in rounds, every byte
    written: the peak resident memory, in KiB. */
 #define _GNU_SOURCE
@@ -2045,17 +2056,9 @@ ALIGNED_MIX_SOURCE = r"""
 #include <string.h>
 enum { N = 8000, BIG = N / 10 };
 static char *a[N], *b[N], *c[BIG], *d[BIG];
-static long peak_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = 0;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            kib = atol(line + 6);
-    if (f != NULL)
-        fclose(f);
-    return kib;
-}
+"""
+    + PEAK_KIB_C
+    + r"""
 int main(void) {
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < N; i++) {
@@ -2087,6 +2090,7 @@ int main(void) {
     return 0;
 }
 """
+)
 
 
 def test_aligned_blocks_give_the_bytes_before_them_back(dropin, tmp_path):
@@ -2101,7 +2105,8 @@ def test_aligned_blocks_give_the_bytes_before_them_back(dropin, tmp_path):
     assert int(ours.stdout) < 1.15 * int(glibc.stdout), (ours.stdout, glibc.stdout)
 
 
-SMALL_AMONG_BIG_SOURCE = r"""
+SMALL_AMONG_BIG_SOURCE = (
+    r"""
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2110,17 +2115,9 @@ SMALL_AMONG_BIG_SOURCE = r"""
    by realloc; "aligned", 50 slots of blocks aligned to 64 KiB. Prints the peak RSS in KiB. */
 static unsigned next(unsigned *s) { return (*s = *s * 1103515245u + 12345u) >> 8; }
 
-static long peak_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kib = 0;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
-            break;
-    if (f != NULL)
-        fclose(f);
-    return kib;
-}
+"""
+    + PEAK_KIB_C
+    + r"""
 
 int main(int argc, char **argv) {
     void *slot[64] = {0};
@@ -2153,6 +2150,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 """
+)
 
 
 @pytest.mark.parametrize("how", ["realloc", "aligned"])
