@@ -66,7 +66,9 @@
  *     reallocarray's as a realloc;
  *   - free, realloc and malloc_usable_size of a pointer that is not the start
  *     of a live block of ours (one inside a block, above all) abort with a
- *     message, as glibc's do; the check costs the lock-free free two
+ *     message, as glibc's free and realloc do (its malloc_usable_size reads
+ *     whatever lies before the pointer, and may return 0: one that guessed so
+ *     is wrong here, and told); the check costs the lock-free free two
  *     instructions (its alignment, and a map byte it reads anyway), and the
  *     locked paths one more read of that byte (tc_state);
  *   - a mapping the system refuses to unmap stays mapped, lost, and that is
