@@ -85,15 +85,6 @@ _Noreturn void __assert_fail(const char *assertion, const char *file, unsigned i
     X(glob)                                                                                        \
     X(opendir)                                                                                     \
     X(fdopendir)                                                                                   \
-    X(fopen)                                                                                       \
-    X(fopen64)                                                                                     \
-    X(fdopen)                                                                                      \
-    X(freopen)                                                                                     \
-    X(freopen64)                                                                                   \
-    X(fmemopen)                                                                                    \
-    X(tmpfile)                                                                                     \
-    X(tmpfile64)                                                                                   \
-    X(popen)                                                                                       \
     X(argz_add)                                                                                    \
     X(argz_add_sep)                                                                                \
     X(argz_append)                                                                                 \

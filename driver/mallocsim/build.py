@@ -123,7 +123,7 @@ _DANGEROUS = re.compile(
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _GENERATED = re.compile(r"^\d+ (warnings?|errors?)( and \d+ errors?)? generated\.$")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"22"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"23"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 _PREPROCESSING_FLAGS = ("-D", "-I", "-std=")  # what only a compile of C uses
 DEPENDENCIES = ".compiler.deps"  # the headers a compiler run read (-MD -MF)

@@ -122,9 +122,8 @@ def test_a_forbidden_call_fails_where_it_is_made_and_code_never_run_grades_as_un
         ("{ char *cwd = getcwd(0, 4096); (void)cwd; }", "getcwd"),
         ("{ extern void *__libc_reallocarray(void *, size_t, size_t); "
          "__libc_reallocarray(0, 1, 8); }", "__libc_reallocarray"),
-        # red-team pass 30: a directory's buffer, a stream's, thread-specific values
+        # red-team pass 30: a directory's buffer, thread-specific values
         ("{ extern void *opendir(const char *); opendir(\".\"); }", "opendir"),
-        ("fopen(\"/dev/null\", \"r\")", "fopen"),
         ("{ extern int pthread_key_create(unsigned *, void (*)(void *)); unsigned k; "
          "pthread_key_create(&k, 0); }", "pthread_key_create"),
     ],
@@ -140,6 +139,29 @@ def test_what_returns_the_c_librarys_memory_is_trapped_too(cli, write_trace, tmp
     source.write_text(text)
     run = cli("grade", source, "--lab", "csapp", "--throughput", "time", write_trace("t", CHURN))
     assert run.status == 1 and f"called {name} at mm_init" in " ".join(run.said.split())
+
+
+def test_an_honest_files_stdio_in_mm_init_grades_as_without_it(cli, write_trace, tmp_path):
+    # Trapped for the buffers it keeps, a debug fopen of /proc/self/statm in mm_init failed
+    # every trace of an honest file: 46.3 -> 0 (red-team pass 31). stdio's streams are not
+    # trapped: stdin's and stdout's own buffers are there for any file anyway.
+    text = fixture_allocator("labs/csapp_implicit").read_text()
+    text = text.replace(
+        "int mm_init(void) {",
+        "int mm_init(void) {\n"
+        '    { FILE *f = fopen("/proc/self/statm", "r"); long pages;\n'
+        '      if (f != NULL && fscanf(f, "%ld", &pages) == 1 && pages < 0) return -1;\n'
+        "      if (f != NULL) fclose(f); }",
+    )
+    source = tmp_path / "mm.c"
+    source.write_text(text)
+    trace = write_trace("t", CHURN)
+    run = cli("grade", source, "--lab", "csapp", "--throughput", "time", "-q", trace)
+    honest = cli("grade", fixture_allocator("labs/csapp_implicit"), "--lab", "csapp",
+                 "--throughput", "time", "-q", trace)  # fmt: skip
+    assert run.status == 0 and "called" not in run.said, run.said
+    said, honest_said = " ".join(run.said.split()), " ".join(honest.said.split())
+    assert "valid traces 1 / 1" in said and "valid traces 1 / 1" in honest_said, said
 
 
 def test_not_a_library_is_one_line(tmp_path):
