@@ -392,12 +392,16 @@ def borrowed_data_bytes(path: str | Path, provider: str | Path) -> int:
 
 def _covered_bytes(size: int, spans: list[tuple[int, int]]) -> int:
     """A section's bytes less the alignment padding between its variables: a gap
-    before a variable counts unless it is shorter than 64 bytes and ends on a
-    boundary of the next power of two above it."""
+    before a variable counts unless it is shorter than the alignment a compiler
+    gives a variable of that size unasked (16 bytes, 32 from 32 bytes on, 64 from
+    64: gcc's for arrays) and ends on a boundary of the next power of two above
+    it. Forty 1-byte variables aligned to 64 by hand left 63 bytes uncounted
+    each, 2.5 KB of list heads measured as 40 bytes (red-team pass 31)."""
     total, cursor = 0, 0
     for start, end in spans:
         gap = start - cursor
-        if gap > 0 and not (gap < 64 and start % (1 << gap.bit_length()) == 0):
+        unasked = 16 if end - start < 32 else 32 if end - start < 64 else 64
+        if gap > 0 and not (gap < unasked and start % (1 << gap.bit_length()) == 0):
             total += gap
         if end > cursor:
             total += end - max(start, cursor)

@@ -188,8 +188,11 @@ def test_the_drivers_globals_a_file_uses_count_as_its_global_data(tmp_path, word
         ("__attribute__((aligned(1 << 12))) char page[16];", 16 + (1 << 12) - 1),
         ('asm(".comm pad,1,2097152");\n', 1 + (1 << 21) - 1),
         ("__attribute__((aligned(64))) char line[64];", 64),  # a cache line's: no padding counted
+        # 1-byte variables aligned to 64 by hand: the 63 bytes before the second one (pass 31)
+        ("__attribute__((aligned(64))) char a, b;", 1 + 63 + 1),
+        ("long x; __attribute__((aligned(32))) long y[4];", 8 + 32),  # as gcc aligns arrays
     ],
-    ids=["section", "variable", "common", "cache line"],
+    ids=["section", "variable", "common", "cache line", "gaps by hand", "array's own"],
 )
 def test_the_room_the_linker_pads_before_over_aligned_data_counts(tmp_path, declared, counted):
     # A 1-byte variable aligned to 2 MiB in a section of its own: the linker pads the output
