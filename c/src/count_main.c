@@ -12,16 +12,20 @@
  * BYTES (--heap-limit) the most it may grow to, as the lab's (mem_set_limit).
  *
  * --traces-on=FD (someone else's code): the traces are not read from their files, which the
- * count's sandbox then does not let this process open, but from the pipe FD, each as a line
+ * count's sandbox then does not let this process open, but from the socket FD, each as a line
  * "BYTES" and that many bytes of the file, in the order of the TRACE arguments (then only their
  * names), and only once the allocator is loaded. The allocator's code shares this process and
  * runs uncounted when it is loaded (its constructors) and in whatever it leaves running: given
  * the trace files' paths, a constructor replayed each trace on a heap of its own and the counted
  * passes answered from its log, 1,967 instructions an op counted as 97, confirmed by the clock
- * (red-team pass 30). So nothing of a trace is here before the allocator is loaded; a pipe read
- * or replaced by then is seen (what is left does not parse, or the descriptor is another file);
- * and once it is loaded, this process refuses to go on with a thread besides its own, and blocks
- * every signal, so that no code of the allocator's runs in it but inside a pass.
+ * (red-team pass 30). So nothing of a trace is here before the allocator is loaded, and what is
+ * read from the socket by then is gone (what is left does not parse; a pipe's could be written
+ * back through /proc/self/fd: pass 31); a descriptor replaced by then is another file. Once it
+ * is loaded this process refuses to go on with a thread besides its own or with a process of
+ * the allocator's (this one is made its descendants' reaper first, so that a process that
+ * leaves its parent is still seen: pass 31 had one answer each op of the counted passes through
+ * shared memory, 46.3 -> 78.0), and blocks every signal: no code of the allocator's runs but
+ * inside a pass, in a process of its own that leaves none behind.
  *
  * Each pass replays a trace through the engine's timed loop (ms_replay_timed,
  * the same loop `mallocsim bench` times) inside count_pass(). What the trace
@@ -93,6 +97,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -177,13 +183,13 @@ static void free_live(const ms_trace *trace, const ms_allocator *alloc, void **l
     }
 }
 
-/* Where the traces come from: their files, or (--traces-on) a pipe. */
+/* Where the traces come from: their files, or (--traces-on) a socket. */
 static FILE *fed;
 
 enum { FED_LENGTH_DIGITS = 20 }; /* a trace's length line, at most (2^64 has 20 digits) */
 
-/* The next trace's text from the pipe `fed` into *text (malloc'd), its length *len; false when
-   the pipe does not hold one whole (read early, or cut short). */
+/* The next trace's text from the socket `fed` into *text (malloc'd), its length *len; false when
+   the socket does not hold one whole (read early, or cut short). */
 static bool read_fed(char **text, size_t *len) {
     char line[FED_LENGTH_DIGITS + 2];
     if (fgets(line, sizeof line, fed) == NULL || strchr(line, '\n') == NULL || line[0] == '\n')
@@ -200,8 +206,8 @@ static bool read_fed(char **text, size_t *len) {
     return fread(*text, 1, *len, fed) == *len;
 }
 
-/* Parse the trace named `path` as `reading` says, from its file or from the pipe, or say why it
-   could not be, and false. */
+/* Parse the trace named `path` as `reading` says, from its file or from the socket, or say why
+   it could not be, and false. */
 static bool parse_one(const char *path, unsigned reading, ms_trace *trace) {
     ms_error err = {{0}, 0};
     if (fed != NULL) {
@@ -211,7 +217,7 @@ static bool parse_one(const char *path, unsigned reading, ms_trace *trace) {
         bool parsed = whole && ms_trace_parse_text(text, len, reading, trace, &err);
         free(text);
         if (!whole) {
-            fprintf(stderr, "mscount: %s: the traces' pipe did not hold it whole\n", path);
+            fprintf(stderr, "mscount: %s: the traces' socket did not hold it whole\n", path);
             return false;
         }
         if (parsed)
@@ -243,12 +249,42 @@ static int threads(void) {
     return n;
 }
 
+/* Whether this process, its only thread, has a child process alive (or unreaped), or cannot
+   tell: its passes are reaped each before the next starts, so any child is the allocator's (or
+   an orphan of one of its processes: this process is their reaper). */
+static bool has_children(void) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    char first;
+    ssize_t got = read(fd, &first, 1);
+    close(fd);
+    return got != 0;
+}
+
+/* Whether no process this one started has run and been reaped: a fork's child starts with none
+   (RUSAGE_CHILDREN), so in a pass's child, one that the allocator started and reaped itself
+   within the pass, where no /proc of its own may be read (the sandbox's /proc is the counting
+   process's). One it left running goes to the counting process, their reaper (has_children). */
+static bool reaped_none(void) {
+    struct rusage reaped;
+    return getrusage(RUSAGE_CHILDREN, &reaped) == 0 && reaped.ru_maxrss == 0 &&
+           reaped.ru_utime.tv_sec == 0 && reaped.ru_utime.tv_usec == 0 &&
+           reaped.ru_stime.tv_sec == 0 && reaped.ru_stime.tv_usec == 0;
+}
+
 /* Once the allocator is loaded: none of its code may run here but inside a pass (see the
-   banner): one thread, every signal blocked, and the traces' pipe the one given (`before`, its
-   identity before the load). Says what is wrong, and false. */
+   banner): one thread, no process of its, every signal blocked, and the traces' socket the one
+   given (`before`, its identity before the load). Says what is wrong, and false. */
 static bool nothing_else_runs(const struct stat *before) {
     if (threads() != 1) {
         fprintf(stderr, "mscount: the allocator started a thread as it was loaded\n");
+        return false;
+    }
+    if (has_children()) {
+        fprintf(stderr, "mscount: the allocator started a process as it was loaded\n");
         return false;
     }
     sigset_t all;
@@ -260,7 +296,7 @@ static bool nothing_else_runs(const struct stat *before) {
     struct stat now;
     if (fed != NULL && (fstat(fileno(fed), &now) != 0 || now.st_dev != before->st_dev ||
                         now.st_ino != before->st_ino)) {
-        fprintf(stderr, "mscount: the traces' pipe was replaced as the allocator was loaded\n");
+        fprintf(stderr, "mscount: the traces' socket was replaced as the allocator was loaded\n");
         return false;
     }
     return true;
@@ -352,6 +388,10 @@ static int count_forked(int count, char **paths, unsigned reading, const ms_allo
     fflush(results);         /* nothing buffered is written twice by the children */
     /* Nothing in this loop may depend on the trace: see the banner. */
     for (int i = 0; i < children; i++) {
+        if (has_children()) { /* a process a pass left behind: the same work every time */
+            fprintf(stderr, "mscount: a pass left a process of the allocator's running\n");
+            return 2;
+        }
         pid_t pid = fork();
         if (pid == 0) { /* what the last pass leaves live ends with the child, uncounted */
             const ms_trace *trace = &traces[i / per_job];
@@ -367,11 +407,15 @@ static int count_forked(int count, char **paths, unsigned reading, const ms_allo
             }
             if (log != NULL) /* the same work in every child, the empty ones' too */
                 *heap_word(trace, log) = mem_high_water();
-            _exit(ok ? 0 : 1);
+            _exit(ok && reaped_none() ? 0 : 1); /* a process started in the pass: no count */
         }
         pids[i] = pid;
         if (pid > 0)
             waitpid(pid, &statuses[i], 0);
+    }
+    if (has_children()) { /* the last pass left a process of the allocator's running */
+        fprintf(stderr, "mscount: a pass left a process of the allocator's running\n");
+        return 2;
     }
     int status = 0;
     for (int i = 0; i < children; i++) {
@@ -508,7 +552,7 @@ int main(int argc, char **argv) {
     bool timed = false;
     double timed_seconds = 0; /* --timed=SECONDS */
     unsigned reading = MS_READ_STRICT;
-    struct stat fed_before = {0}; /* the traces' pipe (--traces-on), before the allocator loads */
+    struct stat fed_before = {0}; /* the traces' socket (--traces-on), before the allocator loads */
     for (; argc > 1 && strncmp(argv[1], "--", 2) == 0; argv++, argc--) {
         char *end;
         if (strncmp(argv[1], "--timed=", 8) == 0) {
@@ -544,15 +588,15 @@ int main(int argc, char **argv) {
             mem_place((uintptr_t)at);
         } else if (strncmp(argv[1], "--traces-on=", 12) == 0) {
             long fd = strtol(argv[1] + 12, &end, 10);
-            struct stat pipe_stat;
+            struct stat socket_stat;
             if (end == argv[1] + 12 || *end != '\0' || fd < 3 || fd > INT_MAX ||
-                fstat((int)fd, &pipe_stat) != 0 || !S_ISFIFO(pipe_stat.st_mode) ||
+                fstat((int)fd, &socket_stat) != 0 || !S_ISSOCK(socket_stat.st_mode) ||
                 (fed = fdopen((int)fd, "r")) == NULL) {
-                fprintf(stderr, "mscount: %s: expected --traces-on=FD, a pipe's descriptor\n",
+                fprintf(stderr, "mscount: %s: expected --traces-on=FD, a socket's descriptor\n",
                         argv[1]);
                 return 2;
             }
-            fed_before = pipe_stat;
+            fed_before = socket_stat;
         } else if (strcmp(argv[1], "--forked") == 0)
             forked = true;
         else if (strcmp(argv[1], "--warm") == 0)
@@ -581,6 +625,10 @@ int main(int argc, char **argv) {
     }
     if (!own_results()) {
         fprintf(stderr, "mscount: cannot set its output apart: %s\n", strerror(errno));
+        return 2;
+    }
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) { /* before any code of the allocator's runs */
+        fprintf(stderr, "mscount: cannot reap its descendants: %s\n", strerror(errno));
         return 2;
     }
     if (!blank_valgrind_preloads()) {
@@ -617,7 +665,12 @@ int main(int argc, char **argv) {
         ms_trace trace;
         if (!parse_one(argv[i], reading, &trace))
             return 2;
-        if (count_twice(argv[i], &trace, &alloc, verify, &result)) {
+        bool counted = count_twice(argv[i], &trace, &alloc, verify, &result);
+        if (has_children() || !reaped_none()) { /* the pass started a process of its own */
+            fprintf(stderr, "mscount: %s: the allocator started a process in a pass\n", argv[i]);
+            return 2;
+        }
+        if (counted) {
             fprintf(results, "%llu\n", (unsigned long long)trace.num_ops);
         } else {
             fprintf(results, "0\n"); /* keeps the lines in step with the dumps */

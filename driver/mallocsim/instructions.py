@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
@@ -275,7 +276,7 @@ def _run_mscount(
     if untrusted(spec):
         # /proc/self: valgrind reads its own maps; resolved by msconfine, whose process it is.
         # The library file, not its build folder and the sources there (pass 19, sandbox.c).
-        # Not the traces: mscount reads them from a pipe once the allocator is loaded, so that
+        # Not the traces: mscount reads them from a socket once the allocator is loaded, so that
         # no code of the allocator's sees them uncounted (count_main.c, red-team pass 30).
         readable = [str(engine), "/proc/self", *([str(library)] if library else [])]
         # Each of its processes' CPU time bounded by the count's: should this grader be killed
@@ -328,7 +329,7 @@ def _run_mscount(
     return done.stdout
 
 
-FEED_PLACEHOLDER = "{FEED}"  # in run_mscount's command: the traces' pipe's descriptor
+FEED_PLACEHOLDER = "{FEED}"  # in run_mscount's command: the traces' socket's descriptor
 
 
 def run_mscount(
@@ -353,12 +354,15 @@ def run_mscount(
     byte 0xff, a traceback), and the process group it runs in is killed once it
     ends (the count's sandbox keeps every process it starts in that group: one
     that left by setsid outlived the grade, writing). `feed`: trace files whose
-    bytes go down a pipe, each after a line of its length (mscount --traces-on),
-    whose descriptor replaces FEED_PLACEHOLDER in `command`."""
+    bytes go down a socket, each after a line of its length (mscount --traces-on),
+    whose descriptor replaces FEED_PLACEHOLDER in `command`. A socket, not a pipe:
+    a pipe's data read early could be written back through /proc/self/fd, a second
+    writing end of the same pipe (red-team pass 31)."""
     if inherited is None:
         inherited = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD"}
-    reading_end, writing_end = os.pipe() if feed else (-1, -1)
-    command = [arg.replace(FEED_PLACEHOLDER, str(reading_end)) for arg in command]
+    grader_end, count_end = socket.socketpair() if feed else (None, None)
+    handed = (count_end.fileno(),) if count_end is not None else ()
+    command = [arg.replace(FEED_PLACEHOLDER, str(next(iter(handed), ""))) for arg in command]
     writer = None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
@@ -370,13 +374,17 @@ def run_mscount(
                 env={**inherited, **environment},
                 start_new_session=True,
                 preexec_fn=_lower_priority if niced else None,
-                pass_fds=(reading_end,) if feed else (),
+                pass_fds=handed,
             )
+        except BaseException:
+            if grader_end is not None:
+                grader_end.close()
+            raise
         finally:
-            if feed:
-                os.close(reading_end)
-        if feed:
-            writer = threading.Thread(target=_feed_traces, args=(writing_end, feed), daemon=True)
+            if count_end is not None:
+                count_end.close()
+        if grader_end is not None:
+            writer = threading.Thread(target=_feed_traces, args=(grader_end, feed), daemon=True)
             writer.start()
         try:
             _wait_watching(process, timeout, what, folder)
@@ -385,17 +393,19 @@ def run_mscount(
                 os.killpg(process.pid, signal.SIGKILL)  # what is left of its group
             process.wait()
             if writer is not None:
-                writer.join()  # the pipe's readers are gone: it ends, written or broken
+                writer.join()  # the socket's reader is gone: it ends, written or broken
         return subprocess.CompletedProcess(command, process.returncode, _head(out), _head(err))
 
 
-def _feed_traces(descriptor: int, traces: Sequence[str | Path]) -> None:
-    """Each trace file's bytes down the pipe `descriptor`, after a line of its length, then
-    the pipe closed; a reader that went (the count ended, or never read) ends it early."""
-    with contextlib.suppress(OSError), open(descriptor, "wb") as pipe:
+def _feed_traces(connection: socket.socket, traces: Sequence[str | Path]) -> None:
+    """Each trace file's bytes down `connection`, after a line of its length, then its
+    writing side shut and it closed; a reader that went (the count ended, or never read)
+    ends it early."""
+    with contextlib.suppress(OSError), connection:
         for trace in traces:
             data = Path(trace).read_bytes()
-            pipe.write(f"{len(data)}\n".encode() + data)
+            connection.sendall(f"{len(data)}\n".encode() + data)
+        connection.shutdown(socket.SHUT_WR)
 
 
 # A count runs valgrind and, one at a time, a forked child per pass: a few processes. Root is

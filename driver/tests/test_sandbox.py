@@ -900,13 +900,15 @@ def test_what_an_allocator_does_in_mm_init_is_counted(cli, attacker, write_trace
     assert busy["throughput"] < honest["throughput"] / 10, (honest, busy)
 
 
-@pytest.mark.parametrize("how", ["drain", "thread"])
-def test_a_count_whose_allocator_takes_the_traces_pipe_or_leaves_a_thread_is_no_count(
+@pytest.mark.parametrize("how", ["drain", "thread", "process", "pass process", "pass reaped"])
+def test_a_count_whose_allocator_takes_the_traces_or_leaves_code_running_is_no_count(
     cli, attacker, write_trace, tmp_path, how
 ):
-    # What a constructor could still do to see a trace uncounted: read the pipe before mscount
-    # (what is left does not parse), or leave a thread that waits for the traces (mscount goes
-    # on with no thread but its own). Either count is refused, and the grade says so.
+    # What an allocator could still do to work uncounted: read the traces' socket before mscount
+    # (what is left does not parse), or leave a thread or a process running beside the passes
+    # (red-team pass 31: a process answered each op of the counted passes through shared
+    # memory, 46.3 -> 78.0, confirmed by the clock). mscount goes on with no thread but its
+    # own and no process of the allocator's, however far from it: the count is refused.
     trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(50)))
     said, score = _counted_score(
         cli, attacker("SEES_TRACE_WHEN_LOADED", Path(how)), trace, tmp_path / "s"

@@ -285,8 +285,10 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    but none once a trace was read (red-team pass 30: a constructor replayed the traces on a heap of
    its own and the counted passes answered from its log, 57.4 -> 93.6, confirmed by the clock, a
    hidden cost within the clock's tolerance). With ATTACK_PATH "honest" it reads nothing: the
-   baseline; "drain" reads every pipe it was handed instead; "thread" starts a thread that would
-   wait for the traces. */
+   baseline; "drain" reads every socket it was handed instead; "thread" starts a thread that
+   would wait for the traces; "process" a process that would (or would answer for the passes,
+   as pass 31's did through shared memory); "pass process" has each pass's mm_init start one;
+   "pass reaped" has it start one and wait for its end. */
 #define SEES_TRACE_WHEN_LOADED 74
 /* An mm_init that works INIT_WORK steps (ATTACK_PATH "honest": none). Work there once went into
    the fixed cost of a pass that mscount took off every count, the empty passes running the
@@ -1209,6 +1211,7 @@ static void slow_malloc_work(void) {
 #if ATTACK == SEES_TRACE_WHEN_LOADED
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 enum { SEEN_WORK = 60 }; /* a few times a bump pointer's own work: within the clock's tolerance */
 static bool trace_seen;
@@ -1229,10 +1232,17 @@ __attribute__((constructor)) static void read_the_traces(int argc, char **argv, 
         pthread_create(&waiter, NULL, wait_for_traces, NULL);
         return;
     }
+    if (strcmp(ATTACK_PATH, "process") == 0) {
+        if (fork() == 0) {
+            pause();
+            _exit(0);
+        }
+        return;
+    }
     for (int fd = 3; strcmp(ATTACK_PATH, "drain") == 0 && fd < 64; fd++) {
         struct stat st;
         char sink[4096];
-        if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+        if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
             while (read(fd, sink, sizeof sink) > 0)
                 trace_seen = true;
     }
@@ -1267,6 +1277,20 @@ static char *last_freed;
 int mm_init(void) {
     calls = 0;
     inits++;
+#if ATTACK == SEES_TRACE_WHEN_LOADED
+    bool reaped = strcmp(ATTACK_PATH, "pass reaped") == 0;
+    if ((reaped || strcmp(ATTACK_PATH, "pass process") == 0) &&
+        strcmp(program_invocation_short_name, "mscount") == 0) {
+        pid_t helper = fork();
+        if (helper == 0) {
+            if (!reaped)
+                pause();
+            _exit(0);
+        }
+        if (reaped && helper > 0)
+            waitpid(helper, NULL, 0);
+    }
+#endif
 #if ATTACK == BUSY_INIT
     for (volatile int step = 0; strcmp(ATTACK_PATH, "honest") != 0 && step < 100000; step++)
         ;
