@@ -252,7 +252,7 @@ def grade(
     narrow = handout_build(spec, config, made.results) if made.problem is None else None
     if narrow is not None:
         retried = _grade(narrow, plan, config, timeout, progress)
-        better, note = handout_build_note(config, made.results, retried.results)
+        better, note = handout_build_note(config, made.results, retried.results, retried.problem)
         if better:
             made = replace(retried, notes=(note, *retried.notes))
         else:
@@ -289,10 +289,14 @@ def word_size_left_to_lab(spec: AllocatorSpec, config: GradingConfig) -> bool:
 
 
 def handout_build_note(
-    config: GradingConfig, wide: Sequence[TraceResult], narrow: Sequence[TraceResult]
+    config: GradingConfig,
+    wide: Sequence[TraceResult],
+    narrow: Sequence[TraceResult],
+    narrow_problem: str | None = None,
 ) -> tuple[bool, str]:
     """(whether the -m32 build's results are the ones to grade, the note that says which
-    build was graded and why), from each build's results on the same traces."""
+    build was graded and why), from each build's results on the same traces, and why the
+    -m32 build ran none (`narrow_problem`: it did not compile, say), if so."""
     count, cut = len(wide), _word_size_failures(wide)
     which = "every trace" if cut == count else f"{cut} of {count} traces"
     failed = (
@@ -302,6 +306,11 @@ def handout_build_note(
     )
     if _valid_traces(narrow) > _valid_traces(wide):
         return True, f"built -m32, as the {config.lab} handout's Makefile builds it: {failed}"
+    if narrow_problem is not None:  # a retry that did not build passed nothing: say why
+        return False, (
+            f"also tried built -m32, as the {config.lab} handout's Makefile builds it "
+            f"({failed}): {narrow_problem}"
+        )
     first = next((r for r in narrow if r.error), None)  # the failures shown are x86-64's
     return False, (
         f"also graded built -m32, as the {config.lab} handout's Makefile builds it "

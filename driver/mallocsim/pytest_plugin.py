@@ -312,7 +312,7 @@ class _Plan:
 
     def build_for(self, spec: AllocatorSpec) -> AllocatorSpec:
         """The build every item of this allocator replays, chosen once as `grade` chooses
-        it: a csapp mm.c whose x86-64 build fails most traces as code written for the
+        it: a csapp mm.c whose x86-64 build fails a trace as code written for the
         handout's -m32 fails is replayed built -m32 when that passes more of them (each
         build's checked passes replayed first, untimed)."""
         from mallocsim.grading import handout_build, handout_build_note, word_size_left_to_lab

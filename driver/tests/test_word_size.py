@@ -114,6 +114,27 @@ def test_a_file_that_fails_every_trace_on_x86_64_as_m32_code_does_is_graded_m32(
     assert "also graded built -m32, as the csapp handout's Makefile builds it" in said
 
 
+def test_an_m32_build_that_does_not_compile_is_named_so(cli, tmp_path, write_trace):
+    # The note said "it passed no more traces there" of an -m32 build that did not compile (red-
+    # team pass 31): it says why the build ran nothing.
+    broken = tmp_path / "broken.c"
+    broken.write_text(
+        '#if __SIZEOF_POINTER__ == 4\n#error "not for 32 bits"\n#endif\n'
+        + fixture_allocator("labs/csapp_explicit")
+        .read_text()
+        .replace(
+            "void *mm_malloc(size_t size) {",
+            "void *mm_malloc(size_t size) {\n    *(volatile int *)0 = 1;",
+        )
+    )
+    trace = write_trace("linked", LINKED)
+    run = cli("grade", broken, "--lab", "csapp", "--throughput", "time", "-q", trace)
+    said = " ".join(run.said.split())
+    assert run.status == 1 and "crashed with SIGSEGV" in said, said
+    assert "also tried built -m32, as the csapp handout's Makefile builds it" in said, said
+    assert "not for 32 bits" in said and "passed no more traces" not in said, said
+
+
 def test_a_crash_once_the_trace_is_known_never_calls_for_the_m32_build(cli, tmp_path, write_trace):
     # The timed passes come after the whole trace is in the allocator's hands. A build that
     # passed its checked passes, then crashed in its timed ones on purpose, had its -m32 build
