@@ -900,7 +900,9 @@ def test_what_an_allocator_does_in_mm_init_is_counted(cli, attacker, write_trace
     assert busy["throughput"] < honest["throughput"] / 10, (honest, busy)
 
 
-@pytest.mark.parametrize("how", ["drain", "thread", "process", "pass process", "pass reaped"])
+@pytest.mark.parametrize(
+    "how", ["drain", "thread", "process", "sibling", "pass process", "pass reaped"]
+)
 def test_a_count_whose_allocator_takes_the_traces_or_leaves_code_running_is_no_count(
     cli, attacker, write_trace, tmp_path, how
 ):

@@ -287,8 +287,9 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    hidden cost within the clock's tolerance). With ATTACK_PATH "honest" it reads nothing: the
    baseline; "drain" reads every socket it was handed instead; "thread" starts a thread that
    would wait for the traces; "process" a process that would (or would answer for the passes,
-   as pass 31's did through shared memory); "pass process" has each pass's mm_init start one;
-   "pass reaped" has it start one and wait for its end. */
+   as pass 31's did through shared memory); "sibling" one made by clone(CLONE_PARENT), no child
+   of mscount's (pass 32); "pass process" has each pass's mm_init start one; "pass reaped" has it
+   start one and wait for its end. */
 #define SEES_TRACE_WHEN_LOADED 74
 /* An mm_init that works INIT_WORK steps (ATTACK_PATH "honest": none). Work there once went into
    the fixed cost of a pass that mscount took off every count, the empty passes running the
@@ -1210,6 +1211,7 @@ static void slow_malloc_work(void) {
 
 #if ATTACK == SEES_TRACE_WHEN_LOADED
 #include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -1232,8 +1234,11 @@ __attribute__((constructor)) static void read_the_traces(int argc, char **argv, 
         pthread_create(&waiter, NULL, wait_for_traces, NULL);
         return;
     }
-    if (strcmp(ATTACK_PATH, "process") == 0) {
-        if (fork() == 0) {
+    if (strcmp(ATTACK_PATH, "process") == 0 || strcmp(ATTACK_PATH, "sibling") == 0) {
+        long made = strcmp(ATTACK_PATH, "process") == 0
+                        ? (long)fork()
+                        : raw_call(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0, 0);
+        if (made == 0) {
             pause();
             _exit(0);
         }
