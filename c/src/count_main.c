@@ -14,13 +14,15 @@
  * --traces-on=FD (someone else's code): the traces are not read from their files, which the
  * count's sandbox then does not let this process open, but from the socket FD, each as a line
  * "BYTES" and that many bytes of the file, in the order of the TRACE arguments (then only their
- * names), and only once the allocator is loaded. The allocator's code shares this process and
- * runs uncounted when it is loaded (its constructors) and in whatever it leaves running: given
- * the trace files' paths, a constructor replayed each trace on a heap of its own and the counted
- * passes answered from its log, 1,967 instructions an op counted as 97, confirmed by the clock
- * (red-team pass 30). So nothing of a trace is here before the allocator is loaded, and what is
- * read from the socket by then is gone (what is left does not parse; a pipe's could be written
- * back through /proc/self/fd: pass 31); a descriptor replaced by then is another file. Once it
+ * names). The allocator's code shares this process and runs uncounted when it is loaded (its
+ * constructors) and in whatever it leaves running: given the trace files' paths, a constructor
+ * replayed each trace on a heap of its own and the counted passes answered from its log, 1,967
+ * instructions an op counted as 97, confirmed by the clock (red-team pass 30). So the grader
+ * sends the traces only once the allocator is loaded and checked (TRACES_PREAMBLE, read then,
+ * tells it so: sent at once, they lay in the socket for a constructor to peek at, pass 32);
+ * what is read from the socket before is gone (the preamble, or what follows it, does not
+ * parse; a pipe's could be written back through /proc/self/fd: pass 31); a descriptor replaced
+ * by then is another file. Once it
  * is loaded this process refuses to go on with a thread besides its own or with a process of
  * the allocator's (this one is made its descendants' reaper first, so that a process that
  * leaves its parent is still seen: pass 31 had one answer each op of the counted passes through
@@ -186,6 +188,12 @@ static void free_live(const ms_trace *trace, const ms_allocator *alloc, void **l
 /* Where the traces come from: their files, or (--traces-on) a socket. */
 static FILE *fed;
 
+/* What the socket holds first: the grader sends the traces only once mscount has read it, after
+   the allocator was loaded and checked (nothing_else_runs), so that no constructor finds them
+   there to read without taking them (recv with MSG_PEEK: red-team pass 32). instructions.py's
+   TRACES_PREAMBLE. */
+static const char TRACES_PREAMBLE[] = "mallocsim traces\n";
+
 enum { FED_LENGTH_DIGITS = 20 }; /* a trace's length line, at most (2^64 has 20 digits) */
 
 /* The next trace's text from the socket `fed` into *text (malloc'd), its length *len; false when
@@ -297,6 +305,13 @@ static bool nothing_else_runs(const struct stat *before) {
     if (fed != NULL && (fstat(fileno(fed), &now) != 0 || now.st_dev != before->st_dev ||
                         now.st_ino != before->st_ino)) {
         fprintf(stderr, "mscount: the traces' socket was replaced as the allocator was loaded\n");
+        return false;
+    }
+    /* The grader sends the traces once this is read, here, after every look above. */
+    char preamble[sizeof TRACES_PREAMBLE - 1];
+    if (fed != NULL && (fread(preamble, 1, sizeof preamble, fed) != sizeof preamble ||
+                        memcmp(preamble, TRACES_PREAMBLE, sizeof preamble) != 0)) {
+        fprintf(stderr, "mscount: the traces' socket was read before mscount\n");
         return false;
     }
     return true;

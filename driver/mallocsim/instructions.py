@@ -28,6 +28,7 @@ empty trace, is subtracted from every trace's before dividing by its ops.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import math
 import os
 import re
@@ -36,7 +37,9 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
+import termios
 import threading
 import time
 from collections.abc import Sequence
@@ -397,15 +400,33 @@ def run_mscount(
         return subprocess.CompletedProcess(command, process.returncode, _head(out), _head(err))
 
 
+# What mscount reads from the traces' socket once the allocator is loaded and checked, before the
+# traces, which are sent only once it is read (count_main.c's TRACES_PREAMBLE).
+TRACES_PREAMBLE = b"mallocsim traces\n"
+FEED_LOOK_SECONDS = 0.005  # how often the writer looks whether the preamble was read
+
+
 def _feed_traces(connection: socket.socket, traces: Sequence[str | Path]) -> None:
-    """Each trace file's bytes down `connection`, after a line of its length, then its
-    writing side shut and it closed; a reader that went (the count ended, or never read)
-    ends it early."""
+    """TRACES_PREAMBLE down `connection`, then, once the reader has read it all, each trace
+    file's bytes after a line of its length, then its writing side shut and it closed; a
+    reader that went (the count ended, or never read) ends it early. Sent at once, the traces
+    lay in the socket while the allocator's constructors ran, which could read them without
+    taking them (recv with MSG_PEEK) and replay them uncounted (red-team pass 32)."""
     with contextlib.suppress(OSError), connection:
+        connection.sendall(TRACES_PREAMBLE)
+        while _unread(connection) > 0:  # 0 too once the reader is gone: the send then fails
+            time.sleep(FEED_LOOK_SECONDS)
         for trace in traces:
             data = Path(trace).read_bytes()
             connection.sendall(f"{len(data)}\n".encode() + data)
         connection.shutdown(socket.SHUT_WR)
+
+
+def _unread(connection: socket.socket) -> int:
+    """The bytes sent down `connection` that its reader has not read (taken: a peek leaves
+    them): a Unix socket's queue is charged to its writer until then (SIOCOUTQ)."""
+    answer = fcntl.ioctl(connection.fileno(), termios.TIOCOUTQ, bytes(4))
+    return int.from_bytes(answer, sys.byteorder, signed=True)
 
 
 # A count runs valgrind and, one at a time, a forked child per pass: a few processes. Root is

@@ -871,19 +871,23 @@ def test_a_count_of_code_that_places_blocks_otherwise_is_believed_only_as_the_cl
     assert forged["throughput"] < honest["throughput"] * 3
 
 
+@pytest.mark.parametrize("how", ["paths", "peek"])
 def test_the_counted_process_cannot_read_the_traces_before_its_passes(
-    cli, attacker, write_trace, tmp_path
+    cli, attacker, write_trace, tmp_path, how
 ):
     # mscount was given the traces' paths, and the count's sandbox let it read them: a
     # constructor replayed them on a heap of its own, and the counted passes answered from its
-    # log (red-team pass 30: 57.4 -> 93.6, the hidden cost within the clock's tolerance). The
-    # traces now reach mscount down a pipe once the allocator is loaded, and only there.
+    # log (red-team pass 30: 57.4 -> 93.6, the hidden cost within the clock's tolerance). Sent
+    # down a socket at once, they lay there for a constructor to peek at (pass 32). The traces
+    # now reach mscount once the allocator is loaded and checked, and only there.
     ops = 300
     trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(ops)))
     said, honest = _counted_score(
         cli, attacker("SEES_TRACE_WHEN_LOADED", Path("honest")), trace, tmp_path / "h"
     )
-    said, forged = _counted_score(cli, attacker("SEES_TRACE_WHEN_LOADED"), trace, tmp_path / "f")
+    forger = attacker("SEES_TRACE_WHEN_LOADED", *([Path("peek")] if how == "peek" else []))
+    said, forged = _counted_score(cli, forger, trace, tmp_path / "f")
+    assert forged["throughput"] is not None, said
     assert forged["count_scale"] == 1.0 and "not confirmed by the clock" not in said, said
     # The work it would have left out is counted: the same count as the file that never looks.
     assert forged["throughput"] == pytest.approx(honest["throughput"], rel=0.05)
