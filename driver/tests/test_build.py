@@ -190,9 +190,22 @@ def test_the_drivers_globals_a_file_uses_count_as_its_global_data(tmp_path, word
         ("__attribute__((aligned(64))) char line[64];", 64),  # a cache line's: no padding counted
         # 1-byte variables aligned to 64 by hand: the 63 bytes before the second one (pass 31)
         ("__attribute__((aligned(64))) char a, b;", 1 + 63 + 1),
+        ("__attribute__((aligned(16))) char a, b;", 1 + 15 + 1),  # and to 16 (pass 32)
+        ("char a; long b; char c; int d;", 1 + 8 + 1 + 4),  # a compiler's own padding: none
+        ("__attribute__((aligned(8))) char a, b;", 1 + 1),  # as clang leaves shrunk size_ts
         ("long x; __attribute__((aligned(32))) long y[4];", 8 + 32),  # as gcc aligns arrays
     ],
-    ids=["section", "variable", "common", "cache line", "gaps by hand", "array's own"],
+    ids=[
+        "section",
+        "variable",
+        "common",
+        "cache line",
+        "gaps by hand",
+        "gaps of 16",
+        "a compiler's",
+        "shrunk by clang",
+        "array's own",
+    ],
 )
 def test_the_room_the_linker_pads_before_over_aligned_data_counts(tmp_path, declared, counted):
     # A 1-byte variable aligned to 2 MiB in a section of its own: the linker pads the output
