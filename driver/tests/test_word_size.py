@@ -79,6 +79,20 @@ def test_an_m32_build_is_graded_by_the_32_bit_agent_checked_and_timed(cli, cut, 
     assert "pointers in 4-byte integers" in " ".join(run.said.split())
 
 
+def _crashing_explicit(path: Path, head: str = "") -> Path:
+    """csapp_explicit with `head` in front, crashing in every mm_malloc, in either word size."""
+    path.write_text(
+        head
+        + fixture_allocator("labs/csapp_explicit")
+        .read_text()
+        .replace(
+            "void *mm_malloc(size_t size) {",
+            "void *mm_malloc(size_t size) {\n    *(volatile int *)0 = 1;",
+        )
+    )
+    return path
+
+
 def test_a_file_that_fails_every_trace_on_x86_64_as_m32_code_does_is_graded_m32(
     cli, tmp_path, write_trace
 ):
@@ -97,15 +111,7 @@ def test_a_file_that_fails_every_trace_on_x86_64_as_m32_code_does_is_graded_m32(
     pinned = ("--word-size", "64")
     run = cli("grade", adjacent, "--lab", "csapp", "--throughput", "time", *pinned, "-q", trace)
     assert run.status == 1 and "crashed with SIGSEGV at op 6" in run.said
-    broken = tmp_path / "broken.c"
-    broken.write_text(
-        fixture_allocator("labs/csapp_explicit")
-        .read_text()
-        .replace(
-            "void *mm_malloc(size_t size) {",
-            "void *mm_malloc(size_t size) {\n    *(volatile int *)0 = 1;",
-        )
-    )
+    broken = _crashing_explicit(tmp_path / "broken.c")
     run = cli("grade", broken, "--lab", "csapp", "--throughput", "time", "-q", trace)
     assert run.status == 1 and "crashed with SIGSEGV" in run.said
     said = " ".join(run.said.split())
@@ -117,16 +123,8 @@ def test_a_file_that_fails_every_trace_on_x86_64_as_m32_code_does_is_graded_m32(
 def test_an_m32_build_that_does_not_compile_is_named_so(cli, tmp_path, write_trace):
     # The note said "it passed no more traces there" of an -m32 build that did not compile (red-
     # team pass 31): it says why the build ran nothing.
-    broken = tmp_path / "broken.c"
-    broken.write_text(
-        '#if __SIZEOF_POINTER__ == 4\n#error "not for 32 bits"\n#endif\n'
-        + fixture_allocator("labs/csapp_explicit")
-        .read_text()
-        .replace(
-            "void *mm_malloc(size_t size) {",
-            "void *mm_malloc(size_t size) {\n    *(volatile int *)0 = 1;",
-        )
-    )
+    head = '#if __SIZEOF_POINTER__ == 4\n#error "not for 32 bits"\n#endif\n'
+    broken = _crashing_explicit(tmp_path / "broken.c", head)
     trace = write_trace("linked", LINKED)
     run = cli("grade", broken, "--lab", "csapp", "--throughput", "time", "-q", trace)
     said = " ".join(run.said.split())
