@@ -305,7 +305,14 @@ def handout_build_note(
         "assert() is not one)"
     )
     if _valid_traces(narrow) > _valid_traces(wide):
-        return True, f"built -m32, as the {config.lab} handout's Makefile builds it: {failed}"
+        # The x86-64 failures are graded away: the first is named, so that a student learns
+        # the code is wrong on 64 bits (lab check run 17's regrade: "2 of 11 traces failed",
+        # but neither which nor how).
+        first = next((r for r in wide if r.error), None)
+        return True, (
+            f"built -m32, as the {config.lab} handout's Makefile builds it: {failed}"
+            f"{f'; the first, {first.trace}: {first.error}' if first else ''}"
+        )
     if narrow_problem is not None:  # a retry that did not build passed nothing: say why
         return False, (
             f"also tried built -m32, as the {config.lab} handout's Makefile builds it "

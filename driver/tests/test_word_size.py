@@ -186,6 +186,8 @@ def test_a_file_that_loses_realloc_data_on_x86_64_alone_is_graded_m32(cli, tmp_p
     said = " ".join(run.said.split())
     assert run.status == 0 and "csapp (2/2 valid)" in said, said
     assert "built -m32, as the csapp handout's Makefile builds it: built for x86-64, 1 of 2" in said
+    # and which, and how, it failed there
+    assert "; the first, grows: " in said and "realloc did not keep the data" in said, said
 
 
 def test_an_m32_build_is_counted_by_the_32_bit_counter_and_confirmed_by_the_clock(
