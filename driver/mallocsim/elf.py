@@ -343,11 +343,14 @@ def global_data_bytes(path: str | Path, library: str | Path | None = None) -> in
             continue
         for symbol in symbols(data, table, every):
             if symbol.section in (_SHN_COMMON, _SHN_X86_64_LCOMMON):
-                total += symbol.size + _padding_room(symbol.value)  # a common's value: its align
+                # a common's value is its alignment
+                total += symbol.size + _padding_room(symbol.value, symbol.size)
             elif symbol.section in spans and symbol.size > 0:
                 spans[symbol.section].append((symbol.value, symbol.value + symbol.size))
     for i in counted:
-        total += _covered_bytes(every[i].size, sorted(spans[i])) + _padding_room(every[i].align)
+        section = every[i]
+        total += _covered_bytes(section.size, sorted(spans[i]))
+        total += _padding_room(section.align, section.size)
     return total
 
 
@@ -365,17 +368,16 @@ def _unasked_alignment(size: int) -> int:
     return 16 if size >= 16 else 8
 
 
-# The most alignment of a section or common symbol whose padding is not counted: a cache line.
-# The linker pads the output before a section to its alignment, writable room no variable of
-# mm.o covers: a 1-byte variable aligned to 2 MiB in a section of its own gave a CMU file 1 MiB
-# and more beside its "17 bytes of global data" (red-team pass 30).
-PADDING_FREE_ALIGNMENT = 64
-
-
-def _padding_room(alignment: int) -> int:
-    """The writable bytes the linker may pad before data of `alignment`, when past a cache
-    line's: counted as global data."""
-    return alignment - 1 if alignment > PADDING_FREE_ALIGNMENT else 0
+def _padding_room(alignment: int, size: int) -> int:
+    """The writable bytes the linker may pad before a section or common symbol of `size`
+    bytes aligned to `alignment`, when that is more than a compiler gives such data unasked
+    (_unasked_alignment; its variables' alignments are no more, each no bigger than the
+    whole): counted as global data, as a gap between variables is (_covered_bytes). The
+    linker pads the output before each, room no variable of mm.o covers: a 1-byte variable
+    aligned to 2 MiB in a section of its own gave a CMU file 1 MiB beside its "17 bytes of
+    global data" (red-team pass 30); forty aligned to 64 or 16, in sections of their own or
+    as common symbols, 63 or 15 bytes each. None for an empty section."""
+    return alignment - 1 if size > 0 and alignment > _unasked_alignment(size) else 0
 
 
 def borrowed_data_bytes(path: str | Path, provider: str | Path) -> int:

@@ -193,6 +193,9 @@ def test_the_drivers_globals_a_file_uses_count_as_its_global_data(tmp_path, word
         ("__attribute__((aligned(16))) char a, b;", 1 + 15 + 1),  # and to 16 (pass 32)
         ("char a; long b; char c; int d;", 1 + 8 + 1 + 4),  # a compiler's own padding: none
         ("__attribute__((aligned(8))) char a, b;", 1 + 1),  # as clang leaves shrunk size_ts
+        # the same room before a section or a common of its own (pass 31's variants)
+        ('__attribute__((section(".bss.p"), aligned(64))) char p;', 1 + 63),
+        ('asm(".comm pad,1,16");\n', 1 + 15),
         ("long x; __attribute__((aligned(32))) long y[4];", 8 + 32),  # as gcc aligns arrays
     ],
     ids=[
@@ -204,6 +207,8 @@ def test_the_drivers_globals_a_file_uses_count_as_its_global_data(tmp_path, word
         "gaps of 16",
         "a compiler's",
         "shrunk by clang",
+        "own section",
+        "own common",
         "array's own",
     ],
 )
