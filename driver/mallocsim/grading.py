@@ -431,7 +431,6 @@ def _grade(
 
 
 # How a heap address cut to 32 bits makes a trace fail: read through (SIGSEGV), or handed out.
-# How a cut address fails: a crash, or a pointer outside the heap.
 _CUT_ADDRESS_FAILURES = ("crash", "outside_heap")
 # How code written for 4-byte words fails on x86-64: cut addresses, links that overlap the next
 # field, sizes read from the wrong word.
