@@ -590,24 +590,17 @@ static void *resize(void *p, size_t size) {
     size_t room = tc_room(p); /* 0 for an aligned alias */
     if (size <= room && size > room / 2)
         return p;
-    /* A block of a cached size grown to another cached size: moved through the thread's bins, no
-       lock. The arena's realloc took its lock and the policy's own move: sqlite3 grows 200,000
-       blocks of 16 bytes to 24 in a bulk insert (glibc's smallest chunk holds 24), 569
-       instructions a realloc against glibc's 181, 4-7% of its time (drop-in pass 22). */
     /* A block too big to cache, or an aligned alias, resized to a cached size: moved, through
        the thread's bins. Shrunk in place, a big block's head stayed among big blocks, and once
        freed waited in a cache, where it merges with nothing: a program replacing 64 blocks of
        1 byte to 300 KB at random, a third of them by realloc, peaked at 19.2 MB against glibc's
        3.2 (drop-in pass 23). */
-    if (room == 0 && size <= TC_MAX) {
-        size_t usable = usable_at(p, CALL_REALLOC); /* checks p, as every way here does */
-        void *q = allocate(size);
-        if (q != NULL) {
-            memcpy(q, p, usable < size ? usable : size);
-            release(p);
-        }
-        return q;
-    }
+    if (room == 0 && size <= TC_MAX)
+        return move_block(p, size);
+    /* A block of a cached size grown to another cached size: moved through the thread's bins, no
+       lock. The arena's realloc took its lock and the policy's own move: sqlite3 grows 200,000
+       blocks of 16 bytes to 24 in a bulk insert (glibc's smallest chunk holds 24), 569
+       instructions a realloc against glibc's 181, 4-7% of its time (drop-in pass 22). */
     if (room > 0 && size > room && size <= TC_MAX) {
         assert(room == usable_at(p, CALL_REALLOC)); /* every byte the program may have written */
         void *q = allocate(size);
