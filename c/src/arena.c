@@ -74,6 +74,13 @@ static inline void arena_serve(unsigned k) {
     arena_serving = k;
 }
 
+/* Under p's lock: the arena holding p, served (arena_serve). */
+static inline unsigned arena_serve_holder(const void *p) {
+    unsigned k = arena_index(p);
+    arena_serve(k);
+    return k;
+}
+
 /* When an arena gives the pages of its free blocks back (arena_free, PURGE_LEAST). */
 typedef struct {
     size_t live;       /* usable bytes of the blocks its policy handed out (the caches' too) */
@@ -482,8 +489,7 @@ static void purge_if_due(unsigned k) {
 
 void arena_free(void *p) {
     assert(arena_holds(p));
-    unsigned k = arena_index(p);
-    arena_serve(k);
+    unsigned k = arena_serve_holder(p);
     count_live(k, 0, mm_usable_size(p));
     mm_free(p);
     if (mm_free_top != NULL && mm_free_top() > TRIM_LEAST)
@@ -546,8 +552,7 @@ bool arena_usage(unsigned k, arena_usage_t *usage) {
 
 void *arena_realloc(void *p, size_t size) {
     assert(arena_holds(p));
-    unsigned k = arena_index(p);
-    arena_serve(k);
+    unsigned k = arena_serve_holder(p);
     size_t before = mm_usable_size(p);
     void *q = mm_realloc(p, size);
     if (q != NULL) /* in the same arena: its policy's own block */
@@ -557,7 +562,7 @@ void *arena_realloc(void *p, size_t size) {
 
 size_t arena_usable_size(void *p) {
     assert(arena_holds(p));
-    arena_serve(arena_index(p));
+    arena_serve_holder(p);
     return mm_usable_size(p);
 }
 
