@@ -73,6 +73,7 @@ from mallocsim.results import (
     TraceResult,
     reset_note,
     timed_heap_note,
+    timing_cut_note,
     trace_outcome,
 )
 from mallocsim.runner import options_for_lab
@@ -402,6 +403,7 @@ def _grade(
     notes.extend(note for t, r in graded if (note := heap_limit_note(t, r, lab.heap_limit)))
     notes.extend(note for note in map(reset_note, results) if note)
     notes.extend(note for note in map(timed_heap_note, results) if note)
+    notes.extend(note for note in map(timing_cut_note, results) if note)
     notes.extend(narrowed_pointer_notes(warnings, results))
     notes.extend(poisoned_heap_notes(lab, results))
     timed = [

@@ -22,7 +22,10 @@ starved) is stopped too. Watched for a hang (`stall`), an op stops when its
 words stand still while the child and agent run `stall` CPU seconds, or while
 neither of them runs at all for ASLEEP_SECONDS. Whatever happens, the parent
 gets a TraceResult, the death as data too (fail_kind "crash", "timeout" or
-"exit", the phase, op and pass), and every result it already has is kept.
+"exit", the phase, op and pass), and every result it already has is kept. A
+child out of time in the timed passes, which only time what the checked passes
+proved, has the checked result it left before them (timed_by_checked): the
+trace stays valid, timed by its checked passes.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from mallocsim.replay import (
     failed_result,
     op_text,
     replay_trace,
+    timed_by_checked,
     where,
 )
 from mallocsim.results import TraceResult
@@ -159,6 +163,9 @@ class ChildOutcome:
     denied: str | None = None  # killed by the sandbox: what it tried ("start a process (fork)")
     asleep: float | None = None  # stopped as hung with nothing running: the seconds it slept
     asserted: str | None = None  # an agent's assert() that failed: its message, printable
+    # the last answer the child left before its end (SharedWords.provisional), for a child
+    # stopped out of time: a trace's checked result, left before its timed passes
+    provisional: dict | None = None
 
 
 def run_forked(
@@ -177,7 +184,10 @@ def run_forked(
     MEMORY_LIMIT; with `agent` too, the child itself stays unconfined, since
     work(shared) starts the untrusted code in an agent that enters the sandbox
     (its pid left in the watch's AGENT_WORD, its memory watched as well), and maps the
-    words itself: `shared` is a SharedWords, the words with their memfd. A UsageError, or
+    words itself: `shared` is a SharedWords, the words with their memfd, and its
+    `provisional`, which leaves an answer for the parent to have should the child be
+    stopped out of time (ChildOutcome.provisional; each one line, before the final
+    answer). A UsageError, or
     any other exception, in the child comes back as {"usage_error": message} (a GraderFault
     as one again: "grader_fault" true);
     anything else it sends that is not a JSON object is garbage, reported as
@@ -201,7 +211,13 @@ def run_forked(
             if sandboxed and not agent:
                 enter_sandbox(progress + DENIED_WORD, write_fd, timeout)
             if agent:
-                shared_words = SharedWords(words_fd, progress, ENGINE_WORD, DENIED_WORD, watched)
+
+                def provisional(answer: dict) -> None:
+                    _write_all(write_fd, (json.dumps(answer) + "\n").encode())
+
+                shared_words = SharedWords(
+                    words_fd, progress, ENGINE_WORD, DENIED_WORD, watched, provisional
+                )
                 payload = work(shared_words)
             else:
                 payload = work(progress)
@@ -246,8 +262,10 @@ def run_forked(
     shared.close()
     watch_map.close()
     os.close(words_fd)
+    lines, _, final = data.rpartition("\n")  # the provisional answers' lines, then the answer
+    left = _payload(lines.rpartition("\n")[2])
     return ChildOutcome(
-        None if over else _payload(data),
+        None if over or timed_out else _payload(final),
         timed_out,
         status,
         where_it_was,
@@ -257,7 +275,15 @@ def run_forked(
         (denied_action(denied - 1) if denied != UNNAMED_CALL else UNNAMED) if denied else None,
         asleep,
         asserted,
+        left if left is not GARBAGE_ANSWER else None,
     )
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """All of `data` written to `fd` (a pipe's write may take part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _payload(data: str) -> dict | None:
@@ -540,6 +566,9 @@ def replay_isolated(
     library_for(spec)  # built here: the compiler cannot run in the sandboxed child
     outcome = run_forked(work, timeout, stall, sandboxed=confined, agent=confined)
     payload = answer(outcome)
+    if payload is None and (checked := _checked_in_time(outcome)) is not None:
+        with contextlib.suppress(KeyError, TypeError):
+            return timed_by_checked(TraceResult(**checked["result"]), trace, timeout)
     if payload is not None:
         try:
             return TraceResult(**payload["result"])
@@ -557,6 +586,19 @@ def replay_isolated(
         fail_op=op if phase in PHASE_NAMES and op < trace.num_ops else None,
         fail_pass=which if phase == PHASE_TIMED else None,
     )
+
+
+def _checked_in_time(outcome: ChildOutcome) -> dict | None:
+    """The checked result a child left before it ran out of time in the timed passes,
+    or None. Those passes only time what the checked ones proved and measured: run out
+    of the time they share, by a correct allocator near its limit on a loaded machine,
+    they failed a trace under some loads and not others (an honest CMU file its driver
+    grades 50: 49.9 or 0, lab check regrade 17). A hung op, memory past the limit or a
+    denied call is still the trace's failure."""
+    stopped_out_of_time = outcome.timed_out and outcome.stalled is None and outcome.asleep is None
+    if not stopped_out_of_time or outcome.memory is not None or outcome.denied is not None:
+        return None
+    return outcome.provisional if outcome.progress[0] == PHASE_TIMED else None
 
 
 def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str, str]:
@@ -583,11 +625,11 @@ def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str
 
 
 def _read_until(fd: int, timeout: float, watch: _Watch) -> tuple[str, bool]:
-    """Everything the child writes, or ("", True) when its time runs out: `timeout`
-    seconds of CPU time, or WALL_MULTIPLE times that of wall time (watch.wall_stopped
-    says which), or the watch sees it hang. It waits watch.tick at most at a time,
-    ticking the open progress reporters in between: this is where their time moves
-    on (progress.py: no thread)."""
+    """(everything the child writes, False), or (what it wrote so far, True) when its
+    time runs out: `timeout` seconds of CPU time, or WALL_MULTIPLE times that of wall
+    time (watch.wall_stopped says which), or the watch sees it hang. It waits
+    watch.tick at most at a time, ticking the open progress reporters in between: this
+    is where their time moves on (progress.py: no thread)."""
     start = time.monotonic()
     chunks: list[bytes] = []
     size = 0
@@ -597,7 +639,7 @@ def _read_until(fd: int, timeout: float, watch: _Watch) -> tuple[str, bool]:
         left = min(timeout - cpu, wall_left)
         watch.wall_stopped = wall_left <= 0
         if left <= 0 or watch.must_stop(cpu):
-            return "", True
+            return b"".join(chunks).decode(errors="replace"), True
         ready, _, _ = select.select([fd], [], [], min(left, watch.tick))
         if not ready:
             tick_active()

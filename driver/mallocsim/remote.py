@@ -23,9 +23,9 @@ the protocol or claim less time than it took (the trace fails, fail_kind
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +72,17 @@ class SharedWords:
     their memfd, for the agent to map, a pointer to them here, and where in them
     the engine's progress words and the sandbox's denied word go; and the
     watch's own two words (`watch`: the agent's pid, the agents' peak memory),
-    which the agent never maps. agents_peak is that peak as this process knows
-    it, written to the watch once each agent is gone."""
+    which the agent never maps; and `provisional`, which hands the watching
+    process an answer to keep should this one be stopped out of time (a trace's
+    checked result, before its timed passes). agents_peak is that peak as this
+    process knows it, written to the watch once each agent is gone."""
 
     fd: int
     words: Any
     engine_at: int
     denied_at: int
     watch: Any
+    provisional: Callable[[dict], None]
     agents_peak: int = 0
 
 
@@ -169,7 +172,14 @@ def replay_remote(
         # The agent sees the payloads: a pattern it could work out, it could write back.
         seed = pattern_seed(library_for(spec), trace)
         keyed = replace(options, secret_pattern=True, pattern_seed=seed)
-        result = replay_trace(trace, remote, keyed, shared.words)
+
+        def checked(result: TraceResult) -> None:
+            # Left for a grader that stops this process in the timed passes, out of time;
+            # only while the agent's answers stand (below).
+            if lib.ms_link_status(agent.link) == lib.MS_LINK_OK:
+                shared.provisional({"result": asdict(result)})
+
+        result = replay_trace(trace, remote, keyed, shared.words, checked)
         if lib.ms_link_status(agent.link) == lib.MS_LINK_OK:
             return result
         # Whatever the replay concluded rests on answers the grader has voided.

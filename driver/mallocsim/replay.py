@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -297,10 +297,12 @@ def replay_trace(
     alloc: LoadedAllocator,
     options: ReplayOptions | None = None,
     progress: object = None,
+    on_checked: Callable[[TraceResult], None] | None = None,
 ) -> TraceResult:
     """Check, measure and time one trace. `progress` is an optional uint64_t[3]
     cdata (phase, op index, timed pass) kept up to date for a watching parent
-    process: the engine writes the last two (see isolate.py)."""
+    process: the engine writes the last two (see isolate.py). `on_checked` is
+    given the valid checked result before the timed passes start."""
     options = options or ReplayOptions()
     spec = alloc.spec
 
@@ -352,6 +354,8 @@ def replay_trace(
     )
     if not options.timing:
         return checked
+    if on_checked is not None:
+        on_checked(checked)
     return add_timing(checked, trace, alloc, options, enter(PHASE_TIMED))
 
 
@@ -451,6 +455,17 @@ def with_timing(
         ops_per_sec=trace.num_ops / median if median else None,
         pass_seconds=tuple(seconds),  # every pass, for the statistics of saved runs
     )
+
+
+def timed_by_checked(checked: TraceResult, trace: Trace, limit: float) -> TraceResult:
+    """A valid checked result whose timed passes ran past the trace's time limit
+    (`limit` seconds): timed by its checked passes instead, the faster one's time
+    standing for a timed pass's. Each of their ops was checked, and a round trip to
+    the grader for an allocator graded from outside its process: slower than its timed
+    passes, never faster, so that cutting them short gains nothing."""
+    seconds = checked.checked_seconds
+    timed = with_timing(checked, trace, [seconds]) if seconds else checked
+    return replace(timed, passes=0, pass_seconds=(), timing_cut=limit)
 
 
 def _median(values: list[float]) -> float | None:

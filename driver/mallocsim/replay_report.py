@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from mallocsim.numbers import count, duration, kops, percent
 from mallocsim.out_of_memory import is_out_of_memory
 from mallocsim.report import format_report, throughput_lines
-from mallocsim.results import TraceResult, reset_note, summarize, timed_heap_note
+from mallocsim.results import (
+    TraceResult,
+    reset_note,
+    summarize,
+    timed_heap_note,
+    timing_cut_note,
+)
 from mallocsim.safe_text import printable
 from mallocsim.table import WIDTH, fit, render_table
 
@@ -92,6 +98,10 @@ def format_replay(allocator: str, results: Sequence[TraceResult], width: int | N
     if unreset:
         parts.append("Heap of the second run:")
         parts.extend(f"  {note}" for note in unreset)
+    cut = [note for note in map(timing_cut_note, results) if note]
+    if cut:
+        parts.append("Timed passes out of time:")
+        parts.extend(f"  {note}" for note in cut)
     parts += throughput_lines(results)
     parts.extend(NOTES)
     if starved:

@@ -74,6 +74,9 @@ class TraceResult:
     # for the clock to time alone (the engine's batches, under 50 us a pass)
     pass_repeats: int = 1
     checked_seconds: float | None = None  # the faster of the two checked passes
+    # seconds: the time limit the timed passes ran past, the checked passes done; seconds is
+    # then checked_seconds, and passes 0 (replay.timed_by_checked)
+    timing_cut: float | None = None
     # an allocator graded from outside its process, timed passes whose own clock claimed less
     # than the kernel counted: the kernel's count of CPU seconds a pass (boundaries included)
     cpu_seconds: float | None = None
@@ -141,6 +144,20 @@ def timed_heap_note(result: TraceResult) -> str | None:
         f"{result.trace}: the timed passes used the heap up to {result.timed_highest_used:,} "
         "bytes above its start (their blocks, or memory they touched), past the checked passes' "
         f"heap of {result.heap_size or 0:,}: utilization is measured against that ({why})"
+    )
+
+
+def timing_cut_note(result: TraceResult) -> str | None:
+    """A line on a trace whose timed passes ran out of its time limit, timed by its
+    checked passes instead (replay.timed_by_checked); None for any other."""
+    if result.timing_cut is None:
+        return None
+    took = f"{result.seconds:.3g} s" if result.seconds is not None else "not timed"
+    return (
+        f"{result.trace}: the timed passes ran past the trace's time limit "
+        f"({result.timing_cut:.3g} s of CPU time) after the checked passes were done: timed "
+        f"by the faster checked pass instead ({took}, each op checked: slower than a timed "
+        "pass, never faster)"
     )
 
 

@@ -118,3 +118,29 @@ def test_replay_without_a_timeout_stops_a_hanging_allocator_in_seconds(cli, writ
               "--no-timing", write_trace("small", TRACE))  # fmt: skip
     assert run.status == 1 and "hung: stopped at op" in run.said
     assert time.monotonic() - start < 15  # the floor and the stall, not 120 s
+
+
+def test_a_trace_whose_timed_passes_run_out_of_time_stays_valid_timed_by_its_checked_passes(
+    cli, write_trace, tmp_path
+):
+    # Checked in milliseconds, then 0.05 s a malloc or more: a timed pass needs seconds.
+    trace = write_trace("small", TRACE)
+    saved = tmp_path / "grade.json"
+    run = cli("grade", "--wide", "--dialect", "classic", "--throughput", "time",
+              "--timeout", "1", "--json", saved,
+              fixture_allocator("slower_later"), trace)  # fmt: skip
+    assert run.status == 0, run.out + run.err
+    said = "small: the timed passes ran past the trace's time limit (1 s of CPU time)"
+    assert said in run.said
+    (result,) = run.json(saved)["grade"]["results"]
+    assert result["valid"] and result["utilization"] > 0
+    assert result["timing_cut"] == 1 and result["passes"] == 0
+    assert result["seconds"] == result["checked_seconds"] > 0
+
+
+def test_an_op_hung_in_the_timed_passes_still_fails_its_trace(write_trace, tmp_path):
+    source = fixture_variant("slower_later", "#define SLOW_STEPS (1UL << 40)\n", tmp_path / "mm.c")
+    trace = load_trace(write_trace("small", TRACE))
+    result = replay_isolated(trace, resolve(str(source), "classic"), ReplayOptions(), 60.0, 0.25)
+    assert not result.valid and result.fail_kind == "timeout"
+    assert result.fail_phase == "timed" and "hung: stopped at op" in (result.error or "")

@@ -58,6 +58,12 @@
  *                       block's size: the last 16 bytes of the old payload are not copied. The
  *                       realloc check: for "a 0 48, r 0 64", op 1 ("realloc did not keep the
  *                       data").
+ *   SLOWER_LATER        correct, but each run slower, as a list that grows from run to run is:
+ *                       from its third mm_init (the timed passes' first) on, every malloc
+ *                       busy-works SLOW_STEPS steps. Out of a trace's time limit in the timed
+ *                       passes, the checked ones done, the trace stays valid, timed by its
+ *                       checked passes ("the timed passes ran past the trace's time limit");
+ *                       with SLOW_STEPS past the stall limit a malloc there is hung, and fails it.
  *
  * Variants with a team record (the classic dialect's; the csapp lab requires one): GOOD_BUMP,
  * CALLS_MALLOC, CHECKER_CRASHES, INIT_RUNS_OUT, NULL_EARLY. The others have none, so that a test can add one.
@@ -122,7 +128,7 @@ static struct {
     char *free_list; /* freed payloads, linked through their headers (REUSE) */
     bool ready;      /* mm_init has run once (INIT_NO_RESET) */
     size_t step;     /* the last growth's step, kept across runs (GROWTH_KEPT) */
-    int inits;       /* mm_init calls ever (INIT_RUNS_OUT) */
+    int inits;       /* mm_init calls ever (INIT_RUNS_OUT, SLOWER_LATER) */
 } heap;
 
 #ifdef CALLS_MALLOC
@@ -153,6 +159,8 @@ init_result mm_init(void) {
 #endif
     if (heap.inits == INIT_POOL) /* BUG: the pool is never given back */
         return INIT_FAILED;
+    heap.inits++;
+#elif defined(SLOWER_LATER)
     heap.inits++;
 #elif defined(CALLS_MALLOC)
     free(class_heads);
@@ -202,6 +210,14 @@ static bool grow(size_t need) {
 void *mm_malloc(size_t size) {
     if (size == 0 || size > SIZE_MAX / 2)
         return NULL;
+#ifdef SLOWER_LATER
+#ifndef SLOW_STEPS
+#define SLOW_STEPS 100000000UL /* 0.05-0.2 s: a pass of 50 mallocs takes seconds */
+#endif
+    if (heap.inits > 2) /* BUG (of speed): slower from run to run */
+        for (volatile unsigned long step = 0; step < SLOW_STEPS; step++) {
+        }
+#endif
     size_t cap = round_up(size, ALIGNMENT);
 #ifdef REUSE
     for (char **link = &heap.free_list; *link != NULL; link = link_of(*link)) {
