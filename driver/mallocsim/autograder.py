@@ -88,7 +88,7 @@ def gradescope_results(grade: Grade, config: GradingConfig | None = None) -> dic
             for part, r in zip(score.per_trace, grade.results, strict=True)
         ]
         performance_max = score.max_points - sum(part.max_points for part in score.per_trace)
-        earned = performance_max * score.index / 100.0
+        earned = score.points - sum(part.points for part in score.per_trace)  # a threshold's 0
         tests.append(
             test(
                 "performance index", earned, performance_max, score.penalty is None, explain(score)

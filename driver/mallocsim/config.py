@@ -84,6 +84,10 @@ class GradingConfig:
     global_data_max_deduction: float = 20.0  # ...at most this many
     index_digits: int = 0  # decimals the lab's driver prints the index with
     index_joiner: str = "+"  # what the lab's driver prints between the index's two parts
+    index_out_of: float = 100.0  # what the lab's driver prints the index out of (PKU 2025: 80)
+    # the index, out of index_out_of, below which no performance points are given (PKU's
+    # PERF_THRESHHOLD); 0: none
+    zero_below: float = 0.0
     correctness_points: float = 0.0  # split evenly over the traces, earned by valid ones
     performance_points: float = 100.0  # earned in proportion to the index
     traces: tuple[TraceRule, ...] = ()  # empty: the lab's list, or every trace given
@@ -105,6 +109,7 @@ LAB_SCORING = (
     "formula", "util_weight", "throughput_mean", "reference", "reference_scale",
     "reference_throughput", "min_util", "max_util", "min_speed_ratio", "max_speed_ratio",
     "global_data_limit", "global_data_bytes_per_point", "global_data_max_deduction",
+    "zero_below",
 )  # fmt: skip
 
 
@@ -151,6 +156,9 @@ def for_lab(name: str) -> GradingConfig:
         max_speed_ratio=s.max_speed_ratio,
         index_digits=s.index_digits,
         index_joiner=s.index_joiner,
+        index_out_of=s.index_out_of,
+        zero_below=s.zero_below,
+        performance_points=s.index_out_of,
         global_data_limit=s.global_data_limit,
         global_data_bytes_per_point=s.global_data_bytes_per_point,
         global_data_max_deduction=s.global_data_max_deduction,
@@ -245,6 +253,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[object], object]]]] = {
             _number(0, _BIG, open_low=True),
         ),
         "global_data_max_deduction": ("global_data_max_deduction", _number(0, 100)),
+        "zero_below": ("zero_below", _number(0, 100)),
     },
     "points": {
         "correctness": ("correctness_points", _number(0, _BIG)),

@@ -111,6 +111,8 @@ def explain(score: Score) -> str:
                 f" (T_ref's {_speed(score.measure, score.reference_throughput)} instructions/op "
                 f"over T's {_speed(score.measure, score.throughput)})"
             )
+    out_of = score.index_out_of  # the lab's scale: PKU 2025's index is out of 80
+    index = score.index * out_of / 100
     lines += [
         f"  utilization U       {percent(score.utilization)} (mean over {in_u} marked *)",
         f"  throughput T        {throughput_text(score.measure, score.throughput)} "
@@ -119,9 +121,9 @@ def explain(score: Score) -> str:
         f"  reference T_ref     {throughput_text(score.measure, score.reference_throughput)} "
         f"({score.reference_source or 'not needed'})",
         f"  T / T_ref           {ratio}",
-        f"  utilization part    {score.util_score:.3f} x {100 * w:g}",
-        f"  throughput part     {score.throughput_score:.3f} x {100 * (1 - w):g}",
-        f"  performance index   {score.index:.{max(score.index_digits, 1)}f} / 100",
+        f"  utilization part    {score.util_score:.3f} x {out_of * w:g}",
+        f"  throughput part     {score.throughput_score:.3f} x {out_of * (1 - w):g}",
+        f"  performance index   {index:.{max(score.index_digits, 1)}f} / {out_of:g}",
         f"  valid traces        {score.valid} / {score.traces}",
     ]
     if score.penalty:
@@ -152,13 +154,14 @@ def driver_line(score: Score) -> str:
     errors = score.traces - score.valid
     if errors:
         return f"Terminated with {errors} errors"
-    digits = score.index_digits
-    u = 100 * score.util_weight * score.util_score
-    t = 100 * (1 - score.util_weight) * score.throughput_score
+    digits, out_of = score.index_digits, score.index_out_of
+    u = out_of * score.util_weight * score.util_score
+    t = out_of * (1 - score.util_weight) * score.throughput_score
     joiner = score.index_joiner
+    index = (score.index + score.deduction) * out_of / 100
     return (
         f"Perf index = {u:.{digits}f} (util) {joiner} {t:.{digits}f} (thru) "
-        f"= {score.index + score.deduction:.{digits}f}/100"
+        f"= {index:.{digits}f}/{out_of:g}"
     )
 
 

@@ -86,6 +86,13 @@ class Scoring:
     global_data_limit: int | None = None
     global_data_bytes_per_point: float = 8.0
     global_data_max_deduction: float = 20.0
+    # What the lab's driver prints its index out of, and its autograder grades out of: 100, or
+    # PKU 2025's 80 (its perfindex is (p1 + p2) * 80). The index here stays 0..100; the lab's
+    # points (the configuration's performance_points) and its driver line are on this scale.
+    index_out_of: float = 100.0
+    # The index, on that scale, below which the lab's autograder gives no points at all (PKU's
+    # PERF_THRESHHOLD: 50 in 2022, 48 of 80 in 2025); 0: none.
+    zero_below: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -345,6 +352,53 @@ CMU_PKU = replace(
     ),
 )
 
+# Peking University's later ICS handouts (MOLYHECI/PKU_ICS2022_LABS, ZHXQ-Summer/
+# PKU-ICS-25FALL-LAB, lab check run 17): the 2013 one's driver, memlib and checks, but for
+# config.h and the score. A default list of their own, which the 2022 one grades corners and
+# cp-decl twice in (as its driver does: cp-decl, weighted, counts twice in U and T); U from 0.70;
+# and PERF_THRESHHOLD, under which the autograder's score is 0 (mdriver.c's raw_score).
+PKU_2022_TRACES = (
+    "alaska", "amptjp", "bash", "boat", "binary2-bal", "cccp", "cccp-bal", "chrome",
+    "coalesce-big", "coalescing-bal", "corners", "cp-decl", "exhaust", "expr-bal", "corners",
+    "firefox-reddit2", "freeciv", "perl", "malloc", "malloc-free", "cp-decl", "realloc",
+)  # fmt: skip
+PKU_2025_TRACES = (
+    "alaska", "amptjp", "bash", "boat", "binary2-bal", "cccp", "chrome", "coalesce-big",
+    "coalescing-bal", "corners", "cp-decl", "exhaust", "expr-bal", "freeciv", "ls", "malloc",
+    "malloc-free", "perl", "realloc",
+)  # fmt: skip
+CMU_PKU_2022 = replace(
+    CMU_PKU,
+    name="cmu-pku-2022",
+    title="CMU 15-213 malloc lab, Peking University's ICS edition (2022 handout)",
+    traces=PKU_2022_TRACES,
+    scoring=replace(
+        CMU_PKU.scoring,
+        reference_throughput=13000e3,
+        min_util=0.70,
+        max_util=0.91,
+        min_speed_ratio=3000 / 13000,
+        zero_below=50.0,
+    ),
+)
+# 2025: U 0.70-0.90, T 3,000-12,000 Kops/s, UTIL_WEIGHT .6, and everything out of 80.
+CMU_PKU_2025 = replace(
+    CMU_PKU,
+    name="cmu-pku-2025",
+    title="CMU 15-213 malloc lab, Peking University's ICS edition (2025 handout, out of 80)",
+    traces=PKU_2025_TRACES,
+    scoring=replace(
+        CMU_PKU.scoring,
+        util_weight=0.6,
+        reference_throughput=12000e3,
+        min_util=0.70,
+        max_util=0.90,
+        min_speed_ratio=3000 / 12000,
+        index_out_of=80.0,
+        zero_below=48.0,
+    ),
+)
+
 LABS: dict[str, LabProfile] = {
     lab.name: lab
     for lab in (
@@ -400,6 +454,8 @@ LABS: dict[str, LabProfile] = {
         CMU_F22,
         CMU_2015,
         CMU_PKU,
+        CMU_PKU_2022,
+        CMU_PKU_2025,
     )
 }
 DEFAULT_LAB = "mallocsim"

@@ -49,6 +49,8 @@ _DIAGNOSIS_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+): ")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from mallocsim.labs import LABS  # data only, and only once options are wanted
+
     group = parser.getgroup("mallocsim", "malloc-lab allocators replayed on traces (mallocsim)")
     group.addoption(
         "--mallocsim-allocator",
@@ -67,8 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--mallocsim-lab",
         metavar="LAB",
-        help="the lab whose rules apply (else the config's): "
-        "mallocsim, csapp, cmu, cmu-2022, cmu-2015, cmu-pku",
+        help=f"the lab whose rules apply (else the config's): {', '.join(LABS)}",
     )
     group.addoption(
         "--mallocsim-dialect",

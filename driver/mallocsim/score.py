@@ -91,6 +91,7 @@ class Score:
     global_data: int | None = None  # bytes of writable global data in mm.c (None: not measured)
     global_data_limit: int | None = None  # the bytes allowed before points come off
     deduction: float = 0.0  # index points taken for global data past that limit
+    index_out_of: float = 100.0  # what the lab's driver prints the index out of
     count_scale: float = 1.0  # instructions: what the clock check multiplied them by (1: confirmed)
     count_checked: bool = True  # instructions: False when the clock could not check the count
 
@@ -244,7 +245,16 @@ def score(
             f"limit: {deduction:.2f} points deducted from the index"
         )
         penalty = f"{penalty}; {deducted}" if penalty else deducted
-    points = sum(t.points for t in per_trace) + config.performance_points * index / 100.0
+    performance = config.performance_points * index / 100.0
+    on_scale = index * config.index_out_of / 100.0
+    if 0 < on_scale < config.zero_below:
+        performance = 0.0
+        below = (
+            f"an index of {on_scale:.2f} of {config.index_out_of:g}, under the lab's threshold "
+            f"of {config.zero_below:g}: no performance points (its autograder's PERF_THRESHHOLD)"
+        )
+        penalty = f"{penalty}; {below}" if penalty else below
+    points = sum(t.points for t in per_trace) + performance
     return Score(
         lab=config.lab,
         formula=config.formula,
@@ -270,6 +280,7 @@ def score(
         global_data=global_data,
         global_data_limit=config.global_data_limit,
         deduction=deduction,
+        index_out_of=config.index_out_of,
         count_scale=count_scale,
         count_checked=count_checked,
     )
@@ -313,4 +324,5 @@ def failed_score(config: GradingConfig, why: str) -> Score:
         points=0.0,
         max_points=config.correctness_points + config.performance_points,
         per_trace=(),
+        index_out_of=config.index_out_of,
     )

@@ -75,6 +75,20 @@ def test_a_passing_submission(results_of):
     assert [t["number"] for t in document["tests"]] == ["1", "2"]
 
 
+def test_an_index_under_the_labs_threshold_earns_no_performance_points(cli, write_trace, tmp_path):
+    # PKU's PERF_THRESHHOLD, here set by the course: the performance test's score is the
+    # grade's 0, not the index's share (it was: 0 in the score, points in the test).
+    course = tmp_path / "grading.toml"
+    course.write_text(COURSE.replace("[points]", "zero_below = 99.9\n[points]"))
+    out = tmp_path / "results.json"
+    cli("grade", fixture_allocator("good_bump"), "--dialect", "classic", "--config", course,
+        "--gradescope", out, write_trace("t", TRACE))  # fmt: skip
+    document = json.loads(out.read_text())
+    trace, performance = document["tests"]
+    assert (trace["score"], performance["score"], document["score"]) == (30.0, 0.0, 30.0)
+    assert performance["status"] == "failed" and "PERF_THRESHHOLD" in performance["output"]
+
+
 def test_a_failing_submission(results_of):
     status, document = results_of(fixture_allocator("overlap"), BUG_SHOWN_BY["overlap"][1])
     assert status == 1

@@ -287,6 +287,35 @@ def test_the_peking_university_edition_scores_as_its_config_h_says():
     assert faster.index == pytest.approx(61 + 39 * (8375 - 3000) / 10750, abs=0.01)
 
 
+def test_the_2025_peking_university_edition_scores_out_of_80_as_its_driver_prints():
+    # Its mdriver.c: perfindex = (p1 + p2) * 80, printed "... = %.0f/80"; config.h: U 0.70-0.90,
+    # T 3,000-12,000 Kops/s, UTIL_WEIGHT .6 (a public file: "48 (util) & 32 (thru) = 80/80").
+    pku = for_lab("cmu-pku-2025")
+    got = score([result("a", 0.88, 7_500_000, 1.0)], rules("a"), pku, 12000e3, "configured")
+    u, t = (0.88 - 0.70) / 0.20, (7500 - 3000) / 9000
+    assert got.index == pytest.approx(100 * (0.6 * u + 0.4 * t))  # 74.0 of 100
+    assert (got.points, got.max_points) == (pytest.approx(80 * (0.6 * u + 0.4 * t)), 80)
+    text = explain(got)
+    assert "As the CMU 15-213 mdriver prints it: Perf index = 43 (util) & 16 (thru) = 59/80" in text
+    assert "performance index   59.2 / 80" in text and "score               59.2 / 80" in text
+
+
+@pytest.mark.parametrize(("lab", "threshold"), [("cmu-pku-2022", 50), ("cmu-pku-2025", 48)])
+def test_an_index_under_the_peking_university_threshold_earns_no_points(lab, threshold):
+    # config.h's PERF_THRESHHOLD: mdriver.c's autograder score is 0 below it (raw_score).
+    config = for_lab(lab)
+    scale = config.index_out_of / 100
+    at = [result("a", config.min_util + 0.5 * (config.max_util - config.min_util), 1, 1.0)]
+    below = score(at, rules("a"), config, config.reference_throughput, "configured")
+    assert 0 < below.index * scale < threshold and below.points == 0
+    assert f"under the lab's threshold of {threshold}: no performance points" in (
+        below.penalty or ""
+    )
+    over = parse_config({"score": {"zero_below": 0}}, lab=lab)
+    kept = score(at, rules("a"), over, config.reference_throughput, "configured")
+    assert kept.points == pytest.approx(below.index * scale) and kept.penalty is None
+
+
 def test_the_explanation_names_the_traces_each_measure_was_taken_over():
     from mallocsim.grade_report import explain
 

@@ -91,6 +91,8 @@ def grading_file(template: str, lab: str) -> str:
         lab=lab,
         lab_pad=" " * max(1, 14 - len(lab)),
         dialect_line=(f"# {dialect}" if config.dialect else f"{dialect}  ").ljust(20),
+        index_out_of=_toml("index_out_of", config.index_out_of),
+        performance=_toml("performance_points", config.performance_points).ljust(9),
         **values,
     )
 
