@@ -367,37 +367,35 @@ PKU_2025_TRACES = (
     "coalescing-bal", "corners", "cp-decl", "exhaust", "expr-bal", "freeciv", "ls", "malloc",
     "malloc-free", "perl", "realloc",
 )  # fmt: skip
-CMU_PKU_2022 = replace(
-    CMU_PKU,
-    name="cmu-pku-2022",
-    title="CMU 15-213 malloc lab, Peking University's ICS edition (2022 handout)",
-    traces=PKU_2022_TRACES,
-    scoring=replace(
-        CMU_PKU.scoring,
-        reference_throughput=13000e3,
-        min_util=0.70,
-        max_util=0.91,
-        min_speed_ratio=3000 / 13000,
-        zero_below=50.0,
-    ),
-)
-# 2025: U 0.70-0.90, T 3,000-12,000 Kops/s, UTIL_WEIGHT .6, and everything out of 80.
-CMU_PKU_2025 = replace(
-    CMU_PKU,
-    name="cmu-pku-2025",
-    title="CMU 15-213 malloc lab, Peking University's ICS edition (2025 handout, out of 80)",
-    traces=PKU_2025_TRACES,
-    scoring=replace(
-        CMU_PKU.scoring,
-        util_weight=0.6,
-        reference_throughput=12000e3,
-        min_util=0.70,
-        max_util=0.90,
-        min_speed_ratio=3000 / 12000,
-        index_out_of=80.0,
-        zero_below=48.0,
-    ),
-)
+
+
+def _pku_edition(
+    year: int, traces: tuple[str, ...], max_speed: float, **bounds: float
+) -> LabProfile:
+    """The 2013 PKU lab with a later handout's list and config.h: T from 3,000 Kops/s to
+    `max_speed` ops/s, U from 0.70, and `bounds`, the rest of its scoring values."""
+    scale = f", out of {bounds['index_out_of']:g}" if "index_out_of" in bounds else ""
+    return replace(
+        CMU_PKU,
+        name=f"cmu-pku-{year}",
+        title=f"CMU 15-213 malloc lab, Peking University's ICS edition ({year} handout{scale})",
+        traces=traces,
+        scoring=replace(
+            CMU_PKU.scoring,
+            reference_throughput=max_speed,
+            min_speed_ratio=3000e3 / max_speed,
+            min_util=0.70,
+            **bounds,
+        ),
+    )
+
+
+CMU_PKU_2022 = _pku_edition(2022, PKU_2022_TRACES, 13000e3, max_util=0.91, zero_below=50.0)
+# UTIL_WEIGHT .6, and everything out of 80.
+CMU_PKU_2025 = _pku_edition(
+    2025, PKU_2025_TRACES, 12000e3, max_util=0.90, util_weight=0.6, index_out_of=80.0,
+    zero_below=48.0,
+)  # fmt: skip
 
 LABS: dict[str, LabProfile] = {
     lab.name: lab
