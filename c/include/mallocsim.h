@@ -358,10 +358,13 @@ typedef struct {
     int words_fd;
     uint32_t progress_at;
     uint32_t denied_at;
+    int output_fd; /* the agent's stdout and stderr (a pipe the watching process drains), or
+                      -1: /dev/null */
 } ms_agent_setup;
 /* Start the agent for the link (made with the heap already shared: mem_share):
    its pid, or -1 with err filled. It inherits no descriptor but the three it
-   maps and /dev/null, and no environment. */
+   maps, /dev/null as its stdin and output_fd (or /dev/null) as its stdout and
+   stderr, and no environment. */
 int ms_agent_spawn(ms_link *link, const ms_agent_setup *setup, ms_error *err);
 /* The grader: wait for the agent (its pid) to load, then fill `out` with the
    table whose every call is a request to it. Loading may add to the agent's
@@ -457,7 +460,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 24
+#define MS_ABI_VERSION 25
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

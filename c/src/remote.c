@@ -554,9 +554,11 @@ int ms_agent_spawn(ms_link *link, const ms_agent_setup *setup, ms_error *err) {
         int heap_fd = fcntl(mem_share_fd(), F_DUPFD, AGENT_FIRST_FREE_FD);
         int words_fd = fcntl(setup->words_fd, F_DUPFD, AGENT_FIRST_FREE_FD);
         int null = open("/dev/null", O_RDWR);
+        int output =
+            setup->output_fd >= 0 ? fcntl(setup->output_fd, F_DUPFD, AGENT_FIRST_FREE_FD) : null;
         int report = fcntl(started[1], F_DUPFD_CLOEXEC, AGENT_FIRST_FREE_FD);
-        if (link_fd < 0 || heap_fd < 0 || words_fd < 0 || null < 0 || report < 0 ||
-            dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
+        if (link_fd < 0 || heap_fd < 0 || words_fd < 0 || null < 0 || output < 0 || report < 0 ||
+            dup2(null, 0) < 0 || dup2(output, 1) < 0 || dup2(output, 2) < 0 ||
             dup2(link_fd, AGENT_LINK_FD) < 0 || dup2(heap_fd, AGENT_HEAP_FD) < 0 ||
             dup2(words_fd, AGENT_WORDS_FD) < 0)
             spawn_failed(report < 0 ? started[1] : report, "setting up its descriptors");

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import fcntl
 import json
 import mmap
 import os
@@ -91,6 +92,9 @@ SIGSYS = signal.SIGSYS.value
 UNNAMED_CALL = 1 << 63  # a denied call whose number the handler could not leave
 UNNAMED = "make a call the sandbox denies (with its signals blocked, as system() does)"
 ANSWER_LIMIT = 64 << 20  # bytes: a child's answer is kilobytes; past this it is garbage
+OUTPUT_KEPT = 4096  # bytes: the end of what an agent wrote to stdout and stderr, kept
+OUTPUT_PIPE_BYTES = 1 << 20  # what their pipe holds unread
+OUTPUT_SHOWN = 300  # characters of it a failure shows: its last lines
 GARBAGE = "\0"  # what _read_until returns for an answer past ANSWER_LIMIT
 GARBAGE_ANSWER = {"garbage": "the allocator wrote garbage into the grader's pipe"}
 
@@ -166,6 +170,8 @@ class ChildOutcome:
     # the last answer the child left before its end (SharedWords.provisional), for a child
     # stopped out of time: a trace's checked result, left before its timed passes
     provisional: dict | None = None
+    # the end of what its agent wrote to stdout and stderr (OUTPUT_KEPT bytes), None: no agent
+    output: str | None = None
 
 
 def run_forked(
@@ -200,9 +206,15 @@ def run_forked(
     watch_map = mmap.mmap(-1, 8 * WATCH_WORDS)  # anonymous, shared with the child: no fd to pass on
     watched = ffi.from_buffer(f"uint64_t[{WATCH_WORDS}]", watch_map)
     read_fd, write_fd = os.pipe()
+    # The agent's stdout and stderr: drained here as they come, the agent's end never blocking
+    # (a flood is cut, not waited for). Before, they went to /dev/null: a heap checker that
+    # printed its report and exit(0)ed was "exited with status 0", its report unseen.
+    output = _Output(*os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)) if agent else None
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_fd)
+        if output is not None:
+            os.close(output.fd)
         # A crash must reach the parent as the signal it is, not as Python's
         # fault report (pytest turns faulthandler on).
         faulthandler.disable()
@@ -216,7 +228,13 @@ def run_forked(
                     _write_all(write_fd, (json.dumps(answer) + "\n").encode())
 
                 shared_words = SharedWords(
-                    words_fd, progress, ENGINE_WORD, DENIED_WORD, watched, provisional
+                    words_fd,
+                    progress,
+                    ENGINE_WORD,
+                    DENIED_WORD,
+                    watched,
+                    provisional,
+                    output.write_fd if output is not None else -1,
                 )
                 payload = work(shared_words)
             else:
@@ -231,10 +249,12 @@ def run_forked(
         os._exit(status)
 
     os.close(write_fd)
+    if output is not None:
+        os.close(output.write_fd)
     finished = False
     watch = _Watch(progress, watched, pid, stall, MEMORY_LIMIT if sandboxed else None)
     try:
-        data, timed_out = _read_until(read_fd, timeout, watch)
+        data, timed_out = _read_until(read_fd, timeout, watch, output)
         finished = not timed_out and data != GARBAGE  # a flood runs on: it is killed
     finally:
         # Out of time, or interrupted while waiting (Ctrl-C): the child must
@@ -244,6 +264,9 @@ def run_forked(
             os.kill(pid, signal.SIGKILL)
         _, status, usage = os.wait4(pid, 0)
         watch.end_agents()
+        if output is not None:
+            output.drain()  # what came after the last look
+            os.close(output.fd)
     where_it_was = tuple(int(progress[i]) for i in range(PROGRESS_WORDS))
     # The memory limit's last look, at the peaks: a child (or agent) that went past it and ended
     # (or crashed) between two of the watch's looks did go past it.
@@ -276,7 +299,36 @@ def run_forked(
         asleep,
         asserted,
         left if left is not GARBAGE_ANSWER else None,
+        output.text() if output is not None else None,
     )
+
+
+class _Output:
+    """An agent's stdout and stderr, read from their pipe (`fd`; `write_fd` is the agent's
+    end) as they come: the last OUTPUT_KEPT bytes kept."""
+
+    def __init__(self, fd: int, write_fd: int) -> None:
+        self.fd, self.write_fd = fd, write_fd
+        self.kept = bytearray()
+        self.open = True  # no end of file seen yet
+        # Room for a heap checker's whole listing between two looks (a write that finds the
+        # pipe full is lost): 1 MiB, the system's default most, where it allows it.
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, OUTPUT_PIPE_BYTES)
+
+    def drain(self) -> None:
+        """Everything the pipe holds now, read without waiting."""
+        while self.open:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            self.open = bool(chunk)
+            self.kept += chunk
+            del self.kept[:-OUTPUT_KEPT]
+
+    def text(self) -> str | None:
+        return self.kept.decode(errors="replace") if self.kept else None
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -577,15 +629,28 @@ def replay_isolated(
     phase, index, which = outcome.progress
     origin, at = where_it_died(trace, phase, index, which)
     op = index if index == NO_OP else index & ~IN_CHECKER
+    printed = last_printed(outcome.output)
+    said = f"; its last output: {printed}" if printed else ""
     return failed_result(
         trace,
         spec.name,
-        f"{origin}: {death(outcome, timeout, at)}",
+        f"{origin}: {death(outcome, timeout, at)}{said}",
         fail_kind=death_kind(outcome),
         fail_phase=PHASE_KEYS.get(phase, "load"),
         fail_op=op if phase in PHASE_NAMES and op < trace.num_ops else None,
         fail_pass=which if phase == PHASE_TIMED else None,
     )
+
+
+def last_printed(output: str | None) -> str | None:
+    """The last lines of what an allocator wrote (OUTPUT_SHOWN characters at most, its
+    newlines shown as " | ", every control character escaped), for a failure's line:
+    printf-debugging, or a heap checker's report before it calls exit()."""
+    lines = [line.strip() for line in (output or "").splitlines() if line.strip()]
+    if not lines:
+        return None
+    shown = printable(" | ".join(lines), lines=False)
+    return shown if len(shown) <= OUTPUT_SHOWN else "..." + shown[-(OUTPUT_SHOWN - 3) :]
 
 
 def _checked_in_time(outcome: ChildOutcome) -> dict | None:
@@ -624,12 +689,15 @@ def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str
     return where(trace, index), f"{checker}op {index} ({op_text(trace, index)}) in {stage}"
 
 
-def _read_until(fd: int, timeout: float, watch: _Watch) -> tuple[str, bool]:
+def _read_until(
+    fd: int, timeout: float, watch: _Watch, output: _Output | None = None
+) -> tuple[str, bool]:
     """(everything the child writes, False), or (what it wrote so far, True) when its
     time runs out: `timeout` seconds of CPU time, or WALL_MULTIPLE times that of wall
     time (watch.wall_stopped says which), or the watch sees it hang. It waits
     watch.tick at most at a time, ticking the open progress reporters in between: this
-    is where their time moves on (progress.py: no thread)."""
+    is where their time moves on (progress.py: no thread). An agent's `output` is
+    drained meanwhile."""
     start = time.monotonic()
     chunks: list[bytes] = []
     size = 0
@@ -640,8 +708,11 @@ def _read_until(fd: int, timeout: float, watch: _Watch) -> tuple[str, bool]:
         watch.wall_stopped = wall_left <= 0
         if left <= 0 or watch.must_stop(cpu):
             return b"".join(chunks).decode(errors="replace"), True
-        ready, _, _ = select.select([fd], [], [], min(left, watch.tick))
-        if not ready:
+        watched = [fd, output.fd] if output is not None and output.open else [fd]
+        ready, _, _ = select.select(watched, [], [], min(left, watch.tick))
+        if output is not None and output.fd in ready:
+            output.drain()
+        if fd not in ready:
             tick_active()
             continue
         chunk = os.read(fd, 1 << 16)

@@ -72,10 +72,12 @@ class SharedWords:
     their memfd, for the agent to map, a pointer to them here, and where in them
     the engine's progress words and the sandbox's denied word go; and the
     watch's own two words (`watch`: the agent's pid, the agents' peak memory),
-    which the agent never maps; and `provisional`, which hands the watching
-    process an answer to keep should this one be stopped out of time (a trace's
-    checked result, before its timed passes). agents_peak is that peak as this
-    process knows it, written to the watch once each agent is gone."""
+    which the agent never maps; `provisional`, which hands the watching process
+    an answer to keep should this one be stopped out of time (a trace's checked
+    result, before its timed passes); and `output_fd`, the pipe the agent's
+    stdout and stderr go to, which the watching process drains. agents_peak is
+    that peak as this process knows it, written to the watch once each agent is
+    gone."""
 
     fd: int
     words: Any
@@ -83,6 +85,7 @@ class SharedWords:
     denied_at: int
     watch: Any
     provisional: Callable[[dict], None]
+    output_fd: int
     agents_peak: int = 0
 
 
@@ -133,6 +136,7 @@ def _started(
                 "words_fd": shared.fd,
                 "progress_at": shared.engine_at,
                 "denied_at": shared.denied_at,
+                "output_fd": shared.output_fd,
             },
         )
         pid = lib.ms_agent_spawn(link, setup, error)

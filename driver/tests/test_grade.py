@@ -171,6 +171,24 @@ def test_a_crash_in_the_heap_checker_is_told_from_the_op_before_it(cli, config, 
     assert grade(cli, "checker_crashes", "classic", "--config", config(), trace).status == 0
 
 
+def test_an_allocator_that_exits_is_shown_with_the_end_of_what_it_printed(cli, config, write_trace):
+    # A heap checker's report, printed before its exit(0), went to /dev/null: the student read
+    # "exited with status 0" and nothing of their own report (lab check run 17).
+    trace = write_trace("probe", BUG_SHOWN_BY["segfault"][1])
+    run = grade(cli, "checker_exits", "classic", "--config", config(), "--check-heap", trace)
+    assert run.status == 1, run.out + run.err
+    said = " ".join(run.said.split())
+    assert (
+        "exited with status 0 at mm_checkheap, called after op 2 (a 2 8) in the checked pass"
+        in (said)
+    )
+    assert (
+        "line 1999: nothing wrong here | mm_checkheap: the free list is not sorted (check 3)"
+        in (said)
+    )
+    assert "line 1000:" not in said  # the end only
+
+
 def test_calling_the_system_malloc_fails_every_trace_where_it_is_called(
     cli, config, write_trace, tmp_path
 ):

@@ -22,6 +22,12 @@
  *                       a NULL pointer on its third call. The crash's diagnosis must name the
  *                       checker, not the op before it ("crashed with SIGSEGV at mm_checkheap,
  *                       called after op 2 (...)"), under --check-heap.
+ *   CHECKER_EXITS       the allocator is right; its heap checker, on its third call, prints the
+ *                       heap (2,000 lines, more than a pipe holds by default) and a report, and
+ *                       calls exit(0), as a student's checker does on finding what it takes for an
+ *                       error. The diagnosis names the exit and shows the end of the report ("exited
+ *                       with status 0 at mm_checkheap, called after op 2 (...); its last output:
+ *                       ... | mm_checkheap: ...").
  *   CALLOC_NO_ZERO      (CMU dialect) calloc skips the memset because "sbrk memory is zero"; but
  *                       malloc reuses freed blocks (a LIFO free list, first fit), which still hold
  *                       their old bytes. The calloc check: for "a 0 32, f 0, c 1 4 8" op 2
@@ -70,6 +76,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -288,6 +295,14 @@ check_result mm_checkheap(int verbose) {
     static int calls;
     if (++calls == 3)
         *(volatile int *)NULL = 1;
+#elif defined(CHECKER_EXITS)
+    static int calls;
+    if (++calls == 3) {
+        for (int line = 0; line < 2000; line++)
+            printf("heap listing, line %4d: nothing wrong here\n", line);
+        printf("mm_checkheap: the free list is not sorted (check %d)\n", calls);
+        exit(0);
+    }
 #endif
 #ifdef REUSE
     for (char *p = heap.free_list; p != NULL; p = *link_of(p))
