@@ -563,8 +563,8 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
             f"did not finish within {timeout * WALL_MULTIPLE:g} s, most of it not running "
             f"(asleep, or waiting for a core): stopped at {at}"
         )
-    if outcome.timed_out:
-        return f"did not finish within {timeout:g} s of CPU time: stopped at {at}"
+    if outcome.timed_out:  # a limit of 27.4703 s said so: 3 digits are its precision
+        return f"did not finish within {timeout:.3g} s of CPU time: stopped at {at}"
     asserted = _asserted(outcome)
     called = _forbidden_call(asserted) if asserted is not None else None
     if called is not None:
