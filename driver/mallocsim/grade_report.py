@@ -16,7 +16,7 @@ from mallocsim.labs import LABS
 from mallocsim.numbers import kops, percent
 from mallocsim.safe_text import printable
 from mallocsim.score import Score
-from mallocsim.table import render_table
+from mallocsim.table import fit, render_table
 
 DEFINITIONS = "util = peak live payload / heap size at the end; * = counted in U, T = counted in T"
 
@@ -170,17 +170,24 @@ def driver_line(score: Score) -> str:
 WARNINGS_SHOWN = 50
 
 
-def format_grade(grade: Grade) -> str:
-    """Everything `mallocsim grade` prints on standard output for one grade."""
+def format_grade(grade: Grade, width: int | None = None) -> str:
+    """Everything `mallocsim grade` prints on standard output for one grade, its lines
+    wrapped to `width` (None: as they are) but the compiler's warnings, whose caret
+    lines point at columns (wrapped, gcc's `~^` and `%lu` under a format string were
+    split and re-indented: lab check run 17)."""
     parts: list[str] = []
     if grade.team is not None:
         parts.extend(grade.team.lines())
+    head = [fit("\n".join(parts), width)] if parts else []
+    parts = []
     if grade.warnings:
-        parts.append(f"Compiler warnings ({len(grade.warnings)}, the dangerous ones first):")
+        head.append(
+            fit(f"Compiler warnings ({len(grade.warnings)}, the dangerous ones first):", width)
+        )
         shown = grade.warnings[:WARNINGS_SHOWN]
-        parts.extend("  " + w.replace("\n", "\n  ") for w in shown)
+        head.extend("  " + w.replace("\n", "\n  ") for w in shown)
         if len(grade.warnings) > len(shown):
-            parts.append(f"  ... and {len(grade.warnings) - len(shown)} more, not shown")
+            head.append(f"  ... and {len(grade.warnings) - len(shown)} more, not shown")
     if grade.problem is None:
         parts.append(f"Results for {printable(grade.allocator, lines=False)}:")
         parts.append(format_table(grade.score))
@@ -194,4 +201,4 @@ def format_grade(grade: Grade) -> str:
         parts.extend(f"  {note}" for note in grade.notes)
     parts.append("")
     parts.append(explain(grade.score))
-    return "\n".join(parts)
+    return "\n".join([*head, fit("\n".join(parts), width)])

@@ -93,6 +93,27 @@ def test_grade_fits_80_columns(cli):
     assert too_long(run.out) == []
 
 
+def test_grade_keeps_the_compilers_warnings_as_the_compiler_wrote_them(cli, write_trace, tmp_path):
+    # Wrapped to 80 columns, gcc's caret lines under a long format string were split and
+    # re-indented: "~^" no longer under the "%lu" it points at (lab check run 17).
+    source = tmp_path / "mm.c"
+    long_call = (
+        '    printf("a format string long enough to push its caret past column 80: %lu\\n", 1);'
+    )
+    source.write_text(
+        (FIXTURE_ALLOCATORS / "labs" / "csapp_implicit.c").read_text()
+        + f"\nvoid chatty(void);\nvoid chatty(void) {{\n{long_call}\n}}\n"
+    )
+    run = cli("grade", source, "--lab", "csapp", "--throughput", "time", "-q",
+              write_trace("small", "a 0 8\nf 0\n"))  # fmt: skip
+    assert "Compiler warnings (1" in run.out, run.out
+    caret_lines = [line for line in run.out.splitlines() if "~~^" in line]
+    assert caret_lines and all(len(line) > WIDTH for line in caret_lines)
+    assert long_call.strip() in run.out  # the quoted line whole
+    warnings_end = run.out.index("Results for")
+    assert too_long(run.out[warnings_end:]) == []  # the rest still fits
+
+
 def test_a_wide_table_is_stacked_by_groups_and_nothing_is_cut():
     header = ["trace", "bound", *["util", "Kops/s"] * 6]
     body = [["gen-random", "100.0%", *[f"{i}.0%", f"{i},000"] * 6] for i in range(3)]

@@ -181,7 +181,7 @@ def _grade_one(
     autograder_lines = [f"correct:{result.score.valid}", f"perfidx:{result.score.index:.0f}"]
     if args.autograder_lines:
         print("\n".join(autograder_lines))
-    print(fit(format_grade(result), None if args.wide else WIDTH))
+    print(format_grade(result, None if args.wide else WIDTH))
     if args.autograder_lines:
         print("\n".join(autograder_lines))
     if args.gradescope:
