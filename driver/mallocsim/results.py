@@ -138,7 +138,9 @@ def timed_heap_note(result: TraceResult) -> str | None:
     why = (
         "mm_init leaves some state as it was, and the later runs placed their blocks otherwise"
         if result.second_heap_size is not None
-        else "an allocator must answer alike, checked or not"
+        else "they placed blocks otherwise than the checked passes, as code that reads memory it "
+        "never wrote (the word past the break, a block's stale bytes) can: an allocator must "
+        "answer alike, checked or not"
     )
     return (
         f"{result.trace}: the timed passes used the heap up to {result.timed_highest_used:,} "
