@@ -47,6 +47,27 @@ def test_counts_are_the_same_on_every_run(write_trace):
     )
 
 
+def test_helpers_that_are_not_static_are_inlined_as_in_the_handouts_build(write_trace, tmp_path):
+    # Built -fPIC, gcc inlined no global function (it could be interposed): the same file with
+    # its helpers not static counted 78% more, where the handouts, which link mm.o into the
+    # driver, inline them alike (red-team pass 33).
+    source = (TESTS / "allocators" / "labs" / "csapp_explicit.c").read_text()
+    helpers = "\n".join(
+        line.removeprefix("static ") if line.startswith("static ") and line.endswith("{") else line
+        for line in source.splitlines()
+    )
+    assert helpers.count("static ") < source.count("static ") - 5  # helpers made global
+    (tmp_path / "static").mkdir(), (tmp_path / "global").mkdir()
+    (tmp_path / "static" / "mm.c").write_text(source)
+    (tmp_path / "global" / "mm.c").write_text(helpers)
+    trace = load_trace(write_trace("larger", LARGER))
+    counts = [
+        pass_instructions(resolve(str(tmp_path / kind / "mm.c"), "classic"), [trace])["larger"]
+        for kind in ("static", "global")
+    ]
+    assert counts[1] < 1.1 * counts[0], counts
+
+
 def test_the_fixed_cost_of_a_pass_is_not_counted(write_trace):
     # An allocator's mm_init and the heap's reset are paid once per pass,
     # whatever the trace: a trace of one op costs a handful of instructions.
