@@ -77,6 +77,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:  # e.g. the native core is not built
         print(f"mallocsim: {error}", file=sys.stderr)
         return EXIT_USAGE
+    # A class graded from inside its folder with `mallocsim grade * TRACES`: a student's folder
+    # named --timeout=0.01 set every classmate's limit (all graded 0), and one named -- made the
+    # options after it paths (red-team pass 33). An option that names a path here is refused,
+    # and a -- that does, when what follows it holds an option that names none.
+    cut = arguments.index("--") if "--" in arguments else len(arguments)
+    ambiguous = [a for a in arguments[:cut] if a.startswith("-") and os.path.lexists(a)]
+    after = arguments[cut + 1 :]
+    if os.path.lexists("--") and any(a.startswith("-") and not os.path.lexists(a) for a in after):
+        ambiguous.append("--")
+    if ambiguous:
+        name = printable(ambiguous[0], lines=False)
+        print(
+            f"mallocsim: {name} is an option and also a file or folder here (did a * name it?): "
+            "write paths as ./*, or after --",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     args, unknown = parser.parse_known_args(arguments)
     if unknown:  # said by the command's parser: its name and usage, not the top level's
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")

@@ -391,6 +391,35 @@ def test_a_student_folder_named_like_an_option_is_graded_from_the_class_folder_d
     assert "expected one argument" not in run.out + run.err and "required" not in run.out
 
 
+@pytest.mark.parametrize("named", ["--timeout=0.01", "--"])
+def test_a_student_folder_that_a_star_makes_an_option_stops_the_run_with_one_line(
+    cli, course, tmp_path, monkeypatch, named
+):
+    # `mallocsim grade * TRACES` from inside the class folder: a folder named --timeout=0.01
+    # set every classmate's limit (all 0, its owner no row), one named -- made the options
+    # after it submissions (red-team pass 33). `./*` or `--` before the paths grades it.
+    folder, traces, toml = course
+    (folder / named).mkdir()
+    shutil.copy(folder / "alice" / "mm.c", folder / named / "mm.c")
+    monkeypatch.chdir(folder)
+    book = tmp_path / "book.csv"
+    students = sorted(p.name for p in folder.iterdir())
+    run = cli("grade", "--dialect", "classic", "--config", toml, "-q", *students, traces,
+              "--gradebook", book)  # fmt: skip
+    assert run.status == 2 and not book.exists()
+    assert run.err == (
+        f"mallocsim: {named} is an option and also a file or folder here (did a * name it?): "
+        "write paths as ./*, or after --\n"
+    )
+    run = cli("grade", "--dialect", "classic", "--config", toml, "-q", "--gradebook", book,
+              *(f"./{s}" for s in students), traces)  # fmt: skip
+    rows = read_csv(book)
+    # (a name that starts like a formula is written with a ' before it)
+    assert (
+        float(rows["alice"]["score"]) > 0 and rows[f"'{named}"]["score"] == rows["alice"]["score"]
+    )
+
+
 def test_a_trace_named_like_an_option_is_every_students_trace(cli, course, tmp_path, monkeypatch):
     # Given after "--", a trace named "-x.rep" reached each worker as an option: every student
     # graded 0, "the following arguments are required" (red-team pass 17).
