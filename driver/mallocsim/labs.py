@@ -125,6 +125,10 @@ class LabProfile:
     # and gcc refuses (a `static const` array bound at file scope, _Pragma inside an expression).
     # CC in the environment overrides it.
     compiler: str = "gcc"
+    # What the lab's Makefile links mdriver with besides mm.o and the C library: the F20
+    # handout's LDLIBS = -lm -lrt (a file that calls log2 links there; the older handouts, F22's
+    # and CS:APP's link none).
+    libraries: tuple[str, ...] = ()
     # Fresh heap memory in the checked passes: "poisoned" (0xA5 bytes, reproducibly) or "zeroed".
     # "zeroed" where the driver's first pass of a trace starts on a zero heap and nothing checks
     # reads of bytes never written: an allocator that reads one (an uninitialised footer that no
@@ -280,6 +284,7 @@ CMU_F20 = LabProfile(
         global_data_limit=128,
     ),
     compiler="clang",
+    libraries=("-lm", "-lrt"),
     optimization="-O3",
     trace_reading=CMU_DRIVER_READING,
     heap_at=CMU_HEAP_AT,
@@ -291,6 +296,7 @@ CMU_F22 = replace(
     title="CMU 15-213 malloc lab (F22+ handouts, 2022-2024)",
     pass_heap="zeroed",
     trace_reading=TRACE_READ_STRICT,
+    libraries=(),
 )
 
 CMU_2015 = LabProfile(

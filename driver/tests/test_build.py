@@ -404,6 +404,22 @@ def test_the_cmu_lab_builds_with_clang_as_its_makefile_does(tmp_path):
         build_of(path, "cmu", "mallocsim")
 
 
+def test_a_file_links_the_libraries_its_labs_makefile_links(tmp_path):
+    # F20's Makefile links mdriver with -lm -lrt: a size class by log2 links there; the older
+    # handouts', F22's and CS:APP's link no libm (red-team pass 33: "does not compile", 0).
+    path = tmp_path / "mm.c"
+    path.write_text(
+        "#include <math.h>\n"
+        "double size_class(double size);\n"
+        "double size_class(double size) { return log2(size); }\n"
+        + fixture_allocator("labs/cmu_segregated").read_text()
+    )
+    assert build_of(path, "cmu", "cmu").library.exists()
+    for other in ("cmu-2022", "mallocsim"):
+        with pytest.raises(AllocatorError, match="undefined reference to `log2'"):
+            build_of(path, "cmu", other)
+
+
 def test_the_older_cmu_handouts_contracts_header_is_there(tmp_path):
     # The F13-S15 handouts ship contracts.h (ASSERT, REQUIRES, ENSURES), which students'
     # files include; checked in the debug build only, the condition never evaluated otherwise.
