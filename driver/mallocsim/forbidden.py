@@ -39,7 +39,7 @@ from mallocsim.elf import (
     sections,
     symbols,
 )
-from mallocsim.labs import as_written
+from mallocsim.labs import LABS, as_written
 
 # What an allocator may call of the heap (memlib.h): the lab's own API and
 # the read-only extensions. Everything else memlib.h declares resets, limits
@@ -81,9 +81,23 @@ STUDENT_HEAP_API = frozenset(
 
 @cache
 def heap_functions() -> frozenset[str]:
-    """Every function the shipped memlib.h declares (never an allocator's to define)."""
+    """Every function the shipped memlib.h declares: the engine's heap, which no allocator
+    may call but those of STUDENT_HEAP_API."""
     text = (HEADER_DIR / "memlib.h").read_text()
     return frozenset(re.findall(r"\b(mem_\w+)\s*\(", text))
+
+
+@cache
+def lab_heap_functions(lab: str) -> frozenset[str]:
+    """The heap functions a file for `lab` may not define: the names its handout's memlib.h
+    has (and the engine's that they are mapped to), or, for a lab without headers of its own,
+    the shipped memlib.h's. A name only the engine has is a student's to use: a CS:APP file
+    with a helper named mem_write, which its driver links, was refused (red-team pass 33)."""
+    headers = LABS[lab].headers if lab in LABS else None
+    if headers is None:
+        return heap_functions()
+    text = (HEADER_DIR / "labs" / headers / "memlib.h").read_text()
+    return frozenset(re.findall(r"\bmem_\w+", text))
 
 
 class ForbiddenCallError(AllocatorError):
@@ -131,7 +145,7 @@ def check_library(path: str | Path, shown_as: str | None = None, lab: str = "") 
             f"{who}: calls {as_written(', '.join(controls), lab)}: only the driver may reset or "
             "limit the heap"
         )
-    replaced = sorted(defined & heap_functions())
+    replaced = sorted(defined & lab_heap_functions(lab))
     if replaced:
         raise ForbiddenCallError(
             f"{who}: defines {as_written(', '.join(replaced), lab)}: an allocator may not replace "

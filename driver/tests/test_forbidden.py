@@ -264,6 +264,24 @@ def test_replacing_the_heaps_functions_is_refused(tmp_path):
         check_library(library)
 
 
+@pytest.mark.parametrize(("lab", "refused"), [("csapp", False), ("cmu", True)])
+def test_a_helper_named_as_only_another_memlib_names_it_is_the_files_own(
+    cli, write_trace, tmp_path, lab, refused
+):
+    # mem_write is the F20 memlib's, not the CS:APP one's: a CS:APP file's helper of that name
+    # links under its driver, and was refused here by the engine's memlib.h (red-team pass 33).
+    fixture = "labs/csapp_implicit" if lab == "csapp" else "labs/cmu_segregated"
+    source = tmp_path / "mm.c"
+    source.write_text(  # as the F20 memlib.h declares it
+        fixture_allocator(fixture).read_text()
+        + "\nvoid mem_write(void *p, uint64_t v, size_t n);\n"
+        + "void mem_write(void *p, uint64_t v, size_t n) { memcpy(p, &v, n); }\n"
+    )
+    run = cli("grade", source, "--lab", lab, "--throughput", "time", write_trace("t", CHURN))
+    said = "defines mem_write: an allocator may not replace the heap's functions"
+    assert (said in run.said) == refused, run.said
+
+
 def test_the_allowed_heap_api_is_declared_by_memlib_h():
     from mallocsim.forbidden import STUDENT_HEAP_API, heap_functions
 
