@@ -73,6 +73,7 @@ from mallocsim.safe_text import printable
 from mallocsim.sandbox import (
     ASLEEP_SECONDS,
     ASLEEP_STATES,
+    cpu_seconds,
     denied_action,
     enter_sandbox,
     resident_peak,
@@ -150,7 +151,6 @@ STALL_TICKS = 10  # a child watched for a hang is looked at this many times per 
 STALL_WALL_FLOOR = 20.0
 RESET_STALL_SECONDS = 5.0  # CPU seconds the engine's reset of a heap may take (_Watch.must_stop)
 WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time limit
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/PID/stat's CPU times
 
 
 @dataclass(frozen=True)
@@ -490,10 +490,7 @@ def _cpu_and_state(pid: int) -> tuple[float, str]:
     "S", "T"...), from one read of /proc/PID/stat; (0.0, "?") when it cannot
     be read."""
     fields = stat_fields(pid)
-    try:
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS, fields[0]
-    except (ValueError, IndexError):
-        return 0.0, "?"
+    return cpu_seconds(fields), fields[0] if fields else "?"
 
 
 def death_kind(outcome: ChildOutcome) -> str:

@@ -38,7 +38,7 @@ from mallocsim.pattern_secret import pattern_seed
 from mallocsim.replay import ReplayOptions, failed_result, native_dialect, replay_trace
 from mallocsim.results import TraceResult
 from mallocsim.safe_text import printable
-from mallocsim.sandbox import resident_peak
+from mallocsim.sandbox import cpu_seconds, resident_peak, stat_fields
 from mallocsim.trace import Trace, parse_trace_text
 
 FORGED = "forged"  # TraceResult.fail_kind of an agent the grader caught lying
@@ -49,8 +49,12 @@ AGENT = "msagent"  # in the engine's folder for the library (_native.engine_dir)
 class RemoteAllocator:
     """The agent's allocator as the engine sees it: a table of requests."""
 
-    def __init__(self, spec: AllocatorSpec, link: Any, native: Any) -> None:
-        self.spec, self.link, self.native = spec, link, native
+    def __init__(self, spec: AllocatorSpec, link: Any, native: Any, pid: int) -> None:
+        self.spec, self.link, self.native, self.pid = spec, link, native, pid
+
+    def own_cpu_seconds(self) -> float:
+        """The CPU time the agent's process has run (the kernel's count, in ticks)."""
+        return cpu_seconds(stat_fields(self.pid))
 
     def run_timed(self, trace: Trace, timed: Any, check: Any, room: Any, result: Any) -> int:
         """The timed passes, run by the agent, each checked here as it ends."""
@@ -172,7 +176,7 @@ def replay_remote(
             return failed_result(
                 trace, spec.name, f"{where}: {_verdict(agent)}", fail_kind=kind, fail_phase="load"
             )
-        remote = RemoteAllocator(spec, agent.link, native)
+        remote = RemoteAllocator(spec, agent.link, native, agent.pid)
         # The agent sees the payloads: a pattern it could work out, it could write back.
         seed = pattern_seed(library_for(spec), trace)
         keyed = replace(options, secret_pattern=True, pattern_seed=seed)

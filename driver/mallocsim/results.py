@@ -74,6 +74,9 @@ class TraceResult:
     # for the clock to time alone (the engine's batches, under 50 us a pass)
     pass_repeats: int = 1
     checked_seconds: float | None = None  # the faster of the two checked passes
+    # the CPU time the allocator's process ran in the lesser of them (the kernel's count, in
+    # its ticks): the allocator's work, and its side of each round trip to the grader
+    checked_cpu_seconds: float | None = None
     # seconds: the time limit the timed passes ran past, the checked passes done; seconds is
     # then checked_seconds, and passes 0 (replay.timed_by_checked)
     timing_cut: float | None = None
@@ -154,12 +157,13 @@ def timing_cut_note(result: TraceResult) -> str | None:
     checked passes instead (replay.timed_by_checked); None for any other."""
     if result.timing_cut is None:
         return None
-    took = f"{result.seconds:.3g} s" if result.seconds is not None else "not timed"
+    of = "of its process's CPU time" if result.seconds != result.checked_seconds else "of wall time"
+    took = f"{result.seconds:.3g} s {of}" if result.seconds is not None else "not timed"
     return (
         f"{result.trace}: the timed passes ran past the trace's time limit "
         f"({result.timing_cut:.3g} s of CPU time) after the checked passes were done: timed "
-        f"by the faster checked pass instead ({took}, each op checked: slower than a timed "
-        "pass, never faster)"
+        f"by its checked passes instead ({took}, each op a round trip to the grader: slower "
+        "than a timed pass, never faster)"
     )
 
 

@@ -64,6 +64,17 @@ def stat_fields(pid: int) -> list[str]:
         return []
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/PID/stat's CPU times
+
+
+def cpu_seconds(fields: list[str]) -> float:
+    """User and system CPU seconds from stat_fields' fields; 0.0 when there are none."""
+    try:
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    except (ValueError, IndexError):
+        return 0.0
+
+
 def resident_peak(pid: int) -> int:
     """The most memory process `pid` has been resident in (the kernel's VmHWM), in
     bytes; 0 when it cannot be read (the process is gone, or a zombie)."""

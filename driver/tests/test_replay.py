@@ -11,8 +11,15 @@ import pytest
 
 from mallocsim import build
 from mallocsim.allocators import AllocatorError, compile_source, resolve
-from mallocsim.replay import LoadedAllocator, ReplayOptions, replay_trace
-from mallocsim.results import reset_note, timed_heap_note
+from mallocsim.replay import (
+    CPU_TICKS_TRUSTED,
+    LoadedAllocator,
+    ReplayOptions,
+    replay_trace,
+    timed_by_checked,
+)
+from mallocsim.results import TraceResult, reset_note, timed_heap_note, timing_cut_note
+from mallocsim.sandbox import CLOCK_TICKS
 from mallocsim.trace import parse_trace_text
 
 from .conftest import BUG_SHOWN_BY, fixture_allocator, fixture_variant
@@ -427,3 +434,18 @@ def test_a_crash_names_its_op_and_pass(write_trace, tmp_path, switch, options, a
     assert result.error == f"{trace.path}{at}"
     assert (result.fail_op, result.fail_phase, result.fail_pass) == fields
     assert result.fail_kind == "crash"
+
+
+def test_a_trace_cut_in_its_timed_passes_is_timed_by_its_processs_cpu_in_the_checked_ones():
+    # The checked pass's wall time holds the grader's checks: used for a cut trace, the clock
+    # check scaled an honest count 3.1 times (46.3 -> 42.8, red-team pass 33). The agent's own
+    # CPU time holds its work and its side of each round trip; under CPU_TICKS_TRUSTED ticks
+    # it is too coarse to stand for a pass, and the wall time does.
+    trace = parse_trace_text("a 0 8\nf 0\n", "small")
+    checked = TraceResult("mm.c", "small", None, True, None, 2, 0, checked_seconds=2.0)
+    measured = timed_by_checked(replace(checked, checked_cpu_seconds=0.5), trace, 9.0)
+    assert (measured.seconds, measured.passes, measured.timing_cut) == (0.5, 0, 9.0)
+    assert "0.5 s of its process's CPU time" in (timing_cut_note(measured) or "")
+    one_tick = replace(checked, checked_cpu_seconds=1 / CLOCK_TICKS)
+    assert CPU_TICKS_TRUSTED > 1 and timed_by_checked(one_tick, trace, 9.0).seconds == 2.0
+    assert "2 s of wall time" in (timing_cut_note(timed_by_checked(one_tick, trace, 9.0)) or "")
