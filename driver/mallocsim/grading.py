@@ -252,6 +252,8 @@ def grade(
     made = _grade(spec, plan, config, timeout, progress)
     narrow = handout_build(spec, config, made.results) if made.problem is None else None
     if narrow is not None:
+        if progress:  # its traces counted too: "grade [12/22]", not "[12/11]"
+            progress.more(len(plan.traces))
         retried = _grade(narrow, plan, config, timeout, progress)
         better, note = handout_build_note(config, made.results, retried.results, retried.problem)
         if better:

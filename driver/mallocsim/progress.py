@@ -106,6 +106,10 @@ class Progress:
         if mode != "quiet":
             _open.append(self)
 
+    def more(self, items: int) -> None:
+        """`items` more to run than the total said (a grade's -m32 build, run too)."""
+        self._total += items
+
     def started(self, name: str) -> None:
         """An item began (several may be running at once)."""
         if self._silent():
