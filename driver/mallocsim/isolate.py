@@ -242,7 +242,18 @@ def run_forked(
         except UsageError as error:
             payload = {"usage_error": str(error), "grader_fault": isinstance(error, GraderFault)}
         except BaseException as error:  # report anything, the parent decides
-            payload = {"usage_error": f"{type(error).__name__}: {error}"}
+            # Where no allocator's code runs in this process (an agent runs it, or it is ours),
+            # an error here is the grader's, not a grade: a TypeError of the grader's own,
+            # taken for "the library did not load", graded a file its driver gives 97 a 0 and
+            # wrote the 0 into its record (lab check run 18).
+            ours = (agent or not sandboxed) and not isinstance(error, KeyboardInterrupt)
+            said = f"{type(error).__name__}: {error}"
+            payload = {
+                "usage_error": f"the grader failed ({said}): not the allocator's doing"
+                if ours
+                else said,
+                "grader_fault": ours,
+            }
             status = 1
         with os.fdopen(write_fd, "w") as out:
             out.write(json.dumps(payload))

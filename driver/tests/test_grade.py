@@ -769,3 +769,21 @@ def test_a_reference_the_machinery_cannot_measure_is_no_grade(cli, write_trace, 
               write_trace("t", "a 0 24\na 1 100\nf 0\nf 1\n"))  # fmt: skip
     assert run.status == 2 and "score" not in run.out, run.out
     assert "glibc could not be counted: mscount: fork failed" in run.err
+
+
+def test_an_error_of_the_graders_own_is_no_grade_at_all(cli, write_trace, tmp_path, monkeypatch):
+    # A TypeError of the grader's own in the child (a half-finished edit) was taken for "the
+    # library did not load": a file its driver gives 97 got 0, and a record saying so that a
+    # gradebook merge would take (lab check run 18). No grade, no record: the grader failed.
+    from mallocsim import isolate
+
+    def broken(*_: object) -> None:
+        raise TypeError("replay_trace() takes from 2 to 4 positional arguments but 5 were given")
+
+    monkeypatch.setattr(isolate, "replay_remote", broken)
+    record = tmp_path / "record.json"
+    run = cli("grade", fixture_allocator("good_bump"), "--dialect", "classic", "--json", record,
+              write_trace("t", "a 0 8\nf 0\n"))  # fmt: skip
+    assert run.status == 2 and not record.exists(), run.said
+    assert "the grader failed (TypeError: replay_trace() takes" in run.err
+    assert "not the allocator's doing" in run.err
