@@ -49,7 +49,8 @@ class Team:
             short = list(_FIELDS[len(_FIELDS) - len(null) :]) == null
             why = (
                 ": the initializer lists fewer strings than the record's five fields (is a "
-                "comma missing? two strings side by side join into one)"
+                "comma missing? two strings side by side join into one; a handout whose team_t "
+                "has fewer fields, whose driver reads those alone: --no-team-check)"
                 if short
                 else ""
             )
