@@ -151,6 +151,12 @@ STALL_TICKS = 10  # a child watched for a hang is looked at this many times per 
 STALL_WALL_FLOOR = 20.0
 RESET_STALL_SECONDS = 5.0  # CPU seconds the engine's reset of a heap may take (_Watch.must_stop)
 WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time limit
+# The CPU time a trace's timed passes may run, as a share of what its checked passes ran: they are
+# twice as many (a warm-up and three timed, where the graded time is under a second), each
+# without the checks and the round trips. Within one shared limit, an honest fast file whose
+# checked passes took most of a course's fixed limit had its timed passes cut, and a slow one
+# near its limit did under load (red-team passes 33 and 34).
+TIMED_SHARE = 3.0
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,7 @@ class ChildOutcome:
     provisional: dict | None = None
     # the end of what its agent wrote to stdout and stderr (OUTPUT_KEPT bytes), None: no agent
     output: str | None = None
+    limit: float | None = None  # the CPU-time limit in force at the end (_read_until)
 
 
 def run_forked(
@@ -292,6 +299,7 @@ def run_forked(
     idle = timed_out and watch.wall_stopped
     memory = peak if over else watch.memory_stopped if timed_out else None
     asleep = watch.asleep_for if timed_out and watch.stall_stopped else None
+    limit = watch.limit
     del progress, watched, watch  # the last views of the shared words, before they are unmapped
     shared.close()
     watch_map.close()
@@ -311,6 +319,7 @@ def run_forked(
         asserted,
         left if left is not GARBAGE_ANSWER else None,
         output.text() if output is not None else None,
+        limit,
     )
 
 
@@ -397,6 +406,7 @@ class _Watch:
         # How often to look: a hang is stopped within a tenth of the stall limit of it.
         self.tick = min(TICK_SECONDS, stall / STALL_TICKS) if stall else TICK_SECONDS
         self.memory_stopped: int | None = None
+        self.limit = 0.0  # the CPU-time limit in force (_read_until sets it)
 
     def cpu_seconds(self) -> float:
         """CPU seconds the child and its agent, if it started one, have run; notes
@@ -628,7 +638,8 @@ def replay_isolated(
     payload = answer(outcome)
     if payload is None and (checked := _checked_in_time(outcome)) is not None:
         with contextlib.suppress(KeyError, TypeError):
-            return timed_by_checked(TraceResult(**checked["result"]), trace, timeout)
+            limit = outcome.limit or timeout
+            return timed_by_checked(TraceResult(**checked["result"]), trace, limit)
     if payload is not None:
         try:
             return TraceResult(**payload["result"])
@@ -705,10 +716,13 @@ def _read_until(
     time (watch.wall_stopped says which), or the watch sees it hang. It waits
     watch.tick at most at a time, ticking the open progress reporters in between: this
     is where their time moves on (progress.py: no thread). An agent's `output` is
-    drained meanwhile."""
+    drained meanwhile. Once the child has left a provisional answer (a trace's checked
+    passes done), what is left of `timeout` grows to TIMED_SHARE times the CPU time
+    run so far, if that is more; watch.limit is the limit in force."""
     start = time.monotonic()
     chunks: list[bytes] = []
     size = 0
+    watch.limit = timeout
     while True:
         wall_left = timeout * WALL_MULTIPLE - (time.monotonic() - start)
         cpu = watch.cpu_seconds()  # read once a tick: two /proc files
@@ -730,3 +744,6 @@ def _read_until(
         if size > ANSWER_LIMIT:  # no answer of ours is this long: the allocator is writing
             return GARBAGE, False
         chunks.append(chunk)
+        if b"\n" in chunk and timeout == watch.limit:  # the first provisional answer
+            ran = watch.cpu_seconds()  # now: the tick's reading is up to a tick old
+            timeout = watch.limit = max(timeout, ran * (1 + TIMED_SHARE))

@@ -19,11 +19,13 @@ reference, replayed in one, never pays. Each limit allows ROUND_TRIP_SECONDS
 for each of those (tens of microseconds measured). A limit counts CPU time, the
 allocator's processes' (isolate.py), so a machine whose cores are all busy, where
 each round trip waits for both processes to be scheduled, slows a grade but does
-not change it. One limit covers a trace's checked and timed passes; a trace whose
-checked passes finished within it is not failed by the timed passes running past
-it (they would only time what was proved: near the limit, load decided whether an
-honest file its driver grades 50 got 49.9 or 0), but timed by its checked passes
-(replay.timed_by_checked), which a note says.
+not change it. A limit is a trace's checked passes'; once they are done the timed
+passes may run TIMED_SHARE times what they ran, if that is more than is left
+(isolate.py: a file whose checked passes took most of a fixed limit had its timed
+passes cut). A trace whose checked passes finished is not failed by the timed
+passes running past that (they would only time what was proved: near the limit,
+load decided whether an honest file its driver grades 50 got 49.9 or 0), but
+timed by its checked passes (replay.timed_by_checked), which a note says.
 """
 
 from __future__ import annotations

@@ -32,6 +32,34 @@ def test_a_child_that_spins_is_stopped_at_its_cpu_limit():
     assert said == "did not finish within 0.3 s of CPU time: stopped at op 1"
 
 
+def _burn(seconds: float) -> None:
+    until = time.process_time() + seconds
+    while time.process_time() < until:
+        pass
+
+
+def _checked_then_timed(shared: object, provisional: bool = True) -> dict:
+    """0.3 s of checked passes, a provisional answer, then 0.6 s of timed passes."""
+    _burn(0.3)
+    if provisional:
+        shared.provisional({"result": "checked"})  # type: ignore[attr-defined]
+    _burn(0.6)
+    return {"result": "timed"}
+
+
+def test_once_the_checked_passes_are_done_the_timed_ones_get_a_share_of_their_own():
+    # One limit for both, an honest file whose checked passes took most of a course's fixed
+    # limit had its timed passes cut and timed by its round trips (red-team pass 34).
+    outcome = isolate.run_forked(_checked_then_timed, timeout=0.5, agent=True)
+    assert outcome.payload == {"result": "timed"} and not outcome.timed_out
+    assert outcome.limit is not None and outcome.limit >= 0.25 * (1 + isolate.TIMED_SHARE)
+    # Without the checked passes' answer nothing is extended: 0.9 s stops at 0.5.
+    stopped = isolate.run_forked(
+        lambda shared: _checked_then_timed(shared, provisional=False), timeout=0.5, agent=True
+    )
+    assert stopped.timed_out and stopped.limit == 0.5 and stopped.provisional is None
+
+
 def test_where_a_child_died_names_the_heap_checker_it_was_in():
     trace = parse_trace_text("a 0 16\nf 0\n", "t")
     checked = replay.PHASE_CHECKED
