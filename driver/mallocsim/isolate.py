@@ -153,10 +153,12 @@ RESET_STALL_SECONDS = 5.0  # CPU seconds the engine's reset of a heap may take (
 WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time limit
 # The CPU time a trace's timed passes may run, as a share of what its checked passes ran: they are
 # twice as many (a warm-up and three timed, where the graded time is under a second), each
-# without the checks and the round trips. Within one shared limit, an honest fast file whose
-# checked passes took most of a course's fixed limit had its timed passes cut, and a slow one
-# near its limit did under load (red-team passes 33 and 34).
-TIMED_SHARE = 3.0
+# without the checks and the round trips, which the checked passes' time holds besides. Within
+# one shared limit, an honest fast file whose checked passes took most of a course's fixed limit
+# had its timed passes cut, and a slow one near its limit did under load (red-team passes 33 and
+# 34). A file that spins where it is checked gets at most three times its limit so, and the wall
+# bound stays the limit's.
+TIMED_SHARE = 2.0
 
 
 @dataclass(frozen=True)
@@ -679,8 +681,13 @@ def _checked_in_time(outcome: ChildOutcome) -> dict | None:
     they failed a trace under some loads and not others (an honest CMU file its driver
     grades 50: 49.9 or 0, lab check regrade 17). A hung op, memory past the limit or a
     denied call is still the trace's failure."""
+    # Out of CPU time, not stopped at the wall bound: an agent that slept through its timed
+    # passes, moving their words now and then, held a class's slot 20 times its limit and was
+    # graded valid (red-team pass 34).
     stopped_out_of_time = outcome.timed_out and outcome.stalled is None and outcome.asleep is None
-    if not stopped_out_of_time or outcome.memory is not None or outcome.denied is not None:
+    if not stopped_out_of_time or outcome.idle:
+        return None
+    if outcome.memory is not None or outcome.denied is not None:
         return None
     return outcome.provisional if outcome.progress[0] == PHASE_TIMED else None
 
@@ -723,8 +730,9 @@ def _read_until(
     chunks: list[bytes] = []
     size = 0
     watch.limit = timeout
+    wall = timeout * WALL_MULTIPLE  # the checked passes' limit's: not raised with the CPU's
     while True:
-        wall_left = timeout * WALL_MULTIPLE - (time.monotonic() - start)
+        wall_left = wall - (time.monotonic() - start)
         cpu = watch.cpu_seconds()  # read once a tick: two /proc files
         left = min(timeout - cpu, wall_left)
         watch.wall_stopped = wall_left <= 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from dataclasses import replace
 
 from mallocsim import isolate, replay
 from mallocsim.trace import parse_trace_text
@@ -39,11 +40,11 @@ def _burn(seconds: float) -> None:
 
 
 def _checked_then_timed(shared: object, provisional: bool = True) -> dict:
-    """0.3 s of checked passes, a provisional answer, then 0.6 s of timed passes."""
+    """0.3 s of checked passes, a provisional answer, then 0.4 s of timed passes."""
     _burn(0.3)
     if provisional:
         shared.provisional({"result": "checked"})  # type: ignore[attr-defined]
-    _burn(0.6)
+    _burn(0.4)
     return {"result": "timed"}
 
 
@@ -53,11 +54,22 @@ def test_once_the_checked_passes_are_done_the_timed_ones_get_a_share_of_their_ow
     outcome = isolate.run_forked(_checked_then_timed, timeout=0.5, agent=True)
     assert outcome.payload == {"result": "timed"} and not outcome.timed_out
     assert outcome.limit is not None and outcome.limit >= 0.25 * (1 + isolate.TIMED_SHARE)
-    # Without the checked passes' answer nothing is extended: 0.9 s stops at 0.5.
+    # Without the checked passes' answer nothing is extended: 0.7 s stops at 0.5.
     stopped = isolate.run_forked(
         lambda shared: _checked_then_timed(shared, provisional=False), timeout=0.5, agent=True
     )
     assert stopped.timed_out and stopped.limit == 0.5 and stopped.provisional is None
+
+
+def test_a_child_stopped_at_its_wall_bound_in_the_timed_passes_keeps_no_checked_answer():
+    # An agent that slept through its timed passes, moving their words now and then, was stopped
+    # only at 20 times its limit and graded valid (red-team pass 34); out of CPU time it is.
+    out_of_time = isolate.ChildOutcome(
+        None, True, 9, (replay.PHASE_TIMED, 0, 1), provisional={"result": "checked"}
+    )
+    assert isolate._checked_in_time(out_of_time) == {"result": "checked"}
+    assert isolate._checked_in_time(replace(out_of_time, idle=True)) is None
+    assert isolate._checked_in_time(replace(out_of_time, stalled=0.3)) is None
 
 
 def test_where_a_child_died_names_the_heap_checker_it_was_in():
