@@ -112,7 +112,7 @@ def explain(score: Score) -> str:
                 f"over T's {_speed(score.measure, score.throughput)})"
             )
     out_of = score.index_out_of  # the lab's scale: PKU 2025's index is out of 80
-    index = score.index * out_of / 100
+    index = score.lab_index
     lines += [
         f"  utilization U       {percent(score.utilization)} (mean over {in_u} marked *)",
         f"  throughput T        {throughput_text(score.measure, score.throughput)} "

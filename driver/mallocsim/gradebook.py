@@ -38,7 +38,7 @@ class GradebookRow:
     submission: str  # the file graded
     score: float  # points earned
     max_score: float
-    index: float  # the lab's performance index, 0..100
+    index: float  # the lab's performance index, on its driver's scale (0..100, PKU 2025's 0..80)
     utilization: float | None  # U, 0..1
     throughput_ratio: float | None  # T / T_ref, before the cap at 1
     valid: int  # traces valid
@@ -87,7 +87,7 @@ def row_of(record: dict[str, Any], cached: bool = False) -> GradebookRow:
         submission=record.get("submission", ""),
         score=score["points"],
         max_score=score["max_points"],
-        index=score["index"],
+        index=score["index"] * score.get("index_out_of", 100.0) / 100,  # on the lab's scale
         utilization=score.get("utilization"),
         throughput_ratio=ratio,
         valid=score["valid"],

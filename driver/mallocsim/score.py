@@ -95,6 +95,11 @@ class Score:
     count_scale: float = 1.0  # instructions: what the clock check multiplied them by (1: confirmed)
     count_checked: bool = True  # instructions: False when the clock could not check the count
 
+    @property
+    def lab_index(self) -> float:
+        """The index on the scale the lab's driver prints it on (PKU 2025's: out of 80)."""
+        return self.index * self.index_out_of / 100
+
 
 def _clamp(value: float) -> float:
     return min(1.0, max(0.0, value))

@@ -6,6 +6,7 @@ leaderboard."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -87,6 +88,36 @@ def test_an_index_under_the_labs_threshold_earns_no_performance_points(cli, writ
     trace, performance = document["tests"]
     assert (trace["score"], performance["score"], document["score"]) == (30.0, 0.0, 30.0)
     assert performance["status"] == "failed" and "PERF_THRESHHOLD" in performance["output"]
+
+
+def test_an_index_out_of_80_is_written_out_of_80_everywhere(cli, write_trace, tmp_path):
+    # PKU 2025's grade said 55.7 / 80 and its driver line 56/80, while -g printed perfidx:70
+    # and Gradescope's and the gradebook's index were 69.6, of 100 (red-team pass 34).
+    out, record = tmp_path / "results.json", tmp_path / "record.json"
+    run = cli("grade", fixture_allocator("labs/cmu2015_implicit"), "--lab", "cmu-pku-2025",
+              "--throughput", "time", "-g", "--gradescope", out, "--json", record,
+              write_trace("t", "a 0 8\na 1 16\nf 0\na 2 8\nf 1\nf 2\n"))  # fmt: skip
+    shown = re.search(r"performance index +([\d.]+) / 80", run.out)
+    assert shown is not None, run.out + run.err
+    index = float(shown.group(1))
+    assert f"perfidx:{index:.0f}" in run.out.splitlines()
+    document = json.loads(out.read_text())
+    assert abs(document["extra_data"]["performance_index"] - index) < 0.06
+    book = tmp_path / "book.csv"
+    assert cli("gradebook", "merge", record, "-o", book).status == 0
+    (row,) = csv.DictReader(book.open())
+    assert abs(float(row["index"]) - index) < 0.06
+
+
+def test_a_trace_a_lab_grades_twice_gets_two_tests_told_apart():
+    from mallocsim.autograder import trace_names
+    from mallocsim.results import TraceResult
+
+    def run(name: str) -> TraceResult:
+        return TraceResult("mm.c", name, None, True, None, 1, 1)
+
+    graded = [run("corners"), run("cp-decl"), run("corners"), run("cp-decl"), run("perl")]
+    assert trace_names(graded) == ["corners", "cp-decl", "corners (2)", "cp-decl (2)", "perl"]
 
 
 def test_a_failing_submission(results_of):

@@ -178,7 +178,7 @@ def _grade_one(
     # holds text the submission wrote (its team name, a #warning the compiler quotes), and a
     # course's script that took the first "perfidx:" read 100 for a file graded 0 (red-team
     # pass 30).
-    autograder_lines = [f"correct:{result.score.valid}", f"perfidx:{result.score.index:.0f}"]
+    autograder_lines = [f"correct:{result.score.valid}", f"perfidx:{result.score.lab_index:.0f}"]
     if args.autograder_lines:
         print("\n".join(autograder_lines))
     print(format_grade(result, None if args.wide else WIDTH))
