@@ -341,11 +341,22 @@ CMU_2015 = LabProfile(
     heap_at=CMU_HEAP_AT,
 )
 
+
 # Peking University's ICS edition of the 2013-era handout (its config.h, in public copies such as
 # Zuixie/csapp-malloclab and yangzhixuan/malloclab): the cmu-2015 lab but for its scores' bounds,
 # U between 0.60 and 0.91 and T between 3,000 and 13,750 Kops/s. Graded as cmu-2015 its files'
 # util parts came out 1-2 points under their driver's (50 against 52), and a throughput under
 # 3,000 Kops/s earned points (lab check run 16).
+def _counted_scale(max_speed: float) -> float:
+    """The counted T_ref's share of segfit's for a handout whose absolute T_ref is
+    `max_speed` ops/s: cmu-2015's quarter stands for its 13,000 Kops/s, and the share
+    goes with it (PKU 2025's 12,000 with a quarter: a file timed at 47 of 80 was counted
+    under its threshold, 0, red-team pass 34)."""
+    base = CMU_2015.scoring
+    assert base.reference_throughput is not None
+    return base.reference_scale * max_speed / base.reference_throughput
+
+
 CMU_PKU = replace(
     CMU_2015,
     name="cmu-pku",
@@ -353,6 +364,7 @@ CMU_PKU = replace(
     scoring=replace(
         CMU_2015.scoring,
         reference_throughput=13750e3,
+        reference_scale=_counted_scale(13750e3),
         max_util=0.91,
         min_speed_ratio=3000 / 13750,
     ),
@@ -389,6 +401,7 @@ def _pku_edition(
         scoring=replace(
             CMU_PKU.scoring,
             reference_throughput=max_speed,
+            reference_scale=_counted_scale(max_speed),
             min_speed_ratio=3000e3 / max_speed,
             min_util=0.70,
             **bounds,
