@@ -90,10 +90,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = printable(ambiguous[0], lines=False)
         print(
             f"mallocsim: {name} is an option and also a file or folder here (did a * name it?): "
-            "write paths as ./*, or after --",
+            "write paths as ./*, or after --, and an option of yours as --name=value",
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if "--" in arguments and os.path.lexists("--"):
+        # The first -- ends the options whoever wrote it: a folder of that name that a * gave
+        # was left out of a class graded `* TRACES`, its student without a row (red-team pass 34).
+        print(
+            "mallocsim: warning: a file or folder named -- is here: if a * named it, it ended the "
+            "options and is not graded (write ./* to grade it)",
+            file=sys.stderr,
+        )
     args, unknown = parser.parse_known_args(arguments)
     if unknown:  # said by the command's parser: its name and usage, not the top level's
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")

@@ -409,7 +409,7 @@ def test_a_student_folder_that_a_star_makes_an_option_stops_the_run_with_one_lin
     assert run.status == 2 and not book.exists()
     assert run.err == (
         f"mallocsim: {named} is an option and also a file or folder here (did a * name it?): "
-        "write paths as ./*, or after --\n"
+        "write paths as ./*, or after --, and an option of yours as --name=value\n"
     )
     run = cli("grade", "--dialect", "classic", "--config", toml, "-q", "--gradebook", book,
               *(f"./{s}" for s in students), traces)  # fmt: skip
@@ -418,6 +418,24 @@ def test_a_student_folder_that_a_star_makes_an_option_stops_the_run_with_one_lin
     assert (
         float(rows["alice"]["score"]) > 0 and rows[f"'{named}"]["score"] == rows["alice"]["score"]
     )
+
+
+def test_a_student_folder_named_dashdash_that_a_star_leaves_out_is_said(
+    cli, course, tmp_path, monkeypatch
+):
+    # With the options first, a * that gave a folder named -- ended them there: its student had
+    # no row, and nothing said so (red-team pass 34). The others are graded; a warning says why.
+    folder, traces, toml = course
+    (folder / "--").mkdir()
+    shutil.copy(folder / "alice" / "mm.c", folder / "--" / "mm.c")
+    monkeypatch.chdir(folder)
+    book = tmp_path / "book.csv"
+    students = sorted(p.name for p in folder.iterdir())
+    assert students[0] == "--"
+    run = cli("grade", "--dialect", "classic", "--config", toml, "-q", "--gradebook", book,
+              *students, traces)  # fmt: skip
+    assert "a file or folder named -- is here: if a * named it, it ended the options" in run.err
+    assert set(read_csv(book)) == {"alice", "bob", "carol"}
 
 
 def test_a_trace_named_like_an_option_is_every_students_trace(cli, course, tmp_path, monkeypatch):
