@@ -458,6 +458,8 @@ _MESSAGE_LINE = re.compile(
     r"[^\s:][^:\n]*:\d+(?::\d+)?: |In file included from |[ \t]+(?:from|inlined from) "
     r"|[^\s:][^:\n]*: (?:In |At top level)|compilation terminated|(?:cc1|collect2|lto\S*): "
     r"|\S*ld: "
+    # where a warning was inlined from, its first line: "In function 'f'," (red-team pass 34)
+    r"|In (?:member )?function "
 )
 
 

@@ -662,6 +662,19 @@ def test_a_message_printed_as_it_is_preprocessed_shows_its_newlines_as_escapes(t
     assert not any(line.startswith("  score") for line in shown.splitlines()), shown
 
 
+def test_an_inlined_warnings_own_lines_are_kept_as_lines():
+    # gcc's "In function 'f'," before "inlined from" starts a line of its own, which was joined
+    # to the caret line before it with a "\\x0a" (red-team pass 34).
+    from mallocsim.build import newlines_shown
+
+    messages = (
+        "mm.c:3:5: warning: unused [-Wunused]\n    3 | int x;\n      |     ^\n"
+        "In function 'block_size',\n    inlined from 'mm_checkheap' at mm.c:30:5:\n"
+        "mm.c:12:10: warning: array subscript 9 is outside array bounds [-Warray-bounds]\n"
+    )
+    assert newlines_shown(messages) == messages
+
+
 def test_an_attribute_message_is_checked_in_the_text_that_is_compiled(tmp_path):
     # Gated on the flag the adapter adds after the check (an int checker's), the attribute was
     # not in the text checked, and its escapes printed as lines (a red-team pass).
