@@ -156,31 +156,34 @@ def test_each_broken_allocator_is_graded_with_its_diagnosis(
     assert diagnosis in failure.get("message")
 
 
+def _failed_in_its_checker(cli, config, write_trace, fixture: str) -> str:
+    """What a grade with heap checks says of a fixture whose checker fails on its third call
+    (after op 2 of the probe), on one line; its status 1 checked."""
+    trace = write_trace("probe", BUG_SHOWN_BY["segfault"][1])
+    run = grade(cli, fixture, "classic", "--config", config(), "--check-heap", trace)
+    assert run.status == 1, run.out + run.err
+    # Without the checker the same file is valid.
+    assert grade(cli, fixture, "classic", "--config", config(), trace).status == 0
+    return " ".join(run.said.split())
+
+
 def test_a_crash_in_the_heap_checker_is_told_from_the_op_before_it(cli, config, write_trace):
     # A student whose malloc is right and whose mm_checkheap crashes is sent to the checker, not
     # to op 2, which went well: the engine marks its progress word while the checker runs.
-    trace = write_trace("probe", BUG_SHOWN_BY["segfault"][1])
-    run = grade(cli, "checker_crashes", "classic", "--config", config(), "--check-heap", trace)
-    assert run.status == 1, run.out + run.err
-    said = " ".join(run.said.split())
+    said = _failed_in_its_checker(cli, config, write_trace, "checker_crashes")
     assert (
         "crashed with SIGSEGV at mm_checkheap, called after op 2 (a 2 8) in the checked pass"
         in said
     )
-    # Without the checker the same file is valid.
-    assert grade(cli, "checker_crashes", "classic", "--config", config(), trace).status == 0
 
 
 def test_an_allocator_that_exits_is_shown_with_the_end_of_what_it_printed(cli, config, write_trace):
     # A heap checker's report, printed before its exit(0), went to /dev/null: the student read
     # "exited with status 0" and nothing of their own report (lab check run 17).
-    trace = write_trace("probe", BUG_SHOWN_BY["segfault"][1])
-    run = grade(cli, "checker_exits", "classic", "--config", config(), "--check-heap", trace)
-    assert run.status == 1, run.out + run.err
-    said = " ".join(run.said.split())
+    said = _failed_in_its_checker(cli, config, write_trace, "checker_exits")
     assert (
         "exited with status 0 at mm_checkheap, called after op 2 (a 2 8) in the checked pass"
-        in (said)
+        in said
     )
     assert (
         "line 1999: nothing wrong here | mm_checkheap: the free list is not sorted (check 3)"
