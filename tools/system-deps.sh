@@ -9,6 +9,7 @@ set -eu
 NEEDS="
 sqlite3 sqlite3
 gcc gcc
+g++ g++
 git git
 clang-format clang-format
 valgrind valgrind

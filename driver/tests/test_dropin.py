@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -2931,3 +2932,52 @@ def test_a_single_threaded_fork_copies_no_more_than_on_glibc(dropin, tmp_path):
     ours = float(_run(dropin, [binary]).stdout)
     glibc = float(subprocess.run([binary], capture_output=True, text=True, check=True).stdout)
     assert ours < glibc + 8, (ours, glibc)
+
+
+CXX_NEW = r"""
+#include <cstdint>
+#include <cstdio>
+#include <malloc.h>
+#include <new>
+#include <string>
+#include <vector>
+
+struct alignas(256) Wide { char bytes[256]; };
+
+int main() {
+    // Built by the library's operator new, freed by its operator delete (std::string's and
+    // std::vector's), with jemalloc linked: its own new and delete are not the process's.
+    std::vector<std::string> words;
+    for (int i = 0; i < 20000; i++) words.push_back(std::string(40 + i % 200, 'x'));
+    words.clear();
+    words.shrink_to_fit();
+    int *numbers = new int[1000];  // unsized delete[]: jemalloc's called the free symbol
+    numbers[999] = 1;
+    delete[] numbers;
+    delete new int(1);
+    Wide *wide = new Wide[3];
+    bool aligned = reinterpret_cast<std::uintptr_t>(wide) % 256 == 0;
+    bool ours = malloc_usable_size(wide) >= 3 * sizeof(Wide);
+    delete[] wide;
+    void *none = ::operator new(SIZE_MAX / 2, std::nothrow);
+    bool threw = false;
+    try { (void)::operator new(SIZE_MAX / 2); } catch (const std::bad_alloc &) { threw = true; }
+    std::printf("aligned %d ours %d nothrow-null %d threw %d\n", aligned, ours, !none, threw);
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler")
+def test_a_cxx_programs_new_and_delete_are_the_libraries_whatever_else_it_links(dropin, tmp_path):
+    # A program linked with libjemalloc had jemalloc's operator new and, through the free its
+    # delete calls, this library's free, which aborted on the first string freed (nghttp2's
+    # h2load and nghttpd, drop-in pass 24): the library exports every form of new and delete.
+    (tmp_path / "news.cc").write_text(CXX_NEW)
+    jemalloc = Path("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+    link = [f"-l:{jemalloc.name}"] if jemalloc.exists() else []
+    binary = tmp_path / "news"
+    subprocess.run(["g++", "-O1", "-o", binary, tmp_path / "news.cc", *link], check=True)
+    result = _run(dropin, [binary])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "aligned 1 ours 1 nothrow-null 1 threw 1\n"
