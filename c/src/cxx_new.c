@@ -45,11 +45,15 @@ static _Noreturn void out_of_memory(void) {
     abort();
 }
 
-/* A block of `size` bytes, aligned to `alignment` when it is not 0, from the first try after
-   which there is no new-handler to call. */
+/* A block of `size` bytes, aligned to `alignment` when it is not 0; NULL when there is none. */
+static void *new_block_nothrow(size_t size, size_t alignment) {
+    return alignment != 0 ? memalign(alignment, size) : malloc(size);
+}
+
+/* The same, from the first try after which there is no new-handler to call. */
 static void *new_block(size_t size, size_t alignment) {
     for (;;) {
-        void *p = alignment != 0 ? memalign(alignment, size) : malloc(size);
+        void *p = new_block_nothrow(size, alignment);
         if (p != NULL)
             return p;
         new_handler_fn handler = cxx_get_new_handler != NULL ? cxx_get_new_handler() : NULL;
@@ -57,10 +61,6 @@ static void *new_block(size_t size, size_t alignment) {
             out_of_memory();
         handler(); /* frees memory, throws, or ends the program */
     }
-}
-
-static void *new_block_nothrow(size_t size, size_t alignment) {
-    return alignment != 0 ? memalign(alignment, size) : malloc(size);
 }
 
 /* std::nothrow_t and std::align_val_t as they are passed: a reference, and a size_t. */
