@@ -15,7 +15,7 @@ from mallocsim.grading import Grade
 from mallocsim.labs import LABS
 from mallocsim.numbers import kops, percent
 from mallocsim.safe_text import printable
-from mallocsim.score import Score
+from mallocsim.score import Score, on_lab_scale
 from mallocsim.table import fit, render_table
 
 DEFINITIONS = "util = peak live payload / heap size at the end; * = counted in U, T = counted in T"
@@ -158,7 +158,7 @@ def driver_line(score: Score) -> str:
     u = out_of * score.util_weight * score.util_score
     t = out_of * (1 - score.util_weight) * score.throughput_score
     joiner = score.index_joiner
-    index = (score.index + score.deduction) * out_of / 100
+    index = on_lab_scale(score.index + score.deduction, out_of)
     return (
         f"Perf index = {u:.{digits}f} (util) {joiner} {t:.{digits}f} (thru) "
         f"= {index:.{digits}f}/{out_of:g}"

@@ -23,6 +23,7 @@ from typing import Any
 from mallocsim.errors import UsageError
 from mallocsim.files import require_regular_file, strict_json, text_output, write_text
 from mallocsim.safe_text import printable
+from mallocsim.score import on_lab_scale
 from mallocsim.table import render_table
 
 RECORD_FORMAT = "mallocsim-grade"
@@ -87,7 +88,7 @@ def row_of(record: dict[str, Any], cached: bool = False) -> GradebookRow:
         submission=record.get("submission", ""),
         score=score["points"],
         max_score=score["max_points"],
-        index=score["index"] * score.get("index_out_of", 100.0) / 100,  # on the lab's scale
+        index=on_lab_scale(score["index"], score.get("index_out_of", 100.0)),
         utilization=score.get("utilization"),
         throughput_ratio=ratio,
         valid=score["valid"],

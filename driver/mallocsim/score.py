@@ -98,7 +98,12 @@ class Score:
     @property
     def lab_index(self) -> float:
         """The index on the scale the lab's driver prints it on (PKU 2025's: out of 80)."""
-        return self.index * self.index_out_of / 100
+        return on_lab_scale(self.index, self.index_out_of)
+
+
+def on_lab_scale(index: float, out_of: float) -> float:
+    """An index of 0..100 on a lab's scale of 0..`out_of` (its driver's: 100, PKU 2025's 80)."""
+    return index * out_of / 100
 
 
 def _clamp(value: float) -> float:
@@ -251,7 +256,7 @@ def score(
         )
         penalty = f"{penalty}; {deducted}" if penalty else deducted
     performance = config.performance_points * index / 100.0
-    on_scale = index * config.index_out_of / 100.0
+    on_scale = on_lab_scale(index, config.index_out_of)
     if 0 < on_scale < config.zero_below:
         performance = 0.0
         below = (
