@@ -77,31 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:  # e.g. the native core is not built
         print(f"mallocsim: {error}", file=sys.stderr)
         return EXIT_USAGE
-    # A class graded from inside its folder with `mallocsim grade * TRACES`: a student's folder
-    # named --timeout=0.01 set every classmate's limit (all graded 0), and one named -- made the
-    # options after it paths (red-team pass 33). An option that names a path here is refused,
-    # and a -- that does, when what follows it holds an option that names none.
-    cut = arguments.index("--") if "--" in arguments else len(arguments)
-    ambiguous = [a for a in arguments[:cut] if a.startswith("-") and os.path.lexists(a)]
-    after = arguments[cut + 1 :]
-    if os.path.lexists("--") and any(a.startswith("-") and not os.path.lexists(a) for a in after):
-        ambiguous.append("--")
-    if ambiguous:
-        name = printable(ambiguous[0], lines=False)
+    ambiguous = _option_naming_a_path(arguments)
+    if ambiguous is not None:
         print(
-            f"mallocsim: {name} is an option and also a file or folder here (did a * name it?): "
-            "write paths as ./*, or after --, and an option of yours as --name=value",
+            f"mallocsim: {printable(ambiguous, lines=False)} is an option and also a file or "
+            "folder here (did a * name it?): write paths as ./*, or after --, and an option of "
+            "yours as --name=value",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if "--" in arguments and os.path.lexists("--"):
-        # The first -- ends the options whoever wrote it: a folder of that name that a * gave
-        # was left out of a class graded `* TRACES`, its student without a row (red-team pass 34).
-        print(
-            "mallocsim: warning: a file or folder named -- is here: if a * named it, it ended the "
-            "options and is not graded (write ./* to grade it)",
-            file=sys.stderr,
-        )
     args, unknown = parser.parse_known_args(arguments)
     if unknown:  # said by the command's parser: its name and usage, not the top level's
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -140,6 +124,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     finally:
         sys.stdout = stdout
+
+
+def _option_naming_a_path(arguments: Sequence[str]) -> str | None:
+    """The first option that also names a file or folder here, as a shell's * gives a class's
+    folders: graded as `mallocsim grade * TRACES` from inside the class folder, a student's
+    folder named --timeout=0.01 set every classmate's limit (all graded 0), and one named --
+    made the options after it paths (red-team pass 33). An option before the first -- that
+    names a path, or that -- when what follows it holds an option that names none; None
+    else. A -- that names a path and ends the options is warned of here: a * that gave it
+    left its student out of the class, without a row (red-team pass 34)."""
+    cut = arguments.index("--") if "--" in arguments else len(arguments)
+    named = next((a for a in arguments[:cut] if a.startswith("-") and os.path.lexists(a)), None)
+    if named is not None or cut == len(arguments) or not os.path.lexists("--"):
+        return named
+    if any(a.startswith("-") and not os.path.lexists(a) for a in arguments[cut + 1 :]):
+        return "--"
+    print(
+        "mallocsim: warning: a file or folder named -- is here: if a * named it, it ended the "
+        "options and is not graded (write ./* to grade it)",
+        file=sys.stderr,
+    )
+    return None
 
 
 class StdoutError(Exception):
