@@ -478,9 +478,11 @@ def timed_by_checked(checked: TraceResult, trace: Trace, limit: float) -> TraceR
     nothing; and not the grader's checks, which the wall time holds (an honest count
     checked against that was scaled 3.1 times, 46.3 -> 42.8: red-team pass 33)."""
     cpu, wall = checked.checked_cpu_seconds, checked.checked_seconds
-    seconds = cpu if cpu is not None and cpu >= CPU_TICKS_TRUSTED / CLOCK_TICKS else wall
+    by_cpu = cpu is not None and cpu >= CPU_TICKS_TRUSTED / CLOCK_TICKS
+    seconds = cpu if by_cpu else wall
     timed = with_timing(checked, trace, [seconds]) if seconds else checked
-    return replace(timed, passes=0, pass_seconds=(), timing_cut=limit)
+    clock = "cpu" if by_cpu else "wall"
+    return replace(timed, passes=0, pass_seconds=(), timing_cut=limit, timing_cut_clock=clock)
 
 
 def _median(values: list[float]) -> float | None:

@@ -78,8 +78,11 @@ class TraceResult:
     # its ticks): the allocator's work, and its side of each round trip to the grader
     checked_cpu_seconds: float | None = None
     # seconds: the time limit the timed passes ran past, the checked passes done; seconds is
-    # then checked_seconds, and passes 0 (replay.timed_by_checked)
+    # then the checked pass's, and passes 0 (replay.timed_by_checked)
     timing_cut: float | None = None
+    # with timing_cut: "cpu" when seconds is the CPU time the allocator's process ran in the
+    # checked pass, "wall" when that pass's wall time (too few of the kernel's ticks to trust)
+    timing_cut_clock: str | None = None
     # an allocator graded from outside its process, timed passes whose own clock claimed less
     # than the kernel counted: the kernel's count of CPU seconds a pass (boundaries included)
     cpu_seconds: float | None = None
@@ -157,7 +160,7 @@ def timing_cut_note(result: TraceResult) -> str | None:
     checked passes instead (replay.timed_by_checked); None for any other."""
     if result.timing_cut is None:
         return None
-    of = "of its process's CPU time" if result.seconds != result.checked_seconds else "of wall time"
+    of = "of its process's CPU time" if result.timing_cut_clock == "cpu" else "of wall time"
     took = f"{result.seconds:.3g} s {of}" if result.seconds is not None else "not timed"
     return (
         f"{result.trace}: the timed passes ran past the trace's time limit "

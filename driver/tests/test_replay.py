@@ -449,3 +449,7 @@ def test_a_trace_cut_in_its_timed_passes_is_timed_by_its_processs_cpu_in_the_che
     one_tick = replace(checked, checked_cpu_seconds=1 / CLOCK_TICKS)
     assert CPU_TICKS_TRUSTED > 1 and timed_by_checked(one_tick, trace, 9.0).seconds == 2.0
     assert "2 s of wall time" in (timing_cut_note(timed_by_checked(one_tick, trace, 9.0)) or "")
+    # The note says which clock timed it from what timed_by_checked chose, not from comparing
+    # the figures: a CPU time equal to the wall time is still the CPU time.
+    busy = timed_by_checked(replace(checked, checked_cpu_seconds=2.0), trace, 9.0)
+    assert "2 s of its process's CPU time" in (timing_cut_note(busy) or "")
