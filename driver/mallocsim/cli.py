@@ -86,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if _dashdash_names_a_path(arguments):
+        print(
+            "mallocsim: warning: a file or folder named -- is here: if a * named it, it ended the "
+            "options and is not graded (write ./* to grade it)",
+            file=sys.stderr,
+        )
     args, unknown = parser.parse_known_args(arguments)
     if unknown:  # said by the command's parser: its name and usage, not the top level's
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -132,20 +138,20 @@ def _option_naming_a_path(arguments: Sequence[str]) -> str | None:
     folder named --timeout=0.01 set every classmate's limit (all graded 0), and one named --
     made the options after it paths (red-team pass 33). An option before the first -- that
     names a path, or that -- when what follows it holds an option that names none; None
-    else. A -- that names a path and ends the options is warned of here: a * that gave it
-    left its student out of the class, without a row (red-team pass 34)."""
+    else."""
     cut = arguments.index("--") if "--" in arguments else len(arguments)
     named = next((a for a in arguments[:cut] if a.startswith("-") and os.path.lexists(a)), None)
-    if named is not None or cut == len(arguments) or not os.path.lexists("--"):
+    if named is not None or not _dashdash_names_a_path(arguments):
         return named
-    if any(a.startswith("-") and not os.path.lexists(a) for a in arguments[cut + 1 :]):
-        return "--"
-    print(
-        "mallocsim: warning: a file or folder named -- is here: if a * named it, it ended the "
-        "options and is not graded (write ./* to grade it)",
-        file=sys.stderr,
-    )
-    return None
+    options_after = any(a.startswith("-") and not os.path.lexists(a) for a in arguments[cut + 1 :])
+    return "--" if options_after else None
+
+
+def _dashdash_names_a_path(arguments: Sequence[str]) -> bool:
+    """Whether the arguments' -- is also a file or folder here: where it ends the options
+    (_option_naming_a_path found nothing wrong), a * that gave it left its student out of the
+    class, without a row (red-team pass 34), which main warns of."""
+    return "--" in arguments and os.path.lexists("--")
 
 
 class StdoutError(Exception):
