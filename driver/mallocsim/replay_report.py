@@ -84,24 +84,17 @@ def format_replay(allocator: str, results: Sequence[TraceResult], width: int | N
     table = render_table([HEADER], rows, [total], width=width)
     # a path may hold a newline or an escape (red-team pass 27): shown printable
     parts = [f"Results for {printable(allocator, lines=False)}:", table]
-    if failed:
-        parts.append("Failures:")
-        parts.extend(f"  {r.trace}: {r.error}" for r in failed)
-    if starved:
-        parts.append("Out of memory:")
-        parts.extend(f"  {r.trace}: {r.error}" for r in starved)
-    reached = [note for note in map(timed_heap_note, results) if note]
-    if reached:
-        parts.append("Heap of the timed passes:")
-        parts.extend(f"  {note}" for note in reached)
-    unreset = [note for note in map(reset_note, results) if note]
-    if unreset:
-        parts.append("Heap of the second run:")
-        parts.extend(f"  {note}" for note in unreset)
-    cut = [note for note in map(timing_cut_note, results) if note]
-    if cut:
-        parts.append("Timed passes out of time:")
-        parts.extend(f"  {note}" for note in cut)
+    sections = {
+        "Failures:": [f"{r.trace}: {r.error}" for r in failed],
+        "Out of memory:": [f"{r.trace}: {r.error}" for r in starved],
+        "Heap of the timed passes:": [n for n in map(timed_heap_note, results) if n],
+        "Heap of the second run:": [n for n in map(reset_note, results) if n],
+        "Timed passes out of time:": [n for n in map(timing_cut_note, results) if n],
+    }
+    for heading, lines in sections.items():
+        if lines:
+            parts.append(heading)
+            parts.extend(f"  {line}" for line in lines)
     parts += throughput_lines(results)
     parts.extend(NOTES)
     if starved:

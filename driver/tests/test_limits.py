@@ -139,6 +139,15 @@ def test_a_trace_whose_timed_passes_run_out_of_time_stays_valid_timed_by_its_che
     assert result["seconds"] == result[by]
 
 
+def test_a_replay_report_lists_a_trace_whose_timed_passes_ran_out_of_time(cli, write_trace):
+    trace = write_trace("small", TRACE)
+    run = cli("replay", "--dialect", "classic", "--timeout", "1",
+              "-a", fixture_allocator("slower_later"), trace)  # fmt: skip
+    assert run.status == 0, run.out + run.err
+    heading = run.out.index("Timed passes out of time:")
+    assert "small: the timed passes ran past the trace's time limit" in run.out[heading:]
+
+
 def test_an_op_hung_in_the_timed_passes_still_fails_its_trace(write_trace, tmp_path):
     source = fixture_variant("slower_later", "#define SLOW_STEPS (1UL << 40)\n", tmp_path / "mm.c")
     trace = load_trace(write_trace("small", TRACE))
