@@ -418,12 +418,19 @@ void mem_place(uintptr_t at);
    after the death. Irreversible; false with
    err filled when the kernel refuses the filter. */
 bool ms_sandbox_enter(uint64_t *denied, ms_error *err);
-/* Seal a sandboxed process's memory, once the untrusted library is loaded
-   (dlopen needs the kernel's memory): from here on no mmap, mremap, brk
-   growth, shared memory or memfd; the heap the driver shares is all there is.
-   A sealed call dies as a denied one does. False with err filled when the
-   kernel refuses. */
-bool ms_sandbox_seal_memory(ms_error *err);
+/* Seal a sandboxed process once the untrusted library is loaded (dlopen needs
+   the kernel's memory and the library's files): from here on no mmap, mremap,
+   brk growth, shared memory or memfd, the heap the driver shares all there is,
+   and a sealed call dies as a denied one does; nor is a file or a symbolic
+   link opened or read by its path (EACCES), which would set its access time.
+   The caller closes the descriptors the library opened. False with err filled
+   when the kernel refuses. */
+bool ms_sandbox_seal(ms_error *err);
+/* The seal's refusal of reads alone (EACCES), for the instruction count (mscount, under
+   valgrind, which goes on mapping memory and writing its profiles): once the library is loaded
+   and before the traces come, no file opened for reading and no symbolic link read. False with
+   err filled when the kernel refuses. */
+bool ms_sandbox_seal_reads(ms_error *err);
 /* Confine this process and every program it then runs for the instruction
    count (msconfine, before it runs valgrind): as ms_sandbox_confine_build
    (files read only beneath the system's folders and `readable`, written only

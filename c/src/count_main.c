@@ -257,19 +257,31 @@ static int threads(void) {
     return n;
 }
 
+/* /proc/self/task/PID/children, opened once, before any code of the allocator's runs (the
+   seal, seal_reads, refuses an open for reading later), and read from its start at each look. */
+static struct {
+    int fd;
+    struct stat identity;
+} children_list = {.fd = -1};
+
+static bool open_children(void) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    children_list.fd = open(path, O_RDONLY | O_CLOEXEC);
+    return children_list.fd >= 0 && fstat(children_list.fd, &children_list.identity) == 0;
+}
+
 /* Whether this process, its only thread, has a child process alive (or unreaped), or cannot
    tell: its passes are reaped each before the next starts, so any child is the allocator's (or
    an orphan of one of its processes: this process is their reaper). */
 static bool has_children(void) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return true;
     char first;
-    ssize_t got = read(fd, &first, 1);
-    close(fd);
-    return got != 0;
+    struct stat now;
+    if (children_list.fd < 0 || fstat(children_list.fd, &now) != 0 ||
+        now.st_dev != children_list.identity.st_dev ||
+        now.st_ino != children_list.identity.st_ino) /* gone, or another file in its place */
+        return true;
+    return pread(children_list.fd, &first, 1, 0) != 0;
 }
 
 /* Whether no process this one started has run and been reaped: a fork's child starts with none
@@ -283,10 +295,52 @@ static bool reaped_none(void) {
            reaped.ru_stime.tv_sec == 0 && reaped.ru_stime.tv_usec == 0;
 }
 
+/* Descriptors 0-2's files (a closed one's as zeros). */
+static void note_standard(struct stat standard[3]) {
+    for (int fd = 0; fd < 3; fd++)
+        if (fstat(fd, &standard[fd]) != 0)
+            memset(&standard[fd], 0, sizeof standard[fd]);
+}
+
+/*
+ * Someone else's code loaded, before the traces come: no descriptor stays open but 0-2 (as they
+ * were before the load, `standard`), the results', the traces' socket and the children file, and
+ * from here on no file is opened for reading nor a symbolic link read (ms_sandbox_seal_reads).
+ * A read sets a file's access time, a bit a later process reads back by stat: a pass that has
+ * seen its trace would leave it there for a later grade (red-team pass 35, where an agent did).
+ * valgrind's own descriptors lie past this process's limit, where a close does not reach them.
+ * Says what is wrong, and false.
+ */
+static bool seal_reads(const struct stat standard[3]) {
+    struct rlimit open_files;
+    rlim_t last = getrlimit(RLIMIT_NOFILE, &open_files) == 0 ? open_files.rlim_cur : 1024;
+    for (rlim_t fd = 3; fd < last && fd < 65536; fd++)
+        if ((int)fd != fileno(results) && (int)fd != fileno(fed) && (int)fd != children_list.fd)
+            close((int)fd);
+    struct stat now[3];
+    note_standard(now);
+    for (int fd = 0; fd < 3; fd++)
+        if (now[fd].st_dev != standard[fd].st_dev || now[fd].st_ino != standard[fd].st_ino) {
+            fprintf(stderr,
+                    "mscount: the allocator put another file in place of descriptor %d "
+                    "as it was loaded\n",
+                    fd);
+            return false;
+        }
+    ms_error err;
+    if (!ms_sandbox_seal_reads(&err)) {
+        fprintf(stderr, "mscount: %s\n", err.message);
+        return false;
+    }
+    return true;
+}
+
 /* Once the allocator is loaded: none of its code may run here but inside a pass (see the
    banner): one thread, no process of its, every signal blocked, and the traces' socket the one
-   given (`before`, its identity before the load). Says what is wrong, and false. */
-static bool nothing_else_runs(const struct stat *before) {
+   given (`before`, its identity before the load); someone else's code sealed from reading files
+   (seal_reads, with 0-2 as `standard` had them before the load). Says what is wrong, and
+   false. */
+static bool nothing_else_runs(const struct stat *before, const struct stat standard[3]) {
     if (threads() != 1) {
         fprintf(stderr, "mscount: the allocator started a thread as it was loaded\n");
         return false;
@@ -307,6 +361,8 @@ static bool nothing_else_runs(const struct stat *before) {
         fprintf(stderr, "mscount: the traces' socket was replaced as the allocator was loaded\n");
         return false;
     }
+    if (fed != NULL && !seal_reads(standard))
+        return false;
     /* The grader sends the traces once this is read, here, after every look above. */
     char preamble[sizeof TRACES_PREAMBLE - 1];
     if (fed != NULL && (fread(preamble, 1, sizeof preamble, fed) != sizeof preamble ||
@@ -650,6 +706,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mscount: cannot blank valgrind's preloaded code: %s\n", strerror(errno));
         return 2;
     }
+    if (!open_children()) {
+        fprintf(stderr, "mscount: cannot watch for processes of its own: %s\n", strerror(errno));
+        return 2;
+    }
+    struct stat standard[3];
+    note_standard(standard);
     ms_allocator alloc;
     ms_error err = {{0}, 0};
     if (strcmp(argv[1], "system") == 0) {
@@ -661,7 +723,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!nothing_else_runs(&fed_before))
+    if (!nothing_else_runs(&fed_before, standard))
         return 2;
     if (timed || forked) {
         int status = timed ? time_forked(argc - 4, argv + 4, reading, &alloc, timed_seconds)

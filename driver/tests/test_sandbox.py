@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -470,6 +471,9 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
         ("KERNEL_OBJECTS timerfd", "tried to keep data in the kernel (timerfd_create) at op 1"),
         ("KERNEL_OBJECTS signalfd", "tried to keep data in the kernel (signalfd4) at op 1"),
         ("KERNEL_OBJECTS epoll", "tried to keep data in the kernel (epoll_create1) at op 1"),
+        ("FILE_LOCK fcntl", "tried to lock a file (fcntl) at op 1"),
+        ("FILE_LOCK ofd", "tried to lock a file (fcntl) at op 1"),
+        ("FILE_LOCK flock", "tried to lock a file (flock) at op 1"),
         ("OTHER_ABI", "tried to make a system call through another ABI than its own (getpid)"),
         ("PAGE_CACHE", "tried to watch the page cache (mincore) at op 1"),
         ("HIDE_MEMORY", "tried to outlive the grader or hide from it (prctl) at op 1"),
@@ -494,6 +498,37 @@ def test_no_file_changed_no_process_left_nothing_kept_beside_the_heap(
     assert (after.st_mode, after.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
     assert os.listxattr(target) == []
     assert _children_of_us() == []
+
+
+@pytest.mark.parametrize("way", ["open", "kept", "readlink"])
+def test_no_file_is_read_once_the_trace_is_in_sight(cli, attacker, write_trace, way):
+    # A read sets a file's access time where it was stale: one bit a later process reads by
+    # stat. A grade's x86-64 build left a hidden trace's shape in 24 system files' times for its
+    # -m32 build, and one student's grade left it for a classmate's (red-team pass 35). mm_init
+    # fails when its read works: by a path, by a descriptor a constructor opened, by readlink.
+    run = replay(cli, attacker("READ_WHEN_SEALED", way), write_trace("t", TRACE))
+    assert run.status == 0, run.out + run.err
+
+
+def test_the_counted_pass_reads_no_file_once_the_trace_is_in_sight(cli, attacker, write_trace):
+    # valgrind's pass sees the trace too: a read there would leave its bits for a later grade.
+    # The attack's mm_init fails, and the count with it, when its read works.
+    run = cli("grade", attacker("READ_WHEN_SEALED", "open"), "--dialect", "classic",
+              "--throughput", "instructions", "-q", write_trace("t", TRACE))  # fmt: skip
+    assert run.status == 0, run.out + run.err
+    said = " ".join(run.said.split())
+    assert "not counted" not in said and "instructions counted by valgrind" in said, said
+
+
+def test_a_library_that_replaces_standard_input_as_it_loads_is_refused(cli, attacker, write_trace):
+    # Descriptors 0-2 stay open past the seal: one a constructor put there would read its file.
+    source, trace = attacker("READ_WHEN_SEALED", "stdin"), write_trace("t", TRACE)
+    said = "its library put another file in place of the process's standard input or output"
+    run = replay(cli, source, trace)
+    assert run.status == 2 and said in run.err, run.out + run.err
+    graded = _grade(cli, source, trace, "--lab", "csapp")
+    assert said in " ".join(graded.said.split()), graded.out
+    assert re.search(r"score +0 / 100", graded.out), graded.out
 
 
 def test_an_agent_that_cannot_start_is_the_graders_failure_not_a_grade(

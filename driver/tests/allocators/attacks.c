@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -299,6 +300,16 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    that did more in the empty passes than in the others took it off every pass's count (red-team
    pass 30). */
 #define BUSY_INIT 75
+/* Red-team pass 35: a file read once the trace is in sight sets its access time (relatime, where
+   it was stale), a bit a later process reads back by stat. mm_init fails when the read works:
+   ATTACK_PATH "open" opens the library's own file and reads it; "kept" reads it through a
+   descriptor a constructor opened; "stdin" through one a constructor put in place of standard
+   input; "readlink" reads a system symbolic link. */
+#define READ_WHEN_SEALED 76
+/* Red-team pass 35: a record lock, which lives in the kernel while its file is open and which
+   other processes see (storage past the global-data rule, a channel between two agents), at op 1:
+   ATTACK_PATH "fcntl" (F_SETLK), "ofd" (F_OFD_SETLK) or "flock", on standard output. */
+#define FILE_LOCK 77
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -757,6 +768,12 @@ static void attack(void) {
     } else {
         syscall(SYS_epoll_create1, 0);
     }
+#elif ATTACK == FILE_LOCK
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 4242, .l_len = 7};
+    if (strcmp(ATTACK_PATH, "flock") == 0)
+        syscall(SYS_flock, 1, LOCK_EX | LOCK_NB);
+    else
+        syscall(SYS_fcntl, 1, strcmp(ATTACK_PATH, "ofd") == 0 ? F_OFD_SETLK : F_SETLK, &lock);
 #elif ATTACK == LDT_STORE
     unsigned entry[4] = {0, 0, 0, 0x40}; /* struct user_desc: entry 0, not present */
     syscall(SYS_modify_ldt, 1, entry, sizeof entry);
@@ -1046,15 +1063,23 @@ static int holds(const char *from, const char *to, const char *secret, size_t le
     return 0;
 }
 
-/* Read with system calls and buffers of its own: the agent's memory is sealed (no malloc). */
-static int search(const char *secret, size_t len) {
-    static char maps[1 << 20];
+/* The process's mappings, read as the library loads (the sealed agent opens no file), with
+   system calls and a buffer of its own (no malloc). */
+static char maps[1 << 20];
+__attribute__((constructor)) static void read_maps(void) {
     int fd = open("/proc/self/maps", O_RDONLY);
     ssize_t n, got = 0;
     while (fd >= 0 && (n = read(fd, maps + got, sizeof maps - 1 - (size_t)got)) > 0)
         got += n;
     maps[got > 0 ? got : 0] = '\0';
-    for (char *line = maps; *line != '\0';) {
+    if (fd >= 0)
+        close(fd);
+}
+
+static int search(const char *secret, size_t len) {
+    static char lines[sizeof maps]; /* cut into lines here, the snapshot kept for the next */
+    memcpy(lines, maps, sizeof maps);
+    for (char *line = lines; *line != '\0';) {
         char *end = strchr(line, '\n');
         if (end != NULL)
             *end = '\0';
@@ -1292,6 +1317,34 @@ static long raw_madvise(void *at, size_t length, long advice) {
 static char *last_freed;
 #endif
 
+#if ATTACK == READ_WHEN_SEALED
+static char own_path[4096];
+static int kept_fd = -1;
+
+__attribute__((constructor)) static void open_before_the_seal(void) {
+    Dl_info self;
+    if (dladdr((void *)open_before_the_seal, &self) != 0 && self.dli_fname != NULL)
+        snprintf(own_path, sizeof own_path, "%s", self.dli_fname);
+    if (strcmp(ATTACK_PATH, "kept") == 0) {
+        kept_fd = open(own_path, O_RDONLY);
+    } else if (strcmp(ATTACK_PATH, "stdin") == 0) {
+        int fd = open(own_path, O_RDONLY);
+        if (fd >= 0)
+            dup2(fd, 0);
+    }
+}
+
+static int read_when_sealed(void) {
+    char byte, target[256];
+    if (strcmp(ATTACK_PATH, "readlink") == 0)
+        return readlink("/lib64/ld-linux-x86-64.so.2", target, sizeof target) > 0;
+    int fd = strcmp(ATTACK_PATH, "kept") == 0    ? kept_fd
+             : strcmp(ATTACK_PATH, "stdin") == 0 ? 0
+                                                 : open(own_path, O_RDONLY);
+    return fd >= 0 && pread(fd, &byte, 1, 0) == 1;
+}
+#endif
+
 int mm_init(void) {
     calls = 0;
     inits++;
@@ -1325,6 +1378,10 @@ int mm_init(void) {
 #endif
 #if ATTACK == NEGATIVE_COUNT
     negative_count_burn();
+#endif
+#if ATTACK == READ_WHEN_SEALED
+    if (read_when_sealed())
+        return -1;
 #endif
 #if ATTACK == PEEK_TRACE
     if (inits == 1 && ops_in_sight()) /* the first: the checked pass */
