@@ -394,13 +394,19 @@ void mem_follow_brk(size_t brk) {
         high_water = brk_offset;
 }
 
+/* mem_heap_lo and mem_heap_hi ask for the heap only before there is one: a student's list walk
+   may call them at every step, as the handouts' drivers let it (their memlib is linked in, a
+   direct call and a load), and a call into mem_init besides made one public file's timed
+   throughput 0.55 of its driver's (lab check 19). */
 void *mem_heap_lo(void) {
-    mem_init();
+    if (__builtin_expect(heap_start == NULL, 0))
+        mem_init();
     return heap_start;
 }
 
 void *mem_heap_hi(void) {
-    mem_init();
+    if (__builtin_expect(heap_start == NULL, 0))
+        mem_init();
     /* One before the break; the lab's definition, lo - 1 for an empty heap. */
     return (void *)((uintptr_t)heap_start + brk_offset - 1);
 }

@@ -68,6 +68,34 @@ def test_helpers_that_are_not_static_are_inlined_as_in_the_handouts_build(write_
     assert counts[1] < 1.1 * counts[0], counts
 
 
+def test_mem_heap_lo_costs_a_call_and_a_load_as_in_the_handouts_build(write_trace, tmp_path):
+    # The handouts link memlib.o into the driver: mem_heap_lo is a call and a load. Here it also
+    # called mem_init through the heap library's PLT, and a public file that calls it at every
+    # step of its list walks was timed at 0.55 of its driver's throughput (lab check 19).
+    source = (TESTS / "allocators" / "labs" / "csapp_explicit.c").read_text()
+    calls = 100
+    asking = source.replace(
+        "void *mm_malloc(size_t size) {",
+        "static volatile uintptr_t sink;\nvoid *mm_malloc(size_t size) {\n"
+        f"    for (int i = 0; i < {calls}; i++)\n        sink ^= (uintptr_t)mem_heap_lo();",
+    )
+    assert asking != source
+    (tmp_path / "plain").mkdir(), (tmp_path / "asking").mkdir()
+    (tmp_path / "plain" / "mm.c").write_text(source)
+    (tmp_path / "asking" / "mm.c").write_text(asking)
+    trace = load_trace(write_trace("larger", LARGER))
+    plain, asked = (
+        pass_instructions(resolve(str(tmp_path / kind / "mm.c"), "classic"), [trace])["larger"]
+        for kind in ("plain", "asking")
+    )
+    mallocs = sum(1 for line in LARGER.splitlines() if line.startswith("a "))
+    per_call = (asked - plain) / (mallocs * calls)  # a pass's instructions, each
+    # The loop's own (the sink's load, xor and store, its counter, the call), the PLT's jump,
+    # and the function's load, test, branch and return: 11 a call; 16 with the call into
+    # mem_init.
+    assert per_call < 13.5, per_call
+
+
 def test_the_fixed_cost_of_a_pass_is_not_counted(write_trace):
     # An allocator's mm_init and the heap's reset are paid once per pass,
     # whatever the trace: a trace of one op costs a handful of instructions.
