@@ -74,6 +74,7 @@ class GradingConfig:
     reference_throughput: float | None = None  # a fixed T_ref, ops/s (time only)
     reference: str = "glibc"  # the allocator T_ref is measured from when not fixed
     reference_scale: float = 1.0  # T_ref = this * the reference's throughput (0.5: half its speed)
+    timed_reference_scale: float | None = None  # the same, timed, where it differs (None: the same)
     min_util: float = 0.55  # cmu: no utilization points at or below this...
     max_util: float = 0.74  # ...all of them at or above this
     min_speed_ratio: float = 0.5  # cmu: no throughput points at or below this * T_ref...
@@ -102,11 +103,18 @@ class GradingConfig:
     def profile(self) -> LabProfile:
         return LABS[self.lab]
 
+    def reference_scale_for(self, measure: str) -> float:
+        """T_ref's scale when throughput is measured in `measure` ("instructions" or "time")."""
+        if measure == "time" and self.timed_reference_scale is not None:
+            return self.timed_reference_scale
+        return self.reference_scale
+
 
 # The scoring values a lab sets (for_lab): what grading.toml shows as the lab's, and what a grade
 # says it graded otherwise when a configuration sets another value.
 LAB_SCORING = (
     "formula", "util_weight", "throughput_mean", "reference", "reference_scale",
+    "timed_reference_scale",
     "reference_throughput", "min_util", "max_util", "min_speed_ratio", "max_speed_ratio",
     "global_data_limit", "global_data_bytes_per_point", "global_data_max_deduction",
     "zero_below",
@@ -150,6 +158,7 @@ def for_lab(name: str) -> GradingConfig:
         reference_throughput=s.reference_throughput,
         reference=s.reference_allocator,
         reference_scale=s.reference_scale,
+        timed_reference_scale=s.timed_reference_scale,
         min_util=s.min_util,
         max_util=s.max_util,
         min_speed_ratio=s.min_speed_ratio,
@@ -241,6 +250,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[object], object]]]] = {
         "throughput_mean": ("throughput_mean", _choice(THROUGHPUT_MEANS)),
         "reference": ("reference", _reference),
         "reference_scale": ("reference_scale", _number(0, 1000, open_low=True)),
+        "timed_reference_scale": ("timed_reference_scale", _number(0, 1000, open_low=True)),
         "reference_throughput": ("reference_throughput", _number(0, _BIG, open_low=True)),
         "min_util": ("min_util", _number(0, 1)),
         "max_util": ("max_util", _number(0, 1)),

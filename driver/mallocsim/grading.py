@@ -581,7 +581,7 @@ def _throughput(
         counts, how = reference_costs(timed, config, "instructions", budget, word_bits=bits)
         if counts is None:
             return Throughput(None, how, costs)
-        reference, source = _reference_throughput(timed, counts, config, how)
+        reference, source = _reference_throughput(timed, counts, config, "instructions", how)
         measured_heaps = {r.trace: r.heap_size for r in results if r.valid and r.heap_size}
         otherwise = placed_otherwise(counted.heaps, measured_heaps) if costs else None
         if otherwise is not None:
@@ -644,7 +644,7 @@ def measure_reference(
     costs, how = reference_costs(traces, config, config.throughput, budget, word_bits=word_bits)
     if costs is None:
         return None, how
-    return _reference_throughput(traces, costs, config, how)
+    return _reference_throughput(traces, costs, config, config.throughput, how)
 
 
 def reference_costs(
@@ -702,19 +702,17 @@ def reference_costs(
 
 
 def _reference_throughput(
-    traces: Sequence[Trace], costs: dict[str, float], config: GradingConfig, how: str
+    traces: Sequence[Trace], costs: dict[str, float], config: GradingConfig, measure: str, how: str
 ) -> tuple[float | None, str]:
-    """T_ref from the reference's per-trace costs, as the lab aggregates, scaled as
-    configured; (None, why) when nothing was measured."""
+    """T_ref from the reference's per-trace costs in `measure`, as the lab aggregates, scaled
+    as configured for that measure; (None, why) when nothing was measured."""
     pairs = [(t.num_ops, costs.get(t.name, 0.0)) for t in traces]
     value = aggregate_throughput(pairs, config.throughput_mean)
     if value is None:
         return None, f"{config.reference} could not be measured"
-    if config.reference_scale != 1.0:
-        return (
-            value * config.reference_scale,
-            f"{config.reference_scale:g} x {config.reference}, {how}",
-        )
+    scale = config.reference_scale_for(measure)
+    if scale != 1.0:
+        return value * scale, f"{scale:g} x {config.reference}, {how}"
     return value, f"{config.reference}, {how}"
 
 

@@ -99,7 +99,11 @@ def grading_file(template: str, lab: str) -> str:
 
 # What a key the lab leaves unset shows: a value that sets it, said to be an example. The word
 # "none" there was no TOML once uncommented, and the grade stopped (red-team pass 26).
-UNSET_EXAMPLES = {"reference_throughput": "600e3", "global_data_limit": "128"}
+UNSET_EXAMPLES = {
+    "reference_throughput": "600e3",
+    "global_data_limit": "128",
+    "timed_reference_scale": "0.5",
+}
 
 
 def _toml(name: str, value: object) -> str:
