@@ -32,7 +32,13 @@
  *
  *   0 (MAP_NONE)       no cached-size block of ours starts here
  *   2 .. TC_BINS - 1   a live block of that bin starts here (live to the policy: maybe cached)
+ *   0xFE (MAP_UNCACHED) a live aligned block of a cached size starts here, never to be cached
  *   0xFF (MAP_FREED)   a block freed to the policy started here, and no cached-size block since
+ *
+ * An aligned block (memalign and its kin, which the policy places and no bin serves) is freed to
+ * the policy at once: cached, it waited for a malloc of its size that a program making only
+ * aligned blocks never makes, and the heap grew around such blocks (64 live blocks of 0-20,000
+ * bytes at 64, replaced at random: 7.7 MB of peak RSS against glibc's 2.6, drop-in pass 25).
  *
  * A block too big to cache is recorded in the BIG MAP instead, one byte per KiB of heap: such a
  * block spans more than a KiB, so at most one starts in each, and the byte says where (which of
@@ -216,12 +222,13 @@ _Static_assert(TC_BATCH <= UINT8_MAX, "a remote list's count fits remote_count")
 
 /* What a map byte says of the 16 heap bytes it stands for (the banner's table). */
 enum {
-    MAP_NONE = 0,      /* no cached-size block of ours starts here */
-    MAP_FIRST_BIN = 2, /* MAP_FIRST_BIN .. TC_BINS - 1: a live block of that bin starts here (no
-                          block has less room than a tc_block: bins 0 and 1 are never used) */
-    MAP_FREED = 0xFF,  /* a cached-size block freed to the policy started here, and none since */
+    MAP_NONE = 0,        /* no cached-size block of ours starts here */
+    MAP_FIRST_BIN = 2,   /* MAP_FIRST_BIN .. TC_BINS - 1: a live block of that bin starts here (no
+                            block has less room than a tc_block: bins 0 and 1 are never used) */
+    MAP_UNCACHED = 0xFE, /* a live aligned block of a cached size, never cached, starts here */
+    MAP_FREED = 0xFF,    /* a cached-size block freed to the policy started here, and none since */
 };
-_Static_assert(TC_BINS - 1 < MAP_FREED, "a bin's number fits a map byte, and is no other state");
+_Static_assert(TC_BINS - 1 < MAP_UNCACHED, "a bin's number fits a map byte, and is no other state");
 /* A big map byte: 0, or the place (1 + 16-byte steps into its KiB) of the big block that starts
    there, plus BIG_FREED once it is freed to the policy. */
 enum { BIG_FREED = 0x80 };
@@ -363,12 +370,12 @@ bool tc_heap_start(void *lo, size_t span) {
     return true;
 }
 
-/* Do `len` map bytes from `at` name no live block? In the size map a live block's byte is its bin;
-   in the big map, its place without BIG_FREED. */
+/* Do `len` map bytes from `at` name no live block? In the size map a live block's byte is its bin
+   or MAP_UNCACHED; in the big map, its place without BIG_FREED. */
 static bool bytes_idle(const _Atomic uint8_t *at, size_t len, bool big) {
     for (size_t n = 0; n < len; n++) {
         unsigned b = atomic_load_explicit(&at[n], memory_order_relaxed);
-        if (big ? b != 0 && !(b & BIG_FREED) : is_bin(b))
+        if (big ? b != 0 && !(b & BIG_FREED) : (is_bin(b) || b == MAP_UNCACHED))
             return false;
     }
     return true;
@@ -498,13 +505,18 @@ static unsigned note(void *p) {
             atomic_store_explicit(big, (uint8_t)(place | BIG_FREED), memory_order_relaxed);
     } else {
         atomic_store_explicit(big, (uint8_t)place, memory_order_relaxed);
-        if (map_bin(p) != 0)
+        if (map_bin(p) != 0 || map_state(p) == MAP_UNCACHED)
             map_set(p, MAP_FREED);
     }
     return bin;
 }
 
 void tc_note(void *p) { (void)note(p); }
+
+void tc_note_aligned(void *p) {
+    if (note(p) != 0)
+        map_set(p, MAP_UNCACHED);
+}
 
 size_t tc_cached_bytes(unsigned *arena) {
     if (self.state != TC_STATE_ACTIVE)
@@ -515,7 +527,7 @@ size_t tc_cached_bytes(unsigned *arena) {
 
 void tc_forget(void *p) {
     mark_written(p);
-    if (map_bin(p) != 0) {
+    if (map_bin(p) != 0 || map_state(p) == MAP_UNCACHED) {
         map_set(p, MAP_FREED);
         return;
     }
@@ -526,7 +538,7 @@ void tc_forget(void *p) {
 
 tc_block_state tc_state(const void *p) {
     unsigned state = map_state(p);
-    if (is_bin(state))
+    if (is_bin(state) || state == MAP_UNCACHED)
         return TC_LIVE;
     if ((uintptr_t)p % MAP_GRAIN != 0 || map_byte(p) == NULL)
         return TC_NOT_A_BLOCK;

@@ -98,6 +98,10 @@ void *tc_alloc_locked(unsigned k, size_t size, bool refill);
 /* Under p's lock: the policy has just handed out p, or resized it in place (mm_realloc). */
 void tc_note(void *p);
 
+/* Under p's lock: the policy has just handed out p, an aligned block (mm_memalign), which no
+   cache is to keep once freed: a free gives it back to the policy, where it merges. */
+void tc_note_aligned(void *p);
+
 /* Under p's lock: p, a heap block, has just been freed to the policy (by mm_free or by a
    mm_realloc that moved it), so that the map marks it freed. */
 void tc_forget(void *p);
