@@ -810,15 +810,9 @@ bool ms_sandbox_confine_count(const char *const *readable, size_t count, const c
     return rc == 0 ? true : fail(err, "seccomp", rc);
 }
 
-bool ms_sandbox_seal(ms_error *err) {
-    memset(err, 0, sizeof *err);
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    if (ctx == NULL)
-        return fail(err, "seccomp_init", ENOMEM);
-    /* Another ABI's calls are the first filter's to deny (and name); left alone here. */
-    int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
-    if (rc == 0)
-        rc = deny_calls(ctx, SEALED, sizeof SEALED / sizeof SEALED[0], SCMP_ACT_TRAP, false);
+/* The seal's rules: memory from the kernel and the files' reads (ms_sandbox_seal). */
+static int seal_rules(scmp_filter_ctx ctx) {
+    int rc = deny_calls(ctx, SEALED, sizeof SEALED / sizeof SEALED[0], SCMP_ACT_TRAP, false);
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(brk), 1, SCMP_A0(SCMP_CMP_NE, 0));
     if (rc == 0)
@@ -830,27 +824,30 @@ bool ms_sandbox_seal(ms_error *err) {
             rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, call, 1,
                                   SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE, PROT_WRITE));
     }
-    if (rc == 0)
-        rc = deny_reads(ctx);
-    if (rc == 0)
-        rc = seccomp_load(ctx); /* stacked on the first filter: both apply */
-    seccomp_release(ctx);
-    return rc == 0 ? true : fail(err, "seccomp (seal)", rc);
+    return rc == 0 ? deny_reads(ctx) : rc;
 }
 
-bool ms_sandbox_seal_reads(ms_error *err) {
+/* A filter of `rules`, stacked on the process's first: both apply, the stricter action of the two
+   where both match (a write's flags the first filter's to trap and name). Another ABI's calls are
+   the first filter's to deny; left alone here. False with err filled (`what`) when refused. */
+static bool stack_filter(int (*rules)(scmp_filter_ctx), const char *what, ms_error *err) {
     memset(err, 0, sizeof *err);
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL)
         return fail(err, "seccomp_init", ENOMEM);
-    /* Another ABI's calls are the count's filter's to deny; left alone here. */
     int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
     if (rc == 0)
-        rc = deny_reads(ctx);
+        rc = rules(ctx);
     if (rc == 0)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);
-    return rc == 0 ? true : fail(err, "seccomp (reads)", rc);
+    return rc == 0 ? true : fail(err, what, rc);
+}
+
+bool ms_sandbox_seal(ms_error *err) { return stack_filter(seal_rules, "seccomp (seal)", err); }
+
+bool ms_sandbox_seal_reads(ms_error *err) {
+    return stack_filter(deny_reads, "seccomp (reads)", err);
 }
 
 /* Whether `call` is the system call named `name` in the ABI `arch`. */

@@ -1415,6 +1415,17 @@ static long peak_kib(void) {
 """
 
 
+def _peak_kib(dropin: Path, tmp_path: Path, name: str, source: str, *args: str) -> tuple[int, int]:
+    """(the drop-in's peak RSS, glibc's) in KiB, as the program built from `source` (which
+    prints its peak_kib()) reports it run with `args` under each."""
+    program = _build(tmp_path, name, source)
+    glibc = subprocess.run([program, *args], capture_output=True, text=True, timeout=120,
+                           check=True)  # fmt: skip
+    ours = _run(dropin, [program, *args])
+    assert ours.returncode == 0, ours.stderr
+    return int(ours.stdout), int(glibc.stdout)
+
+
 # ------------------------------------------------------------- a program that moves the break
 # A program may call sbrk or brk itself. The heap must keep serving small blocks as cheaply as
 # before (it once gave each block its own mapping from then on: 1M mallocs of 32 bytes took
@@ -2099,11 +2110,8 @@ def test_aligned_blocks_give_the_bytes_before_them_back(dropin, tmp_path):
     # for good: C++'s aligned new of mixed alignments peaked at 1.3 times glibc's memory, 2.1
     # where the objects were not written through (drop-in pass 22: 34.8 MB against 26.7 here).
     # segfit places it (mm_memalign), the lead back in the heap: 28.9.
-    program = _build(tmp_path, "aligned_mix", ALIGNED_MIX_SOURCE)
-    glibc = subprocess.run([program], capture_output=True, text=True, timeout=120, check=True)
-    ours = _run(dropin, [program])
-    assert ours.returncode == 0, ours.stderr
-    assert int(ours.stdout) < 1.15 * int(glibc.stdout), (ours.stdout, glibc.stdout)
+    ours, glibc = _peak_kib(dropin, tmp_path, "aligned_mix", ALIGNED_MIX_SOURCE)
+    assert ours < 1.15 * glibc, (ours, glibc)
 
 
 SMALL_AMONG_BIG_SOURCE = (
@@ -2163,11 +2171,8 @@ def test_small_blocks_placed_among_big_ones_do_not_pin_the_heap(dropin, tmp_path
     # Here, peak RSS in KiB, glibc / before / after: realloc 2,656 / 13,996 / 3,728; aligned
     # 13,028 / 282,604 / 27,316, and 5,120 (glibc 13,236) since an aligned block freed goes back
     # to the policy, never into a cache (drop-in pass 25).
-    program = _build(tmp_path, "small_among_big", SMALL_AMONG_BIG_SOURCE)
-    glibc = subprocess.run([program, how], capture_output=True, text=True, timeout=120, check=True)
-    ours = _run(dropin, [program, how])
-    assert ours.returncode == 0, ours.stderr
-    assert int(ours.stdout) < 2.5 * int(glibc.stdout), (ours.stdout, glibc.stdout)
+    ours, glibc = _peak_kib(dropin, tmp_path, "small_among_big", SMALL_AMONG_BIG_SOURCE, how)
+    assert ours < 2.5 * glibc, (ours, glibc)
 
 
 ALIGNED_CHURN_SOURCE = (
@@ -2204,11 +2209,8 @@ def test_aligned_blocks_freed_go_back_to_the_heap_not_into_a_cache(dropin, tmp_p
     # the aligned blocks of a cached size it freed waited there, and the heap grew around them
     # (drop-in pass 25: 7.7 MB of peak RSS against glibc's 2.6). Peak RSS in KiB, glibc / before
     # / after, here: 2,500-2,564 / 7,748 / 2,540.
-    program = _build(tmp_path, "aligned_churn", ALIGNED_CHURN_SOURCE)
-    glibc = subprocess.run([program], capture_output=True, text=True, timeout=120, check=True)
-    ours = _run(dropin, [program])
-    assert ours.returncode == 0, ours.stderr
-    assert int(ours.stdout) < 1.3 * int(glibc.stdout), (ours.stdout, glibc.stdout)
+    ours, glibc = _peak_kib(dropin, tmp_path, "aligned_churn", ALIGNED_CHURN_SOURCE)
+    assert ours < 1.3 * glibc, (ours, glibc)
 
 
 HEAP_REPORT_SOURCE = r"""
