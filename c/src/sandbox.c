@@ -62,7 +62,7 @@ typedef struct {
     enum reach reach;
 } denied_call;
 
-static const char *const LOCK_ACTION = "lock a file";
+static const char *const LOCK_ACTION = "lock, lease or watch a file";
 
 /* Denied outright. A name the kernel or libseccomp does not know is skipped. */
 static const denied_call DENIED[] = {
@@ -402,18 +402,21 @@ static int deny_file_flags(scmp_filter_ctx ctx, uint32_t action) {
     return rc;
 }
 
-/* fcntl's record-lock commands: F_GETLK, F_SETLK, F_SETLKW (5-7), the 32-bit ABI's F_GETLK64,
-   F_SETLK64, F_SETLKW64 (12-14) and the open file description locks F_OFD_GETLK, F_OFD_SETLK,
-   F_OFD_SETLKW (36-38), on any descriptor (see flock, in DENIED). No allocator locks a file, nor
-   do the C library or valgrind on its behalf. */
-static const scmp_datum_t LOCK_COMMANDS[] = {5, 6, 7, 12, 13, 14, 36, 37, 38};
-static const char *const LOCKING_CALLS[] = {"fcntl", "fcntl64"};
+/* fcntl's commands that leave a mark on a file another process sees: record locks F_GETLK,
+   F_SETLK, F_SETLKW (5-7), the 32-bit ABI's F_GETLK64, F_SETLK64, F_SETLKW64 (12-14) and the open
+   file description locks F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW (36-38); leases F_SETLEASE,
+   F_GETLEASE (1024, 1025: a lease on a file the counted pass could open, seen in /proc/locks and
+   by another process's open, red-team pass 36); F_NOTIFY (1026, a folder watched). On any
+   descriptor (see flock, in DENIED). No allocator does these, nor do the C library or valgrind on
+   its behalf. */
+static const scmp_datum_t LOCK_COMMANDS[] = {5, 6, 7, 12, 13, 14, 36, 37, 38, 1024, 1025, 1026};
+static const char *const FCNTL_CALLS[] = {"fcntl", "fcntl64"};
 
 /* Deny, with `action`, fcntl's lock commands. */
 static int deny_file_locks(scmp_filter_ctx ctx, uint32_t action) {
     int rc = 0;
-    for (size_t c = 0; c < sizeof LOCKING_CALLS / sizeof LOCKING_CALLS[0] && rc == 0; c++) {
-        int call = seccomp_syscall_resolve_name(LOCKING_CALLS[c]);
+    for (size_t c = 0; c < sizeof FCNTL_CALLS / sizeof FCNTL_CALLS[0] && rc == 0; c++) {
+        int call = seccomp_syscall_resolve_name(FCNTL_CALLS[c]);
         for (size_t i = 0; call != __NR_SCMP_ERROR &&
                            i < sizeof LOCK_COMMANDS / sizeof LOCK_COMMANDS[0] && rc == 0;
              i++)
@@ -796,6 +799,12 @@ bool ms_sandbox_confine_count(const char *const *readable, size_t count, const c
         rc = deny_file_flags(ctx, SCMP_ACT_KILL_PROCESS);
     if (rc == 0)
         rc = deny_file_locks(ctx, SCMP_ACT_KILL_PROCESS);
+    /* An open of access mode 3, neither read nor write, asks Landlock for no right at all: the
+       counted pass opened files it may not read, to lease them, and the grader's terminal, to set
+       its window size and turn its echo off (red-team pass 36). Only ioctl-only opens use it;
+       the agent's filter traps it among a write's flags. */
+    if (rc == 0)
+        rc = deny_open_flag(ctx, SCMP_ACT_KILL_PROCESS, O_ACCMODE);
     if (rc == 0)
         rc = deny_unseen_storage(ctx, SCMP_ACT_KILL_PROCESS);
     /* Signals stay within the sandbox: Landlock's scope (ABI 6) does that for every process of
@@ -846,8 +855,41 @@ static bool stack_filter(int (*rules)(scmp_filter_ctx), const char *what, ms_err
 
 bool ms_sandbox_seal(ms_error *err) { return stack_filter(seal_rules, "seccomp (seal)", err); }
 
+/* The count's seal (ms_sandbox_seal_reads): the reads, and a descriptor of valgrind's duplicated.
+   valgrind answers an open of /proc/self/cmdline, /proc/self/auxv or /proc/self/exe itself, with
+   a duplicate of a descriptor of its own (files it made writable in the count's folder, shared by
+   every pass of the count: a pass wrote there what a later one read, red-team pass 36). Its
+   descriptors lie at or past the process's descriptor limit as valgrind shows it to the process
+   it runs: dup, dup2, dup3 and fcntl's F_DUPFD and F_DUPFD_CLOEXEC of one are refused (valgrind
+   duplicates its own new descriptors up there, from below: those stay allowed). */
+static int count_seal_rules(scmp_filter_ctx ctx) {
+    struct rlimit open_files;
+    int rc = deny_reads(ctx);
+    if (rc != 0 || getrlimit(RLIMIT_NOFILE, &open_files) != 0 ||
+        open_files.rlim_cur == RLIM_INFINITY)
+        return rc; /* no limit: nothing lies past it */
+    const scmp_datum_t limit = open_files.rlim_cur;
+    static const char *const DUPLICATING[] = {"dup", "dup2", "dup3"};
+    for (size_t i = 0; i < sizeof DUPLICATING / sizeof DUPLICATING[0] && rc == 0; i++) {
+        int call = seccomp_syscall_resolve_name(DUPLICATING[i]);
+        if (call != __NR_SCMP_ERROR)
+            rc =
+                seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 1, SCMP_A0(SCMP_CMP_GE, limit));
+    }
+    static const scmp_datum_t DUPLICATE_COMMANDS[] = {F_DUPFD, F_DUPFD_CLOEXEC};
+    for (size_t c = 0; c < sizeof FCNTL_CALLS / sizeof FCNTL_CALLS[0] && rc == 0; c++) {
+        int call = seccomp_syscall_resolve_name(FCNTL_CALLS[c]);
+        for (size_t i = 0; call != __NR_SCMP_ERROR &&
+                           i < sizeof DUPLICATE_COMMANDS / sizeof DUPLICATE_COMMANDS[0] && rc == 0;
+             i++)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 2, SCMP_A0(SCMP_CMP_GE, limit),
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, INT_BITS, DUPLICATE_COMMANDS[i]));
+    }
+    return rc;
+}
+
 bool ms_sandbox_seal_reads(ms_error *err) {
-    return stack_filter(deny_reads, "seccomp (reads)", err);
+    return stack_filter(count_seal_rules, "seccomp (reads)", err);
 }
 
 /* Whether `call` is the system call named `name` in the ABI `arch`. */
@@ -887,8 +929,8 @@ static const char *action_of(uint32_t arch, int call, bool known) {
             return OWN_PROCESS_ACTION;
     if (is_call(arch, call, "ioctl"))
         return FILE_FLAG_ACTION;
-    for (size_t i = 0; i < sizeof LOCKING_CALLS / sizeof LOCKING_CALLS[0]; i++)
-        if (is_call(arch, call, LOCKING_CALLS[i]))
+    for (size_t i = 0; i < sizeof FCNTL_CALLS / sizeof FCNTL_CALLS[0]; i++)
+        if (is_call(arch, call, FCNTL_CALLS[i]))
             return LOCK_ACTION;
     return known ? "make a system call the sandbox denies" : NEWER_ACTION;
 }

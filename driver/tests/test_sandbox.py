@@ -471,9 +471,10 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
         ("KERNEL_OBJECTS timerfd", "tried to keep data in the kernel (timerfd_create) at op 1"),
         ("KERNEL_OBJECTS signalfd", "tried to keep data in the kernel (signalfd4) at op 1"),
         ("KERNEL_OBJECTS epoll", "tried to keep data in the kernel (epoll_create1) at op 1"),
-        ("FILE_LOCK fcntl", "tried to lock a file (fcntl) at op 1"),
-        ("FILE_LOCK ofd", "tried to lock a file (fcntl) at op 1"),
-        ("FILE_LOCK flock", "tried to lock a file (flock) at op 1"),
+        ("FILE_LOCK fcntl", "tried to lock, lease or watch a file (fcntl) at op 1"),
+        ("FILE_LOCK ofd", "tried to lock, lease or watch a file (fcntl) at op 1"),
+        ("FILE_LOCK flock", "tried to lock, lease or watch a file (flock) at op 1"),
+        ("FILE_LOCK lease", "tried to lock, lease or watch a file (fcntl) at op 1"),
         ("OTHER_ABI", "tried to make a system call through another ABI than its own (getpid)"),
         ("PAGE_CACHE", "tried to watch the page cache (mincore) at op 1"),
         ("HIDE_MEMORY", "tried to outlive the grader or hide from it (prctl) at op 1"),
@@ -510,14 +511,28 @@ def test_no_file_is_read_once_the_trace_is_in_sight(cli, attacker, write_trace, 
     assert run.status == 0, run.out + run.err
 
 
-def test_the_counted_pass_reads_no_file_once_the_trace_is_in_sight(cli, attacker, write_trace):
-    # valgrind's pass sees the trace too: a read there would leave its bits for a later grade.
-    # The attack's mm_init fails, and the count with it, when its read works.
-    run = cli("grade", attacker("READ_WHEN_SEALED", "open"), "--dialect", "classic",
-              "--throughput", "instructions", "-q", write_trace("t", TRACE))  # fmt: skip
+def _counted(cli, source: Path, trace: Path) -> str:
+    """What a counted grade of `source` says, in one line."""
+    run = cli("grade", source, "--dialect", "classic", "--throughput", "instructions", "-q", trace)
     assert run.status == 0, run.out + run.err
-    said = " ".join(run.said.split())
+    return " ".join(run.said.split())
+
+
+@pytest.mark.parametrize("way", ["open", "cmdline"])
+def test_the_counted_pass_reads_no_file_once_the_trace_is_in_sight(cli, attacker, write_trace, way):
+    # valgrind's pass sees the trace too: a read there would leave its bits for a later grade,
+    # and /proc/self/cmdline, which valgrind answers with a writable file of its own, carried
+    # what one pass wrote to the next (red-team pass 36). The attack's mm_init fails, and the
+    # count with it, when its read works.
+    said = _counted(cli, attacker("READ_WHEN_SEALED", way), write_trace("t", TRACE))
     assert "not counted" not in said and "instructions counted by valgrind" in said, said
+
+
+def test_the_counted_pass_opens_no_file_for_neither_reading_nor_writing(cli, attacker, write_trace):
+    # Access mode 3 asks Landlock for no right: the counted pass leased a file it may not read
+    # and turned the grader's terminal's echo off (red-team pass 36). The count is killed.
+    said = _counted(cli, attacker("READ_WHEN_SEALED", "mode3"), write_trace("t", TRACE))
+    assert "throughput not counted" in said, said
 
 
 def test_a_library_that_replaces_standard_input_as_it_loads_is_refused(cli, attacker, write_trace):

@@ -304,11 +304,16 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    it was stale), a bit a later process reads back by stat. mm_init fails when the read works:
    ATTACK_PATH "open" opens the library's own file and reads it; "kept" reads it through a
    descriptor a constructor opened; "stdin" through one a constructor put in place of standard
-   input; "readlink" reads a system symbolic link. */
+   input; "readlink" reads a system symbolic link; "cmdline" reads /proc/self/cmdline, which
+   valgrind answers with a file of its own, shared by a count's passes (pass 36). "mode3" opens
+   the library's file with access mode 3, neither read nor write, for which Landlock asks no right
+   (pass 36: a file it may not read leased, the grader's terminal's echo turned off), where valgrind
+   counts it, and goes on whatever the answer. */
 #define READ_WHEN_SEALED 76
 /* Red-team pass 35: a record lock, which lives in the kernel while its file is open and which
    other processes see (storage past the global-data rule, a channel between two agents), at op 1:
-   ATTACK_PATH "fcntl" (F_SETLK), "ofd" (F_OFD_SETLK) or "flock", on standard output. */
+   ATTACK_PATH "fcntl" (F_SETLK), "ofd" (F_OFD_SETLK), "lease" (F_SETLEASE: red-team pass 36)
+   or "flock", on standard output. */
 #define FILE_LOCK 77
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
@@ -772,6 +777,8 @@ static void attack(void) {
     struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 4242, .l_len = 7};
     if (strcmp(ATTACK_PATH, "flock") == 0)
         syscall(SYS_flock, 1, LOCK_EX | LOCK_NB);
+    else if (strcmp(ATTACK_PATH, "lease") == 0)
+        syscall(SYS_fcntl, 1, F_SETLEASE, F_RDLCK);
     else
         syscall(SYS_fcntl, 1, strcmp(ATTACK_PATH, "ofd") == 0 ? F_OFD_SETLK : F_SETLK, &lock);
 #elif ATTACK == LDT_STORE
@@ -1338,6 +1345,10 @@ static int read_when_sealed(void) {
     char byte, target[256];
     if (strcmp(ATTACK_PATH, "readlink") == 0)
         return readlink("/lib64/ld-linux-x86-64.so.2", target, sizeof target) > 0;
+    if (strcmp(ATTACK_PATH, "mode3") == 0) /* in the count alone (the agent traps it), and on */
+        return strcmp(program_invocation_short_name, "mscount") == 0 && open(own_path, 3) < -1;
+    if (strcmp(ATTACK_PATH, "cmdline") == 0)
+        return pread(open("/proc/self/cmdline", O_RDONLY), &byte, 1, 0) == 1;
     int fd = strcmp(ATTACK_PATH, "kept") == 0    ? kept_fd
              : strcmp(ATTACK_PATH, "stdin") == 0 ? 0
                                                  : open(own_path, O_RDONLY);
