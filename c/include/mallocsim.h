@@ -428,9 +428,10 @@ bool ms_sandbox_enter(uint64_t *denied, ms_error *err);
 bool ms_sandbox_seal(ms_error *err);
 /* The seal's refusal of reads alone (EACCES), for the instruction count (mscount, under
    valgrind, which goes on mapping memory and writing its profiles): once the library is loaded
-   and before the traces come, no file opened for reading and no symbolic link read. False with
-   err filled when the kernel refuses. */
-bool ms_sandbox_seal_reads(ms_error *err);
+   and before the traces come, no file opened for reading and no symbolic link read, and no call
+   on any of the `count` descriptors `untouchable` (EBADF: valgrind's own files, which the
+   process could reach by number). False with err filled when the kernel refuses. */
+bool ms_sandbox_seal_reads(const int *untouchable, size_t count, ms_error *err);
 /* Confine this process and every program it then runs for the instruction
    count (msconfine, before it runs valgrind): as ms_sandbox_confine_build
    (files read only beneath the system's folders and `readable`, written only

@@ -819,8 +819,16 @@ bool ms_sandbox_confine_count(const char *const *readable, size_t count, const c
     return rc == 0 ? true : fail(err, "seccomp", rc);
 }
 
+/* The descriptors no call may use once the count is sealed (ms_sandbox_seal_reads), and how many.
+ */
+typedef struct {
+    const int *fds;
+    size_t count;
+} untouchable_fds;
+
 /* The seal's rules: memory from the kernel and the files' reads (ms_sandbox_seal). */
-static int seal_rules(scmp_filter_ctx ctx) {
+static int seal_rules(scmp_filter_ctx ctx, const untouchable_fds *none) {
+    (void)none;
     int rc = deny_calls(ctx, SEALED, sizeof SEALED / sizeof SEALED[0], SCMP_ACT_TRAP, false);
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(brk), 1, SCMP_A0(SCMP_CMP_NE, 0));
@@ -836,60 +844,97 @@ static int seal_rules(scmp_filter_ctx ctx) {
     return rc == 0 ? deny_reads(ctx) : rc;
 }
 
-/* A filter of `rules`, stacked on the process's first: both apply, the stricter action of the two
-   where both match (a write's flags the first filter's to trap and name). Another ABI's calls are
-   the first filter's to deny; left alone here. False with err filled (`what`) when refused. */
-static bool stack_filter(int (*rules)(scmp_filter_ctx), const char *what, ms_error *err) {
+/* A filter of `rules` (given `fds`), stacked on the process's first: both apply, the stricter
+   action of the two where both match (a write's flags the first filter's to trap and name).
+   Another ABI's calls are the first filter's to deny; left alone here. False with err filled
+   (`what`) when refused. */
+static bool stack_filter(int (*rules)(scmp_filter_ctx, const untouchable_fds *),
+                         const untouchable_fds *fds, const char *what, ms_error *err) {
     memset(err, 0, sizeof *err);
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL)
         return fail(err, "seccomp_init", ENOMEM);
     int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
     if (rc == 0)
-        rc = rules(ctx);
+        rc = rules(ctx, fds);
     if (rc == 0)
         rc = seccomp_load(ctx);
     seccomp_release(ctx);
     return rc == 0 ? true : fail(err, what, rc);
 }
 
-bool ms_sandbox_seal(ms_error *err) { return stack_filter(seal_rules, "seccomp (seal)", err); }
+bool ms_sandbox_seal(ms_error *err) {
+    const untouchable_fds none = {NULL, 0};
+    return stack_filter(seal_rules, &none, "seccomp (seal)", err);
+}
 
-/* The count's seal (ms_sandbox_seal_reads): the reads, and a descriptor of valgrind's duplicated.
-   valgrind answers an open of /proc/self/cmdline, /proc/self/auxv or /proc/self/exe itself, with
-   a duplicate of a descriptor of its own (files it made writable in the count's folder, shared by
-   every pass of the count: a pass wrote there what a later one read, red-team pass 36). Its
-   descriptors lie at or past the process's descriptor limit as valgrind shows it to the process
-   it runs: dup, dup2, dup3 and fcntl's F_DUPFD and F_DUPFD_CLOEXEC of one are refused (valgrind
-   duplicates its own new descriptors up there, from below: those stay allowed). */
-static int count_seal_rules(scmp_filter_ctx ctx) {
-    struct rlimit open_files;
+/* The calls that take a descriptor, and which of their arguments are descriptors (a bit each). */
+typedef struct {
+    const char *name;
+    unsigned fd_args;
+} fd_call;
+
+static const fd_call FD_CALLS[] = {
+    {"read", 1},
+    {"write", 1},
+    {"pread64", 1},
+    {"pwrite64", 1},
+    {"readv", 1},
+    {"writev", 1},
+    {"preadv", 1},
+    {"pwritev", 1},
+    {"preadv2", 1},
+    {"pwritev2", 1},
+    {"lseek", 1},
+    {"_llseek", 1},
+    {"fcntl", 1},
+    {"fcntl64", 1},
+    {"ftruncate", 1},
+    {"ftruncate64", 1},
+    {"fallocate", 1},
+    {"fsync", 1},
+    {"fdatasync", 1},
+    {"sync_file_range", 1},
+    {"mmap", 1u << 4},
+    {"mmap2", 1u << 4},
+    {"sendfile", 3},
+    {"sendfile64", 3},
+    {"splice", 5},
+    {"tee", 3},
+    {"copy_file_range", 5},
+    {"vmsplice", 1},
+    {"dup", 1},
+    {"dup2", 1},
+    {"dup3", 1},
+    {"ioctl", 1},
+};
+
+/* The count's seal (ms_sandbox_seal_reads): the reads, and any use of valgrind's files that the
+   process could reach by number (`fds`). valgrind answers an open of /proc/self/cmdline, auxv or
+   exe itself, with a duplicate of a descriptor of its own: its files of the first two are
+   writable and nameless in the count's folder, shared by every pass of a count (a pass wrote there
+   what a later one read, red-team pass 36); the third is the counting program's own file, whose
+   read sets its access time. Refused by duplicating, a pass reached them by their numbers with
+   pread and pwrite, and wrote hundreds of MiB past the folder's cap (pass 37). valgrind itself
+   never touches them once the process runs. */
+static int count_seal_rules(scmp_filter_ctx ctx, const untouchable_fds *untouchable) {
     int rc = deny_reads(ctx);
-    if (rc != 0 || getrlimit(RLIMIT_NOFILE, &open_files) != 0 ||
-        open_files.rlim_cur == RLIM_INFINITY)
-        return rc; /* no limit: nothing lies past it */
-    const scmp_datum_t limit = open_files.rlim_cur;
-    static const char *const DUPLICATING[] = {"dup", "dup2", "dup3"};
-    for (size_t i = 0; i < sizeof DUPLICATING / sizeof DUPLICATING[0] && rc == 0; i++) {
-        int call = seccomp_syscall_resolve_name(DUPLICATING[i]);
-        if (call != __NR_SCMP_ERROR)
-            rc =
-                seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 1, SCMP_A0(SCMP_CMP_GE, limit));
-    }
-    static const scmp_datum_t DUPLICATE_COMMANDS[] = {F_DUPFD, F_DUPFD_CLOEXEC};
-    for (size_t c = 0; c < sizeof FCNTL_CALLS / sizeof FCNTL_CALLS[0] && rc == 0; c++) {
-        int call = seccomp_syscall_resolve_name(FCNTL_CALLS[c]);
-        for (size_t i = 0; call != __NR_SCMP_ERROR &&
-                           i < sizeof DUPLICATE_COMMANDS / sizeof DUPLICATE_COMMANDS[0] && rc == 0;
-             i++)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 2, SCMP_A0(SCMP_CMP_GE, limit),
-                                  SCMP_A1(SCMP_CMP_MASKED_EQ, INT_BITS, DUPLICATE_COMMANDS[i]));
-    }
+    for (size_t f = 0; f < untouchable->count && rc == 0; f++)
+        for (size_t c = 0; c < sizeof FD_CALLS / sizeof FD_CALLS[0] && rc == 0; c++) {
+            int call = seccomp_syscall_resolve_name(FD_CALLS[c].name);
+            for (unsigned arg = 0; call != __NR_SCMP_ERROR && arg < 6 && rc == 0; arg++)
+                if (FD_CALLS[c].fd_args & (1u << arg)) {
+                    struct scmp_arg_cmp is_it = {arg, SCMP_CMP_MASKED_EQ, INT_BITS,
+                                                 (scmp_datum_t)(unsigned)untouchable->fds[f]};
+                    rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EBADF), call, 1, is_it);
+                }
+        }
     return rc;
 }
 
-bool ms_sandbox_seal_reads(ms_error *err) {
-    return stack_filter(count_seal_rules, "seccomp (reads)", err);
+bool ms_sandbox_seal_reads(const int *untouchable, size_t count, ms_error *err) {
+    const untouchable_fds fds = {untouchable, count};
+    return stack_filter(count_seal_rules, &fds, "seccomp (reads)", err);
 }
 
 /* Whether `call` is the system call named `name` in the ABI `arch`. */
