@@ -418,13 +418,25 @@ void mem_place(uintptr_t at);
    after the death. Irreversible; false with
    err filled when the kernel refuses the filter. */
 bool ms_sandbox_enter(uint64_t *denied, ms_error *err);
+/* Descriptors 0-2's files (device and inode; a closed one's as zeros), noted before an
+   untrusted library loads, to hold them to after (ms_sandbox_keep_only). */
+typedef struct {
+    uint64_t dev[3], ino[3];
+} ms_standard_files;
+void ms_sandbox_note_standard(ms_standard_files *files);
+/* Before a seal: every descriptor from 3 on closed but the `count` of `keep` (those past the
+   process's descriptor limit are not reached); true when 0-2 are still the files `before` noted.
+   A descriptor that a constructor opened, or put in place of 0-2, would still read its file once
+   the trace is in sight, setting the file's access time, which the seals keep any path from
+   doing (red-team pass 35). */
+bool ms_sandbox_keep_only(const ms_standard_files *before, const int *keep, size_t count);
 /* Seal a sandboxed process once the untrusted library is loaded (dlopen needs
    the kernel's memory and the library's files): from here on no mmap, mremap,
    brk growth, shared memory or memfd, the heap the driver shares all there is,
-   and a sealed call dies as a denied one does; nor is a file or a symbolic
-   link opened or read by its path (EACCES), which would set its access time.
-   The caller closes the descriptors the library opened. False with err filled
-   when the kernel refuses. */
+   and a sealed call dies as a denied one does; nor is a file opened for
+   reading or a symbolic link read (EACCES), which would set its access time.
+   The caller closes the descriptors the library opened (ms_sandbox_keep_only).
+   False with err filled when the kernel refuses. */
 bool ms_sandbox_seal(ms_error *err);
 /* The seal's refusal of reads alone (EACCES), for the instruction count (mscount, under
    valgrind, which goes on mapping memory and writing its profiles): once the library is loaded

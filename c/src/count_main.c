@@ -295,13 +295,6 @@ static bool reaped_none(void) {
            reaped.ru_stime.tv_sec == 0 && reaped.ru_stime.tv_usec == 0;
 }
 
-/* Descriptors 0-2's files (a closed one's as zeros). */
-static void note_standard(struct stat standard[3]) {
-    for (int fd = 0; fd < 3; fd++)
-        if (fstat(fd, &standard[fd]) != 0)
-            memset(&standard[fd], 0, sizeof standard[fd]);
-}
-
 enum { VALGRIND_FILES_MOST = 16 };
 
 /* valgrind's own files that this process could reach by number, past its descriptor limit as
@@ -334,22 +327,15 @@ static size_t valgrind_files(rlim_t limit, int *fds) {
  * valgrind's own descriptors lie past this process's limit, where a close does not reach them.
  * Says what is wrong, and false.
  */
-static bool seal_reads(const struct stat standard[3]) {
+static bool seal_reads(const ms_standard_files *standard) {
+    const int keep[] = {fileno(results), fileno(fed), children_list.fd};
+    if (!ms_sandbox_keep_only(standard, keep, sizeof keep / sizeof keep[0])) {
+        fprintf(stderr, "mscount: the allocator put another file in place of descriptor 0, 1 or "
+                        "2 as it was loaded\n");
+        return false;
+    }
     struct rlimit open_files;
     rlim_t last = getrlimit(RLIMIT_NOFILE, &open_files) == 0 ? open_files.rlim_cur : 1024;
-    for (rlim_t fd = 3; fd < last && fd < 65536; fd++)
-        if ((int)fd != fileno(results) && (int)fd != fileno(fed) && (int)fd != children_list.fd)
-            close((int)fd);
-    struct stat now[3];
-    note_standard(now);
-    for (int fd = 0; fd < 3; fd++)
-        if (now[fd].st_dev != standard[fd].st_dev || now[fd].st_ino != standard[fd].st_ino) {
-            fprintf(stderr,
-                    "mscount: the allocator put another file in place of descriptor %d "
-                    "as it was loaded\n",
-                    fd);
-            return false;
-        }
     int untouchable[VALGRIND_FILES_MOST];
     size_t count = valgrind_files(last, untouchable);
     ms_error err;
@@ -365,7 +351,7 @@ static bool seal_reads(const struct stat standard[3]) {
    given (`before`, its identity before the load); someone else's code sealed from reading files
    (seal_reads, with 0-2 as `standard` had them before the load). Says what is wrong, and
    false. */
-static bool nothing_else_runs(const struct stat *before, const struct stat standard[3]) {
+static bool nothing_else_runs(const struct stat *before, const ms_standard_files *standard) {
     if (threads() != 1) {
         fprintf(stderr, "mscount: the allocator started a thread as it was loaded\n");
         return false;
@@ -735,8 +721,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mscount: cannot watch for processes of its own: %s\n", strerror(errno));
         return 2;
     }
-    struct stat standard[3];
-    note_standard(standard);
+    ms_standard_files standard;
+    ms_sandbox_note_standard(&standard);
     ms_allocator alloc;
     ms_error err = {{0}, 0};
     if (strcmp(argv[1], "system") == 0) {
@@ -748,7 +734,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!nothing_else_runs(&fed_before, standard))
+    if (!nothing_else_runs(&fed_before, &standard))
         return 2;
     if (timed || forked) {
         int status = timed ? time_forked(argc - 4, argv + 4, reading, &alloc, timed_seconds)

@@ -314,7 +314,7 @@ static struct {
     bool ops_made;               /* trace's ops made from the wire's (at the first timed call) */
     volatile uint64_t *progress; /* the timed engine's progress words, in the parent's */
     char *asserted; /* MS_ASSERT_BYTES after the parent's denied word, for a failed assert() */
-    struct stat standard[3]; /* descriptors 0-2 before the library loaded (st_ino 0: closed) */
+    ms_standard_files standard; /* descriptors 0-2 before the library loaded */
     /* Each side's own: until when (CLOCK_MONOTONIC, ns) it sleeps at once rather than yield. */
     int64_t no_yield_until;
 } side = {.link_fd = -1, .agent_syscall = -1};
@@ -701,41 +701,12 @@ static uint64_t agent_call(ms_link *link) {
     }
 }
 
-/* Descriptors 0-2's files, which side.standard keeps (a closed one's as zeros). */
-static void note_standard(struct stat standard[3]) {
-    for (int fd = 0; fd < 3; fd++)
-        if (fstat(fd, &standard[fd]) != 0)
-            memset(&standard[fd], 0, sizeof standard[fd]);
-}
-
-/*
- * Before the seal: no descriptor but 0-2 stays open, and those are the files they were before the
- * library loaded; false when one is not. A descriptor that a constructor opened would still read
- * its file once the trace is in sight, setting the file's access time, which the seal keeps any
- * path from doing (ms_sandbox_seal; red-team pass 35). The agent itself needs none: the link, the
- * heap and the progress words are mapped, its output is 1 and 2.
- */
-static bool only_standard_descriptors(void) {
-    if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) { /* a kernel before 5.9: one by one */
-        struct rlimit open_files;
-        rlim_t last = getrlimit(RLIMIT_NOFILE, &open_files) == 0 ? open_files.rlim_cur : 1024;
-        for (rlim_t fd = 3; fd < last && fd < 65536; fd++)
-            close((int)fd);
-    }
-    struct stat now[3];
-    note_standard(now);
-    for (int fd = 0; fd < 3; fd++)
-        if (now[fd].st_dev != side.standard[fd].st_dev ||
-            now[fd].st_ino != side.standard[fd].st_ino)
-            return false;
-    return true;
-}
-
 /* The agent's loop: seal it (the link holds everything it needs), then serve the grader's
    requests until it is stopped. */
 static _Noreturn void agent_serve(ms_link *link) {
     ms_error err;
-    if (!only_standard_descriptors())
+    /* None kept: the link, the heap and the progress words are mapped, its output is 1 and 2. */
+    if (!ms_sandbox_keep_only(&side.standard, NULL, 0))
         agent_refuse(link, "its library put another file in place of the process's standard "
                            "input or output as it loaded");
     if (!ms_sandbox_seal(&err))
@@ -812,7 +783,7 @@ _Noreturn void ms_agent_run(const char *library, int dialect, const char *option
         agent_refuse(link, err.message);
     /* The grader notes this process's memory now, then lets the library load: what the
        constructors take shows against it (watch_loading). */
-    note_standard(side.standard);
+    ms_sandbox_note_standard(&side.standard);
     link->move = MOVE_LOADING;
     hand_over(link, TURN_GRADER);
     wait_turn(link, TURN_AGENT, WAIT_ASLEEP);

@@ -819,6 +819,33 @@ bool ms_sandbox_confine_count(const char *const *readable, size_t count, const c
     return rc == 0 ? true : fail(err, "seccomp", rc);
 }
 
+void ms_sandbox_note_standard(ms_standard_files *files) {
+    for (int fd = 0; fd < 3; fd++) {
+        struct stat file;
+        bool open = fstat(fd, &file) == 0;
+        files->dev[fd] = open ? (uint64_t)file.st_dev : 0;
+        files->ino[fd] = open ? (uint64_t)file.st_ino : 0;
+    }
+}
+
+bool ms_sandbox_keep_only(const ms_standard_files *before, const int *keep, size_t count) {
+    /* All at once where nothing is kept (and the kernel has close_range, 5.9), else one by one. */
+    if (count > 0 || syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
+        struct rlimit open_files;
+        rlim_t last = getrlimit(RLIMIT_NOFILE, &open_files) == 0 ? open_files.rlim_cur : 1024;
+        for (rlim_t fd = 3; fd < last && fd < 65536; fd++) {
+            bool kept = false;
+            for (size_t i = 0; i < count && !kept; i++)
+                kept = keep[i] == (int)fd;
+            if (!kept)
+                close((int)fd);
+        }
+    }
+    ms_standard_files now;
+    ms_sandbox_note_standard(&now);
+    return memcmp(&now, before, sizeof now) == 0;
+}
+
 /* The descriptors no call may use once the count is sealed (ms_sandbox_seal_reads), and how many.
  */
 typedef struct {
@@ -919,16 +946,16 @@ static const fd_call FD_CALLS[] = {
    never touches them once the process runs. */
 static int count_seal_rules(scmp_filter_ctx ctx, const untouchable_fds *untouchable) {
     int rc = deny_reads(ctx);
-    for (size_t f = 0; f < untouchable->count && rc == 0; f++)
-        for (size_t c = 0; c < sizeof FD_CALLS / sizeof FD_CALLS[0] && rc == 0; c++) {
-            int call = seccomp_syscall_resolve_name(FD_CALLS[c].name);
-            for (unsigned arg = 0; call != __NR_SCMP_ERROR && arg < 6 && rc == 0; arg++)
-                if (FD_CALLS[c].fd_args & (1u << arg)) {
-                    struct scmp_arg_cmp is_it = {arg, SCMP_CMP_MASKED_EQ, INT_BITS,
-                                                 (scmp_datum_t)(unsigned)untouchable->fds[f]};
-                    rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EBADF), call, 1, is_it);
-                }
-        }
+    for (size_t c = 0; c < sizeof FD_CALLS / sizeof FD_CALLS[0] && rc == 0; c++) {
+        int call = seccomp_syscall_resolve_name(FD_CALLS[c].name);
+        for (unsigned arg = 0; call != __NR_SCMP_ERROR && arg < 6 && rc == 0; arg++)
+            for (size_t f = 0;
+                 (FD_CALLS[c].fd_args & (1u << arg)) && f < untouchable->count && rc == 0; f++) {
+                struct scmp_arg_cmp is_it = {arg, SCMP_CMP_MASKED_EQ, INT_BITS,
+                                             (scmp_datum_t)(unsigned)untouchable->fds[f]};
+                rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EBADF), call, 1, is_it);
+            }
+    }
     return rc;
 }
 

@@ -328,6 +328,9 @@ static inline unsigned map_state(const void *p) {
 
 static inline bool is_bin(unsigned state) { return state >= MAP_FIRST_BIN && state < TC_BINS; }
 
+/* Does a map byte name a live block: one of a bin, or an aligned one never cached? */
+static inline bool is_live(unsigned state) { return is_bin(state) || state == MAP_UNCACHED; }
+
 /* p's bin when p is a live block of a cached size, else 0. */
 static inline unsigned map_bin(const void *p) {
     unsigned state = map_state(p);
@@ -375,7 +378,7 @@ bool tc_heap_start(void *lo, size_t span) {
 static bool bytes_idle(const _Atomic uint8_t *at, size_t len, bool big) {
     for (size_t n = 0; n < len; n++) {
         unsigned b = atomic_load_explicit(&at[n], memory_order_relaxed);
-        if (big ? b != 0 && !(b & BIG_FREED) : (is_bin(b) || b == MAP_UNCACHED))
+        if (big ? b != 0 && !(b & BIG_FREED) : is_live(b))
             return false;
     }
     return true;
@@ -505,7 +508,7 @@ static unsigned note(void *p) {
             atomic_store_explicit(big, (uint8_t)(place | BIG_FREED), memory_order_relaxed);
     } else {
         atomic_store_explicit(big, (uint8_t)place, memory_order_relaxed);
-        if (map_bin(p) != 0 || map_state(p) == MAP_UNCACHED)
+        if (is_live(map_state(p)))
             map_set(p, MAP_FREED);
     }
     return bin;
@@ -527,7 +530,7 @@ size_t tc_cached_bytes(unsigned *arena) {
 
 void tc_forget(void *p) {
     mark_written(p);
-    if (map_bin(p) != 0 || map_state(p) == MAP_UNCACHED) {
+    if (is_live(map_state(p))) {
         map_set(p, MAP_FREED);
         return;
     }
@@ -538,7 +541,7 @@ void tc_forget(void *p) {
 
 tc_block_state tc_state(const void *p) {
     unsigned state = map_state(p);
-    if (is_bin(state) || state == MAP_UNCACHED)
+    if (is_live(state))
         return TC_LIVE;
     if ((uintptr_t)p % MAP_GRAIN != 0 || map_byte(p) == NULL)
         return TC_NOT_A_BLOCK;
