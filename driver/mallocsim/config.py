@@ -4,9 +4,11 @@ A file holds any of these tables (every key optional; see starter/grading.toml
 for a commented example):
 
   [grade]   lab, dialect, timeout, check_heap, word_size, min_seconds, throughput,
-            team_check
+            team_check, alignment, heap_limit
   [score]   formula, util_weight, mean, throughput_mean, reference_throughput,
-            reference, min_util, max_util, min_speed_ratio, max_speed_ratio, invalid
+            reference, reference_scale, timed_reference_scale, min_util, max_util,
+            min_speed_ratio, max_speed_ratio, invalid, global_data_limit,
+            global_data_bytes_per_point, global_data_max_deduction, zero_below
   [points]  correctness, performance
   [gradescope] visibility, stdout_visibility, score_digits, leaderboard
   [[traces]] name, weight, utilization, throughput   (one table per trace)
@@ -33,7 +35,15 @@ from pathlib import Path
 from mallocsim.constants import DIALECTS, MAX_TIMEOUT, MIN_TIMEOUT, THROUGHPUT_MEASURES
 from mallocsim.errors import UsageError
 from mallocsim.files import require_regular_file
-from mallocsim.labs import DEFAULT_LAB, LABS, WORD_SIZES, LabProfile, TraceRule, lab_named
+from mallocsim.labs import (
+    DEFAULT_LAB,
+    LABS,
+    MIB,
+    WORD_SIZES,
+    LabProfile,
+    TraceRule,
+    lab_named,
+)
 
 FORMULAS = ("csapp", "cmu")
 MEANS = ("arithmetic", "harmonic")
@@ -65,6 +75,11 @@ class GradingConfig:
     # a student's mm.c built for 64 bits, 32 (-m32) or "auto" (labs.WORD_SIZES); None: the lab's
     word_size: str | None = None
     min_seconds: float = 0.05  # time each trace at least this long
+    # A course's own handout constants, where it changed its config.h (an ALIGNMENT of 4, a bigger
+    # MAX_HEAP): every payload a multiple of `alignment` bytes, and mem_sbrk refusing to grow the
+    # heap past `heap_limit` bytes. None: the lab's.
+    alignment: int | None = None
+    heap_limit: int | None = None
     # "instructions": T and T_ref counted in instructions (valgrind), the same on every
     # run; "time": seconds, as the lab's own driver measures them
     throughput: str = "instructions"
@@ -101,7 +116,13 @@ class GradingConfig:
 
     @property
     def profile(self) -> LabProfile:
-        return LABS[self.lab]
+        """The lab's rules, with the handout constants this course set otherwise."""
+        lab = LABS[self.lab]
+        return replace(
+            lab,
+            alignment=self.alignment or lab.alignment,
+            heap_limit=self.heap_limit or lab.heap_limit,
+        )
 
     def reference_scale_for(self, measure: str) -> float:
         """T_ref's scale when throughput is measured in `measure` ("instructions" or "time")."""
@@ -122,19 +143,22 @@ LAB_SCORING = (
 
 
 def lab_overrides(config: GradingConfig) -> str | None:
-    """A note naming each scoring value `config` sets otherwise than its lab's driver does, or
-    None: a course's grading.toml that kept another lab's values (the mallocsim lab's, written
-    by `init` before it took --lab) graded 60.0 where the lab gave 53.4, and said nothing (lab
-    check run 14)."""
+    """A note naming each scoring value and handout constant `config` sets otherwise than its
+    lab's driver does, or None: a course's grading.toml that kept another lab's values (the
+    mallocsim lab's, written by `init` before it took --lab) graded 60.0 where the lab gave
+    53.4, and said nothing (lab check run 14)."""
     lab = for_lab(config.lab)
     # With the values every lab leaves at their default, and the traces a course names: a
     # harmonic mean (67.0 -> 63.9), invalid traces counted as 0 (0.0 -> 39.3) and a trace rule
     # that made a correctness-only trace count in U (92.4% -> 82.7%) went unsaid (red-team pass
     # 26).
+    # And a course's own handout constants: what its driver checks, so what its grade means.
+    pairs = [(name, config, lab) for name in (*LAB_SCORING, "mean", "invalid")]
+    pairs += [(name, config.profile, lab.profile) for name in ("alignment", "heap_limit")]
     changed = [
-        f"{name} {getattr(config, name)} (the lab's: {getattr(lab, name)})"
-        for name in (*LAB_SCORING, "mean", "invalid")
-        if getattr(config, name) != getattr(lab, name)
+        f"{name} {_shown(getattr(course, name))} (the lab's: {_shown(getattr(driver, name))})"
+        for name, course, driver in pairs
+        if getattr(course, name) != getattr(driver, name)
     ]
     if config.traces != lab.traces:
         named = ", ".join(rule.name for rule in config.traces[:4])
@@ -143,6 +167,10 @@ def lab_overrides(config: GradingConfig) -> str | None:
     if not changed:
         return None
     return f"scored otherwise than the {config.lab} lab's driver: {', '.join(changed)}"
+
+
+def _shown(value: object) -> str:
+    return "none" if value is None else str(value)
 
 
 def for_lab(name: str) -> GradingConfig:
@@ -217,6 +245,27 @@ def _bytes(value: object) -> object:
     return value
 
 
+MAX_ALIGNMENT = 4096  # a page: no handout asks for more
+MAX_HEAP_LIMIT = 1 << 40  # the most heap the engine reserves (memlib.c)
+
+
+def _alignment(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int) or not 4 <= value <= MAX_ALIGNMENT:
+        raise ValueError(f"expected a power of two from 4 to {MAX_ALIGNMENT}, got {value!r}")
+    if value & (value - 1):
+        raise ValueError(f"expected a power of two from 4 to {MAX_ALIGNMENT}, got {value!r}")
+    return value
+
+
+def _heap_limit(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int) or not MIB <= value <= MAX_HEAP_LIMIT:
+        raise ValueError(
+            f"expected a whole number of bytes from {MIB} (1 MiB) to {MAX_HEAP_LIMIT} (1 TiB), "
+            f"got {value!r}"
+        )
+    return value
+
+
 def _reference(value: object) -> object:
     if not isinstance(value, str) or not value or "/" in value or value.endswith((".c", ".so")):
         raise ValueError(f"expected glibc or a built-in policy name, got {value!r}")
@@ -242,6 +291,8 @@ _SCHEMA: dict[str, dict[str, tuple[str, Callable[[object], object]]]] = {
         "team_check": ("team_check", _boolean),
         "word_size": ("word_size", _choice(WORD_SIZES)),
         "min_seconds": ("min_seconds", _number(0, 3600)),
+        "alignment": ("alignment", _alignment),
+        "heap_limit": ("heap_limit", _heap_limit),
     },
     "score": {
         "formula": ("formula", _choice(FORMULAS)),

@@ -557,7 +557,7 @@ def _throughput(
     handout's -m32 driver compares with the 32-bit libc)."""
     if config.throughput == "instructions":
         try:
-            counted = counted_passes(spec, timed, budget)
+            counted = counted_passes(spec, timed, budget, lab=config.profile)
             costs = counted.instructions
             uncounted = [t.name for t in timed if costs.get(t.name, 0) <= 0]
         except UsageError as error:

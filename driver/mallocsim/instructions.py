@@ -51,7 +51,7 @@ from mallocsim._native import NATIVE_DIR, engine_dir
 from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.build import kept_environment
 from mallocsim.errors import UsageError
-from mallocsim.labs import LABS
+from mallocsim.labs import LABS, LabProfile
 from mallocsim.safe_text import printable
 from mallocsim.sandbox import ASLEEP_SECONDS, ASLEEP_STATES, stat_fields, untrusted
 from mallocsim.trace import Trace, reading_arguments
@@ -117,7 +117,9 @@ def _count_warm(
             *(["--verify"] if untrusted(spec) else []),  # its pointers checked after each pass
             *reading_arguments([trace]),
         ]
-        stdout = _run_mscount(spec, tool, flags, [trace.path], timeout, "callgrind", scratch)
+        stdout = _run_mscount(
+            spec, LABS[spec.lab], tool, flags, [trace.path], timeout, "callgrind", scratch
+        )
         # Numbered as callgrind numbers its dumps; the code counted may have put others there.
         numbered = [p for p in Path(scratch).glob("callgrind.out.*") if _DUMP.fullmatch(p.suffix)]
         dumps = sorted(numbered, key=lambda p: int(p.suffix[1:]))
@@ -142,6 +144,7 @@ class CountedPasses:
 
 def _forked_counts(
     spec: AllocatorSpec,
+    lab: LabProfile,
     traces: Sequence[str | Path],
     timeout: float,
     warm: bool = False,
@@ -159,7 +162,7 @@ def _forked_counts(
             f"--cachegrind-out-file={Path(scratch) / 'cachegrind.%p'}",
         ]
         flags = [*(["--forked", "--warm"] if warm else ["--forked"]), *reading]
-        stdout = _run_mscount(spec, tool, flags, traces, timeout, "cachegrind", scratch)
+        stdout = _run_mscount(spec, lab, tool, flags, traces, timeout, "cachegrind", scratch)
         # pid, status, ops, heap high-water mark
         children = counter_lines(stdout, 4, f"cachegrind run of {spec.name}")
         per_job = 2 if warm else 1
@@ -239,6 +242,7 @@ MESSAGE_CHARACTERS = 300  # of a failed count's last line, what a grade shows
 
 def _run_mscount(
     spec: AllocatorSpec,
+    lab: LabProfile,
     tool: list[str],
     flags: list[str],
     traces: Sequence[str | Path],
@@ -265,12 +269,12 @@ def _run_mscount(
         loaded.symlink_to(library)
     # The heap where the lab's memlib puts it, if anywhere (counted elsewhere, code that relies on
     # that address crashes only in the count); a 32-bit heap lies below 4 GiB wherever it can.
-    at = LABS[spec.lab].heap_at if library is not None and engine == NATIVE_DIR else None
+    at = lab.heap_at if library is not None and engine == NATIVE_DIR else None
     placement = [f"--heap-at={at:#x}"] if at else []
     # And the lab's heap limit: an allocator that grows by less when mem_sbrk refuses placed its
     # blocks otherwise where it was counted without one (22.0 MB against 16.3 under the CS:APP
     # lab's 20 MB, red-team pass 28).
-    limit = LABS[spec.lab].heap_limit if library is not None else None
+    limit = lab.heap_limit if library is not None else None
     placement += [f"--heap-limit={limit}"] if limit else []
     environment = {"TMPDIR": scratch, "GLIBC_TUNABLES": COUNTED_GLIBC_TUNABLES}
     confine: list[str] = []
@@ -562,6 +566,7 @@ def counted_passes(
     traces: Sequence[Trace],
     timeout: float = COUNT_TIMEOUT,
     warm: bool = False,
+    lab: LabProfile | None = None,
 ) -> CountedPasses:
     """One pass of each trace counted: its instructions, without the fixed cost
     of a pass, the cost a deterministic throughput is computed from (one cold
@@ -569,7 +574,10 @@ def counted_passes(
     time). `warm`: the second pass of each trace instead, on the heap the first
     left, as the system's malloc is timed (twice the passes). And, on our heap,
     the pass's heap high-water mark: where it placed its blocks, to hold to the
-    checked passes'. Raises UsageError when valgrind cannot run it at all."""
+    checked passes'. `lab`: the rules the heap is counted under (a course's own heap limit),
+    when not spec's lab's own. Raises UsageError when valgrind cannot run it at all."""
     paths = [trace.path for trace in traces if trace.path is not None]
-    reading = reading_arguments(traces)
-    return _forked_counts(spec, paths, timeout, warm, reading) if paths else CountedPasses({}, {})
+    if not paths:
+        return CountedPasses({}, {})
+    rules = lab or LABS[spec.lab]
+    return _forked_counts(spec, rules, paths, timeout, warm, reading_arguments(traces))

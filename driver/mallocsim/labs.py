@@ -504,14 +504,6 @@ def lab_named(name: str) -> LabProfile:
         raise UsageError(f"unknown lab {name!r}: expected one of {', '.join(LABS)}") from None
 
 
-def describe(lab: LabProfile) -> str:
-    """One line of a lab's rules, for the top of a report."""
-    limit = f"{lab.heap_limit // MIB} MB heap" if lab.heap_limit else "no heap limit"
-    dialect = {"classic": "int mm_init", "cmu": "bool mm_init", None: "mm_init as --dialect says"}
-    rules = f"{lab.alignment}-byte alignment, {limit}, {dialect[lab.dialect]}"
-    return f"lab {lab.name}: {lab.title}; {rules}"
-
-
 @dataclass(frozen=True)
 class TraceSelection:
     """The trace files a lab grades from what the user named, and what was left out."""

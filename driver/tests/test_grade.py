@@ -168,6 +168,26 @@ def _failed_in_its_checker(cli, config, write_trace, fixture: str) -> str:
     return " ".join(run.said.split())
 
 
+def test_a_courses_own_alignment_and_heap_limit_are_the_checks_it_grades_by(
+    cli, config, write_trace
+):
+    # A course that edited its handout's ALIGNMENT or MAX_HEAP grades by them (grading.toml's
+    # alignment and heap_limit), through every pass, and the grade says so.
+    small = write_trace("small", "a 0 24\nf 0\n")
+    big = write_trace("big", f"a 0 {3 << 20}\nf 0\n")
+    run = grade(cli, "misaligned", "classic", "--config", config(), "--wide", small, big)
+    assert run.status == 1 and run.out.count("not 16-byte aligned") == 2, run.out
+    course = FAST.replace("[grade]\n", "[grade]\nalignment = 8\nheap_limit = 2_097_152\n")
+    run = grade(cli, "misaligned", "classic", "--config", config(course), "--wide", small, big)
+    assert run.status == 1 and "not 16-byte aligned" not in run.out, run.out
+    assert "malloc returned NULL for 3145728 bytes (heap 0 B of 2.0 MiB limit)" in run.out
+    assert re.search(r"small\s+yes", run.out) and re.search(r"big\s+NO", run.out)
+    assert (
+        "scored otherwise than the mallocsim lab's driver: reference_throughput 1000000.0 (the "
+        "lab's: none), alignment 8 (the lab's: 16), heap_limit 2097152 (the lab's: none)" in run.out
+    )
+
+
 def test_a_crash_in_the_heap_checker_is_told_from_the_op_before_it(cli, config, write_trace):
     # A student whose malloc is right and whose mm_checkheap crashes is sent to the checker, not
     # to op 2, which went well: the engine marks its progress word while the checker runs.

@@ -60,7 +60,10 @@ def test_the_starter_config_of_a_lab_grades_by_that_labs_values_and_shows_them(c
     shown = re.sub(r"^# ((\w+) = [^#]*#)(?! the lab sets none)", r"\1", lab_part, flags=re.M)
     assert shown != lab_part
     config.write_text(shown + "[points]" + rest)  # every value the file shows, set: the lab's own
-    assert load_config(config) == replace(expected, timeout=60.0, word_size="auto")
+    # The handout's constants, set to the lab's own values: the same rules.
+    constants = {"alignment": LABS[lab].alignment, "heap_limit": LABS[lab].heap_limit}
+    assert load_config(config) == replace(expected, timeout=60.0, word_size="auto", **constants)
+    assert load_config(config).profile == LABS[lab]
     assert (tmp_path / "mm.c").exists() == (lab in ("mallocsim", "csapp"))
     # Where the lab sets none, the example shown is TOML too (it read "none": red-team pass 26).
     examples = re.sub(r"^# (\w+ = [^#]*# the lab sets none)", r"\1", lab_part, flags=re.M)

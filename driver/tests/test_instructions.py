@@ -9,12 +9,14 @@ nothing the grader's own process preloads."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import pytest
 
 from mallocsim.allocators import library_for, resolve
 from mallocsim.errors import UsageError
 from mallocsim.instructions import count_instructions, counted_passes, pass_instructions
+from mallocsim.labs import LABS
 from mallocsim.trace import load_trace
 
 from .conftest import TESTS, fixture_allocator
@@ -223,3 +225,13 @@ def test_a_count_runs_under_the_labs_heap_limit_and_reports_its_heap(write_trace
     counted = counted_passes(spec, [over, under])
     assert "over" not in counted.instructions  # NULL past 20 MiB, as in the checked passes
     assert counted.heaps["under"] == 4000 + 16  # the pass's high-water mark: a header and the block
+
+
+def test_a_count_runs_under_a_courses_own_heap_limit(write_trace):
+    # A course whose handout raised MAX_HEAP (grading.toml's heap_limit) counts under its limit,
+    # not the lab's: a 21 MiB block is refused by the CS:APP lab's 20 MB, granted under 32 MiB.
+    over = load_trace(write_trace("over", f"a 0 {21 << 20}\nf 0\n"))
+    spec = resolve(str(fixture_allocator("good_bump")), lab="csapp")
+    course = replace(LABS["csapp"], heap_limit=32 << 20)
+    counted = counted_passes(spec, [over], lab=course)
+    assert counted.heaps["over"] == (21 << 20) + 16

@@ -171,6 +171,56 @@ def test_a_file_overrides_its_labs_constants_and_the_command_line_picks_the_lab(
     assert (config.lab, config.formula, config.reference_throughput) == ("cmu", "cmu", 21.5e6)
 
 
+def test_a_course_sets_its_handouts_alignment_and_heap_limit(tmp_path):
+    # A -m32 handout edited to ALIGNMENT 4, where its driver gives a file 86, was graded 0 here,
+    # "not 8-byte aligned" on 7 traces, with no setting to follow the course (lab check run 19).
+    path = tmp_path / "grading.toml"
+    path.write_text('[grade]\nlab = "csapp"\nalignment = 4\nheap_limit = 33_554_432\n')
+    config = load_config(path)
+    assert (config.profile.alignment, config.profile.heap_limit) == (4, 32 * MIB)
+    assert config.profile == replace(LABS["csapp"], alignment=4, heap_limit=32 * MIB)
+    assert lab_overrides(config) == (
+        "scored otherwise than the csapp lab's driver: alignment 4 (the lab's: 8), "
+        "heap_limit 33554432 (the lab's: 20971520)"
+    )
+    assert load_config(path, lab="cmu").profile.alignment == 4  # the course's, over --lab's
+    # Left out, or set to the lab's own value: the lab's rules, and nothing said.
+    assert load_config(None, lab="csapp").profile == LABS["csapp"]
+    path.write_text('[grade]\nlab = "csapp"\nalignment = 8\n')
+    assert lab_overrides(load_config(path)) is None
+    mallocsim = replace(for_lab("mallocsim"), heap_limit=MIB)
+    assert lab_overrides(mallocsim) == (
+        "scored otherwise than the mallocsim lab's driver: heap_limit 1048576 (the lab's: none)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("alignment = 12", "a power of two from 4 to 4096, got 12"),
+        ("alignment = 2", "a power of two from 4 to 4096, got 2"),
+        ("alignment = 8192", "a power of two from 4 to 4096, got 8192"),
+        ('alignment = "8"', "a power of two from 4 to 4096, got '8'"),
+        ("alignment = true", "a power of two from 4 to 4096, got True"),
+        ("heap_limit = 4096", "bytes from 1048576 (1 MiB) to 1099511627776 (1 TiB), got 4096"),
+        (
+            "heap_limit = 20.5e6",
+            "bytes from 1048576 (1 MiB) to 1099511627776 (1 TiB), got 20500000.0",
+        ),
+        ("heap_limit = 0", "bytes from 1048576 (1 MiB) to 1099511627776 (1 TiB), got 0"),
+        ("heap_limit = -1", "got -1"),
+        ("heap_limit = 2_199_023_255_552", "got 2199023255552"),
+    ],
+)
+def test_a_bad_alignment_or_heap_limit_is_one_line(tmp_path, line, expected):
+    path = tmp_path / "grading.toml"
+    path.write_text(f"[grade]\n{line}\n")
+    key = line.split()[0]
+    with pytest.raises(ConfigError, match=rf"grading.toml: \[grade\] {key}: expected .*") as caught:
+        load_config(path)
+    assert str(caught.value).endswith(expected) and "\n" not in str(caught.value)
+
+
 def test_a_bad_lab_in_a_file_is_one_line(tmp_path):
     path = tmp_path / "grading.toml"
     path.write_text('[grade]\nlab = "cs213"\n')

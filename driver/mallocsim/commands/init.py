@@ -84,6 +84,7 @@ def grading_file(template: str, lab: str) -> str:
     60.0 where `--lab cmu-2015` gave 53.4, and no CS:APP course could use it as written (lab
     check run 14)."""
     config = for_lab(lab)
+    profile = config.profile
     values = {name: _toml(name, getattr(config, name)) for name in LAB_SCORING}
     # The mallocsim lab asks which dialect a file is written in: the starter mm.c's is classic.
     dialect = f"dialect = {_toml('dialect', config.dialect or 'classic')}"
@@ -92,6 +93,8 @@ def grading_file(template: str, lab: str) -> str:
         lab_pad=" " * max(1, 14 - len(lab)),
         dialect_line=(f"# {dialect}" if config.dialect else f"{dialect}  ").ljust(20),
         index_out_of=_toml("index_out_of", config.index_out_of),
+        alignment=_toml("alignment", profile.alignment),
+        heap_limit=_toml("heap_limit", profile.heap_limit),
         performance=_toml("performance_points", config.performance_points).ljust(9),
         **values,
     )
@@ -103,6 +106,7 @@ UNSET_EXAMPLES = {
     "reference_throughput": "600e3",
     "global_data_limit": "128",
     "timed_reference_scale": "0.5",
+    "heap_limit": "20_971_520",
 }
 
 
@@ -112,6 +116,8 @@ def _toml(name: str, value: object) -> str:
         return f"{UNSET_EXAMPLES[name]}  # the lab sets none; an example:"
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, int) and value >= 10_000:  # a heap limit: its digits grouped, as TOML lets
+        return f"{value:_}"
     if isinstance(value, float):  # short where that is exact, else every digit (cmu-pku's 3/13.75)
         short = f"{value:g}"
         return short if float(short) == value else repr(value)
