@@ -134,12 +134,6 @@ def t_two_sided_p(t: float, df: float) -> float:
     return regularized_incomplete_beta(df / (df + t * t), df / 2, 0.5)
 
 
-def t_cdf(t: float, df: float) -> float:
-    """P(T <= t) for Student's t distribution with df degrees of freedom."""
-    tail = t_two_sided_p(t, df) / 2
-    return 1 - tail if t > 0 else tail
-
-
 def regularized_incomplete_beta(x: float, a: float, b: float) -> float:
     """I_x(a, b), for 0 <= x <= 1 and a, b > 0."""
     if not 0.0 <= x <= 1.0:

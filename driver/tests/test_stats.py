@@ -15,7 +15,6 @@ from mallocsim.stats import (
     describe,
     instability,
     regularized_incomplete_beta,
-    t_cdf,
     t_two_sided_p,
     welch_t_test,
 )
@@ -31,14 +30,14 @@ BETA = [
     (0.9985, 1000.5, 0.5, 0.08311033635786452),
 ]
 
-# (t, df, 2 * scipy.stats.t.sf(|t|, df), scipy.stats.t.cdf(t, df))
+# (t, df, 2 * scipy.stats.t.sf(|t|, df))
 STUDENT = [
-    (2.228138851986274, 10, 0.050000000000000044, 0.975),  # the table's 97.5% point
-    (1.0, 1, 0.5000000000000001, 0.75),  # Cauchy
-    (-3.5, 4.2, 0.02299374245547738, 0.01149687122773869),
-    (0.0, 7, 1.0, 0.5),
-    (12.0, 30, 5.580185415199261e-13, 0.999999999999721),
-    (2.5, 1998.7, 0.012498904383955733, 0.9937505478080222),
+    (2.228138851986274, 10, 0.050000000000000044),  # the table's 97.5% point
+    (1.0, 1, 0.5000000000000001),  # Cauchy
+    (-3.5, 4.2, 0.02299374245547738),
+    (0.0, 7, 1.0),
+    (12.0, 30, 5.580185415199261e-13),
+    (2.5, 1998.7, 0.012498904383955733),
 ]
 
 A = [0.0101, 0.0098, 0.0103, 0.0100, 0.0099, 0.0102]
@@ -67,10 +66,9 @@ def test_incomplete_beta_at_its_ends_and_outside():
         regularized_incomplete_beta(0.5, 0, 3)
 
 
-@pytest.mark.parametrize(("t", "df", "p", "cdf"), STUDENT)
-def test_t_distribution_matches_scipy(t, df, p, cdf):
+@pytest.mark.parametrize(("t", "df", "p"), STUDENT)
+def test_t_distribution_matches_scipy(t, df, p):
     assert t_two_sided_p(t, df) == pytest.approx(p, rel=1e-11)
-    assert t_cdf(t, df) == pytest.approx(cdf, rel=1e-12)
 
 
 def test_t_distribution_refuses_no_degrees_of_freedom():
