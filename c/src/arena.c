@@ -223,6 +223,9 @@ static bool main_thread(void) { return km_gettid() == km_getpid(); }
 
 unsigned arena_mine(void) {
     if (mine_plus_one == 0) {
+        /* Counted as an occupant only once the fork handlers are registered, which set the count
+           right in a child (threaded_lock.h). */
+        (void)process_threaded();
         unsigned k = 0;
         if (ARENAS > 1 && !main_thread())
             k = arena_choose();

@@ -142,7 +142,7 @@ static inline void cpu_relax(void) {
    arenas' locks are): the lock is held for a few stores, and a futex sleep costs more than the
    wait. */
 static bool enter(depot_bin *d) {
-    if (__libc_single_threaded)
+    if (!process_threaded())
         return false;
     for (int i = 0; i < LOCK_SPINS; i++) {
         if (pthread_mutex_trylock(&d->lock) == 0)

@@ -884,6 +884,7 @@ static register_fn *real_register; /* written once, under register_ours_first's 
  * pthread_atfork calls this __register_atfork, the preloaded one.
  */
 static bool ours_registered;
+_Atomic bool dropin_fork_handlers_registered; /* threaded_lock.h: ours_registered, for any thread */
 
 /* Under pthread_once. NULL for the handle: they are never unregistered (this library is never
    unloaded). */
@@ -891,14 +892,24 @@ static void register_ours(void) {
     real_register = (register_fn *)dlsym(RTLD_NEXT, "__register_atfork");
     ours_registered =
         real_register != NULL && real_register(fork_prepare, fork_release, fork_child, NULL) == 0;
+    atomic_store_explicit(&dropin_fork_handlers_registered, ours_registered, memory_order_release);
 }
 
 static void register_ours_first(void) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
+    /* A malloc inside the registration (in dlsym, should it take memory) reaches a lock, whose
+       check brings it back here: it goes on without waiting for the pthread_once it is inside. */
+    static _Thread_local bool registering __attribute__((tls_model("initial-exec")));
+    if (registering)
+        return;
+    registering = true;
     (void)pthread_once(&once, register_ours);
+    registering = false;
     if (!ours_registered)
         dropin_die("the drop-in's fork handlers could not be registered");
 }
+
+void dropin_register_fork_handlers(void) { register_ours_first(); }
 
 MS_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
                                 void *dso); /* glibc's, which its headers do not declare */
@@ -918,7 +929,5 @@ MS_EXPORT int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (
     return real_register(prepare, parent, child, NULL);
 }
 
-__attribute__((constructor)) static void dropin_setup(void) {
-    register_ours_first();
-    tc_setup();
-}
+/* The fork handlers are not registered here: see threaded_lock.h. */
+__attribute__((constructor)) static void dropin_setup(void) { tc_setup(); }
