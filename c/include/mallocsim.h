@@ -418,18 +418,26 @@ void mem_place(uintptr_t at);
    after the death. Irreversible; false with
    err filled when the kernel refuses the filter. */
 bool ms_sandbox_enter(uint64_t *denied, ms_error *err);
-/* Descriptors 0-2's files (device and inode; a closed one's as zeros), noted before an
-   untrusted library loads, to hold them to after (ms_sandbox_keep_only). */
+/* The process as it was before an untrusted library loaded (ms_sandbox_note_before_load), to
+   hold it to after (ms_sandbox_after_load): descriptors 0-2's files (device and inode; a closed
+   one's as zeros), its limit of open descriptors and its stack of system-call filters (-1: this
+   kernel does not say). */
 typedef struct {
     uint64_t dev[3], ino[3];
-} ms_standard_files;
-void ms_sandbox_note_standard(ms_standard_files *files);
-/* Before a seal: every descriptor from 3 on closed but the `count` of `keep` (those past the
-   process's descriptor limit are not reached); true when 0-2 are still the files `before` noted.
-   A descriptor that a constructor opened, or put in place of 0-2, would still read its file once
-   the trace is in sight, setting the file's access time, which the seals keep any path from
-   doing (red-team pass 35). */
-bool ms_sandbox_keep_only(const ms_standard_files *before, const int *keep, size_t count);
+    uint64_t open_files;
+    int64_t filters;
+} ms_before_load;
+void ms_sandbox_note_before_load(ms_before_load *before);
+/* The seccomp filters stacked on this process, from /proc/self/status; -1 when it does not say. */
+int64_t ms_sandbox_filters(void);
+/* Before a seal: every descriptor from 3 on closed but the `count` of `keep`; then NULL when the
+   process is still as `before` noted it, else what its library did as it loaded ("installed a
+   system-call filter of its own"), for the caller's refusal. A descriptor that a constructor
+   opened, or put in place of 0-2, would still read its file once the trace is in sight, setting
+   the file's access time, which the seals keep any path from doing (red-team pass 35); one kept
+   past a descriptor limit the library lowered was out of a close's reach, and a filter of its own
+   that answered the seal's installation with success installed nothing (red-team pass 39). */
+const char *ms_sandbox_after_load(const ms_before_load *before, const int *keep, size_t count);
 /* Seal a sandboxed process once the untrusted library is loaded (dlopen needs
    the kernel's memory and the library's files): from here on no mmap, mremap,
    brk growth, shared memory or memfd, the heap the driver shares all there is,

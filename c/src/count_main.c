@@ -301,43 +301,58 @@ enum { VALGRIND_FILES_MOST = 16 };
    valgrind shows it: the regular files there, which are those it answers opens of
    /proc/self/cmdline and auxv with, and the counting program's file, which it answers
    /proc/self/exe with (its log and its scheduler's lock are pipes, and /dev/null a device).
-   Into fds, at most VALGRIND_FILES_MOST; how many. None outside valgrind. */
-static size_t valgrind_files(rlim_t limit, int *fds) {
+   Into fds, and their number into *found (none outside valgrind); false when there are more than
+   VALGRIND_FILES_MOST, which valgrind's own are not (a library that kept files there, past a limit
+   it lowered, filled the list with decoys: red-team pass 39). */
+static bool valgrind_files(uint64_t limit, int *fds, size_t *found) {
     DIR *open_fds = opendir("/proc/self/fd");
-    size_t found = 0;
+    bool all = true;
+    *found = 0;
     for (struct dirent *entry; open_fds != NULL && (entry = readdir(open_fds)) != NULL;) {
         long fd = strtol(entry->d_name, NULL, 10);
         struct stat file;
-        if (entry->d_name[0] != '.' && fd >= 0 && (rlim_t)fd >= limit && fd <= INT_MAX &&
-            found < VALGRIND_FILES_MOST && fstat((int)fd, &file) == 0 && S_ISREG(file.st_mode))
-            fds[found++] = (int)fd;
+        if (entry->d_name[0] == '.' || fd < 0 || (uint64_t)fd < limit || fd > INT_MAX ||
+            fstat((int)fd, &file) != 0 || !S_ISREG(file.st_mode))
+            continue;
+        if (*found == VALGRIND_FILES_MOST)
+            all = false;
+        else
+            fds[(*found)++] = (int)fd;
     }
     if (open_fds != NULL)
         closedir(open_fds);
-    return found;
+    return all;
 }
 
 /*
- * Someone else's code loaded, before the traces come: no descriptor stays open but 0-2 (as they
- * were before the load, `standard`), the results', the traces' socket and the children file, and
+ * Someone else's code loaded, before the traces come: no descriptor stays open but 0-2, the
+ * results', the traces' socket and the children file, and the process is as `before` noted it
+ * before the load (0-2, the descriptor limit, the filters: ms_sandbox_after_load); and
  * from here on no file is opened for reading nor a symbolic link read, nor valgrind's own files
  * touched (ms_sandbox_seal_reads).
  * A read sets a file's access time, a bit a later process reads back by stat: a pass that has
  * seen its trace would leave it there for a later grade (red-team pass 35, where an agent did).
  * valgrind's own descriptors lie past this process's limit, where a close does not reach them.
+ * The limit is the one noted before the load: a library that lowered it kept its own files past
+ * it, out of the closes' reach, and out of the seal's (red-team pass 39).
  * Says what is wrong, and false.
  */
-static bool seal_reads(const ms_standard_files *standard) {
+static bool seal_reads(const ms_before_load *before) {
     const int keep[] = {fileno(results), fileno(fed), children_list.fd};
-    if (!ms_sandbox_keep_only(standard, keep, sizeof keep / sizeof keep[0])) {
-        fprintf(stderr, "mscount: the allocator put another file in place of descriptor 0, 1 or "
-                        "2 as it was loaded\n");
+    const char *changed = ms_sandbox_after_load(before, keep, sizeof keep / sizeof keep[0]);
+    if (changed != NULL) {
+        fprintf(stderr, "mscount: the allocator %s as it was loaded\n", changed);
         return false;
     }
-    struct rlimit open_files;
-    rlim_t last = getrlimit(RLIMIT_NOFILE, &open_files) == 0 ? open_files.rlim_cur : 1024;
     int untouchable[VALGRIND_FILES_MOST];
-    size_t count = valgrind_files(last, untouchable);
+    size_t count = 0;
+    if (!valgrind_files(before->open_files, untouchable, &count)) {
+        fprintf(stderr,
+                "mscount: more than %d files past the descriptor limit: not valgrind's "
+                "own\n",
+                VALGRIND_FILES_MOST);
+        return false;
+    }
     ms_error err;
     if (!ms_sandbox_seal_reads(untouchable, count, &err)) {
         fprintf(stderr, "mscount: %s\n", err.message);
@@ -349,9 +364,9 @@ static bool seal_reads(const ms_standard_files *standard) {
 /* Once the allocator is loaded: none of its code may run here but inside a pass (see the
    banner): one thread, no process of its, every signal blocked, and the traces' socket the one
    given (`before`, its identity before the load); someone else's code sealed from reading files
-   (seal_reads, with 0-2 as `standard` had them before the load). Says what is wrong, and
-   false. */
-static bool nothing_else_runs(const struct stat *before, const ms_standard_files *standard) {
+   (seal_reads, with the process as `process` noted it before the load). Says what is wrong,
+   and false. */
+static bool nothing_else_runs(const struct stat *before, const ms_before_load *process) {
     if (threads() != 1) {
         fprintf(stderr, "mscount: the allocator started a thread as it was loaded\n");
         return false;
@@ -372,7 +387,7 @@ static bool nothing_else_runs(const struct stat *before, const ms_standard_files
         fprintf(stderr, "mscount: the traces' socket was replaced as the allocator was loaded\n");
         return false;
     }
-    if (fed != NULL && !seal_reads(standard))
+    if (fed != NULL && !seal_reads(process))
         return false;
     /* The grader sends the traces once this is read, here, after every look above. */
     char preamble[sizeof TRACES_PREAMBLE - 1];
@@ -721,8 +736,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mscount: cannot watch for processes of its own: %s\n", strerror(errno));
         return 2;
     }
-    ms_standard_files standard;
-    ms_sandbox_note_standard(&standard);
+    ms_before_load before;
+    ms_sandbox_note_before_load(&before);
     ms_allocator alloc;
     ms_error err = {{0}, 0};
     if (strcmp(argv[1], "system") == 0) {
@@ -734,7 +749,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!nothing_else_runs(&fed_before, &standard))
+    if (!nothing_else_runs(&fed_before, &before))
         return 2;
     if (timed || forked) {
         int status = timed ? time_forked(argc - 4, argv + 4, reading, &alloc, timed_seconds)

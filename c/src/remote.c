@@ -314,7 +314,7 @@ static struct {
     bool ops_made;               /* trace's ops made from the wire's (at the first timed call) */
     volatile uint64_t *progress; /* the timed engine's progress words, in the parent's */
     char *asserted; /* MS_ASSERT_BYTES after the parent's denied word, for a failed assert() */
-    ms_standard_files standard; /* descriptors 0-2 before the library loaded */
+    ms_before_load before; /* the process before the library loaded */
     /* Each side's own: until when (CLOCK_MONOTONIC, ns) it sleeps at once rather than yield. */
     int64_t no_yield_until;
 } side = {.link_fd = -1, .agent_syscall = -1};
@@ -706,9 +706,12 @@ static uint64_t agent_call(ms_link *link) {
 static _Noreturn void agent_serve(ms_link *link) {
     ms_error err;
     /* None kept: the link, the heap and the progress words are mapped, its output is 1 and 2. */
-    if (!ms_sandbox_keep_only(&side.standard, NULL, 0))
-        agent_refuse(link, "its library put another file in place of the process's standard "
-                           "input or output as it loaded");
+    const char *changed = ms_sandbox_after_load(&side.before, NULL, 0);
+    if (changed != NULL) {
+        char why[sizeof link->said];
+        snprintf(why, sizeof why, "its library %s as it loaded", changed);
+        agent_refuse(link, why);
+    }
     if (!ms_sandbox_seal(&err))
         agent_refuse(link, err.message);
     const ms_allocator *alloc = &side.alloc;
@@ -783,7 +786,7 @@ _Noreturn void ms_agent_run(const char *library, int dialect, const char *option
         agent_refuse(link, err.message);
     /* The grader notes this process's memory now, then lets the library load: what the
        constructors take shows against it (watch_loading). */
-    ms_sandbox_note_standard(&side.standard);
+    ms_sandbox_note_before_load(&side.before);
     link->move = MOVE_LOADING;
     hand_over(link, TURN_GRADER);
     wait_turn(link, TURN_AGENT, WAIT_ASLEEP);
@@ -944,6 +947,7 @@ typedef struct {
                                held 256 MiB taken by a constructor unseen (red-team pass 11) */
     uint64_t shared_bytes;  /* the address space of its shared mappings (an 's' in maps), which
                                VmData leaves out */
+    long long filters;      /* its stack of seccomp filters; -1 where the kernel does not say */
 } memory_view;
 
 /* pid's memory into *view; false, with errno and `path` saying which file, when /proc would not
@@ -956,9 +960,12 @@ static bool view_memory(pid_t pid, memory_view *view, char path[64]) {
     FILE *status = fopen(path, "r");
     if (status == NULL)
         return false;
+    view->filters = -1;
     while (fgets(line, sizeof line, status) != NULL)
         if (sscanf(line, "VmData: %llu kB", &kib) == 1 || sscanf(line, "VmStk: %llu kB", &kib) == 1)
             total += kib;
+        else
+            (void)sscanf(line, "Seccomp_filters: %lld", &view->filters);
     fclose(status);
     view->private_bytes = (uint64_t)total * 1024;
     snprintf(path, 64, "/proc/%d/maps", (int)pid);
@@ -992,6 +999,17 @@ static bool watch_loading(ms_link *link, uint64_t own_data) {
         condemn(MS_LINK_VIOLATED,
                 "hid its memory from the grader while its library loaded (%s: %s)", path,
                 strerror(errno));
+        return false;
+    }
+    /* The kernel's word for it that the seal took: one filter more than before the load, as
+       msagent stacks it. A library that answered the seal's installation with success, by a
+       filter of its own, ran sealed calls unsealed (red-team pass 39); the agent refuses a
+       filter installed as its library loaded, and this holds a seal skipped otherwise. */
+    if (before.filters >= 0 && after.filters != before.filters + 1) {
+        condemn(MS_LINK_VIOLATED,
+                "was not sealed: its process has %lld system-call filters where the sandbox "
+                "stacks %lld",
+                after.filters, before.filters + 1);
         return false;
     }
     if (after.shared_bytes > before.shared_bytes) {

@@ -819,31 +819,71 @@ bool ms_sandbox_confine_count(const char *const *readable, size_t count, const c
     return rc == 0 ? true : fail(err, "seccomp", rc);
 }
 
-void ms_sandbox_note_standard(ms_standard_files *files) {
+int64_t ms_sandbox_filters(void) {
+    FILE *status = fopen("/proc/self/status", "re");
+    if (status == NULL)
+        return -1;
+    char line[256];
+    long long filters = -1;
+    while (filters < 0 && fgets(line, sizeof line, status) != NULL)
+        if (sscanf(line, "Seccomp_filters: %lld", &filters) != 1)
+            filters = -1;
+    fclose(status);
+    return filters;
+}
+
+static uint64_t open_files_limit(void) {
+    struct rlimit open_files;
+    return getrlimit(RLIMIT_NOFILE, &open_files) == 0 ? (uint64_t)open_files.rlim_cur : 0;
+}
+
+void ms_sandbox_note_before_load(ms_before_load *before) {
     for (int fd = 0; fd < 3; fd++) {
         struct stat file;
         bool open = fstat(fd, &file) == 0;
-        files->dev[fd] = open ? (uint64_t)file.st_dev : 0;
-        files->ino[fd] = open ? (uint64_t)file.st_ino : 0;
+        before->dev[fd] = open ? (uint64_t)file.st_dev : 0;
+        before->ino[fd] = open ? (uint64_t)file.st_ino : 0;
     }
+    before->open_files = open_files_limit();
+    before->filters = ms_sandbox_filters();
 }
 
-bool ms_sandbox_keep_only(const ms_standard_files *before, const int *keep, size_t count) {
-    /* All at once where nothing is kept (and the kernel has close_range, 5.9), else one by one. */
-    if (count > 0 || syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
-        struct rlimit open_files;
-        rlim_t last = getrlimit(RLIMIT_NOFILE, &open_files) == 0 ? open_files.rlim_cur : 1024;
-        for (rlim_t fd = 3; fd < last && fd < 65536; fd++) {
-            bool kept = false;
-            for (size_t i = 0; i < count && !kept; i++)
-                kept = keep[i] == (int)fd;
-            if (!kept)
-                close((int)fd);
+/* Every descriptor from `from` to `to` closed: at once where the kernel has close_range (5.9;
+   valgrind keeps its own out of the range), else one by one up to `limit`. */
+static void close_between(unsigned from, unsigned to, uint64_t limit) {
+    if (from > to || syscall(SYS_close_range, from, to, 0U) == 0)
+        return;
+    for (uint64_t fd = from; fd <= to && fd < limit && fd < 65536; fd++)
+        close((int)fd);
+}
+
+const char *ms_sandbox_after_load(const ms_before_load *before, const int *keep, size_t count) {
+    /* Closed around the kept ones, from the lowest up, whatever the limit is now. */
+    uint64_t limit =
+        open_files_limit() > before->open_files ? open_files_limit() : before->open_files;
+    for (unsigned from = 3;;) {
+        unsigned next = ~0U; /* the lowest kept descriptor at or past `from` */
+        for (size_t i = 0; i < count; i++)
+            if (keep[i] >= 0 && (unsigned)keep[i] >= from && (unsigned)keep[i] < next)
+                next = (unsigned)keep[i];
+        if (next == ~0U) {
+            close_between(from, ~0U, limit);
+            break;
         }
+        if (next > from)
+            close_between(from, next - 1, limit);
+        from = next + 1;
     }
-    ms_standard_files now;
-    ms_sandbox_note_standard(&now);
-    return memcmp(&now, before, sizeof now) == 0;
+    ms_before_load now;
+    ms_sandbox_note_before_load(&now);
+    if (memcmp(now.dev, before->dev, sizeof now.dev) != 0 ||
+        memcmp(now.ino, before->ino, sizeof now.ino) != 0)
+        return "put another file in place of descriptor 0, 1 or 2";
+    if (now.open_files != before->open_files)
+        return "changed the process's limit of open descriptors";
+    if (now.filters != before->filters)
+        return "installed a system-call filter of its own (seccomp), or hid the process's filters";
+    return NULL;
 }
 
 /* The descriptors no call may use once the count is sealed (ms_sandbox_seal_reads), and how many.

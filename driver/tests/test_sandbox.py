@@ -538,12 +538,55 @@ def test_the_counted_pass_opens_no_file_for_neither_reading_nor_writing(cli, att
 def test_a_library_that_replaces_standard_input_as_it_loads_is_refused(cli, attacker, write_trace):
     # Descriptors 0-2 stay open past the seal: one a constructor put there would read its file.
     source, trace = attacker("READ_WHEN_SEALED", "stdin"), write_trace("t", TRACE)
-    said = "its library put another file in place of the process's standard input or output"
+    said = "its library put another file in place of descriptor 0, 1 or 2 as it loaded"
     run = replay(cli, source, trace)
     assert run.status == 2 and said in run.err, run.out + run.err
     graded = _grade(cli, source, trace, "--lab", "csapp")
     assert said in " ".join(graded.said.split()), graded.out
     assert re.search(r"score +0 / 100", graded.out), graded.out
+
+
+def test_a_library_whose_own_filter_fakes_the_seal_is_refused(cli, attacker, write_trace):
+    # A constructor's seccomp filter answered the seal's installation with success and installed
+    # nothing: every sealed call worked after it, and an allocator that kept its bookkeeping in
+    # kernel memory graded 93.9 where the same file without the filter gets 0 (red-team pass
+    # 39). The agent holds its filters to those before the load, and the grader to one more.
+    source, trace = attacker("SEAL_BLOCKED"), write_trace("t", TRACE)
+    said = "its library installed a system-call filter of its own (seccomp)"
+    run = replay(cli, source, trace)
+    assert run.status == 2 and said in run.err, run.out + run.err
+    graded = _grade(cli, source, trace, "--lab", "csapp")
+    assert said in " ".join(graded.said.split()), graded.out
+    assert re.search(r"score +0 / 100", graded.out), graded.out
+
+
+def test_a_seal_the_agent_skipped_is_seen_by_the_grader(cli, attacker, write_trace):
+    # A constructor may rewrite the agent's memory before the seal, and point the calls that check
+    # the load and seal it at functions that say all is well: the grader holds the kernel's count
+    # of the agent's filters, read from outside, to one more than before the load.
+    source, trace = attacker("SEAL_SKIPPED"), write_trace("t", TRACE)
+    run = replay(cli, source, trace)
+    said = (
+        r"was not sealed: its process has (\d+) system-call filters where the sandbox stacks (\d+)"
+    )
+    found = re.search(said, " ".join(run.out.split()))
+    assert run.status == 1 and found, run.out + run.err
+    assert int(found[2]) == int(found[1]) + 1  # the seal, missing
+
+
+@pytest.mark.parametrize(
+    ("attack", "way"), [("SEAL_BLOCKED", "count"), ("READ_WHEN_SEALED", "lowered")]
+)
+def test_the_count_refuses_a_library_that_loaded_past_its_seal(
+    cli, attacker, write_trace, attack, way
+):
+    # The same filter undid the count's seal of reads, and so did descriptors kept past a limit
+    # the constructor lowered, out of the closes' reach and in numbers that filled the list of
+    # valgrind's own: the counted pass read files once the trace was in sight, and left its first
+    # sizes in their access times for a classmate's grade (red-team pass 39). mscount refuses the
+    # load (status 2; what it says is not shown, as the allocator shares its process).
+    counted = _counted(cli, attacker(attack, way), write_trace("t", TRACE))
+    assert "throughput not counted" in counted and "failed (status 2;" in counted, counted
 
 
 def test_an_agent_that_cannot_start_is_the_graders_failure_not_a_grade(

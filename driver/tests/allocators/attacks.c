@@ -306,7 +306,8 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    descriptor a constructor opened; "stdin" through one a constructor put in place of standard
    input; "readlink" reads a system symbolic link; "cmdline" reads /proc/self/cmdline, which
    valgrind answers with a file of its own, shared by a count's passes (pass 36); "valgrind" reads
-   such files by their numbers, past the descriptor limit valgrind shows (pass 37). "mode3" opens
+   such files by their numbers, past the descriptor limit valgrind shows (pass 37); "lowered" through
+   descriptors kept past a limit its constructor lowered (pass 39). "mode3" opens
    the library's file with access mode 3, neither read nor write, for which Landlock asks no right
    (pass 36: a file it may not read leased, the grader's terminal's echo turned off), where valgrind
    counts it, and goes on whatever the answer. */
@@ -316,6 +317,16 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    ATTACK_PATH "fcntl" (F_SETLK), "ofd" (F_OFD_SETLK), "lease" (F_SETLEASE: red-team pass 36)
    or "flock", on standard output. */
 #define FILE_LOCK 77
+/* Red-team pass 39: a constructor's own seccomp filter answers every later installation of a
+   filter (seccomp, or prctl's PR_SET_SECCOMP) with success, and installs nothing: the seal that
+   follows the load is then none, and mm_init takes a MiB from the kernel (mmap) for good.
+   ATTACK_PATH "count": in the instruction count alone, whose seal of reads it would undo. */
+#define SEAL_BLOCKED 78
+/* The agent's own calls that check the load and seal it, skipped: a constructor points their
+   jump slots in the engine's library at functions that say all is well. What a constructor may do
+   to the agent's memory before the seal no check inside the agent can rule out; the grader reads
+   the kernel's count of the agent's filters from outside. */
+#define SEAL_SKIPPED 79
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -1325,6 +1336,82 @@ static long raw_madvise(void *at, size_t length, long advice) {
 static char *last_freed;
 #endif
 
+#if ATTACK == SEAL_BLOCKED
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+__attribute__((constructor)) static void block_the_seal(void) {
+    if (strcmp(ATTACK_PATH, "count") == 0 && strcmp(program_invocation_short_name, "mscount") != 0)
+        return; /* "count": in the instruction count alone */
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 4, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_prctl, 0, 2),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PR_SET_SECCOMP, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 0), /* "done", and nothing done */
+    };
+    struct sock_fprog program = {sizeof code / sizeof code[0], code};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program);
+}
+#endif
+
+#if ATTACK == SEAL_SKIPPED
+static bool sealed_as_said(void *err) {
+    (void)err;
+    return true;
+}
+
+static const char *nothing_changed(const void *before, const int *keep, size_t count) {
+    (void)before, (void)keep, (void)count;
+    return NULL;
+}
+
+/* In the engine's library: each jump slot of the two calls pointed at the functions above. */
+static int skip_the_seal(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size, (void)data;
+    if (strstr(info->dlpi_name, "libmscore") == NULL)
+        return 0;
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    const ElfW(Rela) *slots = NULL;
+    const ElfW(Sym) *symbols = NULL;
+    const char *names = NULL;
+    size_t bytes = 0;
+    for (; dyn != NULL && dyn->d_tag != DT_NULL; dyn++) {
+        if (dyn->d_tag == DT_JMPREL)
+            slots = (const ElfW(Rela) *)dyn->d_un.d_ptr;
+        else if (dyn->d_tag == DT_PLTRELSZ)
+            bytes = dyn->d_un.d_val;
+        else if (dyn->d_tag == DT_SYMTAB)
+            symbols = (const ElfW(Sym) *)dyn->d_un.d_ptr;
+        else if (dyn->d_tag == DT_STRTAB)
+            names = (const char *)dyn->d_un.d_ptr;
+    }
+    for (size_t i = 0; slots != NULL && symbols != NULL && i < bytes / sizeof *slots; i++) {
+        const char *name = names + symbols[ELF64_R_SYM(slots[i].r_info)].st_name;
+        void *fake = strcmp(name, "ms_sandbox_seal") == 0         ? (void *)sealed_as_said
+                     : strcmp(name, "ms_sandbox_after_load") == 0 ? (void *)nothing_changed
+                                                                  : NULL;
+        if (fake == NULL)
+            continue;
+        void **slot = (void **)(info->dlpi_addr + slots[i].r_offset);
+        uintptr_t page = (uintptr_t)slot & ~(uintptr_t)4095;
+        mprotect((void *)page, 4096, PROT_READ | PROT_WRITE); /* the slots are read-only (RELRO) */
+        *slot = fake;
+    }
+    return 1;
+}
+
+__attribute__((constructor)) static void skip_the_seal_at_load(void) {
+    dl_iterate_phdr(skip_the_seal, NULL);
+}
+#endif
+
 #if ATTACK == READ_WHEN_SEALED
 static char own_path[4096];
 static int kept_fd = -1;
@@ -1339,6 +1426,18 @@ __attribute__((constructor)) static void open_before_the_seal(void) {
         int fd = open(own_path, O_RDONLY);
         if (fd >= 0)
             dup2(fd, 0);
+    } else if (strcmp(ATTACK_PATH, "lowered") == 0 &&
+               strcmp(program_invocation_short_name, "mscount") == 0) {
+        /* In the count: 20 descriptors of its file at 200-219, past a limit then lowered to 200:
+           out of reach of closes up to the limit, and more than it takes for valgrind's own. */
+        int fd = open(own_path, O_RDONLY);
+        struct rlimit limit;
+        for (int i = 0; fd >= 0 && i < 20; i++)
+            dup2(fd, 200 + i);
+        if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur > 220) {
+            limit.rlim_cur = 200;
+            setrlimit(RLIMIT_NOFILE, &limit);
+        }
     }
 }
 
@@ -1358,9 +1457,10 @@ static int read_when_sealed(void) {
                 return 1;
         return 0;
     }
-    int fd = strcmp(ATTACK_PATH, "kept") == 0    ? kept_fd
-             : strcmp(ATTACK_PATH, "stdin") == 0 ? 0
-                                                 : open(own_path, O_RDONLY);
+    int fd = strcmp(ATTACK_PATH, "kept") == 0      ? kept_fd
+             : strcmp(ATTACK_PATH, "stdin") == 0   ? 0
+             : strcmp(ATTACK_PATH, "lowered") == 0 ? 219
+                                                   : open(own_path, O_RDONLY);
     return fd >= 0 && pread(fd, &byte, 1, 0) == 1;
 }
 #endif
@@ -1401,6 +1501,12 @@ int mm_init(void) {
 #endif
 #if ATTACK == READ_WHEN_SEALED
     if (read_when_sealed())
+        return -1;
+#endif
+#if ATTACK == SEAL_BLOCKED || ATTACK == SEAL_SKIPPED
+    if (strcmp(ATTACK_PATH, "count") != 0 &&
+        mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) ==
+            MAP_FAILED)
         return -1;
 #endif
 #if ATTACK == PEEK_TRACE
