@@ -535,24 +535,23 @@ def test_the_counted_pass_opens_no_file_for_neither_reading_nor_writing(cli, att
     assert "throughput not counted" in said, said
 
 
-def test_a_library_that_replaces_standard_input_as_it_loads_is_refused(cli, attacker, write_trace):
+@pytest.mark.parametrize(
+    ("attack", "way", "did"),
+    [
+        ("READ_WHEN_SEALED", "stdin", "put another file in place of descriptor 0, 1 or 2"),
+        ("SEAL_BLOCKED", "agent", "installed a system-call filter of its own (seccomp)"),
+    ],
+)
+def test_a_library_that_changes_what_the_seal_relies_on_as_it_loads_is_refused(
+    cli, attacker, write_trace, attack, way, did
+):
     # Descriptors 0-2 stay open past the seal: one a constructor put there would read its file.
-    source, trace = attacker("READ_WHEN_SEALED", "stdin"), write_trace("t", TRACE)
-    said = "its library put another file in place of descriptor 0, 1 or 2 as it loaded"
-    run = replay(cli, source, trace)
-    assert run.status == 2 and said in run.err, run.out + run.err
-    graded = _grade(cli, source, trace, "--lab", "csapp")
-    assert said in " ".join(graded.said.split()), graded.out
-    assert re.search(r"score +0 / 100", graded.out), graded.out
-
-
-def test_a_library_whose_own_filter_fakes_the_seal_is_refused(cli, attacker, write_trace):
-    # A constructor's seccomp filter answered the seal's installation with success and installed
-    # nothing: every sealed call worked after it, and an allocator that kept its bookkeeping in
-    # kernel memory graded 93.9 where the same file without the filter gets 0 (red-team pass
-    # 39). The agent holds its filters to those before the load, and the grader to one more.
-    source, trace = attacker("SEAL_BLOCKED"), write_trace("t", TRACE)
-    said = "its library installed a system-call filter of its own (seccomp)"
+    # And a constructor's seccomp filter answered the seal's installation with success and
+    # installed nothing: every sealed call worked after it, and an allocator that kept its
+    # bookkeeping in kernel memory graded 93.9 where the same file without the filter gets 0
+    # (red-team pass 39). The agent holds itself to what it was before the load.
+    source, trace = attacker(attack, way), write_trace("t", TRACE)
+    said = f"its library {did} as it loaded"
     run = replay(cli, source, trace)
     assert run.status == 2 and said in run.err, run.out + run.err
     graded = _grade(cli, source, trace, "--lab", "csapp")
