@@ -538,8 +538,8 @@ def test_the_counted_pass_opens_no_file_for_neither_reading_nor_writing(cli, att
 @pytest.mark.parametrize(
     ("attack", "way", "did"),
     [
-        ("READ_WHEN_SEALED", "stdin", "put another file in place of descriptor 0, 1 or 2"),
-        ("SEAL_BLOCKED", "agent", "installed a system-call filter of its own (seccomp)"),
+        ("READ_WHEN_SEALED", "stdin", "put another file in place of descriptor 0, 1 or 2 as"),
+        ("SEAL_BLOCKED", "agent", "installed a system-call filter of its own (seccomp), or hid"),
     ],
 )
 def test_a_library_that_changes_what_the_seal_relies_on_as_it_loads_is_refused(
@@ -551,7 +551,7 @@ def test_a_library_that_changes_what_the_seal_relies_on_as_it_loads_is_refused(
     # bookkeeping in kernel memory graded 93.9 where the same file without the filter gets 0
     # (red-team pass 39). The agent holds itself to what it was before the load.
     source, trace = attacker(attack, way), write_trace("t", TRACE)
-    said = f"its library {did} as it loaded"
+    said = f"its library {did}"
     run = replay(cli, source, trace)
     assert run.status == 2 and said in run.err, run.out + run.err
     graded = _grade(cli, source, trace, "--lab", "csapp")
