@@ -277,7 +277,7 @@ def _writable_once_linked(section: Section) -> bool:
     return any(_named(section.name, name) for name in _WRITABLE_NAMES)
 
 
-def _protected_sections(library: str | Path | None) -> set[str]:
+def protected_sections(library: str | Path | None) -> set[str]:
     """The library's sections that the loader makes read-only once relocated: wholly in
     its PT_GNU_RELRO segment, whose last partial page stays writable (glibc protects whole
     pages from its start down). None without a library, nor of one that cannot be read.
@@ -330,7 +330,7 @@ def global_data_bytes(path: str | Path, library: str | Path | None = None) -> in
     every = sections(data)
     if not every:
         raise ElfError("no section headers")
-    protected = _protected_sections(library)
+    protected = protected_sections(library)
     counted = [
         i
         for i, s in enumerate(every)
