@@ -116,9 +116,9 @@ void mem_place(uintptr_t at);
 bool mem_share_grant(size_t bytes);
 size_t mem_share_granted(void);
 /* The owner's: the end (bytes above mem_heap_lo) of the last page of the shared heap's file that
-   holds data past `covered` bytes of heap and the spare page after them, or 0 when none does. A
-   page holds data once a process touched it, and keeps it until the owner resets the heap: how far
-   an agent's timed passes used the heap, blocks or not. */
+   holds a byte other than zero past `covered` bytes of heap and the spare page after them, or 0
+   when none does. A page keeps what a process wrote there until the owner resets the heap: how far
+   an agent's passes used the heap, blocks or not (a page only read holds zeros). */
 size_t mem_share_used_past(size_t covered);
 int mem_share_fd(void);
 size_t mem_reserved(void);

@@ -772,6 +772,11 @@ bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
         /* Only this pass runs on a dirty heap: timed passes keep the warm one, unpoisoned. */
         mem_set_poison(false);
         result->heap_size = mem_high_water();
+        /* Memory written past the break (beyond the page after it) is heap too: the labs'
+           drivers have it, and a heap shared with an agent reaches the lab's limit to give it. */
+        uint64_t past = mem_share_used_past(result->heap_size);
+        if (past > result->highest_used)
+            result->highest_used = past;
     } else if (c.live != NULL) {
         /* The system heap is not reset between runs: give everything back. */
         for (uint32_t id = 0; id < trace->num_ids; id++)

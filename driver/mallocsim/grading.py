@@ -71,6 +71,7 @@ from mallocsim.replay import ReplayOptions, failed_result, has_heap_checker
 from mallocsim.results import (
     CHECKED_PHASES,
     TraceResult,
+    past_break_note,
     reset_note,
     timed_heap_note,
     timing_cut_note,
@@ -404,6 +405,7 @@ def _grade(
     notes.extend(driver_notes(lab, graded))
     notes.extend(note for t, r in graded if (note := heap_limit_note(t, r, lab.heap_limit)))
     notes.extend(note for note in map(reset_note, results) if note)
+    notes.extend(note for note in map(past_break_note, results) if note)
     notes.extend(note for note in map(timed_heap_note, results) if note)
     notes.extend(note for note in map(timing_cut_note, results) if note)
     notes.extend(narrowed_pointer_notes(warnings, results))

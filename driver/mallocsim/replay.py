@@ -342,6 +342,8 @@ def replay_trace(
     # (lab check run 16).
     second_heap = again.heap_size if again.heap_size != first.heap_size else None
     peak, aligned, heap = first.peak_payload, first.peak_aligned, first.heap_size
+    # Memory the pass wrote past its break, which its lab's driver has, is heap (past_break_note)
+    measured = max(heap, first.highest_used)
     checked = TraceResult(
         allocator=spec.name,
         trace=trace.name,
@@ -354,7 +356,7 @@ def replay_trace(
         peak_aligned=aligned,
         heap_size=heap or None,
         highest_used=first.highest_used or None,
-        utilization=peak / heap if heap else None,
+        utilization=peak / measured if measured else None,
         alignment_bound=peak / aligned if aligned else None,
         checked_seconds=min(first_seconds, again_seconds),
         checked_cpu_seconds=min(first_cpu, again_cpu),
@@ -391,7 +393,7 @@ def with_timed_heap(checked: TraceResult, highest_used: int) -> TraceResult:
     """The checked result, its utilization against the heap the timed passes reached when
     that lies past the checked passes' heap: an allocator that answers differently when it is
     not checked (a tight heap checked, a bump allocator's speed timed) is measured on both."""
-    heap = checked.heap_size or 0
+    heap = max(checked.heap_size or 0, checked.highest_used or 0)
     if highest_used <= heap or not checked.peak_payload:
         return checked
     return replace(

@@ -20,6 +20,7 @@ from mallocsim.out_of_memory import is_out_of_memory
 from mallocsim.report import format_report, throughput_lines
 from mallocsim.results import (
     TraceResult,
+    past_break_note,
     reset_note,
     summarize,
     timed_heap_note,
@@ -87,6 +88,7 @@ def format_replay(allocator: str, results: Sequence[TraceResult], width: int | N
     sections = {
         "Failures:": [f"{r.trace}: {r.error}" for r in failed],
         "Out of memory:": [f"{r.trace}: {r.error}" for r in starved],
+        "Heap past the break:": [n for n in map(past_break_note, results) if n],
         "Heap of the timed passes:": [n for n in map(timed_heap_note, results) if n],
         "Heap of the second run:": [n for n in map(reset_note, results) if n],
         "Timed passes out of time:": [n for n in map(timing_cut_note, results) if n],

@@ -58,7 +58,8 @@ class TraceResult:
     peak_payload: int | None = None  # bytes: max live requested payload
     peak_aligned: int | None = None  # bytes: max live payload rounded up to 16 each
     heap_size: int | None = None  # bytes: the heap's high-water mark
-    highest_used: int | None = None  # bytes: highest payload end above the heap's start
+    # bytes: highest payload end above the heap's start, or of memory written past the break
+    highest_used: int | None = None
     # bytes: the highest payload end above the heap's start in the timed passes, when it lies
     # past the checked passes' heap: that heap at least was used, and utilization is against it
     timed_highest_used: int | None = None
@@ -131,6 +132,20 @@ def reset_note(result: TraceResult) -> str | None:
         f"{result.trace}: mm_init does not reset all its state: a second run from a fresh heap "
         f"used {result.second_heap_size:,} bytes of heap, the first {result.heap_size:,}; the "
         "labs' drivers accept that (and measure a later run), this measures the first"
+    )
+
+
+def past_break_note(result: TraceResult) -> str | None:
+    """A line on a trace whose checked pass wrote memory past its break (the labs' drivers map
+    their whole heap, so it is there), whose utilization is then measured against that; None
+    for any other."""
+    heap, used = result.heap_size or 0, result.highest_used or 0
+    if used <= heap:
+        return None
+    return (
+        f"{result.trace}: the allocator wrote memory past its break, up to {used:,} bytes above "
+        f"the heap's start, beyond its heap of {heap:,}: memory its lab's driver maps, so "
+        "utilization is measured against that"
     )
 
 

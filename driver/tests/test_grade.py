@@ -188,6 +188,29 @@ def test_a_courses_own_alignment_and_heap_limit_are_the_checks_it_grades_by(
     )
 
 
+def test_memory_past_the_break_is_there_as_the_labs_drivers_map_it_and_written_counts_as_heap(
+    cli, write_trace, tmp_path
+):
+    # The labs' drivers take their whole heap up front: a public CS:APP solution whose realloc
+    # copied the block before it along with its own read that far past its break, valid under its
+    # driver (86), crashed here (SIGBUS) on the two realloc traces, 0 (lab check run 20). What is
+    # written there is storage the break does not show: heap for the utilization.
+    trace = write_trace("grows", "a 0 4000\na 1 4000\nf 0\nf 1\n")
+    reads = grade(cli, "past_break", "classic", "--lab", "csapp", "--no-team-check", trace)
+    assert reads.status == 0 and "past its break" not in reads.out, reads.out
+    assert "SIGBUS" in grade(cli, "past_break", "classic", trace).out  # no limit, no such memory
+    writes = fixture_variant(
+        "bump_faults", "#define PAST_BREAK\n#define PAST_BREAK_WRITES\n", tmp_path / "mm.c"
+    )
+    run = cli("grade", writes, "--lab", "csapp", "--no-team-check", "--wide", trace)
+    assert run.status == 0, run.out
+    # good_bump's heap is 8,032 bytes (two 16-byte headers and blocks); the last write's page
+    # ends at 8,032 + 3 pages, rounded up to a page
+    said = "the allocator wrote memory past its break, up to 20,480 bytes above the heap's start"
+    assert said in " ".join(run.out.split()), run.out
+    assert re.search(r"grows\s+yes\s+39\.1%", run.out), run.out  # 8,000 / 20,480
+
+
 def test_a_crash_in_the_heap_checker_is_told_from_the_op_before_it(cli, config, write_trace):
     # A student whose malloc is right and whose mm_checkheap crashes is sent to the checker, not
     # to op 2, which went well: the engine marks its progress word while the checker runs.

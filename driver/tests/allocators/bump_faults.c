@@ -64,6 +64,13 @@
  *                       block's size: the last 16 bytes of the old payload are not copied. The
  *                       realloc check: for "a 0 48, r 0 64", op 1 ("realloc did not keep the
  *                       data").
+ *   PAST_BREAK          no bug a lab's driver sees: after each growth, mm_malloc reads the word
+ *                       three pages past the break (as a realloc that copies too much does), and
+ *                       with PAST_BREAK_WRITES writes a 1 there too (storage the heap does not
+ *                       count). The labs' drivers map their whole heap: both valid there, and
+ *                       under a lab with a heap limit here, the write's page counted as heap
+ *                       ("wrote memory past its break"); with no limit (mallocsim's own rules)
+ *                       the read is past the heap's memory (SIGBUS).
  *   SLOWER_LATER        correct, but each run slower, as a list that grows from run to run is:
  *                       from its third mm_init (the timed passes' first) on, every malloc
  *                       busy-works SLOW_STEPS steps. Out of a trace's time limit in the timed
@@ -210,6 +217,13 @@ static bool grow(size_t need) {
         return false;
     heap.next = old;
     heap.end = old + step;
+#ifdef PAST_BREAK
+    volatile long *past = (volatile long *)(void *)(heap.end + 3 * 4096);
+#ifdef PAST_BREAK_WRITES
+    *past = 1;
+#endif
+    (void)*past;
+#endif
     return true;
 #endif
 }
