@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mallocsim.allocators import resolve, spec_build
-from mallocsim.build import build_source
+from mallocsim.build import BuildError, build_source
 from mallocsim.config import for_lab
 from mallocsim.elf import global_data_bytes, word_bits
 from mallocsim.errors import UsageError
@@ -62,6 +62,23 @@ def test_a_file_keeping_pointers_in_ints_is_built_m32_as_the_csapp_handout_build
     assert lab_named("cmu").word_size == "64" and csapp.word_size == "auto"
     with pytest.raises(UsageError, match="unknown word size '16'"):
         build_source(cut, csapp, "classic", word_size="16")
+
+
+def test_a_file_that_compiles_only_for_32_bits_is_built_m32(tmp_path):
+    # mm_malloc(unsigned), as size_t is at 32 bits: "does not compile" for x86-64, where its
+    # handout's -m32 driver gave a public file 91 (lab check run 20).
+    source = tmp_path / "unsigned.c"
+    text = fixture_allocator("good_bump").read_text()
+    source.write_text(
+        text.replace("void *mm_malloc(size_t size)", "void *mm_malloc(unsigned size)")
+    )
+    built = build_source(source, lab_named("csapp"), "classic")
+    assert built.word_bits == 32 and word_bits(built.library) == 32
+    assert built.word_note is not None
+    assert "mm.c does not compile for x86-64 (mm.c:" in built.word_note
+    assert "conflicting types for" in built.word_note
+    with pytest.raises(BuildError, match="does not compile"):  # asked for x86-64: as it is
+        build_source(source, lab_named("csapp"), "classic", word_size="64")
 
 
 def test_an_m32_build_is_graded_by_the_32_bit_agent_checked_and_timed(cli, cut, write_trace):
