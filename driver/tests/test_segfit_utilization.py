@@ -24,15 +24,15 @@ from .conftest import checkout_traces
 CSAPP_AVERAGE_FLOOR = 0.979  # issue 14: "classic average >= 97.9%"
 
 FLOORS = {
-    "traces/gcc-compile": 0.971,
-    "traces/gen-arrays": 0.925,
+    "traces/gcc-compile": 0.973,
+    "traces/gen-arrays": 0.929,
     "traces/gen-binary": 0.942,
     "traces/gen-coalescing": 0.995,
     "traces/gen-random": 0.930,
-    "traces/gen-realloc": 0.982,
+    "traces/gen-realloc": 0.992,
     "traces/gen-strings": 0.709,
     "traces/gen-structs": 0.706,
-    "traces/python-json": 0.880,
+    "traces/python-json": 0.879,
     "traces/sqlite-load": 0.895,
     "shared/classic/amptjp-bal": 0.984,
     "shared/classic/binary-bal": 0.960,
@@ -97,3 +97,18 @@ def test_segfit_keeps_issue_14_s_csapp_average(utilization):
         pytest.skip("the CS:APP traces are not in this checkout (../shared/traces absent)")
     average = sum(utilization[name] for name in names) / len(names)
     assert average >= CSAPP_AVERAGE_FLOOR, f"CS:APP average {average:.2%}"
+
+
+def test_a_block_grown_by_realloc_beside_small_ones_does_not_walk_the_heap_up(write_trace):
+    # A buffer grown past 1 KiB by realloc while a small block comes and goes: the small block
+    # took the far end of the buffer's growth room, the heap's top, the buffer's next growth went
+    # past it, and the heap crept up a room a loop (drop-in pass 26: 17-68 MB of a program's
+    # memory where glibc holds 1.5). The same loop in lab mode: 0.2% before, 50.2% now.
+    ops = ["a 0 64"]
+    for i in range(1, 1001):
+        ops += [f"r {i - 1} 10000", f"a {i} 64", f"f {i - 1}"]
+    ops.append("f 1000")
+    trace = write_trace("creep", "\n".join(ops) + "\n")
+    with LoadedAllocator(resolve("segfit")) as segfit:
+        result = replay_trace(load_trace(trace), segfit, ReplayOptions(timing=False))
+    assert result.valid and result.utilization >= 0.5, result.utilization
