@@ -428,8 +428,6 @@ typedef struct {
     int64_t filters;
 } ms_before_load;
 void ms_sandbox_note_before_load(ms_before_load *before);
-/* The seccomp filters stacked on this process, from /proc/self/status; -1 when it does not say. */
-int64_t ms_sandbox_filters(void);
 /* Before a seal: every descriptor from 3 on closed but the `count` of `keep`; then NULL when the
    process is still as `before` noted it, else what its library did as it loaded ("installed a
    system-call filter of its own"), for the caller's refusal. A descriptor that a constructor
@@ -488,7 +486,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 25
+#define MS_ABI_VERSION 26
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

@@ -819,7 +819,8 @@ bool ms_sandbox_confine_count(const char *const *readable, size_t count, const c
     return rc == 0 ? true : fail(err, "seccomp", rc);
 }
 
-int64_t ms_sandbox_filters(void) {
+/* The seccomp filters stacked on this process, from /proc/self/status; -1 when it does not say. */
+static int64_t stacked_filters(void) {
     FILE *status = fopen("/proc/self/status", "re");
     if (status == NULL)
         return -1;
@@ -845,7 +846,7 @@ void ms_sandbox_note_before_load(ms_before_load *before) {
         before->ino[fd] = open ? (uint64_t)file.st_ino : 0;
     }
     before->open_files = open_files_limit();
-    before->filters = ms_sandbox_filters();
+    before->filters = stacked_filters();
 }
 
 /* Every descriptor from `from` to `to` closed: at once where the kernel has close_range (5.9;
