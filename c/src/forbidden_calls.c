@@ -107,6 +107,7 @@ _Noreturn void __assert_fail(const char *assertion, const char *file, unsigned i
     X(pthread_setspecific)                                                                         \
     X(pthread_atfork)                                                                              \
     X(__register_atfork)                                                                           \
+    X(__res_state)                                                                                 \
     X(mprotect)                                                                                    \
     X(pkey_mprotect)                                                                               \
     X(dlopen)                                                                                      \

@@ -126,6 +126,8 @@ def test_a_forbidden_call_fails_where_it_is_made_and_code_never_run_grades_as_un
         ("{ extern void *opendir(const char *); opendir(\".\"); }", "opendir"),
         ("{ extern int pthread_key_create(unsigned *, void (*)(void *)); unsigned k; "
          "pthread_key_create(&k, 0); }", "pthread_key_create"),
+        # red-team pass 39: the resolver's state, _res, as storage
+        ("{ extern void *__res_state(void); *(long *)__res_state() = 1; }", "__res_state"),
     ],
 )  # fmt: skip
 def test_what_returns_the_c_librarys_memory_is_trapped_too(cli, write_trace, tmp_path, call, name):
