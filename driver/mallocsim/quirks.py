@@ -68,14 +68,24 @@ def _block0_zero(trace: Trace, result: TraceResult) -> Finding | None:
             "as fresh memory, so it cannot see block 0's data lost",
         )
     if result.fail_kind == "crash" and result.fail_op is not None:
-        letter, ident, _size, _count = next(itertools.islice(trace.ops(), result.fail_op, None))
-        if ident == 0 and letter in ("r", "f"):
+        # At block 0's free or realloc, or later, once it was (what the allocator read of its
+        # data then can crash a later op: lab check run 20's file crashed at a malloc).
+        ops = list(itertools.islice(trace.ops(), result.fail_op + 1))
+        letter, ident, _size, _count = ops[-1]
+        when = (
+            "crashed freeing or reallocating block 0"
+            if ident == 0 and letter in ("r", "f")
+            else "crashed after freeing or reallocating block 0"
+            if any(i == 0 and kind in ("r", "f") for kind, i, _, _ in ops[:-1])
+            else None
+        )
+        if when is not None:
             return (
                 trace.name,
                 "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes, the "
                 "same as fresh memory, so an allocator that reads its own bookkeeping from block "
-                "0's data (this one crashed freeing or reallocating block 0) finds zeros there; "
-                "mallocsim fills every block with its own bytes",
+                f"0's data (this one {when}) finds zeros there; mallocsim fills every block with "
+                "its own bytes",
             )
     return None
 

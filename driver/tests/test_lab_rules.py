@@ -393,6 +393,28 @@ def test_a_crash_reading_block_0s_data_is_said_to_pass_the_csapp_driver(
     assert (note in " ".join(run.said.split())) == noted, run.said
 
 
+@pytest.mark.parametrize(("block", "noted"), [(0, True), (1, False)])
+def test_a_later_crash_from_block_0s_data_is_said_to_pass_the_csapp_driver(
+    cli, write_trace, tmp_path, block, noted
+):
+    # What a free read from block 0's data may crash a later op: a public file's realloc-bal
+    # failed at a malloc after block 0's free, the driver's zero fill passing it, with no note
+    # (lab check run 20). This free keeps a pointer read from the payload, and the next malloc
+    # writes there.
+    keeps = "void mm_free(void *ptr) { kept = *(char **)ptr; }"
+    template = CSAPP_TEMPLATE.replace("void mm_free(void *ptr) { (void)ptr; }", keeps)
+    writes = "static char *kept;\nvoid *mm_malloc(size_t size) {\n    if (kept) *kept = 0;"
+    template = template.replace("void *mm_malloc(size_t size) {", writes)
+    assert keeps in template and writes in template
+    trace = write_trace("t", f"a {block} 16\nf {block}\na 9 16\nf 9\n")
+    run = cli("grade", source(tmp_path, "", template), "--lab", "csapp", "--throughput", "time",
+              trace)  # fmt: skip
+    said = " ".join(run.said.split())
+    assert run.status == 1 and "crashed with SIGSEGV at op 2 (a 9 16)" in said, said
+    note = "(this one crashed after freeing or reallocating block 0)"
+    assert (note in said) == noted, said
+
+
 @pytest.mark.parametrize(("old", "noted"), [(4096, True), (48, False)])
 def test_data_lost_past_the_cmu_drivers_maxfill_is_said_to_pass_there(
     cli, write_trace, tmp_path, old, noted
