@@ -441,7 +441,7 @@ const char *ms_sandbox_after_load(const ms_before_load *before, const int *keep,
    brk growth, shared memory or memfd, the heap the driver shares all there is,
    and a sealed call dies as a denied one does; nor is a file opened for
    reading or a symbolic link read (EACCES), which would set its access time.
-   The caller closes the descriptors the library opened (ms_sandbox_keep_only).
+   The caller closes the descriptors the library opened (ms_sandbox_after_load).
    False with err filled when the kernel refuses. */
 bool ms_sandbox_seal(ms_error *err);
 /* The seal's refusal of reads alone (EACCES), for the instruction count (mscount, under

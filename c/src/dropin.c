@@ -842,7 +842,7 @@ MS_EXPORT void malloc_stats(void) {
 static bool fork_locked;
 
 /* Every lock taken, in one order: run after every other library's prepare handler, before its
-   parent and child handlers (register_ours_first). */
+   parent and child handlers (dropin_register_fork_handlers). */
 static void fork_prepare(void) {
     fork_locked = !__libc_single_threaded;
     if (!fork_locked)
@@ -871,7 +871,8 @@ static void fork_child(void) {
 /* glibc's registration of fork handlers (pthread_atfork, which every library links statically,
    calls it), found once. */
 typedef int register_fn(void (*)(void), void (*)(void), void (*)(void), void *);
-static register_fn *real_register; /* written once, under register_ours_first's pthread_once */
+static register_fn
+    *real_register; /* written once, under dropin_register_fork_handlers' pthread_once */
 
 /*
  * The drop-in's fork handlers registered before any other's: prepare handlers run newest first,
@@ -883,19 +884,18 @@ static register_fn *real_register; /* written once, under register_ours_first's 
  * (pass 19). So the first registration of anyone's registers ours first: every library's
  * pthread_atfork calls this __register_atfork, the preloaded one.
  */
-static bool ours_registered;
-_Atomic bool dropin_fork_handlers_registered; /* threaded_lock.h: ours_registered, for any thread */
+_Atomic bool dropin_fork_handlers_registered; /* threaded_lock.h reads it from any thread */
 
 /* Under pthread_once. NULL for the handle: they are never unregistered (this library is never
    unloaded). */
 static void register_ours(void) {
     real_register = (register_fn *)dlsym(RTLD_NEXT, "__register_atfork");
-    ours_registered =
+    bool registered =
         real_register != NULL && real_register(fork_prepare, fork_release, fork_child, NULL) == 0;
-    atomic_store_explicit(&dropin_fork_handlers_registered, ours_registered, memory_order_release);
+    atomic_store_explicit(&dropin_fork_handlers_registered, registered, memory_order_release);
 }
 
-static void register_ours_first(void) {
+void dropin_register_fork_handlers(void) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     /* A malloc inside the registration (in dlsym, should it take memory) reaches a lock, whose
        check brings it back here: it goes on without waiting for the pthread_once it is inside. */
@@ -905,17 +905,15 @@ static void register_ours_first(void) {
     registering = true;
     (void)pthread_once(&once, register_ours);
     registering = false;
-    if (!ours_registered)
+    if (!atomic_load_explicit(&dropin_fork_handlers_registered, memory_order_acquire))
         dropin_die("the drop-in's fork handlers could not be registered");
 }
-
-void dropin_register_fork_handlers(void) { register_ours_first(); }
 
 MS_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
                                 void *dso); /* glibc's, which its headers do not declare */
 MS_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
                                 void *dso) {
-    register_ours_first(); /* or dies */
+    dropin_register_fork_handlers(); /* or dies */
     return real_register(prepare, parent, child, dso);
 }
 
@@ -925,7 +923,7 @@ MS_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), voi
    again, and the fork that pass 20 fixed hung (drop-in pass 21). This definition, unversioned,
    serves their versioned reference; the handle is NULL, as theirs is (never unregistered). */
 MS_EXPORT int pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
-    register_ours_first(); /* or dies */
+    dropin_register_fork_handlers(); /* or dies */
     return real_register(prepare, parent, child, NULL);
 }
 

@@ -860,8 +860,9 @@ static void close_between(unsigned from, unsigned to, uint64_t limit) {
 
 const char *ms_sandbox_after_load(const ms_before_load *before, const int *keep, size_t count) {
     /* Closed around the kept ones, from the lowest up, whatever the limit is now. */
-    uint64_t limit =
-        open_files_limit() > before->open_files ? open_files_limit() : before->open_files;
+    uint64_t limit = open_files_limit();
+    if (limit < before->open_files)
+        limit = before->open_files;
     for (unsigned from = 3;;) {
         unsigned next = ~0U; /* the lowest kept descriptor at or past `from` */
         for (size_t i = 0; i < count; i++)

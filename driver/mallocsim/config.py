@@ -250,9 +250,12 @@ MAX_HEAP_LIMIT = 1 << 40  # the most heap the engine reserves (memlib.c)
 
 
 def _alignment(value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int) or not 4 <= value <= MAX_ALIGNMENT:
-        raise ValueError(f"expected a power of two from 4 to {MAX_ALIGNMENT}, got {value!r}")
-    if value & (value - 1):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 4 <= value <= MAX_ALIGNMENT
+        or value & (value - 1)
+    ):
         raise ValueError(f"expected a power of two from 4 to {MAX_ALIGNMENT}, got {value!r}")
     return value
 

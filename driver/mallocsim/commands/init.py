@@ -116,7 +116,7 @@ def _toml(name: str, value: object) -> str:
         return f"{UNSET_EXAMPLES[name]}  # the lab sets none; an example:"
     if isinstance(value, str):
         return json.dumps(value)
-    if isinstance(value, int) and value >= 10_000:  # a heap limit: its digits grouped, as TOML lets
+    if name == "heap_limit":  # its digits grouped, as TOML lets
         return f"{value:_}"
     if isinstance(value, float):  # short where that is exact, else every digit (cmu-pku's 3/13.75)
         short = f"{value:g}"
