@@ -49,6 +49,8 @@ HEADERS    := $(wildcard c/include/*.h)
 # The labs' own mm.h and memlib.h, one folder per lab, and the adapter the driver appends to a
 # student's mm.c: shipped beside the headers above, in include/labs/.
 LAB_HEADERS := $(wildcard c/include/labs/*.h c/include/labs/*/*.h)
+# And the linker script the build adds for it (ms_lab_constructors.ld).
+LAB_SCRIPTS := $(wildcard c/include/labs/*.ld)
 SRC_HEADERS := $(wildcard c/src/*.h)
 CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/payload_pattern.c c/src/allocator.c \
               c/src/interval_tree.c c/src/granule_map.c \
@@ -74,7 +76,7 @@ native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RE
 	$(ENGINE_DIRS:%=%/mscount) $(ENGINE_DIRS:%=%/msagent)
 
 # The lab folders are replaced whole, so that a header removed here is gone there too.
-$(NATIVE_DIR)/include/.stamp: $(HEADERS) $(LAB_HEADERS)
+$(NATIVE_DIR)/include/.stamp: $(HEADERS) $(LAB_HEADERS) $(LAB_SCRIPTS)
 	@mkdir -p $(NATIVE_DIR)/include
 	cp $(HEADERS) $(NATIVE_DIR)/include/
 	rm -rf $(NATIVE_DIR)/include/labs

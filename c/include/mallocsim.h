@@ -123,13 +123,21 @@ typedef struct {
 } ms_allocator;
 
 /* Load a shared library exporting the mm.h names, in the given dialect, and
-   apply `options` (may be NULL or "") through its mm_configure. The heap
-   checker is the lab adapter's ms_lab_checkheap when the library exports it
-   (c/include/labs/ms_lab_adapter.h: any checker signature, called through its
-   real type; none when its ms_lab_checkheap_kind() is 0, an unknown signature),
-   else mm_checkheap per the dialect. */
+   apply `options` (may be NULL or "") through its mm_configure: ms_allocator_load
+   then ms_allocator_start, closed again when either fails. */
 bool ms_allocator_open(const char *path, int dialect, const char *options, ms_allocator *out,
                        ms_error *err);
+/* The first half: the library loaded and its names found, running none of the code of a student's
+   mm.c built by the grader (its constructors wait for ms_allocator_start: the lab adapter's
+   ms_lab_start). A sandboxed process loads, seals itself, then starts. */
+bool ms_allocator_load(const char *path, int dialect, ms_allocator *out, ms_error *err);
+/* The second half, once: the library's deferred constructors run, the heap checker chosen and the
+   options applied; `path` names the library in err. The checker is the lab adapter's
+   ms_lab_checkheap when the library exports it (c/include/labs/ms_lab_adapter.h: any checker
+   signature, called through its real type; none when its ms_lab_checkheap_kind() is 0, an
+   unknown signature), else mm_checkheap per the dialect. False with err filled when the options
+   are refused; the caller closes the allocator. */
+bool ms_allocator_start(ms_allocator *alloc, const char *path, const char *options, ms_error *err);
 /* The process's own malloc family (glibc, or whatever LD_PRELOAD put first). */
 void ms_allocator_system(ms_allocator *out);
 void ms_allocator_close(ms_allocator *alloc);
@@ -486,7 +494,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 26
+#define MS_ABI_VERSION 27
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

@@ -2,7 +2,12 @@
  * allocator.c - loading an allocator into an ms_allocator function table.
  *
  * ms_allocator_open dlopens a library exporting the mm.h names and fills the
- * table; the caller states the dialect, which is never guessed. Two entries
+ * table; the caller states the dialect, which is never guessed. It is two steps,
+ * which a sandboxed process takes apart: ms_allocator_load runs none of the code
+ * of a student's mm.c built by the grader (the build defers its constructors:
+ * c/include/labs/ms_lab_constructors.ld), and ms_allocator_start, once the
+ * process is sealed, runs them (the adapter's ms_lab_start), asks the adapter
+ * about the checker and applies the options. Two entries
  * have a dialect-dependent type, and the replay engine converts them back
  * before calling them (calling through the wrong type is undefined, and a
  * bool return leaves the upper bits of the register unspecified):
@@ -43,8 +48,7 @@ static void *find(void *handle, const char *name) {
     return dlsym(handle, name);
 }
 
-bool ms_allocator_open(const char *path, int dialect, const char *options, ms_allocator *out,
-                       ms_error *err) {
+bool ms_allocator_load(const char *path, int dialect, ms_allocator *out, ms_error *err) {
     memset(out, 0, sizeof *out);
     err->message[0] = '\0';
     err->line = 0;
@@ -83,36 +87,56 @@ bool ms_allocator_open(const char *path, int dialect, const char *options, ms_al
     *(void **)(&a.free) = sym[2];
     *(void **)(&a.realloc) = sym[3];
     *(void **)(&a.calloc) = find(handle, "mm_calloc");
-    void *lab_checkheap = find(handle, "ms_lab_checkheap");
-    if (lab_checkheap != NULL) {
-        int (*kind)(void);
-        *(void **)(&kind) = find(handle, "ms_lab_checkheap_kind");
-        if (kind == NULL || kind() != 0) {
-            *(void **)(&a.checkheap) = lab_checkheap;
-            a.checkheap_kind = MS_CHECKHEAP_INT;
-        }
-    } else {
+    /* The adapter's checker until ms_allocator_start has asked it whether it knows the
+       student's (its kind is the library's code, which waits for the start). */
+    *(void **)(&a.checkheap) = find(handle, "ms_lab_checkheap");
+    if (a.checkheap != NULL)
+        a.checkheap_kind = MS_CHECKHEAP_INT;
+    else {
         *(void **)(&a.checkheap) = find(handle, "mm_checkheap");
         a.checkheap_kind = MS_CHECKHEAP_DIALECT;
     }
     *(void **)(&a.checkheap_message) = find(handle, "mm_checkheap_message");
     *(void **)(&a.configure) = find(handle, "mm_configure");
-
-    if (options != NULL && options[0] != '\0') {
-        if (a.configure == NULL) {
-            set_error(err, path, "takes no options (no mm_configure)", "");
-            dlclose(handle);
-            return false;
-        }
-        const char *why = a.configure(options);
-        if (why != NULL) {
-            set_error(err, path, why, "");
-            dlclose(handle);
-            return false;
-        }
-    }
     *out = a;
     return true;
+}
+
+bool ms_allocator_start(ms_allocator *alloc, const char *path, const char *options, ms_error *err) {
+    err->message[0] = '\0';
+    err->line = 0;
+    void (*start)(void);
+    *(void **)(&start) = find(alloc->handle, "ms_lab_start");
+    if (start != NULL)
+        start();
+    if (alloc->checkheap_kind == MS_CHECKHEAP_INT) {
+        int (*kind)(void);
+        *(void **)(&kind) = find(alloc->handle, "ms_lab_checkheap_kind");
+        if (kind != NULL && kind() == 0)
+            alloc->checkheap = NULL;
+    }
+    if (options == NULL || options[0] == '\0')
+        return true;
+    if (alloc->configure == NULL) {
+        set_error(err, path, "takes no options (no mm_configure)", "");
+        return false;
+    }
+    const char *why = alloc->configure(options);
+    if (why != NULL) {
+        set_error(err, path, why, "");
+        return false;
+    }
+    return true;
+}
+
+bool ms_allocator_open(const char *path, int dialect, const char *options, ms_allocator *out,
+                       ms_error *err) {
+    if (!ms_allocator_load(path, dialect, out, err))
+        return false;
+    if (ms_allocator_start(out, path, options, err))
+        return true;
+    ms_allocator_close(out);
+    return false;
 }
 
 void ms_allocator_system(ms_allocator *out) {

@@ -14,11 +14,13 @@
  * --traces-on=FD (someone else's code): the traces are not read from their files, which the
  * count's sandbox then does not let this process open, but from the socket FD, each as a line
  * "BYTES" and that many bytes of the file, in the order of the TRACE arguments (then only their
- * names). The allocator's code shares this process and runs uncounted when it is loaded (its
- * constructors) and in whatever it leaves running: given the trace files' paths, a constructor
+ * names). The allocator's code shares this process and runs uncounted when it is started (its
+ * constructors: run once this process is sealed, ms_allocator_start, for a student's mm.c; as
+ * it loads, for another library) and in whatever it leaves running: given the trace files'
+ * paths, a constructor
  * replayed each trace on a heap of its own and the counted passes answered from its log, 1,967
  * instructions an op counted as 97, confirmed by the clock (red-team pass 30). So the grader
- * sends the traces only once the allocator is loaded and checked (TRACES_PREAMBLE, read then,
+ * sends the traces only once the allocator is started and checked (TRACES_PREAMBLE, read then,
  * tells it so: sent at once, they lay in the socket for a constructor to peek at, pass 32);
  * what is read from the socket before is gone (the preamble, or what follows it, does not
  * parse; a pipe's could be written back through /proc/self/fd: pass 31); a descriptor replaced
@@ -189,8 +191,8 @@ static void free_live(const ms_trace *trace, const ms_allocator *alloc, void **l
 static FILE *fed;
 
 /* What the socket holds first: the grader sends the traces only once mscount has read it, after
-   the allocator was loaded and checked (nothing_else_runs), so that no constructor finds them
-   there to read without taking them (recv with MSG_PEEK: red-team pass 32). instructions.py's
+   the allocator was loaded, started and checked (nothing_else_runs), so that no constructor finds
+   them there to read without taking them (recv with MSG_PEEK: red-team pass 32). instructions.py's
    TRACES_PREAMBLE. */
 static const char TRACES_PREAMBLE[] = "mallocsim traces\n";
 
@@ -245,43 +247,55 @@ static bool parse_all(int count, char **paths, unsigned reading, ms_trace *trace
     return true;
 }
 
-/* The threads of this process: /proc/self/task's entries (0 when it cannot be read). */
-static int threads(void) {
-    DIR *tasks = opendir("/proc/self/task");
-    if (tasks == NULL)
-        return 0;
-    int n = 0;
-    for (struct dirent *entry; (entry = readdir(tasks)) != NULL;)
-        n += entry->d_name[0] != '.';
-    closedir(tasks);
-    return n;
-}
-
-/* /proc/self/task/PID/children, opened once, before any code of the allocator's runs (the
-   seal, seal_reads, refuses an open for reading later), and read from its start at each look. */
-static struct {
+/* A file of this process's /proc, opened once, before any code of the allocator's runs (the
+   seal, seal_reads, refuses an open for reading later, and the allocator starts after it), and
+   read from its start at each look. */
+typedef struct {
     int fd;
     struct stat identity;
-} children_list = {.fd = -1};
+} proc_file;
 
-static bool open_children(void) {
+static proc_file children_list = {.fd = -1}; /* /proc/self/task/PID/children */
+static proc_file own_status = {.fd = -1};    /* /proc/self/status */
+
+static bool proc_open(proc_file *file, const char *path) {
+    file->fd = open(path, O_RDONLY | O_CLOEXEC);
+    return file->fd >= 0 && fstat(file->fd, &file->identity) == 0;
+}
+
+/* Up to `room` - 1 bytes of the file from its start into `text`, ended by a zero: how many, or -1
+   when it is gone or another file is in its place (the allocator may dup2 over it). */
+static ssize_t proc_read(const proc_file *file, char *text, size_t room) {
+    struct stat now;
+    if (file->fd < 0 || fstat(file->fd, &now) != 0 || now.st_dev != file->identity.st_dev ||
+        now.st_ino != file->identity.st_ino)
+        return -1;
+    ssize_t got = pread(file->fd, text, room - 1, 0);
+    text[got > 0 ? got : 0] = '\0';
+    return got;
+}
+
+static bool open_proc_files(void) {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-    children_list.fd = open(path, O_RDONLY | O_CLOEXEC);
-    return children_list.fd >= 0 && fstat(children_list.fd, &children_list.identity) == 0;
+    return proc_open(&children_list, path) && proc_open(&own_status, "/proc/self/status");
+}
+
+/* The threads of this process: its status's Threads line (0 when it cannot be read). */
+static int threads(void) {
+    char text[8192];
+    if (proc_read(&own_status, text, sizeof text) <= 0)
+        return 0;
+    const char *line = strstr(text, "\nThreads:");
+    return line == NULL ? 0 : atoi(line + strlen("\nThreads:"));
 }
 
 /* Whether this process, its only thread, has a child process alive (or unreaped), or cannot
    tell: its passes are reaped each before the next starts, so any child is the allocator's (or
    an orphan of one of its processes: this process is their reaper). */
 static bool has_children(void) {
-    char first;
-    struct stat now;
-    if (children_list.fd < 0 || fstat(children_list.fd, &now) != 0 ||
-        now.st_dev != children_list.identity.st_dev ||
-        now.st_ino != children_list.identity.st_ino) /* gone, or another file in its place */
-        return true;
-    return pread(children_list.fd, &first, 1, 0) != 0;
+    char first[2];
+    return proc_read(&children_list, first, sizeof first) != 0;
 }
 
 /* Whether no process this one started has run and been reaped: a fork's child starts with none
@@ -338,7 +352,7 @@ static bool valgrind_files(uint64_t limit, int *fds, size_t *found) {
  * Says what is wrong, and false.
  */
 static bool seal_reads(const ms_before_load *before) {
-    const int keep[] = {fileno(results), fileno(fed), children_list.fd};
+    const int keep[] = {fileno(results), fileno(fed), children_list.fd, own_status.fd};
     const char *changed = ms_sandbox_after_load(before, keep, sizeof keep / sizeof keep[0]);
     if (changed != NULL) {
         fprintf(stderr, "mscount: the allocator %s as it was loaded\n", changed);
@@ -361,12 +375,11 @@ static bool seal_reads(const ms_before_load *before) {
     return true;
 }
 
-/* Once the allocator is loaded: none of its code may run here but inside a pass (see the
-   banner): one thread, no process of its, every signal blocked, and the traces' socket the one
-   given (`before`, its identity before the load); someone else's code sealed from reading files
-   (seal_reads, with the process as `process` noted it before the load). Says what is wrong,
-   and false. */
-static bool nothing_else_runs(const struct stat *before, const ms_before_load *process) {
+/* Once the allocator is started (sealed first: seal_reads): none of its code may run here but
+   inside a pass (see the banner): one thread, no process of its, every signal blocked, and the
+   traces' socket the one given (`before`, its identity before the load). Says what is wrong, and
+   false. */
+static bool nothing_else_runs(const struct stat *before) {
     if (threads() != 1) {
         fprintf(stderr, "mscount: the allocator started a thread as it was loaded\n");
         return false;
@@ -387,8 +400,6 @@ static bool nothing_else_runs(const struct stat *before, const ms_before_load *p
         fprintf(stderr, "mscount: the traces' socket was replaced as the allocator was loaded\n");
         return false;
     }
-    if (fed != NULL && !seal_reads(process))
-        return false;
     /* The grader sends the traces once this is read, here, after every look above. */
     char preamble[sizeof TRACES_PREAMBLE - 1];
     if (fed != NULL && (fread(preamble, 1, sizeof preamble, fed) != sizeof preamble ||
@@ -732,7 +743,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mscount: cannot blank valgrind's preloaded code: %s\n", strerror(errno));
         return 2;
     }
-    if (!open_children()) {
+    if (!open_proc_files()) {
         fprintf(stderr, "mscount: cannot watch for processes of its own: %s\n", strerror(errno));
         return 2;
     }
@@ -740,16 +751,23 @@ int main(int argc, char **argv) {
     ms_sandbox_note_before_load(&before);
     ms_allocator alloc;
     ms_error err = {{0}, 0};
-    if (strcmp(argv[1], "system") == 0) {
+    bool system_malloc = strcmp(argv[1], "system") == 0;
+    int dialect = strcmp(argv[1], "cmu") == 0 ? MS_DIALECT_CMU : MS_DIALECT_CLASSIC;
+    if (system_malloc)
         ms_allocator_system(&alloc);
-    } else {
-        int dialect = strcmp(argv[1], "cmu") == 0 ? MS_DIALECT_CMU : MS_DIALECT_CLASSIC;
-        if (!ms_allocator_open(argv[2], dialect, argv[3], &alloc, &err)) {
-            fprintf(stderr, "mscount: %s\n", err.message);
-            return 2;
-        }
+    else if (!ms_allocator_load(argv[2], dialect, &alloc, &err)) {
+        fprintf(stderr, "mscount: %s\n", err.message);
+        return 2;
     }
-    if (!nothing_else_runs(&fed_before, &before))
+    /* Loaded, sealed, then started: a student's mm.c runs none of its code before the seal (its
+       constructors wait for the start), where it could undo it (red-team pass 39). */
+    if (fed != NULL && !seal_reads(&before))
+        return 2;
+    if (!system_malloc && !ms_allocator_start(&alloc, argv[2], argv[3], &err)) {
+        fprintf(stderr, "mscount: %s\n", err.message);
+        return 2;
+    }
+    if (!nothing_else_runs(&fed_before))
         return 2;
     if (timed || forked) {
         int status = timed ? time_forked(argc - 4, argv + 4, reading, &alloc, timed_seconds)

@@ -701,9 +701,10 @@ static uint64_t agent_call(ms_link *link) {
     }
 }
 
-/* The agent's loop: seal it (the link holds everything it needs), then serve the grader's
-   requests until it is stopped. */
-static _Noreturn void agent_serve(ms_link *link) {
+/* The agent's loop: seal it (the link holds everything it needs), start the allocator (the first
+   of its code to run: its constructors were deferred to here, ms_allocator_load), then serve the
+   grader's requests until it is stopped. */
+static _Noreturn void agent_serve(ms_link *link, const char *library, const char *options) {
     ms_error err;
     /* None kept: the link, the heap and the progress words are mapped, its output is 1 and 2. */
     const char *changed = ms_sandbox_after_load(&side.before, NULL, 0);
@@ -714,8 +715,10 @@ static _Noreturn void agent_serve(ms_link *link) {
     }
     if (!ms_sandbox_seal(&err))
         agent_refuse(link, err.message);
-    const ms_allocator *alloc = &side.alloc;
     mem_follow(ask_grader);
+    if (!ms_allocator_start(&side.alloc, library, options, &err))
+        agent_refuse(link, err.message);
+    const ms_allocator *alloc = &side.alloc;
     link->dialect = alloc->dialect;
     link->has =
         (alloc->calloc != NULL ? HAS_CALLOC : 0) | (alloc->checkheap != NULL ? HAS_CHECKHEAP : 0);
@@ -784,15 +787,16 @@ _Noreturn void ms_agent_run(const char *library, int dialect, const char *option
     /* No Landlock (an old kernel): the filters above still hold, but reads are not confined. */
     if (ms_sandbox_landlock_abi() > 0 && !ms_sandbox_confine_agent(library, &err))
         agent_refuse(link, err.message);
-    /* The grader notes this process's memory now, then lets the library load: what the
-       constructors take shows against it (watch_loading). */
+    /* The grader notes this process's memory now, then lets the library load: what the loading
+       takes shows against it (watch_loading), and what constructors run at load take (a library
+       the grader did not build: a student's mm.c has its constructors run sealed). */
     ms_sandbox_note_before_load(&side.before);
     link->move = MOVE_LOADING;
     hand_over(link, TURN_GRADER);
     wait_turn(link, TURN_AGENT, WAIT_ASLEEP);
-    if (!ms_allocator_open(library, dialect, options, &side.alloc, &err))
+    if (!ms_allocator_load(library, dialect, &side.alloc, &err))
         agent_refuse(link, err.message);
-    agent_serve(link);
+    agent_serve(link, library, options);
 }
 
 /*
@@ -980,8 +984,9 @@ static bool view_memory(pid_t pid, memory_view *view, char path[64]) {
     return true;
 }
 
-/* The agent is loading the library, its constructors with it: they may take memory from the
-   kernel before the seal, which its private memory then shows beyond the library's own data, and
+/* The agent is loading the library, and the constructors of one the grader did not build with it:
+   they may take memory from the kernel before the seal (a student's mm.c has its constructors run
+   after it), which its private memory then shows beyond the library's own data, and
    its shared mappings beyond none (a raw mmap of MAP_SHARED memory, which VmData does not count,
    held a red-team allocator's whole bookkeeping off the heap). What the grader cannot see fails
    the agent: a red-team agent made itself undumpable, and a watch that skipped the unreadable
@@ -1006,9 +1011,14 @@ static bool watch_loading(ms_link *link, uint64_t own_data) {
        filter of its own, ran sealed calls unsealed (red-team pass 39); the agent refuses a
        filter installed as its library loaded, and this holds a seal skipped otherwise. */
     if (before.filters >= 0 && after.filters != before.filters + 1) {
+        /* More: the library's own, installed once sealed, as its constructors ran. No allocator
+           needs one, and one that answers the agent's calls is the grader's to rule out. */
         condemn(MS_LINK_VIOLATED,
-                "was not sealed: its process has %lld system-call filters where the sandbox "
-                "stacks %lld",
+                after.filters > before.filters + 1
+                    ? "installed a system-call filter of its own (seccomp): its process has %lld "
+                      "system-call filters where the sandbox stacks %lld"
+                    : "was not sealed: its process has %lld system-call filters where the sandbox "
+                      "stacks %lld",
                 after.filters, before.filters + 1);
         return false;
     }

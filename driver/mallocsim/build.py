@@ -49,6 +49,7 @@ from mallocsim.elf import (
     ElfError,
     borrowed_data_bytes,
     global_data_bytes,
+    load_time_code,
     read_elf,
     sections,
 )
@@ -119,6 +120,9 @@ SYSTEM_HEADER_ROOTS = (Path("/usr/include"), Path("/usr/lib/gcc"), Path("/usr/lo
                        *sorted(Path("/usr/lib").glob("llvm-*")))  # fmt: skip
 LABS_HEADER_DIR = HEADER_DIR / "labs"
 ADAPTER = "ms_lab_adapter.h"
+# Added to the linker's script (beside the adapter): mm.o's constructors in a table the loader does
+# not run, which the adapter's ms_lab_start runs once the process that loads the library is sealed.
+CONSTRUCTORS_SCRIPT = "ms_lab_constructors.ld"
 # Warnings that usually explain a crash: shown first.
 _DANGEROUS = re.compile(
     r"\[-W(int-to-pointer-cast|pointer-to-int-cast|int-conversion|incompatible-pointer-types|"
@@ -129,7 +133,7 @@ _DANGEROUS = re.compile(
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _GENERATED = re.compile(r"^\d+ (warnings?|errors?)( and \d+ errors?)? generated\.$")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"26"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"27"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 # What only a compile of C uses (the preprocessor's, and code generation's from C)
 _PREPROCESSING_FLAGS = ("-D", "-I", "-std=", "-fno-semantic-interposition")
@@ -176,7 +180,7 @@ def _key(source: bytes, flags: list[str], lab: LabProfile) -> str:
     digest.update(" ".join(flags).encode())
     digest.update(lab.name.encode())
     digest.update(lab_compiler(lab).encode())
-    for header in sorted(HEADER_DIR.rglob("*.h")):
+    for header in sorted([*HEADER_DIR.rglob("*.h"), *HEADER_DIR.rglob("*.ld")]):
         digest.update(str(header.relative_to(HEADER_DIR)).encode())
         digest.update(header.read_bytes())
     return digest.hexdigest()[:16]
@@ -666,6 +670,10 @@ def _build(
             # valid on 9 of 11 traces under its driver was invalid on all (lab check run 14).
             # forbidden.py keeps it from defining the heap's functions.
             "-Wl,-Bsymbolic",
+            # No code of mm.c's runs as the library loads, before the sandbox seals the process
+            # that loads it: a constructor there pointed the seal's own jump slots at code that
+            # left it open (red-team pass 39). Its constructors wait for ms_allocator_start.
+            f"-Wl,-T,{LABS_HEADER_DIR / CONSTRUCTORS_SCRIPT}",
             # A call of what an allocator may not call ends the pass where it is made
             # (c/src/forbidden_calls.c); a reference in code that never runs grades as under the
             # driver, which links mm.o with the C library (a realloc kept but never called that
@@ -719,8 +727,9 @@ def _check_assembly(assembly: Path, source: Path) -> None:
 def _check_object(obj: Path, source: Path) -> None:
     """Refuse an object file, before it is linked, with a section the linker prints, however
     the assembly spelled it (a section attribute, `.pushsection`, `.section` after a label: red-
-    team passes 20 and 21, which a search of the assembly's text missed), or a section name that
-    would print a line of its own (an escaped newline the assembler turned into one)."""
+    team passes 20 and 21, which a search of the assembly's text missed), a section name that
+    would print a line of its own (an escaped newline the assembler turned into one), or code
+    the loader would run as it loads the library (elf.load_time_code)."""
     try:
         names = [section.name for section in sections(read_elf(obj))]
     except ElfError:
@@ -732,6 +741,15 @@ def _check_object(obj: Path, source: Path) -> None:
         )
     if any(not name.isprintable() for name in names):
         raise BuildError(f"{source}: a section's name holds a control character")
+    try:
+        runs = load_time_code(obj)
+    except ElfError:
+        return
+    if runs is not None:
+        raise BuildError(
+            f"{source}: it has {runs}, code the loader runs before the grader's sandbox is "
+            "sealed: a submission's code runs only once it is (constructors included)"
+        )
 
 
 def _engine(word_bits: int) -> Path:

@@ -55,7 +55,7 @@ def trace_parts(traces: Sequence[Trace]) -> Iterator[bytes | str]:
 def digested_files() -> list[Path]:
     """What code_digest reads: the Python code and the whole native engine, its programs
     (the agent and the count's supervisor too: a sandbox mended there alone once served
-    grades cached before it) and the headers a student's build reads."""
+    grades cached before it) and the headers and linker script a student's build reads."""
     return sorted(
         path
         for pattern in (
@@ -64,6 +64,7 @@ def digested_files() -> list[Path]:
             "_native/ms*",
             "_native/i386/*",
             "_native/include/**/*.h",
+            "_native/include/**/*.ld",
         )
         for path in PACKAGE_DIR.glob(pattern)
         if path.is_file()

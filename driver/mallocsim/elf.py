@@ -1,12 +1,13 @@
 """Read what the grader needs of an ELF file, without binutils.
 
-A student's library or object file is read for four things: the names its
+A student's library or object file is read for five things: the names its
 dynamic symbol table imports and defines (forbidden.py), the bytes its code
 pages hold (forbidden.py looks there for valgrind's client requests), the
 memory its writable segments take when loaded (the sandbox's allowance for
-loading it), and the writable global data an object file defines (the labs'
+loading it), the writable global data an object file defines (the labs'
 rule on global data; the library linked from it shows which of that data the
-loader really makes read-only). Little-endian files are read, 64-bit and 32-bit
+loader really makes read-only), and what of an object file's the loader would
+run as it loads the library (`load_time_code`). Little-endian files are read, 64-bit and 32-bit
 (a student's -m32 build, as the CS:APP handout's Makefile makes it).
 
 Guarantee: every function here either answers or raises ElfError, one line
@@ -21,11 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from mallocsim.safe_text import printable
+
 SHT_SYMTAB = 2
 SHT_DYNSYM = 11
 _SHT_NOBITS = 8
 SHN_UNDEF = 0
 STT_OBJECT = 1
+_STT_GNU_IFUNC = 10
 _SHN_COMMON = 0xFFF2
 _SHN_X86_64_LCOMMON = 0xFF02  # `.largecomm`: common data GNU ld puts in .lbss
 _SHF_WRITE = 0x1
@@ -252,8 +256,10 @@ _WRITABLE_NAMES = (
 _RELRO_NAMES = {  # an input section's name: the output section it goes to
     ".data.rel.ro": ".data.rel.ro",
     ".gnu.linkonce.d.rel.ro": ".data.rel.ro",
-    ".init_array": ".init_array",
-    ".ctors": ".init_array",
+    # mm.o's constructors: the build's script puts them in a table of their own, in RELRO too
+    # (ms_lab_constructors.ld).
+    ".init_array": "ms_lab_constructors",
+    ".ctors": "ms_lab_constructors",
     ".fini_array": ".fini_array",
     ".dtors": ".fini_array",
     ".preinit_array": ".preinit_array",
@@ -423,3 +429,34 @@ def _covered_bytes(size: int, spans: list[tuple[int, int]]) -> int:
             total += end - max(start, cursor)
             cursor = end
     return total + max(0, size - cursor)
+
+
+# What of an object file's code the loader runs as it loads the library it is linked into,
+# besides its constructors (which the build takes from the loader: ms_lab_constructors.ld). The
+# sections GNU ld's script puts in the library's _init or the table run before any
+# constructor's (a shared library may not have one, ld says, but it is refused before ld is
+# asked), and the C runtime's hooks: crti.o's _init calls __gmon_start__ when it is defined,
+# crtbeginS.o's constructor _ITM_registerTMCloneTable (red-team pass 39 ran its payload in a
+# function named __gmon_start__, with no constructor at all).
+_LOAD_TIME_SECTIONS = (".init", ".preinit_array")
+_LOAD_TIME_HOOKS = frozenset(
+    ("_init", "_fini", "__gmon_start__", "_ITM_registerTMCloneTable", "_ITM_deregisterTMCloneTable")
+)
+
+
+def load_time_code(path: str | Path) -> str | None:
+    """What in an object file the loader would run as its library loads, said as "a section
+    .init", "an ifunc resolver (name)" or "a definition of __gmon_start__"; None when there is
+    nothing (its constructors aside). An ifunc's resolver runs as the loader relocates."""
+    data = read_elf(path)
+    every = sections(data)
+    for section in every:
+        if any(_named(section.name, name) for name in _LOAD_TIME_SECTIONS):
+            return f"a section {section.name}"
+    for table in (s for s in every if s.kind == SHT_SYMTAB):
+        for symbol in symbols(data, table, every):
+            if symbol.kind == _STT_GNU_IFUNC:
+                return f"an ifunc resolver ({printable(symbol.name)})"
+            if symbol.section != SHN_UNDEF and symbol.name in _LOAD_TIME_HOOKS:
+                return f"a definition of {symbol.name}"
+    return None

@@ -507,6 +507,75 @@ def test_data_the_linker_would_print_is_refused(tmp_path, declaration):
         build_of(source(tmp_path, declaration), "classic", "csapp", word_size="64")
 
 
+@pytest.mark.parametrize(
+    ("declaration", "found"),
+    [
+        ('asm(".pushsection .init,\\"ax\\"\\nnop\\n.popsection");', "a section .init"),
+        ("static void early(void) {}\n"
+         '__attribute__((section(".preinit_array"), used)) static void (*run)(void) = early;',
+         "a section .preinit_array"),
+        ("static void *pick(void) { return 0; }\n"
+         'void *chosen(void) __attribute__((ifunc("pick")));', "an ifunc resolver (chosen)"),
+        # crti.o's _init calls it when it is defined: no constructor at all (red-team pass 39)
+        ("void __gmon_start__(void) {}", "a definition of __gmon_start__"),
+        # crtbeginS.o's constructor calls it when the clone table is not empty
+        ("void _ITM_registerTMCloneTable(void *t, unsigned long n) { (void)t; (void)n; }",
+         "a definition of _ITM_registerTMCloneTable"),
+    ],
+)  # fmt: skip
+def test_code_the_loader_would_run_is_refused(tmp_path, declaration, found):
+    # The loader runs it as the library loads, before the grader's sandbox is sealed: a
+    # constructor could rewrite the process there, and left the seal open (red-team pass 39).
+    # mm.c's constructors are deferred (the next test); what else the loader would run is refused.
+    with pytest.raises(AllocatorError, match=rf"it has {re.escape(found)}, code the loader runs"):
+        build_of(source(tmp_path, declaration), "classic", "csapp", word_size="64")
+
+
+# mm_init succeeds only when every constructor ran before it, each once, in the loader's order:
+# by priority first, then the others, a `.ctors` entry among them.
+CONSTRUCTORS = """\
+#include <unistd.h>
+static char ran[8];
+static int count;
+static void note(char c) { if (getpid() > 0 && count < 7) ran[count++] = c; }
+__attribute__((constructor)) static void plain(void) { note('c'); }
+__attribute__((constructor(101))) static void first(void) { note('a'); }
+__attribute__((constructor(200))) static void second(void) { note('b'); }
+static void old_style(void) { note('d'); }
+__attribute__((section(".ctors"), used)) static void (*const listed)(void) = old_style;
+static int constructors_ran(void) { return count == 4 && memcmp(ran, "abcd", 4) == 0; }
+"""
+
+
+@pytest.mark.parametrize("word_size", ["64", "32"])
+def test_a_files_constructors_run_once_after_the_load_in_the_loaders_order(
+    cli, write_trace, tmp_path, word_size
+):
+    # The library's own table runs none of them (DT_INIT_ARRAY holds the C runtime's only): the
+    # engine starts them once the process that loaded the library is sealed, before mm_init, in
+    # the agent (replay, grade), in the count, and in a process of the grader's (bench).
+    template = CSAPP_TEMPLATE.replace(
+        "int mm_init(void) { return 0; }",
+        "static int constructors_ran(void);\n"
+        "int mm_init(void) { return constructors_ran() ? 0 : -1; }",
+    )
+    path = source(tmp_path, CONSTRUCTORS, template)
+    build = build_of(path, "classic", "csapp", word_size=word_size)
+    data = read_elf(build.library)
+    tables = {s.name: s.size for s in sections(data)}
+    assert tables[".init_array"] == int(word_size) // 8  # crtbeginS.o's frame_dummy alone
+    assert tables["ms_lab_constructors"] == 4 * int(word_size) // 8
+    assert "ms_lab_constructors" in protected_sections(build.library)  # read-only once relocated
+    trace = write_trace("t", TRACE)
+    words = ["--lab", "csapp", "--word-size", word_size]
+    run = cli("grade", path, *words, "-q", "--throughput", "instructions", trace)
+    assert run.status == 0 and "not counted" not in run.out, run.out + run.err
+    assert re.search(r"valid traces +1 / 1", run.out), run.out
+    if word_size == "64":  # a 32-bit build runs only in the 32-bit agent
+        run = cli("bench", "-a", path, "--lab", "csapp", "-q", trace)
+        assert run.status == 0, run.out + run.err
+
+
 def test_inline_assembly_that_reads_nothing_builds(tmp_path):
     path = source(tmp_path, 'int mm_check(void) { asm volatile("nop; pause" ::: "memory"); '
                             "return 1; }")  # fmt: skip

@@ -5,16 +5,15 @@ that is not a library is one line."""
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
-from mallocsim._native import HEADER_DIR, NATIVE32_DIR, NATIVE_DIR
+from mallocsim._native import NATIVE32_DIR, NATIVE_DIR
 from mallocsim.allocators import AllocatorError, compile_source
 from mallocsim.constants import FORBIDDEN
 from mallocsim.forbidden import ForbiddenCallError, check_library, dynamic_symbols
 
-from .conftest import fixture_allocator
+from .conftest import fixture_allocator, handed_in_library
 
 
 def build(tmp_path, name: str, dialect: str = "classic"):
@@ -30,14 +29,6 @@ def test_a_clean_allocator_imports_only_what_it_may(tmp_path):
     check_library(library)  # no error
 
 
-def handed_in_library(tmp_path, source):
-    """`source` built as a library handed in ready-made is: by the student's own compiler, without
-    the grader's build (whose links send forbidden calls to a trap)."""
-    library = tmp_path / "handed_in.so"
-    subprocess.run(["cc", "-shared", "-fPIC", f"-I{HEADER_DIR}", "-o", library, source], check=True)
-    return library
-
-
 SYSTEM_CALLS = (
     "#include <stdint.h>\n#include <sys/mman.h>\n#include <unistd.h>\n"
     '#include "mm.h"\nteam_t team;\n'
@@ -51,7 +42,7 @@ SYSTEM_CALLS = (
 
 
 def test_a_handed_in_library_that_imports_the_system_malloc_is_refused_by_name(tmp_path):
-    library = handed_in_library(tmp_path, fixture_allocator("calls_malloc"))
+    library = handed_in_library(fixture_allocator("calls_malloc"), tmp_path / "handed_in.so")
     with pytest.raises(ForbiddenCallError) as caught:
         check_library(library, "calls_malloc.so")
     message = str(caught.value)
@@ -63,7 +54,7 @@ def test_a_handed_in_library_that_imports_sbrk_brk_mmap_or_syscall_is_refused(tm
     source = tmp_path / "mm.c"
     source.write_text(SYSTEM_CALLS)
     with pytest.raises(ForbiddenCallError, match="calls brk, mmap, sbrk, syscall: "):
-        check_library(handed_in_library(tmp_path, source))
+        check_library(handed_in_library(source, tmp_path / "handed_in.so"))
 
 
 def test_a_built_files_forbidden_names_lead_to_the_trap_not_the_system(tmp_path):

@@ -30,7 +30,7 @@ from mallocsim.errors import UsageError
 from mallocsim.instructions import pass_instructions
 from mallocsim.trace import load_trace
 
-from .conftest import BUG_SHOWN_BY, fixture_allocator, fixture_variant
+from .conftest import BUG_SHOWN_BY, fixture_allocator, fixture_variant, handed_in_library
 
 TRACE = "".join(f"a {i} {16 + i}\n" for i in range(8)) + "".join(f"f {i}\n" for i in range(8))
 SECRET = "the-other-students-secret-line"
@@ -43,12 +43,21 @@ def private_cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def attacker(tmp_path):
-    """attacker(name, **defines) -> an mm.c that makes attack `name`."""
+    """attacker(name, **defines) -> an mm.c that makes attack `name`; handed_in: built as a
+    library handed in ready-made, whose constructors run as it loads, before the seal (a graded
+    mm.c's run once it is: the defences of the load are for such a library)."""
 
-    def build(name: str, path: Path | None = None, port: int = 0, secret: str = "") -> Path:
+    def build(
+        name: str,
+        path: Path | None = None,
+        port: int = 0,
+        secret: str = "",
+        handed_in: bool = False,
+    ) -> Path:
         defines = f'#define ATTACK {name}\n#define ATTACK_PATH "{path or tmp_path / "x"}"\n'
         defines += f'#define ATTACK_PORT {port}\n#define ATTACK_SECRET "{secret[::-1]}"\n'
-        return fixture_variant("attacks", defines, tmp_path / f"{name.lower()}.c")
+        source = fixture_variant("attacks", defines, tmp_path / f"{name.lower()}.c")
+        return handed_in_library(source, source.with_suffix(".so")) if handed_in else source
 
     return build
 
@@ -160,6 +169,16 @@ def _grade(cli, source: Path, trace: Path, *extra: object):
     return cli("grade", source, "--dialect", "classic", "--throughput", "time", "-q", trace, *extra)
 
 
+# Attacks a constructor makes as the library loads, before the seal: patching the engine's code or
+# the sandbox's, taking memory, reading the process's files. A graded mm.c's constructors run once
+# its process is sealed, which stops each of these there
+# (test_a_graded_files_constructors_run_only_once_its_process_is_sealed); the tests of the
+# defences against them make them as a library handed in built, whose constructors run as it loads.
+AT_LOAD = {
+    "PATCH_CHECKER", "GROWSDOWN_MEMORY", "SILENT_SIGSYS", "FAKE_CLOCK", "SKEWED_CLOCK",
+    "FEW_PASSES", "NAN_CLAIM",
+}  # fmt: skip
+
 # Each would raise the grade if the verdict were made in the allocator's process.
 FORGERIES = [
     ("FORGE_ANSWER", "op 1 (a 1 17): block 1 [heap+0x10"),  # one block, a perfect answer sent
@@ -173,12 +192,12 @@ FORGERIES = [
 def test_a_forged_grade_is_caught_and_scores_zero(
     cli, attacker, write_trace, attack, said, command
 ):
-    trace = write_trace("t", TRACE)
+    trace, source = write_trace("t", TRACE), attacker(attack, handed_in=attack in AT_LOAD)
     if command == "replay":
-        run = cli("replay", "-a", attacker(attack), "--dialect", "classic", "-q", trace)
+        run = cli("replay", "-a", source, "--dialect", "classic", "-q", trace)
         assert run.status == 1 and said in run.said, run.out
         return
-    run = _grade(cli, attacker(attack), trace)
+    run = _grade(cli, source, trace)
     assert run.status == 1, run.out
     assert said in run.said and "score 0.0 / 100" in run.said, run.out
 
@@ -212,7 +231,7 @@ def test_a_slowed_clock_is_caught_by_the_kernels_count(cli, attacker, write_trac
     # Passes of some 4 ms (4000 steps a malloc) claimed at a tenth of their time: short of the
     # kernel's count by far more than a pass's stops can cost (200 us).
     trace = write_trace("big", _allocs(1000))
-    source = attacker("FAKE_CLOCK", port=4000)
+    source = attacker("FAKE_CLOCK", port=4000, handed_in=True)
     run = cli("replay", "-a", source, "--dialect", "classic", "-q", trace)
     assert run.status == 1 and "the timing was tampered with" in run.said, run.out
     honest = cli("replay", "-a", attacker("HONEST"), "--dialect", "classic", "-q", trace)
@@ -224,7 +243,8 @@ def test_a_claim_that_no_clock_gives_is_caught(cli, attacker, write_trace, tmp_p
     # of T (and, in a counted grade, out of the clock check): 363 -> 286,373 Kops/s, 68.6 -> 84.4
     # (red-team pass 16).
     trace = write_trace("big", _allocs(1000) + "".join(f"f {i}\n" for i in range(1000)))
-    kops, said = _graded_kops(cli, attacker("NAN_CLAIM"), trace, tmp_path / "nan.json")
+    source = attacker("NAN_CLAIM", handed_in=True)
+    kops, said = _graded_kops(cli, source, trace, tmp_path / "nan.json")
     assert kops is None and "claimed nan s for timed pass 1" in said, said
     assert "the timing was tampered with" in said, said
 
@@ -253,10 +273,11 @@ def test_a_clock_short_of_the_kernels_count_gains_no_throughput(
     cli, attacker, write_trace, tmp_path, attack, steps, ops
 ):
     trace = write_trace("big", _allocs(ops) + "".join(f"f {i}\n" for i in range(ops)))
-    honest, _ = _graded_kops(
-        cli, attacker("SKEWED_CLOCK", Path("honest"), port=steps), trace, tmp_path / "h.json"
+    fair = attacker("SKEWED_CLOCK", Path("honest"), port=steps, handed_in=True)
+    honest, _ = _graded_kops(cli, fair, trace, tmp_path / "h.json")
+    forged, said = _graded_kops(
+        cli, attacker(attack, port=steps, handed_in=True), trace, tmp_path / "f.json"
     )
-    forged, said = _graded_kops(cli, attacker(attack, port=steps), trace, tmp_path / "f.json")
     assert honest is not None, said
     if forged is None:  # short by far more than any stops (4 ms passes), or a claim below 0
         # (SKEWED_CLOCK's pairs of reads out of step with the passes): a verdict
@@ -291,7 +312,7 @@ def test_a_counted_grade_times_by_the_kernels_count_not_the_agents_clock(
     ops = 5000
     trace = write_trace("big", _allocs(ops) + "".join(f"f {i}\n" for i in range(ops)))
     record = tmp_path / "grade.json"
-    source = attacker("FAKE_CLOCK")
+    source = attacker("FAKE_CLOCK", handed_in=True)
     run = cli("grade", source, "--dialect", "classic", "-q", trace, "--json", record)
     assert run.status == 0, run.out
     result = json.loads(record.read_text())["grade"]["results"][0]
@@ -344,10 +365,11 @@ def test_the_allocator_finds_nothing_of_the_graders_memory(cli, attacker, write_
     # forked from it, but the agent is a program of its own, so nothing of it is there to find.
     secret = f"mallocsim-secret-{uuid.uuid4().hex}"
     held = secret.encode()
-    run = replay(cli, attacker("FIND_SECRET", secret=secret), write_trace("t", TRACE))
+    source = attacker("FIND_SECRET", secret=secret, handed_in=True)  # searching as it loads
+    run = replay(cli, source, write_trace("t", TRACE))
     assert run.status == 0, run.out
     # The search works: what the agent's own process holds (its program's path) it finds.
-    own = attacker("FIND_SECRET", secret="_native/msagent")
+    own = attacker("FIND_SECRET", secret="_native/msagent", handed_in=True)
     control = replay(cli, own, write_trace("t", TRACE))
     assert control.status == 1 and "mm_init" in control.said, control.out
     assert held in secret.encode()
@@ -493,7 +515,8 @@ def test_no_file_changed_no_process_left_nothing_kept_beside_the_heap(
     target.write_text("x")
     before = os.stat(target)
     attack, _, which = attack.partition(" ")  # "KERNEL_OBJECTS eventfd": the attack, its object
-    run = replay(cli, attacker(attack, which or target), write_trace("t", TRACE))
+    source = attacker(attack, which or target, handed_in=attack in AT_LOAD)
+    run = replay(cli, source, write_trace("t", TRACE))
     assert run.status == 1 and said in " ".join(run.said.split()), run.out
     after = os.stat(target)
     assert (after.st_mode, after.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
@@ -550,7 +573,7 @@ def test_a_library_that_changes_what_the_seal_relies_on_as_it_loads_is_refused(
     # installed nothing: every sealed call worked after it, and an allocator that kept its
     # bookkeeping in kernel memory graded 93.9 where the same file without the filter gets 0
     # (red-team pass 39). The agent holds itself to what it was before the load.
-    source, trace = attacker(attack, way), write_trace("t", TRACE)
+    source, trace = attacker(attack, way, handed_in=True), write_trace("t", TRACE)
     said = f"its library {did}"
     run = replay(cli, source, trace)
     assert run.status == 2 and said in run.err, run.out + run.err
@@ -563,7 +586,7 @@ def test_a_seal_the_agent_skipped_is_seen_by_the_grader(cli, attacker, write_tra
     # A constructor may rewrite the agent's memory before the seal, and point the calls that check
     # the load and seal it at functions that say all is well: the grader holds the kernel's count
     # of the agent's filters, read from outside, to one more than before the load.
-    source, trace = attacker("SEAL_SKIPPED"), write_trace("t", TRACE)
+    source, trace = attacker("SEAL_SKIPPED", handed_in=True), write_trace("t", TRACE)
     run = replay(cli, source, trace)
     said = (
         r"was not sealed: its process has (\d+) system-call filters where the sandbox stacks (\d+)"
@@ -584,7 +607,7 @@ def test_the_count_refuses_a_library_that_loaded_past_its_seal(
     # valgrind's own: the counted pass read files once the trace was in sight, and left its first
     # sizes in their access times for a classmate's grade (red-team pass 39). mscount refuses the
     # load (status 2; what it says is not shown, as the allocator shares its process).
-    counted = _counted(cli, attacker(attack, way), write_trace("t", TRACE))
+    counted = _counted(cli, attacker(attack, way, handed_in=True), write_trace("t", TRACE))
     assert "throughput not counted" in counted and "failed (status 2;" in counted, counted
 
 
@@ -629,7 +652,7 @@ def test_the_instruction_count_reads_no_file_of_the_graders_nor_its_environment(
     # not the count's to open any more (its pipe: red-team pass 30).
     trace = write_trace("t", TRACE.replace("a 7 23", "a 7 123457"))
     for path in (secret, Path("/proc/self/environ"), trace):
-        source = attacker("LEAK_BY_ERROR", path)
+        source = attacker("LEAK_BY_ERROR", path, handed_in=True)
         run = cli("grade", source, "--dialect", "classic", "--lab", "csapp", "--no-cache",
                   "--throughput", "instructions", trace)  # fmt: skip
         assert SECRET not in run.out + run.err, (path, run.out)
@@ -645,8 +668,8 @@ def test_the_instruction_count_reads_no_file_of_the_graders_nor_its_environment(
 def test_words_the_agent_wrote_for_the_grader_are_shown_escaped(cli, attacker, write_trace):
     # The link's words are shared: a constructor wrote ESC[2J, a green "score 100 / 100" and
     # ESC[8m as the grader's verdict on it, and they reached the terminal as they were.
-    run = cli("grade", attacker("FORGE_VERDICT"), "--dialect", "classic", "--lab", "csapp",
-              "--throughput", "time", write_trace("t", TRACE))  # fmt: skip
+    run = cli("grade", attacker("FORGE_VERDICT", handed_in=True), "--dialect", "classic",
+              "--lab", "csapp", "--throughput", "time", write_trace("t", TRACE))  # fmt: skip
     assert run.status != 0
     assert "\x1b" not in run.out + run.err
     assert "\\x1b[2J" in run.out + run.err, run.out + run.err
@@ -724,8 +747,8 @@ def test_a_count_that_fills_its_folder_is_stopped(
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     before = shutil.disk_usage(scratch).free
-    run = cli("grade", attacker("COUNT_LITTER", path=how), "--dialect", "classic", "--lab",
-              "csapp", write_trace("t", TRACE))  # fmt: skip
+    run = cli("grade", attacker("COUNT_LITTER", path=how, handed_in=True), "--dialect",
+              "classic", "--lab", "csapp", write_trace("t", TRACE))  # fmt: skip
     assert "Traceback" not in run.err, run.err
     assert said in " ".join(run.said.split()), run.said
     assert list(scratch.iterdir()) == []
@@ -1139,9 +1162,37 @@ def test_memory_touched_only_where_it_is_not_checked_is_heap(cli, attacker, writ
 def test_memory_a_constructor_takes_before_the_seal_is_seen(
     cli, attacker, write_trace, attack, said
 ):
-    run = replay(cli, attacker(attack), write_trace("t", TRACE))
+    run = replay(cli, attacker(attack, handed_in=True), write_trace("t", TRACE))
     assert run.status == 1
     assert said in run.said, run.said
+
+
+TAKES_MEMORY = "tried to take memory from the kernel (mmap) at the start, loading the allocator"
+PATCHES = "tried to make read-only memory writable (mprotect) at the start, loading the allocator"
+
+
+@pytest.mark.parametrize(
+    ("attack", "said"),
+    [
+        ("CONSTRUCTOR_MEMORY", TAKES_MEMORY),
+        ("SHARED_MEMORY", TAKES_MEMORY),
+        ("PATCH_CHECKER", PATCHES),
+        ("SEAL_SKIPPED", PATCHES),
+        ("FAKE_CLOCK", PATCHES),
+        ("SEAL_BLOCKED", "installed a system-call filter of its own (seccomp): its process has"),
+    ],
+)
+def test_a_graded_files_constructors_run_only_once_its_process_is_sealed(
+    cli, attacker, write_trace, attack, said
+):
+    # A constructor ran as the library loaded, with the whole process writable to it: one that
+    # pointed the sandbox library's own jump slot for `syscall` at code that installed an allow-
+    # everything filter left the seal open, and an allocator kept its bookkeeping off the heap:
+    # 93.9 where the same file gets 0 (red-team pass 39, with three more ways past the checks of
+    # the load). The build takes mm.c's constructors from the loader and the agent runs them
+    # once sealed: each attack the tests above make as it loads is stopped where it starts.
+    run = replay(cli, attacker(attack), write_trace("t", TRACE))
+    assert run.status == 1 and said in " ".join(run.said.split()), run.out + run.err
 
 
 def test_a_library_whose_symbols_cannot_be_read_is_refused(cli, write_trace, tmp_path):
@@ -1225,7 +1276,7 @@ def test_the_allocators_code_runs_without_any_capability(cli, attacker, write_tr
     # Uid 0 with every capability: fanotify, the clock, real-time priority, a terminal's
     # hang-up were the student's code's as well. Its process gives them all up, in the agent and
     # in the program valgrind counts (mm_init fails where it holds any).
-    source, path = attacker("CAPABILITIES"), write_trace("t", TRACE)
+    source, path = attacker("CAPABILITIES", handed_in=True), write_trace("t", TRACE)
     run = replay(cli, source, path)
     assert run.status == 0, run.said
     assert pass_instructions(resolve(str(source), "classic"), [load_trace(path)]) != {}

@@ -20,6 +20,10 @@
  *                                     ms_lab_checkheap calls nothing and returns 1: the engine
  *                                     takes a 0 here to mean there is no checker to call.
  *   const team_t *ms_lab_team(void)   (with MS_LAB_TEAM) &team.
+ *   void ms_lab_start(void)           runs mm.c's constructors, which the build took from the
+ *                                     loader (ms_lab_constructors.ld): the engine calls it once
+ *                                     the process that loaded the library is sealed
+ *                                     (ms_allocator_start), before any mm_ call.
  *
  * Guarantees: the checker is only ever called through a pointer of its own type (the pointer
  * goes through void (*)(void) and back, which C11 defines), so no call is undefined; the kind is
@@ -92,6 +96,26 @@ int ms_lab_checkheap(int arg) {
 }
 
 #endif /* MS_CHECKER */
+
+/* The table ms_lab_constructors.ld gathers mm.o's constructors in, its ends defined there; both
+   null in a library linked without it. Hidden: bound at link time, never looked up. */
+typedef void (*ms_lab_constructor)(int argc, char **argv, char **envp);
+extern ms_lab_constructor const ms_lab_constructors_start[]
+    __attribute__((weak, visibility("hidden")));
+extern ms_lab_constructor const ms_lab_constructors_end[]
+    __attribute__((weak, visibility("hidden")));
+
+MS_LAB_EXPORT void ms_lab_start(void);
+
+void ms_lab_start(void) {
+    /* The loader passes a constructor the program's arguments and environment; these are the
+       engine's own (a count's name its traces), so a constructor is given none. Every entry is
+       called, as the loader calls them: one the file put there as data fails as it would there. */
+    static char *const none[] = {0}; /* read-only: not the file's global data (the labs' rule) */
+    for (ms_lab_constructor const *run = ms_lab_constructors_start; run < ms_lab_constructors_end;
+         run++)
+        (*run)(0, (char **)none, (char **)none);
+}
 
 #ifdef MS_LAB_TEAM
 MS_LAB_EXPORT const team_t *ms_lab_team(void);
