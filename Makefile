@@ -61,6 +61,7 @@ DROPIN_POLICY ?= segfit
 DROPIN_LIB := $(NATIVE_DIR)/libmallocsim.so
 DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
+UNSEEN_LIB := $(NATIVE_DIR)/libmsunseen.so
 DROPIN_SHIM := c/src/dropin.c c/src/arena.c c/src/address_table.c c/src/thread_cache.c \
                c/src/depot.c c/src/cxx_new.c
 # The drop-in is built with link-time optimisation: malloc and free then inline the thread cache's
@@ -72,7 +73,7 @@ DROPIN_LTO ?= -flto=auto
 .PHONY: all native run test bench bench-scale bench-grade bench-class bench-sandbox bench-clock bench-programs c-test fuzz format format-check lint clean venv system-deps
 all: native
 
-native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(NATIVE_DIR)/msconfine $(NATIVE_DIR)/include/.stamp \
+native: $(HEAP_LIB) $(CORE_LIB) $(POLICY_LIBS) $(DROPIN_LIBS) $(DROPIN_LIB) $(RECORD_LIB) $(UNSEEN_LIB) $(NATIVE_DIR)/msconfine $(NATIVE_DIR)/include/.stamp \
 	$(ENGINE_DIRS:%=%/mscount) $(ENGINE_DIRS:%=%/msagent)
 
 # The lab folders are replaced whole, so that a header removed here is gone there too.
@@ -160,6 +161,11 @@ $(RECORD_LIB): c/src/recorder.c
 	@mkdir -p $(NATIVE_DIR)
 	$(CC) $(CFLAGS_ALL) -pthread -fvisibility=hidden -shared -Wl,-z,defs -o $@.tmp $< -ldl \
 		&& mv -f $@.tmp $@
+
+# Preloaded into the compiler of a student's mm.c: a file it may not read looks missing.
+$(UNSEEN_LIB): c/src/unseen_files.c
+	@mkdir -p $(NATIVE_DIR)
+	$(CC) $(CFLAGS_ALL) -fvisibility=hidden -shared -Wl,-z,defs -o $@.tmp $< && mv -f $@.tmp $@
 
 # ---------------------------------------------------------------- C tests
 # Each c/tests/test_<x>.c is built with sanitizers straight from the sources

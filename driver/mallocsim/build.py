@@ -359,8 +359,11 @@ def _limit_compiler() -> None:
 # (Landlock, sandbox.c): the lab's headers, the engine it links with and the compiler's own
 # installation. No other file: the checks on what a file includes run before the compiler, which
 # a file can tell apart from the checks (__has_include of a file a later step writes) and then
-# include another student's file.
-_DENIED = re.compile(r"fatal error: (/[^:\n]+): Permission denied")
+# include another student's file. And the compiler sees such a file as missing (UNSEEN_LIBRARY):
+# Landlock's EACCES told a file that exists from one that does not, by `__has_include` or by the
+# message of an #include, one bit a build about any path (red-team pass 39).
+UNSEEN_LIBRARY = "libmsunseen.so"
+_MISSING = re.compile(r"fatal error: ([^:\n]+): No such file or directory")
 
 
 class _Confinement:
@@ -412,7 +415,8 @@ def _run(
         with out.open("wb") as stdout, err.open("wb") as stderr:
             process = subprocess.Popen(
                 command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                env=kept_environment(cwd), preexec_fn=_Confinement(cwd, command[0]),
+                env={**kept_environment(cwd), "LD_PRELOAD": str(NATIVE_DIR / UNSEEN_LIBRARY)},
+                preexec_fn=_Confinement(cwd, command[0]),
             )  # fmt: skip
     except FileNotFoundError:
         # The grader's installation, not the file: as a BuildError every file of the cmu lab
@@ -533,6 +537,17 @@ def _readable_headers() -> tuple[Path, ...]:
     return (HEADER_DIR.resolve(), *SYSTEM_HEADER_ROOTS)
 
 
+def _may_include(name: str) -> bool:
+    """Whether an #include of `name` may lead where it says, by its words alone (no look at the
+    file, whose existence is not the submission's to learn): a relative name that does not climb
+    (it is searched for in the include folders), an absolute one beneath the headers."""
+    if ".." in Path(name).parts:
+        return False
+    return not name.startswith("/") or any(
+        Path(os.path.normpath(name)).is_relative_to(root) for root in _readable_headers()
+    )
+
+
 def _check_includes(
     compiler: str, flags: list[str], work: Path, source: Path, deadline: float
 ) -> None:
@@ -542,9 +557,8 @@ def _check_includes(
     of the scan's messages are shown."""
     # An #include written as an absolute path outside the headers is refused before
     # the compiler opens it: /dev/ptmx would block it until its time limit.
-    allowed = _readable_headers()
     for name in _INCLUDE.findall((work / "mm.c").read_text(errors="replace")):
-        if name.startswith("/") and not any(Path(name).is_relative_to(r) for r in allowed):
+        if not _may_include(name):
             raise BuildError(
                 f"{source}: includes {name}: a submission may include only its lab's headers "
                 "and the system's"
@@ -552,11 +566,12 @@ def _check_includes(
     scan = _run([compiler, *flags, "-M", "mm.c"], work, source, deadline)
     if scan.returncode != 0:
         own = [line for line in _messages(scan).splitlines() if line.startswith("mm.c")]
-        denied = _DENIED.search("\n".join(own))
-        if denied is not None:  # outside what the confined compiler may read (_Confinement)
+        # An include spelled by a macro: missing or not, the same words outside the headers.
+        missing = _MISSING.search("\n".join(own))
+        if missing is not None and not _may_include(missing.group(1)):
             raise BuildError(
-                f"{source}: includes {Path(denied.group(1)).resolve()}: a submission may include "
-                "only its lab's headers and the system's"
+                f"{source}: includes {missing.group(1)}: a submission may include only its lab's "
+                "headers and the system's"
             )
         raise BuildError(f"{source}: does not compile:\n" + ("\n".join(own) or "an #include fails"))
     _refuse_foreign_headers(scan.stdout, work, source)

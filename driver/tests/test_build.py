@@ -691,6 +691,23 @@ def test_the_compiler_reads_no_file_outside_the_system_and_the_build(tmp_path):
         build_of(source(tmp_path, gated), "classic", "csapp", word_size="64")
 
 
+def test_a_build_cannot_tell_a_file_it_may_not_read_from_one_that_is_not_there(tmp_path):
+    # Landlock refused the compiler a file with EACCES, and a missing one was ENOENT: the build of
+    # `#if __has_include("/home/bob/mm.c")` failed where the file existed and passed where it did
+    # not, and a macro-spelled #include said "Permission denied" or "No such file": one bit a
+    # build about any path (red-team pass 39). The compiler sees both as missing now.
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "there.c").write_text("int bob_secret_allocator;\n")
+    for name in ("there.c", "not-there.c"):
+        path = private / name
+        gate = f'#if __has_include("{path}")\n#error "seen"\n#endif\n'
+        assert build_of(source(tmp_path, gate), "classic", "csapp", word_size="64").library
+        spelled = f'#define OTHER "{path}"\n#include OTHER\n'
+        with pytest.raises(AllocatorError, match=rf"includes {re.escape(str(path))}: a submission"):
+            build_of(source(tmp_path, spelled), "classic", "csapp", word_size="64")
+
+
 @pytest.mark.parametrize(
     "gate", ['#if __has_include("mm.i")\n', '#if __has_include(".compiler.deps")\n']
 )

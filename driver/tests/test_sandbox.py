@@ -863,7 +863,7 @@ def test_an_honest_allocator_grades_the_same_in_the_sandbox(cli, write_trace, mo
     [
         ('"/etc/passwd"', "includes /etc/passwd: a submission may include only"),
         ('"/dev/ptmx"', "includes /dev/ptmx"),  # refused before the compiler blocks on it
-        ("<../../../../../../../etc/hostname>", "includes /etc/hostname"),
+        ("<../../../../../../../etc/hostname>", "includes ../../../../../../../etc/hostname"),
         # through a macro, past the scan of the text: what the confined compiler cannot read
         ('ZERO\n#define ZERO "/dev/zero"', "includes /dev/zero"),
     ],
