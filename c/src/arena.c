@@ -64,6 +64,8 @@ __attribute__((weak)) size_t mm_trim(size_t pad);
 __attribute__((weak)) mm_free_space_t mm_free_space(void);
 __attribute__((weak)) void mm_free_spans(size_t least, mm_span_fn *each, void *ctx);
 __attribute__((weak)) void *mm_memalign(size_t alignment, size_t size);
+__attribute__((weak)) void *mm_malloc_usable(size_t size, size_t *usable);
+__attribute__((weak)) size_t mm_free_usable(void *ptr);
 
 _Thread_local unsigned arena_serving __attribute__((tls_model("initial-exec")));
 
@@ -333,12 +335,16 @@ static void count_live(unsigned k, size_t gained, size_t lost) {
     }
 }
 
-void *arena_malloc(unsigned k, size_t size) {
+void *arena_malloc(unsigned k, size_t size, size_t *usable) {
     assert(k < ARENAS && arena[k].ready);
     arena_serve(k);
-    void *p = mm_malloc(size);
+    void *p;
+    if (mm_malloc_usable != NULL)
+        p = mm_malloc_usable(size, usable);
+    else if ((p = mm_malloc(size)) != NULL)
+        *usable = mm_usable_size(p);
     if (p != NULL)
-        count_live(k, mm_usable_size(p), 0);
+        count_live(k, *usable, 0);
     return p;
 }
 
@@ -493,8 +499,12 @@ static void purge_if_due(unsigned k) {
 void arena_free(void *p) {
     assert(arena_holds(p));
     unsigned k = arena_serve_holder(p);
-    count_live(k, 0, mm_usable_size(p));
-    mm_free(p);
+    if (mm_free_usable != NULL)
+        count_live(k, 0, mm_free_usable(p));
+    else {
+        count_live(k, 0, mm_usable_size(p));
+        mm_free(p);
+    }
     if (mm_free_top != NULL && mm_free_top() > TRIM_LEAST)
         trim_top(k, TRIM_PAD);
     else

@@ -50,8 +50,9 @@ void arena_fork_child(bool locked);
    then maps the block. */
 bool arena_usable(unsigned k);
 
-/* Under k's lock: arena k's mm_malloc (k usable). */
-void *arena_malloc(unsigned k, size_t size);
+/* Under k's lock: arena k's mm_malloc (k usable), and the block's usable size in *usable (its
+   mm_usable_size, asked once for the arena's count and the caller's map). */
+void *arena_malloc(unsigned k, size_t size, size_t *usable);
 
 /* Under k's lock: arena k's mm_memalign (k usable), an ordinary block of its heap whose payload is
    a multiple of `alignment`; NULL when its policy has none, or its heap cannot hold the block. */

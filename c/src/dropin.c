@@ -376,9 +376,10 @@ static void *other_arena_alloc(unsigned mine, size_t size) {
     for (unsigned n = 1; n < ARENAS; n++) {
         unsigned k = (mine + n) % ARENAS;
         bool locked = arena_enter(k);
-        void *p = arena_usable(k) ? arena_malloc(k, size) : NULL;
+        size_t usable;
+        void *p = arena_usable(k) ? arena_malloc(k, size, &usable) : NULL;
         if (p != NULL)
-            tc_note(p);
+            tc_note_usable(p, usable);
         arena_leave(k, locked);
         if (p != NULL)
             return p;

@@ -840,6 +840,24 @@ bool mm_init(void) {
 
 void *mm_malloc(size_t size) { return size == 0 ? NULL : alloc_payload(size); }
 
+void *mm_malloc_usable(size_t size, size_t *usable) {
+    if (size == 0)
+        return NULL;
+    if (size <= SMALL_MAX) { /* alloc_payload's way through a partial run, which knows the size */
+        unsigned cls = (unsigned)((size + 15) / 16);
+        run_t *r = sf.partial_runs[cls];
+        if (r != NULL) {
+            sf.live_small[cls]++;
+            *usable = r->slot_size;
+            return run_take(r);
+        }
+    }
+    void *p = alloc_payload_slow(size);
+    if (p != NULL)
+        *usable = mm_usable_size(p);
+    return p;
+}
+
 /* Free an ordinary block; out of line, so that mm_free's slot path stays small, and flattened,
    so that the merging and listing it does make no calls. */
 __attribute__((noinline, flatten)) static void free_block(block_t *b) {
@@ -849,16 +867,34 @@ __attribute__((noinline, flatten)) static void free_block(block_t *b) {
     free_and_list(b, block_size(b));
 }
 
+/* A slot of run r freed; its size. */
+__attribute__((always_inline)) static inline size_t free_slot(run_t *r, void *ptr) {
+    size_t slot = r->slot_size;
+    sf.live_small[slot / 16u]--;
+    run_free(r, ptr);
+    return slot;
+}
+
 void mm_free(void *ptr) {
     if (ptr == NULL)
         return;
     run_t *r = slot_run(ptr);
     if (r != NULL) {
-        sf.live_small[r->slot_size / 16u]--;
-        run_free(r, ptr);
+        (void)free_slot(r, ptr);
         return;
     }
-    free_block(payload_block(ptr));
+    free_block(payload_block(ptr)); /* a tail call: mm_free_usable's way costs it a register */
+}
+
+size_t mm_free_usable(void *ptr) {
+    assert(ptr != NULL);
+    run_t *r = slot_run(ptr);
+    if (r != NULL)
+        return free_slot(r, ptr);
+    block_t *b = payload_block(ptr);
+    size_t held = block_size(b) - WORD_SIZE;
+    free_block(b);
+    return held;
 }
 
 /* An ordinary block placed by the best fit, big enough to hold an aligned payload after a lead of

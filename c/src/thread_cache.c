@@ -494,12 +494,13 @@ static void mark_written(const void *p) {
     map.written[offset >> CHUNK_SHIFT] = true;
 }
 
-/* Record p as live, with its bin in the map, or in the big map when too big to cache, and take
-   it out of the other (a realloc in place may have moved it across); return the bin (0: too big
-   to cache). Under p's lock. */
-static unsigned note(void *p) {
+/* Record p, of `usable` bytes, as live, with its bin in the map, or in the big map when too big to
+   cache, and take it out of the other (a realloc in place may have moved it across); return the
+   bin (0: too big to cache). Under p's lock. */
+static unsigned note(void *p, size_t usable) {
+    assert(usable == arena_usable_size(p));
     mark_written(p);
-    unsigned bin = bin_of_usable(arena_usable_size(p));
+    unsigned bin = bin_of_usable(usable);
     _Atomic uint8_t *big = big_byte(p);
     unsigned place = big_place(p);
     if (bin != 0) {
@@ -514,10 +515,12 @@ static unsigned note(void *p) {
     return bin;
 }
 
-void tc_note(void *p) { (void)note(p); }
+void tc_note(void *p) { (void)note(p, arena_usable_size(p)); }
+
+void tc_note_usable(void *p, size_t usable) { (void)note(p, usable); }
 
 void tc_note_aligned(void *p) {
-    if (note(p) != 0)
+    if (note(p, arena_usable_size(p)) != 0)
         map_set(p, MAP_UNCACHED);
 }
 
@@ -872,10 +875,11 @@ void *tc_alloc(size_t size) {
 
 void *tc_alloc_locked(unsigned k, size_t size, bool refill) {
     assert(size > 0 && k == arena_mine());
-    void *p = arena_malloc(k, size);
+    size_t usable;
+    void *p = arena_malloc(k, size, &usable);
     if (p == NULL)
         return NULL;
-    unsigned i = note(p);
+    unsigned i = note(p, usable);
     thread_cache *c = &self;
     if (!refill || i == 0 || c->state != TC_STATE_ACTIVE)
         return p;
@@ -886,10 +890,10 @@ void *tc_alloc_locked(unsigned k, size_t size, bool refill) {
     if (extra < TC_REFILL - 1)
         c->bin[i].misses++;
     for (unsigned n = 0; n < extra && bin_has_room(c, i); n++) {
-        void *q = arena_malloc(k, size);
+        void *q = arena_malloc(k, size, &usable);
         if (q == NULL)
             break;
-        unsigned j = note(q);
+        unsigned j = note(q, usable);
         if (j == 0 || !bin_has_room(c, j)) { /* a policy may give one size two usable sizes */
             give_back(q);
             break;

@@ -98,6 +98,9 @@ void *tc_alloc_locked(unsigned k, size_t size, bool refill);
 /* Under p's lock: the policy has just handed out p, or resized it in place (mm_realloc). */
 void tc_note(void *p);
 
+/* tc_note of a block whose usable size the caller has (arena_malloc's). */
+void tc_note_usable(void *p, size_t usable);
+
 /* Under p's lock: the policy has just handed out p, an aligned block (mm_memalign), which no
    cache is to keep once freed: a free gives it back to the policy, where it merges. */
 void tc_note_aligned(void *p);

@@ -4,7 +4,9 @@
  * Built once per policy with -DPOLICY_NAME="\"<name>\"" against that policy's source; it uses
  * only the mm.h interface and the heap, so it serves policies written by anyone. For each option:
  *   - random op sequences from a fixed-seed PRNG (malloc, calloc, mm_memalign where the policy
- *     has it, free, realloc bigger, smaller and to 0) with mm_checkheap after every op, every
+ *     has it, free, realloc bigger, smaller and to 0; half the mallocs and frees through
+ *     mm_malloc_usable and mm_free_usable where it has them, whose sizes must be mm_usable_size's)
+ *     with mm_checkheap after every op, every
  * payload filled with its own pattern and verified on realloc and free and, for every live block,
  * every few ops: a block written over by another is caught; the same sequence replayed after
  * mm_init lands at the same offsets, so mm_init really resets, also over a heap whose free blocks
@@ -24,9 +26,11 @@
 #error "build with -DPOLICY_NAME='\"<policy>\"'"
 #endif
 
-/* mm.h's optional extension: NULL for a policy without it (the random ops then make no aligned
-   blocks). */
+/* mm.h's optional extensions: NULL for a policy without them (the random ops then make no aligned
+   blocks, and malloc and free as mm_malloc and mm_free). */
 #pragma weak mm_memalign
+#pragma weak mm_malloc_usable
+#pragma weak mm_free_usable
 
 /* ------------------------------------------------------------ helpers */
 
@@ -142,7 +146,14 @@ static uint64_t random_ops(uint64_t seed) {
         const char *what;
         if (s->p == NULL) {
             size_t size = random_size();
-            if (choice < 75) {
+            if (choice < 75 && mm_malloc_usable != NULL && choice % 2 == 1) {
+                what = "malloc_usable";
+                size_t usable = 0;
+                s->p = mm_malloc_usable(size, &usable);
+                CHECK(s->p == NULL || usable == mm_usable_size(s->p),
+                      "%s: op %zu: mm_malloc_usable(%zu) said %zu, mm_usable_size %zu", POLICY_NAME,
+                      op, size, usable, s->p != NULL ? mm_usable_size(s->p) : 0);
+            } else if (choice < 75) {
                 what = "malloc";
                 s->p = mm_malloc(size);
             } else if (choice >= 90 && mm_memalign != NULL) {
@@ -168,6 +179,12 @@ static uint64_t random_ops(uint64_t seed) {
             fill(s->p, s->size, s->tag);
         } else if (!verify_slot(s, op)) {
             return 0;
+        } else if (choice < 45 && mm_free_usable != NULL && choice % 2 == 1) {
+            what = "free_usable";
+            size_t usable = mm_usable_size(s->p), said = mm_free_usable(s->p);
+            CHECK(said == usable, "%s: op %zu: mm_free_usable said %zu, mm_usable_size %zu",
+                  POLICY_NAME, op, said, usable);
+            s->p = NULL;
         } else if (choice < 45) {
             what = "free";
             mm_free(s->p);
