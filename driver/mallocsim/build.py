@@ -49,6 +49,7 @@ from mallocsim.elf import (
     ElfError,
     borrowed_data_bytes,
     global_data_bytes,
+    library_load_time_code,
     load_time_code,
     read_elf,
     sections,
@@ -133,8 +134,9 @@ _DANGEROUS = re.compile(
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _GENERATED = re.compile(r"^\d+ (warnings?|errors?)( and \d+ errors?)? generated\.$")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"27"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"28"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
+OBJECT_SECTIONS = 10_000  # of mm.o: 65,300 empty ones hid what the checks read (red-team pass 40)
 # What only a compile of C uses (the preprocessor's, and code generation's from C)
 _PREPROCESSING_FLAGS = ("-D", "-I", "-std=", "-fno-semantic-interposition")
 DEPENDENCIES = ".compiler.deps"  # the headers a compiler run read (-MD -MF)
@@ -702,6 +704,15 @@ def _build(
         done.stderr = compiled.stderr + done.stderr
     if done.returncode != 0:
         raise BuildError(f"{source}: does not compile:\n{_messages(done, lab.name)}")
+    # What the link brought in besides mm.o is checked in the library itself: an archive member
+    # (libgcc's morestack.o, pulled in by a reference to __morestack) kept its constructors in the
+    # loader's table, and ran mm.c's code as it loaded (red-team pass 40).
+    runs = library_load_time_code(library)
+    if runs is not None:
+        raise BuildError(
+            f"{source}: its library has {runs}, code the loader runs before the grader's "
+            "sandbox is sealed: a submission's code runs only once it is"
+        )
     (work / "mm.c").write_bytes(text)  # the student's file as given, for anyone who looks
     warnings = split_warnings(done.stderr)
     global_data = _global_data(obj, library, word_bits)
@@ -747,8 +758,13 @@ def _check_object(obj: Path, source: Path) -> None:
     the loader would run as it loads the library (elf.load_time_code)."""
     try:
         names = [section.name for section in sections(read_elf(obj))]
-    except ElfError:
-        return  # the linker says what is wrong with it
+    except ElfError as error:  # what no check here can read, nothing may link (red-team pass 40)
+        raise BuildError(f"{source}: its object file cannot be read: {error}") from None
+    if not names or len(names) > OBJECT_SECTIONS:
+        raise BuildError(
+            f"{source}: its object file has {len(names)} sections (a C file makes some 20 to a "
+            f"few hundred; at most {OBJECT_SECTIONS:,} are read)"
+        )
     if any(name.startswith(_PRINTED_SECTION) for name in names):
         raise BuildError(
             f"{source}: it puts data in a {_PRINTED_SECTION} section, whose bytes the linker "
@@ -756,10 +772,7 @@ def _check_object(obj: Path, source: Path) -> None:
         )
     if any(not name.isprintable() for name in names):
         raise BuildError(f"{source}: a section's name holds a control character")
-    try:
-        runs = load_time_code(obj)
-    except ElfError:
-        return
+    runs = load_time_code(obj)
     if runs is not None:
         raise BuildError(
             f"{source}: it has {runs}, code the loader runs before the grader's sandbox is "

@@ -134,12 +134,26 @@ def library_bits(path: str | Path | None) -> int:
         return 64
 
 
+# Past this many sections an object keeps their count in section 0 (e_shnum 0, SHN_LORESERVE and
+# up): read there, or 65,300 empty sections in a file hid everything in it from every check here,
+# a definition of __gmon_start__ and the global data the CMU lab counts (red-team pass 40).
+_SHN_LORESERVE = 0xFF00
+_SHN_XINDEX = 0xFFFF
+
+
 def sections(data: bytes) -> list[Section]:
-    """The section headers, named; [] when they were stripped."""
+    """The section headers, named; [] when they were stripped. Reads the extended numbering of
+    a file with more than 65,279 sections."""
     form = _format(data)
     try:
         header = form.header.unpack_from(data)
         shoff, shentsize, shnum, shstrndx = header[6], header[11], header[12], header[13]
+        if shoff != 0 and (shnum == 0 or shstrndx == _SHN_XINDEX):
+            first = form.section.unpack_from(data, shoff)
+            shnum = first[5] if shnum == 0 else shnum  # sh_size
+            shstrndx = first[6] if shstrndx == _SHN_XINDEX else shstrndx  # sh_link
+        if shnum * shentsize > len(data):
+            raise ValueError
         raw = [form.section.unpack_from(data, shoff + i * shentsize) for i in range(shnum)]
         names = raw[shstrndx] if shnum else None
         return [
@@ -439,6 +453,9 @@ def _covered_bytes(size: int, spans: list[tuple[int, int]]) -> int:
 # crtbeginS.o's constructor _ITM_registerTMCloneTable (red-team pass 39 ran its payload in a
 # function named __gmon_start__, with no constructor at all).
 _LOAD_TIME_SECTIONS = (".init", ".preinit_array")
+# GCC's link-time optimisation: the linker's plugin builds the library from this bytecode in place
+# of mm.o's code, an object no script names (red-team pass 40: a constructor in it ran at load).
+_BYTECODE_SECTIONS = (".gnu.lto_", ".gnu.debuglto_", ".llvmbc", ".llvmcmd")
 _LOAD_TIME_HOOKS = frozenset(
     ("_init", "_fini", "__gmon_start__", "_ITM_registerTMCloneTable", "_ITM_deregisterTMCloneTable")
 )
@@ -453,10 +470,77 @@ def load_time_code(path: str | Path) -> str | None:
     for section in every:
         if any(_named(section.name, name) for name in _LOAD_TIME_SECTIONS):
             return f"a section {section.name}"
+        if section.name.startswith(_BYTECODE_SECTIONS):
+            return (
+                f"compiler bytecode ({section.name}), which the linker builds in place of its code"
+            )
     for table in (s for s in every if s.kind == SHT_SYMTAB):
         for symbol in symbols(data, table, every):
             if symbol.kind == _STT_GNU_IFUNC:
                 return f"an ifunc resolver ({printable(symbol.name)})"
             if symbol.section != SHN_UNDEF and symbol.name in _LOAD_TIME_HOOKS:
                 return f"a definition of {symbol.name}"
+    return None
+
+
+_PT_DYNAMIC = 2
+_DT_NULL, _DT_PREINIT_ARRAYSZ, _DT_INIT_ARRAYSZ = 0, 33, 27
+# R_X86_64_IRELATIVE, R_386_IRELATIVE: an ifunc's resolver, run as the loader relocates.
+_IRELATIVE = {64: 37, 32: 42}
+# A relocation section's records (r_offset, r_info[, r_addend]) by its type (SHT_RELA, SHT_REL)
+_RELOCATIONS = {
+    4: {64: struct.Struct("<QQq"), 32: struct.Struct("<IIi")},
+    9: {64: struct.Struct("<QQ"), 32: struct.Struct("<II")},
+}
+# The C runtime's own (crti.o): defined in every library, run by the loader as DT_INIT, DT_FINI.
+_RUNTIME_OWN = frozenset(("_init", "_fini"))
+
+
+def _dynamic_entries(data: bytes) -> list[tuple[int, int]]:
+    """The dynamic section's (tag, value) pairs, by its program header."""
+    form = _format(data)
+    word = struct.Struct("<qQ" if form.bits == 64 else "<iI")
+    entries = []
+    for segment in load_segments(data, _PT_DYNAMIC):
+        for at in range(segment.offset, segment.offset + segment.filesz, word.size):
+            tag, value = word.unpack_from(data, at)
+            if tag == _DT_NULL:
+                break
+            entries.append((tag, value))
+    return entries
+
+
+def library_load_time_code(path: str | Path) -> str | None:
+    """What in a linked library, beyond the C runtime's own, the loader would run as it loads it,
+    said as in load_time_code; None when nothing. Checked in the library, whatever brought it
+    there: an archive member the link pulled in (libgcc's morestack.o, by a reference to
+    __morestack, kept its constructor table in .init_array), the linker's plugin. Its constructor
+    table may hold crtbeginS.o's one entry; no preinit table, no ifunc, no hook defined."""
+    try:
+        data = read_elf(path, "shared library")
+        form = _format(data)
+        entries = dict(_dynamic_entries(data))
+        every = sections(data)
+        word = form.bits // 8
+        if entries.get(_DT_INIT_ARRAYSZ, 0) > word:
+            count = entries[_DT_INIT_ARRAYSZ] // word - 1
+            return f"{count} constructor(s) from what the link brought in besides mm.c"
+        if entries.get(_DT_PREINIT_ARRAYSZ, 0) > 0:
+            return "a table of functions run before any constructor (.preinit_array)"
+        for table in every:
+            if table.kind not in _RELOCATIONS or not table.flags & _SHF_ALLOC:
+                continue
+            record = _RELOCATIONS[table.kind][form.bits]
+            for at in range(table.offset, table.offset + table.size, record.size):
+                info = record.unpack_from(data, at)[1]
+                if (info & 0xFFFFFFFF if form.bits == 64 else info & 0xFF) == _IRELATIVE[form.bits]:
+                    return "an ifunc resolver (an IRELATIVE relocation)"
+        for table in (s for s in every if s.kind in (SHT_SYMTAB, SHT_DYNSYM)):
+            for symbol in symbols(data, table, every):
+                if symbol.kind == _STT_GNU_IFUNC:
+                    return f"an ifunc resolver ({printable(symbol.name)})"
+                if symbol.section != SHN_UNDEF and symbol.name in _LOAD_TIME_HOOKS - _RUNTIME_OWN:
+                    return f"a definition of {symbol.name}"
+    except (struct.error, IndexError, ValueError):
+        return "an unreadable dynamic section"
     return None

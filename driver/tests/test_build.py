@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from mallocsim.allocators import AllocatorError, build_of
 from mallocsim.build import find_checker, lab_flags, narrowed_pointer, split_warnings
-from mallocsim.elf import protected_sections, read_elf, sections
+from mallocsim.elf import load_time_code, protected_sections, read_elf, sections
 from mallocsim.labs import lab_named
 
 from .conftest import TESTS, fixture_allocator
@@ -529,6 +530,54 @@ def test_code_the_loader_would_run_is_refused(tmp_path, declaration, found):
     # mm.c's constructors are deferred (the next test); what else the loader would run is refused.
     with pytest.raises(AllocatorError, match=rf"it has {re.escape(found)}, code the loader runs"):
         build_of(source(tmp_path, declaration), "classic", "csapp", word_size="64")
+
+
+# libgcc's morestack.o, which a reference to __morestack links in, keeps a constructor table of its
+# own that calls __morestack_load_mmap: a file that defines it ran it as the library loaded.
+MORESTACK = """\
+void __morestack_load_mmap(void) {}
+void __generic_morestack_set_initial_sp(void *sp, unsigned long len) { (void)sp; (void)len; }
+void *__generic_morestack(void) { return 0; }
+void *__generic_releasestack(void) { return 0; }
+void *__generic_findstack(void) { return 0; }
+void __morestack_block_signals(void) {}
+void __morestack_unblock_signals(void) {}
+__asm__(".pushsection .data.rel.ro.linked,\\"aw\\"\\n.balign 8\\n.quad __morestack\\n.popsection");
+"""
+
+
+@pytest.mark.parametrize(
+    ("declaration", "found"),
+    [
+        # red-team pass 40: what the link brings in besides mm.o, checked in the library
+        (MORESTACK, r"its library has 2 constructor\(s\) from what the link brought in"),
+        # GCC's bytecode, which the linker's plugin would build in place of mm.o's code
+        ('__attribute__((section(".gnu.lto_.main.0"), used)) static const char ir[] = "x";',
+         r"it has compiler bytecode \(\.gnu\.lto_\.main\.0\)"),
+    ],
+)  # fmt: skip
+def test_code_that_the_link_would_bring_in_to_run_at_load_is_refused(tmp_path, declaration, found):
+    with pytest.raises(AllocatorError, match=found):
+        build_of(source(tmp_path, declaration), "classic", "csapp", word_size="64")
+
+
+def test_an_object_of_more_sections_than_its_header_counts_is_read(tmp_path):
+    # Past 65,279 sections an object keeps their count in section 0, which went unread: every
+    # check of mm.o saw no section at all, and a definition of __gmon_start__ and 4 KiB of
+    # globals (20 points under CMU's rule) passed (red-team pass 40).
+    sections_asm = "".join(f'.section .text.s{i},"ax"\n' for i in range(65_300))
+    (tmp_path / "many.s").write_text(
+        sections_asm + ".text\n.globl __gmon_start__\n__gmon_start__: ret\n"
+    )
+    obj = tmp_path / "many.o"
+    subprocess.run(["as", "-o", obj, tmp_path / "many.s"], check=True)
+    named = [s.name for s in sections(read_elf(obj))]
+    assert len(named) > 65_300 and ".text.s65299" in named
+    assert load_time_code(obj) == "a definition of __gmon_start__"
+    pushed = "".join(f'.pushsection .text.s{i},\\"ax\\"\\n.popsection\\n' for i in range(65_300))
+    path = source(tmp_path, f'__asm__("{pushed}");\n')
+    with pytest.raises(AllocatorError, match=r"its object file has \d+ sections"):
+        build_of(path, "classic", "csapp", word_size="64")
 
 
 # mm_init succeeds only when every constructor ran before it, each once, in the loader's order:
