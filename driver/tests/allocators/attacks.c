@@ -327,6 +327,11 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    to the agent's memory before the seal no check inside the agent can rule out; the grader reads
    the kernel's count of the agent's filters from outside. */
 #define SEAL_SKIPPED 79
+/* Red-team pass 40: in the program valgrind counts, a constructor (run once it is sealed) gives
+   signal ATTACK_PORT a handler by the kernel's call and has the traces' socket send it when the
+   traces come (F_SETOWN, F_SETSIG, O_ASYNC): the handler would run outside any pass, where no
+   count sees its work. mm_init fails once it has run, and the count with it. */
+#define SIGNAL_OUTSIDE 80
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -1412,6 +1417,42 @@ __attribute__((constructor)) static void skip_the_seal_at_load(void) {
 }
 #endif
 
+#if ATTACK == SIGNAL_OUTSIDE
+#include <sys/stat.h>
+static volatile sig_atomic_t signalled;
+
+static void outside(int sig) {
+    (void)sig;
+    if (inits == 0) /* no pass has begun: the counting program's own code was running */
+        signalled = 1;
+}
+
+/* What a handler returns to, given by a raw rt_sigaction (libc's sigaction gives its own). */
+void signal_return(void);
+__asm__(".text\n.globl signal_return\n.type signal_return,@function\n"
+        "signal_return:\n mov $15, %rax\n syscall\n"); /* rt_sigreturn */
+
+__attribute__((constructor)) static void signal_when_fed(void) {
+    if (strcmp(program_invocation_short_name, "mscount") != 0)
+        return;
+    struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+    } action = {outside, 0x04000000 /* SA_RESTORER */ | SA_RESTART, signal_return, 0};
+    if (syscall(SYS_rt_sigaction, ATTACK_PORT, &action, NULL, sizeof(uint64_t)) != 0)
+        return;
+    struct stat seen;
+    for (int fd = 3; fd < 1024; fd++)
+        if (fstat(fd, &seen) == 0 && S_ISSOCK(seen.st_mode)) {
+            syscall(SYS_fcntl, fd, F_SETOWN, getpid());
+            syscall(SYS_fcntl, fd, 10 /* F_SETSIG */, ATTACK_PORT);
+            syscall(SYS_fcntl, fd, F_SETFL, (long)syscall(SYS_fcntl, fd, F_GETFL) | O_ASYNC);
+        }
+}
+#endif
+
 #if ATTACK == READ_WHEN_SEALED
 static char own_path[4096];
 static int kept_fd = -1;
@@ -1501,6 +1542,10 @@ int mm_init(void) {
 #endif
 #if ATTACK == READ_WHEN_SEALED
     if (read_when_sealed())
+        return -1;
+#endif
+#if ATTACK == SIGNAL_OUTSIDE
+    if (signalled)
         return -1;
 #endif
 #if ATTACK == SEAL_BLOCKED || ATTACK == SEAL_SKIPPED
