@@ -54,7 +54,7 @@ LAB_SCRIPTS := $(wildcard c/include/labs/*.ld)
 SRC_HEADERS := $(wildcard c/src/*.h)
 CORE_SRCS  := c/src/trace.c c/src/replay.c c/src/payload_pattern.c c/src/allocator.c \
               c/src/interval_tree.c c/src/granule_map.c \
-              c/src/remote.c \
+              c/src/remote.c c/src/data_tail.c \
               c/src/sandbox.c
 # The drop-in malloc, one library per policy; libmallocsim.so is the one chosen here.
 DROPIN_POLICY ?= segfit

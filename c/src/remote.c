@@ -46,6 +46,7 @@
  * build) while the grader is 64-bit: what they share is a wire format that both builds lay out
  * alike (see WIRE64 below), and the heap lies where a 32-bit process can map it (mem_share(true)).
  */
+#include "data_tail.h"
 #include "engine.h"
 #include "mallocsim.h"
 #include "memlib.h"
@@ -701,6 +702,23 @@ static uint64_t agent_call(ms_link *link) {
     }
 }
 
+static _Noreturn void asserted(const char *file, unsigned int line, const char *function,
+                               const char *what, const char *subject);
+
+/* After each call (a whole timed run is one): the bytes past the library's variables as the
+   pattern left them, or the agent ends as a failed assertion of a form the watching parent
+   names (isolate.py: "wrote past the end of its global data"). */
+static void check_data_tail(void) {
+    data_tail_state tail = data_tail_check();
+    if (tail.changed == 0)
+        return;
+    char detail[128];
+    snprintf(detail, sizeof detail,
+             "%zu of the %zu bytes after its last variable changed, from +%zu", tail.changed,
+             tail.bytes, tail.first);
+    asserted("(global data)", 0, NULL, "%s", detail);
+}
+
 /* The agent's loop: seal it (the link holds everything it needs), start the allocator (the first
    of its code to run: its constructors were deferred to here, ms_allocator_load), then serve the
    grader's requests until it is stopped. */
@@ -728,6 +746,7 @@ static _Noreturn void agent_serve(ms_link *link, const char *library, const char
         wait_turn(link, TURN_AGENT, WAIT_ANSWER);
         mem_follow_brk((size_t)link->brk);
         uint64_t answer = agent_call(link);
+        check_data_tail();
         link->answer = answer;
         link->move = MOVE_ANSWER;
     }
@@ -796,6 +815,7 @@ _Noreturn void ms_agent_run(const char *library, int dialect, const char *option
     wait_turn(link, TURN_AGENT, WAIT_ASLEEP);
     if (!ms_allocator_load(library, dialect, &side.alloc, &err))
         agent_refuse(link, err.message);
+    (void)data_tail_guard(side.alloc.handle); /* before any of its code runs */
     agent_serve(link, library, options);
 }
 

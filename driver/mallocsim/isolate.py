@@ -528,7 +528,9 @@ def death_kind(outcome: ChildOutcome) -> str:
         return "timeout"
     asserted = _asserted(outcome)
     if asserted is not None:
-        return "forbidden_call" if _forbidden_call(asserted) else "assertion"
+        if _forbidden_call(asserted):
+            return "forbidden_call"
+        return "global_overrun" if _GLOBAL_OVERRUN.fullmatch(asserted) else "assertion"
     return "crash" if os.WIFSIGNALED(outcome.status) else "exit"
 
 
@@ -539,6 +541,11 @@ _FORBIDDEN_CALL = re.compile(
     r"\(forbidden call\):0: (\w+): Assertion `an allocator may get memory only from mem_sbrk' "
     r"failed\."
 )
+
+
+# What the agent says when the bytes past the library's variables changed (remote.c,
+# check_data_tail): "(global data):0: 48 of the 3800 bytes after its last variable changed, ...".
+_GLOBAL_OVERRUN = re.compile(r"\(global data\):0: (.+)")
 
 
 def _forbidden_call(asserted: str) -> str | None:
@@ -592,6 +599,13 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
             f"called {called} at {at}, which an allocator may not: it may get memory only from "
             "mem_sbrk (the system malloc family, sbrk, brk, mmap, and dlsym or syscall to reach "
             "them, are forbidden)"
+        )
+    overrun = _GLOBAL_OVERRUN.fullmatch(asserted) if asserted is not None else None
+    if overrun is not None:
+        return (
+            f"wrote past the end of its global data, by {at}: {overrun.group(1)} (a lab's driver "
+            "keeps its own variables there, memlib's heap among them: such a write breaks its "
+            "heap or crashes it)"
         )
     if asserted is not None:  # in the allocator's words, file and line included: said so
         return f"assertion failed at {at}, as the allocator's assert() put it: {asserted}"

@@ -60,8 +60,9 @@ PHASE_KEYS = {
 
 # TraceResult.fail_kind: the engine's MS_FAIL_* kinds, lowercased without the
 # prefix, and the kinds only the driver sees: "crash", "assertion", "forbidden_call",
-# "timeout" and "exit" (a child process that died, failed an assert(), called what an allocator
-# may not, ran out of time, or exited without an answer).
+# "global_overrun", "timeout" and "exit" (a child process that died, failed an assert(), called
+# what an allocator may not, wrote past its global data, ran out of time, or exited without an
+# answer).
 ENGINE_FAIL_KINDS = (
     "none",
     "null_return",

@@ -92,7 +92,8 @@ class TraceResult:
     not_measured: str | None = None  # why a valid reference result has no utilization
     # A failure as data (None when valid, or not known); `error` is the same for people.
     # fail_kind: the engine's kinds (replay.ENGINE_FAIL_KINDS: "overlap", "init_failed",
-    # "null_return"...) or the driver's ("crash", "assertion", "forbidden_call", "timeout", "exit").
+    # "null_return"...) or the driver's ("crash", "assertion", "forbidden_call", "global_overrun",
+    # "timeout", "exit").
     fail_kind: str | None = None
     fail_op: int | None = None  # the failing op's index (None: mm_init, or no one op)
     fail_phase: str | None = None  # "checked", "checked_again", "timed" or "load"

@@ -30,6 +30,40 @@ def test_eight_byte_alignment_is_the_csapp_labs_and_not_mallocsims(cli, write_tr
     assert run.status == 1 and "is not 16-byte aligned" in run.said
 
 
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        # 11 entries of a 5-entry array cleared in mm_init (lab check 21): zeros
+        ("for (int i = 0; i < 11; i++) heads[i] = 0;", "48 of the"),
+        # state kept past the array for good, one byte at every malloc
+        ("heads[7] = (void *)((char *)heads[7] + 1);", "1 of the"),
+        ("", None),  # within the array: nothing said
+    ],
+)
+def test_a_write_past_mm_cs_global_data_fails_as_in_the_labs_drivers(
+    cli, write_trace, tmp_path, written, said
+):
+    # A driver links memlib.o's variables right after mm.o's: a write past mm.c's last variable
+    # broke its heap or crashed it, where a library of its own hid it in its last page.
+    text = CSAPP_TEMPLATE.replace(
+        "int mm_init(void) { return 0; }",
+        "static void *heads[5];\n"
+        "int mm_init(void) { heads[0] = &heads; return 0; }\n"
+        f"static void past_the_end(void) {{ {written} }}",
+    ).replace("    size_t need =", "    past_the_end();\n    size_t need =")
+    path = tmp_path / "mm.c"
+    path.write_text(text)
+    run = replay(cli, path, "csapp", write_trace("t", TRACE))
+    if said is None:
+        assert run.status == 0, run.said
+        return
+    assert run.status == 1, run.said
+    assert "wrote past the end of its global data, by op 0 (a 0 12) in the checked pass" in (
+        run.said
+    ), run.said
+    assert said in run.said and "bytes after its last variable changed" in run.said, run.said
+
+
 def test_the_csapp_heap_stops_at_20_mb(cli, write_trace, tmp_path):
     path, trace = source(tmp_path, ""), write_trace("big", BIG)
     run = replay(cli, path, "csapp", trace)
