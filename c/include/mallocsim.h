@@ -129,7 +129,9 @@ bool ms_allocator_open(const char *path, int dialect, const char *options, ms_al
                        ms_error *err);
 /* The first half: the library loaded and its names found, running none of the code of a student's
    mm.c built by the grader (its constructors wait for ms_allocator_start: the lab adapter's
-   ms_lab_start). A sandboxed process loads, seals itself, then starts. */
+   ms_lab_start). A sandboxed process loads, seals itself, then starts. A library that loads but
+   lacks a name stays loaded (out->handle): closing it, or exit(), runs its destructors, so a
+   sandboxed caller that is not yet sealed leaves by _exit. */
 bool ms_allocator_load(const char *path, int dialect, ms_allocator *out, ms_error *err);
 /* The second half, once: the library's deferred constructors run, the heap checker chosen and the
    options applied; `path` names the library in err. The checker is the lab adapter's

@@ -75,8 +75,11 @@ bool ms_allocator_load(const char *path, int dialect, ms_allocator *out, ms_erro
     for (size_t i = 0; i < 4; i++) {
         sym[i] = find(handle, required[i]);
         if (sym[i] == NULL) {
+            /* Left loaded: a close runs the library's destructors, its own code, which a
+               sandboxed caller may not let run before its seal (a file that hid mm_realloc ran
+               one there: red-team pass 41). The caller closes it once that is safe, or exits. */
             set_error(err, path, "does not export ", required[i]);
-            dlclose(handle);
+            out->handle = handle;
             return false;
         }
     }
@@ -131,8 +134,10 @@ bool ms_allocator_start(ms_allocator *alloc, const char *path, const char *optio
 
 bool ms_allocator_open(const char *path, int dialect, const char *options, ms_allocator *out,
                        ms_error *err) {
-    if (!ms_allocator_load(path, dialect, out, err))
+    if (!ms_allocator_load(path, dialect, out, err)) {
+        ms_allocator_close(out); /* no seal to wait for here */
         return false;
+    }
     if (ms_allocator_start(out, path, options, err))
         return true;
     ms_allocator_close(out);

@@ -771,12 +771,12 @@ int main(int argc, char **argv) {
         ms_allocator_system(&alloc);
     else if (!ms_allocator_load(argv[2], dialect, &alloc, &err)) {
         fprintf(stderr, "mscount: %s\n", err.message);
-        return 2;
+        _exit(2); /* exit() would run the library's destructors, unsealed (red-team pass 41) */
     }
     /* Loaded, sealed, then started: a student's mm.c runs none of its code before the seal (its
        constructors wait for the start), where it could undo it (red-team pass 39). */
     if (fed != NULL && !seal_reads(&before))
-        return 2;
+        _exit(2); /* as above */
     if (!system_malloc && !ms_allocator_start(&alloc, argv[2], argv[3], &err)) {
         fprintf(stderr, "mscount: %s\n", err.message);
         return 2;

@@ -134,7 +134,7 @@ _DANGEROUS = re.compile(
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _GENERATED = re.compile(r"^\d+ (warnings?|errors?)( and \d+ errors?)? generated\.$")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"28"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"29"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 OBJECT_SECTIONS = 10_000  # of mm.o: 65,300 empty ones hid what the checks read (red-team pass 40)
 # What only a compile of C uses (the preprocessor's, and code generation's from C)
@@ -709,10 +709,7 @@ def _build(
     # loader's table, and ran mm.c's code as it loaded (red-team pass 40).
     runs = library_load_time_code(library)
     if runs is not None:
-        raise BuildError(
-            f"{source}: its library has {runs}, code the loader runs before the grader's "
-            "sandbox is sealed: a submission's code runs only once it is"
-        )
+        raise BuildError(f"{source}: its library has {runs}{_OUTSIDE_THE_SEAL}")
     (work / "mm.c").write_bytes(text)  # the student's file as given, for anyone who looks
     warnings = split_warnings(done.stderr)
     global_data = _global_data(obj, library, word_bits)
@@ -750,6 +747,13 @@ def _check_assembly(assembly: Path, source: Path) -> None:
                     )
 
 
+# Why code that runs as a library loads or unloads is refused (elf.load_time_code).
+_OUTSIDE_THE_SEAL = (
+    ", code the loader would run outside the grader's sealed sandbox, as it loads or unloads the "
+    "library: a submission's code runs only inside it (its constructors are run there)"
+)
+
+
 def _check_object(obj: Path, source: Path) -> None:
     """Refuse an object file, before it is linked, with a section the linker prints, however
     the assembly spelled it (a section attribute, `.pushsection`, `.section` after a label: red-
@@ -774,10 +778,7 @@ def _check_object(obj: Path, source: Path) -> None:
         raise BuildError(f"{source}: a section's name holds a control character")
     runs = load_time_code(obj)
     if runs is not None:
-        raise BuildError(
-            f"{source}: it has {runs}, code the loader runs before the grader's sandbox is "
-            "sealed: a submission's code runs only once it is (constructors included)"
-        )
+        raise BuildError(f"{source}: it has {runs}{_OUTSIDE_THE_SEAL}")
 
 
 def _engine(word_bits: int) -> Path:

@@ -451,14 +451,20 @@ def _covered_bytes(size: int, spans: list[tuple[int, int]]) -> int:
 # constructor's (a shared library may not have one, ld says, but it is refused before ld is
 # asked), and the C runtime's hooks: crti.o's _init calls __gmon_start__ when it is defined,
 # crtbeginS.o's constructor _ITM_registerTMCloneTable (red-team pass 39 ran its payload in a
-# function named __gmon_start__, with no constructor at all).
-_LOAD_TIME_SECTIONS = (".init", ".preinit_array")
+# function named __gmon_start__, with no constructor at all). And what runs as it unloads, which a
+# close before the seal ran (red-team pass 41: a file that hid mm_realloc; the engine no longer
+# closes it there): a .fini section, in the library's _fini, and crtbeginS.o's call of
+# __cxa_finalize. Its destructors (.fini_array) stay: a process leaves by _exit until it is sealed.
+_LOAD_TIME_SECTIONS = (".init", ".preinit_array", ".fini")
 # GCC's link-time optimisation: the linker's plugin builds the library from this bytecode in place
 # of mm.o's code, an object no script names (red-team pass 40: a constructor in it ran at load).
 _BYTECODE_SECTIONS = (".gnu.lto_", ".gnu.debuglto_", ".llvmbc", ".llvmcmd")
 _LOAD_TIME_HOOKS = frozenset(
-    ("_init", "_fini", "__gmon_start__", "_ITM_registerTMCloneTable", "_ITM_deregisterTMCloneTable")
-)
+    (
+        "_init", "_fini", "__gmon_start__", "_ITM_registerTMCloneTable",
+        "_ITM_deregisterTMCloneTable", "__cxa_finalize",
+    )
+)  # fmt: skip
 
 
 def load_time_code(path: str | Path) -> str | None:

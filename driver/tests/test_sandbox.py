@@ -31,6 +31,7 @@ from mallocsim.instructions import pass_instructions
 from mallocsim.trace import load_trace
 
 from .conftest import BUG_SHOWN_BY, fixture_allocator, fixture_variant, handed_in_library
+from .test_build import CSAPP_TEMPLATE
 
 TRACE = "".join(f"a {i} {16 + i}\n" for i in range(8)) + "".join(f"f {i}\n" for i in range(8))
 SECRET = "the-other-students-secret-line"
@@ -1202,6 +1203,29 @@ def test_a_graded_files_constructors_run_only_once_its_process_is_sealed(
     # once sealed: each attack the tests above make as it loads is stopped where it starts.
     run = replay(cli, attacker(attack), write_trace("t", TRACE))
     assert run.status == 1 and said in " ".join(run.said.split()), run.out + run.err
+
+
+def test_a_library_refused_at_load_runs_none_of_its_code_before_the_seal(
+    cli, write_trace, tmp_path
+):
+    # A file that hid one of the mm_ names was closed again at once, and the close ran its
+    # destructors unsealed, from where one rewrote the agent into loading it after all: 93.9
+    # (red-team pass 41). The library stays loaded and the agent leaves by _exit: the destructor's
+    # denied call never happens.
+    text = CSAPP_TEMPLATE.replace(
+        "void *mm_realloc(void *ptr, size_t size) {",
+        "#include <sys/socket.h>\n"
+        "__attribute__((destructor)) static void unsealed(void) { socket(AF_INET, 1, 0); }\n"
+        '__attribute__((visibility("hidden"))) void *mm_realloc(void *ptr, size_t size) {',
+    )
+    source = tmp_path / "hidden.c"
+    source.write_text(text)
+    run = cli(
+        "replay", "-a", source, "--lab", "csapp", "--no-timing", "-q", write_trace("t", TRACE)
+    )
+    said = " ".join(run.said.split())
+    assert run.status == 2 and "does not export mm_realloc" in said, said
+    assert "tried to use the network" not in said, said
 
 
 def test_a_library_whose_symbols_cannot_be_read_is_refused(cli, write_trace, tmp_path):
