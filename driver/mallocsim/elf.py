@@ -458,7 +458,7 @@ def _covered_bytes(size: int, spans: list[tuple[int, int]]) -> int:
 _LOAD_TIME_SECTIONS = (".init", ".preinit_array", ".fini")
 # GCC's link-time optimisation: the linker's plugin builds the library from this bytecode in place
 # of mm.o's code, an object no script names (red-team pass 40: a constructor in it ran at load).
-_BYTECODE_SECTIONS = (".gnu.lto_", ".gnu.debuglto_", ".llvmbc", ".llvmcmd")
+_BYTECODE_SECTIONS = (".gnu.lto_", ".gnu.debuglto_", ".gnu.offload_lto_", ".llvmbc", ".llvmcmd")
 _LOAD_TIME_HOOKS = frozenset(
     (
         "_init", "_fini", "__gmon_start__", "_ITM_registerTMCloneTable",

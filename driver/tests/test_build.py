@@ -557,6 +557,8 @@ __asm__(".pushsection .data.rel.ro.linked,\\"aw\\"\\n.balign 8\\n.quad __moresta
         # GCC's bytecode, which the linker's plugin would build in place of mm.o's code
         ('__attribute__((section(".gnu.lto_.main.0"), used)) static const char ir[] = "x";',
          r"it has compiler bytecode \(\.gnu\.lto_\.main\.0\)"),
+        ('__attribute__((section(".gnu.offload_lto_.x"), used)) static const char ir[] = "x";',
+         r"it has compiler bytecode \(\.gnu\.offload_lto_\.x\)"),
     ],
 )  # fmt: skip
 def test_code_that_the_link_would_bring_in_to_run_at_load_is_refused(tmp_path, declaration, found):
