@@ -612,6 +612,15 @@ def test_the_count_refuses_a_library_that_loaded_past_its_seal(
     assert "throughput not counted" in counted and "failed (status 2;" in counted, counted
 
 
+def test_the_count_takes_the_preamble_from_the_socket_itself(cli, attacker, write_trace):
+    # A started allocator read the preamble through the count's own stream and set its buffer
+    # back: mscount found it there, the grader had sent the traces, and a peek saw them uncounted
+    # (red-team pass 42). The count reads the socket itself now: the preamble is gone, the count
+    # is refused.
+    counted = _counted(cli, attacker("PEEK_PAST_THE_PREAMBLE"), write_trace("t", TRACE))
+    assert "throughput not counted" in counted and "failed (status 2;" in counted, counted
+
+
 @pytest.mark.parametrize("signal", [33, 34])
 def test_no_signal_reaches_the_counted_code_outside_its_passes(cli, attacker, write_trace, signal):
     # glibc's sigfillset leaves out the two signals it keeps for its threads: a handler for 33,
