@@ -988,6 +988,15 @@ static const fd_call FD_CALLS[] = {
    never touches them once the process runs. */
 static int count_seal_rules(scmp_filter_ctx ctx, const untouchable_fds *untouchable) {
     int rc = deny_reads(ctx);
+    /* Nor is memory made writable (EACCES), as the agent's seal traps it: a started allocator
+       made a page of mscount's code writable, and every check mscount makes after the start
+       would only advise (red-team pass 42). valgrind makes no such call once the program runs. */
+    for (size_t i = 0; i < sizeof PROTECT_CALLS / sizeof PROTECT_CALLS[0] && rc == 0; i++) {
+        int call = seccomp_syscall_resolve_name(PROTECT_CALLS[i]);
+        if (call != __NR_SCMP_ERROR)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 1,
+                                  SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE, PROT_WRITE));
+    }
     for (size_t c = 0; c < sizeof FD_CALLS / sizeof FD_CALLS[0] && rc == 0; c++) {
         int call = seccomp_syscall_resolve_name(FD_CALLS[c].name);
         for (unsigned arg = 0; call != __NR_SCMP_ERROR && arg < 6 && rc == 0; arg++)

@@ -612,6 +612,14 @@ def test_the_count_refuses_a_library_that_loaded_past_its_seal(
     assert "throughput not counted" in counted and "failed (status 2;" in counted, counted
 
 
+def test_no_memory_is_made_writable_once_the_count_is_sealed(cli, attacker, write_trace):
+    # A started allocator made a page of mscount's code writable, after which any check of
+    # mscount's could be rewritten (red-team pass 42). The count's seal refuses it, as the agent's
+    # traps it: the allocator's mm_init, which needs it, fails in every counted pass.
+    counted = _counted(cli, attacker("WRITABLE_CODE"), write_trace("t", TRACE))
+    assert "throughput not counted" in counted, counted
+
+
 def test_the_count_takes_the_preamble_from_the_socket_itself(cli, attacker, write_trace):
     # A started allocator read the preamble through the count's own stream and set its buffer
     # back: mscount found it there, the grader had sent the traces, and a peek saw them uncounted

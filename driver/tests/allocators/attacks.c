@@ -337,6 +337,10 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    the preamble seems unread, and peeks at the traces the grader then sends: mm_init fails there
    unless it saw them, uncounted. */
 #define PEEK_PAST_THE_PREAMBLE 81
+/* Red-team pass 42: in the program valgrind counts, a constructor makes a page of code writable
+   (its own here; the count's own there), after which every check the count makes could be
+   rewritten. mm_init fails there unless the page became writable. */
+#define WRITABLE_CODE 82
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -640,9 +644,14 @@ static void *asleep(void *unused) {
 __attribute__((constructor)) static void threads_in_the_count(void) {
     if (strcmp(program_invocation_short_name, "mscount") != 0)
         return;
+    /* No guard page: its mprotect is refused once the count is sealed, and a stack mapped whole
+       needs none. */
+    pthread_attr_t unguarded;
+    pthread_attr_init(&unguarded);
+    pthread_attr_setguardsize(&unguarded, 0);
     for (int i = 0; i < 200; i++) {
         pthread_t thread;
-        if (pthread_create(&thread, NULL, asleep, NULL) != 0)
+        if (pthread_create(&thread, &unguarded, asleep, NULL) != 0)
             break;
     }
 }
@@ -1287,7 +1296,10 @@ __attribute__((constructor)) static void read_the_traces(int argc, char **argv, 
         return;
     if (strcmp(ATTACK_PATH, "thread") == 0) {
         pthread_t waiter;
-        pthread_create(&waiter, NULL, wait_for_traces, NULL);
+        pthread_attr_t unguarded; /* no guard page: see threads_in_the_count */
+        pthread_attr_init(&unguarded);
+        pthread_attr_setguardsize(&unguarded, 0);
+        pthread_create(&waiter, &unguarded, wait_for_traces, NULL);
         return;
     }
     if (strcmp(ATTACK_PATH, "process") == 0 || strcmp(ATTACK_PATH, "sibling") == 0) {
@@ -1458,6 +1470,16 @@ __attribute__((constructor)) static void signal_when_fed(void) {
 }
 #endif
 
+#if ATTACK == WRITABLE_CODE
+static int code_writable;
+
+__attribute__((constructor)) static void make_code_writable(void) {
+    uintptr_t page = (uintptr_t)(void *)make_code_writable & ~(uintptr_t)4095;
+    code_writable = strcmp(program_invocation_short_name, "mscount") != 0 ||
+                    mprotect((void *)page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC) == 0;
+}
+#endif
+
 #if ATTACK == PEEK_PAST_THE_PREAMBLE
 #include <sys/stat.h>
 extern FILE *_IO_list_all;
@@ -1582,6 +1604,10 @@ int mm_init(void) {
 #endif
 #if ATTACK == PEEK_PAST_THE_PREAMBLE
     if (!traces_seen)
+        return -1;
+#endif
+#if ATTACK == WRITABLE_CODE
+    if (!code_writable)
         return -1;
 #endif
 #if ATTACK == SEAL_BLOCKED || ATTACK == SEAL_SKIPPED
