@@ -712,10 +712,19 @@ static void check_data_tail(void) {
     data_tail_state tail = data_tail_check();
     if (tail.changed == 0)
         return;
-    char detail[128];
+    /* Its own variables, or another object's: named by its file (the program's own has none). */
+    char whose[128], detail[256];
+    const char *slash = tail.object != NULL ? strrchr(tail.object, '/') : NULL;
+    if (tail.object == NULL)
+        snprintf(whose, sizeof whose, "its");
+    else
+        snprintf(whose, sizeof whose, "%s's",
+                 tail.object[0] == '\0' ? "the agent"
+                 : slash != NULL        ? slash + 1
+                                        : tail.object);
     snprintf(detail, sizeof detail,
-             "%zu of the %zu bytes after its last variable changed, from +%zu", tail.changed,
-             tail.bytes, tail.first);
+             "%zu of the %zu bytes after %s last variable changed, from +%zu", tail.changed,
+             tail.bytes, whose, tail.first);
     asserted("(global data)", 0, NULL, "%s", detail);
 }
 

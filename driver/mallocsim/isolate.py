@@ -543,8 +543,9 @@ _FORBIDDEN_CALL = re.compile(
 )
 
 
-# What the agent says when the bytes past the library's variables changed (remote.c,
-# check_data_tail): "(global data):0: 48 of the 3800 bytes after its last variable changed, ...".
+# What the agent says when the bytes past the library's variables, or another object's, changed
+# (remote.c, check_data_tail): "(global data):0: 48 of the 3800 bytes after its last variable
+# changed, from +0", or "... after libmsheap.so's last variable ...".
 _GLOBAL_OVERRUN = re.compile(r"\(global data\):0: (.+)")
 
 
@@ -601,11 +602,16 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
             "them, are forbidden)"
         )
     overrun = _GLOBAL_OVERRUN.fullmatch(asserted) if asserted is not None else None
-    if overrun is not None:
+    if overrun is not None and "after its last variable" in overrun.group(1):
         return (
             f"wrote past the end of its global data, by {at}: {overrun.group(1)} (a lab's driver "
             "keeps its own variables there, memlib's heap among them: such a write breaks its "
             "heap or crashes it)"
+        )
+    if overrun is not None:  # past another library's: memory no count of mm.c's variables sees
+        return (
+            f"wrote past the end of another library's data, by {at}: {overrun.group(1)} (state "
+            "kept there is global data no rule counts)"
         )
     if asserted is not None:  # in the allocator's words, file and line included: said so
         return f"assertion failed at {at}, as the allocator's assert() put it: {asserted}"

@@ -612,6 +612,17 @@ def test_the_count_refuses_a_library_that_loaded_past_its_seal(
     assert "throughput not counted" in counted and "failed (status 2;" in counted, counted
 
 
+def test_state_past_another_librarys_data_is_seen(cli, attacker, write_trace):
+    # The rest of the last data page of the engine's own libraries held 2 KiB of an allocator's
+    # state, under CMU's rule on global data 80.0 -> 100.0 (red-team pass 42): the agent watches
+    # every loaded object's rest, not only mm.c's.
+    run = replay(cli, attacker("STASH_ELSEWHERE", Path("libmsheap")), write_trace("t", TRACE))
+    said = " ".join(run.said.split())
+    assert run.status == 1, said
+    assert "wrote past the end of another library's data, by mm_init" in said, said
+    assert "1 of the" in said and "bytes after libmsheap.so's last variable changed" in said, said
+
+
 def test_no_memory_is_made_writable_once_the_count_is_sealed(cli, attacker, write_trace):
     # A started allocator made a page of mscount's code writable, after which any check of
     # mscount's could be rewritten (red-team pass 42). The count's seal refuses it, as the agent's

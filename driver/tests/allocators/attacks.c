@@ -341,6 +341,10 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    (its own here; the count's own there), after which every check the count makes could be
    rewritten. mm_init fails there unless the page became writable. */
 #define WRITABLE_CODE 82
+/* Red-team pass 42: state kept in the rest of the last data page of another loaded library (the
+   engine's heap library here), past its variables, where no count of mm.c's variables sees it:
+   mm_init writes a byte there. */
+#define STASH_ELSEWHERE 83
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -1470,6 +1474,24 @@ __attribute__((constructor)) static void signal_when_fed(void) {
 }
 #endif
 
+#if ATTACK == STASH_ELSEWHERE
+/* dl_iterate_phdr's visit: one byte past the writable data of the library named ATTACK_PATH. */
+static int stash_past(struct dl_phdr_info *info, size_t size, void *unused) {
+    (void)size;
+    (void)unused;
+    if (info->dlpi_name == NULL || strstr(info->dlpi_name, ATTACK_PATH) == NULL)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_LOAD && (info->dlpi_phdr[i].p_flags & PF_W)) {
+            uintptr_t end = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr +
+                            info->dlpi_phdr[i].p_memsz;
+            if (end % 4096 != 0)
+                *(volatile char *)end = 42;
+        }
+    return 1;
+}
+#endif
+
 #if ATTACK == WRITABLE_CODE
 static int code_writable;
 
@@ -1609,6 +1631,9 @@ int mm_init(void) {
 #if ATTACK == WRITABLE_CODE
     if (!code_writable)
         return -1;
+#endif
+#if ATTACK == STASH_ELSEWHERE
+    dl_iterate_phdr(stash_past, NULL);
 #endif
 #if ATTACK == SEAL_BLOCKED || ATTACK == SEAL_SKIPPED
     if (strcmp(ATTACK_PATH, "count") != 0 &&
