@@ -190,6 +190,22 @@ static void free_live(const ms_trace *trace, const ms_allocator *alloc, void **l
     }
 }
 
+/* fork() without the fork handlers a started allocator registered (it finds libc's
+   __register_atfork by libc's symbol table, no import): they ran in this process, uncounted,
+   with every trace parsed in its memory, and a handler replayed them all for the counted passes
+   to answer from, 46.3 -> 81.2 "confirmed by the clock" (red-team pass 43). */
+static pid_t quiet_fork(void) { return _Fork(); }
+
+/* Once the allocator has started, this process leaves by _exit, its results flushed first: exit()
+   ran the exit handlers a started allocator registered (__cxa_atexit, by libc's symbol table),
+   and one rewrote the results still in the stream's buffer, every failed pass counted
+   (red-team pass 43). */
+static _Noreturn void leave(int status) {
+    if (results != NULL)
+        fflush(results);
+    _exit(status);
+}
+
 /* Where the traces come from: their files, or (--traces-on) a socket. */
 static FILE *fed;
 
@@ -531,7 +547,7 @@ static int count_forked(int count, char **paths, unsigned reading, const ms_allo
             fprintf(stderr, "mscount: a pass left a process of the allocator's running\n");
             return 2;
         }
-        pid_t pid = fork();
+        pid_t pid = quiet_fork();
         if (pid == 0) { /* what the last pass leaves live ends with the child, uncounted */
             const ms_trace *trace = &traces[i / per_job];
             const ms_allocator *runs = i / per_job < FORKED_EMPTIES ? &stand_in : alloc;
@@ -599,7 +615,7 @@ static int time_forked(int count, char **paths, unsigned reading, const ms_alloc
     int status = 0;
     for (int i = 0; i < count; i++) {
         fflush(results); /* nothing buffered is written twice by the children */
-        pid_t pid = fork();
+        pid_t pid = quiet_fork();
         if (pid == 0) {
             /* Each pass alone: what this times is compared with an agent's passes (grading). */
             const ms_timed_options timed = {.min_passes = MIN_PASSES,
@@ -796,16 +812,13 @@ int main(int argc, char **argv) {
         _exit(2); /* as above */
     if (!system_malloc && !ms_allocator_start(&alloc, argv[2], argv[3], &err)) {
         fprintf(stderr, "mscount: %s\n", err.message);
-        return 2;
+        leave(2);
     }
     if (!nothing_else_runs(&fed_before))
-        return 2;
-    if (timed || forked) {
-        int status = timed ? time_forked(argc - 4, argv + 4, reading, &alloc, timed_seconds)
-                           : count_forked(argc - 4, argv + 4, reading, &alloc, forked_warm);
-        ms_allocator_close(&alloc);
-        return status;
-    }
+        leave(2);
+    if (timed || forked)
+        leave(timed ? time_forked(argc - 4, argv + 4, reading, &alloc, timed_seconds)
+                    : count_forked(argc - 4, argv + 4, reading, &alloc, forked_warm));
     ms_trace empty = {0};
     ms_timed_result result;
     verify = verify && alloc.dialect != MS_DIALECT_SYSTEM;
@@ -816,11 +829,11 @@ int main(int argc, char **argv) {
     for (int i = 4; i < argc; i++) {
         ms_trace trace;
         if (!parse_one(argv[i], reading, &trace))
-            return 2;
+            leave(2);
         bool counted = count_twice(argv[i], &trace, &alloc, verify, &result);
         if (has_children() || !reaped_none()) { /* the pass started a process of its own */
             fprintf(stderr, "mscount: %s: the allocator started a process in a pass\n", argv[i]);
-            return 2;
+            leave(2);
         }
         if (counted) {
             fprintf(results, "%llu\n", (unsigned long long)trace.num_ops);
@@ -832,6 +845,5 @@ int main(int argc, char **argv) {
         fflush(results);
         ms_trace_free(&trace);
     }
-    ms_allocator_close(&alloc);
-    return status;
+    leave(status); /* the library stays loaded: its destructors are its own code, uncounted */
 }

