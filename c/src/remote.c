@@ -705,9 +705,10 @@ static uint64_t agent_call(ms_link *link) {
 static _Noreturn void asserted(const char *file, unsigned int line, const char *function,
                                const char *what, const char *subject);
 
-/* After each call (a whole timed run is one): the bytes past the library's variables as the
-   pattern left them, or the agent ends as a failed assertion of a form the watching parent
-   names (isolate.py: "wrote past the end of its global data"). */
+/* After each call (a whole timed run is one): the bytes past the library's variables, and past
+   every other object's, as the pattern left them, or the agent ends as a failed assertion of a
+   form the watching parent names (isolate.py: "wrote past the end of its global data", "... of
+   another library's data"). */
 static void check_data_tail(void) {
     data_tail_state tail = data_tail_check();
     if (tail.changed == 0)
@@ -725,7 +726,8 @@ static void check_data_tail(void) {
     snprintf(detail, sizeof detail,
              "%zu of the %zu bytes after %s last variable changed, from +%zu", tail.changed,
              tail.bytes, whose, tail.first);
-    asserted("(global data)", 0, NULL, "%s", detail);
+    /* Whose it was is in the file field, which the parent reads; the detail is only shown. */
+    asserted(tail.object == NULL ? "(global data)" : "(library data)", 0, NULL, "%s", detail);
 }
 
 /* The agent's loop: seal it (the link holds everything it needs), start the allocator (the first

@@ -134,10 +134,10 @@ def library_bits(path: str | Path | None) -> int:
         return 64
 
 
-# Past this many sections an object keeps their count in section 0 (e_shnum 0, SHN_LORESERVE and
-# up): read there, or 65,300 empty sections in a file hid everything in it from every check here,
-# a definition of __gmon_start__ and the global data the CMU lab counts (red-team pass 40).
-_SHN_LORESERVE = 0xFF00
+# Past 65,279 sections an object keeps their count in section 0 (e_shnum 0) and its names'
+# section's index there too (e_shstrndx SHN_XINDEX): read there, or 65,300 empty sections in a
+# file hid everything in it from every check here, a definition of __gmon_start__ and the global
+# data the CMU lab counts (red-team pass 40).
 _SHN_XINDEX = 0xFFFF
 
 
@@ -480,11 +480,19 @@ def load_time_code(path: str | Path) -> str | None:
             return (
                 f"compiler bytecode ({section.name}), which the linker builds in place of its code"
             )
-    for table in (s for s in every if s.kind == SHT_SYMTAB):
+    return _symbol_run_at_load(data, every, (SHT_SYMTAB,), _LOAD_TIME_HOOKS)
+
+
+def _symbol_run_at_load(
+    data: bytes, every: list[Section], tables: tuple[int, ...], hooks: frozenset[str]
+) -> str | None:
+    """The first symbol of the symbol tables of these kinds that the loader would run: an ifunc
+    resolver, or a definition of one of `hooks`; said as load_time_code says it."""
+    for table in (s for s in every if s.kind in tables):
         for symbol in symbols(data, table, every):
             if symbol.kind == _STT_GNU_IFUNC:
                 return f"an ifunc resolver ({printable(symbol.name)})"
-            if symbol.section != SHN_UNDEF and symbol.name in _LOAD_TIME_HOOKS:
+            if symbol.section != SHN_UNDEF and symbol.name in hooks:
                 return f"a definition of {symbol.name}"
     return None
 
@@ -541,12 +549,7 @@ def library_load_time_code(path: str | Path) -> str | None:
                 info = record.unpack_from(data, at)[1]
                 if (info & 0xFFFFFFFF if form.bits == 64 else info & 0xFF) == _IRELATIVE[form.bits]:
                     return "an ifunc resolver (an IRELATIVE relocation)"
-        for table in (s for s in every if s.kind in (SHT_SYMTAB, SHT_DYNSYM)):
-            for symbol in symbols(data, table, every):
-                if symbol.kind == _STT_GNU_IFUNC:
-                    return f"an ifunc resolver ({printable(symbol.name)})"
-                if symbol.section != SHN_UNDEF and symbol.name in _LOAD_TIME_HOOKS - _RUNTIME_OWN:
-                    return f"a definition of {symbol.name}"
+        tables = (SHT_SYMTAB, SHT_DYNSYM)
+        return _symbol_run_at_load(data, every, tables, _LOAD_TIME_HOOKS - _RUNTIME_OWN)
     except (struct.error, IndexError, ValueError):
         return "an unreadable dynamic section"
-    return None

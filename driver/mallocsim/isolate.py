@@ -545,8 +545,8 @@ _FORBIDDEN_CALL = re.compile(
 
 # What the agent says when the bytes past the library's variables, or another object's, changed
 # (remote.c, check_data_tail): "(global data):0: 48 of the 3800 bytes after its last variable
-# changed, from +0", or "... after libmsheap.so's last variable ...".
-_GLOBAL_OVERRUN = re.compile(r"\(global data\):0: (.+)")
+# changed, from +0", or "(library data):0: ... after libmsheap.so's last variable ...".
+_GLOBAL_OVERRUN = re.compile(r"\((global|library) data\):0: (.+)")
 
 
 def _forbidden_call(asserted: str) -> str | None:
@@ -602,15 +602,15 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
             "them, are forbidden)"
         )
     overrun = _GLOBAL_OVERRUN.fullmatch(asserted) if asserted is not None else None
-    if overrun is not None and "after its last variable" in overrun.group(1):
+    if overrun is not None and overrun.group(1) == "global":
         return (
-            f"wrote past the end of its global data, by {at}: {overrun.group(1)} (a lab's driver "
+            f"wrote past the end of its global data, by {at}: {overrun.group(2)} (a lab's driver "
             "keeps its own variables there, memlib's heap among them: such a write breaks its "
             "heap or crashes it)"
         )
     if overrun is not None:  # past another library's: memory no count of mm.c's variables sees
         return (
-            f"wrote past the end of another library's data, by {at}: {overrun.group(1)} (state "
+            f"wrote past the end of another library's data, by {at}: {overrun.group(2)} (state "
             "kept there is global data no rule counts)"
         )
     if asserted is not None:  # in the allocator's words, file and line included: said so
