@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .conftest import REPO, fixture_allocator, fixture_variant
+from .conftest import REPO, fixture_allocator, fixture_variant, handed_in_library
 from .test_word_size import LINKED
 
 pytest_plugins = ["pytester"]
@@ -130,6 +130,19 @@ def test_build_failures_and_forbidden_calls_fail_their_items(run, pytester):
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*called free at mm_init*"])
+
+
+def test_a_library_handed_in_built_is_tested_only_when_trusted(run, pytester):
+    # As `grade` does: its code runs as it loads, before the sandbox is sealed.
+    library = handed_in_library(fixture_allocator("good_bump"), pytester.path / "mm.so")
+    chosen = [f"--mallocsim-allocator={library}", "--mallocsim-dialect=classic"]
+    result = run(*chosen, f"--mallocsim-traces={pytester.path / 'good.rep'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: mallocsim: {library}: a library handed in built runs *"])
+    result = run(
+        *chosen, f"--mallocsim-traces={pytester.path / 'good.rep'}", "--mallocsim-trust-built"
+    )
+    result.assert_outcomes(passed=1)
 
 
 def test_bad_usage_is_one_error_line(run, pytester):

@@ -100,7 +100,8 @@ def test_an_attack_on_the_files_is_stopped_named_and_writes_nothing(
     if command == "replay":
         run = replay(cli, source, trace)
     else:
-        run = cli("grade", source, "--dialect", "classic", "--throughput", "time", "-q", trace)
+        run = cli("grade", source, "--dialect", "classic", "--throughput", "time", "-q", trace,
+                  "--trust-built")  # fmt: skip
     assert run.status == 1, run.out + run.err
     assert said in run.said
     time.sleep(0.1 if attack != "DETACHED_CHILD" else 2.5)  # what a grandchild would have done
@@ -167,7 +168,8 @@ def test_another_students_file_read_goes_nowhere(attacker, write_trace, tmp_path
 
 
 def _grade(cli, source: Path, trace: Path, *extra: object):
-    return cli("grade", source, "--dialect", "classic", "--throughput", "time", "-q", trace, *extra)
+    return cli("grade", source, "--dialect", "classic", "--throughput", "time", "-q", trace,
+               "--trust-built", *extra)  # fmt: skip
 
 
 # Attacks a constructor makes as the library loads, before the seal: patching the engine's code or
@@ -221,7 +223,7 @@ def _graded_kops(cli, source: Path, trace: Path, record: Path) -> tuple[float | 
     """(the trace's graded Kops/s, None when it was not graded valid; the grade's output)
     under --throughput time."""
     run = cli("grade", source, "--dialect", "classic", "--throughput", "time", trace,
-              "--json", record)  # fmt: skip
+              "--json", record, "--trust-built")  # fmt: skip
     result = json.loads(record.read_text())["grade"]["results"][0]
     if not result["valid"]:
         return None, run.out
@@ -314,7 +316,9 @@ def test_a_counted_grade_times_by_the_kernels_count_not_the_agents_clock(
     trace = write_trace("big", _allocs(ops) + "".join(f"f {i}\n" for i in range(ops)))
     record = tmp_path / "grade.json"
     source = attacker("FAKE_CLOCK", handed_in=True)
-    run = cli("grade", source, "--dialect", "classic", "-q", trace, "--json", record)
+    run = cli(
+        "grade", source, "--dialect", "classic", "-q", trace, "--json", record, "--trust-built"
+    )
     assert run.status == 0, run.out
     result = json.loads(record.read_text())["grade"]["results"][0]
     assert result["valid"] and result["cpu_seconds"] > 5 * result["seconds"], result
@@ -537,7 +541,8 @@ def test_no_file_is_read_once_the_trace_is_in_sight(cli, attacker, write_trace, 
 
 def _counted(cli, source: Path, trace: Path) -> str:
     """What a counted grade of `source` says, in one line."""
-    run = cli("grade", source, "--dialect", "classic", "--throughput", "instructions", "-q", trace)
+    run = cli("grade", source, "--dialect", "classic", "--throughput", "instructions", "-q", trace,
+              "--trust-built")  # fmt: skip
     assert run.status == 0, run.out + run.err
     return " ".join(run.said.split())
 
@@ -704,7 +709,7 @@ def test_the_instruction_count_reads_no_file_of_the_graders_nor_its_environment(
     for path in (secret, Path("/proc/self/environ"), trace):
         source = attacker("LEAK_BY_ERROR", path, handed_in=True)
         run = cli("grade", source, "--dialect", "classic", "--lab", "csapp", "--no-cache",
-                  "--throughput", "instructions", trace)  # fmt: skip
+                  "--throughput", "instructions", trace, "--trust-built")  # fmt: skip
         assert SECRET not in run.out + run.err, (path, run.out)
         assert "123457" not in run.out + run.err, (path, run.out)
         assert "\x1b" not in run.out + run.err, run.out
@@ -719,7 +724,8 @@ def test_words_the_agent_wrote_for_the_grader_are_shown_escaped(cli, attacker, w
     # The link's words are shared: a constructor wrote ESC[2J, a green "score 100 / 100" and
     # ESC[8m as the grader's verdict on it, and they reached the terminal as they were.
     run = cli("grade", attacker("FORGE_VERDICT", handed_in=True), "--dialect", "classic",
-              "--lab", "csapp", "--throughput", "time", write_trace("t", TRACE))  # fmt: skip
+              "--lab", "csapp", "--throughput", "time", write_trace("t", TRACE),
+              "--trust-built")  # fmt: skip
     assert run.status != 0
     assert "\x1b" not in run.out + run.err
     assert "\\x1b[2J" in run.out + run.err, run.out + run.err
@@ -798,7 +804,7 @@ def test_a_count_that_fills_its_folder_is_stopped(
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     before = shutil.disk_usage(scratch).free
     run = cli("grade", attacker("COUNT_LITTER", path=how, handed_in=True), "--dialect",
-              "classic", "--lab", "csapp", write_trace("t", TRACE))  # fmt: skip
+              "classic", "--lab", "csapp", write_trace("t", TRACE), "--trust-built")  # fmt: skip
     assert "Traceback" not in run.err, run.err
     assert said in " ".join(run.said.split()), run.said
     assert list(scratch.iterdir()) == []
@@ -976,7 +982,8 @@ def test_the_instruction_count_runs_the_code_confined(attacker, write_trace, tmp
 
 def _counted_score(cli, source: Path, trace: Path, record: Path) -> tuple[str, dict]:
     """A grade by instructions (the default): what it said, and its score as recorded."""
-    run = cli("grade", source, "--dialect", "classic", "-q", trace, "--json", record)
+    run = cli("grade", source, "--dialect", "classic", "-q", trace, "--json", record,
+              "--trust-built")  # fmt: skip
     assert run.status == 0, run.out + run.err
     return run.said, json.loads(record.read_text())["grade"]["score"]
 
@@ -1275,7 +1282,9 @@ def test_a_library_whose_symbols_cannot_be_read_is_refused(cli, write_trace, tmp
     data = bytearray(built.read_bytes())
     data[0x3C:0x3E] = (0).to_bytes(2, "little")  # e_shnum = 0: no section headers
     library.write_bytes(bytes(data))
-    run = cli("grade", library, "--dialect", "classic", "-q", write_trace("t", TRACE))
+    run = cli(
+        "grade", library, "--dialect", "classic", "-q", write_trace("t", TRACE), "--trust-built"
+    )
     assert run.status != 0
     assert "no dynamic symbol table to check (section headers stripped?)" in run.said
 
@@ -1337,7 +1346,8 @@ def test_a_grader_run_as_root_still_reads_what_it_was_given_in_a_users_private_f
     os.chown(private, 65534, 65534)
     private.chmod(0o700)
     try:
-        run = cli("grade", library, "--dialect", "classic", "--json", tmp_path / "r.json", trace)
+        run = cli("grade", library, "--dialect", "classic", "--json", tmp_path / "r.json", trace,
+                  "--trust-built")  # fmt: skip
         assert run.status == 0, run.said
         assert "throughput not counted" not in run.said and "Permission denied" not in run.said
     finally:
