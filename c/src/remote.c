@@ -705,29 +705,35 @@ static uint64_t agent_call(ms_link *link) {
 static _Noreturn void asserted(const char *file, unsigned int line, const char *function,
                                const char *what, const char *subject);
 
-/* After each call (a whole timed run is one): the bytes past the library's variables, and past
-   every other object's, as the pattern left them, or the agent ends as a failed assertion of a
-   form the watching parent names (isolate.py: "wrote past the end of its global data", "... of
-   another library's data"). */
+/* After each call (a whole timed run is one): the bytes past the library's variables, past
+   every other object's, and the spare static TLS, as the pattern left them, or the agent ends as
+   a failed assertion of a form the watching parent names (isolate.py: "wrote past the end of its
+   global data", "... of another library's data", "wrote into the spare static TLS"). */
 static void check_data_tail(void) {
     data_tail_state tail = data_tail_check();
     if (tail.changed == 0)
         return;
-    /* Its own variables, or another object's: named by its file (the program's own has none). */
-    char whose[128], detail[256];
-    const char *slash = tail.object != NULL ? strrchr(tail.object, '/') : NULL;
-    if (tail.object == NULL)
-        snprintf(whose, sizeof whose, "its");
-    else
-        snprintf(whose, sizeof whose, "%s's",
-                 tail.object[0] == '\0' ? "the agent"
-                 : slash != NULL        ? slash + 1
-                                        : tail.object);
-    snprintf(detail, sizeof detail,
-             "%zu of the %zu bytes after %s last variable changed, from +%zu", tail.changed,
-             tail.bytes, whose, tail.first);
+    char detail[256];
+    if (tail.owner == DATA_TAIL_STATIC_TLS) {
+        snprintf(detail, sizeof detail, "%zu of its %zu bytes changed, from +%zu", tail.changed,
+                 tail.bytes, tail.first);
+    } else { /* its own variables, or another object's: named by its file (the agent's: "") */
+        const char *slash = tail.object != NULL ? strrchr(tail.object, '/') : NULL;
+        const char *name = tail.owner == DATA_TAIL_OWN ? NULL
+                           : tail.object[0] == '\0'    ? "the agent"
+                           : slash != NULL             ? slash + 1
+                                                       : tail.object;
+        char whose[128];
+        snprintf(whose, sizeof whose, name == NULL ? "its" : "%s's", name);
+        snprintf(detail, sizeof detail,
+                 "%zu of the %zu bytes after %s last variable changed, from +%zu", tail.changed,
+                 tail.bytes, whose, tail.first);
+    }
     /* Whose it was is in the file field, which the parent reads; the detail is only shown. */
-    asserted(tail.object == NULL ? "(global data)" : "(library data)", 0, NULL, "%s", detail);
+    static const char *const field[] = {[DATA_TAIL_OWN] = "(global data)",
+                                        [DATA_TAIL_LIBRARY] = "(library data)",
+                                        [DATA_TAIL_STATIC_TLS] = "(thread data)"};
+    asserted(field[tail.owner], 0, NULL, "%s", detail);
 }
 
 /* The agent's loop: seal it (the link holds everything it needs), start the allocator (the first

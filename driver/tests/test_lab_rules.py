@@ -64,6 +64,23 @@ def test_a_write_past_mm_cs_global_data_fails_as_in_the_labs_drivers(
     assert said in run.said and "bytes after its last variable changed" in run.said, run.said
 
 
+@pytest.mark.parametrize("model", ["initial-exec", "global-dynamic"])
+def test_an_mm_cs_own_thread_local_variables_are_not_taken_for_state_kept_elsewhere(
+    cli, write_trace, tmp_path, model
+):
+    # The spare static TLS is watched (red-team pass 43); an initial-exec __thread variable of
+    # mm.c's own is placed there as the library loads, and was once taken for state kept in it.
+    text = CSAPP_TEMPLATE.replace(
+        "int mm_init(void) { return 0; }",
+        f'static __thread __attribute__((tls_model("{model}"))) long calls[4];\n'
+        "int mm_init(void) { calls[3]++; return 0; }",
+    ).replace("    size_t need =", "    calls[0]++;\n    size_t need =")
+    path = tmp_path / "mm.c"
+    path.write_text(text)
+    run = replay(cli, path, "csapp", write_trace("t", TRACE))
+    assert run.status == 0, run.said
+
+
 def test_the_csapp_heap_stops_at_20_mb(cli, write_trace, tmp_path):
     path, trace = source(tmp_path, ""), write_trace("big", BIG)
     run = replay(cli, path, "csapp", trace)

@@ -628,6 +628,17 @@ def test_state_past_another_librarys_data_is_seen(cli, attacker, write_trace):
     assert "1 of the" in said and "bytes after libmsheap.so's last variable changed" in said, said
 
 
+def test_state_in_the_spare_static_thread_local_storage_is_seen(cli, attacker, write_trace):
+    # ld.so reserves some 1.5 KiB of static TLS that no object loaded uses, zeroed and writable
+    # below the lowest block: it held 1 KiB and the list heads, 80.0 -> 100.0 under CMU's rule
+    # (red-team pass 43). The agent watches it as it watches the rest of a data page.
+    run = replay(cli, attacker("STASH_ELSEWHERE", Path("static TLS")), write_trace("t", TRACE))
+    said = " ".join(run.said.split())
+    assert run.status == 1, said
+    assert "wrote into the spare static thread-local storage, by mm_init" in said, said
+    assert re.search(r": 1 of its \d+ bytes changed, from \+\d+ \(no object's", said), said
+
+
 @pytest.mark.parametrize("way", ["fork", "exit"])
 def test_no_handler_of_the_allocators_runs_outside_the_counted_passes(
     cli, attacker, write_trace, way

@@ -343,7 +343,8 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
 #define WRITABLE_CODE 82
 /* Red-team pass 42: state kept in the rest of the last data page of another loaded library (the
    engine's heap library here), past its variables, where no count of mm.c's variables sees it:
-   mm_init writes a byte there. */
+   mm_init writes a byte there. Pass 43: ATTACK_PATH "static TLS", in the main thread's spare
+   static thread-local storage, below the lowest object's block. */
 #define STASH_ELSEWHERE 83
 /* Red-team pass 43: in the program valgrind counts, a constructor registers a handler with libc's
    own functions, found in libc's symbol table (no import): ATTACK_PATH "fork", a fork handler,
@@ -1496,6 +1497,24 @@ static int stash_past(struct dl_phdr_info *info, size_t size, void *unused) {
         }
     return 1;
 }
+
+/* dl_iterate_phdr's visit: lower *lowest to the object's thread-local block, if it has one. */
+static int lowest_block(struct dl_phdr_info *info, size_t size, void *lowest) {
+    (void)size;
+    uintptr_t block = (uintptr_t)info->dlpi_tls_data, *low = lowest;
+    if (block != 0 && block < *low)
+        *low = block;
+    return 0;
+}
+
+static void stash_elsewhere(void) {
+    uintptr_t lowest = UINTPTR_MAX;
+    if (strcmp(ATTACK_PATH, "static TLS") != 0) {
+        dl_iterate_phdr(stash_past, NULL);
+    } else if (dl_iterate_phdr(lowest_block, &lowest), lowest != UINTPTR_MAX) {
+        *(volatile char *)(lowest - 256) = 42;
+    }
+}
 #endif
 
 #if ATTACK == HANDLERS_OUTSIDE
@@ -1694,7 +1713,7 @@ int mm_init(void) {
         return -1;
 #endif
 #if ATTACK == STASH_ELSEWHERE
-    dl_iterate_phdr(stash_past, NULL);
+    stash_elsewhere();
 #endif
 #if ATTACK == HANDLERS_OUTSIDE
     if (handled)
