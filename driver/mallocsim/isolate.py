@@ -718,6 +718,11 @@ def _checked_in_time(outcome: ChildOutcome) -> dict | None:
     return outcome.provisional if outcome.progress[0] == PHASE_TIMED else None
 
 
+# Where a child was when it died before any pass: loading the library, or running its
+# constructors once sealed (the team record's read included).
+AT_START = "the start, loading the allocator"
+
+
 def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str, str]:
     """(origin, at) for a child's last progress words: origin the file, with
     the op's line when it was running one; at, for death(), e.g. "op 2 (a 2 8)
@@ -725,7 +730,7 @@ def where_it_died(trace: Trace, phase: int, index: int, which: int) -> tuple[str
     pass" or "mm_init in timed pass 3"."""
     origin = trace.path or trace.name
     if phase not in (PHASE_CHECKED, PHASE_CHECKED_AGAIN, PHASE_TIMED):
-        return origin, "the start, loading the allocator"
+        return origin, AT_START
     if phase == PHASE_TIMED:
         stage = "the untimed warm-up pass" if which == 0 else f"timed pass {which}"
     else:

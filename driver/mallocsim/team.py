@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from mallocsim.allocators import AllocatorSpec
 from mallocsim.errors import UsageError
-from mallocsim.isolate import answer, death, run_forked
+from mallocsim.isolate import AT_START, answer, death, run_forked
 from mallocsim.remote import SharedWords, team_remote
 from mallocsim.safe_text import printable
 from mallocsim.table import WIDTH
@@ -95,7 +95,7 @@ def read_team(spec: AllocatorSpec) -> Team:
     payload = answer(outcome)
     if payload is None:
         raise UsageError(
-            f"the team record could not be read: {death(outcome, TEAM_TIMEOUT, 'load')}"
+            f"the team record could not be read: {death(outcome, TEAM_TIMEOUT, AT_START)}"
         )
     # Runs of spaces as one (a field of spaces stays non-empty, as the driver checks it):
     # aligned by them, a field's words could pass for the grade's own columns.

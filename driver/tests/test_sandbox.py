@@ -1263,6 +1263,17 @@ def test_a_graded_files_constructors_run_only_once_its_process_is_sealed(
     assert run.status == 1 and said in " ".join(run.said.split()), run.out + run.err
 
 
+def test_a_constructor_stopped_as_the_team_record_is_read_is_said_where_it_ran(
+    cli, attacker, write_trace
+):
+    # The team record's read is the first to start a csapp file, sealed: its failure said "at
+    # load", where the constructor ran (red-team pass 40).
+    run = cli("grade", attacker("CONSTRUCTOR_MEMORY"), "--dialect", "classic", "--lab", "csapp",
+              "-q", write_trace("t", TRACE))  # fmt: skip
+    said = " ".join(run.said.split())
+    assert run.status == 1 and f"the team record could not be read: {TAKES_MEMORY}" in said, said
+
+
 def test_a_library_refused_at_load_runs_none_of_its_code_before_the_seal(
     cli, write_trace, tmp_path
 ):
