@@ -446,15 +446,32 @@ static inline void *block_alloc(size_t size, size_t *dirty) {
     return p;
 }
 
+/* What a block's last reader takes from it before it is freed: its bytes from `from` (inside it)
+   to its end, `most` of them at most, copied to `to`. */
+typedef struct {
+    void *to;
+    const char *from;
+    size_t most;
+} copy_out;
+
+static void copy_from(const copy_out *copy, const char *raw, size_t usable) {
+    size_t left = usable - (size_t)(copy->from - raw);
+    memcpy(copy->to, copy->from, left < copy->most ? left : copy->most);
+}
+
 /* Free a raw block (not an aligned alias), passed to `call`: a heap block into its arena, a
-   mapped block back to the system; anything else aborts with a message. Takes the lock it needs,
-   and none across a system call. */
-static void block_free(void *raw, api_call call) {
+   mapped block back to the system; anything else aborts with a message. With `copy` (not NULL),
+   its bytes are copied out first, measured in the same look at the block: a realloc that moved
+   a block measured it and freed it apart, with the lock taken and the block checked twice.
+   Takes the lock it needs, and none across a system call. */
+static void block_free(void *raw, api_call call, const copy_out *copy) {
     unsigned k = arena_index(raw);
     if (k < ARENAS) {
         bool locked = arena_enter(k);
         bool in_heap = heap_block(raw, call);
         if (in_heap) {
+            if (copy != NULL)
+                copy_from(copy, raw, arena_usable_size(raw));
             tc_forget(raw);
             arena_free(raw);
         }
@@ -462,7 +479,10 @@ static void block_free(void *raw, api_call call) {
         if (in_heap)
             return;
     }
-    map_release(raw, map_length_of(raw, call, true));
+    size_t len = map_length_of(raw, call, true);
+    if (copy != NULL)
+        copy_from(copy, raw, len);
+    map_release(raw, len);
 }
 
 /* Bytes usable at p, an address we handed out, passed to `call`. */
@@ -527,20 +547,15 @@ static void *aligned_block(size_t alignment, size_t size) {
         return raw;
     if (align_insert(aligned, (uintptr_t)raw))
         return (void *)aligned;
-    block_free(raw, CALL_FREE);
+    block_free(raw, CALL_FREE, NULL);
     return fail_enomem();
 }
 
 /* realloc by moving: a new block, the old contents, the old block freed. */
 static void *move_block(void *p, size_t size) {
     void *q = block_alloc(size, NULL);
-    if (q == NULL)
-        return NULL;
-    size_t keep = usable_at(p, CALL_REALLOC);
-    if (keep > size)
-        keep = size;
-    memcpy(q, p, keep);
-    block_free(align_raw(p, true), CALL_REALLOC);
+    if (q != NULL)
+        block_free(align_raw(p, true), CALL_REALLOC, &(copy_out){q, p, size});
     return q;
 }
 
@@ -557,7 +572,7 @@ static void *allocate(size_t size) { return block_alloc(size, NULL); }
 /* release's way when the thread's cache does not take the block: out of line, so that the way
    through the cache saves no register. */
 __attribute__((noinline)) static void release_slow(void *p) {
-    block_free(align_raw(p, true), CALL_FREE);
+    block_free(align_raw(p, true), CALL_FREE, NULL);
 }
 
 static void release(void *p) {

@@ -863,7 +863,9 @@ void *tc_alloc_miss(size_t size) {
     if (c->state != TC_STATE_ACTIVE || size > TC_MAX)
         return NULL;
     unsigned i = bin_for(size);
-    if (refill_from_depot(c, i) || refill_from_depot(c, i + 1))
+    /* An empty depot (always, where no thread ever started) is said by one word: two looks in
+       its bins cost a miss of a single-threaded program a fifth of its instructions. */
+    if (depot_bytes(c->arena) != 0 && (refill_from_depot(c, i) || refill_from_depot(c, i + 1)))
         return bin_pop(c, size);
     return NULL;
 }
