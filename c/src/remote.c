@@ -724,7 +724,8 @@ static void check_data_tail(void) {
                            : slash != NULL             ? slash + 1
                                                        : tail.object;
         char whose[128];
-        snprintf(whose, sizeof whose, name == NULL ? "its" : "%s's", name);
+        snprintf(whose, sizeof whose, "%s%s", name == NULL ? "its" : name,
+                 name == NULL ? "" : "'s");
         snprintf(detail, sizeof detail,
                  "%zu of the %zu bytes after %s last variable changed, from +%zu", tail.changed,
                  tail.bytes, whose, tail.first);
