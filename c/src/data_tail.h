@@ -35,9 +35,9 @@ typedef struct {
 /* Fill the rest of the last page of the writable data of the library `handle` (dlopen's), and
    of every other object loaded but the dynamic loader, with the pattern: state kept there, past
    the engine's libraries' variables, was as uncounted as past mm.c's (red-team pass 42, 80.0 ->
-   100.0 under CMU's rule), and the main thread's spare static TLS. False when there is nothing
-   to watch. Call before any of the library's code runs, once every object is loaded, in the
-   thread that will run it. */
+   100.0 under CMU's rule), and the main thread's spare static TLS; the watch's own table is then
+   made read-only. False when there is nothing to watch, or the table stays writable. Call before
+   any of the library's code runs, once every object is loaded, in the thread that will run it. */
 bool data_tail_guard(void *handle);
 
 /* The watched bytes as they are now; changed 0 when intact (or nothing is watched). */

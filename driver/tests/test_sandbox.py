@@ -639,6 +639,15 @@ def test_state_in_the_spare_static_thread_local_storage_is_seen(cli, attacker, w
     assert re.search(r": 1 of its \d+ bytes changed, from \+\d+ \(no object's", said), said
 
 
+def test_the_watch_of_memory_no_object_owns_cannot_be_written(cli, attacker, write_trace):
+    # Its table and pattern were writable: an allocator set the table's count to 0 and kept its
+    # state in any page rest, or kept 4 KiB in the pattern (red-team pass 44, 80.0 -> 100.0 under
+    # CMU's rule). They are read-only once set.
+    run = replay(cli, attacker("WATCH_TABLE"), write_trace("t", TRACE))
+    said = " ".join(run.said.split())
+    assert run.status == 1 and "crashed with SIGSEGV at op 1 (a 1 " in said, said
+
+
 @pytest.mark.parametrize("way", ["fork", "exit"])
 def test_no_handler_of_the_allocators_runs_outside_the_counted_passes(
     cli, attacker, write_trace, way

@@ -352,6 +352,10 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    the children inherit its mark); "exit", an exit handler, which ran as the count ended and
    rewrote its results still in the stream's buffer (here it spoils them). */
 #define HANDLERS_OUTSIDE 84
+/* Red-team pass 44: the watch of the memory no object owns kept its own table, and the pattern it
+   compares with, in the engine's writable data: an allocator turned it off, or kept 4 KiB in the
+   pattern. A malloc writes into that pattern (4,096 bytes of it in the engine's library). */
+#define WATCH_TABLE 85
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -697,8 +701,36 @@ static void write_everywhere(const char *text) {
 static void quiet_sigsys(int signal) { (void)signal; }
 #endif
 
+#if ATTACK == WATCH_TABLE
+/* dl_iterate_phdr's visit: in the engine's own library, the first 4,096 bytes of the watch's
+   pattern in a row (no page's rest is that long). */
+static int find_pattern(struct dl_phdr_info *info, size_t size, void *found) {
+    (void)size;
+    if (info->dlpi_name == NULL || strstr(info->dlpi_name, "libmscore") == NULL)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
+        if (segment->p_type != PT_LOAD || !(segment->p_flags & PF_W))
+            continue;
+        unsigned char *p = (unsigned char *)(info->dlpi_addr + segment->p_vaddr);
+        size_t run = 0;
+        for (size_t at = 0; at < segment->p_memsz; at++)
+            if ((run = p[at] == 0xa5 ? run + 1 : 0) == 4096) {
+                *(unsigned char **)found = p + at - 4095;
+                return 1;
+            }
+    }
+    return 0;
+}
+#endif
+
 static void attack(void) {
-#if ATTACK == RUN_PROGRAM
+#if ATTACK == WATCH_TABLE
+    unsigned char *pattern = NULL;
+    dl_iterate_phdr(find_pattern, &pattern);
+    if (pattern != NULL)
+        pattern[100] = 42;
+#elif ATTACK == RUN_PROGRAM
     if (system("touch " ATTACK_PATH) != 0)
         return;
 #elif ATTACK == CONNECT
