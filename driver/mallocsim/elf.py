@@ -459,6 +459,17 @@ _LOAD_TIME_SECTIONS = (".init", ".preinit_array", ".fini")
 # GCC's link-time optimisation: the linker's plugin builds the library from this bytecode in place
 # of mm.o's code, an object no script names (red-team pass 40: a constructor in it ran at load).
 _BYTECODE_SECTIONS = (".gnu.lto_", ".gnu.debuglto_", ".gnu.offload_lto_", ".llvmbc", ".llvmcmd")
+# What the linker builds for the loader: its relocations, the dynamic section and symbol table,
+# the GOT and the PLT. A section of mm.o so named is copied into the library's own (red-team pass
+# 44: `.rela.bss.rt`, a loaded section of one record that wrote mm.c's function into DT_INIT,
+# which the loader then ran at dlopen). A compiler's own relocations are of their own kind, never
+# loaded.
+_LINKER_SECTIONS = (
+    ".dynamic", ".dynsym", ".dynstr", ".hash", ".gnu.hash", ".gnu.version", ".gnu.version_d",
+    ".gnu.version_r", ".got", ".plt", ".interp", ".eh_frame_hdr",
+)  # fmt: skip
+_RELOCATION_NAMES = (".rel", ".rela", ".relr")
+_SHT_RELA, _SHT_REL, _SHF_ALLOC = 4, 9, 0x2
 _LOAD_TIME_HOOKS = frozenset(
     (
         "_init", "_fini", "__gmon_start__", "_ITM_registerTMCloneTable",
@@ -476,11 +487,23 @@ def load_time_code(path: str | Path) -> str | None:
     for section in every:
         if any(_named(section.name, name) for name in _LOAD_TIME_SECTIONS):
             return f"a section {section.name}"
+        if _linkers_own(section):
+            return f"a section {section.name}, which the linker would take for its own"
         if section.name.startswith(_BYTECODE_SECTIONS):
             return (
                 f"compiler bytecode ({section.name}), which the linker builds in place of its code"
             )
     return _symbol_run_at_load(data, every, (SHT_SYMTAB,), _LOAD_TIME_HOOKS)
+
+
+def _linkers_own(section: Section) -> bool:
+    """Is an object's section named as one the linker builds for the loader (a relocation
+    section that is not a compiler's: loaded, or of another kind)?"""
+    if any(_named(section.name, name) for name in _LINKER_SECTIONS):
+        return True
+    if not any(_named(section.name, name) for name in _RELOCATION_NAMES):
+        return False
+    return bool(section.flags & _SHF_ALLOC) or section.kind not in (_SHT_RELA, _SHT_REL)
 
 
 def _symbol_run_at_load(
@@ -541,14 +564,19 @@ def library_load_time_code(path: str | Path) -> str | None:
             return f"{count} constructor(s) from what the link brought in besides mm.c"
         if entries.get(_DT_PREINIT_ARRAYSZ, 0) > 0:
             return "a table of functions run before any constructor (.preinit_array)"
+        dynamic = [(d.vaddr, d.vaddr + d.memsz) for d in load_segments(data, _PT_DYNAMIC)]
         for table in every:
             if table.kind not in _RELOCATIONS or not table.flags & _SHF_ALLOC:
                 continue
             record = _RELOCATIONS[table.kind][form.bits]
             for at in range(table.offset, table.offset + table.size, record.size):
-                info = record.unpack_from(data, at)[1]
+                offset, info = record.unpack_from(data, at)[:2]
                 if (info & 0xFFFFFFFF if form.bits == 64 else info & 0xFF) == _IRELATIVE[form.bits]:
                     return "an ifunc resolver (an IRELATIVE relocation)"
+                # what the loader reads to know what to run (DT_INIT among it): the linker writes
+                # no relocation there (red-team pass 44's record did)
+                if any(low <= offset < high for low, high in dynamic):
+                    return "a relocation that rewrites its dynamic section (what the loader runs)"
         tables = (SHT_SYMTAB, SHT_DYNSYM)
         return _symbol_run_at_load(data, every, tables, _LOAD_TIME_HOOKS - _RUNTIME_OWN)
     except (struct.error, IndexError, ValueError):

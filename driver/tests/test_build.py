@@ -15,7 +15,13 @@ import pytest
 
 from mallocsim.allocators import AllocatorError, build_of
 from mallocsim.build import find_checker, lab_flags, narrowed_pointer, split_warnings
-from mallocsim.elf import load_time_code, protected_sections, read_elf, sections
+from mallocsim.elf import (
+    library_load_time_code,
+    load_time_code,
+    protected_sections,
+    read_elf,
+    sections,
+)
 from mallocsim.labs import lab_named
 
 from .conftest import TESTS, fixture_allocator
@@ -525,6 +531,14 @@ def test_data_the_linker_would_print_is_refused(tmp_path, declaration):
         # crtbeginS.o's constructor calls it when the clone table is not empty
         ("void _ITM_registerTMCloneTable(void *t, unsigned long n) { (void)t; (void)n; }",
          "a definition of _ITM_registerTMCloneTable"),
+        # copied into the library's relocations, whose one record put mm.c's function in DT_INIT
+        # (red-team pass 44); and the other sections the linker builds for the loader
+        ('asm(".pushsection .rela.bss.rt,\\"a\\",@progbits\\n.quad 0\\n.popsection");',
+         "a section .rela.bss.rt, which the linker would take for its own"),
+        ('asm(".pushsection .rel.data.x,\\"\\",@progbits\\n.long 0\\n.popsection");',
+         "a section .rel.data.x, which the linker would take for its own"),
+        ('asm(".pushsection .got.x,\\"aw\\",@progbits\\n.quad 0\\n.popsection");',
+         "a section .got.x, which the linker would take for its own"),
     ],
 )  # fmt: skip
 def test_code_the_loader_would_run_is_refused(tmp_path, declaration, found):
@@ -564,6 +578,28 @@ __asm__(".pushsection .data.rel.ro.linked,\\"aw\\"\\n.balign 8\\n.quad __moresta
 def test_code_that_the_link_would_bring_in_to_run_at_load_is_refused(tmp_path, declaration, found):
     with pytest.raises(AllocatorError, match=found):
         build_of(source(tmp_path, declaration), "classic", "csapp", word_size="64")
+
+
+def test_a_library_whose_relocations_rewrite_its_dynamic_section_is_refused(tmp_path):
+    # A record of mm.o's own among the library's relocations wrote mm.c's function into DT_INIT,
+    # which the loader ran at dlopen (red-team pass 44). The object's check refuses the section
+    # that brings it; the library's, whatever brought it, a record that writes where the loader
+    # reads what to run. Built twice: the first build says where the dynamic section lies.
+    def built(offset: int) -> Path:
+        record = f".quad {offset}\\n.quad 0\\n.quad 0"  # R_X86_64_NONE: nothing written
+        pushed = f'.pushsection .rela.bss.x,\\"a\\",@progbits\\n{record}\\n.popsection'
+        code = f'void f(void) {{}}\nasm("{pushed}");\n'
+        (tmp_path / "lib.c").write_text(code)
+        library = tmp_path / f"lib{offset}.so"
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", library, tmp_path / "lib.c"], check=True)
+        return library
+
+    first = built(0)
+    assert library_load_time_code(first) is None
+    dynamic = next(s for s in sections(read_elf(first)) if s.name == ".dynamic")
+    assert library_load_time_code(built(dynamic.addr + 8)) == (
+        "a relocation that rewrites its dynamic section (what the loader runs)"
+    )
 
 
 def test_an_object_of_more_sections_than_its_header_counts_is_read(tmp_path):
