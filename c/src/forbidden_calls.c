@@ -108,6 +108,10 @@ _Noreturn void __assert_fail(const char *assertion, const char *file, unsigned i
     X(pthread_atfork)                                                                              \
     X(__register_atfork)                                                                           \
     X(__res_state)                                                                                 \
+    X(register_printf_specifier)                                                                   \
+    X(register_printf_function)                                                                    \
+    X(register_printf_modifier)                                                                    \
+    X(register_printf_type)                                                                        \
     X(mprotect)                                                                                    \
     X(pkey_mprotect)                                                                               \
     X(dlopen)                                                                                      \

@@ -70,7 +70,6 @@ typedef struct {
     uint64_t ids_cap;
     uint64_t id_limit; /* every id must be below this */
     uint64_t ids_used; /* max id + 1 over the ops so far */
-    char id_hint[64];  /* the rest of the out-of-range message: why id_limit */
     unsigned reading;  /* MS_READ_* flags */
     bool sized;        /* an a or r line has given a size, last_size */
     uint64_t last_size;
@@ -221,16 +220,23 @@ static const char *const HEADER_NAMES[2][4] = {
    line of the op count is stored in ops_line for a later count mismatch. */
 static bool parse_header(parser *ps, uint64_t *ops_line) {
     ms_trace *t = ps->trace;
+    /* The messages are made only for a failure: no line of the printf family runs while a trace
+       is read well (mscount parses with an allocator started in its process, which registered
+       a handler of a conversion that ran at each header line and replayed the whole trace,
+       uncounted: red-team pass 44). */
+    char what[96];
     for (int i = 0; i < 4; i++) {
         /* Until the first number is read the format is unknown. */
         const char *name = i == 0 ? "a number" : HEADER_NAMES[t->format][i];
-        char what[96];
-        snprintf(what, sizeof what, "%s (header line %d)", name, i + 1);
-        if (!next_content(&ps->s))
+        if (!next_content(&ps->s)) {
+            snprintf(what, sizeof what, "%s (header line %d)", name, i + 1);
             return fail(ps->err, ps->s.line, "expected %s, found the end of the file", what);
+        }
         const char *p = ps->s.p;
-        if (parse_u64(&p, ps->s.end, &t->header[i]) != NUM_OK)
+        if (parse_u64(&p, ps->s.end, &t->header[i]) != NUM_OK) {
+            snprintf(what, sizeof what, "%s (header line %d)", name, i + 1);
             return fail_expected(ps, what, ps->s.p);
+        }
         p = skip_blanks(p, ps->s.end);
         if (!at_line_end(p, ps->s.end)) {
             snprintf(what, sizeof what, "the end of header line %d", i + 1);
@@ -293,6 +299,17 @@ static bool fail_memory(parser *ps) {
 /* Reads the number field after *pp into *out; false (with the error set)
    when it is missing, not a number, or not below `limit`, which is then
    reported as "<noun> <digits> <too_large>". */
+/* The rest of a block id's out-of-range message: why id_limit (made only for a failure, as
+   parse_header's are). */
+static const char *id_hint(const parser *ps, char *hint, size_t size) {
+    if (ps->trace->format == MS_FORMAT_SCRIPT)
+        snprintf(hint, size, "is too large (at most %" PRIu64 ")", MAX_IDS - 1);
+    else
+        snprintf(hint, size, "is out of range (the header declares %" PRIu64 " ids)", ps->id_limit);
+    return hint;
+}
+
+/* too_large NULL: a block id's (id_hint). */
 static bool number_field(parser *ps, const char **pp, const char *what, uint64_t limit,
                          const char *noun, const char *too_large, uint64_t *out) {
     const char *start = skip_blanks(*pp, ps->s.end), *p = start;
@@ -301,8 +318,10 @@ static bool number_field(parser *ps, const char **pp, const char *what, uint64_t
         return fail_expected(ps, what, start);
     if (st == NUM_TOO_BIG || *out >= limit) {
         field_text digits;
+        char hint[64];
         describe(start, ps->s.end, false, digits, sizeof digits);
-        return fail(ps->err, ps->s.line, "%s %s %s", noun, digits, too_large);
+        return fail(ps->err, ps->s.line, "%s %s %s", noun, digits,
+                    too_large != NULL ? too_large : id_hint(ps, hint, sizeof hint));
     }
     *pp = p;
     return true;
@@ -359,7 +378,7 @@ static bool parse_op(parser *ps) {
         at_field_end(p + 2, end)) {
         id = MS_ID_NULL;
         p += 2;
-    } else if (!number_field(ps, &p, "a block id", ps->id_limit, "block id", ps->id_hint, &id)) {
+    } else if (!number_field(ps, &p, "a block id", ps->id_limit, "block id", NULL, &id)) {
         return false;
     }
     static const char *const HEAP = "is larger than any heap (at most 2^48 bytes)";
@@ -423,13 +442,9 @@ static bool parse(parser *ps) {
             return false;
         declared = t->header[2];
         ps->id_limit = t->header[1];
-        snprintf(ps->id_hint, sizeof ps->id_hint,
-                 "is out of range (the header declares %" PRIu64 " ids)", ps->id_limit);
     } else {
         t->format = MS_FORMAT_SCRIPT;
         ps->id_limit = MAX_IDS;
-        snprintf(ps->id_hint, sizeof ps->id_hint, "is too large (at most %" PRIu64 ")",
-                 MAX_IDS - 1);
     }
 
     /* Room for every op at once: the header's count, but never more than the

@@ -350,7 +350,9 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    own functions, found in libc's symbol table (no import): ATTACK_PATH "fork", a fork handler,
    which ran in the count before each counted child, outside any pass (mm_init fails once it has:
    the children inherit its mark); "exit", an exit handler, which ran as the count ended and
-   rewrote its results still in the stream's buffer (here it spoils them). */
+   rewrote its results still in the stream's buffer (here it spoils them). Pass 44: "printf", a
+   handler of the printf family's %d, which ran in the count as each trace's header was read,
+   its text whole in memory (mm_init fails once it has), and as the results were printed. */
 #define HANDLERS_OUTSIDE 84
 /* Red-team pass 44: the watch of the memory no object owns kept its own table, and the pattern it
    compares with, in the engine's writable data: an allocator turned it off, or kept 4 KiB in the
@@ -1550,6 +1552,7 @@ static void stash_elsewhere(void) {
 #endif
 
 #if ATTACK == HANDLERS_OUTSIDE
+#include <printf.h>
 extern void *__dso_handle;
 extern FILE *_IO_list_all;
 static volatile int handled;
@@ -1591,9 +1594,32 @@ static void at_exit(void *unused) {
                 *c = *c == '\n' ? '\n' : '#';
 }
 
+/* %d, printed as %i (its own conversion would call it again). */
+static int print_int(FILE *stream, const struct printf_info *info, const void *const *args) {
+    (void)info;
+    handled = 1;
+    return fprintf(stream, "%i", **(const int *const *)args);
+}
+
+static int int_argument(const struct printf_info *info, size_t n, int *types, int *sizes) {
+    (void)info;
+    if (n > 0) {
+        types[0] = PA_INT;
+        sizes[0] = sizeof(int);
+    }
+    return 1;
+}
+
 __attribute__((constructor)) static void register_handlers(void) {
     if (strcmp(program_invocation_short_name, "mscount") != 0)
         return;
+    if (strcmp(ATTACK_PATH, "printf") == 0) {
+        dl_iterate_phdr(find_in_libc, "register_printf_specifier");
+        if (libc_function != NULL)
+            ((int (*)(int, printf_function *, printf_arginfo_size_function *))libc_function)(
+                'd', print_int, int_argument);
+        return;
+    }
     bool fork = strcmp(ATTACK_PATH, "fork") == 0;
     dl_iterate_phdr(find_in_libc, fork ? "__register_atfork" : "__cxa_atexit");
     if (libc_function != NULL && fork)
@@ -1607,10 +1633,26 @@ __attribute__((constructor)) static void register_handlers(void) {
 #if ATTACK == WRITABLE_CODE
 static int code_writable;
 
+/* ATTACK_PATH "remap": a writable copy of the page moved over it (pass 44), "memfd": a file of
+   memory made, whose empty reads stood in for the count's list of its children (pass 44). */
 __attribute__((constructor)) static void make_code_writable(void) {
     uintptr_t page = (uintptr_t)(void *)make_code_writable & ~(uintptr_t)4095;
-    code_writable = strcmp(program_invocation_short_name, "mscount") != 0 ||
-                    mprotect((void *)page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC) == 0;
+    code_writable = strcmp(program_invocation_short_name, "mscount") != 0;
+    if (code_writable) {
+        return;
+    } else if (strcmp(ATTACK_PATH, "memfd") == 0) {
+        code_writable = syscall(SYS_memfd_create, "x", 0) >= 0;
+    } else if (strcmp(ATTACK_PATH, "remap") == 0) {
+        void *copy = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (copy == MAP_FAILED)
+            return;
+        memcpy(copy, (void *)page, 4096);
+        code_writable = (uintptr_t)syscall(SYS_mremap, copy, 4096, 4096,
+                                           MREMAP_MAYMOVE | MREMAP_FIXED, page) == page;
+    } else {
+        code_writable = mprotect((void *)page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC) == 0;
+    }
 }
 #endif
 
