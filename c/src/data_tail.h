@@ -18,9 +18,10 @@
 
 /* Whose watched bytes they are. */
 typedef enum {
-    DATA_TAIL_OWN,       /* past the library's own variables */
-    DATA_TAIL_LIBRARY,   /* past another loaded object's */
-    DATA_TAIL_STATIC_TLS /* the main thread's static TLS that no object's block uses */
+    DATA_TAIL_OWN,        /* past the library's own variables */
+    DATA_TAIL_LIBRARY,    /* past another loaded object's */
+    DATA_TAIL_STATIC_TLS, /* the main thread's static TLS that no object's block uses */
+    DATA_TAIL_UNUSED      /* another object's variable the library does not name (msg, _res) */
 } data_tail_owner;
 
 /* What a check found: the first watched stretch whose bytes changed, how many, the first. */
@@ -29,7 +30,7 @@ typedef struct {
     size_t changed;        /* of those, how many no longer hold the pattern */
     size_t first;          /* the offset of the first changed one from the stretch's start */
     data_tail_owner owner; /* whose */
-    const char *object;    /* DATA_TAIL_LIBRARY's: the object's path */
+    const char *object; /* DATA_TAIL_LIBRARY's: the object's path; DATA_TAIL_UNUSED's: the name */
 } data_tail_state;
 
 /* Fill the rest of the last page of the writable data of the library `handle` (dlopen's), and

@@ -708,7 +708,8 @@ static _Noreturn void asserted(const char *file, unsigned int line, const char *
 /* After each call (a whole timed run is one): the bytes past the library's variables, past
    every other object's, and the spare static TLS, as the pattern left them, or the agent ends as
    a failed assertion of a form the watching parent names (isolate.py: "wrote past the end of its
-   global data", "... of another library's data", "wrote into the spare static TLS"). */
+   global data", "... of another library's data", "wrote into the spare static TLS", "wrote into
+   a variable of another library's that it does not use"). */
 static void check_data_tail(void) {
     data_tail_state tail = data_tail_check();
     if (tail.changed == 0)
@@ -717,6 +718,9 @@ static void check_data_tail(void) {
     if (tail.owner == DATA_TAIL_STATIC_TLS) {
         snprintf(detail, sizeof detail, "%zu of its %zu bytes changed, from +%zu", tail.changed,
                  tail.bytes, tail.first);
+    } else if (tail.owner == DATA_TAIL_UNUSED) {
+        snprintf(detail, sizeof detail, "%s: %zu of its %zu bytes changed, from +%zu", tail.object,
+                 tail.changed, tail.bytes, tail.first);
     } else { /* its own variables, or another object's: named by its file (the agent's: "") */
         const char *slash = tail.object != NULL ? strrchr(tail.object, '/') : NULL;
         const char *name = tail.owner == DATA_TAIL_OWN ? NULL
@@ -733,7 +737,8 @@ static void check_data_tail(void) {
     /* Whose it was is in the file field, which the parent reads; the detail is only shown. */
     static const char *const field[] = {[DATA_TAIL_OWN] = "(global data)",
                                         [DATA_TAIL_LIBRARY] = "(library data)",
-                                        [DATA_TAIL_STATIC_TLS] = "(thread data)"};
+                                        [DATA_TAIL_STATIC_TLS] = "(thread data)",
+                                        [DATA_TAIL_UNUSED] = "(unused data)"};
     asserted(field[tail.owner], 0, NULL, "%s", detail);
 }
 

@@ -546,8 +546,9 @@ _FORBIDDEN_CALL = re.compile(
 # What the agent says when the bytes past the library's variables, or another object's, or the
 # spare static TLS changed (remote.c, check_data_tail): "(global data):0: 48 of the 3800 bytes
 # after its last variable changed, from +0", "(library data):0: ... after libmsheap.so's last
-# variable ...", or "(thread data):0: 24 of its 1712 bytes changed, from +0".
-_GLOBAL_OVERRUN = re.compile(r"\((global|library|thread) data\):0: (.+)")
+# variable ...", "(thread data):0: 24 of its 1712 bytes changed, from +0", or "(unused data):0:
+# msg: 120 of its 1024 bytes changed, from +0".
+_GLOBAL_OVERRUN = re.compile(r"\((global|library|thread|unused) data\):0: (.+)")
 
 
 def _forbidden_call(asserted: str) -> str | None:
@@ -608,6 +609,11 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
             f"wrote past the end of its global data, by {at}: {overrun.group(2)} (a lab's driver "
             "keeps its own variables there, memlib's heap among them: such a write breaks its "
             "heap or crashes it)"
+        )
+    if overrun is not None and overrun.group(1) == "unused":
+        return (
+            f"wrote into a variable of another library's that it does not use, by {at}: "
+            f"{overrun.group(2)} (state kept there is global data no rule counts)"
         )
     if overrun is not None and overrun.group(1) == "thread":
         return (

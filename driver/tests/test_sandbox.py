@@ -639,6 +639,21 @@ def test_state_in_the_spare_static_thread_local_storage_is_seen(cli, attacker, w
     assert re.search(r": 1 of its \d+ bytes changed, from \+\d+ \(no object's", said), said
 
 
+@pytest.mark.parametrize(("way", "size"), [("msg", 1024), ("_res", 568)])
+def test_state_in_another_librarys_variable_that_mm_c_does_not_name_is_seen(
+    cli, attacker, write_trace, way, size
+):
+    # The drivers' msg, defined by the heap's library and counted as mm.c's global data where
+    # mm.c names it, found instead by that library's symbol table; the C library's resolver
+    # state, through its own thread-local pointer to it, with no call of the trapped __res_state:
+    # each held 1 KiB and the list heads, 80.0 -> 100.0 under CMU's rule (red-team pass 44).
+    run = replay(cli, attacker("STASH_ELSEWHERE", Path(way)), write_trace("t", TRACE))
+    said = " ".join(run.said.split())
+    assert run.status == 1, said
+    assert "wrote into a variable of another library's that it does not use, by mm_init" in said
+    assert f": {way}: 1 of its {size} bytes changed, from +100" in said, said
+
+
 def test_the_watch_of_memory_no_object_owns_cannot_be_written(cli, attacker, write_trace):
     # Its table and pattern were writable: an allocator set the table's count to 0 and kept its
     # state in any page rest, or kept 4 KiB in the pattern (red-team pass 44, 80.0 -> 100.0 under

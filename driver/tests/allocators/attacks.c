@@ -344,7 +344,9 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
 /* Red-team pass 42: state kept in the rest of the last data page of another loaded library (the
    engine's heap library here), past its variables, where no count of mm.c's variables sees it:
    mm_init writes a byte there. Pass 43: ATTACK_PATH "static TLS", in the main thread's spare
-   static thread-local storage, below the lowest object's block. */
+   static thread-local storage, below the lowest object's block. Pass 44: "msg", in the drivers'
+   msg of the heap's library, found by its symbol table (mm.c does not name it); "_res", in the
+   C library's resolver state, found through its thread-local pointer to it, __resp. */
 #define STASH_ELSEWHERE 83
 /* Red-team pass 43: in the program valgrind counts, a constructor registers a handler with libc's
    own functions, found in libc's symbol table (no import): ATTACK_PATH "fork", a fork handler,
@@ -1541,9 +1543,50 @@ static int lowest_block(struct dl_phdr_info *info, size_t size, void *lowest) {
     return 0;
 }
 
+/* What find_symbol looks for, and finds: a symbol of the object whose name holds `object`. */
+typedef struct {
+    const char *object, *name;
+    uintptr_t at; /* its value plus the object's base (its TLS block's, for a TLS symbol) */
+} wanted_symbol;
+
+/* dl_iterate_phdr's visit: the symbol, in its object's dynamic symbol table. */
+static int find_symbol(struct dl_phdr_info *info, size_t size, void *wanted) {
+    (void)size;
+    wanted_symbol *w = wanted;
+    if (info->dlpi_name == NULL || strstr(info->dlpi_name, w->object) == NULL)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
+            continue;
+        uintptr_t symtab = 0, strtab = 0;
+        for (ElfW(Dyn) *d = (ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+             d->d_tag != DT_NULL; d++) {
+            if (d->d_tag == DT_SYMTAB)
+                symtab = d->d_un.d_ptr;
+            if (d->d_tag == DT_STRTAB)
+                strtab = d->d_un.d_ptr;
+        }
+        const ElfW(Sym) *symbol = (const ElfW(Sym) *)symtab;
+        for (size_t k = 0; symtab < strtab && k < (strtab - symtab) / sizeof *symbol; k++)
+            if (symbol[k].st_value != 0 && strcmp((char *)strtab + symbol[k].st_name, w->name) == 0) {
+                bool tls = ELF64_ST_TYPE(symbol[k].st_info) == STT_TLS;
+                w->at = (tls ? (uintptr_t)info->dlpi_tls_data : info->dlpi_addr) + symbol[k].st_value;
+                return 1;
+            }
+    }
+    return 0;
+}
+
 static void stash_elsewhere(void) {
     uintptr_t lowest = UINTPTR_MAX;
-    if (strcmp(ATTACK_PATH, "static TLS") != 0) {
+    wanted_symbol msg = {"libmsheap", "msg", 0}, resolver = {"libc.so", "__resp", 0};
+    if (strcmp(ATTACK_PATH, "msg") == 0) {
+        if (dl_iterate_phdr(find_symbol, &msg), msg.at != 0)
+            *(volatile char *)(msg.at + 100) = 42;
+    } else if (strcmp(ATTACK_PATH, "_res") == 0) {
+        if (dl_iterate_phdr(find_symbol, &resolver), resolver.at != 0)
+            *(*(volatile char **)resolver.at + 100) = 42;
+    } else if (strcmp(ATTACK_PATH, "static TLS") != 0) {
         dl_iterate_phdr(stash_past, NULL);
     } else if (dl_iterate_phdr(lowest_block, &lowest), lowest != UINTPTR_MAX) {
         *(volatile char *)(lowest - 256) = 42;
