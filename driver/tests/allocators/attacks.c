@@ -1517,32 +1517,7 @@ __attribute__((constructor)) static void signal_when_fed(void) {
 }
 #endif
 
-#if ATTACK == STASH_ELSEWHERE
-/* dl_iterate_phdr's visit: one byte past the writable data of the library named ATTACK_PATH. */
-static int stash_past(struct dl_phdr_info *info, size_t size, void *unused) {
-    (void)size;
-    (void)unused;
-    if (info->dlpi_name == NULL || strstr(info->dlpi_name, ATTACK_PATH) == NULL)
-        return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++)
-        if (info->dlpi_phdr[i].p_type == PT_LOAD && (info->dlpi_phdr[i].p_flags & PF_W)) {
-            uintptr_t end = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr +
-                            info->dlpi_phdr[i].p_memsz;
-            if (end % 4096 != 0)
-                *(volatile char *)end = 42;
-        }
-    return 1;
-}
-
-/* dl_iterate_phdr's visit: lower *lowest to the object's thread-local block, if it has one. */
-static int lowest_block(struct dl_phdr_info *info, size_t size, void *lowest) {
-    (void)size;
-    uintptr_t block = (uintptr_t)info->dlpi_tls_data, *low = lowest;
-    if (block != 0 && block < *low)
-        *low = block;
-    return 0;
-}
-
+#if ATTACK == STASH_ELSEWHERE || ATTACK == HANDLERS_OUTSIDE
 /* What find_symbol looks for, and finds: a symbol of the object whose name holds `object`. */
 typedef struct {
     const char *object, *name;
@@ -1576,6 +1551,33 @@ static int find_symbol(struct dl_phdr_info *info, size_t size, void *wanted) {
     }
     return 0;
 }
+#endif
+
+#if ATTACK == STASH_ELSEWHERE
+/* dl_iterate_phdr's visit: one byte past the writable data of the library named ATTACK_PATH. */
+static int stash_past(struct dl_phdr_info *info, size_t size, void *unused) {
+    (void)size;
+    (void)unused;
+    if (info->dlpi_name == NULL || strstr(info->dlpi_name, ATTACK_PATH) == NULL)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_LOAD && (info->dlpi_phdr[i].p_flags & PF_W)) {
+            uintptr_t end = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr +
+                            info->dlpi_phdr[i].p_memsz;
+            if (end % 4096 != 0)
+                *(volatile char *)end = 42;
+        }
+    return 1;
+}
+
+/* dl_iterate_phdr's visit: lower *lowest to the object's thread-local block, if it has one. */
+static int lowest_block(struct dl_phdr_info *info, size_t size, void *lowest) {
+    (void)size;
+    uintptr_t block = (uintptr_t)info->dlpi_tls_data, *low = lowest;
+    if (block != 0 && block < *low)
+        *low = block;
+    return 0;
+}
 
 static void stash_elsewhere(void) {
     uintptr_t lowest = UINTPTR_MAX;
@@ -1599,33 +1601,6 @@ static void stash_elsewhere(void) {
 extern void *__dso_handle;
 extern FILE *_IO_list_all;
 static volatile int handled;
-static void *libc_function;
-
-/* dl_iterate_phdr's visit: the function named `name` in libc's dynamic symbol table. */
-static int find_in_libc(struct dl_phdr_info *info, size_t size, void *name) {
-    (void)size;
-    if (info->dlpi_name == NULL || strstr(info->dlpi_name, "libc.so") == NULL)
-        return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC)
-            continue;
-        uintptr_t symtab = 0, strtab = 0;
-        for (ElfW(Dyn) *d = (ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-             d->d_tag != DT_NULL; d++) {
-            if (d->d_tag == DT_SYMTAB)
-                symtab = d->d_un.d_ptr;
-            if (d->d_tag == DT_STRTAB)
-                strtab = d->d_un.d_ptr;
-        }
-        const ElfW(Sym) *symbol = (const ElfW(Sym) *)symtab;
-        for (size_t k = 0; symtab < strtab && k < (strtab - symtab) / sizeof *symbol; k++)
-            if (symbol[k].st_value != 0 && strcmp((char *)strtab + symbol[k].st_name, name) == 0) {
-                libc_function = (void *)(info->dlpi_addr + symbol[k].st_value);
-                return 1;
-            }
-    }
-    return 0;
-}
 
 static void before_fork(void) { handled = 1; }
 
@@ -1657,19 +1632,20 @@ __attribute__((constructor)) static void register_handlers(void) {
     if (strcmp(program_invocation_short_name, "mscount") != 0)
         return;
     if (strcmp(ATTACK_PATH, "printf") == 0) {
-        dl_iterate_phdr(find_in_libc, "register_printf_specifier");
-        if (libc_function != NULL)
-            ((int (*)(int, printf_function *, printf_arginfo_size_function *))libc_function)(
+        wanted_symbol registers = {"libc.so", "register_printf_specifier", 0};
+        if (dl_iterate_phdr(find_symbol, &registers), registers.at != 0)
+            ((int (*)(int, printf_function *, printf_arginfo_size_function *))registers.at)(
                 'd', print_int, int_argument);
         return;
     }
     bool fork = strcmp(ATTACK_PATH, "fork") == 0;
-    dl_iterate_phdr(find_in_libc, fork ? "__register_atfork" : "__cxa_atexit");
-    if (libc_function != NULL && fork)
-        ((int (*)(void (*)(void), void (*)(void), void (*)(void), void *))libc_function)(
+    wanted_symbol registers = {"libc.so", fork ? "__register_atfork" : "__cxa_atexit", 0};
+    dl_iterate_phdr(find_symbol, &registers);
+    if (registers.at != 0 && fork)
+        ((int (*)(void (*)(void), void (*)(void), void (*)(void), void *))registers.at)(
             before_fork, NULL, NULL, &__dso_handle);
-    else if (libc_function != NULL)
-        ((int (*)(void (*)(void *), void *, void *))libc_function)(at_exit, NULL, &__dso_handle);
+    else if (registers.at != 0)
+        ((int (*)(void (*)(void *), void *, void *))registers.at)(at_exit, NULL, &__dso_handle);
 }
 #endif
 
