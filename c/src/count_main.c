@@ -99,7 +99,6 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -120,43 +119,57 @@
  * counter's output was written over" (red-team pass 12). Code that writes to this descriptor on
  * purpose still is caught so.
  */
-static FILE *results;
+static int results = -1;
 
 static bool own_results(void) {
-    int fd = dup(STDOUT_FILENO);
+    results = dup(STDOUT_FILENO);
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    bool ok = fd >= 0 && null >= 0 && dup2(null, STDOUT_FILENO) >= 0;
+    bool ok = results >= 0 && null >= 0 && dup2(null, STDOUT_FILENO) >= 0;
     if (null >= 0)
         close(null);
-    results = ok ? fdopen(fd, "w") : NULL;
-    return results != NULL;
+    return ok;
 }
 
-/* One line of numbers onto the results, written by hand, past the stream (flushed first): the
-   printf family calls a handler of a conversion that a started allocator registered, found in
-   libc's symbol table, and one printed every failed pass's status as 0 (red-team pass 44). */
-static void put_numbers(const unsigned long long *numbers, int count) {
-    char line[4 * 21], *at = line;
-    for (int i = 0; i < count; i++) {
+/*
+ * The results and the traces go through this process's own reads and writes, with no stream
+ * and no call of the printf family: once the allocator has started here, libc calls back into
+ * code it registered (a handler of a conversion, found in libc's symbol table: one ran at each
+ * trace header's line and replayed the trace uncounted, another printed every failed pass's
+ * status as 0, red-team pass 44), and a stream calls through a table of functions its own
+ * writable memory points to.
+ */
+static void put_bytes(const char *bytes, size_t count) {
+    for (const char *end = bytes + count; bytes < end;) {
+        ssize_t wrote = write(results, bytes, (size_t)(end - bytes));
+        if (wrote <= 0)
+            return; /* the reader is gone: its count fails */
+        bytes += wrote;
+    }
+}
+
+/* A line of numbers onto the results, then `tail` (a failure's words; "" for none). */
+static void put_line(const unsigned long long *numbers, size_t count, const char *tail) {
+    char line[512];
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++) {
         char digits[20];
         int n = 0;
         unsigned long long v = numbers[i];
         do
             digits[n++] = (char)('0' + v % 10);
         while ((v /= 10) != 0);
+        if (at + 21 > sizeof line) {
+            put_bytes(line, at);
+            at = 0;
+        }
         if (i > 0)
-            *at++ = ' ';
+            line[at++] = ' ';
         while (n > 0)
-            *at++ = digits[--n];
+            line[at++] = digits[--n];
     }
-    *at++ = '\n';
-    fflush(results);
-    for (const char *from = line; from < at;) {
-        ssize_t wrote = write(fileno(results), from, (size_t)(at - from));
-        if (wrote <= 0)
-            return; /* the reader is gone: its count fails */
-        from += wrote;
-    }
+    put_bytes(line, at);
+    put_bytes(tail, strlen(tail));
+    put_bytes("\n", 1);
 }
 
 enum { FORKED_EMPTIES = 3 }; /* --forked: empty passes before the traces' */
@@ -223,18 +236,14 @@ static void free_live(const ms_trace *trace, const ms_allocator *alloc, void **l
    to answer from, 46.3 -> 81.2 "confirmed by the clock" (red-team pass 43). */
 static pid_t quiet_fork(void) { return _Fork(); }
 
-/* Once the allocator is loaded, this process leaves by _exit, its results flushed first: exit()
-   runs the library's destructors, which before the seal ran unsealed (red-team pass 41), and the
-   exit handlers a started allocator registered (__cxa_atexit, by libc's symbol table), one of
-   which rewrote the results still in the stream's buffer, every failed pass counted (pass 43). */
-static _Noreturn void leave(int status) {
-    if (results != NULL)
-        fflush(results);
-    _exit(status);
-}
+/* Once the allocator is loaded, this process leaves by _exit (its results are written as they
+   come): exit() runs the library's destructors, which before the seal ran unsealed (red-team pass
+   41), and the exit handlers a started allocator registered (__cxa_atexit, by libc's symbol
+   table), one of which rewrote the results still in a stream's buffer (pass 43). */
+static _Noreturn void leave(int status) { _exit(status); }
 
-/* Where the traces come from: their files, or (--traces-on) a socket. */
-static FILE *fed;
+/* Where the traces come from: their files, or (--traces-on) a socket, this descriptor. */
+static int fed = -1;
 
 /* What the socket holds first: the grader sends the traces only once mscount has read it, after
    the allocator was loaded, started and checked (nothing_else_runs), so that no constructor finds
@@ -253,12 +262,11 @@ static bool read_preamble(void) {
     char preamble[sizeof TRACES_PREAMBLE - 1];
     size_t got = 0;
     while (got < sizeof preamble) {
-        ssize_t n = read(fileno(fed), preamble + got, sizeof preamble - got);
+        ssize_t n = read(fed, preamble + got, sizeof preamble - got);
         if (n <= 0)
             return false;
         got += (size_t)n;
     }
-    __fpurge(fed);
     return memcmp(preamble, TRACES_PREAMBLE, sizeof preamble) == 0;
 }
 
@@ -266,7 +274,14 @@ static bool read_preamble(void) {
    the socket does not hold one whole (read early, or cut short). */
 static bool read_fed(char **text, size_t *len) {
     char line[FED_LENGTH_DIGITS + 2];
-    if (fgets(line, sizeof line, fed) == NULL || strchr(line, '\n') == NULL || line[0] == '\n')
+    size_t got = 0; /* the length line, a byte at a time: nothing past it is taken */
+    while (got < sizeof line - 1 && (got == 0 || line[got - 1] != '\n'))
+        if (read(fed, line + got, 1) != 1)
+            return false;
+        else
+            got++;
+    line[got] = '\0';
+    if (line[got - 1] != '\n' || line[0] == '\n')
         return false;
     char *end;
     errno = 0;
@@ -277,14 +292,20 @@ static bool read_fed(char **text, size_t *len) {
     if (*text == NULL)
         out_of_memory();
     *len = (size_t)bytes;
-    return fread(*text, 1, *len, fed) == *len;
+    for (size_t taken = 0; taken < *len;) {
+        ssize_t n = read(fed, *text + taken, *len - taken);
+        if (n <= 0)
+            return false;
+        taken += (size_t)n;
+    }
+    return true;
 }
 
 /* Parse the trace named `path` as `reading` says, from its file or from the socket, or say why
    it could not be, and false. */
 static bool parse_one(const char *path, unsigned reading, ms_trace *trace) {
     ms_error err = {{0}, 0};
-    if (fed != NULL) {
+    if (fed >= 0) {
         char *text = NULL;
         size_t len = 0;
         bool whole = read_fed(&text, &len);
@@ -425,7 +446,7 @@ static bool valgrind_files(uint64_t limit, int *fds, size_t *found) {
  * Says what is wrong, and false.
  */
 static bool seal_reads(const ms_before_load *before) {
-    const int keep[] = {fileno(results), fileno(fed), children_list.fd, own_status.fd};
+    const int keep[] = {results, fed, children_list.fd, own_status.fd};
     const char *changed = ms_sandbox_after_load(before, keep, sizeof keep / sizeof keep[0]);
     if (changed != NULL) {
         fprintf(stderr, "mscount: the allocator %s as it was loaded\n", changed);
@@ -479,14 +500,14 @@ static bool nothing_else_runs(const struct stat *before) {
         return false;
     }
     struct stat now;
-    if (fed != NULL && (fstat(fileno(fed), &now) != 0 || now.st_dev != before->st_dev ||
-                        now.st_ino != before->st_ino)) {
+    if (fed >= 0 &&
+        (fstat(fed, &now) != 0 || now.st_dev != before->st_dev || now.st_ino != before->st_ino)) {
         fprintf(stderr, "mscount: the traces' socket was replaced as the allocator was loaded or "
                         "started\n");
         return false;
     }
     /* The grader sends the traces once this is read, here, after every look above. */
-    if (fed != NULL && !read_preamble()) {
+    if (fed >= 0 && !read_preamble()) {
         fprintf(stderr, "mscount: the traces' socket was read before mscount\n");
         return false;
     }
@@ -576,7 +597,6 @@ static int count_forked(int count, char **paths, unsigned reading, const ms_allo
     ms_allocator stand_in = without_init(alloc);
     if (own_heap)
         (void)mem_heap_lo(); /* the heap reserved here: at the same place in every child */
-    fflush(results);         /* nothing buffered is written twice by the children */
     /* Nothing in this loop may depend on the trace: see the banner. */
     for (int i = 0; i < children; i++) {
         if (has_children()) { /* a process a pass left behind: the same work every time */
@@ -623,7 +643,7 @@ static int count_forked(int count, char **paths, unsigned reading, const ms_allo
             (unsigned long long)pids[i], (unsigned long long)statuses[i],
             (unsigned long long)traces[job].num_ops,
             (unsigned long long)(logs[job] != NULL ? *heap_word(&traces[job], logs[job]) : 0)};
-        put_numbers(line, 4);
+        put_line(line, 4, "");
         if (statuses[i] != 0)
             status = 1;
     }
@@ -647,13 +667,13 @@ static int time_forked(int count, char **paths, unsigned reading, const ms_alloc
     enum { MIN_PASSES = 3, MAX_PASSES = 2000 }; /* as the driver's ReplayOptions */
     ms_trace *traces = calloc((size_t)count, sizeof *traces);
     double *seconds = calloc(MAX_PASSES, sizeof *seconds);
-    if (traces == NULL || seconds == NULL)
+    unsigned long long *line = calloc(MAX_PASSES + 1, sizeof *line); /* the index, nanoseconds */
+    if (traces == NULL || seconds == NULL || line == NULL)
         out_of_memory();
     if (!parse_all(count, paths, reading, traces))
         return 2;
     int status = 0;
     for (int i = 0; i < count; i++) {
-        fflush(results); /* nothing buffered is written twice by the children */
         pid_t pid = quiet_fork();
         if (pid == 0) {
             /* Each pass alone: what this times is compared with an agent's passes (grading). */
@@ -663,11 +683,12 @@ static int time_forked(int count, char **paths, unsigned reading, const ms_alloc
                                             .pass_alone = true};
             ms_timed_result result;
             uint32_t passes = ms_replay_timed(&traces[i], alloc, &timed, seconds, &result);
-            fprintf(results, "%d", i);
+            line[0] = (unsigned long long)i;
             for (uint32_t k = 0; k < passes; k++)
-                fprintf(results, " %.9g", seconds[k]);
-            fprintf(results, passes > 0 ? "\n" : " failed: %s\n", result.error);
-            fflush(results);
+                line[k + 1] = (unsigned long long)(seconds[k] * 1e9 + 0.5);
+            char failed[sizeof " failed: " + sizeof result.error] = " failed: ";
+            strncat(failed, result.error, sizeof failed - sizeof " failed: ");
+            put_line(line, passes + 1, passes > 0 ? "" : failed);
             _exit(0);
         }
         int child = 0;
@@ -678,6 +699,7 @@ static int time_forked(int count, char **paths, unsigned reading, const ms_alloc
         ms_trace_free(&traces[i]);
     free(traces);
     free(seconds);
+    free(line);
     return status;
 }
 
@@ -784,12 +806,12 @@ int main(int argc, char **argv) {
             long fd = strtol(argv[1] + 12, &end, 10);
             struct stat socket_stat;
             if (end == argv[1] + 12 || *end != '\0' || fd < 3 || fd > INT_MAX ||
-                fstat((int)fd, &socket_stat) != 0 || !S_ISSOCK(socket_stat.st_mode) ||
-                (fed = fdopen((int)fd, "r")) == NULL) {
+                fstat((int)fd, &socket_stat) != 0 || !S_ISSOCK(socket_stat.st_mode)) {
                 fprintf(stderr, "mscount: %s: expected --traces-on=FD, a socket's descriptor\n",
                         argv[1]);
                 return 2;
             }
+            fed = (int)fd;
             fed_before = socket_stat;
         } else if (strcmp(argv[1], "--forked") == 0)
             forked = true;
@@ -847,7 +869,7 @@ int main(int argc, char **argv) {
     }
     /* Loaded, sealed, then started: a student's mm.c runs none of its code before the seal (its
        constructors wait for the start), where it could undo it (red-team pass 39). */
-    if (fed != NULL && !seal_reads(&before))
+    if (fed >= 0 && !seal_reads(&before))
         leave(2);
     if (!system_malloc && !ms_allocator_start(&alloc, argv[2], argv[3], &err)) {
         fprintf(stderr, "mscount: %s\n", err.message);
@@ -863,7 +885,7 @@ int main(int argc, char **argv) {
     verify = verify && alloc.dialect != MS_DIALECT_SYSTEM;
     ms_allocator stand_in = without_init(&alloc);
     count_twice("(empty)", &empty, &stand_in, verify, &result);
-    fprintf(results, "0\n");
+    put_line(&(unsigned long long){0}, 1, "");
     int status = 0;
     for (int i = 4; i < argc; i++) {
         ms_trace trace;
@@ -875,13 +897,12 @@ int main(int argc, char **argv) {
             leave(2);
         }
         if (counted) {
-            put_numbers(&(unsigned long long){trace.num_ops}, 1);
+            put_line(&(unsigned long long){trace.num_ops}, 1, "");
         } else {
-            put_numbers(&(unsigned long long){0}, 1); /* keeps the lines in step with the dumps */
+            put_line(&(unsigned long long){0}, 1, ""); /* keeps the lines in step with the dumps */
             fprintf(stderr, "mscount: %s: %s\n", argv[i], result.error);
             status = 1;
         }
-        fflush(results);
         ms_trace_free(&trace);
     }
     leave(status); /* the library stays loaded: its destructors are its own code, uncounted */

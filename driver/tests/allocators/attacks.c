@@ -333,9 +333,9 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    count sees its work. mm_init fails once it has run, and the count with it. */
 #define SIGNAL_OUTSIDE 80
 /* Red-team pass 42: in the program valgrind counts, a constructor reads the traces' preamble
-   through the count's own stream (its FILE over the socket), sets the stream's buffer back so that
-   the preamble seems unread, and peeks at the traces the grader then sends: mm_init fails there
-   unless it saw them, uncounted. */
+   (pass 42 through the count's own stream over the socket, its buffer set back so that the
+   preamble seemed unread; the count reads the socket with no stream now) and peeks at the traces
+   the grader then sends: mm_init fails there unless it saw them, uncounted. */
 #define PEEK_PAST_THE_PREAMBLE 81
 /* Red-team pass 42: in the program valgrind counts, a constructor makes a page of code writable
    (its own here; the count's own there), after which every check the count makes could be
@@ -1677,7 +1677,6 @@ __attribute__((constructor)) static void make_code_writable(void) {
 
 #if ATTACK == PEEK_PAST_THE_PREAMBLE
 #include <sys/stat.h>
-extern FILE *_IO_list_all;
 static int traces_seen;
 
 __attribute__((constructor)) static void peek_past_the_preamble(void) {
@@ -1685,16 +1684,14 @@ __attribute__((constructor)) static void peek_past_the_preamble(void) {
         traces_seen = 1; /* the agent: nothing to see there */
         return;
     }
-    for (FILE *f = _IO_list_all; f != NULL; f = f->_chain) {
+    for (int fd = 3; fd < 64; fd++) {
         struct stat seen;
-        if (f->_fileno <= 2 || fstat(f->_fileno, &seen) != 0 || !S_ISSOCK(seen.st_mode))
+        if (fstat(fd, &seen) != 0 || !S_ISSOCK(seen.st_mode))
             continue;
         char preamble[17], traces[256];
-        if (fread(preamble, 1, sizeof preamble, f) != sizeof preamble ||
-            f->_IO_read_end - f->_IO_read_base != (long)sizeof preamble)
+        if (read(fd, preamble, sizeof preamble) != (long)sizeof preamble)
             return;
-        f->_IO_read_ptr = f->_IO_read_base; /* the preamble, unread again */
-        long n = recv(f->_fileno, traces, sizeof traces - 1, MSG_PEEK);
+        long n = recv(fd, traces, sizeof traces - 1, MSG_PEEK);
         traces[n > 0 ? n : 0] = '\0';
         traces_seen = strstr(traces, "\na ") != NULL;
         return;
