@@ -134,7 +134,7 @@ _DANGEROUS = re.compile(
 _DIAGNOSTIC = re.compile(r"^mm\.c:\d+(:\d+)?: (warning|error)")
 _GENERATED = re.compile(r"^\d+ (warnings?|errors?)( and \d+ errors?)? generated\.$")
 _KNOWN_RETURNS = ("int", "_Bool", "bool", "void")
-BUILD_FORMAT = b"30"  # raised when a build keeps or finds otherwise: no cached build is stale
+BUILD_FORMAT = b"31"  # raised when a build keeps or finds otherwise: no cached build is stale
 OBJECT = "mm.o"  # the compiled mm.c, kept beside the library
 OBJECT_SECTIONS = 10_000  # of mm.o: 65,300 empty ones hid what the checks read (red-team pass 40)
 # What only a compile of C uses (the preprocessor's, and code generation's from C)

@@ -96,6 +96,7 @@ class Section(NamedTuple):
     link: int  # sh_link: a symbol table's names
     addr: int = 0  # sh_addr: where a library's section is loaded
     align: int = 0  # sh_addralign: the section's start is a multiple of it once linked
+    info: int = 0  # sh_info: a relocation section's target section
 
 
 class Symbol(NamedTuple):
@@ -166,6 +167,7 @@ def sections(data: bytes) -> list[Section]:
                 s[6],
                 s[3],
                 s[8],
+                s[7],
             )
             for s in raw
         ]
@@ -487,7 +489,7 @@ def load_time_code(path: str | Path) -> str | None:
     for section in every:
         if any(_named(section.name, name) for name in _LOAD_TIME_SECTIONS):
             return f"a section {section.name}"
-        if _linkers_own(section):
+        if _linkers_own(section, every):
             return f"a section {section.name}, which the linker would take for its own"
         if section.name.startswith(_BYTECODE_SECTIONS):
             return (
@@ -496,14 +498,28 @@ def load_time_code(path: str | Path) -> str | None:
     return _symbol_run_at_load(data, every, (SHT_SYMTAB,), _LOAD_TIME_HOOKS)
 
 
-def _linkers_own(section: Section) -> bool:
-    """Is an object's section named as one the linker builds for the loader (a relocation
-    section that is not a compiler's: loaded, or of another kind)?"""
+def _linkers_own(section: Section, every: list[Section]) -> bool:
+    """Is an object's section named as one the linker builds for the loader? A relocation
+    section is a compiler's only as a compiler makes it: of its kind, not loaded, its symbols
+    the object's symbol table, and named for the section it relocates, which it names. GNU ld
+    takes any other for plain bytes, one of the library's own relocations by its name (red-team
+    pass 45: a `.rela.bss.rt` of that kind, sh_info 0, pointed a GOT slot at mm.c's function)."""
     if any(_named(section.name, name) for name in _LINKER_SECTIONS):
         return True
     if not any(_named(section.name, name) for name in _RELOCATION_NAMES):
         return False
-    return bool(section.flags & _SHF_ALLOC) or section.kind not in (_SHT_RELA, _SHT_REL)
+    relocations = (_SHT_RELA, _SHT_REL)
+    if section.kind not in relocations or section.flags & _SHF_ALLOC:
+        return True
+    if not 0 < section.info < len(every) or not 0 < section.link < len(every):
+        return True
+    target = every[section.info]
+    prefix = ".rela" if section.kind == _SHT_RELA else ".rel"
+    return (
+        target.kind in relocations
+        or every[section.link].kind != SHT_SYMTAB
+        or section.name != prefix + target.name
+    )
 
 
 def _symbol_run_at_load(
@@ -565,6 +581,7 @@ def library_load_time_code(path: str | Path) -> str | None:
         if entries.get(_DT_PREINIT_ARRAYSZ, 0) > 0:
             return "a table of functions run before any constructor (.preinit_array)"
         dynamic = [(d.vaddr, d.vaddr + d.memsz) for d in load_segments(data, _PT_DYNAMIC)]
+        written: set[int] = set()
         for table in every:
             if table.kind not in _RELOCATIONS or not table.flags & _SHF_ALLOC:
                 continue
@@ -577,6 +594,11 @@ def library_load_time_code(path: str | Path) -> str | None:
                 # no relocation there (red-team pass 44's record did)
                 if any(low <= offset < high for low, high in dynamic):
                     return "a relocation that rewrites its dynamic section (what the loader runs)"
+                # the linker relocates a word once: a second record of mm.o's own, after its
+                # GLOB_DAT, pointed the __gmon_start__ slot crti's _init calls at mm.c (pass 45)
+                if offset in written:
+                    return "two relocations of one word (a record the linker did not make)"
+                written.add(offset)
         tables = (SHT_SYMTAB, SHT_DYNSYM)
         return _symbol_run_at_load(data, every, tables, _LOAD_TIME_HOOKS - _RUNTIME_OWN)
     except (struct.error, IndexError, ValueError):

@@ -535,6 +535,10 @@ def test_data_the_linker_would_print_is_refused(tmp_path, declaration):
          "a section .rela.bss.rt, which the linker would take for its own"),
         ('asm(".pushsection .rel.data.x,\\"\\",@progbits\\n.long 0\\n.popsection");',
          "a section .rel.data.x, which the linker would take for its own"),
+        # of a relocation section's own kind, but relocating nothing (sh_info 0): plain bytes to
+        # GNU ld, copied into the library's relocations by its name (red-team pass 45)
+        ('asm(".pushsection .rela.bss.rt,\\"\\",@4\\n.quad 0, 0, 0\\n.popsection");',
+         "a section .rela.bss.rt, which the linker would take for its own"),
         # once a stash no count of its data saw (now counted wherever it is, the test above)
         ('asm(".pushsection .got.plt,\\"a\\"\\n.zero 512\\n.popsection");',
          "a section .got.plt, which the linker would take for its own"),
@@ -579,11 +583,13 @@ def test_code_that_the_link_would_bring_in_to_run_at_load_is_refused(tmp_path, d
         build_of(source(tmp_path, declaration), "classic", "csapp", word_size="64")
 
 
-def test_a_library_whose_relocations_rewrite_its_dynamic_section_is_refused(tmp_path):
-    # A record of mm.o's own among the library's relocations wrote mm.c's function into DT_INIT,
-    # which the loader ran at dlopen (red-team pass 44). The object's check refuses the section
-    # that brings it; the library's, whatever brought it, a record that writes where the loader
-    # reads what to run. Built twice: the first build says where the dynamic section lies.
+def test_a_library_whose_relocations_are_not_the_linkers_is_refused(tmp_path):
+    # A record of mm.o's own among the library's relocations wrote mm.c's function into DT_INIT
+    # (red-team pass 44), then, after the linker's own record for the __gmon_start__ slot that
+    # crti's _init calls, into that slot (pass 45): run at dlopen either way. The object's check
+    # refuses the sections that bring them; the library's, whatever brought them, a record that
+    # writes where the loader reads what to run, and a second record for one word. Built twice:
+    # the first build says where its dynamic section and its first relocated word lie.
     def built(offset: int) -> Path:
         record = f".quad {offset}\\n.quad 0\\n.quad 0"  # R_X86_64_NONE: nothing written
         pushed = f'.pushsection .rela.bss.x,\\"a\\",@progbits\\n{record}\\n.popsection'
@@ -595,9 +601,16 @@ def test_a_library_whose_relocations_rewrite_its_dynamic_section_is_refused(tmp_
 
     first = built(0)
     assert library_load_time_code(first) is None
-    dynamic = next(s for s in sections(read_elf(first)) if s.name == ".dynamic")
+    data = read_elf(first)
+    dynamic = next(s for s in sections(data) if s.name == ".dynamic")
     assert library_load_time_code(built(dynamic.addr + 8)) == (
         "a relocation that rewrites its dynamic section (what the loader runs)"
+    )
+    relocations = next(s for s in sections(data) if s.name == ".rela.dyn")
+    relocated = int.from_bytes(data[relocations.offset : relocations.offset + 8], "little")
+    assert relocated != 0
+    assert library_load_time_code(built(relocated)) == (
+        "two relocations of one word (a record the linker did not make)"
     )
 
 
