@@ -27,13 +27,16 @@ typedef struct {
 /* The watch's own state, on pages of its own, made read-only once set (data_tail_guard): the
    allocator shares the process, and with this table writable it set the count to 0 and kept its
    state in any page rest, or kept 4 KiB in the pattern compared with (red-team pass 44: 80.0 ->
-   100.0 under CMU's rule). The agent's seal refuses making memory writable again. */
-static struct {
+   100.0 under CMU's rule). The agent's seal refuses making memory writable again, or giving
+   the pages back. Aligned as a type, so that its size is whole pages: no other variable shares
+   a page made read-only. */
+static struct __attribute__((aligned(4096))) {
     unsigned char intact[4096]; /* the pattern, as every watched byte should hold it */
     tail of[MOST_OBJECTS];
     size_t count;
     ElfW(Addr) library; /* where the library is loaded */
-} watched __attribute__((aligned(4096)));
+} watched;
+_Static_assert(sizeof watched % 4096 == 0, "the watch's table shares no page");
 
 /* dl_iterate_phdr's visit: the rest of the last page of each object's writable PT_LOAD segment.
    The dynamic loader's own is left alone: its allocator of the start keeps what it hands out
@@ -134,7 +137,8 @@ static void note_spare_static_tls(void) {
 static bool library_names(const struct link_map *map, const char *symbol) {
     ElfW(Addr) table = 0, names = 0, symbols = 0;
     size_t bytes = 0, entry = 0;
-    for (const ElfW(Dyn) *d = map->l_ld; d->d_tag != DT_NULL; d++) {
+    for (const ElfW(Dyn) *d = map != NULL ? map->l_ld : NULL; d != NULL && d->d_tag != DT_NULL;
+         d++) {
         if (d->d_tag == DT_RELA || d->d_tag == DT_REL)
             table = d->d_un.d_ptr;
         else if (d->d_tag == DT_RELASZ || d->d_tag == DT_RELSZ)
@@ -192,10 +196,9 @@ static void note_unused_variables(const struct link_map *map) {
 }
 
 bool data_tail_guard(void *handle) {
-    struct link_map *map = NULL;
-    if (handle == NULL || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == NULL)
-        return false;
-    watched.library = map->l_addr;
+    struct link_map *map = NULL; /* none: every object's rest is another library's */
+    if (handle != NULL && dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != NULL)
+        watched.library = map->l_addr;
     dl_iterate_phdr(note_rest, NULL);
     note_spare_static_tls();
     note_unused_variables(map);
@@ -206,6 +209,11 @@ bool data_tail_guard(void *handle) {
 }
 
 data_tail_state data_tail_check(void) {
+    /* A guarded process always watches something (libc's page rest, msg): a table that reads as
+       empty, or a pattern that is not one, was given back (madvise, which the seal traps too:
+       red-team pass 45). */
+    if (watched.count == 0 || watched.intact[0] != TAIL_PATTERN)
+        return (data_tail_state){sizeof watched, 1, 0, DATA_TAIL_WATCH, NULL};
     for (size_t t = 0; t < watched.count; t++) {
         const tail *rest = &watched.of[t];
         if (rest->bytes <= sizeof watched.intact &&

@@ -21,7 +21,8 @@ typedef enum {
     DATA_TAIL_OWN,        /* past the library's own variables */
     DATA_TAIL_LIBRARY,    /* past another loaded object's */
     DATA_TAIL_STATIC_TLS, /* the main thread's static TLS that no object's block uses */
-    DATA_TAIL_UNUSED      /* another object's variable the library does not name (msg, _res) */
+    DATA_TAIL_UNUSED,     /* another object's variable the library does not name (msg, _res) */
+    DATA_TAIL_WATCH       /* the watch's own table, given back to the kernel: nothing watched */
 } data_tail_owner;
 
 /* What a check found: the first watched stretch whose bytes changed, how many, the first. */

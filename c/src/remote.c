@@ -718,6 +718,9 @@ static void check_data_tail(void) {
     if (tail.owner == DATA_TAIL_STATIC_TLS) {
         snprintf(detail, sizeof detail, "%zu of its %zu bytes changed, from +%zu", tail.changed,
                  tail.bytes, tail.first);
+    } else if (tail.owner == DATA_TAIL_WATCH) {
+        snprintf(detail, sizeof detail, "its %zu bytes read as given back to the kernel",
+                 tail.bytes);
     } else if (tail.owner == DATA_TAIL_UNUSED) {
         snprintf(detail, sizeof detail, "%s: %zu of its %zu bytes changed, from +%zu", tail.object,
                  tail.changed, tail.bytes, tail.first);
@@ -738,7 +741,8 @@ static void check_data_tail(void) {
     static const char *const field[] = {[DATA_TAIL_OWN] = "(global data)",
                                         [DATA_TAIL_LIBRARY] = "(library data)",
                                         [DATA_TAIL_STATIC_TLS] = "(thread data)",
-                                        [DATA_TAIL_UNUSED] = "(unused data)"};
+                                        [DATA_TAIL_UNUSED] = "(unused data)",
+                                        [DATA_TAIL_WATCH] = "(watch data)"};
     asserted(field[tail.owner], 0, NULL, "%s", detail);
 }
 

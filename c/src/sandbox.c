@@ -340,11 +340,16 @@ static int deny_reads(scmp_filter_ctx ctx) {
     return rc;
 }
 static const char *const BRK_ACTION = "take memory from the kernel";
-/* madvise(MADV_REMOVE) on the shared heap punches its pages out of the grader's file: memory a
-   timed pass used past the checked heap, given back before the grader looks, would not count
-   (remote.c, mem_share_used_past). No allocator needs it. The advice is an int (INT_BITS: 1 << 32
-   | MADV_REMOVE passed a whole-word rule, red-team pass 23). */
-static const char *const REMOVE_ACTION = "give heap pages back to the grader's file";
+/* madvise with advice that gives pages back: MADV_REMOVE on the shared heap punches its pages out
+   of the grader's file (memory a timed pass used past the checked heap, given back before the
+   grader looks, would not count: remote.c, mem_share_used_past); MADV_DONTNEED and its kin make
+   a private page read back as zeros, read-only or not (the watch's table, made read-only, was
+   given back so, and with its count 0 nothing was watched: red-team pass 45). No allocator
+   needs them; the agent's heap is reset by its file. The advice is an int (INT_BITS: 1 << 32 |
+   MADV_REMOVE passed a whole-word rule, red-team pass 23). */
+static const char *const REMOVE_ACTION = "give memory pages back";
+static const int GIVE_BACK_ADVICE[] = {MADV_REMOVE, MADV_DONTNEED, MADV_FREE, MADV_WIPEONFORK,
+                                       MADV_DONTNEED_LOCKED};
 /* mprotect and pkey_mprotect are denied by the seal when they would make memory writable: a
    `const` array in the library's read-only data would be storage no global-data rule counts. */
 static const char *const WRITABLE_ACTION = "make read-only memory writable";
@@ -904,9 +909,9 @@ static int seal_rules(scmp_filter_ctx ctx, const untouchable_fds *none) {
     int rc = deny_calls(ctx, SEALED, sizeof SEALED / sizeof SEALED[0], SCMP_ACT_TRAP, false);
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(brk), 1, SCMP_A0(SCMP_CMP_NE, 0));
-    if (rc == 0)
+    for (size_t i = 0; i < sizeof GIVE_BACK_ADVICE / sizeof GIVE_BACK_ADVICE[0] && rc == 0; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(madvise), 1,
-                              SCMP_A2(SCMP_CMP_MASKED_EQ, INT_BITS, MADV_REMOVE));
+                              SCMP_A2(SCMP_CMP_MASKED_EQ, INT_BITS, GIVE_BACK_ADVICE[i]));
     for (size_t i = 0; i < sizeof PROTECT_CALLS / sizeof PROTECT_CALLS[0] && rc == 0; i++) {
         int call = seccomp_syscall_resolve_name(PROTECT_CALLS[i]);
         if (call != __NR_SCMP_ERROR)

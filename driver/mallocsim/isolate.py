@@ -547,8 +547,9 @@ _FORBIDDEN_CALL = re.compile(
 # spare static TLS changed (remote.c, check_data_tail): "(global data):0: 48 of the 3800 bytes
 # after its last variable changed, from +0", "(library data):0: ... after libmsheap.so's last
 # variable ...", "(thread data):0: 24 of its 1712 bytes changed, from +0", or "(unused data):0:
-# msg: 120 of its 1024 bytes changed, from +0".
-_GLOBAL_OVERRUN = re.compile(r"\((global|library|thread|unused) data\):0: (.+)")
+# msg: 120 of its 1024 bytes changed, from +0", or "(watch data):0: its 8192 bytes read as given
+# back to the kernel".
+_GLOBAL_OVERRUN = re.compile(r"\((global|library|thread|unused|watch) data\):0: (.+)")
 
 
 def _forbidden_call(asserted: str) -> str | None:
@@ -609,6 +610,11 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
             f"wrote past the end of its global data, by {at}: {overrun.group(2)} (a lab's driver "
             "keeps its own variables there, memlib's heap among them: such a write breaks its "
             "heap or crashes it)"
+        )
+    if overrun is not None and overrun.group(1) == "watch":
+        return (
+            f"undid the grader's watch of the memory no object owns, by {at}: the watch's table, "
+            f"{overrun.group(2)}"
         )
     if overrun is not None and overrun.group(1) == "unused":
         return (

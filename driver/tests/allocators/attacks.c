@@ -358,7 +358,9 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
 #define HANDLERS_OUTSIDE 84
 /* Red-team pass 44: the watch of the memory no object owns kept its own table, and the pattern it
    compares with, in the engine's writable data: an allocator turned it off, or kept 4 KiB in the
-   pattern. A malloc writes into that pattern (4,096 bytes of it in the engine's library). */
+   pattern. A malloc writes into that pattern (4,096 bytes of it in the engine's library); with
+   ATTACK_PATH "madvise", gives the table's page after it back to the kernel, where it reads as
+   zeros, its count 0 among them (red-team pass 45). */
 #define WATCH_TABLE 85
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
@@ -732,7 +734,9 @@ static void attack(void) {
 #if ATTACK == WATCH_TABLE
     unsigned char *pattern = NULL;
     dl_iterate_phdr(find_pattern, &pattern);
-    if (pattern != NULL)
+    if (pattern != NULL && strcmp(ATTACK_PATH, "madvise") == 0)
+        syscall(SYS_madvise, pattern + 4096, 4096, MADV_DONTNEED);
+    else if (pattern != NULL)
         pattern[100] = 42;
 #elif ATTACK == RUN_PROGRAM
     if (system("touch " ATTACK_PATH) != 0)
