@@ -210,8 +210,8 @@ bool data_tail_guard(void *handle) {
 
 data_tail_state data_tail_check(void) {
     /* A guarded process always watches something (libc's page rest, msg): a table that reads as
-       empty, or a pattern that is not one, was given back (madvise, which the seal traps too:
-       red-team pass 45). */
+       empty, or a pattern that is not one, was given back (madvise(MADV_DONTNEED), which the seal
+       allows for the engine's own heap: red-team pass 45). */
     if (watched.count == 0 || watched.intact[0] != TAIL_PATTERN)
         return (data_tail_state){sizeof watched, 1, 0, DATA_TAIL_WATCH, NULL};
     for (size_t t = 0; t < watched.count; t++) {

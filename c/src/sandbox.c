@@ -342,13 +342,14 @@ static int deny_reads(scmp_filter_ctx ctx) {
 static const char *const BRK_ACTION = "take memory from the kernel";
 /* madvise with advice that gives pages back: MADV_REMOVE on the shared heap punches its pages out
    of the grader's file (memory a timed pass used past the checked heap, given back before the
-   grader looks, would not count: remote.c, mem_share_used_past); MADV_DONTNEED and its kin make
-   a private page read back as zeros, read-only or not (the watch's table, made read-only, was
-   given back so, and with its count 0 nothing was watched: red-team pass 45). No allocator
-   needs them; the agent's heap is reset by its file. The advice is an int (INT_BITS: 1 << 32 |
-   MADV_REMOVE passed a whole-word rule, red-team pass 23). */
+   grader looks, would not count: remote.c, mem_share_used_past); the others make a private page
+   read back as zeros, read-only or not (the watch's table, made read-only, was given back so, its
+   count 0: red-team pass 45). No allocator needs them. MADV_DONTNEED stays allowed: the engine's
+   own private heap is reset by it (memlib.c's mem_reset, which the CS:APP handout's mem_reset_brk
+   reaches), and what it gives back of watched memory reads as not the pattern (data_tail.c). The
+   advice is an int (INT_BITS: 1 << 32 | MADV_REMOVE passed a whole-word rule, red-team pass 23). */
 static const char *const REMOVE_ACTION = "give memory pages back";
-static const int GIVE_BACK_ADVICE[] = {MADV_REMOVE, MADV_DONTNEED, MADV_FREE, MADV_WIPEONFORK,
+static const int GIVE_BACK_ADVICE[] = {MADV_REMOVE, MADV_FREE, MADV_WIPEONFORK,
                                        MADV_DONTNEED_LOCKED};
 /* mprotect and pkey_mprotect are denied by the seal when they would make memory writable: a
    `const` array in the library's read-only data would be storage no global-data rule counts. */

@@ -657,7 +657,7 @@ def test_state_in_another_librarys_variable_that_mm_c_does_not_name_is_seen(
 @pytest.mark.parametrize(
     ("way", "said"),
     [("write", "crashed with SIGSEGV at op 1 (a 1 "),
-     ("madvise", "tried to give memory pages back (madvise) at op 1 (a 1 ")],
+     ("madvise", "undid the grader's watch of the memory no object owns, by op 1 (a 1 ")],
 )  # fmt: skip
 def test_the_watch_of_memory_no_object_owns_cannot_be_written(
     cli, attacker, write_trace, way, said
@@ -665,7 +665,7 @@ def test_the_watch_of_memory_no_object_owns_cannot_be_written(
     # Its table and pattern were writable: an allocator set the table's count to 0 and kept its
     # state in any page rest, or kept 4 KiB in the pattern (red-team pass 44, 80.0 -> 100.0 under
     # CMU's rule). They are read-only once set; and a read-only page given back to the kernel
-    # reads as zeros, its count 0 (pass 45): the seal refuses that advice.
+    # reads as zeros, its count 0 (pass 45): a table that reads so fails the check.
     run = replay(cli, attacker("WATCH_TABLE", Path(way)), write_trace("t", TRACE))
     assert run.status == 1 and said in " ".join(run.said.split()), run.said
 
