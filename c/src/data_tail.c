@@ -63,6 +63,17 @@ static int note_rest(struct dl_phdr_info *info, size_t size, void *unused) {
     return 0;
 }
 
+/* Whether `bytes` at `at` are all zero: memory no one has used yet. A stretch found by the C
+   library's private figures (the spare static TLS) or by name (msg, _res) is watched only so: a
+   C library laid out otherwise, whose figures point at memory in use, is not taken for an
+   allocator's state, and no honest file loses a trace to it. */
+static bool all_zero(const unsigned char *at, size_t bytes) {
+    for (size_t i = 0; i < bytes; i++)
+        if (at[i] != 0)
+            return false;
+    return true;
+}
+
 /* The thread-local blocks of the objects loaded, as dl_iterate_phdr reports them. */
 typedef struct {
     size_t module[MOST_OBJECTS]; /* each one's TLS module id */
@@ -127,7 +138,7 @@ static void note_spare_static_tls(void) {
     if (size <= *descriptor || size - *descriptor > tp)
         return;
     uintptr_t start = tp - (size - *descriptor), lowest = lowest_static_block(start, tp);
-    if (lowest > start)
+    if (lowest > start && all_zero((const unsigned char *)start, lowest - start))
         watched.of[watched.count++] =
             (tail){(unsigned char *)start, lowest - start, DATA_TAIL_STATIC_TLS, NULL};
 }
@@ -174,7 +185,8 @@ static bool library_names(const struct link_map *map, const char *symbol) {
    the trapped __res_state (red-team pass 44). Where the library does not name one, it is nobody's
    state: watched as a page's rest. */
 static void note_unused(const struct link_map *map, const char *name, void *at, size_t bytes) {
-    if (at != NULL && bytes > 0 && !library_names(map, name) && watched.count < MOST_OBJECTS)
+    if (at != NULL && bytes > 0 && !library_names(map, name) && all_zero(at, bytes) &&
+        watched.count < MOST_OBJECTS)
         watched.of[watched.count++] = (tail){at, bytes, DATA_TAIL_UNUSED, name};
 }
 
