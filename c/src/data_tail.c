@@ -34,31 +34,33 @@ static struct __attribute__((aligned(4096))) {
     unsigned char intact[4096]; /* the pattern, as every watched byte should hold it */
     tail of[MOST_OBJECTS];
     size_t count;
-    ElfW(Addr) library; /* where the library is loaded */
 } watched;
 _Static_assert(sizeof watched % 4096 == 0, "the watch's table shares no page");
 
-/* dl_iterate_phdr's visit: the rest of the last page of each object's writable PT_LOAD segment.
-   The dynamic loader's own is left alone: its allocator of the start keeps what it hands out
-   there. */
-static int note_rest(struct dl_phdr_info *info, size_t size, void *unused) {
+/* One more stretch watched, while the table has room. */
+static void watch(void *at, size_t bytes, data_tail_owner owner, const char *name) {
+    if (watched.count < MOST_OBJECTS)
+        watched.of[watched.count++] = (tail){at, bytes, owner, name};
+}
+
+/* dl_iterate_phdr's visit: the rest of the last page of each object's writable PT_LOAD segment,
+   the library's own told by its base (*library). The dynamic loader's own is left alone: its
+   allocator of the start keeps what it hands out there. */
+static int note_rest(struct dl_phdr_info *info, size_t size, void *library) {
     (void)size;
-    (void)unused;
     if (info->dlpi_name != NULL && strstr(info->dlpi_name, "/ld-linux") != NULL)
         return 0;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    for (ElfW(Half) i = 0; i < info->dlpi_phnum && watched.count < MOST_OBJECTS; i++) {
+    bool own = library != NULL && info->dlpi_addr == *(const ElfW(Addr) *)library;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
         if (segment->p_type != PT_LOAD || !(segment->p_flags & PF_W))
             continue;
         uintptr_t end = (uintptr_t)info->dlpi_addr + segment->p_vaddr + segment->p_memsz;
         uintptr_t page_end = (end + page - 1) / page * page;
-        if (page_end == end)
-            continue;
-        bool own = info->dlpi_addr == watched.library;
-        watched.of[watched.count++] =
-            (tail){(unsigned char *)end, page_end - end, own ? DATA_TAIL_OWN : DATA_TAIL_LIBRARY,
-                   own ? NULL : info->dlpi_name};
+        if (page_end != end)
+            watch((void *)end, page_end - end, own ? DATA_TAIL_OWN : DATA_TAIL_LIBRARY,
+                  own ? NULL : info->dlpi_name);
     }
     return 0;
 }
@@ -129,7 +131,7 @@ static void note_spare_static_tls(void) {
     void (*static_info)(size_t *, size_t *) = NULL;
     void *found = dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
     const uint32_t *descriptor = dlvsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread", "GLIBC_PRIVATE");
-    if (found == NULL || descriptor == NULL || watched.count >= MOST_OBJECTS)
+    if (found == NULL || descriptor == NULL)
         return;
     memcpy(&static_info, &found, sizeof static_info); /* an object pointer to a function's */
     size_t size = 0, align = 0;
@@ -139,8 +141,7 @@ static void note_spare_static_tls(void) {
         return;
     uintptr_t start = tp - (size - *descriptor), lowest = lowest_static_block(start, tp);
     if (lowest > start && all_zero((const unsigned char *)start, lowest - start))
-        watched.of[watched.count++] =
-            (tail){(unsigned char *)start, lowest - start, DATA_TAIL_STATIC_TLS, NULL};
+        watch((void *)start, lowest - start, DATA_TAIL_STATIC_TLS, NULL);
 }
 
 /* Does the library (its link map) name `symbol` in a relocation: a variable of another object's
@@ -185,9 +186,8 @@ static bool library_names(const struct link_map *map, const char *symbol) {
    the trapped __res_state (red-team pass 44). Where the library does not name one, it is nobody's
    state: watched as a page's rest. */
 static void note_unused(const struct link_map *map, const char *name, void *at, size_t bytes) {
-    if (at != NULL && bytes > 0 && !library_names(map, name) && all_zero(at, bytes) &&
-        watched.count < MOST_OBJECTS)
-        watched.of[watched.count++] = (tail){at, bytes, DATA_TAIL_UNUSED, name};
+    if (at != NULL && bytes > 0 && !library_names(map, name) && all_zero(at, bytes))
+        watch(at, bytes, DATA_TAIL_UNUSED, name);
 }
 
 /* The variable `name` at `at` (NULL: none), its size by the symbol that defines it there. */
@@ -209,9 +209,9 @@ static void note_unused_variables(const struct link_map *map) {
 
 bool data_tail_guard(void *handle) {
     struct link_map *map = NULL; /* none: every object's rest is another library's */
-    if (handle != NULL && dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != NULL)
-        watched.library = map->l_addr;
-    dl_iterate_phdr(note_rest, NULL);
+    if (handle == NULL || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0)
+        map = NULL;
+    dl_iterate_phdr(note_rest, map != NULL ? &map->l_addr : NULL);
     note_spare_static_tls();
     note_unused_variables(map);
     for (size_t i = 0; i < watched.count; i++)
