@@ -550,6 +550,23 @@ _FORBIDDEN_CALL = re.compile(
 # msg: 120 of its 1024 bytes changed, from +0", or "(watch data):0: its 8192 bytes read as given
 # back to the kernel".
 _GLOBAL_OVERRUN = re.compile(r"\((global|library|thread|unused|watch) data\):0: (.+)")
+_UNCOUNTED = " (state kept there is global data no rule counts)"
+# Each one's words: (what it did, what leads the agent's detail, why it matters).
+_OVERRUN_SAID = {
+    "global": (
+        "wrote past the end of its global data", "",
+        " (a lab's driver keeps its own variables there, memlib's heap among them: such a write "
+        "breaks its heap or crashes it)",
+    ),
+    # past another library's: memory no count of mm.c's variables sees
+    "library": ("wrote past the end of another library's data", "", _UNCOUNTED),
+    "thread": (
+        "wrote into the spare static thread-local storage", "",
+        " (no object's variables are there: state kept there is global data no rule counts)",
+    ),
+    "unused": ("wrote into a variable of another library's that it does not use", "", _UNCOUNTED),
+    "watch": ("undid the grader's watch of the memory no object owns", "the watch's table, ", ""),
+}  # fmt: skip
 
 
 def _forbidden_call(asserted: str) -> str | None:
@@ -605,32 +622,9 @@ def death(outcome: ChildOutcome, timeout: float, at: str) -> str:
             "them, are forbidden)"
         )
     overrun = _GLOBAL_OVERRUN.fullmatch(asserted) if asserted is not None else None
-    if overrun is not None and overrun.group(1) == "global":
-        return (
-            f"wrote past the end of its global data, by {at}: {overrun.group(2)} (a lab's driver "
-            "keeps its own variables there, memlib's heap among them: such a write breaks its "
-            "heap or crashes it)"
-        )
-    if overrun is not None and overrun.group(1) == "watch":
-        return (
-            f"undid the grader's watch of the memory no object owns, by {at}: the watch's table, "
-            f"{overrun.group(2)}"
-        )
-    if overrun is not None and overrun.group(1) == "unused":
-        return (
-            f"wrote into a variable of another library's that it does not use, by {at}: "
-            f"{overrun.group(2)} (state kept there is global data no rule counts)"
-        )
-    if overrun is not None and overrun.group(1) == "thread":
-        return (
-            f"wrote into the spare static thread-local storage, by {at}: {overrun.group(2)} "
-            "(no object's variables are there: state kept there is global data no rule counts)"
-        )
-    if overrun is not None:  # past another library's: memory no count of mm.c's variables sees
-        return (
-            f"wrote past the end of another library's data, by {at}: {overrun.group(2)} (state "
-            "kept there is global data no rule counts)"
-        )
+    if overrun is not None:
+        what, lead, why = _OVERRUN_SAID[overrun.group(1)]
+        return f"{what}, by {at}: {lead}{overrun.group(2)}{why}"
     if asserted is not None:  # in the allocator's words, file and line included: said so
         return f"assertion failed at {at}, as the allocator's assert() put it: {asserted}"
     if os.WIFSIGNALED(outcome.status):
