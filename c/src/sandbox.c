@@ -315,22 +315,30 @@ static const denied_call SEALED[] = {
  * 24 system files' times for its -m32 build, graded next (45.0 -> 52.5), and one student's grade
  * left it for a classmate's (32.3 -> 67.0: red-team pass 35). The callers close the descriptors
  * the library opened before they seal (remote.c, count_main.c), so these are the ways left to read
- * one. Opens with a write's flags are the first filter's to refuse, or Landlock's.
+ * one. Opens that only write are the first filter's to refuse, or Landlock's.
  */
 static const char *const SEALED_READS[] = {"readlink", "readlinkat", "uselib"};
 static const char *const OPEN_CALLS[] = {"open", "openat"};
+/* The access modes that read: whatever else the flags say. An open of an existing file with
+   O_RDONLY | O_CREAT creates nothing, and Landlock then checks only the read: the count, whose
+   first filter lets valgrind create its profiles, read a stale system file so (red-team pass 46),
+   and an O_RDWR file of its own folder stood in for the traces' socket. valgrind writes its
+   profiles O_WRONLY; mode 3 is the first filter's to kill. */
+static const scmp_datum_t READING_MODES[] = {O_RDONLY, O_RDWR};
 
-/* Refuse, with EACCES, what SEALED_READS says: open and openat without a write's flags (their
-   flags are their second and third argument), and the calls listed. */
+/* Refuse, with EACCES, what SEALED_READS says: open and openat in a mode that reads (their flags
+   are their second and third argument), and the calls listed. */
 static int deny_reads(scmp_filter_ctx ctx) {
-    const scmp_datum_t writing = O_ACCMODE | O_CREAT;
     int rc = 0;
     for (size_t i = 0; i < sizeof OPEN_CALLS / sizeof OPEN_CALLS[0] && rc == 0; i++) {
         int call = seccomp_syscall_resolve_name(OPEN_CALLS[i]);
-        struct scmp_arg_cmp flags = i == 0 ? SCMP_A1(SCMP_CMP_MASKED_EQ, writing, 0)
-                                           : SCMP_A2(SCMP_CMP_MASKED_EQ, writing, 0);
-        if (call != __NR_SCMP_ERROR)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 1, flags);
+        for (size_t m = 0; m < sizeof READING_MODES / sizeof READING_MODES[0] && rc == 0; m++) {
+            struct scmp_arg_cmp flags =
+                i == 0 ? SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE, READING_MODES[m])
+                       : SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, READING_MODES[m]);
+            if (call != __NR_SCMP_ERROR)
+                rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 1, flags);
+        }
     }
     for (size_t i = 0; i < sizeof SEALED_READS / sizeof SEALED_READS[0] && rc == 0; i++) {
         int call = seccomp_syscall_resolve_name(SEALED_READS[i]);

@@ -547,12 +547,14 @@ def _counted(cli, source: Path, trace: Path) -> str:
     return " ".join(run.said.split())
 
 
-@pytest.mark.parametrize("way", ["open", "cmdline", "valgrind"])
+@pytest.mark.parametrize("way", ["open", "cmdline", "valgrind", "creat", "rdwr"])
 def test_the_counted_pass_reads_no_file_once_the_trace_is_in_sight(cli, attacker, write_trace, way):
     # valgrind's pass sees the trace too: a read there would leave its bits for a later grade,
     # and /proc/self/cmdline, which valgrind answers with a writable file of its own, carried
     # what one pass wrote to the next (red-team pass 36), as did that file reached by its number
-    # (pass 37). The attack's mm_init fails, and the count with it, when its read works.
+    # (pass 37); an open "to read or create" read a stale file, and a file opened to read and
+    # write stood in for the traces' socket (pass 46). The attack's mm_init fails, and the count
+    # with it, when its read works.
     said = _counted(cli, attacker("READ_WHEN_SEALED", way), write_trace("t", TRACE))
     assert "not counted" not in said and "instructions counted by valgrind" in said, said
 

@@ -1740,6 +1740,17 @@ static int read_when_sealed(void) {
         return strcmp(program_invocation_short_name, "mscount") == 0 && open(own_path, 3) < -1;
     if (strcmp(ATTACK_PATH, "cmdline") == 0)
         return pread(open("/proc/self/cmdline", O_RDONLY), &byte, 1, 0) == 1;
+    /* In the count alone (the agent traps O_CREAT): an existing file opened to read "or create
+       it", and a file of the count's own folder opened to read and write (red-team pass 46). */
+    if (strcmp(ATTACK_PATH, "creat") == 0)
+        return strcmp(program_invocation_short_name, "mscount") == 0 &&
+               pread(open(own_path, O_RDONLY | O_CREAT, 0600), &byte, 1, 0) == 1;
+    if (strcmp(ATTACK_PATH, "rdwr") == 0 && strcmp(program_invocation_short_name, "mscount") == 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/stand-in", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        int fd = open(path, O_RDWR | O_CREAT, 0600);
+        return fd >= 0 && write(fd, "x", 1) == 1 && pread(fd, &byte, 1, 0) == 1;
+    }
     if (strcmp(ATTACK_PATH, "valgrind") == 0) { /* its files, by number, past the limit shown */
         struct rlimit limit;
         for (int fd = getrlimit(RLIMIT_NOFILE, &limit) == 0 ? (int)limit.rlim_cur : 1 << 30;
