@@ -692,12 +692,17 @@ def test_no_memory_is_made_writable_once_the_count_is_sealed(cli, attacker, writ
     assert "throughput not counted" in counted, counted
 
 
-def test_the_count_takes_the_preamble_from_the_socket_itself(cli, attacker, write_trace):
+@pytest.mark.parametrize("way", ["peek", "refeed"])
+def test_the_count_takes_the_traces_from_the_graders_socket_alone(cli, attacker, write_trace, way):
     # A started allocator read the preamble through the count's own stream and set its buffer
     # back: mscount found it there, the grader had sent the traces, and a peek saw them uncounted
     # (red-team pass 42). The count reads the socket itself now: the preamble is gone, the count
-    # is refused.
-    counted = _counted(cli, attacker("PEEK_PAST_THE_PREAMBLE"), write_trace("t", TRACE))
+    # is refused. Then one read the traces whole and put a pipe holding them in the grader's
+    # place, the identity the count kept of the socket rewritten on the stack (pass 46): the
+    # count asks the kernel whether it reads a socket (its sandbox makes none: the one there is
+    # the grader's), and refuses the pipe.
+    attack = attacker("PEEK_PAST_THE_PREAMBLE", Path(way))
+    counted = _counted(cli, attack, write_trace("t", TRACE))
     assert "throughput not counted" in counted and "failed (status 2;" in counted, counted
 
 

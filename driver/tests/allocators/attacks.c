@@ -335,7 +335,10 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
 /* Red-team pass 42: in the program valgrind counts, a constructor reads the traces' preamble
    (pass 42 through the count's own stream over the socket, its buffer set back so that the
    preamble seemed unread; the count reads the socket with no stream now) and peeks at the traces
-   the grader then sends: mm_init fails there unless it saw them, uncounted. */
+   the grader then sends: mm_init fails there unless it saw them, uncounted. With ATTACK_PATH
+   "refeed" (red-team pass 46), it reads the traces whole instead and puts a pipe
+   holding the preamble and them in the socket's place, the identity the count keeps of the
+   socket rewritten wherever it lies above on the stack: mm_init fails unless that was done. */
 #define PEEK_PAST_THE_PREAMBLE 81
 /* Red-team pass 42: in the program valgrind counts, a constructor makes a page of code writable
    (its own here; the count's own there), after which every check the count makes could be
@@ -1683,6 +1686,37 @@ __attribute__((constructor)) static void make_code_writable(void) {
 #include <sys/stat.h>
 static int traces_seen;
 
+/* Every byte the socket fd holds until the grader's end shuts, read; a pipe holding the preamble
+   and those bytes put in fd's place (the count's sandbox makes no socket: a pipe is what red-team
+   pass 46 used, after a file); and every pair of words above this frame on the stack that is fd's
+   identity before (device, inode) made the pipe's. Whether all of it was done. */
+static int refeed(int fd, const struct stat *before, const char *preamble) {
+    static char held[1 << 16];
+    size_t got = 0;
+    for (long n; got < sizeof held && (n = read(fd, held + got, sizeof held - got)) > 0;)
+        got += (size_t)n;
+    int pair[2];
+    struct stat after;
+    if (got == sizeof held || pipe(pair) != 0 ||
+        write(pair[1], preamble, 17) != 17 || write(pair[1], held, got) != (long)got ||
+        close(pair[1]) != 0 || dup2(pair[0], fd) != fd || fstat(fd, &after) != 0)
+        return 0;
+    int rewritten = 0;
+    uintptr_t from = (uintptr_t)__builtin_frame_address(0) & ~(uintptr_t)4095;
+    for (uintptr_t page = from; page < from + (1 << 20); page += 4096) {
+        if (syscall(SYS_madvise, page, 4096, MADV_NORMAL) != 0) /* past the stack's top */
+            break;
+        uint64_t *word = (uint64_t *)page;
+        for (size_t i = 0; i + 1 < 4096 / sizeof *word; i++)
+            if (word[i] == (uint64_t)before->st_dev && word[i + 1] == (uint64_t)before->st_ino) {
+                word[i] = (uint64_t)after.st_dev;
+                word[i + 1] = (uint64_t)after.st_ino;
+                rewritten++;
+            }
+    }
+    return rewritten > 0;
+}
+
 __attribute__((constructor)) static void peek_past_the_preamble(void) {
     if (strcmp(program_invocation_short_name, "mscount") != 0) {
         traces_seen = 1; /* the agent: nothing to see there */
@@ -1695,6 +1729,10 @@ __attribute__((constructor)) static void peek_past_the_preamble(void) {
         char preamble[17], traces[256];
         if (read(fd, preamble, sizeof preamble) != (long)sizeof preamble)
             return;
+        if (strcmp(ATTACK_PATH, "refeed") == 0) {
+            traces_seen = refeed(fd, &seen, preamble);
+            return;
+        }
         long n = recv(fd, traces, sizeof traces - 1, MSG_PEEK);
         traces[n > 0 ? n : 0] = '\0';
         traces_seen = strstr(traces, "\na ") != NULL;
