@@ -263,21 +263,41 @@ def grade(
     UsageError only for the grader's own set-up (counting instructions without
     valgrind)."""
     start = time.monotonic()
-    made = _grade(spec, plan, config, timeout, progress)
-    narrow = handout_build(spec, config, made.results) if made.problem is None else None
-    if narrow is not None:
-        if progress:  # its traces counted too: "grade [12/22]", not "[12/11]"
-            progress.more(len(plan.traces))
-        retried = _grade(narrow, plan, config, timeout, progress)
-        better, note = handout_build_note(config, made.results, retried.results, retried.problem)
-        if better:
-            made = replace(retried, notes=(note, *retried.notes))
-        else:
-            made = replace(made, notes=(*made.notes, note))
+    replayed = _replay_build(spec, plan, config, timeout, progress)
+    if isinstance(replayed, _ReplayedBuild):
+        made = _measured(
+            _handout_build_chosen(replayed, plan, config, timeout, progress), plan, config
+        )
+    else:
+        made = replayed
     overrides = lab_overrides(config)
     if overrides is not None:
         made = replace(made, notes=(*made.notes, overrides))
     return replace(made, seconds=time.monotonic() - start)
+
+
+def _handout_build_chosen(
+    wide: _ReplayedBuild,
+    plan: GradePlan,
+    config: GradingConfig,
+    timeout: float | None,
+    progress: Progress | None,
+) -> _ReplayedBuild:
+    """The build to grade of an mm.c replayed built for x86-64 (`wide`): its -m32 build where
+    handout_build asks for one and it passes more traces, else `wide`; either with the note
+    that says which and why."""
+    narrow = handout_build(wide.spec, config, wide.results)
+    if narrow is None:
+        return wide
+    if progress:  # its traces counted too: "grade [12/22]", not "[12/11]"
+        progress.more(len(plan.traces))
+    retried = _replay_build(narrow, plan, config, timeout, progress)
+    better, note = handout_build_note(config, wide.results, retried.results, retried.problem)
+    if better and isinstance(retried, _ReplayedBuild):
+        retried.notes.insert(0, note)  # first: it says why this build is graded
+        return retried
+    wide.notes.append(note)
+    return wide
 
 
 def handout_build(
@@ -358,13 +378,34 @@ def _valid_traces(results: Sequence[TraceResult]) -> int:
     return sum(r.valid for r in results)
 
 
-def _grade(
+@dataclass
+class _ReplayedBuild:
+    """A build's traces replayed (checked, and timed where the throughput is timed), before its
+    throughput is counted: `grade` counts only the build it grades. The x86-64 build's count
+    used to run before the -m32 build was replayed, and the count is the one process of the
+    allocator's with the traces whole that later builds cannot be kept from: it carried a hidden
+    trace's realloc shape to the -m32 build in files' access times (red-team pass 46: 45.0 ->
+    52.5)."""
+
+    spec: AllocatorSpec
+    build: Build | None
+    team: Team | None
+    warnings: tuple[str, ...]
+    notes: list[str]
+    results: list[TraceResult]
+    limits: dict[str, float]
+    problem: None = None  # as a Grade's: a build that replayed has none
+
+
+def _replay_build(
     spec: AllocatorSpec,
     plan: GradePlan,
     config: GradingConfig,
     timeout: float | None,
     progress: Progress | None,
-) -> Grade:
+) -> Grade | _ReplayedBuild:
+    """The build replayed on every trace of the plan, or the Grade of a build that could not
+    run at all (its problem said)."""
     lab = config.profile
     notes = list(plan.notes)
     if config.throughput == "instructions":  # the grader's set-up, not the student's fault
@@ -414,6 +455,16 @@ def _grade(
             results.append(failed_result(trace, spec.name, message))  # keep what was measured
         if progress:
             progress.finished(trace.name, trace_outcome(results[-1]))
+    return _ReplayedBuild(spec, build, team, warnings, notes, results, limits)
+
+
+def _measured(replayed: _ReplayedBuild, plan: GradePlan, config: GradingConfig) -> Grade:
+    """The grade of a replayed build: its notes, its throughput (counted now, where the lab
+    counts it) and its score."""
+    lab = config.profile
+    spec, build, results, limits = replayed.spec, replayed.build, replayed.results, replayed.limits
+    notes, warnings = replayed.notes, replayed.warnings
+    graded_spec = graded_build(spec)
     graded = list(zip(plan.traces, results, strict=True))
     notes.extend(driver_notes(lab, graded))
     notes.extend(note for t, r in graded if (note := heap_limit_note(t, r, lab.heap_limit)))
@@ -445,7 +496,14 @@ def _grade(
         measured.count_checked,
     )
     return Grade(
-        spec.name, tuple(results), graded, None, team, warnings, tuple(notes), word_bits=bits
+        spec.name,
+        tuple(results),
+        graded,
+        None,
+        replayed.team,
+        warnings,
+        tuple(notes),
+        word_bits=bits,
     )
 
 

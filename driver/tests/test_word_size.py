@@ -137,6 +137,35 @@ def test_a_file_that_fails_every_trace_on_x86_64_as_m32_code_does_is_graded_m32(
     assert "also graded built -m32, as the csapp handout's Makefile builds it" in said
 
 
+def test_only_the_graded_build_is_counted_and_after_both_are_replayed(
+    cli, tmp_path, write_trace, monkeypatch
+):
+    # The x86-64 build's count ran before its -m32 build was replayed: the count holds the traces
+    # whole, and carried a hidden trace's realloc shape to the -m32 build in files' access times
+    # (red-team pass 46: 45.0 -> 52.5). Only the build graded is counted, once both are replayed.
+    from mallocsim import grading
+
+    events: list[str] = []
+    replay, count = grading.replay_isolated, grading.counted_passes
+
+    def replayed(trace, spec, *rest):
+        events.append(f"replay {spec.word_size}")
+        return replay(trace, spec, *rest)
+
+    def counted(spec, *rest, **named):
+        events.append(f"count {spec.word_size}")
+        return count(spec, *rest, **named)
+
+    monkeypatch.setattr(grading, "replay_isolated", replayed)
+    monkeypatch.setattr(grading, "counted_passes", counted)
+    adjacent = fixture_variant(
+        "labs/csapp_explicit", "#define LINKS_AS_ADJACENT_POINTERS\n", tmp_path / "adjacent.c"
+    )
+    run = cli("grade", adjacent, "--lab", "csapp", "-q", write_trace("linked", LINKED))
+    assert run.status == 0 and "built -m32, as the csapp handout's Makefile" in run.said, run.said
+    assert events == ["replay None", "replay 32", "count 32"], events
+
+
 def test_an_m32_build_that_does_not_compile_is_named_so(cli, tmp_path, write_trace):
     # The note said "it passed no more traces there" of an -m32 build that did not compile (red-
     # team pass 31): it says why the build ran nothing.
