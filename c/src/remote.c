@@ -437,10 +437,33 @@ static void point_into(ms_link *link) {
     side.pass_seconds = (double *)(base + side.layout.seconds_at);
 }
 
+/*
+ * The link's first page holds what passes on every call; the timed passes' areas (log, scratch,
+ * seconds, ops) start on the next page, and the link's file reaches them only at the first timed
+ * call (watch_passes): until then the agent's mapping of them is past the file's end, and a touch
+ * there ends it with SIGBUS. Its checked passes, which utilization and the global-data rule are
+ * measured on, kept an allocator's state in those unused megabytes (red-team pass 46).
+ */
+static size_t head_bytes(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+_Static_assert(sizeof(ms_link) <= 4096, "the link's head fits its first page");
+
+/*
+ * Before every call: the bytes of the link's first page that carry nothing from one call to the
+ * next, cleared (the agent's words, the timed call's options and result, the layout it read once
+ * at its start, the page's rest). An allocator kept 14 list heads and a ballast in `said` from
+ * call to call, 512 bytes no count of its global data saw (red-team pass 46: 80.0 -> 100.0 under
+ * CMU's rule); cleared, nothing there outlives the call it was written in. What the grader reads
+ * of them (a checker's message, the team record) it reads before its next call.
+ */
+static void clear_between_calls(ms_link *link) {
+    link->pass = 0;
+    memset(&link->seconds, 0, head_bytes() - offsetof(ms_link, seconds));
+}
+
 ms_link *ms_link_create(const ms_trace *trace, uint32_t max_passes, ms_error *err) {
     memset(err, 0, sizeof *err);
     ms_link_layout layout = {.max_passes = max_passes, .trace = trace_to_wire(trace)};
-    layout.log_at = align_up(sizeof(ms_link));
+    layout.log_at = head_bytes();
     layout.scratch_at = layout.log_at + align_up((size_t)trace->num_ops * sizeof(uint64_t));
     layout.seconds_at = layout.scratch_at + align_up(((size_t)trace->num_ids + 1) * sizeof(void *));
     layout.ops_at = layout.seconds_at + align_up(((size_t)max_passes + 1) * sizeof(double));
@@ -450,7 +473,7 @@ ms_link *ms_link_create(const ms_trace *trace, uint32_t max_passes, ms_error *er
     layout.heap_bytes = mem_reserved();
     int fd = memfd_create("mallocsim-link", MFD_CLOEXEC);
     char *p = MAP_FAILED;
-    if (fd >= 0 && ftruncate(fd, (off_t)layout.bytes) == 0)
+    if (fd >= 0 && ftruncate(fd, (off_t)layout.log_at) == 0) /* the head: see head_bytes */
         p = mmap(NULL, layout.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
         snprintf(err->message, sizeof err->message, "no memory for the agent's link: %s",
@@ -899,6 +922,7 @@ static uint64_t request(uint32_t call, uint64_t a, uint64_t b) {
     ms_link *link = side.link;
     if (side.status != MS_LINK_OK)
         return 0;
+    clear_between_calls(link);
     link->call = call;
     link->arg[0] = a;
     link->arg[1] = b;
@@ -1231,6 +1255,10 @@ static uint32_t watch_passes(timed_watch *w, const ms_timed_options *options) {
     if (side.status != MS_LINK_OK || side.agent_syscall < 0 || !mem_share_grant(w->granted))
         return 0;
     if (!side.ops_sent) { /* only now: the checked passes, which utilization is made of, are over */
+        if (ftruncate(side.link_fd, (off_t)side.layout.bytes) != 0) {
+            condemn(MS_LINK_VIOLATED, "no memory for the timed passes' link: %s", strerror(errno));
+            return 0;
+        }
         wire_op *ops = (wire_op *)((char *)link + side.layout.ops_at);
         for (uint64_t i = 0; i < w->trace->num_ops; i++) {
             const ms_op *op = &w->trace->ops[i];

@@ -665,6 +665,19 @@ def test_the_watch_of_memory_no_object_owns_cannot_be_written(
     assert run.status == 1 and said in " ".join(run.said.split()), run.said
 
 
+@pytest.mark.parametrize(
+    ("way", "outcome"), [("said", "1/1 valid"), ("log", "crashed with SIGBUS")]
+)
+def test_no_state_is_kept_in_the_link_with_the_grader(cli, attacker, write_trace, way, outcome):
+    # The agent's link with its grader kept an allocator's state from one call to the next: 512
+    # bytes of the agent's words, and the timed passes' megabytes, which no checked pass writes
+    # (red-team pass 46: 80.0 -> 100.0 under CMU's rule, no global data counted). The words are
+    # cleared before every call, and the timed passes' areas lie past the link's file until the
+    # first timed call: a touch there ends the checked pass.
+    run = replay(cli, attacker("LINK_STASH", Path(way)), write_trace("t", TRACE))
+    assert outcome in " ".join(run.said.split()), run.said
+
+
 @pytest.mark.parametrize("way", ["fork", "exit", "printf"])
 def test_no_handler_of_the_allocators_runs_outside_the_counted_passes(
     cli, attacker, write_trace, way
