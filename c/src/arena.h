@@ -34,6 +34,10 @@
    core. */
 enum { ARENAS = 4 };
 
+/* Address space reserved for the heaps or their maps, kept out of core files until it is made
+   read-write (then MADV_DODUMP): see arena.c. */
+void leave_out_of_dumps(void *at, size_t len);
+
 /* Arena k's lock, skipped while the process has a single thread; arena_enter's answer goes to
    the matching arena_leave. At most one arena's lock is held at a time. */
 bool arena_enter(unsigned k);

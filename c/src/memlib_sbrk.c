@@ -120,6 +120,7 @@ static bool commit(size_t need) {
             return false;
         step = exact;
     }
+    (void)km_madvise(heap.committed, step, MADV_DODUMP); /* in use: in dumps (arena.c) */
     heap.committed += step;
     return true;
 }

@@ -332,6 +332,8 @@ bool tc_map_reach(const void *from, const void *end) {
             km_mprotect((void *)(big + k * BIG_CHUNK_BYTES), BIG_CHUNK_BYTES,
                         PROT_READ | PROT_WRITE) != 0)
             return false;
+        (void)km_madvise((void *)(bytes + k * CHUNK_BYTES), CHUNK_BYTES, MADV_DODUMP);
+        (void)km_madvise((void *)(big + k * BIG_CHUNK_BYTES), BIG_CHUNK_BYTES, MADV_DODUMP);
         chunk_flag_set(&map.writable, k, true);
     }
     return true;
@@ -386,6 +388,7 @@ bool tc_heap_start(void *lo, size_t span) {
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (bytes == MAP_FAILED)
         return false;
+    leave_out_of_dumps(bytes, fine + (span >> BIG_GRAIN_SHIFT)); /* but its chunks in use */
     atomic_store_explicit(&map.bytes, (_Atomic uint8_t *)bytes, memory_order_relaxed);
     atomic_store_explicit(&map.big, (_Atomic uint8_t *)(bytes + fine), memory_order_relaxed);
     atomic_store_explicit(&map.heap_lo, (uintptr_t)lo, memory_order_relaxed);
