@@ -152,9 +152,11 @@ static void reserve_range(void) {
         if (p != MAP_FAILED) {
             leave_out_of_dumps(p, size);
             size_t part = size / ARENAS;
-            if (limited && km_munmap(p + part, size - part) == 0)
+            if (limited && km_munmap(p + part, size - part) == 0) {
+                tc_map_given_back(p + part, p + size);
                 for (unsigned k = 1; k < ARENAS; k++)
                     arena[k].deferred = true; /* before any thread could look */
+            }
             atomic_store_explicit(&arena_reservation.part_shift, (unsigned)__builtin_ctzll(part),
                                   memory_order_relaxed);
             atomic_store_explicit(&arena_reservation.base, (uintptr_t)p, memory_order_relaxed);
@@ -544,8 +546,10 @@ bool arena_give_back_unused(void) {
             arena[k].failed = true;
         arena_leave(k, locked);
         if (unused &&
-            km_munmap(start, (size_t)(end - start)) == 0) /* no system call under a lock */
+            km_munmap(start, (size_t)(end - start)) == 0) { /* no system call under a lock */
+            tc_map_given_back(start, end);
             return true;
+        }
     }
     return false;
 }

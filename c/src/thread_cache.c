@@ -56,10 +56,11 @@
  * anyway, where dropin.c reads the byte again (tc_state), then the big map's: a pointer not
  * 16-aligned, or that neither map says started a block, is none of ours, and one that either says
  * was freed is a double free. The maps are one range of address space, a sixteenth and a 1,024th
- * of the heaps' reservation, reserved read-only with it (arena.c, through tc_heap_start): a byte
- * never written reads 0, from the kernel's zero page (which counts in no process's memory), and
- * the byte of any pointer in the reservation is one subtraction and one shift away, with no
- * other load on a free's way to it.
+ * of the heaps' reservation, reserved with it (arena.c, through tc_heap_start), inaccessible where
+ * no heap has grown (no block of ours is there) and readable where a part of the reservation was
+ * given back (where another mapping may land): a byte never written reads 0, from the kernel's
+ * zero page (which counts in no process's memory), and the byte of any pointer in the heaps is
+ * one subtraction and one shift away, with no other load on a free's way to it.
  * Its chunks, one per CHUNK_HEAP bytes of heap, are made writable before the heap grows into
  * them (memlib_sbrk.c calls tc_map_reach, and a growth the map cannot cover is refused), so every
  * heap block has its byte. Only the map pages written count, but a page holds the bytes of 64 KiB
@@ -298,7 +299,7 @@ static inline void chunk_flag_set(chunk_flags *flags, size_t k, bool on) {
 static struct {
     _Atomic uintptr_t heap_lo;        /* the reservation's first byte; 0 until tc_heap_start */
     _Atomic uintptr_t span;           /* its bytes: the map covers [heap_lo, heap_lo + span) */
-    _Atomic(_Atomic uint8_t *) bytes; /* span / 16 map bytes, read-only but where writable */
+    _Atomic(_Atomic uint8_t *) bytes; /* span / 16 map bytes (see tc_heap_start) */
     _Atomic(_Atomic uint8_t *) big;   /* span / 1024 big map bytes, after them, as they are */
     chunk_flags writable;             /* chunk k's map bytes and big map bytes are read-write */
     chunk_flags written;              /* ...and written since the last tc_map_trim looked */
@@ -307,12 +308,23 @@ static struct {
 /* ---------------------------------------------------------------- the size map */
 
 /* The map byte of p, or NULL when p is outside the reservation (or before tc_heap_start: span is
-   0). Read-only, and 0, where no heap has grown. */
+   0). Unreadable where no heap has grown: no block of ours is there. */
 static inline _Atomic uint8_t *map_byte(const void *p) {
     uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
     if (offset >= atomic_load_explicit(&map.span, memory_order_relaxed))
         return NULL;
     return atomic_load_explicit(&map.bytes, memory_order_relaxed) + (offset >> MAP_GRAIN_SHIFT);
+}
+
+void tc_map_given_back(const void *from, const void *end) {
+    uintptr_t lo = atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    assert((uintptr_t)from >= lo && (uintptr_t)end > (uintptr_t)from &&
+           ((uintptr_t)from - lo) % CHUNK_HEAP == 0 && ((uintptr_t)end - lo) % CHUNK_HEAP == 0);
+    uintptr_t at = (uintptr_t)from - lo, len = (uintptr_t)end - (uintptr_t)from;
+    _Atomic uint8_t *bytes = atomic_load_explicit(&map.bytes, memory_order_relaxed);
+    _Atomic uint8_t *big = atomic_load_explicit(&map.big, memory_order_relaxed);
+    (void)km_mprotect((void *)(bytes + (at >> MAP_GRAIN_SHIFT)), len >> MAP_GRAIN_SHIFT, PROT_READ);
+    (void)km_mprotect((void *)(big + (at >> BIG_GRAIN_SHIFT)), len >> BIG_GRAIN_SHIFT, PROT_READ);
 }
 
 bool tc_map_reach(const void *from, const void *end) {
@@ -381,10 +393,14 @@ static unsigned bin_of_usable(size_t usable) {
 bool tc_heap_start(void *lo, size_t span) {
     assert(lo != NULL && atomic_load_explicit(&map.heap_lo, memory_order_relaxed) == 0);
     assert(span % CHUNK_HEAP == 0 && span / CHUNK_HEAP <= MAP_CHUNKS);
-    /* Read-only: no commit charge (vm.overcommit_memory=2 counts writable private memory only),
-       and a byte never written reads 0, from the kernel's zero page. */
+    /* Inaccessible until a heap reaches a chunk (tc_map_reach) or the part is given back
+       (tc_map_given_back): no commit charge (vm.overcommit_memory=2 counts writable private
+       memory only), and nothing for mlockall to fill in. Read-only, the map's 16 GiB took 4
+       million zero-page entries at a program's mlockall, 2.4-5.5 s and 33 MB of page tables
+       (tor with DisableAllSwap; drop-in pass 27). Only the reservation's heaps can hold a block
+       whose byte is read, and their chunks are writable before they grow. */
     size_t fine = span >> MAP_GRAIN_SHIFT;
-    char *bytes = km_mmap(NULL, fine + (span >> BIG_GRAIN_SHIFT), PROT_READ,
+    char *bytes = km_mmap(NULL, fine + (span >> BIG_GRAIN_SHIFT), PROT_NONE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (bytes == MAP_FAILED)
         return false;

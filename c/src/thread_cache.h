@@ -146,6 +146,12 @@ void tc_check_live(const void *p, const char *call);
    heap must not grow then. */
 bool tc_map_reach(const void *from, const void *end);
 
+/* [from, end), a part of the reservation given back to the system (arena.c), where other mappings
+   may now land: its map bytes made readable, reading 0, so that a free of a block mapped there
+   finds it none of the heaps' rather than faulting. The map is otherwise unreadable where no heap
+   has grown (tc_heap_start). */
+void tc_map_given_back(const void *from, const void *end);
+
 /* The map pages of [lo, hi), whole chunks of one arena's part of the reservation, that name no
    live block given back to the system (malloc_trim): they read 0 again, as where no block ever
    started. A block freed before then is no longer told from a pointer never handed out, and its
