@@ -287,7 +287,7 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    its own and the counted passes answered from its log, 57.4 -> 93.6, confirmed by the clock, a
    hidden cost within the clock's tolerance). With ATTACK_PATH "honest" it reads nothing: the
    baseline; "drain" reads every socket it was handed instead; "thread" starts a thread that
-   would wait for the traces; "process" a process that would (or would answer for the passes,
+   would wait for the traces (and mm_init fails once it has); "process" a process that would (or would answer for the passes,
    as pass 31's did through shared memory); "peek" peeks at every socket it was handed for a
    third of a second (recv with MSG_PEEK: the traces stay for mscount), and works less if it saw
    more than a few bytes there; "sibling" one made by clone(CLONE_PARENT), no child of mscount's
@@ -1373,6 +1373,7 @@ static void slow_malloc_work(void) {
 
 enum { SEEN_WORK = 60 }; /* a few times a bump pointer's own work: within the clock's tolerance */
 static bool trace_seen;
+static bool thread_started; /* "thread": mm_init fails, in the count, once one has started */
 
 static void *wait_for_traces(void *unused) {
     (void)unused;
@@ -1390,7 +1391,7 @@ __attribute__((constructor)) static void read_the_traces(int argc, char **argv, 
         pthread_attr_t unguarded; /* no guard page: see threads_in_the_count */
         pthread_attr_init(&unguarded);
         pthread_attr_setguardsize(&unguarded, 0);
-        pthread_create(&waiter, &unguarded, wait_for_traces, NULL);
+        thread_started = pthread_create(&waiter, &unguarded, wait_for_traces, NULL) == 0;
         return;
     }
     if (strcmp(ATTACK_PATH, "process") == 0 || strcmp(ATTACK_PATH, "sibling") == 0) {
@@ -1862,6 +1863,8 @@ int mm_init(void) {
         if (reaped && helper > 0)
             waitpid(helper, NULL, 0);
     }
+    if (thread_started)
+        return -1;
 #endif
 #if ATTACK == BUSY_INIT
     for (volatile int step = 0; strcmp(ATTACK_PATH, "honest") != 0 && step < 100000; step++)
