@@ -307,6 +307,8 @@ static struct {
     clockid_t agent_clock;
     int agent_syscall; /* /proc/AGENT/syscall, open, to see the agent asleep */
     int status;        /* MS_LINK_*, the verdict on the agent */
+    char *words;       /* the parent's progress words, as the agent maps them: whole pages */
+    size_t words_bytes, words_used; /* their mapping's bytes; the memfd's own */
     bool ops_sent;     /* the trace's ops are in the link (sent with the first timed call) */
     char verdict[512]; /* the verdict's line; why loading failed */
     /* The agent's alone. */
@@ -459,6 +461,14 @@ static void clear_between_calls(ms_link *link) {
     link->pass = 0;
     link->answer = 0; /* a free's answer is not read: it would carry 8 bytes to the next call */
     memset(&link->seconds, 0, head_bytes() - offsetof(ms_link, seconds));
+    /* And so for the progress words' page (the agent maps it whole): the room for a failed
+       assert()'s message, read only once the agent has died of it, and the page past the words,
+       read by no one, kept 504 bytes of an allocator's state where the link's `said` had (red-
+       team pass 46). */
+    if (side.words != NULL) {
+        memset(side.words + 8 * ((size_t)side.layout.denied_at + 1), 0, MS_ASSERT_BYTES);
+        memset(side.words + side.words_used, 0, side.words_bytes - side.words_used);
+    }
 }
 
 ms_link *ms_link_create(const ms_trace *trace, uint32_t max_passes, ms_error *err) {
@@ -495,6 +505,9 @@ void ms_link_destroy(ms_link *link) {
     if (link == NULL)
         return;
     munmap(link, side.layout.bytes);
+    if (side.words != NULL)
+        munmap(side.words, side.words_bytes);
+    side.words = NULL;
     if (side.link_fd >= 0)
         close(side.link_fd);
     side.link_fd = -1;
@@ -551,6 +564,23 @@ int ms_agent_spawn(ms_link *link, const ms_agent_setup *setup, ms_error *err) {
     link->layout.progress_at = setup->progress_at;
     link->layout.denied_at = setup->denied_at;
     side.layout = link->layout;
+    struct stat words;
+    if (fstat(setup->words_fd, &words) != 0 ||
+        (uint64_t)words.st_size < 8 * ((uint64_t)setup->denied_at + 1) + MS_ASSERT_BYTES) {
+        snprintf(err->message, sizeof err->message, "the progress words are too short");
+        return -1;
+    }
+    size_t page = head_bytes();
+    side.words_used = (size_t)words.st_size;
+    side.words_bytes = (side.words_used + page - 1) / page * page;
+    side.words =
+        mmap(NULL, side.words_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, setup->words_fd, 0);
+    if (side.words == MAP_FAILED) {
+        side.words = NULL;
+        snprintf(err->message, sizeof err->message, "cannot map the progress words: %s",
+                 strerror(errno));
+        return -1;
+    }
     /* The child writes errno here when it cannot become the agent; an exec closes it unwritten.
        A failed start is the grader's, not the allocator's: said as such, never graded (a class
        run graded every student after one that made msagent unexecutable 0, and cached the 0:

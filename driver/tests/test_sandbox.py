@@ -666,14 +666,16 @@ def test_the_watch_of_memory_no_object_owns_cannot_be_written(
 
 
 @pytest.mark.parametrize(
-    ("way", "outcome"), [("said", "1/1 valid"), ("log", "crashed with SIGBUS")]
+    ("way", "outcome"),
+    [("said", "1/1 valid"), ("log", "crashed with SIGBUS"), ("words", "1/1 valid")],
 )
 def test_no_state_is_kept_in_the_link_with_the_grader(cli, attacker, write_trace, way, outcome):
     # The agent's link with its grader kept an allocator's state from one call to the next: 512
     # bytes of the agent's words, and the timed passes' megabytes, which no checked pass writes
-    # (red-team pass 46: 80.0 -> 100.0 under CMU's rule, no global data counted). The words are
-    # cleared before every call, and the timed passes' areas lie past the link's file until the
-    # first timed call: a touch there ends the checked pass.
+    # (red-team pass 46: 80.0 -> 100.0 under CMU's rule, no global data counted), and the page
+    # of the parent's progress words past them. The words, and that page, are cleared before
+    # every call, and the timed passes' areas lie past the link's file until the first timed
+    # call: a touch there ends the checked pass.
     run = replay(cli, attacker("LINK_STASH", Path(way)), write_trace("t", TRACE))
     assert outcome in " ".join(run.said.split()), run.said
 
@@ -823,10 +825,13 @@ def test_processes_started_in_the_count_stop_it(cli, attacker, write_trace, atta
     # Root has no RLIMIT_NPROC: a fork bomb in the count took every pid on the machine, and the
     # classmates graded beside it got "Resource temporarily unavailable" (red-team pass 12); so
     # did zombies left unreaped, which hold their pids, and threads, which /proc does not list,
-    # past a watch of live processes (pass 13).
+    # past a watch of live processes (pass 13). The sealed count refuses a thread (red-team pass
+    # 46), so the threads are a trusted library's, started as it loads, before the seal.
+    threads = attack == "COUNT_THREADS"
     started = time.monotonic()
-    run = cli("grade", attacker(attack), "--dialect", "classic", "--lab", "csapp",
-              "--throughput", "instructions", write_trace("t", TRACE))  # fmt: skip
+    run = cli("grade", attacker(attack, handed_in=threads), "--dialect", "classic",
+              "--lab", "csapp", "--throughput", "instructions", write_trace("t", TRACE),
+              *(["--trust-built"] if threads else []))  # fmt: skip
     said = " ".join(run.said.split())
     assert "its process group held more than 64 processes or threads" in said, said
     assert time.monotonic() - started < 25 and _children_of_us() == []
