@@ -680,6 +680,29 @@ def test_no_state_is_kept_in_the_link_with_the_grader(cli, attacker, write_trace
     assert outcome in " ".join(run.said.split()), run.said
 
 
+@pytest.mark.parametrize("where", ["agent", "count"])
+def test_no_access_time_is_set_by_the_allocators_lookups(
+    cli, attacker, write_trace, tmp_path, where
+):
+    # Walking a path through a symbolic link sets the link's access time where it is a day old:
+    # one agent looked up stale links of /usr by a hidden trace's first sizes, and a classmate's
+    # read them back with lstat (red-team pass 46). The agent and the count see every mount
+    # noatime.
+    if os.geteuid() != 0:
+        pytest.skip("a mount namespace of the sandbox's own needs root")
+    target, link = tmp_path / "target", tmp_path / "link"
+    target.write_text("x")
+    link.symlink_to(target)
+    stale = time.time() - 3 * 86400
+    os.utime(link, (stale, stale), follow_symlinks=False)
+    attack = attacker("STAT_THROUGH_LINK", link, port=int(where == "count"))
+    if where == "agent":
+        replay(cli, attack, write_trace("t", TRACE))
+    else:
+        _counted(cli, attack, write_trace("t", TRACE))
+    assert link.lstat().st_atime == pytest.approx(stale, abs=1), where
+
+
 @pytest.mark.parametrize("way", ["fork", "exit", "printf"])
 def test_no_handler_of_the_allocators_runs_outside_the_counted_passes(
     cli, attacker, write_trace, way

@@ -373,6 +373,10 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    the second word; the assert() message's room, 24 bytes on). mm_init writes a mark there in
    the checked pass; mm_malloc answers NULL while the mark is still there. */
 #define LINK_STASH 86
+/* Red-team pass 46: a path walked through a symbolic link sets the link's access time where it
+   is a day old, a bit a later process reads back with lstat, no file opened: mm_init looks up
+   ATTACK_PATH, in the agent (ATTACK_PORT 0) or in the count (1). */
+#define STAT_THROUGH_LINK 87
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -1855,6 +1859,11 @@ static int read_when_sealed(void) {
 int mm_init(void) {
     calls = 0;
     inits++;
+#if ATTACK == STAT_THROUGH_LINK
+    struct stat seen;
+    if (strcmp(program_invocation_short_name, ATTACK_PORT ? "mscount" : "msagent") == 0)
+        (void)stat(ATTACK_PATH, &seen);
+#endif
 #if ATTACK == LINK_STASH
     if (inits == 1 && dl_iterate_phdr(find_link, &link_stash) == 1)
         memcpy(link_stash, LINK_MARK, sizeof LINK_MARK);
