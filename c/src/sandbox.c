@@ -609,8 +609,9 @@ static bool has_option(const char *options, const char *option) {
  * trace's first sizes, and a classmate's agent read them back with lstat() into its team record,
  * or the same student's -m32 build placed its blocks by them (red-team pass 46: 45.0 -> 52.5). No
  * system-call filter can tell those walks from the ones a process needs (glibc's fstat is a
- * newfstatat, whose path the filter cannot read). Needs CAP_SYS_ADMIN (a grader run as root, as
- * in CI and on Gradescope): without it nothing changes, and false is returned.
+ * newfstatat, whose path the filter cannot read). Needs CAP_SYS_ADMIN (a grader run as root on
+ * its machine; not root in a container that withholds it, as Docker does by default): without it
+ * nothing changes, and false is returned.
  */
 static bool freeze_access_times(void) {
     if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)

@@ -688,8 +688,8 @@ def test_no_access_time_is_set_by_the_allocators_lookups(
     # one agent looked up stale links of /usr by a hidden trace's first sizes, and a classmate's
     # read them back with lstat (red-team pass 46). The agent and the count see every mount
     # noatime.
-    if os.geteuid() != 0:
-        pytest.skip("a mount namespace of the sandbox's own needs root")
+    if subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode != 0:
+        pytest.skip("a mount namespace of the sandbox's own needs CAP_SYS_ADMIN")
     target, link = tmp_path / "target", tmp_path / "link"
     target.write_text("x")
     link.symlink_to(target)
