@@ -722,26 +722,43 @@ static void write_everywhere(const char *text) {
 static void quiet_sigsys(int signal) { (void)signal; }
 #endif
 
-#if ATTACK == WATCH_TABLE
-/* dl_iterate_phdr's visit: in the engine's own library, the first 4,096 bytes of the watch's
-   pattern in a row (no page's rest is that long). */
-static int find_pattern(struct dl_phdr_info *info, size_t size, void *found) {
+#if ATTACK == WATCH_TABLE || ATTACK == LINK_STASH
+/* dl_iterate_phdr's visit: the engine's own library's writable segment, into found[0] (its
+   start) and found[1] (its bytes). */
+static int find_engine_data(struct dl_phdr_info *info, size_t size, void *found) {
     (void)size;
     if (info->dlpi_name == NULL || strstr(info->dlpi_name, "libmscore") == NULL)
         return 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
-        if (segment->p_type != PT_LOAD || !(segment->p_flags & PF_W))
-            continue;
-        unsigned char *p = (unsigned char *)(info->dlpi_addr + segment->p_vaddr);
-        size_t run = 0;
-        for (size_t at = 0; at < segment->p_memsz; at++)
-            if ((run = p[at] == 0xa5 ? run + 1 : 0) == 4096) {
-                *(unsigned char **)found = p + at - 4095;
-                return 1;
-            }
+        if (segment->p_type == PT_LOAD && (segment->p_flags & PF_W)) {
+            ((uintptr_t *)found)[0] = info->dlpi_addr + segment->p_vaddr;
+            ((uintptr_t *)found)[1] = segment->p_memsz;
+            return 1;
+        }
     }
     return 0;
+}
+
+/* The engine's own library's writable data: its start, and its bytes in *bytes (0: not found). */
+static unsigned char *engine_data(size_t *bytes) {
+    uintptr_t found[2] = {0, 0};
+    dl_iterate_phdr(find_engine_data, found);
+    *bytes = found[1];
+    return (unsigned char *)found[0];
+}
+#endif
+
+#if ATTACK == WATCH_TABLE
+/* In the engine's own data, the first 4,096 bytes of the watch's pattern in a row (no page's rest
+   is that long), or NULL. */
+static unsigned char *find_pattern(void) {
+    size_t bytes, run = 0;
+    unsigned char *p = engine_data(&bytes);
+    for (size_t at = 0; at < bytes; at++)
+        if ((run = p[at] == 0xa5 ? run + 1 : 0) == 4096)
+            return p + at - 4095;
+    return NULL;
 }
 #endif
 
@@ -749,42 +766,32 @@ static int find_pattern(struct dl_phdr_info *info, size_t size, void *found) {
 static const char LINK_MARK[] = "kept in the link";
 static char *link_stash; /* where the mark is, or NULL (no link: in mscount) */
 
-/* dl_iterate_phdr's visit: in the engine's own library, the agent's note of its link: a page's
-   address, then the layout, its size past the log's start, its grader this process's parent. */
-static int find_link(struct dl_phdr_info *info, size_t size, void *found) {
-    (void)size;
-    if (info->dlpi_name == NULL || strstr(info->dlpi_name, "libmscore") == NULL)
-        return 0;
-    for (int s = 0; s < info->dlpi_phnum; s++) {
-        const ElfW(Phdr) *segment = &info->dlpi_phdr[s];
-        if (segment->p_type != PT_LOAD || !(segment->p_flags & PF_W))
+/* In the engine's own data, the agent's note of its link: a page's address, then the layout, its
+   size past the log's start, its grader this process's parent; or ("words") its two pointers into
+   the progress words. Where the mark goes, or NULL. */
+static char *find_link(void) {
+    size_t bytes;
+    const uint64_t *w = (const uint64_t *)(void *)engine_data(&bytes);
+    for (size_t i = 0; i + 7 < bytes / 8; i++) {
+        if (strcmp(ATTACK_PATH, "words") == 0) {
+            if (w[i] % 4096 == 8 && w[i + 1] == w[i] + 24)
+                return (char *)(uintptr_t)(w[i] - 8) + 2048;
             continue;
-        const uint64_t *w = (const uint64_t *)(info->dlpi_addr + segment->p_vaddr);
-        for (size_t i = 0; i + 7 < segment->p_memsz / 8; i++) {
-            if (strcmp(ATTACK_PATH, "words") == 0) {
-                if (w[i] % 4096 == 8 && w[i + 1] == w[i + 0] + 24) {
-                    *(char **)found = (char *)(uintptr_t)(w[i] - 8) + 2048;
-                    return 1;
-                }
-                continue;
-            }
-            uint64_t link = w[i], bytes = w[i + 1], log_at = w[i + 2];
-            if (link == 0 || link % 4096 != 0 || log_at < 1024 || log_at > 8192 || bytes <= log_at ||
-                (int32_t)(w[i + 6] >> 32) != (int32_t)getppid())
-                continue;
-            bool log = strcmp(ATTACK_PATH, "log") == 0;
-            *(char **)found = (char *)(uintptr_t)link + (log ? log_at : 72); /* 72: said */
-            return 1;
         }
+        uint64_t link = w[i], size = w[i + 1], log_at = w[i + 2];
+        if (link == 0 || link % 4096 != 0 || log_at < 1024 || log_at > 8192 || size <= log_at ||
+            (int32_t)(w[i + 6] >> 32) != (int32_t)getppid())
+            continue;
+        bool log = strcmp(ATTACK_PATH, "log") == 0;
+        return (char *)(uintptr_t)link + (log ? log_at : 72); /* 72: said */
     }
-    return 0;
+    return NULL;
 }
 #endif
 
 static void attack(void) {
 #if ATTACK == WATCH_TABLE
-    unsigned char *pattern = NULL;
-    dl_iterate_phdr(find_pattern, &pattern);
+    unsigned char *pattern = find_pattern();
     if (pattern != NULL && strcmp(ATTACK_PATH, "madvise") == 0)
         syscall(SYS_madvise, pattern + 4096, 4096, MADV_DONTNEED);
     else if (pattern != NULL)
@@ -1865,7 +1872,7 @@ int mm_init(void) {
         (void)stat(ATTACK_PATH, &seen);
 #endif
 #if ATTACK == LINK_STASH
-    if (inits == 1 && dl_iterate_phdr(find_link, &link_stash) == 1)
+    if (inits == 1 && (link_stash = find_link()) != NULL)
         memcpy(link_stash, LINK_MARK, sizeof LINK_MARK);
 #endif
 #if ATTACK == SEES_TRACE_WHEN_LOADED
