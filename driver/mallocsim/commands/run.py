@@ -70,21 +70,29 @@ def run_preloaded(command: Sequence[str], library: Path, extra_env: Mapping[str,
     folder behind (red-team pass 27)."""
     env = dict(os.environ, **extra_env)
     env["LD_PRELOAD"] = " ".join(filter(None, [str(library), env.get("LD_PRELOAD", "")]))
-    try:
-        program = subprocess.Popen(list(command), env=env)
-    except OSError as error:
-        raise UsageError(f"cannot run {command[0]}: {error.strerror}") from None
+    started: list[subprocess.Popen[bytes]] = []
+    pending: list[int] = []
 
     def pass_on(signum: int, frame: object) -> None:
-        program.send_signal(signum)
+        if started:
+            started[0].send_signal(signum)
+        else:
+            pending.append(signum)  # sent on once the program is there
 
-    # Set only once the program runs: it must not inherit SIG_IGN.
-    previous = {
-        number: signal.signal(number, signal.SIG_IGN if number == signal.SIGINT else pass_on)
-        for number in (signal.SIGINT, *STOP_SIGNALS)
-    }
+    # The stop signals are caught before the program starts (its exec resets a caught signal to
+    # the default): caught only after, one that came as the program started killed this process
+    # alone, the program ran on holding its output (a loaded CI machine). Ctrl-C is ignored only
+    # once the program runs: it must not inherit SIG_IGN.
+    previous = {number: signal.signal(number, pass_on) for number in STOP_SIGNALS}
     try:
-        status = program.wait()
+        try:
+            started.append(subprocess.Popen(list(command), env=env))
+        except OSError as error:
+            raise UsageError(f"cannot run {command[0]}: {error.strerror}") from None
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for number in pending:
+            started[0].send_signal(number)
+        status = started[0].wait()
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
