@@ -478,20 +478,6 @@ static bool seal_reads(const ms_before_load *before) {
     return true;
 }
 
-/*
- * Whether `fed` is a socket, as the kernel says: fed and the identity main noted are memory a
- * started allocator can write. One read the traces from the socket itself, put a file of its own
- * holding the preamble and them in its place (a pipe did as well) and rewrote that identity where
- * main kept it on the stack; every counted pass then answered from a replay its constructor had
- * made of them (red-team pass 46: 45.2 -> 84.4, "confirmed by the clock"). The count's sandbox
- * makes no socket (socket, socketpair and socketcall are refused: sandbox.c) and accepts none, so
- * the one socket in this process is the grader's.
- */
-static bool fed_is_a_socket(void) {
-    struct stat now;
-    return fstat(fed, &now) == 0 && S_ISSOCK(now.st_mode);
-}
-
 /* Once the allocator is started (sealed first: seal_reads): none of its code may run here but
    inside a pass (see the banner): one thread, no process of its, every signal blocked, and the
    traces' socket the one given (`before`, its identity before the load) and a socket. Says what
@@ -513,9 +499,16 @@ static bool nothing_else_runs(const struct stat *before) {
         fprintf(stderr, "mscount: cannot block signals: %s\n", strerror(errno));
         return false;
     }
+    /* A socket, as the kernel says, besides the identity main noted: fed and that identity are
+       memory a started allocator can write. One read the traces from the socket itself, put a
+       file of its own holding the preamble and them in its place (a pipe did as well) and rewrote
+       the identity where main kept it on the stack; every counted pass then answered from a
+       replay its constructor had made of them (red-team pass 46: 45.2 -> 84.4, "confirmed by the
+       clock"). The count's sandbox makes no socket (socket, socketpair and socketcall are
+       refused: sandbox.c) and accepts none, so the one socket in this process is the grader's. */
     struct stat now;
     if (fed >= 0 && (fstat(fed, &now) != 0 || now.st_dev != before->st_dev ||
-                     now.st_ino != before->st_ino || !fed_is_a_socket())) {
+                     now.st_ino != before->st_ino || !S_ISSOCK(now.st_mode))) {
         fprintf(stderr, "mscount: the traces' socket was replaced as the allocator was loaded or "
                         "started\n");
         return false;
