@@ -460,7 +460,7 @@ _Static_assert(sizeof(ms_link) <= 4096, "the link's head fits its first page");
 static void clear_between_calls(ms_link *link) {
     link->pass = 0;
     link->answer = 0; /* a free's answer is not read: it would carry 8 bytes to the next call */
-    memset(&link->seconds, 0, head_bytes() - offsetof(ms_link, seconds));
+    memset(&link->seconds, 0, side.layout.log_at - offsetof(ms_link, seconds)); /* the head */
     /* And so for the progress words' page (the agent maps it whole): the room for a failed
        assert()'s message, read only once the agent has died of it, and the page past the words,
        read by no one, kept 504 bytes of an allocator's state where the link's `said` had (red-
