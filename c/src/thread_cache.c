@@ -316,15 +316,22 @@ static inline _Atomic uint8_t *map_byte(const void *p) {
     return atomic_load_explicit(&map.bytes, memory_order_relaxed) + (offset >> MAP_GRAIN_SHIFT);
 }
 
-void tc_map_given_back(const void *from, const void *end) {
-    uintptr_t lo = atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
-    assert((uintptr_t)from >= lo && (uintptr_t)end > (uintptr_t)from &&
-           ((uintptr_t)from - lo) % CHUNK_HEAP == 0 && ((uintptr_t)end - lo) % CHUNK_HEAP == 0);
-    uintptr_t at = (uintptr_t)from - lo, len = (uintptr_t)end - (uintptr_t)from;
+/* `call` (km_mprotect, km_madvise) with `arg` over both maps' bytes for the heap bytes [at, at +
+   len) of the reservation (offsets from its start, whole chunks), both tried; 0, or -1 when either
+   failed. */
+static int on_maps(int (*call)(void *, size_t, int), uintptr_t at, uintptr_t len, int arg) {
+    assert(at % CHUNK_HEAP == 0 && len % CHUNK_HEAP == 0);
     _Atomic uint8_t *bytes = atomic_load_explicit(&map.bytes, memory_order_relaxed);
     _Atomic uint8_t *big = atomic_load_explicit(&map.big, memory_order_relaxed);
-    (void)km_mprotect((void *)(bytes + (at >> MAP_GRAIN_SHIFT)), len >> MAP_GRAIN_SHIFT, PROT_READ);
-    (void)km_mprotect((void *)(big + (at >> BIG_GRAIN_SHIFT)), len >> BIG_GRAIN_SHIFT, PROT_READ);
+    int fine = call((void *)(bytes + (at >> MAP_GRAIN_SHIFT)), len >> MAP_GRAIN_SHIFT, arg);
+    int coarse = call((void *)(big + (at >> BIG_GRAIN_SHIFT)), len >> BIG_GRAIN_SHIFT, arg);
+    return fine != 0 ? fine : coarse;
+}
+
+void tc_map_given_back(const void *from, const void *end) {
+    uintptr_t lo = atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    assert((uintptr_t)from >= lo && (uintptr_t)end > (uintptr_t)from);
+    (void)on_maps(km_mprotect, (uintptr_t)from - lo, (uintptr_t)end - (uintptr_t)from, PROT_READ);
 }
 
 bool tc_map_reach(const void *from, const void *end) {
@@ -333,19 +340,13 @@ bool tc_map_reach(const void *from, const void *end) {
     assert(lo != 0 && (uintptr_t)from >= lo && (uintptr_t)end > (uintptr_t)from);
     if ((uintptr_t)end - lo > span)
         return false;
-    _Atomic uint8_t *bytes = atomic_load_explicit(&map.bytes, memory_order_relaxed);
-    _Atomic uint8_t *big = atomic_load_explicit(&map.big, memory_order_relaxed);
     size_t last = (size_t)(((uintptr_t)end - 1 - lo) >> CHUNK_SHIFT);
     for (size_t k = (size_t)(((uintptr_t)from - lo) >> CHUNK_SHIFT); k <= last; k++) {
         if (chunk_flag(&map.writable, k))
             continue;
-        if (km_mprotect((void *)(bytes + k * CHUNK_BYTES), CHUNK_BYTES, PROT_READ | PROT_WRITE) !=
-                0 ||
-            km_mprotect((void *)(big + k * BIG_CHUNK_BYTES), BIG_CHUNK_BYTES,
-                        PROT_READ | PROT_WRITE) != 0)
+        if (on_maps(km_mprotect, k * CHUNK_HEAP, CHUNK_HEAP, PROT_READ | PROT_WRITE) != 0)
             return false;
-        (void)km_madvise((void *)(bytes + k * CHUNK_BYTES), CHUNK_BYTES, MADV_DODUMP);
-        (void)km_madvise((void *)(big + k * BIG_CHUNK_BYTES), BIG_CHUNK_BYTES, MADV_DODUMP);
+        (void)on_maps(km_madvise, k * CHUNK_HEAP, CHUNK_HEAP, MADV_DODUMP); /* in dumps: arena.c */
         chunk_flag_set(&map.writable, k, true);
     }
     return true;
