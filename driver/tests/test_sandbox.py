@@ -230,6 +230,23 @@ def _graded_kops(cli, source: Path, trace: Path, record: Path) -> tuple[float | 
     return result["ops"] / result["seconds"] / 1000, run.out
 
 
+def _fastest_honest_kops(
+    cli, source: Path, trace: Path, tmp_path: Path, enough: float | None
+) -> float:
+    """The fastest of up to three honest grades, stopping at one of `enough` Kops/s or more.
+    An honest pass is graded by its wall time, which only a loaded machine's stops lengthen:
+    in CI one honest grade made 45,383 Kops/s beside a forged one held to its CPU count at
+    168,952, 3.7 times (the forgery's own passes were some 59 us)."""
+    fastest = 0.0
+    for attempt in range(3):
+        kops, said = _graded_kops(cli, source, trace, tmp_path / f"honest{attempt}.json")
+        assert kops is not None, said
+        fastest = max(fastest, kops)
+        if enough is None or fastest >= enough:
+            break
+    return fastest
+
+
 def test_a_slowed_clock_is_caught_by_the_kernels_count(cli, attacker, write_trace):
     # Passes of some 4 ms (4000 steps a malloc) claimed at a tenth of their time: short of the
     # kernel's count by far more than a pass's stops can cost (200 us).
@@ -276,12 +293,13 @@ def test_a_clock_short_of_the_kernels_count_gains_no_throughput(
     cli, attacker, write_trace, tmp_path, attack, steps, ops
 ):
     trace = write_trace("big", _allocs(ops) + "".join(f"f {i}\n" for i in range(ops)))
-    fair = attacker("SKEWED_CLOCK", Path("honest"), port=steps, handed_in=True)
-    honest, _ = _graded_kops(cli, fair, trace, tmp_path / "h.json")
     forged, said = _graded_kops(
         cli, attacker(attack, port=steps, handed_in=True), trace, tmp_path / "f.json"
     )
-    assert honest is not None, said
+    fair = attacker("SKEWED_CLOCK", Path("honest"), port=steps, handed_in=True)
+    honest = _fastest_honest_kops(
+        cli, fair, trace, tmp_path, enough=None if forged is None else forged / 3
+    )
     if forged is None:  # short by far more than any stops (4 ms passes), or a claim below 0
         # (SKEWED_CLOCK's pairs of reads out of step with the passes): a verdict
         assert attack != "FAKE_CLOCK" and "the timing was tampered with" in said, said
