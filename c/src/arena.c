@@ -9,7 +9,8 @@
  * away (arena_index, which a free computes unlocked); under a finite RLIMIT_AS only arena 0's part
  * stays reserved, the others' reserved again at their first use while there is room, and a
  * mapping refused for want of room gets the parts of arenas that never served
- * (arena_give_back_unused);
+ * (arena_give_back_unused); a finite RLIMIT_AS set later fits the reservation to the heaps
+ * (arena_fit_address_space, for address_limit.c);
  *   - the thread caches' size map (thread_cache.c) starts at the reservation's base, and covers
  *     every arena's heap;
  *   - each arena has a lock of its own, around its policy and its heap: threads of different
@@ -101,7 +102,8 @@ static struct {
     pthread_mutex_t lock;
     bool ready;    /* mm_init succeeded */
     bool failed;   /* it could not: the arena serves nothing */
-    bool deferred; /* its part is not reserved yet (a low RLIMIT_AS): reserved at its first use */
+    bool deferred; /* its part is not reserved (a low RLIMIT_AS, or one set later): reserved at
+                      its first use */
     purge_state purge;
 } arena[ARENAS] = {[0 ... ARENAS - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
                                          .purge = {.regrown_at = SIZE_MAX}}};
@@ -177,6 +179,12 @@ static bool reserve_deferred(unsigned k) {
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
     if (p != MAP_FAILED && p != start) /* a kernel before 4.17 takes the address as a hint */
         km_munmap(p, len);
+    /* The size map, cut short by a limit set later (arena_fit_address_space), grown over the
+       part again, readable over the parts given back before it, where other mappings may be. */
+    if (p == start && !tc_map_regrow(end, start)) {
+        km_munmap(p, len);
+        p = MAP_FAILED;
+    }
     if (p == start)
         leave_out_of_dumps(p, len);
     errno = saved;
@@ -552,6 +560,27 @@ bool arena_give_back_unused(void) {
         }
     }
     return false;
+}
+
+void arena_fit_address_space(void) {
+    if (atomic_load_explicit(&arena_reservation.base, memory_order_relaxed) == 0)
+        return; /* not reserved yet: the first malloc sizes it by the limit (reserve_range) */
+    arena_fork_prepare(); /* every lock: no heap grows, no arena starts meanwhile */
+    unsigned top = 0;
+    for (unsigned k = 1; k < ARENAS; k++)
+        if (arena[k].ready)
+            top = k;
+    char *start, *end;
+    if (arena_range(top, &start, &end)) {
+        tc_map_cut(end); /* no lookup reaches the parts past it once they are given back */
+        arena_serve(top);
+        (void)mem_reserve_cut();
+        for (unsigned k = top + 1; k < ARENAS; k++)
+            if (!arena[k].failed && !arena[k].deferred && arena_range(k, &start, &end) &&
+                km_munmap(start, (size_t)(end - start)) == 0)
+                arena[k].deferred = true;
+    }
+    arena_fork_release();
 }
 
 bool arena_trim_all(size_t pad) {

@@ -67,6 +67,21 @@ void *arena_memalign(unsigned k, size_t alignment, size_t size);
 void *arena_clean_from(unsigned k);
 void *mem_clean_from(void);
 
+/* Under every arena's lock, for arena_fit_address_space: the served arena's reservation cut to
+   its committed range, in whole chunks of the size map, which is cut with it (tc_map_cut); the
+   rest given back to the system, and taken again, at its own address, as the heap grows and
+   while nothing else was mapped there (memlib_sbrk.c). Returns the reservation's end, NULL when
+   the arena has none. */
+char *mem_reserve_cut(void);
+
+/* A finite RLIMIT_AS set while the program runs (address_limit.c), which counts the whole
+   reservation: each arena's reservation fitted to what its heap uses. The heap of the last arena
+   that ever served is cut to its committed range (mem_reserve_cut) and the map with it; the parts
+   of the arenas past it are given back and reserved again at their first use, if there is room,
+   as under a limit set before the start; the parts of arenas before it stay. Takes every arena's
+   lock. */
+void arena_fit_address_space(void);
+
 /* Under p's lock (arena_index(p), when that is an arena): is p inside a usable arena's heap (not
    necessarily a block's start)? */
 bool arena_holds(const void *p);

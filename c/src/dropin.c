@@ -6,8 +6,10 @@
  * exports malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign,
  * valloc, pvalloc and malloc_usable_size, so that LD_PRELOAD=libmallocsim.so runs any program on
  * our allocator, and glibc's extensions that report on or act on the heap (malloc_trim, mallinfo,
- * mallinfo2, malloc_stats), so that they tell of our heaps, not of glibc's idle arena. Everything
- * else in the library is hidden.
+ * mallinfo2, malloc_stats), so that they tell of our heaps, not of glibc's idle arena. Beside it,
+ * cxx_new.c exports C++'s operator new and delete, and address_limit.c setrlimit and prlimit (a
+ * limit on the address space set while the program runs fits the heaps' reservation to it).
+ * Everything else in the library is hidden.
  *
  * Where a block comes from:
  *   - requests below the mapping threshold (MAP_THRESHOLD, rising as glibc's does) go to the

@@ -43,6 +43,8 @@
  *     byte (see thread_cache.c);
  *   - when the system granted no reservation (arena.c) mem_init leaves the heap unusable
  *     (mem_heap_lo() == NULL) and the shim serves every block from a mapping;
+ *   - a reservation cut to the committed range (mem_reserve_cut, for a limit on the address
+ *     space set later) is taken again, at its own address, as the heap grows past it;
  *   - mem_sbrk fails with ENOMEM past the reservation or when mprotect fails, and with EINVAL
  *     below the heap's start; shrinking gives the whole pages past the new break back to the
  *     system (they stay committed, and read zero when regrown: a trimmed top, mm_trim);
@@ -74,7 +76,8 @@ static struct {
     char *start;       /* the part's first byte, the heap's too; NULL before mem_init */
     char *brk;         /* the heap's break, as the policy sees it */
     char *committed;   /* end of the read-write part; PROT_NONE from here */
-    char *reserve_end; /* end of the part */
+    char *reserve_end; /* end of the reservation: the part's, or less once cut (mem_reserve_cut) */
+    char *part_end;    /* end of the part, up to which a cut reservation is taken again */
     /* From here up every byte reads zero: the policy writes only below the break, so nothing was
        written here since the pages were committed or given back (calloc skips clearing it). */
     char *clean;
@@ -88,7 +91,7 @@ void mem_init(void) {
     char *start, *end;
     if (heap.start == NULL && arena_range(STATE_INDEX, &start, &end)) {
         heap.start = heap.brk = heap.committed = heap.clean = start;
-        heap.reserve_end = end;
+        heap.reserve_end = heap.part_end = end;
     }
 }
 
@@ -102,13 +105,63 @@ static void *refuse(int error) {
     return SBRK_FAILED;
 }
 
+/* Whole chunks of the size map (16 MiB) from the part's start: where a cut reservation ends. */
+static size_t in_chunks(size_t bytes) {
+    size_t chunk = (size_t)1 << TC_MAP_CHUNK_SHIFT;
+    return (bytes + chunk - 1) / chunk * chunk;
+}
+
+/* The reservation, cut short (mem_reserve_cut), taken again at its own address for `need` bytes
+   past the committed end: whole chunks up to the part's end, first the address space (so that no
+   other mapping lands there), then the size map over it. False when the part has no such room,
+   the address range was taken meanwhile, or the system refuses (the RLIMIT_AS that cut it). */
+static bool regain(size_t need) {
+    size_t used = (size_t)(heap.committed - heap.start);
+    size_t part = (size_t)(heap.part_end - heap.start);
+    if (heap.reserve_end == heap.part_end || need > part - used)
+        return false;
+    size_t to = in_chunks(used + need);
+    char *end = heap.start + (to < part ? to : part);
+    size_t len = (size_t)(end - heap.reserve_end);
+    int saved = errno;
+    char *p = km_mmap(heap.reserve_end, len, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p != MAP_FAILED && p != heap.reserve_end) /* a kernel before 4.17 takes it as a hint */
+        km_munmap(p, len);
+    errno = saved; /* ENOMEM is the caller's to say */
+    if (p != heap.reserve_end)
+        return false;
+    if (!tc_map_regrow(end, NULL)) {
+        km_munmap(p, len);
+        return false;
+    }
+    leave_out_of_dumps(p, len);
+    heap.reserve_end = end;
+    return true;
+}
+
+char *mem_reserve_cut(void) {
+    mem_init();
+    if (heap.start == NULL)
+        return NULL;
+    char *cut = heap.start + in_chunks((size_t)(heap.committed - heap.start));
+    if (cut < heap.reserve_end) {
+        tc_map_cut(cut); /* lookups stop short of the range before others may map there */
+        if (km_munmap(cut, (size_t)(heap.reserve_end - cut)) == 0)
+            heap.reserve_end = cut;
+        else if (!tc_map_regrow(heap.reserve_end, NULL)) /* still ours: covered again, */
+            heap.reserve_end = cut;                      /* or no longer the heap's to grow in */
+    }
+    return heap.reserve_end;
+}
+
 /* Commit `need` more bytes past the committed end (more, up to GROW_STEP, when it can); false
    when the reservation or the system cannot. */
 static bool commit(size_t need) {
+    if (need > (size_t)(heap.reserve_end - heap.committed) && !regain(need))
+        return false;
     size_t room = (size_t)(heap.reserve_end - heap.committed);
     size_t page = mem_pagesize();
-    if (need > room)
-        return false;
     size_t exact = (need + page - 1) / page * page; /* <= room: room is a multiple of the page */
     size_t step = exact > GROW_STEP ? exact : GROW_STEP;
     if (step > room)

@@ -299,6 +299,7 @@ static inline void chunk_flag_set(chunk_flags *flags, size_t k, bool on) {
 static struct {
     _Atomic uintptr_t heap_lo;        /* the reservation's first byte; 0 until tc_heap_start */
     _Atomic uintptr_t span;           /* its bytes: the map covers [heap_lo, heap_lo + span) */
+    uintptr_t most;                   /* span at tc_heap_start, which a cut span regrows to */
     _Atomic(_Atomic uint8_t *) bytes; /* span / 16 map bytes (see tc_heap_start) */
     _Atomic(_Atomic uint8_t *) big;   /* span / 1024 big map bytes, after them, as they are */
     chunk_flags writable;             /* chunk k's map bytes and big map bytes are read-write */
@@ -410,7 +411,80 @@ bool tc_heap_start(void *lo, size_t span) {
     atomic_store_explicit(&map.big, (_Atomic uint8_t *)(bytes + fine), memory_order_relaxed);
     atomic_store_explicit(&map.heap_lo, (uintptr_t)lo, memory_order_relaxed);
     atomic_store_explicit(&map.span, span, memory_order_relaxed);
+    map.most = span;
     return true;
+}
+
+static int unmap_call(void *at, size_t len, int unused) {
+    (void)unused;
+    return km_munmap(at, len);
+}
+
+void tc_map_cut(const void *end) {
+    uintptr_t lo = atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    uintptr_t was = atomic_load_explicit(&map.span, memory_order_relaxed);
+    uintptr_t span = (uintptr_t)end - lo;
+    assert((uintptr_t)end >= lo && span % CHUNK_HEAP == 0);
+    if (span >= was)
+        return;
+    /* Lookups past the new span answer "none of ours" before the bytes they read go. */
+    atomic_store_explicit(&map.span, span, memory_order_relaxed);
+    (void)on_maps(unmap_call, span, was - span, 0);
+    for (size_t k = span / CHUNK_HEAP; k < was / CHUNK_HEAP; k++) { /* mapped again unwritable */
+        chunk_flag_set(&map.writable, k, false);
+        chunk_flag_set(&map.written, k, false);
+    }
+}
+
+/* `len` bytes of the maps at `at`, mapped anew, inaccessible, where nothing is: false when
+   something else is there or the system refuses. */
+static bool map_afresh(void *at, size_t len) {
+    void *p = km_mmap(at, len, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p != MAP_FAILED && p != at) /* a kernel before 4.17 takes the address as a hint */
+        km_munmap(p, len);
+    if (p != at)
+        return false;
+    leave_out_of_dumps(at, len);
+    return true;
+}
+
+/* Taken by tc_map_regrow alone, always under an arena's lock (so never held across a fork, whose
+   handlers take every arena's): two arenas may regrow the map at once, the one whose heap was cut
+   and one reserved again at its first use. */
+static pthread_mutex_t regrow_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool map_regrow_locked(const void *end, const void *readable_to) {
+    uintptr_t lo = atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    uintptr_t was = atomic_load_explicit(&map.span, memory_order_relaxed);
+    uintptr_t span = (uintptr_t)end - lo;
+    assert(lo != 0 && (uintptr_t)end > lo && span % CHUNK_HEAP == 0);
+    if (span <= was)
+        return true;
+    if (span > map.most)
+        return false;
+    _Atomic uint8_t *bytes = atomic_load_explicit(&map.bytes, memory_order_relaxed);
+    _Atomic uint8_t *big = atomic_load_explicit(&map.big, memory_order_relaxed);
+    void *fine_at = (void *)(bytes + (was >> MAP_GRAIN_SHIFT));
+    void *coarse_at = (void *)(big + (was >> BIG_GRAIN_SHIFT));
+    size_t fine_len = (span - was) >> MAP_GRAIN_SHIFT, coarse_len = (span - was) >> BIG_GRAIN_SHIFT;
+    bool fine = map_afresh(fine_at, fine_len), coarse = fine && map_afresh(coarse_at, coarse_len);
+    if (!coarse) { /* only what was mapped here: the rest may be another's */
+        if (fine)
+            km_munmap(fine_at, fine_len);
+        return false;
+    }
+    if ((uintptr_t)readable_to > lo + was) /* before any lookup can reach it */
+        tc_map_given_back((const void *)(lo + was), readable_to);
+    atomic_store_explicit(&map.span, span, memory_order_relaxed);
+    return true;
+}
+
+bool tc_map_regrow(const void *end, const void *readable_to) {
+    pthread_mutex_lock(&regrow_lock);
+    bool covered = map_regrow_locked(end, readable_to);
+    pthread_mutex_unlock(&regrow_lock);
+    return covered;
 }
 
 /* Do `len` map bytes from `at` name no live block? In the size map a live block's byte is its bin

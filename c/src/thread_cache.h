@@ -152,6 +152,20 @@ bool tc_map_reach(const void *from, const void *end);
    has grown (tc_heap_start). */
 void tc_map_given_back(const void *from, const void *end);
 
+/* A finite RLIMIT_AS set while the program runs (arena.c's arena_fit_address_space): the map cut
+   to cover the reservation up to `end` only (a chunk boundary, or nothing is cut): lookups past
+   it say "none of ours", its bytes past it are given back to the system, address space other
+   mappings may take. Under every arena's lock: no heap grows meanwhile. */
+void tc_map_cut(const void *end);
+
+/* The map, once cut, made to cover the reservation up to `end` again (a chunk boundary), its bytes
+   there mapped anew at their own addresses: unreadable, as where no heap has grown, but below
+   `readable_to` readable (a range of the reservation given back, as tc_map_given_back). True when
+   it covers `end` already; false when the system refuses or another mapping took the bytes'
+   addresses: the range must then hold no heap. Under the lock of the arena whose part it grows
+   into. */
+bool tc_map_regrow(const void *end, const void *readable_to);
+
 /* The map pages of [lo, hi), whole chunks of one arena's part of the reservation, that name no
    live block given back to the system (malloc_trim): they read 0 again, as where no block ever
    started. A block freed before then is no longer told from a pointer never handed out, and its

@@ -1798,6 +1798,128 @@ def test_threads_get_their_stacks_under_a_low_address_space_limit(dropin, tmp_pa
     assert int(result.stdout.split()[0]) >= 12, result.stdout
 
 
+LATE_LIMIT_SOURCE = r"""
+#define _GNU_SOURCE /* prlimit, MAP_ANONYMOUS */
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* Small blocks, each written and kept, then freed. */
+static void *churn(void *arg) {
+    static char *kept[20000];
+    for (int i = 0; i < 20000; i++)
+        if ((kept[i] = malloc(1 + i % 300)) == NULL)
+            return arg;
+        else
+            memset(kept[i], i, 1 + i % 300);
+    for (int i = 0; i < 20000; i++)
+        free(kept[i]);
+    return NULL;
+}
+
+static int thread_ran(void) {
+    pthread_t thread;
+    void *failed;
+    return pthread_create(&thread, NULL, churn, "") == 0 && pthread_join(thread, &failed) == 0 &&
+           failed == NULL;
+}
+
+/* 20 MB of small blocks; then RLIMIT_AS at argv[2] GiB, set by argv[1] (setrlimit or prlimit);
+   then a 200 MB block, a mapping of the program's own, a thread's small blocks, 40 MB more of
+   small blocks (past what the heap had), the big block grown. */
+int main(int argc, char **argv) {
+    enum { BEFORE = 200000, AFTER = 600000 };
+    static long *block[BEFORE + AFTER];
+    for (int i = 0; i < BEFORE; i++)
+        if ((block[i] = malloc(100)) == NULL)
+            return printf("malloc failed before the limit\n"), 1;
+        else
+            block[i][0] = i;
+    rlim_t gib = strtoul(argv[2], NULL, 10) << 30;
+    struct rlimit space = {gib, gib};
+    int set = strcmp(argv[1], "prlimit") == 0 ? prlimit(0, RLIMIT_AS, &space, NULL)
+                                              : setrlimit(RLIMIT_AS, &space);
+    if (set != 0)
+        return printf("no limit set\n"), 1;
+    size_t size = (size_t)200 << 20;
+    char *big = malloc(size);
+    if (big == NULL)
+        return printf("malloc(200 MB) failed\n"), 1;
+    memset(big, 7, size);
+    char *own = mmap(NULL, (size_t)100 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (own == MAP_FAILED)
+        return printf("mmap(100 MB) failed\n"), 1;
+    if (!thread_ran())
+        return printf("no thread, or its malloc failed\n"), 1;
+    for (int i = BEFORE; i < BEFORE + AFTER; i++)
+        if ((block[i] = malloc(64)) == NULL)
+            return printf("malloc(64) failed after %d\n", i - BEFORE), 1;
+        else
+            block[i][0] = i;
+    char *grown = realloc(big, size + ((size_t)16 << 20));
+    if (grown == NULL || grown[size - 1] != 7)
+        return printf("realloc failed\n"), 1;
+    free(grown);
+    for (int i = 0; i < BEFORE + AFTER; i++)
+        if (block[i][0] != i)
+            return printf("block %d lost its bytes\n", i), 1;
+        else
+            free(block[i]);
+    printf("served, %zu usable for 24\n", malloc_usable_size(malloc(24)));
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "build, call, gib",
+    [("release", "setrlimit", 1), ("release", "prlimit", 1), ("debug", "setrlimit", 1),
+     ("debug", "setrlimit", 100)],
+)  # fmt: skip
+def test_a_limit_on_the_address_space_set_while_running_leaves_the_room_it_gives(
+    dropin, tmp_path, build, call, gib
+):
+    # The reservation made at the first malloc, 272 GiB with the size map, counted against a
+    # RLIMIT_AS set later: every mapping after it failed, malloc(200 MB) first (uWSGI's
+    # `--limit-as` died at its start; drop-in pass 27). The limit now fits the reservation to the
+    # heaps, taken again as they grow. With 100 GiB, the thread's arena is reserved again at its
+    # first use, the map grown past the heap that was cut.
+    library = dropin if build == "release" else DEBUG_DROPINS / "libmallocsim-segfit.so"
+    binary = _build(tmp_path, "late_limit", LATE_LIMIT_SOURCE)
+    result = _run(library, [binary, call, str(gib)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == "served, 24 usable for 24\n", result.stdout  # from the heap
+
+
+LATE_LIMIT_SCRIPT = """
+import mmap, resource, threading
+held = [str(i) * 10 for i in range(200000)]
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+big = bytearray(200 << 20)
+own = mmap.mmap(-1, 100 << 20)
+out = []
+worker = threading.Thread(target=lambda: out.append(sum(len(str(i)) for i in range(100000))))
+worker.start()
+worker.join()
+more = [[i] * 8 for i in range(300000)]
+import decimal, json
+print(len(held), len(big), out[0], len(more), json.dumps(str(decimal.Decimal(1) / 7)))
+"""
+
+
+def test_python_limiting_its_own_address_space_runs_as_on_glibc(dropin):
+    # A harness's resource.setrlimit(RLIMIT_AS, ...) before its work: MemoryError at the first
+    # big bytearray on the drop-in (drop-in pass 27).
+    on_glibc, on_dropin = run_both(dropin, [sys.executable, "-c", LATE_LIMIT_SCRIPT])
+    assert on_glibc == on_dropin and on_glibc.startswith(b"200000 209715200"), on_dropin
+
+
 TOP_SOURCE = (
     r"""
 #include <fcntl.h>
