@@ -1920,6 +1920,14 @@ def test_python_limiting_its_own_address_space_runs_as_on_glibc(dropin):
     assert on_glibc == on_dropin and on_glibc.startswith(b"200000 209715200"), on_dropin
 
 
+def test_a_shell_that_sets_ulimit_v_runs_as_on_glibc(dropin):
+    # bash's `ulimit -v` lowers its own RLIMIT_AS after it has malloced: its next 2 MB string
+    # failed on the drop-in, "xmalloc: cannot allocate 1988895 bytes".
+    script = 'ulimit -v 1000000; x=$(seq 1 300000); y="$x$x$x"; echo ${#y}'
+    on_glibc, on_dropin = run_both(dropin, ["bash", "-c", script])
+    assert on_glibc == on_dropin == b"5966682\n", on_dropin
+
+
 TOP_SOURCE = (
     r"""
 #include <fcntl.h>
