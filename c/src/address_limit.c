@@ -40,22 +40,6 @@ static void fit_to_finite(pid_t pid, int resource) {
         arena_fit_address_space();
 }
 
-/* setrlimit's `limit` is never NULL to the compiler (glibc's nonnull): it is read only once the
-   kernel has read it. */
-MS_EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *limit) {
-    int result = kernel_prlimit(0, (int)resource, limit, NULL);
-    if (result == 0 && limit->rlim_cur != RLIM_INFINITY)
-        fit_to_finite(0, (int)resource);
-    return result;
-}
-
-MS_EXPORT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64 *limit) {
-    int result = kernel_prlimit(0, (int)resource, limit, NULL);
-    if (result == 0 && limit->rlim_cur != RLIM64_INFINITY)
-        fit_to_finite(0, (int)resource);
-    return result;
-}
-
 MS_EXPORT int prlimit(pid_t pid, __rlimit_resource_t resource, const struct rlimit *limit,
                       struct rlimit *old) {
     int result = kernel_prlimit(pid, (int)resource, limit, old);
@@ -70,4 +54,13 @@ MS_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource, const struct rl
     if (result == 0 && limit != NULL && limit->rlim_cur != RLIM64_INFINITY)
         fit_to_finite(pid, (int)resource);
     return result;
+}
+
+/* glibc's setrlimit is prlimit64 on this process. */
+MS_EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *limit) {
+    return prlimit(0, resource, limit, NULL);
+}
+
+MS_EXPORT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64 *limit) {
+    return prlimit64(0, resource, limit, NULL);
 }
