@@ -1201,15 +1201,21 @@ def test_a_count_whose_allocator_takes_the_traces_or_leaves_code_running_is_no_c
     assert score["throughput"] is None or score["throughput"] == 0
 
 
-def test_no_thread_of_the_allocators_starts_in_the_count(cli, attacker, write_trace, tmp_path):
+@pytest.mark.parametrize("how", ["thread", "vm process", "quiet process"])
+def test_no_thread_or_unseen_process_of_the_allocators_starts_in_the_count(
+    cli, attacker, write_trace, tmp_path, how
+):
     # A thread left beside the passes was seen by its count in /proc/self/status, and the count
     # refused; then one forged that file, held glibc's heap lock while it read and replayed the
     # traces, and handed them to mscount on a descriptor of its own (red-team pass 46: 57.4 ->
-    # 93.6, confirmed by the clock). The count's seal refuses the thread: the attack's mm_init,
-    # which fails once its thread started, runs honestly, and the count stands.
+    # 93.6, confirmed by the clock). Then a process sharing mscount's memory (CLONE_VM), or one
+    # with no exit signal, which a wait reports only when asked for every child, did the same
+    # with the list of mscount's children pointed at an empty file (red-team pass 47, 57.4 ->
+    # 93.6). The count's seal refuses each: the attack's mm_init, which fails once its helper
+    # started, runs honestly, and the count stands.
     trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(50)))
     said, score = _counted_score(
-        cli, attacker("SEES_TRACE_WHEN_LOADED", Path("thread")), trace, tmp_path / "s"
+        cli, attacker("SEES_TRACE_WHEN_LOADED", Path(how)), trace, tmp_path / "s"
     )
     assert "not counted" not in " ".join(said.split()) and score["throughput"], said
 

@@ -292,7 +292,9 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    third of a second (recv with MSG_PEEK: the traces stay for mscount), and works less if it saw
    more than a few bytes there; "sibling" one made by clone(CLONE_PARENT), no child of mscount's
    (pass 32); "pass process" has each pass's mm_init start one; "pass reaped" has it start one and
-   wait for its end. */
+   wait for its end; "vm process" one that shares mscount's memory (CLONE_VM without
+   CLONE_THREAD), "quiet process" one with no exit signal, which a wait without __WALL does not
+   report (pass 47): mm_init fails, as for "thread", once either has started. */
 #define SEES_TRACE_WHEN_LOADED 74
 /* An mm_init that works INIT_WORK steps (ATTACK_PATH "honest": none). Work there once went into
    the fixed cost of a pass that mscount took off every count, the empty passes running the
@@ -1393,7 +1395,34 @@ static void slow_malloc_work(void) {
 
 enum { SEEN_WORK = 60 }; /* a few times a bump pointer's own work: within the clock's tolerance */
 static bool trace_seen;
-static bool thread_started; /* "thread": mm_init fails, in the count, once one has started */
+static bool thread_started; /* "thread", "vm process", "quiet process": mm_init fails, in the
+                               count, once one has started */
+
+/* A process that shares this one's memory (CLONE_VM, not a thread: no CLONE_THREAD) and ends at
+   once, on a stack of its own, never returning from the call: its pid, or a negative errno.
+   valgrind runs such a clone as it runs a thread of its program's (vfork's CLONE_VM it drops). */
+static long clone_sharing_memory(void) {
+#if defined(__x86_64__)
+    static char stack[16384] __attribute__((aligned(16)));
+    long done;
+    register long r10 __asm__("r10") = 0;
+    register long r8 __asm__("r8") = 0;
+    __asm__ volatile("syscall\n\t"
+                     "test %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "mov %[exit], %%eax\n\t" /* the child: exit(0), touching no stack */
+                     "xor %%edi, %%edi\n\t"
+                     "syscall\n\t"
+                     "1:"
+                     : "=a"(done)
+                     : "a"(SYS_clone), "D"(CLONE_VM | CLONE_FS | CLONE_FILES | SIGCHLD),
+                       "S"(stack + sizeof stack), "d"(0), "r"(r10), "r"(r8), [exit] "i"(SYS_exit)
+                     : "rcx", "r11", "memory");
+    return done;
+#else
+    return -ENOSYS;
+#endif
+}
 
 static void *wait_for_traces(void *unused) {
     (void)unused;
@@ -1412,6 +1441,19 @@ __attribute__((constructor)) static void read_the_traces(int argc, char **argv, 
         pthread_attr_init(&unguarded);
         pthread_attr_setguardsize(&unguarded, 0);
         thread_started = pthread_create(&waiter, &unguarded, wait_for_traces, NULL) == 0;
+        return;
+    }
+    if (strcmp(ATTACK_PATH, "vm process") == 0) {
+        thread_started = clone_sharing_memory() > 0;
+        return;
+    }
+    if (strcmp(ATTACK_PATH, "quiet process") == 0) {
+        long made = raw_call(SYS_clone, 0, 0, 0, 0, 0, 0);
+        if (made == 0) {
+            pause();
+            _exit(0);
+        }
+        thread_started = made > 0;
         return;
     }
     if (strcmp(ATTACK_PATH, "process") == 0 || strcmp(ATTACK_PATH, "sibling") == 0) {
