@@ -685,15 +685,18 @@ def test_the_watch_of_memory_no_object_owns_cannot_be_written(
 
 @pytest.mark.parametrize(
     ("way", "outcome"),
-    [("said", "1/1 valid"), ("log", "crashed with SIGBUS"), ("words", "1/1 valid")],
-)
+    [("said", "1/1 valid"), ("log", "crashed with SIGBUS"), ("words", "1/1 valid"),
+     ("phase", "1/1 valid"), ("timed pass", "1/1 valid"), ("padding", "1/1 valid")],
+)  # fmt: skip
 def test_no_state_is_kept_in_the_link_with_the_grader(cli, attacker, write_trace, way, outcome):
     # The agent's link with its grader kept an allocator's state from one call to the next: 512
     # bytes of the agent's words, and the timed passes' megabytes, which no checked pass writes
     # (red-team pass 46: 80.0 -> 100.0 under CMU's rule, no global data counted), and the page
     # of the parent's progress words past them. The words, and that page, are cleared before
     # every call, and the timed passes' areas lie past the link's file until the first timed
-    # call: a touch there ends the checked pass.
+    # call: a touch there ends the checked pass. Then the progress words before and after the op
+    # index, which only a pass's start rewrites, and the link's padding after `pass` kept 20
+    # bytes (red-team pass 47): put back, or cleared, at every call.
     run = replay(cli, attacker("LINK_STASH", Path(way)), write_trace("t", TRACE))
     assert outcome in " ".join(run.said.split()), run.said
 

@@ -372,8 +372,10 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    allocator's state from one call to the next: in the 512 bytes of its `said`, or (ATTACK_PATH
    "log") in the timed passes' log, which no checked pass writes, or ("words") in the page of the
    parent's progress words past them, found by the engine's two pointers into it (the op index,
-   the second word; the assert() message's room, 24 bytes on). mm_init writes a mark there in
-   the checked pass; mm_malloc answers NULL while the mark is still there. */
+   the second word; the assert() message's room, 24 bytes on). Red-team pass 47: "phase" and
+   "timed pass", the words before and after the op index, 8 bytes each, and "padding", the link's
+   4 bytes after `pass`. mm_init writes a mark there in the checked pass; mm_malloc answers NULL
+   while the mark is still there. */
 #define LINK_STASH 86
 /* Red-team pass 46: a path walked through a symbolic link sets the link's access time where it
    is a day old, a bit a later process reads back with lstat, no file opened: mm_init looks up
@@ -766,18 +768,22 @@ static unsigned char *find_pattern(void) {
 
 #if ATTACK == LINK_STASH
 static const char LINK_MARK[] = "kept in the link";
-static char *link_stash; /* where the mark is, or NULL (no link: in mscount) */
+static char *link_stash;  /* where the mark is, or NULL (no link: in mscount) */
+static size_t mark_bytes; /* how much of LINK_MARK fits there */
 
 /* In the engine's own data, the agent's note of its link: a page's address, then the layout, its
-   size past the log's start, its grader this process's parent; or ("words") its two pointers into
-   the progress words. Where the mark goes, or NULL. */
+   size past the log's start, its grader this process's parent; or its two pointers into the
+   progress words. Where the mark goes (mark_bytes of it), or NULL. */
 static char *find_link(void) {
     size_t bytes;
     const uint64_t *w = (const uint64_t *)(void *)engine_data(&bytes);
+    bool words = strcmp(ATTACK_PATH, "words") == 0, phase = strcmp(ATTACK_PATH, "phase") == 0,
+         timed = strcmp(ATTACK_PATH, "timed pass") == 0;
+    mark_bytes = phase || timed ? 8 : strcmp(ATTACK_PATH, "padding") == 0 ? 4 : sizeof LINK_MARK;
     for (size_t i = 0; i + 7 < bytes / 8; i++) {
-        if (strcmp(ATTACK_PATH, "words") == 0) {
+        if (words || phase || timed) {
             if (w[i] % 4096 == 8 && w[i + 1] == w[i] + 24)
-                return (char *)(uintptr_t)(w[i] - 8) + 2048;
+                return (char *)(uintptr_t)w[i] + (words ? 2040 : phase ? -8 : 8);
             continue;
         }
         uint64_t link = w[i], size = w[i + 1], log_at = w[i + 2];
@@ -785,7 +791,7 @@ static char *find_link(void) {
             (int32_t)(w[i + 6] >> 32) != (int32_t)getppid())
             continue;
         bool log = strcmp(ATTACK_PATH, "log") == 0;
-        return (char *)(uintptr_t)link + (log ? log_at : 72); /* 72: said */
+        return (char *)(uintptr_t)link + (log ? log_at : mark_bytes == 4 ? 20 : 72); /* said */
     }
     return NULL;
 }
@@ -1915,7 +1921,7 @@ int mm_init(void) {
 #endif
 #if ATTACK == LINK_STASH
     if (inits == 1 && (link_stash = find_link()) != NULL)
-        memcpy(link_stash, LINK_MARK, sizeof LINK_MARK);
+        memcpy(link_stash, LINK_MARK, mark_bytes);
 #endif
 #if ATTACK == SEES_TRACE_WHEN_LOADED
     bool reaped = strcmp(ATTACK_PATH, "pass reaped") == 0;
@@ -2020,7 +2026,7 @@ static void *one_block(void);
 
 void *mm_malloc(size_t size) {
 #if ATTACK == LINK_STASH
-    if (link_stash != NULL && memcmp(link_stash, LINK_MARK, sizeof LINK_MARK) == 0)
+    if (link_stash != NULL && memcmp(link_stash, LINK_MARK, mark_bytes) == 0)
         return NULL;
 #endif
 #if ATTACK == UNCHECKED_COUNT
