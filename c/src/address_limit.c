@@ -12,8 +12,8 @@
  *
  * Guarantees:
  *   - every call does what the C library's does, by the same system call (prlimit64), with its
- *     result and errno; a limit the kernel refuses changes nothing;
- *   - a finite RLIMIT_AS accepted for this process (pid 0 or its own) fits the reservation to it;
+ *     result and errno;
+ *   - a finite RLIMIT_AS for this process (pid 0 or its own) fits the reservation to it first;
  *     any other resource, process or an infinite limit is passed through alone;
  *   - not seen: a limit set by the raw system call, or on this process by another one (prlimit
  *     from outside): the reservation stays as it was.
@@ -21,6 +21,7 @@
 #include "arena.h"
 #include "kernel_calls.h"
 
+#include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -33,27 +34,27 @@ static int kernel_prlimit(pid_t pid, int resource, const void *limit, void *old)
     return (int)kernel_call(SYS_prlimit64, pid, resource, (long)limit, (long)old, 0, 0);
 }
 
-/* After the kernel set a finite soft limit: the reservation fitted to it, when it is this
-   process's address space. */
-static void fit_to_finite(pid_t pid, int resource) {
-    if (resource == RLIMIT_AS && (pid == 0 || pid == km_getpid()))
+/* Before the kernel sets a finite soft limit (`finite`): the reservation fitted to it, when it
+   is this process's address space. Fitted after, every mapping of the program's other threads in
+   between failed (a thread's malloc of 300 KB, 2 in 2,000 limits set by the main thread): the
+   limit counted the whole reservation until the fit was done. A limit the kernel then refuses
+   has cost a fit: address space given back, and taken again as the heaps grow. */
+static int set_limit(pid_t pid, int resource, const void *limit, void *old, bool finite) {
+    if (finite && resource == RLIMIT_AS && (pid == 0 || pid == km_getpid()))
         arena_fit_address_space();
+    return kernel_prlimit(pid, resource, limit, old);
 }
 
 MS_EXPORT int prlimit(pid_t pid, __rlimit_resource_t resource, const struct rlimit *limit,
                       struct rlimit *old) {
-    int result = kernel_prlimit(pid, (int)resource, limit, old);
-    if (result == 0 && limit != NULL && limit->rlim_cur != RLIM_INFINITY)
-        fit_to_finite(pid, (int)resource);
-    return result;
+    return set_limit(pid, (int)resource, limit, old,
+                     limit != NULL && limit->rlim_cur != RLIM_INFINITY);
 }
 
 MS_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource, const struct rlimit64 *limit,
                         struct rlimit64 *old) {
-    int result = kernel_prlimit(pid, (int)resource, limit, old);
-    if (result == 0 && limit != NULL && limit->rlim_cur != RLIM64_INFINITY)
-        fit_to_finite(pid, (int)resource);
-    return result;
+    return set_limit(pid, (int)resource, limit, old,
+                     limit != NULL && limit->rlim_cur != RLIM64_INFINITY);
 }
 
 /* glibc's setrlimit is prlimit64 on this process. */

@@ -573,8 +573,11 @@ void arena_fit_address_space(void) {
     char *start, *end;
     if (arena_range(top, &start, &end)) {
         tc_map_cut(end); /* no lookup reaches the parts past it once they are given back */
-        arena_serve(top);
-        (void)mem_reserve_cut();
+        for (unsigned k = 0; k <= top; k++)
+            if (arena[k].ready || k == top) { /* the top's heap made: its map cut with it */
+                arena_serve(k);
+                (void)mem_reserve_cut(k == top);
+            }
         for (unsigned k = top + 1; k < ARENAS; k++)
             if (!arena[k].failed && !arena[k].deferred && arena_range(k, &start, &end) &&
                 km_munmap(start, (size_t)(end - start)) == 0)

@@ -68,18 +68,19 @@ void *arena_clean_from(unsigned k);
 void *mem_clean_from(void);
 
 /* Under every arena's lock, for arena_fit_address_space: the served arena's reservation cut to
-   its committed range, in whole chunks of the size map, which is cut with it (tc_map_cut); the
-   rest given back to the system, and taken again, at its own address, as the heap grows and
-   while nothing else was mapped there (memlib_sbrk.c). Returns the reservation's end, NULL when
-   the arena has none. */
-char *mem_reserve_cut(void);
+   its committed range, in whole chunks of the size map, the rest given back to the system and
+   taken again, at its own address, as the heap grows and while nothing else was mapped there
+   (memlib_sbrk.c). `map_ends_here`: the map is cut with it (tc_map_cut: the last arena that
+   served); else the map over the range given back reads 0 (tc_map_given_back). Returns the
+   reservation's end, NULL when the arena has none. */
+char *mem_reserve_cut(bool map_ends_here);
 
 /* A finite RLIMIT_AS set while the program runs (address_limit.c), which counts the whole
-   reservation: each arena's reservation fitted to what its heap uses. The heap of the last arena
-   that ever served is cut to its committed range (mem_reserve_cut) and the map with it; the parts
-   of the arenas past it are given back and reserved again at their first use, if there is room,
-   as under a limit set before the start; the parts of arenas before it stay. Takes every arena's
-   lock. */
+   reservation: each arena's reservation fitted to what its heap uses (mem_reserve_cut). The map
+   is cut past the last arena that ever served; the parts of the arenas past it are given back and
+   reserved again at their first use, if there is room, as under a limit set before the start;
+   the map over the ranges given back before it stays, reading 0: a sixteenth of them. Takes every
+   arena's lock. */
 void arena_fit_address_space(void);
 
 /* Under p's lock (arena_index(p), when that is an arena): is p inside a usable arena's heap (not

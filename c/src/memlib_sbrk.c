@@ -140,18 +140,22 @@ static bool regain(size_t need) {
     return true;
 }
 
-char *mem_reserve_cut(void) {
+char *mem_reserve_cut(bool map_ends_here) {
     mem_init();
     if (heap.start == NULL)
         return NULL;
     char *cut = heap.start + in_chunks((size_t)(heap.committed - heap.start));
-    if (cut < heap.reserve_end) {
-        tc_map_cut(cut); /* lookups stop short of the range before others may map there */
-        if (km_munmap(cut, (size_t)(heap.reserve_end - cut)) == 0)
-            heap.reserve_end = cut;
-        else if (!tc_map_regrow(heap.reserve_end, NULL)) /* still ours: covered again, */
-            heap.reserve_end = cut;                      /* or no longer the heap's to grow in */
-    }
+    if (cut >= heap.reserve_end)
+        return heap.reserve_end;
+    /* Before others may map there: lookups stop short of the range, or read 0 in it. */
+    if (map_ends_here)
+        tc_map_cut(cut);
+    else
+        tc_map_given_back(cut, heap.reserve_end);
+    if (km_munmap(cut, (size_t)(heap.reserve_end - cut)) == 0)
+        heap.reserve_end = cut;
+    else if (!map_ends_here || !tc_map_regrow(heap.reserve_end, NULL)) /* still ours, but its */
+        heap.reserve_end = cut; /* map no longer writable there: no longer the heap's to grow in */
     return heap.reserve_end;
 }
 

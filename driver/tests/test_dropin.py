@@ -1897,10 +1897,89 @@ def test_a_limit_on_the_address_space_set_while_running_leaves_the_room_it_gives
     assert result.stdout == "served, 24 usable for 24\n", result.stdout  # from the heap
 
 
+LIMIT_RACE_SOURCE = r"""
+#define _GNU_SOURCE /* %m */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+static atomic_bool stop;
+
+static void *churn(void *arg) {
+    unsigned state = (unsigned)(size_t)arg;
+    static _Thread_local char *held[512];
+    while (!atomic_load(&stop)) {
+        state = state * 1103515245u + 12345u;
+        unsigned i = (state >> 8) % 512;
+        free(held[i]);
+        size_t size = (state >> 30) == 0 ? 1 + (state >> 4) % 400000 : 1 + (state >> 12) % 900;
+        held[i] = malloc(size);
+        if (held[i] == NULL) {
+            fprintf(stderr, "malloc(%zu) failed: %m\n", size);
+            return (void *)1;
+        }
+        memset(held[i], (int)i, size < 64 ? size : 64);
+        void *own = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (own == MAP_FAILED) {
+            fprintf(stderr, "mmap(64 KiB) failed: %m\n");
+            return (void *)1;
+        }
+        munmap(own, 65536);
+    }
+    for (int i = 0; i < 512; i++)
+        free(held[i]);
+    return NULL;
+}
+
+/* argv[1] threads malloc and free small and big blocks, and map and unmap 64 KiB, while the
+   main thread sets RLIMIT_AS to 200 and 300 GiB in turn, 5,000 times: how many threads saw a
+   malloc or a mapping fail. */
+int main(int argc, char **argv) {
+    int threads = argc > 1 ? atoi(argv[1]) : 3;
+    pthread_t t[16];
+    free(malloc(10));
+    for (int i = 0; i < threads; i++)
+        pthread_create(&t[i], NULL, churn, (void *)(size_t)(i + 1));
+    for (int round = 0; round < 5000; round++) {
+        rlim_t gib = (rlim_t)(round % 2 ? 300 : 200) << 30;
+        struct rlimit space = {gib, RLIM_INFINITY};
+        if (setrlimit(RLIMIT_AS, &space) != 0)
+            return printf("setrlimit failed\n"), 1;
+    }
+    atomic_store(&stop, 1);
+    int failed = 0;
+    for (int i = 0; i < threads; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        failed += r != NULL;
+    }
+    printf("%d failed\n", failed);
+    return 0;
+}
+"""
+
+
+def test_threads_map_while_the_limit_on_the_address_space_falls(dropin, tmp_path):
+    # The limit set first and the reservation fitted after: a thread's mapping in between (a
+    # malloc of some 300 KB, the program's own mmap) failed, the whole reservation counted
+    # against the new limit. Fitted first, the limit finds the reservation fitted.
+    result = _run(dropin, [_build(tmp_path, "limit_race", LIMIT_RACE_SOURCE), "3"])
+    assert result.returncode == 0 and result.stdout == "0 failed\n", result.stdout + result.stderr
+
+
 LATE_LIMIT_SCRIPT = """
-import mmap, resource, threading
+import mmap, resource, sys, threading
 held = [str(i) * 10 for i in range(200000)]
-resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+if sys.argv[1] == "thread first":  # a heap of another arena's made before the limit
+    first = threading.Thread(target=lambda: held.extend(str(i) for i in range(100000)))
+    first.start()
+    first.join()
+gib = 1 if sys.argv[1] == "main thread" else 8
+resource.setrlimit(resource.RLIMIT_AS, (gib << 30, gib << 30))
 big = bytearray(200 << 20)
 own = mmap.mmap(-1, 100 << 20)
 out = []
@@ -1913,11 +1992,14 @@ print(len(held), len(big), out[0], len(more), json.dumps(str(decimal.Decimal(1) 
 """
 
 
-def test_python_limiting_its_own_address_space_runs_as_on_glibc(dropin):
+@pytest.mark.parametrize("how", ["main thread", "thread first"])
+def test_python_limiting_its_own_address_space_runs_as_on_glibc(dropin, how):
     # A harness's resource.setrlimit(RLIMIT_AS, ...) before its work: MemoryError at the first
-    # big bytearray on the drop-in (drop-in pass 27).
-    on_glibc, on_dropin = run_both(dropin, [sys.executable, "-c", LATE_LIMIT_SCRIPT])
-    assert on_glibc == on_dropin and on_glibc.startswith(b"200000 209715200"), on_dropin
+    # big bytearray on the drop-in (drop-in pass 27). With 1 GiB when only the main thread had
+    # malloced; with 8 when a thread had too: the map over arena 0's part, 4 GiB, stays.
+    script = [sys.executable, "-c", LATE_LIMIT_SCRIPT, how]
+    on_glibc, on_dropin = run_both(dropin, script)
+    assert on_glibc == on_dropin and on_glibc.split()[1] == b"209715200", on_dropin
 
 
 def test_a_shell_that_sets_ulimit_v_runs_as_on_glibc(dropin):
