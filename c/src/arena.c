@@ -573,15 +573,17 @@ void arena_fit_address_space(void) {
     char *start, *end;
     if (arena_range(top, &start, &end)) {
         tc_map_cut(end); /* no lookup reaches the parts past it once they are given back */
-        for (unsigned k = 0; k <= top; k++)
+        for (unsigned k = 0; k < ARENAS; k++) {
             if (arena[k].ready || k == top) { /* the top's heap made: its map cut with it */
                 arena_serve(k);
                 (void)mem_reserve_cut(k == top);
+            } else if (!arena[k].failed && !arena[k].deferred && arena_range(k, &start, &end)) {
+                if (k < top) /* inside the map's span: readable before others may map there */
+                    tc_map_given_back(start, end);
+                if (km_munmap(start, (size_t)(end - start)) == 0)
+                    arena[k].deferred = true; /* reserved again at its first use, if it can */
             }
-        for (unsigned k = top + 1; k < ARENAS; k++)
-            if (!arena[k].failed && !arena[k].deferred && arena_range(k, &start, &end) &&
-                km_munmap(start, (size_t)(end - start)) == 0)
-                arena[k].deferred = true;
+        }
     }
     arena_fork_release();
 }
