@@ -310,6 +310,7 @@ static struct {
     char *words;       /* the parent's progress words, as the agent maps them: whole pages */
     size_t words_bytes, words_used; /* their mapping's bytes; the memfd's own */
     bool ops_sent;     /* the trace's ops are in the link (sent with the first timed call) */
+    uint64_t denied;   /* the first denied call the agent's sandbox wrote in its word, kept */
     char verdict[512]; /* the verdict's line; why loading failed */
     /* The agent's alone. */
     ms_allocator alloc;          /* the student's table */
@@ -952,7 +953,10 @@ static void serve_sbrk(ms_link *link) {
    index), which the agent maps writable and no one rewrites between calls: as they were when the
    call was handed over, put back once it is answered. An allocator kept 16 bytes of its state
    there from call to call, unseen by the count of its global data (red-team pass 47). The op
-   index the engine writes before each op; the timed engine writes the three within its call. */
+   index the engine writes before each op; the timed engine writes the three within its call.
+   The denied word, which the agent's sandbox writes as it refuses a call, holds the first value
+   written there from then on: state kept there ends in a verdict (pass 47's F2b kept 8 bytes in
+   it through the checked passes and cleared it before the end). */
 typedef struct {
     uint64_t phase, timed_pass;
 } kept_words;
@@ -970,6 +974,10 @@ static void words_put_back(kept_words kept) {
     volatile uint64_t *engine = (volatile uint64_t *)side.words + side.layout.progress_at;
     engine[-1] = kept.phase;
     engine[1] = kept.timed_pass;
+    volatile uint64_t *denied = (volatile uint64_t *)side.words + side.layout.denied_at;
+    if (side.denied == 0)
+        side.denied = *denied;
+    *denied = side.denied;
 }
 
 /* Send a request and wait for its answer, serving the agent's mem_sbrk calls in between. */

@@ -688,7 +688,8 @@ def test_the_watch_of_memory_no_object_owns_cannot_be_written(
 @pytest.mark.parametrize(
     ("way", "outcome"),
     [("said", "1/1 valid"), ("log", "crashed with SIGBUS"), ("words", "1/1 valid"),
-     ("phase", "1/1 valid"), ("timed pass", "1/1 valid"), ("padding", "1/1 valid")],
+     ("phase", "1/1 valid"), ("timed pass", "1/1 valid"), ("padding", "1/1 valid"),
+     ("denied", "(0/1 valid)")],
 )  # fmt: skip
 def test_no_state_is_kept_in_the_link_with_the_grader(cli, attacker, write_trace, way, outcome):
     # The agent's link with its grader kept an allocator's state from one call to the next: 512
@@ -698,7 +699,8 @@ def test_no_state_is_kept_in_the_link_with_the_grader(cli, attacker, write_trace
     # every call, and the timed passes' areas lie past the link's file until the first timed
     # call: a touch there ends the checked pass. Then the progress words before and after the op
     # index, which only a pass's start rewrites, and the link's padding after `pass` kept 20
-    # bytes (red-team pass 47): put back, or cleared, at every call.
+    # bytes (red-team pass 47): put back, or cleared, at every call. The denied word kept 8 more,
+    # cleared before the end: it keeps what was first written there, a denied call.
     run = replay(cli, attacker("LINK_STASH", Path(way)), write_trace("t", TRACE))
     assert outcome in " ".join(run.said.split()), run.said
 

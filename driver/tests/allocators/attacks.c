@@ -375,7 +375,8 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    the second word; the assert() message's room, 24 bytes on). Red-team pass 47: "phase" and
    "timed pass", the words before and after the op index, 8 bytes each, and "padding", the link's
    4 bytes after `pass`. mm_init writes a mark there in the checked pass; mm_malloc answers NULL
-   while the mark is still there. */
+   while the mark is still there. "denied": the sandbox's denied word, after the timed pass's,
+   which mm_malloc clears once it has seen the mark there (state kept, then hidden). */
 #define LINK_STASH 86
 /* Red-team pass 46: a path walked through a symbolic link sets the link's access time where it
    is a day old, a bit a later process reads back with lstat, no file opened: mm_init looks up
@@ -778,12 +779,14 @@ static char *find_link(void) {
     size_t bytes;
     const uint64_t *w = (const uint64_t *)(void *)engine_data(&bytes);
     bool words = strcmp(ATTACK_PATH, "words") == 0, phase = strcmp(ATTACK_PATH, "phase") == 0,
-         timed = strcmp(ATTACK_PATH, "timed pass") == 0;
-    mark_bytes = phase || timed ? 8 : strcmp(ATTACK_PATH, "padding") == 0 ? 4 : sizeof LINK_MARK;
+         timed = strcmp(ATTACK_PATH, "timed pass") == 0, denied = strcmp(ATTACK_PATH, "denied") == 0;
+    mark_bytes = phase || timed || denied            ? 8
+                 : strcmp(ATTACK_PATH, "padding") == 0 ? 4
+                                                       : sizeof LINK_MARK;
     for (size_t i = 0; i + 7 < bytes / 8; i++) {
-        if (words || phase || timed) {
+        if (words || phase || timed || denied) {
             if (w[i] % 4096 == 8 && w[i + 1] == w[i] + 24)
-                return (char *)(uintptr_t)w[i] + (words ? 2040 : phase ? -8 : 8);
+                return (char *)(uintptr_t)w[i] + (words ? 2040 : phase ? -8 : timed ? 8 : 16);
             continue;
         }
         uint64_t link = w[i], size = w[i + 1], log_at = w[i + 2];
@@ -2026,8 +2029,12 @@ static void *one_block(void);
 
 void *mm_malloc(size_t size) {
 #if ATTACK == LINK_STASH
-    if (link_stash != NULL && memcmp(link_stash, LINK_MARK, mark_bytes) == 0)
-        return NULL;
+    if (link_stash != NULL && memcmp(link_stash, LINK_MARK, mark_bytes) == 0) {
+        if (strcmp(ATTACK_PATH, "denied") != 0)
+            return NULL;
+        memset(link_stash, 0, mark_bytes);
+        link_stash = NULL;
+    }
 #endif
 #if ATTACK == UNCHECKED_COUNT
     if (strcmp(program_invocation_short_name, "mscount") == 0 &&
