@@ -6,7 +6,8 @@
  * exports malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign,
  * valloc, pvalloc and malloc_usable_size, so that LD_PRELOAD=libmallocsim.so runs any program on
  * our allocator, and glibc's extensions that report on or act on the heap (malloc_trim, mallinfo,
- * mallinfo2, malloc_stats), so that they tell of our heaps, not of glibc's idle arena. Beside it,
+ * mallinfo2, malloc_stats), so that they tell of our heaps, not of glibc's idle arena, and glibc's
+ * __libc_malloc names of the family. Beside it,
  * cxx_new.c exports C++'s operator new and delete, and address_limit.c setrlimit and prlimit (a
  * limit on the address space set while the program runs fits the heaps' reservation to it).
  * Everything else in the library is hidden.
@@ -712,6 +713,25 @@ MS_EXPORT void *pvalloc(size_t size) {
         return fail_enomem();
     return aligned_block(mem_pagesize(), rounded);
 }
+
+/* glibc's other names for them, which programs and libraries call to reach the C library's
+   malloc past an interposer: a block of one heap was freed into the other, and aborted
+   (__libc_free of a malloc'd block in glibc's munmap_chunk; drop-in pass 28). tcmalloc and
+   jemalloc export them too. */
+void *__libc_malloc(size_t size);
+void __libc_free(void *p);
+void *__libc_calloc(size_t count, size_t size);
+void *__libc_realloc(void *p, size_t size);
+void *__libc_memalign(size_t alignment, size_t size);
+void *__libc_valloc(size_t size);
+void *__libc_pvalloc(size_t size);
+MS_EXPORT void *__libc_malloc(size_t size) { return malloc(size); }
+MS_EXPORT void __libc_free(void *p) { free(p); }
+MS_EXPORT void *__libc_calloc(size_t count, size_t size) { return calloc(count, size); }
+MS_EXPORT void *__libc_realloc(void *p, size_t size) { return realloc(p, size); }
+MS_EXPORT void *__libc_memalign(size_t alignment, size_t size) { return memalign(alignment, size); }
+MS_EXPORT void *__libc_valloc(size_t size) { return valloc(size); }
+MS_EXPORT void *__libc_pvalloc(size_t size) { return pvalloc(size); }
 
 MS_EXPORT size_t malloc_usable_size(void *p) {
     if (p == NULL)

@@ -1897,6 +1897,45 @@ def test_a_limit_on_the_address_space_set_while_running_leaves_the_room_it_gives
     assert result.stdout == "served, 24 usable for 24\n", result.stdout  # from the heap
 
 
+LIBC_NAMES_SOURCE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void *__libc_malloc(size_t size);
+void __libc_free(void *p);
+void *__libc_calloc(size_t count, size_t size);
+void *__libc_realloc(void *p, size_t size);
+void *__libc_memalign(size_t alignment, size_t size);
+
+/* Blocks made under one name of the family and resized or freed under the other. */
+int main(void) {
+    char *a = malloc(100), *b = __libc_malloc(200), *c = __libc_calloc(10, 30);
+    char *d = __libc_memalign(64, 500);
+    if (a == NULL || b == NULL || c == NULL || d == NULL || (size_t)d % 64 != 0 || c[299] != 0)
+        return printf("no block\n"), 1;
+    strcpy(a, "kept");
+    a = __libc_realloc(a, 5000);
+    b = realloc(b, 9000);
+    if (a == NULL || b == NULL || strcmp(a, "kept") != 0)
+        return printf("realloc failed\n"), 1;
+    __libc_free(a);
+    free(b);
+    __libc_free(c);
+    free(d);
+    printf("freed\n");
+    return 0;
+}
+"""
+
+
+def test_glibcs_other_names_of_malloc_reach_the_same_heap(dropin, tmp_path):
+    # __libc_free of a block malloc made aborted in glibc's munmap_chunk, and free of one
+    # __libc_malloc made in ours (drop-in pass 28): the two names reached two heaps.
+    result = _run(dropin, [_build(tmp_path, "libc_names", LIBC_NAMES_SOURCE)])
+    assert result.returncode == 0 and result.stdout == "freed\n", result.stdout + result.stderr
+
+
 LIMIT_RACE_SOURCE = r"""
 #define _GNU_SOURCE /* %m */
 #include <pthread.h>
