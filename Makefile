@@ -63,7 +63,7 @@ DROPIN_LIBS := $(POLICIES:%=$(NATIVE_DIR)/libmallocsim-%.so)
 RECORD_LIB := $(NATIVE_DIR)/libmsrecord.so
 UNSEEN_LIB := $(NATIVE_DIR)/libmsunseen.so
 DROPIN_SHIM := c/src/dropin.c c/src/arena.c c/src/address_table.c c/src/thread_cache.c \
-               c/src/depot.c c/src/cxx_new.c c/src/address_limit.c
+               c/src/depot.c c/src/cxx_new.c c/src/address_limit.c c/src/deep_binding.c
 # The drop-in is built with link-time optimisation: malloc and free then inline the thread cache's
 # fast paths (thread_cache.c) instead of calling them in another file, and keep fewer registers
 # (callgrind: churn 347.0 M -> 317.3 M instructions, larson 224 -> 204 an op; docs/dropin.md).

@@ -1936,6 +1936,56 @@ def test_glibcs_other_names_of_malloc_reach_the_same_heap(dropin, tmp_path):
     assert result.returncode == 0 and result.stdout == "freed\n", result.stdout + result.stderr
 
 
+PLUGIN_SOURCE = r"""
+#include <stdlib.h>
+#include <string.h>
+void take(void *p) { free(p); }
+char *give(void) { return strdup("from the library"); }
+"""
+
+DEEP_BINDING_SOURCE = r"""
+#define _GNU_SOURCE /* RTLD_DEEPBIND */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* argv[1], a library, loaded with RTLD_DEEPBIND (and RTLD_NOW), by name or path as given: a
+   block it makes freed here, one made here freed there. */
+int main(int argc, char **argv) {
+    void *library = dlopen(argv[1], RTLD_NOW | RTLD_DEEPBIND);
+    if (library == NULL)
+        return printf("dlopen: %s\n", dlerror()), 1;
+    void (*take)(void *) = (void (*)(void *))dlsym(library, "take");
+    char *(*give)(void) = (char *(*)(void))dlsym(library, "give");
+    char *given = give();
+    printf("%s\n", given);
+    free(given);
+    take(malloc(100));
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("by", ["path", "name"])
+def test_a_library_loaded_with_deep_binding_shares_the_programs_heap(dropin, tmp_path, by):
+    # RTLD_DEEPBIND bound the library's free to glibc's, which aborted on a block of ours (PHP
+    # loads every extension so: php-cli died at its start; drop-in pass 28). By name, the
+    # library is found through the program's RUNPATH, which glibc reads from dlopen's caller:
+    # the drop-in's dlopen jumps to glibc's, so that the caller stays the program.
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "plugin.c").write_text(PLUGIN_SOURCE)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", plugins / "libplugin.so",
+                    plugins / "plugin.c"], check=True)  # fmt: skip
+    (tmp_path / "deep.c").write_text(DEEP_BINDING_SOURCE)
+    binary = tmp_path / "deep"
+    subprocess.run(["gcc", "-O2", "-Wl,--enable-new-dtags", f"-Wl,-rpath,{plugins}", "-o",
+                    binary, tmp_path / "deep.c", "-ldl"], check=True)  # fmt: skip
+    library = str(plugins / "libplugin.so") if by == "path" else "libplugin.so"
+    result = _run(dropin, [binary, library])
+    assert result.returncode == 0 and result.stdout == "from the library\n", result.stderr
+
+
 LIMIT_RACE_SOURCE = r"""
 #define _GNU_SOURCE /* %m */
 #include <pthread.h>
