@@ -15,13 +15,14 @@
  *     result and errno;
  *   - a finite RLIMIT_AS for this process (pid 0 or its own) fits the reservation to it first;
  *     any other resource, process or an infinite limit is passed through alone;
- *   - not seen: a limit set by the raw system call, or on this process by another one (prlimit
- *     from outside): the reservation stays as it was.
+ *   - a limit set otherwise (the raw system call, or `prlimit --pid` from outside) is seen once a
+ *     mapping is refused for want of room: address_limit_refit fits the reservation to it then.
  */
+#include "address_limit.h"
+
 #include "arena.h"
 #include "kernel_calls.h"
 
-#include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -34,27 +35,45 @@ static int kernel_prlimit(pid_t pid, int resource, const void *limit, void *old)
     return (int)kernel_call(SYS_prlimit64, pid, resource, (long)limit, (long)old, 0, 0);
 }
 
-/* Before the kernel sets a finite soft limit (`finite`): the reservation fitted to it, when it
-   is this process's address space. Fitted after, every mapping of the program's other threads in
-   between failed (a thread's malloc of 300 KB, 2 in 2,000 limits set by the main thread): the
-   limit counted the whole reservation until the fit was done. A limit the kernel then refuses
-   has cost a fit: address space given back, and taken again as the heaps grow. */
-static int set_limit(pid_t pid, int resource, const void *limit, void *old, bool finite) {
-    if (finite && resource == RLIMIT_AS && (pid == 0 || pid == km_getpid()))
-        arena_fit_address_space();
+/* The soft RLIMIT_AS the reservation was last fitted to; RLIM_INFINITY: none yet. */
+static _Atomic rlim_t fitted_to = RLIM_INFINITY;
+
+static void fit(rlim_t limit) {
+    fitted_to = limit;
+    arena_fit_address_space();
+}
+
+/* Before the kernel sets a finite soft limit (`soft`; RLIM_INFINITY: none): the reservation
+   fitted to it, when it is this process's address space. Fitted after, every mapping of the
+   program's other threads in between failed (a thread's malloc of 300 KB, 2 in 2,000 limits set
+   by the main thread): the limit counted the whole reservation until the fit was done. A limit
+   the kernel then refuses has cost a fit: address space given back, and taken again as the heaps
+   grow. */
+static int set_limit(pid_t pid, int resource, const void *limit, void *old, rlim_t soft) {
+    if (soft != RLIM_INFINITY && resource == RLIMIT_AS && (pid == 0 || pid == km_getpid()))
+        fit(soft);
     return kernel_prlimit(pid, resource, limit, old);
+}
+
+bool address_limit_refit(void) {
+    struct rlimit now;
+    if (km_getrlimit(RLIMIT_AS, &now) != 0 || now.rlim_cur == RLIM_INFINITY ||
+        now.rlim_cur == fitted_to)
+        return false;
+    fit(now.rlim_cur);
+    return true;
 }
 
 MS_EXPORT int prlimit(pid_t pid, __rlimit_resource_t resource, const struct rlimit *limit,
                       struct rlimit *old) {
     return set_limit(pid, (int)resource, limit, old,
-                     limit != NULL && limit->rlim_cur != RLIM_INFINITY);
+                     limit != NULL ? limit->rlim_cur : RLIM_INFINITY);
 }
 
 MS_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource, const struct rlimit64 *limit,
                         struct rlimit64 *old) {
     return set_limit(pid, (int)resource, limit, old,
-                     limit != NULL && limit->rlim_cur != RLIM64_INFINITY);
+                     limit != NULL ? (rlim_t)limit->rlim_cur : RLIM_INFINITY);
 }
 
 /* glibc's setrlimit is prlimit64 on this process. */

@@ -82,6 +82,7 @@
  * if set, is passed to the policy's mm_configure (if it has one) before
  * mm_init, e.g. MALLOCSIM_OPTIONS=best.
  */
+#include "address_limit.h"
 #include "address_table.h"
 #include "arena.h"
 #include "kernel_calls.h"
@@ -268,10 +269,12 @@ static bool map_list(void *p, size_t len) {
 }
 
 /* Whether a mapping the system refused may be asked for again: when it lacked the address space
-   and an arena that never served gave its part back (arena_give_back_unused). errno is then
-   `saved` again, so that a retry that succeeds leaves no trace of the refusal. */
+   and an arena that never served gave its part back (arena_give_back_unused), or the reservation
+   was fitted to a limit no wrapper of ours saw set (address_limit_refit: `prlimit --pid` from
+   outside, drop-in pass 28). errno is then `saved` again, so that a retry that succeeds leaves no
+   trace of the refusal. */
 static bool room_made(int saved) {
-    if (errno != ENOMEM || !arena_give_back_unused())
+    if (errno != ENOMEM || (!arena_give_back_unused() && !address_limit_refit()))
         return false;
     errno = saved;
     return true;

@@ -1807,6 +1807,7 @@ LATE_LIMIT_SOURCE = r"""
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Small blocks, each written and kept, then freed. */
@@ -1829,7 +1830,8 @@ static int thread_ran(void) {
            failed == NULL;
 }
 
-/* 20 MB of small blocks; then RLIMIT_AS at argv[2] GiB, set by argv[1] (setrlimit or prlimit);
+/* 20 MB of small blocks; then RLIMIT_AS at argv[2] GiB, set by argv[1] (setrlimit, prlimit, or
+   "raw": the system call, which no wrapper sees);
    then a 200 MB block, a mapping of the program's own, a thread's small blocks, 40 MB more of
    small blocks (past what the heap had), the big block grown. */
 int main(int argc, char **argv) {
@@ -1843,6 +1845,7 @@ int main(int argc, char **argv) {
     rlim_t gib = strtoul(argv[2], NULL, 10) << 30;
     struct rlimit space = {gib, gib};
     int set = strcmp(argv[1], "prlimit") == 0 ? prlimit(0, RLIMIT_AS, &space, NULL)
+              : strcmp(argv[1], "raw") == 0   ? (int)syscall(SYS_prlimit64, 0, RLIMIT_AS, &space, 0)
                                               : setrlimit(RLIMIT_AS, &space);
     if (set != 0)
         return printf("no limit set\n"), 1;
@@ -1879,8 +1882,8 @@ int main(int argc, char **argv) {
 
 @pytest.mark.parametrize(
     "build, call, gib",
-    [("release", "setrlimit", 1), ("release", "prlimit", 1), ("debug", "setrlimit", 1),
-     ("debug", "setrlimit", 100)],
+    [("release", "setrlimit", 1), ("release", "prlimit", 1), ("release", "raw", 1),
+     ("debug", "setrlimit", 1), ("debug", "setrlimit", 100), ("debug", "raw", 1)],
 )  # fmt: skip
 def test_a_limit_on_the_address_space_set_while_running_leaves_the_room_it_gives(
     dropin, tmp_path, build, call, gib
@@ -1889,7 +1892,9 @@ def test_a_limit_on_the_address_space_set_while_running_leaves_the_room_it_gives
     # RLIMIT_AS set later: every mapping after it failed, malloc(200 MB) first (uWSGI's
     # `--limit-as` died at its start; drop-in pass 27). The limit now fits the reservation to the
     # heaps, taken again as they grow. With 100 GiB, the thread's arena is reserved again at its
-    # first use, the map grown past the heap that was cut.
+    # first use, the map grown past the heap that was cut. Set by the system call itself (or
+    # from outside: `prlimit --pid`, drop-in pass 28), the limit is fitted to once a mapping is
+    # refused for want of room, and the mapping asked for again.
     library = dropin if build == "release" else DEBUG_DROPINS / "libmallocsim-segfit.so"
     binary = _build(tmp_path, "late_limit", LATE_LIMIT_SOURCE)
     result = _run(library, [binary, call, str(gib)])
