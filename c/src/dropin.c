@@ -409,7 +409,10 @@ static size_t dirty_prefix(const char *p, size_t size, const char *clean) {
 }
 
 /* block_alloc's miss: a batch of the depot, the policy under the lock (the thread's arena's, else
-   another's), or a mapping; *dirty, when dirty is not NULL, says how many of the block's first
+   another's), or a mapping; for a size past the mapping threshold, a mapping first, and the heaps
+   when the system refuses one, as glibc takes its heap's free space and top then: under a limit on
+   the address space, a program that had freed its small blocks got no 150 MB block where glibc's
+   gave one (drop-in pass 28). *dirty, when dirty is not NULL, says how many of the block's first
    bytes may hold old data (0 for a fresh mapping). Out of line, so that the way through the
    thread's bins saves no register. */
 __attribute__((noinline)) static void *block_alloc_slow(size_t size, size_t *dirty) {
@@ -417,7 +420,13 @@ __attribute__((noinline)) static void *block_alloc_slow(size_t size, size_t *dir
     size_t old = size; /* unless it is known to be fresh memory */
     if (p == NULL && size > PTRDIFF_MAX)
         return fail_enomem();
-    if (p == NULL && size < atomic_load_explicit(&map_threshold, memory_order_relaxed)) {
+    bool big = size >= atomic_load_explicit(&map_threshold, memory_order_relaxed);
+    int saved = errno;
+    if (p == NULL && big) {
+        p = map_alloc(size);
+        old = 0;
+    }
+    if (p == NULL) {
         unsigned k = arena_mine();
         bool locked = arena_enter(k);
         if (arena_usable(k)) {
@@ -429,9 +438,11 @@ __attribute__((noinline)) static void *block_alloc_slow(size_t size, size_t *dir
         arena_leave(k, locked);
         if (p == NULL)
             p = other_arena_alloc(k, size);
+        if (p != NULL)
+            errno = saved; /* a mapping refused on the way leaves no trace */
     }
-    if (p == NULL) {
-        p = map_alloc(size); /* large, or the heap could not serve it */
+    if (p == NULL && !big) {
+        p = map_alloc(size); /* the heaps could not serve it */
         old = 0;
     }
     if (dirty != NULL)
@@ -642,7 +653,8 @@ static void *resize(void *p, size_t size) {
     }
     if (plain && !in_heap && size >= atomic_load_explicit(&map_threshold, memory_order_relaxed)) {
         void *q = map_resize(p, size);
-        return q != NULL ? q : fail_enomem();
+        if (q != NULL)
+            return q; /* else moved, maybe into a heap (block_alloc_slow) */
     }
     return move_block(p, size);
 }

@@ -1902,6 +1902,66 @@ def test_a_limit_on_the_address_space_set_while_running_leaves_the_room_it_gives
     assert result.stdout == "served, 24 usable for 24\n", result.stdout  # from the heap
 
 
+FREED_THEN_BIG_SOURCE = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static void *small_one(void *arg) {
+    free(malloc(1000));
+    return arg;
+}
+
+/* RLIMIT_AS of 1 GiB; 800 MB of 200-byte blocks made, each written, and all freed; then a block
+   of 150 MB, every page written, grown to 250 MB, and a thread. */
+int main(void) {
+    free(malloc(100)); /* the reservation made before the limit */
+    struct rlimit space = {(rlim_t)1 << 30, RLIM_INFINITY};
+    if (setrlimit(RLIMIT_AS, &space) != 0)
+        return printf("no limit\n"), 1;
+    void **list = NULL;
+    for (size_t made = 0; made < (size_t)800 << 20; made += 200) {
+        void **p = malloc(200);
+        if (p == NULL)
+            return printf("malloc(200) failed\n"), 1;
+        memset(p, 1, 200);
+        *p = list;
+        list = p;
+    }
+    while (list != NULL) {
+        void **next = *list;
+        free(list);
+        list = next;
+    }
+    char *big = malloc((size_t)150 << 20);
+    if (big == NULL)
+        return printf("malloc(150 MB) failed\n"), 1;
+    memset(big, 7, (size_t)150 << 20);
+    big = realloc(big, (size_t)250 << 20);
+    if (big == NULL || big[(150 << 20) - 1] != 7)
+        return printf("realloc(250 MB) failed\n"), 1;
+    free(big);
+    pthread_t thread;
+    void *failed = "";
+    if (pthread_create(&thread, NULL, small_one, NULL) != 0 || pthread_join(thread, &failed) != 0)
+        return printf("no thread\n"), 1;
+    printf("served\n");
+    return 0;
+}
+"""
+
+
+def test_a_big_block_takes_the_heaps_free_space_when_no_mapping_fits(dropin, tmp_path):
+    # Under a limit on the address space, the heaps' freed memory still counts: a block past the
+    # mapping threshold only ever asked for a mapping, and a program that had freed 800 MB of
+    # small blocks got no 150 MB block at 1 GiB, where glibc's came from its heap's free space
+    # (drop-in pass 28). Refused a mapping, it is taken from the heaps.
+    result = _run(dropin, [_build(tmp_path, "freed_then_big", FREED_THEN_BIG_SOURCE)])
+    assert result.returncode == 0 and result.stdout == "served\n", result.stdout + result.stderr
+
+
 LIBC_NAMES_SOURCE = r"""
 #include <stdio.h>
 #include <stdlib.h>
