@@ -161,6 +161,14 @@ WALL_MULTIPLE = 20.0  # wall seconds a child may take per second of its CPU-time
 TIMED_SHARE = 2.0
 
 
+def kernel_cpu_limit(timeout: float) -> float:
+    """The CPU seconds the kernel lets a child (or its agent) run (RLIMIT_CPU), a backstop should
+    the watch fail: the most the watch allows it, `timeout` and its timed passes' share. At
+    `timeout` alone, a file whose checked passes took over a third of it died of SIGXCPU in the
+    timed passes the watch allowed, and a trace it had passed failed (lab check 22)."""
+    return timeout * (1 + TIMED_SHARE)
+
+
 @dataclass(frozen=True)
 class ChildOutcome:
     """How a forked child ended: what it sent, or how it died and where it was."""
@@ -230,7 +238,7 @@ def run_forked(
         status = 0
         try:
             if sandboxed and not agent:
-                enter_sandbox(progress + DENIED_WORD, write_fd, timeout)
+                enter_sandbox(progress + DENIED_WORD, write_fd, kernel_cpu_limit(timeout))
             if agent:
 
                 def provisional(answer: dict) -> None:
@@ -662,7 +670,9 @@ def replay_isolated(
     def work(shared: Any) -> dict:
         # `shared`: the SharedWords when an agent runs the code, else the progress words.
         if confined:
-            graded = replay_remote(trace, spec, options or ReplayOptions(), shared, timeout)
+            graded = replay_remote(
+                trace, spec, options or ReplayOptions(), shared, kernel_cpu_limit(timeout)
+            )
             return {"result": asdict(graded)}
         with LoadedAllocator(spec) as alloc:
             return {"result": asdict(replay_trace(trace, alloc, options, shared))}

@@ -249,6 +249,16 @@ def _fastest_honest_kops(
     return fastest
 
 
+def test_the_kernel_lets_the_allocator_run_what_the_watch_allows(cli, attacker, write_trace):
+    # The allocator's process had the trace's CPU limit of the kernel, while the watch lets its
+    # timed passes run twice what its checked passes ran: a file whose checked passes took over
+    # a third of the limit died of SIGXCPU in a timed pass, and a checked trace failed (lab check
+    # 22: an implicit list that spins in malloc, 0 here, 60/100 under its driver).
+    trace = write_trace("t", TRACE)
+    run = replay(cli, attacker("CPU_LIMIT_SEEN", port=30), trace, "--timeout", "10")
+    assert run.status == 0 and "(1/1 valid)" in run.out, run.out
+
+
 def test_a_slowed_clock_is_caught_by_the_kernels_count(cli, attacker, write_trace):
     # Passes of some 4 ms (4000 steps a malloc) claimed at a tenth of their time: short of the
     # kernel's count by far more than a pass's stops can cost (200 us).

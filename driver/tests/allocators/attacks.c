@@ -382,6 +382,11 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    is a day old, a bit a later process reads back with lstat, no file opened: mm_init looks up
    ATTACK_PATH, in the agent (ATTACK_PORT 0) or in the count (1). */
 #define STAT_THROUGH_LINK 87
+/* Not an attack: mm_init fails unless the kernel lets its process run ATTACK_PORT seconds of CPU
+   time (RLIMIT_CPU), what the grader's watch allows it at most. The kernel's limit was the
+   checked passes' alone: a file whose checked passes took a third of it died of SIGXCPU in the
+   timed passes the watch allows, and its checked trace failed (lab check 22). */
+#define CPU_LIMIT_SEEN 88
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -1940,6 +1945,11 @@ int mm_init(void) {
             waitpid(helper, NULL, 0);
     }
     if (thread_started)
+        return -1;
+#endif
+#if ATTACK == CPU_LIMIT_SEEN
+    struct rlimit cpu;
+    if (getrlimit(RLIMIT_CPU, &cpu) != 0 || cpu.rlim_cur < (rlim_t)ATTACK_PORT)
         return -1;
 #endif
 #if ATTACK == BUSY_INIT
