@@ -839,6 +839,13 @@ def _run(
                           preexec_fn=limited if space is not None else None)  # fmt: skip
 
 
+def _output(dropin: Path, tmp_path: Path, name: str, source: str, *args: str) -> str:
+    """What the C program `source`, built as `name`, prints on the drop-in, having exited 0."""
+    result = _run(dropin, [_build(tmp_path, name, source), *args])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 def _assert_aborted(result, message: str, context: str = "") -> None:
     """The program died of SIGABRT, the library saying `message`, before it could say "no abort"."""
     assert result.returncode == -6, f"{context}{result.stdout + result.stderr}"  # SIGABRT
@@ -1958,8 +1965,7 @@ def test_a_big_block_takes_the_heaps_free_space_when_no_mapping_fits(dropin, tmp
     # mapping threshold only ever asked for a mapping, and a program that had freed 800 MB of
     # small blocks got no 150 MB block at 1 GiB, where glibc's came from its heap's free space
     # (drop-in pass 28). Refused a mapping, it is taken from the heaps.
-    result = _run(dropin, [_build(tmp_path, "freed_then_big", FREED_THEN_BIG_SOURCE)])
-    assert result.returncode == 0 and result.stdout == "served\n", result.stdout + result.stderr
+    assert _output(dropin, tmp_path, "freed_then_big", FREED_THEN_BIG_SOURCE) == "served\n"
 
 
 LIBC_NAMES_SOURCE = r"""
@@ -1997,8 +2003,7 @@ int main(void) {
 def test_glibcs_other_names_of_malloc_reach_the_same_heap(dropin, tmp_path):
     # __libc_free of a block malloc made aborted in glibc's munmap_chunk, and free of one
     # __libc_malloc made in ours (drop-in pass 28): the two names reached two heaps.
-    result = _run(dropin, [_build(tmp_path, "libc_names", LIBC_NAMES_SOURCE)])
-    assert result.returncode == 0 and result.stdout == "freed\n", result.stdout + result.stderr
+    assert _output(dropin, tmp_path, "libc_names", LIBC_NAMES_SOURCE) == "freed\n"
 
 
 PLUGIN_SOURCE = r"""
@@ -2121,8 +2126,7 @@ def test_threads_map_while_the_limit_on_the_address_space_falls(dropin, tmp_path
     # The limit set first and the reservation fitted after: a thread's mapping in between (a
     # malloc of some 300 KB, the program's own mmap) failed, the whole reservation counted
     # against the new limit. Fitted first, the limit finds the reservation fitted.
-    result = _run(dropin, [_build(tmp_path, "limit_race", LIMIT_RACE_SOURCE), "3"])
-    assert result.returncode == 0 and result.stdout == "0 failed\n", result.stdout + result.stderr
+    assert _output(dropin, tmp_path, "limit_race", LIMIT_RACE_SOURCE, "3") == "0 failed\n"
 
 
 LATE_LIMIT_SCRIPT = """
