@@ -175,21 +175,18 @@ static bool reserve_deferred(unsigned k) {
         return false;
     size_t len = (size_t)(end - start);
     int saved = errno;
-    char *p = km_mmap(start, len, PROT_NONE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    if (p != MAP_FAILED && p != start) /* a kernel before 4.17 takes the address as a hint */
-        km_munmap(p, len);
+    bool taken = km_reserve_at(start, len);
     /* The size map, cut short by a limit set later (arena_fit_address_space), grown over the
        part again, readable over the parts given back before it, where other mappings may be. */
-    if (p == start && !tc_map_regrow(end, start)) {
-        km_munmap(p, len);
-        p = MAP_FAILED;
+    if (taken && !tc_map_regrow(end, start)) {
+        km_munmap(start, len);
+        taken = false;
     }
-    if (p == start)
-        leave_out_of_dumps(p, len);
+    if (taken)
+        leave_out_of_dumps(start, len);
     errno = saved;
     arena[k].deferred = false;
-    return p == start;
+    return taken;
 }
 
 /* Reserve the address range: once (pthread_once), by the first arena to start. The sizes the

@@ -15,6 +15,7 @@
 #define MALLOCSIM_KERNEL_CALLS_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -81,6 +82,18 @@ static inline int km_mincore(void *at, size_t len, unsigned char *resident) {
    for the reservation it was called in, as mmap's had: drop-in pass 18). */
 static inline int km_getrlimit(int resource, struct rlimit *limit) {
     return (int)kernel_call(SYS_prlimit64, 0, resource, 0, (long)limit, 0, 0);
+}
+
+/* `len` bytes of address space reserved at `at` exactly (PROT_NONE, MAP_NORESERVE: no memory, no
+   commit charge) where nothing is mapped: false when something is, or the system refuses (errno
+   says). A kernel before 4.17 takes MAP_FIXED_NOREPLACE's address as a hint: what it mapped
+   elsewhere is given back. */
+static inline bool km_reserve_at(void *at, size_t len) {
+    void *p = km_mmap(at, len, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p != MAP_FAILED && p != at)
+        km_munmap(p, len);
+    return p == at;
 }
 
 /* The page size, asked of no library function (getauxval and sysconf may be another preloaded

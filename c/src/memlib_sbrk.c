@@ -124,18 +124,15 @@ static bool regain(size_t need) {
     char *end = heap.start + (to < part ? to : part);
     size_t len = (size_t)(end - heap.reserve_end);
     int saved = errno;
-    char *p = km_mmap(heap.reserve_end, len, PROT_NONE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    if (p != MAP_FAILED && p != heap.reserve_end) /* a kernel before 4.17 takes it as a hint */
-        km_munmap(p, len);
+    bool reserved = km_reserve_at(heap.reserve_end, len);
     errno = saved; /* ENOMEM is the caller's to say */
-    if (p != heap.reserve_end)
+    if (!reserved)
         return false;
     if (!tc_map_regrow(end, NULL)) {
-        km_munmap(p, len);
+        km_munmap(heap.reserve_end, len);
         return false;
     }
-    leave_out_of_dumps(p, len);
+    leave_out_of_dumps(heap.reserve_end, len);
     heap.reserve_end = end;
     return true;
 }

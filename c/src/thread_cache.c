@@ -439,11 +439,7 @@ void tc_map_cut(const void *end) {
 /* `len` bytes of the maps at `at`, mapped anew, inaccessible, where nothing is: false when
    something else is there or the system refuses. */
 static bool map_afresh(void *at, size_t len) {
-    void *p = km_mmap(at, len, PROT_NONE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    if (p != MAP_FAILED && p != at) /* a kernel before 4.17 takes the address as a hint */
-        km_munmap(p, len);
-    if (p != at)
+    if (!km_reserve_at(at, len))
         return false;
     leave_out_of_dumps(at, len);
     return true;
