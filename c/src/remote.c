@@ -961,17 +961,23 @@ typedef struct {
     uint64_t phase, timed_pass;
 } kept_words;
 
-static kept_words words_kept(void) {
+/* The engine's progress words in the grader's mapping of them (the phase at [-1], the op index
+   at [0], the timed pass at [1]); NULL when they are not mapped, or have no phase before them. */
+static volatile uint64_t *engine_words(void) {
     if (side.words == NULL || side.layout.progress_at == 0)
-        return (kept_words){0, 0};
-    const volatile uint64_t *engine = (volatile uint64_t *)side.words + side.layout.progress_at;
-    return (kept_words){engine[-1], engine[1]};
+        return NULL;
+    return (volatile uint64_t *)side.words + side.layout.progress_at;
+}
+
+static kept_words words_kept(void) {
+    volatile uint64_t *engine = engine_words();
+    return engine != NULL ? (kept_words){engine[-1], engine[1]} : (kept_words){0, 0};
 }
 
 static void words_put_back(kept_words kept) {
-    if (side.words == NULL || side.layout.progress_at == 0)
+    volatile uint64_t *engine = engine_words();
+    if (engine == NULL)
         return;
-    volatile uint64_t *engine = (volatile uint64_t *)side.words + side.layout.progress_at;
     engine[-1] = kept.phase;
     engine[1] = kept.timed_pass;
     volatile uint64_t *denied = (volatile uint64_t *)side.words + side.layout.denied_at;
