@@ -6,11 +6,11 @@
  *   - the reservation is made once, as large as the system grants with its size map beside it
  *     (a sixteenth and a 1,024th more: RESERVE_WANTED, halved down to RESERVE_LEAST), and cut into
  * ARENAS equal parts, a power of two each, so that a block's arena is one subtraction and one shift
- * away (arena_index, which a free computes unlocked); under a finite RLIMIT_AS only arena 0's part
- * stays reserved, the others' reserved again at their first use while there is room, and a
- * mapping refused for want of room gets the parts of arenas that never served
- * (arena_give_back_unused); a finite RLIMIT_AS set later fits the reservation to the heaps
- * (arena_fit_address_space, for address_limit.c);
+ * away (arena_index, which a free computes unlocked); under a finite RLIMIT_AS it is only placed,
+ * each part as large as the limit, and each heap reserves its part as it grows, up to the limit
+ * (reserve_lazily); a finite RLIMIT_AS set later fits the reservation to the heaps
+ * (arena_fit_address_space, for address_limit.c), and a mapping refused for want of room gets the
+ * parts of arenas that never served (arena_give_back_unused);
  *   - the thread caches' size map (thread_cache.c) starts at the reservation's base, and covers
  *     every arena's heap;
  *   - each arena has a lock of its own, around its policy and its heap: threads of different
@@ -102,8 +102,8 @@ static struct {
     pthread_mutex_t lock;
     bool ready;    /* mm_init succeeded */
     bool failed;   /* it could not: the arena serves nothing */
-    bool deferred; /* its part is not reserved (a low RLIMIT_AS, or one set later): reserved at
-                      its first use */
+    bool deferred; /* its part is not reserved (a finite RLIMIT_AS, set before or later): its
+                      heap takes it a chunk at a time as it grows (memlib_sbrk.c's regain) */
     purge_state purge;
 } arena[ARENAS] = {[0 ... ARENAS - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
                                          .purge = {.regrown_at = SIZE_MAX}}};
@@ -133,21 +133,78 @@ static _Thread_local unsigned mine_plus_one __attribute__((tls_model("initial-ex
 void leave_out_of_dumps(void *at, size_t len) { (void)km_madvise(at, len, MADV_DONTDUMP); }
 
 /*
- * The largest range the system grants, halving from RESERVE_WANTED down to RESERVE_LEAST. Under a
- * finite RLIMIT_AS, which the range counts against, the parts of arenas 1 to ARENAS - 1 are given
- * back at once, the address range known, and each is reserved again at its arena's first use, if
- * the room is still there (arena_usable): a program's threads need room for their stacks first.
- * Reserved whole, under `ulimit -v 600000` the range took 512 MiB and a program started 4 threads
- * where glibc's malloc let it start 72; python3 with 8 threads failed under `ulimit -v 300000`,
- * "can't start new thread" (a helper's drop-in pass 17).
+ * Is nothing mapped in [at, at + len)? Asked of the kernel with MAP_FIXED_NOREPLACE, which refuses
+ * a range that meets a mapping (EEXIST) before it weighs the range against RLIMIT_AS (ENOMEM,
+ * mm/mmap.c's do_mmap then mmap_region): a range too big for the limit still gets its answer.
+ * Where the range fits, the probe's mapping is undone at once. A kernel before 4.17 takes the
+ * address as a hint and cannot say: a heap then finds its range taken as it grows, and stops.
+ */
+static bool nothing_mapped(uintptr_t at, size_t len) {
+    void *p = km_mmap((void *)at, len, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED)
+        return errno == ENOMEM;
+    km_munmap(p, len);
+    return p == (void *)at;
+}
+
+/*
+ * Under a finite RLIMIT_AS: the reservation placed, and nothing of it reserved. Reserved as large
+ * as the limit allowed at once (a power of two with its map), it held half of what the limit
+ * allows: 200-byte blocks filled 515 MB of `ulimit -v 1048576` where glibc's filled 982, and each
+ * block past it was a page mapping of its own (perl's 3,000,000 strings: "Out of memory!"; drop-in
+ * pass 28). Each arena's part is now the limit's next power of two, and every heap starts with
+ * none of its part reserved: it takes its part a map chunk at a time as it grows (memlib_sbrk.c's
+ * regain), and the size map is mapped under it as it goes, so the heaps reach the limit. That
+ * needs the address range free for the parts to grow into: it is placed at the low end of the
+ * gap above the program's break (past what the break could grow by under the limit), where the
+ * kernel, which places mappings from the top down, puts nothing until that gap is full; else at
+ * 1 or 16 TiB, below any stack. False when no such range is free.
+ */
+static bool reserve_lazily(size_t limit) {
+    size_t part = RESERVE_LEAST / ARENAS;
+    while (part < limit && part < RESERVE_WANTED / ARENAS)
+        part *= 2;
+    size_t size = part * ARENAS, len = size + tc_map_size(size);
+    const uintptr_t gib = (uintptr_t)1 << 30;
+    uintptr_t ceiling = (uintptr_t)&part - gib; /* the stack lies above every free range */
+    uintptr_t brk = km_break();                 /* -1 where a sandbox refuses brk */
+    uintptr_t past_break = brk < ceiling && limit < ceiling - brk ? brk + limit : 0;
+    const uintptr_t places[] = {past_break, (uintptr_t)1 << 40, (uintptr_t)1 << 44};
+    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
+        uintptr_t at = (places[i] + gib - 1) / gib * gib;
+        if (at != 0 && at < ceiling && len < ceiling - at && nothing_mapped(at, len)) {
+            (void)tc_heap_start((void *)at, size, (void *)(at + size));
+            for (unsigned k = 0; k < ARENAS; k++)
+                arena[k].deferred = true; /* before any thread could look */
+            atomic_store_explicit(&arena_reservation.part_shift, (unsigned)__builtin_ctzll(part),
+                                  memory_order_relaxed);
+            atomic_store_explicit(&arena_reservation.base, at, memory_order_relaxed);
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The largest range the system grants, halving from RESERVE_WANTED down to RESERVE_LEAST, where
+ * none could be placed under a finite RLIMIT_AS (reserve_lazily). Under such a limit, which the
+ * range counts against, the parts of arenas 1 to ARENAS - 1 are given back at once, the address
+ * range known, and each is taken again as its arena's heap grows, if the room is still there: a
+ * program's threads need room for their stacks first. Reserved whole, under `ulimit -v 600000` the
+ * range took 512 MiB and a program started 4 threads where glibc's malloc let it start 72;
+ * python3 with 8 threads failed under `ulimit -v 300000`, "can't start new thread" (a helper's
+ * drop-in pass 17).
  */
 static void reserve_range(void) {
     struct rlimit space;
     bool limited = km_getrlimit(RLIMIT_AS, &space) == 0 && space.rlim_cur != RLIM_INFINITY;
+    if (limited && reserve_lazily(space.rlim_cur))
+        return;
     for (size_t size = RESERVE_WANTED; size >= RESERVE_LEAST; size /= 2) {
         char *p =
             km_mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p != MAP_FAILED && !tc_heap_start(p, size)) { /* no room for its size map */
+        if (p != MAP_FAILED && !tc_heap_start(p, size, NULL)) { /* no room for its size map */
             km_munmap(p, size);
             p = MAP_FAILED;
         }
@@ -167,28 +224,6 @@ static void reserve_range(void) {
     }
 }
 
-/* Under k's lock: arena k's part reserved again, at its own address (deferred); false when the
-   room is gone, or something else was mapped there meanwhile. */
-static bool reserve_deferred(unsigned k) {
-    char *start, *end;
-    if (!arena_range(k, &start, &end))
-        return false;
-    size_t len = (size_t)(end - start);
-    int saved = errno;
-    bool taken = km_reserve_at(start, len);
-    /* The size map, cut short by a limit set later (arena_fit_address_space), grown over the
-       part again, readable over the parts given back before it, where other mappings may be. */
-    if (taken && !tc_map_regrow(end, start)) {
-        km_munmap(start, len);
-        taken = false;
-    }
-    if (taken)
-        leave_out_of_dumps(start, len);
-    errno = saved;
-    arena[k].deferred = false;
-    return taken;
-}
-
 /* Reserve the address range: once (pthread_once), by the first arena to start. The sizes the
    system refuses are no failure of the malloc that asked: errno is left as it was (a first malloc
    under `ulimit -v` that succeeded left ENOMEM behind). */
@@ -196,6 +231,12 @@ static void reserve(void) {
     int saved = errno;
     reserve_range();
     errno = saved;
+}
+
+bool arena_part_reserved(unsigned k) {
+    assert(k < ARENAS);
+    (void)pthread_once(&reserved, reserve); /* which says which parts are deferred */
+    return !arena[k].deferred;
 }
 
 bool arena_range(unsigned k, char **start, char **end) {
@@ -317,12 +358,7 @@ static const char *options_variable(void) {
 
 bool arena_usable(unsigned k) {
     assert(k < ARENAS);
-    if (!arena[k].ready && !arena[k].failed) {  /* its first use: once a ready arena, no work */
-        (void)pthread_once(&reserved, reserve); /* which says which parts are deferred */
-        if (arena[k].deferred && !reserve_deferred(k))
-            arena[k].failed = true;
-    }
-    if (!arena[k].ready && !arena[k].failed) {
+    if (!arena[k].ready && !arena[k].failed) { /* its first use: once a ready arena, no work */
         arena_serve(k);
         const char *options = options_variable();
         if (options != NULL && *options != '\0' && mm_configure != NULL) {
@@ -330,9 +366,12 @@ bool arena_usable(unsigned k) {
             if (message != NULL)
                 dropin_die(message);
         }
+        int saved = errno; /* a heap that cannot start is no failure of the malloc that asked:
+                              it is served from a mapping then */
         mem_init();
         arena[k].ready = mem_heap_lo() != NULL && mm_init();
         arena[k].failed = !arena[k].ready;
+        errno = saved;
     }
     return arena[k].ready;
 }
@@ -578,7 +617,7 @@ void arena_fit_address_space(void) {
                 if (k < top) /* inside the map's span: readable before others may map there */
                     tc_map_given_back(start, end);
                 if (km_munmap(start, (size_t)(end - start)) == 0)
-                    arena[k].deferred = true; /* reserved again at its first use, if it can */
+                    arena[k].deferred = true; /* taken again as its heap grows, if it can */
             }
         }
     }

@@ -78,7 +78,7 @@ char *mem_reserve_cut(bool map_ends_here);
 /* A finite RLIMIT_AS set while the program runs (address_limit.c), which counts the whole
    reservation: each arena's reservation fitted to what its heap uses (mem_reserve_cut). The map
    is cut past the last arena that ever served; the parts of the arenas past it are given back and
-   reserved again at their first use, if there is room, as under a limit set before the start;
+   taken again as their heaps grow, if there is room, as under a limit set before the start;
    the map over the ranges given back before it stays, reading 0: a sixteenth of them. Takes every
    arena's lock. */
 void arena_fit_address_space(void);
@@ -152,5 +152,9 @@ bool arena_occupied(unsigned k);
    granted no reservation. Without a lock: the reservation is made once (pthread_once), and never
    moves. */
 bool arena_range(unsigned k, char **start, char **end);
+
+/* Under k's lock, once the reservation is made (arena_range): is arena k's part reserved whole?
+   Else, under a finite RLIMIT_AS, its heap reserves it a chunk at a time as it grows. */
+bool arena_part_reserved(unsigned k);
 
 #endif /* MALLOCSIM_ARENA_H */

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -65,6 +66,9 @@ static inline int km_madvise(void *at, size_t len, int advice) {
 static inline void *km_mremap(void *at, size_t old_len, size_t new_len, int flags) {
     return (void *)kernel_call(SYS_mremap, (long)at, (long)old_len, (long)new_len, flags, 0, 0);
 }
+
+/* The program break: brk(2) with 0 moves nothing and answers where the break is. */
+static inline uintptr_t km_break(void) { return (uintptr_t)kernel_call(SYS_brk, 0, 0, 0, 0, 0, 0); }
 
 static inline long km_getpid(void) { return kernel_call(SYS_getpid, 0, 0, 0, 0, 0, 0); }
 

@@ -44,7 +44,8 @@
  *   - when the system granted no reservation (arena.c) mem_init leaves the heap unusable
  *     (mem_heap_lo() == NULL) and the shim serves every block from a mapping;
  *   - a reservation cut to the committed range (mem_reserve_cut, for a limit on the address
- *     space set later) is taken again, at its own address, as the heap grows past it;
+ *     space set later), or never made (a part reserved as the heap grows, under a finite limit),
+ *     is taken at its own address, as the heap grows past it;
  *   - mem_sbrk fails with ENOMEM past the reservation or when mprotect fails, and with EINVAL
  *     below the heap's start; shrinking gives the whole pages past the new break back to the
  *     system (they stay committed, and read zero when regrown: a trimmed top, mm_trim);
@@ -91,7 +92,8 @@ void mem_init(void) {
     char *start, *end;
     if (heap.start == NULL && arena_range(STATE_INDEX, &start, &end)) {
         heap.start = heap.brk = heap.committed = heap.clean = start;
-        heap.reserve_end = heap.part_end = end;
+        heap.part_end = end;
+        heap.reserve_end = arena_part_reserved(STATE_INDEX) ? end : start; /* else regained */
     }
 }
 
@@ -111,10 +113,12 @@ static size_t in_chunks(size_t bytes) {
     return (bytes + chunk - 1) / chunk * chunk;
 }
 
-/* The reservation, cut short (mem_reserve_cut), taken again at its own address for `need` bytes
-   past the committed end: whole chunks up to the part's end, first the address space (so that no
-   other mapping lands there), then the size map over it. False when the part has no such room,
-   the address range was taken meanwhile, or the system refuses (the RLIMIT_AS that cut it). */
+/* The reservation, cut short (mem_reserve_cut) or never made (a part reserved as the heap grows:
+   arena_part_reserved), taken at its own address for `need` bytes past the committed end: whole
+   chunks up to the part's end, first the address space (so that no other mapping lands there),
+   then the size map over it, readable below the heap's start where it did not reach (the parts
+   below, given back). False when the part has no such room, the address range was taken
+   meanwhile, or the system refuses (the RLIMIT_AS that cut it). */
 static bool regain(size_t need) {
     size_t used = (size_t)(heap.committed - heap.start);
     size_t part = (size_t)(heap.part_end - heap.start);
@@ -128,7 +132,7 @@ static bool regain(size_t need) {
     errno = saved; /* ENOMEM is the caller's to say */
     if (!reserved)
         return false;
-    if (!tc_map_regrow(end, NULL)) {
+    if (!tc_map_regrow(end, heap.start)) {
         km_munmap(heap.reserve_end, len);
         return false;
     }

@@ -392,7 +392,9 @@ static unsigned bin_of_usable(size_t usable) {
     return i < TC_BINS ? (unsigned)i : 0;
 }
 
-bool tc_heap_start(void *lo, size_t span) {
+size_t tc_map_size(size_t span) { return (span >> MAP_GRAIN_SHIFT) + (span >> BIG_GRAIN_SHIFT); }
+
+bool tc_heap_start(void *lo, size_t span, void *map_at) {
     assert(lo != NULL && atomic_load_explicit(&map.heap_lo, memory_order_relaxed) == 0);
     assert(span % CHUNK_HEAP == 0 && span / CHUNK_HEAP <= MAP_CHUNKS);
     /* Inaccessible until a heap reaches a chunk (tc_map_reach) or the part is given back
@@ -400,17 +402,21 @@ bool tc_heap_start(void *lo, size_t span) {
        memory only), and nothing for mlockall to fill in. Read-only, the map's 16 GiB took 4
        million zero-page entries at a program's mlockall, 2.4-5.5 s and 33 MB of page tables
        (tor with DisableAllSwap; drop-in pass 27). Only the reservation's heaps can hold a block
-       whose byte is read, and their chunks are writable before they grow. */
-    size_t fine = span >> MAP_GRAIN_SHIFT;
-    char *bytes = km_mmap(NULL, fine + (span >> BIG_GRAIN_SHIFT), PROT_NONE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (bytes == MAP_FAILED)
-        return false;
-    leave_out_of_dumps(bytes, fine + (span >> BIG_GRAIN_SHIFT)); /* but its chunks in use */
+       whose byte is read, and their chunks are writable before they grow. Placed by the caller,
+       the map starts cut to nothing, and is mapped as the heaps regrow it. */
+    char *bytes = map_at;
+    if (bytes == NULL) {
+        bytes = km_mmap(NULL, tc_map_size(span), PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (bytes == MAP_FAILED)
+            return false;
+        leave_out_of_dumps(bytes, tc_map_size(span)); /* but its chunks in use */
+    }
     atomic_store_explicit(&map.bytes, (_Atomic uint8_t *)bytes, memory_order_relaxed);
-    atomic_store_explicit(&map.big, (_Atomic uint8_t *)(bytes + fine), memory_order_relaxed);
+    atomic_store_explicit(&map.big, (_Atomic uint8_t *)(bytes + (span >> MAP_GRAIN_SHIFT)),
+                          memory_order_relaxed);
     atomic_store_explicit(&map.heap_lo, (uintptr_t)lo, memory_order_relaxed);
-    atomic_store_explicit(&map.span, span, memory_order_relaxed);
+    atomic_store_explicit(&map.span, map_at == NULL ? span : 0, memory_order_relaxed);
     map.most = span;
     return true;
 }
@@ -446,8 +452,8 @@ static bool map_afresh(void *at, size_t len) {
 }
 
 /* Taken by tc_map_regrow alone, always under an arena's lock (so never held across a fork, whose
-   handlers take every arena's): two arenas may regrow the map at once, the one whose heap was cut
-   and one reserved again at its first use. */
+   handlers take every arena's): two arenas whose heaps take their parts as they grow may regrow
+   the map at once. */
 static pthread_mutex_t regrow_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool map_regrow_locked(const void *end, const void *readable_to) {

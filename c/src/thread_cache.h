@@ -76,10 +76,15 @@ static inline void tc_list_prepend(tc_block *list, tc_block **onto) {
 /* Once, from the library's constructor. */
 void tc_setup(void);
 
+/* The bytes of the size map (and its big map) for `span` bytes of heaps. */
+size_t tc_map_size(size_t span);
+
 /* Once, before any arena's mm_init (arena.c reserves their heaps): the heaps lie in [lo, lo +
-   span), a whole number of map chunks, and never move. Reserves the size map for them; false
-   when the system refuses (arena.c then tries a smaller reservation). */
-bool tc_heap_start(void *lo, size_t span);
+   span), a whole number of map chunks, and never move. With `map_at` NULL, reserves the size map
+   for them, covering the span; false when the system refuses (arena.c then tries a smaller
+   reservation). Else the map is to lie at `map_at`, tc_map_size(span) bytes where nothing is
+   mapped: it covers nothing yet, and is mapped as the heaps grow (tc_map_regrow); true. */
+bool tc_heap_start(void *lo, size_t span, void *map_at);
 
 /* A free block of at least `size` (>= 1) bytes from this thread's bins, or NULL. Takes no lock:
    inlined into malloc (the drop-in is built with LTO), it is the whole of malloc's fast path. */
