@@ -133,11 +133,29 @@ static _Thread_local unsigned mine_plus_one __attribute__((tls_model("initial-ex
 void leave_out_of_dumps(void *at, size_t len) { (void)km_madvise(at, len, MADV_DONTDUMP); }
 
 /*
+ * Does the kernel know MAP_FIXED_NOREPLACE (Linux 4.17)? One before takes its address as a hint,
+ * and could neither say where nothing is mapped (nothing_mapped) nor reserve a part at its own
+ * address as a heap grows (km_reserve_at): asked by mapping a page again where one is.
+ */
+static bool fixed_noreplace_known(void) {
+    size_t page = km_pagesize();
+    void *at = km_mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (at == MAP_FAILED)
+        return false;
+    void *again = km_mmap(at, page, PROT_NONE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    bool known = again == MAP_FAILED && errno == EEXIST;
+    if (again != MAP_FAILED)
+        km_munmap(again, page);
+    km_munmap(at, page);
+    return known;
+}
+
+/*
  * Is nothing mapped in [at, at + len)? Asked of the kernel with MAP_FIXED_NOREPLACE, which refuses
  * a range that meets a mapping (EEXIST) before it weighs the range against RLIMIT_AS (ENOMEM,
  * mm/mmap.c's do_mmap then mmap_region): a range too big for the limit still gets its answer.
- * Where the range fits, the probe's mapping is undone at once. A kernel before 4.17 takes the
- * address as a hint and cannot say: a heap then finds its range taken as it grows, and stops.
+ * Where the range fits, the probe's mapping is undone at once.
  */
 static bool nothing_mapped(uintptr_t at, size_t len) {
     void *p = km_mmap((void *)at, len, PROT_NONE,
@@ -159,9 +177,11 @@ static bool nothing_mapped(uintptr_t at, size_t len) {
  * needs the address range free for the parts to grow into: it is placed at the low end of the
  * gap above the program's break (past what the break could grow by under the limit), where the
  * kernel, which places mappings from the top down, puts nothing until that gap is full; else at
- * 1 or 16 TiB, below any stack. False when no such range is free.
+ * 1 or 16 TiB, below any stack. False when no such range is free, or the kernel cannot say.
  */
 static bool reserve_lazily(size_t limit) {
+    if (!fixed_noreplace_known())
+        return false;
     size_t part = RESERVE_LEAST / ARENAS;
     while (part < limit && part < RESERVE_WANTED / ARENAS)
         part *= 2;
