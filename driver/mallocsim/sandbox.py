@@ -56,11 +56,14 @@ def untrusted(spec: AllocatorSpec) -> bool:
 
 def stat_fields(pid: int) -> list[str]:
     """The fields of /proc/PID/stat after the command's name (the state letter first, then the
-    parent, the process group...), from one read; [] when it cannot be read."""
+    parent, the process group...), from one read; [] when it cannot be read. Read as bytes: the
+    name is whatever the process made it (prctl's PR_SET_NAME), not always UTF-8, and read as
+    text one such name anywhere on the machine ended every count's watch of it in a traceback
+    (red-team pass 48); what follows the name's last ")" is ASCII."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].decode("ascii").split()
+    except (OSError, IndexError, ValueError):
         return []
 
 
@@ -79,9 +82,9 @@ def resident_peak(pid: int) -> int:
     """The most memory process `pid` has been resident in (the kernel's VmHWM), in
     bytes; 0 when it cannot be read (the process is gone, or a zombie)."""
     try:
-        with open(f"/proc/{pid}/status") as status:
+        with open(f"/proc/{pid}/status", "rb") as status:  # its Name line: any bytes (stat_fields)
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(b"VmHWM:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass

@@ -1516,3 +1516,33 @@ def test_the_allocators_code_runs_without_any_capability(cli, attacker, write_tr
     run = replay(cli, source, path)
     assert run.status == 0, run.said
     assert pass_instructions(resolve(str(source), "classic"), [load_trace(path)]) != {}
+
+
+# A process renames itself with any bytes (prctl PR_SET_NAME), and /proc/PID/stat and status carry
+# the name as they are.
+RENAMED_SLEEPER = """
+import ctypes, sys, time
+ctypes.CDLL(None).prctl(15, ctypes.c_char_p(b"\\xff\\xfe\\xfd mm"), 0, 0, 0)  # PR_SET_NAME
+print("renamed", flush=True)
+time.sleep(30)
+"""
+
+
+def test_a_process_named_in_bytes_that_are_not_utf8_leaves_the_watches_reading(tmp_path):
+    # Read as text, such a name raised UnicodeDecodeError in the count's watch, which reads every
+    # process on the machine: one process anywhere, a classmate's among them, so named ended an
+    # honest grade in a traceback (red-team pass 48).
+    from mallocsim.sandbox import resident_peak, stat_fields
+
+    sleeper = subprocess.Popen([sys.executable, "-c", RENAMED_SLEEPER], stdout=subprocess.PIPE,
+                               start_new_session=True)  # fmt: skip
+    try:
+        assert sleeper.stdout.readline() == b"renamed\n"
+        assert Path(f"/proc/{sleeper.pid}/comm").read_bytes() == b"\xff\xfe\xfd mm\n"
+        fields = stat_fields(sleeper.pid)
+        assert fields[0] in "SR" and int(fields[2]) == sleeper.pid, fields  # its own group
+        assert resident_peak(sleeper.pid) > 0
+        assert instructions._group_tasks(sleeper.pid)[0] == 1
+    finally:
+        sleeper.kill()
+        sleeper.wait()
