@@ -460,6 +460,9 @@ bool ms_sandbox_seal(ms_error *err);
    on any of the `count` descriptors `untouchable` (EBADF: valgrind's own files, which the
    process could reach by number). False with err filled when the kernel refuses. */
 bool ms_sandbox_seal_reads(const int *untouchable, size_t count, ms_error *err);
+/* For one counted pass (mscount's child, before the pass runs): no process or thread started
+   from here on (EAGAIN). False with err filled when the kernel refuses. */
+bool ms_sandbox_seal_forks(ms_error *err);
 /* Confine this process and every program it then runs for the instruction
    count (msconfine, before it runs valgrind): as ms_sandbox_confine_build
    (files read only beneath the system's folders and `readable`, written only

@@ -613,6 +613,9 @@ static int count_forked(int count, char **paths, unsigned reading, const ms_allo
         }
         pid_t pid = quiet_fork();
         if (pid == 0) { /* what the last pass leaves live ends with the child, uncounted */
+            ms_error sealed;
+            if (!ms_sandbox_seal_forks(&sealed)) /* the same work in every child, the empty too */
+                _exit(1);
             const ms_trace *trace = &traces[i / per_job];
             const ms_allocator *runs = i / per_job < FORKED_EMPTIES ? &stand_in : alloc;
             void **table = live[i / per_job];
@@ -629,8 +632,10 @@ static int count_forked(int count, char **paths, unsigned reading, const ms_allo
             _exit(ok && reaped_none() ? 0 : 1); /* a process started in the pass: no count */
         }
         pids[i] = pid;
-        if (pid > 0)
-            waitpid(pid, &statuses[i], 0);
+        /* A wait that reaps nothing (SIGCHLD ignored here: the kernel reaps the child itself)
+           says nothing of how the pass ended: a failed pass, not the status's first zero. */
+        if (pid > 0 && waitpid(pid, &statuses[i], 0) != pid)
+            statuses[i] = 1 << 8;
     }
     if (has_children()) { /* the last pass left a process of the allocator's running */
         fprintf(stderr, "mscount: a pass left a process of the allocator's running\n");
@@ -684,6 +689,9 @@ static int time_forked(int count, char **paths, unsigned reading, const ms_alloc
     for (int i = 0; i < count; i++) {
         pid_t pid = quiet_fork();
         if (pid == 0) {
+            ms_error sealed; /* no helper of the allocator's runs its passes (count_forked) */
+            if (!ms_sandbox_seal_forks(&sealed))
+                _exit(1);
             /* Each pass alone: what this times is compared with an agent's passes (grading). */
             const ms_timed_options timed = {.min_passes = MIN_PASSES,
                                             .max_passes = MAX_PASSES,

@@ -1201,7 +1201,7 @@ def test_what_an_allocator_does_in_mm_init_is_counted(cli, attacker, write_trace
     assert busy["throughput"] < honest["throughput"] / 10, (honest, busy)
 
 
-@pytest.mark.parametrize("how", ["drain", "process", "sibling", "pass process", "pass reaped"])
+@pytest.mark.parametrize("how", ["drain", "process", "sibling"])
 def test_a_count_whose_allocator_takes_the_traces_or_leaves_code_running_is_no_count(
     cli, attacker, write_trace, tmp_path, how
 ):
@@ -1218,7 +1218,9 @@ def test_a_count_whose_allocator_takes_the_traces_or_leaves_code_running_is_no_c
     assert score["throughput"] is None or score["throughput"] == 0
 
 
-@pytest.mark.parametrize("how", ["thread", "vm process", "quiet process"])
+@pytest.mark.parametrize(
+    "how", ["thread", "vm process", "quiet process", "pass process", "pass reaped", "pass unseen"]
+)
 def test_no_thread_or_unseen_process_of_the_allocators_starts_in_the_count(
     cli, attacker, write_trace, tmp_path, how
 ):
@@ -1228,8 +1230,11 @@ def test_no_thread_or_unseen_process_of_the_allocators_starts_in_the_count(
     # 93.6, confirmed by the clock). Then a process sharing mscount's memory (CLONE_VM), or one
     # with no exit signal, which a wait reports only when asked for every child, did the same
     # with the list of mscount's children pointed at an empty file (red-team pass 47, 57.4 ->
-    # 93.6). The count's seal refuses each: the attack's mm_init, which fails once its helper
-    # started, runs honestly, and the count stands.
+    # 93.6). Then a pass's own process, reaped by the kernel with SIGCHLD ignored, unseen by
+    # the count's look at its children and by the pass's RUSAGE_CHILDREN (pass 48, 57.4 ->
+    # 93.6). The count's seals refuse each, a pass's any process at all: the attack's mm_init,
+    # which fails once its helper started, runs honestly, and the count stands; a pass that
+    # left a process running, or reaped one, was seen, and now never starts one.
     trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(50)))
     said, score = _counted_score(
         cli, attacker("SEES_TRACE_WHEN_LOADED", Path(how)), trace, tmp_path / "s"
