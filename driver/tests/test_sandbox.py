@@ -71,11 +71,11 @@ def _children_of_us() -> list[int]:
     """Processes whose parent is this one (what an attack might leave behind)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+        try:  # as bytes: a process's name may be any (stat_fields)
+            fields = stat.read_bytes().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+        if int(fields[1]) == os.getpid() and fields[0] != b"Z":
             found.append(int(stat.parent.name))
     return found
 
@@ -486,7 +486,10 @@ def test_read_only_memory_made_writable_is_denied_once_the_library_is_loaded(
     "attack, said",
     [
         ("IO_URING", "tried to use io_uring (io_uring_setup) at op 1"),
-        ("OUTLIVE", "tried to outlive the grader or hide from it (prctl) at op 1"),
+        (
+            "OUTLIVE",
+            "tried to outlive the grader, hide from it, or keep data in its name (prctl) at op 1",
+        ),
     ],
 )
 def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, said):
@@ -517,7 +520,10 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
         ("FLAGS_WIDE", "tried to change a file's attributes (ioctl) at op 1"),
         ("AIO_MEMORY", "tried to use asynchronous I/O (io_setup) at op 1"),
         ("NEWER_CALL", "tried to make a system call newer than the sandbox knows (?) at op 1"),
-        ("OUTLIVE_WIDE", "tried to outlive the grader or hide from it (prctl) at op 1"),
+        (
+            "OUTLIVE_WIDE",
+            "tried to outlive the grader, hide from it, or keep data in its name (prctl) at op 1",
+        ),
         ("LEAVE_GROUP", "tried to leave the grader's process group (setsid) at op 1"),
         ("STACK_STORE", "crashed with SIGSEGV at op 1"),
         ("GROWSDOWN_MEMORY", "took 64.0 MiB of memory from the kernel while its library loaded"),
@@ -528,17 +534,31 @@ def test_ways_past_the_filters_are_denied(cli, attacker, write_trace, attack, sa
         ("KERNEL_OBJECTS timerfd", "tried to keep data in the kernel (timerfd_create) at op 1"),
         ("KERNEL_OBJECTS signalfd", "tried to keep data in the kernel (signalfd4) at op 1"),
         ("KERNEL_OBJECTS epoll", "tried to keep data in the kernel (epoll_create1) at op 1"),
+        (
+            "KERNEL_OBJECTS action",
+            "tried to set a signal's action (one for SIGSYS hides the calls the sandbox denies; "
+            "any keeps data in the kernel) (rt_sigaction) at op 1",
+        ),
+        ("KERNEL_OBJECTS itimer", "tried to keep data in the kernel (setitimer) at op 1"),
+        ("KERNEL_OBJECTS altstack", "tried to keep data in the kernel (sigaltstack) at op 1"),
+        (
+            "KERNEL_OBJECTS name",
+            "tried to outlive the grader, hide from it, or keep data in its name (prctl) at op 1",
+        ),
         ("FILE_LOCK fcntl", "tried to lock, lease or watch a file (fcntl) at op 1"),
         ("FILE_LOCK ofd", "tried to lock, lease or watch a file (fcntl) at op 1"),
         ("FILE_LOCK flock", "tried to lock, lease or watch a file (flock) at op 1"),
         ("FILE_LOCK lease", "tried to lock, lease or watch a file (fcntl) at op 1"),
         ("OTHER_ABI", "tried to make a system call through another ABI than its own (getpid)"),
         ("PAGE_CACHE", "tried to watch the page cache (mincore) at op 1"),
-        ("HIDE_MEMORY", "tried to outlive the grader or hide from it (prctl) at op 1"),
+        (
+            "HIDE_MEMORY",
+            "tried to outlive the grader, hide from it, or keep data in its name (prctl) at op 1",
+        ),
         (
             "OWN_SIGSYS",
-            "tried to hide the calls the sandbox denies, with a SIGSYS handler of "
-            "its own (rt_sigaction) at op 1",
+            "tried to set a signal's action (one for SIGSYS hides the calls the sandbox denies; "
+            "any keeps data in the kernel) (rt_sigaction) at op 1",
         ),
         ("SILENT_SIGSYS", "tried to use the network (socket) at op 1"),
     ],
@@ -736,6 +756,17 @@ def test_no_access_time_is_set_by_the_allocators_lookups(
     else:
         _counted(cli, attack, write_trace("t", TRACE))
     assert link.lstat().st_atime == pytest.approx(stale, abs=1), where
+
+
+def test_the_agent_walks_no_path_once_sealed(cli, attacker, write_trace, tmp_path):
+    # The kernel's cache of names not found is the machine's: a stat of a new name takes about
+    # five times a second one's time, a bit any later process reads by timing. An agent sent a
+    # hidden trace's first sizes so to a later grade's, and its answers to its count's
+    # constructor (red-team pass 48: 57.4 -> 93.6). Sealed, the agent's stat, access and fstatat
+    # (with AT_EMPTY_PATH too, which walks a path that is not empty) are refused, no walk made.
+    attack = attacker("WALKS_A_PATH", tmp_path / "never-made")
+    run = replay(cli, attack, write_trace("t", TRACE))
+    assert run.status == 0 and "(1/1 valid)" in run.said, run.said
 
 
 @pytest.mark.parametrize("way", ["fork", "exit", "printf"])

@@ -267,7 +267,8 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    could carry payload bytes an earlier grade had seen); mm_init fails when it can. */
 #define READ_OWN_SOURCE 70
 /* Red-team pass 20: a kernel object that holds bytes past the memory seal, ATTACK_PATH naming
-   which: "eventfd", "timer", "timerfd", "signalfd" or "epoll". */
+   which: "eventfd", "timer", "timerfd", "signalfd" or "epoll"; pass 48, the process's own state
+   that holds bytes: a signal's "action", an "itimer", an "altstack" or its "name". */
 #define KERNEL_OBJECTS 71
 /* In the timed passes only (from the third mm_init), 1 MiB of tables written 8 MiB above the heap's
    start, never sbrk'd, no block placed there: memory the heap measure did not see (red-team pass
@@ -389,6 +390,11 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    checked passes' alone: a file whose checked passes took a third of it died of SIGXCPU in the
    timed passes the watch allows, and its checked trace failed (lab check 22). */
 #define CPU_LIMIT_SEEN 88
+/* Red-team pass 48: a stat of a name never walked takes five times a second one's time, a bit in
+   the machine's cache of names not found that any later process reads: mm_init, in the agent,
+   fails unless a walk of ATTACK_PATH by stat, access and fstatat with AT_EMPTY_PATH (which walks
+   a path that is not empty all the same) is each refused (EACCES), as the seal refuses them. */
+#define WALKS_A_PATH 89
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -928,6 +934,17 @@ static void attack(void) {
     } else if (strcmp(ATTACK_PATH, "signalfd") == 0) {
         uint64_t none = 0;
         syscall(SYS_signalfd4, -1, &none, sizeof none, 0);
+    } else if (strcmp(ATTACK_PATH, "action") == 0) { /* a handler the kernel never calls */
+        uint64_t action[4] = {0x6b657074, 0x04000000 /* SA_RESTORER */, 0x64617461, 0};
+        syscall(SYS_rt_sigaction, SIGUSR1, action, NULL, 8);
+    } else if (strcmp(ATTACK_PATH, "itimer") == 0) { /* disarmed: only its interval kept */
+        struct itimerval kept = {.it_interval = {.tv_sec = 4242}};
+        syscall(SYS_setitimer, ITIMER_REAL, &kept, NULL);
+    } else if (strcmp(ATTACK_PATH, "altstack") == 0) {
+        stack_t kept = {.ss_sp = (void *)0x6b657074, .ss_size = 1 << 20};
+        syscall(SYS_sigaltstack, &kept, NULL);
+    } else if (strcmp(ATTACK_PATH, "name") == 0) {
+        syscall(SYS_prctl, PR_SET_NAME, "kept data", 0, 0, 0);
     } else {
         syscall(SYS_epoll_create1, 0);
     }
@@ -1956,6 +1973,20 @@ int mm_init(void) {
     }
     if (thread_started)
         return -1;
+#endif
+#if ATTACK == WALKS_A_PATH
+    if (strcmp(program_invocation_short_name, "msagent") == 0) {
+        struct stat seen;
+        errno = 0;
+        bool walked = stat(ATTACK_PATH, &seen) == 0 || errno != EACCES;
+        errno = 0;
+        walked = walked || access(ATTACK_PATH, F_OK) == 0 || errno != EACCES;
+        errno = 0;
+        walked = walked || fstatat(AT_FDCWD, ATTACK_PATH, &seen, AT_EMPTY_PATH) == 0 ||
+                 errno != EACCES;
+        if (walked)
+            return -1;
+    }
 #endif
 #if ATTACK == CPU_LIMIT_SEEN
     struct rlimit cpu;
