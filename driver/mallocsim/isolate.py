@@ -50,7 +50,14 @@ from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.constants import DEFAULT_TIMEOUT
 from mallocsim.errors import GraderFault, UsageError
 from mallocsim.progress import tick_active
-from mallocsim.remote import AGENT_WORD, PEAK_WORD, WATCH_WORDS, SharedWords, replay_remote
+from mallocsim.remote import (
+    AGENT_WORD,
+    PEAK_WORD,
+    PHASE_WORD,
+    WATCH_WORDS,
+    SharedWords,
+    replay_remote,
+)
 from mallocsim.replay import (
     IN_CHECKER,
     NO_OP,
@@ -296,6 +303,8 @@ def run_forked(
             output.drain()  # what came after the last look
             os.close(output.fd)
     where_it_was = tuple(int(progress[i]) for i in range(PROGRESS_WORDS))
+    if agent and watched[PHASE_WORD]:  # the phase as the child wrote it, which no agent can
+        where_it_was = (int(watched[PHASE_WORD]), *where_it_was[1:])
     # The memory limit's last look, at the peaks: a child (or agent) that went past it and ended
     # (or crashed) between two of the watch's looks did go past it.
     peak = max(usage.ru_maxrss * 1024, int(watched[PEAK_WORD]))

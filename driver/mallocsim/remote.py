@@ -67,7 +67,11 @@ class RemoteAllocator:
 # unwatched.
 AGENT_WORD = 0  # the pid of the child's agent, if it started one (0: none)
 PEAK_WORD = 1  # its agents' peak resident memory, bytes, once they are gone
-WATCH_WORDS = 2
+# The phase the child is in (replay.py's PHASE_*), as it wrote it: the progress words' own copy is
+# the agent's to write too, and one that wrote "checked" there within its timed passes, then
+# crashed, had the -m32 build graded after it had seen the whole trace (red-team pass 48).
+PHASE_WORD = 2
+WATCH_WORDS = 3
 
 
 @dataclass
@@ -187,7 +191,10 @@ def replay_remote(
             if lib.ms_link_status(agent.link) == lib.MS_LINK_OK:
                 shared.provisional({"result": asdict(result)})
 
-        result = replay_trace(trace, remote, keyed, shared.words, checked)
+        def entered(phase: int) -> None:
+            shared.watch[PHASE_WORD] = phase
+
+        result = replay_trace(trace, remote, keyed, shared.words, checked, entered)
         if lib.ms_link_status(agent.link) == lib.MS_LINK_OK:
             return result
         # Whatever the replay concluded rests on answers the grader has voided.

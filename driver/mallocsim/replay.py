@@ -304,15 +304,19 @@ def replay_trace(
     options: ReplayOptions | None = None,
     progress: object = None,
     on_checked: Callable[[TraceResult], None] | None = None,
+    on_phase: Callable[[int], None] | None = None,
 ) -> TraceResult:
     """Check, measure and time one trace. `progress` is an optional uint64_t[3]
     cdata (phase, op index, timed pass) kept up to date for a watching parent
     process: the engine writes the last two (see isolate.py). `on_checked` is
-    given the valid checked result before the timed passes start."""
+    given the valid checked result before the timed passes start; `on_phase` each
+    phase as it starts, for a copy the allocator's code cannot reach (remote.py)."""
     options = options or ReplayOptions()
     spec = alloc.spec
 
     def enter(phase: int) -> object:
+        if on_phase is not None:
+            on_phase(phase)
         if progress is None:
             return None
         progress[0] = phase

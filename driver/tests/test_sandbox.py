@@ -735,6 +735,20 @@ def test_no_state_is_kept_in_the_link_with_the_grader(cli, attacker, write_trace
     assert outcome in " ".join(run.said.split()), run.said
 
 
+def test_a_crash_in_the_timed_passes_is_reported_there_whatever_the_agent_wrote(
+    cli, attacker, write_trace
+):
+    # The phase word is the agent's to write too: within its timed passes one wrote "the checked
+    # pass" there and crashed, and a crash in a checked pass has the -m32 build graded, after
+    # the x86-64 one had seen the whole trace (red-team pass 48). The phase is taken from the
+    # child's own copy, which no agent maps.
+    attack = attacker("LINK_STASH", Path("forged phase"))
+    run = cli("replay", "-a", attack, "--dialect", "classic", "-q", write_trace("t", TRACE))
+    said = " ".join(run.said.split())
+    assert "crashed with SIGSEGV" in said and "in timed pass" in said, said
+    assert "checked pass" not in said, said
+
+
 @pytest.mark.parametrize("where", ["agent", "count"])
 def test_no_access_time_is_set_by_the_allocators_lookups(
     cli, attacker, write_trace, tmp_path, where

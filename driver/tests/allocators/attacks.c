@@ -379,7 +379,9 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    "timed pass", the words before and after the op index, 8 bytes each, and "padding", the link's
    4 bytes after `pass`. mm_init writes a mark there in the checked pass; mm_malloc answers NULL
    while the mark is still there. "denied": the sandbox's denied word, after the timed pass's,
-   which mm_malloc clears once it has seen the mark there (state kept, then hidden). */
+   which mm_malloc clears once it has seen the mark there (state kept, then hidden). Red-team pass
+   48: "forged phase": the first timed pass's mm_init writes "the checked pass" in the phase word,
+   then crashes. */
 #define LINK_STASH 86
 /* Red-team pass 46: a path walked through a symbolic link sets the link's access time where it
    is a day old, a bit a later process reads back with lstat, no file opened: mm_init looks up
@@ -791,7 +793,8 @@ static size_t mark_bytes; /* how much of LINK_MARK fits there */
 static char *find_link(void) {
     size_t bytes;
     const uint64_t *w = (const uint64_t *)(void *)engine_data(&bytes);
-    bool words = strcmp(ATTACK_PATH, "words") == 0, phase = strcmp(ATTACK_PATH, "phase") == 0,
+    bool words = strcmp(ATTACK_PATH, "words") == 0,
+         phase = strcmp(ATTACK_PATH, "phase") == 0 || strcmp(ATTACK_PATH, "forged phase") == 0,
          timed = strcmp(ATTACK_PATH, "timed pass") == 0, denied = strcmp(ATTACK_PATH, "denied") == 0;
     mark_bytes = phase || timed || denied            ? 8
                  : strcmp(ATTACK_PATH, "padding") == 0 ? 4
@@ -1947,8 +1950,17 @@ int mm_init(void) {
         (void)stat(ATTACK_PATH, &seen);
 #endif
 #if ATTACK == LINK_STASH
-    if (inits == 1 && (link_stash = find_link()) != NULL)
+    if (strcmp(ATTACK_PATH, "forged phase") == 0) {
+        uint64_t *phase = inits >= 3 && strcmp(program_invocation_short_name, "msagent") == 0
+                              ? (uint64_t *)(void *)find_link()
+                              : NULL;
+        if (phase != NULL) {
+            *phase = 1; /* replay.py's PHASE_CHECKED */
+            *(volatile int *)(uintptr_t)inits = 0;
+        }
+    } else if (inits == 1 && (link_stash = find_link()) != NULL) {
         memcpy(link_stash, LINK_MARK, mark_bytes);
+    }
 #endif
 #if ATTACK == SEES_TRACE_WHEN_LOADED
     if (strcmp(ATTACK_PATH, "pass unseen") == 0 &&
