@@ -84,8 +84,12 @@ def _children_of_us() -> list[int]:
     "attack, said",
     [
         ("CONSTRUCTOR_WRITE", "tried to create or write a file (openat)"),
-        # system() maps a stack for its child first: the memory seal stops it there
-        ("RUN_PROGRAM", "tried to take memory from the kernel (mmap)"),
+        # system() ignores SIGINT and SIGQUIT first: the seal stops a signal's new action there
+        (
+            "RUN_PROGRAM",
+            "tried to set a signal's action (one for SIGSYS hides the calls the sandbox denies; "
+            "any keeps data in the kernel) (rt_sigaction)",
+        ),
         ("RAW_SYSCALL", "tried to create or write a file (openat)"),
         ("DETACHED_CHILD", "tried to start a process"),
     ],
