@@ -366,6 +366,10 @@ CMU_PKU = replace(
     CMU_2015,
     name="cmu-pku",
     title="CMU 15-213 malloc lab, Peking University's ICS edition (2013-era 64-bit handout)",
+    # No PKU Makefile (2013, 2022, 2025) defines NDEBUG: a student's assert that fires aborts its
+    # driver, and was compiled out here (a 98/100 file with one added assert: the driver's
+    # "Assertion `ptr != NULL' failed", graded 83 here; lab check run 23).
+    defines=("DRIVER",),
     scoring=replace(
         CMU_2015.scoring,
         reference_throughput=13750e3,

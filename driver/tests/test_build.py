@@ -473,6 +473,21 @@ def test_the_older_cmu_handouts_checker_builds_as_void_or_int_and_graded_without
         assert build.checker == f"{returns} mm_checkheap(int lineno)"
 
 
+@pytest.mark.parametrize("lab", ["cmu-pku", "cmu-pku-2022", "cmu-pku-2025"])
+def test_the_pku_handouts_build_keeps_the_students_asserts(tmp_path, lab):
+    # No PKU Makefile defines NDEBUG, as cmu-2015's S14/F14 ones do: an assert that fires aborts
+    # the PKU driver, and was compiled out here (lab check run 23: 83/100 for a file its driver
+    # aborts on).
+    fixture = fixture_allocator("labs/cmu2015_implicit").read_text()
+    path = tmp_path / "mm.c"
+    path.write_text(
+        fixture.replace(
+            '#include "mm.h"\n', '#include "mm.h"\n#ifdef NDEBUG\n#error asserts off\n#endif\n', 1
+        )
+    )
+    assert build_of(path, "classic", lab).library.exists()
+
+
 # --------------------------------------------------- what a submission may not make the build do
 # A student's file is compiled in the grader's process tree and its messages are shown to the
 # student: no file of the grader's, nor its environment, may reach them.

@@ -63,8 +63,12 @@ def test_each_lab_says_what_its_driver_requires():
         trace_reading=0,
         libraries=("-lm", "-lrt"),
     ) == replace(cmu, trace_reading=0)  # the rest as F20's: traces, scoring, limit, checks
-    pku = LABS["cmu-pku"]  # F15's but for its config.h's bounds
-    assert replace(pku, name=old.name, title=old.title, scoring=old.scoring) == old
+    pku = LABS["cmu-pku"]  # F15's but for its config.h's bounds, and its asserts kept (no NDEBUG)
+    assert (
+        replace(pku, name=old.name, title=old.title, scoring=old.scoring, defines=old.defines)
+        == old
+    )
+    assert pku.defines == ("DRIVER",) and "NDEBUG" in old.defines
     assert (pku.scoring.max_util, pku.scoring.reference_throughput) == (0.91, 13750e3)
     # Counted, T_ref is segfit's times a share calibrated on cmu-2015's 13,000 Kops/s: the share
     # goes with each handout's absolute T_ref (a quarter against 2025's 12,000 counted a file
