@@ -7,7 +7,7 @@
  *     (a sixteenth and a 1,024th more: RESERVE_WANTED, halved down to RESERVE_LEAST), and cut into
  * ARENAS equal parts, a power of two each, so that a block's arena is one subtraction and one shift
  * away (arena_index, which a free computes unlocked); under a finite RLIMIT_AS it is only placed,
- * each part as large as the limit, and each heap reserves its part as it grows, up to the limit
+ * the parts together as large as the hard limit, and each heap reserves its part as it grows
  * (reserve_lazily); a finite RLIMIT_AS set later fits the reservation to the heaps
  * (arena_fit_address_space, for address_limit.c), and a mapping refused for want of room gets the
  * parts of arenas that never served (arena_give_back_unused);
@@ -171,25 +171,32 @@ static bool nothing_mapped(uintptr_t at, size_t len) {
  * as the limit allowed at once (a power of two with its map), it held half of what the limit
  * allows: 200-byte blocks filled 515 MB of `ulimit -v 1048576` where glibc's filled 982, and each
  * block past it was a page mapping of its own (perl's 3,000,000 strings: "Out of memory!"; drop-in
- * pass 28). Each arena's part is now the limit's next power of two, and every heap starts with
- * none of its part reserved: it takes its part a map chunk at a time as it grows (memlib_sbrk.c's
- * regain), and the size map is mapped under it as it goes, so the heaps reach the limit. That
- * needs the address range free for the parts to grow into: it is placed at the low end of the
- * gap above the program's break (past what the break could grow by under the limit), where the
- * kernel, which places mappings from the top down, puts nothing until that gap is full; else at
- * 1 or 16 TiB, below any stack. False when no such range is free, or the kernel cannot say.
+ * pass 28). Every heap now starts with none of its part reserved: it takes its part a map chunk at
+ * a time as it grows (memlib_sbrk.c's regain), and the size map is mapped under it as it goes.
+ * The parts together are the hard limit's next power of two, which the program may raise its soft
+ * one to: arena 0's heap fills its part, then borrows the next ones', one after another, so the
+ * heaps reach the limit. Not each part that size: a thread's heap, as it first grows, makes the
+ * map over the parts below it readable (a sixteenth of them), which the limit counts: four threads
+ * filled 661 MB of 1.1 GiB against glibc's 1,046, and node's worker threads died of bad_alloc
+ * under `ulimit -v 4194304` (drop-in pass 29). With no hard limit the parts are the largest: a
+ * thread whose map does not fit then borrows another arena's heap. The range must be free for
+ * the parts to grow into: it is placed at the low end of the gap above the program's break (past
+ * what the break could grow by under the limit), where the kernel, which places mappings from the
+ * top down, puts nothing until that gap is full; else at 1 or 16 TiB, below any stack. False when
+ * no such range is free, or the kernel cannot say.
  */
-static bool reserve_lazily(size_t limit) {
+static bool reserve_lazily(rlim_t hard) {
     if (!fixed_noreplace_known())
         return false;
+    size_t most = hard < RESERVE_WANTED ? (size_t)hard : RESERVE_WANTED;
     size_t part = RESERVE_LEAST / ARENAS;
-    while (part < limit && part < RESERVE_WANTED / ARENAS)
+    while (part * ARENAS < most)
         part *= 2;
     size_t size = part * ARENAS, len = size + tc_map_size(size);
     const uintptr_t gib = (uintptr_t)1 << 30;
     uintptr_t ceiling = (uintptr_t)&part - gib; /* the stack lies above every free range */
     uintptr_t brk = km_break();                 /* -1 where a sandbox refuses brk */
-    uintptr_t past_break = brk < ceiling && limit < ceiling - brk ? brk + limit : 0;
+    uintptr_t past_break = brk < ceiling && most < ceiling - brk ? brk + most : 0;
     const uintptr_t places[] = {past_break, (uintptr_t)1 << 40, (uintptr_t)1 << 44};
     for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
         uintptr_t at = (places[i] + gib - 1) / gib * gib;
@@ -219,7 +226,7 @@ static bool reserve_lazily(size_t limit) {
 static void reserve_range(void) {
     struct rlimit space;
     bool limited = km_getrlimit(RLIMIT_AS, &space) == 0 && space.rlim_cur != RLIM_INFINITY;
-    if (limited && reserve_lazily(space.rlim_cur))
+    if (limited && reserve_lazily(space.rlim_max))
         return;
     for (size_t size = RESERVE_WANTED; size >= RESERVE_LEAST; size /= 2) {
         char *p =
