@@ -142,11 +142,8 @@ static bool fixed_noreplace_known(void) {
     void *at = km_mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (at == MAP_FAILED)
         return false;
-    void *again = km_mmap(at, page, PROT_NONE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    bool known = again == MAP_FAILED && errno == EEXIST;
-    if (again != MAP_FAILED)
-        km_munmap(again, page);
+    errno = 0; /* a kernel that maps the page elsewhere, given back, leaves errno as it was */
+    bool known = !km_reserve_at(at, page) && errno == EEXIST;
     km_munmap(at, page);
     return known;
 }
@@ -158,12 +155,10 @@ static bool fixed_noreplace_known(void) {
  * Where the range fits, the probe's mapping is undone at once.
  */
 static bool nothing_mapped(uintptr_t at, size_t len) {
-    void *p = km_mmap((void *)at, len, PROT_NONE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    if (p == MAP_FAILED)
+    if (!km_reserve_at((void *)at, len))
         return errno == ENOMEM;
-    km_munmap(p, len);
-    return p == (void *)at;
+    km_munmap((void *)at, len);
+    return true;
 }
 
 /*
