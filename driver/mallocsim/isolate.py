@@ -303,7 +303,7 @@ def run_forked(
             output.drain()  # what came after the last look
             os.close(output.fd)
     where_it_was = tuple(int(progress[i]) for i in range(PROGRESS_WORDS))
-    if agent and watched[PHASE_WORD]:  # the phase as the child wrote it, which no agent can
+    if agent:  # the phase as the child wrote it (0 before the first), which no agent can reach
         where_it_was = (int(watched[PHASE_WORD]), *where_it_was[1:])
     # The memory limit's last look, at the peaks: a child (or agent) that went past it and ended
     # (or crashed) between two of the watch's looks did go past it.
