@@ -344,6 +344,7 @@ CMU_2015 = LabProfile(
     optimization="-O3",
     trace_reading=CMU_DRIVER_READING,
     heap_at=CMU_HEAP_AT,
+    driver_quirks=("cmu2013-ignore-ranges",),
 )
 
 

@@ -18,6 +18,11 @@ verdict, returning one line or None. The CS:APP classic mdriver's:
                       so an allocator that keeps state in a live block's payload
                       (a counter at a fixed heap offset) passes a trace that
                       never reallocs that block.
+The 2013-era CMU mdriver's (cmu-2015, and Peking University's editions):
+  cmu2013-ignore-ranges  it skips its overlap check on a trace whose header's fourth
+                      number (ignore_ranges) is 1, as most of that lab's traces say,
+                      "assuming the overlap will be caught by writing random bits":
+                      an overlapping block never written over again passes there.
 The CMU F20 mdriver's:
   cmu-maxfill         it fills and checks only a block's first MAXFILL bytes (2048 in
                       config.h; 1024 in a 2020-21 variant), so data lost past them,
@@ -100,6 +105,17 @@ def _overlap_ends(trace: Trace, result: TraceResult) -> Finding | None:
     return None
 
 
+def _ignore_ranges(trace: Trace, result: TraceResult) -> Finding | None:
+    if result.fail_kind == "overlap" and trace.info.header[3] == 1:
+        return (
+            trace.name,
+            "the 2013-era CMU driver skips its overlap check on a trace whose header's fourth "
+            "number (ignore_ranges) is 1, as this one's is, so it may accept this block; mallocsim "
+            "checks every block",
+        )
+    return None
+
+
 def _live_bytes(trace: Trace, result: TraceResult) -> Finding | None:
     if result.fail_kind == "overwritten":
         return (
@@ -159,6 +175,7 @@ QUIRKS: dict[str, Callable[[Trace, TraceResult], Finding | None]] = {
     "csapp-block0-zero": _block0_zero,
     "csapp-overlap-ends": _overlap_ends,
     "csapp-live-bytes": _live_bytes,
+    "cmu2013-ignore-ranges": _ignore_ranges,
     "cmu-maxfill": _maxfill,
 }
 

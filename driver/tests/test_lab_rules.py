@@ -403,6 +403,42 @@ def test_where_the_csapp_driver_cannot_see_a_fault_the_grade_says_so(
     assert run.status == 1 and " ".join(note.split()) in run.said
 
 
+@pytest.mark.parametrize("lab", ["cmu-2015", "cmu-pku", "cmu-pku-2022", "cmu-pku-2025"])
+@pytest.mark.parametrize("ignore_ranges", [1, 0])
+def test_where_the_2013_cmu_driver_skips_its_overlap_check_the_grade_says_so(
+    cli, write_trace, tmp_path, lab, ignore_ranges
+):
+    # The 2013-era driver skips its overlap check on a trace whose header's fourth number
+    # (ignore_ranges) is 1: an overlapping block passed there at 178% utilization, where mallocsim
+    # fails it, silent on the driver (lab check run 23).
+    from .conftest import fixture_allocator
+
+    # The handout-style implicit list whose third malloc hands out the second one's block again.
+    text = fixture_allocator("labs/cmu2015_implicit").read_text()
+    text = text.replace(
+        "int mm_init(void) {",
+        "static int calls;\nstatic void *given;\nint mm_init(void) {\n    calls = 0;",
+        1,
+    ).replace(
+        "void *malloc(size_t size) {",
+        "static void *honest_malloc(size_t size);\n"
+        "void *malloc(size_t size) {\n"
+        "    void *p = calls++ == 2 ? given : honest_malloc(size);\n"
+        "    given = p;\n"
+        "    return p;\n"
+        "}\n"
+        "static void *honest_malloc(size_t size) {",
+        1,
+    )
+    path = tmp_path / "mm.c"
+    path.write_text(text)
+    trace = write_trace("t", f"1\n3\n4\n{ignore_ranges}\na 0 32\nf 0\na 1 32\na 2 32\n")
+    run = cli("grade", path, "--lab", lab, "--throughput", "time", trace)
+    said = " ".join(run.said.split())
+    assert run.status == 1 and "overlap" in said, said
+    assert ("the 2013-era CMU driver skips its overlap check" in said) == bool(ignore_ranges)
+
+
 @pytest.mark.parametrize(
     ("lost", "noted"),
     [
