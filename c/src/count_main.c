@@ -236,6 +236,14 @@ static void free_live(const ms_trace *trace, const ms_allocator *alloc, void **l
    to answer from, 46.3 -> 81.2 "confirmed by the clock" (red-team pass 43). */
 static pid_t quiet_fork(void) { return _Fork(); }
 
+/* In a pass's child, before the pass: no process or thread started from here on
+   (ms_sandbox_seal_forks), or the child ends as a failed pass. */
+static void seal_pass(void) {
+    ms_error sealed;
+    if (!ms_sandbox_seal_forks(&sealed))
+        _exit(1);
+}
+
 /* Once the allocator is loaded, this process leaves by _exit (its results are written as they
    come): exit() runs the library's destructors, which before the seal ran unsealed (red-team pass
    41), and the exit handlers a started allocator registered (__cxa_atexit, by libc's symbol
@@ -612,10 +620,8 @@ static int count_forked(int count, char **paths, unsigned reading, const ms_allo
             return 2;
         }
         pid_t pid = quiet_fork();
-        if (pid == 0) { /* what the last pass leaves live ends with the child, uncounted */
-            ms_error sealed;
-            if (!ms_sandbox_seal_forks(&sealed)) /* the same work in every child, the empty too */
-                _exit(1);
+        if (pid == 0) {  /* what the last pass leaves live ends with the child, uncounted */
+            seal_pass(); /* the same work in every child, the empty ones' too */
             const ms_trace *trace = &traces[i / per_job];
             const ms_allocator *runs = i / per_job < FORKED_EMPTIES ? &stand_in : alloc;
             void **table = live[i / per_job];
@@ -689,9 +695,7 @@ static int time_forked(int count, char **paths, unsigned reading, const ms_alloc
     for (int i = 0; i < count; i++) {
         pid_t pid = quiet_fork();
         if (pid == 0) {
-            ms_error sealed; /* no helper of the allocator's runs its passes (count_forked) */
-            if (!ms_sandbox_seal_forks(&sealed))
-                _exit(1);
+            seal_pass(); /* no helper of the allocator's runs its passes (count_forked) */
             /* Each pass alone: what this times is compared with an agent's passes (grading). */
             const ms_timed_options timed = {.min_passes = MIN_PASSES,
                                             .max_passes = MAX_PASSES,

@@ -345,6 +345,19 @@ static const char *const OPEN_CALLS[] = {"open", "openat"};
    profiles O_WRONLY; mode 3 is the first filter's to kill. */
 static const scmp_datum_t READING_MODES[] = {O_RDONLY, O_RDWR};
 
+/* `action` for each call of `names` (count of them) libseccomp knows, whatever its arguments. 0,
+   or libseccomp's error. */
+static int deny_named(scmp_filter_ctx ctx, uint32_t action, const char *const *names,
+                      size_t count) {
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        int call = seccomp_syscall_resolve_name(names[i]);
+        if (call != __NR_SCMP_ERROR)
+            rc = seccomp_rule_add(ctx, action, call, 0);
+    }
+    return rc;
+}
+
 /* Refuse, with EACCES, what SEALED_READS says: open and openat in a mode that reads (their flags
    are their second and third argument), and the calls listed. */
 static int deny_reads(scmp_filter_ctx ctx) {
@@ -359,23 +372,9 @@ static int deny_reads(scmp_filter_ctx ctx) {
                 rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 1, flags);
         }
     }
-    for (size_t i = 0; i < sizeof SEALED_READS / sizeof SEALED_READS[0] && rc == 0; i++) {
-        int call = seccomp_syscall_resolve_name(SEALED_READS[i]);
-        if (call != __NR_SCMP_ERROR)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 0);
-    }
-    return rc;
-}
-
-/* Refuse, with EACCES, the calls SEALED_WALKS lists. */
-static int deny_walks(scmp_filter_ctx ctx) {
-    int rc = 0;
-    for (size_t i = 0; i < sizeof SEALED_WALKS / sizeof SEALED_WALKS[0] && rc == 0; i++) {
-        int call = seccomp_syscall_resolve_name(SEALED_WALKS[i]);
-        if (call != __NR_SCMP_ERROR)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 0);
-    }
-    return rc;
+    return rc == 0 ? deny_named(ctx, SCMP_ACT_ERRNO(EACCES), SEALED_READS,
+                                sizeof SEALED_READS / sizeof SEALED_READS[0])
+                   : rc;
 }
 static const char *const BRK_ACTION = "take memory from the kernel";
 /* madvise with advice that gives pages back: MADV_REMOVE on the shared heap punches its pages out
@@ -1023,11 +1022,9 @@ static int deny_kept_state(scmp_filter_ctx ctx) {
             rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, call, 1, SCMP_A1(SCMP_CMP_NE, 0));
     }
     static const char *const SETTING_CALLS[] = {"signal", "setitimer", "alarm"}; /* each sets */
-    for (size_t i = 0; i < sizeof SETTING_CALLS / sizeof SETTING_CALLS[0] && rc == 0; i++) {
-        int call = seccomp_syscall_resolve_name(SETTING_CALLS[i]);
-        if (call != __NR_SCMP_ERROR)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_TRAP, call, 0);
-    }
+    if (rc == 0)
+        rc = deny_named(ctx, SCMP_ACT_TRAP, SETTING_CALLS,
+                        sizeof SETTING_CALLS / sizeof SETTING_CALLS[0]);
     if (rc == 0)
         rc =
             seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(sigaltstack), 1, SCMP_A0(SCMP_CMP_NE, 0));
@@ -1054,7 +1051,8 @@ static int seal_rules(scmp_filter_ctx ctx, const untouchable_fds *none) {
     if (rc == 0)
         rc = deny_kept_state(ctx);
     if (rc == 0)
-        rc = deny_walks(ctx);
+        rc = deny_named(ctx, SCMP_ACT_ERRNO(EACCES), SEALED_WALKS,
+                        sizeof SEALED_WALKS / sizeof SEALED_WALKS[0]);
     return rc == 0 ? deny_reads(ctx) : rc;
 }
 
@@ -1161,11 +1159,9 @@ static int count_seal_rules(scmp_filter_ctx ctx, const untouchable_fds *untoucha
     /* Nor a file of memory made (its empty reads stood in for the count's own list of children,
        red-team pass 44), nor a mapping moved: a writable copy moved over a page of mscount's code
        made it writable past the rule above (pass 44). valgrind makes neither call for itself. */
-    for (size_t i = 0; i < sizeof COUNT_SEALED / sizeof COUNT_SEALED[0] && rc == 0; i++) {
-        int call = seccomp_syscall_resolve_name(COUNT_SEALED[i]);
-        if (call != __NR_SCMP_ERROR)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), call, 0);
-    }
+    if (rc == 0)
+        rc = deny_named(ctx, SCMP_ACT_ERRNO(EACCES), COUNT_SEALED,
+                        sizeof COUNT_SEALED / sizeof COUNT_SEALED[0]);
     /* Nor a thread started (EAGAIN, as pthread_create fails for want of resources): a thread
        of the allocator's outlived mscount's look at its threads, whose status file it had
        forged, held glibc's heap lock while it read and replayed the traces, and handed them to
