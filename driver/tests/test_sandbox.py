@@ -28,6 +28,7 @@ from mallocsim.allocators import library_for, resolve
 from mallocsim.clock_check import TOLERANCE
 from mallocsim.errors import UsageError
 from mallocsim.instructions import pass_instructions
+from mallocsim.sandbox import resident_peak, stat_fields
 from mallocsim.trace import load_trace
 
 from .conftest import BUG_SHOWN_BY, fixture_allocator, fixture_variant, handed_in_library
@@ -70,13 +71,10 @@ def replay(cli, source: Path, trace: Path, *extra: object):
 def _children_of_us() -> list[int]:
     """Processes whose parent is this one (what an attack might leave behind)."""
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:  # as bytes: a process's name may be any (stat_fields)
-            fields = stat.read_bytes().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid() and fields[0] != b"Z":
-            found.append(int(stat.parent.name))
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = stat_fields(int(entry.name))
+        if fields and int(fields[1]) == os.getpid() and fields[0] != "Z":
+            found.append(int(entry.name))
     return found
 
 
@@ -1586,8 +1584,6 @@ def test_a_process_named_in_bytes_that_are_not_utf8_leaves_the_watches_reading(t
     # Read as text, such a name raised UnicodeDecodeError in the count's watch, which reads every
     # process on the machine: one process anywhere, a classmate's among them, so named ended an
     # honest grade in a traceback (red-team pass 48).
-    from mallocsim.sandbox import resident_peak, stat_fields
-
     sleeper = subprocess.Popen([sys.executable, "-c", RENAMED_SLEEPER], stdout=subprocess.PIPE,
                                start_new_session=True)  # fmt: skip
     try:
