@@ -236,6 +236,11 @@ typedef struct {
     uint64_t peak_aligned; /* max over time of the sum of live sizes rounded up to the alignment */
     uint64_t heap_size;    /* the heap's high-water mark (0 for the system) */
     uint64_t highest_used; /* highest payload end minus heap start (CS107) */
+    /* The calls that grew our heap in the pass, mm_init's included, and those of them that took
+       the break to a page it had not reached (mem_growth): what a lab's memlib that passes each
+       growth to the real sbrk makes brk system calls of. 0 on the system's malloc. */
+    uint64_t growth_calls;
+    uint64_t growth_new_pages;
 } ms_check_result;
 
 /* The checked pass: resets the heap, calls mm_init, runs every op with every
@@ -499,7 +504,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 27
+#define MS_ABI_VERSION 28
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

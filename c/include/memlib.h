@@ -99,6 +99,17 @@ void mem_set_shrink(bool allowed);  /* whether a negative mem_sbrk gives memory 
                                        (true, the default) or fails (the labs) */
 void mem_set_poison(bool on);       /* new heap memory holds MEM_POISON_BYTE, not zeros;
                                        the engine's checked pass with dirty_heap */
+/* The calls that grew the heap since mem_count_growth(true) (which starts the count at 0; false
+   stops it, and the common call is a few instructions again): a memlib that passes each growth to
+   the real sbrk (the F20 and 2013-era CMU handouts') makes a brk system call for each, and the
+   kernel maps for those whose break reaches a page the last break did not. For a shared heap, the
+   owner counts its followers' calls. */
+typedef struct {
+    uint64_t calls;     /* mem_sbrk calls with incr > 0 that succeeded */
+    uint64_t new_pages; /* those of them whose break, rounded up to a page, moved */
+} mem_growth_count;
+void mem_count_growth(bool on);
+mem_growth_count mem_growth(void);
 /* A heap shared with another process (the grader's and its agent's, remote.c): mem_share makes
    this process its owner, on a memfd (mem_share_fd) mapped at a fixed address, below 4 GiB when
    `narrow` (for a 32-bit agent; asked again with the other placement, it moves the heap to a new

@@ -81,7 +81,14 @@ static int64_t fail_after = -1;
 static uint64_t sbrk_calls;
 static bool shrink_allowed = true; /* a negative incr gives memory back */
 static bool poison_on;             /* new memory holds MEM_POISON_BYTE */
-static bool slow; /* every call takes sbrk_slow: fail_after >= 0, poison_on, shared or following */
+/* The growths a lab's memlib would pass to the real sbrk (mem_count_growth): each a brk system call
+   there, and a dearer one where the break reaches a page it had not reached (the kernel maps). */
+static struct {
+    bool on;
+    mem_growth_count count;
+} growth;
+static bool slow; /* every call takes sbrk_slow: fail_after >= 0, poison_on, counting growth,
+                     shared or following */
 
 /* The heap shared with another process (mem_share, mem_follow). */
 static struct {
@@ -96,7 +103,7 @@ static struct {
 static uintptr_t placed_at; /* mem_place: where the next heap should start, 0 for our choice */
 
 static void update_slow(void) {
-    slow = fail_after >= 0 || poison_on || share.fd >= 0 || share.ask != NULL;
+    slow = fail_after >= 0 || poison_on || growth.on || share.fd >= 0 || share.ask != NULL;
 }
 
 static size_t effective_limit(void) {
@@ -249,6 +256,11 @@ static void *sbrk_slow(intptr_t incr) {
             errno = ENOMEM;
             return (void *)-1;
         }
+        if (growth.on && incr > 0) {
+            growth.count.calls++;
+            if (page_round(brk_offset) != page_round(brk_offset + (size_t)incr))
+                growth.count.new_pages++;
+        }
         brk_offset += (size_t)incr;
     } else {
         size_t shrink = (size_t)0 - (size_t)incr;
@@ -286,6 +298,14 @@ void *mem_sbrk(intptr_t incr) {
         high_water = brk_offset;
     return old;
 }
+
+void mem_count_growth(bool on) {
+    growth.on = on;
+    growth.count = (mem_growth_count){0};
+    update_slow();
+}
+
+mem_growth_count mem_growth(void) { return growth.count; }
 
 /* An int widened here, by the compiler, not guessed from a register's upper half. */
 void *mem_sbrk_int(int incr) {

@@ -684,6 +684,7 @@ static bool start_checked_heap(checker *c, const ms_check_options *options) {
     if (options != NULL && options->progress != NULL)
         *options->progress = MS_RESETTING; /* not the last pass's op, hung in the reset */
     mem_reset();
+    mem_count_growth(true);
     if (!gm_init(&c->map, (uintptr_t)mem_heap_lo(), mem_limit())) {
         fail_before(result, MS_FAIL_ENGINE, "out of address space for the heap's granule map");
         return false;
@@ -771,6 +772,10 @@ bool ms_replay_checked(const ms_trace *trace, const ms_allocator *alloc,
     if (c.own_heap) {
         /* Only this pass runs on a dirty heap: timed passes keep the warm one, unpoisoned. */
         mem_set_poison(false);
+        mem_growth_count growth = mem_growth();
+        mem_count_growth(false);
+        result->growth_calls = growth.calls;
+        result->growth_new_pages = growth.new_pages;
         result->heap_size = mem_high_water();
         /* Memory written past the break (beyond the page after it) is heap too: the labs'
            drivers have it, and a heap shared with an agent reaches the lab's limit to give it. */

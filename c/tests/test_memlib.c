@@ -7,9 +7,11 @@
  * negative incr), mem_read and mem_write (0 to 8 bytes, little-endian, zero-extended), their
  * 128-bit forms, mem_get_max_addr and hprobe's output. Poisoning: new memory holds the pattern,
  * the same every run, only above the high-water mark, only at the edges of a growth above 64 MiB
- * (so a 4 GiB growth commits about 2 MiB), never after it is turned off.
+ * (so a 4 GiB growth commits about 2 MiB), never after it is turned off. The growth count: the
+ * calls that grew the heap and those whose break reached a new page, only while it is on.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +45,32 @@ static void test_growth(void) {
     memset(lo(), 0xab, mem_heapsize()); /* all of it is writable */
     CHECK(mem_pagesize() >= 4096 && (mem_pagesize() & (mem_pagesize() - 1)) == 0,
           "odd page size %zu", mem_pagesize());
+}
+
+/* What a memlib that calls the real sbrk would make system calls of: growths, not sbrk(0), a
+   shrink or a refused call; a new page where the break, rounded up to a page, moves. */
+static void test_growth_count(void) {
+    mem_reset();
+    mem_set_limit(3 * 4096);
+    mem_sbrk(100); /* not counted: the count is off */
+    mem_count_growth(true);
+    mem_sbrk(100);  /* 200: within the first page */
+    mem_sbrk(0);    /* no system call in any memlib */
+    mem_sbrk(4000); /* 4,200: a new page */
+    mem_sbrk(-100); /* a shrink: the labs' memlibs refuse it before sbrk */
+    mem_sbrk(3892); /* 7,992: in the second page */
+    mem_sbrk(4200); /* 12,192: a new page */
+    mem_sbrk(4096); /* past the limit: refused, no call */
+    mem_growth_count count = mem_growth();
+    CHECK(count.calls == 4 && count.new_pages == 2,
+          "%" PRIu64 " growths, %" PRIu64 " new pages counted: 4 and 2 were made", count.calls,
+          count.new_pages);
+    mem_count_growth(false);
+    mem_sbrk(1);
+    count = mem_growth();
+    CHECK(count.calls == 0 && count.new_pages == 0, "counted with the count off");
+    mem_set_limit(0);
+    mem_reset();
 }
 
 static void test_limit(void) {
@@ -437,6 +465,7 @@ int main(void) {
     mem_init();
     mem_init(); /* idempotent */
     test_growth();
+    test_growth_count();
     test_limit();
     test_shrink();
     test_fail_after();

@@ -362,6 +362,8 @@ def replay_trace(
         heap_size=heap or None,
         highest_used=first.highest_used or None,
         utilization=peak / measured if measured else None,
+        growth_calls=first.growth_calls if heap else None,
+        growth_new_pages=first.growth_new_pages if heap else None,
         alignment_bound=peak / aligned if aligned else None,
         checked_seconds=min(first_seconds, again_seconds),
         checked_cpu_seconds=min(first_cpu, again_cpu),

@@ -66,6 +66,11 @@ class TraceResult:
     # bytes: the second checked run's heap, when mm_init did not reset it to the first's size
     second_heap_size: int | None = None
     utilization: float | None = None  # peak_payload / heap_size
+    # the calls that grew the heap in the first checked run (mm_init's included), and those of
+    # them that took its break to a new page: a brk system call each under a lab's memlib that
+    # calls the real sbrk (sbrk_cost.py); None where not counted (the system's malloc)
+    growth_calls: int | None = None
+    growth_new_pages: int | None = None
     alignment_bound: float | None = None  # peak_payload / peak_aligned
     seconds: float | None = None  # median timed pass
     seconds_min: float | None = None  # fastest timed pass

@@ -45,6 +45,20 @@ def test_bump_allocator_utilization_is_computed_by_hand():
     assert result.highest_used == 68
 
 
+def test_the_checked_run_counts_the_heaps_growths_and_the_new_pages_they_reach():
+    # good_bump.c grows by exactly what a block needs: a 100 -> 16+112 (the break from 0 to
+    # 128, a new page), a 5000 -> 16+5008 (to 5,152, a second page), a 16 -> 16+16 (5,184, in
+    # the same page). mm_init grows nothing; a free or a realloc that fits grows nothing.
+    trace = parse_trace_text("a 0 100\na 1 5000\nf 0\na 2 16\nf 1\nf 2\n", "steps")
+    with fixture("good_bump") as alloc:
+        result = replay_trace(trace, alloc, UNTIMED)
+    assert result.valid, result.error
+    assert (result.heap_size, result.growth_calls, result.growth_new_pages) == (5184, 3, 2)
+    # The system's malloc has no heap of ours to count.
+    with LoadedAllocator(resolve("glibc")) as system:
+        assert replay_trace(trace, system, UNTIMED).growth_calls is None
+
+
 def test_peak_is_the_maximum_over_time_not_the_sum_of_all_requests():
     # 100 then free, then 60 + 30 live together: the peak is 100, not 190.
     trace = parse_trace_text("a 0 100\nf 0\na 1 60\na 2 30\nf 1\nf 2\n", "peak")
