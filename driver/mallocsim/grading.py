@@ -78,6 +78,7 @@ from mallocsim.results import (
     trace_outcome,
 )
 from mallocsim.runner import options_for_lab
+from mallocsim.sbrk_cost import growth_note
 from mallocsim.score import Score, aggregate_throughput, failed_score, score, timed_cost
 from mallocsim.system_timing import time_system_malloc
 from mallocsim.team import Team, read_team
@@ -482,6 +483,8 @@ def _measured(replayed: _ReplayedBuild, plan: GradePlan, config: GradingConfig) 
     budget = max(sum(limits[t.name] for t in timed), MIN_COUNT_BUDGET)
     bits = graded_word_bits(graded_spec)
     measured = _throughput(graded_spec, timed, results, config, budget, notes, bits)
+    if measured.costs or config.throughput == "time":
+        notes.extend(filter(None, [growth_note(lab, results, {t.name for t in timed})]))
     global_data = build.global_data if build is not None else None
     notes.extend(global_data_notes(config, global_data))
     graded = score(

@@ -95,6 +95,10 @@ class Scoring:
     # The index, on that scale, below which the lab's autograder gives no points at all (PKU's
     # PERF_THRESHHOLD: 50 in 2022, 48 of 80 in 2025); 0: none.
     zero_below: float = 0.0
+    # T_ref in ops a second on the lab's own grading machines where T_ref is measured, not fixed
+    # (F20's throughputs.txt): what a second of the memlib's system calls weighs against a counted
+    # T_ref (sbrk_cost.py); a fixed T_ref (reference_throughput) is its own.
+    driver_reference_speed: float | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,11 @@ class LabProfile:
     # solution keeps its links as 32-bit offsets OR'ed with that address: 99 under its driver, a
     # crash at op 0 with the heap elsewhere.
     heap_at: int | None = None
+    # Whether the handout's mem_sbrk also calls the real sbrk for every growth, as the F20 and
+    # 2013-era CMU memlibs do ("to have similar semantics as a real allocator"): under their
+    # drivers each growth is then a brk system call in the timed passes, which the grade charges
+    # to the throughput (sbrk_cost.py). CS:APP's and the F22+ memlibs only move a pointer.
+    memlib_calls_sbrk: bool = False
 
 
 WORD_SIZES = ("auto", "64", "32")
@@ -287,12 +296,15 @@ CMU_F20 = LabProfile(
         timed_reference_scale=0.14,
         index_digits=1,
         global_data_limit=128,
+        # throughputs.txt's figure for the Xeon Gold 6132 of its Autolab runs (docs/labs.md)
+        driver_reference_speed=9261e3,
     ),
     compiler="clang",
     libraries=("-lm", "-lrt"),
     optimization="-O3",
     trace_reading=CMU_DRIVER_READING,
     heap_at=CMU_HEAP_AT,
+    memlib_calls_sbrk=True,  # `!sparse && sbrk(incr)`: mdriver's heap is the dense one
     driver_quirks=("cmu-maxfill",),
 )
 CMU_F22 = replace(
@@ -302,6 +314,7 @@ CMU_F22 = replace(
     pass_heap="zeroed",
     trace_reading=TRACE_READ_STRICT,
     libraries=(),
+    memlib_calls_sbrk=False,
 )
 
 CMU_2015 = LabProfile(
@@ -344,6 +357,7 @@ CMU_2015 = LabProfile(
     optimization="-O3",
     trace_reading=CMU_DRIVER_READING,
     heap_at=CMU_HEAP_AT,
+    memlib_calls_sbrk=True,  # every 2013-2015 and PKU memlib.c: `sbrk(incr) == (void *) -1`
     driver_quirks=("cmu2013-ignore-ranges",),
 )
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from mallocsim.config import GradingConfig
 from mallocsim.labs import TraceRule
 from mallocsim.results import TraceResult
+from mallocsim.sbrk_cost import growth_charge
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,10 @@ def score(
     def cost_of(result: TraceResult) -> float | None:
         if not result.valid:
             return None
-        return costs.get(result.trace) if costs is not None else timed_cost(result)
+        cost = costs.get(result.trace) if costs is not None else timed_cost(result)
+        if cost is None:
+            return None
+        return cost + growth_charge(config.profile, result, config.throughput, reference_throughput)
 
     per_trace = tuple(
         TraceScore(

@@ -836,3 +836,46 @@ def test_a_file_that_defines_a_function_the_driver_calls_is_told_what_the_driver
     path.write_text(source)
     run = cli("grade", path, "--lab", "csapp", "--no-team-check", write_trace("t", TRACE))
     assert "which the lab's own driver calls too" not in " ".join(run.said.split())
+
+
+@pytest.mark.parametrize("chunk", ["64", "(1 << 12)"])
+def test_a_2013_cmu_file_pays_the_brk_call_its_drivers_memlib_makes_at_each_growth(
+    cli, write_trace, tmp_path, chunk
+):
+    # The 2013-era memlib calls the real sbrk at every mem_sbrk: under its driver a file that
+    # grows its heap 64 bytes at a time (a public 2015 solution's CHUNKSIZE) ran amptjp at 7,058
+    # Kops/s, at 54,540 with that one call taken out, and mallocsim timed it at 95,555 (lab
+    # check run 23). Each growth of the checked pass is now charged to the timed pass.
+    from mallocsim.sbrk_cost import SECONDS_PER_CALL, SECONDS_PER_NEW_PAGE
+
+    from .conftest import fixture_allocator
+
+    path = tmp_path / "mm.c"
+    text = fixture_allocator("labs/cmu2015_implicit").read_text()
+    path.write_text(text.replace("#define CHUNKSIZE (1 << 12)", f"#define CHUNKSIZE {chunk}", 1))
+    live = 2000  # blocks of 48 bytes, all live at once: the heap grows at every malloc by 64
+    trace = write_trace(
+        "t",
+        f"1\n{live}\n{2 * live}\n1\n"
+        + "".join(f"a {i} 48\n" for i in range(live))
+        + "".join(f"f {i}\n" for i in range(live)),
+    )
+    report = tmp_path / "grade.json"
+    run = cli("grade", path, "--lab", "cmu-2015", "--throughput", "time", "--json", report, trace)
+    assert run.status == 0, run.out + run.err
+    grade = json.loads(report.read_text())["grade"]
+    (result,) = grade["results"]
+    (scored,) = grade["score"]["per_trace"]
+    charge = (
+        result["growth_calls"] * SECONDS_PER_CALL
+        + result["growth_new_pages"] * SECONDS_PER_NEW_PAGE
+    )
+    assert scored["cost"] == pytest.approx(result["seconds"] + charge)
+    said = " ".join(run.said.split())
+    if chunk == "64":
+        assert result["growth_calls"] >= live and result["growth_new_pages"] >= 25
+        assert "mem_sbrk makes a brk system call for every growth of the heap" in said
+        assert f"(most: t, {result['growth_calls']:,} growths a pass" in said
+    else:  # a page at a time: a call in 64 mallocs, under the tenth of a millisecond said
+        assert result["growth_calls"] <= live // 64 + 2
+        assert "brk system call" not in said
