@@ -17,8 +17,10 @@ computes over the traces that count for it: total ops / total cost (CS:APP),
 or the harmonic mean of the per-trace throughputs (CMU). The cost of a trace
 is its median timed pass in seconds (measure "time", the lab's own rule), or
 the instructions valgrind counted in one cold pass (measure "instructions":
-the same on every run, whatever the machine's load); T_ref is measured the
-same way, or fixed by the lab or the course. Which traces count for which:
+the same on every run, whatever the machine's load), and, under a lab whose
+memlib passes each growth of the heap to the real sbrk, what those system calls
+cost its driver (sbrk_cost.py); T_ref is measured the same way, or fixed by the
+lab or the course. Which traces count for which:
 the lab's rules (labs.py) or the configuration's [[traces]].
 
 Invalid traces (the documented penalty): with invalid = "zero" (the default,
@@ -188,8 +190,8 @@ def score(
         if not result.valid:
             return None
         cost = costs.get(result.trace) if costs is not None else timed_cost(result)
-        if cost is None:
-            return None
+        if not _measured(cost):  # no measure, and no charge makes it one (a claim of 0 or less)
+            return cost
         return cost + growth_charge(config.profile, result, config.throughput, reference_throughput)
 
     per_trace = tuple(

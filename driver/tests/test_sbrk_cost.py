@@ -90,3 +90,13 @@ def test_the_grade_says_what_the_calls_cost_and_where_they_cost_most():
     assert "untimed" not in note  # a trace outside T costs T nothing
     assert growth_note(LABS["csapp"], results, {"few", "many"}) is None
     assert growth_note(LABS["cmu-2015"], [grown("few", 20, 2)], {"few"}) is None  # 4.7 us
+
+
+@pytest.mark.parametrize("cost", [float("nan"), float("inf"), 0.0, -1.0])
+def test_a_cost_that_is_no_measure_stays_none_whatever_the_growths(cost):
+    # A trace marked T without a cost that measures leaves T unmeasured (red-team pass 16); a
+    # charge added to a claim of 0 or less seconds would have made it one.
+    results = [grown("a", 10, 2, 0.5), grown("b", 4000, 1000, cost)]
+    got = score(results, rules("a", "b"), for_lab("cmu-2015"), 13000e3, "the lab's")
+    assert got.throughput is None
+    assert got.penalty is not None and got.penalty.startswith("T not measured: b had no cost")
