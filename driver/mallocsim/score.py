@@ -19,8 +19,8 @@ is its median timed pass in seconds (measure "time", the lab's own rule), or
 the instructions valgrind counted in one cold pass (measure "instructions":
 the same on every run, whatever the machine's load), and, under a lab whose
 memlib passes each growth of the heap to the real sbrk, what those system calls
-cost its driver (sbrk_cost.py); T_ref is measured the same way, or fixed by the
-lab or the course. Which traces count for which:
+cost its driver (sbrk_cost.py); T_ref is measured the same way (uncharged), or
+fixed by the lab or the course. Which traces count for which:
 the lab's rules (labs.py) or the configuration's [[traces]].
 
 Invalid traces (the documented penalty): with invalid = "zero" (the default,
