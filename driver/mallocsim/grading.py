@@ -484,7 +484,9 @@ def _measured(replayed: _ReplayedBuild, plan: GradePlan, config: GradingConfig) 
     bits = graded_word_bits(graded_spec)
     measured = _throughput(graded_spec, timed, results, config, budget, notes, bits)
     if measured.costs or config.throughput == "time":
-        notes.extend(filter(None, [growth_note(lab, results, {t.name for t in timed})]))
+        traces = {t.name for t in timed}
+        note = growth_note(lab, results, traces, config.throughput, measured.reference)
+        notes.extend(filter(None, [note]))
     global_data = build.global_data if build is not None else None
     notes.extend(global_data_notes(config, global_data))
     graded = score(

@@ -55,6 +55,14 @@ def growth_seconds(result: TraceResult) -> float:
     return calls * SECONDS_PER_CALL + new_pages * SECONDS_PER_NEW_PAGE
 
 
+def counted_rate(lab: LabProfile, reference: float | None) -> float | None:
+    """The instructions a second of the memlib's calls counts as: T_ref's instructions an op
+    (`reference`, the counted T_ref, in ops an instruction) for the seconds an op the lab's T_ref
+    stands for on its own machines; None where either is unknown."""
+    speed = lab.scoring.reference_throughput or lab.scoring.driver_reference_speed
+    return speed / reference if speed and reference else None
+
+
 def growth_charge(
     lab: LabProfile, result: TraceResult, measure: str, reference: float | None
 ) -> float:
@@ -67,23 +75,38 @@ def growth_charge(
     seconds = growth_seconds(result)
     if measure == "time":
         return seconds
-    speed = lab.scoring.reference_throughput or lab.scoring.driver_reference_speed
-    return seconds * speed / reference if speed and reference else 0.0
+    rate = counted_rate(lab, reference)
+    return seconds * rate if rate is not None else 0.0
 
 
-def growth_note(lab: LabProfile, results: Sequence[TraceResult], traces: set[str]) -> str | None:
+def growth_note(
+    lab: LabProfile,
+    results: Sequence[TraceResult],
+    traces: set[str],
+    measure: str = "time",
+    reference: float | None = None,
+) -> str | None:
     """A line on what the memlib's system calls cost the throughput traces (`traces`), when the
-    lab's memlib makes them and any trace pays a tenth of a millisecond a pass or more."""
+    lab's memlib makes them and any trace pays a tenth of a millisecond a pass or more; counted
+    (`measure` "instructions", `reference` the counted T_ref in ops an instruction), also what
+    they are counted as."""
     if not lab.memlib_calls_sbrk:
         return None
     paying = [r for r in results if r.valid and r.trace in traces and growth_seconds(r) >= 1e-4]
     if not paying:
         return None
     worst = max(paying, key=growth_seconds)
+    rate = counted_rate(lab, reference) if measure == "instructions" else None
+    counted = (
+        f" (counted as {SECONDS_PER_CALL * rate:,.0f} and {SECONDS_PER_NEW_PAGE * rate:,.0f} "
+        "instructions: T_ref's instructions an op for the seconds an op of the lab's T_ref)"
+        if rate is not None
+        else ""
+    )
     return (
         f"the {lab.name} handout's mem_sbrk makes a brk system call for every growth of the heap, "
         f"as its driver times them: each pass is charged {SECONDS_PER_CALL * 1e6:.2f} us a growth "
-        f"and {SECONDS_PER_NEW_PAGE * 1e6:.2f} us more for one reaching a new page, on "
+        f"and {SECONDS_PER_NEW_PAGE * 1e6:.2f} us more for one reaching a new page{counted}, on "
         f"{len(paying)} trace{'s' if len(paying) != 1 else ''} (most: {worst.trace}, "
         f"{worst.growth_calls:,} growths a pass, {worst.growth_new_pages:,} to a new page, "
         f"{growth_seconds(worst) * 1e3:.2f} ms): growing the heap in larger steps costs fewer calls"

@@ -88,6 +88,11 @@ def test_the_grade_says_what_the_calls_cost_and_where_they_cost_most():
     assert "brk system call for every growth" in note
     assert "on 1 trace (most: many, 11,012 growths a pass, 178 to a new page" in note
     assert "untimed" not in note  # a trace outside T costs T nothing
+    assert "counted as" not in note
+    # Counted against T_ref's 400 instructions an op at config.h's 13,000 Kops/s: a growth's
+    # 0.17 us is 884 instructions, a new page's 0.67 us more 3,484.
+    counted = growth_note(LABS["cmu-2015"], results, {"few", "many"}, "instructions", 1 / 400)
+    assert counted is not None and "a new page (counted as 884 and 3,484 instructions" in counted
     assert growth_note(LABS["csapp"], results, {"few", "many"}) is None
     assert growth_note(LABS["cmu-2015"], [grown("few", 20, 2)], {"few"}) is None  # 4.7 us
 
