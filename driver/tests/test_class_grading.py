@@ -903,7 +903,9 @@ def _class_run_hanging_on(
     worker's pid)."""
     folder, traces, toml = course
     shutil.copy(fixture_allocator("hang"), folder / student / "mm.c")
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    # Its scratch folder in tmp_path: a coordinator killed by SIGKILL cannot remove it, and
+    # each run of the suite left one in /tmp.
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
     command = [
         sys.executable, "-m", "mallocsim", "grade", folder, traces, "--dialect", "classic",
         "--config", toml, "-j", "1", "--timeout", "60", *extra,
