@@ -246,4 +246,7 @@ def test_a_hanging_allocator_gets_a_line_naming_its_timeout(cli, write_trace):
         "replay", "-a", allocator, "--dialect", "classic", "--no-timing", "--timeout", "1", trace
     )
     assert run.status == 1
-    assert re.fullmatch(r"replay \[1/1\] spin: timeout \(1\.\d s\)\n", run.err)
+    # The limit is a second of CPU time; the figure is the wall time the line took, more than
+    # two seconds where the spinning allocator shares its core (CI's two are often both busy).
+    said = re.fullmatch(r"replay \[1/1\] spin: timeout \((\d+\.\d) s\)\n", run.err)
+    assert said is not None and float(said.group(1)) >= 1.0, run.err

@@ -1076,7 +1076,9 @@ def test_exiting_early_with_status_0_is_a_failure(cli, attacker, write_trace):
 
 
 def test_an_honest_allocator_grades_the_same_in_the_sandbox(cli, write_trace, monkeypatch):
-    trace = write_trace("t", TRACE)
+    # 400 ops a pass: on a pass of a few ops the clock check under load measures the hand-overs
+    # around it, and may scale the count (test_lab_rules.py says more).
+    trace = write_trace("t", "".join(f"a {i} {16 + 24 * (i % 7)}\nf {i}\n" for i in range(200)))
     source = fixture_allocator("good_bump")
     sandboxed = cli("grade", source, "--dialect", "classic", "-q", trace)
     monkeypatch.setattr(isolate, "untrusted", lambda spec: False)
