@@ -465,6 +465,11 @@ bool ms_sandbox_seal(ms_error *err);
    on any of the `count` descriptors `untouchable` (EBADF: valgrind's own files, which the
    process could reach by number). False with err filled when the kernel refuses. */
 bool ms_sandbox_seal_reads(const int *untouchable, size_t count, ms_error *err);
+/* The instruction count's root from here on: the folder open at `folder` (a descriptor), where
+   valgrind writes its profiles, so that its paths reach no name another process looks up (the
+   kernel's cache of names carries what one grade saw to the next). Before ms_sandbox_seal_reads,
+   which refuses it after. False where the kernel allows it no root of its own. */
+bool ms_sandbox_take_root(int folder);
 /* For one counted pass (mscount's child, before the pass runs): no process or thread started
    from here on (EAGAIN). False with err filled when the kernel refuses. */
 bool ms_sandbox_seal_forks(ms_error *err);

@@ -2,7 +2,7 @@
  * count_main.c - mscount: one pass per trace, for valgrind to count.
  *
  *   mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--verify] [--reading=N]
- *           [--heap-at=A] [--heap-limit=BYTES] [--traces-on=FD]
+ *           [--heap-at=A] [--heap-limit=BYTES] [--traces-on=FD [--root=FOLDER]]
  *           classic|cmu|system LIBRARY|- OPTIONS TRACE...
  *
  * OPTIONS is the allocator's run-time options for mm_configure ("" for none),
@@ -29,7 +29,10 @@
  * the allocator's (this one is made its descendants' reaper first, so that a process that
  * leaves its parent is still seen: pass 31 had one answer each op of the counted passes through
  * shared memory, 46.3 -> 78.0), and blocks every signal: no code of the allocator's runs but
- * inside a pass, in a process of its own that leaves none behind.
+ * inside a pass, in a process of its own that leaves none behind. --root=FOLDER (the folder
+ * valgrind writes its profiles in, where the paths it was given lead back to FOLDER itself): the
+ * process's root once the allocator is loaded, before it is sealed, so that no path its code
+ * looks up reaches a name another grade's process can (ms_sandbox_take_root).
  *
  * Each pass replays a trace through the engine's timed loop (ms_replay_timed,
  * the same loop `mallocsim bench` times) inside count_pass(). What the trace
@@ -340,28 +343,34 @@ static bool parse_all(int count, char **paths, unsigned reading, ms_trace *trace
     return true;
 }
 
-/* A file of this process's /proc, opened once, before any code of the allocator's runs (the
-   seal, seal_reads, refuses an open for reading later, and the allocator starts after it), and
-   read from its start at each look. */
+/* A file opened once, before any code of the allocator's runs (the seal, seal_reads, refuses an
+   open for reading later, and the allocator starts after it), and held to what it was then: the
+   allocator may dup2 another over it. */
 typedef struct {
     int fd;
     struct stat identity;
-} proc_file;
+} noted_file;
 
-static proc_file children_list = {.fd = -1}; /* /proc/self/task/PID/children */
-static proc_file own_status = {.fd = -1};    /* /proc/self/status */
+static noted_file children_list = {.fd = -1}; /* /proc/self/task/PID/children */
+static noted_file own_status = {.fd = -1};    /* /proc/self/status */
+static noted_file root_folder = {.fd = -1};   /* --root: the count's root once sealed */
 
-static bool proc_open(proc_file *file, const char *path) {
-    file->fd = open(path, O_RDONLY | O_CLOEXEC);
+static bool note_file(noted_file *file, const char *path, int flags) {
+    file->fd = open(path, flags | O_CLOEXEC);
     return file->fd >= 0 && fstat(file->fd, &file->identity) == 0;
 }
 
-/* Up to `room` - 1 bytes of the file from its start into `text`, ended by a zero: how many, or -1
-   when it is gone or another file is in its place (the allocator may dup2 over it). */
-static ssize_t proc_read(const proc_file *file, char *text, size_t room) {
+/* Whether the descriptor still holds the file noted. */
+static bool still_noted(const noted_file *file) {
     struct stat now;
-    if (file->fd < 0 || fstat(file->fd, &now) != 0 || now.st_dev != file->identity.st_dev ||
-        now.st_ino != file->identity.st_ino)
+    return file->fd >= 0 && fstat(file->fd, &now) == 0 && now.st_dev == file->identity.st_dev &&
+           now.st_ino == file->identity.st_ino;
+}
+
+/* Up to `room` - 1 bytes of the file from its start into `text`, ended by a zero: how many, or -1
+   when it is gone or another file is in its place. */
+static ssize_t proc_read(const noted_file *file, char *text, size_t room) {
+    if (!still_noted(file))
         return -1;
     ssize_t got = pread(file->fd, text, room - 1, 0);
     text[got > 0 ? got : 0] = '\0';
@@ -371,7 +380,8 @@ static ssize_t proc_read(const proc_file *file, char *text, size_t room) {
 static bool open_proc_files(void) {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-    return proc_open(&children_list, path) && proc_open(&own_status, "/proc/self/status");
+    return note_file(&children_list, path, O_RDONLY) &&
+           note_file(&own_status, "/proc/self/status", O_RDONLY);
 }
 
 /* A number of this process's status ("Threads", "Seccomp_filters"); -1 when it cannot be read. */
@@ -455,7 +465,7 @@ static bool valgrind_files(uint64_t limit, int *fds, size_t *found) {
  * Says what is wrong, and false.
  */
 static bool seal_reads(const ms_before_load *before) {
-    const int keep[] = {results, fed, children_list.fd, own_status.fd};
+    const int keep[] = {results, fed, children_list.fd, own_status.fd, root_folder.fd};
     const char *changed = ms_sandbox_after_load(before, keep, sizeof keep / sizeof keep[0]);
     if (changed != NULL) {
         fprintf(stderr, "mscount: the allocator %s as it was loaded\n", changed);
@@ -469,6 +479,16 @@ static bool seal_reads(const ms_before_load *before) {
                 "own\n",
                 VALGRIND_FILES_MOST);
         return false;
+    }
+    /* Where a root is given, it is taken before the seal refuses it; a kernel that allows none
+       leaves the root as it was (ms_sandbox_take_root). */
+    if (root_folder.fd >= 0) {
+        if (!still_noted(&root_folder)) {
+            fprintf(stderr, "mscount: the allocator replaced the count's folder as it loaded\n");
+            return false;
+        }
+        (void)ms_sandbox_take_root(root_folder.fd);
+        close(root_folder.fd);
     }
     ms_error err;
     if (!ms_sandbox_seal_reads(untouchable, count, &err)) {
@@ -833,6 +853,12 @@ int main(int argc, char **argv) {
             }
             fed = (int)fd;
             fed_before = socket_stat;
+        } else if (strncmp(argv[1], "--root=", 7) == 0) {
+            if (!note_file(&root_folder, argv[1] + 7, O_PATH | O_DIRECTORY)) {
+                fprintf(stderr, "mscount: %s: expected --root=FOLDER, a folder: %s\n", argv[1],
+                        strerror(errno));
+                return 2;
+            }
         } else if (strcmp(argv[1], "--forked") == 0)
             forked = true;
         else if (strcmp(argv[1], "--warm") == 0)
@@ -847,7 +873,7 @@ int main(int argc, char **argv) {
     if (argc < 5) {
         fprintf(stderr,
                 "usage: mscount [--forked [--warm] | --timed=SECONDS] [--glibc-warm] [--verify] "
-                "[--reading=N] [--heap-at=A] [--heap-limit=BYTES] [--traces-on=FD] "
+                "[--reading=N] [--heap-at=A] [--heap-limit=BYTES] [--traces-on=FD [--root=FOLDER]] "
                 "classic|cmu|system LIBRARY|- OPTIONS TRACE...\n");
         return 2;
     }

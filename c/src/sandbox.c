@@ -54,8 +54,9 @@
 
 /* What a denied call reaches: the instruction count's confinement (ms_sandbox_confine_count)
    leaves processes and pipes to valgrind (it starts its tool and runs its scheduler's lock through
-   a pipe) and paths to Landlock, and denies the rest. */
-enum reach { REACH_PROCESS, REACH_PATH, REACH_PIPE, REACH_ELSE };
+   a pipe) and paths to Landlock, and denies the rest; it lets the count take a root of its own
+   (REACH_ROOT: ms_sandbox_take_root) until its seal of reads denies that too. */
+enum reach { REACH_PROCESS, REACH_PATH, REACH_PIPE, REACH_ROOT, REACH_ELSE };
 
 typedef struct {
     const char *name;   /* the call, as libseccomp resolves it */
@@ -196,8 +197,8 @@ static const denied_call DENIED[] = {
     {"mount", "change the system", REACH_ELSE},
     {"umount2", "change the system", REACH_ELSE},
     {"pivot_root", "change the system", REACH_ELSE},
-    {"chroot", "change the system", REACH_ELSE},
-    {"unshare", "change the system", REACH_ELSE},
+    {"chroot", "change the system", REACH_ROOT},
+    {"unshare", "change the system", REACH_ROOT},
     {"setns", "change the system", REACH_ELSE},
     {"reboot", "change the system", REACH_ELSE},
     {"init_module", "change the system", REACH_ELSE},
@@ -394,7 +395,7 @@ static const char *const WRITABLE_ACTION = "make read-only memory writable";
 static const char *const PROTECT_CALLS[] = {"mprotect", "pkey_mprotect"};
 
 /* Refused in the count once its reads are sealed (count_seal_rules). */
-static const char *const COUNT_SEALED[] = {"memfd_create", "mremap"};
+static const char *const COUNT_SEALED[] = {"memfd_create", "mremap", "chroot", "unshare"};
 
 /* open and openat with any of these flags: a file created, written or changed. */
 static const int WRITE_FLAGS[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND};
@@ -892,6 +893,11 @@ bool ms_sandbox_confine_count(const char *const *readable, size_t count, const c
     }
     /* A denied call kills with no name here: valgrind owns the process's signals. */
     int rc = deny_calls(ctx, DENIED, sizeof DENIED / sizeof DENIED[0], SCMP_ACT_KILL_PROCESS, true);
+    /* chroot stays, for ms_sandbox_take_root, and unshare for its user namespace alone: another
+       mount, network or IPC namespace is a system of the process's own to change. */
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(unshare), 1,
+                              SCMP_A0(SCMP_CMP_NE, CLONE_NEWUSER));
     /* Processes stay in the count's family: a process made with CLONE_PARENT is its parent's
        sibling, no child of mscount's, and so escaped mscount's look at its children while it
        answered for the counted passes (red-team pass 32: 46.3 -> 77.6). clone3 passes its flags
@@ -1158,7 +1164,8 @@ static int count_seal_rules(scmp_filter_ctx ctx, const untouchable_fds *untoucha
     }
     /* Nor a file of memory made (its empty reads stood in for the count's own list of children,
        red-team pass 44), nor a mapping moved: a writable copy moved over a page of mscount's code
-       made it writable past the rule above (pass 44). valgrind makes neither call for itself. */
+       made it writable past the rule above (pass 44). valgrind makes neither call for itself. Nor,
+       the count's root taken (ms_sandbox_take_root), another root. */
     if (rc == 0)
         rc = deny_named(ctx, SCMP_ACT_ERRNO(EACCES), COUNT_SEALED,
                         sizeof COUNT_SEALED / sizeof COUNT_SEALED[0]);
@@ -1194,6 +1201,28 @@ static int count_seal_rules(scmp_filter_ctx ctx, const untouchable_fds *untoucha
             }
     }
     return rc;
+}
+
+/*
+ * The count's root from here on: `folder`, the one it writes its profiles in (red-team pass 49).
+ * Every path looked up, found or not, leaves an entry in the kernel's cache of names, which every
+ * process on the machine shares, and a name looked up before is found several times faster: a
+ * counted pass stat()ed fresh names as a hidden trace's sizes said, and a later grade's count read
+ * them back by timing the same lookups (a trace's first size carried exactly; a file graded twice
+ * was counted at 53.7 instructions an op on cp-decl against 14,060). The agent's seal refuses
+ * every lookup; the count's cannot (valgrind opens its profiles by path). Rooted in a folder of
+ * its own, which the grader removes after, the count's lookups reach no name another grade can.
+ * chroot needs CAP_SYS_CHROOT, which the count gave up (ms_sandbox_confine_build): taken in a
+ * user namespace of its own, with no id mapped in it, which gives power over nothing else. Where
+ * the kernel allows neither (a container whose filter refuses user namespaces), the root stays,
+ * and false is returned.
+ */
+bool ms_sandbox_take_root(int folder) {
+    if (fchdir(folder) != 0)
+        return false;
+    if (chroot(".") != 0 && (unshare(CLONE_NEWUSER) != 0 || chroot(".") != 0))
+        return false;
+    return chdir("/") == 0;
 }
 
 bool ms_sandbox_seal_reads(const int *untouchable, size_t count, ms_error *err) {

@@ -292,6 +292,7 @@ def _run_mscount(
         confine = [str(NATIVE_DIR / "msconfine"), scratch, cpu, *readable, "--"]
         kept = kept_environment(scratch)
         feed = traces
+        _lead_back_to_itself(scratch)
     command = [
         *confine,
         valgrind,
@@ -304,7 +305,7 @@ def _run_mscount(
         # A -m32 build's (and the system malloc's beside one): valgrind runs its x86 tool.
         str(engine / "mscount"),
         *flags,
-        *([f"--traces-on={FEED_PLACEHOLDER}"] if feed else []),
+        *([f"--traces-on={FEED_PLACEHOLDER}", f"--root={scratch}"] if feed else []),
         *placement,
         spec.dialect,
         str(loaded) if loaded else "-",
@@ -337,6 +338,17 @@ def _run_mscount(
 
 
 FEED_PLACEHOLDER = "{FEED}"  # in run_mscount's command: the traces' socket's descriptor
+
+
+def _lead_back_to_itself(folder: str) -> None:
+    """Make `folder`'s own path, looked up inside it, lead to it: the count's root is the folder
+    once it is sealed (mscount --root, sandbox.c's ms_sandbox_take_root), and valgrind goes on
+    writing its profiles by the paths it was given. /a/b/c gets a/b/ and a link a/b/c -> ../..,
+    which leads to /a/b/c from the real root as from the count's."""
+    parts = Path(folder).parts[1:]
+    parent = Path(folder).joinpath(*parts[:-1])
+    parent.mkdir(parents=True, exist_ok=True)
+    (parent / parts[-1]).symlink_to(Path(*[".."] * (len(parts) - 1)) if len(parts) > 1 else ".")
 
 
 def run_mscount(

@@ -785,6 +785,18 @@ def test_the_agent_walks_no_path_once_sealed(cli, attacker, write_trace, tmp_pat
     assert run.status == 0 and "(1/1 valid)" in run.said, run.said
 
 
+def test_the_counts_paths_reach_no_name_outside_its_folder(cli, attacker, write_trace, tmp_path):
+    # The count's seal keeps path walks (valgrind writes its profiles by path): a counted pass
+    # stat()ed new names by a hidden trace's sizes, and a later grade's count read them back by
+    # timing the same stats (red-team pass 49: a file graded twice was counted at 53.7
+    # instructions an op on cp-decl against 14,060). Sealed, the count's root is its own folder:
+    # the attack's mm_init, which fails where its stat finds a file that exists, is counted.
+    there = tmp_path / "there"
+    there.write_text("x")
+    counted = _counted(cli, attacker("WALKS_A_PATH", there), write_trace("t", TRACE))
+    assert "instructions counted by valgrind" in counted and "not counted" not in counted, counted
+
+
 @pytest.mark.parametrize("way", ["fork", "exit", "printf"])
 def test_no_handler_of_the_allocators_runs_outside_the_counted_passes(
     cli, attacker, write_trace, way

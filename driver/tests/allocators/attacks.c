@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
@@ -395,7 +396,10 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
 /* Red-team pass 48: a stat of a name never walked takes five times a second one's time, a bit in
    the machine's cache of names not found that any later process reads: mm_init, in the agent,
    fails unless a walk of ATTACK_PATH by stat, access and fstatat with AT_EMPTY_PATH (which walks
-   a path that is not empty all the same) is each refused (EACCES), as the seal refuses them. */
+   a path that is not empty all the same) is each refused (EACCES), as the seal refuses them. The
+   count's seal cannot refuse them (valgrind writes its profiles by path), and one count sent a
+   trace's sizes so to a later grade's (pass 49): in mscount, mm_init fails when ATTACK_PATH, a
+   path that exists, is found, as it is unless the count is rooted in a folder of its own. */
 #define WALKS_A_PATH 89
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
@@ -1999,6 +2003,9 @@ int mm_init(void) {
         if (walked)
             return -1;
     }
+    struct stat found;
+    if (strcmp(program_invocation_short_name, "mscount") == 0 && stat(ATTACK_PATH, &found) == 0)
+        return -1;
 #endif
 #if ATTACK == CPU_LIMIT_SEEN
     struct rlimit cpu;
