@@ -140,13 +140,16 @@ LAB_SCORING = (
     "global_data_limit", "global_data_bytes_per_point", "global_data_max_deduction",
     "zero_below",
 )  # fmt: skip
+# Of those, the ones that set T_ref only where throughput is timed.
+TIMED_ONLY = ("reference_throughput", "timed_reference_scale")
 
 
 def lab_overrides(config: GradingConfig) -> str | None:
     """A note naming each scoring value and handout constant `config` sets otherwise than its
     lab's driver does, or None: a course's grading.toml that kept another lab's values (the
     mallocsim lab's, written by `init` before it took --lab) graded 60.0 where the lab gave
-    53.4, and said nothing (lab check run 14)."""
+    53.4, and said nothing (lab check run 14). A timed T_ref's value (TIMED_ONLY) in a grade
+    that counts instructions is named as unused instead."""
     lab = for_lab(config.lab)
     # With the values every lab leaves at their default, and the traces a course names: a
     # harmonic mean (67.0 -> 63.9), invalid traces counted as 0 (0.0 -> 39.3) and a trace rule
@@ -155,18 +158,29 @@ def lab_overrides(config: GradingConfig) -> str | None:
     # And a course's own handout constants: what its driver checks, so what its grade means.
     pairs = [(name, config, lab) for name in (*LAB_SCORING, "mean", "invalid")]
     pairs += [(name, config.profile, lab.profile) for name in ("alignment", "heap_limit")]
+    differ = [(name, c, d) for name, c, d in pairs if getattr(c, name) != getattr(d, name)]
+    # A timed T_ref's setting in a grade that counts instructions sets nothing: said so, not as
+    # a value graded otherwise (red-team pass 49: a course's reference_throughput, reported as
+    # applied, where T_ref was segfit's count).
+    unused = [name for name, _, _ in differ if name in TIMED_ONLY and config.throughput != "time"]
     changed = [
         f"{name} {_shown(getattr(course, name))} (the lab's: {_shown(getattr(driver, name))})"
-        for name, course, driver in pairs
-        if getattr(course, name) != getattr(driver, name)
+        for name, course, driver in differ
+        if name not in unused
     ]
     if config.traces != lab.traces:
         named = ", ".join(rule.name for rule in config.traces[:4])
         more = f" and {len(config.traces) - 4} more" if len(config.traces) > 4 else ""
         changed.append(f"its own [[traces]] ({named}{more})")
-    if not changed:
-        return None
-    return f"scored otherwise than the {config.lab} lab's driver: {', '.join(changed)}"
+    said = []
+    if changed:
+        said.append(f"scored otherwise than the {config.lab} lab's driver: {', '.join(changed)}")
+    if unused:
+        said.append(
+            f"{' and '.join(unused)} set T_ref where throughput is timed (--throughput time): "
+            "unused here, where it is counted"
+        )
+    return "; ".join(said) or None
 
 
 def _shown(value: object) -> str:

@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 import pytest
 
@@ -637,7 +638,24 @@ def test_a_course_sets_the_timed_t_ref_scale_of_its_own(tmp_path):
     loaded = load_config(config)
     assert loaded.reference_scale_for("time") == 0.2
     assert loaded.reference_scale_for("instructions") == 0.25
-    assert "timed_reference_scale 0.2 (the lab's: 0.14)" in (lab_overrides(loaded) or "")
+    timed = replace(loaded, throughput="time")
+    assert lab_overrides(timed) == (
+        "scored otherwise than the cmu lab's driver: timed_reference_scale 0.2 (the lab's: 0.14)"
+    )
+
+
+@pytest.mark.parametrize("setting", ["reference_throughput = 2e7", "timed_reference_scale = 0.2"])
+def test_a_timed_t_refs_setting_is_named_unused_where_throughput_is_counted(tmp_path, setting):
+    # A course's reference_throughput, in a grade counting instructions (the default), was said
+    # to be "scored otherwise", as if T_ref were the course's (red-team pass 49); it was segfit's
+    # count, as the setting is for timed grades only.
+    config = tmp_path / "grading.toml"
+    config.write_text(f'[grade]\nlab = "cmu-2015"\n[score]\n{setting}\n')
+    name = setting.split()[0]
+    assert lab_overrides(load_config(config)) == (
+        f"{name} set T_ref where throughput is timed (--throughput time): unused here, where it "
+        "is counted"
+    )
 
 
 def test_heap_checks_check_the_debug_build_and_measure_the_graded_one(cli, write_trace, tmp_path):
