@@ -79,6 +79,15 @@ def growth_charge(
     return seconds * rate if rate is not None else 0.0
 
 
+def charged_ops_per_sec(lab: LabProfile, result: TraceResult) -> float | None:
+    """A timed result's ops a second with its memlib's calls charged as `lab`'s driver pays them:
+    the speed a grade's table shows (a threshold on the uncharged one passed a trace the grade
+    showed under it: red-team pass 49); its own where it has no timed pass."""
+    if not result.valid or result.seconds is None or result.seconds <= 0:
+        return result.ops_per_sec
+    return result.ops / (result.seconds + growth_charge(lab, result, "time", None))
+
+
 def growth_note(
     lab: LabProfile,
     results: Sequence[TraceResult],

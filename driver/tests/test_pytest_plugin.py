@@ -18,6 +18,21 @@ pytest_plugins = ["pytester"]
 
 GOOD_TRACE = "a 0 48\na 1 100\nf 1\nf 0\n"  # two mallocs: segfault.c crashes on its third
 CRASH_TRACE = "a 0 8\na 1 8\na 2 8\nf 0\n"
+# A bump allocator with the 2013-2015 CMU handouts' interface (no team record, int mm_init): a
+# mem_sbrk at every malloc.
+BUMP_2015 = """#include <stddef.h>
+#include "memlib.h"
+#include "mm.h"
+int mm_init(void) { return 0; }
+void *mm_malloc(size_t size) {
+    void *p = mem_sbrk((int)((size + 7) & ~(size_t)7));
+    return p == (void *)-1 ? NULL : p;
+}
+void mm_free(void *ptr) { (void)ptr; }
+void *mm_realloc(void *ptr, size_t size) { return ptr == NULL ? mm_malloc(size) : NULL; }
+void *mm_calloc(size_t n, size_t size) { return mm_malloc(n * size); }
+void mm_checkheap(int lineno) { (void)lineno; }
+"""
 
 
 @pytest.fixture
@@ -113,6 +128,26 @@ def test_thresholds_fail_with_the_measure(run, pytester):
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"{good}: throughput * Kops/s is below the minimum *"])
+
+
+def test_a_throughput_threshold_is_held_to_the_speed_the_lab_charges(run, pytester):
+    # The 2013-era memlib makes a brk system call at every growth, which the grade charges; the
+    # plugin's threshold took the uncharged speed and passed a trace the grade showed below it
+    # (red-team pass 49). A bump allocator in the 2015 handout's shape grows at each of 2,000
+    # mallocs: charged at least 0.17 us each, 4,000 ops run at under 4,000 / 0.34 ms = 11,765
+    # Kops/s, whatever the machine (uncharged, at some 300,000 here).
+    from mallocsim.sbrk_cost import SECONDS_PER_CALL
+
+    source = pytester.makefile(".c", mm=BUMP_2015)
+    mallocs = 2000
+    ops = "".join(f"a {i} 48\n" for i in range(mallocs))
+    trace = pytester.makefile(".rep", grows=ops + "".join(f"f {i}\n" for i in range(mallocs)))
+    bound = f"{2 * mallocs / (mallocs * SECONDS_PER_CALL) / 1000:.0f}"
+    result = run(f"--mallocsim-allocator={source}", "--mallocsim-lab=cmu-2015",
+                 f"--mallocsim-traces={trace}", f"--mallocsim-min-throughput={bound}")  # fmt: skip
+    result.assert_outcomes(failed=1)
+    said = f"{trace}: throughput * Kops/s is below the minimum 11,765 Kops/s"
+    result.stdout.fnmatch_lines([said])
 
 
 def test_build_failures_and_forbidden_calls_fail_their_items(run, pytester):

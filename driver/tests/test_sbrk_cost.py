@@ -10,7 +10,13 @@ import pytest
 from mallocsim.config import for_lab
 from mallocsim.labs import LABS
 from mallocsim.results import TraceResult
-from mallocsim.sbrk_cost import SECONDS_PER_CALL, SECONDS_PER_NEW_PAGE, growth_charge, growth_note
+from mallocsim.sbrk_cost import (
+    SECONDS_PER_CALL,
+    SECONDS_PER_NEW_PAGE,
+    charged_ops_per_sec,
+    growth_charge,
+    growth_note,
+)
 from mallocsim.score import score
 
 from .test_score import rules
@@ -105,3 +111,16 @@ def test_a_cost_that_is_no_measure_stays_none_whatever_the_growths(cost):
     got = score(results, rules("a", "b"), for_lab("cmu-2015"), 13000e3, "the lab's")
     assert got.throughput is None
     assert got.penalty is not None and got.penalty.startswith("T not measured: b had no cost")
+
+
+def test_the_charged_speed_is_the_ops_over_the_timed_pass_and_its_charge():
+    # What the pytest plugin's threshold holds a trace to: the grade's table's speed.
+    lab = LABS["cmu-2015"]
+    steps = grown("steps", 1000, 100)
+    charge = 1000 * SECONDS_PER_CALL + 100 * SECONDS_PER_NEW_PAGE
+    assert charged_ops_per_sec(lab, steps) == pytest.approx(1000 / (1e-3 + charge))
+    assert charged_ops_per_sec(LABS["csapp"], steps) == pytest.approx(1000 / 1e-3)
+    # No timed pass (or a claim of none), or no valid one: its own figure, None here.
+    for unmeasured in (grown("steps", 1000, 100, None), grown("steps", 1000, 100, 0.0)):
+        assert charged_ops_per_sec(lab, unmeasured) is None
+    assert charged_ops_per_sec(lab, replace(steps, valid=False, ops_per_sec=5.0)) == 5.0
