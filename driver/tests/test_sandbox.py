@@ -1166,12 +1166,22 @@ def test_the_instruction_count_runs_the_code_confined(attacker, write_trace, tmp
     assert not target.exists()  # and this process, the one it tried to kill, is still here
 
 
-def _counted_score(cli, source: Path, trace: Path, record: Path) -> tuple[str, dict]:
+def _counted_score(cli, source: Path, trace: Path, record: Path, *extra: str) -> tuple[str, dict]:
     """A grade by instructions (the default): what it said, and its score as recorded."""
     run = cli("grade", source, "--dialect", "classic", "-q", trace, "--json", record,
-              "--trust-built")  # fmt: skip
+              "--trust-built", *extra)  # fmt: skip
     assert run.status == 0, run.out + run.err
     return run.said, json.loads(record.read_text())["grade"]["score"]
+
+
+def _believed(cli, source: Path, trace: Path, record: Path, first: dict, bound: float) -> float:
+    """The throughput a forgery's count is believed at: its `first` grade's, or, past `bound`, a
+    second grade's, made afresh. The clock check scales a count by a glibc timing of its own,
+    now and then 1.7 times slow on this machine (16 grades of UNCOUNTED gave 7.9 to 25.3 times
+    the honest throughput); a count believed past the clock is past it both times."""
+    if first["throughput"] < bound:
+        return first["throughput"]
+    return _counted_score(cli, source, trace, record, "--no-cache")[1]["throughput"]
 
 
 @pytest.mark.parametrize("attack", ["UNCOUNTED", "CHEAT_COUNTED"])
@@ -1182,14 +1192,16 @@ def test_work_hidden_from_the_instruction_count_is_seen_by_the_clock(
     trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\n" for i in range(ops)))
     said, honest = _counted_score(cli, attacker(attack, Path("honest")), trace, tmp_path / "h")
     assert honest["count_scale"] == 1.0 and "not confirmed by the clock" not in said
-    said, forged = _counted_score(cli, attacker(attack), trace, tmp_path / "f")
+    source = attacker(attack)
+    said, forged = _counted_score(cli, source, trace, tmp_path / "f")
     assert "instruction count not confirmed by the clock" in said, said
     assert forged["count_scale"] > 2.0
     # Unchecked, the forgery's count claimed some 50 times the honest throughput; believed up
     # to TOLERANCE times the clock, it gains at most TOLERANCE over its honest clock ratio (6.2
     # here), with a factor for the clock's noise: a factor 2 (24 times) failed three runs of some
     # 25 on 2026-12-04, at 25.0, 25.8 and 27.5 times the honest figure.
-    assert forged["throughput"] < honest["throughput"] * TOLERANCE * 3
+    bound = honest["throughput"] * TOLERANCE * 3
+    assert _believed(cli, source, trace, tmp_path / "f", forged, bound) < bound
 
 
 @pytest.mark.parametrize("command", ["replay", "compare"])
@@ -1220,13 +1232,15 @@ def test_a_count_of_code_that_places_blocks_otherwise_is_believed_only_as_the_cl
         cli, attacker("PLACED_WHEN_COUNTED", Path("honest")), trace, tmp_path / "h"
     )
     assert "did not place its blocks" not in said and honest["count_scale"] == 1.0
-    said, forged = _counted_score(cli, attacker("PLACED_WHEN_COUNTED"), trace, tmp_path / "f")
+    source = attacker("PLACED_WHEN_COUNTED")
+    said, forged = _counted_score(cli, source, trace, tmp_path / "f")
     said = " ".join(said.split())
     assert "the code counted did not place its blocks as the code checked" in said, said
     assert "at most 1 is believed" in said
     # Believed up to TOLERANCE, it claimed about 10 times the honest throughput; now about what
     # the honest file gets, with a factor for the clock's noise.
-    assert forged["throughput"] < honest["throughput"] * 3
+    bound = honest["throughput"] * 3
+    assert _believed(cli, source, trace, tmp_path / "f", forged, bound) < bound
 
 
 @pytest.mark.parametrize("how", ["paths", "peek"])
