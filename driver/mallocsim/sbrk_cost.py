@@ -82,10 +82,11 @@ def growth_charge(
 def charged_ops_per_sec(lab: LabProfile, result: TraceResult) -> float | None:
     """A timed result's ops a second with its memlib's calls charged as `lab`'s driver pays them:
     the speed a grade's table shows (a threshold on the uncharged one passed a trace the grade
-    showed under it: red-team pass 49); its own where it has no timed pass."""
-    if not result.valid or result.seconds is None or result.seconds <= 0:
+    showed under it: red-team pass 49); its own where it has no timed pass or pays nothing."""
+    charge = growth_charge(lab, result, "time", None)
+    if charge == 0.0 or result.seconds is None or result.seconds <= 0:
         return result.ops_per_sec
-    return result.ops / (result.seconds + growth_charge(lab, result, "time", None))
+    return result.ops / (result.seconds + charge)
 
 
 def growth_note(
