@@ -299,7 +299,8 @@ def test_a_claim_that_no_clock_gives_is_caught(cli, attacker, write_trace, tmp_p
         ("FEW_PASSES", 100, 1000),
         # A clock at a tenth of its speed on passes of some 30 us: short of the count by less
         # than a loaded machine's stops can make an honest pass's (three tries running, 3.4 us
-        # passes were once counted 16 us more), so no verdict, and the grade says so.
+        # passes were once counted 16 us more), so no verdict, and the grade says so (under
+        # load, a verdict: below).
         ("FAKE_CLOCK", 0, 5000),
     ],
 )
@@ -315,8 +316,10 @@ def test_a_clock_short_of_the_kernels_count_gains_no_throughput(
         cli, fair, trace, tmp_path, enough=None if forged is None else forged / 3
     )
     if forged is None:  # short by far more than any stops (4 ms passes), or a claim below 0
-        # (SKEWED_CLOCK's pairs of reads out of step with the passes): a verdict
-        assert attack != "FAKE_CLOCK" and "the timing was tampered with" in said, said
+        # (SKEWED_CLOCK's pairs of reads out of step with the passes): a verdict. FAKE_CLOCK's
+        # too where load stretches its passes past what stops explain (CI, stop 52: claimed
+        # 0.048 s of 0.49 counted, 3 tries): it gains nothing either way.
+        assert "the timing was tampered with" in said, said
         return
     # What a pass's CPU count leaves out is what a claim can still hide: 8 us and 2% of a pass,
     # and its wall time off the CPU, which a loaded machine makes large (a bound of 1.5 times the
