@@ -51,7 +51,7 @@
 void mem_init(void);   /* reserve the region; idempotent */
 void mem_deinit(void); /* release the region */
 void *mem_sbrk(intptr_t incr);
-void mem_reset_brk(void); /* the lab's name for mem_reset() */
+void mem_reset_brk(void); /* the labs' name: mem_rewind() (memlib.c says why) */
 void *mem_heap_lo(void);  /* first byte of the heap */
 void *mem_heap_hi(void);  /* last byte of the heap (lo - 1 when empty) */
 size_t mem_heapsize(void);
