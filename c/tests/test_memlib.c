@@ -142,6 +142,15 @@ static void test_reset(void) {
 
 static size_t not_byte(const char *p, size_t n, unsigned char byte);
 
+/* After a rewind (`how`): an empty heap, whose first four pages, grown again, start at `start`
+   and hold `byte` everywhere. */
+static void check_rewound(const char *how, char *start, unsigned char byte) {
+    CHECK(mem_heapsize() == 0 && mem_high_water() == 0, "%s left size %zu", how, mem_heapsize());
+    char *q = mem_sbrk(4 * 4096);
+    size_t other = not_byte(q, 4 * 4096, byte);
+    CHECK(q == start && other == 0, "%s left %zu bytes not %#x", how, other, (unsigned)byte);
+}
+
 /* mem_rewind keeps the pages (and what they hold) but is a reset otherwise. */
 static void test_rewind(void) {
     mem_reset();
@@ -158,21 +167,13 @@ static void test_rewind(void) {
     mem_sbrk(8192 + 100);
     memset(q, 0x5a, 4 * 4096);
     mem_rewind_zeroed();
-    CHECK(mem_heapsize() == 0 && mem_high_water() == 0, "zeroed rewind left size %zu",
-          mem_heapsize());
-    q = mem_sbrk(4 * 4096);
-    CHECK(q == p && not_byte(q, 4 * 4096, 0) == 0, "zeroed rewind left %zu bytes not 0",
-          not_byte(q, 4 * 4096, 0));
+    check_rewound("a zeroed rewind", p, 0);
     /* The handouts' mem_reset_brk, which a student's mm_init may call, moves the break back and
        keeps the pages, as their memlibs do: a rewind. As a reset it gave them back, and every
        timed pass of such a file paid a page fault for each page it reached again. */
-    memset(q, 0x3c, 4 * 4096);
+    memset(p, 0x3c, 4 * 4096);
     mem_reset_brk();
-    CHECK(mem_heapsize() == 0 && mem_high_water() == 0, "mem_reset_brk left size %zu",
-          mem_heapsize());
-    q = mem_sbrk(4 * 4096);
-    CHECK(q == p && not_byte(q, 4 * 4096, 0x3c) == 0, "mem_reset_brk changed %zu bytes",
-          not_byte(q, 4 * 4096, 0x3c));
+    check_rewound("mem_reset_brk", p, 0x3c);
 }
 
 /* Resident memory of this process, in KiB. */
