@@ -1077,12 +1077,19 @@ def test_a_memory_bomb_over_between_two_looks_is_still_past_the_limit(
 ):
     # The watch looks at the start and when the answer comes, by which time the agent that
     # touched the GiB is gone: its peak, read by the grader's side before it is stopped, counts.
+    # Under load the bomb may still be touching its GiB at a look in between (the watch looks
+    # each time the agent sends anything): then it is stopped there, past the limit all the same
+    # (a fresh clone's CI once; with 3 busy loops on the 2 cores, 1 run in 8).
     monkeypatch.setattr(isolate, "MEMORY_LIMIT", 256 << 20)
     monkeypatch.setattr(isolate, "TICK_SECONDS", 60.0)
     monkeypatch.setattr(limits, "STALL_SECONDS", 600.0)
     run = replay(cli, attacker("MEMORY_BOMB"), write_trace("t", TRACE))
     said = " ".join(run.said.split())
-    assert run.status == 1 and "of memory, past the limit of 0.2 GiB: seen as it ended" in said
+    past = re.search(
+        r"used [0-9.]+ GiB of memory, past the limit of 0\.2 GiB: (seen as it ended|stopped at)",
+        said,
+    )
+    assert run.status == 1 and past, said
 
 
 def test_exiting_early_with_status_0_is_a_failure(cli, attacker, write_trace):
