@@ -217,8 +217,9 @@ def test_rewriting_the_heaps_records_leaves_utilization_as_it_was(cli, attacker,
     assert utilization[0] == utilization[1] != "-"
 
 
-def _allocs(count: int) -> str:
-    return "".join(f"a {i} {16 + i % 64}\n" for i in range(count))
+def _allocs(count: int, freed: bool = False) -> str:
+    """`count` mallocs of 16 to 79 bytes, where `freed` each freed at once."""
+    return "".join(f"a {i} {16 + i % 64}\n" + (f"f {i}\n" if freed else "") for i in range(count))
 
 
 def _graded_kops(cli, source: Path, trace: Path, record: Path) -> tuple[float | None, str]:
@@ -1199,7 +1200,7 @@ def test_work_hidden_from_the_instruction_count_is_seen_by_the_clock(
     cli, attacker, write_trace, tmp_path, attack
 ):
     ops = 300  # every malloc does 4,000 steps of work, hidden from the count in the forgery
-    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\n" for i in range(ops)))
+    trace = write_trace("t", _allocs(ops))
     said, honest = _counted_score(cli, attacker(attack, Path("honest")), trace, tmp_path / "h")
     assert honest["count_scale"] == 1.0 and "not confirmed by the clock" not in said
     source = attacker(attack)
@@ -1237,7 +1238,7 @@ def test_a_count_of_code_that_places_blocks_otherwise_is_believed_only_as_the_cl
     # 93.6). The counted pass's heap is held to the measured checked pass's: both a first run,
     # from a fresh process, which cannot have seen the trace before.
     ops = 300  # every malloc does 4,000 steps of work where it is checked and timed
-    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(ops)))
+    trace = write_trace("t", _allocs(ops, freed=True))
     said, honest = _counted_score(
         cli, attacker("PLACED_WHEN_COUNTED", Path("honest")), trace, tmp_path / "h"
     )
@@ -1263,7 +1264,7 @@ def test_the_counted_process_cannot_read_the_traces_before_its_passes(
     # down a socket at once, they lay there for a constructor to peek at (pass 32). The traces
     # now reach mscount once the allocator is loaded and checked, and only there.
     ops = 300
-    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(ops)))
+    trace = write_trace("t", _allocs(ops, freed=True))
     said, honest = _counted_score(
         cli, attacker("SEES_TRACE_WHEN_LOADED", Path("honest")), trace, tmp_path / "h"
     )
@@ -1279,7 +1280,7 @@ def test_what_an_allocator_does_in_mm_init_is_counted(cli, attacker, write_trace
     # The empty passes whose count mscount takes off every pass's ran the allocator's own
     # mm_init: work there was never counted, and work done in the empty passes alone came off
     # every trace's count (red-team pass 30). They run a stand-in mm_init now.
-    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(100)))
+    trace = write_trace("t", _allocs(100, freed=True))
     _, honest = _counted_score(cli, attacker("BUSY_INIT", Path("honest")), trace, tmp_path / "h")
     _, busy = _counted_score(cli, attacker("BUSY_INIT"), trace, tmp_path / "b")
     # 100,000 steps of a few instructions over 200 ops: some thousands of instructions an op.
@@ -1295,7 +1296,7 @@ def test_a_count_whose_allocator_takes_the_traces_or_leaves_code_running_is_no_c
     # (red-team pass 31: a process answered each op of the counted passes through shared
     # memory, 46.3 -> 78.0, confirmed by the clock). mscount goes on with no thread but its
     # own and no process of the allocator's, however far from it: the count is refused.
-    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(50)))
+    trace = write_trace("t", _allocs(50, freed=True))
     said, score = _counted_score(
         cli, attacker("SEES_TRACE_WHEN_LOADED", Path(how)), trace, tmp_path / "s"
     )
@@ -1320,7 +1321,7 @@ def test_no_thread_or_unseen_process_of_the_allocators_starts_in_the_count(
     # 93.6). The count's seals refuse each, a pass's any process at all: the attack's mm_init,
     # which fails once its helper started, runs honestly, and the count stands; a pass that
     # left a process running, or reaped one, was seen, and now never starts one.
-    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\nf {i}\n" for i in range(50)))
+    trace = write_trace("t", _allocs(50, freed=True))
     said, score = _counted_score(
         cli, attacker("SEES_TRACE_WHEN_LOADED", Path(how)), trace, tmp_path / "s"
     )
@@ -1336,7 +1337,7 @@ def test_valgrinds_own_preloaded_code_offers_no_way_out_of_the_count(
     # pass 17: an explicit list's counted grade 57.4 -> 93.6, "confirmed by the clock"). mscount
     # turns that object's code into returns before it loads the allocator: the work is counted.
     ops = 300  # every malloc does 4,000 steps of work, which the forgery sends to the gadget
-    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\n" for i in range(ops)))
+    trace = write_trace("t", _allocs(ops))
     said, honest = _counted_score(cli, attacker("UNCOUNTED", Path("honest")), trace, tmp_path / "h")
     said, forged = _counted_score(cli, attacker("UNCOUNTED", Path("gadget")), trace, tmp_path / "f")
     assert "not confirmed by the clock" not in said, said
@@ -1350,7 +1351,7 @@ def test_a_trace_left_out_of_the_instruction_count_leaves_no_count(
     # The code ended valgrind's pass of the long trace: T was made of the short one alone and
     # the grade rose from 53.0 to 89.6. Every trace of T is counted, or none is.
     short = write_trace("short", "a 0 16\nf 0\n")
-    long = write_trace("long", "".join(f"a {i} {16 + i % 64}\n" for i in range(300)))
+    long = write_trace("long", _allocs(300))
     _, honest = _counted_score(
         cli, attacker("DROP_FROM_COUNT", Path("honest")), short, tmp_path / "h"
     )
@@ -1370,7 +1371,7 @@ def test_an_allocator_cannot_make_the_empty_passes_dearer(cli, attacker, write_t
     # allocator's code now (a stand-in mm_init, red-team pass 30): the file's burns land in the
     # passes it counts for, and both traces are counted.
     short = write_trace("short", "a 0 16\nf 0\n")
-    long = write_trace("long", "".join(f"a {i} {16 + i % 64}\n" for i in range(300)))
+    long = write_trace("long", _allocs(300))
     run = cli("grade", attacker("NEGATIVE_COUNT"), "--dialect", "classic", "-q", short, long)
     said = " ".join(run.said.split())
     assert "left no count" not in said and "throughput not counted" not in said, said
@@ -1382,7 +1383,7 @@ def test_a_counted_pass_whose_pointers_no_allocator_could_give_leaves_no_count(
 ):
     # mscount's passes were checked for NULL alone: one block for every call was counted as the
     # cheapest allocator there is. They are checked as the agent's timed passes are.
-    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\n" for i in range(300)))
+    trace = write_trace("t", _allocs(300))
     run = cli("grade", attacker("UNCHECKED_COUNT"), "--dialect", "classic", "-q", trace)
     said = " ".join(run.said.split())
     assert "throughput not counted: valgrind's pass of t left no count" in said, said
@@ -1394,7 +1395,7 @@ def test_a_grade_does_not_depend_on_the_malloc_the_grader_runs_on(
     # glibc, the clock check's reference, was timed in a fork of the grader and counted
     # with its LD_PRELOAD: on our drop-in, the honest allocator's counts were graded 3.4
     # times higher; and in a fork, glibc's time depended on the tests run before.
-    trace = write_trace("t", "".join(f"a {i} {16 + i % 64}\n" for i in range(300)))
+    trace = write_trace("t", _allocs(300))
     source = attacker("UNCOUNTED", Path("honest"))
     _, here = _counted_score(cli, source, trace, tmp_path / "here")
     record = tmp_path / "preloaded"
