@@ -36,6 +36,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -99,7 +100,7 @@ typedef struct {
    more than the wait (larson-like, 2 threads, one lock for all then: 28 Mops/s with a plain
    mutex, 41 adaptive; 8,515 context switches, 2,695 adaptive). */
 static struct {
-    pthread_mutex_t lock;
+    alignas(CACHE_LINE) pthread_mutex_t lock;
     bool ready;    /* mm_init succeeded */
     bool failed;   /* it could not: the arena serves nothing */
     bool deferred; /* its part is not reserved (a finite RLIMIT_AS, set before or later): its

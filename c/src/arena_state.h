@@ -8,8 +8,11 @@
  * (memlib_sbrk.c), and their state is that arena's. A policy declares each static object of its
  * state as an array of STATE_COPIES and reaches it through PER_ARENA:
  *
- *     static struct segfit_state sf_of[STATE_COPIES];
+ *     static struct segfit_state { STATE_ALIGN T first; ... } sf_of[STATE_COPIES];
  *     #define sf PER_ARENA(sf)
+ *
+ * Its first member is STATE_ALIGN, which puts each arena's copy on cache lines of its own
+ * (arena.h, CACHE_LINE).
  *
  * Built for the lab (no MALLOCSIM_ARENAS) there is one copy and PER_ARENA(sf) is sf_of[0], a
  * static object as before, at no cost. In the drop-in it costs a thread-local load per function
@@ -26,13 +29,17 @@
 #ifdef MALLOCSIM_ARENAS
 #include "arena.h"
 
+#include <stdalign.h>
+
 /* The arena whose state the policy's code works on (arena.c's arena_serve sets it). */
 extern _Thread_local unsigned arena_serving __attribute__((tls_model("initial-exec")));
 #define STATE_COPIES ARENAS
 #define STATE_INDEX arena_serving
+#define STATE_ALIGN alignas(CACHE_LINE)
 #else
 #define STATE_COPIES 1
 #define STATE_INDEX 0
+#define STATE_ALIGN
 #endif
 
 /* The object `name` of the arena being served: declared as `static T name##_of[STATE_COPIES]`. */

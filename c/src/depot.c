@@ -110,7 +110,7 @@ typedef struct {
 
 /* One bin's batches, on cache lines of their own: two sizes' traffic does not collide. */
 typedef struct {
-    alignas(64) pthread_mutex_t lock;
+    alignas(CACHE_LINE) pthread_mutex_t lock;
     _Atomic unsigned batches; /* batch[0 .. batches - 1] hold batches; written under lock, peeked
                                  without it by a taker that finds the bin empty */
     unsigned low;             /* the fewest batches held since the bin was last swept (under lock):

@@ -34,7 +34,8 @@ typedef struct free_links {
 
 /* The policy's state; one per arena in the drop-in (arena_state.h). */
 static struct explicit_state {
-    order_t order;      /* set by mm_configure, kept across mm_init; ORDER_LIFO (0) until then */
+    STATE_ALIGN order_t
+        order;          /* set by mm_configure, kept across mm_init; ORDER_LIFO (0) until then */
     search_t search;    /* likewise; SEARCH_FIRST (0) */
     block_t *free_head; /* the list of free blocks */
     char check_message[256];

@@ -26,8 +26,8 @@ typedef enum { FIT_FIRST, FIT_NEXT, FIT_BEST } fit_t;
 
 /* The policy's state; one per arena in the drop-in (arena_state.h). */
 static struct implicit_state {
-    fit_t fit;      /* set by mm_configure, kept across mm_init; FIT_FIRST (0) until then */
-    block_t *rover; /* next fit: where the next search starts; always at a block */
+    STATE_ALIGN fit_t fit; /* set by mm_configure, kept across mm_init; FIT_FIRST (0) until then */
+    block_t *rover;        /* next fit: where the next search starts; always at a block */
     char check_message[256];
 } st_of[STATE_COPIES];
 #define st PER_ARENA(st)

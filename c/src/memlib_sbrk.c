@@ -74,9 +74,9 @@ static const size_t GROW_STEP = 256 * 1024;
 /* The heap: every address below is in its arena's part of the reservation, in this order. One
    per arena: the served arena's (arena_state.h). */
 static struct {
-    char *start;       /* the part's first byte, the heap's too; NULL before mem_init */
-    char *brk;         /* the heap's break, as the policy sees it */
-    char *committed;   /* end of the read-write part; PROT_NONE from here */
+    STATE_ALIGN char *start; /* the part's first byte, the heap's too; NULL before mem_init */
+    char *brk;               /* the heap's break, as the policy sees it */
+    char *committed;         /* end of the read-write part; PROT_NONE from here */
     char *reserve_end; /* end of the reservation: the part's, or less once cut (mem_reserve_cut) */
     char *part_end;    /* end of the part, up to which a cut reservation is taken again */
     /* From here up every byte reads zero: the policy writes only below the break, so nothing was

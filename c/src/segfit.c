@@ -117,7 +117,7 @@
 /* The policy's whole state, emptied by mm_init (the checker's report aside); one per arena in the
    drop-in (arena_state.h). */
 static struct segfit_state {
-    block_t *class_head[NUM_CLASSES];
+    STATE_ALIGN block_t *class_head[NUM_CLASSES];
     uint64_t class_map[MAP_WORDS]; /* bit set <=> class list non-empty */
     uint64_t class_words;          /* bit w set <=> class_map[w] != 0 */
     char *heap_lo;                 /* mem_heap_lo(), kept: the heap never moves */
