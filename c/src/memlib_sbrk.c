@@ -88,13 +88,21 @@ static struct {
 /* sbrk's failure value, which mem_sbrk returns too. */
 static void *const SBRK_FAILED = (void *)-1;
 
-void mem_init(void) {
-    char *start, *end;
-    if (heap.start == NULL && arena_range(STATE_INDEX, &start, &end)) {
-        heap.start = heap.brk = heap.committed = heap.clean = start;
+/* The heap's first use: its range, the arena's part of the reservation. Out of line, so that
+   mem_init's test, on every free's way (arena_holds calls mem_heap_lo and mem_heap_hi), saves no
+   register: that call cost 3% of rptest's time (perf) and 44 instructions a free. */
+__attribute__((noinline)) static void start(void) {
+    char *lo, *end;
+    if (arena_range(STATE_INDEX, &lo, &end)) {
+        heap.start = heap.brk = heap.committed = heap.clean = lo;
         heap.part_end = end;
-        heap.reserve_end = arena_part_reserved(STATE_INDEX) ? end : start; /* else regained */
+        heap.reserve_end = arena_part_reserved(STATE_INDEX) ? end : lo; /* else regained */
     }
+}
+
+void mem_init(void) {
+    if (heap.start == NULL)
+        start();
 }
 
 void mem_deinit(void) {
