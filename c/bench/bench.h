@@ -103,12 +103,24 @@ static inline size_t bench_between(bench_rng *rng, size_t lo, size_t hi) {
     return lo + (size_t)(bench_next(rng) % (uint64_t)(hi - lo + 1));
 }
 
+/* A number in [0, 1), of 53 random bits. */
+static inline double bench_unit(bench_rng *rng) {
+    return (double)(bench_next(rng) >> 11) / 9007199254740992.0;
+}
+
 /* ---------------------------------------------------------- time and output */
 
 static inline double bench_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Sleep `seconds` (a timed program's main thread, while its workers run). */
+static inline void bench_sleep(double seconds) {
+    struct timespec pause = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (nanosleep(&pause, &pause) != 0)
+        ;
 }
 
 /* The program's one line: "NAME VALUE UNIT". */

@@ -44,8 +44,7 @@ int main(int argc, char **argv) {
         if (blocks[slot])
             checksum += (unsigned char)blocks[slot][0];
         free(blocks[slot]);
-        double unit = (double)(bench_next(&rng) >> 11) / 9007199254740992.0; /* [0, 1) */
-        size_t size = (size_t)exp(log_min + unit * (log_max - log_min));
+        size_t size = (size_t)exp(log_min + bench_unit(&rng) * (log_max - log_min));
         char *p = bench_check(malloc(size), NAME, size);
         for (size_t at = 0; at < size; at += PAGE)
             p[at] = (char)(at / PAGE);

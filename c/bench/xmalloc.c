@@ -141,9 +141,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    struct timespec pause = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-    while (nanosleep(&pause, &pause) != 0)
-        ;
+    bench_sleep(seconds);
     atomic_store(&stop, true);
     long frees = 0;
     for (int i = 0; i < 2 * n; i++) {

@@ -10,6 +10,9 @@ The programs (c/bench/, one file each, its banner saying what it models):
   churn          a single-threaded churn of small mixed sizes (cfrac,
                  espresso)                                          seconds
   large          blocks of 64 KiB to 4 MiB (malloc-large)           seconds
+  rptest         threads replacing blocks of 8 bytes to 16 KB, most past
+                 the thread caches, some freed by the next thread
+                 (rpmalloc's benchmark)                             ops/s
 Each prints one line, "NAME VALUE UNIT" (c/bench/bench.h states the
 contract). build_programs compiles them with the C compiler ($CC, else cc)
 into build/bench-programs/ of the checkout, again only when a source, the
@@ -146,6 +149,9 @@ PROGRAMS: dict[str, Program] = {
         Program("cache-scratch", "passive false sharing (Hoard)", SECONDS, True, "-n", 160000),
         Program("churn", "small mixed sizes (cfrac, espresso)", SECONDS, False, "-n", 3000000),
         Program("large", "64 KiB-4 MiB blocks (malloc-large)", SECONDS, False, "-n", 8000),
+        Program(
+            "rptest", "8 B-16 KB blocks (rpmalloc's rptest)", OPS, True, "-s", 0.5, whole=False
+        ),
     )
 }
 

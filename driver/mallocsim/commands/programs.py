@@ -2,7 +2,8 @@
 
 Builds the small C programs of c/bench/ (a larson-style server churn, an
 xmalloc-style producer/consumer, the cache-thrash and cache-scratch pair, a
-cfrac/espresso-style churn of small sizes, large blocks) and runs each, with
+cfrac/espresso-style churn of small sizes, large blocks, an rptest-style
+churn of sizes up to 16 KB) and runs each, with
 1 and 2 threads where it has threads, under every allocator, the runs
 interleaved; prints per configuration the median time or throughput with its
 min and max, the peak RSS and both ratios to glibc (above 1 is better), then
