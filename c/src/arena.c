@@ -379,23 +379,28 @@ static const char *options_variable(void) {
     return NULL;
 }
 
+/* Arena k's first use, out of line: arena_usable's test, on every locked malloc's way, saves no
+   register then (24 instructions a call before). */
+__attribute__((noinline)) static void start(unsigned k) {
+    arena_serve(k);
+    const char *options = options_variable();
+    if (options != NULL && *options != '\0' && mm_configure != NULL) {
+        const char *message = mm_configure(options);
+        if (message != NULL)
+            dropin_die(message);
+    }
+    int saved = errno; /* a heap that cannot start is no failure of the malloc that asked: it is
+                          served from a mapping then */
+    mem_init();
+    arena[k].ready = mem_heap_lo() != NULL && mm_init();
+    arena[k].failed = !arena[k].ready;
+    errno = saved;
+}
+
 bool arena_usable(unsigned k) {
     assert(k < ARENAS);
-    if (!arena[k].ready && !arena[k].failed) { /* its first use: once a ready arena, no work */
-        arena_serve(k);
-        const char *options = options_variable();
-        if (options != NULL && *options != '\0' && mm_configure != NULL) {
-            const char *message = mm_configure(options);
-            if (message != NULL)
-                dropin_die(message);
-        }
-        int saved = errno; /* a heap that cannot start is no failure of the malloc that asked:
-                              it is served from a mapping then */
-        mem_init();
-        arena[k].ready = mem_heap_lo() != NULL && mm_init();
-        arena[k].failed = !arena[k].ready;
-        errno = saved;
-    }
+    if (!arena[k].ready && !arena[k].failed) /* its first use: once a ready arena, no work */
+        start(k);
     return arena[k].ready;
 }
 

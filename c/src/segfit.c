@@ -853,8 +853,8 @@ void *mm_malloc_usable(size_t size, size_t *usable) {
         }
     }
     void *p = alloc_payload_slow(size);
-    if (p != NULL)
-        *usable = mm_usable_size(p);
+    if (p != NULL) /* past SMALL_MAX always a block: its header says, with no look in the run map */
+        *usable = size > SMALL_MAX ? block_size(payload_block(p)) - WORD_SIZE : mm_usable_size(p);
     return p;
 }
 

@@ -660,6 +660,14 @@ void tc_forget(void *p) {
     atomic_store_explicit(big, (uint8_t)(big_place(p) | BIG_FREED), memory_order_relaxed);
 }
 
+bool tc_big_live(const void *p) {
+    uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    if ((uintptr_t)p % MAP_GRAIN != 0 ||
+        offset >= atomic_load_explicit(&map.span, memory_order_relaxed))
+        return false;
+    return atomic_load_explicit(big_byte(p), memory_order_relaxed) == big_place(p);
+}
+
 tc_block_state tc_state(const void *p) {
     unsigned state = map_state(p);
     if (is_live(state))

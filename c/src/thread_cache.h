@@ -127,6 +127,12 @@ size_t tc_cached_bytes(unsigned *arena);
 /* Under p's lock: p's state, for p in an arena's heap. */
 tc_block_state tc_state(const void *p);
 
+/* Without a lock, for p a pointer being freed: does the big map say a live block too big to cache
+   starts at p? A yes is settled (only a double or invalid free races with its byte's write, and
+   the look under the lock that tc_state makes decides those), and such a p is no aligned alias:
+   an alias lies inside its block. */
+bool tc_big_live(const void *p);
+
 /* Without a lock: bytes surely usable at p, a live block whose size is a cached one, or 0 for any
    other pointer (an aligned alias among them: no block starts inside a live one). */
 size_t tc_room(const void *p);
