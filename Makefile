@@ -176,7 +176,7 @@ TEST_BIN   := $(BUILD_DIR)/c-test
 TEST_HEADERS := $(wildcard c/tests/*.h)
 
 C_TESTS := $(TEST_BIN)/test_memlib $(TEST_BIN)/test_trace $(TEST_BIN)/test_replay \
-           $(TEST_BIN)/test_lab_adapter $(TEST_BIN)/test_address_table \
+           $(TEST_BIN)/test_lab_adapter $(TEST_BIN)/test_address_table $(TEST_BIN)/test_word_lock \
            $(POLICIES:%=$(TEST_BIN)/test_policy_%) $(POLICIES:%=$(TEST_BIN)/test_corrupt_%)
 
 $(TEST_BIN)/test_memlib: c/tests/test_memlib.c c/src/memlib.c $(HEADERS)
@@ -186,6 +186,12 @@ $(TEST_BIN)/test_memlib: c/tests/test_memlib.c c/src/memlib.c $(HEADERS)
 $(TEST_BIN)/test_address_table: c/tests/test_address_table.c c/src/address_table.c $(SRC_HEADERS) $(TEST_HEADERS)
 	@mkdir -p $(TEST_BIN)
 	$(CC) $(TEST_CFLAGS) -o $@ c/tests/test_address_table.c c/src/address_table.c
+
+# ThreadSanitizer, not ASan: what it tests is the lock's memory order between threads.
+$(TEST_BIN)/test_word_lock: c/tests/test_word_lock.c $(SRC_HEADERS) $(TEST_HEADERS)
+	@mkdir -p $(TEST_BIN)
+	$(CC) $(CSTD) $(WARN) -O1 -g -fsanitize=thread -Ic/src -Ic/tests -pthread -o $@ \
+		c/tests/test_word_lock.c
 
 $(TEST_BIN)/test_trace: c/tests/test_trace.c c/src/trace.c $(HEADERS)
 	@mkdir -p $(TEST_BIN)

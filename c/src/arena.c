@@ -32,6 +32,7 @@
 #include "memlib.h"
 #include "thread_cache.h"
 #include "threaded_lock.h"
+#include "word_lock.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -95,19 +96,18 @@ typedef struct {
     size_t raise_to;   /* `least` from then on */
 } purge_state;
 
-/* Each arena's lock and state (under its lock). Adaptive locks: they spin a little before they
-   sleep. With the thread caches a lock is taken rarely and held briefly, and a futex sleep costs
-   more than the wait (larson-like, 2 threads, one lock for all then: 28 Mops/s with a plain
-   mutex, 41 adaptive; 8,515 context switches, 2,695 adaptive). */
+/* Each arena's lock and state (under its lock). The locks spin a little before they sleep
+   (word_lock.h): with the thread caches a lock is taken rarely and held briefly, and a futex sleep
+   costs more than the wait (larson-like, 2 threads, one lock for all then: 28 Mops/s with a plain
+   pthread mutex, 41 with an adaptive one, which spins; 8,515 context switches, 2,695). */
 static struct {
-    alignas(CACHE_LINE) pthread_mutex_t lock;
+    alignas(CACHE_LINE) word_lock lock;
     bool ready;    /* mm_init succeeded */
     bool failed;   /* it could not: the arena serves nothing */
     bool deferred; /* its part is not reserved (a finite RLIMIT_AS, set before or later): its
                       heap takes it a chunk at a time as it grows (memlib_sbrk.c's regain) */
     purge_state purge;
-} arena[ARENAS] = {[0 ... ARENAS - 1] = {.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
-                                         .purge = {.regrown_at = SIZE_MAX}}};
+} arena[ARENAS] = {[0 ... ARENAS - 1] = {.purge = {.regrown_at = SIZE_MAX}}};
 
 arena_reservation_t arena_reservation;
 static pthread_once_t reserved = PTHREAD_ONCE_INIT;
@@ -335,22 +335,26 @@ bool arena_occupied(unsigned k) {
 
 bool arena_enter(unsigned k) {
     assert(k < ARENAS);
-    return lock_if_threaded(&arena[k].lock);
+    if (!process_threaded())
+        return false;
+    word_lock_take(&arena[k].lock);
+    return true;
 }
 
 void arena_leave(unsigned k, bool locked) {
     assert(k < ARENAS);
-    unlock_if(&arena[k].lock, locked);
+    if (locked)
+        word_lock_give(&arena[k].lock);
 }
 
 void arena_fork_prepare(void) {
     for (unsigned k = 0; k < ARENAS; k++)
-        pthread_mutex_lock(&arena[k].lock);
+        word_lock_take(&arena[k].lock);
 }
 
 void arena_fork_release(void) {
     for (unsigned k = ARENAS; k-- > 0;)
-        pthread_mutex_unlock(&arena[k].lock);
+        word_lock_give(&arena[k].lock);
 }
 
 void arena_fork_child(bool locked) {
