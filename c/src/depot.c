@@ -40,9 +40,9 @@
 
 #include "arena.h"
 #include "threaded_lock.h"
+#include "word_lock.h"
 
 #include <assert.h>
-#include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <sys/single_threaded.h>
@@ -110,7 +110,7 @@ typedef struct {
 
 /* One bin's batches, on cache lines of their own: two sizes' traffic does not collide. */
 typedef struct {
-    alignas(CACHE_LINE) pthread_mutex_t lock;
+    alignas(CACHE_LINE) word_lock lock;
     _Atomic unsigned batches; /* batch[0 .. batches - 1] hold batches; written under lock, peeked
                                  without it by a taker that finds the bin empty */
     unsigned low;             /* the fewest batches held since the bin was last swept (under lock):
@@ -118,42 +118,30 @@ typedef struct {
     depot_batch batch[DEPOT_BATCHES];
 } depot_bin;
 
-/* The locks are static initialisers, all zero: the bins' pages stay untouched, out of the
-   process's memory, until a size is used (pthread_mutex_init on every bin at start wrote 28 KiB
-   into every process, a tenth of the drop-in's peak RSS over glibc's in a small program). */
+/* All zero to start, the locks too: the bins' pages stay untouched, out of the process's memory,
+   until a size is used (pthread_mutex_init on every bin at start wrote 28 KiB into every process,
+   a tenth of the drop-in's peak RSS over glibc's in a small program). */
 static struct {
     depot_bin bin[ARENAS][TC_BINS]; /* bin[k][i]: arena k's threads' batches of bin i */
     _Atomic size_t bytes[ARENAS];   /* per arena, 8i summed over every block held (bin i), at
                                        most DEPOT_BYTES */
     _Atomic unsigned ticks[ARENAS]; /* per arena, depot_sweep's calls: which bin is next */
-} depot = {
-    .bin = {[0 ... ARENAS - 1] = {[0 ... TC_BINS - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER}}}};
-
-enum { LOCK_SPINS = 100 }; /* tries before a lock sleeps */
-
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
+} depot;
 
 /* Lock bin d, unless the process has one thread (as lock_if_threaded does, threaded_lock.h); the
-   answer goes to leave. It spins a little before it sleeps, as an adaptive mutex does (the
-   arenas' locks are): the lock is held for a few stores, and a futex sleep costs more than the
-   wait. */
+   answer goes to leave. The lock spins a little before it sleeps (word_lock.h): it is held for a
+   few stores, and a futex sleep costs more than the wait. */
 static bool enter(depot_bin *d) {
     if (!process_threaded())
         return false;
-    for (int i = 0; i < LOCK_SPINS; i++) {
-        if (pthread_mutex_trylock(&d->lock) == 0)
-            return true;
-        cpu_relax();
-    }
-    pthread_mutex_lock(&d->lock);
+    word_lock_take(&d->lock);
     return true;
 }
 
-static void leave(depot_bin *d, bool locked) { unlock_if(&d->lock, locked); }
+static void leave(depot_bin *d, bool locked) {
+    if (locked)
+        word_lock_give(&d->lock);
+}
 
 bool depot_put(unsigned k, unsigned i, tc_block *head, unsigned count) {
     assert(k < ARENAS && i < TC_BINS && head != NULL && count > 0);
@@ -252,11 +240,11 @@ bool depot_holds(unsigned k, unsigned i, const tc_block *b) {
 void depot_fork_prepare(void) {
     for (unsigned k = 0; k < ARENAS; k++)
         for (unsigned i = 0; i < TC_BINS; i++)
-            pthread_mutex_lock(&depot.bin[k][i].lock);
+            word_lock_take(&depot.bin[k][i].lock);
 }
 
 void depot_fork_release(void) {
     for (unsigned k = ARENAS; k-- > 0;)
         for (unsigned i = TC_BINS; i-- > 0;)
-            pthread_mutex_unlock(&depot.bin[k][i].lock);
+            word_lock_give(&depot.bin[k][i].lock);
 }
