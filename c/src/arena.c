@@ -32,7 +32,6 @@
 #include "memlib.h"
 #include "thread_cache.h"
 #include "threaded_lock.h"
-#include "word_lock.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -335,16 +334,12 @@ bool arena_occupied(unsigned k) {
 
 bool arena_enter(unsigned k) {
     assert(k < ARENAS);
-    if (!process_threaded())
-        return false;
-    word_lock_take(&arena[k].lock);
-    return true;
+    return lock_if_threaded(&arena[k].lock);
 }
 
 void arena_leave(unsigned k, bool locked) {
     assert(k < ARENAS);
-    if (locked)
-        word_lock_give(&arena[k].lock);
+    unlock_if(&arena[k].lock, locked);
 }
 
 void arena_fork_prepare(void) {

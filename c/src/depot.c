@@ -40,7 +40,6 @@
 
 #include "arena.h"
 #include "threaded_lock.h"
-#include "word_lock.h"
 
 #include <assert.h>
 #include <stdalign.h>
@@ -131,17 +130,9 @@ static struct {
 /* Lock bin d, unless the process has one thread (as lock_if_threaded does, threaded_lock.h); the
    answer goes to leave. The lock spins a little before it sleeps (word_lock.h): it is held for a
    few stores, and a futex sleep costs more than the wait. */
-static bool enter(depot_bin *d) {
-    if (!process_threaded())
-        return false;
-    word_lock_take(&d->lock);
-    return true;
-}
+static bool enter(depot_bin *d) { return lock_if_threaded(&d->lock); }
 
-static void leave(depot_bin *d, bool locked) {
-    if (locked)
-        word_lock_give(&d->lock);
-}
+static void leave(depot_bin *d, bool locked) { unlock_if(&d->lock, locked); }
 
 bool depot_put(unsigned k, unsigned i, tc_block *head, unsigned count) {
     assert(k < ARENAS && i < TC_BINS && head != NULL && count > 0);

@@ -117,10 +117,10 @@ static _Atomic size_t map_threshold = MAP_THRESHOLD;
 /* Every block is at least this aligned; larger alignments need the table. */
 static const size_t MIN_ALIGN = 16;
 
-/* The lock around the tables of mapped blocks and of aligned aliases (adaptive, as the arenas'
+/* The lock around the tables of mapped blocks and of aligned aliases (a word lock, as the arenas'
    are: held for a few stores), taken only once the process has threads (threaded_lock.h); fork
    takes it regardless (fork_prepare). Never held together with an arena's. */
-static pthread_mutex_t table_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+static word_lock table_lock;
 
 /*
  * A counting filter of aligned aliases, read without the lock: aliases[h] live aliases hash to h,
@@ -902,7 +902,7 @@ static void fork_prepare(void) {
     fork_locked = !__libc_single_threaded;
     if (!fork_locked)
         return;
-    pthread_mutex_lock(&table_lock);
+    word_lock_take(&table_lock);
     arena_fork_prepare();
     depot_fork_prepare();
 }
@@ -912,7 +912,7 @@ static void fork_release(void) {
         return;
     depot_fork_release();
     arena_fork_release();
-    pthread_mutex_unlock(&table_lock);
+    word_lock_give(&table_lock);
 }
 
 static void fork_child(void) {
@@ -920,7 +920,7 @@ static void fork_child(void) {
         depot_fork_release();
     arena_fork_child(fork_locked);
     if (fork_locked)
-        pthread_mutex_unlock(&table_lock);
+        word_lock_give(&table_lock);
 }
 
 /* glibc's registration of fork handlers (pthread_atfork, which every library links statically,

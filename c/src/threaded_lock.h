@@ -3,9 +3,10 @@
  * handlers are registered before the first one is.
  *
  * As glibc's malloc does: while the process has a single thread, no other thread can appear until
- * this one creates it, and this one is busy here, so the mutex is skipped. lock_if_threaded says
- * whether it locked, and that answer goes to unlock_if, so a pair always matches even when a
- * thread is created in between. fork's handlers take the locks regardless (dropin.c).
+ * this one creates it, and this one is busy here, so the lock (word_lock.h) is skipped.
+ * lock_if_threaded says whether it locked, and that answer goes to unlock_if, so a pair always
+ * matches even when a thread is created in between. fork's handlers take the locks regardless
+ * (dropin.c).
  *
  * Those handlers matter only once a lock can be held by a thread other than the one that forks,
  * so they are registered then, by the first call that finds the process threaded, before it takes
@@ -17,7 +18,8 @@
 #ifndef MALLOCSIM_THREADED_LOCK_H
 #define MALLOCSIM_THREADED_LOCK_H
 
-#include <pthread.h>
+#include "word_lock.h"
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/single_threaded.h>
@@ -36,16 +38,16 @@ static inline bool process_threaded(void) {
     return true;
 }
 
-static inline bool lock_if_threaded(pthread_mutex_t *m) {
+static inline bool lock_if_threaded(word_lock *l) {
     if (!process_threaded())
         return false;
-    pthread_mutex_lock(m);
+    word_lock_take(l);
     return true;
 }
 
-static inline void unlock_if(pthread_mutex_t *m, bool locked) {
+static inline void unlock_if(word_lock *l, bool locked) {
     if (locked)
-        pthread_mutex_unlock(m);
+        word_lock_give(l);
 }
 
 #endif /* MALLOCSIM_THREADED_LOCK_H */

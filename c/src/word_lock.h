@@ -1,6 +1,7 @@
 /*
- * word_lock.h - the arenas' locks: one word each, taken and given inline, sleeping in the kernel
- * only when another thread holds it.
+ * word_lock.h - the drop-in's locks (the arenas', the depot's bins', the tables of mapped blocks
+ * and aliases): one word each, taken and given inline, sleeping in the kernel only when another
+ * thread holds it.
  *
  * Every malloc and free of a block too big for the thread caches takes its arena's lock. As a
  * pthread adaptive mutex that cost a call through the PLT each way and 65 instructions a pair
