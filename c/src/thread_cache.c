@@ -613,32 +613,38 @@ static void mark_written(const void *p) {
 }
 
 /* Record p, of `usable` bytes, as live, with its bin in the map, or in the big map when too big to
-   cache, and take it out of the other (a realloc in place may have moved it across); return the
-   bin (0: too big to cache). Under p's lock. */
-static unsigned note(void *p, size_t usable) {
+   cache, and take it out of the other, where a realloc in place may have moved it across; return
+   the bin (0: too big to cache). Under p's lock. `fresh`: the policy has just handed p out, not
+   resized it, and then neither map says live at p (a block's start is forgotten, tc_forget, when
+   it goes back to the policy): the other map is not read. That read missed the cache on most
+   mallocs of blocks too big to cache, whose size map bytes nothing else reads (callgrind's cache
+   model, 300,000 replacements of 1,100-2,000 byte blocks: 44,600 first-level misses, 11,000 in
+   the last level). */
+static unsigned note(void *p, size_t usable, bool fresh) {
     assert(usable == arena_usable_size(p));
     mark_written(p);
     unsigned bin = bin_of_usable(usable);
     _Atomic uint8_t *big = big_byte(p);
     unsigned place = big_place(p);
+    assert(!fresh || (!is_live(map_state(p)) && atomic_load(big) != place));
     if (bin != 0) {
         map_set(p, bin);
-        if (atomic_load_explicit(big, memory_order_relaxed) == place)
+        if (!fresh && atomic_load_explicit(big, memory_order_relaxed) == place)
             atomic_store_explicit(big, (uint8_t)(place | BIG_FREED), memory_order_relaxed);
     } else {
         atomic_store_explicit(big, (uint8_t)place, memory_order_relaxed);
-        if (is_live(map_state(p)))
+        if (!fresh && is_live(map_state(p)))
             map_set(p, MAP_FREED);
     }
     return bin;
 }
 
-void tc_note(void *p) { (void)note(p, arena_usable_size(p)); }
+void tc_note(void *p) { (void)note(p, arena_usable_size(p), false); }
 
-void tc_note_usable(void *p, size_t usable) { (void)note(p, usable); }
+void tc_note_usable(void *p, size_t usable) { (void)note(p, usable, true); }
 
 void tc_note_aligned(void *p) {
-    if (note(p, arena_usable_size(p)) != 0)
+    if (note(p, arena_usable_size(p), true) != 0)
         map_set(p, MAP_UNCACHED);
 }
 
@@ -1007,7 +1013,7 @@ void *tc_alloc_locked(unsigned k, size_t size, bool refill) {
     void *p = arena_malloc(k, size, &usable);
     if (p == NULL)
         return NULL;
-    unsigned i = note(p, usable);
+    unsigned i = note(p, usable, true);
     thread_cache *c = &self;
     if (!refill || i == 0 || c->state != TC_STATE_ACTIVE)
         return p;
@@ -1021,7 +1027,7 @@ void *tc_alloc_locked(unsigned k, size_t size, bool refill) {
         void *q = arena_malloc(k, size, &usable);
         if (q == NULL)
             break;
-        unsigned j = note(q, usable);
+        unsigned j = note(q, usable, true);
         if (j == 0 || !bin_has_room(c, j)) { /* a policy may give one size two usable sizes */
             give_back(q);
             break;

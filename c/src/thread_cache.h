@@ -100,10 +100,11 @@ void *tc_alloc_miss(size_t size);
    size go into this thread's bin, so that the next mallocs of that size need no lock. */
 void *tc_alloc_locked(unsigned k, size_t size, bool refill);
 
-/* Under p's lock: the policy has just handed out p, or resized it in place (mm_realloc). */
+/* Under p's lock: the policy has just handed out p, or resized it (mm_realloc). */
 void tc_note(void *p);
 
-/* tc_note of a block whose usable size the caller has (arena_malloc's). */
+/* tc_note of a block the policy has just handed out (not resized), whose usable size the caller
+   has (arena_malloc's). */
 void tc_note_usable(void *p, size_t usable);
 
 /* Under p's lock: the policy has just handed out p, an aligned block (mm_memalign), which no
