@@ -666,19 +666,23 @@ void tc_forget(void *p) {
     atomic_store_explicit(big, (uint8_t)(big_place(p) | BIG_FREED), memory_order_relaxed);
 }
 
-bool tc_big_live(const void *p) {
+/* Could a block of ours start at p: 16-aligned, and in the reservation the maps cover (where
+   map_byte is not NULL)? */
+static inline bool in_maps(const void *p) {
     uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
-    if ((uintptr_t)p % MAP_GRAIN != 0 ||
-        offset >= atomic_load_explicit(&map.span, memory_order_relaxed))
-        return false;
-    return atomic_load_explicit(big_byte(p), memory_order_relaxed) == big_place(p);
+    return (uintptr_t)p % MAP_GRAIN == 0 &&
+           offset < atomic_load_explicit(&map.span, memory_order_relaxed);
+}
+
+bool tc_big_live(const void *p) {
+    return in_maps(p) && atomic_load_explicit(big_byte(p), memory_order_relaxed) == big_place(p);
 }
 
 tc_block_state tc_state(const void *p) {
     unsigned state = map_state(p);
     if (is_live(state))
         return TC_LIVE;
-    if ((uintptr_t)p % MAP_GRAIN != 0 || map_byte(p) == NULL)
+    if (!in_maps(p))
         return TC_NOT_A_BLOCK;
     unsigned big = atomic_load_explicit(big_byte(p), memory_order_relaxed), place = big_place(p);
     if (big == place)
