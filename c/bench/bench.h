@@ -176,6 +176,16 @@ static inline bench_cache_options bench_cache_parse(int argc, char **argv) {
     return o;
 }
 
+/* Start a thread of `worker` with `arg` in *thread; one that cannot start is said on stderr, and
+   the program exits 1. */
+static inline void bench_thread(const char *name, pthread_t *thread, void *(*worker)(void *),
+                                void *arg) {
+    if (pthread_create(thread, NULL, worker, arg) != 0) {
+        fprintf(stderr, "%s: cannot create a thread\n", name);
+        exit(1);
+    }
+}
+
 /* Run `count` (at most 64) threads of `worker`, the i-th given args + i * stride bytes, and
    report the wall seconds until all have ended; exits 1 when one cannot start. */
 static inline void bench_threads_timed(const char *name, int count, void *(*worker)(void *),
@@ -183,10 +193,7 @@ static inline void bench_threads_timed(const char *name, int count, void *(*work
     pthread_t threads[64];
     double start = bench_now();
     for (int i = 0; i < count; i++)
-        if (pthread_create(&threads[i], NULL, worker, (char *)args + (size_t)i * stride) != 0) {
-            fprintf(stderr, "%s: cannot create a thread\n", name);
-            exit(1);
-        }
+        bench_thread(name, &threads[i], worker, (char *)args + (size_t)i * stride);
     for (int i = 0; i < count; i++)
         pthread_join(threads[i], NULL);
     bench_report(name, bench_now() - start, "s");

@@ -68,10 +68,7 @@ static void *manager(void *arg) {
     chain *c = arg;
     do {
         pthread_t worker;
-        if (pthread_create(&worker, NULL, generation, c) != 0) {
-            fprintf(stderr, "%s: cannot create a thread\n", NAME);
-            exit(1);
-        }
+        bench_thread(NAME, &worker, generation, c);
         pthread_join(worker, NULL);
     } while (!atomic_load(&stop));
     return NULL;
@@ -107,10 +104,7 @@ int main(int argc, char **argv) {
     double start = bench_now();
     pthread_t managers[64];
     for (int i = 0; i < n; i++)
-        if (pthread_create(&managers[i], NULL, manager, &chains[i]) != 0) {
-            fprintf(stderr, "%s: cannot create a thread\n", NAME);
-            return 1;
-        }
+        bench_thread(NAME, &managers[i], manager, &chains[i]);
     bench_sleep(seconds);
     atomic_store(&stop, true);
     long ops = 0;

@@ -154,10 +154,7 @@ int main(int argc, char **argv) {
     pthread_t ids[64];
     double start = bench_now();
     for (int i = 0; i < setup.count; i++)
-        if (pthread_create(&ids[i], NULL, run, &setup.workers[i]) != 0) {
-            fprintf(stderr, "%s: cannot create a thread\n", NAME);
-            return 1;
-        }
+        bench_thread(NAME, &ids[i], run, &setup.workers[i]);
     bench_sleep(seconds);
     atomic_store(&stop, true);
     for (int i = 0; i < setup.count; i++)

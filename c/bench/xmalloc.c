@@ -136,10 +136,7 @@ int main(int argc, char **argv) {
     double start = bench_now();
     for (int i = 0; i < 2 * n; i++) {
         workers[i] = (worker){.rng = bench_seed((uint64_t)seed, (uint64_t)i)};
-        if (pthread_create(&threads[i], NULL, i < n ? producer : consumer, &workers[i]) != 0) {
-            fprintf(stderr, "%s: cannot create a thread\n", NAME);
-            return 1;
-        }
+        bench_thread(NAME, &threads[i], i < n ? producer : consumer, &workers[i]);
     }
     bench_sleep(seconds);
     atomic_store(&stop, true);
