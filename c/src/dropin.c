@@ -586,12 +586,33 @@ static void *move_block(void *p, size_t size) {
 
 static void *allocate(size_t size) { return block_alloc(size, NULL); }
 
+/* Free p, which the big map said (without the lock) starts a live block too big to cache: its
+   byte read again under the lock, and the block given to its policy, with none of block_free's
+   other looks (its arena's heap range, the size map's byte), which that byte makes moot: a heap's
+   blocks have their bytes, and a live block lies in its heap. A byte changed meanwhile (a double
+   or invalid free raced with its write) leaves p to block_free, which says what it is. */
+static void free_big(void *p) {
+    unsigned k = arena_index(p);
+    assert(k < ARENAS); /* the maps cover the reservation only */
+    bool locked = arena_enter(k);
+    bool live = tc_forget_big(p);
+    if (live)
+        arena_free(p);
+    arena_leave(k, locked);
+    if (!live)
+        block_free(p, CALL_FREE, NULL);
+}
+
 /* release's way when the thread's cache does not take the block: out of line, so that the way
    through the cache saves no register. */
 __attribute__((noinline)) static void release_slow(void *p) {
     /* The alias filter's look is a miss in its 64 KiB on most frees of blocks too big to cache;
-       the big map's byte, which block_free reads next anyway, says first whether p is one. */
-    block_free(tc_big_live(p) ? p : align_raw(p, true), CALL_FREE, NULL);
+       the big map's byte says first whether p is one (no alias is: an alias lies inside its
+       block). */
+    if (tc_big_live(p))
+        free_big(p);
+    else
+        block_free(align_raw(p, true), CALL_FREE, NULL);
 }
 
 static void release(void *p) {

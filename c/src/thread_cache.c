@@ -678,6 +678,18 @@ bool tc_big_live(const void *p) {
     return in_maps(p) && atomic_load_explicit(big_byte(p), memory_order_relaxed) == big_place(p);
 }
 
+bool tc_forget_big(void *p) {
+    assert(in_maps(p));
+    _Atomic uint8_t *big = big_byte(p);
+    unsigned place = big_place(p);
+    if (atomic_load_explicit(big, memory_order_relaxed) != place)
+        return false;
+    assert(!is_live(map_state(p))); /* one map at most says live (note) */
+    mark_written(p);
+    atomic_store_explicit(big, (uint8_t)(place | BIG_FREED), memory_order_relaxed);
+    return true;
+}
+
 tc_block_state tc_state(const void *p) {
     unsigned state = map_state(p);
     if (is_live(state))

@@ -130,9 +130,15 @@ tc_block_state tc_state(const void *p);
 
 /* Without a lock, for p a pointer being freed: does the big map say a live block too big to cache
    starts at p? A yes is settled (only a double or invalid free races with its byte's write, and
-   the look under the lock that tc_state makes decides those), and such a p is no aligned alias:
-   an alias lies inside its block. */
+   the look under the lock, tc_forget_big's, decides those), and such a p is no aligned alias: an
+   alias lies inside its block. */
 bool tc_big_live(const void *p);
+
+/* Under p's lock, for p that tc_big_live said starts a live block too big to cache: tc_forget of
+   it, with only the big map's byte read, and true; false, nothing changed, when that byte no
+   longer says so (a double or invalid free raced with its write): the caller then takes the
+   general way, which tells what p is (tc_state). */
+bool tc_forget_big(void *p);
 
 /* Without a lock: bytes surely usable at p, a live block whose size is a cached one, or 0 for any
    other pointer (an aligned alias among them: no block starts inside a live one). */
