@@ -430,9 +430,9 @@ __attribute__((noinline)) static void *block_alloc_slow(size_t size, size_t *dir
         unsigned k = arena_mine();
         bool locked = arena_enter(k);
         if (arena_usable(k)) {
-            const char *clean = arena_clean_from(k);
+            const char *clean = dirty != NULL ? arena_clean_from(k) : NULL; /* calloc's only */
             p = tc_alloc_locked(k, size, locked); /* a few more for the bin, when it saves locks */
-            if (p != NULL)
+            if (p != NULL && dirty != NULL)
                 old = dirty_prefix(p, size, clean);
         }
         arena_leave(k, locked);
