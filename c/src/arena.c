@@ -305,20 +305,22 @@ static unsigned arena_choose(void) {
    libfaketime wraps getpid, and its wrapper's malloc came back here until the stack ran out). */
 static bool main_thread(void) { return km_gettid() == km_getpid(); }
 
-unsigned arena_mine(void) {
-    if (mine_plus_one == 0) {
-        /* Counted as an occupant only once the fork handlers are registered, which set the count
-           right in a child (threaded_lock.h). */
-        (void)process_threaded();
-        unsigned k = 0;
-        if (ARENAS > 1 && !main_thread())
-            k = arena_choose();
-        else
-            atomic_fetch_add_explicit(&occupants[0], 1, memory_order_relaxed);
-        mine_plus_one = k + 1;
-    }
-    return mine_plus_one - 1;
+/* arena_mine's first call in a thread: out of line, so that the later ones, a load of the thread's
+   word, inline into their callers. */
+__attribute__((noinline)) static unsigned arena_mine_first(void) {
+    /* Counted as an occupant only once the fork handlers are registered, which set the count
+       right in a child (threaded_lock.h). */
+    (void)process_threaded();
+    unsigned k = 0;
+    if (ARENAS > 1 && !main_thread())
+        k = arena_choose();
+    else
+        atomic_fetch_add_explicit(&occupants[0], 1, memory_order_relaxed);
+    mine_plus_one = k + 1;
+    return k;
 }
+
+unsigned arena_mine(void) { return mine_plus_one != 0 ? mine_plus_one - 1 : arena_mine_first(); }
 
 void arena_exit_thread(unsigned k) {
     assert(k < ARENAS && atomic_load_explicit(&occupants[k], memory_order_relaxed) > 0);
@@ -406,7 +408,7 @@ bool arena_usable(unsigned k) {
 /* Under k's lock: arena k's policy handed out `gained` usable bytes and took back `lost`. A block
    handed out or grown starts a new run of frees; live bytes back past the mark of the last purge
    raise the fall that purges (PURGE_LEAST). */
-static void count_live(unsigned k, size_t gained, size_t lost) {
+static inline void count_live(unsigned k, size_t gained, size_t lost) {
     purge_state *s = &arena[k].purge;
     assert(s->live + gained >= lost);
     s->live += gained;
