@@ -426,11 +426,19 @@ static void test_timed_progress(void) {
     ms_timed_options fresh = {.min_passes = 2, .max_passes = 2, .progress = words};
     watch = words;
     watch_pass = true;
-    seen_count = 0;
-    uint32_t passes = ms_replay_timed(&t, &a, &fresh, seconds, &tr);
-    CHECK(passes == 2, "fresh passes %u (%s)", passes, tr.error);
     /* Passes this short are timed in batches, after probes (pass word 1): each pass still starts
-       from mm_init and runs the ops in order; a batch's mm_init calls are then timed alone. */
+       from mm_init and runs the ops in order; a batch's mm_init calls are then timed alone. A
+       probe that a page fault or the scheduler stretches past BATCH_SECONDS ends the sizing at a
+       batch of one (1 run in 4 of `make c-test` once, on a busy machine): the run is made again,
+       a few times at most, until its passes were batched. */
+    uint32_t passes = 0;
+    for (int attempt = 0; attempt < 20; attempt++) {
+        seen_count = 0;
+        passes = ms_replay_timed(&t, &a, &fresh, seconds, &tr);
+        if (passes != 2 || tr.pass_repeats > 1)
+            break;
+    }
+    CHECK(passes == 2, "fresh passes %u (%s)", passes, tr.error);
     CHECK(tr.pass_repeats > 1, "%u passes a batch", tr.pass_repeats);
     static const char kinds[] = {'m', 'm', 'f'};
     uint64_t next = MS_NO_OP, pass = 1;
