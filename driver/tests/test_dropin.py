@@ -3402,6 +3402,70 @@ def test_batches_idle_in_the_depot_go_back_to_the_policy(dropin, tmp_path):
     _assert_aborted(result, "free(): double free detected (the block is back in the heap)")
 
 
+# 64 buffers grown together by realloc, 48 bytes at a time, to 1-16 KB, then freed, 300 rounds:
+# every move frees a block of a cached size (1.4 MB of them a round, asked for again the next),
+# which the bins overflow into the depot. argv[1] "threaded": an idle thread is started first.
+# Printed: the heaps' bytes at the end (mallinfo2's arena), in KiB.
+REALLOC_GROWTH_SOURCE = r"""
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+
+static void *idle(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&hold); /* until main is done */
+    pthread_mutex_unlock(&hold);
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    pthread_t t;
+    int threaded = argc > 1 && strcmp(argv[1], "threaded") == 0;
+    pthread_mutex_lock(&hold);
+    if (threaded)
+        pthread_create(&t, NULL, idle, NULL);
+    unsigned long x = 88172645463325252UL;
+    char *b[64];
+    size_t n[64], cap[64];
+    for (int round = 0; round < 300; round++) {
+        for (int i = 0; i < 64; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            b[i] = NULL, n[i] = 0, cap[i] = 1024 + x % 15360;
+        }
+        for (int step = 0; step < 400; step++)
+            for (int i = 0; i < 64; i++)
+                if (n[i] + 48 <= cap[i]) {
+                    b[i] = realloc(b[i], n[i] + 48);
+                    memset(b[i] + n[i], 'a' + i % 26, 48);
+                    n[i] += 48;
+                }
+        for (int i = 0; i < 64; i++)
+            free(b[i]);
+    }
+    printf("%zu\n", mallinfo2().arena >> 10);
+    pthread_mutex_unlock(&hold);
+    if (threaded)
+        pthread_join(t, NULL);
+    return 0;
+}
+"""
+
+
+def test_a_single_threaded_programs_depot_holds_little(dropin, tmp_path):
+    # With no other thread to take them, the batches a program's one thread gives up are memory
+    # the policy cannot merge: with the threaded bound (1 MiB), this program's heap ends at 2,246
+    # KiB; with the single-threaded one (64 KiB), 1,362 (depot.c, DEPOT_SINGLE_BYTES).
+    binary = _build(tmp_path, "realloc_growth", REALLOC_GROWTH_SOURCE)
+    alone = int(_run(dropin, [binary]).stdout)
+    threaded = int(_run(dropin, [binary, "threaded"]).stdout)
+    assert alone < 1800 < threaded, (alone, threaded)
+
+
 def test_an_exiting_threads_cache_goes_to_the_depot(dropin, tmp_path):
     # For the threads that go on (larson hands its blocks to a new thread every generation): the
     # depot takes them with no global lock. Were they given to the policy, this double free would
