@@ -678,13 +678,15 @@ bool arena_usage(unsigned k, arena_usage_t *usage) {
     return ready;
 }
 
-void *arena_realloc(void *p, size_t size) {
+void *arena_realloc(void *p, size_t size, size_t *usable) {
     assert(arena_holds(p));
     unsigned k = arena_serve_holder(p);
     size_t before = mm_usable_size(p);
     void *q = mm_realloc(p, size);
-    if (q != NULL) /* in the same arena: its policy's own block */
-        count_live(k, mm_usable_size(q), before);
+    if (q != NULL) { /* in the same arena: its policy's own block */
+        *usable = mm_usable_size(q);
+        count_live(k, *usable, before);
+    }
     return q;
 }
 

@@ -95,9 +95,11 @@ void arena_fit_address_space(void);
    necessarily a block's start)? */
 bool arena_holds(const void *p);
 
-/* Under p's lock: mm_free, mm_realloc and mm_usable_size of the arena holding p (arena_holds). */
+/* Under p's lock: mm_free, mm_realloc and mm_usable_size of the arena holding p (arena_holds);
+   arena_realloc's block's usable size in *usable (asked once, for the arena's count and the
+   caller's map). */
 void arena_free(void *p);
-void *arena_realloc(void *p, size_t size);
+void *arena_realloc(void *p, size_t size, size_t *usable);
 size_t arena_usable_size(void *p);
 
 /* Takes each arena's lock in turn: every arena's free heap top cut down to `pad` bytes, and the

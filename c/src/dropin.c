@@ -658,17 +658,21 @@ static void *resize(void *p, size_t size) {
         }
         return q;
     }
-    bool plain = align_raw(p, false) == p;
+    /* As for a free (release_slow): the big map's byte says without the alias filter's look,
+       and under the lock without heap_block's, that p is a live block too big to cache. */
+    bool big = tc_big_live(p);
+    bool plain = big || align_raw(p, false) == p;
     unsigned k = arena_index(p);
     bool in_heap = false;
     if (plain && k < ARENAS) {
         bool locked = arena_enter(k);
-        in_heap = heap_block(p, CALL_REALLOC);
-        void *q = in_heap ? arena_realloc(p, size) : NULL;
+        in_heap = (big && tc_big_live(p)) || heap_block(p, CALL_REALLOC);
+        size_t usable;
+        void *q = in_heap ? arena_realloc(p, size, &usable) : NULL;
         if (q != NULL) {
             if (q != p)
                 tc_forget(p); /* moved, and freed by the policy */
-            tc_note(q);
+            tc_note(q, usable);
         }
         arena_leave(k, locked);
         if (q != NULL)

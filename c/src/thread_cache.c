@@ -639,7 +639,7 @@ static unsigned note(void *p, size_t usable, bool fresh) {
     return bin;
 }
 
-void tc_note(void *p) { (void)note(p, arena_usable_size(p), false); }
+void tc_note(void *p, size_t usable) { (void)note(p, usable, false); }
 
 void tc_note_usable(void *p, size_t usable) { (void)note(p, usable, true); }
 

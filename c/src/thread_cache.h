@@ -100,8 +100,9 @@ void *tc_alloc_miss(size_t size);
    size go into this thread's bin, so that the next mallocs of that size need no lock. */
 void *tc_alloc_locked(unsigned k, size_t size, bool refill);
 
-/* Under p's lock: the policy has just handed out p, or resized it (mm_realloc). */
-void tc_note(void *p);
+/* Under p's lock: the policy has just resized a block into p (mm_realloc), of `usable` bytes
+   (arena_realloc's). */
+void tc_note(void *p, size_t usable);
 
 /* tc_note of a block the policy has just handed out (not resized), whose usable size the caller
    has (arena_malloc's). */
