@@ -431,7 +431,7 @@ __attribute__((noinline)) static void *block_alloc_slow(size_t size, size_t *dir
         bool locked = arena_enter(k);
         if (arena_usable(k)) {
             const char *clean = dirty != NULL ? arena_clean_from(k) : NULL; /* calloc's only */
-            p = tc_alloc_locked(k, size, locked); /* a few more for the bin, when it saves locks */
+            p = tc_alloc_locked(k, size); /* a few more for a bin that keeps missing */
             if (p != NULL && dirty != NULL)
                 old = dirty_prefix(p, size, clean);
         }

@@ -96,9 +96,10 @@ void *tc_alloc(size_t size);
 void *tc_alloc_miss(size_t size);
 
 /* Under k's lock, after a miss: a block of at least `size` bytes from the policy of arena k, the
-   calling thread's (arena_mine; NULL when it has none). With `refill`, a few more of the same
-   size go into this thread's bin, so that the next mallocs of that size need no lock. */
-void *tc_alloc_locked(unsigned k, size_t size, bool refill);
+   calling thread's (arena_mine; NULL when it has none), and, for a bin that keeps missing, a few
+   more of the same size into it, so that the next mallocs of that size take neither the lock nor
+   the way here. */
+void *tc_alloc_locked(unsigned k, size_t size);
 
 /* Under p's lock: the policy has just resized a block into p (mm_realloc), of `usable` bytes
    (arena_realloc's). */
