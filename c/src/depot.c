@@ -88,7 +88,7 @@
 #endif
 
 /*
- * DEPOT_SINGLE_BYTES default: 64 KiB - DEPOT_BYTES while the process has a single thread. There
+ * DEPOT_SINGLE_BYTES default: 64 KiB - DEPOT_BYTES while the process has a single thread. Then
  * no other thread takes a batch: the depot only holds what the one thread's bins gave up, for its
  * own later misses, and what it holds is memory the policy cannot merge. A program that grows 64
  * buffers together by realloc, 48 bytes at a time, to 1-16 KB (each move frees a block of a

@@ -96,8 +96,8 @@
  * and mallocs one size hits its bin, and a cached block never wastes more than 8 bytes over the
  * policy's own choice. A miss of both bins takes the last batch of either size in its arena's
  * depot, when there is one, with no global lock. Otherwise it takes the lock (a real one once
- * other threads exist) and calls its arena's policy, which also puts more blocks of the size in
- * the bin: one more each time the bin misses again with no free into it between, up to
+ * other threads exist), calls its arena's policy, and also puts more blocks of the size in the
+ * bin: one more each time the bin misses again with no free into it between, up to
  * TC_REFILL - 1. So a thread that only allocates (a producer) soon takes the lock and this way
  * once per TC_REFILL mallocs, while a bin that frees keep feeding, or one size of a random mix,
  * gets nothing it would not use.
