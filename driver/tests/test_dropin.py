@@ -3460,9 +3460,8 @@ def test_a_single_threaded_programs_depot_holds_little(dropin, tmp_path):
     # With no other thread to take them, the batches a program's one thread gives up are memory
     # the policy cannot merge: with the threaded bound (1 MiB), this program's heap ends at 2,246
     # KiB; with the single-threaded one (64 KiB), 1,362 (depot.c, DEPOT_SINGLE_BYTES).
-    binary = _build(tmp_path, "realloc_growth", REALLOC_GROWTH_SOURCE)
-    alone = int(_run(dropin, [binary]).stdout)
-    threaded = int(_run(dropin, [binary, "threaded"]).stdout)
+    alone = int(_output(dropin, tmp_path, "realloc_growth", REALLOC_GROWTH_SOURCE))
+    threaded = int(_output(dropin, tmp_path, "realloc_growth", REALLOC_GROWTH_SOURCE, "threaded"))
     assert alone < 1800 < threaded, (alone, threaded)
 
 
