@@ -571,31 +571,55 @@ static size_t trim_arena(unsigned k, size_t pad, bool purge) {
     return top + d.released;
 }
 
-/* Under k's lock (k ready): what PURGE_LEAST says, after a free. */
-static void purge_if_due(unsigned k) {
+/* Under k's lock (k ready): the purge PURGE_LEAST calls for. Out of line, as it is rare: the test
+   of every free (purge_if_due) then stays a few instructions inline. */
+__attribute__((noinline)) static void purge(unsigned k) {
     purge_state *s = &arena[k].purge;
-    size_t fall = s->purged_at - s->live;
-    if (fall < PURGE_LEAST || fall < s->least || s->live > s->purged_at / 2)
-        return;
     trim_arena(k, TRIM_PAD, true);
     size_t run = s->before - s->live; /* the whole run's fall so far */
     s->regrown_at = s->live + run / 2;
     s->raise_to = 4 * run;
 }
 
-void arena_free(void *p) {
+/* Under k's lock (k ready): what PURGE_LEAST says, after a free. */
+static inline void purge_if_due(unsigned k) {
+    const purge_state *s = &arena[k].purge;
+    size_t fall = s->purged_at - s->live;
+    if (fall >= PURGE_LEAST && fall >= s->least && s->live <= s->purged_at / 2)
+        purge(k);
+}
+
+/* Under k's lock, k served: p, of arena k, freed to its policy. */
+static inline void free_unsettled(unsigned k, void *p) {
     assert(arena_holds(p));
-    unsigned k = arena_serve_holder(p);
     if (mm_free_usable != NULL)
         count_live(k, 0, mm_free_usable(p));
     else {
         count_live(k, 0, mm_usable_size(p));
         mm_free(p);
     }
+}
+
+/* Under k's lock, k served: the heap's free top trimmed, or a purge made, when due. */
+static inline void settle(unsigned k) {
     if (mm_free_top != NULL && mm_free_top() > TRIM_LEAST)
         trim_top(k, TRIM_PAD);
     else
         purge_if_due(k);
+}
+
+void arena_free_unsettled(void *p) { free_unsettled(arena_serve_holder(p), p); }
+
+void arena_settle(unsigned k) {
+    assert(k < ARENAS && arena[k].ready);
+    arena_serve(k);
+    settle(k);
+}
+
+void arena_free(void *p) {
+    unsigned k = arena_serve_holder(p);
+    free_unsettled(k, p);
+    settle(k);
 }
 
 /*

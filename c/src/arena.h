@@ -102,6 +102,13 @@ void arena_free(void *p);
 void *arena_realloc(void *p, size_t size, size_t *usable);
 size_t arena_usable_size(void *p);
 
+/* arena_free in two halves, for a caller that frees many blocks under one lock: the free alone,
+   then, once after the last of them, the look at the heap's free top and at what has fallen
+   since the last purge that each arena_free makes (a trim or a purge then, if due). Frees only
+   grow free memory, so one look after n frees finds what the last of n looks would have. */
+void arena_free_unsettled(void *p);
+void arena_settle(unsigned k);
+
 /* Takes each arena's lock in turn: every arena's free heap top cut down to `pad` bytes, and the
    whole pages inside its other free blocks, given back (malloc_trim, as glibc's gives back its
    free chunks' pages); true when any memory went back. */

@@ -606,13 +606,28 @@ static void map_set(const void *p, unsigned state) {
     atomic_store_explicit(byte, (uint8_t)state, memory_order_relaxed);
 }
 
-/* p's map bytes are about to change: its chunk is one for the next tc_map_trim to look at. Under
-   p's lock. */
-static void mark_written(const void *p) {
-    uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+/* The map bytes of the heap byte at `offset` in the reservation are about to change: its chunk is
+   one for the next tc_map_trim to look at. Under that byte's lock. */
+static inline void mark_chunk_written(uintptr_t offset) {
     size_t k = offset >> CHUNK_SHIFT;
     if (!chunk_flag(&map.written, k)) /* mostly set already: no locked write */
         chunk_flag_set(&map.written, k, true);
+}
+
+/* p's map bytes are about to change (mark_chunk_written). Under p's lock. */
+static void mark_written(const void *p) {
+    mark_chunk_written((uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed));
+}
+
+/* mark_written and map_set in one, inline, with the offset found once: for the loops that move
+   blocks between a cache and the policy by the dozen (note_cached, forget_cached). */
+__attribute__((always_inline)) static inline void map_rewrite(const void *p, unsigned state) {
+    uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    assert(map_byte(p) != NULL && (uintptr_t)p % MAP_GRAIN == 0);
+    mark_chunk_written(offset);
+    atomic_store_explicit(atomic_load_explicit(&map.bytes, memory_order_relaxed) +
+                              (offset >> MAP_GRAIN_SHIFT),
+                          (uint8_t)state, memory_order_relaxed);
 }
 
 /* Record p, of `usable` bytes, as live, with its bin in the map, or in the big map when too big to
@@ -642,6 +657,12 @@ static unsigned note(void *p, size_t usable, bool fresh) {
     return bin;
 }
 
+/* note of a block the policy has just handed out (fresh) whose usable size is of bin i. */
+static inline void note_cached(void *p, unsigned i) {
+    assert(i == bin_of_usable(arena_usable_size(p)) && i != 0 && !is_live(map_state(p)));
+    map_rewrite(p, i);
+}
+
 void tc_note(void *p, size_t usable) { (void)note(p, usable, false); }
 
 void tc_note_usable(void *p, size_t usable) { (void)note(p, usable, true); }
@@ -656,6 +677,13 @@ size_t tc_cached_bytes(unsigned *arena) {
         return 0;
     *arena = self.arena;
     return self.bytes + self.remote_bytes;
+}
+
+/* tc_forget of a block that a cache, the depot or a remote list held: its map byte names its bin,
+   so no other byte is read. */
+static inline void forget_cached(const void *p) {
+    assert(is_bin(map_state(p)));
+    map_rewrite(p, MAP_FREED);
 }
 
 void tc_forget(void *p) {
@@ -751,7 +779,9 @@ static void give_back(tc_block *b) {
     arena_free(b);
 }
 
-/* Give a list of blocks (of any arenas) back to their policies, each under its arena's lock. */
+/* Give a list of cached blocks (of any arenas) back to their policies, each under its arena's
+   lock, which each arena's run of them takes once and settles once (arena_settle): per block, the
+   map byte's write and the policy's free alone. */
 static void give_back_locked(tc_block *list) {
     unsigned held = ARENAS; /* the arena whose lock is held: none yet */
     bool locked = false;
@@ -759,15 +789,21 @@ static void give_back_locked(tc_block *list) {
         next = list->next;
         unsigned k = arena_index(list);
         if (k != held) {
-            if (held < ARENAS)
+            if (held < ARENAS) {
+                arena_settle(held);
                 arena_leave(held, locked);
+            }
             locked = arena_enter(k);
             held = k;
         }
-        give_back(list);
+        list->key = 0; /* as give_back says */
+        forget_cached(list);
+        arena_free_unsettled(list);
     }
-    if (held < ARENAS)
+    if (held < ARENAS) {
+        arena_settle(held);
         arena_leave(held, locked);
+    }
 }
 
 /* Keep the first `keep` blocks of bin i (the most recently freed, likeliest still in the CPU's
@@ -1042,18 +1078,42 @@ void *tc_alloc_locked(unsigned k, size_t size) {
     unsigned extra = c->bin[i].misses;
     if (extra < TC_REFILL - 1)
         c->bin[i].misses++;
-    for (unsigned n = 0; n < extra && bin_has_room(c, i); n++) {
-        void *q = arena_malloc(k, size, &usable);
+    /* The blocks that fit bin i, by its count and the thread's bytes, pushed at once. */
+    assert(c->bin[i].count <= TC_BIN_BLOCKS && c->bytes <= TC_BYTES);
+    unsigned room = TC_BIN_BLOCKS - c->bin[i].count;
+    size_t bytes_room = (TC_BYTES - c->bytes) / ((size_t)i * TC_GRAIN);
+    if (room > bytes_room)
+        room = (unsigned)bytes_room;
+    if (extra > room)
+        extra = room;
+    tc_block *head = c->bin[i].head, *odd = NULL;
+    uintptr_t key = shared.key;
+    unsigned n = 0;
+    for (; n < extra; n++) {
+        tc_block *q = arena_malloc(k, size, &usable);
         if (q == NULL)
             break;
-        unsigned j = note(q, usable, true);
-        if (j == 0 || !bin_has_room(c, j)) { /* a policy may give one size two usable sizes */
-            give_back(q);
+        if (bin_of_usable(usable) != i) { /* a policy may give one size two usable sizes */
+            odd = q;
             break;
         }
-        uint32_t streak = c->bin[j].misses;
-        bin_push(c, j, q);
-        c->bin[j].misses = streak; /* a refill is no free */
+        note_cached(q, i);
+        q->next = head;
+        q->key = key;
+        head = q;
+    }
+    c->bin[i].head = head;
+    c->bin[i].count += n;
+    c->bytes += (size_t)n * i * TC_GRAIN;
+    if (odd != NULL) { /* the refill ends with it: into its own bin, if that has room */
+        unsigned j = note(odd, usable, true);
+        if (j == 0 || !bin_has_room(c, j)) {
+            give_back(odd);
+        } else {
+            uint32_t streak = c->bin[j].misses;
+            bin_push(c, j, odd);
+            c->bin[j].misses = streak; /* a refill is no free */
+        }
     }
     return p;
 }
