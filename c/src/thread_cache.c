@@ -98,9 +98,10 @@
  * depot, when there is one, with no global lock. Otherwise it takes the lock (a real one once
  * other threads exist), calls its arena's policy, and also puts more blocks of the size in the
  * bin: one more each time the bin misses again with no free into it between, up to
- * TC_REFILL - 1. So a thread that only allocates (a producer) soon takes the lock and this way
- * once per TC_REFILL mallocs, while a bin that frees keep feeding, or one size of a random mix,
- * gets nothing it would not use.
+ * TC_REFILL - 1, listed in the order the policy handed them out (in address order, mostly), so
+ * that a program's objects made in a row lie in a row. So a thread that only allocates (a
+ * producer) soon takes the lock and this way once per TC_REFILL mallocs, while a bin that frees
+ * keep feeding, or one size of a random mix, gets nothing it would not use.
  *
  * Guarantees:
  *   - a cached block is a heap block that the policy counts as allocated, whose usable size is at
@@ -1086,7 +1087,7 @@ void *tc_alloc_locked(unsigned k, size_t size) {
         room = (unsigned)bytes_room;
     if (extra > room)
         extra = room;
-    tc_block *head = c->bin[i].head, *odd = NULL;
+    tc_block *first = NULL, **tail = &first, *odd = NULL;
     uintptr_t key = shared.key;
     unsigned n = 0;
     for (; n < extra; n++) {
@@ -1098,11 +1099,12 @@ void *tc_alloc_locked(unsigned k, size_t size) {
             break;
         }
         note_cached(q, i);
-        q->next = head;
         q->key = key;
-        head = q;
+        *tail = q;
+        tail = &q->next;
     }
-    c->bin[i].head = head;
+    *tail = c->bin[i].head;
+    c->bin[i].head = first;
     c->bin[i].count += n;
     c->bytes += (size_t)n * i * TC_GRAIN;
     if (odd != NULL) { /* the refill ends with it: into its own bin, if that has room */

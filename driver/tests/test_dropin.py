@@ -3402,6 +3402,35 @@ def test_batches_idle_in_the_depot_go_back_to_the_policy(dropin, tmp_path):
     _assert_aborted(result, "free(): double free detected (the block is back in the heap)")
 
 
+# 4,000 blocks of 40 bytes made in a row, none freed: the percentage of them at a higher address
+# than the one made before.
+RISING_SOURCE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+int main(void) {
+    enum { BLOCKS = 4000 };
+    static char *block[BLOCKS];
+    int rising = 0;
+    for (int i = 0; i < BLOCKS; i++) {
+        if ((block[i] = malloc(40)) == NULL)
+            return 1;
+        rising += i > 0 && block[i] > block[i - 1];
+    }
+    printf("%d\n", rising * 100 / (BLOCKS - 1));
+    return 0;
+}
+"""
+
+
+def test_blocks_made_in_a_row_come_in_address_order(dropin, tmp_path):
+    # A bin that keeps missing is refilled with a run of blocks from the policy, which hands them
+    # out in address order. Pushed onto the bin one by one, they came back in the reverse order
+    # (12% of them rising): a program reading its objects in the order it made them (jq printing
+    # the tree it parsed) walked memory backwards, and took 2.35 s on a 48 MB file against 2.15
+    # with the refill listed in order (glibc: 2.01). glibc and mimalloc give 100% here.
+    assert int(_output(dropin, tmp_path, "rising", RISING_SOURCE)) >= 95
+
+
 # 64 buffers grown together by realloc, 48 bytes at a time, to 1-16 KB, then freed, 300 rounds:
 # every move frees a block of a cached size (1.4 MB of them a round, asked for again the next),
 # which the bins overflow into the depot. argv[1] "threaded": an idle thread is started first.
