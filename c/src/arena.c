@@ -21,7 +21,8 @@
  *     thread touches arena 0 alone, and the others cost it address space, no memory;
  *   - arena_free, arena_realloc and arena_usable_size call the policy that handed the block out;
  *     a free that leaves the heap ending in a free block longer than TRIM_LEAST shrinks it, its
- *     pages given back, when the policy can (mm_trim);
+ *     pages given back, when the policy can (mm_trim); of frees made together under one lock
+ *     (arena_free_unsettled), the last does (arena_settle);
  *   - frees with no malloc of its policy between them that halve an arena's live bytes, by
  *     PURGE_LEAST at least, give back the whole pages inside its free blocks and its size map's
  *     idle pages.
