@@ -741,6 +741,14 @@ static inline bool bin_has_room(const thread_cache *c, unsigned i) {
     return c->bin[i].count < TC_BIN_BLOCKS && c->bytes + (size_t)i * TC_GRAIN <= TC_BYTES;
 }
 
+/* How many blocks bin i of c may take one after another: bin_has_room's two bounds, counted. */
+static inline unsigned bin_room(const thread_cache *c, unsigned i) {
+    assert(c->bin[i].count <= TC_BIN_BLOCKS && c->bytes <= TC_BYTES);
+    size_t by_bytes = (TC_BYTES - c->bytes) / ((size_t)i * TC_GRAIN);
+    unsigned by_count = TC_BIN_BLOCKS - c->bin[i].count;
+    return by_bytes < by_count ? (unsigned)by_bytes : by_count;
+}
+
 static inline void bin_push(thread_cache *c, unsigned i, tc_block *b) {
     c->bin[i].misses = 0;
     b->next = c->bin[i].head;
@@ -1079,12 +1087,8 @@ void *tc_alloc_locked(unsigned k, size_t size) {
     unsigned extra = c->bin[i].misses;
     if (extra < TC_REFILL - 1)
         c->bin[i].misses++;
-    /* The blocks that fit bin i, by its count and the thread's bytes, pushed at once. */
-    assert(c->bin[i].count <= TC_BIN_BLOCKS && c->bytes <= TC_BYTES);
-    unsigned room = TC_BIN_BLOCKS - c->bin[i].count;
-    size_t bytes_room = (TC_BYTES - c->bytes) / ((size_t)i * TC_GRAIN);
-    if (room > bytes_room)
-        room = (unsigned)bytes_room;
+    /* As many as fit the bin, pushed at once. */
+    unsigned room = bin_room(c, i);
     if (extra > room)
         extra = room;
     tc_block *first = NULL, **tail = &first, *odd = NULL;
