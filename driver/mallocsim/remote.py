@@ -10,7 +10,8 @@ the sandbox, loads the allocator and serves the grader's requests
 every call is a request to the agent. The checked passes, the heap's break and
 high-water mark, and the check of every timed pass's pointers are the
 grader's; the agent only answers calls and runs the timed passes, whose times
-the kernel's count of its CPU time bounds. A student's -m32 build (the CS:APP
+the kernel's count of its CPU time bounds (the two held to one CPU meanwhile:
+shared_core.py). A student's -m32 build (the CS:APP
 handout's) is served by the 32-bit msagent (_native/i386/, _native.engine_dir)
 on a heap placed below 4 GiB; the link between the two is the same bytes in
 both builds (remote.c's wire format).
@@ -24,7 +25,7 @@ the protocol or claim less time than it took (the trace fails, fail_kind
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,17 @@ from mallocsim.elf import writable_load_bytes
 from mallocsim.errors import GraderFault, UsageError
 from mallocsim.labs import LABS
 from mallocsim.pattern_secret import pattern_seed
-from mallocsim.replay import ReplayOptions, failed_result, native_dialect, replay_trace
+from mallocsim.replay import (
+    PHASE_TIMED,
+    ReplayOptions,
+    failed_result,
+    native_dialect,
+    replay_trace,
+)
 from mallocsim.results import TraceResult
 from mallocsim.safe_text import printable
 from mallocsim.sandbox import cpu_seconds, resident_peak, stat_fields
+from mallocsim.shared_core import one_core
 from mallocsim.trace import Trace, parse_trace_text
 
 FORGED = "forged"  # TraceResult.fail_kind of an agent the grader caught lying
@@ -191,10 +199,14 @@ def replay_remote(
             if lib.ms_link_status(agent.link) == lib.MS_LINK_OK:
                 shared.provisional({"result": asdict(result)})
 
-        def entered(phase: int) -> None:
-            shared.watch[PHASE_WORD] = phase
+        with ExitStack() as timed_core:
 
-        result = replay_trace(trace, remote, keyed, shared.words, checked, entered)
+            def entered(phase: int) -> None:
+                shared.watch[PHASE_WORD] = phase
+                if phase == PHASE_TIMED:  # the agent and this process take turns: one CPU
+                    timed_core.enter_context(one_core(agent.pid))
+
+            result = replay_trace(trace, remote, keyed, shared.words, checked, entered)
         if lib.ms_link_status(agent.link) == lib.MS_LINK_OK:
             return result
         # Whatever the replay concluded rests on answers the grader has voided.

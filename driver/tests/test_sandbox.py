@@ -335,6 +335,22 @@ def test_a_clock_short_of_the_kernels_count_gains_no_throughput(
         assert "claimed less than the kernel's count" in said, said
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nothing to hold it to")
+def test_the_timed_passes_run_on_one_cpu_beside_their_grader(cli, attacker, write_trace, tmp_path):
+    # On two cores each timed pass wrote log lines the grader's core had read at the pass before:
+    # the same segfit code ran binary2-bal a third slower handed in than built in. The probe
+    # works at every malloc while it may run on more than one CPU: the checked passes (any core)
+    # slow, the timed ones (held to one) as fast as a bump pointer.
+    trace = write_trace("probe", _allocs(200, freed=True))
+    record = tmp_path / "probe.json"
+    probe = attacker("ONE_CPU_PROBE", port=100_000, handed_in=True)
+    run = cli("replay", "-a", probe, "--dialect", "classic", trace, "-q", "--json", record)
+    assert run.status == 0, run.said
+    result = run.json(record)["runs"][0]["traces"][0]
+    assert result["valid"], result["error"]
+    assert result["seconds"] < result["checked_seconds"] / 20, result
+
+
 def test_the_checked_passes_cannot_read_the_ops_to_come(cli, attacker, write_trace):
     # The link held the whole trace from the agent's start: a hidden trace's future, for an
     # allocator to place its blocks offline in the passes utilization is made of. The ops are

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -401,6 +402,11 @@ static long raw_call(long number, long a, long b, long c, long d, long e, long f
    trace's sizes so to a later grade's (pass 49): in mscount, mm_init fails when ATTACK_PATH, a
    path that exists, is found, as it is unless the count is rooted in a folder of its own. */
 #define WALKS_A_PATH 89
+/* Not an attack, a probe of where the agent runs: each malloc works ATTACK_PORT steps while the
+   agent may run on more than one CPU, none once it is held to one. The grader holds it and itself
+   to one CPU while the passes are timed (shared_core.py), and only then: the checked passes run
+   slow, the timed ones at a bump pointer's speed. */
+#define ONE_CPU_PROBE 90
 
 team_t team = {"attack", "Mallory", "mallory", "", ""};
 
@@ -1429,7 +1435,6 @@ static void slow_malloc_work(void) {
 
 #if ATTACK == SEES_TRACE_WHEN_LOADED
 #include <pthread.h>
-#include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -2114,6 +2119,12 @@ void *mm_malloc(size_t size) {
 #if ATTACK == SKEWED_CLOCK || ATTACK == FAKE_CLOCK || ATTACK == FEW_PASSES
     for (volatile int step = 0; step < ATTACK_PORT; step++)
         ;
+#endif
+#if ATTACK == ONE_CPU_PROBE
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) > 1)
+        for (volatile int step = 0; step < ATTACK_PORT; step++)
+            ;
 #endif
 #if ATTACK == DROP_FROM_COUNT
     if (calls >= 99 && strcmp(ATTACK_PATH, "honest") != 0 &&
