@@ -49,7 +49,10 @@ def last_cpu(pid: int) -> int | None:
 def hold(cpu: int) -> socket.socket | None:
     """This process's claim on `cpu` among mallocsim's graders (open while held), or None
     when another process holds it or the claim cannot be made."""
-    claim = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # not inherited (PEP 446)
+    try:
+        claim = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # not inherited (PEP 446)
+    except OSError:  # no sockets here (a seccomp profile, a descriptor limit)
+        return None
     try:
         claim.bind("\0" + HOLD_NAME.format(cpu=cpu))
     except OSError:

@@ -87,3 +87,33 @@ def test_an_agent_that_is_gone_pins_nothing():
     free = hold(min(CPUS))  # no claim was left behind
     assert free is not None
     free.close()
+
+
+def test_where_no_socket_can_be_made_nothing_is_pinned(agent, monkeypatch):
+    def refused(*_args: object) -> None:
+        raise PermissionError("socket denied")
+
+    monkeypatch.setattr("mallocsim.shared_core.socket.socket", refused)
+    with one_core(agent.pid) as cpu:
+        assert cpu is None
+        assert os.sched_getaffinity(0) == CPUS
+
+
+def test_an_agent_that_may_not_be_pinned_leaves_everything_as_it_was(agent, monkeypatch):
+    agents = os.sched_getaffinity(agent.pid)
+    pin = os.sched_setaffinity
+
+    def only_self(pid: int, cpus: set[int]) -> None:
+        if pid != 0:
+            raise PermissionError("not this process's to move")
+        pin(pid, cpus)
+
+    monkeypatch.setattr("mallocsim.shared_core.os.sched_setaffinity", only_self)
+    with one_core(agent.pid) as cpu:
+        assert cpu is None
+        assert os.sched_getaffinity(0) == CPUS
+    assert os.sched_getaffinity(agent.pid) == agents
+    for each in CPUS:  # no claim kept
+        claim = hold(each)
+        assert claim is not None
+        claim.close()
