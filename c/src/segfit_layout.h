@@ -27,9 +27,11 @@
 
 /*
  * SMALL_MAX default: 192 - requests up to this many bytes may live in runs (header-free slots).
- * Up to 192 the saved header pays (syn-string 84.8% at 128, 85.6% at 192); at 256 the gaps that
- * 4 KiB-aligned runs of big slots leave between them, too small for the blocks that remain,
- * cost more than the headers saved (83.2%).
+ * Up to 192 the saved header pays (syn-string 84.8% at 128). Past it utilization falls where the
+ * syn-* targets do not allow it, for speed (more of the ops are slots): at 256 syn-string 85.8% ->
+ * 84.9% (12% faster), syn-struct 87.9% -> 87.0%, syn-mix 93.4% -> 92.9%, gcc-compile 97.3% ->
+ * 97.0%; 320, 384 and 512 no better (`mallocsim compare --dialect cmu` of builds with
+ * -DSMALL_MAX=N over the classic, CMU and bundled traces, 2026-12-07).
  */
 #ifndef SMALL_MAX
 #define SMALL_MAX ((size_t)192)
