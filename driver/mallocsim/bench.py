@@ -428,7 +428,7 @@ def format_bench(
     if instructions:
         notes.append(
             "instr/op = instructions per op in the timed loop, counted by callgrind "
-            "(not for a preloaded reference)"
+            "(a reference preloaded, as it is timed)"
         )
     out = [render_table([header], rows, [summary_row], groups=groups, width=width)]
     if failures:

@@ -17,7 +17,9 @@ which replays each trace through the engine's timed loop. Two ways:
   warm), the second of two passes in one child, less what the first cost.
 In both, the blocks a pass leaves live are freed outside what is counted,
 and mscount runs without the grader's LD_PRELOAD (run_mscount), so
-the count is the allocator's alone. A -m32 build is counted by the 32-bit
+the count is the allocator's alone; a production reference (jemalloc,
+mimalloc, tcmalloc) is preloaded alone, as when it is timed, and counted as
+the system malloc. A -m32 build is counted by the 32-bit
 mscount (valgrind then runs its x86 tool), and so is the system malloc
 beside it (AllocatorSpec.word_size "32"). mscount's output is read strictly
 (counter_lines): the allocator shares its process and can write into it.
@@ -52,6 +54,7 @@ from mallocsim.allocators import AllocatorSpec, library_for
 from mallocsim.build import kept_environment
 from mallocsim.errors import UsageError
 from mallocsim.labs import LABS, LabProfile
+from mallocsim.references import REFERENCES
 from mallocsim.safe_text import printable
 from mallocsim.sandbox import ASLEEP_SECONDS, ASLEEP_STATES, stat_fields, untrusted
 from mallocsim.trace import Trace, reading_arguments
@@ -258,7 +261,10 @@ def _run_mscount(
     signal outside it; and none of the grader's environment but the search
     path and the locale. Raises UsageError when it cannot run at all."""
     valgrind = require_valgrind("counting instructions")
-    library = library_for(spec)
+    # A production reference is the process's malloc, preloaded, as when it is timed; mscount
+    # replays the system malloc ("-"), which is then that library's.
+    preload = spec.path if spec.kind == "reference" else None
+    library = None if preload else library_for(spec)
     engine = engine_dir(library, spec.word_size)
     loaded = None
     if library is not None:
@@ -277,6 +283,8 @@ def _run_mscount(
     limit = lab.heap_limit if library is not None else None
     placement += [f"--heap-limit={limit}"] if limit else []
     environment = {"TMPDIR": scratch, "GLIBC_TUNABLES": COUNTED_GLIBC_TUNABLES}
+    if preload is not None:
+        environment.update(REFERENCES[spec.name].env, LD_PRELOAD=str(preload))
     confine: list[str] = []
     kept = None
     feed: Sequence[str | Path] = ()

@@ -133,8 +133,7 @@ def run(args: argparse.Namespace) -> int:
     options = options_for_lab(
         lab, ReplayOptions(min_seconds=args.min_seconds, min_passes=5, carry_heap=args.carry_heap)
     )
-    counted = [spec for spec in specs if spec.kind != "reference"]  # callgrind runs mscount
-    total = progress_total(specs, traces) + (len(counted) if args.instructions else 0)
+    total = progress_total(specs, traces) + (len(specs) if args.instructions else 0)
     measured: list[TraceResult] = []
     counts_made: dict[tuple[str, str], float] = {}  # --instructions: by (allocator, trace)
     interrupted = False
@@ -142,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     with Progress("bench", total, mode=mode) as progress, stopped_as_by_ctrl_c():
         try:
             run_bench(specs, traces, options, progress=progress, on_result=measured.append)
-            for spec in counted if args.instructions else ():
+            for spec in specs if args.instructions else ():  # callgrind runs mscount on each
                 name = f"{spec.name}, instructions"
                 progress.started(name)
                 counts = count_instructions(spec, traces, glibc_warm=args.glibc_warm)
