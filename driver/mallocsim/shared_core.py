@@ -2,15 +2,17 @@
 
 A student's allocator runs its timed passes in an agent process, and its grader (remote.py)
 checks each pass's pointer log as the pass ends. Left to the scheduler, the two run on two cores,
-and every pass then writes log lines the grader's core read at the last pass's end: each write
-waits for the line to be taken back from the other core. The same segfit code, sandboxed, lost
-a third of its speed that way on binary2-bal (24,000 log entries a pass) and a tenth on
-amptjp-bal (`mallocsim compare -a segfit -a libmm-segfit.so`, 2 cores); with the whole run on
-one core (`taskset -c 1`) it ran as fast as the built-in, which runs in one process and keeps
-no log. The agent and its grader take turns and never run at once, so one core costs them
-nothing while the passes are timed. The checked passes, a turn every op, stay on any core: there a
-turn handed to a side waiting on another core is answered at once, while on one core the waiting
-side spins for nothing (4-6 times slower).
+and every pass then writes log lines the grader's core read at the last pass's end, each write
+taking its line back from the other core. The same segfit code, sandboxed, lost a third of its
+speed on binary2-bal (24,000 log entries a pass, 42 us more a pass) and a tenth on amptjp-bal
+(5,694, 6 us more: the loss grows with the entries), `mallocsim compare -a segfit -a
+libmm-segfit.so` on 2 cores; with the whole run on one core (`taskset -c 1`), or the agent and
+its grader alone on one, it ran as fast as the built-in, which runs in one process and keeps no
+log. Holding the agent alone to one CPU, or a busy process on the other core, changed nothing.
+The agent and its grader take turns and never run at once, so one core costs them nothing while
+the passes are timed. The checked passes, a turn every op, stay on any core: there a turn handed
+to a side waiting on another core is answered at once, while on one core the waiting side spins
+for nothing (4-6 times slower).
 
 Guarantees: `one_core` pins the calling process (the grader) and the agent to one CPU of the
 grader's allowed set for the body of the `with`, and gives both back the CPUs they had; it
