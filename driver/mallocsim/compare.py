@@ -31,6 +31,14 @@ from mallocsim.references import REFERENCES, Reference, ReferenceMissing, replay
 from mallocsim.replay import ReplayOptions
 from mallocsim.report import timing_warnings
 from mallocsim.results import TraceResult, geomean
+from mallocsim.rounds import (
+    RoundSpeeds,
+    RoundsSpread,
+    format_spread,
+    median_round,
+    rotated,
+    spread,
+)
 from mallocsim.runner import progress_name, replay_all, shown_replay
 from mallocsim.table import WIDTH, fit, render_table
 from mallocsim.trace import Trace, load_traces
@@ -58,6 +66,9 @@ class Comparison:
     cells: dict[tuple[str, str], TraceResult]  # (allocator, trace key) -> result
     missing: dict[str, str] = field(default_factory=dict)  # allocator -> why not measured
     interrupted: bool = False  # stopped (Ctrl-C, SIGTERM) before every cell was measured
+    # Measured in rounds (rounds.py): each round's Kops/s per (allocator, trace key), and
+    # each cell its median round; empty for a single round.
+    round_speeds: tuple[RoundSpeeds, ...] = ()
 
     def cell(self, allocator: str, trace: str) -> TraceResult | None:
         return self.cells.get((allocator, trace))
@@ -237,6 +248,15 @@ def not_measured(comparison: Comparison) -> list[tuple[str, list[str], str]]:
     return [(allocator, traces, why) for (allocator, why), traces in grouped.items()]
 
 
+def rounds_spread(comparison: Comparison) -> RoundsSpread | None:
+    """How the geometric means moved from round to round, over the traces the
+    means are over (None: measured in one round)."""
+    if not comparison.round_speeds:
+        return None
+    traces = comparison.common_traces(SPEED)
+    return spread(comparison.round_speeds, comparison.allocators, traces)
+
+
 def format_comparison(comparison: Comparison, width: int | None = WIDTH) -> str:
     """The side-by-side table, its means, failures, cells not measured,
     missing references and the note, in `width` columns (allocators stacked
@@ -266,6 +286,9 @@ def format_comparison(comparison: Comparison, width: int | None = WIDTH) -> str:
         out.extend(f"  {a} on {', '.join(ts)}: {why}" for a, ts, why in unmeasured)
     for name, why in comparison.missing.items():
         out.append(f"Missing: {name}: {why}")
+    rounds = rounds_spread(comparison)
+    if rounds is not None:
+        out.append(format_spread(rounds, width))
     out += [f"warning: {line}" for line in timing_warnings(_cells(comparison))]
     out.append(COMPARE_NOTE)
     return fit("\n".join(out), width)
@@ -281,58 +304,91 @@ def run_comparison(
     on_result: Callable[[TraceResult], None] | None = None,
     lab: str = DEFAULT_LAB,
     progress: Progress | None = None,
+    rounds: int = 1,
 ) -> tuple[Comparison, list[str]]:
     """Every named allocator on every trace, each replay told to `progress`
-    (named after its allocator too when there are several). Returns the
-    comparison and the problems (bad trace files, allocators that could not
-    be loaded), one line each; a reference that is not installed is in
-    comparison.missing. Stopped by Ctrl-C (or a stop signal under
-    stopping.stopped_as_by_ctrl_c), it returns what was measured, marked
-    interrupted."""
+    (named after its allocator too when there are several), `rounds` times
+    with the allocators' order rotated each round (rounds.py: each cell is
+    its median round). Returns the comparison and the problems (bad trace
+    files, allocators that could not be loaded), one line each; a reference
+    that is not installed is in comparison.missing. Stopped by Ctrl-C (or a
+    stop signal under stopping.stopped_as_by_ctrl_c), it returns what was
+    measured, marked interrupted."""
     if len(set(names)) != len(names):
         raise UsageError("each allocator may be named only once")
     specs = {n: resolve(n, dialect, lab) for n in names if n not in REFERENCES}
-    # parsed once, replayed by every allocator
+    # parsed once, replayed by every allocator in every round
     traces, problems = load_traces(paths, lab_named(lab).trace_reading)
-    results: list[TraceResult] = []
+    measured: list[list[TraceResult]] = []  # per round
     missing: dict[str, str] = {}
     shown = progress if progress is not None else Progress("compare", 0, mode="quiet")
     named = len(names) > 1
 
     def record(result: TraceResult) -> None:
-        results.append(result)
+        measured[-1].append(result)
         if on_result:
             on_result(result)
 
+    def measure(name: str) -> None:
+        if name in specs:
+            _, trouble = replay_all(
+                [specs[name]],
+                traces,
+                options,
+                isolate,
+                timeout,
+                record,
+                progress=shown,
+                name_allocators=named,
+            )
+            problems.extend(trouble)
+            return
+        try:
+            require(REFERENCES[name])
+        except ReferenceMissing as error:
+            missing[name] = str(error)
+            return
+        try:
+            for trace in traces:
+                replay = partial(_reference_result, REFERENCES[name], trace, options, timeout)
+                record(shown_replay(shown, progress_name(name, trace.name, named), replay))
+        except UsageError as error:  # its statistics cannot be read: nothing to measure it by
+            problems.append(str(error))
+
+    interrupted = False
     try:  # stopped, it keeps what was measured (stopping.py)
-        for name in names:
-            if name in specs:
-                _, trouble = replay_all(
-                    [specs[name]],
-                    traces,
-                    options,
-                    isolate,
-                    timeout,
-                    record,
-                    progress=shown,
-                    name_allocators=named,
-                )
-                problems.extend(trouble)
-                continue
-            try:
-                require(REFERENCES[name])
-            except ReferenceMissing as error:
-                missing[name] = str(error)
-                continue
-            try:
-                for trace in traces:
-                    replay = partial(_reference_result, REFERENCES[name], trace, options, timeout)
-                    record(shown_replay(shown, progress_name(name, trace.name, named), replay))
-            except UsageError as error:  # its statistics cannot be read: nothing to measure it by
-                problems.append(str(error))
+        for index in range(rounds):
+            measured.append([])
+            for name in rotated(names, index):
+                if name not in missing:
+                    measure(name)
     except KeyboardInterrupt:  # the allocators measured, in their order
-        return replace(build(results, None, missing), interrupted=True), problems
-    return build(results, names, missing), problems
+        interrupted = True
+    comparison = merged(measured, None if interrupted else names, missing)
+    problems = list(dict.fromkeys(problems))  # each round says the same
+    return replace(comparison, interrupted=interrupted), problems
+
+
+def merged(
+    measured: Sequence[Sequence[TraceResult]],
+    allocators: Sequence[str] | None = None,
+    missing: dict[str, str] | None = None,
+) -> Comparison:
+    """The comparison of rounds of results (one list a round): each cell its
+    median round (rounds.median_round), each round's speeds kept when there
+    were several."""
+    cells: dict[tuple[str, str], list[TraceResult]] = {}
+    for results in measured:
+        for result in results:
+            cells.setdefault((result.allocator, trace_key(result)), []).append(result)
+    comparison = build([median_round(c) for c in cells.values()], allocators, missing)
+    if len(measured) < 2:
+        return comparison
+    speeds = tuple(
+        {(r.allocator, trace_key(r)): r.ops_per_sec if r.valid else None for r in results}
+        for results in measured
+    )
+    return replace(comparison, round_speeds=speeds)
 
 
 def _reference_result(

@@ -24,6 +24,7 @@ from mallocsim.compare import (
     means_note,
     not_measured,
     out_of_memory,
+    rounds_spread,
     table_rows,
 )
 from mallocsim.files import write_text
@@ -39,6 +40,7 @@ from mallocsim.report import (
     timing_warnings,
     timings,
 )
+from mallocsim.rounds import SPREAD_HEADER, RoundsSpread, spread_groups, spread_lead, spread_rows
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
@@ -138,6 +140,20 @@ def detail_table(comparison: Comparison, allocator: str) -> str:
     return "\n".join(lines)
 
 
+def spread_table(rounds: RoundsSpread) -> str:
+    """The rounds' spread (rounds.py) as a table, its column groups over it."""
+    groups = "".join(f'<th colspan="{n}">{escape(t)}</th>' for t, n in spread_groups(rounds))
+    lines = [
+        '<div class="scroll"><table class="rounds">',
+        f"<tr>{groups}</tr>",
+        "<tr>" + "".join(f"<th>{h}</th>" for h in SPREAD_HEADER) + "</tr>",
+    ]
+    for row in spread_rows(rounds):
+        lines.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>")
+    lines.append("</table></div>")
+    return "\n".join(lines)
+
+
 def metadata_block(metadata: dict | None, version: int | None = None) -> str:
     """The run's metadata as a compact definition list (report.metadata_lines)."""
     items = "".join(
@@ -182,6 +198,9 @@ def render_html(
         comparison_table(comparison),
         f'<p class="note">{escape(means_note(comparison))}</p>',
     ]
+    rounds = rounds_spread(comparison)
+    if rounds is not None:
+        parts += ["<h2>Rounds</h2>", f"<p>{escape(spread_lead(rounds))}</p>", spread_table(rounds)]
     failed = failures(comparison)
     if failed:
         parts.append("<h2>Failures</h2><ul>")

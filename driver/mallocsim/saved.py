@@ -2,16 +2,19 @@
 
 The file is mallocsim.results' versioned results JSON (read_json_document
 checks its format and version, and says so for a truncated file), with its
-"metadata" (metadata.py; none in a file before format 2) and three optional
+"metadata" (metadata.py; none in a file before format 2) and four optional
 top-level keys that other readers ignore: "missing" (references that were not
-installed, and why), "series" and "heap_map" (the data of the pictures), so
-that `mallocsim report` draws everything from the file alone.
+installed, and why), "series" and "heap_map" (the data of the pictures), and
+"rounds" (a comparison measured in rounds: each round's Kops/s per cell, whose
+median rounds are the results), so that `mallocsim report` draws and tells
+everything from the file alone.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from mallocsim.compare import Comparison, build
@@ -20,6 +23,7 @@ from mallocsim.files import write_text
 from mallocsim.heapmap import HeapMap
 from mallocsim.pictures import Pictures
 from mallocsim.results import read_json_document, to_json
+from mallocsim.rounds import RoundSpeeds
 from mallocsim.timeline import Series
 
 
@@ -34,6 +38,11 @@ def to_document(
     results.sort(key=lambda r: comparison.allocators.index(r.allocator))
     document = to_json(results, metadata)
     document["missing"] = comparison.missing
+    if comparison.round_speeds:
+        document["rounds"] = [
+            [{"allocator": a, "trace": t, "ops_per_sec": v} for (a, t), v in speeds.items()]
+            for speeds in comparison.round_speeds
+        ]
     if pictures is not None:
         document["series"] = [asdict(s) for s in pictures.series]
         document["heap_map"] = asdict(pictures.heap_map) if pictures.heap_map else None
@@ -84,7 +93,22 @@ def _rows(value: object) -> bool:
     return isinstance(value, list) and all(_ints(row) and len(row) == BLOCK_FIELDS for row in value)
 
 
-_KINDS = {"str": lambda value: isinstance(value, str), "int": _whole, "ints": _ints, "rows": _rows}
+def _speed(value: object) -> bool:
+    """Operations per second, or None for a cell that failed or was not timed."""
+    if value is None:
+        return True
+    real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return real and math.isfinite(value) and value >= 0
+
+
+_KINDS = {
+    "str": lambda value: isinstance(value, str),
+    "int": _whole,
+    "ints": _ints,
+    "rows": _rows,
+    "speed": _speed,
+}
+ROUND_FIELDS = {"allocator": "str", "trace": "str", "ops_per_sec": "speed"}
 
 
 def _checked(raw: object, kinds: dict[str, str]) -> dict:
@@ -102,6 +126,11 @@ def _series(raw: object) -> Series:
     if not len(fields["ops"]) == len(fields["live"]) == len(fields["heap"]):
         raise ValueError("ops, live and heap are not one sample each")
     return Series(**fields)
+
+
+def _round(raw: object) -> RoundSpeeds:
+    cells = [_checked(cell, ROUND_FIELDS) for cell in _list(raw)]
+    return {(c["allocator"], c["trace"]): c["ops_per_sec"] for c in cells}
 
 
 def _heap_map(raw: object) -> HeapMap:
@@ -138,10 +167,11 @@ def read_saved(path: str | Path) -> SavedRun:
         raw_map = document.get("heap_map")
         heap_map = _heap_map(raw_map) if raw_map is not None else None
         missing = {str(k): str(v) for k, v in dict(document.get("missing") or {}).items()}
+        rounds = tuple(_round(r) for r in _list(document.get("rounds")))
     except (TypeError, ValueError) as error:
-        raise UsageError(f"{path}: damaged series or heap map ({error})") from None
+        raise UsageError(f"{path}: damaged series, heap map or rounds ({error})") from None
     return SavedRun(
-        build(results, missing=missing),
+        replace(build(results, missing=missing), round_speeds=rounds),
         Pictures(series, heap_map),
         document.get("metadata"),
         document.get("version", 1),

@@ -345,9 +345,9 @@ DELETE = object()  # a hand edit that takes the field out
 @pytest.mark.parametrize(
     ("where", "value", "said"),
     [
-        (("series", 0, "live"), None, "damaged series or heap map (live is None)"),
+        (("series", 0, "live"), None, "damaged series, heap map or rounds (live is None)"),
         (("series", 0, "ops"), [], "ops, live and heap are not one sample each"),
-        (("heap_map", "blocks"), None, "damaged series or heap map (blocks is None)"),
+        (("heap_map", "blocks"), None, "damaged series, heap map or rounds (blocks is None)"),
         (("heap_map", "heap_sizes", 0), DELETE, "heap_sizes is not one size an op replayed"),
         (("runs", 0, "traces", 0, "utilization"), 1e308, "out of any measure's range"),
         (("metadata", "load_start"), [None, 1, 2], None),  # shown as unknown

@@ -17,6 +17,7 @@ import sys
 
 from mallocsim.allocators import resolve
 from mallocsim.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from mallocsim.commands import count_between
 from mallocsim.commands.replay import (
     add_replay_arguments,
     lab_of,
@@ -35,6 +36,7 @@ from mallocsim.pictures import Pictures, choose_focus, gather_pictures
 from mallocsim.progress import Progress, progress_mode
 from mallocsim.references import REFERENCES
 from mallocsim.report import write_csv
+from mallocsim.rounds import MAX_ROUNDS
 from mallocsim.saved import write_document
 from mallocsim.stopping import EXIT_INTERRUPTED, interrupted_line, stopped_as_by_ctrl_c
 from mallocsim.trace import find_traces
@@ -55,6 +57,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="as for replay, or a reference: " + ", ".join(REFERENCES) + "; repeat for each",
     )
     add_replay_arguments(parser)
+    parser.add_argument(
+        "--rounds",
+        type=count_between(1, MAX_ROUNDS),
+        default=1,
+        metavar="N",
+        help="measure every cell N times, the allocators' order rotated each round: each "
+        "cell its median round, and each allocator's geometric mean (and the first "
+        "allocator's over it) as min, median and max over the rounds (default 1)",
+    )
     add_plot_arguments(parser)
     parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     parser.add_argument(
@@ -116,6 +127,10 @@ def check_picture_choices(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_outputs(args)
+    if args.rounds > 1 and args.no_timing:
+        raise UsageError(
+            f"--rounds {args.rounds}: rounds repeat the timing, which --no-timing skips"
+        )
     check_picture_choices(args)
     plot_formats(args)  # refused now, before the comparison runs
     # The references run on their own heaps, where no heap checker applies.
@@ -125,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     paths, unreadable = trace_paths(args, "compare")
     timeout = args.timeout or DEFAULT_TIMEOUT  # a flat limit: references run here too
     # A trace file that turns out bad is one item fewer than counted here.
-    total = len(args.allocator) * len(paths)
+    total = len(args.allocator) * len(paths) * args.rounds
     mode = progress_mode(args.quiet)
     with Progress("compare", total, mode=mode) as progress, stopped_as_by_ctrl_c():
         comparison, problems = run_comparison(
@@ -137,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             timeout,
             lab=lab,
             progress=progress,
+            rounds=args.rounds,
         )
     problems = unreadable + problems
     for line in problems:

@@ -1,12 +1,13 @@
 """`mallocsim report results.json [-o report.html]`: a saved run, shown and as one HTML page.
 
 Takes what `mallocsim compare --json` (or `replay --json`, `bench --json`)
-wrote, prints its metadata (when, where, on what and how it was run) and the
+wrote, prints its metadata (when, where, on what and how it was run), the
 statistics of its timed passes, with a warning for each measurement not to be
-trusted; with -o, also makes the self-contained HTML report from it: every
-table and the plots there is data for (a results file from `replay` has no
-series or heap map to draw). A file from a newer version, or a truncated one,
-is one clear line and status 2.
+trusted, and for a comparison measured in rounds how far each allocator's mean
+moved from round to round (rounds.py); with -o, also makes the self-contained
+HTML report from it: every table and the plots there is data for (a results
+file from `replay` has no series or heap map to draw). A file from a newer
+version, or a truncated one, is one clear line and status 2.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from pathlib import Path
 
 from mallocsim.cli import EXIT_OK
 from mallocsim.commands.compare import add_plot_arguments, plot_formats
+from mallocsim.compare import rounds_spread
 from mallocsim.errors import UsageError
 from mallocsim.report import format_metadata, format_timings
+from mallocsim.rounds import format_spread
 from mallocsim.saved import read_saved
 
 
@@ -43,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
     print(format_metadata(saved.metadata, saved.version))
     print()
     print(format_timings(list(comparison.cells.values())))
+    rounds = rounds_spread(comparison)
+    if rounds is not None:  # measured in rounds: how far the means moved
+        print()
+        print(format_spread(rounds))
     # matplotlib is slow to load: only when a picture is asked for.
     if args.output:
         from mallocsim.html import write_html
