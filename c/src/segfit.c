@@ -57,15 +57,17 @@
  * itself an allocated block; the encoding is in segfit_layout.h): each entry says where in its
  * unit a run starts, or how many units back the run starts whose slots reach into the unit. So
  * free finds a slot's run with arithmetic on one or two entries, with no search and no branch on
- * the kind of entry; the slot must lie before the run's last slot's end (read in the run_t, not
- * in the block's header, which for a quarter of the runs is on the cache line before). The map
+ * the kind of entry; the slot must lie before the run's last slot's end (the run_t's span, kept
+ * there so that no multiply is on a free's way, and not read from the block's header, which for
+ * a quarter of the runs is on the cache line before). The map
  * covers every run's first unit; the run touching its last unit is the only one that can reach
  * past it. Each class keeps a list of its runs with a free slot, and mallocs take from its first
  * run until that run is full: a new run joins at the front, a full run that gets a slot back at
  * the end. So the first run drains, instead of the list's front flipping between full and not on
  * every other op. A run that empties goes back to the heap at once. A run lists every slot it
  * has free, linked when the run is made: freed slots are reused first (LIFO), then never-used
- * ones in address order, and taking one is a pop.
+ * ones in address order, and taking one is a pop; a run is full exactly when that list is empty,
+ * which malloc and free test instead of comparing its counts.
  *
  * FAST PATHS. mm_malloc inlines taking a slot from the class's first partial run (no stack frame,
  * about 20 instructions) and mm_free inlines finding and freeing a slot; blocks, new runs,
@@ -470,10 +472,9 @@ static inline run_t *unit_last_run(size_t k) {
 
 static inline char *run_slots(run_t *r) { return (char *)r + RUN_HEADER; }
 
-/* Bytes from a run's word to its last slot's end. */
-static inline size_t run_span(const run_t *r) {
-    return RUN_HEADER + (size_t)r->capacity * r->slot_size;
-}
+/* Bytes from a run's word to its last slot's end: kept in the run_t, so that a free's check that
+   its slot lies in the run reads one field and multiplies nothing. */
+static inline size_t run_span(const run_t *r) { return r->span; }
 
 static inline block_t *run_block(run_t *r) { return payload_block(r); }
 
@@ -633,6 +634,7 @@ __attribute__((noinline)) static run_t *run_create(unsigned cls) {
     memcpy(slot, &end, sizeof end);
     r->slot_size = (uint16_t)slot_size;
     r->capacity = (uint16_t)capacity;
+    r->span = (uint16_t)(RUN_HEADER + capacity * slot_size);
     r->used = 0;
     b->header |= RUN_BIT;
     map_mark(r, true);
@@ -654,7 +656,8 @@ static inline void *run_take(run_t *r) {
     assert(r->used < r->capacity && r->free_slots != NULL);
     void *p = r->free_slots;
     memcpy(&r->free_slots, p, sizeof(void *));
-    if (++r->used == r->capacity)
+    r->used++;
+    if (r->free_slots == NULL) /* the run is full: its list held the last slot not handed out */
         partial_remove(r);
     return p;
 }
@@ -679,7 +682,7 @@ __attribute__((noinline)) static void run_free_full(run_t *r, void *p) {
 /* Free slot p of run r. The rare cases (r was full, r is now empty) are out of line, so that
    this makes no call but tail calls and mm_free keeps no register of its own. */
 static inline void run_free(run_t *r, void *p) {
-    if (r->used == r->capacity) {
+    if (r->free_slots == NULL) { /* full: used == capacity, told without reading either */
         run_free_full(r, p);
         return;
     }
@@ -1177,6 +1180,8 @@ static bool check_run(block_t *b, tally_t *t) {
     size_t want = run_block_size(r->slot_size, r->capacity);
     if (size != want && size != want + 16)
         return fail(b, "run block size does not fit its slots (plus up to 16 bytes of tail)");
+    if (r->span != RUN_HEADER + (size_t)r->capacity * r->slot_size)
+        return fail(r, "run span does not end at its last slot's end");
     size_t last = addr_unit((char *)r + run_span(r) - 1);
     for (size_t u = k + 1; u <= last && u < sf.run_map_units && !map_starts(sf.run_map[u]); u++) {
         if (sf.run_map[u] != (MAP_COVERED | (u - k)))

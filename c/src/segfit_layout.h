@@ -118,6 +118,7 @@ typedef struct run {
     uint16_t slot_size; /* bytes, 16 * class */
     uint16_t capacity;  /* slots, within run_capacity_min/max(slot_size) */
     uint16_t used;      /* slots handed out and not freed; never 0 (empty runs are released) */
+    uint16_t span;      /* RUN_HEADER + capacity * slot_size: where the last slot ends */
 } run_t;
 
 _Static_assert(sizeof(run_t) <= RUN_HEADER, "run header outgrew RUN_HEADER");

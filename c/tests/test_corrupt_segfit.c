@@ -216,6 +216,10 @@ static void test_run_corruptions(void) {
         expect_broken("run capacity", "run block size does not fit its slots", payload_block(run));
     }
     if (build_heap()) {
+        run->span = (uint16_t)(run->span + run->slot_size); /* a free would take a slot past it */
+        expect_broken("run span", "run span does not end at its last slot's end", run);
+    }
+    if (build_heap()) {
         /* Consistent counters for 80-byte slots, in a block sized for 16-byte ones. */
         run->slot_size = 80;
         run->capacity = (uint16_t)run_capacity_max(80);
