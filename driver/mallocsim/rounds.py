@@ -5,14 +5,14 @@ allocator's geometric mean moved from round to round.
 A shared machine has slow spells (another job, the hypervisor, the kernel's own
 threads) lasting from a fraction of a second to minutes. A comparison measures one
 allocator over every trace, then the next: a spell that falls on one allocator's stretch
-makes it look slow there and nowhere else (one cell in ten off by a quarter to a third
-in single runs of `compare` on this project's machine, a different cell each run). In
+makes it look slow there and nowhere else (on this project's 2-core machine, cells a
+quarter to a third off in single runs of `compare`, different ones each run). In
 rounds, with the order rotated, a spell falls on a different allocator each time, and a
 cell's median round is the one no spell decided; the spread of the per-round means says
 how far a single run could have been trusted, and ratios taken within a round (between
-figures measured minutes apart) cancel what moves the whole machine. The issue that
-asked for production speed states its targets that way: each allocator's geometric mean,
-min / median / max over interleaved runs, and its ratio to ours.
+figures measured seconds apart, not rounds apart) cancel what moves the whole machine.
+The issue that asked for production speed states its targets that way: each allocator's
+geometric mean, min / median / max over interleaved runs, and its ratio to ours.
 
 Guarantees: pure functions on results (nothing native, nothing run here); a merged cell
 is one round's result unchanged, never an average (its utilization, checks and
