@@ -13,6 +13,7 @@ import pytest
 
 from mallocsim.compare import format_comparison, merged, rounds_spread, run_comparison
 from mallocsim.out_of_memory import OUT_OF_MEMORY
+from mallocsim.references import ReferenceMissing
 from mallocsim.replay import ReplayOptions
 from mallocsim.results import TraceResult
 from mallocsim.rounds import median_round, rotated, spread
@@ -218,3 +219,28 @@ def test_rounds_stopped_keep_every_cell_measured_and_say_how_many_were_whole(wri
     rounds = rounds_spread(comparison)
     assert (rounds.rounds, rounds.measured) == (1, 2)
     assert rounds.geomeans["implicit"].n == 1 and rounds.geomeans["segfit"].n == 2
+
+
+def test_a_missing_reference_is_tried_once_and_left_out_of_every_round(
+    write_trace, tmp_path, monkeypatch
+):
+    write_trace("two", TWO_BLOCKS)
+    asked = []
+
+    def not_installed(reference: object) -> None:
+        asked.append(reference)
+        raise ReferenceMissing("libjemalloc.so.2 is not installed (apt-get install libjemalloc2)")
+
+    monkeypatch.setattr("mallocsim.compare.require", not_installed)
+    options = ReplayOptions(min_seconds=0.001)
+    names, paths = ["segfit", "jemalloc", "implicit"], [str(tmp_path)]
+    comparison, problems = run_comparison(names, paths, options, rounds=3)
+    assert len(asked) == 1 and not problems
+    assert (
+        list(comparison.missing) == ["jemalloc"]
+        and "not installed" in comparison.missing["jemalloc"]
+    )
+    assert comparison.allocators == ["segfit", "implicit"]
+    assert len(comparison.round_speeds) == 3
+    rounds = rounds_spread(comparison)
+    assert rounds.rounds == 3 and set(rounds.geomeans) == {"segfit", "implicit"}
