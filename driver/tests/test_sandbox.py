@@ -222,17 +222,20 @@ def _allocs(count: int, freed: bool = False) -> str:
     return "".join(f"a {i} {16 + i % 64}\n" + (f"f {i}\n" if freed else "") for i in range(count))
 
 
-def _graded_kops(cli, source: Path, trace: Path, record: Path) -> tuple[float | None, str]:
+def _graded_kops(
+    cli, source: Path, trace: Path, record: Path, seconds: str = "seconds"
+) -> tuple[float | None, str]:
     """(the trace's graded Kops/s, None when it was not graded valid; the grade's output, its
     lines joined: where they wrap moves with the temporary folder's name) under --throughput
-    time."""
+    time. `seconds`: the result's field the Kops/s are of (the graded median pass by default,
+    "seconds_min" for the fastest)."""
     run = cli("grade", source, "--dialect", "classic", "--throughput", "time", trace,
               "--json", record, "--trust-built")  # fmt: skip
     result = json.loads(record.read_text())["grade"]["results"][0]
     said = " ".join(run.out.split())
     if not result["valid"]:
         return None, said
-    return result["ops"] / result["seconds"] / 1000, said
+    return result["ops"] / result[seconds] / 1000, said
 
 
 def _honest_best_pass_kops(
@@ -248,10 +251,9 @@ def _honest_best_pass_kops(
     fastest = 0.0
     for attempt in range(3):
         record = tmp_path / f"honest{attempt}.json"
-        kops, said = _graded_kops(cli, source, trace, record)
+        kops, said = _graded_kops(cli, source, trace, record, seconds="seconds_min")
         assert kops is not None, said
-        result = json.loads(record.read_text())["grade"]["results"][0]
-        fastest = max(fastest, result["ops"] / result["seconds_min"] / 1000)
+        fastest = max(fastest, kops)
         if enough is None or fastest >= enough:
             break
     return fastest
