@@ -316,13 +316,24 @@ static struct {
 
 /* ---------------------------------------------------------------- the size map */
 
+/* p's offset in the reservation: where both maps find its byte. Past the reservation (or before
+   tc_heap_start) it is at least span, since the subtraction wraps below heap_lo. */
+static inline uintptr_t heap_offset(const void *p) {
+    return (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+}
+
+/* The map byte of the heap byte at `offset` (below span). */
+static inline _Atomic uint8_t *map_byte_at(uintptr_t offset) {
+    return atomic_load_explicit(&map.bytes, memory_order_relaxed) + (offset >> MAP_GRAIN_SHIFT);
+}
+
 /* The map byte of p, or NULL when p is outside the reservation (or before tc_heap_start: span is
    0). Unreadable where no heap has grown: no block of ours is there. */
 static inline _Atomic uint8_t *map_byte(const void *p) {
-    uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    uintptr_t offset = heap_offset(p);
     if (offset >= atomic_load_explicit(&map.span, memory_order_relaxed))
         return NULL;
-    return atomic_load_explicit(&map.bytes, memory_order_relaxed) + (offset >> MAP_GRAIN_SHIFT);
+    return map_byte_at(offset);
 }
 
 /* `call` (km_mprotect, km_madvise) with `arg` over both maps' bytes for the heap bytes [at, at +
@@ -384,8 +395,8 @@ static inline unsigned map_bin(const void *p) {
 /* The big map byte of p, a 16-aligned pointer in the reservation, and the place it would hold
    for a big block starting at p (the reservation starts on a page: p's own low bits say it). */
 static _Atomic uint8_t *big_byte(const void *p) {
-    uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
-    return atomic_load_explicit(&map.big, memory_order_relaxed) + (offset >> BIG_GRAIN_SHIFT);
+    return atomic_load_explicit(&map.big, memory_order_relaxed) +
+           (heap_offset(p) >> BIG_GRAIN_SHIFT);
 }
 
 static unsigned big_place(const void *p) {
@@ -620,19 +631,15 @@ static inline void mark_chunk_written(uintptr_t offset) {
 }
 
 /* p's map bytes are about to change (mark_chunk_written). Under p's lock. */
-static void mark_written(const void *p) {
-    mark_chunk_written((uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed));
-}
+static void mark_written(const void *p) { mark_chunk_written(heap_offset(p)); }
 
 /* mark_written and map_set in one, inline, with the offset found once: for the loops that move
    blocks between a cache and the policy by the dozen (note_cached, forget_cached). */
 __attribute__((always_inline)) static inline void map_rewrite(const void *p, unsigned state) {
-    uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
+    uintptr_t offset = heap_offset(p);
     assert(map_byte(p) != NULL && (uintptr_t)p % MAP_GRAIN == 0);
     mark_chunk_written(offset);
-    atomic_store_explicit(atomic_load_explicit(&map.bytes, memory_order_relaxed) +
-                              (offset >> MAP_GRAIN_SHIFT),
-                          (uint8_t)state, memory_order_relaxed);
+    atomic_store_explicit(map_byte_at(offset), (uint8_t)state, memory_order_relaxed);
 }
 
 /* Record p, of `usable` bytes, as live, with its bin in the map, or in the big map when too big to
@@ -705,9 +712,8 @@ void tc_forget(void *p) {
 /* Could a block of ours start at p: 16-aligned, and in the reservation the maps cover (where
    map_byte is not NULL)? */
 static inline bool in_maps(const void *p) {
-    uintptr_t offset = (uintptr_t)p - atomic_load_explicit(&map.heap_lo, memory_order_relaxed);
     return (uintptr_t)p % MAP_GRAIN == 0 &&
-           offset < atomic_load_explicit(&map.span, memory_order_relaxed);
+           heap_offset(p) < atomic_load_explicit(&map.span, memory_order_relaxed);
 }
 
 bool tc_big_live(const void *p) {
