@@ -241,7 +241,7 @@ static void *sbrk_follow(intptr_t incr) {
 
 /* Every other case of mem_sbrk: before mem_init, shrinking, failing, injected failures,
    poisoning, a shared or followed heap. */
-static void *sbrk_slow(intptr_t incr) {
+__attribute__((noinline)) static void *sbrk_slow(intptr_t incr) {
     if (share.ask != NULL)
         return sbrk_follow(incr);
     mem_init();
