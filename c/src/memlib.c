@@ -240,7 +240,8 @@ static void *sbrk_follow(intptr_t incr) {
 }
 
 /* Every other case of mem_sbrk: before mem_init, shrinking, failing, injected failures,
-   poisoning, a shared or followed heap. */
+   poisoning, a shared or followed heap. Out of line: inlined, it made mem_sbrk push and pop five
+   registers on every call (test_mem_sbrk_costs_about_what_the_handouts_does). */
 __attribute__((noinline)) static void *sbrk_slow(intptr_t incr) {
     if (share.ask != NULL)
         return sbrk_follow(incr);

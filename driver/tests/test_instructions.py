@@ -101,6 +101,38 @@ def test_mem_heap_lo_costs_a_call_and_a_load_as_in_the_handouts_build(write_trac
     assert per_call < 13.5, per_call
 
 
+def test_mem_sbrk_costs_about_what_the_handouts_does(write_trace, tmp_path):
+    # A student's allocator may grow its heap at almost every malloc (the naive one does, and so
+    # does any file with a small CHUNKSIZE), so what mem_sbrk costs is in the grade. The
+    # handouts' is a test, an add and a return. Here the usual call, growth within the heap's
+    # limit, once pushed and popped five registers, its rare cases inlined into it: 27
+    # instructions where 15 do (stop 59).
+    source = (TESTS / "allocators" / "labs" / "csapp_naive.c").read_text()
+    bumping = source.replace(
+        "int mm_init(void) { return 0; }",
+        "static char *next; /* the bump pointer in the one growth mm_init makes */\n"
+        "int mm_init(void) {\n"
+        "    next = mem_sbrk(4 << 20);\n"
+        "    return next == (void *)-1 ? -1 : 0;\n"
+        "}",
+    ).replace("p = mem_sbrk((int)total);", "p = next;\n    next += total;")
+    assert bumping.count("next += total") == 1 and "mem_sbrk(4 << 20)" in bumping
+    (tmp_path / "growing").mkdir(), (tmp_path / "bumping").mkdir()
+    (tmp_path / "growing" / "mm.c").write_text(source)
+    (tmp_path / "bumping" / "mm.c").write_text(bumping)
+    trace = load_trace(write_trace("larger", LARGER))
+    growing, bumped = (
+        pass_instructions(resolve(str(tmp_path / kind / "mm.c"), "classic"), [trace])["larger"]
+        for kind in ("growing", "bumping")
+    )
+    mallocs = sum(1 for line in LARGER.splitlines() if line.startswith("a "))
+    per_call = (growing - bumped) / mallocs
+    # mem_sbrk's own 15 (its tests of the request, the limit and the slow switch; the break, the
+    # high-water mark and the call count moved), the call, the PLT's jump, and the result's
+    # test in mm_malloc, less the bump's load, add and store: 19 a growth.
+    assert 10 < per_call < 22, per_call
+
+
 def test_the_fixed_cost_of_a_pass_is_not_counted(write_trace):
     # An allocator's mm_init and the heap's reset are paid once per pass,
     # whatever the trace: a trace of one op costs a handful of instructions.
