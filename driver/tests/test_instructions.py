@@ -9,7 +9,9 @@ nothing the grader's own process preloads."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +32,22 @@ LARGER = "".join(f"a {i} {8 * i + 1}\n" for i in range(300)) + "".join(
 )
 TWO_MALLOCS = "a 0 8\na 1 8\nf 0\nf 1\n"
 MALLOCS = "".join(f"a {i} {16 + i % 64}\n" for i in range(300))
+LARGER_MALLOCS = sum(1 for line in LARGER.splitlines() if line.startswith("a "))
+
+
+def larger_counts(
+    write_trace: Callable[[str, str], Path], tmp_path: Path, **files: str
+) -> dict[str, int]:
+    """LARGER's count under each CS:APP mm.c of `files` (its name: its source), each graded as a
+    student's file of its own folder."""
+    trace = load_trace(write_trace("larger", LARGER))
+    counts = {}
+    for name, source in files.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "mm.c").write_text(source)
+        spec = resolve(str(tmp_path / name / "mm.c"), "classic")
+        counts[name] = pass_instructions(spec, [trace])["larger"]
+    return counts
 
 
 def test_a_traces_count_is_the_same_wherever_it_stands_in_the_list(write_trace):
@@ -62,15 +80,8 @@ def test_helpers_that_are_not_static_are_inlined_as_in_the_handouts_build(write_
         for line in source.splitlines()
     )
     assert helpers.count("static ") < source.count("static ") - 5  # helpers made global
-    (tmp_path / "static").mkdir(), (tmp_path / "global").mkdir()
-    (tmp_path / "static" / "mm.c").write_text(source)
-    (tmp_path / "global" / "mm.c").write_text(helpers)
-    trace = load_trace(write_trace("larger", LARGER))
-    counts = [
-        pass_instructions(resolve(str(tmp_path / kind / "mm.c"), "classic"), [trace])["larger"]
-        for kind in ("static", "global")
-    ]
-    assert counts[1] < 1.2 * counts[0], counts
+    counts = larger_counts(write_trace, tmp_path, static=source, made_global=helpers)
+    assert counts["made_global"] < 1.2 * counts["static"], counts
 
 
 def test_mem_heap_lo_costs_a_call_and_a_load_as_in_the_handouts_build(write_trace, tmp_path):
@@ -85,16 +96,8 @@ def test_mem_heap_lo_costs_a_call_and_a_load_as_in_the_handouts_build(write_trac
         f"    for (int i = 0; i < {calls}; i++)\n        sink ^= (uintptr_t)mem_heap_lo();",
     )
     assert asking != source
-    (tmp_path / "plain").mkdir(), (tmp_path / "asking").mkdir()
-    (tmp_path / "plain" / "mm.c").write_text(source)
-    (tmp_path / "asking" / "mm.c").write_text(asking)
-    trace = load_trace(write_trace("larger", LARGER))
-    plain, asked = (
-        pass_instructions(resolve(str(tmp_path / kind / "mm.c"), "classic"), [trace])["larger"]
-        for kind in ("plain", "asking")
-    )
-    mallocs = sum(1 for line in LARGER.splitlines() if line.startswith("a "))
-    per_call = (asked - plain) / (mallocs * calls)  # a pass's instructions, each
+    counts = larger_counts(write_trace, tmp_path, plain=source, asking=asking)
+    per_call = (counts["asking"] - counts["plain"]) / (LARGER_MALLOCS * calls)
     # The loop's own (the sink's load, xor and store, its counter, the call), the PLT's jump,
     # and the function's load, test, branch and return: 11 a call; 16 with the call into
     # mem_init.
@@ -106,7 +109,7 @@ def test_mem_sbrk_costs_about_what_the_handouts_does(write_trace, tmp_path):
     # does any file with a small CHUNKSIZE), so what mem_sbrk costs is in the grade. The
     # handouts' is a test, an add and a return. Here the usual call, growth within the heap's
     # limit, once pushed and popped five registers, its rare cases inlined into it: 27
-    # instructions where 15 do (stop 59).
+    # instructions where 15 do.
     source = (TESTS / "allocators" / "labs" / "csapp_naive.c").read_text()
     bumping = source.replace(
         "int mm_init(void) { return 0; }",
@@ -117,16 +120,8 @@ def test_mem_sbrk_costs_about_what_the_handouts_does(write_trace, tmp_path):
         "}",
     ).replace("p = mem_sbrk((int)total);", "p = next;\n    next += total;")
     assert bumping.count("next += total") == 1 and "mem_sbrk(4 << 20)" in bumping
-    (tmp_path / "growing").mkdir(), (tmp_path / "bumping").mkdir()
-    (tmp_path / "growing" / "mm.c").write_text(source)
-    (tmp_path / "bumping" / "mm.c").write_text(bumping)
-    trace = load_trace(write_trace("larger", LARGER))
-    growing, bumped = (
-        pass_instructions(resolve(str(tmp_path / kind / "mm.c"), "classic"), [trace])["larger"]
-        for kind in ("growing", "bumping")
-    )
-    mallocs = sum(1 for line in LARGER.splitlines() if line.startswith("a "))
-    per_call = (growing - bumped) / mallocs
+    counts = larger_counts(write_trace, tmp_path, growing=source, bumping=bumping)
+    per_call = (counts["growing"] - counts["bumping"]) / LARGER_MALLOCS
     # mem_sbrk's own 15 (its tests of the request, the limit and the slow switch; the break, the
     # high-water mark and the call count moved), the call, the PLT's jump, and the result's
     # test in mm_malloc, less the bump's load, add and store: 19 a growth.
