@@ -40,7 +40,7 @@ from mallocsim.report import (
     timing_warnings,
     timings,
 )
-from mallocsim.rounds import SPREAD_HEADER, RoundsSpread, spread_groups, spread_lead, spread_rows
+from mallocsim.rounds import SPREAD_GROUPS, SPREAD_HEADER, RoundsSpread, spread_lead, spread_rows
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
@@ -142,7 +142,7 @@ def detail_table(comparison: Comparison, allocator: str) -> str:
 
 def spread_table(rounds: RoundsSpread) -> str:
     """The rounds' spread (rounds.py) as a table, its column groups over it."""
-    groups = "".join(f'<th colspan="{n}">{escape(t)}</th>' for t, n in spread_groups(rounds))
+    groups = "".join(f'<th colspan="{n}">{escape(t)}</th>' for t, n in SPREAD_GROUPS)
     lines = [
         '<div class="scroll"><table class="rounds">',
         f"<tr>{groups}</tr>",

@@ -115,11 +115,8 @@ def spread(
 
 
 SPREAD_HEADER = ("allocator", "min", "median", "max", "min", "median", "max")
-
-
-def spread_groups(result: RoundsSpread) -> list[tuple[str, int]]:
-    """The titles over SPREAD_HEADER's columns, with the columns each spans."""
-    return [("", 1), ("Kops/s geomean", 3), ("first / it", 3)]
+# The titles over SPREAD_HEADER's columns, with the columns each spans.
+SPREAD_GROUPS = (("", 1), ("Kops/s geomean", 3), ("first / it", 3))
 
 
 def spread_rows(result: RoundsSpread) -> list[list[str]]:
@@ -150,9 +147,7 @@ def spread_lead(result: RoundsSpread) -> str:
 
 def format_spread(result: RoundsSpread, width: int | None = WIDTH) -> str:
     """spread_lead, then the table of spread_rows."""
-    table = render_table(
-        [SPREAD_HEADER], spread_rows(result), groups=spread_groups(result), width=width
-    )
+    table = render_table([SPREAD_HEADER], spread_rows(result), groups=SPREAD_GROUPS, width=width)
     return fit(spread_lead(result), width) + "\n" + table
 
 
