@@ -405,6 +405,17 @@ def test_a_bad_trace_among_others_is_one_line_and_the_others_still_run(kind, cli
     assert "all (1/1 valid)" in run.said  # the good trace ran
 
 
+@pytest.mark.parametrize("command", ["replay", "bench", "compare"])
+def test_only_bad_traces_give_their_lines_and_no_empty_table(command, cli, tmp_path):
+    # bench and compare printed an empty table and its legend under the error (stop 60).
+    bad = tmp_path / "missing.rep"
+    run = cli(command, "-q", "-a", "segfit", bad)
+    assert run.status == 2
+    why = "cannot open the file: No such file or directory"
+    assert run.err == f"mallocsim {command}: {bad}: {why}\n"
+    assert run.out == ""
+
+
 # ------------------------------------------------------------ 7. block ids
 
 

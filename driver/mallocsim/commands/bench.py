@@ -130,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
     problems += bad
     for line in problems:
         print(f"mallocsim bench: {line}", file=sys.stderr)
+    if not traces:  # every trace bad: their lines are the whole answer, no empty table
+        return EXIT_USAGE
     options = options_for_lab(
         lab, ReplayOptions(min_seconds=args.min_seconds, min_passes=5, carry_heap=args.carry_heap)
     )

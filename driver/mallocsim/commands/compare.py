@@ -159,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"mallocsim compare: {line}", file=sys.stderr)
     for name, why in comparison.missing.items():
         print(f"mallocsim compare: {name} skipped: {why}", file=sys.stderr)
+    if problems and not comparison.traces:  # every trace bad: their lines are the whole answer
+        return EXIT_USAGE
     print(format_comparison(comparison, width_of(args)))
     pictures = Pictures()
     if wants_pictures(args) and not comparison.interrupted:  # drawing them replays again
