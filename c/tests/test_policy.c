@@ -313,6 +313,34 @@ static void test_edges(const char *option) {
 
 /* ------------------------------------------------------------ out of memory */
 
+/* A realloc to a size its block already holds, with no tail worth freeing (within 8 bytes of its
+   usable size: one 16-byte step), changes nothing: the same block, its bytes, the heap's size. */
+static void test_realloc_that_fits_changes_nothing(const char *option) {
+    if (!start(option))
+        return;
+    for (size_t asked = 24; asked <= 2000; asked = asked * 3 / 2) {
+        void *p = mm_malloc(asked);
+        void *after = mm_malloc(asked); /* p is not the heap's last block: no growth past it */
+        CHECK(p != NULL && after != NULL, "%s:%s: malloc(%zu) failed", POLICY_NAME, option, asked);
+        if (p == NULL || after == NULL)
+            return;
+        fill(p, asked, 5);
+        size_t usable = mm_usable_size(p), heap = mem_heapsize();
+        for (size_t size = usable - 7; size <= usable; size++) {
+            void *q = mm_realloc(p, size);
+            size_t kept = size < asked ? size : asked;
+            CHECK(q == p && mm_usable_size(p) == usable && mem_heapsize() == heap &&
+                      first_bad_byte(p, kept, 5) == kept,
+                  "%s:%s: realloc of a %zu-byte block (usable %zu) to %zu: %p, was %p, usable %zu",
+                  POLICY_NAME, option, asked, usable, size, q, p, mm_usable_size(p));
+            heap_ok(__LINE__, "realloc within the block", 0);
+        }
+        mm_free(after);
+        mm_free(p);
+    }
+    heap_ok(__LINE__, "every block freed", 0);
+}
+
 static void test_out_of_memory(const char *option) {
     enum { LIMIT = 64 * 1024, BLOCK = 1000, MAX_BLOCKS = LIMIT / BLOCK + 1 };
     mem_set_limit(LIMIT);
@@ -497,6 +525,7 @@ int main(void) {
     test_options_rejected();
     for (const char *const *option = options_of(POLICY_NAME); *option != NULL; option++) {
         test_edges(*option);
+        test_realloc_that_fits_changes_nothing(*option);
         test_out_of_memory(*option);
         test_trim(*option);
         test_free_spans(*option);
