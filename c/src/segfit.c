@@ -268,12 +268,6 @@ static inline void set_prev_alloc(block_t *b, bool prev_alloc) {
         b->header &= ~PREV_ALLOC_BIT;
 }
 
-/* Make b an allocated block of `size` bytes and tell the next block. */
-static void make_alloc(block_t *b, size_t size) {
-    block_write_header(b, size, true, block_prev_alloc(b));
-    set_prev_alloc(block_next(b), true);
-}
-
 /*
  * Free the unlisted block b of `size` bytes, whose header's prev_alloc bit is current: merge it
  * with free neighbours (which leave their lists), write its tags once, and list it.
@@ -322,20 +316,19 @@ static size_t take_free(block_t *b, size_t asize) {
 }
 
 /*
- * Allocate asize bytes at the front of the unlisted allocated block b (size >= asize), as realloc
- * does: a tail of at least MIN_BLOCK bytes is freed, merged with a free block after it.
+ * Keep asize bytes at the front of the unlisted allocated block b (size >= asize), as realloc
+ * does: a tail of at least MIN_BLOCK bytes is freed, merged with a free block after it; a shorter
+ * one stays in b, whose tags, and the next block's prev_alloc bit, are current already.
  */
 static void carve(block_t *b, size_t asize) {
     size_t size = block_size(b);
-    assert(block_alloc(b) && size >= asize);
-    if (size - asize >= MIN_BLOCK) {
-        block_write_header(b, asize, true, block_prev_alloc(b));
-        block_t *rest = block_next(b);
-        block_write_header(rest, size - asize, false, true);
-        free_and_list(rest, size - asize);
-    } else {
-        make_alloc(b, size);
-    }
+    assert(block_alloc(b) && size >= asize && block_prev_alloc(block_next(b)));
+    if (size - asize < MIN_BLOCK)
+        return;
+    block_write_header(b, asize, true, block_prev_alloc(b));
+    block_t *rest = block_next(b);
+    block_write_header(rest, size - asize, false, true);
+    free_and_list(rest, size - asize);
 }
 
 /* The free block just before the epilogue, or NULL when the last block is allocated. */
@@ -1026,8 +1019,8 @@ void *mm_realloc(void *ptr, size_t size) {
         return NULL;
     block_t *b = payload_block(ptr);
     size_t old = block_size(b);
-    /* It fits, with no tail worth freeing: carve would rewrite the same tags and count_block undo
-       its own count (a block grown a few bytes at a time lands here two times in three). */
+    /* It fits, with no tail worth freeing: carve would leave the block as it is, and count_block
+       undo its own count (a block grown a few bytes at a time lands here two times in three). */
     if (asize <= old && old - asize < MIN_BLOCK) {
         if (asize == old)
             sf.last_grown = b;
