@@ -223,6 +223,13 @@ typedef struct {
        as its own data got 0 or 98 at random: lab check run 9); else this process draws it. */
     bool pattern_seeded;
     uint8_t pattern_seed[80]; /* MS_PATTERN_SEED_BYTES */
+    /* How a lab's own driver fills blocks, for replaying a failed trace as that driver would
+       (quirks.py), never for a verdict: only each payload's first fill_limit bytes are filled and
+       checked, the rest left as the heap has them (0: every byte; the CMU F20 driver's MAXFILL),
+       and with zero_block0 block 0's bytes are zeros (the CS:APP driver fills block i with
+       i & 0xFF). */
+    uint64_t fill_limit;
+    bool zero_block0;
 } ms_check_options;
 
 enum { MS_PATTERN_SEED_BYTES = 80 };
@@ -509,7 +516,7 @@ const char *ms_sandbox_denied_action(uint64_t call);
 
 /* CDEF-END */
 
-#define MS_ABI_VERSION 28
+#define MS_ABI_VERSION 29
 
 /* ms_failure.op and the progress words when no op is running (mm_init); the
    cdef cannot hold a constant this large, the driver spells it 2**64 - 1. */

@@ -162,13 +162,13 @@ static uint64_t pattern_word(const block_pattern *b, uint64_t w) {
 static bool byte_apply(pattern_mode mode, unsigned char *p, const block_pattern *b, uint64_t offset,
                        pattern_miss *miss) {
     unsigned char want = 0;
-    if (mode != PATTERN_ZERO) {
+    if (mode == PATTERN_FILL || mode == PATTERN_CHECK) {
         uint64_t word = pattern_word(b, offset / 8);
         unsigned char bytes[8];
         memcpy(bytes, &word, 8);
         want = bytes[offset % 8];
     }
-    if (mode == PATTERN_FILL) {
+    if (mode == PATTERN_FILL || mode == PATTERN_CLEAR) {
         p[offset] = want;
         return true;
     }
@@ -181,8 +181,9 @@ static bool byte_apply(pattern_mode mode, unsigned char *p, const block_pattern 
 /* The public pattern's word loops, one per mode so that each is a tight loop the compiler can
    vectorize. Each returns the offset of the first word that differs, or `end` rounded down to a
    word. */
-static uint64_t words_fill(unsigned char *p, uint64_t off, uint64_t end, uint64_t word) {
-    for (; off + 8 <= end; off += 8, word += PATTERN_STEP)
+static uint64_t words_fill(unsigned char *p, uint64_t off, uint64_t end, uint64_t word,
+                           uint64_t step) {
+    for (; off + 8 <= end; off += 8, word += step)
         memcpy(p + off, &word, 8);
     return off;
 }
@@ -203,12 +204,14 @@ static uint64_t words_apply(pattern_mode mode, unsigned char *p, uint64_t off, u
                             const block_pattern *b) {
     if (mode == PATTERN_ZERO)
         return words_check(p, off, end, 0, 0);
+    if (mode == PATTERN_CLEAR)
+        return words_fill(p, off, end, 0, 0);
 #if HAVE_AES_ROUNDS
     if (b->key != NULL)
         return keyed_words(mode, p, off, end, b);
 #endif
     uint64_t word = b->seed + (off / 8) * PATTERN_STEP;
-    return mode == PATTERN_FILL ? words_fill(p, off, end, word)
+    return mode == PATTERN_FILL ? words_fill(p, off, end, word, PATTERN_STEP)
                                 : words_check(p, off, end, word, PATTERN_STEP);
 }
 
@@ -220,7 +223,8 @@ static bool range_apply(pattern_mode mode, unsigned char *p, const block_pattern
         if (!byte_apply(mode, p, b, off, miss))
             return false;
     off = words_apply(mode, p, off, to, b);
-    if (mode != PATTERN_FILL && off + 8 <= to) /* a word differs: find the byte, for the message */
+    bool writes = mode == PATTERN_FILL || mode == PATTERN_CLEAR;
+    if (!writes && off + 8 <= to) /* a word differs: find the byte, for the message */
         for (uint64_t at = off; at < off + 8; at++)
             if (!byte_apply(mode, p, b, at, miss))
                 return false;

@@ -34,7 +34,8 @@ enum {
 typedef enum {
     PATTERN_FILL,  /* write the pattern */
     PATTERN_CHECK, /* compare with the pattern */
-    PATTERN_ZERO   /* compare with zero */
+    PATTERN_ZERO,  /* compare with zero */
+    PATTERN_CLEAR  /* write zeros */
 } pattern_mode;
 
 typedef struct {
@@ -55,8 +56,9 @@ bool pattern_key_draw(pattern_key *key, const uint8_t *seed, char *why, size_t w
 
 /* Apply mode to the bytes of a `size`-byte block of `id` at block that the pattern covers (all
    of them, or the sample set when size > sample_above, which must be at least SAMPLE_FLOOR),
-   limited to offsets [from, to); `key` NULL for the public pattern. False with *miss filled at
-   the first byte that differs (PATTERN_CHECK, PATTERN_ZERO). */
+   limited to offsets [from, to); `key` NULL for the public pattern (PATTERN_ZERO and PATTERN_CLEAR
+   ignore it). False with *miss filled at the first byte that differs (PATTERN_CHECK,
+   PATTERN_ZERO). */
 bool pattern_apply(pattern_mode mode, const pattern_key *key, void *block, uint32_t id,
                    uint64_t size, uint64_t sample_above, uint64_t from, uint64_t to,
                    pattern_miss *miss);

@@ -262,6 +262,8 @@ typedef struct {
     uint64_t sample_above;  /* sampling threshold, >= SAMPLE_FLOOR */
     uint64_t alignment;     /* what our heap's pointers need, and live sizes are rounded to */
     bool realloc_zero_null; /* realloc(p, 0) of a live block must answer NULL */
+    uint64_t fill_limit;    /* bytes of a payload filled and checked: UINT64_MAX for all */
+    bool zero_block0;       /* block 0's bytes are zeros, not the pattern */
     pattern_key secret;     /* the keyed payload pattern's round keys, when it is keyed */
     const pattern_key *key; /* &secret for the keyed pattern, NULL for the public one */
     uint64_t index;         /* the op being run */
@@ -460,19 +462,33 @@ static void format_miss(char *out, size_t size, const checker *c, const pattern_
         snprintf(out, size, "0x%02x, expected 0x%02x", miss->found, miss->expected);
 }
 
+/* What block id's bytes are filled with, and checked against (the options' driver fill). */
+static pattern_mode fill_mode(const checker *c, uint32_t id) {
+    return c->zero_block0 && id == 0 ? PATTERN_CLEAR : PATTERN_FILL;
+}
+
+static pattern_mode check_mode(const checker *c, uint32_t id) {
+    return c->zero_block0 && id == 0 ? PATTERN_ZERO : PATTERN_CHECK;
+}
+
+/* The end of the bytes filled and checked in a payload of `size` bytes. */
+static uint64_t filled_end(const checker *c, uint64_t size) {
+    return size < c->fill_limit ? size : c->fill_limit;
+}
+
 /* Write the pattern into a live block's bytes from offset `from` on. */
 static void fill(checker *c, uint32_t id, uint64_t from) {
     if (c->addr[id] != 0 && c->log == NULL)
-        pattern_apply(PATTERN_FILL, c->key, block_ptr(c, id), id, c->size[id], c->sample_above,
-                      from, c->size[id], NULL);
+        pattern_apply(fill_mode(c, id), c->key, block_ptr(c, id), id, c->size[id], c->sample_above,
+                      from, filled_end(c, c->size[id]), NULL);
 }
 
 /* Verify a live block's payload; `when` starts the message's tail. */
 static bool verify(checker *c, uint32_t id, const char *when) {
     pattern_miss miss;
     if (c->addr[id] == 0 || c->log != NULL ||
-        pattern_apply(PATTERN_CHECK, c->key, block_ptr(c, id), id, c->size[id], c->sample_above, 0,
-                      c->size[id], &miss))
+        pattern_apply(check_mode(c, id), c->key, block_ptr(c, id), id, c->size[id], c->sample_above,
+                      0, filled_end(c, c->size[id]), &miss))
         return true;
     char block[128];
     format_block(block, sizeof block, c, id, c->addr[id], c->size[id]);
@@ -569,7 +585,8 @@ static bool run_realloc(checker *c, const ms_op *op) {
     /* The first min(old, new) bytes must have come along... */
     uint64_t kept = old_size < op->size ? old_size : op->size;
     pattern_miss miss;
-    if (!pattern_apply(PATTERN_CHECK, c->key, p, id, old_size, c->sample_above, 0, kept, &miss)) {
+    if (!pattern_apply(check_mode(c, id), c->key, p, id, old_size, c->sample_above, 0,
+                       filled_end(c, kept), &miss)) {
         char from[128], to[128];
         format_block(from, sizeof from, c, id, old_addr, old_size);
         format_block(to, sizeof to, c, id, (uintptr_t)p, op->size);
@@ -717,6 +734,8 @@ static bool checker_open(checker *c, const ms_trace *trace, const ms_allocator *
         .sample_above = sample_above > SAMPLE_FLOOR ? sample_above : SAMPLE_FLOOR,
         .alignment = alignment_of(options),
         .realloc_zero_null = options != NULL && options->realloc_zero_null,
+        .fill_limit = options != NULL && options->fill_limit > 0 ? options->fill_limit : UINT64_MAX,
+        .zero_block0 = options != NULL && options->zero_block0,
         .heap_lo = alloc->dialect != MS_DIALECT_SYSTEM ? (uintptr_t)mem_heap_lo() : 0,
     };
     if (c->alignment == 0) {

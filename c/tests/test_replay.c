@@ -607,6 +607,43 @@ static void test_realloc_drops_data(void) {
           (unsigned long long)heap_offset(&r));
 }
 
+/* A lab driver's fill (fill_limit, zero_block0), which quirks.py replays a failed trace with: only
+   a payload's first fill_limit bytes are filled and checked, the rest left as the heap has them,
+   and block 0 holds zeros. Faults the drivers cannot see then pass, and the others still fail. */
+static void test_driver_fill(void) {
+    ms_allocator a = bump_table();
+    const ms_check_options maxfill = {.fill_limit = 2048};
+    /* Freeing block 1 writes a link over block 0's last word: byte 4088, past the limit. */
+    ms_trace past = trace_of(OPS(A(0, 4096), A(1, 32), F(1), F(0)), 2);
+    ms_check_result r = check_with(&a, FAULT_METADATA, past, maxfill);
+    expect_valid(&r, "a link past the fill limit");
+    r = check_bump(FAULT_METADATA, past);
+    expect_failure(&r, 3, MS_FAIL_OVERWRITTEN, "the same link, every byte filled", "block 0",
+                   "payload byte 4088 was overwritten");
+    /* Within the limit it is seen as ever. */
+    r = check_with(&a, FAULT_METADATA, trace_of(OPS(A(0, 64), A(1, 32), F(1), F(0)), 2), maxfill);
+    expect_failure(&r, 3, MS_FAIL_OVERWRITTEN, "a link within the fill limit", "block 0",
+                   "payload byte 56 was overwritten");
+    /* The bytes past the limit are not written: a new heap's zeros stay. */
+    r = check_with(&a, FAULT_NONE, trace_of(OPS(A(0, 4096)), 1), maxfill);
+    expect_valid(&r, "one big block");
+    size_t filled = 0, zeros = 0;
+    for (size_t i = 0; i < 2048; i++)
+        filled += last[i] != 0;
+    for (size_t i = 2048; i < 4096; i++)
+        zeros += last[i] == 0;
+    CHECK(zeros == 2048 && filled > 1900,
+          "past the limit %zu of 2048 bytes zero, before it %zu set", zeros, filled);
+
+    /* A realloc that does not copy leaves a new heap's zeros: block 0's fill, not another's. */
+    const ms_check_options block0 = {.zero_block0 = true};
+    r = check_with(&a, FAULT_REALLOC_DROP, trace_of(OPS(A(0, 32), R(0, 64)), 1), block0);
+    expect_valid(&r, "block 0's zeros lost to zeros");
+    r = check_with(&a, FAULT_REALLOC_DROP, trace_of(OPS(A(1, 32), R(1, 64)), 2), block0);
+    expect_failure(&r, 1, MS_FAIL_REALLOC_LOST_DATA, "block 1's data lost",
+                   "realloc did not keep the data: block 1", NULL);
+}
+
 /* The keyed pattern: an honest pass is valid, its faults are caught as with the public pattern,
    and no word follows from another (the public one is seed + w * STEP) or from the id alone (a
    second key gives other bytes), in full and in sampled payloads. */
@@ -1247,6 +1284,7 @@ int main(void) {
     test_outside_heap();
     test_metadata_overwrite();
     test_realloc_drops_data();
+    test_driver_fill();
     test_secret_pattern();
     test_calloc_not_zero();
     test_malloc_null();

@@ -456,6 +456,15 @@ def _replay_build(
             results.append(failed_result(trace, spec.name, message))  # keep what was measured
         if progress:
             progress.finished(trace.name, trace_outcome(results[-1]))
+
+    def replay_as_driver(trace: Trace, fill_limit: int, zero_block0: bool) -> bool:
+        # Checked only, on the graded build, as the handouts' drivers run it: no heap checks.
+        fill = {"fill_limit": fill_limit, "zero_block0": zero_block0}
+        as_driver = replace(options, timing=False, check_heap=False, **fill)
+        return replay_isolated(trace, graded_spec, as_driver, limits[trace.name], stall).valid
+
+    graded = zip(plan.traces, results, strict=True)
+    notes.extend(driver_notes(lab, graded, replay_as_driver))
     return _ReplayedBuild(spec, build, team, warnings, notes, results, limits)
 
 
@@ -467,7 +476,6 @@ def _measured(replayed: _ReplayedBuild, plan: GradePlan, config: GradingConfig) 
     notes, warnings = replayed.notes, replayed.warnings
     graded_spec = graded_build(spec)
     graded = list(zip(plan.traces, results, strict=True))
-    notes.extend(driver_notes(lab, graded))
     notes.extend(note for t, r in graded if (note := heap_limit_note(t, r, lab.heap_limit)))
     notes.extend(note for note in map(reset_note, results) if note)
     notes.extend(note for note in map(past_break_note, results) if note)

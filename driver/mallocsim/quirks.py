@@ -4,7 +4,12 @@ A grader that agrees with a lab's driver must not copy its bugs: mallocsim
 stays right, and says where the driver would differ, so that a student who
 runs the handout's mdriver is not left wondering. Each quirk a lab profile
 names (labs.LabProfile.driver_quirks) is a function here of the trace and our
-verdict, returning one line or None. The CS:APP classic mdriver's:
+verdict, returning a finding or None. Where the driver's verdict turns on how it
+fills blocks, the finding names that fill, and stands only if the trace, replayed
+as the driver fills blocks (ReplayOptions.fill_limit, zero_block0), is valid: a
+crash with a big block live, or after block 0's free, is a guess until then (an
+unfinished CMU file crashed on its own header words, and its driver with it, lab
+check run 24). The CS:APP classic mdriver's:
   csapp-realloc-char  it compares a realloc'd byte, read as a (signed) char, with
                       index & 0xFF: the first realloc of a live block whose id is
                       128 or more fails on every allocator;
@@ -35,14 +40,30 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from mallocsim.labs import CMU_F20, LabProfile
 from mallocsim.out_of_memory import crash_past_limit
 from mallocsim.results import CHECKED_PHASES, TraceResult
 from mallocsim.trace import Trace
 
-# A quirk's finding: where (a trace's name, or file:line) and what the driver would do there.
-Finding = tuple[str, str]
+
+@dataclass(frozen=True)
+class Finding:
+    """Where (a trace's name, or file:line) and what the lab's driver would do there."""
+
+    where: str
+    what: str
+    # How the driver fills blocks, when its verdict turns on that: (fill_limit, zero_block0) as
+    # ReplayOptions takes them. The finding stands only if the trace replayed so is valid.
+    fill: tuple[int, bool] | None = None
+
+
+# Replays a trace as a driver fills blocks (fill_limit, zero_block0): whether it was valid.
+ReplayAsDriver = Callable[[Trace, int, bool], bool]
+
+# The fills of the two drivers whose verdict turns on them: block 0 zero (CS:APP), MAXFILL (CMU).
+_BLOCK0_ZERO_FILL = (0, True)
 
 
 def _realloc_char(trace: Trace, result: TraceResult) -> Finding | None:
@@ -50,7 +71,7 @@ def _realloc_char(trace: Trace, result: TraceResult) -> Finding | None:
     for index, (letter, ident, size, _count) in enumerate(trace.ops()):
         if letter == "r" and ident >= 128 and ident in live and size > 0:
             line = trace.line_of_op(index)
-            return (
+            return Finding(
                 f"{trace.path}:{line}" if line else trace.name,
                 f"the CS:APP driver would wrongly fail this realloc of id {ident} "
                 "(it compares a signed char with index & 0xFF); mallocsim checks it correctly",
@@ -67,10 +88,12 @@ def _block0_zero(trace: Trace, result: TraceResult) -> Finding | None:
     # allocator's own header, 0x50) it sees as well (lab check run 9).
     zero = result.fail_byte in (None, 0)  # None: a record from before the byte was kept
     if result.fail_kind == "realloc_lost_data" and result.fail_block == 0 and zero:
-        return (
+        return Finding(
             trace.name,
-            "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes, the same "
-            "as fresh memory, so it cannot see block 0's data lost",
+            "the CS:APP driver passes this trace: it fills block 0 with 0x00 bytes, the same as "
+            "fresh memory, so it cannot see block 0's data lost (replayed with that fill, the "
+            "trace is valid)",
+            _BLOCK0_ZERO_FILL,
         )
     if result.fail_kind == "crash" and result.fail_op is not None:
         # At block 0's free or realloc, or later, once it was (what the allocator read of its
@@ -85,19 +108,20 @@ def _block0_zero(trace: Trace, result: TraceResult) -> Finding | None:
             else None
         )
         if when is not None:
-            return (
+            return Finding(
                 trace.name,
-                "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes, the "
-                "same as fresh memory, so an allocator that reads its own bookkeeping from block "
-                f"0's data (this one {when}) finds zeros there; mallocsim fills every block with "
-                "its own bytes",
+                "the CS:APP driver passes this trace: it fills block 0 with 0x00 bytes, the same "
+                "as fresh memory, where this allocator reads its own bookkeeping from block 0's "
+                f"data (it {when}; replayed with that fill, the trace is valid); mallocsim fills "
+                "every block with its own bytes",
+                _BLOCK0_ZERO_FILL,
             )
     return None
 
 
 def _overlap_ends(trace: Trace, result: TraceResult) -> Finding | None:
     if result.fail_kind == "overlap":
-        return (
+        return Finding(
             trace.name,
             "the CS:APP driver checks only a new block's two ends for overlap, so it may accept "
             "this block; mallocsim checks every byte",
@@ -107,7 +131,7 @@ def _overlap_ends(trace: Trace, result: TraceResult) -> Finding | None:
 
 def _ignore_ranges(trace: Trace, result: TraceResult) -> Finding | None:
     if result.fail_kind == "overlap" and trace.info.header[3] == 1:
-        return (
+        return Finding(
             trace.name,
             "the 2013-era CMU driver skips its overlap check on a trace whose header's fourth "
             "number (ignore_ranges) is 1, as this one's is, so it may accept this block; mallocsim "
@@ -118,7 +142,7 @@ def _ignore_ranges(trace: Trace, result: TraceResult) -> Finding | None:
 
 def _live_bytes(trace: Trace, result: TraceResult) -> Finding | None:
     if result.fail_kind == "overwritten":
-        return (
+        return Finding(
             trace.name,
             "the CS:APP driver checks a block's bytes only when it is realloc'd, so it may pass "
             "this trace; mallocsim checks every live block's",
@@ -128,6 +152,7 @@ def _live_bytes(trace: Trace, result: TraceResult) -> Finding | None:
 
 # config.h's MAXFILL: the bytes of a block the F20 driver fills and checks.
 CMU_MAXFILL = 2048
+_MAXFILL_FILL = (CMU_MAXFILL, False)
 
 
 def _largest_live(trace: Trace, before: int) -> int:
@@ -144,11 +169,13 @@ def _largest_live(trace: Trace, before: int) -> int:
 def _maxfill(trace: Trace, result: TraceResult) -> Finding | None:
     lost = result.fail_kind in ("realloc_lost_data", "overwritten")
     if lost and result.fail_offset is not None and result.fail_offset >= CMU_MAXFILL:
-        return (
+        return Finding(
             trace.name,
-            f"the CMU driver might pass this trace: it fills and checks only a block's first "
+            f"the CMU driver passes this trace: it fills and checks only a block's first "
             f"{CMU_MAXFILL} bytes (config.h's MAXFILL), and the data was lost at byte "
-            f"{result.fail_offset}; mallocsim checks every byte",
+            f"{result.fail_offset} (replayed with that fill, the trace is valid); mallocsim checks "
+            "every byte",
+            _MAXFILL_FILL,
         )
     # A crash in a checked pass (the driver's fill is there) with a block past MAXFILL live: an
     # unfinished 2024 file followed a word it kept in a 33,856-byte block, zero under its driver,
@@ -160,12 +187,14 @@ def _maxfill(trace: Trace, result: TraceResult) -> Finding | None:
     if result.fail_kind == "crash" and checked and result.fail_op is not None:
         largest = _largest_live(trace, result.fail_op)
         if largest > CMU_MAXFILL and crash_past_limit(trace, result, CMU_F20.heap_limit) is None:
-            return (
+            return Finding(
                 trace.name,
-                "the CMU driver might pass this trace: it fills only a block's first "
-                f"{CMU_MAXFILL} bytes (config.h's MAXFILL), leaving the rest of a block zero, and "
-                f"a block of {largest} bytes was live when the allocator crashed (does it read a "
-                "word of its own kept in a live block?); mallocsim fills every byte",
+                "the CMU driver passes this trace: it fills only a block's first "
+                f"{CMU_MAXFILL} bytes (config.h's MAXFILL), leaving the rest as the heap has it, "
+                f"and a block of {largest} bytes was live when the allocator crashed (replayed "
+                "with that fill, the trace is valid: it reads a word of its own kept in a live "
+                "block); mallocsim fills every byte",
+                _MAXFILL_FILL,
             )
     return None
 
@@ -207,13 +236,21 @@ def driver_calls_note(defined: Iterable[str]) -> str | None:
     )
 
 
-def driver_notes(lab: LabProfile, graded: Iterable[tuple[Trace, TraceResult]]) -> list[str]:
+def driver_notes(
+    lab: LabProfile,
+    graded: Iterable[tuple[Trace, TraceResult]],
+    replay_as_driver: ReplayAsDriver,
+) -> list[str]:
     """The lines saying where the lab's own driver would judge these traces differently: one a
-    finding, the places it holds at named together ("amptjp-bal, cccp-bal: ...")."""
+    finding, the places it holds at named together ("amptjp-bal, cccp-bal: ..."). A finding that
+    names a fill holds only where replay_as_driver finds the trace valid with it."""
     places: dict[str, list[str]] = {}
     for trace, result in graded:
         for name in lab.driver_quirks:
             found = QUIRKS[name](trace, result)
-            if found is not None:
-                places.setdefault(found[1], []).append(found[0])
+            if found is None:
+                continue
+            if found.fill is not None and not replay_as_driver(trace, *found.fill):
+                continue
+            places.setdefault(found.what, []).append(found.where)
     return [f"{', '.join(where)}: {what}" for what, where in places.items()]

@@ -137,6 +137,11 @@ class ReplayOptions:
     # instead of a "tampered timing" verdict (the clock check of an instruction count needs a
     # time it can trust, not a verdict that load could trip).
     kernel_clock: bool = False
+    # How a lab's own driver fills blocks (never for a verdict: quirks.py replays a failed trace
+    # this way to learn whether that driver passes it): only each payload's first fill_limit bytes
+    # (0: all), and block 0 with zeros.
+    fill_limit: int = 0
+    zero_block0: bool = False
     # Passes too short for the clock (under 50 us) timed in batches (the engine's); False: each
     # alone, as an agent's are (a grader in another process checks every pass), for whatever is
     # compared with a student's code run in one.
@@ -273,6 +278,8 @@ def check_options(options: ReplayOptions, progress: object = None) -> Any:
     check.realloc_zero_null = options.realloc_zero_null
     check.dirty_heap = options.dirty_heap
     check.secret_pattern = options.secret_pattern
+    check.fill_limit = options.fill_limit
+    check.zero_block0 = options.zero_block0
     if options.pattern_seed is not None:
         check.pattern_seeded = True
         ffi.memmove(check.pattern_seed, options.pattern_seed, len(check.pattern_seed))

@@ -379,7 +379,7 @@ def test_the_same_submission_gets_the_same_grade_every_run(cli, write_trace, tmp
     [
         (
             "realloc_drops_data",
-            "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes",
+            "the CS:APP driver passes this trace: it fills block 0 with 0x00 bytes",
         ),
         (
             "overlap",
@@ -458,7 +458,7 @@ def test_block_0s_lost_data_is_said_to_pass_the_csapp_driver_only_where_zeros_we
     run = cli("grade", path, "--lab", "csapp", "--throughput", "time", trace)
     said = " ".join(run.said.split())
     assert run.status == 1 and "realloc did not keep the data" in said, said
-    note = "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes"
+    note = "the CS:APP driver passes this trace: it fills block 0 with 0x00 bytes"
     assert (note in said) == noted, said
 
 
@@ -476,7 +476,7 @@ def test_a_crash_reading_block_0s_data_is_said_to_pass_the_csapp_driver(
     run = cli("grade", source(tmp_path, "", template), "--lab", "csapp", "--throughput", "time",
               trace)  # fmt: skip
     assert run.status == 1 and "crashed with SIGSEGV" in run.said, run.said
-    note = "the CS:APP driver might pass this trace: it fills block 0 with 0x00 bytes"
+    note = "the CS:APP driver passes this trace: it fills block 0 with 0x00 bytes"
     assert (note in " ".join(run.said.split())) == noted, run.said
 
 
@@ -487,18 +487,19 @@ def test_a_later_crash_from_block_0s_data_is_said_to_pass_the_csapp_driver(
     # What a free read from block 0's data may crash a later op: a public file's realloc-bal
     # failed at a malloc after block 0's free, the driver's zero fill passing it, with no note
     # (lab check run 20). This free keeps a pointer read from the payload, and the next malloc
-    # writes there.
+    # writes there. (No other block is freed: the driver's fill of block 9, 0x09 bytes, would
+    # crash its next pass, and the replay with the driver's fill that confirms the note did.)
     keeps = "void mm_free(void *ptr) { kept = *(char **)ptr; }"
     template = CSAPP_TEMPLATE.replace("void mm_free(void *ptr) { (void)ptr; }", keeps)
     writes = "static char *kept;\nvoid *mm_malloc(size_t size) {\n    if (kept) *kept = 0;"
     template = template.replace("void *mm_malloc(size_t size) {", writes)
     assert keeps in template and writes in template
-    trace = write_trace("t", f"a {block} 16\nf {block}\na 9 16\nf 9\n")
+    trace = write_trace("t", f"a {block} 16\nf {block}\na 9 16\n")
     run = cli("grade", source(tmp_path, "", template), "--lab", "csapp", "--throughput", "time",
               trace)  # fmt: skip
     said = " ".join(run.said.split())
     assert run.status == 1 and "crashed with SIGSEGV at op 2 (a 9 16)" in said, said
-    note = "(this one crashed after freeing or reallocating block 0)"
+    note = "(it crashed after freeing or reallocating block 0; replayed with that fill"
     assert (note in said) == noted, said
 
 
@@ -519,7 +520,7 @@ def test_data_lost_past_the_cmu_drivers_maxfill_is_said_to_pass_there(
     run = cli("grade", path, "--lab", "cmu", "--throughput", "time", trace)
     assert run.status == 1 and "realloc did not keep the data" in run.said, run.said
     note = (
-        f"the CMU driver might pass this trace: it fills and checks only a block's first 2048 "
+        f"the CMU driver passes this trace: it fills and checks only a block's first 2048 "
         f"bytes (config.h's MAXFILL), and the data was lost at byte {old - 16}"
     )
     assert (note in run.said) == noted, run.said
@@ -550,8 +551,36 @@ def test_a_crash_with_a_block_past_the_cmu_drivers_maxfill_live_is_said_to_pass_
         assert run.status == 1 and "crashed with SIGSEGV at op 1" in run.said, run.said
         said = " ".join(run.said.split())
         assert (
-            "the CMU driver might pass this trace: it fills only a block's first 2048" in said
+            "the CMU driver passes this trace: it fills only a block's first 2048" in said
         ) == noted, said
+
+
+@pytest.mark.parametrize(
+    ("lab", "ops"),
+    [
+        ("cmu", "a 0 4096\na 1 16\na 2 16\n"),  # a block past MAXFILL live at the crash
+        ("csapp", "a 0 16\nf 0\na 1 16\na 2 16\n"),  # the crash after block 0's free
+    ],
+)
+def test_a_crash_the_drivers_fill_would_not_prevent_is_not_said_to_pass_there(
+    cli, write_trace, tmp_path, lab, ops
+):
+    # An unfinished CMU file crashed on its own header words with a 60 KB block live; the grade
+    # said its driver "might pass" the trace, which crashed there at the same op (lab check run
+    # 24). The note now stands only where the trace, replayed as the driver fills blocks, is
+    # valid. This malloc crashes at its third call of a pass, whatever the blocks hold.
+    template = CMU_UNINIT if lab == "cmu" else CSAPP_TEMPLATE
+    init = "bool mm_init(void) {" if lab == "cmu" else "int mm_init(void) {"
+    malloc = "void *mm_malloc(size_t size) {"
+    assert init in template and malloc in template
+    crashing = template.replace(init, "static int calls;\n" + init + "\n    calls = 0;").replace(
+        malloc, malloc + "\n    if (++calls == 3)\n        *(volatile char *)8 = 0;"
+    )
+    trace = write_trace("t", ops)
+    run = cli("grade", source(tmp_path, "", crashing), "--lab", lab, "--throughput", "time", trace)
+    said = " ".join(run.said.split())
+    assert run.status == 1 and "crashed with SIGSEGV at op" in said, said
+    assert "passes this trace" not in said and "might pass" not in said, said
 
 
 def test_a_csapp_file_without_a_team_record_is_told_so(cli, write_trace):
@@ -811,7 +840,7 @@ def test_a_crash_once_the_heap_limit_is_reached_is_not_said_to_pass_under_the_cm
     run = cli("grade", path, "--lab", "cmu-2022", "--throughput", "time", trace)
     assert run.status == 1 and "crashed with SIGSEGV at op 1" in run.said, run.said
     said = " ".join(run.said.split())
-    assert "might pass this trace" not in said
+    assert "passes this trace" not in said
     assert "t: the blocks live when the allocator crashed need 114 MiB, more than the lab's" in said
     assert "past which mem_sbrk returns (void *)-1" in said
 
