@@ -395,7 +395,17 @@ class _ReplayedBuild:
     notes: list[str]
     results: list[TraceResult]
     limits: dict[str, float]
+    options: ReplayOptions
+    stall: float | None
     problem: None = None  # as a Grade's: a build that replayed has none
+
+    def replay_as_driver(self, trace: Trace, fill_limit: int, zero_block0: bool) -> bool:
+        """Whether the trace is valid replayed as a lab's driver fills blocks (quirks.py):
+        checked only, on the graded build, with no heap checks, as the handouts' drivers run."""
+        fill = {"fill_limit": fill_limit, "zero_block0": zero_block0}
+        as_driver = replace(self.options, timing=False, check_heap=False, **fill)
+        graded = graded_build(self.spec)
+        return replay_isolated(trace, graded, as_driver, self.limits[trace.name], self.stall).valid
 
 
 def _replay_build(
@@ -442,9 +452,12 @@ def _replay_build(
     options = replay_options(config, check_heap)
     limits, stall = time_limits(plan.traces, config, options, timeout)
     results: list[TraceResult] = []
+    # A -m32 build's traces named so: graded after the x86-64 build, whose every trace may have
+    # crashed, they would read as the same traces run again (lab check run 24).
+    built = " (-m32)" if spec.word_size == "32" else ""
     for trace in plan.traces:
         if progress:
-            progress.started(trace.name)
+            progress.started(trace.name + built)
         try:
             results.append(_replayed(trace, spec, options, limits[trace.name], stall))
         except GraderFault:
@@ -455,17 +468,8 @@ def _replay_build(
                 return Grade(spec.name, (), failed_score(config, message), message, team, warnings)
             results.append(failed_result(trace, spec.name, message))  # keep what was measured
         if progress:
-            progress.finished(trace.name, trace_outcome(results[-1]))
-
-    def replay_as_driver(trace: Trace, fill_limit: int, zero_block0: bool) -> bool:
-        # Checked only, on the graded build, as the handouts' drivers run it: no heap checks.
-        fill = {"fill_limit": fill_limit, "zero_block0": zero_block0}
-        as_driver = replace(options, timing=False, check_heap=False, **fill)
-        return replay_isolated(trace, graded_spec, as_driver, limits[trace.name], stall).valid
-
-    graded = zip(plan.traces, results, strict=True)
-    notes.extend(driver_notes(lab, graded, replay_as_driver))
-    return _ReplayedBuild(spec, build, team, warnings, notes, results, limits)
+            progress.finished(trace.name + built, trace_outcome(results[-1]))
+    return _ReplayedBuild(spec, build, team, warnings, notes, results, limits, options, stall)
 
 
 def _measured(replayed: _ReplayedBuild, plan: GradePlan, config: GradingConfig) -> Grade:
@@ -476,6 +480,7 @@ def _measured(replayed: _ReplayedBuild, plan: GradePlan, config: GradingConfig) 
     notes, warnings = replayed.notes, replayed.warnings
     graded_spec = graded_build(spec)
     graded = list(zip(plan.traces, results, strict=True))
+    notes.extend(driver_notes(lab, graded, replayed.replay_as_driver))
     notes.extend(note for t, r in graded if (note := heap_limit_note(t, r, lab.heap_limit)))
     notes.extend(note for note in map(reset_note, results) if note)
     notes.extend(note for note in map(past_break_note, results) if note)
