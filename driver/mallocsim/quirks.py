@@ -62,7 +62,7 @@ class Finding:
 # Replays a trace as a driver fills blocks (fill_limit, zero_block0): whether it was valid.
 ReplayAsDriver = Callable[[Trace, int, bool], bool]
 
-# The fills of the two drivers whose verdict turns on them: block 0 zero (CS:APP), MAXFILL (CMU).
+# The CS:APP driver's fill where a verdict turns on it: block 0 zeros (CMU's is _MAXFILL_FILL).
 _BLOCK0_ZERO_FILL = (0, True)
 
 
