@@ -127,9 +127,16 @@ $(NATIVE_DIR)/msconfine: c/src/confine_main.c $(HEADERS) $(CORE_LIB)
 	$(CC) $(CSTD) $(WARN) $(OPT) -Ic/include -o $@.tmp $< -L$(NATIVE_DIR) -lmscore -lmsheap \
 		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
+# $(call link_policy,FLAGS,RPATH): the lab-heap library $@ of the policy $<, linked with the heap's
+# library (found at RPATH when loaded).
+define link_policy
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(1) -DMM_DIALECT_CMU -shared -o $@.tmp $< -L$(NATIVE_DIR) -lmsheap \
+		-Wl,-rpath,$(2) && mv -f $@.tmp $@
+endef
+
 $(NATIVE_DIR)/libmm-%.so: c/src/%.c $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
-	$(CC) $(CFLAGS_ALL) -DMM_DIALECT_CMU -shared -o $@.tmp $< -L$(NATIVE_DIR) -lmsheap \
-		-Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
+	$(call link_policy,,'$$ORIGIN')
 
 # The drop-in malloc: one policy over heaps of its own (the program break stays the program's),
 # exporting only the malloc API (everything else hidden, so mm_* and mem_* clash with nothing).
@@ -289,9 +296,7 @@ FRONTIER_SEGFITS := $(FRONTIER_DIR)/segfit-small-256.so $(FRONTIER_DIR)/segfit-b
 FRONTIER_DROPINS := $(FRONTIER_DIR)/dropin-cache-64k.so $(FRONTIER_DIR)/dropin-cache-16k.so
 
 $(FRONTIER_DIR)/segfit-%.so: c/src/segfit.c $(HEADERS) $(SRC_HEADERS) $(HEAP_LIB)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(FRONTIER_SEGFIT_$*) -DMM_DIALECT_CMU -shared -o $@.tmp $< \
-		-L$(NATIVE_DIR) -lmsheap -Wl,-rpath,$(abspath $(NATIVE_DIR)) && mv -f $@.tmp $@
+	$(call link_policy,$(FRONTIER_SEGFIT_$*),$(abspath $(NATIVE_DIR)))
 
 $(FRONTIER_DIR)/dropin-%.so: c/src/segfit.c c/src/memlib_sbrk.c $(DROPIN_SHIM) $(HEADERS) $(SRC_HEADERS)
 	$(call link_dropin,$(CFLAGS_ALL) $(FRONTIER_DROPIN_$*))
